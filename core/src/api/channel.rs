@@ -1,0 +1,86 @@
+//! The library's view of one channel: its role and flags, the queue of
+//! messages the node delivered and the application has not received yet, and
+//! the transaction state that decides which calls are valid.
+//!
+//! The transaction state moves when the application *receives* a message
+//! (not when the node delivers it): RTR promises that a client may start its
+//! next transaction only after it received the outcome of the last one, and
+//! a server's implicit accept happens when it asks for its next message.
+
+use std::collections::VecDeque;
+
+use crate::flags;
+use crate::protocol::{Delivery, Role};
+use crate::tid::Tid;
+
+#[derive(Debug)]
+pub(crate) struct Chan {
+    pub role: Role,
+    pub flags: u32,
+    pub usrhdl: usize,
+    /// Deliveries not yet received, each with its arrival sequence number
+    /// (so a receive over several channels takes the oldest first).
+    pub queue: VecDeque<(u64, Delivery)>,
+    pub tx: TxState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TxState {
+    Idle,
+    /// Client: a transaction is active. `accepted` once the client voted.
+    Client {
+        tid: Tid,
+        accepted: bool,
+    },
+    /// Server: the application received the first message of `tid`.
+    Server {
+        tid: Tid,
+        vote: Vote,
+        prepare_seen: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Vote {
+    None,
+    Accepted,
+    Rejected,
+}
+
+impl Chan {
+    pub fn new(role: Role, flags: u32) -> Chan {
+        Chan {
+            role,
+            flags,
+            usrhdl: 0,
+            queue: VecDeque::new(),
+            tx: TxState::Idle,
+        }
+    }
+
+    pub fn explicit_accept(&self) -> bool {
+        self.flags & flags::ope::EXPLICIT_ACCEPT != 0
+    }
+
+    pub fn explicit_prepare(&self) -> bool {
+        self.flags & flags::ope::EXPLICIT_PREPARE != 0
+    }
+
+    /// The tid a server channel would vote on with an implicit accept now:
+    /// the vote was requested (prepare seen), nothing voted yet, and the
+    /// application did not ask to vote explicitly.
+    pub fn implicit_accept_due(&self) -> Option<Tid> {
+        match self.tx {
+            TxState::Server {
+                tid,
+                vote: Vote::None,
+                prepare_seen: true,
+            } if !self.explicit_accept() => Some(tid),
+            _ => None,
+        }
+    }
+
+    pub fn head_seq(&self) -> Option<u64> {
+        self.queue.front().map(|(s, _)| *s)
+    }
+}

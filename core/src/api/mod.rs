@@ -1,0 +1,908 @@
+//! The channel API: what an application does with RTR, in Rust terms.
+//!
+//! [`Rtr`] is one library connection to a node (the embedded node by
+//! default). The C ABI (`ffi/`) and the Python module call these methods and
+//! add only argument conversion; every rule of the API lives here.
+//!
+//! Thread safety: an `Rtr` is `Send + Sync`. Any thread may call any method;
+//! several threads may block in [`Rtr::receive`] at once, each on its own
+//! channels. Channel state sits behind one mutex held only for short,
+//! non-blocking sections.
+
+mod channel;
+mod inbox;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use crossbeam_utils::sync::Parker;
+
+use crate::embedded::{DeliverySink, EmbeddedNode, NodeLink};
+use crate::error::{Result, RtrError};
+use crate::flags;
+use crate::keyseg::{KeyRange, KeySegment};
+use crate::msgtype::MsgType;
+use crate::protocol::{Bytes, ChanId, Delivery, Payload, Request, Role};
+use crate::status::Status;
+use crate::tid::Tid;
+use crate::{MAX_ACCESS_LEN, MAX_CHANNELS, MAX_FACNAM_LEN, MAX_MSGLEN, MAX_RCPNAM_LEN};
+
+use channel::{Chan, TxState, Vote};
+use inbox::{Waiter, Waiters};
+
+/// Arguments of `rtr_open_channel`, already converted from C.
+#[derive(Clone, Debug, Default)]
+pub struct OpenParams {
+    pub flags: u32,
+    /// `None`: the default facility.
+    pub facility: Option<String>,
+    pub recipient: Option<String>,
+    pub access: Option<String>,
+    /// Event subscriptions (accepted and kept; events arrive with the events issue).
+    pub events: Vec<i32>,
+    /// Server key segments (clients pass none).
+    pub segments: Vec<KeySegment>,
+}
+
+/// Which channels a receive listens to.
+#[derive(Clone, Debug)]
+pub enum Which {
+    /// Every channel of this connection (`RTR_ANYCHAN`).
+    Any,
+    /// These channels only.
+    List(Vec<ChanId>),
+}
+
+/// The message status block of a received message.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Received {
+    pub channel: ChanId,
+    pub msgtype: MsgType,
+    pub usrhdl: usize,
+    /// The full length of the message (more than was copied when `truncated`).
+    pub msglen: usize,
+    /// The transaction id; all zero for messages outside a transaction.
+    pub tid: Tid,
+    pub evtnum: i32,
+    /// The caller's buffer was too small: the data was cut to its size.
+    pub truncated: bool,
+}
+
+/// A received message with its data (for Rust and Python callers).
+#[derive(Clone, Debug)]
+pub struct Message {
+    pub sb: Received,
+    pub data: Vec<u8>,
+}
+
+impl Message {
+    /// For messages that carry `rtr_status_data_t`: (status, reason).
+    pub fn status(&self) -> Option<(i32, u32)> {
+        if self.sb.msgtype.carries_status() && self.data.len() >= 8 {
+            let s = i32::from_ne_bytes(self.data[0..4].try_into().ok()?);
+            let r = u32::from_ne_bytes(self.data[4..8].try_into().ok()?);
+            Some((s, r))
+        } else {
+            None
+        }
+    }
+}
+
+/// Encode `rtr_status_data_t` (native order, as the C struct lays it out).
+pub fn status_data(status: Status, reason: u32) -> [u8; 8] {
+    let mut b = [0u8; 8];
+    b[0..4].copy_from_slice(&status.code().to_ne_bytes());
+    b[4..8].copy_from_slice(&reason.to_ne_bytes());
+    b
+}
+
+struct State {
+    channels: HashMap<ChanId, Chan>,
+    next_chan: ChanId,
+    /// Arrival counter: orders messages across channels.
+    arrivals: u64,
+    waiters: Waiters,
+    /// The node stopped: every call fails with NODEUNAVAIL.
+    node_gone: bool,
+}
+
+struct Inner {
+    link: NodeLink,
+    node_id: u32,
+    incarnation: u32,
+    next_seq: AtomicU64,
+    state: Mutex<State>,
+    /// Keeps the embedded node alive as long as a connection uses it.
+    _node: Arc<EmbeddedNode>,
+}
+
+/// One library connection to an RTR node.
+#[derive(Clone)]
+pub struct Rtr {
+    inner: Arc<Inner>,
+}
+
+/// The delivery side of a connection, held by the node thread. It holds only
+/// the state (not the `Inner`), so the connection closes when the application
+/// drops its last `Rtr`.
+struct Sink {
+    state: Arc<SinkState>,
+}
+
+struct SinkState {
+    inner: std::sync::Weak<Inner>,
+}
+
+impl DeliverySink for Sink {
+    fn deliver(&self, batch: Vec<Delivery>) {
+        if let Some(inner) = self.state.inner.upgrade() {
+            inner.deliver(batch);
+        }
+    }
+}
+
+static GLOBAL: OnceLock<std::result::Result<Rtr, RtrError>> = OnceLock::new();
+
+impl Rtr {
+    /// The process-wide connection used by the C API: the embedded node,
+    /// started on first use.
+    pub fn global() -> Result<&'static Rtr> {
+        GLOBAL.get_or_init(Rtr::embedded).as_ref().map_err(Clone::clone)
+    }
+
+    /// A new embedded node with one connection to it (tests and tools use
+    /// this to get an isolated node).
+    pub fn embedded() -> Result<Rtr> {
+        let node = EmbeddedNode::start()
+            .map_err(|e| RtrError::NodeUnavailable(format!("cannot start the embedded node thread: {e}")))?;
+        Rtr::connect(&node)
+    }
+
+    /// Another connection to an existing embedded node: behaves like a
+    /// second process attached to the same node.
+    pub fn connect(node: &Arc<EmbeddedNode>) -> Result<Rtr> {
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
+            let sink = Arc::new(Sink {
+                state: Arc::new(SinkState { inner: weak.clone() }),
+            });
+            let link = node.connect(sink);
+            Inner {
+                link: link.unwrap_or_else(NodeLink::dead),
+                node_id: node.node_id(),
+                incarnation: node.incarnation(),
+                next_seq: AtomicU64::new(1),
+                state: Mutex::new(State {
+                    channels: HashMap::new(),
+                    next_chan: 1,
+                    arrivals: 0,
+                    waiters: Waiters::default(),
+                    node_gone: false,
+                }),
+                _node: node.clone(),
+            }
+        });
+        if inner.link.is_dead() {
+            return Err(RtrError::NodeUnavailable("the embedded node stopped".into()));
+        }
+        Ok(Rtr { inner })
+    }
+
+    /// The node this connection talks to (to attach more connections).
+    pub fn node(&self) -> Arc<EmbeddedNode> {
+        self.inner._node.clone()
+    }
+
+    // ----- rtr_open_channel / rtr_close_channel -----
+
+    /// Open a client or server channel. Returns the channel id at once; the
+    /// outcome arrives as `rtr_mt_opened` or `rtr_mt_closed`.
+    pub fn open_channel(&self, p: OpenParams) -> Result<ChanId> {
+        if p.flags & !flags::ope::ALL != 0 {
+            return Err(RtrError::InvalidFlags {
+                call: "rtr_open_channel",
+                flags: p.flags,
+            });
+        }
+        let role = match (p.flags & flags::ope::CLIENT != 0, p.flags & flags::ope::SERVER != 0) {
+            (true, false) => Role::Client,
+            (false, true) => Role::Server,
+            _ => {
+                return Err(RtrError::InvalidFlags {
+                    call: "rtr_open_channel (exactly one of RTR_F_OPE_CLIENT and RTR_F_OPE_SERVER)",
+                    flags: p.flags,
+                })
+            }
+        };
+        for (bit, name, why) in [
+            (
+                flags::ope::SHADOW,
+                "RTR_F_OPE_SHADOW",
+                "shadowing is not implemented yet",
+            ),
+            (
+                flags::ope::TR_CALL_OUT,
+                "RTR_F_OPE_TR_CALL_OUT",
+                "call-out servers are not implemented yet",
+            ),
+            (
+                flags::ope::BE_CALL_OUT,
+                "RTR_F_OPE_BE_CALL_OUT",
+                "call-out servers are not implemented yet",
+            ),
+            (
+                flags::ope::FOREIGN_TM,
+                "RTR_F_OPE_FOREIGN_TM",
+                "foreign transaction managers are not supported",
+            ),
+            (flags::ope::XA_MANAGED, "RTR_F_OPE_XA_MANAGED", "XA is not supported"),
+        ] {
+            if p.flags & bit != 0 {
+                return Err(RtrError::Unsupported { flag: name, why });
+            }
+        }
+        let server_only = flags::ope::NOSTANDBY
+            | flags::ope::NOCONCURRENT
+            | flags::ope::EXPLICIT_ACCEPT
+            | flags::ope::EXPLICIT_PREPARE;
+        if role == Role::Client && p.flags & server_only != 0 {
+            return Err(RtrError::InvalidFlags {
+                call: "rtr_open_channel (server flags on a client channel)",
+                flags: p.flags,
+            });
+        }
+        let facility = normalise_facility(p.facility.as_deref())?;
+        if let Some(r) = &p.recipient {
+            if r.len() > MAX_RCPNAM_LEN + 1 || r.contains(['*', '?', '%']) {
+                return Err(RtrError::InvalidRecipient(format!(
+                    "{r:?}: at most 31 characters, no wildcards"
+                )));
+            }
+        }
+        if let Some(a) = &p.access {
+            if a.len() > MAX_ACCESS_LEN {
+                return Err(RtrError::InvalidAccess(format!(
+                    "{} characters; at most {MAX_ACCESS_LEN}",
+                    a.len()
+                )));
+            }
+        }
+        if role == Role::Client && !p.segments.is_empty() {
+            return Err(RtrError::KeysOnClient);
+        }
+        let range = KeyRange::new(p.segments)?;
+
+        let mut st = self.lock()?;
+        let open = st.channels.len();
+        if open >= MAX_CHANNELS {
+            return Err(RtrError::TooManyChannels);
+        }
+        let chan = st.next_chan;
+        st.next_chan = st
+            .next_chan
+            .checked_add(1)
+            .ok_or_else(|| RtrError::Internal("channel ids exhausted".into()))?;
+        st.channels.insert(chan, Chan::new(role, p.flags));
+        self.send(Request::Open {
+            chan,
+            role,
+            facility,
+            flags: p.flags,
+            range,
+        })?;
+        Ok(chan)
+    }
+
+    /// Close a channel. A client's active transaction is rejected; a
+    /// server's transaction in progress is presented to another server.
+    /// Messages still queued for the channel are discarded.
+    pub fn close_channel(&self, chan: ChanId, fl: u32) -> Result<()> {
+        if fl & !flags::clo::ALL != 0 {
+            return Err(RtrError::InvalidFlags {
+                call: "rtr_close_channel",
+                flags: fl,
+            });
+        }
+        let mut st = self.lock()?;
+        if st.channels.remove(&chan).is_none() {
+            return Err(RtrError::InvalidChannel(chan));
+        }
+        self.send(Request::Close { chan })
+    }
+
+    // ----- client calls -----
+
+    /// Start a transaction explicitly. `timeout_ms` of `None` or `Some(0)`: no timeout.
+    pub fn start_tx(&self, chan: ChanId, fl: u32, timeout_ms: Option<u32>) -> Result<()> {
+        if fl != 0 {
+            return Err(RtrError::InvalidFlags {
+                call: "rtr_start_tx",
+                flags: fl,
+            });
+        }
+        let mut st = self.lock()?;
+        let c = client_chan(&mut st, chan, "rtr_start_tx")?;
+        if c.tx != TxState::Idle {
+            return Err(RtrError::TxActive(chan));
+        }
+        let tid = self.new_tid();
+        c.tx = TxState::Client { tid, accepted: false };
+        let timeout_ms = timeout_ms.filter(|t| *t != 0);
+        self.send(Request::StartTx { chan, tid, timeout_ms })
+    }
+
+    /// Send one message of the client's transaction (starting one implicitly).
+    pub fn send_to_server(&self, chan: ChanId, fl: u32, msg: &[u8]) -> Result<()> {
+        if fl & !flags::sen::ALL != 0 {
+            return Err(RtrError::InvalidFlags {
+                call: "rtr_send_to_server",
+                flags: fl,
+            });
+        }
+        for (bit, name, why) in [
+            (
+                flags::sen::EXPENDABLE,
+                "RTR_F_SEN_EXPENDABLE",
+                "arrives with the rest of the C API",
+            ),
+            (
+                flags::sen::READONLY,
+                "RTR_F_SEN_READONLY",
+                "arrives with the rest of the C API",
+            ),
+            (
+                flags::sen::RETURN_TO_SENDER,
+                "RTR_F_SEN_RETURN_TO_SENDER",
+                "arrives with the rest of the C API",
+            ),
+        ] {
+            if fl & bit != 0 {
+                return Err(RtrError::Unsupported { flag: name, why });
+            }
+        }
+        check_len(msg.len())?;
+        let mut st = self.lock()?;
+        let c = client_chan(&mut st, chan, "rtr_send_to_server")?;
+        let tid = match c.tx {
+            TxState::Client { accepted: true, .. } => return Err(RtrError::AlreadyAccepted(chan)),
+            TxState::Client { tid, .. } => tid,
+            _ => {
+                let tid = self.new_tid();
+                c.tx = TxState::Client { tid, accepted: false };
+                tid
+            }
+        };
+        if fl & flags::sen::ACCEPT != 0 {
+            c.tx = TxState::Client { tid, accepted: true };
+        }
+        self.send(Request::Send {
+            chan,
+            tid,
+            flags: fl,
+            data: Bytes::from(msg),
+        })
+    }
+
+    // ----- server calls -----
+
+    /// Reply to the client of the server's current transaction.
+    pub fn reply_to_client(&self, chan: ChanId, fl: u32, msg: &[u8]) -> Result<()> {
+        if fl & !flags::rep::ALL != 0 {
+            return Err(RtrError::InvalidFlags {
+                call: "rtr_reply_to_client",
+                flags: fl,
+            });
+        }
+        for (bit, name) in [
+            (flags::rep::INDEPENDENT, "RTR_F_REP_INDEPENDENT"),
+            (flags::rep::FORGET, "RTR_F_REP_FORGET"),
+        ] {
+            if fl & bit != 0 {
+                return Err(RtrError::Unsupported {
+                    flag: name,
+                    why: "arrives with the rest of the C API",
+                });
+            }
+        }
+        check_len(msg.len())?;
+        let mut st = self.lock()?;
+        let c = server_chan(&mut st, chan, "rtr_reply_to_client")?;
+        let TxState::Server {
+            tid,
+            vote,
+            prepare_seen,
+        } = c.tx
+        else {
+            return Err(RtrError::NoTransaction(chan));
+        };
+        if fl & flags::rep::ACCEPT != 0 {
+            if vote != Vote::None {
+                return Err(RtrError::AlreadyAccepted(chan));
+            }
+            c.tx = TxState::Server {
+                tid,
+                vote: Vote::Accepted,
+                prepare_seen,
+            };
+        }
+        self.send(Request::Reply {
+            chan,
+            tid,
+            flags: fl,
+            data: Bytes::from(msg),
+        })?;
+        if fl & flags::rep::ACCEPT != 0 {
+            self.send(Request::Accept {
+                chan,
+                tid,
+                flags: 0,
+                reason: 0,
+                implicit: false,
+            })?;
+        }
+        Ok(())
+    }
+
+    // ----- both -----
+
+    /// Vote to accept (server) or ask to commit (client).
+    pub fn accept_tx(&self, chan: ChanId, fl: u32, reason: u32) -> Result<()> {
+        if fl & !flags::acc::ALL != 0 {
+            return Err(RtrError::InvalidFlags {
+                call: "rtr_accept_tx",
+                flags: fl,
+            });
+        }
+        for (bit, name) in [
+            (flags::acc::FORGET, "RTR_F_ACC_FORGET"),
+            (flags::acc::INDEPENDENT, "RTR_F_ACC_INDEPENDENT"),
+        ] {
+            if fl & bit != 0 {
+                return Err(RtrError::Unsupported {
+                    flag: name,
+                    why: "arrives with the rest of the C API",
+                });
+            }
+        }
+        let mut st = self.lock()?;
+        let c = any_chan(&mut st, chan)?;
+        let tid = match c.tx {
+            TxState::Idle => return Err(RtrError::NoTransaction(chan)),
+            TxState::Client { accepted: true, .. } => return Err(RtrError::AlreadyAccepted(chan)),
+            TxState::Client { tid, .. } => {
+                c.tx = TxState::Client { tid, accepted: true };
+                tid
+            }
+            TxState::Server {
+                vote: Vote::None,
+                tid,
+                prepare_seen,
+            } => {
+                c.tx = TxState::Server {
+                    tid,
+                    vote: Vote::Accepted,
+                    prepare_seen,
+                };
+                tid
+            }
+            TxState::Server { .. } => return Err(RtrError::AlreadyAccepted(chan)),
+        };
+        self.send(Request::Accept {
+            chan,
+            tid,
+            flags: fl,
+            reason,
+            implicit: false,
+        })
+    }
+
+    /// Reject (abort) the transaction; `reason` reaches every participant.
+    pub fn reject_tx(&self, chan: ChanId, fl: u32, reason: u32) -> Result<()> {
+        if fl & !flags::rej::ALL != 0 {
+            return Err(RtrError::InvalidFlags {
+                call: "rtr_reject_tx",
+                flags: fl,
+            });
+        }
+        if fl & flags::rej::RETRY != 0 {
+            return Err(RtrError::Unsupported {
+                flag: "RTR_F_REJ_RETRY",
+                why: "arrives with the rest of the C API",
+            });
+        }
+        let mut st = self.lock()?;
+        let c = any_chan(&mut st, chan)?;
+        let tid = match c.tx {
+            TxState::Idle => return Err(RtrError::NoTransaction(chan)),
+            TxState::Client { accepted: true, .. } => return Err(RtrError::AlreadyAccepted(chan)),
+            TxState::Client { tid, .. } => tid,
+            TxState::Server {
+                vote: Vote::None,
+                tid,
+                prepare_seen,
+            } => {
+                c.tx = TxState::Server {
+                    tid,
+                    vote: Vote::Rejected,
+                    prepare_seen,
+                };
+                tid
+            }
+            TxState::Server { .. } => return Err(RtrError::AlreadyAccepted(chan)),
+        };
+        self.send(Request::Reject {
+            chan,
+            tid,
+            flags: fl,
+            reason,
+        })
+    }
+
+    /// The id of the transaction active on the channel.
+    pub fn get_tid(&self, chan: ChanId, fl: u32) -> Result<Tid> {
+        if fl & !flags::tid::ALL != 0 || fl & flags::tid::DDTM != 0 {
+            return Err(RtrError::InvalidFlags {
+                call: "rtr_get_tid",
+                flags: fl,
+            });
+        }
+        let mut st = self.lock()?;
+        match any_chan(&mut st, chan)?.tx {
+            TxState::Idle => Err(RtrError::NoTransaction(chan)),
+            TxState::Client { tid, .. } | TxState::Server { tid, .. } => Ok(tid),
+        }
+    }
+
+    pub fn set_user_handle(&self, chan: ChanId, usrhdl: usize) -> Result<()> {
+        let mut st = self.lock()?;
+        any_chan(&mut st, chan)?.usrhdl = usrhdl;
+        Ok(())
+    }
+
+    pub fn get_user_handle(&self, chan: ChanId) -> Result<usize> {
+        let mut st = self.lock()?;
+        Ok(any_chan(&mut st, chan)?.usrhdl)
+    }
+
+    // ----- rtr_receive_message -----
+
+    /// Receive the next message into `buf`. `timeout`: `None` waits forever,
+    /// zero polls. A message longer than `buf` is cut to fit and consumed;
+    /// the result says `truncated` and gives the full length.
+    pub fn receive_into(&self, which: &Which, buf: &mut [u8], timeout: Option<Duration>) -> Result<Received> {
+        let (sb, data) = self.take_next(which, timeout)?;
+        let full = data.as_slice();
+        let n = full.len().min(buf.len());
+        buf[..n].copy_from_slice(&full[..n]);
+        Ok(Received {
+            truncated: n < full.len(),
+            ..sb
+        })
+    }
+
+    /// Receive the next message with its data.
+    pub fn receive(&self, which: &Which, timeout: Option<Duration>) -> Result<Message> {
+        let (sb, data) = self.take_next(which, timeout)?;
+        Ok(Message {
+            sb,
+            data: data.as_slice().to_vec(),
+        })
+    }
+
+    fn take_next(&self, which: &Which, timeout: Option<Duration>) -> Result<(Received, DataRef)> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut st = self.lock()?;
+        let list: Option<Vec<ChanId>> = match which {
+            Which::Any => None,
+            Which::List(l) => {
+                if l.is_empty() {
+                    return Err(RtrError::InvalidReceiveList("the list names no channel".into()));
+                }
+                if let Some(bad) = l.iter().find(|c| !st.channels.contains_key(c)) {
+                    return Err(RtrError::InvalidReceiveList(format!("channel {bad} is not open")));
+                }
+                Some(l.clone())
+            }
+        };
+        if list.is_none() && st.channels.is_empty() {
+            return Err(RtrError::InvalidReceiveList("no channel is open".into()));
+        }
+        // Receiving again is a server's implicit accept of a transaction
+        // whose vote it has been asked for.
+        let due: Vec<(ChanId, Tid)> = st
+            .channels
+            .iter_mut()
+            .filter(|(id, _)| list.as_ref().is_none_or(|l| l.contains(id)))
+            .filter_map(|(id, c)| {
+                let tid = c.implicit_accept_due()?;
+                if let TxState::Server { prepare_seen, .. } = c.tx {
+                    c.tx = TxState::Server {
+                        tid,
+                        vote: Vote::Accepted,
+                        prepare_seen,
+                    };
+                }
+                Some((*id, tid))
+            })
+            .collect();
+        for (chan, tid) in due {
+            self.send(Request::Accept {
+                chan,
+                tid,
+                flags: 0,
+                reason: 0,
+                implicit: true,
+            })?;
+        }
+
+        let parker = Parker::new();
+        let waiter = Arc::new(Waiter {
+            channels: list.clone(),
+            unparker: parker.unparker().clone(),
+        });
+        loop {
+            if let Some(r) = self.pop(&mut st, list.as_deref())? {
+                return Ok(r);
+            }
+            if st.node_gone {
+                return Err(RtrError::NodeUnavailable("the node stopped".into()));
+            }
+            if let Some(l) = &list {
+                // Every listed channel was closed while we waited.
+                if l.iter().all(|c| !st.channels.contains_key(c)) {
+                    return Err(RtrError::InvalidReceiveList("the channels were closed".into()));
+                }
+            }
+            let remaining = match deadline {
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Err(RtrError::Timeout);
+                    }
+                    Some(d - now)
+                }
+                None => None,
+            };
+            st.waiters.add(waiter.clone());
+            drop(st);
+            match remaining {
+                Some(r) => parker.park_timeout(r),
+                None => parker.park(),
+            }
+            st = self.lock()?;
+            st.waiters.remove(&waiter);
+        }
+    }
+
+    /// Take the oldest message among the listened channels and apply it to
+    /// the channel state. Hidden messages (a vote request to a server without
+    /// explicit prepare) are consumed here and never returned.
+    fn pop(&self, st: &mut State, list: Option<&[ChanId]>) -> Result<Option<(Received, DataRef)>> {
+        loop {
+            let best = match list {
+                None => st
+                    .channels
+                    .iter()
+                    .filter_map(|(id, c)| c.head_seq().map(|s| (s, *id)))
+                    .min(),
+                Some(l) => l
+                    .iter()
+                    .filter_map(|id| st.channels.get(id).and_then(|c| c.head_seq()).map(|s| (s, *id)))
+                    .min(),
+            };
+            let Some((_, chan)) = best else { return Ok(None) };
+            let c = st
+                .channels
+                .get_mut(&chan)
+                .ok_or_else(|| RtrError::Internal("channel vanished".into()))?;
+            let (_, d) = c
+                .queue
+                .pop_front()
+                .ok_or_else(|| RtrError::Internal("empty queue".into()))?;
+            let tid = d.tid.unwrap_or_default();
+            match (c.role, d.msgtype) {
+                (Role::Server, MsgType::Msg1 | MsgType::Msg1Uncertain) => {
+                    c.tx = TxState::Server {
+                        tid,
+                        vote: Vote::None,
+                        prepare_seen: false,
+                    };
+                }
+                (Role::Server, MsgType::Prepare) => {
+                    let TxState::Server { tid: cur, vote, .. } = c.tx else {
+                        continue;
+                    };
+                    if cur != tid || vote != Vote::None {
+                        // Already voted: RTR sends no vote request then.
+                        continue;
+                    }
+                    c.tx = TxState::Server {
+                        tid,
+                        vote,
+                        prepare_seen: true,
+                    };
+                    if !c.explicit_prepare() {
+                        // Hidden vote request: this very receive call is the
+                        // implicit accept, unless the server must accept explicitly.
+                        if let Some(t) = c.implicit_accept_due() {
+                            c.tx = TxState::Server {
+                                tid: t,
+                                vote: Vote::Accepted,
+                                prepare_seen: true,
+                            };
+                            self.send(Request::Accept {
+                                chan,
+                                tid: t,
+                                flags: 0,
+                                reason: 0,
+                                implicit: true,
+                            })?;
+                        }
+                        continue;
+                    }
+                }
+                (Role::Server, MsgType::Accepted | MsgType::Rejected) => {
+                    if matches!(c.tx, TxState::Server { tid: cur, .. } if cur == tid) {
+                        c.tx = TxState::Idle;
+                    }
+                }
+                (Role::Client, MsgType::Accepted | MsgType::Rejected) => {
+                    if matches!(c.tx, TxState::Client { tid: cur, .. } if cur == tid) {
+                        c.tx = TxState::Idle;
+                    }
+                }
+                _ => {}
+            }
+            let usrhdl = c.usrhdl;
+            if d.msgtype == MsgType::Closed {
+                // RTR closed the channel (or refused to open it): it is gone.
+                st.channels.remove(&chan);
+            }
+            let data = match d.payload {
+                Payload::Data(b) => DataRef::Shared(b),
+                Payload::Status { status, reason } => DataRef::Status(status_data(status, reason)),
+                Payload::None => DataRef::Status([0; 8]).empty(),
+            };
+            let sb = Received {
+                channel: chan,
+                msgtype: d.msgtype,
+                usrhdl,
+                msglen: data.as_slice().len(),
+                tid,
+                evtnum: d.evtnum,
+                truncated: false,
+            };
+            return Ok(Some((sb, data)));
+        }
+    }
+
+    // ----- internals -----
+
+    fn lock(&self) -> Result<MutexGuard<'_, State>> {
+        self.inner
+            .state
+            .lock()
+            .map_err(|_| RtrError::Internal("library state poisoned by a panic".into()))
+    }
+
+    fn send(&self, req: Request) -> Result<()> {
+        if self.inner.link.send(req) {
+            Ok(())
+        } else {
+            Err(RtrError::NodeUnavailable("the node stopped".into()))
+        }
+    }
+
+    fn new_tid(&self) -> Tid {
+        Tid {
+            node: self.inner.node_id,
+            incarnation: self.inner.incarnation,
+            conn: self.inner.link.conn(),
+            seq: self.inner.next_seq.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+}
+
+impl Inner {
+    fn deliver(&self, batch: Vec<Delivery>) {
+        let mut wake = Vec::new();
+        {
+            let Ok(mut st) = self.state.lock() else { return };
+            for d in batch {
+                let seq = st.arrivals;
+                st.arrivals += 1;
+                let chan = d.chan;
+                if let Some(c) = st.channels.get_mut(&chan) {
+                    c.queue.push_back((seq, d));
+                    st.waiters.take_for(chan, &mut wake);
+                }
+            }
+        }
+        for w in wake {
+            w.unparker.unpark();
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The process (connection) is gone: the node closes its channels,
+        // rejecting client transactions and replaying server ones.
+        let _ = self.link.send(Request::Disconnect);
+        if let Ok(mut st) = self.state.lock() {
+            st.node_gone = true;
+            let mut all = Vec::new();
+            st.waiters.take_all(&mut all);
+        }
+    }
+}
+
+/// Data of a received message without copying shared bytes twice.
+enum DataRef {
+    Shared(Bytes),
+    Status([u8; 8]),
+    Empty,
+}
+
+impl DataRef {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            DataRef::Shared(b) => b,
+            DataRef::Status(s) => s,
+            DataRef::Empty => &[],
+        }
+    }
+
+    fn empty(self) -> DataRef {
+        DataRef::Empty
+    }
+}
+
+fn check_len(len: usize) -> Result<()> {
+    if len > MAX_MSGLEN {
+        Err(RtrError::InvalidMsgLen { len })
+    } else {
+        Ok(())
+    }
+}
+
+/// Facility names: 1..=31 characters, first a letter, then letters, digits,
+/// `_`, `$`, `-` or `.`; compared without regard to case (stored upper case).
+fn normalise_facility(name: Option<&str>) -> Result<String> {
+    let Some(name) = name else {
+        return Ok(crate::DEFAULT_FACILITY.to_string());
+    };
+    let bad = |why: &str| RtrError::InvalidFacility(format!("{name:?}: {why}"));
+    if name.is_empty() || name.len() > MAX_FACNAM_LEN {
+        return Err(bad("must be 1 to 31 characters"));
+    }
+    let mut chars = name.chars();
+    if !chars.next().is_some_and(|c| c.is_ascii_alphabetic()) {
+        return Err(bad("must start with a letter"));
+    }
+    if !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '-' | '.')) {
+        return Err(bad("only letters, digits, '_', '$', '-' and '.' are allowed"));
+    }
+    Ok(name.to_ascii_uppercase())
+}
+
+fn any_chan(st: &mut State, chan: ChanId) -> Result<&mut Chan> {
+    st.channels.get_mut(&chan).ok_or(RtrError::InvalidChannel(chan))
+}
+
+fn client_chan<'a>(st: &'a mut State, chan: ChanId, call: &'static str) -> Result<&'a mut Chan> {
+    let c = any_chan(st, chan)?;
+    if c.role != Role::Client {
+        return Err(RtrError::ServerChannel { call });
+    }
+    Ok(c)
+}
+
+fn server_chan<'a>(st: &'a mut State, chan: ChanId, call: &'static str) -> Result<&'a mut Chan> {
+    let c = any_chan(st, chan)?;
+    if c.role != Role::Server {
+        return Err(RtrError::ClientChannel { call });
+    }
+    Ok(c)
+}

@@ -1,0 +1,40 @@
+//! rtr-core: the whole of the Reliable Transaction Router except the C ABI
+//! and the Python binding.
+//!
+//! Layout:
+//! - [`keyseg`]: key segments, key ranges and routing by key;
+//! - [`status`], [`error`], [`flags`], [`msgtype`], [`tid`]: the vocabulary of the RTR API;
+//! - [`protocol`]: the messages between the application library and its node;
+//! - [`node`]: the node's roles (frontend, router, backend) as sans-I/O state machines;
+//! - [`embedded`]: the driver thread that runs a node inside the application process;
+//! - [`api`]: the channel API used by the C ABI, the Python module and the CLI.
+
+pub mod api;
+pub mod embedded;
+pub mod error;
+pub mod flags;
+pub mod keyseg;
+pub mod msgtype;
+pub mod node;
+pub mod protocol;
+pub mod status;
+pub mod tid;
+
+pub use api::{Message, OpenParams, Received, Rtr, Which};
+pub use error::{Result, RtrError};
+pub use msgtype::MsgType;
+pub use status::Status;
+pub use tid::Tid;
+
+/// Largest message in bytes (`RTR_MAX_MSGLEN`).
+pub const MAX_MSGLEN: usize = 64_000;
+/// Channels one process may have open (RTR's limit).
+pub const MAX_CHANNELS: usize = 256;
+/// Longest facility name (`RTR_MAX_FACNAM_LEN`).
+pub const MAX_FACNAM_LEN: usize = 31;
+/// Longest recipient name (`RTR_MAX_RCPNAM_LEN`); 32 is tolerated as in RTR V2.
+pub const MAX_RCPNAM_LEN: usize = 31;
+/// Longest access string (`RTR_MAX_ACCESS_LEN`).
+pub const MAX_ACCESS_LEN: usize = 255;
+/// The facility used when the application names none.
+pub const DEFAULT_FACILITY: &str = "RTR$DEFAULT_FACILITY";

@@ -1,0 +1,308 @@
+//! A node: the frontend, router and backend roles as sans-I/O state machines.
+//!
+//! Inputs are library requests ([`Node::handle_request`]) and the passage of
+//! time ([`Node::tick`]); outputs are deliveries to library connections
+//! ([`Node::take_output`]). The roles never call each other: they exchange
+//! [`Internal`] messages through the node's queue, exactly the messages that
+//! will cross TCP links when the roles sit on different nodes. Driving a node
+//! needs no threads, so tests and a simulator can run it step by step.
+
+mod backend;
+mod frontend;
+mod router;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use crate::keyseg::KeyRange;
+use crate::protocol::{Bytes, ChanId, ConnId, Delivery, Request, Role};
+use crate::status::Status;
+use crate::tid::Tid;
+
+pub use backend::Backend;
+pub use frontend::Frontend;
+pub use router::Router;
+
+/// A channel anywhere: (connection, channel).
+pub type ChanRef = (ConnId, ChanId);
+/// Partition id, unique within a node.
+pub type PartId = u64;
+
+/// What a node does to the outside world.
+#[derive(Debug)]
+pub enum Output {
+    Deliver { conn: ConnId, delivery: Delivery },
+}
+
+/// Messages between roles.
+#[derive(Debug)]
+pub enum Internal {
+    Tr(ToRouter),
+    Fe(ToFrontend),
+    Be(ToBackend),
+}
+
+#[derive(Debug)]
+pub enum ToRouter {
+    Start {
+        tid: Tid,
+        facility: String,
+        client: ChanRef,
+        timeout_ms: Option<u32>,
+    },
+    Send {
+        tid: Tid,
+        facility: String,
+        client: ChanRef,
+        data: Bytes,
+        accept: bool,
+    },
+    ClientAccept {
+        tid: Tid,
+        reason: u32,
+    },
+    /// The client rejected (`gone`: its channel or process went away).
+    ClientAbort {
+        tid: Tid,
+        status: Status,
+        reason: u32,
+        gone: bool,
+    },
+    Reply {
+        tid: Tid,
+        data: Bytes,
+    },
+    Vote {
+        tid: Tid,
+        part: PartId,
+        accept: bool,
+        reason: u32,
+    },
+    /// The backend cannot serve this branch (e.g. no server left for a new branch).
+    BranchFailed {
+        tid: Tid,
+        part: PartId,
+        status: Status,
+    },
+    PartitionUp {
+        facility: String,
+        part: PartId,
+        range: KeyRange,
+    },
+    PartitionDown {
+        facility: String,
+        part: PartId,
+    },
+}
+
+#[derive(Debug)]
+pub enum ToFrontend {
+    Reply {
+        tid: Tid,
+        client: ChanRef,
+        data: Bytes,
+    },
+    Outcome {
+        tid: Tid,
+        client: ChanRef,
+        accepted: bool,
+        status: Status,
+        reason: u32,
+    },
+}
+
+#[derive(Debug)]
+pub enum ToBackend {
+    Msg {
+        tid: Tid,
+        part: PartId,
+        data: Bytes,
+    },
+    VoteRequest {
+        tid: Tid,
+        part: PartId,
+    },
+    Outcome {
+        tid: Tid,
+        part: PartId,
+        accepted: bool,
+        status: Status,
+        reason: u32,
+    },
+}
+
+/// What a role may do while handling one message.
+pub struct Ctx<'a> {
+    pub now: Instant,
+    queue: &'a mut VecDeque<Internal>,
+    out: &'a mut Vec<Output>,
+}
+
+impl Ctx<'_> {
+    pub fn to_router(&mut self, m: ToRouter) {
+        self.queue.push_back(Internal::Tr(m));
+    }
+    pub fn to_frontend(&mut self, m: ToFrontend) {
+        self.queue.push_back(Internal::Fe(m));
+    }
+    pub fn to_backend(&mut self, m: ToBackend) {
+        self.queue.push_back(Internal::Be(m));
+    }
+    pub fn deliver(&mut self, conn: ConnId, delivery: Delivery) {
+        self.out.push(Output::Deliver { conn, delivery });
+    }
+}
+
+/// A node with every role (the embedded node, and for now every node).
+pub struct Node {
+    fe: Frontend,
+    tr: Router,
+    be: Backend,
+    /// Which role owns each open channel.
+    roles: HashMap<ChanRef, Role>,
+    queue: VecDeque<Internal>,
+    out: Vec<Output>,
+}
+
+impl Default for Node {
+    fn default() -> Self {
+        Node::new()
+    }
+}
+
+impl Node {
+    pub fn new() -> Node {
+        Node {
+            fe: Frontend::default(),
+            tr: Router::default(),
+            be: Backend::default(),
+            roles: HashMap::new(),
+            queue: VecDeque::new(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Handle one request from library connection `conn`.
+    pub fn handle_request(&mut self, now: Instant, conn: ConnId, req: Request) {
+        let mut ctx = Ctx {
+            now,
+            queue: &mut self.queue,
+            out: &mut self.out,
+        };
+        match req {
+            Request::Open {
+                chan,
+                role,
+                facility,
+                flags,
+                range,
+            } => {
+                self.roles.insert((conn, chan), role);
+                match role {
+                    Role::Client => self.fe.open(&mut ctx, (conn, chan), facility),
+                    Role::Server => self.be.open(&mut ctx, (conn, chan), facility, flags, range),
+                }
+            }
+            Request::Close { chan } => match self.roles.remove(&(conn, chan)) {
+                Some(Role::Client) => self.fe.close(&mut ctx, (conn, chan)),
+                Some(Role::Server) => self.be.close(&mut ctx, (conn, chan)),
+                None => {}
+            },
+            Request::Disconnect => {
+                let mine: Vec<(ChanRef, Role)> = self
+                    .roles
+                    .iter()
+                    .filter(|(r, _)| r.0 == conn)
+                    .map(|(r, role)| (*r, *role))
+                    .collect();
+                for (r, role) in mine {
+                    self.roles.remove(&r);
+                    match role {
+                        Role::Client => self.fe.close(&mut ctx, r),
+                        Role::Server => self.be.close(&mut ctx, r),
+                    }
+                }
+            }
+            other => {
+                let chan = request_chan(&other);
+                match self.roles.get(&(conn, chan)) {
+                    Some(Role::Client) => self.fe.request(&mut ctx, (conn, chan), other),
+                    Some(Role::Server) => self.be.request(&mut ctx, (conn, chan), other),
+                    // A request for a channel the node does not know (closed
+                    // meanwhile): nothing to do; the library already answered.
+                    None => {}
+                }
+            }
+        }
+        self.run(now);
+    }
+
+    /// Let time pass: fire expired timers.
+    pub fn tick(&mut self, now: Instant) {
+        let mut ctx = Ctx {
+            now,
+            queue: &mut self.queue,
+            out: &mut self.out,
+        };
+        self.tr.tick(&mut ctx);
+        self.run(now);
+    }
+
+    /// The earliest instant at which [`Node::tick`] has something to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.tr.next_deadline()
+    }
+
+    /// Take the deliveries produced so far.
+    pub fn take_output(&mut self) -> Vec<Output> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Run role-to-role messages until none is left.
+    fn run(&mut self, now: Instant) {
+        while let Some(m) = self.queue.pop_front() {
+            let mut ctx = Ctx {
+                now,
+                queue: &mut self.queue,
+                out: &mut self.out,
+            };
+            match m {
+                Internal::Tr(m) => self.tr.handle(&mut ctx, m),
+                Internal::Fe(m) => self.fe.handle(&mut ctx, m),
+                Internal::Be(m) => self.be.handle(&mut ctx, m),
+            }
+        }
+    }
+
+    /// Counts for tests and `show` commands.
+    pub fn stats(&self) -> NodeStats {
+        NodeStats {
+            active_tx: self.tr.active(),
+            partitions: self.be.partitions(),
+            servers: self.be.servers(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeStats {
+    pub active_tx: usize,
+    pub partitions: usize,
+    pub servers: usize,
+}
+
+fn request_chan(r: &Request) -> ChanId {
+    match r {
+        Request::Open { chan, .. }
+        | Request::Close { chan }
+        | Request::StartTx { chan, .. }
+        | Request::Send { chan, .. }
+        | Request::Reply { chan, .. }
+        | Request::Accept { chan, .. }
+        | Request::Reject { chan, .. } => *chan,
+        Request::Disconnect => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests;

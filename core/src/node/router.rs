@@ -1,0 +1,250 @@
+//! The router role: routes each client message by key to a partition and
+//! coordinates two-phase commit over every partition a transaction touched.
+//!
+//! Decision rule: a transaction commits when the client has accepted and
+//! every branch has voted accept; it aborts at the first reject, at its
+//! timeout, or when its client goes away before accepting. Once decided it is
+//! forgotten here, so a late vote or timer finds nothing and does nothing:
+//! a transaction can never be decided twice.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::time::{Duration, Instant};
+
+use super::{ChanRef, Ctx, PartId, ToBackend, ToFrontend, ToRouter};
+use crate::keyseg::{KeyError, KeyRange};
+use crate::status::Status;
+use crate::tid::Tid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VoteState {
+    Pending,
+    Requested,
+    Accepted,
+}
+
+struct Branch {
+    part: PartId,
+    vote: VoteState,
+}
+
+struct Tx {
+    client: ChanRef,
+    facility: String,
+    branches: Vec<Branch>,
+    client_accepted: bool,
+    accept_reason: u32,
+    /// The client went away after accepting: finish without telling it.
+    client_gone: bool,
+}
+
+#[derive(Default)]
+pub struct Router {
+    txs: HashMap<Tid, Tx>,
+    /// Partitions per facility, in registration order.
+    partitions: HashMap<String, Vec<(PartId, KeyRange)>>,
+    /// Transaction timeouts; entries of finished transactions are skipped when they fire.
+    timers: BinaryHeap<Reverse<(Instant, Tid)>>,
+}
+
+impl Router {
+    pub fn active(&self) -> usize {
+        self.txs.len()
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    pub fn tick(&mut self, ctx: &mut Ctx) {
+        while let Some(Reverse((when, tid))) = self.timers.peek().copied() {
+            if when > ctx.now {
+                break;
+            }
+            self.timers.pop();
+            if self.txs.contains_key(&tid) {
+                self.abort(ctx, tid, Status::Timout, 0);
+            }
+        }
+    }
+
+    pub fn handle(&mut self, ctx: &mut Ctx, m: ToRouter) {
+        match m {
+            ToRouter::Start {
+                tid,
+                facility,
+                client,
+                timeout_ms,
+            } => {
+                self.begin(tid, facility, client);
+                if let Some(ms) = timeout_ms {
+                    self.timers
+                        .push(Reverse((ctx.now + Duration::from_millis(u64::from(ms)), tid)));
+                }
+            }
+            ToRouter::Send {
+                tid,
+                facility,
+                client,
+                data,
+                accept,
+            } => {
+                let tx = self.begin(tid, facility, client);
+                if tx.client_accepted {
+                    return;
+                }
+                let fac = tx.facility.clone();
+                let routed = route(self.partitions.get(&fac), &data);
+                let part = match routed {
+                    Ok(p) => p,
+                    Err(status) => {
+                        self.abort(ctx, tid, status, 0);
+                        return;
+                    }
+                };
+                let Some(tx) = self.txs.get_mut(&tid) else { return };
+                if !tx.branches.iter().any(|b| b.part == part) {
+                    tx.branches.push(Branch {
+                        part,
+                        vote: VoteState::Pending,
+                    });
+                }
+                ctx.to_backend(ToBackend::Msg { tid, part, data });
+                if accept {
+                    self.client_accept(ctx, tid, 0);
+                }
+            }
+            ToRouter::ClientAccept { tid, reason } => self.client_accept(ctx, tid, reason),
+            ToRouter::ClientAbort {
+                tid,
+                status,
+                reason,
+                gone,
+            } => {
+                let Some(tx) = self.txs.get_mut(&tid) else { return };
+                if gone && tx.client_accepted {
+                    // RTR finishes a transaction whose client already voted.
+                    tx.client_gone = true;
+                } else {
+                    self.abort(ctx, tid, status, reason);
+                }
+            }
+            ToRouter::Reply { tid, data } => {
+                if let Some(tx) = self.txs.get(&tid) {
+                    if !tx.client_gone {
+                        ctx.to_frontend(ToFrontend::Reply {
+                            tid,
+                            client: tx.client,
+                            data,
+                        });
+                    }
+                }
+            }
+            ToRouter::Vote {
+                tid,
+                part,
+                accept,
+                reason,
+            } => {
+                let Some(tx) = self.txs.get_mut(&tid) else { return };
+                if !accept {
+                    self.abort(ctx, tid, Status::Rejected, reason);
+                    return;
+                }
+                if let Some(b) = tx.branches.iter_mut().find(|b| b.part == part) {
+                    b.vote = VoteState::Accepted;
+                }
+                self.try_commit(ctx, tid);
+            }
+            ToRouter::BranchFailed { tid, status, .. } => {
+                if self.txs.contains_key(&tid) {
+                    self.abort(ctx, tid, status, 0);
+                }
+            }
+            ToRouter::PartitionUp { facility, part, range } => {
+                self.partitions.entry(facility).or_default().push((part, range));
+            }
+            ToRouter::PartitionDown { facility, part } => {
+                if let Some(v) = self.partitions.get_mut(&facility) {
+                    v.retain(|(p, _)| *p != part);
+                }
+            }
+        }
+    }
+
+    fn begin(&mut self, tid: Tid, facility: String, client: ChanRef) -> &mut Tx {
+        self.txs.entry(tid).or_insert_with(|| Tx {
+            client,
+            facility,
+            branches: Vec::new(),
+            client_accepted: false,
+            accept_reason: 0,
+            client_gone: false,
+        })
+    }
+
+    fn client_accept(&mut self, ctx: &mut Ctx, tid: Tid, reason: u32) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        if tx.client_accepted {
+            return;
+        }
+        tx.client_accepted = true;
+        tx.accept_reason = reason;
+        for b in tx.branches.iter_mut().filter(|b| b.vote == VoteState::Pending) {
+            b.vote = VoteState::Requested;
+            ctx.to_backend(ToBackend::VoteRequest { tid, part: b.part });
+        }
+        self.try_commit(ctx, tid);
+    }
+
+    fn try_commit(&mut self, ctx: &mut Ctx, tid: Tid) {
+        let Some(tx) = self.txs.get(&tid) else { return };
+        if !tx.client_accepted || tx.branches.iter().any(|b| b.vote != VoteState::Accepted) {
+            return;
+        }
+        let reason = tx.accept_reason;
+        self.finish(ctx, tid, true, Status::Ok, reason);
+    }
+
+    fn abort(&mut self, ctx: &mut Ctx, tid: Tid, status: Status, reason: u32) {
+        self.finish(ctx, tid, false, status, reason);
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx, tid: Tid, accepted: bool, status: Status, reason: u32) {
+        let Some(tx) = self.txs.remove(&tid) else { return };
+        for b in &tx.branches {
+            ctx.to_backend(ToBackend::Outcome {
+                tid,
+                part: b.part,
+                accepted,
+                status,
+                reason,
+            });
+        }
+        if !tx.client_gone {
+            ctx.to_frontend(ToFrontend::Outcome {
+                tid,
+                client: tx.client,
+                accepted,
+                status,
+                reason,
+            });
+        }
+    }
+}
+
+/// The partition whose key range holds the message's key.
+fn route(parts: Option<&Vec<(PartId, KeyRange)>>, data: &[u8]) -> Result<PartId, Status> {
+    let Some(parts) = parts else {
+        return Err(Status::Nodstfnd);
+    };
+    for (id, range) in parts {
+        match range.contains(data) {
+            Ok(true) => return Ok(*id),
+            Ok(false) => {}
+            Err(KeyError::MessageTooShort { .. }) => return Err(Status::Keymsgshort),
+            Err(_) => return Err(Status::Internal),
+        }
+    }
+    Err(Status::Nodstfnd)
+}

@@ -1,0 +1,1 @@
+//! The RTR C API.
