@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod embedded;
+pub mod events;
 pub mod error;
 pub mod flags;
 pub mod keyseg;
