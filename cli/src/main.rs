@@ -1,1 +1,40 @@
-fn main() {}
+//! `rtr`: the Reliable Transaction Router command.
+//!
+//! Today: `rtr demo` (a bank on the embedded node, with a server failing
+//! mid-run) and `rtr bench` (embedded transaction latency and throughput).
+//! The node daemon and management commands arrive with their issues.
+
+mod bank;
+mod bench;
+mod stats;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "rtr", version, about = "Reliable Transaction Router")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a bank facility on the embedded node: clients transfer money between
+    /// accounts in two partitions, concurrent servers apply the transfers, one
+    /// server dies mid-run, and a summary checks that nothing was lost or doubled.
+    Demo(bank::DemoArgs),
+    /// Measure embedded transaction latency and throughput.
+    Bench(bench::BenchArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Demo(a) => bank::run(a),
+        Cmd::Bench(a) => bench::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("rtr: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,161 @@
+//! `rtr bench`: embedded-node transaction latency and throughput.
+//!
+//! Each client thread runs one-message transactions (`RTR_F_SEN_ACCEPT`)
+//! back to back on its own channel; a pool of concurrent server threads, each
+//! on its own channel, serves one partition with implicit accept. A
+//! transaction's latency is from `rtr_start_tx` to the client receiving
+//! `rtr_mt_accepted`. Figures are medians of the samples of one run; run it
+//! on a quiet machine and compare ratios, not absolute numbers.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rtr_core::flags;
+use rtr_core::keyseg::{KeySegment, KeyType};
+use rtr_core::{MsgType, OpenParams, Rtr, RtrError, Which};
+
+use crate::stats::Latencies;
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Client counts to measure, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    clients: Vec<usize>,
+    /// Concurrent server channels (one thread each).
+    #[arg(long, default_value_t = 4)]
+    servers: usize,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// Message size in bytes (at least 4: the key).
+    #[arg(long, default_value_t = 100)]
+    msg_size: usize,
+}
+
+pub fn run(a: BenchArgs) -> Result<(), String> {
+    if a.servers == 0 || a.msg_size < 4 || a.msg_size > rtr_core::MAX_MSGLEN || !(a.seconds > 0.0) {
+        return Err("need servers >= 1, 4 <= msg-size <= 64000 and a positive duration".into());
+    }
+    println!(
+        "rtr bench: embedded node, one partition, {} concurrent servers, {}-byte messages",
+        a.servers, a.msg_size
+    );
+    println!("(the journal is not in this build yet: these transactions are not durable)");
+    println!(
+        "{:>8} {:>12} {:>10} {:>10} {:>10}",
+        "clients", "tx/s", "p50 us", "p99 us", "samples"
+    );
+    for &n in &a.clients {
+        if n == 0 {
+            continue;
+        }
+        let (rate, mut lat) = measure(n, &a)?;
+        println!(
+            "{:>8} {:>12.0} {:>10} {:>10} {:>10}",
+            n,
+            rate,
+            lat.quantile(0.5),
+            lat.quantile(0.99),
+            lat.len()
+        );
+    }
+    Ok(())
+}
+
+fn measure(clients: usize, a: &BenchArgs) -> Result<(f64, Latencies), String> {
+    let base = Rtr::embedded().map_err(|e| e.to_string())?;
+    let node = base.node();
+    let stop = Arc::new(AtomicBool::new(false));
+    let server_rtr = Rtr::connect(&node).map_err(|e| e.to_string())?;
+    let mut servers = Vec::new();
+    for _ in 0..a.servers {
+        let seg = KeySegment::new(0, KeyType::Unsigned, 4, 0, None, None).map_err(|e| e.to_string())?;
+        let ch = server_rtr
+            .open_channel(OpenParams {
+                flags: flags::ope::SERVER,
+                facility: Some("BENCH".into()),
+                segments: vec![seg],
+                ..Default::default()
+            })
+            .map_err(|e| e.to_string())?;
+        let m = server_rtr
+            .receive(&Which::List(vec![ch]), Some(Duration::from_secs(5)))
+            .map_err(|e| e.to_string())?;
+        if m.sb.msgtype != MsgType::Opened {
+            return Err(format!("server open failed: {:?}", m.status()));
+        }
+        let rtr = server_rtr.clone();
+        let stop = stop.clone();
+        servers.push(thread::spawn(move || {
+            let which = Which::List(vec![ch]);
+            let mut buf = vec![0u8; rtr_core::MAX_MSGLEN];
+            loop {
+                match rtr.receive_into(&which, &mut buf, Some(Duration::from_millis(100))) {
+                    Ok(_) => {}
+                    Err(RtrError::Timeout) if stop.load(Ordering::Relaxed) => return Ok(()),
+                    Err(RtrError::Timeout) => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        }));
+    }
+    let client_rtr = Rtr::connect(&node).map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let until = start + Duration::from_secs_f64(a.seconds);
+    let mut handles = Vec::new();
+    for i in 0..clients {
+        let rtr = client_rtr.clone();
+        let size = a.msg_size;
+        handles.push(thread::spawn(move || -> Result<Latencies, String> {
+            let ch = rtr
+                .open_channel(OpenParams {
+                    flags: flags::ope::CLIENT,
+                    facility: Some("BENCH".into()),
+                    ..Default::default()
+                })
+                .map_err(|e| e.to_string())?;
+            let which = Which::List(vec![ch]);
+            let mut buf = [0u8; 64];
+            let r = rtr
+                .receive_into(&which, &mut buf, Some(Duration::from_secs(5)))
+                .map_err(|e| e.to_string())?;
+            if r.msgtype != MsgType::Opened {
+                return Err("client open failed".into());
+            }
+            let mut msg = vec![0u8; size];
+            let mut lat = Latencies::default();
+            let mut k = i as u32;
+            while Instant::now() < until {
+                k = k.wrapping_add(7919);
+                msg[0..4].copy_from_slice(&k.to_ne_bytes());
+                let t0 = Instant::now();
+                rtr.send_to_server(ch, flags::sen::ACCEPT, &msg)
+                    .map_err(|e| e.to_string())?;
+                loop {
+                    let r = rtr
+                        .receive_into(&which, &mut buf, Some(Duration::from_secs(10)))
+                        .map_err(|e| e.to_string())?;
+                    match r.msgtype {
+                        MsgType::Accepted => break,
+                        MsgType::Rejected => return Err("a benchmark transaction was rejected".into()),
+                        _ => {}
+                    }
+                }
+                lat.record(t0.elapsed());
+            }
+            Ok(lat)
+        }));
+    }
+    let mut all = Latencies::default();
+    for h in handles {
+        all.merge(h.join().map_err(|_| "client panicked")??);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for s in servers {
+        s.join().map_err(|_| "server panicked")??;
+    }
+    Ok((all.len() as f64 / elapsed, all))
+}
