@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test of the project: formatting, lints, Rust unit and
+# integration tests (which also compile and run the C and C++ examples and
+# check that include/rtr.h matches the generator), and the Python tests when
+# the Python bindings are present. `.ci/run` calls exactly this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test (Rust, C and C++ programs, header drift)"
+cargo test --workspace
+
+if [ -f bindings/python/pyproject.toml ]; then
+  step "Python bindings: build, install and pytest"
+  python3 -m pip install --quiet maturin pytest
+  python3 -m pip install --quiet ./bindings/python
+  set +e
+  python3 -m pytest -q bindings/python/tests
+  rc=$?
+  set -e
+  # pytest exits 5 when it collected no test: that is a failure here, not a pass.
+  if [ "$rc" -eq 5 ]; then
+    echo "pytest collected no tests" >&2
+    exit 1
+  fi
+  [ "$rc" -eq 0 ] || exit "$rc"
+else
+  step "Python bindings not present in this tree yet: no Python tests to run"
+fi
+
+step "all tests passed"
