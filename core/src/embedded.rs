@@ -22,6 +22,9 @@ use crate::protocol::{ConnId, Delivery, Request};
 pub trait DeliverySink: Send + Sync {
     /// Take a batch of deliveries, in order. Called on the node thread; must not block for long.
     fn deliver(&self, batch: Vec<Delivery>);
+    /// The node stopped for good (it failed): wake every waiter and fail
+    /// every later call with `RTR_STS_NODEUNAVAIL`.
+    fn node_stopped(&self);
 }
 
 enum Input {
@@ -79,9 +82,17 @@ impl EmbeddedNode {
         // time mixed with the pid serves.
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         let incarnation = (now.as_secs() as u32) ^ (now.subsec_nanos() << 7) ^ std::process::id();
-        let thread = std::thread::Builder::new()
-            .name("rtr-node".into())
-            .spawn(move || run(rx))?;
+        let thread = std::thread::Builder::new().name("rtr-node".into()).spawn(move || {
+            let mut sinks = HashMap::new();
+            // A bug in the node must not leave applications blocked for
+            // ever: tell every connection the node is gone.
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(rx, &mut sinks)));
+            if r.is_err() {
+                for s in sinks.values() {
+                    s.node_stopped();
+                }
+            }
+        })?;
         Ok(Arc::new(EmbeddedNode {
             tx,
             next_conn: AtomicU32::new(1),
@@ -122,9 +133,8 @@ impl Drop for EmbeddedNode {
     }
 }
 
-fn run(rx: Receiver<Input>) {
+fn run(rx: Receiver<Input>, sinks: &mut HashMap<ConnId, Arc<dyn DeliverySink>>) {
     let mut node = Node::new();
-    let mut sinks: HashMap<ConnId, Arc<dyn DeliverySink>> = HashMap::new();
     let mut batches: HashMap<ConnId, Vec<Delivery>> = HashMap::new();
     loop {
         let first = match node.next_deadline() {

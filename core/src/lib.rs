@@ -11,8 +11,8 @@
 
 pub mod api;
 pub mod embedded;
-pub mod events;
 pub mod error;
+pub mod events;
 pub mod flags;
 pub mod keyseg;
 pub mod msgtype;

@@ -141,6 +141,19 @@ impl DeliverySink for Sink {
             inner.deliver(batch);
         }
     }
+
+    fn node_stopped(&self) {
+        if let Some(inner) = self.state.inner.upgrade() {
+            let mut wake = Vec::new();
+            if let Ok(mut st) = inner.state.lock() {
+                st.node_gone = true;
+                st.waiters.take_all(&mut wake);
+            }
+            for w in wake {
+                w.unparker.unpark();
+            }
+        }
+    }
 }
 
 static GLOBAL: OnceLock<std::result::Result<Rtr, RtrError>> = OnceLock::new();

@@ -54,6 +54,11 @@ impl Frontend {
         }
     }
 
+    /// A connection went away: forget its tid mark (its channels were closed one by one before).
+    pub fn forget_conn(&mut self, conn: ConnId) {
+        self.last_seq.remove(&conn);
+    }
+
     pub fn request(&mut self, ctx: &mut Ctx, chan: ChanRef, req: Request) {
         let Some(c) = self.chans.get_mut(&chan) else { return };
         let last = self.last_seq.entry(chan.0).or_default();

@@ -222,6 +222,7 @@ impl Node {
                         Role::Server => self.be.close(&mut ctx, r),
                     }
                 }
+                self.fe.forget_conn(conn);
             }
             other => {
                 let chan = request_chan(&other);
