@@ -460,14 +460,64 @@ fn client_gone_before_accept_rejects_reqdied() {
     let d = h.req(CLIENT, Request::Disconnect);
     assert_eq!(types(&d), vec![(SERVERS, 10, MsgType::Rejected)]);
     assert_eq!(status_of(&d[0].1), Status::Reqdied);
-    // A stale request naming the finished tid starts nothing.
+    assert_eq!(h.node.stats().active_tx, 0);
+}
+
+#[test]
+fn a_late_request_naming_a_finished_tid_starts_nothing() {
+    let mut h = Harness::new();
+    h.server(10, range(0, 100), 0);
+    h.client(1);
     h.client(2);
+    let t1 = h.tid();
+    h.req(
+        CLIENT,
+        Request::Send {
+            chan: 1,
+            tid: t1,
+            flags: 0,
+            data: msg(1, "a"),
+        },
+    );
+    h.req(
+        CLIENT,
+        Request::Reject {
+            chan: 1,
+            tid: t1,
+            flags: 0,
+            reason: 0,
+        },
+    );
+    assert!(h
+        .req(
+            CLIENT,
+            Request::Send {
+                chan: 1,
+                tid: t1,
+                flags: 0,
+                data: msg(1, "a")
+            }
+        )
+        .is_empty());
     assert!(h
         .req(
             CLIENT,
             Request::Send {
                 chan: 2,
                 tid: t1,
+                flags: 0,
+                data: msg(1, "a")
+            }
+        )
+        .is_empty());
+    // Nor does a tid of another connection.
+    let foreign = Tid { conn: 99, ..h.tid() };
+    assert!(h
+        .req(
+            CLIENT,
+            Request::Send {
+                chan: 2,
+                tid: foreign,
                 flags: 0,
                 data: msg(1, "a")
             }
