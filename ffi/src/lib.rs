@@ -1,1 +1,26 @@
-//! The RTR C API.
+//! librtr: the RTR C API over rtr-core.
+//!
+//! This crate is only argument conversion: every exported function checks
+//! its pointers and lengths, converts C arguments to core types, calls the
+//! process-wide [`rtr_core::Rtr`] and maps the result to an `rtr_status_t`.
+//! All rules of the API live in rtr-core. The doc comments of the exported
+//! items are the C manual: cbindgen copies them into `include/rtr.h`
+//! (`cargo run -p xtask -- header`).
+//!
+//! Modules: [`types`] (the C types), [`channel`] (open, close, user
+//! handle), [`tx`] (start, send, reply, accept, reject, tid), [`receive`],
+//! [`errors`] (`rtr_error_text`) and `boundary` (the panic boundary and the
+//! only code that touches caller pointers).
+
+mod boundary;
+pub mod channel;
+pub mod errors;
+pub mod receive;
+pub mod tx;
+pub mod types;
+
+pub use channel::*;
+pub use errors::*;
+pub use receive::*;
+pub use tx::*;
+pub use types::*;

@@ -1,0 +1,123 @@
+//! `rtr_receive_message`: the only way messages reach the application.
+
+use std::time::Duration;
+
+use rtr_core::{Status, Which};
+
+use crate::boundary::{bytes_mut, guard, non_null, rtr, status_of, terminated_list, write_out};
+use crate::types::*;
+
+/// Receive the next message for the process, from any channel or from a list.
+///
+/// Messages are delivered oldest first across the channels listened to. The
+/// message data is copied to `pmsg` and its description to `*pmsgsb`; the
+/// channel it arrived on to `*pchannel`. For `rtr_mt_opened`,
+/// `rtr_mt_closed`, `rtr_mt_accepted`, `rtr_mt_rejected` and
+/// `rtr_mt_prepared` the data is an `rtr_status_data_t` (8 bytes). After
+/// `rtr_mt_closed` the channel no longer exists.
+///
+/// On a server channel opened without `RTR_F_OPE_EXPLICIT_ACCEPT`, calling
+/// this again after the vote was requested accepts the current transaction
+/// (implicit accept).
+///
+/// Arguments:
+/// - `pchannel` (out, required): the channel the message arrived on;
+/// - `flags`: `RTR_NO_FLAGS`;
+/// - `prcvchan`: `RTR_ANYCHAN` (NULL) for every channel of the process, or
+///   an array of channel ids ended by `RTR_CHAN_ENDLIST` (at most
+///   `RTR_MAX_CHANNELS` entries before it);
+/// - `pmsg`, `maxlen`: the caller's buffer and its size in bytes
+///   (`RTR_MAX_MSGLEN` always suffices); `pmsg` may be NULL when `maxlen`
+///   is 0;
+/// - `timoutms`: how long to wait in milliseconds: 0 polls,
+///   `RTR_NO_TIMOUTMS` waits forever;
+/// - `pmsgsb` (out, required): the message status block.
+///
+/// Outputs are written only on `RTR_STS_OK`, with one exception: when the
+/// message is longer than `maxlen`, its first `maxlen` bytes are copied,
+/// `*pchannel` and `*pmsgsb` are written (`msgsb.msglen` is the full
+/// length), the message is consumed, and `RTR_STS_BUFTOOSMALL` is returned.
+///
+/// Returns:
+/// - `RTR_STS_OK`;
+/// - `RTR_STS_BUFTOOSMALL`: the message was truncated (see above);
+/// - `RTR_STS_TIMOUT`: no message within `timoutms`;
+/// - `RTR_STS_INVFLAGS`: `flags` is not `RTR_NO_FLAGS`;
+/// - `RTR_STS_INVPTR`: `pchannel` is NULL;
+/// - `RTR_STS_INVPMSGSB`: `pmsgsb` is NULL;
+/// - `RTR_STS_INVPMSG`: `pmsg` is NULL and `maxlen` is not 0;
+/// - `RTR_STS_INVRCVCHAN`: the list has no `RTR_CHAN_ENDLIST` within
+///   `RTR_MAX_CHANNELS` + 1 entries, is empty, names a channel that is not
+///   open, or all its channels were closed while waiting; with `RTR_ANYCHAN`,
+///   no channel is open;
+/// - `RTR_STS_NODEUNAVAIL`: the RTR node stopped;
+/// - `RTR_STS_INTERNAL`: an internal error (a bug).
+///
+/// Thread safety: several threads may block in this call at once, each on
+/// its own channels (give each thread a channel list).
+///
+/// # Safety
+/// `pchannel` and `pmsgsb` are NULL or writable; `prcvchan` is NULL or a
+/// readable array ended by `RTR_CHAN_ENDLIST`; `pmsg` is NULL or points to
+/// `maxlen` writable bytes not accessed by anything else during the call.
+#[no_mangle]
+pub unsafe extern "C" fn rtr_receive_message(
+    pchannel: *mut rtr_channel_t,
+    flags: rtr_rcv_flag_t,
+    prcvchan: *mut rtr_channel_t,
+    pmsg: rtr_msgbuf_t,
+    maxlen: rtr_msglen_t,
+    timoutms: rtr_timout_t,
+    pmsgsb: *mut rtr_msgsb_t,
+) -> rtr_status_t {
+    guard(|| {
+        if flags != 0 {
+            return Err(status_of(rtr_core::RtrError::InvalidFlags {
+                call: "rtr_receive_message",
+                flags,
+            }));
+        }
+        non_null(pchannel, Status::Invptr)?;
+        non_null(pmsgsb, Status::Invpmsgsb)?;
+        let len = maxlen as usize;
+        if len > 0 {
+            non_null(pmsg, Status::Invpmsg)?;
+        }
+        let which = if prcvchan.is_null() {
+            Which::Any
+        } else {
+            // SAFETY: non-NULL and ended by RTR_CHAN_ENDLIST (caller
+            // contract); at most MAX_RCVCHAN_LIST + 1 entries are read.
+            let list =
+                unsafe { terminated_list(prcvchan.cast_const(), CHAN_ENDLIST, MAX_RCVCHAN_LIST) }.ok_or_else(|| {
+                    status_of(rtr_core::RtrError::InvalidReceiveList(format!(
+                        "no RTR_CHAN_ENDLIST within {MAX_RCVCHAN_LIST} entries"
+                    )))
+                })?;
+            Which::List(list)
+        };
+        let timeout = (timoutms != NO_TIMOUTMS).then(|| Duration::from_millis(u64::from(timoutms)));
+        // SAFETY: pmsg is non-NULL when len > 0 (checked) and points to
+        // maxlen writable bytes nothing else accesses during the call (caller
+        // contract). The library only writes to it.
+        let buf = unsafe { bytes_mut(pmsg.cast::<u8>(), len) };
+        let r = rtr()?.receive_into(&which, buf, timeout).map_err(status_of)?;
+        let sb = rtr_msgsb_t {
+            msgtype: r.msgtype.code(),
+            usrhdl: r.usrhdl,
+            msglen: rtr_msglen_t::try_from(r.msglen).map_err(|_| Status::Internal)?,
+            tid: rtr_tid_t::from_tid(r.tid),
+            evtnum: r.evtnum,
+        };
+        // SAFETY: both non-NULL (checked above) and writable (caller contract).
+        unsafe {
+            write_out(pchannel, r.channel);
+            write_out(pmsgsb, sb);
+        }
+        if r.truncated {
+            Err(Status::Buftoosmall)
+        } else {
+            Ok(())
+        }
+    })
+}
