@@ -269,3 +269,262 @@ pub unsafe extern "C" fn rtr_get_user_handle(channel: rtr_channel_t, pusrhdl: *m
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::{c_char, CStr, CString};
+    use std::ptr::{null, null_mut, NonNull};
+
+    use rtr_core::flags::ope;
+    use rtr_core::{MsgType, Status};
+
+    use super::*;
+    use crate::test_support::*;
+
+    /// Call rtr_open_channel with an initialised out value, returning (status, out).
+    fn try_open(
+        flags: u32,
+        facnam: *const c_char,
+        rcpnam: *const c_char,
+        pevtnum: *mut rtr_evtnum_t,
+        access: *const c_char,
+        segs: &mut [rtr_keyseg_t],
+        numseg: u32,
+    ) -> (rtr_status_t, rtr_channel_t) {
+        let mut ch: rtr_channel_t = 4242;
+        let pkeyseg = if segs.is_empty() { null_mut() } else { segs.as_mut_ptr() };
+        // SAFETY: every pointer is NULL, NUL-terminated or sized as the test says.
+        let s = unsafe { rtr_open_channel(&mut ch, flags, facnam, rcpnam, pevtnum, access, numseg, pkeyseg) };
+        (s, ch)
+    }
+
+    fn open_status(flags: u32, facnam: &CStr) -> rtr_status_t {
+        let (s, ch) = try_open(flags, facnam.as_ptr(), null(), null_mut(), null(), &mut [], 0);
+        if s != OK {
+            assert_eq!(ch, 4242, "*pchannel written on failure");
+        }
+        s
+    }
+
+    fn seg(ks_type: u32, len: u32, lo: *mut c_void, hi: *mut c_void) -> rtr_keyseg_t {
+        rtr_keyseg_t {
+            ks_type,
+            ks_length: len,
+            ks_offset: 0,
+            ks_lo_bound: lo,
+            ks_hi_bound: hi,
+        }
+    }
+
+    fn server_keys_status(segs: &mut [rtr_keyseg_t]) -> rtr_status_t {
+        let n = segs.len() as u32;
+        let (s, ch) = try_open(ope::SERVER, c"FFI_KEYS".as_ptr(), null(), null_mut(), null(), segs, n);
+        if s != OK {
+            assert_eq!(ch, 4242, "*pchannel written on failure");
+        } else {
+            close(ch);
+        }
+        s
+    }
+
+    /// A pointer that faults if read: proves an argument was not touched.
+    fn poison() -> *mut c_void {
+        NonNull::<u8>::dangling().as_ptr().cast()
+    }
+
+    #[test]
+    fn null_pchannel_is_invptr() {
+        // SAFETY: NULL pchannel is what is tested; the rest is valid.
+        let s = unsafe {
+            rtr_open_channel(
+                null_mut(),
+                ope::CLIENT,
+                c"FFI_NULLCH".as_ptr(),
+                null(),
+                null_mut(),
+                null(),
+                0,
+                null_mut(),
+            )
+        };
+        assert_eq!(s, code(Status::Invptr));
+    }
+
+    #[test]
+    fn invalid_flags() {
+        let f = c"FFI_FLAGS";
+        assert_eq!(open_status(0, f), code(Status::Invflags));
+        assert_eq!(open_status(ope::CLIENT | ope::SERVER, f), code(Status::Invflags));
+        assert_eq!(open_status(ope::CLIENT | (1 << 30), f), code(Status::Invflags));
+        assert_eq!(
+            open_status(ope::CLIENT | ope::EXPLICIT_ACCEPT, f),
+            code(Status::Invflags)
+        );
+        assert_eq!(open_status(ope::SERVER | ope::SHADOW, f), code(Status::Unsupported));
+    }
+
+    #[test]
+    fn bad_strings() {
+        let long = CString::new("A".repeat(300)).unwrap();
+        assert_eq!(open_status(ope::CLIENT, &long), code(Status::Invfacnam));
+        assert_eq!(open_status(ope::CLIENT, c"1ABC"), code(Status::Invfacnam));
+        let not_utf8 = [b'A' as c_char, 0xff_u8 as c_char, 0];
+        let (s, _) = try_open(ope::CLIENT, not_utf8.as_ptr(), null(), null_mut(), null(), &mut [], 0);
+        assert_eq!(s, code(Status::Invfacnam));
+        let f = c"FFI_STRINGS".as_ptr();
+        let (s, _) = try_open(ope::CLIENT, f, c"a*".as_ptr(), null_mut(), null(), &mut [], 0);
+        assert_eq!(s, code(Status::Invrcpnam));
+        let (s, _) = try_open(ope::CLIENT, f, long.as_ptr(), null_mut(), null(), &mut [], 0);
+        assert_eq!(s, code(Status::Invrcpnam));
+        let (s, _) = try_open(ope::CLIENT, f, null(), null_mut(), long.as_ptr(), &mut [], 0);
+        assert_eq!(s, code(Status::Invaccess));
+    }
+
+    #[test]
+    fn event_lists() {
+        let f = c"FFI_EVENTS".as_ptr();
+        let mut evt = [
+            event_value("RTR_EVTNUM_USERDEF"),
+            event_value("RTR_EVTNUM_USERBASE"),
+            event_value("RTR_EVTNUM_UP_TO"),
+            event_value("RTR_EVTNUM_USERMAX"),
+            EVTNUM_ENDLIST,
+        ];
+        let (s, ch) = try_open(ope::CLIENT, f, null(), evt.as_mut_ptr(), null(), &mut [], 0);
+        assert_eq!(s, OK);
+        close(ch);
+        // No terminator within MAX_EVENT_LIST + 1 entries: only that many are read.
+        let mut long = vec![1; MAX_EVENT_LIST + 1];
+        let (s, _) = try_open(ope::CLIENT, f, null(), long.as_mut_ptr(), null(), &mut [], 0);
+        assert_eq!(s, code(Status::Invpevtnum));
+        // Exactly MAX_EVENT_LIST entries and the terminator is fine.
+        long[MAX_EVENT_LIST] = EVTNUM_ENDLIST;
+        let (s, ch) = try_open(ope::CLIENT, f, null(), long.as_mut_ptr(), null(), &mut [], 0);
+        assert_eq!(s, OK);
+        close(ch);
+    }
+
+    #[test]
+    fn key_segment_checks() {
+        let mut lo = 10u32;
+        let mut hi = 20u32;
+        let (plo, phi) = (
+            (&mut lo as *mut u32).cast::<c_void>(),
+            (&mut hi as *mut u32).cast::<c_void>(),
+        );
+        // numseg above the maximum: refused before pkeyseg is read.
+        let (s, _) = try_open(
+            ope::SERVER,
+            c"FFI_KEYS".as_ptr(),
+            null(),
+            null_mut(),
+            null(),
+            &mut [],
+            21,
+        );
+        assert_eq!(s, code(Status::Invnumseg));
+        // numseg > 0 with NULL pkeyseg.
+        let (s, _) = try_open(
+            ope::SERVER,
+            c"FFI_KEYS".as_ptr(),
+            null(),
+            null_mut(),
+            null(),
+            &mut [],
+            1,
+        );
+        assert_eq!(s, code(Status::Invpkeyseg));
+        // A 3-byte unsigned key.
+        let mut three = [0u8; 3];
+        let p3 = three.as_mut_ptr().cast();
+        assert_eq!(
+            server_keys_status(&mut [seg(KEYSEG_UNSIGNED, 3, p3, p3)]),
+            code(Status::Invmsgsize)
+        );
+        // Unknown and unsupported types.
+        assert_eq!(
+            server_keys_status(&mut [seg(99, 4, plo, phi)]),
+            code(Status::Invpkeyseg)
+        );
+        assert_eq!(
+            server_keys_status(&mut [seg(KEYSEG_PARTITION, 4, plo, null_mut())]),
+            code(Status::Unsupported)
+        );
+        assert_eq!(
+            server_keys_status(&mut [seg(KEYSEG_RMNAME, 4, plo, null_mut())]),
+            code(Status::Unsupported)
+        );
+        // An absurd length is refused before the (unreadable) bounds are read.
+        assert_eq!(
+            server_keys_status(&mut [seg(KEYSEG_STRING, 64_001, poison(), poison())]),
+            code(Status::Invpkeyseg)
+        );
+        // Low above high.
+        assert_eq!(
+            server_keys_status(&mut [seg(KEYSEG_UNSIGNED, 4, phi, plo)]),
+            code(Status::Invpkeyseg)
+        );
+        // Keys on a client channel.
+        let mut segs = [seg(KEYSEG_UNSIGNED, 4, plo, phi)];
+        let (s, _) = try_open(
+            ope::CLIENT,
+            c"FFI_KEYS".as_ptr(),
+            null(),
+            null_mut(),
+            null(),
+            &mut segs,
+            1,
+        );
+        assert_eq!(s, code(Status::Invnumseg));
+        // Valid: unsigned with bounds, signed and string with default bounds.
+        let mut name = *b"M\0\0\0\0\0\0\0";
+        assert_eq!(
+            server_keys_status(&mut [
+                seg(KEYSEG_UNSIGNED, 4, plo, phi),
+                rtr_keyseg_t {
+                    ks_offset: 4,
+                    ..seg(KEYSEG_SIGNED, 8, null_mut(), null_mut())
+                },
+                rtr_keyseg_t {
+                    ks_offset: 12,
+                    ..seg(KEYSEG_STRING, 8, name.as_mut_ptr().cast(), null_mut())
+                },
+            ]),
+            OK
+        );
+    }
+
+    #[test]
+    fn user_handle_round_trip_and_in_msgsb() {
+        let ch = open(ope::CLIENT, c"FFI_USRHDL");
+        let mut h: rtr_usrhdl_t = 7;
+        // SAFETY: valid out pointer.
+        assert_eq!(unsafe { rtr_get_user_handle(ch, &mut h) }, OK);
+        assert_eq!(h, 0);
+        let handle = &h as *const rtr_usrhdl_t as rtr_usrhdl_t;
+        assert_eq!(rtr_set_user_handle(ch, handle), OK);
+        // SAFETY: valid out pointer.
+        assert_eq!(unsafe { rtr_get_user_handle(ch, &mut h) }, OK);
+        assert_eq!(h, handle);
+        let g = expect(ch, MsgType::Opened);
+        assert_eq!(g.sb.usrhdl, handle);
+        // SAFETY: NULL is what is tested.
+        assert_eq!(unsafe { rtr_get_user_handle(ch, null_mut()) }, code(Status::Invptr));
+        close(ch);
+    }
+
+    #[test]
+    fn unknown_channels() {
+        let bad = u32::MAX - 1;
+        let mut h: rtr_usrhdl_t = 3;
+        assert_eq!(rtr_close_channel(bad, 0), code(Status::Invchannel));
+        assert_eq!(rtr_set_user_handle(bad, 1), code(Status::Invchannel));
+        // SAFETY: valid out pointer.
+        assert_eq!(unsafe { rtr_get_user_handle(bad, &mut h) }, code(Status::Invchannel));
+        assert_eq!(h, 3, "output written on failure");
+        let ch = open(ope::CLIENT, c"FFI_CLOSE");
+        assert_eq!(rtr_close_channel(ch, 1 << 5), code(Status::Invflags));
+        close(ch);
+        assert_eq!(rtr_close_channel(ch, 0), code(Status::Invchannel));
+    }
+}

@@ -19,6 +19,9 @@ pub mod receive;
 pub mod tx;
 pub mod types;
 
+#[cfg(test)]
+mod test_support;
+
 pub use channel::*;
 pub use errors::*;
 pub use receive::*;

@@ -121,3 +121,120 @@ pub unsafe extern "C" fn rtr_receive_message(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ptr::null_mut;
+
+    use rtr_core::flags::ope;
+    use rtr_core::{MsgType, Status};
+
+    use super::*;
+    use crate::test_support::*;
+
+    /// Receive with explicit arguments; outputs start as sentinels.
+    fn raw(
+        flags: u32,
+        list: *mut rtr_channel_t,
+        pmsg: rtr_msgbuf_t,
+        maxlen: u32,
+        timoutms: u32,
+        with_pchannel: bool,
+        with_msgsb: bool,
+    ) -> (rtr_status_t, rtr_channel_t, rtr_msgsb_t) {
+        let mut channel: rtr_channel_t = 777;
+        let mut sb = rtr_msgsb_t {
+            msgtype: 999,
+            ..Default::default()
+        };
+        let pch = if with_pchannel {
+            &mut channel as *mut _
+        } else {
+            null_mut()
+        };
+        let psb = if with_msgsb { &mut sb as *mut _ } else { null_mut() };
+        // SAFETY: every pointer is NULL or valid as the test says.
+        let s = unsafe { rtr_receive_message(pch, flags, list, pmsg, maxlen, timoutms, psb) };
+        (s, channel, sb)
+    }
+
+    #[test]
+    fn argument_checks_write_nothing() {
+        let ch = open(ope::CLIENT, c"FFI_RCVARGS");
+        let mut list = [ch, CHAN_ENDLIST];
+        let mut buf = [0u8; 16];
+        let pbuf = buf.as_mut_ptr().cast();
+        let l = list.as_mut_ptr();
+        let cases = [
+            (raw(1, l, pbuf, 16, 0, true, true), Status::Invflags),
+            (raw(0, l, pbuf, 16, 0, false, true), Status::Invptr),
+            (raw(0, l, pbuf, 16, 0, true, false), Status::Invpmsgsb),
+            (raw(0, l, null_mut(), 16, 0, true, true), Status::Invpmsg),
+        ];
+        for ((s, channel, sb), want) in cases {
+            assert_eq!(s, code(want));
+            assert_eq!(channel, 777, "*pchannel written on failure");
+            assert_eq!(sb.msgtype, 999, "*pmsgsb written on failure");
+        }
+        // The opened message is still there: nothing was consumed.
+        expect(ch, MsgType::Opened);
+        // Now the queue is empty: polling times out and writes nothing.
+        let (s, channel, sb) = raw(0, l, pbuf, 16, 0, true, true);
+        assert_eq!(s, code(Status::Timout));
+        assert_eq!((channel, sb.msgtype), (777, 999));
+        // A short wait times out too.
+        assert_eq!(raw(0, l, pbuf, 16, 20, true, true).0, code(Status::Timout));
+        close(ch);
+    }
+
+    #[test]
+    fn channel_lists() {
+        let ch = open(ope::CLIENT, c"FFI_RCVLIST");
+        // No terminator within MAX_RCVCHAN_LIST + 1 entries.
+        let mut long = vec![ch; MAX_RCVCHAN_LIST + 1];
+        let (s, channel, _) = raw(0, long.as_mut_ptr(), null_mut(), 0, 0, true, true);
+        assert_eq!(s, code(Status::Invrcvchan));
+        assert_eq!(channel, 777);
+        // Exactly the maximum and the terminator is accepted.
+        long[MAX_RCVCHAN_LIST] = CHAN_ENDLIST;
+        let mut buf = [0u8; 8];
+        let (s, channel, sb) = raw(0, long.as_mut_ptr(), buf.as_mut_ptr().cast(), 8, WAIT_MS, true, true);
+        assert_eq!(s, OK);
+        assert_eq!((channel, sb.msgtype), (ch, MsgType::Opened.code()));
+        // An empty list, and a list naming a channel that is not open.
+        let mut empty = [CHAN_ENDLIST];
+        assert_eq!(
+            raw(0, empty.as_mut_ptr(), null_mut(), 0, 0, true, true).0,
+            code(Status::Invrcvchan)
+        );
+        let mut closed = [u32::MAX - 3, CHAN_ENDLIST];
+        assert_eq!(
+            raw(0, closed.as_mut_ptr(), null_mut(), 0, 0, true, true).0,
+            code(Status::Invrcvchan)
+        );
+        close(ch);
+    }
+
+    #[test]
+    fn too_small_buffer_gives_buftoosmall_and_the_full_length() {
+        let ch = open(ope::CLIENT, c"FFI_TRUNC");
+        let g = receive_from(&[ch], 4, WAIT_MS);
+        assert_eq!(g.status, code(Status::Buftoosmall));
+        assert_eq!(g.channel, ch);
+        assert_eq!(g.sb.msgtype, MsgType::Opened.code());
+        assert_eq!(g.sb.msglen as usize, std::mem::size_of::<rtr_status_data_t>());
+        // The first 4 bytes are the status field of rtr_status_data_t.
+        assert_eq!(g.data, OK.to_ne_bytes());
+        // The message was consumed.
+        assert_eq!(receive_from(&[ch], 64, 0).status, code(Status::Timout));
+        close(ch);
+
+        // maxlen 0 with a NULL buffer: only the status block.
+        let ch = open(ope::CLIENT, c"FFI_TRUNC0");
+        let mut list = [ch, CHAN_ENDLIST];
+        let (s, channel, sb) = raw(0, list.as_mut_ptr(), null_mut(), 0, WAIT_MS, true, true);
+        assert_eq!(s, code(Status::Buftoosmall));
+        assert_eq!((channel, sb.msgtype, sb.msglen), (ch, MsgType::Opened.code(), 8));
+        close(ch);
+    }
+}

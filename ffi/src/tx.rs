@@ -256,3 +256,178 @@ pub unsafe extern "C" fn rtr_get_tid(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::c_void;
+    use std::ptr::{null, null_mut, NonNull};
+
+    use rtr_core::flags::{ope, rep, sen};
+    use rtr_core::{MsgType, Status};
+
+    use super::*;
+    use crate::test_support::*;
+    use crate::{rtr_get_user_handle, rtr_set_user_handle};
+
+    fn send(ch: rtr_channel_t, flags: u32, data: &[u8]) -> rtr_status_t {
+        // SAFETY: data.len() readable bytes; NULL msgfmt.
+        unsafe { rtr_send_to_server(ch, flags, data.as_ptr().cast(), data.len() as u32, null()) }
+    }
+
+    fn reply(ch: rtr_channel_t, flags: u32, data: &[u8]) -> rtr_status_t {
+        // SAFETY: data.len() readable bytes; NULL msgfmt.
+        unsafe { rtr_reply_to_client(ch, flags, data.as_ptr().cast(), data.len() as u32, null()) }
+    }
+
+    fn tid(ch: rtr_channel_t) -> (rtr_status_t, rtr_tid_t) {
+        let mut t = rtr_tid_t { tid32: [9; 7] };
+        // SAFETY: valid out pointer.
+        let s = unsafe { rtr_get_tid(ch, 0, &mut t) };
+        (s, t)
+    }
+
+    /// A pointer that faults if read: proves an argument was not touched.
+    fn poison() -> *const c_void {
+        NonNull::<u8>::dangling().as_ptr().cast_const().cast()
+    }
+
+    #[test]
+    fn message_argument_checks() {
+        let cl = open_ready(ope::CLIENT, c"FFI_SENDARGS");
+        // msglen above the maximum: pmsg is never read.
+        // SAFETY: pmsg is not read when msglen is invalid (what is tested).
+        let s = unsafe { rtr_send_to_server(cl, 0, poison(), 64_001, null()) };
+        assert_eq!(s, code(Status::Invmsglen));
+        // SAFETY: as above.
+        let s = unsafe { rtr_reply_to_client(cl, 0, poison(), 64_001, null()) };
+        assert_eq!(s, code(Status::Invmsglen));
+        // NULL pmsg with a length.
+        // SAFETY: NULL pmsg is what is tested.
+        let s = unsafe { rtr_send_to_server(cl, 0, null(), 5, null()) };
+        assert_eq!(s, code(Status::Invpmsg));
+        // A format string is not supported; an empty one is the same as none.
+        // SAFETY: 4 readable bytes, NUL-terminated format.
+        let s = unsafe { rtr_send_to_server(cl, 0, b"abcd".as_ptr().cast(), 4, c"%UL".as_ptr()) };
+        assert_eq!(s, code(Status::Unsupported));
+        assert_eq!(send(cl, 1 << 9, b"x"), code(Status::Invflags));
+        assert_eq!(send(u32::MAX - 1, 0, b"x"), code(Status::Invchannel));
+        assert_eq!(send(cl, sen::READONLY, b"x"), code(Status::Unsupported));
+        close(cl);
+    }
+
+    #[test]
+    fn client_calls_on_server_channels_and_the_reverse() {
+        let srv = open_ready(ope::SERVER, c"FFI_ROLES");
+        let cl = open_ready(ope::CLIENT, c"FFI_ROLES");
+        assert_eq!(send(srv, 0, b"hello"), code(Status::Invop4srv));
+        assert_eq!(rtr_start_tx(srv, 0, 0, 0), code(Status::Invop4srv));
+        assert_eq!(reply(cl, 0, b"hello"), code(Status::Invop4cli));
+        close(cl);
+        close(srv);
+    }
+
+    #[test]
+    fn start_get_tid_and_votes_without_a_transaction() {
+        let cl = open_ready(ope::CLIENT, c"FFI_START");
+        let bad = u32::MAX - 1;
+        assert_eq!(rtr_start_tx(cl, 0, 0, 5), code(Status::Invjoinchan));
+        assert_eq!(rtr_start_tx(cl, 1, 0, 0), code(Status::Invflags));
+        assert_eq!(rtr_start_tx(bad, 0, 0, 0), code(Status::Invchannel));
+        assert_eq!(rtr_accept_tx(cl, 0, 0), code(Status::Notacttx));
+        assert_eq!(rtr_reject_tx(cl, 0, 0), code(Status::Notacttx));
+        assert_eq!(rtr_accept_tx(cl, 1 << 7, 0), code(Status::Invflags));
+        assert_eq!(rtr_reject_tx(cl, 1 << 7, 0), code(Status::Invflags));
+        assert_eq!(rtr_accept_tx(bad, 0, 0), code(Status::Invchannel));
+        assert_eq!(rtr_reject_tx(bad, 0, 0), code(Status::Invchannel));
+        let (s, t) = tid(cl);
+        assert_eq!(s, code(Status::Notacttx));
+        assert_eq!(t.tid32, [9; 7], "*ptid written on failure");
+        assert_eq!(tid(bad).0, code(Status::Invchannel));
+        // SAFETY: NULL is what is tested.
+        assert_eq!(unsafe { rtr_get_tid(cl, 0, null_mut()) }, code(Status::Invptr));
+
+        // RTR_NO_TIMOUTMS means no timeout, like 0.
+        assert_eq!(rtr_start_tx(cl, 0, NO_TIMOUTMS, 0), OK);
+        let (s, t) = tid(cl);
+        assert_eq!(s, OK);
+        assert_ne!(t.tid32, [0; 7]);
+        assert_eq!(rtr_start_tx(cl, 0, 0, 0), code(Status::Txactive));
+        // Abort it; the outcome ends the transaction.
+        assert_eq!(rtr_reject_tx(cl, 0, 42), OK);
+        let g = expect(cl, MsgType::Rejected);
+        assert_eq!(g.sb.tid, t);
+        assert_eq!(status_data(&g).reason, 42);
+        assert_eq!(tid(cl).0, code(Status::Notacttx));
+        close(cl);
+    }
+
+    #[test]
+    fn round_trip_between_a_client_and_a_server() {
+        let fac = c"FFI_ROUNDTRIP";
+        // The server serves unsigned 4-byte keys 1..=1000 at offset 0.
+        let (mut lo, mut hi) = (1u32, 1000u32);
+        let mut segs = [rtr_keyseg_t {
+            ks_type: KEYSEG_UNSIGNED,
+            ks_length: 4,
+            ks_offset: 0,
+            ks_lo_bound: (&mut lo as *mut u32).cast(),
+            ks_hi_bound: (&mut hi as *mut u32).cast(),
+        }];
+        let srv = open_with_keys(ope::SERVER, fac, &mut segs);
+        assert_eq!(status_data(&expect(srv, MsgType::Opened)).status, OK);
+        let cl = open_ready(ope::CLIENT, fac);
+        assert_eq!(rtr_set_user_handle(cl, 0xC11E), OK);
+
+        assert_eq!(rtr_start_tx(cl, 0, 60_000, 0), OK);
+        let (s, t) = tid(cl);
+        assert_eq!(s, OK);
+        let mut request = 7u32.to_ne_bytes().to_vec();
+        request.extend_from_slice(b"hello");
+        assert_eq!(send(cl, 0, &request), OK);
+
+        let g = expect(srv, MsgType::Msg1);
+        assert_eq!(g.data, request);
+        assert_eq!(g.sb.msglen as usize, request.len());
+        assert_eq!(g.sb.tid, t, "the server sees the client's tid");
+        assert_eq!(tid(srv), (OK, t));
+        assert_eq!(reply(srv, 0, b"world"), OK);
+
+        let g = expect(cl, MsgType::Reply);
+        assert_eq!(g.data, b"world");
+        assert_eq!(g.sb.tid, t);
+        assert_eq!(g.sb.usrhdl, 0xC11E);
+        assert_eq!(rtr_accept_tx(cl, 0, 0), OK);
+        assert_eq!(send(cl, 0, &request), code(Status::Txalracc));
+
+        // The server accepts implicitly by receiving again.
+        let g = expect(srv, MsgType::Accepted);
+        assert_eq!(g.sb.tid, t);
+        assert_eq!(status_data(&g).status, OK);
+        let g = expect(cl, MsgType::Accepted);
+        assert_eq!(g.sb.tid, t);
+        assert_eq!(status_data(&g).status, OK);
+
+        // A second transaction, started implicitly and accepted with the send.
+        assert_eq!(send(cl, sen::ACCEPT, &request), OK);
+        let g = expect(srv, MsgType::Msg1);
+        assert_ne!(g.sb.tid, t, "a new transaction has a new tid");
+        assert_eq!(reply(srv, rep::ACCEPT, b"done"), OK);
+        assert_eq!(expect(cl, MsgType::Reply).data, b"done");
+        assert_eq!(expect(cl, MsgType::Accepted).sb.tid, g.sb.tid);
+        assert_eq!(expect(srv, MsgType::Accepted).sb.tid, g.sb.tid);
+
+        // A message outside every key range is rejected (no destination).
+        let mut outside = 5000u32.to_ne_bytes().to_vec();
+        outside.push(0);
+        assert_eq!(send(cl, sen::ACCEPT, &outside), OK);
+        let g = expect(cl, MsgType::Rejected);
+        assert_eq!(status_data(&g).status, code(Status::Nodstfnd));
+
+        let mut h = 0;
+        // SAFETY: valid out pointer.
+        assert_eq!(unsafe { rtr_get_user_handle(cl, &mut h) }, OK);
+        assert_eq!(h, 0xC11E);
+        close(cl);
+        close(srv);
+    }
+}

@@ -173,3 +173,29 @@ impl rtr_tid_t {
         rtr_tid_t { tid32: t.to_words() }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The C-only values this crate relies on are written into the header by
+    /// xtask; both must agree.
+    #[test]
+    fn header_agrees_with_the_values_used_here() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../include/rtr.h");
+        let header = std::fs::read_to_string(path).expect("include/rtr.h");
+        let expect = [
+            format!("#define RTR_NO_TIMOUTMS ((rtr_timout_t)0x{NO_TIMOUTMS:X}u)"),
+            format!("#define RTR_CHAN_ENDLIST {CHAN_ENDLIST}\n"),
+            format!("#define RTR_MAX_CHANNELS {MAX_RCVCHAN_LIST} "),
+            format!("rtr_keyseg_unsigned = {KEYSEG_UNSIGNED},"),
+            format!("rtr_keyseg_signed = {KEYSEG_SIGNED},"),
+            format!("rtr_keyseg_string = {KEYSEG_STRING},"),
+            format!("rtr_keyseg_partition = {KEYSEG_PARTITION},"),
+            format!("rtr_keyseg_rmname = {KEYSEG_RMNAME} "),
+        ];
+        for e in expect {
+            assert!(header.contains(&e), "include/rtr.h lacks {e:?}");
+        }
+    }
+}

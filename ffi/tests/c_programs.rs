@@ -1,0 +1,284 @@
+//! The C and C++ programs of `examples/` and `tests/c/`, compiled against
+//! `include/rtr.h`, linked with the `librtr.so` of this build, run, and their
+//! output checked. One test per program.
+//!
+//! Each program is self-contained (its servers and clients are threads of
+//! one process on the embedded node), prints a deterministic summary on
+//! stdout, writes diagnostics to stderr, and exits non-zero when anything
+//! unexpected happens. A test passes only if the program compiles with
+//! `-Wall -Wextra -Wpedantic -Werror`, exits 0 within [`RUN_LIMIT`], and
+//! prints exactly the expected lines.
+//!
+//! Which `librtr.so`: the one in `target/<profile>/deps/`, next to this test
+//! binary. rustc writes it in the same invocation as `deps/librtr.rlib`, the
+//! library this test binary links, so it is always as new as the Rust code
+//! under test. The copy in `target/<profile>/` is NOT used: `cargo test`
+//! does not refresh it (only `cargo build` does), so after an edit it is
+//! stale. As a guard, [`library_dir`] checks that the `.so` is not older
+//! than the rlib of the same build, and if it is (or is missing) runs
+//! `cargo build -p rtr-ffi --lib` once and checks again.
+//!
+//! Tools: `gcc` and `g++` (or `$CC` and `$CXX`). A missing compiler fails the
+//! tests; it does not skip them.
+//!
+//! Run times: `cargo test -p rtr-ffi --test c_programs -- --nocapture`
+//! prints the compile and run time of each program.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+/// A program still running after this long is killed and the test fails.
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+/// rustc writes the outputs of one invocation (.so, .a, .rlib) one after the
+/// other; the .so may come a little before the rlib. Anything older than
+/// this relative to the rlib comes from an earlier build.
+const SAME_BUILD_SLACK: Duration = Duration::from_secs(60);
+
+const C_FLAGS: &[&str] = &["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-pthread"];
+const CXX_FLAGS: &[&str] = &["-std=c++17", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-pthread"];
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("ffi/ has a parent directory")
+        .to_path_buf()
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Ok(()) if `so` exists and belongs to the same build as `rlib`.
+fn check_fresh(so: &Path, rlib: &Path) -> Result<(), String> {
+    let so_time = modified(so).ok_or_else(|| format!("{} does not exist", so.display()))?;
+    let Some(rlib_time) = modified(rlib) else {
+        // Without the rlib there is nothing to compare with; the .so next to
+        // the test binary is the best there is.
+        return Ok(());
+    };
+    match rlib_time.duration_since(so_time) {
+        Ok(older) if older > SAME_BUILD_SLACK => Err(format!(
+            "{} is {:.0} s older than {}: it is left from an earlier build",
+            so.display(),
+            older.as_secs_f64(),
+            rlib.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The directory holding the `librtr.so` of this build (see the module doc).
+fn library_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().expect("path of the test binary");
+        let deps = exe.parent().expect("the test binary is in target/<profile>/deps").to_path_buf();
+        let so = deps.join("librtr.so");
+        let rlib = deps.join("librtr.rlib");
+        if let Err(why) = check_fresh(&so, &rlib) {
+            eprintln!("{why}; building it with cargo build -p rtr-ffi --lib");
+            rebuild(&deps);
+            if let Err(why) = check_fresh(&so, &rlib) {
+                panic!("no fresh librtr.so for this build: {why}. Run `cargo build -p rtr-ffi` and retry.");
+            }
+        }
+        deps
+    })
+}
+
+/// Fallback: build the cdylib of the profile whose `deps/` directory is `deps`.
+fn rebuild(deps: &Path) {
+    let profile_dir = deps.parent().expect("target/<profile>");
+    let target_dir = profile_dir.parent().expect("target/");
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev".to_string(),
+        Some(other) => other.to_string(),
+        None => panic!("cannot tell the cargo profile from {}", deps.display()),
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(repo_root())
+        .args(["build", "-p", "rtr-ffi", "--lib", "--profile", &profile, "--target-dir"])
+        .arg(target_dir)
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "cargo build -p rtr-ffi failed: {status}");
+}
+
+/// Compile `source` (relative to the repository root) into `out`.
+fn compile(source: &str, out: &Path) {
+    let root = repo_root();
+    let cpp = source.ends_with(".cpp");
+    let (compiler, flags) = if cpp {
+        (std::env::var("CXX").unwrap_or_else(|_| "g++".into()), CXX_FLAGS)
+    } else {
+        (std::env::var("CC").unwrap_or_else(|_| "gcc".into()), C_FLAGS)
+    };
+    let lib = library_dir();
+    let output = Command::new(&compiler)
+        .args(flags)
+        .arg(format!("-I{}", root.join("include").display()))
+        .arg(root.join(source))
+        .arg("-o")
+        .arg(out)
+        .arg(format!("-L{}", lib.display()))
+        .arg("-lrtr")
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the compiler {compiler:?} (install gcc/g++ or set CC/CXX): {e}"));
+    assert!(
+        output.status.success(),
+        "{compiler} {source} failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+struct Run {
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+/// Run `exe` with its output in files (a pipe could fill up and block it),
+/// killing it after [`RUN_LIMIT`].
+fn run(exe: &Path, dir: &Path) -> Run {
+    let out_path = dir.join("stdout");
+    let err_path = dir.join("stderr");
+    let start = Instant::now();
+    let mut child = Command::new(exe)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).expect("create stdout file"))
+        .stderr(fs::File::create(&err_path).expect("create stderr file"))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the program") {
+            break status;
+        }
+        if start.elapsed() > RUN_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{} still running after {:?}; killed.\nstdout:\n{}\nstderr:\n{}",
+                exe.display(),
+                RUN_LIMIT,
+                fs::read_to_string(&out_path).unwrap_or_default(),
+                fs::read_to_string(&err_path).unwrap_or_default()
+            );
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    let took = start.elapsed();
+    let stdout = fs::read_to_string(&out_path).expect("read stdout");
+    let stderr = fs::read_to_string(&err_path).expect("read stderr");
+    assert!(
+        status.success(),
+        "{} failed ({status}) after {took:?}.\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        exe.display()
+    );
+    Run { stdout, stderr, took }
+}
+
+/// Compile and run one program; its stdout must be exactly `expected`.
+fn check_program(source: &str, expected: &[&str]) {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let exe = tmp.path().join("program");
+    let t0 = Instant::now();
+    compile(source, &exe);
+    let compiled = t0.elapsed();
+    let r = run(&exe, tmp.path());
+    eprintln!(
+        "{source}: compiled in {:.2} s, ran in {:.3} s",
+        compiled.as_secs_f64(),
+        r.took.as_secs_f64()
+    );
+    let got: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(
+        got, expected,
+        "{source}: unexpected output.\nstdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
+}
+
+#[test]
+fn legacy_client_with_server_thread() {
+    check_program(
+        "examples/c/client.c",
+        &[
+            "client: committed=200 rejected=0",
+            "server: committed=200 rejected=0 replies=200",
+        ],
+    );
+}
+
+#[test]
+fn pool_of_concurrent_servers() {
+    check_program(
+        "examples/c/server_pool.c",
+        &[
+            "clients: committed=400 rejected=0",
+            "servers: committed=400 rejected=0",
+            "exactly_once=400 duplicates=0 missing=0",
+            "several_servers=yes",
+        ],
+    );
+}
+
+#[test]
+fn one_thread_polls_several_server_channels() {
+    check_program(
+        "examples/c/polled_server.c",
+        &[
+            "clients: committed=180 rejected=0",
+            "server: range0=60 range1=60 range2=60 rejected=0 prepares=60",
+        ],
+    );
+}
+
+#[test]
+fn two_partitions_commit_and_reject_together() {
+    check_program(
+        "examples/c/two_partition.c",
+        &[
+            "tx1: client=accepted server0=accepted server1=accepted same_tid=yes",
+            "tx2: client=rejected/REJECTED/42 server0=rejected/REJECTED/42 server1=rejected/REJECTED/42 same_tid=yes",
+        ],
+    );
+}
+
+#[test]
+fn cpp_program() {
+    check_program(
+        "examples/cpp/program.cpp",
+        &[
+            "cpp client: committed=10 rejected=1 reason=7",
+            "cpp server: committed=10 rejected=1 reason=7 replies=11",
+        ],
+    );
+}
+
+#[test]
+fn bad_input_statuses() {
+    check_program("tests/c/bad_input.c", &["bad_input: checks=170 failures=0"]);
+}
+
+#[test]
+fn transaction_timeout() {
+    check_program(
+        "tests/c/timeout.c",
+        &[
+            "receive: TIMOUT",
+            "tx1 (accepted, server silent): client=rejected/TIMOUT server=rejected/TIMOUT",
+            "tx2 (not accepted, server silent): client=rejected/TIMOUT server=rejected/TIMOUT",
+            "tx3 (server votes): client=accepted server=accepted",
+        ],
+    );
+}
