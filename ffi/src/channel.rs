@@ -351,6 +351,32 @@ mod tests {
     }
 
     #[test]
+    fn null_optional_arguments() {
+        // NULL facnam: the default facility (RTR$DEFAULT_FACILITY).
+        let (s, ch) = try_open(ope::CLIENT, null(), null(), null_mut(), null(), &mut [], 0);
+        assert_eq!(s, OK);
+        assert_eq!(status_data(&expect(ch, MsgType::Opened)).status, OK);
+        close(ch);
+        // An empty pkeyseg list may still point somewhere: numseg 0 reads nothing.
+        let mut ch = 0;
+        // SAFETY: pkeyseg is not read with numseg 0 (what is tested).
+        let s = unsafe {
+            rtr_open_channel(
+                &mut ch,
+                ope::SERVER,
+                c"FFI_NOKEYS".as_ptr(),
+                null(),
+                null_mut(),
+                null(),
+                0,
+                poison().cast(),
+            )
+        };
+        assert_eq!(s, OK);
+        close(ch);
+    }
+
+    #[test]
     fn invalid_flags() {
         let f = c"FFI_FLAGS";
         assert_eq!(open_status(0, f), code(Status::Invflags));

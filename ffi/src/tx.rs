@@ -310,8 +310,20 @@ mod tests {
         let s = unsafe { rtr_send_to_server(cl, 0, b"abcd".as_ptr().cast(), 4, c"%UL".as_ptr()) };
         assert_eq!(s, code(Status::Unsupported));
         assert_eq!(send(cl, 1 << 9, b"x"), code(Status::Invflags));
+        assert_eq!(reply(cl, 1 << 9, b"x"), code(Status::Invflags));
         assert_eq!(send(u32::MAX - 1, 0, b"x"), code(Status::Invchannel));
+        assert_eq!(reply(u32::MAX - 1, 0, b"x"), code(Status::Invchannel));
         assert_eq!(send(cl, sen::READONLY, b"x"), code(Status::Unsupported));
+        // An empty format string is accepted, and so is RTR_NO_MSG with length 0.
+        // SAFETY: 4 readable bytes, NUL-terminated (empty) format.
+        let s = unsafe { rtr_send_to_server(cl, 0, b"abcd".as_ptr().cast(), 4, c"".as_ptr()) };
+        assert_eq!(s, OK);
+        // SAFETY: NULL pmsg with length 0 is allowed.
+        let s = unsafe { rtr_send_to_server(cl, sen::ACCEPT, null(), 0, null()) };
+        assert_eq!(s, OK);
+        // The facility has no server: the transaction fails later, asynchronously.
+        let g = expect(cl, MsgType::Rejected);
+        assert_eq!(status_data(&g).status, code(Status::Nodstfnd));
         close(cl);
     }
 
@@ -343,6 +355,12 @@ mod tests {
         assert_eq!(s, code(Status::Notacttx));
         assert_eq!(t.tid32, [9; 7], "*ptid written on failure");
         assert_eq!(tid(bad).0, code(Status::Invchannel));
+        let mut t = rtr_tid_t::default();
+        // SAFETY: valid out pointer.
+        assert_eq!(unsafe { rtr_get_tid(cl, 1 << 5, &mut t) }, code(Status::Invflags));
+        // SAFETY: valid out pointer.
+        let s = unsafe { rtr_get_tid(cl, rtr_core::flags::tid::DDTM, &mut t) };
+        assert_eq!(s, code(Status::Invflags));
         // SAFETY: NULL is what is tested.
         assert_eq!(unsafe { rtr_get_tid(cl, 0, null_mut()) }, code(Status::Invptr));
 
