@@ -318,7 +318,7 @@ fn client(rtr: Rtr, id: u64, a: DemoArgs, until: Instant) -> Result<ClientResult
 }
 
 pub fn run(a: DemoArgs) -> Result<(), String> {
-    if a.accounts < 2 || a.clients == 0 || a.servers == 0 || !(a.seconds > 0.0) {
+    if a.accounts < 2 || a.clients == 0 || a.servers == 0 || a.seconds.is_nan() || a.seconds <= 0.0 {
         return Err("need at least 2 accounts, 1 client, 1 server and a positive duration".into());
     }
     if !a.no_failure && a.servers < 2 {

@@ -35,7 +35,7 @@ pub struct BenchArgs {
 }
 
 pub fn run(a: BenchArgs) -> Result<(), String> {
-    if a.servers == 0 || a.msg_size < 4 || a.msg_size > rtr_core::MAX_MSGLEN || !(a.seconds > 0.0) {
+    if a.servers == 0 || a.msg_size < 4 || a.msg_size > rtr_core::MAX_MSGLEN || a.seconds.is_nan() || a.seconds <= 0.0 {
         return Err("need servers >= 1, 4 <= msg-size <= 64000 and a positive duration".into());
     }
     println!(

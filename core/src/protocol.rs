@@ -75,6 +75,14 @@ pub enum Request {
         flags: u32,
         reason: u32,
     },
+    /// A server received the outcome of `tid` and asked for its next message:
+    /// it has finished with the transaction, which the backend may now forget.
+    /// (A server that dies before this gets the transaction again after a
+    /// restart, as `rtr_mt_msg1_uncertain`.)
+    Ack {
+        chan: ChanId,
+        tid: Tid,
+    },
     /// The process (or library connection) went away: every channel of it closes.
     Disconnect,
 }

@@ -117,21 +117,6 @@ pub(crate) unsafe fn bytes<'a>(p: *const u8, len: usize) -> &'a [u8] {
     }
 }
 
-/// The `len` bytes at `p` as a writable slice; `len == 0` is the empty slice.
-///
-/// # Safety
-/// If `len > 0`, `p` is non-NULL and points to `len` writable bytes that
-/// nothing else accesses during the call.
-pub(crate) unsafe fn bytes_mut<'a>(p: *mut u8, len: usize) -> &'a mut [u8] {
-    if len == 0 {
-        &mut []
-    } else {
-        // SAFETY: non-NULL (the caller checked), `len` writable bytes used
-        // by nothing else during the call, which outlives the slice.
-        unsafe { std::slice::from_raw_parts_mut(p, len) }
-    }
-}
-
 /// Write an output argument.
 ///
 /// # Safety

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use rtr_core::{Status, Which};
 
-use crate::boundary::{bytes_mut, guard, non_null, rtr, status_of, terminated_list, write_out};
+use crate::boundary::{guard, non_null, rtr, status_of, terminated_list, write_out};
 use crate::types::*;
 
 /// Receive the next message for the process, from any channel or from a list.
@@ -97,11 +97,24 @@ pub unsafe extern "C" fn rtr_receive_message(
             Which::List(list)
         };
         let timeout = (timoutms != NO_TIMOUTMS).then(|| Duration::from_millis(u64::from(timoutms)));
-        // SAFETY: pmsg is non-NULL when len > 0 (checked) and points to
-        // maxlen writable bytes nothing else accesses during the call (caller
-        // contract). The library only writes to it.
-        let buf = unsafe { bytes_mut(pmsg.cast::<u8>(), len) };
-        let r = rtr()?.receive_into(&which, buf, timeout).map_err(status_of)?;
+        let pbuf = pmsg.cast::<u8>();
+        let r = rtr()?
+            .receive_with(&which, timeout, |sb, data| {
+                let n = data.len().min(len);
+                if n > 0 {
+                    // SAFETY: pmsg is non-NULL when len > 0 (checked) and
+                    // points to maxlen writable bytes that nothing else uses
+                    // during the call (caller contract); n <= maxlen. The
+                    // buffer may be uninitialised: it is only written, through
+                    // a raw pointer, never read or turned into a slice.
+                    unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), pbuf, n) };
+                }
+                rtr_core::Received {
+                    truncated: n < data.len(),
+                    ..*sb
+                }
+            })
+            .map_err(status_of)?;
         let sb = rtr_msgsb_t {
             msgtype: r.msgtype.code(),
             usrhdl: r.usrhdl,

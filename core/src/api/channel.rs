@@ -22,6 +22,9 @@ pub(crate) struct Chan {
     /// (so a receive over several channels takes the oldest first).
     pub queue: VecDeque<(u64, Delivery)>,
     pub tx: TxState,
+    /// Server: the outcome of this transaction was received; the next receive
+    /// (or close) tells the node the server is done with it.
+    pub unacked_outcome: Option<Tid>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +58,7 @@ impl Chan {
             usrhdl: 0,
             queue: VecDeque::new(),
             tx: TxState::Idle,
+            unacked_outcome: None,
         }
     }
 

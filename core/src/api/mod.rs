@@ -318,8 +318,19 @@ impl Rtr {
             });
         }
         let mut st = self.lock()?;
-        if st.channels.remove(&chan).is_none() {
+        let Some(c) = st.channels.remove(&chan) else {
             return Err(RtrError::InvalidChannel(chan));
+        };
+        if let Some(tid) = c.unacked_outcome {
+            // Closing after the outcome was received: the server is done with it.
+            self.send(Request::Ack { chan, tid })?;
+        }
+        // A thread blocked in a receive on this channel must not wait on.
+        let mut wake = Vec::new();
+        st.waiters.take_for(chan, &mut wake);
+        drop(st);
+        for w in wake {
+            w.unparker.unpark();
         }
         self.send(Request::Close { chan })
     }
@@ -584,14 +595,27 @@ impl Rtr {
     /// zero polls. A message longer than `buf` is cut to fit and consumed;
     /// the result says `truncated` and gives the full length.
     pub fn receive_into(&self, which: &Which, buf: &mut [u8], timeout: Option<Duration>) -> Result<Received> {
-        let (sb, data) = self.take_next(which, timeout)?;
-        let full = data.as_slice();
-        let n = full.len().min(buf.len());
-        buf[..n].copy_from_slice(&full[..n]);
-        Ok(Received {
-            truncated: n < full.len(),
-            ..sb
+        self.receive_with(which, timeout, |sb, data| {
+            let n = data.len().min(buf.len());
+            buf[..n].copy_from_slice(&data[..n]);
+            Received {
+                truncated: n < data.len(),
+                ..*sb
+            }
         })
+    }
+
+    /// Receive the next message and hand its status block and full data to
+    /// `f` (which runs without any library lock held). The C ABI uses this to
+    /// copy into a caller's buffer that may be uninitialised memory.
+    pub fn receive_with<R>(
+        &self,
+        which: &Which,
+        timeout: Option<Duration>,
+        f: impl FnOnce(&Received, &[u8]) -> R,
+    ) -> Result<R> {
+        let (sb, data) = self.take_next(which, timeout)?;
+        Ok(f(&sb, data.as_slice()))
     }
 
     /// Receive the next message with its data.
@@ -648,6 +672,16 @@ impl Rtr {
                 implicit: true,
             })?;
         }
+        // Receiving again after an outcome tells the node the server is done with it.
+        let acks: Vec<(ChanId, Tid)> = st
+            .channels
+            .iter_mut()
+            .filter(|(id, _)| list.as_ref().is_none_or(|l| l.contains(id)))
+            .filter_map(|(id, c)| c.unacked_outcome.take().map(|t| (*id, t)))
+            .collect();
+        for (chan, tid) in acks {
+            self.send(Request::Ack { chan, tid })?;
+        }
 
         let parker = Parker::new();
         let waiter = Arc::new(Waiter {
@@ -660,6 +694,9 @@ impl Rtr {
             }
             if st.node_gone {
                 return Err(RtrError::NodeUnavailable("the node stopped".into()));
+            }
+            if list.is_none() && st.channels.is_empty() {
+                return Err(RtrError::InvalidReceiveList("no channel is open".into()));
             }
             if let Some(l) = &list {
                 // Every listed channel was closed while we waited.
@@ -759,6 +796,7 @@ impl Rtr {
                     if matches!(c.tx, TxState::Server { tid: cur, .. } if cur == tid) {
                         c.tx = TxState::Idle;
                     }
+                    c.unacked_outcome = Some(tid);
                 }
                 (Role::Client, MsgType::Accepted | MsgType::Rejected) => {
                     if matches!(c.tx, TxState::Client { tid: cur, .. } if cur == tid) {

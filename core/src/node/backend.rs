@@ -156,9 +156,17 @@ impl Backend {
         p.free.retain(|s| *s != chan);
         if let Some(tid) = srv.current {
             if let Some(b) = self.branches.get_mut(&(tid, part_id)) {
-                // Present it again, ahead of newer work, to keep order.
+                // Present it again, ahead of newer work, to keep order. A
+                // lost server's vote goes with it: its database work was
+                // not committed, so the replacement redoes it and votes
+                // again. The first message comes as uncertain because the
+                // lost server may have applied the work already.
                 b.server = None;
-                b.uncertain |= b.voted_accept;
+                if b.voted_accept {
+                    b.uncertain = true;
+                    b.voted_accept = false;
+                    ctx.to_router(ToRouter::VoteWithdrawn { tid, part: part_id });
+                }
                 p.waiting.push_front(tid);
             }
         }
@@ -279,9 +287,10 @@ impl Backend {
                         self.deliver_outcome(ctx, s, tid, accepted, status, reason);
                         self.dispatch(ctx, part);
                     }
-                    None if accepted && b.voted_accept => {
-                        // Committed while no server held it: a server must
-                        // still see it (replayed, then the outcome).
+                    None if accepted => {
+                        // Committed while no server held it (a branch
+                        // recovered from the journal): a server must still
+                        // see it (replayed, then the outcome).
                         b.pending_outcome = Some((accepted, status, reason));
                     }
                     None => {
@@ -314,12 +323,11 @@ impl Backend {
             if p.waiting.is_empty() || p.free.is_empty() {
                 return;
             }
-            let (Some(tid), Some(s)) = (p.waiting.pop_front(), p.free.pop_front()) else {
-                return;
-            };
+            let Some(tid) = p.waiting.pop_front() else { return };
             let Some(b) = self.branches.get_mut(&(tid, part)) else {
                 continue;
             };
+            let Some(s) = p.free.pop_front() else { return };
             b.server = Some(s);
             if let Some(srv) = self.servers.get_mut(&s) {
                 srv.current = Some(tid);
@@ -348,23 +356,6 @@ impl Backend {
                         payload: Payload::None,
                     },
                 );
-            }
-            if b.voted_accept {
-                // The lost server had voted; the replacement votes again
-                // (its vote replaces the lost one's).
-                b.voted_accept = false;
-                if b.vote_requested {
-                    ctx.deliver(
-                        s.0,
-                        Delivery {
-                            chan: s.1,
-                            msgtype: MsgType::Prepare,
-                            tid: Some(tid),
-                            evtnum: 0,
-                            payload: Payload::None,
-                        },
-                    );
-                }
             }
         }
     }

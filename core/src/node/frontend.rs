@@ -92,22 +92,19 @@ impl Frontend {
                     accept,
                 });
             }
-            Request::Accept { tid, reason, .. } => {
-                if c.current == Some(tid) {
-                    ctx.to_router(ToRouter::ClientAccept { tid, reason });
-                }
+            Request::Accept { tid, reason, .. } if c.current == Some(tid) => {
+                ctx.to_router(ToRouter::ClientAccept { tid, reason });
             }
-            Request::Reject { tid, reason, .. } => {
-                if c.current == Some(tid) {
-                    ctx.to_router(ToRouter::ClientAbort {
-                        tid,
-                        status: Status::Rejected,
-                        reason,
-                        gone: false,
-                    });
-                }
+            Request::Reject { tid, reason, .. } if c.current == Some(tid) => {
+                ctx.to_router(ToRouter::ClientAbort {
+                    tid,
+                    status: Status::Rejected,
+                    reason,
+                    gone: false,
+                });
             }
-            // Server-only requests never reach the frontend (the node routes by role).
+            // Requests naming a finished tid, and server-only requests (the
+            // node routes by role, so those never come here).
             _ => {}
         }
     }

@@ -78,6 +78,12 @@ pub enum ToRouter {
         accept: bool,
         reason: u32,
     },
+    /// The server that voted for this branch was lost before the outcome:
+    /// its replacement must vote again.
+    VoteWithdrawn {
+        tid: Tid,
+        part: PartId,
+    },
     /// The backend cannot serve this branch (e.g. no server left for a new branch).
     BranchFailed {
         tid: Tid,
@@ -300,7 +306,8 @@ fn request_chan(r: &Request) -> ChanId {
         | Request::Send { chan, .. }
         | Request::Reply { chan, .. }
         | Request::Accept { chan, .. }
-        | Request::Reject { chan, .. } => *chan,
+        | Request::Reject { chan, .. }
+        | Request::Ack { chan, .. } => *chan,
         Request::Disconnect => 0,
     }
 }

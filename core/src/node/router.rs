@@ -156,6 +156,21 @@ impl Router {
                 }
                 self.try_commit(ctx, tid);
             }
+            ToRouter::VoteWithdrawn { tid, part } => {
+                let Some(tx) = self.txs.get_mut(&tid) else { return };
+                let requested = tx.client_accepted;
+                if let Some(b) = tx.branches.iter_mut().find(|b| b.part == part) {
+                    if b.vote == VoteState::Accepted {
+                        // The backend asks the replacement server itself
+                        // (with rtr_mt_prepare when the vote was requested).
+                        b.vote = if requested {
+                            VoteState::Requested
+                        } else {
+                            VoteState::Pending
+                        };
+                    }
+                }
+            }
             ToRouter::BranchFailed { tid, status, .. } => {
                 if self.txs.contains_key(&tid) {
                     self.abort(ctx, tid, status, 0);

@@ -587,3 +587,128 @@ fn key_range_rules_on_open() {
     let d = h.server(14, range(0, 100), 0);
     assert_eq!(status_of(&d[0].1), Status::Ok);
 }
+
+#[test]
+fn a_replacement_server_must_vote_again_before_the_commit() {
+    let mut h = Harness::new();
+    h.server(10, range(0, 100), flags::ope::EXPLICIT_ACCEPT);
+    h.server(11, range(0, 100), flags::ope::EXPLICIT_ACCEPT);
+    h.client(1);
+    let t1 = h.tid();
+    let d = h.req(
+        CLIENT,
+        Request::Send {
+            chan: 1,
+            tid: t1,
+            flags: 0,
+            data: msg(1, "a"),
+        },
+    );
+    assert_eq!(types(&d), vec![(SERVERS, 10, MsgType::Msg1)]);
+    // 10 votes early, then is lost; 11 gets the transaction as uncertain.
+    h.req(
+        SERVERS,
+        Request::Accept {
+            chan: 10,
+            tid: t1,
+            flags: 0,
+            reason: 0,
+            implicit: false,
+        },
+    );
+    let d = h.req(SERVERS, Request::Close { chan: 10 });
+    assert_eq!(types(&d), vec![(SERVERS, 11, MsgType::Msg1Uncertain)]);
+    // The client's accept must not commit on the lost vote: 11 is asked.
+    let d = h.req(
+        CLIENT,
+        Request::Accept {
+            chan: 1,
+            tid: t1,
+            flags: 0,
+            reason: 0,
+            implicit: false,
+        },
+    );
+    assert_eq!(types(&d), vec![(SERVERS, 11, MsgType::Prepare)]);
+    let d = h.req(
+        SERVERS,
+        Request::Accept {
+            chan: 11,
+            tid: t1,
+            flags: 0,
+            reason: 0,
+            implicit: false,
+        },
+    );
+    assert_eq!(
+        types(&d),
+        vec![(SERVERS, 11, MsgType::Accepted), (CLIENT, 1, MsgType::Accepted)]
+    );
+}
+
+#[test]
+fn a_stale_waiting_entry_does_not_swallow_a_free_server() {
+    let mut h = Harness::new();
+    h.server(10, range(0, 100), 0);
+    h.client(1);
+    h.client(2);
+    h.client(3);
+    let (t1, t2, t3) = (h.tid(), h.tid(), h.tid());
+    h.req(
+        CLIENT,
+        Request::Send {
+            chan: 1,
+            tid: t1,
+            flags: 0,
+            data: msg(1, "a"),
+        },
+    );
+    // t2 waits for the busy server, then its client gives up.
+    h.req(
+        CLIENT,
+        Request::Send {
+            chan: 2,
+            tid: t2,
+            flags: 0,
+            data: msg(1, "b"),
+        },
+    );
+    let d = h.req(
+        CLIENT,
+        Request::Reject {
+            chan: 2,
+            tid: t2,
+            flags: 0,
+            reason: 0,
+        },
+    );
+    assert_eq!(types(&d), vec![(CLIENT, 2, MsgType::Rejected)]);
+    h.req(
+        CLIENT,
+        Request::Send {
+            chan: 3,
+            tid: t3,
+            flags: 0,
+            data: msg(1, "c"),
+        },
+    );
+    // When t1 ends, the server goes to t3.
+    let d = h.req(
+        CLIENT,
+        Request::Reject {
+            chan: 1,
+            tid: t1,
+            flags: 0,
+            reason: 0,
+        },
+    );
+    assert_eq!(
+        types(&d),
+        vec![
+            (SERVERS, 10, MsgType::Rejected),
+            (SERVERS, 10, MsgType::Msg1),
+            (CLIENT, 1, MsgType::Rejected)
+        ]
+    );
+    assert_eq!(d[1].1.tid, Some(t3));
+}
