@@ -14,6 +14,7 @@ pub mod embedded;
 pub mod error;
 pub mod events;
 pub mod flags;
+pub mod journal;
 pub mod keyseg;
 pub mod msgtype;
 pub mod node;

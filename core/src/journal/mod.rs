@@ -1,0 +1,392 @@
+//! The transaction journal's storage layer: durable, ordered, exclusively
+//! owned and fenced (ARCHITECTURE §6).
+//!
+//! A journal is a directory holding
+//! - `journal.lock`: the OS lock file (exclusive lock while owned);
+//! - `epoch`: the owner epoch, replaced atomically and durably (`owner.rs`);
+//! - `seg-<16-digit number>.rtrj`: preallocated segment files (format in
+//!   [`format`]).
+//!
+//! Use: [`create`] a journal once, then [`open`] it (which takes ownership,
+//! fences any previous owner and recovers), then [`Journal::append`] records.
+//! The journal knows nothing about transactions beyond two record kinds:
+//! `Fence` (it writes those itself) and `Done` (a transaction's Done record
+//! releases the space of all its records).
+//!
+//! Guarantees:
+//! - **write order**: records are written, and recovered, in the order their
+//!   appends were made (appends from one thread; across threads, in the order
+//!   the writer thread received them). The records of one append are
+//!   contiguous and in one segment.
+//! - **durability**: an append with `sync = true` completes `Ok` only after
+//!   its records (and every earlier record) are on stable storage
+//!   (`fdatasync`) and the ownership check passed. An append with
+//!   `sync = false` completes after its write; it becomes durable with the
+//!   next sync.
+//! - **ownership**: one owner at a time (OS lock), and fencing by epoch for
+//!   when the lock is not reliable; a fenced owner acknowledges nothing more.
+//! - **failure**: the first failed write or sync ends ownership: that batch
+//!   fails with [`JournalError::Io`], every later call with
+//!   [`JournalError::Poisoned`]. The files and the lock are released at once,
+//!   so a new owner can open the journal.
+//!
+//! Thread safety: [`Journal`] is a cheap `Clone + Send + Sync` handle. All
+//! completions run on the journal's writer thread, in append order; they must
+//! not block for long (they delay every later append) and must not wait for
+//! another append of the same journal (deadlock). A completion that panics is
+//! caught and ignored.
+
+pub mod bench;
+pub mod format;
+mod live;
+mod owner;
+mod recover;
+mod segment;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::Sender;
+
+pub use format::{Record, RecordKind, Seal};
+pub use recover::{scan, JournalScan, Problem, ProblemKind, ScanEntry, SegmentInfo};
+
+use crate::tid::Tid;
+use writer::{Request, Shared};
+
+/// Where the journal lives and how large it may grow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalConfig {
+    pub dir: PathBuf,
+    /// Size of each segment file (default 16 MiB; at least 64 KiB, at most
+    /// 1 GiB, a multiple of 4096).
+    pub segment_bytes: u64,
+    /// Most segment files (default 16; at least 2). The journal never grows
+    /// past `max_segments * segment_bytes`, except that opening may add one
+    /// segment beyond it (an open must always be able to fence and recover).
+    pub max_segments: u32,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig { dir: PathBuf::from("rtr-journal"), segment_bytes: 16 << 20, max_segments: 16 }
+    }
+}
+
+pub const MIN_SEGMENT_BYTES: u64 = 64 << 10;
+pub const MAX_SEGMENT_BYTES: u64 = 1 << 30;
+/// Segments kept for transactions already in the journal: a new transaction
+/// is refused with [`JournalError::Full`] when it would need them.
+pub const RESERVE_SEGMENTS: usize = 1;
+
+impl JournalConfig {
+    pub fn validate(&self) -> Result<(), JournalError> {
+        let bad = |s: String| Err(JournalError::BadConfig(s));
+        if self.segment_bytes < MIN_SEGMENT_BYTES || self.segment_bytes > MAX_SEGMENT_BYTES {
+            return bad(format!(
+                "segment_bytes {} is outside {MIN_SEGMENT_BYTES}..={MAX_SEGMENT_BYTES}",
+                self.segment_bytes
+            ));
+        }
+        if !self.segment_bytes.is_multiple_of(4096) {
+            return bad(format!("segment_bytes {} is not a multiple of 4096", self.segment_bytes));
+        }
+        if (self.max_segments as usize) < RESERVE_SEGMENTS + 1 {
+            return bad(format!("max_segments {} is below the minimum of 2", self.max_segments));
+        }
+        Ok(())
+    }
+
+    /// Largest encoded size of one append (all its records): one segment's data area.
+    pub fn max_append_bytes(&self) -> u64 {
+        self.segment_bytes - format::HEADER_BYTES
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal I/O error on {}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("journal {} is locked by another owner (an operator may take it over with --force if that owner is gone)", dir.display())]
+    Locked { dir: PathBuf },
+    #[error("journal file {} is corrupt at offset {offset}: {why}", file.display())]
+    Corrupt { file: PathBuf, offset: u64, why: String },
+    #[error("journal is full")]
+    Full,
+    #[error("journal ownership lost: this owner's epoch {mine} was fenced by epoch {current}")]
+    Fenced { mine: u64, current: u64 },
+    #[error("journal is unusable after an earlier write or sync failure; a new owner must reopen it")]
+    Poisoned,
+    #[error("no journal in {}", dir.display())]
+    NotFound { dir: PathBuf },
+    #[error("a journal already exists in {}", dir.display())]
+    Exists { dir: PathBuf },
+    #[error("invalid journal configuration or request: {0}")]
+    BadConfig(String),
+    #[error("journal append of {len} bytes does not fit in one segment")]
+    TooLarge { len: usize },
+}
+
+impl JournalError {
+    /// A copy for another completion of the same failed batch (`io::Error`
+    /// is not `Clone`; the copy keeps its kind, OS code and text).
+    pub fn duplicate(&self) -> JournalError {
+        match self {
+            JournalError::Io { path, source } => JournalError::Io {
+                path: path.clone(),
+                source: match source.raw_os_error() {
+                    Some(code) => std::io::Error::from_raw_os_error(code),
+                    None => std::io::Error::new(source.kind(), source.to_string()),
+                },
+            },
+            JournalError::Locked { dir } => JournalError::Locked { dir: dir.clone() },
+            JournalError::Corrupt { file, offset, why } => {
+                JournalError::Corrupt { file: file.clone(), offset: *offset, why: why.clone() }
+            }
+            JournalError::Full => JournalError::Full,
+            JournalError::Fenced { mine, current } => JournalError::Fenced { mine: *mine, current: *current },
+            JournalError::Poisoned => JournalError::Poisoned,
+            JournalError::NotFound { dir } => JournalError::NotFound { dir: dir.clone() },
+            JournalError::Exists { dir } => JournalError::Exists { dir: dir.clone() },
+            JournalError::BadConfig(s) => JournalError::BadConfig(s.clone()),
+            JournalError::TooLarge { len } => JournalError::TooLarge { len: *len },
+        }
+    }
+}
+
+/// How [`open`] treats a lock held by someone else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Takeover {
+    /// Fail with [`JournalError::Locked`].
+    Normal,
+    /// Proceed anyway (the operator says the holder is gone, e.g. a network
+    /// file system lost the lock); the lock is still taken if it is free.
+    /// The previous owner is fenced: it acknowledges nothing after this.
+    Force,
+}
+
+/// What [`open`] found.
+#[derive(Debug)]
+pub struct Recovered {
+    /// Surviving records in write order: no Fence records, no records a
+    /// fenced owner wrote after being sealed. Includes the records of
+    /// finished (Done) transactions whose segments were not yet recycled.
+    pub records: Vec<Record>,
+    /// The new owner's epoch (written in every record it appends).
+    pub epoch: u64,
+    /// A torn tail that was cut off: the last segment and the offset from
+    /// which it was zeroed (offset 0: an unfinished segment file was removed).
+    pub truncated: Option<(PathBuf, u64)>,
+    /// Segment files after recovery, including the new owner's first one.
+    pub segments: usize,
+}
+
+/// A snapshot of the writer's counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JournalStats {
+    pub epoch: u64,
+    /// Segment files in use (including recyclable ones not yet reused).
+    pub segments: usize,
+    /// Bytes of the segment files on disk.
+    pub bytes_on_disk: u64,
+    /// `bytes_on_disk` minus the unwritten rest of the current segment.
+    pub bytes_used: u64,
+    /// `max_segments * segment_bytes`.
+    pub bytes_capacity: u64,
+    /// Transactions with records and no Done record yet.
+    pub live_transactions: usize,
+    /// Data syncs (`fdatasync`) done by the writer.
+    pub syncs: u64,
+    /// Records appended (not counting the journal's own Fence records).
+    pub records_written: u64,
+    /// Write batches (group commits).
+    pub batches: u64,
+    /// Segments recycled (renamed for reuse instead of deleted and created).
+    pub recycled: u64,
+}
+
+/// Called exactly once with the outcome of an append.
+pub type Completion = Box<dyn FnOnce(Result<(), JournalError>) + Send>;
+
+/// A handle to an open journal (the writer thread). Cheap to clone; the
+/// writer flushes, syncs and stops (releasing files and lock) when the last
+/// handle is dropped; that drop waits for it unless it happens on the writer
+/// thread itself (inside a completion).
+#[derive(Clone)]
+pub struct Journal {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tx: Option<Sender<Request>>,
+    thread: Option<JoinHandle<()>>,
+    epoch: u64,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(h) = self.thread.take() {
+            if h.thread().id() != std::thread::current().id() {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").field("epoch", &self.inner.epoch).finish()
+    }
+}
+
+impl Journal {
+    /// Queues `records` (written contiguously, in order, in one segment) and
+    /// calls `done` on the writer thread when they are written (`sync = false`)
+    /// or durable (`sync = true`), or with the error:
+    /// [`JournalError::Full`] (nothing written; a new transaction, i.e. an
+    /// append none of whose tids has live records, is refused when only the
+    /// reserve is left), [`JournalError::TooLarge`], [`JournalError::BadConfig`]
+    /// (a Fence record: only the journal writes those), [`JournalError::Io`],
+    /// [`JournalError::Fenced`], [`JournalError::Poisoned`].
+    /// An empty `records` with `sync = true` makes every earlier append durable.
+    pub fn append(&self, records: Vec<(Tid, RecordKind, Vec<u8>)>, sync: bool, done: Completion) {
+        let req = Request { records, sync, done };
+        let Some(tx) = self.inner.tx.as_ref() else {
+            return (req.done)(Err(JournalError::Poisoned));
+        };
+        if let Err(crossbeam_channel::SendError(req)) = tx.send(req) {
+            // The writer thread is gone (it only stops early by panicking).
+            (req.done)(Err(JournalError::Poisoned));
+        }
+    }
+
+    /// [`Journal::append`], waiting for the outcome. Must not be called from a
+    /// completion (it would wait for itself).
+    pub fn append_wait(&self, records: Vec<(Tid, RecordKind, Vec<u8>)>, sync: bool) -> Result<(), JournalError> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.append(
+            records,
+            sync,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv().unwrap_or(Err(JournalError::Poisoned))
+    }
+
+    /// This owner's epoch.
+    pub fn epoch(&self) -> u64 {
+        self.inner.epoch
+    }
+
+    pub fn stats(&self) -> JournalStats {
+        self.inner.shared.stats()
+    }
+
+    /// Test fail point: the writer's next `fdatasync` fails.
+    #[cfg(test)]
+    pub(crate) fn fail_next_sync(&self) {
+        self.inner.shared.fail_next_sync.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Test fail point: the writer's next data write fails.
+    #[cfg(test)]
+    pub(crate) fn fail_next_write(&self) {
+        self.inner.shared.fail_next_write.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn has_segments(dir: &Path) -> bool {
+    segment::list(dir).map(|l| !l.is_empty()).unwrap_or(false)
+}
+
+/// Creates a new, empty journal in `cfg.dir` (creating the directory if
+/// needed). [`JournalError::Exists`] if a journal is already there.
+pub fn create(cfg: &JournalConfig) -> Result<(), JournalError> {
+    cfg.validate()?;
+    let dir = &cfg.dir;
+    std::fs::create_dir_all(dir).map_err(|e| segment::io_err(dir, e))?;
+    if owner::epoch_path(dir).exists() || has_segments(dir) {
+        return Err(JournalError::Exists { dir: dir.clone() });
+    }
+    let lock = dir.join(owner::LOCK_FILE);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock)
+        .map_err(|e| segment::io_err(&lock, e))?;
+    owner::write_epoch(dir, 0)?;
+    // The directory itself may be new: make its entry durable too.
+    if let Some(parent) = dir.canonicalize().ok().as_deref().and_then(Path::parent) {
+        segment::sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// Opens the journal in `cfg.dir`: takes the lock (see [`Takeover`]), takes
+/// the next epoch durably, recovers (truncating a torn tail of the last
+/// segment; [`JournalError::Corrupt`] for damage anywhere else), starts a new
+/// segment with a Fence record sealing the previous owner's data, and starts
+/// the writer thread. [`JournalError::NotFound`] if there is no journal.
+pub fn open(cfg: &JournalConfig, takeover: Takeover) -> Result<(Journal, Recovered), JournalError> {
+    cfg.validate()?;
+    let dir = &cfg.dir;
+    if !owner::epoch_path(dir).exists() {
+        if has_segments(dir) {
+            return Err(JournalError::Corrupt {
+                file: owner::epoch_path(dir),
+                offset: 0,
+                why: "the epoch file is missing but segment files exist".into(),
+            });
+        }
+        return Err(JournalError::NotFound { dir: dir.clone() });
+    }
+    let lock = owner::lock(dir, takeover)?;
+    if lock.is_some() {
+        owner::remove_stale_temporaries(dir);
+    }
+    let previous = owner::read_epoch(dir)?;
+    let epoch =
+        previous.checked_add(1).ok_or_else(|| JournalError::BadConfig("the owner epoch is exhausted".into()))?;
+    // From here on the previous owner is fenced: its next check fails.
+    owner::write_epoch(dir, epoch)?;
+    let repaired = recover::repair(dir)?;
+    let seal = Seal { epoch: previous, segment: repaired.seal.0, offset: repaired.seal.1 };
+    let (writer, segments) = writer::Writer::start(cfg, epoch, lock, &repaired, seal)?;
+    let shared = writer.shared();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let thread = std::thread::Builder::new()
+        .name("rtr-journal".into())
+        .spawn(move || writer.run(rx))
+        .map_err(|e| segment::io_err(dir, e))?;
+    let journal = Journal { inner: Arc::new(Inner { tx: Some(tx), thread: Some(thread), epoch, shared }) };
+    let recovered = Recovered {
+        records: repaired.records.into_iter().map(|(_, r)| r).collect(),
+        epoch,
+        truncated: repaired.truncated,
+        segments,
+    };
+    Ok((journal, recovered))
+}
+
+/// [`open`] with [`Takeover::Normal`], creating the journal first if there is none.
+pub fn open_or_create(cfg: &JournalConfig) -> Result<(Journal, Recovered), JournalError> {
+    for _ in 0..3 {
+        match open(cfg, Takeover::Normal) {
+            Err(JournalError::NotFound { .. }) => match create(cfg) {
+                Ok(()) | Err(JournalError::Exists { .. }) => continue,
+                Err(e) => return Err(e),
+            },
+            other => return other,
+        }
+    }
+    open(cfg, Takeover::Normal)
+}
+
+#[cfg(test)]
+mod tests;

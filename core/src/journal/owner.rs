@@ -1,0 +1,158 @@
+//! Ownership of a journal directory: the OS lock on `journal.lock` and the
+//! owner epoch in `epoch`.
+//!
+//! The lock keeps two well-behaved processes from owning the journal at once.
+//! It is not enough on shared storage (a network file system can lose a lock
+//! silently), so every owner also takes a new epoch, durably, before writing
+//! anything, and every owner checks, after each sync and before acknowledging,
+//! that the epoch file still holds its own epoch. An owner that finds another
+//! epoch there has been fenced and stops for good.
+//!
+//! The epoch file is 12 bytes: the epoch (u64 LE) and the CRC32C of those 8
+//! bytes (u32 LE). It is replaced atomically and durably: written to a unique
+//! temporary name, fsynced, renamed over `epoch`, directory fsynced.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::segment::{io_err, sync_dir};
+use super::{JournalError, Takeover};
+
+pub const LOCK_FILE: &str = "journal.lock";
+pub const EPOCH_FILE: &str = "epoch";
+const EPOCH_TMP_PREFIX: &str = "epoch.tmp.";
+const EPOCH_BYTES: usize = 12;
+
+pub fn epoch_path(dir: &Path) -> PathBuf {
+    dir.join(EPOCH_FILE)
+}
+
+/// Opens `journal.lock` and takes the exclusive lock. With
+/// [`Takeover::Force`] a lock held elsewhere is not an error: the caller
+/// proceeds without it (`Ok(None)` then means "not locked by us") and relies on
+/// fencing. Returns the file that holds the lock; dropping it releases the lock.
+pub fn lock(dir: &Path, takeover: Takeover) -> Result<Option<File>, JournalError> {
+    let p = dir.join(LOCK_FILE);
+    let file =
+        OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&p).map_err(|e| io_err(&p, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(TryLockError::WouldBlock) => match takeover {
+            Takeover::Normal => Err(JournalError::Locked { dir: dir.to_path_buf() }),
+            Takeover::Force => Ok(None),
+        },
+        Err(TryLockError::Error(e)) => match takeover {
+            // A file system without locks: forcing still works through fencing.
+            Takeover::Force => Ok(None),
+            Takeover::Normal => Err(io_err(&p, e)),
+        },
+    }
+}
+
+pub fn encode_epoch(epoch: u64) -> [u8; EPOCH_BYTES] {
+    let mut b = [0u8; EPOCH_BYTES];
+    b[0..8].copy_from_slice(&epoch.to_le_bytes());
+    let crc = crc32c::crc32c(&b[0..8]);
+    b[8..12].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+pub fn decode_epoch(b: &[u8]) -> Result<u64, String> {
+    if b.len() != EPOCH_BYTES {
+        return Err(format!("epoch file is {} bytes, expected {EPOCH_BYTES}", b.len()));
+    }
+    let mut e = [0u8; 8];
+    e.copy_from_slice(&b[0..8]);
+    let mut c = [0u8; 4];
+    c.copy_from_slice(&b[8..12]);
+    if crc32c::crc32c(&e) != u32::from_le_bytes(c) {
+        return Err("epoch file checksum mismatch".into());
+    }
+    Ok(u64::from_le_bytes(e))
+}
+
+/// Reads the current epoch. Opens the file by name every time: the file is
+/// replaced by rename, and reopening is also what makes a network file
+/// system revalidate it.
+pub fn read_epoch(dir: &Path) -> Result<u64, JournalError> {
+    let p = epoch_path(dir);
+    let bytes = fs::read(&p).map_err(|e| io_err(&p, e))?;
+    decode_epoch(&bytes).map_err(|why| JournalError::Corrupt { file: p, offset: 0, why })
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Replaces the epoch file durably with `epoch`.
+pub fn write_epoch(dir: &Path, epoch: u64) -> Result<(), JournalError> {
+    let tmp =
+        dir.join(format!("{EPOCH_TMP_PREFIX}{}.{}", std::process::id(), TMP_COUNTER.fetch_add(1, Ordering::Relaxed)));
+    let write = || -> io::Result<()> {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(&encode_epoch(epoch))?;
+        f.sync_all()?;
+        fs::rename(&tmp, epoch_path(dir))
+    };
+    if let Err(e) = write() {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err(&tmp, e));
+    }
+    sync_dir(dir)
+}
+
+/// Removes temporary epoch files left by crashed owners. Only called while
+/// holding the lock (a forced owner leaves them: they are harmless).
+pub fn remove_stale_temporaries(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_str().is_some_and(|n| n.starts_with(EPOCH_TMP_PREFIX)) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// The fencing check: `Ok` while the epoch file still holds `mine`.
+pub fn check(dir: &Path, mine: u64) -> Result<(), JournalError> {
+    let current = read_epoch(dir)?;
+    if current == mine {
+        Ok(())
+    } else {
+        Err(JournalError::Fenced { mine, current })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_round_trip_and_corruption() {
+        let d = tempfile::tempdir().unwrap();
+        write_epoch(d.path(), 7).unwrap();
+        assert_eq!(read_epoch(d.path()).unwrap(), 7);
+        write_epoch(d.path(), 8).unwrap();
+        assert_eq!(read_epoch(d.path()).unwrap(), 8);
+        assert!(check(d.path(), 8).is_ok());
+        assert!(matches!(check(d.path(), 7), Err(JournalError::Fenced { mine: 7, current: 8 })));
+        let mut b = fs::read(epoch_path(d.path())).unwrap();
+        b[0] ^= 1;
+        fs::write(epoch_path(d.path()), &b).unwrap();
+        assert!(matches!(read_epoch(d.path()), Err(JournalError::Corrupt { offset: 0, .. })));
+        // Only the epoch file is left: no temporaries.
+        let names: Vec<_> = fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn the_lock_is_exclusive_and_force_proceeds_without_it() {
+        let d = tempfile::tempdir().unwrap();
+        let held = lock(d.path(), Takeover::Normal).unwrap();
+        assert!(held.is_some());
+        assert!(matches!(lock(d.path(), Takeover::Normal), Err(JournalError::Locked { .. })));
+        assert!(lock(d.path(), Takeover::Force).unwrap().is_none());
+        drop(held);
+        assert!(lock(d.path(), Takeover::Force).unwrap().is_some());
+    }
+}

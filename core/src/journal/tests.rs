@@ -1,0 +1,591 @@
+//! End-to-end tests of the journal storage layer: each one fails without the
+//! behaviour it names.
+
+use std::fs;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use super::*;
+
+fn cfg(dir: &Path) -> JournalConfig {
+    JournalConfig { dir: dir.to_path_buf(), segment_bytes: 64 << 10, max_segments: 8 }
+}
+
+fn tid(n: u64) -> Tid {
+    Tid { node: 1, incarnation: 7, conn: 2, seq: n }
+}
+
+fn new_journal(dir: &Path) -> (Journal, Recovered) {
+    create(&cfg(dir)).unwrap();
+    open(&cfg(dir), Takeover::Normal).unwrap()
+}
+
+fn append1(j: &Journal, n: u64, kind: RecordKind, payload: &[u8]) -> Result<(), JournalError> {
+    j.append_wait(vec![(tid(n), kind, payload.to_vec())], true)
+}
+
+fn payloads(records: &[Record]) -> Vec<Vec<u8>> {
+    records.iter().map(|r| r.payload.clone()).collect()
+}
+
+fn seg_numbers(dir: &Path) -> Vec<u64> {
+    segment::list(dir).unwrap().into_iter().map(|(n, _)| n).collect()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// Offsets and ends of the records (Fence included) of one segment.
+fn record_spans(dir: &Path, seg: u64) -> Vec<(u64, u64)> {
+    let s = scan(dir).unwrap();
+    let ends: Vec<_> = s.entries.iter().filter(|e| e.segment == seg).collect();
+    ends.iter().map(|e| (e.offset, e.offset + format::record_bytes(e.record.payload.len()) as u64)).collect()
+}
+
+#[test]
+fn create_open_and_config_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("j");
+    assert!(matches!(open(&cfg(&dir), Takeover::Normal), Err(JournalError::NotFound { .. })));
+    create(&cfg(&dir)).unwrap();
+    assert!(matches!(create(&cfg(&dir)), Err(JournalError::Exists { .. })));
+    let bad = JournalConfig { segment_bytes: 1000, ..cfg(&dir) };
+    assert!(matches!(open(&bad, Takeover::Normal), Err(JournalError::BadConfig(_))));
+    let bad = JournalConfig { max_segments: 1, ..cfg(&dir) };
+    assert!(matches!(create(&bad), Err(JournalError::BadConfig(_))));
+    let (j, r) = open_or_create(&cfg(&d.path().join("other"))).unwrap();
+    assert_eq!((r.epoch, r.records.len(), r.segments), (1, 0, 1));
+    assert_eq!(j.epoch(), 1);
+}
+
+#[test]
+fn round_trip_in_order_with_a_new_epoch_and_a_fence_per_open() {
+    let d = tempfile::tempdir().unwrap();
+    let (j, r) = new_journal(d.path());
+    assert_eq!(r.epoch, 1);
+    assert!(r.records.is_empty() && r.truncated.is_none());
+    j.append_wait(vec![(tid(1), RecordKind::Msg, b"m1".to_vec()), (tid(1), RecordKind::Msg, b"m2".to_vec())], true)
+        .unwrap();
+    j.append_wait(vec![(tid(1), RecordKind::Vote, b"v".to_vec())], false).unwrap();
+    append1(&j, 2, RecordKind::Meta, b"").unwrap();
+    append1(&j, 1, RecordKind::Commit, b"c").unwrap();
+    drop(j);
+
+    let (j, r) = open(&cfg(d.path()), Takeover::Normal).unwrap();
+    assert_eq!(r.epoch, 2);
+    assert_eq!(j.epoch(), 2);
+    assert_eq!(r.truncated, None);
+    assert_eq!(payloads(&r.records), [&b"m1"[..], b"m2", b"v", b"", b"c"]);
+    assert!(r.records.iter().all(|x| x.epoch == 1));
+    assert_eq!(r.records[2].kind, RecordKind::Vote);
+    assert_eq!(r.records[2].tid, tid(1));
+    assert_eq!(r.records[3].tid, tid(2));
+    append1(&j, 1, RecordKind::Done, b"d").unwrap();
+    drop(j);
+
+    let (_j, r) = open(&cfg(d.path()), Takeover::Normal).unwrap();
+    assert_eq!(r.epoch, 3);
+    assert_eq!(payloads(&r.records), [&b"m1"[..], b"m2", b"v", b"", b"c", b"d"]);
+    assert_eq!(r.records[5].epoch, 2);
+
+    // Fences: one per open, each sealing the previous epoch at the end of its data.
+    let s = scan(d.path()).unwrap();
+    assert!(s.problems.is_empty(), "{:?}", s.problems);
+    assert_eq!(s.epoch, Some(3));
+    let fences: Vec<_> = s.entries.iter().filter(|e| e.record.kind == RecordKind::Fence).collect();
+    assert_eq!(fences.len(), 3);
+    let seals: Vec<_> = fences.iter().map(|e| Seal::decode(&e.record.payload).unwrap()).collect();
+    assert_eq!(seals[0], Seal { epoch: 0, segment: 0, offset: 0 });
+    let seg1_end = s.segments[0].data_end;
+    assert_eq!(seals[1], Seal { epoch: 1, segment: 1, offset: seg1_end });
+    assert_eq!((seals[2].epoch, seals[2].segment), (2, 2));
+    assert_eq!(fences.iter().map(|e| e.record.epoch).collect::<Vec<_>>(), [1, 2, 3]);
+    assert!(fences.iter().all(|e| e.offset == format::HEADER_BYTES));
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Tail {
+    Zeros,
+    Garbage,
+    Short,
+}
+
+#[test]
+fn torn_write_sweep_every_offset_of_the_last_records() {
+    let d = tempfile::tempdir().unwrap();
+    let (j, _) = new_journal(d.path());
+    let sizes = [30usize, 10, 20, 40];
+    for (i, n) in sizes.iter().enumerate() {
+        append1(&j, i as u64, RecordKind::Msg, &vec![i as u8 + 1; *n]).unwrap();
+    }
+    drop(j);
+    let seg = segment::path(d.path(), 1);
+    // Fence + 4 records; sweep the last three records and a little past them.
+    let spans = record_spans(d.path(), 1);
+    assert_eq!(spans.len(), 5);
+    let (from, to) = (spans[2].0, spans[4].1 + 10);
+    let all: Vec<Vec<u8>> = sizes.iter().enumerate().map(|(i, n)| vec![i as u8 + 1; *n]).collect();
+    let mut checked = 0;
+    for cut in from..=to {
+        for tail in [Tail::Zeros, Tail::Garbage, Tail::Short] {
+            let t = tempfile::tempdir().unwrap();
+            copy_dir(d.path(), t.path());
+            let tseg = t.path().join(seg.file_name().unwrap());
+            let f = fs::OpenOptions::new().write(true).open(&tseg).unwrap();
+            match tail {
+                Tail::Zeros => f.write_all_at(&vec![0u8; 512], cut).unwrap(),
+                Tail::Garbage => {
+                    f.write_all_at(&vec![0u8; 512], cut).unwrap();
+                    let g: Vec<u8> = (0..64u64).map(|i| (i * 37 + cut) as u8 | 1).collect();
+                    f.write_all_at(&g, cut).unwrap();
+                }
+                Tail::Short => f.set_len(cut).unwrap(),
+            }
+            drop(f);
+            // Records wholly before the cut survive; nothing after does.
+            let kept: Vec<_> = spans[1..].iter().take_while(|(_, end)| *end <= cut).collect();
+            let boundary = kept.last().map_or(spans[0].1, |(_, end)| *end);
+            let (jt, r) = open(&cfg(t.path()), Takeover::Normal).unwrap_or_else(|e| panic!("cut {cut} {tail:?}: {e}"));
+            assert_eq!(payloads(&r.records), all[..kept.len()], "cut {cut} {tail:?}");
+            // Cut inside a record: torn. Cut at a boundary or after the last
+            // record (where the writer's zeros are): a clean end, unless
+            // garbage follows.
+            let torn = match tail {
+                Tail::Zeros | Tail::Short => cut > boundary && kept.len() < sizes.len(),
+                // Garbage past the zero word that ends the data is never read.
+                Tail::Garbage => kept.len() < sizes.len() || cut < boundary + format::WORD_BYTES as u64,
+            };
+            let expect = if torn { Some((tseg.clone(), boundary)) } else { None };
+            assert_eq!(r.truncated, expect, "cut {cut} {tail:?}");
+            drop(jt);
+            // The repair is durable and complete: a second recovery finds the
+            // same records and nothing to cut.
+            let (_jt, r2) = open(&cfg(t.path()), Takeover::Normal).unwrap();
+            assert_eq!(payloads(&r2.records), all[..kept.len()], "cut {cut} {tail:?} (second open)");
+            assert_eq!(r2.truncated, None, "cut {cut} {tail:?} (second open)");
+            checked += 1;
+        }
+    }
+    assert!(checked > 300);
+}
+
+#[test]
+fn bit_flips_elsewhere_are_corruption_and_in_the_last_record_a_torn_tail() {
+    let d = tempfile::tempdir().unwrap();
+    let (j, _) = new_journal(d.path());
+    for i in 0..5 {
+        append1(&j, i, RecordKind::Msg, format!("first-{i}").as_bytes()).unwrap();
+    }
+    drop(j);
+    let (j, _) = open(&cfg(d.path()), Takeover::Normal).unwrap();
+    for i in 0..3 {
+        append1(&j, 10 + i, RecordKind::Msg, format!("second-{i}").as_bytes()).unwrap();
+    }
+    drop(j);
+    let seg1 = segment::path(d.path(), 1);
+    let seg2 = segment::path(d.path(), 2);
+    let spans1 = record_spans(d.path(), 1);
+    let spans2 = record_spans(d.path(), 2);
+    let flip = |path: &Path, at: u64| {
+        let t = tempfile::tempdir().unwrap();
+        copy_dir(d.path(), t.path());
+        let p = t.path().join(path.file_name().unwrap());
+        let mut b = fs::read(&p).unwrap();
+        b[at as usize] ^= 0x10;
+        fs::write(&p, b).unwrap();
+        (t, p)
+    };
+
+    // Every byte of a record in a segment that is not the last.
+    let (start, end) = spans1[3];
+    for at in start..end {
+        let (t, p) = flip(&seg1, at);
+        match open(&cfg(t.path()), Takeover::Normal) {
+            Err(JournalError::Corrupt { file, offset, why }) => {
+                assert_eq!((file, offset), (p.clone(), start), "flip at {at}: {why}");
+                let msg = JournalError::Corrupt { file: p.clone(), offset, why }.to_string();
+                assert!(msg.contains("seg-0000000000000001.rtrj") && msg.contains(&start.to_string()), "{msg}");
+            }
+            other => panic!("flip at {at}: {:?}", other.map(|(_, r)| r)),
+        }
+        assert!(scan(t.path()).unwrap().is_corrupt());
+    }
+    // The header of a segment that is not the last.
+    let (t, p) = flip(&seg1, 20);
+    assert!(matches!(open(&cfg(t.path()), Takeover::Normal),
+        Err(JournalError::Corrupt { file, offset: 0, .. }) if file == p));
+
+    // The last record of the last segment: a torn tail, cut off and reported.
+    let (start, end) = *spans2.last().unwrap();
+    for at in [start, start + 5, start + 12, end - 1] {
+        let (t, p) = flip(&seg2, at);
+        let (_j, r) = open(&cfg(t.path()), Takeover::Normal).unwrap();
+        assert_eq!(r.truncated, Some((p, start)));
+        assert_eq!(r.records.len(), 5 + 2);
+        assert_eq!(r.records.last().unwrap().payload, b"second-1");
+    }
+}
+
+#[test]
+fn a_stale_owner_is_fenced_and_its_late_writes_are_ignored() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = new_journal(d.path());
+    append1(&a, 1, RecordKind::Msg, b"a-before").unwrap();
+    // The lock is held: a normal open fails, a forced one proceeds.
+    assert!(matches!(open(&cfg(d.path()), Takeover::Normal), Err(JournalError::Locked { .. })));
+    let (b, rb) = open(&cfg(d.path()), Takeover::Force).unwrap();
+    assert_eq!(rb.epoch, 2);
+    assert_eq!(payloads(&rb.records), [b"a-before".to_vec()]);
+
+    // A's next appends, synced or not, are refused and never acknowledged.
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    for (n, sync) in [(2, true), (3, false)] {
+        let acked = acked.clone();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        a.append(
+            vec![(tid(n), RecordKind::Msg, format!("a-late-{n}").into_bytes())],
+            sync,
+            Box::new(move |r| {
+                if r.is_ok() {
+                    acked.lock().unwrap().push(n);
+                }
+                let _ = tx.send(r);
+            }),
+        );
+        match rx.recv_timeout(Duration::from_secs(10)).unwrap() {
+            Err(JournalError::Fenced { mine: 1, current: 2 }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(acked.lock().unwrap().is_empty());
+    assert!(matches!(append1(&a, 4, RecordKind::Msg, b"x"), Err(JournalError::Fenced { .. })));
+    append1(&b, 5, RecordKind::Msg, b"b-1").unwrap();
+
+    // The first late write did reach the disk (past the seal) and shows as stale.
+    let s = scan(d.path()).unwrap();
+    let late: Vec<_> = s.entries.iter().filter(|e| e.record.payload == b"a-late-2").collect();
+    assert_eq!(late.len(), 1);
+    assert!(late[0].stale);
+
+    drop(a);
+    drop(b);
+    // The fenced owner released its lock; recovery sees none of its late writes.
+    let (_c, rc) = open(&cfg(d.path()), Takeover::Normal).unwrap();
+    assert_eq!(rc.epoch, 3);
+    assert_eq!(payloads(&rc.records), [b"a-before".to_vec(), b"b-1".to_vec()]);
+}
+
+#[test]
+fn two_owners_racing_never_both_win() {
+    let d = tempfile::tempdir().unwrap();
+    create(&cfg(d.path())).unwrap();
+    for round in 0..20 {
+        let barrier = Arc::new(Barrier::new(2));
+        let results: Vec<_> = (0..2)
+            .map(|_| {
+                let barrier = barrier.clone();
+                let c = cfg(d.path());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    open(&c, Takeover::Normal)
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        let won = results.iter().filter(|r| r.is_ok()).count();
+        let locked = results.iter().filter(|r| matches!(r, Err(JournalError::Locked { .. }))).count();
+        assert_eq!((won, locked), (1, 1), "round {round}");
+    }
+}
+
+#[test]
+fn journal_full_refuses_new_transactions_keeps_old_ones_and_recycles() {
+    let d = tempfile::tempdir().unwrap();
+    let c = JournalConfig { dir: d.path().to_path_buf(), segment_bytes: 64 << 10, max_segments: 3 };
+    create(&c).unwrap();
+    let (j, _) = open(&c, Takeover::Normal).unwrap();
+    let payload = |n: u64| {
+        let mut p = vec![0u8; 1000];
+        p[..8].copy_from_slice(&n.to_le_bytes());
+        p
+    };
+    // New transactions until the journal refuses one.
+    let mut accepted = Vec::new();
+    let full_at = loop {
+        let n = accepted.len() as u64 + 100;
+        match j.append_wait(vec![(tid(n), RecordKind::Msg, payload(n))], true) {
+            Ok(()) => accepted.push(n),
+            Err(JournalError::Full) => break n,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(accepted.len() < 1000, "never full");
+    };
+    // Two segments filled; the third is the reserve.
+    assert_eq!(j.stats().segments, 2);
+    assert!(accepted.len() > 100);
+    assert!(matches!(
+        j.append_wait(vec![(tid(full_at), RecordKind::Msg, payload(full_at))], true),
+        Err(JournalError::Full)
+    ));
+    // A transaction already in the journal may use the reserve.
+    let first = accepted[0];
+    j.append_wait(vec![(tid(first), RecordKind::Vote, vec![2u8; 1000])], true).unwrap();
+    assert_eq!(j.stats().segments, 3);
+    // ...until that is gone too.
+    let mut extra = 0;
+    while j.append_wait(vec![(tid(first), RecordKind::Meta, vec![1u8; 1000])], true).is_ok() {
+        extra += 1;
+        assert!(extra < 100);
+    }
+    assert!(matches!(
+        j.append_wait(vec![(tid(first), RecordKind::Meta, vec![1u8; 1000])], true),
+        Err(JournalError::Full)
+    ));
+    assert!(j.stats().bytes_on_disk <= 3 * (64 << 10));
+    drop(j);
+
+    // Nothing already written was harmed.
+    let (j, r) = open(&c, Takeover::Normal).unwrap();
+    let msgs: Vec<u64> = r.records.iter().filter(|x| x.kind == RecordKind::Msg).map(|x| x.tid.seq).collect();
+    assert_eq!(msgs, accepted);
+    assert_eq!(r.records.len(), accepted.len() + 1 + extra);
+    let before = seg_numbers(d.path());
+    assert_eq!(before, [1, 2, 3, 4]);
+    use std::os::unix::fs::MetadataExt;
+    let inodes: Vec<u64> = before.iter().map(|n| fs::metadata(segment::path(d.path(), *n)).unwrap().ino()).collect();
+
+    // Done for every transaction frees the old segments; new transactions
+    // are accepted again and the freed files are reused.
+    for n in &accepted {
+        j.append_wait(vec![(tid(*n), RecordKind::Done, Vec::new())], false).unwrap();
+    }
+    j.append_wait(vec![], true).unwrap();
+    let mut later = Vec::new();
+    for k in 0..100u64 {
+        let n = 10_000 + k;
+        j.append_wait(vec![(tid(n), RecordKind::Msg, payload(n))], true)
+            .unwrap_or_else(|e| panic!("new transaction {k} after reclaim: {e}"));
+        later.push(n);
+    }
+    let st = j.stats();
+    assert!(st.recycled >= 1, "{st:?}");
+    assert!(st.segments <= 3, "{st:?}");
+    let after = seg_numbers(d.path());
+    assert!(!after.contains(&1) && !after.contains(&2), "{after:?}");
+    let reused = after
+        .iter()
+        .filter(|n| **n > 4)
+        .any(|n| inodes.contains(&fs::metadata(segment::path(d.path(), *n)).unwrap().ino()));
+    assert!(reused, "no segment file was recycled");
+    drop(j);
+
+    // The recycled files' old contents never parse in their new lives.
+    let (_j, r) = open(&c, Takeover::Normal).unwrap();
+    assert_eq!(r.truncated, None);
+    let msgs: Vec<u64> = r.records.iter().filter(|x| x.kind == RecordKind::Msg).map(|x| x.tid.seq).collect();
+    assert_eq!(msgs, later);
+    assert!(scan(d.path()).unwrap().problems.is_empty());
+}
+
+#[test]
+fn the_first_failed_sync_ends_ownership_for_good() {
+    let d = tempfile::tempdir().unwrap();
+    let (j, _) = new_journal(d.path());
+    append1(&j, 1, RecordKind::Msg, b"ok").unwrap();
+    j.fail_next_sync();
+    match append1(&j, 2, RecordKind::Msg, b"failed") {
+        Err(JournalError::Io { path, source }) => {
+            assert_eq!(path, segment::path(d.path(), 1));
+            assert!(source.to_string().contains("injected"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Never retried: every later call fails, even one that would succeed.
+    assert!(matches!(append1(&j, 3, RecordKind::Msg, b"x"), Err(JournalError::Poisoned)));
+    assert!(matches!(j.append_wait(vec![], true), Err(JournalError::Poisoned)));
+    // Ownership is released: a new owner opens normally while the old handle lives.
+    let (j2, r) = open(&cfg(d.path()), Takeover::Normal).unwrap();
+    assert_eq!(r.epoch, 2);
+    assert_eq!(r.records[0].payload, b"ok");
+    append1(&j2, 4, RecordKind::Msg, b"new owner").unwrap();
+    assert!(matches!(append1(&j, 5, RecordKind::Msg, b"x"), Err(JournalError::Poisoned)));
+}
+
+#[test]
+fn a_failed_write_ends_ownership_too() {
+    let d = tempfile::tempdir().unwrap();
+    let (j, _) = new_journal(d.path());
+    j.fail_next_write();
+    assert!(matches!(j.append_wait(vec![(tid(1), RecordKind::Msg, vec![1])], false), Err(JournalError::Io { .. })));
+    assert!(matches!(append1(&j, 2, RecordKind::Msg, b"x"), Err(JournalError::Poisoned)));
+    drop(j);
+    let (_j, r) = open(&cfg(d.path()), Takeover::Normal).unwrap();
+    assert!(r.records.is_empty());
+}
+
+#[test]
+fn group_commit_shares_syncs_between_concurrent_writers() {
+    let d = tempfile::tempdir().unwrap();
+    let (j, _) = new_journal(d.path());
+    let threads = 8u64;
+    let per = 40u64;
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let j = j.clone();
+            s.spawn(move || {
+                for i in 0..per {
+                    let n = t * 1000 + i;
+                    j.append_wait(vec![(tid(n), RecordKind::Commit, n.to_le_bytes().to_vec())], true).unwrap();
+                }
+            });
+        }
+    });
+    let st = j.stats();
+    assert_eq!(st.records_written, threads * per);
+    assert!(st.syncs < st.records_written, "{st:?}");
+    assert!(st.batches < st.records_written, "{st:?}");
+    drop(j);
+    let (_j, r) = open(&cfg(d.path()), Takeover::Normal).unwrap();
+    assert_eq!(r.records.len() as u64, threads * per);
+    for t in 0..threads {
+        let mine: Vec<u64> = r.records.iter().map(|x| x.tid.seq).filter(|n| n / 1000 == t).collect();
+        assert_eq!(mine, (0..per).map(|i| t * 1000 + i).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn completions_run_in_order_and_an_empty_synced_append_flushes() {
+    let d = tempfile::tempdir().unwrap();
+    let (j, _) = new_journal(d.path());
+    let order = Arc::new(Mutex::new(Vec::new()));
+    for n in 0..20u64 {
+        let order = order.clone();
+        j.append(
+            vec![(tid(n), RecordKind::Msg, vec![n as u8])],
+            n % 3 == 0,
+            Box::new(move |r| {
+                r.unwrap();
+                order.lock().unwrap().push(n);
+            }),
+        );
+    }
+    let syncs = j.stats().syncs;
+    j.append_wait(vec![], true).unwrap();
+    assert_eq!(*order.lock().unwrap(), (0..20).collect::<Vec<_>>());
+    assert!(j.stats().syncs >= syncs);
+}
+
+#[test]
+fn oversized_appends_and_fence_records_are_refused_without_harm() {
+    let d = tempfile::tempdir().unwrap();
+    let (j, _) = new_journal(d.path());
+    let too_big = vec![0u8; 64 << 10];
+    assert!(matches!(
+        j.append_wait(vec![(tid(1), RecordKind::Msg, too_big)], true),
+        Err(JournalError::TooLarge { len }) if len > 64 << 10
+    ));
+    assert!(matches!(
+        j.append_wait(vec![(tid(1), RecordKind::Fence, vec![0; 24])], true),
+        Err(JournalError::BadConfig(_))
+    ));
+    // The largest append that fits goes through, in a segment of its own.
+    let max = cfg(d.path()).max_append_bytes() as usize - format::RECORD_OVERHEAD;
+    append1(&j, 2, RecordKind::Msg, &vec![7u8; max]).unwrap();
+    append1(&j, 3, RecordKind::Msg, b"after").unwrap();
+    drop(j);
+    let (_j, r) = open(&cfg(d.path()), Takeover::Normal).unwrap();
+    assert_eq!(r.records.len(), 2);
+    assert_eq!(r.records[0].payload.len(), max);
+}
+
+#[test]
+fn an_unfinished_last_segment_is_removed() {
+    let d = tempfile::tempdir().unwrap();
+    let (j, _) = new_journal(d.path());
+    append1(&j, 1, RecordKind::Msg, b"kept").unwrap();
+    drop(j);
+    // A crash while creating segment 2: blank file.
+    let p = segment::path(d.path(), 2);
+    fs::write(&p, vec![0u8; 8192]).unwrap();
+    let (_j, r) = open(&cfg(d.path()), Takeover::Normal).unwrap();
+    assert_eq!(r.truncated, Some((p, 0)));
+    assert_eq!(payloads(&r.records), [b"kept".to_vec()]);
+    // The new owner's segment got a number never used before.
+    assert_eq!(seg_numbers(d.path()), [1, 3]);
+}
+
+#[test]
+fn a_damaged_or_missing_epoch_file_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    drop(new_journal(d.path()));
+    let e = owner::epoch_path(d.path());
+    let good = fs::read(&e).unwrap();
+    fs::write(&e, b"garbage").unwrap();
+    assert!(matches!(open(&cfg(d.path()), Takeover::Normal), Err(JournalError::Corrupt { file, .. }) if file == e));
+    fs::remove_file(&e).unwrap();
+    assert!(matches!(open(&cfg(d.path()), Takeover::Normal), Err(JournalError::Corrupt { file, .. }) if file == e));
+    fs::write(&e, good).unwrap();
+    open(&cfg(d.path()), Takeover::Normal).unwrap();
+}
+
+#[test]
+fn dropping_the_last_handle_inside_a_completion_does_not_deadlock() {
+    let d = tempfile::tempdir().unwrap();
+    let (j, _) = new_journal(d.path());
+    let j2 = j.clone();
+    j.append(
+        vec![(tid(1), RecordKind::Msg, b"x".to_vec())],
+        true,
+        Box::new(move |r| {
+            r.unwrap();
+            drop(j2);
+        }),
+    );
+    drop(j);
+    // The writer stops by itself and releases the lock.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match open(&cfg(d.path()), Takeover::Normal) {
+            Ok((_, r)) => {
+                assert_eq!(payloads(&r.records), [b"x".to_vec()]);
+                break;
+            }
+            Err(JournalError::Locked { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+#[test]
+fn scan_is_read_only() {
+    let d = tempfile::tempdir().unwrap();
+    let (j, _) = new_journal(d.path());
+    append1(&j, 1, RecordKind::Msg, b"x").unwrap();
+    let snapshot = |p: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        let mut v: Vec<_> = fs::read_dir(p)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.path(), fs::read(e.path()).unwrap())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = snapshot(d.path());
+    let s = scan(d.path()).unwrap();
+    assert_eq!(s.entries.len(), 2);
+    assert!(s.is_clean());
+    assert_eq!(snapshot(d.path()), before);
+    assert!(matches!(scan(&d.path().join("none")), Err(JournalError::NotFound { .. })));
+}

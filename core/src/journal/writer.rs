@@ -1,0 +1,450 @@
+//! The writer thread: sole owner of the segment files, group commit.
+//!
+//! Loop: wait for one request, take every other request already queued,
+//! encode them into one buffer, write it with one positioned write, then one
+//! `fdatasync` if any request asked for durability, then the ownership check
+//! (re-read the epoch file), then call the completions in order. There is no
+//! timer: a request that arrives while idle is written at once, and requests
+//! that arrive during a sync form the next batch.
+//!
+//! Invariants:
+//! - nothing is acknowledged before the batch's write, its sync (when
+//!   asked) and the epoch check all succeeded;
+//! - the first failed write or sync ends ownership (state `Poisoned`, files
+//!   and lock released); it is never retried, because after a failed
+//!   `fsync` the kernel may have dropped the dirty pages and a retry could
+//!   report success for data that is gone;
+//! - once fenced, nothing more is written;
+//! - before switching to a new segment the old one is synced, so the log is
+//!   durable in order across files;
+//! - every write ends with an 8-byte zero word when room remains, so the end
+//!   of data is always marked, even in a recycled file.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crossbeam_channel::Receiver;
+
+use super::format::{encode_record, record_bytes, seed, RecordKind, Seal, HEADER_BYTES, WORD_BYTES};
+use super::live::Live;
+use super::recover::Repaired;
+use super::segment::{self, io_err, CreateError, RecycleError};
+use super::{owner, Completion, JournalConfig, JournalError, JournalStats, RESERVE_SEGMENTS};
+use crate::tid::Tid;
+
+pub(crate) struct Request {
+    pub records: Vec<(Tid, RecordKind, Vec<u8>)>,
+    pub sync: bool,
+    pub done: Completion,
+}
+
+/// State shared between the handles and the writer thread.
+#[derive(Default)]
+pub(crate) struct Shared {
+    stats: Mutex<JournalStats>,
+    /// Fail points for tests: the next sync / data write fails.
+    pub fail_next_sync: AtomicBool,
+    pub fail_next_write: AtomicBool,
+}
+
+impl Shared {
+    pub fn stats(&self) -> JournalStats {
+        self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+struct Seg {
+    number: u64,
+    size: u64,
+}
+
+enum State {
+    Owner,
+    Fenced { current: u64 },
+    Poisoned,
+}
+
+/// Why a request was not placed.
+enum Refusal {
+    /// This request fails; the batch goes on.
+    Request(JournalError),
+    /// Ownership ended (I/O error or fenced): the whole batch fails.
+    Batch(JournalError),
+}
+
+pub(crate) struct Writer {
+    dir: PathBuf,
+    epoch: u64,
+    segment_bytes: u64,
+    max_segments: usize,
+    /// Holds the OS lock while we own the journal (None if forced without it).
+    lock: Option<File>,
+    /// Oldest first; the last one is the current segment.
+    segs: VecDeque<Seg>,
+    /// The current segment's file; None once ownership ended.
+    cur: Option<File>,
+    cur_seed: u32,
+    /// End of the data written to the current segment.
+    cur_off: u64,
+    /// Encoded records waiting to be written at `cur_off`.
+    buf: Vec<u8>,
+    /// Data written to the current segment since its last sync.
+    dirty: bool,
+    next_number: u64,
+    live: Live,
+    state: State,
+    shared: Arc<Shared>,
+    syncs: u64,
+    records: u64,
+    batches: u64,
+    recycled: u64,
+}
+
+impl Writer {
+    /// Creates the new owner's first segment with its Fence record (durable,
+    /// epoch checked) and returns the writer and the number of segments.
+    pub fn start(
+        cfg: &JournalConfig,
+        epoch: u64,
+        lock: Option<File>,
+        repaired: &Repaired,
+        seal: Seal,
+    ) -> Result<(Writer, usize), JournalError> {
+        let dir = cfg.dir.clone();
+        let mut live = Live::default();
+        for (seg, r) in &repaired.records {
+            live.note(*seg, r.tid, r.kind);
+        }
+        let mut segs: VecDeque<Seg> = repaired.segments.iter().map(|&(number, size)| Seg { number, size }).collect();
+        // A fenced owner may be creating the next number right now: skip past
+        // any name that turns out to exist.
+        let mut number = repaired.max_number + 1;
+        let file = loop {
+            match segment::create(&dir, number, epoch, cfg.segment_bytes) {
+                Ok(f) => break f,
+                Err(CreateError::Exists) if number < repaired.max_number + 8 => number += 1,
+                Err(CreateError::Exists) => {
+                    let p = segment::path(&dir, number);
+                    return Err(io_err(
+                        &p,
+                        io::Error::new(io::ErrorKind::AlreadyExists, "segment names keep appearing"),
+                    ));
+                }
+                Err(CreateError::NoSpace(e)) => return Err(io_err(&segment::path(&dir, number), e)),
+                Err(CreateError::Io(e)) => return Err(e),
+            }
+        };
+        segs.push_back(Seg { number, size: cfg.segment_bytes });
+        let n = segs.len();
+        let mut w = Writer {
+            dir,
+            epoch,
+            segment_bytes: cfg.segment_bytes,
+            max_segments: cfg.max_segments as usize,
+            lock,
+            segs,
+            cur: Some(file),
+            cur_seed: seed(number),
+            cur_off: HEADER_BYTES,
+            buf: Vec::new(),
+            dirty: false,
+            next_number: number + 1,
+            live,
+            state: State::Owner,
+            shared: Arc::new(Shared::default()),
+            syncs: 0,
+            records: 0,
+            batches: 0,
+            recycled: 0,
+        };
+        encode_record(&mut w.buf, w.cur_seed, epoch, &Tid::default(), RecordKind::Fence, &seal.encode());
+        w.flush(true)?;
+        owner::check(&w.dir, epoch)?;
+        w.publish_stats();
+        Ok((w, n))
+    }
+
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    pub fn run(mut self, rx: Receiver<Request>) {
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            batch.extend(rx.try_iter());
+            self.process(batch);
+        }
+        // Last handle dropped: make everything written durable.
+        if matches!(self.state, State::Owner) && self.dirty {
+            let _ = self.sync_current();
+        }
+    }
+
+    fn state_error(&self) -> Option<JournalError> {
+        match self.state {
+            State::Owner => None,
+            State::Fenced { current } => Some(JournalError::Fenced { mine: self.epoch, current }),
+            State::Poisoned => Some(JournalError::Poisoned),
+        }
+    }
+
+    fn process(&mut self, batch: Vec<Request>) {
+        let mut outcomes: Vec<Option<JournalError>> = Vec::with_capacity(batch.len());
+        let mut failure = self.state_error();
+        let mut need_sync = false;
+        let mut placed = false;
+        for req in &batch {
+            if failure.is_some() {
+                outcomes.push(None);
+                continue;
+            }
+            match self.place(req) {
+                Ok(()) => {
+                    need_sync |= req.sync;
+                    placed = true;
+                    outcomes.push(None);
+                }
+                Err(Refusal::Request(e)) => outcomes.push(Some(e)),
+                Err(Refusal::Batch(e)) => {
+                    failure = Some(e);
+                    outcomes.push(None);
+                }
+            }
+        }
+        if failure.is_none() && placed {
+            if let Err(e) = self.flush(need_sync).and_then(|()| owner::check(&self.dir, self.epoch)) {
+                failure = Some(e);
+            }
+        }
+        if let Some(e) = &failure {
+            self.end_ownership(e);
+        }
+        self.batches += 1;
+        self.publish_stats();
+        for (req, outcome) in batch.into_iter().zip(outcomes) {
+            let result = match (outcome, &failure) {
+                (Some(refused), _) => Err(refused),
+                (None, Some(f)) => Err(f.duplicate()),
+                (None, None) => Ok(()),
+            };
+            let done = req.done;
+            let _ = catch_unwind(AssertUnwindSafe(move || done(result)));
+        }
+    }
+
+    /// Ends ownership for good after `e`; releases the files and the lock.
+    fn end_ownership(&mut self, e: &JournalError) {
+        if matches!(self.state, State::Owner) {
+            self.state = match e {
+                JournalError::Fenced { current, .. } => State::Fenced { current: *current },
+                _ => State::Poisoned,
+            };
+        }
+        self.cur = None;
+        self.lock = None;
+        self.buf.clear();
+    }
+
+    /// Segments that could still be added: free room under the cap plus the
+    /// free segments at the front (recyclable), net of any excess over the cap.
+    fn obtainable(&self) -> usize {
+        let n = self.segs.len();
+        let free_front =
+            self.segs.iter().take(n.saturating_sub(1)).take_while(|s| self.live.live_in(s.number) == 0).count();
+        (self.max_segments + free_front).saturating_sub(n)
+    }
+
+    fn current(&self) -> &Seg {
+        // `segs` always holds the current segment (`start` pushes it and a
+        // roll replaces it); the fallback only keeps this total.
+        static NONE: Seg = Seg { number: 0, size: 0 };
+        self.segs.back().unwrap_or(&NONE)
+    }
+
+    /// Checks a request against the size limits and the cap, switches to a
+    /// new segment if it does not fit in the current one, and encodes it.
+    fn place(&mut self, req: &Request) -> Result<(), Refusal> {
+        if req.records.is_empty() {
+            return Ok(());
+        }
+        if req.records.iter().any(|(_, k, _)| *k == RecordKind::Fence) {
+            return Err(Refusal::Request(JournalError::BadConfig(
+                "Fence records are written by the journal itself".into(),
+            )));
+        }
+        let size: usize = req.records.iter().map(|(_, _, p)| record_bytes(p.len())).sum();
+        if size as u64 > self.segment_bytes - HEADER_BYTES {
+            return Err(Refusal::Request(JournalError::TooLarge { len: size }));
+        }
+        // A new transaction: it has records that would pin space, and none
+        // of its tids has any yet. Those may not use the reserve.
+        let new = req.records.iter().any(|(_, k, _)| *k != RecordKind::Done)
+            && !req.records.iter().any(|(t, _, _)| self.live.is_live(t));
+        let reserve = if new { RESERVE_SEGMENTS } else { 0 };
+        let pos = self.cur_off + self.buf.len() as u64;
+        if pos + size as u64 <= self.current().size {
+            if self.obtainable() < reserve {
+                return Err(Refusal::Request(JournalError::Full));
+            }
+        } else {
+            if self.obtainable() < 1 + reserve {
+                return Err(Refusal::Request(JournalError::Full));
+            }
+            self.roll()?;
+        }
+        let number = self.current().number;
+        for (tid, kind, payload) in &req.records {
+            encode_record(&mut self.buf, self.cur_seed, self.epoch, tid, *kind, payload);
+            self.live.note(number, *tid, *kind);
+        }
+        self.records += req.records.len() as u64;
+        Ok(())
+    }
+
+    fn cur_path(&self) -> PathBuf {
+        segment::path(&self.dir, self.current().number)
+    }
+
+    /// Writes the buffer at the end of the current segment's data, followed
+    /// by an end-of-data word if room remains; then syncs if `sync` and
+    /// anything is unsynced.
+    fn flush(&mut self, sync: bool) -> Result<(), JournalError> {
+        if !self.buf.is_empty() {
+            let end = self.cur_off + self.buf.len() as u64;
+            if end + WORD_BYTES as u64 <= self.current().size {
+                self.buf.extend_from_slice(&[0u8; WORD_BYTES]);
+            }
+            let path = self.cur_path();
+            let result = match &self.cur {
+                _ if self.shared.fail_next_write.swap(false, Ordering::SeqCst) => {
+                    Err(io::Error::other("injected write failure"))
+                }
+                Some(f) => f.write_all_at(&self.buf, self.cur_off),
+                None => Err(io::Error::other("journal file is closed")),
+            };
+            result.map_err(|e| io_err(&path, e))?;
+            self.cur_off = end;
+            self.buf.clear();
+            self.dirty = true;
+        }
+        if sync && self.dirty {
+            self.sync_current()?;
+        }
+        Ok(())
+    }
+
+    fn sync_current(&mut self) -> Result<(), JournalError> {
+        let path = self.cur_path();
+        let result = match &self.cur {
+            _ if self.shared.fail_next_sync.swap(false, Ordering::SeqCst) => {
+                Err(io::Error::other("injected fdatasync failure"))
+            }
+            Some(f) => f.sync_data(),
+            None => Err(io::Error::other("journal file is closed")),
+        };
+        result.map_err(|e| io_err(&path, e))?;
+        self.syncs += 1;
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// An `AlreadyExists` on a name only we should be creating: either we
+    /// were fenced (a newer owner made it) or something else writes here.
+    fn name_taken(&self, number: u64) -> Refusal {
+        if let Err(e) = owner::check(&self.dir, self.epoch) {
+            return Refusal::Batch(e);
+        }
+        let p = segment::path(&self.dir, number);
+        Refusal::Batch(io_err(
+            &p,
+            io::Error::new(io::ErrorKind::AlreadyExists, "segment file appeared: another process writes this journal"),
+        ))
+    }
+
+    /// Switches to a new current segment: syncs the old one, checks
+    /// ownership, then recycles the oldest segment if it is free, else
+    /// creates one (the caller checked the cap).
+    fn roll(&mut self) -> Result<(), Refusal> {
+        self.flush(true).map_err(Refusal::Batch)?;
+        owner::check(&self.dir, self.epoch).map_err(Refusal::Batch)?;
+        let number = self.next_number;
+        loop {
+            let n = self.segs.len();
+            let front_free = n >= 2 && self.segs.front().is_some_and(|s| self.live.live_in(s.number) == 0);
+            if !front_free {
+                break;
+            }
+            let Some(front) = self.segs.front() else { break };
+            let (old, old_size) = (front.number, front.size);
+            if n > self.max_segments || old_size != self.segment_bytes {
+                // Over the cap (an open added a segment) or the wrong size: delete.
+                segment::remove(&self.dir, old).map_err(Refusal::Batch)?;
+                self.segs.pop_front();
+                continue;
+            }
+            match segment::recycle(&self.dir, old, number, self.epoch, self.segment_bytes) {
+                Ok(file) => {
+                    self.segs.pop_front();
+                    self.recycled += 1;
+                    // The new header and end word are written, not yet synced.
+                    self.switch_to(file, number, true);
+                    return Ok(());
+                }
+                Err(RecycleError::Exists) => return Err(self.name_taken(number)),
+                Err(RecycleError::Unsupported) => {
+                    segment::remove(&self.dir, old).map_err(Refusal::Batch)?;
+                    self.segs.pop_front();
+                    break;
+                }
+                Err(RecycleError::Io(e)) => return Err(Refusal::Batch(e)),
+            }
+        }
+        if self.segs.len() >= self.max_segments {
+            return Err(Refusal::Request(JournalError::Full));
+        }
+        match segment::create(&self.dir, number, self.epoch, self.segment_bytes) {
+            Ok(file) => {
+                self.switch_to(file, number, false);
+                Ok(())
+            }
+            Err(CreateError::Exists) => Err(self.name_taken(number)),
+            // The disk is full below our cap: refuse this request, harm nothing.
+            Err(CreateError::NoSpace(_)) => Err(Refusal::Request(JournalError::Full)),
+            Err(CreateError::Io(e)) => Err(Refusal::Batch(e)),
+        }
+    }
+
+    fn switch_to(&mut self, file: File, number: u64, dirty: bool) {
+        self.segs.push_back(Seg { number, size: self.segment_bytes });
+        self.cur = Some(file);
+        self.cur_seed = seed(number);
+        self.cur_off = HEADER_BYTES;
+        self.dirty = dirty;
+        self.next_number = number + 1;
+    }
+
+    fn publish_stats(&self) {
+        let on_disk: u64 = self.segs.iter().map(|s| s.size).sum();
+        let s = JournalStats {
+            epoch: self.epoch,
+            segments: self.segs.len(),
+            bytes_on_disk: on_disk,
+            bytes_used: on_disk - self.current().size.saturating_sub(self.cur_off),
+            bytes_capacity: self.max_segments as u64 * self.segment_bytes,
+            live_transactions: self.live.transactions(),
+            syncs: self.syncs,
+            records_written: self.records,
+            batches: self.batches,
+            recycled: self.recycled,
+        };
+        if let Ok(mut g) = self.shared.stats.lock() {
+            *g = s;
+        }
+    }
+}
