@@ -103,7 +103,7 @@ typedef enum {
 #define RTR_STS_TXALRACC ((rtr_status_t)298) /* Extension: Transaction already accepted */
 #define RTR_STS_TXACTIVE ((rtr_status_t)306) /* Extension: A transaction is already active on this channel */
 #define RTR_STS_BUFTOOSMALL ((rtr_status_t)314) /* Extension: Receive buffer too small: message truncated, msgsb.msglen holds its full length */
-#define RTR_STS_CHANCLOSED ((rtr_status_t)322) /* Extension: Channel closed by RTR; only rtr_close_channel is allowed */
+#define RTR_STS_CHANCLOSED ((rtr_status_t)322) /* Extension: Channel was closed by RTR */
 #define RTR_STS_KEYOVERLAP ((rtr_status_t)330) /* Extension: Key range overlaps an existing partition of the facility */
 #define RTR_STS_KEYLAYOUT ((rtr_status_t)338) /* Extension: Key segment layout differs from the other servers of the facility */
 #define RTR_STS_KEYMSGSHORT ((rtr_status_t)346) /* Extension: Message is shorter than the key it must contain */

@@ -27,6 +27,8 @@ use rtr_core::keyseg::{KeySegment, KeyType};
 use rtr_core::protocol::ChanId;
 use rtr_core::{MsgType, OpenParams, Rtr, RtrError, Status, Tid, Which};
 
+use crate::scratch::journal_choice;
+
 use crate::stats::Latencies;
 
 const FACILITY: &str = "BANK";
@@ -55,6 +57,13 @@ pub struct DemoArgs {
     /// Do not make a server fail mid-run.
     #[arg(long)]
     no_failure: bool,
+    /// Journal directory (default: a new directory under the system's
+    /// temporary directory, removed after the run).
+    #[arg(long)]
+    journal_dir: Option<std::path::PathBuf>,
+    /// Run without a journal (transactions are then not durable).
+    #[arg(long, conflicts_with = "journal_dir")]
+    no_journal: bool,
 }
 
 /// One partition's database: committed balances, per-transaction staged work.
@@ -123,9 +132,7 @@ fn decode(m: &[u8]) -> Option<(u32, i64)> {
 
 /// Wait for the open to complete.
 fn opened(rtr: &Rtr, ch: ChanId) -> Result<(), String> {
-    let m = rtr
-        .receive(&Which::List(vec![ch]), Some(STEP))
-        .map_err(|e| e.to_string())?;
+    let m = rtr.receive(&Which::List(vec![ch]), Some(STEP)).map_err(|e| e.to_string())?;
     match (m.sb.msgtype, m.status()) {
         (MsgType::Opened, _) => Ok(()),
         (t, s) => Err(format!("channel open failed: {t:?} {s:?}")),
@@ -133,15 +140,8 @@ fn opened(rtr: &Rtr, ch: ChanId) -> Result<(), String> {
 }
 
 fn server_channel(rtr: &Rtr, lo: u32, hi: u32) -> Result<ChanId, String> {
-    let seg = KeySegment::new(
-        0,
-        KeyType::Unsigned,
-        4,
-        0,
-        Some(&lo.to_ne_bytes()),
-        Some(&hi.to_ne_bytes()),
-    )
-    .map_err(|e| e.to_string())?;
+    let seg = KeySegment::new(0, KeyType::Unsigned, 4, 0, Some(&lo.to_ne_bytes()), Some(&hi.to_ne_bytes()))
+        .map_err(|e| e.to_string())?;
     let ch = rtr
         .open_channel(OpenParams {
             flags: flags::ope::SERVER,
@@ -242,11 +242,7 @@ struct ClientResult {
 
 fn client(rtr: Rtr, id: u64, a: DemoArgs, until: Instant) -> Result<ClientResult, String> {
     let ch = rtr
-        .open_channel(OpenParams {
-            flags: flags::ope::CLIENT,
-            facility: Some(FACILITY.into()),
-            ..Default::default()
-        })
+        .open_channel(OpenParams { flags: flags::ope::CLIENT, facility: Some(FACILITY.into()), ..Default::default() })
         .map_err(|e| e.to_string())?;
     opened(&rtr, ch)?;
     let which = Which::List(vec![ch]);
@@ -275,18 +271,13 @@ fn client(rtr: Rtr, id: u64, a: DemoArgs, until: Instant) -> Result<ClientResult
         };
         let amount = (next() % 200 + 1) as i64;
         let t0 = Instant::now();
-        rtr.start_tx(ch, 0, Some(30_000))
-            .map_err(|e| format!("start_tx: {e}"))?;
+        rtr.start_tx(ch, 0, Some(30_000)).map_err(|e| format!("start_tx: {e}"))?;
         r.started += 1;
-        rtr.send_to_server(ch, 0, &encode(from, -amount, transfer))
-            .map_err(|e| format!("send: {e}"))?;
-        rtr.send_to_server(ch, flags::sen::ACCEPT, &encode(to, amount, transfer))
-            .map_err(|e| format!("send: {e}"))?;
+        rtr.send_to_server(ch, 0, &encode(from, -amount, transfer)).map_err(|e| format!("send: {e}"))?;
+        rtr.send_to_server(ch, flags::sen::ACCEPT, &encode(to, amount, transfer)).map_err(|e| format!("send: {e}"))?;
         let tid = rtr.get_tid(ch, 0).map_err(|e| e.to_string())?;
         loop {
-            let m = rtr
-                .receive(&which, Some(STEP))
-                .map_err(|e| format!("client receive: {e}"))?;
+            let m = rtr.receive(&which, Some(STEP)).map_err(|e| format!("client receive: {e}"))?;
             match m.sb.msgtype {
                 MsgType::Accepted => {
                     r.accepted.push(tid);
@@ -324,8 +315,14 @@ pub fn run(a: DemoArgs) -> Result<(), String> {
     if !a.no_failure && a.servers < 2 {
         return Err("a server failure needs at least 2 servers per partition (or pass --no-failure)".into());
     }
-    let base = Rtr::embedded().map_err(|e| e.to_string())?;
+    let (cfg, scratch) = journal_choice(a.journal_dir.clone(), a.no_journal, "demo")?;
+    let journal_line = match &cfg.journal {
+        Some(j) => format!("journal in {} (every commit durable before it is announced)", j.dir.display()),
+        None => "no journal (transactions are not durable)".to_string(),
+    };
+    let base = Rtr::embedded_with(cfg).map_err(|e| e.to_string())?;
     let node = base.node();
+    let _cleanup = scratch;
     let half = a.accounts / 2;
     let ranges = [(0u32, half - 1), (half, a.accounts - 1)];
     let started = Instant::now();
@@ -356,7 +353,7 @@ pub fn run(a: DemoArgs) -> Result<(), String> {
             servers.push(thread::spawn(move || serve(rtr, ch, cx)));
         }
     }
-    println!("RTR demo: bank facility {FACILITY} on the embedded node");
+    println!("RTR demo: bank facility {FACILITY} on the embedded node, {journal_line}");
     println!(
         "  2 partitions (accounts {}-{} and {}-{}), {} concurrent servers each, {} clients, {:.1} s",
         ranges[0].0, ranges[0].1, ranges[1].0, ranges[1].1, a.servers, a.clients, a.seconds
@@ -406,10 +403,7 @@ pub fn run(a: DemoArgs) -> Result<(), String> {
         total.rejected_funds,
         total.rejected_other.len()
     );
-    println!(
-        "  throughput:   {:.0} tx/s",
-        total.started as f64 / elapsed.as_secs_f64()
-    );
+    println!("  throughput:   {:.0} tx/s", total.started as f64 / elapsed.as_secs_f64());
     println!(
         "  latency:      p50 {} us, p99 {} us (start to outcome, {} samples)",
         lat.quantile(0.5),
@@ -430,11 +424,7 @@ pub fn run(a: DemoArgs) -> Result<(), String> {
     let mut checks: Vec<(bool, String)> = Vec::new();
     checks.push((
         errors.is_empty(),
-        if errors.is_empty() {
-            "clients and servers ran without errors".into()
-        } else {
-            errors.join("; ")
-        },
+        if errors.is_empty() { "clients and servers ran without errors".into() } else { errors.join("; ") },
     ));
     checks.push((
         total.outcomes == total.started && accepted.len() == total.accepted.len(),
@@ -445,10 +435,7 @@ pub fn run(a: DemoArgs) -> Result<(), String> {
     ));
     checks.push((
         total.rejected_other.is_empty(),
-        format!(
-            "no transaction rejected for another reason than funds ({:?})",
-            &total.rejected_other
-        ),
+        format!("no transaction rejected for another reason than funds ({:?})", &total.rejected_other),
     ));
     let mut sum = 0i64;
     let mut applied_ok = true;
@@ -459,22 +446,13 @@ pub fn run(a: DemoArgs) -> Result<(), String> {
         applied_ok &= db.applied == accepted;
         twice += db.applied_twice;
     }
-    checks.push((
-        applied_ok,
-        "every accepted transfer applied on both partitions, no rejected one applied".into(),
-    ));
+    checks.push((applied_ok, "every accepted transfer applied on both partitions, no rejected one applied".into()));
     checks.push((twice == 0, format!("no transfer applied twice ({twice})")));
     let expect = i64::from(a.accounts) * a.balance;
-    checks.push((
-        sum == expect,
-        format!("total balance conserved: {sum} (expected {expect})"),
-    ));
+    checks.push((sum == expect, format!("total balance conserved: {sum} (expected {expect})")));
     if let Some(tid) = f.tid {
         let finished = !accepted.contains(&tid) || dbs.iter().all(|d| d.lock().is_ok_and(|d| d.applied.contains(&tid)));
-        checks.push((
-            finished,
-            format!("the failed server's transaction {tid} was finished by another server"),
-        ));
+        checks.push((finished, format!("the failed server's transaction {tid} was finished by another server")));
     }
     println!("Checks");
     let mut ok = true;

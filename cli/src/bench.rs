@@ -16,6 +16,9 @@ use rtr_core::flags;
 use rtr_core::keyseg::{KeySegment, KeyType};
 use rtr_core::{MsgType, OpenParams, Rtr, RtrError, Which};
 
+use rtr_core::journal::bench as journal_bench;
+
+use crate::scratch::journal_choice;
 use crate::stats::Latencies;
 
 #[derive(clap::Args)]
@@ -24,52 +27,109 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
     clients: Vec<usize>,
     /// Concurrent server channels (one thread each).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 32)]
     servers: usize,
+    /// Threads serving the server channels; each receives over its share of
+    /// the channels with one `rtr_receive_message` (a polled server).
+    #[arg(long, default_value_t = 2)]
+    server_threads: usize,
     /// Seconds per measurement.
     #[arg(long, default_value_t = 2.0)]
     seconds: f64,
     /// Message size in bytes (at least 4: the key).
     #[arg(long, default_value_t = 100)]
     msg_size: usize,
+    /// Where journals go (default: the system's temporary directory). Use a
+    /// directory on the storage you want to measure.
+    #[arg(long)]
+    dir: Option<std::path::PathBuf>,
+    /// Measure without a journal (transactions are then not durable).
+    #[arg(long)]
+    no_journal: bool,
+    /// Also measure the journal alone: durable appends with 1, 8 and 64
+    /// concurrent writers against one fdatasync per record.
+    #[arg(long)]
+    journal: bool,
 }
 
 pub fn run(a: BenchArgs) -> Result<(), String> {
-    if a.servers == 0 || a.msg_size < 4 || a.msg_size > rtr_core::MAX_MSGLEN || a.seconds.is_nan() || a.seconds <= 0.0 {
+    if a.servers == 0
+        || a.server_threads == 0
+        || a.msg_size < 4
+        || a.msg_size > rtr_core::MAX_MSGLEN
+        || a.seconds.is_nan()
+        || a.seconds <= 0.0
+    {
         return Err("need servers >= 1, 4 <= msg-size <= 64000 and a positive duration".into());
     }
+    let base = a.dir.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&base).map_err(|e| format!("{}: {e}", base.display()))?;
+    let secs = Duration::from_secs_f64(a.seconds);
+    let fsync = journal_bench::fsync_per_record(&base, secs.min(Duration::from_secs(2))).map_err(|e| e.to_string())?;
+    println!("rtr bench in {} ({} cores)", base.display(), thread::available_parallelism().map_or(1, |n| n.get()));
     println!(
-        "rtr bench: embedded node, one partition, {} concurrent servers, {}-byte messages",
-        a.servers, a.msg_size
+        "baseline: one fdatasync per record: {:.0} records/s, p50 {:.0} us, p99 {:.0} us",
+        fsync.commits_per_sec, fsync.p50_us, fsync.p99_us
     );
-    println!("(the journal is not in this build yet: these transactions are not durable)");
+    println!();
     println!(
-        "{:>8} {:>12} {:>10} {:>10} {:>10}",
-        "clients", "tx/s", "p50 us", "p99 us", "samples"
+        "embedded node, one partition, {} concurrent server channels on {} threads, {}-byte one-message transactions, {}",
+        a.servers,
+        a.server_threads,
+        a.msg_size,
+        if a.no_journal { "NO journal (not durable)" } else { "journaled (durable)" }
+    );
+    println!(
+        "{:>8} {:>12} {:>10} {:>10} {:>10} {:>14}",
+        "clients", "tx/s", "p50 us", "p99 us", "samples", "p50/fdatasync"
     );
     for &n in &a.clients {
         if n == 0 {
             continue;
         }
-        let (rate, mut lat) = measure(n, &a)?;
+        let dir = a.dir.as_ref().map(|d| d.join(format!("rtr-bench-{}-{n}", std::process::id())));
+        let (cfg, _scratch) = journal_choice(dir.clone(), a.no_journal, "bench")?;
+        let (rate, mut lat) = measure(n, &a, cfg)?;
+        if let Some(d) = dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        let p50 = lat.quantile(0.5);
         println!(
-            "{:>8} {:>12.0} {:>10} {:>10} {:>10}",
+            "{:>8} {:>12.0} {:>10} {:>10} {:>10} {:>14.2}",
             n,
             rate,
-            lat.quantile(0.5),
+            p50,
             lat.quantile(0.99),
-            lat.len()
+            lat.len(),
+            f64::from(p50) / fsync.p50_us.max(1.0)
         );
+    }
+    if a.journal {
+        println!();
+        println!("journal alone: durable appends of 100-byte records, group commit");
+        println!("{:>8} {:>12} {:>10} {:>10} {:>16}", "writers", "commits/s", "p50 us", "p99 us", "x fdatasync rate");
+        for w in [1usize, 8, 64] {
+            let r = journal_bench::run(&base, w, secs).map_err(|e| e.to_string())?;
+            println!(
+                "{:>8} {:>12.0} {:>10.0} {:>10.0} {:>16.2}",
+                w,
+                r.commits_per_sec,
+                r.p50_us,
+                r.p99_us,
+                r.commits_per_sec / fsync.commits_per_sec.max(1.0)
+            );
+        }
     }
     Ok(())
 }
 
-fn measure(clients: usize, a: &BenchArgs) -> Result<(f64, Latencies), String> {
-    let base = Rtr::embedded().map_err(|e| e.to_string())?;
+fn measure(clients: usize, a: &BenchArgs, cfg: rtr_core::EmbeddedConfig) -> Result<(f64, Latencies), String> {
+    let base = Rtr::embedded_with(cfg).map_err(|e| e.to_string())?;
     let node = base.node();
     let stop = Arc::new(AtomicBool::new(false));
     let server_rtr = Rtr::connect(&node).map_err(|e| e.to_string())?;
-    let mut servers = Vec::new();
+    // Open every server channel, then share them out among the threads.
+    let mut chans = Vec::new();
     for _ in 0..a.servers {
         let seg = KeySegment::new(0, KeyType::Unsigned, 4, 0, None, None).map_err(|e| e.to_string())?;
         let ch = server_rtr
@@ -80,16 +140,21 @@ fn measure(clients: usize, a: &BenchArgs) -> Result<(f64, Latencies), String> {
                 ..Default::default()
             })
             .map_err(|e| e.to_string())?;
-        let m = server_rtr
-            .receive(&Which::List(vec![ch]), Some(Duration::from_secs(5)))
-            .map_err(|e| e.to_string())?;
+        let m = server_rtr.receive(&Which::List(vec![ch]), Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
         if m.sb.msgtype != MsgType::Opened {
             return Err(format!("server open failed: {:?}", m.status()));
         }
+        chans.push(ch);
+    }
+    let threads = a.server_threads.min(chans.len());
+    let mut servers = Vec::new();
+    for t in 0..threads {
+        let mine: Vec<_> = chans.iter().copied().skip(t).step_by(threads).collect();
         let rtr = server_rtr.clone();
         let stop = stop.clone();
         servers.push(thread::spawn(move || {
-            let which = Which::List(vec![ch]);
+            // Receiving again is each channel's implicit accept.
+            let which = Which::List(mine);
             let mut buf = vec![0u8; rtr_core::MAX_MSGLEN];
             loop {
                 match rtr.receive_into(&which, &mut buf, Some(Duration::from_millis(100))) {
@@ -118,9 +183,7 @@ fn measure(clients: usize, a: &BenchArgs) -> Result<(f64, Latencies), String> {
                 .map_err(|e| e.to_string())?;
             let which = Which::List(vec![ch]);
             let mut buf = [0u8; 64];
-            let r = rtr
-                .receive_into(&which, &mut buf, Some(Duration::from_secs(5)))
-                .map_err(|e| e.to_string())?;
+            let r = rtr.receive_into(&which, &mut buf, Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
             if r.msgtype != MsgType::Opened {
                 return Err("client open failed".into());
             }
@@ -131,12 +194,10 @@ fn measure(clients: usize, a: &BenchArgs) -> Result<(f64, Latencies), String> {
                 k = k.wrapping_add(7919);
                 msg[0..4].copy_from_slice(&k.to_ne_bytes());
                 let t0 = Instant::now();
-                rtr.send_to_server(ch, flags::sen::ACCEPT, &msg)
-                    .map_err(|e| e.to_string())?;
+                rtr.send_to_server(ch, flags::sen::ACCEPT, &msg).map_err(|e| e.to_string())?;
                 loop {
-                    let r = rtr
-                        .receive_into(&which, &mut buf, Some(Duration::from_secs(10)))
-                        .map_err(|e| e.to_string())?;
+                    let r =
+                        rtr.receive_into(&which, &mut buf, Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
                     match r.msgtype {
                         MsgType::Accepted => break,
                         MsgType::Rejected => return Err("a benchmark transaction was rejected".into()),

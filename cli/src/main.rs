@@ -6,6 +6,7 @@
 
 mod bank;
 mod bench;
+mod scratch;
 mod stats;
 
 use clap::{Parser, Subcommand};

@@ -3,15 +3,8 @@
 use std::process::Command;
 
 fn rtr(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_rtr"))
-        .args(args)
-        .output()
-        .expect("run rtr");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(env!("CARGO_BIN_EXE_rtr")).args(args).output().expect("run rtr");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
 
@@ -39,10 +32,7 @@ fn demo_refuses_bad_arguments() {
 fn bench_prints_a_row_per_client_count() {
     let (ok, out) = rtr(&["bench", "--clients", "1,2", "--seconds", "0.2", "--servers", "2"]);
     assert!(ok, "{out}");
-    let rows: Vec<&str> = out
-        .lines()
-        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
-        .collect();
+    let rows: Vec<&str> = out.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit())).collect();
     assert_eq!(rows.len(), 2, "{out}");
     let (ok, _) = rtr(&["bench", "--msg-size", "2"]);
     assert!(!ok);

@@ -4,10 +4,17 @@
 //! The thread owns the [`Node`] state machine. Library connections send it
 //! [`Request`]s over a crossbeam channel; it hands [`Delivery`]s back through
 //! each connection's [`DeliverySink`]. It drains every request already queued
-//! before delivering, so a burst from many client threads is handled in one
-//! pass and each connection is woken once per pass, not once per message.
+//! before acting, so a burst from many client threads is handled in one pass:
+//! the pass's journal records go to the journal writer in one append (one
+//! shared fdatasync when any of them needs it), and each connection is woken
+//! once per pass, not once per message.
+//!
+//! The journal (on by default for the process-wide node; see
+//! [`EmbeddedConfig::from_env`]) is opened before the node takes requests;
+//! committed transactions found in it are replayed to servers as they open.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -15,8 +22,12 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use crate::error::RtrError;
+use crate::journal::{self, Journal, JournalConfig, JournalError};
 use crate::node::{Node, Output};
 use crate::protocol::{ConnId, Delivery, Request};
+use crate::status::Status;
+use crate::tid::Tid;
 
 /// Where a node's deliveries for one connection go (the library's inbox).
 pub trait DeliverySink: Send + Sync {
@@ -30,11 +41,47 @@ pub trait DeliverySink: Send + Sync {
 enum Input {
     Connect(ConnId, Arc<dyn DeliverySink>),
     Request(ConnId, Request),
+    /// Synced journal writes completed (or failed).
+    JournalDone(Vec<u64>, Result<(), Status>),
+    /// Unsynced journal writes of these transactions failed.
+    JournalFailed(Vec<Tid>, Status),
     Shutdown,
 }
 
-/// How many queued requests the node thread takes before it flushes deliveries.
+/// How many queued requests the node thread takes before it acts on them.
 const MAX_BATCH: usize = 1024;
+
+/// The environment variable that selects the journal directory of the
+/// process-wide embedded node. `none` (or `off`) runs without a journal.
+pub const JOURNAL_DIR_ENV: &str = "RTR_JOURNAL_DIR";
+/// The journal directory when the variable is not set (relative to the
+/// current directory).
+pub const DEFAULT_JOURNAL_DIR: &str = "rtr-journal";
+
+/// How to start an embedded node.
+#[derive(Clone, Debug, Default)]
+pub struct EmbeddedConfig {
+    /// `None`: no journal (transactions are not durable).
+    pub journal: Option<JournalConfig>,
+}
+
+impl EmbeddedConfig {
+    /// The process-wide node's settings: a journal in `$RTR_JOURNAL_DIR`, or
+    /// in `./rtr-journal` when it is not set; none when it is `none`/`off`.
+    pub fn from_env() -> EmbeddedConfig {
+        let dir = match std::env::var_os(JOURNAL_DIR_ENV) {
+            Some(v) if v == "none" || v == "off" => return EmbeddedConfig { journal: None },
+            Some(v) if !v.is_empty() => PathBuf::from(v),
+            _ => PathBuf::from(DEFAULT_JOURNAL_DIR),
+        };
+        EmbeddedConfig::journaled(dir)
+    }
+
+    /// A journal in `dir` with the default sizes.
+    pub fn journaled(dir: impl Into<PathBuf>) -> EmbeddedConfig {
+        EmbeddedConfig { journal: Some(JournalConfig { dir: dir.into(), ..JournalConfig::default() }) }
+    }
+}
 
 /// Handle to a running embedded node. Dropping the last handle stops its thread.
 pub struct EmbeddedNode {
@@ -42,6 +89,8 @@ pub struct EmbeddedNode {
     next_conn: AtomicU32,
     node_id: u32,
     incarnation: u32,
+    /// Committed transactions found in the journal at start-up.
+    recovered: usize,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -73,31 +122,64 @@ impl NodeLink {
     }
 }
 
+/// The status a transaction gets when the journal could not take its records.
+fn journal_status(e: &JournalError) -> Status {
+    match e {
+        JournalError::Full => Status::Jnlfull,
+        _ => Status::Nodeunavail,
+    }
+}
+
 impl EmbeddedNode {
-    /// Start a node thread with every role.
+    /// Start a node thread with every role and no journal.
     pub fn start() -> std::io::Result<Arc<EmbeddedNode>> {
+        EmbeddedNode::start_with(EmbeddedConfig::default()).map_err(|e| std::io::Error::other(e.to_string()))
+    }
+
+    /// Start a node thread with every role; open (or create) its journal
+    /// first and rebuild from it.
+    pub fn start_with(cfg: EmbeddedConfig) -> Result<Arc<EmbeddedNode>, RtrError> {
         let (tx, rx) = crossbeam_channel::unbounded();
-        // The incarnation separates tids of successive runs of the same node.
-        // Until the journal persists a counter (journal issue), wall-clock
-        // time mixed with the pid serves.
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let incarnation = (now.as_secs() as u32) ^ (now.subsec_nanos() << 7) ^ std::process::id();
-        let thread = std::thread::Builder::new().name("rtr-node".into()).spawn(move || {
-            let mut sinks = HashMap::new();
-            // A bug in the node must not leave applications blocked for
-            // ever: tell every connection the node is gone.
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(rx, &mut sinks)));
-            if r.is_err() {
-                for s in sinks.values() {
-                    s.node_stopped();
-                }
+        let mut node = Node::new(cfg.journal.is_some());
+        let (journal, incarnation, recovered) = match &cfg.journal {
+            Some(jc) => {
+                let (j, rec) = journal::open_or_create(jc).map_err(|e| {
+                    RtrError::NodeUnavailable(format!("cannot open the journal in {}: {e}", jc.dir.display()))
+                })?;
+                let n = node.recover(Instant::now(), &rec.records);
+                // The owner epoch grows at every open, durably: it makes the
+                // tids of this run differ from those of every earlier run.
+                (Some(j), rec.epoch as u32, n)
             }
-        })?;
+            None => {
+                // Without a journal, wall-clock time mixed with the pid
+                // separates the tids of successive runs.
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+                (None, (now.as_secs() as u32) ^ (now.subsec_nanos() << 7) ^ std::process::id(), 0)
+            }
+        };
+        let back = tx.clone();
+        let thread = std::thread::Builder::new()
+            .name("rtr-node".into())
+            .spawn(move || {
+                let mut sinks = HashMap::new();
+                // A bug in the node must not leave applications blocked for
+                // ever: tell every connection the node is gone.
+                let r =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(node, rx, back, journal, &mut sinks)));
+                if r.is_err() {
+                    for s in sinks.values() {
+                        s.node_stopped();
+                    }
+                }
+            })
+            .map_err(|e| RtrError::NodeUnavailable(format!("cannot start the node thread: {e}")))?;
         Ok(Arc::new(EmbeddedNode {
             tx,
             next_conn: AtomicU32::new(1),
             node_id: 1,
             incarnation,
+            recovered,
             thread: Some(thread),
         }))
     }
@@ -106,10 +188,7 @@ impl EmbeddedNode {
     pub fn connect(&self, sink: Arc<dyn DeliverySink>) -> Option<NodeLink> {
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         self.tx.send(Input::Connect(conn, sink)).ok()?;
-        Some(NodeLink {
-            conn,
-            tx: self.tx.clone(),
-        })
+        Some(NodeLink { conn, tx: self.tx.clone() })
     }
 
     pub fn node_id(&self) -> u32 {
@@ -118,6 +197,12 @@ impl EmbeddedNode {
 
     pub fn incarnation(&self) -> u32 {
         self.incarnation
+    }
+
+    /// Committed transactions found in the journal at start-up (replayed to
+    /// servers as they open).
+    pub fn recovered(&self) -> usize {
+        self.recovered
     }
 }
 
@@ -133,8 +218,13 @@ impl Drop for EmbeddedNode {
     }
 }
 
-fn run(rx: Receiver<Input>, sinks: &mut HashMap<ConnId, Arc<dyn DeliverySink>>) {
-    let mut node = Node::new();
+fn run(
+    mut node: Node,
+    rx: Receiver<Input>,
+    back: Sender<Input>,
+    journal: Option<Journal>,
+    sinks: &mut HashMap<ConnId, Arc<dyn DeliverySink>>,
+) {
     let mut batches: HashMap<ConnId, Vec<Delivery>> = HashMap::new();
     loop {
         let first = match node.next_deadline() {
@@ -163,17 +253,68 @@ fn run(rx: Receiver<Input>, sinks: &mut HashMap<ConnId, Arc<dyn DeliverySink>>) 
                         sinks.remove(&conn);
                     }
                 }
+                Input::JournalDone(tokens, result) => {
+                    for t in tokens {
+                        node.journal_done(now, t, result);
+                    }
+                }
+                Input::JournalFailed(tids, status) => node.journal_failed(now, tids, status),
                 Input::Shutdown => return,
             }
             taken += 1;
             next = if taken < MAX_BATCH { rx.try_recv().ok() } else { None };
         }
         node.tick(now);
+
+        // Journal first (records are queued before their messages are
+        // delivered), all of this pass in one append.
+        let mut entries = Vec::new();
+        let mut sync = false;
+        let mut tokens = Vec::new();
         for out in node.take_output() {
             match out {
                 Output::Deliver { conn, delivery } => {
                     if sinks.contains_key(&conn) {
                         batches.entry(conn).or_default().push(delivery);
+                    }
+                }
+                Output::Journal { entries: e, sync: s, token } => {
+                    entries.extend(e);
+                    sync |= s;
+                    tokens.extend(token);
+                }
+            }
+        }
+        if !entries.is_empty() {
+            match &journal {
+                Some(j) => {
+                    let mut failed_tids: Vec<Tid> = entries.iter().map(|e| e.0).collect();
+                    failed_tids.dedup();
+                    let back = back.clone();
+                    j.append(
+                        entries,
+                        sync,
+                        Box::new(move |res| match res {
+                            Ok(()) => {
+                                if !tokens.is_empty() {
+                                    let _ = back.send(Input::JournalDone(tokens, Ok(())));
+                                }
+                            }
+                            Err(e) => {
+                                let status = journal_status(&e);
+                                if !tokens.is_empty() {
+                                    let _ = back.send(Input::JournalDone(tokens, Err(status)));
+                                }
+                                let _ = back.send(Input::JournalFailed(failed_tids, status));
+                            }
+                        }),
+                    );
+                }
+                None => {
+                    // A node without a journal emits no records; if it did,
+                    // report the synced ones durable so nothing waits for ever.
+                    if !tokens.is_empty() {
+                        let _ = back.send(Input::JournalDone(tokens, Ok(())));
                     }
                 }
             }

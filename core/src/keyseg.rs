@@ -191,10 +191,9 @@ impl KeySegment {
         let normalise = |which: &str, bound: Option<&[u8]>, max: bool| -> Result<Vec<u8>, KeyError> {
             match (key_type, bound) {
                 (KeyType::String, None) => Ok(vec![if max { 0xFF } else { 0x00 }; len]),
-                (KeyType::String, Some(b)) if b.len() > len => Err(bad(format!(
-                    "{which} bound is {} bytes, longer than the key length {length}",
-                    b.len()
-                ))),
+                (KeyType::String, Some(b)) if b.len() > len => {
+                    Err(bad(format!("{which} bound is {} bytes, longer than the key length {length}", b.len())))
+                }
                 (KeyType::String, Some(b)) => {
                     let mut v = Vec::with_capacity(len);
                     v.extend_from_slice(b);
@@ -224,16 +223,7 @@ impl KeySegment {
             KeyType::String => Bounds::String,
         };
 
-        let seg = KeySegment {
-            key_type,
-            length,
-            offset,
-            start,
-            end,
-            low,
-            high,
-            bounds,
-        };
+        let seg = KeySegment { key_type, length, offset, start, end, low, high, bounds };
         if seg.cmp_low_high() == Ordering::Greater {
             return Err(bad(format!(
                 "low bound {} is greater than high bound {}",
@@ -288,10 +278,8 @@ impl KeySegment {
     /// [`KeyError::MessageTooShort`] if `msg.len() < offset + length`.
     /// Never allocates.
     pub fn contains(&self, msg: &[u8]) -> Result<bool, KeyError> {
-        let field = msg.get(self.start..self.end).ok_or(KeyError::MessageTooShort {
-            needed: self.end,
-            got: msg.len(),
-        })?;
+        let field =
+            msg.get(self.start..self.end).ok_or(KeyError::MessageTooShort { needed: self.end, got: msg.len() })?;
         Ok(self.field_in_range(field))
     }
 
@@ -357,11 +345,7 @@ impl fmt::Display for KeySegment {
     /// (the width is in bits for numbers and bytes for strings; string bounds
     /// are shown without their trailing NUL padding).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let width = if self.key_type.is_numeric() {
-            u64::from(self.length) * 8
-        } else {
-            u64::from(self.length)
-        };
+        let width = if self.key_type.is_numeric() { u64::from(self.length) * 8 } else { u64::from(self.length) };
         write!(
             f,
             "{}{}@{} [{}..={}]",
@@ -424,10 +408,7 @@ impl KeyRange {
     /// segments contains every message. Never allocates.
     pub fn contains(&self, msg: &[u8]) -> Result<bool, KeyError> {
         if msg.len() < self.min_len {
-            return Err(KeyError::MessageTooShort {
-                needed: self.min_len,
-                got: msg.len(),
-            });
+            return Err(KeyError::MessageTooShort { needed: self.min_len, got: msg.len() });
         }
         for seg in &self.segments {
             if !seg.contains(msg)? {
@@ -704,10 +685,7 @@ mod tests {
     #[test]
     fn too_many_segments() {
         let segs: Vec<_> = (0..21).map(|i| u(i, 1, i as u32, 0, 255)).collect();
-        assert_eq!(
-            KeyRange::new(segs.clone()),
-            Err(KeyError::TooManySegments { count: 21 })
-        );
+        assert_eq!(KeyRange::new(segs.clone()), Err(KeyError::TooManySegments { count: 21 }));
         let r = KeyRange::new(segs[..20].to_vec()).unwrap();
         assert_eq!(r.segments().len(), MAX_NUMSEG);
         assert_eq!(
@@ -750,49 +728,21 @@ mod tests {
     fn bound_longer_than_length_rejected() {
         assert_bad_segment(KeySegment::new(4, KeyType::String, 2, 0, Some(b"abc"), None), 4);
         assert_bad_segment(KeySegment::new(4, KeyType::String, 2, 0, None, Some(b"abc")), 4);
-        assert_bad_segment(
-            KeySegment::new(4, KeyType::Unsigned, 2, 0, Some(&1u32.to_ne_bytes()), None),
-            4,
-        );
-        assert_bad_segment(
-            KeySegment::new(4, KeyType::Signed, 4, 0, None, Some(&1i64.to_ne_bytes())),
-            4,
-        );
+        assert_bad_segment(KeySegment::new(4, KeyType::Unsigned, 2, 0, Some(&1u32.to_ne_bytes()), None), 4);
+        assert_bad_segment(KeySegment::new(4, KeyType::Signed, 4, 0, None, Some(&1i64.to_ne_bytes())), 4);
         // Numeric bounds shorter than the key length are rejected too.
         assert_bad_segment(KeySegment::new(4, KeyType::Unsigned, 4, 0, Some(&[1]), None), 4);
     }
 
     #[test]
     fn low_greater_than_high_rejected() {
-        let bad_u = KeySegment::new(
-            5,
-            KeyType::Unsigned,
-            4,
-            0,
-            Some(&10u32.to_ne_bytes()),
-            Some(&9u32.to_ne_bytes()),
-        );
+        let bad_u = KeySegment::new(5, KeyType::Unsigned, 4, 0, Some(&10u32.to_ne_bytes()), Some(&9u32.to_ne_bytes()));
         assert_bad_segment(bad_u, 5);
-        let bad_s = KeySegment::new(
-            5,
-            KeyType::Signed,
-            2,
-            0,
-            Some(&1i16.to_ne_bytes()),
-            Some(&(-1i16).to_ne_bytes()),
-        );
+        let bad_s = KeySegment::new(5, KeyType::Signed, 2, 0, Some(&1i16.to_ne_bytes()), Some(&(-1i16).to_ne_bytes()));
         assert_bad_segment(bad_s, 5);
         assert_bad_segment(KeySegment::new(5, KeyType::String, 3, 0, Some(b"b"), Some(b"a")), 5);
         // Same bytes as the signed case, but unsigned: 1 <= 0xFFFF is fine.
-        KeySegment::new(
-            5,
-            KeyType::Unsigned,
-            2,
-            0,
-            Some(&1i16.to_ne_bytes()),
-            Some(&(-1i16).to_ne_bytes()),
-        )
-        .unwrap();
+        KeySegment::new(5, KeyType::Unsigned, 2, 0, Some(&1i16.to_ne_bytes()), Some(&(-1i16).to_ne_bytes())).unwrap();
         // low == high is fine.
         s(0, 4, 0, -3, -3);
     }
@@ -800,10 +750,7 @@ mod tests {
     #[test]
     fn message_too_short() {
         let seg = u(0, 4, 10, 0, 100);
-        assert_eq!(
-            seg.contains(&[0u8; 13]),
-            Err(KeyError::MessageTooShort { needed: 14, got: 13 })
-        );
+        assert_eq!(seg.contains(&[0u8; 13]), Err(KeyError::MessageTooShort { needed: 14, got: 13 }));
         assert_eq!(seg.contains(&[0u8; 14]), Ok(true));
         assert_eq!(seg.contains(&[]), Err(KeyError::MessageTooShort { needed: 14, got: 0 }));
 
@@ -811,10 +758,7 @@ mod tests {
         // segment would already exclude the message.
         let r = range(vec![u(0, 1, 0, 5, 5), st(1, 4, 20, b"a", b"z")]);
         assert_eq!(r.min_message_len(), 24);
-        assert_eq!(
-            r.contains(&[0u8; 23]),
-            Err(KeyError::MessageTooShort { needed: 24, got: 23 })
-        );
+        assert_eq!(r.contains(&[0u8; 23]), Err(KeyError::MessageTooShort { needed: 24, got: 23 }));
         let msg = KeyError::MessageTooShort { needed: 24, got: 23 }.to_string();
         assert!(msg.contains("24") && msg.contains("23"));
     }
@@ -833,11 +777,7 @@ mod tests {
 
     #[test]
     fn offsets_and_multi_segment() {
-        let r = range(vec![
-            u(0, 2, 0, 100, 200),
-            s(1, 4, 2, -10, 10),
-            st(2, 3, 6, b"abc", b"abz"),
-        ]);
+        let r = range(vec![u(0, 2, 0, 100, 200), s(1, 4, 2, -10, 10), st(2, 3, 6, b"abc", b"abz")]);
         assert_eq!(r.min_message_len(), 9);
         let mut m = Vec::new();
         m.extend_from_slice(&150u16.to_ne_bytes());
@@ -861,11 +801,7 @@ mod tests {
 
         assert_eq!(
             r.layout(),
-            KeyLayout(vec![
-                (KeyType::Unsigned, 2, 0),
-                (KeyType::Signed, 4, 2),
-                (KeyType::String, 3, 6),
-            ])
+            KeyLayout(vec![(KeyType::Unsigned, 2, 0), (KeyType::Signed, 4, 2), (KeyType::String, 3, 6),])
         );
         assert_eq!(r.segments()[1].key_type(), KeyType::Signed);
         assert_eq!(r.segments()[1].length(), 4);
@@ -876,11 +812,7 @@ mod tests {
     fn overlapping_segments_in_one_key() {
         // Segments may overlap each other in the message (different views).
         let r = range(vec![u(0, 4, 0, 0, 1000), u(1, 1, 0, 0, 10)]);
-        let inside = if cfg!(target_endian = "little") {
-            5u32
-        } else {
-            5u32 << 24
-        };
+        let inside = if cfg!(target_endian = "little") { 5u32 } else { 5u32 << 24 };
         assert_eq!(r.contains(&inside.to_ne_bytes()), Ok(cfg!(target_endian = "little")));
     }
 
@@ -960,15 +892,8 @@ mod tests {
 
     #[test]
     fn display() {
-        let r = range(vec![
-            u(0, 4, 0, 1, 99_999),
-            s(1, 2, 4, -5, 5),
-            st(2, 6, 6, b"a\"b\\", b"z\x01\xff"),
-        ]);
-        assert_eq!(
-            r.to_string(),
-            r#"u32@0 [1..=99999], i16@4 [-5..=5], str6@6 ["a\"b\\"..="z\x01\xff"]"#
-        );
+        let r = range(vec![u(0, 4, 0, 1, 99_999), s(1, 2, 4, -5, 5), st(2, 6, 6, b"a\"b\\", b"z\x01\xff")]);
+        assert_eq!(r.to_string(), r#"u32@0 [1..=99999], i16@4 [-5..=5], str6@6 ["a\"b\\"..="z\x01\xff"]"#);
         let r = range(vec![KeySegment::new(0, KeyType::String, 2, 0, None, None).unwrap()]);
         assert_eq!(r.to_string(), r#"str2@0 [""..="\xff\xff"]"#);
         let r = range(vec![KeySegment::new(0, KeyType::Signed, 1, 3, None, None).unwrap()]);
@@ -1018,17 +943,15 @@ mod tests {
         });
         let string = (1u32..6, 0u32..24).prop_flat_map(|(len, off)| {
             let l = len as usize;
-            (
-                prop::collection::vec(any::<u8>(), 0..=l),
-                prop::collection::vec(any::<u8>(), 0..=l),
-            )
-                .prop_map(move |(a, b)| {
+            (prop::collection::vec(any::<u8>(), 0..=l), prop::collection::vec(any::<u8>(), 0..=l)).prop_map(
+                move |(a, b)| {
                     let (mut a, mut b) = (a, b);
                     a.resize(l, 0);
                     b.resize(l, 0);
                     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
                     st(0, len, off, &lo, &hi)
-                })
+                },
+            )
         });
         prop_oneof![numeric, string]
     }

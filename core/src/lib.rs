@@ -23,6 +23,7 @@ pub mod status;
 pub mod tid;
 
 pub use api::{Message, OpenParams, Received, Rtr, Which};
+pub use embedded::EmbeddedConfig;
 pub use error::{Result, RtrError};
 pub use msgtype::MsgType;
 pub use status::Status;

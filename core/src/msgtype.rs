@@ -58,10 +58,7 @@ msgtypes! {
 impl MsgType {
     /// Types whose data is an `rtr_status_data_t` (status, reason).
     pub const fn carries_status(self) -> bool {
-        matches!(
-            self,
-            MsgType::Opened | MsgType::Closed | MsgType::Accepted | MsgType::Rejected | MsgType::Prepared
-        )
+        matches!(self, MsgType::Opened | MsgType::Closed | MsgType::Accepted | MsgType::Rejected | MsgType::Prepared)
     }
 }
 

@@ -165,11 +165,7 @@ mod tests {
     fn ok_is_one_and_odd_means_success() {
         assert_eq!(Status::Ok.code(), 1);
         for s in Status::ALL {
-            assert_eq!(
-                s.is_success(),
-                s.severity() == Severity::Success || s.severity() == Severity::Info,
-                "{s:?}"
-            );
+            assert_eq!(s.is_success(), s.severity() == Severity::Success || s.severity() == Severity::Info, "{s:?}");
         }
     }
 

@@ -33,6 +33,8 @@ pub(crate) fn status_of(e: RtrError) -> Status {
 
 /// The process-wide connection (the embedded node, started on first use).
 pub(crate) fn rtr() -> Result<&'static Rtr, Status> {
+    #[cfg(test)]
+    crate::test_support::isolate_journal();
     Rtr::global().map_err(status_of)
 }
 

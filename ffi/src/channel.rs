@@ -128,23 +128,14 @@ pub unsafe extern "C" fn rtr_open_channel(
             // SAFETY: non-NULL and ended by RTR_EVTNUM_ENDLIST (caller
             // contract); at most MAX_EVENT_LIST + 1 entries are read.
             unsafe { terminated_list(pevtnum.cast_const(), EVTNUM_ENDLIST, MAX_EVENT_LIST) }.ok_or_else(|| {
-                status_of(RtrError::InvalidEventList(format!(
-                    "no RTR_EVTNUM_ENDLIST within {MAX_EVENT_LIST} entries"
-                )))
+                status_of(RtrError::InvalidEventList(format!("no RTR_EVTNUM_ENDLIST within {MAX_EVENT_LIST} entries")))
             })?
         };
         // SAFETY: pkeyseg is NULL or points to numseg readable segments
         // (caller contract); key_segments checks numseg and NULL first.
         let segments = unsafe { key_segments(numseg, pkeyseg) }?;
         let chan = rtr()?
-            .open_channel(OpenParams {
-                flags,
-                facility,
-                recipient,
-                access,
-                events,
-                segments,
-            })
+            .open_channel(OpenParams { flags, facility, recipient, access, events, segments })
             .map_err(status_of)?;
         // SAFETY: pchannel is non-NULL (checked above) and writable (caller contract).
         unsafe { write_out(pchannel, chan) };
@@ -307,13 +298,7 @@ mod tests {
     }
 
     fn seg(ks_type: u32, len: u32, lo: *mut c_void, hi: *mut c_void) -> rtr_keyseg_t {
-        rtr_keyseg_t {
-            ks_type,
-            ks_length: len,
-            ks_offset: 0,
-            ks_lo_bound: lo,
-            ks_hi_bound: hi,
-        }
+        rtr_keyseg_t { ks_type, ks_length: len, ks_offset: 0, ks_lo_bound: lo, ks_hi_bound: hi }
     }
 
     fn server_keys_status(segs: &mut [rtr_keyseg_t]) -> rtr_status_t {
@@ -336,16 +321,7 @@ mod tests {
     fn null_pchannel_is_invptr() {
         // SAFETY: NULL pchannel is what is tested; the rest is valid.
         let s = unsafe {
-            rtr_open_channel(
-                null_mut(),
-                ope::CLIENT,
-                c"FFI_NULLCH".as_ptr(),
-                null(),
-                null_mut(),
-                null(),
-                0,
-                null_mut(),
-            )
+            rtr_open_channel(null_mut(), ope::CLIENT, c"FFI_NULLCH".as_ptr(), null(), null_mut(), null(), 0, null_mut())
         };
         assert_eq!(s, code(Status::Invptr));
     }
@@ -382,10 +358,7 @@ mod tests {
         assert_eq!(open_status(0, f), code(Status::Invflags));
         assert_eq!(open_status(ope::CLIENT | ope::SERVER, f), code(Status::Invflags));
         assert_eq!(open_status(ope::CLIENT | (1 << 30), f), code(Status::Invflags));
-        assert_eq!(
-            open_status(ope::CLIENT | ope::EXPLICIT_ACCEPT, f),
-            code(Status::Invflags)
-        );
+        assert_eq!(open_status(ope::CLIENT | ope::EXPLICIT_ACCEPT, f), code(Status::Invflags));
         assert_eq!(open_status(ope::SERVER | ope::SHADOW, f), code(Status::Unsupported));
     }
 
@@ -434,87 +407,36 @@ mod tests {
     fn key_segment_checks() {
         let mut lo = 10u32;
         let mut hi = 20u32;
-        let (plo, phi) = (
-            (&mut lo as *mut u32).cast::<c_void>(),
-            (&mut hi as *mut u32).cast::<c_void>(),
-        );
+        let (plo, phi) = ((&mut lo as *mut u32).cast::<c_void>(), (&mut hi as *mut u32).cast::<c_void>());
         // numseg above the maximum: refused before pkeyseg is read.
-        let (s, _) = try_open(
-            ope::SERVER,
-            c"FFI_KEYS".as_ptr(),
-            null(),
-            null_mut(),
-            null(),
-            &mut [],
-            21,
-        );
+        let (s, _) = try_open(ope::SERVER, c"FFI_KEYS".as_ptr(), null(), null_mut(), null(), &mut [], 21);
         assert_eq!(s, code(Status::Invnumseg));
         // numseg > 0 with NULL pkeyseg.
-        let (s, _) = try_open(
-            ope::SERVER,
-            c"FFI_KEYS".as_ptr(),
-            null(),
-            null_mut(),
-            null(),
-            &mut [],
-            1,
-        );
+        let (s, _) = try_open(ope::SERVER, c"FFI_KEYS".as_ptr(), null(), null_mut(), null(), &mut [], 1);
         assert_eq!(s, code(Status::Invpkeyseg));
         // A 3-byte unsigned key.
         let mut three = [0u8; 3];
         let p3 = three.as_mut_ptr().cast();
-        assert_eq!(
-            server_keys_status(&mut [seg(KEYSEG_UNSIGNED, 3, p3, p3)]),
-            code(Status::Invmsgsize)
-        );
+        assert_eq!(server_keys_status(&mut [seg(KEYSEG_UNSIGNED, 3, p3, p3)]), code(Status::Invmsgsize));
         // Unknown and unsupported types.
-        assert_eq!(
-            server_keys_status(&mut [seg(99, 4, plo, phi)]),
-            code(Status::Invpkeyseg)
-        );
-        assert_eq!(
-            server_keys_status(&mut [seg(KEYSEG_PARTITION, 4, plo, null_mut())]),
-            code(Status::Unsupported)
-        );
-        assert_eq!(
-            server_keys_status(&mut [seg(KEYSEG_RMNAME, 4, plo, null_mut())]),
-            code(Status::Unsupported)
-        );
+        assert_eq!(server_keys_status(&mut [seg(99, 4, plo, phi)]), code(Status::Invpkeyseg));
+        assert_eq!(server_keys_status(&mut [seg(KEYSEG_PARTITION, 4, plo, null_mut())]), code(Status::Unsupported));
+        assert_eq!(server_keys_status(&mut [seg(KEYSEG_RMNAME, 4, plo, null_mut())]), code(Status::Unsupported));
         // An absurd length is refused before the (unreadable) bounds are read.
-        assert_eq!(
-            server_keys_status(&mut [seg(KEYSEG_STRING, 64_001, poison(), poison())]),
-            code(Status::Invpkeyseg)
-        );
+        assert_eq!(server_keys_status(&mut [seg(KEYSEG_STRING, 64_001, poison(), poison())]), code(Status::Invpkeyseg));
         // Low above high.
-        assert_eq!(
-            server_keys_status(&mut [seg(KEYSEG_UNSIGNED, 4, phi, plo)]),
-            code(Status::Invpkeyseg)
-        );
+        assert_eq!(server_keys_status(&mut [seg(KEYSEG_UNSIGNED, 4, phi, plo)]), code(Status::Invpkeyseg));
         // Keys on a client channel.
         let mut segs = [seg(KEYSEG_UNSIGNED, 4, plo, phi)];
-        let (s, _) = try_open(
-            ope::CLIENT,
-            c"FFI_KEYS".as_ptr(),
-            null(),
-            null_mut(),
-            null(),
-            &mut segs,
-            1,
-        );
+        let (s, _) = try_open(ope::CLIENT, c"FFI_KEYS".as_ptr(), null(), null_mut(), null(), &mut segs, 1);
         assert_eq!(s, code(Status::Invnumseg));
         // Valid: unsigned with bounds, signed and string with default bounds.
         let mut name = *b"M\0\0\0\0\0\0\0";
         assert_eq!(
             server_keys_status(&mut [
                 seg(KEYSEG_UNSIGNED, 4, plo, phi),
-                rtr_keyseg_t {
-                    ks_offset: 4,
-                    ..seg(KEYSEG_SIGNED, 8, null_mut(), null_mut())
-                },
-                rtr_keyseg_t {
-                    ks_offset: 12,
-                    ..seg(KEYSEG_STRING, 8, name.as_mut_ptr().cast(), null_mut())
-                },
+                rtr_keyseg_t { ks_offset: 4, ..seg(KEYSEG_SIGNED, 8, null_mut(), null_mut()) },
+                rtr_keyseg_t { ks_offset: 12, ..seg(KEYSEG_STRING, 8, name.as_mut_ptr().cast(), null_mut()) },
             ]),
             OK
         );

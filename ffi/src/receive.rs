@@ -72,10 +72,7 @@ pub unsafe extern "C" fn rtr_receive_message(
 ) -> rtr_status_t {
     guard(|| {
         if flags != 0 {
-            return Err(status_of(rtr_core::RtrError::InvalidFlags {
-                call: "rtr_receive_message",
-                flags,
-            }));
+            return Err(status_of(rtr_core::RtrError::InvalidFlags { call: "rtr_receive_message", flags }));
         }
         non_null(pchannel, Status::Invptr)?;
         non_null(pmsgsb, Status::Invpmsgsb)?;
@@ -109,10 +106,7 @@ pub unsafe extern "C" fn rtr_receive_message(
                     // a raw pointer, never read or turned into a slice.
                     unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), pbuf, n) };
                 }
-                rtr_core::Received {
-                    truncated: n < data.len(),
-                    ..*sb
-                }
+                rtr_core::Received { truncated: n < data.len(), ..*sb }
             })
             .map_err(status_of)?;
         let sb = rtr_msgsb_t {
@@ -156,15 +150,8 @@ mod tests {
         with_msgsb: bool,
     ) -> (rtr_status_t, rtr_channel_t, rtr_msgsb_t) {
         let mut channel: rtr_channel_t = 777;
-        let mut sb = rtr_msgsb_t {
-            msgtype: 999,
-            ..Default::default()
-        };
-        let pch = if with_pchannel {
-            &mut channel as *mut _
-        } else {
-            null_mut()
-        };
+        let mut sb = rtr_msgsb_t { msgtype: 999, ..Default::default() };
+        let pch = if with_pchannel { &mut channel as *mut _ } else { null_mut() };
         let psb = if with_msgsb { &mut sb as *mut _ } else { null_mut() };
         // SAFETY: every pointer is NULL or valid as the test says.
         let s = unsafe { rtr_receive_message(pch, flags, list, pmsg, maxlen, timoutms, psb) };
@@ -216,15 +203,9 @@ mod tests {
         assert_eq!((channel, sb.msgtype), (ch, MsgType::Opened.code()));
         // An empty list, and a list naming a channel that is not open.
         let mut empty = [CHAN_ENDLIST];
-        assert_eq!(
-            raw(0, empty.as_mut_ptr(), null_mut(), 0, 0, true, true).0,
-            code(Status::Invrcvchan)
-        );
+        assert_eq!(raw(0, empty.as_mut_ptr(), null_mut(), 0, 0, true, true).0, code(Status::Invrcvchan));
         let mut closed = [u32::MAX - 3, CHAN_ENDLIST];
-        assert_eq!(
-            raw(0, closed.as_mut_ptr(), null_mut(), 0, 0, true, true).0,
-            code(Status::Invrcvchan)
-        );
+        assert_eq!(raw(0, closed.as_mut_ptr(), null_mut(), 0, 0, true, true).0, code(Status::Invrcvchan));
         close(ch);
     }
 

@@ -11,6 +11,18 @@ use rtr_core::{MsgType, Status};
 use crate::types::*;
 use crate::{rtr_close_channel, rtr_open_channel, rtr_receive_message};
 
+/// Point the process-wide node's journal at a private temporary directory
+/// before the node starts, so unit tests never touch the source tree and
+/// never contend with another test process for a journal lock.
+pub fn isolate_journal() {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = tempfile::tempdir().expect("temporary directory");
+        std::env::set_var(rtr_core::embedded::JOURNAL_DIR_ENV, d.path().join("journal"));
+        d
+    });
+}
+
 /// Bound on every wait in the tests, so a broken test fails instead of hanging.
 pub const WAIT_MS: rtr_timout_t = 10_000;
 
@@ -77,12 +89,7 @@ pub fn receive_from(channels: &[rtr_channel_t], maxlen: usize, timoutms: rtr_tim
     };
     let n = (sb.msglen as usize).min(maxlen);
     buf.truncate(n);
-    Got {
-        status,
-        channel,
-        sb,
-        data: buf,
-    }
+    Got { status, channel, sb, data: buf }
 }
 
 /// Receive the next message of `ch`, which must arrive within `WAIT_MS` and be of type `mt`.

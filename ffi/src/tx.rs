@@ -41,11 +41,7 @@ pub extern "C" fn rtr_start_tx(
         if joinchan != 0 {
             return Err(status_of(RtrError::InvalidJoin));
         }
-        let timeout = if timoutms == 0 || timoutms == NO_TIMOUTMS {
-            None
-        } else {
-            Some(timoutms)
-        };
+        let timeout = if timoutms == 0 || timoutms == NO_TIMOUTMS { None } else { Some(timoutms) };
         rtr()?.start_tx(channel, flags, timeout).map_err(status_of)
     })
 }

@@ -43,10 +43,7 @@ const C_FLAGS: &[&str] = &["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werro
 const CXX_FLAGS: &[&str] = &["-std=c++17", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-pthread"];
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("ffi/ has a parent directory")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("ffi/ has a parent directory").to_path_buf()
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
@@ -77,10 +74,7 @@ fn library_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let exe = std::env::current_exe().expect("path of the test binary");
-        let deps = exe
-            .parent()
-            .expect("the test binary is in target/<profile>/deps")
-            .to_path_buf();
+        let deps = exe.parent().expect("the test binary is in target/<profile>/deps").to_path_buf();
         let so = deps.join("librtr.so");
         let rlib = deps.join("librtr.rlib");
         if let Err(why) = check_fresh(&so, &rlib) {
@@ -212,21 +206,14 @@ fn check_program_with(source: &str, cflags: &[&str], env: &[(&str, &str)], expec
         r.took.as_secs_f64()
     );
     let got: Vec<&str> = r.stdout.lines().collect();
-    assert_eq!(
-        got, expected,
-        "{source}: unexpected output.\nstdout:\n{}\nstderr:\n{}",
-        r.stdout, r.stderr
-    );
+    assert_eq!(got, expected, "{source}: unexpected output.\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
 }
 
 #[test]
 fn legacy_client_with_server_thread() {
     check_program(
         "examples/c/client.c",
-        &[
-            "client: committed=200 rejected=0",
-            "server: committed=200 rejected=0 replies=200",
-        ],
+        &["client: committed=200 rejected=0", "server: committed=200 rejected=0 replies=200"],
     );
 }
 
@@ -247,10 +234,7 @@ fn pool_of_concurrent_servers() {
 fn one_thread_polls_several_server_channels() {
     check_program(
         "examples/c/polled_server.c",
-        &[
-            "clients: committed=180 rejected=0",
-            "server: range0=60 range1=60 range2=60 rejected=0 prepares=60",
-        ],
+        &["clients: committed=180 rejected=0", "server: range0=60 range1=60 range2=60 rejected=0 prepares=60"],
     );
 }
 
@@ -269,10 +253,7 @@ fn two_partitions_commit_and_reject_together() {
 fn cpp_program() {
     check_program(
         "examples/cpp/program.cpp",
-        &[
-            "cpp client: committed=10 rejected=1 reason=7",
-            "cpp server: committed=10 rejected=1 reason=7 replies=11",
-        ],
+        &["cpp client: committed=10 rejected=1 reason=7", "cpp server: committed=10 rejected=1 reason=7 replies=11"],
     );
 }
 

@@ -27,27 +27,11 @@ pub fn header_path() -> PathBuf {
 /// The key segment types (`rtr_keyseg_type_t`). rtr-core has no C codes for
 /// them; the values must match `ffi/src/types.rs` (a test there checks).
 const KEYSEG_TYPES: &[(&str, u32, &str)] = &[
-    (
-        "rtr_keyseg_unsigned",
-        0,
-        "unsigned integer, native byte order, 1, 2, 4 or 8 bytes",
-    ),
-    (
-        "rtr_keyseg_signed",
-        1,
-        "signed integer, native byte order, 1, 2, 4 or 8 bytes",
-    ),
+    ("rtr_keyseg_unsigned", 0, "unsigned integer, native byte order, 1, 2, 4 or 8 bytes"),
+    ("rtr_keyseg_signed", 1, "signed integer, native byte order, 1, 2, 4 or 8 bytes"),
     ("rtr_keyseg_string", 2, "byte string compared bytewise"),
-    (
-        "rtr_keyseg_partition",
-        3,
-        "partition name (not supported yet: RTR_STS_UNSUPPORTED)",
-    ),
-    (
-        "rtr_keyseg_rmname",
-        4,
-        "XA resource manager name (not supported: RTR_STS_UNSUPPORTED)",
-    ),
+    ("rtr_keyseg_partition", 3, "partition name (not supported yet: RTR_STS_UNSUPPORTED)"),
+    ("rtr_keyseg_rmname", 4, "XA resource manager name (not supported: RTR_STS_UNSUPPORTED)"),
 ];
 
 /// Statuses that HP RTR does not have (added by this implementation).
@@ -88,35 +72,15 @@ const FLAG_GROUPS: &[(&str, &str, &str)] = &[
 fn limits() -> Vec<(&'static str, usize, &'static str)> {
     vec![
         ("RTR_MAX_MSGLEN", rtr_core::MAX_MSGLEN, "bytes in one message"),
-        (
-            "RTR_MAX_NUMSEG",
-            rtr_core::keyseg::MAX_NUMSEG,
-            "key segments of one channel",
-        ),
-        (
-            "RTR_MAX_FACNAM_LEN",
-            rtr_core::MAX_FACNAM_LEN,
-            "characters in a facility name",
-        ),
-        (
-            "RTR_MAX_RCPNAM_LEN",
-            rtr_core::MAX_RCPNAM_LEN,
-            "characters in a recipient name",
-        ),
+        ("RTR_MAX_NUMSEG", rtr_core::keyseg::MAX_NUMSEG, "key segments of one channel"),
+        ("RTR_MAX_FACNAM_LEN", rtr_core::MAX_FACNAM_LEN, "characters in a facility name"),
+        ("RTR_MAX_RCPNAM_LEN", rtr_core::MAX_RCPNAM_LEN, "characters in a recipient name"),
         ("RTR_MAX_RCPSPC_LEN", 255, "characters in a recipient specification"),
-        (
-            "RTR_MAX_ACCESS_LEN",
-            rtr_core::MAX_ACCESS_LEN,
-            "characters in an access string",
-        ),
+        ("RTR_MAX_ACCESS_LEN", rtr_core::MAX_ACCESS_LEN, "characters in an access string"),
         ("RTR_MAX_MSGFMT_LEN", 8192, "characters in a message format string"),
         ("RTR_MAX_PARNAM_LEN", 63, "characters in a partition name"),
         ("RTR_MAX_BLOB_LEN", 1024, "bytes of data in rtr_prepare_tx"),
-        (
-            "RTR_MAX_SELVAL_LEN",
-            255,
-            "characters in a rtr_request_info selector value",
-        ),
+        ("RTR_MAX_SELVAL_LEN", 255, "characters in a rtr_request_info selector value"),
         ("RTR_MAX_FE_NAM_LEN", 255, "characters in a frontend name"),
     ]
 }
@@ -155,10 +119,7 @@ fn comment(text: &str) -> String {
 fn msg_type_enum(out: &mut String) {
     out.push_str("\n/* The kind of a received message (rtr_msgsb_t.msgtype). */\ntypedef enum {\n");
     // No comma after the last enumerator: C89 compilers still build legacy code.
-    let items: Vec<String> = MsgType::ALL
-        .iter()
-        .map(|m| format!("    {} = {}", m.name(), m.code()))
-        .collect();
+    let items: Vec<String> = MsgType::ALL.iter().map(|m| format!("    {} = {}", m.name(), m.code())).collect();
     out.push_str(&items.join(",\n"));
     out.push('\n');
     out.push_str("} rtr_msg_type_t;\n");
@@ -179,18 +140,8 @@ fn status_defines(out: &mut String) {
          * Statuses marked Extension are not in HP RTR.\n */\n",
     );
     for s in Status::ALL {
-        let ext = if EXTENSION_STATUSES.contains(&s.name()) {
-            "Extension: "
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            out,
-            "#define {} ((rtr_status_t){}) /* {ext}{} */",
-            s.name(),
-            s.code(),
-            comment(s.text())
-        );
+        let ext = if EXTENSION_STATUSES.contains(&s.name()) { "Extension: " } else { "" };
+        let _ = writeln!(out, "#define {} ((rtr_status_t){}) /* {ext}{} */", s.name(), s.code(), comment(s.text()));
     }
 }
 
@@ -300,15 +251,9 @@ pub fn config() -> Config {
     // Written by `constants` as C enums; Rust sees them as u32.
     config.export.exclude = vec!["rtr_msg_type_t".into(), "rtr_keyseg_type_t".into()];
     // Types no exported function uses yet; legacy sources name them.
-    config.export.include = [
-        "rtr_status_data_t",
-        "rtr_rcpspc_t",
-        "rtr_bro_flag_t",
-        "rtr_pre_flag_t",
-        "rtr_req_flag_t",
-    ]
-    .map(String::from)
-    .to_vec();
+    config.export.include = ["rtr_status_data_t", "rtr_rcpspc_t", "rtr_bro_flag_t", "rtr_pre_flag_t", "rtr_req_flag_t"]
+        .map(String::from)
+        .to_vec();
     config
 }
 

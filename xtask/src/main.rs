@@ -52,10 +52,7 @@ fn check_header() -> ExitCode {
     let actual = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!(
-                "error: cannot read {}: {e}\nrun `cargo run -p xtask -- header`",
-                path.display()
-            );
+            eprintln!("error: cannot read {}: {e}\nrun `cargo run -p xtask -- header`", path.display());
             return ExitCode::FAILURE;
         }
     };

@@ -52,14 +52,7 @@ pub(crate) enum Vote {
 
 impl Chan {
     pub fn new(role: Role, flags: u32) -> Chan {
-        Chan {
-            role,
-            flags,
-            usrhdl: 0,
-            queue: VecDeque::new(),
-            tx: TxState::Idle,
-            unacked_outcome: None,
-        }
+        Chan { role, flags, usrhdl: 0, queue: VecDeque::new(), tx: TxState::Idle, unacked_outcome: None }
     }
 
     pub fn explicit_accept(&self) -> bool {
@@ -75,11 +68,7 @@ impl Chan {
     /// application did not ask to vote explicitly.
     pub fn implicit_accept_due(&self) -> Option<Tid> {
         match self.tx {
-            TxState::Server {
-                tid,
-                vote: Vote::None,
-                prepare_seen: true,
-            } if !self.explicit_accept() => Some(tid),
+            TxState::Server { tid, vote: Vote::None, prepare_seen: true } if !self.explicit_accept() => Some(tid),
             _ => None,
         }
     }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::sync::Parker;
 
-use crate::embedded::{DeliverySink, EmbeddedNode, NodeLink};
+use crate::embedded::{DeliverySink, EmbeddedConfig, EmbeddedNode, NodeLink};
 use crate::error::{Result, RtrError};
 use crate::flags;
 use crate::keyseg::{KeyRange, KeySegment};
@@ -160,16 +160,31 @@ static GLOBAL: OnceLock<std::result::Result<Rtr, RtrError>> = OnceLock::new();
 
 impl Rtr {
     /// The process-wide connection used by the C API: the embedded node,
-    /// started on first use.
+    /// started on first use, with its journal where `RTR_JOURNAL_DIR` says
+    /// (see [`EmbeddedConfig::from_env`]).
     pub fn global() -> Result<&'static Rtr> {
-        GLOBAL.get_or_init(Rtr::embedded).as_ref().map_err(Clone::clone)
+        GLOBAL
+            .get_or_init(|| {
+                let r = Rtr::embedded_with(EmbeddedConfig::from_env());
+                if let Err(e) = &r {
+                    // C callers only see a status: say why once, on stderr.
+                    eprintln!("rtr: {e}");
+                }
+                r
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
-    /// A new embedded node with one connection to it (tests and tools use
-    /// this to get an isolated node).
+    /// A new embedded node without a journal, and one connection to it
+    /// (tests and tools use this to get an isolated node).
     pub fn embedded() -> Result<Rtr> {
-        let node = EmbeddedNode::start()
-            .map_err(|e| RtrError::NodeUnavailable(format!("cannot start the embedded node thread: {e}")))?;
+        Rtr::embedded_with(EmbeddedConfig::default())
+    }
+
+    /// A new embedded node started with `cfg`, and one connection to it.
+    pub fn embedded_with(cfg: EmbeddedConfig) -> Result<Rtr> {
+        let node = EmbeddedNode::start_with(cfg)?;
         Rtr::connect(&node)
     }
 
@@ -177,9 +192,7 @@ impl Rtr {
     /// second process attached to the same node.
     pub fn connect(node: &Arc<EmbeddedNode>) -> Result<Rtr> {
         let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
-            let sink = Arc::new(Sink {
-                state: Arc::new(SinkState { inner: weak.clone() }),
-            });
+            let sink = Arc::new(Sink { state: Arc::new(SinkState { inner: weak.clone() }) });
             let link = node.connect(sink);
             Inner {
                 link: link.unwrap_or_else(NodeLink::dead),
@@ -213,10 +226,7 @@ impl Rtr {
     /// outcome arrives as `rtr_mt_opened` or `rtr_mt_closed`.
     pub fn open_channel(&self, p: OpenParams) -> Result<ChanId> {
         if p.flags & !flags::ope::ALL != 0 {
-            return Err(RtrError::InvalidFlags {
-                call: "rtr_open_channel",
-                flags: p.flags,
-            });
+            return Err(RtrError::InvalidFlags { call: "rtr_open_channel", flags: p.flags });
         }
         let role = match (p.flags & flags::ope::CLIENT != 0, p.flags & flags::ope::SERVER != 0) {
             (true, false) => Role::Client,
@@ -229,26 +239,10 @@ impl Rtr {
             }
         };
         for (bit, name, why) in [
-            (
-                flags::ope::SHADOW,
-                "RTR_F_OPE_SHADOW",
-                "shadowing is not implemented yet",
-            ),
-            (
-                flags::ope::TR_CALL_OUT,
-                "RTR_F_OPE_TR_CALL_OUT",
-                "call-out servers are not implemented yet",
-            ),
-            (
-                flags::ope::BE_CALL_OUT,
-                "RTR_F_OPE_BE_CALL_OUT",
-                "call-out servers are not implemented yet",
-            ),
-            (
-                flags::ope::FOREIGN_TM,
-                "RTR_F_OPE_FOREIGN_TM",
-                "foreign transaction managers are not supported",
-            ),
+            (flags::ope::SHADOW, "RTR_F_OPE_SHADOW", "shadowing is not implemented yet"),
+            (flags::ope::TR_CALL_OUT, "RTR_F_OPE_TR_CALL_OUT", "call-out servers are not implemented yet"),
+            (flags::ope::BE_CALL_OUT, "RTR_F_OPE_BE_CALL_OUT", "call-out servers are not implemented yet"),
+            (flags::ope::FOREIGN_TM, "RTR_F_OPE_FOREIGN_TM", "foreign transaction managers are not supported"),
             (flags::ope::XA_MANAGED, "RTR_F_OPE_XA_MANAGED", "XA is not supported"),
         ] {
             if p.flags & bit != 0 {
@@ -268,17 +262,12 @@ impl Rtr {
         let facility = normalise_facility(p.facility.as_deref())?;
         if let Some(r) = &p.recipient {
             if r.len() > MAX_RCPNAM_LEN + 1 || r.contains(['*', '?', '%']) {
-                return Err(RtrError::InvalidRecipient(format!(
-                    "{r:?}: at most 31 characters, no wildcards"
-                )));
+                return Err(RtrError::InvalidRecipient(format!("{r:?}: at most 31 characters, no wildcards")));
             }
         }
         if let Some(a) = &p.access {
             if a.len() > MAX_ACCESS_LEN {
-                return Err(RtrError::InvalidAccess(format!(
-                    "{} characters; at most {MAX_ACCESS_LEN}",
-                    a.len()
-                )));
+                return Err(RtrError::InvalidAccess(format!("{} characters; at most {MAX_ACCESS_LEN}", a.len())));
             }
         }
         if role == Role::Client && !p.segments.is_empty() {
@@ -292,18 +281,9 @@ impl Rtr {
             return Err(RtrError::TooManyChannels);
         }
         let chan = st.next_chan;
-        st.next_chan = st
-            .next_chan
-            .checked_add(1)
-            .ok_or_else(|| RtrError::Internal("channel ids exhausted".into()))?;
+        st.next_chan = st.next_chan.checked_add(1).ok_or_else(|| RtrError::Internal("channel ids exhausted".into()))?;
         st.channels.insert(chan, Chan::new(role, p.flags));
-        self.send(Request::Open {
-            chan,
-            role,
-            facility,
-            flags: p.flags,
-            range,
-        })?;
+        self.send(Request::Open { chan, role, facility, flags: p.flags, range })?;
         Ok(chan)
     }
 
@@ -312,10 +292,7 @@ impl Rtr {
     /// Messages still queued for the channel are discarded.
     pub fn close_channel(&self, chan: ChanId, fl: u32) -> Result<()> {
         if fl & !flags::clo::ALL != 0 {
-            return Err(RtrError::InvalidFlags {
-                call: "rtr_close_channel",
-                flags: fl,
-            });
+            return Err(RtrError::InvalidFlags { call: "rtr_close_channel", flags: fl });
         }
         let mut st = self.lock()?;
         let Some(c) = st.channels.remove(&chan) else {
@@ -340,10 +317,7 @@ impl Rtr {
     /// Start a transaction explicitly. `timeout_ms` of `None` or `Some(0)`: no timeout.
     pub fn start_tx(&self, chan: ChanId, fl: u32, timeout_ms: Option<u32>) -> Result<()> {
         if fl != 0 {
-            return Err(RtrError::InvalidFlags {
-                call: "rtr_start_tx",
-                flags: fl,
-            });
+            return Err(RtrError::InvalidFlags { call: "rtr_start_tx", flags: fl });
         }
         let mut st = self.lock()?;
         let c = client_chan(&mut st, chan, "rtr_start_tx")?;
@@ -359,27 +333,12 @@ impl Rtr {
     /// Send one message of the client's transaction (starting one implicitly).
     pub fn send_to_server(&self, chan: ChanId, fl: u32, msg: &[u8]) -> Result<()> {
         if fl & !flags::sen::ALL != 0 {
-            return Err(RtrError::InvalidFlags {
-                call: "rtr_send_to_server",
-                flags: fl,
-            });
+            return Err(RtrError::InvalidFlags { call: "rtr_send_to_server", flags: fl });
         }
         for (bit, name, why) in [
-            (
-                flags::sen::EXPENDABLE,
-                "RTR_F_SEN_EXPENDABLE",
-                "arrives with the rest of the C API",
-            ),
-            (
-                flags::sen::READONLY,
-                "RTR_F_SEN_READONLY",
-                "arrives with the rest of the C API",
-            ),
-            (
-                flags::sen::RETURN_TO_SENDER,
-                "RTR_F_SEN_RETURN_TO_SENDER",
-                "arrives with the rest of the C API",
-            ),
+            (flags::sen::EXPENDABLE, "RTR_F_SEN_EXPENDABLE", "arrives with the rest of the C API"),
+            (flags::sen::READONLY, "RTR_F_SEN_READONLY", "arrives with the rest of the C API"),
+            (flags::sen::RETURN_TO_SENDER, "RTR_F_SEN_RETURN_TO_SENDER", "arrives with the rest of the C API"),
         ] {
             if fl & bit != 0 {
                 return Err(RtrError::Unsupported { flag: name, why });
@@ -400,12 +359,7 @@ impl Rtr {
         if fl & flags::sen::ACCEPT != 0 {
             c.tx = TxState::Client { tid, accepted: true };
         }
-        self.send(Request::Send {
-            chan,
-            tid,
-            flags: fl,
-            data: Bytes::from(msg),
-        })
+        self.send(Request::Send { chan, tid, flags: fl, data: Bytes::from(msg) })
     }
 
     // ----- server calls -----
@@ -413,57 +367,30 @@ impl Rtr {
     /// Reply to the client of the server's current transaction.
     pub fn reply_to_client(&self, chan: ChanId, fl: u32, msg: &[u8]) -> Result<()> {
         if fl & !flags::rep::ALL != 0 {
-            return Err(RtrError::InvalidFlags {
-                call: "rtr_reply_to_client",
-                flags: fl,
-            });
+            return Err(RtrError::InvalidFlags { call: "rtr_reply_to_client", flags: fl });
         }
-        for (bit, name) in [
-            (flags::rep::INDEPENDENT, "RTR_F_REP_INDEPENDENT"),
-            (flags::rep::FORGET, "RTR_F_REP_FORGET"),
-        ] {
+        for (bit, name) in
+            [(flags::rep::INDEPENDENT, "RTR_F_REP_INDEPENDENT"), (flags::rep::FORGET, "RTR_F_REP_FORGET")]
+        {
             if fl & bit != 0 {
-                return Err(RtrError::Unsupported {
-                    flag: name,
-                    why: "arrives with the rest of the C API",
-                });
+                return Err(RtrError::Unsupported { flag: name, why: "arrives with the rest of the C API" });
             }
         }
         check_len(msg.len())?;
         let mut st = self.lock()?;
         let c = server_chan(&mut st, chan, "rtr_reply_to_client")?;
-        let TxState::Server {
-            tid,
-            vote,
-            prepare_seen,
-        } = c.tx
-        else {
+        let TxState::Server { tid, vote, prepare_seen } = c.tx else {
             return Err(RtrError::NoTransaction(chan));
         };
         if fl & flags::rep::ACCEPT != 0 {
             if vote != Vote::None {
                 return Err(RtrError::AlreadyAccepted(chan));
             }
-            c.tx = TxState::Server {
-                tid,
-                vote: Vote::Accepted,
-                prepare_seen,
-            };
+            c.tx = TxState::Server { tid, vote: Vote::Accepted, prepare_seen };
         }
-        self.send(Request::Reply {
-            chan,
-            tid,
-            flags: fl,
-            data: Bytes::from(msg),
-        })?;
+        self.send(Request::Reply { chan, tid, flags: fl, data: Bytes::from(msg) })?;
         if fl & flags::rep::ACCEPT != 0 {
-            self.send(Request::Accept {
-                chan,
-                tid,
-                flags: 0,
-                reason: 0,
-                implicit: false,
-            })?;
+            self.send(Request::Accept { chan, tid, flags: 0, reason: 0, implicit: false })?;
         }
         Ok(())
     }
@@ -473,20 +400,13 @@ impl Rtr {
     /// Vote to accept (server) or ask to commit (client).
     pub fn accept_tx(&self, chan: ChanId, fl: u32, reason: u32) -> Result<()> {
         if fl & !flags::acc::ALL != 0 {
-            return Err(RtrError::InvalidFlags {
-                call: "rtr_accept_tx",
-                flags: fl,
-            });
+            return Err(RtrError::InvalidFlags { call: "rtr_accept_tx", flags: fl });
         }
-        for (bit, name) in [
-            (flags::acc::FORGET, "RTR_F_ACC_FORGET"),
-            (flags::acc::INDEPENDENT, "RTR_F_ACC_INDEPENDENT"),
-        ] {
+        for (bit, name) in
+            [(flags::acc::FORGET, "RTR_F_ACC_FORGET"), (flags::acc::INDEPENDENT, "RTR_F_ACC_INDEPENDENT")]
+        {
             if fl & bit != 0 {
-                return Err(RtrError::Unsupported {
-                    flag: name,
-                    why: "arrives with the rest of the C API",
-                });
+                return Err(RtrError::Unsupported { flag: name, why: "arrives with the rest of the C API" });
             }
         }
         let mut st = self.lock()?;
@@ -498,42 +418,22 @@ impl Rtr {
                 c.tx = TxState::Client { tid, accepted: true };
                 tid
             }
-            TxState::Server {
-                vote: Vote::None,
-                tid,
-                prepare_seen,
-            } => {
-                c.tx = TxState::Server {
-                    tid,
-                    vote: Vote::Accepted,
-                    prepare_seen,
-                };
+            TxState::Server { vote: Vote::None, tid, prepare_seen } => {
+                c.tx = TxState::Server { tid, vote: Vote::Accepted, prepare_seen };
                 tid
             }
             TxState::Server { .. } => return Err(RtrError::AlreadyAccepted(chan)),
         };
-        self.send(Request::Accept {
-            chan,
-            tid,
-            flags: fl,
-            reason,
-            implicit: false,
-        })
+        self.send(Request::Accept { chan, tid, flags: fl, reason, implicit: false })
     }
 
     /// Reject (abort) the transaction; `reason` reaches every participant.
     pub fn reject_tx(&self, chan: ChanId, fl: u32, reason: u32) -> Result<()> {
         if fl & !flags::rej::ALL != 0 {
-            return Err(RtrError::InvalidFlags {
-                call: "rtr_reject_tx",
-                flags: fl,
-            });
+            return Err(RtrError::InvalidFlags { call: "rtr_reject_tx", flags: fl });
         }
         if fl & flags::rej::RETRY != 0 {
-            return Err(RtrError::Unsupported {
-                flag: "RTR_F_REJ_RETRY",
-                why: "arrives with the rest of the C API",
-            });
+            return Err(RtrError::Unsupported { flag: "RTR_F_REJ_RETRY", why: "arrives with the rest of the C API" });
         }
         let mut st = self.lock()?;
         let c = any_chan(&mut st, chan)?;
@@ -541,35 +441,19 @@ impl Rtr {
             TxState::Idle => return Err(RtrError::NoTransaction(chan)),
             TxState::Client { accepted: true, .. } => return Err(RtrError::AlreadyAccepted(chan)),
             TxState::Client { tid, .. } => tid,
-            TxState::Server {
-                vote: Vote::None,
-                tid,
-                prepare_seen,
-            } => {
-                c.tx = TxState::Server {
-                    tid,
-                    vote: Vote::Rejected,
-                    prepare_seen,
-                };
+            TxState::Server { vote: Vote::None, tid, prepare_seen } => {
+                c.tx = TxState::Server { tid, vote: Vote::Rejected, prepare_seen };
                 tid
             }
             TxState::Server { .. } => return Err(RtrError::AlreadyAccepted(chan)),
         };
-        self.send(Request::Reject {
-            chan,
-            tid,
-            flags: fl,
-            reason,
-        })
+        self.send(Request::Reject { chan, tid, flags: fl, reason })
     }
 
     /// The id of the transaction active on the channel.
     pub fn get_tid(&self, chan: ChanId, fl: u32) -> Result<Tid> {
         if fl & !flags::tid::ALL != 0 || fl & flags::tid::DDTM != 0 {
-            return Err(RtrError::InvalidFlags {
-                call: "rtr_get_tid",
-                flags: fl,
-            });
+            return Err(RtrError::InvalidFlags { call: "rtr_get_tid", flags: fl });
         }
         let mut st = self.lock()?;
         match any_chan(&mut st, chan)?.tx {
@@ -598,10 +482,7 @@ impl Rtr {
         self.receive_with(which, timeout, |sb, data| {
             let n = data.len().min(buf.len());
             buf[..n].copy_from_slice(&data[..n]);
-            Received {
-                truncated: n < data.len(),
-                ..*sb
-            }
+            Received { truncated: n < data.len(), ..*sb }
         })
     }
 
@@ -621,10 +502,7 @@ impl Rtr {
     /// Receive the next message with its data.
     pub fn receive(&self, which: &Which, timeout: Option<Duration>) -> Result<Message> {
         let (sb, data) = self.take_next(which, timeout)?;
-        Ok(Message {
-            sb,
-            data: data.as_slice().to_vec(),
-        })
+        Ok(Message { sb, data: data.as_slice().to_vec() })
     }
 
     fn take_next(&self, which: &Which, timeout: Option<Duration>) -> Result<(Received, DataRef)> {
@@ -654,23 +532,13 @@ impl Rtr {
             .filter_map(|(id, c)| {
                 let tid = c.implicit_accept_due()?;
                 if let TxState::Server { prepare_seen, .. } = c.tx {
-                    c.tx = TxState::Server {
-                        tid,
-                        vote: Vote::Accepted,
-                        prepare_seen,
-                    };
+                    c.tx = TxState::Server { tid, vote: Vote::Accepted, prepare_seen };
                 }
                 Some((*id, tid))
             })
             .collect();
         for (chan, tid) in due {
-            self.send(Request::Accept {
-                chan,
-                tid,
-                flags: 0,
-                reason: 0,
-                implicit: true,
-            })?;
+            self.send(Request::Accept { chan, tid, flags: 0, reason: 0, implicit: true })?;
         }
         // Receiving again after an outcome tells the node the server is done with it.
         let acks: Vec<(ChanId, Tid)> = st
@@ -684,10 +552,7 @@ impl Rtr {
         }
 
         let parker = Parker::new();
-        let waiter = Arc::new(Waiter {
-            channels: list.clone(),
-            unparker: parker.unparker().clone(),
-        });
+        let waiter = Arc::new(Waiter { channels: list.clone(), unparker: parker.unparker().clone() });
         loop {
             if let Some(r) = self.pop(&mut st, list.as_deref())? {
                 return Ok(r);
@@ -731,33 +596,18 @@ impl Rtr {
     fn pop(&self, st: &mut State, list: Option<&[ChanId]>) -> Result<Option<(Received, DataRef)>> {
         loop {
             let best = match list {
-                None => st
-                    .channels
-                    .iter()
-                    .filter_map(|(id, c)| c.head_seq().map(|s| (s, *id)))
-                    .min(),
-                Some(l) => l
-                    .iter()
-                    .filter_map(|id| st.channels.get(id).and_then(|c| c.head_seq()).map(|s| (s, *id)))
-                    .min(),
+                None => st.channels.iter().filter_map(|(id, c)| c.head_seq().map(|s| (s, *id))).min(),
+                Some(l) => {
+                    l.iter().filter_map(|id| st.channels.get(id).and_then(|c| c.head_seq()).map(|s| (s, *id))).min()
+                }
             };
             let Some((_, chan)) = best else { return Ok(None) };
-            let c = st
-                .channels
-                .get_mut(&chan)
-                .ok_or_else(|| RtrError::Internal("channel vanished".into()))?;
-            let (_, d) = c
-                .queue
-                .pop_front()
-                .ok_or_else(|| RtrError::Internal("empty queue".into()))?;
+            let c = st.channels.get_mut(&chan).ok_or_else(|| RtrError::Internal("channel vanished".into()))?;
+            let (_, d) = c.queue.pop_front().ok_or_else(|| RtrError::Internal("empty queue".into()))?;
             let tid = d.tid.unwrap_or_default();
             match (c.role, d.msgtype) {
                 (Role::Server, MsgType::Msg1 | MsgType::Msg1Uncertain) => {
-                    c.tx = TxState::Server {
-                        tid,
-                        vote: Vote::None,
-                        prepare_seen: false,
-                    };
+                    c.tx = TxState::Server { tid, vote: Vote::None, prepare_seen: false };
                 }
                 (Role::Server, MsgType::Prepare) => {
                     let TxState::Server { tid: cur, vote, .. } = c.tx else {
@@ -767,27 +617,13 @@ impl Rtr {
                         // Already voted: RTR sends no vote request then.
                         continue;
                     }
-                    c.tx = TxState::Server {
-                        tid,
-                        vote,
-                        prepare_seen: true,
-                    };
+                    c.tx = TxState::Server { tid, vote, prepare_seen: true };
                     if !c.explicit_prepare() {
                         // Hidden vote request: this very receive call is the
                         // implicit accept, unless the server must accept explicitly.
                         if let Some(t) = c.implicit_accept_due() {
-                            c.tx = TxState::Server {
-                                tid: t,
-                                vote: Vote::Accepted,
-                                prepare_seen: true,
-                            };
-                            self.send(Request::Accept {
-                                chan,
-                                tid: t,
-                                flags: 0,
-                                reason: 0,
-                                implicit: true,
-                            })?;
+                            c.tx = TxState::Server { tid: t, vote: Vote::Accepted, prepare_seen: true };
+                            self.send(Request::Accept { chan, tid: t, flags: 0, reason: 0, implicit: true })?;
                         }
                         continue;
                     }
@@ -831,10 +667,7 @@ impl Rtr {
     // ----- internals -----
 
     fn lock(&self) -> Result<MutexGuard<'_, State>> {
-        self.inner
-            .state
-            .lock()
-            .map_err(|_| RtrError::Internal("library state poisoned by a panic".into()))
+        self.inner.state.lock().map_err(|_| RtrError::Internal("library state poisoned by a panic".into()))
     }
 
     fn send(&self, req: Request) -> Result<()> {

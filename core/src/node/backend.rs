@@ -1,20 +1,35 @@
-//! The backend role: server channels, the partitions they serve, and the
-//! presentation of transactions to free servers.
+//! The backend role: server channels, the partitions they serve, the
+//! presentation of transactions to free servers, and the journal records
+//! that make committed transactions survive a crash.
 //!
 //! Invariants:
-//! - a server channel works on at most one transaction (`Server::current`);
-//! - a branch (transaction x partition) is either assigned to one server or
-//!   waits in its partition's FIFO `waiting` queue;
-//! - the backend keeps every message of a branch until the outcome, so a
+//! - a server channel works on at most one undecided transaction
+//!   (`Server::current`); it may still owe acknowledgements for committed
+//!   ones (`Server::unacked`);
+//! - a branch (transaction x partition) is assigned to one server or waits
+//!   in its partition's FIFO `waiting` queue;
+//! - the backend keeps every message of a branch until the branch is
+//!   finished (aborted, or committed and acknowledged by its server), so a
 //!   branch whose server went away is presented again to another server of
-//!   the partition, first message as `rtr_mt_msg1_uncertain` when the lost
-//!   server had already voted (it may have applied the work).
+//!   the partition: first message as `rtr_mt_msg1_uncertain` when the lost
+//!   server may have applied the work (it had voted, or got the commit).
+//!
+//! Journal (when the node has one): a branch's messages are appended before
+//! they are delivered, votes when cast, and a commit record is appended and
+//! made durable before anyone (server or client) learns of the commit. An
+//! abort needs no sync (recovery presumes abort). A `Done` record follows
+//! once every server of a committed transaction acknowledged its outcome,
+//! which frees its journal space. After a crash, every committed transaction
+//! without `Done` is presented again to the servers of its partitions
+//! (uncertain, then `rtr_mt_accepted`), in commit order; an undecided one is
+//! aborted.
 
 use std::collections::{HashMap, VecDeque};
 
 use super::frontend::status_delivery;
 use super::{ChanRef, Ctx, PartId, ToBackend, ToRouter};
 use crate::flags;
+use crate::journal::{Record, RecordKind};
 use crate::keyseg::{KeyLayout, KeyRange};
 use crate::msgtype::MsgType;
 use crate::protocol::{Bytes, Delivery, Payload, Request};
@@ -24,6 +39,9 @@ use crate::tid::Tid;
 struct Server {
     part: PartId,
     current: Option<Tid>,
+    /// Committed transactions whose outcome this server received but has not
+    /// acknowledged (by receiving again) yet.
+    unacked: Vec<Tid>,
 }
 
 struct Partition {
@@ -40,13 +58,12 @@ struct Branch {
     msgs: Vec<Bytes>,
     /// The router asked for the vote (the client accepted).
     vote_requested: bool,
-    /// The server's vote, kept across a replay once it accepted.
     voted_accept: bool,
     /// Present the first message as `rtr_mt_msg1_uncertain`.
     uncertain: bool,
-    /// Outcome that arrived while no server held the branch (commit after a
-    /// voted server died): delivered after the replay.
-    pending_outcome: Option<(bool, Status, u32)>,
+    /// The transaction committed: (status, reason) of the outcome to give
+    /// the server after (re)presenting the messages.
+    committed: Option<(Status, u32)>,
 }
 
 #[derive(Default)]
@@ -55,22 +72,140 @@ struct Facility {
     parts: Vec<PartId>,
 }
 
+/// A committed transaction found in the journal at start-up whose messages
+/// still wait for a partition to claim them.
+struct RecoveredTx {
+    tid: Tid,
+    /// `None` once claimed by a partition.
+    msgs: Vec<Option<Bytes>>,
+    reason: u32,
+}
+
+/// What still stands between a committed transaction and its `Done` record.
+#[derive(Default)]
+struct Finishing {
+    /// Branches committed but not yet acknowledged by a server.
+    unacked: usize,
+    /// Recovered messages not yet claimed by any partition.
+    unclaimed: usize,
+}
+
 #[derive(Default)]
 pub struct Backend {
+    journal: bool,
     facilities: HashMap<String, Facility>,
     parts: HashMap<PartId, Partition>,
     servers: HashMap<ChanRef, Server>,
     branches: HashMap<(Tid, PartId), Branch>,
     next_part: PartId,
+    next_token: u64,
+    /// Commit records on their way to disk: token -> (tid, parts, reason).
+    committing: HashMap<u64, (Tid, Vec<PartId>, u32)>,
+    finishing: HashMap<Tid, Finishing>,
+    /// Recovered committed transactions per facility, in commit order.
+    recovered: HashMap<String, Vec<RecoveredTx>>,
+}
+
+/// Journal payload of a message record: facility name, then the data.
+fn encode_msg(facility: &str, data: &[u8]) -> Vec<u8> {
+    let name = facility.as_bytes();
+    let n = name.len().min(255);
+    let mut v = Vec::with_capacity(1 + n + data.len());
+    v.push(n as u8);
+    v.extend_from_slice(&name[..n]);
+    v.extend_from_slice(data);
+    v
+}
+
+fn decode_msg(payload: &[u8]) -> Option<(String, Bytes)> {
+    let n = usize::from(*payload.first()?);
+    let name = payload.get(1..1 + n)?;
+    let data = payload.get(1 + n..)?;
+    Some((String::from_utf8(name.to_vec()).ok()?, Bytes::from(data)))
 }
 
 impl Backend {
+    pub fn new(journal: bool) -> Backend {
+        Backend { journal, ..Backend::default() }
+    }
+
     pub fn partitions(&self) -> usize {
         self.parts.len()
     }
 
     pub fn servers(&self) -> usize {
         self.servers.len()
+    }
+
+    /// Rebuild from the journal at start-up, before any channel opens.
+    /// Returns the number of committed transactions waiting to be replayed.
+    pub fn recover(&mut self, ctx: &mut Ctx, records: &[Record]) -> usize {
+        #[derive(Default)]
+        struct Acc {
+            facility: Option<String>,
+            msgs: Vec<Bytes>,
+            commit: Option<(usize, u32)>,
+            abort: bool,
+            done: bool,
+        }
+        let mut txs: HashMap<Tid, Acc> = HashMap::new();
+        let mut order: Vec<Tid> = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            let acc = txs.entry(r.tid).or_insert_with(|| {
+                order.push(r.tid);
+                Acc::default()
+            });
+            match r.kind {
+                RecordKind::Msg => {
+                    if let Some((fac, data)) = decode_msg(&r.payload) {
+                        acc.facility.get_or_insert(fac);
+                        acc.msgs.push(data);
+                    }
+                }
+                RecordKind::Commit => {
+                    let reason = r.payload.get(0..4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes);
+                    acc.commit = Some((i, reason));
+                }
+                RecordKind::Abort => acc.abort = true,
+                RecordKind::Done => acc.done = true,
+                _ => {}
+            }
+        }
+        let mut commits: Vec<(usize, Tid, String, Vec<Bytes>, u32)> = Vec::new();
+        let mut release = Vec::new();
+        for tid in order {
+            let Some(acc) = txs.remove(&tid) else { continue };
+            if acc.done {
+                continue;
+            }
+            match (acc.commit, acc.facility) {
+                (Some((at, reason)), Some(fac)) if !acc.abort => commits.push((at, tid, fac, acc.msgs, reason)),
+                (Some(_), None) => release.push((tid, RecordKind::Done, Vec::new())),
+                _ => {
+                    // Undecided at the crash: presumed abort. Nobody was told
+                    // of a commit, and the servers' uncommitted work died
+                    // with them.
+                    if !acc.abort {
+                        release.push((tid, RecordKind::Abort, Vec::new()));
+                    }
+                    release.push((tid, RecordKind::Done, Vec::new()));
+                }
+            }
+        }
+        if !release.is_empty() {
+            ctx.journal(release, false, None);
+        }
+        commits.sort_by_key(|c| c.0);
+        let n = commits.len();
+        for (_, tid, fac, msgs, reason) in commits {
+            self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: msgs.len() });
+            self.recovered.entry(fac).or_default().push(RecoveredTx {
+                tid,
+                msgs: msgs.into_iter().map(Some).collect(),
+                reason,
+            });
+        }
+        n
     }
 
     pub fn open(&mut self, ctx: &mut Ctx, chan: ChanRef, facility: String, fl: u32, range: KeyRange) {
@@ -84,12 +219,8 @@ impl Backend {
         } else if fac.layout.as_ref() != Some(&layout) {
             return refuse(ctx, Status::Keylayout);
         }
-        let same = fac
-            .parts
-            .iter()
-            .copied()
-            .find(|p| self.parts.get(p).is_some_and(|p| p.range.same_range(&range)));
-        let part_id = match same {
+        let same = fac.parts.iter().copied().find(|p| self.parts.get(p).is_some_and(|p| p.range.same_range(&range)));
+        let (part_id, created) = match same {
             Some(id) => {
                 let Some(p) = self.parts.get_mut(&id) else {
                     return refuse(ctx, Status::Internal);
@@ -100,14 +231,10 @@ impl Backend {
                 if p.servers.is_empty() {
                     p.noconcurrent = noconcurrent;
                 }
-                id
+                (id, false)
             }
             None => {
-                if fac
-                    .parts
-                    .iter()
-                    .any(|p| self.parts.get(p).is_some_and(|p| p.range.overlaps(&range)))
-                {
+                if fac.parts.iter().any(|p| self.parts.get(p).is_some_and(|p| p.range.overlaps(&range))) {
                     return refuse(ctx, Status::Keyoverlap);
                 }
                 self.next_part += 1;
@@ -124,27 +251,55 @@ impl Backend {
                         noconcurrent,
                     },
                 );
-                ctx.to_router(ToRouter::PartitionUp {
-                    facility,
-                    part: id,
-                    range,
-                });
-                id
+                ctx.to_router(ToRouter::PartitionUp { facility, part: id, range });
+                (id, true)
             }
         };
-        self.servers.insert(
-            chan,
-            Server {
-                part: part_id,
-                current: None,
-            },
-        );
+        self.servers.insert(chan, Server { part: part_id, current: None, unacked: Vec::new() });
         if let Some(p) = self.parts.get_mut(&part_id) {
             p.servers.push(chan);
             p.free.push_back(chan);
         }
         ctx.deliver(chan.0, status_delivery(chan.1, MsgType::Opened, None, Status::Ok, 0));
+        if created {
+            self.claim_recovered(part_id);
+        }
         self.dispatch(ctx, part_id);
+    }
+
+    /// A new partition takes the recovered committed messages whose key it
+    /// serves, in commit order, ahead of any new work.
+    fn claim_recovered(&mut self, part: PartId) {
+        let Some(p) = self.parts.get_mut(&part) else { return };
+        let Some(list) = self.recovered.get_mut(&p.facility) else { return };
+        for rtx in list.iter_mut() {
+            let mut mine = Vec::new();
+            for m in rtx.msgs.iter_mut() {
+                if m.as_ref().is_some_and(|d| p.range.contains(d) == Ok(true)) {
+                    mine.extend(m.take());
+                }
+            }
+            if mine.is_empty() {
+                continue;
+            }
+            if let Some(f) = self.finishing.get_mut(&rtx.tid) {
+                f.unclaimed -= mine.len().min(f.unclaimed);
+                f.unacked += 1;
+            }
+            self.branches.insert(
+                (rtx.tid, part),
+                Branch {
+                    server: None,
+                    msgs: mine,
+                    vote_requested: false,
+                    voted_accept: false,
+                    uncertain: true,
+                    committed: Some((Status::Ok, rtx.reason)),
+                },
+            );
+            p.waiting.push_back(rtx.tid);
+        }
+        list.retain(|r| r.msgs.iter().any(Option::is_some));
     }
 
     /// A server channel closed (or its process went away).
@@ -154,10 +309,18 @@ impl Backend {
         let Some(p) = self.parts.get_mut(&part_id) else { return };
         p.servers.retain(|s| *s != chan);
         p.free.retain(|s| *s != chan);
+        // Committed work the server had not acknowledged: it may or may not
+        // have applied it. Present it again, ahead of newer work.
+        for tid in srv.unacked.iter().rev() {
+            if let Some(b) = self.branches.get_mut(&(*tid, part_id)) {
+                b.server = None;
+                b.uncertain = true;
+                p.waiting.push_front(*tid);
+            }
+        }
         if let Some(tid) = srv.current {
             if let Some(b) = self.branches.get_mut(&(tid, part_id)) {
-                // Present it again, ahead of newer work, to keep order. A
-                // lost server's vote goes with it: its database work was
+                // A lost server's vote goes with it: its database work was
                 // not committed, so the replacement redoes it and votes
                 // again. The first message comes as uncertain because the
                 // lost server may have applied the work already.
@@ -181,7 +344,7 @@ impl Backend {
 
     /// Requests on server channels.
     pub fn request(&mut self, ctx: &mut Ctx, chan: ChanRef, req: Request) {
-        let Some(srv) = self.servers.get(&chan) else { return };
+        let Some(srv) = self.servers.get_mut(&chan) else { return };
         let part = srv.part;
         let current = srv.current;
         match req {
@@ -192,22 +355,23 @@ impl Backend {
                 if let Some(b) = self.branches.get_mut(&(tid, part)) {
                     if !b.voted_accept {
                         b.voted_accept = true;
-                        ctx.to_router(ToRouter::Vote {
-                            tid,
-                            part,
-                            accept: true,
-                            reason,
-                        });
+                        if self.journal {
+                            ctx.journal(vec![(tid, RecordKind::Vote, Vec::new())], false, None);
+                        }
+                        ctx.to_router(ToRouter::Vote { tid, part, accept: true, reason });
                     }
                 }
             }
             Request::Reject { tid, reason, .. } if current == Some(tid) => {
-                ctx.to_router(ToRouter::Vote {
-                    tid,
-                    part,
-                    accept: false,
-                    reason,
-                });
+                ctx.to_router(ToRouter::Vote { tid, part, accept: false, reason });
+            }
+            Request::Ack { tid, .. } => {
+                let before = srv.unacked.len();
+                srv.unacked.retain(|t| *t != tid);
+                if srv.unacked.len() != before {
+                    self.branches.remove(&(tid, part));
+                    self.acked(ctx, tid);
+                }
             }
             _ => {}
         }
@@ -215,103 +379,168 @@ impl Backend {
 
     pub fn handle(&mut self, ctx: &mut Ctx, m: ToBackend) {
         match m {
-            ToBackend::Msg { tid, part, data } => {
-                if let Some(b) = self.branches.get_mut(&(tid, part)) {
-                    b.msgs.push(data.clone());
-                    if let Some(s) = b.server {
-                        ctx.deliver(s.0, data_delivery(s.1, MsgType::Msgn, tid, data));
-                    }
-                    return;
-                }
-                let Some(p) = self.parts.get_mut(&part) else {
-                    ctx.to_router(ToRouter::BranchFailed {
-                        tid,
-                        part,
-                        status: Status::Nodstfnd,
-                    });
-                    return;
-                };
-                if p.servers.is_empty() {
-                    ctx.to_router(ToRouter::BranchFailed {
-                        tid,
-                        part,
-                        status: Status::Nodstfnd,
-                    });
-                    return;
-                }
-                self.branches.insert(
-                    (tid, part),
-                    Branch {
-                        server: None,
-                        msgs: vec![data],
-                        vote_requested: false,
-                        voted_accept: false,
-                        uncertain: false,
-                        pending_outcome: None,
-                    },
-                );
-                p.waiting.push_back(tid);
-                self.dispatch(ctx, part);
-            }
+            ToBackend::Msg { tid, part, data } => self.message(ctx, tid, part, data),
             ToBackend::VoteRequest { tid, part } => {
-                let Some(b) = self.branches.get_mut(&(tid, part)) else {
-                    return;
-                };
+                let Some(b) = self.branches.get_mut(&(tid, part)) else { return };
                 b.vote_requested = true;
                 if let (Some(s), false) = (b.server, b.voted_accept) {
-                    ctx.deliver(
-                        s.0,
-                        Delivery {
-                            chan: s.1,
-                            msgtype: MsgType::Prepare,
-                            tid: Some(tid),
-                            evtnum: 0,
-                            payload: Payload::None,
-                        },
-                    );
+                    ctx.deliver(s.0, prepare(s.1, tid));
                 }
             }
-            ToBackend::Outcome {
-                tid,
-                part,
-                accepted,
-                status,
-                reason,
-            } => {
-                let Some(b) = self.branches.get_mut(&(tid, part)) else {
-                    return;
-                };
-                match b.server {
-                    Some(s) => {
-                        self.branches.remove(&(tid, part));
-                        self.deliver_outcome(ctx, s, tid, accepted, status, reason);
-                        self.dispatch(ctx, part);
-                    }
-                    None if accepted => {
-                        // Committed while no server held it (a branch
-                        // recovered from the journal): a server must still
-                        // see it (replayed, then the outcome).
-                        b.pending_outcome = Some((accepted, status, reason));
-                    }
-                    None => {
-                        self.branches.remove(&(tid, part));
-                        if let Some(p) = self.parts.get_mut(&part) {
-                            p.waiting.retain(|t| *t != tid);
-                        }
-                        self.drop_if_empty(ctx, part);
-                    }
+            ToBackend::Outcome { tid, parts, accepted: false, status, reason } => {
+                if self.journal {
+                    // Presumed abort: no sync needed.
+                    ctx.journal(
+                        vec![(tid, RecordKind::Abort, Vec::new()), (tid, RecordKind::Done, Vec::new())],
+                        false,
+                        None,
+                    );
+                }
+                for part in parts {
+                    self.abort_branch(ctx, tid, part, status, reason);
+                }
+            }
+            ToBackend::Outcome { tid, parts, accepted: true, reason, .. } => {
+                if self.journal {
+                    self.next_token += 1;
+                    let token = self.next_token;
+                    ctx.journal(vec![(tid, RecordKind::Commit, reason.to_le_bytes().to_vec())], true, Some(token));
+                    self.committing.insert(token, (tid, parts, reason));
+                } else {
+                    self.commit(ctx, tid, parts, reason);
                 }
             }
         }
     }
 
-    fn deliver_outcome(&mut self, ctx: &mut Ctx, s: ChanRef, tid: Tid, accepted: bool, status: Status, reason: u32) {
-        let mt = if accepted { MsgType::Accepted } else { MsgType::Rejected };
-        ctx.deliver(s.0, status_delivery(s.1, mt, Some(tid), status, reason));
+    /// A journal write finished (`token`) or failed.
+    pub fn journal_done(&mut self, ctx: &mut Ctx, token: u64, result: Result<(), Status>) {
+        let Some((tid, parts, reason)) = self.committing.remove(&token) else { return };
+        match result {
+            Ok(()) => self.commit(ctx, tid, parts, reason),
+            Err(status) => {
+                // The commit is not durable, so it did not happen: recovery
+                // would presume abort. Nobody was told otherwise yet.
+                for part in parts {
+                    self.abort_branch(ctx, tid, part, status, 0);
+                }
+                ctx.to_router(ToRouter::CommitFailed { tid, status });
+            }
+        }
+    }
+
+    /// Unsynced journal writes failed: the transactions they belonged to cannot be made durable.
+    pub fn journal_failed(&mut self, ctx: &mut Ctx, tids: Vec<Tid>, status: Status) {
+        for tid in tids {
+            ctx.to_router(ToRouter::BranchFailed { tid, part: 0, status });
+        }
+    }
+
+    fn message(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, data: Bytes) {
+        let Some(p) = self.parts.get_mut(&part) else {
+            ctx.to_router(ToRouter::BranchFailed { tid, part, status: Status::Nodstfnd });
+            return;
+        };
+        let existing = self.branches.contains_key(&(tid, part));
+        if !existing && p.servers.is_empty() {
+            ctx.to_router(ToRouter::BranchFailed { tid, part, status: Status::Nodstfnd });
+            return;
+        }
+        if self.journal {
+            // Appended (in order) before delivery; durable with the commit.
+            ctx.journal(vec![(tid, RecordKind::Msg, encode_msg(&p.facility, &data))], false, None);
+        }
+        if let Some(b) = self.branches.get_mut(&(tid, part)) {
+            b.msgs.push(data.clone());
+            if let Some(s) = b.server {
+                ctx.deliver(s.0, data_delivery(s.1, MsgType::Msgn, tid, data));
+            }
+            return;
+        }
+        self.branches.insert(
+            (tid, part),
+            Branch {
+                server: None,
+                msgs: vec![data],
+                vote_requested: false,
+                voted_accept: false,
+                uncertain: false,
+                committed: None,
+            },
+        );
+        p.waiting.push_back(tid);
+        self.dispatch(ctx, part);
+    }
+
+    /// The commit is durable (or there is no journal): tell the servers,
+    /// then the router (which tells the client).
+    fn commit(&mut self, ctx: &mut Ctx, tid: Tid, parts: Vec<PartId>, reason: u32) {
+        let mut n = 0;
+        for part in &parts {
+            let Some(b) = self.branches.get_mut(&(tid, *part)) else { continue };
+            n += 1;
+            b.committed = Some((Status::Ok, reason));
+            if let Some(s) = b.server {
+                self.deliver_commit(ctx, s, tid, reason);
+                self.dispatch(ctx, *part);
+            }
+            // A branch without a server gets its messages and the outcome
+            // when one is free (dispatch).
+        }
+        self.finishing.entry(tid).or_default().unacked += n;
+        self.maybe_done(ctx, tid);
+        ctx.to_router(ToRouter::Durable { tid });
+    }
+
+    fn deliver_commit(&mut self, ctx: &mut Ctx, s: ChanRef, tid: Tid, reason: u32) {
+        ctx.deliver(s.0, status_delivery(s.1, MsgType::Accepted, Some(tid), Status::Ok, reason));
         if let Some(srv) = self.servers.get_mut(&s) {
-            srv.current = None;
+            if srv.current == Some(tid) {
+                srv.current = None;
+            }
+            srv.unacked.push(tid);
             if let Some(p) = self.parts.get_mut(&srv.part) {
                 p.free.push_back(s);
+            }
+        }
+    }
+
+    fn abort_branch(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, status: Status, reason: u32) {
+        let Some(b) = self.branches.remove(&(tid, part)) else { return };
+        match b.server {
+            Some(s) => {
+                ctx.deliver(s.0, status_delivery(s.1, MsgType::Rejected, Some(tid), status, reason));
+                if let Some(srv) = self.servers.get_mut(&s) {
+                    srv.current = None;
+                    if let Some(p) = self.parts.get_mut(&srv.part) {
+                        p.free.push_back(s);
+                    }
+                }
+                self.dispatch(ctx, part);
+            }
+            None => {
+                if let Some(p) = self.parts.get_mut(&part) {
+                    p.waiting.retain(|t| *t != tid);
+                }
+                self.drop_if_empty(ctx, part);
+            }
+        }
+    }
+
+    /// A server acknowledged a committed branch.
+    fn acked(&mut self, ctx: &mut Ctx, tid: Tid) {
+        if let Some(f) = self.finishing.get_mut(&tid) {
+            f.unacked = f.unacked.saturating_sub(1);
+        }
+        self.maybe_done(ctx, tid);
+    }
+
+    fn maybe_done(&mut self, ctx: &mut Ctx, tid: Tid) {
+        let Some(f) = self.finishing.get(&tid) else { return };
+        if f.unacked == 0 && f.unclaimed == 0 {
+            self.finishing.remove(&tid);
+            if self.journal {
+                ctx.journal(vec![(tid, RecordKind::Done, Vec::new())], false, None);
             }
         }
     }
@@ -340,22 +569,13 @@ impl Backend {
                 };
                 ctx.deliver(s.0, data_delivery(s.1, mt, tid, m.clone()));
             }
-            if let Some((accepted, status, reason)) = b.pending_outcome {
-                self.branches.remove(&(tid, part));
-                self.deliver_outcome(ctx, s, tid, accepted, status, reason);
+            if let Some((_, reason)) = b.committed {
+                // Decided before this server saw it: replay, then the outcome.
+                self.deliver_commit(ctx, s, tid, reason);
                 continue;
             }
             if b.vote_requested && !b.voted_accept {
-                ctx.deliver(
-                    s.0,
-                    Delivery {
-                        chan: s.1,
-                        msgtype: MsgType::Prepare,
-                        tid: Some(tid),
-                        evtnum: 0,
-                        payload: Payload::None,
-                    },
-                );
+                ctx.deliver(s.0, prepare(s.1, tid));
             }
         }
     }
@@ -374,11 +594,9 @@ impl Backend {
 }
 
 fn data_delivery(chan: u32, msgtype: MsgType, tid: Tid, data: Bytes) -> Delivery {
-    Delivery {
-        chan,
-        msgtype,
-        tid: Some(tid),
-        evtnum: 0,
-        payload: Payload::Data(data),
-    }
+    Delivery { chan, msgtype, tid: Some(tid), evtnum: 0, payload: Payload::Data(data) }
+}
+
+fn prepare(chan: u32, tid: Tid) -> Delivery {
+    Delivery { chan, msgtype: MsgType::Prepare, tid: Some(tid), evtnum: 0, payload: Payload::None }
 }

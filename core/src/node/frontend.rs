@@ -31,25 +31,14 @@ pub struct Frontend {
 
 impl Frontend {
     pub fn open(&mut self, ctx: &mut Ctx, chan: ChanRef, facility: String) {
-        self.chans.insert(
-            chan,
-            ClientChan {
-                facility,
-                current: None,
-            },
-        );
+        self.chans.insert(chan, ClientChan { facility, current: None });
         ctx.deliver(chan.0, status_delivery(chan.1, MsgType::Opened, None, Status::Ok, 0));
     }
 
     pub fn close(&mut self, ctx: &mut Ctx, chan: ChanRef) {
         if let Some(c) = self.chans.remove(&chan) {
             if let Some(tid) = c.current {
-                ctx.to_router(ToRouter::ClientAbort {
-                    tid,
-                    status: Status::Reqdied,
-                    reason: 0,
-                    gone: true,
-                });
+                ctx.to_router(ToRouter::ClientAbort { tid, status: Status::Reqdied, reason: 0, gone: true });
             }
         }
     }
@@ -67,16 +56,9 @@ impl Frontend {
                 if !c.begin(tid, chan.0, last) {
                     return;
                 }
-                ctx.to_router(ToRouter::Start {
-                    tid,
-                    facility: c.facility.clone(),
-                    client: chan,
-                    timeout_ms,
-                });
+                ctx.to_router(ToRouter::Start { tid, facility: c.facility.clone(), client: chan, timeout_ms });
             }
-            Request::Send {
-                tid, flags: fl, data, ..
-            } => {
+            Request::Send { tid, flags: fl, data, .. } => {
                 if c.current != Some(tid) {
                     // Implicit start, unless the tid is an old one.
                     if !c.begin(tid, chan.0, last) {
@@ -84,24 +66,13 @@ impl Frontend {
                     }
                 }
                 let accept = fl & flags::sen::ACCEPT != 0;
-                ctx.to_router(ToRouter::Send {
-                    tid,
-                    facility: c.facility.clone(),
-                    client: chan,
-                    data,
-                    accept,
-                });
+                ctx.to_router(ToRouter::Send { tid, facility: c.facility.clone(), client: chan, data, accept });
             }
             Request::Accept { tid, reason, .. } if c.current == Some(tid) => {
                 ctx.to_router(ToRouter::ClientAccept { tid, reason });
             }
             Request::Reject { tid, reason, .. } if c.current == Some(tid) => {
-                ctx.to_router(ToRouter::ClientAbort {
-                    tid,
-                    status: Status::Rejected,
-                    reason,
-                    gone: false,
-                });
+                ctx.to_router(ToRouter::ClientAbort { tid, status: Status::Rejected, reason, gone: false });
             }
             // Requests naming a finished tid, and server-only requests (the
             // node routes by role, so those never come here).
@@ -125,13 +96,7 @@ impl Frontend {
                     );
                 }
             }
-            ToFrontend::Outcome {
-                tid,
-                client,
-                accepted,
-                status,
-                reason,
-            } => {
+            ToFrontend::Outcome { tid, client, accepted, status, reason } => {
                 let Some(c) = self.chans.get_mut(&client) else { return };
                 if c.current != Some(tid) {
                     return;
@@ -158,11 +123,5 @@ impl ClientChan {
 }
 
 pub(super) fn status_delivery(chan: u32, msgtype: MsgType, tid: Option<Tid>, status: Status, reason: u32) -> Delivery {
-    Delivery {
-        chan,
-        msgtype,
-        tid,
-        evtnum: 0,
-        payload: Payload::Status { status, reason },
-    }
+    Delivery { chan, msgtype, tid, evtnum: 0, payload: Payload::Status { status, reason } }
 }

@@ -14,6 +14,7 @@ mod router;
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
+use crate::journal::{Record, RecordKind};
 use crate::keyseg::KeyRange;
 use crate::protocol::{Bytes, ChanId, ConnId, Delivery, Request, Role};
 use crate::status::Status;
@@ -31,7 +32,19 @@ pub type PartId = u64;
 /// What a node does to the outside world.
 #[derive(Debug)]
 pub enum Output {
-    Deliver { conn: ConnId, delivery: Delivery },
+    Deliver {
+        conn: ConnId,
+        delivery: Delivery,
+    },
+    /// Append records to the journal, in order. With `sync`, the driver
+    /// reports completion through [`Node::journal_done`] with `token` once
+    /// they are durable; any failure of a write without a token is reported
+    /// through [`Node::journal_failed`].
+    Journal {
+        entries: Vec<(Tid, RecordKind, Vec<u8>)>,
+        sync: bool,
+        token: Option<u64>,
+    },
 }
 
 /// Messages between roles.
@@ -90,6 +103,15 @@ pub enum ToRouter {
         part: PartId,
         status: Status,
     },
+    /// The backend made the commit of `tid` durable and told its servers.
+    Durable {
+        tid: Tid,
+    },
+    /// The commit of `tid` could not be made durable: it did not happen.
+    CommitFailed {
+        tid: Tid,
+        status: Status,
+    },
     PartitionUp {
         facility: String,
         part: PartId,
@@ -103,18 +125,8 @@ pub enum ToRouter {
 
 #[derive(Debug)]
 pub enum ToFrontend {
-    Reply {
-        tid: Tid,
-        client: ChanRef,
-        data: Bytes,
-    },
-    Outcome {
-        tid: Tid,
-        client: ChanRef,
-        accepted: bool,
-        status: Status,
-        reason: u32,
-    },
+    Reply { tid: Tid, client: ChanRef, data: Bytes },
+    Outcome { tid: Tid, client: ChanRef, accepted: bool, status: Status, reason: u32 },
 }
 
 #[derive(Debug)]
@@ -128,9 +140,10 @@ pub enum ToBackend {
         tid: Tid,
         part: PartId,
     },
+    /// The decision for every branch of `tid` on this backend.
     Outcome {
         tid: Tid,
-        part: PartId,
+        parts: Vec<PartId>,
         accepted: bool,
         status: Status,
         reason: u32,
@@ -157,6 +170,9 @@ impl Ctx<'_> {
     pub fn deliver(&mut self, conn: ConnId, delivery: Delivery) {
         self.out.push(Output::Deliver { conn, delivery });
     }
+    pub fn journal(&mut self, entries: Vec<(Tid, RecordKind, Vec<u8>)>, sync: bool, token: Option<u64>) {
+        self.out.push(Output::Journal { entries, sync, token });
+    }
 }
 
 /// A node with every role (the embedded node, and for now every node).
@@ -172,16 +188,18 @@ pub struct Node {
 
 impl Default for Node {
     fn default() -> Self {
-        Node::new()
+        Node::new(false)
     }
 }
 
 impl Node {
-    pub fn new() -> Node {
+    /// A node; with `journal`, its backend emits journal records and waits
+    /// for the commit record to be durable before announcing a commit.
+    pub fn new(journal: bool) -> Node {
         Node {
             fe: Frontend::default(),
             tr: Router::default(),
-            be: Backend::default(),
+            be: Backend::new(journal),
             roles: HashMap::new(),
             queue: VecDeque::new(),
             out: Vec::new(),
@@ -190,19 +208,9 @@ impl Node {
 
     /// Handle one request from library connection `conn`.
     pub fn handle_request(&mut self, now: Instant, conn: ConnId, req: Request) {
-        let mut ctx = Ctx {
-            now,
-            queue: &mut self.queue,
-            out: &mut self.out,
-        };
+        let mut ctx = Ctx { now, queue: &mut self.queue, out: &mut self.out };
         match req {
-            Request::Open {
-                chan,
-                role,
-                facility,
-                flags,
-                range,
-            } => {
+            Request::Open { chan, role, facility, flags, range } => {
                 self.roles.insert((conn, chan), role);
                 match role {
                     Role::Client => self.fe.open(&mut ctx, (conn, chan), facility),
@@ -215,12 +223,8 @@ impl Node {
                 None => {}
             },
             Request::Disconnect => {
-                let mine: Vec<(ChanRef, Role)> = self
-                    .roles
-                    .iter()
-                    .filter(|(r, _)| r.0 == conn)
-                    .map(|(r, role)| (*r, *role))
-                    .collect();
+                let mine: Vec<(ChanRef, Role)> =
+                    self.roles.iter().filter(|(r, _)| r.0 == conn).map(|(r, role)| (*r, *role)).collect();
                 for (r, role) in mine {
                     self.roles.remove(&r);
                     match role {
@@ -244,13 +248,32 @@ impl Node {
         self.run(now);
     }
 
+    /// Rebuild state from recovered journal records (before any request).
+    /// Returns the number of committed transactions to replay to servers.
+    pub fn recover(&mut self, now: Instant, records: &[Record]) -> usize {
+        let mut ctx = Ctx { now, queue: &mut self.queue, out: &mut self.out };
+        let n = self.be.recover(&mut ctx, records);
+        self.run(now);
+        n
+    }
+
+    /// A synced journal write with `token` completed (or failed with `status`).
+    pub fn journal_done(&mut self, now: Instant, token: u64, result: Result<(), Status>) {
+        let mut ctx = Ctx { now, queue: &mut self.queue, out: &mut self.out };
+        self.be.journal_done(&mut ctx, token, result);
+        self.run(now);
+    }
+
+    /// Unsynced journal writes for these transactions failed.
+    pub fn journal_failed(&mut self, now: Instant, tids: Vec<Tid>, status: Status) {
+        let mut ctx = Ctx { now, queue: &mut self.queue, out: &mut self.out };
+        self.be.journal_failed(&mut ctx, tids, status);
+        self.run(now);
+    }
+
     /// Let time pass: fire expired timers.
     pub fn tick(&mut self, now: Instant) {
-        let mut ctx = Ctx {
-            now,
-            queue: &mut self.queue,
-            out: &mut self.out,
-        };
+        let mut ctx = Ctx { now, queue: &mut self.queue, out: &mut self.out };
         self.tr.tick(&mut ctx);
         self.run(now);
     }
@@ -268,11 +291,7 @@ impl Node {
     /// Run role-to-role messages until none is left.
     fn run(&mut self, now: Instant) {
         while let Some(m) = self.queue.pop_front() {
-            let mut ctx = Ctx {
-                now,
-                queue: &mut self.queue,
-                out: &mut self.out,
-            };
+            let mut ctx = Ctx { now, queue: &mut self.queue, out: &mut self.out };
             match m {
                 Internal::Tr(m) => self.tr.handle(&mut ctx, m),
                 Internal::Fe(m) => self.fe.handle(&mut ctx, m),
@@ -283,11 +302,7 @@ impl Node {
 
     /// Counts for tests and `show` commands.
     pub fn stats(&self) -> NodeStats {
-        NodeStats {
-            active_tx: self.tr.active(),
-            partitions: self.be.partitions(),
-            servers: self.be.servers(),
-        }
+        NodeStats { active_tx: self.tr.active(), partitions: self.be.partitions(), servers: self.be.servers() }
     }
 }
 

@@ -43,6 +43,9 @@ pub struct Router {
     txs: HashMap<Tid, Tx>,
     /// Partitions per facility, in registration order.
     partitions: HashMap<String, Vec<(PartId, KeyRange)>>,
+    /// Committed transactions whose commit the backend is making durable:
+    /// the client hears of the commit only after it is. (client, client gone)
+    committing: HashMap<Tid, (ChanRef, bool, u32)>,
     /// Transaction timeouts; entries of finished transactions are skipped when they fire.
     timers: BinaryHeap<Reverse<(Instant, Tid)>>,
 }
@@ -70,25 +73,13 @@ impl Router {
 
     pub fn handle(&mut self, ctx: &mut Ctx, m: ToRouter) {
         match m {
-            ToRouter::Start {
-                tid,
-                facility,
-                client,
-                timeout_ms,
-            } => {
+            ToRouter::Start { tid, facility, client, timeout_ms } => {
                 self.begin(tid, facility, client);
                 if let Some(ms) = timeout_ms {
-                    self.timers
-                        .push(Reverse((ctx.now + Duration::from_millis(u64::from(ms)), tid)));
+                    self.timers.push(Reverse((ctx.now + Duration::from_millis(u64::from(ms)), tid)));
                 }
             }
-            ToRouter::Send {
-                tid,
-                facility,
-                client,
-                data,
-                accept,
-            } => {
+            ToRouter::Send { tid, facility, client, data, accept } => {
                 let tx = self.begin(tid, facility, client);
                 if tx.client_accepted {
                     return;
@@ -104,10 +95,7 @@ impl Router {
                 };
                 let Some(tx) = self.txs.get_mut(&tid) else { return };
                 if !tx.branches.iter().any(|b| b.part == part) {
-                    tx.branches.push(Branch {
-                        part,
-                        vote: VoteState::Pending,
-                    });
+                    tx.branches.push(Branch { part, vote: VoteState::Pending });
                 }
                 ctx.to_backend(ToBackend::Msg { tid, part, data });
                 if accept {
@@ -115,12 +103,7 @@ impl Router {
                 }
             }
             ToRouter::ClientAccept { tid, reason } => self.client_accept(ctx, tid, reason),
-            ToRouter::ClientAbort {
-                tid,
-                status,
-                reason,
-                gone,
-            } => {
+            ToRouter::ClientAbort { tid, status, reason, gone } => {
                 let Some(tx) = self.txs.get_mut(&tid) else { return };
                 if gone && tx.client_accepted {
                     // RTR finishes a transaction whose client already voted.
@@ -132,20 +115,11 @@ impl Router {
             ToRouter::Reply { tid, data } => {
                 if let Some(tx) = self.txs.get(&tid) {
                     if !tx.client_gone {
-                        ctx.to_frontend(ToFrontend::Reply {
-                            tid,
-                            client: tx.client,
-                            data,
-                        });
+                        ctx.to_frontend(ToFrontend::Reply { tid, client: tx.client, data });
                     }
                 }
             }
-            ToRouter::Vote {
-                tid,
-                part,
-                accept,
-                reason,
-            } => {
+            ToRouter::Vote { tid, part, accept, reason } => {
                 let Some(tx) = self.txs.get_mut(&tid) else { return };
                 if !accept {
                     self.abort(ctx, tid, Status::Rejected, reason);
@@ -163,17 +137,33 @@ impl Router {
                     if b.vote == VoteState::Accepted {
                         // The backend asks the replacement server itself
                         // (with rtr_mt_prepare when the vote was requested).
-                        b.vote = if requested {
-                            VoteState::Requested
-                        } else {
-                            VoteState::Pending
-                        };
+                        b.vote = if requested { VoteState::Requested } else { VoteState::Pending };
                     }
                 }
             }
             ToRouter::BranchFailed { tid, status, .. } => {
                 if self.txs.contains_key(&tid) {
                     self.abort(ctx, tid, status, 0);
+                }
+            }
+            ToRouter::Durable { tid } => {
+                if let Some((client, gone, reason)) = self.committing.remove(&tid) {
+                    if !gone {
+                        ctx.to_frontend(ToFrontend::Outcome {
+                            tid,
+                            client,
+                            accepted: true,
+                            status: Status::Ok,
+                            reason,
+                        });
+                    }
+                }
+            }
+            ToRouter::CommitFailed { tid, status } => {
+                if let Some((client, gone, _)) = self.committing.remove(&tid) {
+                    if !gone {
+                        ctx.to_frontend(ToFrontend::Outcome { tid, client, accepted: false, status, reason: 0 });
+                    }
                 }
             }
             ToRouter::PartitionUp { facility, part, range } => {
@@ -227,23 +217,18 @@ impl Router {
 
     fn finish(&mut self, ctx: &mut Ctx, tid: Tid, accepted: bool, status: Status, reason: u32) {
         let Some(tx) = self.txs.remove(&tid) else { return };
-        for b in &tx.branches {
-            ctx.to_backend(ToBackend::Outcome {
-                tid,
-                part: b.part,
-                accepted,
-                status,
-                reason,
-            });
+        let parts: Vec<PartId> = tx.branches.iter().map(|b| b.part).collect();
+        if accepted && !parts.is_empty() {
+            // The client learns of the commit once the backend made it durable.
+            self.committing.insert(tid, (tx.client, tx.client_gone, reason));
+            ctx.to_backend(ToBackend::Outcome { tid, parts, accepted, status, reason });
+            return;
+        }
+        if !parts.is_empty() {
+            ctx.to_backend(ToBackend::Outcome { tid, parts, accepted, status, reason });
         }
         if !tx.client_gone {
-            ctx.to_frontend(ToFrontend::Outcome {
-                tid,
-                client: tx.client,
-                accepted,
-                status,
-                reason,
-            });
+            ctx.to_frontend(ToFrontend::Outcome { tid, client: tx.client, accepted, status, reason });
         }
     }
 }

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::flags;
+use crate::journal::{Record, RecordKind};
 use crate::keyseg::{KeySegment, KeyType};
 use crate::msgtype::MsgType;
 use crate::protocol::{Bytes, Payload};
@@ -12,21 +13,18 @@ struct Harness {
     node: Node,
     now: Instant,
     seq: u64,
+    /// Journal records the node emitted: (tid, kind, payload, sync, token).
+    journal: Vec<Written>,
 }
+
+/// A journal record as the node emitted it: (tid, kind, payload, sync, token).
+type Written = (Tid, RecordKind, Vec<u8>, bool, Option<u64>);
 
 const CLIENT: ConnId = 1;
 const SERVERS: ConnId = 2;
 
 fn range(lo: u32, hi: u32) -> KeyRange {
-    let seg = KeySegment::new(
-        0,
-        KeyType::Unsigned,
-        4,
-        0,
-        Some(&lo.to_ne_bytes()),
-        Some(&hi.to_ne_bytes()),
-    )
-    .unwrap();
+    let seg = KeySegment::new(0, KeyType::Unsigned, 4, 0, Some(&lo.to_ne_bytes()), Some(&hi.to_ne_bytes())).unwrap();
     KeyRange::new(vec![seg]).unwrap()
 }
 
@@ -38,42 +36,57 @@ fn msg(key: u32, body: &str) -> Bytes {
 
 impl Harness {
     fn new() -> Harness {
-        Harness {
-            node: Node::new(),
-            now: Instant::now(),
-            seq: 0,
-        }
+        Harness { node: Node::new(false), now: Instant::now(), seq: 0, journal: Vec::new() }
+    }
+    fn journaled() -> Harness {
+        Harness { node: Node::new(true), ..Harness::new() }
+    }
+    /// Records (as the journal would recover them) written so far.
+    fn records(&self) -> Vec<Record> {
+        self.journal
+            .iter()
+            .map(|(tid, kind, payload, _, _)| Record { epoch: 1, tid: *tid, kind: *kind, payload: payload.clone() })
+            .collect()
+    }
+    fn kinds(&self, tid: Tid) -> Vec<RecordKind> {
+        self.journal.iter().filter(|r| r.0 == tid).map(|r| r.1).collect()
+    }
+    /// The token of the last synced write, as the driver would report it.
+    fn last_token(&self) -> u64 {
+        self.journal.iter().rev().find_map(|r| r.4).expect("a synced journal write")
+    }
+    fn durable(&mut self, token: u64) -> Vec<(ConnId, Delivery)> {
+        self.node.journal_done(self.now, token, Ok(()));
+        self.out()
     }
     fn req(&mut self, conn: ConnId, r: Request) -> Vec<(ConnId, Delivery)> {
         self.node.handle_request(self.now, conn, r);
         self.out()
     }
     fn out(&mut self) -> Vec<(ConnId, Delivery)> {
-        self.node
-            .take_output()
-            .into_iter()
-            .map(|Output::Deliver { conn, delivery }| (conn, delivery))
-            .collect()
+        let mut d = Vec::new();
+        for o in self.node.take_output() {
+            match o {
+                Output::Deliver { conn, delivery } => d.push((conn, delivery)),
+                Output::Journal { entries, sync, token } => {
+                    let n = entries.len();
+                    for (i, (tid, kind, payload)) in entries.into_iter().enumerate() {
+                        // The token belongs to the batch: keep it on its last record.
+                        self.journal.push((tid, kind, payload, sync, if i + 1 == n { token } else { None }));
+                    }
+                }
+            }
+        }
+        d
     }
     fn tid(&mut self) -> Tid {
         self.seq += 1;
-        Tid {
-            node: 1,
-            incarnation: 1,
-            conn: CLIENT,
-            seq: self.seq,
-        }
+        Tid { node: 1, incarnation: 1, conn: CLIENT, seq: self.seq }
     }
     fn server(&mut self, chan: ChanId, r: KeyRange, fl: u32) -> Vec<(ConnId, Delivery)> {
         self.req(
             SERVERS,
-            Request::Open {
-                chan,
-                role: Role::Server,
-                facility: "F".into(),
-                flags: flags::ope::SERVER | fl,
-                range: r,
-            },
+            Request::Open { chan, role: Role::Server, facility: "F".into(), flags: flags::ope::SERVER | fl, range: r },
         )
     }
     fn client(&mut self, chan: ChanId) {
@@ -105,57 +118,17 @@ fn status_of(d: &Delivery) -> Status {
 #[test]
 fn one_partition_commit_with_explicit_votes() {
     let mut h = Harness::new();
-    assert_eq!(
-        types(&h.server(10, range(0, 100), 0)),
-        vec![(SERVERS, 10, MsgType::Opened)]
-    );
+    assert_eq!(types(&h.server(10, range(0, 100), 0)), vec![(SERVERS, 10, MsgType::Opened)]);
     h.client(1);
     let tid = h.tid();
-    let d = h.req(
-        CLIENT,
-        Request::Send {
-            chan: 1,
-            tid,
-            flags: 0,
-            data: msg(5, "a"),
-        },
-    );
+    let d = h.req(CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "a") });
     assert_eq!(types(&d), vec![(SERVERS, 10, MsgType::Msg1)]);
-    let d = h.req(
-        SERVERS,
-        Request::Reply {
-            chan: 10,
-            tid,
-            flags: 0,
-            data: msg(0, "r"),
-        },
-    );
+    let d = h.req(SERVERS, Request::Reply { chan: 10, tid, flags: 0, data: msg(0, "r") });
     assert_eq!(types(&d), vec![(CLIENT, 1, MsgType::Reply)]);
-    let d = h.req(
-        CLIENT,
-        Request::Accept {
-            chan: 1,
-            tid,
-            flags: 0,
-            reason: 9,
-            implicit: false,
-        },
-    );
+    let d = h.req(CLIENT, Request::Accept { chan: 1, tid, flags: 0, reason: 9, implicit: false });
     assert_eq!(types(&d), vec![(SERVERS, 10, MsgType::Prepare)]);
-    let d = h.req(
-        SERVERS,
-        Request::Accept {
-            chan: 10,
-            tid,
-            flags: 0,
-            reason: 0,
-            implicit: false,
-        },
-    );
-    assert_eq!(
-        types(&d),
-        vec![(SERVERS, 10, MsgType::Accepted), (CLIENT, 1, MsgType::Accepted)]
-    );
+    let d = h.req(SERVERS, Request::Accept { chan: 10, tid, flags: 0, reason: 0, implicit: false });
+    assert_eq!(types(&d), vec![(SERVERS, 10, MsgType::Accepted), (CLIENT, 1, MsgType::Accepted)]);
     assert_eq!(h.node.stats().active_tx, 0);
 }
 
@@ -165,28 +138,12 @@ fn no_server_for_key_is_nodstfnd() {
     h.server(10, range(0, 100), 0);
     h.client(1);
     let tid = h.tid();
-    let d = h.req(
-        CLIENT,
-        Request::Send {
-            chan: 1,
-            tid,
-            flags: 0,
-            data: msg(500, "x"),
-        },
-    );
+    let d = h.req(CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(500, "x") });
     assert_eq!(types(&d), vec![(CLIENT, 1, MsgType::Rejected)]);
     assert_eq!(status_of(&d[0].1), Status::Nodstfnd);
     // Too short for the 4-byte key.
     let tid = h.tid();
-    let d = h.req(
-        CLIENT,
-        Request::Send {
-            chan: 1,
-            tid,
-            flags: 0,
-            data: Bytes::from(&b"ab"[..]),
-        },
-    );
+    let d = h.req(CLIENT, Request::Send { chan: 1, tid, flags: 0, data: Bytes::from(&b"ab"[..]) });
     assert_eq!(status_of(&d[0].1), Status::Keymsgshort);
 }
 
@@ -197,43 +154,13 @@ fn server_reject_reaches_everyone_with_reason() {
     h.server(11, range(101, 200), 0);
     h.client(1);
     let tid = h.tid();
-    h.req(
-        CLIENT,
-        Request::Send {
-            chan: 1,
-            tid,
-            flags: 0,
-            data: msg(5, "a"),
-        },
-    );
-    h.req(
-        CLIENT,
-        Request::Send {
-            chan: 1,
-            tid,
-            flags: 0,
-            data: msg(150, "b"),
-        },
-    );
-    let d = h.req(
-        SERVERS,
-        Request::Reject {
-            chan: 11,
-            tid,
-            flags: 0,
-            reason: 42,
-        },
-    );
+    h.req(CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "a") });
+    h.req(CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(150, "b") });
+    let d = h.req(SERVERS, Request::Reject { chan: 11, tid, flags: 0, reason: 42 });
     assert_eq!(d.len(), 3);
     for (_, del) in &d {
         assert_eq!(del.msgtype, MsgType::Rejected);
-        assert_eq!(
-            del.payload,
-            Payload::Status {
-                status: Status::Rejected,
-                reason: 42
-            }
-        );
+        assert_eq!(del.payload, Payload::Status { status: Status::Rejected, reason: 42 });
     }
 }
 
@@ -246,52 +173,13 @@ fn concurrent_servers_take_free_ones_and_queue_the_rest() {
     h.client(2);
     h.client(3);
     let (t1, t2, t3) = (h.tid(), h.tid(), h.tid());
-    let d1 = h.req(
-        CLIENT,
-        Request::Send {
-            chan: 1,
-            tid: t1,
-            flags: flags::sen::ACCEPT,
-            data: msg(1, ""),
-        },
-    );
-    let d2 = h.req(
-        CLIENT,
-        Request::Send {
-            chan: 2,
-            tid: t2,
-            flags: flags::sen::ACCEPT,
-            data: msg(2, ""),
-        },
-    );
-    let d3 = h.req(
-        CLIENT,
-        Request::Send {
-            chan: 3,
-            tid: t3,
-            flags: flags::sen::ACCEPT,
-            data: msg(3, ""),
-        },
-    );
-    assert_eq!(
-        types(&d1),
-        vec![(SERVERS, 10, MsgType::Msg1), (SERVERS, 10, MsgType::Prepare)]
-    );
-    assert_eq!(
-        types(&d2),
-        vec![(SERVERS, 11, MsgType::Msg1), (SERVERS, 11, MsgType::Prepare)]
-    );
+    let d1 = h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1, "") });
+    let d2 = h.req(CLIENT, Request::Send { chan: 2, tid: t2, flags: flags::sen::ACCEPT, data: msg(2, "") });
+    let d3 = h.req(CLIENT, Request::Send { chan: 3, tid: t3, flags: flags::sen::ACCEPT, data: msg(3, "") });
+    assert_eq!(types(&d1), vec![(SERVERS, 10, MsgType::Msg1), (SERVERS, 10, MsgType::Prepare)]);
+    assert_eq!(types(&d2), vec![(SERVERS, 11, MsgType::Msg1), (SERVERS, 11, MsgType::Prepare)]);
     assert!(d3.is_empty(), "no free server: t3 waits");
-    let d = h.req(
-        SERVERS,
-        Request::Accept {
-            chan: 10,
-            tid: t1,
-            flags: 0,
-            reason: 0,
-            implicit: true,
-        },
-    );
+    let d = h.req(SERVERS, Request::Accept { chan: 10, tid: t1, flags: 0, reason: 0, implicit: true });
     assert_eq!(
         types(&d),
         vec![
@@ -312,58 +200,17 @@ fn server_loss_replays_to_another_server_uncertain_if_voted() {
     h.client(1);
     h.client(2);
     let (t1, t2) = (h.tid(), h.tid());
-    h.req(
-        CLIENT,
-        Request::Send {
-            chan: 1,
-            tid: t1,
-            flags: 0,
-            data: msg(1, "a"),
-        },
-    );
-    h.req(
-        CLIENT,
-        Request::Send {
-            chan: 1,
-            tid: t1,
-            flags: 0,
-            data: msg(1, "b"),
-        },
-    );
-    h.req(
-        CLIENT,
-        Request::Send {
-            chan: 2,
-            tid: t2,
-            flags: 0,
-            data: msg(1, "c"),
-        },
-    );
+    h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(1, "a") });
+    h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(1, "b") });
+    h.req(CLIENT, Request::Send { chan: 2, tid: t2, flags: 0, data: msg(1, "c") });
     // Server 10 (t1) votes, then dies before the outcome.
-    h.req(
-        SERVERS,
-        Request::Accept {
-            chan: 10,
-            tid: t1,
-            flags: 0,
-            reason: 0,
-            implicit: false,
-        },
-    );
+    h.req(SERVERS, Request::Accept { chan: 10, tid: t1, flags: 0, reason: 0, implicit: false });
     let d = h.req(SERVERS, Request::Close { chan: 10 });
     assert!(d.is_empty(), "11 is busy with t2");
     // t2 ends; 11 then gets t1 again, uncertain, both messages, and is
     // asked to vote again because the client accepted meanwhile? No: the
     // client has not accepted yet, so no prepare.
-    let d = h.req(
-        CLIENT,
-        Request::Reject {
-            chan: 2,
-            tid: t2,
-            flags: 0,
-            reason: 0,
-        },
-    );
+    let d = h.req(CLIENT, Request::Reject { chan: 2, tid: t2, flags: 0, reason: 0 });
     assert_eq!(
         types(&d),
         vec![
@@ -375,30 +222,9 @@ fn server_loss_replays_to_another_server_uncertain_if_voted() {
     );
     assert_eq!(d[1].1.tid, Some(t1));
     // The replacement's vote and the client's accept commit t1 once.
-    h.req(
-        SERVERS,
-        Request::Accept {
-            chan: 11,
-            tid: t1,
-            flags: 0,
-            reason: 0,
-            implicit: false,
-        },
-    );
-    let d = h.req(
-        CLIENT,
-        Request::Accept {
-            chan: 1,
-            tid: t1,
-            flags: 0,
-            reason: 0,
-            implicit: false,
-        },
-    );
-    assert_eq!(
-        types(&d),
-        vec![(SERVERS, 11, MsgType::Accepted), (CLIENT, 1, MsgType::Accepted)]
-    );
+    h.req(SERVERS, Request::Accept { chan: 11, tid: t1, flags: 0, reason: 0, implicit: false });
+    let d = h.req(CLIENT, Request::Accept { chan: 1, tid: t1, flags: 0, reason: 0, implicit: false });
+    assert_eq!(types(&d), vec![(SERVERS, 11, MsgType::Accepted), (CLIENT, 1, MsgType::Accepted)]);
 }
 
 #[test]
@@ -407,39 +233,15 @@ fn last_server_lost_holds_the_branch_until_a_server_returns() {
     h.server(10, range(0, 100), 0);
     h.client(1);
     let t1 = h.tid();
-    h.req(
-        CLIENT,
-        Request::Send {
-            chan: 1,
-            tid: t1,
-            flags: flags::sen::ACCEPT,
-            data: msg(1, "a"),
-        },
-    );
+    h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1, "a") });
     assert!(h.req(SERVERS, Request::Close { chan: 10 }).is_empty());
     let d = h.server(12, range(0, 100), 0);
     assert_eq!(
         types(&d),
-        vec![
-            (SERVERS, 12, MsgType::Opened),
-            (SERVERS, 12, MsgType::Msg1),
-            (SERVERS, 12, MsgType::Prepare)
-        ]
+        vec![(SERVERS, 12, MsgType::Opened), (SERVERS, 12, MsgType::Msg1), (SERVERS, 12, MsgType::Prepare)]
     );
-    let d = h.req(
-        SERVERS,
-        Request::Accept {
-            chan: 12,
-            tid: t1,
-            flags: 0,
-            reason: 0,
-            implicit: true,
-        },
-    );
-    assert_eq!(
-        types(&d),
-        vec![(SERVERS, 12, MsgType::Accepted), (CLIENT, 1, MsgType::Accepted)]
-    );
+    let d = h.req(SERVERS, Request::Accept { chan: 12, tid: t1, flags: 0, reason: 0, implicit: true });
+    assert_eq!(types(&d), vec![(SERVERS, 12, MsgType::Accepted), (CLIENT, 1, MsgType::Accepted)]);
 }
 
 #[test]
@@ -448,15 +250,7 @@ fn client_gone_before_accept_rejects_reqdied() {
     h.server(10, range(0, 100), 0);
     h.client(1);
     let t1 = h.tid();
-    h.req(
-        CLIENT,
-        Request::Send {
-            chan: 1,
-            tid: t1,
-            flags: 0,
-            data: msg(1, "a"),
-        },
-    );
+    h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(1, "a") });
     let d = h.req(CLIENT, Request::Disconnect);
     assert_eq!(types(&d), vec![(SERVERS, 10, MsgType::Rejected)]);
     assert_eq!(status_of(&d[0].1), Status::Reqdied);
@@ -470,59 +264,13 @@ fn a_late_request_naming_a_finished_tid_starts_nothing() {
     h.client(1);
     h.client(2);
     let t1 = h.tid();
-    h.req(
-        CLIENT,
-        Request::Send {
-            chan: 1,
-            tid: t1,
-            flags: 0,
-            data: msg(1, "a"),
-        },
-    );
-    h.req(
-        CLIENT,
-        Request::Reject {
-            chan: 1,
-            tid: t1,
-            flags: 0,
-            reason: 0,
-        },
-    );
-    assert!(h
-        .req(
-            CLIENT,
-            Request::Send {
-                chan: 1,
-                tid: t1,
-                flags: 0,
-                data: msg(1, "a")
-            }
-        )
-        .is_empty());
-    assert!(h
-        .req(
-            CLIENT,
-            Request::Send {
-                chan: 2,
-                tid: t1,
-                flags: 0,
-                data: msg(1, "a")
-            }
-        )
-        .is_empty());
+    h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(1, "a") });
+    h.req(CLIENT, Request::Reject { chan: 1, tid: t1, flags: 0, reason: 0 });
+    assert!(h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(1, "a") }).is_empty());
+    assert!(h.req(CLIENT, Request::Send { chan: 2, tid: t1, flags: 0, data: msg(1, "a") }).is_empty());
     // Nor does a tid of another connection.
     let foreign = Tid { conn: 99, ..h.tid() };
-    assert!(h
-        .req(
-            CLIENT,
-            Request::Send {
-                chan: 2,
-                tid: foreign,
-                flags: 0,
-                data: msg(1, "a")
-            }
-        )
-        .is_empty());
+    assert!(h.req(CLIENT, Request::Send { chan: 2, tid: foreign, flags: 0, data: msg(1, "a") }).is_empty());
     assert_eq!(h.node.stats().active_tx, 0);
 }
 
@@ -532,43 +280,16 @@ fn client_timeout_rejects_with_timout() {
     h.server(10, range(0, 100), 0);
     h.client(1);
     let tid = h.tid();
-    h.req(
-        CLIENT,
-        Request::StartTx {
-            chan: 1,
-            tid,
-            timeout_ms: Some(50),
-        },
-    );
-    h.req(
-        CLIENT,
-        Request::Send {
-            chan: 1,
-            tid,
-            flags: 0,
-            data: msg(1, ""),
-        },
-    );
+    h.req(CLIENT, Request::StartTx { chan: 1, tid, timeout_ms: Some(50) });
+    h.req(CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(1, "") });
     assert!(h.node.next_deadline().is_some());
     h.now += Duration::from_millis(60);
     h.node.tick(h.now);
     let d = h.out();
-    assert_eq!(
-        types(&d),
-        vec![(SERVERS, 10, MsgType::Rejected), (CLIENT, 1, MsgType::Rejected)]
-    );
+    assert_eq!(types(&d), vec![(SERVERS, 10, MsgType::Rejected), (CLIENT, 1, MsgType::Rejected)]);
     assert_eq!(status_of(&d[1].1), Status::Timout);
     // A late vote finds nothing.
-    let d = h.req(
-        SERVERS,
-        Request::Accept {
-            chan: 10,
-            tid,
-            flags: 0,
-            reason: 0,
-            implicit: false,
-        },
-    );
+    let d = h.req(SERVERS, Request::Accept { chan: 10, tid, flags: 0, reason: 0, implicit: false });
     assert!(d.is_empty());
 }
 
@@ -595,55 +316,17 @@ fn a_replacement_server_must_vote_again_before_the_commit() {
     h.server(11, range(0, 100), flags::ope::EXPLICIT_ACCEPT);
     h.client(1);
     let t1 = h.tid();
-    let d = h.req(
-        CLIENT,
-        Request::Send {
-            chan: 1,
-            tid: t1,
-            flags: 0,
-            data: msg(1, "a"),
-        },
-    );
+    let d = h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(1, "a") });
     assert_eq!(types(&d), vec![(SERVERS, 10, MsgType::Msg1)]);
     // 10 votes early, then is lost; 11 gets the transaction as uncertain.
-    h.req(
-        SERVERS,
-        Request::Accept {
-            chan: 10,
-            tid: t1,
-            flags: 0,
-            reason: 0,
-            implicit: false,
-        },
-    );
+    h.req(SERVERS, Request::Accept { chan: 10, tid: t1, flags: 0, reason: 0, implicit: false });
     let d = h.req(SERVERS, Request::Close { chan: 10 });
     assert_eq!(types(&d), vec![(SERVERS, 11, MsgType::Msg1Uncertain)]);
     // The client's accept must not commit on the lost vote: 11 is asked.
-    let d = h.req(
-        CLIENT,
-        Request::Accept {
-            chan: 1,
-            tid: t1,
-            flags: 0,
-            reason: 0,
-            implicit: false,
-        },
-    );
+    let d = h.req(CLIENT, Request::Accept { chan: 1, tid: t1, flags: 0, reason: 0, implicit: false });
     assert_eq!(types(&d), vec![(SERVERS, 11, MsgType::Prepare)]);
-    let d = h.req(
-        SERVERS,
-        Request::Accept {
-            chan: 11,
-            tid: t1,
-            flags: 0,
-            reason: 0,
-            implicit: false,
-        },
-    );
-    assert_eq!(
-        types(&d),
-        vec![(SERVERS, 11, MsgType::Accepted), (CLIENT, 1, MsgType::Accepted)]
-    );
+    let d = h.req(SERVERS, Request::Accept { chan: 11, tid: t1, flags: 0, reason: 0, implicit: false });
+    assert_eq!(types(&d), vec![(SERVERS, 11, MsgType::Accepted), (CLIENT, 1, MsgType::Accepted)]);
 }
 
 #[test]
@@ -654,61 +337,135 @@ fn a_stale_waiting_entry_does_not_swallow_a_free_server() {
     h.client(2);
     h.client(3);
     let (t1, t2, t3) = (h.tid(), h.tid(), h.tid());
-    h.req(
-        CLIENT,
-        Request::Send {
-            chan: 1,
-            tid: t1,
-            flags: 0,
-            data: msg(1, "a"),
-        },
-    );
+    h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(1, "a") });
     // t2 waits for the busy server, then its client gives up.
-    h.req(
-        CLIENT,
-        Request::Send {
-            chan: 2,
-            tid: t2,
-            flags: 0,
-            data: msg(1, "b"),
-        },
-    );
-    let d = h.req(
-        CLIENT,
-        Request::Reject {
-            chan: 2,
-            tid: t2,
-            flags: 0,
-            reason: 0,
-        },
-    );
+    h.req(CLIENT, Request::Send { chan: 2, tid: t2, flags: 0, data: msg(1, "b") });
+    let d = h.req(CLIENT, Request::Reject { chan: 2, tid: t2, flags: 0, reason: 0 });
     assert_eq!(types(&d), vec![(CLIENT, 2, MsgType::Rejected)]);
-    h.req(
-        CLIENT,
-        Request::Send {
-            chan: 3,
-            tid: t3,
-            flags: 0,
-            data: msg(1, "c"),
-        },
-    );
+    h.req(CLIENT, Request::Send { chan: 3, tid: t3, flags: 0, data: msg(1, "c") });
     // When t1 ends, the server goes to t3.
-    let d = h.req(
-        CLIENT,
-        Request::Reject {
-            chan: 1,
-            tid: t1,
-            flags: 0,
-            reason: 0,
-        },
+    let d = h.req(CLIENT, Request::Reject { chan: 1, tid: t1, flags: 0, reason: 0 });
+    assert_eq!(
+        types(&d),
+        vec![(SERVERS, 10, MsgType::Rejected), (SERVERS, 10, MsgType::Msg1), (CLIENT, 1, MsgType::Rejected)]
     );
+    assert_eq!(d[1].1.tid, Some(t3));
+}
+
+#[test]
+fn a_commit_is_announced_only_once_durable() {
+    let mut h = Harness::journaled();
+    h.server(10, range(0, 100), 0);
+    h.client(1);
+    let t1 = h.tid();
+    let d = h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1, "a") });
+    assert_eq!(types(&d), vec![(SERVERS, 10, MsgType::Msg1), (SERVERS, 10, MsgType::Prepare)]);
+    // The implicit accept: the commit record goes to the journal, nothing is announced yet.
+    let d = h.req(SERVERS, Request::Accept { chan: 10, tid: t1, flags: 0, reason: 0, implicit: true });
+    assert!(d.is_empty(), "{d:?}");
+    assert_eq!(h.kinds(t1), vec![RecordKind::Msg, RecordKind::Vote, RecordKind::Commit]);
+    assert!(h.journal.iter().any(|r| r.1 == RecordKind::Commit && r.3), "the commit record is synced");
+    let d = h.durable(h.last_token());
+    assert_eq!(types(&d), vec![(SERVERS, 10, MsgType::Accepted), (CLIENT, 1, MsgType::Accepted)]);
+    // The server's next receive acknowledges: the transaction is done.
+    assert!(h.req(SERVERS, Request::Ack { chan: 10, tid: t1 }).is_empty());
+    assert_eq!(h.kinds(t1).last(), Some(&RecordKind::Done));
+}
+
+#[test]
+fn an_abort_is_journaled_without_a_sync_and_announced_at_once() {
+    let mut h = Harness::journaled();
+    h.server(10, range(0, 100), 0);
+    h.client(1);
+    let t1 = h.tid();
+    h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(1, "a") });
+    let d = h.req(CLIENT, Request::Reject { chan: 1, tid: t1, flags: 0, reason: 3 });
+    assert_eq!(types(&d), vec![(SERVERS, 10, MsgType::Rejected), (CLIENT, 1, MsgType::Rejected)]);
+    assert_eq!(h.kinds(t1), vec![RecordKind::Msg, RecordKind::Abort, RecordKind::Done]);
+    assert!(h.journal.iter().all(|r| !r.3));
+}
+
+#[test]
+fn a_commit_that_cannot_be_made_durable_is_rejected_everywhere() {
+    let mut h = Harness::journaled();
+    h.server(10, range(0, 100), 0);
+    h.client(1);
+    let t1 = h.tid();
+    h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1, "a") });
+    h.req(SERVERS, Request::Accept { chan: 10, tid: t1, flags: 0, reason: 0, implicit: true });
+    let token = h.last_token();
+    h.node.journal_done(h.now, token, Err(Status::Jnlfull));
+    let d = h.out();
+    assert_eq!(types(&d), vec![(SERVERS, 10, MsgType::Rejected), (CLIENT, 1, MsgType::Rejected)]);
+    assert_eq!(status_of(&d[1].1), Status::Jnlfull);
+}
+
+#[test]
+fn a_server_lost_before_acknowledging_a_commit_has_it_replayed_uncertain() {
+    let mut h = Harness::journaled();
+    h.server(10, range(0, 100), 0);
+    h.server(11, range(0, 100), 0);
+    h.client(1);
+    let t1 = h.tid();
+    h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1, "a") });
+    h.req(SERVERS, Request::Accept { chan: 10, tid: t1, flags: 0, reason: 0, implicit: true });
+    let d = h.durable(h.last_token());
+    assert_eq!(types(&d), vec![(SERVERS, 10, MsgType::Accepted), (CLIENT, 1, MsgType::Accepted)]);
+    // 10 dies before its next receive: 11 gets the committed work, uncertain, then the outcome.
+    let d = h.req(SERVERS, Request::Close { chan: 10 });
+    assert_eq!(types(&d), vec![(SERVERS, 11, MsgType::Msg1Uncertain), (SERVERS, 11, MsgType::Accepted)]);
+    assert!(!h.kinds(t1).contains(&RecordKind::Done));
+    h.req(SERVERS, Request::Ack { chan: 11, tid: t1 });
+    assert_eq!(h.kinds(t1).last(), Some(&RecordKind::Done));
+}
+
+#[test]
+fn recovery_replays_committed_work_in_order_and_aborts_the_undecided() {
+    let mut h = Harness::journaled();
+    h.server(10, range(0, 100), 0);
+    h.server(20, range(101, 200), 0);
+    h.client(1);
+    h.client(2);
+    h.client(3);
+    let (t1, t2, t3) = (h.tid(), h.tid(), h.tid());
+    // t1 spans both partitions and commits; t2 commits; t3 is left undecided.
+    h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "t1a") });
+    h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(150, "t1b") });
+    h.req(SERVERS, Request::Accept { chan: 10, tid: t1, flags: 0, reason: 0, implicit: true });
+    h.req(SERVERS, Request::Accept { chan: 20, tid: t1, flags: 0, reason: 0, implicit: true });
+    h.durable(h.last_token());
+    h.req(CLIENT, Request::Send { chan: 2, tid: t2, flags: flags::sen::ACCEPT, data: msg(7, "t2") });
+    h.req(SERVERS, Request::Ack { chan: 10, tid: t1 });
+    h.req(SERVERS, Request::Accept { chan: 10, tid: t2, flags: 0, reason: 0, implicit: true });
+    h.durable(h.last_token());
+    h.req(CLIENT, Request::Send { chan: 3, tid: t3, flags: 0, data: msg(160, "t3") });
+    // Crash: only the records survive. (Server 10 acknowledged t1, but t1's
+    // partition-2 branch was never acknowledged, so t1 is not done.)
+    let records = h.records();
+    let mut r = Harness::journaled();
+    assert_eq!(r.node.recover(r.now, &records), 2);
+    r.out();
+    assert_eq!(r.kinds(t3), vec![RecordKind::Abort, RecordKind::Done]);
+    let d = r.server(30, range(0, 100), 0);
     assert_eq!(
         types(&d),
         vec![
-            (SERVERS, 10, MsgType::Rejected),
-            (SERVERS, 10, MsgType::Msg1),
-            (CLIENT, 1, MsgType::Rejected)
+            (SERVERS, 30, MsgType::Opened),
+            (SERVERS, 30, MsgType::Msg1Uncertain),
+            (SERVERS, 30, MsgType::Accepted),
+            (SERVERS, 30, MsgType::Msg1Uncertain),
+            (SERVERS, 30, MsgType::Accepted)
         ]
     );
-    assert_eq!(d[1].1.tid, Some(t3));
+    assert_eq!((d[1].1.tid, d[3].1.tid), (Some(t1), Some(t2)));
+    assert_eq!(d[1].1.payload, Payload::Data(msg(5, "t1a")));
+    r.req(SERVERS, Request::Ack { chan: 30, tid: t1 });
+    r.req(SERVERS, Request::Ack { chan: 30, tid: t2 });
+    assert_eq!(r.kinds(t2), vec![RecordKind::Done]);
+    assert!(r.kinds(t1).is_empty(), "t1 still waits for its other partition");
+    let d = r.server(40, range(101, 200), 0);
+    assert_eq!(types(&d)[1..], [(SERVERS, 40, MsgType::Msg1Uncertain), (SERVERS, 40, MsgType::Accepted)]);
+    assert_eq!(d[1].1.payload, Payload::Data(msg(150, "t1b")));
+    r.req(SERVERS, Request::Ack { chan: 40, tid: t1 });
+    assert_eq!(r.kinds(t1), vec![RecordKind::Done]);
 }
