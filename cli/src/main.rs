@@ -6,6 +6,7 @@
 
 mod bank;
 mod bench;
+mod crash;
 mod scratch;
 mod stats;
 
@@ -26,6 +27,12 @@ enum Cmd {
     Demo(bank::DemoArgs),
     /// Measure embedded transaction latency and throughput.
     Bench(bench::BenchArgs),
+    /// (testing) A journaled workload to kill with SIGKILL and restart.
+    #[command(hide = true)]
+    CrashWorker(crash::WorkerArgs),
+    /// (testing) Check the invariants after crash-worker runs.
+    #[command(hide = true)]
+    CrashCheck(crash::CheckArgs),
 }
 
 fn main() {
@@ -33,6 +40,8 @@ fn main() {
     let result = match cli.cmd {
         Cmd::Demo(a) => bank::run(a),
         Cmd::Bench(a) => bench::run(a),
+        Cmd::CrashWorker(a) => crash::worker(a),
+        Cmd::CrashCheck(a) => crash::check(a),
     };
     if let Err(e) = result {
         eprintln!("rtr: {e}");

@@ -1,0 +1,263 @@
+//! Crash testing: a journaled bank workload that a test kills with SIGKILL at
+//! any moment, restarts, and checks (hidden subcommands `crash-worker` and
+//! `crash-check`).
+//!
+//! The servers keep their "database" in append-only files, one per
+//! partition: a line `tid` is appended and fsynced when a server applies a
+//! committed transfer, before it acknowledges the outcome (its next
+//! receive). A replay (`rtr_mt_msg1_uncertain`) of a transfer already in the
+//! file is not applied again: that is the idempotence RTR asks of servers.
+//! Clients append the tid of every transaction they saw accepted (and
+//! rejected) to their own files, fsynced, right after receiving the outcome.
+//!
+//! After any number of kills and restarts, and a final run that only
+//! recovers, the checker requires:
+//! - no transfer applied twice on a partition;
+//! - every transfer a client saw accepted applied on both partitions;
+//! - no transfer a client saw rejected applied anywhere;
+//! - both partitions applied the same set (atomic commit across partitions).
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rtr_core::flags;
+use rtr_core::keyseg::{KeySegment, KeyType};
+use rtr_core::protocol::ChanId;
+use rtr_core::{EmbeddedConfig, MsgType, OpenParams, Rtr, RtrError, Tid, Which};
+
+const FACILITY: &str = "CRASH";
+const HALF: u32 = 1000;
+
+#[derive(clap::Args)]
+pub struct WorkerArgs {
+    /// Journal directory (kept across runs).
+    #[arg(long)]
+    journal: PathBuf,
+    /// Directory of the servers' and clients' files.
+    #[arg(long)]
+    state: PathBuf,
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
+    /// Only recover: open the servers, let the journal's committed work be
+    /// replayed, and exit once quiet for this many milliseconds.
+    #[arg(long)]
+    recover_only: bool,
+    #[arg(long, default_value_t = 500)]
+    quiet_ms: u64,
+}
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    #[arg(long)]
+    state: PathBuf,
+}
+
+/// An append-only file of tids, fsynced per line, plus its contents in memory.
+struct TidLog {
+    file: File,
+    seen: HashSet<String>,
+}
+
+impl TidLog {
+    fn open(path: &Path) -> Result<TidLog, String> {
+        let seen = read_lines(path)?.into_iter().collect();
+        let file =
+            OpenOptions::new().create(true).append(true).open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(TidLog { file, seen })
+    }
+
+    /// Append `tid` durably unless present; false if it was already there.
+    fn add(&mut self, tid: &str) -> Result<bool, String> {
+        if self.seen.contains(tid) {
+            return Ok(false);
+        }
+        writeln!(self.file, "{tid}").and_then(|_| self.file.sync_data()).map_err(|e| e.to_string())?;
+        self.seen.insert(tid.to_string());
+        Ok(true)
+    }
+}
+
+fn read_lines(path: &Path) -> Result<Vec<String>, String> {
+    match File::open(path) {
+        Ok(f) => Ok(BufReader::new(f)
+            .lines()
+            .map_while(Result::ok)
+            // A line cut by the kill (no newline yet) is not a record.
+            .filter(|l| !l.is_empty() && l.split(',').count() == 7)
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+fn opened(rtr: &Rtr, ch: ChanId) -> Result<(), String> {
+    let m = rtr.receive(&Which::List(vec![ch]), Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+    if m.sb.msgtype == MsgType::Opened {
+        Ok(())
+    } else {
+        Err(format!("open failed: {:?} {:?}", m.sb.msgtype, m.status()))
+    }
+}
+
+fn server(rtr: Rtr, lo: u32, hi: u32, db: Arc<Mutex<TidLog>>, quiet: Option<Duration>) -> Result<u64, String> {
+    let seg = KeySegment::new(0, KeyType::Unsigned, 4, 0, Some(&lo.to_ne_bytes()), Some(&hi.to_ne_bytes()))
+        .map_err(|e| e.to_string())?;
+    let ch = rtr
+        .open_channel(OpenParams {
+            flags: flags::ope::SERVER,
+            facility: Some(FACILITY.into()),
+            segments: vec![seg],
+            ..Default::default()
+        })
+        .map_err(|e| e.to_string())?;
+    opened(&rtr, ch)?;
+    let which = Which::List(vec![ch]);
+    let mut applied = 0;
+    loop {
+        let wait = quiet.unwrap_or(Duration::from_secs(3600));
+        let m = match rtr.receive(&which, Some(wait)) {
+            Ok(m) => m,
+            Err(RtrError::Timeout) if quiet.is_some() => return Ok(applied),
+            Err(e) => return Err(e.to_string()),
+        };
+        if m.sb.msgtype == MsgType::Accepted {
+            // Apply once: the tid is the idempotence key. The line is durable
+            // before the next receive acknowledges the outcome.
+            if db.lock().map_err(|_| "poisoned")?.add(&m.sb.tid.to_string())? {
+                applied += 1;
+            }
+        }
+    }
+}
+
+fn client(rtr: Rtr, id: u32, accepted: Arc<Mutex<TidLog>>, rejected: Arc<Mutex<TidLog>>) -> Result<(), String> {
+    let ch = rtr
+        .open_channel(OpenParams { flags: flags::ope::CLIENT, facility: Some(FACILITY.into()), ..Default::default() })
+        .map_err(|e| e.to_string())?;
+    opened(&rtr, ch)?;
+    let which = Which::List(vec![ch]);
+    let mut n = id;
+    loop {
+        n = n.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let a = (n >> 8) % HALF;
+        let b = HALF + (n >> 12) % HALF;
+        rtr.send_to_server(ch, 0, &a.to_ne_bytes()).map_err(|e| e.to_string())?;
+        rtr.send_to_server(ch, flags::sen::ACCEPT, &b.to_ne_bytes()).map_err(|e| e.to_string())?;
+        let tid: Tid = rtr.get_tid(ch, 0).map_err(|e| e.to_string())?;
+        loop {
+            let m = rtr.receive(&which, Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
+            match m.sb.msgtype {
+                MsgType::Accepted => {
+                    accepted.lock().map_err(|_| "poisoned")?.add(&tid.to_string())?;
+                    break;
+                }
+                MsgType::Rejected => {
+                    rejected.lock().map_err(|_| "poisoned")?.add(&tid.to_string())?;
+                    break;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+pub fn worker(a: WorkerArgs) -> Result<(), String> {
+    std::fs::create_dir_all(&a.state).map_err(|e| e.to_string())?;
+    let base = Rtr::embedded_with(EmbeddedConfig::journaled(&a.journal)).map_err(|e| e.to_string())?;
+    let node = base.node();
+    let dbs = [
+        Arc::new(Mutex::new(TidLog::open(&a.state.join("db-p0.log"))?)),
+        Arc::new(Mutex::new(TidLog::open(&a.state.join("db-p1.log"))?)),
+    ];
+    let quiet = a.recover_only.then(|| Duration::from_millis(a.quiet_ms));
+    let started = Instant::now();
+    let mut servers = Vec::new();
+    for (p, (lo, hi)) in [(0, HALF - 1), (HALF, 2 * HALF - 1)].into_iter().enumerate() {
+        for _ in 0..2 {
+            let rtr = Rtr::connect(&node).map_err(|e| e.to_string())?;
+            let db = dbs[p].clone();
+            servers.push(thread::spawn(move || server(rtr, lo, hi, db, quiet)));
+        }
+    }
+    if a.recover_only {
+        let mut applied = 0;
+        for s in servers {
+            applied += s.join().map_err(|_| "server panicked")??;
+        }
+        println!(
+            "recovered: {} committed transactions from the journal, {applied} applied now, in {:?}",
+            node.recovered(),
+            started.elapsed()
+        );
+        return Ok(());
+    }
+    // Let the servers open before clients send (else NODSTFND rejects).
+    thread::sleep(Duration::from_millis(100));
+    let accepted = Arc::new(Mutex::new(TidLog::open(&a.state.join("client-accepted.log"))?));
+    let rejected = Arc::new(Mutex::new(TidLog::open(&a.state.join("client-rejected.log"))?));
+    println!("worker running (pid {})", std::process::id());
+    let mut clients = Vec::new();
+    for i in 0..a.clients {
+        let rtr = Rtr::connect(&node).map_err(|e| e.to_string())?;
+        let (acc, rej) = (accepted.clone(), rejected.clone());
+        clients.push(thread::spawn(move || client(rtr, i as u32 + 1, acc, rej)));
+    }
+    for c in clients {
+        c.join().map_err(|_| "client panicked")??;
+    }
+    Ok(())
+}
+
+pub fn check(a: CheckArgs) -> Result<(), String> {
+    let set = |name: &str| -> Result<(HashSet<String>, usize), String> {
+        let lines = read_lines(&a.state.join(name))?;
+        let n = lines.len();
+        Ok((lines.into_iter().collect(), n))
+    };
+    let (accepted, _) = set("client-accepted.log")?;
+    let (rejected, _) = set("client-rejected.log")?;
+    let (p0, n0) = set("db-p0.log")?;
+    let (p1, n1) = set("db-p1.log")?;
+    let mut problems = Vec::new();
+    if p0.len() != n0 || p1.len() != n1 {
+        problems.push(format!(
+            "applied twice: partition 0 {} times, partition 1 {} times",
+            n0 - p0.len(),
+            n1 - p1.len()
+        ));
+    }
+    let lost: Vec<_> = accepted.iter().filter(|t| !p0.contains(*t) || !p1.contains(*t)).collect();
+    if !lost.is_empty() {
+        problems.push(format!("{} accepted transfers not applied on both partitions, e.g. {:?}", lost.len(), lost[0]));
+    }
+    let wrong: Vec<_> = rejected.iter().filter(|t| p0.contains(*t) || p1.contains(*t)).collect();
+    if !wrong.is_empty() {
+        problems.push(format!("{} rejected transfers applied, e.g. {:?}", wrong.len(), wrong[0]));
+    }
+    if p0 != p1 {
+        problems.push(format!(
+            "partitions differ: {} only on 0, {} only on 1",
+            p0.difference(&p1).count(),
+            p1.difference(&p0).count()
+        ));
+    }
+    println!(
+        "accepted {} rejected {} applied p0 {} p1 {} (committed without the client seeing it: {})",
+        accepted.len(),
+        rejected.len(),
+        p0.len(),
+        p1.len(),
+        p0.difference(&accepted).count()
+    );
+    if problems.is_empty() {
+        println!("crash check: ok");
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
