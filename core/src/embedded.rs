@@ -23,7 +23,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::error::RtrError;
-use crate::journal::{self, Journal, JournalConfig, JournalError};
+use crate::journal::{self, Journal, JournalConfig, JournalError, RecordKind};
 use crate::node::{Node, Output};
 use crate::protocol::{ConnId, Delivery, Request};
 use crate::status::Status;
@@ -45,6 +45,9 @@ enum Input {
     JournalDone(Vec<u64>, Result<(), Status>),
     /// Unsynced journal writes of these transactions failed.
     JournalFailed(Vec<Tid>, Status),
+    /// The journal failed in a way that leaves outcomes unknown (an I/O
+    /// error, or another owner fenced this one): the node stops.
+    Fatal(String),
     Shutdown,
 }
 
@@ -122,11 +125,63 @@ impl NodeLink {
     }
 }
 
-/// The status a transaction gets when the journal could not take its records.
-fn journal_status(e: &JournalError) -> Status {
-    match e {
-        JournalError::Full => Status::Jnlfull,
-        _ => Status::Nodeunavail,
+/// One journal append being assembled from a pass's records.
+struct Append {
+    entries: Vec<(Tid, RecordKind, Vec<u8>)>,
+    sync: bool,
+    tokens: Vec<u64>,
+    tids: Vec<Tid>,
+    bytes: u64,
+    new_tx: bool,
+}
+
+/// Packs a pass's records into appends: new transactions apart from the
+/// rest, each append under the journal's size limit, order kept within each.
+struct Appends {
+    limit: u64,
+    done: Vec<Append>,
+    open: [Option<Append>; 2],
+}
+
+impl Appends {
+    fn new(limit: u64) -> Appends {
+        Appends { limit, done: Vec::new(), open: [None, None] }
+    }
+
+    fn add(&mut self, entries: Vec<(Tid, RecordKind, Vec<u8>)>, sync: bool, token: Option<u64>, new_tx: bool) {
+        let size: u64 = entries.iter().map(|e| journal::format::record_bytes(e.2.len()) as u64).sum();
+        let slot = &mut self.open[usize::from(new_tx)];
+        if slot.as_ref().is_some_and(|a| a.bytes + size > self.limit) {
+            self.done.extend(slot.take());
+        }
+        let a = slot.get_or_insert_with(|| Append {
+            entries: Vec::new(),
+            sync: false,
+            tokens: Vec::new(),
+            tids: Vec::new(),
+            bytes: 0,
+            new_tx,
+        });
+        a.bytes += size;
+        a.sync |= sync;
+        a.tokens.extend(token);
+        for e in &entries {
+            if a.tids.last() != Some(&e.0) {
+                a.tids.push(e.0);
+            }
+        }
+        a.entries.extend(entries);
+    }
+
+    /// The appends in the order to issue them: new transactions last, so
+    /// records of transactions in progress never wait behind them.
+    fn finish(mut self) -> Vec<Append> {
+        let [other, new] = std::mem::take(&mut self.open);
+        let mut v = self.done;
+        v.extend(other);
+        v.extend(new);
+        v.sort_by_key(|a| a.new_tx);
+        v
     }
 }
 
@@ -140,6 +195,18 @@ impl EmbeddedNode {
     /// first and rebuild from it.
     pub fn start_with(cfg: EmbeddedConfig) -> Result<Arc<EmbeddedNode>, RtrError> {
         let (tx, rx) = crossbeam_channel::unbounded();
+        let append_limit = cfg.journal.as_ref().map_or(u64::MAX, JournalConfig::max_append_bytes);
+        // The largest record the node writes (a message of RTR_MAX_MSGLEN
+        // with its facility name) must fit in one append.
+        let largest = journal::format::record_bytes(1 + 255 + crate::MAX_MSGLEN) as u64;
+        if largest > append_limit {
+            return Err(RtrError::NodeUnavailable(format!(
+                "journal segments of {} bytes are too small for a {}-byte message; use at least {} bytes",
+                cfg.journal.as_ref().map_or(0, |j| j.segment_bytes),
+                crate::MAX_MSGLEN,
+                largest + 4096
+            )));
+        }
         let mut node = Node::new(cfg.journal.is_some());
         let (journal, incarnation, recovered) = match &cfg.journal {
             Some(jc) => {
@@ -165,8 +232,9 @@ impl EmbeddedNode {
                 let mut sinks = HashMap::new();
                 // A bug in the node must not leave applications blocked for
                 // ever: tell every connection the node is gone.
-                let r =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(node, rx, back, journal, &mut sinks)));
+                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run(node, rx, back, journal, append_limit, &mut sinks)
+                }));
                 if r.is_err() {
                     for s in sinks.values() {
                         s.node_stopped();
@@ -223,6 +291,7 @@ fn run(
     rx: Receiver<Input>,
     back: Sender<Input>,
     journal: Option<Journal>,
+    append_limit: u64,
     sinks: &mut HashMap<ConnId, Arc<dyn DeliverySink>>,
 ) {
     let mut batches: HashMap<ConnId, Vec<Delivery>> = HashMap::new();
@@ -259,6 +328,17 @@ fn run(
                     }
                 }
                 Input::JournalFailed(tids, status) => node.journal_failed(now, tids, status),
+                Input::Fatal(why) => {
+                    // A commit whose write failed may still be on disk (the
+                    // failure came after the write), so no outcome can be
+                    // given: stop, and let recovery (by a restart or a new
+                    // owner) decide. Every connection sees NODEUNAVAIL.
+                    eprintln!("rtr: the node stops: {why}");
+                    for s in sinks.values() {
+                        s.node_stopped();
+                    }
+                    return;
+                }
                 Input::Shutdown => return,
             }
             taken += 1;
@@ -267,10 +347,11 @@ fn run(
         node.tick(now);
 
         // Journal first (records are queued before their messages are
-        // delivered), all of this pass in one append.
-        let mut entries = Vec::new();
-        let mut sync = false;
-        let mut tokens = Vec::new();
+        // delivered). The pass's records go in at most a few appends: those
+        // that start new transactions apart from the rest, so that the
+        // journal's reserve stays for transactions already in progress, and
+        // each append within the journal's size limit.
+        let mut appends = Appends::new(append_limit);
         for out in node.take_output() {
             match out {
                 Output::Deliver { conn, delivery } => {
@@ -278,19 +359,14 @@ fn run(
                         batches.entry(conn).or_default().push(delivery);
                     }
                 }
-                Output::Journal { entries: e, sync: s, token } => {
-                    entries.extend(e);
-                    sync |= s;
-                    tokens.extend(token);
-                }
+                Output::Journal { entries, sync, token, new_tx } => appends.add(entries, sync, token, new_tx),
             }
         }
-        if !entries.is_empty() {
+        for a in appends.finish() {
             match &journal {
                 Some(j) => {
-                    let mut failed_tids: Vec<Tid> = entries.iter().map(|e| e.0).collect();
-                    failed_tids.dedup();
                     let back = back.clone();
+                    let Append { entries, sync, tokens, tids, .. } = a;
                     j.append(
                         entries,
                         sync,
@@ -300,12 +376,15 @@ fn run(
                                     let _ = back.send(Input::JournalDone(tokens, Ok(())));
                                 }
                             }
-                            Err(e) => {
-                                let status = journal_status(&e);
+                            Err(JournalError::Full) => {
+                                // Nothing of this append was written.
                                 if !tokens.is_empty() {
-                                    let _ = back.send(Input::JournalDone(tokens, Err(status)));
+                                    let _ = back.send(Input::JournalDone(tokens, Err(Status::Jnlfull)));
                                 }
-                                let _ = back.send(Input::JournalFailed(failed_tids, status));
+                                let _ = back.send(Input::JournalFailed(tids, Status::Jnlfull));
+                            }
+                            Err(e) => {
+                                let _ = back.send(Input::Fatal(format!("journal write failed: {e}")));
                             }
                         }),
                     );
@@ -313,8 +392,8 @@ fn run(
                 None => {
                     // A node without a journal emits no records; if it did,
                     // report the synced ones durable so nothing waits for ever.
-                    if !tokens.is_empty() {
-                        let _ = back.send(Input::JournalDone(tokens, Ok(())));
+                    if !a.tokens.is_empty() {
+                        let _ = back.send(Input::JournalDone(a.tokens, Ok(())));
                     }
                 }
             }

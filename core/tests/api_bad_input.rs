@@ -173,7 +173,6 @@ fn channel_refused_by_rtr_is_gone() {
 }
 
 #[test]
-#[ignore = "bug: a channel closed by RTR (rtr_mt_closed) is forgotten, so close_channel on it fails INVCHANNEL and RtrError::ChannelClosed is unreachable"]
 fn channel_closed_by_rtr_answers_chanclosed_and_can_be_closed() {
     let rtr = Rtr::embedded().unwrap();
     open_server(&rtr, 10, 20, 0);

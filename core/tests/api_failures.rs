@@ -535,7 +535,6 @@ fn journaled_node_replays_an_unacknowledged_commit_after_restart() {
 }
 
 #[test]
-#[ignore = "bug: the last Rtr dropped right after a receive finishes on the node thread, so the node (and its journal lock) outlives the drop"]
 fn dropping_the_last_connection_stops_the_node_at_once() {
     use rtr_core::embedded::EmbeddedConfig;
     let dir = tempfile::tempdir().unwrap();

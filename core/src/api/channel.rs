@@ -25,6 +25,9 @@ pub(crate) struct Chan {
     /// Server: the outcome of this transaction was received; the next receive
     /// (or close) tells the node the server is done with it.
     pub unacked_outcome: Option<Tid>,
+    /// RTR closed the channel (`rtr_mt_closed` was received): only
+    /// `rtr_close_channel` remains valid on it.
+    pub closed_by_rtr: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +55,15 @@ pub(crate) enum Vote {
 
 impl Chan {
     pub fn new(role: Role, flags: u32) -> Chan {
-        Chan { role, flags, usrhdl: 0, queue: VecDeque::new(), tx: TxState::Idle, unacked_outcome: None }
+        Chan {
+            role,
+            flags,
+            usrhdl: 0,
+            queue: VecDeque::new(),
+            tx: TxState::Idle,
+            unacked_outcome: None,
+            closed_by_rtr: false,
+        }
     }
 
     pub fn explicit_accept(&self) -> bool {
@@ -71,6 +82,11 @@ impl Chan {
             TxState::Server { tid, vote: Vote::None, prepare_seen: true } if !self.explicit_accept() => Some(tid),
             _ => None,
         }
+    }
+
+    /// Still usable for receiving: open, or with messages left to receive.
+    pub fn usable(&self) -> bool {
+        !self.closed_by_rtr || !self.queue.is_empty()
     }
 
     pub fn head_seq(&self) -> Option<u64> {

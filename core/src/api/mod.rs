@@ -113,7 +113,8 @@ struct Inner {
     node_id: u32,
     incarnation: u32,
     next_seq: AtomicU64,
-    state: Mutex<State>,
+    /// Shared with the node's delivery sink.
+    state: Arc<Mutex<State>>,
     /// Keeps the embedded node alive as long as a connection uses it.
     _node: Arc<EmbeddedNode>,
 }
@@ -124,34 +125,42 @@ pub struct Rtr {
     inner: Arc<Inner>,
 }
 
-/// The delivery side of a connection, held by the node thread. It holds only
-/// the state (not the `Inner`), so the connection closes when the application
-/// drops its last `Rtr`.
+/// The delivery side of a connection, held by the node thread. It holds
+/// only the channel state, never the `Inner`: the last `Rtr` is therefore
+/// always dropped by the application, whose thread sends the disconnect and
+/// (for the last connection) stops and joins the node thread.
 struct Sink {
-    state: Arc<SinkState>,
-}
-
-struct SinkState {
-    inner: std::sync::Weak<Inner>,
+    state: Arc<Mutex<State>>,
 }
 
 impl DeliverySink for Sink {
     fn deliver(&self, batch: Vec<Delivery>) {
-        if let Some(inner) = self.state.inner.upgrade() {
-            inner.deliver(batch);
+        let mut wake = Vec::new();
+        {
+            let Ok(mut st) = self.state.lock() else { return };
+            for d in batch {
+                let seq = st.arrivals;
+                st.arrivals += 1;
+                let chan = d.chan;
+                if let Some(c) = st.channels.get_mut(&chan) {
+                    c.queue.push_back((seq, d));
+                    st.waiters.take_for(chan, &mut wake);
+                }
+            }
+        }
+        for w in wake {
+            w.unparker.unpark();
         }
     }
 
     fn node_stopped(&self) {
-        if let Some(inner) = self.state.inner.upgrade() {
-            let mut wake = Vec::new();
-            if let Ok(mut st) = inner.state.lock() {
-                st.node_gone = true;
-                st.waiters.take_all(&mut wake);
-            }
-            for w in wake {
-                w.unparker.unpark();
-            }
+        let mut wake = Vec::new();
+        if let Ok(mut st) = self.state.lock() {
+            st.node_gone = true;
+            st.waiters.take_all(&mut wake);
+        }
+        for w in wake {
+            w.unparker.unpark();
         }
     }
 }
@@ -191,28 +200,26 @@ impl Rtr {
     /// Another connection to an existing embedded node: behaves like a
     /// second process attached to the same node.
     pub fn connect(node: &Arc<EmbeddedNode>) -> Result<Rtr> {
-        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
-            let sink = Arc::new(Sink { state: Arc::new(SinkState { inner: weak.clone() }) });
-            let link = node.connect(sink);
-            Inner {
-                link: link.unwrap_or_else(NodeLink::dead),
+        let state = Arc::new(Mutex::new(State {
+            channels: HashMap::new(),
+            next_chan: 1,
+            arrivals: 0,
+            waiters: Waiters::default(),
+            node_gone: false,
+        }));
+        let link = node
+            .connect(Arc::new(Sink { state: state.clone() }))
+            .ok_or_else(|| RtrError::NodeUnavailable("the embedded node stopped".into()))?;
+        Ok(Rtr {
+            inner: Arc::new(Inner {
+                link,
                 node_id: node.node_id(),
                 incarnation: node.incarnation(),
                 next_seq: AtomicU64::new(1),
-                state: Mutex::new(State {
-                    channels: HashMap::new(),
-                    next_chan: 1,
-                    arrivals: 0,
-                    waiters: Waiters::default(),
-                    node_gone: false,
-                }),
+                state,
                 _node: node.clone(),
-            }
-        });
-        if inner.link.is_dead() {
-            return Err(RtrError::NodeUnavailable("the embedded node stopped".into()));
-        }
-        Ok(Rtr { inner })
+            }),
+        })
     }
 
     /// The node this connection talks to (to attach more connections).
@@ -514,13 +521,13 @@ impl Rtr {
                 if l.is_empty() {
                     return Err(RtrError::InvalidReceiveList("the list names no channel".into()));
                 }
-                if let Some(bad) = l.iter().find(|c| !st.channels.contains_key(c)) {
+                if let Some(bad) = l.iter().find(|c| !st.channels.get(c).is_some_and(Chan::usable)) {
                     return Err(RtrError::InvalidReceiveList(format!("channel {bad} is not open")));
                 }
                 Some(l.clone())
             }
         };
-        if list.is_none() && st.channels.is_empty() {
+        if list.is_none() && !st.channels.values().any(Chan::usable) {
             return Err(RtrError::InvalidReceiveList("no channel is open".into()));
         }
         // Receiving again is a server's implicit accept of a transaction
@@ -560,12 +567,12 @@ impl Rtr {
             if st.node_gone {
                 return Err(RtrError::NodeUnavailable("the node stopped".into()));
             }
-            if list.is_none() && st.channels.is_empty() {
+            if list.is_none() && !st.channels.values().any(Chan::usable) {
                 return Err(RtrError::InvalidReceiveList("no channel is open".into()));
             }
             if let Some(l) = &list {
                 // Every listed channel was closed while we waited.
-                if l.iter().all(|c| !st.channels.contains_key(c)) {
+                if l.iter().all(|c| !st.channels.get(c).is_some_and(Chan::usable)) {
                     return Err(RtrError::InvalidReceiveList("the channels were closed".into()));
                 }
             }
@@ -643,8 +650,10 @@ impl Rtr {
             }
             let usrhdl = c.usrhdl;
             if d.msgtype == MsgType::Closed {
-                // RTR closed the channel (or refused to open it): it is gone.
-                st.channels.remove(&chan);
+                // RTR closed the channel (or refused to open it). It stays
+                // as a marker until the application closes it: other calls
+                // on it answer RTR_STS_CHANCLOSED.
+                c.closed_by_rtr = true;
             }
             let data = match d.payload {
                 Payload::Data(b) => DataRef::Shared(b),
@@ -684,27 +693,6 @@ impl Rtr {
             incarnation: self.inner.incarnation,
             conn: self.inner.link.conn(),
             seq: self.inner.next_seq.fetch_add(1, Ordering::Relaxed),
-        }
-    }
-}
-
-impl Inner {
-    fn deliver(&self, batch: Vec<Delivery>) {
-        let mut wake = Vec::new();
-        {
-            let Ok(mut st) = self.state.lock() else { return };
-            for d in batch {
-                let seq = st.arrivals;
-                st.arrivals += 1;
-                let chan = d.chan;
-                if let Some(c) = st.channels.get_mut(&chan) {
-                    c.queue.push_back((seq, d));
-                    st.waiters.take_for(chan, &mut wake);
-                }
-            }
-        }
-        for w in wake {
-            w.unparker.unpark();
         }
     }
 }
@@ -772,7 +760,11 @@ fn normalise_facility(name: Option<&str>) -> Result<String> {
 }
 
 fn any_chan(st: &mut State, chan: ChanId) -> Result<&mut Chan> {
-    st.channels.get_mut(&chan).ok_or(RtrError::InvalidChannel(chan))
+    match st.channels.get_mut(&chan) {
+        None => Err(RtrError::InvalidChannel(chan)),
+        Some(c) if c.closed_by_rtr => Err(RtrError::ChannelClosed(chan)),
+        Some(c) => Ok(c),
+    }
 }
 
 fn client_chan<'a>(st: &'a mut State, chan: ChanId, call: &'static str) -> Result<&'a mut Chan> {

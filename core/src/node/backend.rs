@@ -379,7 +379,7 @@ impl Backend {
 
     pub fn handle(&mut self, ctx: &mut Ctx, m: ToBackend) {
         match m {
-            ToBackend::Msg { tid, part, data } => self.message(ctx, tid, part, data),
+            ToBackend::Msg { tid, part, data, first } => self.message(ctx, tid, part, data, first),
             ToBackend::VoteRequest { tid, part } => {
                 let Some(b) = self.branches.get_mut(&(tid, part)) else { return };
                 b.vote_requested = true;
@@ -436,7 +436,7 @@ impl Backend {
         }
     }
 
-    fn message(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, data: Bytes) {
+    fn message(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, data: Bytes, first: bool) {
         let Some(p) = self.parts.get_mut(&part) else {
             ctx.to_router(ToRouter::BranchFailed { tid, part, status: Status::Nodstfnd });
             return;
@@ -448,7 +448,12 @@ impl Backend {
         }
         if self.journal {
             // Appended (in order) before delivery; durable with the commit.
-            ctx.journal(vec![(tid, RecordKind::Msg, encode_msg(&p.facility, &data))], false, None);
+            let rec = vec![(tid, RecordKind::Msg, encode_msg(&p.facility, &data))];
+            if first {
+                ctx.journal_new_tx(rec);
+            } else {
+                ctx.journal(rec, false, None);
+            }
         }
         if let Some(b) = self.branches.get_mut(&(tid, part)) {
             b.msgs.push(data.clone());

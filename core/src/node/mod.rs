@@ -44,6 +44,9 @@ pub enum Output {
         entries: Vec<(Tid, RecordKind, Vec<u8>)>,
         sync: bool,
         token: Option<u64>,
+        /// The records start a new transaction: the journal may refuse them
+        /// when only its reserve is left (in-progress transactions may use it).
+        new_tx: bool,
     },
 }
 
@@ -135,6 +138,8 @@ pub enum ToBackend {
         tid: Tid,
         part: PartId,
         data: Bytes,
+        /// The transaction's first message on this backend.
+        first: bool,
     },
     VoteRequest {
         tid: Tid,
@@ -171,7 +176,11 @@ impl Ctx<'_> {
         self.out.push(Output::Deliver { conn, delivery });
     }
     pub fn journal(&mut self, entries: Vec<(Tid, RecordKind, Vec<u8>)>, sync: bool, token: Option<u64>) {
-        self.out.push(Output::Journal { entries, sync, token });
+        self.out.push(Output::Journal { entries, sync, token, new_tx: false });
+    }
+    /// The first records of a new transaction (unsynced, no token).
+    pub fn journal_new_tx(&mut self, entries: Vec<(Tid, RecordKind, Vec<u8>)>) {
+        self.out.push(Output::Journal { entries, sync: false, token: None, new_tx: true });
     }
 }
 

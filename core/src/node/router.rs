@@ -94,10 +94,11 @@ impl Router {
                     }
                 };
                 let Some(tx) = self.txs.get_mut(&tid) else { return };
+                let first = tx.branches.is_empty();
                 if !tx.branches.iter().any(|b| b.part == part) {
                     tx.branches.push(Branch { part, vote: VoteState::Pending });
                 }
-                ctx.to_backend(ToBackend::Msg { tid, part, data });
+                ctx.to_backend(ToBackend::Msg { tid, part, data, first });
                 if accept {
                     self.client_accept(ctx, tid, 0);
                 }

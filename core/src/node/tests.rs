@@ -68,7 +68,7 @@ impl Harness {
         for o in self.node.take_output() {
             match o {
                 Output::Deliver { conn, delivery } => d.push((conn, delivery)),
-                Output::Journal { entries, sync, token } => {
+                Output::Journal { entries, sync, token, .. } => {
                     let n = entries.len();
                     for (i, (tid, kind, payload)) in entries.into_iter().enumerate() {
                         // The token belongs to the batch: keep it on its last record.
