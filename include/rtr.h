@@ -103,7 +103,7 @@ typedef enum {
 #define RTR_STS_TXALRACC ((rtr_status_t)298) /* Extension: Transaction already accepted */
 #define RTR_STS_TXACTIVE ((rtr_status_t)306) /* Extension: A transaction is already active on this channel */
 #define RTR_STS_BUFTOOSMALL ((rtr_status_t)314) /* Extension: Receive buffer too small: message truncated, msgsb.msglen holds its full length */
-#define RTR_STS_CHANCLOSED ((rtr_status_t)322) /* Extension: Channel was closed by RTR */
+#define RTR_STS_CHANCLOSED ((rtr_status_t)322) /* Extension: Channel closed by RTR; release it with rtr_close_channel */
 #define RTR_STS_KEYOVERLAP ((rtr_status_t)330) /* Extension: Key range overlaps an existing partition of the facility */
 #define RTR_STS_KEYLAYOUT ((rtr_status_t)338) /* Extension: Key segment layout differs from the other servers of the facility */
 #define RTR_STS_KEYMSGSHORT ((rtr_status_t)346) /* Extension: Message is shorter than the key it must contain */
@@ -530,11 +530,15 @@ rtr_status_t rtr_open_channel(rtr_channel_t *pchannel,
  Close a channel.
 
  A client's active transaction is rejected; a server's transaction in
- progress is presented to another server. Messages still queued for the
- channel are discarded, and the channel id is invalid afterwards. No
- `rtr_mt_closed` is delivered for a channel the application closed.
+ progress is presented to another server, and a committed transaction the
+ server has received the outcome of counts as finished. Messages still
+ queued for the channel are discarded, and the channel id is invalid
+ afterwards. No `rtr_mt_closed` is delivered for a channel the application
+ closed. Closing a channel that RTR closed (after receiving
+ `rtr_mt_closed` for it) releases it and returns `RTR_STS_OK`.
 
- `flags`: `RTR_NO_FLAGS` (`RTR_F_CLO_FORCE` is accepted).
+ `flags`: `RTR_NO_FLAGS` (`RTR_F_CLO_FORCE` is accepted: a close always
+ rejects the client's transaction in progress).
 
  Returns:
  - `RTR_STS_OK`;
@@ -543,8 +547,8 @@ rtr_status_t rtr_open_channel(rtr_channel_t *pchannel,
  - `RTR_STS_NODEUNAVAIL`: the RTR node stopped;
  - `RTR_STS_INTERNAL`: an internal error (a bug).
 
- Thread safety: may be called from any thread, but do not close a channel
- while another thread is blocked in `rtr_receive_message` on it.
+ Thread safety: may be called from any thread. A thread blocked in
+ `rtr_receive_message` on this channel alone returns `RTR_STS_INVRCVCHAN`.
  */
 rtr_status_t rtr_close_channel(rtr_channel_t channel, rtr_clo_flag_t flags);
 
@@ -603,7 +607,8 @@ const char *rtr_error_text(rtr_status_t sts);
  channel it arrived on to `*pchannel`. For `rtr_mt_opened`,
  `rtr_mt_closed`, `rtr_mt_accepted`, `rtr_mt_rejected` and
  `rtr_mt_prepared` the data is an `rtr_status_data_t` (8 bytes). After
- `rtr_mt_closed` the channel no longer exists.
+ `rtr_mt_closed` the channel is closed by RTR: calls on it return
+ `RTR_STS_CHANCLOSED` until `rtr_close_channel` releases it.
 
  On a server channel opened without `RTR_F_OPE_EXPLICIT_ACCEPT`, calling
  this again after the vote was requested accepts the current transaction

@@ -105,8 +105,8 @@ statuses! {
     Txactive = (38, Error, "RTR_STS_TXACTIVE", "A transaction is already active on this channel"),
     /// Extension: the message did not fit the receive buffer; it was truncated.
     Buftoosmall = (39, Error, "RTR_STS_BUFTOOSMALL", "Receive buffer too small: message truncated, msgsb.msglen holds its full length"),
-    /// Extension: the channel was closed by RTR (reserved for the daemon transport).
-    Chanclosed = (40, Error, "RTR_STS_CHANCLOSED", "Channel was closed by RTR"),
+    /// Extension: RTR closed the channel (`rtr_mt_closed` was received); only `rtr_close_channel` remains.
+    Chanclosed = (40, Error, "RTR_STS_CHANCLOSED", "Channel closed by RTR; release it with rtr_close_channel"),
     /// Extension: a server's key range overlaps another partition without being equal to it.
     Keyoverlap = (41, Error, "RTR_STS_KEYOVERLAP", "Key range overlaps an existing partition of the facility"),
     /// Extension: a server's key layout (offsets, types, lengths) differs from the facility's.

@@ -199,11 +199,15 @@ unsafe fn bound<'a>(p: *mut c_void, len: usize) -> Option<&'a [u8]> {
 /// Close a channel.
 ///
 /// A client's active transaction is rejected; a server's transaction in
-/// progress is presented to another server. Messages still queued for the
-/// channel are discarded, and the channel id is invalid afterwards. No
-/// `rtr_mt_closed` is delivered for a channel the application closed.
+/// progress is presented to another server, and a committed transaction the
+/// server has received the outcome of counts as finished. Messages still
+/// queued for the channel are discarded, and the channel id is invalid
+/// afterwards. No `rtr_mt_closed` is delivered for a channel the application
+/// closed. Closing a channel that RTR closed (after receiving
+/// `rtr_mt_closed` for it) releases it and returns `RTR_STS_OK`.
 ///
-/// `flags`: `RTR_NO_FLAGS` (`RTR_F_CLO_FORCE` is accepted).
+/// `flags`: `RTR_NO_FLAGS` (`RTR_F_CLO_FORCE` is accepted: a close always
+/// rejects the client's transaction in progress).
 ///
 /// Returns:
 /// - `RTR_STS_OK`;
@@ -212,8 +216,8 @@ unsafe fn bound<'a>(p: *mut c_void, len: usize) -> Option<&'a [u8]> {
 /// - `RTR_STS_NODEUNAVAIL`: the RTR node stopped;
 /// - `RTR_STS_INTERNAL`: an internal error (a bug).
 ///
-/// Thread safety: may be called from any thread, but do not close a channel
-/// while another thread is blocked in `rtr_receive_message` on it.
+/// Thread safety: may be called from any thread. A thread blocked in
+/// `rtr_receive_message` on this channel alone returns `RTR_STS_INVRCVCHAN`.
 #[no_mangle]
 pub extern "C" fn rtr_close_channel(channel: rtr_channel_t, flags: rtr_clo_flag_t) -> rtr_status_t {
     guard(|| rtr()?.close_channel(channel, flags).map_err(status_of))

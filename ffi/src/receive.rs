@@ -14,7 +14,8 @@ use crate::types::*;
 /// channel it arrived on to `*pchannel`. For `rtr_mt_opened`,
 /// `rtr_mt_closed`, `rtr_mt_accepted`, `rtr_mt_rejected` and
 /// `rtr_mt_prepared` the data is an `rtr_status_data_t` (8 bytes). After
-/// `rtr_mt_closed` the channel no longer exists.
+/// `rtr_mt_closed` the channel is closed by RTR: calls on it return
+/// `RTR_STS_CHANCLOSED` until `rtr_close_channel` releases it.
 ///
 /// On a server channel opened without `RTR_F_OPE_EXPLICIT_ACCEPT`, calling
 /// this again after the vote was requested accepts the current transaction
