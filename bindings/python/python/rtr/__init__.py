@@ -1,0 +1,143 @@
+"""Reliable Transaction Router for Python.
+
+The RTR C API, faithfully, plus a few Pythonic helpers::
+
+    import rtr
+
+    conn = rtr.Connection()                       # the process-wide node
+    with conn.open_server("BANK", rtr.KeySegment(rtr.KeyType.UNSIGNED, 4, 0, 0, 999)) as srv:
+        ...                                       # rtr.serve(srv, handler) on a thread
+    with conn.open_client("BANK") as ch:
+        with ch.transaction(timeout_ms=5000) as tx:
+            tx.send(request)
+            reply = tx.receive()
+        # committed here; rtr.Rejected was raised if RTR rejected it
+
+Faithful calls (on a :class:`Connection`, or as module functions on the
+process-wide one): ``open_channel``, ``close_channel``, ``start_tx``,
+``send_to_server``, ``reply_to_client``, ``accept_tx``, ``reject_tx``,
+``receive_message``, ``get_tid``, ``set_user_handle``, ``get_user_handle``,
+``error_text``. Flags, message types and statuses are enums
+(:class:`OpenFlag`, :class:`MsgType`, :class:`Status`, ...); every failure is
+an :class:`RtrError` carrying the RTR status.
+
+Helpers: :meth:`Connection.open_client` / :meth:`Connection.open_server`
+return :class:`Channel` context managers; :meth:`Channel.transaction` is a
+transaction context manager; :meth:`Connection.messages` iterates over
+received messages; :func:`serve` is a small server loop.
+
+The process-wide node keeps its journal in ``$RTR_JOURNAL_DIR``
+(``./rtr-journal`` when unset; ``none`` runs without one). Set it before the
+first call.
+"""
+
+from __future__ import annotations
+
+from . import _rtr
+from ._channel import Channel
+from ._connection import (
+    Connection,
+    accept_tx,
+    close_channel,
+    error_text,
+    get_tid,
+    get_user_handle,
+    open_channel,
+    process_connection,
+    receive_message,
+    reject_tx,
+    reply_to_client,
+    send_to_server,
+    set_user_handle,
+    start_tx,
+)
+from ._enums import (
+    AcceptFlag,
+    CloseFlag,
+    KeyType,
+    MsgType,
+    OpenFlag,
+    RejectFlag,
+    ReplyFlag,
+    SendFlag,
+    Status,
+    TidFlag,
+)
+from ._errors import (
+    InternalError,
+    InvalidArgument,
+    InvalidChannel,
+    LimitExceeded,
+    NodeUnavailable,
+    OpenRefused,
+    Rejected,
+    RtrError,
+    Timeout,
+    Unsupported,
+    WrongState,
+)
+from ._keys import KeySegment
+from ._message import Message
+from ._rtr import Tid
+from ._serve import ServeStats, serve
+from ._transaction import Transaction
+
+#: Largest message in bytes (RTR_MAX_MSGLEN).
+MAX_MSGLEN: int = _rtr.MAX_MSGLEN
+#: Channels one connection may have open.
+MAX_CHANNELS: int = _rtr.MAX_CHANNELS
+#: Most key segments of one server channel (RTR_MAX_NUMSEG).
+MAX_NUMSEG: int = _rtr.MAX_NUMSEG
+#: The facility used when none is named.
+DEFAULT_FACILITY: str = _rtr.DEFAULT_FACILITY
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AcceptFlag",
+    "Channel",
+    "CloseFlag",
+    "Connection",
+    "DEFAULT_FACILITY",
+    "InternalError",
+    "InvalidArgument",
+    "InvalidChannel",
+    "KeySegment",
+    "KeyType",
+    "LimitExceeded",
+    "MAX_CHANNELS",
+    "MAX_MSGLEN",
+    "MAX_NUMSEG",
+    "Message",
+    "MsgType",
+    "NodeUnavailable",
+    "OpenFlag",
+    "OpenRefused",
+    "RejectFlag",
+    "Rejected",
+    "ReplyFlag",
+    "RtrError",
+    "SendFlag",
+    "ServeStats",
+    "Status",
+    "Tid",
+    "TidFlag",
+    "Timeout",
+    "Transaction",
+    "Unsupported",
+    "WrongState",
+    "accept_tx",
+    "close_channel",
+    "error_text",
+    "get_tid",
+    "get_user_handle",
+    "open_channel",
+    "process_connection",
+    "receive_message",
+    "reject_tx",
+    "reply_to_client",
+    "send_to_server",
+    "serve",
+    "set_user_handle",
+    "start_tx",
+]

@@ -1,0 +1,274 @@
+"""Connections to an RTR node, the RTR calls on them, and the module-level
+functions that use the process-wide connection."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING, Iterable, Iterator, List, Optional, Sequence, Union
+
+from . import _rtr
+from ._enums import MsgType, OpenFlag
+from ._errors import Timeout, from_status
+from ._keys import KeySegment, _native_keys
+from ._message import Message
+from ._rtr import Tid
+
+if TYPE_CHECKING:
+    from ._channel import Channel
+
+ChannelLike = Union[int, "Channel"]
+Channels = Union[None, ChannelLike, Iterable[ChannelLike]]
+Keys = Union[None, KeySegment, Sequence[Union[KeySegment, tuple]]]  # type: ignore[type-arg]
+Data = Union[bytes, bytearray, memoryview, str]
+
+
+class Connection:
+    """One library connection to an RTR node: what one process has.
+
+    * ``Connection()``: the process-wide connection (the one a C program in
+      this process would use): the embedded node, started on first use, with
+      its journal in ``$RTR_JOURNAL_DIR`` (``./rtr-journal`` when unset,
+      none when ``none``).
+    * ``Connection.embedded(journal_dir=None)``: a new, isolated embedded
+      node (no journal unless ``journal_dir`` is given).
+    * ``conn.connect()``: another connection to the same node, like a second
+      process attached to it.
+
+    The RTR calls (``open_channel``, ``send_to_server``, ...) take and return
+    plain channel ids, as in C. The helpers (``open_client``,
+    ``open_server``, ``messages``) return :class:`rtr.Channel` objects and
+    iterators. Any thread may use a connection; a channel should be used by
+    one thread at a time.
+    """
+
+    def __init__(self, _native: Optional[_rtr.Connection] = None) -> None:
+        self._native = _native if _native is not None else _rtr.Connection.process()
+
+    @classmethod
+    def embedded(cls, journal_dir: Union[str, "os.PathLike[str]", None] = None) -> "Connection":
+        """A new embedded node of its own and a connection to it."""
+        return cls(_rtr.Connection.embedded(None if journal_dir is None else os.fspath(journal_dir)))
+
+    def connect(self) -> "Connection":
+        """Another connection to the same node (behaves like another process)."""
+        return Connection(self._native.connect())
+
+    # ------------------------------------------------------------ RTR calls
+
+    def open_channel(
+        self,
+        flags: int,
+        facility: Optional[str] = None,
+        recipient: Optional[str] = None,
+        events: Optional[Iterable[int]] = None,
+        access: Optional[str] = None,
+        keys: Keys = None,
+    ) -> int:
+        """``rtr_open_channel``: returns the channel id at once; the outcome
+        arrives as ``MsgType.OPENED`` or ``MsgType.CLOSED``.
+
+        ``flags``: :class:`rtr.OpenFlag` (exactly one of CLIENT and SERVER).
+        ``facility`` None is the default facility. ``keys``: the server's key
+        segments (:class:`rtr.KeySegment`).
+        """
+        return self._native.open_channel(
+            int(flags), facility, recipient, None if events is None else list(events), access, _native_keys(keys)
+        )
+
+    def close_channel(self, channel: ChannelLike, flags: int = 0) -> None:
+        """``rtr_close_channel``: a client's active transaction is rejected, a
+        server's is presented to another server; queued messages are dropped."""
+        self._native.close_channel(channel, flags)
+
+    def start_tx(self, channel: ChannelLike, timeout_ms: Optional[int] = None, flags: int = 0) -> None:
+        """``rtr_start_tx``: start a transaction explicitly; ``timeout_ms``
+        (None or 0: none) rejects it with ``RTR_STS_TIMOUT`` when it expires."""
+        self._native.start_tx(channel, flags, timeout_ms)
+
+    def send_to_server(self, channel: ChannelLike, data: Data, flags: int = 0) -> None:
+        """``rtr_send_to_server`` (starts a transaction when none is active).
+        ``SendFlag.ACCEPT`` sends the last message and accepts in one call."""
+        self._native.send_to_server(channel, data, flags)
+
+    def reply_to_client(self, channel: ChannelLike, data: Data, flags: int = 0) -> None:
+        """``rtr_reply_to_client``; ``ReplyFlag.ACCEPT`` also votes to accept."""
+        self._native.reply_to_client(channel, data, flags)
+
+    def accept_tx(self, channel: ChannelLike, reason: int = 0, flags: int = 0) -> None:
+        """``rtr_accept_tx``: a client asks to commit; a server votes yes."""
+        self._native.accept_tx(channel, flags, reason)
+
+    def reject_tx(self, channel: ChannelLike, reason: int = 0, flags: int = 0) -> None:
+        """``rtr_reject_tx``: abort the transaction; ``reason`` reaches every participant."""
+        self._native.reject_tx(channel, flags, reason)
+
+    def receive_message(self, channels: Channels = None, timeout: Optional[float] = None) -> Message:
+        """``rtr_receive_message``: the next message on ``channels`` (None: any
+        channel of this connection; a channel; or several), waiting at most
+        ``timeout`` seconds (None: for ever; 0: poll).
+
+        Raises :class:`rtr.Timeout` when nothing arrived in time. The GIL is
+        released while waiting, and Ctrl-C interrupts the wait.
+        """
+        return Message._from_native(self._native.receive(_channel_arg(channels), timeout))
+
+    def get_tid(self, channel: ChannelLike, flags: int = 0) -> Tid:
+        """``rtr_get_tid``: the id of the transaction active on the channel."""
+        return self._native.get_tid(channel, flags)
+
+    def set_user_handle(self, channel: ChannelLike, handle: int) -> None:
+        """``rtr_set_user_handle``: later messages on the channel carry ``handle`` in ``usrhdl``."""
+        self._native.set_user_handle(channel, handle)
+
+    def get_user_handle(self, channel: ChannelLike) -> int:
+        """The channel's user handle."""
+        return self._native.get_user_handle(channel)
+
+    # -------------------------------------------------------------- helpers
+
+    def open_client(
+        self,
+        facility: Optional[str] = None,
+        *,
+        recipient: Optional[str] = None,
+        events: Optional[Iterable[int]] = None,
+        access: Optional[str] = None,
+        wait: Optional[float] = 30.0,
+    ) -> "Channel":
+        """Open a client channel and (unless ``wait`` is None) wait up to
+        ``wait`` seconds for it to open. Use it as a context manager to close it."""
+        from ._channel import Channel
+
+        ch = self.open_channel(OpenFlag.CLIENT, facility, recipient, events, access)
+        return Channel._opened(self, ch, OpenFlag.CLIENT, wait)
+
+    def open_server(
+        self,
+        facility: Optional[str] = None,
+        keys: Keys = None,
+        *,
+        flags: int = 0,
+        recipient: Optional[str] = None,
+        events: Optional[Iterable[int]] = None,
+        access: Optional[str] = None,
+        wait: Optional[float] = 30.0,
+    ) -> "Channel":
+        """Open a server channel for the key range ``keys`` (``flags``: extra
+        :class:`rtr.OpenFlag` such as EXPLICIT_PREPARE) and (unless ``wait``
+        is None) wait up to ``wait`` seconds for it to open."""
+        from ._channel import Channel
+
+        fl = OpenFlag.SERVER | int(flags)
+        ch = self.open_channel(fl, facility, recipient, events, access, keys)
+        return Channel._opened(self, ch, fl, wait)
+
+    def messages(self, channels: Channels = None, timeout: Optional[float] = None) -> Iterator[Message]:
+        """Iterate over received messages; stop when none arrives within
+        ``timeout`` seconds (None: never stop)."""
+        ch = _channel_arg(channels)
+        while True:
+            try:
+                raw = self._native.receive(ch, timeout)
+            except Timeout:
+                return
+            yield Message._from_native(raw)
+
+    def __repr__(self) -> str:
+        return f"<rtr.Connection at {id(self):#x}>"
+
+
+def _channel_arg(channels: Channels) -> Union[None, int, List[int]]:
+    if channels is None:
+        return None
+    if isinstance(channels, int) or hasattr(channels, "__index__"):
+        return channels.__index__()  # type: ignore[union-attr]
+    return [c.__index__() for c in channels]  # type: ignore[union-attr]
+
+
+# ------------------------------------------------- the process-wide connection
+
+_process_lock = threading.Lock()
+_process: Optional[Connection] = None
+
+
+def process_connection() -> Connection:
+    """The process-wide connection (created on first use)."""
+    global _process
+    with _process_lock:
+        if _process is None:
+            _process = Connection()
+        return _process
+
+
+def open_channel(
+    flags: int,
+    facility: Optional[str] = None,
+    recipient: Optional[str] = None,
+    events: Optional[Iterable[int]] = None,
+    access: Optional[str] = None,
+    keys: Keys = None,
+) -> int:
+    """``rtr_open_channel`` on the process-wide connection."""
+    return process_connection().open_channel(flags, facility, recipient, events, access, keys)
+
+
+def close_channel(channel: ChannelLike, flags: int = 0) -> None:
+    """``rtr_close_channel`` on the process-wide connection."""
+    process_connection().close_channel(channel, flags)
+
+
+def start_tx(channel: ChannelLike, timeout_ms: Optional[int] = None, flags: int = 0) -> None:
+    """``rtr_start_tx`` on the process-wide connection."""
+    process_connection().start_tx(channel, timeout_ms, flags)
+
+
+def send_to_server(channel: ChannelLike, data: Data, flags: int = 0) -> None:
+    """``rtr_send_to_server`` on the process-wide connection."""
+    process_connection().send_to_server(channel, data, flags)
+
+
+def reply_to_client(channel: ChannelLike, data: Data, flags: int = 0) -> None:
+    """``rtr_reply_to_client`` on the process-wide connection."""
+    process_connection().reply_to_client(channel, data, flags)
+
+
+def accept_tx(channel: ChannelLike, reason: int = 0, flags: int = 0) -> None:
+    """``rtr_accept_tx`` on the process-wide connection."""
+    process_connection().accept_tx(channel, reason, flags)
+
+
+def reject_tx(channel: ChannelLike, reason: int = 0, flags: int = 0) -> None:
+    """``rtr_reject_tx`` on the process-wide connection."""
+    process_connection().reject_tx(channel, reason, flags)
+
+
+def receive_message(channels: Channels = None, timeout: Optional[float] = None) -> Message:
+    """``rtr_receive_message`` on the process-wide connection."""
+    return process_connection().receive_message(channels, timeout)
+
+
+def get_tid(channel: ChannelLike, flags: int = 0) -> Tid:
+    """``rtr_get_tid`` on the process-wide connection."""
+    return process_connection().get_tid(channel, flags)
+
+
+def set_user_handle(channel: ChannelLike, handle: int) -> None:
+    """``rtr_set_user_handle`` on the process-wide connection."""
+    process_connection().set_user_handle(channel, handle)
+
+
+def get_user_handle(channel: ChannelLike) -> int:
+    """The user handle of a channel of the process-wide connection."""
+    return process_connection().get_user_handle(channel)
+
+
+def error_text(status: int) -> str:
+    """``rtr_error_text``: the text of any status value."""
+    return _rtr.error_text(status)
+
+
+def _closed_error(msg: Message, what: str) -> Exception:
+    status = int(msg.status) if msg.status is not None else 0
+    return from_status(status, f"{what}: {_rtr.error_text(status)}")
+

@@ -1,0 +1,260 @@
+//! `Connection`: one [`Rtr`] library connection and the RTR calls on it.
+//!
+//! Each method extracts and checks its Python arguments first, then calls
+//! rtr-core with plain Rust values. Only `receive` can block; it runs with
+//! the GIL released.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use rtr_core::{EmbeddedConfig, OpenParams, Rtr, RtrError};
+
+use crate::args;
+use crate::errors::{core_error, OrRaise};
+use crate::tid::Tid;
+
+/// The longest a receive waits in core before it lets Python look at its
+/// signals (Ctrl-C interrupts a blocking receive within this time).
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// What `receive` returns: (channel, msgtype code, user handle, tid, event
+/// number, data, status, reason); status and reason are None for message
+/// types that carry no `rtr_status_data_t`.
+type Received<'py> = (u32, u32, usize, Tid, i32, Bound<'py, PyBytes>, Option<i32>, Option<u32>);
+
+/// One library connection to an RTR node (what one process has).
+#[pyclass(module = "rtr._rtr", frozen)]
+pub struct Connection {
+    rtr: Rtr,
+}
+
+#[pymethods]
+impl Connection {
+    /// The process-wide connection (the one the C API uses in a C
+    /// program): the embedded node, started on first use, with its journal
+    /// in `$RTR_JOURNAL_DIR` (`./rtr-journal` when unset, none for `none`).
+    #[staticmethod]
+    fn process(py: Python<'_>) -> PyResult<Self> {
+        // The first call opens the journal (file I/O and a sync).
+        let rtr = py.detach(|| Rtr::global().cloned()).or_raise(py)?;
+        Ok(Connection { rtr })
+    }
+
+    /// A new embedded node of its own, and a connection to it. With
+    /// `journal_dir`, the node keeps its journal there; without, it has none.
+    #[staticmethod]
+    #[pyo3(signature = (journal_dir=None))]
+    fn embedded(py: Python<'_>, journal_dir: Option<PathBuf>) -> PyResult<Self> {
+        let cfg = match journal_dir {
+            Some(dir) => EmbeddedConfig::journaled(dir),
+            None => EmbeddedConfig::default(),
+        };
+        let rtr = py.detach(|| Rtr::embedded_with(cfg)).or_raise(py)?;
+        Ok(Connection { rtr })
+    }
+
+    /// Another connection to the same node: behaves like a second process
+    /// attached to it (its own channels; closing it is a process exit).
+    fn connect(&self, py: Python<'_>) -> PyResult<Self> {
+        let rtr = Rtr::connect(&self.rtr.node()).or_raise(py)?;
+        Ok(Connection { rtr })
+    }
+
+    /// `rtr_open_channel`. Returns the channel id; the outcome arrives as
+    /// `rtr_mt_opened` or `rtr_mt_closed`.
+    // The arguments of rtr_open_channel, one for one.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (flags, facility=None, recipient=None, events=None, access=None, keys=None))]
+    fn open_channel(
+        &self,
+        py: Python<'_>,
+        flags: &Bound<'_, PyAny>,
+        facility: Option<&Bound<'_, PyAny>>,
+        recipient: Option<&Bound<'_, PyAny>>,
+        events: Option<&Bound<'_, PyAny>>,
+        access: Option<&Bound<'_, PyAny>>,
+        keys: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u32> {
+        let params = OpenParams {
+            flags: args::flags(flags)?,
+            facility: args::opt_str(facility, "facility")?,
+            recipient: args::opt_str(recipient, "recipient")?,
+            access: args::opt_str(access, "access")?,
+            events: args::events(events)?,
+            segments: args::key_segments(keys)?,
+        };
+        self.rtr.open_channel(params).or_raise(py)
+    }
+
+    /// `rtr_close_channel`.
+    #[pyo3(signature = (channel, flags=None))]
+    fn close_channel(
+        &self,
+        py: Python<'_>,
+        channel: &Bound<'_, PyAny>,
+        flags: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let chan = args::channel(channel)?;
+        let fl = opt_flags(flags)?;
+        self.rtr.close_channel(chan, fl).or_raise(py)
+    }
+
+    /// `rtr_start_tx`; `timeout_ms` None or 0: no transaction timeout.
+    #[pyo3(signature = (channel, flags=None, timeout_ms=None))]
+    fn start_tx(
+        &self,
+        py: Python<'_>,
+        channel: &Bound<'_, PyAny>,
+        flags: Option<&Bound<'_, PyAny>>,
+        timeout_ms: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let chan = args::channel(channel)?;
+        let fl = opt_flags(flags)?;
+        let t = args::timeout_ms(timeout_ms)?;
+        self.rtr.start_tx(chan, fl, t).or_raise(py)
+    }
+
+    /// `rtr_send_to_server`.
+    #[pyo3(signature = (channel, data, flags=None))]
+    fn send_to_server(
+        &self,
+        py: Python<'_>,
+        channel: &Bound<'_, PyAny>,
+        data: &Bound<'_, PyAny>,
+        flags: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let chan = args::channel(channel)?;
+        let fl = opt_flags(flags)?;
+        let msg = args::data(data)?;
+        self.rtr.send_to_server(chan, fl, &msg).or_raise(py)
+    }
+
+    /// `rtr_reply_to_client`.
+    #[pyo3(signature = (channel, data, flags=None))]
+    fn reply_to_client(
+        &self,
+        py: Python<'_>,
+        channel: &Bound<'_, PyAny>,
+        data: &Bound<'_, PyAny>,
+        flags: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let chan = args::channel(channel)?;
+        let fl = opt_flags(flags)?;
+        let msg = args::data(data)?;
+        self.rtr.reply_to_client(chan, fl, &msg).or_raise(py)
+    }
+
+    /// `rtr_accept_tx`.
+    #[pyo3(signature = (channel, flags=None, reason=None))]
+    fn accept_tx(
+        &self,
+        py: Python<'_>,
+        channel: &Bound<'_, PyAny>,
+        flags: Option<&Bound<'_, PyAny>>,
+        reason: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let chan = args::channel(channel)?;
+        let fl = opt_flags(flags)?;
+        let r = opt_reason(reason)?;
+        self.rtr.accept_tx(chan, fl, r).or_raise(py)
+    }
+
+    /// `rtr_reject_tx`.
+    #[pyo3(signature = (channel, flags=None, reason=None))]
+    fn reject_tx(
+        &self,
+        py: Python<'_>,
+        channel: &Bound<'_, PyAny>,
+        flags: Option<&Bound<'_, PyAny>>,
+        reason: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let chan = args::channel(channel)?;
+        let fl = opt_flags(flags)?;
+        let r = opt_reason(reason)?;
+        self.rtr.reject_tx(chan, fl, r).or_raise(py)
+    }
+
+    /// `rtr_get_tid`: the transaction active on the channel.
+    #[pyo3(signature = (channel, flags=None))]
+    fn get_tid(&self, py: Python<'_>, channel: &Bound<'_, PyAny>, flags: Option<&Bound<'_, PyAny>>) -> PyResult<Tid> {
+        let chan = args::channel(channel)?;
+        let fl = opt_flags(flags)?;
+        self.rtr.get_tid(chan, fl).map(Tid).or_raise(py)
+    }
+
+    /// `rtr_set_user_handle`.
+    fn set_user_handle(&self, py: Python<'_>, channel: &Bound<'_, PyAny>, handle: &Bound<'_, PyAny>) -> PyResult<()> {
+        let chan = args::channel(channel)?;
+        let h = args::usrhdl(handle)?;
+        self.rtr.set_user_handle(chan, h).or_raise(py)
+    }
+
+    /// The channel's user handle (extension `rtr_get_user_handle`).
+    fn get_user_handle(&self, py: Python<'_>, channel: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let chan = args::channel(channel)?;
+        self.rtr.get_user_handle(chan).or_raise(py)
+    }
+
+    /// `rtr_receive_message`: the next message on `channels` (None: every
+    /// channel of this connection; a channel; or an iterable of channels),
+    /// waiting at most `timeout` seconds (None: for ever; 0: poll). Raises
+    /// the `RTR_STS_TIMOUT` error when nothing arrived in time.
+    ///
+    /// The GIL is released while waiting. The wait is cut into slices of
+    /// `POLL_INTERVAL`, between which Python signal handlers run, so Ctrl-C
+    /// interrupts it.
+    #[pyo3(signature = (channels=None, timeout=None))]
+    fn receive<'py>(
+        &self,
+        py: Python<'py>,
+        channels: Option<&Bound<'py, PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Received<'py>> {
+        let which = args::receive_list(channels)?;
+        let deadline = args::timeout_secs(py, timeout)?.map(|t| Instant::now().checked_add(t));
+        // A timeout too large to add to now is a wait for ever.
+        let deadline = deadline.flatten();
+        loop {
+            let slice = match deadline {
+                None => POLL_INTERVAL,
+                Some(d) => d.saturating_duration_since(Instant::now()).min(POLL_INTERVAL),
+            };
+            match py.detach(|| self.rtr.receive(&which, Some(slice))) {
+                Ok(m) => {
+                    let (status, reason) = match m.status() {
+                        Some((s, r)) => (Some(s), Some(r)),
+                        None => (None, None),
+                    };
+                    let sb = m.sb;
+                    return Ok((
+                        sb.channel,
+                        sb.msgtype.code(),
+                        sb.usrhdl,
+                        Tid(sb.tid),
+                        sb.evtnum,
+                        PyBytes::new(py, &m.data),
+                        status,
+                        reason,
+                    ));
+                }
+                Err(RtrError::Timeout) => {
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(core_error(py, RtrError::Timeout));
+                    }
+                    py.check_signals()?;
+                }
+                Err(e) => return Err(core_error(py, e)),
+            }
+        }
+    }
+}
+
+fn opt_flags(obj: Option<&Bound<'_, PyAny>>) -> PyResult<u32> {
+    obj.filter(|o| !o.is_none()).map_or(Ok(0), args::flags)
+}
+
+fn opt_reason(obj: Option<&Bound<'_, PyAny>>) -> PyResult<u32> {
+    obj.filter(|o| !o.is_none()).map_or(Ok(0), args::reason)
+}
