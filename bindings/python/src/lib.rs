@@ -11,6 +11,7 @@
 //! run its signal handlers (Ctrl-C raises `KeyboardInterrupt` there).
 
 mod args;
+mod c_api;
 mod connection;
 mod errors;
 mod tables;

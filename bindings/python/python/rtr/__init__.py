@@ -26,6 +26,10 @@ return :class:`Channel` context managers; :meth:`Channel.transaction` is a
 transaction context manager; :meth:`Connection.messages` iterates over
 received messages; :func:`serve` is a small server loop.
 
+C code in the same process: :func:`load_c_library` loads a shared object
+that calls the RTR C API (``include/rtr.h``) so that it shares the
+process-wide node with Python.
+
 The process-wide node keeps its journal in ``$RTR_JOURNAL_DIR``
 (``./rtr-journal`` when unset; ``none`` runs without one). Set it before the
 first call.
@@ -34,6 +38,7 @@ first call.
 from __future__ import annotations
 
 from . import _rtr
+from ._c_api import c_api_path, expose_c_api, load_c_library
 from ._channel import Channel
 from ._connection import (
     Connection,
@@ -127,6 +132,9 @@ __all__ = [
     "Unsupported",
     "WrongState",
     "accept_tx",
+    "c_api_path",
+    "expose_c_api",
+    "load_c_library",
     "close_channel",
     "error_text",
     "get_tid",

@@ -46,7 +46,8 @@ class Channel:
         """Wait for ``MsgType.OPENED``; raise the open's error if RTR closed it instead."""
         msg = self.connection.receive_message(self.id, timeout)
         if msg.msgtype == MsgType.CLOSED:
-            self._closed = True
+            # The channel stays allocated until closed: the caller (or
+            # _opened) releases it.
             from ._connection import _closed_error
 
             raise _closed_error(msg, f"channel {self.id} could not be opened")

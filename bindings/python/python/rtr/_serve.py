@@ -103,7 +103,7 @@ def serve(
             if max_transactions is not None and stats.accepted + stats.rejected >= max_transactions:
                 break
         elif mt == MsgType.CLOSED:
-            ch._closed = True
+            # RTR closed it; its owner still releases it (close_channel).
             del by_id[ch.id]
     return stats
 
