@@ -115,6 +115,9 @@ struct Inner {
     next_seq: AtomicU64,
     /// Shared with the node's delivery sink.
     state: Arc<Mutex<State>>,
+    /// Deliveries so far (shared with the sink): lets a waiter notice new
+    /// messages without taking the lock.
+    arrivals: Arc<AtomicU64>,
     /// Keeps the embedded node alive as long as a connection uses it.
     _node: Arc<EmbeddedNode>,
 }
@@ -131,6 +134,7 @@ pub struct Rtr {
 /// (for the last connection) stops and joins the node thread.
 struct Sink {
     state: Arc<Mutex<State>>,
+    arrivals: Arc<AtomicU64>,
 }
 
 impl DeliverySink for Sink {
@@ -148,6 +152,7 @@ impl DeliverySink for Sink {
                 }
             }
         }
+        self.arrivals.fetch_add(1, Ordering::Release);
         for w in wake {
             w.unparker.unpark();
         }
@@ -164,6 +169,9 @@ impl DeliverySink for Sink {
         }
     }
 }
+
+/// How long a client waiting for its outcome polls before sleeping.
+const LINGER: Duration = Duration::from_micros(200);
 
 static GLOBAL: OnceLock<std::result::Result<Rtr, RtrError>> = OnceLock::new();
 
@@ -207,8 +215,9 @@ impl Rtr {
             waiters: Waiters::default(),
             node_gone: false,
         }));
+        let arrivals = Arc::new(AtomicU64::new(0));
         let link = node
-            .connect(Arc::new(Sink { state: state.clone() }))
+            .connect(Arc::new(Sink { state: state.clone(), arrivals: arrivals.clone() }))
             .ok_or_else(|| RtrError::NodeUnavailable("the embedded node stopped".into()))?;
         Ok(Rtr {
             inner: Arc::new(Inner {
@@ -217,6 +226,7 @@ impl Rtr {
                 incarnation: node.incarnation(),
                 next_seq: AtomicU64::new(1),
                 state,
+                arrivals,
                 _node: node.clone(),
             }),
         })
@@ -587,7 +597,20 @@ impl Rtr {
                 None => None,
             };
             st.waiters.add(waiter.clone());
+            // A client that accepted waits for its outcome, due within about
+            // one journal sync: poll for it briefly (yielding the CPU) before
+            // sleeping, which spares the wake-up on an idle system.
+            let linger = st.channels.iter().any(|(id, c)| {
+                list.as_ref().is_none_or(|l| l.contains(id)) && matches!(c.tx, TxState::Client { accepted: true, .. })
+            });
             drop(st);
+            if linger {
+                let seen = self.inner.arrivals.load(Ordering::Acquire);
+                let until = Instant::now() + LINGER;
+                while self.inner.arrivals.load(Ordering::Acquire) == seen && Instant::now() < until {
+                    std::thread::yield_now();
+                }
+            }
             match remaining {
                 Some(r) => parker.park_timeout(r),
                 None => parker.park(),
