@@ -1,0 +1,63 @@
+//! The journal as the node uses it: a full journal rejects new transactions
+//! with RTR_STS_JNLFULL while transactions already in it finish.
+
+mod common;
+
+use common::*;
+use rtr_core::flags::{ope, sen};
+use rtr_core::journal::JournalConfig;
+use rtr_core::{EmbeddedConfig, MsgType, Rtr, Status};
+
+#[test]
+fn a_full_journal_rejects_new_transactions_and_lets_old_ones_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three segments of 128 KiB (one is the reserve); messages of 60,000 bytes.
+    let cfg = EmbeddedConfig {
+        journal: Some(JournalConfig { dir: dir.path().join("j"), segment_bytes: 128 << 10, max_segments: 3 }),
+    };
+    let rtr = Rtr::embedded_with(cfg).unwrap();
+    // Servers that never vote on their own keep transactions in the journal.
+    let servers: Vec<_> = (0..8).map(|_| open_ok(&rtr, server_params("FULL", 0, 1000, ope::EXPLICIT_ACCEPT))).collect();
+    let body = vec![7u8; 60_000];
+    let mut held = Vec::new();
+    let mut full = None;
+    for i in 0..8 {
+        let c = open_ok(&rtr, client_params("FULL"));
+        rtr.send_to_server(c, sen::ACCEPT, &msg(i, &body)).unwrap();
+        // Either a server got it (held, undecided) or the journal refused it.
+        match rtr.receive(&rtr_core::Which::List(vec![c]), Some(std::time::Duration::from_millis(300))) {
+            Ok(m) if m.sb.msgtype == MsgType::Rejected => {
+                assert_eq!(status_of(&m).0, Status::Jnlfull, "{m:?}");
+                full = Some(i);
+                break;
+            }
+            Ok(m) => panic!("unexpected {m:?}"),
+            Err(_) => held.push(c),
+        }
+    }
+    let at = full.expect("the journal filled up");
+    assert!(at >= 2, "the journal took {at} transactions before filling");
+    // The held transactions can still commit: their servers vote now. (The
+    // refused transaction's server got its message before the journal
+    // refused it, and then its rejection.)
+    let mut committed = 0;
+    let mut refused = 0;
+    for s in &servers {
+        let Ok(m) = rtr.receive(&rtr_core::Which::List(vec![*s]), Some(std::time::Duration::from_millis(100))) else {
+            continue;
+        };
+        assert_eq!(m.sb.msgtype, MsgType::Msg1);
+        let _ = rtr.accept_tx(*s, 0, 0);
+        let m = recv(&rtr, *s);
+        match (m.sb.msgtype, status_of(&m).0) {
+            (MsgType::Accepted, Status::Ok) => committed += 1,
+            (MsgType::Rejected, Status::Jnlfull) => refused += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(refused, 1);
+    assert_eq!(committed, held.len());
+    for c in held {
+        expect(&rtr, c, MsgType::Accepted);
+    }
+}
