@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Iterable, Iterator, Optional, Sequence, Union
 
 from . import _rtr
 from ._enums import MsgType, OpenFlag
@@ -111,7 +111,7 @@ class Connection:
         Raises :class:`rtr.Timeout` when nothing arrived in time. The GIL is
         released while waiting, and Ctrl-C interrupts the wait.
         """
-        return Message._from_native(self._native.receive(_channel_arg(channels), timeout))
+        return Message._from_native(self._native.receive(_channel_arg(channels), timeout))  # type: ignore[arg-type]
 
     def get_tid(self, channel: ChannelLike, flags: int = 0) -> Tid:
         """``rtr_get_tid``: the id of the transaction active on the channel."""
@@ -169,7 +169,7 @@ class Connection:
         ch = _channel_arg(channels)
         while True:
             try:
-                raw = self._native.receive(ch, timeout)
+                raw = self._native.receive(ch, timeout)  # type: ignore[arg-type]
             except Timeout:
                 return
             yield Message._from_native(raw)
@@ -178,12 +178,16 @@ class Connection:
         return f"<rtr.Connection at {id(self):#x}>"
 
 
-def _channel_arg(channels: Channels) -> Union[None, int, List[int]]:
-    if channels is None:
-        return None
-    if isinstance(channels, int) or hasattr(channels, "__index__"):
-        return channels.__index__()  # type: ignore[union-attr]
-    return [c.__index__() for c in channels]  # type: ignore[union-attr]
+def _channel_arg(channels: Channels) -> object:
+    """Channels for the native receive, which takes None, a channel, or an
+    iterable of channels (and raises TypeError for anything else). An
+    iterator is turned into a list so that it can be used again."""
+    if channels is None or isinstance(channels, (int, str, bytes)) or hasattr(type(channels), "__index__"):
+        return channels
+    try:
+        return list(channels)  # type: ignore[arg-type]
+    except TypeError:
+        return channels
 
 
 # ------------------------------------------------- the process-wide connection
