@@ -5,6 +5,9 @@
 //! node never touches application memory, and the library never touches node
 //! state.
 
+pub mod codec;
+mod wire;
+
 use std::sync::Arc;
 
 use crate::keyseg::KeyRange;
@@ -28,7 +31,7 @@ pub enum Role {
 }
 
 /// What the library asks of its node.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Request {
     Open {
         chan: ChanId,
@@ -100,7 +103,7 @@ pub enum Payload {
 }
 
 /// What the node hands to the library for one channel.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Delivery {
     pub chan: ChanId,
     pub msgtype: MsgType,
