@@ -75,7 +75,8 @@ class Transaction:
         rejected meanwhile; returns None once it is accepted (no reply can
         follow the outcome). Raises :class:`rtr.Timeout` after ``timeout`` s."""
         if self.outcome is not None:
-            return self._after_outcome()
+            self._after_outcome()
+            return None
         while True:
             msg = self.channel.receive(timeout)
             _check_not_closed(msg)
@@ -83,7 +84,8 @@ class Transaction:
                 continue  # an OPENED not waited for, or a late message of an earlier transaction
             if msg.msgtype in (MsgType.ACCEPTED, MsgType.REJECTED):
                 self.outcome = msg
-                return self._after_outcome()
+                self._after_outcome()
+                return None
             return msg
 
     def accept(self, reason: int = 0) -> None:
@@ -118,9 +120,9 @@ class Transaction:
             raise _rejected(self.outcome)
 
     def _after_outcome(self) -> None:
+        """Raise Rejected for an outcome that was not ours to choose."""
         if not self.accepted and not self._rejected_by_us:
             raise _rejected(self.outcome)
-        return None
 
     def _wait_outcome(self) -> None:
         while self.outcome is None:
