@@ -58,7 +58,7 @@ impl Connection {
     /// Another connection to the same node: behaves like a second process
     /// attached to it (its own channels; closing it is a process exit).
     fn connect(&self, py: Python<'_>) -> PyResult<Self> {
-        let rtr = Rtr::connect(&self.rtr.node()).or_raise(py)?;
+        let rtr = self.rtr.connect_again().or_raise(py)?;
         Ok(Connection { rtr })
     }
 

@@ -79,3 +79,11 @@ def compile_c_library(source: Path, out: Path) -> Path:
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, f"{' '.join(cmd)} failed:\n{r.stderr}"
     return out
+
+
+def compile_c_program(source: Path, out: Path) -> Path:
+    """Compile a C program that only uses rtr.h's constants (no calls)."""
+    cmd = [cc(), "-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-I", str(INCLUDE), str(source), "-o", str(out)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, f"{' '.join(cmd)} failed:\n{r.stderr}"
+    return out
