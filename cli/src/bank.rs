@@ -321,7 +321,7 @@ pub fn run(a: DemoArgs) -> Result<(), String> {
         None => "no journal (transactions are not durable)".to_string(),
     };
     let base = Rtr::embedded_with(cfg).map_err(|e| e.to_string())?;
-    let node = base.node();
+    let node = base.node().ok_or("not an embedded node")?;
     let _cleanup = scratch;
     let half = a.accounts / 2;
     let ranges = [(0u32, half - 1), (half, a.accounts - 1)];

@@ -125,7 +125,7 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
 
 fn measure(clients: usize, a: &BenchArgs, cfg: rtr_core::EmbeddedConfig) -> Result<(f64, Latencies), String> {
     let base = Rtr::embedded_with(cfg).map_err(|e| e.to_string())?;
-    let node = base.node();
+    let node = base.node().ok_or("not an embedded node")?;
     let stop = Arc::new(AtomicBool::new(false));
     let server_rtr = Rtr::connect(&node).map_err(|e| e.to_string())?;
     // Open every server channel, then share them out among the threads.

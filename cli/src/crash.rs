@@ -169,7 +169,7 @@ fn client(rtr: Rtr, id: u32, accepted: Arc<Mutex<TidLog>>, rejected: Arc<Mutex<T
 pub fn worker(a: WorkerArgs) -> Result<(), String> {
     std::fs::create_dir_all(&a.state).map_err(|e| e.to_string())?;
     let base = Rtr::embedded_with(EmbeddedConfig::journaled(&a.journal)).map_err(|e| e.to_string())?;
-    let node = base.node();
+    let node = base.node().ok_or("not an embedded node")?;
     let dbs = [
         Arc::new(Mutex::new(TidLog::open(&a.state.join("db-p0.log"))?)),
         Arc::new(Mutex::new(TidLog::open(&a.state.join("db-p1.log"))?)),

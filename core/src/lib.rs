@@ -21,6 +21,7 @@ pub mod node;
 pub mod protocol;
 pub mod status;
 pub mod tid;
+pub mod transport;
 
 pub use api::{Message, OpenParams, Received, Rtr, Which};
 pub use embedded::EmbeddedConfig;

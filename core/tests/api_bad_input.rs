@@ -288,7 +288,7 @@ fn channel_256_is_the_last() {
     // A server channel counts the same.
     assert_eq!(err_status(rtr.open_channel(server_params(FAC, 1, 2, 0))), Status::Toomanychn);
     // A second process has its own 256.
-    let other = Rtr::connect(&rtr.node()).unwrap();
+    let other = rtr.connect_again().unwrap();
     open_client(&other);
     // Closing one frees a slot; ids are never reused.
     rtr.close_channel(chans[0], 0).unwrap();
@@ -326,7 +326,7 @@ fn calls_on_unknown_channels_are_invchannel() {
         assert_eq!(err_status(rtr.receive(&Which::List(vec![c, ch]), Some(Duration::ZERO))), Status::Invrcvchan);
     }
     // Channels of another process are unknown here too.
-    let other = Rtr::connect(&rtr.node()).unwrap();
+    let other = rtr.connect_again().unwrap();
     assert_eq!(err_status(other.get_user_handle(c)), Status::Invchannel);
     assert_eq!(err_status(other.reply_to_client(s, 0, b"x")), Status::Invchannel);
 }

@@ -149,7 +149,7 @@ struct Setup {
 
 fn run(setup: Setup) {
     let main = Rtr::embedded().unwrap();
-    let node = main.node();
+    let node = main.node().expect("an embedded node");
     let stop = Arc::new(AtomicBool::new(false));
 
     let mut servers = Vec::new();
@@ -298,7 +298,7 @@ fn one_thread_drives_many_client_channels_through_any() {
         let (rtr, stop) = (server.clone(), stop.clone());
         handles.push(thread::spawn(move || serve(rtr, ch, stop, false)));
     }
-    let client = Rtr::connect(&server.node()).unwrap();
+    let client = server.connect_again().unwrap();
     const CHANNELS: usize = 16;
     const PER_CHANNEL: usize = 20;
     let chans: Vec<ChanId> = (0..CHANNELS).map(|_| open_client(&client)).collect();

@@ -121,7 +121,7 @@ fn replacement_server_can_reject_a_replayed_transaction() {
 #[test]
 fn server_process_death_replays_to_a_server_in_another_process() {
     let client = Rtr::embedded().unwrap();
-    let node = client.node();
+    let node = client.node().expect("an embedded node");
     let p1 = Rtr::connect(&node).unwrap();
     let p2 = Rtr::connect(&node).unwrap();
     let s1 = open_server(&p1, 1, 100, 0);
@@ -148,7 +148,7 @@ fn rtr_send_and_get_msg1(client: &Rtr, c: u32, server: &Rtr, s: u32) {
 fn client_process_death_rejects_with_reqdied() {
     let server = Rtr::embedded().unwrap();
     let s = open_server(&server, 1, 100, 0);
-    let client = Rtr::connect(&server.node()).unwrap();
+    let client = server.connect_again().unwrap();
     let c = open_client(&client);
     client.send_to_server(c, 0, &msg(5, b"x")).unwrap();
     let tid = client.get_tid(c, 0).unwrap();
@@ -158,7 +158,7 @@ fn client_process_death_rejects_with_reqdied() {
     expect_rejected(&server, s, tid, Status::Reqdied, 0);
     assert_eq!(Status::Reqdied.name(), "RTR_STS_REQDIED");
     // The server is free for the next client.
-    let client2 = Rtr::connect(&server.node()).unwrap();
+    let client2 = server.connect_again().unwrap();
     let c2 = open_client(&client2);
     round_trip(&client2, c2, &server, s, 6);
 }
@@ -167,7 +167,7 @@ fn client_process_death_rejects_with_reqdied() {
 fn client_process_death_with_a_clone_alive_is_no_death() {
     let server = Rtr::embedded().unwrap();
     let s = open_server(&server, 1, 100, 0);
-    let client = Rtr::connect(&server.node()).unwrap();
+    let client = server.connect_again().unwrap();
     let clone = client.clone();
     let c = open_client(&client);
     client.send_to_server(c, 0, &msg(5, b"x")).unwrap();
@@ -197,7 +197,7 @@ fn client_channel_closed_mid_transaction_rejects_with_reqdied() {
 fn client_death_after_accept_still_completes_the_transaction() {
     let server = Rtr::embedded().unwrap();
     let s = open_server(&server, 1, 100, ope::EXPLICIT_ACCEPT);
-    let client = Rtr::connect(&server.node()).unwrap();
+    let client = server.connect_again().unwrap();
     let c = open_client(&client);
     client.send_to_server(c, sen::ACCEPT, &msg(5, b"x")).unwrap();
     let tid = client.get_tid(c, 0).unwrap();
@@ -217,7 +217,7 @@ fn client_death_before_its_transaction_reached_a_server() {
     server.send_to_server(busy, 0, &msg(1, b"busy")).unwrap();
     let t_busy = server.get_tid(busy, 0).unwrap();
     expect(&server, s, MsgType::Msg1);
-    let client = Rtr::connect(&server.node()).unwrap();
+    let client = server.connect_again().unwrap();
     let c = open_client(&client);
     client.send_to_server(c, 0, &msg(2, b"waits")).unwrap();
     let t_dead = client.get_tid(c, 0).unwrap();
@@ -264,7 +264,7 @@ fn last_server_gone_then_a_new_server_gets_the_held_transaction() {
 #[test]
 fn held_transaction_waits_for_a_server_in_a_new_process() {
     let client = Rtr::embedded().unwrap();
-    let node = client.node();
+    let node = client.node().expect("an embedded node");
     let p1 = Rtr::connect(&node).unwrap();
     let s1 = open_server(&p1, 1, 100, ope::EXPLICIT_PREPARE);
     let c = open_client(&client);
@@ -409,7 +409,7 @@ fn replayed_transaction_goes_ahead_of_newer_work() {
 fn process_with_client_and_server_channels_dies() {
     // A process that is a server of one facility and a client of another.
     let main = Rtr::embedded().unwrap();
-    let node = main.node();
+    let node = main.node().expect("an embedded node");
     let mid = Rtr::connect(&node).unwrap();
     let front = open_client_in(&main, "FRONT");
     let mid_server = open_server_in(&mid, "FRONT", 0, 100, 0);

@@ -79,7 +79,7 @@ fn state_error(r: Result<(), RtrError>) {
 impl World {
     fn new(mode: u32) -> World {
         let client = Rtr::embedded().unwrap();
-        let server = Rtr::connect(&client.node()).unwrap();
+        let server = client.connect_again().unwrap();
         let c = open_client(&client);
         let servers = [open_server(&server, 0, RANGE_HI, mode), open_server(&server, 0, RANGE_HI, mode)];
         World {

@@ -51,7 +51,7 @@ fn round_trip_msg1_reply_accept_outcome_on_both_sides() {
 #[test]
 fn client_and_server_in_different_processes() {
     let server = Rtr::embedded().unwrap();
-    let client = Rtr::connect(&server.node()).unwrap();
+    let client = server.connect_again().unwrap();
     let s = open_server(&server, 1, 100, 0);
     let c = open_client(&client);
     let t1 = round_trip(&client, c, &server, s, 7);

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::sync::Parker;
 
-use crate::embedded::{DeliverySink, EmbeddedConfig, EmbeddedNode, NodeLink};
+use crate::embedded::{DeliverySink, EmbeddedConfig, EmbeddedNode};
 use crate::error::{Result, RtrError};
 use crate::flags;
 use crate::keyseg::{KeyRange, KeySegment};
@@ -27,6 +27,8 @@ use crate::msgtype::MsgType;
 use crate::protocol::{Bytes, ChanId, Delivery, Payload, Request, Role};
 use crate::status::Status;
 use crate::tid::Tid;
+use crate::transport::unix::ClientConn;
+use crate::transport::{Link, NODE_SOCKET_ENV};
 use crate::{MAX_ACCESS_LEN, MAX_CHANNELS, MAX_FACNAM_LEN, MAX_MSGLEN, MAX_RCPNAM_LEN};
 
 use channel::{Chan, TxState, Vote};
@@ -109,7 +111,7 @@ struct State {
 }
 
 struct Inner {
-    link: NodeLink,
+    link: Link,
     node_id: u32,
     incarnation: u32,
     next_seq: AtomicU64,
@@ -118,8 +120,11 @@ struct Inner {
     /// Deliveries so far (shared with the sink): lets a waiter notice new
     /// messages without taking the lock.
     arrivals: Arc<AtomicU64>,
-    /// Keeps the embedded node alive as long as a connection uses it.
-    _node: Arc<EmbeddedNode>,
+    /// Keeps the embedded node alive as long as a connection uses it
+    /// (`None` for a connection to a node daemon).
+    node: Option<Arc<EmbeddedNode>>,
+    /// The daemon's socket (`None` for the embedded node).
+    socket: Option<std::path::PathBuf>,
 }
 
 /// One library connection to an RTR node.
@@ -173,16 +178,32 @@ impl DeliverySink for Sink {
 /// How long a client waiting for its outcome polls before sleeping.
 const LINGER: Duration = Duration::from_micros(200);
 
+fn new_state() -> (Arc<Mutex<State>>, Arc<AtomicU64>) {
+    let state = Arc::new(Mutex::new(State {
+        channels: HashMap::new(),
+        next_chan: 1,
+        arrivals: 0,
+        waiters: Waiters::default(),
+        node_gone: false,
+    }));
+    (state, Arc::new(AtomicU64::new(0)))
+}
+
 static GLOBAL: OnceLock<std::result::Result<Rtr, RtrError>> = OnceLock::new();
 
 impl Rtr {
-    /// The process-wide connection used by the C API: the embedded node,
-    /// started on first use, with its journal where `RTR_JOURNAL_DIR` says
-    /// (see [`EmbeddedConfig::from_env`]).
+    /// The process-wide connection used by the C API: to the node daemon
+    /// whose Unix socket `RTR_NODE_SOCKET` names, or else to an embedded
+    /// node started on first use, with its journal where `RTR_JOURNAL_DIR`
+    /// says (see [`EmbeddedConfig::from_env`]). The same program runs in
+    /// both modes.
     pub fn global() -> Result<&'static Rtr> {
         GLOBAL
             .get_or_init(|| {
-                let r = Rtr::embedded_with(EmbeddedConfig::from_env());
+                let r = match std::env::var_os(NODE_SOCKET_ENV) {
+                    Some(path) if !path.is_empty() => Rtr::connect_socket(path),
+                    _ => Rtr::embedded_with(EmbeddedConfig::from_env()),
+                };
                 if let Err(e) = &r {
                     // C callers only see a status: say why once, on stderr.
                     eprintln!("rtr: {e}");
@@ -208,33 +229,56 @@ impl Rtr {
     /// Another connection to an existing embedded node: behaves like a
     /// second process attached to the same node.
     pub fn connect(node: &Arc<EmbeddedNode>) -> Result<Rtr> {
-        let state = Arc::new(Mutex::new(State {
-            channels: HashMap::new(),
-            next_chan: 1,
-            arrivals: 0,
-            waiters: Waiters::default(),
-            node_gone: false,
-        }));
-        let arrivals = Arc::new(AtomicU64::new(0));
+        let (state, arrivals) = new_state();
         let link = node
             .connect(Arc::new(Sink { state: state.clone(), arrivals: arrivals.clone() }))
             .ok_or_else(|| RtrError::NodeUnavailable("the embedded node stopped".into()))?;
         Ok(Rtr {
             inner: Arc::new(Inner {
-                link,
+                link: Link::Embedded(link),
                 node_id: node.node_id(),
                 incarnation: node.incarnation(),
                 next_seq: AtomicU64::new(1),
                 state,
                 arrivals,
-                _node: node.clone(),
+                node: Some(node.clone()),
+                socket: None,
             }),
         })
     }
 
-    /// The node this connection talks to (to attach more connections).
-    pub fn node(&self) -> Arc<EmbeddedNode> {
-        self.inner._node.clone()
+    /// A connection to the node daemon listening on the Unix socket `path`.
+    pub fn connect_socket(path: impl AsRef<std::path::Path>) -> Result<Rtr> {
+        let path = path.as_ref();
+        let (state, arrivals) = new_state();
+        let conn = ClientConn::connect(path, Arc::new(Sink { state: state.clone(), arrivals: arrivals.clone() }))?;
+        Ok(Rtr {
+            inner: Arc::new(Inner {
+                node_id: conn.node(),
+                incarnation: conn.incarnation(),
+                link: Link::Socket(conn),
+                next_seq: AtomicU64::new(1),
+                state,
+                arrivals,
+                node: None,
+                socket: Some(path.to_path_buf()),
+            }),
+        })
+    }
+
+    /// Another connection to the same node, as a second process would have.
+    pub fn connect_again(&self) -> Result<Rtr> {
+        match (&self.inner.node, &self.inner.socket) {
+            (Some(node), _) => Rtr::connect(node),
+            (None, Some(path)) => Rtr::connect_socket(path),
+            (None, None) => Err(RtrError::Internal("connection without a node".into())),
+        }
+    }
+
+    /// The embedded node this connection talks to (`None` when it talks to a
+    /// node daemon).
+    pub fn node(&self) -> Option<Arc<EmbeddedNode>> {
+        self.inner.node.clone()
     }
 
     // ----- rtr_open_channel / rtr_close_channel -----
