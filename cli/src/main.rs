@@ -7,6 +7,7 @@
 mod bank;
 mod bench;
 mod crash;
+mod journal_cmd;
 mod scratch;
 mod stats;
 
@@ -27,6 +28,8 @@ enum Cmd {
     Demo(bank::DemoArgs),
     /// Measure embedded transaction latency and throughput.
     Bench(bench::BenchArgs),
+    /// Inspect, check and take over a journal directory.
+    Journal(journal_cmd::JournalArgs),
     /// (testing) A journaled workload to kill with SIGKILL and restart.
     #[command(hide = true)]
     CrashWorker(crash::WorkerArgs),
@@ -40,6 +43,7 @@ fn main() {
     let result = match cli.cmd {
         Cmd::Demo(a) => bank::run(a),
         Cmd::Bench(a) => bench::run(a),
+        Cmd::Journal(a) => journal_cmd::run(a),
         Cmd::CrashWorker(a) => crash::worker(a),
         Cmd::CrashCheck(a) => crash::check(a),
     };

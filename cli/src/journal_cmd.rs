@@ -1,0 +1,1043 @@
+//! `rtr journal create|show|dump|verify|takeover`: operator tools for a
+//! journal directory (the storage layer is `rtr_core::journal`, ARCHITECTURE
+//! §6), and the hidden helpers `rtr journal writer|probe` that
+//! `rtr qualify-storage` and the process tests run as separate processes.
+//!
+//! `show`, `dump` and `verify` only read (`journal::scan`): they take no
+//! lock, change no epoch and repair nothing, so they are safe next to a
+//! running owner (what they show then is a moment's view). `show` probes the
+//! lock by taking it for an instant and releasing it at once.
+//! `takeover --force` is the one command that changes the journal: it opens
+//! it with `Takeover::Force` (new epoch, durably, and a Fence record sealing
+//! the previous owner's data) and closes it again.
+//!
+//! Every command takes `--json` and then prints one JSON object on stdout
+//! (also for errors: `{"ok":false,"error":...}`).
+//!
+//! Exit codes: 0 success; 1 error (no journal, I/O, bad arguments); 3
+//! `verify` found corruption (the journal will not open); 4 `takeover`
+//! refused without `--force`. The hidden helpers exit with 10 (journal
+//! locked), 11 (fenced), 12 (journal full), 13 (another journal error).
+
+use std::collections::HashMap;
+use std::fmt::{self, Write as _};
+use std::fs::{OpenOptions, TryLockError};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use rtr_core::journal::{
+    self, JournalConfig, JournalError, JournalScan, ProblemKind, RecordKind, ScanEntry, Seal, Takeover,
+};
+use rtr_core::Tid;
+
+pub const EXIT_ERROR: i32 = 1;
+pub const EXIT_CORRUPT: i32 = 3;
+pub const EXIT_REFUSED: i32 = 4;
+pub const EXIT_LOCKED: i32 = 10;
+pub const EXIT_FENCED: i32 = 11;
+pub const EXIT_FULL: i32 = 12;
+pub const EXIT_JOURNAL_ERROR: i32 = 13;
+
+/// The lock file and epoch file names of the storage layer (`owner.rs`;
+/// not exported by `rtr_core::journal`).
+const LOCK_FILE: &str = "journal.lock";
+const EPOCH_FILE: &str = "epoch";
+
+#[derive(Args)]
+pub struct JournalArgs {
+    #[command(subcommand)]
+    cmd: JournalCmd,
+    /// Print one JSON object on stdout instead of text (for scripts).
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum JournalCmd {
+    /// Create an empty journal in DIR (the directory is created if needed;
+    /// refused if a journal is already there).
+    Create(CreateArgs),
+    /// Summary: segments, owner epoch, whether an owner holds the lock, live
+    /// (not Done) transactions and their state, problems found.
+    Show(DirArg),
+    /// Every record: segment, offset, epoch, tid, kind and a payload summary.
+    Dump(DirArg),
+    /// Check that the journal would open: exit 0 if it would (a torn tail,
+    /// which recovery cuts off, is a warning), 3 on corruption (the message
+    /// names the file and offset).
+    Verify(DirArg),
+    /// Take the journal over from an owner that is gone or lost its lock
+    /// (e.g. an expired network-file-system lease): fences that owner (its
+    /// next write fails, recovery ignores anything it writes later), then
+    /// closes the journal. Requires --force.
+    Takeover(TakeoverArgs),
+    /// Test helper: own the journal and append records (one per append, each
+    /// synced), printing `OPEN`, `ACK n` and `FAIL n` lines.
+    #[command(hide = true)]
+    Writer(WriterArgs),
+    /// Test helper: read-only check that a record `writer --node N` appended
+    /// as number SEQ is in the journal (prints FOUND or MISSING).
+    #[command(hide = true)]
+    Probe(ProbeArgs),
+}
+
+#[derive(Args)]
+struct DirArg {
+    /// The journal directory.
+    dir: PathBuf,
+}
+
+#[derive(Args)]
+struct CreateArgs {
+    /// The journal directory.
+    dir: PathBuf,
+    /// Segment file size to check (multiple of 4096, 64 KiB ..= 1 GiB). The
+    /// journal does not record it: each owner chooses its sizes when it opens
+    /// the journal (the embedded node: 16 MiB).
+    #[arg(long, default_value_t = JournalConfig::default().segment_bytes)]
+    segment_bytes: u64,
+    /// Most segment files to check (at least 2); not recorded either.
+    #[arg(long, default_value_t = JournalConfig::default().max_segments)]
+    max_segments: u32,
+}
+
+#[derive(Args)]
+struct TakeoverArgs {
+    /// The journal directory.
+    dir: PathBuf,
+    /// Yes, fence the current owner.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args)]
+struct WriterArgs {
+    dir: PathBuf,
+    /// Open with Takeover::Force.
+    #[arg(long)]
+    force: bool,
+    /// Records to append (0: only open and close).
+    #[arg(long, default_value_t = 0)]
+    count: u64,
+    /// Append until an append fails.
+    #[arg(long)]
+    forever: bool,
+    /// After the first failed append, attempt this many more (each must fail).
+    #[arg(long, default_value_t = 0)]
+    tries_after_failure: u64,
+    /// Tid node number of the records (tells writers apart).
+    #[arg(long, default_value_t = 1)]
+    node: u32,
+    /// Read one line from stdin before opening (a start signal).
+    #[arg(long)]
+    wait_go: bool,
+    /// After the appends, keep owning the journal until stdin closes.
+    #[arg(long)]
+    hold: bool,
+    #[arg(long, default_value_t = 1 << 20)]
+    segment_bytes: u64,
+    #[arg(long, default_value_t = 16)]
+    max_segments: u32,
+}
+
+#[derive(Args)]
+struct ProbeArgs {
+    dir: PathBuf,
+    #[arg(long)]
+    node: u32,
+    #[arg(long)]
+    seq: u64,
+}
+
+pub fn run(a: JournalArgs) -> Result<(), String> {
+    let json = a.json;
+    let outcome = match a.cmd {
+        JournalCmd::Create(c) => create(c, json),
+        JournalCmd::Show(d) => show(&d.dir, json),
+        JournalCmd::Dump(d) => dump(&d.dir, json),
+        JournalCmd::Verify(d) => verify(&d.dir, json),
+        JournalCmd::Takeover(t) => takeover(t, json),
+        JournalCmd::Writer(w) => writer(w),
+        JournalCmd::Probe(p) => probe(p),
+    };
+    match outcome {
+        Ok(0) => Ok(()),
+        Ok(code) => {
+            let _ = std::io::stdout().flush();
+            std::process::exit(code)
+        }
+        Err(msg) if json => {
+            println!("{}", Json::obj(vec![("ok", false.into()), ("error", msg.into())]));
+            let _ = std::io::stdout().flush();
+            std::process::exit(EXIT_ERROR)
+        }
+        Err(msg) => Err(msg),
+    }
+}
+
+/// The exit code (0 = success) of a command whose output is printed.
+type Outcome = Result<i32, String>;
+
+// ---------------------------------------------------------------- JSON
+
+/// A JSON value, written by hand (no serde in this workspace): strings are
+/// escaped per RFC 8259, non-finite numbers become `null`.
+pub enum Json {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Num(f64),
+    Str(String),
+    Arr(Vec<Json>),
+    Obj(Vec<(&'static str, Json)>),
+}
+
+impl Json {
+    pub fn obj(fields: Vec<(&'static str, Json)>) -> Json {
+        Json::Obj(fields)
+    }
+}
+
+fn write_json_str(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    f.write_char('"')?;
+    for c in s.chars() {
+        match c {
+            '"' => f.write_str("\\\"")?,
+            '\\' => f.write_str("\\\\")?,
+            '\n' => f.write_str("\\n")?,
+            '\r' => f.write_str("\\r")?,
+            '\t' => f.write_str("\\t")?,
+            c if (c as u32) < 0x20 || c == '\u{7f}' => write!(f, "\\u{:04x}", c as u32)?,
+            c => f.write_char(c)?,
+        }
+    }
+    f.write_char('"')
+}
+
+impl fmt::Display for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Json::Null => f.write_str("null"),
+            Json::Bool(b) => write!(f, "{b}"),
+            Json::Int(i) => write!(f, "{i}"),
+            Json::Num(x) if x.is_finite() => write!(f, "{x}"),
+            Json::Num(_) => f.write_str("null"),
+            Json::Str(s) => write_json_str(f, s),
+            Json::Arr(v) => {
+                f.write_char('[')?;
+                for (i, x) in v.iter().enumerate() {
+                    if i > 0 {
+                        f.write_char(',')?;
+                    }
+                    write!(f, "{x}")?;
+                }
+                f.write_char(']')
+            }
+            Json::Obj(v) => {
+                f.write_char('{')?;
+                for (i, (k, x)) in v.iter().enumerate() {
+                    if i > 0 {
+                        f.write_char(',')?;
+                    }
+                    write_json_str(f, k)?;
+                    write!(f, ":{x}")?;
+                }
+                f.write_char('}')
+            }
+        }
+    }
+}
+
+impl From<bool> for Json {
+    fn from(b: bool) -> Json {
+        Json::Bool(b)
+    }
+}
+impl From<u64> for Json {
+    fn from(n: u64) -> Json {
+        Json::Int(n.into())
+    }
+}
+impl From<u32> for Json {
+    fn from(n: u32) -> Json {
+        Json::Int(n.into())
+    }
+}
+impl From<usize> for Json {
+    fn from(n: usize) -> Json {
+        Json::Int(n as i128)
+    }
+}
+impl From<f64> for Json {
+    fn from(x: f64) -> Json {
+        Json::Num(x)
+    }
+}
+impl From<&str> for Json {
+    fn from(s: &str) -> Json {
+        Json::Str(s.to_string())
+    }
+}
+impl From<String> for Json {
+    fn from(s: String) -> Json {
+        Json::Str(s)
+    }
+}
+impl From<&Path> for Json {
+    fn from(p: &Path) -> Json {
+        Json::Str(p.display().to_string())
+    }
+}
+impl<T: Into<Json>> From<Option<T>> for Json {
+    fn from(o: Option<T>) -> Json {
+        o.map_or(Json::Null, Into::into)
+    }
+}
+impl<T: Into<Json>> From<Vec<T>> for Json {
+    fn from(v: Vec<T>) -> Json {
+        Json::Arr(v.into_iter().map(Into::into).collect())
+    }
+}
+
+// ---------------------------------------------------------------- reading
+
+/// Whether some process holds the journal's lock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LockState {
+    /// Nobody holds it (we took it for an instant and released it).
+    Free,
+    Held,
+    /// No lock file.
+    Missing,
+    /// The lock could not be probed (e.g. a file system without locks).
+    Unknown(String),
+}
+
+impl LockState {
+    fn word(&self) -> &'static str {
+        match self {
+            LockState::Free => "free",
+            LockState::Held => "held",
+            LockState::Missing => "missing",
+            LockState::Unknown(_) => "unknown",
+        }
+    }
+
+    fn explain(&self) -> String {
+        match self {
+            LockState::Free => "free (no process owns the journal now)".into(),
+            LockState::Held => "held (a process owns the journal now, or a fenced owner still runs)".into(),
+            LockState::Missing => format!("no {LOCK_FILE} file"),
+            LockState::Unknown(e) => format!("unknown (could not probe the lock: {e})"),
+        }
+    }
+}
+
+/// Probes the lock: takes it without waiting and releases it at once. (An
+/// owner opening in that instant would find it locked; `open` fails cleanly
+/// then and can be retried.) Opened read-write, as the owner does, because on
+/// a network file system an exclusive lock needs a writable descriptor.
+pub fn probe_lock(dir: &Path) -> LockState {
+    let p = dir.join(LOCK_FILE);
+    let file = match OpenOptions::new().read(true).write(true).open(&p) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return LockState::Missing,
+        Err(e) => return LockState::Unknown(e.to_string()),
+    };
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.unlock();
+            LockState::Free
+        }
+        Err(TryLockError::WouldBlock) => LockState::Held,
+        Err(TryLockError::Error(e)) => LockState::Unknown(e.to_string()),
+    }
+}
+
+fn scan(dir: &Path) -> Result<JournalScan, String> {
+    journal::scan(dir).map_err(|e| match e {
+        JournalError::NotFound { .. } => format!(
+            "{} is not a journal directory (no {EPOCH_FILE} file and no segment files); create one with `rtr journal create`",
+            dir.display()
+        ),
+        e => e.to_string(),
+    })
+}
+
+/// What a Msg record's payload holds as the node writes it: the facility
+/// name's length (one byte), the name, the message data.
+fn decode_msg(payload: &[u8]) -> Option<(String, &[u8])> {
+    let n = usize::from(*payload.first()?);
+    let name = payload.get(1..1 + n)?;
+    let data = payload.get(1 + n..)?;
+    Some((String::from_utf8(name.to_vec()).ok()?, data))
+}
+
+fn encode_msg(facility: &str, data: &[u8]) -> Vec<u8> {
+    let mut v = vec![facility.len() as u8];
+    v.extend_from_slice(facility.as_bytes());
+    v.extend_from_slice(data);
+    v
+}
+
+const HEX_PREVIEW: usize = 16;
+
+fn hex_preview(b: &[u8]) -> String {
+    let mut s = String::new();
+    for x in b.iter().take(HEX_PREVIEW) {
+        let _ = write!(s, "{x:02x}");
+    }
+    if b.len() > HEX_PREVIEW {
+        s.push_str("...");
+    }
+    s
+}
+
+fn kind_name(k: RecordKind) -> &'static str {
+    match k {
+        RecordKind::Msg => "Msg",
+        RecordKind::Vote => "Vote",
+        RecordKind::Commit => "Commit",
+        RecordKind::Abort => "Abort",
+        RecordKind::Done => "Done",
+        RecordKind::Fence => "Fence",
+        RecordKind::Exception => "Exception",
+        RecordKind::Meta => "Meta",
+    }
+}
+
+fn problem_kind_name(k: ProblemKind) -> &'static str {
+    match k {
+        ProblemKind::TornTail => "torn-tail",
+        ProblemKind::UnfinishedSegment => "unfinished-segment",
+        ProblemKind::StaleDebris => "stale-debris",
+        ProblemKind::Corrupt => "corrupt",
+    }
+}
+
+/// A record's payload in words and in JSON fields.
+fn payload_summary(e: &ScanEntry) -> (String, Vec<(&'static str, Json)>) {
+    let p = &e.record.payload;
+    match e.record.kind {
+        RecordKind::Msg => match decode_msg(p) {
+            Some((fac, data)) => (
+                format!("facility {fac}, {} data bytes: {}", data.len(), hex_preview(data)),
+                vec![
+                    ("facility", fac.into()),
+                    ("data_bytes", data.len().into()),
+                    ("data_hex", hex_preview(data).into()),
+                ],
+            ),
+            None => (
+                format!("malformed message payload, {} bytes: {}", p.len(), hex_preview(p)),
+                vec![("payload_bytes", p.len().into()), ("payload_hex", hex_preview(p).into())],
+            ),
+        },
+        RecordKind::Commit if p.len() == 4 => {
+            let reason = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
+            (format!("reason {reason}"), vec![("reason", reason.into())])
+        }
+        RecordKind::Fence => match Seal::decode(p) {
+            Some(s) => (
+                format!("seals epoch {} at segment {} offset {}", s.epoch, s.segment, s.offset),
+                vec![
+                    ("sealed_epoch", s.epoch.into()),
+                    ("seal_segment", s.segment.into()),
+                    ("seal_offset", s.offset.into()),
+                ],
+            ),
+            None => (format!("malformed fence, {} bytes", p.len()), vec![("payload_bytes", p.len().into())]),
+        },
+        _ if p.is_empty() => (String::new(), vec![]),
+        _ => (
+            format!("{} bytes: {}", p.len(), hex_preview(p)),
+            vec![("payload_bytes", p.len().into()), ("payload_hex", hex_preview(p).into())],
+        ),
+    }
+}
+
+/// A transaction with records and no Done record, as the node would see it
+/// at recovery.
+struct LiveTx {
+    tid: Tid,
+    facility: Option<String>,
+    messages: usize,
+    voted: bool,
+    commit_reason: Option<u32>,
+    aborted: bool,
+    first: (u64, u64),
+}
+
+impl LiveTx {
+    fn state(&self) -> &'static str {
+        if self.aborted {
+            "aborted"
+        } else if self.commit_reason.is_some() {
+            "committed-awaiting-servers"
+        } else {
+            "undecided"
+        }
+    }
+
+    fn explain(&self) -> &'static str {
+        match self.state() {
+            "aborted" => "aborted, its Done record not yet written",
+            "committed-awaiting-servers" => "committed; not every server acknowledged it (replayed after a restart)",
+            _ => "no outcome recorded (a restart presumes abort)",
+        }
+    }
+}
+
+fn live_transactions(scan: &JournalScan) -> Vec<LiveTx> {
+    let mut txs: HashMap<Tid, LiveTx> = HashMap::new();
+    for e in scan.entries.iter().filter(|e| !e.stale && e.record.kind != RecordKind::Fence) {
+        let r = &e.record;
+        if r.kind == RecordKind::Done {
+            txs.remove(&r.tid);
+            continue;
+        }
+        let t = txs.entry(r.tid).or_insert_with(|| LiveTx {
+            tid: r.tid,
+            facility: None,
+            messages: 0,
+            voted: false,
+            commit_reason: None,
+            aborted: false,
+            first: (e.segment, e.offset),
+        });
+        match r.kind {
+            RecordKind::Msg => {
+                t.messages += 1;
+                if t.facility.is_none() {
+                    t.facility = decode_msg(&r.payload).map(|(f, _)| f);
+                }
+            }
+            RecordKind::Vote => t.voted = true,
+            RecordKind::Commit => {
+                let p = &r.payload;
+                t.commit_reason = Some(if p.len() >= 4 { u32::from_le_bytes([p[0], p[1], p[2], p[3]]) } else { 0 });
+            }
+            RecordKind::Abort => t.aborted = true,
+            _ => {}
+        }
+    }
+    let mut v: Vec<LiveTx> = txs.into_values().collect();
+    v.sort_by_key(|t| t.first);
+    v
+}
+
+fn problems_json(scan: &JournalScan) -> Json {
+    Json::Arr(
+        scan.problems
+            .iter()
+            .map(|p| {
+                Json::obj(vec![
+                    ("kind", problem_kind_name(p.kind).into()),
+                    ("file", p.file.as_path().into()),
+                    ("segment", p.segment.into()),
+                    ("offset", p.offset.into()),
+                    ("why", p.why.clone().into()),
+                ])
+            })
+            .collect(),
+    )
+}
+
+/// One line per problem, saying what an open would do about it.
+fn problem_line(p: &journal::Problem) -> String {
+    let at = format!("{} at offset {}", p.file.display(), p.offset);
+    match p.kind {
+        ProblemKind::Corrupt => format!("CORRUPT: {at}: {}", p.why),
+        ProblemKind::TornTail => format!(
+            "WARNING: torn tail in {at}: {}; recovery will truncate the segment there (a write cut short by a \
+             crash; a bit flip at the end of the last segment looks the same)",
+            p.why
+        ),
+        ProblemKind::UnfinishedSegment => format!(
+            "WARNING: unfinished segment {at}: {}; recovery will remove this file (its creation did not finish; \
+             it holds no acknowledged record)",
+            p.why
+        ),
+        ProblemKind::StaleDebris => {
+            format!("note: debris of a fenced owner in {at}: {} (past its seal; ignored)", p.why)
+        }
+    }
+}
+
+// ---------------------------------------------------------------- commands
+
+fn create(a: CreateArgs, json: bool) -> Outcome {
+    let cfg = JournalConfig { dir: a.dir.clone(), segment_bytes: a.segment_bytes, max_segments: a.max_segments };
+    journal::create(&cfg).map_err(|e| match e {
+        JournalError::Exists { .. } => format!("a journal already exists in {} (nothing changed)", a.dir.display()),
+        e => e.to_string(),
+    })?;
+    if json {
+        println!(
+            "{}",
+            Json::obj(vec![
+                ("ok", true.into()),
+                ("dir", a.dir.as_path().into()),
+                ("epoch", 0u64.into()),
+                ("segment_bytes", a.segment_bytes.into()),
+                ("max_segments", a.max_segments.into()),
+            ])
+        );
+    } else {
+        println!("created an empty journal in {} (owner epoch 0, no segments yet)", a.dir.display());
+        println!(
+            "segments of {} bytes, at most {}, are valid sizes; the owner creates its segments when it opens \
+             the journal, with the sizes it is configured with",
+            a.segment_bytes, a.max_segments
+        );
+    }
+    Ok(0)
+}
+
+fn show(dir: &Path, json: bool) -> Outcome {
+    let scan = scan(dir)?;
+    let lock = probe_lock(dir);
+    let live = live_transactions(&scan);
+    let fences = scan.entries.iter().filter(|e| e.record.kind == RecordKind::Fence).count();
+    let stale = scan.entries.iter().filter(|e| e.stale).count();
+    let on_disk: u64 = scan.segments.iter().map(|s| s.file_bytes).sum();
+    if json {
+        let segments = scan
+            .segments
+            .iter()
+            .map(|s| {
+                Json::obj(vec![
+                    ("number", s.number.into()),
+                    ("file", s.path.as_path().into()),
+                    ("created_epoch", s.created_epoch.into()),
+                    ("bytes_used", s.data_end.into()),
+                    ("file_bytes", s.file_bytes.into()),
+                    ("records", s.records.into()),
+                ])
+            })
+            .collect();
+        let live_json = live
+            .iter()
+            .map(|t| {
+                Json::obj(vec![
+                    ("tid", t.tid.to_string().into()),
+                    ("state", t.state().into()),
+                    ("facility", t.facility.clone().into()),
+                    ("messages", t.messages.into()),
+                    ("voted", t.voted.into()),
+                    ("commit_reason", t.commit_reason.into()),
+                ])
+            })
+            .collect();
+        let lock_json = match &lock {
+            LockState::Unknown(e) => Json::obj(vec![("state", lock.word().into()), ("error", e.clone().into())]),
+            _ => Json::obj(vec![("state", lock.word().into())]),
+        };
+        println!(
+            "{}",
+            Json::obj(vec![
+                ("ok", true.into()),
+                ("dir", dir.into()),
+                ("epoch", scan.epoch.into()),
+                ("lock", lock_json),
+                ("segments", Json::Arr(segments)),
+                ("bytes_on_disk", on_disk.into()),
+                ("records", scan.entries.len().into()),
+                ("fence_records", fences.into()),
+                ("stale_records", stale.into()),
+                ("live_transactions", Json::Arr(live_json)),
+                ("problems", problems_json(&scan)),
+                ("clean", scan.is_clean().into()),
+                ("opens", (!scan.is_corrupt()).into()),
+            ])
+        );
+        return Ok(0);
+    }
+    println!("journal      {}", dir.display());
+    match scan.epoch {
+        Some(e) => println!("owner epoch  {e} (the next owner takes {})", e.saturating_add(1)),
+        None => println!("owner epoch  unreadable (see problems)"),
+    }
+    println!("lock         {}", lock.explain());
+    println!("segments     {} ({on_disk} bytes on disk)", scan.segments.len());
+    if !scan.segments.is_empty() {
+        println!(
+            "  {:>6}  {:<27} {:>7}  {:>23}  {:>7}",
+            "number", "file", "epoch", "bytes used / file size", "records"
+        );
+        for s in &scan.segments {
+            let name = s.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let epoch = s.created_epoch.map_or("?".to_string(), |e| e.to_string());
+            println!(
+                "  {:>6}  {:<27} {:>7}  {:>23}  {:>7}",
+                s.number,
+                name,
+                epoch,
+                format!("{} / {}", s.data_end, s.file_bytes),
+                s.records
+            );
+        }
+    }
+    println!("records      {} ({fences} fence, {stale} stale: written by a fenced owner, ignored)", scan.entries.len());
+    println!("live transactions  {}", live.len());
+    for t in &live {
+        let mut what = Vec::new();
+        if let Some(f) = &t.facility {
+            what.push(format!("facility {f}"));
+        }
+        what.push(format!("{} message{}", t.messages, if t.messages == 1 { "" } else { "s" }));
+        if t.voted {
+            what.push("voted".into());
+        }
+        if let Some(r) = t.commit_reason {
+            what.push(format!("reason {r}"));
+        }
+        println!("  {}  {:<27} {}: {}", t.tid, t.state(), what.join(", "), t.explain());
+    }
+    if scan.problems.is_empty() {
+        println!("problems     none (the journal opens cleanly)");
+    } else {
+        println!("problems     {}", scan.problems.len());
+        for p in &scan.problems {
+            println!("  {}", problem_line(p));
+        }
+        if scan.is_corrupt() {
+            println!("  the journal will NOT open until the corruption is dealt with");
+        }
+    }
+    Ok(0)
+}
+
+fn dump(dir: &Path, json: bool) -> Outcome {
+    let scan = scan(dir)?;
+    if json {
+        let records = scan
+            .entries
+            .iter()
+            .map(|e| {
+                let (_, mut fields) = payload_summary(e);
+                let mut v = vec![
+                    ("segment", e.segment.into()),
+                    ("offset", e.offset.into()),
+                    ("epoch", e.record.epoch.into()),
+                    ("tid", e.record.tid.to_string().into()),
+                    ("kind", kind_name(e.record.kind).into()),
+                    ("stale", e.stale.into()),
+                ];
+                v.append(&mut fields);
+                Json::obj(v)
+            })
+            .collect();
+        println!(
+            "{}",
+            Json::obj(vec![
+                ("ok", true.into()),
+                ("dir", dir.into()),
+                ("epoch", scan.epoch.into()),
+                ("records", Json::Arr(records)),
+                ("problems", problems_json(&scan)),
+            ])
+        );
+        return Ok(0);
+    }
+    println!("{:>8} {:>10} {:>6}  {:<27} {:<9} detail", "segment", "offset", "epoch", "tid", "kind");
+    for e in &scan.entries {
+        let (detail, _) = payload_summary(e);
+        let stale =
+            if e.stale { "  [STALE: written by a fenced owner after its seal; recovery ignores it]" } else { "" };
+        println!(
+            "{:>8} {:>10} {:>6}  {:<27} {:<9} {detail}{stale}",
+            e.segment,
+            e.offset,
+            e.record.epoch,
+            e.record.tid.to_string(),
+            kind_name(e.record.kind)
+        );
+    }
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    println!("{} in {}", plural(scan.entries.len(), "record"), plural(scan.segments.len(), "segment"));
+    for p in &scan.problems {
+        println!("{}", problem_line(p));
+    }
+    Ok(0)
+}
+
+fn verify(dir: &Path, json: bool) -> Outcome {
+    let scan = scan(dir)?;
+    let lock = probe_lock(dir);
+    let opens = !scan.is_corrupt();
+    let code = if opens { 0 } else { EXIT_CORRUPT };
+    if json {
+        println!(
+            "{}",
+            Json::obj(vec![
+                ("ok", opens.into()),
+                ("dir", dir.into()),
+                ("epoch", scan.epoch.into()),
+                ("segments", scan.segments.len().into()),
+                ("records", scan.entries.len().into()),
+                ("lock", lock.word().into()),
+                ("clean", scan.is_clean().into()),
+                ("opens", opens.into()),
+                ("problems", problems_json(&scan)),
+            ])
+        );
+        return Ok(code);
+    }
+    let epoch = scan.epoch.map_or("unreadable".to_string(), |e| e.to_string());
+    println!(
+        "verify {}: {} segments, {} records, owner epoch {epoch}",
+        dir.display(),
+        scan.segments.len(),
+        scan.entries.len()
+    );
+    if lock == LockState::Held {
+        println!("note: an owner holds the lock; this is a moment's view (a write in progress may look torn)");
+    }
+    for p in &scan.problems {
+        println!("{}", problem_line(p));
+    }
+    if !opens {
+        println!(
+            "FAILED: the journal will not open: damage that recovery cannot explain by a crash. Keep a copy of \
+             the directory; restore the named file from a copy, or move the journal aside."
+        );
+    } else if scan.is_clean() {
+        println!("OK: the journal opens cleanly");
+    } else {
+        println!("OK: the journal opens; recovery repairs what is listed above");
+    }
+    Ok(code)
+}
+
+/// The sizes to open an existing journal with for a takeover: its segments'
+/// size (so the new owner's first segment matches), the default otherwise.
+fn config_for(dir: &Path, scan: &JournalScan) -> JournalConfig {
+    let d = JournalConfig::default();
+    let size = scan
+        .segments
+        .last()
+        .map(|s| s.file_bytes)
+        .filter(|&b| (journal::MIN_SEGMENT_BYTES..=journal::MAX_SEGMENT_BYTES).contains(&b) && b.is_multiple_of(4096))
+        .unwrap_or(d.segment_bytes);
+    let max = (scan.segments.len() as u32).saturating_add(1).max(d.max_segments);
+    JournalConfig { dir: dir.to_path_buf(), segment_bytes: size, max_segments: max }
+}
+
+fn takeover(a: TakeoverArgs, json: bool) -> Outcome {
+    let dir = a.dir.as_path();
+    let before = scan(dir)?;
+    let lock = probe_lock(dir);
+    let old = before.epoch;
+    if !a.force {
+        let why = format!(
+            "refusing to take over {} without --force. A takeover fences the current owner (epoch {}; lock {}): \
+             its next write fails and it stops for good. Use it only when that owner is gone or has lost its lock \
+             (e.g. an expired network-file-system lease); a running owner should be stopped instead.",
+            dir.display(),
+            old.map_or("unreadable".to_string(), |e| e.to_string()),
+            lock.word()
+        );
+        if json {
+            println!("{}", Json::obj(vec![("ok", false.into()), ("error", why.into())]));
+        } else {
+            eprintln!("rtr: {why}");
+        }
+        return Ok(EXIT_REFUSED);
+    }
+    let cfg = config_for(dir, &before);
+    let (j, recovered) = journal::open(&cfg, Takeover::Force).map_err(|e| format!("takeover failed: {e}"))?;
+    let new = j.epoch();
+    drop(j);
+    // The seal this owner wrote: the Fence record of the new epoch.
+    let seal = journal::scan(dir).ok().and_then(|s| {
+        s.entries
+            .iter()
+            .rev()
+            .find(|e| e.record.kind == RecordKind::Fence && e.record.epoch == new)
+            .and_then(|e| Seal::decode(&e.record.payload))
+    });
+    let previous = new.saturating_sub(1);
+    if json {
+        let seal_json = seal.map_or(Json::Null, |s| {
+            Json::obj(vec![("epoch", s.epoch.into()), ("segment", s.segment.into()), ("offset", s.offset.into())])
+        });
+        let truncated = recovered
+            .truncated
+            .as_ref()
+            .map_or(Json::Null, |(f, off)| Json::obj(vec![("file", f.as_path().into()), ("offset", (*off).into())]));
+        println!(
+            "{}",
+            Json::obj(vec![
+                ("ok", true.into()),
+                ("dir", dir.into()),
+                ("old_epoch", previous.into()),
+                ("new_epoch", new.into()),
+                ("lock_before", lock.word().into()),
+                ("seal", seal_json),
+                ("records_kept", recovered.records.len().into()),
+                ("truncated", truncated),
+            ])
+        );
+        return Ok(0);
+    }
+    println!("takeover of {}: owner epoch {previous} -> {new}", dir.display());
+    match lock {
+        LockState::Held => println!("the lock was held by another process: taken over without it (fencing protects)"),
+        LockState::Free => println!("the lock was free (no running owner)"),
+        _ => println!("the lock: {}", lock.explain()),
+    }
+    if let Some(s) = seal {
+        println!(
+            "epoch {} is fenced: its data is sealed at segment {} offset {}; it acknowledges nothing more and \
+             recovery ignores anything it writes from now on",
+            s.epoch, s.segment, s.offset
+        );
+    }
+    match &recovered.truncated {
+        Some((f, 0)) => println!("recovery removed an unfinished segment file {}", f.display()),
+        Some((f, off)) => println!("recovery cut a torn tail off {} at offset {off}", f.display()),
+        None => println!("recovery: nothing to repair"),
+    }
+    println!("{} records kept; the journal is closed again and ready for its next owner", recovered.records.len());
+    Ok(0)
+}
+
+// ---------------------------------------------------------------- helpers
+
+/// The Msg payload the `writer` helper appends as record number `seq`.
+pub fn test_payload(node: u32, seq: u64) -> Vec<u8> {
+    let mut data = seq.to_le_bytes().to_vec();
+    data.extend_from_slice(&node.to_le_bytes());
+    encode_msg("TEST", &data)
+}
+
+pub fn test_tid(node: u32, epoch: u64, seq: u64) -> Tid {
+    Tid { node, incarnation: epoch as u32, conn: 0, seq }
+}
+
+pub fn exit_code_for(e: &JournalError) -> i32 {
+    match e {
+        JournalError::Locked { .. } => EXIT_LOCKED,
+        JournalError::Fenced { .. } => EXIT_FENCED,
+        JournalError::Full => EXIT_FULL,
+        _ => EXIT_JOURNAL_ERROR,
+    }
+}
+
+fn error_word(e: &JournalError) -> &'static str {
+    match e {
+        JournalError::Locked { .. } => "locked",
+        JournalError::Fenced { .. } => "fenced",
+        JournalError::Full => "full",
+        JournalError::Poisoned => "poisoned",
+        JournalError::Io { .. } => "io",
+        JournalError::NotFound { .. } => "notfound",
+        JournalError::Corrupt { .. } => "corrupt",
+        _ => "other",
+    }
+}
+
+fn read_line() -> Option<String> {
+    let mut s = String::new();
+    match std::io::stdin().lock().read_line(&mut s) {
+        Ok(0) | Err(_) => None,
+        Ok(_) => Some(s),
+    }
+}
+
+/// `rtr journal writer`: prints `OPEN epoch=E recovered=R` (or
+/// `OPENFAIL <word> <error>` and exits with its code), then `ACK n` for each
+/// acknowledged record and `FAIL n <word> <error>` for each failed one; exits
+/// with the first failure's code.
+fn writer(a: WriterArgs) -> Outcome {
+    if a.wait_go {
+        let _ = read_line();
+    }
+    let cfg = JournalConfig { dir: a.dir.clone(), segment_bytes: a.segment_bytes, max_segments: a.max_segments };
+    let takeover = if a.force { Takeover::Force } else { Takeover::Normal };
+    let (j, rec) = match journal::open(&cfg, takeover) {
+        Ok(x) => x,
+        Err(e) => {
+            println!("OPENFAIL {} {e}", error_word(&e));
+            return Ok(exit_code_for(&e));
+        }
+    };
+    println!("OPEN epoch={} recovered={}", j.epoch(), rec.records.len());
+    let mut first_failure: Option<i32> = None;
+    let mut tries_left = a.tries_after_failure;
+    let mut seq = 0u64;
+    loop {
+        if first_failure.is_some() {
+            if tries_left == 0 {
+                break;
+            }
+            tries_left -= 1;
+        } else if !a.forever && seq >= a.count {
+            break;
+        }
+        seq += 1;
+        let tid = test_tid(a.node, j.epoch(), seq);
+        match j.append_wait(vec![(tid, RecordKind::Msg, test_payload(a.node, seq))], true) {
+            Ok(()) => println!("ACK {seq}"),
+            Err(e) => {
+                println!("FAIL {seq} {} {e}", error_word(&e));
+                first_failure.get_or_insert(exit_code_for(&e));
+            }
+        }
+    }
+    if a.hold {
+        while read_line().is_some() {}
+    }
+    drop(j);
+    println!("CLOSED");
+    Ok(first_failure.unwrap_or(0))
+}
+
+/// `rtr journal probe`: a read-only look for `writer --node N`'s record SEQ.
+fn probe(a: ProbeArgs) -> Outcome {
+    let scan = scan(&a.dir)?;
+    let want = test_payload(a.node, a.seq);
+    let found = scan
+        .entries
+        .iter()
+        .find(|e| !e.stale && e.record.tid.node == a.node && e.record.tid.seq == a.seq && e.record.payload == want);
+    match found {
+        Some(e) => {
+            println!("FOUND segment {} offset {} epoch {}", e.segment, e.offset, e.record.epoch);
+            Ok(0)
+        }
+        None => {
+            println!("MISSING node {} seq {}", a.node, a.seq);
+            Ok(EXIT_ERROR)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_escapes_strings() {
+        let j = Json::obj(vec![
+            ("s", "a\"b\\c\nd\te\u{1}\u{7f}é".into()),
+            ("n", Json::Num(f64::NAN)),
+            ("x", 1.5f64.into()),
+            ("v", vec![1u64, 2].into()),
+            ("o", Option::<u64>::None.into()),
+        ]);
+        assert_eq!(j.to_string(), r#"{"s":"a\"b\\c\nd\te\u0001\u007fé","n":null,"x":1.5,"v":[1,2],"o":null}"#);
+    }
+
+    #[test]
+    fn msg_payload_round_trip() {
+        let p = test_payload(7, 9);
+        let (f, d) = decode_msg(&p).unwrap();
+        assert_eq!(f, "TEST");
+        assert_eq!(d.len(), 12);
+        assert_eq!(hex_preview(&[0xab; 20]), format!("{}...", "ab".repeat(16)));
+        assert!(decode_msg(&[5, b'a']).is_none());
+    }
+}

@@ -1,0 +1,426 @@
+//! `rtr journal create|show|dump|verify|takeover` as an operator runs them:
+//! output, `--json` output (parsed) and exit codes, on journals built here
+//! with the storage layer the way the node writes them, and on damaged and
+//! foreign directories.
+
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rtr_core::journal::{self, Journal, JournalConfig, JournalError, RecordKind, Takeover};
+use rtr_core::Tid;
+
+const WAIT: Duration = Duration::from_secs(60);
+const EXIT_CORRUPT: i32 = 3;
+const EXIT_REFUSED: i32 = 4;
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// Runs `rtr` with a bounded wait; kills it if it overruns.
+fn rtr(args: &[&str]) -> Out {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rtr"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run rtr");
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let ho = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = so.read_to_string(&mut s);
+        s
+    });
+    let he = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = se.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("rtr {args:?} did not finish within {WAIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Out { code: status.code().unwrap_or(-1), stdout: ho.join().unwrap(), stderr: he.join().unwrap() }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn cfg(dir: &Path) -> JournalConfig {
+    JournalConfig { dir: dir.to_path_buf(), segment_bytes: 64 << 10, max_segments: 8 }
+}
+
+fn tid(n: u64) -> Tid {
+    Tid { node: 1, incarnation: 2, conn: 3, seq: n }
+}
+
+/// A message record's payload as the node writes it.
+fn msg(facility: &str, data: &[u8]) -> Vec<u8> {
+    let mut v = vec![facility.len() as u8];
+    v.extend_from_slice(facility.as_bytes());
+    v.extend_from_slice(data);
+    v
+}
+
+/// A journal holding what the node writes: transaction 1 committed (reason
+/// 7), 2 undecided, 3 aborted, 4 committed and done. Returned still open.
+fn node_like(dir: &Path) -> Journal {
+    let (j, _) = journal::open_or_create(&cfg(dir)).unwrap();
+    let recs: Vec<(Tid, RecordKind, Vec<u8>)> = vec![
+        (tid(1), RecordKind::Msg, msg("BANK", b"hello")),
+        (tid(2), RecordKind::Msg, msg("BANK", &[0xab; 40])),
+        (tid(1), RecordKind::Vote, vec![]),
+        (tid(3), RecordKind::Msg, msg("BANK", b"x")),
+        (tid(1), RecordKind::Commit, 7u32.to_le_bytes().to_vec()),
+        (tid(3), RecordKind::Abort, vec![]),
+        (tid(4), RecordKind::Msg, msg("BANK", b"y")),
+        (tid(4), RecordKind::Commit, 0u32.to_le_bytes().to_vec()),
+        (tid(4), RecordKind::Done, vec![]),
+    ];
+    for r in recs {
+        j.append_wait(vec![r], true).unwrap();
+    }
+    j
+}
+
+fn segment_path(dir: &Path, n: u64) -> PathBuf {
+    dir.join(format!("seg-{n:016}.rtrj"))
+}
+
+#[test]
+fn create_makes_an_empty_journal_and_refuses_an_existing_one_or_bad_sizes() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("new/j");
+    let o = rtr(&["journal", "create", s(&dir)]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("created an empty journal"), "{o:?}");
+    let o = rtr(&["journal", "create", s(&dir)]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.stderr.contains("already exists"), "{o:?}");
+    let o = rtr(&["journal", "create", s(&dir), "--json"]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert_eq!(o.json()["ok"], false);
+    assert!(o.json()["error"].as_str().unwrap().contains("already exists"));
+
+    let other = d.path().join("other");
+    let o = rtr(&["journal", "create", s(&other), "--segment-bytes", "1000"]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.stderr.contains("segment_bytes 1000"), "{o:?}");
+    let o = rtr(&["journal", "create", s(&other), "--max-segments", "1"]);
+    assert_eq!(o.code, 1, "{o:?}");
+    let o = rtr(&["journal", "create", s(&other), "--segment-bytes", "65536", "--max-segments", "4", "--json"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let j = o.json();
+    assert_eq!(
+        (j["ok"].as_bool(), j["epoch"].as_u64(), j["segment_bytes"].as_u64()),
+        (Some(true), Some(0), Some(65536))
+    );
+
+    let o = rtr(&["journal", "show", s(&other)]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("owner epoch  0"), "{o:?}");
+    assert!(o.stdout.contains("segments     0"), "{o:?}");
+    assert!(o.stdout.contains("live transactions  0"), "{o:?}");
+    // A created journal opens.
+    drop(journal::open(&cfg(&other), Takeover::Normal).unwrap());
+}
+
+#[test]
+fn show_lists_segments_epoch_lock_and_live_transactions_with_their_state() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("j");
+    let j = node_like(&dir);
+    // While the owner runs, its lock is held.
+    let o = rtr(&["journal", "show", s(&dir), "--json"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(o.json()["lock"]["state"], "held");
+    let o = rtr(&["journal", "show", s(&dir)]);
+    assert!(o.stdout.contains("lock         held"), "{o:?}");
+    drop(j);
+
+    let o = rtr(&["journal", "show", s(&dir)]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let out = &o.stdout;
+    assert!(out.contains("owner epoch  1 (the next owner takes 2)"), "{out}");
+    assert!(out.contains("lock         free"), "{out}");
+    assert!(out.contains("seg-0000000000000001.rtrj"), "{out}");
+    assert!(out.contains("live transactions  3"), "{out}");
+    let line = |t: &str| out.lines().find(|l| l.contains(t)).unwrap_or_else(|| panic!("no {t} in {out}"));
+    assert!(line("1,2,3,0,1,0,0").contains("committed-awaiting-servers"), "{out}");
+    assert!(line("1,2,3,0,1,0,0").contains("facility BANK, 1 message, voted, reason 7"), "{out}");
+    assert!(line("1,2,3,0,2,0,0").contains("undecided"), "{out}");
+    assert!(line("1,2,3,0,3,0,0").contains("aborted"), "{out}");
+    assert!(!out.contains("1,2,3,0,4,0,0"), "a Done transaction is not live: {out}");
+    assert!(out.contains("problems     none"), "{out}");
+
+    let v = rtr(&["journal", "show", s(&dir), "--json"]).json();
+    assert_eq!(v["epoch"], 1);
+    assert_eq!(v["lock"]["state"], "free");
+    assert_eq!(v["records"], 10);
+    assert_eq!(v["fence_records"], 1);
+    let segs = v["segments"].as_array().unwrap();
+    assert_eq!(segs.len(), 1);
+    assert_eq!(segs[0]["number"], 1);
+    assert_eq!(segs[0]["created_epoch"], 1);
+    assert_eq!(segs[0]["file_bytes"], 65536);
+    assert!(segs[0]["bytes_used"].as_u64().unwrap() > 4096);
+    let live: Vec<(String, String)> = v["live_transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["tid"].as_str().unwrap().to_string(), t["state"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        live,
+        vec![
+            ("1,2,3,0,1,0,0".to_string(), "committed-awaiting-servers".to_string()),
+            ("1,2,3,0,2,0,0".to_string(), "undecided".to_string()),
+            ("1,2,3,0,3,0,0".to_string(), "aborted".to_string()),
+        ]
+    );
+    assert_eq!(v["clean"], true);
+    assert_eq!(v["opens"], true);
+}
+
+#[test]
+fn dump_prints_every_record_with_a_payload_summary() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("j");
+    drop(node_like(&dir));
+    let o = rtr(&["journal", "dump", s(&dir)]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert!(lines[0].contains("segment") && lines[0].contains("offset") && lines[0].contains("tid"), "{o:?}");
+    let rows = &lines[1..11];
+    let kinds: Vec<&str> = rows.iter().map(|l| l.split_whitespace().nth(4).unwrap()).collect();
+    assert_eq!(kinds, ["Fence", "Msg", "Msg", "Vote", "Msg", "Commit", "Abort", "Msg", "Commit", "Done"]);
+    assert!(rows[0].contains("seals epoch 0 at segment 0 offset 0"), "{o:?}");
+    assert!(rows[0].split_whitespace().take(4).eq(["1", "4096", "1", "0,0,0,0,0,0,0"]), "{o:?}");
+    assert!(rows[1].contains("1,2,3,0,1,0,0") && rows[1].contains("facility BANK, 5 data bytes: 68656c6c6f"), "{o:?}");
+    assert!(rows[2].contains(&format!("facility BANK, 40 data bytes: {}...", "ab".repeat(16))), "{o:?}");
+    assert!(rows[5].contains("reason 7"), "{o:?}");
+    assert!(o.stdout.contains("10 records in 1 segment"), "{o:?}");
+
+    let v = rtr(&["journal", "dump", s(&dir), "--json"]).json();
+    let recs = v["records"].as_array().unwrap();
+    assert_eq!(recs.len(), 10);
+    assert_eq!(recs[0]["kind"], "Fence");
+    assert_eq!(recs[0]["sealed_epoch"], 0);
+    assert_eq!(recs[1]["facility"], "BANK");
+    assert_eq!(recs[1]["data_bytes"], 5);
+    assert_eq!(recs[1]["data_hex"], "68656c6c6f");
+    assert_eq!(recs[1]["tid"], "1,2,3,0,1,0,0");
+    assert_eq!(recs[1]["epoch"], 1);
+    assert_eq!(recs[1]["stale"], false);
+    assert_eq!(recs[5]["reason"], 7);
+    // Offsets are increasing and start after the header.
+    let offs: Vec<u64> = recs.iter().map(|r| r["offset"].as_u64().unwrap()).collect();
+    assert!(offs.windows(2).all(|w| w[0] < w[1]) && offs[0] == 4096, "{offs:?}");
+}
+
+#[test]
+fn verify_passes_a_clean_journal_and_warns_about_a_torn_tail() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("j");
+    drop(node_like(&dir));
+    let o = rtr(&["journal", "verify", s(&dir)]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("OK: the journal opens cleanly"), "{o:?}");
+
+    // A torn write at the end of the last segment.
+    let scan = journal::scan(&dir).unwrap();
+    let last = scan.segments.last().unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(&last.path).unwrap();
+    f.write_all_at(&[0x40, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3], last.data_end).unwrap();
+    drop(f);
+    let o = rtr(&["journal", "verify", s(&dir)]);
+    assert_eq!(o.code, 0, "a torn tail does not stop the journal from opening: {o:?}");
+    let warn = o.stdout.lines().find(|l| l.starts_with("WARNING: torn tail")).unwrap_or_else(|| panic!("{o:?}"));
+    assert!(warn.contains(&format!("{} at offset {}", last.path.display(), last.data_end)), "{warn}");
+    assert!(warn.contains("recovery will truncate"), "{warn}");
+    assert!(o.stdout.contains("OK: the journal opens; recovery repairs"), "{o:?}");
+    let v = rtr(&["journal", "verify", s(&dir), "--json"]).json();
+    assert_eq!((v["ok"].as_bool(), v["clean"].as_bool(), v["opens"].as_bool()), (Some(true), Some(false), Some(true)));
+    assert_eq!(v["problems"][0]["kind"], "torn-tail");
+    assert_eq!(v["problems"][0]["offset"].as_u64(), Some(last.data_end));
+    let o = rtr(&["journal", "show", s(&dir)]);
+    assert!(o.stdout.contains("WARNING: torn tail"), "{o:?}");
+
+    // And recovery does cut it there.
+    let (j, rec) = journal::open(&cfg(&dir), Takeover::Normal).unwrap();
+    drop(j);
+    assert_eq!(rec.truncated, Some((last.path.clone(), last.data_end)));
+    assert_eq!(rtr(&["journal", "verify", s(&dir)]).code, 0);
+}
+
+#[test]
+fn verify_names_the_file_and_offset_of_a_flipped_byte_in_an_earlier_segment() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("j");
+    drop(node_like(&dir));
+    // A second open starts segment 2: segment 1 is no longer the last.
+    drop(journal::open(&cfg(&dir), Takeover::Normal).unwrap());
+    let scan = journal::scan(&dir).unwrap();
+    assert_eq!(scan.segments.len(), 2);
+    let victim = scan.entries.iter().filter(|e| e.segment == 1).nth(2).unwrap().clone();
+    let seg1 = segment_path(&dir, 1);
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(&seg1).unwrap();
+    let mut b = [0u8; 1];
+    let at = victim.offset + 20; // inside the record body (its tid)
+    f.read_exact_at(&mut b, at).unwrap();
+    f.write_all_at(&[b[0] ^ 0x10], at).unwrap();
+    drop(f);
+
+    let o = rtr(&["journal", "verify", s(&dir)]);
+    assert_eq!(o.code, EXIT_CORRUPT, "{o:?}");
+    let line = o.stdout.lines().find(|l| l.starts_with("CORRUPT:")).unwrap_or_else(|| panic!("{o:?}"));
+    assert!(line.contains(&format!("{} at offset {}", seg1.display(), victim.offset)), "{line}");
+    assert!(line.contains("checksum"), "{line}");
+    assert!(o.stdout.contains("FAILED: the journal will not open"), "{o:?}");
+    let o = rtr(&["journal", "verify", s(&dir), "--json"]);
+    assert_eq!(o.code, EXIT_CORRUPT, "{o:?}");
+    let v = o.json();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["opens"], false);
+    assert_eq!(v["problems"][0]["kind"], "corrupt");
+    assert_eq!(v["problems"][0]["file"].as_str(), Some(s(&seg1)));
+    assert_eq!(v["problems"][0]["offset"].as_u64(), Some(victim.offset));
+    // verify agrees with what an open does.
+    match journal::open(&cfg(&dir), Takeover::Normal) {
+        Err(JournalError::Corrupt { file, offset, .. }) => assert_eq!((file, offset), (seg1.clone(), victim.offset)),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    // show and takeover say so too.
+    let o = rtr(&["journal", "show", s(&dir)]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("will NOT open"), "{o:?}");
+    let o = rtr(&["journal", "takeover", s(&dir), "--force"]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.stderr.contains("is corrupt at offset"), "{o:?}");
+}
+
+#[test]
+fn a_directory_without_a_journal_is_a_clear_error() {
+    let d = tempfile::tempdir().unwrap();
+    let empty = d.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let other = d.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "hello").unwrap();
+    let missing = d.path().join("missing");
+    for dir in [&empty, &other, &missing] {
+        for cmd in ["show", "dump", "verify"] {
+            let o = rtr(&["journal", cmd, s(dir)]);
+            assert_eq!(o.code, 1, "{cmd} {o:?}");
+            assert!(o.stderr.contains("is not a journal directory"), "{cmd} {o:?}");
+            assert!(o.stdout.is_empty(), "{cmd} {o:?}");
+            let o = rtr(&["journal", cmd, s(dir), "--json"]);
+            assert_eq!(o.code, 1, "{cmd} {o:?}");
+            assert_eq!(o.json()["ok"], false);
+            assert!(o.json()["error"].as_str().unwrap().contains("is not a journal directory"));
+        }
+        let o = rtr(&["journal", "takeover", s(dir), "--force"]);
+        assert_eq!(o.code, 1, "{o:?}");
+        assert!(o.stderr.contains("is not a journal directory"), "{o:?}");
+    }
+    // A foreign file under a segment name: refused, not parsed.
+    std::fs::write(segment_path(&other, 1), vec![b'Z'; 8192]).unwrap();
+    let o = rtr(&["journal", "verify", s(&other)]);
+    assert_eq!(o.code, EXIT_CORRUPT, "{o:?}");
+    assert!(o.stdout.contains("unknown magic"), "{o:?}");
+    assert!(o.stdout.contains("epoch"), "the missing epoch file is reported too: {o:?}");
+}
+
+#[test]
+fn takeover_refuses_without_force_and_fences_with_it() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("j");
+    drop(node_like(&dir));
+    let o = rtr(&["journal", "takeover", s(&dir)]);
+    assert_eq!(o.code, EXIT_REFUSED, "{o:?}");
+    assert!(o.stderr.contains("without --force") && o.stderr.contains("fences"), "{o:?}");
+    let o = rtr(&["journal", "takeover", s(&dir), "--json"]);
+    assert_eq!(o.code, EXIT_REFUSED, "{o:?}");
+    assert_eq!(o.json()["ok"], false);
+    assert_eq!(journal::scan(&dir).unwrap().epoch, Some(1), "a refused takeover changes nothing");
+
+    let o = rtr(&["journal", "takeover", s(&dir), "--force"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("owner epoch 1 -> 2"), "{o:?}");
+    assert!(o.stdout.contains("the lock was free"), "{o:?}");
+    assert!(o.stdout.contains("epoch 1 is fenced: its data is sealed at segment 1 offset"), "{o:?}");
+    let o = rtr(&["journal", "takeover", s(&dir), "--force", "--json"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let v = o.json();
+    assert_eq!((v["old_epoch"].as_u64(), v["new_epoch"].as_u64()), (Some(2), Some(3)));
+    assert_eq!(v["seal"]["epoch"], 2);
+    assert_eq!(v["seal"]["segment"], 2);
+    // The records are all still there, and the fences show in the dump.
+    assert_eq!(v["records_kept"], 9);
+    let o = rtr(&["journal", "dump", s(&dir)]);
+    assert!(o.stdout.contains("seals epoch 2 at segment 2 offset"), "{o:?}");
+
+    // Against a running owner: it is fenced (its next append fails).
+    let (j, _) = journal::open(&cfg(&dir), Takeover::Normal).unwrap();
+    let o = rtr(&["journal", "takeover", s(&dir), "--force"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("held by another process"), "{o:?}");
+    let r = j.append_wait(vec![(tid(9), RecordKind::Msg, msg("BANK", b"late"))], true);
+    assert!(matches!(r, Err(JournalError::Fenced { mine: 4, current: 5 })), "{r:?}");
+}
+
+#[test]
+fn json_output_escapes_awkward_path_names() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("we\"ird\\ dir\n\t\u{1}é");
+    let o = rtr(&["journal", "create", s(&dir), "--json"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(o.json()["dir"].as_str(), Some(s(&dir)));
+    drop(node_like(&dir));
+    for cmd in ["show", "dump", "verify"] {
+        let o = rtr(&["journal", cmd, s(&dir), "--json"]);
+        assert_eq!(o.code, 0, "{o:?}");
+        assert_eq!(o.json()["dir"].as_str(), Some(s(&dir)), "{cmd}");
+        assert_eq!(o.stdout.trim().lines().count(), 1, "one line of JSON: {o:?}");
+    }
+}
+
+#[test]
+fn the_helpers_are_hidden_from_help() {
+    let o = rtr(&["journal", "--help"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    for c in ["create", "show", "dump", "verify", "takeover"] {
+        assert!(o.stdout.contains(c), "{o:?}");
+    }
+    assert!(!o.stdout.contains("writer") && !o.stdout.contains("probe"), "{o:?}");
+    let o = rtr(&["--help"]);
+    assert!(o.stdout.contains("journal") && o.stdout.contains("qualify-storage"), "{o:?}");
+}
