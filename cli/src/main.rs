@@ -8,6 +8,7 @@ mod bank;
 mod bench;
 mod crash;
 mod journal_cmd;
+mod qualify;
 mod scratch;
 mod stats;
 
@@ -30,6 +31,9 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// Inspect, check and take over a journal directory.
     Journal(journal_cmd::JournalArgs),
+    /// Check that a directory (local disk or network file system) keeps the
+    /// journal's storage rules and fencing; one PASS/FAIL line per check.
+    QualifyStorage(qualify::QualifyArgs),
     /// (testing) A journaled workload to kill with SIGKILL and restart.
     #[command(hide = true)]
     CrashWorker(crash::WorkerArgs),
@@ -44,6 +48,7 @@ fn main() {
         Cmd::Demo(a) => bank::run(a),
         Cmd::Bench(a) => bench::run(a),
         Cmd::Journal(a) => journal_cmd::run(a),
+        Cmd::QualifyStorage(a) => qualify::run(a),
         Cmd::CrashWorker(a) => crash::worker(a),
         Cmd::CrashCheck(a) => crash::check(a),
     };
