@@ -152,6 +152,9 @@ struct ProbeArgs {
 
 pub fn run(a: JournalArgs) -> Result<(), String> {
     let json = a.json;
+    if matches!(a.cmd, JournalCmd::Show(_) | JournalCmd::Dump(_) | JournalCmd::Verify(_)) {
+        default_sigpipe();
+    }
     let outcome = match a.cmd {
         JournalCmd::Create(c) => create(c, json),
         JournalCmd::Show(d) => show(&d.dir, json),
@@ -178,6 +181,19 @@ pub fn run(a: JournalArgs) -> Result<(), String> {
 
 /// The exit code (0 = success) of a command whose output is printed.
 type Outcome = Result<i32, String>;
+
+/// The read-only commands end quietly when their reader goes away (`rtr
+/// journal dump DIR | head`) instead of failing on a broken pipe: the
+/// default SIGPIPE action, which the Rust runtime replaces with "ignore".
+fn default_sigpipe() {
+    // SAFETY: resetting a signal's disposition to SIG_DFL installs no
+    // handler and touches no memory; nothing else in this process relies on
+    // SIGPIPE being ignored (the read-only commands start no child process
+    // and write to no socket).
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
 
 // ---------------------------------------------------------------- JSON
 
@@ -392,6 +408,10 @@ fn hex_preview(b: &[u8]) -> String {
         s.push_str("...");
     }
     s
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
 fn kind_name(k: RecordKind) -> &'static str {
@@ -741,25 +761,30 @@ fn dump(dir: &Path, json: bool) -> Outcome {
         );
         return Ok(0);
     }
-    println!("{:>8} {:>10} {:>6}  {:<27} {:<9} detail", "segment", "offset", "epoch", "tid", "kind");
-    for e in &scan.entries {
-        let (detail, _) = payload_summary(e);
-        let stale =
-            if e.stale { "  [STALE: written by a fenced owner after its seal; recovery ignores it]" } else { "" };
-        println!(
-            "{:>8} {:>10} {:>6}  {:<27} {:<9} {detail}{stale}",
-            e.segment,
-            e.offset,
-            e.record.epoch,
-            e.record.tid.to_string(),
-            kind_name(e.record.kind)
-        );
-    }
-    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
-    println!("{} in {}", plural(scan.entries.len(), "record"), plural(scan.segments.len(), "segment"));
-    for p in &scan.problems {
-        println!("{}", problem_line(p));
-    }
+    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut text = || -> std::io::Result<()> {
+        writeln!(w, "{:>8} {:>10} {:>6}  {:<27} {:<9} detail", "segment", "offset", "epoch", "tid", "kind")?;
+        for e in &scan.entries {
+            let (detail, _) = payload_summary(e);
+            let stale =
+                if e.stale { "  [STALE: written by a fenced owner after its seal; recovery ignores it]" } else { "" };
+            writeln!(
+                w,
+                "{:>8} {:>10} {:>6}  {:<27} {:<9} {detail}{stale}",
+                e.segment,
+                e.offset,
+                e.record.epoch,
+                e.record.tid.to_string(),
+                kind_name(e.record.kind)
+            )?;
+        }
+        writeln!(w, "{} in {}", plural(scan.entries.len(), "record"), plural(scan.segments.len(), "segment"))?;
+        for p in &scan.problems {
+            writeln!(w, "{}", problem_line(p))?;
+        }
+        w.flush()
+    };
+    text().map_err(|e| format!("writing the dump: {e}"))?;
     Ok(0)
 }
 
@@ -787,10 +812,10 @@ fn verify(dir: &Path, json: bool) -> Outcome {
     }
     let epoch = scan.epoch.map_or("unreadable".to_string(), |e| e.to_string());
     println!(
-        "verify {}: {} segments, {} records, owner epoch {epoch}",
+        "verify {}: {}, {}, owner epoch {epoch}",
         dir.display(),
-        scan.segments.len(),
-        scan.entries.len()
+        plural(scan.segments.len(), "segment"),
+        plural(scan.entries.len(), "record")
     );
     if lock == LockState::Held {
         println!("note: an owner holds the lock; this is a moment's view (a write in progress may look torn)");

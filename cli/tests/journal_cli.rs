@@ -424,3 +424,41 @@ fn the_helpers_are_hidden_from_help() {
     let o = rtr(&["--help"]);
     assert!(o.stdout.contains("journal") && o.stdout.contains("qualify-storage"), "{o:?}");
 }
+
+#[test]
+fn dump_into_a_closed_pipe_ends_quietly() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("j");
+    let (j, _) = journal::open_or_create(&cfg(&dir)).unwrap();
+    // About 300 KB of dump output: more than a pipe holds.
+    for n in 0..3000 {
+        j.append(vec![(tid(n), RecordKind::Msg, msg("BANK", &[7; 30]))], false, Box::new(|_| {}));
+    }
+    j.append_wait(vec![], true).unwrap();
+    drop(j);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rtr"))
+        .args(["journal", "dump", s(&dir)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap(); // then closed
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("dump did not end after its reader went away");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    use std::os::unix::process::ExitStatusExt;
+    assert!(status.success() || status.signal() == Some(libc::SIGPIPE), "{status:?} {err}");
+}
