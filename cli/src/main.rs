@@ -7,7 +7,9 @@
 mod bank;
 mod bench;
 mod crash;
+mod daemon;
 mod journal_cmd;
+mod probe;
 mod qualify;
 mod scratch;
 mod stats;
@@ -34,6 +36,13 @@ enum Cmd {
     /// Check that a directory (local disk or network file system) keeps the
     /// journal's storage rules and fencing; one PASS/FAIL line per check.
     QualifyStorage(qualify::QualifyArgs),
+    /// Start the node daemon (RTR's ACP) for this machine.
+    Start(daemon::StartArgs),
+    /// Stop the node daemon.
+    Stop(daemon::StopArgs),
+    /// Small client and server processes for trying a node.
+    #[command(subcommand)]
+    Probe(probe::ProbeCmd),
     /// (testing) A journaled workload to kill with SIGKILL and restart.
     #[command(hide = true)]
     CrashWorker(crash::WorkerArgs),
@@ -49,6 +58,9 @@ fn main() {
         Cmd::Bench(a) => bench::run(a),
         Cmd::Journal(a) => journal_cmd::run(a),
         Cmd::QualifyStorage(a) => qualify::run(a),
+        Cmd::Start(a) => daemon::start(a),
+        Cmd::Stop(a) => daemon::stop(a),
+        Cmd::Probe(c) => probe::run(c),
         Cmd::CrashWorker(a) => crash::worker(a),
         Cmd::CrashCheck(a) => crash::check(a),
     };

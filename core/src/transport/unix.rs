@@ -164,6 +164,8 @@ fn connection(mut stream: UnixStream, node: Arc<EmbeddedNode>) {
             return refuse(&mut stream, format!("protocol version {version} is not {}", codec::VERSION))
         }
         Ok(other) => return refuse(&mut stream, format!("expected hello, got {other:?}")),
+        // A peer that connects and leaves (a readiness check) is no error.
+        Err(FrameError::Closed) => return,
         Err(e) => return refuse(&mut stream, format!("bad hello: {e}")),
     }
     let Ok(write_half) = stream.try_clone() else { return };

@@ -1,0 +1,156 @@
+//! The node daemon with applications as separate processes: clients and
+//! servers in their own processes reach one node over its Unix socket;
+//! killed processes and bad input on the socket do not stop it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Kills the process when dropped (also when a test fails).
+struct Proc {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    /// Wait for a line starting with `prefix` (bounded).
+    fn expect(&self, prefix: &str) -> String {
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if l.starts_with(prefix) => return l,
+                Ok(_) => {}
+                Err(_) => panic!("no line starting with {prefix:?} within 20 s"),
+            }
+        }
+    }
+
+    /// Every line until the process exits.
+    fn rest(mut self) -> (Vec<String>, i32) {
+        let status = self.child.wait().unwrap();
+        let lines: Vec<String> = self.lines.try_iter().collect();
+        (lines, status.code().unwrap_or(-1))
+    }
+}
+
+fn spawn(args: &[&str], socket: &Path) -> Proc {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rtr"))
+        .args(args)
+        .env("RTR_NODE_SOCKET", socket)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let out: ChildStdout = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    Proc { child, lines }
+}
+
+struct Node {
+    _proc: Proc,
+    socket: PathBuf,
+}
+
+fn start_node(dir: &Path) -> Node {
+    let socket = dir.join("rtr.sock");
+    let mut p = spawn(&["start", "--foreground", "--dir", dir.to_str().unwrap()], &socket);
+    p.child.stdout.take();
+    let until = Instant::now() + Duration::from_secs(20);
+    while UnixStream::connect(&socket).is_err() {
+        assert!(Instant::now() < until, "the node did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Node { _proc: p, socket }
+}
+
+fn client(node: &Node, fac: &str, count: u64) -> (Vec<String>, i32) {
+    spawn(&["probe", "client", "--facility", fac, "--count", &count.to_string()], &node.socket).rest()
+}
+
+#[test]
+fn clients_and_servers_in_separate_processes_share_one_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node(dir.path());
+    let server = spawn(&["probe", "server", "--facility", "SEP"], &node.socket);
+    server.expect("opened");
+    let (lines, code) = client(&node, "SEP", 50);
+    assert_eq!(code, 0, "{lines:?}");
+    let accepted: Vec<_> = lines.iter().filter(|l| l.starts_with("accepted ")).collect();
+    assert_eq!(accepted.len(), 50, "{lines:?}");
+    // The server committed each of them.
+    for a in &accepted {
+        let tid = a.trim_start_matches("accepted ");
+        assert_eq!(server.expect("committed "), format!("committed {tid}"));
+    }
+}
+
+#[test]
+fn a_killed_server_process_has_its_transaction_replayed_to_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node(dir.path());
+    // The first server dies abruptly while holding its fourth transaction.
+    let dying = spawn(&["probe", "server", "--facility", "KILL", "--exit-after", "3"], &node.socket);
+    dying.expect("opened");
+    let survivor = spawn(&["probe", "server", "--facility", "KILL"], &node.socket);
+    survivor.expect("opened");
+    let (lines, code) = client(&node, "KILL", 20);
+    assert_eq!(code, 0, "{lines:?}");
+    assert_eq!(lines.iter().filter(|l| l.starts_with("accepted ")).count(), 20, "{lines:?}");
+    let (dlines, dcode) = dying.rest();
+    assert_eq!(dcode, 3, "{dlines:?}");
+}
+
+#[test]
+fn a_killed_client_process_rejects_its_transaction_and_the_node_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node(dir.path());
+    let server = spawn(&["probe", "server", "--facility", "CK"], &node.socket);
+    server.expect("opened");
+    let mut slow = spawn(&["probe", "client", "--facility", "CK", "--count", "1000", "--pause-ms", "5"], &node.socket);
+    slow.expect("accepted ");
+    // SIGKILL: the node notices the closed socket.
+    slow.child.kill().unwrap();
+    drop(slow);
+    let (lines, code) = client(&node, "CK", 10);
+    assert_eq!(code, 0, "{lines:?}");
+    assert_eq!(lines.iter().filter(|l| l.starts_with("accepted ")).count(), 10);
+}
+
+#[test]
+fn garbage_on_the_socket_closes_only_that_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node(dir.path());
+    let server = spawn(&["probe", "server", "--facility", "BAD"], &node.socket);
+    server.expect("opened");
+    for junk in [&b"\x00\x00\x00\x00"[..], b"\xff\xff\xff\xff", b"\x05\x00\x00\x00\x09\x01abc", b"hello there"] {
+        let mut s = UnixStream::connect(&node.socket).unwrap();
+        let _ = s.write_all(junk);
+        drop(s);
+    }
+    // A well-formed hello followed by a corrupt request.
+    let mut s = UnixStream::connect(&node.socket).unwrap();
+    s.write_all(&[10, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+    s.write_all(&[3, 0, 0, 0, 1, 10, 99]).unwrap();
+    drop(s);
+    let (lines, code) = client(&node, "BAD", 5);
+    assert_eq!(code, 0, "{lines:?}");
+    assert_eq!(lines.iter().filter(|l| l.starts_with("accepted ")).count(), 5);
+}
