@@ -290,3 +290,40 @@ fn transaction_timeout() {
         ],
     );
 }
+
+/// A node daemon inside this test process: the node with a journal, serving
+/// a Unix socket on a thread (what `rtr start` runs).
+fn in_process_daemon(dir: &Path) -> PathBuf {
+    let node = rtr_core::embedded::EmbeddedNode::start_with(rtr_core::EmbeddedConfig::journaled(dir.join("journal")))
+        .expect("node");
+    let socket = dir.join("rtr.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    std::thread::spawn(move || rtr_core::transport::unix::serve(listener, node));
+    socket
+}
+
+/// The same binaries, unchanged, against a node daemon instead of their
+/// embedded node: only RTR_NODE_SOCKET differs.
+#[test]
+fn the_same_programs_run_against_a_node_daemon() {
+    let daemon = tempfile::tempdir().expect("temporary directory");
+    let socket = in_process_daemon(daemon.path());
+    let env = [("RTR_NODE_SOCKET", socket.to_str().expect("utf-8 path"))];
+    check_program_with(
+        "examples/c/client.c",
+        &[],
+        &env,
+        &["client: committed=200 rejected=0", "server: committed=200 rejected=0 replies=200"],
+    );
+    check_program_with(
+        "examples/c/two_partition.c",
+        &[],
+        &env,
+        &[
+            "tx1: client=accepted server0=accepted server1=accepted same_tid=yes",
+            "tx2: client=rejected/REJECTED/42 server0=rejected/REJECTED/42 server1=rejected/REJECTED/42 same_tid=yes",
+        ],
+    );
+    // The journal in the daemon's directory, not the program's.
+    assert!(daemon.path().join("journal").join("epoch").exists());
+}
