@@ -18,10 +18,12 @@ step "cargo test (Rust, C and C++ programs, header drift)"
 cargo test --workspace
 
 if [ -f bindings/python/pyproject.toml ]; then
-  step "Python bindings: build, install and pytest"
-  python3 -m pip install --quiet maturin pytest
+  step "Python bindings: build, install and pytest (with the examples and mypy.stubtest)"
+  # mypy: tests/test_stubs.py runs mypy.stubtest on the native module's stubs.
+  python3 -m pip install --quiet maturin pytest mypy
   python3 -m pip install --quiet ./bindings/python
   set +e
+  # bindings/python/tests also runs examples/python (test_examples.py).
   python3 -m pytest -q bindings/python/tests
   rc=$?
   set -e
