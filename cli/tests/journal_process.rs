@@ -303,8 +303,6 @@ fn two_processes_racing_for_the_lock_never_both_win() {
 }
 
 #[test]
-#[ignore = "journal layer bug: the epoch increment is read-then-write, so two openers that bypass (or lost) \
-            the lock can both take epoch N+1 and both get acknowledgements (split brain); --ignored reproduces it"]
 fn two_processes_forcing_at_once_never_share_an_epoch_and_lose_nothing() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("j");

@@ -350,11 +350,8 @@ pub fn open(cfg: &JournalConfig, takeover: Takeover) -> Result<(Journal, Recover
     if lock.is_some() {
         owner::remove_stale_temporaries(dir);
     }
-    let previous = owner::read_epoch(dir)?;
-    let epoch =
-        previous.checked_add(1).ok_or_else(|| JournalError::BadConfig("the owner epoch is exhausted".into()))?;
     // From here on the previous owner is fenced: its next check fails.
-    owner::write_epoch(dir, epoch)?;
+    let (previous, epoch) = owner::claim_next(dir)?;
     let repaired = recover::repair(dir)?;
     let seal = Seal { epoch: previous, segment: repaired.seal.0, offset: repaired.seal.1 };
     let (writer, segments) = writer::Writer::start(cfg, epoch, lock, &repaired, seal)?;

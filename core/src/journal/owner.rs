@@ -11,6 +11,15 @@
 //! The epoch file is 12 bytes: the epoch (u64 LE) and the CRC32C of those 8
 //! bytes (u32 LE). It is replaced atomically and durably: written to a unique
 //! temporary name, fsynced, renamed over `epoch`, directory fsynced.
+//!
+//! Reading the epoch file and writing the next value is not atomic: two
+//! processes past the lock (a forced takeover, or a lock a network file
+//! system silently lost) could both take epoch N+1. So each epoch is first
+//! *claimed* by creating `epoch.<N>` with O_EXCL, which exactly one process
+//! can do (also on NFSv3/v4); the loser claims the next number and thereby
+//! fences the winner. An owner of epoch `e` is fenced when `epoch.<e+1>`
+//! exists or the epoch file holds a larger value (which covers owners left
+//! behind by many takeovers after old claim files were removed).
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
@@ -23,6 +32,64 @@ use super::{JournalError, Takeover};
 pub const LOCK_FILE: &str = "journal.lock";
 pub const EPOCH_FILE: &str = "epoch";
 const EPOCH_TMP_PREFIX: &str = "epoch.tmp.";
+const CLAIM_PREFIX: &str = "epoch.";
+/// Claim files kept behind the newest (older ones are removed at open).
+const CLAIMS_KEPT: u64 = 64;
+
+fn claim_name(epoch: u64) -> String {
+    format!("{CLAIM_PREFIX}{epoch:020}")
+}
+
+fn parse_claim(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix(CLAIM_PREFIX)?;
+    if digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        digits.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// The newest epoch: the larger of the epoch file and the newest claim.
+pub fn current_epoch(dir: &Path) -> Result<u64, JournalError> {
+    let file = read_epoch(dir)?;
+    let entries = fs::read_dir(dir).map_err(|e| io_err(dir, e))?;
+    let newest_claim = entries.flatten().filter_map(|e| e.file_name().to_str().and_then(parse_claim)).max();
+    Ok(file.max(newest_claim.unwrap_or(0)))
+}
+
+/// Take the next epoch: claim it exclusively, durably, then record it in the
+/// epoch file. Returns (previous, new).
+pub fn claim_next(dir: &Path) -> Result<(u64, u64), JournalError> {
+    for _ in 0..1000 {
+        let previous = current_epoch(dir)?;
+        let next =
+            previous.checked_add(1).ok_or_else(|| JournalError::BadConfig("the owner epoch is exhausted".into()))?;
+        let p = dir.join(claim_name(next));
+        match OpenOptions::new().write(true).create_new(true).open(&p) {
+            Ok(mut f) => {
+                f.write_all(&encode_epoch(next)).and_then(|()| f.sync_all()).map_err(|e| io_err(&p, e))?;
+                sync_dir(dir)?;
+                write_epoch(dir, next.max(read_epoch(dir)?))?;
+                remove_old_claims(dir, next);
+                return Ok((previous, next));
+            }
+            // Another process claimed it first: claim the one after.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io_err(&p, e)),
+        }
+    }
+    Err(JournalError::BadConfig("could not claim an owner epoch: too many concurrent owners".into()))
+}
+
+fn remove_old_claims(dir: &Path, newest: u64) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_str().and_then(parse_claim).is_some_and(|n| n + CLAIMS_KEPT < newest) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+}
 const EPOCH_BYTES: usize = 12;
 
 pub fn epoch_path(dir: &Path) -> PathBuf {
@@ -113,13 +180,16 @@ pub fn remove_stale_temporaries(dir: &Path) {
     }
 }
 
-/// The fencing check: `Ok` while the epoch file still holds `mine`.
+/// The fencing check: `Ok` while no later epoch has been claimed.
 pub fn check(dir: &Path, mine: u64) -> Result<(), JournalError> {
+    if dir.join(claim_name(mine + 1)).exists() {
+        return Err(JournalError::Fenced { mine, current: mine + 1 });
+    }
     let current = read_epoch(dir)?;
-    if current == mine {
-        Ok(())
-    } else {
+    if current > mine {
         Err(JournalError::Fenced { mine, current })
+    } else {
+        Ok(())
     }
 }
 
