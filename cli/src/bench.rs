@@ -50,6 +50,11 @@ pub struct BenchArgs {
     /// concurrent writers against one fdatasync per record.
     #[arg(long)]
     journal: bool,
+    /// Also measure daemon mode: the same transactions with the clients and
+    /// servers reaching the node over its Unix socket, beside one Unix-socket
+    /// round trip measured in the same run.
+    #[arg(long)]
+    daemon: bool,
 }
 
 pub fn run(a: BenchArgs) -> Result<(), String> {
@@ -83,26 +88,37 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         "{:>8} {:>12} {:>10} {:>10} {:>10} {:>14}",
         "clients", "tx/s", "p50 us", "p99 us", "samples", "p50/fdatasync"
     );
-    for &n in &a.clients {
-        if n == 0 {
-            continue;
+    let modes: &[bool] = if a.daemon { &[false, true] } else { &[false] };
+    for &daemon in modes {
+        if daemon {
+            let rtt = socket_round_trip(Duration::from_millis(500)).map_err(|e| e.to_string())?;
+            println!("daemon mode (over the node's Unix socket); one Unix-socket round trip: p50 {rtt} us");
+        } else {
+            println!("embedded mode");
         }
-        let dir = a.dir.as_ref().map(|d| d.join(format!("rtr-bench-{}-{n}", std::process::id())));
-        let (cfg, _scratch) = journal_choice(dir.clone(), a.no_journal, "bench")?;
-        let (rate, mut lat) = measure(n, &a, cfg)?;
-        if let Some(d) = dir {
-            let _ = std::fs::remove_dir_all(d);
+        for &n in &a.clients {
+            if n == 0 {
+                continue;
+            }
+            let dir = a.dir.as_ref().map(|d| d.join(format!("rtr-bench-{}-{n}", std::process::id())));
+            let (cfg, _scratch) = journal_choice(dir.clone(), a.no_journal, "bench")?;
+            let sockdir = tempfile_dir()?;
+            let sock = daemon.then(|| sockdir.0.join("rtr.sock"));
+            let (rate, mut lat) = measure(n, &a, cfg, sock.as_deref())?;
+            if let Some(d) = dir {
+                let _ = std::fs::remove_dir_all(d);
+            }
+            let p50 = lat.quantile(0.5);
+            println!(
+                "{:>8} {:>12.0} {:>10} {:>10} {:>10} {:>14.2}",
+                n,
+                rate,
+                p50,
+                lat.quantile(0.99),
+                lat.len(),
+                f64::from(p50) / fsync.p50_us.max(1.0)
+            );
         }
-        let p50 = lat.quantile(0.5);
-        println!(
-            "{:>8} {:>12.0} {:>10} {:>10} {:>10} {:>14.2}",
-            n,
-            rate,
-            p50,
-            lat.quantile(0.99),
-            lat.len(),
-            f64::from(p50) / fsync.p50_us.max(1.0)
-        );
     }
     if a.journal {
         println!();
@@ -123,11 +139,29 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn measure(clients: usize, a: &BenchArgs, cfg: rtr_core::EmbeddedConfig) -> Result<(f64, Latencies), String> {
-    let base = Rtr::embedded_with(cfg).map_err(|e| e.to_string())?;
-    let node = base.node().ok_or("not an embedded node")?;
+fn measure(
+    clients: usize,
+    a: &BenchArgs,
+    cfg: rtr_core::EmbeddedConfig,
+    daemon: Option<&std::path::Path>,
+) -> Result<(f64, Latencies), String> {
+    // Embedded: connections to the node in this process. Daemon: the same
+    // node serving a Unix socket, every connection going through it.
+    let node = rtr_core::embedded::EmbeddedNode::start_with(cfg).map_err(|e| e.to_string())?;
+    let connect = |what: &str| -> Result<Rtr, String> {
+        match daemon {
+            None => Rtr::connect(&node),
+            Some(sock) => Rtr::connect_socket(sock),
+        }
+        .map_err(|e| format!("{what}: {e}"))
+    };
+    if let Some(sock) = daemon {
+        let listener = std::os::unix::net::UnixListener::bind(sock).map_err(|e| e.to_string())?;
+        let n = node.clone();
+        thread::spawn(move || rtr_core::transport::unix::serve(listener, n));
+    }
     let stop = Arc::new(AtomicBool::new(false));
-    let server_rtr = Rtr::connect(&node).map_err(|e| e.to_string())?;
+    let server_rtr = connect("server connection")?;
     // Open every server channel, then share them out among the threads.
     let mut chans = Vec::new();
     for _ in 0..a.servers {
@@ -166,7 +200,7 @@ fn measure(clients: usize, a: &BenchArgs, cfg: rtr_core::EmbeddedConfig) -> Resu
             }
         }));
     }
-    let client_rtr = Rtr::connect(&node).map_err(|e| e.to_string())?;
+    let client_rtr = connect("client connection")?;
     let start = Instant::now();
     let until = start + Duration::from_secs_f64(a.seconds);
     let mut handles = Vec::new();
@@ -219,4 +253,42 @@ fn measure(clients: usize, a: &BenchArgs, cfg: rtr_core::EmbeddedConfig) -> Resu
         s.join().map_err(|_| "server panicked")??;
     }
     Ok((all.len() as f64 / elapsed, all))
+}
+
+/// A directory for a socket, removed when dropped.
+fn tempfile_dir() -> Result<crate::scratch::Scratch, String> {
+    let d = std::env::temp_dir().join(format!(
+        "rtr-sock-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    ));
+    std::fs::create_dir_all(&d).map_err(|e| e.to_string())?;
+    Ok(crate::scratch::Scratch(d))
+}
+
+/// Median round trip of a 100-byte message over a Unix socket pair between
+/// two threads: the cost daemon mode adds per hop.
+fn socket_round_trip(duration: Duration) -> std::io::Result<u32> {
+    use std::io::{Read, Write};
+    let (mut a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    let echo = thread::spawn(move || {
+        let mut buf = [0u8; 100];
+        while b.read_exact(&mut buf).is_ok() {
+            if b.write_all(&buf).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lat = Latencies::default();
+    let mut buf = [7u8; 100];
+    let until = Instant::now() + duration;
+    while Instant::now() < until {
+        let t0 = Instant::now();
+        a.write_all(&buf)?;
+        a.read_exact(&mut buf)?;
+        lat.record(t0.elapsed());
+    }
+    drop(a);
+    let _ = echo.join();
+    Ok(lat.quantile(0.5))
 }

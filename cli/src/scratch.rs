@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use rtr_core::EmbeddedConfig;
 
 /// A directory removed when dropped.
-pub struct Scratch(PathBuf);
+pub struct Scratch(pub PathBuf);
 
 impl Drop for Scratch {
     fn drop(&mut self) {
