@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyInt, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyInt, PyString};
 use rtr_core::keyseg::{KeyError, KeySegment, MAX_KEY_OFFSET_END};
 use rtr_core::{RtrError, Status};
 
@@ -49,6 +49,12 @@ fn int_value(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<i128>> {
 
 /// An unsigned 32-bit argument; out of range raises the error of `status`.
 pub(crate) fn u32_arg(obj: &Bound<'_, PyAny>, what: &str, status: Status) -> PyResult<u32> {
+    // The common case first: an int in range.
+    if obj.is_instance_of::<PyInt>() {
+        if let Ok(v) = obj.extract::<u32>() {
+            return Ok(v);
+        }
+    }
     match int_value(obj, what)?.map(u32::try_from) {
         Some(Ok(v)) => Ok(v),
         _ => Err(status_error(obj.py(), status, format!("{what} {} is out of range (0 to {})", obj, u32::MAX))),
@@ -126,7 +132,10 @@ pub(crate) fn data(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(b.as_bytes().to_vec());
     }
-    // bytearray, memoryview, array.array, ...: through bytes().
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        return Ok(b.to_vec());
+    }
+    // memoryview, array.array, ...: through memoryview(obj).tobytes().
     match py_bytes(obj) {
         Some(b) => Ok(b),
         None => Err(PyTypeError::new_err(format!(

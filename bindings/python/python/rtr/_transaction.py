@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from types import TracebackType
 from typing import TYPE_CHECKING, List, Optional, Type
 
 from . import _rtr
 from ._enums import MsgType, Status
-from ._errors import Rejected, WrongState
+from ._errors import InvalidChannel, Rejected, Timeout, WrongState
 from ._message import Message
 from ._rtr import Tid
 
 if TYPE_CHECKING:
     from ._channel import Channel
     from ._connection import Data
+
+#: How long leaving a transaction block on an exception waits for the
+#: outcome of the reject when no ``outcome_timeout`` was given (seconds).
+EXIT_WAIT = 10.0
 
 
 class Transaction:
@@ -34,6 +39,8 @@ class Transaction:
     * :meth:`reject` aborts on purpose: leaving then waits for the outcome
       and raises nothing.
 
+    ``outcome_timeout`` bounds the wait for the outcome (seconds; None: as
+    long as it takes, or ``EXIT_WAIT`` when leaving on an exception).
     After the block, ``outcome`` is the ACCEPTED or REJECTED message and
     ``accepted`` tells which.
     """
@@ -111,11 +118,16 @@ class Transaction:
                     self.channel.reject()
                 except WrongState:
                     pass  # the transaction is already over or accepted
-            self._wait_outcome()
-            return  # the exception goes on
+            # Wait for the outcome, but never hold up the exception (a
+            # Ctrl-C, say) for long: it goes on either way.
+            try:
+                self._wait_outcome(self.outcome_timeout if self.outcome_timeout is not None else EXIT_WAIT)
+            except (Timeout, InvalidChannel):
+                pass
+            return
         if self.outcome is None and not self._voted:
             self.channel.accept()
-        self._wait_outcome()
+        self._wait_outcome(self.outcome_timeout)
         if not self.accepted and not self._rejected_by_us:
             raise _rejected(self.outcome)
 
@@ -124,9 +136,11 @@ class Transaction:
         if not self.accepted and not self._rejected_by_us:
             raise _rejected(self.outcome)
 
-    def _wait_outcome(self) -> None:
+    def _wait_outcome(self, timeout: Optional[float] = None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
         while self.outcome is None:
-            msg = self.channel.receive(self.outcome_timeout)
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            msg = self.channel.receive(left)
             _check_not_closed(msg)
             if msg.tid != self._tid:
                 continue
