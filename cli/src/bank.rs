@@ -23,10 +23,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use rtr_core::flags;
-use rtr_core::keyseg::{KeySegment, KeyType};
 use rtr_core::protocol::ChanId;
-use rtr_core::{MsgType, OpenParams, Rtr, RtrError, Status, Tid, Which};
+use rtr_core::{MsgType, Rtr, RtrError, Status, Tid, Which};
 
+use crate::channels;
 use crate::scratch::journal_choice;
 
 use crate::stats::Latencies;
@@ -130,30 +130,6 @@ fn decode(m: &[u8]) -> Option<(u32, i64)> {
     Some((acct, delta))
 }
 
-/// Wait for the open to complete.
-fn opened(rtr: &Rtr, ch: ChanId) -> Result<(), String> {
-    let m = rtr.receive(&Which::List(vec![ch]), Some(STEP)).map_err(|e| e.to_string())?;
-    match (m.sb.msgtype, m.status()) {
-        (MsgType::Opened, _) => Ok(()),
-        (t, s) => Err(format!("channel open failed: {t:?} {s:?}")),
-    }
-}
-
-fn server_channel(rtr: &Rtr, lo: u32, hi: u32) -> Result<ChanId, String> {
-    let seg = KeySegment::new(0, KeyType::Unsigned, 4, 0, Some(&lo.to_ne_bytes()), Some(&hi.to_ne_bytes()))
-        .map_err(|e| e.to_string())?;
-    let ch = rtr
-        .open_channel(OpenParams {
-            flags: flags::ope::SERVER,
-            facility: Some(FACILITY.into()),
-            segments: vec![seg],
-            ..Default::default()
-        })
-        .map_err(|e| e.to_string())?;
-    opened(rtr, ch)?;
-    Ok(ch)
-}
-
 /// What the failing server did.
 #[derive(Default)]
 struct Failure {
@@ -241,10 +217,7 @@ struct ClientResult {
 }
 
 fn client(rtr: Rtr, id: u64, a: DemoArgs, until: Instant) -> Result<ClientResult, String> {
-    let ch = rtr
-        .open_channel(OpenParams { flags: flags::ope::CLIENT, facility: Some(FACILITY.into()), ..Default::default() })
-        .map_err(|e| e.to_string())?;
-    opened(&rtr, ch)?;
+    let ch = channels::client(&rtr, FACILITY)?;
     let which = Which::List(vec![ch]);
     let half = a.accounts / 2;
     let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (id.wrapping_mul(0xD1B5_4A32_D192_ED03));
@@ -340,7 +313,7 @@ pub fn run(a: DemoArgs) -> Result<(), String> {
         dbs.push(db.clone());
         for s in 0..a.servers {
             let rtr = Rtr::connect(&node).map_err(|e| e.to_string())?;
-            let ch = server_channel(&rtr, lo, hi)?;
+            let ch = channels::server(&rtr, FACILITY, lo, hi, 0)?;
             let cx = ServerCtx {
                 db: db.clone(),
                 stop: stop.clone(),

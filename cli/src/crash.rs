@@ -26,9 +26,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use rtr_core::flags;
-use rtr_core::keyseg::{KeySegment, KeyType};
-use rtr_core::protocol::ChanId;
-use rtr_core::{EmbeddedConfig, MsgType, OpenParams, Rtr, RtrError, Tid, Which};
+use rtr_core::{EmbeddedConfig, MsgType, Rtr, RtrError, Tid, Which};
 
 const FACILITY: &str = "CRASH";
 const HALF: u32 = 1000;
@@ -95,27 +93,8 @@ fn read_lines(path: &Path) -> Result<Vec<String>, String> {
     }
 }
 
-fn opened(rtr: &Rtr, ch: ChanId) -> Result<(), String> {
-    let m = rtr.receive(&Which::List(vec![ch]), Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
-    if m.sb.msgtype == MsgType::Opened {
-        Ok(())
-    } else {
-        Err(format!("open failed: {:?} {:?}", m.sb.msgtype, m.status()))
-    }
-}
-
 fn server(rtr: Rtr, lo: u32, hi: u32, db: Arc<Mutex<TidLog>>, quiet: Option<Duration>) -> Result<u64, String> {
-    let seg = KeySegment::new(0, KeyType::Unsigned, 4, 0, Some(&lo.to_ne_bytes()), Some(&hi.to_ne_bytes()))
-        .map_err(|e| e.to_string())?;
-    let ch = rtr
-        .open_channel(OpenParams {
-            flags: flags::ope::SERVER,
-            facility: Some(FACILITY.into()),
-            segments: vec![seg],
-            ..Default::default()
-        })
-        .map_err(|e| e.to_string())?;
-    opened(&rtr, ch)?;
+    let ch = crate::channels::server(&rtr, FACILITY, lo, hi, 0)?;
     let which = Which::List(vec![ch]);
     let mut applied = 0;
     loop {
@@ -136,10 +115,7 @@ fn server(rtr: Rtr, lo: u32, hi: u32, db: Arc<Mutex<TidLog>>, quiet: Option<Dura
 }
 
 fn client(rtr: Rtr, id: u32, accepted: Arc<Mutex<TidLog>>, rejected: Arc<Mutex<TidLog>>) -> Result<(), String> {
-    let ch = rtr
-        .open_channel(OpenParams { flags: flags::ope::CLIENT, facility: Some(FACILITY.into()), ..Default::default() })
-        .map_err(|e| e.to_string())?;
-    opened(&rtr, ch)?;
+    let ch = crate::channels::client(&rtr, FACILITY)?;
     let which = Which::List(vec![ch]);
     let mut n = id;
     loop {

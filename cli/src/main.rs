@@ -6,6 +6,7 @@
 
 mod bank;
 mod bench;
+mod channels;
 mod crash;
 mod daemon;
 mod journal_cmd;

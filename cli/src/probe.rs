@@ -11,8 +11,9 @@ use std::io::Write;
 use std::time::Duration;
 
 use rtr_core::flags;
-use rtr_core::keyseg::{KeySegment, KeyType};
-use rtr_core::{MsgType, OpenParams, Rtr, RtrError, Status, Which};
+use rtr_core::{MsgType, Rtr, RtrError, Status, Which};
+
+use crate::channels;
 
 #[derive(clap::Subcommand)]
 pub enum ProbeCmd {
@@ -58,14 +59,8 @@ pub fn run(cmd: ProbeCmd) -> Result<(), String> {
     let wait = Some(Duration::from_secs(30));
     match cmd {
         ProbeCmd::Client { facility, count, key, pause_ms } => {
-            let ch = rtr
-                .open_channel(OpenParams { flags: flags::ope::CLIENT, facility: Some(facility), ..Default::default() })
-                .map_err(|e| e.to_string())?;
+            let ch = channels::client(rtr, &facility)?;
             let which = Which::List(vec![ch]);
-            let m = rtr.receive(&which, wait).map_err(|e| e.to_string())?;
-            if m.sb.msgtype != MsgType::Opened {
-                return Err(format!("open failed: {:?}", m.status()));
-            }
             line("opened".into());
             for i in 0..count {
                 let mut msg = key.to_ne_bytes().to_vec();
@@ -94,21 +89,8 @@ pub fn run(cmd: ProbeCmd) -> Result<(), String> {
             Ok(())
         }
         ProbeCmd::Server { facility, lo, hi, exit_after } => {
-            let seg = KeySegment::new(0, KeyType::Unsigned, 4, 0, Some(&lo.to_ne_bytes()), Some(&hi.to_ne_bytes()))
-                .map_err(|e| e.to_string())?;
-            let ch = rtr
-                .open_channel(OpenParams {
-                    flags: flags::ope::SERVER,
-                    facility: Some(facility),
-                    segments: vec![seg],
-                    ..Default::default()
-                })
-                .map_err(|e| e.to_string())?;
+            let ch = channels::server(rtr, &facility, lo, hi, 0)?;
             let which = Which::List(vec![ch]);
-            let m = rtr.receive(&which, wait).map_err(|e| e.to_string())?;
-            if m.sb.msgtype != MsgType::Opened {
-                return Err(format!("open failed: {:?}", m.status()));
-            }
             line("opened".into());
             let mut committed = 0;
             loop {
