@@ -38,7 +38,8 @@ pub trait DeliverySink: Send + Sync {
     fn node_stopped(&self);
 }
 
-enum Input {
+/// What the node thread takes in.
+pub(crate) enum Input {
     Connect(ConnId, Arc<dyn DeliverySink>),
     Request(ConnId, Request),
     /// Synced journal writes completed (or failed).
@@ -49,6 +50,24 @@ enum Input {
     /// error, or another owner fenced this one): the node stops.
     Fatal(String),
     Shutdown,
+}
+
+/// The node thread's inbox: a channel, plus a waker when the thread sleeps
+/// in an event loop (a daemon's) rather than on the channel itself.
+#[derive(Clone)]
+pub(crate) struct Inbox {
+    tx: Sender<Input>,
+    waker: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+impl Inbox {
+    pub(crate) fn send(&self, input: Input) -> bool {
+        let ok = self.tx.send(input).is_ok();
+        if let Some(w) = &self.waker {
+            w();
+        }
+        ok
+    }
 }
 
 /// How many queued requests the node thread takes before it acts on them.
@@ -88,7 +107,7 @@ impl EmbeddedConfig {
 
 /// Handle to a running embedded node. Dropping the last handle stops its thread.
 pub struct EmbeddedNode {
-    tx: Sender<Input>,
+    inbox: Inbox,
     next_conn: AtomicU32,
     node_id: u32,
     incarnation: u32,
@@ -101,7 +120,7 @@ pub struct EmbeddedNode {
 #[derive(Clone)]
 pub struct NodeLink {
     conn: ConnId,
-    tx: Sender<Input>,
+    inbox: Inbox,
 }
 
 impl NodeLink {
@@ -112,7 +131,7 @@ impl NodeLink {
     /// A link to nowhere: every send fails (the node could not be reached).
     pub fn dead() -> NodeLink {
         let (tx, _rx) = crossbeam_channel::bounded(0);
-        NodeLink { conn: 0, tx }
+        NodeLink { conn: 0, inbox: Inbox { tx, waker: None } }
     }
 
     pub fn is_dead(&self) -> bool {
@@ -121,7 +140,7 @@ impl NodeLink {
 
     /// Queue a request. Fails only when the node thread has stopped.
     pub fn send(&self, req: Request) -> bool {
-        self.tx.send(Input::Request(self.conn, req)).is_ok()
+        self.inbox.send(Input::Request(self.conn, req))
     }
 }
 
@@ -209,6 +228,84 @@ impl EmbeddedNode {
     /// first and rebuild from it.
     pub fn start_with(cfg: EmbeddedConfig) -> Result<Arc<EmbeddedNode>, RtrError> {
         let (tx, rx) = crossbeam_channel::unbounded();
+        let inbox = Inbox { tx, waker: None };
+        let (driver, incarnation, recovered) = Driver::new(&cfg, inbox.clone())?;
+        EmbeddedNode::spawn(inbox, incarnation, recovered, move || run(driver, rx))
+    }
+
+    /// Start the node thread running `body` (the driver's loop), behind a
+    /// panic boundary.
+    pub(crate) fn spawn(
+        inbox: Inbox,
+        incarnation: u32,
+        recovered: usize,
+        body: impl FnOnce() + Send + 'static,
+    ) -> Result<Arc<EmbeddedNode>, RtrError> {
+        let thread = std::thread::Builder::new()
+            .name("rtr-node".into())
+            .spawn(body)
+            .map_err(|e| RtrError::NodeUnavailable(format!("cannot start the node thread: {e}")))?;
+        Ok(Arc::new(EmbeddedNode {
+            inbox,
+            next_conn: AtomicU32::new(1),
+            node_id: 1,
+            incarnation,
+            recovered,
+            thread: Some(thread),
+        }))
+    }
+
+    /// Attach a library connection; deliveries for it go to `sink`.
+    pub fn connect(&self, sink: Arc<dyn DeliverySink>) -> Option<NodeLink> {
+        let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        self.inbox.send(Input::Connect(conn, sink)).then_some(())?;
+        Some(NodeLink { conn, inbox: self.inbox.clone() })
+    }
+
+    pub fn node_id(&self) -> u32 {
+        self.node_id
+    }
+
+    pub fn incarnation(&self) -> u32 {
+        self.incarnation
+    }
+
+    /// Committed transactions found in the journal at start-up (replayed to
+    /// servers as they open).
+    pub fn recovered(&self) -> usize {
+        self.recovered
+    }
+}
+
+impl Drop for EmbeddedNode {
+    fn drop(&mut self) {
+        let _ = self.inbox.send(Input::Shutdown);
+        if let Some(t) = self.thread.take() {
+            // Never join from the node thread itself (a sink dropping the last handle).
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+/// The node thread's state outside the node itself: its connections'
+/// sinks, its journal, and what one pass collects.
+pub(crate) struct Driver {
+    node: Node,
+    journal: Option<Journal>,
+    append_limit: u64,
+    back: Inbox,
+    pub(crate) sinks: HashMap<ConnId, Arc<dyn DeliverySink>>,
+    batches: HashMap<ConnId, Vec<Delivery>>,
+    /// Synced appends whose completion has not come back yet.
+    in_flight: usize,
+}
+
+impl Driver {
+    /// A node with its journal opened and recovered. Returns the driver, the
+    /// incarnation for tids, and the number of committed transactions to replay.
+    pub(crate) fn new(cfg: &EmbeddedConfig, back: Inbox) -> Result<(Driver, u32, usize), RtrError> {
         let append_limit = cfg.journal.as_ref().map_or(u64::MAX, JournalConfig::max_append_bytes);
         // The largest record the node writes (a message of RTR_MAX_MSGLEN
         // with its facility name) must fit in one append.
@@ -239,87 +336,151 @@ impl EmbeddedNode {
                 (None, (now.as_secs() as u32) ^ (now.subsec_nanos() << 7) ^ std::process::id(), 0)
             }
         };
-        let back = tx.clone();
-        let thread = std::thread::Builder::new()
-            .name("rtr-node".into())
-            .spawn(move || {
-                let mut sinks = HashMap::new();
-                // A bug in the node must not leave applications blocked for
-                // ever: tell every connection the node is gone.
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    run(node, rx, back, journal, append_limit, &mut sinks)
-                }));
-                if r.is_err() {
-                    for s in sinks.values() {
-                        s.node_stopped();
+        let d =
+            Driver { node, journal, append_limit, back, sinks: HashMap::new(), batches: HashMap::new(), in_flight: 0 };
+        Ok((d, incarnation, recovered))
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.node.next_deadline()
+    }
+
+    /// A synced journal write is on its way: its completion is due soon.
+    pub(crate) fn awaiting_journal(&self) -> bool {
+        self.in_flight > 0
+    }
+
+    /// Tell every connection the node is gone.
+    pub(crate) fn stop_all(&self) {
+        for s in self.sinks.values() {
+            s.node_stopped();
+        }
+    }
+
+    /// Take one input. Returns false when the node must stop.
+    pub(crate) fn input(&mut self, now: Instant, input: Input) -> bool {
+        match input {
+            Input::Connect(conn, sink) => {
+                self.sinks.insert(conn, sink);
+            }
+            Input::Request(conn, req) => {
+                let disconnect = matches!(req, Request::Disconnect);
+                self.node.handle_request(now, conn, req);
+                if disconnect {
+                    self.sinks.remove(&conn);
+                }
+            }
+            Input::JournalDone(tokens, result) => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                for t in tokens {
+                    self.node.journal_done(now, t, result);
+                }
+            }
+            Input::JournalFailed(tids, status) => self.node.journal_failed(now, tids, status),
+            Input::Fatal(why) => {
+                // A commit whose write failed may still be on disk (the
+                // failure came after the write), so no outcome can be
+                // given: stop, and let recovery (by a restart or a new
+                // owner) decide. Every connection sees NODEUNAVAIL.
+                eprintln!("rtr: the node stops: {why}");
+                self.stop_all();
+                return false;
+            }
+            Input::Shutdown => return false,
+        }
+        true
+    }
+
+    /// End of a pass: fire timers, hand the pass's journal records to the
+    /// journal (before delivering their messages), then deliver.
+    pub(crate) fn flush(&mut self, now: Instant) {
+        self.node.tick(now);
+        // The pass's records go in at most a few appends: those that start
+        // new transactions apart from the rest, so that the journal's reserve
+        // stays for transactions already in progress, and each append within
+        // the journal's size limit.
+        let mut appends = Appends::new(self.append_limit);
+        for out in self.node.take_output() {
+            match out {
+                Output::Deliver { conn, delivery } => {
+                    if self.sinks.contains_key(&conn) {
+                        self.batches.entry(conn).or_default().push(delivery);
                     }
                 }
-            })
-            .map_err(|e| RtrError::NodeUnavailable(format!("cannot start the node thread: {e}")))?;
-        Ok(Arc::new(EmbeddedNode {
-            tx,
-            next_conn: AtomicU32::new(1),
-            node_id: 1,
-            incarnation,
-            recovered,
-            thread: Some(thread),
-        }))
-    }
-
-    /// Attach a library connection; deliveries for it go to `sink`.
-    pub fn connect(&self, sink: Arc<dyn DeliverySink>) -> Option<NodeLink> {
-        let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        self.tx.send(Input::Connect(conn, sink)).ok()?;
-        Some(NodeLink { conn, tx: self.tx.clone() })
-    }
-
-    pub fn node_id(&self) -> u32 {
-        self.node_id
-    }
-
-    pub fn incarnation(&self) -> u32 {
-        self.incarnation
-    }
-
-    /// Committed transactions found in the journal at start-up (replayed to
-    /// servers as they open).
-    pub fn recovered(&self) -> usize {
-        self.recovered
-    }
-}
-
-impl Drop for EmbeddedNode {
-    fn drop(&mut self) {
-        let _ = self.tx.send(Input::Shutdown);
-        if let Some(t) = self.thread.take() {
-            // Never join from the node thread itself (a sink dropping the last handle).
-            if t.thread().id() != std::thread::current().id() {
-                let _ = t.join();
+                Output::Journal { entries, sync, token, new_tx } => appends.add(entries, sync, token, new_tx),
+            }
+        }
+        for a in appends.finish() {
+            let back = self.back.clone();
+            match &self.journal {
+                Some(j) => {
+                    let Append { entries, sync, tokens, tids, .. } = a;
+                    if !tokens.is_empty() {
+                        self.in_flight += 1;
+                    }
+                    j.append(
+                        entries,
+                        sync,
+                        Box::new(move |res| match res {
+                            Ok(()) => {
+                                if !tokens.is_empty() {
+                                    back.send(Input::JournalDone(tokens, Ok(())));
+                                }
+                            }
+                            Err(JournalError::Full) => {
+                                // Nothing of this append was written.
+                                if !tokens.is_empty() {
+                                    back.send(Input::JournalDone(tokens, Err(Status::Jnlfull)));
+                                }
+                                back.send(Input::JournalFailed(tids, Status::Jnlfull));
+                            }
+                            Err(e) => {
+                                back.send(Input::Fatal(format!("journal write failed: {e}")));
+                            }
+                        }),
+                    );
+                }
+                None => {
+                    // A node without a journal emits no records; if it did,
+                    // report the synced ones durable so nothing waits for ever.
+                    if !a.tokens.is_empty() {
+                        back.send(Input::JournalDone(a.tokens, Ok(())));
+                    }
+                }
+            }
+        }
+        for (conn, batch) in self.batches.iter_mut() {
+            if batch.is_empty() {
+                continue;
+            }
+            if let Some(sink) = self.sinks.get(conn) {
+                sink.deliver(std::mem::take(batch));
             }
         }
     }
 }
 
-fn run(
-    mut node: Node,
-    rx: Receiver<Input>,
-    back: Sender<Input>,
-    journal: Option<Journal>,
-    append_limit: u64,
-    sinks: &mut HashMap<ConnId, Arc<dyn DeliverySink>>,
-) {
-    let mut batches: HashMap<ConnId, Vec<Delivery>> = HashMap::new();
-    // Synced appends whose completion has not come back yet.
-    let mut in_flight: usize = 0;
+/// The embedded node thread: sleep on the inbox channel, take everything
+/// queued, act, repeat.
+fn run(mut driver: Driver, rx: Receiver<Input>) {
+    // A bug in the node must not leave applications blocked for ever: tell
+    // every connection the node is gone.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_loop(&mut driver, &rx)));
+    if r.is_err() {
+        driver.stop_all();
+    }
+}
+
+fn run_loop(driver: &mut Driver, rx: &Receiver<Input>) {
     loop {
         // While a commit is being synced its completion is due within about
         // one fdatasync: wait for it by polling (yielding the CPU) rather
         // than sleeping, so an idle transaction does not pay a wake-up on
         // top of the sync. Bounded, so a slow disk falls back to sleeping.
-        let polled = if in_flight > 0 { linger(&rx) } else { None };
+        let polled = if driver.awaiting_journal() { linger(rx) } else { None };
         let first = match polled {
             Some(m) => Some(m),
-            None => match node.next_deadline() {
+            None => match driver.next_deadline() {
                 Some(deadline) => match rx.recv_deadline(deadline) {
                     Ok(m) => Some(m),
                     Err(RecvTimeoutError::Timeout) => None,
@@ -335,104 +496,12 @@ fn run(
         let mut next = first;
         let mut taken = 0;
         while let Some(input) = next {
-            match input {
-                Input::Connect(conn, sink) => {
-                    sinks.insert(conn, sink);
-                }
-                Input::Request(conn, req) => {
-                    let disconnect = matches!(req, Request::Disconnect);
-                    node.handle_request(now, conn, req);
-                    if disconnect {
-                        sinks.remove(&conn);
-                    }
-                }
-                Input::JournalDone(tokens, result) => {
-                    in_flight = in_flight.saturating_sub(1);
-                    for t in tokens {
-                        node.journal_done(now, t, result);
-                    }
-                }
-                Input::JournalFailed(tids, status) => node.journal_failed(now, tids, status),
-                Input::Fatal(why) => {
-                    // A commit whose write failed may still be on disk (the
-                    // failure came after the write), so no outcome can be
-                    // given: stop, and let recovery (by a restart or a new
-                    // owner) decide. Every connection sees NODEUNAVAIL.
-                    eprintln!("rtr: the node stops: {why}");
-                    for s in sinks.values() {
-                        s.node_stopped();
-                    }
-                    return;
-                }
-                Input::Shutdown => return,
+            if !driver.input(now, input) {
+                return;
             }
             taken += 1;
             next = if taken < MAX_BATCH { rx.try_recv().ok() } else { None };
         }
-        node.tick(now);
-
-        // Journal first (records are queued before their messages are
-        // delivered). The pass's records go in at most a few appends: those
-        // that start new transactions apart from the rest, so that the
-        // journal's reserve stays for transactions already in progress, and
-        // each append within the journal's size limit.
-        let mut appends = Appends::new(append_limit);
-        for out in node.take_output() {
-            match out {
-                Output::Deliver { conn, delivery } => {
-                    if sinks.contains_key(&conn) {
-                        batches.entry(conn).or_default().push(delivery);
-                    }
-                }
-                Output::Journal { entries, sync, token, new_tx } => appends.add(entries, sync, token, new_tx),
-            }
-        }
-        for a in appends.finish() {
-            match &journal {
-                Some(j) => {
-                    let back = back.clone();
-                    let Append { entries, sync, tokens, tids, .. } = a;
-                    if !tokens.is_empty() {
-                        in_flight += 1;
-                    }
-                    j.append(
-                        entries,
-                        sync,
-                        Box::new(move |res| match res {
-                            Ok(()) => {
-                                if !tokens.is_empty() {
-                                    let _ = back.send(Input::JournalDone(tokens, Ok(())));
-                                }
-                            }
-                            Err(JournalError::Full) => {
-                                // Nothing of this append was written.
-                                if !tokens.is_empty() {
-                                    let _ = back.send(Input::JournalDone(tokens, Err(Status::Jnlfull)));
-                                }
-                                let _ = back.send(Input::JournalFailed(tids, Status::Jnlfull));
-                            }
-                            Err(e) => {
-                                let _ = back.send(Input::Fatal(format!("journal write failed: {e}")));
-                            }
-                        }),
-                    );
-                }
-                None => {
-                    // A node without a journal emits no records; if it did,
-                    // report the synced ones durable so nothing waits for ever.
-                    if !a.tokens.is_empty() {
-                        let _ = back.send(Input::JournalDone(a.tokens, Ok(())));
-                    }
-                }
-            }
-        }
-        for (conn, batch) in batches.iter_mut() {
-            if batch.is_empty() {
-                continue;
-            }
-            if let Some(sink) = sinks.get(conn) {
-                sink.deliver(std::mem::take(batch));
-            }
-        }
+        driver.flush(now);
     }
 }
