@@ -36,10 +36,14 @@ impl Proc {
         }
     }
 
-    /// Every line until the process exits.
+    /// Every line until the process exits (and its output is read to the end).
     fn rest(mut self) -> (Vec<String>, i32) {
         let status = self.child.wait().unwrap();
-        let lines: Vec<String> = self.lines.try_iter().collect();
+        let mut lines = Vec::new();
+        // The reader thread ends at end of output, which closes the channel.
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(20)) {
+            lines.push(l);
+        }
         (lines, status.code().unwrap_or(-1))
     }
 }

@@ -106,15 +106,66 @@ impl Drop for ClientConn {
     }
 }
 
-/// Deliveries for one socket connection, written by its writer thread so
-/// the node thread never blocks on a slow application.
+/// Deliveries for one socket connection. The node thread writes them to
+/// the socket itself when the socket takes them at once (a non-blocking
+/// send: no thread hand-off, no wake-up); whatever the socket cannot take yet
+/// goes to the connection's writer thread, which then writes everything in
+/// order until it has caught up, so a slow application never blocks the node.
 struct SocketSink {
-    tx: Sender<Option<Vec<Delivery>>>,
+    /// The socket (its write side); sends use MSG_DONTWAIT.
+    stream: UnixStream,
+    /// True while the writer thread has bytes queued: new bytes must queue
+    /// behind them to keep order. Shared with the writer thread (which must
+    /// not hold the sink itself: the sink's sender ends the writer when the
+    /// node drops the sink).
+    backlog: Arc<Mutex<bool>>,
+    tx: Sender<Option<Vec<u8>>>,
+}
+
+impl SocketSink {
+    /// Send what the socket takes now; returns the bytes left over.
+    fn try_send<'a>(&self, mut buf: &'a [u8]) -> &'a [u8] {
+        use std::os::fd::AsRawFd;
+        while !buf.is_empty() {
+            // SAFETY: a valid socket descriptor and a readable buffer of
+            // `buf.len()` bytes; MSG_DONTWAIT makes this one call
+            // non-blocking without changing the descriptor's flags, and
+            // MSG_NOSIGNAL turns a closed peer into EPIPE instead of SIGPIPE.
+            let n = unsafe {
+                libc::send(
+                    self.stream.as_raw_fd(),
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            };
+            if n <= 0 {
+                // Would block, or the peer is gone: the writer thread takes
+                // over (and finds the error itself, if there is one).
+                break;
+            }
+            buf = &buf[n as usize..];
+        }
+        buf
+    }
 }
 
 impl DeliverySink for SocketSink {
     fn deliver(&self, batch: Vec<Delivery>) {
-        let _ = self.tx.send(Some(batch));
+        let mut bytes = Vec::new();
+        for d in batch {
+            bytes.extend_from_slice(&codec::encode(&Frame::Delivery(d)));
+        }
+        let Ok(mut backlog) = self.backlog.lock() else { return };
+        if *backlog {
+            let _ = self.tx.send(Some(bytes));
+            return;
+        }
+        let rest = self.try_send(&bytes);
+        if !rest.is_empty() {
+            *backlog = true;
+            let _ = self.tx.send(Some(rest.to_vec()));
+        }
     }
 
     fn node_stopped(&self) {
@@ -122,20 +173,30 @@ impl DeliverySink for SocketSink {
     }
 }
 
-fn writer_loop(mut stream: UnixStream, rx: Receiver<Option<Vec<Delivery>>>) {
-    let mut buf = Vec::new();
-    while let Ok(Some(batch)) = rx.recv() {
-        buf.clear();
-        for d in batch {
-            buf.extend_from_slice(&codec::encode(&Frame::Delivery(d)));
-        }
-        // Take whatever else is already queued into the same write.
-        while let Ok(Some(more)) = rx.try_recv() {
-            for d in more {
-                buf.extend_from_slice(&codec::encode(&Frame::Delivery(d)));
+/// Writes what the node thread could not: everything queued, in order; once
+/// caught up, hands writing back to the node thread.
+fn writer_loop(mut stream: UnixStream, backlog: Arc<Mutex<bool>>, rx: Receiver<Option<Vec<u8>>>) {
+    loop {
+        let next = match rx.try_recv() {
+            Ok(m) => m,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => break,
+            Err(crossbeam_channel::TryRecvError::Empty) => {
+                // Caught up: the node thread may write directly again. The
+                // check and the switch happen under the lock that the node
+                // thread takes to queue, so nothing can slip in between.
+                if let Ok(mut b) = backlog.lock() {
+                    if rx.is_empty() {
+                        *b = false;
+                    }
+                }
+                match rx.recv() {
+                    Ok(m) => m,
+                    Err(_) => break,
+                }
             }
-        }
-        if stream.write_all(&buf).is_err() {
+        };
+        let Some(bytes) = next else { break };
+        if stream.write_all(&bytes).is_err() {
             break;
         }
     }
@@ -168,9 +229,13 @@ fn connection(mut stream: UnixStream, node: Arc<EmbeddedNode>) {
         Err(FrameError::Closed) => return,
         Err(e) => return refuse(&mut stream, format!("bad hello: {e}")),
     }
-    let Ok(write_half) = stream.try_clone() else { return };
+    let (Ok(write_half), Ok(sink_half)) = (stream.try_clone(), stream.try_clone()) else { return };
     let (tx, rx) = crossbeam_channel::unbounded();
-    let Some(link) = node.connect(Arc::new(SocketSink { tx })) else {
+    // Queued until the welcome is written and the writer thread has caught
+    // up (the client sends nothing before its welcome, so nothing is due).
+    let backlog = Arc::new(Mutex::new(true));
+    let sink = Arc::new(SocketSink { stream: sink_half, backlog: backlog.clone(), tx });
+    let Some(link) = node.connect(sink) else {
         return refuse(&mut stream, "the node is stopping".into());
     };
     let welcome = Frame::Welcome { conn: link.conn(), node: node.node_id(), incarnation: node.incarnation() };
@@ -179,7 +244,8 @@ fn connection(mut stream: UnixStream, node: Arc<EmbeddedNode>) {
         link.send(Request::Disconnect);
         return;
     }
-    let writer = std::thread::Builder::new().name("rtr-conn-writer".into()).spawn(move || writer_loop(write_half, rx));
+    let writer =
+        std::thread::Builder::new().name("rtr-conn-writer".into()).spawn(move || writer_loop(write_half, backlog, rx));
     loop {
         match codec::read_frame(&mut stream).and_then(|b| Ok(codec::decode(&b)?)) {
             Ok(Frame::Request(Request::Disconnect)) => break,
