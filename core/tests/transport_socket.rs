@@ -108,7 +108,7 @@ fn a_peer_that_does_not_read_its_socket_never_blocks_the_node() {
     expect(&other, s2, MsgType::Accepted);
     expect(&other, c2, MsgType::Accepted);
     // Now the peer reads: the open, then every reply in order.
-    let mut next = |raw: &mut UnixStream| -> Delivery {
+    let next = |raw: &mut UnixStream| -> Delivery {
         match codec::decode(&codec::read_frame(raw).unwrap()).unwrap() {
             Frame::Delivery(d) => d,
             f => panic!("unexpected {f:?}"),
