@@ -33,8 +33,9 @@ pub struct Connection {
 #[pymethods]
 impl Connection {
     /// The process-wide connection (the one the C API uses in a C
-    /// program): the embedded node, started on first use, with its journal
-    /// in `$RTR_JOURNAL_DIR` (`./rtr-journal` when unset, none for `none`).
+    /// program): to the node daemon whose socket `$RTR_NODE_SOCKET` names,
+    /// or else the embedded node, started on first use, with its journal in
+    /// `$RTR_JOURNAL_DIR` (`./rtr-journal` when unset, none for `none`).
     #[staticmethod]
     fn process(py: Python<'_>) -> PyResult<Self> {
         // The first call opens the journal (file I/O and a sync).
@@ -52,6 +53,14 @@ impl Connection {
             None => EmbeddedConfig::default(),
         };
         let rtr = py.detach(|| Rtr::embedded_with(cfg)).or_raise(py)?;
+        Ok(Connection { rtr })
+    }
+
+    /// A connection to the node daemon listening on the Unix socket
+    /// `socket` (what `rtr start` prints), as a separate process has.
+    #[staticmethod]
+    fn daemon(py: Python<'_>, socket: PathBuf) -> PyResult<Self> {
+        let rtr = py.detach(|| Rtr::connect_socket(socket)).or_raise(py)?;
         Ok(Connection { rtr })
     }
 

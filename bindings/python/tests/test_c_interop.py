@@ -3,8 +3,8 @@
 The C side is real RTR C code (tests/c/peers.c, compiled against
 include/rtr.h with gcc) loaded into this process with rtr.load_c_library:
 its rtr_* calls reach the C API carried by the Python module, on the same
-process-wide node as rtr.Connection(). (Python and C in different processes
-need the node daemon; see the package README.)
+process-wide node as rtr.Connection(). (Python and C in different processes,
+through the node daemon: test_daemon.py.)
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ reverse) in one process see each other, exactly as two C programs attached
 to one node would.
 
 (A separate ``librtr.so`` loaded on its own would run a node of its own;
-C and Python in *different* processes meet through the node daemon.)
+C and Python in *different* processes meet through the node daemon:
+``RTR_NODE_SOCKET``, or :meth:`rtr.Connection.daemon`.)
 """
 
 from __future__ import annotations

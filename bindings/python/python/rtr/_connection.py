@@ -27,9 +27,12 @@ class Connection:
     """One library connection to an RTR node: what one process has.
 
     * ``Connection()``: the process-wide connection (the one a C program in
-      this process would use): the embedded node, started on first use, with
-      its journal in ``$RTR_JOURNAL_DIR`` (``./rtr-journal`` when unset,
-      none when ``none``).
+      this process would use): to the node daemon named by
+      ``$RTR_NODE_SOCKET`` when it is set, else the embedded node, started
+      on first use, with its journal in ``$RTR_JOURNAL_DIR``
+      (``./rtr-journal`` when unset, none when ``none``).
+    * ``Connection.daemon(socket)``: a connection to the node daemon on that
+      Unix socket (``rtr start``), like any other process on the machine.
     * ``Connection.embedded(journal_dir=None)``: a new, isolated embedded
       node (no journal unless ``journal_dir`` is given).
     * ``conn.connect()``: another connection to the same node, like a second
@@ -49,6 +52,13 @@ class Connection:
     def embedded(cls, journal_dir: Union[str, "os.PathLike[str]", None] = None) -> "Connection":
         """A new embedded node of its own and a connection to it."""
         return cls(_rtr.Connection.embedded(None if journal_dir is None else os.fspath(journal_dir)))
+
+    @classmethod
+    def daemon(cls, socket: Union[str, "os.PathLike[str]"]) -> "Connection":
+        """A connection to the node daemon on the Unix socket ``socket`` (what
+        ``rtr start`` prints), as a separate process attached to it has.
+        ``Connection()`` does the same when ``$RTR_NODE_SOCKET`` is set."""
+        return cls(_rtr.Connection.daemon(os.fspath(socket)))
 
     def connect(self) -> "Connection":
         """Another connection to the same node (behaves like another process)."""
