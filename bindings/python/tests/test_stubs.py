@@ -29,7 +29,8 @@ def run_mypy(*args: str) -> subprocess.CompletedProcess:  # type: ignore[type-ar
 @needs_mypy
 def test_stubtest_native_module_and_enums() -> None:
     r = run_mypy("mypy.stubtest", "rtr._rtr", "rtr._enums")
-    assert r.returncode == 0, r.stdout + r.stderr
+    hint = "\n(core's tables changed? run: python bindings/python/gen_enum_stubs.py)"
+    assert r.returncode == 0, r.stdout + r.stderr + hint
 
 
 @needs_mypy
