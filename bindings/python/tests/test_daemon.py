@@ -162,3 +162,52 @@ def test_daemon_gone_is_node_unavailable(tmp_path: Path) -> None:
     assert ei.value.status == rtr.Status.NODEUNAVAIL
 
 
+
+
+SERVER_LOOP = (
+    "import rtr, sys\n"
+    "srv = rtr.Connection().open_server(sys.argv[1], rtr.KeySegment(rtr.KeyType.UNSIGNED, 4, 0, 0, 99))\n"
+    "print('open', flush=True)\n"
+    "while True:\n"
+    "    m = srv.receive(60)\n"
+    "    print(m.msgtype.name, m.tid, flush=True)\n"
+)
+
+
+def test_a_server_process_killed_mid_transaction_has_it_replayed_to_another(node: Path) -> None:
+    """kill -9 of a Python server process holding a transaction: the node
+    presents it to the next server process, and the client sees it commit."""
+    env = env_for(node)
+    dying = subprocess.Popen([sys.executable, "-c", SERVER_LOOP, "PYDMN_KILL"], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    survivor = None
+    try:
+        assert dying.stdout is not None
+        assert dying.stdout.readline().strip() == "open"
+        conn = rtr.Connection.daemon(node)
+        with conn.open_client("PYDMN_KILL") as ch:
+            ch.send(key(7, b"first"), accept=True)
+            tid = ch.tid
+            # The dying server got the transaction; kill it before it votes.
+            assert dying.stdout.readline().split() == ["MSG1", str(tid)]
+            dying.kill()
+            dying.wait()
+            survivor = subprocess.Popen([sys.executable, "-c", SERVER_LOOP, "PYDMN_KILL"], env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+            assert survivor.stdout is not None
+            assert survivor.stdout.readline().strip() == "open"
+            outcome = ch.receive(30)
+            assert outcome.msgtype == rtr.MsgType.ACCEPTED, outcome
+            # The survivor saw the same transaction, then its commit. (Msg1 if
+            # the dead server was killed before it voted; uncertain if its
+            # next receive, an implicit accept, came first.)
+            first = survivor.stdout.readline().split()
+            assert first[1:] == [str(tid)] and first[0] in ("MSG1", "MSG1_UNCERTAIN"), first
+            assert survivor.stdout.readline().split() == ["ACCEPTED", str(tid)]
+            # And it serves what comes next.
+            with ch.transaction(timeout_ms=10_000) as tx:
+                tx.send(key(8, b"second"))
+    finally:
+        dying.kill()
+        if survivor is not None:
+            survivor.kill()
