@@ -114,6 +114,8 @@ typedef enum {
 #define RTR_STS_NODEUNAVAIL ((rtr_status_t)388) /* Extension: RTR node not available */
 #define RTR_STS_INTERNAL ((rtr_status_t)396) /* Extension: Internal error in RTR (please report it) */
 #define RTR_STS_INVPTR ((rtr_status_t)404) /* Extension: Invalid (NULL) pointer argument */
+#define RTR_STS_NOTFRONTEND ((rtr_status_t)410) /* Extension: This node is not a frontend of the facility (see rtr show facility) */
+#define RTR_STS_NOTBACKEND ((rtr_status_t)418) /* Extension: This node is not a backend of the facility (see rtr show facility) */
 
 /* Flags of rtr_open_channel (rtr_ope_flag_t); combine with |. */
 #define RTR_F_OPE_CLIENT 0x1u

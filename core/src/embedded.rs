@@ -29,6 +29,8 @@ use crate::protocol::{ConnId, Delivery, Request};
 use crate::status::Status;
 use crate::tid::Tid;
 
+mod admin;
+
 /// Where a node's deliveries for one connection go (the library's inbox).
 pub trait DeliverySink: Send + Sync {
     /// Take a batch of deliveries, in order. Called on the node thread; must not block for long.
@@ -50,6 +52,9 @@ pub(crate) enum Input {
     /// error, or another owner fenced this one): the node stops.
     Fatal(String),
     Shutdown,
+    /// Management: a view to take, definitions to apply, a process id to
+    /// note, or a graceful stop (see `embedded/admin.rs`).
+    Admin(admin::Cmd),
 }
 
 /// The node thread's inbox: a channel, plus a waker when the thread sleeps
@@ -114,6 +119,8 @@ pub struct EmbeddedNode {
     /// Committed transactions found in the journal at start-up.
     recovered: usize,
     thread: Option<JoinHandle<()>>,
+    /// Facility definitions and the stop flag (`embedded/admin.rs`).
+    admin: admin::NodeAdmin,
 }
 
 /// A connection's way to send requests to its node.
@@ -252,6 +259,7 @@ impl EmbeddedNode {
             incarnation,
             recovered,
             thread: Some(thread),
+            admin: admin::NodeAdmin::default(),
         }))
     }
 
@@ -300,6 +308,8 @@ pub(crate) struct Driver {
     batches: HashMap<ConnId, Vec<Delivery>>,
     /// Synced appends whose completion has not come back yet.
     in_flight: usize,
+    /// Process ids of connections, and a pending stop's reply.
+    admin: admin::DriverAdmin,
 }
 
 impl Driver {
@@ -336,8 +346,16 @@ impl Driver {
                 (None, (now.as_secs() as u32) ^ (now.subsec_nanos() << 7) ^ std::process::id(), 0)
             }
         };
-        let d =
-            Driver { node, journal, append_limit, back, sinks: HashMap::new(), batches: HashMap::new(), in_flight: 0 };
+        let d = Driver {
+            node,
+            journal,
+            append_limit,
+            back,
+            sinks: HashMap::new(),
+            batches: HashMap::new(),
+            in_flight: 0,
+            admin: Default::default(),
+        };
         Ok((d, incarnation, recovered))
     }
 
@@ -368,6 +386,7 @@ impl Driver {
                 self.node.handle_request(now, conn, req);
                 if disconnect {
                     self.sinks.remove(&conn);
+                    self.admin.forget(conn);
                 }
             }
             Input::JournalDone(tokens, result) => {
@@ -387,6 +406,7 @@ impl Driver {
                 return false;
             }
             Input::Shutdown => return false,
+            Input::Admin(cmd) => return self.admin_input(now, cmd),
         }
         true
     }

@@ -5,6 +5,7 @@
 //! - [`keyseg`]: key segments, key ranges and routing by key;
 //! - [`status`], [`error`], [`flags`], [`msgtype`], [`tid`]: the vocabulary of the RTR API;
 //! - [`protocol`]: the messages between the application library and its node;
+//! - [`facility`]: facility definitions (which nodes play which roles) and their file;
 //! - [`node`]: the node's roles (frontend, router, backend) as sans-I/O state machines;
 //! - [`embedded`]: the driver thread that runs a node inside the application process;
 //! - [`api`]: the channel API used by the C ABI, the Python module and the CLI.
@@ -13,6 +14,7 @@ pub mod api;
 pub mod embedded;
 pub mod error;
 pub mod events;
+pub mod facility;
 pub mod flags;
 pub mod journal;
 pub mod keyseg;

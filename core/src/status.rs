@@ -127,6 +127,10 @@ statuses! {
     Internal = (49, Fatal, "RTR_STS_INTERNAL", "Internal error in RTR (please report it)"),
     /// Extension: a required output pointer argument was NULL.
     Invptr = (50, Fatal, "RTR_STS_INVPTR", "Invalid (NULL) pointer argument"),
+    /// Extension: a client channel on a facility for which this node is not a frontend.
+    Notfrontend = (51, Error, "RTR_STS_NOTFRONTEND", "This node is not a frontend of the facility (see rtr show facility)"),
+    /// Extension: a server channel on a facility for which this node is not a backend.
+    Notbackend = (52, Error, "RTR_STS_NOTBACKEND", "This node is not a backend of the facility (see rtr show facility)"),
 }
 
 impl Status {

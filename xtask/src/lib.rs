@@ -54,6 +54,8 @@ const EXTENSION_STATUSES: &[&str] = &[
     "RTR_STS_NODEUNAVAIL",
     "RTR_STS_INTERNAL",
     "RTR_STS_INVPTR",
+    "RTR_STS_NOTFRONTEND",
+    "RTR_STS_NOTBACKEND",
 ];
 
 /// The call each flag prefix belongs to.

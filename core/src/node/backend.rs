@@ -36,34 +36,34 @@ use crate::protocol::{Bytes, Delivery, Payload, Request};
 use crate::status::Status;
 use crate::tid::Tid;
 
-struct Server {
-    part: PartId,
-    current: Option<Tid>,
+pub(super) struct Server {
+    pub(super) part: PartId,
+    pub(super) current: Option<Tid>,
     /// Committed transactions whose outcome this server received but has not
     /// acknowledged (by receiving again) yet.
-    unacked: Vec<Tid>,
+    pub(super) unacked: Vec<Tid>,
 }
 
-struct Partition {
-    facility: String,
-    range: KeyRange,
-    servers: Vec<ChanRef>,
-    free: VecDeque<ChanRef>,
-    waiting: VecDeque<Tid>,
-    noconcurrent: bool,
+pub(super) struct Partition {
+    pub(super) facility: String,
+    pub(super) range: KeyRange,
+    pub(super) servers: Vec<ChanRef>,
+    pub(super) free: VecDeque<ChanRef>,
+    pub(super) waiting: VecDeque<Tid>,
+    pub(super) noconcurrent: bool,
 }
 
-struct Branch {
-    server: Option<ChanRef>,
-    msgs: Vec<Bytes>,
+pub(super) struct Branch {
+    pub(super) server: Option<ChanRef>,
+    pub(super) msgs: Vec<Bytes>,
     /// The router asked for the vote (the client accepted).
     vote_requested: bool,
-    voted_accept: bool,
+    pub(super) voted_accept: bool,
     /// Present the first message as `rtr_mt_msg1_uncertain`.
-    uncertain: bool,
+    pub(super) uncertain: bool,
     /// The transaction committed: (status, reason) of the outcome to give
     /// the server after (re)presenting the messages.
-    committed: Option<(Status, u32)>,
+    pub(super) committed: Option<(Status, u32)>,
 }
 
 #[derive(Default)]
@@ -94,9 +94,9 @@ struct Finishing {
 pub struct Backend {
     journal: bool,
     facilities: HashMap<String, Facility>,
-    parts: HashMap<PartId, Partition>,
-    servers: HashMap<ChanRef, Server>,
-    branches: HashMap<(Tid, PartId), Branch>,
+    pub(super) parts: HashMap<PartId, Partition>,
+    pub(super) servers: HashMap<ChanRef, Server>,
+    pub(super) branches: HashMap<(Tid, PartId), Branch>,
     next_part: PartId,
     next_token: u64,
     /// Commit records on their way to disk: token -> (tid, parts, reason).

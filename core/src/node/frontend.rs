@@ -14,14 +14,14 @@ use crate::protocol::{ConnId, Delivery, Payload, Request};
 use crate::status::Status;
 use crate::tid::Tid;
 
-struct ClientChan {
-    facility: String,
-    current: Option<Tid>,
+pub(super) struct ClientChan {
+    pub(super) facility: String,
+    pub(super) current: Option<Tid>,
 }
 
 #[derive(Default)]
 pub struct Frontend {
-    chans: HashMap<ChanRef, ClientChan>,
+    pub(super) chans: HashMap<ChanRef, ClientChan>,
     /// Highest tid sequence seen per connection. The library allocates tids
     /// and sends their first request under one lock, so a connection's new
     /// tids arrive in increasing order: a tid at or below this mark that is

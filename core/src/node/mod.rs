@@ -10,12 +10,15 @@
 mod backend;
 mod frontend;
 mod router;
+mod snapshot;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
+use crate::facility::FacilityTable;
 use crate::journal::{Record, RecordKind};
 use crate::keyseg::KeyRange;
+use crate::msgtype::MsgType;
 use crate::protocol::{Bytes, ChanId, ConnId, Delivery, Request, Role};
 use crate::status::Status;
 use crate::tid::Tid;
@@ -191,6 +194,8 @@ pub struct Node {
     be: Backend,
     /// Which role owns each open channel.
     roles: HashMap<ChanRef, Role>,
+    /// The facility definitions: which roles this node plays in each.
+    facilities: FacilityTable,
     queue: VecDeque<Internal>,
     out: Vec<Output>,
 }
@@ -210,6 +215,7 @@ impl Node {
             tr: Router::default(),
             be: Backend::new(journal),
             roles: HashMap::new(),
+            facilities: FacilityTable::default(),
             queue: VecDeque::new(),
             out: Vec::new(),
         }
@@ -220,6 +226,12 @@ impl Node {
         let mut ctx = Ctx { now, queue: &mut self.queue, out: &mut self.out };
         match req {
             Request::Open { chan, role, facility, flags, range } => {
+                if let Some(status) = self.facilities.refuse_open(role, &facility) {
+                    // A facility defined without this node in the role the
+                    // channel needs: the channel is closed at once.
+                    ctx.deliver(conn, frontend::status_delivery(chan, MsgType::Closed, None, status, 0));
+                    return;
+                }
                 self.roles.insert((conn, chan), role);
                 match role {
                     Role::Client => self.fe.open(&mut ctx, (conn, chan), facility),

@@ -17,35 +17,37 @@ use crate::status::Status;
 use crate::tid::Tid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum VoteState {
+pub(super) enum VoteState {
     Pending,
     Requested,
     Accepted,
 }
 
-struct Branch {
-    part: PartId,
-    vote: VoteState,
+pub(super) struct Branch {
+    pub(super) part: PartId,
+    pub(super) vote: VoteState,
 }
 
-struct Tx {
-    client: ChanRef,
-    facility: String,
-    branches: Vec<Branch>,
-    client_accepted: bool,
+pub(super) struct Tx {
+    pub(super) client: ChanRef,
+    pub(super) facility: String,
+    pub(super) branches: Vec<Branch>,
+    pub(super) client_accepted: bool,
     accept_reason: u32,
     /// The client went away after accepting: finish without telling it.
     client_gone: bool,
+    /// When the router saw the transaction start (for `rtr show transaction`).
+    pub(super) started: Instant,
 }
 
 #[derive(Default)]
 pub struct Router {
-    txs: HashMap<Tid, Tx>,
+    pub(super) txs: HashMap<Tid, Tx>,
     /// Partitions per facility, in registration order.
     partitions: HashMap<String, Vec<(PartId, KeyRange)>>,
     /// Committed transactions whose commit the backend is making durable:
     /// the client hears of the commit only after it is. (client, client gone)
-    committing: HashMap<Tid, (ChanRef, bool, u32)>,
+    pub(super) committing: HashMap<Tid, (ChanRef, bool, u32)>,
     /// Transaction timeouts; entries of finished transactions are skipped when they fire.
     timers: BinaryHeap<Reverse<(Instant, Tid)>>,
 }
@@ -74,13 +76,13 @@ impl Router {
     pub fn handle(&mut self, ctx: &mut Ctx, m: ToRouter) {
         match m {
             ToRouter::Start { tid, facility, client, timeout_ms } => {
-                self.begin(tid, facility, client);
+                self.begin(ctx.now, tid, facility, client);
                 if let Some(ms) = timeout_ms {
                     self.timers.push(Reverse((ctx.now + Duration::from_millis(u64::from(ms)), tid)));
                 }
             }
             ToRouter::Send { tid, facility, client, data, accept } => {
-                let tx = self.begin(tid, facility, client);
+                let tx = self.begin(ctx.now, tid, facility, client);
                 if tx.client_accepted {
                     return;
                 }
@@ -178,7 +180,7 @@ impl Router {
         }
     }
 
-    fn begin(&mut self, tid: Tid, facility: String, client: ChanRef) -> &mut Tx {
+    fn begin(&mut self, now: Instant, tid: Tid, facility: String, client: ChanRef) -> &mut Tx {
         self.txs.entry(tid).or_insert_with(|| Tx {
             client,
             facility,
@@ -186,6 +188,7 @@ impl Router {
             client_accepted: false,
             accept_reason: 0,
             client_gone: false,
+            started: now,
         })
     }
 

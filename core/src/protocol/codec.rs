@@ -1,5 +1,6 @@
-//! The wire codec: frames between an application library and its node (and,
-//! later, between nodes).
+//! The wire codec: frames between an application library and its node,
+//! between a management tool and a node ([`Frame::Admin`]; see
+//! [`super::admin`]), and, later, between nodes.
 //!
 //! A frame is `len u32 | version u8 | kind u8 | body`, little-endian, where
 //! `len` counts everything after itself. Decoding is total: any byte string
@@ -9,6 +10,7 @@
 
 use std::io::{self, Read};
 
+use super::admin::{self, AdminReply, AdminRequest};
 use super::wire::{Reader, Writer};
 use super::{Bytes, Delivery, Payload, Request, Role};
 use crate::keyseg::{KeyError, KeyRange, KeySegment, KeyType, MAX_NUMSEG};
@@ -45,6 +47,11 @@ pub enum Frame {
     },
     Request(Request),
     Delivery(Delivery),
+    /// Management tool to node (the first frame of an admin connection, and
+    /// every later one).
+    Admin(AdminRequest),
+    /// Node to management tool: the answer to one admin request.
+    AdminReply(AdminReply),
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -86,6 +93,8 @@ const K_WELCOME: u8 = 2;
 const K_REFUSE: u8 = 3;
 const K_REQUEST: u8 = 10;
 const K_DELIVERY: u8 = 20;
+const K_ADMIN: u8 = 30;
+const K_ADMIN_REPLY: u8 = 31;
 
 /// Encode a frame, length prefix included.
 pub fn encode(frame: &Frame) -> Vec<u8> {
@@ -117,6 +126,14 @@ pub fn encode(frame: &Frame) -> Vec<u8> {
             w.u8(K_DELIVERY);
             delivery(&mut w, d);
         }
+        Frame::Admin(a) => {
+            w.u8(K_ADMIN);
+            admin::write_request(&mut w, a);
+        }
+        Frame::AdminReply(a) => {
+            w.u8(K_ADMIN_REPLY);
+            admin::write_reply(&mut w, a);
+        }
     }
     let len = (w.buf.len() - 4) as u32;
     w.buf[0..4].copy_from_slice(&len.to_le_bytes());
@@ -139,6 +156,8 @@ pub fn decode(body: &[u8]) -> Result<Frame, DecodeError> {
         }
         K_REQUEST => Frame::Request(read_request(&mut r)?),
         K_DELIVERY => Frame::Delivery(read_delivery(&mut r)?),
+        K_ADMIN => Frame::Admin(admin::read_request(&mut r)?),
+        K_ADMIN_REPLY => Frame::AdminReply(admin::read_reply(&mut r)?),
         k => return Err(DecodeError::UnknownKind(k)),
     };
     r.finish()?;
@@ -165,14 +184,14 @@ pub fn read_frame(src: &mut impl Read) -> Result<Vec<u8>, FrameError> {
     Ok(body)
 }
 
-fn tid(w: &mut Writer, t: &Tid) {
+pub(super) fn write_tid(w: &mut Writer, t: &Tid) {
     w.u32(t.node);
     w.u32(t.incarnation);
     w.u32(t.conn);
     w.u64(t.seq);
 }
 
-fn read_tid(r: &mut Reader) -> Result<Tid, DecodeError> {
+pub(super) fn read_tid(r: &mut Reader) -> Result<Tid, DecodeError> {
     Ok(Tid { node: r.u32()?, incarnation: r.u32()?, conn: r.u32()?, seq: r.u64()? })
 }
 
@@ -237,21 +256,21 @@ fn request(w: &mut Writer, r: &Request) {
         Request::StartTx { chan, tid: t, timeout_ms } => {
             w.u8(3);
             w.u32(*chan);
-            tid(w, t);
+            write_tid(w, t);
             w.u8(u8::from(timeout_ms.is_some()));
             w.u32(timeout_ms.unwrap_or(0));
         }
         Request::Send { chan, tid: t, flags, data } | Request::Reply { chan, tid: t, flags, data } => {
             w.u8(if matches!(r, Request::Send { .. }) { 4 } else { 5 });
             w.u32(*chan);
-            tid(w, t);
+            write_tid(w, t);
             w.u32(*flags);
             w.bytes(data);
         }
         Request::Accept { chan, tid: t, flags, reason, implicit } => {
             w.u8(6);
             w.u32(*chan);
-            tid(w, t);
+            write_tid(w, t);
             w.u32(*flags);
             w.u32(*reason);
             w.u8(u8::from(*implicit));
@@ -259,14 +278,14 @@ fn request(w: &mut Writer, r: &Request) {
         Request::Reject { chan, tid: t, flags, reason } => {
             w.u8(7);
             w.u32(*chan);
-            tid(w, t);
+            write_tid(w, t);
             w.u32(*flags);
             w.u32(*reason);
         }
         Request::Ack { chan, tid: t } => {
             w.u8(8);
             w.u32(*chan);
-            tid(w, t);
+            write_tid(w, t);
         }
         Request::Disconnect => w.u8(9),
     }
@@ -324,7 +343,7 @@ fn delivery(w: &mut Writer, d: &Delivery) {
     match &d.tid {
         Some(t) => {
             w.u8(1);
-            tid(w, t);
+            write_tid(w, t);
         }
         None => w.u8(0),
     }

@@ -5,6 +5,7 @@
 //! node never touches application memory, and the library never touches node
 //! state.
 
+pub mod admin;
 pub mod codec;
 mod wire;
 

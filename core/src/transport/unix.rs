@@ -22,6 +22,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::embedded::{DeliverySink, EmbeddedNode};
 use crate::error::RtrError;
+use crate::protocol::admin::AdminRequest;
 use crate::protocol::codec::{self, Frame, FrameError};
 use crate::protocol::{ConnId, Delivery, Request};
 use crate::status::Status;
@@ -208,8 +209,45 @@ fn writer_loop(mut stream: UnixStream, backlog: Arc<Mutex<bool>>, rx: Receiver<O
 pub fn serve(listener: UnixListener, node: Arc<EmbeddedNode>) {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
+        if node.is_stopping() {
+            // `rtr stop` (an admin connection woke this accept to say so).
+            break;
+        }
         let node = node.clone();
         let _ = std::thread::Builder::new().name("rtr-conn".into()).spawn(move || connection(stream, node));
+    }
+}
+
+/// A management connection (`rtr show`, `rtr create facility`, `rtr
+/// stop`): its first frame is an admin request, not a hello. Requests and
+/// answers alternate; it opens no channels and is no library connection.
+/// After a stop, the accept loop is woken to see it and return.
+fn admin_connection(mut stream: UnixStream, node: &EmbeddedNode, first: AdminRequest) {
+    let mut next = Some(first);
+    while let Some(req) = next.take() {
+        let stop = req == AdminRequest::Stop;
+        if stream.write_all(&codec::encode(&Frame::AdminReply(node.admin(req)))).is_err() {
+            return;
+        }
+        if stop {
+            // An accepted Unix socket's own address is the listener's path.
+            if let Some(path) = stream.local_addr().ok().and_then(|a| a.as_pathname().map(Path::to_path_buf)) {
+                let _ = UnixStream::connect(path);
+            }
+            return;
+        }
+        next = match codec::read_frame(&mut stream).and_then(|b| Ok(codec::decode(&b)?)) {
+            Ok(Frame::Admin(req)) => Some(req),
+            Err(FrameError::Closed) => None,
+            Ok(other) => {
+                eprintln!("rtr node: an admin connection sent {other:?}; closing it");
+                None
+            }
+            Err(e) => {
+                eprintln!("rtr node: an admin connection sent a bad frame ({e}); closing it");
+                None
+            }
+        };
     }
 }
 
@@ -219,23 +257,24 @@ fn connection(mut stream: UnixStream, node: Arc<EmbeddedNode>) {
         eprintln!("rtr node: refused a connection: {why}");
         let _ = stream.write_all(&codec::encode(&Frame::Refuse { status: Status::Nodeunavail, reason: why }));
     };
-    match codec::read_frame(&mut stream).and_then(|b| Ok(codec::decode(&b)?)) {
-        Ok(Frame::Hello { version, .. }) if version == u32::from(codec::VERSION) => {}
+    let pid = match codec::read_frame(&mut stream).and_then(|b| Ok(codec::decode(&b)?)) {
+        Ok(Frame::Hello { version, pid }) if version == u32::from(codec::VERSION) => pid,
         Ok(Frame::Hello { version, .. }) => {
             return refuse(&mut stream, format!("protocol version {version} is not {}", codec::VERSION))
         }
+        Ok(Frame::Admin(req)) => return admin_connection(stream, &node, req),
         Ok(other) => return refuse(&mut stream, format!("expected hello, got {other:?}")),
         // A peer that connects and leaves (a readiness check) is no error.
         Err(FrameError::Closed) => return,
         Err(e) => return refuse(&mut stream, format!("bad hello: {e}")),
-    }
+    };
     let (Ok(write_half), Ok(sink_half)) = (stream.try_clone(), stream.try_clone()) else { return };
     let (tx, rx) = crossbeam_channel::unbounded();
     // Queued until the welcome is written and the writer thread has caught
     // up (the client sends nothing before its welcome, so nothing is due).
     let backlog = Arc::new(Mutex::new(true));
     let sink = Arc::new(SocketSink { stream: sink_half, backlog: backlog.clone(), tx });
-    let Some(link) = node.connect(sink) else {
+    let Some(link) = node.connect_process(sink, pid) else {
         return refuse(&mut stream, "the node is stopping".into());
     };
     let welcome = Frame::Welcome { conn: link.conn(), node: node.node_id(), incarnation: node.incarnation() };

@@ -1,0 +1,245 @@
+//! What a node shows of itself (`rtr show facility|partition|server|
+//! transaction`): views of the three roles taken between two passes, so
+//! they are consistent with each other. Also the facility definitions the
+//! node is given, which decide the roles it plays.
+//!
+//! The views read the roles' state and change nothing. Process ids are not
+//! the node's business (it knows connections): the driver fills them in.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Instant;
+
+use super::router::VoteState;
+use super::{ChanRef, Node, PartId};
+use crate::facility::{FacilityTable, Roles};
+use crate::protocol::admin::{
+    clip, BeState, BranchInfo, FacilityInfo, FeState, PartitionInfo, PartitionState, RouterTxInfo, ServerInfo,
+    ServerState, TrState, TransactionInfo, MAX_BRANCHES, MAX_RANGE_TEXT, MAX_ROWS,
+};
+use crate::tid::Tid;
+
+/// Keep the first [`MAX_ROWS`] rows; count the rest.
+fn cap<T>(mut rows: Vec<T>) -> (Vec<T>, u64) {
+    let omitted = rows.len().saturating_sub(MAX_ROWS) as u64;
+    rows.truncate(MAX_ROWS);
+    (rows, omitted)
+}
+
+impl Node {
+    /// Replace the facility definitions. Channels already open stay open;
+    /// the definitions apply to channels opened from now on.
+    pub fn set_facilities(&mut self, table: FacilityTable) {
+        self.facilities = table;
+    }
+
+    pub fn facilities(&self) -> &FacilityTable {
+        &self.facilities
+    }
+
+    /// Client and server channels open on `facility`.
+    pub fn channels_on(&self, facility: &str) -> (u32, u32) {
+        let clients = self.fe.chans.values().filter(|c| c.facility == facility).count();
+        let servers = self
+            .be
+            .servers
+            .values()
+            .filter(|s| self.be.parts.get(&s.part).is_some_and(|p| p.facility == facility))
+            .count();
+        (clients as u32, servers as u32)
+    }
+
+    /// The defined facilities, then the implicit ones (undefined, with
+    /// channels open on them), each by name.
+    pub fn show_facilities(&self) -> Vec<FacilityInfo> {
+        let mut partitions: HashMap<&str, u32> = HashMap::new();
+        for p in self.be.parts.values() {
+            *partitions.entry(p.facility.as_str()).or_default() += 1;
+        }
+        let row = |name: &str, defined: bool, lists: [Vec<String>; 3], roles: Roles| {
+            let (clients, servers) = self.channels_on(name);
+            let [frontends, routers, backends] = lists;
+            FacilityInfo {
+                name: name.to_string(),
+                defined,
+                frontends,
+                routers,
+                backends,
+                roles,
+                clients,
+                servers,
+                partitions: partitions.get(name).copied().unwrap_or(0),
+            }
+        };
+        let table = &self.facilities;
+        let mut rows: Vec<FacilityInfo> = table
+            .defs()
+            .map(|d| {
+                let lists = crate::facility::RoleList::ALL.map(|l| d.nodes(l).to_vec());
+                row(d.name(), true, lists, d.roles_of(table.node()))
+            })
+            .collect();
+        let implicit: BTreeSet<&str> = self
+            .fe
+            .chans
+            .values()
+            .map(|c| c.facility.as_str())
+            .chain(self.be.parts.values().map(|p| p.facility.as_str()))
+            .filter(|f| table.get(f).is_none())
+            .collect();
+        let me: Vec<String> = if table.node().is_empty() { Vec::new() } else { vec![table.node().to_string()] };
+        for name in implicit {
+            rows.push(row(name, false, [me.clone(), me.clone(), me.clone()], Roles::ALL));
+        }
+        rows.truncate(MAX_ROWS);
+        rows
+    }
+
+    /// Every partition of this node's backend, by facility and id.
+    pub fn show_partitions(&self) -> (Vec<PartitionInfo>, u64) {
+        let mut in_progress: HashMap<PartId, u32> = HashMap::new();
+        for ((_, part), b) in &self.be.branches {
+            if b.server.is_some() {
+                *in_progress.entry(*part).or_default() += 1;
+            }
+        }
+        let mut rows: Vec<PartitionInfo> = self
+            .be
+            .parts
+            .iter()
+            .map(|(id, p)| PartitionInfo {
+                facility: p.facility.clone(),
+                id: *id,
+                range: clip(p.range.to_string(), MAX_RANGE_TEXT),
+                state: if p.servers.is_empty() { PartitionState::NoServers } else { PartitionState::Active },
+                servers: p.servers.len() as u32,
+                free_servers: p.free.len() as u32,
+                waiting: p.waiting.len() as u32,
+                in_progress: in_progress.get(id).copied().unwrap_or(0),
+                concurrent: !p.noconcurrent,
+            })
+            .collect();
+        rows.sort_by(|a, b| (&a.facility, a.id).cmp(&(&b.facility, b.id)));
+        cap(rows)
+    }
+
+    /// Every server channel, by connection and channel (pids left 0).
+    pub fn show_servers(&self) -> (Vec<ServerInfo>, u64) {
+        let mut chans: Vec<&ChanRef> = self.be.servers.keys().collect();
+        chans.sort();
+        let rows = chans
+            .into_iter()
+            .filter_map(|chan| {
+                let s = self.be.servers.get(chan)?;
+                let p = self.be.parts.get(&s.part)?;
+                let state = match s.current {
+                    None => ServerState::Free,
+                    Some(tid) if self.be.branches.get(&(tid, s.part)).is_some_and(|b| b.voted_accept) => {
+                        ServerState::Voted
+                    }
+                    Some(_) => ServerState::Busy,
+                };
+                Some(ServerInfo {
+                    pid: 0,
+                    conn: chan.0,
+                    channel: chan.1,
+                    facility: p.facility.clone(),
+                    partition: s.part,
+                    range: clip(p.range.to_string(), MAX_RANGE_TEXT),
+                    state,
+                    tid: s.current,
+                    unacked: s.unacked.len() as u32,
+                    flags: if p.noconcurrent { "noconcurrent" } else { "concurrent" }.to_string(),
+                })
+            })
+            .collect();
+        cap(rows)
+    }
+
+    /// Every transaction any role of this node holds, by tid, with each
+    /// role's state (client pids left 0).
+    pub fn show_transactions(&self, now: Instant) -> (Vec<TransactionInfo>, u64) {
+        // The client channel whose current transaction each tid is.
+        let current: HashMap<Tid, (ChanRef, &str)> =
+            self.fe.chans.iter().filter_map(|(chan, c)| c.current.map(|t| (t, (*chan, c.facility.as_str())))).collect();
+        let mut branches: BTreeMap<Tid, Vec<BranchInfo>> = BTreeMap::new();
+        let mut be_facility: HashMap<Tid, &str> = HashMap::new();
+        for ((tid, part), b) in &self.be.branches {
+            let state = if b.committed.is_some() {
+                BeState::Commit
+            } else if b.voted_accept {
+                BeState::Voted
+            } else {
+                BeState::Receiving
+            };
+            branches.entry(*tid).or_default().push(BranchInfo {
+                partition: *part,
+                state,
+                server: b.server,
+                uncertain: b.uncertain,
+                messages: b.msgs.len() as u32,
+            });
+            if let Some(p) = self.be.parts.get(part) {
+                be_facility.insert(*tid, p.facility.as_str());
+            }
+        }
+        let tids: BTreeSet<Tid> = self
+            .tr
+            .txs
+            .keys()
+            .chain(self.tr.committing.keys())
+            .chain(branches.keys())
+            .chain(current.keys())
+            .copied()
+            .collect();
+        let mut rows = Vec::new();
+        for tid in tids {
+            let mut be = branches.remove(&tid).unwrap_or_default();
+            be.sort_by_key(|b| b.partition);
+            let fe = current.get(&tid);
+            let tx = self.tr.txs.get(&tid);
+            let committing = self.tr.committing.get(&tid);
+            let router = match (tx, committing) {
+                (Some(tx), _) => Some(RouterTxInfo {
+                    state: if tx.client_accepted { TrState::Voting } else { TrState::Sending },
+                    branches: tx.branches.len() as u32,
+                    votes: tx.branches.iter().filter(|b| b.vote == VoteState::Accepted).count() as u32,
+                }),
+                // Decided; every branch voted. The backend holds the branches.
+                (None, Some(_)) => {
+                    Some(RouterTxInfo { state: TrState::Commit, branches: be.len() as u32, votes: be.len() as u32 })
+                }
+                (None, None) => None,
+            };
+            let frontend = fe.map(|_| match router.map(|r| r.state) {
+                Some(TrState::Voting | TrState::Commit) => FeState::Voting,
+                _ => FeState::Sending,
+            });
+            let facility = tx
+                .map(|t| t.facility.as_str())
+                .or_else(|| be_facility.get(&tid).copied())
+                .or_else(|| fe.map(|f| f.1))
+                .unwrap_or_default()
+                .to_string();
+            let client = match (tx, committing) {
+                (Some(t), _) => Some(t.client),
+                (None, Some((c, gone, _))) if !gone => Some(*c),
+                _ => fe.map(|f| f.0),
+            };
+            be.truncate(MAX_BRANCHES);
+            rows.push(TransactionInfo {
+                tid,
+                facility,
+                client,
+                client_pid: 0,
+                frontend,
+                router,
+                branches: be,
+                age_ms: tx.map(|t| now.saturating_duration_since(t.started).as_millis() as u64),
+            });
+        }
+        cap(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,629 @@
+//! Management requests to a node and their replies (`rtr show ...`,
+//! `rtr create|delete facility`, `rtr stop`), and how they cross the wire
+//! inside [`super::codec::Frame::Admin`] and [`super::codec::Frame::AdminReply`].
+//!
+//! A connection whose first frame is an admin request is an admin
+//! connection: it opens no channels; each request gets one reply, in order.
+//! What the replies show is a moment's view of the node, taken on the node
+//! thread between two passes. Lists are capped at [`MAX_ROWS`] rows (the
+//! rest is counted in `omitted`), so a reply always fits in one frame.
+
+use super::codec::{read_tid, write_tid, DecodeError};
+use super::wire::{Reader, Writer};
+use crate::facility::Roles;
+use crate::tid::Tid;
+
+/// Rows at most in one list reply.
+pub const MAX_ROWS: usize = 2000;
+/// Branches at most listed per transaction.
+pub const MAX_BRANCHES: usize = 32;
+/// Longest text field (a message, a key range as printed) on the wire.
+pub const MAX_TEXT: usize = 4096;
+/// Key ranges longer than this when printed are cut (with `...`) in
+/// snapshots, which keeps a reply of [`MAX_ROWS`] rows within one frame.
+pub const MAX_RANGE_TEXT: usize = 512;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminRequest {
+    ShowFacility,
+    ShowPartition,
+    ShowServer,
+    ShowTransaction,
+    ShowLink,
+    /// Node names as the operator typed them: the node checks them.
+    CreateFacility {
+        name: String,
+        frontends: Vec<String>,
+        routers: Vec<String>,
+        backends: Vec<String>,
+    },
+    DeleteFacility {
+        name: String,
+    },
+    /// Stop the node gracefully: it stops accepting connections, closes
+    /// every application connection and flushes its journal, then replies.
+    Stop,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminReply {
+    /// The request was carried out.
+    Done {
+        message: String,
+    },
+    /// The request was refused; `code` is a short RTR-style code (`DUPNODNAM`).
+    Failed {
+        code: String,
+        message: String,
+    },
+    Facilities {
+        node: String,
+        rows: Vec<FacilityInfo>,
+    },
+    Partitions {
+        rows: Vec<PartitionInfo>,
+        omitted: u64,
+    },
+    Servers {
+        rows: Vec<ServerInfo>,
+        omitted: u64,
+    },
+    Transactions {
+        rows: Vec<TransactionInfo>,
+        omitted: u64,
+    },
+    Links {
+        rows: Vec<LinkInfo>,
+    },
+}
+
+/// A facility as this node sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FacilityInfo {
+    pub name: String,
+    /// False: not defined here, but channels are open on it (an implicit
+    /// facility, every role on this node).
+    pub defined: bool,
+    pub frontends: Vec<String>,
+    pub routers: Vec<String>,
+    pub backends: Vec<String>,
+    /// The roles this node plays.
+    pub roles: Roles,
+    /// Client channels open on it here.
+    pub clients: u32,
+    /// Server channels open on it here.
+    pub servers: u32,
+    pub partitions: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartitionState {
+    /// Servers are attached.
+    Active,
+    /// No server left; its waiting transactions are held until one returns.
+    NoServers,
+}
+
+impl PartitionState {
+    pub fn name(self) -> &'static str {
+        match self {
+            PartitionState::Active => "active",
+            PartitionState::NoServers => "no_servers",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionInfo {
+    pub facility: String,
+    pub id: u64,
+    /// The key range as printed by `KeyRange`'s `Display`.
+    pub range: String,
+    pub state: PartitionState,
+    pub servers: u32,
+    pub free_servers: u32,
+    /// Transactions waiting for a free server.
+    pub waiting: u32,
+    /// Transactions presented to a server and not finished.
+    pub in_progress: u32,
+    pub concurrent: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerState {
+    /// Waiting for work.
+    Free,
+    /// Working on a transaction, not voted yet.
+    Busy,
+    /// Voted accept; waiting for the outcome.
+    Voted,
+}
+
+impl ServerState {
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerState::Free => "free",
+            ServerState::Busy => "busy",
+            ServerState::Voted => "voted",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// The server's process (from its connection's hello; 0 if unknown).
+    pub pid: u32,
+    pub conn: u32,
+    pub channel: u32,
+    pub facility: String,
+    pub partition: u64,
+    pub range: String,
+    pub state: ServerState,
+    pub tid: Option<Tid>,
+    /// Committed transactions whose outcome it has not acknowledged yet.
+    pub unacked: u32,
+    /// Comma-separated (`concurrent`, `noconcurrent`).
+    pub flags: String,
+}
+
+/// The frontend's state of a transaction (RTR's SHOW TRANSACTION names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeState {
+    Sending,
+    Voting,
+}
+
+/// The router's state of a transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrState {
+    Sending,
+    Voting,
+    /// Decided to commit; the backend is making the commit durable.
+    Commit,
+}
+
+/// The backend's state of one branch (transaction x partition).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BeState {
+    Receiving,
+    Voted,
+    Commit,
+}
+
+impl FeState {
+    pub fn name(self) -> &'static str {
+        match self {
+            FeState::Sending => "SENDING",
+            FeState::Voting => "VOTING",
+        }
+    }
+}
+
+impl TrState {
+    pub fn name(self) -> &'static str {
+        match self {
+            TrState::Sending => "SENDING",
+            TrState::Voting => "VOTING",
+            TrState::Commit => "COMMIT",
+        }
+    }
+}
+
+impl BeState {
+    pub fn name(self) -> &'static str {
+        match self {
+            BeState::Receiving => "RECEIVING",
+            BeState::Voted => "VOTED",
+            BeState::Commit => "COMMIT",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouterTxInfo {
+    pub state: TrState,
+    /// Partitions the transaction touched.
+    pub branches: u32,
+    /// Branches that voted accept.
+    pub votes: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BranchInfo {
+    pub partition: u64,
+    pub state: BeState,
+    /// The server channel (connection, channel) working on it; `None` while
+    /// it waits for a free server.
+    pub server: Option<(u32, u32)>,
+    /// Presented again (first message as `rtr_mt_msg1_uncertain`): a server
+    /// that had it before may have applied it (a replay).
+    pub uncertain: bool,
+    pub messages: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransactionInfo {
+    pub tid: Tid,
+    pub facility: String,
+    /// The client channel (connection, channel), when it is on this node.
+    pub client: Option<(u32, u32)>,
+    /// The client's process (0 if unknown).
+    pub client_pid: u32,
+    pub frontend: Option<FeState>,
+    pub router: Option<RouterTxInfo>,
+    pub branches: Vec<BranchInfo>,
+    /// Time since the router saw it start (unknown for a transaction
+    /// recovered from the journal).
+    pub age_ms: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkInfo {
+    pub node: String,
+    pub state: String,
+    pub facilities: Vec<String>,
+}
+
+// ------------------------------------------------------------ encoding
+
+const MAX_NAME: usize = 1024;
+
+fn strs(w: &mut Writer, v: &[String]) {
+    w.u32(v.len() as u32);
+    for s in v {
+        w.str(s);
+    }
+}
+
+/// A list of strings; its length is only trusted as far as the input lasts
+/// (every element takes at least four bytes), so nothing is reserved ahead.
+fn read_strs(r: &mut Reader) -> Result<Vec<String>, DecodeError> {
+    let n = r.u32()?;
+    let mut v = Vec::new();
+    for _ in 0..n {
+        v.push(r.str(MAX_NAME)?);
+    }
+    Ok(v)
+}
+
+fn rows<T>(w: &mut Writer, v: &[T], each: impl Fn(&mut Writer, &T)) {
+    w.u32(v.len() as u32);
+    for x in v {
+        each(w, x);
+    }
+}
+
+fn read_rows<T>(
+    r: &mut Reader,
+    each: impl Fn(&mut Reader) -> Result<T, DecodeError>,
+    max: usize,
+) -> Result<Vec<T>, DecodeError> {
+    let n = r.u32()? as usize;
+    if n > max {
+        return Err(DecodeError::TooLong { len: n, max });
+    }
+    let mut v = Vec::new();
+    for _ in 0..n {
+        v.push(each(r)?);
+    }
+    Ok(v)
+}
+
+fn opt_pair(w: &mut Writer, p: Option<(u32, u32)>) {
+    match p {
+        Some((a, b)) => {
+            w.u8(1);
+            w.u32(a);
+            w.u32(b);
+        }
+        None => w.u8(0),
+    }
+}
+
+fn read_opt_pair(r: &mut Reader) -> Result<Option<(u32, u32)>, DecodeError> {
+    Ok(if r.bool()? { Some((r.u32()?, r.u32()?)) } else { None })
+}
+
+fn tag<T: Copy + PartialEq>(all: &[T], v: T) -> u8 {
+    all.iter().position(|x| *x == v).unwrap_or(0) as u8
+}
+
+fn read_tag<T: Copy>(r: &mut Reader, all: &[T], what: &'static str) -> Result<T, DecodeError> {
+    let t = r.u8()?;
+    all.get(usize::from(t)).copied().ok_or(DecodeError::UnknownTag { what, tag: t })
+}
+
+const PART_STATES: [PartitionState; 2] = [PartitionState::Active, PartitionState::NoServers];
+const SERVER_STATES: [ServerState; 3] = [ServerState::Free, ServerState::Busy, ServerState::Voted];
+const FE_STATES: [FeState; 2] = [FeState::Sending, FeState::Voting];
+const TR_STATES: [TrState; 3] = [TrState::Sending, TrState::Voting, TrState::Commit];
+const BE_STATES: [BeState; 3] = [BeState::Receiving, BeState::Voted, BeState::Commit];
+
+pub(super) fn write_request(w: &mut Writer, req: &AdminRequest) {
+    match req {
+        AdminRequest::ShowFacility => w.u8(1),
+        AdminRequest::ShowPartition => w.u8(2),
+        AdminRequest::ShowServer => w.u8(3),
+        AdminRequest::ShowTransaction => w.u8(4),
+        AdminRequest::ShowLink => w.u8(5),
+        AdminRequest::CreateFacility { name, frontends, routers, backends } => {
+            w.u8(6);
+            w.str(name);
+            strs(w, frontends);
+            strs(w, routers);
+            strs(w, backends);
+        }
+        AdminRequest::DeleteFacility { name } => {
+            w.u8(7);
+            w.str(name);
+        }
+        AdminRequest::Stop => w.u8(8),
+    }
+}
+
+pub(super) fn read_request(r: &mut Reader) -> Result<AdminRequest, DecodeError> {
+    Ok(match r.u8()? {
+        1 => AdminRequest::ShowFacility,
+        2 => AdminRequest::ShowPartition,
+        3 => AdminRequest::ShowServer,
+        4 => AdminRequest::ShowTransaction,
+        5 => AdminRequest::ShowLink,
+        6 => AdminRequest::CreateFacility {
+            name: r.str(MAX_NAME)?,
+            frontends: read_strs(r)?,
+            routers: read_strs(r)?,
+            backends: read_strs(r)?,
+        },
+        7 => AdminRequest::DeleteFacility { name: r.str(MAX_NAME)? },
+        8 => AdminRequest::Stop,
+        tag => return Err(DecodeError::UnknownTag { what: "admin request", tag }),
+    })
+}
+
+fn roles_byte(r: Roles) -> u8 {
+    u8::from(r.frontend) | u8::from(r.router) << 1 | u8::from(r.backend) << 2
+}
+
+fn read_roles(r: &mut Reader) -> Result<Roles, DecodeError> {
+    let b = r.u8()?;
+    if b > 7 {
+        return Err(DecodeError::Invalid("role bits out of range"));
+    }
+    Ok(Roles { frontend: b & 1 != 0, router: b & 2 != 0, backend: b & 4 != 0 })
+}
+
+fn facility(w: &mut Writer, f: &FacilityInfo) {
+    w.str(&f.name);
+    w.u8(u8::from(f.defined));
+    strs(w, &f.frontends);
+    strs(w, &f.routers);
+    strs(w, &f.backends);
+    w.u8(roles_byte(f.roles));
+    w.u32(f.clients);
+    w.u32(f.servers);
+    w.u32(f.partitions);
+}
+
+fn read_facility(r: &mut Reader) -> Result<FacilityInfo, DecodeError> {
+    Ok(FacilityInfo {
+        name: r.str(MAX_NAME)?,
+        defined: r.bool()?,
+        frontends: read_strs(r)?,
+        routers: read_strs(r)?,
+        backends: read_strs(r)?,
+        roles: read_roles(r)?,
+        clients: r.u32()?,
+        servers: r.u32()?,
+        partitions: r.u32()?,
+    })
+}
+
+fn partition(w: &mut Writer, p: &PartitionInfo) {
+    w.str(&p.facility);
+    w.u64(p.id);
+    w.str(&p.range);
+    w.u8(tag(&PART_STATES, p.state));
+    w.u32(p.servers);
+    w.u32(p.free_servers);
+    w.u32(p.waiting);
+    w.u32(p.in_progress);
+    w.u8(u8::from(p.concurrent));
+}
+
+fn read_partition(r: &mut Reader) -> Result<PartitionInfo, DecodeError> {
+    Ok(PartitionInfo {
+        facility: r.str(MAX_NAME)?,
+        id: r.u64()?,
+        range: r.str(MAX_TEXT)?,
+        state: read_tag(r, &PART_STATES, "partition state")?,
+        servers: r.u32()?,
+        free_servers: r.u32()?,
+        waiting: r.u32()?,
+        in_progress: r.u32()?,
+        concurrent: r.bool()?,
+    })
+}
+
+fn opt_tid(w: &mut Writer, t: &Option<Tid>) {
+    match t {
+        Some(t) => {
+            w.u8(1);
+            write_tid(w, t);
+        }
+        None => w.u8(0),
+    }
+}
+
+fn read_opt_tid(r: &mut Reader) -> Result<Option<Tid>, DecodeError> {
+    Ok(if r.bool()? { Some(read_tid(r)?) } else { None })
+}
+
+fn server(w: &mut Writer, s: &ServerInfo) {
+    w.u32(s.pid);
+    w.u32(s.conn);
+    w.u32(s.channel);
+    w.str(&s.facility);
+    w.u64(s.partition);
+    w.str(&s.range);
+    w.u8(tag(&SERVER_STATES, s.state));
+    opt_tid(w, &s.tid);
+    w.u32(s.unacked);
+    w.str(&s.flags);
+}
+
+fn read_server(r: &mut Reader) -> Result<ServerInfo, DecodeError> {
+    Ok(ServerInfo {
+        pid: r.u32()?,
+        conn: r.u32()?,
+        channel: r.u32()?,
+        facility: r.str(MAX_NAME)?,
+        partition: r.u64()?,
+        range: r.str(MAX_TEXT)?,
+        state: read_tag(r, &SERVER_STATES, "server state")?,
+        tid: read_opt_tid(r)?,
+        unacked: r.u32()?,
+        flags: r.str(MAX_NAME)?,
+    })
+}
+
+fn branch(w: &mut Writer, b: &BranchInfo) {
+    w.u64(b.partition);
+    w.u8(tag(&BE_STATES, b.state));
+    opt_pair(w, b.server);
+    w.u8(u8::from(b.uncertain));
+    w.u32(b.messages);
+}
+
+fn read_branch(r: &mut Reader) -> Result<BranchInfo, DecodeError> {
+    Ok(BranchInfo {
+        partition: r.u64()?,
+        state: read_tag(r, &BE_STATES, "backend state")?,
+        server: read_opt_pair(r)?,
+        uncertain: r.bool()?,
+        messages: r.u32()?,
+    })
+}
+
+fn transaction(w: &mut Writer, t: &TransactionInfo) {
+    write_tid(w, &t.tid);
+    w.str(&t.facility);
+    opt_pair(w, t.client);
+    w.u32(t.client_pid);
+    match t.frontend {
+        Some(s) => {
+            w.u8(1);
+            w.u8(tag(&FE_STATES, s));
+        }
+        None => w.u8(0),
+    }
+    match &t.router {
+        Some(rt) => {
+            w.u8(1);
+            w.u8(tag(&TR_STATES, rt.state));
+            w.u32(rt.branches);
+            w.u32(rt.votes);
+        }
+        None => w.u8(0),
+    }
+    rows(w, &t.branches, branch);
+    match t.age_ms {
+        Some(ms) => {
+            w.u8(1);
+            w.u64(ms);
+        }
+        None => w.u8(0),
+    }
+}
+
+fn read_transaction(r: &mut Reader) -> Result<TransactionInfo, DecodeError> {
+    let tid = read_tid(r)?;
+    let facility = r.str(MAX_NAME)?;
+    let client = read_opt_pair(r)?;
+    let client_pid = r.u32()?;
+    let frontend = if r.bool()? { Some(read_tag(r, &FE_STATES, "frontend state")?) } else { None };
+    let router = if r.bool()? {
+        Some(RouterTxInfo { state: read_tag(r, &TR_STATES, "router state")?, branches: r.u32()?, votes: r.u32()? })
+    } else {
+        None
+    };
+    let branches = read_rows(r, read_branch, MAX_BRANCHES)?;
+    let age_ms = if r.bool()? { Some(r.u64()?) } else { None };
+    Ok(TransactionInfo { tid, facility, client, client_pid, frontend, router, branches, age_ms })
+}
+
+fn link(w: &mut Writer, l: &LinkInfo) {
+    w.str(&l.node);
+    w.str(&l.state);
+    strs(w, &l.facilities);
+}
+
+fn read_link(r: &mut Reader) -> Result<LinkInfo, DecodeError> {
+    Ok(LinkInfo { node: r.str(MAX_NAME)?, state: r.str(MAX_NAME)?, facilities: read_strs(r)? })
+}
+
+pub(super) fn write_reply(w: &mut Writer, reply: &AdminReply) {
+    match reply {
+        AdminReply::Done { message } => {
+            w.u8(1);
+            w.str(message);
+        }
+        AdminReply::Failed { code, message } => {
+            w.u8(2);
+            w.str(code);
+            w.str(message);
+        }
+        AdminReply::Facilities { node, rows: v } => {
+            w.u8(3);
+            w.str(node);
+            rows(w, v, facility);
+        }
+        AdminReply::Partitions { rows: v, omitted } => {
+            w.u8(4);
+            rows(w, v, partition);
+            w.u64(*omitted);
+        }
+        AdminReply::Servers { rows: v, omitted } => {
+            w.u8(5);
+            rows(w, v, server);
+            w.u64(*omitted);
+        }
+        AdminReply::Transactions { rows: v, omitted } => {
+            w.u8(6);
+            rows(w, v, transaction);
+            w.u64(*omitted);
+        }
+        AdminReply::Links { rows: v } => {
+            w.u8(7);
+            rows(w, v, link);
+        }
+    }
+}
+
+pub(super) fn read_reply(r: &mut Reader) -> Result<AdminReply, DecodeError> {
+    Ok(match r.u8()? {
+        1 => AdminReply::Done { message: r.str(MAX_TEXT)? },
+        2 => AdminReply::Failed { code: r.str(MAX_NAME)?, message: r.str(MAX_TEXT)? },
+        3 => AdminReply::Facilities { node: r.str(MAX_NAME)?, rows: read_rows(r, read_facility, MAX_ROWS)? },
+        4 => AdminReply::Partitions { rows: read_rows(r, read_partition, MAX_ROWS)?, omitted: r.u64()? },
+        5 => AdminReply::Servers { rows: read_rows(r, read_server, MAX_ROWS)?, omitted: r.u64()? },
+        6 => AdminReply::Transactions { rows: read_rows(r, read_transaction, MAX_ROWS)?, omitted: r.u64()? },
+        7 => AdminReply::Links { rows: read_rows(r, read_link, MAX_ROWS)? },
+        tag => return Err(DecodeError::UnknownTag { what: "admin reply", tag }),
+    })
+}
+
+/// Cut a text to at most `max` bytes (at a character boundary, ending in
+/// `...`; `max` is at least 3).
+pub fn clip(s: String, max: usize) -> String {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max.saturating_sub(3);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+#[cfg(test)]
+mod tests;
