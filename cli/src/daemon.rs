@@ -1,8 +1,9 @@
 //! `rtr start` / `rtr stop`: the node daemon (RTR's ACP) on this machine.
 //!
 //! A node directory holds the node's journal (`journal/`), the Unix socket
-//! applications connect to (`rtr.sock`), its process id (`rtr.pid`) and its
-//! log (`rtr.log`). Applications reach the node by setting
+//! applications connect to (`rtr.sock`), its process id (`rtr.pid`), its
+//! log (`rtr.log`), its name (`node.name`) and its facility definitions
+//! (`facilities.conf`). Applications reach the node by setting
 //! `RTR_NODE_SOCKET` to the socket's path; without it they run the embedded
 //! node as before.
 
@@ -12,6 +13,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rtr_core::embedded::EmbeddedNode;
+use rtr_core::facility::{self, FacilityStore};
+use rtr_core::protocol::admin::{AdminReply, AdminRequest};
 use rtr_core::transport::unix;
 use rtr_core::EmbeddedConfig;
 
@@ -26,6 +29,10 @@ pub struct StartArgs {
     /// Stay in the foreground (log to standard error) instead of detaching.
     #[arg(long)]
     foreground: bool,
+    /// This node's name in facility definitions (kept in DIR/node.name;
+    /// default: the name kept there, else the host name).
+    #[arg(long)]
+    name: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -50,7 +57,7 @@ pub fn start(a: StartArgs) -> Result<(), String> {
         return Err(format!("a node is already running on {}", socket.display()));
     }
     if a.foreground {
-        return run_node(&a.dir, &socket);
+        return run_node(&a.dir, &socket, a.name.as_deref());
     }
     // Detach: run this same program in the foreground in a new session, its
     // output in the node's log, and wait until it accepts connections.
@@ -63,6 +70,9 @@ pub fn start(a: StartArgs) -> Result<(), String> {
     let log2 = log.try_clone().map_err(|e| e.to_string())?;
     let mut cmd = Command::new(exe);
     cmd.arg("start").arg("--foreground").arg("--dir").arg(&a.dir).arg("--socket").arg(&socket);
+    if let Some(name) = &a.name {
+        cmd.arg("--name").arg(name);
+    }
     cmd.stdin(Stdio::null()).stdout(log).stderr(log2);
     {
         use std::os::unix::process::CommandExt;
@@ -93,24 +103,98 @@ pub fn start(a: StartArgs) -> Result<(), String> {
     }
 }
 
-fn run_node(dir: &Path, socket: &Path) -> Result<(), String> {
+/// The node's name: `--name` (kept for next time), else the one kept in the
+/// directory, else the host name (kept).
+fn node_name(dir: &Path, given: Option<&str>) -> Result<String, String> {
+    let file = dir.join("node.name");
+    let kept = std::fs::read_to_string(&file).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let name = match (given, &kept) {
+        (Some(n), _) => n.to_string(),
+        (None, Some(k)) => k.clone(),
+        (None, None) => facility::host_name(),
+    };
+    let name = facility::node_name(&name).map_err(|why| format!("invalid node name {name:?}: {why}"))?;
+    if kept.as_deref() != Some(name.as_str()) {
+        std::fs::write(&file, format!("{name}\n")).map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    Ok(name)
+}
+
+fn run_node(dir: &Path, socket: &Path, name: Option<&str>) -> Result<(), String> {
+    let name = node_name(dir, name)?;
+    let store = FacilityStore::open(&dir.join("facilities.conf"), &name).map_err(|e| e.to_string())?;
+    let facilities = store.table().defs().count();
     let node = EmbeddedNode::start_with(EmbeddedConfig::journaled(dir.join("journal"))).map_err(|e| e.to_string())?;
+    // Before the listener exists, so every channel is checked against them.
+    node.set_facility_store(store);
     // A socket file left by a node that died is stale (nobody answered above).
     let _ = std::fs::remove_file(socket);
     let listener = UnixListener::bind(socket).map_err(|e| format!("{}: {e}", socket.display()))?;
     std::fs::write(pid_path(dir), format!("{}\n", std::process::id())).map_err(|e| e.to_string())?;
     eprintln!(
-        "rtr node: ready on {} (pid {}, journal {}, {} committed transactions to replay)",
+        "rtr node: {name} ready on {} (pid {}, journal {}, {} committed transactions to replay, \
+         facilities defined: {facilities})",
         socket.display(),
         std::process::id(),
         dir.join("journal").display(),
         node.recovered()
     );
-    unix::serve(listener, node);
-    Err("the listener failed".into())
+    unix::serve(listener, node.clone());
+    if !node.is_stopping() {
+        return Err("the listener failed".into());
+    }
+    let _ = std::fs::remove_file(pid_path(dir));
+    let _ = std::fs::remove_file(socket);
+    eprintln!("rtr node: {name} stopped");
+    Ok(())
 }
 
+/// Stop the node: ask it over its socket (it closes its connections and
+/// flushes its journal, then exits); if nobody answers there, signal the
+/// process named by the pid file.
 pub fn stop(a: StopArgs) -> Result<(), String> {
+    let socket = a.dir.join("rtr.sock");
+    let pid = std::fs::read_to_string(pid_path(&a.dir)).ok().and_then(|t| t.trim().parse::<i32>().ok());
+    if UnixStream::connect(&socket).is_ok() {
+        let message = match crate::manage::ask(&socket, AdminRequest::Stop)? {
+            AdminReply::Done { message } => message,
+            AdminReply::Failed { code, message } => return Err(format!("%RTR-E-{code}, {message}")),
+            other => return Err(format!("unexpected answer to stop: {other:?}")),
+        };
+        if let Some(pid) = pid {
+            wait_gone(pid)?;
+        }
+        let _ = std::fs::remove_file(pid_path(&a.dir));
+        println!("node {} stopped: {message}", pid.map_or("?".into(), |p| p.to_string()));
+        return Ok(());
+    }
+    signal_stop(a)
+}
+
+/// Wait (bounded) for process `pid` to end.
+fn wait_gone(pid: i32) -> Result<(), String> {
+    let until = Instant::now() + Duration::from_secs(10);
+    // SAFETY: signal 0 only checks that the process exists.
+    while unsafe { libc::kill(pid, 0) } == 0 && !zombie(pid) {
+        if Instant::now() > until {
+            return Err(format!("node process {pid} did not exit within 10 s"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// An exited process that its parent has not reaped yet (Linux).
+fn zombie(pid: i32) -> bool {
+    // The state follows the command name, which is in parentheses.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// The fallback: SIGTERM to the process in the pid file.
+fn signal_stop(a: StopArgs) -> Result<(), String> {
     let pidfile = pid_path(&a.dir);
     let text = std::fs::read_to_string(&pidfile)
         .map_err(|e| format!("no node running from {} ({}: {e})", a.dir.display(), pidfile.display()))?;

@@ -10,6 +10,7 @@ mod channels;
 mod crash;
 mod daemon;
 mod journal_cmd;
+mod manage;
 mod probe;
 mod qualify;
 mod scratch;
@@ -41,6 +42,15 @@ enum Cmd {
     Start(daemon::StartArgs),
     /// Stop the node daemon.
     Stop(daemon::StopArgs),
+    /// Define on a running node (RTR's CREATE FACILITY).
+    #[command(subcommand)]
+    Create(manage::CreateCmd),
+    /// Remove a definition from a running node.
+    #[command(subcommand)]
+    Delete(manage::DeleteCmd),
+    /// Show a running node's facilities, partitions, servers, transactions, links.
+    #[command(subcommand)]
+    Show(manage::ShowCmd),
     /// Small client and server processes for trying a node.
     #[command(subcommand)]
     Probe(probe::ProbeCmd),
@@ -61,6 +71,9 @@ fn main() {
         Cmd::QualifyStorage(a) => qualify::run(a),
         Cmd::Start(a) => daemon::start(a),
         Cmd::Stop(a) => daemon::stop(a),
+        Cmd::Create(c) => manage::create(c),
+        Cmd::Delete(c) => manage::delete(c),
+        Cmd::Show(c) => manage::show(c),
         Cmd::Probe(c) => probe::run(c),
         Cmd::CrashWorker(a) => crash::worker(a),
         Cmd::CrashCheck(a) => crash::check(a),

@@ -81,7 +81,7 @@ impl Drop for DriverAdmin {
     fn drop(&mut self) {
         if let Some((reply, conns)) = self.stop_reply.take() {
             let _ = reply.send(done(format!(
-                "node stopped: {conns} application connection{} closed, journal flushed",
+                "{conns} application connection{} closed, journal flushed",
                 if conns == 1 { "" } else { "s" }
             )));
         }
@@ -286,7 +286,7 @@ impl EmbeddedNode {
             AdminRequest::Stop => {
                 self.admin.stopping.store(true, Ordering::Release);
                 match self.ask(Cmd::Stop, STOP_WAIT) {
-                    AdminReply::Failed { code, .. } if code == "NODEUNAVAIL" => done("the node had stopped".into()),
+                    AdminReply::Failed { code, .. } if code == "NODEUNAVAIL" => done("it was already stopping".into()),
                     r => r,
                 }
             }
