@@ -116,6 +116,7 @@ typedef enum {
 #define RTR_STS_INVPTR ((rtr_status_t)404) /* Extension: Invalid (NULL) pointer argument */
 #define RTR_STS_NOTFRONTEND ((rtr_status_t)410) /* Extension: This node is not a frontend of the facility (see rtr show facility) */
 #define RTR_STS_NOTBACKEND ((rtr_status_t)418) /* Extension: This node is not a backend of the facility (see rtr show facility) */
+#define RTR_STS_RETRYLIMIT ((rtr_status_t)426) /* Extension: Transaction rejected: its servers failed while processing it as often as the retry limit allows */
 
 /* Flags of rtr_open_channel (rtr_ope_flag_t); combine with |. */
 #define RTR_F_OPE_CLIENT 0x1u

@@ -131,6 +131,8 @@ statuses! {
     Notfrontend = (51, Error, "RTR_STS_NOTFRONTEND", "This node is not a frontend of the facility (see rtr show facility)"),
     /// Extension: a server channel on a facility for which this node is not a backend.
     Notbackend = (52, Error, "RTR_STS_NOTBACKEND", "This node is not a backend of the facility (see rtr show facility)"),
+    /// Extension: the transaction made its servers fail as many times as the partition allows (the retry limit).
+    Retrylimit = (53, Error, "RTR_STS_RETRYLIMIT", "Transaction rejected: its servers failed while processing it as often as the retry limit allows"),
 }
 
 impl Status {

@@ -56,6 +56,7 @@ const EXTENSION_STATUSES: &[&str] = &[
     "RTR_STS_INVPTR",
     "RTR_STS_NOTFRONTEND",
     "RTR_STS_NOTBACKEND",
+    "RTR_STS_RETRYLIMIT",
 ];
 
 /// The call each flag prefix belongs to.

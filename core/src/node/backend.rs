@@ -51,6 +51,8 @@ pub(super) struct Partition {
     pub(super) free: VecDeque<ChanRef>,
     pub(super) waiting: VecDeque<Tid>,
     pub(super) noconcurrent: bool,
+    /// Servers a transaction may take down before it is set aside.
+    retry_limit: u32,
 }
 
 pub(super) struct Branch {
@@ -64,6 +66,22 @@ pub(super) struct Branch {
     /// The transaction committed: (status, reason) of the outcome to give
     /// the server after (re)presenting the messages.
     pub(super) committed: Option<(Status, u32)>,
+    /// Servers lost while they held this branch ("strikes").
+    strikes: u32,
+}
+
+/// How many servers a transaction may take down before it is rejected and
+/// set aside as an exception (RTR's "three strikes").
+pub const DEFAULT_RETRY_LIMIT: u32 = 3;
+
+/// A transaction set aside because its servers kept failing on it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exception {
+    pub tid: Tid,
+    pub facility: String,
+    /// It had committed: its servers still owe it, an operator must resolve it.
+    pub committed: bool,
+    pub strikes: u32,
 }
 
 #[derive(Default)]
@@ -104,6 +122,8 @@ pub struct Backend {
     finishing: HashMap<Tid, Finishing>,
     /// Recovered committed transactions per facility, in commit order.
     recovered: HashMap<String, Vec<RecoveredTx>>,
+    /// Transactions set aside by the retry limit.
+    pub(crate) exceptions: Vec<Exception>,
 }
 
 /// Journal payload of a message record: facility name, then the data.
@@ -147,6 +167,7 @@ impl Backend {
             commit: Option<(usize, u32)>,
             abort: bool,
             done: bool,
+            exception: Option<u32>,
         }
         let mut txs: HashMap<Tid, Acc> = HashMap::new();
         let mut order: Vec<Tid> = Vec::new();
@@ -168,6 +189,10 @@ impl Backend {
                 }
                 RecordKind::Abort => acc.abort = true,
                 RecordKind::Done => acc.done = true,
+                RecordKind::Exception => {
+                    let strikes = r.payload.get(4..8).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes);
+                    acc.exception = Some(strikes);
+                }
                 _ => {}
             }
         }
@@ -179,6 +204,12 @@ impl Backend {
                 continue;
             }
             match (acc.commit, acc.facility) {
+                // Set aside by the retry limit before the crash: it stays
+                // set aside (not replayed) until an operator resolves it.
+                (Some(_), Some(fac)) if !acc.abort && acc.exception.is_some() => {
+                    let strikes = acc.exception.unwrap_or(0);
+                    self.exceptions.push(Exception { tid, facility: fac, committed: true, strikes });
+                }
                 (Some((at, reason)), Some(fac)) if !acc.abort => commits.push((at, tid, fac, acc.msgs, reason)),
                 (Some(_), None) => release.push((tid, RecordKind::Done, Vec::new())),
                 _ => {
@@ -249,6 +280,7 @@ impl Backend {
                         free: VecDeque::new(),
                         waiting: VecDeque::new(),
                         noconcurrent,
+                        retry_limit: DEFAULT_RETRY_LIMIT,
                     },
                 );
                 ctx.to_router(ToRouter::PartitionUp { facility, part: id, range });
@@ -295,6 +327,7 @@ impl Backend {
                     voted_accept: false,
                     uncertain: true,
                     committed: Some((Status::Ok, rtx.reason)),
+                    strikes: 0,
                 },
             );
             p.waiting.push_back(rtx.tid);
@@ -309,13 +342,21 @@ impl Backend {
         let Some(p) = self.parts.get_mut(&part_id) else { return };
         p.servers.retain(|s| *s != chan);
         p.free.retain(|s| *s != chan);
+        let limit = p.retry_limit;
+        let facility = p.facility.clone();
         // Committed work the server had not acknowledged: it may or may not
         // have applied it. Present it again, ahead of newer work.
+        let mut struck_out = Vec::new();
         for tid in srv.unacked.iter().rev() {
             if let Some(b) = self.branches.get_mut(&(*tid, part_id)) {
                 b.server = None;
                 b.uncertain = true;
-                p.waiting.push_front(*tid);
+                b.strikes += 1;
+                if b.strikes >= limit {
+                    struck_out.push((*tid, true, b.strikes));
+                } else {
+                    p.waiting.push_front(*tid);
+                }
             }
         }
         if let Some(tid) = srv.current {
@@ -330,15 +371,48 @@ impl Backend {
                     b.voted_accept = false;
                     ctx.to_router(ToRouter::VoteWithdrawn { tid, part: part_id });
                 }
-                p.waiting.push_front(tid);
+                b.strikes += 1;
+                if b.strikes >= limit {
+                    struck_out.push((tid, b.committed.is_some(), b.strikes));
+                } else {
+                    p.waiting.push_front(tid);
+                }
             }
         }
+        for (tid, committed, strikes) in struck_out {
+            self.set_aside(ctx, tid, part_id, &facility, committed, strikes);
+        }
+        let Some(p) = self.parts.get(&part_id) else { return };
         if p.servers.is_empty() && p.waiting.is_empty() {
             self.drop_if_empty(ctx, part_id);
         } else {
             // With no server left, waiting branches are held until one
             // returns (or the client's timeout or reject ends them).
             self.dispatch(ctx, part_id);
+        }
+    }
+
+    /// The retry limit: a transaction whose servers failed `strikes` times
+    /// is presented no more. Undecided, it is rejected; committed, it stays
+    /// committed but waits for an operator. Either way the journal keeps an
+    /// exception record, and `rtr show transaction` lists it.
+    fn set_aside(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, facility: &str, committed: bool, strikes: u32) {
+        if self.journal {
+            let mut payload = Status::Retrylimit.code().to_le_bytes().to_vec();
+            payload.extend_from_slice(&strikes.to_le_bytes());
+            payload.push(u8::from(committed));
+            ctx.journal(vec![(tid, RecordKind::Exception, payload)], false, None);
+        }
+        self.exceptions.push(Exception { tid, facility: facility.to_string(), committed, strikes });
+        if committed {
+            // Keep the branch (its messages) for the operator; nothing more
+            // will present it, and no Done is written.
+            if let Some(b) = self.branches.get_mut(&(tid, part)) {
+                b.server = None;
+            }
+        } else {
+            self.branches.remove(&(tid, part));
+            ctx.to_router(ToRouter::BranchFailed { tid, part, status: Status::Retrylimit });
         }
     }
 
@@ -471,6 +545,7 @@ impl Backend {
                 voted_accept: false,
                 uncertain: false,
                 committed: None,
+                strikes: 0,
             },
         );
         p.waiting.push_back(tid);

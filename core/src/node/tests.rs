@@ -469,3 +469,57 @@ fn recovery_replays_committed_work_in_order_and_aborts_the_undecided() {
     r.req(SERVERS, Request::Ack { chan: 40, tid: t1 });
     assert_eq!(r.kinds(t1), vec![RecordKind::Done]);
 }
+
+#[test]
+fn a_transaction_that_takes_down_three_servers_is_rejected_and_set_aside() {
+    let mut h = Harness::journaled();
+    for chan in [10, 11, 12, 13] {
+        h.server(chan, range(0, 100), 0);
+    }
+    h.client(1);
+    let t1 = h.tid();
+    let d = h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(1, "killer") });
+    assert_eq!(types(&d), vec![(SERVERS, 10, MsgType::Msg1)]);
+    // Each server that gets it dies; the first two losses replay it.
+    let d = h.req(SERVERS, Request::Close { chan: 10 });
+    assert_eq!(types(&d), vec![(SERVERS, 11, MsgType::Msg1)]);
+    let d = h.req(SERVERS, Request::Close { chan: 11 });
+    assert_eq!(types(&d), vec![(SERVERS, 12, MsgType::Msg1)]);
+    // The third loss reaches the limit: rejected, never presented again.
+    let d = h.req(SERVERS, Request::Close { chan: 12 });
+    assert_eq!(types(&d), vec![(CLIENT, 1, MsgType::Rejected)]);
+    assert_eq!(status_of(&d[0].1), Status::Retrylimit);
+    assert!(h.kinds(t1).contains(&RecordKind::Exception));
+    assert_eq!(h.node.be.exceptions.len(), 1);
+    assert!(!h.node.be.exceptions[0].committed);
+    // The last server is free for other work.
+    let t2 = h.tid();
+    let d = h.req(CLIENT, Request::Send { chan: 1, tid: t2, flags: 0, data: msg(1, "fine") });
+    assert_eq!(types(&d), vec![(SERVERS, 13, MsgType::Msg1)]);
+}
+
+#[test]
+fn committed_work_that_keeps_killing_servers_is_set_aside_and_stays_so_after_a_restart() {
+    let mut h = Harness::journaled();
+    for chan in [10, 11, 12] {
+        h.server(chan, range(0, 100), 0);
+    }
+    h.client(1);
+    let t1 = h.tid();
+    h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1, "a") });
+    h.req(SERVERS, Request::Accept { chan: 10, tid: t1, flags: 0, reason: 0, implicit: true });
+    h.durable(h.last_token());
+    // The servers die applying the commit (before acknowledging it).
+    assert_eq!(types(&h.req(SERVERS, Request::Close { chan: 10 }))[0].2, MsgType::Msg1Uncertain);
+    assert_eq!(types(&h.req(SERVERS, Request::Close { chan: 11 }))[0].2, MsgType::Msg1Uncertain);
+    assert!(h.req(SERVERS, Request::Close { chan: 12 }).is_empty());
+    assert!(h.node.be.exceptions[0].committed);
+    assert!(!h.kinds(t1).contains(&RecordKind::Done), "an exception keeps its journal records");
+    // After a restart it is not replayed: it waits for an operator.
+    let records = h.records();
+    let mut r = Harness::journaled();
+    assert_eq!(r.node.recover(r.now, &records), 0);
+    assert_eq!(r.node.be.exceptions.len(), 1);
+    let d = r.server(20, range(0, 100), 0);
+    assert_eq!(types(&d), vec![(SERVERS, 20, MsgType::Opened)]);
+}
