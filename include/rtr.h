@@ -849,6 +849,53 @@ rtr_status_t rtr_reject_tx(rtr_channel_t channel, rtr_rej_flag_t flags, rtr_reas
  */
 rtr_status_t rtr_get_tid(rtr_channel_t channel, rtr_tid_flag_t flags, rtr_tid_t *ptid);
 
+/*
+ Register a routine that RTR calls when a message becomes available for
+ the process while none was waiting; `NULL` cancels it.
+
+ The routine is called once per transition from "no message waiting" to
+ "a message waiting", not once per message. The program should then call
+ `rtr_receive_message` with a timeout of 0 until it returns
+ `RTR_STS_TIMOUT`.
+
+ Restrictions: the routine runs on a library thread (the node's thread,
+ or the thread reading the node daemon's socket), never on a thread of the
+ program; it must be short, must not block, and must not call any RTR
+ routine (signal the program's loop instead: write to a pipe, post to a
+ queue, set an atomic flag). It is never called with a library lock held.
+
+ Returns:
+ - `RTR_STS_OK`;
+ - `RTR_STS_NODEUNAVAIL`: the RTR node is not available;
+ - `RTR_STS_INTERNAL`: an internal error (a bug).
+
+ Thread safety: may be called from any thread; the latest registration wins.
+ */
+rtr_status_t rtr_set_wakeup(void (*wu_rtn)(void));
+
+/*
+ Extension: get a file descriptor that is readable exactly while a
+ message waits for the process, for programs that `poll`, `select` or
+ `epoll` (the alternative to `rtr_set_wakeup`).
+
+ `pfd` (out, required): receives the descriptor. It is owned by the
+ library and stays valid for the life of the process: do not read, write
+ or close it; only wait on it for readability, then call
+ `rtr_receive_message` with a timeout of 0 until it returns
+ `RTR_STS_TIMOUT`.
+
+ Returns:
+ - `RTR_STS_OK`;
+ - `RTR_STS_INVPTR`: `pfd` is NULL;
+ - `RTR_STS_NODEUNAVAIL`, `RTR_STS_INTERNAL`.
+
+ Thread safety: may be called from any thread; every call returns the same descriptor.
+
+ # Safety
+ `pfd` is NULL or points to a writable `int`.
+ */
+rtr_status_t rtr_get_wakeup_fd(int *pfd);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -18,6 +18,7 @@ pub mod errors;
 pub mod receive;
 pub mod tx;
 pub mod types;
+pub mod wakeup;
 
 #[cfg(test)]
 mod test_support;
@@ -27,3 +28,4 @@ pub use errors::*;
 pub use receive::*;
 pub use tx::*;
 pub use types::*;
+pub use wakeup::*;

@@ -327,3 +327,8 @@ fn the_same_programs_run_against_a_node_daemon() {
     // The journal in the daemon's directory, not the program's.
     assert!(daemon.path().join("journal").join("epoch").exists());
 }
+
+#[test]
+fn an_event_loop_program_waits_on_the_wakeup_routine_and_descriptor() {
+    check_program("tests/c/wakeup.c", &["wakeup: committed=20 routine_calls>=1 fd_ok=yes"]);
+}

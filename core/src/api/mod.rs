@@ -11,6 +11,9 @@
 
 mod channel;
 mod inbox;
+mod wakeup;
+
+pub use wakeup::WakeupFn;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -108,6 +111,9 @@ struct State {
     waiters: Waiters,
     /// The node stopped: every call fails with NODEUNAVAIL.
     node_gone: bool,
+    /// Messages waiting on all channels (not yet received).
+    waiting: usize,
+    wakeup: wakeup::Wakeup,
 }
 
 struct Inner {
@@ -145,17 +151,27 @@ struct Sink {
 impl DeliverySink for Sink {
     fn deliver(&self, batch: Vec<Delivery>) {
         let mut wake = Vec::new();
+        let mut routine = None;
         {
             let Ok(mut st) = self.state.lock() else { return };
+            let was_idle = st.waiting == 0;
             for d in batch {
                 let seq = st.arrivals;
                 st.arrivals += 1;
                 let chan = d.chan;
                 if let Some(c) = st.channels.get_mut(&chan) {
                     c.queue.push_back((seq, d));
+                    st.waiting += 1;
                     st.waiters.take_for(chan, &mut wake);
                 }
             }
+            if was_idle && st.waiting > 0 {
+                routine = st.wakeup.became_waiting();
+            }
+        }
+        // The application's wakeup routine runs without any library lock.
+        if let Some(r) = routine {
+            r();
         }
         self.arrivals.fetch_add(1, Ordering::Release);
         for w in wake {
@@ -185,6 +201,8 @@ fn new_state() -> (Arc<Mutex<State>>, Arc<AtomicU64>) {
         arrivals: 0,
         waiters: Waiters::default(),
         node_gone: false,
+        waiting: 0,
+        wakeup: wakeup::Wakeup::default(),
     }));
     (state, Arc::new(AtomicU64::new(0)))
 }
@@ -359,6 +377,11 @@ impl Rtr {
         let Some(c) = st.channels.remove(&chan) else {
             return Err(RtrError::InvalidChannel(chan));
         };
+        // Its unreceived messages are discarded.
+        st.waiting = st.waiting.saturating_sub(c.queue.len());
+        if st.waiting == 0 {
+            st.wakeup.became_idle();
+        }
         if let Some(tid) = c.unacked_outcome {
             // Closing after the outcome was received: the server is done with it.
             self.send(Request::Ack { chan, tid })?;
@@ -534,6 +557,26 @@ impl Rtr {
         Ok(any_chan(&mut st, chan)?.usrhdl)
     }
 
+    // ----- rtr_set_wakeup -----
+
+    /// Register (or with `None` cancel) the routine called when a message
+    /// becomes available while none was waiting. It runs on a library
+    /// thread, without library locks held, once per transition; it must be
+    /// short and must not call the RTR API.
+    pub fn set_wakeup(&self, routine: Option<WakeupFn>) -> Result<()> {
+        self.lock()?.wakeup.set_routine(routine);
+        Ok(())
+    }
+
+    /// Extension: a descriptor that is readable exactly while a message
+    /// waits for this connection, for `poll`/`epoll` loops. Owned by the
+    /// library: do not read, write or close it.
+    pub fn wakeup_fd(&self) -> Result<std::os::fd::RawFd> {
+        let mut st = self.lock()?;
+        let waiting = st.waiting > 0;
+        st.wakeup.fd(waiting)
+    }
+
     // ----- rtr_receive_message -----
 
     /// Receive the next message into `buf`. `timeout`: `None` waits forever,
@@ -678,6 +721,11 @@ impl Rtr {
             let Some((_, chan)) = best else { return Ok(None) };
             let c = st.channels.get_mut(&chan).ok_or_else(|| RtrError::Internal("channel vanished".into()))?;
             let (_, d) = c.queue.pop_front().ok_or_else(|| RtrError::Internal("empty queue".into()))?;
+            st.waiting = st.waiting.saturating_sub(1);
+            if st.waiting == 0 {
+                st.wakeup.became_idle();
+            }
+            let Some(c) = st.channels.get_mut(&chan) else { continue };
             let tid = d.tid.unwrap_or_default();
             match (c.role, d.msgtype) {
                 (Role::Server, MsgType::Msg1 | MsgType::Msg1Uncertain) => {
