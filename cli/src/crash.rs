@@ -21,6 +21,7 @@ use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -42,11 +43,9 @@ pub struct WorkerArgs {
     #[arg(long, default_value_t = 4)]
     clients: usize,
     /// Only recover: open the servers, let the journal's committed work be
-    /// replayed, and exit once quiet for this many milliseconds.
+    /// replayed, and exit once the node holds no transaction any more.
     #[arg(long)]
     recover_only: bool,
-    #[arg(long, default_value_t = 500)]
-    quiet_ms: u64,
 }
 
 #[derive(clap::Args)]
@@ -64,8 +63,14 @@ struct TidLog {
 impl TidLog {
     fn open(path: &Path) -> Result<TidLog, String> {
         let seen = read_lines(path)?.into_iter().collect();
-        let file =
+        let mut file =
             OpenOptions::new().create(true).append(true).open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        // A line cut short by the kill (no newline) must stay a line of its
+        // own, ignored by the reader, not merge with the next one.
+        let ends_clean = std::fs::read(path).map(|b| b.last().is_none_or(|c| *c == b'\n')).unwrap_or(true);
+        if !ends_clean {
+            file.write_all(b"\n").and_then(|_| file.sync_data()).map_err(|e| e.to_string())?;
+        }
         Ok(TidLog { file, seen })
     }
 
@@ -74,7 +79,11 @@ impl TidLog {
         if self.seen.contains(tid) {
             return Ok(false);
         }
-        writeln!(self.file, "{tid}").and_then(|_| self.file.sync_data()).map_err(|e| e.to_string())?;
+        // One write call for the whole line (formatting straight into the
+        // file could write it in pieces, and a kill between them would leave
+        // a fragment).
+        let line = format!("{tid}\n");
+        self.file.write_all(line.as_bytes()).and_then(|_| self.file.sync_data()).map_err(|e| e.to_string())?;
         self.seen.insert(tid.to_string());
         Ok(true)
     }
@@ -93,15 +102,25 @@ fn read_lines(path: &Path) -> Result<Vec<String>, String> {
     }
 }
 
-fn server(rtr: Rtr, lo: u32, hi: u32, db: Arc<Mutex<TidLog>>, quiet: Option<Duration>) -> Result<u64, String> {
+/// A server until killed, or (recovery runs) until `stop` is set.
+fn server(
+    rtr: Rtr,
+    lo: u32,
+    hi: u32,
+    db: Arc<Mutex<TidLog>>,
+    opened: Arc<AtomicUsize>,
+    stop: Option<Arc<AtomicBool>>,
+) -> Result<u64, String> {
     let ch = crate::channels::server(&rtr, FACILITY, lo, hi, 0)?;
+    opened.fetch_add(1, Ordering::SeqCst);
     let which = Which::List(vec![ch]);
     let mut applied = 0;
     loop {
-        let wait = quiet.unwrap_or(Duration::from_secs(3600));
+        let wait = if stop.is_some() { Duration::from_millis(100) } else { Duration::from_secs(3600) };
         let m = match rtr.receive(&which, Some(wait)) {
             Ok(m) => m,
-            Err(RtrError::Timeout) if quiet.is_some() => return Ok(applied),
+            Err(RtrError::Timeout) if stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) => return Ok(applied),
+            Err(RtrError::Timeout) => continue,
             Err(e) => return Err(e.to_string()),
         };
         if m.sb.msgtype == MsgType::Accepted {
@@ -112,6 +131,31 @@ fn server(rtr: Rtr, lo: u32, hi: u32, db: Arc<Mutex<TidLog>>, quiet: Option<Dura
             }
         }
     }
+}
+
+/// Recovery runs: wait until every server is open and the node holds no
+/// transaction any more (every replayed commit acknowledged).
+fn wait_recovered(node: &rtr_core::embedded::EmbeddedNode, opened: &AtomicUsize, servers: usize) -> Result<(), String> {
+    use rtr_core::protocol::admin::{AdminReply, AdminRequest};
+    let until = Instant::now() + Duration::from_secs(120);
+    while opened.load(Ordering::SeqCst) < servers {
+        if Instant::now() > until {
+            return Err("the servers did not open".into());
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let mut quiet_polls = 0;
+    while quiet_polls < 3 {
+        if Instant::now() > until {
+            return Err("the recovered transactions were not all finished within 120 s".into());
+        }
+        match node.admin(AdminRequest::ShowTransaction) {
+            AdminReply::Transactions { rows, omitted } if rows.is_empty() && omitted == 0 => quiet_polls += 1,
+            _ => quiet_polls = 0,
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
 }
 
 fn client(rtr: Rtr, id: u32, accepted: Arc<Mutex<TidLog>>, rejected: Arc<Mutex<TidLog>>) -> Result<(), String> {
@@ -150,17 +194,21 @@ pub fn worker(a: WorkerArgs) -> Result<(), String> {
         Arc::new(Mutex::new(TidLog::open(&a.state.join("db-p0.log"))?)),
         Arc::new(Mutex::new(TidLog::open(&a.state.join("db-p1.log"))?)),
     ];
-    let quiet = a.recover_only.then(|| Duration::from_millis(a.quiet_ms));
+    let stop = a.recover_only.then(|| Arc::new(AtomicBool::new(false)));
+    let opened = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut servers = Vec::new();
     for (p, (lo, hi)) in [(0, HALF - 1), (HALF, 2 * HALF - 1)].into_iter().enumerate() {
         for _ in 0..2 {
             let rtr = Rtr::connect(&node).map_err(|e| e.to_string())?;
             let db = dbs[p].clone();
-            servers.push(thread::spawn(move || server(rtr, lo, hi, db, quiet)));
+            let (opened, stop) = (opened.clone(), stop.clone());
+            servers.push(thread::spawn(move || server(rtr, lo, hi, db, opened, stop)));
         }
     }
-    if a.recover_only {
+    if let Some(stop) = &stop {
+        wait_recovered(&node, &opened, servers.len())?;
+        stop.store(true, Ordering::SeqCst);
         let mut applied = 0;
         for s in servers {
             applied += s.join().map_err(|_| "server panicked")??;
