@@ -79,6 +79,7 @@ pub const DEFAULT_RETRY_LIMIT: u32 = 3;
 pub struct Exception {
     pub tid: Tid,
     pub facility: String,
+    pub part: PartId,
     /// It had committed: its servers still owe it, an operator must resolve it.
     pub committed: bool,
     pub strikes: u32,
@@ -208,7 +209,7 @@ impl Backend {
                 // set aside (not replayed) until an operator resolves it.
                 (Some(_), Some(fac)) if !acc.abort && acc.exception.is_some() => {
                     let strikes = acc.exception.unwrap_or(0);
-                    self.exceptions.push(Exception { tid, facility: fac, committed: true, strikes });
+                    self.exceptions.push(Exception { tid, facility: fac, part: 0, committed: true, strikes });
                 }
                 (Some((at, reason)), Some(fac)) if !acc.abort => commits.push((at, tid, fac, acc.msgs, reason)),
                 (Some(_), None) => release.push((tid, RecordKind::Done, Vec::new())),
@@ -403,7 +404,7 @@ impl Backend {
             payload.push(u8::from(committed));
             ctx.journal(vec![(tid, RecordKind::Exception, payload)], false, None);
         }
-        self.exceptions.push(Exception { tid, facility: facility.to_string(), committed, strikes });
+        self.exceptions.push(Exception { tid, facility: facility.to_string(), part, committed, strikes });
         if committed {
             // Keep the branch (its messages) for the operator; nothing more
             // will present it, and no Done is written.

@@ -6,7 +6,7 @@
 //! The views read the roles' state and change nothing. Process ids are not
 //! the node's business (it knows connections): the driver fills them in.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 use super::router::VoteState;
@@ -163,8 +163,11 @@ impl Node {
             self.fe.chans.iter().filter_map(|(chan, c)| c.current.map(|t| (t, (*chan, c.facility.as_str())))).collect();
         let mut branches: BTreeMap<Tid, Vec<BranchInfo>> = BTreeMap::new();
         let mut be_facility: HashMap<Tid, &str> = HashMap::new();
+        let set_aside: HashSet<Tid> = self.be.exceptions.iter().map(|e| e.tid).collect();
         for ((tid, part), b) in &self.be.branches {
-            let state = if b.committed.is_some() {
+            let state = if set_aside.contains(tid) {
+                BeState::Exception
+            } else if b.committed.is_some() {
                 BeState::Commit
             } else if b.voted_accept {
                 BeState::Voted
@@ -180,6 +183,21 @@ impl Node {
             });
             if let Some(p) = self.be.parts.get(part) {
                 be_facility.insert(*tid, p.facility.as_str());
+            }
+        }
+        // Exceptions whose branches are gone (rejected ones, and committed
+        // ones recovered from the journal) still show, set aside.
+        for e in &self.be.exceptions {
+            let list = branches.entry(e.tid).or_default();
+            if list.is_empty() {
+                list.push(BranchInfo {
+                    partition: e.part,
+                    state: BeState::Exception,
+                    server: None,
+                    uncertain: true,
+                    messages: 0,
+                });
+                be_facility.insert(e.tid, e.facility.as_str());
             }
         }
         let tids: BTreeSet<Tid> = self

@@ -492,6 +492,10 @@ fn a_transaction_that_takes_down_three_servers_is_rejected_and_set_aside() {
     assert!(h.kinds(t1).contains(&RecordKind::Exception));
     assert_eq!(h.node.be.exceptions.len(), 1);
     assert!(!h.node.be.exceptions[0].committed);
+    // rtr show transaction lists it, set aside.
+    let (rows, _) = h.node.show_transactions(h.now);
+    let row = rows.iter().find(|r| r.tid == t1).expect("the exception is listed");
+    assert_eq!(row.branches[0].state, crate::protocol::admin::BeState::Exception);
     // The last server is free for other work.
     let t2 = h.tid();
     let d = h.req(CLIENT, Request::Send { chan: 1, tid: t2, flags: 0, data: msg(1, "fine") });
@@ -520,6 +524,9 @@ fn committed_work_that_keeps_killing_servers_is_set_aside_and_stays_so_after_a_r
     let mut r = Harness::journaled();
     assert_eq!(r.node.recover(r.now, &records), 0);
     assert_eq!(r.node.be.exceptions.len(), 1);
+    let (rows, _) = r.node.show_transactions(r.now);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].branches[0].state, crate::protocol::admin::BeState::Exception);
     let d = r.server(20, range(0, 100), 0);
     assert_eq!(types(&d), vec![(SERVERS, 20, MsgType::Opened)]);
 }

@@ -188,6 +188,9 @@ pub enum BeState {
     Receiving,
     Voted,
     Commit,
+    /// Set aside by the retry limit: presented no more (committed ones wait
+    /// for an operator).
+    Exception,
 }
 
 impl FeState {
@@ -215,6 +218,7 @@ impl BeState {
             BeState::Receiving => "RECEIVING",
             BeState::Voted => "VOTED",
             BeState::Commit => "COMMIT",
+            BeState::Exception => "EXCEPTION",
         }
     }
 }
@@ -337,7 +341,7 @@ const PART_STATES: [PartitionState; 2] = [PartitionState::Active, PartitionState
 const SERVER_STATES: [ServerState; 3] = [ServerState::Free, ServerState::Busy, ServerState::Voted];
 const FE_STATES: [FeState; 2] = [FeState::Sending, FeState::Voting];
 const TR_STATES: [TrState; 3] = [TrState::Sending, TrState::Voting, TrState::Commit];
-const BE_STATES: [BeState; 3] = [BeState::Receiving, BeState::Voted, BeState::Commit];
+const BE_STATES: [BeState; 4] = [BeState::Receiving, BeState::Voted, BeState::Commit, BeState::Exception];
 
 pub(super) fn write_request(w: &mut Writer, req: &AdminRequest) {
     match req {
