@@ -332,3 +332,13 @@ fn the_same_programs_run_against_a_node_daemon() {
 fn an_event_loop_program_waits_on_the_wakeup_routine_and_descriptor() {
     check_program("tests/c/wakeup.c", &["wakeup: committed=20 routine_calls>=1 fd_ok=yes"]);
 }
+
+/// The README's quick start, as printed there.
+#[test]
+fn readme_quick_start() {
+    check_program("examples/c/quickstart.c", &["committed"]);
+    let readme = fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let source = fs::read_to_string(repo_root().join("examples/c/quickstart.c")).expect("quickstart.c");
+    let body = &source[source.find("#include <rtr.h>").expect("an include")..];
+    assert!(readme.contains(body), "README.md's C quick start differs from examples/c/quickstart.c");
+}
