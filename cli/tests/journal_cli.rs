@@ -16,62 +16,13 @@ const WAIT: Duration = Duration::from_secs(60);
 const EXIT_CORRUPT: i32 = 3;
 const EXIT_REFUSED: i32 = 4;
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+mod common;
 
-impl Out {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
-    }
-}
-
-impl std::fmt::Debug for Out {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
-    }
-}
+use common::{s, Out};
 
 /// Runs `rtr` with a bounded wait; kills it if it overruns.
 fn rtr(args: &[&str]) -> Out {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rtr"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run rtr");
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let ho = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = so.read_to_string(&mut s);
-        s
-    });
-    let he = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = se.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("rtr {args:?} did not finish within {WAIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Out { code: status.code().unwrap_or(-1), stdout: ho.join().unwrap(), stderr: he.join().unwrap() }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    common::rtr_within(args, WAIT)
 }
 
 fn cfg(dir: &Path) -> JournalConfig {

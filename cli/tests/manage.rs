@@ -6,7 +6,7 @@
 //! Every process is killed when its guard drops (also when a test fails);
 //! every wait is bounded.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -75,52 +75,13 @@ fn spawn(args: &[&str], socket: Option<&Path>) -> Proc {
     Proc { child, lines }
 }
 
-struct Out {
-    stdout: String,
-    stderr: String,
-    code: i32,
-}
+mod common;
 
-impl Out {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.stdout))
-    }
-}
+use common::Out;
 
 /// Run an `rtr` command to its end (killed after a bounded wait).
 fn rtr(args: &[&str]) -> Out {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rtr"))
-        .args(args)
-        .env_remove("RTR_NODE_SOCKET")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let o = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let e = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let until = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("rtr {args:?} did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Out { stdout: o.join().unwrap(), stderr: e.join().unwrap(), code: status.code().unwrap_or(-1) }
+    common::rtr_within(args, Duration::from_secs(60))
 }
 
 struct Node {

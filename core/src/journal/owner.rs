@@ -91,6 +91,9 @@ fn remove_old_claims(dir: &Path, newest: u64) {
     }
 }
 const EPOCH_BYTES: usize = 12;
+/// How often, and how far apart, a busy lock is tried again (200 ms in all).
+const LOCK_RETRIES: u32 = 20;
+const LOCK_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
 
 pub fn epoch_path(dir: &Path) -> PathBuf {
     dir.join(EPOCH_FILE)
@@ -104,7 +107,22 @@ pub fn lock(dir: &Path, takeover: Takeover) -> Result<Option<File>, JournalError
     let p = dir.join(LOCK_FILE);
     let file =
         OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&p).map_err(|e| io_err(&p, e))?;
-    match file.try_lock() {
+    // A lock that was just released can still be held for a moment by a
+    // child process between its fork and exec (the descriptor is
+    // close-on-exec, but the fork shares the open file and so the lock):
+    // a closed-and-reopened journal in a process that spawns programs could
+    // then see it as taken. Retry briefly before calling it held.
+    let mut tries = 0;
+    let result = loop {
+        match file.try_lock() {
+            Err(TryLockError::WouldBlock) if tries < LOCK_RETRIES => {
+                tries += 1;
+                std::thread::sleep(LOCK_RETRY_PAUSE);
+            }
+            other => break other,
+        }
+    };
+    match result {
         Ok(()) => Ok(Some(file)),
         Err(TryLockError::WouldBlock) => match takeover {
             Takeover::Normal => Err(JournalError::Locked { dir: dir.to_path_buf() }),
