@@ -152,6 +152,10 @@ fn run(exe: &Path, dir: &Path, env: &[(&str, &str)]) -> Run {
     let err_path = dir.join("stderr");
     let start = Instant::now();
     let mut child = Command::new(exe)
+        // The program must load the librtr.so it was linked against (rpath):
+        // cargo's test environment puts target/<profile> on the library
+        // path, where an older uplifted copy may lie.
+        .env_remove("LD_LIBRARY_PATH")
         .envs(env.iter().copied())
         .current_dir(dir)
         .stdin(Stdio::null())
