@@ -51,6 +51,9 @@ enum Cmd {
     /// Show a running node's facilities, partitions, servers, transactions, links.
     #[command(subcommand)]
     Show(manage::ShowCmd),
+    /// Change a running node's partitions, or resolve a set-aside transaction.
+    #[command(subcommand)]
+    Set(manage::SetCmd),
     /// Small client and server processes for trying a node.
     #[command(subcommand)]
     Probe(probe::ProbeCmd),
@@ -74,6 +77,7 @@ fn main() {
         Cmd::Create(c) => manage::create(c),
         Cmd::Delete(c) => manage::delete(c),
         Cmd::Show(c) => manage::show(c),
+        Cmd::Set(c) => manage::set(c),
         Cmd::Probe(c) => probe::run(c),
         Cmd::CrashWorker(a) => crash::worker(a),
         Cmd::CrashCheck(a) => crash::check(a),

@@ -92,6 +92,92 @@ pub enum ShowCmd {
     Link(Target),
 }
 
+#[derive(Subcommand)]
+pub enum SetCmd {
+    /// Change a partition: suspend or resume presentation, set its retry limit.
+    Partition(SetPartitionArgs),
+    /// Resolve a transaction set aside by the retry limit (`rtr show
+    /// transaction` lists them as EXCEPTION): forget it, or present it again.
+    Transaction(SetTransactionArgs),
+}
+
+#[derive(Args)]
+pub struct SetPartitionArgs {
+    /// FACILITY:ID, the id as `rtr show partition` prints it.
+    partition: String,
+    /// Stop presenting transactions to its servers (those in progress go on).
+    #[arg(long, conflicts_with_all = ["resume"])]
+    suspend: bool,
+    /// Present transactions again.
+    #[arg(long)]
+    resume: bool,
+    /// How many servers a transaction may take down before it is set aside.
+    #[arg(long, value_name = "N")]
+    retry_limit: Option<u32>,
+    #[command(flatten)]
+    target: Target,
+}
+
+#[derive(Args)]
+pub struct SetTransactionArgs {
+    /// The tid as RTR prints it (seven hex words separated by commas).
+    tid: String,
+    /// Forget it: it was dealt with by hand (its journal space is freed).
+    #[arg(long, conflicts_with = "retry")]
+    forget: bool,
+    /// Present it to the partition's servers again.
+    #[arg(long)]
+    retry: bool,
+    #[command(flatten)]
+    target: Target,
+}
+
+pub fn set(c: SetCmd) -> Result<(), String> {
+    use rtr_core::protocol::admin::{PartitionChange, TxChange};
+    match c {
+        SetCmd::Partition(a) => {
+            let (facility, id) = a
+                .partition
+                .split_once(':')
+                .and_then(|(f, i)| Some((f.to_string(), i.parse::<u64>().ok()?)))
+                .ok_or_else(|| format!("{:?}: give the partition as FACILITY:ID", a.partition))?;
+            let mut changes = Vec::new();
+            if a.suspend {
+                changes.push(PartitionChange::Suspend);
+            }
+            if a.resume {
+                changes.push(PartitionChange::Resume);
+            }
+            if let Some(n) = a.retry_limit {
+                changes.push(PartitionChange::RetryLimit(n));
+            }
+            if changes.is_empty() {
+                return Err("nothing to change: give --suspend, --resume or --retry-limit N".into());
+            }
+            for change in changes {
+                run(&a.target, AdminRequest::SetPartition { facility: facility.clone(), id, change }, done)?;
+            }
+            Ok(())
+        }
+        SetCmd::Transaction(a) => {
+            let tid = parse_tid(&a.tid).ok_or_else(|| format!("{:?} is not a tid (seven hex words)", a.tid))?;
+            let change = match (a.forget, a.retry) {
+                (true, false) => TxChange::Forget,
+                (false, true) => TxChange::Retry,
+                _ => return Err("give --forget or --retry".into()),
+            };
+            run(&a.target, AdminRequest::SetTransaction { tid, change }, done)
+        }
+    }
+}
+
+/// A tid as RTR prints it: seven hexadecimal words, comma-separated.
+fn parse_tid(s: &str) -> Option<rtr_core::Tid> {
+    let words: Vec<u32> = s.split(',').map(|w| u32::from_str_radix(w.trim(), 16)).collect::<Result<_, _>>().ok()?;
+    let w: [u32; 7] = words.try_into().ok()?;
+    Some(rtr_core::Tid::from_words(w))
+}
+
 /// How long to wait for the node's answer (a stop syncs the journal first).
 const ANSWER_WAIT: Duration = Duration::from_secs(40);
 
@@ -554,5 +640,18 @@ mod tests {
             messages: 1,
         };
         assert_eq!(branch_text(&b), "p2 VOTED (server 3.1, replay)");
+    }
+}
+
+#[cfg(test)]
+mod set_tests {
+    use super::parse_tid;
+
+    #[test]
+    fn tids_parse_as_rtr_prints_them() {
+        let t = rtr_core::Tid { node: 1, incarnation: 0xabc, conn: 3, seq: 0x1_0000_0002 };
+        assert_eq!(parse_tid(&t.to_string()), Some(t));
+        assert_eq!(parse_tid("1,2,3"), None);
+        assert_eq!(parse_tid("1,2,3,4,5,6,zz"), None);
     }
 }

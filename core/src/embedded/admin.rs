@@ -41,6 +41,8 @@ pub(crate) enum Cmd {
     Pid(ConnId, u32),
     /// Stop gracefully; the answer comes once the journal is flushed.
     Stop(Sender<AdminReply>),
+    /// An operator change (`SetPartition`, `SetTransaction`).
+    Set(AdminRequest, Sender<AdminReply>),
 }
 
 pub(crate) enum Change {
@@ -113,6 +115,19 @@ impl Driver {
             }
             Cmd::Show(req, reply) => {
                 let _ = reply.send(self.view(now, req));
+            }
+            Cmd::Set(req, reply) => {
+                let result = match req {
+                    AdminRequest::SetPartition { facility, id, change } => {
+                        self.node.set_partition(now, &facility, id, change)
+                    }
+                    AdminRequest::SetTransaction { tid, change } => self.node.set_transaction(now, tid, change),
+                    other => Err(("INVOBJCT", format!("{other:?} is not a change"))),
+                };
+                let _ = reply.send(match result {
+                    Ok(message) => done(message),
+                    Err((code, message)) => failed(code, message),
+                });
             }
             Cmd::Define(table, change, reply) => {
                 self.node.set_facilities(table);
@@ -289,6 +304,9 @@ impl EmbeddedNode {
                     AdminReply::Failed { code, .. } if code == "NODEUNAVAIL" => done("it was already stopping".into()),
                     r => r,
                 }
+            }
+            change @ (AdminRequest::SetPartition { .. } | AdminRequest::SetTransaction { .. }) => {
+                self.ask(|tx| Cmd::Set(change, tx), ADMIN_WAIT)
             }
             view => self.ask(|tx| Cmd::Show(view, tx), ADMIN_WAIT),
         }

@@ -52,7 +52,9 @@ pub(super) struct Partition {
     pub(super) waiting: VecDeque<Tid>,
     pub(super) noconcurrent: bool,
     /// Servers a transaction may take down before it is set aside.
-    retry_limit: u32,
+    pub(super) retry_limit: u32,
+    /// An operator suspended presentation (`rtr set partition --suspend`).
+    pub(super) suspended: bool,
 }
 
 pub(super) struct Branch {
@@ -67,7 +69,7 @@ pub(super) struct Branch {
     /// the server after (re)presenting the messages.
     pub(super) committed: Option<(Status, u32)>,
     /// Servers lost while they held this branch ("strikes").
-    strikes: u32,
+    pub(super) strikes: u32,
 }
 
 /// How many servers a transaction may take down before it is rejected and
@@ -102,16 +104,16 @@ struct RecoveredTx {
 
 /// What still stands between a committed transaction and its `Done` record.
 #[derive(Default)]
-struct Finishing {
+pub(super) struct Finishing {
     /// Branches committed but not yet acknowledged by a server.
-    unacked: usize,
+    pub(super) unacked: usize,
     /// Recovered messages not yet claimed by any partition.
     unclaimed: usize,
 }
 
 #[derive(Default)]
 pub struct Backend {
-    journal: bool,
+    pub(super) journal: bool,
     facilities: HashMap<String, Facility>,
     pub(super) parts: HashMap<PartId, Partition>,
     pub(super) servers: HashMap<ChanRef, Server>,
@@ -120,7 +122,7 @@ pub struct Backend {
     next_token: u64,
     /// Commit records on their way to disk: token -> (tid, parts, reason).
     committing: HashMap<u64, (Tid, Vec<PartId>, u32)>,
-    finishing: HashMap<Tid, Finishing>,
+    pub(super) finishing: HashMap<Tid, Finishing>,
     /// Recovered committed transactions per facility, in commit order.
     recovered: HashMap<String, Vec<RecoveredTx>>,
     /// Transactions set aside by the retry limit.
@@ -282,6 +284,7 @@ impl Backend {
                         waiting: VecDeque::new(),
                         noconcurrent,
                         retry_limit: DEFAULT_RETRY_LIMIT,
+                        suspended: false,
                     },
                 );
                 ctx.to_router(ToRouter::PartitionUp { facility, part: id, range });
@@ -616,7 +619,7 @@ impl Backend {
         self.maybe_done(ctx, tid);
     }
 
-    fn maybe_done(&mut self, ctx: &mut Ctx, tid: Tid) {
+    pub(super) fn maybe_done(&mut self, ctx: &mut Ctx, tid: Tid) {
         let Some(f) = self.finishing.get(&tid) else { return };
         if f.unacked == 0 && f.unclaimed == 0 {
             self.finishing.remove(&tid);
@@ -627,10 +630,10 @@ impl Backend {
     }
 
     /// Present waiting branches of a partition to its free servers.
-    fn dispatch(&mut self, ctx: &mut Ctx, part: PartId) {
+    pub(super) fn dispatch(&mut self, ctx: &mut Ctx, part: PartId) {
         loop {
             let Some(p) = self.parts.get_mut(&part) else { return };
-            if p.waiting.is_empty() || p.free.is_empty() {
+            if p.suspended || p.waiting.is_empty() || p.free.is_empty() {
                 return;
             }
             let Some(tid) = p.waiting.pop_front() else { return };

@@ -9,6 +9,7 @@
 
 mod backend;
 mod frontend;
+mod operate;
 mod router;
 mod snapshot;
 

@@ -110,7 +110,13 @@ impl Node {
                 facility: p.facility.clone(),
                 id: *id,
                 range: clip(p.range.to_string(), MAX_RANGE_TEXT),
-                state: if p.servers.is_empty() { PartitionState::NoServers } else { PartitionState::Active },
+                state: if p.suspended {
+                    PartitionState::Suspended
+                } else if p.servers.is_empty() {
+                    PartitionState::NoServers
+                } else {
+                    PartitionState::Active
+                },
                 servers: p.servers.len() as u32,
                 free_servers: p.free.len() as u32,
                 waiting: p.waiting.len() as u32,

@@ -530,3 +530,61 @@ fn committed_work_that_keeps_killing_servers_is_set_aside_and_stays_so_after_a_r
     let d = r.server(20, range(0, 100), 0);
     assert_eq!(types(&d), vec![(SERVERS, 20, MsgType::Opened)]);
 }
+
+#[test]
+fn a_suspended_partition_presents_nothing_until_resumed() {
+    use crate::protocol::admin::PartitionChange;
+    let mut h = Harness::new();
+    h.server(10, range(0, 100), 0);
+    h.client(1);
+    let (rows, _) = h.node.show_partitions();
+    let id = rows[0].id;
+    assert!(h.node.set_partition(h.now, "f", id, PartitionChange::Suspend).is_ok(), "facility names ignore case");
+    let t1 = h.tid();
+    assert!(h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(1, "a") }).is_empty());
+    assert_eq!(h.node.show_partitions().0[0].state, crate::protocol::admin::PartitionState::Suspended);
+    h.node.set_partition(h.now, "F", id, PartitionChange::Resume).unwrap();
+    let d = h.out();
+    assert_eq!(types(&d), vec![(SERVERS, 10, MsgType::Msg1)]);
+    // Refusals: an unknown partition, a retry limit of 0.
+    assert_eq!(h.node.set_partition(h.now, "F", 99, PartitionChange::Suspend).unwrap_err().0, "NOSUCHPRT");
+    assert_eq!(h.node.set_partition(h.now, "F", id, PartitionChange::RetryLimit(0)).unwrap_err().0, "INVRETRY");
+}
+
+#[test]
+fn the_retry_limit_is_per_partition_and_exceptions_can_be_retried_or_forgotten() {
+    use crate::protocol::admin::{PartitionChange, TxChange};
+    let mut h = Harness::journaled();
+    for chan in [10, 11] {
+        h.server(chan, range(0, 100), 0);
+    }
+    h.client(1);
+    let id = h.node.show_partitions().0[0].id;
+    h.node.set_partition(h.now, "F", id, PartitionChange::RetryLimit(1)).unwrap();
+    let t1 = h.tid();
+    h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1, "a") });
+    h.req(SERVERS, Request::Accept { chan: 10, tid: t1, flags: 0, reason: 0, implicit: true });
+    h.durable(h.last_token());
+    // One loss is enough now: the committed transaction is set aside.
+    assert!(h.req(SERVERS, Request::Close { chan: 10 }).is_empty());
+    assert_eq!(h.node.be.exceptions.len(), 1);
+    let unknown = h.tid();
+    assert_eq!(h.node.set_transaction(h.now, unknown, TxChange::Forget).unwrap_err().0, "NOSUCHTX");
+    // Presented again: server 11 gets it, uncertain, then the commit.
+    h.node.set_transaction(h.now, t1, TxChange::Retry).unwrap();
+    let d = h.out();
+    assert_eq!(types(&d), vec![(SERVERS, 11, MsgType::Msg1Uncertain), (SERVERS, 11, MsgType::Accepted)]);
+    assert!(h.node.be.exceptions.is_empty());
+    h.req(SERVERS, Request::Ack { chan: 11, tid: t1 });
+    assert_eq!(h.kinds(t1).last(), Some(&RecordKind::Done));
+
+    // A rejected exception can only be forgotten.
+    let t2 = h.tid();
+    h.req(CLIENT, Request::Send { chan: 1, tid: t2, flags: 0, data: msg(1, "b") });
+    h.req(SERVERS, Request::Close { chan: 11 });
+    assert_eq!(h.node.set_transaction(h.now, t2, TxChange::Retry).unwrap_err().0, "TXREJECTED");
+    h.node.set_transaction(h.now, t2, TxChange::Forget).unwrap();
+    h.out();
+    assert!(h.node.be.exceptions.is_empty());
+    assert_eq!(h.kinds(t2).last(), Some(&RecordKind::Done));
+}

@@ -43,6 +43,37 @@ pub enum AdminRequest {
     /// Stop the node gracefully: it stops accepting connections, closes
     /// every application connection and flushes its journal, then replies.
     Stop,
+    /// `rtr set partition`: change one partition of a facility.
+    SetPartition {
+        facility: String,
+        id: u64,
+        change: PartitionChange,
+    },
+    /// `rtr set transaction`: resolve a transaction set aside by the retry limit.
+    SetTransaction {
+        tid: Tid,
+        change: TxChange,
+    },
+}
+
+/// What `rtr set partition` changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartitionChange {
+    /// Stop presenting transactions to the partition's servers (those in
+    /// progress go on; new ones wait, and their clients' timeouts still run).
+    Suspend,
+    Resume,
+    /// Servers a transaction may take down before it is set aside (1 or more).
+    RetryLimit(u32),
+}
+
+/// How an operator resolves a transaction set aside by the retry limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxChange {
+    /// Forget it: the operator dealt with it (its journal space is freed).
+    Forget,
+    /// Present it to the partition's servers again (strikes reset).
+    Retry,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,6 +133,8 @@ pub enum PartitionState {
     Active,
     /// No server left; its waiting transactions are held until one returns.
     NoServers,
+    /// Presentation suspended by an operator (`rtr set partition --suspend`).
+    Suspended,
 }
 
 impl PartitionState {
@@ -109,6 +142,7 @@ impl PartitionState {
         match self {
             PartitionState::Active => "active",
             PartitionState::NoServers => "no_servers",
+            PartitionState::Suspended => "suspended",
         }
     }
 }
@@ -337,7 +371,7 @@ fn read_tag<T: Copy>(r: &mut Reader, all: &[T], what: &'static str) -> Result<T,
     all.get(usize::from(t)).copied().ok_or(DecodeError::UnknownTag { what, tag: t })
 }
 
-const PART_STATES: [PartitionState; 2] = [PartitionState::Active, PartitionState::NoServers];
+const PART_STATES: [PartitionState; 3] = [PartitionState::Active, PartitionState::NoServers, PartitionState::Suspended];
 const SERVER_STATES: [ServerState; 3] = [ServerState::Free, ServerState::Busy, ServerState::Voted];
 const FE_STATES: [FeState; 2] = [FeState::Sending, FeState::Voting];
 const TR_STATES: [TrState; 3] = [TrState::Sending, TrState::Voting, TrState::Commit];
@@ -362,6 +396,29 @@ pub(super) fn write_request(w: &mut Writer, req: &AdminRequest) {
             w.str(name);
         }
         AdminRequest::Stop => w.u8(8),
+        AdminRequest::SetPartition { facility, id, change } => {
+            w.u8(9);
+            w.str(facility);
+            w.u64(*id);
+            match change {
+                PartitionChange::Suspend => w.u8(0),
+                PartitionChange::Resume => w.u8(1),
+                PartitionChange::RetryLimit(n) => {
+                    w.u8(2);
+                    w.u32(*n);
+                }
+            }
+        }
+        AdminRequest::SetTransaction { tid, change } => {
+            w.u8(10);
+            for word in tid.to_words() {
+                w.u32(word);
+            }
+            w.u8(match change {
+                TxChange::Forget => 0,
+                TxChange::Retry => 1,
+            });
+        }
     }
 }
 
@@ -380,6 +437,29 @@ pub(super) fn read_request(r: &mut Reader) -> Result<AdminRequest, DecodeError> 
         },
         7 => AdminRequest::DeleteFacility { name: r.str(MAX_NAME)? },
         8 => AdminRequest::Stop,
+        9 => {
+            let facility = r.str(MAX_NAME)?;
+            let id = r.u64()?;
+            let change = match r.u8()? {
+                0 => PartitionChange::Suspend,
+                1 => PartitionChange::Resume,
+                2 => PartitionChange::RetryLimit(r.u32()?),
+                tag => return Err(DecodeError::UnknownTag { what: "partition change", tag }),
+            };
+            AdminRequest::SetPartition { facility, id, change }
+        }
+        10 => {
+            let mut w = [0u32; 7];
+            for x in &mut w {
+                *x = r.u32()?;
+            }
+            let change = match r.u8()? {
+                0 => TxChange::Forget,
+                1 => TxChange::Retry,
+                tag => return Err(DecodeError::UnknownTag { what: "transaction change", tag }),
+            };
+            AdminRequest::SetTransaction { tid: Tid::from_words(w), change }
+        }
         tag => return Err(DecodeError::UnknownTag { what: "admin request", tag }),
     })
 }

@@ -26,6 +26,14 @@ fn requests() -> Vec<AdminRequest> {
         },
         AdminRequest::DeleteFacility { name: "BANK".into() },
         AdminRequest::Stop,
+        AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::Suspend },
+        AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::Resume },
+        AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::RetryLimit(5) },
+        AdminRequest::SetTransaction {
+            tid: Tid { node: 1, incarnation: 2, conn: 3, seq: 4 },
+            change: TxChange::Forget,
+        },
+        AdminRequest::SetTransaction { tid: Tid { node: 1, incarnation: 2, conn: 3, seq: 5 }, change: TxChange::Retry },
     ]
 }
 
@@ -209,12 +217,12 @@ fn unknown_tags_and_oversized_lists_are_refused() {
     let mut body = vec![v, admin, 6, 1, 0, 0, 0, b'F'];
     body.extend_from_slice(&u32::MAX.to_le_bytes());
     assert!(matches!(decode(&body), Err(DecodeError::Truncated)));
-    // A state tag past the last state.
+    // A state tag past the last state (active, no_servers, suspended).
     let mut bytes = encode(&Frame::AdminReply(replies()[4].clone()))[4..].to_vec();
     let at = bytes.len() - 8 - 1 - 4 * 4 - 1; // the partition state byte
     assert_eq!(bytes[at], 1);
-    bytes[at] = 2;
-    assert!(matches!(decode(&bytes), Err(DecodeError::UnknownTag { what: "partition state", tag: 2 })));
+    bytes[at] = 3;
+    assert!(matches!(decode(&bytes), Err(DecodeError::UnknownTag { what: "partition state", tag: 3 })));
 }
 
 #[test]

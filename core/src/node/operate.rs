@@ -1,0 +1,111 @@
+//! Operator changes to a running node (`rtr set partition`, `rtr set
+//! transaction`): the node applies them on its own thread, like any input.
+
+use std::time::Instant;
+
+use super::backend::Backend;
+use super::{Ctx, Node};
+use crate::journal::RecordKind;
+use crate::protocol::admin::{PartitionChange, TxChange};
+use crate::tid::Tid;
+
+/// Why a change was refused: (RTR-style code, text).
+pub type Refusal = (&'static str, String);
+
+impl Node {
+    /// Suspend or resume presentation to a partition, or set its retry limit.
+    pub fn set_partition(
+        &mut self,
+        now: Instant,
+        facility: &str,
+        id: u64,
+        change: PartitionChange,
+    ) -> Result<String, Refusal> {
+        let facility = facility.to_ascii_uppercase();
+        let mut ctx = Ctx { now, queue: &mut self.queue, out: &mut self.out };
+        let r = self.be.set_partition(&mut ctx, &facility, id, change);
+        self.run(now);
+        r
+    }
+
+    /// Forget a transaction set aside by the retry limit, or present it again.
+    pub fn set_transaction(&mut self, now: Instant, tid: Tid, change: TxChange) -> Result<String, Refusal> {
+        let mut ctx = Ctx { now, queue: &mut self.queue, out: &mut self.out };
+        let r = self.be.set_transaction(&mut ctx, tid, change);
+        self.run(now);
+        r
+    }
+}
+
+impl Backend {
+    fn set_partition(
+        &mut self,
+        ctx: &mut Ctx,
+        facility: &str,
+        id: u64,
+        change: PartitionChange,
+    ) -> Result<String, Refusal> {
+        let Some(p) = self.parts.get_mut(&id).filter(|p| p.facility == facility) else {
+            return Err(("NOSUCHPRT", format!("no partition {id} in facility {facility} on this node")));
+        };
+        match change {
+            PartitionChange::Suspend => {
+                p.suspended = true;
+                Ok(format!("partition {facility}:{id} suspended: no transaction is presented until it is resumed"))
+            }
+            PartitionChange::Resume => {
+                p.suspended = false;
+                let waiting = p.waiting.len();
+                self.dispatch(ctx, id);
+                Ok(format!("partition {facility}:{id} resumed ({waiting} transactions were waiting)"))
+            }
+            PartitionChange::RetryLimit(0) => Err(("INVRETRY", "the retry limit must be at least 1".into())),
+            PartitionChange::RetryLimit(n) => {
+                p.retry_limit = n;
+                Ok(format!("partition {facility}:{id}: retry limit {n}"))
+            }
+        }
+    }
+
+    fn set_transaction(&mut self, ctx: &mut Ctx, tid: Tid, change: TxChange) -> Result<String, Refusal> {
+        let Some(at) = self.exceptions.iter().position(|e| e.tid == tid) else {
+            return Err(("NOSUCHTX", format!("transaction {tid} is not set aside on this node")));
+        };
+        let e = self.exceptions[at].clone();
+        match change {
+            TxChange::Forget => {
+                self.exceptions.remove(at);
+                // Its kept branch (a committed one) goes, and so does its
+                // journal space.
+                self.branches.retain(|(t, _), _| *t != tid);
+                self.finishing.remove(&tid);
+                if self.journal {
+                    ctx.journal(vec![(tid, RecordKind::Done, Vec::new())], false, None);
+                }
+                Ok(format!("transaction {tid} forgotten"))
+            }
+            TxChange::Retry if !e.committed => {
+                Err(("TXREJECTED", format!("transaction {tid} was rejected; there is nothing to present again")))
+            }
+            TxChange::Retry => {
+                let Some(b) = self.branches.get_mut(&(tid, e.part)) else {
+                    return Err((
+                        "UNSUPPORTED",
+                        format!(
+                            "transaction {tid} was set aside before this node started; presenting it again from \
+                             the journal is not supported yet (forget it, or apply it by hand)"
+                        ),
+                    ));
+                };
+                b.strikes = 0;
+                b.server = None;
+                self.exceptions.remove(at);
+                if let Some(p) = self.parts.get_mut(&e.part) {
+                    p.waiting.push_back(tid);
+                }
+                self.dispatch(ctx, e.part);
+                Ok(format!("transaction {tid} presented again"))
+            }
+        }
+    }
+}
