@@ -323,6 +323,33 @@ typedef uint32_t rtr_clo_flag_t;
 typedef uintptr_t rtr_usrhdl_t;
 
 /*
+ Flags of `rtr_broadcast_event` (none defined: pass `RTR_NO_FLAGS`).
+ */
+typedef uint32_t rtr_bro_flag_t;
+
+/*
+ Extension: a message buffer the library only reads (the data of
+ `rtr_send_to_server` and `rtr_reply_to_client`), so C++ callers can pass
+ const data. Any `rtr_msgbuf_t` converts to it implicitly.
+ */
+typedef const void *rtr_const_msgbuf_t;
+
+/*
+ A message length in bytes (0 to `RTR_MAX_MSGLEN`).
+ */
+typedef uint32_t rtr_msglen_t;
+
+/*
+ A recipient specification for broadcasts (wildcards allowed).
+ */
+typedef const char *rtr_rcpspc_t;
+
+/*
+ A message format description (`RTR_NO_MSGFMT` for raw bytes).
+ */
+typedef const char *rtr_msgfmt_t;
+
+/*
  Flags of `rtr_receive_message` (none defined: pass `RTR_NO_FLAGS`).
  */
 typedef uint32_t rtr_rcv_flag_t;
@@ -331,11 +358,6 @@ typedef uint32_t rtr_rcv_flag_t;
  A message buffer the library writes into (`rtr_receive_message`).
  */
 typedef void *rtr_msgbuf_t;
-
-/*
- A message length in bytes (0 to `RTR_MAX_MSGLEN`).
- */
-typedef uint32_t rtr_msglen_t;
 
 /*
  A timeout in milliseconds; see `RTR_NO_TIMOUTMS`.
@@ -387,18 +409,6 @@ typedef uint32_t rtr_sta_flag_t;
 typedef uint32_t rtr_sen_flag_t;
 
 /*
- Extension: a message buffer the library only reads (the data of
- `rtr_send_to_server` and `rtr_reply_to_client`), so C++ callers can pass
- const data. Any `rtr_msgbuf_t` converts to it implicitly.
- */
-typedef const void *rtr_const_msgbuf_t;
-
-/*
- A message format description (`RTR_NO_MSGFMT` for raw bytes).
- */
-typedef const char *rtr_msgfmt_t;
-
-/*
  Flags of `rtr_reply_to_client` (`RTR_F_REP_*`).
  */
 typedef uint32_t rtr_rep_flag_t;
@@ -438,16 +448,6 @@ typedef struct {
    */
   rtr_reason_t reason;
 } rtr_status_data_t;
-
-/*
- A recipient specification for broadcasts (wildcards allowed).
- */
-typedef const char *rtr_rcpspc_t;
-
-/*
- Flags of `rtr_broadcast_event` (none defined: pass `RTR_NO_FLAGS`).
- */
-typedef uint32_t rtr_bro_flag_t;
 
 /*
  Flags of `rtr_prepare_tx` (none defined: pass `RTR_NO_FLAGS`).
@@ -601,6 +601,49 @@ rtr_status_t rtr_get_user_handle(rtr_channel_t channel, rtr_usrhdl_t *pusrhdl);
  node is needed).
  */
 const char *rtr_error_text(rtr_status_t sts);
+
+/*
+ Broadcast a user event, with optional data, to the other side of the
+ channel's facility: from a client channel to server channels, from a
+ server channel to client channels.
+
+ A channel receives it (as `rtr_mt_user_event`, `msgsb.evtnum` set, the
+ data in the buffer) when it subscribed to `evtnum` in its `pevtnum` list
+ at open and its recipient name (`rcpnam` at open) matches `rcpspc`.
+ Broadcasts are not transactional and not journaled; a broadcast nobody
+ subscribed to is not an error.
+
+ Arguments:
+ - `flags`: `RTR_NO_FLAGS`;
+ - `pmsg`, `msglen`: the data (may be `RTR_NO_MSG`, 0), at most
+   `RTR_MAX_MSGLEN` bytes, copied before the call returns;
+ - `evtnum`: a user event, `RTR_EVTNUM_USERBASE` to `RTR_EVTNUM_USERMAX`;
+ - `rcpspc`: recipient specification, case-sensitive, `*` matching any
+   sequence and `?` one character; NULL or empty reaches channels opened
+   without a recipient name; at most `RTR_MAX_RCPSPC_LEN` characters;
+ - `msgfmt`: `RTR_NO_MSGFMT` (format conversion is not supported).
+
+ Returns:
+ - `RTR_STS_OK`;
+ - `RTR_STS_INVCHANNEL`, `RTR_STS_CHANCLOSED`, `RTR_STS_INVFLAGS`;
+ - `RTR_STS_INVEVTNUM`: not a user event number;
+ - `RTR_STS_INVRCPSPC`: `rcpspc` too long or not UTF-8;
+ - `RTR_STS_INVMSGLEN`, `RTR_STS_INVPMSG`, `RTR_STS_UNSUPPORTED` (a msgfmt);
+ - `RTR_STS_NODEUNAVAIL`, `RTR_STS_INTERNAL`.
+
+ Thread safety: may be called from any thread.
+
+ # Safety
+ `pmsg` is NULL or points to `msglen` readable bytes; `rcpspc` and
+ `msgfmt` are NULL or NUL-terminated.
+ */
+rtr_status_t rtr_broadcast_event(rtr_channel_t channel,
+                                 rtr_bro_flag_t flags,
+                                 rtr_const_msgbuf_t pmsg,
+                                 rtr_msglen_t msglen,
+                                 rtr_evtnum_t evtnum,
+                                 rtr_rcpspc_t rcpspc,
+                                 rtr_msgfmt_t msgfmt);
 
 /*
  Receive the next message for the process, from any channel or from a list.

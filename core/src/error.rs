@@ -21,6 +21,10 @@ pub enum RtrError {
     InvalidAccess(String),
     #[error("invalid event list: {0}")]
     InvalidEventList(String),
+    #[error("event number {0} is not a user event (0 to 250)")]
+    InvalidEvent(i32),
+    #[error("invalid recipient specification: {0}")]
+    InvalidRecipientSpec(String),
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error("client channels take no key segments (numseg must be 0)")]
@@ -70,6 +74,8 @@ impl RtrError {
             RtrError::InvalidRecipient(_) => Status::Invrcpnam,
             RtrError::InvalidAccess(_) => Status::Invaccess,
             RtrError::InvalidEventList(_) => Status::Invpevtnum,
+            RtrError::InvalidEvent(_) => Status::Invevtnum,
+            RtrError::InvalidRecipientSpec(_) => Status::Invrcpspc,
             RtrError::Key(k) => match k {
                 KeyError::BadNumericLength { .. } => Status::Invmsgsize,
                 KeyError::TooManySegments { .. } => Status::Invnumseg,

@@ -15,6 +15,7 @@
 mod boundary;
 pub mod channel;
 pub mod errors;
+pub mod events;
 pub mod receive;
 pub mod tx;
 pub mod types;
@@ -25,6 +26,7 @@ mod test_support;
 
 pub use channel::*;
 pub use errors::*;
+pub use events::*;
 pub use receive::*;
 pub use tx::*;
 pub use types::*;

@@ -52,7 +52,7 @@ pub extern "C" fn rtr_start_tx(
 /// # Safety
 /// `pmsg` is NULL or points to `msglen` readable bytes; `msgfmt` is NULL or
 /// points to at least one readable byte.
-unsafe fn message<'a>(
+pub(crate) unsafe fn message<'a>(
     pmsg: rtr_const_msgbuf_t,
     msglen: rtr_msglen_t,
     msgfmt: rtr_msgfmt_t,

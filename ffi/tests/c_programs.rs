@@ -346,3 +346,8 @@ fn readme_quick_start() {
     let body = &source[source.find("#include <rtr.h>").expect("an include")..];
     assert!(readme.contains(body), "README.md's C quick start differs from examples/c/quickstart.c");
 }
+
+#[test]
+fn broadcast_events_reach_subscribers_whose_names_match() {
+    check_program("tests/c/events.c", &["events: srv*=A *=AB 11=B to_clients=X data=ok bad=ok"]);
+}

@@ -353,6 +353,7 @@ impl Rtr {
             return Err(RtrError::KeysOnClient);
         }
         let range = KeyRange::new(p.segments)?;
+        let subs = crate::events::parse_subscription(&p.events).map_err(RtrError::InvalidEventList)?;
 
         let mut st = self.lock()?;
         let open = st.channels.len();
@@ -363,7 +364,40 @@ impl Rtr {
         st.next_chan = st.next_chan.checked_add(1).ok_or_else(|| RtrError::Internal("channel ids exhausted".into()))?;
         st.channels.insert(chan, Chan::new(role, p.flags));
         self.send(Request::Open { chan, role, facility, flags: p.flags, range })?;
+        if p.recipient.is_some() || !subs.is_empty() {
+            let recipient = p.recipient.unwrap_or_default();
+            self.send(Request::Subscribe { chan, recipient, events: subs.ranges })?;
+        }
         Ok(chan)
+    }
+
+    // ----- rtr_broadcast_event -----
+
+    /// Broadcast user event `evtnum` (0..=250) with optional data to the
+    /// other side of the channel's facility (clients to servers, servers to
+    /// clients): every channel that subscribed to the event and whose
+    /// recipient name matches `rcpspc` (`*` and `?` wildcards,
+    /// case-sensitive; `None` or empty: channels without a name) gets an
+    /// `rtr_mt_user_event`. Not transactional; nobody subscribed is no error.
+    pub fn broadcast_event(&self, chan: ChanId, fl: u32, msg: &[u8], evtnum: i32, rcpspc: Option<&str>) -> Result<()> {
+        if fl != 0 {
+            return Err(RtrError::InvalidFlags { call: "rtr_broadcast_event", flags: fl });
+        }
+        if !(crate::events::USERBASE..=crate::events::USERMAX).contains(&evtnum) {
+            return Err(RtrError::InvalidEvent(evtnum));
+        }
+        check_len(msg.len())?;
+        let rcpspc = rcpspc.unwrap_or("");
+        if rcpspc.len() > crate::MAX_RCPSPC_LEN {
+            return Err(RtrError::InvalidRecipientSpec(format!(
+                "{} characters; at most {}",
+                rcpspc.len(),
+                crate::MAX_RCPSPC_LEN
+            )));
+        }
+        let mut st = self.lock()?;
+        any_chan(&mut st, chan)?;
+        self.send(Request::Broadcast { chan, evtnum, rcpspc: rcpspc.to_string(), data: Bytes::from(msg) })
     }
 
     /// Close a channel. A client's active transaction is rejected; a

@@ -8,6 +8,7 @@
 //! needs no threads, so tests and a simulator can run it step by step.
 
 mod backend;
+mod broadcast;
 mod frontend;
 mod operate;
 mod router;
@@ -193,6 +194,7 @@ pub struct Node {
     fe: Frontend,
     tr: Router,
     be: Backend,
+    bc: broadcast::Broadcasts,
     /// Which role owns each open channel.
     roles: HashMap<ChanRef, Role>,
     /// The facility definitions: which roles this node plays in each.
@@ -215,6 +217,7 @@ impl Node {
             fe: Frontend::default(),
             tr: Router::default(),
             be: Backend::new(journal),
+            bc: broadcast::Broadcasts::default(),
             roles: HashMap::new(),
             facilities: FacilityTable::default(),
             queue: VecDeque::new(),
@@ -234,16 +237,27 @@ impl Node {
                     return;
                 }
                 self.roles.insert((conn, chan), role);
+                self.bc.opened((conn, chan), role, facility.clone());
                 match role {
                     Role::Client => self.fe.open(&mut ctx, (conn, chan), facility),
                     Role::Server => self.be.open(&mut ctx, (conn, chan), facility, flags, range),
                 }
             }
-            Request::Close { chan } => match self.roles.remove(&(conn, chan)) {
-                Some(Role::Client) => self.fe.close(&mut ctx, (conn, chan)),
-                Some(Role::Server) => self.be.close(&mut ctx, (conn, chan)),
-                None => {}
-            },
+            Request::Close { chan } => {
+                self.bc.closed((conn, chan));
+                match self.roles.remove(&(conn, chan)) {
+                    Some(Role::Client) => self.fe.close(&mut ctx, (conn, chan)),
+                    Some(Role::Server) => self.be.close(&mut ctx, (conn, chan)),
+                    None => {}
+                }
+            }
+            Request::Subscribe { chan, recipient, events } => {
+                let subs = crate::events::Subscription { ranges: events };
+                self.bc.subscribe((conn, chan), recipient, subs);
+            }
+            Request::Broadcast { chan, evtnum, rcpspc, data } => {
+                self.bc.broadcast(&mut ctx, (conn, chan), evtnum, &rcpspc, data);
+            }
             Request::Disconnect => {
                 let mine: Vec<(ChanRef, Role)> =
                     self.roles.iter().filter(|(r, _)| r.0 == conn).map(|(r, role)| (*r, *role)).collect();
@@ -255,6 +269,7 @@ impl Node {
                     }
                 }
                 self.fe.forget_conn(conn);
+                self.bc.closed_conn(conn);
             }
             other => {
                 let chan = request_chan(&other);
@@ -344,7 +359,9 @@ fn request_chan(r: &Request) -> ChanId {
         | Request::Reply { chan, .. }
         | Request::Accept { chan, .. }
         | Request::Reject { chan, .. }
-        | Request::Ack { chan, .. } => *chan,
+        | Request::Ack { chan, .. }
+        | Request::Subscribe { chan, .. }
+        | Request::Broadcast { chan, .. } => *chan,
         Request::Disconnect => 0,
     }
 }

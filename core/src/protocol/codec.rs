@@ -288,6 +288,23 @@ fn request(w: &mut Writer, r: &Request) {
             write_tid(w, t);
         }
         Request::Disconnect => w.u8(9),
+        Request::Subscribe { chan, recipient, events } => {
+            w.u8(10);
+            w.u32(*chan);
+            w.str(recipient);
+            w.u32(events.len() as u32);
+            for (lo, hi) in events {
+                w.i32(*lo);
+                w.i32(*hi);
+            }
+        }
+        Request::Broadcast { chan, evtnum, rcpspc, data } => {
+            w.u8(11);
+            w.u32(*chan);
+            w.i32(*evtnum);
+            w.str(rcpspc);
+            w.bytes(data);
+        }
     }
 }
 
@@ -333,6 +350,25 @@ fn read_request(r: &mut Reader) -> Result<Request, DecodeError> {
         7 => Request::Reject { chan: r.u32()?, tid: read_tid(r)?, flags: r.u32()?, reason: r.u32()? },
         8 => Request::Ack { chan: r.u32()?, tid: read_tid(r)? },
         9 => Request::Disconnect,
+        10 => {
+            let chan = r.u32()?;
+            let recipient = r.str(MAX_NAME)?;
+            let n = r.u32()? as usize;
+            if n > crate::events::MAX_EVENT_LIST {
+                return Err(DecodeError::TooLong { len: n, max: crate::events::MAX_EVENT_LIST });
+            }
+            let mut events = Vec::new();
+            for _ in 0..n {
+                events.push((r.i32()?, r.i32()?));
+            }
+            Request::Subscribe { chan, recipient, events }
+        }
+        11 => Request::Broadcast {
+            chan: r.u32()?,
+            evtnum: r.i32()?,
+            rcpspc: r.str(MAX_NAME)?,
+            data: Bytes::from(r.bytes(MAX_MSGLEN)?),
+        },
         tag => return Err(DecodeError::UnknownTag { what: "request", tag }),
     })
 }

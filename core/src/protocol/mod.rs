@@ -87,6 +87,22 @@ pub enum Request {
         chan: ChanId,
         tid: Tid,
     },
+    /// The channel's broadcast recipient name and event subscriptions
+    /// (sent after `Open` when the application gave either).
+    Subscribe {
+        chan: ChanId,
+        recipient: String,
+        /// Inclusive ranges of event numbers.
+        events: Vec<(i32, i32)>,
+    },
+    /// A user event for the other side of the facility (not transactional).
+    Broadcast {
+        chan: ChanId,
+        evtnum: i32,
+        /// Recipient specification (`*`, `?` wildcards); empty: unnamed channels.
+        rcpspc: String,
+        data: Bytes,
+    },
     /// The process (or library connection) went away: every channel of it closes.
     Disconnect,
 }
