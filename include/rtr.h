@@ -434,6 +434,11 @@ typedef uint32_t rtr_rej_flag_t;
 typedef uint32_t rtr_tid_flag_t;
 
 /*
+ Flags of `rtr_prepare_tx` (none defined: pass `RTR_NO_FLAGS`).
+ */
+typedef uint32_t rtr_pre_flag_t;
+
+/*
  The data of the messages that carry a status (`rtr_mt_opened`,
  `rtr_mt_closed`, `rtr_mt_accepted`, `rtr_mt_rejected`, `rtr_mt_prepared`):
  read it as `((rtr_status_data_t *)buf)->status` after `rtr_receive_message`.
@@ -448,11 +453,6 @@ typedef struct {
    */
   rtr_reason_t reason;
 } rtr_status_data_t;
-
-/*
- Flags of `rtr_prepare_tx` (none defined: pass `RTR_NO_FLAGS`).
- */
-typedef uint32_t rtr_pre_flag_t;
 
 /*
  Flags of `rtr_request_info` (none defined: pass `RTR_NO_FLAGS`).
@@ -891,6 +891,42 @@ rtr_status_t rtr_reject_tx(rtr_channel_t channel, rtr_rej_flag_t flags, rtr_reas
  `ptid` is NULL or writable.
  */
 rtr_status_t rtr_get_tid(rtr_channel_t channel, rtr_tid_flag_t flags, rtr_tid_t *ptid);
+
+/*
+ Phase one of a commit, asked for by a client whose transaction is a
+ branch of one coordinated elsewhere (a foreign transaction manager).
+
+ The servers are asked to vote; when every one voted yes the client
+ receives `rtr_mt_prepared` (an `rtr_status_data_t` with `RTR_STS_OK` and
+ this `reason`). The client then calls `rtr_accept_tx` or `rtr_reject_tx`,
+ whose own reason is ignored: `reason` stands. If a server rejects, the
+ client receives `rtr_mt_rejected` as usual. No more messages may be sent
+ after this call. If the client goes away after it, the transaction is
+ rejected with `RTR_STS_REQDIEDPREP` (RTR would leave it unresolved for
+ the foreign TM; foreign TMs are not supported, see the README).
+
+ Arguments:
+ - `flags`: `RTR_NO_FLAGS`;
+ - `pmsg`, `msglen`: data kept with the prepared transaction for the
+   foreign TM, at most `RTR_MAX_BLOB_LEN` bytes; checked, not kept.
+
+ Returns:
+ - `RTR_STS_OK`;
+ - `RTR_STS_INVCHANNEL`, `RTR_STS_CHANCLOSED`, `RTR_STS_INVFLAGS`;
+ - `RTR_STS_INVOP4SRV`: a server channel;
+ - `RTR_STS_INVMSGLEN`: `msglen` over `RTR_MAX_BLOB_LEN`; `RTR_STS_INVPMSG`: NULL data with a length;
+ - `RTR_STS_NOTACTTX`: no transaction is active;
+ - `RTR_STS_TXALRACC`: the transaction is already accepted or prepared;
+ - `RTR_STS_NODEUNAVAIL`, `RTR_STS_INTERNAL`.
+
+ # Safety
+ `pmsg` is NULL or points to `msglen` readable bytes.
+ */
+rtr_status_t rtr_prepare_tx(rtr_channel_t channel,
+                            rtr_pre_flag_t flags,
+                            rtr_reason_t reason,
+                            rtr_msgbuf_t pmsg,
+                            rtr_msglen_t msglen);
 
 /*
  Register a routine that RTR calls when a message becomes available for

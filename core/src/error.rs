@@ -39,6 +39,8 @@ pub enum RtrError {
     NoTransaction(u32),
     #[error("the transaction on channel {0} is already accepted")]
     AlreadyAccepted(u32),
+    #[error("the transaction on channel {0} is prepared: accept or reject it")]
+    AlreadyPrepared(u32),
     #[error("a transaction is already active on channel {0}")]
     TxActive(u32),
     #[error("too many channels: at most 256 may be open in one process")]
@@ -88,6 +90,7 @@ impl RtrError {
             RtrError::ClientChannel { .. } => Status::Invop4cli,
             RtrError::NoTransaction(_) => Status::Notacttx,
             RtrError::AlreadyAccepted(_) => Status::Txalracc,
+            RtrError::AlreadyPrepared(_) => Status::Txalracc,
             RtrError::TxActive(_) => Status::Txactive,
             RtrError::TooManyChannels => Status::Toomanychn,
             RtrError::ChannelClosed(_) => Status::Chanclosed,

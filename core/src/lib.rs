@@ -40,6 +40,8 @@ pub const MAX_CHANNELS: usize = 256;
 pub const MAX_FACNAM_LEN: usize = 31;
 /// Longest recipient name (`RTR_MAX_RCPNAM_LEN`); 32 is tolerated as in RTR V2.
 pub const MAX_RCPNAM_LEN: usize = 31;
+/// Longest data passed to `rtr_prepare_tx` (`RTR_MAX_BLOB_LEN`).
+pub const MAX_BLOB_LEN: usize = 1024;
 /// Longest broadcast recipient specification (`RTR_MAX_RCPSPC_LEN`).
 pub const MAX_RCPSPC_LEN: usize = 255;
 /// Longest access string (`RTR_MAX_ACCESS_LEN`).

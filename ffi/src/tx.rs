@@ -253,6 +253,53 @@ pub unsafe extern "C" fn rtr_get_tid(
     })
 }
 
+/// Phase one of a commit, asked for by a client whose transaction is a
+/// branch of one coordinated elsewhere (a foreign transaction manager).
+///
+/// The servers are asked to vote; when every one voted yes the client
+/// receives `rtr_mt_prepared` (an `rtr_status_data_t` with `RTR_STS_OK` and
+/// this `reason`). The client then calls `rtr_accept_tx` or `rtr_reject_tx`,
+/// whose own reason is ignored: `reason` stands. If a server rejects, the
+/// client receives `rtr_mt_rejected` as usual. No more messages may be sent
+/// after this call. If the client goes away after it, the transaction is
+/// rejected with `RTR_STS_REQDIEDPREP` (RTR would leave it unresolved for
+/// the foreign TM; foreign TMs are not supported, see the README).
+///
+/// Arguments:
+/// - `flags`: `RTR_NO_FLAGS`;
+/// - `pmsg`, `msglen`: data kept with the prepared transaction for the
+///   foreign TM, at most `RTR_MAX_BLOB_LEN` bytes; checked, not kept.
+///
+/// Returns:
+/// - `RTR_STS_OK`;
+/// - `RTR_STS_INVCHANNEL`, `RTR_STS_CHANCLOSED`, `RTR_STS_INVFLAGS`;
+/// - `RTR_STS_INVOP4SRV`: a server channel;
+/// - `RTR_STS_INVMSGLEN`: `msglen` over `RTR_MAX_BLOB_LEN`; `RTR_STS_INVPMSG`: NULL data with a length;
+/// - `RTR_STS_NOTACTTX`: no transaction is active;
+/// - `RTR_STS_TXALRACC`: the transaction is already accepted or prepared;
+/// - `RTR_STS_NODEUNAVAIL`, `RTR_STS_INTERNAL`.
+///
+/// # Safety
+/// `pmsg` is NULL or points to `msglen` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rtr_prepare_tx(
+    channel: rtr_channel_t,
+    flags: rtr_pre_flag_t,
+    reason: rtr_reason_t,
+    pmsg: rtr_msgbuf_t,
+    msglen: rtr_msglen_t,
+) -> rtr_status_t {
+    guard(|| {
+        let len = msglen as usize;
+        if len > rtr_core::MAX_BLOB_LEN {
+            return Err(status_of(RtrError::InvalidMsgLen { len }));
+        }
+        // SAFETY: forwarded caller contract; the length is at most the blob limit.
+        let data = unsafe { message(pmsg.cast_const(), msglen, std::ptr::null()) }?;
+        rtr()?.prepare_tx(channel, flags, reason, data).map_err(status_of)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::ffi::c_void;

@@ -33,10 +33,12 @@ pub(crate) struct Chan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TxState {
     Idle,
-    /// Client: a transaction is active. `accepted` once the client voted.
+    /// Client: a transaction is active. `accepted` once the client voted;
+    /// `prepared` once it asked for phase one (`rtr_prepare_tx`).
     Client {
         tid: Tid,
         accepted: bool,
+        prepared: bool,
     },
     /// Server: the application received the first message of `tid`.
     Server {

@@ -443,7 +443,7 @@ impl Rtr {
             return Err(RtrError::TxActive(chan));
         }
         let tid = self.new_tid();
-        c.tx = TxState::Client { tid, accepted: false };
+        c.tx = TxState::Client { tid, accepted: false, prepared: false };
         let timeout_ms = timeout_ms.filter(|t| *t != 0);
         self.send(Request::StartTx { chan, tid, timeout_ms })
     }
@@ -467,15 +467,16 @@ impl Rtr {
         let c = client_chan(&mut st, chan, "rtr_send_to_server")?;
         let tid = match c.tx {
             TxState::Client { accepted: true, .. } => return Err(RtrError::AlreadyAccepted(chan)),
+            TxState::Client { prepared: true, .. } => return Err(RtrError::AlreadyPrepared(chan)),
             TxState::Client { tid, .. } => tid,
             _ => {
                 let tid = self.new_tid();
-                c.tx = TxState::Client { tid, accepted: false };
+                c.tx = TxState::Client { tid, accepted: false, prepared: false };
                 tid
             }
         };
         if fl & flags::sen::ACCEPT != 0 {
-            c.tx = TxState::Client { tid, accepted: true };
+            c.tx = TxState::Client { tid, accepted: true, prepared: false };
         }
         self.send(Request::Send { chan, tid, flags: fl, data: Bytes::from(msg) })
     }
@@ -532,8 +533,8 @@ impl Rtr {
         let tid = match c.tx {
             TxState::Idle => return Err(RtrError::NoTransaction(chan)),
             TxState::Client { accepted: true, .. } => return Err(RtrError::AlreadyAccepted(chan)),
-            TxState::Client { tid, .. } => {
-                c.tx = TxState::Client { tid, accepted: true };
+            TxState::Client { tid, prepared, .. } => {
+                c.tx = TxState::Client { tid, accepted: true, prepared };
                 tid
             }
             TxState::Server { vote: Vote::None, tid, prepare_seen } => {
@@ -566,6 +567,32 @@ impl Rtr {
             TxState::Server { .. } => return Err(RtrError::AlreadyAccepted(chan)),
         };
         self.send(Request::Reject { chan, tid, flags: fl, reason })
+    }
+
+    /// Phase one asked for by the client (for a foreign transaction
+    /// manager): the servers are asked to vote, and when all voted yes the
+    /// client receives `rtr_mt_prepared`; it then accepts or rejects, and
+    /// `reason` replaces the reason of that later call. No more messages may
+    /// be sent. `blob` (at most `RTR_MAX_BLOB_LEN` bytes) is checked but not
+    /// kept: foreign transaction managers are not supported, so nothing
+    /// recovers it.
+    pub fn prepare_tx(&self, chan: ChanId, fl: u32, reason: u32, blob: &[u8]) -> Result<()> {
+        if fl != 0 {
+            return Err(RtrError::InvalidFlags { call: "rtr_prepare_tx", flags: fl });
+        }
+        if blob.len() > crate::MAX_BLOB_LEN {
+            return Err(RtrError::InvalidMsgLen { len: blob.len() });
+        }
+        let mut st = self.lock()?;
+        let c = client_chan(&mut st, chan, "rtr_prepare_tx")?;
+        let tid = match c.tx {
+            TxState::Client { accepted: true, .. } => return Err(RtrError::AlreadyAccepted(chan)),
+            TxState::Client { prepared: true, .. } => return Err(RtrError::AlreadyPrepared(chan)),
+            TxState::Client { tid, .. } => tid,
+            _ => return Err(RtrError::NoTransaction(chan)),
+        };
+        c.tx = TxState::Client { tid, accepted: false, prepared: true };
+        self.send(Request::Prepare { chan, tid, reason })
     }
 
     /// The id of the transaction active on the channel.

@@ -71,6 +71,9 @@ impl Frontend {
             Request::Accept { tid, reason, .. } if c.current == Some(tid) => {
                 ctx.to_router(ToRouter::ClientAccept { tid, reason });
             }
+            Request::Prepare { tid, reason, .. } if c.current == Some(tid) => {
+                ctx.to_router(ToRouter::ClientPrepare { tid, reason });
+            }
             Request::Reject { tid, reason, .. } if c.current == Some(tid) => {
                 ctx.to_router(ToRouter::ClientAbort { tid, status: Status::Rejected, reason, gone: false });
             }
@@ -82,6 +85,11 @@ impl Frontend {
 
     pub fn handle(&mut self, ctx: &mut Ctx, m: ToFrontend) {
         match m {
+            ToFrontend::Prepared { tid, client, reason } => {
+                if self.chans.get(&client).is_some_and(|c| c.current == Some(tid)) {
+                    ctx.deliver(client.0, status_delivery(client.1, MsgType::Prepared, Some(tid), Status::Ok, reason));
+                }
+            }
             ToFrontend::Reply { tid, client, data } => {
                 if self.chans.get(&client).is_some_and(|c| c.current == Some(tid)) {
                     ctx.deliver(

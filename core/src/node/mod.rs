@@ -82,6 +82,11 @@ pub enum ToRouter {
         tid: Tid,
         reason: u32,
     },
+    /// The client asked for phase one only (`rtr_prepare_tx`).
+    ClientPrepare {
+        tid: Tid,
+        reason: u32,
+    },
     /// The client rejected (`gone`: its channel or process went away).
     ClientAbort {
         tid: Tid,
@@ -133,8 +138,24 @@ pub enum ToRouter {
 
 #[derive(Debug)]
 pub enum ToFrontend {
-    Reply { tid: Tid, client: ChanRef, data: Bytes },
-    Outcome { tid: Tid, client: ChanRef, accepted: bool, status: Status, reason: u32 },
+    /// Every server voted yes after the client's `rtr_prepare_tx`.
+    Prepared {
+        tid: Tid,
+        client: ChanRef,
+        reason: u32,
+    },
+    Reply {
+        tid: Tid,
+        client: ChanRef,
+        data: Bytes,
+    },
+    Outcome {
+        tid: Tid,
+        client: ChanRef,
+        accepted: bool,
+        status: Status,
+        reason: u32,
+    },
 }
 
 #[derive(Debug)]
@@ -361,7 +382,8 @@ fn request_chan(r: &Request) -> ChanId {
         | Request::Reject { chan, .. }
         | Request::Ack { chan, .. }
         | Request::Subscribe { chan, .. }
-        | Request::Broadcast { chan, .. } => *chan,
+        | Request::Broadcast { chan, .. }
+        | Request::Prepare { chan, .. } => *chan,
         Request::Disconnect => 0,
     }
 }

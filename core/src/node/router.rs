@@ -38,6 +38,10 @@ pub(super) struct Tx {
     client_gone: bool,
     /// When the router saw the transaction start (for `rtr show transaction`).
     pub(super) started: Instant,
+    /// The client asked for phase one (`rtr_prepare_tx`): its reason, which
+    /// replaces that of its later accept or reject, and whether it was told
+    /// that every server voted yes.
+    prepare: Option<(u32, bool)>,
 }
 
 #[derive(Default)]
@@ -106,11 +110,30 @@ impl Router {
                 }
             }
             ToRouter::ClientAccept { tid, reason } => self.client_accept(ctx, tid, reason),
+            ToRouter::ClientPrepare { tid, reason } => {
+                let Some(tx) = self.txs.get_mut(&tid) else { return };
+                if tx.client_accepted || tx.prepare.is_some() {
+                    return;
+                }
+                tx.prepare = Some((reason, false));
+                for b in tx.branches.iter_mut().filter(|b| b.vote == VoteState::Pending) {
+                    b.vote = VoteState::Requested;
+                    ctx.to_backend(ToBackend::VoteRequest { tid, part: b.part });
+                }
+                self.try_prepared(ctx, tid);
+            }
             ToRouter::ClientAbort { tid, status, reason, gone } => {
                 let Some(tx) = self.txs.get_mut(&tid) else { return };
                 if gone && tx.client_accepted {
                     // RTR finishes a transaction whose client already voted.
                     tx.client_gone = true;
+                } else if let Some((prepare_reason, _)) = tx.prepare {
+                    // After rtr_prepare_tx the prepare's reason stands; a
+                    // client gone then leaves the transaction unresolved in
+                    // RTR (its foreign TM decides); here it is rejected, with
+                    // the status that says so.
+                    let status = if gone { Status::Reqdiedprep } else { status };
+                    self.abort(ctx, tid, status, prepare_reason);
                 } else {
                     self.abort(ctx, tid, status, reason);
                 }
@@ -131,6 +154,7 @@ impl Router {
                 if let Some(b) = tx.branches.iter_mut().find(|b| b.part == part) {
                     b.vote = VoteState::Accepted;
                 }
+                self.try_prepared(ctx, tid);
                 self.try_commit(ctx, tid);
             }
             ToRouter::VoteWithdrawn { tid, part } => {
@@ -189,7 +213,21 @@ impl Router {
             accept_reason: 0,
             client_gone: false,
             started: now,
+            prepare: None,
         })
+    }
+
+    /// After `rtr_prepare_tx`: tell the client once every server voted yes.
+    fn try_prepared(&mut self, ctx: &mut Ctx, tid: Tid) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        let Some((reason, false)) = tx.prepare else { return };
+        if tx.client_accepted || tx.branches.iter().any(|b| b.vote != VoteState::Accepted) {
+            return;
+        }
+        tx.prepare = Some((reason, true));
+        if !tx.client_gone {
+            ctx.to_frontend(ToFrontend::Prepared { tid, client: tx.client, reason });
+        }
     }
 
     fn client_accept(&mut self, ctx: &mut Ctx, tid: Tid, reason: u32) {
@@ -198,7 +236,8 @@ impl Router {
             return;
         }
         tx.client_accepted = true;
-        tx.accept_reason = reason;
+        // After rtr_prepare_tx, the prepare's reason stands.
+        tx.accept_reason = tx.prepare.map_or(reason, |(r, _)| r);
         for b in tx.branches.iter_mut().filter(|b| b.vote == VoteState::Pending) {
             b.vote = VoteState::Requested;
             ctx.to_backend(ToBackend::VoteRequest { tid, part: b.part });

@@ -298,6 +298,12 @@ fn request(w: &mut Writer, r: &Request) {
                 w.i32(*hi);
             }
         }
+        Request::Prepare { chan, tid: t, reason } => {
+            w.u8(12);
+            w.u32(*chan);
+            write_tid(w, t);
+            w.u32(*reason);
+        }
         Request::Broadcast { chan, evtnum, rcpspc, data } => {
             w.u8(11);
             w.u32(*chan);
@@ -363,6 +369,7 @@ fn read_request(r: &mut Reader) -> Result<Request, DecodeError> {
             }
             Request::Subscribe { chan, recipient, events }
         }
+        12 => Request::Prepare { chan: r.u32()?, tid: read_tid(r)?, reason: r.u32()? },
         11 => Request::Broadcast {
             chan: r.u32()?,
             evtnum: r.i32()?,

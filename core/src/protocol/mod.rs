@@ -87,6 +87,12 @@ pub enum Request {
         chan: ChanId,
         tid: Tid,
     },
+    /// The client asks for phase one only (`rtr_prepare_tx`).
+    Prepare {
+        chan: ChanId,
+        tid: Tid,
+        reason: u32,
+    },
     /// The channel's broadcast recipient name and event subscriptions
     /// (sent after `Open` when the application gave either).
     Subscribe {
