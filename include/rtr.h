@@ -751,8 +751,15 @@ rtr_status_t rtr_start_tx(rtr_channel_t channel,
  The data is copied before the call returns.
 
  Arguments:
- - `flags`: `RTR_NO_FLAGS`, or `RTR_F_SEN_ACCEPT` to accept the
+ - `flags`: `RTR_NO_FLAGS`, or any of: `RTR_F_SEN_ACCEPT` to accept the
    transaction with this last message (no separate `rtr_accept_tx`);
+   `RTR_F_SEN_RETURN_TO_SENDER`: if no server takes the message, it comes
+   back as `rtr_mt_rettosend` instead of rejecting the transaction;
+   `RTR_F_SEN_EXPENDABLE`: if the server holding the transaction is lost,
+   the transaction is rejected (`RTR_STS_SRVDIED`) instead of presented
+   to another server; `RTR_F_SEN_READONLY`: the message changes no
+   database, so it is not journaled (a replay after a node crash does not
+   present it);
  - `pmsg`, `msglen`: the data, 0 to `RTR_MAX_MSGLEN` bytes; `pmsg` may be
    `RTR_NO_MSG` (NULL) when `msglen` is 0;
  - `msgfmt`: `RTR_NO_MSGFMT` (NULL) or an empty string. Format conversion
@@ -763,8 +770,7 @@ rtr_status_t rtr_start_tx(rtr_channel_t channel,
  - `RTR_STS_INVMSGLEN`: `msglen` above `RTR_MAX_MSGLEN` (`pmsg` is then
    not read);
  - `RTR_STS_INVPMSG`: `pmsg` is NULL and `msglen` is not 0;
- - `RTR_STS_UNSUPPORTED`: a non-empty `msgfmt`, or `RTR_F_SEN_EXPENDABLE`,
-   `RTR_F_SEN_READONLY`, `RTR_F_SEN_RETURN_TO_SENDER`;
+ - `RTR_STS_UNSUPPORTED`: a non-empty `msgfmt`;
  - `RTR_STS_INVCHANNEL`, `RTR_STS_INVFLAGS`;
  - `RTR_STS_INVOP4SRV`: the channel is a server channel;
  - `RTR_STS_TXALRACC`: the client already accepted the transaction;
@@ -791,13 +797,15 @@ rtr_status_t rtr_send_to_server(rtr_channel_t channel,
 
  Arguments:
  - `flags`: `RTR_NO_FLAGS`, or `RTR_F_REP_ACCEPT` to also vote accept;
+   `RTR_F_REP_INDEPENDENT` marks an independent transaction: with
+   `RTR_F_OPE_EXPLICIT_ACCEPT` it is valid only with `RTR_F_REP_ACCEPT`
+   (else `RTR_STS_INVFLAGS`), otherwise it implies the accept;
  - `pmsg`, `msglen`, `msgfmt`: as for `rtr_send_to_server`.
 
  Returns:
  - `RTR_STS_OK`;
  - `RTR_STS_INVMSGLEN`, `RTR_STS_INVPMSG`, `RTR_STS_UNSUPPORTED` (a
-   non-empty `msgfmt`, `RTR_F_REP_INDEPENDENT`, `RTR_F_REP_FORGET`): as
-   for `rtr_send_to_server`;
+   non-empty `msgfmt`, `RTR_F_REP_FORGET`): as for `rtr_send_to_server`;
  - `RTR_STS_INVCHANNEL`, `RTR_STS_INVFLAGS`;
  - `RTR_STS_INVOP4CLI`: the channel is a client channel;
  - `RTR_STS_NOTACTTX`: no transaction is active on the channel;
@@ -826,14 +834,15 @@ rtr_status_t rtr_reply_to_client(rtr_channel_t channel,
  implicitly). The outcome arrives as `rtr_mt_accepted` or `rtr_mt_rejected`.
 
  Arguments:
- - `flags`: `RTR_NO_FLAGS`;
+ - `flags`: `RTR_NO_FLAGS`, or `RTR_F_ACC_INDEPENDENT` (accepted: there
+   is no commit ordering to relax);
  - `reason`: a code delivered to the other participants, or
    `RTR_NO_REASON`.
 
  Returns:
  - `RTR_STS_OK`;
  - `RTR_STS_INVCHANNEL`, `RTR_STS_INVFLAGS`;
- - `RTR_STS_UNSUPPORTED`: `RTR_F_ACC_FORGET`, `RTR_F_ACC_INDEPENDENT`;
+ - `RTR_STS_UNSUPPORTED`: `RTR_F_ACC_FORGET`;
  - `RTR_STS_NOTACTTX`: no transaction is active on the channel;
  - `RTR_STS_TXALRACC`: this participant already voted;
  - `RTR_STS_NODEUNAVAIL`, `RTR_STS_INTERNAL`.

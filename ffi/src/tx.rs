@@ -84,8 +84,15 @@ pub(crate) unsafe fn message<'a>(
 /// The data is copied before the call returns.
 ///
 /// Arguments:
-/// - `flags`: `RTR_NO_FLAGS`, or `RTR_F_SEN_ACCEPT` to accept the
+/// - `flags`: `RTR_NO_FLAGS`, or any of: `RTR_F_SEN_ACCEPT` to accept the
 ///   transaction with this last message (no separate `rtr_accept_tx`);
+///   `RTR_F_SEN_RETURN_TO_SENDER`: if no server takes the message, it comes
+///   back as `rtr_mt_rettosend` instead of rejecting the transaction;
+///   `RTR_F_SEN_EXPENDABLE`: if the server holding the transaction is lost,
+///   the transaction is rejected (`RTR_STS_SRVDIED`) instead of presented
+///   to another server; `RTR_F_SEN_READONLY`: the message changes no
+///   database, so it is not journaled (a replay after a node crash does not
+///   present it);
 /// - `pmsg`, `msglen`: the data, 0 to `RTR_MAX_MSGLEN` bytes; `pmsg` may be
 ///   `RTR_NO_MSG` (NULL) when `msglen` is 0;
 /// - `msgfmt`: `RTR_NO_MSGFMT` (NULL) or an empty string. Format conversion
@@ -96,8 +103,7 @@ pub(crate) unsafe fn message<'a>(
 /// - `RTR_STS_INVMSGLEN`: `msglen` above `RTR_MAX_MSGLEN` (`pmsg` is then
 ///   not read);
 /// - `RTR_STS_INVPMSG`: `pmsg` is NULL and `msglen` is not 0;
-/// - `RTR_STS_UNSUPPORTED`: a non-empty `msgfmt`, or `RTR_F_SEN_EXPENDABLE`,
-///   `RTR_F_SEN_READONLY`, `RTR_F_SEN_RETURN_TO_SENDER`;
+/// - `RTR_STS_UNSUPPORTED`: a non-empty `msgfmt`;
 /// - `RTR_STS_INVCHANNEL`, `RTR_STS_INVFLAGS`;
 /// - `RTR_STS_INVOP4SRV`: the channel is a server channel;
 /// - `RTR_STS_TXALRACC`: the client already accepted the transaction;
@@ -131,13 +137,15 @@ pub unsafe extern "C" fn rtr_send_to_server(
 ///
 /// Arguments:
 /// - `flags`: `RTR_NO_FLAGS`, or `RTR_F_REP_ACCEPT` to also vote accept;
+///   `RTR_F_REP_INDEPENDENT` marks an independent transaction: with
+///   `RTR_F_OPE_EXPLICIT_ACCEPT` it is valid only with `RTR_F_REP_ACCEPT`
+///   (else `RTR_STS_INVFLAGS`), otherwise it implies the accept;
 /// - `pmsg`, `msglen`, `msgfmt`: as for `rtr_send_to_server`.
 ///
 /// Returns:
 /// - `RTR_STS_OK`;
 /// - `RTR_STS_INVMSGLEN`, `RTR_STS_INVPMSG`, `RTR_STS_UNSUPPORTED` (a
-///   non-empty `msgfmt`, `RTR_F_REP_INDEPENDENT`, `RTR_F_REP_FORGET`): as
-///   for `rtr_send_to_server`;
+///   non-empty `msgfmt`, `RTR_F_REP_FORGET`): as for `rtr_send_to_server`;
 /// - `RTR_STS_INVCHANNEL`, `RTR_STS_INVFLAGS`;
 /// - `RTR_STS_INVOP4CLI`: the channel is a client channel;
 /// - `RTR_STS_NOTACTTX`: no transaction is active on the channel;
@@ -173,14 +181,15 @@ pub unsafe extern "C" fn rtr_reply_to_client(
 /// implicitly). The outcome arrives as `rtr_mt_accepted` or `rtr_mt_rejected`.
 ///
 /// Arguments:
-/// - `flags`: `RTR_NO_FLAGS`;
+/// - `flags`: `RTR_NO_FLAGS`, or `RTR_F_ACC_INDEPENDENT` (accepted: there
+///   is no commit ordering to relax);
 /// - `reason`: a code delivered to the other participants, or
 ///   `RTR_NO_REASON`.
 ///
 /// Returns:
 /// - `RTR_STS_OK`;
 /// - `RTR_STS_INVCHANNEL`, `RTR_STS_INVFLAGS`;
-/// - `RTR_STS_UNSUPPORTED`: `RTR_F_ACC_FORGET`, `RTR_F_ACC_INDEPENDENT`;
+/// - `RTR_STS_UNSUPPORTED`: `RTR_F_ACC_FORGET`;
 /// - `RTR_STS_NOTACTTX`: no transaction is active on the channel;
 /// - `RTR_STS_TXALRACC`: this participant already voted;
 /// - `RTR_STS_NODEUNAVAIL`, `RTR_STS_INTERNAL`.
@@ -356,7 +365,7 @@ mod tests {
         assert_eq!(reply(cl, 1 << 9, b"x"), code(Status::Invflags));
         assert_eq!(send(u32::MAX - 1, 0, b"x"), code(Status::Invchannel));
         assert_eq!(reply(u32::MAX - 1, 0, b"x"), code(Status::Invchannel));
-        assert_eq!(send(cl, sen::READONLY, b"x"), code(Status::Unsupported));
+        assert_eq!(reply(cl, rtr_core::flags::rep::FORGET, b"x"), code(Status::Unsupported));
         // An empty format string is accepted, and so is RTR_NO_MSG with length 0.
         // SAFETY: 4 readable bytes, NUL-terminated (empty) format.
         let s = unsafe { rtr_send_to_server(cl, 0, b"abcd".as_ptr().cast(), 4, c"".as_ptr()) };

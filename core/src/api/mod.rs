@@ -453,15 +453,11 @@ impl Rtr {
         if fl & !flags::sen::ALL != 0 {
             return Err(RtrError::InvalidFlags { call: "rtr_send_to_server", flags: fl });
         }
-        for (bit, name, why) in [
-            (flags::sen::EXPENDABLE, "RTR_F_SEN_EXPENDABLE", "arrives with the rest of the C API"),
-            (flags::sen::READONLY, "RTR_F_SEN_READONLY", "arrives with the rest of the C API"),
-            (flags::sen::RETURN_TO_SENDER, "RTR_F_SEN_RETURN_TO_SENDER", "arrives with the rest of the C API"),
-        ] {
-            if fl & bit != 0 {
-                return Err(RtrError::Unsupported { flag: name, why });
-            }
-        }
+        // RTR_F_SEN_READONLY: not journaled (a replay after a crash does not
+        // present it); RTR_F_SEN_EXPENDABLE: a lost server rejects the
+        // transaction instead of having it presented again;
+        // RTR_F_SEN_RETURN_TO_SENDER: a message no server takes comes back
+        // as rtr_mt_rettosend instead of rejecting the transaction.
         check_len(msg.len())?;
         let mut st = self.lock()?;
         let c = client_chan(&mut st, chan, "rtr_send_to_server")?;
@@ -488,12 +484,11 @@ impl Rtr {
         if fl & !flags::rep::ALL != 0 {
             return Err(RtrError::InvalidFlags { call: "rtr_reply_to_client", flags: fl });
         }
-        for (bit, name) in
-            [(flags::rep::INDEPENDENT, "RTR_F_REP_INDEPENDENT"), (flags::rep::FORGET, "RTR_F_REP_FORGET")]
-        {
-            if fl & bit != 0 {
-                return Err(RtrError::Unsupported { flag: name, why: "arrives with the rest of the C API" });
-            }
+        if fl & flags::rep::FORGET != 0 {
+            return Err(RtrError::Unsupported {
+                flag: "RTR_F_REP_FORGET",
+                why: "a server always receives its transaction's outcome here",
+            });
         }
         check_len(msg.len())?;
         let mut st = self.lock()?;
@@ -501,6 +496,20 @@ impl Rtr {
         let TxState::Server { tid, vote, prepare_seen } = c.tx else {
             return Err(RtrError::NoTransaction(chan));
         };
+        // RTR_F_REP_INDEPENDENT (an independent transaction, which needs no
+        // commit ordering; there is none to relax here): with explicit
+        // accept it is valid only with RTR_F_REP_ACCEPT, otherwise it
+        // implies the accept (RTR V3.2 release notes).
+        let mut fl = fl;
+        if fl & flags::rep::INDEPENDENT != 0 && fl & flags::rep::ACCEPT == 0 {
+            if c.explicit_accept() {
+                return Err(RtrError::InvalidFlags {
+                    call: "rtr_reply_to_client (RTR_F_REP_INDEPENDENT needs RTR_F_REP_ACCEPT with explicit accept)",
+                    flags: fl,
+                });
+            }
+            fl |= flags::rep::ACCEPT;
+        }
         if fl & flags::rep::ACCEPT != 0 {
             if vote != Vote::None {
                 return Err(RtrError::AlreadyAccepted(chan));
@@ -521,12 +530,12 @@ impl Rtr {
         if fl & !flags::acc::ALL != 0 {
             return Err(RtrError::InvalidFlags { call: "rtr_accept_tx", flags: fl });
         }
-        for (bit, name) in
-            [(flags::acc::FORGET, "RTR_F_ACC_FORGET"), (flags::acc::INDEPENDENT, "RTR_F_ACC_INDEPENDENT")]
-        {
-            if fl & bit != 0 {
-                return Err(RtrError::Unsupported { flag: name, why: "arrives with the rest of the C API" });
-            }
+        // RTR_F_ACC_INDEPENDENT is accepted: no commit ordering to relax here.
+        if fl & flags::acc::FORGET != 0 {
+            return Err(RtrError::Unsupported {
+                flag: "RTR_F_ACC_FORGET",
+                why: "every participant receives the outcome here",
+            });
         }
         let mut st = self.lock()?;
         let c = any_chan(&mut st, chan)?;

@@ -70,6 +70,9 @@ pub(super) struct Branch {
     pub(super) committed: Option<(Status, u32)>,
     /// Servers lost while they held this branch ("strikes").
     pub(super) strikes: u32,
+    /// Sent with `RTR_F_SEN_EXPENDABLE`: a lost server rejects the
+    /// transaction instead of having it presented again.
+    expendable: bool,
 }
 
 /// How many servers a transaction may take down before it is rejected and
@@ -332,6 +335,7 @@ impl Backend {
                     uncertain: true,
                     committed: Some((Status::Ok, rtx.reason)),
                     strikes: 0,
+                    expendable: false,
                 },
             );
             p.waiting.push_back(rtx.tid);
@@ -351,6 +355,7 @@ impl Backend {
         // Committed work the server had not acknowledged: it may or may not
         // have applied it. Present it again, ahead of newer work.
         let mut struck_out = Vec::new();
+        let mut expended = Vec::new();
         for tid in srv.unacked.iter().rev() {
             if let Some(b) = self.branches.get_mut(&(*tid, part_id)) {
                 b.server = None;
@@ -376,12 +381,18 @@ impl Backend {
                     ctx.to_router(ToRouter::VoteWithdrawn { tid, part: part_id });
                 }
                 b.strikes += 1;
-                if b.strikes >= limit {
+                if b.expendable && b.committed.is_none() {
+                    expended.push(tid);
+                } else if b.strikes >= limit {
                     struck_out.push((tid, b.committed.is_some(), b.strikes));
                 } else {
                     p.waiting.push_front(tid);
                 }
             }
+        }
+        for tid in expended {
+            self.branches.remove(&(tid, part_id));
+            ctx.to_router(ToRouter::BranchFailed { tid, part: part_id, status: Status::Srvdied });
         }
         for (tid, committed, strikes) in struck_out {
             self.set_aside(ctx, tid, part_id, &facility, committed, strikes);
@@ -457,7 +468,7 @@ impl Backend {
 
     pub fn handle(&mut self, ctx: &mut Ctx, m: ToBackend) {
         match m {
-            ToBackend::Msg { tid, part, data, first } => self.message(ctx, tid, part, data, first),
+            ToBackend::Msg { tid, part, data, first, flags: fl } => self.message(ctx, tid, part, data, first, fl),
             ToBackend::VoteRequest { tid, part } => {
                 let Some(b) = self.branches.get_mut(&(tid, part)) else { return };
                 b.vote_requested = true;
@@ -514,7 +525,7 @@ impl Backend {
         }
     }
 
-    fn message(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, data: Bytes, first: bool) {
+    fn message(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, data: Bytes, first: bool, fl: u32) {
         let Some(p) = self.parts.get_mut(&part) else {
             ctx.to_router(ToRouter::BranchFailed { tid, part, status: Status::Nodstfnd });
             return;
@@ -524,7 +535,9 @@ impl Backend {
             ctx.to_router(ToRouter::BranchFailed { tid, part, status: Status::Nodstfnd });
             return;
         }
-        if self.journal {
+        // A read-only message changes no database: a replay after a crash
+        // need not present it, so it is not journaled.
+        if self.journal && fl & flags::sen::READONLY == 0 {
             // Appended (in order) before delivery; durable with the commit.
             let rec = vec![(tid, RecordKind::Msg, encode_msg(&p.facility, &data))];
             if first {
@@ -533,7 +546,9 @@ impl Backend {
                 ctx.journal(rec, false, None);
             }
         }
+        let expendable = fl & flags::sen::EXPENDABLE != 0;
         if let Some(b) = self.branches.get_mut(&(tid, part)) {
+            b.expendable |= expendable;
             b.msgs.push(data.clone());
             if let Some(s) = b.server {
                 ctx.deliver(s.0, data_delivery(s.1, MsgType::Msgn, tid, data));
@@ -550,6 +565,7 @@ impl Backend {
                 uncertain: false,
                 committed: None,
                 strikes: 0,
+                expendable,
             },
         );
         p.waiting.push_back(tid);

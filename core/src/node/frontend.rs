@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 
 use super::{ChanRef, Ctx, ToFrontend, ToRouter};
-use crate::flags;
 use crate::msgtype::MsgType;
 use crate::protocol::{ConnId, Delivery, Payload, Request};
 use crate::status::Status;
@@ -65,8 +64,7 @@ impl Frontend {
                         return;
                     }
                 }
-                let accept = fl & flags::sen::ACCEPT != 0;
-                ctx.to_router(ToRouter::Send { tid, facility: c.facility.clone(), client: chan, data, accept });
+                ctx.to_router(ToRouter::Send { tid, facility: c.facility.clone(), client: chan, data, flags: fl });
             }
             Request::Accept { tid, reason, .. } if c.current == Some(tid) => {
                 ctx.to_router(ToRouter::ClientAccept { tid, reason });
@@ -85,6 +83,20 @@ impl Frontend {
 
     pub fn handle(&mut self, ctx: &mut Ctx, m: ToFrontend) {
         match m {
+            ToFrontend::Returned { tid, client, data } => {
+                if self.chans.get(&client).is_some_and(|c| c.current == Some(tid)) {
+                    ctx.deliver(
+                        client.0,
+                        Delivery {
+                            chan: client.1,
+                            msgtype: MsgType::Rettosend,
+                            tid: Some(tid),
+                            evtnum: 0,
+                            payload: Payload::Data(data),
+                        },
+                    );
+                }
+            }
             ToFrontend::Prepared { tid, client, reason } => {
                 if self.chans.get(&client).is_some_and(|c| c.current == Some(tid)) {
                     ctx.deliver(client.0, status_delivery(client.1, MsgType::Prepared, Some(tid), Status::Ok, reason));

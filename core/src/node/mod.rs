@@ -76,7 +76,8 @@ pub enum ToRouter {
         facility: String,
         client: ChanRef,
         data: Bytes,
-        accept: bool,
+        /// The `RTR_F_SEN_*` flags of the send.
+        flags: u32,
     },
     ClientAccept {
         tid: Tid,
@@ -138,6 +139,12 @@ pub enum ToRouter {
 
 #[derive(Debug)]
 pub enum ToFrontend {
+    /// A message sent with `RTR_F_SEN_RETURN_TO_SENDER` that no server could take.
+    Returned {
+        tid: Tid,
+        client: ChanRef,
+        data: Bytes,
+    },
     /// Every server voted yes after the client's `rtr_prepare_tx`.
     Prepared {
         tid: Tid,
@@ -166,6 +173,8 @@ pub enum ToBackend {
         data: Bytes,
         /// The transaction's first message on this backend.
         first: bool,
+        /// The `RTR_F_SEN_*` flags of the send (READONLY, EXPENDABLE).
+        flags: u32,
     },
     VoteRequest {
         tid: Tid,

@@ -12,6 +12,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
 use super::{ChanRef, Ctx, PartId, ToBackend, ToFrontend, ToRouter};
+use crate::flags;
 use crate::keyseg::{KeyError, KeyRange};
 use crate::status::Status;
 use crate::tid::Tid;
@@ -85,7 +86,8 @@ impl Router {
                     self.timers.push(Reverse((ctx.now + Duration::from_millis(u64::from(ms)), tid)));
                 }
             }
-            ToRouter::Send { tid, facility, client, data, accept } => {
+            ToRouter::Send { tid, facility, client, data, flags: fl } => {
+                let accept = fl & flags::sen::ACCEPT != 0;
                 let tx = self.begin(ctx.now, tid, facility, client);
                 if tx.client_accepted {
                     return;
@@ -94,6 +96,15 @@ impl Router {
                 let routed = route(self.partitions.get(&fac), &data);
                 let part = match routed {
                     Ok(p) => p,
+                    // Undeliverable: given back to the client, who decides;
+                    // the transaction goes on.
+                    Err(_) if fl & flags::sen::RETURN_TO_SENDER != 0 => {
+                        ctx.to_frontend(ToFrontend::Returned { tid, client, data });
+                        if accept {
+                            self.client_accept(ctx, tid, 0);
+                        }
+                        return;
+                    }
                     Err(status) => {
                         self.abort(ctx, tid, status, 0);
                         return;
@@ -104,7 +115,7 @@ impl Router {
                 if !tx.branches.iter().any(|b| b.part == part) {
                     tx.branches.push(Branch { part, vote: VoteState::Pending });
                 }
-                ctx.to_backend(ToBackend::Msg { tid, part, data, first });
+                ctx.to_backend(ToBackend::Msg { tid, part, data, first, flags: fl });
                 if accept {
                     self.client_accept(ctx, tid, 0);
                 }

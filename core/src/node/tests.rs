@@ -588,3 +588,15 @@ fn the_retry_limit_is_per_partition_and_exceptions_can_be_retried_or_forgotten()
     assert!(h.node.be.exceptions.is_empty());
     assert_eq!(h.kinds(t2).last(), Some(&RecordKind::Done));
 }
+
+#[test]
+fn read_only_messages_are_not_journaled() {
+    let mut h = Harness::journaled();
+    h.server(10, range(0, 100), 0);
+    h.client(1);
+    let t1 = h.tid();
+    let d = h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::READONLY, data: msg(1, "look") });
+    assert_eq!(types(&d), vec![(SERVERS, 10, MsgType::Msg1)]);
+    h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(1, "write") });
+    assert_eq!(h.kinds(t1), vec![RecordKind::Msg], "only the second message is journaled");
+}

@@ -1,0 +1,91 @@
+//! Send, reply and accept flags beyond the basics.
+
+mod common;
+
+use common::*;
+use rtr_core::flags::{acc, ope, rep, sen};
+use rtr_core::{MsgType, Rtr, Status};
+
+#[test]
+fn return_to_sender_gives_an_undeliverable_message_back_and_the_transaction_goes_on() {
+    let rtr = Rtr::embedded().unwrap();
+    let s = open_ok(&rtr, server_params("RTS", 0, 100, 0));
+    let c = open_ok(&rtr, client_params("RTS"));
+    rtr.send_to_server(c, 0, &msg(5, b"ok")).unwrap();
+    expect(&rtr, s, MsgType::Msg1);
+    // No server for key 500: back to the client, not a rejection.
+    rtr.send_to_server(c, sen::RETURN_TO_SENDER, &msg(500, b"nobody")).unwrap();
+    let m = expect(&rtr, c, MsgType::Rettosend);
+    assert_eq!(m.data, msg(500, b"nobody"));
+    rtr.accept_tx(c, 0, 0).unwrap();
+    expect(&rtr, s, MsgType::Accepted);
+    expect(&rtr, c, MsgType::Accepted);
+    // Without the flag the same message rejects the transaction.
+    rtr.send_to_server(c, 0, &msg(500, b"nobody")).unwrap();
+    assert_eq!(status_of(&expect(&rtr, c, MsgType::Rejected)).0, Status::Nodstfnd);
+}
+
+#[test]
+fn an_expendable_transaction_is_rejected_when_its_server_is_lost() {
+    let rtr = Rtr::embedded().unwrap();
+    let dying = rtr.connect_again().unwrap();
+    let s1 = open_ok(&dying, server_params("EXP", 0, 100, 0));
+    let s2 = open_ok(&rtr, server_params("EXP", 0, 100, 0));
+    let c = open_ok(&rtr, client_params("EXP"));
+    rtr.send_to_server(c, sen::EXPENDABLE, &msg(1, b"a")).unwrap();
+    expect(&dying, s1, MsgType::Msg1);
+    drop(dying);
+    assert_eq!(status_of(&expect(&rtr, c, MsgType::Rejected)).0, Status::Srvdied);
+    assert_quiet(&rtr, s2);
+    // A normal transaction would have gone to the other server.
+    let dying = rtr.connect_again().unwrap();
+    let s3 = open_ok(&dying, server_params("EXP", 0, 100, 0));
+    rtr.send_to_server(c, 0, &msg(1, b"b")).unwrap();
+    // Either free server may take it; make sure the one that dies has it.
+    let m = rtr.receive(&rtr_core::Which::List(vec![s2]), Some(std::time::Duration::from_millis(200)));
+    if m.is_err() {
+        expect(&dying, s3, MsgType::Msg1);
+        drop(dying);
+        expect(&rtr, s2, MsgType::Msg1);
+    }
+    rtr.accept_tx(c, 0, 0).unwrap();
+    expect(&rtr, s2, MsgType::Accepted);
+    expect(&rtr, c, MsgType::Accepted);
+}
+
+#[test]
+fn readonly_messages_are_delivered_and_committed_like_others() {
+    let rtr = Rtr::embedded().unwrap();
+    let s = open_ok(&rtr, server_params("RO", 0, 100, 0));
+    let c = open_ok(&rtr, client_params("RO"));
+    rtr.send_to_server(c, sen::READONLY | sen::ACCEPT, &msg(1, b"look")).unwrap();
+    let m = expect(&rtr, s, MsgType::Msg1);
+    assert_eq!(m.data, msg(1, b"look"));
+    expect(&rtr, s, MsgType::Accepted);
+    expect(&rtr, c, MsgType::Accepted);
+}
+
+#[test]
+fn independent_replies_and_accepts() {
+    let rtr = Rtr::embedded().unwrap();
+    // Implicit accept: RTR_F_REP_INDEPENDENT implies the accept.
+    let s = open_ok(&rtr, server_params("IND", 0, 100, ope::EXPLICIT_PREPARE));
+    let c = open_ok(&rtr, client_params("IND"));
+    rtr.send_to_server(c, 0, &msg(1, b"a")).unwrap();
+    expect(&rtr, s, MsgType::Msg1);
+    rtr.reply_to_client(s, rep::INDEPENDENT, b"r").unwrap();
+    expect(&rtr, c, MsgType::Reply);
+    rtr.accept_tx(c, acc::INDEPENDENT, 0).unwrap();
+    // The server voted with its reply: no prepare, straight to the outcome.
+    expect(&rtr, s, MsgType::Accepted);
+    expect(&rtr, c, MsgType::Accepted);
+    // Explicit accept: only together with RTR_F_REP_ACCEPT.
+    let e = open_ok(&rtr, server_params("IND2", 0, 100, ope::EXPLICIT_ACCEPT));
+    let c2 = open_ok(&rtr, client_params("IND2"));
+    rtr.send_to_server(c2, 0, &msg(1, b"a")).unwrap();
+    expect(&rtr, e, MsgType::Msg1);
+    assert_eq!(rtr.reply_to_client(e, rep::INDEPENDENT, b"r").unwrap_err().status(), Status::Invflags);
+    rtr.reply_to_client(e, rep::INDEPENDENT | rep::ACCEPT, b"r").unwrap();
+    rtr.accept_tx(c2, 0, 0).unwrap();
+    expect(&rtr, e, MsgType::Accepted);
+}
