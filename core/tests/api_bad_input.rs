@@ -458,11 +458,12 @@ fn invalid_flags_per_call() {
     invflags(err_status(rtr.reject_tx(s, rej::ALL + 1, 0)), "reject server");
     invflags(err_status(rtr.reject_tx(c, 1 << 7, 0)), "reject client");
     let unsupported = |st: Status, what: &str| assert_eq!(st, Status::Unsupported, "{what}");
-    // (RTR_F_SEN_EXPENDABLE, _READONLY, _RETURN_TO_SENDER, RTR_F_REP_INDEPENDENT
-    // and RTR_F_ACC_INDEPENDENT are implemented: tests/api_flags.rs.)
+    // (RTR_F_SEN_EXPENDABLE, _READONLY, _RETURN_TO_SENDER, RTR_F_REP_INDEPENDENT,
+    // RTR_F_ACC_INDEPENDENT, RTR_F_ACC_FORGET on clients and RTR_F_REJ_RETRY
+    // on servers are implemented: tests/api_flags.rs.)
     unsupported(err_status(rtr.reply_to_client(s, rep::FORGET, b"r")), "REP_FORGET");
-    unsupported(err_status(rtr.accept_tx(s, acc::FORGET, 0)), "ACC_FORGET");
-    unsupported(err_status(rtr.reject_tx(s, rej::RETRY, 0)), "REJ_RETRY");
+    unsupported(err_status(rtr.accept_tx(s, acc::FORGET, 0)), "ACC_FORGET on a server");
+    invflags(err_status(rtr.reject_tx(c, rej::RETRY, 0)), "REJ_RETRY on a client");
     // None of the failed calls voted or sent anything: the transaction is intact.
     assert_quiet(&rtr, s);
     assert_eq!(rtr.get_tid(c, flags::tid::RTR).unwrap(), tid);

@@ -89,3 +89,52 @@ fn independent_replies_and_accepts() {
     rtr.accept_tx(c2, 0, 0).unwrap();
     expect(&rtr, e, MsgType::Accepted);
 }
+
+#[test]
+fn a_server_rejecting_with_retry_has_the_transaction_presented_again() {
+    use rtr_core::flags::rej;
+    let rtr = Rtr::embedded().unwrap();
+    let s = open_ok(&rtr, server_params("RETRY", 0, 100, 0));
+    let c = open_ok(&rtr, client_params("RETRY"));
+    rtr.send_to_server(c, 0, &msg(1, b"a")).unwrap();
+    let first = expect(&rtr, s, MsgType::Msg1);
+    rtr.reject_tx(s, rej::RETRY, 0).unwrap();
+    // The server's branch is rescheduled, then presented again (here to the
+    // same, only server); the client notices nothing.
+    assert_eq!(status_of(&expect(&rtr, s, MsgType::Rejected)).0, Status::Dlktxres);
+    let again = expect(&rtr, s, MsgType::Msg1);
+    assert_eq!((again.sb.tid, &again.data), (first.sb.tid, &first.data));
+    assert_quiet(&rtr, c);
+    rtr.accept_tx(c, 0, 0).unwrap();
+    expect(&rtr, s, MsgType::Accepted);
+    expect(&rtr, c, MsgType::Accepted);
+    // Retries count against the retry limit (3): the third is the last.
+    rtr.send_to_server(c, 0, &msg(1, b"b")).unwrap();
+    for _ in 0..2 {
+        expect(&rtr, s, MsgType::Msg1);
+        rtr.reject_tx(s, rej::RETRY, 0).unwrap();
+        expect(&rtr, s, MsgType::Rejected);
+    }
+    expect(&rtr, s, MsgType::Msg1);
+    rtr.reject_tx(s, rej::RETRY, 0).unwrap();
+    expect(&rtr, s, MsgType::Rejected);
+    assert_eq!(status_of(&expect(&rtr, c, MsgType::Rejected)).0, Status::Retrylimit);
+}
+
+#[test]
+fn a_client_accepting_with_forget_hears_no_outcome_and_can_go_on() {
+    let rtr = Rtr::embedded().unwrap();
+    let s = open_ok(&rtr, server_params("FORGET", 0, 100, 0));
+    let c = open_ok(&rtr, client_params("FORGET"));
+    rtr.send_to_server(c, 0, &msg(1, b"a")).unwrap();
+    rtr.accept_tx(c, acc::FORGET, 0).unwrap();
+    // The client may start its next transaction at once.
+    rtr.send_to_server(c, sen::ACCEPT, &msg(1, b"b")).unwrap();
+    expect(&rtr, s, MsgType::Msg1);
+    expect(&rtr, s, MsgType::Accepted);
+    expect(&rtr, s, MsgType::Msg1);
+    expect(&rtr, s, MsgType::Accepted);
+    // Only the second transaction's outcome reaches the client.
+    expect(&rtr, c, MsgType::Accepted);
+    assert_quiet(&rtr, c);
+}

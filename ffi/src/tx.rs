@@ -182,14 +182,16 @@ pub unsafe extern "C" fn rtr_reply_to_client(
 ///
 /// Arguments:
 /// - `flags`: `RTR_NO_FLAGS`, or `RTR_F_ACC_INDEPENDENT` (accepted: there
-///   is no commit ordering to relax);
+///   is no commit ordering to relax), or on a client `RTR_F_ACC_FORGET`: the
+///   client will not receive the outcome (nor later replies) and may start
+///   its next transaction at once;
 /// - `reason`: a code delivered to the other participants, or
 ///   `RTR_NO_REASON`.
 ///
 /// Returns:
 /// - `RTR_STS_OK`;
 /// - `RTR_STS_INVCHANNEL`, `RTR_STS_INVFLAGS`;
-/// - `RTR_STS_UNSUPPORTED`: `RTR_F_ACC_FORGET`;
+/// - `RTR_STS_UNSUPPORTED`: `RTR_F_ACC_FORGET` on a server channel;
 /// - `RTR_STS_NOTACTTX`: no transaction is active on the channel;
 /// - `RTR_STS_TXALRACC`: this participant already voted;
 /// - `RTR_STS_NODEUNAVAIL`, `RTR_STS_INTERNAL`.
@@ -207,13 +209,17 @@ pub extern "C" fn rtr_accept_tx(channel: rtr_channel_t, flags: rtr_acc_flag_t, r
 /// `reason`. A client aborts its transaction; a server votes no.
 ///
 /// Arguments:
-/// - `flags`: `RTR_NO_FLAGS`;
+/// - `flags`: `RTR_NO_FLAGS`, or on a server `RTR_F_REJ_RETRY`: instead of
+///   rejecting the transaction, give it back to be presented again (to this
+///   or another server of the partition). The server receives
+///   `rtr_mt_rejected` with `RTR_STS_DLKTXRES` (rescheduled) for it; the
+///   client notices nothing. Retries count against the partition's retry
+///   limit, after which the transaction is rejected (`RTR_STS_RETRYLIMIT`);
 /// - `reason`: a code delivered to every participant, or `RTR_NO_REASON`.
 ///
 /// Returns:
 /// - `RTR_STS_OK`;
-/// - `RTR_STS_INVCHANNEL`, `RTR_STS_INVFLAGS`;
-/// - `RTR_STS_UNSUPPORTED`: `RTR_F_REJ_RETRY`;
+/// - `RTR_STS_INVCHANNEL`, `RTR_STS_INVFLAGS` (also `RTR_F_REJ_RETRY` on a client);
 /// - `RTR_STS_NOTACTTX`: no transaction is active on the channel;
 /// - `RTR_STS_TXALRACC`: this participant already accepted;
 /// - `RTR_STS_NODEUNAVAIL`, `RTR_STS_INTERNAL`.

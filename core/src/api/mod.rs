@@ -531,17 +531,24 @@ impl Rtr {
             return Err(RtrError::InvalidFlags { call: "rtr_accept_tx", flags: fl });
         }
         // RTR_F_ACC_INDEPENDENT is accepted: no commit ordering to relax here.
-        if fl & flags::acc::FORGET != 0 {
-            return Err(RtrError::Unsupported {
-                flag: "RTR_F_ACC_FORGET",
-                why: "every participant receives the outcome here",
-            });
-        }
         let mut st = self.lock()?;
         let c = any_chan(&mut st, chan)?;
+        let forget = fl & flags::acc::FORGET != 0;
+        if forget && c.role == Role::Server {
+            return Err(RtrError::Unsupported {
+                flag: "RTR_F_ACC_FORGET on a server channel",
+                why: "a server always receives its transaction's outcome here",
+            });
+        }
         let tid = match c.tx {
             TxState::Idle => return Err(RtrError::NoTransaction(chan)),
             TxState::Client { accepted: true, .. } => return Err(RtrError::AlreadyAccepted(chan)),
+            // RTR_F_ACC_FORGET: the client will not hear the outcome, and
+            // may start its next transaction at once.
+            TxState::Client { tid, .. } if forget => {
+                c.tx = TxState::Idle;
+                tid
+            }
             TxState::Client { tid, prepared, .. } => {
                 c.tx = TxState::Client { tid, accepted: true, prepared };
                 tid
@@ -560,11 +567,11 @@ impl Rtr {
         if fl & !flags::rej::ALL != 0 {
             return Err(RtrError::InvalidFlags { call: "rtr_reject_tx", flags: fl });
         }
-        if fl & flags::rej::RETRY != 0 {
-            return Err(RtrError::Unsupported { flag: "RTR_F_REJ_RETRY", why: "arrives with the rest of the C API" });
-        }
         let mut st = self.lock()?;
         let c = any_chan(&mut st, chan)?;
+        if fl & flags::rej::RETRY != 0 && c.role != Role::Server {
+            return Err(RtrError::InvalidFlags { call: "rtr_reject_tx (RTR_F_REJ_RETRY is for servers)", flags: fl });
+        }
         let tid = match c.tx {
             TxState::Idle => return Err(RtrError::NoTransaction(chan)),
             TxState::Client { accepted: true, .. } => return Err(RtrError::AlreadyAccepted(chan)),

@@ -407,6 +407,34 @@ impl Backend {
         }
     }
 
+    /// `RTR_F_REJ_RETRY`: the server gives the transaction back to be
+    /// presented again (for example after a deadlock in its database). It
+    /// gets `rtr_mt_rejected` with `RTR_STS_DLKTXRES` (rescheduled) for its
+    /// branch; the client sees nothing. Each retry counts against the retry
+    /// limit, so a transaction cannot bounce for ever.
+    fn retry(&mut self, ctx: &mut Ctx, chan: ChanRef, tid: Tid, part: PartId) {
+        let Some(p) = self.parts.get(&part) else { return };
+        let (limit, facility) = (p.retry_limit, p.facility.clone());
+        let Some(b) = self.branches.get_mut(&(tid, part)) else { return };
+        b.server = None;
+        b.strikes += 1;
+        let strikes = b.strikes;
+        ctx.deliver(chan.0, status_delivery(chan.1, MsgType::Rejected, Some(tid), Status::Dlktxres, 0));
+        if let Some(srv) = self.servers.get_mut(&chan) {
+            srv.current = None;
+        }
+        if let Some(p) = self.parts.get_mut(&part) {
+            p.free.push_back(chan);
+            if strikes < limit {
+                p.waiting.push_front(tid);
+            }
+        }
+        if strikes >= limit {
+            self.set_aside(ctx, tid, part, &facility, false, strikes);
+        }
+        self.dispatch(ctx, part);
+    }
+
     /// The retry limit: a transaction whose servers failed `strikes` times
     /// is presented no more. Undecided, it is rejected; committed, it stays
     /// committed but waits for an operator. Either way the journal keeps an
@@ -450,6 +478,9 @@ impl Backend {
                         ctx.to_router(ToRouter::Vote { tid, part, accept: true, reason });
                     }
                 }
+            }
+            Request::Reject { tid, flags: fl, .. } if current == Some(tid) && fl & flags::rej::RETRY != 0 => {
+                self.retry(ctx, chan, tid, part);
             }
             Request::Reject { tid, reason, .. } if current == Some(tid) => {
                 ctx.to_router(ToRouter::Vote { tid, part, accept: false, reason });

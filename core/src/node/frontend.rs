@@ -66,8 +66,12 @@ impl Frontend {
                 }
                 ctx.to_router(ToRouter::Send { tid, facility: c.facility.clone(), client: chan, data, flags: fl });
             }
-            Request::Accept { tid, reason, .. } if c.current == Some(tid) => {
+            Request::Accept { tid, reason, flags: fl, .. } if c.current == Some(tid) => {
                 ctx.to_router(ToRouter::ClientAccept { tid, reason });
+                if fl & crate::flags::acc::FORGET != 0 {
+                    // The client forgot it: no reply or outcome reaches it.
+                    c.current = None;
+                }
             }
             Request::Prepare { tid, reason, .. } if c.current == Some(tid) => {
                 ctx.to_router(ToRouter::ClientPrepare { tid, reason });
