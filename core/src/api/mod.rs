@@ -363,11 +363,13 @@ impl Rtr {
         let chan = st.next_chan;
         st.next_chan = st.next_chan.checked_add(1).ok_or_else(|| RtrError::Internal("channel ids exhausted".into()))?;
         st.channels.insert(chan, Chan::new(role, p.flags));
-        self.send(Request::Open { chan, role, facility, flags: p.flags, range })?;
+        // The subscription goes first, so that the events of the open itself
+        // (a server becoming primary) reach the channel.
         if p.recipient.is_some() || !subs.is_empty() {
             let recipient = p.recipient.unwrap_or_default();
             self.send(Request::Subscribe { chan, recipient, events: subs.ranges })?;
         }
+        self.send(Request::Open { chan, role, facility, flags: p.flags, range })?;
         Ok(chan)
     }
 

@@ -155,6 +155,11 @@ impl Backend {
         Backend { journal, ..Backend::default() }
     }
 
+    /// Is this channel an open server channel (its open was accepted)?
+    pub fn serves(&self, chan: ChanRef) -> bool {
+        self.servers.contains_key(&chan)
+    }
+
     pub fn partitions(&self) -> usize {
         self.parts.len()
     }

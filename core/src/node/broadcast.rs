@@ -21,6 +21,9 @@ struct Listener {
 #[derive(Default)]
 pub struct Broadcasts {
     chans: HashMap<ChanRef, Listener>,
+    /// Subscriptions sent ahead of their channel's open (so that the events
+    /// of the open itself reach the channel).
+    pending: HashMap<ChanRef, (String, Subscription)>,
     /// Broadcasts delivered and, when nobody subscribed, sent to nobody.
     pub delivered: u64,
     pub unheard: u64,
@@ -28,22 +31,55 @@ pub struct Broadcasts {
 
 impl Broadcasts {
     pub fn opened(&mut self, chan: ChanRef, role: Role, facility: String) {
-        self.chans.insert(chan, Listener { role, facility, recipient: String::new(), subs: Subscription::default() });
+        let (recipient, subs) = self.pending.remove(&chan).unwrap_or_default();
+        self.chans.insert(chan, Listener { role, facility, recipient, subs });
     }
 
     pub fn subscribe(&mut self, chan: ChanRef, recipient: String, subs: Subscription) {
-        if let Some(l) = self.chans.get_mut(&chan) {
-            l.recipient = recipient;
-            l.subs = subs;
+        match self.chans.get_mut(&chan) {
+            Some(l) => {
+                l.recipient = recipient;
+                l.subs = subs;
+            }
+            None => {
+                self.pending.insert(chan, (recipient, subs));
+            }
         }
     }
 
     pub fn closed(&mut self, chan: ChanRef) {
         self.chans.remove(&chan);
+        self.pending.remove(&chan);
     }
 
     pub fn closed_conn(&mut self, conn: ConnId) {
         self.chans.retain(|c, _| c.0 != conn);
+        self.pending.retain(|c, _| c.0 != conn);
+    }
+
+    /// An RTR event (`rtr_mt_rtr_event`, the facility name as data) to the
+    /// channels of `facility` that subscribed to it, optionally only those
+    /// of one role or one channel.
+    pub fn rtr_event(&self, ctx: &mut Ctx, facility: &str, evtnum: i32, role: Option<Role>, only: Option<ChanRef>) {
+        let data = Bytes::from(facility.as_bytes());
+        for (chan, l) in &self.chans {
+            if l.facility == facility
+                && l.subs.wants(evtnum)
+                && role.is_none_or(|r| r == l.role)
+                && only.is_none_or(|o| o == *chan)
+            {
+                ctx.deliver(
+                    chan.0,
+                    Delivery {
+                        chan: chan.1,
+                        msgtype: MsgType::RtrEvent,
+                        tid: None,
+                        evtnum,
+                        payload: Payload::Data(data.clone()),
+                    },
+                );
+            }
+        }
     }
 
     pub fn broadcast(&mut self, ctx: &mut Ctx, from: ChanRef, evtnum: i32, rcpspc: &str, data: Bytes) {

@@ -17,6 +17,7 @@ mod snapshot;
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
+use crate::events;
 use crate::facility::FacilityTable;
 use crate::journal::{Record, RecordKind};
 use crate::keyseg::KeyRange;
@@ -270,7 +271,21 @@ impl Node {
                 self.bc.opened((conn, chan), role, facility.clone());
                 match role {
                     Role::Client => self.fe.open(&mut ctx, (conn, chan), facility),
-                    Role::Server => self.be.open(&mut ctx, (conn, chan), facility, flags, range),
+                    Role::Server => {
+                        self.be.open(&mut ctx, (conn, chan), facility.clone(), flags, range);
+                        if !self.be.serves((conn, chan)) {
+                            // Refused (rtr_mt_closed): it hears nothing more.
+                            self.bc.closed((conn, chan));
+                        } else {
+                            // Every server of a key range on its node is active
+                            // (standby servers come with links between nodes);
+                            // the journal's committed work for the range was
+                            // queued ahead of new work when it opened.
+                            for e in [events::SRPRIMARY, events::SRRECOVERCMPL] {
+                                self.bc.rtr_event(&mut ctx, &facility, e, None, Some((conn, chan)));
+                            }
+                        }
+                    }
                 }
             }
             Request::Close { chan } => {
@@ -359,6 +374,25 @@ impl Node {
     fn run(&mut self, now: Instant) {
         while let Some(m) = self.queue.pop_front() {
             let mut ctx = Ctx { now, queue: &mut self.queue, out: &mut self.out };
+            // Key ranges coming and going are RTR events for the facility's
+            // subscribers (and the first and last one make it ready or dead).
+            match &m {
+                Internal::Tr(ToRouter::PartitionUp { facility, .. }) => {
+                    let first = self.tr.partition_count(facility) == 0;
+                    self.bc.rtr_event(&mut ctx, facility, events::KEYRANGEGAIN, None, None);
+                    if first {
+                        self.bc.rtr_event(&mut ctx, facility, events::FACREADY, None, None);
+                    }
+                }
+                Internal::Tr(ToRouter::PartitionDown { facility, .. }) => {
+                    let last = self.tr.partition_count(facility) == 1;
+                    self.bc.rtr_event(&mut ctx, facility, events::KEYRANGELOSS, None, None);
+                    if last {
+                        self.bc.rtr_event(&mut ctx, facility, events::FACDEAD, None, None);
+                    }
+                }
+                _ => {}
+            }
             match m {
                 Internal::Tr(m) => self.tr.handle(&mut ctx, m),
                 Internal::Fe(m) => self.fe.handle(&mut ctx, m),

@@ -58,6 +58,11 @@ pub struct Router {
 }
 
 impl Router {
+    /// Partitions registered for a facility.
+    pub fn partition_count(&self, facility: &str) -> usize {
+        self.partitions.get(facility).map_or(0, Vec::len)
+    }
+
     pub fn active(&self) -> usize {
         self.txs.len()
     }
