@@ -140,6 +140,49 @@ impl Connection {
         self.rtr.send_to_server(chan, fl, &msg).or_raise(py)
     }
 
+    /// `rtr_prepare_tx`.
+    #[pyo3(signature = (channel, reason=None, data=None, flags=None))]
+    fn prepare_tx(
+        &self,
+        py: Python<'_>,
+        channel: &Bound<'_, PyAny>,
+        reason: Option<&Bound<'_, PyAny>>,
+        data: Option<&Bound<'_, PyAny>>,
+        flags: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let chan = args::channel(channel)?;
+        let fl = opt_flags(flags)?;
+        let r = opt_reason(reason)?;
+        let blob = match data {
+            Some(d) if !d.is_none() => args::data(d)?,
+            _ => Vec::new(),
+        };
+        self.rtr.prepare_tx(chan, fl, r, &blob).or_raise(py)
+    }
+
+    /// `rtr_broadcast_event`.
+    #[pyo3(signature = (channel, evtnum, data=None, recipient=None, flags=None))]
+    fn broadcast_event(
+        &self,
+        py: Python<'_>,
+        channel: &Bound<'_, PyAny>,
+        evtnum: i64,
+        data: Option<&Bound<'_, PyAny>>,
+        recipient: Option<&Bound<'_, PyAny>>,
+        flags: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let chan = args::channel(channel)?;
+        let fl = opt_flags(flags)?;
+        let msg = match data {
+            Some(d) if !d.is_none() => args::data(d)?,
+            _ => Vec::new(),
+        };
+        let spec = args::opt_str(recipient, "recipient")?;
+        // Out of i32 range is as invalid as any other non-user event.
+        let evt = i32::try_from(evtnum).unwrap_or(-1);
+        self.rtr.broadcast_event(chan, fl, &msg, evt, spec.as_deref()).or_raise(py)
+    }
+
     /// `rtr_reply_to_client`.
     #[pyo3(signature = (channel, data, flags=None))]
     fn reply_to_client(

@@ -101,6 +101,19 @@ class Connection:
         ``SendFlag.ACCEPT`` sends the last message and accepts in one call."""
         self._native.send_to_server(channel, data, flags)
 
+    def prepare_tx(self, channel: ChannelLike, reason: int = 0, data: Data = b"", flags: int = 0) -> None:
+        """``rtr_prepare_tx``: ask the servers to vote; ``MsgType.PREPARED``
+        comes when all voted yes, then accept or reject (``reason`` stands)."""
+        self._native.prepare_tx(channel, reason, data, flags)
+
+    def broadcast_event(
+        self, channel: ChannelLike, evtnum: int, data: Data = b"", recipient: Optional[str] = None, flags: int = 0
+    ) -> None:
+        """``rtr_broadcast_event``: user event ``evtnum`` (0 to 250) to the
+        other side of the facility, for channels subscribed to it whose
+        recipient name matches ``recipient`` (``*`` and ``?`` wildcards)."""
+        self._native.broadcast_event(channel, evtnum, data, recipient, flags)
+
     def reply_to_client(self, channel: ChannelLike, data: Data, flags: int = 0) -> None:
         """``rtr_reply_to_client``; ``ReplyFlag.ACCEPT`` also votes to accept."""
         self._native.reply_to_client(channel, data, flags)

@@ -1,0 +1,57 @@
+"""Broadcast events, RTR events and rtr_prepare_tx from Python."""
+
+from __future__ import annotations
+
+import pytest
+from _support import key, unsigned_range
+
+import rtr
+
+M = rtr.MsgType
+USERDEF, RTRDEF = -1, -2
+
+
+def test_broadcasts_reach_subscribers_whose_names_match(conn: rtr.Connection) -> None:
+    a = conn.open_server("PYEVT", unsigned_range(0, 99), recipient="srvA", events=[USERDEF, 1, -3, 10])
+    b = conn.open_server("PYEVT", unsigned_range(100, 199), recipient="other", events=[USERDEF])
+    cli = conn.open_client("PYEVT", events=[USERDEF, 20])
+    conn.broadcast_event(cli, 5, b"hi", recipient="srv*")
+    m = a.receive(5)
+    assert (m.msgtype, m.evtnum, m.data) == (M.USER_EVENT, 5, b"hi")
+    with pytest.raises(rtr.Timeout):
+        b.receive(0.2)
+    conn.broadcast_event(a, 20, b"news")
+    m = cli.receive(5)
+    assert (m.msgtype, m.evtnum, m.data) == (M.USER_EVENT, 20, b"news")
+    with pytest.raises(rtr.RtrError) as e:
+        conn.broadcast_event(cli, 251)
+    assert e.value.status == rtr.Status.INVEVTNUM
+
+
+# RTR event numbers as include/rtr.h gives them.
+FACREADY, KEYRANGEGAIN, SRPRIMARY, SRRECOVERCMPL = 256, 266, 268, 273
+
+
+def test_a_server_hears_it_became_primary(conn: rtr.Connection) -> None:
+    srv = conn.open_server("PYEVT2", unsigned_range(0, 9), events=[RTRDEF])
+    got = set()
+    for _ in range(4):
+        m = srv.receive(5)
+        assert m.msgtype == M.RTR_EVENT and m.data == b"PYEVT2"
+        got.add(m.evtnum)
+    assert got == {FACREADY, KEYRANGEGAIN, SRPRIMARY, SRRECOVERCMPL}
+
+
+def test_prepare_then_accept(conn: rtr.Connection) -> None:
+    srv = conn.open_server("PYPREP", unsigned_range(0, 99), flags=rtr.OpenFlag.EXPLICIT_PREPARE)
+    cli = conn.open_client("PYPREP")
+    cli.send(key(1))
+    assert srv.receive(5).msgtype == M.MSG1
+    conn.prepare_tx(cli, 42, b"blob")
+    assert srv.receive(5).msgtype == M.PREPARE
+    srv.accept()
+    m = cli.receive(5)
+    assert m.msgtype == M.PREPARED and m.reason == 42
+    cli.accept(reason=1)
+    assert cli.receive(5).msgtype == M.ACCEPTED
+    assert srv.receive(5).msgtype == M.ACCEPTED
