@@ -140,6 +140,12 @@ impl Connection {
         self.rtr.send_to_server(chan, fl, &msg).or_raise(py)
     }
 
+    /// The wakeup descriptor (`rtr_get_wakeup_fd`): readable exactly while
+    /// a message waits for this connection. Owned by the library.
+    fn wakeup_fd(&self, py: Python<'_>) -> PyResult<i32> {
+        self.rtr.wakeup_fd().or_raise(py)
+    }
+
     /// `rtr_prepare_tx`.
     #[pyo3(signature = (channel, reason=None, data=None, flags=None))]
     fn prepare_tx(

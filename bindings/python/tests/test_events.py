@@ -55,3 +55,16 @@ def test_prepare_then_accept(conn: rtr.Connection) -> None:
     cli.accept(reason=1)
     assert cli.receive(5).msgtype == M.ACCEPTED
     assert srv.receive(5).msgtype == M.ACCEPTED
+
+
+def test_the_wakeup_descriptor_is_readable_while_a_message_waits(conn: rtr.Connection) -> None:
+    import select
+
+    srv = conn.open_server("PYWAKE", unsigned_range(0, 99))
+    cli = conn.open_client("PYWAKE")
+    fd = conn.wakeup_fd()
+    assert select.select([fd], [], [], 0)[0] == []
+    cli.send(key(1))
+    assert select.select([fd], [], [], 5)[0] == [fd]
+    assert srv.receive(0).msgtype == M.MSG1
+    assert select.select([fd], [], [], 0)[0] == []

@@ -101,6 +101,13 @@ class Connection:
         ``SendFlag.ACCEPT`` sends the last message and accepts in one call."""
         self._native.send_to_server(channel, data, flags)
 
+    def wakeup_fd(self) -> int:
+        """A file descriptor that is readable exactly while a message waits
+        for this connection (for ``select``/``selectors``/asyncio loops; the
+        C API's ``rtr_get_wakeup_fd``). Owned by the library: only wait on it,
+        then receive with a timeout of 0 until ``Timeout``."""
+        return self._native.wakeup_fd()
+
     def prepare_tx(self, channel: ChannelLike, reason: int = 0, data: Data = b"", flags: int = 0) -> None:
         """``rtr_prepare_tx``: ask the servers to vote; ``MsgType.PREPARED``
         comes when all voted yes, then accept or reject (``reason`` stands)."""
