@@ -600,3 +600,36 @@ fn scan_is_read_only() {
     assert_eq!(snapshot(d.path()), before);
     assert!(matches!(scan(&d.path().join("none")), Err(JournalError::NotFound { .. })));
 }
+
+#[test]
+fn reopening_many_times_never_keeps_more_segments_than_the_cap() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("j");
+    let c = JournalConfig { max_segments: 3, ..cfg(&dir) };
+    create(&c).unwrap();
+    // Each open adds the new owner's fence segment; with nothing live, the
+    // oldest go so that the cap holds.
+    for _ in 0..10 {
+        drop(open(&c, Takeover::Normal).unwrap());
+        let n = seg_numbers(&dir).len();
+        assert!(n <= 3, "{n} segments after reopening: {:?}", seg_numbers(&dir));
+    }
+    // A live transaction pins its segment (and, for now, those after it:
+    // only a prefix of the journal is ever removed, so that no seal is lost).
+    {
+        let (j, _) = open(&c, Takeover::Normal).unwrap();
+        append1(&j, 1, RecordKind::Commit, b"keep").unwrap();
+    }
+    for _ in 0..3 {
+        let (j, rec) = open(&c, Takeover::Normal).unwrap();
+        assert!(payloads(&rec.records).contains(&b"keep".to_vec()), "the live transaction survives");
+        drop(j);
+    }
+    // Once it is done, the next open brings the journal back under the cap.
+    {
+        let (j, _) = open(&c, Takeover::Normal).unwrap();
+        append1(&j, 1, RecordKind::Done, b"").unwrap();
+    }
+    drop(open(&c, Takeover::Normal).unwrap());
+    assert!(seg_numbers(&dir).len() <= 3, "{:?}", seg_numbers(&dir));
+}

@@ -163,7 +163,6 @@ impl Writer {
             }
         };
         segs.push_back(Seg { number, size: cfg.segment_bytes });
-        let n = segs.len();
         let mut w = Writer {
             dir,
             epoch,
@@ -188,6 +187,21 @@ impl Writer {
         encode_record(&mut w.buf, w.cur_seed, epoch, &Tid::default(), RecordKind::Fence, &seal.encode());
         w.flush(true)?;
         owner::check(&w.dir, epoch)?;
+        // Every open adds a segment (the fence's). Beyond the cap, the oldest
+        // segments holding nothing live go, so restarts cannot pile files up.
+        // Only a prefix is removed: a seal always points into segments at or
+        // after the first one kept, or into removed ones, whose stale records
+        // went with them.
+        while w.segs.len() > w.max_segments {
+            let Some(front) = w.segs.front() else { break };
+            let old = front.number;
+            if old == number || w.live.live_in(old) != 0 {
+                break;
+            }
+            segment::remove(&w.dir, old)?;
+            w.segs.pop_front();
+        }
+        let n = w.segs.len();
         w.publish_stats();
         Ok((w, n))
     }
