@@ -40,10 +40,10 @@ const STEP: Duration = Duration::from_secs(10);
 #[derive(clap::Args, Clone)]
 pub struct DemoArgs {
     /// Client threads (each with its own channel and connection).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 16)]
     clients: usize,
     /// Concurrent servers per partition.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 8)]
     servers: usize,
     /// Number of accounts (split evenly over two partitions).
     #[arg(long, default_value_t = 1000)]
