@@ -800,12 +800,14 @@ rtr_status_t rtr_send_to_server(rtr_channel_t channel,
    `RTR_F_REP_INDEPENDENT` marks an independent transaction: with
    `RTR_F_OPE_EXPLICIT_ACCEPT` it is valid only with `RTR_F_REP_ACCEPT`
    (else `RTR_STS_INVFLAGS`), otherwise it implies the accept;
+   `RTR_F_REP_FORGET` follows the same rule and makes that accept a
+   forgetting one, as `RTR_F_ACC_FORGET` in `rtr_accept_tx`;
  - `pmsg`, `msglen`, `msgfmt`: as for `rtr_send_to_server`.
 
  Returns:
  - `RTR_STS_OK`;
  - `RTR_STS_INVMSGLEN`, `RTR_STS_INVPMSG`, `RTR_STS_UNSUPPORTED` (a
-   non-empty `msgfmt`, `RTR_F_REP_FORGET`): as for `rtr_send_to_server`;
+   non-empty `msgfmt`): as for `rtr_send_to_server`;
  - `RTR_STS_INVCHANNEL`, `RTR_STS_INVFLAGS`;
  - `RTR_STS_INVOP4CLI`: the channel is a client channel;
  - `RTR_STS_NOTACTTX`: no transaction is active on the channel;
@@ -835,16 +837,18 @@ rtr_status_t rtr_reply_to_client(rtr_channel_t channel,
 
  Arguments:
  - `flags`: `RTR_NO_FLAGS`, or `RTR_F_ACC_INDEPENDENT` (accepted: there
-   is no commit ordering to relax), or on a client `RTR_F_ACC_FORGET`: the
-   client will not receive the outcome (nor later replies) and may start
-   its next transaction at once;
+   is no commit ordering to relax), or `RTR_F_ACC_FORGET`: a client will
+   not receive the outcome (nor later replies) and may start its next
+   transaction at once; a server is released at once (its next receive
+   brings new work), is not told the outcome, and owes no
+   acknowledgement, so use it only where the server needs no outcome
+   (for example read-only work);
  - `reason`: a code delivered to the other participants, or
    `RTR_NO_REASON`.
 
  Returns:
  - `RTR_STS_OK`;
  - `RTR_STS_INVCHANNEL`, `RTR_STS_INVFLAGS`;
- - `RTR_STS_UNSUPPORTED`: `RTR_F_ACC_FORGET` on a server channel;
  - `RTR_STS_NOTACTTX`: no transaction is active on the channel;
  - `RTR_STS_TXALRACC`: this participant already voted;
  - `RTR_STS_NODEUNAVAIL`, `RTR_STS_INTERNAL`.

@@ -138,3 +138,68 @@ fn a_client_accepting_with_forget_hears_no_outcome_and_can_go_on() {
     expect(&rtr, c, MsgType::Accepted);
     assert_quiet(&rtr, c);
 }
+
+#[test]
+fn a_server_accepting_with_forget_is_free_at_once_and_hears_no_outcome() {
+    let rtr = Rtr::embedded().unwrap();
+    // One server: it can only take the second transaction if the forget
+    // released it before the first one ended.
+    let s = open_ok(&rtr, server_params("SFORGET", 0, 100, ope::EXPLICIT_ACCEPT));
+    let c1 = open_ok(&rtr, client_params("SFORGET"));
+    let c2 = open_ok(&rtr, client_params("SFORGET"));
+    rtr.send_to_server(c1, 0, &msg(1, b"a")).unwrap();
+    let t1 = expect(&rtr, s, MsgType::Msg1).sb.tid;
+    rtr.accept_tx(s, acc::FORGET, 0).unwrap();
+    // The vote is cast: a second accept is refused as on any channel with
+    // no transaction.
+    assert!(rtr.accept_tx(s, 0, 0).is_err());
+    rtr.send_to_server(c2, 0, &msg(2, b"b")).unwrap();
+    let m2 = expect(&rtr, s, MsgType::Msg1);
+    assert_ne!(m2.sb.tid, t1);
+    // The first transaction commits for its client; its server hears nothing.
+    rtr.accept_tx(c1, 0, 0).unwrap();
+    expect_accepted(&rtr, c1, t1);
+    rtr.accept_tx(c2, 0, 0).unwrap();
+    rtr.accept_tx(s, 0, 0).unwrap();
+    expect_accepted(&rtr, s, m2.sb.tid);
+    expect_accepted(&rtr, c2, m2.sb.tid);
+    assert_quiet(&rtr, s);
+}
+
+#[test]
+fn a_forgetting_server_is_not_told_of_a_rejection_either() {
+    let rtr = Rtr::embedded().unwrap();
+    let s = open_ok(&rtr, server_params("SFORGETR", 0, 100, ope::EXPLICIT_ACCEPT));
+    let c = open_ok(&rtr, client_params("SFORGETR"));
+    rtr.send_to_server(c, 0, &msg(1, b"a")).unwrap();
+    expect(&rtr, s, MsgType::Msg1);
+    // RTR_F_REP_FORGET with the accept it belongs to.
+    rtr.reply_to_client(s, rep::ACCEPT | rep::FORGET, b"r").unwrap();
+    expect(&rtr, c, MsgType::Reply);
+    rtr.reject_tx(c, 0, 7).unwrap();
+    assert_eq!(status_of(&expect(&rtr, c, MsgType::Rejected)).1, 7);
+    assert_quiet(&rtr, s);
+    // The server takes the next transaction normally.
+    rtr.send_to_server(c, sen::ACCEPT, &msg(1, b"b")).unwrap();
+    expect(&rtr, s, MsgType::Msg1);
+    rtr.accept_tx(s, 0, 0).unwrap();
+    expect(&rtr, s, MsgType::Accepted);
+    expect(&rtr, c, MsgType::Accepted);
+}
+
+#[test]
+fn reply_forget_needs_the_accept_on_an_explicit_accept_server() {
+    let rtr = Rtr::embedded().unwrap();
+    let s = open_ok(&rtr, server_params("RFORGET", 0, 100, ope::EXPLICIT_ACCEPT));
+    let c = open_ok(&rtr, client_params("RFORGET"));
+    rtr.send_to_server(c, 0, &msg(1, b"a")).unwrap();
+    expect(&rtr, s, MsgType::Msg1);
+    let e = rtr.reply_to_client(s, rep::FORGET, b"r").unwrap_err();
+    assert_eq!(e.status(), Status::Invflags);
+    // Nothing was sent or voted.
+    assert_quiet(&rtr, c);
+    rtr.accept_tx(c, 0, 0).unwrap();
+    rtr.accept_tx(s, 0, 0).unwrap();
+    expect(&rtr, s, MsgType::Accepted);
+    expect(&rtr, c, MsgType::Accepted);
+}

@@ -61,3 +61,27 @@ fn a_full_journal_rejects_new_transactions_and_lets_old_ones_finish() {
         expect(&rtr, c, MsgType::Accepted);
     }
 }
+
+/// A server that voted with RTR_F_ACC_FORGET owes no acknowledgement: the
+/// transaction is done once committed, so a restart replays nothing.
+#[test]
+fn a_forgotten_branch_is_done_at_commit_and_not_replayed_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = || EmbeddedConfig {
+        journal: Some(JournalConfig { dir: dir.path().join("j"), segment_bytes: 1 << 20, max_segments: 4 }),
+    };
+    {
+        let rtr = Rtr::embedded_with(cfg()).unwrap();
+        let s = open_ok(&rtr, server_params("JFORGET", 0, 100, ope::EXPLICIT_ACCEPT));
+        let c = open_ok(&rtr, client_params("JFORGET"));
+        rtr.send_to_server(c, 0, &msg(1, b"forgotten")).unwrap();
+        expect(&rtr, s, MsgType::Msg1);
+        rtr.accept_tx(s, rtr_core::flags::acc::FORGET, 0).unwrap();
+        rtr.accept_tx(c, 0, 0).unwrap();
+        expect(&rtr, c, MsgType::Accepted);
+        assert_quiet(&rtr, s);
+    }
+    let rtr = Rtr::embedded_with(cfg()).unwrap();
+    let s = open_ok(&rtr, server_params("JFORGET", 0, 100, 0));
+    assert_quiet(&rtr, s);
+}

@@ -351,3 +351,8 @@ fn readme_quick_start() {
 fn broadcast_events_reach_subscribers_whose_names_match() {
     check_program("tests/c/events.c", &["events: srv*=A *=AB 11=B to_clients=X data=ok bad=ok"]);
 }
+
+#[test]
+fn a_forgetting_server_is_released_at_its_vote() {
+    check_program("tests/c/forget.c", &["forget: released=yes c1=accepted c2=accepted server_quiet=yes invflags=yes"]);
+}

@@ -119,9 +119,8 @@ CASES = [
     ("start_tx flags", lambda e: e.conn.start_tx(e.cli, flags=1), rtr.InvalidArgument, S.INVFLAGS),
     ("get_tid DDTM", lambda e: started(e).conn.get_tid(e.cli, rtr.TidFlag.DDTM), rtr.InvalidArgument, S.INVFLAGS),
     ("close flags", lambda e: e.conn.close_channel(e.cli, 1 << 5), rtr.InvalidArgument, S.INVFLAGS),
-    # (RTR_F_ACC_FORGET on a client is supported now; on a server, and
-    # RTR_F_REP_FORGET, it is not.)
-    ("reply forget (not supported)", lambda e: e.conn.reply_to_client(e.srv, b"x", rtr.ReplyFlag.FORGET), rtr.Unsupported, S.UNSUPPORTED),
+    # (RTR_F_ACC_FORGET and RTR_F_REP_FORGET are supported: test_voting.py.)
+    ("reply forget without transaction", lambda e: e.conn.reply_to_client(e.srv, b"x", rtr.ReplyFlag.FORGET), rtr.WrongState, S.NOTACTTX),
     ("reject retry on a client", lambda e: started(e).conn.reject_tx(e.cli, flags=rtr.RejectFlag.RETRY), rtr.InvalidArgument, S.INVFLAGS),
     # receive
     ("negative receive timeout", lambda e: e.conn.receive_message(e.cli, -1), rtr.InvalidArgument, S.INVTIMOUTMS),

@@ -171,3 +171,27 @@ def test_serve_votes_for_explicit_flags(conn: rtr.Connection, server_thread) -> 
                 assert tx.accepted
                 assert [r.data for r in tx.late_replies] == ([b"r"] if payload == b"loud" else [])
     assert s.join().accepted == 4
+
+
+def test_server_forget_releases_the_server_at_its_vote(conn: rtr.Connection) -> None:
+    # One server with explicit accept: it takes the second transaction only
+    # because RTR_F_ACC_FORGET released it from the first.
+    srv = conn.open_server(FAC, unsigned_range(0, 99), flags=rtr.OpenFlag.EXPLICIT_ACCEPT)
+    c1 = conn.open_client(FAC)
+    c2 = conn.open_client(FAC)
+    c1.send(key(1))
+    first = srv.receive(5)
+    assert first.msgtype == M.MSG1
+    srv.accept(flags=rtr.AcceptFlag.FORGET)
+    c2.send(key(2))
+    second = srv.receive(5)
+    assert (second.msgtype, second.tid != first.tid) == (M.MSG1, True)
+    c1.accept()
+    assert outcome(c1).msgtype == M.ACCEPTED
+    # RTR_F_REP_FORGET: the reply casts the accept and forgets too.
+    srv.reply(b"r", accept=True, flags=rtr.ReplyFlag.FORGET)
+    c2.accept()
+    assert [m.msgtype for m in (c2.receive(5), outcome(c2))] == [M.REPLY, M.ACCEPTED]
+    # Neither outcome reaches the server.
+    with pytest.raises(rtr.Timeout):
+        srv.receive(0.3)

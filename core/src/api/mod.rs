@@ -486,12 +486,6 @@ impl Rtr {
         if fl & !flags::rep::ALL != 0 {
             return Err(RtrError::InvalidFlags { call: "rtr_reply_to_client", flags: fl });
         }
-        if fl & flags::rep::FORGET != 0 {
-            return Err(RtrError::Unsupported {
-                flag: "RTR_F_REP_FORGET",
-                why: "a server always receives its transaction's outcome here",
-            });
-        }
         check_len(msg.len())?;
         let mut st = self.lock()?;
         let c = server_chan(&mut st, chan, "rtr_reply_to_client")?;
@@ -502,25 +496,29 @@ impl Rtr {
         // commit ordering; there is none to relax here): with explicit
         // accept it is valid only with RTR_F_REP_ACCEPT, otherwise it
         // implies the accept (RTR V3.2 release notes).
+        // RTR_F_REP_FORGET ("as RTR_F_ACC_FORGET") follows the same rule:
+        // the forget belongs to the accept this reply casts.
         let mut fl = fl;
-        if fl & flags::rep::INDEPENDENT != 0 && fl & flags::rep::ACCEPT == 0 {
+        if fl & (flags::rep::INDEPENDENT | flags::rep::FORGET) != 0 && fl & flags::rep::ACCEPT == 0 {
             if c.explicit_accept() {
                 return Err(RtrError::InvalidFlags {
-                    call: "rtr_reply_to_client (RTR_F_REP_INDEPENDENT needs RTR_F_REP_ACCEPT with explicit accept)",
+                    call: "rtr_reply_to_client (RTR_F_REP_INDEPENDENT and RTR_F_REP_FORGET need RTR_F_REP_ACCEPT with explicit accept)",
                     flags: fl,
                 });
             }
             fl |= flags::rep::ACCEPT;
         }
+        let forget = fl & flags::rep::FORGET != 0;
         if fl & flags::rep::ACCEPT != 0 {
             if vote != Vote::None {
                 return Err(RtrError::AlreadyAccepted(chan));
             }
-            c.tx = TxState::Server { tid, vote: Vote::Accepted, prepare_seen };
+            c.tx = if forget { TxState::Idle } else { TxState::Server { tid, vote: Vote::Accepted, prepare_seen } };
         }
         self.send(Request::Reply { chan, tid, flags: fl, data: Bytes::from(msg) })?;
         if fl & flags::rep::ACCEPT != 0 {
-            self.send(Request::Accept { chan, tid, flags: 0, reason: 0, implicit: false })?;
+            let acc = if forget { flags::acc::FORGET } else { 0 };
+            self.send(Request::Accept { chan, tid, flags: acc, reason: 0, implicit: false })?;
         }
         Ok(())
     }
@@ -536,12 +534,6 @@ impl Rtr {
         let mut st = self.lock()?;
         let c = any_chan(&mut st, chan)?;
         let forget = fl & flags::acc::FORGET != 0;
-        if forget && c.role == Role::Server {
-            return Err(RtrError::Unsupported {
-                flag: "RTR_F_ACC_FORGET on a server channel",
-                why: "a server always receives its transaction's outcome here",
-            });
-        }
         let tid = match c.tx {
             TxState::Idle => return Err(RtrError::NoTransaction(chan)),
             TxState::Client { accepted: true, .. } => return Err(RtrError::AlreadyAccepted(chan)),
@@ -553,6 +545,13 @@ impl Rtr {
             }
             TxState::Client { tid, prepared, .. } => {
                 c.tx = TxState::Client { tid, accepted: true, prepared };
+                tid
+            }
+            // RTR_F_ACC_FORGET on a server: it votes and is done with the
+            // transaction; its next receive brings new work, never this
+            // transaction's outcome.
+            TxState::Server { vote: Vote::None, tid, .. } if forget => {
+                c.tx = TxState::Idle;
                 tid
             }
             TxState::Server { vote: Vote::None, tid, prepare_seen } => {

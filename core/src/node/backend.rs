@@ -73,6 +73,11 @@ pub(super) struct Branch {
     /// Sent with `RTR_F_SEN_EXPENDABLE`: a lost server rejects the
     /// transaction instead of having it presented again.
     expendable: bool,
+    /// The server voted with `RTR_F_ACC_FORGET`: it was released at its
+    /// vote and hears nothing more of this transaction. The branch stays
+    /// only so the outcome can close it; it is never presented again and
+    /// owes no acknowledgement.
+    forgotten: bool,
 }
 
 /// How many servers a transaction may take down before it is rejected and
@@ -341,6 +346,7 @@ impl Backend {
                     committed: Some((Status::Ok, rtx.reason)),
                     strikes: 0,
                     expendable: false,
+                    forgotten: false,
                 },
             );
             p.waiting.push_back(rtx.tid);
@@ -473,7 +479,8 @@ impl Backend {
             Request::Reply { tid, data, .. } if current == Some(tid) => {
                 ctx.to_router(ToRouter::Reply { tid, data });
             }
-            Request::Accept { tid, reason, .. } if current == Some(tid) => {
+            Request::Accept { tid, reason, flags: fl, .. } if current == Some(tid) => {
+                let forget = fl & flags::acc::FORGET != 0;
                 if let Some(b) = self.branches.get_mut(&(tid, part)) {
                     if !b.voted_accept {
                         b.voted_accept = true;
@@ -481,6 +488,20 @@ impl Backend {
                             ctx.journal(vec![(tid, RecordKind::Vote, Vec::new())], false, None);
                         }
                         ctx.to_router(ToRouter::Vote { tid, part, accept: true, reason });
+                    }
+                    if forget {
+                        // RTR_F_ACC_FORGET: the server is free for its next
+                        // transaction now; the outcome will not be delivered
+                        // to it and is not waited for (see `commit`).
+                        b.forgotten = true;
+                        b.server = None;
+                        if let Some(srv) = self.servers.get_mut(&chan) {
+                            srv.current = None;
+                        }
+                        if let Some(p) = self.parts.get_mut(&part) {
+                            p.free.push_back(chan);
+                        }
+                        self.dispatch(ctx, part);
                     }
                 }
             }
@@ -602,6 +623,7 @@ impl Backend {
                 committed: None,
                 strikes: 0,
                 expendable,
+                forgotten: false,
             },
         );
         p.waiting.push_back(tid);
@@ -614,6 +636,12 @@ impl Backend {
         let mut n = 0;
         for part in &parts {
             let Some(b) = self.branches.get_mut(&(tid, *part)) else { continue };
+            if b.forgotten {
+                // Its server asked not to hear the outcome: nothing to
+                // deliver and no acknowledgement to wait for.
+                self.branches.remove(&(tid, *part));
+                continue;
+            }
             n += 1;
             b.committed = Some((Status::Ok, reason));
             if let Some(s) = b.server {
@@ -643,6 +671,10 @@ impl Backend {
 
     fn abort_branch(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, status: Status, reason: u32) {
         let Some(b) = self.branches.remove(&(tid, part)) else { return };
+        if b.forgotten {
+            // Released at its vote; nobody is told.
+            return;
+        }
         match b.server {
             Some(s) => {
                 ctx.deliver(s.0, status_delivery(s.1, MsgType::Rejected, Some(tid), status, reason));
