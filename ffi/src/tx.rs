@@ -375,7 +375,8 @@ mod tests {
         assert_eq!(reply(cl, 1 << 9, b"x"), code(Status::Invflags));
         assert_eq!(send(u32::MAX - 1, 0, b"x"), code(Status::Invchannel));
         assert_eq!(reply(u32::MAX - 1, 0, b"x"), code(Status::Invchannel));
-        assert_eq!(reply(cl, rtr_core::flags::rep::FORGET, b"x"), code(Status::Unsupported));
+        // RTR_F_REP_FORGET is supported; on a client channel any reply is refused.
+        assert_eq!(reply(cl, rtr_core::flags::rep::FORGET, b"x"), code(Status::Invop4cli));
         // An empty format string is accepted, and so is RTR_NO_MSG with length 0.
         // SAFETY: 4 readable bytes, NUL-terminated (empty) format.
         let s = unsafe { rtr_send_to_server(cl, 0, b"abcd".as_ptr().cast(), 4, c"".as_ptr()) };
