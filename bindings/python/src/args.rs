@@ -158,6 +158,14 @@ fn py_bytes(obj: &Bound<'_, PyAny>) -> Option<Vec<u8>> {
 }
 
 /// An optional string argument (facility, recipient, access).
+/// Optional message data: `None` (or absent) is an empty message.
+pub(crate) fn opt_data(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<u8>> {
+    match obj {
+        Some(d) if !d.is_none() => data(d),
+        _ => Ok(Vec::new()),
+    }
+}
+
 pub(crate) fn opt_str(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<String>> {
     match obj {
         None => Ok(None),

@@ -159,10 +159,7 @@ impl Connection {
         let chan = args::channel(channel)?;
         let fl = opt_flags(flags)?;
         let r = opt_reason(reason)?;
-        let blob = match data {
-            Some(d) if !d.is_none() => args::data(d)?,
-            _ => Vec::new(),
-        };
+        let blob = args::opt_data(data)?;
         self.rtr.prepare_tx(chan, fl, r, &blob).or_raise(py)
     }
 
@@ -179,10 +176,7 @@ impl Connection {
     ) -> PyResult<()> {
         let chan = args::channel(channel)?;
         let fl = opt_flags(flags)?;
-        let msg = match data {
-            Some(d) if !d.is_none() => args::data(d)?,
-            _ => Vec::new(),
-        };
+        let msg = args::opt_data(data)?;
         let spec = args::opt_str(recipient, "recipient")?;
         // Out of i32 range is as invalid as any other non-user event.
         let evt = i32::try_from(evtnum).unwrap_or(-1);

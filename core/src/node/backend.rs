@@ -495,12 +495,7 @@ impl Backend {
                         // to it and is not waited for (see `commit`).
                         b.forgotten = true;
                         b.server = None;
-                        if let Some(srv) = self.servers.get_mut(&chan) {
-                            srv.current = None;
-                        }
-                        if let Some(p) = self.parts.get_mut(&part) {
-                            p.free.push_back(chan);
-                        }
+                        self.release(chan, tid);
                         self.dispatch(ctx, part);
                     }
                 }
@@ -659,13 +654,21 @@ impl Backend {
     fn deliver_commit(&mut self, ctx: &mut Ctx, s: ChanRef, tid: Tid, reason: u32) {
         ctx.deliver(s.0, status_delivery(s.1, MsgType::Accepted, Some(tid), Status::Ok, reason));
         if let Some(srv) = self.servers.get_mut(&s) {
-            if srv.current == Some(tid) {
-                srv.current = None;
-            }
             srv.unacked.push(tid);
-            if let Some(p) = self.parts.get_mut(&srv.part) {
-                p.free.push_back(s);
-            }
+        }
+        self.release(s, tid);
+    }
+
+    /// Server `s` is done with `tid` for now: it is no longer its current
+    /// transaction, and the server is free for the partition's next one.
+    /// The caller dispatches.
+    fn release(&mut self, s: ChanRef, tid: Tid) {
+        let Some(srv) = self.servers.get_mut(&s) else { return };
+        if srv.current == Some(tid) {
+            srv.current = None;
+        }
+        if let Some(p) = self.parts.get_mut(&srv.part) {
+            p.free.push_back(s);
         }
     }
 
