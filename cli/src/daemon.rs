@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use rtr_core::embedded::EmbeddedNode;
 use rtr_core::facility::{self, FacilityStore};
 use rtr_core::protocol::admin::{AdminReply, AdminRequest};
+use rtr_core::transport::links::LinkConfig;
 use rtr_core::transport::unix;
 use rtr_core::EmbeddedConfig;
 
@@ -33,6 +34,18 @@ pub struct StartArgs {
     /// default: the name kept there, else the host name).
     #[arg(long)]
     name: Option<String>,
+    /// Accept links from other nodes on this address (HOST:PORT; port 46000
+    /// is RTR's usual). Without it the node only dials.
+    #[arg(long, value_name = "HOST:PORT")]
+    listen: Option<String>,
+    /// Where to reach another node: NAME=HOST:PORT (repeat for each). A node
+    /// not given here is reached at NAME:46000.
+    #[arg(long = "peer", value_name = "NAME=HOST:PORT")]
+    peers: Vec<String>,
+    /// Close a link that hears nothing for this many seconds (the peers ping
+    /// idle links three times per period).
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    inactivity: u64,
 }
 
 #[derive(clap::Args)]
@@ -56,8 +69,9 @@ pub fn start(a: StartArgs) -> Result<(), String> {
     if UnixStream::connect(&socket).is_ok() {
         return Err(format!("a node is already running on {}", socket.display()));
     }
+    let links = link_config(&a)?;
     if a.foreground {
-        return run_node(&a.dir, &socket, a.name.as_deref());
+        return run_node(&a.dir, &socket, a.name.as_deref(), links);
     }
     // Detach: run this same program in the foreground in a new session, its
     // output in the node's log, and wait until it accepts connections.
@@ -73,6 +87,13 @@ pub fn start(a: StartArgs) -> Result<(), String> {
     if let Some(name) = &a.name {
         cmd.arg("--name").arg(name);
     }
+    if let Some(l) = &a.listen {
+        cmd.arg("--listen").arg(l);
+    }
+    for p in &a.peers {
+        cmd.arg("--peer").arg(p);
+    }
+    cmd.arg("--inactivity").arg(a.inactivity.to_string());
     cmd.stdin(Stdio::null()).stdout(log).stderr(log2);
     {
         use std::os::unix::process::CommandExt;
@@ -120,13 +141,38 @@ fn node_name(dir: &Path, given: Option<&str>) -> Result<String, String> {
     Ok(name)
 }
 
-fn run_node(dir: &Path, socket: &Path, name: Option<&str>) -> Result<(), String> {
+/// The link settings from the command line.
+fn link_config(a: &StartArgs) -> Result<LinkConfig, String> {
+    let mut cfg = LinkConfig { listen: a.listen.clone(), ..LinkConfig::default() };
+    for p in &a.peers {
+        let (name, addr) = p.split_once('=').ok_or_else(|| format!("--peer {p:?} is not NAME=HOST:PORT"))?;
+        let name = facility::node_name(name).map_err(|why| format!("--peer {p:?}: invalid node name: {why}"))?;
+        if !addr.contains(':') {
+            return Err(format!("--peer {p:?}: the address needs a port (HOST:PORT)"));
+        }
+        cfg.peers.insert(name, addr.to_string());
+    }
+    if a.inactivity == 0 {
+        return Err("--inactivity must be at least 1 second".into());
+    }
+    cfg.inactivity = Duration::from_secs(a.inactivity);
+    Ok(cfg)
+}
+
+fn run_node(dir: &Path, socket: &Path, name: Option<&str>, links: LinkConfig) -> Result<(), String> {
     let name = node_name(dir, name)?;
     let store = FacilityStore::open(&dir.join("facilities.conf"), &name).map_err(|e| e.to_string())?;
     let facilities = store.table().defs().count();
-    let node = EmbeddedNode::start_with(EmbeddedConfig::journaled(dir.join("journal"))).map_err(|e| e.to_string())?;
+    let mut cfg = EmbeddedConfig::journaled(dir.join("journal"));
+    cfg.node_id = Some(facility::node_id(&name));
+    let node = EmbeddedNode::start_with(cfg).map_err(|e| e.to_string())?;
     // Before the listener exists, so every channel is checked against them.
     node.set_facility_store(store);
+    let listen = links.listen.clone();
+    let links = node.start_links(&name, links).map_err(|e| format!("cannot accept links: {e}"))?;
+    if let (Some(l), Some(addr)) = (listen, links.local_addr()) {
+        eprintln!("rtr node: {name} accepts links on {l} ({addr})");
+    }
     // A socket file left by a node that died is stale (nobody answered above).
     let _ = std::fs::remove_file(socket);
     let listener = UnixListener::bind(socket).map_err(|e| format!("{}: {e}", socket.display()))?;

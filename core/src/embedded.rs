@@ -24,10 +24,11 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::error::RtrError;
 use crate::journal::{self, Journal, JournalConfig, JournalError, RecordKind};
-use crate::node::{Node, Output};
+use crate::node::{Internal, Node, NodeRef, Output, PeerInfo};
 use crate::protocol::{ConnId, Delivery, Request};
 use crate::status::Status;
 use crate::tid::Tid;
+use crate::transport::links::Links;
 
 mod admin;
 
@@ -55,6 +56,15 @@ pub(crate) enum Input {
     /// Management: a view to take, definitions to apply, a process id to
     /// note, or a graceful stop (see `embedded/admin.rs`).
     Admin(admin::Cmd),
+    /// The node's links to other nodes started (a daemon with `--listen`
+    /// or peers).
+    Links(Arc<Links>),
+    /// A link to a peer node is up.
+    LinkUp(NodeRef, PeerInfo),
+    /// A message from a role on a linked peer.
+    Peer(NodeRef, Internal),
+    /// A link went down.
+    LinkDown(NodeRef),
 }
 
 /// The node thread's inbox: a channel, plus a waker when the thread sleeps
@@ -90,6 +100,10 @@ pub const DEFAULT_JOURNAL_DIR: &str = "rtr-journal";
 pub struct EmbeddedConfig {
     /// `None`: no journal (transactions are not durable).
     pub journal: Option<JournalConfig>,
+    /// The node id, the first word of every tid it starts: unique among
+    /// linked nodes (a daemon derives it from its name,
+    /// [`crate::facility::node_id`]). `None`: 1.
+    pub node_id: Option<u32>,
 }
 
 impl EmbeddedConfig {
@@ -97,7 +111,7 @@ impl EmbeddedConfig {
     /// in `./rtr-journal` when it is not set; none when it is `none`/`off`.
     pub fn from_env() -> EmbeddedConfig {
         let dir = match std::env::var_os(JOURNAL_DIR_ENV) {
-            Some(v) if v == "none" || v == "off" => return EmbeddedConfig { journal: None },
+            Some(v) if v == "none" || v == "off" => return EmbeddedConfig::default(),
             Some(v) if !v.is_empty() => PathBuf::from(v),
             _ => PathBuf::from(DEFAULT_JOURNAL_DIR),
         };
@@ -106,7 +120,7 @@ impl EmbeddedConfig {
 
     /// A journal in `dir` with the default sizes.
     pub fn journaled(dir: impl Into<PathBuf>) -> EmbeddedConfig {
-        EmbeddedConfig { journal: Some(JournalConfig { dir: dir.into(), ..JournalConfig::default() }) }
+        EmbeddedConfig { journal: Some(JournalConfig { dir: dir.into(), ..JournalConfig::default() }), node_id: None }
     }
 }
 
@@ -237,13 +251,16 @@ impl EmbeddedNode {
         let (tx, rx) = crossbeam_channel::unbounded();
         let inbox = Inbox { tx, waker: None };
         let (driver, incarnation, recovered) = Driver::new(&cfg, inbox.clone())?;
-        EmbeddedNode::spawn(inbox, incarnation, recovered, move || run(driver, rx))
+        let node_id = cfg.node_id.unwrap_or(1);
+        let node = EmbeddedNode::spawn(inbox, node_id, incarnation, recovered, move || run(driver, rx))?;
+        Ok(node)
     }
 
     /// Start the node thread running `body` (the driver's loop), behind a
     /// panic boundary.
     pub(crate) fn spawn(
         inbox: Inbox,
+        node_id: u32,
         incarnation: u32,
         recovered: usize,
         body: impl FnOnce() + Send + 'static,
@@ -255,7 +272,7 @@ impl EmbeddedNode {
         Ok(Arc::new(EmbeddedNode {
             inbox,
             next_conn: AtomicU32::new(1),
-            node_id: 1,
+            node_id,
             incarnation,
             recovered,
             thread: Some(thread),
@@ -283,6 +300,16 @@ impl EmbeddedNode {
     pub fn recovered(&self) -> usize {
         self.recovered
     }
+
+    /// Start this node's links to other nodes, as node `name` (a daemon
+    /// does, after [`EmbeddedNode::set_facility_store`]). Fails when the
+    /// listening address cannot be bound.
+    pub fn start_links(&self, name: &str, cfg: crate::transport::links::LinkConfig) -> std::io::Result<Arc<Links>> {
+        let table = self.facility_table().unwrap_or_else(|| crate::facility::FacilityTable::new(name));
+        let links = Links::start(name.to_string(), self.node_id, cfg, table, self.inbox.clone())?;
+        self.inbox.send(Input::Links(links.clone()));
+        Ok(links)
+    }
 }
 
 impl Drop for EmbeddedNode {
@@ -308,6 +335,8 @@ pub(crate) struct Driver {
     batches: HashMap<ConnId, Vec<Delivery>>,
     /// Synced appends whose completion has not come back yet.
     in_flight: usize,
+    /// Links to other nodes (a daemon's), once started.
+    links: Option<Arc<Links>>,
     /// Process ids of connections, and a pending stop's reply.
     admin: admin::DriverAdmin,
 }
@@ -354,6 +383,7 @@ impl Driver {
             sinks: HashMap::new(),
             batches: HashMap::new(),
             in_flight: 0,
+            links: None,
             admin: Default::default(),
         };
         Ok((d, incarnation, recovered))
@@ -407,6 +437,10 @@ impl Driver {
             }
             Input::Shutdown => return false,
             Input::Admin(cmd) => return self.admin_input(now, cmd),
+            Input::Links(links) => self.links = Some(links),
+            Input::LinkUp(id, info) => self.node.link_up(now, id, info),
+            Input::Peer(id, msg) => self.node.peer_input(now, id, msg),
+            Input::LinkDown(id) => self.node.link_down(now, id),
         }
         true
     }
@@ -420,6 +454,8 @@ impl Driver {
         // stays for transactions already in progress, and each append within
         // the journal's size limit.
         let mut appends = Appends::new(self.append_limit);
+        // A pass's messages for one peer go out as one buffer, in order.
+        let mut to_peers: Vec<(NodeRef, crate::protocol::peer::Writer)> = Vec::new();
         for out in self.node.take_output() {
             match out {
                 Output::Deliver { conn, delivery } => {
@@ -428,6 +464,22 @@ impl Driver {
                     }
                 }
                 Output::Journal { entries, sync, token, new_tx } => appends.add(entries, sync, token, new_tx),
+                Output::Peer { peer, msg } => {
+                    let at = match to_peers.iter().position(|(p, _)| *p == peer) {
+                        Some(i) => i,
+                        None => {
+                            to_peers.push((peer, Default::default()));
+                            to_peers.len() - 1
+                        }
+                    };
+                    let frame = crate::protocol::peer::PeerFrame::Msg(msg);
+                    crate::protocol::peer::encode_into(&mut to_peers[at].1, &frame);
+                }
+            }
+        }
+        if let Some(links) = &self.links {
+            for (peer, w) in to_peers {
+                links.send(peer, w.buf);
             }
         }
         for a in appends.finish() {

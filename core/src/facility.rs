@@ -163,6 +163,22 @@ pub fn node_name(node: &str) -> Result<String, &'static str> {
     Ok(node.to_ascii_lowercase())
 }
 
+/// A node's id (the first word of the tids it starts) from its name:
+/// FNV-1a, never 0 or 1 (1 is the embedded node's). Linked nodes must have
+/// different ids; the handshake refuses a clash (`IDCLASH`).
+pub fn node_id(name: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in name.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    if h <= 1 {
+        h + 2
+    } else {
+        h
+    }
+}
+
 /// This machine's host name as a node name (`localhost` when it has none
 /// that is a valid node name).
 pub fn host_name() -> String {
@@ -323,6 +339,110 @@ impl FacilityTable {
     /// defined (an implicit facility).
     pub fn roles(&self, facility: &str) -> Roles {
         self.defs.get(facility).map_or(Roles::ALL, |d| d.roles_of(&self.node))
+    }
+
+    /// Add (or replace) a definition, in memory only (tests, simulations;
+    /// a node's definitions change through [`FacilityStore`]).
+    pub fn insert(&mut self, def: FacilityDef) {
+        self.defs.insert(def.name().to_string(), def);
+    }
+
+    /// This node's definitions as a link handshake declares them.
+    pub fn claims(&self) -> Vec<crate::protocol::peer::FacilityClaim> {
+        self.defs
+            .values()
+            .map(|d| crate::protocol::peer::FacilityClaim {
+                name: d.name.clone(),
+                frontends: d.frontends.clone(),
+                routers: d.routers.clone(),
+                backends: d.backends.clone(),
+            })
+            .collect()
+    }
+
+    /// The nodes this node needs a link with: in a facility both are in,
+    /// one is a frontend and the other a router, or one a router and the
+    /// other a backend. Sorted, each once.
+    pub fn link_peers(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for d in self.defs.values() {
+            let me = d.roles_of(&self.node);
+            for n in d.all_nodes() {
+                if n == self.node {
+                    continue;
+                }
+                let them = d.roles_of(n);
+                let need = (me.frontend && them.router)
+                    || (me.router && (them.frontend || them.backend))
+                    || (me.backend && them.router);
+                if need && !out.iter().any(|o| o == n) {
+                    out.push(n.to_string());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Check a peer's handshake: the facilities both nodes define alike
+    /// and in which the peer plays a role, with its roles. A link that
+    /// agrees on none is refused with an RTR-style reason: `NODENOTCFG`
+    /// (the peer is in no facility defined here), `FACNOTDEC` (it declared
+    /// facilities this node does not define), `ROLESMISMATCH` (the two
+    /// definitions of a facility name different nodes in a role).
+    pub fn agree(
+        &self,
+        peer: &str,
+        claims: &[crate::protocol::peer::FacilityClaim],
+    ) -> Result<std::collections::HashMap<String, Roles>, (&'static str, String)> {
+        let mut agreed = std::collections::HashMap::new();
+        let mut mismatch = Vec::new();
+        let mut undeclared = Vec::new();
+        let set = |v: &[String]| {
+            let mut v: Vec<String> = v.iter().map(|n| n.to_ascii_lowercase()).collect();
+            v.sort();
+            v
+        };
+        for c in claims {
+            let name = c.name.to_ascii_uppercase();
+            let Some(def) = self.defs.get(&name) else {
+                undeclared.push(name);
+                continue;
+            };
+            let theirs = [set(&c.frontends), set(&c.routers), set(&c.backends)];
+            let ours = [set(&def.frontends), set(&def.routers), set(&def.backends)];
+            if theirs != ours {
+                let which = RoleList::ALL
+                    .iter()
+                    .zip(theirs.iter().zip(ours.iter()))
+                    .filter(|(_, (t, o))| t != o)
+                    .map(|(l, (t, o))| format!("{} {} there, {} here", l.name(), t.join(","), o.join(",")))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                mismatch.push(format!("{name} ({which})"));
+                continue;
+            }
+            let roles = def.roles_of(peer);
+            if roles.any() {
+                agreed.insert(name, roles);
+            }
+        }
+        if !agreed.is_empty() {
+            return Ok(agreed);
+        }
+        if !mismatch.is_empty() {
+            return Err(("ROLESMISMATCH", format!("facility definitions differ: {}", mismatch.join("; "))));
+        }
+        if !self.defs.values().any(|d| d.roles_of(peer).any()) {
+            return Err(("NODENOTCFG", format!("node {peer} is in no facility defined on node {}", self.node)));
+        }
+        if !undeclared.is_empty() {
+            return Err((
+                "FACNOTDEC",
+                format!("facilities {} are not declared on node {}", undeclared.join(", "), self.node),
+            ));
+        }
+        Err(("FACNOTDEC", format!("node {peer} declared none of the facilities it shares with node {}", self.node)))
     }
 
     /// Why a channel of `role` may not open on `facility` here, if it may not.

@@ -14,6 +14,7 @@ fn a_full_journal_rejects_new_transactions_and_lets_old_ones_finish() {
     // Three segments of 128 KiB (one is the reserve); messages of 60,000 bytes.
     let cfg = EmbeddedConfig {
         journal: Some(JournalConfig { dir: dir.path().join("j"), segment_bytes: 128 << 10, max_segments: 3 }),
+        ..EmbeddedConfig::default()
     };
     let rtr = Rtr::embedded_with(cfg).unwrap();
     // Servers that never vote on their own keep transactions in the journal.
@@ -69,6 +70,7 @@ fn a_forgotten_branch_is_done_at_commit_and_not_replayed_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = || EmbeddedConfig {
         journal: Some(JournalConfig { dir: dir.path().join("j"), segment_bytes: 1 << 20, max_segments: 4 }),
+        ..EmbeddedConfig::default()
     };
     {
         let rtr = Rtr::embedded_with(cfg()).unwrap();

@@ -130,11 +130,17 @@ impl Driver {
                 });
             }
             Cmd::Define(table, change, reply) => {
+                if let Some(links) = &self.links {
+                    links.set_table(table.clone());
+                }
                 self.node.set_facilities(table);
                 let _ = reply.send(self.defined(change));
             }
             Cmd::Stop(reply) => {
                 eprintln!("rtr node: stopping on request: closing {} connections", self.sinks.len());
+                if let Some(links) = &self.links {
+                    links.stop();
+                }
                 self.stop_all();
                 self.admin.stop_reply = Some((reply, self.sinks.len()));
                 return false;
@@ -171,8 +177,9 @@ impl Driver {
                 }
                 AdminReply::Transactions { rows, omitted }
             }
-            // Links between nodes do not exist yet.
-            AdminRequest::ShowLink => AdminReply::Links { rows: Vec::new() },
+            AdminRequest::ShowLink => {
+                AdminReply::Links { rows: self.links.as_ref().map_or_else(Vec::new, |l| l.show()) }
+            }
             other => failed("INVOBJCT", format!("{other:?} is not a view")),
         }
     }
@@ -194,12 +201,13 @@ impl Driver {
                     format!("facility {name} created; this node ({me}) plays no role in it")
                 };
                 let others: Vec<&str> = def.all_nodes().into_iter().filter(|n| *n != me).collect();
-                if !others.is_empty() {
+                if !others.is_empty() && self.links.is_none() {
                     m.push_str(&format!(
-                        "; {} {} not linked yet (links between nodes come later)",
+                        "; {} cannot be linked: this node runs without links (an embedded node)",
                         others.join(", "),
-                        if others.len() == 1 { "is" } else { "are" }
                     ));
+                } else if !others.is_empty() {
+                    m.push_str(&format!("; linking to {} (see rtr show link)", others.join(", ")));
                 }
                 let (c, s) = self.node.channels_on(&name);
                 if c + s > 0 {
@@ -241,6 +249,11 @@ impl EmbeddedNode {
         *guard = Some(store);
         let (tx, _rx) = crossbeam_channel::bounded(1);
         self.inbox.send(Input::Admin(Cmd::Define(table, Change::Initial, tx)));
+    }
+
+    /// The facility definitions given to the node, if any.
+    pub(crate) fn facility_table(&self) -> Option<FacilityTable> {
+        self.store().as_ref().map(|s| s.table().clone())
     }
 
     /// True once a stop was requested: the daemon stops accepting connections.

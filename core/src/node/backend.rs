@@ -25,9 +25,11 @@
 //! aborted.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use super::frontend::status_delivery;
-use super::{ChanRef, Ctx, PartId, ToBackend, ToRouter};
+use super::{ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter, LOCAL};
+use crate::facility::RoleList;
 use crate::flags;
 use crate::journal::{Record, RecordKind};
 use crate::keyseg::{KeyLayout, KeyRange};
@@ -78,7 +80,53 @@ pub(super) struct Branch {
     /// only so the outcome can close it; it is never presented again and
     /// owes no acknowledgement.
     forgotten: bool,
+    /// The router coordinating this branch (its owner): votes and replies
+    /// go there, and only its outcome counts.
+    router: NodeRef,
+    /// The reason given with the accept vote (sent again to a new owner).
+    vote_reason: u32,
+    /// The server rejected (its reason): sent again to a new owner, and no
+    /// prepare is asked of the server again.
+    voted_reject: Option<u32>,
+    /// Messages from another router that drives the transaction again
+    /// while the owner is still linked: handled once the owner decides
+    /// or its link goes down, so two routers never decide one branch.
+    parked: Vec<(NodeRef, ToBackend)>,
+    /// The owner's link went down at this instant and no router took the
+    /// branch over yet.
+    orphaned: Option<Instant>,
 }
+
+impl Branch {
+    fn new(msgs: Vec<Bytes>, router: NodeRef) -> Branch {
+        Branch {
+            server: None,
+            msgs,
+            vote_requested: false,
+            voted_accept: false,
+            uncertain: false,
+            committed: None,
+            strikes: 0,
+            expendable: false,
+            forgotten: false,
+            router,
+            vote_reason: 0,
+            voted_reject: None,
+            parked: Vec::new(),
+            orphaned: None,
+        }
+    }
+}
+
+/// How long a branch whose router was lost waits for another router to
+/// take it over (the client's frontend drives it again at once when it is
+/// alive). After that an unvoted branch is rolled back; a voted one stays
+/// in doubt until a router brings its outcome.
+pub const ORPHAN_GRACE: Duration = Duration::from_secs(5);
+
+/// How many decided transactions a backend remembers, to answer a router
+/// that drives one of them again.
+const DECIDED_KEPT: usize = 1 << 16;
 
 /// How many servers a transaction may take down before it is rejected and
 /// set aside as an exception (RTR's "three strikes").
@@ -128,8 +176,16 @@ pub struct Backend {
     pub(super) branches: HashMap<(Tid, PartId), Branch>,
     next_part: PartId,
     next_token: u64,
-    /// Commit records on their way to disk: token -> (tid, parts, reason).
-    committing: HashMap<u64, (Tid, Vec<PartId>, u32)>,
+    /// Commit records on their way to disk: token -> (tid, parts, reason,
+    /// the routers to tell when it is durable).
+    committing: HashMap<u64, (Tid, Vec<PartId>, u32, Vec<NodeRef>)>,
+    /// The token of each transaction in `committing`.
+    committing_tx: HashMap<Tid, u64>,
+    /// Recently decided transactions: (committed, status, reason), oldest first in `decided_order`.
+    decided: HashMap<Tid, (bool, Status, u32)>,
+    decided_order: VecDeque<Tid>,
+    /// When the earliest orphaned branch's grace ends.
+    orphan_deadline: Option<Instant>,
     pub(super) finishing: HashMap<Tid, Finishing>,
     /// Recovered committed transactions per facility, in commit order.
     recovered: HashMap<String, Vec<RecoveredTx>>,
@@ -300,7 +356,10 @@ impl Backend {
                         suspended: false,
                     },
                 );
-                ctx.to_router(ToRouter::PartitionUp { facility, part: id, range });
+                for r in ctx.topo.routers(&facility) {
+                    let up = ToRouter::PartitionUp { facility: facility.clone(), part: id, range: range.clone() };
+                    ctx.to_router(r, up);
+                }
                 (id, true)
             }
         };
@@ -335,20 +394,10 @@ impl Backend {
                 f.unclaimed -= mine.len().min(f.unclaimed);
                 f.unacked += 1;
             }
-            self.branches.insert(
-                (rtx.tid, part),
-                Branch {
-                    server: None,
-                    msgs: mine,
-                    vote_requested: false,
-                    voted_accept: false,
-                    uncertain: true,
-                    committed: Some((Status::Ok, rtx.reason)),
-                    strikes: 0,
-                    expendable: false,
-                    forgotten: false,
-                },
-            );
+            let mut b = Branch::new(mine, LOCAL);
+            b.uncertain = true;
+            b.committed = Some((Status::Ok, rtx.reason));
+            self.branches.insert((rtx.tid, part), b);
             p.waiting.push_back(rtx.tid);
         }
         list.retain(|r| r.msgs.iter().any(Option::is_some));
@@ -389,7 +438,7 @@ impl Backend {
                 if b.voted_accept {
                     b.uncertain = true;
                     b.voted_accept = false;
-                    ctx.to_router(ToRouter::VoteWithdrawn { tid, part: part_id });
+                    ctx.to_router(b.router, ToRouter::VoteWithdrawn { tid, part: part_id });
                 }
                 b.strikes += 1;
                 if b.expendable && b.committed.is_none() {
@@ -402,8 +451,11 @@ impl Backend {
             }
         }
         for tid in expended {
-            self.branches.remove(&(tid, part_id));
-            ctx.to_router(ToRouter::BranchFailed { tid, part: part_id, status: Status::Srvdied });
+            if let Some(b) = self.branches.remove(&(tid, part_id)) {
+                self.remember(tid, false, Status::Srvdied, 0);
+                ctx.to_router(b.router, ToRouter::BranchFailed { tid, part: part_id, status: Status::Srvdied });
+                self.replay_parked(ctx, b.parked);
+            }
         }
         for (tid, committed, strikes) in struck_out {
             self.set_aside(ctx, tid, part_id, &facility, committed, strikes);
@@ -464,9 +516,10 @@ impl Backend {
             if let Some(b) = self.branches.get_mut(&(tid, part)) {
                 b.server = None;
             }
-        } else {
-            self.branches.remove(&(tid, part));
-            ctx.to_router(ToRouter::BranchFailed { tid, part, status: Status::Retrylimit });
+        } else if let Some(b) = self.branches.remove(&(tid, part)) {
+            self.remember(tid, false, Status::Retrylimit, 0);
+            ctx.to_router(b.router, ToRouter::BranchFailed { tid, part, status: Status::Retrylimit });
+            self.replay_parked(ctx, b.parked);
         }
     }
 
@@ -477,17 +530,20 @@ impl Backend {
         let current = srv.current;
         match req {
             Request::Reply { tid, data, .. } if current == Some(tid) => {
-                ctx.to_router(ToRouter::Reply { tid, data });
+                if let Some(b) = self.branches.get(&(tid, part)) {
+                    ctx.to_router(b.router, ToRouter::Reply { tid, data });
+                }
             }
             Request::Accept { tid, reason, flags: fl, .. } if current == Some(tid) => {
                 let forget = fl & flags::acc::FORGET != 0;
                 if let Some(b) = self.branches.get_mut(&(tid, part)) {
                     if !b.voted_accept {
                         b.voted_accept = true;
+                        b.vote_reason = reason;
                         if self.journal {
                             ctx.journal(vec![(tid, RecordKind::Vote, Vec::new())], false, None);
                         }
-                        ctx.to_router(ToRouter::Vote { tid, part, accept: true, reason });
+                        ctx.to_router(b.router, ToRouter::Vote { tid, part, accept: true, reason });
                     }
                     if forget {
                         // RTR_F_ACC_FORGET: the server is free for its next
@@ -504,7 +560,10 @@ impl Backend {
                 self.retry(ctx, chan, tid, part);
             }
             Request::Reject { tid, reason, .. } if current == Some(tid) => {
-                ctx.to_router(ToRouter::Vote { tid, part, accept: false, reason });
+                if let Some(b) = self.branches.get_mut(&(tid, part)) {
+                    b.voted_reject = Some(reason);
+                    ctx.to_router(b.router, ToRouter::Vote { tid, part, accept: false, reason });
+                }
             }
             Request::Ack { tid, .. } => {
                 let before = srv.unacked.len();
@@ -518,54 +577,262 @@ impl Backend {
         }
     }
 
-    pub fn handle(&mut self, ctx: &mut Ctx, m: ToBackend) {
+    /// A message from the router on node `from`.
+    pub fn handle(&mut self, ctx: &mut Ctx, from: NodeRef, m: ToBackend) {
         match m {
-            ToBackend::Msg { tid, part, data, first, flags: fl } => self.message(ctx, tid, part, data, first, fl),
+            ToBackend::Msg { tid, part, index, data, first, flags: fl } => {
+                if !self.owned_by(ctx, from, tid, part, || ToBackend::Msg {
+                    tid,
+                    part,
+                    index,
+                    data: data.clone(),
+                    first,
+                    flags: fl,
+                }) {
+                    return;
+                }
+                self.message(ctx, from, tid, part, index, data, first, fl)
+            }
             ToBackend::VoteRequest { tid, part } => {
-                let Some(b) = self.branches.get_mut(&(tid, part)) else { return };
+                if !self.owned_by(ctx, from, tid, part, || ToBackend::VoteRequest { tid, part }) {
+                    return;
+                }
+                let Some(b) = self.branches.get_mut(&(tid, part)) else {
+                    self.answer_decided(ctx, from, tid, part);
+                    return;
+                };
+                if b.committed.is_some() {
+                    return self.answer_decided(ctx, from, tid, part);
+                }
                 b.vote_requested = true;
-                if let (Some(s), false) = (b.server, b.voted_accept) {
+                if let (Some(s), false, None) = (b.server, b.voted_accept, b.voted_reject) {
                     ctx.deliver(s.0, prepare(s.1, tid));
                 }
             }
-            ToBackend::Outcome { tid, parts, accepted: false, status, reason } => {
-                if self.journal {
-                    // Presumed abort: no sync needed.
-                    ctx.journal(
-                        vec![(tid, RecordKind::Abort, Vec::new()), (tid, RecordKind::Done, Vec::new())],
-                        false,
-                        None,
-                    );
-                }
+            ToBackend::Outcome { tid, parts, accepted, status, reason } => {
+                // Only the owner's outcome counts; a branch owned by another
+                // router that is still linked keeps it for later.
+                let mut mine = Vec::new();
                 for part in parts {
-                    self.abort_branch(ctx, tid, part, status, reason);
+                    let single = || ToBackend::Outcome { tid, parts: vec![part], accepted, status, reason };
+                    if self.owned_by(ctx, from, tid, part, single) && self.branches.contains_key(&(tid, part)) {
+                        mine.push(part);
+                    }
                 }
-            }
-            ToBackend::Outcome { tid, parts, accepted: true, reason, .. } => {
-                if self.journal {
+                if let Some(token) = self.committing_tx.get(&tid) {
+                    // Its commit is being made durable already (decided by
+                    // another router): this router hears when it is.
+                    if let Some(c) = self.committing.get_mut(token) {
+                        if accepted {
+                            c.3.push(from);
+                        } else {
+                            eprintln!(
+                                "rtr node: router {} rejected {tid}, which is committing here; ignored",
+                                ctx.topo.name(from)
+                            );
+                        }
+                    }
+                    return;
+                }
+                // Branches committed already (by another router's decision).
+                let before = mine.len();
+                mine.retain(|p| self.branches.get(&(tid, *p)).is_some_and(|b| b.committed.is_none()));
+                if mine.is_empty() && before > 0 {
+                    if accepted {
+                        ctx.to_router(from, ToRouter::Durable { tid });
+                    }
+                    return;
+                }
+                if mine.is_empty() {
+                    // Nothing of it here any more: decided already.
+                    match self.decided.get(&tid) {
+                        Some((true, ..)) if accepted => ctx.to_router(from, ToRouter::Durable { tid }),
+                        Some((c, ..)) if *c != accepted => eprintln!(
+                            "rtr node: router {} decided {tid} {} but it was {} here; the later decision is ignored",
+                            ctx.topo.name(from),
+                            if accepted { "committed" } else { "rejected" },
+                            if *c { "committed" } else { "rejected" },
+                        ),
+                        _ => {}
+                    }
+                    return;
+                }
+                if !accepted {
+                    if self.journal {
+                        // Presumed abort: no sync needed.
+                        ctx.journal(
+                            vec![(tid, RecordKind::Abort, Vec::new()), (tid, RecordKind::Done, Vec::new())],
+                            false,
+                            None,
+                        );
+                    }
+                    self.remember(tid, false, status, reason);
+                    for part in mine {
+                        self.abort_branch(ctx, tid, part, status, reason);
+                    }
+                } else if self.journal {
                     self.next_token += 1;
                     let token = self.next_token;
                     ctx.journal(vec![(tid, RecordKind::Commit, reason.to_le_bytes().to_vec())], true, Some(token));
-                    self.committing.insert(token, (tid, parts, reason));
+                    self.committing.insert(token, (tid, mine, reason, vec![from]));
+                    self.committing_tx.insert(tid, token);
                 } else {
-                    self.commit(ctx, tid, parts, reason);
+                    self.commit(ctx, tid, mine, reason, &[from]);
                 }
             }
         }
     }
 
+    /// May router `from` act on branch (tid, part)? Yes when it owns the
+    /// branch, when there is no branch, or when the owner's link is down
+    /// (`from` then takes the branch over and gets its vote again). When
+    /// the owner is still linked, the message (made by `park`) waits on the
+    /// branch until the owner decides or goes.
+    fn owned_by(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        tid: Tid,
+        part: PartId,
+        park: impl FnOnce() -> ToBackend,
+    ) -> bool {
+        let Some(b) = self.branches.get_mut(&(tid, part)) else { return true };
+        if b.router == from {
+            return true;
+        }
+        if ctx.topo.is_up(b.router) && b.committed.is_none() {
+            b.parked.push((from, park()));
+            return false;
+        }
+        b.router = from;
+        b.orphaned = None;
+        if let Some(reason) = b.voted_reject {
+            ctx.to_router(from, ToRouter::Vote { tid, part, accept: false, reason });
+        } else if b.voted_accept && b.committed.is_none() {
+            let reason = b.vote_reason;
+            ctx.to_router(from, ToRouter::Vote { tid, part, accept: true, reason });
+        }
+        true
+    }
+
+    /// Tell router `to` what became of a transaction it drives again.
+    fn answer_decided(&mut self, ctx: &mut Ctx, to: NodeRef, tid: Tid, part: PartId) {
+        if let Some(b) = self.branches.get(&(tid, part)) {
+            if let Some((status, reason)) = b.committed {
+                ctx.to_router(to, ToRouter::Decided { tid, part, committed: true, status, reason });
+            }
+            return;
+        }
+        let (committed, status, reason) = match self.decided.get(&tid) {
+            Some(d) => *d,
+            // Forgotten long ago, or never seen: nothing of it can commit here.
+            None => (false, Status::Srvdied, 0),
+        };
+        ctx.to_router(to, ToRouter::Decided { tid, part, committed, status, reason });
+    }
+
+    /// Remember how `tid` ended (bounded: the oldest are forgotten).
+    fn remember(&mut self, tid: Tid, committed: bool, status: Status, reason: u32) {
+        if self.decided.insert(tid, (committed, status, reason)).is_none() {
+            self.decided_order.push_back(tid);
+            while self.decided_order.len() > DECIDED_KEPT {
+                if let Some(old) = self.decided_order.pop_front() {
+                    self.decided.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Handle messages that waited on a branch now decided.
+    fn replay_parked(&mut self, ctx: &mut Ctx, parked: Vec<(NodeRef, ToBackend)>) {
+        for (from, m) in parked {
+            self.handle(ctx, from, m);
+        }
+    }
+
+    /// A link to peer `id` came up: when it is a router of a facility we
+    /// serve, it learns our partitions.
+    pub fn router_up(&mut self, ctx: &mut Ctx, id: NodeRef) {
+        let mut ids: Vec<&PartId> = self.parts.keys().collect();
+        ids.sort();
+        for id_part in ids {
+            let p = &self.parts[id_part];
+            if ctx.topo.peer_plays(id, &p.facility, RoleList::Router) {
+                let up = ToRouter::PartitionUp { facility: p.facility.clone(), part: *id_part, range: p.range.clone() };
+                ctx.to_router(id, up);
+            }
+        }
+    }
+
+    /// The link to peer `id` went down. Branches it coordinated wait for
+    /// another router: one that already asked takes them over now; the
+    /// rest are orphans until one does (see [`ORPHAN_GRACE`]).
+    pub fn router_lost(&mut self, ctx: &mut Ctx, id: NodeRef) {
+        let keys: Vec<(Tid, PartId)> =
+            self.branches.iter().filter(|(_, b)| b.router == id && b.committed.is_none()).map(|(k, _)| *k).collect();
+        for key in keys {
+            let Some(b) = self.branches.get_mut(&key) else { continue };
+            if b.parked.is_empty() {
+                b.orphaned = Some(ctx.now);
+                let due = ctx.now + ORPHAN_GRACE;
+                self.orphan_deadline = Some(self.orphan_deadline.map_or(due, |d| d.min(due)));
+            } else {
+                let parked = std::mem::take(&mut b.parked);
+                self.replay_parked(ctx, parked);
+            }
+        }
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.orphan_deadline
+    }
+
+    /// Orphans whose grace ended: an unvoted branch is rolled back (no
+    /// router can commit it without its vote, and none took it over); a
+    /// voted one stays in doubt, its server held, until a router brings
+    /// the outcome.
+    pub fn tick(&mut self, ctx: &mut Ctx) {
+        let Some(due) = self.orphan_deadline else { return };
+        if due > ctx.now {
+            return;
+        }
+        self.orphan_deadline = None;
+        let mut expired = Vec::new();
+        for (key, b) in &self.branches {
+            let Some(since) = b.orphaned else { continue };
+            if since + ORPHAN_GRACE > ctx.now {
+                let d = since + ORPHAN_GRACE;
+                self.orphan_deadline = Some(self.orphan_deadline.map_or(d, |x| x.min(d)));
+            } else if !b.voted_accept {
+                expired.push(*key);
+            }
+        }
+        for (tid, part) in expired {
+            if self.journal {
+                let recs = vec![(tid, RecordKind::Abort, Vec::new()), (tid, RecordKind::Done, Vec::new())];
+                ctx.journal(recs, false, None);
+            }
+            self.remember(tid, false, Status::Routerunavailtmo, 0);
+            self.abort_branch(ctx, tid, part, Status::Routerunavailtmo, 0);
+        }
+    }
+
     /// A journal write finished (`token`) or failed.
     pub fn journal_done(&mut self, ctx: &mut Ctx, token: u64, result: Result<(), Status>) {
-        let Some((tid, parts, reason)) = self.committing.remove(&token) else { return };
+        let Some((tid, parts, reason, routers)) = self.committing.remove(&token) else { return };
+        self.committing_tx.remove(&tid);
         match result {
-            Ok(()) => self.commit(ctx, tid, parts, reason),
+            Ok(()) => self.commit(ctx, tid, parts, reason, &routers),
             Err(status) => {
                 // The commit is not durable, so it did not happen: recovery
                 // would presume abort. Nobody was told otherwise yet.
+                self.remember(tid, false, status, 0);
                 for part in parts {
                     self.abort_branch(ctx, tid, part, status, 0);
                 }
-                ctx.to_router(ToRouter::CommitFailed { tid, status });
+                for r in routers {
+                    ctx.to_router(r, ToRouter::CommitFailed { tid, status });
+                }
             }
         }
     }
@@ -573,18 +840,41 @@ impl Backend {
     /// Unsynced journal writes failed: the transactions they belonged to cannot be made durable.
     pub fn journal_failed(&mut self, ctx: &mut Ctx, tids: Vec<Tid>, status: Status) {
         for tid in tids {
-            ctx.to_router(ToRouter::BranchFailed { tid, part: 0, status });
+            let router = self.branches.iter().find(|((t, _), _)| *t == tid).map_or(LOCAL, |(_, b)| b.router);
+            ctx.to_router(router, ToRouter::BranchFailed { tid, part: 0, status });
         }
     }
 
-    fn message(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, data: Bytes, first: bool, fl: u32) {
+    #[allow(clippy::too_many_arguments)]
+    fn message(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        tid: Tid,
+        part: PartId,
+        index: u32,
+        data: Bytes,
+        first: bool,
+        fl: u32,
+    ) {
+        if let Some(b) = self.branches.get(&(tid, part)) {
+            if b.committed.is_some() {
+                return self.answer_decided(ctx, from, tid, part);
+            }
+            if (index as usize) < b.msgs.len() {
+                // Driven again through another router: already here.
+                return;
+            }
+        } else if self.decided.contains_key(&tid) {
+            return self.answer_decided(ctx, from, tid, part);
+        }
         let Some(p) = self.parts.get_mut(&part) else {
-            ctx.to_router(ToRouter::BranchFailed { tid, part, status: Status::Nodstfnd });
+            ctx.to_router(from, ToRouter::BranchFailed { tid, part, status: Status::Nodstfnd });
             return;
         };
         let existing = self.branches.contains_key(&(tid, part));
         if !existing && p.servers.is_empty() {
-            ctx.to_router(ToRouter::BranchFailed { tid, part, status: Status::Nodstfnd });
+            ctx.to_router(from, ToRouter::BranchFailed { tid, part, status: Status::Nodstfnd });
             return;
         }
         // A read-only message changes no database: a replay after a crash
@@ -607,30 +897,22 @@ impl Backend {
             }
             return;
         }
-        self.branches.insert(
-            (tid, part),
-            Branch {
-                server: None,
-                msgs: vec![data],
-                vote_requested: false,
-                voted_accept: false,
-                uncertain: false,
-                committed: None,
-                strikes: 0,
-                expendable,
-                forgotten: false,
-            },
-        );
+        let mut b = Branch::new(vec![data], from);
+        b.expendable = expendable;
+        self.branches.insert((tid, part), b);
         p.waiting.push_back(tid);
         self.dispatch(ctx, part);
     }
 
     /// The commit is durable (or there is no journal): tell the servers,
     /// then the router (which tells the client).
-    fn commit(&mut self, ctx: &mut Ctx, tid: Tid, parts: Vec<PartId>, reason: u32) {
+    fn commit(&mut self, ctx: &mut Ctx, tid: Tid, parts: Vec<PartId>, reason: u32, routers: &[NodeRef]) {
+        self.remember(tid, true, Status::Ok, reason);
         let mut n = 0;
+        let mut parked = Vec::new();
         for part in &parts {
             let Some(b) = self.branches.get_mut(&(tid, *part)) else { continue };
+            parked.append(&mut b.parked);
             if b.forgotten {
                 // Its server asked not to hear the outcome: nothing to
                 // deliver and no acknowledgement to wait for.
@@ -648,7 +930,10 @@ impl Backend {
         }
         self.finishing.entry(tid).or_default().unacked += n;
         self.maybe_done(ctx, tid);
-        ctx.to_router(ToRouter::Durable { tid });
+        for r in routers {
+            ctx.to_router(*r, ToRouter::Durable { tid });
+        }
+        self.replay_parked(ctx, parked);
     }
 
     fn deliver_commit(&mut self, ctx: &mut Ctx, s: ChanRef, tid: Tid, reason: u32) {
@@ -673,7 +958,9 @@ impl Backend {
     }
 
     fn abort_branch(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, status: Status, reason: u32) {
-        let Some(b) = self.branches.remove(&(tid, part)) else { return };
+        let Some(mut b) = self.branches.remove(&(tid, part)) else { return };
+        let parked = std::mem::take(&mut b.parked);
+        self.replay_parked(ctx, parked);
         if b.forgotten {
             // Released at its vote; nobody is told.
             return;
@@ -759,7 +1046,9 @@ impl Backend {
             if let Some(f) = self.facilities.get_mut(&facility) {
                 f.parts.retain(|x| *x != part);
             }
-            ctx.to_router(ToRouter::PartitionDown { facility, part });
+            for r in ctx.topo.routers(&facility) {
+                ctx.to_router(r, ToRouter::PartitionDown { facility: facility.clone(), part });
+            }
         }
     }
 }

@@ -7,15 +7,29 @@
 
 use std::collections::HashMap;
 
-use super::{ChanRef, Ctx, ToFrontend, ToRouter};
+use super::{ChanRef, Ctx, NodeRef, ToFrontend, ToRouter, LOCAL};
 use crate::msgtype::MsgType;
-use crate::protocol::{ConnId, Delivery, Payload, Request};
+use crate::protocol::{Bytes, ConnId, Delivery, Payload, Request};
 use crate::status::Status;
 use crate::tid::Tid;
 
 pub(super) struct ClientChan {
     pub(super) facility: String,
     pub(super) current: Option<Tid>,
+    /// The current transaction's router and, when that router is on
+    /// another node, what the client asked of it so far: kept until the
+    /// outcome so the transaction can be driven again through the next
+    /// router if that one is lost.
+    flight: Flight,
+}
+
+#[derive(Default)]
+struct Flight {
+    router: NodeRef,
+    timeout_ms: Option<u32>,
+    sends: Vec<(Bytes, u32)>,
+    prepare: Option<u32>,
+    accept: Option<u32>,
 }
 
 #[derive(Default)]
@@ -30,14 +44,17 @@ pub struct Frontend {
 
 impl Frontend {
     pub fn open(&mut self, ctx: &mut Ctx, chan: ChanRef, facility: String) {
-        self.chans.insert(chan, ClientChan { facility, current: None });
+        self.chans.insert(chan, ClientChan { facility, current: None, flight: Flight::default() });
         ctx.deliver(chan.0, status_delivery(chan.1, MsgType::Opened, None, Status::Ok, 0));
     }
 
     pub fn close(&mut self, ctx: &mut Ctx, chan: ChanRef) {
         if let Some(c) = self.chans.remove(&chan) {
             if let Some(tid) = c.current {
-                ctx.to_router(ToRouter::ClientAbort { tid, status: Status::Reqdied, reason: 0, gone: true });
+                ctx.to_router(
+                    c.flight.router,
+                    ToRouter::ClientAbort { tid, status: Status::Reqdied, reason: 0, gone: true },
+                );
             }
         }
     }
@@ -52,32 +69,41 @@ impl Frontend {
         let last = self.last_seq.entry(chan.0).or_default();
         match req {
             Request::StartTx { tid, timeout_ms, .. } => {
-                if !c.begin(tid, chan.0, last) {
+                if !c.begin(ctx, tid, chan, last, timeout_ms) {
                     return;
                 }
-                ctx.to_router(ToRouter::Start { tid, facility: c.facility.clone(), client: chan, timeout_ms });
+                let start =
+                    ToRouter::Start { tid, facility: c.facility.clone(), client: chan, timeout_ms, redrive: false };
+                ctx.to_router(c.flight.router, start);
             }
             Request::Send { tid, flags: fl, data, .. } => {
                 if c.current != Some(tid) {
                     // Implicit start, unless the tid is an old one.
-                    if !c.begin(tid, chan.0, last) {
+                    if !c.begin(ctx, tid, chan, last, None) {
                         return;
                     }
                 }
-                ctx.to_router(ToRouter::Send { tid, facility: c.facility.clone(), client: chan, data, flags: fl });
+                if c.flight.router != LOCAL {
+                    c.flight.sends.push((data.clone(), fl));
+                }
+                let send = ToRouter::Send { tid, facility: c.facility.clone(), client: chan, data, flags: fl };
+                ctx.to_router(c.flight.router, send);
             }
             Request::Accept { tid, reason, flags: fl, .. } if c.current == Some(tid) => {
-                ctx.to_router(ToRouter::ClientAccept { tid, reason });
+                ctx.to_router(c.flight.router, ToRouter::ClientAccept { tid, reason });
+                c.flight.accept = Some(reason);
                 if fl & crate::flags::acc::FORGET != 0 {
                     // The client forgot it: no reply or outcome reaches it.
                     c.current = None;
                 }
             }
             Request::Prepare { tid, reason, .. } if c.current == Some(tid) => {
-                ctx.to_router(ToRouter::ClientPrepare { tid, reason });
+                ctx.to_router(c.flight.router, ToRouter::ClientPrepare { tid, reason });
+                c.flight.prepare = Some(reason);
             }
             Request::Reject { tid, reason, .. } if c.current == Some(tid) => {
-                ctx.to_router(ToRouter::ClientAbort { tid, status: Status::Rejected, reason, gone: false });
+                let abort = ToRouter::ClientAbort { tid, status: Status::Rejected, reason, gone: false };
+                ctx.to_router(c.flight.router, abort);
             }
             // Requests naming a finished tid, and server-only requests (the
             // node routes by role, so those never come here).
@@ -126,6 +152,7 @@ impl Frontend {
                     return;
                 }
                 c.current = None;
+                c.flight = Flight::default();
                 let mt = if accepted { MsgType::Accepted } else { MsgType::Rejected };
                 ctx.deliver(client.0, status_delivery(client.1, mt, Some(tid), status, reason));
             }
@@ -133,15 +160,70 @@ impl Frontend {
     }
 }
 
+impl Frontend {
+    /// The link to node `lost` went down: every transaction routed through
+    /// it is driven again, under the same tid, through the next router of
+    /// its facility (start, every send in order, then the prepare or accept
+    /// the client gave). The backends recognise the tid, deliver nothing
+    /// twice and answer with what they already know, so the application
+    /// notices nothing. With no router left the transaction is rejected
+    /// (`RTR_STS_ROUTERUNAVAILTMO`).
+    pub fn router_lost(&mut self, ctx: &mut Ctx, lost: NodeRef) {
+        for (chan, c) in self.chans.iter_mut() {
+            let Some(tid) = c.current else { continue };
+            if c.flight.router != lost {
+                continue;
+            }
+            let Some(&router) = ctx.topo.routers(&c.facility).first() else {
+                c.current = None;
+                c.flight = Flight::default();
+                let d = status_delivery(chan.1, MsgType::Rejected, Some(tid), Status::Routerunavailtmo, 0);
+                ctx.deliver(chan.0, d);
+                continue;
+            };
+            c.flight.router = router;
+            let f = &c.flight;
+            let facility = c.facility.clone();
+            let start = ToRouter::Start {
+                tid,
+                facility: facility.clone(),
+                client: *chan,
+                timeout_ms: f.timeout_ms,
+                redrive: true,
+            };
+            ctx.to_router(router, start);
+            for (data, fl) in &f.sends {
+                let send =
+                    ToRouter::Send { tid, facility: facility.clone(), client: *chan, data: data.clone(), flags: *fl };
+                ctx.to_router(router, send);
+            }
+            if let Some(reason) = f.prepare {
+                ctx.to_router(router, ToRouter::ClientPrepare { tid, reason });
+            }
+            if let Some(reason) = f.accept {
+                ctx.to_router(router, ToRouter::ClientAccept { tid, reason });
+            }
+        }
+    }
+}
+
 impl ClientChan {
-    /// Make `tid` the current transaction; false if it is stale or not the
-    /// connection's own.
-    fn begin(&mut self, tid: Tid, conn: ConnId, last_seq: &mut u64) -> bool {
-        if tid.conn != conn || tid.seq <= *last_seq {
+    /// Make `tid` the current transaction, routed through the facility's
+    /// preferred reachable router; false if it is stale or not the
+    /// connection's own, or if no router can be reached (the client then
+    /// gets `rtr_mt_rejected` with `RTR_STS_ROUTERUNAVAILTMO`).
+    fn begin(&mut self, ctx: &mut Ctx, tid: Tid, chan: ChanRef, last_seq: &mut u64, timeout_ms: Option<u32>) -> bool {
+        if tid.conn != chan.0 || tid.seq <= *last_seq {
             return false;
         }
         *last_seq = tid.seq;
+        let Some(&router) = ctx.topo.routers(&self.facility).first() else {
+            let d = status_delivery(chan.1, MsgType::Rejected, Some(tid), Status::Routerunavailtmo, 0);
+            ctx.deliver(chan.0, d);
+            return false;
+        };
         self.current = Some(tid);
+        self.flight = Flight { router, timeout_ms, ..Flight::default() };
         true
     }
 }

@@ -13,12 +13,12 @@ mod frontend;
 mod operate;
 mod router;
 mod snapshot;
+mod topology;
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 use crate::events;
-use crate::facility::FacilityTable;
 use crate::journal::{Record, RecordKind};
 use crate::keyseg::KeyRange;
 use crate::msgtype::MsgType;
@@ -29,11 +29,28 @@ use crate::tid::Tid;
 pub use backend::Backend;
 pub use frontend::Frontend;
 pub use router::Router;
+pub use topology::{PeerInfo, Topology};
 
-/// A channel anywhere: (connection, channel).
+/// A [`Ctx`] over the node's queue, output and topology (disjoint fields,
+/// so the roles can be borrowed beside it).
+macro_rules! ctx {
+    ($node:expr, $now:expr) => {
+        Ctx { now: $now, queue: &mut $node.queue, out: &mut $node.out, topo: &$node.topo }
+    };
+}
+pub(crate) use ctx;
+
+/// A channel of this node: (connection, channel).
 pub type ChanRef = (ConnId, ChanId);
-/// Partition id, unique within a node.
+/// Partition id, unique within its backend node.
 pub type PartId = u64;
+/// Where a role sits: this node ([`LOCAL`]) or a peer node reached over a
+/// link (the link layer numbers its peers from 1).
+pub type NodeRef = u32;
+/// This node.
+pub const LOCAL: NodeRef = 0;
+/// A partition anywhere: (its backend node, its id there).
+pub type PartKey = (NodeRef, PartId);
 
 /// What a node does to the outside world.
 #[derive(Debug)]
@@ -41,6 +58,11 @@ pub enum Output {
     Deliver {
         conn: ConnId,
         delivery: Delivery,
+    },
+    /// A message for a role on a peer node, to send over its link in order.
+    Peer {
+        peer: NodeRef,
+        msg: Internal,
     },
     /// Append records to the journal, in order. With `sync`, the driver
     /// reports completion through [`Node::journal_done`] with `token` once
@@ -56,21 +78,26 @@ pub enum Output {
     },
 }
 
-/// Messages between roles.
-#[derive(Debug)]
+/// Messages between roles (on this node, or over a link).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Internal {
     Tr(ToRouter),
     Fe(ToFrontend),
     Be(ToBackend),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ToRouter {
     Start {
         tid: Tid,
         facility: String,
         client: ChanRef,
         timeout_ms: Option<u32>,
+        /// The frontend lost the transaction's first router and drives it
+        /// again here. Such a transaction has no timeout at this router: the
+        /// first router may still be deciding it, and only the backends'
+        /// answers (votes, decisions) may end it.
+        redrive: bool,
     },
     Send {
         tid: Tid,
@@ -136,9 +163,18 @@ pub enum ToRouter {
         facility: String,
         part: PartId,
     },
+    /// Answer to a re-driven message or vote request: this backend already
+    /// knows the outcome of `tid` (another router decided it).
+    Decided {
+        tid: Tid,
+        part: PartId,
+        committed: bool,
+        status: Status,
+        reason: u32,
+    },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ToFrontend {
     /// A message sent with `RTR_F_SEN_RETURN_TO_SENDER` that no server could take.
     Returned {
@@ -166,11 +202,14 @@ pub enum ToFrontend {
     },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ToBackend {
     Msg {
         tid: Tid,
         part: PartId,
+        /// Position of the message within its branch (0 for the first), so
+        /// a transaction re-driven through another router delivers nothing twice.
+        index: u32,
         data: Bytes,
         /// The transaction's first message on this backend.
         first: bool,
@@ -194,19 +233,33 @@ pub enum ToBackend {
 /// What a role may do while handling one message.
 pub struct Ctx<'a> {
     pub now: Instant,
-    queue: &'a mut VecDeque<Internal>,
+    queue: &'a mut VecDeque<(NodeRef, Internal)>,
     out: &'a mut Vec<Output>,
+    /// Which nodes play which roles, and which peers are linked now.
+    pub topo: &'a Topology,
 }
 
 impl Ctx<'_> {
-    pub fn to_router(&mut self, m: ToRouter) {
-        self.queue.push_back(Internal::Tr(m));
+    fn send(&mut self, to: NodeRef, m: Internal) {
+        if to == LOCAL {
+            self.queue.push_back((LOCAL, m));
+        } else {
+            self.out.push(Output::Peer { peer: to, msg: m });
+        }
     }
-    pub fn to_frontend(&mut self, m: ToFrontend) {
-        self.queue.push_back(Internal::Fe(m));
+    pub fn to_router(&mut self, to: NodeRef, m: ToRouter) {
+        self.send(to, Internal::Tr(m));
     }
-    pub fn to_backend(&mut self, m: ToBackend) {
-        self.queue.push_back(Internal::Be(m));
+    pub fn to_frontend(&mut self, to: NodeRef, m: ToFrontend) {
+        self.send(to, Internal::Fe(m));
+    }
+    pub fn to_backend(&mut self, to: NodeRef, m: ToBackend) {
+        self.send(to, Internal::Be(m));
+    }
+    /// Queue a message here as if it came from `from` (a role standing in
+    /// for a peer that went away).
+    pub fn loopback(&mut self, from: NodeRef, m: Internal) {
+        self.queue.push_back((from, m));
     }
     pub fn deliver(&mut self, conn: ConnId, delivery: Delivery) {
         self.out.push(Output::Deliver { conn, delivery });
@@ -228,9 +281,10 @@ pub struct Node {
     bc: broadcast::Broadcasts,
     /// Which role owns each open channel.
     roles: HashMap<ChanRef, Role>,
-    /// The facility definitions: which roles this node plays in each.
-    facilities: FacilityTable,
-    queue: VecDeque<Internal>,
+    /// The facility definitions (which roles this node plays in each) and
+    /// the linked peers.
+    topo: Topology,
+    queue: VecDeque<(NodeRef, Internal)>,
     out: Vec<Output>,
 }
 
@@ -250,7 +304,7 @@ impl Node {
             be: Backend::new(journal),
             bc: broadcast::Broadcasts::default(),
             roles: HashMap::new(),
-            facilities: FacilityTable::default(),
+            topo: Topology::default(),
             queue: VecDeque::new(),
             out: Vec::new(),
         }
@@ -258,10 +312,10 @@ impl Node {
 
     /// Handle one request from library connection `conn`.
     pub fn handle_request(&mut self, now: Instant, conn: ConnId, req: Request) {
-        let mut ctx = Ctx { now, queue: &mut self.queue, out: &mut self.out };
+        let mut ctx = ctx!(self, now);
         match req {
             Request::Open { chan, role, facility, flags, range } => {
-                if let Some(status) = self.facilities.refuse_open(role, &facility) {
+                if let Some(status) = self.topo.facilities.refuse_open(role, &facility) {
                     // A facility defined without this node in the role the
                     // channel needs: the channel is closed at once.
                     ctx.deliver(conn, frontend::status_delivery(chan, MsgType::Closed, None, status, 0));
@@ -333,7 +387,7 @@ impl Node {
     /// Rebuild state from recovered journal records (before any request).
     /// Returns the number of committed transactions to replay to servers.
     pub fn recover(&mut self, now: Instant, records: &[Record]) -> usize {
-        let mut ctx = Ctx { now, queue: &mut self.queue, out: &mut self.out };
+        let mut ctx = ctx!(self, now);
         let n = self.be.recover(&mut ctx, records);
         self.run(now);
         n
@@ -341,28 +395,72 @@ impl Node {
 
     /// A synced journal write with `token` completed (or failed with `status`).
     pub fn journal_done(&mut self, now: Instant, token: u64, result: Result<(), Status>) {
-        let mut ctx = Ctx { now, queue: &mut self.queue, out: &mut self.out };
+        let mut ctx = ctx!(self, now);
         self.be.journal_done(&mut ctx, token, result);
         self.run(now);
     }
 
     /// Unsynced journal writes for these transactions failed.
     pub fn journal_failed(&mut self, now: Instant, tids: Vec<Tid>, status: Status) {
-        let mut ctx = Ctx { now, queue: &mut self.queue, out: &mut self.out };
+        let mut ctx = ctx!(self, now);
         self.be.journal_failed(&mut ctx, tids, status);
         self.run(now);
     }
 
     /// Let time pass: fire expired timers.
     pub fn tick(&mut self, now: Instant) {
-        let mut ctx = Ctx { now, queue: &mut self.queue, out: &mut self.out };
+        let mut ctx = ctx!(self, now);
         self.tr.tick(&mut ctx);
+        self.be.tick(&mut ctx);
         self.run(now);
     }
 
     /// The earliest instant at which [`Node::tick`] has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.tr.next_deadline()
+        match (self.tr.next_deadline(), self.be.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A message from a role on linked peer `from`.
+    pub fn peer_input(&mut self, now: Instant, from: NodeRef, msg: Internal) {
+        if !self.topo.peers.contains_key(&from) {
+            // Sent before its link went down: that link's messages are over.
+            return;
+        }
+        self.queue.push_back((from, msg));
+        self.run(now);
+    }
+
+    /// The link to peer `id` is up (its handshake agreed on these
+    /// facilities). Backends register their partitions with it when it is
+    /// a router of theirs.
+    pub fn link_up(&mut self, now: Instant, id: NodeRef, info: PeerInfo) {
+        self.topo.peers.insert(id, info);
+        let mut ctx = ctx!(self, now);
+        self.be.router_up(&mut ctx, id);
+        self.run(now);
+    }
+
+    /// The link to peer `id` went down: its roles are gone. Its partitions
+    /// leave this router, transactions it coordinated wait here for another
+    /// router, and transactions routed through it are driven again through
+    /// the next router of their facility.
+    pub fn link_down(&mut self, now: Instant, id: NodeRef) {
+        if self.topo.peers.remove(&id).is_none() {
+            return;
+        }
+        let mut ctx = ctx!(self, now);
+        self.tr.peer_lost(&mut ctx, id);
+        self.fe.router_lost(&mut ctx, id);
+        self.be.router_lost(&mut ctx, id);
+        self.run(now);
+    }
+
+    /// The linked peers (for `rtr show link`).
+    pub fn peers(&self) -> &std::collections::HashMap<NodeRef, PeerInfo> {
+        &self.topo.peers
     }
 
     /// Take the deliveries produced so far.
@@ -372,8 +470,8 @@ impl Node {
 
     /// Run role-to-role messages until none is left.
     fn run(&mut self, now: Instant) {
-        while let Some(m) = self.queue.pop_front() {
-            let mut ctx = Ctx { now, queue: &mut self.queue, out: &mut self.out };
+        while let Some((from, m)) = self.queue.pop_front() {
+            let mut ctx = ctx!(self, now);
             // Key ranges coming and going are RTR events for the facility's
             // subscribers (and the first and last one make it ready or dead).
             match &m {
@@ -394,9 +492,9 @@ impl Node {
                 _ => {}
             }
             match m {
-                Internal::Tr(m) => self.tr.handle(&mut ctx, m),
+                Internal::Tr(m) => self.tr.handle(&mut ctx, from, m),
                 Internal::Fe(m) => self.fe.handle(&mut ctx, m),
-                Internal::Be(m) => self.be.handle(&mut ctx, m),
+                Internal::Be(m) => self.be.handle(&mut ctx, from, m),
             }
         }
     }
@@ -431,5 +529,7 @@ fn request_chan(r: &Request) -> ChanId {
     }
 }
 
+#[cfg(test)]
+mod cluster_tests;
 #[cfg(test)]
 mod tests;

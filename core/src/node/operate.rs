@@ -22,7 +22,7 @@ impl Node {
         change: PartitionChange,
     ) -> Result<String, Refusal> {
         let facility = facility.to_ascii_uppercase();
-        let mut ctx = Ctx { now, queue: &mut self.queue, out: &mut self.out };
+        let mut ctx = super::ctx!(self, now);
         let r = self.be.set_partition(&mut ctx, &facility, id, change);
         self.run(now);
         r
@@ -30,7 +30,7 @@ impl Node {
 
     /// Forget a transaction set aside by the retry limit, or present it again.
     pub fn set_transaction(&mut self, now: Instant, tid: Tid, change: TxChange) -> Result<String, Refusal> {
-        let mut ctx = Ctx { now, queue: &mut self.queue, out: &mut self.out };
+        let mut ctx = super::ctx!(self, now);
         let r = self.be.set_transaction(&mut ctx, tid, change);
         self.run(now);
         r

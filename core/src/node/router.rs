@@ -11,7 +11,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
-use super::{ChanRef, Ctx, PartId, ToBackend, ToFrontend, ToRouter};
+use super::{ChanRef, Ctx, Internal, NodeRef, PartId, PartKey, ToBackend, ToFrontend, ToRouter};
 use crate::flags;
 use crate::keyseg::{KeyError, KeyRange};
 use crate::status::Status;
@@ -25,12 +25,16 @@ pub(super) enum VoteState {
 }
 
 pub(super) struct Branch {
-    pub(super) part: PartId,
+    pub(super) part: PartKey,
     pub(super) vote: VoteState,
+    /// Messages routed to this branch so far (the next one's index).
+    sent: u32,
 }
 
 pub(super) struct Tx {
     pub(super) client: ChanRef,
+    /// The client's node (its frontend).
+    pub(super) fe: NodeRef,
     pub(super) facility: String,
     pub(super) branches: Vec<Branch>,
     pub(super) client_accepted: bool,
@@ -45,14 +49,27 @@ pub(super) struct Tx {
     prepare: Option<(u32, bool)>,
 }
 
+/// A committed transaction waiting for its backends to make it durable.
+pub(super) struct Committing {
+    pub(super) client: ChanRef,
+    pub(super) fe: NodeRef,
+    /// The client went away: nobody to tell.
+    pub(super) gone: bool,
+    reason: u32,
+    /// Backend nodes that have not reported the commit durable yet.
+    pending: Vec<NodeRef>,
+    /// Backend nodes that have.
+    durable: usize,
+}
+
 #[derive(Default)]
 pub struct Router {
     pub(super) txs: HashMap<Tid, Tx>,
     /// Partitions per facility, in registration order.
-    partitions: HashMap<String, Vec<(PartId, KeyRange)>>,
-    /// Committed transactions whose commit the backend is making durable:
-    /// the client hears of the commit only after it is. (client, client gone)
-    pub(super) committing: HashMap<Tid, (ChanRef, bool, u32)>,
+    partitions: HashMap<String, Vec<(PartKey, KeyRange)>>,
+    /// Committed transactions whose commit the backends are making durable:
+    /// the client hears of the commit only after they did.
+    pub(super) committing: HashMap<Tid, Committing>,
     /// Transaction timeouts; entries of finished transactions are skipped when they fire.
     timers: BinaryHeap<Reverse<(Instant, Tid)>>,
 }
@@ -83,17 +100,18 @@ impl Router {
         }
     }
 
-    pub fn handle(&mut self, ctx: &mut Ctx, m: ToRouter) {
+    /// A message from a role on node `from` (this node: [`super::LOCAL`]).
+    pub fn handle(&mut self, ctx: &mut Ctx, from: NodeRef, m: ToRouter) {
         match m {
-            ToRouter::Start { tid, facility, client, timeout_ms } => {
-                self.begin(ctx.now, tid, facility, client);
-                if let Some(ms) = timeout_ms {
+            ToRouter::Start { tid, facility, client, timeout_ms, redrive } => {
+                self.begin(ctx.now, tid, facility, client, from);
+                if let (Some(ms), false) = (timeout_ms, redrive) {
                     self.timers.push(Reverse((ctx.now + Duration::from_millis(u64::from(ms)), tid)));
                 }
             }
             ToRouter::Send { tid, facility, client, data, flags: fl } => {
                 let accept = fl & flags::sen::ACCEPT != 0;
-                let tx = self.begin(ctx.now, tid, facility, client);
+                let tx = self.begin(ctx.now, tid, facility, client, from);
                 if tx.client_accepted {
                     return;
                 }
@@ -104,7 +122,7 @@ impl Router {
                     // Undeliverable: given back to the client, who decides;
                     // the transaction goes on.
                     Err(_) if fl & flags::sen::RETURN_TO_SENDER != 0 => {
-                        ctx.to_frontend(ToFrontend::Returned { tid, client, data });
+                        ctx.to_frontend(from, ToFrontend::Returned { tid, client, data });
                         if accept {
                             self.client_accept(ctx, tid, 0);
                         }
@@ -117,10 +135,17 @@ impl Router {
                 };
                 let Some(tx) = self.txs.get_mut(&tid) else { return };
                 let first = tx.branches.is_empty();
-                if !tx.branches.iter().any(|b| b.part == part) {
-                    tx.branches.push(Branch { part, vote: VoteState::Pending });
-                }
-                ctx.to_backend(ToBackend::Msg { tid, part, data, first, flags: fl });
+                let i = match tx.branches.iter().position(|b| b.part == part) {
+                    Some(i) => i,
+                    None => {
+                        tx.branches.push(Branch { part, vote: VoteState::Pending, sent: 0 });
+                        tx.branches.len() - 1
+                    }
+                };
+                let b = &mut tx.branches[i];
+                let index = b.sent;
+                b.sent += 1;
+                ctx.to_backend(part.0, ToBackend::Msg { tid, part: part.1, index, data, first, flags: fl });
                 if accept {
                     self.client_accept(ctx, tid, 0);
                 }
@@ -134,7 +159,7 @@ impl Router {
                 tx.prepare = Some((reason, false));
                 for b in tx.branches.iter_mut().filter(|b| b.vote == VoteState::Pending) {
                     b.vote = VoteState::Requested;
-                    ctx.to_backend(ToBackend::VoteRequest { tid, part: b.part });
+                    ctx.to_backend(b.part.0, ToBackend::VoteRequest { tid, part: b.part.1 });
                 }
                 self.try_prepared(ctx, tid);
             }
@@ -157,7 +182,7 @@ impl Router {
             ToRouter::Reply { tid, data } => {
                 if let Some(tx) = self.txs.get(&tid) {
                     if !tx.client_gone {
-                        ctx.to_frontend(ToFrontend::Reply { tid, client: tx.client, data });
+                        ctx.to_frontend(tx.fe, ToFrontend::Reply { tid, client: tx.client, data });
                     }
                 }
             }
@@ -167,7 +192,7 @@ impl Router {
                     self.abort(ctx, tid, Status::Rejected, reason);
                     return;
                 }
-                if let Some(b) = tx.branches.iter_mut().find(|b| b.part == part) {
+                if let Some(b) = tx.branches.iter_mut().find(|b| b.part == (from, part)) {
                     b.vote = VoteState::Accepted;
                 }
                 self.try_prepared(ctx, tid);
@@ -176,7 +201,7 @@ impl Router {
             ToRouter::VoteWithdrawn { tid, part } => {
                 let Some(tx) = self.txs.get_mut(&tid) else { return };
                 let requested = tx.client_accepted;
-                if let Some(b) = tx.branches.iter_mut().find(|b| b.part == part) {
+                if let Some(b) = tx.branches.iter_mut().find(|b| b.part == (from, part)) {
                     if b.vote == VoteState::Accepted {
                         // The backend asks the replacement server itself
                         // (with rtr_mt_prepare when the vote was requested).
@@ -190,39 +215,110 @@ impl Router {
                 }
             }
             ToRouter::Durable { tid } => {
-                if let Some((client, gone, reason)) = self.committing.remove(&tid) {
-                    if !gone {
-                        ctx.to_frontend(ToFrontend::Outcome {
+                let Some(c) = self.committing.get_mut(&tid) else { return };
+                c.pending.retain(|n| *n != from);
+                c.durable += 1;
+                if !c.pending.is_empty() {
+                    return;
+                }
+                let Some(c) = self.committing.remove(&tid) else { return };
+                if !c.gone {
+                    ctx.to_frontend(
+                        c.fe,
+                        ToFrontend::Outcome {
                             tid,
-                            client,
+                            client: c.client,
                             accepted: true,
                             status: Status::Ok,
-                            reason,
-                        });
-                    }
+                            reason: c.reason,
+                        },
+                    );
                 }
             }
             ToRouter::CommitFailed { tid, status } => {
-                if let Some((client, gone, _)) = self.committing.remove(&tid) {
-                    if !gone {
-                        ctx.to_frontend(ToFrontend::Outcome { tid, client, accepted: false, status, reason: 0 });
-                    }
+                // The commit could not be made durable on `from`. When no
+                // other backend made it durable either, it did not happen
+                // anywhere: the client hears the failure. Otherwise the
+                // transaction is committed elsewhere; `from` stopped (a
+                // journal failure stops a node) and its recovery decides.
+                let Some(c) = self.committing.get_mut(&tid) else { return };
+                c.pending.retain(|n| *n != from);
+                if c.durable > 0 && !c.pending.is_empty() {
+                    return;
+                }
+                let Some(c) = self.committing.remove(&tid) else { return };
+                if !c.gone {
+                    let accepted = c.durable > 0;
+                    let (status, reason) = if accepted { (Status::Ok, c.reason) } else { (status, 0) };
+                    ctx.to_frontend(c.fe, ToFrontend::Outcome { tid, client: c.client, accepted, status, reason });
                 }
             }
             ToRouter::PartitionUp { facility, part, range } => {
-                self.partitions.entry(facility).or_default().push((part, range));
+                let v = self.partitions.entry(facility).or_default();
+                v.retain(|(p, _)| *p != (from, part));
+                v.push(((from, part), range));
             }
             ToRouter::PartitionDown { facility, part } => {
                 if let Some(v) = self.partitions.get_mut(&facility) {
-                    v.retain(|(p, _)| *p != part);
+                    v.retain(|(p, _)| *p != (from, part));
+                }
+            }
+            ToRouter::Decided { tid, committed, status, reason, .. } => {
+                // Another router decided this (re-driven) transaction and a
+                // backend already applied its decision: follow it.
+                if self.txs.contains_key(&tid) {
+                    self.finish(ctx, tid, committed, status, reason);
+                } else if committed && self.committing.contains_key(&tid) {
+                    // Already committing here: that backend holds it committed.
+                    self.handle(ctx, from, ToRouter::Durable { tid });
                 }
             }
         }
     }
 
-    fn begin(&mut self, now: Instant, tid: Tid, facility: String, client: ChanRef) -> &mut Tx {
+    /// Peer node `node` is gone. Its partitions leave this router (through
+    /// the queue, so the node raises the key range events); undecided
+    /// transactions with a branch there are rejected; transactions of its
+    /// clients finish as if those clients had gone away.
+    pub fn peer_lost(&mut self, ctx: &mut Ctx, node: NodeRef) {
+        let mut downs = Vec::new();
+        for (fac, parts) in &self.partitions {
+            for ((n, p), _) in parts {
+                if *n == node {
+                    downs.push((fac.clone(), *p));
+                }
+            }
+        }
+        let on_it: Vec<Tid> =
+            self.txs.iter().filter(|(_, tx)| tx.branches.iter().any(|b| b.part.0 == node)).map(|(t, _)| *t).collect();
+        for tid in on_it {
+            // Only this router's own decision is made here: the branches on
+            // the lost node were not committed (nothing was decided), so the
+            // others can be rejected.
+            if let Some(tx) = self.txs.get_mut(&tid) {
+                tx.branches.retain(|b| b.part.0 != node);
+            }
+            self.abort(ctx, tid, Status::Srvdied, 0);
+        }
+        let theirs: Vec<Tid> = self.txs.iter().filter(|(_, tx)| tx.fe == node).map(|(t, _)| *t).collect();
+        for tid in theirs {
+            self.handle(ctx, node, ToRouter::ClientAbort { tid, status: Status::Reqdied, reason: 0, gone: true });
+        }
+        for c in self.committing.values_mut().filter(|c| c.fe == node) {
+            c.gone = true;
+        }
+        // A commit waiting for the lost backend stays pending: that backend
+        // may have made it durable before it went, and it will finish it
+        // when it comes back (its journal keeps the commit).
+        for (facility, part) in downs {
+            ctx.loopback(node, Internal::Tr(ToRouter::PartitionDown { facility, part }));
+        }
+    }
+
+    fn begin(&mut self, now: Instant, tid: Tid, facility: String, client: ChanRef, fe: NodeRef) -> &mut Tx {
         self.txs.entry(tid).or_insert_with(|| Tx {
             client,
+            fe,
             facility,
             branches: Vec::new(),
             client_accepted: false,
@@ -242,7 +338,7 @@ impl Router {
         }
         tx.prepare = Some((reason, true));
         if !tx.client_gone {
-            ctx.to_frontend(ToFrontend::Prepared { tid, client: tx.client, reason });
+            ctx.to_frontend(tx.fe, ToFrontend::Prepared { tid, client: tx.client, reason });
         }
     }
 
@@ -256,7 +352,7 @@ impl Router {
         tx.accept_reason = tx.prepare.map_or(reason, |(r, _)| r);
         for b in tx.branches.iter_mut().filter(|b| b.vote == VoteState::Pending) {
             b.vote = VoteState::Requested;
-            ctx.to_backend(ToBackend::VoteRequest { tid, part: b.part });
+            ctx.to_backend(b.part.0, ToBackend::VoteRequest { tid, part: b.part.1 });
         }
         self.try_commit(ctx, tid);
     }
@@ -276,24 +372,42 @@ impl Router {
 
     fn finish(&mut self, ctx: &mut Ctx, tid: Tid, accepted: bool, status: Status, reason: u32) {
         let Some(tx) = self.txs.remove(&tid) else { return };
-        let parts: Vec<PartId> = tx.branches.iter().map(|b| b.part).collect();
-        if accepted && !parts.is_empty() {
-            // The client learns of the commit once the backend made it durable.
-            self.committing.insert(tid, (tx.client, tx.client_gone, reason));
-            ctx.to_backend(ToBackend::Outcome { tid, parts, accepted, status, reason });
+        // One outcome per backend node, naming its branches.
+        let mut by_node: Vec<(NodeRef, Vec<PartId>)> = Vec::new();
+        for b in &tx.branches {
+            match by_node.iter_mut().find(|(n, _)| *n == b.part.0) {
+                Some((_, v)) => v.push(b.part.1),
+                None => by_node.push((b.part.0, vec![b.part.1])),
+            }
+        }
+        if accepted && !by_node.is_empty() {
+            // The client learns of the commit once the backends made it durable.
+            self.committing.insert(
+                tid,
+                Committing {
+                    client: tx.client,
+                    fe: tx.fe,
+                    gone: tx.client_gone,
+                    reason,
+                    pending: by_node.iter().map(|(n, _)| *n).collect(),
+                    durable: 0,
+                },
+            );
+        }
+        for (node, parts) in by_node.iter() {
+            ctx.to_backend(*node, ToBackend::Outcome { tid, parts: parts.clone(), accepted, status, reason });
+        }
+        if accepted && !by_node.is_empty() {
             return;
         }
-        if !parts.is_empty() {
-            ctx.to_backend(ToBackend::Outcome { tid, parts, accepted, status, reason });
-        }
         if !tx.client_gone {
-            ctx.to_frontend(ToFrontend::Outcome { tid, client: tx.client, accepted, status, reason });
+            ctx.to_frontend(tx.fe, ToFrontend::Outcome { tid, client: tx.client, accepted, status, reason });
         }
     }
 }
 
 /// The partition whose key range holds the message's key.
-fn route(parts: Option<&Vec<(PartId, KeyRange)>>, data: &[u8]) -> Result<PartId, Status> {
+fn route(parts: Option<&Vec<(PartKey, KeyRange)>>, data: &[u8]) -> Result<PartKey, Status> {
     let Some(parts) = parts else {
         return Err(Status::Nodstfnd);
     };

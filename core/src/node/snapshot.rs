@@ -29,11 +29,11 @@ impl Node {
     /// Replace the facility definitions. Channels already open stay open;
     /// the definitions apply to channels opened from now on.
     pub fn set_facilities(&mut self, table: FacilityTable) {
-        self.facilities = table;
+        self.topo.facilities = table;
     }
 
     pub fn facilities(&self) -> &FacilityTable {
-        &self.facilities
+        &self.topo.facilities
     }
 
     /// Client and server channels open on `facility`.
@@ -70,7 +70,7 @@ impl Node {
                 partitions: partitions.get(name).copied().unwrap_or(0),
             }
         };
-        let table = &self.facilities;
+        let table = &self.topo.facilities;
         let mut rows: Vec<FacilityInfo> = table
             .defs()
             .map(|d| {
@@ -246,7 +246,7 @@ impl Node {
                 .to_string();
             let client = match (tx, committing) {
                 (Some(t), _) => Some(t.client),
-                (None, Some((c, gone, _))) if !gone => Some(*c),
+                (None, Some(c)) if !c.gone => Some(c.client),
                 _ => fe.map(|f| f.0),
             };
             be.truncate(MAX_BRANCHES);

@@ -68,6 +68,7 @@ impl Harness {
         for o in self.node.take_output() {
             match o {
                 Output::Deliver { conn, delivery } => d.push((conn, delivery)),
+                Output::Peer { peer, msg } => panic!("a lone node sent {msg:?} to peer {peer}"),
                 Output::Journal { entries, sync, token, .. } => {
                     let n = entries.len();
                     for (i, (tid, kind, payload)) in entries.into_iter().enumerate() {

@@ -203,7 +203,7 @@ fn key_type_tag(t: KeyType) -> u8 {
     }
 }
 
-fn range(w: &mut Writer, k: &KeyRange) {
+pub(super) fn range(w: &mut Writer, k: &KeyRange) {
     w.u8(k.segments().len() as u8);
     for s in k.segments() {
         w.u8(key_type_tag(s.key_type()));
@@ -214,7 +214,7 @@ fn range(w: &mut Writer, k: &KeyRange) {
     }
 }
 
-fn read_range(r: &mut Reader) -> Result<KeyRange, DecodeError> {
+pub(super) fn read_range(r: &mut Reader) -> Result<KeyRange, DecodeError> {
     let n = usize::from(r.u8()?);
     if n > MAX_NUMSEG {
         return Err(KeyError::TooManySegments { count: n }.into());

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod codec;
+pub mod peer;
 mod wire;
 
 use std::sync::Arc;

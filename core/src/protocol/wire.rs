@@ -49,6 +49,10 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.data.len() - self.pos
+    }
     pub fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take(1)?[0])
     }

@@ -3,6 +3,7 @@
 //! [`Request`]s and [`crate::protocol::Delivery`]s; the channel API above
 //! does not know which one it uses.
 
+pub mod links;
 pub mod unix;
 
 use std::sync::Arc;

@@ -45,7 +45,11 @@ fn definitions_are_saved_applied_and_shown() {
     assert_eq!(code(node.admin(create("X", &["me"], &["me"], &["me"]))), "UNSUPPORTED");
     node.set_facility_store(FacilityStore::open(&path, "me").unwrap());
     let m = done(node.admin(create("bank", &["me", "other"], &["me"], &["other", "third"])));
-    assert_eq!(m, "facility BANK created; this node (me) is FE,TR; other, third are not linked yet (links between nodes come later)");
+    assert_eq!(
+        m,
+        "facility BANK created; this node (me) is FE,TR; other, third cannot be linked: this node runs without links \
+         (an embedded node)"
+    );
     assert_eq!(code(node.admin(create("BANK", &["me"], &["me"], &["me"]))), "FACEXISTS");
     assert_eq!(code(node.admin(create("B2", &[], &["me", "ME"], &["me"]))), "DUPNODNAM");
     assert_eq!(code(node.admin(create("9B", &[], &["me"], &["me"]))), "INVFACNAM");

@@ -43,6 +43,7 @@ impl H {
         for o in self.node.take_output() {
             match o {
                 Output::Deliver { conn, delivery } => d.push((conn, delivery)),
+                Output::Peer { peer, msg } => panic!("a lone node sent {msg:?} to peer {peer}"),
                 Output::Journal { token, .. } => self.tokens.extend(token),
             }
         }

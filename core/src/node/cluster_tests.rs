@@ -1,0 +1,412 @@
+//! Several nodes wired together in memory: the roles of one facility spread
+//! over a frontend, two routers and a backend, links as FIFO queues, and
+//! node deaths as links going down everywhere at once. Deterministic, no
+//! threads: each test stops the world at a chosen point, kills a router and
+//! checks that every transaction ends once, with one outcome, its messages
+//! delivered to the server once.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::facility::{FacilityDef, FacilityTable};
+use crate::flags;
+use crate::keyseg::{KeySegment, KeyType};
+use crate::msgtype::MsgType;
+use crate::protocol::{Bytes, Payload};
+
+const FE: usize = 0;
+const TR1: usize = 1;
+const TR2: usize = 2;
+const BE: usize = 3;
+const NAMES: [&str; 4] = ["fe", "tr1", "tr2", "be"];
+const CLIENT: ConnId = 1;
+const SERVER: ConnId = 2;
+
+struct Cluster {
+    nodes: Vec<Option<Node>>,
+    now: Instant,
+    /// Messages on the wire: (from, to, message), in order.
+    wire: VecDeque<(usize, usize, Internal)>,
+    /// Deliveries to applications: (node, conn, delivery).
+    delivered: Vec<(usize, ConnId, Delivery)>,
+    /// Synced journal writes not yet reported durable: (node, token).
+    syncs: Vec<(usize, u64)>,
+    seq: u64,
+}
+
+/// The id node `at` gives its link to node `to`.
+fn peer_ref(to: usize) -> NodeRef {
+    to as NodeRef + 1
+}
+
+fn range(lo: u32, hi: u32) -> KeyRange {
+    let seg = KeySegment::new(0, KeyType::Unsigned, 4, 0, Some(&lo.to_ne_bytes()), Some(&hi.to_ne_bytes())).unwrap();
+    KeyRange::new(vec![seg]).unwrap()
+}
+
+fn msg(key: u32, body: &str) -> Bytes {
+    let mut v = key.to_ne_bytes().to_vec();
+    v.extend_from_slice(body.as_bytes());
+    Bytes::from(v)
+}
+
+impl Cluster {
+    /// Facility F: frontend fe, routers tr1 then tr2, backend be (journaled).
+    fn new() -> Cluster {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let def = FacilityDef::new("F", &s(&["fe"]), &s(&["tr1", "tr2"]), &s(&["be"])).unwrap();
+        let mut nodes = Vec::new();
+        for (i, name) in NAMES.iter().enumerate() {
+            let mut n = Node::new(i == BE);
+            let mut t = FacilityTable::new(name);
+            t.insert(def.clone());
+            n.set_facilities(t);
+            nodes.push(Some(n));
+        }
+        let mut c = Cluster {
+            nodes,
+            now: Instant::now(),
+            wire: VecDeque::new(),
+            delivered: Vec::new(),
+            syncs: Vec::new(),
+            seq: 0,
+        };
+        // Every pair the definition calls for is linked.
+        for a in 0..NAMES.len() {
+            for (b, peer) in NAMES.iter().enumerate() {
+                if a == b {
+                    continue;
+                }
+                let table = c.nodes[a].as_ref().unwrap().facilities().clone();
+                if !table.link_peers().contains(&peer.to_string()) {
+                    continue;
+                }
+                let claims = c.nodes[b].as_ref().unwrap().facilities().claims();
+                let agreed = table.agree(peer, &claims).unwrap();
+                let info = PeerInfo { name: peer.to_string(), facilities: agreed };
+                let now = c.now;
+                c.nodes[a].as_mut().unwrap().link_up(now, peer_ref(b), info);
+            }
+        }
+        c.pump();
+        c
+    }
+
+    fn node(&mut self, i: usize) -> &mut Node {
+        self.nodes[i].as_mut().expect("a live node")
+    }
+
+    /// Collect every node's output; then carry wire messages until the wire is empty.
+    fn pump(&mut self) {
+        loop {
+            for i in 0..self.nodes.len() {
+                let Some(n) = self.nodes[i].as_mut() else { continue };
+                for o in n.take_output() {
+                    match o {
+                        Output::Deliver { conn, delivery } => self.delivered.push((i, conn, delivery)),
+                        Output::Journal { token: Some(t), .. } => self.syncs.push((i, t)),
+                        Output::Journal { .. } => {}
+                        Output::Peer { peer, msg } => self.wire.push_back((i, peer as usize - 1, msg)),
+                    }
+                }
+            }
+            let Some((from, to, m)) = self.wire.pop_front() else { return };
+            let now = self.now;
+            if let Some(n) = self.nodes[to].as_mut() {
+                n.peer_input(now, peer_ref(from), m);
+            }
+        }
+    }
+
+    /// Report every pending synced journal write durable.
+    fn sync(&mut self) {
+        let now = self.now;
+        for (i, t) in std::mem::take(&mut self.syncs) {
+            if let Some(n) = self.nodes[i].as_mut() {
+                n.journal_done(now, t, Ok(()));
+            }
+        }
+        self.pump();
+    }
+
+    /// kill -9 of node `k`: its state is gone, the messages it had sent are
+    /// lost, and every other node sees its link go down.
+    fn kill(&mut self, k: usize) {
+        self.nodes[k] = None;
+        self.wire.retain(|(f, t, _)| *f != k && *t != k);
+        self.syncs.retain(|(i, _)| *i != k);
+        let now = self.now;
+        for i in 0..self.nodes.len() {
+            if let Some(n) = self.nodes[i].as_mut() {
+                n.link_down(now, peer_ref(k));
+            }
+        }
+        self.pump();
+    }
+
+    fn req(&mut self, node: usize, conn: ConnId, r: Request) {
+        let now = self.now;
+        self.node(node).handle_request(now, conn, r);
+        self.pump();
+    }
+
+    fn open_server(&mut self, chan: ChanId, fl: u32) {
+        let r = range(0, 1000);
+        let open =
+            Request::Open { chan, role: Role::Server, facility: "F".into(), flags: flags::ope::SERVER | fl, range: r };
+        self.req(BE, SERVER, open);
+    }
+
+    fn open_client(&mut self, chan: ChanId) {
+        let open = Request::Open {
+            chan,
+            role: Role::Client,
+            facility: "F".into(),
+            flags: flags::ope::CLIENT,
+            range: KeyRange::default(),
+        };
+        self.req(FE, CLIENT, open);
+    }
+
+    fn tid(&mut self) -> Tid {
+        self.seq += 1;
+        Tid { node: 7, incarnation: 1, conn: CLIENT, seq: self.seq }
+    }
+
+    /// Deliveries so far to (node, conn), as (chan, type, tid); cleared.
+    fn take(&mut self, node: usize, conn: ConnId) -> Vec<(ChanId, MsgType, Option<Tid>, Option<Status>)> {
+        let mut out = Vec::new();
+        self.delivered.retain(|(n, c, d)| {
+            if *n == node && *c == conn {
+                let st = match d.payload {
+                    Payload::Status { status, .. } => Some(status),
+                    _ => None,
+                };
+                out.push((d.chan, d.msgtype, d.tid, st));
+                false
+            } else {
+                true
+            }
+        });
+        out
+    }
+
+    fn server_accept(&mut self, chan: ChanId, tid: Tid) {
+        self.req(BE, SERVER, Request::Accept { chan, tid, reason: 0, flags: 0, implicit: false });
+    }
+
+    fn ack(&mut self, chan: ChanId, tid: Tid) {
+        self.req(BE, SERVER, Request::Ack { chan, tid });
+    }
+}
+
+/// The server (chan 1) and the client (chan 1) are open; the partition is
+/// known to both routers.
+fn ready() -> Cluster {
+    let mut c = Cluster::new();
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    c.open_client(1);
+    assert_eq!(c.take(BE, SERVER)[0].1, MsgType::Opened);
+    assert_eq!(c.take(FE, CLIENT)[0].1, MsgType::Opened);
+    // The backend registered its partition with both routers.
+    assert_eq!(c.node(TR1).stats().active_tx, 0);
+    c
+}
+
+#[test]
+fn a_transaction_crosses_three_nodes() {
+    let mut c = ready();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    let s = c.take(BE, SERVER);
+    assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Prepare]);
+    c.server_accept(1, tid);
+    assert!(c.take(FE, CLIENT).is_empty(), "no outcome before the commit is durable");
+    c.sync();
+    assert_eq!(c.take(BE, SERVER)[0].1, MsgType::Accepted);
+    let out = c.take(FE, CLIENT);
+    assert_eq!(out, vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+    // The preferred router (tr1) coordinated it; tr2 saw nothing.
+    assert_eq!(c.node(TR2).stats().active_tx, 0);
+}
+
+#[test]
+fn killing_the_router_before_the_accept_finishes_the_transaction_through_the_next_one() {
+    let mut c = ready();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "one") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(6, "two") });
+    let s = c.take(BE, SERVER);
+    assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Msgn]);
+    c.kill(TR1);
+    // Driven again through tr2: the server sees nothing twice.
+    assert!(c.take(BE, SERVER).is_empty());
+    assert_eq!(c.node(TR2).stats().active_tx, 1);
+    c.req(FE, CLIENT, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Prepare]);
+    c.server_accept(1, tid);
+    c.sync();
+    assert_eq!(c.take(BE, SERVER)[0].1, MsgType::Accepted);
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+}
+
+#[test]
+fn killing_the_router_after_the_votes_lets_the_next_router_collect_them_again() {
+    let mut c = ready();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    // The server votes, but tr1 dies before the vote reaches it.
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid, reason: 9, flags: 0, implicit: false });
+    for o in c.node(BE).take_output() {
+        if let Output::Journal { .. } = o {
+            continue;
+        }
+        // The vote is lost with the router.
+        assert!(matches!(o, Output::Peer { .. }), "{o:?}");
+    }
+    c.kill(TR1);
+    c.sync();
+    assert_eq!(c.take(BE, SERVER)[0].1, MsgType::Accepted, "the server hears the commit once");
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+}
+
+#[test]
+fn a_commit_decided_by_the_dead_router_is_finished_by_the_next_one() {
+    let mut c = ready();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    c.server_accept(1, tid);
+    // tr1 decided commit; the backend is making it durable when tr1 dies.
+    assert_eq!(c.syncs.len(), 1);
+    c.kill(TR1);
+    c.sync();
+    let s = c.take(BE, SERVER);
+    assert_eq!(s.iter().filter(|x| x.1 == MsgType::Accepted).count(), 1, "{s:?}");
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+    // Acknowledged, it is finished everywhere.
+    c.ack(1, tid);
+    assert_eq!(c.node(TR2).stats().active_tx, 0);
+}
+
+#[test]
+fn a_commit_made_durable_before_the_router_died_is_reported_by_the_backend() {
+    let mut c = ready();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    c.server_accept(1, tid);
+    // Durable and delivered; the Durable message to tr1 is lost with it.
+    let now = c.now;
+    let (i, t) = c.syncs.pop().unwrap();
+    c.node(i).journal_done(now, t, Ok(()));
+    let lost: Vec<Output> = c.node(BE).take_output();
+    assert!(lost
+        .iter()
+        .any(|o| matches!(o, Output::Deliver { delivery, .. } if delivery.msgtype == MsgType::Accepted)));
+    c.kill(TR1);
+    // tr2 re-drives; the backend answers "committed"; tr2 tells the client.
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+    assert!(c.take(BE, SERVER).is_empty(), "the server is not told twice");
+}
+
+#[test]
+fn with_no_router_left_the_transaction_is_rejected_with_a_clear_status() {
+    let mut c = ready();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "one") });
+    assert_eq!(c.take(BE, SERVER)[0].1, MsgType::Msg1);
+    c.kill(TR1);
+    c.kill(TR2);
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(tid), Some(Status::Routerunavailtmo))]);
+    // The orphaned branch is rolled back once its grace is over.
+    c.now += backend::ORPHAN_GRACE + Duration::from_millis(1);
+    let now = c.now;
+    c.node(BE).tick(now);
+    c.pump();
+    let s = c.take(BE, SERVER);
+    assert_eq!(
+        s.iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(),
+        vec![(MsgType::Rejected, Some(Status::Routerunavailtmo))]
+    );
+    // A new transaction finds no router either.
+    let tid2 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: tid2, flags: 0, data: msg(5, "two") });
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(tid2), Some(Status::Routerunavailtmo))]);
+}
+
+#[test]
+fn a_server_reject_lost_with_the_router_reaches_the_next_one() {
+    let mut c = ready();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    // The server rejects; tr1 decides, but its outcomes (to the frontend
+    // and the backend) are lost with it.
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Reject { chan: 1, tid, reason: 3, flags: 0 });
+    c.pump_only(BE, TR1);
+    let to_fe: Vec<_> = c.take_wire(TR1, FE);
+    assert_eq!(to_fe.len(), 1, "tr1 sent the outcome to the frontend: {:?}", c.wire);
+    c.kill(TR1);
+    let out = c.take(FE, CLIENT);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].1, MsgType::Rejected);
+    // The next router got the server's reject again; nothing was presented twice.
+    let s = c.take(BE, SERVER);
+    assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Rejected], "{s:?}");
+}
+
+#[test]
+fn a_lost_frontend_rolls_back_its_unaccepted_transactions() {
+    let mut c = ready();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "one") });
+    c.take(BE, SERVER);
+    c.kill(FE);
+    let s = c.take(BE, SERVER);
+    assert_eq!(s.iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(), vec![(MsgType::Rejected, Some(Status::Reqdied))]);
+    assert_eq!(c.node(TR1).stats().active_tx, 0);
+}
+
+impl Cluster {
+    /// Carry messages from `from` to `to` only (the rest stay queued).
+    fn pump_only(&mut self, from: usize, to: usize) {
+        let now = self.now;
+        loop {
+            for i in 0..self.nodes.len() {
+                let Some(n) = self.nodes[i].as_mut() else { continue };
+                for o in n.take_output() {
+                    match o {
+                        Output::Deliver { conn, delivery } => self.delivered.push((i, conn, delivery)),
+                        Output::Journal { token: Some(t), .. } => self.syncs.push((i, t)),
+                        Output::Journal { .. } => {}
+                        Output::Peer { peer, msg } => self.wire.push_back((i, peer as usize - 1, msg)),
+                    }
+                }
+            }
+            let Some(at) = self.wire.iter().position(|(f, t, _)| *f == from && *t == to) else { return };
+            let (_, _, m) = self.wire.remove(at).unwrap();
+            if let Some(n) = self.nodes[to].as_mut() {
+                n.peer_input(now, peer_ref(from), m);
+            }
+        }
+    }
+
+    /// Remove (lose) the queued messages from `from` to `to`.
+    fn take_wire(&mut self, from: usize, to: usize) -> Vec<Internal> {
+        let mut out = Vec::new();
+        self.wire.retain(|(f, t, m)| {
+            if *f == from && *t == to {
+                out.push(m.clone());
+                false
+            } else {
+                true
+            }
+        });
+        out
+    }
+}

@@ -1,0 +1,489 @@
+//! Frames between nodes (links over TCP).
+//!
+//! Same framing as the library protocol (`len u32 | version u8 | kind u8 |
+//! body`, little-endian, `len` counting what follows it) and the same
+//! guarantee: decoding any byte string gives a frame or a [`DecodeError`],
+//! never a panic, never an allocation larger than the input.
+//!
+//! A link starts with a handshake: the dialling node sends [`PeerFrame::Hello`]
+//! (its name, the name it expects to reach, its facility definitions); the
+//! other answers [`PeerFrame::Welcome`] with its own definitions, or
+//! [`PeerFrame::Refuse`] with an RTR-style reason code. After that either
+//! side sends [`PeerFrame::Msg`] (role-to-role messages, in order) and
+//! [`PeerFrame::Ping`] (keeps the inactivity timer of an idle link quiet).
+
+use super::codec::{range, read_range, read_tid, write_tid, DecodeError};
+use super::wire::Reader;
+pub use super::wire::Writer;
+use super::Bytes;
+use crate::node::{Internal, ToBackend, ToFrontend, ToRouter};
+use crate::status::Status;
+use crate::MAX_MSGLEN;
+
+/// The node-to-node protocol version. A peer speaking another one is refused
+/// at the handshake (`VERSION` reason) before any message is exchanged.
+pub const PEER_VERSION: u8 = 1;
+/// Largest frame between nodes: a message of `RTR_MAX_MSGLEN` plus headers,
+/// or a handshake with many facility definitions.
+pub const MAX_PEER_FRAME: usize = 1 << 20;
+/// Longest name (facility or node) or reason text.
+const MAX_NAME: usize = 1024;
+/// Most facilities or nodes in one list of a handshake.
+const MAX_LIST: usize = 4096;
+
+/// A facility definition as one node declares it in a handshake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FacilityClaim {
+    pub name: String,
+    pub frontends: Vec<String>,
+    pub routers: Vec<String>,
+    pub backends: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PeerFrame {
+    Hello {
+        version: u32,
+        /// The dialling node's name.
+        from: String,
+        /// The node it means to reach.
+        to: String,
+        /// The dialling node's id (the first word of its tids).
+        node_id: u32,
+        facilities: Vec<FacilityClaim>,
+    },
+    Welcome {
+        from: String,
+        node_id: u32,
+        facilities: Vec<FacilityClaim>,
+    },
+    /// The link is refused: an RTR-style code (`VERSION`, `WRONGNODE`,
+    /// `NODENOTCFG`, `FACNOTDEC`, `ROLESMISMATCH`, `IDCLASH`, `DUPLINK`)
+    /// and a sentence for the log.
+    Refuse {
+        code: String,
+        reason: String,
+    },
+    Ping,
+    Msg(Internal),
+}
+
+const K_HELLO: u8 = 1;
+const K_WELCOME: u8 = 2;
+const K_REFUSE: u8 = 3;
+const K_PING: u8 = 4;
+const K_MSG: u8 = 5;
+
+// Message tags (first byte of a Msg body).
+const TR_START: u8 = 1;
+const TR_SEND: u8 = 2;
+const TR_ACCEPT: u8 = 3;
+const TR_PREPARE: u8 = 4;
+const TR_ABORT: u8 = 5;
+const TR_REPLY: u8 = 6;
+const TR_VOTE: u8 = 7;
+const TR_WITHDRAWN: u8 = 8;
+const TR_FAILED: u8 = 9;
+const TR_DURABLE: u8 = 10;
+const TR_COMMITFAILED: u8 = 11;
+const TR_UP: u8 = 12;
+const TR_DOWN: u8 = 13;
+const TR_DECIDED: u8 = 14;
+const FE_RETURNED: u8 = 30;
+const FE_PREPARED: u8 = 31;
+const FE_REPLY: u8 = 32;
+const FE_OUTCOME: u8 = 33;
+const BE_MSG: u8 = 50;
+const BE_VOTEREQ: u8 = 51;
+const BE_OUTCOME: u8 = 52;
+
+/// Encode a frame, length prefix included.
+pub fn encode(frame: &PeerFrame) -> Vec<u8> {
+    let mut w = Writer::default();
+    encode_into(&mut w, frame);
+    w.buf
+}
+
+/// Append one frame (length prefix included) to `w`: a pass's messages for
+/// one peer go out in one buffer.
+pub fn encode_into(w: &mut Writer, frame: &PeerFrame) {
+    let start = w.buf.len();
+    w.u32(0); // length, patched below
+    w.u8(PEER_VERSION);
+    match frame {
+        PeerFrame::Hello { version, from, to, node_id, facilities } => {
+            w.u8(K_HELLO);
+            w.u32(*version);
+            w.str(from);
+            w.str(to);
+            w.u32(*node_id);
+            claims(w, facilities);
+        }
+        PeerFrame::Welcome { from, node_id, facilities } => {
+            w.u8(K_WELCOME);
+            w.str(from);
+            w.u32(*node_id);
+            claims(w, facilities);
+        }
+        PeerFrame::Refuse { code, reason } => {
+            w.u8(K_REFUSE);
+            w.str(code);
+            w.str(reason);
+        }
+        PeerFrame::Ping => w.u8(K_PING),
+        PeerFrame::Msg(m) => {
+            w.u8(K_MSG);
+            internal(w, m);
+        }
+    }
+    let len = (w.buf.len() - start - 4) as u32;
+    w.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+/// Decode a frame's content (what follows the length prefix).
+pub fn decode(body: &[u8]) -> Result<PeerFrame, DecodeError> {
+    let mut r = Reader::new(body);
+    let version = r.u8()?;
+    if version != PEER_VERSION {
+        return Err(DecodeError::Version { got: version });
+    }
+    let frame = match r.u8()? {
+        K_HELLO => PeerFrame::Hello {
+            version: r.u32()?,
+            from: r.str(MAX_NAME)?,
+            to: r.str(MAX_NAME)?,
+            node_id: r.u32()?,
+            facilities: read_claims(&mut r)?,
+        },
+        K_WELCOME => PeerFrame::Welcome { from: r.str(MAX_NAME)?, node_id: r.u32()?, facilities: read_claims(&mut r)? },
+        K_REFUSE => PeerFrame::Refuse { code: r.str(MAX_NAME)?, reason: r.str(MAX_NAME)? },
+        K_PING => PeerFrame::Ping,
+        K_MSG => PeerFrame::Msg(read_internal(&mut r)?),
+        k => return Err(DecodeError::UnknownKind(k)),
+    };
+    r.finish()?;
+    Ok(frame)
+}
+
+fn names(w: &mut Writer, v: &[String]) {
+    w.u32(v.len() as u32);
+    for n in v {
+        w.str(n);
+    }
+}
+
+fn read_names(r: &mut Reader) -> Result<Vec<String>, DecodeError> {
+    let n = r.u32()? as usize;
+    if n > MAX_LIST {
+        return Err(DecodeError::TooLong { len: n, max: MAX_LIST });
+    }
+    // Each name takes at least its 4-byte length: no allocation beyond the input.
+    let mut v = Vec::with_capacity(n.min(r.remaining() / 4));
+    for _ in 0..n {
+        v.push(r.str(MAX_NAME)?);
+    }
+    Ok(v)
+}
+
+fn claims(w: &mut Writer, v: &[FacilityClaim]) {
+    w.u32(v.len() as u32);
+    for c in v {
+        w.str(&c.name);
+        names(w, &c.frontends);
+        names(w, &c.routers);
+        names(w, &c.backends);
+    }
+}
+
+fn read_claims(r: &mut Reader) -> Result<Vec<FacilityClaim>, DecodeError> {
+    let n = r.u32()? as usize;
+    if n > MAX_LIST {
+        return Err(DecodeError::TooLong { len: n, max: MAX_LIST });
+    }
+    let mut v = Vec::with_capacity(n.min(r.remaining() / 16));
+    for _ in 0..n {
+        v.push(FacilityClaim {
+            name: r.str(MAX_NAME)?,
+            frontends: read_names(r)?,
+            routers: read_names(r)?,
+            backends: read_names(r)?,
+        });
+    }
+    Ok(v)
+}
+
+fn chan(w: &mut Writer, c: (u32, u32)) {
+    w.u32(c.0);
+    w.u32(c.1);
+}
+
+fn read_chan(r: &mut Reader) -> Result<(u32, u32), DecodeError> {
+    Ok((r.u32()?, r.u32()?))
+}
+
+fn status(w: &mut Writer, s: Status) {
+    w.i32(s.code());
+}
+
+fn read_status(r: &mut Reader) -> Result<Status, DecodeError> {
+    Status::from_code(r.i32()?).ok_or(DecodeError::Invalid("unknown status"))
+}
+
+fn data(r: &mut Reader) -> Result<Bytes, DecodeError> {
+    Ok(Bytes::from(r.bytes(MAX_MSGLEN)?))
+}
+
+fn opt_u32(w: &mut Writer, v: Option<u32>) {
+    match v {
+        Some(x) => {
+            w.u8(1);
+            w.u32(x);
+        }
+        None => w.u8(0),
+    }
+}
+
+fn read_opt_u32(r: &mut Reader) -> Result<Option<u32>, DecodeError> {
+    Ok(if r.bool()? { Some(r.u32()?) } else { None })
+}
+
+fn part_list(w: &mut Writer, parts: &[u64]) {
+    w.u32(parts.len() as u32);
+    for p in parts {
+        w.u64(*p);
+    }
+}
+
+fn read_part_list(r: &mut Reader) -> Result<Vec<u64>, DecodeError> {
+    let n = r.u32()? as usize;
+    if n > MAX_LIST {
+        return Err(DecodeError::TooLong { len: n, max: MAX_LIST });
+    }
+    let mut v = Vec::with_capacity(n.min(r.remaining() / 8));
+    for _ in 0..n {
+        v.push(r.u64()?);
+    }
+    Ok(v)
+}
+
+fn internal(w: &mut Writer, m: &Internal) {
+    match m {
+        Internal::Tr(m) => match m {
+            ToRouter::Start { tid, facility, client, timeout_ms, redrive } => {
+                w.u8(TR_START);
+                write_tid(w, tid);
+                w.str(facility);
+                chan(w, *client);
+                opt_u32(w, *timeout_ms);
+                w.u8(u8::from(*redrive));
+            }
+            ToRouter::Send { tid, facility, client, data, flags } => {
+                w.u8(TR_SEND);
+                write_tid(w, tid);
+                w.str(facility);
+                chan(w, *client);
+                w.bytes(data);
+                w.u32(*flags);
+            }
+            ToRouter::ClientAccept { tid, reason } => {
+                w.u8(TR_ACCEPT);
+                write_tid(w, tid);
+                w.u32(*reason);
+            }
+            ToRouter::ClientPrepare { tid, reason } => {
+                w.u8(TR_PREPARE);
+                write_tid(w, tid);
+                w.u32(*reason);
+            }
+            ToRouter::ClientAbort { tid, status: s, reason, gone } => {
+                w.u8(TR_ABORT);
+                write_tid(w, tid);
+                status(w, *s);
+                w.u32(*reason);
+                w.u8(u8::from(*gone));
+            }
+            ToRouter::Reply { tid, data } => {
+                w.u8(TR_REPLY);
+                write_tid(w, tid);
+                w.bytes(data);
+            }
+            ToRouter::Vote { tid, part, accept, reason } => {
+                w.u8(TR_VOTE);
+                write_tid(w, tid);
+                w.u64(*part);
+                w.u8(u8::from(*accept));
+                w.u32(*reason);
+            }
+            ToRouter::VoteWithdrawn { tid, part } => {
+                w.u8(TR_WITHDRAWN);
+                write_tid(w, tid);
+                w.u64(*part);
+            }
+            ToRouter::BranchFailed { tid, part, status: s } => {
+                w.u8(TR_FAILED);
+                write_tid(w, tid);
+                w.u64(*part);
+                status(w, *s);
+            }
+            ToRouter::Durable { tid } => {
+                w.u8(TR_DURABLE);
+                write_tid(w, tid);
+            }
+            ToRouter::CommitFailed { tid, status: s } => {
+                w.u8(TR_COMMITFAILED);
+                write_tid(w, tid);
+                status(w, *s);
+            }
+            ToRouter::PartitionUp { facility, part, range: k } => {
+                w.u8(TR_UP);
+                w.str(facility);
+                w.u64(*part);
+                range(w, k);
+            }
+            ToRouter::PartitionDown { facility, part } => {
+                w.u8(TR_DOWN);
+                w.str(facility);
+                w.u64(*part);
+            }
+            ToRouter::Decided { tid, part, committed, status: s, reason } => {
+                w.u8(TR_DECIDED);
+                write_tid(w, tid);
+                w.u64(*part);
+                w.u8(u8::from(*committed));
+                status(w, *s);
+                w.u32(*reason);
+            }
+        },
+        Internal::Fe(m) => match m {
+            ToFrontend::Returned { tid, client, data } => {
+                w.u8(FE_RETURNED);
+                write_tid(w, tid);
+                chan(w, *client);
+                w.bytes(data);
+            }
+            ToFrontend::Prepared { tid, client, reason } => {
+                w.u8(FE_PREPARED);
+                write_tid(w, tid);
+                chan(w, *client);
+                w.u32(*reason);
+            }
+            ToFrontend::Reply { tid, client, data } => {
+                w.u8(FE_REPLY);
+                write_tid(w, tid);
+                chan(w, *client);
+                w.bytes(data);
+            }
+            ToFrontend::Outcome { tid, client, accepted, status: s, reason } => {
+                w.u8(FE_OUTCOME);
+                write_tid(w, tid);
+                chan(w, *client);
+                w.u8(u8::from(*accepted));
+                status(w, *s);
+                w.u32(*reason);
+            }
+        },
+        Internal::Be(m) => match m {
+            ToBackend::Msg { tid, part, index, data, first, flags } => {
+                w.u8(BE_MSG);
+                write_tid(w, tid);
+                w.u64(*part);
+                w.u32(*index);
+                w.bytes(data);
+                w.u8(u8::from(*first));
+                w.u32(*flags);
+            }
+            ToBackend::VoteRequest { tid, part } => {
+                w.u8(BE_VOTEREQ);
+                write_tid(w, tid);
+                w.u64(*part);
+            }
+            ToBackend::Outcome { tid, parts, accepted, status: s, reason } => {
+                w.u8(BE_OUTCOME);
+                write_tid(w, tid);
+                part_list(w, parts);
+                w.u8(u8::from(*accepted));
+                status(w, *s);
+                w.u32(*reason);
+            }
+        },
+    }
+}
+
+fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
+    let fac = |r: &mut Reader| -> Result<String, DecodeError> { r.str(crate::MAX_FACNAM_LEN * 4) };
+    Ok(match r.u8()? {
+        TR_START => Internal::Tr(ToRouter::Start {
+            tid: read_tid(r)?,
+            facility: fac(r)?,
+            client: read_chan(r)?,
+            timeout_ms: read_opt_u32(r)?,
+            redrive: r.bool()?,
+        }),
+        TR_SEND => Internal::Tr(ToRouter::Send {
+            tid: read_tid(r)?,
+            facility: fac(r)?,
+            client: read_chan(r)?,
+            data: data(r)?,
+            flags: r.u32()?,
+        }),
+        TR_ACCEPT => Internal::Tr(ToRouter::ClientAccept { tid: read_tid(r)?, reason: r.u32()? }),
+        TR_PREPARE => Internal::Tr(ToRouter::ClientPrepare { tid: read_tid(r)?, reason: r.u32()? }),
+        TR_ABORT => Internal::Tr(ToRouter::ClientAbort {
+            tid: read_tid(r)?,
+            status: read_status(r)?,
+            reason: r.u32()?,
+            gone: r.bool()?,
+        }),
+        TR_REPLY => Internal::Tr(ToRouter::Reply { tid: read_tid(r)?, data: data(r)? }),
+        TR_VOTE => {
+            Internal::Tr(ToRouter::Vote { tid: read_tid(r)?, part: r.u64()?, accept: r.bool()?, reason: r.u32()? })
+        }
+        TR_WITHDRAWN => Internal::Tr(ToRouter::VoteWithdrawn { tid: read_tid(r)?, part: r.u64()? }),
+        TR_FAILED => {
+            Internal::Tr(ToRouter::BranchFailed { tid: read_tid(r)?, part: r.u64()?, status: read_status(r)? })
+        }
+        TR_DURABLE => Internal::Tr(ToRouter::Durable { tid: read_tid(r)? }),
+        TR_COMMITFAILED => Internal::Tr(ToRouter::CommitFailed { tid: read_tid(r)?, status: read_status(r)? }),
+        TR_UP => Internal::Tr(ToRouter::PartitionUp { facility: fac(r)?, part: r.u64()?, range: read_range(r)? }),
+        TR_DOWN => Internal::Tr(ToRouter::PartitionDown { facility: fac(r)?, part: r.u64()? }),
+        TR_DECIDED => Internal::Tr(ToRouter::Decided {
+            tid: read_tid(r)?,
+            part: r.u64()?,
+            committed: r.bool()?,
+            status: read_status(r)?,
+            reason: r.u32()?,
+        }),
+        FE_RETURNED => Internal::Fe(ToFrontend::Returned { tid: read_tid(r)?, client: read_chan(r)?, data: data(r)? }),
+        FE_PREPARED => {
+            Internal::Fe(ToFrontend::Prepared { tid: read_tid(r)?, client: read_chan(r)?, reason: r.u32()? })
+        }
+        FE_REPLY => Internal::Fe(ToFrontend::Reply { tid: read_tid(r)?, client: read_chan(r)?, data: data(r)? }),
+        FE_OUTCOME => Internal::Fe(ToFrontend::Outcome {
+            tid: read_tid(r)?,
+            client: read_chan(r)?,
+            accepted: r.bool()?,
+            status: read_status(r)?,
+            reason: r.u32()?,
+        }),
+        BE_MSG => Internal::Be(ToBackend::Msg {
+            tid: read_tid(r)?,
+            part: r.u64()?,
+            index: r.u32()?,
+            data: data(r)?,
+            first: r.bool()?,
+            flags: r.u32()?,
+        }),
+        BE_VOTEREQ => Internal::Be(ToBackend::VoteRequest { tid: read_tid(r)?, part: r.u64()? }),
+        BE_OUTCOME => Internal::Be(ToBackend::Outcome {
+            tid: read_tid(r)?,
+            parts: read_part_list(r)?,
+            accepted: r.bool()?,
+            status: read_status(r)?,
+            reason: r.u32()?,
+        }),
+        tag => return Err(DecodeError::UnknownTag { what: "node message", tag }),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,508 @@
+//! Links between nodes over TCP.
+//!
+//! Each pair of nodes that needs one (a frontend and a router, a router and
+//! a backend of a common facility) has one TCP connection. The node whose
+//! name sorts first dials; the other accepts. Dialling retries with
+//! exponential backoff (100 ms doubling to 5 s) for as long as the
+//! definitions call for the link.
+//!
+//! Handshake: the dialler sends `Hello` (protocol version, both names, its
+//! node id, its facility definitions); the acceptor checks them against its
+//! own ([`FacilityTable::agree`]) and answers `Welcome` or `Refuse` with a
+//! reason code; the dialler checks the acceptor's definitions the same way.
+//! A refused or failed link is logged with its reason and shown by `rtr show
+//! link`.
+//!
+//! Threads: per link, a reader (frames to node inputs; it also runs the
+//! handshake and, for a dialled link, the reconnect loop) and a writer (a
+//! byte queue to the socket; it sends a `Ping` when the link has been quiet
+//! for a third of the inactivity time). The reader's socket timeout is the
+//! inactivity timer (default 60 s): a link that hears nothing for that long
+//! is closed. The writer's queue is bounded in bytes ([`LinkConfig::max_queue`]):
+//! a peer too slow to take what is sent to it loses the link (and gets it back
+//! by reconnecting) rather than growing this node's memory without end.
+//!
+//! A bad frame (truncated, oversized, unknown, corrupt, wrong version) closes
+//! that link with the reason logged; the node goes on serving everyone else.
+//!
+//! Every link instance gets a new [`NodeRef`], never reused: a message from
+//! a link that went down can never be taken for one of its successor's.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use crate::embedded::{Inbox, Input};
+use crate::facility::FacilityTable;
+use crate::node::{NodeRef, PeerInfo};
+use crate::protocol::codec::FrameError;
+use crate::protocol::peer::{self, PeerFrame, MAX_PEER_FRAME, PEER_VERSION};
+
+/// The TCP port a node listens on when none is configured.
+pub const DEFAULT_PORT: u16 = 46_000;
+/// The default inactivity timer of a link.
+pub const DEFAULT_INACTIVITY: Duration = Duration::from_secs(60);
+/// The default bound on the bytes queued for one link.
+pub const DEFAULT_MAX_QUEUE: usize = 64 << 20;
+/// How long a handshake may take.
+const HANDSHAKE_WAIT: Duration = Duration::from_secs(5);
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// How a node reaches its peers.
+#[derive(Clone, Debug)]
+pub struct LinkConfig {
+    /// Where to accept links (`host:port`); `None`: accept none.
+    pub listen: Option<String>,
+    /// Addresses of peers by node name; a peer not listed is reached at
+    /// `NAME:DEFAULT_PORT`.
+    pub peers: BTreeMap<String, String>,
+    /// A link that hears nothing for this long is closed.
+    pub inactivity: Duration,
+    /// Most bytes queued for one link before it is dropped.
+    pub max_queue: usize,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            listen: None,
+            peers: BTreeMap::new(),
+            inactivity: DEFAULT_INACTIVITY,
+            max_queue: DEFAULT_MAX_QUEUE,
+        }
+    }
+}
+
+/// One link that is up: where the node thread's bytes for it go.
+struct Up {
+    name: String,
+    tx: Sender<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+    stream: TcpStream,
+    since: Instant,
+    dialled: bool,
+    facilities: Vec<String>,
+}
+
+#[derive(Default)]
+struct State {
+    next_id: NodeRef,
+    up: HashMap<NodeRef, Up>,
+    /// Peers with a dialler thread running.
+    dialling: HashSet<String>,
+    /// The last thing that happened to each peer that is not up, for `rtr show link`.
+    last: BTreeMap<String, String>,
+}
+
+/// The links of one node, shared by its node thread (which sends) and the
+/// link threads (which read, write, dial and accept).
+pub struct Links {
+    me: String,
+    node_id: u32,
+    cfg: LinkConfig,
+    table: RwLock<FacilityTable>,
+    inbox: Inbox,
+    state: Mutex<State>,
+    stopping: AtomicBool,
+    /// The address actually bound (port 0 in the configuration picks one).
+    bound: Option<std::net::SocketAddr>,
+}
+
+impl Links {
+    /// Start the links of node `me`: bind the listener (an error here
+    /// fails the node's start), accept in the background, and dial the
+    /// peers the definitions call for.
+    pub(crate) fn start(
+        me: String,
+        node_id: u32,
+        cfg: LinkConfig,
+        table: FacilityTable,
+        inbox: Inbox,
+    ) -> io::Result<Arc<Links>> {
+        let listener = match &cfg.listen {
+            Some(addr) => Some(TcpListener::bind(addr).map_err(|e| io::Error::new(e.kind(), format!("{addr}: {e}")))?),
+            None => None,
+        };
+        let bound = listener.as_ref().and_then(|l| l.local_addr().ok());
+        let links = Arc::new(Links {
+            me,
+            node_id,
+            cfg,
+            table: RwLock::new(table),
+            inbox,
+            state: Mutex::new(State { next_id: 1, ..State::default() }),
+            stopping: AtomicBool::new(false),
+            bound,
+        });
+        if let Some(l) = listener {
+            let me = links.clone();
+            std::thread::Builder::new().name("rtr-link-accept".into()).spawn(move || me.accept_loop(l))?;
+        }
+        links.refresh();
+        Ok(links)
+    }
+
+    /// The address the node accepts links on.
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.bound
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn table(&self) -> FacilityTable {
+        self.table.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// New facility definitions: later handshakes check against them, and
+    /// dialling starts for peers they newly call for (diallers of peers no
+    /// longer called for stop at their next attempt).
+    pub(crate) fn set_table(self: &Arc<Self>, table: FacilityTable) {
+        *self.table.write().unwrap_or_else(|e| e.into_inner()) = table;
+        self.refresh();
+    }
+
+    fn refresh(self: &Arc<Self>) {
+        for peer in self.table().link_peers() {
+            if peer.as_str() <= self.me.as_str() {
+                continue; // that peer dials us
+            }
+            if !self.lock().dialling.insert(peer.clone()) {
+                continue;
+            }
+            let me = self.clone();
+            let name = peer.clone();
+            let spawned = std::thread::Builder::new().name("rtr-link-dial".into()).spawn(move || me.dial_loop(name));
+            if spawned.is_err() {
+                self.lock().dialling.remove(&peer);
+            }
+        }
+    }
+
+    /// Stop dialling and close every link (the node is stopping).
+    pub(crate) fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+        for up in self.lock().up.values() {
+            let _ = up.stream.shutdown(Shutdown::Both);
+        }
+        if let Some(addr) = self.bound {
+            // Wake the accept loop so it sees the flag.
+            let _ = TcpStream::connect_timeout(&addr, Duration::from_millis(200));
+        }
+    }
+
+    /// Queue bytes (whole frames) for link `id`. A link whose queue would
+    /// pass the bound is closed instead.
+    pub(crate) fn send(&self, id: NodeRef, bytes: Vec<u8>) {
+        let st = self.lock();
+        let Some(up) = st.up.get(&id) else { return };
+        let n = bytes.len();
+        if up.queued.load(Ordering::Acquire) + n > self.cfg.max_queue {
+            eprintln!(
+                "rtr node: link to {} closed: more than {} bytes queued for it (the peer is not reading)",
+                up.name, self.cfg.max_queue
+            );
+            let _ = up.stream.shutdown(Shutdown::Both);
+            return;
+        }
+        up.queued.fetch_add(n, Ordering::AcqRel);
+        let _ = up.tx.send(bytes);
+    }
+
+    /// Rows for `rtr show link`: every peer the definitions call for (or
+    /// that is linked), its state, and the facilities the link serves.
+    pub fn show(&self) -> Vec<crate::protocol::admin::LinkInfo> {
+        let wanted = self.table().link_peers();
+        let st = self.lock();
+        let mut rows = Vec::new();
+        let mut seen = HashSet::new();
+        let mut ups: Vec<&Up> = st.up.values().collect();
+        ups.sort_by(|a, b| a.name.cmp(&b.name));
+        for up in ups {
+            seen.insert(up.name.clone());
+            rows.push(crate::protocol::admin::LinkInfo {
+                node: up.name.clone(),
+                state: format!(
+                    "up {} s ({}, {} bytes queued)",
+                    up.since.elapsed().as_secs(),
+                    if up.dialled { "dialled" } else { "accepted" },
+                    up.queued.load(Ordering::Acquire)
+                ),
+                facilities: up.facilities.clone(),
+            });
+        }
+        for name in wanted.iter().chain(st.last.keys()) {
+            if seen.insert(name.clone()) {
+                let state = st.last.get(name).cloned().unwrap_or_else(|| {
+                    if name.as_str() < self.me.as_str() {
+                        "down (waiting for it to connect)".into()
+                    } else {
+                        "down (connecting)".into()
+                    }
+                });
+                rows.push(crate::protocol::admin::LinkInfo { node: name.clone(), state, facilities: Vec::new() });
+            }
+        }
+        rows
+    }
+
+    fn note(&self, peer: &str, what: String) {
+        eprintln!("rtr node: link to {peer}: {what}");
+        self.lock().last.insert(peer.to_string(), what);
+    }
+
+    fn address(&self, peer: &str) -> String {
+        self.cfg.peers.get(peer).cloned().unwrap_or_else(|| format!("{peer}:{DEFAULT_PORT}"))
+    }
+
+    fn accept_loop(self: Arc<Self>, listener: TcpListener) {
+        for stream in listener.incoming() {
+            if self.stopping.load(Ordering::Acquire) {
+                return;
+            }
+            let Ok(stream) = stream else { continue };
+            let me = self.clone();
+            let _ = std::thread::Builder::new().name("rtr-link-in".into()).spawn(move || me.accepted(stream));
+        }
+    }
+
+    /// An incoming connection: handshake as the acceptor, then read.
+    fn accepted(self: Arc<Self>, mut stream: TcpStream) {
+        let _ = stream.set_nodelay(true);
+        let _ = stream.set_read_timeout(Some(HANDSHAKE_WAIT));
+        let from = match read_peer_frame(&mut stream) {
+            Ok(PeerFrame::Hello { version, from, to, node_id, facilities }) => {
+                let refuse = |stream: &mut TcpStream, code: &str, reason: String| {
+                    eprintln!("rtr node: refused a link from {from}: {code}, {reason}");
+                    let f = PeerFrame::Refuse { code: code.into(), reason };
+                    let _ = stream.write_all(&peer::encode(&f));
+                };
+                if version != u32::from(PEER_VERSION) {
+                    let why = format!("node protocol version {version} is not {PEER_VERSION}");
+                    return refuse(&mut stream, "VERSION", why);
+                }
+                if to != self.me {
+                    return refuse(&mut stream, "WRONGNODE", format!("this is node {}, not {to}", self.me));
+                }
+                if node_id == self.node_id || from == self.me {
+                    let why = format!("node {from} has the same name or id ({node_id:#x}) as this node");
+                    return refuse(&mut stream, "IDCLASH", why);
+                }
+                let table = self.table();
+                let agreed = match table.agree(&from, &facilities) {
+                    Ok(a) => a,
+                    Err((code, why)) => {
+                        self.note(&from, format!("refused its link: {code}, {why}"));
+                        return refuse(&mut stream, code, why);
+                    }
+                };
+                let welcome =
+                    PeerFrame::Welcome { from: self.me.clone(), node_id: self.node_id, facilities: table.claims() };
+                if stream.write_all(&peer::encode(&welcome)).is_err() {
+                    return;
+                }
+                (from, agreed)
+            }
+            Ok(other) => {
+                eprintln!("rtr node: a link began with {other:?} instead of a hello; closed");
+                return;
+            }
+            Err(FrameError::Closed) => return,
+            Err(e) => {
+                eprintln!("rtr node: a link sent a bad hello ({e}); closed");
+                return;
+            }
+        };
+        let (name, agreed) = from;
+        // A peer that connects again while its old link still looks up
+        // (it restarted before this side noticed): the old one is dead.
+        let stale: Vec<TcpStream> = {
+            let st = self.lock();
+            st.up.values().filter(|u| u.name == name).filter_map(|u| u.stream.try_clone().ok()).collect()
+        };
+        for s in stale {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+        self.run_link(stream, name, agreed, false);
+    }
+
+    /// Keep a link to `peer` (which sorts after this node) for as long as
+    /// the definitions call for it.
+    fn dial_loop(self: Arc<Self>, peer: String) {
+        let mut backoff = BACKOFF_MIN;
+        loop {
+            if self.stopping.load(Ordering::Acquire) || !self.table().link_peers().contains(&peer) {
+                self.lock().dialling.remove(&peer);
+                return;
+            }
+            match self.dial(&peer) {
+                Ok((stream, agreed)) => {
+                    backoff = BACKOFF_MIN;
+                    self.run_link(stream, peer.clone(), agreed, true);
+                    continue;
+                }
+                Err(why) => {
+                    self.note(&peer, format!("down ({why}); retrying in {} ms", backoff.as_millis()));
+                }
+            }
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+    }
+
+    fn dial(&self, peer: &str) -> Result<(TcpStream, HashMap<String, crate::facility::Roles>), String> {
+        let addr = self.address(peer);
+        let sa = addr
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {addr}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{addr} resolves to nothing"))?;
+        let mut stream =
+            TcpStream::connect_timeout(&sa, HANDSHAKE_WAIT).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        let _ = stream.set_read_timeout(Some(HANDSHAKE_WAIT));
+        let table = self.table();
+        let hello = PeerFrame::Hello {
+            version: u32::from(PEER_VERSION),
+            from: self.me.clone(),
+            to: peer.to_string(),
+            node_id: self.node_id,
+            facilities: table.claims(),
+        };
+        stream.write_all(&peer::encode(&hello)).map_err(|e| format!("cannot send hello to {addr}: {e}"))?;
+        match read_peer_frame(&mut stream) {
+            Ok(PeerFrame::Welcome { from, node_id, facilities }) => {
+                if from != peer {
+                    return Err(format!("{addr} is node {from}, not {peer}"));
+                }
+                if node_id == self.node_id {
+                    return Err(format!("IDCLASH, node {from} has the same id ({node_id:#x}) as this node"));
+                }
+                let agreed = table.agree(peer, &facilities).map_err(|(code, why)| format!("{code}, {why}"))?;
+                Ok((stream, agreed))
+            }
+            Ok(PeerFrame::Refuse { code, reason }) => Err(format!("refused by {peer}: {code}, {reason}")),
+            Ok(other) => Err(format!("unexpected answer to hello: {other:?}")),
+            Err(e) => Err(format!("no answer to hello from {addr}: {e}")),
+        }
+    }
+
+    /// Run an established link until it goes down: register it, tell the
+    /// node, read until the end, then tell the node it is down.
+    fn run_link(
+        self: &Arc<Self>,
+        mut stream: TcpStream,
+        name: String,
+        agreed: HashMap<String, crate::facility::Roles>,
+        dialled: bool,
+    ) {
+        let (Ok(write_half), Ok(keep)) = (stream.try_clone(), stream.try_clone()) else { return };
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let mut facilities: Vec<String> = agreed.keys().cloned().collect();
+        facilities.sort();
+        let id = {
+            let mut st = self.lock();
+            let id = st.next_id;
+            st.next_id += 1;
+            st.up.insert(
+                id,
+                Up {
+                    name: name.clone(),
+                    tx,
+                    queued: queued.clone(),
+                    stream: keep,
+                    since: Instant::now(),
+                    dialled,
+                    facilities: facilities.clone(),
+                },
+            );
+            st.last.remove(&name);
+            id
+        };
+        eprintln!(
+            "rtr node: link to {name} up ({}; facilities {})",
+            if dialled { "dialled" } else { "accepted" },
+            facilities.join(",")
+        );
+        // The node learns of the link before any of its messages.
+        self.inbox.send(Input::LinkUp(id, PeerInfo { name: name.clone(), facilities: agreed }));
+        let ping_every = self.cfg.inactivity / 3;
+        let writer = std::thread::Builder::new()
+            .name("rtr-link-write".into())
+            .spawn(move || writer_loop(write_half, rx, queued, ping_every));
+        let _ = stream.set_read_timeout(Some(self.cfg.inactivity));
+        let why = loop {
+            match read_peer_frame(&mut stream) {
+                Ok(PeerFrame::Msg(m)) => {
+                    if !self.inbox.send(Input::Peer(id, m)) {
+                        break "the node stopped".to_string();
+                    }
+                }
+                Ok(PeerFrame::Ping) => {}
+                Ok(other) => break format!("unexpected frame {other:?}"),
+                Err(FrameError::Closed) => break "closed by the peer".into(),
+                Err(FrameError::Io(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    break format!("nothing heard for {} s (inactivity timer)", self.cfg.inactivity.as_secs())
+                }
+                Err(e) => break format!("bad frame: {e}"),
+            }
+        };
+        let _ = stream.shutdown(Shutdown::Both);
+        // Dropping the entry drops the writer's sender: the writer ends.
+        self.lock().up.remove(&id);
+        if let Ok(w) = writer {
+            let _ = w.join();
+        }
+        self.note(&name, format!("down: {why}"));
+        self.inbox.send(Input::LinkDown(id));
+    }
+}
+
+/// Write queued bytes in order; ping when quiet.
+fn writer_loop(mut stream: TcpStream, rx: Receiver<Vec<u8>>, queued: Arc<AtomicUsize>, ping_every: Duration) {
+    let ping = peer::encode(&PeerFrame::Ping);
+    let ping_every = ping_every.max(Duration::from_millis(100));
+    loop {
+        let (bytes, counted) = match rx.recv_timeout(ping_every) {
+            Ok(b) => (b, true),
+            Err(RecvTimeoutError::Timeout) => (ping.clone(), false),
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let ok = stream.write_all(&bytes).is_ok();
+        if counted {
+            queued.fetch_sub(bytes.len(), Ordering::AcqRel);
+        }
+        if !ok {
+            let _ = stream.shutdown(Shutdown::Both);
+            break;
+        }
+    }
+}
+
+/// Read and decode one node-to-node frame.
+fn read_peer_frame(src: &mut impl Read) -> Result<PeerFrame, FrameError> {
+    let mut len = [0u8; 4];
+    match src.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
+        Err(e) => return Err(FrameError::Io(e)),
+    }
+    let n = u32::from_le_bytes(len) as usize;
+    if n > MAX_PEER_FRAME {
+        return Err(FrameError::Oversized(n));
+    }
+    if n < 2 {
+        return Err(FrameError::Undersized(n));
+    }
+    let mut body = vec![0u8; n];
+    src.read_exact(&mut body)?;
+    Ok(peer::decode(&body)?)
+}
