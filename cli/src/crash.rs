@@ -158,11 +158,17 @@ fn wait_recovered(node: &rtr_core::embedded::EmbeddedNode, opened: &AtomicUsize,
     Ok(())
 }
 
-fn client(rtr: Rtr, id: u32, accepted: Arc<Mutex<TidLog>>, rejected: Arc<Mutex<TidLog>>) -> Result<(), String> {
+fn client(
+    rtr: Rtr,
+    id: u32,
+    accepted: Arc<Mutex<TidLog>>,
+    rejected: Arc<Mutex<TidLog>>,
+    count: Option<u64>,
+) -> Result<(), String> {
     let ch = crate::channels::client(&rtr, FACILITY)?;
     let which = Which::List(vec![ch]);
     let mut n = id;
-    loop {
+    for _ in 0..count.unwrap_or(u64::MAX) {
         n = n.wrapping_mul(1_103_515_245).wrapping_add(12345);
         let a = (n >> 8) % HALF;
         let b = HALF + (n >> 12) % HALF;
@@ -184,6 +190,7 @@ fn client(rtr: Rtr, id: u32, accepted: Arc<Mutex<TidLog>>, rejected: Arc<Mutex<T
             }
         }
     }
+    Ok(())
 }
 
 pub fn worker(a: WorkerArgs) -> Result<(), String> {
@@ -229,11 +236,72 @@ pub fn worker(a: WorkerArgs) -> Result<(), String> {
     for i in 0..a.clients {
         let rtr = Rtr::connect(&node).map_err(|e| e.to_string())?;
         let (acc, rej) = (accepted.clone(), rejected.clone());
-        clients.push(thread::spawn(move || client(rtr, i as u32 + 1, acc, rej)));
+        clients.push(thread::spawn(move || client(rtr, i as u32 + 1, acc, rej, None)));
     }
     for c in clients {
         c.join().map_err(|_| "client panicked")??;
     }
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct RemoteArgs {
+    /// Directory of the servers' and clients' files.
+    #[arg(long)]
+    state: PathBuf,
+    /// Run the servers (two per partition) instead of the clients.
+    #[arg(long)]
+    servers: bool,
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
+    /// Transactions per client.
+    #[arg(long, default_value_t = 200)]
+    count: u64,
+}
+
+/// The same workload split over processes and nodes: the clients in one
+/// process, the servers in another, each connected to the node daemon named
+/// by `RTR_NODE_SOCKET` (one connection per thread). The servers run until
+/// killed; the clients exit after their transactions (`clients done`).
+pub fn remote(a: RemoteArgs) -> Result<(), String> {
+    std::fs::create_dir_all(&a.state).map_err(|e| e.to_string())?;
+    let socket = std::env::var_os(rtr_core::transport::NODE_SOCKET_ENV)
+        .ok_or("crash-remote needs RTR_NODE_SOCKET (a node daemon's socket)")?;
+    let connect = || Rtr::connect_socket(&socket).map_err(|e| e.to_string());
+    if a.servers {
+        let dbs = [
+            Arc::new(Mutex::new(TidLog::open(&a.state.join("db-p0.log"))?)),
+            Arc::new(Mutex::new(TidLog::open(&a.state.join("db-p1.log"))?)),
+        ];
+        let opened = Arc::new(AtomicUsize::new(0));
+        let mut servers = Vec::new();
+        for (p, (lo, hi)) in [(0, HALF - 1), (HALF, 2 * HALF - 1)].into_iter().enumerate() {
+            for _ in 0..2 {
+                let (rtr, db, opened) = (connect()?, dbs[p].clone(), opened.clone());
+                servers.push(thread::spawn(move || server(rtr, lo, hi, db, opened, None)));
+            }
+        }
+        while opened.load(Ordering::SeqCst) < servers.len() {
+            thread::sleep(Duration::from_millis(5));
+        }
+        println!("servers open");
+        for s in servers {
+            s.join().map_err(|_| "server panicked")??;
+        }
+        return Ok(());
+    }
+    let accepted = Arc::new(Mutex::new(TidLog::open(&a.state.join("client-accepted.log"))?));
+    let rejected = Arc::new(Mutex::new(TidLog::open(&a.state.join("client-rejected.log"))?));
+    let mut clients = Vec::new();
+    for i in 0..a.clients {
+        let (rtr, acc, rej) = (connect()?, accepted.clone(), rejected.clone());
+        let count = Some(a.count);
+        clients.push(thread::spawn(move || client(rtr, i as u32 + 1, acc, rej, count)));
+    }
+    for c in clients {
+        c.join().map_err(|_| "client panicked")??;
+    }
+    println!("clients done");
     Ok(())
 }
 

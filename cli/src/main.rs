@@ -63,6 +63,9 @@ enum Cmd {
     /// (testing) Check the invariants after crash-worker runs.
     #[command(hide = true)]
     CrashCheck(crash::CheckArgs),
+    /// (testing) The crash workload's clients or servers as a process of their own, on a node daemon.
+    #[command(hide = true)]
+    CrashRemote(crash::RemoteArgs),
 }
 
 fn main() {
@@ -81,6 +84,7 @@ fn main() {
         Cmd::Probe(c) => probe::run(c),
         Cmd::CrashWorker(a) => crash::worker(a),
         Cmd::CrashCheck(a) => crash::check(a),
+        Cmd::CrashRemote(a) => crash::remote(a),
     };
     if let Err(e) = result {
         eprintln!("rtr: {e}");

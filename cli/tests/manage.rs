@@ -158,10 +158,7 @@ fn facilities_are_created_checked_shown_and_deleted() {
     let node = Node::start(dir.path(), Some("Alpha"));
     let out =
         node.ok(&["create", "facility", "bank", "--frontend", "alpha,beta", "--router", "alpha", "--backend", "alpha"]);
-    assert_eq!(
-        out.trim(),
-        "facility BANK created; this node (alpha) is FE,TR,BE; beta is not linked yet (links between nodes come later)"
-    );
+    assert_eq!(out.trim(), "facility BANK created; this node (alpha) is FE,TR,BE; linking to beta (see rtr show link)");
     let v = node.json(&["create", "facility", "Solo", "--all-roles", "ALPHA"]);
     assert_eq!(v["ok"], true);
     assert_eq!(v["message"], "facility SOLO created; this node (alpha) is FE,TR,BE");

@@ -177,8 +177,9 @@ fn read_names(r: &mut Reader) -> Result<Vec<String>, DecodeError> {
     if n > MAX_LIST {
         return Err(DecodeError::TooLong { len: n, max: MAX_LIST });
     }
-    // Each name takes at least its 4-byte length: no allocation beyond the input.
-    let mut v = Vec::with_capacity(n.min(r.remaining() / 4));
+    // Grown as names are read, never reserved from the count: a frame
+    // claiming many names costs only what it carries.
+    let mut v = Vec::new();
     for _ in 0..n {
         v.push(r.str(MAX_NAME)?);
     }
@@ -200,7 +201,7 @@ fn read_claims(r: &mut Reader) -> Result<Vec<FacilityClaim>, DecodeError> {
     if n > MAX_LIST {
         return Err(DecodeError::TooLong { len: n, max: MAX_LIST });
     }
-    let mut v = Vec::with_capacity(n.min(r.remaining() / 16));
+    let mut v = Vec::new();
     for _ in 0..n {
         v.push(FacilityClaim {
             name: r.str(MAX_NAME)?,

@@ -1,0 +1,288 @@
+//! Nodes as separate processes linked over TCP on loopback: a frontend,
+//! two routers and a backend, each with its own directory and port; the
+//! clients and the servers in processes of their own. The current router is
+//! killed with SIGKILL under load; afterwards every transaction ended once,
+//! and the servers applied each accepted one exactly once and no rejected one.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{rtr_within, s, Out};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A process killed when dropped (also when a test fails).
+struct Proc {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    fn expect(&self, prefix: &str) -> String {
+        let until = Instant::now() + WAIT;
+        loop {
+            match self.lines.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                Ok(l) if l.starts_with(prefix) => return l,
+                Ok(_) => {}
+                Err(_) => panic!("no line starting with {prefix:?} within {WAIT:?}"),
+            }
+        }
+    }
+}
+
+fn spawn(args: &[&str], socket: Option<&Path>) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rtr"));
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).env_remove("RTR_NODE_SOCKET");
+    if let Some(s) = socket {
+        cmd.env("RTR_NODE_SOCKET", s);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    Proc { child, lines }
+}
+
+/// A free TCP port on loopback (bound, then released for the node).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Node {
+    proc: Proc,
+    dir: PathBuf,
+    socket: PathBuf,
+}
+
+impl Node {
+    /// `rtr start --foreground` as node `name`, listening on `port`, with
+    /// the addresses of the other nodes.
+    fn start(root: &Path, name: &str, port: u16, peers: &[(&str, u16)], extra: &[&str]) -> Node {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let socket = dir.join("rtr.sock");
+        let listen = format!("127.0.0.1:{port}");
+        let mut args: Vec<String> =
+            ["start", "--foreground", "--dir", s(&dir), "--name", name, "--listen", &listen].map(String::from).to_vec();
+        for (p, port) in peers {
+            args.push("--peer".into());
+            args.push(format!("{p}=127.0.0.1:{port}"));
+        }
+        args.extend(extra.iter().map(|x| x.to_string()));
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let proc = spawn(&argv, None);
+        let until = Instant::now() + WAIT;
+        while UnixStream::connect(&socket).is_err() {
+            assert!(Instant::now() < until, "node {name} did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Node { proc, dir, socket }
+    }
+
+    fn rtr(&self, args: &[&str]) -> Out {
+        let mut a = args.to_vec();
+        a.extend(["--dir", s(&self.dir)]);
+        rtr_within(&a, WAIT)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.rtr(args);
+        assert_eq!(o.code, 0, "rtr {args:?}: {o:?}");
+        o.stdout
+    }
+
+    /// The state of the link to `peer` as `rtr show link --json` gives it.
+    fn link_state(&self, peer: &str) -> String {
+        let v = self.rtr(&["show", "link", "--json"]).json();
+        v["links"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["node"] == peer))
+            .and_then(|r| r["state"].as_str())
+            .unwrap_or("absent")
+            .to_string()
+    }
+
+    fn wait_link_up(&self, peer: &str) {
+        let until = Instant::now() + WAIT;
+        loop {
+            let st = self.link_state(peer);
+            if st.starts_with("up") {
+                return;
+            }
+            assert!(Instant::now() < until, "link to {peer} not up within {WAIT:?}: {st}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn lines(path: &Path) -> usize {
+    std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
+}
+
+struct Cluster {
+    _root: tempfile::TempDir,
+    fe: Node,
+    tr1: Node,
+    _tr2: Node,
+    be: Node,
+}
+
+/// Facility CRASH: frontend fe, routers tr1 (preferred) and tr2, backend be.
+fn cluster() -> Cluster {
+    let root = tempfile::tempdir().unwrap();
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let (fe_p, tr1_p, tr2_p, be_p) = (ports[0], ports[1], ports[2], ports[3]);
+    let all = [("fe", fe_p), ("tr1", tr1_p), ("tr2", tr2_p), ("be", be_p)];
+    let start = |name: &str, port: u16| {
+        let peers: Vec<(&str, u16)> = all.iter().copied().filter(|(n, _)| *n != name).collect();
+        Node::start(root.path(), name, port, &peers, &["--inactivity", "5"])
+    };
+    let (fe, tr1, tr2, be) = (start("fe", fe_p), start("tr1", tr1_p), start("tr2", tr2_p), start("be", be_p));
+    for n in [&fe, &tr1, &tr2, &be] {
+        n.ok(&["create", "facility", "crash", "--frontend", "fe", "--router", "tr1,tr2", "--backend", "be"]);
+    }
+    for peer in ["tr1", "tr2"] {
+        fe.wait_link_up(peer);
+        be.wait_link_up(peer);
+    }
+    Cluster { _root: root, fe, tr1, _tr2: tr2, be }
+}
+
+#[test]
+fn links_come_up_and_show_their_facilities() {
+    let c = cluster();
+    let v = c.tr1.rtr(&["show", "link", "--json"]).json();
+    let rows = v["links"].as_array().unwrap();
+    let mut nodes: Vec<&str> = rows.iter().map(|r| r["node"].as_str().unwrap()).collect();
+    nodes.sort();
+    assert_eq!(nodes, ["be", "fe"], "{v}");
+    for r in rows {
+        assert!(r["state"].as_str().unwrap().starts_with("up"), "{r}");
+        assert_eq!(r["facilities"][0], "CRASH");
+    }
+    // A readable table too.
+    let t = c.fe.ok(&["show", "link"]);
+    assert!(t.contains("tr1") && t.contains("tr2"), "{t}");
+}
+
+#[test]
+fn a_node_with_a_different_definition_is_refused_with_the_reason() {
+    let root = tempfile::tempdir().unwrap();
+    let (a_p, b_p) = (free_port(), free_port());
+    let a = Node::start(root.path(), "aa", a_p, &[("bb", b_p)], &[]);
+    let b = Node::start(root.path(), "bb", b_p, &[("aa", a_p)], &[]);
+    a.ok(&["create", "facility", "f1", "--frontend", "aa", "--router", "bb", "--backend", "bb"]);
+    b.ok(&["create", "facility", "f1", "--frontend", "aa", "--router", "bb", "--backend", "bb,cc"]);
+    let until = Instant::now() + WAIT;
+    loop {
+        let st = a.link_state("bb");
+        if st.contains("ROLESMISMATCH") {
+            assert!(st.contains("backend"), "{st}");
+            break;
+        }
+        assert!(!st.starts_with("up"), "a mismatched link came up: {st}");
+        assert!(Instant::now() < until, "no ROLESMISMATCH within {WAIT:?}: {st}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The refusing side says why too.
+    assert!(b.link_state("aa").contains("ROLESMISMATCH"), "{}", b.link_state("aa"));
+}
+
+#[test]
+fn garbage_on_the_link_port_closes_that_connection_only() {
+    use std::io::Write;
+    let c = cluster();
+    // Junk to every listening port of the cluster's routers: a bad length, a
+    // wrong version, an unknown kind.
+    for junk in [vec![0xff, 0xff, 0xff, 0xff], vec![4, 0, 0, 0, 9, 1, 0, 0], vec![3, 0, 0, 0, 1, 99, 0]] {
+        for port in c.ports() {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                let _ = s.write_all(&junk);
+            }
+        }
+    }
+    // Everyone still serves: a transaction goes through.
+    let servers = spawn(&["crash-remote", "--servers", "--state", s(&c.be.dir.join("state"))], Some(&c.be.socket));
+    servers.expect("servers open");
+    let state = c.be.dir.join("state");
+    let mut clients =
+        spawn(&["crash-remote", "--clients", "1", "--count", "5", "--state", s(&state)], Some(&c.fe.socket));
+    clients.expect("clients done");
+    let _ = clients.child.wait();
+    assert_eq!(lines(&state.join("client-accepted.log")), 5);
+}
+
+impl Cluster {
+    /// The link ports of the four nodes, from their command lines.
+    fn ports(&self) -> Vec<u16> {
+        [&self.fe, &self.tr1, &self._tr2, &self.be]
+            .iter()
+            .filter_map(|n| {
+                let cmd = std::fs::read(format!("/proc/{}/cmdline", n.proc.child.id())).ok()?;
+                let args: Vec<String> =
+                    cmd.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+                let at = args.iter().position(|a| a == "--listen")?;
+                args.get(at + 1)?.rsplit(':').next()?.parse().ok()
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn killing_the_current_router_under_load_loses_and_duplicates_nothing() {
+    let mut c = cluster();
+    let state = c.be.dir.join("state");
+    let servers = spawn(&["crash-remote", "--servers", "--state", s(&state)], Some(&c.be.socket));
+    servers.expect("servers open");
+    let mut clients =
+        spawn(&["crash-remote", "--clients", "4", "--count", "150", "--state", s(&state)], Some(&c.fe.socket));
+    // Let some transfers through tr1, then kill it.
+    let accepted = state.join("client-accepted.log");
+    let until = Instant::now() + WAIT;
+    while lines(&accepted) < 100 {
+        assert!(Instant::now() < until, "no progress before the kill");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let before = lines(&accepted);
+    c.tr1.proc.child.kill().unwrap();
+    let killed_at = Instant::now();
+    let _ = c.tr1.proc.child.wait();
+    // The clients carry on through tr2 and finish.
+    clients.expect("clients done");
+    let _ = clients.child.wait();
+    let took = killed_at.elapsed();
+    let after = lines(&accepted);
+    let rejected = lines(&state.join("client-rejected.log"));
+    assert_eq!(after + rejected, 600, "every transaction ended once");
+    assert!(after > before, "transactions kept being accepted after the kill ({before} -> {after})");
+    eprintln!("router killed after {before} accepted; finished in {took:?}: {after} accepted, {rejected} rejected");
+    // Let the servers acknowledge the last commits, then check the books.
+    std::thread::sleep(Duration::from_millis(300));
+    drop(servers);
+    let out = rtr_within(&["crash-check", "--state", s(&state)], WAIT);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("crash check: ok"), "{out:?}");
+    // The frontend now shows tr1 down and tr2 up.
+    assert!(!c.fe.link_state("tr1").starts_with("up"));
+    assert!(c.fe.link_state("tr2").starts_with("up"));
+}
