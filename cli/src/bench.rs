@@ -55,6 +55,19 @@ pub struct BenchArgs {
     /// round trip measured in the same run.
     #[arg(long)]
     daemon: bool,
+    /// Also measure linked mode: the clients on one node, the router, the
+    /// backend and the servers on another, the two nodes linked over TCP on
+    /// loopback, beside one TCP round trip measured in the same run.
+    #[arg(long)]
+    linked: bool,
+}
+
+/// Where the benchmark's applications reach their node(s).
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Embedded,
+    Daemon,
+    Linked,
 }
 
 pub fn run(a: BenchArgs) -> Result<(), String> {
@@ -88,13 +101,27 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         "{:>8} {:>12} {:>10} {:>10} {:>10} {:>14}",
         "clients", "tx/s", "p50 us", "p99 us", "samples", "p50/fdatasync"
     );
-    let modes: &[bool] = if a.daemon { &[false, true] } else { &[false] };
-    for &daemon in modes {
-        if daemon {
-            let rtt = socket_round_trip(Duration::from_millis(500)).map_err(|e| e.to_string())?;
-            println!("daemon mode (over the node's Unix socket); one Unix-socket round trip: p50 {rtt} us");
-        } else {
-            println!("embedded mode");
+    let mut modes = vec![Mode::Embedded];
+    if a.daemon {
+        modes.push(Mode::Daemon);
+    }
+    if a.linked {
+        modes.push(Mode::Linked);
+    }
+    for &mode in &modes {
+        match mode {
+            Mode::Embedded => println!("embedded mode"),
+            Mode::Daemon => {
+                let rtt = socket_round_trip(Duration::from_millis(500)).map_err(|e| e.to_string())?;
+                println!("daemon mode (over the node's Unix socket); one Unix-socket round trip: p50 {rtt} us");
+            }
+            Mode::Linked => {
+                let rtt = tcp_round_trip(Duration::from_millis(500)).map_err(|e| e.to_string())?;
+                println!(
+                    "linked mode (clients on a frontend node, linked over loopback TCP to the router+backend node); \
+                     one TCP round trip: p50 {rtt} us"
+                );
+            }
         }
         for &n in &a.clients {
             if n == 0 {
@@ -103,8 +130,8 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
             let dir = a.dir.as_ref().map(|d| d.join(format!("rtr-bench-{}-{n}", std::process::id())));
             let (cfg, _scratch) = journal_choice(dir.clone(), a.no_journal, "bench")?;
             let sockdir = tempfile_dir()?;
-            let sock = daemon.then(|| sockdir.0.join("rtr.sock"));
-            let (rate, mut lat) = measure(n, &a, cfg, sock.as_deref())?;
+            let sock = (mode == Mode::Daemon).then(|| sockdir.0.join("rtr.sock"));
+            let (rate, mut lat) = measure(n, &a, cfg, sock.as_deref(), mode == Mode::Linked)?;
             if let Some(d) = dir {
                 let _ = std::fs::remove_dir_all(d);
             }
@@ -144,10 +171,14 @@ fn measure(
     a: &BenchArgs,
     cfg: rtr_core::EmbeddedConfig,
     daemon: Option<&std::path::Path>,
+    linked: bool,
 ) -> Result<(f64, Latencies), String> {
     // Embedded: connections to the node in this process. Daemon: the same
     // node serving a Unix socket, every connection going through it.
+    // Linked: that node is the router and backend; the clients connect to a
+    // second (frontend) node linked to it over TCP.
     let node = rtr_core::embedded::EmbeddedNode::start_with(cfg).map_err(|e| e.to_string())?;
+    let front = if linked { Some(link_pair(&node)?) } else { None };
     let connect = |what: &str| -> Result<Rtr, String> {
         match daemon {
             None => Rtr::connect(&node),
@@ -200,7 +231,13 @@ fn measure(
             }
         }));
     }
-    let client_rtr = connect("client connection")?;
+    let client_rtr = match &front {
+        Some(fe) => Rtr::connect(fe).map_err(|e| format!("client connection: {e}"))?,
+        None => connect("client connection")?,
+    };
+    if front.is_some() {
+        wait_routable(&client_rtr)?;
+    }
     let start = Instant::now();
     let until = start + Duration::from_secs_f64(a.seconds);
     let mut handles = Vec::new();
@@ -253,6 +290,89 @@ fn measure(
         s.join().map_err(|_| "server panicked")??;
     }
     Ok((all.len() as f64 / elapsed, all))
+}
+
+/// Make `node` the router and backend of facility BENCH (node `bench-tr`,
+/// accepting links on a loopback port), and start a frontend node
+/// (`bench-fe`, no journal) linked to it. Returns the frontend node.
+fn link_pair(node: &Arc<rtr_core::embedded::EmbeddedNode>) -> Result<Arc<rtr_core::embedded::EmbeddedNode>, String> {
+    use rtr_core::facility::{FacilityDef, FacilityStore};
+    use rtr_core::transport::links::LinkConfig;
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let def = FacilityDef::new("BENCH", &names(&["bench-fe"]), &names(&["bench-tr"]), &names(&["bench-tr"]))
+        .map_err(|e| e.to_string())?;
+    let store = |name: &str| -> Result<FacilityStore, String> {
+        let mut s = FacilityStore::in_memory(name);
+        s.create(def.clone()).map_err(|e| e.to_string())?;
+        Ok(s)
+    };
+    node.set_facility_store(store("bench-tr")?);
+    let cfg = LinkConfig { listen: Some("127.0.0.1:0".into()), ..LinkConfig::default() };
+    let links = node.start_links("bench-tr", cfg).map_err(|e| e.to_string())?;
+    let addr = links.local_addr().ok_or("the router node has no link address")?;
+    let fe_cfg =
+        rtr_core::EmbeddedConfig { node_id: Some(rtr_core::facility::node_id("bench-fe")), ..Default::default() };
+    let fe = rtr_core::embedded::EmbeddedNode::start_with(fe_cfg).map_err(|e| e.to_string())?;
+    fe.set_facility_store(store("bench-fe")?);
+    let mut cfg = LinkConfig::default();
+    cfg.peers.insert("bench-tr".into(), addr.to_string());
+    fe.start_links("bench-fe", cfg).map_err(|e| e.to_string())?;
+    Ok(fe)
+}
+
+/// Wait until a transaction started on the frontend reaches a server: the
+/// link is up and the backend's partition is known to the router.
+fn wait_routable(rtr: &Rtr) -> Result<(), String> {
+    let until = Instant::now() + Duration::from_secs(10);
+    let ch = rtr
+        .open_channel(OpenParams { flags: flags::ope::CLIENT, facility: Some("BENCH".into()), ..Default::default() })
+        .map_err(|e| e.to_string())?;
+    let which = Which::List(vec![ch]);
+    let mut buf = [0u8; 64];
+    let _ = rtr.receive_into(&which, &mut buf, Some(Duration::from_secs(5)));
+    loop {
+        rtr.send_to_server(ch, flags::sen::ACCEPT, &[0u8; 8]).map_err(|e| e.to_string())?;
+        let r = rtr.receive_into(&which, &mut buf, Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+        if r.msgtype == MsgType::Accepted {
+            let _ = rtr.close_channel(ch, 0);
+            return Ok(());
+        }
+        if Instant::now() > until {
+            return Err("the linked nodes did not become routable within 10 s".into());
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Median round trip of a 100-byte message over a loopback TCP connection
+/// (no Nagle) between two threads: the cost a link adds per hop.
+fn tcp_round_trip(duration: Duration) -> std::io::Result<u32> {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let mut a = std::net::TcpStream::connect(l.local_addr()?)?;
+    let (mut b, _) = l.accept()?;
+    a.set_nodelay(true)?;
+    b.set_nodelay(true)?;
+    let echo = thread::spawn(move || {
+        let mut buf = [0u8; 100];
+        while b.read_exact(&mut buf).is_ok() {
+            if b.write_all(&buf).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lat = Latencies::default();
+    let mut buf = [7u8; 100];
+    let until = Instant::now() + duration;
+    while Instant::now() < until {
+        let t0 = Instant::now();
+        a.write_all(&buf)?;
+        a.read_exact(&mut buf)?;
+        lat.record(t0.elapsed());
+    }
+    drop(a);
+    let _ = echo.join();
+    Ok(lat.quantile(0.5))
 }
 
 /// A directory for a socket, removed when dropped.
