@@ -149,13 +149,17 @@ struct Cluster {
 
 /// Facility CRASH: frontend fe, routers tr1 (preferred) and tr2, backend be.
 fn cluster() -> Cluster {
+    cluster_with("5")
+}
+
+fn cluster_with(inactivity: &str) -> Cluster {
     let root = tempfile::tempdir().unwrap();
     let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
     let (fe_p, tr1_p, tr2_p, be_p) = (ports[0], ports[1], ports[2], ports[3]);
     let all = [("fe", fe_p), ("tr1", tr1_p), ("tr2", tr2_p), ("be", be_p)];
     let start = |name: &str, port: u16| {
         let peers: Vec<(&str, u16)> = all.iter().copied().filter(|(n, _)| *n != name).collect();
-        Node::start(root.path(), name, port, &peers, &["--inactivity", "5"])
+        Node::start(root.path(), name, port, &peers, &["--inactivity", inactivity])
     };
     let (fe, tr1, tr2, be) = (start("fe", fe_p), start("tr1", tr1_p), start("tr2", tr2_p), start("be", be_p));
     for n in [&fe, &tr1, &tr2, &be] {
@@ -285,4 +289,45 @@ fn killing_the_current_router_under_load_loses_and_duplicates_nothing() {
     // The frontend now shows tr1 down and tr2 up.
     assert!(!c.fe.link_state("tr1").starts_with("up"));
     assert!(c.fe.link_state("tr2").starts_with("up"));
+}
+
+/// SIGSTOP/SIGCONT of a process.
+fn signal(p: &Proc, sig: i32) {
+    let rc = unsafe { libc::kill(p.child.id() as i32, sig) };
+    assert_eq!(rc, 0);
+}
+
+#[test]
+fn a_frozen_router_is_dropped_by_the_inactivity_timer_and_its_work_finished_elsewhere() {
+    // A router that stops answering without closing its connections (a
+    // hung process, a cut cable): only the inactivity timer (1 s here)
+    // notices. Its transactions move to tr2; when it wakes up it must not
+    // decide anything a second time, and it links again.
+    let c = cluster_with("1");
+    let state = c.be.dir.join("state");
+    let servers = spawn(&["crash-remote", "--servers", "--state", s(&state)], Some(&c.be.socket));
+    servers.expect("servers open");
+    let mut clients =
+        spawn(&["crash-remote", "--clients", "4", "--count", "100", "--state", s(&state)], Some(&c.fe.socket));
+    let accepted = state.join("client-accepted.log");
+    let until = Instant::now() + WAIT;
+    while lines(&accepted) < 50 {
+        assert!(Instant::now() < until, "no progress before the freeze");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    signal(&c.tr1.proc, libc::SIGSTOP);
+    clients.expect("clients done");
+    let _ = clients.child.wait();
+    signal(&c.tr1.proc, libc::SIGCONT);
+    let done = lines(&accepted) + lines(&state.join("client-rejected.log"));
+    assert_eq!(done, 400, "every transaction ended once");
+    // tr1 comes back and links again.
+    c.fe.wait_link_up("tr1");
+    c.be.wait_link_up("tr1");
+    std::thread::sleep(Duration::from_millis(300));
+    drop(servers);
+    let out = rtr_within(&["crash-check", "--state", s(&state)], WAIT);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("crash check: ok"), "{out:?}");
+    eprintln!("{}", out.stdout.trim());
 }

@@ -196,9 +196,15 @@ fn facilities_are_created_checked_shown_and_deleted() {
     assert_eq!(bank["frontends"], serde_json::json!(["alpha", "beta"]));
     assert_eq!(bank["roles"], serde_json::json!({"frontend": true, "router": true, "backend": true}));
 
-    // Links do not exist yet: an empty list, with its columns.
-    assert_eq!(node.ok(&["show", "link"]).trim(), "Node  State  Facilities\n(none)");
-    assert_eq!(node.json(&["show", "link"]), serde_json::json!({"links": []}));
+    // BANK calls for a link to beta (a frontend of this router), which
+    // cannot be reached: it is listed, down, with why.
+    let t = node.ok(&["show", "link"]);
+    assert!(t.starts_with("Node  State"), "{t}");
+    let v = node.json(&["show", "link"]);
+    let links = v["links"].as_array().unwrap();
+    assert_eq!(links.len(), 1, "{v}");
+    assert_eq!(links[0]["node"], "beta");
+    assert!(links[0]["state"].as_str().unwrap().starts_with("down"), "{v}");
 
     assert_eq!(node.ok(&["delete", "facility", "solo"]).trim(), "facility SOLO deleted");
     assert_eq!(node.refused(&["delete", "facility", "solo"], "NOSUCHFAC"), "facility SOLO is not defined on this node");

@@ -76,6 +76,11 @@ pub(crate) struct Inbox {
 }
 
 impl Inbox {
+    /// An inbox on a channel, without a waker.
+    pub(crate) fn new(tx: Sender<Input>) -> Inbox {
+        Inbox { tx, waker: None }
+    }
+
     pub(crate) fn send(&self, input: Input) -> bool {
         let ok = self.tx.send(input).is_ok();
         if let Some(w) = &self.waker {

@@ -506,3 +506,151 @@ fn read_peer_frame(src: &mut impl Read) -> Result<PeerFrame, FrameError> {
     src.read_exact(&mut body)?;
     Ok(peer::decode(&body)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facility::FacilityDef;
+
+    fn table(me: &str) -> FacilityTable {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let mut t = FacilityTable::new(me);
+        t.insert(FacilityDef::new("F", &s(&["a"]), &s(&["b"]), &s(&["b"])).unwrap());
+        t
+    }
+
+    /// Node "a" dialling a fake node "b" (the test) that welcomes it and
+    /// then does what the test says.
+    fn dial_fake(cfg: LinkConfig) -> (Arc<Links>, TcpListener, Receiver<Input>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut cfg = cfg;
+        cfg.peers.insert("b".into(), l.local_addr().unwrap().to_string());
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let links = Links::start("a".into(), 11, cfg, table("a"), Inbox::new(tx)).unwrap();
+        (links, l, rx)
+    }
+
+    /// Accept a's connection and complete the handshake as b.
+    fn welcome(l: &TcpListener) -> TcpStream {
+        let (mut s, _) = l.accept().unwrap();
+        match read_peer_frame(&mut s).unwrap() {
+            PeerFrame::Hello { from, to, .. } => assert_eq!((from.as_str(), to.as_str()), ("a", "b")),
+            other => panic!("{other:?}"),
+        }
+        let w = PeerFrame::Welcome { from: "b".into(), node_id: 22, facilities: table("b").claims() };
+        s.write_all(&peer::encode(&w)).unwrap();
+        s
+    }
+
+    fn next(rx: &Receiver<Input>) -> Input {
+        rx.recv_timeout(Duration::from_secs(20)).expect("an input from the links")
+    }
+
+    #[test]
+    fn a_silent_peer_is_dropped_by_the_inactivity_timer_and_dialled_again() {
+        let cfg = LinkConfig { inactivity: Duration::from_millis(300), ..LinkConfig::default() };
+        let (links, l, rx) = dial_fake(cfg);
+        let _s = welcome(&l);
+        let id = match next(&rx) {
+            Input::LinkUp(id, info) => {
+                assert_eq!(info.name, "b");
+                assert!(info.facilities.get("F").is_some_and(|r| r.router && r.backend));
+                id
+            }
+            _ => panic!("expected the link up"),
+        };
+        // b says nothing at all (no pings): a closes the link.
+        let t0 = Instant::now();
+        match next(&rx) {
+            Input::LinkDown(down) => assert_eq!(down, id),
+            _ => panic!("expected the link down"),
+        }
+        assert!(t0.elapsed() >= Duration::from_millis(250));
+        assert!(links.show().iter().any(|r| r.node == "b" && r.state.contains("inactivity")));
+        // a dials again (backoff) and gets a new link id.
+        let _s2 = welcome(&l);
+        match next(&rx) {
+            Input::LinkUp(again, _) => assert_ne!(again, id),
+            _ => panic!("expected the link up again"),
+        }
+        links.stop();
+    }
+
+    #[test]
+    fn a_peer_that_stops_reading_loses_its_link_instead_of_growing_the_queue() {
+        let cfg = LinkConfig { max_queue: 256 << 10, ..LinkConfig::default() };
+        let (links, l, rx) = dial_fake(cfg);
+        let _s = welcome(&l); // never read from
+        let Input::LinkUp(id, _) = next(&rx) else { panic!("expected the link up") };
+        let chunk = vec![0u8; 64 << 10];
+        let mut sent = 0usize;
+        // The kernel's buffers take a few MB; past them the queue fills
+        // and the link is dropped. Bounded: never more than 256 MB.
+        let down = loop {
+            links.send(id, chunk.clone());
+            sent += chunk.len();
+            if let Ok(Input::LinkDown(d)) = rx.try_recv() {
+                break d;
+            }
+            assert!(sent < 256 << 20, "the link was not dropped after {sent} bytes");
+        };
+        assert_eq!(down, id);
+        assert!(links.show().iter().any(|r| r.node == "b" && r.state.starts_with("down")));
+        links.stop();
+    }
+
+    #[test]
+    fn a_refusal_is_reported_with_its_reason_and_retried() {
+        let (links, l, rx) = dial_fake(LinkConfig::default());
+        for _ in 0..2 {
+            let (mut s, _) = l.accept().unwrap();
+            let _ = read_peer_frame(&mut s).unwrap();
+            let r = PeerFrame::Refuse { code: "FACNOTDEC".into(), reason: "facility F is not declared".into() };
+            s.write_all(&peer::encode(&r)).unwrap();
+        }
+        let until = Instant::now() + Duration::from_secs(10);
+        while !links.show().iter().any(|r| r.state.contains("FACNOTDEC")) {
+            assert!(Instant::now() < until, "{:?}", links.show());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(rx.try_recv().is_err(), "no link came up");
+        links.stop();
+    }
+
+    #[test]
+    fn the_acceptor_refuses_bad_hellos_with_reasons() {
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        let cfg = LinkConfig { listen: Some("127.0.0.1:0".into()), ..LinkConfig::default() };
+        let links = Links::start("b".into(), 22, cfg, table("b"), Inbox::new(tx)).unwrap();
+        let addr = links.local_addr().unwrap();
+        let ask = |hello: PeerFrame| -> PeerFrame {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.write_all(&peer::encode(&hello)).unwrap();
+            read_peer_frame(&mut s).unwrap()
+        };
+        let hello = |version: u32, from: &str, to: &str, id: u32, t: FacilityTable| PeerFrame::Hello {
+            version,
+            from: from.into(),
+            to: to.into(),
+            node_id: id,
+            facilities: t.claims(),
+        };
+        let code = |f: PeerFrame| match f {
+            PeerFrame::Refuse { code, .. } => code,
+            other => panic!("not refused: {other:?}"),
+        };
+        assert_eq!(code(ask(hello(99, "a", "b", 11, table("a")))), "VERSION");
+        assert_eq!(code(ask(hello(1, "a", "c", 11, table("a")))), "WRONGNODE");
+        assert_eq!(code(ask(hello(1, "a", "b", 22, table("a")))), "IDCLASH");
+        assert_eq!(code(ask(hello(1, "z", "b", 33, FacilityTable::new("z")))), "NODENOTCFG");
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let mut other = FacilityTable::new("a");
+        other.insert(FacilityDef::new("F", &s(&["a"]), &s(&["b", "c"]), &s(&["b"])).unwrap());
+        assert_eq!(code(ask(hello(1, "a", "b", 11, other))), "ROLESMISMATCH");
+        match ask(hello(1, "a", "b", 11, table("a"))) {
+            PeerFrame::Welcome { from, node_id, .. } => assert_eq!((from.as_str(), node_id), ("b", 22)),
+            other => panic!("{other:?}"),
+        }
+        links.stop();
+    }
+}
