@@ -157,7 +157,7 @@ impl NodeLink {
     /// A link to nowhere: every send fails (the node could not be reached).
     pub fn dead() -> NodeLink {
         let (tx, _rx) = crossbeam_channel::bounded(0);
-        NodeLink { conn: 0, inbox: Inbox { tx, waker: None } }
+        NodeLink { conn: 0, inbox: Inbox::new(tx) }
     }
 
     pub fn is_dead(&self) -> bool {
@@ -254,7 +254,7 @@ impl EmbeddedNode {
     /// first and rebuild from it.
     pub fn start_with(cfg: EmbeddedConfig) -> Result<Arc<EmbeddedNode>, RtrError> {
         let (tx, rx) = crossbeam_channel::unbounded();
-        let inbox = Inbox { tx, waker: None };
+        let inbox = Inbox::new(tx);
         let (driver, incarnation, recovered) = Driver::new(&cfg, inbox.clone())?;
         let node_id = cfg.node_id.unwrap_or(1);
         let node = EmbeddedNode::spawn(inbox, node_id, incarnation, recovered, move || run(driver, rx))?;
