@@ -293,6 +293,7 @@ fn killing_the_current_router_under_load_loses_and_duplicates_nothing() {
 
 /// SIGSTOP/SIGCONT of a process.
 fn signal(p: &Proc, sig: i32) {
+    // SAFETY: kill(2) on our own child's pid; it touches no memory.
     let rc = unsafe { libc::kill(p.child.id() as i32, sig) };
     assert_eq!(rc, 0);
 }
