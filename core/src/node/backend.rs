@@ -28,7 +28,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::frontend::status_delivery;
-use super::{ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter, LOCAL};
+use super::{ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter, TxState, LOCAL};
 use crate::facility::RoleList;
 use crate::flags;
 use crate::journal::{Record, RecordKind};
@@ -609,6 +609,7 @@ impl Backend {
                     ctx.deliver(s.0, prepare(s.1, tid));
                 }
             }
+            ToBackend::Inquire { tid, facility } => self.inquire(ctx, from, tid, facility),
             ToBackend::Outcome { tid, parts, accepted, status, reason } => {
                 // Only the owner's outcome counts; a branch owned by another
                 // router that is still linked keeps it for later.
@@ -715,6 +716,42 @@ impl Backend {
         true
     }
 
+    /// A router resolving `tid` asks what this backend knows. Its branches
+    /// here become the asker's (once their router's link is gone: until
+    /// then the question waits), so the answer is final.
+    fn inquire(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, facility: String) {
+        let parts: Vec<PartId> = self
+            .facilities
+            .get(&facility)
+            .map(|f| f.parts.iter().copied().filter(|p| self.branches.contains_key(&(tid, *p))).collect())
+            .unwrap_or_default();
+        for p in &parts {
+            let again = || ToBackend::Inquire { tid, facility: facility.clone() };
+            if !self.owned_by(ctx, from, tid, *p, again) {
+                return;
+            }
+        }
+        let state = if self.committing_tx.contains_key(&tid) {
+            TxState::Committed
+        } else if parts.is_empty() {
+            match self.decided.get(&tid) {
+                Some((true, ..)) => TxState::Committed,
+                Some((false, ..)) => TxState::Aborted,
+                None => TxState::Unknown,
+            }
+        } else {
+            let bs: Vec<&Branch> = parts.iter().filter_map(|p| self.branches.get(&(tid, *p))).collect();
+            if bs.iter().any(|b| b.committed.is_some()) {
+                TxState::Committed
+            } else if bs.iter().all(|b| b.voted_accept) {
+                TxState::InDoubt
+            } else {
+                TxState::Unvoted
+            }
+        };
+        ctx.to_router(from, ToRouter::Inquired { tid, parts, state });
+    }
+
     /// Tell router `to` what became of a transaction it drives again.
     fn answer_decided(&mut self, ctx: &mut Ctx, to: NodeRef, tid: Tid, part: PartId) {
         if let Some(b) = self.branches.get(&(tid, part)) {
@@ -788,9 +825,10 @@ impl Backend {
     }
 
     /// Orphans whose grace ended: an unvoted branch is rolled back (no
-    /// router can commit it without its vote, and none took it over); a
-    /// voted one stays in doubt, its server held, until a router brings
-    /// the outcome.
+    /// router can commit it without its vote, and none took it over); for a
+    /// voted one, a linked router of its facility is asked to find out what
+    /// became of it (again every grace period until one does), its server
+    /// held meanwhile.
     pub fn tick(&mut self, ctx: &mut Ctx) {
         let Some(due) = self.orphan_deadline else { return };
         if due > ctx.now {
@@ -798,13 +836,28 @@ impl Backend {
         }
         self.orphan_deadline = None;
         let mut expired = Vec::new();
-        for (key, b) in &self.branches {
+        let mut ask: Vec<(Tid, String)> = Vec::new();
+        for (key, b) in self.branches.iter_mut() {
             let Some(since) = b.orphaned else { continue };
             if since + ORPHAN_GRACE > ctx.now {
                 let d = since + ORPHAN_GRACE;
                 self.orphan_deadline = Some(self.orphan_deadline.map_or(d, |x| x.min(d)));
             } else if !b.voted_accept {
                 expired.push(*key);
+            } else {
+                b.orphaned = Some(ctx.now);
+                let d = ctx.now + ORPHAN_GRACE;
+                self.orphan_deadline = Some(self.orphan_deadline.map_or(d, |x| x.min(d)));
+                if let Some(p) = self.parts.get(&key.1) {
+                    if !ask.iter().any(|(t, _)| *t == key.0) {
+                        ask.push((key.0, p.facility.clone()));
+                    }
+                }
+            }
+        }
+        for (tid, facility) in ask {
+            if let Some(&r) = ctx.topo.routers(&facility).first() {
+                ctx.to_router(r, ToRouter::Inquire { tid, facility });
             }
         }
         for (tid, part) in expired {

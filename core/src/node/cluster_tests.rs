@@ -19,7 +19,9 @@ const FE: usize = 0;
 const TR1: usize = 1;
 const TR2: usize = 2;
 const BE: usize = 3;
-const NAMES: [&str; 4] = ["fe", "tr1", "tr2", "be"];
+/// A second backend (keys 1001 to 2000); its server opens only where a test asks.
+const BE2: usize = 4;
+const NAMES: [&str; 5] = ["fe", "tr1", "tr2", "be", "be2"];
 const CLIENT: ConnId = 1;
 const SERVER: ConnId = 2;
 
@@ -52,13 +54,13 @@ fn msg(key: u32, body: &str) -> Bytes {
 }
 
 impl Cluster {
-    /// Facility F: frontend fe, routers tr1 then tr2, backend be (journaled).
+    /// Facility F: frontend fe, routers tr1 then tr2, backends be and be2 (journaled).
     fn new() -> Cluster {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        let def = FacilityDef::new("F", &s(&["fe"]), &s(&["tr1", "tr2"]), &s(&["be"])).unwrap();
+        let def = FacilityDef::new("F", &s(&["fe"]), &s(&["tr1", "tr2"]), &s(&["be", "be2"])).unwrap();
         let mut nodes = Vec::new();
         for (i, name) in NAMES.iter().enumerate() {
-            let mut n = Node::new(i == BE);
+            let mut n = Node::new(i == BE || i == BE2);
             let mut t = FacilityTable::new(name);
             t.insert(def.clone());
             n.set_facilities(t);
@@ -409,4 +411,68 @@ impl Cluster {
         });
         out
     }
+}
+
+#[test]
+fn an_in_doubt_branch_without_router_or_frontend_is_resolved_by_asking_the_backends() {
+    // Two backends; tr1 decides commit, its outcome reaches be but not be2,
+    // and the frontend dies with tr1: nobody drives the transaction again.
+    let mut c = ready();
+    let open = Request::Open {
+        chan: 1,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(1001, 2000),
+    };
+    c.req(BE2, SERVER, open);
+    assert_eq!(c.take(BE2, SERVER)[0].1, MsgType::Opened);
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.take(BE, SERVER);
+    c.take(BE2, SERVER);
+    c.server_accept(1, tid);
+    let now = c.now;
+    c.node(BE2).handle_request(now, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    c.pump_only(BE2, TR1);
+    assert_eq!(c.take_wire(TR1, BE2).len(), 1, "the commit for be2 is lost");
+    c.pump_only(TR1, BE);
+    c.sync();
+    assert_eq!(c.take(BE, SERVER).iter().filter(|x| x.1 == MsgType::Accepted).count(), 1);
+    c.kill(FE);
+    c.kill(TR1);
+    assert!(c.take(BE2, SERVER).is_empty(), "be2 is in doubt, its server held");
+    // After the grace, be2 asks tr2, which asks both backends: be committed.
+    c.now += backend::ORPHAN_GRACE + Duration::from_millis(1);
+    let now = c.now;
+    c.node(BE2).tick(now);
+    c.pump();
+    c.sync();
+    let s2 = c.take(BE2, SERVER);
+    assert_eq!(s2.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Accepted], "{s2:?}");
+}
+
+#[test]
+fn an_in_doubt_branch_nobody_committed_is_rolled_back_after_asking() {
+    let mut c = ready();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    // The server votes; the vote dies with tr1, and the frontend too.
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    let lost = c.node(BE).take_output();
+    assert!(lost.iter().any(|o| matches!(o, Output::Peer { msg: Internal::Tr(ToRouter::Vote { .. }), .. })));
+    c.kill(FE);
+    c.kill(TR1);
+    c.now += backend::ORPHAN_GRACE + Duration::from_millis(1);
+    let now = c.now;
+    c.node(BE).tick(now);
+    c.pump();
+    let s = c.take(BE, SERVER);
+    assert_eq!(
+        s.iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(),
+        vec![(MsgType::Rejected, Some(Status::Routerunavailtmo))]
+    );
 }

@@ -163,6 +163,19 @@ pub enum ToRouter {
         facility: String,
         part: PartId,
     },
+    /// A backend holds a voted branch of `tid` that lost its router and
+    /// that nobody drove again: find out what became of it.
+    Inquire {
+        tid: Tid,
+        facility: String,
+    },
+    /// A backend's answer to [`ToBackend::Inquire`]: its branches of `tid`
+    /// and what it knows of them.
+    Inquired {
+        tid: Tid,
+        parts: Vec<PartId>,
+        state: TxState,
+    },
     /// Answer to a re-driven message or vote request: this backend already
     /// knows the outcome of `tid` (another router decided it).
     Decided {
@@ -220,6 +233,13 @@ pub enum ToBackend {
         tid: Tid,
         part: PartId,
     },
+    /// What do you know of `tid`? (A router resolving an in-doubt
+    /// transaction whose router was lost; the answer is
+    /// [`ToRouter::Inquired`].)
+    Inquire {
+        tid: Tid,
+        facility: String,
+    },
     /// The decision for every branch of `tid` on this backend.
     Outcome {
         tid: Tid,
@@ -228,6 +248,19 @@ pub enum ToBackend {
         status: Status,
         reason: u32,
     },
+}
+
+/// What a backend knows of a transaction, answering an inquiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxState {
+    /// Nothing: never seen, or forgotten long ago (it cannot commit here).
+    Unknown,
+    /// Branches here, not all voted.
+    Unvoted,
+    /// Every branch here voted yes; no outcome yet.
+    InDoubt,
+    Committed,
+    Aborted,
 }
 
 /// What a role may do while handling one message.

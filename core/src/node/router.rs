@@ -11,7 +11,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
-use super::{ChanRef, Ctx, Internal, NodeRef, PartId, PartKey, ToBackend, ToFrontend, ToRouter};
+use super::{ChanRef, Ctx, Internal, NodeRef, PartId, PartKey, ToBackend, ToFrontend, ToRouter, TxState};
 use crate::flags;
 use crate::keyseg::{KeyError, KeyRange};
 use crate::status::Status;
@@ -72,6 +72,15 @@ pub struct Router {
     pub(super) committing: HashMap<Tid, Committing>,
     /// Transaction timeouts; entries of finished transactions are skipped when they fire.
     timers: BinaryHeap<Reverse<(Instant, Tid)>>,
+    /// In-doubt transactions of a lost router being resolved by asking
+    /// every backend of their facility.
+    inquiries: HashMap<Tid, Inquiry>,
+}
+
+/// One resolution in progress: the backends still to answer, and the answers.
+struct Inquiry {
+    waiting: Vec<NodeRef>,
+    answers: Vec<(NodeRef, Vec<PartId>, TxState)>,
 }
 
 impl Router {
@@ -263,6 +272,37 @@ impl Router {
                     v.retain(|(p, _)| *p != (from, part));
                 }
             }
+            ToRouter::Inquire { tid, facility } => {
+                // Already known here (driven again, or being resolved): it
+                // will end on its own.
+                if self.txs.contains_key(&tid)
+                    || self.committing.contains_key(&tid)
+                    || self.inquiries.contains_key(&tid)
+                {
+                    return;
+                }
+                let mut nodes: Vec<NodeRef> = Vec::new();
+                for ((n, _), _) in self.partitions.get(&facility).map(Vec::as_slice).unwrap_or_default() {
+                    if !nodes.contains(n) {
+                        nodes.push(*n);
+                    }
+                }
+                if !nodes.contains(&from) {
+                    nodes.push(from);
+                }
+                for n in &nodes {
+                    ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone() });
+                }
+                self.inquiries.insert(tid, Inquiry { waiting: nodes, answers: Vec::new() });
+            }
+            ToRouter::Inquired { tid, parts, state } => {
+                let Some(q) = self.inquiries.get_mut(&tid) else { return };
+                q.waiting.retain(|n| *n != from);
+                q.answers.push((from, parts, state));
+                if q.waiting.is_empty() {
+                    self.resolve(ctx, tid);
+                }
+            }
             ToRouter::Decided { tid, committed, status, reason, .. } => {
                 // Another router decided this (re-driven) transaction and a
                 // backend already applied its decision: follow it.
@@ -273,6 +313,33 @@ impl Router {
                     self.handle(ctx, from, ToRouter::Durable { tid });
                 }
             }
+        }
+    }
+
+    /// Every backend answered an inquiry. Each backend answered only after
+    /// the lost router's link to it was gone (a branch waits while its
+    /// router is linked), so no decision of the lost router is still on its
+    /// way: if any backend committed, the transaction committed and the
+    /// others commit too; otherwise nobody did, and it is rolled back.
+    fn resolve(&mut self, ctx: &mut Ctx, tid: Tid) {
+        let Some(q) = self.inquiries.remove(&tid) else { return };
+        let commit = q.answers.iter().any(|a| a.2 == TxState::Committed);
+        let status = if commit { Status::Ok } else { Status::Routerunavailtmo };
+        if self.txs.contains_key(&tid) {
+            // Driven here again meanwhile: its branches are these.
+            self.finish(ctx, tid, commit, status, 0);
+            return;
+        }
+        for (node, parts, state) in q.answers {
+            let done = match state {
+                TxState::Committed => commit,
+                TxState::Aborted | TxState::Unknown => !commit || parts.is_empty(),
+                TxState::Unvoted | TxState::InDoubt => false,
+            };
+            if done || parts.is_empty() {
+                continue;
+            }
+            ctx.to_backend(node, ToBackend::Outcome { tid, parts, accepted: commit, status, reason: 0 });
         }
     }
 
@@ -307,6 +374,9 @@ impl Router {
         for c in self.committing.values_mut().filter(|c| c.fe == node) {
             c.gone = true;
         }
+        // An inquiry cannot hear from the lost backend: dropped; the backend
+        // that asked asks again later.
+        self.inquiries.retain(|_, q| !q.waiting.contains(&node));
         // A commit waiting for the lost backend stays pending: that backend
         // may have made it durable before it went, and it will finish it
         // when it comes back (its journal keeps the commit).

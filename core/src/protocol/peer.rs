@@ -16,7 +16,7 @@ use super::codec::{range, read_range, read_tid, write_tid, DecodeError};
 use super::wire::Reader;
 pub use super::wire::Writer;
 use super::Bytes;
-use crate::node::{Internal, ToBackend, ToFrontend, ToRouter};
+use crate::node::{Internal, ToBackend, ToFrontend, ToRouter, TxState};
 use crate::status::Status;
 use crate::MAX_MSGLEN;
 
@@ -89,6 +89,8 @@ const TR_COMMITFAILED: u8 = 11;
 const TR_UP: u8 = 12;
 const TR_DOWN: u8 = 13;
 const TR_DECIDED: u8 = 14;
+const TR_INQUIRE: u8 = 15;
+const TR_INQUIRED: u8 = 16;
 const FE_RETURNED: u8 = 30;
 const FE_PREPARED: u8 = 31;
 const FE_REPLY: u8 = 32;
@@ -96,6 +98,28 @@ const FE_OUTCOME: u8 = 33;
 const BE_MSG: u8 = 50;
 const BE_VOTEREQ: u8 = 51;
 const BE_OUTCOME: u8 = 52;
+const BE_INQUIRE: u8 = 53;
+
+fn tx_state(s: TxState) -> u8 {
+    match s {
+        TxState::Unknown => 0,
+        TxState::Unvoted => 1,
+        TxState::InDoubt => 2,
+        TxState::Committed => 3,
+        TxState::Aborted => 4,
+    }
+}
+
+fn read_tx_state(r: &mut Reader) -> Result<TxState, DecodeError> {
+    Ok(match r.u8()? {
+        0 => TxState::Unknown,
+        1 => TxState::Unvoted,
+        2 => TxState::InDoubt,
+        3 => TxState::Committed,
+        4 => TxState::Aborted,
+        tag => return Err(DecodeError::UnknownTag { what: "transaction state", tag }),
+    })
+}
 
 /// Encode a frame, length prefix included.
 pub fn encode(frame: &PeerFrame) -> Vec<u8> {
@@ -346,6 +370,17 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.str(facility);
                 w.u64(*part);
             }
+            ToRouter::Inquire { tid, facility } => {
+                w.u8(TR_INQUIRE);
+                write_tid(w, tid);
+                w.str(facility);
+            }
+            ToRouter::Inquired { tid, parts, state } => {
+                w.u8(TR_INQUIRED);
+                write_tid(w, tid);
+                part_list(w, parts);
+                w.u8(tx_state(*state));
+            }
             ToRouter::Decided { tid, part, committed, status: s, reason } => {
                 w.u8(TR_DECIDED);
                 write_tid(w, tid);
@@ -392,6 +427,11 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.bytes(data);
                 w.u8(u8::from(*first));
                 w.u32(*flags);
+            }
+            ToBackend::Inquire { tid, facility } => {
+                w.u8(BE_INQUIRE);
+                write_tid(w, tid);
+                w.str(facility);
             }
             ToBackend::VoteRequest { tid, part } => {
                 w.u8(BE_VOTEREQ);
@@ -454,6 +494,11 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             status: read_status(r)?,
             reason: r.u32()?,
         }),
+        TR_INQUIRE => Internal::Tr(ToRouter::Inquire { tid: read_tid(r)?, facility: fac(r)? }),
+        TR_INQUIRED => {
+            Internal::Tr(ToRouter::Inquired { tid: read_tid(r)?, parts: read_part_list(r)?, state: read_tx_state(r)? })
+        }
+        BE_INQUIRE => Internal::Be(ToBackend::Inquire { tid: read_tid(r)?, facility: fac(r)? }),
         FE_RETURNED => Internal::Fe(ToFrontend::Returned { tid: read_tid(r)?, client: read_chan(r)?, data: data(r)? }),
         FE_PREPARED => {
             Internal::Fe(ToFrontend::Prepared { tid: read_tid(r)?, client: read_chan(r)?, reason: r.u32()? })

@@ -116,6 +116,9 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
             "tr-decided-aborted",
             tr(ToRouter::Decided { tid: t(1), part: 3, committed: false, status: Status::Timout, reason: 12 }),
         ),
+        ("tr-inquire", tr(ToRouter::Inquire { tid: t(1), facility: "BANK".into() })),
+        ("tr-inquired", tr(ToRouter::Inquired { tid: t(1), parts: vec![3, 4], state: TxState::InDoubt })),
+        ("tr-inquired-unknown", tr(ToRouter::Inquired { tid: t(1), parts: vec![], state: TxState::Unknown })),
         ("fe-returned", fe(ToFrontend::Returned { tid: t(1), client: (4, 5), data: b(b"nobody") })),
         ("fe-prepared", fe(ToFrontend::Prepared { tid: t(1), client: (4, 5), reason: 8 })),
         ("fe-reply", fe(ToFrontend::Reply { tid: t(1), client: (u32::MAX, 1), data: b(b"answer") })),
@@ -133,6 +136,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
         ),
         ("be-msg-later", be(ToBackend::Msg { tid: t(1), part: 3, index: 7, data: b(b""), first: false, flags: 0 })),
         ("be-vote-request", be(ToBackend::VoteRequest { tid: t(1), part: 3 })),
+        ("be-inquire", be(ToBackend::Inquire { tid: t(1), facility: "BANK".into() })),
         (
             "be-outcome",
             be(ToBackend::Outcome {
@@ -182,6 +186,8 @@ fn variant(f: &PeerFrame) -> &'static str {
             ToRouter::PartitionUp { .. } => "Tr::PartitionUp",
             ToRouter::PartitionDown { .. } => "Tr::PartitionDown",
             ToRouter::Decided { .. } => "Tr::Decided",
+            ToRouter::Inquire { .. } => "Tr::Inquire",
+            ToRouter::Inquired { .. } => "Tr::Inquired",
         },
         PeerFrame::Msg(Internal::Fe(m)) => match m {
             ToFrontend::Returned { .. } => "Fe::Returned",
@@ -193,6 +199,7 @@ fn variant(f: &PeerFrame) -> &'static str {
             ToBackend::Msg { .. } => "Be::Msg",
             ToBackend::VoteRequest { .. } => "Be::VoteRequest",
             ToBackend::Outcome { .. } => "Be::Outcome",
+            ToBackend::Inquire { .. } => "Be::Inquire",
         },
     }
 }
@@ -214,8 +221,8 @@ fn write_test_tid(w: &mut Writer) {
 fn samples_cover_every_kind_and_message_variant() {
     let all = samples();
     let got: BTreeSet<&str> = all.iter().map(variant).collect();
-    // 4 frame kinds without a message, 14 router, 4 frontend and 3 backend messages.
-    assert_eq!(got.len(), 4 + 14 + 4 + 3, "{got:?}");
+    // 4 frame kinds without a message, 16 router, 4 frontend and 4 backend messages.
+    assert_eq!(got.len(), 4 + 16 + 4 + 4, "{got:?}");
     // And every message tag the decoder knows (checked on the bytes).
     let tags: BTreeSet<u8> = all.iter().filter(|f| matches!(f, PeerFrame::Msg(_))).map(|f| body(f)[2]).collect();
     let known: BTreeSet<u8> = [
@@ -233,6 +240,8 @@ fn samples_cover_every_kind_and_message_variant() {
         TR_UP,
         TR_DOWN,
         TR_DECIDED,
+        TR_INQUIRE,
+        TR_INQUIRED,
         FE_RETURNED,
         FE_PREPARED,
         FE_REPLY,
@@ -240,6 +249,7 @@ fn samples_cover_every_kind_and_message_variant() {
         BE_MSG,
         BE_VOTEREQ,
         BE_OUTCOME,
+        BE_INQUIRE,
     ]
     .into_iter()
     .collect();
@@ -351,6 +361,8 @@ fn foreign_versions_kinds_and_tags_are_refused() {
         TR_UP,
         TR_DOWN,
         TR_DECIDED,
+        TR_INQUIRE,
+        TR_INQUIRED,
         FE_RETURNED,
         FE_PREPARED,
         FE_REPLY,
@@ -358,6 +370,7 @@ fn foreign_versions_kinds_and_tags_are_refused() {
         BE_MSG,
         BE_VOTEREQ,
         BE_OUTCOME,
+        BE_INQUIRE,
     ];
     for tag in (0..=255u8).filter(|t| !known.contains(t)) {
         // The tag is refused whatever follows it.
