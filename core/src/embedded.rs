@@ -109,6 +109,10 @@ pub struct EmbeddedConfig {
     /// linked nodes (a daemon derives it from its name,
     /// [`crate::facility::node_id`]). `None`: 1.
     pub node_id: Option<u32>,
+    /// Where the journals of other nodes are (`DIR/NODE`), for a standby
+    /// that takes over a lost node's journal. `None`: no takeover (a
+    /// partition promoted in its place waits for an operator).
+    pub peer_journals: Option<PathBuf>,
 }
 
 impl EmbeddedConfig {
@@ -125,7 +129,11 @@ impl EmbeddedConfig {
 
     /// A journal in `dir` with the default sizes.
     pub fn journaled(dir: impl Into<PathBuf>) -> EmbeddedConfig {
-        EmbeddedConfig { journal: Some(JournalConfig { dir: dir.into(), ..JournalConfig::default() }), node_id: None }
+        EmbeddedConfig {
+            journal: Some(JournalConfig { dir: dir.into(), ..JournalConfig::default() }),
+            node_id: None,
+            peer_journals: None,
+        }
     }
 }
 
@@ -342,6 +350,11 @@ pub(crate) struct Driver {
     in_flight: usize,
     /// Links to other nodes (a daemon's), once started.
     links: Option<Arc<Links>>,
+    /// Journals taken over from lost nodes, by journal id.
+    adopted: HashMap<u32, Journal>,
+    /// Where lost nodes' journals are, and the sizes to open them with.
+    peer_journals: Option<PathBuf>,
+    journal_cfg: Option<JournalConfig>,
     /// Process ids of connections, and a pending stop's reply.
     admin: admin::DriverAdmin,
 }
@@ -389,6 +402,9 @@ impl Driver {
             batches: HashMap::new(),
             in_flight: 0,
             links: None,
+            adopted: HashMap::new(),
+            peer_journals: cfg.peer_journals.clone(),
+            journal_cfg: cfg.journal.clone(),
             admin: Default::default(),
         };
         Ok((d, incarnation, recovered))
@@ -461,14 +477,37 @@ impl Driver {
         let mut appends = Appends::new(self.append_limit);
         // A pass's messages for one peer go out as one buffer, in order.
         let mut to_peers: Vec<(NodeRef, crate::protocol::peer::Writer)> = Vec::new();
+        let mut takeovers = Vec::new();
         for out in self.node.take_output() {
             match out {
+                Output::Journal { entries, jid, .. } if jid != 0 => {
+                    // A taken-over journal: its undecided transactions'
+                    // aborts and its finished ones' Done records.
+                    if let Some(j) = self.adopted.get(&jid) {
+                        j.append(
+                            entries,
+                            false,
+                            Box::new(|res| {
+                                if let Err(e) = res {
+                                    eprintln!("rtr: a write to a taken-over journal failed: {e}");
+                                }
+                            }),
+                        );
+                    }
+                }
+                Output::Takeover { node, jid } => takeovers.push((node, jid)),
+                Output::Release { jid } => {
+                    // Dropping the handle flushes it and lets its lock go.
+                    if self.adopted.remove(&jid).is_some() {
+                        eprintln!("rtr node: every transaction of taken-over journal {jid} finished; released");
+                    }
+                }
                 Output::Deliver { conn, delivery } => {
                     if self.sinks.contains_key(&conn) {
                         self.batches.entry(conn).or_default().push(delivery);
                     }
                 }
-                Output::Journal { entries, sync, token, new_tx } => appends.add(entries, sync, token, new_tx),
+                Output::Journal { entries, sync, token, new_tx, .. } => appends.add(entries, sync, token, new_tx),
                 Output::Peer { peer, msg } => {
                     let at = match to_peers.iter().position(|(p, _)| *p == peer) {
                         Some(i) => i,
@@ -534,6 +573,39 @@ impl Driver {
                 sink.deliver(std::mem::take(batch));
             }
         }
+        if !takeovers.is_empty() {
+            for (node, jid) in takeovers {
+                let result = self.take_over(&node, jid);
+                self.node.takeover_done(now, &node, result);
+            }
+            self.flush(now);
+        }
+    }
+
+    /// Take over the journal of lost node `node` (under the shared journal
+    /// directory): lock it, forcibly (the previous owner is fenced: its
+    /// later writes fail), recover it, and keep it as journal `jid` until
+    /// its transactions are finished. Runs on the node thread: new work
+    /// for the partitions waits meanwhile, as RTR's does.
+    fn take_over(&mut self, node: &str, jid: u32) -> Result<(u32, Vec<journal::Record>), String> {
+        let t0 = Instant::now();
+        let root = self
+            .peer_journals
+            .as_ref()
+            .ok_or("this node has no shared journal directory (rtr start --journal-root)")?;
+        let mut cfg = self.journal_cfg.clone().unwrap_or_default();
+        cfg.dir = root.join(node);
+        let (j, rec) = journal::open(&cfg, journal::Takeover::Force)
+            .map_err(|e| format!("cannot take over {}: {e}", cfg.dir.display()))?;
+        eprintln!(
+            "rtr node: took over the journal of {node} ({}) in {} ms: epoch {}, {} records",
+            cfg.dir.display(),
+            t0.elapsed().as_millis(),
+            rec.epoch,
+            rec.records.len()
+        );
+        self.adopted.insert(jid, j);
+        Ok((jid, rec.records))
     }
 }
 

@@ -43,6 +43,7 @@ pub const FACDEAD: i32 = RTRBASE + 1;
 pub const KEYRANGEGAIN: i32 = RTRBASE + 10;
 pub const KEYRANGELOSS: i32 = RTRBASE + 11;
 pub const SRPRIMARY: i32 = RTRBASE + 12;
+pub const SRSTANDBY: i32 = RTRBASE + 13;
 pub const SRRECOVERCMPL: i32 = RTRBASE + 17;
 
 /// Longest subscription list accepted (guards against a list without `RTR_EVTNUM_ENDLIST`).

@@ -57,6 +57,25 @@ pub(super) struct Partition {
     pub(super) retry_limit: u32,
     /// An operator suspended presentation (`rtr set partition --suspend`).
     pub(super) suspended: bool,
+    pub(super) role: PartRole,
+}
+
+/// A partition's role in its key range, as the master router decided it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PartRole {
+    /// Offered to the routers; no role yet.
+    Waiting,
+    /// Transactions for the range come here.
+    Active,
+    /// Another node's partition is active for the range; this one takes
+    /// over if that node is lost.
+    Standby,
+    /// Becoming active: recovering the journal of the lost node first.
+    Recovering(String),
+    /// Becoming active, but the lost node's journal cannot be taken over
+    /// (node, why): it waits for an operator (`--ignore-recovery`,
+    /// `--restart-recovery`).
+    NoJournal(String, String),
 }
 
 pub(super) struct Branch {
@@ -191,6 +210,15 @@ pub struct Backend {
     recovered: HashMap<String, Vec<RecoveredTx>>,
     /// Transactions set aside by the retry limit.
     pub(crate) exceptions: Vec<Exception>,
+    /// Server role events for the node to raise: (facility, event, channel).
+    pub(super) role_events: Vec<(String, i32, ChanRef)>,
+    /// Journals taken over from lost nodes: node name -> journal id.
+    adopted: HashMap<String, u32>,
+    next_jid: u32,
+    /// Recovered transactions that belong to a taken-over journal (their
+    /// Done record goes there), and how many each such journal still has.
+    adopted_tx: HashMap<Tid, u32>,
+    adopted_open: HashMap<u32, usize>,
 }
 
 /// Journal payload of a message record: facility name, then the data.
@@ -232,75 +260,13 @@ impl Backend {
     /// Rebuild from the journal at start-up, before any channel opens.
     /// Returns the number of committed transactions waiting to be replayed.
     pub fn recover(&mut self, ctx: &mut Ctx, records: &[Record]) -> usize {
-        #[derive(Default)]
-        struct Acc {
-            facility: Option<String>,
-            msgs: Vec<Bytes>,
-            commit: Option<(usize, u32)>,
-            abort: bool,
-            done: bool,
-            exception: Option<u32>,
+        let scan = scan_records(records);
+        if !scan.release.is_empty() {
+            ctx.journal(scan.release, false, None);
         }
-        let mut txs: HashMap<Tid, Acc> = HashMap::new();
-        let mut order: Vec<Tid> = Vec::new();
-        for (i, r) in records.iter().enumerate() {
-            let acc = txs.entry(r.tid).or_insert_with(|| {
-                order.push(r.tid);
-                Acc::default()
-            });
-            match r.kind {
-                RecordKind::Msg => {
-                    if let Some((fac, data)) = decode_msg(&r.payload) {
-                        acc.facility.get_or_insert(fac);
-                        acc.msgs.push(data);
-                    }
-                }
-                RecordKind::Commit => {
-                    let reason = r.payload.get(0..4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes);
-                    acc.commit = Some((i, reason));
-                }
-                RecordKind::Abort => acc.abort = true,
-                RecordKind::Done => acc.done = true,
-                RecordKind::Exception => {
-                    let strikes = r.payload.get(4..8).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes);
-                    acc.exception = Some(strikes);
-                }
-                _ => {}
-            }
-        }
-        let mut commits: Vec<(usize, Tid, String, Vec<Bytes>, u32)> = Vec::new();
-        let mut release = Vec::new();
-        for tid in order {
-            let Some(acc) = txs.remove(&tid) else { continue };
-            if acc.done {
-                continue;
-            }
-            match (acc.commit, acc.facility) {
-                // Set aside by the retry limit before the crash: it stays
-                // set aside (not replayed) until an operator resolves it.
-                (Some(_), Some(fac)) if !acc.abort && acc.exception.is_some() => {
-                    let strikes = acc.exception.unwrap_or(0);
-                    self.exceptions.push(Exception { tid, facility: fac, part: 0, committed: true, strikes });
-                }
-                (Some((at, reason)), Some(fac)) if !acc.abort => commits.push((at, tid, fac, acc.msgs, reason)),
-                (Some(_), None) => release.push((tid, RecordKind::Done, Vec::new())),
-                _ => {
-                    // Undecided at the crash: presumed abort. Nobody was told
-                    // of a commit, and the servers' uncommitted work died
-                    // with them.
-                    if !acc.abort {
-                        release.push((tid, RecordKind::Abort, Vec::new()));
-                    }
-                    release.push((tid, RecordKind::Done, Vec::new()));
-                }
-            }
-        }
-        if !release.is_empty() {
-            ctx.journal(release, false, None);
-        }
-        commits.sort_by_key(|c| c.0);
-        let n = commits.len();
-        for (_, tid, fac, msgs, reason) in commits {
+        self.exceptions.extend(scan.exceptions);
+        let n = scan.commits.len();
+        for (_, tid, fac, msgs, reason) in scan.commits {
             self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: msgs.len() });
             self.recovered.entry(fac).or_default().push(RecoveredTx {
                 tid,
@@ -354,12 +320,9 @@ impl Backend {
                         noconcurrent,
                         retry_limit: DEFAULT_RETRY_LIMIT,
                         suspended: false,
+                        role: PartRole::Waiting,
                     },
                 );
-                for r in ctx.topo.routers(&facility) {
-                    let up = ToRouter::PartitionUp { facility: facility.clone(), part: id, range: range.clone() };
-                    ctx.to_router(r, up);
-                }
                 (id, true)
             }
         };
@@ -371,8 +334,157 @@ impl Backend {
         ctx.deliver(chan.0, status_delivery(chan.1, MsgType::Opened, None, Status::Ok, 0));
         if created {
             self.claim_recovered(part_id);
+            // Offered to the routers; the master router gives it its role.
+            self.announce(ctx, part_id);
+        } else if let Some(p) = self.parts.get(&part_id) {
+            let events: &[i32] = match p.role {
+                PartRole::Active => &[crate::events::SRPRIMARY, crate::events::SRRECOVERCMPL],
+                PartRole::Standby => &[crate::events::SRSTANDBY],
+                _ => &[],
+            };
+            for e in events {
+                self.role_events.push((p.facility.clone(), *e, chan));
+            }
         }
         self.dispatch(ctx, part_id);
+    }
+
+    /// Tell every linked router of the partition's facility where it stands
+    /// (the first of them is its master).
+    fn announce(&mut self, ctx: &mut Ctx, part: PartId) {
+        let Some(p) = self.parts.get(&part) else { return };
+        for (i, r) in ctx.topo.routers(&p.facility).into_iter().enumerate() {
+            let up = ToRouter::PartitionUp {
+                facility: p.facility.clone(),
+                part,
+                range: p.range.clone(),
+                active: p.role == PartRole::Active,
+                master: i == 0,
+            };
+            ctx.to_router(r, up);
+        }
+    }
+
+    /// The partition takes transactions now; its servers hear they are primary.
+    fn set_active(&mut self, ctx: &mut Ctx, part: PartId) {
+        let Some(p) = self.parts.get_mut(&part) else { return };
+        p.role = PartRole::Active;
+        for s in &p.servers {
+            for e in [crate::events::SRPRIMARY, crate::events::SRRECOVERCMPL] {
+                self.role_events.push((p.facility.clone(), e, *s));
+            }
+        }
+        self.announce(ctx, part);
+        self.dispatch(ctx, part);
+    }
+
+    /// The master router's decision on a partition's role.
+    fn role(&mut self, ctx: &mut Ctx, from: NodeRef, part: PartId, active: bool, takeover: Option<String>) {
+        let Some(p) = self.parts.get_mut(&part) else { return };
+        if ctx.topo.routers(&p.facility).first() != Some(&from) {
+            return; // only the master router decides
+        }
+        if !active {
+            if p.role != PartRole::Standby {
+                p.role = PartRole::Standby;
+                for s in &p.servers {
+                    self.role_events.push((p.facility.clone(), crate::events::SRSTANDBY, *s));
+                }
+            }
+            return;
+        }
+        match takeover {
+            Some(node) if !self.adopted.contains_key(&node) => {
+                let busy = self.parts.values().any(|q| q.role == PartRole::Recovering(node.clone()));
+                if let Some(p) = self.parts.get_mut(&part) {
+                    p.role = PartRole::Recovering(node.clone());
+                }
+                if !busy {
+                    self.next_jid += 1;
+                    ctx.output(super::Output::Takeover { node, jid: self.next_jid });
+                }
+            }
+            _ => self.set_active(ctx, part),
+        }
+    }
+
+    /// The journal of lost node `node` was taken over (or could not be).
+    /// Its committed, unfinished transactions are presented to this node's
+    /// servers ahead of new work, its undecided ones rolled back; the
+    /// partitions that waited for it become active, and the routers learn
+    /// which commits it held.
+    pub fn takeover_done(&mut self, ctx: &mut Ctx, node: &str, result: Result<(u32, Vec<Record>), String>) {
+        let waiting: Vec<PartId> = self
+            .parts
+            .iter()
+            .filter(|(_, p)| p.role == PartRole::Recovering(node.to_string()))
+            .map(|(id, _)| *id)
+            .collect();
+        let (jid, records) = match result {
+            Ok(r) => r,
+            Err(why) => {
+                eprintln!("rtr node: cannot take over the journal of {node}: {why}; its partitions wait");
+                for id in waiting {
+                    if let Some(p) = self.parts.get_mut(&id) {
+                        p.role = PartRole::NoJournal(node.to_string(), why.clone());
+                    }
+                }
+                return;
+            }
+        };
+        self.adopted.insert(node.to_string(), jid);
+        let committed = self.ingest(ctx, jid, &records);
+        let mut facilities: Vec<String> = Vec::new();
+        for id in waiting {
+            if let Some(p) = self.parts.get(&id) {
+                if !facilities.contains(&p.facility) {
+                    facilities.push(p.facility.clone());
+                }
+            }
+            self.set_active(ctx, id);
+        }
+        for f in facilities {
+            for r in ctx.topo.routers(&f) {
+                ctx.to_router(r, ToRouter::TookOver { node: node.to_string(), committed: committed.clone() });
+            }
+        }
+        if self.adopted_open.get(&jid).copied().unwrap_or(0) == 0 {
+            ctx.output(super::Output::Release { jid });
+        }
+    }
+
+    /// Take in a lost node's journal: undecided transactions are rolled
+    /// back there, committed unfinished ones queued for every partition
+    /// (existing ones claim them now). Returns every tid with a commit record.
+    fn ingest(&mut self, ctx: &mut Ctx, jid: u32, records: &[Record]) -> Vec<Tid> {
+        let committed: Vec<Tid> = {
+            let mut v: Vec<Tid> = records.iter().filter(|r| r.kind == RecordKind::Commit).map(|r| r.tid).collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let scan = scan_records(records);
+        if !scan.release.is_empty() {
+            ctx.journal_to(jid, scan.release);
+        }
+        self.exceptions.extend(scan.exceptions);
+        let n = scan.commits.len();
+        for (_, tid, fac, msgs, reason) in scan.commits {
+            self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: msgs.len() });
+            self.adopted_tx.insert(tid, jid);
+            self.recovered.entry(fac).or_default().push(RecoveredTx {
+                tid,
+                msgs: msgs.into_iter().map(Some).collect(),
+                reason,
+            });
+        }
+        *self.adopted_open.entry(jid).or_default() += n;
+        let parts: Vec<PartId> = self.parts.keys().copied().collect();
+        for part in parts {
+            self.claim_recovered(part);
+            self.dispatch(ctx, part);
+        }
+        committed
     }
 
     /// A new partition takes the recovered committed messages whose key it
@@ -580,6 +692,7 @@ impl Backend {
     /// A message from the router on node `from`.
     pub fn handle(&mut self, ctx: &mut Ctx, from: NodeRef, m: ToBackend) {
         match m {
+            ToBackend::Role { part, active, takeover } => self.role(ctx, from, part, active, takeover),
             ToBackend::Msg { tid, part, index, data, first, flags: fl } => {
                 if !self.owned_by(ctx, from, tid, part, || ToBackend::Msg {
                     tid,
@@ -790,13 +903,12 @@ impl Backend {
     /// A link to peer `id` came up: when it is a router of a facility we
     /// serve, it learns our partitions.
     pub fn router_up(&mut self, ctx: &mut Ctx, id: NodeRef) {
-        let mut ids: Vec<&PartId> = self.parts.keys().collect();
+        // Every router of the facility hears again: the master may have changed.
+        let mut ids: Vec<PartId> = self.parts.keys().copied().collect();
         ids.sort();
-        for id_part in ids {
-            let p = &self.parts[id_part];
-            if ctx.topo.peer_plays(id, &p.facility, RoleList::Router) {
-                let up = ToRouter::PartitionUp { facility: p.facility.clone(), part: *id_part, range: p.range.clone() };
-                ctx.to_router(id, up);
+        for part in ids {
+            if self.parts.get(&part).is_some_and(|p| ctx.topo.peer_plays(id, &p.facility, RoleList::Router)) {
+                self.announce(ctx, part);
             }
         }
     }
@@ -805,6 +917,12 @@ impl Backend {
     /// another router: one that already asked takes them over now; the
     /// rest are orphans until one does (see [`ORPHAN_GRACE`]).
     pub fn router_lost(&mut self, ctx: &mut Ctx, id: NodeRef) {
+        // The master may have changed: the partitions announce themselves again.
+        let mut ids: Vec<PartId> = self.parts.keys().copied().collect();
+        ids.sort();
+        for part in ids {
+            self.announce(ctx, part);
+        }
         let keys: Vec<(Tid, PartId)> =
             self.branches.iter().filter(|(_, b)| b.router == id && b.committed.is_none()).map(|(k, _)| *k).collect();
         for key in keys {
@@ -1050,7 +1168,16 @@ impl Backend {
         let Some(f) = self.finishing.get(&tid) else { return };
         if f.unacked == 0 && f.unclaimed == 0 {
             self.finishing.remove(&tid);
-            if self.journal {
+            if let Some(jid) = self.adopted_tx.remove(&tid) {
+                // A taken-over transaction ends in its own journal; the
+                // journal is let go once the last one has.
+                ctx.journal_to(jid, vec![(tid, RecordKind::Done, Vec::new())]);
+                let left = self.adopted_open.entry(jid).or_default();
+                *left = left.saturating_sub(1);
+                if *left == 0 {
+                    ctx.output(super::Output::Release { jid });
+                }
+            } else if self.journal {
                 ctx.journal(vec![(tid, RecordKind::Done, Vec::new())], false, None);
             }
         }
@@ -1104,6 +1231,85 @@ impl Backend {
             }
         }
     }
+}
+
+/// What a journal's records leave to do: committed transactions without
+/// `Done` to present again (in commit order: (commit position, tid,
+/// facility, messages, reason)), records that close the undecided ones
+/// (presumed abort), and transactions set aside by the retry limit.
+struct Scan {
+    commits: Vec<(usize, Tid, String, Vec<Bytes>, u32)>,
+    release: Vec<(Tid, RecordKind, Vec<u8>)>,
+    exceptions: Vec<Exception>,
+}
+
+fn scan_records(records: &[Record]) -> Scan {
+    let mut exceptions = Vec::new();
+    #[derive(Default)]
+    struct Acc {
+        facility: Option<String>,
+        msgs: Vec<Bytes>,
+        commit: Option<(usize, u32)>,
+        abort: bool,
+        done: bool,
+        exception: Option<u32>,
+    }
+    let mut txs: HashMap<Tid, Acc> = HashMap::new();
+    let mut order: Vec<Tid> = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let acc = txs.entry(r.tid).or_insert_with(|| {
+            order.push(r.tid);
+            Acc::default()
+        });
+        match r.kind {
+            RecordKind::Msg => {
+                if let Some((fac, data)) = decode_msg(&r.payload) {
+                    acc.facility.get_or_insert(fac);
+                    acc.msgs.push(data);
+                }
+            }
+            RecordKind::Commit => {
+                let reason = r.payload.get(0..4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes);
+                acc.commit = Some((i, reason));
+            }
+            RecordKind::Abort => acc.abort = true,
+            RecordKind::Done => acc.done = true,
+            RecordKind::Exception => {
+                let strikes = r.payload.get(4..8).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes);
+                acc.exception = Some(strikes);
+            }
+            _ => {}
+        }
+    }
+    let mut commits: Vec<(usize, Tid, String, Vec<Bytes>, u32)> = Vec::new();
+    let mut release = Vec::new();
+    for tid in order {
+        let Some(acc) = txs.remove(&tid) else { continue };
+        if acc.done {
+            continue;
+        }
+        match (acc.commit, acc.facility) {
+            // Set aside by the retry limit before the crash: it stays
+            // set aside (not replayed) until an operator resolves it.
+            (Some(_), Some(fac)) if !acc.abort && acc.exception.is_some() => {
+                let strikes = acc.exception.unwrap_or(0);
+                exceptions.push(Exception { tid, facility: fac, part: 0, committed: true, strikes });
+            }
+            (Some((at, reason)), Some(fac)) if !acc.abort => commits.push((at, tid, fac, acc.msgs, reason)),
+            (Some(_), None) => release.push((tid, RecordKind::Done, Vec::new())),
+            _ => {
+                // Undecided at the crash: presumed abort. Nobody was told
+                // of a commit, and the servers' uncommitted work died
+                // with them.
+                if !acc.abort {
+                    release.push((tid, RecordKind::Abort, Vec::new()));
+                }
+                release.push((tid, RecordKind::Done, Vec::new()));
+            }
+        }
+    }
+    commits.sort_by_key(|c| c.0);
+    Scan { commits, release, exceptions }
 }
 
 fn data_delivery(chan: u32, msgtype: MsgType, tid: Tid, data: Bytes) -> Delivery {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::facility::{FacilityDef, FacilityTable};
 use crate::flags;
+use crate::journal::Record;
 use crate::keyseg::{KeySegment, KeyType};
 use crate::msgtype::MsgType;
 use crate::protocol::{Bytes, Payload};
@@ -34,6 +35,12 @@ struct Cluster {
     delivered: Vec<(usize, ConnId, Delivery)>,
     /// Synced journal writes not yet reported durable: (node, token).
     syncs: Vec<(usize, u64)>,
+    /// Every node's own journal, as written (durable or not: the sim keeps all).
+    journals: Vec<Vec<Record>>,
+    /// Writes to taken-over journals: (node, journal id, records).
+    adopted_writes: Vec<(usize, u32, usize)>,
+    /// Taken-over journals released: (node, journal id).
+    released: Vec<(usize, u32)>,
     seq: u64,
 }
 
@@ -72,6 +79,9 @@ impl Cluster {
             wire: VecDeque::new(),
             delivered: Vec::new(),
             syncs: Vec::new(),
+            journals: vec![Vec::new(); NAMES.len()],
+            adopted_writes: Vec::new(),
+            released: Vec::new(),
             seq: 0,
         };
         // Every pair the definition calls for is linked.
@@ -102,21 +112,56 @@ impl Cluster {
     /// Collect every node's output; then carry wire messages until the wire is empty.
     fn pump(&mut self) {
         loop {
+            self.collect();
+            let Some((from, to, m)) = self.wire.pop_front() else { return };
+            let now = self.now;
+            if let Some(n) = self.nodes[to].as_mut() {
+                n.peer_input(now, peer_ref(from), m);
+            }
+        }
+    }
+
+    /// Take every node's output: deliveries, journal records (each node's
+    /// own journal is kept, so a standby can take it over), wire messages,
+    /// and journal takeovers (carried out at once with the lost node's records).
+    fn collect(&mut self) {
+        loop {
+            let mut takeovers = Vec::new();
             for i in 0..self.nodes.len() {
                 let Some(n) = self.nodes[i].as_mut() else { continue };
                 for o in n.take_output() {
                     match o {
                         Output::Deliver { conn, delivery } => self.delivered.push((i, conn, delivery)),
-                        Output::Journal { token: Some(t), .. } => self.syncs.push((i, t)),
-                        Output::Journal { .. } => {}
+                        Output::Journal { entries, token, jid, .. } => {
+                            if jid == 0 {
+                                let recs = entries.into_iter().map(|(tid, kind, payload)| Record {
+                                    epoch: 1,
+                                    tid,
+                                    kind,
+                                    payload,
+                                });
+                                self.journals[i].extend(recs);
+                            } else {
+                                self.adopted_writes.push((i, jid, entries.len()));
+                            }
+                            if let Some(t) = token {
+                                self.syncs.push((i, t));
+                            }
+                        }
                         Output::Peer { peer, msg } => self.wire.push_back((i, peer as usize - 1, msg)),
+                        Output::Takeover { node, jid } => takeovers.push((i, node, jid)),
+                        Output::Release { jid } => self.released.push((i, jid)),
                     }
                 }
             }
-            let Some((from, to, m)) = self.wire.pop_front() else { return };
+            if takeovers.is_empty() {
+                return;
+            }
             let now = self.now;
-            if let Some(n) = self.nodes[to].as_mut() {
-                n.peer_input(now, peer_ref(from), m);
+            for (i, node, jid) in takeovers {
+                let lost = NAMES.iter().position(|n| *n == node).expect("a known node");
+                let records = self.journals[lost].clone();
+                self.node(i).takeover_done(now, &node, Ok((jid, records)));
             }
         }
     }
@@ -379,17 +424,7 @@ impl Cluster {
     fn pump_only(&mut self, from: usize, to: usize) {
         let now = self.now;
         loop {
-            for i in 0..self.nodes.len() {
-                let Some(n) = self.nodes[i].as_mut() else { continue };
-                for o in n.take_output() {
-                    match o {
-                        Output::Deliver { conn, delivery } => self.delivered.push((i, conn, delivery)),
-                        Output::Journal { token: Some(t), .. } => self.syncs.push((i, t)),
-                        Output::Journal { .. } => {}
-                        Output::Peer { peer, msg } => self.wire.push_back((i, peer as usize - 1, msg)),
-                    }
-                }
-            }
+            self.collect();
             let Some(at) = self.wire.iter().position(|(f, t, _)| *f == from && *t == to) else { return };
             let (_, _, m) = self.wire.remove(at).unwrap();
             if let Some(n) = self.nodes[to].as_mut() {
@@ -475,4 +510,68 @@ fn an_in_doubt_branch_nobody_committed_is_rolled_back_after_asking() {
         s.iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(),
         vec![(MsgType::Rejected, Some(Status::Routerunavailtmo))]
     );
+}
+
+#[test]
+fn a_standby_takes_over_the_lost_backends_journal_and_its_key_range() {
+    // be and be2 both serve keys 0 to 1000: be, first, is active; be2 is
+    // its standby and gets no transaction.
+    let mut c = ready();
+    let open = Request::Open {
+        chan: 1,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(0, 1000),
+    };
+    c.req(BE2, SERVER, open);
+    assert_eq!(c.take(BE2, SERVER)[0].1, MsgType::Opened);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    assert!(c.take(BE2, SERVER).is_empty(), "the standby gets nothing");
+    c.server_accept(1, t1);
+    c.sync();
+    // t1 committed on be; its server got the commit but never acknowledged it.
+    assert_eq!(c.take(BE, SERVER).iter().filter(|x| x.1 == MsgType::Accepted).count(), 1);
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    // t2 is committing on be (its commit record written, not yet reported).
+    let t2 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t2, flags: flags::sen::ACCEPT, data: msg(6, "two") });
+    c.take(BE, SERVER);
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Ack { chan: 1, tid: t1 });
+    c.node(BE).take_output();
+    c.server_accept(1, t2);
+    assert!(c.take(FE, CLIENT).is_empty());
+    // be dies. tr1 (be2's master) promotes be2, which takes over be's
+    // journal: t2's commit is there, so the client hears it committed;
+    // t1 and t2 (not acknowledged) are presented again to be2's server.
+    c.kill(BE);
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t2), Some(Status::Ok))]);
+    let s = c.take(BE2, SERVER);
+    let kinds: Vec<_> = s.iter().map(|x| (x.1, x.2)).collect();
+    // In commit order, each replayed then its outcome (the server owes
+    // acknowledgements, not votes).
+    assert_eq!(
+        kinds,
+        vec![
+            (MsgType::Msg1Uncertain, Some(t1)),
+            (MsgType::Accepted, Some(t1)),
+            (MsgType::Msg1Uncertain, Some(t2)),
+            (MsgType::Accepted, Some(t2))
+        ]
+    );
+    assert!(c.released.is_empty(), "not finished yet");
+    c.req(BE2, SERVER, Request::Ack { chan: 1, tid: t1 });
+    c.req(BE2, SERVER, Request::Ack { chan: 1, tid: t2 });
+    // Everything taken over is finished: the journal is let go.
+    assert_eq!(c.released.len(), 1, "{:?}", c.released);
+    // New work goes to be2.
+    let t3 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t3, flags: flags::sen::ACCEPT, data: msg(7, "three") });
+    let s = c.take(BE2, SERVER);
+    assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Prepare]);
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t3, reason: 0, flags: 0, implicit: false });
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t3), Some(Status::Ok))]);
 }

@@ -18,7 +18,6 @@ mod topology;
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
-use crate::events;
 use crate::journal::{Record, RecordKind};
 use crate::keyseg::KeyRange;
 use crate::msgtype::MsgType;
@@ -75,6 +74,21 @@ pub enum Output {
         /// The records start a new transaction: the journal may refuse them
         /// when only its reserve is left (in-progress transactions may use it).
         new_tx: bool,
+        /// Which journal: 0 is the node's own, others were taken over from
+        /// lost nodes ([`Output::Takeover`]).
+        jid: u32,
+    },
+    /// Take over the journal of lost node `node` as journal `jid`: lock it
+    /// (fencing its owner), recover it, and report through
+    /// [`Node::takeover_done`].
+    Takeover {
+        node: String,
+        jid: u32,
+    },
+    /// Every transaction of taken-over journal `jid` is finished: close it
+    /// (releasing its lock, so its node may start again).
+    Release {
+        jid: u32,
     },
 }
 
@@ -154,10 +168,25 @@ pub enum ToRouter {
         tid: Tid,
         status: Status,
     },
+    /// A backend's partition, as it stands: active (transactions go to it)
+    /// or not (a standby, or a new partition waiting for its role). `master`:
+    /// the receiving router is the one whose role decisions the backend
+    /// follows (the first linked router of the facility's list). Sent again
+    /// whenever either changes.
     PartitionUp {
         facility: String,
         part: PartId,
         range: KeyRange,
+        active: bool,
+        master: bool,
+    },
+    /// A standby took over the journal of node `node` (lost): the
+    /// transactions it found committed there and is finishing. Commits a
+    /// router was waiting for on that node and that are not listed did not
+    /// become durable: they did not happen.
+    TookOver {
+        node: String,
+        committed: Vec<Tid>,
     },
     PartitionDown {
         facility: String,
@@ -240,6 +269,14 @@ pub enum ToBackend {
         tid: Tid,
         facility: String,
     },
+    /// The master router's decision on a partition's role: active, or
+    /// standby. `takeover`: become active by first taking over the journal
+    /// of that (lost) node and finishing its work.
+    Role {
+        part: PartId,
+        active: bool,
+        takeover: Option<String>,
+    },
     /// The decision for every branch of `tid` on this backend.
     Outcome {
         tid: Tid,
@@ -298,11 +335,18 @@ impl Ctx<'_> {
         self.out.push(Output::Deliver { conn, delivery });
     }
     pub fn journal(&mut self, entries: Vec<(Tid, RecordKind, Vec<u8>)>, sync: bool, token: Option<u64>) {
-        self.out.push(Output::Journal { entries, sync, token, new_tx: false });
+        self.out.push(Output::Journal { entries, sync, token, new_tx: false, jid: 0 });
+    }
+    /// Records for journal `jid` (0: the node's own), unsynced.
+    pub fn journal_to(&mut self, jid: u32, entries: Vec<(Tid, RecordKind, Vec<u8>)>) {
+        self.out.push(Output::Journal { entries, sync: false, token: None, new_tx: false, jid });
     }
     /// The first records of a new transaction (unsynced, no token).
     pub fn journal_new_tx(&mut self, entries: Vec<(Tid, RecordKind, Vec<u8>)>) {
-        self.out.push(Output::Journal { entries, sync: false, token: None, new_tx: true });
+        self.out.push(Output::Journal { entries, sync: false, token: None, new_tx: true, jid: 0 });
+    }
+    pub fn output(&mut self, o: Output) {
+        self.out.push(o);
     }
 }
 
@@ -363,15 +407,9 @@ impl Node {
                         if !self.be.serves((conn, chan)) {
                             // Refused (rtr_mt_closed): it hears nothing more.
                             self.bc.closed((conn, chan));
-                        } else {
-                            // Every server of a key range on its node is active
-                            // (standby servers come with links between nodes);
-                            // the journal's committed work for the range was
-                            // queued ahead of new work when it opened.
-                            for e in [events::SRPRIMARY, events::SRRECOVERCMPL] {
-                                self.bc.rtr_event(&mut ctx, &facility, e, None, Some((conn, chan)));
-                            }
                         }
+                        // Its role events (primary or standby) come when its
+                        // partition's role is known (see `events`).
                     }
                 }
             }
@@ -477,17 +515,24 @@ impl Node {
     }
 
     /// The link to peer `id` went down: its roles are gone. Its partitions
-    /// leave this router, transactions it coordinated wait here for another
-    /// router, and transactions routed through it are driven again through
-    /// the next router of their facility.
+    /// leave this router (a standby of each active one is promoted),
+    /// transactions it coordinated wait here for another router, and
+    /// transactions routed through it are driven again through the next
+    /// router of their facility.
     pub fn link_down(&mut self, now: Instant, id: NodeRef) {
-        if self.topo.peers.remove(&id).is_none() {
-            return;
-        }
+        let Some(info) = self.topo.peers.remove(&id) else { return };
         let mut ctx = ctx!(self, now);
-        self.tr.peer_lost(&mut ctx, id);
+        self.tr.peer_lost(&mut ctx, id, &info.name);
         self.fe.router_lost(&mut ctx, id);
         self.be.router_lost(&mut ctx, id);
+        self.run(now);
+    }
+
+    /// The journal of a lost node was taken over as journal `jid` (its
+    /// surviving records), or could not be (why).
+    pub fn takeover_done(&mut self, now: Instant, node: &str, result: Result<(u32, Vec<Record>), String>) {
+        let mut ctx = ctx!(self, now);
+        self.be.takeover_done(&mut ctx, node, result);
         self.run(now);
     }
 
@@ -505,30 +550,26 @@ impl Node {
     fn run(&mut self, now: Instant) {
         while let Some((from, m)) = self.queue.pop_front() {
             let mut ctx = ctx!(self, now);
-            // Key ranges coming and going are RTR events for the facility's
-            // subscribers (and the first and last one make it ready or dead).
-            match &m {
-                Internal::Tr(ToRouter::PartitionUp { facility, .. }) => {
-                    let first = self.tr.partition_count(facility) == 0;
-                    self.bc.rtr_event(&mut ctx, facility, events::KEYRANGEGAIN, None, None);
-                    if first {
-                        self.bc.rtr_event(&mut ctx, facility, events::FACREADY, None, None);
-                    }
-                }
-                Internal::Tr(ToRouter::PartitionDown { facility, .. }) => {
-                    let last = self.tr.partition_count(facility) == 1;
-                    self.bc.rtr_event(&mut ctx, facility, events::KEYRANGELOSS, None, None);
-                    if last {
-                        self.bc.rtr_event(&mut ctx, facility, events::FACDEAD, None, None);
-                    }
-                }
-                _ => {}
-            }
             match m {
                 Internal::Tr(m) => self.tr.handle(&mut ctx, from, m),
                 Internal::Fe(m) => self.fe.handle(&mut ctx, m),
                 Internal::Be(m) => self.be.handle(&mut ctx, from, m),
             }
+            self.events(now);
+        }
+        self.events(now);
+    }
+
+    /// RTR events the roles noted: key ranges becoming routable or not at
+    /// this router (the first and last make the facility ready or dead),
+    /// and server roles (primary, standby, recovery complete).
+    fn events(&mut self, now: Instant) {
+        let mut ctx = ctx!(self, now);
+        for (facility, e) in std::mem::take(&mut self.tr.range_events) {
+            self.bc.rtr_event(&mut ctx, &facility, e, None, None);
+        }
+        for (facility, e, chan) in std::mem::take(&mut self.be.role_events) {
+            self.bc.rtr_event(&mut ctx, &facility, e, None, Some(chan));
         }
     }
 

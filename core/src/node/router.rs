@@ -11,7 +11,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
-use super::{ChanRef, Ctx, Internal, NodeRef, PartId, PartKey, ToBackend, ToFrontend, ToRouter, TxState};
+use super::{ChanRef, Ctx, NodeRef, PartId, PartKey, ToBackend, ToFrontend, ToRouter, TxState};
 use crate::flags;
 use crate::keyseg::{KeyError, KeyRange};
 use crate::status::Status;
@@ -49,6 +49,17 @@ pub(super) struct Tx {
     prepare: Option<(u32, bool)>,
 }
 
+/// A partition as this router knows it.
+pub(super) struct RPart {
+    pub(super) key: PartKey,
+    pub(super) range: KeyRange,
+    pub(super) active: bool,
+    /// This router decides the backend's roles.
+    master: bool,
+    /// Told to become active; not yet announced so.
+    promoting: bool,
+}
+
 /// A committed transaction waiting for its backends to make it durable.
 pub(super) struct Committing {
     pub(super) client: ChanRef,
@@ -60,13 +71,25 @@ pub(super) struct Committing {
     pending: Vec<NodeRef>,
     /// Backend nodes that have.
     durable: usize,
+    /// A backend could not make it durable (and none had).
+    failed: bool,
 }
 
 #[derive(Default)]
 pub struct Router {
     pub(super) txs: HashMap<Tid, Tx>,
-    /// Partitions per facility, in registration order.
-    partitions: HashMap<String, Vec<(PartKey, KeyRange)>>,
+    /// Partitions per facility, in registration order: active ones take
+    /// transactions; the others are standbys (or wait for their role).
+    partitions: HashMap<String, Vec<RPart>>,
+    /// RTR events for the node to raise: (facility, event number).
+    pub(super) range_events: Vec<(String, i32)>,
+    /// Lost backends that commits here still wait for: node -> name (a
+    /// standby that takes over its journal names it).
+    lost: HashMap<NodeRef, String>,
+    /// Key ranges whose active backend was lost with no standby to take
+    /// over: (facility, range, lost node name). The next backend to offer
+    /// the range recovers that journal first.
+    unrecovered: Vec<(String, KeyRange, String)>,
     /// Committed transactions whose commit the backends are making durable:
     /// the client hears of the commit only after they did.
     pub(super) committing: HashMap<Tid, Committing>,
@@ -84,9 +107,9 @@ struct Inquiry {
 }
 
 impl Router {
-    /// Partitions registered for a facility.
+    /// Active partitions registered for a facility.
     pub fn partition_count(&self, facility: &str) -> usize {
-        self.partitions.get(facility).map_or(0, Vec::len)
+        self.partitions.get(facility).map_or(0, |v| v.iter().filter(|p| p.active).count())
     }
 
     pub fn active(&self) -> usize {
@@ -262,14 +285,52 @@ impl Router {
                     ctx.to_frontend(c.fe, ToFrontend::Outcome { tid, client: c.client, accepted, status, reason });
                 }
             }
-            ToRouter::PartitionUp { facility, part, range } => {
-                let v = self.partitions.entry(facility).or_default();
-                v.retain(|(p, _)| *p != (from, part));
-                v.push(((from, part), range));
+            ToRouter::PartitionUp { facility, part, range, active, master } => {
+                let key = (from, part);
+                let before = self.partition_count(&facility);
+                let v = self.partitions.entry(facility.clone()).or_default();
+                let was_active = v.iter().any(|p| p.key == key && p.active);
+                let promoting = v.iter().any(|p| p.key == key && p.promoting) && !active;
+                v.retain(|p| p.key != key);
+                v.push(RPart { key, range: range.clone(), active, master, promoting });
+                if active && !was_active {
+                    self.range_events.push((facility.clone(), crate::events::KEYRANGEGAIN));
+                    if before == 0 {
+                        self.range_events.push((facility.clone(), crate::events::FACREADY));
+                    }
+                } else if !active && was_active {
+                    self.range_lost(&facility);
+                }
+                if master && !active && !promoting {
+                    self.assign_role(ctx, &facility, key, &range);
+                }
             }
             ToRouter::PartitionDown { facility, part } => {
-                if let Some(v) = self.partitions.get_mut(&facility) {
-                    v.retain(|(p, _)| *p != (from, part));
+                self.remove_partition(&facility, (from, part));
+            }
+            ToRouter::TookOver { node, committed } => {
+                let lost: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| **n == node).map(|(r, _)| *r).collect();
+                let waiting: Vec<Tid> = self
+                    .committing
+                    .iter()
+                    .filter(|(_, c)| c.pending.iter().any(|n| lost.contains(n)))
+                    .map(|(t, _)| *t)
+                    .collect();
+                for tid in waiting {
+                    let Some(c) = self.committing.get_mut(&tid) else { continue };
+                    c.pending.retain(|n| !lost.contains(n));
+                    if committed.contains(&tid) {
+                        c.durable += 1;
+                    } else if c.durable == 0 {
+                        // Not durable on the lost node: it did not commit there.
+                        c.failed = true;
+                    }
+                    if c.pending.is_empty() {
+                        self.settle(ctx, tid);
+                    }
+                }
+                for r in lost {
+                    self.lost.remove(&r);
                 }
             }
             ToRouter::Inquire { tid, facility } => {
@@ -282,9 +343,9 @@ impl Router {
                     return;
                 }
                 let mut nodes: Vec<NodeRef> = Vec::new();
-                for ((n, _), _) in self.partitions.get(&facility).map(Vec::as_slice).unwrap_or_default() {
-                    if !nodes.contains(n) {
-                        nodes.push(*n);
+                for p in self.partitions.get(&facility).map(Vec::as_slice).unwrap_or_default() {
+                    if !nodes.contains(&p.key.0) {
+                        nodes.push(p.key.0);
                     }
                 }
                 if !nodes.contains(&from) {
@@ -314,6 +375,60 @@ impl Router {
                 }
             }
         }
+    }
+
+    /// The master router's role decision for a partition that offers
+    /// itself: standby when its key range has an active partition (or one
+    /// being promoted) on another node; otherwise active, first recovering
+    /// the journal of a lost node that served the range, if any.
+    fn assign_role(&mut self, ctx: &mut Ctx, facility: &str, key: PartKey, range: &KeyRange) {
+        let Some(v) = self.partitions.get(facility) else { return };
+        let taken = v.iter().any(|p| p.key != key && (p.active || p.promoting) && p.range.same_range(range));
+        if taken {
+            ctx.to_backend(key.0, ToBackend::Role { part: key.1, active: false, takeover: None });
+            return;
+        }
+        let me = ctx.topo.name(key.0).to_string();
+        let mut takeover = None;
+        if let Some(i) = self.unrecovered.iter().position(|(f, r, _)| f == facility && r.same_range(range)) {
+            let (_, _, node) = self.unrecovered.remove(i);
+            // A node restarting recovers its own journal by itself.
+            if node != me {
+                takeover = Some(node);
+            }
+        }
+        if let Some(p) = self.partitions.get_mut(facility).and_then(|v| v.iter_mut().find(|p| p.key == key)) {
+            p.promoting = true;
+        }
+        ctx.to_backend(key.0, ToBackend::Role { part: key.1, active: true, takeover });
+    }
+
+    fn range_lost(&mut self, facility: &str) {
+        self.range_events.push((facility.to_string(), crate::events::KEYRANGELOSS));
+        if self.partition_count(facility) == 0 {
+            self.range_events.push((facility.to_string(), crate::events::FACDEAD));
+        }
+    }
+
+    fn remove_partition(&mut self, facility: &str, key: PartKey) -> Option<RPart> {
+        let v = self.partitions.get_mut(facility)?;
+        let i = v.iter().position(|p| p.key == key)?;
+        let p = v.remove(i);
+        if p.active {
+            self.range_lost(facility);
+        }
+        Some(p)
+    }
+
+    /// A committing transaction heard from every backend.
+    fn settle(&mut self, ctx: &mut Ctx, tid: Tid) {
+        let Some(c) = self.committing.remove(&tid) else { return };
+        if c.gone {
+            return;
+        }
+        let accepted = c.durable > 0 || !c.failed;
+        let (status, reason) = if accepted { (Status::Ok, c.reason) } else { (Status::Srvdied, 0) };
+        ctx.to_frontend(c.fe, ToFrontend::Outcome { tid, client: c.client, accepted, status, reason });
     }
 
     /// Every backend answered an inquiry. Each backend answered only after
@@ -347,12 +462,12 @@ impl Router {
     /// the queue, so the node raises the key range events); undecided
     /// transactions with a branch there are rejected; transactions of its
     /// clients finish as if those clients had gone away.
-    pub fn peer_lost(&mut self, ctx: &mut Ctx, node: NodeRef) {
+    pub fn peer_lost(&mut self, ctx: &mut Ctx, node: NodeRef, name: &str) {
         let mut downs = Vec::new();
         for (fac, parts) in &self.partitions {
-            for ((n, p), _) in parts {
-                if *n == node {
-                    downs.push((fac.clone(), *p));
+            for p in parts {
+                if p.key.0 == node {
+                    downs.push((fac.clone(), p.key.1));
                 }
             }
         }
@@ -378,10 +493,47 @@ impl Router {
         // that asked asks again later.
         self.inquiries.retain(|_, q| !q.waiting.contains(&node));
         // A commit waiting for the lost backend stays pending: that backend
-        // may have made it durable before it went, and it will finish it
-        // when it comes back (its journal keeps the commit).
+        // may have made it durable before it went; whoever recovers its
+        // journal (a standby, or itself restarting) reports it.
+        if self.committing.values().any(|c| c.pending.contains(&node)) {
+            self.lost.insert(node, name.to_string());
+        }
         for (facility, part) in downs {
-            ctx.loopback(node, Internal::Tr(ToRouter::PartitionDown { facility, part }));
+            let Some(gone) = self.remove_partition(&facility, (node, part)) else { continue };
+            if !(gone.active || gone.promoting) {
+                continue;
+            }
+            // The lost node served this range: a standby (the first in the
+            // facility's backend order) takes over its journal. Only the
+            // standby's master router decides.
+            let order: Vec<String> = ctx
+                .topo
+                .facilities
+                .get(&facility)
+                .map(|d| d.nodes(crate::facility::RoleList::Backend).to_vec())
+                .unwrap_or_default();
+            let rank = |n: NodeRef| order.iter().position(|x| x == ctx.topo.name(n)).unwrap_or(usize::MAX);
+            let next = self
+                .partitions
+                .get(&facility)
+                .into_iter()
+                .flatten()
+                .filter(|p| p.range.same_range(&gone.range) && !p.active)
+                .min_by_key(|p| rank(p.key.0))
+                .map(|p| (p.key, p.master));
+            match next {
+                Some((key, true)) => {
+                    let takeover = Some(name.to_string());
+                    if let Some(p) =
+                        self.partitions.get_mut(&facility).and_then(|v| v.iter_mut().find(|p| p.key == key))
+                    {
+                        p.promoting = true;
+                    }
+                    ctx.to_backend(key.0, ToBackend::Role { part: key.1, active: true, takeover });
+                }
+                Some((_, false)) => {} // its master router promotes it
+                None => self.unrecovered.push((facility.clone(), gone.range.clone(), name.to_string())),
+            }
         }
     }
 
@@ -461,6 +613,7 @@ impl Router {
                     reason,
                     pending: by_node.iter().map(|(n, _)| *n).collect(),
                     durable: 0,
+                    failed: false,
                 },
             );
         }
@@ -477,13 +630,13 @@ impl Router {
 }
 
 /// The partition whose key range holds the message's key.
-fn route(parts: Option<&Vec<(PartKey, KeyRange)>>, data: &[u8]) -> Result<PartKey, Status> {
+fn route(parts: Option<&Vec<RPart>>, data: &[u8]) -> Result<PartKey, Status> {
     let Some(parts) = parts else {
         return Err(Status::Nodstfnd);
     };
-    for (id, range) in parts {
-        match range.contains(data) {
-            Ok(true) => return Ok(*id),
+    for p in parts.iter().filter(|p| p.active) {
+        match p.range.contains(data) {
+            Ok(true) => return Ok(p.key),
             Ok(false) => {}
             Err(KeyError::MessageTooShort { .. }) => return Err(Status::Keymsgshort),
             Err(_) => return Err(Status::Internal),

@@ -69,6 +69,7 @@ impl Harness {
             match o {
                 Output::Deliver { conn, delivery } => d.push((conn, delivery)),
                 Output::Peer { peer, msg } => panic!("a lone node sent {msg:?} to peer {peer}"),
+                o @ (Output::Takeover { .. } | Output::Release { .. }) => panic!("a lone node asked for {o:?}"),
                 Output::Journal { entries, sync, token, .. } => {
                     let n = entries.len();
                     for (i, (tid, kind, payload)) in entries.into_iter().enumerate() {

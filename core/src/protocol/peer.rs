@@ -91,6 +91,7 @@ const TR_DOWN: u8 = 13;
 const TR_DECIDED: u8 = 14;
 const TR_INQUIRE: u8 = 15;
 const TR_INQUIRED: u8 = 16;
+const TR_TOOKOVER: u8 = 17;
 const FE_RETURNED: u8 = 30;
 const FE_PREPARED: u8 = 31;
 const FE_REPLY: u8 = 32;
@@ -99,6 +100,7 @@ const BE_MSG: u8 = 50;
 const BE_VOTEREQ: u8 = 51;
 const BE_OUTCOME: u8 = 52;
 const BE_INQUIRE: u8 = 53;
+const BE_ROLE: u8 = 54;
 
 fn tx_state(s: TxState) -> u8 {
     match s {
@@ -359,11 +361,21 @@ fn internal(w: &mut Writer, m: &Internal) {
                 write_tid(w, tid);
                 status(w, *s);
             }
-            ToRouter::PartitionUp { facility, part, range: k } => {
+            ToRouter::PartitionUp { facility, part, range: k, active, master } => {
                 w.u8(TR_UP);
                 w.str(facility);
                 w.u64(*part);
                 range(w, k);
+                w.u8(u8::from(*active));
+                w.u8(u8::from(*master));
+            }
+            ToRouter::TookOver { node, committed } => {
+                w.u8(TR_TOOKOVER);
+                w.str(node);
+                w.u32(committed.len() as u32);
+                for t in committed {
+                    write_tid(w, t);
+                }
             }
             ToRouter::PartitionDown { facility, part } => {
                 w.u8(TR_DOWN);
@@ -433,6 +445,18 @@ fn internal(w: &mut Writer, m: &Internal) {
                 write_tid(w, tid);
                 w.str(facility);
             }
+            ToBackend::Role { part, active, takeover } => {
+                w.u8(BE_ROLE);
+                w.u64(*part);
+                w.u8(u8::from(*active));
+                match takeover {
+                    Some(n) => {
+                        w.u8(1);
+                        w.str(n);
+                    }
+                    None => w.u8(0),
+                }
+            }
             ToBackend::VoteRequest { tid, part } => {
                 w.u8(BE_VOTEREQ);
                 write_tid(w, tid);
@@ -485,7 +509,26 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
         }
         TR_DURABLE => Internal::Tr(ToRouter::Durable { tid: read_tid(r)? }),
         TR_COMMITFAILED => Internal::Tr(ToRouter::CommitFailed { tid: read_tid(r)?, status: read_status(r)? }),
-        TR_UP => Internal::Tr(ToRouter::PartitionUp { facility: fac(r)?, part: r.u64()?, range: read_range(r)? }),
+        TR_UP => Internal::Tr(ToRouter::PartitionUp {
+            facility: fac(r)?,
+            part: r.u64()?,
+            range: read_range(r)?,
+            active: r.bool()?,
+            master: r.bool()?,
+        }),
+        TR_TOOKOVER => {
+            let node = r.str(MAX_NAME)?;
+            let n = r.u32()? as usize;
+            // A tid takes 20 bytes: a count beyond what is left is a lie.
+            if n > r.remaining() / 20 {
+                return Err(DecodeError::Truncated);
+            }
+            let mut committed = Vec::with_capacity(n);
+            for _ in 0..n {
+                committed.push(read_tid(r)?);
+            }
+            Internal::Tr(ToRouter::TookOver { node, committed })
+        }
         TR_DOWN => Internal::Tr(ToRouter::PartitionDown { facility: fac(r)?, part: r.u64()? }),
         TR_DECIDED => Internal::Tr(ToRouter::Decided {
             tid: read_tid(r)?,
@@ -499,6 +542,11 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             Internal::Tr(ToRouter::Inquired { tid: read_tid(r)?, parts: read_part_list(r)?, state: read_tx_state(r)? })
         }
         BE_INQUIRE => Internal::Be(ToBackend::Inquire { tid: read_tid(r)?, facility: fac(r)? }),
+        BE_ROLE => Internal::Be(ToBackend::Role {
+            part: r.u64()?,
+            active: r.bool()?,
+            takeover: if r.bool()? { Some(r.str(MAX_NAME)?) } else { None },
+        }),
         FE_RETURNED => Internal::Fe(ToFrontend::Returned { tid: read_tid(r)?, client: read_chan(r)?, data: data(r)? }),
         FE_PREPARED => {
             Internal::Fe(ToFrontend::Prepared { tid: read_tid(r)?, client: read_chan(r)?, reason: r.u32()? })

@@ -44,6 +44,7 @@ impl H {
             match o {
                 Output::Deliver { conn, delivery } => d.push((conn, delivery)),
                 Output::Peer { peer, msg } => panic!("a lone node sent {msg:?} to peer {peer}"),
+                o @ (Output::Takeover { .. } | Output::Release { .. }) => panic!("a lone node asked for {o:?}"),
                 Output::Journal { token, .. } => self.tokens.extend(token),
             }
         }

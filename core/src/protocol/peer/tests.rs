@@ -105,10 +105,25 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
         ("tr-branch-failed", tr(ToRouter::BranchFailed { tid: t(1), part: 2, status: Status::Nodstfnd })),
         ("tr-durable", tr(ToRouter::Durable { tid: t(u64::MAX) })),
         ("tr-commit-failed", tr(ToRouter::CommitFailed { tid: t(1), status: Status::Jnlfull })),
-        ("tr-partition-up", tr(ToRouter::PartitionUp { facility: "BANK".into(), part: 3, range: key_range() })),
+        (
+            "tr-partition-up",
+            tr(ToRouter::PartitionUp {
+                facility: "BANK".into(),
+                part: 3,
+                range: key_range(),
+                active: true,
+                master: false,
+            }),
+        ),
         (
             "tr-partition-up-unkeyed",
-            tr(ToRouter::PartitionUp { facility: "BANK".into(), part: 4, range: KeyRange::default() }),
+            tr(ToRouter::PartitionUp {
+                facility: "BANK".into(),
+                part: 4,
+                range: KeyRange::default(),
+                active: false,
+                master: true,
+            }),
         ),
         ("tr-partition-down", tr(ToRouter::PartitionDown { facility: "BANK".into(), part: 3 })),
         ("tr-decided", tr(ToRouter::Decided { tid: t(1), part: 3, committed: true, status: Status::Ok, reason: 0 })),
@@ -116,6 +131,8 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
             "tr-decided-aborted",
             tr(ToRouter::Decided { tid: t(1), part: 3, committed: false, status: Status::Timout, reason: 12 }),
         ),
+        ("tr-took-over", tr(ToRouter::TookOver { node: "be1".into(), committed: vec![t(1), t(2)] })),
+        ("tr-took-over-none", tr(ToRouter::TookOver { node: "be1".into(), committed: vec![] })),
         ("tr-inquire", tr(ToRouter::Inquire { tid: t(1), facility: "BANK".into() })),
         ("tr-inquired", tr(ToRouter::Inquired { tid: t(1), parts: vec![3, 4], state: TxState::InDoubt })),
         ("tr-inquired-unknown", tr(ToRouter::Inquired { tid: t(1), parts: vec![], state: TxState::Unknown })),
@@ -137,6 +154,8 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
         ("be-msg-later", be(ToBackend::Msg { tid: t(1), part: 3, index: 7, data: b(b""), first: false, flags: 0 })),
         ("be-vote-request", be(ToBackend::VoteRequest { tid: t(1), part: 3 })),
         ("be-inquire", be(ToBackend::Inquire { tid: t(1), facility: "BANK".into() })),
+        ("be-role-active", be(ToBackend::Role { part: 3, active: true, takeover: Some("be1".into()) })),
+        ("be-role-standby", be(ToBackend::Role { part: 3, active: false, takeover: None })),
         (
             "be-outcome",
             be(ToBackend::Outcome {
@@ -188,6 +207,7 @@ fn variant(f: &PeerFrame) -> &'static str {
             ToRouter::Decided { .. } => "Tr::Decided",
             ToRouter::Inquire { .. } => "Tr::Inquire",
             ToRouter::Inquired { .. } => "Tr::Inquired",
+            ToRouter::TookOver { .. } => "Tr::TookOver",
         },
         PeerFrame::Msg(Internal::Fe(m)) => match m {
             ToFrontend::Returned { .. } => "Fe::Returned",
@@ -200,6 +220,7 @@ fn variant(f: &PeerFrame) -> &'static str {
             ToBackend::VoteRequest { .. } => "Be::VoteRequest",
             ToBackend::Outcome { .. } => "Be::Outcome",
             ToBackend::Inquire { .. } => "Be::Inquire",
+            ToBackend::Role { .. } => "Be::Role",
         },
     }
 }
@@ -221,8 +242,8 @@ fn write_test_tid(w: &mut Writer) {
 fn samples_cover_every_kind_and_message_variant() {
     let all = samples();
     let got: BTreeSet<&str> = all.iter().map(variant).collect();
-    // 4 frame kinds without a message, 16 router, 4 frontend and 4 backend messages.
-    assert_eq!(got.len(), 4 + 16 + 4 + 4, "{got:?}");
+    // 4 frame kinds without a message, 17 router, 4 frontend and 5 backend messages.
+    assert_eq!(got.len(), 4 + 17 + 4 + 5, "{got:?}");
     // And every message tag the decoder knows (checked on the bytes).
     let tags: BTreeSet<u8> = all.iter().filter(|f| matches!(f, PeerFrame::Msg(_))).map(|f| body(f)[2]).collect();
     let known: BTreeSet<u8> = [
@@ -242,6 +263,7 @@ fn samples_cover_every_kind_and_message_variant() {
         TR_DECIDED,
         TR_INQUIRE,
         TR_INQUIRED,
+        TR_TOOKOVER,
         FE_RETURNED,
         FE_PREPARED,
         FE_REPLY,
@@ -250,6 +272,7 @@ fn samples_cover_every_kind_and_message_variant() {
         BE_VOTEREQ,
         BE_OUTCOME,
         BE_INQUIRE,
+        BE_ROLE,
     ]
     .into_iter()
     .collect();
@@ -363,6 +386,7 @@ fn foreign_versions_kinds_and_tags_are_refused() {
         TR_DECIDED,
         TR_INQUIRE,
         TR_INQUIRED,
+        TR_TOOKOVER,
         FE_RETURNED,
         FE_PREPARED,
         FE_REPLY,
@@ -371,6 +395,7 @@ fn foreign_versions_kinds_and_tags_are_refused() {
         BE_VOTEREQ,
         BE_OUTCOME,
         BE_INQUIRE,
+        BE_ROLE,
     ];
     for tag in (0..=255u8).filter(|t| !known.contains(t)) {
         // The tag is refused whatever follows it.
@@ -560,6 +585,8 @@ fn invalid_field_values_are_refused() {
             w.u32(0);
             w.bytes(&vec![0; len as usize]);
             w.bytes(&vec![1; len as usize]);
+            w.u8(1); // active
+            w.u8(0); // master
         })
     };
     assert!(matches!(decode(&up(0, 4)), Ok(PeerFrame::Msg(Internal::Tr(ToRouter::PartitionUp { .. })))));
@@ -654,7 +681,13 @@ fn bad_corpus() -> Vec<(&'static str, (Vec<u8>, DecodeError))> {
             "bad-truncated-range.bin",
             (
                 {
-                    let up = body(&tr(ToRouter::PartitionUp { facility: "BANK".into(), part: 3, range: key_range() }));
+                    let up = body(&tr(ToRouter::PartitionUp {
+                        facility: "BANK".into(),
+                        part: 3,
+                        range: key_range(),
+                        active: true,
+                        master: false,
+                    }));
                     up[..up.len() - 3].to_vec()
                 },
                 DecodeError::Truncated,
