@@ -94,7 +94,8 @@ pub enum ShowCmd {
 
 #[derive(Subcommand)]
 pub enum SetCmd {
-    /// Change a partition: suspend or resume presentation, set its retry limit.
+    /// Change a partition: suspend or resume presentation, set its retry
+    /// limit or priority list, decide a recovery that cannot reach its journal.
     Partition(SetPartitionArgs),
     /// Resolve a transaction set aside by the retry limit (`rtr show
     /// transaction` lists them as EXCEPTION): forget it, or present it again.
@@ -114,6 +115,19 @@ pub struct SetPartitionArgs {
     /// How many servers a transaction may take down before it is set aside.
     #[arg(long, value_name = "N")]
     retry_limit: Option<u32>,
+    /// A partition waiting for a lost node's journal (lcl_rec_fail) becomes
+    /// active without it: that node's unfinished work is not replayed.
+    #[arg(long, conflicts_with = "restart_recovery")]
+    ignore_recovery: bool,
+    /// Try again to take over the lost node's journal.
+    #[arg(long)]
+    restart_recovery: bool,
+    /// Backend nodes in the order they should become active for the key
+    /// range when the active one is lost (RTR's relative priority); set it
+    /// alike on every backend of the range. An empty value restores the
+    /// facility's backend order.
+    #[arg(long, value_name = "NODE,NODE,..", value_delimiter = ',', num_args = 0..)]
+    priority_list: Option<Vec<String>>,
     #[command(flatten)]
     target: Target,
 }
@@ -151,8 +165,19 @@ pub fn set(c: SetCmd) -> Result<(), String> {
             if let Some(n) = a.retry_limit {
                 changes.push(PartitionChange::RetryLimit(n));
             }
+            if a.ignore_recovery {
+                changes.push(PartitionChange::IgnoreRecovery);
+            }
+            if a.restart_recovery {
+                changes.push(PartitionChange::RestartRecovery);
+            }
+            if let Some(list) = a.priority_list {
+                changes.push(PartitionChange::PriorityList(list.into_iter().filter(|n| !n.is_empty()).collect()));
+            }
             if changes.is_empty() {
-                return Err("nothing to change: give --suspend, --resume or --retry-limit N".into());
+                return Err("nothing to change: give --suspend, --resume, --retry-limit N, --ignore-recovery, \
+                            --restart-recovery or --priority-list NODES"
+                    .into());
             }
             for change in changes {
                 run(&a.target, AdminRequest::SetPartition { facility: facility.clone(), id, change }, done)?;

@@ -58,6 +58,9 @@ pub(super) struct Partition {
     /// An operator suspended presentation (`rtr set partition --suspend`).
     pub(super) suspended: bool,
     pub(super) role: PartRole,
+    /// Backend nodes in the order they should become active for the range
+    /// (`rtr set partition --priority-list`); empty: the facility's order.
+    pub(super) priority: Vec<String>,
 }
 
 /// A partition's role in its key range, as the master router decided it.
@@ -321,6 +324,7 @@ impl Backend {
                         retry_limit: DEFAULT_RETRY_LIMIT,
                         suspended: false,
                         role: PartRole::Waiting,
+                        priority: Vec::new(),
                     },
                 );
                 (id, true)
@@ -360,6 +364,7 @@ impl Backend {
                 range: p.range.clone(),
                 active: p.role == PartRole::Active,
                 master: i == 0,
+                priority: p.priority.clone(),
             };
             ctx.to_router(r, up);
         }
@@ -406,6 +411,46 @@ impl Backend {
             }
             _ => self.set_active(ctx, part),
         }
+    }
+
+    /// An operator's decision: a partition waiting for a lost node's
+    /// journal becomes active without it. The routers hear that none of the
+    /// commits they waited for on that node was found.
+    pub(super) fn ignore_recovery(&mut self, ctx: &mut Ctx, part: PartId) -> Result<String, super::operate::Refusal> {
+        let Some(p) = self.parts.get(&part) else { return Err(("NOSUCHPRT", format!("no partition {part}"))) };
+        let node = match &p.role {
+            PartRole::NoJournal(node, _) | PartRole::Recovering(node) => node.clone(),
+            _ => return Err(("NOTRECOVERING", format!("partition {part} is not waiting for a journal"))),
+        };
+        let facility = p.facility.clone();
+        self.set_active(ctx, part);
+        for r in ctx.topo.routers(&facility) {
+            ctx.to_router(r, ToRouter::TookOver { node: node.clone(), committed: Vec::new() });
+        }
+        Ok(format!(
+            "partition {facility}:{part} is active without recovering the journal of {node}: its unfinished \
+             transactions are not replayed"
+        ))
+    }
+
+    /// An operator's decision: try the lost node's journal again.
+    pub(super) fn restart_recovery(&mut self, ctx: &mut Ctx, part: PartId) -> Result<String, super::operate::Refusal> {
+        let Some(p) = self.parts.get_mut(&part) else { return Err(("NOSUCHPRT", format!("no partition {part}"))) };
+        let PartRole::NoJournal(node, _) = p.role.clone() else {
+            return Err(("NOTRECOVERING", format!("partition {part} is not waiting for a journal")));
+        };
+        p.role = PartRole::Recovering(node.clone());
+        let facility = p.facility.clone();
+        self.next_jid += 1;
+        ctx.output(super::Output::Takeover { node: node.clone(), jid: self.next_jid });
+        Ok(format!("partition {facility}:{part}: taking over the journal of {node} again"))
+    }
+
+    pub(super) fn set_priority(&mut self, ctx: &mut Ctx, part: PartId, list: Vec<String>) {
+        if let Some(p) = self.parts.get_mut(&part) {
+            p.priority = list;
+        }
+        self.announce(ctx, part);
     }
 
     /// The journal of lost node `node` was taken over (or could not be).

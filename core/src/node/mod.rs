@@ -179,6 +179,9 @@ pub enum ToRouter {
         range: KeyRange,
         active: bool,
         master: bool,
+        /// The backend nodes in the order they should become active for
+        /// the key range (empty: the facility's backend order).
+        priority: Vec<String>,
     },
     /// A standby took over the journal of node `node` (lost): the
     /// transactions it found committed there and is finishing. Commits a

@@ -64,6 +64,22 @@ impl Backend {
                 p.retry_limit = n;
                 Ok(format!("partition {facility}:{id}: retry limit {n}"))
             }
+            PartitionChange::IgnoreRecovery => self.ignore_recovery(ctx, id),
+            PartitionChange::RestartRecovery => self.restart_recovery(ctx, id),
+            PartitionChange::PriorityList(nodes) => {
+                let mut list = Vec::new();
+                for n in &nodes {
+                    let name = crate::facility::node_name(n)
+                        .map_err(|why| ("INVNODNAM", format!("invalid node name {n:?} in the priority list: {why}")))?;
+                    if list.contains(&name) {
+                        return Err(("DUPNODNAM", format!("node {name} is twice in the priority list")));
+                    }
+                    list.push(name);
+                }
+                let text = if list.is_empty() { "the facility's backend order".to_string() } else { list.join(",") };
+                self.set_priority(ctx, id, list);
+                Ok(format!("partition {facility}:{id}: priority list {text}"))
+            }
         }
     }
 

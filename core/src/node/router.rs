@@ -58,6 +58,8 @@ pub(super) struct RPart {
     master: bool,
     /// Told to become active; not yet announced so.
     promoting: bool,
+    /// Its backend's priority list for the range (empty: facility order).
+    priority: Vec<String>,
 }
 
 /// A committed transaction waiting for its backends to make it durable.
@@ -285,14 +287,14 @@ impl Router {
                     ctx.to_frontend(c.fe, ToFrontend::Outcome { tid, client: c.client, accepted, status, reason });
                 }
             }
-            ToRouter::PartitionUp { facility, part, range, active, master } => {
+            ToRouter::PartitionUp { facility, part, range, active, master, priority } => {
                 let key = (from, part);
                 let before = self.partition_count(&facility);
                 let v = self.partitions.entry(facility.clone()).or_default();
                 let was_active = v.iter().any(|p| p.key == key && p.active);
                 let promoting = v.iter().any(|p| p.key == key && p.promoting) && !active;
                 v.retain(|p| p.key != key);
-                v.push(RPart { key, range: range.clone(), active, master, promoting });
+                v.push(RPart { key, range: range.clone(), active, master, promoting, priority });
                 if active && !was_active {
                     self.range_events.push((facility.clone(), crate::events::KEYRANGEGAIN));
                     if before == 0 {
@@ -504,14 +506,23 @@ impl Router {
                 continue;
             }
             // The lost node served this range: a standby (the first in the
-            // facility's backend order) takes over its journal. Only the
-            // standby's master router decides.
-            let order: Vec<String> = ctx
-                .topo
-                .facilities
+            // range's priority list, else in the facility's backend order)
+            // takes over its journal. Only the standby's master router decides.
+            let listed = self
+                .partitions
                 .get(&facility)
-                .map(|d| d.nodes(crate::facility::RoleList::Backend).to_vec())
-                .unwrap_or_default();
+                .into_iter()
+                .flatten()
+                .chain(std::iter::once(&gone))
+                .find(|p| p.range.same_range(&gone.range) && !p.priority.is_empty())
+                .map(|p| p.priority.clone());
+            let order: Vec<String> = listed.unwrap_or_else(|| {
+                ctx.topo
+                    .facilities
+                    .get(&facility)
+                    .map(|d| d.nodes(crate::facility::RoleList::Backend).to_vec())
+                    .unwrap_or_default()
+            });
             let rank = |n: NodeRef| order.iter().position(|x| x == ctx.topo.name(n)).unwrap_or(usize::MAX);
             let next = self
                 .partitions

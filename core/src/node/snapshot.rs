@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
+use super::backend::PartRole;
 use super::router::VoteState;
 use super::{ChanRef, Node, PartId};
 use crate::facility::{FacilityTable, Roles};
@@ -110,12 +111,14 @@ impl Node {
                 facility: p.facility.clone(),
                 id: *id,
                 range: clip(p.range.to_string(), MAX_RANGE_TEXT),
-                state: if p.suspended {
-                    PartitionState::Suspended
-                } else if p.servers.is_empty() {
-                    PartitionState::NoServers
-                } else {
-                    PartitionState::Active
+                state: match &p.role {
+                    _ if p.suspended => PartitionState::Suspended,
+                    PartRole::Standby => PartitionState::Standby,
+                    PartRole::Waiting => PartitionState::Waiting,
+                    PartRole::Recovering(_) => PartitionState::Recovering,
+                    PartRole::NoJournal(..) => PartitionState::NoJournal,
+                    PartRole::Active if p.servers.is_empty() => PartitionState::NoServers,
+                    PartRole::Active => PartitionState::Active,
                 },
                 servers: p.servers.len() as u32,
                 free_servers: p.free.len() as u32,

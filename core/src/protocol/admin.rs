@@ -57,7 +57,7 @@ pub enum AdminRequest {
 }
 
 /// What `rtr set partition` changes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PartitionChange {
     /// Stop presenting transactions to the partition's servers (those in
     /// progress go on; new ones wait, and their clients' timeouts still run).
@@ -65,6 +65,14 @@ pub enum PartitionChange {
     Resume,
     /// Servers a transaction may take down before it is set aside (1 or more).
     RetryLimit(u32),
+    /// A partition waiting for a lost node's journal becomes active without
+    /// it (the operator accepts that its unfinished work is not replayed).
+    IgnoreRecovery,
+    /// Try again to take over the lost node's journal.
+    RestartRecovery,
+    /// The backend nodes in the order they should become active for the
+    /// key range (RTR's relative priority); empty: the facility's order.
+    PriorityList(Vec<String>),
 }
 
 /// How an operator resolves a transaction set aside by the retry limit.
@@ -135,6 +143,16 @@ pub enum PartitionState {
     NoServers,
     /// Presentation suspended by an operator (`rtr set partition --suspend`).
     Suspended,
+    /// A standby: another node's partition is active for the key range.
+    Standby,
+    /// Offered to the routers, waiting for its role (RTR's `wt_tr_ok`).
+    Waiting,
+    /// Becoming active: recovering a lost node's journal (`lcl_rec`).
+    Recovering,
+    /// Becoming active, but the lost node's journal cannot be reached; waits
+    /// for an operator (`lcl_rec_fail`; `rtr set partition
+    /// --ignore-recovery|--restart-recovery`).
+    NoJournal,
 }
 
 impl PartitionState {
@@ -143,6 +161,10 @@ impl PartitionState {
             PartitionState::Active => "active",
             PartitionState::NoServers => "no_servers",
             PartitionState::Suspended => "suspended",
+            PartitionState::Standby => "standby",
+            PartitionState::Waiting => "wt_tr_ok",
+            PartitionState::Recovering => "lcl_rec",
+            PartitionState::NoJournal => "lcl_rec_fail",
         }
     }
 }
@@ -371,7 +393,15 @@ fn read_tag<T: Copy>(r: &mut Reader, all: &[T], what: &'static str) -> Result<T,
     all.get(usize::from(t)).copied().ok_or(DecodeError::UnknownTag { what, tag: t })
 }
 
-const PART_STATES: [PartitionState; 3] = [PartitionState::Active, PartitionState::NoServers, PartitionState::Suspended];
+const PART_STATES: [PartitionState; 7] = [
+    PartitionState::Active,
+    PartitionState::NoServers,
+    PartitionState::Suspended,
+    PartitionState::Standby,
+    PartitionState::Waiting,
+    PartitionState::Recovering,
+    PartitionState::NoJournal,
+];
 const SERVER_STATES: [ServerState; 3] = [ServerState::Free, ServerState::Busy, ServerState::Voted];
 const FE_STATES: [FeState; 2] = [FeState::Sending, FeState::Voting];
 const TR_STATES: [TrState; 3] = [TrState::Sending, TrState::Voting, TrState::Commit];
@@ -406,6 +436,12 @@ pub(super) fn write_request(w: &mut Writer, req: &AdminRequest) {
                 PartitionChange::RetryLimit(n) => {
                     w.u8(2);
                     w.u32(*n);
+                }
+                PartitionChange::IgnoreRecovery => w.u8(3),
+                PartitionChange::RestartRecovery => w.u8(4),
+                PartitionChange::PriorityList(v) => {
+                    w.u8(5);
+                    strs(w, v);
                 }
             }
         }
@@ -444,6 +480,9 @@ pub(super) fn read_request(r: &mut Reader) -> Result<AdminRequest, DecodeError> 
                 0 => PartitionChange::Suspend,
                 1 => PartitionChange::Resume,
                 2 => PartitionChange::RetryLimit(r.u32()?),
+                3 => PartitionChange::IgnoreRecovery,
+                4 => PartitionChange::RestartRecovery,
+                5 => PartitionChange::PriorityList(read_strs(r)?),
                 tag => return Err(DecodeError::UnknownTag { what: "partition change", tag }),
             };
             AdminRequest::SetPartition { facility, id, change }

@@ -361,13 +361,14 @@ fn internal(w: &mut Writer, m: &Internal) {
                 write_tid(w, tid);
                 status(w, *s);
             }
-            ToRouter::PartitionUp { facility, part, range: k, active, master } => {
+            ToRouter::PartitionUp { facility, part, range: k, active, master, priority } => {
                 w.u8(TR_UP);
                 w.str(facility);
                 w.u64(*part);
                 range(w, k);
                 w.u8(u8::from(*active));
                 w.u8(u8::from(*master));
+                names(w, priority);
             }
             ToRouter::TookOver { node, committed } => {
                 w.u8(TR_TOOKOVER);
@@ -515,6 +516,7 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             range: read_range(r)?,
             active: r.bool()?,
             master: r.bool()?,
+            priority: read_names(r)?,
         }),
         TR_TOOKOVER => {
             let node = r.str(MAX_NAME)?;

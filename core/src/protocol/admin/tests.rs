@@ -29,6 +29,13 @@ fn requests() -> Vec<AdminRequest> {
         AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::Suspend },
         AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::Resume },
         AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::RetryLimit(5) },
+        AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::IgnoreRecovery },
+        AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::RestartRecovery },
+        AdminRequest::SetPartition {
+            facility: "BANK".into(),
+            id: 3,
+            change: PartitionChange::PriorityList(vec!["be2".into(), "be1".into()]),
+        },
         AdminRequest::SetTransaction {
             tid: Tid { node: 1, incarnation: 2, conn: 3, seq: 4 },
             change: TxChange::Forget,
@@ -217,12 +224,13 @@ fn unknown_tags_and_oversized_lists_are_refused() {
     let mut body = vec![v, admin, 6, 1, 0, 0, 0, b'F'];
     body.extend_from_slice(&u32::MAX.to_le_bytes());
     assert!(matches!(decode(&body), Err(DecodeError::Truncated)));
-    // A state tag past the last state (active, no_servers, suspended).
+    // A state tag past the last state (active, no_servers, suspended,
+    // standby, wt_tr_ok, lcl_rec, lcl_rec_fail).
     let mut bytes = encode(&Frame::AdminReply(replies()[4].clone()))[4..].to_vec();
     let at = bytes.len() - 8 - 1 - 4 * 4 - 1; // the partition state byte
     assert_eq!(bytes[at], 1);
-    bytes[at] = 3;
-    assert!(matches!(decode(&bytes), Err(DecodeError::UnknownTag { what: "partition state", tag: 3 })));
+    bytes[at] = 7;
+    assert!(matches!(decode(&bytes), Err(DecodeError::UnknownTag { what: "partition state", tag: 7 })));
 }
 
 #[test]

@@ -113,6 +113,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
                 range: key_range(),
                 active: true,
                 master: false,
+                priority: vec!["be2".into(), "be1".into()],
             }),
         ),
         (
@@ -123,6 +124,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
                 range: KeyRange::default(),
                 active: false,
                 master: true,
+                priority: vec![],
             }),
         ),
         ("tr-partition-down", tr(ToRouter::PartitionDown { facility: "BANK".into(), part: 3 })),
@@ -587,6 +589,7 @@ fn invalid_field_values_are_refused() {
             w.bytes(&vec![1; len as usize]);
             w.u8(1); // active
             w.u8(0); // master
+            w.u32(0); // priority list
         })
     };
     assert!(matches!(decode(&up(0, 4)), Ok(PeerFrame::Msg(Internal::Tr(ToRouter::PartitionUp { .. })))));
@@ -687,8 +690,10 @@ fn bad_corpus() -> Vec<(&'static str, (Vec<u8>, DecodeError))> {
                         range: key_range(),
                         active: true,
                         master: false,
+                        priority: vec![],
                     }));
-                    up[..up.len() - 3].to_vec()
+                    // Cut inside the range (its bounds, before the flags and the list).
+                    up[..up.len() - 9].to_vec()
                 },
                 DecodeError::Truncated,
             ),
