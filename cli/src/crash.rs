@@ -58,6 +58,7 @@ pub struct CheckArgs {
 struct TidLog {
     file: File,
     seen: HashSet<String>,
+    path: PathBuf,
 }
 
 impl TidLog {
@@ -71,7 +72,13 @@ impl TidLog {
         if !ends_clean {
             file.write_all(b"\n").and_then(|_| file.sync_data()).map_err(|e| e.to_string())?;
         }
-        Ok(TidLog { file, seen })
+        Ok(TidLog { file, seen, path: path.to_path_buf() })
+    }
+
+    /// Read the file again: lines other processes appended since.
+    fn reload(&mut self) -> Result<(), String> {
+        self.seen.extend(read_lines(&self.path)?);
+        Ok(())
     }
 
     /// Append `tid` durably unless present; false if it was already there.
@@ -123,6 +130,11 @@ fn server(
             Err(RtrError::Timeout) => continue,
             Err(e) => return Err(e.to_string()),
         };
+        if m.sb.msgtype == MsgType::Msg1Uncertain {
+            // Replayed: another server (maybe in another process, on another
+            // node) may have applied it; read the file again to know.
+            db.lock().map_err(|_| "poisoned")?.reload()?;
+        }
         if m.sb.msgtype == MsgType::Accepted {
             // Apply once: the tid is the idempotence key. The line is durable
             // before the next receive acknowledges the outcome.

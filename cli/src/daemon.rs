@@ -46,6 +46,12 @@ pub struct StartArgs {
     /// idle links three times per period).
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     inactivity: u64,
+    /// A directory shared by the backends of a key range (a network or
+    /// cluster file system): this node's journal is ROOT/NAME instead of
+    /// DIR/journal, and a standby promoted in place of a lost node takes over
+    /// ROOT/LOST-NAME.
+    #[arg(long, value_name = "ROOT")]
+    journal_root: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -71,7 +77,7 @@ pub fn start(a: StartArgs) -> Result<(), String> {
     }
     let links = link_config(&a)?;
     if a.foreground {
-        return run_node(&a.dir, &socket, a.name.as_deref(), links);
+        return run_node(&a.dir, &socket, a.name.as_deref(), links, a.journal_root.as_deref());
     }
     // Detach: run this same program in the foreground in a new session, its
     // output in the node's log, and wait until it accepts connections.
@@ -94,6 +100,9 @@ pub fn start(a: StartArgs) -> Result<(), String> {
         cmd.arg("--peer").arg(p);
     }
     cmd.arg("--inactivity").arg(a.inactivity.to_string());
+    if let Some(r) = &a.journal_root {
+        cmd.arg("--journal-root").arg(r);
+    }
     cmd.stdin(Stdio::null()).stdout(log).stderr(log2);
     {
         use std::os::unix::process::CommandExt;
@@ -159,12 +168,26 @@ fn link_config(a: &StartArgs) -> Result<LinkConfig, String> {
     Ok(cfg)
 }
 
-fn run_node(dir: &Path, socket: &Path, name: Option<&str>, links: LinkConfig) -> Result<(), String> {
+fn run_node(
+    dir: &Path,
+    socket: &Path,
+    name: Option<&str>,
+    links: LinkConfig,
+    journal_root: Option<&Path>,
+) -> Result<(), String> {
     let name = node_name(dir, name)?;
     let store = FacilityStore::open(&dir.join("facilities.conf"), &name).map_err(|e| e.to_string())?;
     let facilities = store.table().defs().count();
-    let mut cfg = EmbeddedConfig::journaled(dir.join("journal"));
+    let journal = match journal_root {
+        Some(root) => {
+            std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
+            root.join(&name)
+        }
+        None => dir.join("journal"),
+    };
+    let mut cfg = EmbeddedConfig::journaled(&journal);
     cfg.node_id = Some(facility::node_id(&name));
+    cfg.peer_journals = journal_root.map(Path::to_path_buf);
     let node = EmbeddedNode::start_with(cfg).map_err(|e| e.to_string())?;
     // Before the listener exists, so every channel is checked against them.
     node.set_facility_store(store);
@@ -182,7 +205,7 @@ fn run_node(dir: &Path, socket: &Path, name: Option<&str>, links: LinkConfig) ->
          facilities defined: {facilities})",
         socket.display(),
         std::process::id(),
-        dir.join("journal").display(),
+        journal.display(),
         node.recovered()
     );
     unix::serve(listener, node.clone());

@@ -332,3 +332,83 @@ fn a_frozen_router_is_dropped_by_the_inactivity_timer_and_its_work_finished_else
     assert!(out.stdout.contains("crash check: ok"), "{out:?}");
     eprintln!("{}", out.stdout.trim());
 }
+
+#[test]
+fn killing_the_active_backend_node_promotes_its_standby_which_finishes_its_work() {
+    // be1 and be2 serve the same key ranges; be1's servers open first, so
+    // be1 is active and be2 its standby. Both keep their journals under one
+    // shared directory. be1 is killed (SIGKILL) under load: tr promotes be2,
+    // which takes over be1's journal, finishes its committed work, and
+    // takes the new work.
+    let root = tempfile::tempdir().unwrap();
+    let journals = root.path().join("journals");
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let all = [("fe", ports[0]), ("tr", ports[1]), ("be1", ports[2]), ("be2", ports[3])];
+    let start = |name: &str, port: u16| {
+        let peers: Vec<(&str, u16)> = all.iter().copied().filter(|(n, _)| *n != name).collect();
+        Node::start(root.path(), name, port, &peers, &["--inactivity", "5", "--journal-root", s(&journals)])
+    };
+    let (fe, tr, mut be1, be2) =
+        (start("fe", ports[0]), start("tr", ports[1]), start("be1", ports[2]), start("be2", ports[3]));
+    for n in [&fe, &tr, &be1, &be2] {
+        n.ok(&["create", "facility", "crash", "--frontend", "fe", "--router", "tr", "--backend", "be1,be2"]);
+    }
+    fe.wait_link_up("tr");
+    be1.wait_link_up("tr");
+    be2.wait_link_up("tr");
+    let state = root.path().join("state");
+    let s1 = spawn(&["crash-remote", "--servers", "--state", s(&state)], Some(&be1.socket));
+    s1.expect("servers open");
+    let roles = |n: &Node| -> Vec<String> {
+        let v = n.rtr(&["show", "partition", "--json"]).json();
+        v["partitions"].as_array().unwrap().iter().map(|p| p["state"].as_str().unwrap().to_string()).collect()
+    };
+    let until = Instant::now() + WAIT;
+    while roles(&be1) != ["active", "active"] {
+        assert!(Instant::now() < until, "be1 not active: {:?}", roles(&be1));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let s2 = spawn(&["crash-remote", "--servers", "--state", s(&state)], Some(&be2.socket));
+    s2.expect("servers open");
+    while roles(&be2) != ["standby", "standby"] {
+        assert!(Instant::now() < until, "be2 not standby: {:?}", roles(&be2));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut clients =
+        spawn(&["crash-remote", "--clients", "4", "--count", "150", "--state", s(&state)], Some(&fe.socket));
+    let accepted = state.join("client-accepted.log");
+    while lines(&accepted) < 100 {
+        assert!(Instant::now() < until, "no progress before the kill");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let before = lines(&accepted);
+    be1.proc.child.kill().unwrap();
+    let killed = Instant::now();
+    let _ = be1.proc.child.wait();
+    while roles(&be2) != ["active", "active"] {
+        assert!(Instant::now() < until + WAIT, "be2 not promoted: {:?}", roles(&be2));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let promoted = killed.elapsed();
+    while lines(&accepted) <= before + 4 {
+        assert!(killed.elapsed() < WAIT, "no new commit after the promotion");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let first_new = killed.elapsed();
+    clients.expect("clients done");
+    let _ = clients.child.wait();
+    let (acc, rej) = (lines(&accepted), lines(&state.join("client-rejected.log")));
+    assert_eq!(acc + rej, 600, "every transaction ended once");
+    eprintln!(
+        "backend killed after {before} accepted; be2 active after {promoted:?}, new commits after {first_new:?}; \
+         {acc} accepted, {rej} rejected"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    drop(s1);
+    drop(s2);
+    let out = rtr_within(&["crash-check", "--state", s(&state)], WAIT);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("crash check: ok"), "{out:?}");
+    eprintln!("{}", out.stdout.trim());
+    drop(tr);
+}

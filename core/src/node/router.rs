@@ -47,6 +47,10 @@ pub(super) struct Tx {
     /// replaces that of its later accept or reject, and whether it was told
     /// that every server voted yes.
     prepare: Option<(u32, bool)>,
+    /// Held: a message needed a key range whose active backend is being
+    /// replaced (a standby is taking over). This message and the client's
+    /// later ones wait here, in order, until the range is active again.
+    held: Option<Vec<ToRouter>>,
 }
 
 /// A partition as this router knows it.
@@ -97,6 +101,8 @@ pub struct Router {
     pub(super) committing: HashMap<Tid, Committing>,
     /// Transaction timeouts; entries of finished transactions are skipped when they fire.
     timers: BinaryHeap<Reverse<(Instant, Tid)>>,
+    /// Held transactions per facility, in the order they were held.
+    held: HashMap<String, Vec<Tid>>,
     /// In-doubt transactions of a lost router being resolved by asking
     /// every backend of their facility.
     inquiries: HashMap<Tid, Inquiry>,
@@ -136,6 +142,15 @@ impl Router {
 
     /// A message from a role on node `from` (this node: [`super::LOCAL`]).
     pub fn handle(&mut self, ctx: &mut Ctx, from: NodeRef, m: ToRouter) {
+        // The client's messages for a held transaction wait behind the held one.
+        if let ToRouter::Send { tid, .. } | ToRouter::ClientAccept { tid, .. } | ToRouter::ClientPrepare { tid, .. } =
+            &m
+        {
+            if let Some(held) = self.txs.get_mut(tid).and_then(|tx| tx.held.as_mut()) {
+                held.push(m);
+                return;
+            }
+        }
         match m {
             ToRouter::Start { tid, facility, client, timeout_ms, redrive } => {
                 self.begin(ctx.now, tid, facility, client, from);
@@ -153,6 +168,17 @@ impl Router {
                 let routed = route(self.partitions.get(&fac), &data);
                 let part = match routed {
                     Ok(p) => p,
+                    // No active partition for the key, but a standby serves
+                    // it: its active one was lost and it is (or will be)
+                    // taking over. RTR holds new work meanwhile.
+                    Err(Status::Nodstfnd) if standby_covers(self.partitions.get(&fac), &data) => {
+                        if let Some(tx) = self.txs.get_mut(&tid) {
+                            tx.held =
+                                Some(vec![ToRouter::Send { tid, facility: fac.clone(), client, data, flags: fl }]);
+                        }
+                        self.held.entry(fac).or_default().push(tid);
+                        return;
+                    }
                     // Undeliverable: given back to the client, who decides;
                     // the transaction goes on.
                     Err(_) if fl & flags::sen::RETURN_TO_SENDER != 0 => {
@@ -300,6 +326,7 @@ impl Router {
                     if before == 0 {
                         self.range_events.push((facility.clone(), crate::events::FACREADY));
                     }
+                    self.release_held(ctx, &facility);
                 } else if !active && was_active {
                     self.range_lost(&facility);
                 }
@@ -309,6 +336,7 @@ impl Router {
             }
             ToRouter::PartitionDown { facility, part } => {
                 self.remove_partition(&facility, (from, part));
+                self.release_held(ctx, &facility);
             }
             ToRouter::TookOver { node, committed } => {
                 let lost: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| **n == node).map(|(r, _)| *r).collect();
@@ -420,6 +448,22 @@ impl Router {
             self.range_lost(facility);
         }
         Some(p)
+    }
+
+    /// A key range of `facility` became active (or a partition went):
+    /// held transactions go on, in the order they were held (those whose
+    /// key still has only a standby are held again; those with no partition
+    /// left are rejected).
+    fn release_held(&mut self, ctx: &mut Ctx, facility: &str) {
+        let Some(tids) = self.held.remove(facility) else { return };
+        for tid in tids {
+            let Some(tx) = self.txs.get_mut(&tid) else { continue };
+            let Some(msgs) = tx.held.take() else { continue };
+            let fe = tx.fe;
+            for m in msgs {
+                self.handle(ctx, fe, m);
+            }
+        }
     }
 
     /// A committing transaction heard from every backend.
@@ -546,6 +590,10 @@ impl Router {
                 None => self.unrecovered.push((facility.clone(), gone.range.clone(), name.to_string())),
             }
         }
+        let facilities: Vec<String> = self.held.keys().cloned().collect();
+        for f in facilities {
+            self.release_held(ctx, &f);
+        }
     }
 
     fn begin(&mut self, now: Instant, tid: Tid, facility: String, client: ChanRef, fe: NodeRef) -> &mut Tx {
@@ -559,6 +607,7 @@ impl Router {
             client_gone: false,
             started: now,
             prepare: None,
+            held: None,
         })
     }
 
@@ -638,6 +687,12 @@ impl Router {
             ctx.to_frontend(tx.fe, ToFrontend::Outcome { tid, client: tx.client, accepted, status, reason });
         }
     }
+}
+
+/// Does a partition that is not active (a standby, or one being promoted)
+/// serve the message's key?
+fn standby_covers(parts: Option<&Vec<RPart>>, data: &[u8]) -> bool {
+    parts.is_some_and(|v| v.iter().any(|p| !p.active && p.range.contains(data) == Ok(true)))
 }
 
 /// The partition whose key range holds the message's key.
