@@ -117,6 +117,7 @@ typedef enum {
 #define RTR_STS_NOTFRONTEND ((rtr_status_t)410) /* Extension: This node is not a frontend of the facility (see rtr show facility) */
 #define RTR_STS_NOTBACKEND ((rtr_status_t)418) /* Extension: This node is not a backend of the facility (see rtr show facility) */
 #define RTR_STS_RETRYLIMIT ((rtr_status_t)426) /* Extension: Transaction rejected: its servers failed while processing it as often as the retry limit allows */
+#define RTR_STS_NOSTANDBY ((rtr_status_t)434) /* Extension: Key range already served on another node, and RTR_F_OPE_NOSTANDBY forbids a standby */
 
 /* Flags of rtr_open_channel (rtr_ope_flag_t); combine with |. */
 #define RTR_F_OPE_CLIENT 0x1u

@@ -133,6 +133,8 @@ statuses! {
     Notbackend = (52, Error, "RTR_STS_NOTBACKEND", "This node is not a backend of the facility (see rtr show facility)"),
     /// Extension: the transaction made its servers fail as many times as the partition allows (the retry limit).
     Retrylimit = (53, Error, "RTR_STS_RETRYLIMIT", "Transaction rejected: its servers failed while processing it as often as the retry limit allows"),
+    /// Extension: the key range is served on another node and a standby is not allowed there (`RTR_F_OPE_NOSTANDBY` on either side).
+    Nostandby = (54, Error, "RTR_STS_NOSTANDBY", "Key range already served on another node, and RTR_F_OPE_NOSTANDBY forbids a standby"),
 }
 
 impl Status {

@@ -57,6 +57,7 @@ const EXTENSION_STATUSES: &[&str] = &[
     "RTR_STS_NOTFRONTEND",
     "RTR_STS_NOTBACKEND",
     "RTR_STS_RETRYLIMIT",
+    "RTR_STS_NOSTANDBY",
 ];
 
 /// The call each flag prefix belongs to.

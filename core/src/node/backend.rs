@@ -61,6 +61,8 @@ pub(super) struct Partition {
     /// Backend nodes in the order they should become active for the range
     /// (`rtr set partition --priority-list`); empty: the facility's order.
     pub(super) priority: Vec<String>,
+    /// Opened with `RTR_F_OPE_NOSTANDBY`.
+    pub(super) nostandby: bool,
 }
 
 /// A partition's role in its key range, as the master router decided it.
@@ -325,6 +327,7 @@ impl Backend {
                         suspended: false,
                         role: PartRole::Waiting,
                         priority: Vec::new(),
+                        nostandby: fl & flags::ope::NOSTANDBY != 0,
                     },
                 );
                 (id, true)
@@ -365,6 +368,7 @@ impl Backend {
                 active: p.role == PartRole::Active,
                 master: i == 0,
                 priority: p.priority.clone(),
+                nostandby: p.nostandby,
             };
             ctx.to_router(r, up);
         }
@@ -381,6 +385,19 @@ impl Backend {
         }
         self.announce(ctx, part);
         self.dispatch(ctx, part);
+    }
+
+    /// The master router refused the partition a role (standby not
+    /// allowed): its servers are closed with `RTR_STS_NOSTANDBY`.
+    fn refuse_partition(&mut self, ctx: &mut Ctx, from: NodeRef, part: PartId) {
+        let Some(p) = self.parts.get(&part) else { return };
+        if ctx.topo.routers(&p.facility).first() != Some(&from) {
+            return;
+        }
+        for s in p.servers.clone() {
+            ctx.deliver(s.0, status_delivery(s.1, MsgType::Closed, None, Status::Nostandby, 0));
+            self.close(ctx, s);
+        }
     }
 
     /// The master router's decision on a partition's role.
@@ -737,7 +754,8 @@ impl Backend {
     /// A message from the router on node `from`.
     pub fn handle(&mut self, ctx: &mut Ctx, from: NodeRef, m: ToBackend) {
         match m {
-            ToBackend::Role { part, active, takeover } => self.role(ctx, from, part, active, takeover),
+            ToBackend::Role { part, refused: true, .. } => self.refuse_partition(ctx, from, part),
+            ToBackend::Role { part, active, takeover, .. } => self.role(ctx, from, part, active, takeover),
             ToBackend::Msg { tid, part, index, data, first, flags: fl } => {
                 if !self.owned_by(ctx, from, tid, part, || ToBackend::Msg {
                     tid,

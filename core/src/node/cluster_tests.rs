@@ -33,6 +33,8 @@ struct Cluster {
     wire: VecDeque<(usize, usize, Internal)>,
     /// Deliveries to applications: (node, conn, delivery).
     delivered: Vec<(usize, ConnId, Delivery)>,
+    /// Event numbers of the RTR events delivered, in order.
+    delivered_events: Vec<i32>,
     /// Synced journal writes not yet reported durable: (node, token).
     syncs: Vec<(usize, u64)>,
     /// Every node's own journal, as written (durable or not: the sim keeps all).
@@ -41,6 +43,9 @@ struct Cluster {
     adopted_writes: Vec<(usize, u32, usize)>,
     /// Taken-over journals released: (node, journal id).
     released: Vec<(usize, u32)>,
+    /// When set, journal takeovers wait here (node, lost node, journal id)
+    /// until the test finishes them (`finish_takeovers`).
+    defer_takeovers: Option<Vec<(usize, String, u32)>>,
     seq: u64,
 }
 
@@ -78,10 +83,12 @@ impl Cluster {
             now: Instant::now(),
             wire: VecDeque::new(),
             delivered: Vec::new(),
+            delivered_events: Vec::new(),
             syncs: Vec::new(),
             journals: vec![Vec::new(); NAMES.len()],
             adopted_writes: Vec::new(),
             released: Vec::new(),
+            defer_takeovers: None,
             seq: 0,
         };
         // Every pair the definition calls for is linked.
@@ -131,7 +138,12 @@ impl Cluster {
                 let Some(n) = self.nodes[i].as_mut() else { continue };
                 for o in n.take_output() {
                     match o {
-                        Output::Deliver { conn, delivery } => self.delivered.push((i, conn, delivery)),
+                        Output::Deliver { conn, delivery } => {
+                            if delivery.msgtype == MsgType::RtrEvent {
+                                self.delivered_events.push(delivery.evtnum);
+                            }
+                            self.delivered.push((i, conn, delivery));
+                        }
                         Output::Journal { entries, token, jid, .. } => {
                             if jid == 0 {
                                 let recs = entries.into_iter().map(|(tid, kind, payload)| Record {
@@ -155,6 +167,10 @@ impl Cluster {
                 }
             }
             if takeovers.is_empty() {
+                return;
+            }
+            if let Some(d) = self.defer_takeovers.as_mut() {
+                d.extend(takeovers);
                 return;
             }
             let now = self.now;
@@ -574,4 +590,138 @@ fn a_standby_takes_over_the_lost_backends_journal_and_its_key_range() {
     c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t3, reason: 0, flags: 0, implicit: false });
     c.sync();
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t3), Some(Status::Ok))]);
+}
+
+impl Cluster {
+    /// Finish the deferred takeovers: with the lost node's records, or failing with `why`.
+    fn finish_takeovers(&mut self, fail: Option<&str>) {
+        let now = self.now;
+        for (i, node, jid) in self.defer_takeovers.as_mut().map(std::mem::take).unwrap_or_default() {
+            let result = match fail {
+                Some(why) => Err(why.to_string()),
+                None => {
+                    let lost = NAMES.iter().position(|n| *n == node).expect("a known node");
+                    Ok((jid, self.journals[lost].clone()))
+                }
+            };
+            self.node(i).takeover_done(now, &node, result);
+        }
+        self.pump();
+    }
+
+    fn open_standby(&mut self, fl: u32, subscribe: bool) {
+        let open = Request::Open {
+            chan: 1,
+            role: Role::Server,
+            facility: "F".into(),
+            flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT | fl,
+            range: range(0, 1000),
+        };
+        if subscribe {
+            let sub = Request::Subscribe {
+                chan: 1,
+                recipient: String::new(),
+                events: vec![(crate::events::RTRBASE, crate::events::RTRBASE + 100)],
+            };
+            // Subscriptions are made before the open (as the library does).
+            let now = self.now;
+            self.node(BE2).handle_request(now, SERVER, sub);
+        }
+        self.req(BE2, SERVER, open);
+    }
+
+    fn partition_states(&mut self, node: usize) -> Vec<crate::protocol::admin::PartitionState> {
+        self.node(node).show_partitions().0.into_iter().map(|p| p.state).collect()
+    }
+}
+
+fn event_numbers(d: &[(ChanId, MsgType, Option<Tid>, Option<Status>)]) -> Vec<MsgType> {
+    d.iter().map(|x| x.1).collect()
+}
+
+#[test]
+fn a_standby_hears_its_role_and_its_promotion() {
+    use crate::protocol::admin::PartitionState as P;
+    let mut c = ready();
+    c.open_standby(0, true);
+    assert_eq!(c.partition_states(BE2), vec![P::Standby]);
+    assert_eq!(c.partition_states(BE), vec![P::Active]);
+    let d = c.take(BE2, SERVER);
+    assert_eq!(event_numbers(&d), vec![MsgType::Opened, MsgType::RtrEvent], "{d:?}");
+    let evs: Vec<i32> = c.delivered_events.drain(..).collect();
+    assert_eq!(evs, vec![crate::events::SRSTANDBY]);
+    c.kill(BE);
+    assert_eq!(c.partition_states(BE2), vec![P::Active]);
+    let evs: Vec<i32> = c.delivered_events.drain(..).collect();
+    assert_eq!(evs, vec![crate::events::SRPRIMARY, crate::events::SRRECOVERCMPL]);
+}
+
+#[test]
+fn nostandby_refuses_a_second_node_for_the_range() {
+    let mut c = ready();
+    c.open_standby(flags::ope::NOSTANDBY, false);
+    let d = c.take(BE2, SERVER);
+    assert_eq!(
+        d.iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(),
+        vec![(MsgType::Opened, Some(Status::Ok)), (MsgType::Closed, Some(Status::Nostandby))]
+    );
+    assert_eq!(c.node(BE2).stats().servers, 0);
+}
+
+#[test]
+fn new_work_waits_while_the_standby_recovers_and_an_operator_decides_a_lost_journal() {
+    use crate::protocol::admin::{PartitionChange, PartitionState as P};
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    c.defer_takeovers = Some(Vec::new());
+    c.kill(BE);
+    assert_eq!(c.partition_states(BE2), vec![P::Recovering]);
+    // A transaction for the range waits (it is not rejected).
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "held") });
+    assert!(c.take(FE, CLIENT).is_empty());
+    assert!(c.take(BE2, SERVER).is_empty());
+    // The journal cannot be reached: the partition waits for an operator.
+    c.finish_takeovers(Some("no such directory"));
+    assert_eq!(c.partition_states(BE2), vec![P::NoJournal]);
+    assert!(c.take(FE, CLIENT).is_empty(), "still held");
+    // --restart-recovery: tried again, and now it works.
+    let now = c.now;
+    let part = c.node(BE2).show_partitions().0[0].id;
+    let r = c.node(BE2).set_partition(now, "F", part, PartitionChange::RestartRecovery);
+    assert!(r.is_ok(), "{r:?}");
+    c.pump();
+    c.finish_takeovers(None);
+    assert_eq!(c.partition_states(BE2), vec![P::Active]);
+    // The held transaction goes on at the standby.
+    let s = c.take(BE2, SERVER);
+    assert_eq!(
+        s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(),
+        vec![(MsgType::Msg1, Some(tid)), (MsgType::Prepare, Some(tid))]
+    );
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+}
+
+#[test]
+fn ignore_recovery_makes_the_standby_active_without_the_lost_journal() {
+    use crate::protocol::admin::{PartitionChange, PartitionState as P};
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    c.defer_takeovers = Some(Vec::new());
+    c.kill(BE);
+    c.finish_takeovers(Some("no such directory"));
+    assert_eq!(c.partition_states(BE2), vec![P::NoJournal]);
+    let now = c.now;
+    let part = c.node(BE2).show_partitions().0[0].id;
+    let bad = c.node(BE2).set_partition(now, "F", part, PartitionChange::IgnoreRecovery);
+    assert!(bad.is_ok(), "{bad:?}");
+    c.pump();
+    assert_eq!(c.partition_states(BE2), vec![P::Active]);
+    // Not waiting any more: a second decision is refused.
+    let again = c.node(BE2).set_partition(now, "F", part, PartitionChange::IgnoreRecovery);
+    assert_eq!(again.map_err(|e| e.0), Err("NOTRECOVERING"));
 }

@@ -182,6 +182,8 @@ pub enum ToRouter {
         /// The backend nodes in the order they should become active for
         /// the key range (empty: the facility's backend order).
         priority: Vec<String>,
+        /// Opened with `RTR_F_OPE_NOSTANDBY`: may neither be nor have a standby.
+        nostandby: bool,
     },
     /// A standby took over the journal of node `node` (lost): the
     /// transactions it found committed there and is finishing. Commits a
@@ -279,6 +281,10 @@ pub enum ToBackend {
         part: PartId,
         active: bool,
         takeover: Option<String>,
+        /// Neither active nor standby: the range is active elsewhere and
+        /// `RTR_F_OPE_NOSTANDBY` (of either partition) forbids a standby.
+        /// Its servers are closed (`RTR_STS_NOSTANDBY`).
+        refused: bool,
     },
     /// The decision for every branch of `tid` on this backend.
     Outcome {

@@ -64,6 +64,8 @@ pub(super) struct RPart {
     promoting: bool,
     /// Its backend's priority list for the range (empty: facility order).
     priority: Vec<String>,
+    /// May neither be nor have a standby.
+    nostandby: bool,
 }
 
 /// A committed transaction waiting for its backends to make it durable.
@@ -313,14 +315,14 @@ impl Router {
                     ctx.to_frontend(c.fe, ToFrontend::Outcome { tid, client: c.client, accepted, status, reason });
                 }
             }
-            ToRouter::PartitionUp { facility, part, range, active, master, priority } => {
+            ToRouter::PartitionUp { facility, part, range, active, master, priority, nostandby } => {
                 let key = (from, part);
                 let before = self.partition_count(&facility);
                 let v = self.partitions.entry(facility.clone()).or_default();
                 let was_active = v.iter().any(|p| p.key == key && p.active);
                 let promoting = v.iter().any(|p| p.key == key && p.promoting) && !active;
                 v.retain(|p| p.key != key);
-                v.push(RPart { key, range: range.clone(), active, master, promoting, priority });
+                v.push(RPart { key, range: range.clone(), active, master, promoting, priority, nostandby });
                 if active && !was_active {
                     self.range_events.push((facility.clone(), crate::events::KEYRANGEGAIN));
                     if before == 0 {
@@ -413,9 +415,11 @@ impl Router {
     /// the journal of a lost node that served the range, if any.
     fn assign_role(&mut self, ctx: &mut Ctx, facility: &str, key: PartKey, range: &KeyRange) {
         let Some(v) = self.partitions.get(facility) else { return };
-        let taken = v.iter().any(|p| p.key != key && (p.active || p.promoting) && p.range.same_range(range));
-        if taken {
-            ctx.to_backend(key.0, ToBackend::Role { part: key.1, active: false, takeover: None });
+        let holder = v.iter().find(|p| p.key != key && (p.active || p.promoting) && p.range.same_range(range));
+        if let Some(h) = holder {
+            let me_nostandby = v.iter().any(|p| p.key == key && p.nostandby);
+            let refused = h.nostandby || me_nostandby;
+            ctx.to_backend(key.0, ToBackend::Role { part: key.1, active: false, takeover: None, refused });
             return;
         }
         let me = ctx.topo.name(key.0).to_string();
@@ -430,7 +434,7 @@ impl Router {
         if let Some(p) = self.partitions.get_mut(facility).and_then(|v| v.iter_mut().find(|p| p.key == key)) {
             p.promoting = true;
         }
-        ctx.to_backend(key.0, ToBackend::Role { part: key.1, active: true, takeover });
+        ctx.to_backend(key.0, ToBackend::Role { part: key.1, active: true, takeover, refused: false });
     }
 
     fn range_lost(&mut self, facility: &str) {
@@ -584,7 +588,7 @@ impl Router {
                     {
                         p.promoting = true;
                     }
-                    ctx.to_backend(key.0, ToBackend::Role { part: key.1, active: true, takeover });
+                    ctx.to_backend(key.0, ToBackend::Role { part: key.1, active: true, takeover, refused: false });
                 }
                 Some((_, false)) => {} // its master router promotes it
                 None => self.unrecovered.push((facility.clone(), gone.range.clone(), name.to_string())),

@@ -361,7 +361,7 @@ fn internal(w: &mut Writer, m: &Internal) {
                 write_tid(w, tid);
                 status(w, *s);
             }
-            ToRouter::PartitionUp { facility, part, range: k, active, master, priority } => {
+            ToRouter::PartitionUp { facility, part, range: k, active, master, priority, nostandby } => {
                 w.u8(TR_UP);
                 w.str(facility);
                 w.u64(*part);
@@ -369,6 +369,7 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.u8(u8::from(*active));
                 w.u8(u8::from(*master));
                 names(w, priority);
+                w.u8(u8::from(*nostandby));
             }
             ToRouter::TookOver { node, committed } => {
                 w.u8(TR_TOOKOVER);
@@ -446,10 +447,11 @@ fn internal(w: &mut Writer, m: &Internal) {
                 write_tid(w, tid);
                 w.str(facility);
             }
-            ToBackend::Role { part, active, takeover } => {
+            ToBackend::Role { part, active, takeover, refused } => {
                 w.u8(BE_ROLE);
                 w.u64(*part);
                 w.u8(u8::from(*active));
+                w.u8(u8::from(*refused));
                 match takeover {
                     Some(n) => {
                         w.u8(1);
@@ -517,6 +519,7 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             active: r.bool()?,
             master: r.bool()?,
             priority: read_names(r)?,
+            nostandby: r.bool()?,
         }),
         TR_TOOKOVER => {
             let node = r.str(MAX_NAME)?;
@@ -547,6 +550,7 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
         BE_ROLE => Internal::Be(ToBackend::Role {
             part: r.u64()?,
             active: r.bool()?,
+            refused: r.bool()?,
             takeover: if r.bool()? { Some(r.str(MAX_NAME)?) } else { None },
         }),
         FE_RETURNED => Internal::Fe(ToFrontend::Returned { tid: read_tid(r)?, client: read_chan(r)?, data: data(r)? }),

@@ -116,6 +116,7 @@ class Status(enum.IntEnum):
     NOTFRONTEND = 410
     NOTBACKEND = 418
     RETRYLIMIT = 426
+    NOSTANDBY = 434
     @property
     def text(self) -> str: ...
     @property

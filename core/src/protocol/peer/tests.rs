@@ -114,6 +114,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
                 active: true,
                 master: false,
                 priority: vec!["be2".into(), "be1".into()],
+                nostandby: false,
             }),
         ),
         (
@@ -125,6 +126,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
                 active: false,
                 master: true,
                 priority: vec![],
+                nostandby: true,
             }),
         ),
         ("tr-partition-down", tr(ToRouter::PartitionDown { facility: "BANK".into(), part: 3 })),
@@ -156,8 +158,8 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
         ("be-msg-later", be(ToBackend::Msg { tid: t(1), part: 3, index: 7, data: b(b""), first: false, flags: 0 })),
         ("be-vote-request", be(ToBackend::VoteRequest { tid: t(1), part: 3 })),
         ("be-inquire", be(ToBackend::Inquire { tid: t(1), facility: "BANK".into() })),
-        ("be-role-active", be(ToBackend::Role { part: 3, active: true, takeover: Some("be1".into()) })),
-        ("be-role-standby", be(ToBackend::Role { part: 3, active: false, takeover: None })),
+        ("be-role-active", be(ToBackend::Role { part: 3, active: true, takeover: Some("be1".into()), refused: false })),
+        ("be-role-standby", be(ToBackend::Role { part: 3, active: false, takeover: None, refused: true })),
         (
             "be-outcome",
             be(ToBackend::Outcome {
@@ -590,6 +592,7 @@ fn invalid_field_values_are_refused() {
             w.u8(1); // active
             w.u8(0); // master
             w.u32(0); // priority list
+            w.u8(0); // nostandby
         })
     };
     assert!(matches!(decode(&up(0, 4)), Ok(PeerFrame::Msg(Internal::Tr(ToRouter::PartitionUp { .. })))));
@@ -691,6 +694,7 @@ fn bad_corpus() -> Vec<(&'static str, (Vec<u8>, DecodeError))> {
                         active: true,
                         master: false,
                         priority: vec![],
+                        nostandby: false,
                     }));
                     // Cut inside the range (its bounds, before the flags and the list).
                     up[..up.len() - 9].to_vec()
