@@ -9,6 +9,7 @@ mod bench;
 mod channels;
 mod crash;
 mod daemon;
+mod failover;
 mod journal_cmd;
 mod manage;
 mod probe;
@@ -33,6 +34,9 @@ enum Cmd {
     Demo(bank::DemoArgs),
     /// Measure embedded transaction latency and throughput.
     Bench(bench::BenchArgs),
+    /// Measure backend failover on this host: kill -9 the active backend node
+    /// under load and time detection, journal takeover and the first new commit.
+    FailoverBench(failover::FailoverArgs),
     /// Inspect, check and take over a journal directory.
     Journal(journal_cmd::JournalArgs),
     /// Check that a directory (local disk or network file system) keeps the
@@ -85,6 +89,7 @@ fn main() {
         Cmd::CrashWorker(a) => crash::worker(a),
         Cmd::CrashCheck(a) => crash::check(a),
         Cmd::CrashRemote(a) => crash::remote(a),
+        Cmd::FailoverBench(a) => failover::run(a),
     };
     if let Err(e) = result {
         eprintln!("rtr: {e}");

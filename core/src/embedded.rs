@@ -480,19 +480,38 @@ impl Driver {
         let mut takeovers = Vec::new();
         for out in self.node.take_output() {
             match out {
-                Output::Journal { entries, jid, .. } if jid != 0 => {
+                Output::Journal { entries, jid, sync, token, .. } if jid != 0 => {
                     // A taken-over journal: its undecided transactions'
-                    // aborts and its finished ones' Done records.
-                    if let Some(j) = self.adopted.get(&jid) {
-                        j.append(
-                            entries,
-                            false,
-                            Box::new(|res| {
-                                if let Err(e) = res {
-                                    eprintln!("rtr: a write to a taken-over journal failed: {e}");
-                                }
-                            }),
-                        );
+                    // aborts, its finished ones' Done records, and the
+                    // commits of its in-doubt ones (synced, with a token).
+                    match self.adopted.get(&jid) {
+                        Some(j) => {
+                            let back = self.back.clone();
+                            if token.is_some() {
+                                self.in_flight += 1;
+                            }
+                            j.append(
+                                entries,
+                                sync,
+                                Box::new(move |res| match (res, token) {
+                                    (Ok(()), Some(t)) => {
+                                        back.send(Input::JournalDone(vec![t], Ok(())));
+                                    }
+                                    (Ok(()), None) => {}
+                                    (Err(e), t) => {
+                                        eprintln!("rtr: a write to a taken-over journal failed: {e}");
+                                        if let Some(t) = t {
+                                            back.send(Input::JournalDone(vec![t], Err(Status::Jnlfull)));
+                                        }
+                                    }
+                                }),
+                            );
+                        }
+                        None => {
+                            if let Some(t) = token {
+                                self.node.journal_done(now, t, Err(Status::Nodeunavail));
+                            }
+                        }
                     }
                 }
                 Output::Takeover { node, jid } => takeovers.push((node, jid)),

@@ -112,6 +112,11 @@ pub(super) struct Branch {
     /// The server rejected (its reason): sent again to a new owner, and no
     /// prepare is asked of the server again.
     voted_reject: Option<u32>,
+    /// The router asked for a durable vote (the transaction spans several
+    /// backend nodes), and whether the vote record is durable yet.
+    durable_requested: bool,
+    vote_durable: bool,
+    vote_syncing: bool,
     /// Messages from another router that drives the transaction again
     /// while the owner is still linked: handled once the owner decides
     /// or its link goes down, so two routers never decide one branch.
@@ -136,6 +141,9 @@ impl Branch {
             router,
             vote_reason: 0,
             voted_reject: None,
+            durable_requested: false,
+            vote_durable: false,
+            vote_syncing: false,
             parked: Vec::new(),
             orphaned: None,
         }
@@ -147,6 +155,20 @@ impl Branch {
 /// alive). After that an unvoted branch is rolled back; a voted one stays
 /// in doubt until a router brings its outcome.
 pub const ORPHAN_GRACE: Duration = Duration::from_secs(5);
+
+/// Payload of a Vote record made durable before the vote was given (the
+/// transaction spans several backend nodes): recovery keeps the
+/// transaction in doubt instead of presuming abort.
+const DURABLE_VOTE: u8 = 1;
+
+/// A recovered transaction whose vote was durable and whose outcome is not
+/// known here.
+pub(super) struct InDoubt {
+    facility: String,
+    msgs: Vec<Bytes>,
+    /// The journal it belongs to (0: this node's own).
+    jid: u32,
+}
 
 /// How many decided transactions a backend remembers, to answer a router
 /// that drives one of them again.
@@ -224,6 +246,13 @@ pub struct Backend {
     /// Done record goes there), and how many each such journal still has.
     adopted_tx: HashMap<Tid, u32>,
     adopted_open: HashMap<u32, usize>,
+    /// Durable votes being synced: token -> branch.
+    vote_tokens: HashMap<u64, (Tid, PartId)>,
+    /// Transactions recovered from a journal with a durable vote and no
+    /// outcome: their router decides (asked by inquiry).
+    in_doubt: HashMap<Tid, InDoubt>,
+    /// Commit records of in-doubt transactions being made durable.
+    resolving: HashMap<u64, (Tid, InDoubt, u32, NodeRef)>,
 }
 
 /// Journal payload of a message record: facility name, then the data.
@@ -265,7 +294,8 @@ impl Backend {
     /// Rebuild from the journal at start-up, before any channel opens.
     /// Returns the number of committed transactions waiting to be replayed.
     pub fn recover(&mut self, ctx: &mut Ctx, records: &[Record]) -> usize {
-        let scan = scan_records(records);
+        let mut scan = scan_records(records);
+        self.keep_in_doubt(ctx, 0, std::mem::take(&mut scan.in_doubt));
         if !scan.release.is_empty() {
             ctx.journal(scan.release, false, None);
         }
@@ -525,7 +555,8 @@ impl Backend {
             v.dedup();
             v
         };
-        let scan = scan_records(records);
+        let mut scan = scan_records(records);
+        self.keep_in_doubt(ctx, jid, std::mem::take(&mut scan.in_doubt));
         if !scan.release.is_empty() {
             ctx.journal_to(jid, scan.release);
         }
@@ -714,10 +745,21 @@ impl Backend {
                     if !b.voted_accept {
                         b.voted_accept = true;
                         b.vote_reason = reason;
-                        if self.journal {
-                            ctx.journal(vec![(tid, RecordKind::Vote, Vec::new())], false, None);
+                        if self.journal && b.durable_requested {
+                            // Given once durable (see `sync_vote`).
+                            self.next_token += 1;
+                            let token = self.next_token;
+                            b.vote_syncing = true;
+                            ctx.journal(vec![(tid, RecordKind::Vote, vec![DURABLE_VOTE])], true, Some(token));
+                            self.vote_tokens.insert(token, (tid, part));
+                        } else {
+                            if self.journal {
+                                ctx.journal(vec![(tid, RecordKind::Vote, Vec::new())], false, None);
+                            }
+                            b.vote_durable = !self.journal;
+                            let durable = b.vote_durable;
+                            ctx.to_router(b.router, ToRouter::Vote { tid, part, accept: true, reason, durable });
                         }
-                        ctx.to_router(b.router, ToRouter::Vote { tid, part, accept: true, reason });
                     }
                     if forget {
                         // RTR_F_ACC_FORGET: the server is free for its next
@@ -736,7 +778,7 @@ impl Backend {
             Request::Reject { tid, reason, .. } if current == Some(tid) => {
                 if let Some(b) = self.branches.get_mut(&(tid, part)) {
                     b.voted_reject = Some(reason);
-                    ctx.to_router(b.router, ToRouter::Vote { tid, part, accept: false, reason });
+                    ctx.to_router(b.router, ToRouter::Vote { tid, part, accept: false, reason, durable: true });
                 }
             }
             Request::Ack { tid, .. } => {
@@ -769,8 +811,8 @@ impl Backend {
                 }
                 self.message(ctx, from, tid, part, index, data, first, fl)
             }
-            ToBackend::VoteRequest { tid, part } => {
-                if !self.owned_by(ctx, from, tid, part, || ToBackend::VoteRequest { tid, part }) {
+            ToBackend::VoteRequest { tid, part, durable } => {
+                if !self.owned_by(ctx, from, tid, part, || ToBackend::VoteRequest { tid, part, durable }) {
                     return;
                 }
                 let Some(b) = self.branches.get_mut(&(tid, part)) else {
@@ -781,11 +823,46 @@ impl Backend {
                     return self.answer_decided(ctx, from, tid, part);
                 }
                 b.vote_requested = true;
+                b.durable_requested |= durable;
+                if b.voted_accept && durable && !b.vote_durable && !b.vote_syncing && self.journal {
+                    // Voted before the router knew the transaction spans
+                    // several nodes: make the vote durable, then give it again.
+                    b.vote_syncing = true;
+                    self.next_token += 1;
+                    let token = self.next_token;
+                    ctx.journal(vec![(tid, RecordKind::Vote, vec![DURABLE_VOTE])], true, Some(token));
+                    self.vote_tokens.insert(token, (tid, part));
+                    return;
+                }
                 if let (Some(s), false, None) = (b.server, b.voted_accept, b.voted_reject) {
                     ctx.deliver(s.0, prepare(s.1, tid));
                 }
             }
             ToBackend::Inquire { tid, facility } => self.inquire(ctx, from, tid, facility),
+            ToBackend::Outcome { tid, accepted, status, reason, .. } if self.in_doubt.contains_key(&tid) => {
+                let Some(d) = self.in_doubt.remove(&tid) else { return };
+                if accepted {
+                    // Committed elsewhere: committed here too (durably),
+                    // then presented to the servers like recovered work.
+                    self.next_token += 1;
+                    let token = self.next_token;
+                    let rec = vec![(tid, RecordKind::Commit, reason.to_le_bytes().to_vec())];
+                    ctx.output(super::Output::Journal {
+                        entries: rec,
+                        sync: true,
+                        token: Some(token),
+                        new_tx: false,
+                        jid: d.jid,
+                    });
+                    self.resolving.insert(token, (tid, d, reason, from));
+                } else {
+                    let rec = vec![(tid, RecordKind::Abort, Vec::new()), (tid, RecordKind::Done, Vec::new())];
+                    if d.jid != 0 || self.journal {
+                        ctx.journal_to(d.jid, rec);
+                    }
+                    self.remember(tid, false, status, reason);
+                }
+            }
             ToBackend::Outcome { tid, parts, accepted, status, reason } => {
                 // Only the owner's outcome counts; a branch owned by another
                 // router that is still linked keeps it for later.
@@ -884,10 +961,10 @@ impl Backend {
         b.router = from;
         b.orphaned = None;
         if let Some(reason) = b.voted_reject {
-            ctx.to_router(from, ToRouter::Vote { tid, part, accept: false, reason });
-        } else if b.voted_accept && b.committed.is_none() {
-            let reason = b.vote_reason;
-            ctx.to_router(from, ToRouter::Vote { tid, part, accept: true, reason });
+            ctx.to_router(from, ToRouter::Vote { tid, part, accept: false, reason, durable: true });
+        } else if b.voted_accept && b.committed.is_none() && !b.vote_syncing {
+            let (reason, durable) = (b.vote_reason, b.vote_durable);
+            ctx.to_router(from, ToRouter::Vote { tid, part, accept: true, reason, durable });
         }
         true
     }
@@ -896,6 +973,10 @@ impl Backend {
     /// here become the asker's (once their router's link is gone: until
     /// then the question waits), so the answer is final.
     fn inquire(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, facility: String) {
+        if self.in_doubt.contains_key(&tid) {
+            ctx.to_router(from, ToRouter::Inquired { tid, parts: Vec::new(), state: TxState::InDoubt });
+            return;
+        }
         let parts: Vec<PartId> = self
             .facilities
             .get(&facility)
@@ -926,6 +1007,27 @@ impl Backend {
             }
         };
         ctx.to_router(from, ToRouter::Inquired { tid, parts, state });
+    }
+
+    /// Keep recovered in-doubt transactions until a router decides them;
+    /// the first inquiry goes out at once (or when a router links).
+    fn keep_in_doubt(&mut self, ctx: &mut Ctx, jid: u32, list: Vec<(Tid, String, Vec<Bytes>)>) {
+        if list.is_empty() {
+            return;
+        }
+        for (tid, facility, msgs) in list {
+            self.in_doubt.insert(tid, InDoubt { facility, msgs, jid });
+        }
+        self.orphan_deadline = Some(ctx.now);
+    }
+
+    /// Ask a router of each in-doubt transaction's facility to resolve it.
+    fn inquire_in_doubt(&mut self, ctx: &mut Ctx) {
+        for (tid, d) in &self.in_doubt {
+            if let Some(&r) = ctx.topo.routers(&d.facility).first() {
+                ctx.to_router(r, ToRouter::Inquire { tid: *tid, facility: d.facility.clone() });
+            }
+        }
     }
 
     /// Tell router `to` what became of a transaction it drives again.
@@ -966,6 +1068,9 @@ impl Backend {
     /// A link to peer `id` came up: when it is a router of a facility we
     /// serve, it learns our partitions.
     pub fn router_up(&mut self, ctx: &mut Ctx, id: NodeRef) {
+        if !self.in_doubt.is_empty() {
+            self.inquire_in_doubt(ctx);
+        }
         // Every router of the facility hears again: the master may have changed.
         let mut ids: Vec<PartId> = self.parts.keys().copied().collect();
         ids.sort();
@@ -1016,6 +1121,10 @@ impl Backend {
             return;
         }
         self.orphan_deadline = None;
+        if !self.in_doubt.is_empty() {
+            self.inquire_in_doubt(ctx);
+            self.orphan_deadline = Some(ctx.now + ORPHAN_GRACE);
+        }
         let mut expired = Vec::new();
         let mut ask: Vec<(Tid, String)> = Vec::new();
         for (key, b) in self.branches.iter_mut() {
@@ -1053,6 +1162,48 @@ impl Backend {
 
     /// A journal write finished (`token`) or failed.
     pub fn journal_done(&mut self, ctx: &mut Ctx, token: u64, result: Result<(), Status>) {
+        if let Some((tid, part)) = self.vote_tokens.remove(&token) {
+            let Some(b) = self.branches.get_mut(&(tid, part)) else { return };
+            b.vote_syncing = false;
+            match result {
+                Ok(()) => {
+                    b.vote_durable = true;
+                    let reason = b.vote_reason;
+                    ctx.to_router(b.router, ToRouter::Vote { tid, part, accept: true, reason, durable: true });
+                }
+                Err(status) => ctx.to_router(b.router, ToRouter::BranchFailed { tid, part, status }),
+            }
+            return;
+        }
+        if let Some((tid, d, reason, router)) = self.resolving.remove(&token) {
+            match result {
+                Ok(()) => {
+                    self.remember(tid, true, Status::Ok, reason);
+                    self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: d.msgs.len() });
+                    if d.jid != 0 {
+                        self.adopted_tx.insert(tid, d.jid);
+                        *self.adopted_open.entry(d.jid).or_default() += 1;
+                    }
+                    self.recovered.entry(d.facility.clone()).or_default().push(RecoveredTx {
+                        tid,
+                        msgs: d.msgs.into_iter().map(Some).collect(),
+                        reason,
+                    });
+                    let parts: Vec<PartId> = self.parts.keys().copied().collect();
+                    for part in parts {
+                        self.claim_recovered(part);
+                        self.dispatch(ctx, part);
+                    }
+                    ctx.to_router(router, ToRouter::Durable { tid });
+                }
+                Err(status) => {
+                    // Still in doubt: asked again later.
+                    self.in_doubt.insert(tid, d);
+                    ctx.to_router(router, ToRouter::CommitFailed { tid, status });
+                }
+            }
+            return;
+        }
         let Some((tid, parts, reason, routers)) = self.committing.remove(&token) else { return };
         self.committing_tx.remove(&tid);
         match result {
@@ -1304,6 +1455,8 @@ struct Scan {
     commits: Vec<(usize, Tid, String, Vec<Bytes>, u32)>,
     release: Vec<(Tid, RecordKind, Vec<u8>)>,
     exceptions: Vec<Exception>,
+    /// Voted durably, no outcome: (tid, facility, messages).
+    in_doubt: Vec<(Tid, String, Vec<Bytes>)>,
 }
 
 fn scan_records(records: &[Record]) -> Scan {
@@ -1316,8 +1469,10 @@ fn scan_records(records: &[Record]) -> Scan {
         abort: bool,
         done: bool,
         exception: Option<u32>,
+        durable_vote: bool,
     }
     let mut txs: HashMap<Tid, Acc> = HashMap::new();
+    let mut in_doubt = Vec::new();
     let mut order: Vec<Tid> = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let acc = txs.entry(r.tid).or_insert_with(|| {
@@ -1336,6 +1491,7 @@ fn scan_records(records: &[Record]) -> Scan {
                 acc.commit = Some((i, reason));
             }
             RecordKind::Abort => acc.abort = true,
+            RecordKind::Vote if r.payload.first() == Some(&DURABLE_VOTE) => acc.durable_vote = true,
             RecordKind::Done => acc.done = true,
             RecordKind::Exception => {
                 let strikes = r.payload.get(4..8).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes);
@@ -1360,6 +1516,10 @@ fn scan_records(records: &[Record]) -> Scan {
             }
             (Some((at, reason)), Some(fac)) if !acc.abort => commits.push((at, tid, fac, acc.msgs, reason)),
             (Some(_), None) => release.push((tid, RecordKind::Done, Vec::new())),
+            // Voted durably for a transaction over several backend nodes,
+            // and no outcome: another node may have committed it. Its
+            // router decides (the backend asks).
+            (None, Some(fac)) if acc.durable_vote && !acc.abort => in_doubt.push((tid, fac, acc.msgs)),
             _ => {
                 // Undecided at the crash: presumed abort. Nobody was told
                 // of a commit, and the servers' uncommitted work died
@@ -1372,7 +1532,7 @@ fn scan_records(records: &[Record]) -> Scan {
         }
     }
     commits.sort_by_key(|c| c.0);
-    Scan { commits, release, exceptions }
+    Scan { commits, release, exceptions, in_doubt }
 }
 
 fn data_delivery(chan: u32, msgtype: MsgType, tid: Tid, data: Bytes) -> Delivery {

@@ -92,23 +92,7 @@ impl Cluster {
             seq: 0,
         };
         // Every pair the definition calls for is linked.
-        for a in 0..NAMES.len() {
-            for (b, peer) in NAMES.iter().enumerate() {
-                if a == b {
-                    continue;
-                }
-                let table = c.nodes[a].as_ref().unwrap().facilities().clone();
-                if !table.link_peers().contains(&peer.to_string()) {
-                    continue;
-                }
-                let claims = c.nodes[b].as_ref().unwrap().facilities().claims();
-                let agreed = table.agree(peer, &claims).unwrap();
-                let info = PeerInfo { name: peer.to_string(), facilities: agreed };
-                let now = c.now;
-                c.nodes[a].as_mut().unwrap().link_up(now, peer_ref(b), info);
-            }
-        }
-        c.pump();
+        c.link_all(|_, _| true);
         c
     }
 
@@ -469,23 +453,23 @@ fn an_in_doubt_branch_without_router_or_frontend_is_resolved_by_asking_the_backe
     // Two backends; tr1 decides commit, its outcome reaches be but not be2,
     // and the frontend dies with tr1: nobody drives the transaction again.
     let mut c = ready();
-    let open = Request::Open {
-        chan: 1,
-        role: Role::Server,
-        facility: "F".into(),
-        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
-        range: range(1001, 2000),
-    };
-    c.req(BE2, SERVER, open);
-    assert_eq!(c.take(BE2, SERVER)[0].1, MsgType::Opened);
+    c.open_upper_be2();
     let tid = c.tid();
     c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "debit") });
     c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
     c.take(BE, SERVER);
     c.take(BE2, SERVER);
+    // Over two backend nodes, each vote is given once durable.
     c.server_accept(1, tid);
     let now = c.now;
     c.node(BE2).handle_request(now, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    c.pump_only(BE2, TR1);
+    assert!(c.wire.is_empty(), "no vote before it is durable: {:?}", c.wire);
+    assert_eq!(c.syncs.len(), 2);
+    for (i, t) in std::mem::take(&mut c.syncs) {
+        c.node(i).journal_done(now, t, Ok(()));
+    }
+    c.pump_only(BE, TR1);
     c.pump_only(BE2, TR1);
     assert_eq!(c.take_wire(TR1, BE2).len(), 1, "the commit for be2 is lost");
     c.pump_only(TR1, BE);
@@ -724,4 +708,98 @@ fn ignore_recovery_makes_the_standby_active_without_the_lost_journal() {
     // Not waiting any more: a second decision is refused.
     let again = c.node(BE2).set_partition(now, "F", part, PartitionChange::IgnoreRecovery);
     assert_eq!(again.map_err(|e| e.0), Err("NOTRECOVERING"));
+}
+
+impl Cluster {
+    /// Node `k` starts again: it recovers from its journal (what it wrote
+    /// before it died) and links with the others again.
+    fn restart(&mut self, k: usize) {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let def = FacilityDef::new("F", &s(&["fe"]), &s(&["tr1", "tr2"]), &s(&["be", "be2"])).unwrap();
+        let mut n = Node::new(true);
+        let mut t = FacilityTable::new(NAMES[k]);
+        t.insert(def);
+        n.set_facilities(t);
+        let records = self.journals[k].clone();
+        n.recover(self.now, &records);
+        self.nodes[k] = Some(n);
+        self.link_all(|a, b| a == k || b == k);
+    }
+
+    /// A server on be2 for keys 1001 to 2000 (a partition of its own).
+    fn open_upper_be2(&mut self) {
+        let open = Request::Open {
+            chan: 1,
+            role: Role::Server,
+            facility: "F".into(),
+            flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+            range: range(1001, 2000),
+        };
+        self.req(BE2, SERVER, open);
+        assert_eq!(self.take(BE2, SERVER)[0].1, MsgType::Opened);
+    }
+
+    /// Link (both ways, each side in turn) every pair of live nodes that the
+    /// definition calls for and that `which` selects, with a handshake
+    /// agreement as the link layer makes it.
+    fn link_all(&mut self, which: impl Fn(usize, usize) -> bool) {
+        let now = self.now;
+        for a in 0..NAMES.len() {
+            for (b, peer) in NAMES.iter().enumerate() {
+                if a == b || !which(a, b) || self.nodes[a].is_none() || self.nodes[b].is_none() {
+                    continue;
+                }
+                let table = self.nodes[a].as_ref().unwrap().facilities().clone();
+                if !table.link_peers().contains(&peer.to_string()) {
+                    continue;
+                }
+                let claims = self.nodes[b].as_ref().unwrap().facilities().claims();
+                let agreed = table.agree(peer, &claims).unwrap();
+                let info = PeerInfo { name: peer.to_string(), facilities: agreed };
+                self.nodes[a].as_mut().unwrap().link_up(now, peer_ref(b), info);
+            }
+        }
+        self.pump();
+    }
+}
+
+#[test]
+fn a_backend_that_crashed_after_a_durable_vote_learns_the_commit_when_it_restarts() {
+    let mut c = ready();
+    c.open_upper_be2();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.server_accept(1, tid);
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    // Both votes durable; tr1 commits; be makes it durable, be2 dies first.
+    let now = c.now;
+    for (i, t) in std::mem::take(&mut c.syncs) {
+        c.node(i).journal_done(now, t, Ok(()));
+    }
+    c.pump_only(BE, TR1);
+    c.pump_only(BE2, TR1);
+    c.take_wire(TR1, BE2);
+    c.kill(BE2);
+    c.pump();
+    c.sync();
+    assert_eq!(
+        c.take(FE, CLIENT).iter().filter(|x| x.1 == MsgType::Accepted).count(),
+        0,
+        "be2's commit is not durable"
+    );
+    // be2 starts again: its branch is in doubt (voted durably), not
+    // presumed aborted; it asks, tr1 asks be (committed): be2 commits.
+    c.take(BE2, SERVER);
+    c.restart(BE2);
+    c.open_upper_be2();
+    c.sync();
+    let s = c.take(BE2, SERVER);
+    assert_eq!(
+        s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(),
+        vec![(MsgType::Msg1Uncertain, Some(tid)), (MsgType::Accepted, Some(tid))],
+        "{s:?}"
+    );
+    // Durable on both backends now: the client hears the commit.
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
 }

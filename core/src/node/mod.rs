@@ -146,6 +146,9 @@ pub enum ToRouter {
         part: PartId,
         accept: bool,
         reason: u32,
+        /// The vote is durable in the backend's journal (always true
+        /// without a journal).
+        durable: bool,
     },
     /// The server that voted for this branch was lost before the outcome:
     /// its replacement must vote again.
@@ -266,14 +269,15 @@ pub enum ToBackend {
     VoteRequest {
         tid: Tid,
         part: PartId,
+        /// The transaction spans several backend nodes: the vote must be
+        /// durable before it is given (a node that crashes after voting
+        /// then recovers the branch in doubt, not presumed aborted).
+        durable: bool,
     },
     /// What do you know of `tid`? (A router resolving an in-doubt
     /// transaction whose router was lost; the answer is
     /// [`ToRouter::Inquired`].)
-    Inquire {
-        tid: Tid,
-        facility: String,
-    },
+    Inquire { tid: Tid, facility: String },
     /// The master router's decision on a partition's role: active, or
     /// standby. `takeover`: become active by first taking over the journal
     /// of that (lost) node and finishing its work.
@@ -287,13 +291,7 @@ pub enum ToBackend {
         refused: bool,
     },
     /// The decision for every branch of `tid` on this backend.
-    Outcome {
-        tid: Tid,
-        parts: Vec<PartId>,
-        accepted: bool,
-        status: Status,
-        reason: u32,
-    },
+    Outcome { tid: Tid, parts: Vec<PartId>, accepted: bool, status: Status, reason: u32 },
 }
 
 /// What a backend knows of a transaction, answering an inquiry.

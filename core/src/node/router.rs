@@ -29,6 +29,8 @@ pub(super) struct Branch {
     pub(super) vote: VoteState,
     /// Messages routed to this branch so far (the next one's index).
     sent: u32,
+    /// The accept vote is durable in its backend's journal.
+    durable: bool,
 }
 
 pub(super) struct Tx {
@@ -200,7 +202,7 @@ impl Router {
                 let i = match tx.branches.iter().position(|b| b.part == part) {
                     Some(i) => i,
                     None => {
-                        tx.branches.push(Branch { part, vote: VoteState::Pending, sent: 0 });
+                        tx.branches.push(Branch { part, vote: VoteState::Pending, sent: 0, durable: false });
                         tx.branches.len() - 1
                     }
                 };
@@ -219,9 +221,10 @@ impl Router {
                     return;
                 }
                 tx.prepare = Some((reason, false));
+                let durable = spans_nodes(tx);
                 for b in tx.branches.iter_mut().filter(|b| b.vote == VoteState::Pending) {
                     b.vote = VoteState::Requested;
-                    ctx.to_backend(b.part.0, ToBackend::VoteRequest { tid, part: b.part.1 });
+                    ctx.to_backend(b.part.0, ToBackend::VoteRequest { tid, part: b.part.1, durable });
                 }
                 self.try_prepared(ctx, tid);
             }
@@ -248,7 +251,7 @@ impl Router {
                     }
                 }
             }
-            ToRouter::Vote { tid, part, accept, reason } => {
+            ToRouter::Vote { tid, part, accept, reason, durable } => {
                 let Some(tx) = self.txs.get_mut(&tid) else { return };
                 if !accept {
                     self.abort(ctx, tid, Status::Rejected, reason);
@@ -256,6 +259,7 @@ impl Router {
                 }
                 if let Some(b) = tx.branches.iter_mut().find(|b| b.part == (from, part)) {
                     b.vote = VoteState::Accepted;
+                    b.durable = durable;
                 }
                 self.try_prepared(ctx, tid);
                 self.try_commit(ctx, tid);
@@ -264,6 +268,7 @@ impl Router {
                 let Some(tx) = self.txs.get_mut(&tid) else { return };
                 let requested = tx.client_accepted;
                 if let Some(b) = tx.branches.iter_mut().find(|b| b.part == (from, part)) {
+                    b.durable = false;
                     if b.vote == VoteState::Accepted {
                         // The backend asks the replacement server itself
                         // (with rtr_mt_prepare when the vote was requested).
@@ -366,12 +371,25 @@ impl Router {
                 }
             }
             ToRouter::Inquire { tid, facility } => {
+                if let Some(c) = self.committing.get_mut(&tid) {
+                    // Decided here: commit. The asker (a backend that
+                    // restarted, in doubt) stands in for its lost self.
+                    let name = ctx.topo.name(from).to_string();
+                    let lost: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| **n == name).map(|(r, _)| *r).collect();
+                    for n in c.pending.iter_mut() {
+                        if lost.contains(n) {
+                            *n = from;
+                        }
+                    }
+                    let reason = c.reason;
+                    let outcome =
+                        ToBackend::Outcome { tid, parts: Vec::new(), accepted: true, status: Status::Ok, reason };
+                    ctx.to_backend(from, outcome);
+                    return;
+                }
                 // Already known here (driven again, or being resolved): it
                 // will end on its own.
-                if self.txs.contains_key(&tid)
-                    || self.committing.contains_key(&tid)
-                    || self.inquiries.contains_key(&tid)
-                {
+                if self.txs.contains_key(&tid) || self.inquiries.contains_key(&tid) {
                     return;
                 }
                 let mut nodes: Vec<NodeRef> = Vec::new();
@@ -501,7 +519,9 @@ impl Router {
                 TxState::Aborted | TxState::Unknown => !commit || parts.is_empty(),
                 TxState::Unvoted | TxState::InDoubt => false,
             };
-            if done || parts.is_empty() {
+            // An in-doubt transaction recovered from a journal has no
+            // branch (its partition may not be open yet): it is named alone.
+            if done || (parts.is_empty() && state != TxState::InDoubt) {
                 continue;
             }
             ctx.to_backend(node, ToBackend::Outcome { tid, parts, accepted: commit, status, reason: 0 });
@@ -636,9 +656,20 @@ impl Router {
         tx.client_accepted = true;
         // After rtr_prepare_tx, the prepare's reason stands.
         tx.accept_reason = tx.prepare.map_or(reason, |(r, _)| r);
-        for b in tx.branches.iter_mut().filter(|b| b.vote == VoteState::Pending) {
-            b.vote = VoteState::Requested;
-            ctx.to_backend(b.part.0, ToBackend::VoteRequest { tid, part: b.part.1 });
+        // A transaction over several backend nodes commits only on durable
+        // votes: votes given early (before the accept) are asked for again.
+        let durable = spans_nodes(tx);
+        for b in tx.branches.iter_mut() {
+            match b.vote {
+                VoteState::Pending => {
+                    b.vote = VoteState::Requested;
+                    ctx.to_backend(b.part.0, ToBackend::VoteRequest { tid, part: b.part.1, durable });
+                }
+                VoteState::Accepted if durable && !b.durable => {
+                    ctx.to_backend(b.part.0, ToBackend::VoteRequest { tid, part: b.part.1, durable });
+                }
+                _ => {}
+            }
         }
         self.try_commit(ctx, tid);
     }
@@ -646,6 +677,9 @@ impl Router {
     fn try_commit(&mut self, ctx: &mut Ctx, tid: Tid) {
         let Some(tx) = self.txs.get(&tid) else { return };
         if !tx.client_accepted || tx.branches.iter().any(|b| b.vote != VoteState::Accepted) {
+            return;
+        }
+        if spans_nodes(tx) && tx.branches.iter().any(|b| !b.durable) {
             return;
         }
         let reason = tx.accept_reason;
@@ -691,6 +725,11 @@ impl Router {
             ctx.to_frontend(tx.fe, ToFrontend::Outcome { tid, client: tx.client, accepted, status, reason });
         }
     }
+}
+
+/// Does the transaction have branches on more than one backend node?
+fn spans_nodes(tx: &Tx) -> bool {
+    tx.branches.first().is_some_and(|f| tx.branches.iter().any(|b| b.part.0 != f.part.0))
 }
 
 /// Does a partition that is not active (a standby, or one being promoted)

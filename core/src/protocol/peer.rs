@@ -334,12 +334,13 @@ fn internal(w: &mut Writer, m: &Internal) {
                 write_tid(w, tid);
                 w.bytes(data);
             }
-            ToRouter::Vote { tid, part, accept, reason } => {
+            ToRouter::Vote { tid, part, accept, reason, durable } => {
                 w.u8(TR_VOTE);
                 write_tid(w, tid);
                 w.u64(*part);
                 w.u8(u8::from(*accept));
                 w.u32(*reason);
+                w.u8(u8::from(*durable));
             }
             ToRouter::VoteWithdrawn { tid, part } => {
                 w.u8(TR_WITHDRAWN);
@@ -460,10 +461,11 @@ fn internal(w: &mut Writer, m: &Internal) {
                     None => w.u8(0),
                 }
             }
-            ToBackend::VoteRequest { tid, part } => {
+            ToBackend::VoteRequest { tid, part, durable } => {
                 w.u8(BE_VOTEREQ);
                 write_tid(w, tid);
                 w.u64(*part);
+                w.u8(u8::from(*durable));
             }
             ToBackend::Outcome { tid, parts, accepted, status: s, reason } => {
                 w.u8(BE_OUTCOME);
@@ -503,9 +505,13 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             gone: r.bool()?,
         }),
         TR_REPLY => Internal::Tr(ToRouter::Reply { tid: read_tid(r)?, data: data(r)? }),
-        TR_VOTE => {
-            Internal::Tr(ToRouter::Vote { tid: read_tid(r)?, part: r.u64()?, accept: r.bool()?, reason: r.u32()? })
-        }
+        TR_VOTE => Internal::Tr(ToRouter::Vote {
+            tid: read_tid(r)?,
+            part: r.u64()?,
+            accept: r.bool()?,
+            reason: r.u32()?,
+            durable: r.bool()?,
+        }),
         TR_WITHDRAWN => Internal::Tr(ToRouter::VoteWithdrawn { tid: read_tid(r)?, part: r.u64()? }),
         TR_FAILED => {
             Internal::Tr(ToRouter::BranchFailed { tid: read_tid(r)?, part: r.u64()?, status: read_status(r)? })
@@ -573,7 +579,7 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             first: r.bool()?,
             flags: r.u32()?,
         }),
-        BE_VOTEREQ => Internal::Be(ToBackend::VoteRequest { tid: read_tid(r)?, part: r.u64()? }),
+        BE_VOTEREQ => Internal::Be(ToBackend::VoteRequest { tid: read_tid(r)?, part: r.u64()?, durable: r.bool()? }),
         BE_OUTCOME => Internal::Be(ToBackend::Outcome {
             tid: read_tid(r)?,
             parts: read_part_list(r)?,
