@@ -253,6 +253,10 @@ pub struct Backend {
     in_doubt: HashMap<Tid, InDoubt>,
     /// Commit records of in-doubt transactions being made durable.
     resolving: HashMap<u64, (Tid, InDoubt, u32, NodeRef)>,
+    /// Every transaction with a commit record in this node's journal at
+    /// start-up: routers that waited for these commits when the node went
+    /// away learn them when they link again.
+    restart_committed: Vec<Tid>,
 }
 
 /// Journal payload of a message record: facility name, then the data.
@@ -294,6 +298,7 @@ impl Backend {
     /// Rebuild from the journal at start-up, before any channel opens.
     /// Returns the number of committed transactions waiting to be replayed.
     pub fn recover(&mut self, ctx: &mut Ctx, records: &[Record]) -> usize {
+        self.restart_committed = committed_tids(records);
         let mut scan = scan_records(records);
         self.keep_in_doubt(ctx, 0, std::mem::take(&mut scan.in_doubt));
         if !scan.release.is_empty() {
@@ -549,12 +554,7 @@ impl Backend {
     /// back there, committed unfinished ones queued for every partition
     /// (existing ones claim them now). Returns every tid with a commit record.
     fn ingest(&mut self, ctx: &mut Ctx, jid: u32, records: &[Record]) -> Vec<Tid> {
-        let committed: Vec<Tid> = {
-            let mut v: Vec<Tid> = records.iter().filter(|r| r.kind == RecordKind::Commit).map(|r| r.tid).collect();
-            v.sort();
-            v.dedup();
-            v
-        };
+        let committed = committed_tids(records);
         let mut scan = scan_records(records);
         self.keep_in_doubt(ctx, jid, std::mem::take(&mut scan.in_doubt));
         if !scan.release.is_empty() {
@@ -1068,6 +1068,11 @@ impl Backend {
     /// A link to peer `id` came up: when it is a router of a facility we
     /// serve, it learns our partitions.
     pub fn router_up(&mut self, ctx: &mut Ctx, id: NodeRef) {
+        if !self.restart_committed.is_empty() {
+            // This node restarted: a router may still wait for some of its commits.
+            let node = ctx.topo.name(LOCAL).to_string();
+            ctx.to_router(id, ToRouter::TookOver { node, committed: self.restart_committed.clone() });
+        }
         if !self.in_doubt.is_empty() {
             self.inquire_in_doubt(ctx);
         }
@@ -1457,6 +1462,14 @@ struct Scan {
     exceptions: Vec<Exception>,
     /// Voted durably, no outcome: (tid, facility, messages).
     in_doubt: Vec<(Tid, String, Vec<Bytes>)>,
+}
+
+/// Every tid with a commit record, sorted, once each.
+fn committed_tids(records: &[Record]) -> Vec<Tid> {
+    let mut v: Vec<Tid> = records.iter().filter(|r| r.kind == RecordKind::Commit).map(|r| r.tid).collect();
+    v.sort();
+    v.dedup();
+    v
 }
 
 fn scan_records(records: &[Record]) -> Scan {

@@ -803,3 +803,26 @@ fn a_backend_that_crashed_after_a_durable_vote_learns_the_commit_when_it_restart
     // Durable on both backends now: the client hears the commit.
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
 }
+
+#[test]
+fn a_backend_restarting_reports_the_commits_its_router_waited_for() {
+    let mut c = ready();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.server_accept(1, tid);
+    // The commit record is written; be dies before reporting it durable.
+    assert_eq!(c.syncs.len(), 1);
+    c.kill(BE);
+    assert!(c.take(FE, CLIENT).is_empty(), "the client waits: the commit may be durable");
+    c.restart(BE);
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+    // Its server, back, gets the commit replayed.
+    c.take(BE, SERVER);
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    let s = c.take(BE, SERVER);
+    assert_eq!(
+        s.iter().map(|x| x.1).collect::<Vec<_>>(),
+        vec![MsgType::Opened, MsgType::Msg1Uncertain, MsgType::Accepted],
+        "{s:?}"
+    );
+}
