@@ -177,7 +177,13 @@ fn measure(
     // node serving a Unix socket, every connection going through it.
     // Linked: that node is the router and backend; the clients connect to a
     // second (frontend) node linked to it over TCP.
-    let node = rtr_core::embedded::EmbeddedNode::start_with(cfg).map_err(|e| e.to_string())?;
+    // A daemon's node reads the sockets in its own event loop, as `rtr start` runs it.
+    let node = if daemon.is_some() {
+        rtr_core::embedded::EmbeddedNode::start_daemon(cfg)
+    } else {
+        rtr_core::embedded::EmbeddedNode::start_with(cfg)
+    }
+    .map_err(|e| e.to_string())?;
     let front = if linked { Some(link_pair(&node)?) } else { None };
     let connect = |what: &str| -> Result<Rtr, String> {
         match daemon {

@@ -188,7 +188,7 @@ fn run_node(
     let mut cfg = EmbeddedConfig::journaled(&journal);
     cfg.node_id = Some(facility::node_id(&name));
     cfg.peer_journals = journal_root.map(Path::to_path_buf);
-    let node = EmbeddedNode::start_with(cfg).map_err(|e| e.to_string())?;
+    let node = EmbeddedNode::start_daemon(cfg).map_err(|e| e.to_string())?;
     // Before the listener exists, so every channel is checked against them.
     node.set_facility_store(store);
     let listen = links.listen.clone();

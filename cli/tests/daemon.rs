@@ -158,3 +158,60 @@ fn garbage_on_the_socket_closes_only_that_connection() {
     assert_eq!(code, 0, "{lines:?}");
     assert_eq!(lines.iter().filter(|l| l.starts_with("accepted ")).count(), 5);
 }
+
+#[test]
+fn frames_split_across_writes_or_packed_together_reach_the_node_whole() {
+    // The node reads application sockets in its own event loop: a frame
+    // may arrive in pieces, several may arrive in one read, and a
+    // connection may stop in the middle of one.
+    use rtr_core::keyseg::{KeySegment, KeyType};
+    use rtr_core::protocol::codec::{self, Frame};
+    use rtr_core::protocol::{Delivery, Request, Role};
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node(dir.path());
+    let mut s = UnixStream::connect(&node.socket).unwrap();
+    s.write_all(&codec::encode(&Frame::Hello { version: u32::from(codec::VERSION), pid: 1 })).unwrap();
+    let welcome = codec::decode(&codec::read_frame(&mut s).unwrap()).unwrap();
+    assert!(matches!(welcome, Frame::Welcome { .. }), "{welcome:?}");
+    let seg = KeySegment::new(0, KeyType::Unsigned, 4, 0, None, None).unwrap();
+    let range = rtr_core::keyseg::KeyRange::new(vec![seg]).unwrap();
+    let open = |chan: u32, role: Role| Request::Open {
+        chan,
+        role,
+        facility: "SPLIT".into(),
+        flags: if role == Role::Server { rtr_core::flags::ope::SERVER } else { rtr_core::flags::ope::CLIENT },
+        range: if role == Role::Server { range.clone() } else { Default::default() },
+    };
+    // One frame byte by byte, with pauses.
+    let first = codec::encode(&Frame::Request(open(1, Role::Server)));
+    for b in &first {
+        s.write_all(std::slice::from_ref(b)).unwrap();
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    // Two frames in one write.
+    let mut two = codec::encode(&Frame::Request(open(2, Role::Server)));
+    two.extend(codec::encode(&Frame::Request(open(3, Role::Client))));
+    s.write_all(&two).unwrap();
+    let mut opened = Vec::new();
+    while opened.len() < 3 {
+        match codec::decode(&codec::read_frame(&mut s).unwrap()).unwrap() {
+            Frame::Delivery(Delivery { chan, msgtype, .. }) if msgtype == rtr_core::MsgType::Opened => opened.push(chan),
+            Frame::Delivery(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    opened.sort();
+    assert_eq!(opened, [1, 2, 3]);
+    // Half a frame, then the connection ends: only that connection goes.
+    let mut t = UnixStream::connect(&node.socket).unwrap();
+    t.write_all(&codec::encode(&Frame::Hello { version: u32::from(codec::VERSION), pid: 2 })).unwrap();
+    let _ = codec::read_frame(&mut t).unwrap();
+    let f = codec::encode(&Frame::Request(open(1, Role::Client)));
+    t.write_all(&f[..f.len() / 2]).unwrap();
+    drop(t);
+    let server = spawn(&["probe", "server", "--facility", "SPLIT2"], &node.socket);
+    server.expect("opened");
+    let (lines, code) = client(&node, "SPLIT2", 3);
+    assert_eq!(code, 0, "{lines:?}");
+    assert_eq!(lines.iter().filter(|l| l.starts_with("accepted ")).count(), 3);
+}

@@ -65,6 +65,9 @@ pub(crate) enum Input {
     Peer(NodeRef, Internal),
     /// A link went down.
     LinkDown(NodeRef),
+    /// A greeted application connection whose socket the node thread reads
+    /// from now on (a daemon's event loop; see `transport/reactor.rs`).
+    Adopt(ConnId, std::os::unix::net::UnixStream),
 }
 
 /// The node thread's inbox: a channel, plus a waker when the thread sleeps
@@ -146,6 +149,8 @@ pub struct EmbeddedNode {
     /// Committed transactions found in the journal at start-up.
     recovered: usize,
     thread: Option<JoinHandle<()>>,
+    /// The node thread reads application sockets itself (`start_daemon`).
+    reactor: bool,
     /// Facility definitions and the stop flag (`embedded/admin.rs`).
     admin: admin::NodeAdmin,
 }
@@ -269,6 +274,38 @@ impl EmbeddedNode {
         Ok(node)
     }
 
+    /// Start a node for a daemon: like [`EmbeddedNode::start_with`], but
+    /// its thread waits in an event loop that also reads the application
+    /// connections' sockets (hand them over with [`EmbeddedNode::adopt`]).
+    pub fn start_daemon(cfg: EmbeddedConfig) -> Result<Arc<EmbeddedNode>, RtrError> {
+        let io = |e: std::io::Error| RtrError::NodeUnavailable(format!("cannot start the event loop: {e}"));
+        let bell = crate::transport::reactor::Bell::new().map_err(io)?;
+        let reactor = crate::transport::reactor::Reactor::new(bell.clone()).map_err(io)?;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let inbox = Inbox { tx, waker: Some(Arc::new(move || bell.ring())) };
+        let (driver, incarnation, recovered) = Driver::new(&cfg, inbox.clone())?;
+        let node_id = cfg.node_id.unwrap_or(1);
+        let node =
+            EmbeddedNode::spawn(inbox, node_id, incarnation, recovered, move || run_reactor(driver, rx, reactor))?;
+        // Only this handle exists yet: mark it.
+        let mut node = node;
+        if let Some(n) = Arc::get_mut(&mut node) {
+            n.reactor = true;
+        }
+        Ok(node)
+    }
+
+    /// Does the node thread read application sockets itself?
+    pub fn is_reactor(&self) -> bool {
+        self.reactor
+    }
+
+    /// Hand a greeted connection's socket to the node thread (a daemon's
+    /// node, [`EmbeddedNode::start_daemon`]).
+    pub fn adopt(&self, conn: ConnId, stream: std::os::unix::net::UnixStream) -> bool {
+        self.inbox.send(Input::Adopt(conn, stream))
+    }
+
     /// Start the node thread running `body` (the driver's loop), behind a
     /// panic boundary.
     pub(crate) fn spawn(
@@ -290,6 +327,7 @@ impl EmbeddedNode {
             recovered,
             thread: Some(thread),
             admin: admin::NodeAdmin::default(),
+            reactor: false,
         }))
     }
 
@@ -462,6 +500,9 @@ impl Driver {
             Input::LinkUp(id, info) => self.node.link_up(now, id, info),
             Input::Peer(id, msg) => self.node.peer_input(now, id, msg),
             Input::LinkDown(id) => self.node.link_down(now, id),
+            // Only a daemon's event loop takes sockets; anywhere else the
+            // connection is refused as if it had closed.
+            Input::Adopt(conn, _) => return self.input(now, Input::Request(conn, Request::Disconnect)),
         }
         true
     }
@@ -636,6 +677,93 @@ fn run(mut driver: Driver, rx: Receiver<Input>) {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_loop(&mut driver, &rx)));
     if r.is_err() {
         driver.stop_all();
+    }
+}
+
+/// A daemon's node thread: wait on the application sockets and the inbox's
+/// bell at once, take everything that arrived, act, repeat.
+fn run_reactor(mut driver: Driver, rx: Receiver<Input>, mut reactor: crate::transport::reactor::Reactor) {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reactor_loop(&mut driver, &rx, &mut reactor)));
+    if r.is_err() {
+        driver.stop_all();
+    }
+}
+
+/// Milliseconds until `deadline` for epoll (rounded up; -1: none).
+fn wait_ms(deadline: Option<Instant>) -> i32 {
+    match deadline {
+        None => -1,
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            i32::try_from(left.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
+        }
+    }
+}
+
+fn reactor_loop(driver: &mut Driver, rx: &Receiver<Input>, reactor: &mut crate::transport::reactor::Reactor) {
+    use crate::transport::reactor::Event;
+    let mut events = Vec::new();
+    loop {
+        // As in `run_loop`: while a commit is being synced, poll (yielding)
+        // for a bounded time rather than sleep.
+        if driver.awaiting_journal() {
+            let until = Instant::now() + LINGER;
+            loop {
+                let rang = reactor.wait(0, &mut events);
+                if rang || !events.is_empty() || !rx.is_empty() {
+                    break;
+                }
+                if Instant::now() >= until {
+                    reactor.wait(wait_ms(driver.next_deadline()), &mut events);
+                    break;
+                }
+                std::thread::yield_now();
+            }
+        } else {
+            reactor.wait(wait_ms(driver.next_deadline()), &mut events);
+        }
+        let now = Instant::now();
+        for ev in events.drain(..) {
+            let input = match ev {
+                Event::Request(conn, req) => Input::Request(conn, req),
+                Event::Gone(conn, why) => {
+                    if let Some(why) = why {
+                        eprintln!("rtr node: connection {conn} {why}; closing it");
+                    }
+                    // Its channels close as if its process had died.
+                    Input::Request(conn, Request::Disconnect)
+                }
+            };
+            if !driver.input(now, input) {
+                return;
+            }
+        }
+        let mut taken = 0;
+        while taken < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(Input::Adopt(conn, stream)) => {
+                    if let Err(e) = reactor.adopt(conn, stream) {
+                        eprintln!("rtr node: cannot watch connection {conn}: {e}");
+                        if !driver.input(now, Input::Request(conn, Request::Disconnect)) {
+                            return;
+                        }
+                    }
+                }
+                Ok(input) => {
+                    if !driver.input(now, input) {
+                        return;
+                    }
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => break,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => return,
+            }
+            taken += 1;
+        }
+        if taken == MAX_BATCH {
+            // More is queued: come straight back.
+            reactor.ring();
+        }
+        driver.flush(now);
     }
 }
 

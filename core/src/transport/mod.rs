@@ -4,6 +4,7 @@
 //! does not know which one it uses.
 
 pub mod links;
+pub mod reactor;
 pub mod unix;
 
 use std::sync::Arc;

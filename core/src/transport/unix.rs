@@ -285,6 +285,14 @@ fn connection(mut stream: UnixStream, node: Arc<EmbeddedNode>) {
     }
     let writer =
         std::thread::Builder::new().name("rtr-conn-writer".into()).spawn(move || writer_loop(write_half, backlog, rx));
+    if node.is_reactor() {
+        // The node thread reads this socket from now on; the writer thread
+        // ends when the node drops the connection's sink.
+        if !node.adopt(link.conn(), stream) {
+            link.send(Request::Disconnect);
+        }
+        return;
+    }
     loop {
         match codec::read_frame(&mut stream).and_then(|b| Ok(codec::decode(&b)?)) {
             Ok(Frame::Request(Request::Disconnect)) => break,

@@ -1,0 +1,212 @@
+//! The node daemon's event loop: the node thread itself waits (epoll) on
+//! every application connection's socket and on an eventfd that its inbox
+//! rings, and reads requests straight off the sockets. Compared with a
+//! reader thread per connection, a request reaches the node with one
+//! wake-up instead of two (reader thread, then node thread), and a burst
+//! from many connections is read in one pass.
+//!
+//! Connections are accepted and greeted (hello, welcome) on the accept
+//! thread as before, then handed to the node thread (`Input::Adopt`).
+//! Deliveries still leave through each connection's sink (written directly
+//! by the node thread when the socket takes them, else by the
+//! connection's writer thread), so a slow application never blocks the node.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+
+use crate::protocol::codec::{self, Frame, MAX_FRAME};
+use crate::protocol::{ConnId, Request};
+
+/// An eventfd the inbox rings when it queues an input (shared by every
+/// sender; the node thread drains it).
+pub struct Bell {
+    fd: OwnedFd,
+}
+
+impl Bell {
+    pub fn new() -> io::Result<Arc<Bell>> {
+        // SAFETY: eventfd creates a new descriptor; no memory is passed.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+        Ok(Arc::new(Bell { fd: unsafe { OwnedFd::from_raw_fd(fd) } }))
+    }
+
+    /// Wake the node thread (cheap when it is awake: one 8-byte write).
+    pub fn ring(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to our own eventfd. A full
+        // counter (EAGAIN) means it is rung already, which is all we need.
+        unsafe { libc::write(self.fd.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    }
+
+    fn drain(&self) {
+        let mut v: u64 = 0;
+        // SAFETY: reads at most 8 bytes into a live u64 (non-blocking).
+        unsafe { libc::read(self.fd.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
+    }
+}
+
+/// What one connection has sent that is not a whole frame yet.
+struct Conn {
+    conn: ConnId,
+    stream: UnixStream,
+    buf: Vec<u8>,
+}
+
+/// What the node thread gets from one wait.
+pub enum Event {
+    Request(ConnId, Request),
+    /// The connection ended (closed, or it sent something bad: `why`).
+    Gone(ConnId, Option<String>),
+}
+
+pub struct Reactor {
+    epoll: OwnedFd,
+    bell: Arc<Bell>,
+    conns: HashMap<RawFd, Conn>,
+    /// Read buffer, reused (not zeroed again at every read).
+    chunk: Vec<u8>,
+}
+
+const BELL_TOKEN: u64 = u64::MAX;
+
+impl Reactor {
+    pub fn new(bell: Arc<Bell>) -> io::Result<Reactor> {
+        // SAFETY: creates a new epoll descriptor; no memory is passed.
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+        let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
+        let r = Reactor { epoll, bell, conns: HashMap::new(), chunk: vec![0; 64 << 10] };
+        r.register(r.bell.fd.as_raw_fd(), BELL_TOKEN)?;
+        Ok(r)
+    }
+
+    fn register(&self, fd: RawFd, token: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: token };
+        // SAFETY: a valid epoll descriptor, a valid descriptor to watch, and
+        // an event structure that lives for the call.
+        let rc = unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Make the next wait return at once.
+    pub fn ring(&self) {
+        self.bell.ring();
+    }
+
+    /// Watch a greeted connection's socket.
+    pub fn adopt(&mut self, conn: ConnId, stream: UnixStream) -> io::Result<()> {
+        stream.set_nonblocking(true)?;
+        let fd = stream.as_raw_fd();
+        self.register(fd, fd as u64)?;
+        self.conns.insert(fd, Conn { conn, stream, buf: Vec::new() });
+        Ok(())
+    }
+
+    /// Stop watching a connection and close its read side (its writer
+    /// thread closes the rest once the node drops its sink).
+    fn drop_conn(&mut self, fd: RawFd) {
+        if let Some(c) = self.conns.remove(&fd) {
+            // SAFETY: removes a descriptor we registered; no memory passed
+            // beyond a null event pointer, which DEL allows.
+            unsafe { libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, fd, std::ptr::null_mut()) };
+            let _ = c.stream.shutdown(std::net::Shutdown::Read);
+        }
+    }
+
+    /// Wait up to `timeout_ms` (-1: until something happens; 0: just look)
+    /// and collect what the connections sent. Returns whether the bell
+    /// rang (the inbox has inputs).
+    pub fn wait(&mut self, timeout_ms: i32, out: &mut Vec<Event>) -> bool {
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
+        // SAFETY: a valid epoll descriptor and a buffer of 64 events that
+        // lives for the call.
+        let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), 64, timeout_ms) };
+        if n <= 0 {
+            return false;
+        }
+        let mut rang = false;
+        for ev in &events[..n as usize] {
+            let token = ev.u64;
+            if token == BELL_TOKEN {
+                self.bell.drain();
+                rang = true;
+                continue;
+            }
+            let fd = token as RawFd;
+            if let Some(why) = self.read_conn(fd, out) {
+                if let Some(c) = self.conns.get(&fd) {
+                    out.push(Event::Gone(c.conn, why));
+                }
+                self.drop_conn(fd);
+            }
+        }
+        rang
+    }
+
+    /// Read what a connection has; its whole frames become events. Some(_)
+    /// when the connection is over (None inside: it simply closed).
+    fn read_conn(&mut self, fd: RawFd, out: &mut Vec<Event>) -> Option<Option<String>> {
+        let c = self.conns.get_mut(&fd)?;
+        let chunk = &mut self.chunk;
+        let mut closed = false;
+        loop {
+            match c.stream.read(chunk) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) => {
+                    c.buf.extend_from_slice(&chunk[..n]);
+                    if n < chunk.len() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Some(Some(format!("read failed: {e}"))),
+            }
+        }
+        let mut at = 0;
+        while c.buf.len() - at >= 4 {
+            let len = u32::from_le_bytes([c.buf[at], c.buf[at + 1], c.buf[at + 2], c.buf[at + 3]]) as usize;
+            if len > MAX_FRAME {
+                return Some(Some(format!("frame of {len} bytes exceeds the limit of {MAX_FRAME}")));
+            }
+            if len < 2 {
+                return Some(Some(format!("frame of {len} bytes is too short")));
+            }
+            if c.buf.len() - at - 4 < len {
+                break;
+            }
+            let body = &c.buf[at + 4..at + 4 + len];
+            at += 4 + len;
+            match codec::decode(body) {
+                Ok(Frame::Request(Request::Disconnect)) => return Some(None),
+                Ok(Frame::Request(req)) => out.push(Event::Request(c.conn, req)),
+                Ok(other) => return Some(Some(format!("unexpected frame ({other:?})"))),
+                Err(e) => return Some(Some(format!("bad frame ({e})"))),
+            }
+        }
+        c.buf.drain(..at);
+        if closed {
+            if !c.buf.is_empty() {
+                return Some(Some(format!("closed in the middle of a frame ({} bytes)", c.buf.len())));
+            }
+            return Some(None);
+        }
+        None
+    }
+}
