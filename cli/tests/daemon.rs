@@ -195,9 +195,7 @@ fn frames_split_across_writes_or_packed_together_reach_the_node_whole() {
     let mut opened = Vec::new();
     while opened.len() < 3 {
         match codec::decode(&codec::read_frame(&mut s).unwrap()).unwrap() {
-            Frame::Delivery(Delivery { chan, msgtype, .. }) if msgtype == rtr_core::MsgType::Opened => {
-                opened.push(chan)
-            }
+            Frame::Delivery(Delivery { chan, msgtype: rtr_core::MsgType::Opened, .. }) => opened.push(chan),
             Frame::Delivery(_) => {}
             other => panic!("{other:?}"),
         }
