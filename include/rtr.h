@@ -59,6 +59,74 @@ typedef enum {
     rtr_keyseg_rmname = 4 /* XA resource manager name (not supported: RTR_STS_UNSUPPORTED) */
 } rtr_keyseg_type_t;
 
+/* The verb of rtr_set_info. */
+typedef enum {
+    verb_set = 1 /* change the selected object */
+} rtr_verb_t;
+
+/* The object rtr_set_info changes. */
+typedef enum {
+    rtr_partition_object = 1 /* a partition, selected by facility and partition name */
+} rtr_managed_object_t;
+
+/*
+ * The qualifiers of rtr_set_info (rtr_qualifier_value_t.qualifier). A
+ * select list names the partition; a set list says what to change; each
+ * list ends with rtr_qualifier_end.
+ */
+typedef enum {
+    rtr_qualifier_end = 0, /* Extension: ends a qualifier list */
+    rtr_facility_name = 1, /* select, pvalue: string; the facility name */
+    /*
+     * select, pvalue: string; the partition name: its id, as rtr_request_info's prt_name item
+     * gives it
+     */
+    rtr_partition_name = 2,
+    /*
+     * set, pvalue: NULL or rtr_uns_32_t *; suspend presentation of new transactions (those in
+     * progress go on) until resumed; the optional timeout in seconds is accepted and not used
+     */
+    rtr_partition_state_suspend = 3,
+    rtr_partition_state_resume = 4, /* set, pvalue NULL; resume presentation */
+    /*
+     * set, pvalue NULL; a partition waiting for a lost node's journal becomes active without it
+     * (= rtr set partition --ignore-recovery)
+     */
+    rtr_partition_state_exitwait = 5,
+    /*
+     * set, pvalue NULL; try again to take over the lost node's journal (= --restart-recovery)
+     */
+    rtr_partition_state_recover = 6,
+    /*
+     * set, pvalue NULL; shadowing: not supported (RTR_STS_UNSUPPORTED)
+     */
+    rtr_partition_state_shadow = 7,
+    /*
+     * set, pvalue: string; backend nodes in the order they become active for the key range,
+     * "node,node,..." ("" restores the facility's order)
+     */
+    rtr_partition_be_priority_list = 8,
+    /*
+     * set, pvalue NULL; failover policy: fail over to a standby (the only policy here; accepted,
+     * changes nothing)
+     */
+    rtr_partition_fail_to_standby = 9,
+    /*
+     * set, pvalue NULL; failover policy: fail over to the shadow: not supported
+     * (RTR_STS_UNSUPPORTED)
+     */
+    rtr_partition_fail_to_shadow = 10,
+    /*
+     * set, pvalue NULL; failover policy of RTR before V3.2: not supported (RTR_STS_UNSUPPORTED)
+     */
+    rtr_partition_pre32_compatible = 11,
+    /*
+     * Extension: set, pvalue: rtr_uns_32_t *; servers a transaction may take down before it is
+     * set aside: 1 or more (= rtr set partition --retry-limit)
+     */
+    rtr_partition_rcvy_retry_count = 12
+} rtr_qualifier_t;
+
 /*
  * Status values (rtr_status_t). The comment of each is its rtr_error_text.
  * Statuses marked Extension are not in HP RTR.
@@ -118,6 +186,8 @@ typedef enum {
 #define RTR_STS_NOTBACKEND ((rtr_status_t)418) /* Extension: This node is not a backend of the facility (see rtr show facility) */
 #define RTR_STS_RETRYLIMIT ((rtr_status_t)426) /* Extension: Transaction rejected: its servers failed while processing it as often as the retry limit allows */
 #define RTR_STS_NOSTANDBY ((rtr_status_t)434) /* Extension: Key range already served on another node, and RTR_F_OPE_NOSTANDBY forbids a standby */
+#define RTR_STS_INVQUALIFIER ((rtr_status_t)442) /* Extension: Invalid set qualifier or qualifier value for rtr_set_info */
+#define RTR_STS_NOTROUTER ((rtr_status_t)450) /* Extension: This node is not a router of the facility (see rtr show facility) */
 
 /* Flags of rtr_open_channel (rtr_ope_flag_t); combine with |. */
 #define RTR_F_OPE_CLIENT 0x1u
@@ -225,6 +295,95 @@ typedef enum {
 #define RTR_MAX_SELVAL_LEN 255 /* characters in a rtr_request_info selector value */
 #define RTR_MAX_FE_NAM_LEN 255 /* characters in a frontend name */
 #define RTR_MAX_CHANNELS 256 /* Extension: channels open in one process */
+
+/*
+ * Information classes of rtr_request_info (rtr_infoclass_t; compared without
+ * regard to case) and the items of their objects (rtr_itemcode_t). Each
+ * rtr_mt_request_info record is "item=value" lines joined by '\n', ended
+ * by a NUL. Counts are decimal; yes/no items are "yes" or "no"; tids are
+ * seven hex words, comma-separated. "fdb_f_name" is accepted for fac_name.
+ */
+/*
+ * RTR_INFCLA_FACILITY "fac" (Extension): facilities known to the node. Items:
+ *   fac_name    facility name (upper case)
+ *   node        name of the node answering
+ *   defined     yes: defined on this node; no: in use here without a definition (implicit)
+ *   roles       roles this node plays in it: FE,TR,BE (or -)
+ *   frontends   frontend nodes, comma-separated
+ *   routers     router nodes, comma-separated
+ *   backends    backend nodes, comma-separated
+ *   clients     client channels open on it on this node
+ *   servers     server channels open on it on this node
+ *   partitions  its partitions on this node
+ */
+#define RTR_INFCLA_FACILITY "fac"
+/*
+ * RTR_INFCLA_PARTITION "prt" (Extension): partitions (key ranges) of the node's backend. Items:
+ *   fac_name      facility name
+ *   prt_id        partition id (what rtr_set_info's rtr_partition_name takes)
+ *   prt_name      partition name: the id as text (named partitions do not exist yet)
+ *   key_range     key range, as rtr show partition prints it
+ *   state         active, no_servers, suspended, standby, wt_tr_ok, lcl_rec or lcl_rec_fail
+ *   servers       server channels attached
+ *   free_servers  servers waiting for work
+ *   waiting       transactions waiting for a free server
+ *   in_progress   transactions presented and not finished
+ *   concurrent    yes if it allows concurrent servers
+ */
+#define RTR_INFCLA_PARTITION "prt"
+/*
+ * RTR_INFCLA_SERVER "srv" (Extension): server channels attached to the node. Items:
+ *   fac_name    facility name
+ *   prt_id      partition id
+ *   pid         process id of the server (0 if unknown)
+ *   connection  library connection of the server's process
+ *   channel     the server's channel id in its process
+ *   state       free, busy or voted
+ *   tid         transaction it works on (empty if none)
+ *   unacked     committed transactions it has not acknowledged yet
+ *   flags       concurrent or noconcurrent
+ *   key_range   key range
+ */
+#define RTR_INFCLA_SERVER "srv"
+/*
+ * RTR_INFCLA_FRONTEND_TX "ftx" (Extension): transactions of the node's frontend (its clients'). Items:
+ *   tid         transaction id: seven hex words, comma-separated
+ *   fac_name    facility name
+ *   state       SENDING or VOTING
+ *   client      client channel as connection.channel
+ *   client_pid  process id of the client (0 if unknown)
+ *   age_ms      milliseconds since it started (empty if unknown)
+ */
+#define RTR_INFCLA_FRONTEND_TX "ftx"
+/*
+ * RTR_INFCLA_ROUTER_TX "rtx" (Extension): transactions the node routes. Items:
+ *   tid       transaction id
+ *   fac_name  facility name
+ *   state     SENDING, VOTING or COMMIT
+ *   branches  partitions it touched
+ *   votes     branches that voted accept
+ *   age_ms    milliseconds since it started (empty if unknown)
+ */
+#define RTR_INFCLA_ROUTER_TX "rtx"
+/*
+ * RTR_INFCLA_BACKEND_TX "btx": transaction branches (transaction x partition) on the node's backend. Items:
+ *   tid         transaction id
+ *   fac_name    facility name
+ *   prt_id      partition of this branch
+ *   state       RECEIVING, VOTED, COMMIT or EXCEPTION
+ *   server      server channel as connection.channel (empty while it waits for one)
+ *   invocation  ORIGINAL, or REPLAY when presented again
+ *   messages    messages presented to the server
+ *   age_ms      milliseconds since it started (empty if unknown)
+ */
+#define RTR_INFCLA_BACKEND_TX "btx"
+/*
+ * RTR_INFCLA_LINK "lnk" (Extension): links to other nodes. Items:
+ *   node        the other node
+ *   state       state of the link
+ *   facilities  facilities shared over it, comma-separated
+ */
+#define RTR_INFCLA_LINK "lnk"
 
 
 /*
@@ -351,6 +510,56 @@ typedef const char *rtr_rcpspc_t;
 typedef const char *rtr_msgfmt_t;
 
 /*
+ Flags of `rtr_request_info` (none defined: pass `RTR_NO_FLAGS`).
+ */
+typedef uint32_t rtr_req_flag_t;
+
+/*
+ An information class of `rtr_request_info`: a NUL-terminated class code,
+ one of the `RTR_INFCLA_*` strings (compared without regard to case).
+ */
+typedef const char *rtr_infoclass_t;
+
+/*
+ Item names of `rtr_request_info`: one item (`selitm`) or a comma-separated
+ list (`getitms`), NUL-terminated; NULL, "" or "*" means all.
+ */
+typedef const char *rtr_itemcode_t;
+
+/*
+ The selection value of `rtr_request_info`: NUL-terminated, at most
+ `RTR_MAX_SELVAL_LEN` characters.
+ */
+typedef const char *rtr_selval_t;
+
+/*
+ Flags of `rtr_set_info` (none defined: pass `RTR_NO_FLAGS`).
+ */
+typedef uint32_t rtr_flags_t;
+
+/*
+ One qualifier of `rtr_set_info` and its value. Lists of them end with an
+ entry whose `qualifier` is `rtr_qualifier_end` (its `pvalue` is not read).
+
+ What `pvalue` points to depends on the qualifier (see `rtr_qualifier_t`):
+ a NUL-terminated string (`rtr_facility_name`, `rtr_partition_name`,
+ `rtr_partition_be_priority_list`), an `rtr_uns_32_t`
+ (`rtr_partition_rcvy_retry_count`; optionally `rtr_partition_state_suspend`),
+ or nothing (NULL) for the others. The library reads the values during the
+ call and keeps no pointer.
+ */
+typedef struct {
+  /*
+   The qualifier (`rtr_qualifier_t`).
+   */
+  rtr_qualifier_t qualifier;
+  /*
+   Its value, or NULL.
+   */
+  const void *pvalue;
+} rtr_qualifier_value_t;
+
+/*
  Flags of `rtr_receive_message` (none defined: pass `RTR_NO_FLAGS`).
  */
 typedef uint32_t rtr_rcv_flag_t;
@@ -454,11 +663,6 @@ typedef struct {
    */
   rtr_reason_t reason;
 } rtr_status_data_t;
-
-/*
- Flags of `rtr_request_info` (none defined: pass `RTR_NO_FLAGS`).
- */
-typedef uint32_t rtr_req_flag_t;
 
 #ifdef __cplusplus
 extern "C" {
@@ -645,6 +849,159 @@ rtr_status_t rtr_broadcast_event(rtr_channel_t channel,
                                  rtr_evtnum_t evtnum,
                                  rtr_rcpspc_t rcpspc,
                                  rtr_msgfmt_t msgfmt);
+
+/*
+ Ask RTR for management information: the program's `rtr show` (RTR's
+ $GET_TXI). The manuals name the call and `RTR_INFCLA_BACKEND_TX`; the
+ other classes and all items are this implementation's (see the
+ `RTR_INFCLA_*` comments for each class's items).
+
+ On `RTR_STS_OK`, `*pchannel` holds a new *information channel*; the
+ answer is already queued on it when the call returns:
+ - one `rtr_mt_request_info` message per object of class `infcla` whose
+   item `selitm` equals `selval` (compared without regard to ASCII case).
+   Its data is text: the items named by `getitms`, in that order, each as
+   `item=value`, joined by `\n` and ended by a NUL (`msgsb.msglen` counts
+   the NUL); for example `"prt_id=1\nstate=active"`. An item is written
+   with its name as `getitms` spells it. Values contain no newline;
+   unknown values are empty (`tid=` for a server without a transaction).
+ - then `rtr_mt_closed`, whose `rtr_status_data_t` has status
+   `RTR_STS_OK` and as reason the number of objects the node left out (a
+   node lists at most 2000 objects per class; normally 0), or the status
+   of a failure after the call returned: `RTR_STS_NODEUNAVAIL` (the node
+   cannot be reached), `RTR_STS_TIMOUT` (it did not answer within about
+   10 s); no records come then.
+
+ After `rtr_mt_closed` only `rtr_close_channel` is valid on the channel
+ (other calls return `RTR_STS_CHANCLOSED`); close it to release it.
+ Transactional calls and broadcasts on an information channel return
+ `RTR_STS_INVCHANNEL`. Receive from it with the channel in the list of
+ `rtr_receive_message` or with `RTR_ANYCHAN`; the wakeup routine and the
+ wakeup descriptor signal its messages like any other.
+
+ Arguments:
+ - `pchannel` (out, required): receives the channel id.
+ - `flags`: `RTR_NO_FLAGS`.
+ - `infcla` (required): the class code, one of the `RTR_INFCLA_*` strings
+   (`"fac"`, `"prt"`, `"srv"`, `"ftx"`, `"rtx"`, `"btx"`, `"lnk"`),
+   without regard to case.
+ - `selitm`: the item that selects objects; NULL, `""` or `"*"` selects
+   every object (`selval` is then ignored). `"fdb_f_name"` is accepted
+   for `fac_name`.
+ - `selval`: the value `selitm` must have (NULL is `""`); at most
+   `RTR_MAX_SELVAL_LEN` characters.
+ - `getitms`: the items to return, comma-separated (spaces around names
+   are ignored); NULL, `""` or `"*"` returns every item of the class, in
+   the order the `RTR_INFCLA_*` comments list them.
+
+ The query runs inside the call (a round trip to the node, at most about
+ 10 s); the library copies every argument and keeps no pointer.
+
+ Returns:
+ - `RTR_STS_OK`: the channel is open and holds the answer;
+ - `RTR_STS_INVPTR`: `pchannel` or `infcla` is NULL;
+ - `RTR_STS_INVFLAGS`: `flags` is not `RTR_NO_FLAGS`;
+ - `RTR_STS_INVSELITM`: unknown class; `selitm` or an item of `getitms`
+   is not an item of the class; an empty name in `getitms`; `selval`
+   longer than `RTR_MAX_SELVAL_LEN`; a string that is not UTF-8 or longer
+   than the library reads (255 bytes for `infcla` and `selitm`, 4096 for
+   `getitms`);
+ - `RTR_STS_TOOMANYCHN`: 256 channels are already open;
+ - `RTR_STS_NODEUNAVAIL`: the RTR node cannot be started or has stopped;
+ - `RTR_STS_INTERNAL`: an internal error (a bug); nothing was opened.
+
+ Thread safety: may be called from any thread, but not from the wakeup
+ routine.
+
+ # Safety
+ `pchannel` is NULL or writable; each string argument is NULL or
+ NUL-terminated.
+ */
+rtr_status_t rtr_request_info(rtr_channel_t *pchannel,
+                              rtr_req_flag_t flags,
+                              rtr_infoclass_t infcla,
+                              rtr_itemcode_t selitm,
+                              rtr_selval_t selval,
+                              rtr_itemcode_t getitms);
+
+/*
+ Change a partition: the program's `rtr set partition` (RTR's SET
+ PARTITION). It acts on the partitions of the node this process uses (the
+ embedded node, or the node daemon named by `RTR_NODE_SOCKET`); run it
+ on the backend that holds the partition.
+
+ On `RTR_STS_OK`, `*pchannel` holds a new information channel on which one
+ `rtr_mt_closed` is already queued when the call returns. Its
+ `rtr_status_data_t` gives the result (reason 0):
+ - `RTR_STS_OK`: every change was made;
+ - `RTR_STS_INVOBJCT`: no such partition in that facility on this node;
+ - `RTR_STS_INVQUALIFIER` (extension): the partition's state does not
+   allow the change (`rtr_partition_state_exitwait` or
+   `rtr_partition_state_recover` on a partition that waits for no journal);
+ - `RTR_STS_NODEUNAVAIL`, `RTR_STS_TIMOUT`: the node cannot be reached or
+   did not answer within about 10 s.
+
+ The changes are made in the order of `set_qualifiers`; the first refused
+ stops the rest (those before it stay made). Then close the channel with
+ `rtr_close_channel` (the only call valid on it after `rtr_mt_closed`).
+
+ Arguments:
+ - `pchannel` (out, required): receives the channel id.
+ - `flags`: `RTR_NO_FLAGS`.
+ - `verb`: `verb_set`.
+ - `object`: `rtr_partition_object`.
+ - `select_qualifiers` (required): which partition: `rtr_facility_name`
+   and `rtr_partition_name` (both strings, both required; the partition
+   name is its id, as `rtr_request_info`'s `prt_name` item gives it).
+ - `set_qualifiers` (required): what to change, at least one qualifier:
+   `rtr_partition_state_suspend`, `rtr_partition_state_resume`,
+   `rtr_partition_state_exitwait`, `rtr_partition_state_recover`,
+   `rtr_partition_be_priority_list`, `rtr_partition_rcvy_retry_count`
+   (extension), `rtr_partition_fail_to_standby` (accepted; it changes
+   nothing). See `rtr_qualifier_t` for the value each takes.
+
+ Both lists are arrays of `rtr_qualifier_value_t` ended by an entry whose
+ qualifier is `rtr_qualifier_end`; at most 64 entries are read before it.
+ The library reads every value during the call and keeps no pointer.
+
+ Returns (nothing is opened or changed unless `RTR_STS_OK`):
+ - `RTR_STS_OK`: the channel is open and holds the result;
+ - `RTR_STS_INVPTR`: `pchannel`, `select_qualifiers` or `set_qualifiers`
+   is NULL;
+ - `RTR_STS_INVFLAGS`: `flags` is not `RTR_NO_FLAGS`;
+ - `RTR_STS_INVOBJCT`: `verb` is not `verb_set` or `object` is not
+   `rtr_partition_object`;
+ - `RTR_STS_INVSELITM`: a select qualifier is missing, given twice, not a
+   select qualifier, without a string value, or its string is unreadable
+   (not UTF-8, over 4096 bytes); the partition name is not a partition id;
+   no `rtr_qualifier_end` within 65 entries;
+ - `RTR_STS_INVFACNAM`: the facility name is not a valid name;
+ - `RTR_STS_INVQUALIFIER` (extension): no set qualifier; one that is
+   unknown, a select qualifier, or given twice; a value of the wrong kind
+   (a NULL string); a retry count of 0; an invalid or repeated node in the
+   priority list; suspend with resume, or exitwait with recover; an
+   unreadable string; no `rtr_qualifier_end` within 65 entries;
+ - `RTR_STS_UNSUPPORTED`: `rtr_partition_state_shadow`,
+   `rtr_partition_fail_to_shadow`, `rtr_partition_pre32_compatible` (this
+   implementation has no shadow servers);
+ - `RTR_STS_TOOMANYCHN`: 256 channels are already open;
+ - `RTR_STS_NODEUNAVAIL`: the RTR node cannot be started or has stopped;
+ - `RTR_STS_INTERNAL`: an internal error (a bug).
+
+ Thread safety: may be called from any thread, but not from the wakeup
+ routine.
+
+ # Safety
+ `pchannel` is NULL or writable; each list is NULL or a readable array
+ ended by `rtr_qualifier_end`, whose `pvalue`s point to what their
+ qualifier takes (or are NULL).
+ */
+rtr_status_t rtr_set_info(rtr_channel_t *pchannel,
+                          rtr_flags_t flags,
+                          rtr_verb_t verb,
+                          rtr_managed_object_t object,
+                          const rtr_qualifier_value_t *select_qualifiers,
+                          const rtr_qualifier_value_t *set_qualifiers);
 
 /*
  Receive the next message for the process, from any channel or from a list.

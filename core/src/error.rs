@@ -59,6 +59,14 @@ pub enum RtrError {
     InvalidTimeout(String),
     #[error("join channels are not supported: pass RTR_NO_JOINCHAN")]
     InvalidJoin,
+    #[error("invalid information request: {0}")]
+    InvalidSelItem(String),
+    #[error("invalid managed object: {0}")]
+    InvalidObject(String),
+    #[error("invalid set qualifier: {0}")]
+    InvalidQualifier(String),
+    #[error("{call} is not valid on channel {chan}, an information channel (rtr_request_info or rtr_set_info): only rtr_receive_message, rtr_set_user_handle and rtr_close_channel apply")]
+    InfoChannel { call: &'static str, chan: u32 },
     #[error("the RTR node is not available: {0}")]
     NodeUnavailable(String),
     #[error("internal error: {0}")]
@@ -100,6 +108,10 @@ impl RtrError {
             RtrError::NullPointer(_) => Status::Invptr,
             RtrError::InvalidTimeout(_) => Status::Invtimoutms,
             RtrError::InvalidJoin => Status::Invjoinchan,
+            RtrError::InvalidSelItem(_) => Status::Invselitm,
+            RtrError::InvalidObject(_) => Status::Invobjct,
+            RtrError::InvalidQualifier(_) => Status::Invqualifier,
+            RtrError::InfoChannel { .. } => Status::Invchannel,
             RtrError::NodeUnavailable(_) => Status::Nodeunavail,
             RtrError::Internal(_) => Status::Internal,
         }

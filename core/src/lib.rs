@@ -8,7 +8,8 @@
 //! - [`facility`]: facility definitions (which nodes play which roles) and their file;
 //! - [`node`]: the node's roles (frontend, router, backend) as sans-I/O state machines;
 //! - [`embedded`]: the driver thread that runs a node inside the application process;
-//! - [`api`]: the channel API used by the C ABI, the Python module and the CLI.
+//! - [`api`]: the channel API used by the C ABI, the Python module and the CLI;
+//! - [`info_class`], [`qualifier`]: the vocabulary of `rtr_request_info` and `rtr_set_info`.
 
 pub mod api;
 pub mod embedded;
@@ -16,11 +17,13 @@ pub mod error;
 pub mod events;
 pub mod facility;
 pub mod flags;
+pub mod info_class;
 pub mod journal;
 pub mod keyseg;
 pub mod msgtype;
 pub mod node;
 pub mod protocol;
+pub mod qualifier;
 pub mod status;
 pub mod tid;
 pub mod transport;

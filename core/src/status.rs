@@ -135,6 +135,10 @@ statuses! {
     Retrylimit = (53, Error, "RTR_STS_RETRYLIMIT", "Transaction rejected: its servers failed while processing it as often as the retry limit allows"),
     /// Extension: the key range is served on another node and a standby is not allowed there (`RTR_F_OPE_NOSTANDBY` on either side).
     Nostandby = (54, Error, "RTR_STS_NOSTANDBY", "Key range already served on another node, and RTR_F_OPE_NOSTANDBY forbids a standby"),
+    /// Extension: `rtr_set_info` was given a set qualifier it does not know, a bad value for one, or qualifiers that conflict (or the partition's state does not allow the change).
+    Invqualifier = (55, Error, "RTR_STS_INVQUALIFIER", "Invalid set qualifier or qualifier value for rtr_set_info"),
+    /// Extension: a router call-out server on a facility for which this node is not a router.
+    Notrouter = (56, Error, "RTR_STS_NOTROUTER", "This node is not a router of the facility (see rtr show facility)"),
 }
 
 impl Status {

@@ -50,10 +50,17 @@ fn open_rejects_server_flags_on_a_client() {
 #[test]
 fn open_unsupported_flags_say_so() {
     let rtr = Rtr::embedded().unwrap();
-    for fl in [ope::SHADOW, ope::TR_CALL_OUT, ope::BE_CALL_OUT, ope::XA_MANAGED] {
+    for fl in [ope::SHADOW, ope::XA_MANAGED] {
         let e = open_err(&rtr, server_params(FAC, 1, 2, fl));
         assert!(matches!(e, RtrError::Unsupported { .. }), "{fl:#x}: {e:?}");
         assert_eq!(e.status(), Status::Unsupported);
+    }
+    // Call-out servers are supported; both kinds at once, or on a client, are not.
+    let both = ope::TR_CALL_OUT | ope::BE_CALL_OUT;
+    assert_eq!(open_err(&rtr, server_params(FAC, 1, 2, both)).status(), Status::Invflags);
+    for fl in [ope::TR_CALL_OUT, ope::BE_CALL_OUT] {
+        let e = open_err(&rtr, OpenParams { flags: ope::CLIENT | fl, ..client_params(FAC) });
+        assert_eq!(e.status(), Status::Invflags, "{fl:#x}: {e:?}");
     }
     let e = open_err(&rtr, OpenParams { flags: ope::CLIENT | ope::FOREIGN_TM, ..client_params(FAC) });
     assert_eq!(e.status(), Status::Unsupported);

@@ -203,3 +203,36 @@ fn reply_forget_needs_the_accept_on_an_explicit_accept_server() {
     expect(&rtr, s, MsgType::Accepted);
     expect(&rtr, c, MsgType::Accepted);
 }
+
+#[test]
+fn call_out_servers_see_every_message_and_vote() {
+    let rtr = Rtr::embedded().unwrap();
+    let s = open_ok(&rtr, server_params("COUT", 0, 1000, ope::EXPLICIT_ACCEPT));
+    let callout = |fl| rtr_core::OpenParams {
+        flags: ope::SERVER | ope::EXPLICIT_ACCEPT | fl,
+        facility: Some("COUT".into()),
+        ..Default::default()
+    };
+    let tr = open_ok(&rtr, callout(ope::TR_CALL_OUT));
+    let be = open_ok(&rtr, callout(ope::BE_CALL_OUT));
+    let c = open_ok(&rtr, client_params("COUT"));
+    // Accepted when every call-out accepts.
+    rtr.send_to_server(c, sen::ACCEPT, &msg(7, b"pay")).unwrap();
+    let tid = rtr.get_tid(c, 0).unwrap();
+    for ch in [tr, be] {
+        let m = expect(&rtr, ch, MsgType::Msg1);
+        assert_eq!(&m.data[4..], b"pay");
+        rtr.accept_tx(ch, 0, 0).unwrap();
+    }
+    expect(&rtr, s, MsgType::Msg1);
+    rtr.accept_tx(s, 0, 0).unwrap();
+    expect_accepted(&rtr, c, tid);
+    expect_accepted(&rtr, tr, tid);
+    expect_accepted(&rtr, be, tid);
+    // Rejected when one rejects, with its reason.
+    rtr.send_to_server(c, sen::ACCEPT, &msg(8, b"refused")).unwrap();
+    let tid = rtr.get_tid(c, 0).unwrap();
+    expect(&rtr, tr, MsgType::Msg1);
+    rtr.reject_tx(tr, 0, 5).unwrap();
+    expect_rejected(&rtr, c, tid, Status::Rejected, 5);
+}

@@ -9,6 +9,7 @@
 //!
 //! Modules: [`types`] (the C types), [`channel`] (open, close, user
 //! handle), [`tx`] (start, send, reply, accept, reject, tid), [`receive`],
+//! [`info`] (`rtr_request_info`, `rtr_set_info`),
 //! [`errors`] (`rtr_error_text`) and `boundary` (the panic boundary and the
 //! only code that touches caller pointers).
 
@@ -16,6 +17,7 @@ mod boundary;
 pub mod channel;
 pub mod errors;
 pub mod events;
+pub mod info;
 pub mod receive;
 pub mod tx;
 pub mod types;
@@ -27,6 +29,7 @@ mod test_support;
 pub use channel::*;
 pub use errors::*;
 pub use events::*;
+pub use info::*;
 pub use receive::*;
 pub use tx::*;
 pub use types::*;

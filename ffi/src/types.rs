@@ -52,6 +52,8 @@ pub type rtr_bro_flag_t = u32;
 pub type rtr_pre_flag_t = u32;
 /// Flags of `rtr_request_info` (none defined: pass `RTR_NO_FLAGS`).
 pub type rtr_req_flag_t = u32;
+/// Flags of `rtr_set_info` (none defined: pass `RTR_NO_FLAGS`).
+pub type rtr_flags_t = u32;
 
 /// A message buffer the library writes into (`rtr_receive_message`).
 pub type rtr_msgbuf_t = *mut c_void;
@@ -74,9 +76,27 @@ pub type rtr_msgfmt_t = *const c_char;
 /// A recipient specification for broadcasts (wildcards allowed).
 pub type rtr_rcpspc_t = *const c_char;
 
+/// An information class of `rtr_request_info`: a NUL-terminated class code,
+/// one of the `RTR_INFCLA_*` strings (compared without regard to case).
+pub type rtr_infoclass_t = *const c_char;
+/// Item names of `rtr_request_info`: one item (`selitm`) or a comma-separated
+/// list (`getitms`), NUL-terminated; NULL, "" or "*" means all.
+pub type rtr_itemcode_t = *const c_char;
+/// The selection value of `rtr_request_info`: NUL-terminated, at most
+/// `RTR_MAX_SELVAL_LEN` characters.
+pub type rtr_selval_t = *const c_char;
+
 /// The kind of a received message: one of the `rtr_mt_*` enumerators. (A C
 /// enum in the header; the library always writes one of the enumerators.)
 pub type rtr_msg_type_t = u32;
+/// The verb of `rtr_set_info`: `verb_set`. (A C enum in the header.)
+pub type rtr_verb_t = u32;
+/// The object `rtr_set_info` changes: `rtr_partition_object`. (A C enum in
+/// the header.)
+pub type rtr_managed_object_t = u32;
+/// A qualifier of `rtr_set_info`: one of the `rtr_qualifier_t` enumerators.
+/// (A C enum in the header.)
+pub type rtr_qualifier_t = u32;
 /// The type of a key segment: one of the `rtr_keyseg_*` enumerators. (A C
 /// enum in the header.)
 pub type rtr_keyseg_type_t = u32;
@@ -162,10 +182,29 @@ pub struct rtr_keyseg_t {
     pub ks_hi_bound: *mut c_void,
 }
 
+/// One qualifier of `rtr_set_info` and its value. Lists of them end with an
+/// entry whose `qualifier` is `rtr_qualifier_end` (its `pvalue` is not read).
+///
+/// What `pvalue` points to depends on the qualifier (see `rtr_qualifier_t`):
+/// a NUL-terminated string (`rtr_facility_name`, `rtr_partition_name`,
+/// `rtr_partition_be_priority_list`), an `rtr_uns_32_t`
+/// (`rtr_partition_rcvy_retry_count`; optionally `rtr_partition_state_suspend`),
+/// or nothing (NULL) for the others. The library reads the values during the
+/// call and keeps no pointer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct rtr_qualifier_value_t {
+    /// The qualifier (`rtr_qualifier_t`).
+    pub qualifier: rtr_qualifier_t,
+    /// Its value, or NULL.
+    pub pvalue: *const c_void,
+}
+
 // The C contract: the sizes legacy code relies on (rtr-c-api.md §8.6).
 const _: () = assert!(std::mem::size_of::<rtr_tid_t>() == 28);
 const _: () = assert!(std::mem::size_of::<rtr_status_data_t>() == 8);
 const _: () = assert!(std::mem::size_of::<rtr_msg_type_t>() == std::mem::size_of::<std::ffi::c_int>());
+const _: () = assert!(std::mem::size_of::<rtr_qualifier_t>() == std::mem::size_of::<std::ffi::c_int>());
 const _: () = assert!(std::mem::size_of::<rtr_usrhdl_t>() == std::mem::size_of::<*const c_void>());
 
 impl rtr_tid_t {

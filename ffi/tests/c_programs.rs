@@ -352,6 +352,27 @@ fn broadcast_events_reach_subscribers_whose_names_match() {
     check_program("tests/c/events.c", &["events: srv*=A *=AB 11=B to_clients=X data=ok bad=ok"]);
 }
 
+const INFO_OUTPUT: &[&str] = &[
+    "request_info: records=1 state=active format=ok closed=OK",
+    "set_info: suspend=OK state=suspended held=yes resume=OK released=yes nosuch=INVOBJCT",
+    "bad_input: checks=30 failures=0",
+];
+
+#[test]
+fn management_requests_and_partition_changes() {
+    check_program("tests/c/info.c", INFO_OUTPUT);
+}
+
+/// The same program against a node daemon: the library asks the daemon
+/// over an admin connection of its own.
+#[test]
+fn management_requests_against_a_node_daemon() {
+    let daemon = tempfile::tempdir().expect("temporary directory");
+    let socket = in_process_daemon(daemon.path());
+    let env = [("RTR_NODE_SOCKET", socket.to_str().expect("utf-8 path"))];
+    check_program_with("tests/c/info.c", &[], &env, INFO_OUTPUT);
+}
+
 #[test]
 fn a_forgetting_server_is_released_at_its_vote() {
     check_program("tests/c/forget.c", &["forget: released=yes c1=accepted c2=accepted server_quiet=yes invflags=yes"]);

@@ -42,9 +42,51 @@ RTR_TEST_ASSERT((RTR_STS_OK & 1) == 1, "success is odd");
 RTR_TEST_ASSERT(RTR_NO_TIMOUTMS != 0, "RTR_NO_TIMOUTMS differs from a poll");
 RTR_TEST_ASSERT(RTR_MAX_MSGLEN == 64000, "RTR_MAX_MSGLEN");
 RTR_TEST_ASSERT(RTR_MAX_NUMSEG == 20, "RTR_MAX_NUMSEG");
+RTR_TEST_ASSERT(sizeof(rtr_qualifier_t) == 4, "rtr_qualifier_t is a 32-bit enum");
+RTR_TEST_ASSERT(rtr_qualifier_end == 0, "a zeroed entry ends a qualifier list");
+RTR_TEST_ASSERT(RTR_MAX_SELVAL_LEN == 255, "RTR_MAX_SELVAL_LEN");
 
 int legacy_client(void);
 int legacy_server(void);
+int legacy_management(void);
+
+/* The manuals' management calls: a query, then a partition change. */
+int legacy_management(void)
+{
+    rtr_channel_t ch;
+    rtr_msgsb_t sb;
+    char buf[RTR_MAX_MSGLEN];
+    rtr_qualifier_value_t select_qualifiers[3];
+    rtr_qualifier_value_t set_qualifiers[3];
+    rtr_uns_32_t retries = 3;
+    rtr_status_t s = rtr_request_info(&ch, RTR_NO_FLAGS, RTR_INFCLA_BACKEND_TX, "fdb_f_name", "CASHFACIL",
+                                      "tid,state");
+    while (s == RTR_STS_OK) {
+        s = rtr_receive_message(&ch, RTR_NO_FLAGS, RTR_ANYCHAN, buf, sizeof buf, RTR_NO_TIMOUTMS, &sb);
+        if (sb.msgtype == rtr_mt_closed) {
+            s = rtr_close_channel(ch, RTR_NO_FLAGS);
+            break;
+        }
+    }
+    select_qualifiers[0].qualifier = rtr_facility_name;
+    select_qualifiers[0].pvalue = "CASHFACIL";
+    select_qualifiers[1].qualifier = rtr_partition_name;
+    select_qualifiers[1].pvalue = "1";
+    select_qualifiers[2].qualifier = rtr_qualifier_end;
+    select_qualifiers[2].pvalue = NULL;
+    set_qualifiers[0].qualifier = rtr_partition_state_suspend;
+    set_qualifiers[0].pvalue = NULL;
+    set_qualifiers[1].qualifier = rtr_partition_rcvy_retry_count;
+    set_qualifiers[1].pvalue = &retries;
+    set_qualifiers[2].qualifier = rtr_qualifier_end;
+    set_qualifiers[2].pvalue = NULL;
+    s = rtr_set_info(&ch, RTR_NO_FLAGS, verb_set, rtr_partition_object, select_qualifiers, set_qualifiers);
+    if (s != RTR_STS_OK) {
+        return s == RTR_STS_INVOBJCT || s == RTR_STS_INVSELITM || s == RTR_STS_INVQUALIFIER;
+    }
+    s = rtr_receive_message(&ch, RTR_NO_FLAGS, RTR_ANYCHAN, buf, sizeof buf, RTR_NO_TIMOUTMS, &sb);
+    return sb.msgtype == rtr_mt_closed && ((rtr_status_data_t *)buf)->status == RTR_STS_OK;
+}
 
 int legacy_client(void)
 {

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use cbindgen::{Builder, Config, DocumentationStyle, Language, Style};
 use rtr_core::events::ALL_EVENTS;
 use rtr_core::flags::ALL_FLAGS;
+use rtr_core::info_class::CLASSES;
+use rtr_core::qualifier::{QualifierList, ValueKind, OBJECTS, QUALIFIERS, VERBS};
 use rtr_core::{MsgType, Status};
 
 /// The workspace root (this crate lives in `<root>/xtask`).
@@ -58,6 +60,8 @@ const EXTENSION_STATUSES: &[&str] = &[
     "RTR_STS_NOTBACKEND",
     "RTR_STS_RETRYLIMIT",
     "RTR_STS_NOSTANDBY",
+    "RTR_STS_NOTROUTER",
+    "RTR_STS_INVQUALIFIER",
 ];
 
 /// The call each flag prefix belongs to.
@@ -84,7 +88,7 @@ fn limits() -> Vec<(&'static str, usize, &'static str)> {
         ("RTR_MAX_MSGFMT_LEN", 8192, "characters in a message format string"),
         ("RTR_MAX_PARNAM_LEN", 63, "characters in a partition name"),
         ("RTR_MAX_BLOB_LEN", 1024, "bytes of data in rtr_prepare_tx"),
-        ("RTR_MAX_SELVAL_LEN", 255, "characters in a rtr_request_info selector value"),
+        ("RTR_MAX_SELVAL_LEN", rtr_core::info_class::MAX_SELVAL_LEN, "characters in a rtr_request_info selector value"),
         ("RTR_MAX_FE_NAM_LEN", 255, "characters in a frontend name"),
     ]
 }
@@ -136,6 +140,101 @@ fn keyseg_type_enum(out: &mut String) {
         let _ = writeln!(out, "    {name} = {value}{comma} /* {} */", comment(what));
     }
     out.push_str("} rtr_keyseg_type_t;\n");
+}
+
+/// `text` cut into lines of at most `width` characters (at spaces).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// One `typedef enum` of `rtr_set_info`'s vocabulary: (name, value,
+/// comment). A comment that does not fit after its enumerator goes above it.
+fn set_info_enum(out: &mut String, intro: &str, ty: &str, items: &[(String, u32, String)]) {
+    let _ = write!(out, "\n{intro}typedef enum {{\n");
+    for (i, (name, value, what)) in items.iter().enumerate() {
+        let comma = if i + 1 < items.len() { "," } else { "" };
+        let line = format!("    {name} = {value}{comma}");
+        let what = comment(what);
+        if line.len() + what.len() + 6 <= 100 {
+            let _ = writeln!(out, "{line} /* {what} */");
+        } else {
+            out.push_str("    /*\n");
+            for l in wrap(&what, 90) {
+                let _ = writeln!(out, "     * {l}");
+            }
+            let _ = writeln!(out, "     */\n{line}");
+        }
+    }
+    let _ = writeln!(out, "}} {ty};");
+}
+
+fn set_info_enums(out: &mut String) {
+    let plain = |t: &[(&str, u32, &str)]| -> Vec<(String, u32, String)> {
+        t.iter().map(|(n, v, w)| (n.to_string(), *v, w.to_string())).collect()
+    };
+    set_info_enum(out, "/* The verb of rtr_set_info. */\n", "rtr_verb_t", &plain(VERBS));
+    set_info_enum(out, "/* The object rtr_set_info changes. */\n", "rtr_managed_object_t", &plain(OBJECTS));
+    let qualifiers: Vec<(String, u32, String)> = QUALIFIERS
+        .iter()
+        .map(|d| {
+            let ext = if d.in_rtr { "" } else { "Extension: " };
+            let value = match d.kind {
+                ValueKind::Ignored => "pvalue NULL",
+                ValueKind::Text => "pvalue: string",
+                ValueKind::Number => "pvalue: rtr_uns_32_t *",
+                ValueKind::OptNumber => "pvalue: NULL or rtr_uns_32_t *",
+            };
+            let text = match d.list {
+                QualifierList::End => format!("{ext}{}", d.meaning),
+                QualifierList::Select => format!("{ext}select, {value}; {}", d.meaning),
+                QualifierList::Set => format!("{ext}set, {value}; {}", d.meaning),
+            };
+            (d.name.to_string(), d.code, text)
+        })
+        .collect();
+    set_info_enum(
+        out,
+        "/*\n * The qualifiers of rtr_set_info (rtr_qualifier_value_t.qualifier). A\n \
+         * select list names the partition; a set list says what to change; each\n \
+         * list ends with rtr_qualifier_end.\n */\n",
+        "rtr_qualifier_t",
+        &qualifiers,
+    );
+}
+
+/// The `RTR_INFCLA_*` class codes of `rtr_request_info`, each with the
+/// items of its objects: the C manual of the classes.
+fn info_class_defines(out: &mut String) {
+    out.push_str(
+        "\n/*\n * Information classes of rtr_request_info (rtr_infoclass_t; compared without\n \
+         * regard to case) and the items of their objects (rtr_itemcode_t). Each\n \
+         * rtr_mt_request_info record is \"item=value\" lines joined by '\\n', ended\n \
+         * by a NUL. Counts are decimal; yes/no items are \"yes\" or \"no\"; tids are\n \
+         * seven hex words, comma-separated. \"fdb_f_name\" is accepted for fac_name.\n */\n",
+    );
+    for c in CLASSES {
+        let ext = if c.in_rtr { "" } else { " (Extension)" };
+        let _ = writeln!(out, "/*\n * {} \"{}\"{ext}: {}. Items:", c.macro_name, c.code, comment(c.objects));
+        let width = c.items.iter().map(|i| i.name.len()).max().unwrap_or(0);
+        for i in c.items {
+            let _ = writeln!(out, " *   {:<width$}  {}", i.name, comment(i.meaning));
+        }
+        let _ = writeln!(out, " */\n#define {} \"{}\"", c.macro_name, c.code);
+    }
 }
 
 fn status_defines(out: &mut String) {
@@ -225,11 +324,13 @@ pub fn constants() -> String {
     let mut out = String::new();
     msg_type_enum(&mut out);
     keyseg_type_enum(&mut out);
+    set_info_enums(&mut out);
     status_defines(&mut out);
     flag_defines(&mut out);
     event_defines(&mut out);
     null_defines(&mut out);
     limit_defines(&mut out);
+    info_class_defines(&mut out);
     out
 }
 
@@ -253,7 +354,10 @@ pub fn config() -> Config {
         ..Config::default()
     };
     // Written by `constants` as C enums; Rust sees them as u32.
-    config.export.exclude = vec!["rtr_msg_type_t".into(), "rtr_keyseg_type_t".into()];
+    config.export.exclude =
+        ["rtr_msg_type_t", "rtr_keyseg_type_t", "rtr_verb_t", "rtr_managed_object_t", "rtr_qualifier_t"]
+            .map(String::from)
+            .to_vec();
     // Types no exported function uses yet; legacy sources name them.
     config.export.include = ["rtr_status_data_t", "rtr_rcpspc_t", "rtr_bro_flag_t", "rtr_pre_flag_t", "rtr_req_flag_t"]
         .map(String::from)
@@ -342,6 +446,8 @@ mod tests {
             "rtr_error_text",
             "rtr_set_user_handle",
             "rtr_get_user_handle",
+            "rtr_request_info",
+            "rtr_set_info",
         ] {
             assert!(a.contains(&format!("{f}(")), "{f} missing");
         }

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyInt, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyInt, PyString};
 use rtr_core::keyseg::{KeyError, KeySegment, MAX_KEY_OFFSET_END};
+use rtr_core::qualifier::{QualValue, Qualifier};
 use rtr_core::{RtrError, Status};
 
 use crate::errors::{core_error, status_error};
@@ -297,4 +298,68 @@ fn native_bytes(v: i128, width: usize) -> Vec<u8> {
         4 => (v as u32).to_ne_bytes().to_vec(),
         _ => (v as u64).to_ne_bytes().to_vec(),
     }
+}
+
+/// A verb or managed object of `set_info`: its C name (`"verb_set"`,
+/// `"rtr_partition_object"`, without regard to case) or its code. An
+/// unknown name or an out-of-range code raises `RTR_STS_INVOBJCT`, as core
+/// does for an unknown code.
+pub(crate) fn named_code(obj: &Bound<'_, PyAny>, table: &[(&str, u32, &str)], what: &str) -> PyResult<u32> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        let name = s.to_cow()?;
+        return table.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(&name)).map(|(_, c, _)| *c).ok_or_else(|| {
+            let known: Vec<&str> = table.iter().map(|(n, _, _)| *n).collect();
+            status_error(obj.py(), Status::Invobjct, format!("unknown {what} {name:?} (known: {})", known.join(", ")))
+        });
+    }
+    u32_arg(obj, what, Status::Invobjct)
+}
+
+/// A qualifier list of `set_info`: a mapping `{qualifier: value}` or an
+/// iterable of `(qualifier, value)` pairs. A qualifier is its C name
+/// (`"rtr_partition_state_suspend"`, without regard to case) or its code; a
+/// value is None, an int (`rtr_uns_32_t`) or a str. An unknown name or a
+/// value out of range raises the list's `status` (`RTR_STS_INVSELITM` for
+/// the select list, `RTR_STS_INVQUALIFIER` for the set list).
+pub(crate) fn qualifiers(obj: &Bound<'_, PyAny>, status: Status) -> PyResult<Vec<(u32, QualValue)>> {
+    let py = obj.py();
+    let pairs: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>)> = if let Ok(d) = obj.cast::<PyDict>() {
+        d.iter().collect()
+    } else if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+        return Err(PyTypeError::new_err("qualifiers must be a dict or an iterable of (qualifier, value) pairs"));
+    } else {
+        let mut v = Vec::new();
+        for item in obj.try_iter()? {
+            let pair = item?.extract().map_err(|_| {
+                PyTypeError::new_err("qualifiers must be a dict or an iterable of (qualifier, value) pairs")
+            })?;
+            v.push(pair);
+        }
+        v
+    };
+    let mut out = Vec::with_capacity(pairs.len());
+    for (q, v) in pairs {
+        let code = if let Ok(s) = q.cast::<PyString>() {
+            let name = s.to_cow()?;
+            Qualifier::from_name(&name)
+                .ok_or_else(|| status_error(py, status, format!("unknown qualifier {name:?}")))?
+                .code()
+        } else {
+            u32_arg(&q, "qualifier", status)?
+        };
+        let value = if v.is_none() {
+            QualValue::None
+        } else if let Ok(s) = v.cast::<PyString>() {
+            QualValue::Text(s.to_cow()?.into_owned())
+        } else if v.is_instance_of::<PyInt>() || v.get_type().getattr("__index__").is_ok() {
+            QualValue::Number(u32_arg(&v, "qualifier value", status)?)
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "a qualifier value must be None, an int or a str, not {}",
+                v.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into())
+            )));
+        };
+        out.push((code, value));
+    }
+    Ok(out)
 }

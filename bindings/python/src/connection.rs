@@ -249,6 +249,53 @@ impl Connection {
         self.rtr.get_user_handle(chan).or_raise(py)
     }
 
+    /// `rtr_request_info`: opens an information channel holding one
+    /// `rtr_mt_request_info` record per selected object, then
+    /// `rtr_mt_closed`. Returns the channel id. `getitms`: a comma-separated
+    /// str; None, "" or "*" for every item (likewise `selitm` selects every
+    /// object). The query runs with the GIL released.
+    #[pyo3(signature = (infcla, selitm=None, selval=None, getitms=None, flags=None))]
+    fn request_info(
+        &self,
+        py: Python<'_>,
+        infcla: &Bound<'_, PyAny>,
+        selitm: Option<&Bound<'_, PyAny>>,
+        selval: Option<&Bound<'_, PyAny>>,
+        getitms: Option<&Bound<'_, PyAny>>,
+        flags: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u32> {
+        let infcla = args::opt_str(Some(infcla), "infcla")?.unwrap_or_default();
+        let selitm = args::opt_str(selitm, "selitm")?.unwrap_or_default();
+        let selval = args::opt_str(selval, "selval")?.unwrap_or_default();
+        let getitms = args::opt_str(getitms, "getitms")?.unwrap_or_default();
+        let fl = opt_flags(flags)?;
+        py.detach(|| self.rtr.request_info(fl, &infcla, &selitm, &selval, &getitms)).or_raise(py)
+    }
+
+    /// `rtr_set_info`: `verb` and `object` by C name or code; `select` and
+    /// `set` as a dict or an iterable of (qualifier, value) pairs, the
+    /// qualifier by C name or code, the value None, an int or a str. Opens
+    /// an information channel on which one `rtr_mt_closed` gives the result;
+    /// returns its id. Runs with the GIL released.
+    #[pyo3(signature = (verb, object, select, set, flags=None))]
+    fn set_info(
+        &self,
+        py: Python<'_>,
+        verb: &Bound<'_, PyAny>,
+        object: &Bound<'_, PyAny>,
+        select: &Bound<'_, PyAny>,
+        set: &Bound<'_, PyAny>,
+        flags: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u32> {
+        use rtr_core::qualifier::{OBJECTS, VERBS};
+        let verb = args::named_code(verb, VERBS, "verb")?;
+        let object = args::named_code(object, OBJECTS, "managed object")?;
+        let select = args::qualifiers(select, rtr_core::Status::Invselitm)?;
+        let set = args::qualifiers(set, rtr_core::Status::Invqualifier)?;
+        let fl = opt_flags(flags)?;
+        py.detach(|| self.rtr.set_info(fl, verb, object, &select, &set)).or_raise(py)
+    }
+
     /// `rtr_receive_message`: the next message on `channels` (None: every
     /// channel of this connection; a channel; or an iterable of channels),
     /// waiting at most `timeout` seconds (None: for ever; 0: poll). Raises

@@ -28,6 +28,10 @@ pub(crate) struct Chan {
     /// RTR closed the channel (`rtr_mt_closed` was received): only
     /// `rtr_close_channel` remains valid on it.
     pub closed_by_rtr: bool,
+    /// An information channel (`rtr_request_info`, `rtr_set_info`): the
+    /// library fills its queue itself and the node never hears of it; it
+    /// takes no transactional call.
+    pub info: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +69,13 @@ impl Chan {
             tx: TxState::Idle,
             unacked_outcome: None,
             closed_by_rtr: false,
+            info: false,
         }
+    }
+
+    /// An information channel (see [`Chan::info`]).
+    pub fn new_info() -> Chan {
+        Chan { info: true, ..Chan::new(Role::Client, 0) }
     }
 
     pub fn explicit_accept(&self) -> bool {

@@ -11,6 +11,7 @@
 
 mod channel;
 mod inbox;
+mod info;
 mod wakeup;
 
 pub use wakeup::WakeupFn;
@@ -150,33 +151,7 @@ struct Sink {
 
 impl DeliverySink for Sink {
     fn deliver(&self, batch: Vec<Delivery>) {
-        let mut wake = Vec::new();
-        let mut routine = None;
-        {
-            let Ok(mut st) = self.state.lock() else { return };
-            let was_idle = st.waiting == 0;
-            for d in batch {
-                let seq = st.arrivals;
-                st.arrivals += 1;
-                let chan = d.chan;
-                if let Some(c) = st.channels.get_mut(&chan) {
-                    c.queue.push_back((seq, d));
-                    st.waiting += 1;
-                    st.waiters.take_for(chan, &mut wake);
-                }
-            }
-            if was_idle && st.waiting > 0 {
-                routine = st.wakeup.became_waiting();
-            }
-        }
-        // The application's wakeup routine runs without any library lock.
-        if let Some(r) = routine {
-            r();
-        }
-        self.arrivals.fetch_add(1, Ordering::Release);
-        for w in wake {
-            w.unparker.unpark();
-        }
+        deliver_to(&self.state, &self.arrivals, batch);
     }
 
     fn node_stopped(&self) {
@@ -188,6 +163,40 @@ impl DeliverySink for Sink {
         for w in wake {
             w.unparker.unpark();
         }
+    }
+}
+
+/// Queue deliveries on their channels (those of closed channels are
+/// dropped) and wake who waits for them: the receivers listening to those
+/// channels, the wakeup routine and descriptor. The node's deliveries and
+/// the library's own (information channels) both come through here.
+fn deliver_to(state: &Mutex<State>, arrivals: &AtomicU64, batch: Vec<Delivery>) {
+    let mut wake = Vec::new();
+    let mut routine = None;
+    {
+        let Ok(mut st) = state.lock() else { return };
+        let was_idle = st.waiting == 0;
+        for d in batch {
+            let seq = st.arrivals;
+            st.arrivals += 1;
+            let chan = d.chan;
+            if let Some(c) = st.channels.get_mut(&chan) {
+                c.queue.push_back((seq, d));
+                st.waiting += 1;
+                st.waiters.take_for(chan, &mut wake);
+            }
+        }
+        if was_idle && st.waiting > 0 {
+            routine = st.wakeup.became_waiting();
+        }
+    }
+    // The application's wakeup routine runs without any library lock.
+    if let Some(r) = routine {
+        r();
+    }
+    arrivals.fetch_add(1, Ordering::Release);
+    for w in wake {
+        w.unparker.unpark();
     }
 }
 
@@ -319,8 +328,6 @@ impl Rtr {
         };
         for (bit, name, why) in [
             (flags::ope::SHADOW, "RTR_F_OPE_SHADOW", "shadowing is not implemented yet"),
-            (flags::ope::TR_CALL_OUT, "RTR_F_OPE_TR_CALL_OUT", "call-out servers are not implemented yet"),
-            (flags::ope::BE_CALL_OUT, "RTR_F_OPE_BE_CALL_OUT", "call-out servers are not implemented yet"),
             (flags::ope::FOREIGN_TM, "RTR_F_OPE_FOREIGN_TM", "foreign transaction managers are not supported"),
             (flags::ope::XA_MANAGED, "RTR_F_OPE_XA_MANAGED", "XA is not supported"),
         ] {
@@ -328,7 +335,15 @@ impl Rtr {
                 return Err(RtrError::Unsupported { flag: name, why });
             }
         }
-        let server_only = flags::ope::NOSTANDBY
+        let callout = flags::ope::TR_CALL_OUT | flags::ope::BE_CALL_OUT;
+        if p.flags & callout == callout {
+            return Err(RtrError::InvalidFlags {
+                call: "rtr_open_channel (a call-out server is either RTR_F_OPE_TR_CALL_OUT or RTR_F_OPE_BE_CALL_OUT)",
+                flags: p.flags,
+            });
+        }
+        let server_only = callout
+            | flags::ope::NOSTANDBY
             | flags::ope::NOCONCURRENT
             | flags::ope::EXPLICIT_ACCEPT
             | flags::ope::EXPLICIT_PREPARE;
@@ -356,13 +371,7 @@ impl Rtr {
         let subs = crate::events::parse_subscription(&p.events).map_err(RtrError::InvalidEventList)?;
 
         let mut st = self.lock()?;
-        let open = st.channels.len();
-        if open >= MAX_CHANNELS {
-            return Err(RtrError::TooManyChannels);
-        }
-        let chan = st.next_chan;
-        st.next_chan = st.next_chan.checked_add(1).ok_or_else(|| RtrError::Internal("channel ids exhausted".into()))?;
-        st.channels.insert(chan, Chan::new(role, p.flags));
+        let chan = new_channel(&mut st, Chan::new(role, p.flags))?;
         // The subscription goes first, so that the events of the open itself
         // (a server becoming primary) reach the channel.
         if p.recipient.is_some() || !subs.is_empty() {
@@ -398,7 +407,7 @@ impl Rtr {
             )));
         }
         let mut st = self.lock()?;
-        any_chan(&mut st, chan)?;
+        work_chan(&mut st, chan, "rtr_broadcast_event")?;
         self.send(Request::Broadcast { chan, evtnum, rcpspc: rcpspc.to_string(), data: Bytes::from(msg) })
     }
 
@@ -428,6 +437,10 @@ impl Rtr {
         drop(st);
         for w in wake {
             w.unparker.unpark();
+        }
+        if c.info {
+            // The node never heard of an information channel.
+            return Ok(());
         }
         self.send(Request::Close { chan })
     }
@@ -532,7 +545,7 @@ impl Rtr {
         }
         // RTR_F_ACC_INDEPENDENT is accepted: no commit ordering to relax here.
         let mut st = self.lock()?;
-        let c = any_chan(&mut st, chan)?;
+        let c = work_chan(&mut st, chan, "rtr_accept_tx")?;
         let forget = fl & flags::acc::FORGET != 0;
         let tid = match c.tx {
             TxState::Idle => return Err(RtrError::NoTransaction(chan)),
@@ -569,7 +582,7 @@ impl Rtr {
             return Err(RtrError::InvalidFlags { call: "rtr_reject_tx", flags: fl });
         }
         let mut st = self.lock()?;
-        let c = any_chan(&mut st, chan)?;
+        let c = work_chan(&mut st, chan, "rtr_reject_tx")?;
         if fl & flags::rej::RETRY != 0 && c.role != Role::Server {
             return Err(RtrError::InvalidFlags { call: "rtr_reject_tx (RTR_F_REJ_RETRY is for servers)", flags: fl });
         }
@@ -618,7 +631,7 @@ impl Rtr {
             return Err(RtrError::InvalidFlags { call: "rtr_get_tid", flags: fl });
         }
         let mut st = self.lock()?;
-        match any_chan(&mut st, chan)?.tx {
+        match work_chan(&mut st, chan, "rtr_get_tid")?.tx {
             TxState::Idle => Err(RtrError::NoTransaction(chan)),
             TxState::Client { tid, .. } | TxState::Server { tid, .. } => Ok(tid),
         }
@@ -934,7 +947,7 @@ fn check_len(len: usize) -> Result<()> {
 
 /// Facility names: 1..=31 characters, first a letter, then letters, digits,
 /// `_`, `$`, `-` or `.`; compared without regard to case (stored upper case).
-fn normalise_facility(name: Option<&str>) -> Result<String> {
+pub(crate) fn normalise_facility(name: Option<&str>) -> Result<String> {
     let Some(name) = name else {
         return Ok(crate::DEFAULT_FACILITY.to_string());
     };
@@ -960,8 +973,29 @@ fn any_chan(st: &mut State, chan: ChanId) -> Result<&mut Chan> {
     }
 }
 
-fn client_chan<'a>(st: &'a mut State, chan: ChanId, call: &'static str) -> Result<&'a mut Chan> {
+/// Register a new channel under the next id (ids are never reused).
+fn new_channel(st: &mut State, c: Chan) -> Result<ChanId> {
+    if st.channels.len() >= MAX_CHANNELS {
+        return Err(RtrError::TooManyChannels);
+    }
+    let chan = st.next_chan;
+    st.next_chan = st.next_chan.checked_add(1).ok_or_else(|| RtrError::Internal("channel ids exhausted".into()))?;
+    st.channels.insert(chan, c);
+    Ok(chan)
+}
+
+/// A channel that takes transactional calls and broadcasts: open, and no
+/// information channel.
+fn work_chan<'a>(st: &'a mut State, chan: ChanId, call: &'static str) -> Result<&'a mut Chan> {
     let c = any_chan(st, chan)?;
+    if c.info {
+        return Err(RtrError::InfoChannel { call, chan });
+    }
+    Ok(c)
+}
+
+fn client_chan<'a>(st: &'a mut State, chan: ChanId, call: &'static str) -> Result<&'a mut Chan> {
+    let c = work_chan(st, chan, call)?;
     if c.role != Role::Client {
         return Err(RtrError::ServerChannel { call });
     }
@@ -969,7 +1003,7 @@ fn client_chan<'a>(st: &'a mut State, chan: ChanId, call: &'static str) -> Resul
 }
 
 fn server_chan<'a>(st: &'a mut State, chan: ChanId, call: &'static str) -> Result<&'a mut Chan> {
-    let c = any_chan(st, chan)?;
+    let c = work_chan(st, chan, call)?;
     if c.role != Role::Server {
         return Err(RtrError::ClientChannel { call });
     }

@@ -28,7 +28,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::frontend::status_delivery;
-use super::{ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter, TxState, LOCAL};
+use super::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter, TxState, LOCAL};
 use crate::facility::RoleList;
 use crate::flags;
 use crate::journal::{Record, RecordKind};
@@ -63,6 +63,9 @@ pub(super) struct Partition {
     pub(super) priority: Vec<String>,
     /// Opened with `RTR_F_OPE_NOSTANDBY`.
     pub(super) nostandby: bool,
+    /// A call-out partition: sees every message of the transactions of its
+    /// node (or of its node's router), votes, and writes nothing.
+    pub(super) callout: Callout,
 }
 
 /// A partition's role in its key range, as the master router decided it.
@@ -320,6 +323,16 @@ impl Backend {
     pub fn open(&mut self, ctx: &mut Ctx, chan: ChanRef, facility: String, fl: u32, range: KeyRange) {
         let refuse =
             |ctx: &mut Ctx, status| ctx.deliver(chan.0, status_delivery(chan.1, MsgType::Closed, None, status, 0));
+        let callout = if fl & flags::ope::TR_CALL_OUT != 0 {
+            Callout::Router
+        } else if fl & flags::ope::BE_CALL_OUT != 0 {
+            Callout::Backend
+        } else {
+            Callout::No
+        };
+        if callout != Callout::No {
+            return self.open_callout(ctx, chan, facility, callout);
+        }
         let noconcurrent = fl & flags::ope::NOCONCURRENT != 0;
         let fac = self.facilities.entry(facility.clone()).or_default();
         let layout = range.layout();
@@ -363,6 +376,7 @@ impl Backend {
                         role: PartRole::Waiting,
                         priority: Vec::new(),
                         nostandby: fl & flags::ope::NOSTANDBY != 0,
+                        callout: Callout::No,
                     },
                 );
                 (id, true)
@@ -391,6 +405,53 @@ impl Backend {
         self.dispatch(ctx, part_id);
     }
 
+    /// A call-out server: its facility's call-out partition of that kind
+    /// on this node (created with the first one; concurrent call-out
+    /// servers share it).
+    fn open_callout(&mut self, ctx: &mut Ctx, chan: ChanRef, facility: String, callout: Callout) {
+        let existing =
+            self.parts.iter().find(|(_, p)| p.facility == facility && p.callout == callout).map(|(id, _)| *id);
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                self.next_part += 1;
+                let id = self.next_part;
+                self.parts.insert(
+                    id,
+                    Partition {
+                        facility,
+                        range: KeyRange::default(),
+                        servers: Vec::new(),
+                        free: VecDeque::new(),
+                        waiting: VecDeque::new(),
+                        noconcurrent: false,
+                        retry_limit: DEFAULT_RETRY_LIMIT,
+                        suspended: false,
+                        role: PartRole::Waiting,
+                        priority: Vec::new(),
+                        nostandby: false,
+                        callout,
+                    },
+                );
+                id
+            }
+        };
+        self.servers.insert(chan, Server { part: id, current: None, unacked: Vec::new() });
+        if let Some(p) = self.parts.get_mut(&id) {
+            p.servers.push(chan);
+            p.free.push_back(chan);
+        }
+        ctx.deliver(chan.0, status_delivery(chan.1, MsgType::Opened, None, Status::Ok, 0));
+        if existing.is_none() {
+            self.announce(ctx, id);
+        }
+        self.dispatch(ctx, id);
+    }
+
+    fn is_callout(&self, part: PartId) -> bool {
+        self.parts.get(&part).is_some_and(|p| p.callout != Callout::No)
+    }
+
     /// Tell every linked router of the partition's facility where it stands
     /// (the first of them is its master).
     fn announce(&mut self, ctx: &mut Ctx, part: PartId) {
@@ -404,6 +465,7 @@ impl Backend {
                 master: i == 0,
                 priority: p.priority.clone(),
                 nostandby: p.nostandby,
+                callout: p.callout,
             };
             ctx.to_router(r, up);
         }
@@ -413,7 +475,7 @@ impl Backend {
     fn set_active(&mut self, ctx: &mut Ctx, part: PartId) {
         let Some(p) = self.parts.get_mut(&part) else { return };
         p.role = PartRole::Active;
-        for s in &p.servers {
+        for s in p.servers.iter().filter(|_| p.callout == Callout::No) {
             for e in [crate::events::SRPRIMARY, crate::events::SRRECOVERCMPL] {
                 self.role_events.push((p.facility.clone(), e, *s));
             }
@@ -584,6 +646,9 @@ impl Backend {
     /// serves, in commit order, ahead of any new work.
     fn claim_recovered(&mut self, part: PartId) {
         let Some(p) = self.parts.get_mut(&part) else { return };
+        if p.callout != Callout::No {
+            return; // call-outs write nothing, so nothing of theirs is replayed
+        }
         let Some(list) = self.recovered.get_mut(&p.facility) else { return };
         for rtx in list.iter_mut() {
             let mut mine = Vec::new();
@@ -924,7 +989,7 @@ impl Backend {
                     for part in mine {
                         self.abort_branch(ctx, tid, part, status, reason);
                     }
-                } else if self.journal {
+                } else if self.journal && !mine.iter().all(|p| self.is_callout(*p)) {
                     self.next_token += 1;
                     let token = self.next_token;
                     ctx.journal(vec![(tid, RecordKind::Commit, reason.to_le_bytes().to_vec())], true, Some(token));
@@ -1268,8 +1333,8 @@ impl Backend {
             return;
         }
         // A read-only message changes no database: a replay after a crash
-        // need not present it, so it is not journaled.
-        if self.journal && fl & flags::sen::READONLY == 0 {
+        // need not present it, so it is not journaled; nor is a call-out's.
+        if self.journal && fl & flags::sen::READONLY == 0 && p.callout == Callout::No {
             // Appended (in order) before delivery; durable with the commit.
             let rec = vec![(tid, RecordKind::Msg, encode_msg(&p.facility, &data))];
             if first {
@@ -1301,8 +1366,21 @@ impl Backend {
         let mut n = 0;
         let mut parked = Vec::new();
         for part in &parts {
+            let callout = self.is_callout(*part);
             let Some(b) = self.branches.get_mut(&(tid, *part)) else { continue };
             parked.append(&mut b.parked);
+            if callout {
+                // A call-out hears the outcome and owes no acknowledgement:
+                // it wrote nothing that a replay would need.
+                let server = b.server;
+                self.branches.remove(&(tid, *part));
+                if let Some(s) = server {
+                    ctx.deliver(s.0, status_delivery(s.1, MsgType::Accepted, Some(tid), Status::Ok, reason));
+                    self.release(s, tid);
+                    self.dispatch(ctx, *part);
+                }
+                continue;
+            }
             if b.forgotten {
                 // Its server asked not to hear the outcome: nothing to
                 // deliver and no acknowledgement to wait for.

@@ -187,6 +187,11 @@ pub enum ToRouter {
         priority: Vec<String>,
         /// Opened with `RTR_F_OPE_NOSTANDBY`: may neither be nor have a standby.
         nostandby: bool,
+        /// A call-out partition (its range is ignored): it sees every
+        /// message of every transaction routed to its node (backend
+        /// call-out) or coordinated by its node's router (router call-out),
+        /// and votes on each.
+        callout: Callout,
     },
     /// A standby took over the journal of node `node` (lost): the
     /// transactions it found committed there and is finishing. Commits a
@@ -294,6 +299,17 @@ pub enum ToBackend {
     Outcome { tid: Tid, parts: Vec<PartId>, accepted: bool, status: Status, reason: u32 },
 }
 
+/// What kind of partition: one serving a key range, or a call-out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Callout {
+    #[default]
+    No,
+    /// `RTR_F_OPE_BE_CALL_OUT`: every transaction with a branch on its node.
+    Backend,
+    /// `RTR_F_OPE_TR_CALL_OUT`: every transaction its node's router coordinates.
+    Router,
+}
+
 /// What a backend knows of a transaction, answering an inquiry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TxState {
@@ -399,7 +415,14 @@ impl Node {
         let mut ctx = ctx!(self, now);
         match req {
             Request::Open { chan, role, facility, flags, range } => {
-                if let Some(status) = self.topo.facilities.refuse_open(role, &facility) {
+                // A router call-out serves at a router: this node must be one.
+                let tr_callout = role == Role::Server && flags & crate::flags::ope::TR_CALL_OUT != 0;
+                let refusal = if tr_callout {
+                    (!self.topo.facilities.roles(&facility).router).then_some(Status::Notrouter)
+                } else {
+                    self.topo.facilities.refuse_open(role, &facility)
+                };
+                if let Some(status) = refusal {
                     // A facility defined without this node in the role the
                     // channel needs: the channel is closed at once.
                     ctx.deliver(conn, frontend::status_delivery(chan, MsgType::Closed, None, status, 0));

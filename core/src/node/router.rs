@@ -11,7 +11,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
-use super::{ChanRef, Ctx, NodeRef, PartId, PartKey, ToBackend, ToFrontend, ToRouter, TxState};
+use super::{Callout, ChanRef, Ctx, NodeRef, PartId, PartKey, ToBackend, ToFrontend, ToRouter, TxState, LOCAL};
 use crate::flags;
 use crate::keyseg::{KeyError, KeyRange};
 use crate::status::Status;
@@ -68,6 +68,8 @@ pub(super) struct RPart {
     priority: Vec<String>,
     /// May neither be nor have a standby.
     nostandby: bool,
+    /// A call-out partition: never routed to by key.
+    callout: Callout,
 }
 
 /// A committed transaction waiting for its backends to make it durable.
@@ -121,7 +123,7 @@ struct Inquiry {
 impl Router {
     /// Active partitions registered for a facility.
     pub fn partition_count(&self, facility: &str) -> usize {
-        self.partitions.get(facility).map_or(0, |v| v.iter().filter(|p| p.active).count())
+        self.partitions.get(facility).map_or(0, |v| v.iter().filter(|p| p.active && p.callout == Callout::No).count())
     }
 
     pub fn active(&self) -> usize {
@@ -197,19 +199,41 @@ impl Router {
                         return;
                     }
                 };
-                let Some(tx) = self.txs.get_mut(&tid) else { return };
-                let first = tx.branches.is_empty();
-                let i = match tx.branches.iter().position(|b| b.part == part) {
-                    Some(i) => i,
-                    None => {
-                        tx.branches.push(Branch { part, vote: VoteState::Pending, sent: 0, durable: false });
-                        tx.branches.len() - 1
+                // The message goes to its partition, to the router call-outs
+                // of this node, and to the backend call-outs of the
+                // partition's node: each is a branch that votes.
+                let mut targets = vec![part];
+                for p in self.partitions.get(&fac).into_iter().flatten() {
+                    let here = match p.callout {
+                        Callout::No => false,
+                        Callout::Router => p.key.0 == LOCAL,
+                        Callout::Backend => p.key.0 == part.0,
+                    };
+                    if here && p.active {
+                        targets.push(p.key);
                     }
-                };
-                let b = &mut tx.branches[i];
-                let index = b.sent;
-                b.sent += 1;
-                ctx.to_backend(part.0, ToBackend::Msg { tid, part: part.1, index, data, first, flags: fl });
+                }
+                let Some(tx) = self.txs.get_mut(&tid) else { return };
+                for target in targets {
+                    let first = tx.branches.is_empty();
+                    let i = match tx.branches.iter().position(|b| b.part == target) {
+                        Some(i) => i,
+                        None => {
+                            tx.branches.push(Branch {
+                                part: target,
+                                vote: VoteState::Pending,
+                                sent: 0,
+                                durable: false,
+                            });
+                            tx.branches.len() - 1
+                        }
+                    };
+                    let b = &mut tx.branches[i];
+                    let index = b.sent;
+                    b.sent += 1;
+                    let msg = ToBackend::Msg { tid, part: target.1, index, data: data.clone(), first, flags: fl };
+                    ctx.to_backend(target.0, msg);
+                }
                 if accept {
                     self.client_accept(ctx, tid, 0);
                 }
@@ -320,14 +344,22 @@ impl Router {
                     ctx.to_frontend(c.fe, ToFrontend::Outcome { tid, client: c.client, accepted, status, reason });
                 }
             }
-            ToRouter::PartitionUp { facility, part, range, active, master, priority, nostandby } => {
+            ToRouter::PartitionUp { facility, part, range, active, master, priority, nostandby, callout } => {
                 let key = (from, part);
                 let before = self.partition_count(&facility);
                 let v = self.partitions.entry(facility.clone()).or_default();
                 let was_active = v.iter().any(|p| p.key == key && p.active);
                 let promoting = v.iter().any(|p| p.key == key && p.promoting) && !active;
                 v.retain(|p| p.key != key);
-                v.push(RPart { key, range: range.clone(), active, master, promoting, priority, nostandby });
+                v.push(RPart { key, range: range.clone(), active, master, promoting, priority, nostandby, callout });
+                if callout != Callout::No {
+                    // Call-outs have no key range to share: always active.
+                    if master && !active {
+                        let role = ToBackend::Role { part, active: true, takeover: None, refused: false };
+                        ctx.to_backend(from, role);
+                    }
+                    return;
+                }
                 if active && !was_active {
                     self.range_events.push((facility.clone(), crate::events::KEYRANGEGAIN));
                     if before == 0 {
@@ -466,7 +498,7 @@ impl Router {
         let v = self.partitions.get_mut(facility)?;
         let i = v.iter().position(|p| p.key == key)?;
         let p = v.remove(i);
-        if p.active {
+        if p.active && p.callout == Callout::No {
             self.range_lost(facility);
         }
         Some(p)
@@ -570,7 +602,7 @@ impl Router {
         }
         for (facility, part) in downs {
             let Some(gone) = self.remove_partition(&facility, (node, part)) else { continue };
-            if !(gone.active || gone.promoting) {
+            if !(gone.active || gone.promoting) || gone.callout != Callout::No {
                 continue;
             }
             // The lost node served this range: a standby (the first in the
@@ -735,7 +767,7 @@ fn spans_nodes(tx: &Tx) -> bool {
 /// Does a partition that is not active (a standby, or one being promoted)
 /// serve the message's key?
 fn standby_covers(parts: Option<&Vec<RPart>>, data: &[u8]) -> bool {
-    parts.is_some_and(|v| v.iter().any(|p| !p.active && p.range.contains(data) == Ok(true)))
+    parts.is_some_and(|v| v.iter().any(|p| !p.active && p.callout == Callout::No && p.range.contains(data) == Ok(true)))
 }
 
 /// The partition whose key range holds the message's key.
@@ -743,7 +775,7 @@ fn route(parts: Option<&Vec<RPart>>, data: &[u8]) -> Result<PartKey, Status> {
     let Some(parts) = parts else {
         return Err(Status::Nodstfnd);
     };
-    for p in parts.iter().filter(|p| p.active) {
+    for p in parts.iter().filter(|p| p.active && p.callout == Callout::No) {
         match p.range.contains(data) {
             Ok(true) => return Ok(p.key),
             Ok(false) => {}

@@ -602,3 +602,70 @@ fn read_only_messages_are_not_journaled() {
     h.req(CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(1, "write") });
     assert_eq!(h.kinds(t1), vec![RecordKind::Msg], "only the second message is journaled");
 }
+
+#[test]
+fn call_out_servers_see_every_message_vote_and_write_nothing() {
+    let mut h = Harness::journaled();
+    h.server(10, range(0, 100), flags::ope::EXPLICIT_ACCEPT);
+    h.server(11, range(101, 200), flags::ope::EXPLICIT_ACCEPT);
+    // A router call-out and a backend call-out: no key range.
+    let explicit = flags::ope::EXPLICIT_ACCEPT;
+    assert_eq!(
+        types(&h.server(20, KeyRange::default(), flags::ope::TR_CALL_OUT | explicit)),
+        vec![(SERVERS, 20, MsgType::Opened)]
+    );
+    assert_eq!(
+        types(&h.server(21, KeyRange::default(), flags::ope::BE_CALL_OUT | explicit)),
+        vec![(SERVERS, 21, MsgType::Opened)]
+    );
+    h.client(1);
+    let tid = h.tid();
+    let d = h.req(CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "a") });
+    let mut got = types(&d);
+    got.sort_by_key(|x| x.1);
+    assert_eq!(got, vec![(SERVERS, 10, MsgType::Msg1), (SERVERS, 20, MsgType::Msg1), (SERVERS, 21, MsgType::Msg1)]);
+    let d = h.req(CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(150, "b") });
+    let mut got = types(&d);
+    got.sort_by_key(|x| (x.1, x.2 as u32));
+    assert_eq!(
+        got.iter().filter(|x| x.2 != MsgType::Prepare).copied().collect::<Vec<_>>(),
+        vec![(SERVERS, 11, MsgType::Msg1), (SERVERS, 20, MsgType::Msgn), (SERVERS, 21, MsgType::Msgn)]
+    );
+    for chan in [10, 11, 20, 21] {
+        h.req(SERVERS, Request::Accept { chan, tid, flags: 0, reason: 0, implicit: false });
+    }
+    let token = h.last_token();
+    let d = h.durable(token);
+    assert!(d.iter().any(|(c, d)| *c == CLIENT && d.msgtype == MsgType::Accepted));
+    for chan in [20, 21] {
+        assert!(d.iter().any(|(_, x)| x.chan == chan && x.msgtype == MsgType::Accepted), "call-out {chan}: {d:?}");
+    }
+    // The journal holds the partitions' two messages and no call-out's.
+    let msgs = h.kinds(tid).iter().filter(|k| **k == RecordKind::Msg).count();
+    assert_eq!(msgs, 2);
+    // A call-out's reject rejects the transaction.
+    let tid = h.tid();
+    h.req(CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(6, "c") });
+    h.req(SERVERS, Request::Accept { chan: 10, tid, flags: 0, reason: 0, implicit: false });
+    h.req(SERVERS, Request::Accept { chan: 21, tid, flags: 0, reason: 0, implicit: false });
+    let d = h.req(SERVERS, Request::Reject { chan: 20, tid, flags: 0, reason: 77 });
+    let client = d.iter().find(|(c, _)| *c == CLIENT).expect("the client hears");
+    assert_eq!(client.1.msgtype, MsgType::Rejected);
+    assert_eq!(client.1.payload, Payload::Status { status: Status::Rejected, reason: 77 });
+}
+
+#[test]
+fn a_router_call_out_needs_the_router_role() {
+    use crate::facility::{FacilityDef, FacilityTable};
+    let mut h = Harness::new();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let mut t = FacilityTable::new("me");
+    t.insert(FacilityDef::new("F", &s(&["me"]), &s(&["other"]), &s(&["me"])).unwrap());
+    h.node.set_facilities(t);
+    let d = h.server(20, KeyRange::default(), flags::ope::TR_CALL_OUT);
+    assert_eq!(types(&d), vec![(SERVERS, 20, MsgType::Closed)]);
+    assert_eq!(status_of(&d[0].1), Status::Notrouter);
+    // A backend call-out is a backend's business: accepted here.
+    let d = h.server(21, KeyRange::default(), flags::ope::BE_CALL_OUT);
+    assert_eq!(types(&d), vec![(SERVERS, 21, MsgType::Opened)]);
+}

@@ -16,7 +16,7 @@ use super::codec::{range, read_range, read_tid, write_tid, DecodeError};
 use super::wire::Reader;
 pub use super::wire::Writer;
 use super::Bytes;
-use crate::node::{Internal, ToBackend, ToFrontend, ToRouter, TxState};
+use crate::node::{Callout, Internal, ToBackend, ToFrontend, ToRouter, TxState};
 use crate::status::Status;
 use crate::MAX_MSGLEN;
 
@@ -362,7 +362,7 @@ fn internal(w: &mut Writer, m: &Internal) {
                 write_tid(w, tid);
                 status(w, *s);
             }
-            ToRouter::PartitionUp { facility, part, range: k, active, master, priority, nostandby } => {
+            ToRouter::PartitionUp { facility, part, range: k, active, master, priority, nostandby, callout } => {
                 w.u8(TR_UP);
                 w.str(facility);
                 w.u64(*part);
@@ -371,6 +371,11 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.u8(u8::from(*master));
                 names(w, priority);
                 w.u8(u8::from(*nostandby));
+                w.u8(match callout {
+                    Callout::No => 0,
+                    Callout::Backend => 1,
+                    Callout::Router => 2,
+                });
             }
             ToRouter::TookOver { node, committed } => {
                 w.u8(TR_TOOKOVER);
@@ -526,6 +531,12 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             master: r.bool()?,
             priority: read_names(r)?,
             nostandby: r.bool()?,
+            callout: match r.u8()? {
+                0 => Callout::No,
+                1 => Callout::Backend,
+                2 => Callout::Router,
+                tag => return Err(DecodeError::UnknownTag { what: "call-out kind", tag }),
+            },
         }),
         TR_TOOKOVER => {
             let node = r.str(MAX_NAME)?;

@@ -22,7 +22,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::embedded::{DeliverySink, EmbeddedNode};
 use crate::error::RtrError;
-use crate::protocol::admin::AdminRequest;
+use crate::protocol::admin::{AdminReply, AdminRequest};
 use crate::protocol::codec::{self, Frame, FrameError};
 use crate::protocol::{ConnId, Delivery, Request};
 use crate::status::Status;
@@ -104,6 +104,30 @@ impl Drop for ClientConn {
         if let Ok(w) = self.writer.lock() {
             let _ = w.shutdown(std::net::Shutdown::Both);
         }
+    }
+}
+
+/// How long [`ask_admin`] waits for the node's answer: a little more than
+/// the 10 s the node itself waits for its node thread.
+pub const ADMIN_ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Send one management request to the node daemon listening on `path` (a
+/// short admin connection of its own: one request, one answer) and return
+/// its answer. For requests that finish within the node's admin wait
+/// (views and `SetPartition`), not for `Stop`.
+pub fn ask_admin(path: &Path, req: AdminRequest) -> Result<AdminReply, RtrError> {
+    let unavailable = |what: String| RtrError::NodeUnavailable(format!("{}: {what}", path.display()));
+    let mut stream = UnixStream::connect(path).map_err(|e| unavailable(format!("cannot connect: {e}")))?;
+    stream.set_read_timeout(Some(ADMIN_ANSWER_WAIT)).map_err(|e| unavailable(e.to_string()))?;
+    stream
+        .write_all(&codec::encode(&Frame::Admin(req)))
+        .map_err(|e| unavailable(format!("cannot send the request: {e}")))?;
+    let body = codec::read_frame(&mut stream).map_err(|e| unavailable(format!("no answer: {e}")))?;
+    match codec::decode(&body) {
+        Ok(Frame::AdminReply(r)) => Ok(r),
+        Ok(Frame::Refuse { status, reason }) => Err(unavailable(format!("refused ({status}): {reason}"))),
+        Ok(other) => Err(unavailable(format!("unexpected answer: {other:?}"))),
+        Err(e) => Err(unavailable(format!("bad answer: {e}"))),
     }
 }
 

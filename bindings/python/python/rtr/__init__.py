@@ -17,14 +17,16 @@ Faithful calls (on a :class:`Connection`, or as module functions on the
 process-wide one): ``open_channel``, ``close_channel``, ``start_tx``,
 ``send_to_server``, ``reply_to_client``, ``accept_tx``, ``reject_tx``,
 ``receive_message``, ``get_tid``, ``set_user_handle``, ``get_user_handle``,
-``error_text``. Flags, message types and statuses are enums
+``request_info``, ``set_info``, ``error_text``. Flags, message types and statuses are enums
 (:class:`OpenFlag`, :class:`MsgType`, :class:`Status`, ...); every failure is
 an :class:`RtrError` carrying the RTR status.
 
 Helpers: :meth:`Connection.open_client` / :meth:`Connection.open_server`
 return :class:`Channel` context managers; :meth:`Channel.transaction` is a
 transaction context manager; :meth:`Connection.messages` iterates over
-received messages; :func:`serve` is a small server loop.
+received messages; :func:`serve` is a small server loop;
+:meth:`Connection.query_info` and :meth:`Connection.set_partition` run a
+whole ``request_info``/``set_info`` exchange.
 
 C code in the same process: :func:`load_c_library` loads a shared object
 that calls the RTR C API (``include/rtr.h``) so that it shares the
@@ -48,11 +50,14 @@ from ._connection import (
     get_tid,
     get_user_handle,
     open_channel,
+    parse_info_record,
     process_connection,
     receive_message,
     reject_tx,
     reply_to_client,
+    request_info,
     send_to_server,
+    set_info,
     set_user_handle,
     start_tx,
 )
@@ -140,12 +145,15 @@ __all__ = [
     "get_tid",
     "get_user_handle",
     "open_channel",
+    "parse_info_record",
     "process_connection",
     "receive_message",
     "reject_tx",
     "reply_to_client",
+    "request_info",
     "send_to_server",
     "serve",
+    "set_info",
     "set_user_handle",
     "start_tx",
 ]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Iterable, Iterator, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _rtr
-from ._enums import MsgType, OpenFlag
+from ._enums import MsgType, OpenFlag, Status
 from ._errors import Timeout, from_status
 from ._keys import KeySegment, _native_keys
 from ._message import Message
@@ -21,6 +21,15 @@ ChannelLike = Union[int, "Channel"]
 Channels = Union[None, ChannelLike, Iterable[ChannelLike]]
 Keys = Union[None, KeySegment, Sequence[Union[KeySegment, tuple]]]  # type: ignore[type-arg]
 Data = Union[bytes, bytearray, memoryview, str]
+QualifierValue = Union[None, int, str]
+# A qualifier by C name or code (Mapping is invariant in its key type: one
+# alternative for each).
+Qualifiers = Union[
+    Mapping[str, QualifierValue],
+    Mapping[int, QualifierValue],
+    Iterable[Tuple[Union[str, int], QualifierValue]],
+]
+Items = Union[None, str, Iterable[str]]
 
 
 class Connection:
@@ -154,6 +163,86 @@ class Connection:
     def get_user_handle(self, channel: ChannelLike) -> int:
         """The channel's user handle."""
         return self._native.get_user_handle(channel)
+
+    def request_info(
+        self,
+        infcla: str,
+        selitm: Optional[str] = None,
+        selval: Optional[str] = None,
+        getitms: Items = None,
+        flags: int = 0,
+    ) -> int:
+        """``rtr_request_info``: returns a new information channel on which
+        one ``MsgType.REQUEST_INFO`` message per object of class ``infcla``
+        (``"fac"``, ``"prt"``, ``"srv"``, ``"ftx"``, ``"rtx"``, ``"btx"``,
+        ``"lnk"``) whose item ``selitm`` equals ``selval`` is queued, then
+        ``MsgType.CLOSED``. Each message's data is ``item=value`` lines
+        joined by ``\n``, ended by a NUL (see :func:`parse_info_record`).
+        ``selitm`` None or ``"*"``: every object; ``getitms`` (a
+        comma-separated str or a list of names) None or ``"*"``: every item.
+        The items of each class are listed in ``include/rtr.h``
+        (``RTR_INFCLA_*``). :meth:`query_info` does the whole exchange."""
+        items = getitms if getitms is None or isinstance(getitms, str) else ",".join(getitms)
+        return self._native.request_info(infcla, selitm, selval, items, flags)
+
+    def set_info(
+        self,
+        verb: Union[str, int],
+        object: Union[str, int],
+        select: Qualifiers,
+        set: Qualifiers,
+        flags: int = 0,
+    ) -> int:
+        """``rtr_set_info``: change a partition. ``verb`` is ``"verb_set"``
+        and ``object`` ``"rtr_partition_object"`` (or their codes);
+        ``select`` names the partition (``{"rtr_facility_name": "FAC",
+        "rtr_partition_name": "3"}``), ``set`` says what to change
+        (``{"rtr_partition_state_suspend": None}``); qualifiers by C name or
+        code, values None, int or str. Returns a new information channel on
+        which one ``MsgType.CLOSED`` gives the result in its status.
+        :meth:`set_partition` does the whole exchange."""
+        return self._native.set_info(verb, object, select, set, flags)
+
+    def query_info(
+        self,
+        infcla: str,
+        selitm: Optional[str] = None,
+        selval: Optional[str] = None,
+        getitms: Items = None,
+        timeout: Optional[float] = 30.0,
+    ) -> List[Dict[str, str]]:
+        """:meth:`request_info`, then receive every record (as a dict of
+        item to value) up to ``MsgType.CLOSED`` and close the channel.
+        Raises the :class:`rtr.RtrError` of the closing status unless it is
+        OK, and :class:`rtr.Timeout` if the answer does not come in time."""
+        ch = self.request_info(infcla, selitm, selval, getitms)
+        try:
+            records: List[Dict[str, str]] = []
+            while True:
+                m = self.receive_message(ch, timeout)
+                if m.msgtype == MsgType.CLOSED:
+                    if m.status != Status.OK:
+                        raise _closed_error(m, f"rtr_request_info {infcla!r}")
+                    return records
+                records.append(parse_info_record(m.data))
+        finally:
+            self.close_channel(ch)
+
+    def set_partition(
+        self, facility: str, partition: Union[int, str], changes: Qualifiers, timeout: Optional[float] = 30.0
+    ) -> None:
+        """:meth:`set_info` on partition ``partition`` (its id, as
+        :meth:`query_info` gives ``prt_id``) of ``facility``: wait for the
+        result and close the channel. Raises the :class:`rtr.RtrError` of
+        the result unless it is OK (``Status.INVOBJCT``: no such partition)."""
+        select = {"rtr_facility_name": facility, "rtr_partition_name": str(partition)}
+        ch = self.set_info("verb_set", "rtr_partition_object", select, changes)
+        try:
+            m = self.receive_message(ch, timeout)
+            if m.status != Status.OK:
+                raise _closed_error(m, f"rtr_set_info {facility}:{partition}")
+        finally:
+            self.close_channel(ch)
 
     # -------------------------------------------------------------- helpers
 
@@ -295,6 +384,29 @@ def set_user_handle(channel: ChannelLike, handle: int) -> None:
 def get_user_handle(channel: ChannelLike) -> int:
     """The user handle of a channel of the process-wide connection."""
     return process_connection().get_user_handle(channel)
+
+
+def request_info(
+    infcla: str, selitm: Optional[str] = None, selval: Optional[str] = None, getitms: Items = None, flags: int = 0
+) -> int:
+    """``rtr_request_info`` on the process-wide connection."""
+    return process_connection().request_info(infcla, selitm, selval, getitms, flags)
+
+
+def set_info(verb: Union[str, int], object: Union[str, int], select: Qualifiers, set: Qualifiers, flags: int = 0) -> int:
+    """``rtr_set_info`` on the process-wide connection."""
+    return process_connection().set_info(verb, object, select, set, flags)
+
+
+def parse_info_record(data: bytes) -> Dict[str, str]:
+    """The items of one ``MsgType.REQUEST_INFO`` record: its ``item=value``
+    lines (joined by ``\n``, ended by a NUL) as a dict."""
+    text = data[:-1] if data.endswith(b"\0") else data
+    record: Dict[str, str] = {}
+    for line in text.decode().split("\n"):
+        name, _, value = line.partition("=")
+        record[name] = value
+    return record
 
 
 def error_text(status: int) -> str:

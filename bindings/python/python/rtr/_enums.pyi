@@ -117,6 +117,8 @@ class Status(enum.IntEnum):
     NOTBACKEND = 418
     RETRYLIMIT = 426
     NOSTANDBY = 434
+    INVQUALIFIER = 442
+    NOTROUTER = 450
     @property
     def text(self) -> str: ...
     @property

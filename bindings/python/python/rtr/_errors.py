@@ -135,6 +135,7 @@ _FAMILY_BY_NAME: Dict[str, Type[RtrError]] = {
     "RTR_STS_INVREASON": InvalidArgument,
     "RTR_STS_INVRMNAME": InvalidArgument,
     "RTR_STS_INVSELITM": InvalidArgument,
+    "RTR_STS_INVQUALIFIER": InvalidArgument,
     "RTR_STS_INVPTR": InvalidArgument,
     "RTR_STS_KEYMSGSHORT": InvalidArgument,
     "RTR_STS_INVOP4CLI": WrongState,

@@ -1,7 +1,7 @@
 """Type stubs of the private native module ``rtr._rtr`` (checked by mypy.stubtest)."""
 
 import os
-from typing import Any, Iterable, List, Optional, Tuple, Union, final
+from typing import Any, Iterable, List, Mapping, Optional, Tuple, Union, final
 
 __all__ = [
     "Connection",
@@ -52,6 +52,10 @@ _Int = Any  # an int, or an object with __index__ (a Channel)
 _Data = Union[bytes, bytearray, memoryview, str]
 _KeyTuple = Tuple[int, int, int, Union[int, bytes, bytearray, str, None], Union[int, bytes, bytearray, str, None]]
 _Received = Tuple[int, int, int, Tid, int, bytes, Optional[int], Optional[int]]
+_QualifierValue = Union[None, int, str]
+_Qualifiers = Union[
+    Mapping[str, _QualifierValue], Mapping[int, _QualifierValue], Iterable[Tuple[Union[str, int], _QualifierValue]]
+]
 
 @final
 class Connection:
@@ -96,6 +100,22 @@ class Connection:
     def get_tid(self, channel: _Int, flags: Optional[_Int] = None) -> Tid: ...
     def set_user_handle(self, channel: _Int, handle: _Int) -> None: ...
     def get_user_handle(self, channel: _Int) -> int: ...
+    def request_info(
+        self,
+        infcla: str,
+        selitm: Optional[str] = None,
+        selval: Optional[str] = None,
+        getitms: Optional[str] = None,
+        flags: Optional[_Int] = None,
+    ) -> int: ...
+    def set_info(
+        self,
+        verb: Union[str, int],
+        object: Union[str, int],
+        select: _Qualifiers,
+        set: _Qualifiers,
+        flags: Optional[_Int] = None,
+    ) -> int: ...
     def receive(
         self, channels: Union[None, _Int, Iterable[_Int]] = None, timeout: Optional[float] = None
     ) -> _Received: ...

@@ -115,6 +115,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
                 master: false,
                 priority: vec!["be2".into(), "be1".into()],
                 nostandby: false,
+                callout: Callout::No,
             }),
         ),
         (
@@ -127,6 +128,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
                 master: true,
                 priority: vec![],
                 nostandby: true,
+                callout: Callout::Router,
             }),
         ),
         ("tr-partition-down", tr(ToRouter::PartitionDown { facility: "BANK".into(), part: 3 })),
@@ -593,6 +595,7 @@ fn invalid_field_values_are_refused() {
             w.u8(0); // master
             w.u32(0); // priority list
             w.u8(0); // nostandby
+            w.u8(0); // not a call-out
         })
     };
     assert!(matches!(decode(&up(0, 4)), Ok(PeerFrame::Msg(Internal::Tr(ToRouter::PartitionUp { .. })))));
@@ -695,6 +698,7 @@ fn bad_corpus() -> Vec<(&'static str, (Vec<u8>, DecodeError))> {
                         master: false,
                         priority: vec![],
                         nostandby: false,
+                        callout: Callout::No,
                     }));
                     // Cut inside the range (its bounds, before the flags and the list).
                     up[..up.len() - 9].to_vec()
