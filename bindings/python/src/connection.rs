@@ -28,6 +28,15 @@ type Received<'py> = (u32, u32, usize, Tid, i32, Bound<'py, PyBytes>, Option<i32
 #[pyclass(module = "rtr._rtr", frozen)]
 pub struct Connection {
     rtr: Rtr,
+    /// The wakeup relay: while a Python wakeup routine is set, this ends
+    /// the relay thread when dropped (with the routine registered in core).
+    wakeup: std::sync::Mutex<Option<std::sync::mpsc::SyncSender<()>>>,
+}
+
+impl Connection {
+    fn new(rtr: Rtr) -> Connection {
+        Connection { rtr, wakeup: std::sync::Mutex::new(None) }
+    }
 }
 
 #[pymethods]
@@ -40,7 +49,7 @@ impl Connection {
     fn process(py: Python<'_>) -> PyResult<Self> {
         // The first call opens the journal (file I/O and a sync).
         let rtr = py.detach(|| Rtr::global().cloned()).or_raise(py)?;
-        Ok(Connection { rtr })
+        Ok(Connection::new(rtr))
     }
 
     /// A new embedded node of its own, and a connection to it. With
@@ -53,7 +62,7 @@ impl Connection {
             None => EmbeddedConfig::default(),
         };
         let rtr = py.detach(|| Rtr::embedded_with(cfg)).or_raise(py)?;
-        Ok(Connection { rtr })
+        Ok(Connection::new(rtr))
     }
 
     /// A connection to the node daemon listening on the Unix socket
@@ -61,14 +70,14 @@ impl Connection {
     #[staticmethod]
     fn daemon(py: Python<'_>, socket: PathBuf) -> PyResult<Self> {
         let rtr = py.detach(|| Rtr::connect_socket(socket)).or_raise(py)?;
-        Ok(Connection { rtr })
+        Ok(Connection::new(rtr))
     }
 
     /// Another connection to the same node: behaves like a second process
     /// attached to it (its own channels; closing it is a process exit).
     fn connect(&self, py: Python<'_>) -> PyResult<Self> {
         let rtr = self.rtr.connect_again().or_raise(py)?;
-        Ok(Connection { rtr })
+        Ok(Connection::new(rtr))
     }
 
     /// `rtr_open_channel`. Returns the channel id; the outcome arrives as
@@ -138,6 +147,47 @@ impl Connection {
         let fl = opt_flags(flags)?;
         let msg = args::data(data)?;
         self.rtr.send_to_server(chan, fl, &msg).or_raise(py)
+    }
+
+    /// `rtr_set_wakeup`: `callback()` is called (with no argument) when a
+    /// message arrives for this connection while none was waiting; None
+    /// removes it. The core calls its routine on the thread that delivers
+    /// (the node's), which must never wait for the GIL: it only pokes a
+    /// relay thread, which calls the Python callback with the GIL held.
+    /// Several arrivals before the relay runs give one call.
+    #[pyo3(signature = (callback=None))]
+    fn set_wakeup(&self, py: Python<'_>, callback: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        let mut slot = self.wakeup.lock().unwrap_or_else(|e| e.into_inner());
+        // Unregister first: the old routine's sender goes with it, and
+        // dropping ours ends the old relay thread.
+        self.rtr.set_wakeup(None).or_raise(py)?;
+        *slot = None;
+        let Some(cb) = callback else { return Ok(()) };
+        if !cb.is_callable() {
+            return Err(pyo3::exceptions::PyTypeError::new_err("the wakeup routine must be callable (or None)"));
+        }
+        let cb: Py<PyAny> = cb.unbind();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        std::thread::Builder::new()
+            .name("rtr-py-wakeup".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    Python::attach(|py| {
+                        if let Err(e) = cb.call0(py) {
+                            // Like an exception in a thread: printed, not raised.
+                            e.print(py);
+                        }
+                    });
+                }
+            })
+            .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot start the wakeup thread: {e}")))?;
+        let poke = tx.clone();
+        let routine: rtr_core::api::WakeupFn = std::sync::Arc::new(move || {
+            let _ = poke.try_send(());
+        });
+        self.rtr.set_wakeup(Some(routine)).or_raise(py)?;
+        *slot = Some(tx);
+        Ok(())
     }
 
     /// The wakeup descriptor (`rtr_get_wakeup_fd`): readable exactly while

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _rtr
 from ._enums import MsgType, OpenFlag, Status
@@ -109,6 +109,15 @@ class Connection:
         """``rtr_send_to_server`` (starts a transaction when none is active).
         ``SendFlag.ACCEPT`` sends the last message and accepts in one call."""
         self._native.send_to_server(channel, data, flags)
+
+    def set_wakeup(self, callback: Optional[Callable[[], None]]) -> None:
+        """``rtr_set_wakeup``: ``callback()`` is called, on a thread of the
+        library's with the GIL held, when a message arrives while none was
+        waiting (several arrivals may give one call); None removes it. Keep
+        it short and do not receive in it: set an event, post to a loop
+        (``loop.call_soon_threadsafe``), then receive elsewhere with a
+        timeout of 0 until ``Timeout``. Exceptions it raises are printed."""
+        self._native.set_wakeup(callback)
 
     def wakeup_fd(self) -> int:
         """A file descriptor that is readable exactly while a message waits

@@ -1,7 +1,7 @@
 """Type stubs of the private native module ``rtr._rtr`` (checked by mypy.stubtest)."""
 
 import os
-from typing import Any, Iterable, List, Mapping, Optional, Tuple, Union, final
+from typing import Any, Callable, Iterable, List, Mapping, Optional, Tuple, Union, final
 
 __all__ = [
     "Connection",
@@ -79,6 +79,7 @@ class Connection:
     def start_tx(self, channel: _Int, flags: Optional[_Int] = None, timeout_ms: Optional[_Int] = None) -> None: ...
     def send_to_server(self, channel: _Int, data: _Data, flags: Optional[_Int] = None) -> None: ...
     def reply_to_client(self, channel: _Int, data: _Data, flags: Optional[_Int] = None) -> None: ...
+    def set_wakeup(self, callback: Optional[Callable[[], None]] = None) -> None: ...
     def wakeup_fd(self) -> int: ...
     def prepare_tx(
         self,
