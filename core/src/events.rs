@@ -40,6 +40,14 @@ pub const ALL_EVENTS: &[(&str, i32)] = &[
 
 pub const FACREADY: i32 = RTRBASE;
 pub const FACDEAD: i32 = RTRBASE + 1;
+/// A frontend gained a router (`..LOSS` is the next number).
+pub const FERTRGAIN: i32 = RTRBASE + 2;
+/// A router gained a frontend.
+pub const RTRFEGAIN: i32 = RTRBASE + 4;
+/// A router gained a backend.
+pub const RTRBEGAIN: i32 = RTRBASE + 6;
+/// A backend gained a router.
+pub const BERTRGAIN: i32 = RTRBASE + 8;
 pub const KEYRANGEGAIN: i32 = RTRBASE + 10;
 pub const KEYRANGELOSS: i32 = RTRBASE + 11;
 pub const SRPRIMARY: i32 = RTRBASE + 12;

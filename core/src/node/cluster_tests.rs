@@ -826,3 +826,32 @@ fn a_backend_restarting_reports_the_commits_its_router_waited_for() {
         "{s:?}"
     );
 }
+
+#[test]
+fn links_going_and_coming_are_rtr_events_for_the_subscribed_channels() {
+    let mut c = Cluster::new();
+    let rtr_events = vec![(crate::events::RTRBASE, crate::events::RTRBASE + 100)];
+    let now = c.now;
+    c.node(FE).handle_request(
+        now,
+        CLIENT,
+        Request::Subscribe { chan: 1, recipient: String::new(), events: rtr_events.clone() },
+    );
+    c.node(BE).handle_request(
+        now,
+        SERVER,
+        Request::Subscribe { chan: 1, recipient: String::new(), events: rtr_events },
+    );
+    c.open_client(1);
+    c.open_server(1, 0);
+    c.delivered_events.clear();
+    c.kill(TR1);
+    let mut evs: Vec<i32> = c.delivered_events.drain(..).collect();
+    evs.sort();
+    // The frontend's client lost a router; the backend's server lost one.
+    assert_eq!(evs, vec![crate::events::FERTRGAIN + 1, crate::events::BERTRGAIN + 1]);
+    c.restart(TR1);
+    let evs: Vec<i32> = c.delivered_events.drain(..).collect();
+    assert!(evs.contains(&crate::events::FERTRGAIN), "{evs:?}");
+    assert!(evs.contains(&crate::events::BERTRGAIN), "{evs:?}");
+}

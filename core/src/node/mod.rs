@@ -18,6 +18,7 @@ mod topology;
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
+use crate::events;
 use crate::journal::{Record, RecordKind};
 use crate::keyseg::KeyRange;
 use crate::msgtype::MsgType;
@@ -538,10 +539,40 @@ impl Node {
     /// facilities). Backends register their partitions with it when it is
     /// a router of theirs.
     pub fn link_up(&mut self, now: Instant, id: NodeRef, info: PeerInfo) {
+        let events = self.link_events(&info, true);
         self.topo.peers.insert(id, info);
         let mut ctx = ctx!(self, now);
+        for (facility, e, role) in events {
+            self.bc.rtr_event(&mut ctx, &facility, e, role, None);
+        }
         self.be.router_up(&mut ctx, id);
         self.run(now);
+    }
+
+    /// The connectivity events a link coming up (or going) raises here, for
+    /// each facility it serves: (facility, event, channels' role).
+    /// FERTRGAIN/LOSS to client channels, BERTRGAIN/LOSS to server
+    /// channels, RTRFEGAIN/LOSS and RTRBEGAIN/LOSS to every channel of
+    /// this router's facility.
+    fn link_events(&self, peer: &PeerInfo, up: bool) -> Vec<(String, i32, Option<Role>)> {
+        let mut out = Vec::new();
+        let pick = |gain: i32| if up { gain } else { gain + 1 };
+        for (facility, theirs) in &peer.facilities {
+            let mine = self.topo.facilities.roles(facility);
+            if mine.frontend && theirs.router {
+                out.push((facility.clone(), pick(events::FERTRGAIN), Some(Role::Client)));
+            }
+            if mine.router && theirs.frontend {
+                out.push((facility.clone(), pick(events::RTRFEGAIN), None));
+            }
+            if mine.router && theirs.backend {
+                out.push((facility.clone(), pick(events::RTRBEGAIN), None));
+            }
+            if mine.backend && theirs.router {
+                out.push((facility.clone(), pick(events::BERTRGAIN), Some(Role::Server)));
+            }
+        }
+        out
     }
 
     /// The link to peer `id` went down: its roles are gone. Its partitions
@@ -551,7 +582,11 @@ impl Node {
     /// router of their facility.
     pub fn link_down(&mut self, now: Instant, id: NodeRef) {
         let Some(info) = self.topo.peers.remove(&id) else { return };
+        let events = self.link_events(&info, false);
         let mut ctx = ctx!(self, now);
+        for (facility, e, role) in events {
+            self.bc.rtr_event(&mut ctx, &facility, e, role, None);
+        }
         self.tr.peer_lost(&mut ctx, id, &info.name);
         self.fe.router_lost(&mut ctx, id);
         self.be.router_lost(&mut ctx, id);
