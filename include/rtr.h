@@ -321,7 +321,7 @@ typedef enum {
  * RTR_INFCLA_PARTITION "prt" (Extension): partitions (key ranges) of the node's backend. Items:
  *   fac_name      facility name
  *   prt_id        partition id (what rtr_set_info's rtr_partition_name takes)
- *   prt_name      partition name: the id as text (named partitions do not exist yet)
+ *   prt_name      partition name: the one its servers gave (rtr_keyseg_partition), else the id as text
  *   key_range     key range, as rtr show partition prints it
  *   state         active, no_servers, suspended, standby, wt_tr_ok, lcl_rec or lcl_rec_fail
  *   servers       server channels attached
@@ -710,9 +710,11 @@ extern "C" {
    `ks_type`, `ks_length` 0 or above `RTR_MAX_MSGLEN`, offset + length
    beyond `RTR_MAX_MSGLEN`, or a low bound above the high bound;
  - `RTR_STS_INVMSGSIZE`: a numeric key whose length is not 1, 2, 4 or 8;
- - `RTR_STS_UNSUPPORTED`: `rtr_keyseg_partition`, `rtr_keyseg_rmname`, or
-   a flag this implementation does not support (SHADOW, call-out,
-   FOREIGN_TM, XA_MANAGED);
+ - `RTR_STS_INVPKEYSEG` also: a `rtr_keyseg_partition` segment whose
+   name (`ks_lo_bound`, NUL-terminated) is not 1 to 63 characters, a
+   letter first then letters, digits, `+`, `_`, `$`; or two of them;
+ - `RTR_STS_UNSUPPORTED`: `rtr_keyseg_rmname`, or a flag this
+   implementation does not support (SHADOW, FOREIGN_TM, XA_MANAGED);
  - `RTR_STS_TOOMANYCHN`: 256 channels are already open;
  - `RTR_STS_NODEUNAVAIL`: the RTR node cannot be started or reached;
  - `RTR_STS_INTERNAL`: an internal error (a bug); nothing was opened.

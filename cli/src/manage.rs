@@ -428,6 +428,7 @@ fn partitions(rows: &[PartitionInfo], omitted: u64, json: bool) -> String {
                 Json::obj(vec![
                     ("facility", p.facility.as_str().into()),
                     ("id", p.id.into()),
+                    ("name", p.name.as_str().into()),
                     ("key_range", p.range.as_str().into()),
                     ("state", p.state.name().into()),
                     ("servers", p.servers.into()),
@@ -446,6 +447,7 @@ fn partitions(rows: &[PartitionInfo], omitted: u64, json: bool) -> String {
             vec![
                 p.facility.clone(),
                 p.id.to_string(),
+                p.name.clone(),
                 p.state.name().into(),
                 p.servers.to_string(),
                 p.free_servers.to_string(),
@@ -456,7 +458,8 @@ fn partitions(rows: &[PartitionInfo], omitted: u64, json: bool) -> String {
             ]
         })
         .collect();
-    let header = ["Facility", "Id", "State", "Servers", "Free", "Waiting", "In progress", "Concurrent", "Key range"];
+    let header =
+        ["Facility", "Id", "Name", "State", "Servers", "Free", "Waiting", "In progress", "Concurrent", "Key range"];
     let mut out = table(&header, &cells);
     omitted_note(&mut out, omitted);
     out

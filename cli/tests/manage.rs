@@ -303,8 +303,9 @@ fn show_follows_a_transaction_held_between_a_server_process_and_a_client() {
     assert_eq!((&p[0]["waiting"], &p[0]["in_progress"]), (&Value::from(0), &Value::from(1)));
     assert_eq!((&p[1]["servers"], &p[1]["in_progress"]), (&Value::from(1), &Value::from(0)));
     let table = node.ok(&["show", "partition"]);
-    let r = rows(&table, "Facility  Id  State");
-    assert_eq!(r[0], ["HOLD", "1", "active", "2", "1", "0", "1", "yes", "u32@0 [0..=99]"], "{table}");
+    let r = rows(&table, "Facility  Id  Name  State");
+    assert_eq!(r[0], ["HOLD", "1", "1", "active", "2", "1", "0", "1", "yes", "u32@0 [0..=99]"], "{table}");
+    assert_eq!(p[0]["name"], "1", "an unnamed partition is named by its id");
 
     let v = node.json(&["show", "transaction"]);
     let t = &v["transactions"][0];

@@ -29,6 +29,8 @@ pub enum RtrError {
     Key(#[from] KeyError),
     #[error("client channels take no key segments (numseg must be 0)")]
     KeysOnClient,
+    #[error("invalid partition name (rtr_keyseg_partition): {0}")]
+    InvalidPartitionName(String),
     #[error("message length {len} is invalid (0 to 64000 bytes)")]
     InvalidMsgLen { len: usize },
     #[error("{call} is not valid on a server channel")]
@@ -93,6 +95,7 @@ impl RtrError {
                 KeyError::MessageTooShort { .. } => Status::Keymsgshort,
             },
             RtrError::KeysOnClient => Status::Invnumseg,
+            RtrError::InvalidPartitionName(_) => Status::Invpkeyseg,
             RtrError::InvalidMsgLen { .. } => Status::Invmsglen,
             RtrError::ServerChannel { .. } => Status::Invop4srv,
             RtrError::ClientChannel { .. } => Status::Invop4cli,

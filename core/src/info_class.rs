@@ -76,7 +76,7 @@ const FACILITY_ITEMS: &[Item] = &[
 const PARTITION_ITEMS: &[Item] = &[
     item("fac_name", "facility name"),
     item("prt_id", "partition id (what rtr_set_info's rtr_partition_name takes)"),
-    item("prt_name", "partition name: the id as text (named partitions do not exist yet)"),
+    item("prt_name", "partition name: the one its servers gave (rtr_keyseg_partition), else the id as text"),
     item("key_range", "key range, as rtr show partition prints it"),
     item("state", "active, no_servers, suspended, standby, wt_tr_ok, lcl_rec or lcl_rec_fail"),
     item("servers", "server channels attached"),
@@ -376,7 +376,7 @@ fn partition(p: &PartitionInfo) -> Vec<String> {
     vec![
         text(p.facility.as_str()),
         p.id.to_string(),
-        p.id.to_string(),
+        text(p.name.as_str()),
         text(p.range.as_str()),
         p.state.name().into(),
         p.servers.to_string(),
@@ -457,6 +457,7 @@ mod tests {
         PartitionInfo {
             facility: fac.into(),
             id,
+            name: id.to_string(),
             range: "u32@0 [1..=9]".into(),
             state,
             servers: 1,

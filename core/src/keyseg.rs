@@ -370,6 +370,29 @@ pub struct KeyRange {
     segments: Vec<KeySegment>,
     /// Max of `offset + length` over the segments (0 if none).
     min_len: usize,
+    /// The partition's name, from a `rtr_keyseg_partition` segment (named
+    /// partitions); not part of the range itself.
+    name: Option<String>,
+}
+
+/// Longest partition name (`rtr_keyseg_partition`).
+pub const MAX_PARTITION_NAME: usize = 63;
+
+/// A partition name by RTR's rules: 1 to 63 characters, a letter first,
+/// then letters, digits, `+`, `_` and `$`; compared without regard to case
+/// (kept as given).
+pub fn partition_name(name: &str) -> Result<String, &'static str> {
+    if name.is_empty() || name.len() > MAX_PARTITION_NAME {
+        return Err("a partition name has 1 to 63 characters");
+    }
+    let mut chars = name.chars();
+    if !chars.next().is_some_and(|c| c.is_ascii_alphabetic()) {
+        return Err("a partition name starts with a letter");
+    }
+    if !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '_' | '$')) {
+        return Err("a partition name has only letters, digits, '+', '_' and '$'");
+    }
+    Ok(name.to_string())
 }
 
 impl KeyRange {
@@ -380,7 +403,18 @@ impl KeyRange {
             return Err(KeyError::TooManySegments { count: segments.len() });
         }
         let min_len = segments.iter().map(KeySegment::end).max().unwrap_or(0);
-        Ok(KeyRange { segments, min_len })
+        Ok(KeyRange { segments, min_len, name: None })
+    }
+
+    /// The same range, naming its partition (`rtr_keyseg_partition`).
+    pub fn named(mut self, name: Option<String>) -> KeyRange {
+        self.name = name;
+        self
+    }
+
+    /// The partition name the server gave, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// The segments, in declaration order.

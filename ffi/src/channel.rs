@@ -86,9 +86,11 @@ const fn const_str_eq(a: &str, b: &str) -> bool {
 ///   `ks_type`, `ks_length` 0 or above `RTR_MAX_MSGLEN`, offset + length
 ///   beyond `RTR_MAX_MSGLEN`, or a low bound above the high bound;
 /// - `RTR_STS_INVMSGSIZE`: a numeric key whose length is not 1, 2, 4 or 8;
-/// - `RTR_STS_UNSUPPORTED`: `rtr_keyseg_partition`, `rtr_keyseg_rmname`, or
-///   a flag this implementation does not support (SHADOW, call-out,
-///   FOREIGN_TM, XA_MANAGED);
+/// - `RTR_STS_INVPKEYSEG` also: a `rtr_keyseg_partition` segment whose
+///   name (`ks_lo_bound`, NUL-terminated) is not 1 to 63 characters, a
+///   letter first then letters, digits, `+`, `_`, `$`; or two of them;
+/// - `RTR_STS_UNSUPPORTED`: `rtr_keyseg_rmname`, or a flag this
+///   implementation does not support (SHADOW, FOREIGN_TM, XA_MANAGED);
 /// - `RTR_STS_TOOMANYCHN`: 256 channels are already open;
 /// - `RTR_STS_NODEUNAVAIL`: the RTR node cannot be started or reached;
 /// - `RTR_STS_INTERNAL`: an internal error (a bug); nothing was opened.
@@ -133,9 +135,9 @@ pub unsafe extern "C" fn rtr_open_channel(
         };
         // SAFETY: pkeyseg is NULL or points to numseg readable segments
         // (caller contract); key_segments checks numseg and NULL first.
-        let segments = unsafe { key_segments(numseg, pkeyseg) }?;
+        let (segments, partition) = unsafe { key_segments(numseg, pkeyseg) }?;
         let chan = rtr()?
-            .open_channel(OpenParams { flags, facility, recipient, access, events, segments })
+            .open_channel(OpenParams { flags, facility, recipient, access, events, segments, partition })
             .map_err(status_of)?;
         // SAFETY: pchannel is non-NULL (checked above) and writable (caller contract).
         unsafe { write_out(pchannel, chan) };
@@ -143,12 +145,18 @@ pub unsafe extern "C" fn rtr_open_channel(
     })
 }
 
-/// Convert the C key segments.
+/// Convert the C key segments: the key segments, and the partition's name
+/// when a `rtr_keyseg_partition` segment gives one (its `ks_lo_bound` is a
+/// NUL-terminated name; its other fields are not used).
 ///
 /// # Safety
 /// `pkeyseg` is NULL or points to `numseg` readable segments whose non-NULL
-/// bounds point to `ks_length` readable bytes.
-unsafe fn key_segments(numseg: rtr_numseg_t, pkeyseg: *const rtr_keyseg_t) -> Result<Vec<KeySegment>, Status> {
+/// bounds point to `ks_length` readable bytes (a partition segment's low
+/// bound to a NUL-terminated string).
+unsafe fn key_segments(
+    numseg: rtr_numseg_t,
+    pkeyseg: *const rtr_keyseg_t,
+) -> Result<(Vec<KeySegment>, Option<String>), Status> {
     let count = numseg as usize;
     if count > MAX_NUMSEG {
         return Err(status_of(rtr_core::keyseg::KeyError::TooManySegments { count }.into()));
@@ -157,6 +165,7 @@ unsafe fn key_segments(numseg: rtr_numseg_t, pkeyseg: *const rtr_keyseg_t) -> Re
         return Err(Status::Invpkeyseg);
     }
     let mut out = Vec::with_capacity(count);
+    let mut name = None;
     for index in 0..count {
         // SAFETY: index < numseg and pkeyseg points to numseg readable
         // segments (caller contract, non-NULL checked above).
@@ -165,7 +174,18 @@ unsafe fn key_segments(numseg: rtr_numseg_t, pkeyseg: *const rtr_keyseg_t) -> Re
             KEYSEG_UNSIGNED => KeyType::Unsigned,
             KEYSEG_SIGNED => KeyType::Signed,
             KEYSEG_STRING => KeyType::String,
-            KEYSEG_PARTITION | KEYSEG_RMNAME => return Err(Status::Unsupported),
+            KEYSEG_PARTITION => {
+                if name.is_some() || ks.ks_lo_bound.is_null() {
+                    return Err(Status::Invpkeyseg);
+                }
+                // SAFETY: a partition segment's low bound is NUL-terminated
+                // (caller contract); at most 64 bytes are read past it.
+                let n =
+                    unsafe { crate::boundary::opt_cstr(ks.ks_lo_bound.cast_const().cast(), 64, Status::Invpkeyseg) }?;
+                name = n;
+                continue;
+            }
+            KEYSEG_RMNAME => return Err(Status::Unsupported),
             _ => return Err(Status::Invpkeyseg),
         };
         let len = ks.ks_length as usize;
@@ -180,7 +200,7 @@ unsafe fn key_segments(numseg: rtr_numseg_t, pkeyseg: *const rtr_keyseg_t) -> Re
             KeySegment::new(index, key_type, ks.ks_length, ks.ks_offset, lo, hi).map_err(|e| status_of(e.into()))?;
         out.push(seg);
     }
-    Ok(out)
+    Ok((out, name))
 }
 
 /// A key bound: `len` bytes at `p`, or `None` (the type's extreme) for NULL.
@@ -424,7 +444,8 @@ mod tests {
         assert_eq!(server_keys_status(&mut [seg(KEYSEG_UNSIGNED, 3, p3, p3)]), code(Status::Invmsgsize));
         // Unknown and unsupported types.
         assert_eq!(server_keys_status(&mut [seg(99, 4, plo, phi)]), code(Status::Invpkeyseg));
-        assert_eq!(server_keys_status(&mut [seg(KEYSEG_PARTITION, 4, plo, null_mut())]), code(Status::Unsupported));
+        // A partition segment whose name is not a valid partition name.
+        assert_eq!(server_keys_status(&mut [seg(KEYSEG_PARTITION, 4, plo, null_mut())]), code(Status::Invpkeyseg));
         assert_eq!(server_keys_status(&mut [seg(KEYSEG_RMNAME, 4, plo, null_mut())]), code(Status::Unsupported));
         // An absurd length is refused before the (unreadable) bounds are read.
         assert_eq!(server_keys_status(&mut [seg(KEYSEG_STRING, 64_001, poison(), poison())]), code(Status::Invpkeyseg));

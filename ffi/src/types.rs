@@ -107,7 +107,7 @@ pub(crate) const KEYSEG_UNSIGNED: rtr_keyseg_type_t = 0;
 pub(crate) const KEYSEG_SIGNED: rtr_keyseg_type_t = 1;
 /// `rtr_keyseg_string`: byte-string key compared bytewise.
 pub(crate) const KEYSEG_STRING: rtr_keyseg_type_t = 2;
-/// `rtr_keyseg_partition`: names the partition (not supported yet).
+/// `rtr_keyseg_partition`: names the partition (`ks_lo_bound`: the name).
 pub(crate) const KEYSEG_PARTITION: rtr_keyseg_type_t = 3;
 /// `rtr_keyseg_rmname`: XA resource manager name (not supported).
 pub(crate) const KEYSEG_RMNAME: rtr_keyseg_type_t = 4;

@@ -377,3 +377,8 @@ fn management_requests_against_a_node_daemon() {
 fn a_forgetting_server_is_released_at_its_vote() {
     check_program("tests/c/forget.c", &["forget: released=yes c1=accepted c2=accepted server_quiet=yes invflags=yes"]);
 }
+
+#[test]
+fn named_partitions_share_a_name_and_refuse_another_range() {
+    check_program("tests/c/named.c", &["named: shared=yes other_range=keyoverlap bad_name=invpkeyseg tx=accepted"]);
+}

@@ -224,7 +224,10 @@ pub(crate) fn key_segments(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<KeySe
                 return Err(status_error(
                     py,
                     Status::Unsupported,
-                    format!("key segment {index}: key type {ty_code} is not supported"),
+                    format!(
+                        "key segment {index}: key type {ty_code} is not a key (name a partition with \
+                         partition=NAME; XA is not supported)"
+                    ),
                 ))
             }
             None => return Err(bad(format!("unknown key type {ty_code}"))),

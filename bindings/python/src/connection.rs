@@ -84,7 +84,7 @@ impl Connection {
     /// `rtr_mt_opened` or `rtr_mt_closed`.
     // The arguments of rtr_open_channel, one for one.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (flags, facility=None, recipient=None, events=None, access=None, keys=None))]
+    #[pyo3(signature = (flags, facility=None, recipient=None, events=None, access=None, keys=None, partition=None))]
     fn open_channel(
         &self,
         py: Python<'_>,
@@ -94,6 +94,7 @@ impl Connection {
         events: Option<&Bound<'_, PyAny>>,
         access: Option<&Bound<'_, PyAny>>,
         keys: Option<&Bound<'_, PyAny>>,
+        partition: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<u32> {
         let params = OpenParams {
             flags: args::flags(flags)?,
@@ -102,6 +103,7 @@ impl Connection {
             access: args::opt_str(access, "access")?,
             events: args::events(events)?,
             segments: args::key_segments(keys)?,
+            partition: args::opt_str(partition, "partition")?,
         };
         self.rtr.open_channel(params).or_raise(py)
     }

@@ -14,8 +14,9 @@ use crate::connection::POLL_INTERVAL;
 pub(crate) const KEY_TYPES: &[(&str, u32, KeyType)] =
     &[("UNSIGNED", 0, KeyType::Unsigned), ("SIGNED", 1, KeyType::Signed), ("STRING", 2, KeyType::String)];
 
-/// `rtr_keyseg_partition` and `rtr_keyseg_rmname`: named by RTR, not
-/// supported here (`RTR_STS_UNSUPPORTED`), as in the C API.
+/// `rtr_keyseg_partition` and `rtr_keyseg_rmname`: not key segments. A
+/// partition's name is given with `open_channel(..., partition=NAME)`
+/// rather than as a segment; XA is not supported (`RTR_STS_UNSUPPORTED`).
 pub(crate) const UNSUPPORTED_KEY_TYPES: &[(&str, u32)] = &[("PARTITION", 3), ("RMNAME", 4)];
 
 pub(crate) fn add_tables(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -103,3 +103,17 @@ def test_numeric_bounds_are_native_endian(conn: rtr.Connection) -> None:
     cli.send((1).to_bytes(4, sys.byteorder), accept=True)
     assert srv.receive(5).msgtype == M.MSG1
     assert srv.receive(5).msgtype == M.ACCEPTED
+
+
+def test_a_named_partition_binds_its_name_to_one_key_range(conn: rtr.Connection) -> None:
+    fac = "PYTEST_NAMED"
+    a = conn.open_server(fac, unsigned_range(0, 99), partition="Accounts")
+    b = conn.open_server(fac, unsigned_range(0, 99), partition="ACCOUNTS")  # the same one
+    with pytest.raises(rtr.OpenRefused):
+        conn.open_server(fac, unsigned_range(100, 199), partition="accounts")
+    with pytest.raises(rtr.InvalidArgument):
+        conn.open_server(fac, unsigned_range(100, 199), partition="9bad name")
+    rows = conn.query_info("prt", "fac_name", fac, "prt_name")
+    assert [r["prt_name"] for r in rows] == ["Accounts"]
+    a.close()
+    b.close()

@@ -50,6 +50,9 @@ pub struct OpenParams {
     pub events: Vec<i32>,
     /// Server key segments (clients pass none).
     pub segments: Vec<KeySegment>,
+    /// The partition's name (`rtr_keyseg_partition`): servers that give the
+    /// same name serve one partition, which must then have one key range.
+    pub partition: Option<String>,
 }
 
 /// Which channels a receive listens to.
@@ -364,10 +367,16 @@ impl Rtr {
                 return Err(RtrError::InvalidAccess(format!("{} characters; at most {MAX_ACCESS_LEN}", a.len())));
             }
         }
-        if role == Role::Client && !p.segments.is_empty() {
+        if role == Role::Client && (!p.segments.is_empty() || p.partition.is_some()) {
             return Err(RtrError::KeysOnClient);
         }
-        let range = KeyRange::new(p.segments)?;
+        let name = match &p.partition {
+            Some(n) => {
+                Some(crate::keyseg::partition_name(n).map_err(|why| RtrError::InvalidPartitionName(why.into()))?)
+            }
+            None => None,
+        };
+        let range = KeyRange::new(p.segments)?.named(name);
         let subs = crate::events::parse_subscription(&p.events).map_err(RtrError::InvalidEventList)?;
 
         let mut st = self.lock()?;

@@ -341,7 +341,29 @@ impl Backend {
         } else if fac.layout.as_ref() != Some(&layout) {
             return refuse(ctx, Status::Keylayout);
         }
+        // A named partition: its name stands for one key range in the
+        // facility (a server naming it with another range is refused), and
+        // a server naming an unnamed partition of its range names it.
+        if let Some(name) = range.name() {
+            let named = fac.parts.iter().copied().find(|p| {
+                self.parts.get(p).is_some_and(|p| p.range.name().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+            });
+            if let Some(id) = named {
+                if !self.parts.get(&id).is_some_and(|p| p.range.same_range(&range)) {
+                    return refuse(ctx, Status::Keyoverlap);
+                }
+            }
+        }
         let same = fac.parts.iter().copied().find(|p| self.parts.get(p).is_some_and(|p| p.range.same_range(&range)));
+        if let (Some(id), Some(name)) = (same, range.name()) {
+            if let Some(p) = self.parts.get_mut(&id) {
+                match p.range.name() {
+                    Some(n) if !n.eq_ignore_ascii_case(name) => return refuse(ctx, Status::Keyoverlap),
+                    Some(_) => {}
+                    None => p.range = p.range.clone().named(Some(name.to_string())),
+                }
+            }
+        }
         let (part_id, created) = match same {
             Some(id) => {
                 let Some(p) = self.parts.get_mut(&id) else {

@@ -110,6 +110,7 @@ impl Node {
             .map(|(id, p)| PartitionInfo {
                 facility: p.facility.clone(),
                 id: *id,
+                name: p.range.name().map_or_else(|| id.to_string(), str::to_string),
                 range: clip(p.range.to_string(), MAX_RANGE_TEXT),
                 state: match &p.role {
                     _ if p.suspended => PartitionState::Suspended,

@@ -669,3 +669,24 @@ fn a_router_call_out_needs_the_router_role() {
     let d = h.server(21, KeyRange::default(), flags::ope::BE_CALL_OUT);
     assert_eq!(types(&d), vec![(SERVERS, 21, MsgType::Opened)]);
 }
+
+#[test]
+fn named_partitions_bind_a_name_to_one_key_range() {
+    let mut h = Harness::new();
+    let named = |r: KeyRange, n: &str| r.named(Some(n.to_string()));
+    assert_eq!(types(&h.server(10, named(range(0, 100), "Alpha"), 0)), vec![(SERVERS, 10, MsgType::Opened)]);
+    // Another server naming it (any case) with the same range joins it.
+    assert_eq!(types(&h.server(11, named(range(0, 100), "ALPHA"), 0)), vec![(SERVERS, 11, MsgType::Opened)]);
+    // The name with another range, or the range with another name: refused.
+    let d = h.server(12, named(range(101, 200), "alpha"), 0);
+    assert_eq!((d[0].1.msgtype, status_of(&d[0].1)), (MsgType::Closed, Status::Keyoverlap));
+    let d = h.server(13, named(range(0, 100), "Beta"), 0);
+    assert_eq!((d[0].1.msgtype, status_of(&d[0].1)), (MsgType::Closed, Status::Keyoverlap));
+    // An unnamed partition is named by its id; a server may name it.
+    h.server(14, range(101, 200), 0);
+    let names: Vec<String> = h.node.show_partitions().0.into_iter().map(|p| p.name).collect();
+    assert_eq!(names, vec!["Alpha".to_string(), "2".to_string()]);
+    assert_eq!(types(&h.server(15, named(range(101, 200), "Gamma"), 0)), vec![(SERVERS, 15, MsgType::Opened)]);
+    let names: Vec<String> = h.node.show_partitions().0.into_iter().map(|p| p.name).collect();
+    assert_eq!(names, vec!["Alpha".to_string(), "Gamma".to_string()]);
+}

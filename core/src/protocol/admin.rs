@@ -173,6 +173,8 @@ impl PartitionState {
 pub struct PartitionInfo {
     pub facility: String,
     pub id: u64,
+    /// Its name: the one its servers gave (`rtr_keyseg_partition`), else its id as text.
+    pub name: String,
     /// The key range as printed by `KeyRange`'s `Display`.
     pub range: String,
     pub state: PartitionState,
@@ -544,6 +546,7 @@ fn read_facility(r: &mut Reader) -> Result<FacilityInfo, DecodeError> {
 fn partition(w: &mut Writer, p: &PartitionInfo) {
     w.str(&p.facility);
     w.u64(p.id);
+    w.str(&p.name);
     w.str(&p.range);
     w.u8(tag(&PART_STATES, p.state));
     w.u32(p.servers);
@@ -557,6 +560,7 @@ fn read_partition(r: &mut Reader) -> Result<PartitionInfo, DecodeError> {
     Ok(PartitionInfo {
         facility: r.str(MAX_NAME)?,
         id: r.u64()?,
+        name: r.str(MAX_NAME)?,
         range: r.str(MAX_TEXT)?,
         state: read_tag(r, &PART_STATES, "partition state")?,
         servers: r.u32()?,

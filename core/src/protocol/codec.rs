@@ -212,6 +212,13 @@ pub(super) fn range(w: &mut Writer, k: &KeyRange) {
         w.bytes(s.low());
         w.bytes(s.high());
     }
+    match k.name() {
+        Some(n) => {
+            w.u8(1);
+            w.str(n);
+        }
+        None => w.u8(0),
+    }
 }
 
 pub(super) fn read_range(r: &mut Reader) -> Result<KeyRange, DecodeError> {
@@ -233,7 +240,13 @@ pub(super) fn read_range(r: &mut Reader) -> Result<KeyRange, DecodeError> {
         let high = r.bytes(MAX_MSGLEN)?;
         segs.push(KeySegment::new(i, t, length, offset, Some(low), Some(high))?);
     }
-    Ok(KeyRange::new(segs)?)
+    let name = if r.bool()? {
+        let n = r.str(crate::keyseg::MAX_PARTITION_NAME)?;
+        Some(crate::keyseg::partition_name(&n).map_err(DecodeError::Invalid)?)
+    } else {
+        None
+    };
+    Ok(KeyRange::new(segs)?.named(name))
 }
 
 fn request(w: &mut Writer, r: &Request) {

@@ -83,16 +83,24 @@ class Connection:
         events: Optional[Iterable[int]] = None,
         access: Optional[str] = None,
         keys: Keys = None,
+        partition: Optional[str] = None,
     ) -> int:
         """``rtr_open_channel``: returns the channel id at once; the outcome
         arrives as ``MsgType.OPENED`` or ``MsgType.CLOSED``.
 
         ``flags``: :class:`rtr.OpenFlag` (exactly one of CLIENT and SERVER).
         ``facility`` None is the default facility. ``keys``: the server's key
-        segments (:class:`rtr.KeySegment`).
+        segments (:class:`rtr.KeySegment`). ``partition``: the partition's
+        name (the C API's ``rtr_keyseg_partition`` segment).
         """
         return self._native.open_channel(
-            int(flags), facility, recipient, None if events is None else list(events), access, _native_keys(keys)
+            int(flags),
+            facility,
+            recipient,
+            None if events is None else list(events),
+            access,
+            _native_keys(keys),
+            partition,
         )
 
     def close_channel(self, channel: ChannelLike, flags: int = 0) -> None:
@@ -281,14 +289,16 @@ class Connection:
         events: Optional[Iterable[int]] = None,
         access: Optional[str] = None,
         wait: Optional[float] = 30.0,
+        partition: Optional[str] = None,
     ) -> "Channel":
         """Open a server channel for the key range ``keys`` (``flags``: extra
-        :class:`rtr.OpenFlag` such as EXPLICIT_PREPARE) and (unless ``wait``
-        is None) wait up to ``wait`` seconds for it to open."""
+        :class:`rtr.OpenFlag` such as EXPLICIT_PREPARE; ``partition``: the
+        partition's name) and (unless ``wait`` is None) wait up to ``wait``
+        seconds for it to open."""
         from ._channel import Channel
 
         fl = OpenFlag.SERVER | int(flags)
-        ch = self.open_channel(fl, facility, recipient, events, access, keys)
+        ch = self.open_channel(fl, facility, recipient, events, access, keys, partition)
         return Channel._opened(self, ch, fl, wait)
 
     def messages(self, channels: Channels = None, timeout: Optional[float] = None) -> Iterator[Message]:

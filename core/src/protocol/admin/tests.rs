@@ -80,6 +80,7 @@ fn replies() -> Vec<AdminReply> {
             rows: vec![PartitionInfo {
                 facility: "BANK".into(),
                 id: 7,
+                name: "Accounts_1".into(),
                 range: "u32@0 [0..=99]".into(),
                 state: PartitionState::NoServers,
                 servers: 0,

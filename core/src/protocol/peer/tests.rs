@@ -591,6 +591,7 @@ fn invalid_field_values_are_refused() {
             w.u32(0);
             w.bytes(&vec![0; len as usize]);
             w.bytes(&vec![1; len as usize]);
+            w.u8(0); // no partition name
             w.u8(1); // active
             w.u8(0); // master
             w.u32(0); // priority list
