@@ -883,6 +883,8 @@ impl Backend {
     /// A message from the router on node `from`.
     pub fn handle(&mut self, ctx: &mut Ctx, from: NodeRef, m: ToBackend) {
         match m {
+            // Delivered by the node itself (`Node::run`).
+            ToBackend::Broadcast { .. } => {}
             ToBackend::Role { part, refused: true, .. } => self.refuse_partition(ctx, from, part),
             ToBackend::Role { part, active, takeover, .. } => self.role(ctx, from, part, active, takeover),
             ToBackend::Msg { tid, part, index, data, first, flags: fl } => {

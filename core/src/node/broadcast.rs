@@ -82,15 +82,30 @@ impl Broadcasts {
         }
     }
 
-    pub fn broadcast(&mut self, ctx: &mut Ctx, from: ChanRef, evtnum: i32, rcpspc: &str, data: Bytes) {
-        let Some(sender) = self.chans.get(&from) else { return };
-        let (facility, target) = (
-            sender.facility.clone(),
-            match sender.role {
-                Role::Client => Role::Server,
-                Role::Server => Role::Client,
-            },
-        );
+    /// A user event from channel `from`: delivered to this node's channels
+    /// of the other role (a client's to servers, a server's to clients).
+    /// Returns (facility, whether it goes to servers) for the routers to
+    /// carry it to the other nodes, or None for an unknown channel.
+    pub fn broadcast(
+        &mut self,
+        ctx: &mut Ctx,
+        from: ChanRef,
+        evtnum: i32,
+        rcpspc: &str,
+        data: Bytes,
+    ) -> Option<(String, bool)> {
+        let sender = self.chans.get(&from)?;
+        let facility = sender.facility.clone();
+        let to_servers = sender.role == Role::Client;
+        self.deliver(ctx, &facility, to_servers, evtnum, rcpspc, data);
+        Some((facility, to_servers))
+    }
+
+    /// Deliver a user event to this node's channels of `facility` of one
+    /// role (servers or clients) that subscribed to it and whose recipient
+    /// name matches `rcpspc`.
+    pub fn deliver(&mut self, ctx: &mut Ctx, facility: &str, to_servers: bool, evtnum: i32, rcpspc: &str, data: Bytes) {
+        let target = if to_servers { Role::Server } else { Role::Client };
         let mut n = 0;
         for (chan, l) in &self.chans {
             if l.role == target

@@ -855,3 +855,32 @@ fn links_going_and_coming_are_rtr_events_for_the_subscribed_channels() {
     assert!(evs.contains(&crate::events::FERTRGAIN), "{evs:?}");
     assert!(evs.contains(&crate::events::BERTRGAIN), "{evs:?}");
 }
+
+#[test]
+fn broadcasts_cross_the_links_once_each_way() {
+    let mut c = Cluster::new();
+    let user = vec![(crate::events::USERBASE, crate::events::USERMAX)];
+    let now = c.now;
+    c.node(FE).handle_request(
+        now,
+        CLIENT,
+        Request::Subscribe { chan: 1, recipient: "cli".into(), events: user.clone() },
+    );
+    c.node(BE).handle_request(now, SERVER, Request::Subscribe { chan: 1, recipient: "srv".into(), events: user });
+    c.open_client(1);
+    c.open_server(1, 0);
+    c.take(FE, CLIENT);
+    c.take(BE, SERVER);
+    let user_events =
+        |d: &[(ChanId, MsgType, Option<Tid>, Option<Status>)]| d.iter().filter(|x| x.1 == MsgType::UserEvent).count();
+    // Client to servers: through the frontend's router to the backend.
+    c.req(FE, CLIENT, Request::Broadcast { chan: 1, evtnum: 7, rcpspc: "srv".into(), data: Bytes::from(&b"hi"[..]) });
+    assert_eq!(user_events(&c.take(BE, SERVER)), 1);
+    assert_eq!(user_events(&c.take(FE, CLIENT)), 0, "not back to the clients");
+    // Server to clients.
+    c.req(BE, SERVER, Request::Broadcast { chan: 1, evtnum: 8, rcpspc: "*".into(), data: Bytes::from(&b"ho"[..]) });
+    assert_eq!(user_events(&c.take(FE, CLIENT)), 1);
+    // A recipient spec that matches nobody there: nothing.
+    c.req(FE, CLIENT, Request::Broadcast { chan: 1, evtnum: 7, rcpspc: "other".into(), data: Bytes::from(&b"x"[..]) });
+    assert_eq!(user_events(&c.take(BE, SERVER)), 0);
+}

@@ -113,6 +113,8 @@ impl Frontend {
 
     pub fn handle(&mut self, ctx: &mut Ctx, m: ToFrontend) {
         match m {
+            // Delivered by the node itself (`Node::run`).
+            ToFrontend::Broadcast { .. } => {}
             ToFrontend::Returned { tid, client, data } => {
                 if self.chans.get(&client).is_some_and(|c| c.current == Some(tid)) {
                     ctx.deliver(

@@ -194,6 +194,17 @@ pub enum ToRouter {
         /// and votes on each.
         callout: Callout,
     },
+    /// A user event (`rtr_broadcast_event`) from a channel of node `from`,
+    /// for the channels of the other role on the other nodes: the router
+    /// passes it to every backend (`to_servers`) or frontend node of the
+    /// facility but the one it came from.
+    Broadcast {
+        facility: String,
+        evtnum: i32,
+        rcpspc: String,
+        data: Bytes,
+        to_servers: bool,
+    },
     /// A standby took over the journal of node `node` (lost): the
     /// transactions it found committed there and is finishing. Commits a
     /// router was waiting for on that node and that are not listed did not
@@ -232,6 +243,13 @@ pub enum ToRouter {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ToFrontend {
+    /// A server's user event, for this node's client channels.
+    Broadcast {
+        facility: String,
+        evtnum: i32,
+        rcpspc: String,
+        data: Bytes,
+    },
     /// A message sent with `RTR_F_SEN_RETURN_TO_SENDER` that no server could take.
     Returned {
         tid: Tid,
@@ -284,6 +302,8 @@ pub enum ToBackend {
     /// transaction whose router was lost; the answer is
     /// [`ToRouter::Inquired`].)
     Inquire { tid: Tid, facility: String },
+    /// A client's user event, for this node's server channels.
+    Broadcast { facility: String, evtnum: i32, rcpspc: String, data: Bytes },
     /// The master router's decision on a partition's role: active, or
     /// standby. `takeover`: become active by first taking over the journal
     /// of that (lost) node and finishing its work.
@@ -457,7 +477,14 @@ impl Node {
                 self.bc.subscribe((conn, chan), recipient, subs);
             }
             Request::Broadcast { chan, evtnum, rcpspc, data } => {
-                self.bc.broadcast(&mut ctx, (conn, chan), evtnum, &rcpspc, data);
+                let sent = self.bc.broadcast(&mut ctx, (conn, chan), evtnum, &rcpspc, data.clone());
+                // The other nodes' channels hear it through a router (not
+                // transactional: with no router linked it reaches only this node).
+                if let Some((facility, to_servers)) = sent {
+                    if let Some(&r) = ctx.topo.routers(&facility).first() {
+                        ctx.to_router(r, ToRouter::Broadcast { facility, evtnum, rcpspc, data, to_servers });
+                    }
+                }
             }
             Request::Disconnect => {
                 let mine: Vec<(ChanRef, Role)> =
@@ -616,6 +643,12 @@ impl Node {
         while let Some((from, m)) = self.queue.pop_front() {
             let mut ctx = ctx!(self, now);
             match m {
+                Internal::Fe(ToFrontend::Broadcast { facility, evtnum, rcpspc, data }) => {
+                    self.bc.deliver(&mut ctx, &facility, false, evtnum, &rcpspc, data)
+                }
+                Internal::Be(ToBackend::Broadcast { facility, evtnum, rcpspc, data }) => {
+                    self.bc.deliver(&mut ctx, &facility, true, evtnum, &rcpspc, data)
+                }
                 Internal::Tr(m) => self.tr.handle(&mut ctx, from, m),
                 Internal::Fe(m) => self.fe.handle(&mut ctx, m),
                 Internal::Be(m) => self.be.handle(&mut ctx, from, m),

@@ -377,6 +377,29 @@ impl Router {
                 self.remove_partition(&facility, (from, part));
                 self.release_held(ctx, &facility);
             }
+            ToRouter::Broadcast { facility, evtnum, rcpspc, data, to_servers } => {
+                // Every node of the other role but the sender's (which
+                // delivered to its own channels already).
+                let nodes: Vec<NodeRef> = if to_servers {
+                    let mut v: Vec<NodeRef> = Vec::new();
+                    for p in self.partitions.get(&facility).into_iter().flatten() {
+                        if !v.contains(&p.key.0) {
+                            v.push(p.key.0);
+                        }
+                    }
+                    v
+                } else {
+                    ctx.topo.reachable(&facility, crate::facility::RoleList::Frontend)
+                };
+                for n in nodes.into_iter().filter(|n| *n != from) {
+                    let (facility, rcpspc, data) = (facility.clone(), rcpspc.clone(), data.clone());
+                    if to_servers {
+                        ctx.to_backend(n, ToBackend::Broadcast { facility, evtnum, rcpspc, data });
+                    } else {
+                        ctx.to_frontend(n, ToFrontend::Broadcast { facility, evtnum, rcpspc, data });
+                    }
+                }
+            }
             ToRouter::TookOver { node, committed } => {
                 let lost: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| **n == node).map(|(r, _)| *r).collect();
                 let waiting: Vec<Tid> = self

@@ -92,6 +92,9 @@ const TR_DECIDED: u8 = 14;
 const TR_INQUIRE: u8 = 15;
 const TR_INQUIRED: u8 = 16;
 const TR_TOOKOVER: u8 = 17;
+const TR_BROADCAST: u8 = 18;
+const FE_BROADCAST: u8 = 34;
+const BE_BROADCAST: u8 = 55;
 const FE_RETURNED: u8 = 30;
 const FE_PREPARED: u8 = 31;
 const FE_REPLY: u8 = 32;
@@ -377,6 +380,14 @@ fn internal(w: &mut Writer, m: &Internal) {
                     Callout::Router => 2,
                 });
             }
+            ToRouter::Broadcast { facility, evtnum, rcpspc, data, to_servers } => {
+                w.u8(TR_BROADCAST);
+                w.str(facility);
+                w.i32(*evtnum);
+                w.str(rcpspc);
+                w.bytes(data);
+                w.u8(u8::from(*to_servers));
+            }
             ToRouter::TookOver { node, committed } => {
                 w.u8(TR_TOOKOVER);
                 w.str(node);
@@ -411,6 +422,13 @@ fn internal(w: &mut Writer, m: &Internal) {
             }
         },
         Internal::Fe(m) => match m {
+            ToFrontend::Broadcast { facility, evtnum, rcpspc, data } => {
+                w.u8(FE_BROADCAST);
+                w.str(facility);
+                w.i32(*evtnum);
+                w.str(rcpspc);
+                w.bytes(data);
+            }
             ToFrontend::Returned { tid, client, data } => {
                 w.u8(FE_RETURNED);
                 write_tid(w, tid);
@@ -447,6 +465,13 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.bytes(data);
                 w.u8(u8::from(*first));
                 w.u32(*flags);
+            }
+            ToBackend::Broadcast { facility, evtnum, rcpspc, data } => {
+                w.u8(BE_BROADCAST);
+                w.str(facility);
+                w.i32(*evtnum);
+                w.str(rcpspc);
+                w.bytes(data);
             }
             ToBackend::Inquire { tid, facility } => {
                 w.u8(BE_INQUIRE);
@@ -560,6 +585,25 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             reason: r.u32()?,
         }),
         TR_INQUIRE => Internal::Tr(ToRouter::Inquire { tid: read_tid(r)?, facility: fac(r)? }),
+        TR_BROADCAST => Internal::Tr(ToRouter::Broadcast {
+            facility: fac(r)?,
+            evtnum: r.i32()?,
+            rcpspc: r.str(MAX_NAME)?,
+            data: data(r)?,
+            to_servers: r.bool()?,
+        }),
+        FE_BROADCAST => Internal::Fe(ToFrontend::Broadcast {
+            facility: fac(r)?,
+            evtnum: r.i32()?,
+            rcpspc: r.str(MAX_NAME)?,
+            data: data(r)?,
+        }),
+        BE_BROADCAST => Internal::Be(ToBackend::Broadcast {
+            facility: fac(r)?,
+            evtnum: r.i32()?,
+            rcpspc: r.str(MAX_NAME)?,
+            data: data(r)?,
+        }),
         TR_INQUIRED => {
             Internal::Tr(ToRouter::Inquired { tid: read_tid(r)?, parts: read_part_list(r)?, state: read_tx_state(r)? })
         }

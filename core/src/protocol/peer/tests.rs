@@ -139,6 +139,24 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
         ),
         ("tr-took-over", tr(ToRouter::TookOver { node: "be1".into(), committed: vec![t(1), t(2)] })),
         ("tr-took-over-none", tr(ToRouter::TookOver { node: "be1".into(), committed: vec![] })),
+        (
+            "tr-broadcast",
+            tr(ToRouter::Broadcast {
+                facility: "BANK".into(),
+                evtnum: 12,
+                rcpspc: "srv*".into(),
+                data: b(b"news"),
+                to_servers: true,
+            }),
+        ),
+        (
+            "fe-broadcast",
+            fe(ToFrontend::Broadcast { facility: "BANK".into(), evtnum: 0, rcpspc: String::new(), data: b(b"") }),
+        ),
+        (
+            "be-broadcast",
+            be(ToBackend::Broadcast { facility: "BANK".into(), evtnum: 250, rcpspc: "*".into(), data: b(b"x") }),
+        ),
         ("tr-inquire", tr(ToRouter::Inquire { tid: t(1), facility: "BANK".into() })),
         ("tr-inquired", tr(ToRouter::Inquired { tid: t(1), parts: vec![3, 4], state: TxState::InDoubt })),
         ("tr-inquired-unknown", tr(ToRouter::Inquired { tid: t(1), parts: vec![], state: TxState::Unknown })),
@@ -214,9 +232,11 @@ fn variant(f: &PeerFrame) -> &'static str {
             ToRouter::Inquire { .. } => "Tr::Inquire",
             ToRouter::Inquired { .. } => "Tr::Inquired",
             ToRouter::TookOver { .. } => "Tr::TookOver",
+            ToRouter::Broadcast { .. } => "Tr::Broadcast",
         },
         PeerFrame::Msg(Internal::Fe(m)) => match m {
             ToFrontend::Returned { .. } => "Fe::Returned",
+            ToFrontend::Broadcast { .. } => "Fe::Broadcast",
             ToFrontend::Prepared { .. } => "Fe::Prepared",
             ToFrontend::Reply { .. } => "Fe::Reply",
             ToFrontend::Outcome { .. } => "Fe::Outcome",
@@ -227,6 +247,7 @@ fn variant(f: &PeerFrame) -> &'static str {
             ToBackend::Outcome { .. } => "Be::Outcome",
             ToBackend::Inquire { .. } => "Be::Inquire",
             ToBackend::Role { .. } => "Be::Role",
+            ToBackend::Broadcast { .. } => "Be::Broadcast",
         },
     }
 }
@@ -248,8 +269,8 @@ fn write_test_tid(w: &mut Writer) {
 fn samples_cover_every_kind_and_message_variant() {
     let all = samples();
     let got: BTreeSet<&str> = all.iter().map(variant).collect();
-    // 4 frame kinds without a message, 17 router, 4 frontend and 5 backend messages.
-    assert_eq!(got.len(), 4 + 17 + 4 + 5, "{got:?}");
+    // 4 frame kinds without a message, 18 router, 5 frontend and 6 backend messages.
+    assert_eq!(got.len(), 4 + 18 + 5 + 6, "{got:?}");
     // And every message tag the decoder knows (checked on the bytes).
     let tags: BTreeSet<u8> = all.iter().filter(|f| matches!(f, PeerFrame::Msg(_))).map(|f| body(f)[2]).collect();
     let known: BTreeSet<u8> = [
@@ -270,15 +291,18 @@ fn samples_cover_every_kind_and_message_variant() {
         TR_INQUIRE,
         TR_INQUIRED,
         TR_TOOKOVER,
+        TR_BROADCAST,
         FE_RETURNED,
         FE_PREPARED,
         FE_REPLY,
         FE_OUTCOME,
+        FE_BROADCAST,
         BE_MSG,
         BE_VOTEREQ,
         BE_OUTCOME,
         BE_INQUIRE,
         BE_ROLE,
+        BE_BROADCAST,
     ]
     .into_iter()
     .collect();
@@ -393,15 +417,18 @@ fn foreign_versions_kinds_and_tags_are_refused() {
         TR_INQUIRE,
         TR_INQUIRED,
         TR_TOOKOVER,
+        TR_BROADCAST,
         FE_RETURNED,
         FE_PREPARED,
         FE_REPLY,
         FE_OUTCOME,
+        FE_BROADCAST,
         BE_MSG,
         BE_VOTEREQ,
         BE_OUTCOME,
         BE_INQUIRE,
         BE_ROLE,
+        BE_BROADCAST,
     ];
     for tag in (0..=255u8).filter(|t| !known.contains(t)) {
         // The tag is refused whatever follows it.
