@@ -1354,6 +1354,27 @@ rtr_status_t rtr_set_wakeup(void (*wu_rtn)(void));
  */
 rtr_status_t rtr_get_wakeup_fd(int *pfd);
 
+/*
+ Extension: how many broadcasts (user events) the process has dropped
+ because the receiving channel already held 4096 unreceived ones
+ (broadcasts are not transactional; past that bound they are dropped and
+ counted rather than queued without end).
+
+ `pcount` (out, required): receives the count since the process's
+ connection was made.
+
+ Returns:
+ - `RTR_STS_OK`;
+ - `RTR_STS_INVPTR`: `pcount` is NULL;
+ - `RTR_STS_NODEUNAVAIL`, `RTR_STS_INTERNAL`.
+
+ Thread safety: may be called from any thread.
+
+ # Safety
+ `pcount` is NULL or points to a writable `unsigned long long`.
+ */
+rtr_status_t rtr_get_events_dropped(unsigned long long *pcount);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

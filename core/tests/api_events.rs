@@ -49,3 +49,32 @@ fn rtr_events_reach_their_subscribers() {
     assert_quiet(&rtr, quiet);
     assert_quiet(&rtr, s3);
 }
+
+#[test]
+fn broadcasts_beyond_a_channels_bound_are_dropped_and_counted() {
+    use rtr_core::api::MAX_QUEUED_EVENTS;
+    use rtr_core::Which;
+    let rtr = Rtr::embedded().unwrap();
+    let listener =
+        open_ok(&rtr, OpenParams { events: vec![rtr_core::events::USERBASE], ..server_params("FLOOD", 0, 9, 0) });
+    let sender = open_ok(&rtr, client_params("FLOOD"));
+    for _ in 0..MAX_QUEUED_EVENTS + 10 {
+        rtr.broadcast_event(sender, 0, b"e", 0, None).unwrap();
+    }
+    // The node delivers asynchronously: wait until all arrived or were dropped.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while rtr.events_dropped().unwrap() < 10 {
+        assert!(std::time::Instant::now() < until, "dropped {}", rtr.events_dropped().unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(rtr.events_dropped().unwrap(), 10);
+    let mut got = 0;
+    while rtr.receive(&Which::List(vec![listener]), Some(std::time::Duration::ZERO)).is_ok() {
+        got += 1;
+    }
+    assert_eq!(got, MAX_QUEUED_EVENTS);
+    // Room again: the next one is queued.
+    rtr.broadcast_event(sender, 0, b"e", 0, None).unwrap();
+    let m = rtr.receive(&Which::List(vec![listener]), Some(std::time::Duration::from_secs(5))).unwrap();
+    assert_eq!(m.sb.msgtype, MsgType::UserEvent);
+}

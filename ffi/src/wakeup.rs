@@ -66,3 +66,48 @@ pub unsafe extern "C" fn rtr_get_wakeup_fd(pfd: *mut c_int) -> rtr_status_t {
         Ok(())
     })
 }
+
+/// Extension: how many broadcasts (user events) the process has dropped
+/// because the receiving channel already held 4096 unreceived ones
+/// (broadcasts are not transactional; past that bound they are dropped and
+/// counted rather than queued without end).
+///
+/// `pcount` (out, required): receives the count since the process's
+/// connection was made.
+///
+/// Returns:
+/// - `RTR_STS_OK`;
+/// - `RTR_STS_INVPTR`: `pcount` is NULL;
+/// - `RTR_STS_NODEUNAVAIL`, `RTR_STS_INTERNAL`.
+///
+/// Thread safety: may be called from any thread.
+///
+/// # Safety
+/// `pcount` is NULL or points to a writable `unsigned long long`.
+#[no_mangle]
+pub unsafe extern "C" fn rtr_get_events_dropped(pcount: *mut std::os::raw::c_ulonglong) -> rtr_status_t {
+    guard(|| {
+        non_null(pcount, Status::Invptr)?;
+        let n = rtr()?.events_dropped().map_err(status_of)?;
+        // SAFETY: non-NULL (checked) and writable (caller contract).
+        unsafe { write_out(pcount, n) };
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_dropped_needs_a_pointer_and_counts_from_zero() {
+        // SAFETY: NULL is allowed (refused with INVPTR); the second call
+        // gets a valid, writable counter.
+        unsafe {
+            assert_eq!(rtr_get_events_dropped(std::ptr::null_mut()), Status::Invptr.code());
+            let mut n: std::os::raw::c_ulonglong = 99;
+            assert_eq!(rtr_get_events_dropped(&mut n), Status::Ok.code());
+            assert_eq!(n, 0);
+        }
+    }
+}

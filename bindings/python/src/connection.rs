@@ -192,6 +192,12 @@ impl Connection {
         Ok(())
     }
 
+    /// Broadcasts dropped because their channel already held 4096
+    /// unreceived ones (`rtr_get_events_dropped`).
+    fn events_dropped(&self, py: Python<'_>) -> PyResult<u64> {
+        self.rtr.events_dropped().or_raise(py)
+    }
+
     /// The wakeup descriptor (`rtr_get_wakeup_fd`): readable exactly while
     /// a message waits for this connection. Owned by the library.
     fn wakeup_fd(&self, py: Python<'_>) -> PyResult<i32> {

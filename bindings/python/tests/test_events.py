@@ -68,3 +68,7 @@ def test_the_wakeup_descriptor_is_readable_while_a_message_waits(conn: rtr.Conne
     assert select.select([fd], [], [], 5)[0] == [fd]
     assert srv.receive(0).msgtype == M.MSG1
     assert select.select([fd], [], [], 0)[0] == []
+
+
+def test_no_broadcast_was_dropped_on_a_quiet_connection(conn: rtr.Connection) -> None:
+    assert conn.events_dropped() == 0

@@ -32,6 +32,9 @@ pub(crate) struct Chan {
     /// library fills its queue itself and the node never hears of it; it
     /// takes no transactional call.
     pub info: bool,
+    /// User events waiting in `queue` (bounded by
+    /// [`super::MAX_QUEUED_EVENTS`]: broadcasts beyond it are dropped).
+    pub queued_events: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +73,7 @@ impl Chan {
             unacked_outcome: None,
             closed_by_rtr: false,
             info: false,
+            queued_events: 0,
         }
     }
 

@@ -118,7 +118,15 @@ struct State {
     /// Messages waiting on all channels (not yet received).
     waiting: usize,
     wakeup: wakeup::Wakeup,
+    /// Broadcasts dropped because their channel already had
+    /// [`MAX_QUEUED_EVENTS`] user events waiting.
+    events_dropped: u64,
 }
+
+/// User events a channel may hold unreceived. Broadcasts are not
+/// transactional: past this, new ones for that channel are dropped (and
+/// counted, [`Rtr::events_dropped`]) rather than growing memory without end.
+pub const MAX_QUEUED_EVENTS: usize = 4096;
 
 struct Inner {
     link: Link,
@@ -184,6 +192,13 @@ fn deliver_to(state: &Mutex<State>, arrivals: &AtomicU64, batch: Vec<Delivery>) 
             st.arrivals += 1;
             let chan = d.chan;
             if let Some(c) = st.channels.get_mut(&chan) {
+                if d.msgtype == MsgType::UserEvent {
+                    if c.queued_events >= MAX_QUEUED_EVENTS {
+                        st.events_dropped += 1;
+                        continue;
+                    }
+                    c.queued_events += 1;
+                }
                 c.queue.push_back((seq, d));
                 st.waiting += 1;
                 st.waiters.take_for(chan, &mut wake);
@@ -215,6 +230,7 @@ fn new_state() -> (Arc<Mutex<State>>, Arc<AtomicU64>) {
         node_gone: false,
         waiting: 0,
         wakeup: wakeup::Wakeup::default(),
+        events_dropped: 0,
     }));
     (state, Arc::new(AtomicU64::new(0)))
 }
@@ -668,6 +684,12 @@ impl Rtr {
         Ok(())
     }
 
+    /// Extension: broadcasts (user events) this connection dropped because
+    /// the receiving channel already held [`MAX_QUEUED_EVENTS`] of them.
+    pub fn events_dropped(&self) -> Result<u64> {
+        Ok(self.lock()?.events_dropped)
+    }
+
     /// Extension: a descriptor that is readable exactly while a message
     /// waits for this connection, for `poll`/`epoll` loops. Owned by the
     /// library: do not read, write or close it.
@@ -821,6 +843,9 @@ impl Rtr {
             let Some((_, chan)) = best else { return Ok(None) };
             let c = st.channels.get_mut(&chan).ok_or_else(|| RtrError::Internal("channel vanished".into()))?;
             let (_, d) = c.queue.pop_front().ok_or_else(|| RtrError::Internal("empty queue".into()))?;
+            if d.msgtype == MsgType::UserEvent {
+                c.queued_events = c.queued_events.saturating_sub(1);
+            }
             st.waiting = st.waiting.saturating_sub(1);
             if st.waiting == 0 {
                 st.wakeup.became_idle();

@@ -127,6 +127,12 @@ class Connection:
         timeout of 0 until ``Timeout``. Exceptions it raises are printed."""
         self._native.set_wakeup(callback)
 
+    def events_dropped(self) -> int:
+        """Broadcasts this connection dropped because the receiving channel
+        already held 4096 unreceived ones (broadcasts are not
+        transactional; the C API's extension ``rtr_get_events_dropped``)."""
+        return self._native.events_dropped()
+
     def wakeup_fd(self) -> int:
         """A file descriptor that is readable exactly while a message waits
         for this connection (for ``select``/``selectors``/asyncio loops; the
