@@ -382,3 +382,8 @@ fn a_forgetting_server_is_released_at_its_vote() {
 fn named_partitions_share_a_name_and_refuse_another_range() {
     check_program("tests/c/named.c", &["named: shared=yes other_range=keyoverlap bad_name=invpkeyseg tx=accepted"]);
 }
+
+#[test]
+fn call_out_servers_see_every_message_and_vote() {
+    check_program("tests/c/callout.c", &["callout: tr_saw=yes be_saw=yes first=accepted second=rejected reason=31"]);
+}
