@@ -256,6 +256,8 @@ pub struct Backend {
     in_doubt: HashMap<Tid, InDoubt>,
     /// Commit records of in-doubt transactions being made durable.
     resolving: HashMap<u64, (Tid, InDoubt, u32, NodeRef)>,
+    /// Remember decided tids (set while the node has peers).
+    pub(super) keep_decided: bool,
     /// Every transaction with a commit record in this node's journal at
     /// start-up: routers that waited for these commits when the node went
     /// away learn them when they link again.
@@ -1135,8 +1137,13 @@ impl Backend {
         ctx.to_router(to, ToRouter::Decided { tid, part, committed, status, reason });
     }
 
-    /// Remember how `tid` ended (bounded: the oldest are forgotten).
+    /// Remember how `tid` ended (bounded: the oldest are forgotten). Only a
+    /// router on another node can drive a transaction again, so a node
+    /// with no peers keeps nothing (it would cost every transaction).
     fn remember(&mut self, tid: Tid, committed: bool, status: Status, reason: u32) {
+        if !self.keep_decided {
+            return;
+        }
         if self.decided.insert(tid, (committed, status, reason)).is_none() {
             self.decided_order.push_back(tid);
             while self.decided_order.len() > DECIDED_KEPT {

@@ -219,7 +219,7 @@ impl ClientChan {
             return false;
         }
         *last_seq = tid.seq;
-        let Some(&router) = ctx.topo.routers(&self.facility).first() else {
+        let Some(router) = ctx.topo.first_router(&self.facility) else {
             let d = status_delivery(chan.1, MsgType::Rejected, Some(tid), Status::Routerunavailtmo, 0);
             ctx.deliver(chan.0, d);
             return false;

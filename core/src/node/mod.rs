@@ -568,6 +568,7 @@ impl Node {
     pub fn link_up(&mut self, now: Instant, id: NodeRef, info: PeerInfo) {
         let events = self.link_events(&info, true);
         self.topo.peers.insert(id, info);
+        self.be.keep_decided = true;
         let mut ctx = ctx!(self, now);
         for (facility, e, role) in events {
             self.bc.rtr_event(&mut ctx, &facility, e, role, None);

@@ -203,7 +203,8 @@ impl Router {
                 // of this node, and to the backend call-outs of the
                 // partition's node: each is a branch that votes.
                 let mut targets = vec![part];
-                for p in self.partitions.get(&fac).into_iter().flatten() {
+                let callouts = self.partitions.get(&fac).is_some_and(|v| v.iter().any(|p| p.callout != Callout::No));
+                for p in self.partitions.get(&fac).into_iter().flatten().filter(|_| callouts) {
                     let here = match p.callout {
                         Callout::No => false,
                         Callout::Router => p.key.0 == LOCAL,

@@ -67,6 +67,19 @@ impl Topology {
         self.reachable(facility, RoleList::Router)
     }
 
+    /// The preferred reachable router of `facility` (no allocation in the
+    /// common case of a node with no peers: every transaction asks).
+    pub fn first_router(&self, facility: &str) -> Option<NodeRef> {
+        if self.peers.is_empty() {
+            return match self.facilities.get(facility) {
+                None => Some(LOCAL),
+                Some(_) if self.facilities.roles(facility).router => Some(LOCAL),
+                Some(_) => None,
+            };
+        }
+        self.routers(facility).first().copied()
+    }
+
     /// Does peer `node` play `role` in `facility`?
     pub fn peer_plays(&self, node: NodeRef, facility: &str, role: RoleList) -> bool {
         self.peers.get(&node).and_then(|p| p.facilities.get(facility)).is_some_and(|r| match role {
