@@ -1,4 +1,4 @@
-//! `rtr bench`: embedded-node transaction latency and throughput.
+//! `rtr bench`: transaction latency and throughput: embedded, through a daemon's socket (`--daemon`), or across a TCP link (`--linked`).
 //!
 //! Each client thread runs one-message transactions (`RTR_F_SEN_ACCEPT`)
 //! back to back on its own channel; a pool of concurrent server threads, each

@@ -32,7 +32,7 @@ enum Cmd {
     /// accounts in two partitions, concurrent servers apply the transfers, one
     /// server dies mid-run, and a summary checks that nothing was lost or doubled.
     Demo(bank::DemoArgs),
-    /// Measure embedded transaction latency and throughput.
+    /// Measure transaction latency and throughput beside one fdatasync: embedded, and with --daemon / --linked through a daemon's socket or a TCP link.
     Bench(bench::BenchArgs),
     /// Measure backend failover on this host: kill -9 the active backend node
     /// under load and time detection, journal takeover and the first new commit.
