@@ -350,37 +350,6 @@ fn wait_routable(rtr: &Rtr) -> Result<(), String> {
     }
 }
 
-/// Median round trip of a 100-byte message over a loopback TCP connection
-/// (no Nagle) between two threads: the cost a link adds per hop.
-fn tcp_round_trip(duration: Duration) -> std::io::Result<u32> {
-    use std::io::{Read, Write};
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let mut a = std::net::TcpStream::connect(l.local_addr()?)?;
-    let (mut b, _) = l.accept()?;
-    a.set_nodelay(true)?;
-    b.set_nodelay(true)?;
-    let echo = thread::spawn(move || {
-        let mut buf = [0u8; 100];
-        while b.read_exact(&mut buf).is_ok() {
-            if b.write_all(&buf).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lat = Latencies::default();
-    let mut buf = [7u8; 100];
-    let until = Instant::now() + duration;
-    while Instant::now() < until {
-        let t0 = Instant::now();
-        a.write_all(&buf)?;
-        a.read_exact(&mut buf)?;
-        lat.record(t0.elapsed());
-    }
-    drop(a);
-    let _ = echo.join();
-    Ok(lat.quantile(0.5))
-}
-
 /// A directory for a socket, removed when dropped.
 fn tempfile_dir() -> Result<crate::scratch::Scratch, String> {
     let d = std::env::temp_dir().join(format!(
@@ -395,8 +364,28 @@ fn tempfile_dir() -> Result<crate::scratch::Scratch, String> {
 /// Median round trip of a 100-byte message over a Unix socket pair between
 /// two threads: the cost daemon mode adds per hop.
 fn socket_round_trip(duration: Duration) -> std::io::Result<u32> {
-    use std::io::{Read, Write};
-    let (mut a, mut b) = std::os::unix::net::UnixStream::pair()?;
+    let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    round_trip(a, b, duration)
+}
+
+/// Median round trip of a 100-byte message over a loopback TCP connection
+/// (no Nagle) between two threads: the cost a link adds per hop.
+fn tcp_round_trip(duration: Duration) -> std::io::Result<u32> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let a = std::net::TcpStream::connect(l.local_addr()?)?;
+    let (b, _) = l.accept()?;
+    a.set_nodelay(true)?;
+    b.set_nodelay(true)?;
+    round_trip(a, b, duration)
+}
+
+/// Median round trip of a 100-byte message from `a` to a thread echoing it
+/// back on `b`.
+fn round_trip<S: std::io::Read + std::io::Write + Send + 'static>(
+    mut a: S,
+    mut b: S,
+    duration: Duration,
+) -> std::io::Result<u32> {
     let echo = thread::spawn(move || {
         let mut buf = [0u8; 100];
         while b.read_exact(&mut buf).is_ok() {

@@ -6,62 +6,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{rtr_within, s, Out};
+use common::{rtr_within, s, spawn, Out, Proc};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// A process killed when dropped (also when a test fails).
-struct Proc {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Proc {
-    fn expect(&self, prefix: &str) -> String {
-        let until = Instant::now() + WAIT;
-        loop {
-            match self.lines.recv_timeout(until.saturating_duration_since(Instant::now())) {
-                Ok(l) if l.starts_with(prefix) => return l,
-                Ok(_) => {}
-                Err(_) => panic!("no line starting with {prefix:?} within {WAIT:?}"),
-            }
-        }
-    }
-}
-
-fn spawn(args: &[&str], socket: Option<&Path>) -> Proc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rtr"));
-    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).env_remove("RTR_NODE_SOCKET");
-    if let Some(s) = socket {
-        cmd.env("RTR_NODE_SOCKET", s);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let out = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(l).is_err() {
-                break;
-            }
-        }
-    });
-    Proc { child, lines }
-}
 
 /// A free TCP port on loopback (bound, then released for the node).
 fn free_port() -> u16 {

@@ -6,11 +6,8 @@
 //! Every process is killed when its guard drops (also when a test fails);
 //! every wait is bounded.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rtr_core::{flags, MsgType, OpenParams, Rtr, Status, Which};
@@ -18,66 +15,9 @@ use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// Kills the process when dropped.
-struct Proc {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Proc {
-    fn expect(&self, prefix: &str) -> String {
-        let until = Instant::now() + WAIT;
-        loop {
-            match self.lines.recv_timeout(until.saturating_duration_since(Instant::now())) {
-                Ok(l) if l.starts_with(prefix) => return l,
-                Ok(_) => {}
-                Err(_) => panic!("no line starting with {prefix:?} within {WAIT:?}"),
-            }
-        }
-    }
-
-    /// Wait (bounded) for the process to exit on its own.
-    fn exited(&mut self) -> Option<i32> {
-        let until = Instant::now() + WAIT;
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s.code();
-            }
-            assert!(Instant::now() < until, "process {} did not exit within {WAIT:?}", self.child.id());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-fn spawn(args: &[&str], socket: Option<&Path>) -> Proc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rtr"));
-    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::inherit());
-    if let Some(s) = socket {
-        cmd.env("RTR_NODE_SOCKET", s);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let out = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(l).is_err() {
-                break;
-            }
-        }
-    });
-    Proc { child, lines }
-}
-
 mod common;
 
-use common::Out;
+use common::{spawn, Out, Proc};
 
 /// Run an `rtr` command to its end (killed after a bounded wait).
 fn rtr(args: &[&str]) -> Out {

@@ -68,3 +68,68 @@ pub fn rtr_within(args: &[&str], wait: Duration) -> Out {
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
 }
+
+/// How long the helpers below wait for a line or an exit.
+pub const PROC_WAIT: Duration = Duration::from_secs(30);
+
+/// A process started by a test, killed when dropped (also when the test
+/// fails); its standard output is read line by line.
+pub struct Proc {
+    pub child: std::process::Child,
+    pub lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    /// Wait (bounded) for a line starting with `prefix`.
+    pub fn expect(&self, prefix: &str) -> String {
+        let until = Instant::now() + PROC_WAIT;
+        loop {
+            match self.lines.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                Ok(l) if l.starts_with(prefix) => return l,
+                Ok(_) => {}
+                Err(_) => panic!("no line starting with {prefix:?} within {PROC_WAIT:?}"),
+            }
+        }
+    }
+
+    /// Wait (bounded) for the process to exit on its own.
+    pub fn exited(&mut self) -> Option<i32> {
+        let until = Instant::now() + PROC_WAIT;
+        loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                return s.code();
+            }
+            assert!(Instant::now() < until, "process {} did not exit within {PROC_WAIT:?}", self.child.id());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Start `rtr args`, against the node daemon at `socket` if given (never
+/// against one named in this test process's environment).
+pub fn spawn(args: &[&str], socket: Option<&Path>) -> Proc {
+    use std::io::BufRead;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rtr"));
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).env_remove("RTR_NODE_SOCKET");
+    if let Some(s) = socket {
+        cmd.env("RTR_NODE_SOCKET", s);
+    }
+    let mut child = cmd.spawn().expect("run rtr");
+    let out = child.stdout.take().expect("stdout");
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    Proc { child, lines }
+}

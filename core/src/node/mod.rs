@@ -663,6 +663,9 @@ impl Node {
     /// this router (the first and last make the facility ready or dead),
     /// and server roles (primary, standby, recovery complete).
     fn events(&mut self, now: Instant) {
+        if self.tr.range_events.is_empty() && self.be.role_events.is_empty() {
+            return; // the common case, after every message
+        }
         let mut ctx = ctx!(self, now);
         for (facility, e) in std::mem::take(&mut self.tr.range_events) {
             self.bc.rtr_event(&mut ctx, &facility, e, None, None);

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use super::{Callout, ChanRef, Ctx, NodeRef, PartId, PartKey, ToBackend, ToFrontend, ToRouter, TxState, LOCAL};
 use crate::flags;
 use crate::keyseg::{KeyError, KeyRange};
+use crate::protocol::Bytes;
 use crate::status::Status;
 use crate::tid::Tid;
 
@@ -202,38 +203,17 @@ impl Router {
                 // The message goes to its partition, to the router call-outs
                 // of this node, and to the backend call-outs of the
                 // partition's node: each is a branch that votes.
-                let mut targets = vec![part];
-                let callouts = self.partitions.get(&fac).is_some_and(|v| v.iter().any(|p| p.callout != Callout::No));
-                for p in self.partitions.get(&fac).into_iter().flatten().filter(|_| callouts) {
+                let Some(tx) = self.txs.get_mut(&tid) else { return };
+                send_to_branch(ctx, tx, tid, part, &data, fl);
+                for p in self.partitions.get(&fac).into_iter().flatten() {
                     let here = match p.callout {
                         Callout::No => false,
                         Callout::Router => p.key.0 == LOCAL,
                         Callout::Backend => p.key.0 == part.0,
                     };
                     if here && p.active {
-                        targets.push(p.key);
+                        send_to_branch(ctx, tx, tid, p.key, &data, fl);
                     }
-                }
-                let Some(tx) = self.txs.get_mut(&tid) else { return };
-                for target in targets {
-                    let first = tx.branches.is_empty();
-                    let i = match tx.branches.iter().position(|b| b.part == target) {
-                        Some(i) => i,
-                        None => {
-                            tx.branches.push(Branch {
-                                part: target,
-                                vote: VoteState::Pending,
-                                sent: 0,
-                                durable: false,
-                            });
-                            tx.branches.len() - 1
-                        }
-                    };
-                    let b = &mut tx.branches[i];
-                    let index = b.sent;
-                    b.sent += 1;
-                    let msg = ToBackend::Msg { tid, part: target.1, index, data: data.clone(), first, flags: fl };
-                    ctx.to_backend(target.0, msg);
                 }
                 if accept {
                     self.client_accept(ctx, tid, 0);
@@ -781,6 +761,23 @@ impl Router {
             ctx.to_frontend(tx.fe, ToFrontend::Outcome { tid, client: tx.client, accepted, status, reason });
         }
     }
+}
+
+/// Route one message to a branch of `tx` (made on its first message): the
+/// branch's next message index goes with it.
+fn send_to_branch(ctx: &mut Ctx, tx: &mut Tx, tid: Tid, target: PartKey, data: &Bytes, fl: u32) {
+    let first = tx.branches.is_empty();
+    let i = match tx.branches.iter().position(|b| b.part == target) {
+        Some(i) => i,
+        None => {
+            tx.branches.push(Branch { part: target, vote: VoteState::Pending, sent: 0, durable: false });
+            tx.branches.len() - 1
+        }
+    };
+    let b = &mut tx.branches[i];
+    let index = b.sent;
+    b.sent += 1;
+    ctx.to_backend(target.0, ToBackend::Msg { tid, part: target.1, index, data: data.clone(), first, flags: fl });
 }
 
 /// Does the transaction have branches on more than one backend node?

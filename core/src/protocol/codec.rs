@@ -166,6 +166,11 @@ pub fn decode(body: &[u8]) -> Result<Frame, DecodeError> {
 
 /// Read one frame's content from a stream (blocking).
 pub fn read_frame(src: &mut impl Read) -> Result<Vec<u8>, FrameError> {
+    read_frame_max(src, MAX_FRAME)
+}
+
+/// [`read_frame`] with another size limit (frames between nodes have their own).
+pub fn read_frame_max(src: &mut impl Read, max: usize) -> Result<Vec<u8>, FrameError> {
     let mut len = [0u8; 4];
     match src.read_exact(&mut len) {
         Ok(()) => {}
@@ -173,7 +178,7 @@ pub fn read_frame(src: &mut impl Read) -> Result<Vec<u8>, FrameError> {
         Err(e) => return Err(FrameError::Io(e)),
     }
     let n = u32::from_le_bytes(len) as usize;
-    if n > MAX_FRAME {
+    if n > max {
         return Err(FrameError::Oversized(n));
     }
     if n < 2 {

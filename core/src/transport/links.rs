@@ -489,21 +489,7 @@ fn writer_loop(mut stream: TcpStream, rx: Receiver<Vec<u8>>, queued: Arc<AtomicU
 
 /// Read and decode one node-to-node frame.
 fn read_peer_frame(src: &mut impl Read) -> Result<PeerFrame, FrameError> {
-    let mut len = [0u8; 4];
-    match src.read_exact(&mut len) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Err(FrameError::Closed),
-        Err(e) => return Err(FrameError::Io(e)),
-    }
-    let n = u32::from_le_bytes(len) as usize;
-    if n > MAX_PEER_FRAME {
-        return Err(FrameError::Oversized(n));
-    }
-    if n < 2 {
-        return Err(FrameError::Undersized(n));
-    }
-    let mut body = vec![0u8; n];
-    src.read_exact(&mut body)?;
+    let body = crate::protocol::codec::read_frame_max(src, MAX_PEER_FRAME)?;
     Ok(peer::decode(&body)?)
 }
 
