@@ -190,10 +190,21 @@ fn tail(path: &Path) -> String {
 
 /// A free TCP port on loopback (bound, then released for a node).
 fn free_port() -> Result<u16, String> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port on 127.0.0.1: {e}"))
+    // Below the kernel's ephemeral range (32768 and up on Linux): a port
+    // from that range, released for a node, can meanwhile become the source
+    // port of another node's outgoing connection, and the node would then
+    // fail to bind it.
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::process::id().wrapping_mul(7919);
+    for _ in 0..12_000 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + (seed.wrapping_add(n.wrapping_mul(104_729)) % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err("no free port on 127.0.0.1 between 20000 and 31999".into())
 }
 
 /// Poll `probe` until it gives a value (its error: why not yet), at most

@@ -16,8 +16,21 @@ use common::{rtr_within, s, spawn, Out, Proc};
 const WAIT: Duration = Duration::from_secs(30);
 
 /// A free TCP port on loopback (bound, then released for the node).
+/// A free TCP port on loopback for a node to listen on. Taken below the
+/// kernel's ephemeral range (32768 and up on Linux): a port from that range,
+/// released for the node, can meanwhile become the source port of another
+/// node's outgoing connection, and the node would then fail to bind it.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::process::id().wrapping_mul(7919);
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + (seed.wrapping_add(n.wrapping_mul(104_729)) % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 struct Node {
