@@ -556,6 +556,7 @@ impl Driver {
                     }
                 }
                 Output::Takeover { node, jid } => takeovers.push((node, jid)),
+                Output::Log(text) => eprintln!("rtr node: {text}"),
                 Output::Release { jid } => {
                     // Dropping the handle flushes it and lets its lock go.
                     if self.adopted.remove(&jid).is_some() {

@@ -394,8 +394,8 @@ impl FacilityTable {
         &self,
         peer: &str,
         claims: &[crate::protocol::peer::FacilityClaim],
-    ) -> Result<std::collections::HashMap<String, Roles>, (&'static str, String)> {
-        let mut agreed = std::collections::HashMap::new();
+    ) -> Result<std::collections::BTreeMap<String, Roles>, (&'static str, String)> {
+        let mut agreed = std::collections::BTreeMap::new();
         let mut mismatch = Vec::new();
         let mut undeclared = Vec::new();
         let set = |v: &[String]| {

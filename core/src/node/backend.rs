@@ -24,7 +24,9 @@
 //! (uncertain, then `rtr_mt_accepted`), in commit order; an undecided one is
 //! aborted.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use super::Map;
 use std::time::{Duration, Instant};
 
 use super::frontend::status_delivery;
@@ -219,43 +221,43 @@ pub(super) struct Finishing {
 #[derive(Default)]
 pub struct Backend {
     pub(super) journal: bool,
-    facilities: HashMap<String, Facility>,
-    pub(super) parts: HashMap<PartId, Partition>,
-    pub(super) servers: HashMap<ChanRef, Server>,
-    pub(super) branches: HashMap<(Tid, PartId), Branch>,
+    facilities: Map<String, Facility>,
+    pub(super) parts: Map<PartId, Partition>,
+    pub(super) servers: Map<ChanRef, Server>,
+    pub(super) branches: Map<(Tid, PartId), Branch>,
     next_part: PartId,
     next_token: u64,
     /// Commit records on their way to disk: token -> (tid, parts, reason,
     /// the routers to tell when it is durable).
-    committing: HashMap<u64, (Tid, Vec<PartId>, u32, Vec<NodeRef>)>,
+    committing: Map<u64, (Tid, Vec<PartId>, u32, Vec<NodeRef>)>,
     /// The token of each transaction in `committing`.
-    committing_tx: HashMap<Tid, u64>,
+    committing_tx: Map<Tid, u64>,
     /// Recently decided transactions: (committed, status, reason), oldest first in `decided_order`.
-    decided: HashMap<Tid, (bool, Status, u32)>,
+    decided: Map<Tid, (bool, Status, u32)>,
     decided_order: VecDeque<Tid>,
     /// When the earliest orphaned branch's grace ends.
     orphan_deadline: Option<Instant>,
-    pub(super) finishing: HashMap<Tid, Finishing>,
+    pub(super) finishing: Map<Tid, Finishing>,
     /// Recovered committed transactions per facility, in commit order.
-    recovered: HashMap<String, Vec<RecoveredTx>>,
+    recovered: Map<String, Vec<RecoveredTx>>,
     /// Transactions set aside by the retry limit.
     pub(crate) exceptions: Vec<Exception>,
     /// Server role events for the node to raise: (facility, event, channel).
     pub(super) role_events: Vec<(String, i32, ChanRef)>,
     /// Journals taken over from lost nodes: node name -> journal id.
-    adopted: HashMap<String, u32>,
+    adopted: Map<String, u32>,
     next_jid: u32,
     /// Recovered transactions that belong to a taken-over journal (their
     /// Done record goes there), and how many each such journal still has.
-    adopted_tx: HashMap<Tid, u32>,
-    adopted_open: HashMap<u32, usize>,
+    adopted_tx: Map<Tid, u32>,
+    adopted_open: Map<u32, usize>,
     /// Durable votes being synced: token -> branch.
-    vote_tokens: HashMap<u64, (Tid, PartId)>,
+    vote_tokens: Map<u64, (Tid, PartId)>,
     /// Transactions recovered from a journal with a durable vote and no
     /// outcome: their router decides (asked by inquiry).
-    in_doubt: HashMap<Tid, InDoubt>,
+    in_doubt: Map<Tid, InDoubt>,
     /// Commit records of in-doubt transactions being made durable.
-    resolving: HashMap<u64, (Tid, InDoubt, u32, NodeRef)>,
+    resolving: Map<u64, (Tid, InDoubt, u32, NodeRef)>,
     /// Remember decided tids (set while the node has peers).
     pub(super) keep_decided: bool,
     /// Every transaction with a commit record in this node's journal at
@@ -606,7 +608,7 @@ impl Backend {
         let (jid, records) = match result {
             Ok(r) => r,
             Err(why) => {
-                eprintln!("rtr node: cannot take over the journal of {node}: {why}; its partitions wait");
+                ctx.log(format!("cannot take over the journal of {node}: {why}; its partitions wait"));
                 for id in waiting {
                     if let Some(p) = self.parts.get_mut(&id) {
                         p.role = PartRole::NoJournal(node.to_string(), why.clone());
@@ -971,10 +973,10 @@ impl Backend {
                         if accepted {
                             c.3.push(from);
                         } else {
-                            eprintln!(
-                                "rtr node: router {} rejected {tid}, which is committing here; ignored",
+                            ctx.log(format!(
+                                "router {} rejected {tid}, which is committing here; ignored",
                                 ctx.topo.name(from)
-                            );
+                            ));
                         }
                     }
                     return;
@@ -992,12 +994,12 @@ impl Backend {
                     // Nothing of it here any more: decided already.
                     match self.decided.get(&tid) {
                         Some((true, ..)) if accepted => ctx.to_router(from, ToRouter::Durable { tid }),
-                        Some((c, ..)) if *c != accepted => eprintln!(
-                            "rtr node: router {} decided {tid} {} but it was {} here; the later decision is ignored",
+                        Some((c, ..)) if *c != accepted => ctx.log(format!(
+                            "router {} decided {tid} {} but it was {} here; the later decision is ignored",
                             ctx.topo.name(from),
                             if accepted { "committed" } else { "rejected" },
                             if *c { "committed" } else { "rejected" },
-                        ),
+                        )),
                         _ => {}
                     }
                     return;
@@ -1593,7 +1595,7 @@ fn scan_records(records: &[Record]) -> Scan {
         exception: Option<u32>,
         durable_vote: bool,
     }
-    let mut txs: HashMap<Tid, Acc> = HashMap::new();
+    let mut txs: Map<Tid, Acc> = Map::default();
     let mut in_doubt = Vec::new();
     let mut order: Vec<Tid> = Vec::new();
     for (i, r) in records.iter().enumerate() {

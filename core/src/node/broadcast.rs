@@ -4,7 +4,7 @@
 //! the event number at open and its recipient name matches the broadcast's
 //! recipient specification.
 
-use std::collections::HashMap;
+use super::Map;
 
 use super::{ChanRef, Ctx};
 use crate::events::{recipient_matches, Subscription};
@@ -20,10 +20,10 @@ struct Listener {
 
 #[derive(Default)]
 pub struct Broadcasts {
-    chans: HashMap<ChanRef, Listener>,
+    chans: Map<ChanRef, Listener>,
     /// Subscriptions sent ahead of their channel's open (so that the events
     /// of the open itself reach the channel).
-    pending: HashMap<ChanRef, (String, Subscription)>,
+    pending: Map<ChanRef, (String, Subscription)>,
     /// Broadcasts delivered and, when nobody subscribed, sent to nobody.
     pub delivered: u64,
     pub unheard: u64,

@@ -147,6 +147,7 @@ impl Cluster {
                         Output::Peer { peer, msg } => self.wire.push_back((i, peer as usize - 1, msg)),
                         Output::Takeover { node, jid } => takeovers.push((i, node, jid)),
                         Output::Release { jid } => self.released.push((i, jid)),
+                        Output::Log(_) => {}
                     }
                 }
             }

@@ -5,7 +5,7 @@
 //! that a late request naming a finished transaction is dropped instead of
 //! starting a new one.
 
-use std::collections::HashMap;
+use super::Map;
 
 use super::{ChanRef, Ctx, NodeRef, ToFrontend, ToRouter, LOCAL};
 use crate::msgtype::MsgType;
@@ -34,12 +34,12 @@ struct Flight {
 
 #[derive(Default)]
 pub struct Frontend {
-    pub(super) chans: HashMap<ChanRef, ClientChan>,
+    pub(super) chans: Map<ChanRef, ClientChan>,
     /// Highest tid sequence seen per connection. The library allocates tids
     /// and sends their first request under one lock, so a connection's new
     /// tids arrive in increasing order: a tid at or below this mark that is
     /// not a channel's current one is finished, and starts nothing.
-    last_seq: HashMap<ConnId, u64>,
+    last_seq: Map<ConnId, u64>,
 }
 
 impl Frontend {

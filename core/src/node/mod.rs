@@ -15,7 +15,9 @@ mod router;
 mod snapshot;
 mod topology;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::BuildHasherDefault;
 use std::time::Instant;
 
 use crate::events;
@@ -39,6 +41,16 @@ macro_rules! ctx {
     };
 }
 pub(crate) use ctx;
+
+/// The node's hash maps and sets. Their hasher has fixed keys, so the
+/// iteration order (which becomes the order of outputs wherever a role walks
+/// a map) depends only on the inputs the node was given: a simulator run
+/// replays byte for byte from its seed. The keys of these maps come from the
+/// node itself or from linked nodes (tids, channel and partition ids), not
+/// from arbitrary network input, so flooding one hash bucket needs a peer.
+pub type Map<K, V> = HashMap<K, V, BuildHasherDefault<DefaultHasher>>;
+/// A set with the fixed hasher of [`Map`].
+pub type Set<T> = HashSet<T, BuildHasherDefault<DefaultHasher>>;
 
 /// A channel of this node: (connection, channel).
 pub type ChanRef = (ConnId, ChanId);
@@ -91,6 +103,10 @@ pub enum Output {
     Release {
         jid: u32,
     },
+    /// A line for the node's log. The node does no I/O itself: its driver
+    /// writes the line (a daemon's log, the application's standard error),
+    /// a simulator keeps it in its trace.
+    Log(String),
 }
 
 /// Messages between roles (on this node, or over a link).
@@ -389,6 +405,10 @@ impl Ctx<'_> {
     pub fn journal_new_tx(&mut self, entries: Vec<(Tid, RecordKind, Vec<u8>)>) {
         self.out.push(Output::Journal { entries, sync: false, token: None, new_tx: true, jid: 0 });
     }
+    /// A line for the node's log ([`Output::Log`]).
+    pub fn log(&mut self, text: String) {
+        self.out.push(Output::Log(text));
+    }
     pub fn output(&mut self, o: Output) {
         self.out.push(o);
     }
@@ -401,7 +421,7 @@ pub struct Node {
     be: Backend,
     bc: broadcast::Broadcasts,
     /// Which role owns each open channel.
-    roles: HashMap<ChanRef, Role>,
+    roles: Map<ChanRef, Role>,
     /// The facility definitions (which roles this node plays in each) and
     /// the linked peers.
     topo: Topology,
@@ -424,7 +444,7 @@ impl Node {
             tr: Router::default(),
             be: Backend::new(journal),
             bc: broadcast::Broadcasts::default(),
-            roles: HashMap::new(),
+            roles: Map::default(),
             topo: Topology::default(),
             queue: VecDeque::new(),
             out: Vec::new(),
@@ -630,7 +650,7 @@ impl Node {
     }
 
     /// The linked peers (for `rtr show link`).
-    pub fn peers(&self) -> &std::collections::HashMap<NodeRef, PeerInfo> {
+    pub fn peers(&self) -> &Map<NodeRef, PeerInfo> {
         &self.topo.peers
     }
 

@@ -8,7 +8,9 @@
 //! a transaction can never be decided twice.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+use super::Map;
 use std::time::{Duration, Instant};
 
 use super::{Callout, ChanRef, Ctx, NodeRef, PartId, PartKey, ToBackend, ToFrontend, ToRouter, TxState, LOCAL};
@@ -90,29 +92,29 @@ pub(super) struct Committing {
 
 #[derive(Default)]
 pub struct Router {
-    pub(super) txs: HashMap<Tid, Tx>,
+    pub(super) txs: Map<Tid, Tx>,
     /// Partitions per facility, in registration order: active ones take
     /// transactions; the others are standbys (or wait for their role).
-    partitions: HashMap<String, Vec<RPart>>,
+    partitions: Map<String, Vec<RPart>>,
     /// RTR events for the node to raise: (facility, event number).
     pub(super) range_events: Vec<(String, i32)>,
     /// Lost backends that commits here still wait for: node -> name (a
     /// standby that takes over its journal names it).
-    lost: HashMap<NodeRef, String>,
+    lost: Map<NodeRef, String>,
     /// Key ranges whose active backend was lost with no standby to take
     /// over: (facility, range, lost node name). The next backend to offer
     /// the range recovers that journal first.
     unrecovered: Vec<(String, KeyRange, String)>,
     /// Committed transactions whose commit the backends are making durable:
     /// the client hears of the commit only after they did.
-    pub(super) committing: HashMap<Tid, Committing>,
+    pub(super) committing: Map<Tid, Committing>,
     /// Transaction timeouts; entries of finished transactions are skipped when they fire.
     timers: BinaryHeap<Reverse<(Instant, Tid)>>,
     /// Held transactions per facility, in the order they were held.
-    held: HashMap<String, Vec<Tid>>,
+    held: Map<String, Vec<Tid>>,
     /// In-doubt transactions of a lost router being resolved by asking
     /// every backend of their facility.
-    inquiries: HashMap<Tid, Inquiry>,
+    inquiries: Map<Tid, Inquiry>,
 }
 
 /// One resolution in progress: the backends still to answer, and the answers.

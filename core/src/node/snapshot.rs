@@ -6,7 +6,9 @@
 //! The views read the roles' state and change nothing. Process ids are not
 //! the node's business (it knows connections): the driver fills them in.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Map, Set};
 use std::time::Instant;
 
 use super::backend::PartRole;
@@ -52,7 +54,7 @@ impl Node {
     /// The defined facilities, then the implicit ones (undefined, with
     /// channels open on them), each by name.
     pub fn show_facilities(&self) -> Vec<FacilityInfo> {
-        let mut partitions: HashMap<&str, u32> = HashMap::new();
+        let mut partitions: Map<&str, u32> = Map::default();
         for p in self.be.parts.values() {
             *partitions.entry(p.facility.as_str()).or_default() += 1;
         }
@@ -97,7 +99,7 @@ impl Node {
 
     /// Every partition of this node's backend, by facility and id.
     pub fn show_partitions(&self) -> (Vec<PartitionInfo>, u64) {
-        let mut in_progress: HashMap<PartId, u32> = HashMap::new();
+        let mut in_progress: Map<PartId, u32> = Map::default();
         for ((_, part), b) in &self.be.branches {
             if b.server.is_some() {
                 *in_progress.entry(*part).or_default() += 1;
@@ -169,11 +171,11 @@ impl Node {
     /// role's state (client pids left 0).
     pub fn show_transactions(&self, now: Instant) -> (Vec<TransactionInfo>, u64) {
         // The client channel whose current transaction each tid is.
-        let current: HashMap<Tid, (ChanRef, &str)> =
+        let current: Map<Tid, (ChanRef, &str)> =
             self.fe.chans.iter().filter_map(|(chan, c)| c.current.map(|t| (t, (*chan, c.facility.as_str())))).collect();
         let mut branches: BTreeMap<Tid, Vec<BranchInfo>> = BTreeMap::new();
-        let mut be_facility: HashMap<Tid, &str> = HashMap::new();
-        let set_aside: HashSet<Tid> = self.be.exceptions.iter().map(|e| e.tid).collect();
+        let mut be_facility: Map<Tid, &str> = Map::default();
+        let set_aside: Set<Tid> = self.be.exceptions.iter().map(|e| e.tid).collect();
         for ((tid, part), b) in &self.be.branches {
             let state = if set_aside.contains(tid) {
                 BeState::Exception

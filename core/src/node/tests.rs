@@ -70,6 +70,7 @@ impl Harness {
                 Output::Deliver { conn, delivery } => d.push((conn, delivery)),
                 Output::Peer { peer, msg } => panic!("a lone node sent {msg:?} to peer {peer}"),
                 o @ (Output::Takeover { .. } | Output::Release { .. }) => panic!("a lone node asked for {o:?}"),
+                Output::Log(_) => {}
                 Output::Journal { entries, sync, token, .. } => {
                     let n = entries.len();
                     for (i, (tid, kind, payload)) in entries.into_iter().enumerate() {

@@ -6,7 +6,7 @@
 //! router it must register its partitions with. An undefined (implicit)
 //! facility has every role on this node and needs no peer.
 
-use std::collections::HashMap;
+use super::Map;
 
 use super::{NodeRef, LOCAL};
 use crate::facility::{FacilityTable, RoleList, Roles};
@@ -17,14 +17,14 @@ pub struct PeerInfo {
     /// Its node name (normalised, lower case).
     pub name: String,
     /// The facilities both ends agreed on, with the roles the peer plays in each.
-    pub facilities: HashMap<String, Roles>,
+    pub facilities: std::collections::BTreeMap<String, Roles>,
 }
 
 #[derive(Default)]
 pub struct Topology {
     pub facilities: FacilityTable,
     /// Peers whose link is up.
-    pub peers: HashMap<NodeRef, PeerInfo>,
+    pub peers: Map<NodeRef, PeerInfo>,
 }
 
 impl Topology {

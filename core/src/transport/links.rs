@@ -357,7 +357,7 @@ impl Links {
         }
     }
 
-    fn dial(&self, peer: &str) -> Result<(TcpStream, HashMap<String, crate::facility::Roles>), String> {
+    fn dial(&self, peer: &str) -> Result<(TcpStream, BTreeMap<String, crate::facility::Roles>), String> {
         let addr = self.address(peer);
         let sa = addr
             .to_socket_addrs()
@@ -400,7 +400,7 @@ impl Links {
         self: &Arc<Self>,
         mut stream: TcpStream,
         name: String,
-        agreed: HashMap<String, crate::facility::Roles>,
+        agreed: BTreeMap<String, crate::facility::Roles>,
         dialled: bool,
     ) {
         let (Ok(write_half), Ok(keep)) = (stream.try_clone(), stream.try_clone()) else { return };

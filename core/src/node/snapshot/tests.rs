@@ -45,6 +45,7 @@ impl H {
                 Output::Deliver { conn, delivery } => d.push((conn, delivery)),
                 Output::Peer { peer, msg } => panic!("a lone node sent {msg:?} to peer {peer}"),
                 o @ (Output::Takeover { .. } | Output::Release { .. }) => panic!("a lone node asked for {o:?}"),
+                Output::Log(_) => {}
                 Output::Journal { token, .. } => self.tokens.extend(token),
             }
         }
