@@ -24,6 +24,7 @@ pub mod msgtype;
 pub mod node;
 pub mod protocol;
 pub mod qualifier;
+pub mod sim;
 pub mod status;
 pub mod tid;
 pub mod transport;

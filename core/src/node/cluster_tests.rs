@@ -885,3 +885,22 @@ fn broadcasts_cross_the_links_once_each_way() {
     c.req(FE, CLIENT, Request::Broadcast { chan: 1, evtnum: 7, rcpspc: "other".into(), data: Bytes::from(&b"x"[..]) });
     assert_eq!(user_events(&c.take(BE, SERVER)), 0);
 }
+
+/// Found by the simulator (seed 7 of the first runs): a client sends twice
+/// before hearing anything; the router rejects the transaction on the first
+/// send (no partition for its key) and the second send, still on its way,
+/// used to start the same tid again at the router, which committed it at a
+/// server while the client had been told it was rejected.
+#[test]
+fn a_send_that_reaches_the_router_after_it_rejected_the_transaction_does_not_start_it_again() {
+    let mut c = ready();
+    let tid = c.tid();
+    let now = c.now;
+    c.node(FE).handle_request(now, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5000, "nowhere") });
+    c.node(FE).handle_request(now, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.pump();
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(tid), Some(Status::Nodstfnd))]);
+    assert!(c.take(BE, SERVER).is_empty(), "the server never sees the rejected transaction");
+    assert_eq!(c.node(TR1).stats().active_tx, 0);
+}

@@ -78,10 +78,17 @@ impl Frontend {
             }
             Request::Send { tid, flags: fl, data, .. } => {
                 if c.current != Some(tid) {
-                    // Implicit start, unless the tid is an old one.
+                    // Implicit start, unless the tid is an old one. The
+                    // router hears it as a start too: a router starts a
+                    // transaction only on `Start`, so a send that reaches it
+                    // after it ended the transaction (rejected it while the
+                    // client was still sending) cannot start the tid again.
                     if !c.begin(ctx, tid, chan, last, None) {
                         return;
                     }
+                    let start =
+                        ToRouter::Start { tid, facility: c.facility.clone(), client: chan, timeout_ms: None, redrive: false };
+                    ctx.to_router(c.flight.router, start);
                 }
                 if c.flight.router != LOCAL {
                     c.flight.sends.push((data.clone(), fl));

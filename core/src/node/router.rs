@@ -167,9 +167,14 @@ impl Router {
                     self.timers.push(Reverse((ctx.now + Duration::from_millis(u64::from(ms)), tid)));
                 }
             }
-            ToRouter::Send { tid, facility, client, data, flags: fl } => {
+            ToRouter::Send { tid, facility: _, client, data, flags: fl } => {
                 let accept = fl & flags::sen::ACCEPT != 0;
-                let tx = self.begin(ctx.now, tid, facility, client, from);
+                // Transactions start with `Start` only (frontends send one
+                // before the first message, explicit start or not). A send
+                // for a tid this router does not know belongs to a
+                // transaction it already ended: starting the tid again
+                // would give it a second outcome.
+                let Some(tx) = self.txs.get_mut(&tid) else { return };
                 if tx.client_accepted {
                     return;
                 }

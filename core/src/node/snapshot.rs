@@ -134,6 +134,23 @@ impl Node {
         cap(rows)
     }
 
+    /// The key ranges this node's backend is active for, by facility, in
+    /// partition order (call-out partitions have no range and are left
+    /// out). A suspended partition is still active: it holds its range.
+    /// The cluster simulator checks from this that one partition at a time
+    /// is active for a key range.
+    pub fn active_ranges(&self) -> Vec<(String, crate::keyseg::KeyRange)> {
+        let mut ids: Vec<&PartId> = self.be.parts.keys().collect();
+        ids.sort();
+        ids.into_iter()
+            .filter_map(|id| {
+                let p = &self.be.parts[id];
+                (p.role == PartRole::Active && p.callout == super::Callout::No)
+                    .then(|| (p.facility.clone(), p.range.clone()))
+            })
+            .collect()
+    }
+
     /// Every server channel, by connection and channel (pids left 0).
     pub fn show_servers(&self) -> (Vec<ServerInfo>, u64) {
         let mut chans: Vec<&ChanRef> = self.be.servers.keys().collect();

@@ -1,0 +1,194 @@
+//! The invariants a run is judged by (ARCHITECTURE §7.1), and the books
+//! the simulated servers keep.
+//!
+//! Checked as the run goes: every participant that hears an outcome of a
+//! transaction hears the same one; no transaction is applied twice to a
+//! key range's books; at most one partition per key range is active at a
+//! time among the nodes that still own their journal (a fenced node can
+//! commit nothing). Checked at the end, once faults have stopped and the
+//! cluster has had time to settle: every transaction a client saw
+//! accepted is applied exactly once on every key range it touched,
+//! nothing a client saw rejected is applied anywhere, a transaction whose
+//! client vanished is applied everywhere or nowhere, money is conserved,
+//! and every client still running has its outcome (liveness).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::net::Micros;
+use crate::tid::Tid;
+
+/// One broken promise, with when and where it was seen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub at: Micros,
+    pub step: u64,
+    pub kind: ViolationKind,
+    pub text: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ViolationKind {
+    /// Two participants heard different outcomes for one transaction.
+    Disagreement,
+    /// A transaction was applied twice to one key range's books.
+    AppliedTwice,
+    /// Two partitions were active for one key range at once.
+    TwoActives,
+    /// A transaction a client saw accepted is missing from a key range's books.
+    AcceptedNotApplied,
+    /// A transaction a client saw rejected is in a key range's books.
+    RejectedApplied,
+    /// A transaction is in some of its key ranges' books but not all.
+    Partial,
+    /// The books do not balance.
+    NotConserved,
+    /// A running client never heard the outcome of its transaction.
+    NoOutcome,
+    /// The run handled far more events than it should: something loops.
+    Livelock,
+}
+
+impl ViolationKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ViolationKind::Disagreement => "disagreement",
+            ViolationKind::AppliedTwice => "applied-twice",
+            ViolationKind::TwoActives => "two-actives",
+            ViolationKind::AcceptedNotApplied => "accepted-not-applied",
+            ViolationKind::RejectedApplied => "rejected-applied",
+            ViolationKind::Partial => "partial",
+            ViolationKind::NotConserved => "not-conserved",
+            ViolationKind::NoOutcome => "no-outcome",
+            ViolationKind::Livelock => "livelock",
+        }
+    }
+}
+
+/// One key range's books: the database its servers (on any node) share,
+/// committed atomically with the transaction id, as an RTR server must
+/// keep them to be idempotent on `msg1_uncertain`.
+#[derive(Debug, Default)]
+pub struct Books {
+    pub balances: BTreeMap<u32, i64>,
+    pub applied: BTreeMap<Tid, u32>,
+}
+
+/// What the clients did and saw, per transaction.
+#[derive(Debug, Default)]
+pub struct TxLedger {
+    /// The key ranges (indices) its messages went to.
+    pub ranges: BTreeSet<usize>,
+    /// The outcome its client saw (None: none yet, or the client vanished).
+    pub client_saw: Option<bool>,
+    /// Its client vanished before the outcome.
+    pub client_gone: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Checker {
+    pub books: Vec<Books>,
+    pub txs: BTreeMap<Tid, TxLedger>,
+    /// The first outcome heard for each transaction, and by whom.
+    pub outcomes: BTreeMap<Tid, (bool, String)>,
+    pub violations: Vec<Violation>,
+    /// Where the run is (for the violations' records).
+    pub now: Micros,
+    pub step: u64,
+}
+
+impl Checker {
+    pub fn new(ranges: usize) -> Checker {
+        Checker { books: (0..ranges).map(|_| Books::default()).collect(), ..Default::default() }
+    }
+
+    pub fn violate(&mut self, kind: ViolationKind, text: String) {
+        self.violations.push(Violation { at: self.now, step: self.step, kind, text });
+    }
+
+    /// A participant (`who`) heard the outcome of `tid`.
+    pub fn outcome(&mut self, tid: Tid, accepted: bool, who: String) {
+        match self.outcomes.get(&tid) {
+            Some((first, by)) if *first != accepted => {
+                let text = format!(
+                    "{tid}: {by} heard {}, {who} heard {}",
+                    word(*first),
+                    word(accepted)
+                );
+                self.violate(ViolationKind::Disagreement, text);
+            }
+            Some(_) => {}
+            None => {
+                self.outcomes.insert(tid, (accepted, who));
+            }
+        }
+    }
+
+    /// A server of key range `range` commits `tid`'s messages to the books.
+    /// `uncertain`: it was presented as `msg1_uncertain`, so the server
+    /// first looks whether it already applied it (and skips it if so).
+    pub fn apply(&mut self, range: usize, tid: Tid, msgs: &[(u32, i64)], uncertain: bool, who: String) {
+        let books = &mut self.books[range];
+        if let Some(n) = books.applied.get(&tid).copied() {
+            if uncertain {
+                return;
+            }
+            books.applied.insert(tid, n + 1);
+            let text = format!("{tid} applied again to range {range} by {who}, presented as a new transaction");
+            self.violate(ViolationKind::AppliedTwice, text);
+            return;
+        }
+        books.applied.insert(tid, 1);
+        for (account, amount) in msgs {
+            *books.balances.entry(*account).or_default() += amount;
+        }
+    }
+
+    /// The end-of-run checks (after the cluster settled).
+    pub fn finish(&mut self, running_clients_waiting: &[Tid]) {
+        let mut found = Vec::new();
+        for (tid, tx) in &self.txs {
+            let counts: Vec<u32> =
+                tx.ranges.iter().map(|r| self.books[*r].applied.get(tid).copied().unwrap_or(0)).collect();
+            let applied_anywhere = counts.iter().any(|c| *c > 0);
+            match tx.client_saw {
+                Some(true) => {
+                    for (r, c) in tx.ranges.iter().zip(&counts) {
+                        if *c != 1 {
+                            found.push((
+                                ViolationKind::AcceptedNotApplied,
+                                format!("{tid}: the client saw it accepted; range {r} applied it {c} times"),
+                            ));
+                        }
+                    }
+                }
+                Some(false) if applied_anywhere => found.push((
+                    ViolationKind::RejectedApplied,
+                    format!("{tid}: the client saw it rejected; applied {counts:?} on ranges {:?}", tx.ranges),
+                )),
+                _ if applied_anywhere && counts.iter().any(|c| *c == 0) => found.push((
+                    ViolationKind::Partial,
+                    format!("{tid}: applied {counts:?} on ranges {:?}", tx.ranges),
+                )),
+                _ => {}
+            }
+        }
+        let total: i64 = self.books.iter().flat_map(|b| b.balances.values()).sum();
+        if total != 0 {
+            found.push((ViolationKind::NotConserved, format!("the balances sum to {total}, not 0")));
+        }
+        for tid in running_clients_waiting {
+            found.push((ViolationKind::NoOutcome, format!("{tid}: its client is still waiting for the outcome")));
+        }
+        for (kind, text) in found {
+            self.violate(kind, text);
+        }
+    }
+}
+
+fn word(accepted: bool) -> &'static str {
+    if accepted {
+        "accepted"
+    } else {
+        "rejected"
+    }
+}

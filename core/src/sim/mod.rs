@@ -1,0 +1,282 @@
+//! A deterministic simulator of whole clusters (ARCHITECTURE §7.1, §8).
+//!
+//! It runs the real node state machines ([`crate::node::Node`]) of a
+//! facility spread over frontends, routers and backends, on one thread and
+//! simulated time, with:
+//! - a network of links that delay, keep order within a connection, break,
+//!   partition one way or both, and heal ([`net`]);
+//! - a journal device per backend under a shared root that loses unsynced
+//!   writes in a crash, fences a holder on takeover and can fail ([`disk`]);
+//! - bank clients and servers that behave as RTR applications must ([`apps`]);
+//! - faults at random: node crashes (kill or power loss, also during start
+//!   and journal takeover), freezes, connection resets, partitions, server
+//!   and client processes dying, disk errors, operator commands;
+//! - invariants checked after every step and at the end ([`check`]).
+//!
+//! Everything comes from one seed: the same seed gives the same run, event
+//! for event (its trace hash proves it), so a failing seed replays exactly
+//! (`rtr simulate --seed N --verbose`).
+
+pub mod apps;
+pub mod check;
+pub mod disk;
+pub mod net;
+pub mod rng;
+mod world;
+
+use std::collections::VecDeque;
+
+pub use check::{Violation, ViolationKind};
+use net::Micros;
+
+/// Which kinds of fault a run injects (a bit set).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Faults(pub u32);
+
+impl Faults {
+    pub const NONE: Faults = Faults(0);
+    /// Node processes killed or machines lost (and restarted).
+    pub const CRASH: Faults = Faults(1);
+    /// Node processes stopped for a while (SIGSTOP, a long pause).
+    pub const FREEZE: Faults = Faults(2);
+    /// Connections reset.
+    pub const NET: Faults = Faults(4);
+    /// Partitions between two nodes, one way or both.
+    pub const PARTITION: Faults = Faults(8);
+    /// Server processes killed (and restarted).
+    pub const SERVER: Faults = Faults(16);
+    /// Client processes vanishing.
+    pub const CLIENT: Faults = Faults(32);
+    /// Journal devices failing a write or sync.
+    pub const DISK: Faults = Faults(64);
+    /// Operator commands: suspend and resume, priority lists, retry limits.
+    pub const OPERATOR: Faults = Faults(128);
+    pub const ALL: Faults = Faults(255);
+
+    pub fn has(self, f: Faults) -> bool {
+        self.0 & f.0 != 0
+    }
+
+    /// Names, for the command line: crash, freeze, net, partition, server,
+    /// client, disk, operator, all, none.
+    pub const NAMES: [(&'static str, Faults); 10] = [
+        ("crash", Faults::CRASH),
+        ("freeze", Faults::FREEZE),
+        ("net", Faults::NET),
+        ("partition", Faults::PARTITION),
+        ("server", Faults::SERVER),
+        ("client", Faults::CLIENT),
+        ("disk", Faults::DISK),
+        ("operator", Faults::OPERATOR),
+        ("all", Faults::ALL),
+        ("none", Faults::NONE),
+    ];
+
+    /// Parse a comma-separated list of names.
+    pub fn parse(s: &str) -> Result<Faults, String> {
+        let mut f = 0;
+        for word in s.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            match Faults::NAMES.iter().find(|(n, _)| *n == word) {
+                Some((_, x)) => f |= x.0,
+                None => {
+                    let names: Vec<&str> = Faults::NAMES.iter().map(|(n, _)| *n).collect();
+                    return Err(format!("unknown fault kind {word:?} (known: {})", names.join(", ")));
+                }
+            }
+        }
+        Ok(Faults(f))
+    }
+}
+
+/// The cluster: node names per role, and the key ranges with the backends
+/// (indices into `backends`) that have servers for each.
+#[derive(Clone, Debug)]
+pub struct Shape {
+    pub frontends: Vec<String>,
+    pub routers: Vec<String>,
+    pub backends: Vec<String>,
+    pub ranges: Vec<(apps::Range, Vec<usize>)>,
+}
+
+impl Default for Shape {
+    /// Two frontends, two routers, three backends; three key ranges, each
+    /// with servers on two backends (one active, one standby).
+    fn default() -> Shape {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        Shape {
+            frontends: s(&["fe1", "fe2"]),
+            routers: s(&["tr1", "tr2"]),
+            backends: s(&["be1", "be2", "be3"]),
+            ranges: vec![
+                (apps::Range { lo: 0, hi: 99 }, vec![0, 1]),
+                (apps::Range { lo: 100, hi: 199 }, vec![1, 2]),
+                (apps::Range { lo: 200, hi: 299 }, vec![2, 0]),
+            ],
+        }
+    }
+}
+
+/// One run's settings. Times are simulated microseconds.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub seed: u64,
+    pub shape: Shape,
+    pub faults: Faults,
+    /// Faults start after this (the cluster forms first).
+    pub fault_start: Micros,
+    /// Faults are injected for this long.
+    pub fault_time: Micros,
+    /// Mean time between faults.
+    pub fault_every: Micros,
+    /// After the faults, clients start new transactions for this long.
+    pub settle_new: Micros,
+    /// After the faults, the run goes on this long before the end checks.
+    pub settle: Micros,
+    /// Link inactivity timer.
+    pub inactivity: Micros,
+    /// The backends' journals are under one shared root (a standby can take
+    /// over a lost node's journal).
+    pub shared_root: bool,
+    pub servers_per_range: usize,
+    pub clients_per_frontend: usize,
+    /// Longest pause of a client between two steps.
+    pub think: Micros,
+    /// A run that handles more events than this is stuck (a livelock).
+    pub max_steps: u64,
+    /// Stop at the first violation (its trace ends there).
+    pub stop_at_first: bool,
+    /// Print every event as it happens.
+    pub verbose: bool,
+}
+
+impl SimConfig {
+    /// The settings `cargo test` and `rtr simulate` use by default.
+    pub fn new(seed: u64) -> SimConfig {
+        SimConfig {
+            seed,
+            shape: Shape::default(),
+            faults: Faults::ALL,
+            fault_start: 2_000_000,
+            fault_time: 20_000_000,
+            fault_every: 1_000_000,
+            settle_new: 3_000_000,
+            settle: 40_000_000,
+            inactivity: 2_000_000,
+            shared_root: true,
+            servers_per_range: 2,
+            clients_per_frontend: 2,
+            think: 30_000,
+            max_steps: 3_000_000,
+            stop_at_first: true,
+            verbose: false,
+        }
+    }
+}
+
+/// What a run did and found.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub seed: u64,
+    /// Events handled.
+    pub steps: u64,
+    pub faults: u64,
+    /// Transactions whose client saw them accepted, rejected, or nothing.
+    pub committed: u64,
+    pub rejected: u64,
+    pub unknown: u64,
+    pub sim_micros: Micros,
+    pub violations: Vec<Violation>,
+    /// A hash of every event handled, in order: equal runs have equal hashes.
+    pub trace_hash: u64,
+    /// The last events before the end (or the first violation).
+    pub recent: Vec<String>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// One line: seed, outcome, counts.
+    pub fn summary(&self) -> String {
+        let verdict = match self.violations.first() {
+            None => "ok".to_string(),
+            Some(v) => format!(
+                "FAILED at step {} ({:.3} s): {}: {}",
+                v.step,
+                v.at as f64 / 1e6,
+                v.kind.name(),
+                v.text
+            ),
+        };
+        format!(
+            "seed {}: {verdict} [{} steps, {:.0} s simulated, {} faults, transactions: {} committed, {} rejected, {} without outcome; trace {:016x}]",
+            self.seed,
+            self.steps,
+            self.sim_micros as f64 / 1e6,
+            self.faults,
+            self.committed,
+            self.rejected,
+            self.unknown,
+            self.trace_hash
+        )
+    }
+}
+
+/// Run one simulation.
+pub fn run(cfg: SimConfig) -> Report {
+    let seed = cfg.seed;
+    let mut r = world::World::new(cfg).run();
+    r.seed = seed;
+    r
+}
+
+/// The run's event log: a hash of everything, the last lines kept for a
+/// failure report, and every line printed when verbose.
+pub(crate) struct Trace {
+    pub hash: u64,
+    recent: VecDeque<String>,
+    verbose: bool,
+}
+
+const RECENT: usize = 300;
+
+impl Trace {
+    fn new(verbose: bool) -> Trace {
+        Trace { hash: 0xcbf2_9ce4_8422_2325, recent: VecDeque::new(), verbose }
+    }
+
+    fn mix(&mut self, bytes: &[u8]) {
+        // FNV-1a: fixed, simple, and the same on every platform.
+        for b in bytes {
+            self.hash ^= u64::from(*b);
+            self.hash = self.hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn line(&mut self, line: String) {
+        self.mix(line.as_bytes());
+        if self.verbose {
+            println!("{line}");
+        }
+        if self.recent.len() == RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(line);
+    }
+
+    fn event(&mut self, at: Micros, ev: &impl std::fmt::Debug) {
+        self.line(format!("{:>12.6} {ev:?}", at as f64 / 1e6));
+    }
+
+    fn note(&mut self, at: Micros, text: String) {
+        self.line(format!("{:>12.6}   {text}", at as f64 / 1e6));
+    }
+
+    fn recent(&self) -> Vec<String> {
+        self.recent.iter().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

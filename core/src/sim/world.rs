@@ -1,0 +1,1142 @@
+//! The simulated world: nodes running the real [`Node`] state machines,
+//! their links, their journals, the applications on them, a fault
+//! schedule, and one queue of timed events that drives it all on one
+//! thread. The run is a pure function of the seed.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::time::{Duration, Instant};
+
+use super::apps::{Client, Range, Server, FACILITY};
+use super::check::{Checker, ViolationKind};
+use super::disk::{Disk, DiskError};
+use super::net::{Conn, InFlight, Micros, Pair};
+use super::rng::Rng;
+use super::{Faults, Report, SimConfig, Trace};
+use crate::facility::{self, FacilityDef, FacilityTable};
+use crate::keyseg::KeyRange;
+use crate::node::{Internal, Node, NodeRef, Output, PeerInfo};
+use crate::protocol::admin::PartitionChange;
+use crate::protocol::{ConnId, Request};
+use crate::status::Status;
+
+const MS: Micros = 1_000;
+const SEC: Micros = 1_000_000;
+
+/// An application process: a client or a server, by index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum App {
+    Client(usize),
+    Server(usize),
+}
+
+#[derive(Debug)]
+enum Ev {
+    Tick(usize, u32),
+    LinkUp(usize, u64, usize),
+    LinkDown(usize, u64, usize),
+    Arrive(usize, u64, usize),
+    Dial(usize),
+    Synced(String),
+    TakeoverDone(usize, u32, String, u32),
+    Wake(App),
+    Fault,
+    Boot(usize),
+    Crash(usize, u32),
+    StartServer(usize, u32, usize),
+    StartClient(usize, u32),
+    Heal(usize),
+    Resume(usize, u32, u64),
+    EndFaults,
+    StopNew,
+}
+
+impl Ev {
+    /// The node whose process handles the event (a frozen one handles it
+    /// when it wakes).
+    fn target(&self, w: &World) -> Option<usize> {
+        match self {
+            Ev::Tick(n, _) | Ev::TakeoverDone(n, ..) | Ev::StartServer(n, ..) | Ev::StartClient(n, _) => Some(*n),
+            Ev::Resume(n, ..) | Ev::Crash(n, _) => Some(*n),
+            Ev::LinkUp(p, _, e) | Ev::LinkDown(p, _, e) => Some(w.pairs[*p].ends[*e]),
+            Ev::Arrive(p, _, d) => Some(w.pairs[*p].ends[1 - *d]),
+            Ev::Wake(App::Client(c)) => w.clients.get(*c).and_then(|c| c.as_ref()).map(|c| c.node),
+            Ev::Wake(App::Server(s)) => w.servers.get(*s).and_then(|s| s.as_ref()).map(|s| s.node),
+            Ev::Synced(j) => w.disk.journals.get(j).and_then(|j| j.syncs.front()).map(|s| s.holder.0),
+            _ => None,
+        }
+    }
+}
+
+struct Scheduled {
+    at: Micros,
+    /// 0 for events put off while their node was frozen: at one instant
+    /// they come before new ones, in the order they were first due.
+    class: u8,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.class, self.seq) == (o.at, o.class, o.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.class, self.seq).cmp(&(o.at, o.class, o.seq))
+    }
+}
+
+/// One node of the cluster: its process (if running) and what survives it.
+struct SimNode {
+    name: String,
+    id: u32,
+    backend: bool,
+    frontend: bool,
+    table: FacilityTable,
+    /// The key ranges this node has servers for.
+    serves: Vec<usize>,
+    node: Option<Node>,
+    /// Counts starts; 0 before the first.
+    inc: u32,
+    frozen_until: Micros,
+    next_ref: NodeRef,
+    refs: BTreeMap<NodeRef, (usize, u64)>,
+    tick_at: Option<Micros>,
+    next_conn: ConnId,
+    apps: BTreeMap<ConnId, App>,
+    booting: bool,
+}
+
+pub(super) struct World {
+    cfg: SimConfig,
+    rng: Rng,
+    base: Instant,
+    now: Micros,
+    seq: u64,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    nodes: Vec<SimNode>,
+    pairs: Vec<Pair>,
+    disk: Disk,
+    /// When each journal's last queued sync completes (syncs finish in order).
+    sync_due: BTreeMap<String, Micros>,
+    clients: Vec<Option<Client>>,
+    servers: Vec<Option<Server>>,
+    woken: BTreeMap<App, bool>,
+    ranges: Vec<Range>,
+    key_ranges: Vec<KeyRange>,
+    chk: Checker,
+    next_conn_id: u64,
+    faults_on: bool,
+    stop_new: bool,
+    pub(super) trace: Trace,
+    pub(super) report: Report,
+}
+
+impl World {
+    pub(super) fn new(cfg: SimConfig) -> World {
+        let mut rng = Rng::new(cfg.seed);
+        let shape = cfg.shape.clone();
+        let def = FacilityDef::new(FACILITY, &shape.frontends, &shape.routers, &shape.backends)
+            .expect("a valid simulated facility");
+        let names: Vec<String> =
+            shape.frontends.iter().chain(&shape.routers).chain(&shape.backends).cloned().collect();
+        let mut nodes = Vec::new();
+        for name in &names {
+            let mut table = FacilityTable::new(name);
+            table.insert(def.clone());
+            let b = shape.backends.iter().position(|x| x == name);
+            nodes.push(SimNode {
+                name: name.clone(),
+                id: facility::node_id(name),
+                backend: b.is_some(),
+                frontend: shape.frontends.contains(name),
+                table,
+                serves: b.map_or_else(Vec::new, |b| {
+                    (0..shape.ranges.len()).filter(|r| shape.ranges[*r].1.contains(&b)).collect()
+                }),
+                node: None,
+                inc: 0,
+                frozen_until: 0,
+                next_ref: 1,
+                refs: BTreeMap::new(),
+                tick_at: None,
+                next_conn: 1,
+                apps: BTreeMap::new(),
+                booting: false,
+            });
+        }
+        // Links: every pair the definition calls for (frontend-router,
+        // router-backend); the name that sorts first dials.
+        let mut pairs = Vec::new();
+        for a in 0..nodes.len() {
+            for b in a + 1..nodes.len() {
+                if nodes[a].table.link_peers().contains(&nodes[b].name) {
+                    let ends = if nodes[a].name < nodes[b].name { [a, b] } else { [b, a] };
+                    pairs.push(Pair { ends, conn: None, blocked: [false, false], dialing: false });
+                }
+            }
+        }
+        let ranges: Vec<Range> = shape.ranges.iter().map(|r| r.0).collect();
+        let chk = Checker::new(ranges.len());
+        let trace = Trace::new(cfg.verbose);
+        let fork = rng.fork();
+        let mut w = World {
+            cfg,
+            rng: fork,
+            base: Instant::now(),
+            now: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            nodes,
+            pairs,
+            disk: Disk::default(),
+            sync_due: BTreeMap::new(),
+            clients: Vec::new(),
+            servers: Vec::new(),
+            woken: BTreeMap::new(),
+            key_ranges: ranges.iter().map(Range::key_range).collect(),
+            ranges,
+            chk,
+            next_conn_id: 1,
+            faults_on: false,
+            stop_new: false,
+            trace,
+            report: Report::default(),
+        };
+        // Nodes start in a random order over the first half second: links
+        // come up in a different order in every run.
+        for i in 0..w.nodes.len() {
+            let at = w.rng.below(500 * MS);
+            w.at(at, Ev::Boot(i));
+        }
+        if w.cfg.faults != Faults::NONE {
+            let first = w.cfg.fault_start;
+            w.at(first, Ev::Fault);
+            w.faults_on = true;
+        }
+        let end_faults = w.cfg.fault_start + w.cfg.fault_time;
+        w.at(end_faults, Ev::EndFaults);
+        w.at(end_faults + w.cfg.settle_new, Ev::StopNew);
+        w
+    }
+
+    fn instant(&self) -> Instant {
+        self.base + Duration::from_micros(self.now)
+    }
+
+    fn at(&mut self, at: Micros, ev: Ev) {
+        self.push(at, 1, ev);
+    }
+
+    fn after(&mut self, d: Micros, ev: Ev) {
+        self.push(self.now + d, 1, ev);
+    }
+
+    fn push(&mut self, at: Micros, class: u8, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Reverse(Scheduled { at: at.max(self.now), class, seq: self.seq, ev }));
+    }
+
+    fn up(&self, i: usize) -> bool {
+        self.nodes[i].node.is_some()
+    }
+
+    /// Run to the end; returns the report.
+    pub(super) fn run(mut self) -> Report {
+        let end = self.cfg.fault_start + self.cfg.fault_time + self.cfg.settle;
+        while let Some(Reverse(s)) = self.queue.pop() {
+            if s.at > end {
+                break;
+            }
+            self.now = s.at;
+            if let Some(n) = s.ev.target(&self) {
+                if self.nodes[n].frozen_until > self.now {
+                    let until = self.nodes[n].frozen_until;
+                    self.push(until, 0, s.ev);
+                    continue;
+                }
+            }
+            self.report.steps += 1;
+            if self.report.steps > self.cfg.max_steps {
+                let text = format!("more than {} steps: something loops without time passing", self.cfg.max_steps);
+                self.chk.violate(ViolationKind::Livelock, text);
+                break;
+            }
+            self.chk.now = self.now;
+            self.chk.step = self.report.steps;
+            self.trace.event(self.now, &s.ev);
+            self.handle(s.ev);
+            self.check_actives();
+            if self.cfg.stop_at_first && !self.chk.violations.is_empty() {
+                break;
+            }
+        }
+        self.now = self.now.max(end);
+        if self.chk.violations.is_empty() || !self.cfg.stop_at_first {
+            let waiting: Vec<_> = self.clients.iter().flatten().filter_map(Client::waiting_on).collect();
+            self.chk.finish(&waiting);
+        }
+        self.report.sim_micros = self.now;
+        self.report.violations = std::mem::take(&mut self.chk.violations);
+        for (tid, tx) in &self.chk.txs {
+            let _ = tid;
+            match tx.client_saw {
+                Some(true) => self.report.committed += 1,
+                Some(false) => self.report.rejected += 1,
+                None => self.report.unknown += 1,
+            }
+        }
+        self.report.trace_hash = self.trace.hash;
+        self.report.recent = self.trace.recent();
+        self.report
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::Tick(i, inc) => {
+                if self.nodes[i].inc == inc && self.nodes[i].tick_at == Some(self.now) {
+                    self.nodes[i].tick_at = None;
+                    self.with_node(i, |n, now| n.tick(now));
+                }
+            }
+            Ev::LinkUp(p, cid, e) => self.link_up(p, cid, e),
+            Ev::LinkDown(p, cid, e) => self.link_down(p, cid, e),
+            Ev::Arrive(p, cid, d) => self.arrive(p, cid, d),
+            Ev::Dial(p) => self.dial(p),
+            Ev::Synced(j) => self.synced(&j),
+            Ev::TakeoverDone(i, inc, lost, jid) => self.takeover_done(i, inc, lost, jid),
+            Ev::Wake(app) => self.wake(app),
+            Ev::Fault => self.fault(),
+            Ev::Boot(i) => self.boot(i),
+            Ev::Crash(i, inc) => {
+                if self.nodes[i].inc == inc && self.up(i) {
+                    self.report.faults += 1;
+                    self.crash(i, true, "crashed during its start or a takeover");
+                }
+            }
+            Ev::StartServer(i, inc, r) => self.start_server(i, inc, r),
+            Ev::StartClient(i, inc) => self.start_client(i, inc),
+            Ev::Heal(p) => {
+                self.pairs[p].blocked = [false, false];
+                self.trace.note(self.now, format!("partition of {} healed", self.pair_name(p)));
+                self.schedule_dial(p, 0);
+            }
+            Ev::Resume(i, inc, part) => {
+                if self.nodes[i].inc == inc {
+                    let now = self.instant();
+                    if let Some(n) = self.nodes[i].node.as_mut() {
+                        let _ = n.set_partition(now, FACILITY, part, PartitionChange::Resume);
+                        self.drain(i);
+                    }
+                }
+            }
+            Ev::EndFaults => self.end_faults(),
+            Ev::StopNew => {
+                self.stop_new = true;
+                for c in self.clients.iter_mut().flatten() {
+                    c.stop_new = true;
+                }
+            }
+        }
+    }
+
+    // ---- nodes -------------------------------------------------------
+
+    /// Call into node `i`'s state machine, then carry out what it asked.
+    fn with_node(&mut self, i: usize, f: impl FnOnce(&mut Node, Instant)) {
+        let now = self.instant();
+        let Some(n) = self.nodes[i].node.as_mut() else { return };
+        f(n, now);
+        self.drain(i);
+    }
+
+    /// Carry out node `i`'s outputs (and any that doing so produces).
+    fn drain(&mut self, i: usize) {
+        loop {
+            let Some(n) = self.nodes[i].node.as_mut() else { return };
+            let outputs = n.take_output();
+            if outputs.is_empty() {
+                break;
+            }
+            let inc = self.nodes[i].inc;
+            let mut done: Vec<(u64, Result<(), Status>)> = Vec::new();
+            let mut fatal: Option<String> = None;
+            for o in outputs {
+                match o {
+                    Output::Deliver { conn, delivery } => {
+                        let Some(app) = self.nodes[i].apps.get(&conn).copied() else { continue };
+                        if self.cfg.verbose {
+                            let line = format!("{}/{conn} <- {:?} {:?} {:?}", self.nodes[i].name, delivery.msgtype, delivery.tid, delivery.payload);
+                            self.trace.note(self.now, line);
+                        }
+                        match app {
+                            App::Client(c) => {
+                                if let Some(c) = self.clients[c].as_mut() {
+                                    c.inbox.push_back(delivery);
+                                }
+                            }
+                            App::Server(s) => {
+                                if let Some(s) = self.servers[s].as_mut() {
+                                    s.inbox.push_back(delivery);
+                                }
+                            }
+                        }
+                        self.schedule_wake(app);
+                    }
+                    Output::Peer { peer, msg } => self.send_peer(i, peer, msg),
+                    Output::Journal { entries, sync, token, jid, .. } => {
+                        let name = if jid == 0 { Some(self.nodes[i].name.clone()) } else { self.disk.held(i, inc, jid) };
+                        let Some(name) = name else {
+                            // A taken-over journal this node no longer holds.
+                            done.extend(token.map(|t| (t, Err(Status::Nodeunavail))));
+                            continue;
+                        };
+                        let tokens: Vec<u64> = token.into_iter().collect();
+                        match self.disk.append(&name, (i, inc, jid), entries, sync, tokens.clone()) {
+                            Ok(true) => {
+                                let lat = self.fsync_latency();
+                                let due = self.sync_due.get(&name).copied().unwrap_or(0).max(self.now + lat);
+                                self.sync_due.insert(name.clone(), due);
+                                self.at(due, Ev::Synced(name));
+                            }
+                            Ok(false) => {}
+                            Err(DiskError::Fenced | DiskError::Missing) if jid != 0 => {
+                                self.trace.note(self.now, format!("{}: a write to taken-over journal {name} failed", self.nodes[i].name));
+                                done.extend(tokens.into_iter().map(|t| (t, Err(Status::Jnlfull))));
+                            }
+                            Err(e) => {
+                                fatal.get_or_insert(format!("journal {name}: {e:?}"));
+                            }
+                        }
+                    }
+                    Output::Takeover { node, jid } => {
+                        let d = self.rng.range(MS, 30 * MS);
+                        if self.faults_on && self.cfg.faults.has(Faults::CRASH) && self.rng.chance(0.1) {
+                            let c = self.rng.below(d + MS);
+                            self.after(c, Ev::Crash(i, inc));
+                        }
+                        self.after(d, Ev::TakeoverDone(i, inc, node, jid));
+                    }
+                    Output::Release { jid } => {
+                        for s in self.disk.release(i, inc, jid) {
+                            done.extend(s.tokens.into_iter().map(|t| (t, Ok(()))));
+                        }
+                    }
+                    Output::Log(text) => self.trace.note(self.now, format!("{} log: {text}", self.nodes[i].name)),
+                }
+            }
+            if let Some(why) = fatal {
+                // The real runtime stops a node whose journal failed or was
+                // taken over (its process exits); a supervisor starts it again.
+                self.crash(i, true, &format!("stops: {why}"));
+                let d = self.rng.range(300 * MS, 3 * SEC);
+                self.after(d, Ev::Boot(i));
+                return;
+            }
+            let now = self.instant();
+            if let Some(n) = self.nodes[i].node.as_mut() {
+                for (t, r) in done {
+                    n.journal_done(now, t, r);
+                }
+            }
+        }
+        self.schedule_tick(i);
+    }
+
+    fn schedule_tick(&mut self, i: usize) {
+        let Some(n) = self.nodes[i].node.as_ref() else { return };
+        let Some(d) = n.next_deadline() else { return };
+        let at = (d.saturating_duration_since(self.base).as_micros() as Micros).max(self.now);
+        if self.nodes[i].tick_at.is_none_or(|t| at < t) {
+            self.nodes[i].tick_at = Some(at);
+            let inc = self.nodes[i].inc;
+            self.at(at, Ev::Tick(i, inc));
+        }
+    }
+
+    fn fsync_latency(&mut self) -> Micros {
+        if self.rng.chance(0.02) {
+            self.rng.range(2 * MS, 20 * MS)
+        } else {
+            self.rng.range(80, 400)
+        }
+    }
+
+    fn boot(&mut self, i: usize) {
+        if self.up(i) {
+            return;
+        }
+        let inc = self.nodes[i].inc + 1;
+        let mut node = Node::new(self.nodes[i].backend);
+        node.set_facilities(self.nodes[i].table.clone());
+        let records = if self.nodes[i].backend {
+            match self.disk.open(&self.nodes[i].name.clone(), (i, inc, 0)) {
+                Ok((records, _epoch)) => records,
+                Err(e) => {
+                    // Held by the node that took it over: try again later,
+                    // as a supervisor would.
+                    self.trace.note(self.now, format!("{} cannot start: journal {e:?}", self.nodes[i].name));
+                    let d = self.rng.range(500 * MS, 2 * SEC);
+                    self.after(d, Ev::Boot(i));
+                    return;
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let n = &mut self.nodes[i];
+        n.inc = inc;
+        n.next_ref = 1;
+        n.refs.clear();
+        n.tick_at = None;
+        n.next_conn = 1;
+        n.apps.clear();
+        n.frozen_until = 0;
+        n.booting = false;
+        self.trace.note(self.now, format!("{} starts (incarnation {inc}, {} journal records)", n.name, records.len()));
+        let now = self.instant();
+        let mut node = node;
+        node.recover(now, &records);
+        self.nodes[i].node = Some(node);
+        self.drain(i);
+        if self.faults_on && self.cfg.faults.has(Faults::CRASH) && self.rng.chance(0.1) {
+            // A crash during recovery or while links come up.
+            let d = self.rng.below(200 * MS);
+            self.after(d, Ev::Crash(i, inc));
+        }
+        for r in self.nodes[i].serves.clone() {
+            for _ in 0..self.cfg.servers_per_range {
+                let d = self.rng.range(MS, 100 * MS);
+                self.after(d, Ev::StartServer(i, inc, r));
+            }
+        }
+        if self.nodes[i].frontend {
+            for _ in 0..self.cfg.clients_per_frontend {
+                let d = self.rng.range(MS, 100 * MS);
+                self.after(d, Ev::StartClient(i, inc));
+            }
+        }
+        for p in 0..self.pairs.len() {
+            if self.pairs[p].end_of(i).is_some() {
+                let d = self.rng.range(0, 100 * MS);
+                self.schedule_dial(p, d);
+            }
+        }
+    }
+
+    /// Node `i`'s process ends. `fast`: its peers see its links close at
+    /// once (the kernel resets them); otherwise only their inactivity
+    /// timers notice (a machine that lost power or a cable).
+    fn crash(&mut self, i: usize, fast: bool, why: &str) {
+        if !self.up(i) {
+            return;
+        }
+        self.trace.note(self.now, format!("{} {why}", self.nodes[i].name));
+        self.nodes[i].node = None;
+        self.nodes[i].frozen_until = 0;
+        self.nodes[i].tick_at = None;
+        self.disk.process_died(i, &mut self.rng);
+        // Its applications go with it (daemon mode: their connections close).
+        for (_, app) in std::mem::take(&mut self.nodes[i].apps) {
+            self.app_gone(app);
+        }
+        for p in 0..self.pairs.len() {
+            let Some(e) = self.pairs[p].end_of(i) else { continue };
+            let Some(conn) = self.pairs[p].conn.as_mut() else { continue };
+            conn.closed[e] = true;
+            conn.down[e] = true;
+            conn.refs[e] = None;
+            let other = 1 - e;
+            let detect = if fast {
+                self.now + self.rng.range(200, 5 * MS)
+            } else {
+                self.now + self.inactivity_detection()
+            };
+            let mut down = [None, None];
+            down[other] = Some(detect);
+            let cutoff = [self.now, self.now];
+            self.break_conn(p, down, cutoff);
+        }
+    }
+
+    fn inactivity_detection(&mut self) -> Micros {
+        let i = self.cfg.inactivity;
+        self.rng.range(i, i + i / 3)
+    }
+
+    fn takeover_done(&mut self, i: usize, inc: u32, lost: String, jid: u32) {
+        if self.nodes[i].inc != inc || !self.up(i) {
+            return;
+        }
+        let result = if !self.cfg.shared_root {
+            Err("this node has no shared journal directory".to_string())
+        } else {
+            match self.disk.take_over(&lost, (i, inc, jid), &mut self.rng) {
+                Ok(records) => {
+                    self.trace.note(
+                        self.now,
+                        format!("{} took over the journal of {lost} ({} records)", self.nodes[i].name, records.len()),
+                    );
+                    Ok((jid, records))
+                }
+                Err(e) => Err(format!("cannot take over {lost}: {e:?}")),
+            }
+        };
+        self.with_node(i, |n, now| n.takeover_done(now, &lost, result));
+    }
+
+    fn synced(&mut self, name: &str) {
+        match self.disk.sync_done(name) {
+            None => {}
+            Some(Ok(s)) => {
+                let (i, inc, _) = s.holder;
+                if self.nodes[i].inc == inc {
+                    let tokens = s.tokens;
+                    self.with_node(i, |n, now| {
+                        for t in tokens {
+                            n.journal_done(now, t, Ok(()));
+                        }
+                    });
+                }
+            }
+            Some(Err(s)) => {
+                // The holder was fenced: the real writer's epoch check after
+                // the sync fails, and the node stops.
+                let (i, inc, jid) = s.holder;
+                if self.nodes[i].inc == inc && self.up(i) {
+                    if jid == 0 {
+                        self.crash(i, true, &format!("stops: its journal {name} was taken over"));
+                        let d = self.rng.range(300 * MS, 3 * SEC);
+                        self.after(d, Ev::Boot(i));
+                    } else {
+                        let tokens = s.tokens;
+                        self.with_node(i, |n, now| {
+                            for t in tokens {
+                                n.journal_done(now, t, Err(Status::Jnlfull));
+                            }
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- applications --------------------------------------------------
+
+    fn schedule_wake(&mut self, app: App) {
+        if self.woken.get(&app).copied().unwrap_or(false) {
+            return;
+        }
+        self.woken.insert(app, true);
+        let d = self.rng.range(20, 300);
+        self.after(d, Ev::Wake(app));
+    }
+
+    fn start_server(&mut self, i: usize, inc: u32, r: usize) {
+        if self.nodes[i].inc != inc || !self.up(i) {
+            return;
+        }
+        let conn = self.nodes[i].next_conn;
+        self.nodes[i].next_conn += 1;
+        let name = format!("{}/{conn}", self.nodes[i].name);
+        self.servers.push(Some(Server::new(i, conn, r, name)));
+        let app = App::Server(self.servers.len() - 1);
+        self.nodes[i].apps.insert(conn, app);
+        let req = Server::open_request(&self.ranges[r]);
+        self.with_node(i, |n, now| n.handle_request(now, conn, req));
+    }
+
+    fn start_client(&mut self, i: usize, inc: u32) {
+        if self.nodes[i].inc != inc || !self.up(i) {
+            return;
+        }
+        let conn = self.nodes[i].next_conn;
+        self.nodes[i].next_conn += 1;
+        let name = format!("{}/{conn}", self.nodes[i].name);
+        let mut c = Client::new(i, conn, name, self.nodes[i].id, inc);
+        c.stop_new = self.stop_new;
+        self.clients.push(Some(c));
+        let app = App::Client(self.clients.len() - 1);
+        self.nodes[i].apps.insert(conn, app);
+        self.with_node(i, |n, now| n.handle_request(now, conn, Client::open_request()));
+    }
+
+    /// An application runs: it takes what arrived and makes its requests.
+    /// It is woken again when it asked to be (and nothing else woke it meanwhile).
+    fn wake(&mut self, app: App) {
+        self.woken.insert(app, false);
+        let now = self.now;
+        let (node, conn, reqs, more) = match app {
+            App::Client(c) => {
+                let Some(cl) = self.clients[c].as_mut() else { return };
+                let (reqs, more) = cl.wake(now, self.cfg.think, &mut self.rng, &self.ranges, &mut self.chk);
+                (cl.node, cl.conn, reqs, more)
+            }
+            App::Server(s) => {
+                let Some(sv) = self.servers[s].as_mut() else { return };
+                let reqs = sv.wake(&mut self.rng, &mut self.chk);
+                (sv.node, sv.conn, reqs, None)
+            }
+        };
+        for r in reqs {
+            if !self.up(node) {
+                return;
+            }
+            if self.cfg.verbose {
+                let line = format!("{}/{conn} -> {r:?}", self.nodes[node].name);
+                self.trace.note(self.now, line);
+            }
+            self.with_node(node, |n, now| n.handle_request(now, conn, r));
+        }
+        if let Some(at) = more {
+            if !self.woken.get(&app).copied().unwrap_or(false) {
+                self.woken.insert(app, true);
+                let at = if at == 0 { self.now + self.rng.range(100, 2 * MS) } else { at };
+                self.at(at, Ev::Wake(app));
+            }
+        }
+    }
+
+    /// An application process ended (its node went, or it was killed).
+    fn app_gone(&mut self, app: App) {
+        match app {
+            App::Client(c) => {
+                if let Some(cl) = self.clients[c].take() {
+                    if let Some(tid) = cl.waiting_on() {
+                        if let Some(l) = self.chk.txs.get_mut(&tid) {
+                            l.client_gone = true;
+                        }
+                    }
+                }
+            }
+            App::Server(s) => {
+                self.servers[s] = None;
+            }
+        }
+        self.woken.remove(&app);
+    }
+
+    // ---- network -------------------------------------------------------
+
+    fn pair_name(&self, p: usize) -> String {
+        let [a, b] = self.pairs[p].ends;
+        format!("{}-{}", self.nodes[a].name, self.nodes[b].name)
+    }
+
+    fn schedule_dial(&mut self, p: usize, d: Micros) {
+        if self.pairs[p].dialing || self.pairs[p].conn.is_some() {
+            return;
+        }
+        self.pairs[p].dialing = true;
+        self.after(d, Ev::Dial(p));
+    }
+
+    fn dial(&mut self, p: usize) {
+        self.pairs[p].dialing = false;
+        if self.pairs[p].conn.is_some() {
+            return;
+        }
+        let [a, b] = self.pairs[p].ends;
+        if !self.up(a) || !self.up(b) {
+            // The dialler dials when it starts; an acceptor that is down
+            // is dialled again after a backoff.
+            if self.up(a) {
+                let d = self.rng.range(100 * MS, 2 * SEC);
+                self.schedule_dial(p, d);
+            }
+            return;
+        }
+        let frozen = self.nodes[a].frozen_until > self.now || self.nodes[b].frozen_until > self.now;
+        if frozen || self.pairs[p].blocked.iter().any(|x| *x) {
+            let d = self.rng.range(100 * MS, 2 * SEC);
+            self.schedule_dial(p, d);
+            return;
+        }
+        let id = self.next_conn_id;
+        self.next_conn_id += 1;
+        let mut conn = Conn::new(id, [self.nodes[a].inc, self.nodes[b].inc]);
+        // The acceptor knows the link first (it answers the hello), then the dialler.
+        conn.up_at[1] = self.now + self.rng.range(50, 500);
+        conn.up_at[0] = conn.up_at[1] + self.rng.range(50, 500);
+        let (u0, u1) = (conn.up_at[0], conn.up_at[1]);
+        self.pairs[p].conn = Some(conn);
+        self.at(u1, Ev::LinkUp(p, id, 1));
+        self.at(u0, Ev::LinkUp(p, id, 0));
+    }
+
+    fn current(&mut self, p: usize, cid: u64) -> Option<&mut Conn> {
+        self.pairs[p].conn.as_mut().filter(|c| c.id == cid)
+    }
+
+    fn link_up(&mut self, p: usize, cid: u64, e: usize) {
+        let i = self.pairs[p].ends[e];
+        let other = self.pairs[p].ends[1 - e];
+        let inc = self.nodes[i].inc;
+        let Some(conn) = self.current(p, cid) else { return };
+        if conn.down[e] || conn.inc[e] != inc {
+            return;
+        }
+        let id = self.nodes[i].next_ref;
+        self.nodes[i].next_ref += 1;
+        self.nodes[i].refs.insert(id, (p, cid));
+        if let Some(conn) = self.current(p, cid) {
+            conn.refs[e] = Some(id);
+        }
+        let theirs = self.nodes[other].table.claims();
+        let other_name = self.nodes[other].name.clone();
+        let agreed = self.nodes[i].table.agree(&other_name, &theirs).expect("simulated definitions agree");
+        let info = PeerInfo { name: other_name, facilities: agreed };
+        self.with_node(i, |n, now| n.link_up(now, id, info));
+    }
+
+    fn link_down(&mut self, p: usize, cid: u64, e: usize) {
+        let i = self.pairs[p].ends[e];
+        let inc = self.nodes[i].inc;
+        let Some(conn) = self.current(p, cid) else { return };
+        let r = if conn.inc[e] == inc { conn.refs[e].take() } else { None };
+        conn.closed[e] = true;
+        let both = conn.closed == [true, true];
+        if let Some(r) = r {
+            self.nodes[i].refs.remove(&r);
+            self.with_node(i, |n, now| n.link_down(now, r));
+        }
+        if both {
+            self.pairs[p].conn = None;
+            let d = self.rng.range(100 * MS, SEC);
+            self.schedule_dial(p, d);
+        }
+    }
+
+    /// The connection of pair `p` breaks now: each live end notices at its
+    /// `down` time; what is in flight in direction `d` arrives only up to
+    /// `cutoff[d]`.
+    fn break_conn(&mut self, p: usize, down: [Option<Micros>; 2], cutoff: [Micros; 2]) {
+        let now = self.now;
+        let Some(conn) = self.pairs[p].conn.as_mut() else { return };
+        conn.broken = true;
+        let cid = conn.id;
+        for (d, c) in cutoff.iter().enumerate() {
+            conn.cutoff[d] = conn.cutoff[d].min(*c);
+        }
+        let mut events = Vec::new();
+        for e in 0..2 {
+            if let Some(t) = down[e] {
+                if !conn.down[e] {
+                    conn.down[e] = true;
+                    // It hears what reached it before it noticed.
+                    let t = t.max(conn.cutoff[1 - e].saturating_add(1).min(t.max(now) + SEC));
+                    events.push((t, Ev::LinkDown(p, cid, e)));
+                }
+            }
+        }
+        let both = conn.closed == [true, true];
+        for (t, ev) in events {
+            self.at(t, ev);
+        }
+        if both {
+            self.pairs[p].conn = None;
+            let d = self.rng.range(100 * MS, SEC);
+            self.schedule_dial(p, d);
+        }
+    }
+
+    fn send_peer(&mut self, i: usize, peer: NodeRef, msg: Internal) {
+        let Some((p, cid)) = self.nodes[i].refs.get(&peer).copied() else { return };
+        let Some(d) = self.pairs[p].end_of(i) else { return };
+        if self.pairs[p].blocked[d] {
+            return;
+        }
+        let lat = if self.rng.chance(0.02) { self.rng.range(2 * MS, 30 * MS) } else { self.rng.range(30, 400) };
+        let now = self.now;
+        let Some(conn) = self.current(p, cid) else { return };
+        let at = (now + lat).max(conn.last[d]).max(conn.up_at[1 - d]);
+        conn.last[d] = at;
+        conn.queue[d].push_back(InFlight { at, msg });
+        self.at(at, Ev::Arrive(p, cid, d));
+    }
+
+    fn arrive(&mut self, p: usize, cid: u64, d: usize) {
+        let e = 1 - d;
+        let i = self.pairs[p].ends[e];
+        let inc = self.nodes[i].inc;
+        let Some(conn) = self.current(p, cid) else { return };
+        let Some(m) = conn.queue[d].pop_front() else { return };
+        if m.at > conn.cutoff[d] || conn.inc[e] != inc {
+            return;
+        }
+        let Some(r) = conn.refs[e] else { return };
+        if self.cfg.verbose {
+            let from = &self.nodes[self.pairs[p].ends[d]].name;
+            let line = format!("{from} => {}: {:?}", self.nodes[i].name, m.msg);
+            self.trace.note(self.now, line);
+        }
+        self.with_node(i, |n, now| n.peer_input(now, r, m.msg));
+    }
+
+    // ---- faults ----------------------------------------------------------
+
+    fn fault(&mut self) {
+        if !self.faults_on {
+            return;
+        }
+        let next = self.rng.range(self.cfg.fault_every / 4, self.cfg.fault_every * 2);
+        self.after(next, Ev::Fault);
+        let f = self.cfg.faults;
+        let kinds = [
+            (Faults::CRASH, 4),
+            (Faults::FREEZE, 2),
+            (Faults::NET, 3),
+            (Faults::PARTITION, 3),
+            (Faults::SERVER, 3),
+            (Faults::CLIENT, 2),
+            (Faults::DISK, 1),
+            (Faults::OPERATOR, 2),
+        ];
+        let weights: Vec<u32> = kinds.iter().map(|(k, w)| if f.has(*k) { *w } else { 0 }).collect();
+        if weights.iter().all(|w| *w == 0) {
+            return;
+        }
+        let kind = kinds[self.rng.weighted(&weights)].0;
+        let n = self.nodes.len();
+        self.report.faults += 1;
+        match kind {
+            Faults::CRASH => {
+                let i = self.rng.index(n);
+                if self.up(i) {
+                    let fast = self.rng.chance(0.6);
+                    self.crash(i, fast, if fast { "killed (kill -9)" } else { "lost (power)" });
+                    let d = self.rng.range(300 * MS, 6 * SEC);
+                    self.after(d, Ev::Boot(i));
+                }
+            }
+            Faults::FREEZE => {
+                let i = self.rng.index(n);
+                if self.up(i) && self.nodes[i].frozen_until <= self.now {
+                    let dur = self.rng.range(200 * MS, 8 * SEC);
+                    self.freeze(i, dur);
+                }
+            }
+            Faults::NET => {
+                let live: Vec<usize> =
+                    (0..self.pairs.len()).filter(|p| self.pairs[*p].conn.as_ref().is_some_and(|c| !c.broken)).collect();
+                if !live.is_empty() {
+                    let p = live[self.rng.index(live.len())];
+                    self.trace.note(self.now, format!("connection {} reset", self.pair_name(p)));
+                    let t0 = self.now + self.rng.range(100, 5 * MS);
+                    let t1 = self.now + self.rng.range(100, 5 * MS);
+                    let cut = [self.now + self.rng.below(MS), self.now + self.rng.below(MS)];
+                    self.break_conn(p, [Some(t0), Some(t1)], cut);
+                }
+            }
+            Faults::PARTITION => {
+                let p = self.rng.index(self.pairs.len());
+                let which = self.rng.index(3); // 0: from end 0, 1: from end 1, 2: both
+                let dur = self.rng.range(200 * MS, 10 * SEC);
+                self.partition(p, which, dur);
+            }
+            Faults::SERVER => {
+                let live: Vec<usize> = (0..self.servers.len()).filter(|s| self.servers[*s].is_some()).collect();
+                if !live.is_empty() {
+                    let s = live[self.rng.index(live.len())];
+                    let (i, conn, r) = {
+                        let sv = self.servers[s].as_ref().expect("live");
+                        (sv.node, sv.conn, sv.range)
+                    };
+                    self.trace.note(self.now, format!("server {}/{conn} killed", self.nodes[i].name));
+                    self.nodes[i].apps.remove(&conn);
+                    self.app_gone(App::Server(s));
+                    self.with_node(i, |n, now| n.handle_request(now, conn, Request::Disconnect));
+                    let inc = self.nodes[i].inc;
+                    let d = self.rng.range(100 * MS, 3 * SEC);
+                    self.after(d, Ev::StartServer(i, inc, r));
+                }
+            }
+            Faults::CLIENT => {
+                let live: Vec<usize> = (0..self.clients.len()).filter(|c| self.clients[*c].is_some()).collect();
+                if !live.is_empty() {
+                    let c = live[self.rng.index(live.len())];
+                    let (i, conn) = {
+                        let cl = self.clients[c].as_ref().expect("live");
+                        (cl.node, cl.conn)
+                    };
+                    self.trace.note(self.now, format!("client {}/{conn} vanished", self.nodes[i].name));
+                    self.nodes[i].apps.remove(&conn);
+                    self.app_gone(App::Client(c));
+                    self.with_node(i, |n, now| n.handle_request(now, conn, Request::Disconnect));
+                    let inc = self.nodes[i].inc;
+                    let d = self.rng.range(100 * MS, 2 * SEC);
+                    self.after(d, Ev::StartClient(i, inc));
+                }
+            }
+            Faults::DISK => {
+                let bes: Vec<usize> = (0..n).filter(|i| self.nodes[*i].backend && self.up(*i)).collect();
+                if !bes.is_empty() {
+                    let i = bes[self.rng.index(bes.len())];
+                    let after = self.rng.range(1, 30) as u32;
+                    self.trace.note(self.now, format!("{}: its disk fails in {after} writes", self.nodes[i].name));
+                    self.disk.failing.insert(i, after);
+                }
+            }
+            Faults::OPERATOR => {
+                let bes: Vec<usize> = (0..n).filter(|i| self.nodes[*i].backend && self.up(*i)).collect();
+                if bes.is_empty() {
+                    return;
+                }
+                let i = bes[self.rng.index(bes.len())];
+                let inc = self.nodes[i].inc;
+                let parts: Vec<u64> = self.nodes[i].node.as_ref().map_or_else(Vec::new, |n| {
+                    n.show_partitions().0.into_iter().filter(|p| p.facility == FACILITY).map(|p| p.id).collect()
+                });
+                if parts.is_empty() {
+                    return;
+                }
+                let part = parts[self.rng.index(parts.len())];
+                let change = match self.rng.index(3) {
+                    0 => PartitionChange::Suspend,
+                    1 => {
+                        let mut order: Vec<String> = self.cfg.shape.backends.clone();
+                        // A random order of the backends.
+                        for k in (1..order.len()).rev() {
+                            let j = self.rng.index(k + 1);
+                            order.swap(k, j);
+                        }
+                        PartitionChange::PriorityList(order)
+                    }
+                    _ => PartitionChange::RetryLimit(self.rng.range(1, 5) as u32),
+                };
+                self.trace.note(self.now, format!("operator: {} partition {part}: {change:?}", self.nodes[i].name));
+                let suspend = change == PartitionChange::Suspend;
+                let now = self.instant();
+                if let Some(node) = self.nodes[i].node.as_mut() {
+                    let _ = node.set_partition(now, FACILITY, part, change);
+                }
+                self.drain(i);
+                if suspend {
+                    let d = self.rng.range(50 * MS, 3 * SEC);
+                    self.after(d, Ev::Resume(i, inc, part));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Node `i` stops running for `dur` (SIGSTOP, a long pause): its
+    /// events wait; peers that hear nothing for the inactivity time drop
+    /// their links to it.
+    fn freeze(&mut self, i: usize, dur: Micros) {
+        self.trace.note(self.now, format!("{} frozen for {} ms", self.nodes[i].name, dur / MS));
+        self.nodes[i].frozen_until = self.now + dur;
+        if dur <= self.cfg.inactivity {
+            return;
+        }
+        for p in 0..self.pairs.len() {
+            let Some(e) = self.pairs[p].end_of(i) else { continue };
+            if self.pairs[p].conn.as_ref().is_none_or(|c| c.broken) {
+                continue;
+            }
+            let t = self.now + self.inactivity_detection();
+            let mut down = [None, None];
+            down[1 - e] = Some(t);
+            // The frozen end notices when it runs again (its event waits).
+            down[e] = Some(t);
+            let mut cutoff = [self.now, self.now];
+            cutoff[1 - e] = t;
+            self.break_conn(p, down, cutoff);
+        }
+    }
+
+    /// Block direction(s) of pair `p` for `dur`: `which` 0 or 1 blocks what
+    /// that end sends, 2 both.
+    fn partition(&mut self, p: usize, which: usize, dur: Micros) {
+        let dirs: &[usize] = match which {
+            0 => &[0],
+            1 => &[1],
+            _ => &[0, 1],
+        };
+        for d in dirs {
+            self.pairs[p].blocked[*d] = true;
+        }
+        self.trace.note(
+            self.now,
+            format!("partition of {} ({}) for {} ms", self.pair_name(p), ["one way", "other way", "both ways"][which], dur / MS),
+        );
+        self.after(dur, Ev::Heal(p));
+        if self.pairs[p].conn.as_ref().is_none_or(|c| c.broken) {
+            return;
+        }
+        // The end that hears nothing drops the link at its inactivity
+        // timer; the other end then sees the connection close.
+        let mut down = [None, None];
+        let mut cutoff = [Micros::MAX, Micros::MAX];
+        for d in dirs {
+            cutoff[*d] = self.now;
+            let deaf = 1 - *d;
+            let t = self.now + self.inactivity_detection();
+            down[deaf] = Some(down[deaf].map_or(t, |x: Micros| x.min(t)));
+        }
+        for e in 0..2 {
+            if down[e].is_none() {
+                let other = down[1 - e].expect("one end is deaf");
+                down[e] = Some(other + self.rng.range(100, 2 * MS));
+                cutoff[e] = other;
+            }
+        }
+        self.break_conn(p, down, cutoff);
+    }
+
+    fn end_faults(&mut self) {
+        self.faults_on = false;
+        self.trace.note(self.now, "faults stop; the cluster heals".into());
+        for p in 0..self.pairs.len() {
+            if self.pairs[p].blocked != [false, false] {
+                self.pairs[p].blocked = [false, false];
+                self.schedule_dial(p, 0);
+            }
+        }
+        self.disk.failing.clear();
+        for i in 0..self.nodes.len() {
+            self.nodes[i].frozen_until = self.nodes[i].frozen_until.min(self.now);
+            if !self.up(i) {
+                self.at(self.now, Ev::Boot(i));
+            }
+        }
+    }
+
+    // ---- invariants ------------------------------------------------------
+
+    /// At most one node that still owns its journal is active per key range.
+    fn check_actives(&mut self) {
+        let mut active: Vec<Vec<usize>> = vec![Vec::new(); self.ranges.len()];
+        for (i, n) in self.nodes.iter().enumerate() {
+            let Some(node) = n.node.as_ref().filter(|_| n.backend) else { continue };
+            if !self.disk.holds(&n.name, (i, n.inc, 0)) {
+                continue;
+            }
+            for (fac, kr) in node.active_ranges() {
+                if fac != FACILITY {
+                    continue;
+                }
+                if let Some(r) = self.key_ranges.iter().position(|x| *x == kr) {
+                    active[r].push(i);
+                }
+            }
+        }
+        for (r, nodes) in active.iter().enumerate() {
+            if nodes.len() > 1 {
+                let names: Vec<&str> = nodes.iter().map(|i| self.nodes[*i].name.as_str()).collect();
+                let text = format!("range {r} is active on {} at once", names.join(" and "));
+                if !self.chk.violations.iter().any(|v| v.kind == ViolationKind::TwoActives && v.text == text) {
+                    self.chk.violate(ViolationKind::TwoActives, text);
+                }
+            }
+        }
+    }
+}
