@@ -1355,10 +1355,14 @@ rtr_status_t rtr_set_wakeup(void (*wu_rtn)(void));
 rtr_status_t rtr_get_wakeup_fd(int *pfd);
 
 /*
- Extension: how many broadcasts (user events) the process has dropped
- because the receiving channel already held 4096 unreceived ones
- (broadcasts are not transactional; past that bound they are dropped and
- counted rather than queued without end).
+ Extension: how many events the process has lost (events are not
+ transactional; past these bounds they are dropped and counted rather
+ than queued without end): broadcasts (user events) dropped because the
+ receiving channel already held 4096 unreceived ones, and, with a node
+ daemon (`RTR_NODE_SOCKET`), events (user and RTR events) the daemon
+ dropped because the process was not reading its connection and 8 MiB
+ already waited for it. The daemon's count arrives as the process reads
+ again. Transaction messages are never dropped.
 
  `pcount` (out, required): receives the count since the process's
  connection was made.

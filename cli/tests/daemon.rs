@@ -150,9 +150,11 @@ fn garbage_on_the_socket_closes_only_that_connection() {
         drop(s);
     }
     // A well-formed hello followed by a corrupt request.
+    // (Frame version byte, then kind; the hello carries the version again.)
+    let v = rtr_core::protocol::codec::VERSION;
     let mut s = UnixStream::connect(&node.socket).unwrap();
-    s.write_all(&[10, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0]).unwrap();
-    s.write_all(&[3, 0, 0, 0, 1, 10, 99]).unwrap();
+    s.write_all(&[10, 0, 0, 0, v, 1, v, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+    s.write_all(&[3, 0, 0, 0, v, 10, 99]).unwrap();
     drop(s);
     let (lines, code) = client(&node, "BAD", 5);
     assert_eq!(code, 0, "{lines:?}");

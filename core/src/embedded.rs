@@ -39,6 +39,10 @@ pub trait DeliverySink: Send + Sync {
     /// The node stopped for good (it failed): wake every waiter and fail
     /// every later call with `RTR_STS_NODEUNAVAIL`.
     fn node_stopped(&self);
+    /// A node daemon dropped `count` events for this connection (its
+    /// per-connection bound; `transport/unix.rs`): count them with the
+    /// library's own drops. Only a library's socket connection hears this.
+    fn events_dropped(&self, _count: u64) {}
 }
 
 /// What the node thread takes in.
@@ -728,8 +732,10 @@ fn reactor_loop(driver: &mut Driver, rx: &Receiver<Input>, reactor: &mut crate::
             let input = match ev {
                 Event::Request(conn, req) => Input::Request(conn, req),
                 Event::Gone(conn, why) => {
+                    // An orderly disconnect is the application's own
+                    // doing; any other end is worth a line in the log.
                     if let Some(why) = why {
-                        eprintln!("rtr node: connection {conn} {why}; closing it");
+                        eprintln!("rtr node: connection {conn} (pid {}) ends: {why}", driver.pid(conn));
                     }
                     // Its channels close as if its process had died.
                     Input::Request(conn, Request::Disconnect)

@@ -10,8 +10,21 @@ use common::*;
 use rtr_core::embedded::EmbeddedNode;
 use rtr_core::{EmbeddedConfig, MsgType, Rtr, Which};
 
-fn daemon(dir: &std::path::Path) -> std::path::PathBuf {
-    let node = EmbeddedNode::start_with(EmbeddedConfig::default()).unwrap();
+/// How the node reads its application sockets.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// A reader thread per connection, blocking sockets.
+    Threads,
+    /// The daemon's event loop (`rtr start`): the node thread reads the
+    /// sockets, which are non-blocking for every clone of them.
+    EventLoop,
+}
+
+fn daemon(dir: &std::path::Path, mode: Mode) -> std::path::PathBuf {
+    let node = match mode {
+        Mode::Threads => EmbeddedNode::start_with(EmbeddedConfig::default()).unwrap(),
+        Mode::EventLoop => EmbeddedNode::start_daemon(EmbeddedConfig::default()).unwrap(),
+    };
     let socket = dir.join("rtr.sock");
     let listener = UnixListener::bind(&socket).unwrap();
     std::thread::spawn(move || rtr_core::transport::unix::serve(listener, node));
@@ -20,8 +33,17 @@ fn daemon(dir: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn a_client_that_stops_reading_gets_every_reply_in_order_later_and_others_carry_on() {
+    client_stops_reading(Mode::Threads);
+}
+
+#[test]
+fn a_client_that_stops_reading_gets_every_reply_in_order_later_on_the_event_loop() {
+    client_stops_reading(Mode::EventLoop);
+}
+
+fn client_stops_reading(mode: Mode) {
     let dir = tempfile::tempdir().unwrap();
-    let socket = daemon(dir.path());
+    let socket = daemon(dir.path(), mode);
     let server = Rtr::connect_socket(&socket).unwrap();
     let client = Rtr::connect_socket(&socket).unwrap();
     let other = Rtr::connect_socket(&socket).unwrap();
@@ -64,6 +86,17 @@ fn a_client_that_stops_reading_gets_every_reply_in_order_later_and_others_carry_
 /// over; the node keeps serving others, and nothing is lost or reordered.
 #[test]
 fn a_peer_that_does_not_read_its_socket_never_blocks_the_node() {
+    peer_does_not_read(Mode::Threads);
+}
+
+/// Its replies (12 MB, past the daemon's bound) are transaction messages:
+/// kept, all of them.
+#[test]
+fn a_peer_that_does_not_read_its_socket_never_blocks_the_event_loop() {
+    peer_does_not_read(Mode::EventLoop);
+}
+
+fn peer_does_not_read(mode: Mode) {
     use rtr_core::protocol::codec::{self, Frame};
     use rtr_core::protocol::{Bytes, Delivery, Payload, Request, Role};
     use rtr_core::Tid;
@@ -71,12 +104,13 @@ fn a_peer_that_does_not_read_its_socket_never_blocks_the_node() {
     use std::os::unix::net::UnixStream;
 
     let dir = tempfile::tempdir().unwrap();
-    let socket = daemon(dir.path());
+    let socket = daemon(dir.path(), mode);
     let server = Rtr::connect_socket(&socket).unwrap();
     let s = open_ok(&server, server_params("RAW", 0, 1000, 0));
 
     let mut raw = UnixStream::connect(&socket).unwrap();
-    raw.write_all(&codec::encode(&Frame::Hello { version: 1, pid: 1 })).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    raw.write_all(&codec::encode(&Frame::Hello { version: u32::from(codec::VERSION), pid: 1 })).unwrap();
     let Frame::Welcome { conn, .. } = codec::decode(&codec::read_frame(&mut raw).unwrap()).unwrap() else {
         panic!("no welcome")
     };

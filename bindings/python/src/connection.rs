@@ -192,8 +192,9 @@ impl Connection {
         Ok(())
     }
 
-    /// Broadcasts dropped because their channel already held 4096
-    /// unreceived ones (`rtr_get_events_dropped`).
+    /// Events dropped: broadcasts whose channel already held 4096
+    /// unreceived ones, and events a node daemon dropped while this
+    /// connection was not reading past its bound (`rtr_get_events_dropped`).
     fn events_dropped(&self, py: Python<'_>) -> PyResult<u64> {
         self.rtr.events_dropped().or_raise(py)
     }

@@ -119,7 +119,8 @@ struct State {
     waiting: usize,
     wakeup: wakeup::Wakeup,
     /// Broadcasts dropped because their channel already had
-    /// [`MAX_QUEUED_EVENTS`] user events waiting.
+    /// [`MAX_QUEUED_EVENTS`] user events waiting, plus the events a node
+    /// daemon dropped for this connection past its per-connection bound.
     events_dropped: u64,
 }
 
@@ -163,6 +164,12 @@ struct Sink {
 impl DeliverySink for Sink {
     fn deliver(&self, batch: Vec<Delivery>) {
         deliver_to(&self.state, &self.arrivals, batch);
+    }
+
+    fn events_dropped(&self, count: u64) {
+        if let Ok(mut st) = self.state.lock() {
+            st.events_dropped = st.events_dropped.saturating_add(count);
+        }
     }
 
     fn node_stopped(&self) {
@@ -684,8 +691,14 @@ impl Rtr {
         Ok(())
     }
 
-    /// Extension: broadcasts (user events) this connection dropped because
-    /// the receiving channel already held [`MAX_QUEUED_EVENTS`] of them.
+    /// Extension: events this connection lost: broadcasts (user events)
+    /// dropped because the receiving channel already held
+    /// [`MAX_QUEUED_EVENTS`] of them, and, on a node daemon, events (user
+    /// and RTR events) the daemon dropped because the connection was not
+    /// reading its socket and the bytes queued for it had reached the
+    /// daemon's bound ([`crate::transport::unix::MAX_BACKLOG`]). The daemon's
+    /// drops count here once it has told the library, which it does as the
+    /// connection reads again (after what was queued before the drops).
     pub fn events_dropped(&self) -> Result<u64> {
         Ok(self.lock()?.events_dropped)
     }

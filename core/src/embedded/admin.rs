@@ -149,7 +149,8 @@ impl Driver {
         true
     }
 
-    fn pid(&self, conn: ConnId) -> u32 {
+    /// The process id a connection gave in its hello (0: unknown).
+    pub(super) fn pid(&self, conn: ConnId) -> u32 {
         self.admin.pids.get(&conn).copied().unwrap_or(0)
     }
 

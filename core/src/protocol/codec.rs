@@ -19,8 +19,10 @@ use crate::status::Status;
 use crate::tid::Tid;
 use crate::MAX_MSGLEN;
 
-/// The protocol version carried by every frame.
-pub const VERSION: u8 = 1;
+/// The protocol version carried by every frame. Version 2 added
+/// [`Frame::EventsDropped`]: a library of version 1 would take it for
+/// nonsense and drop its connection, so the node refuses its hello instead.
+pub const VERSION: u8 = 2;
 /// The largest frame accepted (an open with 20 string key segments of the
 /// longest bounds is the largest legitimate frame).
 pub const MAX_FRAME: usize = 4 << 20;
@@ -47,6 +49,14 @@ pub enum Frame {
     },
     Request(Request),
     Delivery(Delivery),
+    /// Node to library: the node dropped this many events (user broadcasts
+    /// and RTR events) for the connection because it was not reading its
+    /// socket and the bytes queued for it had reached the node's bound
+    /// (see `transport/unix.rs`). Counts since the previous such frame; the
+    /// library adds them to its `events_dropped` count.
+    EventsDropped {
+        count: u64,
+    },
     /// Management tool to node (the first frame of an admin connection, and
     /// every later one).
     Admin(AdminRequest),
@@ -93,6 +103,7 @@ const K_WELCOME: u8 = 2;
 const K_REFUSE: u8 = 3;
 const K_REQUEST: u8 = 10;
 const K_DELIVERY: u8 = 20;
+const K_EVENTS_DROPPED: u8 = 21;
 const K_ADMIN: u8 = 30;
 const K_ADMIN_REPLY: u8 = 31;
 
@@ -126,6 +137,10 @@ pub fn encode(frame: &Frame) -> Vec<u8> {
             w.u8(K_DELIVERY);
             delivery(&mut w, d);
         }
+        Frame::EventsDropped { count } => {
+            w.u8(K_EVENTS_DROPPED);
+            w.u64(*count);
+        }
         Frame::Admin(a) => {
             w.u8(K_ADMIN);
             admin::write_request(&mut w, a);
@@ -138,6 +153,22 @@ pub fn encode(frame: &Frame) -> Vec<u8> {
     let len = (w.buf.len() - 4) as u32;
     w.buf[0..4].copy_from_slice(&len.to_le_bytes());
     w.buf
+}
+
+/// Append the frame of one delivery to `buf` (what [`encode`] makes of
+/// `Frame::Delivery`, without taking the delivery or a buffer of its own).
+/// Returns the frame's length in bytes.
+pub fn encode_delivery_into(buf: &mut Vec<u8>, d: &Delivery) -> usize {
+    let start = buf.len();
+    let mut w = Writer { buf: std::mem::take(buf) };
+    w.u32(0); // length, patched below
+    w.u8(VERSION);
+    w.u8(K_DELIVERY);
+    delivery(&mut w, d);
+    *buf = w.buf;
+    let len = (buf.len() - start - 4) as u32;
+    buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    buf.len() - start
 }
 
 /// Decode a frame's content (what follows the length prefix).
@@ -156,6 +187,7 @@ pub fn decode(body: &[u8]) -> Result<Frame, DecodeError> {
         }
         K_REQUEST => Frame::Request(read_request(&mut r)?),
         K_DELIVERY => Frame::Delivery(read_delivery(&mut r)?),
+        K_EVENTS_DROPPED => Frame::EventsDropped { count: r.u64()? },
         K_ADMIN => Frame::Admin(admin::read_request(&mut r)?),
         K_ADMIN_REPLY => Frame::AdminReply(admin::read_reply(&mut r)?),
         k => return Err(DecodeError::UnknownKind(k)),

@@ -9,7 +9,9 @@
 //! thread as before, then handed to the node thread (`Input::Adopt`).
 //! Deliveries still leave through each connection's sink (written directly
 //! by the node thread when the socket takes them, else by the
-//! connection's writer thread), so a slow application never blocks the node.
+//! connection's writer thread, which waits for the socket: see
+//! `transport/unix/outbox.rs`), so a slow application never blocks the node.
+//! The sockets are non-blocking from here on, for every clone of them.
 
 use std::collections::HashMap;
 use std::io::{self, Read};
@@ -62,7 +64,9 @@ struct Conn {
 /// What the node thread gets from one wait.
 pub enum Event {
     Request(ConnId, Request),
-    /// The connection ended (closed, or it sent something bad: `why`).
+    /// The connection ended: `None` when the application disconnected
+    /// (`Request::Disconnect`), else why (it closed its socket, or sent
+    /// something bad, or reading failed).
     Gone(ConnId, Option<String>),
 }
 
@@ -157,7 +161,7 @@ impl Reactor {
     }
 
     /// Read what a connection has; its whole frames become events. Some(_)
-    /// when the connection is over (None inside: it simply closed).
+    /// when the connection is over (None inside: it disconnected).
     fn read_conn(&mut self, fd: RawFd, out: &mut Vec<Event>) -> Option<Option<String>> {
         let c = self.conns.get_mut(&fd)?;
         let chunk = &mut self.chunk;
@@ -176,17 +180,22 @@ impl Reactor {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Some(Some(format!("read failed: {e}"))),
+                // A peer that closes with bytes of ours unread resets.
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                    closed = true;
+                    break;
+                }
+                Err(e) => return Some(Some(format!("reading its socket failed: {e}"))),
             }
         }
         let mut at = 0;
         while c.buf.len() - at >= 4 {
             let len = u32::from_le_bytes([c.buf[at], c.buf[at + 1], c.buf[at + 2], c.buf[at + 3]]) as usize;
             if len > MAX_FRAME {
-                return Some(Some(format!("frame of {len} bytes exceeds the limit of {MAX_FRAME}")));
+                return Some(Some(format!("it sent a frame of {len} bytes, over the limit of {MAX_FRAME}")));
             }
             if len < 2 {
-                return Some(Some(format!("frame of {len} bytes is too short")));
+                return Some(Some(format!("it sent a frame of {len} bytes, too short")));
             }
             if c.buf.len() - at - 4 < len {
                 break;
@@ -196,16 +205,19 @@ impl Reactor {
             match codec::decode(body) {
                 Ok(Frame::Request(Request::Disconnect)) => return Some(None),
                 Ok(Frame::Request(req)) => out.push(Event::Request(c.conn, req)),
-                Ok(other) => return Some(Some(format!("unexpected frame ({other:?})"))),
-                Err(e) => return Some(Some(format!("bad frame ({e})"))),
+                Ok(other) => return Some(Some(format!("it sent an unexpected frame ({other:?})"))),
+                Err(e) => return Some(Some(format!("it sent a bad frame ({e})"))),
             }
         }
         c.buf.drain(..at);
         if closed {
             if !c.buf.is_empty() {
-                return Some(Some(format!("closed in the middle of a frame ({} bytes)", c.buf.len())));
+                return Some(Some(format!(
+                    "the application closed its socket in the middle of a frame ({} bytes)",
+                    c.buf.len()
+                )));
             }
-            return Some(None);
+            return Some(Some("the application closed its socket".into()));
         }
         None
     }

@@ -6,11 +6,17 @@
 //! delivery frames into deliveries for the connection's sink; requests are
 //! written as frames under a lock.
 //!
-//! Node side ([`serve`]): one thread accepts connections; each connection
-//! has a reader thread (frames to requests for the node) and a writer thread
-//! (deliveries to frames). A connection that sends a bad frame is closed and
-//! its channels closed as if its process had died; the reason is logged and
-//! everyone else carries on.
+//! Node side ([`serve`]): one thread accepts connections and greets them;
+//! a daemon's node thread then reads their requests itself
+//! (`transport/reactor.rs`), else each connection has a reader thread.
+//! Deliveries leave through the connection's outbox (`unix/outbox.rs`):
+//! sent directly by the node thread while the socket takes them, else by
+//! the connection's writer thread, in order, with a bound on what waits
+//! for an application that does not read ([`MAX_BACKLOG`]). A connection
+//! that ends other than by disconnecting (its process closed the socket or
+//! died, sent a bad frame, or cannot be written to) is logged with its id,
+//! process id and reason, and its channels close as if its process had
+//! died; everyone else carries on.
 
 use std::io::Write;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -18,14 +24,16 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crossbeam_channel::{Receiver, Sender};
-
 use crate::embedded::{DeliverySink, EmbeddedNode};
 use crate::error::RtrError;
 use crate::protocol::admin::{AdminReply, AdminRequest};
 use crate::protocol::codec::{self, Frame, FrameError};
-use crate::protocol::{ConnId, Delivery, Request};
+use crate::protocol::{ConnId, Request};
 use crate::status::Status;
+
+mod outbox;
+
+pub use outbox::MAX_BACKLOG;
 
 /// A library's connection to a node daemon.
 pub struct ClientConn {
@@ -59,6 +67,7 @@ impl ClientConn {
                     let frame = codec::read_frame(&mut reader).and_then(|b| Ok(codec::decode(&b)?));
                     match frame {
                         Ok(Frame::Delivery(d)) => sink.deliver(vec![d]),
+                        Ok(Frame::EventsDropped { count }) => sink.events_dropped(count),
                         Ok(_) | Err(_) => break,
                     }
                 }
@@ -131,103 +140,6 @@ pub fn ask_admin(path: &Path, req: AdminRequest) -> Result<AdminReply, RtrError>
     }
 }
 
-/// Deliveries for one socket connection. The node thread writes them to
-/// the socket itself when the socket takes them at once (a non-blocking
-/// send: no thread hand-off, no wake-up); whatever the socket cannot take yet
-/// goes to the connection's writer thread, which then writes everything in
-/// order until it has caught up, so a slow application never blocks the node.
-struct SocketSink {
-    /// The socket (its write side); sends use MSG_DONTWAIT.
-    stream: UnixStream,
-    /// True while the writer thread has bytes queued: new bytes must queue
-    /// behind them to keep order. Shared with the writer thread (which must
-    /// not hold the sink itself: the sink's sender ends the writer when the
-    /// node drops the sink).
-    backlog: Arc<Mutex<bool>>,
-    tx: Sender<Option<Vec<u8>>>,
-}
-
-impl SocketSink {
-    /// Send what the socket takes now; returns the bytes left over.
-    fn try_send<'a>(&self, mut buf: &'a [u8]) -> &'a [u8] {
-        use std::os::fd::AsRawFd;
-        while !buf.is_empty() {
-            // SAFETY: a valid socket descriptor and a readable buffer of
-            // `buf.len()` bytes; MSG_DONTWAIT makes this one call
-            // non-blocking without changing the descriptor's flags, and
-            // MSG_NOSIGNAL turns a closed peer into EPIPE instead of SIGPIPE.
-            let n = unsafe {
-                libc::send(
-                    self.stream.as_raw_fd(),
-                    buf.as_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                )
-            };
-            if n <= 0 {
-                // Would block, or the peer is gone: the writer thread takes
-                // over (and finds the error itself, if there is one).
-                break;
-            }
-            buf = &buf[n as usize..];
-        }
-        buf
-    }
-}
-
-impl DeliverySink for SocketSink {
-    fn deliver(&self, batch: Vec<Delivery>) {
-        let mut bytes = Vec::new();
-        for d in batch {
-            bytes.extend_from_slice(&codec::encode(&Frame::Delivery(d)));
-        }
-        let Ok(mut backlog) = self.backlog.lock() else { return };
-        if *backlog {
-            let _ = self.tx.send(Some(bytes));
-            return;
-        }
-        let rest = self.try_send(&bytes);
-        if !rest.is_empty() {
-            *backlog = true;
-            let _ = self.tx.send(Some(rest.to_vec()));
-        }
-    }
-
-    fn node_stopped(&self) {
-        let _ = self.tx.send(None);
-    }
-}
-
-/// Writes what the node thread could not: everything queued, in order; once
-/// caught up, hands writing back to the node thread.
-fn writer_loop(mut stream: UnixStream, backlog: Arc<Mutex<bool>>, rx: Receiver<Option<Vec<u8>>>) {
-    loop {
-        let next = match rx.try_recv() {
-            Ok(m) => m,
-            Err(crossbeam_channel::TryRecvError::Disconnected) => break,
-            Err(crossbeam_channel::TryRecvError::Empty) => {
-                // Caught up: the node thread may write directly again. The
-                // check and the switch happen under the lock that the node
-                // thread takes to queue, so nothing can slip in between.
-                if let Ok(mut b) = backlog.lock() {
-                    if rx.is_empty() {
-                        *b = false;
-                    }
-                }
-                match rx.recv() {
-                    Ok(m) => m,
-                    Err(_) => break,
-                }
-            }
-        };
-        let Some(bytes) = next else { break };
-        if stream.write_all(&bytes).is_err() {
-            break;
-        }
-    }
-    let _ = stream.shutdown(std::net::Shutdown::Both);
-}
-
 /// Accept application connections on `listener` for `node`, until the
 /// listener fails. Runs on the calling thread.
 pub fn serve(listener: UnixListener, node: Arc<EmbeddedNode>) {
@@ -292,23 +204,31 @@ fn connection(mut stream: UnixStream, node: Arc<EmbeddedNode>) {
         Err(FrameError::Closed) => return,
         Err(e) => return refuse(&mut stream, format!("bad hello: {e}")),
     };
-    let (Ok(write_half), Ok(sink_half)) = (stream.try_clone(), stream.try_clone()) else { return };
-    let (tx, rx) = crossbeam_channel::unbounded();
-    // Queued until the welcome is written and the writer thread has caught
-    // up (the client sends nothing before its welcome, so nothing is due).
-    let backlog = Arc::new(Mutex::new(true));
-    let sink = Arc::new(SocketSink { stream: sink_half, backlog: backlog.clone(), tx });
+    let (sink, writer) = match outbox::new(&stream, pid, outbox::MAX_BACKLOG) {
+        Ok(o) => o,
+        Err(e) => return refuse(&mut stream, format!("cannot set up the connection: {e}")),
+    };
     let Some(link) = node.connect_process(sink, pid) else {
         return refuse(&mut stream, "the node is stopping".into());
     };
     let welcome = Frame::Welcome { conn: link.conn(), node: node.node_id(), incarnation: node.incarnation() };
-    // The welcome goes first, before the writer thread starts writing deliveries.
+    // The welcome goes first, before the writer thread starts writing
+    // deliveries (they queue until then).
     if stream.write_all(&codec::encode(&welcome)).is_err() {
         link.send(Request::Disconnect);
         return;
     }
-    let writer =
-        std::thread::Builder::new().name("rtr-conn-writer".into()).spawn(move || writer_loop(write_half, backlog, rx));
+    let writer = match writer.spawn(link.conn()) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!(
+                "rtr node: connection {} (pid {pid}): cannot start its writer thread ({e}); closing it",
+                link.conn()
+            );
+            link.send(Request::Disconnect);
+            return;
+        }
+    };
     if node.is_reactor() {
         // The node thread reads this socket from now on; the writer thread
         // ends when the node drops the connection's sink.
@@ -317,29 +237,25 @@ fn connection(mut stream: UnixStream, node: Arc<EmbeddedNode>) {
         }
         return;
     }
+    let conn = link.conn();
     loop {
-        match codec::read_frame(&mut stream).and_then(|b| Ok(codec::decode(&b)?)) {
+        let why = match codec::read_frame(&mut stream).and_then(|b| Ok(codec::decode(&b)?)) {
             Ok(Frame::Request(Request::Disconnect)) => break,
             Ok(Frame::Request(req)) => {
-                if !link.send(req) {
-                    break;
+                if link.send(req) {
+                    continue;
                 }
-            }
-            Ok(other) => {
-                eprintln!("rtr node: connection {} sent an unexpected frame ({other:?}); closing it", link.conn());
                 break;
             }
-            Err(FrameError::Closed) => break,
-            Err(e) => {
-                eprintln!("rtr node: connection {} sent a bad frame ({e}); closing it", link.conn());
-                break;
-            }
-        }
+            Ok(other) => format!("it sent an unexpected frame ({other:?})"),
+            Err(FrameError::Closed) => "the application closed its socket".into(),
+            Err(e) => format!("it sent a bad frame ({e})"),
+        };
+        eprintln!("rtr node: connection {conn} (pid {pid}) ends: {why}");
+        break;
     }
     // The process is gone (or misbehaved): its channels close as if it died.
     link.send(Request::Disconnect);
     let _ = stream.shutdown(std::net::Shutdown::Both);
-    if let Ok(w) = writer {
-        let _ = w.join();
-    }
+    let _ = writer.join();
 }

@@ -128,9 +128,11 @@ class Connection:
         self._native.set_wakeup(callback)
 
     def events_dropped(self) -> int:
-        """Broadcasts this connection dropped because the receiving channel
-        already held 4096 unreceived ones (broadcasts are not
-        transactional; the C API's extension ``rtr_get_events_dropped``)."""
+        """Events this connection lost (events are not transactional; the C
+        API's extension ``rtr_get_events_dropped``): broadcasts dropped
+        because the receiving channel already held 4096 unreceived ones,
+        and, on a node daemon, events it dropped while the connection was
+        not reading and 8 MiB already waited for it."""
         return self._native.events_dropped()
 
     def wakeup_fd(self) -> int:

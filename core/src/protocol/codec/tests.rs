@@ -59,6 +59,8 @@ fn samples() -> Vec<Frame> {
             payload: Payload::Status { status: Status::Rejected, reason: 5 },
         }),
         Frame::Delivery(Delivery { chan: 1, msgtype: MsgType::Prepare, tid: None, evtnum: -1, payload: Payload::None }),
+        Frame::EventsDropped { count: 7 },
+        Frame::EventsDropped { count: u64::MAX },
     ]
 }
 
@@ -72,6 +74,7 @@ fn same(a: &Frame, b: &Frame) -> bool {
         (Frame::Refuse { status: s1, reason: r1 }, Frame::Refuse { status: s2, reason: r2 }) => s1 == s2 && r1 == r2,
         (Frame::Request(x), Frame::Request(y)) => x == y,
         (Frame::Delivery(x), Frame::Delivery(y)) => x == y,
+        (Frame::EventsDropped { count: x }, Frame::EventsDropped { count: y }) => x == y,
         _ => false,
     }
 }
@@ -84,6 +87,19 @@ fn every_frame_round_trips() {
         let back = decode(&body).unwrap();
         assert!(same(&f, &back), "{f:?} came back as {back:?}");
     }
+}
+
+#[test]
+fn a_delivery_encoded_in_place_is_the_same_frame() {
+    let mut buf = b"before".to_vec();
+    for f in samples() {
+        let Frame::Delivery(d) = &f else { continue };
+        let at = buf.len();
+        let n = encode_delivery_into(&mut buf, d);
+        assert_eq!(buf[at..], encode(&f)[..]);
+        assert_eq!(n, buf.len() - at);
+    }
+    assert_eq!(&buf[..6], b"before");
 }
 
 #[test]
@@ -103,8 +119,11 @@ fn every_truncation_and_extension_is_an_error_not_a_panic() {
 #[test]
 fn foreign_versions_kinds_and_tags_are_refused() {
     let mut b = encode(&Frame::Request(Request::Disconnect))[4..].to_vec();
-    b[0] = 2;
-    assert_eq!(decode(&b).err(), Some(DecodeError::Version { got: 2 }));
+    b[0] = VERSION + 1;
+    assert_eq!(decode(&b).err(), Some(DecodeError::Version { got: VERSION + 1 }));
+    // Version 1 had no EventsDropped frame: its frames are refused too.
+    b[0] = 1;
+    assert_eq!(decode(&b).err(), Some(DecodeError::Version { got: 1 }));
     assert_eq!(decode(&[VERSION, 99]).err(), Some(DecodeError::UnknownKind(99)));
     assert!(matches!(decode(&[VERSION, K_REQUEST, 77]), Err(DecodeError::UnknownTag { what: "request", tag: 77 })));
     // A key range that violates the key rules (a 3-byte unsigned key).
