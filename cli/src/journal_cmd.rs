@@ -1,4 +1,4 @@
-//! `rtr journal create|show|dump|verify|takeover`: operator tools for a
+//! `rtr journal create|show|dump|verify|takeover|salvage`: operator tools for a
 //! journal directory (the storage layer is `rtr_core::journal`, ARCHITECTURE
 //! §6), and the hidden helpers `rtr journal writer|probe` that
 //! `rtr qualify-storage` and the process tests run as separate processes.
@@ -7,16 +7,21 @@
 //! lock, change no epoch and repair nothing, so they are safe next to a
 //! running owner (what they show then is a moment's view). `show` probes the
 //! lock by taking it for an instant and releasing it at once.
-//! `takeover --force` is the one command that changes the journal: it opens
-//! it with `Takeover::Force` (new epoch, durably, and a Fence record sealing
-//! the previous owner's data) and closes it again.
+//! `takeover --force` and `salvage --force` are the commands that change the
+//! journal: takeover opens it with `Takeover::Force` (new epoch, durably, and
+//! a Fence record sealing the previous owner's data) and closes it again;
+//! salvage opens a journal that damaged records keep from opening with
+//! `journal::salvage` (dropping the damaged bytes, keeping every valid
+//! record) and closes it again. Without `--force` both only say what they
+//! would do.
 //!
 //! Every command takes `--json` and then prints one JSON object on stdout
 //! (also for errors: `{"ok":false,"error":...}`).
 //!
-//! Exit codes: 0 success; 1 error (no journal, I/O, bad arguments); 3
-//! `verify` found corruption (the journal will not open); 4 `takeover`
-//! refused without `--force`. The hidden helpers exit with 10 (journal
+//! Exit codes: 0 success; 1 error (no journal, I/O, bad arguments, journal
+//! owned by a running process); 3 `verify` found corruption (the journal
+//! will not open), or `salvage` met damage it cannot repair; 4 `takeover` or
+//! `salvage` refused without `--force`. The hidden helpers exit with 10 (journal
 //! locked), 11 (fenced), 12 (journal full), 13 (another journal error).
 
 use std::collections::HashMap;
@@ -27,7 +32,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use rtr_core::journal::{
-    self, JournalConfig, JournalError, JournalScan, ProblemKind, RecordKind, ScanEntry, Seal, Takeover,
+    self, Cut, CutKind, JournalConfig, JournalError, JournalScan, ProblemKind, RecordKind, ScanEntry, Seal, Takeover,
 };
 use rtr_core::Tid;
 
@@ -65,13 +70,26 @@ enum JournalCmd {
     Dump(DirArg),
     /// Check that the journal would open: exit 0 if it would (a torn tail,
     /// which recovery cuts off, is a warning), 3 on corruption (the message
-    /// names the file and offset).
+    /// names the file and offset, and how many valid records follow the
+    /// damage; a bad record that valid records follow is corruption even at
+    /// the end of the journal, never a torn tail).
     Verify(DirArg),
     /// Take the journal over from an owner that is gone or lost its lock
     /// (e.g. an expired network-file-system lease): fences that owner (its
     /// next write fails, recovery ignores anything it writes later), then
     /// closes the journal. Requires --force.
     Takeover(TakeoverArgs),
+    /// Make a journal that damaged records keep from opening usable again,
+    /// keeping what is valid: every segment with damaged records is rebuilt
+    /// from its valid records, before and after the damage, and the damaged
+    /// bytes are dropped (the old file stays beside it as
+    /// <segment>.damaged-<epoch>). RISK: whatever the damaged bytes held is
+    /// lost for good: a transaction whose record was there may be replayed
+    /// without a message, presumed aborted, or presented again. Restoring the
+    /// file from a copy loses nothing; prefer that when you can. Refused while
+    /// a process owns the journal; a damaged segment header cannot be
+    /// salvaged. Without --force, only says what it would do.
+    Salvage(SalvageArgs),
     /// Test helper: own the journal and append records (one per append, each
     /// synced), printing `OPEN`, `ACK n` and `FAIL n` lines.
     #[command(hide = true)]
@@ -107,6 +125,15 @@ struct TakeoverArgs {
     /// The journal directory.
     dir: PathBuf,
     /// Yes, fence the current owner.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args)]
+struct SalvageArgs {
+    /// The journal directory.
+    dir: PathBuf,
+    /// Yes, drop the damaged bytes and keep the rest.
     #[arg(long)]
     force: bool,
 }
@@ -161,6 +188,7 @@ pub fn run(a: JournalArgs) -> Result<(), String> {
         JournalCmd::Dump(d) => dump(&d.dir, json),
         JournalCmd::Verify(d) => verify(&d.dir, json),
         JournalCmd::Takeover(t) => takeover(t, json),
+        JournalCmd::Salvage(a) => salvage(a, json),
         JournalCmd::Writer(w) => writer(w),
         JournalCmd::Probe(p) => probe(p),
     };
@@ -558,6 +586,9 @@ fn problems_json(scan: &JournalScan) -> Json {
                     ("segment", p.segment.into()),
                     ("offset", p.offset.into()),
                     ("why", p.why.clone().into()),
+                    ("resumes_at", p.resumes_at.into()),
+                    ("records_after", p.records_after.into()),
+                    ("bytes_after", p.bytes_after.into()),
                 ])
             })
             .collect(),
@@ -570,8 +601,8 @@ fn problem_line(p: &journal::Problem) -> String {
     match p.kind {
         ProblemKind::Corrupt => format!("CORRUPT: {at}: {}", p.why),
         ProblemKind::TornTail => format!(
-            "WARNING: torn tail in {at}: {}; recovery will truncate the segment there (a write cut short by a \
-             crash; a bit flip at the end of the last segment looks the same)",
+            "WARNING: torn tail in {at}: {}; no valid record follows it; recovery will truncate the segment there \
+             (a write cut short by a crash; a bit flip in the last record looks the same)",
             p.why
         ),
         ProblemKind::UnfinishedSegment => format!(
@@ -828,6 +859,13 @@ fn verify(dir: &Path, json: bool) -> Outcome {
             "FAILED: the journal will not open: damage that recovery cannot explain by a crash. Keep a copy of \
              the directory; restore the named file from a copy, or move the journal aside."
         );
+        if salvageable(&scan) {
+            println!(
+                "Or keep what is valid: `rtr journal salvage {} --force` drops the damaged bytes and keeps every \
+                 valid record (what the damaged bytes held is lost; see `rtr journal salvage --help`).",
+                dir.display()
+            );
+        }
     } else if scan.is_clean() {
         println!("OK: the journal opens cleanly");
     } else {
@@ -892,6 +930,7 @@ fn takeover(a: TakeoverArgs, json: bool) -> Outcome {
             .truncated
             .as_ref()
             .map_or(Json::Null, |(f, off)| Json::obj(vec![("file", f.as_path().into()), ("offset", (*off).into())]));
+        let cuts = cuts_json(&recovered.cuts);
         println!(
             "{}",
             Json::obj(vec![
@@ -903,6 +942,7 @@ fn takeover(a: TakeoverArgs, json: bool) -> Outcome {
                 ("seal", seal_json),
                 ("records_kept", recovered.records.len().into()),
                 ("truncated", truncated),
+                ("cuts", cuts),
             ])
         );
         return Ok(0);
@@ -920,12 +960,156 @@ fn takeover(a: TakeoverArgs, json: bool) -> Outcome {
             s.epoch, s.segment, s.offset
         );
     }
-    match &recovered.truncated {
-        Some((f, 0)) => println!("recovery removed an unfinished segment file {}", f.display()),
-        Some((f, off)) => println!("recovery cut a torn tail off {} at offset {off}", f.display()),
-        None => println!("recovery: nothing to repair"),
+    if recovered.cuts.is_empty() {
+        println!("recovery: nothing to repair");
+    }
+    for c in &recovered.cuts {
+        println!("recovery {c}");
     }
     println!("{} records kept; the journal is closed again and ready for its next owner", recovered.records.len());
+    Ok(0)
+}
+
+/// Whether `salvage` can deal with every reason the journal will not open:
+/// damaged records (not a segment header, not the epoch file).
+fn salvageable(scan: &JournalScan) -> bool {
+    let mut corrupt = scan.problems.iter().filter(|p| p.kind == ProblemKind::Corrupt).peekable();
+    corrupt.peek().is_some() && corrupt.all(|p| p.segment != 0 && p.offset >= journal::format::HEADER_BYTES)
+}
+
+fn cut_kind_name(k: CutKind) -> &'static str {
+    match k {
+        CutKind::TornTail => "torn-tail",
+        CutKind::UnfinishedSegment => "unfinished-segment",
+        CutKind::Salvaged => "salvaged",
+    }
+}
+
+fn cuts_json(cuts: &[Cut]) -> Json {
+    Json::Arr(
+        cuts.iter()
+            .map(|c| {
+                Json::obj(vec![
+                    ("kind", cut_kind_name(c.kind).into()),
+                    ("file", c.file.as_path().into()),
+                    ("offset", c.offset.into()),
+                    ("bytes", c.bytes.into()),
+                    ("why", c.why.clone().into()),
+                ])
+            })
+            .collect(),
+    )
+}
+
+/// What salvage would drop and keep for one corruption problem.
+fn salvage_plan_line(p: &journal::Problem) -> String {
+    let at = format!("{} at offset {}", p.file.display(), p.offset);
+    if p.segment == 0 || p.offset < journal::format::HEADER_BYTES {
+        return format!("cannot salvage {at}: {} (restore the file from a copy)", p.why);
+    }
+    match p.resumes_at {
+        Some(q) => format!(
+            "would drop the damaged bytes {at} up to offset {q} and keep the {} ({} bytes) after them",
+            plural(p.records_after, "valid record"),
+            p.bytes_after
+        ),
+        None => format!("would drop the damaged bytes {at} to the end of the segment (no valid record follows them)"),
+    }
+}
+
+fn salvage(a: SalvageArgs, json: bool) -> Outcome {
+    let dir = a.dir.as_path();
+    let before = scan(dir)?;
+    let corrupt: Vec<_> = before.problems.iter().filter(|p| p.kind == ProblemKind::Corrupt).collect();
+    if corrupt.is_empty() {
+        let msg = format!(
+            "nothing to salvage in {}: the journal opens (recovery repairs what `rtr journal verify` lists); \
+             nothing changed",
+            dir.display()
+        );
+        if json {
+            println!("{}", Json::obj(vec![("ok", true.into()), ("dir", dir.into()), ("changed", false.into())]));
+        } else {
+            println!("{msg}");
+        }
+        return Ok(0);
+    }
+    let plan: Vec<String> = corrupt.iter().map(|p| salvage_plan_line(p)).collect();
+    if !salvageable(&before) {
+        let why = format!("salvage cannot repair {}: {}", dir.display(), plan.join("; "));
+        if json {
+            println!("{}", Json::obj(vec![("ok", false.into()), ("error", why.into())]));
+        } else {
+            eprintln!("rtr: {why}");
+        }
+        return Ok(EXIT_CORRUPT);
+    }
+    if !a.force {
+        let why = format!(
+            "refusing to salvage {} without --force. Salvage drops damaged bytes for good, and a transaction whose \
+             record was there may come back incomplete; restoring the damaged file from a copy loses nothing.",
+            dir.display()
+        );
+        if json {
+            let plan_json = plan.iter().map(|l| Json::from(l.as_str())).collect();
+            println!(
+                "{}",
+                Json::obj(vec![
+                    ("ok", false.into()),
+                    ("error", why.into()),
+                    ("plan", Json::Arr(plan_json)),
+                    ("problems", problems_json(&before)),
+                ])
+            );
+        } else {
+            for l in &plan {
+                println!("{l}");
+            }
+            eprintln!("rtr: {why}");
+        }
+        return Ok(EXIT_REFUSED);
+    }
+    let cfg = config_for(dir, &before);
+    let (j, recovered) = journal::salvage(&cfg).map_err(|e| match e {
+        JournalError::Locked { .. } => {
+            format!("salvage refused: a process owns the journal in {} (stop it first; nothing changed)", dir.display())
+        }
+        e => format!("salvage failed: {e}"),
+    })?;
+    let epoch = j.epoch();
+    drop(j);
+    let mut kept_files: Vec<PathBuf> = Vec::new();
+    for c in recovered.cuts.iter().filter(|c| c.kind == CutKind::Salvaged) {
+        let kept = journal::damaged_copy(&c.file, epoch);
+        if !kept_files.contains(&kept) {
+            kept_files.push(kept);
+        }
+    }
+    if json {
+        println!(
+            "{}",
+            Json::obj(vec![
+                ("ok", true.into()),
+                ("dir", dir.into()),
+                ("changed", true.into()),
+                ("new_epoch", epoch.into()),
+                ("cuts", cuts_json(&recovered.cuts)),
+                ("records_kept", recovered.records.len().into()),
+                ("damaged_files_kept", kept_files.iter().map(|p| Json::from(p.as_path())).collect::<Vec<_>>().into()),
+            ])
+        );
+        return Ok(0);
+    }
+    println!("salvage of {}: owner epoch {epoch}", dir.display());
+    for c in &recovered.cuts {
+        println!("{c}");
+    }
+    println!(
+        "{} kept; the journal opens again. The damaged files are kept as {} (not part of the journal; remove \
+         them when you no longer need them)",
+        plural(recovered.records.len(), "record"),
+        kept_files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    );
     Ok(0)
 }
 

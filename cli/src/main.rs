@@ -37,7 +37,7 @@ enum Cmd {
     /// Measure backend failover on this host: kill -9 the active backend node
     /// under load and time detection, journal takeover and the first new commit.
     FailoverBench(failover::FailoverArgs),
-    /// Inspect, check and take over a journal directory.
+    /// Inspect, check, take over and salvage a journal directory.
     Journal(journal_cmd::JournalArgs),
     /// Check that a directory (local disk or network file system) keeps the
     /// journal's storage rules and fencing; one PASS/FAIL line per check.

@@ -1,4 +1,4 @@
-//! `rtr journal create|show|dump|verify|takeover` as an operator runs them:
+//! `rtr journal create|show|dump|verify|takeover|salvage` as an operator runs them:
 //! output, `--json` output (parsed) and exit codes, on journals built here
 //! with the storage layer the way the node writes them, and on damaged and
 //! foreign directories.
@@ -412,4 +412,252 @@ fn dump_into_a_closed_pipe_ends_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     use std::os::unix::process::ExitStatusExt;
     assert!(status.success() || status.signal() == Some(libc::SIGPIPE), "{status:?} {err}");
+}
+
+/// Flips one bit of the segment file at `at`.
+fn flip(file: &Path, at: u64) {
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(file).unwrap();
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, at).unwrap();
+    f.write_all_at(&[b[0] ^ 0x10], at).unwrap();
+}
+
+#[test]
+fn verify_reports_a_bad_byte_before_committed_records_in_the_last_segment_as_corruption() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("j");
+    drop(node_like(&dir));
+    let scan = journal::scan(&dir).unwrap();
+    assert_eq!(scan.segments.len(), 1, "segment 1 is the last one");
+    let seg1 = segment_path(&dir, 1);
+    // Transaction 2's message, before transaction 1's Commit record.
+    let victim = scan.entries[2].clone();
+    assert_eq!(victim.record.tid, tid(2));
+    let after: Vec<_> = scan.entries[3..].to_vec();
+    assert!(after.iter().any(|e| e.record.tid == tid(1) && e.record.kind == RecordKind::Commit));
+    let bytes_after: u64 = after.iter().map(|e| journal::format::record_bytes(e.record.payload.len()) as u64).sum();
+    flip(&seg1, victim.offset + 40);
+
+    let o = rtr(&["journal", "verify", s(&dir)]);
+    assert_eq!(o.code, EXIT_CORRUPT, "{o:?}");
+    let line = o.stdout.lines().find(|l| l.starts_with("CORRUPT:")).unwrap_or_else(|| panic!("{o:?}"));
+    assert!(line.contains(&format!("{} at offset {}", seg1.display(), victim.offset)), "{line}");
+    assert!(line.contains(&format!("{} valid records ({bytes_after} bytes) follow it", after.len())), "{line}");
+    assert!(o.stdout.contains("FAILED: the journal will not open"), "{o:?}");
+    assert!(o.stdout.contains("rtr journal salvage"), "verify points to the salvage command: {o:?}");
+    assert!(!o.stdout.contains("WARNING: torn tail"), "{o:?}");
+    let o = rtr(&["journal", "verify", s(&dir), "--json"]);
+    assert_eq!(o.code, EXIT_CORRUPT, "{o:?}");
+    let v = o.json();
+    assert_eq!(v["opens"], false);
+    let p = &v["problems"][0];
+    assert_eq!(p["kind"], "corrupt");
+    assert_eq!(p["file"].as_str(), Some(s(&seg1)));
+    assert_eq!(p["offset"].as_u64(), Some(victim.offset));
+    assert_eq!(p["records_after"].as_u64(), Some(after.len() as u64));
+    assert_eq!(p["bytes_after"].as_u64(), Some(bytes_after));
+    assert_eq!(p["resumes_at"].as_u64(), Some(after[0].offset));
+}
+
+#[test]
+fn a_node_refuses_to_start_on_a_bad_byte_before_committed_records_and_names_file_and_offset() {
+    let d = tempfile::tempdir().unwrap();
+    let node_dir = d.path().join("node");
+    let dir = node_dir.join("journal");
+    drop(node_like(&dir));
+    let scan = journal::scan(&dir).unwrap();
+    // Transaction 1 (committed, not done) comes after its first record.
+    let victim = scan.entries[1].clone();
+    assert_eq!(victim.record.tid, tid(1));
+    let seg1 = segment_path(&dir, 1);
+    flip(&seg1, victim.offset + 12);
+    let sock = d.path().join("n.sock");
+    let o = common::rtr_within(
+        &["start", "--foreground", "--dir", s(&node_dir), "--socket", s(&sock)],
+        Duration::from_secs(30),
+    );
+    assert_ne!(o.code, 0, "{o:?}");
+    assert!(o.stderr.contains(&format!("{} is corrupt at offset {}", seg1.display(), victim.offset)), "{o:?}");
+    // Nothing was cut: every record is still in the journal.
+    assert_eq!(journal::scan(&dir).unwrap().segments.len(), 1);
+}
+
+#[test]
+fn salvage_says_what_it_would_do_then_drops_the_bad_record_and_keeps_the_committed_ones_after_it() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("j");
+    drop(node_like(&dir));
+    let scan = journal::scan(&dir).unwrap();
+    let seg1 = segment_path(&dir, 1);
+    let victim = scan.entries[2].clone();
+    let after = &scan.entries[3..];
+    let bytes_after: u64 = after.iter().map(|e| journal::format::record_bytes(e.record.payload.len()) as u64).sum();
+    flip(&seg1, victim.offset + 40);
+    let copy = d.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
+    }
+    let damaged = std::fs::read(&seg1).unwrap();
+
+    // Without --force: the plan, exit 4, nothing changed.
+    let o = rtr(&["journal", "salvage", s(&dir)]);
+    assert_eq!(o.code, EXIT_REFUSED, "{o:?}");
+    let plan = format!(
+        "would drop the damaged bytes {} at offset {} up to offset {} and keep the {} valid records ({bytes_after} \
+         bytes) after them",
+        seg1.display(),
+        victim.offset,
+        after[0].offset,
+        after.len()
+    );
+    assert!(o.stdout.contains(&plan), "{o:?}");
+    assert!(o.stderr.contains("without --force"), "{o:?}");
+    let o = rtr(&["journal", "salvage", s(&dir), "--json"]);
+    assert_eq!(o.code, EXIT_REFUSED, "{o:?}");
+    assert_eq!(o.json()["ok"], false);
+    assert_eq!(o.json()["plan"][0].as_str(), Some(plan.as_str()));
+    assert_eq!(std::fs::read(&seg1).unwrap(), damaged);
+    assert_eq!(journal::scan(&dir).unwrap().epoch, Some(1));
+
+    // With --force: the damaged record goes, everything after it stays.
+    let o = rtr(&["journal", "salvage", s(&dir), "--force"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let size = journal::format::record_bytes(victim.record.payload.len()) as u64;
+    assert!(
+        o.stdout.contains(&format!(
+            "salvage dropped {size} damaged bytes of {} at offset {}",
+            seg1.display(),
+            victim.offset
+        )),
+        "{o:?}"
+    );
+    assert!(o.stdout.contains("8 records kept; the journal opens again"), "{o:?}");
+    let kept = dir.join("seg-0000000000000001.rtrj.damaged-2");
+    assert!(o.stdout.contains(&kept.display().to_string()), "{o:?}");
+    assert_eq!(std::fs::read(&kept).unwrap(), damaged);
+    let o = rtr(&["journal", "verify", s(&dir)]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("OK: the journal opens cleanly"), "{o:?}");
+    let (_j, rec) = journal::open(&cfg(&dir), Takeover::Normal).unwrap();
+    assert!(rec
+        .records
+        .iter()
+        .any(|r| r.tid == tid(1) && r.kind == RecordKind::Commit && r.payload == 7u32.to_le_bytes()));
+    assert!(!rec.records.iter().any(|r| r.tid == tid(2)), "the damaged record is gone");
+    assert_eq!(rec.records.len(), 8);
+    drop(_j);
+    let o = rtr(&["journal", "salvage", s(&dir), "--force"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("nothing to salvage"), "{o:?}");
+
+    // The same, for scripts.
+    let o = rtr(&["journal", "salvage", s(&copy), "--force", "--json"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let v = o.json();
+    assert_eq!((v["ok"].as_bool(), v["records_kept"].as_u64()), (Some(true), Some(8)));
+    assert_eq!(v["cuts"][0]["kind"], "salvaged");
+    assert_eq!(v["cuts"][0]["offset"].as_u64(), Some(victim.offset));
+    assert_eq!(v["cuts"][0]["bytes"].as_u64(), Some(size));
+    assert!(v["damaged_files_kept"][0].as_str().unwrap().ends_with("seg-0000000000000001.rtrj.damaged-2"), "{v}");
+}
+
+#[test]
+fn salvage_refuses_a_damaged_segment_header_and_changes_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("j");
+    drop(node_like(&dir));
+    drop(journal::open(&cfg(&dir), Takeover::Normal).unwrap());
+    let seg1 = segment_path(&dir, 1);
+    flip(&seg1, 20);
+    let before = std::fs::read(&seg1).unwrap();
+    let o = rtr(&["journal", "verify", s(&dir)]);
+    assert_eq!(o.code, EXIT_CORRUPT, "{o:?}");
+    assert!(!o.stdout.contains("rtr journal salvage"), "no salvage hint for what it cannot repair: {o:?}");
+    let o = rtr(&["journal", "salvage", s(&dir), "--force"]);
+    assert_eq!(o.code, EXIT_CORRUPT, "{o:?}");
+    assert!(o.stderr.contains(&format!("cannot salvage {} at offset 0", seg1.display())), "{o:?}");
+    assert_eq!(std::fs::read(&seg1).unwrap(), before);
+    assert_eq!(journal::scan(&dir).unwrap().epoch, Some(2));
+}
+
+/// A process whose stderr lines arrive on a channel; killed when dropped.
+struct Logged {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn every_cut_is_logged_with_file_offset_and_bytes_by_the_node_and_by_takeover() {
+    use std::io::BufRead;
+    let d = tempfile::tempdir().unwrap();
+    let node_dir = d.path().join("node");
+    let dir = node_dir.join("journal");
+    drop(node_like(&dir));
+    let scan = journal::scan(&dir).unwrap();
+    let last = scan.segments.last().unwrap().clone();
+    // A torn write after the last record.
+    let f = std::fs::OpenOptions::new().write(true).open(&last.path).unwrap();
+    f.write_all_at(&[0x40, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3], last.data_end).unwrap();
+    drop(f);
+    let copy = d.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
+    }
+    let want = format!(
+        "cut a torn tail off {} at offset {} ({} bytes zeroed to the end of the file)",
+        last.path.display(),
+        last.data_end,
+        last.file_bytes - last.data_end
+    );
+
+    let sock = d.path().join("n.sock");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rtr"))
+        .args(["start", "--foreground", "--dir", s(&node_dir), "--socket", s(&sock)])
+        .env_remove("RTR_NODE_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = child.stderr.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let node = Logged { child, lines };
+    let deadline = Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains(" ready on ")) {
+        match node.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(l) => seen.push(l),
+            Err(_) => panic!("the node did not get ready within {WAIT:?}: {seen:?}"),
+        }
+    }
+    drop(node);
+    let logged =
+        seen.iter().find(|l| l.contains("journal recovery cut a torn tail")).unwrap_or_else(|| panic!("{seen:?}"));
+    assert!(logged.contains(&want), "{logged}");
+
+    let o = rtr(&["journal", "takeover", s(&copy), "--force"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let copy_seg = copy.join(last.path.file_name().unwrap());
+    assert!(
+        o.stdout.contains(&want.replace(&last.path.display().to_string(), &copy_seg.display().to_string())),
+        "{o:?}"
+    );
 }

@@ -423,6 +423,9 @@ impl Driver {
                 let (j, rec) = journal::open_or_create(jc).map_err(|e| {
                     RtrError::NodeUnavailable(format!("cannot open the journal in {}: {e}", jc.dir.display()))
                 })?;
+                for cut in &rec.cuts {
+                    eprintln!("rtr node: journal recovery {cut}");
+                }
                 let n = node.recover(Instant::now(), &rec.records);
                 // The owner epoch grows at every open, durably: it makes the
                 // tids of this run differ from those of every earlier run.
@@ -662,6 +665,9 @@ impl Driver {
         cfg.dir = root.join(node);
         let (j, rec) = journal::open(&cfg, journal::Takeover::Force)
             .map_err(|e| format!("cannot take over {}: {e}", cfg.dir.display()))?;
+        for cut in &rec.cuts {
+            eprintln!("rtr node: recovery of the journal of {node} {cut}");
+        }
         eprintln!(
             "rtr node: took over the journal of {node} ({}) in {} ms: epoch {}, {} records",
             cfg.dir.display(),

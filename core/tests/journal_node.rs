@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use rtr_core::flags::{ope, sen};
-use rtr_core::journal::JournalConfig;
+use rtr_core::journal::{self, JournalConfig, RecordKind};
 use rtr_core::{EmbeddedConfig, MsgType, Rtr, Status};
 
 #[test]
@@ -86,4 +86,68 @@ fn a_forgotten_branch_is_done_at_commit_and_not_replayed_after_restart() {
     let rtr = Rtr::embedded_with(cfg()).unwrap();
     let s = open_ok(&rtr, server_params("JFORGET", 0, 100, 0));
     assert_quiet(&rtr, s);
+}
+
+/// One bad byte in the last journal segment, before a committed transaction
+/// that a server had not finished: the node refuses to start and names the
+/// file and offset, rather than cutting the transaction off as a torn tail.
+/// An undamaged copy of the same journal replays the transaction.
+#[test]
+fn a_bad_byte_before_committed_work_stops_the_node_with_the_file_and_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = |d: &std::path::Path| EmbeddedConfig {
+        journal: Some(JournalConfig { dir: d.to_path_buf(), segment_bytes: 1 << 20, max_segments: 4 }),
+        ..EmbeddedConfig::default()
+    };
+    let jdir = dir.path().join("j");
+    {
+        let rtr = Rtr::embedded_with(cfg(&jdir)).unwrap();
+        let s = open_ok(&rtr, server_params("JBAD", 0, 100, ope::EXPLICIT_ACCEPT));
+        let c = open_ok(&rtr, client_params("JBAD"));
+        for i in 0..2u8 {
+            rtr.send_to_server(c, 0, &msg(1, &[i + 1; 300])).unwrap();
+            // For the second transaction, this receive also finishes the first.
+            expect(&rtr, s, MsgType::Msg1);
+            rtr.accept_tx(s, 0, 0).unwrap();
+            rtr.accept_tx(c, 0, 0).unwrap();
+            expect(&rtr, c, MsgType::Accepted);
+            expect(&rtr, s, MsgType::Accepted);
+        }
+        // The server never receives again: the second transaction is
+        // committed and unfinished.
+    }
+    let good = dir.path().join("good");
+    std::fs::create_dir(&good).unwrap();
+    for e in std::fs::read_dir(&jdir).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), good.join(e.file_name())).unwrap();
+    }
+    // The first transaction's message record, in the last (only) segment.
+    let scan = journal::scan(&jdir).unwrap();
+    assert_eq!(scan.segments.len(), 1);
+    let first = scan.entries.iter().find(|e| e.record.kind == RecordKind::Msg).unwrap().clone();
+    let commits: Vec<_> = scan.entries.iter().filter(|e| e.record.kind == RecordKind::Commit).collect();
+    assert_eq!(commits.len(), 2);
+    assert!(commits[1].offset > first.offset);
+    let seg = scan.segments[0].path.clone();
+    let mut b = std::fs::read(&seg).unwrap();
+    b[first.offset as usize + journal::format::RECORD_OVERHEAD + 10] ^= 0x01;
+    std::fs::write(&seg, b).unwrap();
+
+    match Rtr::embedded_with(cfg(&jdir)) {
+        Err(e) => {
+            let text = e.to_string();
+            assert!(text.contains(&seg.display().to_string()), "{text}");
+            assert!(text.contains(&format!("offset {}", first.offset)), "{text}");
+        }
+        Ok(_) => panic!("the node started on a journal with a bad byte before committed work"),
+    }
+    // The damaged journal was not cut: the committed transaction is still in it.
+    let after = journal::scan(&jdir).unwrap();
+    assert!(after.entries.iter().any(|e| e.offset == commits[1].offset && e.record.kind == RecordKind::Commit));
+
+    let rtr = Rtr::embedded_with(cfg(&good)).unwrap();
+    let s = open_ok(&rtr, server_params("JBAD", 0, 100, ope::EXPLICIT_ACCEPT));
+    let m = expect(&rtr, s, MsgType::Msg1Uncertain);
+    assert_eq!(&m.data[4..], &[2u8; 300][..]);
 }

@@ -9,6 +9,8 @@
 //!
 //! Use: [`create`] a journal once, then [`open`] it (which takes ownership,
 //! fences any previous owner and recovers), then [`Journal::append`] records.
+//! A journal that `open` refuses because of damaged records opens with
+//! [`salvage`], the operator's choice to drop the damaged bytes.
 //! The journal knows nothing about transactions beyond two record kinds:
 //! `Fence` (it writes those itself) and `Done` (a transaction's Done record
 //! releases the space of all its records).
@@ -41,6 +43,7 @@ pub mod format;
 mod live;
 mod owner;
 mod recover;
+mod salvage;
 mod segment;
 mod writer;
 
@@ -51,7 +54,8 @@ use std::thread::JoinHandle;
 use crossbeam_channel::Sender;
 
 pub use format::{Record, RecordKind, Seal};
-pub use recover::{scan, JournalScan, Problem, ProblemKind, ScanEntry, SegmentInfo};
+pub use recover::{scan, Cut, CutKind, JournalScan, Problem, ProblemKind, ScanEntry, SegmentInfo};
+pub use salvage::damaged_copy;
 
 use crate::tid::Tid;
 use writer::{Request, Shared};
@@ -178,7 +182,13 @@ pub struct Recovered {
     pub epoch: u64,
     /// A torn tail that was cut off: the last segment and the offset from
     /// which it was zeroed (offset 0: an unfinished segment file was removed).
+    /// The last of `cuts` that is not a salvage.
     pub truncated: Option<(PathBuf, u64)>,
+    /// Everything recovery took out of the journal (torn tails, unfinished
+    /// segments, and with [`salvage`] the damaged stretches it dropped), in
+    /// order, with file, offset and bytes: the caller logs them (the journal
+    /// prints nothing).
+    pub cuts: Vec<Cut>,
     /// Segment files after recovery, including the new owner's first one.
     pub segments: usize,
 }
@@ -330,10 +340,29 @@ pub fn create(cfg: &JournalConfig) -> Result<(), JournalError> {
 
 /// Opens the journal in `cfg.dir`: takes the lock (see [`Takeover`]), takes
 /// the next epoch durably, recovers (truncating a torn tail of the last
-/// segment; [`JournalError::Corrupt`] for damage anywhere else), starts a new
+/// segment; [`JournalError::Corrupt`] for damage anywhere else, including a
+/// bad record in the last segment that valid records follow), starts a new
 /// segment with a Fence record sealing the previous owner's data, and starts
 /// the writer thread. [`JournalError::NotFound`] if there is no journal.
+/// What recovery cut off is in [`Recovered::cuts`].
 pub fn open(cfg: &JournalConfig, takeover: Takeover) -> Result<(Journal, Recovered), JournalError> {
+    open_as(cfg, takeover, false)
+}
+
+/// Opens a journal that [`open`] refuses because of damaged records, keeping
+/// what is valid: as [`open`] (with [`Takeover::Normal`]: a journal another
+/// process owns is [`JournalError::Locked`]), but first every segment with
+/// such damage is rebuilt from its valid records, before and after the
+/// damage, and the damaged bytes are dropped (`salvage.rs` says how, and
+/// what that risks). Each dropped stretch is a [`CutKind::Salvaged`] cut in
+/// [`Recovered::cuts`]; the old file is kept as `<segment>.damaged-<epoch>`.
+/// A damaged segment header is still [`JournalError::Corrupt`]. On a journal
+/// that opens anyway, this is an [`open`].
+pub fn salvage(cfg: &JournalConfig) -> Result<(Journal, Recovered), JournalError> {
+    open_as(cfg, Takeover::Normal, true)
+}
+
+fn open_as(cfg: &JournalConfig, takeover: Takeover, salvaging: bool) -> Result<(Journal, Recovered), JournalError> {
     cfg.validate()?;
     let dir = &cfg.dir;
     if !owner::epoch_path(dir).exists() {
@@ -352,6 +381,7 @@ pub fn open(cfg: &JournalConfig, takeover: Takeover) -> Result<(Journal, Recover
     }
     // From here on the previous owner is fenced: its next check fails.
     let (previous, epoch) = owner::claim_next(dir)?;
+    let mut cuts = if salvaging { salvage::rebuild(dir, epoch)? } else { Vec::new() };
     let repaired = recover::repair(dir)?;
     let seal = Seal { epoch: previous, segment: repaired.seal.0, offset: repaired.seal.1 };
     let (writer, segments) = writer::Writer::start(cfg, epoch, lock, &repaired, seal)?;
@@ -362,12 +392,10 @@ pub fn open(cfg: &JournalConfig, takeover: Takeover) -> Result<(Journal, Recover
         .spawn(move || writer.run(rx))
         .map_err(|e| segment::io_err(dir, e))?;
     let journal = Journal { inner: Arc::new(Inner { tx: Some(tx), thread: Some(thread), epoch, shared }) };
-    let recovered = Recovered {
-        records: repaired.records.into_iter().map(|(_, r)| r).collect(),
-        epoch,
-        truncated: repaired.truncated,
-        segments,
-    };
+    cuts.extend(repaired.cuts.iter().cloned());
+    let truncated = repaired.cuts.last().map(|c| (c.file.clone(), c.offset));
+    let recovered =
+        Recovered { records: repaired.records.into_iter().map(|(_, r)| r).collect(), epoch, truncated, cuts, segments };
     Ok((journal, recovered))
 }
 

@@ -1,8 +1,11 @@
 //! Scanning and recovery.
 //!
 //! A scan reads every segment in number order and decodes its header and
-//! records until the end of data or the first record that does not check
-//! out. Then the findings are classified:
+//! records until the end of data. A record that does not check out is a
+//! *damaged spot*; the scan then looks ahead for valid records at later
+//! offsets (see [`resync`]) and goes on decoding from the first one it
+//! finds, so it knows what follows the damage. Then the findings are
+//! classified:
 //!
 //! - **stale records**: a record of epoch `e` at position `p` is stale when
 //!   some Fence record of a later epoch sealed the journal at a position
@@ -10,45 +13,73 @@
 //!   records are never returned by recovery and never count as live.
 //! - **stale debris**: a bad record or header at a position past such a seal
 //!   (a fenced owner's torn write, or a segment it was creating). Ignored.
-//! - **torn tail**: a bad record in the last segment (a write cut short by a
-//!   crash). Recovery zeroes the segment from there on.
+//! - **torn tail**: a bad record in the last segment with no valid (non-stale)
+//!   record after it: the last write, cut short by a crash. Recovery zeroes
+//!   the segment from there on and reports the cut.
 //! - **unfinished segment**: the last segment's header is blank, torn, or
 //!   names another segment (a creation or recycling cut short by a crash; it
 //!   never held acknowledged data because acknowledging syncs the header).
-//!   Recovery removes the file.
-//! - **corrupt**: anything else (bad data before the end, unknown magic or
-//!   version, unknown record kind): the journal refuses to open.
+//!   Recovery removes the file and reports it.
+//! - **corrupt**: anything else: bad data before the end of a segment that is
+//!   not the last, a bad record in the last segment *followed by valid
+//!   records* (a crash tears only the end of what was written, so data after
+//!   the damage was written, and possibly acknowledged, after the damaged
+//!   record: cutting there would silently drop it), unknown magic or version,
+//!   unknown record kind: the journal refuses to open. The operator may
+//!   choose `salvage` (drop the damaged bytes, keep every valid record).
 //!
-//! Known limit: the scan cannot tell a torn tail from a bit flip in the last
-//! segment's data; both are cut off there, and the cut is reported.
+//! Why valid-looking records after a torn tail are not mistaken for data:
+//! the bytes past the end of what was written are zeros (fresh or cut
+//! segments) or a recycled file's previous life, whose records carry another
+//! CRC seed (the segment number) and never check out. The look-ahead also
+//! requires the header's epoch in the record (every record of a segment is
+//! written by the owner that created or recycled it) and a second valid
+//! record or the end-of-data mark right after it.
+//!
+//! Known limit: the journal does not record which writes were synced, so a
+//! crash that loses the middle of the last, unacknowledged write while
+//! keeping its end (storage that reorders writes on power loss) also reads
+//! as corruption: the node then refuses to start rather than guess.
 
+use std::fmt::Write as _;
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 
-use super::format::{decode_header, decode_record, seed, Decoded, HeaderError, Record, RecordKind, Seal, HEADER_BYTES};
+use super::format::{
+    decode_header, decode_record, record_bytes, seed, Decoded, HeaderError, Record, RecordKind, Seal, BODY_FIXED,
+    HEADER_BYTES, RECORD_OVERHEAD, WORD_BYTES,
+};
 use super::segment::{self, io_err};
 use super::{owner, JournalError};
 
 /// One segment as read from disk.
-struct SegScan {
-    number: u64,
-    path: PathBuf,
-    file_bytes: u64,
-    created_epoch: Option<u64>,
-    records: Vec<(u64, Record)>,
-    /// Offset where valid data ends.
-    end: u64,
-    /// The first thing that did not check out: (offset, why, hard, in the header).
-    problem: Option<RawProblem>,
+pub(super) struct SegScan {
+    pub number: u64,
+    pub path: PathBuf,
+    pub file_bytes: u64,
+    /// The epoch in the header: the owner that created or recycled the
+    /// segment, and so the epoch of every record written in it.
+    pub created_epoch: Option<u64>,
+    /// Every valid record, in offset order (those after a damaged spot too).
+    pub records: Vec<(u64, Record)>,
+    /// Offset where valid data ends: the end-of-data mark, or the last
+    /// damaged spot when no valid record follows it.
+    pub end: u64,
+    /// What did not check out, in offset order (at most one header problem,
+    /// and then nothing else).
+    pub damage: Vec<Damage>,
 }
 
-struct RawProblem {
-    offset: u64,
-    why: String,
+/// A spot of a segment that does not check out.
+pub(super) struct Damage {
+    pub offset: u64,
+    pub why: String,
     /// Not explainable by a torn write (bad magic or version, unknown kind
     /// with a valid checksum).
-    hard: bool,
-    header: bool,
+    pub hard: bool,
+    pub header: bool,
+    /// Where valid records start again after it, if they do.
+    pub resumes_at: Option<u64>,
 }
 
 fn scan_segment(number: u64, path: PathBuf, bytes: &[u8]) -> SegScan {
@@ -59,17 +90,19 @@ fn scan_segment(number: u64, path: PathBuf, bytes: &[u8]) -> SegScan {
         created_epoch: None,
         records: Vec::new(),
         end: 0,
-        problem: None,
+        damage: Vec::new(),
     };
-    let header_problem = |why: String, hard: bool| Some(RawProblem { offset: 0, why, hard, header: true });
+    let header_damage = |why: String, hard: bool| Damage { offset: 0, why, hard, header: true, resumes_at: None };
     match decode_header(bytes) {
         Err(e) => {
             let hard = matches!(e, HeaderError::UnknownMagic | HeaderError::UnsupportedVersion(_));
-            s.problem = header_problem(e.to_string(), hard);
+            s.damage.push(header_damage(e.to_string(), hard));
         }
         Ok(h) if h.segment != number => {
-            s.problem =
-                header_problem(format!("header names segment {} but the file name says {number}", h.segment), false);
+            s.damage.push(header_damage(
+                format!("header names segment {} but the file name says {number}", h.segment),
+                false,
+            ));
         }
         Ok(h) => {
             s.created_epoch = Some(h.epoch);
@@ -83,8 +116,12 @@ fn scan_segment(number: u64, path: PathBuf, bytes: &[u8]) -> SegScan {
                         off += bytes as u64;
                     }
                     Decoded::Bad { why, hard } => {
-                        s.problem = Some(RawProblem { offset: off, why, hard, header: false });
-                        break;
+                        let resumes_at = resync(seed, h.epoch, bytes, off + 1);
+                        s.damage.push(Damage { offset: off, why, hard, header: false, resumes_at });
+                        match resumes_at {
+                            Some(next) => off = next,
+                            None => break,
+                        }
                     }
                 }
             }
@@ -94,9 +131,57 @@ fn scan_segment(number: u64, path: PathBuf, bytes: &[u8]) -> SegScan {
     s
 }
 
+/// The first offset at or after `from` where a record of this segment
+/// starts: one that checks out under the segment's CRC `seed`, carries the
+/// segment's `epoch`, and is followed by another such record or by the end
+/// of data. Bytes of a recycled file's previous life never qualify (their
+/// seed differs), nor do zeros; a random match needs a 32-bit checksum, a
+/// 64-bit epoch and a second record or an 8-byte zero word to agree.
+///
+/// Records are not aligned, so every byte offset is tried; the cheap length,
+/// epoch and kind checks come before any checksum is computed.
+fn resync(seed: u32, epoch: u64, bytes: &[u8], from: u64) -> Option<u64> {
+    let epoch_bytes = epoch.to_le_bytes();
+    let same_segment = |at: usize| -> Option<usize> {
+        match decode_record(seed, bytes.get(at..)?) {
+            Decoded::Record { record, bytes } if record.epoch == epoch => Some(bytes),
+            _ => None,
+        }
+    };
+    let mut at = usize::try_from(from).ok()?;
+    let last = bytes.len().checked_sub(RECORD_OVERHEAD)?;
+    while at <= last {
+        // A record's length word is never zero: skip zeros (the usual rest
+        // of a segment) sixteen bytes at a time.
+        if bytes.get(at..at + 16).is_some_and(|w| u128::from_ne_bytes(w.try_into().unwrap_or([1; 16])) == 0) {
+            at += 13;
+            continue;
+        }
+        let here = at;
+        at += 1;
+        let Some(word) = bytes.get(here..here + RECORD_OVERHEAD) else { break };
+        let len = u32::from_le_bytes([word[0], word[1], word[2], word[3]]) as usize;
+        if len < BODY_FIXED
+            || len > bytes.len() - here - WORD_BYTES
+            || word[WORD_BYTES..WORD_BYTES + 8] != epoch_bytes
+            || RecordKind::from_u8(word[RECORD_OVERHEAD - 1]).is_none()
+        {
+            continue;
+        }
+        let Some(n) = same_segment(here) else { continue };
+        let next = here + n;
+        let chained = same_segment(next).is_some()
+            || bytes.get(next..).is_some_and(|rest| decode_record(seed, rest) == Decoded::End);
+        if chained {
+            return Some(here as u64);
+        }
+    }
+    None
+}
+
 /// Reads all segments. A segment file that disappears while being read (a
 /// live owner recycled it) restarts the scan, a few times at most.
-fn scan_all(dir: &Path) -> Result<Vec<SegScan>, JournalError> {
+pub(super) fn scan_all(dir: &Path) -> Result<Vec<SegScan>, JournalError> {
     'again: for _ in 0..5 {
         let mut out = Vec::new();
         for (number, path) in segment::list(dir)? {
@@ -131,6 +216,52 @@ pub struct Problem {
     pub offset: u64,
     pub why: String,
     pub kind: ProblemKind,
+    /// Where valid records of the same segment start again after the damage
+    /// (None: none follow it, or a header or epoch-file problem).
+    pub resumes_at: Option<u64>,
+    /// Valid records of the same segment after the damage, and their bytes:
+    /// what cutting the segment here would lose.
+    pub records_after: usize,
+    pub bytes_after: u64,
+}
+
+/// Something recovery (or salvage) took out of the journal: reported in
+/// [`Recovered::cuts`](super::Recovered) so that the caller can log it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cut {
+    pub kind: CutKind,
+    pub file: PathBuf,
+    pub offset: u64,
+    /// Bytes taken out: a torn tail's from `offset` to the end of the file
+    /// (zeroed; mostly the unused rest of the segment); an unfinished
+    /// segment's whole file (removed); a salvaged damage's stretch up to
+    /// where valid records resume (or to the end of the file).
+    pub bytes: u64,
+    /// What was wrong at `offset`.
+    pub why: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CutKind {
+    /// A write cut short by a crash at the end of the last segment.
+    TornTail,
+    /// The last segment's creation or recycling did not finish: file removed.
+    UnfinishedSegment,
+    /// Damage that `salvage` dropped, keeping the valid records after it.
+    Salvaged,
+}
+
+impl std::fmt::Display for Cut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (file, off, n, why) = (self.file.display(), self.offset, self.bytes, &self.why);
+        match self.kind {
+            CutKind::TornTail => {
+                write!(f, "cut a torn tail off {file} at offset {off} ({n} bytes zeroed to the end of the file): {why}")
+            }
+            CutKind::UnfinishedSegment => write!(f, "removed unfinished segment {file} ({n} bytes): {why}"),
+            CutKind::Salvaged => write!(f, "salvage dropped {n} damaged bytes of {file} at offset {off}: {why}"),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -180,13 +311,13 @@ impl JournalScan {
 }
 
 /// A Fence found in the scan: where it is and what it seals.
-struct Fence {
+pub(super) struct Fence {
     at: (u64, u64),
     epoch: u64,
     seal: (u64, u64),
 }
 
-fn fences(segs: &[SegScan]) -> Vec<Fence> {
+pub(super) fn fences(segs: &[SegScan]) -> Vec<Fence> {
     let mut out = Vec::new();
     for s in segs {
         for (off, r) in &s.records {
@@ -200,8 +331,14 @@ fn fences(segs: &[SegScan]) -> Vec<Fence> {
     out
 }
 
-fn is_stale(fences: &[Fence], pos: (u64, u64), epoch: u64) -> bool {
+pub(super) fn is_stale(fences: &[Fence], pos: (u64, u64), epoch: u64) -> bool {
     fences.iter().any(|f| epoch < f.epoch && pos >= f.seal)
+}
+
+/// Whether recovery keeps this record of segment `seg` (Fence records are
+/// the journal's own; stale records were written by a fenced owner).
+pub(super) fn is_kept(fences: &[Fence], seg: u64, off: u64, r: &Record) -> bool {
+    r.kind == RecordKind::Fence || !is_stale(fences, (seg, off), r.epoch)
 }
 
 /// Bad data at `pos` is a fenced owner's debris if a later Fence sealed the
@@ -210,25 +347,49 @@ fn is_debris(fences: &[Fence], pos: (u64, u64)) -> bool {
     fences.iter().any(|f| f.at > pos && f.seal <= pos)
 }
 
-fn classify(segs: &[SegScan], fences: &[Fence]) -> Vec<Problem> {
+/// One problem per damaged spot, in segment and offset order.
+pub(super) fn classify(segs: &[SegScan], fences: &[Fence]) -> Vec<Problem> {
     let last = segs.last().map(|s| s.number);
     let mut out = Vec::new();
     for s in segs {
-        let Some(p) = &s.problem else { continue };
-        let kind = if p.hard {
-            ProblemKind::Corrupt
-        } else if is_debris(fences, (s.number, p.offset)) {
-            ProblemKind::StaleDebris
-        } else if Some(s.number) == last {
-            if p.header {
+        for d in &s.damage {
+            let after: Vec<_> = s.records.iter().filter(|(off, _)| *off > d.offset).collect();
+            let records_after = after.len();
+            let bytes_after: u64 = after.iter().map(|(_, r)| record_bytes(r.payload.len()) as u64).sum();
+            // Only records recovery would keep make the damage more than a
+            // torn tail: a fenced owner's late writes are not acknowledged data.
+            let kept_after = after.iter().any(|(off, r)| is_kept(fences, s.number, *off, r));
+            let kind = if d.hard {
+                ProblemKind::Corrupt
+            } else if is_debris(fences, (s.number, d.offset)) {
+                ProblemKind::StaleDebris
+            } else if Some(s.number) == last && d.header {
                 ProblemKind::UnfinishedSegment
-            } else {
+            } else if Some(s.number) == last && !kept_after {
                 ProblemKind::TornTail
+            } else {
+                ProblemKind::Corrupt
+            };
+            let mut why = d.why.clone();
+            if let (ProblemKind::Corrupt, Some(at)) = (kind, d.resumes_at) {
+                let _ = write!(
+                    why,
+                    "; {records_after} valid record{} ({bytes_after} bytes) follow it from offset {at}, so it is not \
+                     a torn tail",
+                    if records_after == 1 { "" } else { "s" }
+                );
             }
-        } else {
-            ProblemKind::Corrupt
-        };
-        out.push(Problem { file: s.path.clone(), segment: s.number, offset: p.offset, why: p.why.clone(), kind });
+            out.push(Problem {
+                file: s.path.clone(),
+                segment: s.number,
+                offset: d.offset,
+                why,
+                kind,
+                resumes_at: d.resumes_at,
+                records_after,
+                bytes_after,
+            });
+        }
     }
     out
 }
@@ -258,6 +419,9 @@ pub fn scan(dir: &Path) -> Result<JournalScan, JournalError> {
                 offset: 0,
                 why: e.to_string(),
                 kind: ProblemKind::Corrupt,
+                resumes_at: None,
+                records_after: 0,
+                bytes_after: 0,
             });
             None
         }
@@ -292,7 +456,8 @@ pub(crate) struct Repaired {
     pub seal: (u64, u64),
     /// Highest segment number ever seen here (new segments get higher ones).
     pub max_number: u64,
-    pub truncated: Option<(PathBuf, u64)>,
+    /// What was cut off or removed, in order.
+    pub cuts: Vec<Cut>,
 }
 
 /// Scans, refuses corruption, cuts off a torn tail, removes an unfinished
@@ -305,18 +470,36 @@ pub(crate) fn repair(dir: &Path) -> Result<Repaired, JournalError> {
         return Err(JournalError::Corrupt { file: p.file.clone(), offset: p.offset, why: p.why.clone() });
     }
     let max_number = segs.last().map_or(0, |s| s.number);
-    let mut truncated = None;
+    let mut cuts = Vec::new();
     for p in &problems {
+        let file_bytes = segs.iter().find(|s| s.number == p.segment).map_or(0, |s| s.file_bytes);
         match p.kind {
             ProblemKind::TornTail => {
                 let file = OpenOptions::new().write(true).open(&p.file).map_err(|e| io_err(&p.file, e))?;
                 segment::zero_from(&file, &p.file, p.offset)?;
-                truncated = Some((p.file.clone(), p.offset));
+                // Whatever lay past the cut (only stale records) is gone now.
+                if let Some(s) = segs.iter_mut().find(|s| s.number == p.segment) {
+                    s.records.retain(|(off, _)| *off < p.offset);
+                    s.end = s.end.min(p.offset);
+                }
+                cuts.push(Cut {
+                    kind: CutKind::TornTail,
+                    file: p.file.clone(),
+                    offset: p.offset,
+                    bytes: file_bytes.saturating_sub(p.offset),
+                    why: p.why.clone(),
+                });
             }
             ProblemKind::UnfinishedSegment => {
                 segment::remove(dir, p.segment)?;
                 segs.retain(|s| s.number != p.segment);
-                truncated = Some((p.file.clone(), 0));
+                cuts.push(Cut {
+                    kind: CutKind::UnfinishedSegment,
+                    file: p.file.clone(),
+                    offset: 0,
+                    bytes: file_bytes,
+                    why: p.why.clone(),
+                });
             }
             ProblemKind::StaleDebris | ProblemKind::Corrupt => {}
         }
@@ -332,7 +515,7 @@ pub(crate) fn repair(dir: &Path) -> Result<Repaired, JournalError> {
             }
         }
     }
-    Ok(Repaired { segments, records, seal, max_number, truncated })
+    Ok(Repaired { segments, records, seal, max_number, cuts })
 }
 
 #[cfg(test)]
@@ -379,7 +562,7 @@ mod tests {
         let r = repair(d.path()).unwrap();
         let payloads: Vec<_> = r.records.iter().map(|(_, r)| r.payload.clone()).collect();
         assert_eq!(payloads, vec![b"a".to_vec(), b"c".to_vec()]);
-        assert_eq!(r.truncated, None);
+        assert!(r.cuts.is_empty());
     }
 
     #[test]
@@ -424,5 +607,37 @@ mod tests {
         assert!(scan.entries.is_empty());
         assert_eq!(scan.problems.len(), 1);
         assert!(scan.problems[0].why.contains("checksum"), "{:?}", scan.problems);
+    }
+
+    #[test]
+    fn resync_finds_the_next_record_of_this_segment_only() {
+        let mut b = vec![0xA5u8; 100];
+        let at = b.len() as u64;
+        for n in 0..2 {
+            encode_record(&mut b, seed(3), 5, &Tid::default(), RecordKind::Msg, &[n; 10]);
+        }
+        b.extend_from_slice(&[0u8; 8]);
+        assert_eq!(resync(seed(3), 5, &b, 0), Some(at));
+        // Another segment's seed, another epoch, or nothing after it: no.
+        assert_eq!(resync(seed(4), 5, &b, 0), None);
+        assert_eq!(resync(seed(3), 6, &b, 0), None);
+        assert_eq!(resync(seed(3), 5, &b, at + 1), Some(at + 47));
+        // A lone record followed by garbage is not enough.
+        let mut lone = vec![0xA5u8; 100];
+        encode_record(&mut lone, seed(3), 5, &Tid::default(), RecordKind::Msg, b"x");
+        lone.extend_from_slice(&[0x5A; 40]);
+        assert_eq!(resync(seed(3), 5, &lone, 0), None);
+        // ...but one that ends the segment, or is followed by its end mark, is.
+        lone.truncate(100 + 38);
+        assert_eq!(resync(seed(3), 5, &lone, 0), Some(100));
+        assert_eq!(resync(seed(3), 5, &[], 0), None);
+        assert_eq!(resync(seed(3), 5, &b, u64::MAX), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_resync(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4000), s in 0u64..4, e in 0u64..4, from in 0u64..5000) {
+            proptest::prop_assert_eq!(resync(seed(s), e, &data, from), None);
+        }
     }
 }

@@ -633,3 +633,267 @@ fn reopening_many_times_never_keeps_more_segments_than_the_cap() {
     drop(open(&c, Takeover::Normal).unwrap());
     assert!(seg_numbers(&dir).len() <= 3, "{:?}", seg_numbers(&dir));
 }
+
+/// A journal whose last segment holds committed work the way the node
+/// writes it: after the Fence, transactions 0..10 each with a Msg (200-byte
+/// payload) and a Commit, none Done: about 9 KB of records. Returns the
+/// segment's record spans (Fence first) and the payloads in order.
+fn committed_work_in_the_last_segment(dir: &Path) -> (Vec<(u64, u64)>, Vec<Vec<u8>>) {
+    let (j, _) = new_journal(dir);
+    let mut all = Vec::new();
+    for i in 0..10u64 {
+        let m = vec![i as u8 + 1; 200];
+        let c = (i as u32).to_le_bytes().to_vec();
+        j.append_wait(vec![(tid(i), RecordKind::Msg, m.clone())], false).unwrap();
+        j.append_wait(vec![(tid(i), RecordKind::Commit, c.clone())], true).unwrap();
+        all.push(m);
+        all.push(c);
+    }
+    drop(j);
+    let spans = record_spans(dir, 1);
+    assert_eq!(spans.len(), 21);
+    assert_eq!(seg_numbers(dir), [1]);
+    (spans, all)
+}
+
+fn flipped_copy(from: &Path, seg: u64, at: u64) -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().unwrap();
+    copy_dir(from, t.path());
+    let p = segment::path(t.path(), seg);
+    let mut b = fs::read(&p).unwrap();
+    b[at as usize] ^= 0x04;
+    fs::write(&p, b).unwrap();
+    (t, p)
+}
+
+#[test]
+fn a_bad_byte_before_valid_records_in_the_last_segment_is_corruption_not_a_torn_tail() {
+    let d = tempfile::tempdir().unwrap();
+    let (spans, _) = committed_work_in_the_last_segment(d.path());
+    let last = spans.len() - 1;
+    let overhead = format::RECORD_OVERHEAD as u64;
+    // (record index, offset inside it): the first record's header (the
+    // Fence's length word), the first transaction record's checksum, a
+    // payload in the middle, the tid of the record just before the last one.
+    let cases = [(0, 2), (1, 5), (9, overhead + 100), (last - 1, 20)];
+    for (i, inside) in cases {
+        let (start, _) = spans[i];
+        let (t, p) = flipped_copy(d.path(), 1, start + inside);
+        match open(&cfg(t.path()), Takeover::Normal) {
+            Err(JournalError::Corrupt { file, offset, why }) => {
+                assert_eq!((&file, offset), (&p, start), "record {i}: {why}");
+                assert!(why.contains("not a torn tail"), "record {i}: {why}");
+            }
+            other => panic!("record {i}: open gave {:?}", other.map(|(_, r)| r.truncated)),
+        }
+        // Nothing was cut: the committed records after the bad one are still there.
+        assert_eq!(record_spans(t.path(), 1).last(), spans.last(), "record {i}");
+        let sc = scan(t.path()).unwrap();
+        assert!(sc.is_corrupt(), "record {i}");
+        // The scan says what follows the damage.
+        let after = &spans[i + 1..];
+        let p0 = &sc.problems[0];
+        assert_eq!((p0.kind, p0.offset), (ProblemKind::Corrupt, start), "record {i}");
+        assert_eq!(p0.resumes_at, Some(after[0].0), "record {i}");
+        assert_eq!(p0.records_after, after.len(), "record {i}");
+        assert_eq!(p0.bytes_after, after.last().unwrap().1 - after[0].0, "record {i}");
+        // Forcing does not get past it either (the takeover path).
+        assert!(matches!(open(&cfg(t.path()), Takeover::Force), Err(JournalError::Corrupt { .. })), "record {i}");
+    }
+}
+
+#[test]
+fn salvage_drops_the_bad_record_keeps_the_valid_ones_after_it_and_the_journal_opens() {
+    let d = tempfile::tempdir().unwrap();
+    let (spans, all) = committed_work_in_the_last_segment(d.path());
+    let last = spans.len() - 1;
+    for (i, inside) in [(0, 2), (1, 5), (9, format::RECORD_OVERHEAD as u64 + 100), (last - 1, 20)] {
+        let (start, end) = spans[i];
+        let (t, p) = flipped_copy(d.path(), 1, start + inside);
+        let (j, r) = salvage(&cfg(t.path())).unwrap_or_else(|e| panic!("record {i}: {e}"));
+        assert_eq!(r.epoch, 2);
+        // Exactly the damaged record is gone (index 0 is the Fence, not returned).
+        let mut want = all.clone();
+        if i > 0 {
+            want.remove(i - 1);
+        }
+        assert_eq!(payloads(&r.records), want, "record {i}");
+        // The last committed transaction, after the bad spot, is kept.
+        assert_eq!(r.records.last().map(|x| (x.tid, x.kind)), Some((tid(9), RecordKind::Commit)), "record {i}");
+        let cut =
+            Cut { kind: CutKind::Salvaged, file: p.clone(), offset: start, bytes: end - start, why: String::new() };
+        assert_eq!(r.cuts.len(), 1, "record {i}: {:?}", r.cuts);
+        assert_eq!(Cut { why: String::new(), ..r.cuts[0].clone() }, cut, "record {i}");
+        assert!(r.cuts[0].to_string().contains(&format!("at offset {start}")), "{}", r.cuts[0]);
+        assert_eq!(r.truncated, None);
+        // The new owner works on top of it.
+        append1(&j, 50, RecordKind::Msg, b"after salvage").unwrap();
+        drop(j);
+        // The damaged file is kept aside, under a name the journal ignores.
+        let kept = t.path().join(format!("{}.damaged-2", p.file_name().unwrap().to_string_lossy()));
+        assert_eq!(
+            fs::read(&kept).unwrap(),
+            fs::read(d.path().join(p.file_name().unwrap()))
+                .map(|mut b| {
+                    b[(start + inside) as usize] ^= 0x04;
+                    b
+                })
+                .unwrap()
+        );
+        // From now on the journal opens normally, with nothing to cut.
+        let sc = scan(t.path()).unwrap();
+        assert!(sc.is_clean(), "record {i}: {:?}", sc.problems);
+        let (_j, r2) = open(&cfg(t.path()), Takeover::Normal).unwrap();
+        want.push(b"after salvage".to_vec());
+        assert_eq!(payloads(&r2.records), want, "record {i}");
+        assert!(r2.cuts.is_empty(), "record {i}: {:?}", r2.cuts);
+    }
+}
+
+#[test]
+fn salvage_handles_earlier_segments_refuses_damaged_headers_and_owned_journals() {
+    let d = tempfile::tempdir().unwrap();
+    let (spans, all) = committed_work_in_the_last_segment(d.path());
+    // A second open: segment 1 is no longer the last.
+    drop(open(&cfg(d.path()), Takeover::Normal).unwrap());
+    let (t, p) = flipped_copy(d.path(), 1, spans[5].0 + 30);
+    assert!(
+        matches!(open(&cfg(t.path()), Takeover::Normal), Err(JournalError::Corrupt { offset, .. }) if offset == spans[5].0)
+    );
+    let (j, r) = salvage(&cfg(t.path())).unwrap();
+    let mut want = all.clone();
+    want.remove(4);
+    assert_eq!(payloads(&r.records), want);
+    assert_eq!((r.cuts.len(), &r.cuts[0].file, r.cuts[0].offset), (1, &p, spans[5].0));
+    // Salvage runs as the owner: refused while another holds the journal.
+    assert!(matches!(salvage(&cfg(t.path())), Err(JournalError::Locked { .. })));
+    drop(j);
+    // On a journal that opens, salvage is an open.
+    let (_j, r) = salvage(&cfg(t.path())).unwrap();
+    assert!(r.cuts.is_empty());
+    assert_eq!(payloads(&r.records), want);
+
+    // A damaged header of a segment that is not the last: refused, nothing changed.
+    let (t, _) = flipped_copy(d.path(), 1, 20);
+    let before = fs::read(segment::path(t.path(), 1)).unwrap();
+    match salvage(&cfg(t.path())) {
+        Err(JournalError::Corrupt { offset: 0, why, .. }) => assert!(why.contains("header"), "{why}"),
+        other => panic!("{:?}", other.map(|(_, r)| r.cuts)),
+    }
+    assert_eq!(fs::read(segment::path(t.path(), 1)).unwrap(), before);
+}
+
+/// A torn write of a last append of several records, cut at every byte
+/// offset: a torn tail (never corruption), the records wholly before the
+/// cut kept, the cut reported with file, offset and bytes.
+#[test]
+fn a_torn_multi_record_last_append_is_a_torn_tail_at_every_offset() {
+    let d = tempfile::tempdir().unwrap();
+    let (j, _) = new_journal(d.path());
+    append1(&j, 1, RecordKind::Msg, &[1; 40]).unwrap();
+    append1(&j, 2, RecordKind::Msg, &[2; 25]).unwrap();
+    let sizes = [30usize, 50, 20, 60];
+    let batch: Vec<_> =
+        sizes.iter().enumerate().map(|(k, n)| (tid(10 + k as u64), RecordKind::Msg, vec![k as u8 + 10; *n])).collect();
+    j.append_wait(batch, true).unwrap();
+    drop(j);
+    let mut all: Vec<Vec<u8>> = vec![vec![1; 40], vec![2; 25]];
+    all.extend(sizes.iter().enumerate().map(|(k, n)| vec![k as u8 + 10; *n]));
+    let spans = record_spans(d.path(), 1);
+    assert_eq!(spans.len(), 7);
+    let seg = segment::path(d.path(), 1);
+    let mut checked = 0;
+    for cut in spans[3].0..=spans[6].1 + 8 {
+        for tail in [Tail::Zeros, Tail::Garbage, Tail::Short] {
+            let t = tempfile::tempdir().unwrap();
+            copy_dir(d.path(), t.path());
+            let tseg = t.path().join(seg.file_name().unwrap());
+            let f = fs::OpenOptions::new().write(true).open(&tseg).unwrap();
+            match tail {
+                Tail::Zeros => f.write_all_at(&vec![0u8; 1024], cut).unwrap(),
+                Tail::Garbage => {
+                    f.write_all_at(&vec![0u8; 1024], cut).unwrap();
+                    // High bit set: never equal to a payload byte, so the write really differs.
+                    let g: Vec<u8> = (0..64u64).map(|i| (i * 53 + cut) as u8 | 0x80).collect();
+                    f.write_all_at(&g, cut).unwrap();
+                }
+                Tail::Short => f.set_len(cut).unwrap(),
+            }
+            drop(f);
+            let file_bytes = fs::metadata(&tseg).unwrap().len();
+            let kept: Vec<_> = spans[1..].iter().take_while(|(_, end)| *end <= cut).collect();
+            let boundary = kept.last().map_or(spans[0].1, |(_, end)| *end);
+            let (_j, r) = open(&cfg(t.path()), Takeover::Normal).unwrap_or_else(|e| panic!("cut {cut} {tail:?}: {e}"));
+            assert_eq!(payloads(&r.records), all[..kept.len()], "cut {cut} {tail:?}");
+            match r.cuts.as_slice() {
+                [] => assert_eq!(r.truncated, None),
+                [c] => {
+                    assert_eq!((c.kind, &c.file, c.offset), (CutKind::TornTail, &tseg, boundary), "cut {cut} {tail:?}");
+                    assert_eq!(c.bytes, file_bytes - boundary, "cut {cut} {tail:?}");
+                    assert_eq!(r.truncated, Some((tseg.clone(), boundary)));
+                }
+                more => panic!("cut {cut} {tail:?}: {more:?}"),
+            }
+            if kept.len() < all.len() && cut > boundary {
+                assert_eq!(r.cuts.len(), 1, "cut {cut} {tail:?}: a torn record must be reported");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 500, "{checked}");
+}
+
+/// A recycled segment keeps its previous life's records past the new end of
+/// data. Written by the same owner epoch, they pass every check but the
+/// checksum's seed: a torn last record followed by them is still a torn
+/// tail, and without a tear the segment opens clean.
+#[test]
+fn a_recycled_segment_with_old_records_after_its_torn_tail_still_opens() {
+    let d = tempfile::tempdir().unwrap();
+    let size = 64u64 << 10;
+    owner::write_epoch(d.path(), 1).unwrap();
+    let h = format::HEADER_BYTES as usize;
+    // The previous life: segment 1 full of epoch-1 records.
+    let mut old = vec![0u8; size as usize];
+    old[..format::HEADER_USED].copy_from_slice(&format::encode_header(&format::SegmentHeader { segment: 1, epoch: 1 }));
+    let mut recs = Vec::new();
+    let mut n = 0;
+    while recs.len() < size as usize - h - 200 {
+        format::encode_record(&mut recs, format::seed(1), 1, &tid(n), RecordKind::Msg, &[n as u8; 45]);
+        n += 1;
+    }
+    old[h..h + recs.len()].copy_from_slice(&recs);
+    fs::write(segment::path(d.path(), 1), &old).unwrap();
+    drop(segment::recycle(d.path(), 1, 2, 1, size).ok().unwrap());
+    // The new life, same epoch: three records, the last one torn anywhere.
+    let mut new = Vec::new();
+    let mut ends = Vec::new();
+    for (k, len) in [40usize, 33, 70].iter().enumerate() {
+        format::encode_record(&mut new, format::seed(2), 1, &tid(100 + k as u64), RecordKind::Msg, &vec![7; *len]);
+        ends.push((h + new.len()) as u64);
+    }
+    let p2 = segment::path(d.path(), 2);
+    let recycled = fs::read(&p2).unwrap();
+    for cut in (ends[1]..=ends[2] + 8).chain([ends[2] + 8]) {
+        let t = tempfile::tempdir().unwrap();
+        copy_dir(d.path(), t.path());
+        let mut b = recycled.clone();
+        let mut written = new.clone();
+        written.extend_from_slice(&[0u8; 8]);
+        let upto = (cut as usize - h).min(written.len());
+        b[h..h + upto].copy_from_slice(&written[..upto]);
+        let tp = t.path().join(p2.file_name().unwrap());
+        fs::write(&tp, &b).unwrap();
+        let sc = scan(t.path()).unwrap();
+        assert!(!sc.is_corrupt(), "cut {cut}: {:?}", sc.problems);
+        let (_j, r) = open(&cfg(t.path()), Takeover::Normal).unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+        let whole = ends.iter().filter(|e| **e <= cut).count();
+        assert_eq!(r.records.len(), whole, "cut {cut}");
+        if cut < ends[2] {
+            assert_eq!(r.truncated, Some((tp.clone(), ends[1])), "cut {cut}");
+        }
+        if cut == ends[2] + 8 {
+            assert!(r.cuts.is_empty(), "the whole write with its end mark: clean: {:?}", r.cuts);
+        }
+    }
+}
