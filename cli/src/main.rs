@@ -15,6 +15,7 @@ mod manage;
 mod probe;
 mod qualify;
 mod scratch;
+mod simulate;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,10 @@ enum Cmd {
     /// Measure backend failover on this host: kill -9 the active backend node
     /// under load and time detection, journal takeover and the first new commit.
     FailoverBench(failover::FailoverArgs),
+    /// Run the deterministic cluster simulator over many seeds (random faults,
+    /// lost unsynced writes, partitions) and report every broken invariant with
+    /// its seed; --seed N replays one run event by event.
+    Simulate(simulate::SimulateArgs),
     /// Inspect, check, take over and salvage a journal directory.
     Journal(journal_cmd::JournalArgs),
     /// Check that a directory (local disk or network file system) keeps the
@@ -90,6 +95,7 @@ fn main() {
         Cmd::CrashCheck(a) => crash::check(a),
         Cmd::CrashRemote(a) => crash::remote(a),
         Cmd::FailoverBench(a) => failover::run(a),
+        Cmd::Simulate(a) => simulate::run(a),
     };
     if let Err(e) = result {
         eprintln!("rtr: {e}");

@@ -143,6 +143,9 @@ pub struct SimConfig {
     pub think: Micros,
     /// A run that handles more events than this is stuck (a livelock).
     pub max_steps: u64,
+    /// Violations of these kinds are counted in the report's `known` but
+    /// do not fail the run: to look past a known defect for others.
+    pub ignore: Vec<ViolationKind>,
     /// Stop at the first violation (its trace ends there).
     pub stop_at_first: bool,
     /// Print every event as it happens.
@@ -167,6 +170,7 @@ impl SimConfig {
             clients_per_frontend: 2,
             think: 30_000,
             max_steps: 3_000_000,
+            ignore: Vec::new(),
             stop_at_first: true,
             verbose: false,
         }
@@ -186,6 +190,8 @@ pub struct Report {
     pub unknown: u64,
     pub sim_micros: Micros,
     pub violations: Vec<Violation>,
+    /// Violations of the kinds the run was told to ignore, by kind.
+    pub known: Vec<(ViolationKind, u64)>,
     /// A hash of every event handled, in order: equal runs have equal hashes.
     pub trace_hash: u64,
     /// The last events before the end (or the first violation).
@@ -209,8 +215,10 @@ impl Report {
                 v.text
             ),
         };
+        let known: Vec<String> = self.known.iter().map(|(k, n)| format!("{} x{n}", k.name())).collect();
+        let known = if known.is_empty() { String::new() } else { format!(" (ignored: {})", known.join(", ")) };
         format!(
-            "seed {}: {verdict} [{} steps, {:.0} s simulated, {} faults, transactions: {} committed, {} rejected, {} without outcome; trace {:016x}]",
+            "seed {}: {verdict}{known} [{} steps, {:.0} s simulated, {} faults, transactions: {} committed, {} rejected, {} without outcome; trace {:016x}]",
             self.seed,
             self.steps,
             self.sim_micros as f64 / 1e6,

@@ -136,6 +136,7 @@ pub(super) struct World {
     next_conn_id: u64,
     faults_on: bool,
     stop_new: bool,
+    two_actives_seen: std::collections::BTreeSet<String>,
     pub(super) trace: Trace,
     pub(super) report: Report,
 }
@@ -185,7 +186,8 @@ impl World {
             }
         }
         let ranges: Vec<Range> = shape.ranges.iter().map(|r| r.0).collect();
-        let chk = Checker::new(ranges.len());
+        let mut chk = Checker::new(ranges.len());
+        chk.ignore = cfg.ignore.clone();
         let trace = Trace::new(cfg.verbose);
         let fork = rng.fork();
         let mut w = World {
@@ -208,6 +210,7 @@ impl World {
             next_conn_id: 1,
             faults_on: false,
             stop_new: false,
+            two_actives_seen: Default::default(),
             trace,
             report: Report::default(),
         };
@@ -286,6 +289,7 @@ impl World {
         }
         self.report.sim_micros = self.now;
         self.report.violations = std::mem::take(&mut self.chk.violations);
+        self.report.known = self.chk.known.iter().map(|(k, n)| (*k, *n)).collect();
         for (tid, tx) in &self.chk.txs {
             let _ = tid;
             match tx.client_saw {
@@ -503,7 +507,6 @@ impl World {
         n.booting = false;
         self.trace.note(self.now, format!("{} starts (incarnation {inc}, {} journal records)", n.name, records.len()));
         let now = self.instant();
-        let mut node = node;
         node.recover(now, &records);
         self.nodes[i].node = Some(node);
         self.drain(i);
@@ -827,8 +830,8 @@ impl World {
             conn.cutoff[d] = conn.cutoff[d].min(*c);
         }
         let mut events = Vec::new();
-        for e in 0..2 {
-            if let Some(t) = down[e] {
+        for (e, t) in down.iter().enumerate() {
+            if let Some(t) = *t {
                 if !conn.down[e] {
                     conn.down[e] = true;
                     // It hears what reached it before it noticed.
@@ -1055,6 +1058,7 @@ impl World {
 
     /// Block direction(s) of pair `p` for `dur`: `which` 0 or 1 blocks what
     /// that end sends, 2 both.
+    #[allow(clippy::needless_range_loop)] // `e` and `1 - e` index both arrays
     fn partition(&mut self, p: usize, which: usize, dur: Micros) {
         let dirs: &[usize] = match which {
             0 => &[0],
@@ -1084,6 +1088,9 @@ impl World {
         }
         for e in 0..2 {
             if down[e].is_none() {
+                // This end is heard but hears the other: it sees the
+                // connection close just after the deaf end drops it, and
+                // what it sent until then arrives.
                 let other = down[1 - e].expect("one end is deaf");
                 down[e] = Some(other + self.rng.range(100, 2 * MS));
                 cutoff[e] = other;
@@ -1133,7 +1140,8 @@ impl World {
             if nodes.len() > 1 {
                 let names: Vec<&str> = nodes.iter().map(|i| self.nodes[*i].name.as_str()).collect();
                 let text = format!("range {r} is active on {} at once", names.join(" and "));
-                if !self.chk.violations.iter().any(|v| v.kind == ViolationKind::TwoActives && v.text == text) {
+                // Once per range and pair of nodes, not at every step it lasts.
+                if self.two_actives_seen.insert(text.clone()) {
                     self.chk.violate(ViolationKind::TwoActives, text);
                 }
             }

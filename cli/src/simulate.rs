@@ -1,0 +1,142 @@
+//! `rtr simulate`: run the deterministic cluster simulator
+//! (`rtr_core::sim`) over many seeds, report each failure with its seed,
+//! and replay one seed event by event.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use rtr_core::sim::{self, Faults, SimConfig, ViolationKind};
+
+#[derive(clap::Args)]
+pub struct SimulateArgs {
+    /// How many seeds to run (from --start).
+    #[arg(long, default_value_t = 100)]
+    seeds: u64,
+    /// The first seed (default: a random one, printed).
+    #[arg(long)]
+    start: Option<u64>,
+    /// Run this one seed and print every event (a failing seed replays exactly).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Fault kinds to inject, comma-separated: crash, freeze, net, partition,
+    /// server, client, disk, operator, all, none.
+    #[arg(long, default_value = "all")]
+    faults: String,
+    /// Violation kinds to count without failing on (to look past a known
+    /// defect), comma-separated: disagreement, applied-twice, two-actives,
+    /// accepted-not-applied, rejected-applied, partial, not-conserved,
+    /// no-outcome, livelock.
+    #[arg(long, default_value = "")]
+    ignore: String,
+    /// Seconds of simulated time with faults.
+    #[arg(long, default_value_t = 20)]
+    fault_time: u64,
+    /// Mean simulated milliseconds between faults.
+    #[arg(long, default_value_t = 1000)]
+    fault_every: u64,
+    /// One backend per key range has no journal of the other's (no shared
+    /// journal root: a standby cannot take over a lost node's journal).
+    #[arg(long)]
+    no_shared_root: bool,
+    /// Routers in the facility (default 2): with one, two routers can never
+    /// disagree on which backend is active, so other defects show.
+    #[arg(long, default_value_t = 2)]
+    routers: usize,
+    /// Worker threads (seeds are independent; each run is single-threaded).
+    #[arg(long, default_value_t = 2)]
+    jobs: usize,
+    /// Print a line for every seed, not only the failures.
+    #[arg(long)]
+    all: bool,
+}
+
+fn config(a: &SimulateArgs, seed: u64) -> Result<SimConfig, String> {
+    let mut c = SimConfig::new(seed);
+    c.faults = Faults::parse(&a.faults)?;
+    for w in a.ignore.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        let kinds: Vec<&str> = ViolationKind::ALL.iter().map(|k| k.name()).collect();
+        c.ignore.push(
+            ViolationKind::parse(w).ok_or_else(|| format!("unknown violation kind {w:?} (known: {})", kinds.join(", ")))?,
+        );
+    }
+    c.fault_time = a.fault_time * 1_000_000;
+    c.fault_every = a.fault_every.max(1) * 1_000;
+    c.shared_root = !a.no_shared_root;
+    if !(1..=4).contains(&a.routers) {
+        return Err(format!("--routers {} is outside 1 to 4", a.routers));
+    }
+    c.shape.routers = (1..=a.routers).map(|i| format!("tr{i}")).collect();
+    Ok(c)
+}
+
+pub fn run(a: SimulateArgs) -> Result<(), String> {
+    if let Some(seed) = a.seed {
+        let mut c = config(&a, seed)?;
+        c.verbose = true;
+        let r = sim::run(c);
+        println!("{}", r.summary());
+        for v in r.violations.iter().skip(1) {
+            println!("  also: {} at {:.6}: {}", v.kind.name(), v.at as f64 / 1e6, v.text);
+        }
+        return if r.ok() { Ok(()) } else { Err(format!("seed {seed} failed")) };
+    }
+    config(&a, 0)?; // check the arguments once
+    let start = a.start.unwrap_or_else(|| {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        (t.as_nanos() as u64 ^ u64::from(std::process::id())) % 1_000_000_000
+    });
+    println!(
+        "rtr simulate: seeds {start}..{} ({} faults, {} s of faults each), {} jobs",
+        start + a.seeds,
+        a.faults,
+        a.fault_time,
+        a.jobs.max(1)
+    );
+    let next = AtomicU64::new(start);
+    let failed = Mutex::new(Vec::new());
+    let totals = Mutex::new((0u64, 0u64, 0u64, 0u64));
+    let t0 = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..a.jobs.max(1) {
+            s.spawn(|| loop {
+                let seed = next.fetch_add(1, Ordering::Relaxed);
+                if seed >= start + a.seeds {
+                    return;
+                }
+                let Ok(c) = config(&a, seed) else { return };
+                let r = sim::run(c);
+                {
+                    let mut t = totals.lock().unwrap_or_else(|e| e.into_inner());
+                    t.0 += r.steps;
+                    t.1 += r.faults;
+                    t.2 += r.committed + r.rejected + r.unknown;
+                    t.3 += r.sim_micros;
+                }
+                if !r.ok() {
+                    println!("{}", r.summary());
+                    failed.lock().unwrap_or_else(|e| e.into_inner()).push(seed);
+                } else if a.all {
+                    println!("{}", r.summary());
+                }
+            });
+        }
+    });
+    let secs = t0.elapsed().as_secs_f64();
+    let (steps, faults, txs, sim_us) = *totals.lock().unwrap_or_else(|e| e.into_inner());
+    let mut failed = failed.into_inner().unwrap_or_else(|e| e.into_inner());
+    failed.sort();
+    println!(
+        "{} seeds, {} failed; {steps} steps ({:.0} steps/s), {faults} faults, {txs} transactions, {:.0} s simulated in {secs:.1} s",
+        a.seeds,
+        failed.len(),
+        steps as f64 / secs.max(1e-9),
+        sim_us as f64 / 1e6
+    );
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        let list: Vec<String> = failed.iter().map(u64::to_string).collect();
+        Err(format!("failing seeds (replay one with --seed N): {}", list.join(" ")))
+    }
+}
