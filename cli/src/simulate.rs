@@ -20,7 +20,7 @@ pub struct SimulateArgs {
     #[arg(long)]
     seed: Option<u64>,
     /// Fault kinds to inject, comma-separated: crash, freeze, net, partition,
-    /// server, client, disk, operator, all, none.
+    /// server, client, disk, operator, takeover, all, none.
     #[arg(long, default_value = "all")]
     faults: String,
     /// Violation kinds to count without failing on (to look past a known
@@ -35,8 +35,8 @@ pub struct SimulateArgs {
     /// Mean simulated milliseconds between faults.
     #[arg(long, default_value_t = 1000)]
     fault_every: u64,
-    /// One backend per key range has no journal of the other's (no shared
-    /// journal root: a standby cannot take over a lost node's journal).
+    /// The backends share no journal root: a standby cannot take over a lost
+    /// node's journal (its partitions wait for an operator).
     #[arg(long)]
     no_shared_root: bool,
     /// Routers in the facility (default 2): with one, two routers can never
@@ -49,6 +49,41 @@ pub struct SimulateArgs {
     /// Print a line for every seed, not only the failures.
     #[arg(long)]
     all: bool,
+    /// Replay the runs that show known, unfixed defects (core/src/sim/known.rs):
+    /// passes only when none of them fails any more.
+    #[arg(long)]
+    known: bool,
+}
+
+/// `--known`: each listed run, and whether it still breaks an invariant.
+fn known() -> Result<(), String> {
+    let mut still = 0;
+    for k in sim::known::KNOWN {
+        let r = sim::run(k.config());
+        let routers = k.routers;
+        let faults: Vec<&str> = Faults::NAMES
+            .iter()
+            .filter(|(n, f)| *n != "all" && *n != "none" && k.faults.has(*f))
+            .map(|(n, _)| *n)
+            .collect();
+        let faults = if faults.is_empty() { "none".to_string() } else { faults.join(",") };
+        println!("{}", k.defect);
+        println!("  rtr simulate --seed {} --routers {routers} --faults {faults}", k.seed);
+        match r.violations.first() {
+            Some(v) => {
+                still += 1;
+                let same = if v.kind == k.kind { "as listed" } else { "listed as another kind" };
+                println!("  still fails ({same}): {}", r.summary());
+            }
+            None => println!("  now passes: {}", r.summary()),
+        }
+    }
+    if still == 0 {
+        println!("every known failing run passes now: move them into the regression runs (core/src/sim/tests.rs)");
+        Ok(())
+    } else {
+        Err(format!("{still} of {} known failing runs still fail", sim::known::KNOWN.len()))
+    }
 }
 
 fn config(a: &SimulateArgs, seed: u64) -> Result<SimConfig, String> {
@@ -57,7 +92,8 @@ fn config(a: &SimulateArgs, seed: u64) -> Result<SimConfig, String> {
     for w in a.ignore.split(',').map(str::trim).filter(|w| !w.is_empty()) {
         let kinds: Vec<&str> = ViolationKind::ALL.iter().map(|k| k.name()).collect();
         c.ignore.push(
-            ViolationKind::parse(w).ok_or_else(|| format!("unknown violation kind {w:?} (known: {})", kinds.join(", ")))?,
+            ViolationKind::parse(w)
+                .ok_or_else(|| format!("unknown violation kind {w:?} (known: {})", kinds.join(", ")))?,
         );
     }
     c.fault_time = a.fault_time * 1_000_000;
@@ -71,6 +107,9 @@ fn config(a: &SimulateArgs, seed: u64) -> Result<SimConfig, String> {
 }
 
 pub fn run(a: SimulateArgs) -> Result<(), String> {
+    if a.known {
+        return known();
+    }
     if let Some(seed) = a.seed {
         let mut c = config(&a, seed)?;
         c.verbose = true;

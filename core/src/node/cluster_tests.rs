@@ -897,7 +897,11 @@ fn a_send_that_reaches_the_router_after_it_rejected_the_transaction_does_not_sta
     let tid = c.tid();
     let now = c.now;
     c.node(FE).handle_request(now, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5000, "nowhere") });
-    c.node(FE).handle_request(now, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.node(FE).handle_request(
+        now,
+        CLIENT,
+        Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") },
+    );
     c.pump();
     c.sync();
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(tid), Some(Status::Nodstfnd))]);

@@ -86,8 +86,13 @@ impl Frontend {
                     if !c.begin(ctx, tid, chan, last, None) {
                         return;
                     }
-                    let start =
-                        ToRouter::Start { tid, facility: c.facility.clone(), client: chan, timeout_ms: None, redrive: false };
+                    let start = ToRouter::Start {
+                        tid,
+                        facility: c.facility.clone(),
+                        client: chan,
+                        timeout_ms: None,
+                        redrive: false,
+                    };
                     ctx.to_router(c.flight.router, start);
                 }
                 if c.flight.router != LOCAL {

@@ -32,8 +32,9 @@ pub struct Range {
 
 impl Range {
     pub fn key_range(&self) -> KeyRange {
-        let seg = KeySegment::new(0, KeyType::Unsigned, 4, 0, Some(&self.lo.to_ne_bytes()), Some(&self.hi.to_ne_bytes()))
-            .expect("a valid segment");
+        let seg =
+            KeySegment::new(0, KeyType::Unsigned, 4, 0, Some(&self.lo.to_ne_bytes()), Some(&self.hi.to_ne_bytes()))
+                .expect("a valid segment");
         KeyRange::new(vec![seg]).expect("a valid range")
     }
 }
@@ -148,7 +149,8 @@ impl Client {
                 MsgType::Opened => self.opened = true,
                 MsgType::Closed => self.closed = true,
                 MsgType::Prepared => {
-                    if let Some(tx) = self.cur.as_mut().filter(|t| Some(t.tid) == d.tid && t.phase == Phase::Preparing) {
+                    if let Some(tx) = self.cur.as_mut().filter(|t| Some(t.tid) == d.tid && t.phase == Phase::Preparing)
+                    {
                         tx.phase = Phase::Waiting;
                         out.push(Request::Accept { chan: CHAN, tid: tx.tid, flags: 0, reason: 0, implicit: false });
                     }

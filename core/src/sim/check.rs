@@ -132,11 +132,7 @@ impl Checker {
     pub fn outcome(&mut self, tid: Tid, accepted: bool, who: String) {
         match self.outcomes.get(&tid) {
             Some((first, by)) if *first != accepted => {
-                let text = format!(
-                    "{tid}: {by} heard {}, {who} heard {}",
-                    word(*first),
-                    word(accepted)
-                );
+                let text = format!("{tid}: {by} heard {}, {who} heard {}", word(*first), word(accepted));
                 self.violate(ViolationKind::Disagreement, text);
             }
             Some(_) => {}
@@ -188,10 +184,9 @@ impl Checker {
                     ViolationKind::RejectedApplied,
                     format!("{tid}: the client saw it rejected; applied {counts:?} on ranges {:?}", tx.ranges),
                 )),
-                _ if applied_anywhere && counts.contains(&0) => found.push((
-                    ViolationKind::Partial,
-                    format!("{tid}: applied {counts:?} on ranges {:?}", tx.ranges),
-                )),
+                _ if applied_anywhere && counts.contains(&0) => {
+                    found.push((ViolationKind::Partial, format!("{tid}: applied {counts:?} on ranges {:?}", tx.ranges)))
+                }
                 _ => {}
             }
         }

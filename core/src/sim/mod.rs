@@ -20,6 +20,7 @@
 pub mod apps;
 pub mod check;
 pub mod disk;
+pub mod known;
 pub mod net;
 pub mod rng;
 mod world;
@@ -49,17 +50,21 @@ impl Faults {
     pub const CLIENT: Faults = Faults(32);
     /// Journal devices failing a write or sync.
     pub const DISK: Faults = Faults(64);
-    /// Operator commands: suspend and resume, priority lists, retry limits.
+    /// Operator commands: suspend and resume, priority lists, retry limits,
+    /// ignore or restart recovery of a partition waiting for a journal.
     pub const OPERATOR: Faults = Faults(128);
-    pub const ALL: Faults = Faults(255);
+    /// An operator forcing a takeover of a live node's journal
+    /// (`rtr journal takeover --force`): the node is fenced.
+    pub const TAKEOVER: Faults = Faults(256);
+    pub const ALL: Faults = Faults(511);
 
     pub fn has(self, f: Faults) -> bool {
         self.0 & f.0 != 0
     }
 
     /// Names, for the command line: crash, freeze, net, partition, server,
-    /// client, disk, operator, all, none.
-    pub const NAMES: [(&'static str, Faults); 10] = [
+    /// client, disk, operator, takeover, all, none.
+    pub const NAMES: [(&'static str, Faults); 11] = [
         ("crash", Faults::CRASH),
         ("freeze", Faults::FREEZE),
         ("net", Faults::NET),
@@ -68,6 +73,7 @@ impl Faults {
         ("client", Faults::CLIENT),
         ("disk", Faults::DISK),
         ("operator", Faults::OPERATOR),
+        ("takeover", Faults::TAKEOVER),
         ("all", Faults::ALL),
         ("none", Faults::NONE),
     ];
@@ -207,13 +213,7 @@ impl Report {
     pub fn summary(&self) -> String {
         let verdict = match self.violations.first() {
             None => "ok".to_string(),
-            Some(v) => format!(
-                "FAILED at step {} ({:.3} s): {}: {}",
-                v.step,
-                v.at as f64 / 1e6,
-                v.kind.name(),
-                v.text
-            ),
+            Some(v) => format!("FAILED at step {} ({:.3} s): {}: {}", v.step, v.at as f64 / 1e6, v.kind.name(), v.text),
         };
         let known: Vec<String> = self.known.iter().map(|(k, n)| format!("{} x{n}", k.name())).collect();
         let known = if known.is_empty() { String::new() } else { format!(" (ignored: {})", known.join(", ")) };

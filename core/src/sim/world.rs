@@ -113,6 +113,8 @@ struct SimNode {
     next_conn: ConnId,
     apps: BTreeMap<ConnId, App>,
     booting: bool,
+    /// Its journal refuses new transactions until then (journal full).
+    full_until: Micros,
 }
 
 pub(super) struct World {
@@ -147,8 +149,7 @@ impl World {
         let shape = cfg.shape.clone();
         let def = FacilityDef::new(FACILITY, &shape.frontends, &shape.routers, &shape.backends)
             .expect("a valid simulated facility");
-        let names: Vec<String> =
-            shape.frontends.iter().chain(&shape.routers).chain(&shape.backends).cloned().collect();
+        let names: Vec<String> = shape.frontends.iter().chain(&shape.routers).chain(&shape.backends).cloned().collect();
         let mut nodes = Vec::new();
         for name in &names {
             let mut table = FacilityTable::new(name);
@@ -172,6 +173,7 @@ impl World {
                 next_conn: 1,
                 apps: BTreeMap::new(),
                 booting: false,
+                full_until: 0,
             });
         }
         // Links: every pair the definition calls for (frontend-router,
@@ -372,13 +374,17 @@ impl World {
             }
             let inc = self.nodes[i].inc;
             let mut done: Vec<(u64, Result<(), Status>)> = Vec::new();
+            let mut failed: Vec<Vec<crate::tid::Tid>> = Vec::new();
             let mut fatal: Option<String> = None;
             for o in outputs {
                 match o {
                     Output::Deliver { conn, delivery } => {
                         let Some(app) = self.nodes[i].apps.get(&conn).copied() else { continue };
                         if self.cfg.verbose {
-                            let line = format!("{}/{conn} <- {:?} {:?} {:?}", self.nodes[i].name, delivery.msgtype, delivery.tid, delivery.payload);
+                            let line = format!(
+                                "{}/{conn} <- {:?} {:?} {:?}",
+                                self.nodes[i].name, delivery.msgtype, delivery.tid, delivery.payload
+                            );
                             self.trace.note(self.now, line);
                         }
                         match app {
@@ -396,8 +402,19 @@ impl World {
                         self.schedule_wake(app);
                     }
                     Output::Peer { peer, msg } => self.send_peer(i, peer, msg),
-                    Output::Journal { entries, sync, token, jid, .. } => {
-                        let name = if jid == 0 { Some(self.nodes[i].name.clone()) } else { self.disk.held(i, inc, jid) };
+                    Output::Journal { entries, sync, token, jid, new_tx } => {
+                        if new_tx && self.nodes[i].full_until > self.now {
+                            // A full journal refuses new transactions (the
+                            // reserve is for those in progress): nothing of
+                            // the append is written.
+                            let mut tids: Vec<_> = entries.iter().map(|e| e.0).collect();
+                            tids.dedup();
+                            done.extend(token.map(|t| (t, Err(Status::Jnlfull))));
+                            failed.push(tids);
+                            continue;
+                        }
+                        let name =
+                            if jid == 0 { Some(self.nodes[i].name.clone()) } else { self.disk.held(i, inc, jid) };
                         let Some(name) = name else {
                             // A taken-over journal this node no longer holds.
                             done.extend(token.map(|t| (t, Err(Status::Nodeunavail))));
@@ -413,7 +430,10 @@ impl World {
                             }
                             Ok(false) => {}
                             Err(DiskError::Fenced | DiskError::Missing) if jid != 0 => {
-                                self.trace.note(self.now, format!("{}: a write to taken-over journal {name} failed", self.nodes[i].name));
+                                self.trace.note(
+                                    self.now,
+                                    format!("{}: a write to taken-over journal {name} failed", self.nodes[i].name),
+                                );
                                 done.extend(tokens.into_iter().map(|t| (t, Err(Status::Jnlfull))));
                             }
                             Err(e) => {
@@ -449,6 +469,9 @@ impl World {
             if let Some(n) = self.nodes[i].node.as_mut() {
                 for (t, r) in done {
                     n.journal_done(now, t, r);
+                }
+                for tids in failed {
+                    n.journal_failed(now, tids, Status::Jnlfull);
                 }
             }
         }
@@ -558,11 +581,8 @@ impl World {
             conn.down[e] = true;
             conn.refs[e] = None;
             let other = 1 - e;
-            let detect = if fast {
-                self.now + self.rng.range(200, 5 * MS)
-            } else {
-                self.now + self.inactivity_detection()
-            };
+            let detect =
+                if fast { self.now + self.rng.range(200, 5 * MS) } else { self.now + self.inactivity_detection() };
             let mut down = [None, None];
             down[other] = Some(detect);
             let cutoff = [self.now, self.now];
@@ -902,6 +922,7 @@ impl World {
             (Faults::CLIENT, 2),
             (Faults::DISK, 1),
             (Faults::OPERATOR, 2),
+            (Faults::TAKEOVER, 1),
         ];
         let weights: Vec<u32> = kinds.iter().map(|(k, w)| if f.has(*k) { *w } else { 0 }).collect();
         if weights.iter().all(|w| *w == 0) {
@@ -983,9 +1004,26 @@ impl World {
                 let bes: Vec<usize> = (0..n).filter(|i| self.nodes[*i].backend && self.up(*i)).collect();
                 if !bes.is_empty() {
                     let i = bes[self.rng.index(bes.len())];
-                    let after = self.rng.range(1, 30) as u32;
-                    self.trace.note(self.now, format!("{}: its disk fails in {after} writes", self.nodes[i].name));
-                    self.disk.failing.insert(i, after);
+                    if self.rng.chance(0.5) {
+                        let after = self.rng.range(1, 30) as u32;
+                        self.trace.note(self.now, format!("{}: its disk fails in {after} writes", self.nodes[i].name));
+                        self.disk.failing.insert(i, after);
+                    } else {
+                        let d = self.rng.range(100 * MS, 5 * SEC);
+                        self.trace.note(self.now, format!("{}: its journal is full for {} ms", self.nodes[i].name, d / MS));
+                        self.nodes[i].full_until = self.now + d;
+                    }
+                }
+            }
+            Faults::TAKEOVER => {
+                // `rtr journal takeover --force` on a live node's journal
+                // (to inspect it), released at once: the node is fenced.
+                let bes: Vec<usize> = (0..n).filter(|i| self.nodes[*i].backend && self.up(*i)).collect();
+                if !bes.is_empty() {
+                    let name = self.nodes[bes[self.rng.index(bes.len())]].name.clone();
+                    self.trace.note(self.now, format!("operator: rtr journal takeover --force {name}"));
+                    let _ = self.disk.take_over(&name, (usize::MAX, 0, 0), &mut self.rng);
+                    self.disk.release(usize::MAX, 0, 0);
                 }
             }
             Faults::OPERATOR => {
@@ -1001,8 +1039,28 @@ impl World {
                 if parts.is_empty() {
                     return;
                 }
+                let waiting: Vec<u64> = self.nodes[i].node.as_ref().map_or_else(Vec::new, |n| {
+                    n.show_partitions()
+                        .0
+                        .into_iter()
+                        .filter(|p| p.state == crate::protocol::admin::PartitionState::NoJournal)
+                        .map(|p| p.id)
+                        .collect()
+                });
                 let part = parts[self.rng.index(parts.len())];
-                let change = match self.rng.index(3) {
+                let change = if let Some(w) = waiting.first().copied().filter(|_| self.rng.chance(0.7)) {
+                    let c = if self.rng.chance(0.5) { PartitionChange::RestartRecovery } else { PartitionChange::IgnoreRecovery };
+                    self.trace.note(self.now, format!("operator: {} partition {w}: {c:?}", self.nodes[i].name));
+                    let now = self.instant();
+                    if let Some(node) = self.nodes[i].node.as_mut() {
+                        let _ = node.set_partition(now, FACILITY, w, c);
+                    }
+                    self.drain(i);
+                    return;
+                } else {
+                    self.rng.index(3)
+                };
+                let change = match change {
                     0 => PartitionChange::Suspend,
                     1 => {
                         let mut order: Vec<String> = self.cfg.shape.backends.clone();
@@ -1070,7 +1128,12 @@ impl World {
         }
         self.trace.note(
             self.now,
-            format!("partition of {} ({}) for {} ms", self.pair_name(p), ["one way", "other way", "both ways"][which], dur / MS),
+            format!(
+                "partition of {} ({}) for {} ms",
+                self.pair_name(p),
+                ["one way", "other way", "both ways"][which],
+                dur / MS
+            ),
         );
         self.after(dur, Ev::Heal(p));
         if self.pairs[p].conn.as_ref().is_none_or(|c| c.broken) {
@@ -1088,12 +1151,13 @@ impl World {
         }
         for e in 0..2 {
             if down[e].is_none() {
-                // This end is heard but hears the other: it sees the
-                // connection close just after the deaf end drops it, and
-                // what it sent until then arrives.
+                // This end still hears the deaf one (only what it sends
+                // is lost): it sees the connection close just after the
+                // deaf end drops it, and what the deaf end sent until then
+                // arrives.
                 let other = down[1 - e].expect("one end is deaf");
                 down[e] = Some(other + self.rng.range(100, 2 * MS));
-                cutoff[e] = other;
+                cutoff[1 - e] = other;
             }
         }
         self.break_conn(p, down, cutoff);
