@@ -29,6 +29,9 @@
 //!   fails with [`JournalError::Io`], every later call with
 //!   [`JournalError::Poisoned`]. The files and the lock are released at once,
 //!   so a new owner can open the journal.
+//! - **loss is reported**: however ownership ends (fenced, failed write or
+//!   sync), [`Journal::on_lost`] hears of it once; an idle owner re-checks
+//!   its epoch about every second, so a fence is noticed without a write.
 //!
 //! Thread safety: [`Journal`] is a cheap `Clone + Send + Sync` handle. All
 //! completions run on the journal's writer thread, in append order; they must
@@ -210,6 +213,10 @@ pub struct JournalStats {
 /// Called exactly once with the outcome of an append.
 pub type Completion = Box<dyn FnOnce(Result<(), JournalError>) + Send>;
 
+/// Called at most once, with the reason, when this handle's ownership of the
+/// journal ends (see [`Journal::on_lost`]).
+pub type LostHook = Box<dyn FnOnce(JournalError) + Send>;
+
 /// A handle to an open journal (the writer thread). Cheap to clone; the
 /// writer flushes, syncs and stops (releasing files and lock) when the last
 /// handle is dropped; that drop waits for it unless it happens on the writer
@@ -278,6 +285,17 @@ impl Journal {
         rx.recv().unwrap_or(Err(JournalError::Poisoned))
     }
 
+    /// Call `hook` once if this owner loses the journal: fenced by a newer
+    /// owner ([`JournalError::Fenced`], found after a write or, when idle,
+    /// within about a second), or a failed write or sync
+    /// ([`JournalError::Io`]). Runs on the writer thread, before the
+    /// completions of the batch that found it, so it must not block or
+    /// append; if ownership already ended it runs at once on this thread.
+    /// A later call replaces a hook not yet called.
+    pub fn on_lost(&self, hook: LostHook) {
+        self.inner.shared.on_lost(hook);
+    }
+
     /// This owner's epoch.
     pub fn epoch(&self) -> u64 {
         self.inner.epoch
@@ -291,6 +309,14 @@ impl Journal {
     #[cfg(test)]
     pub(crate) fn fail_next_sync(&self) {
         self.inner.shared.fail_next_sync.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Test switch: the writer no longer checks its ownership when idle
+    /// (after the request it is waiting for, if any), as if it had not
+    /// noticed a fence yet.
+    #[cfg(test)]
+    pub(crate) fn no_idle_check(&self) {
+        self.inner.shared.no_idle_check.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Test fail point: the writer's next data write fails.
