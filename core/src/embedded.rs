@@ -12,13 +12,16 @@
 //! The journal (on by default for the process-wide node; see
 //! [`EmbeddedConfig::from_env`]) is opened before the node takes requests;
 //! committed transactions found in it are replayed to servers as they open.
+//! A node that loses its journal (another owner fenced it, or a write or
+//! sync failed) stops for good: it closes its links and connections at once
+//! and every call fails with `RTR_STS_NODEUNAVAIL` (`embedded/halt.rs`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
@@ -31,6 +34,7 @@ use crate::tid::Tid;
 use crate::transport::links::Links;
 
 mod admin;
+mod halt;
 
 /// Where a node's deliveries for one connection go (the library's inbox).
 pub trait DeliverySink: Send + Sync {
@@ -50,7 +54,7 @@ pub(crate) enum Input {
     /// Unsynced journal writes of these transactions failed.
     JournalFailed(Vec<Tid>, Status),
     /// The journal failed in a way that leaves outcomes unknown (an I/O
-    /// error, or another owner fenced this one): the node stops.
+    /// error, or another owner fenced this one): the node stops, saying why.
     Fatal(String),
     Shutdown,
     /// Management: a view to take, definitions to apply, a process id to
@@ -68,6 +72,9 @@ pub(crate) enum Input {
     /// A greeted application connection whose socket the node thread reads
     /// from now on (a daemon's event loop; see `transport/reactor.rs`).
     Adopt(ConnId, std::os::unix::net::UnixStream),
+    /// Tests: run this on the node thread with the driver.
+    #[cfg(test)]
+    Test(Box<dyn FnOnce(&mut Driver) + Send>),
 }
 
 /// The node thread's inbox: a channel, plus a waker when the thread sleeps
@@ -153,6 +160,8 @@ pub struct EmbeddedNode {
     reactor: bool,
     /// Facility definitions and the stop flag (`embedded/admin.rs`).
     admin: admin::NodeAdmin,
+    /// How the node thread ended, once it did (`embedded/halt.rs`).
+    halt: Arc<halt::Halt>,
 }
 
 /// A connection's way to send requests to its node.
@@ -270,7 +279,8 @@ impl EmbeddedNode {
         let inbox = Inbox::new(tx);
         let (driver, incarnation, recovered) = Driver::new(&cfg, inbox.clone())?;
         let node_id = cfg.node_id.unwrap_or(1);
-        let node = EmbeddedNode::spawn(inbox, node_id, incarnation, recovered, move || run(driver, rx))?;
+        let halt = driver.halt.clone();
+        let node = EmbeddedNode::spawn(inbox, node_id, incarnation, recovered, halt, move || run(driver, rx))?;
         Ok(node)
     }
 
@@ -285,8 +295,10 @@ impl EmbeddedNode {
         let inbox = Inbox { tx, waker: Some(Arc::new(move || bell.ring())) };
         let (driver, incarnation, recovered) = Driver::new(&cfg, inbox.clone())?;
         let node_id = cfg.node_id.unwrap_or(1);
-        let node =
-            EmbeddedNode::spawn(inbox, node_id, incarnation, recovered, move || run_reactor(driver, rx, reactor))?;
+        let halt = driver.halt.clone();
+        let node = EmbeddedNode::spawn(inbox, node_id, incarnation, recovered, halt, move || {
+            run_reactor(driver, rx, reactor)
+        })?;
         // Only this handle exists yet: mark it.
         let mut node = node;
         if let Some(n) = Arc::get_mut(&mut node) {
@@ -313,6 +325,7 @@ impl EmbeddedNode {
         node_id: u32,
         incarnation: u32,
         recovered: usize,
+        halt: Arc<halt::Halt>,
         body: impl FnOnce() + Send + 'static,
     ) -> Result<Arc<EmbeddedNode>, RtrError> {
         let thread = std::thread::Builder::new()
@@ -328,14 +341,35 @@ impl EmbeddedNode {
             thread: Some(thread),
             admin: admin::NodeAdmin::default(),
             reactor: false,
+            halt,
         }))
     }
 
-    /// Attach a library connection; deliveries for it go to `sink`.
+    /// Attach a library connection; deliveries for it go to `sink`. `None`
+    /// once the node has stopped.
     pub fn connect(&self, sink: Arc<dyn DeliverySink>) -> Option<NodeLink> {
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         self.inbox.send(Input::Connect(conn, sink)).then_some(())?;
+        // A stopping node thread marks itself closing before it drains its
+        // inbox: either it found this connection there (and told its sink),
+        // or the mark is seen here.
+        if self.halt.is_closing() {
+            return None;
+        }
         Some(NodeLink { conn, inbox: self.inbox.clone() })
+    }
+
+    /// Why the node stopped on its own (it lost its journal, or a bug
+    /// stopped its thread); `None` while it runs or after a requested stop.
+    pub fn failure(&self) -> Option<String> {
+        self.halt.failure()
+    }
+
+    /// Wait up to `timeout` for the node thread to have stopped, for any
+    /// reason, and released its links, connections and journals; true if
+    /// it has.
+    pub fn wait_stopped(&self, timeout: Duration) -> bool {
+        self.halt.wait_ended(timeout)
     }
 
     pub fn node_id(&self) -> u32 {
@@ -395,6 +429,9 @@ pub(crate) struct Driver {
     journal_cfg: Option<JournalConfig>,
     /// Process ids of connections, and a pending stop's reply.
     admin: admin::DriverAdmin,
+    /// Why the node must stop (an `Input::Fatal`), for `halt::finish`.
+    failure: Option<String>,
+    halt: Arc<halt::Halt>,
 }
 
 impl Driver {
@@ -420,6 +457,12 @@ impl Driver {
                     RtrError::NodeUnavailable(format!("cannot open the journal in {}: {e}", jc.dir.display()))
                 })?;
                 let n = node.recover(Instant::now(), &rec.records);
+                // However this node loses its journal, even while idle, it
+                // stops (and closes its links) at once.
+                let (lost, dir) = (back.clone(), jc.dir.clone());
+                j.on_lost(Box::new(move |e| {
+                    lost.send(Input::Fatal(lost_journal(&dir, &e)));
+                }));
                 // The owner epoch grows at every open, durably: it makes the
                 // tids of this run differ from those of every earlier run.
                 (Some(j), rec.epoch as u32, n)
@@ -444,6 +487,8 @@ impl Driver {
             peer_journals: cfg.peer_journals.clone(),
             journal_cfg: cfg.journal.clone(),
             admin: Default::default(),
+            failure: None,
+            halt: Arc::new(halt::Halt::default()),
         };
         Ok((d, incarnation, recovered))
     }
@@ -489,9 +534,10 @@ impl Driver {
                 // A commit whose write failed may still be on disk (the
                 // failure came after the write), so no outcome can be
                 // given: stop, and let recovery (by a restart or a new
-                // owner) decide. Every connection sees NODEUNAVAIL.
+                // owner) decide. `halt::finish` closes the links and
+                // connections; every connection sees NODEUNAVAIL.
                 eprintln!("rtr: the node stops: {why}");
-                self.stop_all();
+                self.failure = Some(why);
                 return false;
             }
             Input::Shutdown => return false,
@@ -503,6 +549,8 @@ impl Driver {
             // Only a daemon's event loop takes sockets; anywhere else the
             // connection is refused as if it had closed.
             Input::Adopt(conn, _) => return self.input(now, Input::Request(conn, Request::Disconnect)),
+            #[cfg(test)]
+            Input::Test(f) => f(self),
         }
         true
     }
@@ -669,23 +717,41 @@ impl Driver {
     }
 }
 
+/// Why a node thread stopped: the driver's fatal failure, or a panic (a bug
+/// in the node must not leave applications blocked, nor a daemon running
+/// without its node, for ever).
+fn failure_of(driver: &mut Driver, loop_result: std::thread::Result<()>) -> Option<String> {
+    match loop_result {
+        Ok(()) => driver.failure.take(),
+        Err(_) => Some("the node thread failed (a bug; see the panic message above)".into()),
+    }
+}
+
 /// The embedded node thread: sleep on the inbox channel, take everything
 /// queued, act, repeat.
 fn run(mut driver: Driver, rx: Receiver<Input>) {
-    // A bug in the node must not leave applications blocked for ever: tell
-    // every connection the node is gone.
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_loop(&mut driver, &rx)));
-    if r.is_err() {
-        driver.stop_all();
-    }
+    let failure = failure_of(&mut driver, r);
+    halt::finish(driver, rx, failure, || {});
 }
 
 /// A daemon's node thread: wait on the application sockets and the inbox's
 /// bell at once, take everything that arrived, act, repeat.
 fn run_reactor(mut driver: Driver, rx: Receiver<Input>, mut reactor: crate::transport::reactor::Reactor) {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reactor_loop(&mut driver, &rx, &mut reactor)));
-    if r.is_err() {
-        driver.stop_all();
+    let failure = failure_of(&mut driver, r);
+    halt::finish(driver, rx, failure, move || drop(reactor));
+}
+
+/// What a node that lost its journal in `dir` says (see [`Journal::on_lost`]).
+fn lost_journal(dir: &std::path::Path, e: &JournalError) -> String {
+    match e {
+        JournalError::Fenced { mine, current } => format!(
+            "its journal {} was taken over by another owner: epoch {current} fenced this node's epoch {mine} \
+             (a standby promoted in its place, or rtr journal takeover); this node can commit nothing more",
+            dir.display()
+        ),
+        other => format!("its journal {} can no longer be written ({other}); a restart recovers it", dir.display()),
     }
 }
 
