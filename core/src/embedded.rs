@@ -49,8 +49,9 @@ pub trait DeliverySink: Send + Sync {
 pub(crate) enum Input {
     Connect(ConnId, Arc<dyn DeliverySink>),
     Request(ConnId, Request),
-    /// Synced journal writes completed (or failed).
-    JournalDone(Vec<u64>, Result<(), Status>),
+    /// Synced journal writes completed (or failed); when the journal's
+    /// ownership check behind them passed (see `Driver::acks_went_stale`).
+    JournalDone(Vec<u64>, Result<(), Status>, Instant),
     /// Unsynced journal writes of these transactions failed.
     JournalFailed(Vec<Tid>, Status),
     /// The journal failed in a way that leaves outcomes unknown (an I/O
@@ -99,6 +100,15 @@ impl Inbox {
         ok
     }
 }
+
+/// How old a journal acknowledgment (its ownership check) may be when the
+/// node acts on it before ownership is checked again. A router drops a
+/// silent node only after 2/3 of its inactivity time (at least 1 s: the
+/// node's pings go out every third of it), and a standby takes the journal
+/// over after that; an acknowledgment younger than this cannot have been
+/// overtaken. Passes slower than this without a stop only cost a read of
+/// the epoch file.
+const STALE_ACK: Duration = Duration::from_millis(200);
 
 /// How many queued requests the node thread takes before it acts on them.
 const MAX_BATCH: usize = 1024;
@@ -431,6 +441,9 @@ pub(crate) struct Driver {
     admin: admin::DriverAdmin,
     /// Why the node must stop (an `Input::Fatal`), for `halt::finish`.
     failure: Option<String>,
+    /// When the ownership check behind this pass's oldest journal
+    /// acknowledgment passed.
+    oldest_ack: Option<Instant>,
     halt: Arc<halt::Halt>,
 }
 
@@ -488,6 +501,7 @@ impl Driver {
             journal_cfg: cfg.journal.clone(),
             admin: Default::default(),
             failure: None,
+            oldest_ack: None,
             halt: Arc::new(halt::Halt::default()),
         };
         Ok((d, incarnation, recovered))
@@ -523,8 +537,11 @@ impl Driver {
                     self.admin.forget(conn);
                 }
             }
-            Input::JournalDone(tokens, result) => {
+            Input::JournalDone(tokens, result, checked) => {
                 self.in_flight = self.in_flight.saturating_sub(1);
+                if result.is_ok() {
+                    self.oldest_ack = Some(self.oldest_ack.map_or(checked, |o| o.min(checked)));
+                }
                 for t in tokens {
                     self.node.journal_done(now, t, result);
                 }
@@ -555,9 +572,36 @@ impl Driver {
         true
     }
 
+    /// An acknowledgment is only as good as the ownership check behind it.
+    /// One that aged past [`STALE_ACK`] before this pass could act on it
+    /// (the process was stopped, or starved, in between) may have been
+    /// overtaken by a takeover: check again, here, before anyone hears of
+    /// it. True (and the node must stop, saying why) when it was: a woken
+    /// node then sends and delivers nothing of this pass, so its servers do
+    /// not get a commit the new owner is replaying to its own. (Only what
+    /// was already being written when the process stopped still goes out.)
+    /// Only a proven fence stops the node, as in the journal's idle check.
+    fn acks_went_stale(&mut self) -> bool {
+        let Some(checked) = self.oldest_ack.take() else { return false };
+        if checked.elapsed() <= STALE_ACK {
+            return false;
+        }
+        let (Some(j), Some(cfg)) = (&self.journal, &self.journal_cfg) else { return false };
+        match j.check_owner() {
+            Err(e @ JournalError::Fenced { .. }) => {
+                let why = lost_journal(&cfg.dir, &e);
+                eprintln!("rtr: the node stops: {why}");
+                self.failure = Some(why);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// End of a pass: fire timers, hand the pass's journal records to the
-    /// journal (before delivering their messages), then deliver.
-    pub(crate) fn flush(&mut self, now: Instant) {
+    /// journal (before delivering their messages), then deliver. Returns
+    /// false when the node must stop (it found itself fenced).
+    pub(crate) fn flush(&mut self, now: Instant) -> bool {
         self.node.tick(now);
         // The pass's records go in at most a few appends: those that start
         // new transactions apart from the rest, so that the journal's reserve
@@ -584,13 +628,17 @@ impl Driver {
                                 sync,
                                 Box::new(move |res| match (res, token) {
                                     (Ok(()), Some(t)) => {
-                                        back.send(Input::JournalDone(vec![t], Ok(())));
+                                        back.send(Input::JournalDone(vec![t], Ok(()), Instant::now()));
                                     }
                                     (Ok(()), None) => {}
                                     (Err(e), t) => {
                                         eprintln!("rtr: a write to a taken-over journal failed: {e}");
                                         if let Some(t) = t {
-                                            back.send(Input::JournalDone(vec![t], Err(Status::Jnlfull)));
+                                            back.send(Input::JournalDone(
+                                                vec![t],
+                                                Err(Status::Jnlfull),
+                                                Instant::now(),
+                                            ));
                                         }
                                     }
                                 }),
@@ -629,6 +677,9 @@ impl Driver {
                 }
             }
         }
+        if self.acks_went_stale() {
+            return false;
+        }
         if let Some(links) = &self.links {
             for (peer, w) in to_peers {
                 links.send(peer, w.buf);
@@ -648,13 +699,13 @@ impl Driver {
                         Box::new(move |res| match res {
                             Ok(()) => {
                                 if !tokens.is_empty() {
-                                    back.send(Input::JournalDone(tokens, Ok(())));
+                                    back.send(Input::JournalDone(tokens, Ok(()), Instant::now()));
                                 }
                             }
                             Err(JournalError::Full) => {
                                 // Nothing of this append was written.
                                 if !tokens.is_empty() {
-                                    back.send(Input::JournalDone(tokens, Err(Status::Jnlfull)));
+                                    back.send(Input::JournalDone(tokens, Err(Status::Jnlfull), Instant::now()));
                                 }
                                 back.send(Input::JournalFailed(tids, Status::Jnlfull));
                             }
@@ -668,7 +719,7 @@ impl Driver {
                     // A node without a journal emits no records; if it did,
                     // report the synced ones durable so nothing waits for ever.
                     if !a.tokens.is_empty() {
-                        back.send(Input::JournalDone(a.tokens, Ok(())));
+                        back.send(Input::JournalDone(a.tokens, Ok(()), Instant::now()));
                     }
                 }
             }
@@ -686,8 +737,9 @@ impl Driver {
                 let result = self.take_over(&node, jid);
                 self.node.takeover_done(now, &node, result);
             }
-            self.flush(now);
+            return self.flush(now);
         }
+        true
     }
 
     /// Take over the journal of lost node `node` (under the shared journal
@@ -829,7 +881,9 @@ fn reactor_loop(driver: &mut Driver, rx: &Receiver<Input>, reactor: &mut crate::
             // More is queued: come straight back.
             reactor.ring();
         }
-        driver.flush(now);
+        if !driver.flush(now) {
+            return;
+        }
     }
 }
 
@@ -864,6 +918,8 @@ fn run_loop(driver: &mut Driver, rx: &Receiver<Input>) {
             taken += 1;
             next = if taken < MAX_BATCH { rx.try_recv().ok() } else { None };
         }
-        driver.flush(now);
+        if !driver.flush(now) {
+            return;
+        }
     }
 }

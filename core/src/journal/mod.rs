@@ -230,6 +230,7 @@ struct Inner {
     tx: Option<Sender<Request>>,
     thread: Option<JoinHandle<()>>,
     epoch: u64,
+    dir: PathBuf,
     shared: Arc<Shared>,
 }
 
@@ -294,6 +295,16 @@ impl Journal {
     /// A later call replaces a hook not yet called.
     pub fn on_lost(&self, hook: LostHook) {
         self.inner.shared.on_lost(hook);
+    }
+
+    /// Check now, on this thread, that no newer owner has fenced this one
+    /// (the writer's own check, run by the caller): for an owner about to act
+    /// on an acknowledgment that has aged (its process was stopped or
+    /// starved), since a takeover may have happened meanwhile. It reads the
+    /// epoch file, so it is not for every append. Changes nothing: the
+    /// writer finds a fence itself at its next write or idle check.
+    pub fn check_owner(&self) -> Result<(), JournalError> {
+        owner::check(&self.inner.dir, self.inner.epoch)
     }
 
     /// This owner's epoch.
@@ -387,7 +398,8 @@ pub fn open(cfg: &JournalConfig, takeover: Takeover) -> Result<(Journal, Recover
         .name("rtr-journal".into())
         .spawn(move || writer.run(rx))
         .map_err(|e| segment::io_err(dir, e))?;
-    let journal = Journal { inner: Arc::new(Inner { tx: Some(tx), thread: Some(thread), epoch, shared }) };
+    let journal =
+        Journal { inner: Arc::new(Inner { tx: Some(tx), thread: Some(thread), epoch, dir: dir.clone(), shared }) };
     let recovered = Recovered {
         records: repaired.records.into_iter().map(|(_, r)| r).collect(),
         epoch,

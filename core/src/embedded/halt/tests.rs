@@ -163,3 +163,66 @@ fn a_failed_journal_sync_stops_a_daemon_node_and_closes_its_links_at_once() {
     assert_unavailable("the client's outcome", client.receive(&Which::List(vec![c]), Some(WAIT)));
     assert_stopped(&mut l, &client, &["can no longer be written", "injected fdatasync failure"]);
 }
+
+#[test]
+fn a_node_stopped_and_taken_over_mid_commit_delivers_no_outcome_when_it_resumes() {
+    // The journal acknowledged a commit (its ownership check passed), then
+    // the node's thread stopped before acting on it (as under SIGSTOP), a
+    // new owner took the journal over and replays the commit to its own
+    // servers as uncertain. Resumed, the node must not hand the outcome to
+    // its server as well: that server would apply it a second time.
+    let dir = tempfile::tempdir().unwrap();
+    let jdir = dir.path().join("journal");
+    let node = EmbeddedNode::start_with(EmbeddedConfig::journaled(&jdir)).unwrap();
+    let server = Rtr::connect(&node).unwrap();
+    let client = Rtr::connect(&node).unwrap();
+    let s = open(&server, flags::ope::SERVER);
+    let c = open(&client, flags::ope::CLIENT);
+    client.send_to_server(c, 0, b"work").unwrap();
+    assert_eq!(server.receive(&Which::List(vec![s]), Some(WAIT)).unwrap().sb.msgtype, MsgType::Msg1);
+    client.accept_tx(c, 0, 0).unwrap();
+    // Hold the node thread while the server's vote queues behind it; get
+    // the journal (whose idle check is off: only this node's own re-check
+    // may find the fence here).
+    let (jtx, jrx) = crossbeam_channel::bounded(1);
+    let (go1, wait1) = crossbeam_channel::bounded::<()>(1);
+    let (go2, wait2) = crossbeam_channel::bounded::<()>(1);
+    assert!(on_node_thread(&node, move |d| {
+        let j = d.journal.clone().expect("a journal");
+        j.no_idle_check();
+        let _ = jtx.send(j);
+        let _ = wait1.recv_timeout(WAIT);
+    }));
+    let journal = jrx.recv_timeout(WAIT).unwrap();
+    server.accept_tx(s, 0, 0).unwrap();
+    // Same pass, after the vote: hand the commit to the journal, then stop
+    // (the thread, not the journal's writer) until told to go on.
+    assert!(on_node_thread(&node, move |d| {
+        assert!(d.flush(Instant::now()));
+        let _ = wait2.recv_timeout(WAIT);
+    }));
+    let syncs = journal.stats().syncs;
+    go1.send(()).unwrap();
+    let until = Instant::now() + WAIT;
+    while journal.stats().syncs == syncs {
+        assert!(Instant::now() < until, "the commit was not synced");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Acknowledged, not yet acted on. Taken over meanwhile; the stop lasts.
+    let cfg = JournalConfig { dir: jdir.clone(), ..JournalConfig::default() };
+    let (_new_owner, rec) = journal::open(&cfg, Takeover::Force).unwrap();
+    drop(journal);
+    std::thread::sleep(Duration::from_millis(400));
+    go2.send(()).unwrap();
+    // Resumed: no outcome for anyone; the node stops and says why.
+    assert_unavailable("the client's outcome", client.receive(&Which::List(vec![c]), Some(WAIT)).map(|m| m.sb));
+    assert_unavailable("the server's outcome", server.receive(&Which::List(vec![s]), Some(WAIT)).map(|m| m.sb));
+    assert!(node.wait_stopped(WAIT));
+    let failure = node.failure().expect("it says why");
+    assert!(failure.contains(&format!("epoch {}", rec.epoch)), "{failure}");
+}
+
+/// Run `f` on the node thread with its driver.
+fn on_node_thread(node: &EmbeddedNode, f: impl FnOnce(&mut super::super::Driver) + Send + 'static) -> bool {
+    node.inbox.send(Input::Test(Box::new(f)))
+}
