@@ -498,6 +498,10 @@ fn a_frozen_backend_whose_journal_was_taken_over_exits_when_it_wakes() {
     std::thread::sleep(Duration::from_millis(300));
     drop(s1);
     drop(s2);
+    // (An outcome be1 was handing to its servers when it froze reaches them
+    // when it wakes, after be2 replayed that transfer to its own servers as
+    // uncertain: the servers' files take it as what it is, the late original
+    // of a replayed transfer; see cli/src/crash.rs.)
     let out = rtr_within(&["crash-check", "--state", s(&state)], WAIT);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("crash check: ok"), "{out:?}");
