@@ -7,6 +7,13 @@
 //! committed transfer, before it acknowledges the outcome (its next
 //! receive). A replay (`rtr_mt_msg1_uncertain`) of a transfer already in the
 //! file is not applied again: that is the idempotence RTR asks of servers.
+//! Server processes of several nodes share the files; a check and its
+//! append happen under an exclusive lock on the file, as a database would
+//! check a unique key in the transaction that applies the transfer. A
+//! replayed transfer that a server applies is also noted in `FILE.replayed`:
+//! the original delivery of that transfer, arriving after the replay (its
+//! node was stopped, taken over by a standby and woken, and the outcome it
+//! held went out then), is not applied again either.
 //! Clients append the tid of every transaction they saw accepted (and
 //! rejected) to their own files, fsynced, right after receiving the outcome.
 //!
@@ -81,6 +88,47 @@ impl TidLog {
         Ok(())
     }
 
+    /// Apply a committed transfer to this partition's file: `replay` when
+    /// its first message was `rtr_mt_msg1_uncertain`. False if it was not
+    /// applied (already there). The check and the append are one step for
+    /// every server process (the file's lock).
+    fn apply(&mut self, tid: &str, replay: bool) -> Result<bool, String> {
+        if self.seen.contains(tid) {
+            return Ok(false);
+        }
+        self.file.lock().map_err(|e| format!("{}: {e}", self.path.display()))?;
+        let r = self.apply_locked(tid, replay);
+        let _ = self.file.unlock();
+        r
+    }
+
+    fn apply_locked(&mut self, tid: &str, replay: bool) -> Result<bool, String> {
+        let replays = self.path.with_extension("log.replayed");
+        if replay {
+            // Any server may have applied it: look at the whole file.
+            self.reload()?;
+            if self.seen.contains(tid) {
+                return Ok(false);
+            }
+        } else if read_lines(&replays)?.iter().any(|t| t == tid) {
+            // The original delivery after another server's replay of it.
+            self.seen.insert(tid.to_string());
+            return Ok(false);
+        }
+        // An original delivery that another server applied from its own
+        // original delivery is a duplicate: appended, for the checker to see.
+        let applied = self.add(tid)?;
+        if replay {
+            let mut f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&replays)
+                .map_err(|e| format!("{}: {e}", replays.display()))?;
+            f.write_all(format!("{tid}\n").as_bytes()).and_then(|_| f.sync_data()).map_err(|e| e.to_string())?;
+        }
+        Ok(applied)
+    }
+
     /// Append `tid` durably unless present; false if it was already there.
     fn add(&mut self, tid: &str) -> Result<bool, String> {
         if self.seen.contains(tid) {
@@ -122,6 +170,8 @@ fn server(
     opened.fetch_add(1, Ordering::SeqCst);
     let which = Which::List(vec![ch]);
     let mut applied = 0;
+    // Whether the transaction in hand began with rtr_mt_msg1_uncertain.
+    let mut replay = false;
     loop {
         let wait = if stop.is_some() { Duration::from_millis(100) } else { Duration::from_secs(3600) };
         let m = match rtr.receive(&which, Some(wait)) {
@@ -130,17 +180,18 @@ fn server(
             Err(RtrError::Timeout) => continue,
             Err(e) => return Err(e.to_string()),
         };
-        if m.sb.msgtype == MsgType::Msg1Uncertain {
+        match m.sb.msgtype {
             // Replayed: another server (maybe in another process, on another
-            // node) may have applied it; read the file again to know.
-            db.lock().map_err(|_| "poisoned")?.reload()?;
-        }
-        if m.sb.msgtype == MsgType::Accepted {
+            // node) may have applied it; `apply` looks at the file again.
+            MsgType::Msg1Uncertain => replay = true,
+            MsgType::Msg1 => replay = false,
             // Apply once: the tid is the idempotence key. The line is durable
             // before the next receive acknowledges the outcome.
-            if db.lock().map_err(|_| "poisoned")?.add(&m.sb.tid.to_string())? {
-                applied += 1;
+            MsgType::Accepted => {
+                let fresh = db.lock().map_err(|_| "poisoned")?.apply(&m.sb.tid.to_string(), replay)?;
+                applied += u64::from(fresh);
             }
+            _ => {}
         }
     }
 }

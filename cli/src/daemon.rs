@@ -6,6 +6,12 @@
 //! (`facilities.conf`). Applications reach the node by setting
 //! `RTR_NODE_SOCKET` to the socket's path; without it they run the embedded
 //! node as before.
+//!
+//! A node that stops on its own (it lost its journal: a standby took it
+//! over, or a write or sync failed) has already closed its links and
+//! connections; the daemon then removes its pid file and socket, says why,
+//! and exits with status 1, so that a supervisor restarts it (as a standby,
+//! or it fails to lock a journal still held by the new owner).
 
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -196,6 +202,8 @@ fn run_node(
     if let (Some(l), Some(addr)) = (listen, links.local_addr()) {
         eprintln!("rtr node: {name} accepts links on {l} ({addr})");
     }
+    watch_node(node.clone(), dir.to_path_buf(), socket.to_path_buf())
+        .map_err(|e| format!("cannot start the node's watcher thread: {e}"))?;
     // A socket file left by a node that died is stale (nobody answered above).
     let _ = std::fs::remove_file(socket);
     let listener = UnixListener::bind(socket).map_err(|e| format!("{}: {e}", socket.display()))?;
@@ -208,14 +216,56 @@ fn run_node(
         journal.display(),
         node.recovered()
     );
-    unix::serve(listener, node.clone());
+    // (A node that already stopped, before the socket existed to be woken
+    // through, is not served at all.)
+    if !node.is_stopping() {
+        unix::serve(listener, node.clone());
+    }
     if !node.is_stopping() {
         return Err("the listener failed".into());
     }
+    let failure = node.failure();
+    if failure.is_some() {
+        // Its journals are released before the process goes (bounded: a
+        // journal that is still ours was flushed; a lost one needs nothing).
+        node.wait_stopped(EXIT_WAIT);
+    }
+    remove_files(dir, socket);
+    match failure {
+        Some(why) => Err(format!("node {name} stopped: {why}")),
+        None => {
+            eprintln!("rtr node: {name} stopped");
+            Ok(())
+        }
+    }
+}
+
+/// How long the daemon waits for a failed node to release its journals,
+/// and then for its own main thread to exit, before it exits anyway.
+const EXIT_WAIT: Duration = Duration::from_secs(10);
+
+fn remove_files(dir: &Path, socket: &Path) {
     let _ = std::fs::remove_file(pid_path(dir));
     let _ = std::fs::remove_file(socket);
-    eprintln!("rtr node: {name} stopped");
-    Ok(())
+}
+
+/// When the node thread ends on a failure, wake the accept loop (as `rtr
+/// stop` does after its answer) so that the daemon exits, and make sure the
+/// process exits (status 1) even if that loop cannot be woken. (A requested
+/// stop is left to the stop's own connection, which wakes the loop only
+/// once the stop is answered.)
+fn watch_node(node: std::sync::Arc<EmbeddedNode>, dir: PathBuf, socket: PathBuf) -> std::io::Result<()> {
+    let watch = move || {
+        while !node.wait_stopped(Duration::from_secs(3600)) {}
+        let Some(why) = node.failure() else { return };
+        drop(node);
+        let _ = UnixStream::connect(&socket);
+        std::thread::sleep(EXIT_WAIT * 2);
+        remove_files(&dir, &socket);
+        eprintln!("rtr: the node stopped ({why}); exiting");
+        std::process::exit(1);
+    };
+    std::thread::Builder::new().name("rtr-node-watch".into()).spawn(watch).map(drop)
 }
 
 /// Stop the node: ask it over its socket (it closes its connections and

@@ -12,13 +12,16 @@
 //! The journal (on by default for the process-wide node; see
 //! [`EmbeddedConfig::from_env`]) is opened before the node takes requests;
 //! committed transactions found in it are replayed to servers as they open.
+//! A node that loses its journal (another owner fenced it, or a write or
+//! sync failed) stops for good: it closes its links and connections at once
+//! and every call fails with `RTR_STS_NODEUNAVAIL` (`embedded/halt.rs`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
@@ -31,6 +34,7 @@ use crate::tid::Tid;
 use crate::transport::links::Links;
 
 mod admin;
+mod halt;
 
 /// Where a node's deliveries for one connection go (the library's inbox).
 pub trait DeliverySink: Send + Sync {
@@ -49,12 +53,13 @@ pub trait DeliverySink: Send + Sync {
 pub(crate) enum Input {
     Connect(ConnId, Arc<dyn DeliverySink>),
     Request(ConnId, Request),
-    /// Synced journal writes completed (or failed).
-    JournalDone(Vec<u64>, Result<(), Status>),
+    /// Synced journal writes completed (or failed); when the journal's
+    /// ownership check behind them passed (see `Driver::acks_went_stale`).
+    JournalDone(Vec<u64>, Result<(), Status>, Instant),
     /// Unsynced journal writes of these transactions failed.
     JournalFailed(Vec<Tid>, Status),
     /// The journal failed in a way that leaves outcomes unknown (an I/O
-    /// error, or another owner fenced this one): the node stops.
+    /// error, or another owner fenced this one): the node stops, saying why.
     Fatal(String),
     Shutdown,
     /// Management: a view to take, definitions to apply, a process id to
@@ -72,6 +77,9 @@ pub(crate) enum Input {
     /// A greeted application connection whose socket the node thread reads
     /// from now on (a daemon's event loop; see `transport/reactor.rs`).
     Adopt(ConnId, std::os::unix::net::UnixStream),
+    /// Tests: run this on the node thread with the driver.
+    #[cfg(test)]
+    Test(Box<dyn FnOnce(&mut Driver) + Send>),
 }
 
 /// The node thread's inbox: a channel, plus a waker when the thread sleeps
@@ -96,6 +104,15 @@ impl Inbox {
         ok
     }
 }
+
+/// How old a journal acknowledgment (its ownership check) may be when the
+/// node acts on it before ownership is checked again. A router drops a
+/// silent node only after 2/3 of its inactivity time (at least 1 s: the
+/// node's pings go out every third of it), and a standby takes the journal
+/// over after that; an acknowledgment younger than this cannot have been
+/// overtaken. Passes slower than this without a stop only cost a read of
+/// the epoch file.
+const STALE_ACK: Duration = Duration::from_millis(200);
 
 /// How many queued requests the node thread takes before it acts on them.
 const MAX_BATCH: usize = 1024;
@@ -157,6 +174,8 @@ pub struct EmbeddedNode {
     reactor: bool,
     /// Facility definitions and the stop flag (`embedded/admin.rs`).
     admin: admin::NodeAdmin,
+    /// How the node thread ended, once it did (`embedded/halt.rs`).
+    halt: Arc<halt::Halt>,
 }
 
 /// A connection's way to send requests to its node.
@@ -274,7 +293,8 @@ impl EmbeddedNode {
         let inbox = Inbox::new(tx);
         let (driver, incarnation, recovered) = Driver::new(&cfg, inbox.clone())?;
         let node_id = cfg.node_id.unwrap_or(1);
-        let node = EmbeddedNode::spawn(inbox, node_id, incarnation, recovered, move || run(driver, rx))?;
+        let halt = driver.halt.clone();
+        let node = EmbeddedNode::spawn(inbox, node_id, incarnation, recovered, halt, move || run(driver, rx))?;
         Ok(node)
     }
 
@@ -289,8 +309,10 @@ impl EmbeddedNode {
         let inbox = Inbox { tx, waker: Some(Arc::new(move || bell.ring())) };
         let (driver, incarnation, recovered) = Driver::new(&cfg, inbox.clone())?;
         let node_id = cfg.node_id.unwrap_or(1);
-        let node =
-            EmbeddedNode::spawn(inbox, node_id, incarnation, recovered, move || run_reactor(driver, rx, reactor))?;
+        let halt = driver.halt.clone();
+        let node = EmbeddedNode::spawn(inbox, node_id, incarnation, recovered, halt, move || {
+            run_reactor(driver, rx, reactor)
+        })?;
         // Only this handle exists yet: mark it.
         let mut node = node;
         if let Some(n) = Arc::get_mut(&mut node) {
@@ -317,6 +339,7 @@ impl EmbeddedNode {
         node_id: u32,
         incarnation: u32,
         recovered: usize,
+        halt: Arc<halt::Halt>,
         body: impl FnOnce() + Send + 'static,
     ) -> Result<Arc<EmbeddedNode>, RtrError> {
         let thread = std::thread::Builder::new()
@@ -332,14 +355,35 @@ impl EmbeddedNode {
             thread: Some(thread),
             admin: admin::NodeAdmin::default(),
             reactor: false,
+            halt,
         }))
     }
 
-    /// Attach a library connection; deliveries for it go to `sink`.
+    /// Attach a library connection; deliveries for it go to `sink`. `None`
+    /// once the node has stopped.
     pub fn connect(&self, sink: Arc<dyn DeliverySink>) -> Option<NodeLink> {
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         self.inbox.send(Input::Connect(conn, sink)).then_some(())?;
+        // A stopping node thread marks itself closing before it drains its
+        // inbox: either it found this connection there (and told its sink),
+        // or the mark is seen here.
+        if self.halt.is_closing() {
+            return None;
+        }
         Some(NodeLink { conn, inbox: self.inbox.clone() })
+    }
+
+    /// Why the node stopped on its own (it lost its journal, or a bug
+    /// stopped its thread); `None` while it runs or after a requested stop.
+    pub fn failure(&self) -> Option<String> {
+        self.halt.failure()
+    }
+
+    /// Wait up to `timeout` for the node thread to have stopped, for any
+    /// reason, and released its links, connections and journals; true if
+    /// it has.
+    pub fn wait_stopped(&self, timeout: Duration) -> bool {
+        self.halt.wait_ended(timeout)
     }
 
     pub fn node_id(&self) -> u32 {
@@ -399,6 +443,12 @@ pub(crate) struct Driver {
     journal_cfg: Option<JournalConfig>,
     /// Process ids of connections, and a pending stop's reply.
     admin: admin::DriverAdmin,
+    /// Why the node must stop (an `Input::Fatal`), for `halt::finish`.
+    failure: Option<String>,
+    /// When the ownership check behind this pass's oldest journal
+    /// acknowledgment passed.
+    oldest_ack: Option<Instant>,
+    halt: Arc<halt::Halt>,
 }
 
 impl Driver {
@@ -427,6 +477,12 @@ impl Driver {
                     eprintln!("rtr node: journal recovery {cut}");
                 }
                 let n = node.recover(Instant::now(), &rec.records);
+                // However this node loses its journal, even while idle, it
+                // stops (and closes its links) at once.
+                let (lost, dir) = (back.clone(), jc.dir.clone());
+                j.on_lost(Box::new(move |e| {
+                    lost.send(Input::Fatal(lost_journal(&dir, &e)));
+                }));
                 // The owner epoch grows at every open, durably: it makes the
                 // tids of this run differ from those of every earlier run.
                 (Some(j), rec.epoch as u32, n)
@@ -451,6 +507,9 @@ impl Driver {
             peer_journals: cfg.peer_journals.clone(),
             journal_cfg: cfg.journal.clone(),
             admin: Default::default(),
+            failure: None,
+            oldest_ack: None,
+            halt: Arc::new(halt::Halt::default()),
         };
         Ok((d, incarnation, recovered))
     }
@@ -485,8 +544,11 @@ impl Driver {
                     self.admin.forget(conn);
                 }
             }
-            Input::JournalDone(tokens, result) => {
+            Input::JournalDone(tokens, result, checked) => {
                 self.in_flight = self.in_flight.saturating_sub(1);
+                if result.is_ok() {
+                    self.oldest_ack = Some(self.oldest_ack.map_or(checked, |o| o.min(checked)));
+                }
                 for t in tokens {
                     self.node.journal_done(now, t, result);
                 }
@@ -496,9 +558,10 @@ impl Driver {
                 // A commit whose write failed may still be on disk (the
                 // failure came after the write), so no outcome can be
                 // given: stop, and let recovery (by a restart or a new
-                // owner) decide. Every connection sees NODEUNAVAIL.
+                // owner) decide. `halt::finish` closes the links and
+                // connections; every connection sees NODEUNAVAIL.
                 eprintln!("rtr: the node stops: {why}");
-                self.stop_all();
+                self.failure = Some(why);
                 return false;
             }
             Input::Shutdown => return false,
@@ -510,13 +573,42 @@ impl Driver {
             // Only a daemon's event loop takes sockets; anywhere else the
             // connection is refused as if it had closed.
             Input::Adopt(conn, _) => return self.input(now, Input::Request(conn, Request::Disconnect)),
+            #[cfg(test)]
+            Input::Test(f) => f(self),
         }
         true
     }
 
+    /// An acknowledgment is only as good as the ownership check behind it.
+    /// One that aged past [`STALE_ACK`] before this pass could act on it
+    /// (the process was stopped, or starved, in between) may have been
+    /// overtaken by a takeover: check again, here, before anyone hears of
+    /// it. True (and the node must stop, saying why) when it was: a woken
+    /// node then sends and delivers nothing of this pass, so its servers do
+    /// not get a commit the new owner is replaying to its own. (Only what
+    /// was already being written when the process stopped still goes out.)
+    /// Only a proven fence stops the node, as in the journal's idle check.
+    fn acks_went_stale(&mut self) -> bool {
+        let Some(checked) = self.oldest_ack.take() else { return false };
+        if checked.elapsed() <= STALE_ACK {
+            return false;
+        }
+        let (Some(j), Some(cfg)) = (&self.journal, &self.journal_cfg) else { return false };
+        match j.check_owner() {
+            Err(e @ JournalError::Fenced { .. }) => {
+                let why = lost_journal(&cfg.dir, &e);
+                eprintln!("rtr: the node stops: {why}");
+                self.failure = Some(why);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// End of a pass: fire timers, hand the pass's journal records to the
-    /// journal (before delivering their messages), then deliver.
-    pub(crate) fn flush(&mut self, now: Instant) {
+    /// journal (before delivering their messages), then deliver. Returns
+    /// false when the node must stop (it found itself fenced).
+    pub(crate) fn flush(&mut self, now: Instant) -> bool {
         self.node.tick(now);
         // The pass's records go in at most a few appends: those that start
         // new transactions apart from the rest, so that the journal's reserve
@@ -543,13 +635,17 @@ impl Driver {
                                 sync,
                                 Box::new(move |res| match (res, token) {
                                     (Ok(()), Some(t)) => {
-                                        back.send(Input::JournalDone(vec![t], Ok(())));
+                                        back.send(Input::JournalDone(vec![t], Ok(()), Instant::now()));
                                     }
                                     (Ok(()), None) => {}
                                     (Err(e), t) => {
                                         eprintln!("rtr: a write to a taken-over journal failed: {e}");
                                         if let Some(t) = t {
-                                            back.send(Input::JournalDone(vec![t], Err(Status::Jnlfull)));
+                                            back.send(Input::JournalDone(
+                                                vec![t],
+                                                Err(Status::Jnlfull),
+                                                Instant::now(),
+                                            ));
                                         }
                                     }
                                 }),
@@ -589,6 +685,9 @@ impl Driver {
                 }
             }
         }
+        if self.acks_went_stale() {
+            return false;
+        }
         if let Some(links) = &self.links {
             for (peer, w) in to_peers {
                 links.send(peer, w.buf);
@@ -608,13 +707,13 @@ impl Driver {
                         Box::new(move |res| match res {
                             Ok(()) => {
                                 if !tokens.is_empty() {
-                                    back.send(Input::JournalDone(tokens, Ok(())));
+                                    back.send(Input::JournalDone(tokens, Ok(()), Instant::now()));
                                 }
                             }
                             Err(JournalError::Full) => {
                                 // Nothing of this append was written.
                                 if !tokens.is_empty() {
-                                    back.send(Input::JournalDone(tokens, Err(Status::Jnlfull)));
+                                    back.send(Input::JournalDone(tokens, Err(Status::Jnlfull), Instant::now()));
                                 }
                                 back.send(Input::JournalFailed(tids, Status::Jnlfull));
                             }
@@ -628,7 +727,7 @@ impl Driver {
                     // A node without a journal emits no records; if it did,
                     // report the synced ones durable so nothing waits for ever.
                     if !a.tokens.is_empty() {
-                        back.send(Input::JournalDone(a.tokens, Ok(())));
+                        back.send(Input::JournalDone(a.tokens, Ok(()), Instant::now()));
                     }
                 }
             }
@@ -646,8 +745,9 @@ impl Driver {
                 let result = self.take_over(&node, jid);
                 self.node.takeover_done(now, &node, result);
             }
-            self.flush(now);
+            return self.flush(now);
         }
+        true
     }
 
     /// Take over the journal of lost node `node` (under the shared journal
@@ -680,23 +780,41 @@ impl Driver {
     }
 }
 
+/// Why a node thread stopped: the driver's fatal failure, or a panic (a bug
+/// in the node must not leave applications blocked, nor a daemon running
+/// without its node, for ever).
+fn failure_of(driver: &mut Driver, loop_result: std::thread::Result<()>) -> Option<String> {
+    match loop_result {
+        Ok(()) => driver.failure.take(),
+        Err(_) => Some("the node thread failed (a bug; see the panic message above)".into()),
+    }
+}
+
 /// The embedded node thread: sleep on the inbox channel, take everything
 /// queued, act, repeat.
 fn run(mut driver: Driver, rx: Receiver<Input>) {
-    // A bug in the node must not leave applications blocked for ever: tell
-    // every connection the node is gone.
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_loop(&mut driver, &rx)));
-    if r.is_err() {
-        driver.stop_all();
-    }
+    let failure = failure_of(&mut driver, r);
+    halt::finish(driver, rx, failure, || {});
 }
 
 /// A daemon's node thread: wait on the application sockets and the inbox's
 /// bell at once, take everything that arrived, act, repeat.
 fn run_reactor(mut driver: Driver, rx: Receiver<Input>, mut reactor: crate::transport::reactor::Reactor) {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reactor_loop(&mut driver, &rx, &mut reactor)));
-    if r.is_err() {
-        driver.stop_all();
+    let failure = failure_of(&mut driver, r);
+    halt::finish(driver, rx, failure, move || drop(reactor));
+}
+
+/// What a node that lost its journal in `dir` says (see [`Journal::on_lost`]).
+fn lost_journal(dir: &std::path::Path, e: &JournalError) -> String {
+    match e {
+        JournalError::Fenced { mine, current } => format!(
+            "its journal {} was taken over by another owner: epoch {current} fenced this node's epoch {mine} \
+             (a standby promoted in its place, or rtr journal takeover); this node can commit nothing more",
+            dir.display()
+        ),
+        other => format!("its journal {} can no longer be written ({other}); a restart recovers it", dir.display()),
     }
 }
 
@@ -776,7 +894,9 @@ fn reactor_loop(driver: &mut Driver, rx: &Receiver<Input>, reactor: &mut crate::
             // More is queued: come straight back.
             reactor.ring();
         }
-        driver.flush(now);
+        if !driver.flush(now) {
+            return;
+        }
     }
 }
 
@@ -811,6 +931,8 @@ fn run_loop(driver: &mut Driver, rx: &Receiver<Input>) {
             taken += 1;
             next = if taken < MAX_BATCH { rx.try_recv().ok() } else { None };
         }
-        driver.flush(now);
+        if !driver.flush(now) {
+            return;
+        }
     }
 }

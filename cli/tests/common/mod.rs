@@ -115,9 +115,15 @@ impl Proc {
 /// Start `rtr args`, against the node daemon at `socket` if given (never
 /// against one named in this test process's environment).
 pub fn spawn(args: &[&str], socket: Option<&Path>) -> Proc {
+    spawn_to(args, socket, Stdio::inherit())
+}
+
+/// [`spawn`] with the process's standard error going to `stderr` (a log
+/// file the test reads).
+pub fn spawn_to(args: &[&str], socket: Option<&Path>, stderr: Stdio) -> Proc {
     use std::io::BufRead;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rtr"));
-    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::inherit()).env_remove("RTR_NODE_SOCKET");
+    cmd.args(args).stdout(Stdio::piped()).stderr(stderr).env_remove("RTR_NODE_SOCKET");
     if let Some(s) = socket {
         cmd.env("RTR_NODE_SOCKET", s);
     }

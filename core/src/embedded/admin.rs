@@ -257,9 +257,10 @@ impl EmbeddedNode {
         self.store().as_ref().map(|s| s.table().clone())
     }
 
-    /// True once a stop was requested: the daemon stops accepting connections.
+    /// True once a stop was requested, or the node stopped on its own (it
+    /// lost its journal): the daemon stops accepting connections.
     pub fn is_stopping(&self) -> bool {
-        self.admin.stopping.load(Ordering::Acquire)
+        self.admin.stopping.load(Ordering::Acquire) || self.halt.is_closing()
     }
 
     fn store(&self) -> MutexGuard<'_, Option<FacilityStore>> {

@@ -31,6 +31,9 @@
 //!   fails with [`JournalError::Io`], every later call with
 //!   [`JournalError::Poisoned`]. The files and the lock are released at once,
 //!   so a new owner can open the journal.
+//! - **loss is reported**: however ownership ends (fenced, failed write or
+//!   sync), [`Journal::on_lost`] hears of it once; an idle owner re-checks
+//!   its epoch about every second, so a fence is noticed without a write.
 //!
 //! Thread safety: [`Journal`] is a cheap `Clone + Send + Sync` handle. All
 //! completions run on the journal's writer thread, in append order; they must
@@ -220,6 +223,10 @@ pub struct JournalStats {
 /// Called exactly once with the outcome of an append.
 pub type Completion = Box<dyn FnOnce(Result<(), JournalError>) + Send>;
 
+/// Called at most once, with the reason, when this handle's ownership of the
+/// journal ends (see [`Journal::on_lost`]).
+pub type LostHook = Box<dyn FnOnce(JournalError) + Send>;
+
 /// A handle to an open journal (the writer thread). Cheap to clone; the
 /// writer flushes, syncs and stops (releasing files and lock) when the last
 /// handle is dropped; that drop waits for it unless it happens on the writer
@@ -233,6 +240,7 @@ struct Inner {
     tx: Option<Sender<Request>>,
     thread: Option<JoinHandle<()>>,
     epoch: u64,
+    dir: PathBuf,
     shared: Arc<Shared>,
 }
 
@@ -288,6 +296,27 @@ impl Journal {
         rx.recv().unwrap_or(Err(JournalError::Poisoned))
     }
 
+    /// Call `hook` once if this owner loses the journal: fenced by a newer
+    /// owner ([`JournalError::Fenced`], found after a write or, when idle,
+    /// within about a second), or a failed write or sync
+    /// ([`JournalError::Io`]). Runs on the writer thread, before the
+    /// completions of the batch that found it, so it must not block or
+    /// append; if ownership already ended it runs at once on this thread.
+    /// A later call replaces a hook not yet called.
+    pub fn on_lost(&self, hook: LostHook) {
+        self.inner.shared.on_lost(hook);
+    }
+
+    /// Check now, on this thread, that no newer owner has fenced this one
+    /// (the writer's own check, run by the caller): for an owner about to act
+    /// on an acknowledgment that has aged (its process was stopped or
+    /// starved), since a takeover may have happened meanwhile. It reads the
+    /// epoch file, so it is not for every append. Changes nothing: the
+    /// writer finds a fence itself at its next write or idle check.
+    pub fn check_owner(&self) -> Result<(), JournalError> {
+        owner::check(&self.inner.dir, self.inner.epoch)
+    }
+
     /// This owner's epoch.
     pub fn epoch(&self) -> u64 {
         self.inner.epoch
@@ -301,6 +330,14 @@ impl Journal {
     #[cfg(test)]
     pub(crate) fn fail_next_sync(&self) {
         self.inner.shared.fail_next_sync.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Test switch: the writer no longer checks its ownership when idle
+    /// (after the request it is waiting for, if any), as if it had not
+    /// noticed a fence yet.
+    #[cfg(test)]
+    pub(crate) fn no_idle_check(&self) {
+        self.inner.shared.no_idle_check.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Test fail point: the writer's next data write fails.
@@ -391,7 +428,8 @@ fn open_as(cfg: &JournalConfig, takeover: Takeover, salvaging: bool) -> Result<(
         .name("rtr-journal".into())
         .spawn(move || writer.run(rx))
         .map_err(|e| segment::io_err(dir, e))?;
-    let journal = Journal { inner: Arc::new(Inner { tx: Some(tx), thread: Some(thread), epoch, shared }) };
+    let journal =
+        Journal { inner: Arc::new(Inner { tx: Some(tx), thread: Some(thread), epoch, dir: dir.clone(), shared }) };
     cuts.extend(repaired.cuts.iter().cloned());
     let truncated = repaired.cuts.last().map(|c| (c.file.clone(), c.offset));
     let recovered =

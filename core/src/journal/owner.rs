@@ -136,6 +136,15 @@ pub fn lock(dir: &Path, takeover: Takeover) -> Result<Option<File>, JournalError
     }
 }
 
+/// One attempt, without waiting, at the lock: the file that holds it, or
+/// None (held elsewhere, or the file system has no locks). For an owner that
+/// forced its way in without the lock, once the previous holder lets go.
+pub fn try_lock(dir: &Path) -> Option<File> {
+    let p = dir.join(LOCK_FILE);
+    let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&p).ok()?;
+    file.try_lock().ok().map(|()| file)
+}
+
 pub fn encode_epoch(epoch: u64) -> [u8; EPOCH_BYTES] {
     let mut b = [0u8; EPOCH_BYTES];
     b[0..8].copy_from_slice(&epoch.to_le_bytes());

@@ -239,6 +239,9 @@ fn bit_flips_elsewhere_are_corruption_and_in_the_last_record_a_torn_tail() {
 fn a_stale_owner_is_fenced_and_its_late_writes_are_ignored() {
     let d = tempfile::tempdir().unwrap();
     let (a, _) = new_journal(d.path());
+    // A has not noticed the fence when it writes below (its idle check
+    // would otherwise find it first if the takeover took over a second).
+    a.no_idle_check();
     append1(&a, 1, RecordKind::Msg, b"a-before").unwrap();
     // The lock is held: a normal open fails, a forced one proceeds.
     assert!(matches!(open(&cfg(d.path()), Takeover::Normal), Err(JournalError::Locked { .. })));
@@ -282,6 +285,98 @@ fn a_stale_owner_is_fenced_and_its_late_writes_are_ignored() {
     let (_c, rc) = open(&cfg(d.path()), Takeover::Normal).unwrap();
     assert_eq!(rc.epoch, 3);
     assert_eq!(payloads(&rc.records), [b"a-before".to_vec(), b"b-1".to_vec()]);
+}
+
+/// A loss hook that reports on a channel.
+fn loss_channel(j: &Journal) -> crossbeam_channel::Receiver<JournalError> {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    j.on_lost(Box::new(move |e| {
+        let _ = tx.send(e);
+    }));
+    rx
+}
+
+#[test]
+fn an_idle_owner_learns_of_its_fence_without_writing_and_reports_it_once() {
+    // A node frozen, taken over, then woken may have nothing to write: it
+    // must still learn that it lost its journal, or it goes on holding its
+    // links and connections for ever.
+    let d = tempfile::tempdir().unwrap();
+    let (a, ra) = new_journal(d.path());
+    let lost = loss_channel(&a);
+    append1(&a, 1, RecordKind::Msg, b"a").unwrap();
+    let (b, rb) = open(&cfg(d.path()), Takeover::Force).unwrap();
+    // No append from A: its writer finds the fence by itself (bounded wait).
+    match lost.recv_timeout(Duration::from_secs(20)) {
+        Ok(JournalError::Fenced { mine, current }) => assert_eq!((mine, current), (ra.epoch, rb.epoch)),
+        other => panic!("A was not told of its fence: {other:?}"),
+    }
+    // It acknowledges nothing more, released its files, and says so once.
+    assert!(matches!(append1(&a, 2, RecordKind::Msg, b"late"), Err(JournalError::Fenced { .. })));
+    assert!(lost.try_recv().is_err(), "told twice");
+    append1(&b, 3, RecordKind::Msg, b"b").unwrap();
+    // A hook set after the loss hears of it at once.
+    assert!(matches!(loss_channel(&a).try_recv(), Ok(JournalError::Fenced { .. })));
+    // The new owner is never told anything.
+    let b_lost = loss_channel(&b);
+    append1(&b, 4, RecordKind::Msg, b"b2").unwrap();
+    assert!(b_lost.try_recv().is_err());
+}
+
+#[test]
+fn an_owner_that_forced_its_way_in_takes_the_lock_once_it_is_free() {
+    // A standby takes over the journal of a frozen node, which still holds
+    // the lock. When that node lets go (it noticed the fence and exited),
+    // the new owner takes the lock: a restart of the old node must fail to
+    // lock the journal, not fence the new owner in the middle of its work.
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = new_journal(d.path());
+    let (b, _) = open(&cfg(d.path()), Takeover::Force).unwrap();
+    drop(a);
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        match owner::lock(d.path(), Takeover::Normal) {
+            Err(JournalError::Locked { .. }) => break,
+            Ok(free) => drop(free),
+            Err(e) => panic!("{e}"),
+        }
+        assert!(Instant::now() < until, "the new owner never took the free lock");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(matches!(open(&cfg(d.path()), Takeover::Normal), Err(JournalError::Locked { .. })));
+    append1(&b, 1, RecordKind::Msg, b"b still owns it").unwrap();
+}
+
+#[test]
+fn a_failed_sync_or_write_is_reported_to_the_loss_hook_before_the_completions() {
+    for fail_sync in [true, false] {
+        let d = tempfile::tempdir().unwrap();
+        let (j, _) = new_journal(d.path());
+        let lost = loss_channel(&j);
+        if fail_sync {
+            j.fail_next_sync();
+        } else {
+            j.fail_next_write();
+        }
+        // The completion looks for the hook's report: it ran first.
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let seen = lost.clone();
+        j.append(
+            vec![(tid(1), RecordKind::Msg, b"x".to_vec())],
+            true,
+            Box::new(move |r| {
+                let _ = tx.send((r, seen.try_recv()));
+            }),
+        );
+        match rx.recv_timeout(Duration::from_secs(10)).unwrap() {
+            (Err(JournalError::Io { .. }), Ok(JournalError::Io { source, .. })) => {
+                assert!(source.to_string().contains("injected"), "{source}");
+            }
+            other => panic!("fail_sync {fail_sync}: {other:?}"),
+        }
+        assert!(matches!(append1(&j, 2, RecordKind::Msg, b"y"), Err(JournalError::Poisoned)));
+        assert!(lost.try_recv().is_err(), "told twice");
+    }
 }
 
 #[test]

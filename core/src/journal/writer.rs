@@ -8,6 +8,13 @@
 //! that arrive during a sync form the next batch. (After a batch the writer
 //! lingers 50 µs, yielding, before it sleeps: see [`LINGER`].)
 //!
+//! While it owns the journal and nothing arrives for [`IDLE_CHECK`], the
+//! writer re-reads the epoch anyway: an idle owner that was fenced (a node
+//! frozen, taken over by a standby, then woken) learns it within about that
+//! time instead of at its next write, which may never come. Ownership ending
+//! for any reason (fenced, failed write or sync) is reported once to the
+//! handle's [`super::Journal::on_lost`] hook.
+//!
 //! Invariants:
 //! - nothing is acknowledged before the batch's write, its sync (when
 //!   asked) and the epoch check all succeeded;
@@ -37,7 +44,7 @@ use super::format::{encode_record, record_bytes, seed, RecordKind, Seal, HEADER_
 use super::live::Live;
 use super::recover::Repaired;
 use super::segment::{self, io_err, CreateError, RecycleError};
-use super::{owner, Completion, JournalConfig, JournalError, JournalStats, RESERVE_SEGMENTS};
+use super::{owner, Completion, JournalConfig, JournalError, JournalStats, LostHook, RESERVE_SEGMENTS};
 use crate::tid::Tid;
 
 pub(crate) struct Request {
@@ -53,11 +60,54 @@ pub(crate) struct Shared {
     /// Fail points for tests: the next sync / data write fails.
     pub fail_next_sync: AtomicBool,
     pub fail_next_write: AtomicBool,
+    /// For tests of a fenced owner that has not noticed yet: no idle check.
+    pub no_idle_check: AtomicBool,
+    lost: Mutex<Lost>,
+}
+
+/// The end of ownership and who to tell. Invariant: once `ended` is set,
+/// `hook` stays empty (each hook is called at most once).
+#[derive(Default)]
+struct Lost {
+    hook: Option<LostHook>,
+    /// Why ownership ended.
+    ended: Option<JournalError>,
 }
 
 impl Shared {
     pub fn stats(&self) -> JournalStats {
         self.stats.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn lost(&self) -> std::sync::MutexGuard<'_, Lost> {
+        self.lost.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Set the hook; called at once (on this thread) if ownership already ended.
+    pub fn on_lost(&self, hook: LostHook) {
+        let ended = {
+            let mut l = self.lost();
+            match &l.ended {
+                Some(e) => e.duplicate(),
+                None => {
+                    l.hook = Some(hook);
+                    return;
+                }
+            }
+        };
+        let _ = catch_unwind(AssertUnwindSafe(move || hook(ended)));
+    }
+
+    /// Ownership ended: tell the hook, if any (outside the lock).
+    fn ended(&self, e: JournalError) {
+        let hook = {
+            let mut l = self.lost();
+            l.ended = Some(e.duplicate());
+            l.hook.take()
+        };
+        if let Some(hook) = hook {
+            let _ = catch_unwind(AssertUnwindSafe(move || hook(e)));
+        }
     }
 }
 
@@ -115,17 +165,37 @@ pub(crate) struct Writer {
 /// fdatasync. Yielding, not spinning, so runnable threads are not delayed.
 const LINGER: Duration = Duration::from_micros(50);
 
-/// The next request, or None when every handle is gone.
-fn next_request(rx: &Receiver<Request>) -> Option<Request> {
+/// How long an owning writer waits for a request before it checks its
+/// ownership anyway (one open and 12-byte read of the epoch file, one stat):
+/// the bound on how long an idle fenced owner goes unaware.
+pub(crate) const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+enum Next {
+    Request(Request),
+    /// Nothing arrived within the idle time.
+    Idle,
+    /// Every handle is gone.
+    Closed,
+}
+
+/// The next request; `Idle` after `idle` without one (when given).
+fn next_request(rx: &Receiver<Request>, idle: Option<Duration>) -> Next {
     let until = Instant::now() + LINGER;
     while Instant::now() < until {
         match rx.try_recv() {
-            Ok(r) => return Some(r),
-            Err(TryRecvError::Disconnected) => return None,
+            Ok(r) => return Next::Request(r),
+            Err(TryRecvError::Disconnected) => return Next::Closed,
             Err(TryRecvError::Empty) => std::thread::yield_now(),
         }
     }
-    rx.recv().ok()
+    match idle {
+        Some(d) => match rx.recv_timeout(d) {
+            Ok(r) => Next::Request(r),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Next::Idle,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Next::Closed,
+        },
+        None => rx.recv().map_or(Next::Closed, Next::Request),
+    }
 }
 
 impl Writer {
@@ -211,14 +281,43 @@ impl Writer {
     }
 
     pub fn run(mut self, rx: Receiver<Request>) {
-        while let Some(first) = next_request(&rx) {
-            let mut batch = vec![first];
-            batch.extend(rx.try_iter());
-            self.process(batch);
+        loop {
+            // Only an owner has anything to check; once ownership ended, sleep.
+            let check = matches!(self.state, State::Owner) && !self.shared.no_idle_check.load(Ordering::Relaxed);
+            let idle = check.then_some(IDLE_CHECK);
+            match next_request(&rx, idle) {
+                Next::Request(first) => {
+                    let mut batch = vec![first];
+                    batch.extend(rx.try_iter());
+                    self.process(batch);
+                }
+                Next::Idle => self.idle_check(),
+                Next::Closed => break,
+            }
         }
         // Last handle dropped: make everything written durable.
         if matches!(self.state, State::Owner) && self.dirty {
             let _ = self.sync_current();
+        }
+    }
+
+    /// Idle: has a newer owner fenced us? Only a proven fence ends
+    /// ownership here. An epoch file that cannot be read proves nothing
+    /// while nothing is being acknowledged; the check after the next write
+    /// decides then, as it always has.
+    ///
+    /// An owner that forced its way in while the previous one held the lock
+    /// (a standby taking over a frozen node) takes the lock once it is
+    /// free: the previous owner, restarted, then fails to lock the journal
+    /// instead of fencing its new owner back in the middle of its work.
+    fn idle_check(&mut self) {
+        match owner::check(&self.dir, self.epoch) {
+            Err(e @ JournalError::Fenced { .. }) => {
+                self.end_ownership(&e);
+                self.publish_stats();
+            }
+            Ok(()) if self.lock.is_none() => self.lock = owner::try_lock(&self.dir),
+            _ => {}
         }
     }
 
@@ -275,12 +374,15 @@ impl Writer {
     }
 
     /// Ends ownership for good after `e`; releases the files and the lock.
+    /// The first time, tells the handle's hook why (before any completion
+    /// of the failed batch runs).
     fn end_ownership(&mut self, e: &JournalError) {
         if matches!(self.state, State::Owner) {
             self.state = match e {
                 JournalError::Fenced { current, .. } => State::Fenced { current: *current },
                 _ => State::Poisoned,
             };
+            self.shared.ended(e.duplicate());
         }
         self.cur = None;
         self.lock = None;

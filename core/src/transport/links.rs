@@ -186,9 +186,13 @@ impl Links {
         }
     }
 
-    /// Stop dialling and close every link (the node is stopping).
+    /// Stop dialling and accepting, and close every link at once (the node
+    /// is stopping): peers see the link close, not go silent. A link being
+    /// set up meanwhile is refused by `run_link`. Idempotent.
     pub(crate) fn stop(&self) {
-        self.stopping.store(true, Ordering::Release);
+        if self.stopping.swap(true, Ordering::AcqRel) {
+            return;
+        }
         for up in self.lock().up.values() {
             let _ = up.stream.shutdown(Shutdown::Both);
         }
@@ -410,6 +414,13 @@ impl Links {
         facilities.sort();
         let id = {
             let mut st = self.lock();
+            // Checked under the lock that `stop` takes after setting the
+            // flag: either `stop` finds this link registered and closes it,
+            // or this sees the flag.
+            if self.stopping.load(Ordering::Acquire) {
+                let _ = stream.shutdown(Shutdown::Both);
+                return;
+            }
             let id = st.next_id;
             st.next_id += 1;
             st.up.insert(
@@ -439,7 +450,7 @@ impl Links {
             .name("rtr-link-write".into())
             .spawn(move || writer_loop(write_half, rx, queued, ping_every));
         let _ = stream.set_read_timeout(Some(self.cfg.inactivity));
-        let why = loop {
+        let mut why = loop {
             match read_peer_frame(&mut stream) {
                 Ok(PeerFrame::Msg(m)) => {
                     if !self.inbox.send(Input::Peer(id, m)) {
@@ -455,6 +466,10 @@ impl Links {
                 Err(e) => break format!("bad frame: {e}"),
             }
         };
+        if self.stopping.load(Ordering::Acquire) {
+            // `stop` shut the socket: what the read saw was this node's doing.
+            why = "closed: this node stopped".into();
+        }
         let _ = stream.shutdown(Shutdown::Both);
         // Dropping the entry drops the writer's sender: the writer ends.
         self.lock().up.remove(&id);
