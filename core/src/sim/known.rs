@@ -34,7 +34,6 @@ impl Known {
 
 const STORMS: Faults = Faults(Faults::CRASH.0 | Faults::NET.0 | Faults::PARTITION.0 | Faults::FREEZE.0);
 
-
 pub const KNOWN: &[Known] = &[
     Known {
         defect: "two routers that link to the backends in a different order make two backends active for one key range (no fault needed)",
@@ -86,4 +85,3 @@ pub const KNOWN: &[Known] = &[
         kind: ViolationKind::NoOutcome,
     },
 ];
-

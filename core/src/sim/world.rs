@@ -1010,7 +1010,8 @@ impl World {
                         self.disk.failing.insert(i, after);
                     } else {
                         let d = self.rng.range(100 * MS, 5 * SEC);
-                        self.trace.note(self.now, format!("{}: its journal is full for {} ms", self.nodes[i].name, d / MS));
+                        self.trace
+                            .note(self.now, format!("{}: its journal is full for {} ms", self.nodes[i].name, d / MS));
                         self.nodes[i].full_until = self.now + d;
                     }
                 }
@@ -1049,7 +1050,11 @@ impl World {
                 });
                 let part = parts[self.rng.index(parts.len())];
                 let change = if let Some(w) = waiting.first().copied().filter(|_| self.rng.chance(0.7)) {
-                    let c = if self.rng.chance(0.5) { PartitionChange::RestartRecovery } else { PartitionChange::IgnoreRecovery };
+                    let c = if self.rng.chance(0.5) {
+                        PartitionChange::RestartRecovery
+                    } else {
+                        PartitionChange::IgnoreRecovery
+                    };
                     self.trace.note(self.now, format!("operator: {} partition {w}: {c:?}", self.nodes[i].name));
                     let now = self.instant();
                     if let Some(node) = self.nodes[i].node.as_mut() {
