@@ -19,12 +19,20 @@ cargo test --workspace
 
 if [ -f bindings/python/pyproject.toml ]; then
   step "Python bindings: build, install and pytest (with the examples and mypy.stubtest)"
+  # A virtual environment of our own: a stock Debian or Ubuntu Python refuses
+  # `pip install` into the system interpreter (PEP 668), and nothing here
+  # should land in it anyway. Kept under target/ and reused between runs.
+  venv="${RTR_TEST_VENV:-target/test-venv}"
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+  fi
+  py="$venv/bin/python"
   # mypy: tests/test_stubs.py runs mypy.stubtest on the native module's stubs.
-  python3 -m pip install --quiet maturin pytest mypy
-  python3 -m pip install --quiet ./bindings/python
+  "$py" -m pip install --quiet maturin pytest mypy
+  "$py" -m pip install --quiet ./bindings/python
   set +e
   # bindings/python/tests also runs examples/python (test_examples.py).
-  python3 -m pytest -q bindings/python/tests
+  "$py" -m pytest -q bindings/python/tests
   rc=$?
   set -e
   # pytest exits 5 when it collected no test: that is a failure here, not a pass.

@@ -96,14 +96,21 @@ impl Disk {
 
     /// A forced takeover of `name`'s journal: the holder, if any, is fenced
     /// (what it wrote but did not sync is partly on disk), the taker holds it.
-    pub fn take_over(&mut self, name: &str, holder: Holder, rng: &mut Rng) -> Result<Vec<Record>, DiskError> {
+    /// Returns the records to recover and the holder it fenced, if any.
+    pub fn take_over(
+        &mut self,
+        name: &str,
+        holder: Holder,
+        rng: &mut Rng,
+    ) -> Result<(Vec<Record>, Option<Holder>), DiskError> {
         let j = self.journals.get_mut(name).ok_or(DiskError::Missing)?;
-        if j.holder.is_some() {
+        let fenced = j.holder;
+        if fenced.is_some() {
             j.settle(rng);
         }
         j.holder = Some(holder);
         j.epoch += 1;
-        Ok(j.recovered())
+        Ok((j.recovered(), fenced))
     }
 
     /// A process died: everything it held is released, its unsynced
@@ -235,8 +242,9 @@ mod tests {
         d.open("be", (0, 1, 0)).unwrap();
         d.append("be", (0, 1, 0), vec![rec(1)], true, vec![1]).unwrap();
         // Taken over before the sync completed: the sync reports fenced.
-        let recs = d.take_over("be", (1, 1, 5), &mut rng).unwrap();
+        let (recs, fenced) = d.take_over("be", (1, 1, 5), &mut rng).unwrap();
         assert!(recs.len() <= 1);
+        assert_eq!(fenced, Some((0, 1, 0)));
         let fenced = d.sync_done("be").unwrap();
         assert!(matches!(fenced, Err(PendingSync { holder: (0, 1, 0), .. })), "the old holder's sync fails");
         assert_eq!(d.append("be", (0, 1, 0), vec![rec(2)], false, vec![]), Err(DiskError::Fenced));

@@ -47,6 +47,7 @@ enum Ev {
     StartClient(usize, u32),
     Heal(usize),
     Resume(usize, u32, u64),
+    FenceCheck(usize, u32),
     EndFaults,
     StopNew,
 }
@@ -57,7 +58,7 @@ impl Ev {
     fn target(&self, w: &World) -> Option<usize> {
         match self {
             Ev::Tick(n, _) | Ev::TakeoverDone(n, ..) | Ev::StartServer(n, ..) | Ev::StartClient(n, _) => Some(*n),
-            Ev::Resume(n, ..) | Ev::Crash(n, _) => Some(*n),
+            Ev::Resume(n, ..) | Ev::Crash(n, _) | Ev::FenceCheck(n, _) => Some(*n),
             Ev::LinkUp(p, _, e) | Ev::LinkDown(p, _, e) => Some(w.pairs[*p].ends[*e]),
             Ev::Arrive(p, _, d) => Some(w.pairs[*p].ends[1 - *d]),
             Ev::Wake(App::Client(c)) => w.clients.get(*c).and_then(|c| c.as_ref()).map(|c| c.node),
@@ -344,6 +345,14 @@ impl World {
                     }
                 }
             }
+            Ev::FenceCheck(i, inc) => {
+                let name = self.nodes[i].name.clone();
+                if self.nodes[i].inc == inc && self.up(i) && !self.disk.holds(&name, (i, inc, 0)) {
+                    self.crash(i, true, &format!("stops: its journal {name} was taken over (idle check)"));
+                    let d = self.rng.range(300 * MS, 3 * SEC);
+                    self.after(d, Ev::Boot(i));
+                }
+            }
             Ev::EndFaults => self.end_faults(),
             Ev::StopNew => {
                 self.stop_new = true;
@@ -603,7 +612,8 @@ impl World {
             Err("this node has no shared journal directory".to_string())
         } else {
             match self.disk.take_over(&lost, (i, inc, jid), &mut self.rng) {
-                Ok(records) => {
+                Ok((records, fenced)) => {
+                    self.fenced(fenced);
                     self.trace.note(
                         self.now,
                         format!("{} took over the journal of {lost} ({} records)", self.nodes[i].name, records.len()),
@@ -614,6 +624,16 @@ impl World {
             }
         };
         self.with_node(i, |n, now| n.takeover_done(now, &lost, result));
+    }
+
+    /// A holder lost its journal to a takeover. The real journal writer
+    /// of an idle owner re-reads the epoch after a second without
+    /// requests and stops the node; a busy one finds out at its next sync.
+    fn fenced(&mut self, holder: Option<(usize, u32, u32)>) {
+        if let Some((i, inc, 0)) = holder.filter(|h| h.0 < self.nodes.len()) {
+            let d = self.rng.range(MS, SEC + 100 * MS);
+            self.after(d, Ev::FenceCheck(i, inc));
+        }
     }
 
     fn synced(&mut self, name: &str) {
@@ -1023,7 +1043,9 @@ impl World {
                 if !bes.is_empty() {
                     let name = self.nodes[bes[self.rng.index(bes.len())]].name.clone();
                     self.trace.note(self.now, format!("operator: rtr journal takeover --force {name}"));
-                    let _ = self.disk.take_over(&name, (usize::MAX, 0, 0), &mut self.rng);
+                    if let Ok((_, fenced)) = self.disk.take_over(&name, (usize::MAX, 0, 0), &mut self.rng) {
+                        self.fenced(fenced);
+                    }
                     self.disk.release(usize::MAX, 0, 0);
                 }
             }
