@@ -61,7 +61,16 @@ struct World {
     /// (server channel, tid) -> number of Msg1/Msg1Uncertain received.
     seen: HashMap<(ChanId, Tid), usize>,
     server_outcomes: HashMap<(ChanId, Tid), Vec<Outcome>>,
+    /// Server channels closed (reopened) so far, and that count when each
+    /// tid first reached a server: a committed transaction whose servers
+    /// closed while holding it `RETRY_LIMIT` times is set aside for an
+    /// operator (RTR's three strikes), not presented again.
+    reopens: u32,
+    reopens_when_seen: HashMap<Tid, u32>,
 }
+
+/// The default retry limit of a partition.
+const RETRY_LIMIT: u32 = 3;
 
 const RANGE_HI: u32 = 99;
 
@@ -92,6 +101,8 @@ impl World {
             client_outcomes: HashMap::new(),
             seen: HashMap::new(),
             server_outcomes: HashMap::new(),
+            reopens: 0,
+            reopens_when_seen: HashMap::new(),
         }
     }
 
@@ -123,6 +134,7 @@ impl World {
         match m.sb.msgtype {
             MsgType::Msg1 | MsgType::Msg1Uncertain => {
                 *self.seen.entry(key).or_default() += 1;
+                self.reopens_when_seen.entry(key.1).or_insert(self.reopens);
                 assert_eq!(self.seen[&key], 1, "Msg1 twice on one channel");
                 assert!(self.started.contains(&m.sb.tid));
             }
@@ -191,6 +203,7 @@ impl World {
                 self.poll_server(srv, Duration::from_millis(2));
             }
             Op::ReopenServer { srv } => {
+                self.reopens += 1;
                 sv.close_channel(self.servers[srv], 0).unwrap();
                 self.servers[srv] = open_server(&sv, 0, RANGE_HI, self.mode);
             }
@@ -249,7 +262,11 @@ impl World {
             let reached = self.seen.keys().any(|k| k.1 == *t);
             let committed_on_server =
                 self.server_outcomes.iter().any(|(k, o)| k.1 == *t && o[0].0 == MsgType::Accepted);
-            if outs[0].0 == MsgType::Accepted && reached {
+            // Unless its servers closed while holding it as many times as
+            // the retry limit: then it is set aside (an EXCEPTION for an
+            // operator), which `rtr show transaction` lists.
+            let struck = self.reopens - self.reopens_when_seen.get(t).copied().unwrap_or(self.reopens) >= RETRY_LIMIT;
+            if outs[0].0 == MsgType::Accepted && reached && !struck {
                 assert!(committed_on_server, "committed {t} never committed by a server");
             }
         }
@@ -280,4 +297,26 @@ proptest! {
         w.drain();
         w.check();
     }
+}
+
+/// Found by the proptest (about one full run in a dozen): a committed
+/// transaction whose server channels are closed three times while they hold
+/// it is set aside by the retry limit, not committed by a server; the check
+/// used to call that a lost commit.
+#[test]
+fn three_closes_holding_a_committed_transaction_set_it_aside() {
+    let ops = [
+        Op::Send { key: 0, accept: true, short: false },
+        Op::ServerRecv { srv: 0 },
+        Op::Reply { srv: 0, accept: true },
+        Op::ReopenServer { srv: 0 },
+        Op::ReopenServer { srv: 1 },
+        Op::ReopenServer { srv: 0 },
+    ];
+    let mut w = World::new(0);
+    for op in &ops {
+        w.apply(op);
+    }
+    w.drain();
+    w.check();
 }
