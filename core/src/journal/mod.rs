@@ -497,4 +497,6 @@ fn open_or_create_with<T>(
 }
 
 #[cfg(test)]
+mod sim_tests;
+#[cfg(test)]
 mod tests;

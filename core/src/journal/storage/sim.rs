@@ -565,3 +565,153 @@ impl Drop for SimFile {
         s.collect();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dev() -> (SimFs, PathBuf) {
+        let fs = SimFs::new();
+        let dir = PathBuf::from("/d");
+        fs.create_dir_all(&dir).unwrap();
+        fs.sync_dir(Path::new("/")).unwrap();
+        (fs, dir)
+    }
+
+    /// A chooser that gives `script`'s answers in turn, checking that each
+    /// question has the expected number of possibilities, then keeps all.
+    fn scripted(script: Vec<(u64, u64)>) -> impl FnMut(u64) -> u64 {
+        let mut it = script.into_iter();
+        move |n| match it.next() {
+            Some((want_n, answer)) => {
+                assert_eq!(n, want_n, "the crash asked an unexpected question");
+                answer
+            }
+            None => n - 1,
+        }
+    }
+
+    #[test]
+    fn a_crash_keeps_no_unsynced_write_and_no_unsynced_name() {
+        let (fs, dir) = dev();
+        let p = dir.join("f");
+        let f = fs.open(&p, Open::CreateNew, true).unwrap();
+        fs.sync_dir(&dir).unwrap();
+        f.write_all_at(b"durable", 0).unwrap();
+        f.sync_data().unwrap();
+        f.write_all_at(b"VOLATILE", 7).unwrap();
+        f.set_len(100).unwrap();
+        // Unsynced names: a new file, a removal, a rename.
+        let q = dir.join("q");
+        drop(fs.open(&q, Open::CreateNew, false).unwrap());
+        fs.sync_dir(&dir).unwrap();
+        drop(fs.open(&dir.join("new"), Open::CreateNew, false).unwrap());
+        fs.remove(&q).unwrap();
+        fs.rename(&p, &dir.join("renamed")).unwrap();
+        // Everything is visible before the crash...
+        assert_eq!(fs.read(&dir.join("renamed")).unwrap()[..15], *b"durableVOLATILE");
+        assert!(!fs.exists(&q));
+        fs.crash_losing_everything_unsynced();
+        // ...and only what was synced after it.
+        assert_eq!(fs.read(&p).unwrap(), b"durable");
+        assert!(fs.exists(&q) && !fs.exists(&dir.join("new")) && !fs.exists(&dir.join("renamed")));
+        // The old handle died with its process.
+        assert_eq!(f.write_all_at(b"x", 0).unwrap_err().raw_os_error(), Some(libc::EIO));
+        assert_eq!(fs.read(&p).unwrap(), b"durable");
+    }
+
+    #[test]
+    fn a_crash_keeps_a_prefix_of_the_writes_in_order_and_may_tear_the_last() {
+        let (fs, dir) = dev();
+        let p = dir.join("f");
+        let f = fs.open(&p, Open::CreateNew, true).unwrap();
+        fs.sync_dir(&dir).unwrap();
+        f.sync_all().unwrap();
+        for (i, w) in [&b"aaaa"[..], b"bbbb", b"cccc"].iter().enumerate() {
+            f.write_all_at(w, 4 * i as u64).unwrap();
+        }
+        // (questions with their answers, what survives)
+        type Case = (Vec<(u64, u64)>, &'static [u8]);
+        let cases: Vec<Case> = vec![
+            (vec![(4, 0)], b""),
+            (vec![(4, 1), (5, 4)], b"aaaa"),
+            (vec![(4, 2), (5, 1)], b"aaaab"),
+            (vec![(4, 3), (5, 0)], b"aaaabbbb"),
+            (vec![(4, 3), (5, 4)], b"aaaabbbbcccc"),
+        ];
+        for (script, want) in cases {
+            let copy = fs.fork();
+            copy.crash(&mut scripted(script.clone()));
+            assert_eq!(copy.read(&p).unwrap(), want, "{script:?}");
+        }
+        // The original is untouched by its copies' crashes.
+        assert_eq!(fs.read(&p).unwrap(), b"aaaabbbbcccc");
+        assert_eq!(fs.durable_content(&p).unwrap(), b"");
+    }
+
+    #[test]
+    fn a_directory_sync_makes_the_name_log_durable_in_order_up_to_its_last_change() {
+        let (fs, dir) = dev();
+        let other = PathBuf::from("/e");
+        fs.create_dir_all(&other).unwrap();
+        fs.sync_dir(Path::new("/")).unwrap();
+        drop(fs.open(&dir.join("1"), Open::CreateNew, false).unwrap());
+        drop(fs.open(&other.join("2"), Open::CreateNew, false).unwrap());
+        drop(fs.open(&dir.join("3"), Open::CreateNew, false).unwrap());
+        fs.sync_dir(&other).unwrap();
+        fs.crash_losing_everything_unsynced();
+        // /e's change and everything logged before it are durable, not after.
+        assert!(fs.exists(&dir.join("1")) && fs.exists(&other.join("2")) && !fs.exists(&dir.join("3")));
+        // A hard link never replaces; a rename does.
+        let (a, b) = (dir.join("1"), other.join("2"));
+        assert_eq!(fs.hard_link(&a, &b).unwrap_err().kind(), io::ErrorKind::AlreadyExists);
+        fs.rename(&a, &b).unwrap();
+        assert!(!fs.exists(&a) && fs.exists(&b));
+    }
+
+    #[test]
+    fn locks_belong_to_handles_and_go_with_them_or_with_a_crash() {
+        let (fs, dir) = dev();
+        let p = dir.join("lock");
+        let a = fs.open(&p, Open::Create, true).unwrap();
+        let b = fs.open(&p, Open::Create, true).unwrap();
+        a.try_lock().unwrap();
+        a.try_lock().unwrap();
+        assert!(matches!(b.try_lock(), Err(TryLockError::WouldBlock)));
+        drop(a);
+        b.try_lock().unwrap();
+        let c = fs.open(&p, Open::Create, true).unwrap();
+        assert!(matches!(c.try_lock(), Err(TryLockError::WouldBlock)));
+        fs.crash(&mut |n| n - 1);
+        // Every handle died with the machine; the lock with them.
+        assert!(matches!(c.try_lock(), Err(TryLockError::Error(_))));
+        drop(b);
+        let d = fs.open(&p, Open::Create, true).unwrap();
+        d.try_lock().unwrap();
+    }
+
+    #[test]
+    fn faults_eio_on_the_next_write_or_sync_and_enospc_past_the_capacity() {
+        let (fs, dir) = dev();
+        let f = fs.open(&dir.join("f"), Open::CreateNew, true).unwrap();
+        fs.sync_dir(&dir).unwrap();
+        fs.fail_next_write();
+        assert_eq!(f.write_all_at(b"x", 0).unwrap_err().raw_os_error(), Some(libc::EIO));
+        assert_eq!(f.size().unwrap(), 0, "a failed write writes nothing");
+        f.write_all_at(b"x", 0).unwrap();
+        fs.fail_next_sync();
+        assert_eq!(f.sync_data().unwrap_err().raw_os_error(), Some(libc::EIO));
+        assert_eq!(fs.durable_content(&dir.join("f")).unwrap(), b"", "a failed sync makes nothing durable");
+        f.sync_data().unwrap();
+        fs.set_capacity(Some(fs.used() + 10));
+        f.write_all_at(&[1; 10], 1).unwrap();
+        let e = f.write_all_at(&[1; 2], 10).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC));
+        assert!(crate::journal::segment::is_no_space(&e));
+        assert_eq!(f.set_len(100).unwrap_err().raw_os_error(), Some(libc::ENOSPC));
+        // Overwriting needs no room.
+        f.write_all_at(&[2; 11], 0).unwrap();
+        fs.set_capacity(None);
+        f.set_len(100).unwrap();
+    }
+}
