@@ -35,6 +35,13 @@
 //!   sync), [`Journal::on_lost`] hears of it once; an idle owner re-checks
 //!   its epoch about every second, so a fence is noticed without a write.
 //!
+//! Storage: everything the journal does to files goes through
+//! [`storage::Storage`]: the real file system ([`RealFs`], what [`open`],
+//! [`create`], [`scan`] and [`salvage`] use) or a simulated device
+//! ([`SimFs`], with [`open_on`], [`create_on`], [`scan_on`]). For a
+//! deterministic simulation, [`SteppedJournal`] is the same writer without
+//! its thread.
+//!
 //! Thread safety: [`Journal`] is a cheap `Clone + Send + Sync` handle. All
 //! completions run on the journal's writer thread, in append order; they must
 //! not block for long (they delay every later append) and must not wait for
