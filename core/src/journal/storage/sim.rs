@@ -23,9 +23,13 @@
 //!   its locks are released, its unsynced writes stay (the OS has them).
 //! - **locks** belong to the handle that took them (as `flock` on Linux: two
 //!   handles of one process exclude each other too).
-//! - **faults**: the next write or the next file sync fails with EIO
-//!   (nothing written / nothing made durable); a capacity makes any write or
-//!   size change that would grow the device past it fail with ENOSPC.
+//! - **faults**: the next write or the next file sync (or the one after `n`
+//!   more) fails with EIO: a failed write writes nothing; a failed sync
+//!   loses the file's unsynced writes for good (they read back until a
+//!   crash but never reach the image, as with Linux's writeback errors, so
+//!   a writer that retried the sync and trusted it would lose data);
+//!   a capacity makes any write or size change that would grow the device
+//!   past it fail with ENOSPC.
 //!
 //! No threads, clocks or randomness: every choice comes from the caller's
 //! chooser, so the simulator's seed decides. A mutex makes it `Sync` (the
@@ -83,9 +87,26 @@ struct Inode {
 
 #[derive(Clone, Debug, Default)]
 struct Faults {
-    fail_next_write: bool,
-    fail_next_sync: bool,
+    /// Data writes that succeed before one fails (then the count is cleared).
+    write_fails_after: Option<u64>,
+    /// File syncs that succeed before one fails (then the count is cleared).
+    sync_fails_after: Option<u64>,
     capacity: Option<u64>,
+}
+
+/// Counts one operation against a countdown; true when this one fails.
+fn fails(countdown: &mut Option<u64>) -> bool {
+    match countdown {
+        Some(0) => {
+            *countdown = None;
+            true
+        }
+        Some(n) => {
+            *n -= 1;
+            false
+        }
+        None => false,
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -210,7 +231,7 @@ impl State {
     }
 
     fn write(&mut self, ino: u64, offset: u64, data: &[u8]) -> io::Result<()> {
-        if std::mem::take(&mut self.faults.fail_next_write) {
+        if fails(&mut self.faults.write_fails_after) {
             return Err(os_err(libc::EIO));
         }
         let len = self.inodes.get(&ino).map_or(0, |i| i.current.len() as u64);
@@ -233,7 +254,13 @@ impl State {
     }
 
     fn sync(&mut self, ino: u64) -> io::Result<()> {
-        if std::mem::take(&mut self.faults.fail_next_sync) {
+        if fails(&mut self.faults.sync_fails_after) {
+            // As Linux after a writeback error: the pages are marked clean,
+            // so what this sync was to make durable never will be, though
+            // it reads back until a crash. A retried sync "succeeds".
+            if let Some(i) = self.inodes.get_mut(&ino) {
+                i.pending.clear();
+            }
             return Err(os_err(libc::EIO));
         }
         if let Some(i) = self.inodes.get_mut(&ino) {
@@ -316,12 +343,31 @@ impl SimFs {
 
     /// The next data write (any file) fails with EIO and writes nothing.
     pub fn fail_next_write(&self) {
-        self.lock().faults.fail_next_write = true;
+        self.fail_write_after(Some(0));
     }
 
     /// The next file sync fails with EIO and makes nothing durable.
     pub fn fail_next_sync(&self) {
-        self.lock().faults.fail_next_sync = true;
+        self.fail_sync_after(Some(0));
+    }
+
+    /// After `n` more data writes succeed, the next one fails with EIO and
+    /// writes nothing (None: cancel). Only that one: the device is not
+    /// broken for good (the journal stops using it after one failure).
+    pub fn fail_write_after(&self, n: Option<u64>) {
+        self.lock().faults.write_fails_after = n;
+    }
+
+    /// After `n` more file syncs succeed, the next one fails with EIO and
+    /// makes nothing durable (None: cancel).
+    pub fn fail_sync_after(&self, n: Option<u64>) {
+        self.lock().faults.sync_fails_after = n;
+    }
+
+    /// Whether a write or sync failure is still waiting to happen.
+    pub fn fault_armed(&self) -> bool {
+        let s = self.lock();
+        s.faults.write_fails_after.is_some() || s.faults.sync_fails_after.is_some()
     }
 
     /// Writes and size changes that would grow the device past `bytes`
@@ -702,7 +748,10 @@ mod tests {
         fs.fail_next_sync();
         assert_eq!(f.sync_data().unwrap_err().raw_os_error(), Some(libc::EIO));
         assert_eq!(fs.durable_content(&dir.join("f")).unwrap(), b"", "a failed sync makes nothing durable");
+        // ...and never will: a retried sync succeeds without the lost write.
         f.sync_data().unwrap();
+        assert_eq!(fs.durable_content(&dir.join("f")).unwrap(), b"");
+        assert_eq!(fs.read(&dir.join("f")).unwrap(), b"x");
         fs.set_capacity(Some(fs.used() + 10));
         f.write_all_at(&[1; 10], 1).unwrap();
         let e = f.write_all_at(&[1; 2], 10).unwrap_err();
