@@ -114,6 +114,8 @@ pub fn lock(fs: &dyn Storage, dir: &Path, takeover: Takeover) -> Result<Option<F
     let mut tries = 0;
     let result = loop {
         match file.try_lock() {
+            // The guard pauses; a storage that does not pause (simulated:
+            // no fork, no clock) calls the lock held at once.
             Err(TryLockError::WouldBlock) if tries < LOCK_RETRIES && fs.pause_before_lock_retry() => tries += 1,
             other => break other,
         }

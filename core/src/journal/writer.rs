@@ -15,6 +15,13 @@
 //! for any reason (fenced, failed write or sync) is reported once to the
 //! handle's [`super::Journal::on_lost`] hook.
 //!
+//! The thread is only the driver: [`Writer::commit`] is one group commit
+//! and [`Writer::idle_check`] the idle check, and `SteppedJournal`
+//! (`stepped.rs`) calls them directly, without a thread or a timer, for the
+//! simulator. Every file operation goes through the journal's
+//! [`Storage`]; on the hot path (write, fdatasync, epoch check) that is one
+//! indirect call each.
+//!
 //! Invariants:
 //! - nothing is acknowledged before the batch's write, its sync (when
 //!   asked) and the epoch check all succeeded;
