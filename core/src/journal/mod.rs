@@ -35,6 +35,13 @@
 //!   sync), [`Journal::on_lost`] hears of it once; an idle owner re-checks
 //!   its epoch about every second, so a fence is noticed without a write.
 //!
+//! Storage: everything the journal does to files goes through
+//! [`storage::Storage`]: the real file system ([`RealFs`], what [`open`],
+//! [`create`], [`scan`] and [`salvage`] use) or a simulated device
+//! ([`SimFs`], with [`open_on`], [`create_on`], [`scan_on`]). For a
+//! deterministic simulation, [`SteppedJournal`] is the same writer without
+//! its thread.
+//!
 //! Thread safety: [`Journal`] is a cheap `Clone + Send + Sync` handle. All
 //! completions run on the journal's writer thread, in append order; they must
 //! not block for long (they delay every later append) and must not wait for
@@ -48,6 +55,8 @@ mod owner;
 mod recover;
 mod salvage;
 mod segment;
+mod stepped;
+pub mod storage;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -57,8 +66,10 @@ use std::thread::JoinHandle;
 use crossbeam_channel::Sender;
 
 pub use format::{Record, RecordKind, Seal};
-pub use recover::{scan, Cut, CutKind, JournalScan, Problem, ProblemKind, ScanEntry, SegmentInfo};
+pub use recover::{scan, scan_on, Cut, CutKind, JournalScan, Problem, ProblemKind, ScanEntry, SegmentInfo};
 pub use salvage::damaged_copy;
+pub use stepped::SteppedJournal;
+pub use storage::{RealFs, SimFs, Storage};
 
 use crate::tid::Tid;
 use writer::{Request, Shared};
@@ -241,6 +252,7 @@ struct Inner {
     thread: Option<JoinHandle<()>>,
     epoch: u64,
     dir: PathBuf,
+    fs: Arc<dyn Storage>,
     shared: Arc<Shared>,
 }
 
@@ -314,7 +326,7 @@ impl Journal {
     /// epoch file, so it is not for every append. Changes nothing: the
     /// writer finds a fence itself at its next write or idle check.
     pub fn check_owner(&self) -> Result<(), JournalError> {
-        owner::check(&self.inner.dir, self.inner.epoch)
+        owner::check(&*self.inner.fs, &self.inner.dir, self.inner.epoch)
     }
 
     /// This owner's epoch.
@@ -347,30 +359,30 @@ impl Journal {
     }
 }
 
-fn has_segments(dir: &Path) -> bool {
-    segment::list(dir).map(|l| !l.is_empty()).unwrap_or(false)
+fn has_segments(fs: &dyn Storage, dir: &Path) -> bool {
+    segment::list(fs, dir).map(|l| !l.is_empty()).unwrap_or(false)
 }
 
 /// Creates a new, empty journal in `cfg.dir` (creating the directory if
 /// needed). [`JournalError::Exists`] if a journal is already there.
 pub fn create(cfg: &JournalConfig) -> Result<(), JournalError> {
+    create_on(&RealFs, cfg)
+}
+
+/// [`create`] on the given storage.
+pub fn create_on(fs: &dyn Storage, cfg: &JournalConfig) -> Result<(), JournalError> {
     cfg.validate()?;
     let dir = &cfg.dir;
-    std::fs::create_dir_all(dir).map_err(|e| segment::io_err(dir, e))?;
-    if owner::epoch_path(dir).exists() || has_segments(dir) {
+    fs.create_dir_all(dir).map_err(|e| segment::io_err(dir, e))?;
+    if fs.exists(&owner::epoch_path(dir)) || has_segments(fs, dir) {
         return Err(JournalError::Exists { dir: dir.clone() });
     }
     let lock = dir.join(owner::LOCK_FILE);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&lock)
-        .map_err(|e| segment::io_err(&lock, e))?;
-    owner::write_epoch(dir, 0)?;
+    fs.open(&lock, storage::Open::Create, false).map_err(|e| segment::io_err(&lock, e))?;
+    owner::write_epoch(fs, dir, 0)?;
     // The directory itself may be new: make its entry durable too.
-    if let Some(parent) = dir.canonicalize().ok().as_deref().and_then(Path::parent) {
-        segment::sync_dir(parent)?;
+    if let Some(parent) = fs.canonicalize(dir).ok().as_deref().and_then(Path::parent) {
+        segment::sync_dir(fs, parent)?;
     }
     Ok(())
 }
@@ -383,7 +395,16 @@ pub fn create(cfg: &JournalConfig) -> Result<(), JournalError> {
 /// the writer thread. [`JournalError::NotFound`] if there is no journal.
 /// What recovery cut off is in [`Recovered::cuts`].
 pub fn open(cfg: &JournalConfig, takeover: Takeover) -> Result<(Journal, Recovered), JournalError> {
-    open_as(cfg, takeover, false)
+    open_on(storage::real(), cfg, takeover)
+}
+
+/// [`open`] on the given storage.
+pub fn open_on(
+    fs: Arc<dyn Storage>,
+    cfg: &JournalConfig,
+    takeover: Takeover,
+) -> Result<(Journal, Recovered), JournalError> {
+    start_thread(fs, cfg, takeover, false)
 }
 
 /// Opens a journal that [`open`] refuses because of damaged records, keeping
@@ -396,14 +417,42 @@ pub fn open(cfg: &JournalConfig, takeover: Takeover) -> Result<(Journal, Recover
 /// A damaged segment header is still [`JournalError::Corrupt`]. On a journal
 /// that opens anyway, this is an [`open`].
 pub fn salvage(cfg: &JournalConfig) -> Result<(Journal, Recovered), JournalError> {
-    open_as(cfg, Takeover::Normal, true)
+    start_thread(storage::real(), cfg, Takeover::Normal, true)
 }
 
-fn open_as(cfg: &JournalConfig, takeover: Takeover, salvaging: bool) -> Result<(Journal, Recovered), JournalError> {
+/// Opens (or salvages) and starts the writer thread.
+fn start_thread(
+    fs: Arc<dyn Storage>,
+    cfg: &JournalConfig,
+    takeover: Takeover,
+    salvaging: bool,
+) -> Result<(Journal, Recovered), JournalError> {
+    let (writer, recovered) = open_writer(fs.clone(), cfg, takeover, salvaging)?;
+    let dir = &cfg.dir;
+    let (epoch, shared) = (recovered.epoch, writer.shared());
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let thread = std::thread::Builder::new()
+        .name("rtr-journal".into())
+        .spawn(move || writer.run(rx))
+        .map_err(|e| segment::io_err(dir, e))?;
+    let journal =
+        Journal { inner: Arc::new(Inner { tx: Some(tx), thread: Some(thread), epoch, dir: dir.clone(), fs, shared }) };
+    Ok((journal, recovered))
+}
+
+/// The open itself, without a thread: lock, claim the next epoch, (salvage,)
+/// recover, and start the new owner's segment with its Fence. The threaded
+/// [`Journal`] and the [`SteppedJournal`] both start here.
+fn open_writer(
+    fs: Arc<dyn Storage>,
+    cfg: &JournalConfig,
+    takeover: Takeover,
+    salvaging: bool,
+) -> Result<(writer::Writer, Recovered), JournalError> {
     cfg.validate()?;
     let dir = &cfg.dir;
-    if !owner::epoch_path(dir).exists() {
-        if has_segments(dir) {
+    if !fs.exists(&owner::epoch_path(dir)) {
+        if has_segments(&*fs, dir) {
             return Err(JournalError::Corrupt {
                 file: owner::epoch_path(dir),
                 offset: 0,
@@ -412,35 +461,38 @@ fn open_as(cfg: &JournalConfig, takeover: Takeover, salvaging: bool) -> Result<(
         }
         return Err(JournalError::NotFound { dir: dir.clone() });
     }
-    let lock = owner::lock(dir, takeover)?;
+    let lock = owner::lock(&*fs, dir, takeover)?;
     if lock.is_some() {
-        owner::remove_stale_temporaries(dir);
+        owner::remove_stale_temporaries(&*fs, dir);
     }
     // From here on the previous owner is fenced: its next check fails.
-    let (previous, epoch) = owner::claim_next(dir)?;
-    let mut cuts = if salvaging { salvage::rebuild(dir, epoch)? } else { Vec::new() };
-    let repaired = recover::repair(dir)?;
+    let (previous, epoch) = owner::claim_next(&*fs, dir)?;
+    let mut cuts = if salvaging { salvage::rebuild(&*fs, dir, epoch)? } else { Vec::new() };
+    let repaired = recover::repair(&*fs, dir)?;
     let seal = Seal { epoch: previous, segment: repaired.seal.0, offset: repaired.seal.1 };
-    let (writer, segments) = writer::Writer::start(cfg, epoch, lock, &repaired, seal)?;
-    let shared = writer.shared();
-    let (tx, rx) = crossbeam_channel::unbounded();
-    let thread = std::thread::Builder::new()
-        .name("rtr-journal".into())
-        .spawn(move || writer.run(rx))
-        .map_err(|e| segment::io_err(dir, e))?;
-    let journal =
-        Journal { inner: Arc::new(Inner { tx: Some(tx), thread: Some(thread), epoch, dir: dir.clone(), shared }) };
+    let (writer, segments) = writer::Writer::start(fs, cfg, epoch, lock, &repaired, seal)?;
     cuts.extend(repaired.cuts.iter().cloned());
     let truncated = repaired.cuts.last().map(|c| (c.file.clone(), c.offset));
     let recovered =
         Recovered { records: repaired.records.into_iter().map(|(_, r)| r).collect(), epoch, truncated, cuts, segments };
-    Ok((journal, recovered))
+    Ok((writer, recovered))
 }
 
 /// [`open`] with [`Takeover::Normal`], creating the journal first if there is none.
 pub fn open_or_create(cfg: &JournalConfig) -> Result<(Journal, Recovered), JournalError> {
+    let fs = storage::real();
+    open_or_create_with(cfg, |cfg| open_on(fs.clone(), cfg, Takeover::Normal), |cfg| create_on(&*fs, cfg))
+}
+
+/// `open`, creating the journal first if there is none (another process may
+/// be creating it at the same moment: both then open the one journal).
+fn open_or_create_with<T>(
+    cfg: &JournalConfig,
+    open: impl Fn(&JournalConfig) -> Result<T, JournalError>,
+    create: impl Fn(&JournalConfig) -> Result<(), JournalError>,
+) -> Result<T, JournalError> {
     for _ in 0..3 {
-        match open(cfg, Takeover::Normal) {
+        match open(cfg) {
             Err(JournalError::NotFound { .. }) => match create(cfg) {
                 Ok(()) | Err(JournalError::Exists { .. }) => continue,
                 Err(e) => return Err(e),
@@ -448,8 +500,10 @@ pub fn open_or_create(cfg: &JournalConfig) -> Result<(Journal, Recovered), Journ
             other => return other,
         }
     }
-    open(cfg, Takeover::Normal)
+    open(cfg)
 }
 
+#[cfg(test)]
+mod sim_tests;
 #[cfg(test)]
 mod tests;

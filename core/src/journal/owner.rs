@@ -21,12 +21,12 @@
 //! exists or the epoch file holds a larger value (which covers owners left
 //! behind by many takeovers after old claim files were removed).
 
-use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{self, Write};
+use std::fs::TryLockError;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::segment::{io_err, sync_dir};
+use super::segment::{io_err, sync_dir, File};
+use super::storage::{Open, Storage};
 use super::{JournalError, Takeover};
 
 pub const LOCK_FILE: &str = "journal.lock";
@@ -50,27 +50,27 @@ fn parse_claim(name: &str) -> Option<u64> {
 }
 
 /// The newest epoch: the larger of the epoch file and the newest claim.
-pub fn current_epoch(dir: &Path) -> Result<u64, JournalError> {
-    let file = read_epoch(dir)?;
-    let entries = fs::read_dir(dir).map_err(|e| io_err(dir, e))?;
-    let newest_claim = entries.flatten().filter_map(|e| e.file_name().to_str().and_then(parse_claim)).max();
+pub fn current_epoch(fs: &dyn Storage, dir: &Path) -> Result<u64, JournalError> {
+    let file = read_epoch(fs, dir)?;
+    let names = fs.list(dir).map_err(|e| io_err(dir, e))?;
+    let newest_claim = names.iter().filter_map(|n| n.to_str().and_then(parse_claim)).max();
     Ok(file.max(newest_claim.unwrap_or(0)))
 }
 
 /// Take the next epoch: claim it exclusively, durably, then record it in the
 /// epoch file. Returns (previous, new).
-pub fn claim_next(dir: &Path) -> Result<(u64, u64), JournalError> {
+pub fn claim_next(fs: &dyn Storage, dir: &Path) -> Result<(u64, u64), JournalError> {
     for _ in 0..1000 {
-        let previous = current_epoch(dir)?;
+        let previous = current_epoch(fs, dir)?;
         let next =
             previous.checked_add(1).ok_or_else(|| JournalError::BadConfig("the owner epoch is exhausted".into()))?;
         let p = dir.join(claim_name(next));
-        match OpenOptions::new().write(true).create_new(true).open(&p) {
-            Ok(mut f) => {
-                f.write_all(&encode_epoch(next)).and_then(|()| f.sync_all()).map_err(|e| io_err(&p, e))?;
-                sync_dir(dir)?;
-                write_epoch(dir, next.max(read_epoch(dir)?))?;
-                remove_old_claims(dir, next);
+        match fs.open(&p, Open::CreateNew, false) {
+            Ok(f) => {
+                f.write_all_at(&encode_epoch(next), 0).and_then(|()| f.sync_all()).map_err(|e| io_err(&p, e))?;
+                sync_dir(fs, dir)?;
+                write_epoch(fs, dir, next.max(read_epoch(fs, dir)?))?;
+                remove_old_claims(fs, dir, next);
                 return Ok((previous, next));
             }
             // Another process claimed it first: claim the one after.
@@ -81,19 +81,19 @@ pub fn claim_next(dir: &Path) -> Result<(u64, u64), JournalError> {
     Err(JournalError::BadConfig("could not claim an owner epoch: too many concurrent owners".into()))
 }
 
-fn remove_old_claims(dir: &Path, newest: u64) {
-    if let Ok(entries) = fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.file_name().to_str().and_then(parse_claim).is_some_and(|n| n + CLAIMS_KEPT < newest) {
-                let _ = fs::remove_file(e.path());
+fn remove_old_claims(fs: &dyn Storage, dir: &Path, newest: u64) {
+    if let Ok(names) = fs.list(dir) {
+        for name in names {
+            if name.to_str().and_then(parse_claim).is_some_and(|n| n + CLAIMS_KEPT < newest) {
+                let _ = fs.remove(&dir.join(name));
             }
         }
     }
 }
 const EPOCH_BYTES: usize = 12;
-/// How often, and how far apart, a busy lock is tried again (200 ms in all).
+/// How often a busy lock is tried again (20 pauses of 10 ms on a real file
+/// system: 200 ms in all; see [`Storage::pause_before_lock_retry`]).
 const LOCK_RETRIES: u32 = 20;
-const LOCK_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
 
 pub fn epoch_path(dir: &Path) -> PathBuf {
     dir.join(EPOCH_FILE)
@@ -103,10 +103,9 @@ pub fn epoch_path(dir: &Path) -> PathBuf {
 /// [`Takeover::Force`] a lock held elsewhere is not an error: the caller
 /// proceeds without it (`Ok(None)` then means "not locked by us") and relies on
 /// fencing. Returns the file that holds the lock; dropping it releases the lock.
-pub fn lock(dir: &Path, takeover: Takeover) -> Result<Option<File>, JournalError> {
+pub fn lock(fs: &dyn Storage, dir: &Path, takeover: Takeover) -> Result<Option<File>, JournalError> {
     let p = dir.join(LOCK_FILE);
-    let file =
-        OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&p).map_err(|e| io_err(&p, e))?;
+    let file = fs.open(&p, Open::Create, true).map_err(|e| io_err(&p, e))?;
     // A lock that was just released can still be held for a moment by a
     // child process between its fork and exec (the descriptor is
     // close-on-exec, but the fork shares the open file and so the lock):
@@ -115,10 +114,9 @@ pub fn lock(dir: &Path, takeover: Takeover) -> Result<Option<File>, JournalError
     let mut tries = 0;
     let result = loop {
         match file.try_lock() {
-            Err(TryLockError::WouldBlock) if tries < LOCK_RETRIES => {
-                tries += 1;
-                std::thread::sleep(LOCK_RETRY_PAUSE);
-            }
+            // The guard pauses; a storage that does not pause (simulated:
+            // no fork, no clock) calls the lock held at once.
+            Err(TryLockError::WouldBlock) if tries < LOCK_RETRIES && fs.pause_before_lock_retry() => tries += 1,
             other => break other,
         }
     };
@@ -139,9 +137,9 @@ pub fn lock(dir: &Path, takeover: Takeover) -> Result<Option<File>, JournalError
 /// One attempt, without waiting, at the lock: the file that holds it, or
 /// None (held elsewhere, or the file system has no locks). For an owner that
 /// forced its way in without the lock, once the previous holder lets go.
-pub fn try_lock(dir: &Path) -> Option<File> {
+pub fn try_lock(fs: &dyn Storage, dir: &Path) -> Option<File> {
     let p = dir.join(LOCK_FILE);
-    let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&p).ok()?;
+    let file = fs.open(&p, Open::Create, true).ok()?;
     file.try_lock().ok().map(|()| file)
 }
 
@@ -170,49 +168,46 @@ pub fn decode_epoch(b: &[u8]) -> Result<u64, String> {
 /// Reads the current epoch. Opens the file by name every time: the file is
 /// replaced by rename, and reopening is also what makes a network file
 /// system revalidate it.
-pub fn read_epoch(dir: &Path) -> Result<u64, JournalError> {
+pub fn read_epoch(fs: &dyn Storage, dir: &Path) -> Result<u64, JournalError> {
     let p = epoch_path(dir);
-    let bytes = fs::read(&p).map_err(|e| io_err(&p, e))?;
+    let bytes = fs.read(&p).map_err(|e| io_err(&p, e))?;
     decode_epoch(&bytes).map_err(|why| JournalError::Corrupt { file: p, offset: 0, why })
 }
 
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
 /// Replaces the epoch file durably with `epoch`.
-pub fn write_epoch(dir: &Path, epoch: u64) -> Result<(), JournalError> {
-    let tmp =
-        dir.join(format!("{EPOCH_TMP_PREFIX}{}.{}", std::process::id(), TMP_COUNTER.fetch_add(1, Ordering::Relaxed)));
+pub fn write_epoch(fs: &dyn Storage, dir: &Path, epoch: u64) -> Result<(), JournalError> {
+    let tmp = dir.join(format!("{EPOCH_TMP_PREFIX}{}", fs.unique_suffix()));
     let write = || -> io::Result<()> {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(&encode_epoch(epoch))?;
+        let f = fs.open(&tmp, Open::CreateNew, false)?;
+        f.write_all_at(&encode_epoch(epoch), 0)?;
         f.sync_all()?;
-        fs::rename(&tmp, epoch_path(dir))
+        fs.rename(&tmp, &epoch_path(dir))
     };
     if let Err(e) = write() {
-        let _ = fs::remove_file(&tmp);
+        let _ = fs.remove(&tmp);
         return Err(io_err(&tmp, e));
     }
-    sync_dir(dir)
+    sync_dir(fs, dir)
 }
 
 /// Removes temporary epoch files left by crashed owners. Only called while
 /// holding the lock (a forced owner leaves them: they are harmless).
-pub fn remove_stale_temporaries(dir: &Path) {
-    if let Ok(entries) = fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.file_name().to_str().is_some_and(|n| n.starts_with(EPOCH_TMP_PREFIX)) {
-                let _ = fs::remove_file(e.path());
+pub fn remove_stale_temporaries(fs: &dyn Storage, dir: &Path) {
+    if let Ok(names) = fs.list(dir) {
+        for name in names {
+            if name.to_str().is_some_and(|n| n.starts_with(EPOCH_TMP_PREFIX)) {
+                let _ = fs.remove(&dir.join(name));
             }
         }
     }
 }
 
 /// The fencing check: `Ok` while no later epoch has been claimed.
-pub fn check(dir: &Path, mine: u64) -> Result<(), JournalError> {
-    if dir.join(claim_name(mine + 1)).exists() {
+pub fn check(fs: &dyn Storage, dir: &Path, mine: u64) -> Result<(), JournalError> {
+    if fs.exists(&dir.join(claim_name(mine + 1))) {
         return Err(JournalError::Fenced { mine, current: mine + 1 });
     }
-    let current = read_epoch(dir)?;
+    let current = read_epoch(fs, dir)?;
     if current > mine {
         Err(JournalError::Fenced { mine, current })
     } else {
@@ -223,20 +218,22 @@ pub fn check(dir: &Path, mine: u64) -> Result<(), JournalError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::storage::RealFs;
+    use std::fs;
 
     #[test]
     fn epoch_round_trip_and_corruption() {
         let d = tempfile::tempdir().unwrap();
-        write_epoch(d.path(), 7).unwrap();
-        assert_eq!(read_epoch(d.path()).unwrap(), 7);
-        write_epoch(d.path(), 8).unwrap();
-        assert_eq!(read_epoch(d.path()).unwrap(), 8);
-        assert!(check(d.path(), 8).is_ok());
-        assert!(matches!(check(d.path(), 7), Err(JournalError::Fenced { mine: 7, current: 8 })));
+        write_epoch(&RealFs, d.path(), 7).unwrap();
+        assert_eq!(read_epoch(&RealFs, d.path()).unwrap(), 7);
+        write_epoch(&RealFs, d.path(), 8).unwrap();
+        assert_eq!(read_epoch(&RealFs, d.path()).unwrap(), 8);
+        assert!(check(&RealFs, d.path(), 8).is_ok());
+        assert!(matches!(check(&RealFs, d.path(), 7), Err(JournalError::Fenced { mine: 7, current: 8 })));
         let mut b = fs::read(epoch_path(d.path())).unwrap();
         b[0] ^= 1;
         fs::write(epoch_path(d.path()), &b).unwrap();
-        assert!(matches!(read_epoch(d.path()), Err(JournalError::Corrupt { offset: 0, .. })));
+        assert!(matches!(read_epoch(&RealFs, d.path()), Err(JournalError::Corrupt { offset: 0, .. })));
         // Only the epoch file is left: no temporaries.
         let names: Vec<_> = fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1);
@@ -245,11 +242,11 @@ mod tests {
     #[test]
     fn the_lock_is_exclusive_and_force_proceeds_without_it() {
         let d = tempfile::tempdir().unwrap();
-        let held = lock(d.path(), Takeover::Normal).unwrap();
+        let held = lock(&RealFs, d.path(), Takeover::Normal).unwrap();
         assert!(held.is_some());
-        assert!(matches!(lock(d.path(), Takeover::Normal), Err(JournalError::Locked { .. })));
-        assert!(lock(d.path(), Takeover::Force).unwrap().is_none());
+        assert!(matches!(lock(&RealFs, d.path(), Takeover::Normal), Err(JournalError::Locked { .. })));
+        assert!(lock(&RealFs, d.path(), Takeover::Force).unwrap().is_none());
         drop(held);
-        assert!(lock(d.path(), Takeover::Force).unwrap().is_some());
+        assert!(lock(&RealFs, d.path(), Takeover::Force).unwrap().is_some());
     }
 }

@@ -42,7 +42,6 @@
 //! as corruption: the node then refuses to start rather than guess.
 
 use std::fmt::Write as _;
-use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 
 use super::format::{
@@ -50,6 +49,7 @@ use super::format::{
     HEADER_BYTES, RECORD_OVERHEAD, WORD_BYTES,
 };
 use super::segment::{self, io_err};
+use super::storage::{Open, Storage};
 use super::{owner, JournalError};
 
 /// One segment as read from disk.
@@ -181,11 +181,11 @@ fn resync(seed: u32, epoch: u64, bytes: &[u8], from: u64) -> Option<u64> {
 
 /// Reads all segments. A segment file that disappears while being read (a
 /// live owner recycled it) restarts the scan, a few times at most.
-pub(super) fn scan_all(dir: &Path) -> Result<Vec<SegScan>, JournalError> {
+pub(super) fn scan_all(fs: &dyn Storage, dir: &Path) -> Result<Vec<SegScan>, JournalError> {
     'again: for _ in 0..5 {
         let mut out = Vec::new();
-        for (number, path) in segment::list(dir)? {
-            match fs::read(&path) {
+        for (number, path) in segment::list(fs, dir)? {
+            match fs.read(&path) {
                 Ok(bytes) => out.push(scan_segment(number, path, &bytes)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue 'again,
                 Err(e) => return Err(io_err(&path, e)),
@@ -398,8 +398,13 @@ pub(super) fn classify(segs: &[SegScan], fences: &[Fence]) -> Vec<Problem> {
 /// change, no truncation. Safe while an owner is writing (what it shows then
 /// is a moment's view; an in-progress write may show as a torn tail).
 pub fn scan(dir: &Path) -> Result<JournalScan, JournalError> {
-    let epoch_exists = owner::epoch_path(dir).exists();
-    let segs = scan_all(dir).map_err(|e| match e {
+    scan_on(&super::storage::RealFs, dir)
+}
+
+/// [`scan`] on the given storage.
+pub fn scan_on(fs: &dyn Storage, dir: &Path) -> Result<JournalScan, JournalError> {
+    let epoch_exists = fs.exists(&owner::epoch_path(dir));
+    let segs = scan_all(fs, dir).map_err(|e| match e {
         JournalError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
             JournalError::NotFound { dir: dir.to_path_buf() }
         }
@@ -410,7 +415,7 @@ pub fn scan(dir: &Path) -> Result<JournalScan, JournalError> {
     }
     let fences = fences(&segs);
     let mut problems = Vec::new();
-    let epoch = match owner::read_epoch(dir) {
+    let epoch = match owner::read_epoch(fs, dir) {
         Ok(e) => Some(e),
         Err(e) => {
             problems.push(Problem {
@@ -462,8 +467,8 @@ pub(crate) struct Repaired {
 
 /// Scans, refuses corruption, cuts off a torn tail, removes an unfinished
 /// last segment. Called by `open` after the new epoch is durable.
-pub(crate) fn repair(dir: &Path) -> Result<Repaired, JournalError> {
-    let mut segs = scan_all(dir)?;
+pub(crate) fn repair(fs: &dyn Storage, dir: &Path) -> Result<Repaired, JournalError> {
+    let mut segs = scan_all(fs, dir)?;
     let fences = fences(&segs);
     let problems = classify(&segs, &fences);
     if let Some(p) = problems.iter().find(|p| p.kind == ProblemKind::Corrupt) {
@@ -475,8 +480,8 @@ pub(crate) fn repair(dir: &Path) -> Result<Repaired, JournalError> {
         let file_bytes = segs.iter().find(|s| s.number == p.segment).map_or(0, |s| s.file_bytes);
         match p.kind {
             ProblemKind::TornTail => {
-                let file = OpenOptions::new().write(true).open(&p.file).map_err(|e| io_err(&p.file, e))?;
-                segment::zero_from(&file, &p.file, p.offset)?;
+                let file = fs.open(&p.file, Open::Existing, false).map_err(|e| io_err(&p.file, e))?;
+                segment::zero_from(&*file, &p.file, p.offset)?;
                 // Whatever lay past the cut (only stale records) is gone now.
                 if let Some(s) = segs.iter_mut().find(|s| s.number == p.segment) {
                     s.records.retain(|(off, _)| *off < p.offset);
@@ -491,7 +496,7 @@ pub(crate) fn repair(dir: &Path) -> Result<Repaired, JournalError> {
                 });
             }
             ProblemKind::UnfinishedSegment => {
-                segment::remove(dir, p.segment)?;
+                segment::remove(fs, dir, p.segment)?;
                 segs.retain(|s| s.number != p.segment);
                 cuts.push(Cut {
                     kind: CutKind::UnfinishedSegment,
@@ -522,7 +527,9 @@ pub(crate) fn repair(dir: &Path) -> Result<Repaired, JournalError> {
 mod tests {
     use super::*;
     use crate::journal::format::{encode_header, encode_record, SegmentHeader};
+    use crate::journal::storage::RealFs;
     use crate::tid::Tid;
+    use std::fs;
 
     fn segment_bytes(number: u64, epoch: u64, records: &[(u64, RecordKind, Vec<u8>)]) -> Vec<u8> {
         let mut b = vec![0u8; 64 << 10];
@@ -538,7 +545,7 @@ mod tests {
     #[test]
     fn stale_records_and_debris_past_a_seal_are_ignored() {
         let d = tempfile::tempdir().unwrap();
-        owner::write_epoch(d.path(), 2).unwrap();
+        owner::write_epoch(&RealFs, d.path(), 2).unwrap();
         // Segment 1: epoch 1 wrote two records; the new owner sealed after
         // the first; then the old owner wrote one more and tore another.
         let mut s1 = segment_bytes(1, 1, &[(1, RecordKind::Msg, b"a".to_vec()), (1, RecordKind::Msg, b"b".to_vec())]);
@@ -559,7 +566,7 @@ mod tests {
         assert_eq!(stale[1], (b"b".to_vec(), true));
         assert_eq!(stale[3], (b"c".to_vec(), false));
 
-        let r = repair(d.path()).unwrap();
+        let r = repair(&RealFs, d.path()).unwrap();
         let payloads: Vec<_> = r.records.iter().map(|(_, r)| r.payload.clone()).collect();
         assert_eq!(payloads, vec![b"a".to_vec(), b"c".to_vec()]);
         assert!(r.cuts.is_empty());
@@ -568,13 +575,13 @@ mod tests {
     #[test]
     fn bad_data_before_a_seal_is_corrupt_and_unknown_formats_are_refused() {
         let d = tempfile::tempdir().unwrap();
-        owner::write_epoch(d.path(), 2).unwrap();
+        owner::write_epoch(&RealFs, d.path(), 2).unwrap();
         let mut s1 = segment_bytes(1, 1, &[(1, RecordKind::Msg, b"a".to_vec()), (1, RecordKind::Msg, b"b".to_vec())]);
         s1[HEADER_BYTES as usize + 20] ^= 4;
         fs::write(segment::path(d.path(), 1), &s1).unwrap();
         let s2 = segment_bytes(2, 2, &[]);
         fs::write(segment::path(d.path(), 2), &s2).unwrap();
-        match repair(d.path()) {
+        match repair(&RealFs, d.path()) {
             Err(JournalError::Corrupt { file, offset, .. }) => {
                 assert_eq!(file, segment::path(d.path(), 1));
                 assert_eq!(offset, HEADER_BYTES);
@@ -594,10 +601,10 @@ mod tests {
     #[test]
     fn a_recycled_file_never_parses_its_old_records() {
         let d = tempfile::tempdir().unwrap();
-        owner::write_epoch(d.path(), 1).unwrap();
+        owner::write_epoch(&RealFs, d.path(), 1).unwrap();
         let old = segment_bytes(1, 1, &[(1, RecordKind::Msg, b"old".to_vec())]);
         fs::write(segment::path(d.path(), 1), &old).unwrap();
-        drop(segment::recycle(d.path(), 1, 2, 1, old.len() as u64).ok().unwrap());
+        drop(segment::recycle(&RealFs, d.path(), 1, 2, 1, old.len() as u64).ok().unwrap());
         // Undo the end-of-data word: the old record is back in place, bytes unchanged.
         let mut b = fs::read(segment::path(d.path(), 2)).unwrap();
         let h = HEADER_BYTES as usize;

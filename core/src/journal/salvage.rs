@@ -29,20 +29,19 @@
 //!   version or a bad checksum outside the last segment) is refused before
 //!   anything is changed.
 
-use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::format::{record_bytes, HEADER_BYTES, WORD_BYTES};
 use super::recover::{classify, fences, is_kept, scan_all, Cut, CutKind, ProblemKind};
 use super::segment::{self, io_err};
+use super::storage::{Open, Storage};
 use super::JournalError;
 
 /// Rebuilds every segment holding refused record damage, as the owner of
 /// epoch `epoch`. Returns what was dropped; the caller then recovers as an
 /// open does.
-pub(crate) fn rebuild(dir: &Path, epoch: u64) -> Result<Vec<Cut>, JournalError> {
-    let segs = scan_all(dir)?;
+pub(crate) fn rebuild(fs: &dyn Storage, dir: &Path, epoch: u64) -> Result<Vec<Cut>, JournalError> {
+    let segs = scan_all(fs, dir)?;
     let fences = fences(&segs);
     let problems = classify(&segs, &fences);
     let corrupt: Vec<_> = problems.iter().filter(|p| p.kind == ProblemKind::Corrupt).collect();
@@ -58,7 +57,7 @@ pub(crate) fn rebuild(dir: &Path, epoch: u64) -> Result<Vec<Cut>, JournalError> 
     }
     let mut cuts = Vec::new();
     for s in segs.iter().filter(|s| corrupt.iter().any(|p| p.segment == s.number)) {
-        let old = fs::read(&s.path).map_err(|e| io_err(&s.path, e))?;
+        let old = fs.read(&s.path).map_err(|e| io_err(&s.path, e))?;
         let size = old.len();
         let mut new = old.get(..HEADER_BYTES as usize).unwrap_or_default().to_vec();
         for (off, r) in s.records.iter().filter(|(off, r)| is_kept(&fences, s.number, *off, r)) {
@@ -74,7 +73,7 @@ pub(crate) fn rebuild(dir: &Path, epoch: u64) -> Result<Vec<Cut>, JournalError> 
             new.extend_from_slice(&[0u8; WORD_BYTES]);
         }
         new.resize(size.max(new.len()), 0);
-        replace(dir, &s.path, &new, epoch)?;
+        replace(fs, dir, &s.path, &new, epoch)?;
         for d in &s.damage {
             let to = d.resumes_at.unwrap_or(s.file_bytes);
             cuts.push(Cut {
@@ -98,21 +97,23 @@ pub fn damaged_copy(segment_file: &Path, epoch: u64) -> PathBuf {
 
 /// Replaces `path` by `content` atomically, keeping the old file as
 /// [`damaged_copy`].
-fn replace(dir: &Path, path: &Path, content: &[u8], epoch: u64) -> Result<(), JournalError> {
+fn replace(fs: &dyn Storage, dir: &Path, path: &Path, content: &[u8], epoch: u64) -> Result<(), JournalError> {
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(".salvage");
     let tmp = dir.join(tmp_name);
     let keep = damaged_copy(path, epoch);
     let write = || -> std::io::Result<()> {
-        let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
-        f.write_all(content)?;
+        let f = fs.open(&tmp, Open::Truncate, false)?;
+        f.write_all_at(content, 0)?;
         f.sync_all()
     };
     write().map_err(|e| io_err(&tmp, e))?;
-    if fs::hard_link(path, &keep).is_err() {
+    if fs.hard_link(path, &keep).is_err() {
         // No hard links here (or a name left by an earlier attempt): copy.
-        fs::copy(path, &keep).and_then(|_| fs::File::open(&keep)?.sync_all()).map_err(|e| io_err(&keep, e))?;
+        fs.copy(path, &keep)
+            .and_then(|()| fs.open(&keep, Open::Existing, false)?.sync_all())
+            .map_err(|e| io_err(&keep, e))?;
     }
-    fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
-    segment::sync_dir(dir)
+    fs.rename(&tmp, path).map_err(|e| io_err(path, e))?;
+    segment::sync_dir(fs, dir)
 }

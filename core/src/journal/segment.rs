@@ -9,13 +9,15 @@
 //! - a new segment is completely written with zeros and fsynced before it is
 //!   used, so later `fdatasync`s have no block allocation or size change to flush.
 
-use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::format::{encode_header, SegmentHeader, HEADER_BYTES, WORD_BYTES};
+use super::storage::{Open, Storage, StorageFile};
 use super::JournalError;
+
+/// An open segment (or other journal) file.
+pub type File = Box<dyn StorageFile>;
 
 /// `seg-<16-digit number>.rtrj`.
 pub fn file_name(number: u64) -> String {
@@ -40,12 +42,11 @@ pub fn io_err(path: &Path, source: io::Error) -> JournalError {
 }
 
 /// The segment files of `dir`, sorted by number. Other files are ignored.
-pub fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>, JournalError> {
+pub fn list(fs: &dyn Storage, dir: &Path) -> Result<Vec<(u64, PathBuf)>, JournalError> {
     let mut out = Vec::new();
-    for entry in fs::read_dir(dir).map_err(|e| io_err(dir, e))? {
-        let entry = entry.map_err(|e| io_err(dir, e))?;
-        if let Some(n) = entry.file_name().to_str().and_then(parse_name) {
-            out.push((n, entry.path()));
+    for name in fs.list(dir).map_err(|e| io_err(dir, e))? {
+        if let Some(n) = name.to_str().and_then(parse_name) {
+            out.push((n, dir.join(&name)));
         }
     }
     out.sort();
@@ -53,8 +54,8 @@ pub fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>, JournalError> {
 }
 
 /// Makes the directory's entries (creations, renames, removals) durable.
-pub fn sync_dir(dir: &Path) -> Result<(), JournalError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_err(dir, e))
+pub fn sync_dir(fs: &dyn Storage, dir: &Path) -> Result<(), JournalError> {
+    fs.sync_dir(dir).map_err(|e| io_err(dir, e))
 }
 
 /// Why a segment could not be created.
@@ -71,9 +72,9 @@ const ZERO_CHUNK: usize = 1 << 20;
 
 /// Creates segment `number` of `size` bytes: zero-filled, header written,
 /// fsynced, directory fsynced. Returns the open file.
-pub fn create(dir: &Path, number: u64, epoch: u64, size: u64) -> Result<File, CreateError> {
+pub fn create(fs: &dyn Storage, dir: &Path, number: u64, epoch: u64, size: u64) -> Result<File, CreateError> {
     let p = path(dir, number);
-    let file = match OpenOptions::new().read(true).write(true).create_new(true).open(&p) {
+    let file = match fs.open(&p, Open::CreateNew, true) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(CreateError::Exists),
         Err(e) => return Err(CreateError::Io(io_err(&p, e))),
@@ -91,11 +92,11 @@ pub fn create(dir: &Path, number: u64, epoch: u64, size: u64) -> Result<File, Cr
     };
     if let Err(e) = fill() {
         // The file is ours and holds no records: removing it harms nothing.
-        let _ = fs::remove_file(&p);
-        let _ = sync_dir(dir);
+        let _ = fs.remove(&p);
+        let _ = sync_dir(fs, dir);
         return Err(if is_no_space(&e) { CreateError::NoSpace(e) } else { CreateError::Io(io_err(&p, e)) });
     }
-    sync_dir(dir).map_err(CreateError::Io)?;
+    sync_dir(fs, dir).map_err(CreateError::Io)?;
     Ok(file)
 }
 
@@ -122,16 +123,16 @@ pub enum RecycleError {
 ///
 /// Records of the old life stay in the file but can never check out: the
 /// CRC seed is the segment number.
-pub fn recycle(dir: &Path, old: u64, new: u64, epoch: u64, size: u64) -> Result<File, RecycleError> {
+pub fn recycle(fs: &dyn Storage, dir: &Path, old: u64, new: u64, epoch: u64, size: u64) -> Result<File, RecycleError> {
     let (from, to) = (path(dir, old), path(dir, new));
-    match fs::hard_link(&from, &to) {
+    match fs.hard_link(&from, &to) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(RecycleError::Exists),
         Err(_) => return Err(RecycleError::Unsupported),
     }
-    fs::remove_file(&from).map_err(|e| RecycleError::Io(io_err(&from, e)))?;
-    sync_dir(dir).map_err(RecycleError::Io)?;
-    let file = OpenOptions::new().read(true).write(true).open(&to).map_err(|e| RecycleError::Io(io_err(&to, e)))?;
+    fs.remove(&from).map_err(|e| RecycleError::Io(io_err(&from, e)))?;
+    sync_dir(fs, dir).map_err(RecycleError::Io)?;
+    let file = fs.open(&to, Open::Existing, true).map_err(|e| RecycleError::Io(io_err(&to, e)))?;
     let write = || -> io::Result<()> {
         let mut head = vec![0u8; HEADER_BYTES as usize + WORD_BYTES];
         head[..super::format::HEADER_USED].copy_from_slice(&encode_header(&SegmentHeader { segment: new, epoch }));
@@ -146,15 +147,15 @@ pub fn recycle(dir: &Path, old: u64, new: u64, epoch: u64, size: u64) -> Result<
 }
 
 /// Removes a segment file and fsyncs the directory.
-pub fn remove(dir: &Path, number: u64) -> Result<(), JournalError> {
+pub fn remove(fs: &dyn Storage, dir: &Path, number: u64) -> Result<(), JournalError> {
     let p = path(dir, number);
-    fs::remove_file(&p).map_err(|e| io_err(&p, e))?;
-    sync_dir(dir)
+    fs.remove(&p).map_err(|e| io_err(&p, e))?;
+    sync_dir(fs, dir)
 }
 
 /// Zeroes `file` from `from` to its end (torn-tail truncation) and fsyncs it.
-pub fn zero_from(file: &File, p: &Path, from: u64) -> Result<(), JournalError> {
-    let len = file.metadata().map_err(|e| io_err(p, e))?.len();
+pub fn zero_from(file: &dyn StorageFile, p: &Path, from: u64) -> Result<(), JournalError> {
+    let len = file.size().map_err(|e| io_err(p, e))?;
     let zeros = vec![0u8; ZERO_CHUNK];
     let mut off = from;
     while off < len {
@@ -169,6 +170,8 @@ pub fn zero_from(file: &File, p: &Path, from: u64) -> Result<(), JournalError> {
 mod tests {
     use super::*;
     use crate::journal::format::decode_header;
+    use crate::journal::storage::RealFs;
+    use std::fs;
 
     #[test]
     fn names() {
@@ -183,14 +186,14 @@ mod tests {
     fn create_refuses_an_existing_name_and_recycle_never_replaces() {
         let d = tempfile::tempdir().unwrap();
         let size = 64 * 1024;
-        let f = create(d.path(), 1, 1, size).ok().unwrap();
-        assert_eq!(f.metadata().unwrap().len(), size);
-        assert!(matches!(create(d.path(), 1, 1, size), Err(CreateError::Exists)));
-        create(d.path(), 2, 1, size).ok().unwrap();
-        assert!(matches!(recycle(d.path(), 1, 2, 2, size), Err(RecycleError::Exists)));
-        let f3 = recycle(d.path(), 1, 3, 2, size).ok().unwrap();
+        let f = create(&RealFs, d.path(), 1, 1, size).ok().unwrap();
+        assert_eq!(f.size().unwrap(), size);
+        assert!(matches!(create(&RealFs, d.path(), 1, 1, size), Err(CreateError::Exists)));
+        create(&RealFs, d.path(), 2, 1, size).ok().unwrap();
+        assert!(matches!(recycle(&RealFs, d.path(), 1, 2, 2, size), Err(RecycleError::Exists)));
+        let f3 = recycle(&RealFs, d.path(), 1, 3, 2, size).ok().unwrap();
         drop(f3);
-        let nums: Vec<u64> = list(d.path()).unwrap().into_iter().map(|(n, _)| n).collect();
+        let nums: Vec<u64> = list(&RealFs, d.path()).unwrap().into_iter().map(|(n, _)| n).collect();
         assert_eq!(nums, vec![2, 3]);
         let bytes = fs::read(path(d.path(), 3)).unwrap();
         assert_eq!(decode_header(&bytes).unwrap(), SegmentHeader { segment: 3, epoch: 2 });

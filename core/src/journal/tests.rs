@@ -31,7 +31,7 @@ fn payloads(records: &[Record]) -> Vec<Vec<u8>> {
 }
 
 fn seg_numbers(dir: &Path) -> Vec<u64> {
-    segment::list(dir).unwrap().into_iter().map(|(n, _)| n).collect()
+    segment::list(&RealFs, dir).unwrap().into_iter().map(|(n, _)| n).collect()
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -335,7 +335,7 @@ fn an_owner_that_forced_its_way_in_takes_the_lock_once_it_is_free() {
     drop(a);
     let until = Instant::now() + Duration::from_secs(20);
     loop {
-        match owner::lock(d.path(), Takeover::Normal) {
+        match owner::lock(&RealFs, d.path(), Takeover::Normal) {
             Err(JournalError::Locked { .. }) => break,
             Ok(free) => drop(free),
             Err(e) => panic!("{e}"),
@@ -946,7 +946,7 @@ fn a_torn_multi_record_last_append_is_a_torn_tail_at_every_offset() {
 fn a_recycled_segment_with_old_records_after_its_torn_tail_still_opens() {
     let d = tempfile::tempdir().unwrap();
     let size = 64u64 << 10;
-    owner::write_epoch(d.path(), 1).unwrap();
+    owner::write_epoch(&RealFs, d.path(), 1).unwrap();
     let h = format::HEADER_BYTES as usize;
     // The previous life: segment 1 full of epoch-1 records.
     let mut old = vec![0u8; size as usize];
@@ -959,7 +959,7 @@ fn a_recycled_segment_with_old_records_after_its_torn_tail_still_opens() {
     }
     old[h..h + recs.len()].copy_from_slice(&recs);
     fs::write(segment::path(d.path(), 1), &old).unwrap();
-    drop(segment::recycle(d.path(), 1, 2, 1, size).ok().unwrap());
+    drop(segment::recycle(&RealFs, d.path(), 1, 2, 1, size).ok().unwrap());
     // The new life, same epoch: three records, the last one torn anywhere.
     let mut new = Vec::new();
     let mut ends = Vec::new();

@@ -15,6 +15,13 @@
 //! for any reason (fenced, failed write or sync) is reported once to the
 //! handle's [`super::Journal::on_lost`] hook.
 //!
+//! The thread is only the driver: [`Writer::commit`] is one group commit
+//! and [`Writer::idle_check`] the idle check, and `SteppedJournal`
+//! (`stepped.rs`) calls them directly, without a thread or a timer, for the
+//! simulator. Every file operation goes through the journal's
+//! [`Storage`]; on the hot path (write, fdatasync, epoch check) that is one
+//! indirect call each.
+//!
 //! Invariants:
 //! - nothing is acknowledged before the batch's write, its sync (when
 //!   asked) and the epoch check all succeeded;
@@ -29,9 +36,7 @@
 //!   of data is always marked, even in a recycled file.
 
 use std::collections::VecDeque;
-use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,7 +48,8 @@ use crossbeam_channel::{Receiver, TryRecvError};
 use super::format::{encode_record, record_bytes, seed, RecordKind, Seal, HEADER_BYTES, WORD_BYTES};
 use super::live::Live;
 use super::recover::Repaired;
-use super::segment::{self, io_err, CreateError, RecycleError};
+use super::segment::{self, io_err, CreateError, File, RecycleError};
+use super::storage::Storage;
 use super::{owner, Completion, JournalConfig, JournalError, JournalStats, LostHook, RESERVE_SEGMENTS};
 use crate::tid::Tid;
 
@@ -131,6 +137,7 @@ enum Refusal {
 }
 
 pub(crate) struct Writer {
+    fs: Arc<dyn Storage>,
     dir: PathBuf,
     epoch: u64,
     segment_bytes: u64,
@@ -202,6 +209,7 @@ impl Writer {
     /// Creates the new owner's first segment with its Fence record (durable,
     /// epoch checked) and returns the writer and the number of segments.
     pub fn start(
+        fs: Arc<dyn Storage>,
         cfg: &JournalConfig,
         epoch: u64,
         lock: Option<File>,
@@ -218,7 +226,7 @@ impl Writer {
         // any name that turns out to exist.
         let mut number = repaired.max_number + 1;
         let file = loop {
-            match segment::create(&dir, number, epoch, cfg.segment_bytes) {
+            match segment::create(&*fs, &dir, number, epoch, cfg.segment_bytes) {
                 Ok(f) => break f,
                 Err(CreateError::Exists) if number < repaired.max_number + 8 => number += 1,
                 Err(CreateError::Exists) => {
@@ -234,6 +242,7 @@ impl Writer {
         };
         segs.push_back(Seg { number, size: cfg.segment_bytes });
         let mut w = Writer {
+            fs,
             dir,
             epoch,
             segment_bytes: cfg.segment_bytes,
@@ -256,7 +265,7 @@ impl Writer {
         };
         encode_record(&mut w.buf, w.cur_seed, epoch, &Tid::default(), RecordKind::Fence, &seal.encode());
         w.flush(true)?;
-        owner::check(&w.dir, epoch)?;
+        owner::check(&*w.fs, &w.dir, epoch)?;
         // Every open adds a segment (the fence's). Beyond the cap, the oldest
         // segments holding nothing live go, so restarts cannot pile files up.
         // Only a prefix is removed: a seal always points into segments at or
@@ -268,7 +277,7 @@ impl Writer {
             if old == number || w.live.live_in(old) != 0 {
                 break;
             }
-            segment::remove(&w.dir, old)?;
+            segment::remove(&*w.fs, &w.dir, old)?;
             w.segs.pop_front();
         }
         let n = w.segs.len();
@@ -291,14 +300,23 @@ impl Writer {
                     batch.extend(rx.try_iter());
                     self.process(batch);
                 }
-                Next::Idle => self.idle_check(),
+                Next::Idle => {
+                    let _ = self.idle_check();
+                }
                 Next::Closed => break,
             }
         }
         // Last handle dropped: make everything written durable.
+        let _ = self.finish();
+    }
+
+    /// Makes everything written durable if this is still the owner (the
+    /// last handle went away); the files and lock go with `self`.
+    pub(crate) fn finish(mut self) -> Result<(), JournalError> {
         if matches!(self.state, State::Owner) && self.dirty {
-            let _ = self.sync_current();
+            self.sync_current()?;
         }
+        Ok(())
     }
 
     /// Idle: has a newer owner fenced us? Only a proven fence ends
@@ -310,18 +328,29 @@ impl Writer {
     /// (a standby taking over a frozen node) takes the lock once it is
     /// free: the previous owner, restarted, then fails to lock the journal
     /// instead of fencing its new owner back in the middle of its work.
-    fn idle_check(&mut self) {
-        match owner::check(&self.dir, self.epoch) {
+    ///
+    /// Returns what the check found (ownership already ended: that reason).
+    pub(crate) fn idle_check(&mut self) -> Result<(), JournalError> {
+        if let Some(e) = self.state_error() {
+            return Err(e);
+        }
+        match owner::check(&*self.fs, &self.dir, self.epoch) {
             Err(e @ JournalError::Fenced { .. }) => {
                 self.end_ownership(&e);
                 self.publish_stats();
+                Err(e)
             }
-            Ok(()) if self.lock.is_none() => self.lock = owner::try_lock(&self.dir),
-            _ => {}
+            Ok(()) => {
+                if self.lock.is_none() {
+                    self.lock = owner::try_lock(&*self.fs, &self.dir);
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
         }
     }
 
-    fn state_error(&self) -> Option<JournalError> {
+    pub(crate) fn state_error(&self) -> Option<JournalError> {
         match self.state {
             State::Owner => None,
             State::Fenced { current } => Some(JournalError::Fenced { mine: self.epoch, current }),
@@ -330,30 +359,48 @@ impl Writer {
     }
 
     fn process(&mut self, batch: Vec<Request>) {
-        let mut outcomes: Vec<Option<JournalError>> = Vec::with_capacity(batch.len());
+        let outcomes = self.commit(batch.iter().map(|r| (r.records.as_slice(), r.sync)));
+        for (req, result) in batch.into_iter().zip(outcomes) {
+            let done = req.done;
+            let _ = catch_unwind(AssertUnwindSafe(move || done(result)));
+        }
+    }
+
+    /// One group commit: places every append of `batch` (records, sync) in
+    /// order, writes them with one write, syncs once if any asked for it,
+    /// checks ownership, and returns each append's outcome in order. Ends
+    /// ownership on a failed write, sync or check. The caller delivers the
+    /// outcomes (the thread calls the completions; a simulator steps it).
+    pub(crate) fn commit<'a>(
+        &mut self,
+        batch: impl ExactSizeIterator<Item = (&'a [(Tid, RecordKind, Vec<u8>)], bool)>,
+    ) -> Vec<Result<(), JournalError>> {
+        // Ok for an append placed (or skipped after a failure): the batch's
+        // failure, if any, replaces it at the end; Err for one refused alone.
+        let mut outcomes: Vec<Result<(), JournalError>> = Vec::with_capacity(batch.len());
         let mut failure = self.state_error();
         let mut need_sync = false;
         let mut placed = false;
-        for req in &batch {
+        for (records, sync) in batch {
             if failure.is_some() {
-                outcomes.push(None);
+                outcomes.push(Ok(()));
                 continue;
             }
-            match self.place(req) {
+            match self.place(records) {
                 Ok(()) => {
-                    need_sync |= req.sync;
+                    need_sync |= sync;
                     placed = true;
-                    outcomes.push(None);
+                    outcomes.push(Ok(()));
                 }
-                Err(Refusal::Request(e)) => outcomes.push(Some(e)),
+                Err(Refusal::Request(e)) => outcomes.push(Err(e)),
                 Err(Refusal::Batch(e)) => {
                     failure = Some(e);
-                    outcomes.push(None);
+                    outcomes.push(Ok(()));
                 }
             }
         }
         if failure.is_none() && placed {
-            if let Err(e) = self.flush(need_sync).and_then(|()| owner::check(&self.dir, self.epoch)) {
+            if let Err(e) = self.flush(need_sync).and_then(|()| owner::check(&*self.fs, &self.dir, self.epoch)) {
                 failure = Some(e);
             }
         }
@@ -362,15 +409,12 @@ impl Writer {
         }
         self.batches += 1;
         self.publish_stats();
-        for (req, outcome) in batch.into_iter().zip(outcomes) {
-            let result = match (outcome, &failure) {
-                (Some(refused), _) => Err(refused),
-                (None, Some(f)) => Err(f.duplicate()),
-                (None, None) => Ok(()),
-            };
-            let done = req.done;
-            let _ = catch_unwind(AssertUnwindSafe(move || done(result)));
+        if let Some(f) = &failure {
+            for o in outcomes.iter_mut().filter(|o| o.is_ok()) {
+                *o = Err(f.duplicate());
+            }
         }
+        outcomes
     }
 
     /// Ends ownership for good after `e`; releases the files and the lock.
@@ -407,23 +451,23 @@ impl Writer {
 
     /// Checks a request against the size limits and the cap, switches to a
     /// new segment if it does not fit in the current one, and encodes it.
-    fn place(&mut self, req: &Request) -> Result<(), Refusal> {
-        if req.records.is_empty() {
+    fn place(&mut self, records: &[(Tid, RecordKind, Vec<u8>)]) -> Result<(), Refusal> {
+        if records.is_empty() {
             return Ok(());
         }
-        if req.records.iter().any(|(_, k, _)| *k == RecordKind::Fence) {
+        if records.iter().any(|(_, k, _)| *k == RecordKind::Fence) {
             return Err(Refusal::Request(JournalError::BadConfig(
                 "Fence records are written by the journal itself".into(),
             )));
         }
-        let size: usize = req.records.iter().map(|(_, _, p)| record_bytes(p.len())).sum();
+        let size: usize = records.iter().map(|(_, _, p)| record_bytes(p.len())).sum();
         if size as u64 > self.segment_bytes - HEADER_BYTES {
             return Err(Refusal::Request(JournalError::TooLarge { len: size }));
         }
         // A new transaction: it has records that would pin space, and none
         // of its tids has any yet. Those may not use the reserve.
-        let new = req.records.iter().any(|(_, k, _)| *k != RecordKind::Done)
-            && !req.records.iter().any(|(t, _, _)| self.live.is_live(t));
+        let new = records.iter().any(|(_, k, _)| *k != RecordKind::Done)
+            && !records.iter().any(|(t, _, _)| self.live.is_live(t));
         let reserve = if new { RESERVE_SEGMENTS } else { 0 };
         let pos = self.cur_off + self.buf.len() as u64;
         if pos + size as u64 <= self.current().size {
@@ -437,11 +481,11 @@ impl Writer {
             self.roll()?;
         }
         let number = self.current().number;
-        for (tid, kind, payload) in &req.records {
+        for (tid, kind, payload) in records {
             encode_record(&mut self.buf, self.cur_seed, self.epoch, tid, *kind, payload);
             self.live.note(number, *tid, *kind);
         }
-        self.records += req.records.len() as u64;
+        self.records += records.len() as u64;
         Ok(())
     }
 
@@ -495,7 +539,7 @@ impl Writer {
     /// An `AlreadyExists` on a name only we should be creating: either we
     /// were fenced (a newer owner made it) or something else writes here.
     fn name_taken(&self, number: u64) -> Refusal {
-        if let Err(e) = owner::check(&self.dir, self.epoch) {
+        if let Err(e) = owner::check(&*self.fs, &self.dir, self.epoch) {
             return Refusal::Batch(e);
         }
         let p = segment::path(&self.dir, number);
@@ -510,7 +554,7 @@ impl Writer {
     /// creates one (the caller checked the cap).
     fn roll(&mut self) -> Result<(), Refusal> {
         self.flush(true).map_err(Refusal::Batch)?;
-        owner::check(&self.dir, self.epoch).map_err(Refusal::Batch)?;
+        owner::check(&*self.fs, &self.dir, self.epoch).map_err(Refusal::Batch)?;
         let number = self.next_number;
         loop {
             let n = self.segs.len();
@@ -522,11 +566,11 @@ impl Writer {
             let (old, old_size) = (front.number, front.size);
             if n > self.max_segments || old_size != self.segment_bytes {
                 // Over the cap (an open added a segment) or the wrong size: delete.
-                segment::remove(&self.dir, old).map_err(Refusal::Batch)?;
+                segment::remove(&*self.fs, &self.dir, old).map_err(Refusal::Batch)?;
                 self.segs.pop_front();
                 continue;
             }
-            match segment::recycle(&self.dir, old, number, self.epoch, self.segment_bytes) {
+            match segment::recycle(&*self.fs, &self.dir, old, number, self.epoch, self.segment_bytes) {
                 Ok(file) => {
                     self.segs.pop_front();
                     self.recycled += 1;
@@ -536,7 +580,7 @@ impl Writer {
                 }
                 Err(RecycleError::Exists) => return Err(self.name_taken(number)),
                 Err(RecycleError::Unsupported) => {
-                    segment::remove(&self.dir, old).map_err(Refusal::Batch)?;
+                    segment::remove(&*self.fs, &self.dir, old).map_err(Refusal::Batch)?;
                     self.segs.pop_front();
                     break;
                 }
@@ -546,7 +590,7 @@ impl Writer {
         if self.segs.len() >= self.max_segments {
             return Err(Refusal::Request(JournalError::Full));
         }
-        match segment::create(&self.dir, number, self.epoch, self.segment_bytes) {
+        match segment::create(&*self.fs, &self.dir, number, self.epoch, self.segment_bytes) {
             Ok(file) => {
                 self.switch_to(file, number, false);
                 Ok(())
