@@ -46,10 +46,12 @@ pub enum ViolationKind {
     NoOutcome,
     /// The run handled far more events than it should: something loops.
     Livelock,
+    /// A journal does not pass `verify` after the run (corruption, not a torn tail).
+    JournalCorrupt,
 }
 
 impl ViolationKind {
-    pub const ALL: [ViolationKind; 9] = [
+    pub const ALL: [ViolationKind; 10] = [
         ViolationKind::Disagreement,
         ViolationKind::AppliedTwice,
         ViolationKind::TwoActives,
@@ -59,6 +61,7 @@ impl ViolationKind {
         ViolationKind::NotConserved,
         ViolationKind::NoOutcome,
         ViolationKind::Livelock,
+        ViolationKind::JournalCorrupt,
     ];
 
     pub fn parse(s: &str) -> Option<ViolationKind> {
@@ -76,6 +79,7 @@ impl ViolationKind {
             ViolationKind::NotConserved => "not-conserved",
             ViolationKind::NoOutcome => "no-outcome",
             ViolationKind::Livelock => "livelock",
+            ViolationKind::JournalCorrupt => "journal-corrupt",
         }
     }
 }

@@ -20,6 +20,7 @@
 pub mod apps;
 pub mod check;
 pub mod disk;
+pub mod journals;
 pub mod known;
 pub mod net;
 pub mod rng;
@@ -143,6 +144,9 @@ pub struct SimConfig {
     /// The backends' journals are under one shared root (a standby can take
     /// over a lost node's journal).
     pub shared_root: bool,
+    /// Run the real journal code (`SteppedJournal` on `SimFs` devices)
+    /// rather than the record-level model of `disk.rs`.
+    pub real_journal: bool,
     pub servers_per_range: usize,
     pub clients_per_frontend: usize,
     /// Longest pause of a client between two steps.
@@ -172,6 +176,7 @@ impl SimConfig {
             settle: 40_000_000,
             inactivity: 2_000_000,
             shared_root: true,
+            real_journal: true,
             servers_per_range: 2,
             clients_per_frontend: 2,
             think: 30_000,

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use super::apps::{Client, Range, Server, FACILITY};
 use super::check::{Checker, ViolationKind};
-use super::disk::{Disk, DiskError};
+use super::disk::DiskError;
+use super::journals::{Flushed, Journals};
 use super::net::{Conn, InFlight, Micros, Pair};
 use super::rng::Rng;
 use super::{Faults, Report, SimConfig, Trace};
@@ -48,6 +49,7 @@ enum Ev {
     Heal(usize),
     Resume(usize, u32, u64),
     FenceCheck(usize, u32),
+    Unfull(String),
     EndFaults,
     StopNew,
 }
@@ -63,7 +65,7 @@ impl Ev {
             Ev::Arrive(p, _, d) => Some(w.pairs[*p].ends[1 - *d]),
             Ev::Wake(App::Client(c)) => w.clients.get(*c).and_then(|c| c.as_ref()).map(|c| c.node),
             Ev::Wake(App::Server(s)) => w.servers.get(*s).and_then(|s| s.as_ref()).map(|s| s.node),
-            Ev::Synced(j) => w.disk.journals.get(j).and_then(|j| j.syncs.front()).map(|s| s.holder.0),
+            Ev::Synced(j) => w.disk.flush_target(j).filter(|n| *n < w.nodes.len()),
             _ => None,
         }
     }
@@ -127,7 +129,7 @@ pub(super) struct World {
     queue: BinaryHeap<Reverse<Scheduled>>,
     nodes: Vec<SimNode>,
     pairs: Vec<Pair>,
-    disk: Disk,
+    disk: Journals,
     /// When each journal's last queued sync completes (syncs finish in order).
     sync_due: BTreeMap<String, Micros>,
     clients: Vec<Option<Client>>,
@@ -146,6 +148,7 @@ pub(super) struct World {
 
 impl World {
     pub(super) fn new(cfg: SimConfig) -> World {
+        let cfg_real_journal = cfg.real_journal;
         let mut rng = Rng::new(cfg.seed);
         let shape = cfg.shape.clone();
         let def = FacilityDef::new(FACILITY, &shape.frontends, &shape.routers, &shape.backends)
@@ -202,7 +205,7 @@ impl World {
             queue: BinaryHeap::new(),
             nodes,
             pairs,
-            disk: Disk::default(),
+            disk: Journals::new(cfg_real_journal),
             sync_due: BTreeMap::new(),
             clients: Vec::new(),
             servers: Vec::new(),
@@ -289,6 +292,9 @@ impl World {
         if self.chk.violations.is_empty() || !self.cfg.stop_at_first {
             let waiting: Vec<_> = self.clients.iter().flatten().filter_map(Client::waiting_on).collect();
             self.chk.finish(&waiting);
+            for problem in self.disk.verify() {
+                self.chk.violate(ViolationKind::JournalCorrupt, problem);
+            }
         }
         self.report.sim_micros = self.now;
         self.report.violations = std::mem::take(&mut self.chk.violations);
@@ -347,12 +353,18 @@ impl World {
             }
             Ev::FenceCheck(i, inc) => {
                 let name = self.nodes[i].name.clone();
-                if self.nodes[i].inc == inc && self.up(i) && !self.disk.holds(&name, (i, inc, 0)) {
-                    self.crash(i, true, &format!("stops: its journal {name} was taken over (idle check)"));
+                let lost = if self.nodes[i].inc == inc && self.up(i) {
+                    self.disk.check_owner(&name, (i, inc, 0)).err()
+                } else {
+                    None
+                };
+                if let Some(why) = lost {
+                    self.crash(i, true, &format!("stops (idle ownership check): {why}"));
                     let d = self.rng.range(300 * MS, 3 * SEC);
                     self.after(d, Ev::Boot(i));
                 }
             }
+            Ev::Unfull(name) => self.disk.set_full(&name, false),
             Ev::EndFaults => self.end_faults(),
             Ev::StopNew => {
                 self.stop_new = true;
@@ -412,7 +424,7 @@ impl World {
                     }
                     Output::Peer { peer, msg } => self.send_peer(i, peer, msg),
                     Output::Journal { entries, sync, token, jid, new_tx } => {
-                        if new_tx && self.nodes[i].full_until > self.now {
+                        if new_tx && self.nodes[i].full_until > self.now && !self.disk.is_real() {
                             // A full journal refuses new transactions (the
                             // reserve is for those in progress): nothing of
                             // the append is written.
@@ -432,7 +444,9 @@ impl World {
                         let tokens: Vec<u64> = token.into_iter().collect();
                         match self.disk.append(&name, (i, inc, jid), entries, sync, tokens.clone()) {
                             Ok(true) => {
-                                let lat = self.fsync_latency();
+                                // The real writer takes what is queued at once
+                                // and syncs only if an append asked for it.
+                                let lat = if sync || !self.disk.is_real() { self.fsync_latency() } else { self.rng.range(5, 50) };
                                 let due = self.sync_due.get(&name).copied().unwrap_or(0).max(self.now + lat);
                                 self.sync_due.insert(name.clone(), due);
                                 self.at(due, Ev::Synced(name));
@@ -459,8 +473,8 @@ impl World {
                         self.after(d, Ev::TakeoverDone(i, inc, node, jid));
                     }
                     Output::Release { jid } => {
-                        for s in self.disk.release(i, inc, jid) {
-                            done.extend(s.tokens.into_iter().map(|t| (t, Ok(()))));
+                        for t in self.disk.release(i, inc, jid) {
+                            done.push((t, Ok(())));
                         }
                     }
                     Output::Log(text) => self.trace.note(self.now, format!("{} log: {text}", self.nodes[i].name)),
@@ -514,12 +528,12 @@ impl World {
         let mut node = Node::new(self.nodes[i].backend);
         node.set_facilities(self.nodes[i].table.clone());
         let records = if self.nodes[i].backend {
-            match self.disk.open(&self.nodes[i].name.clone(), (i, inc, 0)) {
-                Ok((records, _epoch)) => records,
+            match self.disk.open_own(&self.nodes[i].name.clone(), (i, inc, 0)) {
+                Ok(records) => records,
                 Err(e) => {
                     // Held by the node that took it over: try again later,
                     // as a supervisor would.
-                    self.trace.note(self.now, format!("{} cannot start: journal {e:?}", self.nodes[i].name));
+                    self.trace.note(self.now, format!("{} cannot start: journal: {e}", self.nodes[i].name));
                     let d = self.rng.range(500 * MS, 2 * SEC);
                     self.after(d, Ev::Boot(i));
                     return;
@@ -578,7 +592,9 @@ impl World {
         self.nodes[i].node = None;
         self.nodes[i].frozen_until = 0;
         self.nodes[i].tick_at = None;
-        self.disk.process_died(i, &mut self.rng);
+        // A killed process leaves its page cache to the kernel; a machine
+        // that lost power loses what was not synced.
+        self.disk.died(i, !fast, &mut self.rng);
         // Its applications go with it (daemon mode: their connections close).
         for (_, app) in std::mem::take(&mut self.nodes[i].apps) {
             self.app_gone(app);
@@ -620,7 +636,7 @@ impl World {
                     );
                     Ok((jid, records))
                 }
-                Err(e) => Err(format!("cannot take over {lost}: {e:?}")),
+                Err(e) => Err(format!("cannot take over {lost}: {e}")),
             }
         };
         self.with_node(i, |n, now| n.takeover_done(now, &lost, result));
@@ -636,37 +652,47 @@ impl World {
         }
     }
 
+    /// A journal's flush completed: its appends' outcomes reach their holders.
     fn synced(&mut self, name: &str) {
-        match self.disk.sync_done(name) {
-            None => {}
-            Some(Ok(s)) => {
-                let (i, inc, _) = s.holder;
-                if self.nodes[i].inc == inc {
-                    let tokens = s.tokens;
+        for d in self.disk.flush(name) {
+            let (i, inc, jid) = d.holder;
+            if self.nodes.get(i).is_none_or(|n| n.inc != inc) || !self.up(i) {
+                continue;
+            }
+            match d.result {
+                Flushed::Ok => {
+                    let tokens = d.tokens;
                     self.with_node(i, |n, now| {
                         for t in tokens {
                             n.journal_done(now, t, Ok(()));
                         }
                     });
                 }
-            }
-            Some(Err(s)) => {
-                // The holder was fenced: the real writer's epoch check after
-                // the sync fails, and the node stops.
-                let (i, inc, jid) = s.holder;
-                if self.nodes[i].inc == inc && self.up(i) {
-                    if jid == 0 {
-                        self.crash(i, true, &format!("stops: its journal {name} was taken over"));
-                        let d = self.rng.range(300 * MS, 3 * SEC);
-                        self.after(d, Ev::Boot(i));
-                    } else {
-                        let tokens = s.tokens;
-                        self.with_node(i, |n, now| {
-                            for t in tokens {
-                                n.journal_done(now, t, Err(Status::Jnlfull));
-                            }
-                        });
-                    }
+                Flushed::Full => {
+                    // Nothing of the append was written (the runtime's mapping).
+                    let (tokens, tids) = (d.tokens, d.tids);
+                    self.with_node(i, |n, now| {
+                        for t in tokens {
+                            n.journal_done(now, t, Err(Status::Jnlfull));
+                        }
+                        n.journal_failed(now, tids, Status::Jnlfull);
+                    });
+                }
+                Flushed::Lost(why) if jid == 0 => {
+                    // The real runtime stops a node whose journal failed or
+                    // was taken over; a supervisor starts it again.
+                    self.crash(i, true, &format!("stops: journal {name}: {why}"));
+                    let d = self.rng.range(300 * MS, 3 * SEC);
+                    self.after(d, Ev::Boot(i));
+                }
+                Flushed::Lost(why) => {
+                    self.trace.note(self.now, format!("{}: a write to taken-over journal {name} failed: {why}", self.nodes[i].name));
+                    let tokens = d.tokens;
+                    self.with_node(i, |n, now| {
+                        for t in tokens {
+                            n.journal_done(now, t, Err(Status::Jnlfull));
+                        }
+                    });
                 }
             }
         }
@@ -1027,12 +1053,19 @@ impl World {
                     if self.rng.chance(0.5) {
                         let after = self.rng.range(1, 30) as u32;
                         self.trace.note(self.now, format!("{}: its disk fails in {after} writes", self.nodes[i].name));
-                        self.disk.failing.insert(i, after);
+                        let name = self.nodes[i].name.clone();
+                        self.disk.fail_after(i, &name, after);
                     } else {
                         let d = self.rng.range(100 * MS, 5 * SEC);
                         self.trace
                             .note(self.now, format!("{}: its journal is full for {} ms", self.nodes[i].name, d / MS));
                         self.nodes[i].full_until = self.now + d;
+                        let name = self.nodes[i].name.clone();
+                        if self.disk.is_real() {
+                            // The real journal fills for real: its device stops growing.
+                            self.disk.set_full(&name, true);
+                            self.after(d, Ev::Unfull(name));
+                        }
                     }
                 }
             }
@@ -1046,7 +1079,7 @@ impl World {
                     if let Ok((_, fenced)) = self.disk.take_over(&name, (usize::MAX, 0, 0), &mut self.rng) {
                         self.fenced(fenced);
                     }
-                    self.disk.release(usize::MAX, 0, 0);
+                    let _ = self.disk.release(usize::MAX, 0, 0);
                 }
             }
             Faults::OPERATOR => {
@@ -1199,7 +1232,10 @@ impl World {
                 self.schedule_dial(p, 0);
             }
         }
-        self.disk.failing.clear();
+        self.disk.heal();
+        for i in 0..self.nodes.len() {
+            self.nodes[i].full_until = 0;
+        }
         for i in 0..self.nodes.len() {
             self.nodes[i].frozen_until = self.nodes[i].frozen_until.min(self.now);
             if !self.up(i) {

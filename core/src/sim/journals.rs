@@ -1,0 +1,369 @@
+//! The backends' journals in a run: either the real journal code
+//! ([`SteppedJournal`], the production writer without its thread) on one
+//! simulated device ([`SimFs`]) per journal under a shared root, or the
+//! record-level model of [`super::disk`]. The world asks both the same
+//! things; the real one is the default.
+//!
+//! With the real journal, an append waits in its journal's queue until the
+//! world flushes that journal (one group commit: the writer writes the
+//! batch, syncs once if any append asked for it, and checks its epoch, as
+//! the writer thread does), so a crash in between loses what was queued or
+//! written but not synced. A process killed drops its handles (its page
+//! cache survives: unsynced writes stay on the device); a machine that loses
+//! power crashes the devices of the journals it held (a random prefix of
+//! the unsynced writes survives, the last one torn at any byte).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::disk::{Disk, DiskError, Holder};
+use super::rng::Rng;
+use crate::journal::storage::sim::SimFs;
+use crate::journal::{JournalConfig, JournalError, Record, RecordKind, SteppedJournal, Takeover};
+use crate::tid::Tid;
+
+/// What became of one append once its journal was flushed.
+#[derive(Debug)]
+pub enum Flushed {
+    /// Written (and durable, if it asked to be).
+    Ok,
+    /// Refused, nothing written: the journal is full.
+    Full,
+    /// The holder lost the journal (fenced by a new owner, or a failed
+    /// write or sync): it must stop.
+    Lost(String),
+}
+
+#[derive(Debug)]
+pub struct Done {
+    pub holder: Holder,
+    pub tokens: Vec<u64>,
+    pub tids: Vec<Tid>,
+    pub result: Flushed,
+}
+
+struct Queued {
+    entries: Vec<(Tid, RecordKind, Vec<u8>)>,
+    sync: bool,
+    tokens: Vec<u64>,
+}
+
+struct Open {
+    holder: Holder,
+    j: SteppedJournal,
+    queue: Vec<Queued>,
+}
+
+/// The real journals: a device per journal name, the journal open on each
+/// by its current holder, and the handle of a holder fenced by a takeover
+/// that has not found out yet (its writer still writes, late, past the new
+/// owner's fence; its epoch check then fails it).
+#[derive(Default)]
+pub struct Real {
+    devices: BTreeMap<String, SimFs>,
+    open: BTreeMap<String, Open>,
+    fenced: BTreeMap<String, Open>,
+}
+
+impl Real {
+    fn find(&self, holder: Holder) -> Option<String> {
+        self.open.iter().chain(self.fenced.iter()).find(|(_, o)| o.holder == holder).map(|(n, _)| n.clone())
+    }
+
+    fn flush_one(o: &mut Open) -> Vec<Done> {
+        let queue = std::mem::take(&mut o.queue);
+        if queue.is_empty() {
+            return Vec::new();
+        }
+        let batch: Vec<_> = queue.iter().map(|q| (q.entries.clone(), q.sync)).collect();
+        let results = o.j.commit(&batch);
+        let holder = o.holder;
+        queue
+            .into_iter()
+            .zip(results)
+            .map(|(q, res)| {
+                let mut tids: Vec<Tid> = q.entries.iter().map(|e| e.0).collect();
+                tids.dedup();
+                let result = match res {
+                    Ok(()) => Flushed::Ok,
+                    Err(JournalError::Full) => Flushed::Full,
+                    Err(e) => Flushed::Lost(why(&e)),
+                };
+                Done { holder, tokens: q.tokens, tids, result }
+            })
+            .collect()
+    }
+}
+
+fn config() -> JournalConfig {
+    // Small segments, so that runs roll and recycle them.
+    JournalConfig { dir: PathBuf::from("/journal"), segment_bytes: 128 << 10, max_segments: 8 }
+}
+
+fn why(e: &JournalError) -> String {
+    e.to_string()
+}
+
+pub enum Journals {
+    Records(Disk),
+    Real(Real),
+}
+
+impl Journals {
+    pub fn new(real: bool) -> Journals {
+        if real {
+            Journals::Real(Real::default())
+        } else {
+            Journals::Records(Disk::default())
+        }
+    }
+
+    /// A node process opens (creating it the first time) its own journal.
+    pub fn open_own(&mut self, name: &str, holder: Holder) -> Result<Vec<Record>, String> {
+        match self {
+            Journals::Records(d) => d.open(name, holder).map(|(r, _)| r).map_err(|e| format!("{e:?}")),
+            Journals::Real(r) => {
+                let fs = r.devices.entry(name.to_string()).or_default().clone();
+                if r.open.contains_key(name) {
+                    // A live process holds it (its lock would refuse us).
+                    return Err("Locked".into());
+                }
+                let (j, rec) = SteppedJournal::open_or_create(fs.storage(), &config()).map_err(|e| why(&e))?;
+                r.open.insert(name.to_string(), Open { holder, j, queue: Vec::new() });
+                Ok(rec.records)
+            }
+        }
+    }
+
+    /// A forced takeover of `name`'s journal. Returns the records to recover
+    /// and the holder it fenced, if any.
+    pub fn take_over(
+        &mut self,
+        name: &str,
+        holder: Holder,
+        rng: &mut Rng,
+    ) -> Result<(Vec<Record>, Option<Holder>), String> {
+        match self {
+            Journals::Records(d) => d.take_over(name, holder, rng).map_err(|e| format!("{e:?}")),
+            Journals::Real(r) => {
+                let fs = r.devices.get(name).ok_or_else(|| format!("no journal of {name}"))?.clone();
+                let (j, rec) = SteppedJournal::open(fs.storage(), &config(), Takeover::Force).map_err(|e| why(&e))?;
+                // The fenced holder keeps its handle until it finds out (at
+                // its next flush or idle check) and stops; what it queued
+                // is lost with it.
+                let old = r.open.insert(name.to_string(), Open { holder, j, queue: Vec::new() });
+                let fenced = old.as_ref().map(|o| o.holder);
+                if let Some(o) = old {
+                    r.fenced.insert(name.to_string(), o);
+                }
+                Ok((rec.records, fenced))
+            }
+        }
+    }
+
+    /// The name of journal `jid` held by `(node, inc)`.
+    pub fn held(&self, node: usize, inc: u32, jid: u32) -> Option<String> {
+        match self {
+            Journals::Records(d) => d.held(node, inc, jid),
+            Journals::Real(r) => r.find((node, inc, jid)),
+        }
+    }
+
+    pub fn holds(&self, name: &str, holder: Holder) -> bool {
+        match self {
+            Journals::Records(d) => d.holds(name, holder),
+            Journals::Real(r) => r.open.get(name).is_some_and(|o| o.holder == holder),
+        }
+    }
+
+    /// Append for `holder`. Returns whether the journal needs a flush
+    /// (a sync to complete, or queued records to write).
+    pub fn append(
+        &mut self,
+        name: &str,
+        holder: Holder,
+        entries: Vec<(Tid, RecordKind, Vec<u8>)>,
+        sync: bool,
+        tokens: Vec<u64>,
+    ) -> Result<bool, DiskError> {
+        match self {
+            Journals::Records(d) => d.append(name, holder, entries, sync, tokens),
+            Journals::Real(r) => {
+                // A holder fenced but not told yet still writes (its epoch
+                // check after the sync fails it).
+                let o = match r.fenced.get_mut(name).filter(|o| o.holder == holder) {
+                    Some(o) => o,
+                    None => r.open.get_mut(name).filter(|o| o.holder == holder).ok_or(DiskError::Missing)?,
+                };
+                let first = o.queue.is_empty();
+                o.queue.push(Queued { entries, sync, tokens });
+                Ok(first)
+            }
+        }
+    }
+
+    /// Flush journal `name`: the record model completes its oldest sync;
+    /// the real journal group-commits everything queued.
+    pub fn flush(&mut self, name: &str) -> Vec<Done> {
+        match self {
+            Journals::Records(d) => match d.sync_done(name) {
+                None => Vec::new(),
+                Some(Ok(s)) => vec![Done { holder: s.holder, tokens: s.tokens, tids: Vec::new(), result: Flushed::Ok }],
+                Some(Err(s)) => vec![Done {
+                    holder: s.holder,
+                    tokens: s.tokens,
+                    tids: Vec::new(),
+                    result: Flushed::Lost(format!("its journal {name} was taken over")),
+                }],
+            },
+            Journals::Real(r) => {
+                // The fenced writer's late batch first (it was queued first).
+                let mut out = r.fenced.get_mut(name).map(Real::flush_one).unwrap_or_default();
+                if let Some(o) = r.open.get_mut(name) {
+                    out.extend(Real::flush_one(o));
+                }
+                out
+            }
+        }
+    }
+
+    /// The node whose process takes journal `name`'s next flush (a frozen
+    /// one takes it when it runs again).
+    pub fn flush_target(&self, name: &str) -> Option<usize> {
+        match self {
+            Journals::Records(d) => d.journals.get(name).and_then(|j| j.syncs.front()).map(|s| s.holder.0),
+            Journals::Real(r) => r
+                .fenced
+                .get(name)
+                .filter(|o| !o.queue.is_empty())
+                .or_else(|| r.open.get(name))
+                .map(|o| o.holder.0),
+        }
+    }
+
+    /// The idle owner's check: has `holder` lost journal `name`?
+    pub fn check_owner(&mut self, name: &str, holder: Holder) -> Result<(), String> {
+        match self {
+            Journals::Records(d) => {
+                if d.holds(name, holder) {
+                    Ok(())
+                } else {
+                    Err(format!("its journal {name} was taken over"))
+                }
+            }
+            Journals::Real(r) => {
+                let o = match r.fenced.get_mut(name).filter(|o| o.holder == holder) {
+                    Some(o) => Some(o),
+                    None => r.open.get_mut(name).filter(|o| o.holder == holder),
+                };
+                match o {
+                    Some(o) => o.j.check_owner().map_err(|e| why(&e)),
+                    None => Err(format!("it no longer holds journal {name}")),
+                }
+            }
+        }
+    }
+
+    /// Holder `(node, inc, jid)` is finished with its taken-over journal:
+    /// what it queued is written, then the journal is closed (synced,
+    /// unlocked). Returns the tokens completed.
+    pub fn release(&mut self, node: usize, inc: u32, jid: u32) -> Vec<u64> {
+        match self {
+            Journals::Records(d) => d.release(node, inc, jid).into_iter().flat_map(|s| s.tokens).collect(),
+            Journals::Real(r) => {
+                let Some(name) = r.open.iter().find(|(_, o)| o.holder == (node, inc, jid)).map(|(n, _)| n.clone())
+                else {
+                    // Not held (fenced meanwhile): nothing to close here.
+                    return Vec::new();
+                };
+                let mut o = r.open.remove(&name).expect("found");
+                let queue = std::mem::take(&mut o.queue);
+                let batch: Vec<_> = queue.iter().map(|q| (q.entries.clone(), q.sync)).collect();
+                let results = o.j.commit(&batch);
+                let _ = o.j.close();
+                queue.into_iter().zip(results).filter(|(_, r)| r.is_ok()).flat_map(|(q, _)| q.tokens).collect()
+            }
+        }
+    }
+
+    /// Node `node`'s process ended. `power`: its machine lost power, so the
+    /// devices of the journals it held lose what was not synced.
+    pub fn died(&mut self, node: usize, power: bool, rng: &mut Rng) {
+        match self {
+            Journals::Records(d) => d.process_died(node, rng),
+            Journals::Real(r) => {
+                let names: Vec<String> =
+                    r.open.iter().filter(|(_, o)| o.holder.0 == node).map(|(n, _)| n.clone()).collect();
+                for name in names {
+                    // Dropping the handle: its lock goes with the process.
+                    r.open.remove(&name);
+                    if power {
+                        if let Some(fs) = r.devices.get(&name) {
+                            fs.crash(&mut |n| rng.below(n));
+                        }
+                    }
+                }
+                // A fenced holder's machine is not the journal's current
+                // writer: its death harms nobody else's writes.
+                r.fenced.retain(|_, o| o.holder.0 != node);
+            }
+        }
+    }
+
+    /// The next write of `name`'s device fails after `n` more (an injected
+    /// device error), or its holder's next append does (record model).
+    pub fn fail_after(&mut self, node: usize, name: &str, n: u32) {
+        match self {
+            Journals::Records(d) => {
+                d.failing.insert(node, n);
+            }
+            Journals::Real(r) => {
+                if let Some(fs) = r.devices.get(name) {
+                    fs.fail_write_after(Some(u64::from(n)));
+                }
+            }
+        }
+    }
+
+    /// Journal `name`'s device cannot grow (a full disk), or can again.
+    pub fn set_full(&mut self, name: &str, full: bool) {
+        if let Journals::Real(r) = self {
+            if let Some(fs) = r.devices.get(name) {
+                fs.set_capacity(full.then(|| fs.used()));
+            }
+        }
+    }
+
+    /// The faults stop: no more injected device errors, no full disks.
+    pub fn heal(&mut self) {
+        match self {
+            Journals::Records(d) => d.failing.clear(),
+            Journals::Real(r) => {
+                for fs in r.devices.values() {
+                    fs.fail_write_after(None);
+                    fs.fail_sync_after(None);
+                    fs.set_capacity(None);
+                }
+            }
+        }
+    }
+
+    pub fn is_real(&self) -> bool {
+        matches!(self, Journals::Real(_))
+    }
+
+    /// After a run: every journal passes `verify` (only a torn tail is
+    /// allowed, never corruption). Returns the problems found.
+    pub fn verify(&self) -> Vec<String> {
+        let Journals::Real(r) = self else { return Vec::new() };
+        let mut out = Vec::new();
+        for (name, fs) in &r.devices {
+            match crate::journal::scan_on(&*fs.storage(), &config().dir) {
+                Ok(scan) if scan.is_corrupt() => out.push(format!("journal {name}: {:?}", scan.problems)),
+                Ok(_) => {}
+                Err(e) => out.push(format!("journal {name}: {e}")),
+            }
+        }
+        out
+    }
+}
