@@ -131,7 +131,7 @@ impl Driver {
             }
             Cmd::Define(table, change, reply) => {
                 if let Some(links) = &self.links {
-                    links.set_table(table.clone());
+                    links.clone().set_table(table.clone());
                 }
                 self.node.set_facilities(table);
                 let _ = reply.send(self.defined(change));
