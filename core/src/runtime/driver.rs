@@ -10,13 +10,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::admin;
 use super::halt;
 use super::input::{Inbox, Input, PeerLinks};
+use super::pass::{own_append_done, taken_over_append_done, Append, AppendOutcome, PassPlan, Reaction, TakenOverStep};
 use super::{DeliverySink, EmbeddedConfig};
 use crate::error::RtrError;
-use crate::journal::{self, Journal, JournalConfig, JournalError, RecordKind};
-use crate::node::{Node, NodeRef, Output};
-use crate::protocol::{ConnId, Delivery, Request};
-use crate::status::Status;
-use crate::tid::Tid;
+use crate::journal::{self, Journal, JournalConfig, JournalError};
+use crate::node::Node;
+use crate::protocol::peer;
+use crate::protocol::{ConnId, Request};
 
 /// How old a journal acknowledgment (its ownership check) may be when the
 /// node acts on it before ownership is checked again. A router drops a
@@ -27,75 +27,14 @@ use crate::tid::Tid;
 /// the epoch file.
 const STALE_ACK: Duration = Duration::from_millis(200);
 
-/// One journal append being assembled from a pass's records.
-struct Append {
-    entries: Vec<(Tid, RecordKind, Vec<u8>)>,
-    sync: bool,
-    tokens: Vec<u64>,
-    tids: Vec<Tid>,
-    bytes: u64,
-    new_tx: bool,
-}
-
-/// Packs a pass's records into appends: new transactions apart from the
-/// rest, each append under the journal's size limit, order kept within each.
-struct Appends {
-    limit: u64,
-    done: Vec<Append>,
-    open: [Option<Append>; 2],
-}
-
-impl Appends {
-    fn new(limit: u64) -> Appends {
-        Appends { limit, done: Vec::new(), open: [None, None] }
-    }
-
-    fn add(&mut self, entries: Vec<(Tid, RecordKind, Vec<u8>)>, sync: bool, token: Option<u64>, new_tx: bool) {
-        let size: u64 = entries.iter().map(|e| journal::format::record_bytes(e.2.len()) as u64).sum();
-        let slot = &mut self.open[usize::from(new_tx)];
-        if slot.as_ref().is_some_and(|a| a.bytes + size > self.limit) {
-            self.done.extend(slot.take());
-        }
-        let a = slot.get_or_insert_with(|| Append {
-            entries: Vec::new(),
-            sync: false,
-            tokens: Vec::new(),
-            tids: Vec::new(),
-            bytes: 0,
-            new_tx,
-        });
-        a.bytes += size;
-        a.sync |= sync;
-        a.tokens.extend(token);
-        for e in &entries {
-            if a.tids.last() != Some(&e.0) {
-                a.tids.push(e.0);
-            }
-        }
-        a.entries.extend(entries);
-    }
-
-    /// The appends in the order to issue them: new transactions last, so
-    /// records of transactions in progress never wait behind them.
-    fn finish(mut self) -> Vec<Append> {
-        let [other, new] = std::mem::take(&mut self.open);
-        let mut v = self.done;
-        v.extend(other);
-        v.extend(new);
-        v.sort_by_key(|a| a.new_tx);
-        v
-    }
-}
-
 /// The node thread's state outside the node itself: its connections'
-/// sinks, its journal, and what one pass collects.
+/// sinks, its journals and its links.
 pub(crate) struct Driver {
     pub(super) node: Node,
     pub(super) journal: Option<Journal>,
     append_limit: u64,
     back: Inbox,
     pub(super) sinks: HashMap<ConnId, Arc<dyn DeliverySink>>,
-    batches: HashMap<ConnId, Vec<Delivery>>,
     /// Synced appends whose completion has not come back yet.
     in_flight: usize,
     /// Links to other nodes (a daemon's), once started.
@@ -164,7 +103,6 @@ impl Driver {
             append_limit,
             back,
             sinks: HashMap::new(),
-            batches: HashMap::new(),
             in_flight: 0,
             links: None,
             adopted: HashMap::new(),
@@ -269,83 +207,26 @@ impl Driver {
         }
     }
 
-    /// End of a pass: fire timers, hand the pass's journal records to the
-    /// journal (before delivering their messages), then deliver. Returns
-    /// false when the node must stop (it found itself fenced).
+    /// End of a pass: fire timers, then carry out the pass's plan
+    /// (`pass.rs`): the steps on taken-over journals; the peer messages; the
+    /// appends to the node's own journal (before delivering the messages
+    /// their records precede); the deliveries; the takeovers, each followed
+    /// by another pass. Returns false when the node must stop (it found
+    /// itself fenced).
     pub(crate) fn flush(&mut self, now: Instant) -> bool {
         self.node.tick(now);
-        // The pass's records go in at most a few appends: those that start
-        // new transactions apart from the rest, so that the journal's reserve
-        // stays for transactions already in progress, and each append within
-        // the journal's size limit.
-        let mut appends = Appends::new(self.append_limit);
-        // A pass's messages for one peer go out as one buffer, in order.
-        let mut to_peers: Vec<(NodeRef, crate::protocol::peer::Writer)> = Vec::new();
-        let mut takeovers = Vec::new();
-        for out in self.node.take_output() {
-            match out {
-                Output::Journal { entries, jid, sync, token, .. } if jid != 0 => {
-                    // A taken-over journal: its undecided transactions'
-                    // aborts, its finished ones' Done records, and the
-                    // commits of its in-doubt ones (synced, with a token).
-                    match self.adopted.get(&jid) {
-                        Some(j) => {
-                            let back = self.back.clone();
-                            if token.is_some() {
-                                self.in_flight += 1;
-                            }
-                            j.append(
-                                entries,
-                                sync,
-                                Box::new(move |res| match (res, token) {
-                                    (Ok(()), Some(t)) => {
-                                        back.send(Input::JournalDone(vec![t], Ok(()), Instant::now()));
-                                    }
-                                    (Ok(()), None) => {}
-                                    (Err(e), t) => {
-                                        eprintln!("rtr: a write to a taken-over journal failed: {e}");
-                                        if let Some(t) = t {
-                                            back.send(Input::JournalDone(
-                                                vec![t],
-                                                Err(Status::Jnlfull),
-                                                Instant::now(),
-                                            ));
-                                        }
-                                    }
-                                }),
-                            );
-                        }
-                        None => {
-                            if let Some(t) = token {
-                                self.node.journal_done(now, t, Err(Status::Nodeunavail));
-                            }
-                        }
-                    }
-                }
-                Output::Takeover { node, jid } => takeovers.push((node, jid)),
-                Output::Log(text) => eprintln!("rtr node: {text}"),
-                Output::Release { jid } => {
+        let plan = PassPlan::of(self.node.take_output(), self.append_limit);
+        for text in plan.logs {
+            eprintln!("rtr node: {text}");
+        }
+        for step in plan.taken_over {
+            match step {
+                TakenOverStep::Append { jid, append } => self.append_taken_over(now, jid, append),
+                TakenOverStep::Release { jid } => {
                     // Dropping the handle flushes it and lets its lock go.
                     if self.adopted.remove(&jid).is_some() {
                         eprintln!("rtr node: every transaction of taken-over journal {jid} finished; released");
                     }
-                }
-                Output::Deliver { conn, delivery } => {
-                    if self.sinks.contains_key(&conn) {
-                        self.batches.entry(conn).or_default().push(delivery);
-                    }
-                }
-                Output::Journal { entries, sync, token, new_tx, .. } => appends.add(entries, sync, token, new_tx),
-                Output::Peer { peer, msg } => {
-                    let at = match to_peers.iter().position(|(p, _)| *p == peer) {
-                        Some(i) => i,
-                        None => {
-                            to_peers.push((peer, Default::default()));
-                            to_peers.len() - 1
-                        }
-                    };
-                    let frame = crate::protocol::peer::PeerFrame::Msg(msg);
-                    crate::protocol::peer::encode_into(&mut to_peers[at].1, &frame);
                 }
             }
         }
@@ -353,65 +234,69 @@ impl Driver {
             return false;
         }
         if let Some(links) = &self.links {
-            for (peer, w) in to_peers {
+            // A pass's messages for one peer go out as one buffer, in order.
+            for (peer, msgs) in plan.peers {
+                let mut w = peer::Writer::default();
+                for msg in msgs {
+                    peer::encode_into(&mut w, &peer::PeerFrame::Msg(msg));
+                }
                 links.send(peer, w.buf);
             }
         }
-        for a in appends.finish() {
-            let back = self.back.clone();
-            match &self.journal {
-                Some(j) => {
-                    let Append { entries, sync, tokens, tids, .. } = a;
-                    if !tokens.is_empty() {
-                        self.in_flight += 1;
-                    }
-                    j.append(
-                        entries,
-                        sync,
-                        Box::new(move |res| match res {
-                            Ok(()) => {
-                                if !tokens.is_empty() {
-                                    back.send(Input::JournalDone(tokens, Ok(()), Instant::now()));
-                                }
-                            }
-                            Err(JournalError::Full) => {
-                                // Nothing of this append was written.
-                                if !tokens.is_empty() {
-                                    back.send(Input::JournalDone(tokens, Err(Status::Jnlfull), Instant::now()));
-                                }
-                                back.send(Input::JournalFailed(tids, Status::Jnlfull));
-                            }
-                            Err(e) => {
-                                back.send(Input::Fatal(format!("journal write failed: {e}")));
-                            }
-                        }),
-                    );
-                }
-                None => {
-                    // A node without a journal emits no records; if it did,
-                    // report the synced ones durable so nothing waits for ever.
-                    if !a.tokens.is_empty() {
-                        back.send(Input::JournalDone(a.tokens, Ok(()), Instant::now()));
-                    }
-                }
+        for a in plan.own {
+            self.append_own(a);
+        }
+        for (conn, batch) in plan.deliveries {
+            if let Some(sink) = self.sinks.get(&conn) {
+                sink.deliver(batch);
             }
         }
-        for (conn, batch) in self.batches.iter_mut() {
-            if batch.is_empty() {
-                continue;
-            }
-            if let Some(sink) = self.sinks.get(conn) {
-                sink.deliver(std::mem::take(batch));
-            }
-        }
-        if !takeovers.is_empty() {
-            for (node, jid) in takeovers {
+        if !plan.takeovers.is_empty() {
+            for (node, jid) in plan.takeovers {
                 let result = self.take_over(&node, jid);
                 self.node.takeover_done(now, &node, result);
             }
             return self.flush(now);
         }
         true
+    }
+
+    /// Issue an append to the node's own journal; its outcome comes back
+    /// through the inbox (`pass::own_append_done`).
+    fn append_own(&mut self, a: Append) {
+        let back = self.back.clone();
+        let Some(j) = &self.journal else {
+            let reactions = own_append_done(AppendOutcome::NotHeld, a.tokens, a.tids);
+            return react(&back, reactions);
+        };
+        if a.awaited() {
+            self.in_flight += 1;
+        }
+        let Append { entries, sync, tokens, tids, .. } = a;
+        j.append(entries, sync, Box::new(move |res| react(&back, own_append_done(outcome(res), tokens, tids))));
+    }
+
+    /// Issue an append to taken-over journal `jid`; its outcome comes back
+    /// through the inbox, or at once if the journal is not held
+    /// (`pass::taken_over_append_done`).
+    fn append_taken_over(&mut self, now: Instant, jid: u32, a: Append) {
+        // One output's records: at most one token.
+        let token = a.tokens.first().copied();
+        let Some(j) = self.adopted.get(&jid) else {
+            for r in taken_over_append_done(AppendOutcome::NotHeld, token) {
+                if let Reaction::Done(tokens, result) = r {
+                    for t in tokens {
+                        self.node.journal_done(now, t, result);
+                    }
+                }
+            }
+            return;
+        };
+        if token.is_some() {
+            self.in_flight += 1;
+        }
+        let back = self.back.clone();
+        j.append(a.entries, a.sync, Box::new(move |res| react(&back, taken_over_append_done(outcome(res), token))));
     }
 
     /// Take over the journal of lost node `node` (under the shared journal
@@ -441,6 +326,36 @@ impl Driver {
         );
         self.adopted.insert(jid, j);
         Ok((jid, rec.records))
+    }
+}
+
+/// An append's result as the journal policy sees it.
+fn outcome(res: Result<(), JournalError>) -> AppendOutcome {
+    match res {
+        Ok(()) => AppendOutcome::Written,
+        Err(JournalError::Full) => AppendOutcome::Full,
+        Err(e @ JournalError::Fenced { .. }) => AppendOutcome::Fenced(e.to_string()),
+        Err(e) => AppendOutcome::Failed(e.to_string()),
+    }
+}
+
+/// Send the reactions to an append's outcome to the node thread (on the
+/// journal writer's thread: an acknowledgment is stamped with the time its
+/// ownership check passed, now).
+fn react(back: &Inbox, reactions: Vec<Reaction>) {
+    for r in reactions {
+        match r {
+            Reaction::Done(tokens, result) => {
+                back.send(Input::JournalDone(tokens, result, Instant::now()));
+            }
+            Reaction::Failed(tids, status) => {
+                back.send(Input::JournalFailed(tids, status));
+            }
+            Reaction::Fatal(why) => {
+                back.send(Input::Fatal(why));
+            }
+            Reaction::Log(text) => eprintln!("rtr: {text}"),
+        }
     }
 }
 

@@ -15,8 +15,12 @@
 //! Files:
 //! - `input.rs`: what the node thread takes in ([`Input`]), its inbox, and
 //!   the [`PeerLinks`] trait through which it reaches other nodes;
-//! - `driver.rs`: the node thread's state outside the node, and the I/O of
-//!   a pass (journal appends, deliveries, peer messages, takeovers);
+//! - `pass.rs`: what a pass does with the node's outputs, sans I/O: how its
+//!   journal records become appends (and to which journal), its deliveries
+//!   and peer messages grouped, and what each append's result tells the node;
+//! - `driver.rs`: the node thread's state outside the node, and the I/O that
+//!   carries out a pass's plan (journal appends, deliveries, peer messages,
+//!   takeovers);
 //! - `app_loop.rs`: the embedded node's loop (sleeps on the inbox channel);
 //! - `daemon_loop.rs` and `reactor.rs`: a daemon's loop (epoll on the
 //!   application sockets and on a bell the inbox rings);
@@ -53,6 +57,7 @@ mod daemon_loop;
 mod driver;
 mod halt;
 mod input;
+mod pass;
 mod reactor;
 
 pub(crate) use driver::Driver;
