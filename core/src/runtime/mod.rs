@@ -5,7 +5,7 @@
 //!
 //! The thread owns the [`Node`](crate::node::Node) state machine. Library
 //! connections send it [`Request`]s over a crossbeam channel (the inbox,
-//! `input.rs`); it hands [`Delivery`](crate::protocol::Delivery)s back
+//! `input.rs`); it hands [`Delivery`]s back
 //! through each connection's [`DeliverySink`]. It drains every request
 //! already queued before acting, so a burst from many client threads is
 //! handled in one pass: the pass's journal records go to the journal writer
@@ -13,8 +13,8 @@
 //! connection is woken once per pass, not once per message.
 //!
 //! Files:
-//! - `input.rs`: what the node thread takes in ([`Input`]), its inbox, and
-//!   the [`PeerLinks`] trait through which it reaches other nodes;
+//! - `input.rs`: what the node thread takes in (`Input`), its inbox, and
+//!   the `PeerLinks` trait through which it reaches other nodes;
 //! - `pass.rs`: what a pass does with the node's outputs, sans I/O: how its
 //!   journal records become appends (and to which journal), its deliveries
 //!   and peer messages grouped, and what each append's result tells the node;
@@ -32,7 +32,7 @@
 //! connections ([`crate::transport::Link`]) and the daemon's socket server
 //! (`transport/unix.rs`) use [`EmbeddedNode`] and [`NodeLink`], and the TCP
 //! links between nodes (`transport/links.rs`) feed the inbox and implement
-//! [`PeerLinks`] (and `EmbeddedNode::start_links`, which makes them).
+//! `PeerLinks` (and `EmbeddedNode::start_links`, which makes them).
 //!
 //! The journal (on by default for the process-wide node; see
 //! [`EmbeddedConfig::from_env`]) is opened before the node takes requests;

@@ -29,7 +29,7 @@
 //! a link that went down can never be taken for one of its successor's.
 //!
 //! The links depend on the node runtime (they feed its inbox), not the other
-//! way round: the node thread reaches them through [`PeerLinks`], handed to
+//! way round: the node thread reaches them through `PeerLinks` (`runtime/input.rs`), handed to
 //! it by [`EmbeddedNode::start_links`] (defined here for that reason).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
