@@ -5,12 +5,12 @@
 //!
 //! The thread owns the [`Node`](crate::node::Node) state machine. Library
 //! connections send it [`Request`]s over a crossbeam channel (the inbox,
-//! `input.rs`); it hands [`Delivery`]s back
-//! through each connection's [`DeliverySink`]. It drains every request
-//! already queued before acting, so a burst from many client threads is
-//! handled in one pass: the pass's journal records go to the journal writer
-//! in one append (one shared fdatasync when any of them needs it), and each
-//! connection is woken once per pass, not once per message.
+//! `input.rs`); it hands [`Delivery`]s back through each connection's
+//! [`DeliverySink`]. It drains every request already queued before acting,
+//! so a burst from many client threads is handled in one pass: the pass's
+//! journal records go to the journal writer in one append (one shared
+//! fdatasync when any of them needs it), and each connection is woken once
+//! per pass, not once per message.
 //!
 //! Files:
 //! - `input.rs`: what the node thread takes in (`Input`), its inbox, and
@@ -57,7 +57,8 @@ mod daemon_loop;
 mod driver;
 mod halt;
 mod input;
-mod pass;
+// Crate-visible: the simulator (`sim/world.rs`) is to share the policy.
+pub(crate) mod pass;
 mod reactor;
 
 pub(crate) use driver::Driver;
