@@ -179,9 +179,9 @@ fn measure(
     // second (frontend) node linked to it over TCP.
     // A daemon's node reads the sockets in its own event loop, as `rtr start` runs it.
     let node = if daemon.is_some() {
-        rtr_core::embedded::EmbeddedNode::start_daemon(cfg)
+        rtr_core::runtime::EmbeddedNode::start_daemon(cfg)
     } else {
-        rtr_core::embedded::EmbeddedNode::start_with(cfg)
+        rtr_core::runtime::EmbeddedNode::start_with(cfg)
     }
     .map_err(|e| e.to_string())?;
     let front = if linked { Some(link_pair(&node)?) } else { None };
@@ -301,7 +301,7 @@ fn measure(
 /// Make `node` the router and backend of facility BENCH (node `bench-tr`,
 /// accepting links on a loopback port), and start a frontend node
 /// (`bench-fe`, no journal) linked to it. Returns the frontend node.
-fn link_pair(node: &Arc<rtr_core::embedded::EmbeddedNode>) -> Result<Arc<rtr_core::embedded::EmbeddedNode>, String> {
+fn link_pair(node: &Arc<rtr_core::runtime::EmbeddedNode>) -> Result<Arc<rtr_core::runtime::EmbeddedNode>, String> {
     use rtr_core::facility::{FacilityDef, FacilityStore};
     use rtr_core::transport::links::LinkConfig;
     let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -318,7 +318,7 @@ fn link_pair(node: &Arc<rtr_core::embedded::EmbeddedNode>) -> Result<Arc<rtr_cor
     let addr = links.local_addr().ok_or("the router node has no link address")?;
     let fe_cfg =
         rtr_core::EmbeddedConfig { node_id: Some(rtr_core::facility::node_id("bench-fe")), ..Default::default() };
-    let fe = rtr_core::embedded::EmbeddedNode::start_with(fe_cfg).map_err(|e| e.to_string())?;
+    let fe = rtr_core::runtime::EmbeddedNode::start_with(fe_cfg).map_err(|e| e.to_string())?;
     fe.set_facility_store(store("bench-fe")?);
     let mut cfg = LinkConfig::default();
     cfg.peers.insert("bench-tr".into(), addr.to_string());

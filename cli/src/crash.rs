@@ -198,7 +198,7 @@ fn server(
 
 /// Recovery runs: wait until every server is open and the node holds no
 /// transaction any more (every replayed commit acknowledged).
-fn wait_recovered(node: &rtr_core::embedded::EmbeddedNode, opened: &AtomicUsize, servers: usize) -> Result<(), String> {
+fn wait_recovered(node: &rtr_core::runtime::EmbeddedNode, opened: &AtomicUsize, servers: usize) -> Result<(), String> {
     use rtr_core::protocol::admin::{AdminReply, AdminRequest};
     let until = Instant::now() + Duration::from_secs(120);
     while opened.load(Ordering::SeqCst) < servers {

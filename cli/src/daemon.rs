@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rtr_core::embedded::EmbeddedNode;
 use rtr_core::facility::{self, FacilityStore};
 use rtr_core::protocol::admin::{AdminReply, AdminRequest};
+use rtr_core::runtime::EmbeddedNode;
 use rtr_core::transport::links::LinkConfig;
 use rtr_core::transport::unix;
 use rtr_core::EmbeddedConfig;

@@ -7,12 +7,13 @@
 //! - [`protocol`]: the messages between the application library and its node;
 //! - [`facility`]: facility definitions (which nodes play which roles) and their file;
 //! - [`node`]: the node's roles (frontend, router, backend) as sans-I/O state machines;
-//! - [`embedded`]: the driver thread that runs a node inside the application process;
+//! - [`runtime`]: the node runtime: a node's thread, its inbox and the driver that does its I/O,
+//!   for the embedded node and the node daemon alike ([`embedded`] keeps the older paths);
+//! - [`transport`]: how a library connection reaches its node, and the links between nodes;
 //! - [`api`]: the channel API used by the C ABI, the Python module and the CLI;
 //! - [`info_class`], [`qualifier`]: the vocabulary of `rtr_request_info` and `rtr_set_info`.
 
 pub mod api;
-pub mod embedded;
 pub mod error;
 pub mod events;
 pub mod facility;
@@ -24,15 +25,25 @@ pub mod msgtype;
 pub mod node;
 pub mod protocol;
 pub mod qualifier;
+pub mod runtime;
 pub mod sim;
 pub mod status;
 pub mod tid;
 pub mod transport;
 
+/// The node runtime's public items under their older path (the runtime was
+/// `embedded.rs` before it served the daemon too): kept so that code using
+/// `rtr_core::embedded::...` goes on compiling. New code uses [`runtime`].
+pub mod embedded {
+    pub use crate::runtime::{
+        DeliverySink, EmbeddedConfig, EmbeddedNode, NodeLink, DEFAULT_JOURNAL_DIR, JOURNAL_DIR_ENV,
+    };
+}
+
 pub use api::{Message, OpenParams, Received, Rtr, Which};
-pub use embedded::EmbeddedConfig;
 pub use error::{Result, RtrError};
 pub use msgtype::MsgType;
+pub use runtime::EmbeddedConfig;
 pub use status::Status;
 pub use tid::Tid;
 

@@ -480,7 +480,7 @@ fn receive_blocked_on_a_channel_closed_by_another_thread_returns_at_once() {
 
 #[test]
 fn journaled_node_replays_an_unacknowledged_commit_after_restart() {
-    use rtr_core::embedded::EmbeddedConfig;
+    use rtr_core::runtime::EmbeddedConfig;
     let dir = tempfile::tempdir().unwrap();
     // Retry while the previous node still holds the journal: the last drop of
     // an `Rtr` may finish on the node thread (see
@@ -536,7 +536,7 @@ fn journaled_node_replays_an_unacknowledged_commit_after_restart() {
 
 #[test]
 fn dropping_the_last_connection_stops_the_node_at_once() {
-    use rtr_core::embedded::EmbeddedConfig;
+    use rtr_core::runtime::EmbeddedConfig;
     let dir = tempfile::tempdir().unwrap();
     for round in 0..50 {
         let rtr = Rtr::embedded_with(EmbeddedConfig::journaled(dir.path()))

@@ -11,7 +11,7 @@ use rtr_core::Rtr;
 fn global_connection_is_one_shared_journaled_connection() {
     let dir = tempfile::tempdir().unwrap();
     // The only test of this binary: nothing else reads the environment concurrently.
-    std::env::set_var(rtr_core::embedded::JOURNAL_DIR_ENV, dir.path());
+    std::env::set_var(rtr_core::runtime::JOURNAL_DIR_ENV, dir.path());
     let g = Rtr::global().unwrap();
     let g2 = Rtr::global().unwrap();
     let s = open_server_in(g, "GLOBALFAC", 1, 10, 0);

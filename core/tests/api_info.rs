@@ -338,7 +338,7 @@ fn a_receiver_blocked_on_any_channel_gets_the_answer() {
 #[test]
 fn both_calls_work_against_a_node_daemon() {
     let dir = tempfile::tempdir().unwrap();
-    let node = rtr_core::embedded::EmbeddedNode::start_with(rtr_core::EmbeddedConfig::default()).unwrap();
+    let node = rtr_core::runtime::EmbeddedNode::start_with(rtr_core::EmbeddedConfig::default()).unwrap();
     let socket = dir.path().join("rtr.sock");
     let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
     std::thread::spawn(move || rtr_core::transport::unix::serve(listener, node));
@@ -365,7 +365,7 @@ fn both_calls_work_against_a_node_daemon() {
 #[test]
 fn a_daemon_that_went_away_is_the_closed_status() {
     let dir = tempfile::tempdir().unwrap();
-    let node = rtr_core::embedded::EmbeddedNode::start_with(rtr_core::EmbeddedConfig::default()).unwrap();
+    let node = rtr_core::runtime::EmbeddedNode::start_with(rtr_core::EmbeddedConfig::default()).unwrap();
     let socket = dir.path().join("rtr.sock");
     let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
     std::thread::spawn(move || rtr_core::transport::unix::serve(listener, node));

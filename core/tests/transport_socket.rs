@@ -7,7 +7,7 @@ use std::os::unix::net::UnixListener;
 use std::time::Duration;
 
 use common::*;
-use rtr_core::embedded::EmbeddedNode;
+use rtr_core::runtime::EmbeddedNode;
 use rtr_core::{EmbeddedConfig, MsgType, Rtr, Which};
 
 /// How the node reads its application sockets.

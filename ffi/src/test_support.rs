@@ -18,7 +18,7 @@ pub fn isolate_journal() {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
         let d = tempfile::tempdir().expect("temporary directory");
-        std::env::set_var(rtr_core::embedded::JOURNAL_DIR_ENV, d.path().join("journal"));
+        std::env::set_var(rtr_core::runtime::JOURNAL_DIR_ENV, d.path().join("journal"));
         d
     });
 }

@@ -298,7 +298,7 @@ fn transaction_timeout() {
 /// A node daemon inside this test process: the node with a journal, serving
 /// a Unix socket on a thread (what `rtr start` runs).
 fn in_process_daemon(dir: &Path) -> PathBuf {
-    let node = rtr_core::embedded::EmbeddedNode::start_with(rtr_core::EmbeddedConfig::journaled(dir.join("journal")))
+    let node = rtr_core::runtime::EmbeddedNode::start_with(rtr_core::EmbeddedConfig::journaled(dir.join("journal")))
         .expect("node");
     let socket = dir.join("rtr.sock");
     let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");

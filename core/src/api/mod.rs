@@ -23,12 +23,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::sync::Parker;
 
-use crate::embedded::{DeliverySink, EmbeddedConfig, EmbeddedNode};
 use crate::error::{Result, RtrError};
 use crate::flags;
 use crate::keyseg::{KeyRange, KeySegment};
 use crate::msgtype::MsgType;
 use crate::protocol::{Bytes, ChanId, Delivery, Payload, Request, Role};
+use crate::runtime::{DeliverySink, EmbeddedConfig, EmbeddedNode};
 use crate::status::Status;
 use crate::tid::Tid;
 use crate::transport::unix::ClientConn;

@@ -27,6 +27,10 @@
 //!
 //! Every link instance gets a new [`NodeRef`], never reused: a message from
 //! a link that went down can never be taken for one of its successor's.
+//!
+//! The links depend on the node runtime (they feed its inbox), not the other
+//! way round: the node thread reaches them through `PeerLinks` (`runtime/input.rs`), handed to
+//! it by [`EmbeddedNode::start_links`] (defined here for that reason).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Read, Write};
@@ -37,11 +41,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use crate::embedded::{Inbox, Input};
 use crate::facility::FacilityTable;
 use crate::node::{NodeRef, PeerInfo};
 use crate::protocol::codec::FrameError;
 use crate::protocol::peer::{self, PeerFrame, MAX_PEER_FRAME, PEER_VERSION};
+use crate::runtime::{EmbeddedNode, Inbox, Input, PeerLinks};
 
 /// The TCP port a node listens on when none is configured.
 pub const DEFAULT_PORT: u16 = 46_000;
@@ -478,6 +482,36 @@ impl Links {
         }
         self.note(&name, format!("down: {why}"));
         self.inbox.send(Input::LinkDown(id));
+    }
+}
+
+impl PeerLinks for Links {
+    fn send(&self, peer: NodeRef, bytes: Vec<u8>) {
+        Links::send(self, peer, bytes);
+    }
+
+    fn set_table(self: Arc<Self>, table: FacilityTable) {
+        Links::set_table(&self, table);
+    }
+
+    fn stop(&self) {
+        Links::stop(self);
+    }
+
+    fn show(&self) -> Vec<crate::protocol::admin::LinkInfo> {
+        Links::show(self)
+    }
+}
+
+impl EmbeddedNode {
+    /// Start this node's links to other nodes, as node `name` (a daemon
+    /// does, after [`EmbeddedNode::set_facility_store`]). Fails when the
+    /// listening address cannot be bound.
+    pub fn start_links(&self, name: &str, cfg: LinkConfig) -> io::Result<Arc<Links>> {
+        let table = self.facility_table().unwrap_or_else(|| FacilityTable::new(name));
+        let links = Links::start(name.to_string(), self.node_id(), cfg, table, self.inbox().clone())?;
+        self.inbox().send(Input::Links(links.clone()));
+        Ok(links)
     }
 }
 

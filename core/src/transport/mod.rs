@@ -4,13 +4,12 @@
 //! does not know which one it uses.
 
 pub mod links;
-pub mod reactor;
 pub mod unix;
 
 use std::sync::Arc;
 
-use crate::embedded::NodeLink;
 use crate::protocol::{ConnId, Request};
+use crate::runtime::NodeLink;
 
 /// The environment variable naming the Unix socket of the local node
 /// daemon. When it is set, the process-wide connection goes to that node

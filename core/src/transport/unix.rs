@@ -8,7 +8,7 @@
 //!
 //! Node side ([`serve`]): one thread accepts connections and greets them;
 //! a daemon's node thread then reads their requests itself
-//! (`transport/reactor.rs`), else each connection has a reader thread.
+//! (`runtime/daemon_loop.rs`), else each connection has a reader thread.
 //! Deliveries leave through the connection's outbox (`unix/outbox.rs`):
 //! sent directly by the node thread while the socket takes them, else by
 //! the connection's writer thread, in order, with a bound on what waits
@@ -24,11 +24,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::embedded::{DeliverySink, EmbeddedNode};
 use crate::error::RtrError;
 use crate::protocol::admin::{AdminReply, AdminRequest};
 use crate::protocol::codec::{self, Frame, FrameError};
 use crate::protocol::{ConnId, Request};
+use crate::runtime::{DeliverySink, EmbeddedNode};
 use crate::status::Status;
 
 mod outbox;

@@ -41,10 +41,10 @@ use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::embedded::DeliverySink;
 use crate::msgtype::MsgType;
 use crate::protocol::codec::{self, Frame};
 use crate::protocol::{ConnId, Delivery};
+use crate::runtime::DeliverySink;
 
 /// Bytes a node daemon queues for one application connection that is not
 /// reading its socket, beyond what the socket itself buffers (about 200 KB

@@ -131,7 +131,7 @@ impl Driver {
             }
             Cmd::Define(table, change, reply) => {
                 if let Some(links) = &self.links {
-                    links.set_table(table.clone());
+                    links.clone().set_table(table.clone());
                 }
                 self.node.set_facilities(table);
                 let _ = reply.send(self.defined(change));
@@ -285,7 +285,7 @@ impl EmbeddedNode {
     }
 
     /// Carry out one management request; blocks the calling thread (never
-    /// the node thread) for at most [`ADMIN_WAIT`] ([`STOP_WAIT`] for a stop).
+    /// the node thread) for at most `ADMIN_WAIT` (`STOP_WAIT` for a stop).
     pub fn admin(&self, req: AdminRequest) -> AdminReply {
         match req {
             AdminRequest::CreateFacility { name, frontends, routers, backends } => {

@@ -1,0 +1,382 @@
+//! The driver: the node thread's state outside the node itself (its
+//! connections' sinks, its journals, its links) and the I/O that carries
+//! out what the node asks for at the end of each pass.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::admin;
+use super::halt;
+use super::input::{Inbox, Input, PeerLinks};
+use super::pass::{own_append_done, taken_over_append_done, Append, AppendOutcome, PassPlan, Reaction, TakenOverStep};
+use super::{DeliverySink, EmbeddedConfig};
+use crate::error::RtrError;
+use crate::journal::{self, Journal, JournalConfig, JournalError};
+use crate::node::Node;
+use crate::protocol::peer;
+use crate::protocol::{ConnId, Request};
+
+/// How old a journal acknowledgment (its ownership check) may be when the
+/// node acts on it before ownership is checked again. A router drops a
+/// silent node only after 2/3 of its inactivity time (at least 1 s: the
+/// node's pings go out every third of it), and a standby takes the journal
+/// over after that; an acknowledgment younger than this cannot have been
+/// overtaken. Passes slower than this without a stop only cost a read of
+/// the epoch file.
+const STALE_ACK: Duration = Duration::from_millis(200);
+
+/// The node thread's state outside the node itself: its connections'
+/// sinks, its journals and its links.
+pub(crate) struct Driver {
+    pub(super) node: Node,
+    pub(super) journal: Option<Journal>,
+    append_limit: u64,
+    back: Inbox,
+    pub(super) sinks: HashMap<ConnId, Arc<dyn DeliverySink>>,
+    /// Synced appends whose completion has not come back yet.
+    in_flight: usize,
+    /// Links to other nodes (a daemon's), once started.
+    pub(super) links: Option<Arc<dyn PeerLinks>>,
+    /// Journals taken over from lost nodes, by journal id.
+    adopted: HashMap<u32, Journal>,
+    /// Where lost nodes' journals are, and the sizes to open them with.
+    peer_journals: Option<PathBuf>,
+    journal_cfg: Option<JournalConfig>,
+    /// Process ids of connections, and a pending stop's reply.
+    pub(super) admin: admin::DriverAdmin,
+    /// Why the node must stop (an `Input::Fatal`), for `halt::finish`.
+    pub(super) failure: Option<String>,
+    /// When the ownership check behind this pass's oldest journal
+    /// acknowledgment passed.
+    oldest_ack: Option<Instant>,
+    pub(super) halt: Arc<halt::Halt>,
+}
+
+impl Driver {
+    /// A node with its journal opened and recovered. Returns the driver, the
+    /// incarnation for tids, and the number of committed transactions to replay.
+    pub(crate) fn new(cfg: &EmbeddedConfig, back: Inbox) -> Result<(Driver, u32, usize), RtrError> {
+        let append_limit = cfg.journal.as_ref().map_or(u64::MAX, JournalConfig::max_append_bytes);
+        // The largest record the node writes (a message of RTR_MAX_MSGLEN
+        // with its facility name) must fit in one append.
+        let largest = journal::format::record_bytes(1 + 255 + crate::MAX_MSGLEN) as u64;
+        if largest > append_limit {
+            return Err(RtrError::NodeUnavailable(format!(
+                "journal segments of {} bytes are too small for a {}-byte message; use at least {} bytes",
+                cfg.journal.as_ref().map_or(0, |j| j.segment_bytes),
+                crate::MAX_MSGLEN,
+                largest + 4096
+            )));
+        }
+        let mut node = Node::new(cfg.journal.is_some());
+        let (journal, incarnation, recovered) = match &cfg.journal {
+            Some(jc) => {
+                let (j, rec) = journal::open_or_create(jc).map_err(|e| {
+                    RtrError::NodeUnavailable(format!("cannot open the journal in {}: {e}", jc.dir.display()))
+                })?;
+                for cut in &rec.cuts {
+                    eprintln!("rtr node: journal recovery {cut}");
+                }
+                let n = node.recover(Instant::now(), &rec.records);
+                // However this node loses its journal, even while idle, it
+                // stops (and closes its links) at once.
+                let (lost, dir) = (back.clone(), jc.dir.clone());
+                j.on_lost(Box::new(move |e| {
+                    lost.send(Input::Fatal(lost_journal(&dir, &e)));
+                }));
+                // The owner epoch grows at every open, durably: it makes the
+                // tids of this run differ from those of every earlier run.
+                (Some(j), rec.epoch as u32, n)
+            }
+            None => {
+                // Without a journal, wall-clock time mixed with the pid
+                // separates the tids of successive runs.
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+                (None, (now.as_secs() as u32) ^ (now.subsec_nanos() << 7) ^ std::process::id(), 0)
+            }
+        };
+        let d = Driver {
+            node,
+            journal,
+            append_limit,
+            back,
+            sinks: HashMap::new(),
+            in_flight: 0,
+            links: None,
+            adopted: HashMap::new(),
+            peer_journals: cfg.peer_journals.clone(),
+            journal_cfg: cfg.journal.clone(),
+            admin: Default::default(),
+            failure: None,
+            oldest_ack: None,
+            halt: Arc::new(halt::Halt::default()),
+        };
+        Ok((d, incarnation, recovered))
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.node.next_deadline()
+    }
+
+    /// A synced journal write is on its way: its completion is due soon.
+    pub(crate) fn awaiting_journal(&self) -> bool {
+        self.in_flight > 0
+    }
+
+    /// Tell every connection the node is gone.
+    pub(crate) fn stop_all(&self) {
+        for s in self.sinks.values() {
+            s.node_stopped();
+        }
+    }
+
+    /// Take one input. Returns false when the node must stop.
+    pub(crate) fn input(&mut self, now: Instant, input: Input) -> bool {
+        match input {
+            Input::Connect(conn, sink) => {
+                self.sinks.insert(conn, sink);
+            }
+            Input::Request(conn, req) => {
+                let disconnect = matches!(req, Request::Disconnect);
+                self.node.handle_request(now, conn, req);
+                if disconnect {
+                    self.sinks.remove(&conn);
+                    self.admin.forget(conn);
+                }
+            }
+            Input::JournalDone(tokens, result, checked) => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                if result.is_ok() {
+                    self.oldest_ack = Some(self.oldest_ack.map_or(checked, |o| o.min(checked)));
+                }
+                for t in tokens {
+                    self.node.journal_done(now, t, result);
+                }
+            }
+            Input::JournalFailed(tids, status) => self.node.journal_failed(now, tids, status),
+            Input::Fatal(why) => {
+                // A commit whose write failed may still be on disk (the
+                // failure came after the write), so no outcome can be
+                // given: stop, and let recovery (by a restart or a new
+                // owner) decide. `halt::finish` closes the links and
+                // connections; every connection sees NODEUNAVAIL.
+                eprintln!("rtr: the node stops: {why}");
+                self.failure = Some(why);
+                return false;
+            }
+            Input::Shutdown => return false,
+            Input::Admin(cmd) => return self.admin_input(now, cmd),
+            Input::Links(links) => self.links = Some(links),
+            Input::LinkUp(id, info) => self.node.link_up(now, id, info),
+            Input::Peer(id, msg) => self.node.peer_input(now, id, msg),
+            Input::LinkDown(id) => self.node.link_down(now, id),
+            // Only a daemon's event loop takes sockets; anywhere else the
+            // connection is refused as if it had closed.
+            Input::Adopt(conn, _) => return self.input(now, Input::Request(conn, Request::Disconnect)),
+            #[cfg(test)]
+            Input::Test(f) => f(self),
+        }
+        true
+    }
+
+    /// An acknowledgment is only as good as the ownership check behind it.
+    /// One that aged past [`STALE_ACK`] before this pass could act on it
+    /// (the process was stopped, or starved, in between) may have been
+    /// overtaken by a takeover: check again, here, before anyone hears of
+    /// it. True (and the node must stop, saying why) when it was: a woken
+    /// node then sends and delivers nothing of this pass, so its servers do
+    /// not get a commit the new owner is replaying to its own. (Only what
+    /// was already being written when the process stopped still goes out.)
+    /// Only a proven fence stops the node, as in the journal's idle check.
+    fn acks_went_stale(&mut self) -> bool {
+        let Some(checked) = self.oldest_ack.take() else { return false };
+        if checked.elapsed() <= STALE_ACK {
+            return false;
+        }
+        let (Some(j), Some(cfg)) = (&self.journal, &self.journal_cfg) else { return false };
+        match j.check_owner() {
+            Err(e @ JournalError::Fenced { .. }) => {
+                let why = lost_journal(&cfg.dir, &e);
+                eprintln!("rtr: the node stops: {why}");
+                self.failure = Some(why);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// End of a pass: fire timers, then carry out the pass's plan
+    /// (`pass.rs`): the steps on taken-over journals; the peer messages; the
+    /// appends to the node's own journal (before delivering the messages
+    /// their records precede); the deliveries; the takeovers, each followed
+    /// by another pass. Returns false when the node must stop (it found
+    /// itself fenced).
+    pub(crate) fn flush(&mut self, now: Instant) -> bool {
+        self.node.tick(now);
+        let plan = PassPlan::of(self.node.take_output(), self.append_limit);
+        for text in plan.logs {
+            eprintln!("rtr node: {text}");
+        }
+        for step in plan.taken_over {
+            match step {
+                TakenOverStep::Append { jid, append } => self.append_taken_over(now, jid, append),
+                TakenOverStep::Release { jid } => {
+                    // Dropping the handle flushes it and lets its lock go.
+                    if self.adopted.remove(&jid).is_some() {
+                        eprintln!("rtr node: every transaction of taken-over journal {jid} finished; released");
+                    }
+                }
+            }
+        }
+        if self.acks_went_stale() {
+            return false;
+        }
+        if let Some(links) = &self.links {
+            // A pass's messages for one peer go out as one buffer, in order.
+            for (peer, msgs) in plan.peers {
+                let mut w = peer::Writer::default();
+                for msg in msgs {
+                    peer::encode_into(&mut w, &peer::PeerFrame::Msg(msg));
+                }
+                links.send(peer, w.buf);
+            }
+        }
+        for a in plan.own {
+            self.append_own(a);
+        }
+        for (conn, batch) in plan.deliveries {
+            if let Some(sink) = self.sinks.get(&conn) {
+                sink.deliver(batch);
+            }
+        }
+        if !plan.takeovers.is_empty() {
+            for (node, jid) in plan.takeovers {
+                let result = self.take_over(&node, jid);
+                self.node.takeover_done(now, &node, result);
+            }
+            return self.flush(now);
+        }
+        true
+    }
+
+    /// Issue an append to the node's own journal; its outcome comes back
+    /// through the inbox (`pass::own_append_done`).
+    fn append_own(&mut self, a: Append) {
+        let back = self.back.clone();
+        let Some(j) = &self.journal else {
+            let reactions = own_append_done(AppendOutcome::NotHeld, a.tokens, a.tids);
+            return react(&back, reactions);
+        };
+        if a.awaited() {
+            self.in_flight += 1;
+        }
+        let Append { entries, sync, tokens, tids, .. } = a;
+        j.append(entries, sync, Box::new(move |res| react(&back, own_append_done(outcome(res), tokens, tids))));
+    }
+
+    /// Issue an append to taken-over journal `jid`; its outcome comes back
+    /// through the inbox, or at once if the journal is not held
+    /// (`pass::taken_over_append_done`).
+    fn append_taken_over(&mut self, now: Instant, jid: u32, a: Append) {
+        // One output's records: at most one token.
+        let token = a.tokens.first().copied();
+        let Some(j) = self.adopted.get(&jid) else {
+            for r in taken_over_append_done(AppendOutcome::NotHeld, token) {
+                if let Reaction::Done(tokens, result) = r {
+                    for t in tokens {
+                        self.node.journal_done(now, t, result);
+                    }
+                }
+            }
+            return;
+        };
+        if token.is_some() {
+            self.in_flight += 1;
+        }
+        let back = self.back.clone();
+        j.append(a.entries, a.sync, Box::new(move |res| react(&back, taken_over_append_done(outcome(res), token))));
+    }
+
+    /// Take over the journal of lost node `node` (under the shared journal
+    /// directory): lock it, forcibly (the previous owner is fenced: its
+    /// later writes fail), recover it, and keep it as journal `jid` until
+    /// its transactions are finished. Runs on the node thread: new work
+    /// for the partitions waits meanwhile, as RTR's does.
+    fn take_over(&mut self, node: &str, jid: u32) -> Result<(u32, Vec<journal::Record>), String> {
+        let t0 = Instant::now();
+        let root = self
+            .peer_journals
+            .as_ref()
+            .ok_or("this node has no shared journal directory (rtr start --journal-root)")?;
+        let mut cfg = self.journal_cfg.clone().unwrap_or_default();
+        cfg.dir = root.join(node);
+        let (j, rec) = journal::open(&cfg, journal::Takeover::Force)
+            .map_err(|e| format!("cannot take over {}: {e}", cfg.dir.display()))?;
+        for cut in &rec.cuts {
+            eprintln!("rtr node: recovery of the journal of {node} {cut}");
+        }
+        eprintln!(
+            "rtr node: took over the journal of {node} ({}) in {} ms: epoch {}, {} records",
+            cfg.dir.display(),
+            t0.elapsed().as_millis(),
+            rec.epoch,
+            rec.records.len()
+        );
+        self.adopted.insert(jid, j);
+        Ok((jid, rec.records))
+    }
+}
+
+/// An append's result as the journal policy sees it.
+fn outcome(res: Result<(), JournalError>) -> AppendOutcome {
+    match res {
+        Ok(()) => AppendOutcome::Written,
+        Err(JournalError::Full) => AppendOutcome::Full,
+        Err(e @ JournalError::Fenced { .. }) => AppendOutcome::Fenced(e.to_string()),
+        Err(e) => AppendOutcome::Failed(e.to_string()),
+    }
+}
+
+/// Send the reactions to an append's outcome to the node thread (on the
+/// journal writer's thread: an acknowledgment is stamped with the time its
+/// ownership check passed, now).
+fn react(back: &Inbox, reactions: Vec<Reaction>) {
+    for r in reactions {
+        match r {
+            Reaction::Done(tokens, result) => {
+                back.send(Input::JournalDone(tokens, result, Instant::now()));
+            }
+            Reaction::Failed(tids, status) => {
+                back.send(Input::JournalFailed(tids, status));
+            }
+            Reaction::Fatal(why) => {
+                back.send(Input::Fatal(why));
+            }
+            Reaction::Log(text) => eprintln!("rtr: {text}"),
+        }
+    }
+}
+
+/// Why a node thread stopped: the driver's fatal failure, or a panic (a bug
+/// in the node must not leave applications blocked, nor a daemon running
+/// without its node, for ever).
+pub(super) fn failure_of(driver: &mut Driver, loop_result: std::thread::Result<()>) -> Option<String> {
+    match loop_result {
+        Ok(()) => driver.failure.take(),
+        Err(_) => Some("the node thread failed (a bug; see the panic message above)".into()),
+    }
+}
+
+/// What a node that lost its journal in `dir` says (see [`Journal::on_lost`]).
+fn lost_journal(dir: &std::path::Path, e: &JournalError) -> String {
+    match e {
+        JournalError::Fenced { mine, current } => format!(
+            "its journal {} was taken over by another owner: epoch {current} fenced this node's epoch {mine} \
+             (a standby promoted in its place, or rtr journal takeover); this node can commit nothing more",
+            dir.display()
+        ),
+        other => format!("its journal {} can no longer be written ({other}); a restart recovers it", dir.display()),
+    }
+}

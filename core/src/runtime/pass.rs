@@ -1,0 +1,281 @@
+//! What one pass of the node thread does with the node's outputs, sans
+//! I/O: the plan ([`PassPlan::of`]) and how the results of its journal
+//! appends map back to node inputs ([`own_append_done`],
+//! [`taken_over_append_done`]). The driver (`driver.rs`) only carries the
+//! plan out; the simulator (`sim/world.rs`) can apply the same policy to
+//! its simulated disk and network.
+//!
+//! The journal policy:
+//! - The node's own journal (jid 0) gets the pass's records in as few
+//!   appends as possible: one write each, so one write (and at most one
+//!   shared fdatasync) per pass in the common case. Records that start new
+//!   transactions go in appends of their own, issued after the others: a
+//!   journal down to its reserve refuses those appends whole, and the
+//!   reserve stays for the transactions already in progress. Each append
+//!   stays within the journal's size limit (a segment's room); records keep
+//!   their order within each kind.
+//! - A journal taken over from a lost node (jid ≠ 0) gets one append per
+//!   output, in output order with that journal's release: a record for a
+//!   journal released earlier in the pass finds it gone.
+//! - A synced append's tokens (the node waits for them) stay on the append
+//!   that holds their records.
+//! - Results: see [`own_append_done`] and [`taken_over_append_done`].
+
+use std::collections::HashMap;
+
+use crate::journal::{self, RecordKind};
+use crate::node::{Internal, NodeRef, Output};
+use crate::protocol::{ConnId, Delivery};
+use crate::status::Status;
+use crate::tid::Tid;
+
+/// One journal record as the node emits it.
+pub(crate) type Entry = (Tid, RecordKind, Vec<u8>);
+
+/// One journal append: records written together, in order.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Append {
+    pub(crate) entries: Vec<Entry>,
+    /// Made durable (fdatasync) before it completes.
+    pub(crate) sync: bool,
+    /// The completion tokens of the outputs packed in, in order: the node
+    /// hears of each once the append is durable (or failed).
+    pub(crate) tokens: Vec<u64>,
+    /// The transactions of its records, in order (a transaction appears
+    /// again only after another's records): told when an append without
+    /// tokens fails ([`Status::Jnlfull`]).
+    pub(crate) tids: Vec<Tid>,
+    /// Its size in the journal.
+    pub(crate) bytes: u64,
+    /// Its records start new transactions.
+    pub(crate) new_tx: bool,
+}
+
+impl Append {
+    fn empty(new_tx: bool) -> Append {
+        Append { entries: Vec::new(), sync: false, tokens: Vec::new(), tids: Vec::new(), bytes: 0, new_tx }
+    }
+
+    /// Add one output's records.
+    fn add(&mut self, entries: Vec<Entry>, size: u64, sync: bool, token: Option<u64>) {
+        self.bytes += size;
+        self.sync |= sync;
+        self.tokens.extend(token);
+        for e in &entries {
+            if self.tids.last() != Some(&e.0) {
+                self.tids.push(e.0);
+            }
+        }
+        self.entries.extend(entries);
+    }
+
+    /// The completion tokens, if the node waits for this append.
+    pub(crate) fn awaited(&self) -> bool {
+        !self.tokens.is_empty()
+    }
+}
+
+/// The journal size of some records.
+fn size_of(entries: &[Entry]) -> u64 {
+    entries.iter().map(|e| journal::format::record_bytes(e.2.len()) as u64).sum()
+}
+
+/// Packs the records for the node's own journal into appends: new
+/// transactions apart from the rest, each append within `limit` bytes
+/// (an output's records are never split: one larger than the limit gets
+/// an append to itself), order kept within each.
+struct Packer {
+    limit: u64,
+    done: Vec<Append>,
+    /// The append being filled: [other records, new transactions].
+    open: [Option<Append>; 2],
+}
+
+impl Packer {
+    fn new(limit: u64) -> Packer {
+        Packer { limit, done: Vec::new(), open: [None, None] }
+    }
+
+    fn add(&mut self, entries: Vec<Entry>, sync: bool, token: Option<u64>, new_tx: bool) {
+        let size = size_of(&entries);
+        let slot = &mut self.open[usize::from(new_tx)];
+        if slot.as_ref().is_some_and(|a| a.bytes + size > self.limit) {
+            self.done.extend(slot.take());
+        }
+        slot.get_or_insert_with(|| Append::empty(new_tx)).add(entries, size, sync, token);
+    }
+
+    /// The appends in the order to issue them: new transactions last, so
+    /// records of transactions in progress never wait behind them.
+    fn finish(mut self) -> Vec<Append> {
+        let [other, new] = std::mem::take(&mut self.open);
+        let mut v = self.done;
+        v.extend(other);
+        v.extend(new);
+        // Stable: the order within each kind is kept.
+        v.sort_by_key(|a| a.new_tx);
+        v
+    }
+}
+
+/// Work on a journal taken over from a lost node, in output order.
+#[derive(Debug, PartialEq)]
+pub(crate) enum TakenOverStep {
+    /// Append to journal `jid` (one output's records: its undecided
+    /// transactions' aborts, finished ones' Done records, in-doubt ones'
+    /// commits, synced with a token).
+    Append { jid: u32, append: Append },
+    /// Every transaction of journal `jid` is finished: close it (its lock
+    /// goes, so its node may start again).
+    Release { jid: u32 },
+}
+
+/// What one pass does, in the order the driver does it: the steps on
+/// taken-over journals and the log lines; then (unless the node finds its
+/// acknowledgments went stale) the peer messages, the appends to its own
+/// journal (before the deliveries their records may precede), the
+/// deliveries; then the takeovers, each followed by another pass.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct PassPlan {
+    /// Appends to the node's own journal (jid 0), in the order to issue them.
+    pub(crate) own: Vec<Append>,
+    /// Appends to and releases of taken-over journals, in output order.
+    pub(crate) taken_over: Vec<TakenOverStep>,
+    /// Deliveries per connection, in order; connections in the order of
+    /// their first delivery.
+    pub(crate) deliveries: Vec<(ConnId, Vec<Delivery>)>,
+    /// Messages per peer, in order (they go out as one buffer per peer);
+    /// peers in the order of their first message.
+    pub(crate) peers: Vec<(NodeRef, Vec<Internal>)>,
+    /// Journals of lost nodes to take over: (node name, jid), in order.
+    pub(crate) takeovers: Vec<(String, u32)>,
+    /// Lines for the node's log, in order.
+    pub(crate) logs: Vec<String>,
+}
+
+impl PassPlan {
+    /// The plan for one pass's outputs (in the order the node emitted
+    /// them), with appends to the node's own journal of at most
+    /// `append_limit` bytes each (`JournalConfig::max_append_bytes`;
+    /// `u64::MAX` without a journal).
+    pub(crate) fn of(outputs: impl IntoIterator<Item = Output>, append_limit: u64) -> PassPlan {
+        let mut plan = PassPlan::default();
+        let mut own = Packer::new(append_limit);
+        // Where each connection's deliveries are in `plan.deliveries`.
+        let mut conns: HashMap<ConnId, usize> = HashMap::new();
+        for out in outputs {
+            match out {
+                Output::Journal { entries, sync, token, new_tx, jid: 0 } => own.add(entries, sync, token, new_tx),
+                Output::Journal { entries, sync, token, new_tx, jid } => {
+                    let mut append = Append::empty(new_tx);
+                    let size = size_of(&entries);
+                    append.add(entries, size, sync, token);
+                    plan.taken_over.push(TakenOverStep::Append { jid, append });
+                }
+                Output::Release { jid } => plan.taken_over.push(TakenOverStep::Release { jid }),
+                Output::Takeover { node, jid } => plan.takeovers.push((node, jid)),
+                Output::Log(text) => plan.logs.push(text),
+                Output::Deliver { conn, delivery } => {
+                    let at = *conns.entry(conn).or_insert_with(|| {
+                        plan.deliveries.push((conn, Vec::new()));
+                        plan.deliveries.len() - 1
+                    });
+                    plan.deliveries[at].1.push(delivery);
+                }
+                Output::Peer { peer, msg } => {
+                    // Few peers: a scan beats a map.
+                    match plan.peers.iter_mut().find(|(p, _)| *p == peer) {
+                        Some((_, msgs)) => msgs.push(msg),
+                        None => plan.peers.push((peer, vec![msg])),
+                    }
+                }
+            }
+        }
+        plan.own = own.finish();
+        plan
+    }
+}
+
+/// How a journal append ended.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum AppendOutcome {
+    /// Written (and durable if it was synced).
+    Written,
+    /// Refused whole: the journal is full (or down to its reserve, for new
+    /// transactions). Nothing of it was written.
+    Full,
+    /// Another owner fenced this one (the text says so).
+    Fenced(String),
+    /// Any other failure (I/O error, poisoned journal; the text says which):
+    /// the records may or may not be on disk.
+    Failed(String),
+    /// The journal is not held (a taken-over journal already released).
+    NotHeld,
+}
+
+/// What the node (or its driver) must hear of an append's outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Reaction {
+    /// `Node::journal_done` for each token, with this result.
+    Done(Vec<u64>, Result<(), Status>),
+    /// `Node::journal_failed`: unsynced records of these transactions
+    /// were not written.
+    Failed(Vec<Tid>, Status),
+    /// The node must stop, saying why: outcomes it wrote are unknown.
+    Fatal(String),
+    /// A line for the node's log.
+    Log(String),
+}
+
+/// The reactions to the end of an append to the node's own journal with
+/// `tokens` and `tids` ([`Append::tokens`], [`Append::tids`]):
+/// - written: the tokens are done;
+/// - full: nothing was written: the tokens fail with `Jnlfull`, and so do
+///   the transactions (those without a token too: their unsynced records
+///   are missing);
+/// - fenced, or any other failure: a commit whose write failed may still
+///   be on disk (the failure can come after the write), so no outcome can
+///   be given: the node stops, and recovery (a restart or a new owner)
+///   decides;
+/// - not held: the node has no journal (it then emits no records; if it
+///   did, the synced ones are reported durable so that nothing waits for
+///   ever).
+pub(crate) fn own_append_done(outcome: AppendOutcome, tokens: Vec<u64>, tids: Vec<Tid>) -> Vec<Reaction> {
+    match outcome {
+        AppendOutcome::Written | AppendOutcome::NotHeld if tokens.is_empty() => Vec::new(),
+        AppendOutcome::Written | AppendOutcome::NotHeld => vec![Reaction::Done(tokens, Ok(()))],
+        AppendOutcome::Full => {
+            let mut r = Vec::with_capacity(2);
+            if !tokens.is_empty() {
+                r.push(Reaction::Done(tokens, Err(Status::Jnlfull)));
+            }
+            r.push(Reaction::Failed(tids, Status::Jnlfull));
+            r
+        }
+        AppendOutcome::Fenced(why) | AppendOutcome::Failed(why) => {
+            vec![Reaction::Fatal(format!("journal write failed: {why}"))]
+        }
+    }
+}
+
+/// The reactions to the end of an append to a taken-over journal (at most
+/// one token: a commit of one of its in-doubt transactions):
+/// - written: the token is done;
+/// - not held (released, or never taken): the token fails with
+///   `Nodeunavail`;
+/// - any failure (full, fenced by yet another owner, I/O): logged, and the
+///   token fails with `Jnlfull`. The node goes on: its own journal is fine.
+pub(crate) fn taken_over_append_done(outcome: AppendOutcome, token: Option<u64>) -> Vec<Reaction> {
+    let done = |r: Result<(), Status>| token.map(|t| Reaction::Done(vec![t], r));
+    let why = match outcome {
+        AppendOutcome::Written => return done(Ok(())).into_iter().collect(),
+        AppendOutcome::NotHeld => return done(Err(Status::Nodeunavail)).into_iter().collect(),
+        AppendOutcome::Full => "journal is full".to_string(),
+        AppendOutcome::Fenced(why) | AppendOutcome::Failed(why) => why,
+    };
+    let log = Reaction::Log(format!("a write to a taken-over journal failed: {why}"));
+    std::iter::once(log).chain(done(Err(Status::Jnlfull))).collect()
+}
+
+#[cfg(test)]
+mod tests;
