@@ -46,6 +46,7 @@ struct Queued {
     entries: Vec<(Tid, RecordKind, Vec<u8>)>,
     sync: bool,
     tokens: Vec<u64>,
+    tids: Vec<Tid>,
 }
 
 struct Open {
@@ -82,8 +83,7 @@ impl Real {
             .into_iter()
             .zip(results)
             .map(|(q, res)| {
-                let mut tids: Vec<Tid> = q.entries.iter().map(|e| e.0).collect();
-                tids.dedup();
+                let tids = q.tids;
                 let result = match res {
                     Ok(()) => Flushed::Ok,
                     Err(JournalError::Full) => Flushed::Full,
@@ -185,6 +185,7 @@ impl Journals {
         entries: Vec<(Tid, RecordKind, Vec<u8>)>,
         sync: bool,
         tokens: Vec<u64>,
+        tids: Vec<Tid>,
     ) -> Result<bool, DiskError> {
         match self {
             Journals::Records(d) => d.append(name, holder, entries, sync, tokens),
@@ -196,7 +197,7 @@ impl Journals {
                     None => r.open.get_mut(name).filter(|o| o.holder == holder).ok_or(DiskError::Missing)?,
                 };
                 let first = o.queue.is_empty();
-                o.queue.push(Queued { entries, sync, tokens });
+                o.queue.push(Queued { entries, sync, tokens, tids });
                 Ok(first)
             }
         }
@@ -232,12 +233,9 @@ impl Journals {
     pub fn flush_target(&self, name: &str) -> Option<usize> {
         match self {
             Journals::Records(d) => d.journals.get(name).and_then(|j| j.syncs.front()).map(|s| s.holder.0),
-            Journals::Real(r) => r
-                .fenced
-                .get(name)
-                .filter(|o| !o.queue.is_empty())
-                .or_else(|| r.open.get(name))
-                .map(|o| o.holder.0),
+            Journals::Real(r) => {
+                r.fenced.get(name).filter(|o| !o.queue.is_empty()).or_else(|| r.open.get(name)).map(|o| o.holder.0)
+            }
         }
     }
 
@@ -331,6 +329,15 @@ impl Journals {
             if let Some(fs) = r.devices.get(name) {
                 fs.set_capacity(full.then(|| fs.used()));
             }
+        }
+    }
+
+    /// The largest append the node's journal takes (the runtime packs a
+    /// pass's records into appends of at most this size).
+    pub fn append_limit(&self) -> u64 {
+        match self {
+            Journals::Records(_) => u64::MAX,
+            Journals::Real(_) => config().max_append_bytes(),
         }
     }
 

@@ -16,13 +16,22 @@ use super::rng::Rng;
 use super::{Faults, Report, SimConfig, Trace};
 use crate::facility::{self, FacilityDef, FacilityTable};
 use crate::keyseg::KeyRange;
-use crate::node::{Internal, Node, NodeRef, Output, PeerInfo};
+use crate::node::{Internal, Node, NodeRef, PeerInfo};
 use crate::protocol::admin::PartitionChange;
 use crate::protocol::{ConnId, Request};
-use crate::status::Status;
+use crate::runtime::pass::{own_append_done, taken_over_append_done, AppendOutcome, PassPlan, Reaction, TakenOverStep};
 
 const MS: Micros = 1_000;
 const SEC: Micros = 1_000_000;
+
+/// What an append refused at once means to the runtime's mapping.
+fn outcome_of(e: DiskError) -> AppendOutcome {
+    match e {
+        DiskError::Missing => AppendOutcome::NotHeld,
+        DiskError::Fenced => AppendOutcome::Fenced("another owner took the journal over".into()),
+        DiskError::Io | DiskError::Locked => AppendOutcome::Failed(format!("{e:?}")),
+    }
+}
 
 /// An application process: a client or a server, by index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -385,7 +394,11 @@ impl World {
         self.drain(i);
     }
 
-    /// Carry out node `i`'s outputs (and any that doing so produces).
+    /// Carry out node `i`'s outputs (and any that doing so produces), as the
+    /// runtime does: one pass's outputs become a plan (`runtime::pass`, the
+    /// same code the embedded node and the daemon run), executed in the
+    /// runtime's order: taken-over journals and log lines, peer messages,
+    /// appends to the node's own journal, deliveries, takeovers.
     fn drain(&mut self, i: usize) {
         loop {
             let Some(n) = self.nodes[i].node.as_mut() else { return };
@@ -394,111 +407,135 @@ impl World {
                 break;
             }
             let inc = self.nodes[i].inc;
-            let mut done: Vec<(u64, Result<(), Status>)> = Vec::new();
-            let mut failed: Vec<Vec<crate::tid::Tid>> = Vec::new();
-            let mut fatal: Option<String> = None;
-            for o in outputs {
-                match o {
-                    Output::Deliver { conn, delivery } => {
-                        let Some(app) = self.nodes[i].apps.get(&conn).copied() else { continue };
-                        if self.cfg.verbose {
-                            let line = format!(
-                                "{}/{conn} <- {:?} {:?} {:?}",
-                                self.nodes[i].name, delivery.msgtype, delivery.tid, delivery.payload
-                            );
-                            self.trace.note(self.now, line);
-                        }
-                        match app {
-                            App::Client(c) => {
-                                if let Some(c) = self.clients[c].as_mut() {
-                                    c.inbox.push_back(delivery);
-                                }
-                            }
-                            App::Server(s) => {
-                                if let Some(s) = self.servers[s].as_mut() {
-                                    s.inbox.push_back(delivery);
-                                }
-                            }
-                        }
-                        self.schedule_wake(app);
-                    }
-                    Output::Peer { peer, msg } => self.send_peer(i, peer, msg),
-                    Output::Journal { entries, sync, token, jid, new_tx } => {
-                        if new_tx && self.nodes[i].full_until > self.now && !self.disk.is_real() {
-                            // A full journal refuses new transactions (the
-                            // reserve is for those in progress): nothing of
-                            // the append is written.
-                            let mut tids: Vec<_> = entries.iter().map(|e| e.0).collect();
-                            tids.dedup();
-                            done.extend(token.map(|t| (t, Err(Status::Jnlfull))));
-                            failed.push(tids);
-                            continue;
-                        }
-                        let name =
-                            if jid == 0 { Some(self.nodes[i].name.clone()) } else { self.disk.held(i, inc, jid) };
-                        let Some(name) = name else {
-                            // A taken-over journal this node no longer holds.
-                            done.extend(token.map(|t| (t, Err(Status::Nodeunavail))));
+            let limit = if self.nodes[i].backend { self.disk.append_limit() } else { u64::MAX };
+            let plan = PassPlan::of(outputs, limit);
+            let mut reactions: Vec<Reaction> = Vec::new();
+            for step in plan.taken_over {
+                match step {
+                    TakenOverStep::Append { jid, append } => {
+                        let token = append.tokens.first().copied();
+                        let Some(name) = self.disk.held(i, inc, jid) else {
+                            reactions.extend(taken_over_append_done(AppendOutcome::NotHeld, token));
                             continue;
                         };
-                        let tokens: Vec<u64> = token.into_iter().collect();
-                        match self.disk.append(&name, (i, inc, jid), entries, sync, tokens.clone()) {
-                            Ok(true) => {
-                                // The real writer takes what is queued at once
-                                // and syncs only if an append asked for it.
-                                let lat = if sync || !self.disk.is_real() { self.fsync_latency() } else { self.rng.range(5, 50) };
-                                let due = self.sync_due.get(&name).copied().unwrap_or(0).max(self.now + lat);
-                                self.sync_due.insert(name.clone(), due);
-                                self.at(due, Ev::Synced(name));
-                            }
-                            Ok(false) => {}
-                            Err(DiskError::Fenced | DiskError::Missing) if jid != 0 => {
-                                self.trace.note(
-                                    self.now,
-                                    format!("{}: a write to taken-over journal {name} failed", self.nodes[i].name),
-                                );
-                                done.extend(tokens.into_iter().map(|t| (t, Err(Status::Jnlfull))));
-                            }
-                            Err(e) => {
-                                fatal.get_or_insert(format!("journal {name}: {e:?}"));
-                            }
+                        let sync = append.sync;
+                        match self.disk.append(&name, (i, inc, jid), append.entries, sync, append.tokens, append.tids) {
+                            Ok(need) => self.schedule_flush(name, need, sync),
+                            Err(e) => reactions.extend(taken_over_append_done(outcome_of(e), token)),
                         }
                     }
-                    Output::Takeover { node, jid } => {
-                        let d = self.rng.range(MS, 30 * MS);
-                        if self.faults_on && self.cfg.faults.has(Faults::CRASH) && self.rng.chance(0.1) {
-                            let c = self.rng.below(d + MS);
-                            self.after(c, Ev::Crash(i, inc));
-                        }
-                        self.after(d, Ev::TakeoverDone(i, inc, node, jid));
-                    }
-                    Output::Release { jid } => {
-                        for t in self.disk.release(i, inc, jid) {
-                            done.push((t, Ok(())));
+                    TakenOverStep::Release { jid } => {
+                        let tokens = self.disk.release(i, inc, jid);
+                        if !tokens.is_empty() {
+                            reactions.push(Reaction::Done(tokens, Ok(())));
                         }
                     }
-                    Output::Log(text) => self.trace.note(self.now, format!("{} log: {text}", self.nodes[i].name)),
                 }
             }
-            if let Some(why) = fatal {
-                // The real runtime stops a node whose journal failed or was
-                // taken over (its process exits); a supervisor starts it again.
-                self.crash(i, true, &format!("stops: {why}"));
-                let d = self.rng.range(300 * MS, 3 * SEC);
-                self.after(d, Ev::Boot(i));
+            for text in plan.logs {
+                self.trace.note(self.now, format!("{} log: {text}", self.nodes[i].name));
+            }
+            for (peer, msgs) in plan.peers {
+                for msg in msgs {
+                    self.send_peer(i, peer, msg);
+                }
+            }
+            for a in plan.own {
+                if a.new_tx && self.nodes[i].full_until > self.now && !self.disk.is_real() {
+                    // The record model's full journal refuses new transactions.
+                    reactions.extend(own_append_done(AppendOutcome::Full, a.tokens, a.tids));
+                    continue;
+                }
+                let name = self.nodes[i].name.clone();
+                let (tokens, tids) = (a.tokens.clone(), a.tids.clone());
+                match self.disk.append(&name, (i, inc, 0), a.entries, a.sync, a.tokens, a.tids) {
+                    Ok(need) => self.schedule_flush(name, need, a.sync),
+                    Err(e) => reactions.extend(own_append_done(outcome_of(e), tokens, tids)),
+                }
+            }
+            for (conn, deliveries) in plan.deliveries {
+                let Some(app) = self.nodes[i].apps.get(&conn).copied() else { continue };
+                for delivery in deliveries {
+                    if self.cfg.verbose {
+                        let line = format!(
+                            "{}/{conn} <- {:?} {:?} {:?}",
+                            self.nodes[i].name, delivery.msgtype, delivery.tid, delivery.payload
+                        );
+                        self.trace.note(self.now, line);
+                    }
+                    match app {
+                        App::Client(c) => {
+                            if let Some(c) = self.clients[c].as_mut() {
+                                c.inbox.push_back(delivery);
+                            }
+                        }
+                        App::Server(s) => {
+                            if let Some(s) = self.servers[s].as_mut() {
+                                s.inbox.push_back(delivery);
+                            }
+                        }
+                    }
+                }
+                self.schedule_wake(app);
+            }
+            for (node, jid) in plan.takeovers {
+                let d = self.rng.range(MS, 30 * MS);
+                if self.faults_on && self.cfg.faults.has(Faults::CRASH) && self.rng.chance(0.1) {
+                    let c = self.rng.below(d + MS);
+                    self.after(c, Ev::Crash(i, inc));
+                }
+                self.after(d, Ev::TakeoverDone(i, inc, node, jid));
+            }
+            if !self.react(i, reactions) {
                 return;
-            }
-            let now = self.instant();
-            if let Some(n) = self.nodes[i].node.as_mut() {
-                for (t, r) in done {
-                    n.journal_done(now, t, r);
-                }
-                for tids in failed {
-                    n.journal_failed(now, tids, Status::Jnlfull);
-                }
             }
         }
         self.schedule_tick(i);
+    }
+
+    /// Give node `i` what its journals said (the runtime's reactions).
+    /// Returns false if the node stopped.
+    fn react(&mut self, i: usize, reactions: Vec<Reaction>) -> bool {
+        for r in reactions {
+            let now = self.instant();
+            match r {
+                Reaction::Done(tokens, result) => {
+                    if let Some(n) = self.nodes[i].node.as_mut() {
+                        for t in tokens {
+                            n.journal_done(now, t, result);
+                        }
+                    }
+                }
+                Reaction::Failed(tids, status) => {
+                    if let Some(n) = self.nodes[i].node.as_mut() {
+                        n.journal_failed(now, tids, status);
+                    }
+                }
+                Reaction::Log(text) => self.trace.note(self.now, format!("{} log: {text}", self.nodes[i].name)),
+                Reaction::Fatal(why) => {
+                    // The runtime stops a node whose journal failed or was
+                    // taken over (its process exits); a supervisor starts it again.
+                    self.crash(i, true, &format!("stops: {why}"));
+                    let d = self.rng.range(300 * MS, 3 * SEC);
+                    self.after(d, Ev::Boot(i));
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// A journal's flush is due (its sync, or its queued appends).
+    fn schedule_flush(&mut self, name: String, need: bool, sync: bool) {
+        if !need {
+            return;
+        }
+        // The real writer takes what is queued at once and syncs only if an
+        // append asked for it.
+        let lat = if sync || !self.disk.is_real() { self.fsync_latency() } else { self.rng.range(5, 50) };
+        let due = self.sync_due.get(&name).copied().unwrap_or(0).max(self.now + lat);
+        self.sync_due.insert(name.clone(), due);
+        self.at(due, Ev::Synced(name));
     }
 
     fn schedule_tick(&mut self, i: usize) {
@@ -652,48 +689,26 @@ impl World {
         }
     }
 
-    /// A journal's flush completed: its appends' outcomes reach their holders.
+    /// A journal's flush completed: its appends' outcomes reach their
+    /// holders, through the runtime's mapping.
     fn synced(&mut self, name: &str) {
         for d in self.disk.flush(name) {
             let (i, inc, jid) = d.holder;
             if self.nodes.get(i).is_none_or(|n| n.inc != inc) || !self.up(i) {
                 continue;
             }
-            match d.result {
-                Flushed::Ok => {
-                    let tokens = d.tokens;
-                    self.with_node(i, |n, now| {
-                        for t in tokens {
-                            n.journal_done(now, t, Ok(()));
-                        }
-                    });
-                }
-                Flushed::Full => {
-                    // Nothing of the append was written (the runtime's mapping).
-                    let (tokens, tids) = (d.tokens, d.tids);
-                    self.with_node(i, |n, now| {
-                        for t in tokens {
-                            n.journal_done(now, t, Err(Status::Jnlfull));
-                        }
-                        n.journal_failed(now, tids, Status::Jnlfull);
-                    });
-                }
-                Flushed::Lost(why) if jid == 0 => {
-                    // The real runtime stops a node whose journal failed or
-                    // was taken over; a supervisor starts it again.
-                    self.crash(i, true, &format!("stops: journal {name}: {why}"));
-                    let d = self.rng.range(300 * MS, 3 * SEC);
-                    self.after(d, Ev::Boot(i));
-                }
-                Flushed::Lost(why) => {
-                    self.trace.note(self.now, format!("{}: a write to taken-over journal {name} failed: {why}", self.nodes[i].name));
-                    let tokens = d.tokens;
-                    self.with_node(i, |n, now| {
-                        for t in tokens {
-                            n.journal_done(now, t, Err(Status::Jnlfull));
-                        }
-                    });
-                }
+            let outcome = match d.result {
+                Flushed::Ok => AppendOutcome::Written,
+                Flushed::Full => AppendOutcome::Full,
+                Flushed::Lost(why) => AppendOutcome::Failed(format!("journal {name}: {why}")),
+            };
+            let reactions = if jid == 0 {
+                own_append_done(outcome, d.tokens, d.tids)
+            } else {
+                taken_over_append_done(outcome, d.tokens.first().copied())
+            };
+            if self.react(i, reactions) {
+                self.drain(i);
             }
         }
     }
