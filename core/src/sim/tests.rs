@@ -107,3 +107,17 @@ fn fault_names_parse_and_refuse_unknown_words() {
     assert_eq!(ViolationKind::parse("two-actives"), Some(ViolationKind::TwoActives));
     assert_eq!(ViolationKind::parse("nope"), None);
 }
+
+/// The record-level journal model (`SimConfig::real_journal = false`) still
+/// runs the same workload; the real journal is the default.
+#[test]
+fn the_record_level_journal_model_runs_too() {
+    let faults = Faults(Faults::CLIENT.0 | Faults::SERVER.0);
+    for seed in 0..2 {
+        let mut c = quick(seed, 1, faults);
+        c.real_journal = false;
+        let r = run(c);
+        assert_ok(&r);
+        assert!(r.committed > 100, "{}", r.summary());
+    }
+}
