@@ -151,6 +151,12 @@ impl Node {
             .collect()
     }
 
+    /// The transactions set aside by the retry limit (`EXCEPTION`), waiting
+    /// for an operator's `rtr set transaction TID --retry|--forget`.
+    pub fn exception_tids(&self) -> Vec<Tid> {
+        self.be.exceptions.iter().map(|e| e.tid).collect()
+    }
+
     /// Every server channel, by connection and channel (pids left 0).
     pub fn show_servers(&self) -> (Vec<ServerInfo>, u64) {
         let mut chans: Vec<&ChanRef> = self.be.servers.keys().collect();

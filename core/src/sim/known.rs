@@ -71,6 +71,13 @@ pub const KNOWN: &[Known] = &[
         kind: ViolationKind::AcceptedNotApplied,
     },
     Known {
+        defect: "a server killed after voting yes, with the retry limit reached: its branch is set aside as rejected (RETRYLIMIT) although the router had already committed the transaction on the strength of that vote; the commit then arrives and is ignored ('decided committed but it was rejected here'): committed on one key range only",
+        seed: 200829,
+        routers: 1,
+        faults: Faults(Faults::CLIENT.0 | Faults::SERVER.0 | Faults::OPERATOR.0),
+        kind: ViolationKind::AcceptedNotApplied,
+    },
+    Known {
         defect: "transactions without timeouts, each holding a server of one key range and waiting for one of the next, wait for ever (nothing breaks the cycle)",
         seed: 60,
         routers: 1,

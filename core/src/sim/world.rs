@@ -59,6 +59,9 @@ enum Ev {
     Resume(usize, u32, u64),
     FenceCheck(usize, u32),
     Unfull(String),
+    /// The operator presents again every transaction set aside by the
+    /// retry limit (`rtr set transaction TID --retry`).
+    RetryExceptions,
     EndFaults,
     StopNew,
 }
@@ -374,6 +377,7 @@ impl World {
                 }
             }
             Ev::Unfull(name) => self.disk.set_full(&name, false),
+            Ev::RetryExceptions => self.retry_exceptions(),
             Ev::EndFaults => self.end_faults(),
             Ev::StopNew => {
                 self.stop_new = true;
@@ -1238,7 +1242,29 @@ impl World {
         self.break_conn(p, down, cutoff);
     }
 
+    fn retry_exceptions(&mut self) {
+        for i in 0..self.nodes.len() {
+            let now = self.instant();
+            let Some(n) = self.nodes[i].node.as_mut() else { continue };
+            let tids = n.exception_tids();
+            for tid in &tids {
+                let _ = n.set_transaction(now, *tid, crate::protocol::admin::TxChange::Retry);
+            }
+            if !tids.is_empty() {
+                self.trace.note(
+                    self.now,
+                    format!("operator: {}: retry {} set-aside transactions", self.nodes[i].name, tids.len()),
+                );
+                self.drain(i);
+            }
+        }
+    }
+
     fn end_faults(&mut self) {
+        // An operator deals with what the retry limit set aside, once
+        // the servers are back, and again later.
+        self.after(2 * SEC, Ev::RetryExceptions);
+        self.after(15 * SEC, Ev::RetryExceptions);
         self.faults_on = false;
         self.trace.note(self.now, "faults stop; the cluster heals".into());
         for p in 0..self.pairs.len() {
