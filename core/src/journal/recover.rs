@@ -509,6 +509,18 @@ pub(crate) fn repair(fs: &dyn Storage, dir: &Path) -> Result<Repaired, JournalEr
             ProblemKind::StaleDebris | ProblemKind::Corrupt => {}
         }
     }
+    // What recovery read may be only in the page cache: a previous owner
+    // killed (or fenced) after a write it did not sync (an append that did
+    // not ask for durability). Its successor then starts a new segment after
+    // that write, so a power loss that tears it would leave damage before
+    // the end of a segment that is no longer the last: corruption, a journal
+    // that refuses to open. Syncing every segment kept makes what recovery
+    // returns, and the seal, durable first (a no-op for a file with nothing
+    // unsynced). Writes a fenced owner makes after this lie past the seal.
+    for s in &segs {
+        let file = fs.open(&s.path, Open::Existing, false).map_err(|e| io_err(&s.path, e))?;
+        file.sync_data().map_err(|e| io_err(&s.path, e))?;
+    }
     let seal = segs.last().map_or((0, 0), |s| (s.number, s.end));
     let mut records = Vec::new();
     let mut segments = Vec::new();

@@ -445,3 +445,39 @@ fn random_crashes_while_segments_are_recycled_keep_every_live_durable_transactio
         }
     }
 }
+
+/// An owner's last write, not synced (its append did not ask for it), is
+/// in the page cache when the owner is killed, or when a standby forces a
+/// takeover while it lives: the next open recovers it (it reads back) and
+/// starts a new segment after it. A later power loss may tear that write:
+/// what recovery returned must stay, and the journal must still open
+/// (damage before the end of a segment that is not the last is corruption).
+#[test]
+fn what_an_open_recovers_from_an_unsynced_write_survives_a_later_power_loss() {
+    for force in [false, true] {
+        let (fs, mut j) = new_journal();
+        j.append(vec![rec(1, b"synced")], true).unwrap();
+        j.append(vec![rec(2, &[7u8; 200])], false).unwrap();
+        let old = if force {
+            // The old owner lives on (fenced, not told yet).
+            let (j2, r) = SteppedJournal::open(fs.storage(), &cfg(), Takeover::Force).unwrap();
+            assert_eq!(r.records.len(), 2, "force {force}: the unsynced write reads back");
+            drop(j2);
+            Some(j)
+        } else {
+            drop(j); // killed: nothing synced
+            let (j2, r) = reopen(&fs);
+            assert_eq!(r.records.len(), 2, "force {force}: the unsynced write reads back");
+            drop(j2);
+            None
+        };
+        // Power loss keeping the first half of every unsynced write, so
+        // tearing any write recovery read.
+        fs.crash(&mut |n| n / 2);
+        drop(old);
+        let scan = scan_on(&fs, &cfg().dir).unwrap();
+        assert!(!scan.is_corrupt(), "force {force}: {:?}", scan.problems);
+        let (_j, r) = reopen(&fs);
+        assert_eq!(payloads(&r.records), [b"synced".to_vec(), vec![7u8; 200]], "force {force}");
+    }
+}
