@@ -5,8 +5,14 @@
 //! simulated time, with:
 //! - a network of links that delay, keep order within a connection, break,
 //!   partition one way or both, and heal ([`net`]);
-//! - a journal device per backend under a shared root that loses unsynced
-//!   writes in a crash, fences a holder on takeover and can fail ([`disk`]);
+//! - the real journal code ([`crate::journal::SteppedJournal`]) on a
+//!   simulated device per backend journal under a shared root
+//!   ([`crate::journal::storage::sim::SimFs`]): unsynced writes are lost in a
+//!   power loss (a prefix survives, the last write torn), a takeover fences
+//!   the holder, devices fail ([`journals`]; the record-level model of
+//!   [`disk`] remains as `SimConfig::real_journal = false`);
+//! - the real runtime policy between a node and its journals
+//!   (`runtime::pass`);
 //! - bank clients and servers that behave as RTR applications must ([`apps`]);
 //! - faults at random: node crashes (kill or power loss, also during start
 //!   and journal takeover), freezes, connection resets, partitions, server

@@ -127,7 +127,6 @@ struct SimNode {
     tick_at: Option<Micros>,
     next_conn: ConnId,
     apps: BTreeMap<ConnId, App>,
-    booting: bool,
     /// Its journal refuses new transactions until then (journal full).
     full_until: Micros,
 }
@@ -188,7 +187,6 @@ impl World {
                 tick_at: None,
                 next_conn: 1,
                 apps: BTreeMap::new(),
-                booting: false,
                 full_until: 0,
             });
         }
@@ -591,7 +589,6 @@ impl World {
         n.next_conn = 1;
         n.apps.clear();
         n.frozen_until = 0;
-        n.booting = false;
         self.trace.note(self.now, format!("{} starts (incarnation {inc}, {} journal records)", n.name, records.len()));
         let now = self.instant();
         node.recover(now, &records);
