@@ -109,6 +109,37 @@ pub enum Output {
     Log(String),
 }
 
+/// Everything a node takes in, as one value: a driver may hand these to
+/// [`Node::handle`] instead of calling the methods one by one. The node is a
+/// pure function of its inputs and their instants (only differences between
+/// instants matter), so a recorded list of them replays it exactly; the
+/// simulator's tests do that.
+#[derive(Debug, Clone)]
+pub enum NodeInput {
+    /// [`Node::handle_request`].
+    Request { conn: ConnId, req: Request },
+    /// [`Node::recover`] (before any request).
+    Recover { records: Vec<Record> },
+    /// [`Node::journal_done`].
+    JournalDone { token: u64, result: Result<(), Status> },
+    /// [`Node::journal_failed`].
+    JournalFailed { tids: Vec<Tid>, status: Status },
+    /// [`Node::tick`].
+    Tick,
+    /// [`Node::peer_input`].
+    Peer { from: NodeRef, msg: Internal },
+    /// [`Node::link_up`].
+    LinkUp { id: NodeRef, info: PeerInfo },
+    /// [`Node::link_down`].
+    LinkDown { id: NodeRef },
+    /// [`Node::takeover_done`].
+    TakeoverDone { node: String, result: Result<(u32, Vec<Record>), String> },
+    /// [`Node::set_partition`].
+    SetPartition { facility: String, id: u64, change: crate::protocol::admin::PartitionChange },
+    /// [`Node::set_transaction`].
+    SetTransaction { tid: Tid, change: crate::protocol::admin::TxChange },
+}
+
 /// Messages between roles (on this node, or over a link).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Internal {
@@ -531,6 +562,29 @@ impl Node {
             }
         }
         self.run(now);
+    }
+
+    /// Take one input (see [`NodeInput`]). Operator changes return their
+    /// answer; every other input returns `None`.
+    pub fn handle(&mut self, now: Instant, input: NodeInput) -> Option<Result<String, operate::Refusal>> {
+        match input {
+            NodeInput::Request { conn, req } => self.handle_request(now, conn, req),
+            NodeInput::Recover { records } => {
+                self.recover(now, &records);
+            }
+            NodeInput::JournalDone { token, result } => self.journal_done(now, token, result),
+            NodeInput::JournalFailed { tids, status } => self.journal_failed(now, tids, status),
+            NodeInput::Tick => self.tick(now),
+            NodeInput::Peer { from, msg } => self.peer_input(now, from, msg),
+            NodeInput::LinkUp { id, info } => self.link_up(now, id, info),
+            NodeInput::LinkDown { id } => self.link_down(now, id),
+            NodeInput::TakeoverDone { node, result } => self.takeover_done(now, &node, result),
+            NodeInput::SetPartition { facility, id, change } => {
+                return Some(self.set_partition(now, &facility, id, change));
+            }
+            NodeInput::SetTransaction { tid, change } => return Some(self.set_transaction(now, tid, change)),
+        }
+        None
     }
 
     /// Rebuild state from recovered journal records (before any request).

@@ -308,16 +308,21 @@ impl Journals {
         }
     }
 
-    /// The next write of `name`'s device fails after `n` more (an injected
-    /// device error), or its holder's next append does (record model).
-    pub fn fail_after(&mut self, node: usize, name: &str, n: u32) {
+    /// An injected device error: after `n` more writes (or, with `sync`,
+    /// file syncs) of `name`'s device, one fails with EIO (the record model:
+    /// the holder's `n`-th next append fails).
+    pub fn fail_after(&mut self, node: usize, name: &str, n: u32, sync: bool) {
         match self {
             Journals::Records(d) => {
                 d.failing.insert(node, n);
             }
             Journals::Real(r) => {
                 if let Some(fs) = r.devices.get(name) {
-                    fs.fail_write_after(Some(u64::from(n)));
+                    if sync {
+                        fs.fail_sync_after(Some(u64::from(n)));
+                    } else {
+                        fs.fail_write_after(Some(u64::from(n)));
+                    }
                 }
             }
         }

@@ -166,6 +166,9 @@ pub struct SimConfig {
     pub stop_at_first: bool,
     /// Print every event as it happens.
     pub verbose: bool,
+    /// Record this node's inputs and outputs (its first incarnation) in the
+    /// report, to replay it on its own.
+    pub record: Option<String>,
 }
 
 impl SimConfig {
@@ -190,6 +193,7 @@ impl SimConfig {
             ignore: Vec::new(),
             stop_at_first: true,
             verbose: false,
+            record: None,
         }
     }
 }
@@ -213,6 +217,10 @@ pub struct Report {
     pub trace_hash: u64,
     /// The last events before the end (or the first violation).
     pub recent: Vec<String>,
+    /// With `SimConfig::record`: that node's inputs with their times, and
+    /// its outputs (`Debug`), in order.
+    pub recorded_inputs: Vec<(Micros, crate::node::NodeInput)>,
+    pub recorded_outputs: Vec<String>,
 }
 
 impl Report {
@@ -240,6 +248,16 @@ impl Report {
             self.trace_hash
         )
     }
+}
+
+/// The facility table node `node` of `shape` is started with (one
+/// facility, `BANK`, with the shape's role lists).
+pub fn facility_table(shape: &Shape, node: &str) -> crate::facility::FacilityTable {
+    let def = crate::facility::FacilityDef::new(apps::FACILITY, &shape.frontends, &shape.routers, &shape.backends)
+        .expect("a valid simulated facility");
+    let mut table = crate::facility::FacilityTable::new(node);
+    table.insert(def);
+    table
 }
 
 /// Run one simulation.

@@ -14,9 +14,9 @@ use super::journals::{Flushed, Journals};
 use super::net::{Conn, InFlight, Micros, Pair};
 use super::rng::Rng;
 use super::{Faults, Report, SimConfig, Trace};
-use crate::facility::{self, FacilityDef, FacilityTable};
+use crate::facility::{self, FacilityTable};
 use crate::keyseg::KeyRange;
-use crate::node::{Internal, Node, NodeRef, PeerInfo};
+use crate::node::{Internal, Node, NodeInput, NodeRef, PeerInfo};
 use crate::protocol::admin::PartitionChange;
 use crate::protocol::{ConnId, Request};
 use crate::runtime::pass::{own_append_done, taken_over_append_done, AppendOutcome, PassPlan, Reaction, TakenOverStep};
@@ -153,6 +153,8 @@ pub(super) struct World {
     faults_on: bool,
     stop_new: bool,
     two_actives_seen: std::collections::BTreeSet<String>,
+    /// The node (and incarnation) whose inputs and outputs are recorded.
+    recording: Option<(usize, u32)>,
     pub(super) trace: Trace,
     pub(super) report: Report,
 }
@@ -162,13 +164,10 @@ impl World {
         let cfg_real_journal = cfg.real_journal;
         let mut rng = Rng::new(cfg.seed);
         let shape = cfg.shape.clone();
-        let def = FacilityDef::new(FACILITY, &shape.frontends, &shape.routers, &shape.backends)
-            .expect("a valid simulated facility");
         let names: Vec<String> = shape.frontends.iter().chain(&shape.routers).chain(&shape.backends).cloned().collect();
         let mut nodes = Vec::new();
         for name in &names {
-            let mut table = FacilityTable::new(name);
-            table.insert(def.clone());
+            let table = super::facility_table(&shape, name);
             let b = shape.backends.iter().position(|x| x == name);
             nodes.push(SimNode {
                 name: name.clone(),
@@ -227,6 +226,7 @@ impl World {
             faults_on: false,
             stop_new: false,
             two_actives_seen: Default::default(),
+            recording: None,
             trace,
             report: Report::default(),
         };
@@ -327,7 +327,7 @@ impl World {
             Ev::Tick(i, inc) => {
                 if self.nodes[i].inc == inc && self.nodes[i].tick_at == Some(self.now) {
                     self.nodes[i].tick_at = None;
-                    self.with_node(i, |n, now| n.tick(now));
+                    self.input(i, NodeInput::Tick);
                 }
             }
             Ev::LinkUp(p, cid, e) => self.link_up(p, cid, e),
@@ -354,11 +354,8 @@ impl World {
             }
             Ev::Resume(i, inc, part) => {
                 if self.nodes[i].inc == inc {
-                    let now = self.instant();
-                    if let Some(n) = self.nodes[i].node.as_mut() {
-                        let _ = n.set_partition(now, FACILITY, part, PartitionChange::Resume);
-                        self.drain(i);
-                    }
+                    let change = PartitionChange::Resume;
+                    self.input(i, NodeInput::SetPartition { facility: FACILITY.into(), id: part, change });
                 }
             }
             Ev::FenceCheck(i, inc) => {
@@ -388,12 +385,21 @@ impl World {
 
     // ---- nodes -------------------------------------------------------
 
-    /// Call into node `i`'s state machine, then carry out what it asked.
-    fn with_node(&mut self, i: usize, f: impl FnOnce(&mut Node, Instant)) {
-        let now = self.instant();
-        let Some(n) = self.nodes[i].node.as_mut() else { return };
-        f(n, now);
+    /// Give node `i` one input, then carry out what it asked.
+    fn input(&mut self, i: usize, input: NodeInput) {
+        self.call(i, input);
         self.drain(i);
+    }
+
+    /// Give node `i` one input (recorded when the run records this node).
+    fn call(&mut self, i: usize, input: NodeInput) {
+        let now = self.instant();
+        let inc = self.nodes[i].inc;
+        let Some(n) = self.nodes[i].node.as_mut() else { return };
+        if self.recording == Some((i, inc)) {
+            self.report.recorded_inputs.push((self.now, input.clone()));
+        }
+        let _ = n.handle(now, input);
     }
 
     /// Carry out node `i`'s outputs (and any that doing so produces), as the
@@ -409,6 +415,9 @@ impl World {
                 break;
             }
             let inc = self.nodes[i].inc;
+            if self.recording == Some((i, inc)) {
+                self.report.recorded_outputs.extend(outputs.iter().map(|o| format!("{o:?}")));
+            }
             let limit = if self.nodes[i].backend { self.disk.append_limit() } else { u64::MAX };
             let plan = PassPlan::of(outputs, limit);
             let mut reactions: Vec<Reaction> = Vec::new();
@@ -499,20 +508,13 @@ impl World {
     /// Returns false if the node stopped.
     fn react(&mut self, i: usize, reactions: Vec<Reaction>) -> bool {
         for r in reactions {
-            let now = self.instant();
             match r {
                 Reaction::Done(tokens, result) => {
-                    if let Some(n) = self.nodes[i].node.as_mut() {
-                        for t in tokens {
-                            n.journal_done(now, t, result);
-                        }
+                    for token in tokens {
+                        self.call(i, NodeInput::JournalDone { token, result });
                     }
                 }
-                Reaction::Failed(tids, status) => {
-                    if let Some(n) = self.nodes[i].node.as_mut() {
-                        n.journal_failed(now, tids, status);
-                    }
-                }
+                Reaction::Failed(tids, status) => self.call(i, NodeInput::JournalFailed { tids, status }),
                 Reaction::Log(text) => self.trace.note(self.now, format!("{} log: {text}", self.nodes[i].name)),
                 Reaction::Fatal(why) => {
                     // The runtime stops a node whose journal failed or was
@@ -590,10 +592,12 @@ impl World {
         n.apps.clear();
         n.frozen_until = 0;
         self.trace.note(self.now, format!("{} starts (incarnation {inc}, {} journal records)", n.name, records.len()));
-        let now = self.instant();
-        node.recover(now, &records);
         self.nodes[i].node = Some(node);
-        self.drain(i);
+        if self.cfg.record.as_deref() == Some(self.nodes[i].name.as_str()) && self.recording.is_none() {
+            // The first incarnation of the recorded node, from its start.
+            self.recording = Some((i, inc));
+        }
+        self.input(i, NodeInput::Recover { records });
         if self.faults_on && self.cfg.faults.has(Faults::CRASH) && self.rng.chance(0.1) {
             // A crash during recovery or while links come up.
             let d = self.rng.below(200 * MS);
@@ -677,7 +681,7 @@ impl World {
                 Err(e) => Err(format!("cannot take over {lost}: {e}")),
             }
         };
-        self.with_node(i, |n, now| n.takeover_done(now, &lost, result));
+        self.input(i, NodeInput::TakeoverDone { node: lost, result });
     }
 
     /// A holder lost its journal to a takeover. The real journal writer
@@ -736,7 +740,7 @@ impl World {
         let app = App::Server(self.servers.len() - 1);
         self.nodes[i].apps.insert(conn, app);
         let req = Server::open_request(&self.ranges[r]);
-        self.with_node(i, |n, now| n.handle_request(now, conn, req));
+        self.input(i, NodeInput::Request { conn, req });
     }
 
     fn start_client(&mut self, i: usize, inc: u32) {
@@ -751,7 +755,7 @@ impl World {
         self.clients.push(Some(c));
         let app = App::Client(self.clients.len() - 1);
         self.nodes[i].apps.insert(conn, app);
-        self.with_node(i, |n, now| n.handle_request(now, conn, Client::open_request()));
+        self.input(i, NodeInput::Request { conn, req: Client::open_request() });
     }
 
     /// An application runs: it takes what arrived and makes its requests.
@@ -779,7 +783,7 @@ impl World {
                 let line = format!("{}/{conn} -> {r:?}", self.nodes[node].name);
                 self.trace.note(self.now, line);
             }
-            self.with_node(node, |n, now| n.handle_request(now, conn, r));
+            self.input(node, NodeInput::Request { conn, req: r });
         }
         if let Some(at) = more {
             if !self.woken.get(&app).copied().unwrap_or(false) {
@@ -879,7 +883,7 @@ impl World {
         let other_name = self.nodes[other].name.clone();
         let agreed = self.nodes[i].table.agree(&other_name, &theirs).expect("simulated definitions agree");
         let info = PeerInfo { name: other_name, facilities: agreed };
-        self.with_node(i, |n, now| n.link_up(now, id, info));
+        self.input(i, NodeInput::LinkUp { id, info });
     }
 
     fn link_down(&mut self, p: usize, cid: u64, e: usize) {
@@ -891,7 +895,7 @@ impl World {
         let both = conn.closed == [true, true];
         if let Some(r) = r {
             self.nodes[i].refs.remove(&r);
-            self.with_node(i, |n, now| n.link_down(now, r));
+            self.input(i, NodeInput::LinkDown { id: r });
         }
         if both {
             self.pairs[p].conn = None;
@@ -963,7 +967,7 @@ impl World {
             let line = format!("{from} => {}: {:?}", self.nodes[i].name, m.msg);
             self.trace.note(self.now, line);
         }
-        self.with_node(i, |n, now| n.peer_input(now, r, m.msg));
+        self.input(i, NodeInput::Peer { from: r, msg: m.msg });
     }
 
     // ---- faults ----------------------------------------------------------
@@ -1039,7 +1043,7 @@ impl World {
                     self.trace.note(self.now, format!("server {}/{conn} killed", self.nodes[i].name));
                     self.nodes[i].apps.remove(&conn);
                     self.app_gone(App::Server(s));
-                    self.with_node(i, |n, now| n.handle_request(now, conn, Request::Disconnect));
+                    self.input(i, NodeInput::Request { conn, req: Request::Disconnect });
                     let inc = self.nodes[i].inc;
                     let d = self.rng.range(100 * MS, 3 * SEC);
                     self.after(d, Ev::StartServer(i, inc, r));
@@ -1056,7 +1060,7 @@ impl World {
                     self.trace.note(self.now, format!("client {}/{conn} vanished", self.nodes[i].name));
                     self.nodes[i].apps.remove(&conn);
                     self.app_gone(App::Client(c));
-                    self.with_node(i, |n, now| n.handle_request(now, conn, Request::Disconnect));
+                    self.input(i, NodeInput::Request { conn, req: Request::Disconnect });
                     let inc = self.nodes[i].inc;
                     let d = self.rng.range(100 * MS, 2 * SEC);
                     self.after(d, Ev::StartClient(i, inc));
@@ -1068,9 +1072,11 @@ impl World {
                     let i = bes[self.rng.index(bes.len())];
                     if self.rng.chance(0.5) {
                         let after = self.rng.range(1, 30) as u32;
-                        self.trace.note(self.now, format!("{}: its disk fails in {after} writes", self.nodes[i].name));
+                        let sync = self.rng.chance(0.5);
+                        let what = if sync { "syncs" } else { "writes" };
+                        self.trace.note(self.now, format!("{}: its disk fails in {after} {what}", self.nodes[i].name));
                         let name = self.nodes[i].name.clone();
-                        self.disk.fail_after(i, &name, after);
+                        self.disk.fail_after(i, &name, after, sync);
                     } else {
                         let d = self.rng.range(100 * MS, 5 * SEC);
                         self.trace
@@ -1127,11 +1133,7 @@ impl World {
                         PartitionChange::IgnoreRecovery
                     };
                     self.trace.note(self.now, format!("operator: {} partition {w}: {c:?}", self.nodes[i].name));
-                    let now = self.instant();
-                    if let Some(node) = self.nodes[i].node.as_mut() {
-                        let _ = node.set_partition(now, FACILITY, w, c);
-                    }
-                    self.drain(i);
+                    self.input(i, NodeInput::SetPartition { facility: FACILITY.into(), id: w, change: c });
                     return;
                 } else {
                     self.rng.index(3)
@@ -1151,11 +1153,7 @@ impl World {
                 };
                 self.trace.note(self.now, format!("operator: {} partition {part}: {change:?}", self.nodes[i].name));
                 let suspend = change == PartitionChange::Suspend;
-                let now = self.instant();
-                if let Some(node) = self.nodes[i].node.as_mut() {
-                    let _ = node.set_partition(now, FACILITY, part, change);
-                }
-                self.drain(i);
+                self.input(i, NodeInput::SetPartition { facility: FACILITY.into(), id: part, change });
                 if suspend {
                     let d = self.rng.range(50 * MS, 3 * SEC);
                     self.after(d, Ev::Resume(i, inc, part));
@@ -1241,11 +1239,11 @@ impl World {
 
     fn retry_exceptions(&mut self) {
         for i in 0..self.nodes.len() {
-            let now = self.instant();
-            let Some(n) = self.nodes[i].node.as_mut() else { continue };
+            let Some(n) = self.nodes[i].node.as_ref() else { continue };
             let tids = n.exception_tids();
             for tid in &tids {
-                let _ = n.set_transaction(now, *tid, crate::protocol::admin::TxChange::Retry);
+                let change = crate::protocol::admin::TxChange::Retry;
+                self.call(i, NodeInput::SetTransaction { tid: *tid, change });
             }
             if !tids.is_empty() {
                 self.trace.note(
