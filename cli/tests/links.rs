@@ -317,22 +317,48 @@ fn a_frozen_router_is_dropped_by_the_inactivity_timer_and_its_work_finished_else
     eprintln!("{}", out.stdout.trim());
 }
 
-#[test]
-fn killing_the_active_backend_node_promotes_its_standby_which_finishes_its_work() {
-    // be1 and be2 serve the same key ranges; be1's servers open first, so
-    // be1 is active and be2 its standby. Both keep their journals under one
-    // shared directory. be1 is killed (SIGKILL) under load: tr promotes be2,
-    // which takes over be1's journal, finishes its committed work, and
-    // takes the new work.
+/// Partition states on node `n`, in `rtr show partition` order.
+fn roles(n: &Node) -> Vec<String> {
+    let v = n.rtr(&["show", "partition", "--json"]).json();
+    v["partitions"].as_array().unwrap().iter().map(|p| p["state"].as_str().unwrap().to_string()).collect()
+}
+
+/// fe, tr, be1 and be2 of facility `crash`, the backends' journals under
+/// one shared directory (`journals`); the crash workload's servers on be1
+/// (active) then on be2 (its standby); four clients sending `count`
+/// transfers each from fe, under way (100 accepted). `until` bounds the set-up.
+struct ActiveStandby {
+    _root: tempfile::TempDir,
+    journals: PathBuf,
+    fe: Node,
+    tr: Node,
+    be1: Node,
+    be2: Node,
+    state: PathBuf,
+    s1: Proc,
+    s2: Proc,
+    clients: Proc,
+    accepted: PathBuf,
+    until: Instant,
+}
+
+/// See [`ActiveStandby`]; `inactivity` in seconds, `logged`: the nodes log
+/// to `DIR/node.log` (`Node::start_logged`).
+fn active_standby(inactivity: &str, logged: bool, count: &str) -> ActiveStandby {
     let root = tempfile::tempdir().unwrap();
     let journals = root.path().join("journals");
     let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
     let all = [("fe", ports[0]), ("tr", ports[1]), ("be1", ports[2]), ("be2", ports[3])];
     let start = |name: &str, port: u16| {
         let peers: Vec<(&str, u16)> = all.iter().copied().filter(|(n, _)| *n != name).collect();
-        Node::start(root.path(), name, port, &peers, &["--inactivity", "5", "--journal-root", s(&journals)])
+        let extra = ["--inactivity", inactivity, "--journal-root", s(&journals)];
+        if logged {
+            Node::start_logged(root.path(), name, port, &peers, &extra)
+        } else {
+            Node::start(root.path(), name, port, &peers, &extra)
+        }
     };
-    let (fe, tr, mut be1, be2) =
+    let (fe, tr, be1, be2) =
         (start("fe", ports[0]), start("tr", ports[1]), start("be1", ports[2]), start("be2", ports[3]));
     for n in [&fe, &tr, &be1, &be2] {
         n.ok(&["create", "facility", "crash", "--frontend", "fe", "--router", "tr", "--backend", "be1,be2"]);
@@ -343,10 +369,6 @@ fn killing_the_active_backend_node_promotes_its_standby_which_finishes_its_work(
     let state = root.path().join("state");
     let s1 = spawn(&["crash-remote", "--servers", "--state", s(&state)], Some(&be1.socket));
     s1.expect("servers open");
-    let roles = |n: &Node| -> Vec<String> {
-        let v = n.rtr(&["show", "partition", "--json"]).json();
-        v["partitions"].as_array().unwrap().iter().map(|p| p["state"].as_str().unwrap().to_string()).collect()
-    };
     let until = Instant::now() + WAIT;
     while roles(&be1) != ["active", "active"] {
         assert!(Instant::now() < until, "be1 not active: {:?}", roles(&be1));
@@ -358,13 +380,24 @@ fn killing_the_active_backend_node_promotes_its_standby_which_finishes_its_work(
         assert!(Instant::now() < until, "be2 not standby: {:?}", roles(&be2));
         std::thread::sleep(Duration::from_millis(20));
     }
-    let mut clients =
-        spawn(&["crash-remote", "--clients", "4", "--count", "150", "--state", s(&state)], Some(&fe.socket));
+    let clients = spawn(&["crash-remote", "--clients", "4", "--count", count, "--state", s(&state)], Some(&fe.socket));
     let accepted = state.join("client-accepted.log");
     while lines(&accepted) < 100 {
-        assert!(Instant::now() < until, "no progress before the kill");
+        assert!(Instant::now() < until, "no progress before the fault");
         std::thread::sleep(Duration::from_millis(5));
     }
+    ActiveStandby { _root: root, journals, fe, tr, be1, be2, state, s1, s2, clients, accepted, until }
+}
+
+#[test]
+fn killing_the_active_backend_node_promotes_its_standby_which_finishes_its_work() {
+    // be1 and be2 serve the same key ranges; be1's servers open first, so
+    // be1 is active and be2 its standby. Both keep their journals under one
+    // shared directory. be1 is killed (SIGKILL) under load: tr promotes be2,
+    // which takes over be1's journal, finishes its committed work, and
+    // takes the new work.
+    let ActiveStandby { _root, journals: _, fe: _fe, tr, mut be1, be2, state, s1, s2, mut clients, accepted, until } =
+        active_standby("5", false, "150");
     let before = lines(&accepted);
     be1.proc.child.kill().unwrap();
     let killed = Instant::now();
@@ -407,49 +440,10 @@ fn a_frozen_backend_whose_journal_was_taken_over_exits_when_it_wakes() {
     // answers pings but can commit nothing. It drops its links and
     // connections, says why, and exits non-zero (a supervisor restarts
     // it); be2 stays active and every transaction ends once.
-    let root = tempfile::tempdir().unwrap();
-    let journals = root.path().join("journals");
-    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
-    let all = [("fe", ports[0]), ("tr", ports[1]), ("be1", ports[2]), ("be2", ports[3])];
-    let start = |name: &str, port: u16| {
-        let peers: Vec<(&str, u16)> = all.iter().copied().filter(|(n, _)| *n != name).collect();
-        Node::start_logged(root.path(), name, port, &peers, &["--inactivity", "2", "--journal-root", s(&journals)])
-    };
-    let (fe, tr, mut be1, be2) =
-        (start("fe", ports[0]), start("tr", ports[1]), start("be1", ports[2]), start("be2", ports[3]));
     // Whatever happens below, be1 must not stay frozen (the Proc's drop
     // kills it; SIGKILL also ends a stopped process).
-    for n in [&fe, &tr, &be1, &be2] {
-        n.ok(&["create", "facility", "crash", "--frontend", "fe", "--router", "tr", "--backend", "be1,be2"]);
-    }
-    fe.wait_link_up("tr");
-    be1.wait_link_up("tr");
-    be2.wait_link_up("tr");
-    let state = root.path().join("state");
-    let s1 = spawn(&["crash-remote", "--servers", "--state", s(&state)], Some(&be1.socket));
-    s1.expect("servers open");
-    let roles = |n: &Node| -> Vec<String> {
-        let v = n.rtr(&["show", "partition", "--json"]).json();
-        v["partitions"].as_array().unwrap().iter().map(|p| p["state"].as_str().unwrap().to_string()).collect()
-    };
-    let until = Instant::now() + WAIT;
-    while roles(&be1) != ["active", "active"] {
-        assert!(Instant::now() < until, "be1 not active: {:?}", roles(&be1));
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let s2 = spawn(&["crash-remote", "--servers", "--state", s(&state)], Some(&be2.socket));
-    s2.expect("servers open");
-    while roles(&be2) != ["standby", "standby"] {
-        assert!(Instant::now() < until, "be2 not standby: {:?}", roles(&be2));
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let mut clients =
-        spawn(&["crash-remote", "--clients", "4", "--count", "200", "--state", s(&state)], Some(&fe.socket));
-    let accepted = state.join("client-accepted.log");
-    while lines(&accepted) < 100 {
-        assert!(Instant::now() < until, "no progress before the freeze");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let ActiveStandby { _root, journals, fe: _fe, tr, mut be1, be2, state, s1, s2, mut clients, accepted, until: _ } =
+        active_standby("2", true, "200");
     signal(&be1.proc, libc::SIGSTOP);
     let frozen = Instant::now();
     while roles(&be2) != ["active", "active"] {

@@ -116,6 +116,32 @@ enum Tail {
     Short,
 }
 
+/// A copy of journal `dir` whose segment `seg` ends at `cut` as `tail`
+/// says: `zeros` zero bytes from `cut` (then `garbage` over their start),
+/// or the file cut short there. Returns the copy and its segment's path.
+fn torn_copy(
+    dir: &Path,
+    seg: &Path,
+    cut: u64,
+    tail: Tail,
+    zeros: usize,
+    garbage: &[u8],
+) -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().unwrap();
+    copy_dir(dir, t.path());
+    let tseg = t.path().join(seg.file_name().unwrap());
+    let f = fs::OpenOptions::new().write(true).open(&tseg).unwrap();
+    match tail {
+        Tail::Zeros => f.write_all_at(&vec![0u8; zeros], cut).unwrap(),
+        Tail::Garbage => {
+            f.write_all_at(&vec![0u8; zeros], cut).unwrap();
+            f.write_all_at(garbage, cut).unwrap();
+        }
+        Tail::Short => f.set_len(cut).unwrap(),
+    }
+    (t, tseg)
+}
+
 #[test]
 fn torn_write_sweep_every_offset_of_the_last_records() {
     let d = tempfile::tempdir().unwrap();
@@ -134,20 +160,8 @@ fn torn_write_sweep_every_offset_of_the_last_records() {
     let mut checked = 0;
     for cut in from..=to {
         for tail in [Tail::Zeros, Tail::Garbage, Tail::Short] {
-            let t = tempfile::tempdir().unwrap();
-            copy_dir(d.path(), t.path());
-            let tseg = t.path().join(seg.file_name().unwrap());
-            let f = fs::OpenOptions::new().write(true).open(&tseg).unwrap();
-            match tail {
-                Tail::Zeros => f.write_all_at(&vec![0u8; 512], cut).unwrap(),
-                Tail::Garbage => {
-                    f.write_all_at(&vec![0u8; 512], cut).unwrap();
-                    let g: Vec<u8> = (0..64u64).map(|i| (i * 37 + cut) as u8 | 1).collect();
-                    f.write_all_at(&g, cut).unwrap();
-                }
-                Tail::Short => f.set_len(cut).unwrap(),
-            }
-            drop(f);
+            let garbage: Vec<u8> = (0..64u64).map(|i| (i * 37 + cut) as u8 | 1).collect();
+            let (t, tseg) = torn_copy(d.path(), &seg, cut, tail, 512, &garbage);
             // Records wholly before the cut survive; nothing after does.
             let kept: Vec<_> = spans[1..].iter().take_while(|(_, end)| *end <= cut).collect();
             let boundary = kept.last().map_or(spans[0].1, |(_, end)| *end);
@@ -900,21 +914,9 @@ fn a_torn_multi_record_last_append_is_a_torn_tail_at_every_offset() {
     let mut checked = 0;
     for cut in spans[3].0..=spans[6].1 + 8 {
         for tail in [Tail::Zeros, Tail::Garbage, Tail::Short] {
-            let t = tempfile::tempdir().unwrap();
-            copy_dir(d.path(), t.path());
-            let tseg = t.path().join(seg.file_name().unwrap());
-            let f = fs::OpenOptions::new().write(true).open(&tseg).unwrap();
-            match tail {
-                Tail::Zeros => f.write_all_at(&vec![0u8; 1024], cut).unwrap(),
-                Tail::Garbage => {
-                    f.write_all_at(&vec![0u8; 1024], cut).unwrap();
-                    // High bit set: never equal to a payload byte, so the write really differs.
-                    let g: Vec<u8> = (0..64u64).map(|i| (i * 53 + cut) as u8 | 0x80).collect();
-                    f.write_all_at(&g, cut).unwrap();
-                }
-                Tail::Short => f.set_len(cut).unwrap(),
-            }
-            drop(f);
+            // High bit set: never equal to a payload byte, so the write really differs.
+            let garbage: Vec<u8> = (0..64u64).map(|i| (i * 53 + cut) as u8 | 0x80).collect();
+            let (t, tseg) = torn_copy(d.path(), &seg, cut, tail, 1024, &garbage);
             let file_bytes = fs::metadata(&tseg).unwrap().len();
             let kept: Vec<_> = spans[1..].iter().take_while(|(_, end)| *end <= cut).collect();
             let boundary = kept.last().map_or(spans[0].1, |(_, end)| *end);

@@ -76,20 +76,19 @@ impl Real {
         if queue.is_empty() {
             return Vec::new();
         }
-        let batch: Vec<_> = queue.iter().map(|q| (q.entries.clone(), q.sync)).collect();
+        let (batch, rest): (Vec<_>, Vec<_>) =
+            queue.into_iter().map(|q| ((q.entries, q.sync), (q.tokens, q.tids))).unzip();
         let results = o.j.commit(&batch);
         let holder = o.holder;
-        queue
-            .into_iter()
+        rest.into_iter()
             .zip(results)
-            .map(|(q, res)| {
-                let tids = q.tids;
+            .map(|((tokens, tids), res)| {
                 let result = match res {
                     Ok(()) => Flushed::Ok,
                     Err(JournalError::Full) => Flushed::Full,
                     Err(e) => Flushed::Lost(why(&e)),
                 };
-                Done { holder, tokens: q.tokens, tids, result }
+                Done { holder, tokens, tids, result }
             })
             .collect()
     }
@@ -275,11 +274,9 @@ impl Journals {
                     return Vec::new();
                 };
                 let mut o = r.open.remove(&name).expect("found");
-                let queue = std::mem::take(&mut o.queue);
-                let batch: Vec<_> = queue.iter().map(|q| (q.entries.clone(), q.sync)).collect();
-                let results = o.j.commit(&batch);
+                let done = Real::flush_one(&mut o);
                 let _ = o.j.close();
-                queue.into_iter().zip(results).filter(|(_, r)| r.is_ok()).flat_map(|(q, _)| q.tokens).collect()
+                done.into_iter().filter(|d| matches!(d.result, Flushed::Ok)).flat_map(|d| d.tokens).collect()
             }
         }
     }
