@@ -14,6 +14,7 @@
 //! - [`info_class`], [`qualifier`]: the vocabulary of `rtr_request_info` and `rtr_set_info`.
 
 pub mod api;
+pub mod authority;
 pub mod error;
 pub mod events;
 pub mod facility;

@@ -1,0 +1,176 @@
+//! An in-memory role authority: one record set shared by the handles of
+//! several nodes of one process. The embedded node uses it alone (every
+//! claim of its only backend node wins); the in-memory cluster tests and the
+//! simulator share one between their nodes and say when a node's process
+//! ends ([`MemAuthority::process_ended`]), which is when its locks drop, as
+//! the kernel drops a dead process's file locks.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{Authority, AuthorityError, Claim, Grant};
+
+#[derive(Default)]
+struct Record {
+    /// Every grant of the range, oldest first (the last is the newest).
+    grants: Vec<Grant>,
+    /// The node holding the range's lock (alive and holding the newest
+    /// grant, or a forced-out holder still running).
+    lock: Option<String>,
+}
+
+#[derive(Default)]
+struct State {
+    ranges: BTreeMap<String, Record>,
+    /// Nodes that cannot reach the authority (simulated minority).
+    cut_off: Vec<String>,
+}
+
+/// The shared record set; [`MemAuthority::handle`] makes one node's handle.
+#[derive(Clone, Default)]
+pub struct MemAuthority {
+    state: Arc<Mutex<State>>,
+}
+
+impl MemAuthority {
+    pub fn new() -> MemAuthority {
+        MemAuthority::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A handle acting for node `node`.
+    pub fn handle(&self, node: &str) -> MemHandle {
+        MemHandle { shared: self.clone(), me: node.to_string(), held: BTreeMap::new() }
+    }
+
+    /// Node `node`'s process ended (crashed or stopped): the locks it held
+    /// drop. Its grants stay; they are not released.
+    pub fn process_ended(&self, node: &str) {
+        for r in self.lock().ranges.values_mut() {
+            if r.lock.as_deref() == Some(node) {
+                r.lock = None;
+            }
+        }
+    }
+
+    /// Cut node `node` off from the authority (or reconnect it): its calls
+    /// fail with `Unreachable` meanwhile.
+    pub fn set_cut_off(&self, node: &str, cut: bool) {
+        let mut st = self.lock();
+        st.cut_off.retain(|n| n != node);
+        if cut {
+            st.cut_off.push(node.to_string());
+        }
+    }
+
+    /// The newest grant of every range (range id, grant), in id order.
+    pub fn grants(&self) -> Vec<(String, Grant)> {
+        self.lock().ranges.iter().filter_map(|(id, r)| r.grants.last().map(|g| (id.clone(), g.clone()))).collect()
+    }
+}
+
+/// One node's handle on a [`MemAuthority`].
+pub struct MemHandle {
+    shared: MemAuthority,
+    me: String,
+    /// Grants this handle won and has not released or lost: range -> epoch.
+    held: BTreeMap<String, u64>,
+}
+
+impl MemHandle {
+    fn state(&self) -> Result<MutexGuard<'_, State>, AuthorityError> {
+        let st = self.shared.lock();
+        if st.cut_off.contains(&self.me) {
+            return Err(AuthorityError::Unreachable(format!("{} is cut off from the authority", self.me)));
+        }
+        Ok(st)
+    }
+}
+
+impl Authority for MemHandle {
+    fn describe(&self) -> String {
+        "local".to_string()
+    }
+
+    fn claim(&mut self, range: &str, force_over: Option<u64>) -> Result<Claim, AuthorityError> {
+        let me = self.me.clone();
+        let mut st = self.shared.lock();
+        if st.cut_off.contains(&me) {
+            return Err(AuthorityError::Unreachable(format!("{me} is cut off from the authority")));
+        }
+        let r = st.ranges.entry(range.to_string()).or_default();
+        let newest = r.grants.last().cloned();
+        // This process already holds the newest grant (a retried claim).
+        if let Some(g) = newest.as_ref().filter(|g| !g.released && self.held.get(range) == Some(&g.epoch)) {
+            return Ok(Claim::Granted { epoch: g.epoch, previous: None });
+        }
+        let forced = match (&newest, force_over) {
+            (Some(g), Some(e)) if g.epoch == e && !g.released => true,
+            (Some(g), Some(_)) if !g.released => return Ok(Claim::Held(g.clone())),
+            _ => false,
+        };
+        let lock_free = r.lock.is_none() || r.lock.as_deref() == Some(me.as_str());
+        if !forced && !lock_free {
+            if let Some(g) = newest.clone().filter(|g| !g.released) {
+                return Ok(Claim::Held(g));
+            }
+        }
+        let epoch = newest.as_ref().map_or(0, |g| g.epoch) + 1;
+        r.grants.push(Grant { epoch, holder: me.clone(), released: false, forced });
+        if lock_free {
+            r.lock = Some(me);
+        }
+        drop(st);
+        self.held.insert(range.to_string(), epoch);
+        Ok(Claim::Granted { epoch, previous: newest })
+    }
+
+    fn release(&mut self, range: &str, epoch: u64) -> Result<(), AuthorityError> {
+        let me = self.me.clone();
+        let mut st = self.state()?;
+        if let Some(r) = st.ranges.get_mut(range) {
+            if let Some(g) = r.grants.last_mut().filter(|g| g.epoch == epoch && g.holder == me) {
+                g.released = true;
+                if r.lock.as_deref() == Some(me.as_str()) {
+                    r.lock = None;
+                }
+            }
+        }
+        drop(st);
+        if self.held.get(range) == Some(&epoch) {
+            self.held.remove(range);
+        }
+        Ok(())
+    }
+
+    fn current(&mut self, range: &str) -> Result<Option<Grant>, AuthorityError> {
+        Ok(self.state()?.ranges.get(range).and_then(|r| r.grants.last().cloned()))
+    }
+
+    fn maintain(&mut self) -> Vec<(String, u64)> {
+        let me = self.me.clone();
+        let Ok(mut st) = self.state() else { return Vec::new() };
+        let mut lost = Vec::new();
+        for (range, epoch) in &self.held {
+            let Some(r) = st.ranges.get_mut(range) else { continue };
+            match r.grants.last() {
+                Some(g) if g.epoch == *epoch => {
+                    // Forced in while the old holder still ran: take the
+                    // lock once its process is gone.
+                    if r.lock.is_none() {
+                        r.lock = Some(me.clone());
+                    }
+                }
+                _ => lost.push((range.clone(), *epoch)),
+            }
+        }
+        drop(st);
+        for (range, _) in &lost {
+            self.held.remove(range);
+        }
+        lost
+    }
+}

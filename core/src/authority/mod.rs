@@ -1,0 +1,142 @@
+//! The role authority: who is active for a key range, under which epoch
+//! (design: `docs/roles.md`).
+//!
+//! Every key range of a facility has one role record in an authority that
+//! makes one change at a time. A backend partition becomes active only by
+//! claiming the record ([`Authority::claim`]); the authority gives the next
+//! epoch to exactly one claimer, and only once the previous holder cannot be
+//! exercising the role any more (its lock or lease is gone), or when the
+//! claimer forces it with a quorum's evidence that the holder is lost. Epochs
+//! only grow: everyone refuses an active role older than the newest it saw.
+//!
+//! Providers:
+//! - [`mem::MemAuthority`]: one in-memory record set shared by handles; the
+//!   embedded node (one backend node), the in-memory cluster tests and the
+//!   simulator use it;
+//! - the shared journal root (`shared_root`): files beside the journals,
+//!   under the journal's own ownership rules;
+//! - etcd (`etcd`): a lease per holder, the key's create revision as epoch.
+//!
+//! The node (`crate::node`) stays sans-I/O: it emits `Output::Claim` and
+//! `Output::ReleaseRole` and hears the results as inputs; the runtime calls
+//! the provider.
+
+pub mod mem;
+
+use crate::keyseg::KeyRange;
+
+/// One grant of the active role of a key range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    /// Only grows, per range; the first grant is epoch 1.
+    pub epoch: u64,
+    /// The node that holds (or held) the role.
+    pub holder: String,
+    /// The holder gave the role up cleanly (its last server left): the next
+    /// holder has no journal of it to recover.
+    pub released: bool,
+    /// The grant was forced over a holder that may still have been alive.
+    pub forced: bool,
+}
+
+/// The answer to a claim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The claimer holds the role at `epoch`. `previous` is the grant it
+    /// replaces (none for the first grant of the range): unless it was
+    /// released, or held by the claimer itself, the claimer must recover the
+    /// previous holder's journal before it presents any work.
+    Granted { epoch: u64, previous: Option<Grant> },
+    /// Another holder's grant is still live (or the forced claim was over an
+    /// epoch that is no longer the newest).
+    Held(Grant),
+}
+
+/// Why the authority could not answer. The claimer stays as it is (never
+/// becomes active because of an error).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthorityError {
+    /// The authority cannot be reached (the minority state).
+    #[error("the role authority is unreachable: {0}")]
+    Unreachable(String),
+    /// The authority's records are damaged; an operator must look.
+    #[error("the role authority's record is damaged: {0}")]
+    Corrupt(String),
+    /// Anything else (an I/O error, a refused request), with what it was.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A role authority as one node uses it: every call is made on behalf of
+/// the node named when the handle was made. Calls block; providers keep
+/// them short (a few file operations, one HTTP round trip on loopback).
+pub trait Authority: Send {
+    /// What this is, for logs and `rtr show partition` ("shared root
+    /// /var/rtr/journals", "etcd http://127.0.0.1:2379", "local").
+    fn describe(&self) -> String;
+
+    /// Claim the active role of range `range` (a [`range_id`]).
+    ///
+    /// Without `force_over` the claim wins only if the range has no grant,
+    /// or its newest grant was released, or its holder is gone (no lock, no
+    /// lease). A claim by the node that already holds the newest live grant
+    /// returns `Granted` with that same epoch and `previous: None`, so a
+    /// retried claim is harmless.
+    ///
+    /// With `force_over: Some(e)` (the caller has a quorum's word that the
+    /// holder of `e` is lost) the claim wins if `e` is still the newest
+    /// epoch, whether or not its holder looks alive; the caller then fences
+    /// the old holder by taking over its journal. A provider that cannot
+    /// force (etcd) treats it as a plain claim.
+    fn claim(&mut self, range: &str, force_over: Option<u64>) -> Result<Claim, AuthorityError>;
+
+    /// Give up the role of `range` held at `epoch` cleanly (no journal of
+    /// this node needs recovering for it). Does nothing if `epoch` is not
+    /// this node's live grant.
+    fn release(&mut self, range: &str, epoch: u64) -> Result<(), AuthorityError>;
+
+    /// The newest grant of `range`, if any (for `rtr show partition`).
+    fn current(&mut self, range: &str) -> Result<Option<Grant>, AuthorityError>;
+
+    /// Called often (every node pass that has time for it, at most every
+    /// [`MAINTAIN_EVERY_MS`]): keep live grants live (take a lock that is
+    /// free again after a forced claim, renew a lease) and return the
+    /// grants this node held and has lost (range, epoch): a newer epoch
+    /// exists or the lease could not be renewed in time. The node stops
+    /// being active for them at once.
+    fn maintain(&mut self) -> Vec<(String, u64)>;
+}
+
+/// How often the runtime calls [`Authority::maintain`].
+pub const MAINTAIN_EVERY_MS: u64 = 100;
+
+/// The authority's name for a key range of a facility: the facility's name
+/// (lower case, characters other than ASCII letters, digits, `-` and `_`
+/// written as `%XX`) and the CRC32C of the range's bounds, so it is a safe
+/// file name and an etcd key. Two partitions are standbys of each other
+/// exactly when their ranges are `same_range`, which is what the bounds
+/// encode; the partition name is not part of it.
+pub fn range_id(facility: &str, range: &KeyRange) -> String {
+    let mut name = String::new();
+    for b in facility.to_ascii_lowercase().bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            name.push(b as char);
+        } else {
+            name.push_str(&format!("%{b:02X}"));
+        }
+    }
+    let mut bounds = Vec::new();
+    for s in range.segments() {
+        bounds.extend_from_slice(&(s.key_type() as u32).to_le_bytes());
+        bounds.extend_from_slice(&s.length().to_le_bytes());
+        bounds.extend_from_slice(&s.offset().to_le_bytes());
+        bounds.extend_from_slice(&(s.low().len() as u32).to_le_bytes());
+        bounds.extend_from_slice(s.low());
+        bounds.extend_from_slice(&(s.high().len() as u32).to_le_bytes());
+        bounds.extend_from_slice(s.high());
+    }
+    format!("{name}.{:08x}", crc32c::crc32c(&bounds))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,65 @@
+use super::mem::MemAuthority;
+use super::*;
+use crate::keyseg::{KeySegment, KeyType};
+
+fn range(lo: u32, hi: u32) -> KeyRange {
+    let seg = KeySegment::new(0, KeyType::Unsigned, 4, 0, Some(&lo.to_ne_bytes()), Some(&hi.to_ne_bytes())).unwrap();
+    KeyRange::new(vec![seg]).unwrap()
+}
+
+#[test]
+fn range_ids_are_safe_names_equal_exactly_for_the_same_range() {
+    let a = range_id("Bank Fac/1", &range(0, 99));
+    assert!(a.starts_with("bank%20fac%2F1."), "{a}");
+    assert!(a.bytes().all(|b| b.is_ascii_alphanumeric() || b"%._-".contains(&b)), "{a}");
+    assert_eq!(a, range_id("bank fac/1", &range(0, 99).named(Some("p".into()))));
+    assert_ne!(a, range_id("bank fac/1", &range(0, 100)));
+    assert_ne!(a, range_id("other", &range(0, 99)));
+}
+
+#[test]
+fn one_holder_per_range_until_its_process_ends() {
+    let auth = MemAuthority::new();
+    let (mut a, mut b) = (auth.handle("a"), auth.handle("b"));
+    assert_eq!(a.claim("r", None).unwrap(), Claim::Granted { epoch: 1, previous: None });
+    // Claimed again by its holder: the same grant, harmlessly.
+    assert_eq!(a.claim("r", None).unwrap(), Claim::Granted { epoch: 1, previous: None });
+    let held = Grant { epoch: 1, holder: "a".into(), released: false, forced: false };
+    assert_eq!(b.claim("r", None).unwrap(), Claim::Held(held.clone()));
+    auth.process_ended("a");
+    assert_eq!(b.claim("r", None).unwrap(), Claim::Granted { epoch: 2, previous: Some(held) });
+    // The old holder, restarted, finds a newer holder alive.
+    let mut a = auth.handle("a");
+    assert!(matches!(a.claim("r", None).unwrap(), Claim::Held(Grant { epoch: 2, .. })));
+}
+
+#[test]
+fn a_released_grant_passes_on_without_recovery_and_a_forced_one_fences_by_epoch() {
+    let auth = MemAuthority::new();
+    let (mut a, mut b) = (auth.handle("a"), auth.handle("b"));
+    a.claim("r", None).unwrap();
+    a.release("r", 1).unwrap();
+    let Claim::Granted { epoch: 2, previous: Some(p) } = b.claim("r", None).unwrap() else { panic!() };
+    assert!(p.released && p.holder == "a");
+    // a claims over b by force: only over the newest epoch.
+    assert!(matches!(a.claim("r", Some(1)).unwrap(), Claim::Held(Grant { epoch: 2, .. })));
+    let Claim::Granted { epoch: 3, previous: Some(p) } = a.claim("r", Some(2)).unwrap() else { panic!() };
+    assert_eq!(p.holder, "b");
+    // b learns it lost the role; a takes the lock once b's process is gone.
+    assert_eq!(b.maintain(), vec![("r".to_string(), 2)]);
+    assert!(b.maintain().is_empty(), "reported once");
+    auth.process_ended("b");
+    assert!(a.maintain().is_empty());
+    let mut c = auth.handle("c");
+    assert!(matches!(c.claim("r", None).unwrap(), Claim::Held(Grant { epoch: 3, .. })));
+}
+
+#[test]
+fn a_node_cut_off_from_the_authority_is_never_granted() {
+    let auth = MemAuthority::new();
+    let mut a = auth.handle("a");
+    auth.set_cut_off("a", true);
+    assert!(matches!(a.claim("r", None), Err(AuthorityError::Unreachable(_))));
+    auth.set_cut_off("a", false);
+    assert!(matches!(a.claim("r", None), Ok(Claim::Granted { epoch: 1, .. })));
+}
