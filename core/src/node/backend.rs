@@ -29,6 +29,8 @@ use std::collections::VecDeque;
 use super::Map;
 use std::time::{Duration, Instant};
 
+mod roles;
+
 use super::frontend::status_delivery;
 use super::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter, TxState, LOCAL};
 use crate::facility::RoleList;
@@ -68,12 +70,36 @@ pub(super) struct Partition {
     /// A call-out partition: sees every message of the transactions of its
     /// node (or of its node's router), votes, and writes nothing.
     pub(super) callout: Callout,
+    /// The range's grant as this partition knows it (`roles.rs`).
+    pub(super) grant: roles::RoleState,
 }
 
-/// A partition's role in its key range, as the master router decided it.
+impl Partition {
+    fn new(facility: String, range: KeyRange, noconcurrent: bool, nostandby: bool, callout: Callout) -> Partition {
+        let rid = crate::authority::range_id(&facility, &range);
+        Partition {
+            facility,
+            range,
+            servers: Vec::new(),
+            free: VecDeque::new(),
+            waiting: VecDeque::new(),
+            noconcurrent,
+            retry_limit: DEFAULT_RETRY_LIMIT,
+            suspended: false,
+            role: PartRole::Waiting,
+            priority: Vec::new(),
+            nostandby,
+            callout,
+            grant: roles::RoleState { rid, ..Default::default() },
+        }
+    }
+}
+
+/// A partition's role in its key range, as the role authority granted it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PartRole {
-    /// Offered to the routers; no role yet.
+    /// Claiming the range's grant; no answer yet (or the authority cannot
+    /// be reached).
     Waiting,
     /// Transactions for the range come here.
     Active,
@@ -388,23 +414,9 @@ impl Backend {
                 self.next_part += 1;
                 let id = self.next_part;
                 fac.parts.push(id);
-                self.parts.insert(
-                    id,
-                    Partition {
-                        facility: facility.clone(),
-                        range: range.clone(),
-                        servers: Vec::new(),
-                        free: VecDeque::new(),
-                        waiting: VecDeque::new(),
-                        noconcurrent,
-                        retry_limit: DEFAULT_RETRY_LIMIT,
-                        suspended: false,
-                        role: PartRole::Waiting,
-                        priority: Vec::new(),
-                        nostandby: fl & flags::ope::NOSTANDBY != 0,
-                        callout: Callout::No,
-                    },
-                );
+                let nostandby = fl & flags::ope::NOSTANDBY != 0;
+                self.parts
+                    .insert(id, Partition::new(facility.clone(), range.clone(), noconcurrent, nostandby, Callout::No));
                 (id, true)
             }
         };
@@ -416,8 +428,10 @@ impl Backend {
         ctx.deliver(chan.0, status_delivery(chan.1, MsgType::Opened, None, Status::Ok, 0));
         if created {
             self.claim_recovered(part_id);
-            // Offered to the routers; the master router gives it its role.
+            // Known to the routers as waiting; active only under a grant of
+            // the role authority.
             self.announce(ctx, part_id);
+            self.claim(ctx, part_id, None);
         } else if let Some(p) = self.parts.get(&part_id) {
             let events: &[i32] = match p.role {
                 PartRole::Active => &[crate::events::SRPRIMARY, crate::events::SRRECOVERCMPL],
@@ -442,23 +456,10 @@ impl Backend {
             None => {
                 self.next_part += 1;
                 let id = self.next_part;
-                self.parts.insert(
-                    id,
-                    Partition {
-                        facility,
-                        range: KeyRange::default(),
-                        servers: Vec::new(),
-                        free: VecDeque::new(),
-                        waiting: VecDeque::new(),
-                        noconcurrent: false,
-                        retry_limit: DEFAULT_RETRY_LIMIT,
-                        suspended: false,
-                        role: PartRole::Waiting,
-                        priority: Vec::new(),
-                        nostandby: false,
-                        callout,
-                    },
-                );
+                // A call-out has no key range to share: always active.
+                let mut p = Partition::new(facility, KeyRange::default(), false, false, callout);
+                p.role = PartRole::Active;
+                self.parts.insert(id, p);
                 id
             }
         };
@@ -478,22 +479,12 @@ impl Backend {
         self.parts.get(&part).is_some_and(|p| p.callout != Callout::No)
     }
 
-    /// Tell every linked router of the partition's facility where it stands
-    /// (the first of them is its master).
+    /// Tell every linked router of the partition's facility where it stands.
     fn announce(&mut self, ctx: &mut Ctx, part: PartId) {
         let Some(p) = self.parts.get(&part) else { return };
-        for (i, r) in ctx.topo.routers(&p.facility).into_iter().enumerate() {
-            let up = ToRouter::PartitionUp {
-                facility: p.facility.clone(),
-                part,
-                range: p.range.clone(),
-                active: p.role == PartRole::Active,
-                master: i == 0,
-                priority: p.priority.clone(),
-                nostandby: p.nostandby,
-                callout: p.callout,
-            };
-            ctx.to_router(r, up);
+        let Some(up) = self.up_message(part) else { return };
+        for r in ctx.topo.routers(&p.facility) {
+            ctx.to_router(r, up.clone());
         }
     }
 
@@ -508,49 +499,6 @@ impl Backend {
         }
         self.announce(ctx, part);
         self.dispatch(ctx, part);
-    }
-
-    /// The master router refused the partition a role (standby not
-    /// allowed): its servers are closed with `RTR_STS_NOSTANDBY`.
-    fn refuse_partition(&mut self, ctx: &mut Ctx, from: NodeRef, part: PartId) {
-        let Some(p) = self.parts.get(&part) else { return };
-        if ctx.topo.routers(&p.facility).first() != Some(&from) {
-            return;
-        }
-        for s in p.servers.clone() {
-            ctx.deliver(s.0, status_delivery(s.1, MsgType::Closed, None, Status::Nostandby, 0));
-            self.close(ctx, s);
-        }
-    }
-
-    /// The master router's decision on a partition's role.
-    fn role(&mut self, ctx: &mut Ctx, from: NodeRef, part: PartId, active: bool, takeover: Option<String>) {
-        let Some(p) = self.parts.get_mut(&part) else { return };
-        if ctx.topo.routers(&p.facility).first() != Some(&from) {
-            return; // only the master router decides
-        }
-        if !active {
-            if p.role != PartRole::Standby {
-                p.role = PartRole::Standby;
-                for s in &p.servers {
-                    self.role_events.push((p.facility.clone(), crate::events::SRSTANDBY, *s));
-                }
-            }
-            return;
-        }
-        match takeover {
-            Some(node) if !self.adopted.contains_key(&node) => {
-                let busy = self.parts.values().any(|q| q.role == PartRole::Recovering(node.clone()));
-                if let Some(p) = self.parts.get_mut(&part) {
-                    p.role = PartRole::Recovering(node.clone());
-                }
-                if !busy {
-                    self.next_jid += 1;
-                    ctx.output(super::Output::Takeover { node, jid: self.next_jid });
-                }
-            }
-            _ => self.set_active(ctx, part),
-        }
     }
 
     /// An operator's decision: a partition waiting for a lost node's
@@ -889,8 +837,9 @@ impl Backend {
         match m {
             // Delivered by the node itself (`Node::run`).
             ToBackend::Broadcast { .. } => {}
-            ToBackend::Role { part, refused: true, .. } => self.refuse_partition(ctx, from, part),
-            ToBackend::Role { part, active, takeover, .. } => self.role(ctx, from, part, active, takeover),
+            ToBackend::Holder { part, epoch, linked } => self.holder_notice(ctx, from, part, epoch, linked),
+            ToBackend::Superseded { part, epoch } => self.superseded(ctx, part, epoch),
+            ToBackend::Refused { part } => self.refused(ctx, part),
             ToBackend::Msg { tid, part, index, data, first, flags: fl } => {
                 if !self.owned_by(ctx, from, tid, part, || ToBackend::Msg {
                     tid,
@@ -1174,7 +1123,7 @@ impl Backend {
         if !self.in_doubt.is_empty() {
             self.inquire_in_doubt(ctx);
         }
-        // Every router of the facility hears again: the master may have changed.
+        // The new router learns where each partition stands.
         let mut ids: Vec<PartId> = self.parts.keys().copied().collect();
         ids.sort();
         for part in ids {
@@ -1188,12 +1137,7 @@ impl Backend {
     /// another router: one that already asked takes them over now; the
     /// rest are orphans until one does (see [`ORPHAN_GRACE`]).
     pub fn router_lost(&mut self, ctx: &mut Ctx, id: NodeRef) {
-        // The master may have changed: the partitions announce themselves again.
-        let mut ids: Vec<PartId> = self.parts.keys().copied().collect();
-        ids.sort();
-        for part in ids {
-            self.announce(ctx, part);
-        }
+        self.forget_router(id);
         let keys: Vec<(Tid, PartId)> =
             self.branches.iter().filter(|(_, b)| b.router == id && b.committed.is_none()).map(|(k, _)| *k).collect();
         for key in keys {
@@ -1210,7 +1154,10 @@ impl Backend {
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.orphan_deadline
+        match (self.orphan_deadline, self.next_claim()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Orphans whose grace ended: an unvoted branch is rolled back (no
@@ -1219,6 +1166,7 @@ impl Backend {
     /// became of it (again every grace period until one does), its server
     /// held meanwhile.
     pub fn tick(&mut self, ctx: &mut Ctx) {
+        self.retry_claims(ctx);
         let Some(due) = self.orphan_deadline else { return };
         if due > ctx.now {
             return;
@@ -1517,7 +1465,8 @@ impl Backend {
     pub(super) fn dispatch(&mut self, ctx: &mut Ctx, part: PartId) {
         loop {
             let Some(p) = self.parts.get_mut(&part) else { return };
-            if p.suspended || p.waiting.is_empty() || p.free.is_empty() {
+            // Only under the range's grant (a call-out has no range).
+            if p.suspended || p.waiting.is_empty() || p.free.is_empty() || p.role != PartRole::Active {
                 return;
             }
             let Some(tid) = p.waiting.pop_front() else { return };
@@ -1550,7 +1499,8 @@ impl Backend {
 
     fn drop_if_empty(&mut self, ctx: &mut Ctx, part: PartId) {
         let Some(p) = self.parts.get(&part) else { return };
-        if p.servers.is_empty() && p.waiting.is_empty() {
+        if p.servers.is_empty() && p.waiting.is_empty() && self.may_drop(ctx, part) {
+            let Some(p) = self.parts.get(&part) else { return };
             let facility = p.facility.clone();
             self.parts.remove(&part);
             if let Some(f) = self.facilities.get_mut(&facility) {

@@ -9,6 +9,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::authority::mem::{MemAuthority, MemHandle};
+use crate::authority::Authority;
 use crate::facility::{FacilityDef, FacilityTable};
 use crate::flags;
 use crate::journal::Record;
@@ -28,6 +30,9 @@ const SERVER: ConnId = 2;
 
 struct Cluster {
     nodes: Vec<Option<Node>>,
+    /// The role authority the nodes share, and each live node's handle.
+    authority: MemAuthority,
+    auth: Vec<Option<MemHandle>>,
     now: Instant,
     /// Messages on the wire: (from, to, message), in order.
     wire: VecDeque<(usize, usize, Internal)>,
@@ -78,7 +83,10 @@ impl Cluster {
             n.set_facilities(t);
             nodes.push(Some(n));
         }
+        let authority = MemAuthority::new();
         let mut c = Cluster {
+            auth: NAMES.iter().map(|n| Some(authority.handle(n))).collect(),
+            authority,
             nodes,
             now: Instant::now(),
             wire: VecDeque::new(),
@@ -118,6 +126,7 @@ impl Cluster {
     fn collect(&mut self) {
         loop {
             let mut takeovers = Vec::new();
+            let mut claims = Vec::new();
             for i in 0..self.nodes.len() {
                 let Some(n) = self.nodes[i].as_mut() else { continue };
                 for o in n.take_output() {
@@ -147,12 +156,26 @@ impl Cluster {
                         Output::Peer { peer, msg } => self.wire.push_back((i, peer as usize - 1, msg)),
                         Output::Takeover { node, jid } => takeovers.push((i, node, jid)),
                         Output::Release { jid } => self.released.push((i, jid)),
+                        Output::Claim { range, force_over } => claims.push((i, range, force_over)),
+                        Output::ReleaseRole { range, epoch } => {
+                            if let Some(a) = self.auth[i].as_mut() {
+                                a.release(&range, epoch).expect("released");
+                            }
+                        }
                         Output::Log(_) => {}
                     }
                 }
             }
-            if takeovers.is_empty() {
+            if takeovers.is_empty() && claims.is_empty() {
                 return;
+            }
+            let now = self.now;
+            for (i, range, force_over) in claims {
+                let Some(a) = self.auth[i].as_mut() else { continue };
+                let result = a.claim(&range, force_over).map_err(|e| e.to_string());
+                if let Some(n) = self.nodes[i].as_mut() {
+                    n.claimed(now, &range, result);
+                }
             }
             if let Some(d) = self.defer_takeovers.as_mut() {
                 d.extend(takeovers);
@@ -182,6 +205,8 @@ impl Cluster {
     /// lost, and every other node sees its link go down.
     fn kill(&mut self, k: usize) {
         self.nodes[k] = None;
+        self.auth[k] = None;
+        self.authority.process_ended(NAMES[k]);
         self.wire.retain(|(f, t, _)| *f != k && *t != k);
         self.syncs.retain(|(i, _)| *i != k);
         let now = self.now;
@@ -724,6 +749,7 @@ impl Cluster {
         let records = self.journals[k].clone();
         n.recover(self.now, &records);
         self.nodes[k] = Some(n);
+        self.auth[k] = Some(self.authority.handle(NAMES[k]));
         self.link_all(|a, b| a == k || b == k);
     }
 

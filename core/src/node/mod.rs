@@ -103,6 +103,20 @@ pub enum Output {
     Release {
         jid: u32,
     },
+    /// Claim the active role of key range `range` (an
+    /// [`crate::authority::range_id`]) from the role authority, forcing it
+    /// over grant `force_over` if given; the answer comes back through
+    /// [`Node::claimed`].
+    Claim {
+        range: String,
+        force_over: Option<u64>,
+    },
+    /// Give up the grant `epoch` of key range `range` cleanly (its last
+    /// server left and nothing of the range is left to do here).
+    ReleaseRole {
+        range: String,
+        epoch: u64,
+    },
     /// A line for the node's log. The node does no I/O itself: its driver
     /// writes the line (a daemon's log, the application's standard error),
     /// a simulator keeps it in its trace.
@@ -134,6 +148,10 @@ pub enum NodeInput {
     LinkDown { id: NodeRef },
     /// [`Node::takeover_done`].
     TakeoverDone { node: String, result: Result<(u32, Vec<Record>), String> },
+    /// [`Node::claimed`].
+    Claimed { range: String, result: Result<crate::authority::Claim, String> },
+    /// [`Node::role_lost`].
+    RoleLost { range: String, epoch: u64 },
     /// [`Node::set_partition`].
     SetPartition { facility: String, id: u64, change: crate::protocol::admin::PartitionChange },
     /// [`Node::set_transaction`].
@@ -220,16 +238,15 @@ pub enum ToRouter {
         status: Status,
     },
     /// A backend's partition, as it stands: active (transactions go to it)
-    /// or not (a standby, or a new partition waiting for its role). `master`:
-    /// the receiving router is the one whose role decisions the backend
-    /// follows (the first linked router of the facility's list). Sent again
-    /// whenever either changes.
+    /// or not (a standby, or a new partition waiting for its grant), and
+    /// the epoch of the grant it holds (active) or knows its range's holder
+    /// has (standby; 0: none known). Sent again whenever either changes.
     PartitionUp {
         facility: String,
         part: PartId,
         range: KeyRange,
         active: bool,
-        master: bool,
+        epoch: u64,
         /// The backend nodes in the order they should become active for
         /// the key range (empty: the facility's backend order).
         priority: Vec<String>,
@@ -351,18 +368,19 @@ pub enum ToBackend {
     Inquire { tid: Tid, facility: String },
     /// A client's user event, for this node's server channels.
     Broadcast { facility: String, evtnum: i32, rcpspc: String, data: Bytes },
-    /// The master router's decision on a partition's role: active, or
-    /// standby. `takeover`: become active by first taking over the journal
-    /// of that (lost) node and finishing its work.
-    Role {
-        part: PartId,
-        active: bool,
-        takeover: Option<String>,
-        /// Neither active nor standby: the range is active elsewhere and
-        /// `RTR_F_OPE_NOSTANDBY` (of either partition) forbids a standby.
-        /// Its servers are closed (`RTR_STS_NOSTANDBY`).
-        refused: bool,
-    },
+    /// Where the active partition of this standby's key range stands at
+    /// the sending router: the holder of grant `epoch` is no longer linked
+    /// to it (`linked: false`), or is again. A standby claims the role at
+    /// once when it hears the holder is lost, and forces its claim when a
+    /// majority of the facility's routers say so (`docs/roles.md`).
+    Holder { part: PartId, epoch: u64, linked: bool },
+    /// This partition announced itself active under a grant older than
+    /// `epoch`, which the router has seen: it must stop being active.
+    Superseded { part: PartId, epoch: u64 },
+    /// The range is active elsewhere and `RTR_F_OPE_NOSTANDBY` of the
+    /// active partition forbids a standby: this partition's servers are
+    /// closed (`RTR_STS_NOSTANDBY`).
+    Refused { part: PartId },
     /// The decision for every branch of `tid` on this backend.
     Outcome { tid: Tid, parts: Vec<PartId>, accepted: bool, status: Status, reason: u32 },
 }
@@ -579,6 +597,8 @@ impl Node {
             NodeInput::LinkUp { id, info } => self.link_up(now, id, info),
             NodeInput::LinkDown { id } => self.link_down(now, id),
             NodeInput::TakeoverDone { node, result } => self.takeover_done(now, &node, result),
+            NodeInput::Claimed { range, result } => self.claimed(now, &range, result),
+            NodeInput::RoleLost { range, epoch } => self.role_lost(now, &range, epoch),
             NodeInput::SetPartition { facility, id, change } => {
                 return Some(self.set_partition(now, &facility, id, change));
             }
@@ -700,6 +720,23 @@ impl Node {
     pub fn takeover_done(&mut self, now: Instant, node: &str, result: Result<(u32, Vec<Record>), String>) {
         let mut ctx = ctx!(self, now);
         self.be.takeover_done(&mut ctx, node, result);
+        self.run(now);
+    }
+
+    /// The role authority's answer to an [`Output::Claim`] for `range`
+    /// (an error: it could not be reached or could not answer).
+    pub fn claimed(&mut self, now: Instant, range: &str, result: Result<crate::authority::Claim, String>) {
+        let mut ctx = ctx!(self, now);
+        self.be.claimed(&mut ctx, range, result);
+        self.run(now);
+    }
+
+    /// The role authority says this node no longer holds grant `epoch` of
+    /// `range` (a newer grant exists, or its lease ran out): the partition
+    /// stops being active at once.
+    pub fn role_lost(&mut self, now: Instant, range: &str, epoch: u64) {
+        let mut ctx = ctx!(self, now);
+        self.be.role_lost(&mut ctx, range, epoch);
         self.run(now);
     }
 

@@ -63,12 +63,9 @@ pub(super) struct RPart {
     pub(super) key: PartKey,
     pub(super) range: KeyRange,
     pub(super) active: bool,
-    /// This router decides the backend's roles.
-    master: bool,
-    /// Told to become active; not yet announced so.
-    promoting: bool,
-    /// Its backend's priority list for the range (empty: facility order).
-    priority: Vec<String>,
+    /// Active: the grant it holds. Otherwise the holder's grant as its
+    /// backend last heard (0: none).
+    pub(super) epoch: u64,
     /// May neither be nor have a standby.
     nostandby: bool,
     /// A call-out partition: never routed to by key.
@@ -101,10 +98,10 @@ pub struct Router {
     /// Lost backends that commits here still wait for: node -> name (a
     /// standby that takes over its journal names it).
     lost: Map<NodeRef, String>,
-    /// Key ranges whose active backend was lost with no standby to take
-    /// over: (facility, range, lost node name). The next backend to offer
-    /// the range recovers that journal first.
-    unrecovered: Vec<(String, KeyRange, String)>,
+    /// The newest grant seen per key range (`crate::authority::range_id`):
+    /// its epoch, and its active partition while linked. An active
+    /// partition under an older grant is refused (`ToBackend::Superseded`).
+    grants: Map<String, RangeGrant>,
     /// Committed transactions whose commit the backends are making durable:
     /// the client hears of the commit only after they did.
     pub(super) committing: Map<Tid, Committing>,
@@ -115,6 +112,14 @@ pub struct Router {
     /// In-doubt transactions of a lost router being resolved by asking
     /// every backend of their facility.
     inquiries: Map<Tid, Inquiry>,
+}
+
+/// The newest grant of a key range this router has seen.
+struct RangeGrant {
+    epoch: u64,
+    /// The active partition under it, while its node is linked and it is
+    /// up; `None` once lost (standbys that announce themselves hear so).
+    holder: Option<PartKey>,
 }
 
 /// One resolution in progress: the backends still to answer, and the answers.
@@ -332,37 +337,15 @@ impl Router {
                     ctx.to_frontend(c.fe, ToFrontend::Outcome { tid, client: c.client, accepted, status, reason });
                 }
             }
-            ToRouter::PartitionUp { facility, part, range, active, master, priority, nostandby, callout } => {
-                let key = (from, part);
-                let before = self.partition_count(&facility);
-                let v = self.partitions.entry(facility.clone()).or_default();
-                let was_active = v.iter().any(|p| p.key == key && p.active);
-                let promoting = v.iter().any(|p| p.key == key && p.promoting) && !active;
-                v.retain(|p| p.key != key);
-                v.push(RPart { key, range: range.clone(), active, master, promoting, priority, nostandby, callout });
-                if callout != Callout::No {
-                    // Call-outs have no key range to share: always active.
-                    if master && !active {
-                        let role = ToBackend::Role { part, active: true, takeover: None, refused: false };
-                        ctx.to_backend(from, role);
-                    }
-                    return;
-                }
-                if active && !was_active {
-                    self.range_events.push((facility.clone(), crate::events::KEYRANGEGAIN));
-                    if before == 0 {
-                        self.range_events.push((facility.clone(), crate::events::FACREADY));
-                    }
-                    self.release_held(ctx, &facility);
-                } else if !active && was_active {
-                    self.range_lost(&facility);
-                }
-                if master && !active && !promoting {
-                    self.assign_role(ctx, &facility, key, &range);
-                }
+            ToRouter::PartitionUp { facility, part, range, active, epoch, priority, nostandby, callout } => {
+                // The priority list orders standbys' claims on their nodes.
+                let _ = priority;
+                self.partition_up(ctx, facility, (from, part), range, active, epoch, nostandby, callout);
             }
             ToRouter::PartitionDown { facility, part } => {
-                self.remove_partition(&facility, (from, part));
+                if let Some(gone) = self.remove_partition(&facility, (from, part)) {
+                    self.holder_lost(ctx, &facility, &gone);
+                }
                 self.release_held(ctx, &facility);
             }
             ToRouter::Broadcast { facility, evtnum, rcpspc, data, to_servers } => {
@@ -470,32 +453,89 @@ impl Router {
         }
     }
 
-    /// The master router's role decision for a partition that offers
-    /// itself: standby when its key range has an active partition (or one
-    /// being promoted) on another node; otherwise active, first recovering
-    /// the journal of a lost node that served the range, if any.
-    fn assign_role(&mut self, ctx: &mut Ctx, facility: &str, key: PartKey, range: &KeyRange) {
-        let Some(v) = self.partitions.get(facility) else { return };
-        let holder = v.iter().find(|p| p.key != key && (p.active || p.promoting) && p.range.same_range(range));
-        if let Some(h) = holder {
-            let me_nostandby = v.iter().any(|p| p.key == key && p.nostandby);
-            let refused = h.nostandby || me_nostandby;
-            ctx.to_backend(key.0, ToBackend::Role { part: key.1, active: false, takeover: None, refused });
+    /// A backend's partition says where it stands. An active one under a
+    /// grant older than the newest this router saw is refused
+    /// (`Superseded`) and not routed to; one under a newer grant replaces
+    /// the range's active partition (which is told so) and its standbys
+    /// hear that the holder is linked. A standby hears whether the range's
+    /// holder is lost here, and is refused when the active partition
+    /// allows no standby.
+    #[allow(clippy::too_many_arguments)]
+    fn partition_up(
+        &mut self,
+        ctx: &mut Ctx,
+        facility: String,
+        key: PartKey,
+        range: KeyRange,
+        active: bool,
+        epoch: u64,
+        nostandby: bool,
+        callout: Callout,
+    ) {
+        let before = self.partition_count(&facility);
+        let v = self.partitions.entry(facility.clone()).or_default();
+        let was_active = v.iter().any(|p| p.key == key && p.active);
+        v.retain(|p| p.key != key);
+        if callout != Callout::No {
+            // Call-outs have no key range to share: always active.
+            v.push(RPart { key, range, active, epoch, nostandby, callout });
             return;
         }
-        let me = ctx.topo.name(key.0).to_string();
-        let mut takeover = None;
-        if let Some(i) = self.unrecovered.iter().position(|(f, r, _)| f == facility && r.same_range(range)) {
-            let (_, _, node) = self.unrecovered.remove(i);
-            // A node restarting recovers its own journal by itself.
-            if node != me {
-                takeover = Some(node);
+        let rid = crate::authority::range_id(&facility, &range);
+        let mut active = active;
+        if active {
+            let newest = self.grants.get(&rid).map_or(0, |g| g.epoch);
+            if epoch < newest {
+                ctx.to_backend(key.0, ToBackend::Superseded { part: key.1, epoch: newest });
+                active = false;
+            } else {
+                self.grants.insert(rid, RangeGrant { epoch, holder: Some(key) });
+                for q in v.iter_mut().filter(|q| q.range.same_range(&range)) {
+                    if q.active {
+                        // Active under an older grant: no longer routed to.
+                        q.active = false;
+                        ctx.to_backend(q.key.0, ToBackend::Superseded { part: q.key.1, epoch });
+                    } else {
+                        ctx.to_backend(q.key.0, ToBackend::Holder { part: q.key.1, epoch, linked: true });
+                    }
+                }
+            }
+        } else {
+            if let Some(g) = self.grants.get(&rid).filter(|g| g.holder.is_none() && g.epoch >= epoch) {
+                ctx.to_backend(key.0, ToBackend::Holder { part: key.1, epoch: g.epoch, linked: false });
+            }
+            if v.iter().any(|q| q.active && q.nostandby && q.range.same_range(&range) && q.key.0 != key.0) {
+                ctx.to_backend(key.0, ToBackend::Refused { part: key.1 });
             }
         }
-        if let Some(p) = self.partitions.get_mut(facility).and_then(|v| v.iter_mut().find(|p| p.key == key)) {
-            p.promoting = true;
+        v.push(RPart { key, range, active, epoch, nostandby, callout });
+        if active && !was_active {
+            self.range_events.push((facility.clone(), crate::events::KEYRANGEGAIN));
+            if before == 0 {
+                self.range_events.push((facility.clone(), crate::events::FACREADY));
+            }
+            self.release_held(ctx, &facility);
+        } else if !active && was_active {
+            self.range_lost(&facility);
         }
-        ctx.to_backend(key.0, ToBackend::Role { part: key.1, active: true, takeover, refused: false });
+    }
+
+    /// The active partition `gone` is no longer here (its node's link
+    /// went, or it went): the range's standbys hear its holder is lost, so
+    /// they claim the grant (by force once a majority of routers say so).
+    fn holder_lost(&mut self, ctx: &mut Ctx, facility: &str, gone: &RPart) {
+        if !gone.active || gone.callout != Callout::No {
+            return;
+        }
+        let rid = crate::authority::range_id(facility, &gone.range);
+        if let Some(g) = self.grants.get_mut(&rid).filter(|g| g.holder == Some(gone.key)) {
+            g.holder = None;
+        }
+        for q in self.partitions.get(facility).into_iter().flatten() {
+            if q.range.same_range(&gone.range) && !q.active && q.key.0 != gone.key.0 {
+                ctx.to_backend(q.key.0, ToBackend::Holder { part: q.key.1, epoch: gone.epoch, linked: false });
+            }
+        }
     }
 
     fn range_lost(&mut self, facility: &str) {
@@ -612,49 +652,8 @@ impl Router {
             self.lost.insert(node, name.to_string());
         }
         for (facility, part) in downs {
-            let Some(gone) = self.remove_partition(&facility, (node, part)) else { continue };
-            if !(gone.active || gone.promoting) || gone.callout != Callout::No {
-                continue;
-            }
-            // The lost node served this range: a standby (the first in the
-            // range's priority list, else in the facility's backend order)
-            // takes over its journal. Only the standby's master router decides.
-            let listed = self
-                .partitions
-                .get(&facility)
-                .into_iter()
-                .flatten()
-                .chain(std::iter::once(&gone))
-                .find(|p| p.range.same_range(&gone.range) && !p.priority.is_empty())
-                .map(|p| p.priority.clone());
-            let order: Vec<String> = listed.unwrap_or_else(|| {
-                ctx.topo
-                    .facilities
-                    .get(&facility)
-                    .map(|d| d.nodes(crate::facility::RoleList::Backend).to_vec())
-                    .unwrap_or_default()
-            });
-            let rank = |n: NodeRef| order.iter().position(|x| x == ctx.topo.name(n)).unwrap_or(usize::MAX);
-            let next = self
-                .partitions
-                .get(&facility)
-                .into_iter()
-                .flatten()
-                .filter(|p| p.range.same_range(&gone.range) && !p.active)
-                .min_by_key(|p| rank(p.key.0))
-                .map(|p| (p.key, p.master));
-            match next {
-                Some((key, true)) => {
-                    let takeover = Some(name.to_string());
-                    if let Some(p) =
-                        self.partitions.get_mut(&facility).and_then(|v| v.iter_mut().find(|p| p.key == key))
-                    {
-                        p.promoting = true;
-                    }
-                    ctx.to_backend(key.0, ToBackend::Role { part: key.1, active: true, takeover, refused: false });
-                }
-                Some((_, false)) => {} // its master router promotes it
-                None => self.unrecovered.push((facility.clone(), gone.range.clone(), name.to_string())),
+            if let Some(gone) = self.remove_partition(&facility, (node, part)) {
+                self.holder_lost(ctx, &facility, &gone);
             }
         }
         let facilities: Vec<String> = self.held.keys().cloned().collect();

@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::authority::Claim;
 use crate::flags;
 use crate::journal::{Record, RecordKind};
 use crate::keyseg::{KeySegment, KeyType};
@@ -65,20 +66,29 @@ impl Harness {
     }
     fn out(&mut self) -> Vec<(ConnId, Delivery)> {
         let mut d = Vec::new();
-        for o in self.node.take_output() {
-            match o {
-                Output::Deliver { conn, delivery } => d.push((conn, delivery)),
-                Output::Peer { peer, msg } => panic!("a lone node sent {msg:?} to peer {peer}"),
-                o @ (Output::Takeover { .. } | Output::Release { .. }) => panic!("a lone node asked for {o:?}"),
-                Output::Log(_) => {}
-                Output::Journal { entries, sync, token, .. } => {
-                    let n = entries.len();
-                    for (i, (tid, kind, payload)) in entries.into_iter().enumerate() {
-                        // The token belongs to the batch: keep it on its last record.
-                        self.journal.push((tid, kind, payload, sync, if i + 1 == n { token } else { None }));
+        let mut pending = self.node.take_output();
+        while !pending.is_empty() {
+            for o in pending {
+                match o {
+                    Output::Deliver { conn, delivery } => d.push((conn, delivery)),
+                    Output::Peer { peer, msg } => panic!("a lone node sent {msg:?} to peer {peer}"),
+                    o @ (Output::Takeover { .. } | Output::Release { .. }) => panic!("a lone node asked for {o:?}"),
+                    // A lone node holds every grant it claims.
+                    Output::Claim { range, .. } => {
+                        self.node.claimed(self.now, &range, Ok(Claim::Granted { epoch: 1, previous: None }));
+                    }
+                    Output::ReleaseRole { .. } => {}
+                    Output::Log(_) => {}
+                    Output::Journal { entries, sync, token, .. } => {
+                        let n = entries.len();
+                        for (i, (tid, kind, payload)) in entries.into_iter().enumerate() {
+                            // The token belongs to the batch: keep it on its last record.
+                            self.journal.push((tid, kind, payload, sync, if i + 1 == n { token } else { None }));
+                        }
                     }
                 }
             }
+            pending = self.node.take_output();
         }
         d
     }

@@ -22,7 +22,7 @@ use crate::MAX_MSGLEN;
 
 /// The node-to-node protocol version. A peer speaking another one is refused
 /// at the handshake (`VERSION` reason) before any message is exchanged.
-pub const PEER_VERSION: u8 = 1;
+pub const PEER_VERSION: u8 = 2;
 /// Largest frame between nodes: a message of `RTR_MAX_MSGLEN` plus headers,
 /// or a handshake with many facility definitions.
 pub const MAX_PEER_FRAME: usize = 1 << 20;
@@ -103,7 +103,9 @@ const BE_MSG: u8 = 50;
 const BE_VOTEREQ: u8 = 51;
 const BE_OUTCOME: u8 = 52;
 const BE_INQUIRE: u8 = 53;
-const BE_ROLE: u8 = 54;
+const BE_HOLDER: u8 = 56;
+const BE_SUPERSEDED: u8 = 57;
+const BE_REFUSED: u8 = 58;
 
 fn tx_state(s: TxState) -> u8 {
     match s {
@@ -365,13 +367,13 @@ fn internal(w: &mut Writer, m: &Internal) {
                 write_tid(w, tid);
                 status(w, *s);
             }
-            ToRouter::PartitionUp { facility, part, range: k, active, master, priority, nostandby, callout } => {
+            ToRouter::PartitionUp { facility, part, range: k, active, epoch, priority, nostandby, callout } => {
                 w.u8(TR_UP);
                 w.str(facility);
                 w.u64(*part);
                 range(w, k);
                 w.u8(u8::from(*active));
-                w.u8(u8::from(*master));
+                w.u64(*epoch);
                 names(w, priority);
                 w.u8(u8::from(*nostandby));
                 w.u8(match callout {
@@ -478,18 +480,20 @@ fn internal(w: &mut Writer, m: &Internal) {
                 write_tid(w, tid);
                 w.str(facility);
             }
-            ToBackend::Role { part, active, takeover, refused } => {
-                w.u8(BE_ROLE);
+            ToBackend::Holder { part, epoch, linked } => {
+                w.u8(BE_HOLDER);
                 w.u64(*part);
-                w.u8(u8::from(*active));
-                w.u8(u8::from(*refused));
-                match takeover {
-                    Some(n) => {
-                        w.u8(1);
-                        w.str(n);
-                    }
-                    None => w.u8(0),
-                }
+                w.u64(*epoch);
+                w.u8(u8::from(*linked));
+            }
+            ToBackend::Superseded { part, epoch } => {
+                w.u8(BE_SUPERSEDED);
+                w.u64(*part);
+                w.u64(*epoch);
+            }
+            ToBackend::Refused { part } => {
+                w.u8(BE_REFUSED);
+                w.u64(*part);
             }
             ToBackend::VoteRequest { tid, part, durable } => {
                 w.u8(BE_VOTEREQ);
@@ -553,7 +557,7 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             part: r.u64()?,
             range: read_range(r)?,
             active: r.bool()?,
-            master: r.bool()?,
+            epoch: r.u64()?,
             priority: read_names(r)?,
             nostandby: r.bool()?,
             callout: match r.u8()? {
@@ -608,12 +612,9 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             Internal::Tr(ToRouter::Inquired { tid: read_tid(r)?, parts: read_part_list(r)?, state: read_tx_state(r)? })
         }
         BE_INQUIRE => Internal::Be(ToBackend::Inquire { tid: read_tid(r)?, facility: fac(r)? }),
-        BE_ROLE => Internal::Be(ToBackend::Role {
-            part: r.u64()?,
-            active: r.bool()?,
-            refused: r.bool()?,
-            takeover: if r.bool()? { Some(r.str(MAX_NAME)?) } else { None },
-        }),
+        BE_HOLDER => Internal::Be(ToBackend::Holder { part: r.u64()?, epoch: r.u64()?, linked: r.bool()? }),
+        BE_SUPERSEDED => Internal::Be(ToBackend::Superseded { part: r.u64()?, epoch: r.u64()? }),
+        BE_REFUSED => Internal::Be(ToBackend::Refused { part: r.u64()? }),
         FE_RETURNED => Internal::Fe(ToFrontend::Returned { tid: read_tid(r)?, client: read_chan(r)?, data: data(r)? }),
         FE_PREPARED => {
             Internal::Fe(ToFrontend::Prepared { tid: read_tid(r)?, client: read_chan(r)?, reason: r.u32()? })

@@ -10,8 +10,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use super::admin;
 use super::halt;
 use super::input::{Inbox, Input, PeerLinks};
-use super::pass::{own_append_done, taken_over_append_done, Append, AppendOutcome, PassPlan, Reaction, TakenOverStep};
+use super::pass::{
+    own_append_done, taken_over_append_done, Append, AppendOutcome, PassPlan, Reaction, RoleStep, TakenOverStep,
+};
 use super::{DeliverySink, EmbeddedConfig};
+use crate::authority::mem::MemAuthority;
+use crate::authority::{Authority, MAINTAIN_EVERY_MS};
 use crate::error::RtrError;
 use crate::journal::{self, Journal, JournalConfig, JournalError};
 use crate::node::Node;
@@ -52,6 +56,11 @@ pub(crate) struct Driver {
     /// acknowledgment passed.
     oldest_ack: Option<Instant>,
     pub(super) halt: Arc<halt::Halt>,
+    /// The role authority, made at the first claim (it acts in the node's
+    /// name, known once the facilities are defined).
+    authority: Option<Box<dyn Authority>>,
+    /// When [`Authority::maintain`] last ran.
+    maintained: Option<Instant>,
 }
 
 impl Driver {
@@ -112,12 +121,62 @@ impl Driver {
             failure: None,
             oldest_ack: None,
             halt: Arc::new(halt::Halt::default()),
+            authority: None,
+            maintained: None,
         };
         Ok((d, incarnation, recovered))
     }
 
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.node.next_deadline()
+        let maintain = self.maintained.map(|t| t + Duration::from_millis(MAINTAIN_EVERY_MS));
+        match (self.node.next_deadline(), maintain) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The role authority, made on first use: the shared journal root's
+    /// when the node has one, else the node's own (one backend node).
+    fn authority(&mut self) -> &mut dyn Authority {
+        let name = self.node.facilities().node().to_string();
+        self.authority
+            .get_or_insert_with(|| {
+                let a: Box<dyn Authority> = Box::new(MemAuthority::new().handle(&name));
+                eprintln!("rtr node: role authority: {}", a.describe());
+                a
+            })
+            .as_mut()
+    }
+
+    /// Keep the authority's grants live; a grant this node lost ends its
+    /// active role at once.
+    fn maintain_roles(&mut self, now: Instant) {
+        let Some(a) = self.authority.as_mut() else { return };
+        if self.maintained.is_some_and(|t| now < t + Duration::from_millis(MAINTAIN_EVERY_MS)) {
+            return;
+        }
+        self.maintained = Some(now);
+        for (range, epoch) in a.maintain() {
+            self.node.role_lost(now, &range, epoch);
+        }
+    }
+
+    /// Carry out a claim or release for the node.
+    fn role_step(&mut self, now: Instant, step: RoleStep) {
+        match step {
+            RoleStep::Claim { range, force_over } => {
+                let result = self.authority().claim(&range, force_over).map_err(|e| e.to_string());
+                self.maintained.get_or_insert(now);
+                self.node.claimed(now, &range, result);
+            }
+            RoleStep::Release { range, epoch } => {
+                if let Err(e) = self.authority().release(&range, epoch) {
+                    // Not released: a standby then recovers this node's
+                    // journal as if it had stopped, which is safe.
+                    eprintln!("rtr node: cannot release grant {epoch} of {range}: {e}");
+                }
+            }
+        }
     }
 
     /// A synced journal write is on its way: its completion is due soon.
@@ -214,6 +273,7 @@ impl Driver {
     /// by another pass. Returns false when the node must stop (it found
     /// itself fenced).
     pub(crate) fn flush(&mut self, now: Instant) -> bool {
+        self.maintain_roles(now);
         self.node.tick(now);
         let plan = PassPlan::of(self.node.take_output(), self.append_limit);
         for text in plan.logs {
@@ -251,7 +311,11 @@ impl Driver {
                 sink.deliver(batch);
             }
         }
-        if !plan.takeovers.is_empty() {
+        let again = !plan.roles.is_empty() || !plan.takeovers.is_empty();
+        for step in plan.roles {
+            self.role_step(now, step);
+        }
+        if again {
             for (node, jid) in plan.takeovers {
                 let result = self.take_over(&node, jid);
                 self.node.takeover_done(now, &node, result);

@@ -130,6 +130,16 @@ pub(crate) enum TakenOverStep {
     Release { jid: u32 },
 }
 
+/// A request to the role authority (`crate::authority`), in output order.
+#[derive(Debug, PartialEq)]
+pub(crate) enum RoleStep {
+    /// Claim range `range`'s grant (forced over `force_over`); the answer
+    /// goes to `Node::claimed`.
+    Claim { range: String, force_over: Option<u64> },
+    /// Give grant `epoch` of `range` back cleanly.
+    Release { range: String, epoch: u64 },
+}
+
 /// What one pass does, in the order the driver does it: the steps on
 /// taken-over journals and the log lines; then (unless the node finds its
 /// acknowledgments went stale) the peer messages, the appends to its own
@@ -149,6 +159,9 @@ pub(crate) struct PassPlan {
     pub(crate) peers: Vec<(NodeRef, Vec<Internal>)>,
     /// Journals of lost nodes to take over: (node name, jid), in order.
     pub(crate) takeovers: Vec<(String, u32)>,
+    /// Claims and releases of key ranges' grants, in order (after the
+    /// deliveries, before the takeovers; their answers make another pass).
+    pub(crate) roles: Vec<RoleStep>,
     /// Lines for the node's log, in order.
     pub(crate) logs: Vec<String>,
 }
@@ -174,6 +187,8 @@ impl PassPlan {
                 }
                 Output::Release { jid } => plan.taken_over.push(TakenOverStep::Release { jid }),
                 Output::Takeover { node, jid } => plan.takeovers.push((node, jid)),
+                Output::Claim { range, force_over } => plan.roles.push(RoleStep::Claim { range, force_over }),
+                Output::ReleaseRole { range, epoch } => plan.roles.push(RoleStep::Release { range, epoch }),
                 Output::Log(text) => plan.logs.push(text),
                 Output::Deliver { conn, delivery } => {
                     let at = *conns.entry(conn).or_insert_with(|| {

@@ -36,13 +36,6 @@ const STORMS: Faults = Faults(Faults::CRASH.0 | Faults::NET.0 | Faults::PARTITIO
 
 pub const KNOWN: &[Known] = &[
     Known {
-        defect: "two routers that link to the backends in a different order make two backends active for one key range (no fault needed)",
-        seed: 1,
-        routers: 2,
-        faults: Faults::NONE,
-        kind: ViolationKind::TwoActives,
-    },
-    Known {
         defect: "a committed transaction driven again after a router loss is presented as a new msg1 by the standby that took over the journal holding its commit (committed tids found in a journal are not remembered as decided), and commits twice",
         seed: 1375,
         routers: 2,

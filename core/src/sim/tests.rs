@@ -84,18 +84,30 @@ fn the_checks_catch_what_they_claim_to() {
     assert_eq!(ignoring.known.get(&ViolationKind::NotConserved), Some(&1));
 }
 
-/// The simulator finds the first known defect on its own, without any
-/// fault (so this stays cheap): two routers that meet the backends in a
-/// different order make two backends active for one key range.
+/// Two routers that meet the backends in any order never make two
+/// backends active for one key range: the simulator's first known defect
+/// (seed 1 of these showed it), fixed by the role authority's grants
+/// (`docs/roles.md`).
 #[test]
-fn the_simulator_finds_two_actives_for_one_key_range_on_its_own() {
-    let found = (0..10)
-        .map(|s| run(quick(s, 2, Faults::NONE)))
-        .find(|r| r.violations.first().is_some_and(|v| v.kind == ViolationKind::TwoActives));
-    assert!(
-        found.is_some(),
-        "no seed of 0..10 found two actives: has the defect been fixed? Move its runs out of known.rs"
-    );
+fn two_routers_never_make_two_actives() {
+    for seed in 0..8 {
+        assert_ok(&run(quick(seed, 2, Faults::NONE)));
+    }
+}
+
+/// One active partition per key range holds with every fault on (crashes,
+/// freezes past the inactivity timer, partitions, disk failures, operator
+/// commands): the other invariants are counted, not checked, here, as
+/// defects of outcomes remain (`known.rs`).
+#[test]
+fn one_active_per_range_whatever_fails() {
+    for seed in 0..6 {
+        let mut c = quick(seed, 2, Faults::ALL);
+        c.ignore = ViolationKind::ALL.iter().copied().filter(|k| *k != ViolationKind::TwoActives).collect();
+        let r = run(c);
+        assert_ok(&r);
+        assert!(r.faults > 5, "{}", r.summary());
+    }
 }
 
 #[test]

@@ -14,12 +14,16 @@ use super::journals::{Flushed, Journals};
 use super::net::{Conn, InFlight, Micros, Pair};
 use super::rng::Rng;
 use super::{Faults, Report, SimConfig, Trace};
+use crate::authority::mem::{MemAuthority, MemHandle};
+use crate::authority::Authority;
 use crate::facility::{self, FacilityTable};
 use crate::keyseg::KeyRange;
 use crate::node::{Internal, Node, NodeInput, NodeRef, PeerInfo};
 use crate::protocol::admin::PartitionChange;
 use crate::protocol::{ConnId, Request};
-use crate::runtime::pass::{own_append_done, taken_over_append_done, AppendOutcome, PassPlan, Reaction, TakenOverStep};
+use crate::runtime::pass::{
+    own_append_done, taken_over_append_done, AppendOutcome, PassPlan, Reaction, RoleStep, TakenOverStep,
+};
 
 const MS: Micros = 1_000;
 const SEC: Micros = 1_000_000;
@@ -49,6 +53,8 @@ enum Ev {
     Dial(usize),
     Synced(String),
     TakeoverDone(usize, u32, String, u32),
+    /// The role authority's answer to a claim reaches its node.
+    Claimed(usize, u32, String, Result<crate::authority::Claim, String>),
     Wake(App),
     Fault,
     Boot(usize),
@@ -72,6 +78,7 @@ impl Ev {
     fn target(&self, w: &World) -> Option<usize> {
         match self {
             Ev::Tick(n, _) | Ev::TakeoverDone(n, ..) | Ev::StartServer(n, ..) | Ev::StartClient(n, _) => Some(*n),
+            Ev::Claimed(n, ..) => Some(*n),
             Ev::Resume(n, ..) | Ev::Crash(n, _) | Ev::FenceCheck(n, _) => Some(*n),
             Ev::LinkUp(p, _, e) | Ev::LinkDown(p, _, e) => Some(w.pairs[*p].ends[*e]),
             Ev::Arrive(p, _, d) => Some(w.pairs[*p].ends[1 - *d]),
@@ -129,6 +136,8 @@ struct SimNode {
     apps: BTreeMap<ConnId, App>,
     /// Its journal refuses new transactions until then (journal full).
     full_until: Micros,
+    /// Its process's handle on the role authority.
+    auth: Option<MemHandle>,
 }
 
 pub(super) struct World {
@@ -141,6 +150,9 @@ pub(super) struct World {
     nodes: Vec<SimNode>,
     pairs: Vec<Pair>,
     disk: Journals,
+    /// The role authority the backends share (a shared journal root's, as
+    /// a model: a process's locks go when it ends, a frozen one keeps them).
+    authority: MemAuthority,
     /// When each journal's last queued sync completes (syncs finish in order).
     sync_due: BTreeMap<String, Micros>,
     clients: Vec<Option<Client>>,
@@ -187,6 +199,7 @@ impl World {
                 next_conn: 1,
                 apps: BTreeMap::new(),
                 full_until: 0,
+                auth: None,
             });
         }
         // Links: every pair the definition calls for (frontend-router,
@@ -215,6 +228,7 @@ impl World {
             nodes,
             pairs,
             disk: Journals::new(cfg_real_journal),
+            authority: MemAuthority::new(),
             sync_due: BTreeMap::new(),
             clients: Vec::new(),
             servers: Vec::new(),
@@ -336,6 +350,11 @@ impl World {
             Ev::Dial(p) => self.dial(p),
             Ev::Synced(j) => self.synced(&j),
             Ev::TakeoverDone(i, inc, lost, jid) => self.takeover_done(i, inc, lost, jid),
+            Ev::Claimed(i, inc, range, result) => {
+                if self.nodes[i].inc == inc && self.up(i) {
+                    self.input(i, NodeInput::Claimed { range, result });
+                }
+            }
             Ev::Wake(app) => self.wake(app),
             Ev::Fault => self.fault(),
             Ev::Boot(i) => self.boot(i),
@@ -387,6 +406,12 @@ impl World {
 
     /// Give node `i` one input, then carry out what it asked.
     fn input(&mut self, i: usize, input: NodeInput) {
+        // The runtime keeps the node's grants live between passes and
+        // tells it at once of one it lost.
+        let lost = self.nodes[i].auth.as_mut().map(|a| a.maintain()).unwrap_or_default();
+        for (range, epoch) in lost {
+            self.call(i, NodeInput::RoleLost { range, epoch });
+        }
         self.call(i, input);
         self.drain(i);
     }
@@ -488,6 +513,21 @@ impl World {
                     }
                 }
                 self.schedule_wake(app);
+            }
+            for step in plan.roles {
+                let Some(auth) = self.nodes[i].auth.as_mut() else { continue };
+                match step {
+                    RoleStep::Claim { range, force_over } => {
+                        // Decided when asked; the answer takes a round trip.
+                        let result = auth.claim(&range, force_over).map_err(|e| e.to_string());
+                        self.trace.note(self.now, format!("{} claims {range}: {result:?}", self.nodes[i].name));
+                        let d = self.rng.range(100, 2 * MS);
+                        self.after(d, Ev::Claimed(i, inc, range, result));
+                    }
+                    RoleStep::Release { range, epoch } => {
+                        let _ = auth.release(&range, epoch);
+                    }
+                }
             }
             for (node, jid) in plan.takeovers {
                 let d = self.rng.range(MS, 30 * MS);
@@ -593,6 +633,7 @@ impl World {
         n.frozen_until = 0;
         self.trace.note(self.now, format!("{} starts (incarnation {inc}, {} journal records)", n.name, records.len()));
         self.nodes[i].node = Some(node);
+        self.nodes[i].auth = Some(self.authority.handle(&self.nodes[i].name));
         if self.cfg.record.as_deref() == Some(self.nodes[i].name.as_str()) && self.recording.is_none() {
             // The first incarnation of the recorded node, from its start.
             self.recording = Some((i, inc));
@@ -634,6 +675,9 @@ impl World {
         self.nodes[i].node = None;
         self.nodes[i].frozen_until = 0;
         self.nodes[i].tick_at = None;
+        // The kernel drops a dead process's locks.
+        self.nodes[i].auth = None;
+        self.authority.process_ended(&self.nodes[i].name);
         // A killed process leaves its page cache to the kernel; a machine
         // that lost power loses what was not synced.
         self.disk.died(i, !fast, &mut self.rng);

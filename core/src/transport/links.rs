@@ -675,14 +675,14 @@ mod tests {
             other => panic!("not refused: {other:?}"),
         };
         assert_eq!(code(ask(hello(99, "a", "b", 11, table("a")))), "VERSION");
-        assert_eq!(code(ask(hello(1, "a", "c", 11, table("a")))), "WRONGNODE");
-        assert_eq!(code(ask(hello(1, "a", "b", 22, table("a")))), "IDCLASH");
-        assert_eq!(code(ask(hello(1, "z", "b", 33, FacilityTable::new("z")))), "NODENOTCFG");
+        assert_eq!(code(ask(hello(u32::from(PEER_VERSION), "a", "c", 11, table("a")))), "WRONGNODE");
+        assert_eq!(code(ask(hello(u32::from(PEER_VERSION), "a", "b", 22, table("a")))), "IDCLASH");
+        assert_eq!(code(ask(hello(u32::from(PEER_VERSION), "z", "b", 33, FacilityTable::new("z")))), "NODENOTCFG");
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         let mut other = FacilityTable::new("a");
         other.insert(FacilityDef::new("F", &s(&["a"]), &s(&["b", "c"]), &s(&["b"])).unwrap());
-        assert_eq!(code(ask(hello(1, "a", "b", 11, other))), "ROLESMISMATCH");
-        match ask(hello(1, "a", "b", 11, table("a"))) {
+        assert_eq!(code(ask(hello(u32::from(PEER_VERSION), "a", "b", 11, other))), "ROLESMISMATCH");
+        match ask(hello(u32::from(PEER_VERSION), "a", "b", 11, table("a"))) {
             PeerFrame::Welcome { from, node_id, .. } => assert_eq!((from.as_str(), node_id), ("b", 22)),
             other => panic!("{other:?}"),
         }

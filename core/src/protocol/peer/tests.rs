@@ -112,7 +112,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
                 part: 3,
                 range: key_range(),
                 active: true,
-                master: false,
+                epoch: 7,
                 priority: vec!["be2".into(), "be1".into()],
                 nostandby: false,
                 callout: Callout::No,
@@ -125,7 +125,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
                 part: 4,
                 range: KeyRange::default(),
                 active: false,
-                master: true,
+                epoch: 0,
                 priority: vec![],
                 nostandby: true,
                 callout: Callout::Router,
@@ -178,8 +178,10 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
         ("be-msg-later", be(ToBackend::Msg { tid: t(1), part: 3, index: 7, data: b(b""), first: false, flags: 0 })),
         ("be-vote-request", be(ToBackend::VoteRequest { tid: t(1), part: 3, durable: true })),
         ("be-inquire", be(ToBackend::Inquire { tid: t(1), facility: "BANK".into() })),
-        ("be-role-active", be(ToBackend::Role { part: 3, active: true, takeover: Some("be1".into()), refused: false })),
-        ("be-role-standby", be(ToBackend::Role { part: 3, active: false, takeover: None, refused: true })),
+        ("be-holder-lost", be(ToBackend::Holder { part: 3, epoch: u64::MAX, linked: false })),
+        ("be-holder-linked", be(ToBackend::Holder { part: 3, epoch: 1, linked: true })),
+        ("be-superseded", be(ToBackend::Superseded { part: 3, epoch: 9 })),
+        ("be-refused", be(ToBackend::Refused { part: 3 })),
         (
             "be-outcome",
             be(ToBackend::Outcome {
@@ -246,7 +248,9 @@ fn variant(f: &PeerFrame) -> &'static str {
             ToBackend::VoteRequest { .. } => "Be::VoteRequest",
             ToBackend::Outcome { .. } => "Be::Outcome",
             ToBackend::Inquire { .. } => "Be::Inquire",
-            ToBackend::Role { .. } => "Be::Role",
+            ToBackend::Holder { .. } => "Be::Holder",
+            ToBackend::Superseded { .. } => "Be::Superseded",
+            ToBackend::Refused { .. } => "Be::Refused",
             ToBackend::Broadcast { .. } => "Be::Broadcast",
         },
     }
@@ -269,8 +273,8 @@ fn write_test_tid(w: &mut Writer) {
 fn samples_cover_every_kind_and_message_variant() {
     let all = samples();
     let got: BTreeSet<&str> = all.iter().map(variant).collect();
-    // 4 frame kinds without a message, 18 router, 5 frontend and 6 backend messages.
-    assert_eq!(got.len(), 4 + 18 + 5 + 6, "{got:?}");
+    // 4 frame kinds without a message, 18 router, 5 frontend and 8 backend messages.
+    assert_eq!(got.len(), 4 + 18 + 5 + 8, "{got:?}");
     // And every message tag the decoder knows (checked on the bytes).
     let tags: BTreeSet<u8> = all.iter().filter(|f| matches!(f, PeerFrame::Msg(_))).map(|f| body(f)[2]).collect();
     let known: BTreeSet<u8> = [
@@ -301,7 +305,9 @@ fn samples_cover_every_kind_and_message_variant() {
         BE_VOTEREQ,
         BE_OUTCOME,
         BE_INQUIRE,
-        BE_ROLE,
+        BE_HOLDER,
+        BE_SUPERSEDED,
+        BE_REFUSED,
         BE_BROADCAST,
     ]
     .into_iter()
@@ -427,7 +433,9 @@ fn foreign_versions_kinds_and_tags_are_refused() {
         BE_VOTEREQ,
         BE_OUTCOME,
         BE_INQUIRE,
-        BE_ROLE,
+        BE_HOLDER,
+        BE_SUPERSEDED,
+        BE_REFUSED,
         BE_BROADCAST,
     ];
     for tag in (0..=255u8).filter(|t| !known.contains(t)) {
@@ -620,7 +628,7 @@ fn invalid_field_values_are_refused() {
             w.bytes(&vec![1; len as usize]);
             w.u8(0); // no partition name
             w.u8(1); // active
-            w.u8(0); // master
+            w.u64(3); // epoch
             w.u32(0); // priority list
             w.u8(0); // nostandby
             w.u8(0); // not a call-out
@@ -723,7 +731,7 @@ fn bad_corpus() -> Vec<(&'static str, (Vec<u8>, DecodeError))> {
                         part: 3,
                         range: key_range(),
                         active: true,
-                        master: false,
+                        epoch: 7,
                         priority: vec![],
                         nostandby: false,
                         callout: Callout::No,
