@@ -436,6 +436,10 @@ fn partitions(rows: &[PartitionInfo], omitted: u64, json: bool) -> String {
                     ("waiting", p.waiting.into()),
                     ("in_progress", p.in_progress.into()),
                     ("concurrent", p.concurrent.into()),
+                    ("epoch", p.epoch.into()),
+                    ("holder", p.holder.as_str().into()),
+                    ("authority", p.authority.as_str().into()),
+                    ("note", p.note.as_str().into()),
                 ])
             })
             .collect();
@@ -454,13 +458,35 @@ fn partitions(rows: &[PartitionInfo], omitted: u64, json: bool) -> String {
                 p.waiting.to_string(),
                 p.in_progress.to_string(),
                 yes(p.concurrent),
+                p.epoch.to_string(),
+                if p.holder.is_empty() { "-".into() } else { p.holder.clone() },
                 p.range.clone(),
             ]
         })
         .collect();
-    let header =
-        ["Facility", "Id", "Name", "State", "Servers", "Free", "Waiting", "In progress", "Concurrent", "Key range"];
+    let header = [
+        "Facility",
+        "Id",
+        "Name",
+        "State",
+        "Servers",
+        "Free",
+        "Waiting",
+        "In progress",
+        "Concurrent",
+        "Grant",
+        "Active on",
+        "Key range",
+    ];
     let mut out = table(&header, &cells);
+    // The authority is the node's, the same for every row; notes say why
+    // a partition is not active.
+    if let Some(p) = rows.first() {
+        out.push_str(&format!("Role authority: {}\n", p.authority));
+    }
+    for p in rows.iter().filter(|p| !p.note.is_empty()) {
+        out.push_str(&format!("{}:{}: {}\n", p.facility, p.id, p.note));
+    }
     omitted_note(&mut out, omitted);
     out
 }

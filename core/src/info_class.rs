@@ -84,6 +84,10 @@ const PARTITION_ITEMS: &[Item] = &[
     item("waiting", "transactions waiting for a free server"),
     item("in_progress", "transactions presented and not finished"),
     item("concurrent", "yes if it allows concurrent servers"),
+    item("epoch", "the grant of its key range: the one it is active under, or (standby) the holder's"),
+    item("holder", "the node active for its key range, as far as this node knows"),
+    item("authority", "the role authority that grants its key range"),
+    item("note", "why it is not active, when it is not"),
 ];
 
 const SERVER_ITEMS: &[Item] = &[
@@ -384,6 +388,10 @@ fn partition(p: &PartitionInfo) -> Vec<String> {
         p.waiting.to_string(),
         p.in_progress.to_string(),
         yes(p.concurrent),
+        p.epoch.to_string(),
+        text(p.holder.as_str()),
+        text(p.authority.as_str()),
+        text(p.note.as_str()),
     ]
 }
 
@@ -465,6 +473,10 @@ mod tests {
             waiting: 0,
             in_progress: 0,
             concurrent: true,
+            epoch: 3,
+            holder: "be1".into(),
+            authority: "local".into(),
+            note: String::new(),
         }
     }
 

@@ -75,6 +75,12 @@ pub(super) struct Partition {
 }
 
 impl Partition {
+    /// How logs name a partition: facility, id on this node, and its key
+    /// range's name in the role authority.
+    pub(super) fn label(&self, part: PartId) -> String {
+        format!("{}:{part} ({})", self.facility, self.grant.rid)
+    }
+
     fn new(facility: String, range: KeyRange, noconcurrent: bool, nostandby: bool, callout: Callout) -> Partition {
         let rid = crate::authority::range_id(&facility, &range);
         Partition {
@@ -511,6 +517,9 @@ impl Backend {
             _ => return Err(("NOTRECOVERING", format!("partition {part} is not waiting for a journal"))),
         };
         let facility = p.facility.clone();
+        if let Some(p) = self.parts.get_mut(&part) {
+            p.grant.recovery_retry_at = None;
+        }
         self.set_active(ctx, part);
         for r in ctx.topo.routers(&facility) {
             ctx.to_router(r, ToRouter::TookOver { node: node.clone(), committed: Vec::new() });
@@ -528,6 +537,8 @@ impl Backend {
             return Err(("NOTRECOVERING", format!("partition {part} is not waiting for a journal")));
         };
         p.role = PartRole::Recovering(node.clone());
+        p.grant.recovery_retry_at = None;
+        p.grant.recovering_since = Some(ctx.now);
         let facility = p.facility.clone();
         self.next_jid += 1;
         ctx.output(super::Output::Takeover { node: node.clone(), jid: self.next_jid });
@@ -556,11 +567,8 @@ impl Backend {
         let (jid, records) = match result {
             Ok(r) => r,
             Err(why) => {
-                ctx.log(format!("cannot take over the journal of {node}: {why}; its partitions wait"));
                 for id in waiting {
-                    if let Some(p) = self.parts.get_mut(&id) {
-                        p.role = PartRole::NoJournal(node.to_string(), why.clone());
-                    }
+                    self.recovery_failed(ctx, id, node, &why);
                 }
                 return;
             }

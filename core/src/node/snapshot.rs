@@ -128,6 +128,16 @@ impl Node {
                 waiting: p.waiting.len() as u32,
                 in_progress: in_progress.get(id).copied().unwrap_or(0),
                 concurrent: !p.noconcurrent,
+                epoch: p.grant.epoch,
+                holder: match &p.role {
+                    PartRole::Active | PartRole::Recovering(_) | PartRole::NoJournal(..) => {
+                        self.topo.name(super::LOCAL).to_string()
+                    }
+                    _ => p.grant.holder.clone().unwrap_or_default(),
+                },
+                // The runtime knows its authority (`runtime/admin.rs`).
+                authority: String::new(),
+                note: self.be.role_note(*id),
             })
             .collect();
         rows.sort_by(|a, b| (&a.facility, a.id).cmp(&(&b.facility, b.id)));

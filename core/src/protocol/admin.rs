@@ -185,6 +185,17 @@ pub struct PartitionInfo {
     /// Transactions presented to a server and not finished.
     pub in_progress: u32,
     pub concurrent: bool,
+    /// The grant of the key range it is active under, or (standby) the
+    /// holder's as last heard; 0: none known.
+    pub epoch: u64,
+    /// The node active for the key range, as far as this node knows ("" if
+    /// none is known).
+    pub holder: String,
+    /// The role authority that grants the range ("local", "shared root
+    /// DIR", "etcd URL").
+    pub authority: String,
+    /// Why it is not active, when it is not ("" otherwise).
+    pub note: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -554,6 +565,10 @@ fn partition(w: &mut Writer, p: &PartitionInfo) {
     w.u32(p.waiting);
     w.u32(p.in_progress);
     w.u8(u8::from(p.concurrent));
+    w.u64(p.epoch);
+    w.str(&p.holder);
+    w.str(&p.authority);
+    w.str(&p.note);
 }
 
 fn read_partition(r: &mut Reader) -> Result<PartitionInfo, DecodeError> {
@@ -568,6 +583,10 @@ fn read_partition(r: &mut Reader) -> Result<PartitionInfo, DecodeError> {
         waiting: r.u32()?,
         in_progress: r.u32()?,
         concurrent: r.bool()?,
+        epoch: r.u64()?,
+        holder: r.str(MAX_NAME)?,
+        authority: r.str(MAX_TEXT)?,
+        note: r.str(MAX_TEXT)?,
     })
 }
 

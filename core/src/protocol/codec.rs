@@ -22,7 +22,7 @@ use crate::MAX_MSGLEN;
 /// The protocol version carried by every frame. Version 2 added
 /// [`Frame::EventsDropped`]: a library of version 1 would take it for
 /// nonsense and drop its connection, so the node refuses its hello instead.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 /// The largest frame accepted (an open with 20 string key segments of the
 /// longest bounds is the largest legitimate frame).
 pub const MAX_FRAME: usize = 4 << 20;

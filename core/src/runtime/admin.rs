@@ -161,7 +161,11 @@ impl Driver {
                 AdminReply::Facilities { node: node.facilities().node().to_string(), rows: node.show_facilities() }
             }
             AdminRequest::ShowPartition => {
-                let (rows, omitted) = node.show_partitions();
+                let (mut rows, omitted) = node.show_partitions();
+                let authority = self.authority_name();
+                for r in &mut rows {
+                    r.authority = authority.clone();
+                }
                 AdminReply::Partitions { rows, omitted }
             }
             AdminRequest::ShowServer => {

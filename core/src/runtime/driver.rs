@@ -148,6 +148,14 @@ impl Driver {
             .as_mut()
     }
 
+    /// The role authority's name, for `rtr show partition`.
+    pub(super) fn authority_name(&self) -> String {
+        match &self.authority {
+            Some(a) => a.describe(),
+            None => "local (nothing claimed yet)".to_string(),
+        }
+    }
+
     /// Keep the authority's grants live; a grant this node lost ends its
     /// active role at once.
     fn maintain_roles(&mut self, now: Instant) {

@@ -520,7 +520,10 @@ impl World {
                     RoleStep::Claim { range, force_over } => {
                         // Decided when asked; the answer takes a round trip.
                         let result = auth.claim(&range, force_over).map_err(|e| e.to_string());
-                        self.trace.note(self.now, format!("{} claims {range}: {result:?}", self.nodes[i].name));
+                        // A standby's claims every 100 ms are noise; grants, forced claims and errors are not.
+                        if force_over.is_some() || !matches!(result, Ok(crate::authority::Claim::Held(_))) {
+                            self.trace.note(self.now, format!("{} claims {range}: {result:?}", self.nodes[i].name));
+                        }
                         let d = self.rng.range(100, 2 * MS);
                         self.after(d, Ev::Claimed(i, inc, range, result));
                     }

@@ -32,6 +32,16 @@ use crate::status::Status;
 /// without any router's help).
 pub const CLAIM_RETRY: Duration = Duration::from_millis(100);
 
+/// How often a partition whose grant needs a lost holder's journal tries
+/// to take it over again after a failed attempt (RTR's *recognized*
+/// recovery: the standby waits for the journal).
+pub const RECOVERY_RETRY: Duration = Duration::from_secs(1);
+
+/// How long it goes on trying before it waits for an operator
+/// (`lcl_rec_fail`: `rtr set partition --restart-recovery` or
+/// `--ignore-recovery`).
+pub const RECOVERY_WAIT: Duration = Duration::from_secs(60);
+
 /// What a partition knows of its range's grant.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct RoleState {
@@ -48,6 +58,10 @@ pub(crate) struct RoleState {
     pub(crate) retry_at: Option<Instant>,
     /// Routers that report the holder of `epoch` lost (and are linked).
     pub(crate) lost_by: Vec<NodeRef>,
+    /// Recovering a lost holder's journal since then (the first attempt).
+    pub(crate) recovering_since: Option<Instant>,
+    /// When to try that journal again after a failed attempt.
+    pub(crate) recovery_retry_at: Option<Instant>,
     /// Why the last claim got no answer (the authority is unreachable: the
     /// minority state), for `rtr show partition`.
     pub(crate) unreachable: Option<String>,
@@ -64,8 +78,8 @@ impl Backend {
         p.grant.retry_at = None;
         if let Some(e) = force_over {
             ctx.log(format!(
-                "partition {}:{part}: forcing a claim over grant {e} of {}: a majority of routers lost it",
-                p.facility,
+                "partition {}: forcing a claim over grant {e} of {}: a majority of routers lost it",
+                p.label(part),
                 p.grant.holder.as_deref().unwrap_or("its holder")
             ));
         }
@@ -90,7 +104,7 @@ impl Backend {
         match result {
             Err(why) => {
                 if p.grant.unreachable.is_none() {
-                    ctx.log(format!("partition {}:{part}: no answer from the role authority: {why}", p.facility));
+                    ctx.log(format!("partition {}: no answer from the role authority: {why}", p.label(part)));
                 }
                 p.grant.unreachable = Some(why);
                 p.grant.retry_at = Some(ctx.now + CLAIM_RETRY);
@@ -118,15 +132,17 @@ impl Backend {
         let changed = p.role != PartRole::Standby || p.grant.epoch != g.epoch;
         if p.role == PartRole::Active {
             // Only a lost grant makes an active partition claim again.
-            ctx.log(format!("partition {}:{part}: grant {} of {} is newer: standby", p.facility, g.epoch, g.holder));
+            ctx.log(format!("partition {}: grant {} of {} is newer: standby", p.label(part), g.epoch, g.holder));
         }
         p.grant.epoch = g.epoch;
         p.grant.holder = Some(g.holder.clone());
         if p.nostandby {
             ctx.log(format!(
-                "partition {}:{part}: active on {} (grant {}), and RTR_F_OPE_NOSTANDBY forbids a standby: its \
+                "partition {}: active on {} (grant {}), and RTR_F_OPE_NOSTANDBY forbids a standby: its \
                  servers are closed",
-                p.facility, g.holder, g.epoch
+                p.label(part),
+                g.holder,
+                g.epoch
             ));
             return self.close_all(ctx, part, Status::Nostandby);
         }
@@ -137,7 +153,7 @@ impl Backend {
             }
         }
         if changed {
-            ctx.log(format!("partition {}:{part}: standby of {} (grant {})", p.facility, g.holder, g.epoch));
+            ctx.log(format!("partition {}: standby of {} (grant {})", p.label(part), g.holder, g.epoch));
             self.announce(ctx, part);
         }
     }
@@ -162,7 +178,7 @@ impl Backend {
             Some(g) if g.holder == me => format!("this node held grant {} before it restarted", g.epoch),
             Some(g) => format!("{} held grant {} and is gone", g.holder, g.epoch),
         };
-        ctx.log(format!("partition {}:{part}: active under grant {epoch} ({how})", p.facility));
+        ctx.log(format!("partition {}: active under grant {epoch} ({how})", p.label(part)));
         match lost {
             // A holder whose name was lost with a torn grant cannot be
             // recovered: the partition waits for an operator.
@@ -170,16 +186,49 @@ impl Backend {
                 p.role = PartRole::NoJournal(node, "the previous holder's grant record is damaged".into());
             }
             Some(node) if !self.adopted.contains_key(&node) => {
-                let busy = self.parts.values().any(|q| q.role == PartRole::Recovering(node.clone()));
-                if let Some(p) = self.parts.get_mut(&part) {
-                    p.role = PartRole::Recovering(node.clone());
-                }
-                if !busy {
-                    self.next_jid += 1;
-                    ctx.output(Output::Takeover { node, jid: self.next_jid });
-                }
+                p.grant.recovering_since = Some(ctx.now);
+                self.recover_journal_of(ctx, part, node);
             }
             _ => self.set_active(ctx, part),
+        }
+    }
+
+    /// Take over lost node `node`'s journal for partition `part` (one
+    /// takeover per journal at a time: partitions waiting for the same one
+    /// hear its result together).
+    fn recover_journal_of(&mut self, ctx: &mut Ctx, part: PartId, node: String) {
+        let busy = self.parts.values().any(|q| q.role == PartRole::Recovering(node.clone()));
+        if let Some(p) = self.parts.get_mut(&part) {
+            p.role = PartRole::Recovering(node.clone());
+            p.grant.recovery_retry_at = None;
+        }
+        if !busy {
+            self.next_jid += 1;
+            ctx.output(Output::Takeover { node, jid: self.next_jid });
+        }
+    }
+
+    /// The lost holder's journal could not be taken over: try again every
+    /// [`RECOVERY_RETRY`] for up to [`RECOVERY_WAIT`], then wait for an
+    /// operator.
+    pub(super) fn recovery_failed(&mut self, ctx: &mut Ctx, part: PartId, node: &str, why: &str) {
+        let Some(p) = self.parts.get_mut(&part) else { return };
+        p.role = PartRole::NoJournal(node.to_string(), why.to_string());
+        let since = *p.grant.recovering_since.get_or_insert(ctx.now);
+        if ctx.now.saturating_duration_since(since) < RECOVERY_WAIT {
+            p.grant.recovery_retry_at = Some(ctx.now + RECOVERY_RETRY);
+            ctx.log(format!(
+                "partition {}: cannot take over the journal of {node}: {why}; trying again",
+                p.label(part)
+            ));
+        } else {
+            p.grant.recovery_retry_at = None;
+            ctx.log(format!(
+                "partition {}: cannot take over the journal of {node} after {} s: {why}; waiting for \
+                 an operator (rtr set partition --restart-recovery or --ignore-recovery)",
+                p.label(part),
+                RECOVERY_WAIT.as_secs()
+            ));
         }
     }
 
@@ -205,7 +254,7 @@ impl Backend {
         if p.grant.epoch != epoch || !matches!(p.role, PartRole::Active | PartRole::Recovering(_)) {
             return;
         }
-        ctx.log(format!("partition {}:{part}: no longer active (grant {epoch}): {why}", p.facility));
+        ctx.log(format!("partition {}: no longer active (grant {epoch}): {why}", p.label(part)));
         p.role = PartRole::Standby;
         p.grant.holder = None;
         p.grant.retry_at = Some(ctx.now + CLAIM_RETRY);
@@ -248,22 +297,32 @@ impl Backend {
         }
     }
 
-    /// Claims due again (partitions not active, no claim outstanding).
+    /// Claims due again (partitions not active, no claim outstanding), and
+    /// takeovers of a lost holder's journal due again.
     pub(super) fn retry_claims(&mut self, ctx: &mut Ctx) {
-        let due: Vec<PartId> = self
-            .parts
-            .iter()
-            .filter(|(_, p)| p.grant.retry_at.is_some_and(|t| t <= ctx.now))
-            .map(|(id, _)| *id)
-            .collect();
+        let now = ctx.now;
+        let due: Vec<PartId> =
+            self.parts.iter().filter(|(_, p)| p.grant.retry_at.is_some_and(|t| t <= now)).map(|(id, _)| *id).collect();
         for part in due {
             self.claim(ctx, part, None);
         }
+        let mut again: Vec<(PartId, String)> = Vec::new();
+        for (id, p) in &self.parts {
+            if let (PartRole::NoJournal(node, _), Some(t)) = (&p.role, p.grant.recovery_retry_at) {
+                if t <= now {
+                    again.push((*id, node.clone()));
+                }
+            }
+        }
+        again.sort();
+        for (part, node) in again {
+            self.recover_journal_of(ctx, part, node);
+        }
     }
 
-    /// The earliest claim retry.
+    /// The earliest claim or recovery retry.
     pub(super) fn next_claim(&self) -> Option<Instant> {
-        self.parts.values().filter_map(|p| p.grant.retry_at).min()
+        self.parts.values().flat_map(|p| [p.grant.retry_at, p.grant.recovery_retry_at]).flatten().min()
     }
 
     /// The partition of range `rid` on this node (ranges do not overlap
@@ -297,8 +356,9 @@ impl Backend {
             return false;
         }
         ctx.log(format!(
-            "partition {}:{part}: its last server left; grant {} released for a standby",
-            p.facility, p.grant.epoch
+            "partition {}: its last server left; grant {} released for a standby",
+            p.label(part),
+            p.grant.epoch
         ));
         ctx.output(Output::ReleaseRole { range: p.grant.rid.clone(), epoch: p.grant.epoch });
         true
@@ -320,8 +380,39 @@ impl Backend {
         if p.role == PartRole::Active || p.callout != Callout::No {
             return;
         }
-        ctx.log(format!("partition {}:{part}: refused a standby (RTR_F_OPE_NOSTANDBY)", p.facility));
+        ctx.log(format!("partition {}: refused a standby (RTR_F_OPE_NOSTANDBY)", p.label(part)));
         self.close_all(ctx, part, Status::Nostandby);
+    }
+
+    /// Why partition `part` is not active, in an operator's words ("" when
+    /// it is).
+    pub(crate) fn role_note(&self, part: PartId) -> String {
+        let Some(p) = self.parts.get(&part) else { return String::new() };
+        if let Some(why) = &p.grant.unreachable {
+            return format!("minority: no answer from the role authority ({why}); it cannot become active");
+        }
+        match &p.role {
+            PartRole::Active => String::new(),
+            PartRole::Waiting => "claiming its key range's grant".into(),
+            PartRole::Standby => match &p.grant.holder {
+                Some(h) if !p.grant.lost_by.is_empty() => format!(
+                    "standby of {h} (grant {}), which {} router(s) lost: claiming it",
+                    p.grant.epoch,
+                    p.grant.lost_by.len()
+                ),
+                Some(h) => format!("standby: {h} holds grant {}", p.grant.epoch),
+                None => "standby: claiming the grant again".into(),
+            },
+            PartRole::Recovering(n) => format!("holds grant {}; taking over the journal of {n} first", p.grant.epoch),
+            PartRole::NoJournal(n, why) if p.grant.recovery_retry_at.is_some() => {
+                format!("holds grant {}; cannot take over the journal of {n} yet ({why}): trying again", p.grant.epoch)
+            }
+            PartRole::NoJournal(n, why) => format!(
+                "holds grant {}; cannot take over the journal of {n} ({why}): waiting for an operator \
+                 (--restart-recovery or --ignore-recovery)",
+                p.grant.epoch
+            ),
+        }
     }
 
     /// Only used to tell routers where a partition stands.

@@ -88,6 +88,10 @@ fn replies() -> Vec<AdminReply> {
                 waiting: 3,
                 in_progress: 0,
                 concurrent: true,
+                epoch: 12,
+                holder: "be2".into(),
+                authority: "shared root /var/rtr".into(),
+                note: "standby: be2 holds grant 12".into(),
             }],
             omitted: 0,
         },
@@ -227,8 +231,13 @@ fn unknown_tags_and_oversized_lists_are_refused() {
     assert!(matches!(decode(&body), Err(DecodeError::Truncated)));
     // A state tag past the last state (active, no_servers, suspended,
     // standby, wt_tr_ok, lcl_rec, lcl_rec_fail).
-    let mut bytes = encode(&Frame::AdminReply(replies()[4].clone()))[4..].to_vec();
-    let at = bytes.len() - 8 - 1 - 4 * 4 - 1; // the partition state byte
+    let reply = replies()[4].clone();
+    let mut bytes = encode(&Frame::AdminReply(reply.clone()))[4..].to_vec();
+    // The partition state byte: where the encoding of another state differs.
+    let AdminReply::Partitions { mut rows, omitted } = reply else { panic!("replies()[4] lists partitions") };
+    rows[0].state = PartitionState::Active;
+    let other = encode(&Frame::AdminReply(AdminReply::Partitions { rows, omitted }))[4..].to_vec();
+    let at = bytes.iter().zip(&other).position(|(a, b)| a != b).expect("the state is encoded");
     assert_eq!(bytes[at], 1);
     bytes[at] = 7;
     assert!(matches!(decode(&bytes), Err(DecodeError::UnknownTag { what: "partition state", tag: 7 })));
