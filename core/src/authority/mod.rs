@@ -13,8 +13,9 @@
 //! - [`mem::MemAuthority`]: one in-memory record set shared by handles; the
 //!   embedded node (one backend node), the in-memory cluster tests and the
 //!   simulator use it;
-//! - the shared journal root (`shared_root`): files beside the journals,
-//!   under the journal's own ownership rules;
+//! - [`shared_root::SharedRoot`]: files beside the journals on the shared
+//!   journal root (`ROOT/roles/<range id>/`), under the journal's own
+//!   ownership rules (an OS lock, epochs claimed with O_EXCL, synced);
 //! - etcd (`etcd`): a lease per holder, the key's create revision as epoch.
 //!
 //! The node (`crate::node`) stays sans-I/O: it emits `Output::Claim` and
@@ -22,6 +23,7 @@
 //! the provider.
 
 pub mod mem;
+pub mod shared_root;
 
 use crate::keyseg::KeyRange;
 

@@ -51,7 +51,7 @@
 pub mod bench;
 pub mod format;
 mod live;
-mod owner;
+pub(crate) mod owner;
 mod recover;
 mod salvage;
 mod segment;

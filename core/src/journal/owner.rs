@@ -33,15 +33,28 @@ pub const LOCK_FILE: &str = "journal.lock";
 pub const EPOCH_FILE: &str = "epoch";
 const EPOCH_TMP_PREFIX: &str = "epoch.tmp.";
 const CLAIM_PREFIX: &str = "epoch.";
-/// Claim files kept behind the newest (older ones are removed at open).
+/// Numbered files kept behind the newest: the journal's claims (older ones
+/// are removed at open), the role authority's grants.
 const CLAIMS_KEPT: u64 = 64;
 
 fn claim_name(epoch: u64) -> String {
-    format!("{CLAIM_PREFIX}{epoch:020}")
+    numbered_name(CLAIM_PREFIX, epoch)
 }
 
 fn parse_claim(name: &str) -> Option<u64> {
-    let digits = name.strip_prefix(CLAIM_PREFIX)?;
+    parse_numbered(CLAIM_PREFIX, name)
+}
+
+/// `<prefix><n as 20 digits>`: the name of a numbered file (the journal's
+/// claims; the role authority's grants), so names sort as numbers do.
+pub fn numbered_name(prefix: &str, n: u64) -> String {
+    format!("{prefix}{n:020}")
+}
+
+/// The number of a [`numbered_name`] with this prefix; None for any other
+/// name (other digit counts, anything after the digits, out of range).
+pub fn parse_numbered(prefix: &str, name: &str) -> Option<u64> {
+    let digits = name.strip_prefix(prefix)?;
     if digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()) {
         digits.parse().ok()
     } else {
@@ -70,7 +83,7 @@ pub fn claim_next(fs: &dyn Storage, dir: &Path) -> Result<(u64, u64), JournalErr
                 f.write_all_at(&encode_epoch(next), 0).and_then(|()| f.sync_all()).map_err(|e| io_err(&p, e))?;
                 sync_dir(fs, dir)?;
                 write_epoch(fs, dir, next.max(read_epoch(fs, dir)?))?;
-                remove_old_claims(fs, dir, next);
+                remove_old_numbered(fs, dir, &[CLAIM_PREFIX], next);
                 return Ok((previous, next));
             }
             // Another process claimed it first: claim the one after.
@@ -81,10 +94,15 @@ pub fn claim_next(fs: &dyn Storage, dir: &Path) -> Result<(u64, u64), JournalErr
     Err(JournalError::BadConfig("could not claim an owner epoch: too many concurrent owners".into()))
 }
 
-fn remove_old_claims(fs: &dyn Storage, dir: &Path, newest: u64) {
+/// Removes the numbered files (any of `prefixes`) more than [`CLAIMS_KEPT`]
+/// behind `newest`, best effort: they only keep a directory from growing
+/// without end (the newest number is what counts, and it stays).
+pub fn remove_old_numbered(fs: &dyn Storage, dir: &Path, prefixes: &[&str], newest: u64) {
     if let Ok(names) = fs.list(dir) {
         for name in names {
-            if name.to_str().and_then(parse_claim).is_some_and(|n| n + CLAIMS_KEPT < newest) {
+            let Some(name) = name.to_str() else { continue };
+            let old = |p: &&str| parse_numbered(p, name).is_some_and(|n| n.saturating_add(CLAIMS_KEPT) < newest);
+            if prefixes.iter().any(old) {
                 let _ = fs.remove(&dir.join(name));
             }
         }
@@ -93,7 +111,7 @@ fn remove_old_claims(fs: &dyn Storage, dir: &Path, newest: u64) {
 const EPOCH_BYTES: usize = 12;
 /// How often a busy lock is tried again (20 pauses of 10 ms on a real file
 /// system: 200 ms in all; see [`Storage::pause_before_lock_retry`]).
-const LOCK_RETRIES: u32 = 20;
+pub const LOCK_RETRIES: u32 = 20;
 
 pub fn epoch_path(dir: &Path) -> PathBuf {
     dir.join(EPOCH_FILE)
@@ -138,9 +156,21 @@ pub fn lock(fs: &dyn Storage, dir: &Path, takeover: Takeover) -> Result<Option<F
 /// None (held elsewhere, or the file system has no locks). For an owner that
 /// forced its way in without the lock, once the previous holder lets go.
 pub fn try_lock(fs: &dyn Storage, dir: &Path) -> Option<File> {
-    let p = dir.join(LOCK_FILE);
-    let file = fs.open(&p, Open::Create, true).ok()?;
-    file.try_lock().ok().map(|()| file)
+    try_lock_file(fs, &dir.join(LOCK_FILE)).ok().flatten()
+}
+
+/// One attempt, without waiting, at the exclusive lock on the file at `p`
+/// (created if missing): the open file that holds it (dropping it releases
+/// the lock), None if it is held elsewhere, or the error (no such
+/// directory, a file system without locks). The lock belongs to this open
+/// file, not to the process: two opens in one process exclude each other.
+pub fn try_lock_file(fs: &dyn Storage, p: &Path) -> io::Result<Option<File>> {
+    let file = fs.open(p, Open::Create, true)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(e)) => Err(e),
+    }
 }
 
 pub fn encode_epoch(epoch: u64) -> [u8; EPOCH_BYTES] {

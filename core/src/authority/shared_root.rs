@@ -1,0 +1,389 @@
+//! The role authority on the shared journal root: the backends of a facility
+//! that keep their journals under one root (`ROOT/<node>/`) keep the role
+//! records beside them, under the journal's own ownership rules
+//! (`docs/roles.md`; the journal's are in `crate::journal`'s `owner`).
+//!
+//! Layout, one directory per range, `ROOT/roles/<range id>/`:
+//! - `role.lock`: the exclusive OS lock (`flock`), held by the live holder
+//!   of the newest grant for as long as its [`SharedRoot`] keeps the grant.
+//!   The kernel drops it when the holder's process ends, which is how a
+//!   standby learns that the holder is gone. The lock belongs to the open
+//!   file, so two `SharedRoot`s in one process exclude each other as two
+//!   processes do.
+//! - `grant.<epoch, 20 digits>`: one per grant, created with O_EXCL (so
+//!   exactly one claimer gets each epoch, on NFS too), holding the holder's
+//!   name and the forced flag ([`encode_grant`]); the file and the directory
+//!   are synced before the claim answers `Granted`. The newest epoch is the
+//!   largest such name.
+//! - `released.<epoch>`: the holder of `epoch` gave the role up cleanly;
+//!   created (O_EXCL, synced) before the lock is dropped, so a claimer that
+//!   gets the lock sees it.
+//! - grants and release marks more than 64 epochs behind the newest are
+//!   removed after each grant (the newest number is what counts).
+//!
+//! Any other name in these directories is ignored.
+//!
+//! **A torn or unreadable grant** (the claimer crashed between creating the
+//! file and syncing it, a damaged disk, a version this code does not know)
+//! is not a grant, but its epoch is taken: nobody gets that number again.
+//! It reads as a grant with holder `""` (unknown), not forced, released if
+//! `released.<epoch>` exists. A claim over it behaves as over any grant: it
+//! is `Held` while somebody holds the lock (a claimer may be writing it
+//! right now), and otherwise the claim gets the next epoch with `previous`
+//! holder `""` and not released: the claimer learns that it cannot tell
+//! whose journal to recover (the runtime must not guess).
+//!
+//! **Claims** follow [`super::mem`] (the behavioural spec): the lock is
+//! tried first, then the newest grant is read. One addition: when the lock
+//! is busy but no grant is live (none yet, or the newest was released),
+//! another claimer is between taking the lock and creating its grant, so
+//! the claim waits for it a little (at most 20 pauses of 10 ms) and then
+//! answers `Held` by its grant; only if the lock stays busy does it go on
+//! without the lock, as the in-memory provider does.
+//!
+//! **A claim that fails after creating its grant file** (a write or sync
+//! error) marks the grant released, best effort, before answering the
+//! error: the claimer never acted on it, so the next holder has nothing of
+//! it to recover.
+//!
+//! **A release** gives the role up whatever happens: the mark is made
+//! durable if it can be, then the lock is dropped; an error means only that
+//! the next holder may find the grant not released and recover this
+//! node's journal (safe, only slower).
+//!
+//! **Errors:** a root that cannot be listed (missing, not mounted, not
+//! readable) is [`AuthorityError::Unreachable`]: the node stays as it is,
+//! as in a minority; the root itself is never created (an unmounted mount
+//! point must not get records of its own). Every other I/O error is
+//! [`AuthorityError::Failed`] with the path. Bad files never panic.
+//! [`Authority::maintain`] reports nothing lost while the root cannot be
+//! read: whether a newer grant exists cannot be known then.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{Authority, AuthorityError, Claim, Grant};
+use crate::journal::owner::{numbered_name, parse_numbered, remove_old_numbered, try_lock_file, LOCK_RETRIES};
+use crate::journal::storage::{self, Open, Storage, StorageFile};
+
+/// The directory under the root that holds one directory per range.
+pub const ROLES_DIR: &str = "roles";
+const LOCK_FILE: &str = "role.lock";
+const GRANT_PREFIX: &str = "grant.";
+const RELEASED_PREFIX: &str = "released.";
+
+const GRANT_MAGIC: &[u8; 4] = b"RTRG";
+const GRANT_VERSION: u8 = 1;
+const FLAG_FORCED: u8 = 1;
+/// Magic, version, flags, holder length (u16), epoch (u64).
+const GRANT_HEAD: usize = 16;
+const GRANT_CRC: usize = 4;
+
+/// A grant file's content: magic `RTRG`, version 1, flags (bit 0: forced),
+/// the holder's length (u16 LE), the epoch (u64 LE, the same as in the
+/// name, so a file copied under another name does not count), the holder's
+/// name (UTF-8), and the CRC32C of all that (u32 LE).
+pub fn encode_grant(epoch: u64, holder: &str, forced: bool) -> Result<Vec<u8>, AuthorityError> {
+    let len = u16::try_from(holder.len())
+        .map_err(|_| AuthorityError::Failed(format!("node name of {} bytes is too long for a grant", holder.len())))?;
+    let mut b = Vec::with_capacity(GRANT_HEAD + holder.len() + GRANT_CRC);
+    b.extend_from_slice(GRANT_MAGIC);
+    b.push(GRANT_VERSION);
+    b.push(if forced { FLAG_FORCED } else { 0 });
+    b.extend_from_slice(&len.to_le_bytes());
+    b.extend_from_slice(&epoch.to_le_bytes());
+    b.extend_from_slice(holder.as_bytes());
+    let crc = crc32c::crc32c(&b);
+    b.extend_from_slice(&crc.to_le_bytes());
+    Ok(b)
+}
+
+/// The holder and forced flag of the grant file of `epoch`, or why it is
+/// not one (torn, damaged, another epoch's, an unknown version).
+pub fn decode_grant(b: &[u8], epoch: u64) -> Result<(String, bool), String> {
+    let head = b.get(..GRANT_HEAD).ok_or_else(|| format!("grant file of {} bytes is torn", b.len()))?;
+    if &head[..4] != GRANT_MAGIC || head[4] != GRANT_VERSION {
+        return Err(format!("not a grant file of version {GRANT_VERSION}"));
+    }
+    let size = GRANT_HEAD + usize::from(u16::from_le_bytes([head[6], head[7]])) + GRANT_CRC;
+    if b.len() != size {
+        return Err(format!("grant file is {} bytes, its header says {size}", b.len()));
+    }
+    let (body, crc) = b.split_at(size - GRANT_CRC);
+    if crc32c::crc32c(body).to_le_bytes() != crc {
+        return Err("grant file checksum mismatch".into());
+    }
+    if head[5] & !FLAG_FORCED != 0 {
+        return Err(format!("grant file has unknown flags {:#04x}", head[5]));
+    }
+    let mut e = [0u8; 8];
+    e.copy_from_slice(&head[8..16]);
+    if u64::from_le_bytes(e) != epoch {
+        return Err(format!("grant file says epoch {}, its name {epoch}", u64::from_le_bytes(e)));
+    }
+    let holder = std::str::from_utf8(&body[GRANT_HEAD..]).map_err(|_| "grant holder is not UTF-8".to_string())?;
+    Ok((holder.to_string(), head[5] & FLAG_FORCED != 0))
+}
+
+/// A grant this handle won and has not released or lost.
+struct Holding {
+    epoch: u64,
+    /// `role.lock`, held (None after a forced claim while the old holder
+    /// still had it; [`Authority::maintain`] takes it once it is free).
+    lock: Option<Box<dyn StorageFile>>,
+}
+
+/// One node's handle on the role records of a shared journal root.
+pub struct SharedRoot {
+    fs: Arc<dyn Storage>,
+    root: PathBuf,
+    me: String,
+    /// range -> the grant this handle holds there.
+    held: BTreeMap<String, Holding>,
+}
+
+/// The outcome of creating a grant file that did not make a grant.
+enum NotCreated {
+    /// Another claimer created it first.
+    Lost,
+    Failed(AuthorityError),
+}
+
+impl SharedRoot {
+    /// A handle acting for node `node` on the journal root `root` (the
+    /// directory holding `ROOT/<node>/` journals). Touches nothing yet.
+    pub fn new(root: &Path, node: &str) -> SharedRoot {
+        SharedRoot::on(storage::real(), root, node)
+    }
+
+    /// As [`SharedRoot::new`], on another storage (a simulated device).
+    pub fn on(fs: Arc<dyn Storage>, root: &Path, node: &str) -> SharedRoot {
+        SharedRoot { fs, root: root.to_path_buf(), me: node.to_string(), held: BTreeMap::new() }
+    }
+
+    /// `ROOT/roles/<range>`, for a range id that is one plain file name.
+    fn range_dir(&self, range: &str) -> Result<PathBuf, AuthorityError> {
+        if range.is_empty() || range == "." || range == ".." || range.contains(['/', '\0']) {
+            return Err(AuthorityError::Failed(format!("{range:?} is not a range id")));
+        }
+        Ok(self.root.join(ROLES_DIR).join(range))
+    }
+
+    fn failure(&self, path: &Path, e: io::Error) -> AuthorityError {
+        failure(&*self.fs, &self.root, path, e)
+    }
+
+    /// Creates the range's directory (never the root), durably: a grant
+    /// inside it is only durable once its directory's name is.
+    fn ensure_dir(&self, dir: &Path) -> Result<(), AuthorityError> {
+        if self.fs.exists(dir) {
+            return Ok(());
+        }
+        self.fs.list(&self.root).map_err(|e| unreachable(&self.root, e))?;
+        let roles = self.root.join(ROLES_DIR);
+        self.fs.create_dir_all(dir).map_err(|e| self.failure(dir, e))?;
+        for d in [&roles, &self.root] {
+            self.fs.sync_dir(d).map_err(|e| self.failure(d, e))?;
+        }
+        Ok(())
+    }
+
+    /// Creates `grant.<epoch>` for this node, durably.
+    fn create_grant(&self, dir: &Path, epoch: u64, forced: bool) -> Result<(), NotCreated> {
+        let bytes = encode_grant(epoch, &self.me, forced).map_err(NotCreated::Failed)?;
+        let p = dir.join(numbered_name(GRANT_PREFIX, epoch));
+        let f = match self.fs.open(&p, Open::CreateNew, false) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(NotCreated::Lost),
+            Err(e) => return Err(NotCreated::Failed(self.failure(&p, e))),
+        };
+        let written = f.write_all_at(&bytes, 0).and_then(|()| f.sync_all()).map_err(|e| (p.as_path(), e));
+        if let Err((at, e)) = written.and_then(|()| self.fs.sync_dir(dir).map_err(|e| (dir, e))) {
+            // The epoch is taken but this node never acts on it.
+            let _ = self.mark_released(dir, epoch);
+            return Err(NotCreated::Failed(self.failure(at, e)));
+        }
+        Ok(())
+    }
+
+    /// Creates `released.<epoch>` durably (done already is fine).
+    fn mark_released(&self, dir: &Path, epoch: u64) -> Result<(), AuthorityError> {
+        let p = dir.join(numbered_name(RELEASED_PREFIX, epoch));
+        match self.fs.open(&p, Open::CreateNew, false) {
+            Ok(f) => f.sync_all().map_err(|e| self.failure(&p, e))?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(self.failure(&p, e)),
+        }
+        self.fs.sync_dir(dir).map_err(|e| self.failure(dir, e))
+    }
+}
+
+fn unreachable(root: &Path, e: io::Error) -> AuthorityError {
+    AuthorityError::Unreachable(format!("shared journal root {}: {e}", root.display()))
+}
+
+/// An I/O error on `path`: the root's fault if the root cannot be listed.
+fn failure(fs: &dyn Storage, root: &Path, path: &Path, e: io::Error) -> AuthorityError {
+    match fs.list(root) {
+        Err(re) => unreachable(root, re),
+        Ok(_) => AuthorityError::Failed(format!("{}: {e}", path.display())),
+    }
+}
+
+/// The names in a range's directory; none if it does not exist (yet) and
+/// the root does.
+fn names(fs: &dyn Storage, root: &Path, dir: &Path) -> Result<Vec<String>, AuthorityError> {
+    match fs.list(dir) {
+        Ok(names) => Ok(names.into_iter().filter_map(|n| n.into_string().ok()).collect()),
+        Err(e) => match (e.kind(), failure(fs, root, dir, e)) {
+            (io::ErrorKind::NotFound, AuthorityError::Failed(_)) => Ok(Vec::new()),
+            (_, err) => Err(err),
+        },
+    }
+}
+
+fn newest_epoch(names: &[String]) -> Option<u64> {
+    names.iter().filter_map(|n| parse_numbered(GRANT_PREFIX, n)).max()
+}
+
+/// The newest grant of the range in `dir` (see the module doc for a torn one).
+fn read_newest(fs: &dyn Storage, root: &Path, dir: &Path) -> Result<Option<Grant>, AuthorityError> {
+    let names = names(fs, root, dir)?;
+    let Some(epoch) = newest_epoch(&names) else { return Ok(None) };
+    let released = names.contains(&numbered_name(RELEASED_PREFIX, epoch));
+    let p = dir.join(numbered_name(GRANT_PREFIX, epoch));
+    let (holder, forced) = match fs.read(&p) {
+        Ok(bytes) => decode_grant(&bytes, epoch).unwrap_or_default(),
+        // Removed since the listing (by an operator): its holder is unknown.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Default::default(),
+        Err(e) => return Err(failure(fs, root, &p, e)),
+    };
+    Ok(Some(Grant { epoch, holder, released, forced }))
+}
+
+impl Authority for SharedRoot {
+    fn describe(&self) -> String {
+        format!("shared root {}", self.root.display())
+    }
+
+    fn claim(&mut self, range: &str, force_over: Option<u64>) -> Result<Claim, AuthorityError> {
+        let dir = self.range_dir(range)?;
+        self.ensure_dir(&dir)?;
+        // The lock before the record: a holder writes `released` before it
+        // drops the lock, so a claimer that gets the lock sees the release.
+        let had_lock = self.held.get(range).is_some_and(|h| h.lock.is_some());
+        let lock_path = dir.join(LOCK_FILE);
+        let try_lock = || match had_lock {
+            true => Ok(None),
+            false => try_lock_file(&*self.fs, &lock_path).map_err(|e| self.failure(&lock_path, e)),
+        };
+        let mut fresh = try_lock()?;
+        let mut newest = read_newest(&*self.fs, &self.root, &dir)?;
+        // The lock is busy but no grant is live: another claimer is between
+        // taking the lock and creating its grant (or a lost holder has not
+        // let go yet). Wait for it a little rather than race it without the
+        // lock: a grant won without the lock would go to the next claimer
+        // that finds the lock free before its winner takes it.
+        let mut tries = 0;
+        while !had_lock
+            && fresh.is_none()
+            && newest.as_ref().is_none_or(|g| g.released)
+            && tries < LOCK_RETRIES
+            && self.fs.pause_before_lock_retry()
+        {
+            tries += 1;
+            fresh = try_lock()?;
+            newest = read_newest(&*self.fs, &self.root, &dir)?;
+        }
+        let live = newest.clone().filter(|g| !g.released);
+        // This handle already holds the newest grant (a retried claim).
+        if let Some(h) = self.held.get_mut(range).filter(|h| live.as_ref().is_some_and(|g| g.epoch == h.epoch)) {
+            if fresh.is_some() {
+                h.lock = fresh;
+            }
+            return Ok(Claim::Granted { epoch: h.epoch, previous: None });
+        }
+        let forced = match (&live, force_over) {
+            (Some(g), Some(e)) if g.epoch == e => true,
+            (Some(g), Some(_)) => return Ok(Claim::Held(g.clone())),
+            _ => false,
+        };
+        if !forced && !had_lock && fresh.is_none() {
+            if let Some(g) = live {
+                return Ok(Claim::Held(g));
+            }
+        }
+        let epoch = newest
+            .as_ref()
+            .map_or(0, |g| g.epoch)
+            .checked_add(1)
+            .ok_or_else(|| AuthorityError::Failed(format!("{}: the role epoch is exhausted", dir.display())))?;
+        match self.create_grant(&dir, epoch, forced) {
+            Ok(()) => {}
+            // Another claimer won this epoch: its grant is the newest now.
+            Err(NotCreated::Lost) => {
+                return match read_newest(&*self.fs, &self.root, &dir)? {
+                    Some(g) => Ok(Claim::Held(g)),
+                    None => Err(AuthorityError::Failed(format!("{}: a grant vanished", dir.display()))),
+                };
+            }
+            Err(NotCreated::Failed(e)) => return Err(e),
+        }
+        let lock = fresh.or_else(|| self.held.remove(range).and_then(|h| h.lock));
+        self.held.insert(range.to_string(), Holding { epoch, lock });
+        remove_old_numbered(&*self.fs, &dir, &[GRANT_PREFIX, RELEASED_PREFIX], epoch);
+        Ok(Claim::Granted { epoch, previous: newest })
+    }
+
+    fn release(&mut self, range: &str, epoch: u64) -> Result<(), AuthorityError> {
+        if self.held.get(range).is_none_or(|h| h.epoch != epoch) {
+            return Ok(());
+        }
+        let dir = self.range_dir(range)?;
+        // The role is given up whatever happens (the holding and its lock
+        // are dropped, after the mark is durable when it can be made so):
+        // an error only means the mark may be missing, and the next holder
+        // then recovers this node's journal, which is safe, only slower.
+        let holding = self.held.remove(range);
+        let newest = read_newest(&*self.fs, &self.root, &dir)?;
+        if newest.is_some_and(|g| g.epoch == epoch && !g.released) {
+            self.mark_released(&dir, epoch)?;
+        }
+        drop(holding);
+        Ok(())
+    }
+
+    fn current(&mut self, range: &str) -> Result<Option<Grant>, AuthorityError> {
+        let dir = self.range_dir(range)?;
+        read_newest(&*self.fs, &self.root, &dir)
+    }
+
+    fn maintain(&mut self) -> Vec<(String, u64)> {
+        let mut lost = Vec::new();
+        for (range, h) in &mut self.held {
+            let dir = self.root.join(ROLES_DIR).join(range);
+            // Unreachable or failing: nothing can be said; ask again later.
+            let Ok(names) = names(&*self.fs, &self.root, &dir) else { continue };
+            if newest_epoch(&names) == Some(h.epoch) {
+                // Forced in while the old holder ran: take the lock once
+                // its process is gone.
+                if h.lock.is_none() {
+                    h.lock = try_lock_file(&*self.fs, &dir.join(LOCK_FILE)).ok().flatten();
+                }
+            } else {
+                // A newer grant, or ours is gone (its number could be given
+                // again): either way this node no longer holds the role.
+                lost.push((range.clone(), h.epoch));
+            }
+        }
+        for (range, _) in &lost {
+            self.held.remove(range);
+        }
+        lost
+    }
+}
+
+#[cfg(test)]
+mod tests;
