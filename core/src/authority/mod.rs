@@ -14,7 +14,7 @@
 //!   embedded node (one backend node), the in-memory cluster tests and the
 //!   simulator use it;
 //! - [`shared_root::SharedRoot`]: files beside the journals on the shared
-//!   journal root (`ROOT/roles/<range id>/`), under the journal's own
+//!   journal root (`ROOT/.roles/<range id>/`), under the journal's own
 //!   ownership rules (an OS lock, epochs claimed with O_EXCL, synced);
 //! - etcd (`etcd`): a lease per holder, the key's create revision as epoch.
 //!

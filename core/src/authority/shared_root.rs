@@ -3,7 +3,7 @@
 //! records beside them, under the journal's own ownership rules
 //! (`docs/roles.md`; the journal's are in `crate::journal`'s `owner`).
 //!
-//! Layout, one directory per range, `ROOT/roles/<range id>/`:
+//! Layout, one directory per range, `ROOT/.roles/<range id>/`:
 //! - `role.lock`: the exclusive OS lock (`flock`), held by the live holder
 //!   of the newest grant for as long as its [`SharedRoot`] keeps the grant.
 //!   The kernel drops it when the holder's process ends, which is how a
@@ -69,7 +69,9 @@ use crate::journal::owner::{numbered_name, parse_numbered, remove_old_numbered, 
 use crate::journal::storage::{self, Open, Storage, StorageFile};
 
 /// The directory under the root that holds one directory per range.
-pub const ROLES_DIR: &str = "roles";
+/// (A node name starts with a letter or a digit, so no node's journal
+/// directory can be this one.)
+pub const ROLES_DIR: &str = ".roles";
 const LOCK_FILE: &str = "role.lock";
 const GRANT_PREFIX: &str = "grant.";
 const RELEASED_PREFIX: &str = "released.";
@@ -163,7 +165,7 @@ impl SharedRoot {
         SharedRoot { fs, root: root.to_path_buf(), me: node.to_string(), held: BTreeMap::new() }
     }
 
-    /// `ROOT/roles/<range>`, for a range id that is one plain file name.
+    /// `ROOT/.roles/<range>`, for a range id that is one plain file name.
     fn range_dir(&self, range: &str) -> Result<PathBuf, AuthorityError> {
         if range.is_empty() || range == "." || range == ".." || range.contains(['/', '\0']) {
             return Err(AuthorityError::Failed(format!("{range:?} is not a range id")));

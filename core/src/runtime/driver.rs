@@ -15,6 +15,7 @@ use super::pass::{
 };
 use super::{DeliverySink, EmbeddedConfig};
 use crate::authority::mem::MemAuthority;
+use crate::authority::shared_root::SharedRoot;
 use crate::authority::{Authority, MAINTAIN_EVERY_MS};
 use crate::error::RtrError;
 use crate::journal::{self, Journal, JournalConfig, JournalError};
@@ -139,9 +140,14 @@ impl Driver {
     /// when the node has one, else the node's own (one backend node).
     fn authority(&mut self) -> &mut dyn Authority {
         let name = self.node.facilities().node().to_string();
+        let root = self.peer_journals.clone();
         self.authority
             .get_or_insert_with(|| {
-                let a: Box<dyn Authority> = Box::new(MemAuthority::new().handle(&name));
+                let a: Box<dyn Authority> = match root {
+                    // Backends that share a journal root share their roles there.
+                    Some(root) => Box::new(SharedRoot::new(&root, &name)),
+                    None => Box::new(MemAuthority::new().handle(&name)),
+                };
                 eprintln!("rtr node: role authority: {}", a.describe());
                 a
             })
