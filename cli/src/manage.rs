@@ -481,13 +481,13 @@ fn partitions(rows: &[PartitionInfo], omitted: u64, json: bool) -> String {
     let mut out = table(&header, &cells);
     // The authority is the node's, the same for every row; notes say why
     // a partition is not active.
+    omitted_note(&mut out, omitted);
     if let Some(p) = rows.first() {
-        out.push_str(&format!("Role authority: {}\n", p.authority));
+        out.push_str(&format!("\nRole authority: {}", p.authority));
     }
     for p in rows.iter().filter(|p| !p.note.is_empty()) {
-        out.push_str(&format!("{}:{}: {}\n", p.facility, p.id, p.note));
+        out.push_str(&format!("\n{}:{}: {}", p.facility, p.id, p.note));
     }
-    omitted_note(&mut out, omitted);
     out
 }
 

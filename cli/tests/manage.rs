@@ -244,7 +244,18 @@ fn show_follows_a_transaction_held_between_a_server_process_and_a_client() {
     assert_eq!((&p[1]["servers"], &p[1]["in_progress"]), (&Value::from(1), &Value::from(0)));
     let table = node.ok(&["show", "partition"]);
     let r = rows(&table, "Facility  Id  Name  State");
-    assert_eq!(r[0], ["HOLD", "1", "1", "active", "2", "1", "0", "1", "yes", "u32@0 [0..=99]"], "{table}");
+    // The grant its key range is active under, and where: the node's own
+    // (in-memory) role authority granted it.
+    assert_eq!(
+        r[0],
+        ["HOLD", "1", "1", "active", "2", "1", "0", "1", "yes", "1", "alpha", "u32@0 [0..=99]"],
+        "{table}"
+    );
+    assert!(table.contains("\nRole authority: local"), "{table}");
+    assert_eq!(
+        (&p[0]["epoch"], &p[0]["holder"], &p[0]["note"]),
+        (&Value::from(1), &Value::from("alpha"), &Value::from(""))
+    );
     assert_eq!(p[0]["name"], "1", "an unnamed partition is named by its id");
 
     let v = node.json(&["show", "transaction"]);
