@@ -164,6 +164,16 @@ pub(super) struct Branch {
 }
 
 impl Branch {
+    /// No vote of this branch can have reached a router: neither given (or
+    /// being made durable) nor withdrawn after being given, and no outcome.
+    fn never_voted(&self) -> bool {
+        self.committed.is_none()
+            && !self.uncertain
+            && !self.voted_accept
+            && !self.vote_syncing
+            && self.voted_reject.is_none()
+    }
+
     fn new(msgs: Vec<Bytes>, router: NodeRef) -> Branch {
         Branch {
             server: None,
@@ -292,6 +302,11 @@ pub struct Backend {
     resolving: Map<u64, (Tid, InDoubt, u32, NodeRef)>,
     /// Remember decided tids (set while the node has peers).
     pub(super) keep_decided: bool,
+    /// Committed work handed off to the range's next active partition
+    /// (`roles.rs`), by (tid, partition it was on), until it is durable there.
+    handing_off: Map<(Tid, PartId), roles::HandingOff>,
+    /// Handed-off work being made durable here: token -> unit.
+    adopting: Map<u64, roles::Adopting>,
     /// Every transaction with a commit record in this node's journal at
     /// start-up: routers that waited for these commits when the node went
     /// away learn them when they link again.
@@ -712,6 +727,9 @@ impl Backend {
         for (tid, committed, strikes) in struck_out {
             self.set_aside(ctx, tid, part_id, &facility, committed, strikes);
         }
+        if self.parts.get(&part_id).is_some_and(|p| p.servers.is_empty()) {
+            self.last_server_left(ctx, part_id);
+        }
         let Some(p) = self.parts.get(&part_id) else { return };
         if p.servers.is_empty() && p.waiting.is_empty() {
             self.drop_if_empty(ctx, part_id);
@@ -848,6 +866,8 @@ impl Backend {
             ToBackend::Holder { part, epoch, linked } => self.holder_notice(ctx, from, part, epoch, linked),
             ToBackend::Superseded { part, epoch } => self.superseded(ctx, part, epoch),
             ToBackend::Refused { part } => self.refused(ctx, part),
+            ToBackend::Adopt { part, tid, msgs, reason } => self.adopt(ctx, from, part, tid, msgs, reason),
+            ToBackend::HandedOff { tid, part } => self.handed_off(ctx, tid, part),
             ToBackend::Msg { tid, part, index, data, first, flags: fl } => {
                 if !self.owned_by(ctx, from, tid, part, || ToBackend::Msg {
                     tid,
@@ -1131,6 +1151,7 @@ impl Backend {
         if !self.in_doubt.is_empty() {
             self.inquire_in_doubt(ctx);
         }
+        self.resend_handoffs(ctx, id);
         // The new router learns where each partition stands.
         let mut ids: Vec<PartId> = self.parts.keys().copied().collect();
         ids.sort();
@@ -1221,6 +1242,9 @@ impl Backend {
 
     /// A journal write finished (`token`) or failed.
     pub fn journal_done(&mut self, ctx: &mut Ctx, token: u64, result: Result<(), Status>) {
+        if self.adopt_written(ctx, token, result) {
+            return;
+        }
         if let Some((tid, part)) = self.vote_tokens.remove(&token) {
             let Some(b) = self.branches.get_mut(&(tid, part)) else { return };
             b.vote_syncing = false;
@@ -1317,7 +1341,10 @@ impl Backend {
             return;
         };
         let existing = self.branches.contains_key(&(tid, part));
-        if !existing && p.servers.is_empty() {
+        // A partition not active for its range takes no new work (a router
+        // that routed here had not heard yet).
+        let inactive = p.role != PartRole::Active && p.callout == Callout::No;
+        if !existing && (p.servers.is_empty() || inactive) {
             ctx.to_router(from, ToRouter::BranchFailed { tid, part, status: Status::Nodstfnd });
             return;
         }
@@ -1386,6 +1413,17 @@ impl Backend {
             // when one is free (dispatch).
         }
         self.finishing.entry(tid).or_default().unacked += n;
+        // A branch of a partition whose last server left (and whose grant
+        // went to a standby) goes to the range's next active partition.
+        for part in &parts {
+            let left = self
+                .parts
+                .get(part)
+                .is_some_and(|p| p.role != PartRole::Active && p.callout == Callout::No && p.servers.is_empty());
+            if left && self.branches.contains_key(&(tid, *part)) {
+                self.hand_off(ctx, tid, *part);
+            }
+        }
         self.maybe_done(ctx, tid);
         for r in routers {
             ctx.to_router(*r, ToRouter::Durable { tid });
@@ -1571,6 +1609,9 @@ fn scan_records(records: &[Record]) -> Scan {
             RecordKind::Commit => {
                 let reason = r.payload.get(0..4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes);
                 acc.commit = Some((i, reason));
+                // Work handed off here after this node finished its own
+                // branch of the transaction: unfinished again.
+                acc.done = false;
             }
             RecordKind::Abort => acc.abort = true,
             RecordKind::Vote if r.payload.first() == Some(&DURABLE_VOTE) => acc.durable_vote = true,

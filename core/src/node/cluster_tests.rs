@@ -934,3 +934,119 @@ fn a_send_that_reaches_the_router_after_it_rejected_the_transaction_does_not_sta
     assert!(c.take(BE, SERVER).is_empty(), "the server never sees the rejected transaction");
     assert_eq!(c.node(TR1).stats().active_tx, 0);
 }
+
+/// Every server of the active partition exits while its node stays up:
+/// the standby on the other node gets the range at once. The committed work
+/// the lost servers had not acknowledged is handed off to it (made durable
+/// there, presented uncertain, then finished on the first node), work never
+/// voted on is rejected (`SRVDIED`: nobody can have committed it), and new
+/// work goes to the standby.
+#[test]
+fn the_last_server_leaving_a_live_node_hands_its_range_to_the_standby() {
+    use crate::journal::RecordKind;
+    use crate::protocol::admin::PartitionState as P;
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    assert_eq!(c.partition_states(BE2), vec![P::Standby]);
+    // t1 commits on be; its server never acknowledges the commit.
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.server_accept(1, t1);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    // t2 reaches be's server, which never votes.
+    let t2 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t2, flags: 0, data: msg(6, "two") });
+    let got = c.take(BE, SERVER);
+    assert!(got.iter().any(|x| x.1 == MsgType::Msg1 && x.2 == Some(t2)), "{got:?}");
+    // be's only server closes.
+    c.req(BE, SERVER, Request::Close { chan: 1 });
+    let fe = c.take(FE, CLIENT);
+    assert_eq!(fe, vec![(1, MsgType::Rejected, Some(t2), Some(Status::Srvdied))], "{fe:?}");
+    assert_eq!(c.partition_states(BE2), vec![P::Active], "the standby claimed the released grant");
+    // be2 made t1 durable and presents it: uncertain, then its commit.
+    c.sync();
+    let s = c.take(BE2, SERVER);
+    let kinds: Vec<_> = s.iter().map(|x| (x.1, x.2)).collect();
+    assert_eq!(kinds, vec![(MsgType::Msg1Uncertain, Some(t1)), (MsgType::Accepted, Some(t1))]);
+    let be2_has = |c: &Cluster, kind| c.journals[BE2].iter().any(|r| r.tid == t1 && r.kind == kind);
+    assert!(be2_has(&c, RecordKind::Msg) && be2_has(&c, RecordKind::Commit));
+    // be finished t1 (its Done record) once be2 had it, and let its
+    // partition go.
+    assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Done));
+    assert!(c.partition_states(BE).is_empty(), "{:?}", c.partition_states(BE));
+    c.req(BE2, SERVER, Request::Ack { chan: 1, tid: t1 });
+    assert!(c.journals[BE2].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Done));
+    // New work goes to be2.
+    let t3 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t3, flags: flags::sen::ACCEPT, data: msg(7, "three") });
+    let s = c.take(BE2, SERVER);
+    assert_eq!(
+        s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(),
+        vec![(MsgType::Msg1, Some(t3)), (MsgType::Prepare, Some(t3))]
+    );
+}
+
+/// With no other backend node in the facility, a partition whose servers
+/// all left keeps its range and its work for a server that comes back
+/// (RTR's restarted-server recovery): nothing is handed off or rejected.
+#[test]
+fn with_no_other_backend_node_the_range_waits_for_a_server_to_return() {
+    use crate::authority::Claim;
+    let one = vec!["be".to_string()];
+    let mut n = Node::new(false);
+    let mut t = FacilityTable::new("be");
+    t.insert(FacilityDef::new("G", &one, &one, &one).unwrap());
+    n.set_facilities(t);
+    let now = Instant::now();
+    let run = |n: &mut Node, req: Option<(ConnId, Request)>| -> Vec<Output> {
+        if let Some((conn, r)) = req {
+            n.handle_request(now, conn, r);
+        }
+        let mut all = Vec::new();
+        loop {
+            let out = n.take_output();
+            if out.is_empty() {
+                return all;
+            }
+            for o in out {
+                if let Output::Claim { range, .. } = &o {
+                    n.claimed(now, range, Ok(Claim::Granted { epoch: 1, previous: None }));
+                }
+                all.push(o);
+            }
+        }
+    };
+    let server = |chan| Request::Open {
+        chan,
+        role: Role::Server,
+        facility: "G".into(),
+        flags: flags::ope::SERVER,
+        range: range(0, 1000),
+    };
+    run(&mut n, Some((SERVER, server(1))));
+    let client = Request::Open {
+        chan: 1,
+        role: Role::Client,
+        facility: "G".into(),
+        flags: flags::ope::CLIENT,
+        range: KeyRange::default(),
+    };
+    run(&mut n, Some((CLIENT, client)));
+    let tid = Tid { node: 1, incarnation: 1, conn: CLIENT, seq: 1 };
+    let out = run(&mut n, Some((CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "one") })));
+    let msg1 = |out: &[Output], kind| {
+        out.iter().any(|o| matches!(o, Output::Deliver { conn: SERVER, delivery } if delivery.msgtype == kind && delivery.tid == Some(tid)))
+    };
+    assert!(msg1(&out, MsgType::Msg1), "{out:?}");
+    let out = run(&mut n, Some((SERVER, Request::Close { chan: 1 })));
+    assert!(!out.iter().any(|o| matches!(o, Output::ReleaseRole { .. })), "{out:?}");
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::Deliver { conn: CLIENT, .. })),
+        "the client is told nothing: {out:?}"
+    );
+    // A server comes back and gets the transaction again.
+    let out = run(&mut n, Some((SERVER, server(2))));
+    assert!(msg1(&out, MsgType::Msg1), "{out:?}");
+}

@@ -237,6 +237,23 @@ pub enum ToRouter {
         tid: Tid,
         status: Status,
     },
+    /// Committed work of a partition (`part`, on the sender) whose last
+    /// server left: the range's active partition (wherever it is now) is to
+    /// make it durable and present it (`ToBackend::Adopt`); the sender
+    /// forgets it when told so (`ToBackend::HandedOff`). Routed by the key
+    /// of its first message; held while the range has no active partition.
+    HandOff {
+        facility: String,
+        tid: Tid,
+        part: PartId,
+        msgs: Vec<Bytes>,
+        reason: u32,
+    },
+    /// The handed-off work `tid` is durable on this partition (`part`).
+    Adopted {
+        tid: Tid,
+        part: PartId,
+    },
     /// A backend's partition, as it stands: active (transactions go to it)
     /// or not (a standby, or a new partition waiting for its grant), and
     /// the epoch of the grant it holds (active) or knows its range's holder
@@ -368,6 +385,13 @@ pub enum ToBackend {
     Inquire { tid: Tid, facility: String },
     /// A client's user event, for this node's server channels.
     Broadcast { facility: String, evtnum: i32, rcpspc: String, data: Bytes },
+    /// Committed work handed off by the range's previous active node: make
+    /// it durable here, present it (uncertain, then its commit) and answer
+    /// `ToRouter::Adopted`.
+    Adopt { part: PartId, tid: Tid, msgs: Vec<Bytes>, reason: u32 },
+    /// Handed-off work (`tid`, from this node's partition `part`) is durable
+    /// at the range's active partition: it is finished here.
+    HandedOff { tid: Tid, part: PartId },
     /// Where the active partition of this standby's key range stands at
     /// the sending router: the holder of grant `epoch` is no longer linked
     /// to it (`linked: false`), or is again. A standby claims the role at

@@ -102,6 +102,9 @@ pub struct Router {
     /// its epoch, and its active partition while linked. An active
     /// partition under an older grant is refused (`ToBackend::Superseded`).
     grants: Map<String, RangeGrant>,
+    /// Committed work handed off by partitions whose last server left, on
+    /// its way to its range's active partition (held while there is none).
+    handoffs: Vec<HandOffEntry>,
     /// Committed transactions whose commit the backends are making durable:
     /// the client hears of the commit only after they did.
     pub(super) committing: Map<Tid, Committing>,
@@ -112,6 +115,19 @@ pub struct Router {
     /// In-doubt transactions of a lost router being resolved by asking
     /// every backend of their facility.
     inquiries: Map<Tid, Inquiry>,
+}
+
+/// One unit of handed-off work: a transaction's committed messages from
+/// partition `part` of node `origin`.
+struct HandOffEntry {
+    origin: NodeRef,
+    facility: String,
+    tid: Tid,
+    part: PartId,
+    msgs: Vec<Bytes>,
+    reason: u32,
+    /// The active partition it was sent to (`None`: held).
+    to: Option<PartKey>,
 }
 
 /// The newest grant of a key range this router has seen.
@@ -371,6 +387,29 @@ impl Router {
                     }
                 }
             }
+            ToRouter::HandOff { facility, tid, part, msgs, reason } => {
+                // Sent to every router of the facility, and again to a
+                // router that links: one entry per unit here.
+                if !self.handoffs.iter().any(|h| h.origin == from && h.tid == tid && h.part == part) {
+                    self.handoffs.push(HandOffEntry {
+                        origin: from,
+                        facility: facility.clone(),
+                        tid,
+                        part,
+                        msgs,
+                        reason,
+                        to: None,
+                    });
+                    self.route_handoffs(ctx, &facility);
+                }
+            }
+            ToRouter::Adopted { tid, part } => {
+                let key = (from, part);
+                if let Some(i) = self.handoffs.iter().position(|h| h.tid == tid && h.to == Some(key)) {
+                    let h = self.handoffs.remove(i);
+                    ctx.to_backend(h.origin, ToBackend::HandedOff { tid, part: h.part });
+                }
+            }
             ToRouter::TookOver { node, committed } => {
                 let lost: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| **n == node).map(|(r, _)| *r).collect();
                 let waiting: Vec<Tid> = self
@@ -508,15 +547,33 @@ impl Router {
                 ctx.to_backend(key.0, ToBackend::Refused { part: key.1 });
             }
         }
-        v.push(RPart { key, range, active, epoch, nostandby, callout });
+        v.push(RPart { key, range: range.clone(), active, epoch, nostandby, callout });
         if active && !was_active {
             self.range_events.push((facility.clone(), crate::events::KEYRANGEGAIN));
             if before == 0 {
                 self.range_events.push((facility.clone(), crate::events::FACREADY));
             }
+            self.route_handoffs(ctx, &facility);
             self.release_held(ctx, &facility);
         } else if !active && was_active {
             self.range_lost(&facility);
+            // It gave its grant up (its last server left): its standbys claim.
+            let gone = RPart { key, range: range.clone(), active: true, epoch, nostandby, callout };
+            self.holder_lost(ctx, &facility, &gone);
+        }
+    }
+
+    /// Send held hand-offs of `facility` to the active partition of their
+    /// key range, if it has one now.
+    fn route_handoffs(&mut self, ctx: &mut Ctx, facility: &str) {
+        let parts = self.partitions.get(facility);
+        for h in self.handoffs.iter_mut().filter(|h| h.to.is_none() && h.facility == facility) {
+            let Some(first) = h.msgs.first() else { continue };
+            if let Ok(key) = route(parts, first) {
+                h.to = Some(key);
+                let adopt = ToBackend::Adopt { part: key.1, tid: h.tid, msgs: h.msgs.clone(), reason: h.reason };
+                ctx.to_backend(key.0, adopt);
+            }
         }
     }
 
@@ -655,6 +712,12 @@ impl Router {
             if let Some(gone) = self.remove_partition(&facility, (node, part)) {
                 self.holder_lost(ctx, &facility, &gone);
             }
+        }
+        // Hand-offs: those from the lost node go (it sends them again when
+        // it links again); those sent to it wait for the next active one.
+        self.handoffs.retain(|h| h.origin != node);
+        for h in self.handoffs.iter_mut().filter(|h| h.to.is_some_and(|k| k.0 == node)) {
+            h.to = None;
         }
         let facilities: Vec<String> = self.held.keys().cloned().collect();
         for f in facilities {

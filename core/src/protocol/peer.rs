@@ -106,6 +106,10 @@ const BE_INQUIRE: u8 = 53;
 const BE_HOLDER: u8 = 56;
 const BE_SUPERSEDED: u8 = 57;
 const BE_REFUSED: u8 = 58;
+const BE_ADOPT: u8 = 59;
+const BE_HANDEDOFF: u8 = 60;
+const TR_HANDOFF: u8 = 19;
+const TR_ADOPTED: u8 = 20;
 
 fn tx_state(s: TxState) -> u8 {
     match s {
@@ -265,6 +269,28 @@ fn data(r: &mut Reader) -> Result<Bytes, DecodeError> {
     Ok(Bytes::from(r.bytes(MAX_MSGLEN)?))
 }
 
+/// A branch's messages: a count, then each as bytes.
+fn msg_list(w: &mut Writer, msgs: &[Bytes]) {
+    w.u32(msgs.len() as u32);
+    for m in msgs {
+        w.bytes(m);
+    }
+}
+
+fn read_msg_list(r: &mut Reader) -> Result<Vec<Bytes>, DecodeError> {
+    let n = r.u32()? as usize;
+    // Each message takes at least its 4-byte length: a count beyond what
+    // is left is a lie.
+    if n > r.remaining() / 4 {
+        return Err(DecodeError::Truncated);
+    }
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        v.push(data(r)?);
+    }
+    Ok(v)
+}
+
 fn opt_u32(w: &mut Writer, v: Option<u32>) {
     match v {
         Some(x) => {
@@ -398,6 +424,19 @@ fn internal(w: &mut Writer, m: &Internal) {
                     write_tid(w, t);
                 }
             }
+            ToRouter::HandOff { facility, tid, part, msgs, reason } => {
+                w.u8(TR_HANDOFF);
+                w.str(facility);
+                write_tid(w, tid);
+                w.u64(*part);
+                msg_list(w, msgs);
+                w.u32(*reason);
+            }
+            ToRouter::Adopted { tid, part } => {
+                w.u8(TR_ADOPTED);
+                write_tid(w, tid);
+                w.u64(*part);
+            }
             ToRouter::PartitionDown { facility, part } => {
                 w.u8(TR_DOWN);
                 w.str(facility);
@@ -495,6 +534,18 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.u8(BE_REFUSED);
                 w.u64(*part);
             }
+            ToBackend::Adopt { part, tid, msgs, reason } => {
+                w.u8(BE_ADOPT);
+                w.u64(*part);
+                write_tid(w, tid);
+                msg_list(w, msgs);
+                w.u32(*reason);
+            }
+            ToBackend::HandedOff { tid, part } => {
+                w.u8(BE_HANDEDOFF);
+                write_tid(w, tid);
+                w.u64(*part);
+            }
             ToBackend::VoteRequest { tid, part, durable } => {
                 w.u8(BE_VOTEREQ);
                 write_tid(w, tid);
@@ -581,6 +632,21 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             Internal::Tr(ToRouter::TookOver { node, committed })
         }
         TR_DOWN => Internal::Tr(ToRouter::PartitionDown { facility: fac(r)?, part: r.u64()? }),
+        TR_HANDOFF => Internal::Tr(ToRouter::HandOff {
+            facility: fac(r)?,
+            tid: read_tid(r)?,
+            part: r.u64()?,
+            msgs: read_msg_list(r)?,
+            reason: r.u32()?,
+        }),
+        TR_ADOPTED => Internal::Tr(ToRouter::Adopted { tid: read_tid(r)?, part: r.u64()? }),
+        BE_ADOPT => Internal::Be(ToBackend::Adopt {
+            part: r.u64()?,
+            tid: read_tid(r)?,
+            msgs: read_msg_list(r)?,
+            reason: r.u32()?,
+        }),
+        BE_HANDEDOFF => Internal::Be(ToBackend::HandedOff { tid: read_tid(r)?, part: r.u64()? }),
         TR_DECIDED => Internal::Tr(ToRouter::Decided {
             tid: read_tid(r)?,
             part: r.u64()?,

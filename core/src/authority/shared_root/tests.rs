@@ -348,7 +348,7 @@ fn a_claim_that_fails_leaves_nothing_anyone_acts_on_whatever_the_crash() {
             }
             let result = a.claim("r", None);
             let Err(AuthorityError::Failed(why)) = &result else { panic!("{fault}: {result:?}") };
-            assert!(why.contains("/j/roles/r/grant."), "{why}");
+            assert!(why.contains("/j/.roles/r/grant."), "{why}");
             sim.crash(&mut digits(seed));
             let mut b = SharedRoot::on(sim.storage(), &root, "b");
             match b.claim("r", None).unwrap() {

@@ -23,9 +23,12 @@ use std::time::{Duration, Instant};
 use super::{Backend, PartRole};
 use crate::authority::{Claim, Grant};
 use crate::facility::RoleList;
+use crate::journal::RecordKind;
 use crate::msgtype::MsgType;
 use crate::node::{Callout, Ctx, NodeRef, Output, PartId, ToRouter, LOCAL};
+use crate::protocol::Bytes;
 use crate::status::Status;
+use crate::tid::Tid;
 
 /// How often a partition that is not active claims again (a holder whose
 /// process ended lets its lock go; this is how soon a standby notices
@@ -347,11 +350,15 @@ impl Backend {
         if p.grant.claiming || matches!(p.role, PartRole::Recovering(_) | PartRole::NoJournal(..)) {
             return false;
         }
+        // Branches waiting for an outcome, or handed off and not yet durable
+        // at the next active partition, keep it.
+        if self.branches.keys().any(|(_, q)| *q == part) || self.handing_off.keys().any(|(_, q)| *q == part) {
+            return false;
+        }
         if p.role != PartRole::Active || p.callout != Callout::No {
             return true;
         }
-        let work_left = self.branches.keys().any(|(_, q)| *q == part)
-            || self.recovered.get(&p.facility).is_some_and(|v| !v.is_empty());
+        let work_left = self.recovered.get(&p.facility).is_some_and(|v| !v.is_empty());
         if work_left {
             return false;
         }
@@ -428,5 +435,211 @@ impl Backend {
             nostandby: p.nostandby,
             callout: p.callout,
         })
+    }
+}
+
+/// Committed work of a partition whose last server left, handed off to
+/// its range's next active partition and not yet durable there.
+pub(crate) struct HandingOff {
+    facility: String,
+    msgs: Vec<Bytes>,
+    reason: u32,
+}
+
+/// Handed-off work being made durable here before it is presented.
+pub(crate) struct Adopting {
+    part: PartId,
+    tid: Tid,
+    facility: String,
+    msgs: Vec<Bytes>,
+    reason: u32,
+    /// Routers to answer `Adopted` (each router of the facility forwards it).
+    routers: Vec<NodeRef>,
+}
+
+impl Backend {
+    /// The last server of active partition `part` left. With no other
+    /// backend node for its facility, its work waits for a server to come
+    /// back (RTR's restarted-server recovery). Otherwise its grant goes to a
+    /// standby at once: the grant is released, committed work its servers
+    /// had not finished is handed off to the range's next active partition
+    /// through the routers, work never voted on is rejected (`SRVDIED`: no
+    /// router can have committed it), and work whose vote was given waits
+    /// here for its outcome (handed off if it commits).
+    pub(super) fn last_server_left(&mut self, ctx: &mut Ctx, part: PartId) {
+        let me = ctx.topo.name(LOCAL).to_string();
+        let Some(p) = self.parts.get_mut(&part) else { return };
+        if p.role != PartRole::Active || p.callout != Callout::No || !p.servers.is_empty() {
+            return;
+        }
+        let others =
+            ctx.topo.facilities.get(&p.facility).is_some_and(|d| d.nodes(RoleList::Backend).iter().any(|n| *n != me));
+        if !others {
+            return;
+        }
+        let epoch = p.grant.epoch;
+        ctx.log(format!("partition {}: its last server left; grant {epoch} released for a standby", p.label(part)));
+        ctx.output(Output::ReleaseRole { range: p.grant.rid.clone(), epoch });
+        p.role = PartRole::Standby;
+        p.grant.holder = None;
+        // No claim without a server: a server that comes back claims again.
+        p.grant.retry_at = None;
+        self.announce(ctx, part);
+        let mut tids: Vec<Tid> = self.branches.keys().filter(|(_, q)| *q == part).map(|(t, _)| *t).collect();
+        tids.sort();
+        for tid in tids {
+            let Some(b) = self.branches.get(&(tid, part)) else { continue };
+            if b.committed.is_some() {
+                self.hand_off(ctx, tid, part);
+            } else if b.never_voted() {
+                if let Some(b) = self.branches.remove(&(tid, part)) {
+                    self.remember(tid, false, Status::Srvdied, 0);
+                    ctx.to_router(b.router, ToRouter::BranchFailed { tid, part, status: Status::Srvdied });
+                    self.replay_parked(ctx, b.parked);
+                }
+            } else {
+                // Its vote was given (and withdrawn with its server): the
+                // router may have committed on it already. It is asked to
+                // reject if it has not; the branch stays until the outcome
+                // comes (a commit is then handed off).
+                ctx.to_router(b.router, ToRouter::BranchFailed { tid, part, status: Status::Srvdied });
+            }
+        }
+        if let Some(p) = self.parts.get_mut(&part) {
+            let branches = &self.branches;
+            p.waiting.retain(|t| branches.contains_key(&(*t, part)));
+        }
+    }
+
+    /// Hand committed branch `(tid, part)` off to the range's next active
+    /// partition (every router of the facility hears; the first to reach
+    /// it counts). It stays unfinished here until one says it is durable there.
+    pub(super) fn hand_off(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId) {
+        let Some(p) = self.parts.get(&part) else { return };
+        let facility = p.facility.clone();
+        let Some(b) = self.branches.remove(&(tid, part)) else { return };
+        let Some((_, reason)) = b.committed else { return };
+        if let Some(p) = self.parts.get_mut(&part) {
+            p.waiting.retain(|t| *t != tid);
+        }
+        let msgs = b.msgs;
+        for r in ctx.topo.routers(&facility) {
+            let m = ToRouter::HandOff { facility: facility.clone(), tid, part, msgs: msgs.clone(), reason };
+            ctx.to_router(r, m);
+        }
+        self.handing_off.insert((tid, part), HandingOff { facility, msgs, reason });
+    }
+
+    /// A router that links hears of every hand-off still unanswered.
+    pub(super) fn resend_handoffs(&mut self, ctx: &mut Ctx, router: NodeRef) {
+        let mut keys: Vec<(Tid, PartId)> = self.handing_off.keys().copied().collect();
+        keys.sort();
+        for (tid, part) in keys {
+            let Some(h) = self.handing_off.get(&(tid, part)) else { continue };
+            if ctx.topo.peer_plays(router, &h.facility, RoleList::Router) {
+                let m = ToRouter::HandOff {
+                    facility: h.facility.clone(),
+                    tid,
+                    part,
+                    msgs: h.msgs.clone(),
+                    reason: h.reason,
+                };
+                ctx.to_router(router, m);
+            }
+        }
+    }
+
+    /// The work handed off from `(tid, part)` is durable at the range's
+    /// active partition: finished here.
+    pub(super) fn handed_off(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId) {
+        if self.handing_off.remove(&(tid, part)).is_none() {
+            return; // told by another router already
+        }
+        if let Some(f) = self.finishing.get_mut(&tid) {
+            f.unacked = f.unacked.saturating_sub(1);
+        }
+        self.maybe_done(ctx, tid);
+        self.drop_if_empty(ctx, part);
+    }
+
+    /// A router brings committed work handed off by the range's previous
+    /// active node: made durable here (its messages and its commit), then
+    /// presented like recovered work (uncertain, then the commit), and the
+    /// router hears it is here.
+    pub(super) fn adopt(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        part: PartId,
+        tid: Tid,
+        msgs: Vec<Bytes>,
+        reason: u32,
+    ) {
+        let Some(p) = self.parts.get(&part) else { return };
+        let facility = p.facility.clone();
+        // This node's own hand-off coming back (it is active again): the
+        // work is its again, with no new record.
+        let mine = self
+            .handing_off
+            .iter()
+            .find(|((t, q), _)| *t == tid && self.parts.get(q).is_some_and(|qp| qp.range.same_range(&p.range)));
+        if let Some((&key, _)) = mine {
+            if let Some(h) = self.handing_off.remove(&key) {
+                let mut b = super::Branch::new(h.msgs, LOCAL);
+                b.uncertain = true;
+                b.committed = Some((Status::Ok, h.reason));
+                self.branches.insert((tid, part), b);
+                if let Some(p) = self.parts.get_mut(&part) {
+                    p.waiting.push_back(tid);
+                }
+            }
+            ctx.to_router(from, ToRouter::Adopted { tid, part });
+            self.dispatch(ctx, part);
+            return;
+        }
+        if self.branches.contains_key(&(tid, part)) {
+            return ctx.to_router(from, ToRouter::Adopted { tid, part });
+        }
+        if let Some(a) = self.adopting.values_mut().find(|a| a.tid == tid && a.part == part) {
+            a.routers.push(from);
+            return;
+        }
+        let a = Adopting { part, tid, facility: facility.clone(), msgs, reason, routers: vec![from] };
+        if !self.journal {
+            return self.adopted(ctx, a);
+        }
+        let mut recs: Vec<_> = a.msgs.iter().map(|m| (tid, RecordKind::Msg, super::encode_msg(&facility, m))).collect();
+        recs.push((tid, RecordKind::Commit, reason.to_le_bytes().to_vec()));
+        self.next_token += 1;
+        let token = self.next_token;
+        ctx.journal(recs, true, Some(token));
+        self.adopting.insert(token, a);
+    }
+
+    /// Handed-off work is durable here (`token`'s write finished).
+    pub(super) fn adopt_written(&mut self, ctx: &mut Ctx, token: u64, result: Result<(), Status>) -> bool {
+        let Some(a) = self.adopting.remove(&token) else { return false };
+        match result {
+            Ok(()) => self.adopted(ctx, a),
+            // Not durable: no answer; the router sends it again when this
+            // node links again (a failed journal write stops the node).
+            Err(status) => ctx.log(format!("handed-off {} could not be made durable: {status:?}", a.tid)),
+        }
+        true
+    }
+
+    fn adopted(&mut self, ctx: &mut Ctx, a: Adopting) {
+        self.remember(a.tid, true, Status::Ok, a.reason);
+        self.finishing.entry(a.tid).or_default().unclaimed += a.msgs.len();
+        self.recovered.entry(a.facility.clone()).or_default().push(super::RecoveredTx {
+            tid: a.tid,
+            msgs: a.msgs.into_iter().map(Some).collect(),
+            reason: a.reason,
+        });
+        self.claim_recovered(a.part);
+        self.dispatch(ctx, a.part);
+        for r in a.routers {
+            ctx.to_router(r, ToRouter::Adopted { tid: a.tid, part: a.part });
+        }
     }
 }

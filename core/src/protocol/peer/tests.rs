@@ -131,6 +131,11 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
                 callout: Callout::Router,
             }),
         ),
+        (
+            "tr-hand-off",
+            tr(ToRouter::HandOff { facility: "BANK".into(), tid: t(1), part: 2, msgs: vec![b(b"pay 5")], reason: 0 }),
+        ),
+        ("tr-adopted", tr(ToRouter::Adopted { tid: t(1), part: 3 })),
         ("tr-partition-down", tr(ToRouter::PartitionDown { facility: "BANK".into(), part: 3 })),
         ("tr-decided", tr(ToRouter::Decided { tid: t(1), part: 3, committed: true, status: Status::Ok, reason: 0 })),
         (
@@ -182,6 +187,8 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
         ("be-holder-linked", be(ToBackend::Holder { part: 3, epoch: 1, linked: true })),
         ("be-superseded", be(ToBackend::Superseded { part: 3, epoch: 9 })),
         ("be-refused", be(ToBackend::Refused { part: 3 })),
+        ("be-adopt", be(ToBackend::Adopt { part: 3, tid: t(1), msgs: vec![b(b"debit 10"), b(b"")], reason: 4 })),
+        ("be-handed-off", be(ToBackend::HandedOff { tid: t(1), part: 2 })),
         (
             "be-outcome",
             be(ToBackend::Outcome {
@@ -234,6 +241,8 @@ fn variant(f: &PeerFrame) -> &'static str {
             ToRouter::Inquire { .. } => "Tr::Inquire",
             ToRouter::Inquired { .. } => "Tr::Inquired",
             ToRouter::TookOver { .. } => "Tr::TookOver",
+            ToRouter::HandOff { .. } => "Tr::HandOff",
+            ToRouter::Adopted { .. } => "Tr::Adopted",
             ToRouter::Broadcast { .. } => "Tr::Broadcast",
         },
         PeerFrame::Msg(Internal::Fe(m)) => match m {
@@ -251,6 +260,8 @@ fn variant(f: &PeerFrame) -> &'static str {
             ToBackend::Holder { .. } => "Be::Holder",
             ToBackend::Superseded { .. } => "Be::Superseded",
             ToBackend::Refused { .. } => "Be::Refused",
+            ToBackend::Adopt { .. } => "Be::Adopt",
+            ToBackend::HandedOff { .. } => "Be::HandedOff",
             ToBackend::Broadcast { .. } => "Be::Broadcast",
         },
     }
@@ -273,8 +284,8 @@ fn write_test_tid(w: &mut Writer) {
 fn samples_cover_every_kind_and_message_variant() {
     let all = samples();
     let got: BTreeSet<&str> = all.iter().map(variant).collect();
-    // 4 frame kinds without a message, 18 router, 5 frontend and 8 backend messages.
-    assert_eq!(got.len(), 4 + 18 + 5 + 8, "{got:?}");
+    // 4 frame kinds without a message, 20 router, 5 frontend and 10 backend messages.
+    assert_eq!(got.len(), 4 + 20 + 5 + 10, "{got:?}");
     // And every message tag the decoder knows (checked on the bytes).
     let tags: BTreeSet<u8> = all.iter().filter(|f| matches!(f, PeerFrame::Msg(_))).map(|f| body(f)[2]).collect();
     let known: BTreeSet<u8> = [
@@ -308,6 +319,10 @@ fn samples_cover_every_kind_and_message_variant() {
         BE_HOLDER,
         BE_SUPERSEDED,
         BE_REFUSED,
+        BE_ADOPT,
+        BE_HANDEDOFF,
+        TR_HANDOFF,
+        TR_ADOPTED,
         BE_BROADCAST,
     ]
     .into_iter()
@@ -436,6 +451,10 @@ fn foreign_versions_kinds_and_tags_are_refused() {
         BE_HOLDER,
         BE_SUPERSEDED,
         BE_REFUSED,
+        BE_ADOPT,
+        BE_HANDEDOFF,
+        TR_HANDOFF,
+        TR_ADOPTED,
         BE_BROADCAST,
     ];
     for tag in (0..=255u8).filter(|t| !known.contains(t)) {
