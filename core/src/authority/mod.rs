@@ -16,12 +16,15 @@
 //! - [`shared_root::SharedRoot`]: files beside the journals on the shared
 //!   journal root (`ROOT/.roles/<range id>/`), under the journal's own
 //!   ownership rules (an OS lock, epochs claimed with O_EXCL, synced);
-//! - etcd (`etcd`): a lease per holder, the key's create revision as epoch.
+//! - [`etcd::Etcd`]: an etcd cluster through its JSON gateway (blocking
+//!   HTTP, no async runtime): a lease per holder, the key's create revision
+//!   as epoch, no forced claims (a grant ends with its lease).
 //!
 //! The node (`crate::node`) stays sans-I/O: it emits `Output::Claim` and
 //! `Output::ReleaseRole` and hears the results as inputs; the runtime calls
 //! the provider.
 
+pub mod etcd;
 pub mod mem;
 pub mod shared_root;
 
@@ -30,7 +33,8 @@ use crate::keyseg::KeyRange;
 /// One grant of the active role of a key range.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Grant {
-    /// Only grows, per range; the first grant is epoch 1.
+    /// Only grows, per range; the first grant is epoch 1 (etcd: the grant
+    /// key's create revision, which grows across every range).
     pub epoch: u64,
     /// The node that holds (or held) the role.
     pub holder: String,
