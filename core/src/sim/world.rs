@@ -1083,17 +1083,30 @@ impl World {
                 let live: Vec<usize> = (0..self.servers.len()).filter(|s| self.servers[*s].is_some()).collect();
                 if !live.is_empty() {
                     let s = live[self.rng.index(live.len())];
-                    let (i, conn, r) = {
+                    let (i, r) = {
                         let sv = self.servers[s].as_ref().expect("live");
-                        (sv.node, sv.conn, sv.range)
+                        (sv.node, sv.range)
                     };
-                    self.trace.note(self.now, format!("server {}/{conn} killed", self.nodes[i].name));
-                    self.nodes[i].apps.remove(&conn);
-                    self.app_gone(App::Server(s));
-                    self.input(i, NodeInput::Request { conn, req: Request::Disconnect });
-                    let inc = self.nodes[i].inc;
-                    let d = self.rng.range(100 * MS, 3 * SEC);
-                    self.after(d, Ev::StartServer(i, inc, r));
+                    // One server process, or (one time in three) every
+                    // server of the range on that node: its node stays up
+                    // and a standby elsewhere takes the range.
+                    let victims: Vec<usize> = if self.rng.chance(0.33) {
+                        live.into_iter()
+                            .filter(|x| self.servers[*x].as_ref().is_some_and(|v| v.node == i && v.range == r))
+                            .collect()
+                    } else {
+                        vec![s]
+                    };
+                    for s in victims {
+                        let Some(conn) = self.servers[s].as_ref().map(|v| v.conn) else { continue };
+                        self.trace.note(self.now, format!("server {}/{conn} killed", self.nodes[i].name));
+                        self.nodes[i].apps.remove(&conn);
+                        self.app_gone(App::Server(s));
+                        self.input(i, NodeInput::Request { conn, req: Request::Disconnect });
+                        let inc = self.nodes[i].inc;
+                        let d = self.rng.range(100 * MS, 3 * SEC);
+                        self.after(d, Ev::StartServer(i, inc, r));
+                    }
                 }
             }
             Faults::CLIENT => {
