@@ -332,6 +332,10 @@ struct ActiveStandby {
     journals: PathBuf,
     fe: Node,
     tr: Node,
+    /// The second router, with `active_standby_routed(.., 2)`.
+    _tr2: Option<Node>,
+    /// Every node's name and port (to start one again).
+    ports: Vec<(&'static str, u16)>,
     be1: Node,
     be2: Node,
     state: PathBuf,
@@ -345,27 +349,42 @@ struct ActiveStandby {
 /// See [`ActiveStandby`]; `inactivity` in seconds, `logged`: the nodes log
 /// to `DIR/node.log` (`Node::start_logged`).
 fn active_standby(inactivity: &str, logged: bool, count: &str) -> ActiveStandby {
+    active_standby_routed(inactivity, logged, count, 1)
+}
+
+/// Start (or start again) node `name` of an [`ActiveStandby`] cluster.
+fn start_node(root: &Path, journals: &Path, all: &[(&str, u16)], name: &str, inactivity: &str, logged: bool) -> Node {
+    let port = all.iter().find(|(n, _)| *n == name).map(|(_, p)| *p).expect("a node of the cluster");
+    let peers: Vec<(&str, u16)> = all.iter().copied().filter(|(n, _)| *n != name).collect();
+    let extra = ["--inactivity", inactivity, "--journal-root", s(journals)];
+    if logged {
+        Node::start_logged(root, name, port, &peers, &extra)
+    } else {
+        Node::start(root, name, port, &peers, &extra)
+    }
+}
+
+/// [`active_standby`] with `routers` routers (`tr`, then `tr2`).
+fn active_standby_routed(inactivity: &str, logged: bool, count: &str, routers: usize) -> ActiveStandby {
     let root = tempfile::tempdir().unwrap();
     let journals = root.path().join("journals");
-    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
-    let all = [("fe", ports[0]), ("tr", ports[1]), ("be1", ports[2]), ("be2", ports[3])];
-    let start = |name: &str, port: u16| {
-        let peers: Vec<(&str, u16)> = all.iter().copied().filter(|(n, _)| *n != name).collect();
-        let extra = ["--inactivity", inactivity, "--journal-root", s(&journals)];
-        if logged {
-            Node::start_logged(root.path(), name, port, &peers, &extra)
-        } else {
-            Node::start(root.path(), name, port, &peers, &extra)
-        }
-    };
-    let (fe, tr, be1, be2) =
-        (start("fe", ports[0]), start("tr", ports[1]), start("be1", ports[2]), start("be2", ports[3]));
-    for n in [&fe, &tr, &be1, &be2] {
-        n.ok(&["create", "facility", "crash", "--frontend", "fe", "--router", "tr", "--backend", "be1,be2"]);
+    let mut all: Vec<(&'static str, u16)> = vec![("fe", free_port()), ("tr", free_port())];
+    if routers > 1 {
+        all.push(("tr2", free_port()));
     }
-    fe.wait_link_up("tr");
-    be1.wait_link_up("tr");
-    be2.wait_link_up("tr");
+    all.extend([("be1", free_port()), ("be2", free_port())]);
+    let start = |name: &str| start_node(root.path(), &journals, &all, name, inactivity, logged);
+    let (fe, tr, be1, be2) = (start("fe"), start("tr"), start("be1"), start("be2"));
+    let tr2 = (routers > 1).then(|| start("tr2"));
+    let router_list = if routers > 1 { "tr,tr2" } else { "tr" };
+    for n in [&fe, &tr, &be1, &be2].into_iter().chain(tr2.as_ref()) {
+        n.ok(&["create", "facility", "crash", "--frontend", "fe", "--router", router_list, "--backend", "be1,be2"]);
+    }
+    for r in ["tr", "tr2"].iter().take(routers) {
+        fe.wait_link_up(r);
+        be1.wait_link_up(r);
+        be2.wait_link_up(r);
+    }
     let state = root.path().join("state");
     let s1 = spawn(&["crash-remote", "--servers", "--state", s(&state)], Some(&be1.socket));
     s1.expect("servers open");
@@ -386,7 +405,7 @@ fn active_standby(inactivity: &str, logged: bool, count: &str) -> ActiveStandby 
         assert!(Instant::now() < until, "no progress before the fault");
         std::thread::sleep(Duration::from_millis(5));
     }
-    ActiveStandby { _root: root, journals, fe, tr, be1, be2, state, s1, s2, clients, accepted, until }
+    ActiveStandby { _root: root, journals, fe, tr, _tr2: tr2, ports: all, be1, be2, state, s1, s2, clients, accepted, until }
 }
 
 #[test]
@@ -396,7 +415,7 @@ fn killing_the_active_backend_node_promotes_its_standby_which_finishes_its_work(
     // shared directory. be1 is killed (SIGKILL) under load: tr promotes be2,
     // which takes over be1's journal, finishes its committed work, and
     // takes the new work.
-    let ActiveStandby { _root, journals: _, fe: _fe, tr, mut be1, be2, state, s1, s2, mut clients, accepted, until } =
+    let ActiveStandby { _root, fe: _fe, tr, mut be1, be2, state, s1, s2, mut clients, accepted, until, .. } =
         active_standby("5", false, "150");
     let before = lines(&accepted);
     be1.proc.child.kill().unwrap();
@@ -442,7 +461,7 @@ fn a_frozen_backend_whose_journal_was_taken_over_exits_when_it_wakes() {
     // it); be2 stays active and every transaction ends once.
     // Whatever happens below, be1 must not stay frozen (the Proc's drop
     // kills it; SIGKILL also ends a stopped process).
-    let ActiveStandby { _root, journals, fe: _fe, tr, mut be1, be2, state, s1, s2, mut clients, accepted, until: _ } =
+    let ActiveStandby { _root, journals, fe: _fe, tr, mut be1, be2, state, s1, s2, mut clients, accepted, .. } =
         active_standby("2", true, "200");
     signal(&be1.proc, libc::SIGSTOP);
     let frozen = Instant::now();
@@ -496,6 +515,116 @@ fn a_frozen_backend_whose_journal_was_taken_over_exits_when_it_wakes() {
     // when it wakes, after be2 replayed that transfer to its own servers as
     // uncertain: the servers' files take it as what it is, the late original
     // of a replayed transfer; see cli/src/crash.rs.)
+    let out = rtr_within(&["crash-check", "--state", s(&state)], WAIT);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("crash check: ok"), "{out:?}");
+    eprintln!("{}", out.stdout.trim());
+}
+
+#[test]
+fn killing_every_server_process_of_the_active_backend_hands_its_ranges_to_the_standby() {
+    // be1 active, be2 its standby; the crash workload's servers of be1 run
+    // in one process, which is killed (SIGKILL) under load while be1 stays
+    // up. be1 gives its grants back, hands the committed work its servers
+    // had not acknowledged to be2 (through the router) and rejects the work
+    // they never voted on; be2 claims the grants and takes the new work.
+    // Every transaction ends once and the books balance. Servers started
+    // on be1 again come back as standbys.
+    let ActiveStandby { _root, fe: _fe, tr: _tr, be1, be2, state, mut s1, s2, mut clients, accepted, until, .. } =
+        active_standby("5", true, "200");
+    let before = lines(&accepted);
+    s1.child.kill().unwrap();
+    let killed = Instant::now();
+    let _ = s1.child.wait();
+    while roles(&be2) != ["active", "active"] {
+        assert!(Instant::now() < until + WAIT, "be2 not active: {:?}", roles(&be2));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let promoted = killed.elapsed();
+    while lines(&accepted) <= before + 4 {
+        assert!(killed.elapsed() < WAIT, "no new commit through be2");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let first_new = killed.elapsed();
+    clients.expect("clients done");
+    let _ = clients.child.wait();
+    let (acc, rej) = (lines(&accepted), lines(&state.join("client-rejected.log")));
+    assert_eq!(acc + rej, 800, "every transaction ended once");
+    let log = be1.log();
+    assert!(log.contains("its last server left; grant"), "be1 did not say it released its grants:\n{log}");
+    let log2 = std::fs::read_to_string(be2.dir.join("node.log")).unwrap_or_default();
+    assert!(log2.contains("active under grant"), "be2 did not log its grants:\n{log2}");
+    assert!(!log2.contains("took over the journal of be1"), "be1 is alive: its journal stays its own:\n{log2}");
+    // be1 is still up; servers started there again are standbys.
+    assert!(be1.proc.child.id() > 0 && be1.rtr(&["show", "partition"]).code == 0, "be1 stopped");
+    let s1 = spawn(&["crash-remote", "--servers", "--state", s(&state)], Some(&be1.socket));
+    s1.expect("servers open");
+    let until = Instant::now() + WAIT;
+    while roles(&be1) != ["standby", "standby"] {
+        assert!(Instant::now() < until, "be1 not standby again: {:?}", roles(&be1));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(roles(&be2), ["active", "active"]);
+    eprintln!(
+        "every server of be1 killed after {before} accepted; be2 active after {promoted:?}, first new commit \
+         after {first_new:?}; {acc} accepted, {rej} rejected"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    drop(s1);
+    drop(s2);
+    let out = rtr_within(&["crash-check", "--state", s(&state)], WAIT);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("crash check: ok"), "{out:?}");
+    eprintln!("{}", out.stdout.trim());
+}
+
+#[test]
+fn freezing_and_restarting_a_router_under_load_never_moves_or_doubles_a_role() {
+    // be1 active, be2 standby, two routers (tr preferred, tr2); inactivity
+    // 2 s. Under load, tr is frozen (SIGSTOP) past the inactivity timer and
+    // woken, then killed (SIGKILL) and started again, twice over. Roles are
+    // not the routers' to give: be1 stays active and be2 standby
+    // throughout, no backend is fenced (both stay up, no journal taken
+    // over), and every grant is logged with its epoch.
+    let mut c = active_standby_routed("2", true, "400", 2);
+    let check_roles = |c: &ActiveStandby, when: &str| {
+        assert_eq!(roles(&c.be1), ["active", "active"], "be1 after {when}");
+        assert_eq!(roles(&c.be2), ["standby", "standby"], "be2 after {when}");
+    };
+    for round in 0..2 {
+        signal(&c.tr.proc, libc::SIGSTOP);
+        std::thread::sleep(Duration::from_millis(3_500));
+        check_roles(&c, "the router froze");
+        signal(&c.tr.proc, libc::SIGCONT);
+        c.be1.wait_link_up("tr");
+        check_roles(&c, "the router woke");
+        c.tr.proc.child.kill().unwrap();
+        let _ = c.tr.proc.child.wait();
+        std::thread::sleep(Duration::from_millis(300));
+        // (Its facility definition is kept in its directory.)
+        c.tr = start_node(c._root.path(), &c.journals, &c.ports, "tr", "2", true);
+        c.be1.wait_link_up("tr");
+        c.be2.wait_link_up("tr");
+        c.fe.wait_link_up("tr");
+        std::thread::sleep(Duration::from_millis(300));
+        check_roles(&c, &format!("the router restarted (round {round})"));
+    }
+    c.clients.expect("clients done");
+    let _ = c.clients.child.wait();
+    let (acc, rej) = (lines(&c.accepted), lines(&c.state.join("client-rejected.log")));
+    assert_eq!(acc + rej, 1600, "every transaction ended once");
+    check_roles(&c, "the load");
+    for be in [&mut c.be1, &mut c.be2] {
+        assert!(be.proc.child.try_wait().unwrap().is_none(), "a backend stopped:\n{}", be.log());
+        let log = be.log();
+        assert!(!log.contains("took over the journal"), "a journal was taken over:\n{log}");
+        assert!(log.contains("under grant 1") || log.contains("(grant 1)"), "no grant logged:\n{log}");
+    }
+    eprintln!("router frozen and restarted twice under load: roles unchanged; {acc} accepted, {rej} rejected");
+    std::thread::sleep(Duration::from_millis(300));
+    let ActiveStandby { s1, s2, state, .. } = c;
+    drop(s1);
+    drop(s2);
     let out = rtr_within(&["crash-check", "--state", s(&state)], WAIT);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("crash check: ok"), "{out:?}");
