@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rtr_core::authority::AuthorityConfig;
 use rtr_core::facility::{self, FacilityStore};
+use rtr_core::node::RecoveryPolicy;
 use rtr_core::protocol::admin::{AdminReply, AdminRequest};
 use rtr_core::runtime::EmbeddedNode;
 use rtr_core::transport::links::LinkConfig;
@@ -58,6 +60,21 @@ pub struct StartArgs {
     /// ROOT/LOST-NAME.
     #[arg(long, value_name = "ROOT")]
     journal_root: Option<PathBuf>,
+    /// Who grants the active role of each key range (docs/roles.md): auto
+    /// (the shared journal root with --journal-root, else this node alone)
+    /// or etcd:http://HOST:PORT[,http://HOST:PORT...] (backends that share
+    /// no storage).
+    #[arg(long, default_value = "auto", value_name = "AUTHORITY")]
+    authority: String,
+    /// When a standby's grant needs a lost node's journal it cannot take
+    /// over: recognized (wait for it, trying again, then for an operator)
+    /// or unrecognized (go active at once; the lost node hands its
+    /// committed work over when it starts again).
+    #[arg(long, default_value = "recognized", value_parser = ["recognized", "unrecognized"])]
+    recovery: String,
+    /// How long a recognized recovery tries before it waits for an operator.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    recovery_wait: u64,
 }
 
 #[derive(clap::Args)]
@@ -83,7 +100,7 @@ pub fn start(a: StartArgs) -> Result<(), String> {
     }
     let links = link_config(&a)?;
     if a.foreground {
-        return run_node(&a.dir, &socket, a.name.as_deref(), links, a.journal_root.as_deref());
+        return run_node(&a.dir, &socket, a.name.as_deref(), links, a.journal_root.as_deref(), roles_config(&a)?);
     }
     // Detach: run this same program in the foreground in a new session, its
     // output in the node's log, and wait until it accepts connections.
@@ -109,6 +126,10 @@ pub fn start(a: StartArgs) -> Result<(), String> {
     if let Some(r) = &a.journal_root {
         cmd.arg("--journal-root").arg(r);
     }
+    roles_config(&a)?;
+    cmd.arg("--authority").arg(&a.authority);
+    cmd.arg("--recovery").arg(&a.recovery);
+    cmd.arg("--recovery-wait").arg(a.recovery_wait.to_string());
     cmd.stdin(Stdio::null()).stdout(log).stderr(log2);
     {
         use std::os::unix::process::CommandExt;
@@ -174,12 +195,21 @@ fn link_config(a: &StartArgs) -> Result<LinkConfig, String> {
     Ok(cfg)
 }
 
+/// The role authority and recovery policy the flags ask for.
+fn roles_config(a: &StartArgs) -> Result<(AuthorityConfig, RecoveryPolicy), String> {
+    let authority = AuthorityConfig::parse(&a.authority).map_err(|e| format!("--authority: {e}"))?;
+    let policy =
+        RecoveryPolicy { unrecognized: a.recovery == "unrecognized", wait: Duration::from_secs(a.recovery_wait) };
+    Ok((authority, policy))
+}
+
 fn run_node(
     dir: &Path,
     socket: &Path,
     name: Option<&str>,
     links: LinkConfig,
     journal_root: Option<&Path>,
+    (authority, recovery): (AuthorityConfig, RecoveryPolicy),
 ) -> Result<(), String> {
     let name = node_name(dir, name)?;
     let store = FacilityStore::open(&dir.join("facilities.conf"), &name).map_err(|e| e.to_string())?;
@@ -194,6 +224,8 @@ fn run_node(
     let mut cfg = EmbeddedConfig::journaled(&journal);
     cfg.node_id = Some(facility::node_id(&name));
     cfg.peer_journals = journal_root.map(Path::to_path_buf);
+    cfg.authority = authority;
+    cfg.recovery = recovery;
     let node = EmbeddedNode::start_daemon(cfg).map_err(|e| e.to_string())?;
     // Before the listener exists, so every channel is checked against them.
     node.set_facility_store(store);

@@ -336,6 +336,8 @@ struct ActiveStandby {
     _tr2: Option<Node>,
     /// Every node's name and port (to start one again).
     ports: Vec<(&'static str, u16)>,
+    /// The nodes' options beyond the link ones (to start one again).
+    extra: Vec<String>,
     be1: Node,
     be2: Node,
     state: PathBuf,
@@ -353,10 +355,10 @@ fn active_standby(inactivity: &str, logged: bool, count: &str) -> ActiveStandby 
 }
 
 /// Start (or start again) node `name` of an [`ActiveStandby`] cluster.
-fn start_node(root: &Path, journals: &Path, all: &[(&str, u16)], name: &str, inactivity: &str, logged: bool) -> Node {
+fn start_node(root: &Path, all: &[(&str, u16)], name: &str, extra: &[String], logged: bool) -> Node {
     let port = all.iter().find(|(n, _)| *n == name).map(|(_, p)| *p).expect("a node of the cluster");
     let peers: Vec<(&str, u16)> = all.iter().copied().filter(|(n, _)| *n != name).collect();
-    let extra = ["--inactivity", inactivity, "--journal-root", s(journals)];
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     if logged {
         Node::start_logged(root, name, port, &peers, &extra)
     } else {
@@ -364,16 +366,36 @@ fn start_node(root: &Path, journals: &Path, all: &[(&str, u16)], name: &str, ina
     }
 }
 
-/// [`active_standby`] with `routers` routers (`tr`, then `tr2`).
+/// [`active_standby`] with `routers` routers (`tr`, then `tr2`), the
+/// backends' journals under one shared directory.
 fn active_standby_routed(inactivity: &str, logged: bool, count: &str, routers: usize) -> ActiveStandby {
+    active_standby_with(inactivity, logged, count, routers, None)
+}
+
+/// [`active_standby_routed`]; with `etcd`, the backends share no journal
+/// directory and take their roles from that etcd (recovery unrecognized).
+fn active_standby_with(
+    inactivity: &str,
+    logged: bool,
+    count: &str,
+    routers: usize,
+    etcd: Option<&str>,
+) -> ActiveStandby {
     let root = tempfile::tempdir().unwrap();
     let journals = root.path().join("journals");
+    let mut extra: Vec<String> = vec!["--inactivity".into(), inactivity.into()];
+    match etcd {
+        Some(url) => {
+            extra.extend(["--authority".into(), format!("etcd:{url}"), "--recovery".into(), "unrecognized".into()])
+        }
+        None => extra.extend(["--journal-root".into(), s(&journals).into()]),
+    }
     let mut all: Vec<(&'static str, u16)> = vec![("fe", free_port()), ("tr", free_port())];
     if routers > 1 {
         all.push(("tr2", free_port()));
     }
     all.extend([("be1", free_port()), ("be2", free_port())]);
-    let start = |name: &str| start_node(root.path(), &journals, &all, name, inactivity, logged);
+    let start = |name: &str| start_node(root.path(), &all, name, &extra, logged);
     let (fe, tr, be1, be2) = (start("fe"), start("tr"), start("be1"), start("be2"));
     let tr2 = (routers > 1).then(|| start("tr2"));
     let router_list = if routers > 1 { "tr,tr2" } else { "tr" };
@@ -405,7 +427,23 @@ fn active_standby_routed(inactivity: &str, logged: bool, count: &str, routers: u
         assert!(Instant::now() < until, "no progress before the fault");
         std::thread::sleep(Duration::from_millis(5));
     }
-    ActiveStandby { _root: root, journals, fe, tr, _tr2: tr2, ports: all, be1, be2, state, s1, s2, clients, accepted, until }
+    ActiveStandby {
+        _root: root,
+        journals,
+        fe,
+        tr,
+        _tr2: tr2,
+        ports: all,
+        extra,
+        be1,
+        be2,
+        state,
+        s1,
+        s2,
+        clients,
+        accepted,
+        until,
+    }
 }
 
 #[test]
@@ -602,7 +640,7 @@ fn freezing_and_restarting_a_router_under_load_never_moves_or_doubles_a_role() {
         let _ = c.tr.proc.child.wait();
         std::thread::sleep(Duration::from_millis(300));
         // (Its facility definition is kept in its directory.)
-        c.tr = start_node(c._root.path(), &c.journals, &c.ports, "tr", "2", true);
+        c.tr = start_node(c._root.path(), &c.ports, "tr", &c.extra, true);
         c.be1.wait_link_up("tr");
         c.be2.wait_link_up("tr");
         c.fe.wait_link_up("tr");
@@ -629,6 +667,70 @@ fn freezing_and_restarting_a_router_under_load_never_moves_or_doubles_a_role() {
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("crash check: ok"), "{out:?}");
     eprintln!("{}", out.stdout.trim());
+}
+
+// rtr-core's etcd launcher (this test uses part of it).
+#[allow(dead_code)]
+#[path = "../../core/tests/etcd_authority/etcd_server.rs"]
+mod etcd_server;
+
+#[test]
+fn backends_sharing_no_storage_take_roles_from_etcd_and_recover_unrecognized() {
+    // be1 active, be2 standby, each with a journal of its own (no shared
+    // directory); their grants come from a real etcd (lease 2 s), recovery
+    // unrecognized. be1 is killed (SIGKILL) under load: its lease runs out,
+    // be2 wins the grant, cannot reach be1's journal and goes active without
+    // it. be1 starts again with its journal and its servers: they are
+    // standbys, and be1 hands the committed work its journal held over to
+    // be2. Every transaction ends once and the books balance.
+    let etcd = etcd_server::Cluster::start(1);
+    let url = etcd.endpoints()[0].clone();
+    let mut c = active_standby_with("2", true, "200", 1, Some(&url));
+    for be in [&c.be1, &c.be2] {
+        let v = be.rtr(&["show", "partition", "--json"]).json();
+        let authority = v["partitions"][0]["authority"].as_str().unwrap_or_default().to_string();
+        assert!(authority.contains("etcd"), "{v}");
+    }
+    let before = lines(&c.accepted);
+    c.be1.proc.child.kill().unwrap();
+    let killed = Instant::now();
+    let _ = c.be1.proc.child.wait();
+    while roles(&c.be2) != ["active", "active"] {
+        assert!(killed.elapsed() < WAIT, "be2 not active: {:?}", roles(&c.be2));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let promoted = killed.elapsed();
+    let log2 = c.be2.log();
+    assert!(log2.contains("unrecognized"), "be2 did not say it went active without be1's journal:\n{log2}");
+    // be1 comes back with its own journal, then its servers.
+    c.be1 = start_node(c._root.path(), &c.ports, "be1", &c.extra, true);
+    c.be1.wait_link_up("tr");
+    let s1 = spawn(&["crash-remote", "--servers", "--state", s(&c.state)], Some(&c.be1.socket));
+    s1.expect("servers open");
+    let until = Instant::now() + WAIT;
+    while roles(&c.be1) != ["standby", "standby"] {
+        assert!(Instant::now() < until, "be1 not standby: {:?}", roles(&c.be1));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.clients.expect("clients done");
+    let _ = c.clients.child.wait();
+    let (acc, rej) = (lines(&c.accepted), lines(&c.state.join("client-rejected.log")));
+    assert_eq!(acc + rej, 800, "every transaction ended once");
+    assert_eq!(roles(&c.be2), ["active", "active"]);
+    eprintln!(
+        "be1 killed after {before} accepted; be2 active (etcd lease expired, unrecognized recovery) after \
+         {promoted:?}; {acc} accepted, {rej} rejected"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let ActiveStandby { s1: old_s1, s2, state, .. } = c;
+    drop(old_s1);
+    drop(s1);
+    drop(s2);
+    let out = rtr_within(&["crash-check", "--state", s(&state)], WAIT);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("crash check: ok"), "{out:?}");
+    eprintln!("{}", out.stdout.trim());
+    drop(etcd);
 }
 
 #[test]

@@ -113,6 +113,44 @@ pub trait Authority: Send {
     fn maintain(&mut self) -> Vec<(String, u64)>;
 }
 
+/// Which role authority a node uses (`rtr start --authority`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum AuthorityConfig {
+    /// The shared journal root's (`--journal-root`) when the node has one,
+    /// else the node's own (its facilities have this one backend node).
+    #[default]
+    Auto,
+    /// An etcd cluster: its client URLs, and the lease time of a grant.
+    Etcd { endpoints: Vec<String>, ttl: std::time::Duration },
+}
+
+impl AuthorityConfig {
+    /// `auto`, or `etcd:URL[,URL...]` (URLs `http://HOST:PORT`).
+    pub fn parse(text: &str) -> Result<AuthorityConfig, String> {
+        if text == "auto" {
+            return Ok(AuthorityConfig::Auto);
+        }
+        let Some(urls) = text.strip_prefix("etcd:") else {
+            return Err(format!("unknown role authority {text:?}: use auto or etcd:http://HOST:PORT[,...]"));
+        };
+        let endpoints: Vec<String> =
+            urls.split(',').map(str::trim).filter(|u| !u.is_empty()).map(String::from).collect();
+        if endpoints.is_empty() || endpoints.iter().any(|u| !u.starts_with("http://")) {
+            return Err(format!("etcd endpoints must be http://HOST:PORT, comma-separated: {urls:?}"));
+        }
+        Ok(AuthorityConfig::Etcd { endpoints, ttl: etcd::DEFAULT_TTL })
+    }
+
+    /// Open the authority for node `node` (`root`: its shared journal root).
+    pub fn open(&self, root: Option<&std::path::Path>, node: &str) -> Result<Box<dyn Authority>, AuthorityError> {
+        Ok(match (self, root) {
+            (AuthorityConfig::Etcd { endpoints, ttl }, _) => Box::new(etcd::Etcd::connect(endpoints, node, *ttl)?),
+            (AuthorityConfig::Auto, Some(root)) => Box::new(shared_root::SharedRoot::new(root, node)),
+            (AuthorityConfig::Auto, None) => Box::new(mem::MemAuthority::new().handle(node)),
+        })
+    }
+}
+
 /// How often the runtime calls [`Authority::maintain`].
 pub const MAINTAIN_EVERY_MS: u64 = 100;
 

@@ -31,6 +31,8 @@ use std::time::{Duration, Instant};
 
 mod roles;
 
+pub use roles::RecoveryPolicy;
+
 use super::frontend::status_delivery;
 use super::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter, TxState, LOCAL};
 use crate::facility::RoleList;
@@ -305,6 +307,8 @@ pub struct Backend {
     /// Committed work handed off to the range's next active partition
     /// (`roles.rs`), by (tid, partition it was on), until it is durable there.
     handing_off: Map<(Tid, PartId), roles::HandingOff>,
+    /// What to do when a lost holder's journal cannot be taken over.
+    pub(super) policy: roles::RecoveryPolicy,
     /// Handed-off work being made durable here: token -> unit.
     adopting: Map<u64, roles::Adopting>,
     /// Every transaction with a commit record in this node's journal at

@@ -28,7 +28,7 @@ use crate::protocol::{Bytes, ChanId, ConnId, Delivery, Request, Role};
 use crate::status::Status;
 use crate::tid::Tid;
 
-pub use backend::Backend;
+pub use backend::{Backend, RecoveryPolicy};
 pub use frontend::Frontend;
 pub use router::Router;
 pub use topology::{PeerInfo, Topology};
@@ -745,6 +745,12 @@ impl Node {
         let mut ctx = ctx!(self, now);
         self.be.takeover_done(&mut ctx, node, result);
         self.run(now);
+    }
+
+    /// What partitions do when a lost holder's journal cannot be taken
+    /// over ([`RecoveryPolicy`]).
+    pub fn set_recovery_policy(&mut self, policy: RecoveryPolicy) {
+        self.be.policy = policy;
     }
 
     /// The role authority's answer to an [`Output::Claim`] for `range`

@@ -14,9 +14,7 @@ use super::pass::{
     own_append_done, taken_over_append_done, Append, AppendOutcome, PassPlan, Reaction, RoleStep, TakenOverStep,
 };
 use super::{DeliverySink, EmbeddedConfig};
-use crate::authority::mem::MemAuthority;
-use crate::authority::shared_root::SharedRoot;
-use crate::authority::{Authority, MAINTAIN_EVERY_MS};
+use crate::authority::{Authority, AuthorityConfig, AuthorityError, MAINTAIN_EVERY_MS};
 use crate::error::RtrError;
 use crate::journal::{self, Journal, JournalConfig, JournalError};
 use crate::node::Node;
@@ -62,6 +60,7 @@ pub(crate) struct Driver {
     authority: Option<Box<dyn Authority>>,
     /// When [`Authority::maintain`] last ran.
     maintained: Option<Instant>,
+    authority_cfg: AuthorityConfig,
 }
 
 impl Driver {
@@ -81,6 +80,7 @@ impl Driver {
             )));
         }
         let mut node = Node::new(cfg.journal.is_some());
+        node.set_recovery_policy(cfg.recovery);
         let (journal, incarnation, recovered) = match &cfg.journal {
             Some(jc) => {
                 let (j, rec) = journal::open_or_create(jc).map_err(|e| {
@@ -124,6 +124,7 @@ impl Driver {
             halt: Arc::new(halt::Halt::default()),
             authority: None,
             maintained: None,
+            authority_cfg: cfg.authority.clone(),
         };
         Ok((d, incarnation, recovered))
     }
@@ -136,22 +137,20 @@ impl Driver {
         }
     }
 
-    /// The role authority, made on first use: the shared journal root's
-    /// when the node has one, else the node's own (one backend node).
-    fn authority(&mut self) -> &mut dyn Authority {
-        let name = self.node.facilities().node().to_string();
-        let root = self.peer_journals.clone();
-        self.authority
-            .get_or_insert_with(|| {
-                let a: Box<dyn Authority> = match root {
-                    // Backends that share a journal root share their roles there.
-                    Some(root) => Box::new(SharedRoot::new(&root, &name)),
-                    None => Box::new(MemAuthority::new().handle(&name)),
-                };
-                eprintln!("rtr node: role authority: {}", a.describe());
-                a
-            })
-            .as_mut()
+    /// The role authority, made on first use (it acts in the node's name,
+    /// known once the facilities are defined); an authority that cannot be
+    /// opened yet (etcd unreachable) is tried again at the next claim.
+    fn authority(&mut self) -> Result<&mut dyn Authority, AuthorityError> {
+        if self.authority.is_none() {
+            let name = self.node.facilities().node().to_string();
+            let a = self.authority_cfg.open(self.peer_journals.as_deref(), &name)?;
+            eprintln!("rtr node: role authority: {}", a.describe());
+            self.authority = Some(a);
+        }
+        match self.authority.as_mut() {
+            Some(a) => Ok(a.as_mut()),
+            None => Err(AuthorityError::Failed("no role authority".into())),
+        }
     }
 
     /// The role authority's name, for `rtr show partition`.
@@ -179,12 +178,12 @@ impl Driver {
     fn role_step(&mut self, now: Instant, step: RoleStep) {
         match step {
             RoleStep::Claim { range, force_over } => {
-                let result = self.authority().claim(&range, force_over).map_err(|e| e.to_string());
+                let result = self.authority().and_then(|a| a.claim(&range, force_over)).map_err(|e| e.to_string());
                 self.maintained.get_or_insert(now);
                 self.node.claimed(now, &range, result);
             }
             RoleStep::Release { range, epoch } => {
-                if let Err(e) = self.authority().release(&range, epoch) {
+                if let Err(e) = self.authority().and_then(|a| a.release(&range, epoch)) {
                     // Not released: a standby then recovers this node's
                     // journal as if it had stopped, which is safe.
                     eprintln!("rtr node: cannot release grant {epoch} of {range}: {e}");

@@ -103,6 +103,10 @@ pub struct EmbeddedConfig {
     /// that takes over a lost node's journal. `None`: no takeover (a
     /// partition promoted in its place waits for an operator).
     pub peer_journals: Option<PathBuf>,
+    /// Which role authority grants key ranges (`docs/roles.md`).
+    pub authority: crate::authority::AuthorityConfig,
+    /// What partitions do when a lost node's journal cannot be taken over.
+    pub recovery: crate::node::RecoveryPolicy,
 }
 
 impl EmbeddedConfig {
@@ -121,8 +125,7 @@ impl EmbeddedConfig {
     pub fn journaled(dir: impl Into<PathBuf>) -> EmbeddedConfig {
         EmbeddedConfig {
             journal: Some(JournalConfig { dir: dir.into(), ..JournalConfig::default() }),
-            node_id: None,
-            peer_journals: None,
+            ..EmbeddedConfig::default()
         }
     }
 }

@@ -42,8 +42,29 @@ pub const RECOVERY_RETRY: Duration = Duration::from_secs(1);
 
 /// How long it goes on trying before it waits for an operator
 /// (`lcl_rec_fail`: `rtr set partition --restart-recovery` or
-/// `--ignore-recovery`).
+/// `--ignore-recovery`), by default.
 pub const RECOVERY_WAIT: Duration = Duration::from_secs(60);
+
+/// What a partition does when its grant needs a lost holder's journal that
+/// it cannot take over (RTR's cluster recovery policies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecoveryPolicy {
+    /// *Unrecognized*: go active at once, without that journal; its
+    /// committed work comes later, handed off by its node when that node
+    /// starts again with it. Routers keep waiting for the commits they
+    /// waited for on it (no client hears a false outcome). *Recognized*
+    /// (false, the default): wait for the journal, trying again every
+    /// [`RECOVERY_RETRY`] for `wait`, then wait for an operator.
+    pub unrecognized: bool,
+    /// How long a recognized recovery tries before it waits for an operator.
+    pub wait: Duration,
+}
+
+impl Default for RecoveryPolicy {
+    fn default() -> Self {
+        RecoveryPolicy { unrecognized: false, wait: RECOVERY_WAIT }
+    }
+}
 
 /// What a partition knows of its range's grant.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -155,6 +176,20 @@ impl Backend {
                 self.role_events.push((p.facility.clone(), crate::events::SRSTANDBY, *s));
             }
         }
+        // Committed work this node recovered for the range (it restarted
+        // after another node went active without its journal: unrecognized
+        // recovery) belongs to the active partition now.
+        let mut committed: Vec<Tid> = self
+            .branches
+            .iter()
+            .filter(|((_, q), b)| *q == part && b.committed.is_some())
+            .map(|((t, _), _)| *t)
+            .collect();
+        committed.sort();
+        for tid in committed {
+            self.hand_off(ctx, tid, part);
+        }
+        let Some(p) = self.parts.get(&part) else { return };
         if changed {
             ctx.log(format!("partition {}: standby of {} (grant {})", p.label(part), g.holder, g.epoch));
             self.announce(ctx, part);
@@ -215,10 +250,20 @@ impl Backend {
     /// [`RECOVERY_RETRY`] for up to [`RECOVERY_WAIT`], then wait for an
     /// operator.
     pub(super) fn recovery_failed(&mut self, ctx: &mut Ctx, part: PartId, node: &str, why: &str) {
+        let policy = self.policy;
         let Some(p) = self.parts.get_mut(&part) else { return };
+        if policy.unrecognized {
+            ctx.log(format!(
+                "partition {}: cannot take over the journal of {node} ({why}); active without it (unrecognized \
+                 recovery): its committed work comes when {node} starts again",
+                p.label(part)
+            ));
+            p.grant.recovery_retry_at = None;
+            return self.set_active(ctx, part);
+        }
         p.role = PartRole::NoJournal(node.to_string(), why.to_string());
         let since = *p.grant.recovering_since.get_or_insert(ctx.now);
-        if ctx.now.saturating_duration_since(since) < RECOVERY_WAIT {
+        if ctx.now.saturating_duration_since(since) < policy.wait {
             p.grant.recovery_retry_at = Some(ctx.now + RECOVERY_RETRY);
             ctx.log(format!(
                 "partition {}: cannot take over the journal of {node}: {why}; trying again",
@@ -230,7 +275,7 @@ impl Backend {
                 "partition {}: cannot take over the journal of {node} after {} s: {why}; waiting for \
                  an operator (rtr set partition --restart-recovery or --ignore-recovery)",
                 p.label(part),
-                RECOVERY_WAIT.as_secs()
+                policy.wait.as_secs()
             ));
         }
     }
