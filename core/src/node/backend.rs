@@ -29,9 +29,11 @@ use std::collections::VecDeque;
 use super::Map;
 use std::time::{Duration, Instant};
 
-mod roles;
+pub(super) mod roles;
 
 pub use roles::RecoveryPolicy;
+#[cfg(test)]
+pub(crate) use roles::CLAIM_RETRY;
 
 use super::frontend::status_delivery;
 use super::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter, TxState, LOCAL};
@@ -456,7 +458,7 @@ impl Backend {
             // Known to the routers as waiting; active only under a grant of
             // the role authority.
             self.announce(ctx, part_id);
-            self.claim(ctx, part_id, None);
+            self.first_claim(ctx, part_id);
         } else if let Some(p) = self.parts.get(&part_id) {
             let events: &[i32] = match p.role {
                 PartRole::Active => &[crate::events::SRPRIMARY, crate::events::SRRECOVERCMPL],
@@ -609,7 +611,7 @@ impl Backend {
             }
         }
         if self.adopted_open.get(&jid).copied().unwrap_or(0) == 0 {
-            ctx.output(super::Output::Release { jid });
+            self.release_adopted(ctx, jid);
         }
     }
 
@@ -1492,6 +1494,15 @@ impl Backend {
         self.maybe_done(ctx, tid);
     }
 
+    /// Every transaction of taken-over journal `jid` is finished: it is
+    /// closed, and its node no longer counts as taken over here (a later
+    /// grant over that node must take its journal over again: the node may
+    /// have started again with it).
+    fn release_adopted(&mut self, ctx: &mut Ctx, jid: u32) {
+        self.adopted.retain(|_, j| *j != jid);
+        ctx.output(super::Output::Release { jid });
+    }
+
     pub(super) fn maybe_done(&mut self, ctx: &mut Ctx, tid: Tid) {
         let Some(f) = self.finishing.get(&tid) else { return };
         if f.unacked == 0 && f.unclaimed == 0 {
@@ -1503,7 +1514,7 @@ impl Backend {
                 let left = self.adopted_open.entry(jid).or_default();
                 *left = left.saturating_sub(1);
                 if *left == 0 {
-                    ctx.output(super::Output::Release { jid });
+                    self.release_adopted(ctx, jid);
                 }
             } else if self.journal {
                 ctx.journal(vec![(tid, RecordKind::Done, Vec::new())], false, None);

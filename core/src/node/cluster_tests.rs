@@ -16,6 +16,7 @@ use crate::flags;
 use crate::journal::Record;
 use crate::keyseg::{KeySegment, KeyType};
 use crate::msgtype::MsgType;
+use crate::node::backend::CLAIM_RETRY;
 use crate::protocol::{Bytes, Payload};
 
 const FE: usize = 0;
@@ -764,6 +765,13 @@ impl Cluster {
         };
         self.req(BE2, SERVER, open);
         assert_eq!(self.take(BE2, SERVER)[0].1, MsgType::Opened);
+        // be2 comes after be in the facility's backend order: it claims the
+        // range only once be had time to offer it (START_DEFER).
+        assert_eq!(self.node(BE2).show_partitions().0[0].state, crate::protocol::admin::PartitionState::Waiting);
+        self.now += backend::roles::START_DEFER;
+        let now = self.now;
+        self.node(BE2).tick(now);
+        self.pump();
     }
 
     /// Link (both ways, each side in turn) every pair of live nodes that the
@@ -1049,4 +1057,69 @@ fn with_no_other_backend_node_the_range_waits_for_a_server_to_return() {
     // A server comes back and gets the transaction again.
     let out = run(&mut n, Some((SERVER, server(2))));
     assert!(msg1(&out, MsgType::Msg1), "{out:?}");
+}
+
+/// The priority list orders the standbys: a standby claims its range's
+/// grant at once when a router reports the holder lost only if it comes
+/// first in the list (the holder left out); the next one waits one claim
+/// period per place. A node low in the list does not claim a range first at
+/// start-up either: it waits for the nodes before it, or for word of a
+/// holder (then it claims at once, as a standby).
+#[test]
+fn the_priority_list_orders_the_standbys_claims() {
+    use crate::authority::{Claim, Grant};
+    use crate::facility::Roles;
+    use crate::protocol::admin::PartitionChange;
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let def = FacilityDef::new("F", &s(&["fe"]), &s(&["tr1"]), &s(&["be1", "be2", "be3"])).unwrap();
+    let mut n = Node::new(false);
+    let mut t = FacilityTable::new("be3");
+    t.insert(def);
+    n.set_facilities(t);
+    let mut now = Instant::now();
+    let tr: NodeRef = 1;
+    let mut facilities = std::collections::BTreeMap::new();
+    facilities.insert("F".to_string(), Roles { frontend: false, router: true, backend: false });
+    n.link_up(now, tr, PeerInfo { name: "tr1".into(), facilities });
+    let claims = |n: &mut Node| -> Vec<(String, Option<u64>)> {
+        n.take_output()
+            .into_iter()
+            .filter_map(|o| if let Output::Claim { range, force_over } = o { Some((range, force_over)) } else { None })
+            .collect()
+    };
+    let open = Request::Open {
+        chan: 1,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER,
+        range: range(0, 1000),
+    };
+    n.handle_request(now, SERVER, open);
+    assert!(claims(&mut n).is_empty(), "third in the facility's order: no claim at once");
+    // The router says be1 holds the range: be3 claims now, as its standby.
+    let holder = |epoch, linked| Internal::Be(ToBackend::Holder { part: 1, epoch, linked });
+    n.peer_input(now, tr, holder(1, true));
+    let c = claims(&mut n);
+    assert_eq!(c.len(), 1, "{c:?}");
+    let rid = c[0].0.clone();
+    let held = Grant { epoch: 1, holder: "be1".into(), released: false, forced: false };
+    n.claimed(now, &rid, Ok(Claim::Held(held)));
+    claims(&mut n);
+    // be1 is lost: be2 comes before be3, so be3 waits one claim period.
+    n.peer_input(now, tr, holder(1, false));
+    assert!(claims(&mut n).is_empty(), "be2 claims first");
+    now += CLAIM_RETRY / 2;
+    n.tick(now);
+    assert!(claims(&mut n).is_empty(), "not yet");
+    now += CLAIM_RETRY / 2;
+    n.tick(now);
+    // The one router of the facility (a majority) lost be1: forced over 1.
+    assert_eq!(claims(&mut n), vec![(rid.clone(), Some(1))]);
+    // With be3 first in the partition's list, it claims at once.
+    let held = Grant { epoch: 2, holder: "be2".into(), released: false, forced: false };
+    n.claimed(now, &rid, Ok(Claim::Held(held)));
+    claims(&mut n);
+    n.set_partition(now, "F", 1, PartitionChange::PriorityList(s(&["be3", "be2", "be1"]))).unwrap();
+    n.peer_input(now, tr, holder(2, false));
+    assert_eq!(claims(&mut n), vec![(rid, Some(2))]);
 }

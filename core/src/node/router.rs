@@ -543,6 +543,11 @@ impl Router {
             if let Some(g) = self.grants.get(&rid).filter(|g| g.holder.is_none() && g.epoch >= epoch) {
                 ctx.to_backend(key.0, ToBackend::Holder { part: key.1, epoch: g.epoch, linked: false });
             }
+            // An active partition of the range is linked here: the newcomer
+            // hears so (one deferring its claim claims now, as a standby).
+            if let Some(h) = v.iter().find(|q| q.active && q.range.same_range(&range) && q.key.0 != key.0) {
+                ctx.to_backend(key.0, ToBackend::Holder { part: key.1, epoch: h.epoch, linked: true });
+            }
             if v.iter().any(|q| q.active && q.nostandby && q.range.same_range(&range) && q.key.0 != key.0) {
                 ctx.to_backend(key.0, ToBackend::Refused { part: key.1 });
             }

@@ -9,6 +9,11 @@
 //! A seed is tied to the code: a change to the node can move a defect to
 //! other seeds. If an entry stops failing while its defect is not fixed,
 //! find a new seed with `rtr simulate` (the same settings) and replace it.
+//! (Done on 2026-12-04 after the role authority: seeds 1380, 5 and 272
+//! replace 1375, 0 and 200829, each traced to the same defect. Fixed by it
+//! and gone from the list: two routers making two actives, and a range left
+//! with no active partition after a journal failure; with disk faults the
+//! runs that end with work held for ever fell from 130 to 8 in 200 seeds.)
 
 use super::{Faults, SimConfig, ViolationKind};
 
@@ -37,7 +42,7 @@ const STORMS: Faults = Faults(Faults::CRASH.0 | Faults::NET.0 | Faults::PARTITIO
 pub const KNOWN: &[Known] = &[
     Known {
         defect: "a committed transaction driven again after a router loss is presented as a new msg1 by the standby that took over the journal holding its commit (committed tids found in a journal are not remembered as decided), and commits twice",
-        seed: 1375,
+        seed: 1380,
         routers: 2,
         faults: STORMS,
         kind: ViolationKind::AppliedTwice,
@@ -58,24 +63,17 @@ pub const KNOWN: &[Known] = &[
     },
     Known {
         defect: "a commit lost with a failed disk: the standby releases the taken-over journal while it still has in-doubt transactions, a stale TookOver settles a commit at the router, and the restarted node's branch is rolled back while another range applied it",
-        seed: 0,
+        seed: 5,
         routers: 1,
         faults: Faults::DISK,
         kind: ViolationKind::AcceptedNotApplied,
-    },
-    Known {
-        defect: "after a backend's journal write fails and the node restarts, its key range can be left with no active partition (both backends standby): the router holds the new work for that range for ever (traced in part: seed 1, the transaction held at the router from 5.06 s)",
-        seed: 1,
-        routers: 1,
-        faults: Faults::DISK,
-        kind: ViolationKind::NoOutcome,
     },
     Known {
         defect: "a server killed after voting yes, with the retry limit reached: its branch is set aside as rejected (RETRYLIMIT) although the router had already committed the transaction on the strength of that vote; the commit then arrives and is ignored ('decided committed but it was rejected here'): committed on one key range only",
-        seed: 200829,
+        seed: 272,
         routers: 1,
         faults: Faults(Faults::CLIENT.0 | Faults::SERVER.0 | Faults::OPERATOR.0),
-        kind: ViolationKind::AcceptedNotApplied,
+        kind: ViolationKind::Partial,
     },
     Known {
         defect: "transactions without timeouts, each holding a server of one key range and waiting for one of the next, wait for ever (nothing breaks the cycle)",

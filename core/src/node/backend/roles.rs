@@ -66,6 +66,11 @@ impl Default for RecoveryPolicy {
     }
 }
 
+/// How long a partition waits, per place below the first in its priority
+/// list, before its first claim: a node that starts first does not take a
+/// range the list gives to another node that is starting too.
+pub const START_DEFER: Duration = Duration::from_secs(1);
+
 /// What a partition knows of its range's grant.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct RoleState {
@@ -149,7 +154,10 @@ impl Backend {
     /// (or, opened with `RTR_F_OPE_NOSTANDBY`, is refused).
     fn standby(&mut self, ctx: &mut Ctx, part: PartId, g: Grant) {
         let Some(p) = self.parts.get_mut(&part) else { return };
-        p.grant.retry_at = Some(ctx.now + CLAIM_RETRY);
+        // Lower in the priority list, less often: the first standby of the
+        // list is the first to find a dead holder's lock free.
+        let every = CLAIM_RETRY * (1 + 2 * rank(ctx, p).min(20) as u32);
+        p.grant.retry_at = Some(ctx.now + every);
         if p.grant.epoch != g.epoch {
             p.grant.lost_by.clear();
         }
@@ -329,13 +337,24 @@ impl Backend {
         }
         p.grant.lost_by.retain(|r| *r != from);
         if linked {
+            // A holder is there: a partition deferring its first claim
+            // (lower in the priority list) claims now, to be its standby.
+            if p.role == PartRole::Waiting && !p.grant.claiming {
+                self.claim(ctx, part, None);
+            }
             return;
         }
         p.grant.lost_by.push(from);
-        let routers = ctx.topo.facilities.get(&p.facility).map_or(0, |d| d.nodes(RoleList::Router).len());
-        let majority = routers / 2 + 1;
-        let force = (p.grant.lost_by.len() >= majority).then_some(epoch);
-        self.claim(ctx, part, force);
+        // The first standby of the priority list claims at once; the k-th
+        // after k claim periods, so the list decides whenever it can.
+        let rank = rank(ctx, p);
+        if rank == 0 {
+            let force = force_over(ctx, p);
+            self.claim(ctx, part, force);
+        } else if !p.grant.claiming {
+            let due = ctx.now + CLAIM_RETRY * rank as u32;
+            p.grant.retry_at = Some(p.grant.retry_at.map_or(due, |t| t.min(due)));
+        }
     }
 
     /// A router's link went: its word about holders no longer counts.
@@ -352,7 +371,8 @@ impl Backend {
         let due: Vec<PartId> =
             self.parts.iter().filter(|(_, p)| p.grant.retry_at.is_some_and(|t| t <= now)).map(|(id, _)| *id).collect();
         for part in due {
-            self.claim(ctx, part, None);
+            let force = self.parts.get(&part).and_then(|p| force_over(ctx, p));
+            self.claim(ctx, part, force);
         }
         let mut again: Vec<(PartId, String)> = Vec::new();
         for (id, p) in &self.parts {
@@ -434,6 +454,17 @@ impl Backend {
         }
         ctx.log(format!("partition {}: refused a standby (RTR_F_OPE_NOSTANDBY)", p.label(part)));
         self.close_all(ctx, part, Status::Nostandby);
+    }
+
+    /// A new partition's first claim: at once for the first node of its
+    /// priority list, deferred by [`START_DEFER`] per place for the others.
+    pub(super) fn first_claim(&mut self, ctx: &mut Ctx, part: PartId) {
+        let Some(p) = self.parts.get_mut(&part) else { return };
+        let rank = rank(ctx, p);
+        if rank == 0 {
+            return self.claim(ctx, part, None);
+        }
+        p.grant.retry_at = Some(ctx.now + START_DEFER * rank.min(20) as u32);
     }
 
     /// Why partition `part` is not active, in an operator's words ("" when
@@ -687,4 +718,31 @@ impl Backend {
             ctx.to_router(r, ToRouter::Adopted { tid: a.tid, part: a.part });
         }
     }
+}
+
+/// This node's place in partition `p`'s priority list (its own list if an
+/// operator set one, else the facility's backend order), not counting the
+/// range's holder (it is the one being replaced); past the end for a node
+/// in neither.
+fn rank(ctx: &Ctx, p: &super::Partition) -> usize {
+    let me = ctx.topo.name(LOCAL);
+    let holder = p.grant.holder.as_deref().unwrap_or("");
+    let place = |v: &[String]| {
+        let others: Vec<&String> = v.iter().filter(|n| !n.eq_ignore_ascii_case(holder)).collect();
+        others.iter().position(|n| n.eq_ignore_ascii_case(me)).unwrap_or(others.len())
+    };
+    if !p.priority.is_empty() {
+        return place(&p.priority);
+    }
+    ctx.topo.facilities.get(&p.facility).map_or(0, |d| place(d.nodes(RoleList::Backend)))
+}
+
+/// Force the next claim over the holder's grant when a majority of the
+/// facility's routers (by its definition) report that holder lost.
+fn force_over(ctx: &Ctx, p: &super::Partition) -> Option<u64> {
+    let routers = ctx.topo.facilities.get(&p.facility).map_or(0, |d| d.nodes(RoleList::Router).len());
+    let majority = routers / 2 + 1;
+    (p.grant.holder.is_some() || p.grant.epoch > 0)
+        .then_some(p.grant.epoch)
+        .filter(|_| !p.grant.lost_by.is_empty() && p.grant.lost_by.len() >= majority)
 }
