@@ -1123,3 +1123,51 @@ fn the_priority_list_orders_the_standbys_claims() {
     n.peer_input(now, tr, holder(2, false));
     assert_eq!(claims(&mut n), vec![(rid, Some(2))]);
 }
+
+/// Recognized recovery: a lost holder's journal that cannot be taken over
+/// is tried again every second, for `RecoveryPolicy::wait`, then the
+/// partition waits for an operator. Unrecognized: active at once without it.
+#[test]
+fn recovery_policies_retry_the_lost_journal_or_go_active_without_it() {
+    use crate::node::backend::roles::RECOVERY_RETRY;
+    use crate::protocol::admin::PartitionState as P;
+    let mut c = ready();
+    let wait = RECOVERY_RETRY * 2;
+    c.node(BE2).set_recovery_policy(RecoveryPolicy { unrecognized: false, wait });
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    c.defer_takeovers = Some(Vec::new());
+    c.kill(BE);
+    c.finish_takeovers(Some("no such directory"));
+    assert_eq!(c.partition_states(BE2), vec![P::NoJournal]);
+    // A second later it tries again (and fails again)...
+    c.now += RECOVERY_RETRY;
+    let now = c.now;
+    c.node(BE2).tick(now);
+    c.pump();
+    assert_eq!(c.partition_states(BE2), vec![P::Recovering], "tried again");
+    c.finish_takeovers(Some("no such directory"));
+    // ...and once `wait` has gone by, it stops and waits for an operator.
+    c.now += RECOVERY_RETRY;
+    let now = c.now;
+    c.node(BE2).tick(now);
+    c.pump();
+    assert_eq!(c.partition_states(BE2), vec![P::Recovering], "the last try");
+    c.finish_takeovers(Some("no such directory"));
+    c.now += RECOVERY_RETRY * 10;
+    let now = c.now;
+    c.node(BE2).tick(now);
+    c.pump();
+    assert_eq!(c.partition_states(BE2), vec![P::NoJournal], "waits for an operator");
+    assert!(c.node(BE2).next_deadline().is_none(), "nothing more to try");
+
+    // Unrecognized: active at once, without the journal.
+    let mut c = ready();
+    c.node(BE2).set_recovery_policy(RecoveryPolicy { unrecognized: true, wait });
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    c.defer_takeovers = Some(Vec::new());
+    c.kill(BE);
+    c.finish_takeovers(Some("no such directory"));
+    assert_eq!(c.partition_states(BE2), vec![P::Active]);
+}
