@@ -329,6 +329,10 @@ typedef enum {
  *   waiting       transactions waiting for a free server
  *   in_progress   transactions presented and not finished
  *   concurrent    yes if it allows concurrent servers
+ *   epoch         the grant of its key range: the one it is active under, or (standby) the holder's
+ *   holder        the node active for its key range, as far as this node knows
+ *   authority     the role authority that grants its key range
+ *   note          why it is not active, when it is not
  */
 #define RTR_INFCLA_PARTITION "prt"
 /*
