@@ -14,9 +14,12 @@ use super::{Authority, AuthorityError, Claim, Grant};
 struct Record {
     /// Every grant of the range, oldest first (the last is the newest).
     grants: Vec<Grant>,
-    /// The node holding the range's lock (alive and holding the newest
-    /// grant, or a forced-out holder still running).
-    lock: Option<String>,
+    /// Each grant's own lock, by epoch: the node whose process holds it.
+    /// A holder takes its grant's lock when it wins the grant (forced or
+    /// not) and keeps it while its process lives, so the newest grant's
+    /// lock tells whether its holder can still be exercising it; an older
+    /// grant's lock (a forced-out holder still running) tells nothing.
+    locks: BTreeMap<u64, String>,
 }
 
 #[derive(Default)]
@@ -50,9 +53,7 @@ impl MemAuthority {
     /// drop. Its grants stay; they are not released.
     pub fn process_ended(&self, node: &str) {
         for r in self.lock().ranges.values_mut() {
-            if r.lock.as_deref() == Some(node) {
-                r.lock = None;
-            }
+            r.locks.retain(|_, holder| holder != node);
         }
     }
 
@@ -107,22 +108,16 @@ impl Authority for MemHandle {
         if let Some(g) = newest.as_ref().filter(|g| !g.released && self.held.get(range) == Some(&g.epoch)) {
             return Ok(Claim::Granted { epoch: g.epoch, previous: None });
         }
-        let forced = match (&newest, force_over) {
-            (Some(g), Some(e)) if g.epoch == e && !g.released => true,
-            (Some(g), Some(_)) if !g.released => return Ok(Claim::Held(g.clone())),
+        let forced = match (newest.as_ref().filter(|g| !g.released), force_over) {
+            (Some(g), Some(e)) if g.epoch == e => true,
+            (Some(g), Some(_)) => return Ok(Claim::Held(g.clone())),
+            // A live grant whose holder still holds its lock.
+            (Some(g), None) if r.locks.contains_key(&g.epoch) => return Ok(Claim::Held(g.clone())),
             _ => false,
         };
-        let lock_free = r.lock.is_none() || r.lock.as_deref() == Some(me.as_str());
-        if !forced && !lock_free {
-            if let Some(g) = newest.clone().filter(|g| !g.released) {
-                return Ok(Claim::Held(g));
-            }
-        }
         let epoch = newest.as_ref().map_or(0, |g| g.epoch) + 1;
         r.grants.push(Grant { epoch, holder: me.clone(), released: false, forced });
-        if lock_free {
-            r.lock = Some(me);
-        }
+        r.locks.insert(epoch, me);
         drop(st);
         self.held.insert(range.to_string(), epoch);
         Ok(Claim::Granted { epoch, previous: newest })
@@ -134,9 +129,9 @@ impl Authority for MemHandle {
         if let Some(r) = st.ranges.get_mut(range) {
             if let Some(g) = r.grants.last_mut().filter(|g| g.epoch == epoch && g.holder == me) {
                 g.released = true;
-                if r.lock.as_deref() == Some(me.as_str()) {
-                    r.lock = None;
-                }
+            }
+            if r.locks.get(&epoch) == Some(&me) {
+                r.locks.remove(&epoch);
             }
         }
         drop(st);
@@ -156,15 +151,12 @@ impl Authority for MemHandle {
         let mut lost = Vec::new();
         for (range, epoch) in &self.held {
             let Some(r) = st.ranges.get_mut(range) else { continue };
-            match r.grants.last() {
-                Some(g) if g.epoch == *epoch => {
-                    // Forced in while the old holder still ran: take the
-                    // lock once its process is gone.
-                    if r.lock.is_none() {
-                        r.lock = Some(me.clone());
-                    }
+            if r.grants.last().is_none_or(|g| g.epoch != *epoch) {
+                // Superseded: its lock says nothing any more; let it go.
+                if r.locks.get(epoch) == Some(&me) {
+                    r.locks.remove(epoch);
                 }
-                _ => lost.push((range.clone(), *epoch)),
+                lost.push((range.clone(), *epoch));
             }
         }
         drop(st);

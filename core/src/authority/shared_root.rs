@@ -4,12 +4,16 @@
 //! (`docs/roles.md`; the journal's are in `crate::journal`'s `owner`).
 //!
 //! Layout, one directory per range, `ROOT/.roles/<range id>/`:
-//! - `role.lock`: the exclusive OS lock (`flock`), held by the live holder
-//!   of the newest grant for as long as its [`SharedRoot`] keeps the grant.
-//!   The kernel drops it when the holder's process ends, which is how a
-//!   standby learns that the holder is gone. The lock belongs to the open
-//!   file, so two `SharedRoot`s in one process exclude each other as two
-//!   processes do.
+//! - `lock.<epoch, 20 digits>`: each grant's own exclusive OS lock
+//!   (`flock`), taken by its claimer *before* it creates the grant and held
+//!   for as long as its [`SharedRoot`] keeps the grant. The kernel drops it
+//!   when the holder's process ends, which is how a standby learns that the
+//!   holder of the newest grant is gone. A forced claim takes its own
+//!   grant's lock at once, so a forced-out holder that is still running
+//!   (holding only the older grant's lock) can never pass for the newest
+//!   holder, and nobody can claim over a live forced holder without force.
+//!   The lock belongs to the open file, so two `SharedRoot`s in one process
+//!   exclude each other as two processes do.
 //! - `grant.<epoch, 20 digits>`: one per grant, created with O_EXCL (so
 //!   exactly one claimer gets each epoch, on NFS too), holding the holder's
 //!   name and the forced flag ([`encode_grant`]); the file and the directory
@@ -33,13 +37,12 @@
 //! holder `""` and not released: the claimer learns that it cannot tell
 //! whose journal to recover (the runtime must not guess).
 //!
-//! **Claims** follow [`super::mem`] (the behavioural spec): the lock is
-//! tried first, then the newest grant is read. One addition: when the lock
-//! is busy but no grant is live (none yet, or the newest was released),
-//! another claimer is between taking the lock and creating its grant, so
-//! the claim waits for it a little (at most 20 pauses of 10 ms) and then
-//! answers `Held` by its grant; only if the lock stays busy does it go on
-//! without the lock, as the in-memory provider does.
+//! **Claims** follow [`super::mem`] (the behavioural spec): the newest
+//! grant is read; a plain claim over a live one is `Held` while its lock is
+//! held; then the claimer locks `lock.<next>` and creates `grant.<next>`
+//! with O_EXCL. If `lock.<next>` is busy, another claimer is between taking
+//! it and creating its grant: the claim waits for it a little (at most 20
+//! pauses of 10 ms) and answers `Held` by its grant, or by the newest.
 //!
 //! **A claim that fails after creating its grant file** (a write or sync
 //! error) marks the grant released, best effort, before answering the
@@ -72,7 +75,7 @@ use crate::journal::storage::{self, Open, Storage, StorageFile};
 /// (A node name starts with a letter or a digit, so no node's journal
 /// directory can be this one.)
 pub const ROLES_DIR: &str = ".roles";
-const LOCK_FILE: &str = "role.lock";
+const LOCK_PREFIX: &str = "lock.";
 const GRANT_PREFIX: &str = "grant.";
 const RELEASED_PREFIX: &str = "released.";
 
@@ -132,9 +135,8 @@ pub fn decode_grant(b: &[u8], epoch: u64) -> Result<(String, bool), String> {
 /// A grant this handle won and has not released or lost.
 struct Holding {
     epoch: u64,
-    /// `role.lock`, held (None after a forced claim while the old holder
-    /// still had it; [`Authority::maintain`] takes it once it is free).
-    lock: Option<Box<dyn StorageFile>>,
+    /// `lock.<epoch>`, held for as long as the grant is.
+    _lock: Box<dyn StorageFile>,
 }
 
 /// One node's handle on the role records of a shared journal root.
@@ -273,55 +275,51 @@ impl Authority for SharedRoot {
     fn claim(&mut self, range: &str, force_over: Option<u64>) -> Result<Claim, AuthorityError> {
         let dir = self.range_dir(range)?;
         self.ensure_dir(&dir)?;
-        // The lock before the record: a holder writes `released` before it
-        // drops the lock, so a claimer that gets the lock sees the release.
-        let had_lock = self.held.get(range).is_some_and(|h| h.lock.is_some());
-        let lock_path = dir.join(LOCK_FILE);
-        let try_lock = || match had_lock {
-            true => Ok(None),
-            false => try_lock_file(&*self.fs, &lock_path).map_err(|e| self.failure(&lock_path, e)),
-        };
-        let mut fresh = try_lock()?;
-        let mut newest = read_newest(&*self.fs, &self.root, &dir)?;
-        // The lock is busy but no grant is live: another claimer is between
-        // taking the lock and creating its grant (or a lost holder has not
-        // let go yet). Wait for it a little rather than race it without the
-        // lock: a grant won without the lock would go to the next claimer
-        // that finds the lock free before its winner takes it.
-        let mut tries = 0;
-        while !had_lock
-            && fresh.is_none()
-            && newest.as_ref().is_none_or(|g| g.released)
-            && tries < LOCK_RETRIES
-            && self.fs.pause_before_lock_retry()
-        {
-            tries += 1;
-            fresh = try_lock()?;
-            newest = read_newest(&*self.fs, &self.root, &dir)?;
-        }
+        let newest = read_newest(&*self.fs, &self.root, &dir)?;
         let live = newest.clone().filter(|g| !g.released);
         // This handle already holds the newest grant (a retried claim).
-        if let Some(h) = self.held.get_mut(range).filter(|h| live.as_ref().is_some_and(|g| g.epoch == h.epoch)) {
-            if fresh.is_some() {
-                h.lock = fresh;
-            }
+        if let Some(h) = self.held.get(range).filter(|h| live.as_ref().is_some_and(|g| g.epoch == h.epoch)) {
             return Ok(Claim::Granted { epoch: h.epoch, previous: None });
         }
         let forced = match (&live, force_over) {
             (Some(g), Some(e)) if g.epoch == e => true,
             (Some(g), Some(_)) => return Ok(Claim::Held(g.clone())),
-            _ => false,
-        };
-        if !forced && !had_lock && fresh.is_none() {
-            if let Some(g) = live {
-                return Ok(Claim::Held(g));
+            (Some(g), None) => {
+                // Its holder is alive while it holds the grant's own lock.
+                let p = dir.join(numbered_name(LOCK_PREFIX, g.epoch));
+                if try_lock_file(&*self.fs, &p).map_err(|e| self.failure(&p, e))?.is_none() {
+                    return Ok(Claim::Held(g.clone()));
+                }
+                false
             }
-        }
+            (None, _) => false,
+        };
         let epoch = newest
             .as_ref()
             .map_or(0, |g| g.epoch)
             .checked_add(1)
             .ok_or_else(|| AuthorityError::Failed(format!("{}: the role epoch is exhausted", dir.display())))?;
+        // The grant's own lock before the grant: whoever sees the grant
+        // finds its lock held for as long as its holder lives.
+        let lock_path = dir.join(numbered_name(LOCK_PREFIX, epoch));
+        let mut lock = try_lock_file(&*self.fs, &lock_path).map_err(|e| self.failure(&lock_path, e))?;
+        let mut tries = 0;
+        while lock.is_none() {
+            // Another claimer is between locking and creating this epoch.
+            let now = read_newest(&*self.fs, &self.root, &dir)?;
+            if let Some(g) = now.filter(|g| g.epoch >= epoch) {
+                return Ok(Claim::Held(g));
+            }
+            if tries >= LOCK_RETRIES || !self.fs.pause_before_lock_retry() {
+                return match newest {
+                    Some(g) => Ok(Claim::Held(g)),
+                    None => Err(AuthorityError::Failed(format!("{}: another claim is under way", dir.display()))),
+                };
+            }
+            tries += 1;
+            lock = try_lock_file(&*self.fs, &lock_path).map_err(|e| self.failure(&lock_path, e))?;
+        }
+        let Some(lock) = lock else { return Err(AuthorityError::Failed("no lock".into())) };
         match self.create_grant(&dir, epoch, forced) {
             Ok(()) => {}
             // Another claimer won this epoch: its grant is the newest now.
@@ -333,9 +331,8 @@ impl Authority for SharedRoot {
             }
             Err(NotCreated::Failed(e)) => return Err(e),
         }
-        let lock = fresh.or_else(|| self.held.remove(range).and_then(|h| h.lock));
-        self.held.insert(range.to_string(), Holding { epoch, lock });
-        remove_old_numbered(&*self.fs, &dir, &[GRANT_PREFIX, RELEASED_PREFIX], epoch);
+        self.held.insert(range.to_string(), Holding { epoch, _lock: lock });
+        remove_old_numbered(&*self.fs, &dir, &[GRANT_PREFIX, RELEASED_PREFIX, LOCK_PREFIX], epoch);
         Ok(Claim::Granted { epoch, previous: newest })
     }
 
@@ -364,22 +361,17 @@ impl Authority for SharedRoot {
 
     fn maintain(&mut self) -> Vec<(String, u64)> {
         let mut lost = Vec::new();
-        for (range, h) in &mut self.held {
+        for (range, h) in &self.held {
             let dir = self.root.join(ROLES_DIR).join(range);
             // Unreachable or failing: nothing can be said; ask again later.
             let Ok(names) = names(&*self.fs, &self.root, &dir) else { continue };
-            if newest_epoch(&names) == Some(h.epoch) {
-                // Forced in while the old holder ran: take the lock once
-                // its process is gone.
-                if h.lock.is_none() {
-                    h.lock = try_lock_file(&*self.fs, &dir.join(LOCK_FILE)).ok().flatten();
-                }
-            } else {
+            if newest_epoch(&names) != Some(h.epoch) {
                 // A newer grant, or ours is gone (its number could be given
                 // again): either way this node no longer holds the role.
                 lost.push((range.clone(), h.epoch));
             }
         }
+        // Dropping the holding lets its lock go.
         for (range, _) in &lost {
             self.held.remove(range);
         }

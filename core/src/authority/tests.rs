@@ -63,3 +63,24 @@ fn a_node_cut_off_from_the_authority_is_never_granted() {
     auth.set_cut_off("a", false);
     assert!(matches!(a.claim("r", None), Ok(Claim::Granted { epoch: 1, .. })));
 }
+
+/// A forced claim takes its own grant's lock at once: the holder it forced
+/// out, still running with the old grant's lock, cannot win the range back
+/// by a plain claim, nor can anyone else while the new holder lives; once
+/// the new holder's process ends, a plain claim wins. (The simulator found
+/// two actives when a forced holder took the one range lock only later.)
+#[test]
+fn a_forced_holder_holds_its_own_lock_from_the_start() {
+    let auth = MemAuthority::new();
+    let (mut a, mut b, mut c) = (auth.handle("a"), auth.handle("b"), auth.handle("c"));
+    a.claim("r", None).unwrap();
+    // a is frozen; b forces the range with a quorum's word.
+    assert!(matches!(b.claim("r", Some(1)).unwrap(), Claim::Granted { epoch: 2, .. }));
+    // a wakes: it lost the role, and its plain claims are refused.
+    assert_eq!(a.maintain(), vec![("r".to_string(), 1)]);
+    assert!(matches!(a.claim("r", None).unwrap(), Claim::Held(Grant { epoch: 2, .. })));
+    assert!(matches!(c.claim("r", None).unwrap(), Claim::Held(Grant { epoch: 2, .. })));
+    auth.process_ended("b");
+    let Claim::Granted { epoch: 3, previous: Some(p) } = c.claim("r", None).unwrap() else { panic!() };
+    assert!(p.holder == "b" && p.forced && !p.released);
+}

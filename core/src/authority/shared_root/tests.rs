@@ -166,8 +166,8 @@ fn a_torn_grant_takes_its_epoch_and_its_holder_is_unknown() {
     fs::write(grant_path(d.path(), 1), &encode_grant(1, "a", false).unwrap()[..10]).unwrap();
     let mut b = SharedRoot::new(d.path(), "b");
     assert_eq!(b.current("r").unwrap(), Some(grant(1, "")));
-    // While someone holds the lock (its claimer may be writing it): held.
-    let lock = try_lock_file(&RealFs, &range_dir(d.path()).join(LOCK_FILE)).unwrap().unwrap();
+    // While someone holds its lock (its claimer may be writing it): held.
+    let lock = try_lock_file(&RealFs, &range_dir(d.path()).join(numbered_name(LOCK_PREFIX, 1))).unwrap().unwrap();
     assert_eq!(b.claim("r", None).unwrap(), Claim::Held(grant(1, "")));
     drop(lock);
     // Once the lock is free: the next epoch, and the claimer learns it
@@ -482,22 +482,22 @@ fn x_creates_grant_1(sim: &SimFs) {
 fn a_busy_lock_with_no_live_grant_is_waited_for_a_little_not_raced() {
     let (sim, root) = sim_root();
     sim.create_dir_all(&range_dir(&root)).unwrap();
-    // x has the lock and is about to create its grant.
-    let x_lock = try_lock_file(&sim, &range_dir(&root).join(LOCK_FILE)).unwrap().unwrap();
+    // x has grant 1's lock and is about to create the grant.
+    let x_lock = try_lock_file(&sim, &range_dir(&root).join(numbered_name(LOCK_PREFIX, 1))).unwrap().unwrap();
     let fs = Hooked::new(&sim, None, Some(Box::new(x_creates_grant_1)));
     let mut b = SharedRoot::on(fs.clone(), &root, "b");
     assert_eq!(b.claim("r", None).unwrap(), Claim::Held(grant(1, "x")));
     assert_eq!(fs.pauses.load(Ordering::Relaxed), 1);
 
-    // x gives the grant up but does not let the lock go yet: after the
-    // bounded wait the claim goes on without the lock, and the winner
-    // takes the lock once it is free.
+    // x gives the grant up but does not let its lock go yet: the next
+    // grant has a lock of its own, so the claim needs no wait, and the
+    // winner holds its own grant's lock whatever x does.
     drop(sim.open(&range_dir(&root).join(numbered_name(RELEASED_PREFIX, 1)), Open::CreateNew, false).unwrap());
     let fs = Hooked::new(&sim, None, None);
     let mut c = SharedRoot::on(fs.clone(), &root, "c");
     let previous = Some(Grant { released: true, ..grant(1, "x") });
     assert_eq!(c.claim("r", None).unwrap(), Claim::Granted { epoch: 2, previous });
-    assert_eq!(fs.pauses.load(Ordering::Relaxed), LOCK_RETRIES);
+    assert_eq!(fs.pauses.load(Ordering::Relaxed), 0);
     assert!(c.maintain().is_empty());
     drop(x_lock);
     assert!(c.maintain().is_empty());
@@ -517,4 +517,22 @@ fn a_claimer_that_loses_the_exclusive_create_answers_held_by_the_winner() {
     // holds none: the next claimer takes the lock and the next epoch).
     let mut c = SharedRoot::on(sim.storage(), &root, "c");
     assert_eq!(c.claim("r", None).unwrap(), Claim::Granted { epoch: 2, previous: Some(grant(1, "x")) });
+}
+
+/// A forced claim locks its own grant at once: the forced-out holder, still
+/// running, and anyone else are `Held` by plain claims while the new holder
+/// lives; once its lock goes (its process ends), a plain claim wins.
+#[test]
+fn a_forced_holder_holds_its_own_grants_lock_from_the_start() {
+    let d = tempfile::tempdir().unwrap();
+    let (mut a, mut b, mut c) =
+        (SharedRoot::new(d.path(), "a"), SharedRoot::new(d.path(), "b"), SharedRoot::new(d.path(), "c"));
+    a.claim("r", None).unwrap();
+    assert!(matches!(b.claim("r", Some(1)).unwrap(), Claim::Granted { epoch: 2, .. }));
+    assert_eq!(a.maintain(), vec![("r".to_string(), 1)]);
+    assert!(matches!(a.claim("r", None).unwrap(), Claim::Held(Grant { epoch: 2, .. })));
+    assert!(matches!(c.claim("r", None).unwrap(), Claim::Held(Grant { epoch: 2, .. })));
+    drop(b);
+    let Claim::Granted { epoch: 3, previous: Some(p) } = c.claim("r", None).unwrap() else { panic!() };
+    assert!(p.holder == "b" && p.forced && !p.released);
 }
