@@ -20,6 +20,16 @@ struct Record {
     /// lock tells whether its holder can still be exercising it; an older
     /// grant's lock (a forced-out holder still running) tells nothing.
     locks: BTreeMap<u64, String>,
+    /// Grants whose holders marked them exercised ([`Authority::activate`]).
+    active: std::collections::BTreeSet<u64>,
+}
+
+impl Record {
+    /// The grant a new holder succeeds: the newest that was exercised or
+    /// released (a grant never exercised left no work of the range).
+    fn previous(&self) -> Option<Grant> {
+        self.grants.iter().rev().find(|g| g.released || self.active.contains(&g.epoch)).cloned()
+    }
 }
 
 #[derive(Default)]
@@ -116,11 +126,20 @@ impl Authority for MemHandle {
             _ => false,
         };
         let epoch = newest.as_ref().map_or(0, |g| g.epoch) + 1;
+        let previous = r.previous();
         r.grants.push(Grant { epoch, holder: me.clone(), released: false, forced });
         r.locks.insert(epoch, me);
         drop(st);
         self.held.insert(range.to_string(), epoch);
-        Ok(Claim::Granted { epoch, previous: newest })
+        Ok(Claim::Granted { epoch, previous })
+    }
+
+    fn activate(&mut self, range: &str, epoch: u64) -> Result<(), AuthorityError> {
+        let mut st = self.state()?;
+        if let Some(r) = st.ranges.get_mut(range) {
+            r.active.insert(epoch);
+        }
+        Ok(())
     }
 
     fn release(&mut self, range: &str, epoch: u64) -> Result<(), AuthorityError> {

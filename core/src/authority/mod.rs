@@ -96,6 +96,17 @@ pub trait Authority: Send {
     /// force (etcd) treats it as a plain claim.
     fn claim(&mut self, range: &str, force_over: Option<u64>) -> Result<Claim, AuthorityError>;
 
+    /// The holder of grant `epoch` of `range` is about to exercise it (its
+    /// recovery of the previous holder's journal, if any, is done): marked
+    /// durably. A grant never marked was never exercised, so a later claim
+    /// skips it when it names the `previous` grant whose holder's journal
+    /// may hold the range's work: a holder that died while recovering
+    /// passes its duty to recover on to the next. A provider without forced
+    /// claims or journal takeovers (etcd) may do nothing.
+    fn activate(&mut self, _range: &str, _epoch: u64) -> Result<(), AuthorityError> {
+        Ok(())
+    }
+
     /// Give up the role of `range` held at `epoch` cleanly (no journal of
     /// this node needs recovering for it). Does nothing if `epoch` is not
     /// this node's live grant.

@@ -19,6 +19,12 @@
 //!   name and the forced flag ([`encode_grant`]); the file and the directory
 //!   are synced before the claim answers `Granted`. The newest epoch is the
 //!   largest such name.
+//! - `active.<epoch>`: the holder of `epoch` exercised it (its recovery of
+//!   the previous holder's journal was done): created, synced, before it
+//!   presents any work. A new grant's `previous` is the newest grant that
+//!   was exercised or released: one never exercised left no work of the
+//!   range in its holder's journal (a holder that died while recovering
+//!   passes the duty to recover on).
 //! - `released.<epoch>`: the holder of `epoch` gave the role up cleanly;
 //!   created (O_EXCL, synced) before the lock is dropped, so a claimer that
 //!   gets the lock sees it.
@@ -76,6 +82,7 @@ use crate::journal::storage::{self, Open, Storage, StorageFile};
 /// directory can be this one.)
 pub const ROLES_DIR: &str = ".roles";
 const LOCK_PREFIX: &str = "lock.";
+const ACTIVE_PREFIX: &str = "active.";
 const GRANT_PREFIX: &str = "grant.";
 const RELEASED_PREFIX: &str = "released.";
 
@@ -267,6 +274,29 @@ fn read_newest(fs: &dyn Storage, root: &Path, dir: &Path) -> Result<Option<Grant
     Ok(Some(Grant { epoch, holder, released, forced }))
 }
 
+/// The grant that a new grant `mine` succeeds: the newest older one that
+/// was exercised (`active.<e>`) or released.
+fn read_previous(fs: &dyn Storage, root: &Path, dir: &Path, mine: u64) -> Result<Option<Grant>, AuthorityError> {
+    let names = names(fs, root, dir)?;
+    let mut epochs: Vec<u64> =
+        names.iter().filter_map(|n| parse_numbered(GRANT_PREFIX, n)).filter(|e| *e < mine).collect();
+    epochs.sort_unstable_by(|a, b| b.cmp(a));
+    for epoch in epochs {
+        let released = names.contains(&numbered_name(RELEASED_PREFIX, epoch));
+        if !released && !names.contains(&numbered_name(ACTIVE_PREFIX, epoch)) {
+            continue;
+        }
+        let p = dir.join(numbered_name(GRANT_PREFIX, epoch));
+        let (holder, forced) = match fs.read(&p) {
+            Ok(bytes) => decode_grant(&bytes, epoch).unwrap_or_default(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Default::default(),
+            Err(e) => return Err(failure(fs, root, &p, e)),
+        };
+        return Ok(Some(Grant { epoch, holder, released, forced }));
+    }
+    Ok(None)
+}
+
 impl Authority for SharedRoot {
     fn describe(&self) -> String {
         format!("shared root {}", self.root.display())
@@ -332,8 +362,23 @@ impl Authority for SharedRoot {
             Err(NotCreated::Failed(e)) => return Err(e),
         }
         self.held.insert(range.to_string(), Holding { epoch, _lock: lock });
-        remove_old_numbered(&*self.fs, &dir, &[GRANT_PREFIX, RELEASED_PREFIX, LOCK_PREFIX], epoch);
-        Ok(Claim::Granted { epoch, previous: newest })
+        let previous = read_previous(&*self.fs, &self.root, &dir, epoch)?;
+        remove_old_numbered(&*self.fs, &dir, &[GRANT_PREFIX, RELEASED_PREFIX, LOCK_PREFIX, ACTIVE_PREFIX], epoch);
+        Ok(Claim::Granted { epoch, previous })
+    }
+
+    fn activate(&mut self, range: &str, epoch: u64) -> Result<(), AuthorityError> {
+        if self.held.get(range).is_none_or(|h| h.epoch != epoch) {
+            return Ok(());
+        }
+        let dir = self.range_dir(range)?;
+        let p = dir.join(numbered_name(ACTIVE_PREFIX, epoch));
+        match self.fs.open(&p, Open::CreateNew, false) {
+            Ok(f) => f.sync_all().map_err(|e| self.failure(&p, e))?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(self.failure(&p, e)),
+        }
+        self.fs.sync_dir(&dir).map_err(|e| self.failure(&dir, e))
     }
 
     fn release(&mut self, range: &str, epoch: u64) -> Result<(), AuthorityError> {

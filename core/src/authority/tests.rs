@@ -22,6 +22,7 @@ fn one_holder_per_range_until_its_process_ends() {
     let auth = MemAuthority::new();
     let (mut a, mut b) = (auth.handle("a"), auth.handle("b"));
     assert_eq!(a.claim("r", None).unwrap(), Claim::Granted { epoch: 1, previous: None });
+    a.activate("r", 1).unwrap();
     // Claimed again by its holder: the same grant, harmlessly.
     assert_eq!(a.claim("r", None).unwrap(), Claim::Granted { epoch: 1, previous: None });
     let held = Grant { epoch: 1, holder: "a".into(), released: false, forced: false };
@@ -41,6 +42,7 @@ fn a_released_grant_passes_on_without_recovery_and_a_forced_one_fences_by_epoch(
     a.release("r", 1).unwrap();
     let Claim::Granted { epoch: 2, previous: Some(p) } = b.claim("r", None).unwrap() else { panic!() };
     assert!(p.released && p.holder == "a");
+    b.activate("r", 2).unwrap();
     // a claims over b by force: only over the newest epoch.
     assert!(matches!(a.claim("r", Some(1)).unwrap(), Claim::Held(Grant { epoch: 2, .. })));
     let Claim::Granted { epoch: 3, previous: Some(p) } = a.claim("r", Some(2)).unwrap() else { panic!() };
@@ -74,8 +76,10 @@ fn a_forced_holder_holds_its_own_lock_from_the_start() {
     let auth = MemAuthority::new();
     let (mut a, mut b, mut c) = (auth.handle("a"), auth.handle("b"), auth.handle("c"));
     a.claim("r", None).unwrap();
+    a.activate("r", 1).unwrap();
     // a is frozen; b forces the range with a quorum's word.
     assert!(matches!(b.claim("r", Some(1)).unwrap(), Claim::Granted { epoch: 2, .. }));
+    b.activate("r", 2).unwrap();
     // a wakes: it lost the role, and its plain claims are refused.
     assert_eq!(a.maintain(), vec![("r".to_string(), 1)]);
     assert!(matches!(a.claim("r", None).unwrap(), Claim::Held(Grant { epoch: 2, .. })));
@@ -83,4 +87,21 @@ fn a_forced_holder_holds_its_own_lock_from_the_start() {
     auth.process_ended("b");
     let Claim::Granted { epoch: 3, previous: Some(p) } = c.claim("r", None).unwrap() else { panic!() };
     assert!(p.holder == "b" && p.forced && !p.released);
+}
+
+/// A holder that dies before it exercised its grant (while it was taking
+/// over its predecessor's journal) passes its duty to recover on: the next
+/// claim names the last exercised grant as `previous`, not the dead one's.
+#[test]
+fn a_grant_never_exercised_is_skipped_as_previous() {
+    let auth = MemAuthority::new();
+    let (mut a, mut b) = (auth.handle("a"), auth.handle("b"));
+    a.claim("r", None).unwrap();
+    a.activate("r", 1).unwrap();
+    // b forces the range from a frozen a, and dies while taking over a's journal.
+    assert!(matches!(b.claim("r", Some(1)).unwrap(), Claim::Granted { epoch: 2, .. }));
+    auth.process_ended("b");
+    let mut b = auth.handle("b");
+    let Claim::Granted { epoch: 3, previous: Some(p) } = b.claim("r", None).unwrap() else { panic!() };
+    assert_eq!((p.epoch, p.holder.as_str()), (1, "a"), "a's journal is still to be recovered");
 }

@@ -518,6 +518,9 @@ impl Backend {
     /// The partition takes transactions now; its servers hear they are primary.
     fn set_active(&mut self, ctx: &mut Ctx, part: PartId) {
         let Some(p) = self.parts.get_mut(&part) else { return };
+        if p.callout == Callout::No && p.role != PartRole::Active {
+            ctx.output(super::Output::ActivateRole { range: p.grant.rid.clone(), epoch: p.grant.epoch });
+        }
         p.role = PartRole::Active;
         for s in p.servers.iter().filter(|_| p.callout == Callout::No) {
             for e in [crate::events::SRPRIMARY, crate::events::SRRECOVERCMPL] {

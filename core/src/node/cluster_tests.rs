@@ -163,6 +163,11 @@ impl Cluster {
                                 a.release(&range, epoch).expect("released");
                             }
                         }
+                        Output::ActivateRole { range, epoch } => {
+                            if let Some(a) = self.auth[i].as_mut() {
+                                a.activate(&range, epoch).expect("marked");
+                            }
+                        }
                         Output::Log(_) => {}
                     }
                 }

@@ -111,6 +111,13 @@ pub enum Output {
         range: String,
         force_over: Option<u64>,
     },
+    /// Grant `epoch` of key range `range` is exercised from now on (any
+    /// recovery it needed is done): the authority marks it, before anything
+    /// of this pass reaches a peer or a server.
+    ActivateRole {
+        range: String,
+        epoch: u64,
+    },
     /// Give up the grant `epoch` of key range `range` cleanly (its last
     /// server left and nothing of the range is left to do here).
     ReleaseRole {

@@ -77,7 +77,7 @@ impl Harness {
                     Output::Claim { range, .. } => {
                         self.node.claimed(self.now, &range, Ok(Claim::Granted { epoch: 1, previous: None }));
                     }
-                    Output::ReleaseRole { .. } => {}
+                    Output::ReleaseRole { .. } | Output::ActivateRole { .. } => {}
                     Output::Log(_) => {}
                     Output::Journal { entries, sync, token, .. } => {
                         let n = entries.len();

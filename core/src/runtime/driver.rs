@@ -182,6 +182,7 @@ impl Driver {
                 self.maintained.get_or_insert(now);
                 self.node.claimed(now, &range, result);
             }
+            RoleStep::Activate { .. } => {}
             RoleStep::Release { range, epoch } => {
                 if let Err(e) = self.authority().and_then(|a| a.release(&range, epoch)) {
                     // Not released: a standby then recovers this node's
@@ -306,6 +307,22 @@ impl Driver {
         if self.acks_went_stale() {
             return false;
         }
+        // Grants marked exercised before anyone hears of the work under them.
+        let (activate, roles): (Vec<RoleStep>, Vec<RoleStep>) =
+            plan.roles.into_iter().partition(|s| matches!(s, RoleStep::Activate { .. }));
+        for step in activate {
+            if let RoleStep::Activate { range, epoch } = step {
+                if let Err(e) = self.authority().and_then(|a| a.activate(&range, epoch)) {
+                    // Unmarked, the grant would be skipped by the next
+                    // holder, which would then not recover this node's
+                    // journal: the node stops instead of serving under it.
+                    let why = format!("cannot mark grant {epoch} of {range} exercised: {e}");
+                    eprintln!("rtr: the node stops: {why}");
+                    self.failure = Some(why);
+                    return false;
+                }
+            }
+        }
         if let Some(links) = &self.links {
             // A pass's messages for one peer go out as one buffer, in order.
             for (peer, msgs) in plan.peers {
@@ -324,8 +341,8 @@ impl Driver {
                 sink.deliver(batch);
             }
         }
-        let again = !plan.roles.is_empty() || !plan.takeovers.is_empty();
-        for step in plan.roles {
+        let again = !roles.is_empty() || !plan.takeovers.is_empty();
+        for step in roles {
             self.role_step(now, step);
         }
         if again {

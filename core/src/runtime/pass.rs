@@ -138,6 +138,9 @@ pub(crate) enum RoleStep {
     Claim { range: String, force_over: Option<u64> },
     /// Give grant `epoch` of `range` back cleanly.
     Release { range: String, epoch: u64 },
+    /// Mark grant `epoch` of `range` exercised (done before the pass's
+    /// messages and deliveries go out).
+    Activate { range: String, epoch: u64 },
 }
 
 /// What one pass does, in the order the driver does it: the steps on
@@ -189,6 +192,7 @@ impl PassPlan {
                 Output::Takeover { node, jid } => plan.takeovers.push((node, jid)),
                 Output::Claim { range, force_over } => plan.roles.push(RoleStep::Claim { range, force_over }),
                 Output::ReleaseRole { range, epoch } => plan.roles.push(RoleStep::Release { range, epoch }),
+                Output::ActivateRole { range, epoch } => plan.roles.push(RoleStep::Activate { range, epoch }),
                 Output::Log(text) => plan.logs.push(text),
                 Output::Deliver { conn, delivery } => {
                     let at = *conns.entry(conn).or_insert_with(|| {

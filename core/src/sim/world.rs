@@ -530,6 +530,9 @@ impl World {
                     RoleStep::Release { range, epoch } => {
                         let _ = auth.release(&range, epoch);
                     }
+                    RoleStep::Activate { range, epoch } => {
+                        let _ = auth.activate(&range, epoch);
+                    }
                 }
             }
             for (node, jid) in plan.takeovers {

@@ -28,6 +28,16 @@ fn grant_path(root: &Path, epoch: u64) -> PathBuf {
     range_dir(root).join(numbered_name(GRANT_PREFIX, epoch))
 }
 
+/// A claim whose holder, when granted, exercises the grant at once (marks
+/// it `active`), as a node does once it has recovered what it must.
+fn claim_used(h: &mut SharedRoot, range: &str, force_over: Option<u64>) -> Result<Claim, AuthorityError> {
+    let c = h.claim(range, force_over);
+    if let Ok(Claim::Granted { epoch, .. }) = &c {
+        h.activate(range, *epoch)?;
+    }
+    c
+}
+
 fn granted(c: Result<Claim, AuthorityError>) -> (u64, Option<Grant>) {
     match c {
         Ok(Claim::Granted { epoch, previous }) => (epoch, previous),
@@ -40,49 +50,49 @@ fn one_holder_per_range_until_its_process_ends() {
     let d = tempfile::tempdir().unwrap();
     let (mut a, mut b) = (SharedRoot::new(d.path(), "a"), SharedRoot::new(d.path(), "b"));
     assert_eq!(a.describe(), format!("shared root {}", d.path().display()));
-    assert_eq!(a.claim("r", None).unwrap(), Claim::Granted { epoch: 1, previous: None });
+    assert_eq!(claim_used(&mut a, "r", None).unwrap(), Claim::Granted { epoch: 1, previous: None });
     // Claimed again by its holder: the same grant, harmlessly.
-    assert_eq!(a.claim("r", None).unwrap(), Claim::Granted { epoch: 1, previous: None });
-    assert_eq!(b.claim("r", None).unwrap(), Claim::Held(grant(1, "a")));
+    assert_eq!(claim_used(&mut a, "r", None).unwrap(), Claim::Granted { epoch: 1, previous: None });
+    assert_eq!(claim_used(&mut b, "r", None).unwrap(), Claim::Held(grant(1, "a")));
     assert_eq!(b.current("r").unwrap(), Some(grant(1, "a")));
     // Its process ends: the kernel drops the lock, the grant stays.
     drop(a);
-    assert_eq!(b.claim("r", None).unwrap(), Claim::Granted { epoch: 2, previous: Some(grant(1, "a")) });
+    assert_eq!(claim_used(&mut b, "r", None).unwrap(), Claim::Granted { epoch: 2, previous: Some(grant(1, "a")) });
     // The old holder, restarted, finds a newer holder alive.
     let mut a = SharedRoot::new(d.path(), "a");
-    assert_eq!(a.claim("r", None).unwrap(), Claim::Held(grant(2, "b")));
+    assert_eq!(claim_used(&mut a, "r", None).unwrap(), Claim::Held(grant(2, "b")));
     // Ranges are independent.
-    assert_eq!(a.claim("other", None).unwrap(), Claim::Granted { epoch: 1, previous: None });
+    assert_eq!(claim_used(&mut a, "other", None).unwrap(), Claim::Granted { epoch: 1, previous: None });
 }
 
 #[test]
 fn a_released_grant_passes_on_without_recovery_and_a_forced_one_fences_by_epoch() {
     let d = tempfile::tempdir().unwrap();
     let (mut a, mut b) = (SharedRoot::new(d.path(), "a"), SharedRoot::new(d.path(), "b"));
-    a.claim("r", None).unwrap();
+    claim_used(&mut a, "r", None).unwrap();
     a.release("r", 1).unwrap();
     assert!(range_dir(d.path()).join(numbered_name(RELEASED_PREFIX, 1)).exists());
-    let (2, Some(p)) = granted(b.claim("r", None)) else { panic!() };
+    let (2, Some(p)) = granted(claim_used(&mut b, "r", None)) else { panic!() };
     assert!(p.released && p.holder == "a");
     // a claims over b by force: only over the newest epoch.
-    assert_eq!(a.claim("r", Some(1)).unwrap(), Claim::Held(grant(2, "b")));
-    let (3, Some(p)) = granted(a.claim("r", Some(2))) else { panic!() };
+    assert_eq!(claim_used(&mut a, "r", Some(1)).unwrap(), Claim::Held(grant(2, "b")));
+    let (3, Some(p)) = granted(claim_used(&mut a, "r", Some(2))) else { panic!() };
     assert_eq!(p, grant(2, "b"));
     assert_eq!(a.current("r").unwrap(), Some(Grant { forced: true, ..grant(3, "a") }));
     // b still has the lock, so a plain claim waits for it.
     let mut c = SharedRoot::new(d.path(), "c");
-    assert!(matches!(c.claim("r", None).unwrap(), Claim::Held(Grant { epoch: 3, .. })));
+    assert!(matches!(claim_used(&mut c, "r", None).unwrap(), Claim::Held(Grant { epoch: 3, .. })));
     // b learns it lost the role, once, and lets the lock go; a takes it.
     assert_eq!(b.maintain(), vec![("r".to_string(), 2)]);
     assert!(b.maintain().is_empty(), "reported once");
     assert!(a.maintain().is_empty());
     // Had a not taken the lock, c would now win epoch 4 over a live holder.
-    assert!(matches!(c.claim("r", None).unwrap(), Claim::Held(Grant { epoch: 3, .. })));
+    assert!(matches!(claim_used(&mut c, "r", None).unwrap(), Claim::Held(Grant { epoch: 3, .. })));
     drop(b);
-    assert!(matches!(c.claim("r", None).unwrap(), Claim::Held(Grant { epoch: 3, .. })));
+    assert!(matches!(claim_used(&mut c, "r", None).unwrap(), Claim::Held(Grant { epoch: 3, .. })));
     // a's process ends: nobody else kept the lock.
     drop(a);
-    let (4, Some(p)) = granted(c.claim("r", None)) else { panic!() };
+    let (4, Some(p)) = granted(claim_used(&mut c, "r", None)) else { panic!() };
     assert_eq!(p, Grant { forced: true, ..grant(3, "a") });
 }
 
@@ -91,21 +101,21 @@ fn a_root_that_cannot_be_listed_is_unreachable_and_is_never_created() {
     let d = tempfile::tempdir().unwrap();
     let root = d.path().join("not-mounted");
     let mut a = SharedRoot::new(&root, "a");
-    assert!(matches!(a.claim("r", None), Err(AuthorityError::Unreachable(_))));
+    assert!(matches!(claim_used(&mut a, "r", None), Err(AuthorityError::Unreachable(_))));
     assert!(matches!(a.current("r"), Err(AuthorityError::Unreachable(_))));
     assert!(!root.exists(), "the root was created");
     fs::write(&root, b"a file").unwrap();
-    assert!(matches!(a.claim("r", None), Err(AuthorityError::Unreachable(_))));
+    assert!(matches!(claim_used(&mut a, "r", None), Err(AuthorityError::Unreachable(_))));
     fs::remove_file(&root).unwrap();
     fs::create_dir(&root).unwrap();
-    assert_eq!(a.claim("r", None).unwrap(), Claim::Granted { epoch: 1, previous: None });
+    assert_eq!(claim_used(&mut a, "r", None).unwrap(), Claim::Granted { epoch: 1, previous: None });
     // The root goes away under a holder: nothing can be said yet.
     fs::rename(&root, d.path().join("elsewhere")).unwrap();
     assert!(a.maintain().is_empty());
     assert!(matches!(a.current("r"), Err(AuthorityError::Unreachable(_))));
     fs::rename(d.path().join("elsewhere"), &root).unwrap();
     assert!(a.maintain().is_empty());
-    assert_eq!(a.claim("r", None).unwrap(), Claim::Granted { epoch: 1, previous: None });
+    assert_eq!(claim_used(&mut a, "r", None).unwrap(), Claim::Granted { epoch: 1, previous: None });
 }
 
 #[test]
@@ -113,27 +123,27 @@ fn io_errors_and_bad_range_ids_fail_with_what_they_were() {
     let d = tempfile::tempdir().unwrap();
     let mut a = SharedRoot::new(d.path(), "a");
     for bad in ["", ".", "..", "a/b", "a\0b"] {
-        let Err(AuthorityError::Failed(why)) = a.claim(bad, None) else { panic!("{bad:?}") };
+        let Err(AuthorityError::Failed(why)) = claim_used(&mut a, bad, None) else { panic!("{bad:?}") };
         assert!(why.contains("not a range id"), "{why}");
         assert!(matches!(a.current(bad), Err(AuthorityError::Failed(_))));
         assert!(a.release(bad, 1).is_ok(), "not held: nothing to do");
     }
     // `roles` is a file: the range directory cannot be made.
     fs::write(d.path().join(ROLES_DIR), b"").unwrap();
-    let Err(AuthorityError::Failed(why)) = a.claim("r", None) else { panic!() };
+    let Err(AuthorityError::Failed(why)) = claim_used(&mut a, "r", None) else { panic!() };
     assert!(why.contains(ROLES_DIR), "{why}");
     fs::remove_file(d.path().join(ROLES_DIR)).unwrap();
     // The newest grant cannot be read (a directory).
     fs::create_dir_all(grant_path(d.path(), 4)).unwrap();
     let Err(AuthorityError::Failed(why)) = a.current("r") else { panic!() };
     assert!(why.contains(&numbered_name(GRANT_PREFIX, 4)), "{why}");
-    assert!(matches!(a.claim("r", None), Err(AuthorityError::Failed(_))));
+    assert!(matches!(claim_used(&mut a, "r", None), Err(AuthorityError::Failed(_))));
     // A node name too long for a grant is refused before anything is made.
     fs::remove_dir(grant_path(d.path(), 4)).unwrap();
     let mut long = SharedRoot::new(d.path(), &"n".repeat(70_000));
-    assert!(matches!(long.claim("r", None), Err(AuthorityError::Failed(_))));
+    assert!(matches!(claim_used(&mut long, "r", None), Err(AuthorityError::Failed(_))));
     assert_eq!(a.current("r").unwrap(), None);
-    assert_eq!(a.claim("r", None).unwrap(), Claim::Granted { epoch: 1, previous: None });
+    assert_eq!(claim_used(&mut a, "r", None).unwrap(), Claim::Granted { epoch: 1, previous: None });
 }
 
 #[test]
@@ -168,18 +178,24 @@ fn a_torn_grant_takes_its_epoch_and_its_holder_is_unknown() {
     assert_eq!(b.current("r").unwrap(), Some(grant(1, "")));
     // While someone holds its lock (its claimer may be writing it): held.
     let lock = try_lock_file(&RealFs, &range_dir(d.path()).join(numbered_name(LOCK_PREFIX, 1))).unwrap().unwrap();
-    assert_eq!(b.claim("r", None).unwrap(), Claim::Held(grant(1, "")));
+    assert_eq!(claim_used(&mut b, "r", None).unwrap(), Claim::Held(grant(1, "")));
     drop(lock);
-    // Once the lock is free: the next epoch, and the claimer learns it
-    // cannot tell whose journal to recover.
-    assert_eq!(b.claim("r", None).unwrap(), Claim::Granted { epoch: 2, previous: Some(grant(1, "")) });
+    // Once the lock is free: the next epoch. A torn grant was never
+    // exercised (its claimer died before it could), so it left no work and
+    // is no `previous`: nothing to recover, nobody to guess.
+    assert_eq!(claim_used(&mut b, "r", None).unwrap(), Claim::Granted { epoch: 2, previous: None });
     assert!(grant_path(d.path(), 1).exists(), "the torn grant's number stays taken");
-    // A torn grant that was released needs no recovery.
-    b.release("r", 2).unwrap();
+    // Exercised, then torn (a damaged disk): its holder is unknown.
     fs::write(grant_path(d.path(), 2), b"junk").unwrap();
+    drop(b);
     let mut c = SharedRoot::new(d.path(), "c");
-    let (3, Some(p)) = granted(c.claim("r", None)) else { panic!() };
-    assert_eq!(p, Grant { released: true, ..grant(2, "") });
+    assert_eq!(claim_used(&mut c, "r", None).unwrap(), Claim::Granted { epoch: 3, previous: Some(grant(2, "")) });
+    // A torn grant that was released needs no recovery.
+    c.release("r", 3).unwrap();
+    fs::write(grant_path(d.path(), 3), b"junk").unwrap();
+    let mut e = SharedRoot::new(d.path(), "e");
+    let (4, Some(p)) = granted(claim_used(&mut e, "r", None)) else { panic!() };
+    assert_eq!(p, Grant { released: true, ..grant(3, "") });
 }
 
 #[test]
@@ -194,7 +210,7 @@ fn names_it_does_not_know_are_ignored() {
     fs::write(dir.join(format!("{}0", "grant.".repeat(2))), b"").unwrap();
     let mut a = SharedRoot::new(d.path(), "a");
     assert_eq!(a.current("r").unwrap(), None);
-    assert_eq!(a.claim("r", None).unwrap(), Claim::Granted { epoch: 1, previous: None });
+    assert_eq!(claim_used(&mut a, "r", None).unwrap(), Claim::Granted { epoch: 1, previous: None });
     assert!(a.maintain().is_empty());
     assert!(dir.join("notes").exists());
 }
@@ -204,27 +220,27 @@ fn release_gives_up_only_this_handles_grant_and_only_while_it_is_the_newest() {
     let d = tempfile::tempdir().unwrap();
     let (mut a, mut b, mut c) =
         (SharedRoot::new(d.path(), "a"), SharedRoot::new(d.path(), "b"), SharedRoot::new(d.path(), "c"));
-    a.claim("r", None).unwrap();
+    claim_used(&mut a, "r", None).unwrap();
     b.release("r", 1).unwrap();
     a.release("r", 7).unwrap();
-    assert_eq!(c.claim("r", None).unwrap(), Claim::Held(grant(1, "a")));
+    assert_eq!(claim_used(&mut c, "r", None).unwrap(), Claim::Held(grant(1, "a")));
     // Forced over: a's release no longer marks anything; a lets the lock go.
-    let (2, _) = granted(c.claim("r", Some(1))) else { panic!() };
+    let (2, _) = granted(claim_used(&mut c, "r", Some(1))) else { panic!() };
     a.release("r", 1).unwrap();
     assert!(!range_dir(d.path()).join(numbered_name(RELEASED_PREFIX, 1)).exists());
     assert!(a.maintain().is_empty(), "released grants are not reported lost");
     assert!(c.maintain().is_empty());
-    assert!(matches!(b.claim("r", None).unwrap(), Claim::Held(Grant { epoch: 2, forced: true, .. })));
+    assert!(matches!(claim_used(&mut b, "r", None).unwrap(), Claim::Held(Grant { epoch: 2, forced: true, .. })));
     // c took the lock a let go of: once c's process ends, b wins.
     drop(c);
-    assert!(matches!(b.claim("r", None).unwrap(), Claim::Granted { epoch: 3, .. }));
+    assert!(matches!(claim_used(&mut b, "r", None).unwrap(), Claim::Granted { epoch: 3, .. }));
 }
 
 #[test]
 fn a_holder_whose_grant_vanished_has_lost_it() {
     let d = tempfile::tempdir().unwrap();
     let mut a = SharedRoot::new(d.path(), "a");
-    a.claim("r", None).unwrap();
+    claim_used(&mut a, "r", None).unwrap();
     // An operator removed the range's records: epoch 1 could be given again.
     fs::remove_dir_all(range_dir(d.path())).unwrap();
     assert_eq!(a.maintain(), vec![("r".to_string(), 1)]);
@@ -237,7 +253,7 @@ fn old_grants_are_pruned_and_epochs_keep_growing() {
     let mut a = SharedRoot::new(d.path(), "a");
     for n in 1..=70 {
         assert_eq!(
-            a.claim("r", None).unwrap(),
+            claim_used(&mut a, "r", None).unwrap(),
             Claim::Granted { epoch: n, previous: (n > 1).then(|| Grant { released: true, ..grant(n - 1, "a") }) }
         );
         a.release("r", n).unwrap();
@@ -250,7 +266,7 @@ fn old_grants_are_pruned_and_epochs_keep_growing() {
     assert_eq!(grants.len(), 65);
     assert_eq!(marks.iter().min(), Some(&6));
     let mut b = SharedRoot::new(d.path(), "b");
-    let (71, Some(p)) = granted(b.claim("r", None)) else { panic!() };
+    let (71, Some(p)) = granted(claim_used(&mut b, "r", None)) else { panic!() };
     assert!(p.released && p.holder == "a");
 }
 
@@ -265,7 +281,7 @@ fn claimers_racing_for_a_range_get_each_epoch_once() {
                 std::thread::spawn(move || {
                     let mut me = SharedRoot::new(&root, &format!("n{i}"));
                     start.wait();
-                    let answer = me.claim("r", None);
+                    let answer = claim_used(&mut me, "r", None);
                     (format!("n{i}"), answer, me)
                 })
             })
@@ -316,18 +332,18 @@ fn a_finished_claim_or_release_survives_any_crash() {
     for seed in 0..400 {
         let (sim, root) = sim_root();
         let mut a = SharedRoot::on(sim.storage(), &root, "a");
-        a.claim("r", None).unwrap();
+        claim_used(&mut a, "r", None).unwrap();
         sim.crash(&mut digits(seed));
         let mut b = SharedRoot::on(sim.storage(), &root, "b");
         assert_eq!(
-            b.claim("r", None).unwrap(),
+            claim_used(&mut b, "r", None).unwrap(),
             Claim::Granted { epoch: 2, previous: Some(grant(1, "a")) },
             "seed {seed}"
         );
         b.release("r", 2).unwrap();
         sim.crash(&mut digits(seed));
         let mut c = SharedRoot::on(sim.storage(), &root, "c");
-        let (3, Some(p)) = granted(c.claim("r", None)) else { panic!("seed {seed}") };
+        let (3, Some(p)) = granted(claim_used(&mut c, "r", None)) else { panic!("seed {seed}") };
         assert_eq!(p, Grant { released: true, ..grant(2, "b") }, "seed {seed}");
     }
 }
@@ -346,12 +362,12 @@ fn a_claim_that_fails_leaves_nothing_anyone_acts_on_whatever_the_crash() {
                 "write" => sim.fail_next_write(),
                 _ => sim.fail_next_sync(),
             }
-            let result = a.claim("r", None);
+            let result = claim_used(&mut a, "r", None);
             let Err(AuthorityError::Failed(why)) = &result else { panic!("{fault}: {result:?}") };
             assert!(why.contains("/j/.roles/r/grant."), "{why}");
             sim.crash(&mut digits(seed));
             let mut b = SharedRoot::on(sim.storage(), &root, "b");
-            match b.claim("r", None).unwrap() {
+            match claim_used(&mut b, "r", None).unwrap() {
                 Claim::Granted { epoch: 1, previous: None } => {}
                 Claim::Granted { epoch: 2, previous: Some(p) } => {
                     assert!(p.epoch == 1 && !p.forced && (p.holder == "a" || p.holder.is_empty()), "{p:?}")
@@ -367,26 +383,26 @@ fn a_claim_whose_grant_did_not_reach_the_disk_marks_it_released() {
     let (sim, root) = sim_root();
     let mut a = SharedRoot::on(sim.storage(), &root, "a");
     sim.fail_next_write();
-    let Err(AuthorityError::Failed(why)) = a.claim("r", None) else { panic!() };
+    let Err(AuthorityError::Failed(why)) = claim_used(&mut a, "r", None) else { panic!() };
     assert!(why.contains(&numbered_name(GRANT_PREFIX, 1)), "{why}");
     // a did not keep the lock and the empty grant needs no recovery.
     let mut b = SharedRoot::on(sim.storage(), &root, "b");
     assert_eq!(
-        b.claim("r", None).unwrap(),
+        claim_used(&mut b, "r", None).unwrap(),
         Claim::Granted { epoch: 2, previous: Some(Grant { released: true, ..grant(1, "") }) }
     );
     // A failed sync of the grant: the same.
     let mut c = SharedRoot::on(sim.storage(), &root, "c");
     drop(b);
     sim.fail_next_sync();
-    assert!(matches!(c.claim("r", None), Err(AuthorityError::Failed(_))));
-    let (4, Some(p)) = granted(a.claim("r", None)) else { panic!() };
+    assert!(matches!(claim_used(&mut c, "r", None), Err(AuthorityError::Failed(_))));
+    let (4, Some(p)) = granted(claim_used(&mut a, "r", None)) else { panic!() };
     assert!(p.epoch == 3 && p.released && p.holder == "c", "{p:?}");
     // A release that cannot be made durable still gives the role up.
     sim.fail_next_sync();
     let Err(AuthorityError::Failed(why)) = a.release("r", 4) else { panic!() };
     assert!(why.contains(&numbered_name(RELEASED_PREFIX, 4)), "{why}");
-    let (5, Some(p)) = granted(c.claim("r", None)) else { panic!() };
+    let (5, Some(p)) = granted(claim_used(&mut c, "r", None)) else { panic!() };
     assert_eq!(p.holder, "a");
     assert!(a.maintain().is_empty(), "given up, not lost");
 }
@@ -396,10 +412,10 @@ fn the_lock_is_per_handle_even_for_one_node_name() {
     // A restarted process of the same node while the old one still runs.
     let d = tempfile::tempdir().unwrap();
     let (mut a1, mut a2) = (SharedRoot::new(d.path(), "a"), SharedRoot::new(d.path(), "a"));
-    a1.claim("r", None).unwrap();
-    assert_eq!(a2.claim("r", None).unwrap(), Claim::Held(grant(1, "a")));
+    claim_used(&mut a1, "r", None).unwrap();
+    assert_eq!(claim_used(&mut a2, "r", None).unwrap(), Claim::Held(grant(1, "a")));
     drop(a1);
-    assert_eq!(a2.claim("r", None).unwrap(), Claim::Granted { epoch: 2, previous: Some(grant(1, "a")) });
+    assert_eq!(claim_used(&mut a2, "r", None).unwrap(), Claim::Granted { epoch: 2, previous: Some(grant(1, "a")) });
 }
 
 type Hook = Box<dyn FnOnce(&SimFs) + Send>;
@@ -486,7 +502,7 @@ fn a_busy_lock_with_no_live_grant_is_waited_for_a_little_not_raced() {
     let x_lock = try_lock_file(&sim, &range_dir(&root).join(numbered_name(LOCK_PREFIX, 1))).unwrap().unwrap();
     let fs = Hooked::new(&sim, None, Some(Box::new(x_creates_grant_1)));
     let mut b = SharedRoot::on(fs.clone(), &root, "b");
-    assert_eq!(b.claim("r", None).unwrap(), Claim::Held(grant(1, "x")));
+    assert_eq!(claim_used(&mut b, "r", None).unwrap(), Claim::Held(grant(1, "x")));
     assert_eq!(fs.pauses.load(Ordering::Relaxed), 1);
 
     // x gives the grant up but does not let its lock go yet: the next
@@ -496,13 +512,13 @@ fn a_busy_lock_with_no_live_grant_is_waited_for_a_little_not_raced() {
     let fs = Hooked::new(&sim, None, None);
     let mut c = SharedRoot::on(fs.clone(), &root, "c");
     let previous = Some(Grant { released: true, ..grant(1, "x") });
-    assert_eq!(c.claim("r", None).unwrap(), Claim::Granted { epoch: 2, previous });
+    assert_eq!(claim_used(&mut c, "r", None).unwrap(), Claim::Granted { epoch: 2, previous });
     assert_eq!(fs.pauses.load(Ordering::Relaxed), 0);
     assert!(c.maintain().is_empty());
     drop(x_lock);
     assert!(c.maintain().is_empty());
     let mut d = SharedRoot::on(sim.storage(), &root, "d");
-    assert_eq!(d.claim("r", None).unwrap(), Claim::Held(grant(2, "c")));
+    assert_eq!(claim_used(&mut d, "r", None).unwrap(), Claim::Held(grant(2, "c")));
 }
 
 #[test]
@@ -511,12 +527,13 @@ fn a_claimer_that_loses_the_exclusive_create_answers_held_by_the_winner() {
     // x creates grant 1 between b's reading (no grant) and b's create.
     let fs = Hooked::new(&sim, Some(Box::new(x_creates_grant_1)), None);
     let mut b = SharedRoot::on(fs, &root, "b");
-    assert_eq!(b.claim("r", None).unwrap(), Claim::Held(grant(1, "x")));
+    assert_eq!(claim_used(&mut b, "r", None).unwrap(), Claim::Held(grant(1, "x")));
     assert!(b.maintain().is_empty(), "b holds nothing");
     // b did not keep the lock it took for the claim (x, a test stand-in,
-    // holds none: the next claimer takes the lock and the next epoch).
+    // holds none: the next claimer takes the next epoch; x never exercised
+    // its grant, so it is no `previous`).
     let mut c = SharedRoot::on(sim.storage(), &root, "c");
-    assert_eq!(c.claim("r", None).unwrap(), Claim::Granted { epoch: 2, previous: Some(grant(1, "x")) });
+    assert_eq!(claim_used(&mut c, "r", None).unwrap(), Claim::Granted { epoch: 2, previous: None });
 }
 
 /// A forced claim locks its own grant at once: the forced-out holder, still
@@ -527,12 +544,12 @@ fn a_forced_holder_holds_its_own_grants_lock_from_the_start() {
     let d = tempfile::tempdir().unwrap();
     let (mut a, mut b, mut c) =
         (SharedRoot::new(d.path(), "a"), SharedRoot::new(d.path(), "b"), SharedRoot::new(d.path(), "c"));
-    a.claim("r", None).unwrap();
-    assert!(matches!(b.claim("r", Some(1)).unwrap(), Claim::Granted { epoch: 2, .. }));
+    claim_used(&mut a, "r", None).unwrap();
+    assert!(matches!(claim_used(&mut b, "r", Some(1)).unwrap(), Claim::Granted { epoch: 2, .. }));
     assert_eq!(a.maintain(), vec![("r".to_string(), 1)]);
-    assert!(matches!(a.claim("r", None).unwrap(), Claim::Held(Grant { epoch: 2, .. })));
-    assert!(matches!(c.claim("r", None).unwrap(), Claim::Held(Grant { epoch: 2, .. })));
+    assert!(matches!(claim_used(&mut a, "r", None).unwrap(), Claim::Held(Grant { epoch: 2, .. })));
+    assert!(matches!(claim_used(&mut c, "r", None).unwrap(), Claim::Held(Grant { epoch: 2, .. })));
     drop(b);
-    let Claim::Granted { epoch: 3, previous: Some(p) } = c.claim("r", None).unwrap() else { panic!() };
+    let Claim::Granted { epoch: 3, previous: Some(p) } = claim_used(&mut c, "r", None).unwrap() else { panic!() };
     assert!(p.holder == "b" && p.forced && !p.released);
 }

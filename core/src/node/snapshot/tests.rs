@@ -52,7 +52,7 @@ impl H {
                     Output::Claim { range, .. } => {
                         self.node.claimed(self.now, &range, Ok(Claim::Granted { epoch: 1, previous: None }));
                     }
-                    Output::ReleaseRole { .. } => {}
+                    Output::ReleaseRole { .. } | Output::ActivateRole { .. } => {}
                     Output::Log(_) => {}
                     Output::Journal { token, .. } => self.tokens.extend(token),
                 }
