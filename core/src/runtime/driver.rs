@@ -144,7 +144,10 @@ impl Driver {
         if self.authority.is_none() {
             let name = self.node.facilities().node().to_string();
             let a = self.authority_cfg.open(self.peer_journals.as_deref(), &name)?;
-            eprintln!("rtr node: role authority: {}", a.describe());
+            // (The embedded node's own authority is not worth a line.)
+            if self.peer_journals.is_some() || self.authority_cfg != AuthorityConfig::Auto {
+                eprintln!("rtr node: role authority: {}", a.describe());
+            }
             self.authority = Some(a);
         }
         match self.authority.as_mut() {

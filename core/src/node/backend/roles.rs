@@ -224,7 +224,11 @@ impl Backend {
             Some(g) if g.holder == me => format!("this node held grant {} before it restarted", g.epoch),
             Some(g) => format!("{} held grant {} and is gone", g.holder, g.epoch),
         };
-        ctx.log(format!("partition {}: active under grant {epoch} ({how})", p.label(part)));
+        // Logged where a range can change hands (the facility has another
+        // backend node); an embedded application's one node stays quiet.
+        if shared(ctx, p) {
+            ctx.log(format!("partition {}: active under grant {epoch} ({how})", p.label(part)));
+        }
         match lost {
             // A holder whose name was lost with a torn grant cannot be
             // recovered: the partition waits for an operator.
@@ -745,4 +749,14 @@ fn force_over(ctx: &Ctx, p: &super::Partition) -> Option<u64> {
     (p.grant.holder.is_some() || p.grant.epoch > 0)
         .then_some(p.grant.epoch)
         .filter(|_| !p.grant.lost_by.is_empty() && p.grant.lost_by.len() >= majority)
+}
+
+/// Another backend node may serve partition `p`'s range (its facility's
+/// definition lists one): role changes are worth an operator's log line.
+fn shared(ctx: &Ctx, p: &super::Partition) -> bool {
+    let me = ctx.topo.name(LOCAL);
+    ctx.topo
+        .facilities
+        .get(&p.facility)
+        .is_some_and(|d| d.nodes(RoleList::Backend).iter().any(|n| !n.eq_ignore_ascii_case(me)))
 }
