@@ -359,6 +359,7 @@ impl Backend {
     /// Returns the number of committed transactions waiting to be replayed.
     pub fn recover(&mut self, ctx: &mut Ctx, records: &[Record]) -> usize {
         self.restart_committed = committed_tids(records);
+        self.remember_committed(&self.restart_committed.clone());
         let mut scan = scan_records(records);
         self.keep_in_doubt(ctx, 0, std::mem::take(&mut scan.in_doubt));
         if !scan.release.is_empty() {
@@ -623,6 +624,7 @@ impl Backend {
     /// (existing ones claim them now). Returns every tid with a commit record.
     fn ingest(&mut self, ctx: &mut Ctx, jid: u32, records: &[Record]) -> Vec<Tid> {
         let committed = committed_tids(records);
+        self.remember_committed(&committed);
         let mut scan = scan_records(records);
         self.keep_in_doubt(ctx, jid, std::mem::take(&mut scan.in_doubt));
         if !scan.release.is_empty() {
@@ -1128,6 +1130,18 @@ impl Backend {
     /// Remember how `tid` ended (bounded: the oldest are forgotten). Only a
     /// router on another node can drive a transaction again, so a node
     /// with no peers keeps nothing (it would cost every transaction).
+    /// Transactions a journal (this node's at start-up, or a taken-over
+    /// one) holds a commit of: a router that drives one of them again gets
+    /// its outcome, not a new presentation (ARCHITECTURE §7.1 rule 3). Kept
+    /// whether or not the node has peers yet.
+    fn remember_committed(&mut self, tids: &[Tid]) {
+        let keep = std::mem::replace(&mut self.keep_decided, true);
+        for tid in tids {
+            self.remember(*tid, true, Status::Ok, 0);
+        }
+        self.keep_decided = keep;
+    }
+
     fn remember(&mut self, tid: Tid, committed: bool, status: Status, reason: u32) {
         if !self.keep_decided {
             return;

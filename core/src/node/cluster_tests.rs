@@ -1176,3 +1176,35 @@ fn recovery_policies_retry_the_lost_journal_or_go_active_without_it() {
     c.finish_takeovers(Some("no such directory"));
     assert_eq!(c.partition_states(BE2), vec![P::Active]);
 }
+
+/// A transaction committed and finished on a node whose journal a standby
+/// took over, driven again by a router (its first router was lost before
+/// it heard): the standby answers with the commit its journal holds and
+/// presents nothing (ARCHITECTURE §7.1 rule 3). Before, it was presented to
+/// the standby's server as a new transaction and applied twice.
+#[test]
+fn a_committed_transaction_driven_again_after_a_takeover_gets_its_outcome_not_a_new_msg1() {
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.server_accept(1, t1);
+    c.sync();
+    c.ack(1, t1);
+    assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == crate::journal::RecordKind::Done));
+    c.kill(BE);
+    c.take(BE2, SERVER);
+    // A router drives t1 again at be2 (now active for the range).
+    let part = c.node(BE2).show_partitions().0[0].id;
+    let now = c.now;
+    let again = ToBackend::Msg { tid: t1, part, index: 0, data: msg(5, "one"), first: true, flags: flags::sen::ACCEPT };
+    c.node(BE2).peer_input(now, peer_ref(TR2), Internal::Be(again));
+    c.collect();
+    assert!(c.take(BE2, SERVER).is_empty(), "presented again");
+    let answers = c.take_wire(BE2, TR2);
+    assert!(
+        answers.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Decided { tid, committed: true, .. }) if *tid == t1)),
+        "{answers:?}"
+    );
+}
