@@ -85,4 +85,11 @@ pub const KNOWN: &[Known] = &[
         faults: Faults::NONE,
         kind: ViolationKind::NoOutcome,
     },
+    Known {
+        defect: "an operator's --ignore-recovery (or the unrecognized policy) makes a standby active without the lost holder's journal while that holder, frozen, is alive and unfenced: until its next pass finds its grant superseded, two nodes count as active for the range (going active without the journal should wait until the old grant's lock or lease is gone)",
+        seed: 60121,
+        routers: 1,
+        faults: Faults::ALL,
+        kind: ViolationKind::TwoActives,
+    },
 ];
