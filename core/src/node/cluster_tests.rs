@@ -773,9 +773,14 @@ impl Cluster {
         // be2 comes after be in the facility's backend order: it claims the
         // range only once be had time to offer it (START_DEFER).
         assert_eq!(self.node(BE2).show_partitions().0[0].state, crate::protocol::admin::PartitionState::Waiting);
-        self.now += backend::roles::START_DEFER;
+        self.advance(BE2, backend::roles::START_DEFER);
+    }
+
+    /// Let `d` pass: node `node`'s timers fire, and the wire is carried.
+    fn advance(&mut self, node: usize, d: Duration) {
+        self.now += d;
         let now = self.now;
-        self.node(BE2).tick(now);
+        self.node(node).tick(now);
         self.pump();
     }
 
@@ -1136,44 +1141,34 @@ fn the_priority_list_orders_the_standbys_claims() {
 fn recovery_policies_retry_the_lost_journal_or_go_active_without_it() {
     use crate::node::backend::roles::RECOVERY_RETRY;
     use crate::protocol::admin::PartitionState as P;
-    let mut c = ready();
     let wait = RECOVERY_RETRY * 2;
-    c.node(BE2).set_recovery_policy(RecoveryPolicy { unrecognized: false, wait });
-    c.open_standby(0, false);
-    c.take(BE2, SERVER);
-    c.defer_takeovers = Some(Vec::new());
-    c.kill(BE);
-    c.finish_takeovers(Some("no such directory"));
+    // be2 is be's standby; be is lost and its journal cannot be reached.
+    let lost_unreachable = |unrecognized| {
+        let mut c = ready();
+        c.node(BE2).set_recovery_policy(RecoveryPolicy { unrecognized, wait });
+        c.open_standby(0, false);
+        c.take(BE2, SERVER);
+        c.defer_takeovers = Some(Vec::new());
+        c.kill(BE);
+        c.finish_takeovers(Some("no such directory"));
+        c
+    };
+    let mut c = lost_unreachable(false);
     assert_eq!(c.partition_states(BE2), vec![P::NoJournal]);
     // A second later it tries again (and fails again)...
-    c.now += RECOVERY_RETRY;
-    let now = c.now;
-    c.node(BE2).tick(now);
-    c.pump();
+    c.advance(BE2, RECOVERY_RETRY);
     assert_eq!(c.partition_states(BE2), vec![P::Recovering], "tried again");
     c.finish_takeovers(Some("no such directory"));
     // ...and once `wait` has gone by, it stops and waits for an operator.
-    c.now += RECOVERY_RETRY;
-    let now = c.now;
-    c.node(BE2).tick(now);
-    c.pump();
+    c.advance(BE2, RECOVERY_RETRY);
     assert_eq!(c.partition_states(BE2), vec![P::Recovering], "the last try");
     c.finish_takeovers(Some("no such directory"));
-    c.now += RECOVERY_RETRY * 10;
-    let now = c.now;
-    c.node(BE2).tick(now);
-    c.pump();
+    c.advance(BE2, RECOVERY_RETRY * 10);
     assert_eq!(c.partition_states(BE2), vec![P::NoJournal], "waits for an operator");
     assert!(c.node(BE2).next_deadline().is_none(), "nothing more to try");
 
     // Unrecognized: active at once, without the journal.
-    let mut c = ready();
-    c.node(BE2).set_recovery_policy(RecoveryPolicy { unrecognized: true, wait });
-    c.open_standby(0, false);
-    c.take(BE2, SERVER);
-    c.defer_takeovers = Some(Vec::new());
-    c.kill(BE);
-    c.finish_takeovers(Some("no such directory"));
+    let mut c = lost_unreachable(true);
     assert_eq!(c.partition_states(BE2), vec![P::Active]);
 }
 
