@@ -66,29 +66,18 @@ impl Harness {
     }
     fn out(&mut self) -> Vec<(ConnId, Delivery)> {
         let mut d = Vec::new();
-        let mut pending = self.node.take_output();
-        while !pending.is_empty() {
-            for o in pending {
-                match o {
-                    Output::Deliver { conn, delivery } => d.push((conn, delivery)),
-                    Output::Peer { peer, msg } => panic!("a lone node sent {msg:?} to peer {peer}"),
-                    o @ (Output::Takeover { .. } | Output::Release { .. }) => panic!("a lone node asked for {o:?}"),
-                    // A lone node holds every grant it claims.
-                    Output::Claim { range, .. } => {
-                        self.node.claimed(self.now, &range, Ok(Claim::Granted { epoch: 1, previous: None }));
-                    }
-                    Output::ReleaseRole { .. } | Output::ActivateRole { .. } => {}
-                    Output::Log(_) => {}
-                    Output::Journal { entries, sync, token, .. } => {
-                        let n = entries.len();
-                        for (i, (tid, kind, payload)) in entries.into_iter().enumerate() {
-                            // The token belongs to the batch: keep it on its last record.
-                            self.journal.push((tid, kind, payload, sync, if i + 1 == n { token } else { None }));
-                        }
+        for o in lone_outputs(&mut self.node, self.now) {
+            match o {
+                Output::Deliver { conn, delivery } => d.push((conn, delivery)),
+                Output::Journal { entries, sync, token, .. } => {
+                    let n = entries.len();
+                    for (i, (tid, kind, payload)) in entries.into_iter().enumerate() {
+                        // The token belongs to the batch: keep it on its last record.
+                        self.journal.push((tid, kind, payload, sync, if i + 1 == n { token } else { None }));
                     }
                 }
+                _ => {}
             }
-            pending = self.node.take_output();
         }
         d
     }
@@ -700,4 +689,28 @@ fn named_partitions_bind_a_name_to_one_key_range() {
     assert_eq!(types(&h.server(15, named(range(101, 200), "Gamma"), 0)), vec![(SERVERS, 15, MsgType::Opened)]);
     let names: Vec<String> = h.node.show_partitions().0.into_iter().map(|p| p.name).collect();
     assert_eq!(names, vec!["Alpha".to_string(), "Gamma".to_string()]);
+}
+
+/// Everything a lone node (no peers) puts out until it is quiet, as its
+/// driver would see it: each claim is granted at once (a lone node holds
+/// every grant it claims); asking for a peer or a takeover is a test
+/// failure. Deliveries, journal records and log lines are returned in order.
+pub(super) fn lone_outputs(node: &mut Node, now: Instant) -> Vec<Output> {
+    let mut out = Vec::new();
+    let mut pending = node.take_output();
+    while !pending.is_empty() {
+        for o in pending {
+            match o {
+                Output::Peer { peer, msg } => panic!("a lone node sent {msg:?} to peer {peer}"),
+                o @ (Output::Takeover { .. } | Output::Release { .. }) => panic!("a lone node asked for {o:?}"),
+                Output::Claim { range, .. } => {
+                    node.claimed(now, &range, Ok(Claim::Granted { epoch: 1, previous: None }));
+                }
+                Output::ReleaseRole { .. } | Output::ActivateRole { .. } => {}
+                o => out.push(o),
+            }
+        }
+        pending = node.take_output();
+    }
+    out
 }

@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::authority::Claim;
 use crate::facility::{FacilityDef, FacilityStore};
 use crate::flags;
 use crate::keyseg::{KeyRange, KeySegment, KeyType};
@@ -41,23 +40,12 @@ impl H {
     fn req(&mut self, conn: ConnId, r: Request) -> Vec<(ConnId, Delivery)> {
         self.node.handle_request(self.now, conn, r);
         let mut d = Vec::new();
-        let mut pending = self.node.take_output();
-        while !pending.is_empty() {
-            for o in pending {
-                match o {
-                    Output::Deliver { conn, delivery } => d.push((conn, delivery)),
-                    Output::Peer { peer, msg } => panic!("a lone node sent {msg:?} to peer {peer}"),
-                    o @ (Output::Takeover { .. } | Output::Release { .. }) => panic!("a lone node asked for {o:?}"),
-                    // A lone node holds every grant it claims.
-                    Output::Claim { range, .. } => {
-                        self.node.claimed(self.now, &range, Ok(Claim::Granted { epoch: 1, previous: None }));
-                    }
-                    Output::ReleaseRole { .. } | Output::ActivateRole { .. } => {}
-                    Output::Log(_) => {}
-                    Output::Journal { token, .. } => self.tokens.extend(token),
-                }
+        for o in crate::node::tests::lone_outputs(&mut self.node, self.now) {
+            match o {
+                Output::Deliver { conn, delivery } => d.push((conn, delivery)),
+                Output::Journal { token, .. } => self.tokens.extend(token),
+                _ => {}
             }
-            pending = self.node.take_output();
         }
         d
     }
