@@ -119,6 +119,15 @@ impl Node {
     }
 }
 
+/// The crash workload's checker over `state`: every transfer ended once,
+/// each accepted one applied exactly once, no rejected one applied.
+fn crash_check(state: &Path) {
+    let out = rtr_within(&["crash-check", "--state", s(state)], WAIT);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("crash check: ok"), "{out:?}");
+    eprintln!("{}", out.stdout.trim());
+}
+
 fn lines(path: &Path) -> usize {
     std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
 }
@@ -311,10 +320,7 @@ fn a_frozen_router_is_dropped_by_the_inactivity_timer_and_its_work_finished_else
     c.be.wait_link_up("tr1");
     std::thread::sleep(Duration::from_millis(300));
     drop(servers);
-    let out = rtr_within(&["crash-check", "--state", s(&state)], WAIT);
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("crash check: ok"), "{out:?}");
-    eprintln!("{}", out.stdout.trim());
+    crash_check(&state);
 }
 
 /// Partition states on node `n`, in `rtr show partition` order.
@@ -480,10 +486,7 @@ fn killing_the_active_backend_node_promotes_its_standby_which_finishes_its_work(
     std::thread::sleep(Duration::from_millis(300));
     drop(s1);
     drop(s2);
-    let out = rtr_within(&["crash-check", "--state", s(&state)], WAIT);
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("crash check: ok"), "{out:?}");
-    eprintln!("{}", out.stdout.trim());
+    crash_check(&state);
     drop(tr);
 }
 
@@ -553,10 +556,7 @@ fn a_frozen_backend_whose_journal_was_taken_over_exits_when_it_wakes() {
     // when it wakes, after be2 replayed that transfer to its own servers as
     // uncertain: the servers' files take it as what it is, the late original
     // of a replayed transfer; see cli/src/crash.rs.)
-    let out = rtr_within(&["crash-check", "--state", s(&state)], WAIT);
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("crash check: ok"), "{out:?}");
-    eprintln!("{}", out.stdout.trim());
+    crash_check(&state);
 }
 
 #[test]
@@ -610,10 +610,7 @@ fn killing_every_server_process_of_the_active_backend_hands_its_ranges_to_the_st
     std::thread::sleep(Duration::from_millis(300));
     drop(s1);
     drop(s2);
-    let out = rtr_within(&["crash-check", "--state", s(&state)], WAIT);
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("crash check: ok"), "{out:?}");
-    eprintln!("{}", out.stdout.trim());
+    crash_check(&state);
 }
 
 #[test]
@@ -663,10 +660,7 @@ fn freezing_and_restarting_a_router_under_load_never_moves_or_doubles_a_role() {
     let ActiveStandby { s1, s2, state, .. } = c;
     drop(s1);
     drop(s2);
-    let out = rtr_within(&["crash-check", "--state", s(&state)], WAIT);
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("crash check: ok"), "{out:?}");
-    eprintln!("{}", out.stdout.trim());
+    crash_check(&state);
 }
 
 // rtr-core's etcd launcher (this test uses part of it).
@@ -726,10 +720,7 @@ fn backends_sharing_no_storage_take_roles_from_etcd_and_recover_unrecognized() {
     drop(old_s1);
     drop(s1);
     drop(s2);
-    let out = rtr_within(&["crash-check", "--state", s(&state)], WAIT);
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("crash check: ok"), "{out:?}");
-    eprintln!("{}", out.stdout.trim());
+    crash_check(&state);
     drop(etcd);
 }
 
@@ -813,10 +804,7 @@ fn bank_invariants_survive_killing_a_server_process_a_router_and_the_active_back
     assert_eq!(states(&be2), ["active", "active"]);
     std::thread::sleep(Duration::from_millis(300));
     drop(s1);
-    let out = rtr_within(&["crash-check", "--state", s(&state)], WAIT);
-    assert_eq!(out.code, 0, "{out:?}");
-    assert!(out.stdout.contains("crash check: ok"), "{out:?}");
-    eprintln!("{}", out.stdout.trim());
+    crash_check(&state);
     // (be2's servers stay: a key range whose servers are all gone has no
     // active partition, and the next node to offer it becomes active.)
     // One owner per journal: be1's journal was taken over (a later epoch),
