@@ -317,6 +317,10 @@ pub struct Backend {
     /// start-up: routers that waited for these commits when the node went
     /// away learn them when they link again.
     restart_committed: Vec<Tid>,
+    /// The node started on an existing journal (`recover`).
+    restarted: bool,
+    /// Routers (by name) told of `restart_committed`.
+    restart_told: super::Set<String>,
 }
 
 /// Journal payload of a message record: facility name, then the data.
@@ -358,6 +362,7 @@ impl Backend {
     /// Rebuild from the journal at start-up, before any channel opens.
     /// Returns the number of committed transactions waiting to be replayed.
     pub fn recover(&mut self, ctx: &mut Ctx, records: &[Record]) -> usize {
+        self.restarted = true;
         self.restart_committed = committed_tids(records);
         self.remember_committed(&self.restart_committed.clone());
         let mut scan = scan_records(records);
@@ -547,7 +552,7 @@ impl Backend {
         }
         self.set_active(ctx, part);
         for r in ctx.topo.routers(&facility) {
-            ctx.to_router(r, ToRouter::TookOver { node: node.clone(), committed: Vec::new() });
+            ctx.to_router(r, ToRouter::TookOver { node: node.clone(), committed: Vec::new(), read: false });
         }
         Ok(format!(
             "partition {facility}:{part} is active without recovering the journal of {node}: its unfinished \
@@ -611,7 +616,8 @@ impl Backend {
         }
         for f in facilities {
             for r in ctx.topo.routers(&f) {
-                ctx.to_router(r, ToRouter::TookOver { node: node.to_string(), committed: committed.clone() });
+                let m = ToRouter::TookOver { node: node.to_string(), committed: committed.clone(), read: true };
+                ctx.to_router(r, m);
             }
         }
         if self.adopted_open.get(&jid).copied().unwrap_or(0) == 0 {
@@ -915,8 +921,19 @@ impl Backend {
                     self.vote_tokens.insert(token, (tid, part));
                     return;
                 }
-                if let (Some(s), false, None) = (b.server, b.voted_accept, b.voted_reject) {
-                    ctx.deliver(s.0, prepare(s.1, tid));
+                match (b.server, b.voted_accept, b.voted_reject) {
+                    (Some(s), false, None) => ctx.deliver(s.0, prepare(s.1, tid)),
+                    // Voted already: the router asks again because it lost
+                    // the vote (it drove the transaction again after a link
+                    // loss), so it hears it again.
+                    (_, true, _) if !b.vote_syncing && (b.vote_durable || !durable) => {
+                        let (reason, durable) = (b.vote_reason, b.vote_durable);
+                        ctx.to_router(from, ToRouter::Vote { tid, part, accept: true, reason, durable });
+                    }
+                    (_, _, Some(reason)) => {
+                        ctx.to_router(from, ToRouter::Vote { tid, part, accept: false, reason, durable: true })
+                    }
+                    _ => {}
                 }
             }
             ToBackend::Inquire { tid, facility } => self.inquire(ctx, from, tid, facility),
@@ -938,9 +955,7 @@ impl Backend {
                     self.resolving.insert(token, (tid, d, reason, from));
                 } else {
                     let rec = vec![(tid, RecordKind::Abort, Vec::new()), (tid, RecordKind::Done, Vec::new())];
-                    if d.jid != 0 || self.journal {
-                        ctx.journal_to(d.jid, rec);
-                    }
+                    self.close_in_doubt(ctx, d.jid, rec);
                     self.remember(tid, false, status, reason);
                 }
             }
@@ -1096,6 +1111,10 @@ impl Backend {
         if list.is_empty() {
             return;
         }
+        if jid != 0 {
+            // A taken-over journal stays held until these are settled too.
+            *self.adopted_open.entry(jid).or_default() += list.len();
+        }
         for (tid, facility, msgs) in list {
             self.in_doubt.insert(tid, InDoubt { facility, msgs, jid });
         }
@@ -1166,10 +1185,14 @@ impl Backend {
     /// A link to peer `id` came up: when it is a router of a facility we
     /// serve, it learns our partitions.
     pub fn router_up(&mut self, ctx: &mut Ctx, id: NodeRef) {
-        if !self.restart_committed.is_empty() {
-            // This node restarted: a router may still wait for some of its commits.
+        if self.restarted && self.restart_told.insert(ctx.topo.name(id).to_string()) {
+            // This node restarted on its journal: a router may still wait
+            // for commits it sent to the node's previous life. Told once per
+            // router: a commit sent to this life is not in that list, and a
+            // router that heard it again later would take it for lost.
             let node = ctx.topo.name(LOCAL).to_string();
-            ctx.to_router(id, ToRouter::TookOver { node, committed: self.restart_committed.clone() });
+            let m = ToRouter::TookOver { node, committed: self.restart_committed.clone(), read: true };
+            ctx.to_router(id, m);
         }
         if !self.in_doubt.is_empty() {
             self.inquire_in_doubt(ctx);
@@ -1287,8 +1310,8 @@ impl Backend {
                     self.remember(tid, true, Status::Ok, reason);
                     self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: d.msgs.len() });
                     if d.jid != 0 {
+                        // Still counted open in its journal (`keep_in_doubt`).
                         self.adopted_tx.insert(tid, d.jid);
-                        *self.adopted_open.entry(d.jid).or_default() += 1;
                     }
                     self.recovered.entry(d.facility.clone()).or_default().push(RecoveredTx {
                         tid,
@@ -1358,6 +1381,14 @@ impl Backend {
             }
         } else if self.decided.contains_key(&tid) {
             return self.answer_decided(ctx, from, tid, part);
+        } else if let Some(d) = self.in_doubt.remove(&tid) {
+            // In doubt in a journal taken over from a lost node, and driven
+            // again by a router that has not decided it: that router placed
+            // the lost node's work here afresh (`docs/outcomes.md`), so the
+            // old vote no longer counts. It is closed in its journal; the
+            // new branch decides.
+            ctx.log(format!("{tid}: in doubt from a lost node's journal, driven again here: the new branch decides"));
+            self.close_in_doubt(ctx, d.jid, vec![(tid, RecordKind::Done, Vec::new())]);
         }
         let Some(p) = self.parts.get_mut(&part) else {
             ctx.to_router(from, ToRouter::BranchFailed { tid, part, status: Status::Nodstfnd });
@@ -1520,6 +1551,27 @@ impl Backend {
         ctx.output(super::Output::Release { jid });
     }
 
+    /// One transaction of taken-over journal `jid` is finished there; the
+    /// journal is let go once the last one is.
+    fn adopted_closed(&mut self, ctx: &mut Ctx, jid: u32) {
+        let left = self.adopted_open.entry(jid).or_default();
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            self.release_adopted(ctx, jid);
+        }
+    }
+
+    /// An in-doubt transaction of journal `jid` (0: this node's own) is
+    /// settled without a commit here: `records` close it in that journal.
+    fn close_in_doubt(&mut self, ctx: &mut Ctx, jid: u32, records: Vec<(Tid, RecordKind, Vec<u8>)>) {
+        if jid != 0 || self.journal {
+            ctx.journal_to(jid, records);
+        }
+        if jid != 0 {
+            self.adopted_closed(ctx, jid);
+        }
+    }
+
     pub(super) fn maybe_done(&mut self, ctx: &mut Ctx, tid: Tid) {
         let Some(f) = self.finishing.get(&tid) else { return };
         if f.unacked == 0 && f.unclaimed == 0 {
@@ -1528,11 +1580,7 @@ impl Backend {
                 // A taken-over transaction ends in its own journal; the
                 // journal is let go once the last one has.
                 ctx.journal_to(jid, vec![(tid, RecordKind::Done, Vec::new())]);
-                let left = self.adopted_open.entry(jid).or_default();
-                *left = left.saturating_sub(1);
-                if *left == 0 {
-                    self.release_adopted(ctx, jid);
-                }
+                self.adopted_closed(ctx, jid);
             } else if self.journal {
                 ctx.journal(vec![(tid, RecordKind::Done, Vec::new())], false, None);
             }

@@ -956,9 +956,10 @@ fn a_send_that_reaches_the_router_after_it_rejected_the_transaction_does_not_sta
 /// Every server of the active partition exits while its node stays up:
 /// the standby on the other node gets the range at once. The committed work
 /// the lost servers had not acknowledged is handed off to it (made durable
-/// there, presented uncertain, then finished on the first node), work never
-/// voted on is rejected (`SRVDIED`: nobody can have committed it), and new
-/// work goes to the standby.
+/// there, presented uncertain, then finished on the first node); work never
+/// voted on follows the range too (its router drives it to the standby from
+/// its first message, and the client sees its normal outcome); new work
+/// goes to the standby.
 #[test]
 fn the_last_server_leaving_a_live_node_hands_its_range_to_the_standby() {
     use crate::journal::RecordKind;
@@ -980,19 +981,31 @@ fn the_last_server_leaving_a_live_node_hands_its_range_to_the_standby() {
     assert!(got.iter().any(|x| x.1 == MsgType::Msg1 && x.2 == Some(t2)), "{got:?}");
     // be's only server closes.
     c.req(BE, SERVER, Request::Close { chan: 1 });
-    let fe = c.take(FE, CLIENT);
-    assert_eq!(fe, vec![(1, MsgType::Rejected, Some(t2), Some(Status::Srvdied))], "{fe:?}");
+    assert_eq!(c.take(FE, CLIENT), vec![], "t2 is not rejected: it follows its key range");
     assert_eq!(c.partition_states(BE2), vec![P::Active], "the standby claimed the released grant");
-    // be2 made t1 durable and presents it: uncertain, then its commit.
+    // be2's server gets t2 from its start (a plain msg1: nobody voted on
+    // it), then t1 once made durable there: uncertain, then its commit.
     c.sync();
     let s = c.take(BE2, SERVER);
+    assert_eq!(s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(), vec![(MsgType::Msg1, Some(t2))]);
+    c.req(FE, CLIENT, Request::Accept { chan: 1, tid: t2, reason: 0, flags: 0, implicit: false });
+    let s = c.take(BE2, SERVER);
+    assert_eq!(s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(), vec![(MsgType::Prepare, Some(t2))]);
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t2, reason: 0, flags: 0, implicit: false });
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t2), Some(Status::Ok))]);
+    let s = c.take(BE2, SERVER);
     let kinds: Vec<_> = s.iter().map(|x| (x.1, x.2)).collect();
-    assert_eq!(kinds, vec![(MsgType::Msg1Uncertain, Some(t1)), (MsgType::Accepted, Some(t1))]);
+    assert_eq!(
+        kinds,
+        vec![(MsgType::Accepted, Some(t2)), (MsgType::Msg1Uncertain, Some(t1)), (MsgType::Accepted, Some(t1))]
+    );
     let be2_has = |c: &Cluster, kind| c.journals[BE2].iter().any(|r| r.tid == t1 && r.kind == kind);
     assert!(be2_has(&c, RecordKind::Msg) && be2_has(&c, RecordKind::Commit));
     // be finished t1 (its Done record) once be2 had it, and let its
-    // partition go.
+    // partition go; t2 was never decided there.
     assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Done));
+    assert!(!c.journals[BE].iter().any(|r| r.tid == t2 && r.kind == RecordKind::Commit));
     assert!(c.partition_states(BE).is_empty(), "{:?}", c.partition_states(BE));
     c.req(BE2, SERVER, Request::Ack { chan: 1, tid: t1 });
     assert!(c.journals[BE2].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Done));
@@ -1203,3 +1216,76 @@ fn a_committed_transaction_driven_again_after_a_takeover_gets_its_outcome_not_a_
         "{answers:?}"
     );
 }
+
+/// The active backend node dies with work in progress: a transaction its
+/// server holds (not voted on yet) and one still queued behind it. The
+/// standby takes the range over and the router drives both to it from
+/// their first message; the clients see their normal outcomes, no error.
+#[test]
+fn killing_the_active_backend_node_moves_its_undecided_work_to_the_standby() {
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "one") });
+    let t2 = c.tid();
+    c.open_client(2);
+    c.take(FE, CLIENT);
+    c.req(FE, CLIENT, Request::Send { chan: 2, tid: t2, flags: flags::sen::ACCEPT, data: msg(6, "two") });
+    let got = c.take(BE, SERVER);
+    assert_eq!(got.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(), vec![(MsgType::Msg1, Some(t1))]);
+    c.kill(BE);
+    assert_eq!(c.take(FE, CLIENT), vec![], "nothing is rejected because of the failover");
+    let s = c.take(BE2, SERVER);
+    assert_eq!(s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(), vec![(MsgType::Msg1, Some(t1))]);
+    c.req(FE, CLIENT, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    let s = c.take(BE2, SERVER);
+    assert_eq!(
+        s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(),
+        vec![
+            (MsgType::Prepare, Some(t1)),
+            (MsgType::Accepted, Some(t1)),
+            (MsgType::Msg1, Some(t2)),
+            (MsgType::Prepare, Some(t2))
+        ]
+    );
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t2, reason: 0, flags: 0, implicit: false });
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(2, MsgType::Accepted, Some(t2), Some(Status::Ok))]);
+}
+
+/// The router decided a commit, and the backend node died before its
+/// commit record was durable: the standby that takes its journal over
+/// finds no commit (the transaction is undecided there), and the router,
+/// which decided it, places the committed work on the standby: made
+/// durable there, presented uncertain, then committed. The client hears
+/// "accepted", not SRVDIED.
+#[test]
+fn a_commit_lost_with_its_backend_before_it_was_durable_is_finished_by_the_standby() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.take(BE, SERVER);
+    // The server votes; the router decides, but its outcome never reaches be.
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.pump_only(BE, TR1);
+    assert!(!c.take_wire(TR1, BE).is_empty(), "the outcome was on its way");
+    c.kill(BE);
+    assert!(!c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Commit));
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    let s = c.take(BE2, SERVER);
+    assert_eq!(
+        s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(),
+        vec![(MsgType::Msg1Uncertain, Some(t1)), (MsgType::Accepted, Some(t1))]
+    );
+    assert!(c.journals[BE2].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Commit));
+}
+

@@ -229,6 +229,14 @@ pub enum ToRouter {
         tid: Tid,
         part: PartId,
     },
+    /// The branch's partition gave up its key range (its last server left)
+    /// before the branch voted: its work committed nowhere, and the backend
+    /// dropped it. The router drives its messages again to the range's next
+    /// active partition, as for a lost backend node.
+    Moved {
+        tid: Tid,
+        part: PartId,
+    },
     /// The backend cannot serve this branch (e.g. no server left for a new branch).
     BranchFailed {
         tid: Tid,
@@ -300,6 +308,11 @@ pub enum ToRouter {
     TookOver {
         node: String,
         committed: Vec<Tid>,
+        /// The journal was read (taken over, or read by the node itself at
+        /// its restart): a commit it does not list did not happen there.
+        /// False when an operator made a partition active without it
+        /// (`--ignore-recovery`): the journal may still hold any of them.
+        read: bool,
     },
     PartitionDown {
         facility: String,

@@ -34,6 +34,10 @@ pub(super) struct Branch {
     sent: u32,
     /// The accept vote is durable in its backend's journal.
     durable: bool,
+    /// The messages routed to this branch, with their `RTR_F_SEN_*` flags:
+    /// when its backend node is lost before the outcome, they are driven
+    /// again to the key range's next active partition (`docs/outcomes.md`).
+    msgs: Vec<(Bytes, u32)>,
 }
 
 pub(super) struct Tx {
@@ -56,6 +60,10 @@ pub(super) struct Tx {
     /// replaced (a standby is taking over). This message and the client's
     /// later ones wait here, in order, until the range is active again.
     held: Option<Vec<ToRouter>>,
+    /// Messages of branches whose backend node was lost before the
+    /// outcome, waiting for their key range's next active partition; they
+    /// go there before any held client message.
+    redrive: Vec<(Bytes, u32)>,
 }
 
 /// A partition as this router knows it.
@@ -78,6 +86,7 @@ pub(super) struct Committing {
     pub(super) fe: NodeRef,
     /// The client went away: nobody to tell.
     pub(super) gone: bool,
+    facility: String,
     reason: u32,
     /// Backend nodes that have not reported the commit durable yet.
     pending: Vec<NodeRef>,
@@ -85,6 +94,23 @@ pub(super) struct Committing {
     durable: usize,
     /// A backend could not make it durable (and none had).
     failed: bool,
+    /// The committed branches (not call-outs), kept until the client has
+    /// its outcome: a branch whose backend node was lost before making the
+    /// commit durable is handed to its range's next active partition.
+    branches: Vec<CommitBranch>,
+    /// Such hand-offs not yet durable at their new partition.
+    adopting: usize,
+}
+
+/// A branch of a committed transaction, as its router keeps it until the
+/// commit is durable everywhere.
+pub(super) struct CommitBranch {
+    node: NodeRef,
+    part: PartId,
+    msgs: Vec<Bytes>,
+    /// Its vote was durable: a node that takes over the lost node's
+    /// journal finds it in doubt and asks for the outcome itself.
+    durable: bool,
 }
 
 #[derive(Default)]
@@ -128,6 +154,10 @@ struct HandOffEntry {
     reason: u32,
     /// The active partition it was sent to (`None`: held).
     to: Option<PartKey>,
+    /// This router's own: a committed branch whose node was lost before
+    /// the commit was durable there (`origin` is that node); once adopted
+    /// it counts as durable for the waiting commit.
+    coordinator: bool,
 }
 
 /// The newest grant of a key range this router has seen.
@@ -228,21 +258,7 @@ impl Router {
                         return;
                     }
                 };
-                // The message goes to its partition, to the router call-outs
-                // of this node, and to the backend call-outs of the
-                // partition's node: each is a branch that votes.
-                let Some(tx) = self.txs.get_mut(&tid) else { return };
-                send_to_branch(ctx, tx, tid, part, &data, fl);
-                for p in self.partitions.get(&fac).into_iter().flatten() {
-                    let here = match p.callout {
-                        Callout::No => false,
-                        Callout::Router => p.key.0 == LOCAL,
-                        Callout::Backend => p.key.0 == part.0,
-                    };
-                    if here && p.active {
-                        send_to_branch(ctx, tx, tid, p.key, &data, fl);
-                    }
-                }
+                self.route_message(ctx, tid, part, &data, fl, false);
                 if accept {
                     self.client_accept(ctx, tid, 0);
                 }
@@ -309,6 +325,7 @@ impl Router {
                     }
                 }
             }
+            ToRouter::Moved { tid, part } => self.moved(ctx, tid, (from, part)),
             ToRouter::BranchFailed { tid, status, .. } => {
                 if self.txs.contains_key(&tid) {
                     self.abort(ctx, tid, status, 0);
@@ -399,6 +416,7 @@ impl Router {
                         msgs,
                         reason,
                         to: None,
+                        coordinator: false,
                     });
                     self.route_handoffs(ctx, &facility);
                 }
@@ -407,34 +425,20 @@ impl Router {
                 let key = (from, part);
                 if let Some(i) = self.handoffs.iter().position(|h| h.tid == tid && h.to == Some(key)) {
                     let h = self.handoffs.remove(i);
-                    ctx.to_backend(h.origin, ToBackend::HandedOff { tid, part: h.part });
-                }
-            }
-            ToRouter::TookOver { node, committed } => {
-                let lost: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| **n == node).map(|(r, _)| *r).collect();
-                let waiting: Vec<Tid> = self
-                    .committing
-                    .iter()
-                    .filter(|(_, c)| c.pending.iter().any(|n| lost.contains(n)))
-                    .map(|(t, _)| *t)
-                    .collect();
-                for tid in waiting {
-                    let Some(c) = self.committing.get_mut(&tid) else { continue };
-                    c.pending.retain(|n| !lost.contains(n));
-                    if committed.contains(&tid) {
+                    if !h.coordinator {
+                        ctx.to_backend(h.origin, ToBackend::HandedOff { tid, part: h.part });
+                    } else if let Some(c) = self.committing.get_mut(&tid) {
+                        // The lost node's branch is durable at its range's
+                        // new active partition.
+                        c.adopting = c.adopting.saturating_sub(1);
                         c.durable += 1;
-                    } else if c.durable == 0 {
-                        // Not durable on the lost node: it did not commit there.
-                        c.failed = true;
+                        if c.pending.is_empty() && c.adopting == 0 {
+                            self.settle(ctx, tid);
+                        }
                     }
-                    if c.pending.is_empty() {
-                        self.settle(ctx, tid);
-                    }
-                }
-                for r in lost {
-                    self.lost.remove(&r);
                 }
             }
+            ToRouter::TookOver { node, committed, read } => self.took_over(ctx, from, &node, &committed, read),
             ToRouter::Inquire { tid, facility } => {
                 if let Some(c) = self.committing.get_mut(&tid) {
                     // Decided here: commit. The asker (a backend that
@@ -488,6 +492,27 @@ impl Router {
                     // Already committing here: that backend holds it committed.
                     self.handle(ctx, from, ToRouter::Durable { tid });
                 }
+            }
+        }
+    }
+
+    /// Send one message of `tid` to partition `part` and to the call-outs
+    /// that see it: the router call-outs of this node and the backend
+    /// call-outs of the partition's node; each is a branch that votes. A
+    /// message driven again after its backend node was lost (`redrive`)
+    /// goes to the new node's backend call-outs only (this node's router
+    /// call-outs saw it already).
+    fn route_message(&mut self, ctx: &mut Ctx, tid: Tid, part: PartKey, data: &Bytes, fl: u32, redrive: bool) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        send_to_branch(ctx, tx, tid, part, data, fl, !redrive);
+        for p in self.partitions.get(&tx.facility).into_iter().flatten() {
+            let here = match p.callout {
+                Callout::No => false,
+                Callout::Router => p.key.0 == LOCAL && !redrive,
+                Callout::Backend => p.key.0 == part.0,
+            };
+            if here && p.active {
+                send_to_branch(ctx, tx, tid, p.key, data, fl, !redrive);
             }
         }
     }
@@ -624,12 +649,153 @@ impl Router {
     fn release_held(&mut self, ctx: &mut Ctx, facility: &str) {
         let Some(tids) = self.held.remove(facility) else { return };
         for tid in tids {
+            if !self.redrive(ctx, tid) {
+                continue;
+            }
             let Some(tx) = self.txs.get_mut(&tid) else { continue };
             let Some(msgs) = tx.held.take() else { continue };
             let fe = tx.fe;
             for m in msgs {
                 self.handle(ctx, fe, m);
             }
+        }
+    }
+
+    /// Branch `key` of `tid` was dropped by its backend before it voted
+    /// (its partition gave up the key range): its messages wait for the
+    /// range's next active partition.
+    fn moved(&mut self, ctx: &mut Ctx, tid: Tid, key: PartKey) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        let Some(i) = tx.branches.iter().position(|b| b.part == key) else { return };
+        let mut b = tx.branches.remove(i);
+        tx.redrive.append(&mut b.msgs);
+        if self.redrive(ctx, tid) {
+            // Client messages held meanwhile (none unless it was held
+            // already) go on behind the work driven again.
+            let facility = self.txs.get(&tid).map(|tx| tx.facility.clone()).unwrap_or_default();
+            self.release_held(ctx, &facility);
+        }
+    }
+
+    /// Drive the lost branches' messages of held transaction `tid` to their
+    /// key ranges' active partitions, then ask for the votes the
+    /// transaction now needs. False when it must wait on (a range has only
+    /// a standby yet: held again) or ended (a range has no partition left:
+    /// rejected, `RTR_STS_SRVDIED`, as no server can take its work).
+    fn redrive(&mut self, ctx: &mut Ctx, tid: Tid) -> bool {
+        let Some(tx) = self.txs.get_mut(&tid) else { return false };
+        if tx.redrive.is_empty() {
+            return true;
+        }
+        let fac = tx.facility.clone();
+        let parts = self.partitions.get(&fac);
+        let mut targets = Vec::new();
+        for (data, _) in &tx.redrive {
+            match route(parts, data) {
+                Ok(part) => targets.push(part),
+                Err(Status::Nodstfnd) if standby_covers(parts, data) => {
+                    // Client messages that come meanwhile wait behind it.
+                    tx.held.get_or_insert_with(Vec::new);
+                    let held = self.held.entry(fac).or_default();
+                    if !held.contains(&tid) {
+                        held.push(tid);
+                    }
+                    return false;
+                }
+                Err(_) => {
+                    self.abort(ctx, tid, Status::Srvdied, 0);
+                    return false;
+                }
+            }
+        }
+        let msgs = std::mem::take(&mut tx.redrive);
+        for ((data, fl), part) in msgs.into_iter().zip(targets) {
+            self.route_message(ctx, tid, part, &data, fl, true);
+        }
+        let Some(tx) = self.txs.get(&tid) else { return false };
+        if tx.client_accepted || tx.prepare.is_some() {
+            self.request_votes(ctx, tid);
+        }
+        true
+    }
+
+    /// Node `took` read the journal of lost backend node `node` (it took it
+    /// over, or it is `node` itself, restarted): `committed` lists every
+    /// commit that journal holds. For each commit of this router that
+    /// waited on `node`: listed, it is durable there (and `took` finishes
+    /// it). Not listed and `read`, it never reached that journal, so the
+    /// lost node's branches are placed again, committed: a branch whose
+    /// vote was durable is in doubt at `took`, which is told the outcome
+    /// now; the others are handed to their range's active partition to be
+    /// made durable and presented (uncertain, then the commit). Not `read`
+    /// (an operator went on without that journal): nothing is known of
+    /// them; a commit no other backend made durable is reported failed.
+    fn took_over(&mut self, ctx: &mut Ctx, took: NodeRef, node: &str, committed: &[Tid], read: bool) {
+        let lost: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| *n == node).map(|(r, _)| *r).collect();
+        let mut waiting: Vec<Tid> = self
+            .committing
+            .iter()
+            .filter(|(_, c)| c.pending.iter().any(|n| lost.contains(n)))
+            .map(|(t, _)| *t)
+            .collect();
+        waiting.sort();
+        let mut facilities: Vec<String> = Vec::new();
+        for tid in waiting {
+            let Some(c) = self.committing.get_mut(&tid) else { continue };
+            c.pending.retain(|n| !lost.contains(n));
+            if committed.contains(&tid) {
+                c.durable += 1;
+            } else if read {
+                let (gone, kept): (Vec<CommitBranch>, Vec<CommitBranch>) =
+                    std::mem::take(&mut c.branches).into_iter().partition(|b| lost.contains(&b.node));
+                c.branches = kept;
+                let mut in_doubt = false;
+                for b in gone {
+                    if b.durable {
+                        in_doubt = true;
+                        continue;
+                    }
+                    c.adopting += 1;
+                    self.handoffs.push(HandOffEntry {
+                        origin: b.node,
+                        facility: c.facility.clone(),
+                        tid,
+                        part: b.part,
+                        msgs: b.msgs,
+                        reason: c.reason,
+                        to: None,
+                        coordinator: true,
+                    });
+                    if !facilities.contains(&c.facility) {
+                        facilities.push(c.facility.clone());
+                    }
+                }
+                if in_doubt {
+                    if !c.pending.contains(&took) {
+                        c.pending.push(took);
+                    }
+                    let outcome = ToBackend::Outcome {
+                        tid,
+                        parts: Vec::new(),
+                        accepted: true,
+                        status: Status::Ok,
+                        reason: c.reason,
+                    };
+                    ctx.to_backend(took, outcome);
+                }
+            } else if c.durable == 0 {
+                // Not known on the lost node, and durable nowhere else yet.
+                c.failed = true;
+            }
+            if c.pending.is_empty() && c.adopting == 0 {
+                self.settle(ctx, tid);
+            }
+        }
+        for r in lost {
+            self.lost.remove(&r);
+        }
+        for f in facilities {
+            self.route_handoffs(ctx, &f);
         }
     }
 
@@ -686,16 +852,40 @@ impl Router {
                 }
             }
         }
-        let on_it: Vec<Tid> =
+        let mut on_it: Vec<Tid> =
             self.txs.iter().filter(|(_, tx)| tx.branches.iter().any(|b| b.part.0 == node)).map(|(t, _)| *t).collect();
+        on_it.sort();
         for tid in on_it {
-            // Only this router's own decision is made here: the branches on
-            // the lost node were not committed (nothing was decided), so the
-            // others can be rejected.
-            if let Some(tx) = self.txs.get_mut(&tid) {
-                tx.branches.retain(|b| b.part.0 != node);
+            // Undecided (this router decides it, and has not): its work on
+            // the lost node committed nowhere. That work follows its key
+            // range: driven again, from the first message, to the range's
+            // next active partition (held until there is one), whose
+            // servers vote again. The lost node's call-outs are simply gone.
+            let Some(tx) = self.txs.get_mut(&tid) else { continue };
+            let parts = self.partitions.get(&tx.facility);
+            let mut lost = Vec::new();
+            tx.branches.retain_mut(|b| {
+                if b.part.0 != node {
+                    return true;
+                }
+                let callout =
+                    parts.and_then(|v| v.iter().find(|p| p.key == b.part)).is_some_and(|p| p.callout != Callout::No);
+                if !callout {
+                    lost.append(&mut b.msgs);
+                }
+                false
+            });
+            if lost.is_empty() {
+                // Only call-outs there: their votes are lost with them.
+                self.abort(ctx, tid, Status::Srvdied, 0);
+                continue;
             }
-            self.abort(ctx, tid, Status::Srvdied, 0);
+            tx.redrive.append(&mut lost);
+            let fac = tx.facility.clone();
+            if tx.held.is_none() {
+                tx.held = Some(Vec::new());
+                self.held.entry(fac).or_default().push(tid);
+            }
         }
         let theirs: Vec<Tid> = self.txs.iter().filter(|(_, tx)| tx.fe == node).map(|(t, _)| *t).collect();
         for tid in theirs {
@@ -719,8 +909,9 @@ impl Router {
             }
         }
         // Hand-offs: those from the lost node go (it sends them again when
-        // it links again); those sent to it wait for the next active one.
-        self.handoffs.retain(|h| h.origin != node);
+        // it links again), but not this router's own (made from the lost
+        // node's branches); those sent to it wait for the next active one.
+        self.handoffs.retain(|h| h.coordinator || h.origin != node);
         for h in self.handoffs.iter_mut().filter(|h| h.to.is_some_and(|k| k.0 == node)) {
             h.to = None;
         }
@@ -742,6 +933,7 @@ impl Router {
             started: now,
             prepare: None,
             held: None,
+            redrive: Vec::new(),
         })
     }
 
@@ -749,7 +941,7 @@ impl Router {
     fn try_prepared(&mut self, ctx: &mut Ctx, tid: Tid) {
         let Some(tx) = self.txs.get_mut(&tid) else { return };
         let Some((reason, false)) = tx.prepare else { return };
-        if tx.client_accepted || tx.branches.iter().any(|b| b.vote != VoteState::Accepted) {
+        if tx.client_accepted || !tx.redrive.is_empty() || tx.branches.iter().any(|b| b.vote != VoteState::Accepted) {
             return;
         }
         tx.prepare = Some((reason, true));
@@ -766,8 +958,16 @@ impl Router {
         tx.client_accepted = true;
         // After rtr_prepare_tx, the prepare's reason stands.
         tx.accept_reason = tx.prepare.map_or(reason, |(r, _)| r);
-        // A transaction over several backend nodes commits only on durable
-        // votes: votes given early (before the accept) are asked for again.
+        self.request_votes(ctx, tid);
+        self.try_commit(ctx, tid);
+    }
+
+    /// Ask every branch of `tid` that has not voted for its vote. A
+    /// transaction over several backend nodes commits only on durable
+    /// votes: votes given early (before the accept, or before a branch on
+    /// another node was added) are asked for again.
+    fn request_votes(&mut self, ctx: &mut Ctx, tid: Tid) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
         let durable = spans_nodes(tx);
         for b in tx.branches.iter_mut() {
             match b.vote {
@@ -781,13 +981,15 @@ impl Router {
                 _ => {}
             }
         }
-        self.try_commit(ctx, tid);
     }
 
     fn try_commit(&mut self, ctx: &mut Ctx, tid: Tid) {
         let Some(tx) = self.txs.get(&tid) else { return };
         if !tx.client_accepted || tx.branches.iter().any(|b| b.vote != VoteState::Accepted) {
             return;
+        }
+        if !tx.redrive.is_empty() {
+            return; // work of a lost node still to place and vote on
         }
         if spans_nodes(tx) && tx.branches.iter().any(|b| !b.durable) {
             return;
@@ -811,6 +1013,21 @@ impl Router {
             }
         }
         if accepted && !by_node.is_empty() {
+            let parts = self.partitions.get(&tx.facility);
+            let is_callout = |k: PartKey| {
+                parts.and_then(|v| v.iter().find(|p| p.key == k)).is_some_and(|p| p.callout != Callout::No)
+            };
+            let branches = tx
+                .branches
+                .into_iter()
+                .filter(|b| !is_callout(b.part))
+                .map(|b| CommitBranch {
+                    node: b.part.0,
+                    part: b.part.1,
+                    msgs: b.msgs.into_iter().map(|(m, _)| m).collect(),
+                    durable: b.durable,
+                })
+                .collect();
             // The client learns of the commit once the backends made it durable.
             self.committing.insert(
                 tid,
@@ -818,10 +1035,13 @@ impl Router {
                     client: tx.client,
                     fe: tx.fe,
                     gone: tx.client_gone,
+                    facility: tx.facility.clone(),
                     reason,
                     pending: by_node.iter().map(|(n, _)| *n).collect(),
                     durable: 0,
                     failed: false,
+                    branches,
+                    adopting: 0,
                 },
             );
         }
@@ -839,18 +1059,23 @@ impl Router {
 
 /// Route one message to a branch of `tx` (made on its first message): the
 /// branch's next message index goes with it.
-fn send_to_branch(ctx: &mut Ctx, tx: &mut Tx, tid: Tid, target: PartKey, data: &Bytes, fl: u32) {
-    let first = tx.branches.is_empty();
+/// `new_tx`: the transaction's first message anywhere (a backend's journal
+/// may refuse a new transaction when only its reserve is left; a message
+/// driven again after a node loss belongs to one in progress).
+fn send_to_branch(ctx: &mut Ctx, tx: &mut Tx, tid: Tid, target: PartKey, data: &Bytes, fl: u32, new_tx: bool) {
+    let first = new_tx && tx.branches.is_empty();
     let i = match tx.branches.iter().position(|b| b.part == target) {
         Some(i) => i,
         None => {
-            tx.branches.push(Branch { part: target, vote: VoteState::Pending, sent: 0, durable: false });
+            let b = Branch { part: target, vote: VoteState::Pending, sent: 0, durable: false, msgs: Vec::new() };
+            tx.branches.push(b);
             tx.branches.len() - 1
         }
     };
     let b = &mut tx.branches[i];
     let index = b.sent;
     b.sent += 1;
+    b.msgs.push((data.clone(), fl));
     ctx.to_backend(target.0, ToBackend::Msg { tid, part: target.1, index, data: data.clone(), first, flags: fl });
 }
 

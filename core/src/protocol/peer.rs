@@ -22,7 +22,7 @@ use crate::MAX_MSGLEN;
 
 /// The node-to-node protocol version. A peer speaking another one is refused
 /// at the handshake (`VERSION` reason) before any message is exchanged.
-pub const PEER_VERSION: u8 = 2;
+pub const PEER_VERSION: u8 = 3;
 /// Largest frame between nodes: a message of `RTR_MAX_MSGLEN` plus headers,
 /// or a handshake with many facility definitions.
 pub const MAX_PEER_FRAME: usize = 1 << 20;
@@ -110,6 +110,7 @@ const BE_ADOPT: u8 = 59;
 const BE_HANDEDOFF: u8 = 60;
 const TR_HANDOFF: u8 = 19;
 const TR_ADOPTED: u8 = 20;
+const TR_MOVED: u8 = 21;
 
 fn tx_state(s: TxState) -> u8 {
     match s {
@@ -378,6 +379,11 @@ fn internal(w: &mut Writer, m: &Internal) {
                 write_tid(w, tid);
                 w.u64(*part);
             }
+            ToRouter::Moved { tid, part } => {
+                w.u8(TR_MOVED);
+                write_tid(w, tid);
+                w.u64(*part);
+            }
             ToRouter::BranchFailed { tid, part, status: s } => {
                 w.u8(TR_FAILED);
                 write_tid(w, tid);
@@ -416,13 +422,14 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.bytes(data);
                 w.u8(u8::from(*to_servers));
             }
-            ToRouter::TookOver { node, committed } => {
+            ToRouter::TookOver { node, committed, read } => {
                 w.u8(TR_TOOKOVER);
                 w.str(node);
                 w.u32(committed.len() as u32);
                 for t in committed {
                     write_tid(w, t);
                 }
+                w.u8(u8::from(*read));
             }
             ToRouter::HandOff { facility, tid, part, msgs, reason } => {
                 w.u8(TR_HANDOFF);
@@ -598,6 +605,7 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             durable: r.bool()?,
         }),
         TR_WITHDRAWN => Internal::Tr(ToRouter::VoteWithdrawn { tid: read_tid(r)?, part: r.u64()? }),
+        TR_MOVED => Internal::Tr(ToRouter::Moved { tid: read_tid(r)?, part: r.u64()? }),
         TR_FAILED => {
             Internal::Tr(ToRouter::BranchFailed { tid: read_tid(r)?, part: r.u64()?, status: read_status(r)? })
         }
@@ -629,7 +637,8 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             for _ in 0..n {
                 committed.push(read_tid(r)?);
             }
-            Internal::Tr(ToRouter::TookOver { node, committed })
+            let read = r.u8()? != 0;
+            Internal::Tr(ToRouter::TookOver { node, committed, read })
         }
         TR_DOWN => Internal::Tr(ToRouter::PartitionDown { facility: fac(r)?, part: r.u64()? }),
         TR_HANDOFF => Internal::Tr(ToRouter::HandOff {

@@ -572,9 +572,11 @@ impl Backend {
             if b.committed.is_some() {
                 self.hand_off(ctx, tid, part);
             } else if b.never_voted() {
+                // Its work committed nowhere: it follows the key range to
+                // its next active partition (the router drives it there
+                // again). Not remembered as decided: it may come back here.
                 if let Some(b) = self.branches.remove(&(tid, part)) {
-                    self.remember(tid, false, Status::Srvdied, 0);
-                    ctx.to_router(b.router, ToRouter::BranchFailed { tid, part, status: Status::Srvdied });
+                    ctx.to_router(b.router, ToRouter::Moved { tid, part });
                     self.replay_parked(ctx, b.parked);
                 }
             } else {
@@ -677,6 +679,8 @@ impl Backend {
             self.dispatch(ctx, part);
             return;
         }
+        // Here already (adopted before, or replayed from a journal taken
+        // over): durable here, and presented once.
         if self.branches.contains_key(&(tid, part)) {
             return ctx.to_router(from, ToRouter::Adopted { tid, part });
         }

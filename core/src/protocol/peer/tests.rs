@@ -102,6 +102,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
         ("tr-vote", tr(ToRouter::Vote { tid: t(1), part: u64::MAX, accept: true, reason: 0, durable: true })),
         ("tr-vote-no", tr(ToRouter::Vote { tid: t(1), part: 2, accept: false, reason: 77, durable: false })),
         ("tr-vote-withdrawn", tr(ToRouter::VoteWithdrawn { tid: t(1), part: 2 })),
+        ("tr-moved", tr(ToRouter::Moved { tid: t(1), part: 2 })),
         ("tr-branch-failed", tr(ToRouter::BranchFailed { tid: t(1), part: 2, status: Status::Nodstfnd })),
         ("tr-durable", tr(ToRouter::Durable { tid: t(u64::MAX) })),
         ("tr-commit-failed", tr(ToRouter::CommitFailed { tid: t(1), status: Status::Jnlfull })),
@@ -142,8 +143,8 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
             "tr-decided-aborted",
             tr(ToRouter::Decided { tid: t(1), part: 3, committed: false, status: Status::Timout, reason: 12 }),
         ),
-        ("tr-took-over", tr(ToRouter::TookOver { node: "be1".into(), committed: vec![t(1), t(2)] })),
-        ("tr-took-over-none", tr(ToRouter::TookOver { node: "be1".into(), committed: vec![] })),
+        ("tr-took-over", tr(ToRouter::TookOver { node: "be1".into(), committed: vec![t(1), t(2)], read: true })),
+        ("tr-took-over-none", tr(ToRouter::TookOver { node: "be1".into(), committed: vec![], read: false })),
         (
             "tr-broadcast",
             tr(ToRouter::Broadcast {
@@ -232,6 +233,7 @@ fn variant(f: &PeerFrame) -> &'static str {
             ToRouter::Reply { .. } => "Tr::Reply",
             ToRouter::Vote { .. } => "Tr::Vote",
             ToRouter::VoteWithdrawn { .. } => "Tr::VoteWithdrawn",
+            ToRouter::Moved { .. } => "Tr::Moved",
             ToRouter::BranchFailed { .. } => "Tr::BranchFailed",
             ToRouter::Durable { .. } => "Tr::Durable",
             ToRouter::CommitFailed { .. } => "Tr::CommitFailed",
@@ -284,8 +286,8 @@ fn write_test_tid(w: &mut Writer) {
 fn samples_cover_every_kind_and_message_variant() {
     let all = samples();
     let got: BTreeSet<&str> = all.iter().map(variant).collect();
-    // 4 frame kinds without a message, 20 router, 5 frontend and 10 backend messages.
-    assert_eq!(got.len(), 4 + 20 + 5 + 10, "{got:?}");
+    // 4 frame kinds without a message, 21 router, 5 frontend and 10 backend messages.
+    assert_eq!(got.len(), 4 + 21 + 5 + 10, "{got:?}");
     // And every message tag the decoder knows (checked on the bytes).
     let tags: BTreeSet<u8> = all.iter().filter(|f| matches!(f, PeerFrame::Msg(_))).map(|f| body(f)[2]).collect();
     let known: BTreeSet<u8> = [
@@ -323,6 +325,7 @@ fn samples_cover_every_kind_and_message_variant() {
         BE_HANDEDOFF,
         TR_HANDOFF,
         TR_ADOPTED,
+        TR_MOVED,
         BE_BROADCAST,
     ]
     .into_iter()
@@ -455,6 +458,7 @@ fn foreign_versions_kinds_and_tags_are_refused() {
         BE_HANDEDOFF,
         TR_HANDOFF,
         TR_ADOPTED,
+        TR_MOVED,
         BE_BROADCAST,
     ];
     for tag in (0..=255u8).filter(|t| !known.contains(t)) {
