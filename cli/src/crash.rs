@@ -16,6 +16,9 @@
 //! held went out then), is not applied again either.
 //! Clients append the tid of every transaction they saw accepted (and
 //! rejected) to their own files, fsynced, right after receiving the outcome.
+//! They also note each outcome in `client-outcomes.log` (see [`Outcomes`]):
+//! when the transaction started and ended, and the status a rejection
+//! carried, for tests that measure stalls or say why work was rejected.
 //!
 //! After any number of kills and restarts, and a final run that only
 //! recovers, the checker requires:
@@ -144,6 +147,39 @@ impl TidLog {
     }
 }
 
+/// `client-outcomes.log`: a line per transaction a client saw end,
+/// `START_US END_US accepted|rejected TID STATUS REASON` (microseconds since
+/// the Unix epoch; STATUS the name of the status the outcome carried, or its
+/// number). Not fsynced: it informs, the checker does not read it.
+struct Outcomes(File);
+
+impl Outcomes {
+    fn open(state: &Path) -> Result<Outcomes, String> {
+        let path = state.join("client-outcomes.log");
+        let file =
+            OpenOptions::new().create(true).append(true).open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(Outcomes(file))
+    }
+
+    fn note(&mut self, start_us: u128, outcome: &str, tid: &Tid, status: Option<(i32, u32)>) -> Result<(), String> {
+        let status = match status {
+            Some((code, reason)) => {
+                let name = rtr_core::Status::from_code(code).map_or(code.to_string(), |s| s.name().to_string());
+                format!("{name} {reason}")
+            }
+            None => "- -".into(),
+        };
+        // One write call per line, so lines of several clients never mix.
+        let line = format!("{start_us} {} {outcome} {tid} {status}\n", unix_us());
+        self.0.write_all(line.as_bytes()).map_err(|e| e.to_string())
+    }
+}
+
+/// Microseconds since the Unix epoch (0 if the clock is before it).
+fn unix_us() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros())
+}
+
 fn read_lines(path: &Path) -> Result<Vec<String>, String> {
     match File::open(path) {
         Ok(f) => Ok(BufReader::new(f)
@@ -226,6 +262,7 @@ fn client(
     id: u32,
     accepted: Arc<Mutex<TidLog>>,
     rejected: Arc<Mutex<TidLog>>,
+    outcomes: Arc<Mutex<Outcomes>>,
     count: Option<u64>,
 ) -> Result<(), String> {
     let ch = crate::channels::client(&rtr, FACILITY)?;
@@ -235,6 +272,7 @@ fn client(
         n = n.wrapping_mul(1_103_515_245).wrapping_add(12345);
         let a = (n >> 8) % HALF;
         let b = HALF + (n >> 12) % HALF;
+        let started = unix_us();
         rtr.send_to_server(ch, 0, &a.to_ne_bytes()).map_err(|e| e.to_string())?;
         rtr.send_to_server(ch, flags::sen::ACCEPT, &b.to_ne_bytes()).map_err(|e| e.to_string())?;
         let tid: Tid = rtr.get_tid(ch, 0).map_err(|e| e.to_string())?;
@@ -242,10 +280,12 @@ fn client(
             let m = rtr.receive(&which, Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
             match m.sb.msgtype {
                 MsgType::Accepted => {
+                    outcomes.lock().map_err(|_| "poisoned")?.note(started, "accepted", &tid, m.status())?;
                     accepted.lock().map_err(|_| "poisoned")?.add(&tid.to_string())?;
                     break;
                 }
                 MsgType::Rejected => {
+                    outcomes.lock().map_err(|_| "poisoned")?.note(started, "rejected", &tid, m.status())?;
                     rejected.lock().map_err(|_| "poisoned")?.add(&tid.to_string())?;
                     break;
                 }
@@ -294,12 +334,13 @@ pub fn worker(a: WorkerArgs) -> Result<(), String> {
     thread::sleep(Duration::from_millis(100));
     let accepted = Arc::new(Mutex::new(TidLog::open(&a.state.join("client-accepted.log"))?));
     let rejected = Arc::new(Mutex::new(TidLog::open(&a.state.join("client-rejected.log"))?));
+    let outcomes = Arc::new(Mutex::new(Outcomes::open(&a.state)?));
     println!("worker running (pid {})", std::process::id());
     let mut clients = Vec::new();
     for i in 0..a.clients {
         let rtr = Rtr::connect(&node).map_err(|e| e.to_string())?;
-        let (acc, rej) = (accepted.clone(), rejected.clone());
-        clients.push(thread::spawn(move || client(rtr, i as u32 + 1, acc, rej, None)));
+        let (acc, rej, out) = (accepted.clone(), rejected.clone(), outcomes.clone());
+        clients.push(thread::spawn(move || client(rtr, i as u32 + 1, acc, rej, out, None)));
     }
     for c in clients {
         c.join().map_err(|_| "client panicked")??;
@@ -355,11 +396,12 @@ pub fn remote(a: RemoteArgs) -> Result<(), String> {
     }
     let accepted = Arc::new(Mutex::new(TidLog::open(&a.state.join("client-accepted.log"))?));
     let rejected = Arc::new(Mutex::new(TidLog::open(&a.state.join("client-rejected.log"))?));
+    let outcomes = Arc::new(Mutex::new(Outcomes::open(&a.state)?));
     let mut clients = Vec::new();
     for i in 0..a.clients {
-        let (rtr, acc, rej) = (connect()?, accepted.clone(), rejected.clone());
+        let (rtr, acc, rej, out) = (connect()?, accepted.clone(), rejected.clone(), outcomes.clone());
         let count = Some(a.count);
-        clients.push(thread::spawn(move || client(rtr, i as u32 + 1, acc, rej, count)));
+        clients.push(thread::spawn(move || client(rtr, i as u32 + 1, acc, rej, out, count)));
     }
     for c in clients {
         c.join().map_err(|_| "client panicked")??;

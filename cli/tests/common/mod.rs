@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod nodes;
+
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
