@@ -183,7 +183,6 @@ fn report_stalls(state: &Path, kills: &[(String, u128)]) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "issue 14: in-flight work at a failover is still rejected"]
 fn killing_the_active_backend_a_router_and_the_new_active_under_load_rejects_nothing() {
     let root = tempfile::tempdir().unwrap();
     let rp = root.path();
