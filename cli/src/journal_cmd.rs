@@ -24,7 +24,6 @@
 //! `salvage` refused without `--force`. The hidden helpers exit with 10 (journal
 //! locked), 11 (fenced), 12 (journal full), 13 (another journal error).
 
-use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::fs::{OpenOptions, TryLockError};
 use std::io::{BufRead, Write};
@@ -34,6 +33,7 @@ use clap::{Args, Subcommand};
 use rtr_core::journal::{
     self, Cut, CutKind, JournalConfig, JournalError, JournalScan, ProblemKind, RecordKind, ScanEntry, Seal, Takeover,
 };
+use rtr_core::txrecord::{classify, TxFate, TxRecord, TxSummary};
 use rtr_core::Tid;
 
 pub const EXIT_ERROR: i32 = 1;
@@ -409,22 +409,6 @@ fn scan(dir: &Path) -> Result<JournalScan, String> {
     })
 }
 
-/// What a Msg record's payload holds as the node writes it: the facility
-/// name's length (one byte), the name, the message data.
-fn decode_msg(payload: &[u8]) -> Option<(String, &[u8])> {
-    let n = usize::from(*payload.first()?);
-    let name = payload.get(1..1 + n)?;
-    let data = payload.get(1 + n..)?;
-    Some((String::from_utf8(name.to_vec()).ok()?, data))
-}
-
-fn encode_msg(facility: &str, data: &[u8]) -> Vec<u8> {
-    let mut v = vec![facility.len() as u8];
-    v.extend_from_slice(facility.as_bytes());
-    v.extend_from_slice(data);
-    v
-}
-
 const HEX_PREVIEW: usize = 16;
 
 fn hex_preview(b: &[u8]) -> String {
@@ -464,29 +448,13 @@ fn problem_kind_name(k: ProblemKind) -> &'static str {
     }
 }
 
-/// A record's payload in words and in JSON fields.
+/// A record's payload in words and in JSON fields. Transaction records are
+/// read with the node's own decoder (`rtr_core::txrecord`); a payload it
+/// refuses is shown as bytes with the reason.
 fn payload_summary(e: &ScanEntry) -> (String, Vec<(&'static str, Json)>) {
     let p = &e.record.payload;
-    match e.record.kind {
-        RecordKind::Msg => match decode_msg(p) {
-            Some((fac, data)) => (
-                format!("facility {fac}, {} data bytes: {}", data.len(), hex_preview(data)),
-                vec![
-                    ("facility", fac.into()),
-                    ("data_bytes", data.len().into()),
-                    ("data_hex", hex_preview(data).into()),
-                ],
-            ),
-            None => (
-                format!("malformed message payload, {} bytes: {}", p.len(), hex_preview(p)),
-                vec![("payload_bytes", p.len().into()), ("payload_hex", hex_preview(p).into())],
-            ),
-        },
-        RecordKind::Commit if p.len() == 4 => {
-            let reason = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
-            (format!("reason {reason}"), vec![("reason", reason.into())])
-        }
-        RecordKind::Fence => match Seal::decode(p) {
+    if e.record.kind == RecordKind::Fence {
+        return match Seal::decode(p) {
             Some(s) => (
                 format!("seals epoch {} at segment {} offset {}", s.epoch, s.segment, s.offset),
                 vec![
@@ -496,83 +464,57 @@ fn payload_summary(e: &ScanEntry) -> (String, Vec<(&'static str, Json)>) {
                 ],
             ),
             None => (format!("malformed fence, {} bytes", p.len()), vec![("payload_bytes", p.len().into())]),
-        },
-        _ if p.is_empty() => (String::new(), vec![]),
-        _ => (
-            format!("{} bytes: {}", p.len(), hex_preview(p)),
-            vec![("payload_bytes", p.len().into()), ("payload_hex", hex_preview(p).into())],
+        };
+    }
+    match TxRecord::decode(e.record.kind, p) {
+        Ok(TxRecord::Msg { facility, data }) => (
+            format!("facility {facility}, {} data bytes: {}", data.len(), hex_preview(&data)),
+            vec![
+                ("facility", facility.into()),
+                ("data_bytes", data.len().into()),
+                ("data_hex", hex_preview(&data).into()),
+            ],
+        ),
+        Ok(TxRecord::Vote { durable: true }) => ("durable".into(), vec![("durable", true.into())]),
+        Ok(TxRecord::Vote { durable: false }) => (String::new(), vec![("durable", false.into())]),
+        Ok(TxRecord::Commit { reason }) => (format!("reason {reason}"), vec![("reason", reason.into())]),
+        Ok(TxRecord::Abort | TxRecord::Done) => (String::new(), vec![]),
+        Ok(TxRecord::Exception { status, strikes, committed }) => (
+            format!(
+                "status {} ({status}), {strikes} strikes, {}",
+                rtr_core::Status::from_code(status).map_or("an unknown status", |s| s.name()),
+                if committed { "committed" } else { "not committed" }
+            ),
+            vec![("status", Json::Int(status.into())), ("strikes", strikes.into()), ("committed", committed.into())],
+        ),
+        Err(_) if p.is_empty() => (String::new(), vec![]),
+        Err(why) => (
+            format!("malformed payload ({why}), {} bytes: {}", p.len(), hex_preview(p)),
+            vec![
+                ("malformed", why.to_string().into()),
+                ("payload_bytes", p.len().into()),
+                ("payload_hex", hex_preview(p).into()),
+            ],
         ),
     }
 }
 
-/// A transaction with records and no Done record, as the node would see it
-/// at recovery.
-struct LiveTx {
-    tid: Tid,
-    facility: Option<String>,
-    messages: usize,
-    voted: bool,
-    commit_reason: Option<u32>,
-    aborted: bool,
-    first: (u64, u64),
-}
-
-impl LiveTx {
-    fn state(&self) -> &'static str {
-        if self.aborted {
-            "aborted"
-        } else if self.commit_reason.is_some() {
-            "committed-awaiting-servers"
-        } else {
-            "undecided"
-        }
-    }
-
-    fn explain(&self) -> &'static str {
-        match self.state() {
-            "aborted" => "aborted, its Done record not yet written",
-            "committed-awaiting-servers" => "committed; not every server acknowledged it (replayed after a restart)",
-            _ => "no outcome recorded (a restart presumes abort)",
-        }
-    }
-}
-
-fn live_transactions(scan: &JournalScan) -> Vec<LiveTx> {
-    let mut txs: HashMap<Tid, LiveTx> = HashMap::new();
-    for e in scan.entries.iter().filter(|e| !e.stale && e.record.kind != RecordKind::Fence) {
-        let r = &e.record;
-        if r.kind == RecordKind::Done {
-            txs.remove(&r.tid);
-            continue;
-        }
-        let t = txs.entry(r.tid).or_insert_with(|| LiveTx {
-            tid: r.tid,
-            facility: None,
-            messages: 0,
-            voted: false,
-            commit_reason: None,
-            aborted: false,
-            first: (e.segment, e.offset),
-        });
-        match r.kind {
-            RecordKind::Msg => {
-                t.messages += 1;
-                if t.facility.is_none() {
-                    t.facility = decode_msg(&r.payload).map(|(f, _)| f);
-                }
-            }
-            RecordKind::Vote => t.voted = true,
-            RecordKind::Commit => {
-                let p = &r.payload;
-                t.commit_reason = Some(if p.len() >= 4 { u32::from_le_bytes([p[0], p[1], p[2], p[3]]) } else { 0 });
-            }
-            RecordKind::Abort => t.aborted = true,
-            _ => {}
-        }
-    }
-    let mut v: Vec<LiveTx> = txs.into_values().collect();
-    v.sort_by_key(|t| t.first);
-    v
+/// The transactions with records and no Done record, classified the way
+/// the node's recovery classifies them (`rtr_core::txrecord::classify`:
+/// the same code, so the tool and the node cannot disagree), each with
+/// the position of its first record. Records a fenced owner wrote after
+/// its seal are left out, as recovery leaves them out.
+fn live_transactions(scan: &JournalScan) -> Vec<(TxSummary, (u64, u64))> {
+    let kept: Vec<&ScanEntry> = scan.entries.iter().filter(|e| !e.stale).collect();
+    classify(kept.iter().map(|e| &e.record))
+        .txs
+        .into_iter()
+        .filter(|t| t.fate() != TxFate::Done)
+        .map(|t| {
+            let at = (kept[t.first].segment, kept[t.first].offset);
+            (t, at)
+        })
+        .collect()
 }
 
 fn problems_json(scan: &JournalScan) -> Json {
@@ -670,14 +612,19 @@ fn show(dir: &Path, json: bool) -> Outcome {
             .collect();
         let live_json = live
             .iter()
-            .map(|t| {
+            .map(|(t, (segment, offset))| {
                 Json::obj(vec![
                     ("tid", t.tid.to_string().into()),
-                    ("state", t.state().into()),
+                    ("state", t.fate().word().into()),
+                    ("explain", t.fate().explain().into()),
                     ("facility", t.facility.clone().into()),
-                    ("messages", t.messages.into()),
+                    ("messages", t.msg_records.into()),
                     ("voted", t.voted.into()),
-                    ("commit_reason", t.commit_reason.into()),
+                    ("durable_vote", t.durable_vote.into()),
+                    ("commit_reason", t.commit.map(|c| c.reason).into()),
+                    ("strikes", t.set_aside.into()),
+                    ("first_segment", (*segment).into()),
+                    ("first_offset", (*offset).into()),
                 ])
             })
             .collect();
@@ -732,19 +679,24 @@ fn show(dir: &Path, json: bool) -> Outcome {
     }
     println!("records      {} ({fences} fence, {stale} stale: written by a fenced owner, ignored)", scan.entries.len());
     println!("live transactions  {}", live.len());
-    for t in &live {
+    for (t, _) in &live {
         let mut what = Vec::new();
         if let Some(f) = &t.facility {
             what.push(format!("facility {f}"));
         }
-        what.push(format!("{} message{}", t.messages, if t.messages == 1 { "" } else { "s" }));
-        if t.voted {
+        what.push(plural(t.msg_records, "message"));
+        if t.durable_vote {
+            what.push("durable vote".into());
+        } else if t.voted {
             what.push("voted".into());
         }
-        if let Some(r) = t.commit_reason {
-            what.push(format!("reason {r}"));
+        if let Some(c) = t.commit {
+            what.push(format!("reason {}", c.reason));
         }
-        println!("  {}  {:<27} {}: {}", t.tid, t.state(), what.join(", "), t.explain());
+        if let Some(n) = t.set_aside {
+            what.push(plural(n as usize, "strike"));
+        }
+        println!("  {}  {:<27} {}: {}", t.tid, t.fate().word(), what.join(", "), t.fate().explain());
     }
     if scan.problems.is_empty() {
         println!("problems     none (the journal opens cleanly)");
@@ -1119,7 +1071,7 @@ fn salvage(a: SalvageArgs, json: bool) -> Outcome {
 pub fn test_payload(node: u32, seq: u64) -> Vec<u8> {
     let mut data = seq.to_le_bytes().to_vec();
     data.extend_from_slice(&node.to_le_bytes());
-    encode_msg("TEST", &data)
+    TxRecord::Msg { facility: "TEST".into(), data: data.into() }.encode().1
 }
 
 pub fn test_tid(node: u32, epoch: u64, seq: u64) -> Tid {
@@ -1243,10 +1195,10 @@ mod tests {
     #[test]
     fn msg_payload_round_trip() {
         let p = test_payload(7, 9);
-        let (f, d) = decode_msg(&p).unwrap();
-        assert_eq!(f, "TEST");
-        assert_eq!(d.len(), 12);
+        let Ok(TxRecord::Msg { facility, data }) = TxRecord::decode(RecordKind::Msg, &p) else { panic!("{p:?}") };
+        assert_eq!(facility, "TEST");
+        assert_eq!(data.len(), 12);
         assert_eq!(hex_preview(&[0xab; 20]), format!("{}...", "ab".repeat(16)));
-        assert!(decode_msg(&[5, b'a']).is_none());
+        assert!(TxRecord::decode(RecordKind::Msg, &[5, b'a']).is_err());
     }
 }

@@ -161,6 +161,120 @@ fn show_lists_segments_epoch_lock_and_live_transactions_with_their_state() {
     assert_eq!(v["opens"], true);
 }
 
+/// A journal with a transaction in each state the node recovers, written
+/// with the node's own record encoding (`rtr_core::txrecord`): `show` names
+/// each the way the node's recovery classifies it, the in-doubt one (a
+/// durable vote, no outcome) above all, which a restart keeps and asks its
+/// router about instead of presuming abort.
+#[test]
+fn show_names_every_transaction_state_as_the_node_recovery_does() {
+    use rtr_core::txrecord::{classify, TxRecord};
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("j");
+    let m = |data: &[u8]| TxRecord::Msg { facility: "BANK".into(), data: data.into() };
+    let exception = TxRecord::Exception { status: rtr_core::Status::Retrylimit.code(), strikes: 3, committed: true };
+    let recs: Vec<(u64, TxRecord)> = vec![
+        // 1: voted durably, no outcome: in doubt.
+        (1, m(b"a")),
+        (1, TxRecord::Vote { durable: true }),
+        // 2: voted (not durably), no outcome: presumed abort.
+        (2, m(b"b")),
+        (2, TxRecord::Vote { durable: false }),
+        // 3: committed, then set aside by the retry limit.
+        (3, m(b"c")),
+        (3, TxRecord::Commit { reason: 0 }),
+        (3, exception),
+        // 4: finished, then work handed off here committed again: replayed.
+        (4, m(b"d")),
+        (4, TxRecord::Commit { reason: 1 }),
+        (4, TxRecord::Done),
+        (4, m(b"e")),
+        (4, TxRecord::Commit { reason: 2 }),
+        // 5: a durable vote, then aborted: its Done is missing.
+        (5, m(b"f")),
+        (5, TxRecord::Vote { durable: true }),
+        (5, TxRecord::Abort),
+    ];
+    let (j, _) = journal::open_or_create(&cfg(&dir)).unwrap();
+    for (n, r) in &recs {
+        j.append_wait(vec![r.entry(tid(*n))], true).unwrap();
+    }
+    drop(j);
+
+    let want = [
+        ("1,2,3,0,1,0,0", "in-doubt"),
+        ("1,2,3,0,2,0,0", "undecided"),
+        ("1,2,3,0,3,0,0", "set-aside"),
+        ("1,2,3,0,4,0,0", "committed-awaiting-servers"),
+        ("1,2,3,0,5,0,0", "aborted"),
+    ];
+    // The node's recovery classifies them so.
+    let recovered = journal::scan(&dir).unwrap();
+    let node: Vec<(String, &str)> = classify(recovered.entries.iter().map(|e| &e.record))
+        .txs
+        .iter()
+        .map(|t| (t.tid.to_string(), t.fate().word()))
+        .collect();
+    let want_owned: Vec<(String, &str)> = want.iter().map(|(t, w)| (t.to_string(), *w)).collect();
+    assert_eq!(node, want_owned);
+
+    let o = rtr(&["journal", "show", s(&dir), "--json"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let v = o.json();
+    let live: Vec<(String, String)> = v["live_transactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["tid"].as_str().unwrap().to_string(), t["state"].as_str().unwrap().to_string()))
+        .collect();
+    let want_json: Vec<(String, String)> = want.iter().map(|(t, w)| (t.to_string(), w.to_string())).collect();
+    assert_eq!(live, want_json, "{o:?}");
+    let t1 = &v["live_transactions"][0];
+    assert_eq!((t1["voted"].as_bool(), t1["durable_vote"].as_bool()), (Some(true), Some(true)), "{o:?}");
+    assert_eq!(v["live_transactions"][3]["messages"], 2, "{o:?}");
+    assert_eq!(v["live_transactions"][3]["commit_reason"], 2, "{o:?}");
+
+    let o = rtr(&["journal", "show", s(&dir)]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let out = &o.stdout;
+    assert!(out.contains("live transactions  5"), "{out}");
+    let line = |t: &str| out.lines().find(|l| l.contains(t)).unwrap_or_else(|| panic!("no {t} in {out}"));
+    assert!(line("1,2,3,0,1,0,0").contains("in-doubt"), "{out}");
+    assert!(line("1,2,3,0,1,0,0").contains("durable vote"), "{out}");
+    assert!(line("1,2,3,0,1,0,0").contains("asks its router"), "{out}");
+    assert!(line("1,2,3,0,2,0,0").contains("presumes abort"), "{out}");
+    assert!(line("1,2,3,0,3,0,0").contains("set aside"), "{out}");
+
+    // `dump` reads each payload with the node's decoder too, and names a
+    // payload it refuses (here a Commit cut to 3 bytes) instead of guessing.
+    let (j, _) = journal::open(&cfg(&dir), Takeover::Normal).unwrap();
+    j.append_wait(vec![(tid(6), RecordKind::Commit, vec![1, 0, 0])], true).unwrap();
+    drop(j);
+    let o = rtr(&["journal", "dump", s(&dir), "--json"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    let v = o.json();
+    let records = v["records"].as_array().unwrap();
+    let find = |kind: &str, t: &str| {
+        records
+            .iter()
+            .find(|r| r["kind"] == kind && r["tid"] == t)
+            .unwrap_or_else(|| panic!("no {kind} of {t}: {o:?}"))
+            .clone()
+    };
+    assert_eq!(find("Vote", "1,2,3,0,1,0,0")["durable"], true);
+    assert_eq!(find("Vote", "1,2,3,0,2,0,0")["durable"], false);
+    let e = find("Exception", "1,2,3,0,3,0,0");
+    assert_eq!((e["strikes"].as_u64(), e["committed"].as_bool()), (Some(3), Some(true)), "{e}");
+    assert_eq!(e["status"], rtr_core::Status::Retrylimit.code());
+    assert!(find("Commit", "1,2,3,0,6,0,0")["malformed"].as_str().unwrap().contains("3 bytes"), "{o:?}");
+    let o = rtr(&["journal", "dump", s(&dir)]);
+    assert!(o.stdout.contains("status RTR_STS_RETRYLIMIT"), "{o:?}");
+    assert!(o.stdout.contains("malformed payload"), "{o:?}");
+    // The node's classification still counts it as a commit (the safe side).
+    let o = rtr(&["journal", "show", s(&dir)]);
+    assert!(o.stdout.contains("live transactions  6"), "{o:?}");
+}
+
 #[test]
 fn dump_prints_every_record_with_a_payload_summary() {
     let d = tempfile::tempdir().unwrap();

@@ -6,6 +6,7 @@
 //! - [`status`], [`error`], [`flags`], [`msgtype`], [`tid`]: the vocabulary of the RTR API;
 //! - [`protocol`]: the messages between the application library and its node;
 //! - [`facility`]: facility definitions (which nodes play which roles) and their file;
+//! - [`txrecord`]: the transaction records in the journal: formats and the recovery classification;
 //! - [`node`]: the node's roles (frontend, router, backend) as sans-I/O state machines;
 //! - [`runtime`]: the node runtime: a node's thread, its inbox and the driver that does its I/O,
 //!   for the embedded node and the node daemon alike ([`embedded`] keeps the older paths);
@@ -31,6 +32,7 @@ pub mod sim;
 pub mod status;
 pub mod tid;
 pub mod transport;
+pub mod txrecord;
 
 /// The node runtime's public items under their older path (the runtime was
 /// `embedded.rs` before it served the daemon too): kept so that code using

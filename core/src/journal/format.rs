@@ -55,7 +55,7 @@ pub const FENCE_PAYLOAD: usize = 24;
 
 /// What a record says. The journal interprets only `Fence` (written by the
 /// journal itself) and `Done` (which releases a transaction's space); every
-/// other payload is opaque bytes.
+/// other payload is opaque bytes here (the node's formats: [`crate::txrecord`]).
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RecordKind {

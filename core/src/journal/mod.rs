@@ -13,7 +13,9 @@
 //! [`salvage`], the operator's choice to drop the damaged bytes.
 //! The journal knows nothing about transactions beyond two record kinds:
 //! `Fence` (it writes those itself) and `Done` (a transaction's Done record
-//! releases the space of all its records).
+//! releases the space of all its records). What the other kinds carry, and
+//! what a journal's records mean for its transactions, is
+//! [`crate::txrecord`]'s.
 //!
 //! Guarantees:
 //! - **write order**: records are written, and recovered, in the order their

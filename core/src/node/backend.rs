@@ -39,12 +39,13 @@ use super::frontend::status_delivery;
 use super::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter, TxState, LOCAL};
 use crate::facility::RoleList;
 use crate::flags;
-use crate::journal::{Record, RecordKind};
+use crate::journal::Record;
 use crate::keyseg::{KeyLayout, KeyRange};
 use crate::msgtype::MsgType;
 use crate::protocol::{Bytes, Delivery, Payload, Request};
 use crate::status::Status;
 use crate::tid::Tid;
+use crate::txrecord::{committed_tids, scan_records, InDoubtTx, ReplayTx, Scan, TxRecord};
 
 pub(super) struct Server {
     pub(super) part: PartId,
@@ -207,11 +208,6 @@ impl Branch {
 /// in doubt until a router brings its outcome.
 pub const ORPHAN_GRACE: Duration = Duration::from_secs(5);
 
-/// Payload of a Vote record made durable before the vote was given (the
-/// transaction spans several backend nodes): recovery keeps the
-/// transaction in doubt instead of presuming abort.
-const DURABLE_VOTE: u8 = 1;
-
 /// A recovered transaction whose vote was durable and whose outcome is not
 /// known here.
 pub(super) struct InDoubt {
@@ -238,6 +234,24 @@ pub struct Exception {
     /// It had committed: its servers still owe it, an operator must resolve it.
     pub committed: bool,
     pub strikes: u32,
+}
+
+impl Exception {
+    /// Set aside before the crash (the journal knows no partition: 0).
+    fn recovered(t: crate::txrecord::SetAsideTx) -> Exception {
+        Exception { tid: t.tid, facility: t.facility, part: 0, committed: true, strikes: t.strikes }
+    }
+}
+
+/// Records of journal `jid` (0: this node's own) that did not decode: the
+/// scan counted them by their kind (`txrecord` notes); the log names them.
+fn log_malformed(ctx: &mut Ctx, jid: u32, scan: &Scan) {
+    for m in &scan.malformed {
+        ctx.log(format!(
+            "journal {jid}: record {} ({:?}) of transaction {} does not decode: {}",
+            m.at, m.kind, m.tid, m.error
+        ));
+    }
 }
 
 #[derive(Default)]
@@ -323,24 +337,6 @@ pub struct Backend {
     restart_told: super::Set<String>,
 }
 
-/// Journal payload of a message record: facility name, then the data.
-fn encode_msg(facility: &str, data: &[u8]) -> Vec<u8> {
-    let name = facility.as_bytes();
-    let n = name.len().min(255);
-    let mut v = Vec::with_capacity(1 + n + data.len());
-    v.push(n as u8);
-    v.extend_from_slice(&name[..n]);
-    v.extend_from_slice(data);
-    v
-}
-
-fn decode_msg(payload: &[u8]) -> Option<(String, Bytes)> {
-    let n = usize::from(*payload.first()?);
-    let name = payload.get(1..1 + n)?;
-    let data = payload.get(1 + n..)?;
-    Some((String::from_utf8(name.to_vec()).ok()?, Bytes::from(data)))
-}
-
 impl Backend {
     pub fn new(journal: bool) -> Backend {
         Backend { journal, ..Backend::default() }
@@ -366,13 +362,14 @@ impl Backend {
         self.restart_committed = committed_tids(records);
         self.remember_committed(&self.restart_committed.clone());
         let mut scan = scan_records(records);
+        log_malformed(ctx, 0, &scan);
         self.keep_in_doubt(ctx, 0, std::mem::take(&mut scan.in_doubt));
         if !scan.release.is_empty() {
             ctx.journal(scan.release, false, None);
         }
-        self.exceptions.extend(scan.exceptions);
-        let n = scan.commits.len();
-        for (_, tid, fac, msgs, reason) in scan.commits {
+        self.exceptions.extend(scan.set_aside.into_iter().map(Exception::recovered));
+        let n = scan.replay.len();
+        for ReplayTx { tid, facility: fac, msgs, reason, .. } in scan.replay {
             self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: msgs.len() });
             self.recovered.entry(fac).or_default().push(RecoveredTx {
                 tid,
@@ -632,13 +629,14 @@ impl Backend {
         let committed = committed_tids(records);
         self.remember_committed(&committed);
         let mut scan = scan_records(records);
+        log_malformed(ctx, jid, &scan);
         self.keep_in_doubt(ctx, jid, std::mem::take(&mut scan.in_doubt));
         if !scan.release.is_empty() {
             ctx.journal_to(jid, scan.release);
         }
-        self.exceptions.extend(scan.exceptions);
-        let n = scan.commits.len();
-        for (_, tid, fac, msgs, reason) in scan.commits {
+        self.exceptions.extend(scan.set_aside.into_iter().map(Exception::recovered));
+        let n = scan.replay.len();
+        for ReplayTx { tid, facility: fac, msgs, reason, .. } in scan.replay {
             self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: msgs.len() });
             self.adopted_tx.insert(tid, jid);
             self.recovered.entry(fac).or_default().push(RecoveredTx {
@@ -791,10 +789,8 @@ impl Backend {
     /// exception record, and `rtr show transaction` lists it.
     fn set_aside(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, facility: &str, committed: bool, strikes: u32) {
         if self.journal {
-            let mut payload = Status::Retrylimit.code().to_le_bytes().to_vec();
-            payload.extend_from_slice(&strikes.to_le_bytes());
-            payload.push(u8::from(committed));
-            ctx.journal(vec![(tid, RecordKind::Exception, payload)], false, None);
+            let rec = TxRecord::Exception { status: Status::Retrylimit.code(), strikes, committed };
+            ctx.journal(vec![(tid, rec)], false, None);
         }
         self.exceptions.push(Exception { tid, facility: facility.to_string(), part, committed, strikes });
         if committed {
@@ -832,11 +828,11 @@ impl Backend {
                             self.next_token += 1;
                             let token = self.next_token;
                             b.vote_syncing = true;
-                            ctx.journal(vec![(tid, RecordKind::Vote, vec![DURABLE_VOTE])], true, Some(token));
+                            ctx.journal(vec![(tid, TxRecord::Vote { durable: true })], true, Some(token));
                             self.vote_tokens.insert(token, (tid, part));
                         } else {
                             if self.journal {
-                                ctx.journal(vec![(tid, RecordKind::Vote, Vec::new())], false, None);
+                                ctx.journal(vec![(tid, TxRecord::Vote { durable: false })], false, None);
                             }
                             b.vote_durable = !self.journal;
                             let durable = b.vote_durable;
@@ -917,7 +913,7 @@ impl Backend {
                     b.vote_syncing = true;
                     self.next_token += 1;
                     let token = self.next_token;
-                    ctx.journal(vec![(tid, RecordKind::Vote, vec![DURABLE_VOTE])], true, Some(token));
+                    ctx.journal(vec![(tid, TxRecord::Vote { durable: true })], true, Some(token));
                     self.vote_tokens.insert(token, (tid, part));
                     return;
                 }
@@ -944,9 +940,8 @@ impl Backend {
                     // then presented to the servers like recovered work.
                     self.next_token += 1;
                     let token = self.next_token;
-                    let rec = vec![(tid, RecordKind::Commit, reason.to_le_bytes().to_vec())];
                     ctx.output(super::Output::Journal {
-                        entries: rec,
+                        entries: vec![TxRecord::Commit { reason }.entry(tid)],
                         sync: true,
                         token: Some(token),
                         new_tx: false,
@@ -954,7 +949,7 @@ impl Backend {
                     });
                     self.resolving.insert(token, (tid, d, reason, from));
                 } else {
-                    let rec = vec![(tid, RecordKind::Abort, Vec::new()), (tid, RecordKind::Done, Vec::new())];
+                    let rec = vec![(tid, TxRecord::Abort), (tid, TxRecord::Done)];
                     self.close_in_doubt(ctx, d.jid, rec);
                     self.remember(tid, false, status, reason);
                 }
@@ -1010,11 +1005,7 @@ impl Backend {
                 if !accepted {
                     if self.journal {
                         // Presumed abort: no sync needed.
-                        ctx.journal(
-                            vec![(tid, RecordKind::Abort, Vec::new()), (tid, RecordKind::Done, Vec::new())],
-                            false,
-                            None,
-                        );
+                        ctx.journal(vec![(tid, TxRecord::Abort), (tid, TxRecord::Done)], false, None);
                     }
                     self.remember(tid, false, status, reason);
                     for part in mine {
@@ -1023,7 +1014,7 @@ impl Backend {
                 } else if self.journal && !mine.iter().all(|p| self.is_callout(*p)) {
                     self.next_token += 1;
                     let token = self.next_token;
-                    ctx.journal(vec![(tid, RecordKind::Commit, reason.to_le_bytes().to_vec())], true, Some(token));
+                    ctx.journal(vec![(tid, TxRecord::Commit { reason })], true, Some(token));
                     self.committing.insert(token, (tid, mine, reason, vec![from]));
                     self.committing_tx.insert(tid, token);
                 } else {
@@ -1107,7 +1098,7 @@ impl Backend {
 
     /// Keep recovered in-doubt transactions until a router decides them;
     /// the first inquiry goes out at once (or when a router links).
-    fn keep_in_doubt(&mut self, ctx: &mut Ctx, jid: u32, list: Vec<(Tid, String, Vec<Bytes>)>) {
+    fn keep_in_doubt(&mut self, ctx: &mut Ctx, jid: u32, list: Vec<InDoubtTx>) {
         if list.is_empty() {
             return;
         }
@@ -1115,7 +1106,7 @@ impl Backend {
             // A taken-over journal stays held until these are settled too.
             *self.adopted_open.entry(jid).or_default() += list.len();
         }
-        for (tid, facility, msgs) in list {
+        for InDoubtTx { tid, facility, msgs } in list {
             self.in_doubt.insert(tid, InDoubt { facility, msgs, jid });
         }
         self.orphan_deadline = Some(ctx.now);
@@ -1278,7 +1269,7 @@ impl Backend {
         }
         for (tid, part) in expired {
             if self.journal {
-                let recs = vec![(tid, RecordKind::Abort, Vec::new()), (tid, RecordKind::Done, Vec::new())];
+                let recs = vec![(tid, TxRecord::Abort), (tid, TxRecord::Done)];
                 ctx.journal(recs, false, None);
             }
             self.remember(tid, false, Status::Routerunavailtmo, 0);
@@ -1388,7 +1379,7 @@ impl Backend {
             // old vote no longer counts. It is closed in its journal; the
             // new branch decides.
             ctx.log(format!("{tid}: in doubt from a lost node's journal, driven again here: the new branch decides"));
-            self.close_in_doubt(ctx, d.jid, vec![(tid, RecordKind::Done, Vec::new())]);
+            self.close_in_doubt(ctx, d.jid, vec![(tid, TxRecord::Done)]);
         }
         let Some(p) = self.parts.get_mut(&part) else {
             ctx.to_router(from, ToRouter::BranchFailed { tid, part, status: Status::Nodstfnd });
@@ -1406,7 +1397,7 @@ impl Backend {
         // need not present it, so it is not journaled; nor is a call-out's.
         if self.journal && fl & flags::sen::READONLY == 0 && p.callout == Callout::No {
             // Appended (in order) before delivery; durable with the commit.
-            let rec = vec![(tid, RecordKind::Msg, encode_msg(&p.facility, &data))];
+            let rec = vec![(tid, TxRecord::Msg { facility: p.facility.clone(), data: data.clone() })];
             if first {
                 ctx.journal_new_tx(rec);
             } else {
@@ -1563,7 +1554,7 @@ impl Backend {
 
     /// An in-doubt transaction of journal `jid` (0: this node's own) is
     /// settled without a commit here: `records` close it in that journal.
-    fn close_in_doubt(&mut self, ctx: &mut Ctx, jid: u32, records: Vec<(Tid, RecordKind, Vec<u8>)>) {
+    fn close_in_doubt(&mut self, ctx: &mut Ctx, jid: u32, records: Vec<(Tid, TxRecord)>) {
         if jid != 0 || self.journal {
             ctx.journal_to(jid, records);
         }
@@ -1579,10 +1570,10 @@ impl Backend {
             if let Some(jid) = self.adopted_tx.remove(&tid) {
                 // A taken-over transaction ends in its own journal; the
                 // journal is let go once the last one has.
-                ctx.journal_to(jid, vec![(tid, RecordKind::Done, Vec::new())]);
+                ctx.journal_to(jid, vec![(tid, TxRecord::Done)]);
                 self.adopted_closed(ctx, jid);
             } else if self.journal {
-                ctx.journal(vec![(tid, RecordKind::Done, Vec::new())], false, None);
+                ctx.journal(vec![(tid, TxRecord::Done)], false, None);
             }
         }
     }
@@ -1637,105 +1628,6 @@ impl Backend {
             }
         }
     }
-}
-
-/// What a journal's records leave to do: committed transactions without
-/// `Done` to present again (in commit order: (commit position, tid,
-/// facility, messages, reason)), records that close the undecided ones
-/// (presumed abort), and transactions set aside by the retry limit.
-struct Scan {
-    commits: Vec<(usize, Tid, String, Vec<Bytes>, u32)>,
-    release: Vec<(Tid, RecordKind, Vec<u8>)>,
-    exceptions: Vec<Exception>,
-    /// Voted durably, no outcome: (tid, facility, messages).
-    in_doubt: Vec<(Tid, String, Vec<Bytes>)>,
-}
-
-/// Every tid with a commit record, sorted, once each.
-fn committed_tids(records: &[Record]) -> Vec<Tid> {
-    let mut v: Vec<Tid> = records.iter().filter(|r| r.kind == RecordKind::Commit).map(|r| r.tid).collect();
-    v.sort();
-    v.dedup();
-    v
-}
-
-fn scan_records(records: &[Record]) -> Scan {
-    let mut exceptions = Vec::new();
-    #[derive(Default)]
-    struct Acc {
-        facility: Option<String>,
-        msgs: Vec<Bytes>,
-        commit: Option<(usize, u32)>,
-        abort: bool,
-        done: bool,
-        exception: Option<u32>,
-        durable_vote: bool,
-    }
-    let mut txs: Map<Tid, Acc> = Map::default();
-    let mut in_doubt = Vec::new();
-    let mut order: Vec<Tid> = Vec::new();
-    for (i, r) in records.iter().enumerate() {
-        let acc = txs.entry(r.tid).or_insert_with(|| {
-            order.push(r.tid);
-            Acc::default()
-        });
-        match r.kind {
-            RecordKind::Msg => {
-                if let Some((fac, data)) = decode_msg(&r.payload) {
-                    acc.facility.get_or_insert(fac);
-                    acc.msgs.push(data);
-                }
-            }
-            RecordKind::Commit => {
-                let reason = r.payload.get(0..4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes);
-                acc.commit = Some((i, reason));
-                // Work handed off here after this node finished its own
-                // branch of the transaction: unfinished again.
-                acc.done = false;
-            }
-            RecordKind::Abort => acc.abort = true,
-            RecordKind::Vote if r.payload.first() == Some(&DURABLE_VOTE) => acc.durable_vote = true,
-            RecordKind::Done => acc.done = true,
-            RecordKind::Exception => {
-                let strikes = r.payload.get(4..8).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes);
-                acc.exception = Some(strikes);
-            }
-            _ => {}
-        }
-    }
-    let mut commits: Vec<(usize, Tid, String, Vec<Bytes>, u32)> = Vec::new();
-    let mut release = Vec::new();
-    for tid in order {
-        let Some(acc) = txs.remove(&tid) else { continue };
-        if acc.done {
-            continue;
-        }
-        match (acc.commit, acc.facility) {
-            // Set aside by the retry limit before the crash: it stays
-            // set aside (not replayed) until an operator resolves it.
-            (Some(_), Some(fac)) if !acc.abort && acc.exception.is_some() => {
-                let strikes = acc.exception.unwrap_or(0);
-                exceptions.push(Exception { tid, facility: fac, part: 0, committed: true, strikes });
-            }
-            (Some((at, reason)), Some(fac)) if !acc.abort => commits.push((at, tid, fac, acc.msgs, reason)),
-            (Some(_), None) => release.push((tid, RecordKind::Done, Vec::new())),
-            // Voted durably for a transaction over several backend nodes,
-            // and no outcome: another node may have committed it. Its
-            // router decides (the backend asks).
-            (None, Some(fac)) if acc.durable_vote && !acc.abort => in_doubt.push((tid, fac, acc.msgs)),
-            _ => {
-                // Undecided at the crash: presumed abort. Nobody was told
-                // of a commit, and the servers' uncommitted work died
-                // with them.
-                if !acc.abort {
-                    release.push((tid, RecordKind::Abort, Vec::new()));
-                }
-                release.push((tid, RecordKind::Done, Vec::new()));
-            }
-        }
-    }
-    commits.sort_by_key(|c| c.0);
-    Scan { commits, release, exceptions, in_doubt }
 }
 
 fn data_delivery(chan: u32, msgtype: MsgType, tid: Tid, data: Bytes) -> Delivery {

@@ -1288,4 +1288,3 @@ fn a_commit_lost_with_its_backend_before_it_was_durable_is_finished_by_the_stand
     );
     assert!(c.journals[BE2].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Commit));
 }
-

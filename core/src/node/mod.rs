@@ -27,6 +27,7 @@ use crate::msgtype::MsgType;
 use crate::protocol::{Bytes, ChanId, ConnId, Delivery, Request, Role};
 use crate::status::Status;
 use crate::tid::Tid;
+use crate::txrecord::TxRecord;
 
 pub use backend::{Backend, RecoveryPolicy};
 pub use frontend::Frontend;
@@ -487,16 +488,18 @@ impl Ctx<'_> {
     pub fn deliver(&mut self, conn: ConnId, delivery: Delivery) {
         self.out.push(Output::Deliver { conn, delivery });
     }
-    pub fn journal(&mut self, entries: Vec<(Tid, RecordKind, Vec<u8>)>, sync: bool, token: Option<u64>) {
-        self.out.push(Output::Journal { entries, sync, token, new_tx: false, jid: 0 });
+    /// Records for the node's own journal. Every record the node writes goes
+    /// through [`TxRecord`], the one home of their formats.
+    pub fn journal(&mut self, records: Vec<(Tid, TxRecord)>, sync: bool, token: Option<u64>) {
+        self.out.push(Output::Journal { entries: encode(records), sync, token, new_tx: false, jid: 0 });
     }
     /// Records for journal `jid` (0: the node's own), unsynced.
-    pub fn journal_to(&mut self, jid: u32, entries: Vec<(Tid, RecordKind, Vec<u8>)>) {
-        self.out.push(Output::Journal { entries, sync: false, token: None, new_tx: false, jid });
+    pub fn journal_to(&mut self, jid: u32, records: Vec<(Tid, TxRecord)>) {
+        self.out.push(Output::Journal { entries: encode(records), sync: false, token: None, new_tx: false, jid });
     }
     /// The first records of a new transaction (unsynced, no token).
-    pub fn journal_new_tx(&mut self, entries: Vec<(Tid, RecordKind, Vec<u8>)>) {
-        self.out.push(Output::Journal { entries, sync: false, token: None, new_tx: true, jid: 0 });
+    pub fn journal_new_tx(&mut self, records: Vec<(Tid, TxRecord)>) {
+        self.out.push(Output::Journal { entries: encode(records), sync: false, token: None, new_tx: true, jid: 0 });
     }
     /// A line for the node's log ([`Output::Log`]).
     pub fn log(&mut self, text: String) {
@@ -505,6 +508,11 @@ impl Ctx<'_> {
     pub fn output(&mut self, o: Output) {
         self.out.push(o);
     }
+}
+
+/// Transaction records as the journal takes them.
+fn encode(records: Vec<(Tid, TxRecord)>) -> Vec<(Tid, RecordKind, Vec<u8>)> {
+    records.iter().map(|(tid, r)| r.entry(*tid)).collect()
 }
 
 /// A node with every role (the embedded node, and for now every node).

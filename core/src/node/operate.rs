@@ -5,9 +5,9 @@ use std::time::Instant;
 
 use super::backend::Backend;
 use super::{Ctx, Node};
-use crate::journal::RecordKind;
 use crate::protocol::admin::{PartitionChange, TxChange};
 use crate::tid::Tid;
+use crate::txrecord::TxRecord;
 
 /// Why a change was refused: (RTR-style code, text).
 pub type Refusal = (&'static str, String);
@@ -96,7 +96,7 @@ impl Backend {
                 self.branches.retain(|(t, _), _| *t != tid);
                 self.finishing.remove(&tid);
                 if self.journal {
-                    ctx.journal(vec![(tid, RecordKind::Done, Vec::new())], false, None);
+                    ctx.journal(vec![(tid, TxRecord::Done)], false, None);
                 }
                 Ok(format!("transaction {tid} forgotten"))
             }

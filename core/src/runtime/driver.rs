@@ -70,7 +70,7 @@ impl Driver {
         let append_limit = cfg.journal.as_ref().map_or(u64::MAX, JournalConfig::max_append_bytes);
         // The largest record the node writes (a message of RTR_MAX_MSGLEN
         // with its facility name) must fit in one append.
-        let largest = journal::format::record_bytes(1 + 255 + crate::MAX_MSGLEN) as u64;
+        let largest = journal::format::record_bytes(crate::txrecord::LARGEST_PAYLOAD) as u64;
         if largest > append_limit {
             return Err(RtrError::NodeUnavailable(format!(
                 "journal segments of {} bytes are too small for a {}-byte message; use at least {} bytes",

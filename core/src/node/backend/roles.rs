@@ -23,12 +23,12 @@ use std::time::{Duration, Instant};
 use super::{Backend, PartRole};
 use crate::authority::{Claim, Grant};
 use crate::facility::RoleList;
-use crate::journal::RecordKind;
 use crate::msgtype::MsgType;
 use crate::node::{Callout, Ctx, NodeRef, Output, PartId, ToRouter, LOCAL};
 use crate::protocol::Bytes;
 use crate::status::Status;
 use crate::tid::Tid;
+use crate::txrecord::TxRecord;
 
 /// How often a partition that is not active claims again (a holder whose
 /// process ended lets its lock go; this is how soon a standby notices
@@ -692,8 +692,9 @@ impl Backend {
         if !self.journal {
             return self.adopted(ctx, a);
         }
-        let mut recs: Vec<_> = a.msgs.iter().map(|m| (tid, RecordKind::Msg, super::encode_msg(&facility, m))).collect();
-        recs.push((tid, RecordKind::Commit, reason.to_le_bytes().to_vec()));
+        let mut recs: Vec<_> =
+            a.msgs.iter().map(|m| (tid, TxRecord::Msg { facility: facility.clone(), data: m.clone() })).collect();
+        recs.push((tid, TxRecord::Commit { reason }));
         self.next_token += 1;
         let token = self.next_token;
         ctx.journal(recs, true, Some(token));

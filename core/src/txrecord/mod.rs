@@ -1,0 +1,221 @@
+//! The transaction records a node writes to its journal, in one home: what
+//! each record kind carries and its bytes ([`TxRecord::encode`],
+//! [`TxRecord::decode`]), what a journal's records say about each
+//! transaction ([`classify`], [`TxFate`]), and what recovery does about it
+//! ([`scan_records`]).
+//!
+//! Users: the node's backend (it writes every record through [`TxRecord`]
+//! and recovers with [`scan_records`]), `rtr journal show|dump` (which
+//! explain a journal with [`classify`] and [`TxFate::explain`], so the tool
+//! and the node cannot disagree), and the runtime's size check
+//! ([`LARGEST_PAYLOAD`]). The storage layer (`journal`) stays ignorant of
+//! transactions: to it a payload is opaque bytes.
+//!
+//! Payload formats (all integers little-endian; the on-disk format of
+//! journal format version 1, unchanged since it was first written):
+//! - `Msg`: facility name length (one byte), the name (UTF-8), the data;
+//! - `Vote`: empty, or the single byte `1` for a vote made durable before it
+//!   was given (the transaction spans several backend nodes);
+//! - `Commit`: the reason, `u32`;
+//! - `Abort`, `Done`: empty;
+//! - `Exception`: the status the transaction was set aside with (`i32`, an
+//!   RTR status code), the strikes (`u32`), whether it had committed (one
+//!   byte, 0 or 1).
+//!
+//! Decoding is strict (exact lengths, known values): journal records are
+//! checksummed, so a payload that does not decode was written by a bug or a
+//! newer format, and [`DecodeError`] names it instead of a guess.
+//!
+//! Sans I/O: pure functions of bytes and records.
+
+mod recovery;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+pub use recovery::{
+    classify, committed_tids, scan_records, Classified, CommitAt, InDoubtTx, Malformed, ReplayTx, Scan, SetAsideTx,
+    TxFate, TxSummary,
+};
+
+use crate::journal::RecordKind;
+use crate::protocol::Bytes;
+use crate::tid::Tid;
+
+/// The longest facility name a `Msg` payload can carry (its length is one
+/// byte). Facility names are far shorter (`RTR_MAX_FACNAM_LEN`).
+pub const MAX_FACILITY_BYTES: usize = 255;
+
+/// The largest payload of any transaction record: a `Msg` with the longest
+/// facility name and a message of `RTR_MAX_MSGLEN`. A journal must take one
+/// such record in an append.
+pub const LARGEST_PAYLOAD: usize = 1 + MAX_FACILITY_BYTES + crate::MAX_MSGLEN;
+
+/// Payload of a durable `Vote`.
+const DURABLE_VOTE: u8 = 1;
+/// Payload bytes of a `Commit`: the reason.
+const COMMIT_BYTES: usize = 4;
+/// Payload bytes of an `Exception`: status, strikes, committed.
+const EXCEPTION_BYTES: usize = 4 + 4 + 1;
+
+/// One transaction record, decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxRecord {
+    /// A message of the transaction for a partition of `facility`, appended
+    /// before it is delivered to a server.
+    Msg { facility: String, data: Bytes },
+    /// A server voted to accept. `durable`: made durable before the vote was
+    /// given, so recovery keeps the transaction in doubt instead of
+    /// presuming abort.
+    Vote { durable: bool },
+    /// The transaction committed (durable before anyone learns of it).
+    Commit { reason: u32 },
+    /// The transaction aborted (needs no sync: recovery presumes abort).
+    Abort,
+    /// Every server acknowledged the outcome: the journal may free the
+    /// transaction's space.
+    Done,
+    /// Set aside by the retry limit: `status` (an RTR status code) is what
+    /// it was rejected with, `strikes` how many servers it took down,
+    /// `committed` whether it had committed (then it waits for an operator).
+    Exception { status: i32, strikes: u32, committed: bool },
+}
+
+/// Why a record's payload did not decode as a transaction record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The kind is not a transaction record (`Fence`, written by the journal
+    /// itself, or `Meta`, which the node does not write).
+    NotTransaction(RecordKind),
+    /// The payload is not as long as the kind requires.
+    Length { kind: RecordKind, len: usize, expected: &'static str },
+    /// A `Msg` payload shorter than its facility name length says.
+    TruncatedFacility { len: usize, name_len: usize },
+    /// A `Msg` facility name that is not UTF-8.
+    FacilityNotUtf8,
+    /// A byte with a value the kind does not define.
+    BadValue { kind: RecordKind, what: &'static str, value: u8 },
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::NotTransaction(k) => write!(f, "a {k:?} record is not a transaction record"),
+            DecodeError::Length { kind, len, expected } => {
+                write!(f, "{kind:?} payload of {len} bytes (expected {expected})")
+            }
+            DecodeError::TruncatedFacility { len, name_len } => {
+                write!(f, "Msg payload of {len} bytes is too short for its {name_len}-byte facility name")
+            }
+            DecodeError::FacilityNotUtf8 => f.write_str("Msg facility name is not UTF-8"),
+            DecodeError::BadValue { kind, what, value } => write!(f, "{kind:?} {what} byte {value} is not defined"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+impl TxRecord {
+    /// The record kind this record is written as.
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            TxRecord::Msg { .. } => RecordKind::Msg,
+            TxRecord::Vote { .. } => RecordKind::Vote,
+            TxRecord::Commit { .. } => RecordKind::Commit,
+            TxRecord::Abort => RecordKind::Abort,
+            TxRecord::Done => RecordKind::Done,
+            TxRecord::Exception { .. } => RecordKind::Exception,
+        }
+    }
+
+    /// Kind and payload bytes, as the journal stores them.
+    ///
+    /// A facility name longer than [`MAX_FACILITY_BYTES`] is cut to that
+    /// many bytes (names are validated far shorter before they get here).
+    pub fn encode(&self) -> (RecordKind, Vec<u8>) {
+        let payload = match self {
+            TxRecord::Msg { facility, data } => {
+                let name = facility.as_bytes();
+                let n = name.len().min(MAX_FACILITY_BYTES);
+                let mut v = Vec::with_capacity(1 + n + data.len());
+                v.push(n as u8);
+                v.extend_from_slice(&name[..n]);
+                v.extend_from_slice(data);
+                v
+            }
+            TxRecord::Vote { durable: true } => vec![DURABLE_VOTE],
+            TxRecord::Vote { durable: false } | TxRecord::Abort | TxRecord::Done => Vec::new(),
+            TxRecord::Commit { reason } => reason.to_le_bytes().to_vec(),
+            TxRecord::Exception { status, strikes, committed } => {
+                let mut v = Vec::with_capacity(EXCEPTION_BYTES);
+                v.extend_from_slice(&status.to_le_bytes());
+                v.extend_from_slice(&strikes.to_le_bytes());
+                v.push(u8::from(*committed));
+                v
+            }
+        };
+        (self.kind(), payload)
+    }
+
+    /// The record as the node hands it to the journal: `(tid, kind, payload)`.
+    pub fn entry(&self, tid: Tid) -> (Tid, RecordKind, Vec<u8>) {
+        let (kind, payload) = self.encode();
+        (tid, kind, payload)
+    }
+
+    /// The record a journal holds as `kind` with `payload`. Never panics:
+    /// any payload the kind does not define is an error.
+    pub fn decode(kind: RecordKind, payload: &[u8]) -> Result<TxRecord, DecodeError> {
+        let exact = |n: usize, expected: &'static str| {
+            if payload.len() == n {
+                Ok(())
+            } else {
+                Err(DecodeError::Length { kind, len: payload.len(), expected })
+            }
+        };
+        match kind {
+            RecordKind::Msg => {
+                let Some(&n) = payload.first() else {
+                    return Err(DecodeError::Length { kind, len: 0, expected: "at least 1" });
+                };
+                let n = usize::from(n);
+                let name =
+                    payload.get(1..1 + n).ok_or(DecodeError::TruncatedFacility { len: payload.len(), name_len: n })?;
+                let facility = std::str::from_utf8(name).map_err(|_| DecodeError::FacilityNotUtf8)?.to_string();
+                Ok(TxRecord::Msg { facility, data: Bytes::from(&payload[1 + n..]) })
+            }
+            RecordKind::Vote => match payload {
+                [] => Ok(TxRecord::Vote { durable: false }),
+                [DURABLE_VOTE] => Ok(TxRecord::Vote { durable: true }),
+                [b] => Err(DecodeError::BadValue { kind, what: "durability", value: *b }),
+                _ => Err(DecodeError::Length { kind, len: payload.len(), expected: "0 or 1" }),
+            },
+            RecordKind::Commit => {
+                exact(COMMIT_BYTES, "4")?;
+                Ok(TxRecord::Commit { reason: u32::from_le_bytes(le4(payload, 0)) })
+            }
+            RecordKind::Abort => exact(0, "0").map(|()| TxRecord::Abort),
+            RecordKind::Done => exact(0, "0").map(|()| TxRecord::Done),
+            RecordKind::Exception => {
+                exact(EXCEPTION_BYTES, "9")?;
+                let committed = match payload[8] {
+                    0 => false,
+                    1 => true,
+                    value => return Err(DecodeError::BadValue { kind, what: "committed", value }),
+                };
+                Ok(TxRecord::Exception {
+                    status: i32::from_le_bytes(le4(payload, 0)),
+                    strikes: u32::from_le_bytes(le4(payload, 4)),
+                    committed,
+                })
+            }
+            RecordKind::Fence | RecordKind::Meta => Err(DecodeError::NotTransaction(kind)),
+        }
+    }
+}
+
+/// Four bytes at `at` of a payload whose length was checked.
+fn le4(p: &[u8], at: usize) -> [u8; 4] {
+    [p[at], p[at + 1], p[at + 2], p[at + 3]]
+}

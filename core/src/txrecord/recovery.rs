@@ -1,0 +1,301 @@
+//! What a journal's records say about each transaction ([`classify`]) and
+//! what recovery does about it ([`scan_records`]): the one classification
+//! the node recovers by and `rtr journal show` explains by.
+//!
+//! The rules (ARCHITECTURE §6, the backend's journal notes), per
+//! transaction, in this order:
+//! - a `Done` record (and no `Commit` after it) finishes it: nothing to do;
+//! - committed (not aborted) and set aside by the retry limit: stays set
+//!   aside, not replayed, until an operator resolves it;
+//! - committed (not aborted) with messages: replayed to the servers of its
+//!   partitions, in commit order (a `Commit` after a `Done` is work handed
+//!   off here after this node finished its own branch: unfinished again);
+//! - committed with no message here: nothing to replay, its `Done` is written;
+//! - a durable vote, no outcome, not aborted: in doubt (another node may have
+//!   committed it); its router decides;
+//! - aborted: its `Done` is written;
+//! - anything else is undecided: presumed abort (nobody was told of a
+//!   commit, and the servers' uncommitted work died with them); `Abort` and
+//!   `Done` are written.
+//!
+//! A record whose payload does not decode ([`Malformed`], reported) counts
+//! by its kind, on the safe side: a `Commit` still commits (reason 0), a
+//! `Vote` counts as durable (in doubt, not presumed aborted), an `Abort`,
+//! `Done` or `Exception` (0 strikes) still counts; a `Msg` without a
+//! readable facility has nothing to replay and is left out.
+
+use std::collections::HashMap;
+
+use super::{DecodeError, TxRecord};
+use crate::journal::{Record, RecordKind};
+use crate::protocol::Bytes;
+use crate::tid::Tid;
+
+/// What a journal's records leave a transaction to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TxFate {
+    /// Finished (`Done`): nothing to do; its space is free.
+    Done,
+    /// Committed, not every server acknowledged it: replayed after a restart.
+    Replay,
+    /// Committed with no message in this journal: recovery writes its `Done`.
+    CommittedEmpty,
+    /// Voted durably, no outcome: kept in doubt until its router decides.
+    InDoubt,
+    /// Aborted, its `Done` not yet written: recovery writes it.
+    Aborted,
+    /// No outcome and no durable vote: recovery presumes abort.
+    PresumedAbort,
+    /// Committed, set aside by the retry limit: waits for an operator.
+    SetAside,
+}
+
+impl TxFate {
+    /// One word for scripts (`rtr journal show --json`). The words of the
+    /// first three states predate this module and are kept for scripts.
+    pub fn word(self) -> &'static str {
+        match self {
+            TxFate::Done => "done",
+            TxFate::Replay => "committed-awaiting-servers",
+            TxFate::CommittedEmpty => "committed-nothing-to-replay",
+            TxFate::InDoubt => "in-doubt",
+            TxFate::Aborted => "aborted",
+            TxFate::PresumedAbort => "undecided",
+            TxFate::SetAside => "set-aside",
+        }
+    }
+
+    /// The state in words, and what the node does about it at recovery.
+    pub fn explain(self) -> &'static str {
+        match self {
+            TxFate::Done => "finished; its journal space is free",
+            TxFate::Replay => "committed; not every server acknowledged it (replayed after a restart)",
+            TxFate::CommittedEmpty => "committed, with no message in this journal (a restart finishes it)",
+            TxFate::InDoubt => {
+                "voted durably, no outcome recorded: in doubt (a restart keeps it and asks its router for the outcome)"
+            }
+            TxFate::Aborted => "aborted, its Done record not yet written",
+            TxFate::PresumedAbort => "no outcome recorded (a restart presumes abort)",
+            TxFate::SetAside => {
+                "committed, set aside by the retry limit (not replayed; an operator resolves it with rtr set transaction)"
+            }
+        }
+    }
+}
+
+/// Where a transaction's last `Commit` is and its reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommitAt {
+    /// Index of the record in the records classified.
+    pub at: usize,
+    pub reason: u32,
+}
+
+/// Everything a journal's records say about one transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxSummary {
+    pub tid: Tid,
+    /// Index of its first record in the records classified.
+    pub first: usize,
+    /// The facility of its first readable message.
+    pub facility: Option<String>,
+    /// Its readable messages, in order.
+    pub msgs: Vec<Bytes>,
+    /// Message records, readable or not.
+    pub msg_records: usize,
+    /// Any vote record.
+    pub voted: bool,
+    pub durable_vote: bool,
+    /// The last `Commit`.
+    pub commit: Option<CommitAt>,
+    pub aborted: bool,
+    /// A `Done` with no `Commit` after it.
+    pub done: bool,
+    /// Set aside by the retry limit: its strikes.
+    pub set_aside: Option<u32>,
+}
+
+impl TxSummary {
+    fn new(tid: Tid, first: usize) -> TxSummary {
+        TxSummary {
+            tid,
+            first,
+            facility: None,
+            msgs: Vec::new(),
+            msg_records: 0,
+            voted: false,
+            durable_vote: false,
+            commit: None,
+            aborted: false,
+            done: false,
+            set_aside: None,
+        }
+    }
+
+    /// The rules of the module notes, in their order.
+    pub fn fate(&self) -> TxFate {
+        if self.done {
+            return TxFate::Done;
+        }
+        match (self.commit, &self.facility) {
+            (Some(_), Some(_)) if !self.aborted && self.set_aside.is_some() => TxFate::SetAside,
+            (Some(_), Some(_)) if !self.aborted => TxFate::Replay,
+            (Some(_), None) => TxFate::CommittedEmpty,
+            (None, Some(_)) if self.durable_vote && !self.aborted => TxFate::InDoubt,
+            _ if self.aborted => TxFate::Aborted,
+            _ => TxFate::PresumedAbort,
+        }
+    }
+
+    fn apply(&mut self, at: usize, kind: RecordKind, rec: Result<TxRecord, DecodeError>) {
+        match (kind, rec) {
+            (_, Ok(TxRecord::Msg { facility, data })) => {
+                self.msg_records += 1;
+                self.facility.get_or_insert(facility);
+                self.msgs.push(data);
+            }
+            (RecordKind::Msg, Err(_)) => self.msg_records += 1,
+            (_, Ok(TxRecord::Vote { durable })) => {
+                self.voted = true;
+                self.durable_vote |= durable;
+            }
+            (RecordKind::Vote, Err(_)) => {
+                self.voted = true;
+                self.durable_vote = true;
+            }
+            (_, Ok(TxRecord::Commit { reason })) => self.commit(at, reason),
+            (RecordKind::Commit, Err(_)) => self.commit(at, 0),
+            (_, Ok(TxRecord::Abort)) | (RecordKind::Abort, Err(_)) => self.aborted = true,
+            (_, Ok(TxRecord::Done)) | (RecordKind::Done, Err(_)) => self.done = true,
+            (_, Ok(TxRecord::Exception { strikes, .. })) => self.set_aside = Some(strikes),
+            (RecordKind::Exception, Err(_)) => self.set_aside = Some(0),
+            (RecordKind::Fence | RecordKind::Meta, Err(_)) => {}
+        }
+    }
+
+    fn commit(&mut self, at: usize, reason: u32) {
+        self.commit = Some(CommitAt { at, reason });
+        // Work handed off here after this node finished its own branch of
+        // the transaction: unfinished again.
+        self.done = false;
+    }
+}
+
+/// A record whose payload did not decode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Malformed {
+    /// Index of the record in the records classified.
+    pub at: usize,
+    pub tid: Tid,
+    pub kind: RecordKind,
+    pub error: DecodeError,
+}
+
+/// A journal's transactions, in the order of their first records.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Classified {
+    pub txs: Vec<TxSummary>,
+    pub malformed: Vec<Malformed>,
+}
+
+/// What the records (in write order) say about each transaction. Records
+/// that are not transaction records (`Fence`, `Meta`) are skipped.
+pub fn classify<'a>(records: impl IntoIterator<Item = &'a Record>) -> Classified {
+    let mut txs: Vec<TxSummary> = Vec::new();
+    let mut index: HashMap<Tid, usize> = HashMap::new();
+    let mut malformed = Vec::new();
+    for (at, r) in records.into_iter().enumerate() {
+        if matches!(r.kind, RecordKind::Fence | RecordKind::Meta) {
+            continue;
+        }
+        let rec = TxRecord::decode(r.kind, &r.payload);
+        if let Err(error) = &rec {
+            malformed.push(Malformed { at, tid: r.tid, kind: r.kind, error: error.clone() });
+        }
+        let i = *index.entry(r.tid).or_insert_with(|| {
+            txs.push(TxSummary::new(r.tid, at));
+            txs.len() - 1
+        });
+        txs[i].apply(at, r.kind, rec);
+    }
+    Classified { txs, malformed }
+}
+
+/// A committed transaction to present again to its servers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayTx {
+    /// Index of its commit record: replay goes in commit order.
+    pub at: usize,
+    pub tid: Tid,
+    pub facility: String,
+    pub msgs: Vec<Bytes>,
+    pub reason: u32,
+}
+
+/// A transaction voted durably with no outcome: its router decides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InDoubtTx {
+    pub tid: Tid,
+    pub facility: String,
+    pub msgs: Vec<Bytes>,
+}
+
+/// A committed transaction set aside by the retry limit before the crash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetAsideTx {
+    pub tid: Tid,
+    pub facility: String,
+    pub strikes: u32,
+}
+
+/// What a journal's records leave recovery to do.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scan {
+    /// Committed without `Done`, in commit order.
+    pub replay: Vec<ReplayTx>,
+    /// Records that finish the transactions with nothing left to do
+    /// (`Done`), and presume abort for the undecided (`Abort`, `Done`), in
+    /// the order of the transactions' first records.
+    pub release: Vec<(Tid, TxRecord)>,
+    pub set_aside: Vec<SetAsideTx>,
+    pub in_doubt: Vec<InDoubtTx>,
+    /// Records that did not decode (counted by their kind, see the notes).
+    pub malformed: Vec<Malformed>,
+}
+
+/// The recovery plan for a journal's records, in write order.
+pub fn scan_records(records: &[Record]) -> Scan {
+    let Classified { txs, malformed } = classify(records);
+    let mut scan = Scan { malformed, ..Scan::default() };
+    for tx in txs {
+        let fate = tx.fate();
+        let TxSummary { tid, facility, msgs, commit, set_aside, .. } = tx;
+        let facility = facility.unwrap_or_default();
+        match fate {
+            TxFate::Done => {}
+            TxFate::SetAside => scan.set_aside.push(SetAsideTx { tid, facility, strikes: set_aside.unwrap_or(0) }),
+            TxFate::Replay => {
+                // Replay implies a commit (see `fate`).
+                if let Some(CommitAt { at, reason }) = commit {
+                    scan.replay.push(ReplayTx { at, tid, facility, msgs, reason });
+                }
+            }
+            TxFate::InDoubt => scan.in_doubt.push(InDoubtTx { tid, facility, msgs }),
+            TxFate::CommittedEmpty | TxFate::Aborted => scan.release.push((tid, TxRecord::Done)),
+            TxFate::PresumedAbort => {
+                scan.release.push((tid, TxRecord::Abort));
+                scan.release.push((tid, TxRecord::Done));
+            }
+        }
+    }
+    scan.replay.sort_by_key(|c| c.at);
+    scan
+}
+
+/// Every tid with a `Commit` record, sorted, once each.
+pub fn committed_tids(records: &[Record]) -> Vec<Tid> {
+    let mut v: Vec<Tid> = records.iter().filter(|r| r.kind == RecordKind::Commit).map(|r| r.tid).collect();
+    v.sort();
+    v.dedup();
+    v
+}

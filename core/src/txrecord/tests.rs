@@ -1,0 +1,332 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::journal::Record;
+use crate::status::Status;
+
+fn tid(n: u64) -> Tid {
+    Tid { node: 1, incarnation: 2, conn: 3, seq: n }
+}
+
+fn msg(facility: &str, data: &[u8]) -> TxRecord {
+    TxRecord::Msg { facility: facility.to_string(), data: Bytes::from(data) }
+}
+
+/// Records as the journal recovers them, from (tid, record).
+fn records(list: &[(u64, TxRecord)]) -> Vec<Record> {
+    list.iter()
+        .map(|(n, r)| {
+            let (kind, payload) = r.encode();
+            Record { epoch: 1, tid: tid(*n), kind, payload }
+        })
+        .collect()
+}
+
+fn raw(n: u64, kind: RecordKind, payload: &[u8]) -> Record {
+    Record { epoch: 1, tid: tid(n), kind, payload: payload.to_vec() }
+}
+
+// ---------------------------------------------------------------- format
+
+/// The bytes of journals written before this module existed, built by hand
+/// the way `backend.rs`, `roles.rs` and `set_aside` wrote them: they decode
+/// to the same records, and encoding writes the same bytes.
+#[test]
+fn records_written_the_old_way_decode_and_encode_byte_identically() {
+    let retry = Status::Retrylimit.code();
+    let mut exception = retry.to_le_bytes().to_vec();
+    exception.extend_from_slice(&3u32.to_le_bytes());
+    exception.push(1);
+    let cases: Vec<(RecordKind, Vec<u8>, TxRecord)> = vec![
+        (RecordKind::Msg, b"\x04BANKhello".to_vec(), msg("BANK", b"hello")),
+        (RecordKind::Msg, b"\x04BANK".to_vec(), msg("BANK", b"")),
+        (RecordKind::Msg, b"\x00data".to_vec(), msg("", b"data")),
+        (RecordKind::Vote, vec![], TxRecord::Vote { durable: false }),
+        (RecordKind::Vote, vec![1], TxRecord::Vote { durable: true }),
+        (RecordKind::Commit, 7u32.to_le_bytes().to_vec(), TxRecord::Commit { reason: 7 }),
+        (RecordKind::Commit, vec![0xff, 0xff, 0xff, 0xff], TxRecord::Commit { reason: u32::MAX }),
+        (RecordKind::Abort, vec![], TxRecord::Abort),
+        (RecordKind::Done, vec![], TxRecord::Done),
+        (RecordKind::Exception, exception, TxRecord::Exception { status: retry, strikes: 3, committed: true }),
+    ];
+    for (kind, bytes, rec) in cases {
+        assert_eq!(TxRecord::decode(kind, &bytes), Ok(rec.clone()), "{kind:?} {bytes:?}");
+        assert_eq!(rec.encode(), (kind, bytes.clone()), "{rec:?}");
+        assert_eq!(rec.entry(tid(5)), (tid(5), kind, bytes));
+    }
+}
+
+#[test]
+fn truncated_and_garbage_payloads_are_errors() {
+    use DecodeError::*;
+    let cases: Vec<(RecordKind, &[u8], DecodeError)> = vec![
+        (RecordKind::Msg, b"", Length { kind: RecordKind::Msg, len: 0, expected: "at least 1" }),
+        (RecordKind::Msg, b"\x05BANK", TruncatedFacility { len: 5, name_len: 5 }),
+        (RecordKind::Msg, b"\x02\xff\xfe", FacilityNotUtf8),
+        (RecordKind::Vote, &[2], BadValue { kind: RecordKind::Vote, what: "durability", value: 2 }),
+        (RecordKind::Vote, &[1, 1], Length { kind: RecordKind::Vote, len: 2, expected: "0 or 1" }),
+        (RecordKind::Commit, &[7, 0, 0], Length { kind: RecordKind::Commit, len: 3, expected: "4" }),
+        (RecordKind::Commit, &[7, 0, 0, 0, 0], Length { kind: RecordKind::Commit, len: 5, expected: "4" }),
+        (RecordKind::Abort, &[0], Length { kind: RecordKind::Abort, len: 1, expected: "0" }),
+        (RecordKind::Done, &[9, 9], Length { kind: RecordKind::Done, len: 2, expected: "0" }),
+        (RecordKind::Exception, &[0; 8], Length { kind: RecordKind::Exception, len: 8, expected: "9" }),
+        (
+            RecordKind::Exception,
+            &[0, 0, 0, 0, 0, 0, 0, 0, 2],
+            BadValue { kind: RecordKind::Exception, what: "committed", value: 2 },
+        ),
+        (RecordKind::Fence, &[0; 24], NotTransaction(RecordKind::Fence)),
+        (RecordKind::Meta, b"", NotTransaction(RecordKind::Meta)),
+    ];
+    for (kind, bytes, want) in cases {
+        let got = TxRecord::decode(kind, bytes);
+        assert_eq!(got, Err(want), "{kind:?} {bytes:?}");
+        assert!(!got.unwrap_err().to_string().is_empty());
+    }
+}
+
+#[test]
+fn the_largest_message_record_is_the_largest_payload() {
+    let big = TxRecord::Msg { facility: "F".repeat(MAX_FACILITY_BYTES), data: Bytes::from(vec![0; crate::MAX_MSGLEN]) };
+    assert_eq!(big.encode().1.len(), LARGEST_PAYLOAD);
+    // A longer name is cut to what the length byte can say.
+    let long = msg(&"G".repeat(300), b"x");
+    let (_, p) = long.encode();
+    assert_eq!(p.len(), 1 + MAX_FACILITY_BYTES + 1);
+    assert_eq!(TxRecord::decode(RecordKind::Msg, &p), Ok(msg(&"G".repeat(MAX_FACILITY_BYTES), b"x")));
+}
+
+fn any_record() -> impl Strategy<Value = TxRecord> {
+    prop_oneof![
+        ("[a-zA-Z0-9_ é]{0,40}", proptest::collection::vec(any::<u8>(), 0..300))
+            .prop_map(|(f, d)| TxRecord::Msg { facility: f, data: Bytes::from(d) }),
+        any::<bool>().prop_map(|durable| TxRecord::Vote { durable }),
+        any::<u32>().prop_map(|reason| TxRecord::Commit { reason }),
+        Just(TxRecord::Abort),
+        Just(TxRecord::Done),
+        (any::<i32>(), any::<u32>(), any::<bool>()).prop_map(|(status, strikes, committed)| TxRecord::Exception {
+            status,
+            strikes,
+            committed
+        }),
+    ]
+}
+
+fn any_kind() -> impl Strategy<Value = RecordKind> {
+    (1u8..=8).prop_map(|b| RecordKind::from_u8(b).unwrap())
+}
+
+proptest! {
+    #[test]
+    fn every_record_round_trips(rec in any_record()) {
+        let (kind, payload) = rec.encode();
+        prop_assert_eq!(kind, rec.kind());
+        prop_assert_eq!(TxRecord::decode(kind, &payload), Ok(rec));
+    }
+
+    /// Any bytes under any kind: an error or a record, never a panic; a
+    /// record that decodes encodes back to the same bytes (one encoding
+    /// per record, so no two payloads mean the same).
+    #[test]
+    fn any_payload_decodes_or_errs_and_decoding_is_canonical(
+        kind in any_kind(),
+        payload in proptest::collection::vec(any::<u8>(), 0..40),
+    ) {
+        if let Ok(rec) = TxRecord::decode(kind, &payload) {
+            prop_assert_eq!(rec.encode(), (kind, payload));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- classification
+
+fn fates(records: &[Record]) -> Vec<(u64, TxFate)> {
+    classify(records).txs.iter().map(|t| (t.tid.seq, t.fate())).collect()
+}
+
+#[test]
+fn each_fate_from_hand_built_records() {
+    let recs = records(&[
+        // 1: committed, no Done: replayed.
+        (1, msg("F", b"a")),
+        (1, TxRecord::Vote { durable: false }),
+        (1, TxRecord::Commit { reason: 7 }),
+        // 2: messages only: presumed abort.
+        (2, msg("F", b"b")),
+        // 3: a plain vote only: presumed abort too.
+        (3, msg("F", b"c")),
+        (3, TxRecord::Vote { durable: false }),
+        // 4: a durable vote, no outcome: in doubt.
+        (4, msg("F", b"d")),
+        (4, TxRecord::Vote { durable: true }),
+        // 5: aborted without Done.
+        (5, msg("F", b"e")),
+        (5, TxRecord::Vote { durable: true }),
+        (5, TxRecord::Abort),
+        // 6: committed and done.
+        (6, msg("F", b"f")),
+        (6, TxRecord::Commit { reason: 0 }),
+        (6, TxRecord::Done),
+        // 7: committed and set aside.
+        (7, msg("F", b"g")),
+        (7, TxRecord::Commit { reason: 0 }),
+        (7, TxRecord::Exception { status: Status::Retrylimit.code(), strikes: 3, committed: true }),
+        // 8: a commit with no message here.
+        (8, TxRecord::Commit { reason: 0 }),
+        // 9: done, then work handed off here commits again: unfinished.
+        (9, msg("F", b"h")),
+        (9, TxRecord::Commit { reason: 1 }),
+        (9, TxRecord::Done),
+        (9, msg("F", b"i")),
+        (9, TxRecord::Commit { reason: 2 }),
+        // 10: set aside undecided, then durably voted: in doubt, not set aside.
+        (10, msg("F", b"j")),
+        (10, TxRecord::Vote { durable: true }),
+        (10, TxRecord::Exception { status: Status::Retrylimit.code(), strikes: 3, committed: false }),
+        // 11: committed and aborted (never written): the abort wins.
+        (11, msg("F", b"k")),
+        (11, TxRecord::Commit { reason: 0 }),
+        (11, TxRecord::Abort),
+    ]);
+    use TxFate::*;
+    assert_eq!(
+        fates(&recs),
+        vec![
+            (1, Replay),
+            (2, PresumedAbort),
+            (3, PresumedAbort),
+            (4, InDoubt),
+            (5, Aborted),
+            (6, Done),
+            (7, SetAside),
+            (8, CommittedEmpty),
+            (9, Replay),
+            (10, InDoubt),
+            (11, Aborted),
+        ]
+    );
+    let c = classify(&recs);
+    let t1 = &c.txs[0];
+    assert_eq!((t1.facility.as_deref(), t1.msgs.len(), t1.voted, t1.durable_vote), (Some("F"), 1, true, false));
+    assert_eq!(t1.commit, Some(CommitAt { at: 2, reason: 7 }));
+    assert_eq!(c.txs[8].msgs.len(), 2, "both messages of 9");
+    assert_eq!(c.txs[8].commit.map(|x| x.reason), Some(2));
+    assert!(c.malformed.is_empty());
+    // Every state has its words.
+    for f in [Done, Replay, CommittedEmpty, InDoubt, Aborted, PresumedAbort, SetAside] {
+        assert!(!f.word().is_empty() && !f.explain().is_empty());
+    }
+    assert_eq!(InDoubt.word(), "in-doubt");
+}
+
+#[test]
+fn the_recovery_plan_for_each_case() {
+    let recs = records(&[
+        (1, msg("F", b"a1")),
+        (2, msg("G", b"b")),
+        (2, TxRecord::Commit { reason: 5 }),
+        (1, msg("F", b"a2")),
+        (1, TxRecord::Commit { reason: 4 }),
+        (3, msg("F", b"c")),
+        (4, msg("F", b"d")),
+        (4, TxRecord::Vote { durable: true }),
+        (5, msg("F", b"e")),
+        (5, TxRecord::Abort),
+        (6, TxRecord::Commit { reason: 0 }),
+        (7, msg("H", b"g")),
+        (7, TxRecord::Commit { reason: 0 }),
+        (7, TxRecord::Exception { status: 1, strikes: 4, committed: true }),
+        (8, msg("F", b"h")),
+        (8, TxRecord::Commit { reason: 0 }),
+        (8, TxRecord::Done),
+    ]);
+    let s = scan_records(&recs);
+    // Commit order, not first-record order.
+    assert_eq!(
+        s.replay,
+        vec![
+            ReplayTx { at: 2, tid: tid(2), facility: "G".into(), msgs: vec![Bytes::from(&b"b"[..])], reason: 5 },
+            ReplayTx {
+                at: 4,
+                tid: tid(1),
+                facility: "F".into(),
+                msgs: vec![Bytes::from(&b"a1"[..]), Bytes::from(&b"a2"[..])],
+                reason: 4
+            },
+        ]
+    );
+    assert_eq!(
+        s.release,
+        vec![(tid(3), TxRecord::Abort), (tid(3), TxRecord::Done), (tid(5), TxRecord::Done), (tid(6), TxRecord::Done)]
+    );
+    assert_eq!(s.in_doubt, vec![InDoubtTx { tid: tid(4), facility: "F".into(), msgs: vec![Bytes::from(&b"d"[..])] }]);
+    assert_eq!(s.set_aside, vec![SetAsideTx { tid: tid(7), facility: "H".into(), strikes: 4 }]);
+    assert!(s.malformed.is_empty());
+    assert_eq!(committed_tids(&recs), vec![tid(1), tid(2), tid(6), tid(7), tid(8)]);
+    assert_eq!(scan_records(&[]), Scan::default());
+}
+
+/// Payloads that do not decode are reported and count by their kind, on
+/// the safe side.
+#[test]
+fn malformed_records_are_reported_and_count_by_kind() {
+    let recs = vec![
+        raw(1, RecordKind::Msg, b"\x09short"),
+        raw(1, RecordKind::Msg, b"\x01Fok"),
+        raw(1, RecordKind::Commit, &[1, 2]),
+        raw(2, RecordKind::Msg, b"\x01Fx"),
+        raw(2, RecordKind::Vote, &[7]),
+        raw(3, RecordKind::Msg, b"\x01Fy"),
+        raw(3, RecordKind::Commit, &[0, 0, 0, 0]),
+        raw(3, RecordKind::Exception, &[1]),
+        raw(4, RecordKind::Msg, b"\x01Fz"),
+        raw(4, RecordKind::Abort, &[1]),
+        raw(5, RecordKind::Msg, b""),
+        raw(5, RecordKind::Done, &[1]),
+        raw(6, RecordKind::Fence, &[0; 24]),
+        raw(6, RecordKind::Meta, b"m"),
+    ];
+    let c = classify(&recs);
+    use TxFate::*;
+    let got: Vec<_> = c.txs.iter().map(|t| (t.tid.seq, t.fate())).collect();
+    assert_eq!(got, vec![(1, Replay), (2, InDoubt), (3, SetAside), (4, Aborted), (5, Done)]);
+    assert_eq!((c.txs[0].msg_records, c.txs[0].msgs.len()), (2, 1));
+    assert_eq!(c.txs[0].commit, Some(CommitAt { at: 2, reason: 0 }));
+    assert_eq!(c.txs[2].set_aside, Some(0));
+    let bad: Vec<_> = c.malformed.iter().map(|m| (m.at, m.tid.seq, m.kind)).collect();
+    assert_eq!(
+        bad,
+        vec![
+            (0, 1, RecordKind::Msg),
+            (2, 1, RecordKind::Commit),
+            (4, 2, RecordKind::Vote),
+            (7, 3, RecordKind::Exception),
+            (9, 4, RecordKind::Abort),
+            (10, 5, RecordKind::Msg),
+            (11, 5, RecordKind::Done),
+        ]
+    );
+    assert_eq!(scan_records(&recs).malformed.len(), 7);
+}
+
+proptest! {
+    /// Any records at all (any kind, any payload): classifying and planning
+    /// never panic, and every live transaction gets exactly one plan.
+    #[test]
+    fn any_records_classify_without_panic(
+        list in proptest::collection::vec((0u64..6, any_kind(), proptest::collection::vec(any::<u8>(), 0..12)), 0..40),
+    ) {
+        let recs: Vec<Record> = list.iter().map(|(n, k, p)| raw(*n, *k, p)).collect();
+        let c = classify(&recs);
+        let s = scan_records(&recs);
+        let mut planned: Vec<Tid> = s.replay.iter().map(|r| r.tid)
+            .chain(s.in_doubt.iter().map(|r| r.tid))
+            .chain(s.set_aside.iter().map(|r| r.tid))
+            .chain(s.release.iter().filter(|(_, r)| *r == TxRecord::Done).map(|(t, _)| *t))
+            .collect();
+        planned.sort();
+        let mut live: Vec<Tid> = c.txs.iter().filter(|t| t.fate() != TxFate::Done).map(|t| t.tid).collect();
+        live.sort();
+        prop_assert_eq!(planned, live);
+    }
+}
