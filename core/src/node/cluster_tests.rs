@@ -1288,3 +1288,54 @@ fn a_commit_lost_with_its_backend_before_it_was_durable_is_finished_by_the_stand
     );
     assert!(c.journals[BE2].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Commit));
 }
+
+/// A transaction committed and finished on be (its server acknowledged
+/// it), whose outcome to the client was lost with its router; meanwhile be
+/// handed its key range to be2 (its last server left). The frontend drives
+/// it again through tr2, which asks the facility's backends first: be
+/// remembers the commit, so the client hears "accepted" and be2's server
+/// never sees the transaction (it would have been a second commit).
+#[test]
+fn a_finished_transaction_driven_again_after_a_hand_off_is_not_presented_again() {
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.take(BE, SERVER);
+    c.server_accept(1, t1);
+    let now = c.now;
+    for (i, t) in std::mem::take(&mut c.syncs) {
+        c.node(i).journal_done(now, t, Ok(()));
+    }
+    c.pump_only(BE, TR1);
+    assert_eq!(c.take_wire(TR1, FE).len(), 1, "the outcome to the client is lost");
+    c.pump();
+    c.ack(1, t1);
+    assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == crate::journal::RecordKind::Done));
+    c.req(BE, SERVER, Request::Close { chan: 1 });
+    c.kill(TR1);
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    assert!(c.take(BE2, SERVER).iter().all(|x| x.2 != Some(t1)), "be2 never sees t1");
+}
+
+/// A transaction with an `rtr_start_tx` timeout, driven again through tr2
+/// after tr1 was lost, keeps a timeout: once tr2 owns its branches (every
+/// backend answered), the timeout runs there, and ends it.
+#[test]
+fn a_transaction_driven_again_keeps_its_timeout() {
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::StartTx { chan: 1, tid: t1, timeout_ms: Some(1000) });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "one") });
+    assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1]);
+    c.kill(TR1);
+    assert_eq!(c.take(FE, CLIENT), vec![]);
+    assert_eq!(c.node(TR2).stats().active_tx, 1);
+    c.advance(TR2, Duration::from_millis(1001));
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(t1), Some(Status::Timout))]);
+    assert_eq!(
+        c.take(BE, SERVER).iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(),
+        vec![(MsgType::Rejected, Some(Status::Timout))]
+    );
+}

@@ -60,6 +60,10 @@ pub(super) struct Tx {
     /// replaced (a standby is taking over). This message and the client's
     /// later ones wait here, in order, until the range is active again.
     held: Option<Vec<ToRouter>>,
+    /// Driven again by its frontend after its first router was lost: what
+    /// the facility's backends know of it, asked before anything of it is
+    /// routed (`docs/outcomes.md`).
+    probe: Option<Probe>,
     /// Messages of branches whose backend node was lost before the
     /// outcome, waiting for their key range's next active partition; they
     /// go there before any held client message.
@@ -168,6 +172,19 @@ struct RangeGrant {
     holder: Option<PartKey>,
 }
 
+/// What the backends said of a transaction driven again through this
+/// router, so far.
+pub(super) struct Probe {
+    /// Backend nodes still to answer.
+    waiting: Vec<NodeRef>,
+    /// Some backend holds it committed (or committing).
+    committed: bool,
+    /// Some backend rolled its branch back.
+    aborted: bool,
+    /// The client's `rtr_start_tx` timeout, armed once the probe ends.
+    timeout_ms: Option<u32>,
+}
+
 /// One resolution in progress: the backends still to answer, and the answers.
 struct Inquiry {
     waiting: Vec<NodeRef>,
@@ -213,6 +230,9 @@ impl Router {
         }
         match m {
             ToRouter::Start { tid, facility, client, timeout_ms, redrive } => {
+                if redrive && !self.txs.contains_key(&tid) {
+                    return self.probe(ctx, tid, facility, client, from, timeout_ms);
+                }
                 self.begin(ctx.now, tid, facility, client, from);
                 if let (Some(ms), false) = (timeout_ms, redrive) {
                     self.timers.push(Reverse((ctx.now + Duration::from_millis(u64::from(ms)), tid)));
@@ -302,6 +322,20 @@ impl Router {
             }
             ToRouter::Vote { tid, part, accept, reason, durable } => {
                 let Some(tx) = self.txs.get_mut(&tid) else { return };
+                if !tx.branches.iter().any(|b| b.part == (from, part)) {
+                    // A branch this router took over (by driving the
+                    // transaction again, or asking about it) gives its vote
+                    // again: it is one of this transaction's branches now,
+                    // and hears its outcome.
+                    let b = Branch {
+                        part: (from, part),
+                        vote: VoteState::Pending,
+                        sent: 0,
+                        durable: false,
+                        msgs: Vec::new(),
+                    };
+                    tx.branches.push(b);
+                }
                 if !accept {
                     self.abort(ctx, tid, Status::Rejected, reason);
                     return;
@@ -476,6 +510,9 @@ impl Router {
                 self.inquiries.insert(tid, Inquiry { waiting: nodes, answers: Vec::new() });
             }
             ToRouter::Inquired { tid, parts, state } => {
+                if self.txs.get(&tid).and_then(|tx| tx.probe.as_ref()).is_some_and(|p| p.waiting.contains(&from)) {
+                    return self.probed(ctx, tid, from, Some(state));
+                }
                 let Some(q) = self.inquiries.get_mut(&tid) else { return };
                 q.waiting.retain(|n| *n != from);
                 q.answers.push((from, parts, state));
@@ -799,6 +836,80 @@ impl Router {
         }
     }
 
+    /// A frontend drives `tid` again here because its router was lost. The
+    /// lost router may have decided it, and a backend may have committed
+    /// and even finished it (a partition that handed its range on, a node
+    /// that restarted): before anything of it is routed, every backend node
+    /// of the facility is asked what it knows (`ToBackend::Inquire`). Each
+    /// answers once the lost router's link to it is gone (a branch that
+    /// router still drives waits for its decision), and its branches of
+    /// `tid` become this router's. The client's messages wait meanwhile.
+    fn probe(
+        &mut self,
+        ctx: &mut Ctx,
+        tid: Tid,
+        facility: String,
+        client: ChanRef,
+        fe: NodeRef,
+        timeout_ms: Option<u32>,
+    ) {
+        // Every linked backend node of the facility, with partitions here
+        // or not (one whose servers all left may hold the commit).
+        let mut nodes: Vec<NodeRef> = ctx.topo.reachable(&facility, crate::facility::RoleList::Backend);
+        for p in self.partitions.get(&facility).map(Vec::as_slice).unwrap_or_default() {
+            if p.callout == Callout::No && !nodes.contains(&p.key.0) {
+                nodes.push(p.key.0);
+            }
+        }
+        for n in &nodes {
+            ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone() });
+        }
+        let tx = self.begin(ctx.now, tid, facility, client, fe);
+        tx.held = Some(Vec::new());
+        let none = nodes.is_empty();
+        tx.probe = Some(Probe { waiting: nodes, committed: false, aborted: false, timeout_ms });
+        if none {
+            self.probed(ctx, tid, LOCAL, None); // nobody to ask: it goes on at once
+        }
+    }
+
+    /// Backend node `from` answered the probe of `tid` (`None`: it was lost,
+    /// or nothing was asked). Once every node answered: committed anywhere,
+    /// the transaction is committed (the client hears so); rolled back
+    /// anywhere, it is rejected; otherwise it goes on here as if new (the
+    /// backends deliver nothing twice), its timeout armed now.
+    fn probed(&mut self, ctx: &mut Ctx, tid: Tid, from: NodeRef, state: Option<TxState>) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        let Some(p) = tx.probe.as_mut() else { return };
+        p.waiting.retain(|n| *n != from);
+        match state {
+            Some(TxState::Committed) => p.committed = true,
+            Some(TxState::Aborted) => p.aborted = true,
+            _ => {}
+        }
+        if !p.waiting.is_empty() {
+            return;
+        }
+        let Some(p) = tx.probe.take() else { return };
+        if p.committed {
+            // Its branches (committed, and finished or finishing) stay
+            // where they are; only the client is owed the outcome.
+            self.finish(ctx, tid, true, Status::Ok, 0);
+            return;
+        }
+        if p.aborted {
+            self.abort(ctx, tid, Status::Routerunavailtmo, 0);
+            return;
+        }
+        if let Some(ms) = p.timeout_ms {
+            self.timers.push(Reverse((ctx.now + Duration::from_millis(u64::from(ms)), tid)));
+        }
+        let fe = tx.fe;
+        for m in tx.held.take().unwrap_or_default() {
+            self.handle(ctx, fe, m);
+        }
+    }
+
     /// A committing transaction heard from every backend.
     fn settle(&mut self, ctx: &mut Ctx, tid: Tid) {
         let Some(c) = self.committing.remove(&tid) else { return };
@@ -851,6 +962,18 @@ impl Router {
                     downs.push((fac.clone(), p.key.1));
                 }
             }
+        }
+        let mut probing: Vec<Tid> = self
+            .txs
+            .iter()
+            .filter(|(_, tx)| tx.probe.as_ref().is_some_and(|p| p.waiting.contains(&node)))
+            .map(|(t, _)| *t)
+            .collect();
+        probing.sort();
+        for tid in probing {
+            // A lost backend cannot answer; its journal's commits reach
+            // this router through whoever reads it (`TookOver`).
+            self.probed(ctx, tid, node, None);
         }
         let mut on_it: Vec<Tid> =
             self.txs.iter().filter(|(_, tx)| tx.branches.iter().any(|b| b.part.0 == node)).map(|(t, _)| *t).collect();
@@ -933,6 +1056,7 @@ impl Router {
             started: now,
             prepare: None,
             held: None,
+            probe: None,
             redrive: Vec::new(),
         })
     }
