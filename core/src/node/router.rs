@@ -183,7 +183,16 @@ impl Router {
         }
         match m {
             ToRouter::Start { tid, facility, client, timeout_ms, redrive } => {
-                self.begin(ctx.now, tid, facility, client, from);
+                let tx = self.begin(ctx.now, tid, facility, client, from);
+                if redrive {
+                    // Driven again by a frontend whose link to this router
+                    // broke: the transaction may still be here, its client
+                    // taken for gone when that link went down. It is that
+                    // client's again, reached over the new link.
+                    tx.fe = from;
+                    tx.client = client;
+                    tx.client_gone = false;
+                }
                 if let (Some(ms), false) = (timeout_ms, redrive) {
                     self.timers.push(Reverse((ctx.now + Duration::from_millis(u64::from(ms)), tid)));
                 }
