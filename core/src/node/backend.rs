@@ -166,6 +166,12 @@ pub(super) struct Branch {
     /// The owner's link went down at this instant and no router took the
     /// branch over yet.
     orphaned: Option<Instant>,
+    /// Set aside by the retry limit after its accept vote was given (and
+    /// withdrawn with its server): the router may have committed on that
+    /// vote, so the backend does not decide it alone. It is presented no
+    /// more and waits for the router's outcome: a commit makes it a
+    /// committed exception, a rejection drops it (see `set_aside`).
+    aside: bool,
 }
 
 impl Branch {
@@ -198,6 +204,7 @@ impl Branch {
             vote_syncing: false,
             parked: Vec::new(),
             orphaned: None,
+            aside: false,
         }
     }
 }
@@ -233,13 +240,17 @@ pub struct Exception {
     pub part: PartId,
     /// It had committed: its servers still owe it, an operator must resolve it.
     pub committed: bool,
+    /// Its outcome is not known yet: its accept vote was given before its
+    /// last server was lost, so the router decides (committed is false
+    /// until it does). An operator can neither retry nor forget it yet.
+    pub undecided: bool,
     pub strikes: u32,
 }
 
 impl Exception {
     /// Set aside before the crash (the journal knows no partition: 0).
     fn recovered(t: crate::txrecord::SetAsideTx) -> Exception {
-        Exception { tid: t.tid, facility: t.facility, part: 0, committed: true, strikes: t.strikes }
+        Exception { tid: t.tid, facility: t.facility, part: 0, committed: true, undecided: false, strikes: t.strikes }
     }
 }
 
@@ -696,6 +707,7 @@ impl Backend {
         let facility = p.facility.clone();
         // Committed work the server had not acknowledged: it may or may not
         // have applied it. Present it again, ahead of newer work.
+        // (tid, committed, its accept vote was given, strikes)
         let mut struck_out = Vec::new();
         let mut expended = Vec::new();
         for tid in srv.unacked.iter().rev() {
@@ -704,7 +716,7 @@ impl Backend {
                 b.uncertain = true;
                 b.strikes += 1;
                 if b.strikes >= limit {
-                    struck_out.push((*tid, true, b.strikes));
+                    struck_out.push((*tid, true, true, b.strikes));
                 } else {
                     p.waiting.push_front(*tid);
                 }
@@ -717,7 +729,8 @@ impl Backend {
                 // again. The first message comes as uncertain because the
                 // lost server may have applied the work already.
                 b.server = None;
-                if b.voted_accept {
+                let voted = b.voted_accept;
+                if voted {
                     b.uncertain = true;
                     b.voted_accept = false;
                     ctx.to_router(b.router, ToRouter::VoteWithdrawn { tid, part: part_id });
@@ -726,7 +739,7 @@ impl Backend {
                 if b.expendable && b.committed.is_none() {
                     expended.push(tid);
                 } else if b.strikes >= limit {
-                    struck_out.push((tid, b.committed.is_some(), b.strikes));
+                    struck_out.push((tid, b.committed.is_some(), voted, b.strikes));
                 } else {
                     p.waiting.push_front(tid);
                 }
@@ -739,8 +752,8 @@ impl Backend {
                 self.replay_parked(ctx, b.parked);
             }
         }
-        for (tid, committed, strikes) in struck_out {
-            self.set_aside(ctx, tid, part_id, &facility, committed, strikes);
+        for (tid, committed, voted, strikes) in struck_out {
+            self.set_aside(ctx, tid, part_id, &facility, committed, voted, strikes);
         }
         if self.parts.get(&part_id).is_some_and(|p| p.servers.is_empty()) {
             self.last_server_left(ctx, part_id);
@@ -766,7 +779,7 @@ impl Backend {
         let Some(b) = self.branches.get_mut(&(tid, part)) else { return };
         b.server = None;
         b.strikes += 1;
-        let strikes = b.strikes;
+        let (strikes, voted) = (b.strikes, b.voted_accept);
         ctx.deliver(chan.0, status_delivery(chan.1, MsgType::Rejected, Some(tid), Status::Dlktxres, 0));
         if let Some(srv) = self.servers.get_mut(&chan) {
             srv.current = None;
@@ -778,31 +791,76 @@ impl Backend {
             }
         }
         if strikes >= limit {
-            self.set_aside(ctx, tid, part, &facility, false, strikes);
+            self.set_aside(ctx, tid, part, &facility, false, voted, strikes);
         }
         self.dispatch(ctx, part);
     }
 
     /// The retry limit: a transaction whose servers failed `strikes` times
-    /// is presented no more. Undecided, it is rejected; committed, it stays
-    /// committed but waits for an operator. Either way the journal keeps an
-    /// exception record, and `rtr show transaction` lists it.
-    fn set_aside(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, facility: &str, committed: bool, strikes: u32) {
-        if self.journal {
+    /// is presented no more. Committed, it stays committed but waits for an
+    /// operator. Undecided and never voted for (`voted` false), it is
+    /// rejected here: no router can have committed it without this
+    /// branch's vote. Undecided after its vote was given (the router may
+    /// have committed on it before the withdrawal reached it), the backend
+    /// does not decide: it asks the router to reject (`BranchFailed`), and
+    /// the branch waits, presented no more, for the router's outcome
+    /// ([`Backend::aside_decided`]). The journal keeps an exception record
+    /// once the outcome is known, and `rtr show transaction` lists it.
+    #[allow(clippy::too_many_arguments)]
+    fn set_aside(
+        &mut self,
+        ctx: &mut Ctx,
+        tid: Tid,
+        part: PartId,
+        facility: &str,
+        committed: bool,
+        voted: bool,
+        strikes: u32,
+    ) {
+        let undecided = !committed && voted && self.branches.contains_key(&(tid, part));
+        if self.journal && !undecided {
             let rec = TxRecord::Exception { status: Status::Retrylimit.code(), strikes, committed };
             ctx.journal(vec![(tid, rec)], false, None);
         }
-        self.exceptions.push(Exception { tid, facility: facility.to_string(), part, committed, strikes });
+        self.exceptions.push(Exception { tid, facility: facility.to_string(), part, committed, undecided, strikes });
         if committed {
             // Keep the branch (its messages) for the operator; nothing more
             // will present it, and no Done is written.
             if let Some(b) = self.branches.get_mut(&(tid, part)) {
                 b.server = None;
             }
+        } else if undecided {
+            if let Some(b) = self.branches.get_mut(&(tid, part)) {
+                b.server = None;
+                b.aside = true;
+                ctx.to_router(b.router, ToRouter::BranchFailed { tid, part, status: Status::Retrylimit });
+            }
         } else if let Some(b) = self.branches.remove(&(tid, part)) {
             self.remember(tid, false, Status::Retrylimit, 0);
             ctx.to_router(b.router, ToRouter::BranchFailed { tid, part, status: Status::Retrylimit });
             self.replay_parked(ctx, b.parked);
+        }
+    }
+
+    /// The router's outcome reached a branch set aside undecided
+    /// (`set_aside`): the exception is settled, committed (its commit is
+    /// durable: the branch stays for the operator, like any committed
+    /// exception) or rejected (the caller drops the branch), and the
+    /// journal records it.
+    fn aside_decided(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, committed: bool) {
+        let Some(e) = self.exceptions.iter_mut().find(|e| e.tid == tid && e.part == part && e.undecided) else {
+            return;
+        };
+        e.undecided = false;
+        e.committed = committed;
+        let strikes = e.strikes;
+        if self.journal {
+            let rec = TxRecord::Exception { status: Status::Retrylimit.code(), strikes, committed };
+            ctx.journal(vec![(tid, rec)], false, None);
+        }
+        if let Some(b) = self.branches.get_mut(&(tid, part)) {
+            b.aside = false;
+            b.server = None;
         }
     }
 
@@ -1009,6 +1067,9 @@ impl Backend {
                     }
                     self.remember(tid, false, status, reason);
                     for part in mine {
+                        if self.branches.get(&(tid, part)).is_some_and(|b| b.aside) {
+                            self.aside_decided(ctx, tid, part, false);
+                        }
                         self.abort_branch(ctx, tid, part, status, reason);
                     }
                 } else if self.journal && !mine.iter().all(|p| self.is_callout(*p)) {
@@ -1049,6 +1110,10 @@ impl Backend {
         b.orphaned = None;
         if let Some(reason) = b.voted_reject {
             ctx.to_router(from, ToRouter::Vote { tid, part, accept: false, reason, durable: true });
+        } else if b.aside {
+            // Set aside undecided: the new owner is asked to reject, as the
+            // old one was.
+            ctx.to_router(from, ToRouter::BranchFailed { tid, part, status: Status::Retrylimit });
         } else if b.voted_accept && b.committed.is_none() && !b.vote_syncing {
             let (reason, durable) = (b.vote_reason, b.vote_durable);
             ctx.to_router(from, ToRouter::Vote { tid, part, accept: true, reason, durable });
@@ -1249,7 +1314,9 @@ impl Backend {
             if since + ORPHAN_GRACE > ctx.now {
                 let d = since + ORPHAN_GRACE;
                 self.orphan_deadline = Some(self.orphan_deadline.map_or(d, |x| x.min(d)));
-            } else if !b.voted_accept {
+            } else if !b.voted_accept && !b.aside {
+                // (A branch set aside after its vote is asked about like a
+                // voted one: its router may have committed it.)
                 expired.push(*key);
             } else {
                 b.orphaned = Some(ctx.now);
@@ -1426,6 +1493,7 @@ impl Backend {
         self.remember(tid, true, Status::Ok, reason);
         let mut n = 0;
         let mut parked = Vec::new();
+        let mut aside = Vec::new();
         for part in &parts {
             let callout = self.is_callout(*part);
             let Some(b) = self.branches.get_mut(&(tid, *part)) else { continue };
@@ -1450,12 +1518,21 @@ impl Backend {
             }
             n += 1;
             b.committed = Some((Status::Ok, reason));
+            if b.aside {
+                // Set aside undecided: now a committed exception, presented
+                // no more (it waits for an operator).
+                aside.push(*part);
+                continue;
+            }
             if let Some(s) = b.server {
                 self.deliver_commit(ctx, s, tid, reason);
                 self.dispatch(ctx, *part);
             }
             // A branch without a server gets its messages and the outcome
             // when one is free (dispatch).
+        }
+        for part in aside {
+            self.aside_decided(ctx, tid, part, true);
         }
         self.finishing.entry(tid).or_default().unacked += n;
         // A branch of a partition whose last server left (and whose grant

@@ -1339,3 +1339,239 @@ fn a_transaction_driven_again_keeps_its_timeout() {
         vec![(MsgType::Rejected, Some(Status::Timout))]
     );
 }
+
+impl Cluster {
+    /// The connection between `a` and `b` breaks (both live): what was on
+    /// the wire between them is lost and each end sees the link go down.
+    fn cut(&mut self, a: usize, b: usize) {
+        self.wire.retain(|(f, t, _)| !((*f == a && *t == b) || (*f == b && *t == a)));
+        let now = self.now;
+        self.node(a).link_down(now, peer_ref(b));
+        self.node(b).link_down(now, peer_ref(a));
+        self.pump();
+    }
+
+    /// The connection between `a` and `b` is made again.
+    fn relink(&mut self, a: usize, b: usize) {
+        self.link_all(|x, y| (x == a && y == b) || (x == b && y == a));
+    }
+}
+
+/// Simulator seed 4 (one router, connection resets): the frontend's only
+/// router committed a transaction the client had accepted, and the
+/// connection broke before the outcome reached the frontend. The frontend
+/// rejected it (`ROUTERUNAVAILTMO`) while the server applied it. Now it
+/// waits for a router and drives it again there, which brings the commit.
+#[test]
+fn a_frontend_that_loses_its_last_router_after_the_accept_waits_and_gets_the_real_outcome() {
+    let mut c = ready();
+    c.kill(TR2);
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    c.server_accept(1, tid);
+    // tr1 decided commit; the backend is making it durable when the
+    // connection between the frontend and tr1 breaks.
+    assert_eq!(c.syncs.len(), 1);
+    c.cut(FE, TR1);
+    assert_eq!(c.take(FE, CLIENT), vec![], "the frontend gives no outcome it does not know");
+    c.sync();
+    assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Accepted]);
+    c.ack(1, tid);
+    assert!(c.take(FE, CLIENT).is_empty(), "no router: the client still waits");
+    // The router is back: the transaction is driven again there, and the
+    // backend answers with the commit it holds.
+    c.relink(FE, TR1);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+    assert!(c.take(BE, SERVER).is_empty(), "the server is not told twice");
+    assert_eq!(c.node(TR1).stats().active_tx, 0);
+}
+
+/// A transaction waiting for a router: a peer that routes another facility
+/// only changes nothing; a router that links drives it again; a second loss
+/// makes it wait again; the client closing its channel meanwhile is
+/// forgotten without a word to the lost router; the commit still happens
+/// once at the backend.
+#[test]
+fn a_transaction_waiting_for_a_router_survives_a_second_loss_and_its_client_closing() {
+    let mut c = ready();
+    c.kill(TR2);
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Prepare]);
+    c.cut(FE, TR1);
+    assert!(c.take(FE, CLIENT).is_empty(), "accepted: it waits for a router");
+    // A node that routes only facility G links: nothing is driven to it.
+    let mut only_g = std::collections::BTreeMap::new();
+    only_g.insert("G".to_string(), crate::facility::Roles { frontend: false, router: true, backend: false });
+    let now = c.now;
+    c.node(FE).link_up(now, peer_ref(TR2), PeerInfo { name: "tr2".into(), facilities: only_g });
+    let out = c.node(FE).take_output();
+    assert!(!out.iter().any(|o| matches!(o, Output::Peer { .. })), "{out:?}");
+    assert!(c.take(FE, CLIENT).is_empty());
+    // tr1 is back: the transaction is there again (the server is not
+    // presented it twice).
+    c.relink(FE, TR1);
+    assert_eq!(c.node(TR1).stats().active_tx, 1);
+    assert!(c.take(BE, SERVER).iter().all(|x| x.1 == MsgType::Prepare));
+    // Lost again before any outcome: it waits again.
+    c.cut(FE, TR1);
+    assert!(c.take(FE, CLIENT).is_empty());
+    // The client goes away while it waits: forgotten here, nothing sent.
+    let now = c.now;
+    c.node(FE).handle_request(now, CLIENT, Request::Close { chan: 1 });
+    let out = c.node(FE).take_output();
+    assert!(!out.iter().any(|o| matches!(o, Output::Peer { .. })), "{out:?}");
+    c.relink(FE, TR1);
+    let out = c.take_wire(FE, TR1);
+    assert!(!out.iter().any(|m| matches!(m, Internal::Tr(_))), "nothing to drive: {out:?}");
+    // The accepted transaction still commits (its client is gone), once.
+    c.server_accept(1, tid);
+    c.sync();
+    let s = c.take(BE, SERVER);
+    assert_eq!(s.iter().filter(|x| x.1 == MsgType::Accepted).count(), 1, "{s:?}");
+    assert!(c.take(FE, CLIENT).is_empty());
+}
+
+/// Prepared but not accepted, the transaction waits for a router too; the
+/// client may still reject it then, at once (no router could commit it
+/// without its accept).
+#[test]
+fn a_prepared_transaction_waiting_for_a_router_can_be_rejected_by_its_client() {
+    let mut c = ready();
+    c.kill(TR2);
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "pay") });
+    c.req(FE, CLIENT, Request::Prepare { chan: 1, tid, reason: 4 });
+    c.cut(FE, TR1);
+    assert!(c.take(FE, CLIENT).is_empty(), "prepared: it waits for a router");
+    c.req(FE, CLIENT, Request::Reject { chan: 1, tid, flags: 0, reason: 0 });
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(tid), Some(Status::Rejected))]);
+    c.relink(FE, TR1);
+    assert!(c.take_wire(FE, TR1).iter().all(|m| !matches!(m, Internal::Tr(_))));
+}
+
+impl Cluster {
+    /// A second server (chan 2) on be, and a retry limit of 1 for its
+    /// partition: one lost server sets a transaction aside.
+    fn two_servers_retry_limit_one(&mut self) -> PartId {
+        self.open_server(2, flags::ope::EXPLICIT_ACCEPT);
+        self.take(BE, SERVER);
+        let now = self.now;
+        let part = self.node(BE).show_partitions().0[0].id;
+        let change = crate::protocol::admin::PartitionChange::RetryLimit(1);
+        self.node(BE).set_partition(now, "F", part, change).expect("retry limit set");
+        part
+    }
+
+    /// The journal's Exception records of `tid` on node `k`: whether each
+    /// says committed.
+    fn exception_records(&self, k: usize, tid: Tid) -> Vec<bool> {
+        self.journals[k]
+            .iter()
+            .filter(|r| r.tid == tid && r.kind == crate::journal::RecordKind::Exception)
+            .map(|r| r.payload.last() == Some(&1))
+            .collect()
+    }
+}
+
+/// Simulator seed 316: a server is lost after voting yes, with the retry
+/// limit reached, while the router's commit (decided on that vote) is on
+/// its way. The backend used to reject the branch on its own and then
+/// ignore the commit: committed elsewhere, never applied here. Now the
+/// branch waits for the router's outcome and becomes a committed exception.
+#[test]
+fn a_branch_set_aside_after_its_vote_follows_the_routers_commit() {
+    use crate::protocol::admin::{BeState, TxChange};
+    let mut c = ready();
+    c.two_servers_retry_limit_one();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    let s = c.take(BE, SERVER);
+    assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Prepare]);
+    let chan = s[0].0;
+    // The vote reaches tr1, which commits; its outcome is still on the wire
+    // when the server dies.
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan, tid, reason: 0, flags: 0, implicit: false });
+    c.pump_only(BE, TR1);
+    assert!(c.wire.iter().any(|(f, t, m)| *f == TR1
+        && *t == BE
+        && matches!(m, Internal::Be(ToBackend::Outcome { accepted: true, .. }))));
+    c.node(BE).handle_request(now, SERVER, Request::Close { chan });
+    c.collect();
+    // Set aside, undecided: no operator action yet.
+    let e = c.node(BE).be.exceptions.clone();
+    assert_eq!((e.len(), e[0].committed, e[0].undecided), (1, false, true));
+    assert!(c.node(BE).exception_tids().is_empty());
+    let refused = c.node(BE).set_transaction(now, tid, TxChange::Forget).unwrap_err();
+    assert_eq!(refused.0, "TXUNDECIDED");
+    assert!(c.exception_records(BE, tid).is_empty(), "no exception record before the outcome");
+    let (rows, _) = c.node(BE).show_transactions(now);
+    assert_eq!(rows.iter().find(|r| r.tid == tid).unwrap().branches[0].state, BeState::Exception);
+    // The commit arrives and is made durable: a committed exception.
+    c.pump();
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+    assert!(c.take(BE, SERVER).is_empty(), "presented no more");
+    let e = c.node(BE).be.exceptions.clone();
+    assert_eq!((e.len(), e[0].committed, e[0].undecided), (1, true, false));
+    assert_eq!(c.exception_records(BE, tid), vec![true]);
+    assert_eq!(c.node(BE).exception_tids(), vec![tid]);
+    // An operator presents it again: the other server applies it.
+    let now = c.now;
+    c.node(BE).set_transaction(now, tid, TxChange::Retry).expect("retried");
+    c.pump();
+    let s = c.take(BE, SERVER);
+    assert_eq!(
+        s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(),
+        vec![(MsgType::Msg1Uncertain, Some(tid)), (MsgType::Accepted, Some(tid))]
+    );
+}
+
+/// The same loss before the router decided: the router rejects on the
+/// backend's request, and the branch is dropped as a rejected exception.
+#[test]
+fn a_branch_set_aside_after_its_vote_is_dropped_when_the_router_rejects() {
+    let mut c = ready();
+    c.two_servers_retry_limit_one();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "pay") });
+    let chan = c.take(BE, SERVER)[0].0;
+    // An early vote (before the client's accept), then the server dies.
+    c.req(BE, SERVER, Request::Accept { chan, tid, reason: 0, flags: 0, implicit: false });
+    c.req(BE, SERVER, Request::Close { chan });
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(tid), Some(Status::Retrylimit))]);
+    let e = c.node(BE).be.exceptions.clone();
+    assert_eq!((e.len(), e[0].committed, e[0].undecided), (1, false, false));
+    assert_eq!(c.exception_records(BE, tid), vec![false]);
+    let now = c.now;
+    let (rows, _) = c.node(BE).show_transactions(now);
+    let row = rows.iter().find(|r| r.tid == tid).expect("listed");
+    assert_eq!(row.branches.len(), 1);
+    assert_eq!(row.branches[0].state, crate::protocol::admin::BeState::Exception);
+    assert!(c.take(BE, SERVER).is_empty());
+    // Nothing of it waits on be any more but the exception.
+    assert!(c.node(BE).be.branches.keys().all(|(t, _)| *t != tid));
+}
+
+/// The router still holds the accepted transaction when its frontend's link
+/// comes back (it took the client for gone when the link broke): the
+/// frontend's re-drive makes the client its own again, and the client hears
+/// the commit.
+#[test]
+fn a_transaction_driven_again_through_the_same_router_reaches_its_client() {
+    let mut c = ready();
+    c.kill(TR2);
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    c.cut(FE, TR1);
+    c.relink(FE, TR1);
+    assert_eq!(c.node(TR1).stats().active_tx, 1);
+    c.server_accept(1, tid);
+    c.sync();
+    assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Accepted]);
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+}

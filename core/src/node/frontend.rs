@@ -8,6 +8,7 @@
 use super::Map;
 
 use super::{ChanRef, Ctx, NodeRef, ToFrontend, ToRouter, LOCAL};
+use crate::facility::RoleList;
 use crate::msgtype::MsgType;
 use crate::protocol::{Bytes, ConnId, Delivery, Payload, Request};
 use crate::status::Status;
@@ -26,10 +27,38 @@ pub(super) struct ClientChan {
 #[derive(Default)]
 struct Flight {
     router: NodeRef,
+    /// Its router was lost, no other router of the facility is linked, and
+    /// the client had accepted or prepared: the lost router may have
+    /// committed it, so it has no outcome here yet. It waits for a router
+    /// of its facility to link (`Frontend::router_up`); `router` names the
+    /// lost one and nothing is sent to it. Invariant: only when
+    /// [`Flight::voted`].
+    waiting: bool,
     timeout_ms: Option<u32>,
     sends: Vec<(Bytes, u32)>,
     prepare: Option<u32>,
     accept: Option<u32>,
+}
+
+impl Flight {
+    /// The client accepted (`rtr_accept_tx`, or a send with
+    /// `RTR_F_SEN_ACCEPT`) or prepared: a router may have committed it.
+    fn voted(&self) -> bool {
+        self.accepted() || self.prepare.is_some()
+    }
+
+    /// The client accepted (`rtr_accept_tx`, or a send with `RTR_F_SEN_ACCEPT`).
+    fn accepted(&self) -> bool {
+        self.accept.is_some() || self.sends.iter().any(|(_, fl)| fl & crate::flags::sen::ACCEPT != 0)
+    }
+
+    /// Send `m` to the transaction's router, unless it waits for one (what
+    /// the client asks meanwhile is kept in the flight and driven later).
+    fn tell(&self, ctx: &mut Ctx, m: ToRouter) {
+        if !self.waiting {
+            ctx.to_router(self.router, m);
+        }
+    }
 }
 
 #[derive(Default)]
@@ -48,13 +77,14 @@ impl Frontend {
         ctx.deliver(chan.0, status_delivery(chan.1, MsgType::Opened, None, Status::Ok, 0));
     }
 
+    /// A client channel closed. Its transaction's router hears that the
+    /// client went away; a transaction waiting for a router is simply
+    /// forgotten here (the backends' in-doubt branches ask a router later,
+    /// which finds out from them what became of it).
     pub fn close(&mut self, ctx: &mut Ctx, chan: ChanRef) {
         if let Some(c) = self.chans.remove(&chan) {
             if let Some(tid) = c.current {
-                ctx.to_router(
-                    c.flight.router,
-                    ToRouter::ClientAbort { tid, status: Status::Reqdied, reason: 0, gone: true },
-                );
+                c.flight.tell(ctx, ToRouter::ClientAbort { tid, status: Status::Reqdied, reason: 0, gone: true });
             }
         }
     }
@@ -99,10 +129,10 @@ impl Frontend {
                     c.flight.sends.push((data.clone(), fl));
                 }
                 let send = ToRouter::Send { tid, facility: c.facility.clone(), client: chan, data, flags: fl };
-                ctx.to_router(c.flight.router, send);
+                c.flight.tell(ctx, send);
             }
             Request::Accept { tid, reason, flags: fl, .. } if c.current == Some(tid) => {
-                ctx.to_router(c.flight.router, ToRouter::ClientAccept { tid, reason });
+                c.flight.tell(ctx, ToRouter::ClientAccept { tid, reason });
                 c.flight.accept = Some(reason);
                 if fl & crate::flags::acc::FORGET != 0 {
                     // The client forgot it: no reply or outcome reaches it.
@@ -110,12 +140,25 @@ impl Frontend {
                 }
             }
             Request::Prepare { tid, reason, .. } if c.current == Some(tid) => {
-                ctx.to_router(c.flight.router, ToRouter::ClientPrepare { tid, reason });
+                c.flight.tell(ctx, ToRouter::ClientPrepare { tid, reason });
                 c.flight.prepare = Some(reason);
             }
+            Request::Reject { tid, reason, .. }
+                if c.current == Some(tid) && c.flight.waiting && !c.flight.accepted() =>
+            {
+                // Waiting for a router after a prepare: no router can have
+                // committed without the client's accept, so the reject
+                // stands at once (the prepare's reason, as a router gives).
+                let reason = c.flight.prepare.unwrap_or(reason);
+                c.current = None;
+                c.flight = Flight::default();
+                ctx.deliver(chan.0, status_delivery(chan.1, MsgType::Rejected, Some(tid), Status::Rejected, reason));
+            }
             Request::Reject { tid, reason, .. } if c.current == Some(tid) => {
+                // (Waiting after an accept: the library refuses a reject
+                // then, and nothing goes to a router.)
                 let abort = ToRouter::ClientAbort { tid, status: Status::Rejected, reason, gone: false };
-                ctx.to_router(c.flight.router, abort);
+                c.flight.tell(ctx, abort);
             }
             // Requests naming a finished tid, and server-only requests (the
             // node routes by role, so those never come here).
@@ -180,48 +223,85 @@ impl Frontend {
     /// its facility (start, every send in order, then the prepare or accept
     /// the client gave). The backends recognise the tid, deliver nothing
     /// twice and answer with what they already know, so the application
-    /// notices nothing. With no router left the transaction is rejected
-    /// (`RTR_STS_ROUTERUNAVAILTMO`).
+    /// notices nothing.
+    ///
+    /// With no router left, a transaction the client has not accepted or
+    /// prepared yet is rejected (`RTR_STS_ROUTERUNAVAILTMO`): no router can
+    /// have committed it without that accept. One the client accepted (or
+    /// prepared) may have been committed by the lost router, so the
+    /// frontend gives it no outcome of its own: it waits, for as long as it
+    /// takes, for a router of its facility to link ([`Frontend::router_up`]),
+    /// which drives it again and brings its real outcome.
     pub fn router_lost(&mut self, ctx: &mut Ctx, lost: NodeRef) {
         for (chan, c) in self.chans.iter_mut() {
             let Some(tid) = c.current else { continue };
-            if c.flight.router != lost {
+            if c.flight.router != lost || c.flight.waiting {
                 continue;
             }
             let Some(&router) = ctx.topo.routers(&c.facility).first() else {
+                if c.flight.voted() {
+                    c.flight.waiting = true;
+                    continue;
+                }
                 c.current = None;
                 c.flight = Flight::default();
                 let d = status_delivery(chan.1, MsgType::Rejected, Some(tid), Status::Routerunavailtmo, 0);
                 ctx.deliver(chan.0, d);
                 continue;
             };
-            c.flight.router = router;
-            let f = &c.flight;
-            let facility = c.facility.clone();
-            let start = ToRouter::Start {
-                tid,
-                facility: facility.clone(),
-                client: *chan,
-                timeout_ms: f.timeout_ms,
-                redrive: true,
-            };
-            ctx.to_router(router, start);
-            for (data, fl) in &f.sends {
-                let send =
-                    ToRouter::Send { tid, facility: facility.clone(), client: *chan, data: data.clone(), flags: *fl };
-                ctx.to_router(router, send);
+            c.drive_again(ctx, *chan, tid, router);
+        }
+    }
+
+    /// The link to node `id` came up: transactions waiting for a router
+    /// (see [`Frontend::router_lost`]) are driven again through their
+    /// facility's preferred router, when `id` made one reachable (a node
+    /// that routes only other facilities changes nothing for them).
+    pub fn router_up(&mut self, ctx: &mut Ctx, id: NodeRef) {
+        let mut chans: Vec<ChanRef> =
+            self.chans.iter().filter(|(_, c)| c.flight.waiting && c.current.is_some()).map(|(k, _)| *k).collect();
+        if chans.is_empty() {
+            return;
+        }
+        // In channel order, so the routers hear them in an order that
+        // depends on the inputs only.
+        chans.sort();
+        for chan in chans {
+            let Some(c) = self.chans.get_mut(&chan) else { continue };
+            let Some(tid) = c.current else { continue };
+            if !ctx.topo.peer_plays(id, &c.facility, RoleList::Router) {
+                continue;
             }
-            if let Some(reason) = f.prepare {
-                ctx.to_router(router, ToRouter::ClientPrepare { tid, reason });
-            }
-            if let Some(reason) = f.accept {
-                ctx.to_router(router, ToRouter::ClientAccept { tid, reason });
-            }
+            let Some(router) = ctx.topo.first_router(&c.facility) else { continue };
+            c.drive_again(ctx, chan, tid, router);
         }
     }
 }
 
 impl ClientChan {
+    /// Drive the current transaction `tid` again through `router`: its
+    /// start (marked as a re-drive: no timeout there), every send in order,
+    /// then the prepare and accept the client gave.
+    fn drive_again(&mut self, ctx: &mut Ctx, chan: ChanRef, tid: Tid, router: NodeRef) {
+        self.flight.router = router;
+        self.flight.waiting = false;
+        let f = &self.flight;
+        let facility = &self.facility;
+        let start =
+            ToRouter::Start { tid, facility: facility.clone(), client: chan, timeout_ms: f.timeout_ms, redrive: true };
+        ctx.to_router(router, start);
+        for (data, fl) in &f.sends {
+            let send = ToRouter::Send { tid, facility: facility.clone(), client: chan, data: data.clone(), flags: *fl };
+            ctx.to_router(router, send);
+        }
+        if let Some(reason) = f.prepare {
+            ctx.to_router(router, ToRouter::ClientPrepare { tid, reason });
+        }
+        if let Some(reason) = f.accept {
+            ctx.to_router(router, ToRouter::ClientAccept { tid, reason });
+        }
+    }
+
     /// Make `tid` the current transaction, routed through the facility's
     /// preferred reachable router; false if it is stale or not the
     /// connection's own, or if no router can be reached (the client then

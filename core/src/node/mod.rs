@@ -710,7 +710,8 @@ impl Node {
 
     /// The link to peer `id` is up (its handshake agreed on these
     /// facilities). Backends register their partitions with it when it is
-    /// a router of theirs.
+    /// a router of theirs; then client transactions that lost their last
+    /// router after the client's accept are driven again through it.
     pub fn link_up(&mut self, now: Instant, id: NodeRef, info: PeerInfo) {
         let events = self.link_events(&info, true);
         self.topo.peers.insert(id, info);
@@ -720,6 +721,7 @@ impl Node {
             self.bc.rtr_event(&mut ctx, &facility, e, role, None);
         }
         self.be.router_up(&mut ctx, id);
+        self.fe.router_up(&mut ctx, id);
         self.run(now);
     }
 

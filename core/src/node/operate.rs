@@ -88,6 +88,14 @@ impl Backend {
             return Err(("NOSUCHTX", format!("transaction {tid} is not set aside on this node")));
         };
         let e = self.exceptions[at].clone();
+        if e.undecided {
+            // Its router may have committed it: retrying or forgetting it
+            // now could contradict the outcome that is on its way.
+            return Err((
+                "TXUNDECIDED",
+                format!("transaction {tid} was set aside before its outcome was known; wait for its router's outcome"),
+            ));
+        }
         match change {
             TxChange::Forget => {
                 self.exceptions.remove(at);

@@ -233,7 +233,16 @@ impl Router {
                 if redrive && !self.txs.contains_key(&tid) {
                     return self.probe(ctx, tid, facility, client, from, timeout_ms);
                 }
-                self.begin(ctx.now, tid, facility, client, from);
+                let tx = self.begin(ctx.now, tid, facility, client, from);
+                if redrive {
+                    // Driven again by a frontend whose link to this router
+                    // broke: the transaction is still here, its client
+                    // taken for gone when that link went down. It is that
+                    // client's again, reached over the new link.
+                    tx.fe = from;
+                    tx.client = client;
+                    tx.client_gone = false;
+                }
                 if let (Some(ms), false) = (timeout_ms, redrive) {
                     self.timers.push(Reverse((ctx.now + Duration::from_millis(u64::from(ms)), tid)));
                 }

@@ -162,9 +162,10 @@ impl Node {
     }
 
     /// The transactions set aside by the retry limit (`EXCEPTION`), waiting
-    /// for an operator's `rtr set transaction TID --retry|--forget`.
+    /// for an operator's `rtr set transaction TID --retry|--forget` (not
+    /// those still waiting for their router's outcome).
     pub fn exception_tids(&self) -> Vec<Tid> {
-        self.be.exceptions.iter().map(|e| e.tid).collect()
+        self.be.exceptions.iter().filter(|e| !e.undecided).map(|e| e.tid).collect()
     }
 
     /// Every server channel, by connection and channel (pids left 0).
