@@ -97,7 +97,7 @@ pub(super) struct Committing {
     /// Backend nodes that have.
     durable: usize,
     /// A backend could not make it durable (and none had).
-    failed: bool,
+    failed: Option<Status>,
     /// The committed branches (not call-outs), kept until the client has
     /// its outcome: a branch whose backend node was lost before making the
     /// commit durable is handed to its range's next active partition.
@@ -177,6 +177,11 @@ struct RangeGrant {
 pub(super) struct Probe {
     /// Backend nodes still to answer.
     waiting: Vec<NodeRef>,
+    /// Backend nodes asked so far.
+    asked: Vec<NodeRef>,
+    /// Answers heard: the probe ends only after at least one (a probe that
+    /// could ask nobody waits for a backend node to link).
+    answered: usize,
     /// Some backend holds it committed (or committing).
     committed: bool,
     /// Some backend rolled its branch back.
@@ -230,6 +235,14 @@ impl Router {
         }
         match m {
             ToRouter::Start { tid, facility, client, timeout_ms, redrive } => {
+                if let (true, Some(c)) = (redrive, self.committing.get_mut(&tid)) {
+                    // Decided here, committed, waiting for its backends:
+                    // the client hears it over its new link.
+                    c.fe = from;
+                    c.client = client;
+                    c.gone = false;
+                    return;
+                }
                 if redrive && !self.txs.contains_key(&tid) {
                     return self.probe(ctx, tid, facility, client, from, timeout_ms);
                 }
@@ -396,21 +409,18 @@ impl Router {
                 }
             }
             ToRouter::CommitFailed { tid, status } => {
-                // The commit could not be made durable on `from`. When no
-                // other backend made it durable either, it did not happen
-                // anywhere: the client hears the failure. Otherwise the
-                // transaction is committed elsewhere; `from` stopped (a
-                // journal failure stops a node) and its recovery decides.
+                // The commit could not be made durable on `from`. Once every
+                // other backend answered: when none made it durable either,
+                // it did not happen anywhere and the client hears the
+                // failure; otherwise the transaction is committed (`from`
+                // stopped, as a journal failure stops a node, and its
+                // recovery finds its vote in doubt and asks). Until then
+                // nothing is said: another backend may still commit it.
                 let Some(c) = self.committing.get_mut(&tid) else { return };
                 c.pending.retain(|n| *n != from);
-                if c.durable > 0 && !c.pending.is_empty() {
-                    return;
-                }
-                let Some(c) = self.committing.remove(&tid) else { return };
-                if !c.gone {
-                    let accepted = c.durable > 0;
-                    let (status, reason) = if accepted { (Status::Ok, c.reason) } else { (status, 0) };
-                    ctx.to_frontend(c.fe, ToFrontend::Outcome { tid, client: c.client, accepted, status, reason });
+                c.failed.get_or_insert(status);
+                if c.pending.is_empty() && c.adopting == 0 {
+                    self.settle(ctx, tid);
                 }
             }
             ToRouter::PartitionUp { facility, part, range, active, epoch, priority, nostandby, callout } => {
@@ -582,6 +592,7 @@ impl Router {
         nostandby: bool,
         callout: Callout,
     ) {
+        self.probe_newcomer(ctx, key.0, &facility);
         let before = self.partition_count(&facility);
         let v = self.partitions.entry(facility.clone()).or_default();
         let was_active = v.iter().any(|p| p.key == key && p.active);
@@ -831,7 +842,7 @@ impl Router {
                 }
             } else if c.durable == 0 {
                 // Not known on the lost node, and durable nowhere else yet.
-                c.failed = true;
+                c.failed.get_or_insert(Status::Srvdied);
             }
             if c.pending.is_empty() && c.adopting == 0 {
                 self.settle(ctx, tid);
@@ -875,10 +886,31 @@ impl Router {
         }
         let tx = self.begin(ctx.now, tid, facility, client, fe);
         tx.held = Some(Vec::new());
-        let none = nodes.is_empty();
-        tx.probe = Some(Probe { waiting: nodes, committed: false, aborted: false, timeout_ms });
-        if none {
-            self.probed(ctx, tid, LOCAL, None); // nobody to ask: it goes on at once
+        tx.probe = Some(Probe {
+            asked: nodes.clone(),
+            waiting: nodes,
+            answered: 0,
+            committed: false,
+            aborted: false,
+            timeout_ms,
+        });
+    }
+
+    /// A backend node's partition is here: probes that have not asked that
+    /// node (it was not linked when they began) ask it now.
+    fn probe_newcomer(&mut self, ctx: &mut Ctx, node: NodeRef, facility: &str) {
+        let mut tids: Vec<Tid> = Vec::new();
+        for (tid, tx) in self.txs.iter_mut().filter(|(_, tx)| tx.facility == facility) {
+            let Some(p) = tx.probe.as_mut() else { continue };
+            if !p.asked.contains(&node) {
+                p.asked.push(node);
+                p.waiting.push(node);
+                tids.push(*tid);
+            }
+        }
+        tids.sort();
+        for tid in tids {
+            ctx.to_backend(node, ToBackend::Inquire { tid, facility: facility.to_string() });
         }
     }
 
@@ -896,7 +928,10 @@ impl Router {
             Some(TxState::Aborted) => p.aborted = true,
             _ => {}
         }
-        if !p.waiting.is_empty() {
+        if state.is_some() {
+            p.answered += 1;
+        }
+        if !p.waiting.is_empty() || p.answered == 0 {
             return;
         }
         let Some(p) = tx.probe.take() else { return };
@@ -925,8 +960,10 @@ impl Router {
         if c.gone {
             return;
         }
-        let accepted = c.durable > 0 || !c.failed;
-        let (status, reason) = if accepted { (Status::Ok, c.reason) } else { (Status::Srvdied, 0) };
+        let (accepted, status, reason) = match c.failed {
+            Some(status) if c.durable == 0 => (false, status, 0),
+            _ => (true, Status::Ok, c.reason),
+        };
         ctx.to_frontend(c.fe, ToFrontend::Outcome { tid, client: c.client, accepted, status, reason });
     }
 
@@ -1172,7 +1209,7 @@ impl Router {
                     reason,
                     pending: by_node.iter().map(|(n, _)| *n).collect(),
                     durable: 0,
-                    failed: false,
+                    failed: None,
                     branches,
                     adopting: 0,
                 },
