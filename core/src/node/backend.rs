@@ -1241,7 +1241,13 @@ impl Backend {
     /// A link to peer `id` came up: when it is a router of a facility we
     /// serve, it learns our partitions.
     pub fn router_up(&mut self, ctx: &mut Ctx, id: NodeRef) {
-        if self.restarted && self.restart_told.insert(ctx.topo.name(id).to_string()) {
+        let me = ctx.topo.facilities.node().to_string();
+        let serves_with = ctx
+            .topo
+            .facilities
+            .defs()
+            .any(|d| d.roles_of(&me).backend && ctx.topo.peer_plays(id, d.name(), RoleList::Router));
+        if self.restarted && serves_with && self.restart_told.insert(ctx.topo.name(id).to_string()) {
             // This node restarted on its journal: a router may still wait
             // for commits it sent to the node's previous life. Told once per
             // router: a commit sent to this life is not in that list, and a

@@ -94,6 +94,8 @@ pub struct Client {
     node_id: u32,
     incarnation: u32,
     seq: u64,
+    /// Give every transaction a timeout (`SimConfig::always_timeout`).
+    pub always_timeout: bool,
     opened: bool,
     pub closed: bool,
     pub cur: Option<ClientTx>,
@@ -113,6 +115,7 @@ impl Client {
             node_id,
             incarnation,
             seq: 0,
+            always_timeout: false,
             opened: false,
             closed: false,
             cur: None,
@@ -235,7 +238,7 @@ impl Client {
             msgs.push((account, amount));
         }
         let end = [End::SendAccept, End::Accept, End::Prepare, End::Abort][rng.weighted(&[5, 3, 2, 1])];
-        let timeout_ms = rng.chance(0.3).then(|| rng.range(500, 8000) as u32);
+        let timeout_ms = (self.always_timeout || rng.chance(0.3)).then(|| rng.range(500, 8000) as u32);
         if timeout_ms.is_some() || rng.chance(0.2) {
             out.push(Request::StartTx { chan: CHAN, tid, timeout_ms });
         }

@@ -154,6 +154,12 @@ pub struct SimConfig {
     /// rather than the record-level model of `disk.rs`.
     pub real_journal: bool,
     pub servers_per_range: usize,
+    /// Every client transaction gets an `rtr_start_tx` timeout. Off by
+    /// default: clients without one can deadlock each other (each holds a
+    /// server of one key range and waits for one of the next), as RTR
+    /// applications without timeouts can (`known.rs`, the no-outcome entry);
+    /// runs that test something else may rule that out.
+    pub always_timeout: bool,
     pub clients_per_frontend: usize,
     /// Longest pause of a client between two steps.
     pub think: Micros,
@@ -187,6 +193,7 @@ impl SimConfig {
             shared_root: true,
             real_journal: true,
             servers_per_range: 2,
+            always_timeout: false,
             clients_per_frontend: 2,
             think: 30_000,
             max_steps: 3_000_000,

@@ -109,7 +109,12 @@ fn the_checks_catch_what_they_claim_to() {
 #[test]
 fn two_routers_never_make_two_actives() {
     for seed in 0..8 {
-        assert_ok(&run(quick(seed, 2, Faults::NONE)));
+        // Every invariant is checked; clients always set a timeout, so a
+        // deadlock of timeout-less clients (an application's own doing,
+        // kept in known.rs) cannot hide what this test is about.
+        let mut c = quick(seed, 2, Faults::NONE);
+        c.always_timeout = true;
+        assert_ok(&run(c));
     }
 }
 

@@ -339,7 +339,10 @@ impl World {
     fn handle(&mut self, ev: Ev) {
         match ev {
             Ev::Tick(i, inc) => {
-                if self.nodes[i].inc == inc && self.nodes[i].tick_at == Some(self.now) {
+                // Due (at its time, or later when the node was frozen then
+                // and runs it as it wakes); an earlier tick this one replaced
+                // finds `tick_at` later than now and does nothing.
+                if self.nodes[i].inc == inc && self.nodes[i].tick_at.is_some_and(|t| t <= self.now) {
                     self.nodes[i].tick_at = None;
                     self.input(i, NodeInput::Tick);
                 }
@@ -802,6 +805,7 @@ impl World {
         let name = format!("{}/{conn}", self.nodes[i].name);
         let mut c = Client::new(i, conn, name, self.nodes[i].id, inc);
         c.stop_new = self.stop_new;
+        c.always_timeout = self.cfg.always_timeout;
         self.clients.push(Some(c));
         let app = App::Client(self.clients.len() - 1);
         self.nodes[i].apps.insert(conn, app);
