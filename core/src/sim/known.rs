@@ -48,38 +48,24 @@ const STORMS: Faults = Faults(Faults::CRASH.0 | Faults::NET.0 | Faults::PARTITIO
 
 pub const KNOWN: &[Known] = &[
     Known {
-        defect: "a committed, finished transaction driven again by its frontend after a router loss reaches a node that became active by a live hand-off (the first node's last server left and it released the range): the new active knows nothing of it and presents it as a new msg1, so it commits twice (re-driven tids need an inquiry across the range's backends before a fresh presentation)",
-        seed: 1156,
-        routers: 2,
-        faults: Faults::ALL,
-        kind: ViolationKind::AppliedTwice,
-    },
-    Known {
-        defect: "a transaction over two backend nodes commits on one and rolls back on the other (an in-doubt branch asks a router that did not decide it, and the node holding the commit answers 'unknown'; a stale TookOver lets a router forget its own commit; an empty-parts outcome is ignored)",
-        seed: 3138,
+        defect: "a transaction over two backend nodes commits on one and rolls back on the other (an in-doubt branch from a taken-over journal asks a router that did not decide it, which resolves it 'aborted' while the coordinator is committing; decided tids are answered from a bounded memory table, not the journal)",
+        seed: 3024,
         routers: 2,
         faults: STORMS,
         kind: ViolationKind::Disagreement,
     },
     Known {
-        defect: "a commit lost with a failed disk: the standby releases the taken-over journal while it still has in-doubt transactions, a stale TookOver settles a commit at the router, and the restarted node's branch is rolled back while another range applied it",
-        seed: 5,
+        defect: "a commit lost with a failed disk: a transaction the client saw accepted is applied by none of its key range's servers (a journal that fails while commits are being made durable and handed on)",
+        seed: 42,
         routers: 1,
         faults: Faults::DISK,
         kind: ViolationKind::AcceptedNotApplied,
     },
     Known {
         defect: "transactions without timeouts, each holding a server of one key range and waiting for one of the next, wait for ever (nothing breaks the cycle)",
-        seed: 154,
+        seed: 7,
         routers: 2,
         faults: Faults::NONE,
         kind: ViolationKind::NoOutcome,
-    },
-    Known {
-        defect: "an operator's --ignore-recovery (or the unrecognized policy) makes a standby active without the lost holder's journal while that holder, frozen, is alive and unfenced: until its next pass finds its grant superseded, two nodes count as active for the range (going active without the journal should wait until the old grant's lock or lease is gone)",
-        seed: 60121,
-        routers: 1,
-        faults: Faults::ALL,
-        kind: ViolationKind::TwoActives,
     },
 ];
