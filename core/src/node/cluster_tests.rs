@@ -1575,3 +1575,31 @@ fn a_transaction_driven_again_through_the_same_router_reaches_its_client() {
     assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Accepted]);
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
 }
+
+/// be dies while a commit's record is written but not yet reported
+/// durable; its journal cannot be taken over and an operator makes be2
+/// active without it. The client is not told "rejected" (that journal may
+/// hold the commit): it waits, and hears "accepted" when be starts again
+/// on its journal and reports the commit.
+#[test]
+fn after_ignore_recovery_a_commit_in_the_unread_journal_is_not_reported_failed() {
+    use crate::protocol::admin::PartitionChange;
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.server_accept(1, t1);
+    assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == crate::journal::RecordKind::Commit));
+    c.defer_takeovers = Some(Vec::new());
+    c.kill(BE);
+    c.finish_takeovers(Some("no such directory"));
+    let now = c.now;
+    let part = c.node(BE2).show_partitions().0[0].id;
+    c.node(BE2).set_partition(now, "F", part, PartitionChange::IgnoreRecovery).expect("ignored");
+    c.pump();
+    assert_eq!(c.take(FE, CLIENT), vec![], "no false outcome while that journal is unread");
+    c.defer_takeovers = None;
+    c.restart(BE);
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+}

@@ -786,7 +786,8 @@ impl Router {
     /// now; the others are handed to their range's active partition to be
     /// made durable and presented (uncertain, then the commit). Not `read`
     /// (an operator went on without that journal): nothing is known of
-    /// them; a commit no other backend made durable is reported failed.
+    /// them, and they wait (a client hears nothing false) until the lost
+    /// node starts again on its journal and reports it.
     fn took_over(&mut self, ctx: &mut Ctx, took: NodeRef, node: &str, committed: &[Tid], read: bool) {
         let lost: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| *n == node).map(|(r, _)| *r).collect();
         let mut waiting: Vec<Tid> = self
@@ -799,10 +800,16 @@ impl Router {
         let mut facilities: Vec<String> = Vec::new();
         for tid in waiting {
             let Some(c) = self.committing.get_mut(&tid) else { continue };
+            if !read && !committed.contains(&tid) {
+                // Nobody read that journal (an operator went on without
+                // it): it may hold the commit. Nothing is said yet; the
+                // lost node reports it when it starts again on its journal.
+                continue;
+            }
             c.pending.retain(|n| !lost.contains(n));
             if committed.contains(&tid) {
                 c.durable += 1;
-            } else if read {
+            } else {
                 let (gone, kept): (Vec<CommitBranch>, Vec<CommitBranch>) =
                     std::mem::take(&mut c.branches).into_iter().partition(|b| lost.contains(&b.node));
                 c.branches = kept;
@@ -840,16 +847,15 @@ impl Router {
                     };
                     ctx.to_backend(took, outcome);
                 }
-            } else if c.durable == 0 {
-                // Not known on the lost node, and durable nowhere else yet.
-                c.failed.get_or_insert(Status::Srvdied);
             }
             if c.pending.is_empty() && c.adopting == 0 {
                 self.settle(ctx, tid);
             }
         }
-        for r in lost {
-            self.lost.remove(&r);
+        if read {
+            for r in lost {
+                self.lost.remove(&r);
+            }
         }
         for f in facilities {
             self.route_handoffs(ctx, &f);

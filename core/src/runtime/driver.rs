@@ -310,11 +310,16 @@ impl Driver {
         if self.acks_went_stale() {
             return false;
         }
-        // Grants marked exercised before anyone hears of the work under them.
-        let (activate, roles): (Vec<RoleStep>, Vec<RoleStep>) =
-            plan.roles.into_iter().partition(|s| matches!(s, RoleStep::Activate { .. }));
-        for step in activate {
-            if let RoleStep::Activate { range, epoch } = step {
+        // Grants marked exercised before anyone hears of the work under them,
+        // and released before anyone hears of the release (a standby the
+        // routers tell would otherwise claim a grant still held, force it
+        // as the holder's loss, and take over a live node's journal).
+        let (early, roles): (Vec<RoleStep>, Vec<RoleStep>) =
+            plan.roles.into_iter().partition(|s| matches!(s, RoleStep::Activate { .. } | RoleStep::Release { .. }));
+        for step in early {
+            if let RoleStep::Release { .. } = step {
+                self.role_step(now, step);
+            } else if let RoleStep::Activate { range, epoch } = step {
                 if let Err(e) = self.authority().and_then(|a| a.activate(&range, epoch)) {
                     // Unmarked, the grant would be skipped by the next
                     // holder, which would then not recover this node's
