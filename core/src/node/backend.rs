@@ -45,7 +45,7 @@ use crate::msgtype::MsgType;
 use crate::protocol::{Bytes, Delivery, Payload, Request};
 use crate::status::Status;
 use crate::tid::Tid;
-use crate::txrecord::{committed_tids, scan_records, InDoubtTx, ReplayTx, Scan, TxRecord};
+use crate::txrecord::{aborted_tids, committed_tids, scan_records, InDoubtTx, ReplayTx, Scan, TxRecord};
 
 pub(super) struct Server {
     pub(super) part: PartId,
@@ -372,6 +372,7 @@ impl Backend {
         self.restarted = true;
         self.restart_committed = committed_tids(records);
         self.remember_committed(&self.restart_committed.clone());
+        self.remember_aborted(&aborted_tids(records));
         let mut scan = scan_records(records);
         log_malformed(ctx, 0, &scan);
         self.keep_in_doubt(ctx, 0, std::mem::take(&mut scan.in_doubt));
@@ -639,6 +640,7 @@ impl Backend {
     fn ingest(&mut self, ctx: &mut Ctx, jid: u32, records: &[Record]) -> Vec<Tid> {
         let committed = committed_tids(records);
         self.remember_committed(&committed);
+        self.remember_aborted(&aborted_tids(records));
         let mut scan = scan_records(records);
         log_malformed(ctx, jid, &scan);
         self.keep_in_doubt(ctx, jid, std::mem::take(&mut scan.in_doubt));
@@ -1213,6 +1215,21 @@ impl Backend {
         let keep = std::mem::replace(&mut self.keep_decided, true);
         for tid in tids {
             self.remember(*tid, true, Status::Ok, 0);
+        }
+        self.keep_decided = keep;
+    }
+
+    /// Transactions a journal holds rolled back: asked about, they are
+    /// "aborted", not "unknown" (a router driving one again must not start
+    /// it afresh). Only records already in the journal count: undecided
+    /// transactions that recovery itself now presumes aborted are not
+    /// remembered, as their router may still place them elsewhere.
+    fn remember_aborted(&mut self, tids: &[Tid]) {
+        let keep = std::mem::replace(&mut self.keep_decided, true);
+        for tid in tids {
+            if !self.decided.contains_key(tid) {
+                self.remember(*tid, false, Status::Srvdied, 0);
+            }
         }
         self.keep_decided = keep;
     }

@@ -1603,3 +1603,90 @@ fn after_ignore_recovery_a_commit_in_the_unread_journal_is_not_reported_failed()
     c.restart(BE);
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
 }
+
+/// A transaction over be and be2 commits (tr1 decides; be2 makes it
+/// durable), but tr1's outcome to be is lost with tr1, and tr2 has lost its
+/// link to be2. be's branch, voted and orphaned, asks tr2, which must not
+/// conclude "nobody committed it" from be's answer alone: it waits until be2
+/// links again and says it committed, and be commits too.
+#[test]
+fn an_in_doubt_branch_is_not_rolled_back_while_a_backend_that_may_hold_the_commit_is_unreachable() {
+    let mut c = ready();
+    c.open_upper_be2();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.server_accept(1, tid);
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    let got = c.take(BE, SERVER);
+    assert_eq!(got.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Prepare], "{got:?}");
+    let now = c.now;
+    for (i, t) in std::mem::take(&mut c.syncs) {
+        c.node(i).journal_done(now, t, Ok(()));
+    }
+    c.pump_only(BE, TR1);
+    c.pump_only(BE2, TR1);
+    assert!(!c.take_wire(TR1, BE).is_empty(), "tr1's outcome to be is lost");
+    c.pump_only(TR1, BE2);
+    c.sync();
+    assert!(c.journals[BE2].iter().any(|r| r.tid == tid && r.kind == crate::journal::RecordKind::Commit));
+    c.cut(TR2, BE2);
+    c.kill(TR1);
+    c.kill(FE);
+    // be's branch waits out its grace, then asks tr2.
+    c.advance(BE, backend::ORPHAN_GRACE + Duration::from_millis(1));
+    c.advance(BE, backend::ORPHAN_GRACE + Duration::from_millis(1));
+    let s = c.take(BE, SERVER);
+    assert!(s.iter().all(|x| x.1 != MsgType::Rejected), "not rolled back while be2 is unreachable: {s:?}");
+    c.relink(TR2, BE2);
+    c.open_upper_be2_again();
+    let s = c.take(BE, SERVER);
+    assert!(s.iter().any(|x| x.1 == MsgType::Accepted && x.2 == Some(tid)), "{s:?}");
+}
+
+/// As above, with the frontend gone first (nobody drives the transaction
+/// again): be's orphaned branch asks tr2 to resolve it, and tr2 waits for
+/// be2, which it cannot reach, before concluding anything.
+#[test]
+fn an_orphan_in_doubt_branch_waits_for_every_backend_before_a_router_resolves_it() {
+    let mut c = ready();
+    c.open_upper_be2();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.server_accept(1, tid);
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    let got = c.take(BE, SERVER);
+    assert_eq!(got.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Prepare], "{got:?}");
+    let now = c.now;
+    for (i, t) in std::mem::take(&mut c.syncs) {
+        c.node(i).journal_done(now, t, Ok(()));
+    }
+    c.pump_only(BE, TR1);
+    c.pump_only(BE2, TR1);
+    assert!(!c.take_wire(TR1, BE).is_empty(), "tr1's outcome to be is lost");
+    c.pump_only(TR1, BE2);
+    c.sync();
+    assert!(c.journals[BE2].iter().any(|r| r.tid == tid && r.kind == crate::journal::RecordKind::Commit));
+    c.cut(TR2, BE2);
+    c.kill(FE);
+    c.kill(TR1);
+    // be's branch waits out its grace, then asks tr2.
+    c.advance(BE, backend::ORPHAN_GRACE + Duration::from_millis(1));
+    c.advance(BE, backend::ORPHAN_GRACE + Duration::from_millis(1));
+    let s = c.take(BE, SERVER);
+    assert!(s.iter().all(|x| x.1 != MsgType::Rejected), "not rolled back while be2 is unreachable: {s:?}");
+    c.relink(TR2, BE2);
+    c.open_upper_be2_again();
+    let s = c.take(BE, SERVER);
+    assert!(s.iter().any(|x| x.1 == MsgType::Accepted && x.2 == Some(tid)), "{s:?}");
+}
+
+impl Cluster {
+    /// be2's partition announces itself again after a relink (the node
+    /// does so on its own: this only lets the router's answers flow).
+    fn open_upper_be2_again(&mut self) {
+        self.pump();
+        self.sync();
+    }
+}

@@ -145,6 +145,10 @@ pub struct Router {
     /// In-doubt transactions of a lost router being resolved by asking
     /// every backend of their facility.
     inquiries: Map<Tid, Inquiry>,
+    /// Lost backend nodes whose journal another node read (took over): it
+    /// answers inquiries for them. By name; forgotten when the node links
+    /// again.
+    journals_read: Map<String, NodeRef>,
 }
 
 /// One unit of handed-off work: a transaction's committed messages from
@@ -179,6 +183,10 @@ pub(super) struct Probe {
     waiting: Vec<NodeRef>,
     /// Backend nodes asked so far.
     asked: Vec<NodeRef>,
+    /// Backend nodes of the facility not linked here (by name): any may
+    /// hold the commit, so the probe waits for each to link and answer (or
+    /// for its journal to be read by another, which answers for it).
+    missing: Vec<String>,
     /// Answers heard: the probe ends only after at least one (a probe that
     /// could ask nobody waits for a backend node to link).
     answered: usize,
@@ -192,7 +200,12 @@ pub(super) struct Probe {
 
 /// One resolution in progress: the backends still to answer, and the answers.
 struct Inquiry {
+    facility: String,
     waiting: Vec<NodeRef>,
+    /// Backend nodes of the facility not linked here (by name): any of
+    /// them may hold the commit, so the resolution waits until each links
+    /// and answers, or someone reads its journal (`TookOver`).
+    missing: Vec<String>,
     answers: Vec<(NodeRef, Vec<PartId>, TxState)>,
 }
 
@@ -321,6 +334,13 @@ impl Router {
             }
             ToRouter::ClientAbort { tid, status, reason, gone } => {
                 let Some(tx) = self.txs.get_mut(&tid) else { return };
+                if gone && tx.probe.is_some() {
+                    // Its client's node went while the backends are asked:
+                    // the probe still decides (a commit found stays one);
+                    // see `probed`.
+                    tx.client_gone = true;
+                    return;
+                }
                 if gone && tx.client_accepted {
                     // RTR finishes a transaction whose client already voted.
                     tx.client_gone = true;
@@ -514,7 +534,9 @@ impl Router {
                 if self.txs.contains_key(&tid) || self.inquiries.contains_key(&tid) {
                     return;
                 }
-                let mut nodes: Vec<NodeRef> = Vec::new();
+                // Every backend node of the facility: "nobody committed it"
+                // may be concluded only when each has answered.
+                let mut nodes: Vec<NodeRef> = ctx.topo.reachable(&facility, crate::facility::RoleList::Backend);
                 for p in self.partitions.get(&facility).map(Vec::as_slice).unwrap_or_default() {
                     if !nodes.contains(&p.key.0) {
                         nodes.push(p.key.0);
@@ -523,10 +545,13 @@ impl Router {
                 if !nodes.contains(&from) {
                     nodes.push(from);
                 }
+                // A lost node whose journal was taken over is answered for
+                // by the node that read it.
+                let missing = self.unreachable_backends(ctx, &facility, &mut nodes);
                 for n in &nodes {
                     ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone() });
                 }
-                self.inquiries.insert(tid, Inquiry { waiting: nodes, answers: Vec::new() });
+                self.inquiries.insert(tid, Inquiry { facility, waiting: nodes, missing, answers: Vec::new() });
             }
             ToRouter::Inquired { tid, parts, state } => {
                 if self.txs.get(&tid).and_then(|tx| tx.probe.as_ref()).is_some_and(|p| p.waiting.contains(&from)) {
@@ -535,7 +560,7 @@ impl Router {
                 let Some(q) = self.inquiries.get_mut(&tid) else { return };
                 q.waiting.retain(|n| *n != from);
                 q.answers.push((from, parts, state));
-                if q.waiting.is_empty() {
+                if q.waiting.is_empty() && q.missing.is_empty() {
                     self.resolve(ctx, tid);
                 }
             }
@@ -593,6 +618,7 @@ impl Router {
         callout: Callout,
     ) {
         self.probe_newcomer(ctx, key.0, &facility);
+        self.inquire_newcomer(ctx, key.0);
         let before = self.partition_count(&facility);
         let v = self.partitions.entry(facility.clone()).or_default();
         let was_active = v.iter().any(|p| p.key == key && p.active);
@@ -789,6 +815,41 @@ impl Router {
     /// them, and they wait (a client hears nothing false) until the lost
     /// node starts again on its journal and reports it.
     fn took_over(&mut self, ctx: &mut Ctx, took: NodeRef, node: &str, committed: &[Tid], read: bool) {
+        if read {
+            if ctx.topo.name(took) != node {
+                self.journals_read.insert(node.to_string(), took);
+            }
+            // Inquiries waiting for `node` hear from the one that read its
+            // journal instead (asked again: it may have answered before
+            // it took the journal in).
+            let mut asks: Vec<(Tid, String)> = Vec::new();
+            for (tid, q) in self.inquiries.iter_mut() {
+                if q.missing.iter().any(|n| n == node) {
+                    q.missing.retain(|n| n != node);
+                    if !q.waiting.contains(&took) {
+                        q.waiting.push(took);
+                    }
+                    asks.push((*tid, q.facility.clone()));
+                }
+            }
+            for (tid, tx) in self.txs.iter_mut() {
+                let Some(p) = tx.probe.as_mut() else { continue };
+                if p.missing.iter().any(|n| n == node) {
+                    p.missing.retain(|n| n != node);
+                    if !p.waiting.contains(&took) {
+                        p.waiting.push(took);
+                    }
+                    if !p.asked.contains(&took) {
+                        p.asked.push(took);
+                    }
+                    asks.push((*tid, tx.facility.clone()));
+                }
+            }
+            asks.sort();
+            for (tid, facility) in asks {
+                ctx.to_backend(took, ToBackend::Inquire { tid, facility });
+            }
+        }
         let lost: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| *n == node).map(|(r, _)| *r).collect();
         let mut waiting: Vec<Tid> = self
             .committing
@@ -887,6 +948,7 @@ impl Router {
                 nodes.push(p.key.0);
             }
         }
+        let missing = self.unreachable_backends(ctx, &facility, &mut nodes);
         for n in &nodes {
             ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone() });
         }
@@ -895,6 +957,7 @@ impl Router {
         tx.probe = Some(Probe {
             asked: nodes.clone(),
             waiting: nodes,
+            missing,
             answered: 0,
             committed: false,
             aborted: false,
@@ -902,12 +965,60 @@ impl Router {
         });
     }
 
+    /// The backend nodes of `facility`'s definition that are not among
+    /// `nodes` (the linked ones) and whose journal nobody linked has read;
+    /// a reader that is linked is added to `nodes` in their place.
+    fn unreachable_backends(&self, ctx: &Ctx, facility: &str, nodes: &mut Vec<NodeRef>) -> Vec<String> {
+        let linked: Vec<String> = nodes.iter().map(|n| ctx.topo.name(*n).to_string()).collect();
+        let mut missing: Vec<String> = ctx
+            .topo
+            .facilities
+            .get(facility)
+            .map(|d| d.nodes(crate::facility::RoleList::Backend).to_vec())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| !linked.contains(n))
+            .collect();
+        missing.retain(|name| match self.journals_read.get(name) {
+            Some(reader) if ctx.topo.is_up(*reader) => {
+                if !nodes.contains(reader) {
+                    nodes.push(*reader);
+                }
+                false
+            }
+            _ => true,
+        });
+        missing
+    }
+
+    /// A backend node that inquiries waited for links: it is asked now.
+    fn inquire_newcomer(&mut self, ctx: &mut Ctx, node: NodeRef) {
+        let name = ctx.topo.name(node).to_string();
+        self.journals_read.remove(&name);
+        let mut asks: Vec<(Tid, String)> = Vec::new();
+        for (tid, q) in self.inquiries.iter_mut() {
+            if q.missing.contains(&name) {
+                q.missing.retain(|n| *n != name);
+                if !q.waiting.contains(&node) {
+                    q.waiting.push(node);
+                }
+                asks.push((*tid, q.facility.clone()));
+            }
+        }
+        asks.sort();
+        for (tid, facility) in asks {
+            ctx.to_backend(node, ToBackend::Inquire { tid, facility });
+        }
+    }
+
     /// A backend node's partition is here: probes that have not asked that
     /// node (it was not linked when they began) ask it now.
     fn probe_newcomer(&mut self, ctx: &mut Ctx, node: NodeRef, facility: &str) {
         let mut tids: Vec<Tid> = Vec::new();
+        let name = ctx.topo.name(node).to_string();
         for (tid, tx) in self.txs.iter_mut().filter(|(_, tx)| tx.facility == facility) {
             let Some(p) = tx.probe.as_mut() else { continue };
+            p.missing.retain(|n| *n != name);
             if !p.asked.contains(&node) {
                 p.asked.push(node);
                 p.waiting.push(node);
@@ -937,7 +1048,7 @@ impl Router {
         if state.is_some() {
             p.answered += 1;
         }
-        if !p.waiting.is_empty() || p.answered == 0 {
+        if !p.waiting.is_empty() || !p.missing.is_empty() || p.answered == 0 {
             return;
         }
         let Some(p) = tx.probe.take() else { return };
@@ -954,9 +1065,14 @@ impl Router {
         if let Some(ms) = p.timeout_ms {
             self.timers.push(Reverse((ctx.now + Duration::from_millis(u64::from(ms)), tid)));
         }
-        let fe = tx.fe;
+        let (fe, gone) = (tx.fe, tx.client_gone);
         for m in tx.held.take().unwrap_or_default() {
             self.handle(ctx, fe, m);
+        }
+        // Its client's node went during the probe: finished without it if
+        // the client had accepted, rejected otherwise.
+        if gone && self.txs.get(&tid).is_some_and(|tx| !tx.client_accepted) {
+            self.abort(ctx, tid, Status::Reqdied, 0);
         }
     }
 
@@ -1023,9 +1139,13 @@ impl Router {
             .collect();
         probing.sort();
         for tid in probing {
-            // A lost backend cannot answer; its journal's commits reach
-            // this router through whoever reads it (`TookOver`).
-            self.probed(ctx, tid, node, None);
+            // A lost backend cannot answer: the probe waits for it to link
+            // again, or for whoever reads its journal (`TookOver`).
+            if let Some(p) = self.txs.get_mut(&tid).and_then(|tx| tx.probe.as_mut()) {
+                p.waiting.retain(|n| *n != node);
+                p.asked.retain(|n| *n != node);
+                p.missing.push(name.to_string());
+            }
         }
         let mut on_it: Vec<Tid> =
             self.txs.iter().filter(|(_, tx)| tx.branches.iter().any(|b| b.part.0 == node)).map(|(t, _)| *t).collect();
@@ -1069,9 +1189,14 @@ impl Router {
         for c in self.committing.values_mut().filter(|c| c.fe == node) {
             c.gone = true;
         }
-        // An inquiry cannot hear from the lost backend: dropped; the backend
-        // that asked asks again later.
-        self.inquiries.retain(|_, q| !q.waiting.contains(&node));
+        // An inquiry waits for the lost backend to link again (or for its
+        // journal to be read by someone), as it may hold the commit.
+        for q in self.inquiries.values_mut() {
+            if q.waiting.contains(&node) {
+                q.waiting.retain(|n| *n != node);
+                q.missing.push(name.to_string());
+            }
+        }
         // A commit waiting for the lost backend stays pending: that backend
         // may have made it durable before it went; whoever recovers its
         // journal (a standby, or itself restarting) reports it.

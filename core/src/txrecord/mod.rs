@@ -35,8 +35,8 @@ mod tests;
 use std::fmt;
 
 pub use recovery::{
-    classify, committed_tids, scan_records, Classified, CommitAt, InDoubtTx, Malformed, ReplayTx, Scan, SetAsideTx,
-    TxFate, TxSummary,
+    aborted_tids, classify, committed_tids, scan_records, Classified, CommitAt, InDoubtTx, Malformed, ReplayTx, Scan,
+    SetAsideTx, TxFate, TxSummary,
 };
 
 use crate::journal::RecordKind;

@@ -293,6 +293,21 @@ pub fn scan_records(records: &[Record]) -> Scan {
 }
 
 /// Every tid with a `Commit` record, sorted, once each.
+/// Every tid with an Abort record and no Commit record, sorted, once each:
+/// rolled back by a router's decision (or presumed aborted by an earlier
+/// recovery), so a router asking about one hears "aborted", not "unknown".
+pub fn aborted_tids(records: &[Record]) -> Vec<Tid> {
+    let committed = committed_tids(records);
+    let mut v: Vec<Tid> = records
+        .iter()
+        .filter(|r| r.kind == RecordKind::Abort && committed.binary_search(&r.tid).is_err())
+        .map(|r| r.tid)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
 pub fn committed_tids(records: &[Record]) -> Vec<Tid> {
     let mut v: Vec<Tid> = records.iter().filter(|r| r.kind == RecordKind::Commit).map(|r| r.tid).collect();
     v.sort();
