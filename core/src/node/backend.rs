@@ -1014,7 +1014,14 @@ impl Backend {
                     self.remember(tid, false, status, reason);
                 }
             }
-            ToBackend::Outcome { tid, parts, accepted, status, reason } => {
+            ToBackend::Outcome { tid, mut parts, accepted, status, reason } => {
+                if parts.is_empty() {
+                    // An answer to this node's own question (a router that
+                    // decided it answers an inquiry): it names no branch,
+                    // so it is for every branch of `tid` here.
+                    parts = self.branches.keys().filter(|(t, _)| *t == tid).map(|(_, p)| *p).collect();
+                    parts.sort();
+                }
                 // Only the owner's outcome counts; a branch owned by another
                 // router that is still linked keeps it for later.
                 let mut mine = Vec::new();

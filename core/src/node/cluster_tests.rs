@@ -1690,3 +1690,42 @@ impl Cluster {
         self.sync();
     }
 }
+
+/// The client rejected, and its reject was lost with its router: the
+/// frontend drives the transaction again through tr2 with the reject, so
+/// the client hears "rejected" (it waited for ever).
+#[test]
+fn a_client_reject_lost_with_its_router_is_driven_again() {
+    let mut c = ready();
+    let t = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t, flags: 0, data: msg(5, "x") });
+    c.take(BE, SERVER);
+    let now = c.now;
+    c.node(FE).handle_request(now, CLIENT, Request::Reject { chan: 1, tid: t, reason: 9, flags: 0 });
+    c.collect();
+    assert!(!c.take_wire(FE, TR1).is_empty(), "the reject is lost");
+    c.kill(TR1);
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(t), Some(Status::Rejected))]);
+    let s = c.take(BE, SERVER);
+    assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Rejected], "{s:?}");
+}
+
+/// The link between tr1 and be breaks while be makes a commit durable
+/// (be's `Durable` is lost with it); be does not restart, so nobody
+/// reports its journal. When the link comes back, tr1 sends the outcome
+/// again, be answers that it is durable, and the client hears the commit.
+#[test]
+fn a_commit_whose_answer_was_lost_with_a_link_is_asked_again_when_it_returns() {
+    let mut c = ready();
+    c.kill(TR2);
+    let t = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t, flags: flags::sen::ACCEPT, data: msg(5, "x") });
+    c.server_accept(1, t);
+    assert!(c.journals[BE].iter().any(|r| r.tid == t && r.kind == crate::journal::RecordKind::Commit));
+    c.cut(TR1, BE);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![], "the answer is lost with the link");
+    c.relink(TR1, BE);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t), Some(Status::Ok))]);
+}

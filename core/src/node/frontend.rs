@@ -38,6 +38,9 @@ struct Flight {
     sends: Vec<(Bytes, u32)>,
     prepare: Option<u32>,
     accept: Option<u32>,
+    /// The client rejected (its reason): driven again after a router loss,
+    /// the reject goes to the new router too (the first may have lost it).
+    reject: Option<u32>,
 }
 
 impl Flight {
@@ -159,6 +162,7 @@ impl Frontend {
                 // then, and nothing goes to a router.)
                 let abort = ToRouter::ClientAbort { tid, status: Status::Rejected, reason, gone: false };
                 c.flight.tell(ctx, abort);
+                c.flight.reject = Some(reason);
             }
             // Requests naming a finished tid, and server-only requests (the
             // node routes by role, so those never come here).
@@ -299,6 +303,10 @@ impl ClientChan {
         }
         if let Some(reason) = f.accept {
             ctx.to_router(router, ToRouter::ClientAccept { tid, reason });
+        }
+        if let Some(reason) = f.reject {
+            let abort = ToRouter::ClientAbort { tid, status: Status::Rejected, reason, gone: false };
+            ctx.to_router(router, abort);
         }
     }
 

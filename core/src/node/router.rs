@@ -64,6 +64,9 @@ pub(super) struct Tx {
     /// the facility's backends know of it, asked before anything of it is
     /// routed (`docs/outcomes.md`).
     probe: Option<Probe>,
+    /// When its `rtr_start_tx` timeout ends it (the timer heap may hold
+    /// older entries for the same tid: only this one counts).
+    deadline: Option<Instant>,
     /// Messages of branches whose backend node was lost before the
     /// outcome, waiting for their key range's next active partition; they
     /// go there before any held client message.
@@ -229,7 +232,9 @@ impl Router {
                 break;
             }
             self.timers.pop();
-            if self.txs.contains_key(&tid) {
+            // Only this life's own timer: the tid may have ended here and
+            // come back (driven again), with a timer of its own.
+            if self.txs.get(&tid).is_some_and(|tx| tx.deadline == Some(when)) {
                 self.abort(ctx, tid, Status::Timout, 0);
             }
         }
@@ -237,13 +242,20 @@ impl Router {
 
     /// A message from a role on node `from` (this node: [`super::LOCAL`]).
     pub fn handle(&mut self, ctx: &mut Ctx, from: NodeRef, m: ToRouter) {
-        // The client's messages for a held transaction wait behind the held one.
-        if let ToRouter::Send { tid, .. } | ToRouter::ClientAccept { tid, .. } | ToRouter::ClientPrepare { tid, .. } =
-            &m
+        // The client's messages for a held transaction wait behind the held
+        // one; while the backends are probed, its reject waits too (it
+        // ends the transaction only once this router knows its branches).
+        if let ToRouter::Send { tid, .. }
+        | ToRouter::ClientAccept { tid, .. }
+        | ToRouter::ClientPrepare { tid, .. }
+        | ToRouter::ClientAbort { tid, gone: false, .. } = &m
         {
-            if let Some(held) = self.txs.get_mut(tid).and_then(|tx| tx.held.as_mut()) {
-                held.push(m);
-                return;
+            let reject = matches!(m, ToRouter::ClientAbort { .. });
+            if let Some(tx) = self.txs.get_mut(tid).filter(|tx| !reject || tx.probe.is_some()) {
+                if let Some(held) = tx.held.as_mut() {
+                    held.push(m);
+                    return;
+                }
             }
         }
         match m {
@@ -260,6 +272,12 @@ impl Router {
                     return self.probe(ctx, tid, facility, client, from, timeout_ms);
                 }
                 let tx = self.begin(ctx.now, tid, facility, client, from);
+                if let (Some(ms), false, None) = (timeout_ms, redrive, tx.deadline) {
+                    let at = ctx.now + Duration::from_millis(u64::from(ms));
+                    tx.deadline = Some(at);
+                    self.timers.push(Reverse((at, tid)));
+                }
+                let Some(tx) = self.txs.get_mut(&tid) else { return };
                 if redrive {
                     // Driven again by a frontend whose link to this router
                     // broke: the transaction is still here, its client
@@ -268,9 +286,6 @@ impl Router {
                     tx.fe = from;
                     tx.client = client;
                     tx.client_gone = false;
-                }
-                if let (Some(ms), false) = (timeout_ms, redrive) {
-                    self.timers.push(Reverse((ctx.now + Duration::from_millis(u64::from(ms)), tid)));
                 }
             }
             ToRouter::Send { tid, facility: _, client, data, flags: fl } => {
@@ -619,6 +634,7 @@ impl Router {
     ) {
         self.probe_newcomer(ctx, key.0, &facility);
         self.inquire_newcomer(ctx, key.0);
+        self.resend_commits(ctx, key.0);
         let before = self.partition_count(&facility);
         let v = self.partitions.entry(facility.clone()).or_default();
         let was_active = v.iter().any(|p| p.key == key && p.active);
@@ -991,6 +1007,26 @@ impl Router {
         missing
     }
 
+    /// A backend node whose link went while commits waited for it links
+    /// again, the same life (a restarted one reports its journal first,
+    /// `TookOver`): the outcome or its answer may have been lost with the
+    /// link, so each waiting commit's outcome goes to it again (a backend
+    /// that has it answers `Durable` again).
+    fn resend_commits(&mut self, ctx: &mut Ctx, node: NodeRef) {
+        if self.lost.remove(&node).is_none() {
+            return;
+        }
+        let mut tids: Vec<Tid> =
+            self.committing.iter().filter(|(_, c)| c.pending.contains(&node)).map(|(t, _)| *t).collect();
+        tids.sort();
+        for tid in tids {
+            let Some(c) = self.committing.get(&tid) else { continue };
+            let parts: Vec<PartId> = c.branches.iter().filter(|b| b.node == node).map(|b| b.part).collect();
+            let reason = c.reason;
+            ctx.to_backend(node, ToBackend::Outcome { tid, parts, accepted: true, status: Status::Ok, reason });
+        }
+    }
+
     /// A backend node that inquiries waited for links: it is asked now.
     fn inquire_newcomer(&mut self, ctx: &mut Ctx, node: NodeRef) {
         let name = ctx.topo.name(node).to_string();
@@ -1063,7 +1099,9 @@ impl Router {
             return;
         }
         if let Some(ms) = p.timeout_ms {
-            self.timers.push(Reverse((ctx.now + Duration::from_millis(u64::from(ms)), tid)));
+            let at = ctx.now + Duration::from_millis(u64::from(ms));
+            tx.deadline = Some(at);
+            self.timers.push(Reverse((at, tid)));
         }
         let (fe, gone) = (tx.fe, tx.client_gone);
         for m in tx.held.take().unwrap_or_default() {
@@ -1234,6 +1272,7 @@ impl Router {
             prepare: None,
             held: None,
             probe: None,
+            deadline: None,
             redrive: Vec::new(),
         })
     }
