@@ -21,6 +21,14 @@
 //! and gone from the list: two routers making two actives, and a range left
 //! with no active partition after a journal failure; with disk faults the
 //! runs that end with work held for ever fell from 130 to 8 in 200 seeds.)
+//! (Again later on 2026-12-04, issue 14's exactly-once work: seed 1156, a
+//! finished transaction re-driven after a hand-off, is fixed by the re-drive
+//! probe (cluster test
+//! `a_finished_transaction_driven_again_after_a_hand_off_is_not_presented_again`);
+//! seeds 3337, 42 and 7 replace 3138, 5 and 154. The two-actives run 60121
+//! (ignore-recovery beside a frozen, unfenced holder) stopped failing and no
+//! replacement was found in seeds 60000..61500: the defect is described in
+//! docs/roles.md and stays open.)
 
 use super::{Faults, SimConfig, ViolationKind};
 
@@ -48,8 +56,8 @@ const STORMS: Faults = Faults(Faults::CRASH.0 | Faults::NET.0 | Faults::PARTITIO
 
 pub const KNOWN: &[Known] = &[
     Known {
-        defect: "a transaction over two backend nodes commits on one and rolls back on the other (an in-doubt branch from a taken-over journal asks a router that did not decide it, which resolves it 'aborted' while the coordinator is committing; decided tids are answered from a bounded memory table, not the journal)",
-        seed: 3024,
+        defect: "a transaction commits on one server and rolls back on another (causes still open in docs/outcomes.md: a full journal at a commit after a durable vote, one node holding a tid both as its own branch and as an in-doubt copy from a journal it took over, a frozen old router that is not fenced)",
+        seed: 3337,
         routers: 2,
         faults: STORMS,
         kind: ViolationKind::Disagreement,
