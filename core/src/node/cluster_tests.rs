@@ -1729,3 +1729,41 @@ fn a_commit_whose_answer_was_lost_with_a_link_is_asked_again_when_it_returns() {
     c.sync();
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t), Some(Status::Ok))]);
 }
+
+/// be dies with a commit tr1 decided but be never made durable; be2 takes
+/// over be's journal before tr1 notices be's link is gone (its TookOver
+/// arrives first). tr1 settles the commit then (be2 makes it durable and
+/// presents it): the client hears "accepted". Before, tr1 took the report
+/// for nothing to do, then lost be and waited for ever.
+#[test]
+fn a_journal_read_before_the_router_notices_its_node_is_gone_still_settles_its_commits() {
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.take(BE, SERVER);
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.pump_only(BE, TR1);
+    assert!(!c.take_wire(TR1, BE).is_empty(), "the outcome never reaches be");
+    // be's process ends; only the authority knows yet.
+    c.nodes[BE] = None;
+    c.auth[BE] = None;
+    c.authority.process_ended(NAMES[BE]);
+    c.wire.retain(|(f, t, _)| *f != BE && *t != BE);
+    c.syncs.retain(|(i, _)| *i != BE);
+    for _ in 0..5 {
+        c.advance(BE2, backend::CLAIM_RETRY);
+    }
+    c.sync();
+    assert_eq!(c.partition_states(BE2), vec![crate::protocol::admin::PartitionState::Active]);
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    // The links to be go now: nothing more happens.
+    let now = c.now;
+    for i in [FE, TR1, TR2, BE2] {
+        c.node(i).link_down(now, peer_ref(BE));
+    }
+    c.pump();
+    assert_eq!(c.take(FE, CLIENT), vec![]);
+}

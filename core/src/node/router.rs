@@ -866,7 +866,22 @@ impl Router {
                 ctx.to_backend(took, ToBackend::Inquire { tid, facility });
             }
         }
-        let lost: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| *n == node).map(|(r, _)| *r).collect();
+        let mut lost: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| *n == node).map(|(r, _)| *r).collect();
+        if read {
+            // Its link here may not have gone yet (a standby took its
+            // journal over before this router noticed, or it restarted
+            // before its old link timed out): the journal was read after
+            // it could no longer write, so the commits waiting for it are
+            // settled now all the same (its link going later finds none).
+            let mut linked: Vec<NodeRef> =
+                ctx.topo.peers.iter().filter(|(_, p)| p.name == node).map(|(r, _)| *r).collect();
+            linked.sort();
+            for r in linked {
+                if !lost.contains(&r) {
+                    lost.push(r);
+                }
+            }
+        }
         let mut waiting: Vec<Tid> = self
             .committing
             .iter()
