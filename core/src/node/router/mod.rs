@@ -242,9 +242,55 @@ impl Router {
 
     /// A message from a role on node `from` (this node: [`super::LOCAL`]).
     pub fn handle(&mut self, ctx: &mut Ctx, from: NodeRef, m: ToRouter) {
-        // The client's messages for a held transaction wait behind the held
-        // one; while the backends are probed, its reject waits too (it
-        // ends the transaction only once this router knows its branches).
+        let Some(m) = self.hold(m) else { return };
+        match m {
+            ToRouter::Start { tid, facility, client, timeout_ms, redrive } => {
+                self.start(ctx, from, tid, facility, client, timeout_ms, redrive)
+            }
+            ToRouter::Send { tid, facility: _, client, data, flags: fl } => self.send(ctx, from, tid, client, data, fl),
+            ToRouter::ClientAccept { tid, reason } => self.client_accept(ctx, tid, reason),
+            ToRouter::ClientPrepare { tid, reason } => self.client_prepare(ctx, tid, reason),
+            ToRouter::ClientAbort { tid, status, reason, gone } => self.client_abort(ctx, tid, status, reason, gone),
+            ToRouter::Reply { tid, data } => self.reply(ctx, tid, data),
+            ToRouter::Vote { tid, part, accept, reason, durable } => {
+                self.vote(ctx, tid, (from, part), accept, reason, durable)
+            }
+            ToRouter::VoteWithdrawn { tid, part } => self.vote_withdrawn(tid, (from, part)),
+            ToRouter::Moved { tid, part } => self.moved(ctx, tid, (from, part)),
+            ToRouter::BranchFailed { tid, status, .. } => {
+                if self.txs.contains_key(&tid) {
+                    self.abort(ctx, tid, status, 0);
+                }
+            }
+            ToRouter::Durable { tid } => self.durable(ctx, from, tid),
+            ToRouter::CommitFailed { tid, status } => self.commit_failed(ctx, from, tid, status),
+            ToRouter::PartitionUp { facility, part, range, active, epoch, priority, nostandby, callout } => {
+                // The priority list orders standbys' claims on their nodes.
+                let _ = priority;
+                self.partition_up(ctx, facility, (from, part), range, active, epoch, nostandby, callout);
+            }
+            ToRouter::PartitionDown { facility, part } => self.partition_down(ctx, &facility, (from, part)),
+            ToRouter::Broadcast { facility, evtnum, rcpspc, data, to_servers } => {
+                self.broadcast(ctx, from, facility, evtnum, rcpspc, data, to_servers)
+            }
+            ToRouter::HandOff { facility, tid, part, msgs, reason } => {
+                self.hand_off(ctx, from, facility, tid, part, msgs, reason)
+            }
+            ToRouter::Adopted { tid, part } => self.adopted(ctx, tid, (from, part)),
+            ToRouter::TookOver { node, committed, read } => self.took_over(ctx, from, &node, &committed, read),
+            ToRouter::Inquire { tid, facility } => self.inquire(ctx, from, tid, facility),
+            ToRouter::Inquired { tid, parts, state } => self.inquired(ctx, from, tid, parts, state),
+            ToRouter::Decided { tid, committed, status, reason, .. } => {
+                self.decided(ctx, from, tid, committed, status, reason)
+            }
+        }
+    }
+
+    /// The client's messages for a held transaction wait behind the held
+    /// one; while the backends are probed, its reject waits too (it ends
+    /// the transaction only once this router knows its branches). `None`:
+    /// `m` was held.
+    fn hold(&mut self, m: ToRouter) -> Option<ToRouter> {
         if let ToRouter::Send { tid, .. }
         | ToRouter::ClientAccept { tid, .. }
         | ToRouter::ClientPrepare { tid, .. }
@@ -254,341 +300,374 @@ impl Router {
             if let Some(tx) = self.txs.get_mut(tid).filter(|tx| !reject || tx.probe.is_some()) {
                 if let Some(held) = tx.held.as_mut() {
                     held.push(m);
-                    return;
+                    return None;
                 }
             }
         }
-        match m {
-            ToRouter::Start { tid, facility, client, timeout_ms, redrive } => {
-                if let (true, Some(c)) = (redrive, self.committing.get_mut(&tid)) {
-                    // Decided here, committed, waiting for its backends:
-                    // the client hears it over its new link.
-                    c.fe = from;
-                    c.client = client;
-                    c.gone = false;
-                    return;
+        Some(m)
+    }
+
+    /// A transaction starts, or is driven again (`redrive`) by a frontend
+    /// whose router was lost or whose link to this one broke.
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        tid: Tid,
+        facility: String,
+        client: ChanRef,
+        timeout_ms: Option<u32>,
+        redrive: bool,
+    ) {
+        if let (true, Some(c)) = (redrive, self.committing.get_mut(&tid)) {
+            // Decided here, committed, waiting for its backends:
+            // the client hears it over its new link.
+            c.fe = from;
+            c.client = client;
+            c.gone = false;
+            return;
+        }
+        if redrive && !self.txs.contains_key(&tid) {
+            return self.probe(ctx, tid, facility, client, from, timeout_ms);
+        }
+        let tx = self.begin(ctx.now, tid, facility, client, from);
+        if let (Some(ms), false, None) = (timeout_ms, redrive, tx.deadline) {
+            let at = ctx.now + Duration::from_millis(u64::from(ms));
+            tx.deadline = Some(at);
+            self.timers.push(Reverse((at, tid)));
+        }
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        if redrive {
+            // Driven again by a frontend whose link to this router
+            // broke: the transaction is still here, its client
+            // taken for gone when that link went down. It is that
+            // client's again, reached over the new link.
+            tx.fe = from;
+            tx.client = client;
+            tx.client_gone = false;
+        }
+    }
+
+    /// A client's message: routed by key to its partition (held while
+    /// only a standby serves the key).
+    fn send(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, client: ChanRef, data: Bytes, fl: u32) {
+        let accept = fl & flags::sen::ACCEPT != 0;
+        // Transactions start with `Start` only (frontends send one
+        // before the first message, explicit start or not). A send
+        // for a tid this router does not know belongs to a
+        // transaction it already ended: starting the tid again
+        // would give it a second outcome.
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        if tx.client_accepted {
+            return;
+        }
+        let fac = tx.facility.clone();
+        let routed = route(self.partitions.get(&fac), &data);
+        let part = match routed {
+            Ok(p) => p,
+            // No active partition for the key, but a standby serves
+            // it: its active one was lost and it is (or will be)
+            // taking over. RTR holds new work meanwhile.
+            Err(Status::Nodstfnd) if standby_covers(self.partitions.get(&fac), &data) => {
+                if let Some(tx) = self.txs.get_mut(&tid) {
+                    tx.held = Some(vec![ToRouter::Send { tid, facility: fac.clone(), client, data, flags: fl }]);
                 }
-                if redrive && !self.txs.contains_key(&tid) {
-                    return self.probe(ctx, tid, facility, client, from, timeout_ms);
-                }
-                let tx = self.begin(ctx.now, tid, facility, client, from);
-                if let (Some(ms), false, None) = (timeout_ms, redrive, tx.deadline) {
-                    let at = ctx.now + Duration::from_millis(u64::from(ms));
-                    tx.deadline = Some(at);
-                    self.timers.push(Reverse((at, tid)));
-                }
-                let Some(tx) = self.txs.get_mut(&tid) else { return };
-                if redrive {
-                    // Driven again by a frontend whose link to this router
-                    // broke: the transaction is still here, its client
-                    // taken for gone when that link went down. It is that
-                    // client's again, reached over the new link.
-                    tx.fe = from;
-                    tx.client = client;
-                    tx.client_gone = false;
-                }
+                self.held.entry(fac).or_default().push(tid);
+                return;
             }
-            ToRouter::Send { tid, facility: _, client, data, flags: fl } => {
-                let accept = fl & flags::sen::ACCEPT != 0;
-                // Transactions start with `Start` only (frontends send one
-                // before the first message, explicit start or not). A send
-                // for a tid this router does not know belongs to a
-                // transaction it already ended: starting the tid again
-                // would give it a second outcome.
-                let Some(tx) = self.txs.get_mut(&tid) else { return };
-                if tx.client_accepted {
-                    return;
-                }
-                let fac = tx.facility.clone();
-                let routed = route(self.partitions.get(&fac), &data);
-                let part = match routed {
-                    Ok(p) => p,
-                    // No active partition for the key, but a standby serves
-                    // it: its active one was lost and it is (or will be)
-                    // taking over. RTR holds new work meanwhile.
-                    Err(Status::Nodstfnd) if standby_covers(self.partitions.get(&fac), &data) => {
-                        if let Some(tx) = self.txs.get_mut(&tid) {
-                            tx.held =
-                                Some(vec![ToRouter::Send { tid, facility: fac.clone(), client, data, flags: fl }]);
-                        }
-                        self.held.entry(fac).or_default().push(tid);
-                        return;
-                    }
-                    // Undeliverable: given back to the client, who decides;
-                    // the transaction goes on.
-                    Err(_) if fl & flags::sen::RETURN_TO_SENDER != 0 => {
-                        ctx.to_frontend(from, ToFrontend::Returned { tid, client, data });
-                        if accept {
-                            self.client_accept(ctx, tid, 0);
-                        }
-                        return;
-                    }
-                    Err(status) => {
-                        self.abort(ctx, tid, status, 0);
-                        return;
-                    }
-                };
-                self.route_message(ctx, tid, part, &data, fl, false);
+            // Undeliverable: given back to the client, who decides;
+            // the transaction goes on.
+            Err(_) if fl & flags::sen::RETURN_TO_SENDER != 0 => {
+                ctx.to_frontend(from, ToFrontend::Returned { tid, client, data });
                 if accept {
                     self.client_accept(ctx, tid, 0);
                 }
+                return;
             }
-            ToRouter::ClientAccept { tid, reason } => self.client_accept(ctx, tid, reason),
-            ToRouter::ClientPrepare { tid, reason } => {
-                let Some(tx) = self.txs.get_mut(&tid) else { return };
-                if tx.client_accepted || tx.prepare.is_some() {
-                    return;
-                }
-                tx.prepare = Some((reason, false));
-                let durable = spans_nodes(tx);
-                for b in tx.branches.iter_mut().filter(|b| b.vote == VoteState::Pending) {
-                    b.vote = VoteState::Requested;
-                    ctx.to_backend(b.part.0, ToBackend::VoteRequest { tid, part: b.part.1, durable });
-                }
-                self.try_prepared(ctx, tid);
+            Err(status) => {
+                self.abort(ctx, tid, status, 0);
+                return;
             }
-            ToRouter::ClientAbort { tid, status, reason, gone } => {
-                let Some(tx) = self.txs.get_mut(&tid) else { return };
-                if gone && tx.probe.is_some() {
-                    // Its client's node went while the backends are asked:
-                    // the probe still decides (a commit found stays one);
-                    // see `probed`.
-                    tx.client_gone = true;
-                    return;
-                }
-                if gone && tx.client_accepted {
-                    // RTR finishes a transaction whose client already voted.
-                    tx.client_gone = true;
-                } else if let Some((prepare_reason, _)) = tx.prepare {
-                    // After rtr_prepare_tx the prepare's reason stands; a
-                    // client gone then leaves the transaction unresolved in
-                    // RTR (its foreign TM decides); here it is rejected, with
-                    // the status that says so.
-                    let status = if gone { Status::Reqdiedprep } else { status };
-                    self.abort(ctx, tid, status, prepare_reason);
-                } else {
-                    self.abort(ctx, tid, status, reason);
+        };
+        self.route_message(ctx, tid, part, &data, fl, false);
+        if accept {
+            self.client_accept(ctx, tid, 0);
+        }
+    }
+
+    /// `rtr_prepare_tx`: every branch is asked for its vote.
+    fn client_prepare(&mut self, ctx: &mut Ctx, tid: Tid, reason: u32) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        if tx.client_accepted || tx.prepare.is_some() {
+            return;
+        }
+        tx.prepare = Some((reason, false));
+        let durable = spans_nodes(tx);
+        for b in tx.branches.iter_mut().filter(|b| b.vote == VoteState::Pending) {
+            b.vote = VoteState::Requested;
+            ctx.to_backend(b.part.0, ToBackend::VoteRequest { tid, part: b.part.1, durable });
+        }
+        self.try_prepared(ctx, tid);
+    }
+
+    /// The client rejects the transaction, or went away (`gone`).
+    fn client_abort(&mut self, ctx: &mut Ctx, tid: Tid, status: Status, reason: u32, gone: bool) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        if gone && tx.probe.is_some() {
+            // Its client's node went while the backends are asked:
+            // the probe still decides (a commit found stays one);
+            // see `probed`.
+            tx.client_gone = true;
+            return;
+        }
+        if gone && tx.client_accepted {
+            // RTR finishes a transaction whose client already voted.
+            tx.client_gone = true;
+        } else if let Some((prepare_reason, _)) = tx.prepare {
+            // After rtr_prepare_tx the prepare's reason stands; a
+            // client gone then leaves the transaction unresolved in
+            // RTR (its foreign TM decides); here it is rejected, with
+            // the status that says so.
+            let status = if gone { Status::Reqdiedprep } else { status };
+            self.abort(ctx, tid, status, prepare_reason);
+        } else {
+            self.abort(ctx, tid, status, reason);
+        }
+    }
+
+    /// A server's reply goes to the client (if it is still there).
+    fn reply(&mut self, ctx: &mut Ctx, tid: Tid, data: Bytes) {
+        if let Some(tx) = self.txs.get(&tid) {
+            if !tx.client_gone {
+                ctx.to_frontend(tx.fe, ToFrontend::Reply { tid, client: tx.client, data });
+            }
+        }
+    }
+
+    /// Branch `key` of `tid` votes.
+    fn vote(&mut self, ctx: &mut Ctx, tid: Tid, key: PartKey, accept: bool, reason: u32, durable: bool) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        if !tx.branches.iter().any(|b| b.part == key) {
+            // A branch this router took over (by driving the
+            // transaction again, or asking about it) gives its vote
+            // again: it is one of this transaction's branches now,
+            // and hears its outcome.
+            let b = Branch { part: key, vote: VoteState::Pending, sent: 0, durable: false, msgs: Vec::new() };
+            tx.branches.push(b);
+        }
+        if !accept {
+            self.abort(ctx, tid, Status::Rejected, reason);
+            return;
+        }
+        if let Some(b) = tx.branches.iter_mut().find(|b| b.part == key) {
+            b.vote = VoteState::Accepted;
+            b.durable = durable;
+        }
+        self.try_prepared(ctx, tid);
+        self.try_commit(ctx, tid);
+    }
+
+    /// Branch `key` of `tid` lost the server that voted (its vote stands no
+    /// more).
+    fn vote_withdrawn(&mut self, tid: Tid, key: PartKey) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        let requested = tx.client_accepted;
+        if let Some(b) = tx.branches.iter_mut().find(|b| b.part == key) {
+            b.durable = false;
+            if b.vote == VoteState::Accepted {
+                // The backend asks the replacement server itself
+                // (with rtr_mt_prepare when the vote was requested).
+                b.vote = if requested { VoteState::Requested } else { VoteState::Pending };
+            }
+        }
+    }
+
+    /// A broadcast goes to every node of the other role but the sender's
+    /// (which delivered to its own channels already).
+    #[allow(clippy::too_many_arguments)]
+    fn broadcast(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        facility: String,
+        evtnum: i32,
+        rcpspc: String,
+        data: Bytes,
+        to_servers: bool,
+    ) {
+        let nodes: Vec<NodeRef> = if to_servers {
+            let mut v: Vec<NodeRef> = Vec::new();
+            for p in self.partitions.get(&facility).into_iter().flatten() {
+                if !v.contains(&p.key.0) {
+                    v.push(p.key.0);
                 }
             }
-            ToRouter::Reply { tid, data } => {
-                if let Some(tx) = self.txs.get(&tid) {
-                    if !tx.client_gone {
-                        ctx.to_frontend(tx.fe, ToFrontend::Reply { tid, client: tx.client, data });
-                    }
-                }
+            v
+        } else {
+            ctx.topo.reachable(&facility, crate::facility::RoleList::Frontend)
+        };
+        for n in nodes.into_iter().filter(|n| *n != from) {
+            let (facility, rcpspc, data) = (facility.clone(), rcpspc.clone(), data.clone());
+            if to_servers {
+                ctx.to_backend(n, ToBackend::Broadcast { facility, evtnum, rcpspc, data });
+            } else {
+                ctx.to_frontend(n, ToFrontend::Broadcast { facility, evtnum, rcpspc, data });
             }
-            ToRouter::Vote { tid, part, accept, reason, durable } => {
-                let Some(tx) = self.txs.get_mut(&tid) else { return };
-                if !tx.branches.iter().any(|b| b.part == (from, part)) {
-                    // A branch this router took over (by driving the
-                    // transaction again, or asking about it) gives its vote
-                    // again: it is one of this transaction's branches now,
-                    // and hears its outcome.
-                    let b = Branch {
-                        part: (from, part),
-                        vote: VoteState::Pending,
-                        sent: 0,
-                        durable: false,
-                        msgs: Vec::new(),
-                    };
-                    tx.branches.push(b);
-                }
-                if !accept {
-                    self.abort(ctx, tid, Status::Rejected, reason);
-                    return;
-                }
-                if let Some(b) = tx.branches.iter_mut().find(|b| b.part == (from, part)) {
-                    b.vote = VoteState::Accepted;
-                    b.durable = durable;
-                }
-                self.try_prepared(ctx, tid);
-                self.try_commit(ctx, tid);
-            }
-            ToRouter::VoteWithdrawn { tid, part } => {
-                let Some(tx) = self.txs.get_mut(&tid) else { return };
-                let requested = tx.client_accepted;
-                if let Some(b) = tx.branches.iter_mut().find(|b| b.part == (from, part)) {
-                    b.durable = false;
-                    if b.vote == VoteState::Accepted {
-                        // The backend asks the replacement server itself
-                        // (with rtr_mt_prepare when the vote was requested).
-                        b.vote = if requested { VoteState::Requested } else { VoteState::Pending };
-                    }
-                }
-            }
-            ToRouter::Moved { tid, part } => self.moved(ctx, tid, (from, part)),
-            ToRouter::BranchFailed { tid, status, .. } => {
-                if self.txs.contains_key(&tid) {
-                    self.abort(ctx, tid, status, 0);
-                }
-            }
-            ToRouter::Durable { tid } => {
-                let Some(c) = self.committing.get_mut(&tid) else { return };
-                c.pending.retain(|n| *n != from);
+        }
+    }
+
+    /// The backend partition `key` of `facility` went.
+    fn partition_down(&mut self, ctx: &mut Ctx, facility: &str, key: PartKey) {
+        if let Some(gone) = self.remove_partition(facility, key) {
+            self.holder_lost(ctx, facility, &gone);
+        }
+        self.release_held(ctx, facility);
+    }
+
+    /// Committed work of a partition whose last server left. Sent to every
+    /// router of the facility, and again to a router that links: one entry
+    /// per unit here.
+    #[allow(clippy::too_many_arguments)]
+    fn hand_off(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        facility: String,
+        tid: Tid,
+        part: PartId,
+        msgs: Vec<Bytes>,
+        reason: u32,
+    ) {
+        if !self.handoffs.iter().any(|h| h.origin == from && h.tid == tid && h.part == part) {
+            self.handoffs.push(HandOffEntry {
+                origin: from,
+                facility: facility.clone(),
+                tid,
+                part,
+                msgs,
+                reason,
+                to: None,
+                coordinator: false,
+            });
+            self.route_handoffs(ctx, &facility);
+        }
+    }
+
+    /// Partition `key` made a hand-off of `tid` durable.
+    fn adopted(&mut self, ctx: &mut Ctx, tid: Tid, key: PartKey) {
+        if let Some(i) = self.handoffs.iter().position(|h| h.tid == tid && h.to == Some(key)) {
+            let h = self.handoffs.remove(i);
+            if !h.coordinator {
+                ctx.to_backend(h.origin, ToBackend::HandedOff { tid, part: h.part });
+            } else if let Some(c) = self.committing.get_mut(&tid) {
+                // The lost node's branch is durable at its range's
+                // new active partition.
+                c.adopting = c.adopting.saturating_sub(1);
                 c.durable += 1;
-                if !c.pending.is_empty() {
-                    return;
-                }
-                let Some(c) = self.committing.remove(&tid) else { return };
-                if !c.gone {
-                    ctx.to_frontend(
-                        c.fe,
-                        ToFrontend::Outcome {
-                            tid,
-                            client: c.client,
-                            accepted: true,
-                            status: Status::Ok,
-                            reason: c.reason,
-                        },
-                    );
-                }
-            }
-            ToRouter::CommitFailed { tid, status } => {
-                // The commit could not be made durable on `from`. Once every
-                // other backend answered: when none made it durable either,
-                // it did not happen anywhere and the client hears the
-                // failure; otherwise the transaction is committed (`from`
-                // stopped, as a journal failure stops a node, and its
-                // recovery finds its vote in doubt and asks). Until then
-                // nothing is said: another backend may still commit it.
-                let Some(c) = self.committing.get_mut(&tid) else { return };
-                c.pending.retain(|n| *n != from);
-                c.failed.get_or_insert(status);
                 if c.pending.is_empty() && c.adopting == 0 {
                     self.settle(ctx, tid);
                 }
             }
-            ToRouter::PartitionUp { facility, part, range, active, epoch, priority, nostandby, callout } => {
-                // The priority list orders standbys' claims on their nodes.
-                let _ = priority;
-                self.partition_up(ctx, facility, (from, part), range, active, epoch, nostandby, callout);
-            }
-            ToRouter::PartitionDown { facility, part } => {
-                if let Some(gone) = self.remove_partition(&facility, (from, part)) {
-                    self.holder_lost(ctx, &facility, &gone);
-                }
-                self.release_held(ctx, &facility);
-            }
-            ToRouter::Broadcast { facility, evtnum, rcpspc, data, to_servers } => {
-                // Every node of the other role but the sender's (which
-                // delivered to its own channels already).
-                let nodes: Vec<NodeRef> = if to_servers {
-                    let mut v: Vec<NodeRef> = Vec::new();
-                    for p in self.partitions.get(&facility).into_iter().flatten() {
-                        if !v.contains(&p.key.0) {
-                            v.push(p.key.0);
-                        }
-                    }
-                    v
-                } else {
-                    ctx.topo.reachable(&facility, crate::facility::RoleList::Frontend)
-                };
-                for n in nodes.into_iter().filter(|n| *n != from) {
-                    let (facility, rcpspc, data) = (facility.clone(), rcpspc.clone(), data.clone());
-                    if to_servers {
-                        ctx.to_backend(n, ToBackend::Broadcast { facility, evtnum, rcpspc, data });
-                    } else {
-                        ctx.to_frontend(n, ToFrontend::Broadcast { facility, evtnum, rcpspc, data });
-                    }
-                }
-            }
-            ToRouter::HandOff { facility, tid, part, msgs, reason } => {
-                // Sent to every router of the facility, and again to a
-                // router that links: one entry per unit here.
-                if !self.handoffs.iter().any(|h| h.origin == from && h.tid == tid && h.part == part) {
-                    self.handoffs.push(HandOffEntry {
-                        origin: from,
-                        facility: facility.clone(),
-                        tid,
-                        part,
-                        msgs,
-                        reason,
-                        to: None,
-                        coordinator: false,
-                    });
-                    self.route_handoffs(ctx, &facility);
+        }
+    }
+
+    /// Backend node `from` made the commit of `tid` durable.
+    fn durable(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid) {
+        let Some(c) = self.committing.get_mut(&tid) else { return };
+        c.pending.retain(|n| *n != from);
+        c.durable += 1;
+        if !c.pending.is_empty() {
+            return;
+        }
+        let Some(c) = self.committing.remove(&tid) else { return };
+        if !c.gone {
+            ctx.to_frontend(
+                c.fe,
+                ToFrontend::Outcome { tid, client: c.client, accepted: true, status: Status::Ok, reason: c.reason },
+            );
+        }
+    }
+
+    /// The commit could not be made durable on `from`. Once every other
+    /// backend answered: when none made it durable either, it did not
+    /// happen anywhere and the client hears the failure; otherwise the
+    /// transaction is committed (`from` stopped, as a journal failure stops
+    /// a node, and its recovery finds its vote in doubt and asks). Until
+    /// then nothing is said: another backend may still commit it.
+    fn commit_failed(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, status: Status) {
+        let Some(c) = self.committing.get_mut(&tid) else { return };
+        c.pending.retain(|n| *n != from);
+        c.failed.get_or_insert(status);
+        if c.pending.is_empty() && c.adopting == 0 {
+            self.settle(ctx, tid);
+        }
+    }
+
+    /// A backend asks (in doubt) what became of `tid`.
+    fn inquire(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, facility: String) {
+        if let Some(c) = self.committing.get_mut(&tid) {
+            // Decided here: commit. The asker (a backend that
+            // restarted, in doubt) stands in for its lost self.
+            let name = ctx.topo.name(from).to_string();
+            let lost: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| **n == name).map(|(r, _)| *r).collect();
+            for n in c.pending.iter_mut() {
+                if lost.contains(n) {
+                    *n = from;
                 }
             }
-            ToRouter::Adopted { tid, part } => {
-                let key = (from, part);
-                if let Some(i) = self.handoffs.iter().position(|h| h.tid == tid && h.to == Some(key)) {
-                    let h = self.handoffs.remove(i);
-                    if !h.coordinator {
-                        ctx.to_backend(h.origin, ToBackend::HandedOff { tid, part: h.part });
-                    } else if let Some(c) = self.committing.get_mut(&tid) {
-                        // The lost node's branch is durable at its range's
-                        // new active partition.
-                        c.adopting = c.adopting.saturating_sub(1);
-                        c.durable += 1;
-                        if c.pending.is_empty() && c.adopting == 0 {
-                            self.settle(ctx, tid);
-                        }
-                    }
-                }
+            let reason = c.reason;
+            let outcome = ToBackend::Outcome { tid, parts: Vec::new(), accepted: true, status: Status::Ok, reason };
+            ctx.to_backend(from, outcome);
+            return;
+        }
+        // Already known here (driven again, or being resolved): it
+        // will end on its own.
+        if self.txs.contains_key(&tid) || self.inquiries.contains_key(&tid) {
+            return;
+        }
+        // Every backend node of the facility: "nobody committed it"
+        // may be concluded only when each has answered.
+        let mut nodes: Vec<NodeRef> = ctx.topo.reachable(&facility, crate::facility::RoleList::Backend);
+        for p in self.partitions.get(&facility).map(Vec::as_slice).unwrap_or_default() {
+            if !nodes.contains(&p.key.0) {
+                nodes.push(p.key.0);
             }
-            ToRouter::TookOver { node, committed, read } => self.took_over(ctx, from, &node, &committed, read),
-            ToRouter::Inquire { tid, facility } => {
-                if let Some(c) = self.committing.get_mut(&tid) {
-                    // Decided here: commit. The asker (a backend that
-                    // restarted, in doubt) stands in for its lost self.
-                    let name = ctx.topo.name(from).to_string();
-                    let lost: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| **n == name).map(|(r, _)| *r).collect();
-                    for n in c.pending.iter_mut() {
-                        if lost.contains(n) {
-                            *n = from;
-                        }
-                    }
-                    let reason = c.reason;
-                    let outcome =
-                        ToBackend::Outcome { tid, parts: Vec::new(), accepted: true, status: Status::Ok, reason };
-                    ctx.to_backend(from, outcome);
-                    return;
-                }
-                // Already known here (driven again, or being resolved): it
-                // will end on its own.
-                if self.txs.contains_key(&tid) || self.inquiries.contains_key(&tid) {
-                    return;
-                }
-                // Every backend node of the facility: "nobody committed it"
-                // may be concluded only when each has answered.
-                let mut nodes: Vec<NodeRef> = ctx.topo.reachable(&facility, crate::facility::RoleList::Backend);
-                for p in self.partitions.get(&facility).map(Vec::as_slice).unwrap_or_default() {
-                    if !nodes.contains(&p.key.0) {
-                        nodes.push(p.key.0);
-                    }
-                }
-                if !nodes.contains(&from) {
-                    nodes.push(from);
-                }
-                // A lost node whose journal was taken over is answered for
-                // by the node that read it.
-                let missing = self.unreachable_backends(ctx, &facility, &mut nodes);
-                for n in &nodes {
-                    ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone() });
-                }
-                self.inquiries.insert(tid, Inquiry { facility, waiting: nodes, missing, answers: Vec::new() });
-            }
-            ToRouter::Inquired { tid, parts, state } => {
-                if self.txs.get(&tid).and_then(|tx| tx.probe.as_ref()).is_some_and(|p| p.waiting.contains(&from)) {
-                    return self.probed(ctx, tid, from, Some(state));
-                }
-                let Some(q) = self.inquiries.get_mut(&tid) else { return };
-                q.waiting.retain(|n| *n != from);
-                q.answers.push((from, parts, state));
-                if q.waiting.is_empty() && q.missing.is_empty() {
-                    self.resolve(ctx, tid);
-                }
-            }
-            ToRouter::Decided { tid, committed, status, reason, .. } => {
-                // Another router decided this (re-driven) transaction and a
-                // backend already applied its decision: follow it.
-                if self.txs.contains_key(&tid) {
-                    self.finish(ctx, tid, committed, status, reason);
-                } else if committed && self.committing.contains_key(&tid) {
-                    // Already committing here: that backend holds it committed.
-                    self.handle(ctx, from, ToRouter::Durable { tid });
-                }
-            }
+        }
+        if !nodes.contains(&from) {
+            nodes.push(from);
+        }
+        // A lost node whose journal was taken over is answered for
+        // by the node that read it.
+        let missing = self.unreachable_backends(ctx, &facility, &mut nodes);
+        for n in &nodes {
+            ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone() });
+        }
+        self.inquiries.insert(tid, Inquiry { facility, waiting: nodes, missing, answers: Vec::new() });
+    }
+
+    /// Backend node `from` says what it knows of `tid`: an answer to a
+    /// probe, or to an inquiry.
+    fn inquired(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, parts: Vec<PartId>, state: TxState) {
+        if self.txs.get(&tid).and_then(|tx| tx.probe.as_ref()).is_some_and(|p| p.waiting.contains(&from)) {
+            return self.probed(ctx, tid, from, Some(state));
+        }
+        let Some(q) = self.inquiries.get_mut(&tid) else { return };
+        q.waiting.retain(|n| *n != from);
+        q.answers.push((from, parts, state));
+        if q.waiting.is_empty() && q.missing.is_empty() {
+            self.resolve(ctx, tid);
+        }
+    }
+
+    /// Another router decided this (re-driven) transaction and a backend
+    /// already applied its decision: follow it.
+    fn decided(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, committed: bool, status: Status, reason: u32) {
+        if self.txs.contains_key(&tid) {
+            self.finish(ctx, tid, committed, status, reason);
+        } else if committed && self.committing.contains_key(&tid) {
+            // Already committing here: that backend holds it committed.
+            self.durable(ctx, from, tid);
         }
     }
 
