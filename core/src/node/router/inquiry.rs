@@ -14,7 +14,16 @@ pub(super) struct Inquiry {
     /// them may hold the commit, so the resolution waits until each links
     /// and answers, or someone reads its journal (`TookOver`).
     pub(super) missing: Vec<String>,
-    pub(super) answers: Vec<(NodeRef, Vec<PartId>, TxState)>,
+    pub(super) answers: Vec<Answer>,
+}
+
+/// What one backend node said of the transaction.
+pub(super) struct Answer {
+    pub(super) node: NodeRef,
+    /// The branches of the transaction it named (none for one recovered
+    /// from a journal in doubt: see `resolve`).
+    pub(super) parts: Vec<PartId>,
+    pub(super) state: TxState,
 }
 
 impl Router {
@@ -68,7 +77,7 @@ impl Router {
         }
         let Some(q) = self.inquiries.get_mut(&tid) else { return };
         q.waiting.retain(|n| *n != from);
-        q.answers.push((from, parts, state));
+        q.answers.push(Answer { node: from, parts, state });
         if q.waiting.is_empty() && q.missing.is_empty() {
             self.resolve(ctx, tid);
         }
@@ -101,14 +110,14 @@ impl Router {
     /// others commit too; otherwise nobody did, and it is rolled back.
     pub(super) fn resolve(&mut self, ctx: &mut Ctx, tid: Tid) {
         let Some(q) = self.inquiries.remove(&tid) else { return };
-        let commit = q.answers.iter().any(|a| a.2 == TxState::Committed);
+        let commit = q.answers.iter().any(|a| a.state == TxState::Committed);
         let status = if commit { Status::Ok } else { Status::Routerunavailtmo };
         if self.txs.contains_key(&tid) {
             // Driven here again meanwhile: its branches are these.
             self.finish(ctx, tid, commit, status, 0);
             return;
         }
-        for (node, parts, state) in q.answers {
+        for Answer { node, parts, state } in q.answers {
             let done = match state {
                 TxState::Committed => commit,
                 TxState::Aborted | TxState::Unknown => !commit || parts.is_empty(),
