@@ -61,50 +61,61 @@ pub(super) struct HandOffEntry {
 }
 
 impl Router {
-    /// Committed work of a partition whose last server left. Sent to every
-    /// router of the facility, and again to a router that links: one entry
-    /// per unit here.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn hand_off(
-        &mut self,
-        ctx: &mut Ctx,
-        from: NodeRef,
-        facility: String,
-        tid: Tid,
-        part: PartId,
-        msgs: Vec<Bytes>,
-        reason: u32,
-    ) {
-        if !self.handoffs.iter().any(|h| h.origin == from && h.tid == tid && h.part == part) {
-            self.handoffs.push(HandOffEntry {
-                origin: from,
-                facility: facility.clone(),
-                tid,
-                part,
-                msgs,
-                reason,
-                to: None,
-                coordinator: false,
-            });
-            self.route_handoffs(ctx, &facility);
-        }
+    pub(super) fn abort(&mut self, ctx: &mut Ctx, tid: Tid, status: Status, reason: u32) {
+        self.finish(ctx, tid, false, status, reason);
     }
 
-    /// Partition `key` made a hand-off of `tid` durable.
-    pub(super) fn adopted(&mut self, ctx: &mut Ctx, tid: Tid, key: PartKey) {
-        if let Some(i) = self.handoffs.iter().position(|h| h.tid == tid && h.to == Some(key)) {
-            let h = self.handoffs.remove(i);
-            if !h.coordinator {
-                ctx.to_backend(h.origin, ToBackend::HandedOff { tid, part: h.part });
-            } else if let Some(c) = self.committing.get_mut(&tid) {
-                // The lost node's branch is durable at its range's
-                // new active partition.
-                c.adopting = c.adopting.saturating_sub(1);
-                c.durable += 1;
-                if c.pending.is_empty() && c.adopting == 0 {
-                    self.settle(ctx, tid);
-                }
+    pub(super) fn finish(&mut self, ctx: &mut Ctx, tid: Tid, accepted: bool, status: Status, reason: u32) {
+        let Some(tx) = self.txs.remove(&tid) else { return };
+        // One outcome per backend node, naming its branches.
+        let mut by_node: Vec<(NodeRef, Vec<PartId>)> = Vec::new();
+        for b in &tx.branches {
+            match by_node.iter_mut().find(|(n, _)| *n == b.part.0) {
+                Some((_, v)) => v.push(b.part.1),
+                None => by_node.push((b.part.0, vec![b.part.1])),
             }
+        }
+        if accepted && !by_node.is_empty() {
+            let parts = self.partitions.get(&tx.facility);
+            let is_callout = |k: PartKey| {
+                parts.and_then(|v| v.iter().find(|p| p.key == k)).is_some_and(|p| p.callout != Callout::No)
+            };
+            let branches = tx
+                .branches
+                .into_iter()
+                .filter(|b| !is_callout(b.part))
+                .map(|b| CommitBranch {
+                    node: b.part.0,
+                    part: b.part.1,
+                    msgs: b.msgs.into_iter().map(|(m, _)| m).collect(),
+                    durable: b.durable,
+                })
+                .collect();
+            // The client learns of the commit once the backends made it durable.
+            self.committing.insert(
+                tid,
+                Committing {
+                    client: tx.client,
+                    fe: tx.fe,
+                    gone: tx.client_gone,
+                    facility: tx.facility.clone(),
+                    reason,
+                    pending: by_node.iter().map(|(n, _)| *n).collect(),
+                    durable: 0,
+                    failed: None,
+                    branches,
+                    adopting: 0,
+                },
+            );
+        }
+        for (node, parts) in by_node.iter() {
+            ctx.to_backend(*node, ToBackend::Outcome { tid, parts: parts.clone(), accepted, status, reason });
+        }
+        if accepted && !by_node.is_empty() {
+            return;
+        }
+        if !tx.client_gone {
+            ctx.to_frontend(tx.fe, ToFrontend::Outcome { tid, client: tx.client, accepted, status, reason });
         }
     }
 
@@ -140,6 +151,19 @@ impl Router {
         }
     }
 
+    /// A committing transaction heard from every backend.
+    pub(super) fn settle(&mut self, ctx: &mut Ctx, tid: Tid) {
+        let Some(c) = self.committing.remove(&tid) else { return };
+        if c.gone {
+            return;
+        }
+        let (accepted, status, reason) = match c.failed {
+            Some(status) if c.durable == 0 => (false, status, 0),
+            _ => (true, Status::Ok, c.reason),
+        };
+        ctx.to_frontend(c.fe, ToFrontend::Outcome { tid, client: c.client, accepted, status, reason });
+    }
+
     /// Another router decided this (re-driven) transaction and a backend
     /// already applied its decision: follow it.
     pub(super) fn decided(
@@ -156,20 +180,6 @@ impl Router {
         } else if committed && self.committing.contains_key(&tid) {
             // Already committing here: that backend holds it committed.
             self.durable(ctx, from, tid);
-        }
-    }
-
-    /// Send held hand-offs of `facility` to the active partition of their
-    /// key range, if it has one now.
-    pub(super) fn route_handoffs(&mut self, ctx: &mut Ctx, facility: &str) {
-        let parts = self.partitions.get(facility);
-        for h in self.handoffs.iter_mut().filter(|h| h.to.is_none() && h.facility == facility) {
-            let Some(first) = h.msgs.first() else { continue };
-            if let Ok(key) = route(parts, first) {
-                h.to = Some(key);
-                let adopt = ToBackend::Adopt { part: key.1, tid: h.tid, msgs: h.msgs.clone(), reason: h.reason };
-                ctx.to_backend(key.0, adopt);
-            }
         }
     }
 
@@ -329,74 +339,64 @@ impl Router {
         }
     }
 
-    /// A committing transaction heard from every backend.
-    pub(super) fn settle(&mut self, ctx: &mut Ctx, tid: Tid) {
-        let Some(c) = self.committing.remove(&tid) else { return };
-        if c.gone {
-            return;
+    /// Committed work of a partition whose last server left. Sent to every
+    /// router of the facility, and again to a router that links: one entry
+    /// per unit here.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn hand_off(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        facility: String,
+        tid: Tid,
+        part: PartId,
+        msgs: Vec<Bytes>,
+        reason: u32,
+    ) {
+        if !self.handoffs.iter().any(|h| h.origin == from && h.tid == tid && h.part == part) {
+            self.handoffs.push(HandOffEntry {
+                origin: from,
+                facility: facility.clone(),
+                tid,
+                part,
+                msgs,
+                reason,
+                to: None,
+                coordinator: false,
+            });
+            self.route_handoffs(ctx, &facility);
         }
-        let (accepted, status, reason) = match c.failed {
-            Some(status) if c.durable == 0 => (false, status, 0),
-            _ => (true, Status::Ok, c.reason),
-        };
-        ctx.to_frontend(c.fe, ToFrontend::Outcome { tid, client: c.client, accepted, status, reason });
     }
 
-    pub(super) fn abort(&mut self, ctx: &mut Ctx, tid: Tid, status: Status, reason: u32) {
-        self.finish(ctx, tid, false, status, reason);
-    }
-
-    pub(super) fn finish(&mut self, ctx: &mut Ctx, tid: Tid, accepted: bool, status: Status, reason: u32) {
-        let Some(tx) = self.txs.remove(&tid) else { return };
-        // One outcome per backend node, naming its branches.
-        let mut by_node: Vec<(NodeRef, Vec<PartId>)> = Vec::new();
-        for b in &tx.branches {
-            match by_node.iter_mut().find(|(n, _)| *n == b.part.0) {
-                Some((_, v)) => v.push(b.part.1),
-                None => by_node.push((b.part.0, vec![b.part.1])),
+    /// Partition `key` made a hand-off of `tid` durable.
+    pub(super) fn adopted(&mut self, ctx: &mut Ctx, tid: Tid, key: PartKey) {
+        if let Some(i) = self.handoffs.iter().position(|h| h.tid == tid && h.to == Some(key)) {
+            let h = self.handoffs.remove(i);
+            if !h.coordinator {
+                ctx.to_backend(h.origin, ToBackend::HandedOff { tid, part: h.part });
+            } else if let Some(c) = self.committing.get_mut(&tid) {
+                // The lost node's branch is durable at its range's
+                // new active partition.
+                c.adopting = c.adopting.saturating_sub(1);
+                c.durable += 1;
+                if c.pending.is_empty() && c.adopting == 0 {
+                    self.settle(ctx, tid);
+                }
             }
         }
-        if accepted && !by_node.is_empty() {
-            let parts = self.partitions.get(&tx.facility);
-            let is_callout = |k: PartKey| {
-                parts.and_then(|v| v.iter().find(|p| p.key == k)).is_some_and(|p| p.callout != Callout::No)
-            };
-            let branches = tx
-                .branches
-                .into_iter()
-                .filter(|b| !is_callout(b.part))
-                .map(|b| CommitBranch {
-                    node: b.part.0,
-                    part: b.part.1,
-                    msgs: b.msgs.into_iter().map(|(m, _)| m).collect(),
-                    durable: b.durable,
-                })
-                .collect();
-            // The client learns of the commit once the backends made it durable.
-            self.committing.insert(
-                tid,
-                Committing {
-                    client: tx.client,
-                    fe: tx.fe,
-                    gone: tx.client_gone,
-                    facility: tx.facility.clone(),
-                    reason,
-                    pending: by_node.iter().map(|(n, _)| *n).collect(),
-                    durable: 0,
-                    failed: None,
-                    branches,
-                    adopting: 0,
-                },
-            );
-        }
-        for (node, parts) in by_node.iter() {
-            ctx.to_backend(*node, ToBackend::Outcome { tid, parts: parts.clone(), accepted, status, reason });
-        }
-        if accepted && !by_node.is_empty() {
-            return;
-        }
-        if !tx.client_gone {
-            ctx.to_frontend(tx.fe, ToFrontend::Outcome { tid, client: tx.client, accepted, status, reason });
+    }
+
+    /// Send held hand-offs of `facility` to the active partition of their
+    /// key range, if it has one now.
+    pub(super) fn route_handoffs(&mut self, ctx: &mut Ctx, facility: &str) {
+        let parts = self.partitions.get(facility);
+        for h in self.handoffs.iter_mut().filter(|h| h.to.is_none() && h.facility == facility) {
+            let Some(first) = h.msgs.first() else { continue };
+            if let Ok(key) = route(parts, first) {
+                h.to = Some(key);
+                let adopt = ToBackend::Adopt { part: key.1, tid: h.tid, msgs: h.msgs.clone(), reason: h.reason };
+                ctx.to_backend(key.0, adopt);
+            }
         }
     }
 }
