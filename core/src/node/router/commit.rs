@@ -1,0 +1,402 @@
+//! The router's committed transactions: a decision sent to the backends
+//! (`finish`), the commit waiting until every backend made it durable
+//! (`Committing`), lost backends' commits settled from the journal that
+//! was read (`took_over`) or sent again (`resend_commits`), and committed
+//! work handed to a key range's next active partition (hand-offs).
+
+use super::{route, Router};
+use crate::node::{Callout, ChanRef, Ctx, NodeRef, PartId, PartKey, ToBackend, ToFrontend};
+use crate::protocol::Bytes;
+use crate::status::Status;
+use crate::tid::Tid;
+
+/// A committed transaction waiting for its backends to make it durable.
+pub(in crate::node) struct Committing {
+    pub(in crate::node) client: ChanRef,
+    pub(in crate::node) fe: NodeRef,
+    /// The client went away: nobody to tell.
+    pub(in crate::node) gone: bool,
+    pub(super) facility: String,
+    pub(super) reason: u32,
+    /// Backend nodes that have not reported the commit durable yet.
+    pub(super) pending: Vec<NodeRef>,
+    /// Backend nodes that have.
+    pub(super) durable: usize,
+    /// A backend could not make it durable (and none had).
+    pub(super) failed: Option<Status>,
+    /// The committed branches (not call-outs), kept until the client has
+    /// its outcome: a branch whose backend node was lost before making the
+    /// commit durable is handed to its range's next active partition.
+    pub(super) branches: Vec<CommitBranch>,
+    /// Such hand-offs not yet durable at their new partition.
+    pub(super) adopting: usize,
+}
+
+/// A branch of a committed transaction, as its router keeps it until the
+/// commit is durable everywhere.
+pub(super) struct CommitBranch {
+    pub(super) node: NodeRef,
+    pub(super) part: PartId,
+    pub(super) msgs: Vec<Bytes>,
+    /// Its vote was durable: a node that takes over the lost node's
+    /// journal finds it in doubt and asks for the outcome itself.
+    pub(super) durable: bool,
+}
+
+/// One unit of handed-off work: a transaction's committed messages from
+/// partition `part` of node `origin`.
+pub(super) struct HandOffEntry {
+    pub(super) origin: NodeRef,
+    pub(super) facility: String,
+    pub(super) tid: Tid,
+    pub(super) part: PartId,
+    pub(super) msgs: Vec<Bytes>,
+    pub(super) reason: u32,
+    /// The active partition it was sent to (`None`: held).
+    pub(super) to: Option<PartKey>,
+    /// This router's own: a committed branch whose node was lost before
+    /// the commit was durable there (`origin` is that node); once adopted
+    /// it counts as durable for the waiting commit.
+    pub(super) coordinator: bool,
+}
+
+impl Router {
+    pub(super) fn abort(&mut self, ctx: &mut Ctx, tid: Tid, status: Status, reason: u32) {
+        self.finish(ctx, tid, false, status, reason);
+    }
+
+    pub(super) fn finish(&mut self, ctx: &mut Ctx, tid: Tid, accepted: bool, status: Status, reason: u32) {
+        let Some(tx) = self.txs.remove(&tid) else { return };
+        // One outcome per backend node, naming its branches.
+        let mut by_node: Vec<(NodeRef, Vec<PartId>)> = Vec::new();
+        for b in &tx.branches {
+            match by_node.iter_mut().find(|(n, _)| *n == b.part.0) {
+                Some((_, v)) => v.push(b.part.1),
+                None => by_node.push((b.part.0, vec![b.part.1])),
+            }
+        }
+        if accepted && !by_node.is_empty() {
+            let parts = self.partitions.get(&tx.facility);
+            let is_callout = |k: PartKey| {
+                parts.and_then(|v| v.iter().find(|p| p.key == k)).is_some_and(|p| p.callout != Callout::No)
+            };
+            let branches = tx
+                .branches
+                .into_iter()
+                .filter(|b| !is_callout(b.part))
+                .map(|b| CommitBranch {
+                    node: b.part.0,
+                    part: b.part.1,
+                    msgs: b.msgs.into_iter().map(|(m, _)| m).collect(),
+                    durable: b.durable,
+                })
+                .collect();
+            // The client learns of the commit once the backends made it durable.
+            self.committing.insert(
+                tid,
+                Committing {
+                    client: tx.client,
+                    fe: tx.fe,
+                    gone: tx.client_gone,
+                    facility: tx.facility.clone(),
+                    reason,
+                    pending: by_node.iter().map(|(n, _)| *n).collect(),
+                    durable: 0,
+                    failed: None,
+                    branches,
+                    adopting: 0,
+                },
+            );
+        }
+        for (node, parts) in by_node.iter() {
+            ctx.to_backend(*node, ToBackend::Outcome { tid, parts: parts.clone(), accepted, status, reason });
+        }
+        if accepted && !by_node.is_empty() {
+            return;
+        }
+        if !tx.client_gone {
+            ctx.to_frontend(tx.fe, ToFrontend::Outcome { tid, client: tx.client, accepted, status, reason });
+        }
+    }
+
+    /// Backend node `from` made the commit of `tid` durable.
+    pub(super) fn durable(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid) {
+        let Some(c) = self.committing.get_mut(&tid) else { return };
+        c.pending.retain(|n| *n != from);
+        c.durable += 1;
+        if !c.pending.is_empty() {
+            return;
+        }
+        let Some(c) = self.committing.remove(&tid) else { return };
+        if !c.gone {
+            ctx.to_frontend(
+                c.fe,
+                ToFrontend::Outcome { tid, client: c.client, accepted: true, status: Status::Ok, reason: c.reason },
+            );
+        }
+    }
+
+    /// The commit could not be made durable on `from`. Once every other
+    /// backend answered: when none made it durable either, it did not
+    /// happen anywhere and the client hears the failure; otherwise the
+    /// transaction is committed (`from` stopped, as a journal failure stops
+    /// a node, and its recovery finds its vote in doubt and asks). Until
+    /// then nothing is said: another backend may still commit it.
+    pub(super) fn commit_failed(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, status: Status) {
+        let Some(c) = self.committing.get_mut(&tid) else { return };
+        c.pending.retain(|n| *n != from);
+        c.failed.get_or_insert(status);
+        if c.pending.is_empty() && c.adopting == 0 {
+            self.settle(ctx, tid);
+        }
+    }
+
+    /// A committing transaction heard from every backend.
+    pub(super) fn settle(&mut self, ctx: &mut Ctx, tid: Tid) {
+        let Some(c) = self.committing.remove(&tid) else { return };
+        if c.gone {
+            return;
+        }
+        let (accepted, status, reason) = match c.failed {
+            Some(status) if c.durable == 0 => (false, status, 0),
+            _ => (true, Status::Ok, c.reason),
+        };
+        ctx.to_frontend(c.fe, ToFrontend::Outcome { tid, client: c.client, accepted, status, reason });
+    }
+
+    /// Another router decided this (re-driven) transaction and a backend
+    /// already applied its decision: follow it.
+    pub(super) fn decided(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        tid: Tid,
+        committed: bool,
+        status: Status,
+        reason: u32,
+    ) {
+        if self.txs.contains_key(&tid) {
+            self.finish(ctx, tid, committed, status, reason);
+        } else if committed && self.committing.contains_key(&tid) {
+            // Already committing here: that backend holds it committed.
+            self.durable(ctx, from, tid);
+        }
+    }
+
+    /// Node `took` read the journal of lost backend node `node` (it took it
+    /// over, or it is `node` itself, restarted): `committed` lists every
+    /// commit that journal holds. For each commit of this router that
+    /// waited on `node`: listed, it is durable there (and `took` finishes
+    /// it). Not listed and `read`, it never reached that journal, so the
+    /// lost node's branches are placed again, committed: a branch whose
+    /// vote was durable is in doubt at `took`, which is told the outcome
+    /// now; the others are handed to their range's active partition to be
+    /// made durable and presented (uncertain, then the commit). Not `read`
+    /// (an operator went on without that journal): nothing is known of
+    /// them, and they wait (a client hears nothing false) until the lost
+    /// node starts again on its journal and reports it.
+    pub(super) fn took_over(&mut self, ctx: &mut Ctx, took: NodeRef, node: &str, committed: &[Tid], read: bool) {
+        if read {
+            if ctx.topo.name(took) != node {
+                self.journals_read.insert(node.to_string(), took);
+            }
+            // Inquiries waiting for `node` hear from the one that read its
+            // journal instead (asked again: it may have answered before
+            // it took the journal in).
+            let mut asks: Vec<(Tid, String)> = Vec::new();
+            for (tid, q) in self.inquiries.iter_mut() {
+                if q.missing.iter().any(|n| n == node) {
+                    q.missing.retain(|n| n != node);
+                    if !q.waiting.contains(&took) {
+                        q.waiting.push(took);
+                    }
+                    asks.push((*tid, q.facility.clone()));
+                }
+            }
+            for (tid, tx) in self.txs.iter_mut() {
+                let Some(p) = tx.probe.as_mut() else { continue };
+                if p.missing.iter().any(|n| n == node) {
+                    p.missing.retain(|n| n != node);
+                    if !p.waiting.contains(&took) {
+                        p.waiting.push(took);
+                    }
+                    if !p.asked.contains(&took) {
+                        p.asked.push(took);
+                    }
+                    asks.push((*tid, tx.facility.clone()));
+                }
+            }
+            asks.sort();
+            for (tid, facility) in asks {
+                ctx.to_backend(took, ToBackend::Inquire { tid, facility });
+            }
+        }
+        let mut lost: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| *n == node).map(|(r, _)| *r).collect();
+        if read {
+            // Its link here may not have gone yet (a standby took its
+            // journal over before this router noticed, or it restarted
+            // before its old link timed out): the journal was read after
+            // it could no longer write, so the commits waiting for it are
+            // settled now all the same (its link going later finds none).
+            let mut linked: Vec<NodeRef> =
+                ctx.topo.peers.iter().filter(|(_, p)| p.name == node).map(|(r, _)| *r).collect();
+            linked.sort();
+            for r in linked {
+                if !lost.contains(&r) {
+                    lost.push(r);
+                }
+            }
+        }
+        let mut waiting: Vec<Tid> = self
+            .committing
+            .iter()
+            .filter(|(_, c)| c.pending.iter().any(|n| lost.contains(n)))
+            .map(|(t, _)| *t)
+            .collect();
+        waiting.sort();
+        let mut facilities: Vec<String> = Vec::new();
+        for tid in waiting {
+            let Some(c) = self.committing.get_mut(&tid) else { continue };
+            if !read && !committed.contains(&tid) {
+                // Nobody read that journal (an operator went on without
+                // it): it may hold the commit. Nothing is said yet; the
+                // lost node reports it when it starts again on its journal.
+                continue;
+            }
+            c.pending.retain(|n| !lost.contains(n));
+            if committed.contains(&tid) {
+                c.durable += 1;
+            } else {
+                let (gone, kept): (Vec<CommitBranch>, Vec<CommitBranch>) =
+                    std::mem::take(&mut c.branches).into_iter().partition(|b| lost.contains(&b.node));
+                c.branches = kept;
+                let mut in_doubt = false;
+                for b in gone {
+                    if b.durable {
+                        in_doubt = true;
+                        continue;
+                    }
+                    c.adopting += 1;
+                    self.handoffs.push(HandOffEntry {
+                        origin: b.node,
+                        facility: c.facility.clone(),
+                        tid,
+                        part: b.part,
+                        msgs: b.msgs,
+                        reason: c.reason,
+                        to: None,
+                        coordinator: true,
+                    });
+                    if !facilities.contains(&c.facility) {
+                        facilities.push(c.facility.clone());
+                    }
+                }
+                if in_doubt {
+                    if !c.pending.contains(&took) {
+                        c.pending.push(took);
+                    }
+                    let outcome = ToBackend::Outcome {
+                        tid,
+                        parts: Vec::new(),
+                        accepted: true,
+                        status: Status::Ok,
+                        reason: c.reason,
+                    };
+                    ctx.to_backend(took, outcome);
+                }
+            }
+            if c.pending.is_empty() && c.adopting == 0 {
+                self.settle(ctx, tid);
+            }
+        }
+        if read {
+            for r in lost {
+                self.lost.remove(&r);
+            }
+        }
+        for f in facilities {
+            self.route_handoffs(ctx, &f);
+        }
+    }
+
+    /// A backend node whose link went while commits waited for it links
+    /// again, the same life (a restarted one reports its journal first,
+    /// `TookOver`): the outcome or its answer may have been lost with the
+    /// link, so each waiting commit's outcome goes to it again (a backend
+    /// that has it answers `Durable` again).
+    pub(super) fn resend_commits(&mut self, ctx: &mut Ctx, node: NodeRef) {
+        if self.lost.remove(&node).is_none() {
+            return;
+        }
+        let mut tids: Vec<Tid> =
+            self.committing.iter().filter(|(_, c)| c.pending.contains(&node)).map(|(t, _)| *t).collect();
+        tids.sort();
+        for tid in tids {
+            let Some(c) = self.committing.get(&tid) else { continue };
+            let parts: Vec<PartId> = c.branches.iter().filter(|b| b.node == node).map(|b| b.part).collect();
+            let reason = c.reason;
+            ctx.to_backend(node, ToBackend::Outcome { tid, parts, accepted: true, status: Status::Ok, reason });
+        }
+    }
+
+    /// Committed work of a partition whose last server left. Sent to every
+    /// router of the facility, and again to a router that links: one entry
+    /// per unit here.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn hand_off(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        facility: String,
+        tid: Tid,
+        part: PartId,
+        msgs: Vec<Bytes>,
+        reason: u32,
+    ) {
+        if !self.handoffs.iter().any(|h| h.origin == from && h.tid == tid && h.part == part) {
+            self.handoffs.push(HandOffEntry {
+                origin: from,
+                facility: facility.clone(),
+                tid,
+                part,
+                msgs,
+                reason,
+                to: None,
+                coordinator: false,
+            });
+            self.route_handoffs(ctx, &facility);
+        }
+    }
+
+    /// Partition `key` made a hand-off of `tid` durable.
+    pub(super) fn adopted(&mut self, ctx: &mut Ctx, tid: Tid, key: PartKey) {
+        if let Some(i) = self.handoffs.iter().position(|h| h.tid == tid && h.to == Some(key)) {
+            let h = self.handoffs.remove(i);
+            if !h.coordinator {
+                ctx.to_backend(h.origin, ToBackend::HandedOff { tid, part: h.part });
+            } else if let Some(c) = self.committing.get_mut(&tid) {
+                // The lost node's branch is durable at its range's
+                // new active partition.
+                c.adopting = c.adopting.saturating_sub(1);
+                c.durable += 1;
+                if c.pending.is_empty() && c.adopting == 0 {
+                    self.settle(ctx, tid);
+                }
+            }
+        }
+    }
+
+    /// Send held hand-offs of `facility` to the active partition of their
+    /// key range, if it has one now.
+    pub(super) fn route_handoffs(&mut self, ctx: &mut Ctx, facility: &str) {
+        let parts = self.partitions.get(facility);
+        for h in self.handoffs.iter_mut().filter(|h| h.to.is_none() && h.facility == facility) {
+            let Some(first) = h.msgs.first() else { continue };
+            if let Ok(key) = route(parts, first) {
+                h.to = Some(key);
+                let adopt = ToBackend::Adopt { part: key.1, tid: h.tid, msgs: h.msgs.clone(), reason: h.reason };
+                ctx.to_backend(key.0, adopt);
+            }
+        }
+    }
+}

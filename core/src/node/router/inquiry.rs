@@ -1,0 +1,134 @@
+//! Resolving an in-doubt transaction of a lost router: every backend node
+//! of the facility is asked (`Inquire`), and the answers decide.
+
+use super::Router;
+use crate::node::{Ctx, NodeRef, PartId, ToBackend, TxState};
+use crate::status::Status;
+use crate::tid::Tid;
+
+/// One resolution in progress: the backends still to answer, and the answers.
+pub(super) struct Inquiry {
+    pub(super) facility: String,
+    pub(super) waiting: Vec<NodeRef>,
+    /// Backend nodes of the facility not linked here (by name): any of
+    /// them may hold the commit, so the resolution waits until each links
+    /// and answers, or someone reads its journal (`TookOver`).
+    pub(super) missing: Vec<String>,
+    pub(super) answers: Vec<Answer>,
+}
+
+/// What one backend node said of the transaction.
+pub(super) struct Answer {
+    pub(super) node: NodeRef,
+    /// The branches of the transaction it named (none for one recovered
+    /// from a journal in doubt: see `resolve`).
+    pub(super) parts: Vec<PartId>,
+    pub(super) state: TxState,
+}
+
+impl Router {
+    /// A backend asks (in doubt) what became of `tid`.
+    pub(super) fn inquire(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, facility: String) {
+        if let Some(c) = self.committing.get_mut(&tid) {
+            // Decided here: commit. The asker (a backend that
+            // restarted, in doubt) stands in for its lost self.
+            let name = ctx.topo.name(from).to_string();
+            let lost: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| **n == name).map(|(r, _)| *r).collect();
+            for n in c.pending.iter_mut() {
+                if lost.contains(n) {
+                    *n = from;
+                }
+            }
+            let reason = c.reason;
+            let outcome = ToBackend::Outcome { tid, parts: Vec::new(), accepted: true, status: Status::Ok, reason };
+            ctx.to_backend(from, outcome);
+            return;
+        }
+        // Already known here (driven again, or being resolved): it
+        // will end on its own.
+        if self.txs.contains_key(&tid) || self.inquiries.contains_key(&tid) {
+            return;
+        }
+        // Every backend node of the facility: "nobody committed it"
+        // may be concluded only when each has answered.
+        let mut nodes: Vec<NodeRef> = ctx.topo.reachable(&facility, crate::facility::RoleList::Backend);
+        for p in self.partitions.get(&facility).map(Vec::as_slice).unwrap_or_default() {
+            if !nodes.contains(&p.key.0) {
+                nodes.push(p.key.0);
+            }
+        }
+        if !nodes.contains(&from) {
+            nodes.push(from);
+        }
+        // A lost node whose journal was taken over is answered for
+        // by the node that read it.
+        let missing = self.unreachable_backends(ctx, &facility, &mut nodes);
+        for n in &nodes {
+            ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone() });
+        }
+        self.inquiries.insert(tid, Inquiry { facility, waiting: nodes, missing, answers: Vec::new() });
+    }
+
+    /// Backend node `from` says what it knows of `tid`: an answer to a
+    /// probe, or to an inquiry.
+    pub(super) fn inquired(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, parts: Vec<PartId>, state: TxState) {
+        if self.txs.get(&tid).and_then(|tx| tx.probe.as_ref()).is_some_and(|p| p.waiting.contains(&from)) {
+            return self.probed(ctx, tid, from, Some(state));
+        }
+        let Some(q) = self.inquiries.get_mut(&tid) else { return };
+        q.waiting.retain(|n| *n != from);
+        q.answers.push(Answer { node: from, parts, state });
+        if q.waiting.is_empty() && q.missing.is_empty() {
+            self.resolve(ctx, tid);
+        }
+    }
+
+    /// A backend node that inquiries waited for links: it is asked now.
+    pub(super) fn inquire_newcomer(&mut self, ctx: &mut Ctx, node: NodeRef) {
+        let name = ctx.topo.name(node).to_string();
+        self.journals_read.remove(&name);
+        let mut asks: Vec<(Tid, String)> = Vec::new();
+        for (tid, q) in self.inquiries.iter_mut() {
+            if q.missing.contains(&name) {
+                q.missing.retain(|n| *n != name);
+                if !q.waiting.contains(&node) {
+                    q.waiting.push(node);
+                }
+                asks.push((*tid, q.facility.clone()));
+            }
+        }
+        asks.sort();
+        for (tid, facility) in asks {
+            ctx.to_backend(node, ToBackend::Inquire { tid, facility });
+        }
+    }
+
+    /// Every backend answered an inquiry. Each backend answered only after
+    /// the lost router's link to it was gone (a branch waits while its
+    /// router is linked), so no decision of the lost router is still on its
+    /// way: if any backend committed, the transaction committed and the
+    /// others commit too; otherwise nobody did, and it is rolled back.
+    pub(super) fn resolve(&mut self, ctx: &mut Ctx, tid: Tid) {
+        let Some(q) = self.inquiries.remove(&tid) else { return };
+        let commit = q.answers.iter().any(|a| a.state == TxState::Committed);
+        let status = if commit { Status::Ok } else { Status::Routerunavailtmo };
+        if self.txs.contains_key(&tid) {
+            // Driven here again meanwhile: its branches are these.
+            self.finish(ctx, tid, commit, status, 0);
+            return;
+        }
+        for Answer { node, parts, state } in q.answers {
+            let done = match state {
+                TxState::Committed => commit,
+                TxState::Aborted | TxState::Unknown => !commit || parts.is_empty(),
+                TxState::Unvoted | TxState::InDoubt => false,
+            };
+            // An in-doubt transaction recovered from a journal has no
+            // branch (its partition may not be open yet): it is named alone.
+            if done || (parts.is_empty() && state != TxState::InDoubt) {
+                continue;
+            }
+            ctx.to_backend(node, ToBackend::Outcome { tid, parts, accepted: commit, status, reason: 0 });
+        }
+    }
+}

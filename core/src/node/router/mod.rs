@@ -1,0 +1,676 @@
+//! The router role: routes each client message by key to a partition and
+//! coordinates two-phase commit over every partition a transaction touched.
+//!
+//! Decision rule: a transaction commits when the client has accepted and
+//! every branch has voted accept; it aborts at the first reject, at its
+//! timeout, or when its client goes away before accepting. Once decided it is
+//! forgotten here, so a late vote or timer finds nothing and does nothing:
+//! a transaction can never be decided twice.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use super::Map;
+use std::time::{Duration, Instant};
+
+use super::{Callout, ChanRef, Ctx, NodeRef, PartKey, ToBackend, ToFrontend, ToRouter, LOCAL};
+use crate::flags;
+use crate::keyseg::KeyError;
+use crate::protocol::Bytes;
+use crate::status::Status;
+use crate::tid::Tid;
+
+mod commit;
+mod inquiry;
+mod partitions;
+mod probe;
+
+use commit::{Committing, HandOffEntry};
+use inquiry::Inquiry;
+use partitions::{RPart, RangeGrant};
+use probe::Probe;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum VoteState {
+    Pending,
+    Requested,
+    Accepted,
+}
+
+pub(super) struct Branch {
+    pub(super) part: PartKey,
+    pub(super) vote: VoteState,
+    /// Messages routed to this branch so far (the next one's index).
+    sent: u32,
+    /// The accept vote is durable in its backend's journal.
+    durable: bool,
+    /// The messages routed to this branch, with their `RTR_F_SEN_*` flags:
+    /// when its backend node is lost before the outcome, they are driven
+    /// again to the key range's next active partition (`docs/outcomes.md`).
+    msgs: Vec<(Bytes, u32)>,
+}
+
+pub(super) struct Tx {
+    pub(super) client: ChanRef,
+    /// The client's node (its frontend).
+    pub(super) fe: NodeRef,
+    pub(super) facility: String,
+    pub(super) branches: Vec<Branch>,
+    pub(super) client_accepted: bool,
+    accept_reason: u32,
+    /// The client went away after accepting: finish without telling it.
+    client_gone: bool,
+    /// When the router saw the transaction start (for `rtr show transaction`).
+    pub(super) started: Instant,
+    /// The client asked for phase one (`rtr_prepare_tx`): its reason, which
+    /// replaces that of its later accept or reject, and whether it was told
+    /// that every server voted yes.
+    prepare: Option<(u32, bool)>,
+    /// Held: a message needed a key range whose active backend is being
+    /// replaced (a standby is taking over). This message and the client's
+    /// later ones wait here, in order, until the range is active again.
+    held: Option<Vec<ToRouter>>,
+    /// Driven again by its frontend after its first router was lost: what
+    /// the facility's backends know of it, asked before anything of it is
+    /// routed (`docs/outcomes.md`).
+    probe: Option<Probe>,
+    /// When its `rtr_start_tx` timeout ends it (the timer heap may hold
+    /// older entries for the same tid: only this one counts).
+    deadline: Option<Instant>,
+    /// Messages of branches whose backend node was lost before the
+    /// outcome, waiting for their key range's next active partition; they
+    /// go there before any held client message.
+    redrive: Vec<(Bytes, u32)>,
+}
+
+#[derive(Default)]
+pub struct Router {
+    pub(super) txs: Map<Tid, Tx>,
+    /// Partitions per facility, in registration order: active ones take
+    /// transactions; the others are standbys (or wait for their role).
+    partitions: Map<String, Vec<RPart>>,
+    /// RTR events for the node to raise: (facility, event number).
+    pub(super) range_events: Vec<(String, i32)>,
+    /// Lost backends that commits here still wait for: node -> name (a
+    /// standby that takes over its journal names it).
+    lost: Map<NodeRef, String>,
+    /// The newest grant seen per key range (`crate::authority::range_id`):
+    /// its epoch, and its active partition while linked. An active
+    /// partition under an older grant is refused (`ToBackend::Superseded`).
+    grants: Map<String, RangeGrant>,
+    /// Committed work handed off by partitions whose last server left, on
+    /// its way to its range's active partition (held while there is none).
+    handoffs: Vec<HandOffEntry>,
+    /// Committed transactions whose commit the backends are making durable:
+    /// the client hears of the commit only after they did.
+    pub(super) committing: Map<Tid, Committing>,
+    /// Transaction timeouts; entries of finished transactions are skipped when they fire.
+    timers: BinaryHeap<Reverse<(Instant, Tid)>>,
+    /// Held transactions per facility, in the order they were held.
+    held: Map<String, Vec<Tid>>,
+    /// In-doubt transactions of a lost router being resolved by asking
+    /// every backend of their facility.
+    inquiries: Map<Tid, Inquiry>,
+    /// Lost backend nodes whose journal another node read (took over): it
+    /// answers inquiries for them. By name; forgotten when the node links
+    /// again.
+    journals_read: Map<String, NodeRef>,
+}
+
+impl Router {
+    /// Active partitions registered for a facility.
+    pub fn partition_count(&self, facility: &str) -> usize {
+        self.partitions.get(facility).map_or(0, |v| v.iter().filter(|p| p.active && p.callout == Callout::No).count())
+    }
+
+    pub fn active(&self) -> usize {
+        self.txs.len()
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    pub fn tick(&mut self, ctx: &mut Ctx) {
+        while let Some(Reverse((when, tid))) = self.timers.peek().copied() {
+            if when > ctx.now {
+                break;
+            }
+            self.timers.pop();
+            // Only this life's own timer: the tid may have ended here and
+            // come back (driven again), with a timer of its own.
+            if self.txs.get(&tid).is_some_and(|tx| tx.deadline == Some(when)) {
+                self.abort(ctx, tid, Status::Timout, 0);
+            }
+        }
+    }
+
+    /// A message from a role on node `from` (this node: [`super::LOCAL`]).
+    pub fn handle(&mut self, ctx: &mut Ctx, from: NodeRef, m: ToRouter) {
+        let Some(m) = self.hold(m) else { return };
+        match m {
+            ToRouter::Start { tid, facility, client, timeout_ms, redrive } => {
+                self.start(ctx, from, tid, facility, client, timeout_ms, redrive)
+            }
+            ToRouter::Send { tid, facility: _, client, data, flags: fl } => self.send(ctx, from, tid, client, data, fl),
+            ToRouter::ClientAccept { tid, reason } => self.client_accept(ctx, tid, reason),
+            ToRouter::ClientPrepare { tid, reason } => self.client_prepare(ctx, tid, reason),
+            ToRouter::ClientAbort { tid, status, reason, gone } => self.client_abort(ctx, tid, status, reason, gone),
+            ToRouter::Reply { tid, data } => self.reply(ctx, tid, data),
+            ToRouter::Vote { tid, part, accept, reason, durable } => {
+                self.vote(ctx, tid, (from, part), accept, reason, durable)
+            }
+            ToRouter::VoteWithdrawn { tid, part } => self.vote_withdrawn(tid, (from, part)),
+            ToRouter::Moved { tid, part } => self.moved(ctx, tid, (from, part)),
+            ToRouter::BranchFailed { tid, status, .. } => {
+                if self.txs.contains_key(&tid) {
+                    self.abort(ctx, tid, status, 0);
+                }
+            }
+            ToRouter::Durable { tid } => self.durable(ctx, from, tid),
+            ToRouter::CommitFailed { tid, status } => self.commit_failed(ctx, from, tid, status),
+            ToRouter::PartitionUp { facility, part, range, active, epoch, priority, nostandby, callout } => {
+                // The priority list orders standbys' claims on their nodes.
+                let _ = priority;
+                self.partition_up(ctx, facility, (from, part), range, active, epoch, nostandby, callout);
+            }
+            ToRouter::PartitionDown { facility, part } => self.partition_down(ctx, &facility, (from, part)),
+            ToRouter::Broadcast { facility, evtnum, rcpspc, data, to_servers } => {
+                self.broadcast(ctx, from, facility, evtnum, rcpspc, data, to_servers)
+            }
+            ToRouter::HandOff { facility, tid, part, msgs, reason } => {
+                self.hand_off(ctx, from, facility, tid, part, msgs, reason)
+            }
+            ToRouter::Adopted { tid, part } => self.adopted(ctx, tid, (from, part)),
+            ToRouter::TookOver { node, committed, read } => self.took_over(ctx, from, &node, &committed, read),
+            ToRouter::Inquire { tid, facility } => self.inquire(ctx, from, tid, facility),
+            ToRouter::Inquired { tid, parts, state } => self.inquired(ctx, from, tid, parts, state),
+            ToRouter::Decided { tid, committed, status, reason, .. } => {
+                self.decided(ctx, from, tid, committed, status, reason)
+            }
+        }
+    }
+
+    /// The client's messages for a held transaction wait behind the held
+    /// one; while the backends are probed, its reject waits too (it ends
+    /// the transaction only once this router knows its branches). `None`:
+    /// `m` was held.
+    fn hold(&mut self, m: ToRouter) -> Option<ToRouter> {
+        if let ToRouter::Send { tid, .. }
+        | ToRouter::ClientAccept { tid, .. }
+        | ToRouter::ClientPrepare { tid, .. }
+        | ToRouter::ClientAbort { tid, gone: false, .. } = &m
+        {
+            let reject = matches!(m, ToRouter::ClientAbort { .. });
+            if let Some(tx) = self.txs.get_mut(tid).filter(|tx| !reject || tx.probe.is_some()) {
+                if let Some(held) = tx.held.as_mut() {
+                    held.push(m);
+                    return None;
+                }
+            }
+        }
+        Some(m)
+    }
+
+    /// A transaction starts, or is driven again (`redrive`) by a frontend
+    /// whose router was lost or whose link to this one broke.
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        tid: Tid,
+        facility: String,
+        client: ChanRef,
+        timeout_ms: Option<u32>,
+        redrive: bool,
+    ) {
+        if let (true, Some(c)) = (redrive, self.committing.get_mut(&tid)) {
+            // Decided here, committed, waiting for its backends:
+            // the client hears it over its new link.
+            c.fe = from;
+            c.client = client;
+            c.gone = false;
+            return;
+        }
+        if redrive && !self.txs.contains_key(&tid) {
+            return self.probe(ctx, tid, facility, client, from, timeout_ms);
+        }
+        let tx = self.begin(ctx.now, tid, facility, client, from);
+        if let (Some(ms), false, None) = (timeout_ms, redrive, tx.deadline) {
+            let at = ctx.now + Duration::from_millis(u64::from(ms));
+            tx.deadline = Some(at);
+            self.timers.push(Reverse((at, tid)));
+        }
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        if redrive {
+            // Driven again by a frontend whose link to this router
+            // broke: the transaction is still here, its client
+            // taken for gone when that link went down. It is that
+            // client's again, reached over the new link.
+            tx.fe = from;
+            tx.client = client;
+            tx.client_gone = false;
+        }
+    }
+
+    /// A client's message: routed by key to its partition (held while
+    /// only a standby serves the key).
+    fn send(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, client: ChanRef, data: Bytes, fl: u32) {
+        let accept = fl & flags::sen::ACCEPT != 0;
+        // Transactions start with `Start` only (frontends send one
+        // before the first message, explicit start or not). A send
+        // for a tid this router does not know belongs to a
+        // transaction it already ended: starting the tid again
+        // would give it a second outcome.
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        if tx.client_accepted {
+            return;
+        }
+        let fac = tx.facility.clone();
+        let routed = route(self.partitions.get(&fac), &data);
+        let part = match routed {
+            Ok(p) => p,
+            // No active partition for the key, but a standby serves
+            // it: its active one was lost and it is (or will be)
+            // taking over. RTR holds new work meanwhile.
+            Err(Status::Nodstfnd) if standby_covers(self.partitions.get(&fac), &data) => {
+                if let Some(tx) = self.txs.get_mut(&tid) {
+                    tx.held = Some(vec![ToRouter::Send { tid, facility: fac.clone(), client, data, flags: fl }]);
+                }
+                self.held.entry(fac).or_default().push(tid);
+                return;
+            }
+            // Undeliverable: given back to the client, who decides;
+            // the transaction goes on.
+            Err(_) if fl & flags::sen::RETURN_TO_SENDER != 0 => {
+                ctx.to_frontend(from, ToFrontend::Returned { tid, client, data });
+                if accept {
+                    self.client_accept(ctx, tid, 0);
+                }
+                return;
+            }
+            Err(status) => {
+                self.abort(ctx, tid, status, 0);
+                return;
+            }
+        };
+        self.route_message(ctx, tid, part, &data, fl, false);
+        if accept {
+            self.client_accept(ctx, tid, 0);
+        }
+    }
+
+    /// `rtr_prepare_tx`: every branch is asked for its vote.
+    fn client_prepare(&mut self, ctx: &mut Ctx, tid: Tid, reason: u32) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        if tx.client_accepted || tx.prepare.is_some() {
+            return;
+        }
+        tx.prepare = Some((reason, false));
+        let durable = spans_nodes(tx);
+        for b in tx.branches.iter_mut().filter(|b| b.vote == VoteState::Pending) {
+            b.vote = VoteState::Requested;
+            ctx.to_backend(b.part.0, ToBackend::VoteRequest { tid, part: b.part.1, durable });
+        }
+        self.try_prepared(ctx, tid);
+    }
+
+    /// The client rejects the transaction, or went away (`gone`).
+    fn client_abort(&mut self, ctx: &mut Ctx, tid: Tid, status: Status, reason: u32, gone: bool) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        if gone && tx.probe.is_some() {
+            // Its client's node went while the backends are asked:
+            // the probe still decides (a commit found stays one);
+            // see `probed`.
+            tx.client_gone = true;
+            return;
+        }
+        if gone && tx.client_accepted {
+            // RTR finishes a transaction whose client already voted.
+            tx.client_gone = true;
+        } else if let Some((prepare_reason, _)) = tx.prepare {
+            // After rtr_prepare_tx the prepare's reason stands; a
+            // client gone then leaves the transaction unresolved in
+            // RTR (its foreign TM decides); here it is rejected, with
+            // the status that says so.
+            let status = if gone { Status::Reqdiedprep } else { status };
+            self.abort(ctx, tid, status, prepare_reason);
+        } else {
+            self.abort(ctx, tid, status, reason);
+        }
+    }
+
+    /// A server's reply goes to the client (if it is still there).
+    fn reply(&mut self, ctx: &mut Ctx, tid: Tid, data: Bytes) {
+        if let Some(tx) = self.txs.get(&tid) {
+            if !tx.client_gone {
+                ctx.to_frontend(tx.fe, ToFrontend::Reply { tid, client: tx.client, data });
+            }
+        }
+    }
+
+    /// Branch `key` of `tid` votes.
+    fn vote(&mut self, ctx: &mut Ctx, tid: Tid, key: PartKey, accept: bool, reason: u32, durable: bool) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        if !tx.branches.iter().any(|b| b.part == key) {
+            // A branch this router took over (by driving the
+            // transaction again, or asking about it) gives its vote
+            // again: it is one of this transaction's branches now,
+            // and hears its outcome.
+            let b = Branch { part: key, vote: VoteState::Pending, sent: 0, durable: false, msgs: Vec::new() };
+            tx.branches.push(b);
+        }
+        if !accept {
+            self.abort(ctx, tid, Status::Rejected, reason);
+            return;
+        }
+        if let Some(b) = tx.branches.iter_mut().find(|b| b.part == key) {
+            b.vote = VoteState::Accepted;
+            b.durable = durable;
+        }
+        self.try_prepared(ctx, tid);
+        self.try_commit(ctx, tid);
+    }
+
+    /// Branch `key` of `tid` lost the server that voted (its vote stands no
+    /// more).
+    fn vote_withdrawn(&mut self, tid: Tid, key: PartKey) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        let requested = tx.client_accepted;
+        if let Some(b) = tx.branches.iter_mut().find(|b| b.part == key) {
+            b.durable = false;
+            if b.vote == VoteState::Accepted {
+                // The backend asks the replacement server itself
+                // (with rtr_mt_prepare when the vote was requested).
+                b.vote = if requested { VoteState::Requested } else { VoteState::Pending };
+            }
+        }
+    }
+
+    /// A broadcast goes to every node of the other role but the sender's
+    /// (which delivered to its own channels already).
+    #[allow(clippy::too_many_arguments)]
+    fn broadcast(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        facility: String,
+        evtnum: i32,
+        rcpspc: String,
+        data: Bytes,
+        to_servers: bool,
+    ) {
+        let nodes: Vec<NodeRef> = if to_servers {
+            let mut v: Vec<NodeRef> = Vec::new();
+            for p in self.partitions.get(&facility).into_iter().flatten() {
+                if !v.contains(&p.key.0) {
+                    v.push(p.key.0);
+                }
+            }
+            v
+        } else {
+            ctx.topo.reachable(&facility, crate::facility::RoleList::Frontend)
+        };
+        for n in nodes.into_iter().filter(|n| *n != from) {
+            let (facility, rcpspc, data) = (facility.clone(), rcpspc.clone(), data.clone());
+            if to_servers {
+                ctx.to_backend(n, ToBackend::Broadcast { facility, evtnum, rcpspc, data });
+            } else {
+                ctx.to_frontend(n, ToFrontend::Broadcast { facility, evtnum, rcpspc, data });
+            }
+        }
+    }
+
+    /// Send one message of `tid` to partition `part` and to the call-outs
+    /// that see it: the router call-outs of this node and the backend
+    /// call-outs of the partition's node; each is a branch that votes. A
+    /// message driven again after its backend node was lost (`redrive`)
+    /// goes to the new node's backend call-outs only (this node's router
+    /// call-outs saw it already).
+    fn route_message(&mut self, ctx: &mut Ctx, tid: Tid, part: PartKey, data: &Bytes, fl: u32, redrive: bool) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        send_to_branch(ctx, tx, tid, part, data, fl, !redrive);
+        for p in self.partitions.get(&tx.facility).into_iter().flatten() {
+            let here = match p.callout {
+                Callout::No => false,
+                Callout::Router => p.key.0 == LOCAL && !redrive,
+                Callout::Backend => p.key.0 == part.0,
+            };
+            if here && p.active {
+                send_to_branch(ctx, tx, tid, p.key, data, fl, !redrive);
+            }
+        }
+    }
+
+    /// Peer node `node` is gone. Its partitions leave this router (through
+    /// the queue, so the node raises the key range events); undecided
+    /// transactions with a branch there are rejected; transactions of its
+    /// clients finish as if those clients had gone away.
+    pub fn peer_lost(&mut self, ctx: &mut Ctx, node: NodeRef, name: &str) {
+        let mut downs = Vec::new();
+        for (fac, parts) in &self.partitions {
+            for p in parts {
+                if p.key.0 == node {
+                    downs.push((fac.clone(), p.key.1));
+                }
+            }
+        }
+        let mut probing: Vec<Tid> = self
+            .txs
+            .iter()
+            .filter(|(_, tx)| tx.probe.as_ref().is_some_and(|p| p.waiting.contains(&node)))
+            .map(|(t, _)| *t)
+            .collect();
+        probing.sort();
+        for tid in probing {
+            // A lost backend cannot answer: the probe waits for it to link
+            // again, or for whoever reads its journal (`TookOver`).
+            if let Some(p) = self.txs.get_mut(&tid).and_then(|tx| tx.probe.as_mut()) {
+                p.waiting.retain(|n| *n != node);
+                p.asked.retain(|n| *n != node);
+                p.missing.push(name.to_string());
+            }
+        }
+        let mut on_it: Vec<Tid> =
+            self.txs.iter().filter(|(_, tx)| tx.branches.iter().any(|b| b.part.0 == node)).map(|(t, _)| *t).collect();
+        on_it.sort();
+        for tid in on_it {
+            // Undecided (this router decides it, and has not): its work on
+            // the lost node committed nowhere. That work follows its key
+            // range: driven again, from the first message, to the range's
+            // next active partition (held until there is one), whose
+            // servers vote again. The lost node's call-outs are simply gone.
+            let Some(tx) = self.txs.get_mut(&tid) else { continue };
+            let parts = self.partitions.get(&tx.facility);
+            let mut lost = Vec::new();
+            tx.branches.retain_mut(|b| {
+                if b.part.0 != node {
+                    return true;
+                }
+                let callout =
+                    parts.and_then(|v| v.iter().find(|p| p.key == b.part)).is_some_and(|p| p.callout != Callout::No);
+                if !callout {
+                    lost.append(&mut b.msgs);
+                }
+                false
+            });
+            if lost.is_empty() {
+                // Only call-outs there: their votes are lost with them.
+                self.abort(ctx, tid, Status::Srvdied, 0);
+                continue;
+            }
+            tx.redrive.append(&mut lost);
+            let fac = tx.facility.clone();
+            if tx.held.is_none() {
+                tx.held = Some(Vec::new());
+                self.held.entry(fac).or_default().push(tid);
+            }
+        }
+        let theirs: Vec<Tid> = self.txs.iter().filter(|(_, tx)| tx.fe == node).map(|(t, _)| *t).collect();
+        for tid in theirs {
+            self.handle(ctx, node, ToRouter::ClientAbort { tid, status: Status::Reqdied, reason: 0, gone: true });
+        }
+        for c in self.committing.values_mut().filter(|c| c.fe == node) {
+            c.gone = true;
+        }
+        // An inquiry waits for the lost backend to link again (or for its
+        // journal to be read by someone), as it may hold the commit.
+        for q in self.inquiries.values_mut() {
+            if q.waiting.contains(&node) {
+                q.waiting.retain(|n| *n != node);
+                q.missing.push(name.to_string());
+            }
+        }
+        // A commit waiting for the lost backend stays pending: that backend
+        // may have made it durable before it went; whoever recovers its
+        // journal (a standby, or itself restarting) reports it.
+        if self.committing.values().any(|c| c.pending.contains(&node)) {
+            self.lost.insert(node, name.to_string());
+        }
+        for (facility, part) in downs {
+            if let Some(gone) = self.remove_partition(&facility, (node, part)) {
+                self.holder_lost(ctx, &facility, &gone);
+            }
+        }
+        // Hand-offs: those from the lost node go (it sends them again when
+        // it links again), but not this router's own (made from the lost
+        // node's branches); those sent to it wait for the next active one.
+        self.handoffs.retain(|h| h.coordinator || h.origin != node);
+        for h in self.handoffs.iter_mut().filter(|h| h.to.is_some_and(|k| k.0 == node)) {
+            h.to = None;
+        }
+        let facilities: Vec<String> = self.held.keys().cloned().collect();
+        for f in facilities {
+            self.release_held(ctx, &f);
+        }
+    }
+
+    fn begin(&mut self, now: Instant, tid: Tid, facility: String, client: ChanRef, fe: NodeRef) -> &mut Tx {
+        self.txs.entry(tid).or_insert_with(|| Tx {
+            client,
+            fe,
+            facility,
+            branches: Vec::new(),
+            client_accepted: false,
+            accept_reason: 0,
+            client_gone: false,
+            started: now,
+            prepare: None,
+            held: None,
+            probe: None,
+            deadline: None,
+            redrive: Vec::new(),
+        })
+    }
+
+    /// After `rtr_prepare_tx`: tell the client once every server voted yes.
+    fn try_prepared(&mut self, ctx: &mut Ctx, tid: Tid) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        let Some((reason, false)) = tx.prepare else { return };
+        if tx.client_accepted || !tx.redrive.is_empty() || tx.branches.iter().any(|b| b.vote != VoteState::Accepted) {
+            return;
+        }
+        tx.prepare = Some((reason, true));
+        if !tx.client_gone {
+            ctx.to_frontend(tx.fe, ToFrontend::Prepared { tid, client: tx.client, reason });
+        }
+    }
+
+    fn client_accept(&mut self, ctx: &mut Ctx, tid: Tid, reason: u32) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        if tx.client_accepted {
+            return;
+        }
+        tx.client_accepted = true;
+        // After rtr_prepare_tx, the prepare's reason stands.
+        tx.accept_reason = tx.prepare.map_or(reason, |(r, _)| r);
+        self.request_votes(ctx, tid);
+        self.try_commit(ctx, tid);
+    }
+
+    /// Ask every branch of `tid` that has not voted for its vote. A
+    /// transaction over several backend nodes commits only on durable
+    /// votes: votes given early (before the accept, or before a branch on
+    /// another node was added) are asked for again.
+    fn request_votes(&mut self, ctx: &mut Ctx, tid: Tid) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        let durable = spans_nodes(tx);
+        for b in tx.branches.iter_mut() {
+            match b.vote {
+                VoteState::Pending => {
+                    b.vote = VoteState::Requested;
+                    ctx.to_backend(b.part.0, ToBackend::VoteRequest { tid, part: b.part.1, durable });
+                }
+                VoteState::Accepted if durable && !b.durable => {
+                    ctx.to_backend(b.part.0, ToBackend::VoteRequest { tid, part: b.part.1, durable });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn try_commit(&mut self, ctx: &mut Ctx, tid: Tid) {
+        let Some(tx) = self.txs.get(&tid) else { return };
+        if !tx.client_accepted || tx.branches.iter().any(|b| b.vote != VoteState::Accepted) {
+            return;
+        }
+        if !tx.redrive.is_empty() {
+            return; // work of a lost node still to place and vote on
+        }
+        if spans_nodes(tx) && tx.branches.iter().any(|b| !b.durable) {
+            return;
+        }
+        let reason = tx.accept_reason;
+        self.finish(ctx, tid, true, Status::Ok, reason);
+    }
+}
+
+/// Route one message to a branch of `tx` (made on its first message): the
+/// branch's next message index goes with it.
+/// `new_tx`: the transaction's first message anywhere (a backend's journal
+/// may refuse a new transaction when only its reserve is left; a message
+/// driven again after a node loss belongs to one in progress).
+fn send_to_branch(ctx: &mut Ctx, tx: &mut Tx, tid: Tid, target: PartKey, data: &Bytes, fl: u32, new_tx: bool) {
+    let first = new_tx && tx.branches.is_empty();
+    let i = match tx.branches.iter().position(|b| b.part == target) {
+        Some(i) => i,
+        None => {
+            let b = Branch { part: target, vote: VoteState::Pending, sent: 0, durable: false, msgs: Vec::new() };
+            tx.branches.push(b);
+            tx.branches.len() - 1
+        }
+    };
+    let b = &mut tx.branches[i];
+    let index = b.sent;
+    b.sent += 1;
+    b.msgs.push((data.clone(), fl));
+    ctx.to_backend(target.0, ToBackend::Msg { tid, part: target.1, index, data: data.clone(), first, flags: fl });
+}
+
+/// Does the transaction have branches on more than one backend node?
+fn spans_nodes(tx: &Tx) -> bool {
+    tx.branches.first().is_some_and(|f| tx.branches.iter().any(|b| b.part.0 != f.part.0))
+}
+
+/// Does a partition that is not active (a standby, or one being promoted)
+/// serve the message's key?
+fn standby_covers(parts: Option<&Vec<RPart>>, data: &[u8]) -> bool {
+    parts.is_some_and(|v| v.iter().any(|p| !p.active && p.callout == Callout::No && p.range.contains(data) == Ok(true)))
+}
+
+/// The partition whose key range holds the message's key.
+fn route(parts: Option<&Vec<RPart>>, data: &[u8]) -> Result<PartKey, Status> {
+    let Some(parts) = parts else {
+        return Err(Status::Nodstfnd);
+    };
+    for p in parts.iter().filter(|p| p.active && p.callout == Callout::No) {
+        match p.range.contains(data) {
+            Ok(true) => return Ok(p.key),
+            Ok(false) => {}
+            Err(KeyError::MessageTooShort { .. }) => return Err(Status::Keymsgshort),
+            Err(_) => return Err(Status::Internal),
+        }
+    }
+    Err(Status::Nodstfnd)
+}

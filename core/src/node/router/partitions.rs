@@ -1,0 +1,233 @@
+//! The backend partitions as this router knows them: which one is active
+//! per key range (under the newest grant), standbys told when the holder
+//! is lost, and transactions held while a range has only a standby,
+//! driven again once it is active.
+
+use super::{route, standby_covers, Router};
+use crate::keyseg::KeyRange;
+use crate::node::{Callout, Ctx, PartKey, ToBackend};
+use crate::status::Status;
+use crate::tid::Tid;
+
+/// A partition as this router knows it.
+pub(super) struct RPart {
+    pub(super) key: PartKey,
+    pub(super) range: KeyRange,
+    pub(super) active: bool,
+    /// Active: the grant it holds. Otherwise the holder's grant as its
+    /// backend last heard (0: none).
+    pub(super) epoch: u64,
+    /// May neither be nor have a standby.
+    pub(super) nostandby: bool,
+    /// A call-out partition: never routed to by key.
+    pub(super) callout: Callout,
+}
+
+/// The newest grant of a key range this router has seen.
+pub(super) struct RangeGrant {
+    pub(super) epoch: u64,
+    /// The active partition under it, while its node is linked and it is
+    /// up; `None` once lost (standbys that announce themselves hear so).
+    pub(super) holder: Option<PartKey>,
+}
+
+impl Router {
+    /// The backend partition `key` of `facility` went.
+    pub(super) fn partition_down(&mut self, ctx: &mut Ctx, facility: &str, key: PartKey) {
+        if let Some(gone) = self.remove_partition(facility, key) {
+            self.holder_lost(ctx, facility, &gone);
+        }
+        self.release_held(ctx, facility);
+    }
+
+    /// A backend's partition says where it stands. An active one under a
+    /// grant older than the newest this router saw is refused
+    /// (`Superseded`) and not routed to; one under a newer grant replaces
+    /// the range's active partition (which is told so) and its standbys
+    /// hear that the holder is linked. A standby hears whether the range's
+    /// holder is lost here, and is refused when the active partition
+    /// allows no standby.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn partition_up(
+        &mut self,
+        ctx: &mut Ctx,
+        facility: String,
+        key: PartKey,
+        range: KeyRange,
+        active: bool,
+        epoch: u64,
+        nostandby: bool,
+        callout: Callout,
+    ) {
+        self.probe_newcomer(ctx, key.0, &facility);
+        self.inquire_newcomer(ctx, key.0);
+        self.resend_commits(ctx, key.0);
+        let before = self.partition_count(&facility);
+        let v = self.partitions.entry(facility.clone()).or_default();
+        let was_active = v.iter().any(|p| p.key == key && p.active);
+        v.retain(|p| p.key != key);
+        if callout != Callout::No {
+            // Call-outs have no key range to share: always active.
+            v.push(RPart { key, range, active, epoch, nostandby, callout });
+            return;
+        }
+        let rid = crate::authority::range_id(&facility, &range);
+        let mut active = active;
+        if active {
+            let newest = self.grants.get(&rid).map_or(0, |g| g.epoch);
+            if epoch < newest {
+                ctx.to_backend(key.0, ToBackend::Superseded { part: key.1, epoch: newest });
+                active = false;
+            } else {
+                self.grants.insert(rid, RangeGrant { epoch, holder: Some(key) });
+                for q in v.iter_mut().filter(|q| q.range.same_range(&range)) {
+                    if q.active {
+                        // Active under an older grant: no longer routed to.
+                        q.active = false;
+                        ctx.to_backend(q.key.0, ToBackend::Superseded { part: q.key.1, epoch });
+                    } else {
+                        ctx.to_backend(q.key.0, ToBackend::Holder { part: q.key.1, epoch, linked: true });
+                    }
+                }
+            }
+        } else {
+            if let Some(g) = self.grants.get(&rid).filter(|g| g.holder.is_none() && g.epoch >= epoch) {
+                ctx.to_backend(key.0, ToBackend::Holder { part: key.1, epoch: g.epoch, linked: false });
+            }
+            // An active partition of the range is linked here: the newcomer
+            // hears so (one deferring its claim claims now, as a standby).
+            if let Some(h) = v.iter().find(|q| q.active && q.range.same_range(&range) && q.key.0 != key.0) {
+                ctx.to_backend(key.0, ToBackend::Holder { part: key.1, epoch: h.epoch, linked: true });
+            }
+            if v.iter().any(|q| q.active && q.nostandby && q.range.same_range(&range) && q.key.0 != key.0) {
+                ctx.to_backend(key.0, ToBackend::Refused { part: key.1 });
+            }
+        }
+        v.push(RPart { key, range: range.clone(), active, epoch, nostandby, callout });
+        if active && !was_active {
+            self.range_events.push((facility.clone(), crate::events::KEYRANGEGAIN));
+            if before == 0 {
+                self.range_events.push((facility.clone(), crate::events::FACREADY));
+            }
+            self.route_handoffs(ctx, &facility);
+            self.release_held(ctx, &facility);
+        } else if !active && was_active {
+            self.range_lost(&facility);
+            // It gave its grant up (its last server left): its standbys claim.
+            let gone = RPart { key, range: range.clone(), active: true, epoch, nostandby, callout };
+            self.holder_lost(ctx, &facility, &gone);
+        }
+    }
+
+    /// The active partition `gone` is no longer here (its node's link
+    /// went, or it went): the range's standbys hear its holder is lost, so
+    /// they claim the grant (by force once a majority of routers say so).
+    pub(super) fn holder_lost(&mut self, ctx: &mut Ctx, facility: &str, gone: &RPart) {
+        if !gone.active || gone.callout != Callout::No {
+            return;
+        }
+        let rid = crate::authority::range_id(facility, &gone.range);
+        if let Some(g) = self.grants.get_mut(&rid).filter(|g| g.holder == Some(gone.key)) {
+            g.holder = None;
+        }
+        for q in self.partitions.get(facility).into_iter().flatten() {
+            if q.range.same_range(&gone.range) && !q.active && q.key.0 != gone.key.0 {
+                ctx.to_backend(q.key.0, ToBackend::Holder { part: q.key.1, epoch: gone.epoch, linked: false });
+            }
+        }
+    }
+
+    pub(super) fn range_lost(&mut self, facility: &str) {
+        self.range_events.push((facility.to_string(), crate::events::KEYRANGELOSS));
+        if self.partition_count(facility) == 0 {
+            self.range_events.push((facility.to_string(), crate::events::FACDEAD));
+        }
+    }
+
+    pub(super) fn remove_partition(&mut self, facility: &str, key: PartKey) -> Option<RPart> {
+        let v = self.partitions.get_mut(facility)?;
+        let i = v.iter().position(|p| p.key == key)?;
+        let p = v.remove(i);
+        if p.active && p.callout == Callout::No {
+            self.range_lost(facility);
+        }
+        Some(p)
+    }
+
+    /// A key range of `facility` became active (or a partition went):
+    /// held transactions go on, in the order they were held (those whose
+    /// key still has only a standby are held again; those with no partition
+    /// left are rejected).
+    pub(super) fn release_held(&mut self, ctx: &mut Ctx, facility: &str) {
+        let Some(tids) = self.held.remove(facility) else { return };
+        for tid in tids {
+            if !self.redrive(ctx, tid) {
+                continue;
+            }
+            let Some(tx) = self.txs.get_mut(&tid) else { continue };
+            let Some(msgs) = tx.held.take() else { continue };
+            let fe = tx.fe;
+            for m in msgs {
+                self.handle(ctx, fe, m);
+            }
+        }
+    }
+
+    /// Branch `key` of `tid` was dropped by its backend before it voted
+    /// (its partition gave up the key range): its messages wait for the
+    /// range's next active partition.
+    pub(super) fn moved(&mut self, ctx: &mut Ctx, tid: Tid, key: PartKey) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        let Some(i) = tx.branches.iter().position(|b| b.part == key) else { return };
+        let mut b = tx.branches.remove(i);
+        tx.redrive.append(&mut b.msgs);
+        if self.redrive(ctx, tid) {
+            // Client messages held meanwhile (none unless it was held
+            // already) go on behind the work driven again.
+            let facility = self.txs.get(&tid).map(|tx| tx.facility.clone()).unwrap_or_default();
+            self.release_held(ctx, &facility);
+        }
+    }
+
+    /// Drive the lost branches' messages of held transaction `tid` to their
+    /// key ranges' active partitions, then ask for the votes the
+    /// transaction now needs. False when it must wait on (a range has only
+    /// a standby yet: held again) or ended (a range has no partition left:
+    /// rejected, `RTR_STS_SRVDIED`, as no server can take its work).
+    pub(super) fn redrive(&mut self, ctx: &mut Ctx, tid: Tid) -> bool {
+        let Some(tx) = self.txs.get_mut(&tid) else { return false };
+        if tx.redrive.is_empty() {
+            return true;
+        }
+        let fac = tx.facility.clone();
+        let parts = self.partitions.get(&fac);
+        let mut targets = Vec::new();
+        for (data, _) in &tx.redrive {
+            match route(parts, data) {
+                Ok(part) => targets.push(part),
+                Err(Status::Nodstfnd) if standby_covers(parts, data) => {
+                    // Client messages that come meanwhile wait behind it.
+                    tx.held.get_or_insert_with(Vec::new);
+                    let held = self.held.entry(fac).or_default();
+                    if !held.contains(&tid) {
+                        held.push(tid);
+                    }
+                    return false;
+                }
+                Err(_) => {
+                    self.abort(ctx, tid, Status::Srvdied, 0);
+                    return false;
+                }
+            }
+        }
+        let msgs = std::mem::take(&mut tx.redrive);
+        for ((data, fl), part) in msgs.into_iter().zip(targets) {
+            self.route_message(ctx, tid, part, &data, fl, true);
+        }
+        let Some(tx) = self.txs.get(&tid) else { return false };
+        if tx.client_accepted || tx.prepare.is_some() {
+            self.request_votes(ctx, tid);
+        }
+        true
+    }
+}

@@ -1,0 +1,170 @@
+//! Probing a transaction driven again after its router was lost: every
+//! backend node of the facility says what it knows before anything of it
+//! is routed here.
+
+use std::cmp::Reverse;
+use std::time::Duration;
+
+use super::Router;
+use crate::node::{Callout, ChanRef, Ctx, NodeRef, ToBackend, TxState};
+use crate::status::Status;
+use crate::tid::Tid;
+
+/// What the backends said of a transaction driven again through this
+/// router, so far.
+pub(super) struct Probe {
+    /// Backend nodes still to answer.
+    pub(super) waiting: Vec<NodeRef>,
+    /// Backend nodes asked so far.
+    pub(super) asked: Vec<NodeRef>,
+    /// Backend nodes of the facility not linked here (by name): any may
+    /// hold the commit, so the probe waits for each to link and answer (or
+    /// for its journal to be read by another, which answers for it).
+    pub(super) missing: Vec<String>,
+    /// Answers heard: the probe ends only after at least one (a probe that
+    /// could ask nobody waits for a backend node to link).
+    pub(super) answered: usize,
+    /// Some backend holds it committed (or committing).
+    pub(super) committed: bool,
+    /// Some backend rolled its branch back.
+    pub(super) aborted: bool,
+    /// The client's `rtr_start_tx` timeout, armed once the probe ends.
+    pub(super) timeout_ms: Option<u32>,
+}
+
+impl Router {
+    /// A frontend drives `tid` again here because its router was lost. The
+    /// lost router may have decided it, and a backend may have committed
+    /// and even finished it (a partition that handed its range on, a node
+    /// that restarted): before anything of it is routed, every backend node
+    /// of the facility is asked what it knows (`ToBackend::Inquire`). Each
+    /// answers once the lost router's link to it is gone (a branch that
+    /// router still drives waits for its decision), and its branches of
+    /// `tid` become this router's. The client's messages wait meanwhile.
+    pub(super) fn probe(
+        &mut self,
+        ctx: &mut Ctx,
+        tid: Tid,
+        facility: String,
+        client: ChanRef,
+        fe: NodeRef,
+        timeout_ms: Option<u32>,
+    ) {
+        // Every linked backend node of the facility, with partitions here
+        // or not (one whose servers all left may hold the commit).
+        let mut nodes: Vec<NodeRef> = ctx.topo.reachable(&facility, crate::facility::RoleList::Backend);
+        for p in self.partitions.get(&facility).map(Vec::as_slice).unwrap_or_default() {
+            if p.callout == Callout::No && !nodes.contains(&p.key.0) {
+                nodes.push(p.key.0);
+            }
+        }
+        let missing = self.unreachable_backends(ctx, &facility, &mut nodes);
+        for n in &nodes {
+            ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone() });
+        }
+        let tx = self.begin(ctx.now, tid, facility, client, fe);
+        tx.held = Some(Vec::new());
+        tx.probe = Some(Probe {
+            asked: nodes.clone(),
+            waiting: nodes,
+            missing,
+            answered: 0,
+            committed: false,
+            aborted: false,
+            timeout_ms,
+        });
+    }
+
+    /// The backend nodes of `facility`'s definition that are not among
+    /// `nodes` (the linked ones) and whose journal nobody linked has read;
+    /// a reader that is linked is added to `nodes` in their place.
+    pub(super) fn unreachable_backends(&self, ctx: &Ctx, facility: &str, nodes: &mut Vec<NodeRef>) -> Vec<String> {
+        let linked: Vec<String> = nodes.iter().map(|n| ctx.topo.name(*n).to_string()).collect();
+        let mut missing: Vec<String> = ctx
+            .topo
+            .facilities
+            .get(facility)
+            .map(|d| d.nodes(crate::facility::RoleList::Backend).to_vec())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| !linked.contains(n))
+            .collect();
+        missing.retain(|name| match self.journals_read.get(name) {
+            Some(reader) if ctx.topo.is_up(*reader) => {
+                if !nodes.contains(reader) {
+                    nodes.push(*reader);
+                }
+                false
+            }
+            _ => true,
+        });
+        missing
+    }
+
+    /// A backend node's partition is here: probes that have not asked that
+    /// node (it was not linked when they began) ask it now.
+    pub(super) fn probe_newcomer(&mut self, ctx: &mut Ctx, node: NodeRef, facility: &str) {
+        let mut tids: Vec<Tid> = Vec::new();
+        let name = ctx.topo.name(node).to_string();
+        for (tid, tx) in self.txs.iter_mut().filter(|(_, tx)| tx.facility == facility) {
+            let Some(p) = tx.probe.as_mut() else { continue };
+            p.missing.retain(|n| *n != name);
+            if !p.asked.contains(&node) {
+                p.asked.push(node);
+                p.waiting.push(node);
+                tids.push(*tid);
+            }
+        }
+        tids.sort();
+        for tid in tids {
+            ctx.to_backend(node, ToBackend::Inquire { tid, facility: facility.to_string() });
+        }
+    }
+
+    /// Backend node `from` answered the probe of `tid` (`None`: it was lost,
+    /// or nothing was asked). Once every node answered: committed anywhere,
+    /// the transaction is committed (the client hears so); rolled back
+    /// anywhere, it is rejected; otherwise it goes on here as if new (the
+    /// backends deliver nothing twice), its timeout armed now.
+    pub(super) fn probed(&mut self, ctx: &mut Ctx, tid: Tid, from: NodeRef, state: Option<TxState>) {
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        let Some(p) = tx.probe.as_mut() else { return };
+        p.waiting.retain(|n| *n != from);
+        match state {
+            Some(TxState::Committed) => p.committed = true,
+            Some(TxState::Aborted) => p.aborted = true,
+            _ => {}
+        }
+        if state.is_some() {
+            p.answered += 1;
+        }
+        if !p.waiting.is_empty() || !p.missing.is_empty() || p.answered == 0 {
+            return;
+        }
+        let Some(p) = tx.probe.take() else { return };
+        if p.committed {
+            // Its branches (committed, and finished or finishing) stay
+            // where they are; only the client is owed the outcome.
+            self.finish(ctx, tid, true, Status::Ok, 0);
+            return;
+        }
+        if p.aborted {
+            self.abort(ctx, tid, Status::Routerunavailtmo, 0);
+            return;
+        }
+        if let Some(ms) = p.timeout_ms {
+            let at = ctx.now + Duration::from_millis(u64::from(ms));
+            tx.deadline = Some(at);
+            self.timers.push(Reverse((at, tid)));
+        }
+        let (fe, gone) = (tx.fe, tx.client_gone);
+        for m in tx.held.take().unwrap_or_default() {
+            self.handle(ctx, fe, m);
+        }
+        // Its client's node went during the probe: finished without it if
+        // the client had accepted, rejected otherwise.
+        if gone && self.txs.get(&tid).is_some_and(|tx| !tx.client_accepted) {
+            self.abort(ctx, tid, Status::Reqdied, 0);
+        }
+    }
+}
