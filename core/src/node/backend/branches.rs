@@ -200,4 +200,60 @@ impl Backend {
         p.waiting.push_back(tid);
         self.dispatch(ctx, part);
     }
+
+    /// The router asks for the branch's vote (`durable`: the transaction
+    /// spans several backend nodes, so the vote must be durable first).
+    pub(super) fn vote_request(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, part: PartId, durable: bool) {
+        if !self.owned_by(ctx, from, tid, part, || ToBackend::VoteRequest { tid, part, durable }) {
+            return;
+        }
+        let Some(b) = self.branches.get_mut(&(tid, part)) else {
+            self.answer_decided(ctx, from, tid, part);
+            return;
+        };
+        if b.committed.is_some() {
+            return self.answer_decided(ctx, from, tid, part);
+        }
+        b.vote_requested = true;
+        b.durable_requested |= durable;
+        if b.voted_accept && durable && !b.vote_durable && !b.vote_syncing && self.journal {
+            // Voted before the router knew the transaction spans
+            // several nodes: make the vote durable, then give it again.
+            b.vote_syncing = true;
+            self.next_token += 1;
+            let token = self.next_token;
+            ctx.journal(vec![(tid, TxRecord::Vote { durable: true })], true, Some(token));
+            self.vote_tokens.insert(token, (tid, part));
+            return;
+        }
+        match (b.server, b.voted_accept, b.voted_reject) {
+            (Some(s), false, None) => ctx.deliver(s.0, prepare(s.1, tid)),
+            // Voted already: the router asks again because it lost
+            // the vote (it drove the transaction again after a link
+            // loss), so it hears it again.
+            (_, true, _) if !b.vote_syncing && (b.vote_durable || !durable) => {
+                let (reason, durable) = (b.vote_reason, b.vote_durable);
+                ctx.to_router(from, ToRouter::Vote { tid, part, accept: true, reason, durable });
+            }
+            (_, _, Some(reason)) => {
+                ctx.to_router(from, ToRouter::Vote { tid, part, accept: false, reason, durable: true })
+            }
+            _ => {}
+        }
+    }
+
+    /// The durable vote record of branch (tid, part) was written (or not):
+    /// the vote goes to the branch's router now (or the branch fails).
+    pub(super) fn vote_synced(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, result: Result<(), Status>) {
+        let Some(b) = self.branches.get_mut(&(tid, part)) else { return };
+        b.vote_syncing = false;
+        match result {
+            Ok(()) => {
+                b.vote_durable = true;
+                let reason = b.vote_reason;
+                ctx.to_router(b.router, ToRouter::Vote { tid, part, accept: true, reason, durable: true });
+            }
+            Err(status) => ctx.to_router(b.router, ToRouter::BranchFailed { tid, part, status }),
+        }
+    }
 }

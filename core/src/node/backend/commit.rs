@@ -138,4 +138,123 @@ impl Backend {
             }
         }
     }
+
+    /// Router `from` decided `tid` for its branches `parts` here (none
+    /// named: every branch of `tid` here). A commit is made durable before
+    /// anyone learns of it (`commit_written`); a rejection needs no sync.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn outcome(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        tid: Tid,
+        mut parts: Vec<PartId>,
+        accepted: bool,
+        status: Status,
+        reason: u32,
+    ) {
+        if parts.is_empty() {
+            // An answer to this node's own question (a router that
+            // decided it answers an inquiry): it names no branch,
+            // so it is for every branch of `tid` here.
+            parts = self.branches.keys().filter(|(t, _)| *t == tid).map(|(_, p)| *p).collect();
+            parts.sort();
+        }
+        // Only the owner's outcome counts; a branch owned by another
+        // router that is still linked keeps it for later.
+        let mut mine = Vec::new();
+        for part in parts {
+            let single = || ToBackend::Outcome { tid, parts: vec![part], accepted, status, reason };
+            if self.owned_by(ctx, from, tid, part, single) && self.branches.contains_key(&(tid, part)) {
+                mine.push(part);
+            }
+        }
+        if let Some(token) = self.committing_tx.get(&tid) {
+            // Its commit is being made durable already (decided by
+            // another router): this router hears when it is.
+            if let Some(c) = self.committing.get_mut(token) {
+                if accepted {
+                    c.3.push(from);
+                } else {
+                    ctx.log(format!(
+                        "router {} rejected {tid}, which is committing here; ignored",
+                        ctx.topo.name(from)
+                    ));
+                }
+            }
+            return;
+        }
+        // Branches committed already (by another router's decision).
+        let before = mine.len();
+        mine.retain(|p| self.branches.get(&(tid, *p)).is_some_and(|b| b.committed.is_none()));
+        if mine.is_empty() && before > 0 {
+            if accepted {
+                ctx.to_router(from, ToRouter::Durable { tid });
+            }
+            return;
+        }
+        if mine.is_empty() {
+            // Nothing of it here any more: decided already.
+            match self.decided.get(&tid) {
+                Some((true, ..)) if accepted => ctx.to_router(from, ToRouter::Durable { tid }),
+                Some((c, ..)) if *c != accepted => ctx.log(format!(
+                    "router {} decided {tid} {} but it was {} here; the later decision is ignored",
+                    ctx.topo.name(from),
+                    if accepted { "committed" } else { "rejected" },
+                    if *c { "committed" } else { "rejected" },
+                )),
+                _ => {}
+            }
+            return;
+        }
+        if !accepted {
+            if self.journal {
+                // Presumed abort: no sync needed.
+                ctx.journal(vec![(tid, TxRecord::Abort), (tid, TxRecord::Done)], false, None);
+            }
+            self.remember(tid, false, status, reason);
+            for part in mine {
+                if self.branches.get(&(tid, part)).is_some_and(|b| b.aside) {
+                    self.aside_decided(ctx, tid, part, false);
+                }
+                self.abort_branch(ctx, tid, part, status, reason);
+            }
+        } else if self.journal && !mine.iter().all(|p| self.is_callout(*p)) {
+            self.next_token += 1;
+            let token = self.next_token;
+            ctx.journal(vec![(tid, TxRecord::Commit { reason })], true, Some(token));
+            self.committing.insert(token, (tid, mine, reason, vec![from]));
+            self.committing_tx.insert(tid, token);
+        } else {
+            self.commit(ctx, tid, mine, reason, &[from]);
+        }
+    }
+
+    /// The commit record of `tid` was written (or not): the commit
+    /// happened, or (not durable) it did not and the branches abort.
+    pub(super) fn commit_written(
+        &mut self,
+        ctx: &mut Ctx,
+        tid: Tid,
+        parts: Vec<PartId>,
+        reason: u32,
+        routers: Vec<NodeRef>,
+        result: Result<(), Status>,
+    ) {
+        self.committing_tx.remove(&tid);
+        match result {
+            Ok(()) => self.commit(ctx, tid, parts, reason, &routers),
+            Err(status) => {
+                // The commit is not durable, so it did not happen: recovery
+                // would presume abort. Nobody was told otherwise yet.
+                self.remember(tid, false, status, 0);
+                for part in parts {
+                    self.abort_branch(ctx, tid, part, status, 0);
+                }
+                for r in routers {
+                    ctx.to_router(r, ToRouter::CommitFailed { tid, status });
+                }
+            }
+        }
+    }
 }

@@ -273,142 +273,13 @@ impl Backend {
                 }
                 self.message(ctx, from, tid, part, index, data, first, fl)
             }
-            ToBackend::VoteRequest { tid, part, durable } => {
-                if !self.owned_by(ctx, from, tid, part, || ToBackend::VoteRequest { tid, part, durable }) {
-                    return;
-                }
-                let Some(b) = self.branches.get_mut(&(tid, part)) else {
-                    self.answer_decided(ctx, from, tid, part);
-                    return;
-                };
-                if b.committed.is_some() {
-                    return self.answer_decided(ctx, from, tid, part);
-                }
-                b.vote_requested = true;
-                b.durable_requested |= durable;
-                if b.voted_accept && durable && !b.vote_durable && !b.vote_syncing && self.journal {
-                    // Voted before the router knew the transaction spans
-                    // several nodes: make the vote durable, then give it again.
-                    b.vote_syncing = true;
-                    self.next_token += 1;
-                    let token = self.next_token;
-                    ctx.journal(vec![(tid, TxRecord::Vote { durable: true })], true, Some(token));
-                    self.vote_tokens.insert(token, (tid, part));
-                    return;
-                }
-                match (b.server, b.voted_accept, b.voted_reject) {
-                    (Some(s), false, None) => ctx.deliver(s.0, prepare(s.1, tid)),
-                    // Voted already: the router asks again because it lost
-                    // the vote (it drove the transaction again after a link
-                    // loss), so it hears it again.
-                    (_, true, _) if !b.vote_syncing && (b.vote_durable || !durable) => {
-                        let (reason, durable) = (b.vote_reason, b.vote_durable);
-                        ctx.to_router(from, ToRouter::Vote { tid, part, accept: true, reason, durable });
-                    }
-                    (_, _, Some(reason)) => {
-                        ctx.to_router(from, ToRouter::Vote { tid, part, accept: false, reason, durable: true })
-                    }
-                    _ => {}
-                }
-            }
+            ToBackend::VoteRequest { tid, part, durable } => self.vote_request(ctx, from, tid, part, durable),
             ToBackend::Inquire { tid, facility } => self.inquire(ctx, from, tid, facility),
             ToBackend::Outcome { tid, accepted, status, reason, .. } if self.in_doubt.contains_key(&tid) => {
-                let Some(d) = self.in_doubt.remove(&tid) else { return };
-                if accepted {
-                    // Committed elsewhere: committed here too (durably),
-                    // then presented to the servers like recovered work.
-                    self.next_token += 1;
-                    let token = self.next_token;
-                    ctx.output(super::Output::Journal {
-                        entries: vec![TxRecord::Commit { reason }.entry(tid)],
-                        sync: true,
-                        token: Some(token),
-                        new_tx: false,
-                        jid: d.jid,
-                    });
-                    self.resolving.insert(token, (tid, d, reason, from));
-                } else {
-                    let rec = vec![(tid, TxRecord::Abort), (tid, TxRecord::Done)];
-                    self.close_in_doubt(ctx, d.jid, rec);
-                    self.remember(tid, false, status, reason);
-                }
+                self.in_doubt_outcome(ctx, from, tid, accepted, status, reason)
             }
-            ToBackend::Outcome { tid, mut parts, accepted, status, reason } => {
-                if parts.is_empty() {
-                    // An answer to this node's own question (a router that
-                    // decided it answers an inquiry): it names no branch,
-                    // so it is for every branch of `tid` here.
-                    parts = self.branches.keys().filter(|(t, _)| *t == tid).map(|(_, p)| *p).collect();
-                    parts.sort();
-                }
-                // Only the owner's outcome counts; a branch owned by another
-                // router that is still linked keeps it for later.
-                let mut mine = Vec::new();
-                for part in parts {
-                    let single = || ToBackend::Outcome { tid, parts: vec![part], accepted, status, reason };
-                    if self.owned_by(ctx, from, tid, part, single) && self.branches.contains_key(&(tid, part)) {
-                        mine.push(part);
-                    }
-                }
-                if let Some(token) = self.committing_tx.get(&tid) {
-                    // Its commit is being made durable already (decided by
-                    // another router): this router hears when it is.
-                    if let Some(c) = self.committing.get_mut(token) {
-                        if accepted {
-                            c.3.push(from);
-                        } else {
-                            ctx.log(format!(
-                                "router {} rejected {tid}, which is committing here; ignored",
-                                ctx.topo.name(from)
-                            ));
-                        }
-                    }
-                    return;
-                }
-                // Branches committed already (by another router's decision).
-                let before = mine.len();
-                mine.retain(|p| self.branches.get(&(tid, *p)).is_some_and(|b| b.committed.is_none()));
-                if mine.is_empty() && before > 0 {
-                    if accepted {
-                        ctx.to_router(from, ToRouter::Durable { tid });
-                    }
-                    return;
-                }
-                if mine.is_empty() {
-                    // Nothing of it here any more: decided already.
-                    match self.decided.get(&tid) {
-                        Some((true, ..)) if accepted => ctx.to_router(from, ToRouter::Durable { tid }),
-                        Some((c, ..)) if *c != accepted => ctx.log(format!(
-                            "router {} decided {tid} {} but it was {} here; the later decision is ignored",
-                            ctx.topo.name(from),
-                            if accepted { "committed" } else { "rejected" },
-                            if *c { "committed" } else { "rejected" },
-                        )),
-                        _ => {}
-                    }
-                    return;
-                }
-                if !accepted {
-                    if self.journal {
-                        // Presumed abort: no sync needed.
-                        ctx.journal(vec![(tid, TxRecord::Abort), (tid, TxRecord::Done)], false, None);
-                    }
-                    self.remember(tid, false, status, reason);
-                    for part in mine {
-                        if self.branches.get(&(tid, part)).is_some_and(|b| b.aside) {
-                            self.aside_decided(ctx, tid, part, false);
-                        }
-                        self.abort_branch(ctx, tid, part, status, reason);
-                    }
-                } else if self.journal && !mine.iter().all(|p| self.is_callout(*p)) {
-                    self.next_token += 1;
-                    let token = self.next_token;
-                    ctx.journal(vec![(tid, TxRecord::Commit { reason })], true, Some(token));
-                    self.committing.insert(token, (tid, mine, reason, vec![from]));
-                    self.committing_tx.insert(tid, token);
-                } else {
-                    self.commit(ctx, tid, mine, reason, &[from]);
-                }
+            ToBackend::Outcome { tid, parts, accepted, status, reason } => {
+                self.outcome(ctx, from, tid, parts, accepted, status, reason)
             }
         }
     }
@@ -531,63 +402,13 @@ impl Backend {
             return;
         }
         if let Some((tid, part)) = self.vote_tokens.remove(&token) {
-            let Some(b) = self.branches.get_mut(&(tid, part)) else { return };
-            b.vote_syncing = false;
-            match result {
-                Ok(()) => {
-                    b.vote_durable = true;
-                    let reason = b.vote_reason;
-                    ctx.to_router(b.router, ToRouter::Vote { tid, part, accept: true, reason, durable: true });
-                }
-                Err(status) => ctx.to_router(b.router, ToRouter::BranchFailed { tid, part, status }),
-            }
-            return;
+            return self.vote_synced(ctx, tid, part, result);
         }
         if let Some((tid, d, reason, router)) = self.resolving.remove(&token) {
-            match result {
-                Ok(()) => {
-                    self.remember(tid, true, Status::Ok, reason);
-                    self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: d.msgs.len() });
-                    if d.jid != 0 {
-                        // Still counted open in its journal (`keep_in_doubt`).
-                        self.adopted_tx.insert(tid, d.jid);
-                    }
-                    self.recovered.entry(d.facility.clone()).or_default().push(RecoveredTx {
-                        tid,
-                        msgs: d.msgs.into_iter().map(Some).collect(),
-                        reason,
-                    });
-                    let parts: Vec<PartId> = self.parts.keys().copied().collect();
-                    for part in parts {
-                        self.claim_recovered(part);
-                        self.dispatch(ctx, part);
-                    }
-                    ctx.to_router(router, ToRouter::Durable { tid });
-                }
-                Err(status) => {
-                    // Still in doubt: asked again later.
-                    self.in_doubt.insert(tid, d);
-                    ctx.to_router(router, ToRouter::CommitFailed { tid, status });
-                }
-            }
-            return;
+            return self.resolved(ctx, tid, d, reason, router, result);
         }
         let Some((tid, parts, reason, routers)) = self.committing.remove(&token) else { return };
-        self.committing_tx.remove(&tid);
-        match result {
-            Ok(()) => self.commit(ctx, tid, parts, reason, &routers),
-            Err(status) => {
-                // The commit is not durable, so it did not happen: recovery
-                // would presume abort. Nobody was told otherwise yet.
-                self.remember(tid, false, status, 0);
-                for part in parts {
-                    self.abort_branch(ctx, tid, part, status, 0);
-                }
-                for r in routers {
-                    ctx.to_router(r, ToRouter::CommitFailed { tid, status });
-                }
-            }
-        }
+        self.commit_written(ctx, tid, parts, reason, routers, result);
     }
 
     /// Unsynced journal writes failed: the transactions they belonged to cannot be made durable.

@@ -268,4 +268,75 @@ impl Backend {
         ctx.output(crate::node::Output::Takeover { node: node.clone(), jid: self.next_jid });
         Ok(format!("partition {facility}:{part}: taking over the journal of {node} again"))
     }
+
+    /// A router's outcome for a recovered in-doubt transaction: committed,
+    /// it is committed here too (durably, in its journal) and then presented
+    /// like recovered work; rejected, it is closed in its journal.
+    pub(super) fn in_doubt_outcome(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        tid: Tid,
+        accepted: bool,
+        status: Status,
+        reason: u32,
+    ) {
+        let Some(d) = self.in_doubt.remove(&tid) else { return };
+        if accepted {
+            // Committed elsewhere: committed here too (durably),
+            // then presented to the servers like recovered work.
+            self.next_token += 1;
+            let token = self.next_token;
+            ctx.output(crate::node::Output::Journal {
+                entries: vec![TxRecord::Commit { reason }.entry(tid)],
+                sync: true,
+                token: Some(token),
+                new_tx: false,
+                jid: d.jid,
+            });
+            self.resolving.insert(token, (tid, d, reason, from));
+        } else {
+            let rec = vec![(tid, TxRecord::Abort), (tid, TxRecord::Done)];
+            self.close_in_doubt(ctx, d.jid, rec);
+            self.remember(tid, false, status, reason);
+        }
+    }
+
+    /// The commit record of an in-doubt transaction was written (or not).
+    pub(super) fn resolved(
+        &mut self,
+        ctx: &mut Ctx,
+        tid: Tid,
+        d: InDoubt,
+        reason: u32,
+        router: NodeRef,
+        result: Result<(), Status>,
+    ) {
+        match result {
+            Ok(()) => {
+                self.remember(tid, true, Status::Ok, reason);
+                self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: d.msgs.len() });
+                if d.jid != 0 {
+                    // Still counted open in its journal (`keep_in_doubt`).
+                    self.adopted_tx.insert(tid, d.jid);
+                }
+                self.recovered.entry(d.facility.clone()).or_default().push(RecoveredTx {
+                    tid,
+                    msgs: d.msgs.into_iter().map(Some).collect(),
+                    reason,
+                });
+                let parts: Vec<PartId> = self.parts.keys().copied().collect();
+                for part in parts {
+                    self.claim_recovered(part);
+                    self.dispatch(ctx, part);
+                }
+                ctx.to_router(router, ToRouter::Durable { tid });
+            }
+            Err(status) => {
+                // Still in doubt: asked again later.
+                self.in_doubt.insert(tid, d);
+                ctx.to_router(router, ToRouter::CommitFailed { tid, status });
+            }
+        }
+    }
 }
