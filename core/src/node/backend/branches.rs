@@ -3,6 +3,13 @@
 
 use super::*;
 
+/// A branch whose durable vote record is being written: its vote goes to
+/// its router once the write is done (`vote_synced`).
+pub(super) struct VoteSync {
+    pub(super) tid: Tid,
+    pub(super) part: PartId,
+}
+
 pub(crate) struct Branch {
     pub(crate) server: Option<ChanRef>,
     pub(crate) msgs: Vec<Bytes>,
@@ -223,7 +230,7 @@ impl Backend {
             self.next_token += 1;
             let token = self.next_token;
             ctx.journal(vec![(tid, TxRecord::Vote { durable: true })], true, Some(token));
-            self.vote_tokens.insert(token, (tid, part));
+            self.vote_tokens.insert(token, VoteSync { tid, part });
             return;
         }
         match (b.server, b.voted_accept, b.voted_reject) {
@@ -244,7 +251,8 @@ impl Backend {
 
     /// The durable vote record of branch (tid, part) was written (or not):
     /// the vote goes to the branch's router now (or the branch fails).
-    pub(super) fn vote_synced(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, result: Result<(), Status>) {
+    pub(super) fn vote_synced(&mut self, ctx: &mut Ctx, v: VoteSync, result: Result<(), Status>) {
+        let VoteSync { tid, part } = v;
         let Some(b) = self.branches.get_mut(&(tid, part)) else { return };
         b.vote_syncing = false;
         match result {

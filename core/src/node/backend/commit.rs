@@ -4,6 +4,16 @@
 
 use super::*;
 
+/// A commit record on its way to disk.
+pub(super) struct Committing {
+    pub(super) tid: Tid,
+    /// The branches it commits here.
+    pub(super) parts: Vec<PartId>,
+    pub(super) reason: u32,
+    /// The routers to tell when it is durable.
+    pub(super) routers: Vec<NodeRef>,
+}
+
 /// What still stands between a committed transaction and its `Done` record.
 #[derive(Default)]
 pub(crate) struct Finishing {
@@ -174,7 +184,7 @@ impl Backend {
             // another router): this router hears when it is.
             if let Some(c) = self.committing.get_mut(token) {
                 if accepted {
-                    c.3.push(from);
+                    c.routers.push(from);
                 } else {
                     ctx.log(format!(
                         "router {} rejected {tid}, which is committing here; ignored",
@@ -196,12 +206,12 @@ impl Backend {
         if mine.is_empty() {
             // Nothing of it here any more: decided already.
             match self.decided.get(&tid) {
-                Some((true, ..)) if accepted => ctx.to_router(from, ToRouter::Durable { tid }),
-                Some((c, ..)) if *c != accepted => ctx.log(format!(
+                Some(d) if d.committed && accepted => ctx.to_router(from, ToRouter::Durable { tid }),
+                Some(d) if d.committed != accepted => ctx.log(format!(
                     "router {} decided {tid} {} but it was {} here; the later decision is ignored",
                     ctx.topo.name(from),
                     if accepted { "committed" } else { "rejected" },
-                    if *c { "committed" } else { "rejected" },
+                    if d.committed { "committed" } else { "rejected" },
                 )),
                 _ => {}
             }
@@ -223,7 +233,7 @@ impl Backend {
             self.next_token += 1;
             let token = self.next_token;
             ctx.journal(vec![(tid, TxRecord::Commit { reason })], true, Some(token));
-            self.committing.insert(token, (tid, mine, reason, vec![from]));
+            self.committing.insert(token, Committing { tid, parts: mine, reason, routers: vec![from] });
             self.committing_tx.insert(tid, token);
         } else {
             self.commit(ctx, tid, mine, reason, &[from]);
@@ -232,15 +242,8 @@ impl Backend {
 
     /// The commit record of `tid` was written (or not): the commit
     /// happened, or (not durable) it did not and the branches abort.
-    pub(super) fn commit_written(
-        &mut self,
-        ctx: &mut Ctx,
-        tid: Tid,
-        parts: Vec<PartId>,
-        reason: u32,
-        routers: Vec<NodeRef>,
-        result: Result<(), Status>,
-    ) {
+    pub(super) fn commit_written(&mut self, ctx: &mut Ctx, c: Committing, result: Result<(), Status>) {
+        let Committing { tid, parts, reason, routers } = c;
         self.committing_tx.remove(&tid);
         match result {
             Ok(()) => self.commit(ctx, tid, parts, reason, &routers),

@@ -7,6 +7,14 @@ use super::*;
 /// that drives one of them again.
 const DECIDED_KEPT: usize = 1 << 16;
 
+/// How a remembered transaction ended.
+#[derive(Clone, Copy)]
+pub(super) struct Decided {
+    pub(super) committed: bool,
+    pub(super) status: Status,
+    pub(super) reason: u32,
+}
+
 impl Backend {
     /// A router resolving `tid` asks what this backend knows. Its branches
     /// here become the asker's (once their router's link is gone: until
@@ -31,8 +39,8 @@ impl Backend {
             TxState::Committed
         } else if parts.is_empty() {
             match self.decided.get(&tid) {
-                Some((true, ..)) => TxState::Committed,
-                Some((false, ..)) => TxState::Aborted,
+                Some(d) if d.committed => TxState::Committed,
+                Some(_) => TxState::Aborted,
                 None => TxState::Unknown,
             }
         } else {
@@ -56,10 +64,10 @@ impl Backend {
             }
             return;
         }
-        let (committed, status, reason) = match self.decided.get(&tid) {
+        let Decided { committed, status, reason } = match self.decided.get(&tid) {
             Some(d) => *d,
             // Forgotten long ago, or never seen: nothing of it can commit here.
-            None => (false, Status::Srvdied, 0),
+            None => Decided { committed: false, status: Status::Srvdied, reason: 0 },
         };
         ctx.to_router(to, ToRouter::Decided { tid, part, committed, status, reason });
     }
@@ -98,7 +106,7 @@ impl Backend {
         if !self.keep_decided {
             return;
         }
-        if self.decided.insert(tid, (committed, status, reason)).is_none() {
+        if self.decided.insert(tid, Decided { committed, status, reason }).is_none() {
             self.decided_order.push_back(tid);
             while self.decided_order.len() > DECIDED_KEPT {
                 if let Some(old) = self.decided_order.pop_front() {

@@ -357,7 +357,7 @@ impl Backend {
                             let token = self.next_token;
                             b.vote_syncing = true;
                             ctx.journal(vec![(tid, TxRecord::Vote { durable: true })], true, Some(token));
-                            self.vote_tokens.insert(token, (tid, part));
+                            self.vote_tokens.insert(token, VoteSync { tid, part });
                         } else {
                             if self.journal {
                                 ctx.journal(vec![(tid, TxRecord::Vote { durable: false })], false, None);

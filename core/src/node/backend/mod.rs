@@ -36,10 +36,11 @@ mod dispatch;
 mod recovery;
 pub(super) mod roles;
 
-use branches::Branch;
-use commit::Finishing;
+use branches::{Branch, VoteSync};
+use commit::{Committing, Finishing};
+use decided::Decided;
 use dispatch::{data_delivery, prepare};
-use recovery::{InDoubt, RecoveredTx};
+use recovery::{InDoubt, RecoveredTx, Resolving};
 
 pub use roles::RecoveryPolicy;
 #[cfg(test)]
@@ -182,13 +183,12 @@ pub struct Backend {
     pub(super) branches: Map<(Tid, PartId), Branch>,
     next_part: PartId,
     next_token: u64,
-    /// Commit records on their way to disk: token -> (tid, parts, reason,
-    /// the routers to tell when it is durable).
-    committing: Map<u64, (Tid, Vec<PartId>, u32, Vec<NodeRef>)>,
+    /// Commit records on their way to disk, by journal token.
+    committing: Map<u64, Committing>,
     /// The token of each transaction in `committing`.
     committing_tx: Map<Tid, u64>,
-    /// Recently decided transactions: (committed, status, reason), oldest first in `decided_order`.
-    decided: Map<Tid, (bool, Status, u32)>,
+    /// Recently decided transactions, oldest first in `decided_order`.
+    decided: Map<Tid, Decided>,
     decided_order: VecDeque<Tid>,
     /// When the earliest orphaned branch's grace ends.
     orphan_deadline: Option<Instant>,
@@ -206,13 +206,13 @@ pub struct Backend {
     /// Done record goes there), and how many each such journal still has.
     adopted_tx: Map<Tid, u32>,
     adopted_open: Map<u32, usize>,
-    /// Durable votes being synced: token -> branch.
-    vote_tokens: Map<u64, (Tid, PartId)>,
+    /// Durable votes being synced, by journal token.
+    vote_tokens: Map<u64, VoteSync>,
     /// Transactions recovered from a journal with a durable vote and no
     /// outcome: their router decides (asked by inquiry).
     in_doubt: Map<Tid, InDoubt>,
     /// Commit records of in-doubt transactions being made durable.
-    resolving: Map<u64, (Tid, InDoubt, u32, NodeRef)>,
+    resolving: Map<u64, Resolving>,
     /// Remember decided tids (set while the node has peers).
     pub(super) keep_decided: bool,
     /// Committed work handed off to the range's next active partition
@@ -401,14 +401,14 @@ impl Backend {
         if self.adopt_written(ctx, token, result) {
             return;
         }
-        if let Some((tid, part)) = self.vote_tokens.remove(&token) {
-            return self.vote_synced(ctx, tid, part, result);
+        if let Some(v) = self.vote_tokens.remove(&token) {
+            return self.vote_synced(ctx, v, result);
         }
-        if let Some((tid, d, reason, router)) = self.resolving.remove(&token) {
-            return self.resolved(ctx, tid, d, reason, router, result);
+        if let Some(r) = self.resolving.remove(&token) {
+            return self.resolved(ctx, r, result);
         }
-        let Some((tid, parts, reason, routers)) = self.committing.remove(&token) else { return };
-        self.commit_written(ctx, tid, parts, reason, routers, result);
+        let Some(c) = self.committing.remove(&token) else { return };
+        self.commit_written(ctx, c, result);
     }
 
     /// Unsynced journal writes failed: the transactions they belonged to cannot be made durable.

@@ -5,6 +5,16 @@
 
 use super::*;
 
+/// The commit record of an in-doubt transaction (its router committed it)
+/// on its way to disk, in the journal it belongs to.
+pub(super) struct Resolving {
+    pub(super) tid: Tid,
+    pub(super) doubt: InDoubt,
+    pub(super) reason: u32,
+    /// The router that decided it: told when the commit is durable.
+    pub(super) router: NodeRef,
+}
+
 /// A recovered transaction whose vote was durable and whose outcome is not
 /// known here.
 pub(super) struct InDoubt {
@@ -294,7 +304,7 @@ impl Backend {
                 new_tx: false,
                 jid: d.jid,
             });
-            self.resolving.insert(token, (tid, d, reason, from));
+            self.resolving.insert(token, Resolving { tid, doubt: d, reason, router: from });
         } else {
             let rec = vec![(tid, TxRecord::Abort), (tid, TxRecord::Done)];
             self.close_in_doubt(ctx, d.jid, rec);
@@ -303,15 +313,8 @@ impl Backend {
     }
 
     /// The commit record of an in-doubt transaction was written (or not).
-    pub(super) fn resolved(
-        &mut self,
-        ctx: &mut Ctx,
-        tid: Tid,
-        d: InDoubt,
-        reason: u32,
-        router: NodeRef,
-        result: Result<(), Status>,
-    ) {
+    pub(super) fn resolved(&mut self, ctx: &mut Ctx, r: Resolving, result: Result<(), Status>) {
+        let Resolving { tid, doubt: d, reason, router } = r;
         match result {
             Ok(()) => {
                 self.remember(tid, true, Status::Ok, reason);
