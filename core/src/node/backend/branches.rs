@@ -1,7 +1,17 @@
 //! A branch (transaction x partition) on this backend: its messages, its
 //! vote, and which router owns it (`owned_by`).
 
-use super::*;
+use std::time::Instant;
+
+use super::dispatch::{data_delivery, prepare};
+use super::{Backend, PartRole};
+use crate::flags;
+use crate::msgtype::MsgType;
+use crate::node::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter};
+use crate::protocol::Bytes;
+use crate::status::Status;
+use crate::tid::Tid;
+use crate::txrecord::TxRecord;
 
 /// A branch whose durable vote record is being written: its vote goes to
 /// its router once the write is done (`vote_synced`).

@@ -2,7 +2,13 @@
 //! an abort (`abort_branch`), and what stands between a committed
 //! transaction and its `Done` record (`Finishing`, `acked`, `maybe_done`).
 
-use super::*;
+use super::{Backend, PartRole};
+use crate::msgtype::MsgType;
+use crate::node::frontend::status_delivery;
+use crate::node::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter};
+use crate::status::Status;
+use crate::tid::Tid;
+use crate::txrecord::TxRecord;
 
 /// A commit record on its way to disk.
 pub(super) struct Committing {

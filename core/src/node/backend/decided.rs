@@ -1,7 +1,11 @@
 //! What became of recently decided transactions (`remember`), to answer a
 //! router that drives one again (`answer_decided`) or inquires (`inquire`).
 
-use super::*;
+use super::branches::Branch;
+use super::Backend;
+use crate::node::{Ctx, NodeRef, PartId, ToBackend, ToRouter, TxState};
+use crate::status::Status;
+use crate::tid::Tid;
 
 /// How many decided transactions a backend remembers, to answer a router
 /// that drives one of them again.

@@ -2,7 +2,17 @@
 //! servers (`dispatch`), requests from servers, and the retry limit
 //! (`retry`, `set_aside`).
 
-use super::*;
+use super::branches::VoteSync;
+use super::{Backend, Exception, PartRole, Partition, Server};
+use crate::flags;
+use crate::keyseg::KeyRange;
+use crate::msgtype::MsgType;
+use crate::node::frontend::status_delivery;
+use crate::node::{Callout, ChanRef, Ctx, PartId, ToRouter};
+use crate::protocol::{Bytes, Delivery, Payload, Request};
+use crate::status::Status;
+use crate::tid::Tid;
+use crate::txrecord::TxRecord;
 
 impl Backend {
     pub fn open(&mut self, ctx: &mut Ctx, chan: ChanRef, facility: String, fl: u32, range: KeyRange) {

@@ -23,6 +23,13 @@
 //! without `Done` is presented again to the servers of its partitions
 //! (uncertain, then `rtr_mt_accepted`), in commit order; an undecided one is
 //! aborted.
+//!
+//! Files, one per sub-state: `dispatch.rs` (server channels and the
+//! presentation of branches), `branches.rs` (a branch, its messages, vote
+//! and owner), `commit.rs` (outcomes, and what a commit waits for before its
+//! `Done`), `recovery.rs` (journals read at start-up or taken over, and
+//! in-doubt transactions), `decided.rs` (what became of decided
+//! transactions), `roles.rs` (a partition's role in its key range).
 
 use std::collections::VecDeque;
 
@@ -39,24 +46,18 @@ pub(super) mod roles;
 use branches::{Branch, VoteSync};
 use commit::{Committing, Finishing};
 use decided::Decided;
-use dispatch::{data_delivery, prepare};
 use recovery::{InDoubt, RecoveredTx, Resolving};
 
 pub use roles::RecoveryPolicy;
 #[cfg(test)]
 pub(crate) use roles::CLAIM_RETRY;
 
-use super::frontend::status_delivery;
-use super::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter, TxState, LOCAL};
+use super::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter, LOCAL};
 use crate::facility::RoleList;
-use crate::flags;
-use crate::journal::Record;
 use crate::keyseg::{KeyLayout, KeyRange};
-use crate::msgtype::MsgType;
-use crate::protocol::{Bytes, Delivery, Payload, Request};
 use crate::status::Status;
 use crate::tid::Tid;
-use crate::txrecord::{aborted_tids, committed_tids, scan_records, InDoubtTx, ReplayTx, Scan, TxRecord};
+use crate::txrecord::TxRecord;
 
 pub(super) struct Server {
     pub(super) part: PartId,

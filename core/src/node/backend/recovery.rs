@@ -3,7 +3,15 @@
 //! work claimed by partitions (`claim_recovered`), and recovered in-doubt
 //! transactions that wait for their router's outcome.
 
-use super::*;
+use super::branches::Branch;
+use super::commit::Finishing;
+use super::{Backend, Exception, PartRole};
+use crate::journal::Record;
+use crate::node::{Callout, Ctx, NodeRef, PartId, ToRouter, LOCAL};
+use crate::protocol::Bytes;
+use crate::status::Status;
+use crate::tid::Tid;
+use crate::txrecord::{aborted_tids, committed_tids, scan_records, InDoubtTx, ReplayTx, Scan, TxRecord};
 
 /// The commit record of an in-doubt transaction (its router committed it)
 /// on its way to disk, in the journal it belongs to.
