@@ -1,0 +1,277 @@
+//! A branch (transaction x partition) on this backend: its messages, its
+//! vote, and which router owns it (`owned_by`).
+
+use std::time::Instant;
+
+use super::dispatch::{data_delivery, prepare};
+use super::{Backend, PartRole};
+use crate::flags;
+use crate::msgtype::MsgType;
+use crate::node::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter};
+use crate::protocol::Bytes;
+use crate::status::Status;
+use crate::tid::Tid;
+use crate::txrecord::TxRecord;
+
+/// A branch whose durable vote record is being written: its vote goes to
+/// its router once the write is done (`vote_synced`).
+pub(super) struct VoteSync {
+    pub(super) tid: Tid,
+    pub(super) part: PartId,
+}
+
+pub(crate) struct Branch {
+    pub(crate) server: Option<ChanRef>,
+    pub(crate) msgs: Vec<Bytes>,
+    /// The router asked for the vote (the client accepted).
+    pub(super) vote_requested: bool,
+    pub(crate) voted_accept: bool,
+    /// Present the first message as `rtr_mt_msg1_uncertain`.
+    pub(crate) uncertain: bool,
+    /// The transaction committed: (status, reason) of the outcome to give
+    /// the server after (re)presenting the messages.
+    pub(crate) committed: Option<(Status, u32)>,
+    /// Servers lost while they held this branch ("strikes").
+    pub(crate) strikes: u32,
+    /// Sent with `RTR_F_SEN_EXPENDABLE`: a lost server rejects the
+    /// transaction instead of having it presented again.
+    pub(super) expendable: bool,
+    /// The server voted with `RTR_F_ACC_FORGET`: it was released at its
+    /// vote and hears nothing more of this transaction. The branch stays
+    /// only so the outcome can close it; it is never presented again and
+    /// owes no acknowledgement.
+    pub(super) forgotten: bool,
+    /// The router coordinating this branch (its owner): votes and replies
+    /// go there, and only its outcome counts.
+    pub(super) router: NodeRef,
+    /// The reason given with the accept vote (sent again to a new owner).
+    pub(super) vote_reason: u32,
+    /// The server rejected (its reason): sent again to a new owner, and no
+    /// prepare is asked of the server again.
+    pub(super) voted_reject: Option<u32>,
+    /// The router asked for a durable vote (the transaction spans several
+    /// backend nodes), and whether the vote record is durable yet.
+    pub(super) durable_requested: bool,
+    pub(super) vote_durable: bool,
+    pub(super) vote_syncing: bool,
+    /// Messages from another router that drives the transaction again
+    /// while the owner is still linked: handled once the owner decides
+    /// or its link goes down, so two routers never decide one branch.
+    pub(super) parked: Vec<(NodeRef, ToBackend)>,
+    /// The owner's link went down at this instant and no router took the
+    /// branch over yet.
+    pub(super) orphaned: Option<Instant>,
+    /// Set aside by the retry limit after its accept vote was given (and
+    /// withdrawn with its server): the router may have committed on that
+    /// vote, so the backend does not decide it alone. It is presented no
+    /// more and waits for the router's outcome: a commit makes it a
+    /// committed exception, a rejection drops it (see `set_aside`).
+    pub(super) aside: bool,
+}
+
+impl Branch {
+    /// No vote of this branch can have reached a router: neither given (or
+    /// being made durable) nor withdrawn after being given, and no outcome.
+    pub(super) fn never_voted(&self) -> bool {
+        self.committed.is_none()
+            && !self.uncertain
+            && !self.voted_accept
+            && !self.vote_syncing
+            && self.voted_reject.is_none()
+    }
+
+    pub(super) fn new(msgs: Vec<Bytes>, router: NodeRef) -> Branch {
+        Branch {
+            server: None,
+            msgs,
+            vote_requested: false,
+            voted_accept: false,
+            uncertain: false,
+            committed: None,
+            strikes: 0,
+            expendable: false,
+            forgotten: false,
+            router,
+            vote_reason: 0,
+            voted_reject: None,
+            durable_requested: false,
+            vote_durable: false,
+            vote_syncing: false,
+            parked: Vec::new(),
+            orphaned: None,
+            aside: false,
+        }
+    }
+}
+
+impl Backend {
+    /// May router `from` act on branch (tid, part)? Yes when it owns the
+    /// branch, when there is no branch, or when the owner's link is down
+    /// (`from` then takes the branch over and gets its vote again). When
+    /// the owner is still linked, the message (made by `park`) waits on the
+    /// branch until the owner decides or goes.
+    pub(super) fn owned_by(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        tid: Tid,
+        part: PartId,
+        park: impl FnOnce() -> ToBackend,
+    ) -> bool {
+        let Some(b) = self.branches.get_mut(&(tid, part)) else { return true };
+        if b.router == from {
+            return true;
+        }
+        if ctx.topo.is_up(b.router) && b.committed.is_none() {
+            b.parked.push((from, park()));
+            return false;
+        }
+        b.router = from;
+        b.orphaned = None;
+        if let Some(reason) = b.voted_reject {
+            ctx.to_router(from, ToRouter::Vote { tid, part, accept: false, reason, durable: true });
+        } else if b.aside {
+            // Set aside undecided: the new owner is asked to reject, as the
+            // old one was.
+            ctx.to_router(from, ToRouter::BranchFailed { tid, part, status: Status::Retrylimit });
+        } else if b.voted_accept && b.committed.is_none() && !b.vote_syncing {
+            let (reason, durable) = (b.vote_reason, b.vote_durable);
+            ctx.to_router(from, ToRouter::Vote { tid, part, accept: true, reason, durable });
+        }
+        true
+    }
+
+    /// Handle messages that waited on a branch now decided.
+    pub(super) fn replay_parked(&mut self, ctx: &mut Ctx, parked: Vec<(NodeRef, ToBackend)>) {
+        for (from, m) in parked {
+            self.handle(ctx, from, m);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn message(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        tid: Tid,
+        part: PartId,
+        index: u32,
+        data: Bytes,
+        first: bool,
+        fl: u32,
+    ) {
+        if let Some(b) = self.branches.get(&(tid, part)) {
+            if b.committed.is_some() {
+                return self.answer_decided(ctx, from, tid, part);
+            }
+            if (index as usize) < b.msgs.len() {
+                // Driven again through another router: already here.
+                return;
+            }
+        } else if self.decided.contains_key(&tid) {
+            return self.answer_decided(ctx, from, tid, part);
+        } else if let Some(d) = self.in_doubt.remove(&tid) {
+            // In doubt in a journal taken over from a lost node, and driven
+            // again by a router that has not decided it: that router placed
+            // the lost node's work here afresh (`docs/outcomes.md`), so the
+            // old vote no longer counts. It is closed in its journal; the
+            // new branch decides.
+            ctx.log(format!("{tid}: in doubt from a lost node's journal, driven again here: the new branch decides"));
+            self.close_in_doubt(ctx, d.jid, vec![(tid, TxRecord::Done)]);
+        }
+        let Some(p) = self.parts.get_mut(&part) else {
+            ctx.to_router(from, ToRouter::BranchFailed { tid, part, status: Status::Nodstfnd });
+            return;
+        };
+        let existing = self.branches.contains_key(&(tid, part));
+        // A partition not active for its range takes no new work (a router
+        // that routed here had not heard yet).
+        let inactive = p.role != PartRole::Active && p.callout == Callout::No;
+        if !existing && (p.servers.is_empty() || inactive) {
+            ctx.to_router(from, ToRouter::BranchFailed { tid, part, status: Status::Nodstfnd });
+            return;
+        }
+        // A read-only message changes no database: a replay after a crash
+        // need not present it, so it is not journaled; nor is a call-out's.
+        if self.journal && fl & flags::sen::READONLY == 0 && p.callout == Callout::No {
+            // Appended (in order) before delivery; durable with the commit.
+            let rec = vec![(tid, TxRecord::Msg { facility: p.facility.clone(), data: data.clone() })];
+            if first {
+                ctx.journal_new_tx(rec);
+            } else {
+                ctx.journal(rec, false, None);
+            }
+        }
+        let expendable = fl & flags::sen::EXPENDABLE != 0;
+        if let Some(b) = self.branches.get_mut(&(tid, part)) {
+            b.expendable |= expendable;
+            b.msgs.push(data.clone());
+            if let Some(s) = b.server {
+                ctx.deliver(s.0, data_delivery(s.1, MsgType::Msgn, tid, data));
+            }
+            return;
+        }
+        let mut b = Branch::new(vec![data], from);
+        b.expendable = expendable;
+        self.branches.insert((tid, part), b);
+        p.waiting.push_back(tid);
+        self.dispatch(ctx, part);
+    }
+
+    /// The router asks for the branch's vote (`durable`: the transaction
+    /// spans several backend nodes, so the vote must be durable first).
+    pub(super) fn vote_request(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, part: PartId, durable: bool) {
+        if !self.owned_by(ctx, from, tid, part, || ToBackend::VoteRequest { tid, part, durable }) {
+            return;
+        }
+        let Some(b) = self.branches.get_mut(&(tid, part)) else {
+            self.answer_decided(ctx, from, tid, part);
+            return;
+        };
+        if b.committed.is_some() {
+            return self.answer_decided(ctx, from, tid, part);
+        }
+        b.vote_requested = true;
+        b.durable_requested |= durable;
+        if b.voted_accept && durable && !b.vote_durable && !b.vote_syncing && self.journal {
+            // Voted before the router knew the transaction spans
+            // several nodes: make the vote durable, then give it again.
+            b.vote_syncing = true;
+            self.next_token += 1;
+            let token = self.next_token;
+            ctx.journal(vec![(tid, TxRecord::Vote { durable: true })], true, Some(token));
+            self.vote_tokens.insert(token, VoteSync { tid, part });
+            return;
+        }
+        match (b.server, b.voted_accept, b.voted_reject) {
+            (Some(s), false, None) => ctx.deliver(s.0, prepare(s.1, tid)),
+            // Voted already: the router asks again because it lost
+            // the vote (it drove the transaction again after a link
+            // loss), so it hears it again.
+            (_, true, _) if !b.vote_syncing && (b.vote_durable || !durable) => {
+                let (reason, durable) = (b.vote_reason, b.vote_durable);
+                ctx.to_router(from, ToRouter::Vote { tid, part, accept: true, reason, durable });
+            }
+            (_, _, Some(reason)) => {
+                ctx.to_router(from, ToRouter::Vote { tid, part, accept: false, reason, durable: true })
+            }
+            _ => {}
+        }
+    }
+
+    /// The durable vote record of branch (tid, part) was written (or not):
+    /// the vote goes to the branch's router now (or the branch fails).
+    pub(super) fn vote_synced(&mut self, ctx: &mut Ctx, v: VoteSync, result: Result<(), Status>) {
+        let VoteSync { tid, part } = v;
+        let Some(b) = self.branches.get_mut(&(tid, part)) else { return };
+        b.vote_syncing = false;
+        match result {
+            Ok(()) => {
+                b.vote_durable = true;
+                let reason = b.vote_reason;
+                ctx.to_router(b.router, ToRouter::Vote { tid, part, accept: true, reason, durable: true });
+            }
+            Err(status) => ctx.to_router(b.router, ToRouter::BranchFailed { tid, part, status }),
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Outcomes: a commit made durable and given to the servers (`commit`),
+//! an abort (`abort_branch`), and what stands between a committed
+//! transaction and its `Done` record (`Finishing`, `acked`, `maybe_done`).
+
+use super::{Backend, PartRole};
+use crate::msgtype::MsgType;
+use crate::node::frontend::status_delivery;
+use crate::node::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter};
+use crate::status::Status;
+use crate::tid::Tid;
+use crate::txrecord::TxRecord;
+
+/// A commit record on its way to disk.
+pub(super) struct Committing {
+    pub(super) tid: Tid,
+    /// The branches it commits here.
+    pub(super) parts: Vec<PartId>,
+    pub(super) reason: u32,
+    /// The routers to tell when it is durable.
+    pub(super) routers: Vec<NodeRef>,
+}
+
+/// What still stands between a committed transaction and its `Done` record.
+#[derive(Default)]
+pub(crate) struct Finishing {
+    /// Branches committed but not yet acknowledged by a server.
+    pub(crate) unacked: usize,
+    /// Recovered messages not yet claimed by any partition.
+    pub(super) unclaimed: usize,
+}
+
+impl Backend {
+    /// The commit is durable (or there is no journal): tell the servers,
+    /// then the router (which tells the client).
+    pub(super) fn commit(&mut self, ctx: &mut Ctx, tid: Tid, parts: Vec<PartId>, reason: u32, routers: &[NodeRef]) {
+        self.remember(tid, true, Status::Ok, reason);
+        let mut n = 0;
+        let mut parked = Vec::new();
+        let mut aside = Vec::new();
+        for part in &parts {
+            let callout = self.is_callout(*part);
+            let Some(b) = self.branches.get_mut(&(tid, *part)) else { continue };
+            parked.append(&mut b.parked);
+            if callout {
+                // A call-out hears the outcome and owes no acknowledgement:
+                // it wrote nothing that a replay would need.
+                let server = b.server;
+                self.branches.remove(&(tid, *part));
+                if let Some(s) = server {
+                    ctx.deliver(s.0, status_delivery(s.1, MsgType::Accepted, Some(tid), Status::Ok, reason));
+                    self.release(s, tid);
+                    self.dispatch(ctx, *part);
+                }
+                continue;
+            }
+            if b.forgotten {
+                // Its server asked not to hear the outcome: nothing to
+                // deliver and no acknowledgement to wait for.
+                self.branches.remove(&(tid, *part));
+                continue;
+            }
+            n += 1;
+            b.committed = Some((Status::Ok, reason));
+            if b.aside {
+                // Set aside undecided: now a committed exception, presented
+                // no more (it waits for an operator).
+                aside.push(*part);
+                continue;
+            }
+            if let Some(s) = b.server {
+                self.deliver_commit(ctx, s, tid, reason);
+                self.dispatch(ctx, *part);
+            }
+            // A branch without a server gets its messages and the outcome
+            // when one is free (dispatch).
+        }
+        for part in aside {
+            self.aside_decided(ctx, tid, part, true);
+        }
+        self.finishing.entry(tid).or_default().unacked += n;
+        // A branch of a partition whose last server left (and whose grant
+        // went to a standby) goes to the range's next active partition.
+        for part in &parts {
+            let left = self
+                .parts
+                .get(part)
+                .is_some_and(|p| p.role != PartRole::Active && p.callout == Callout::No && p.servers.is_empty());
+            if left && self.branches.contains_key(&(tid, *part)) {
+                self.hand_off(ctx, tid, *part);
+            }
+        }
+        self.maybe_done(ctx, tid);
+        for r in routers {
+            ctx.to_router(*r, ToRouter::Durable { tid });
+        }
+        self.replay_parked(ctx, parked);
+    }
+
+    pub(super) fn deliver_commit(&mut self, ctx: &mut Ctx, s: ChanRef, tid: Tid, reason: u32) {
+        ctx.deliver(s.0, status_delivery(s.1, MsgType::Accepted, Some(tid), Status::Ok, reason));
+        if let Some(srv) = self.servers.get_mut(&s) {
+            srv.unacked.push(tid);
+        }
+        self.release(s, tid);
+    }
+
+    pub(super) fn abort_branch(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, status: Status, reason: u32) {
+        let Some(mut b) = self.branches.remove(&(tid, part)) else { return };
+        let parked = std::mem::take(&mut b.parked);
+        self.replay_parked(ctx, parked);
+        if b.forgotten {
+            // Released at its vote; nobody is told.
+            return;
+        }
+        match b.server {
+            Some(s) => {
+                ctx.deliver(s.0, status_delivery(s.1, MsgType::Rejected, Some(tid), status, reason));
+                if let Some(srv) = self.servers.get_mut(&s) {
+                    srv.current = None;
+                    if let Some(p) = self.parts.get_mut(&srv.part) {
+                        p.free.push_back(s);
+                    }
+                }
+                self.dispatch(ctx, part);
+            }
+            None => {
+                if let Some(p) = self.parts.get_mut(&part) {
+                    p.waiting.retain(|t| *t != tid);
+                }
+                self.drop_if_empty(ctx, part);
+            }
+        }
+    }
+
+    /// A server acknowledged a committed branch.
+    pub(super) fn acked(&mut self, ctx: &mut Ctx, tid: Tid) {
+        if let Some(f) = self.finishing.get_mut(&tid) {
+            f.unacked = f.unacked.saturating_sub(1);
+        }
+        self.maybe_done(ctx, tid);
+    }
+
+    pub(crate) fn maybe_done(&mut self, ctx: &mut Ctx, tid: Tid) {
+        let Some(f) = self.finishing.get(&tid) else { return };
+        if f.unacked == 0 && f.unclaimed == 0 {
+            self.finishing.remove(&tid);
+            if let Some(jid) = self.adopted_tx.remove(&tid) {
+                // A taken-over transaction ends in its own journal; the
+                // journal is let go once the last one has.
+                ctx.journal_to(jid, vec![(tid, TxRecord::Done)]);
+                self.adopted_closed(ctx, jid);
+            } else if self.journal {
+                ctx.journal(vec![(tid, TxRecord::Done)], false, None);
+            }
+        }
+    }
+
+    /// Router `from` decided `tid` for its branches `parts` here (none
+    /// named: every branch of `tid` here). A commit is made durable before
+    /// anyone learns of it (`commit_written`); a rejection needs no sync.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn outcome(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        tid: Tid,
+        mut parts: Vec<PartId>,
+        accepted: bool,
+        status: Status,
+        reason: u32,
+    ) {
+        if parts.is_empty() {
+            // An answer to this node's own question (a router that
+            // decided it answers an inquiry): it names no branch,
+            // so it is for every branch of `tid` here.
+            parts = self.branches.keys().filter(|(t, _)| *t == tid).map(|(_, p)| *p).collect();
+            parts.sort();
+        }
+        // Only the owner's outcome counts; a branch owned by another
+        // router that is still linked keeps it for later.
+        let mut mine = Vec::new();
+        for part in parts {
+            let single = || ToBackend::Outcome { tid, parts: vec![part], accepted, status, reason };
+            if self.owned_by(ctx, from, tid, part, single) && self.branches.contains_key(&(tid, part)) {
+                mine.push(part);
+            }
+        }
+        if let Some(token) = self.committing_tx.get(&tid) {
+            // Its commit is being made durable already (decided by
+            // another router): this router hears when it is.
+            if let Some(c) = self.committing.get_mut(token) {
+                if accepted {
+                    c.routers.push(from);
+                } else {
+                    ctx.log(format!(
+                        "router {} rejected {tid}, which is committing here; ignored",
+                        ctx.topo.name(from)
+                    ));
+                }
+            }
+            return;
+        }
+        // Branches committed already (by another router's decision).
+        let before = mine.len();
+        mine.retain(|p| self.branches.get(&(tid, *p)).is_some_and(|b| b.committed.is_none()));
+        if mine.is_empty() && before > 0 {
+            if accepted {
+                ctx.to_router(from, ToRouter::Durable { tid });
+            }
+            return;
+        }
+        if mine.is_empty() {
+            // Nothing of it here any more: decided already.
+            match self.decided.get(&tid) {
+                Some(d) if d.committed && accepted => ctx.to_router(from, ToRouter::Durable { tid }),
+                Some(d) if d.committed != accepted => ctx.log(format!(
+                    "router {} decided {tid} {} but it was {} here; the later decision is ignored",
+                    ctx.topo.name(from),
+                    if accepted { "committed" } else { "rejected" },
+                    if d.committed { "committed" } else { "rejected" },
+                )),
+                _ => {}
+            }
+            return;
+        }
+        if !accepted {
+            if self.journal {
+                // Presumed abort: no sync needed.
+                ctx.journal(vec![(tid, TxRecord::Abort), (tid, TxRecord::Done)], false, None);
+            }
+            self.remember(tid, false, status, reason);
+            for part in mine {
+                if self.branches.get(&(tid, part)).is_some_and(|b| b.aside) {
+                    self.aside_decided(ctx, tid, part, false);
+                }
+                self.abort_branch(ctx, tid, part, status, reason);
+            }
+        } else if self.journal && !mine.iter().all(|p| self.is_callout(*p)) {
+            self.next_token += 1;
+            let token = self.next_token;
+            ctx.journal(vec![(tid, TxRecord::Commit { reason })], true, Some(token));
+            self.committing.insert(token, Committing { tid, parts: mine, reason, routers: vec![from] });
+            self.committing_tx.insert(tid, token);
+        } else {
+            self.commit(ctx, tid, mine, reason, &[from]);
+        }
+    }
+
+    /// The commit record of `tid` was written (or not): the commit
+    /// happened, or (not durable) it did not and the branches abort.
+    pub(super) fn commit_written(&mut self, ctx: &mut Ctx, c: Committing, result: Result<(), Status>) {
+        let Committing { tid, parts, reason, routers } = c;
+        self.committing_tx.remove(&tid);
+        match result {
+            Ok(()) => self.commit(ctx, tid, parts, reason, &routers),
+            Err(status) => {
+                // The commit is not durable, so it did not happen: recovery
+                // would presume abort. Nobody was told otherwise yet.
+                self.remember(tid, false, status, 0);
+                for part in parts {
+                    self.abort_branch(ctx, tid, part, status, 0);
+                }
+                for r in routers {
+                    ctx.to_router(r, ToRouter::CommitFailed { tid, status });
+                }
+            }
+        }
+    }
+}

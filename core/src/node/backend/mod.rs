@@ -1,0 +1,422 @@
+//! The backend role: server channels, the partitions they serve, the
+//! presentation of transactions to free servers, and the journal records
+//! that make committed transactions survive a crash.
+//!
+//! Invariants:
+//! - a server channel works on at most one undecided transaction
+//!   (`Server::current`); it may still owe acknowledgements for committed
+//!   ones (`Server::unacked`);
+//! - a branch (transaction x partition) is assigned to one server or waits
+//!   in its partition's FIFO `waiting` queue;
+//! - the backend keeps every message of a branch until the branch is
+//!   finished (aborted, or committed and acknowledged by its server), so a
+//!   branch whose server went away is presented again to another server of
+//!   the partition: first message as `rtr_mt_msg1_uncertain` when the lost
+//!   server may have applied the work (it had voted, or got the commit).
+//!
+//! Journal (when the node has one): a branch's messages are appended before
+//! they are delivered, votes when cast, and a commit record is appended and
+//! made durable before anyone (server or client) learns of the commit. An
+//! abort needs no sync (recovery presumes abort). A `Done` record follows
+//! once every server of a committed transaction acknowledged its outcome,
+//! which frees its journal space. After a crash, every committed transaction
+//! without `Done` is presented again to the servers of its partitions
+//! (uncertain, then `rtr_mt_accepted`), in commit order; an undecided one is
+//! aborted.
+//!
+//! Files, one per sub-state: `dispatch.rs` (server channels and the
+//! presentation of branches), `branches.rs` (a branch, its messages, vote
+//! and owner), `commit.rs` (outcomes, and what a commit waits for before its
+//! `Done`), `recovery.rs` (journals read at start-up or taken over, and
+//! in-doubt transactions), `decided.rs` (what became of decided
+//! transactions), `roles.rs` (a partition's role in its key range).
+
+use std::collections::VecDeque;
+
+use super::Map;
+use std::time::{Duration, Instant};
+
+mod branches;
+mod commit;
+mod decided;
+mod dispatch;
+mod recovery;
+pub(super) mod roles;
+
+use branches::{Branch, VoteSync};
+use commit::{Committing, Finishing};
+use decided::Decided;
+use recovery::{InDoubt, RecoveredTx, Resolving};
+
+pub use roles::RecoveryPolicy;
+#[cfg(test)]
+pub(crate) use roles::CLAIM_RETRY;
+
+use super::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter, LOCAL};
+use crate::facility::RoleList;
+use crate::keyseg::{KeyLayout, KeyRange};
+use crate::status::Status;
+use crate::tid::Tid;
+use crate::txrecord::TxRecord;
+
+pub(super) struct Server {
+    pub(super) part: PartId,
+    pub(super) current: Option<Tid>,
+    /// Committed transactions whose outcome this server received but has not
+    /// acknowledged (by receiving again) yet.
+    pub(super) unacked: Vec<Tid>,
+}
+
+pub(super) struct Partition {
+    pub(super) facility: String,
+    pub(super) range: KeyRange,
+    pub(super) servers: Vec<ChanRef>,
+    pub(super) free: VecDeque<ChanRef>,
+    pub(super) waiting: VecDeque<Tid>,
+    pub(super) noconcurrent: bool,
+    /// Servers a transaction may take down before it is set aside.
+    pub(super) retry_limit: u32,
+    /// An operator suspended presentation (`rtr set partition --suspend`).
+    pub(super) suspended: bool,
+    pub(super) role: PartRole,
+    /// Backend nodes in the order they should become active for the range
+    /// (`rtr set partition --priority-list`); empty: the facility's order.
+    pub(super) priority: Vec<String>,
+    /// Opened with `RTR_F_OPE_NOSTANDBY`.
+    pub(super) nostandby: bool,
+    /// A call-out partition: sees every message of the transactions of its
+    /// node (or of its node's router), votes, and writes nothing.
+    pub(super) callout: Callout,
+    /// The range's grant as this partition knows it (`roles.rs`).
+    pub(super) grant: roles::RoleState,
+}
+
+impl Partition {
+    /// How logs name a partition: facility, id on this node, and its key
+    /// range's name in the role authority.
+    pub(super) fn label(&self, part: PartId) -> String {
+        format!("{}:{part} ({})", self.facility, self.grant.rid)
+    }
+
+    fn new(facility: String, range: KeyRange, noconcurrent: bool, nostandby: bool, callout: Callout) -> Partition {
+        let rid = crate::authority::range_id(&facility, &range);
+        Partition {
+            facility,
+            range,
+            servers: Vec::new(),
+            free: VecDeque::new(),
+            waiting: VecDeque::new(),
+            noconcurrent,
+            retry_limit: DEFAULT_RETRY_LIMIT,
+            suspended: false,
+            role: PartRole::Waiting,
+            priority: Vec::new(),
+            nostandby,
+            callout,
+            grant: roles::RoleState { rid, ..Default::default() },
+        }
+    }
+}
+
+/// A partition's role in its key range, as the role authority granted it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PartRole {
+    /// Claiming the range's grant; no answer yet (or the authority cannot
+    /// be reached).
+    Waiting,
+    /// Transactions for the range come here.
+    Active,
+    /// Another node's partition is active for the range; this one takes
+    /// over if that node is lost.
+    Standby,
+    /// Becoming active: recovering the journal of the lost node first.
+    Recovering(String),
+    /// Becoming active, but the lost node's journal cannot be taken over
+    /// (node, why): it waits for an operator (`--ignore-recovery`,
+    /// `--restart-recovery`).
+    NoJournal(String, String),
+}
+
+/// How long a branch whose router was lost waits for another router to
+/// take it over (the client's frontend drives it again at once when it is
+/// alive). After that an unvoted branch is rolled back; a voted one stays
+/// in doubt until a router brings its outcome.
+pub const ORPHAN_GRACE: Duration = Duration::from_secs(5);
+
+/// How many servers a transaction may take down before it is rejected and
+/// set aside as an exception (RTR's "three strikes").
+pub const DEFAULT_RETRY_LIMIT: u32 = 3;
+
+/// A transaction set aside because its servers kept failing on it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exception {
+    pub tid: Tid,
+    pub facility: String,
+    pub part: PartId,
+    /// It had committed: its servers still owe it, an operator must resolve it.
+    pub committed: bool,
+    /// Its outcome is not known yet: its accept vote was given before its
+    /// last server was lost, so the router decides (committed is false
+    /// until it does). An operator can neither retry nor forget it yet.
+    pub undecided: bool,
+    pub strikes: u32,
+}
+
+impl Exception {
+    /// Set aside before the crash (the journal knows no partition: 0).
+    fn recovered(t: crate::txrecord::SetAsideTx) -> Exception {
+        Exception { tid: t.tid, facility: t.facility, part: 0, committed: true, undecided: false, strikes: t.strikes }
+    }
+}
+
+#[derive(Default)]
+struct Facility {
+    layout: Option<KeyLayout>,
+    parts: Vec<PartId>,
+}
+
+#[derive(Default)]
+pub struct Backend {
+    pub(super) journal: bool,
+    facilities: Map<String, Facility>,
+    pub(super) parts: Map<PartId, Partition>,
+    pub(super) servers: Map<ChanRef, Server>,
+    pub(super) branches: Map<(Tid, PartId), Branch>,
+    next_part: PartId,
+    next_token: u64,
+    /// Commit records on their way to disk, by journal token.
+    committing: Map<u64, Committing>,
+    /// The token of each transaction in `committing`.
+    committing_tx: Map<Tid, u64>,
+    /// Recently decided transactions, oldest first in `decided_order`.
+    decided: Map<Tid, Decided>,
+    decided_order: VecDeque<Tid>,
+    /// When the earliest orphaned branch's grace ends.
+    orphan_deadline: Option<Instant>,
+    pub(super) finishing: Map<Tid, Finishing>,
+    /// Recovered committed transactions per facility, in commit order.
+    recovered: Map<String, Vec<RecoveredTx>>,
+    /// Transactions set aside by the retry limit.
+    pub(crate) exceptions: Vec<Exception>,
+    /// Server role events for the node to raise: (facility, event, channel).
+    pub(super) role_events: Vec<(String, i32, ChanRef)>,
+    /// Journals taken over from lost nodes: node name -> journal id.
+    adopted: Map<String, u32>,
+    next_jid: u32,
+    /// Recovered transactions that belong to a taken-over journal (their
+    /// Done record goes there), and how many each such journal still has.
+    adopted_tx: Map<Tid, u32>,
+    adopted_open: Map<u32, usize>,
+    /// Durable votes being synced, by journal token.
+    vote_tokens: Map<u64, VoteSync>,
+    /// Transactions recovered from a journal with a durable vote and no
+    /// outcome: their router decides (asked by inquiry).
+    in_doubt: Map<Tid, InDoubt>,
+    /// Commit records of in-doubt transactions being made durable.
+    resolving: Map<u64, Resolving>,
+    /// Remember decided tids (set while the node has peers).
+    pub(super) keep_decided: bool,
+    /// Committed work handed off to the range's next active partition
+    /// (`roles.rs`), by (tid, partition it was on), until it is durable there.
+    handing_off: Map<(Tid, PartId), roles::HandingOff>,
+    /// What to do when a lost holder's journal cannot be taken over.
+    pub(super) policy: roles::RecoveryPolicy,
+    /// Handed-off work being made durable here: token -> unit.
+    adopting: Map<u64, roles::Adopting>,
+    /// Every transaction with a commit record in this node's journal at
+    /// start-up: routers that waited for these commits when the node went
+    /// away learn them when they link again.
+    restart_committed: Vec<Tid>,
+    /// The node started on an existing journal (`recover`).
+    restarted: bool,
+    /// Routers (by name) told of `restart_committed`.
+    restart_told: super::Set<String>,
+}
+
+impl Backend {
+    pub fn new(journal: bool) -> Backend {
+        Backend { journal, ..Backend::default() }
+    }
+
+    /// Is this channel an open server channel (its open was accepted)?
+    pub fn serves(&self, chan: ChanRef) -> bool {
+        self.servers.contains_key(&chan)
+    }
+
+    pub fn partitions(&self) -> usize {
+        self.parts.len()
+    }
+
+    pub fn servers(&self) -> usize {
+        self.servers.len()
+    }
+
+    /// A message from the router on node `from`.
+    pub fn handle(&mut self, ctx: &mut Ctx, from: NodeRef, m: ToBackend) {
+        match m {
+            // Delivered by the node itself (`Node::run`).
+            ToBackend::Broadcast { .. } => {}
+            ToBackend::Holder { part, epoch, linked } => self.holder_notice(ctx, from, part, epoch, linked),
+            ToBackend::Superseded { part, epoch } => self.superseded(ctx, part, epoch),
+            ToBackend::Refused { part } => self.refused(ctx, part),
+            ToBackend::Adopt { part, tid, msgs, reason } => self.adopt(ctx, from, part, tid, msgs, reason),
+            ToBackend::HandedOff { tid, part } => self.handed_off(ctx, tid, part),
+            ToBackend::Msg { tid, part, index, data, first, flags: fl } => {
+                if !self.owned_by(ctx, from, tid, part, || ToBackend::Msg {
+                    tid,
+                    part,
+                    index,
+                    data: data.clone(),
+                    first,
+                    flags: fl,
+                }) {
+                    return;
+                }
+                self.message(ctx, from, tid, part, index, data, first, fl)
+            }
+            ToBackend::VoteRequest { tid, part, durable } => self.vote_request(ctx, from, tid, part, durable),
+            ToBackend::Inquire { tid, facility } => self.inquire(ctx, from, tid, facility),
+            ToBackend::Outcome { tid, accepted, status, reason, .. } if self.in_doubt.contains_key(&tid) => {
+                self.in_doubt_outcome(ctx, from, tid, accepted, status, reason)
+            }
+            ToBackend::Outcome { tid, parts, accepted, status, reason } => {
+                self.outcome(ctx, from, tid, parts, accepted, status, reason)
+            }
+        }
+    }
+
+    /// A link to peer `id` came up: when it is a router of a facility we
+    /// serve, it learns our partitions.
+    pub fn router_up(&mut self, ctx: &mut Ctx, id: NodeRef) {
+        let me = ctx.topo.facilities.node().to_string();
+        let serves_with = ctx
+            .topo
+            .facilities
+            .defs()
+            .any(|d| d.roles_of(&me).backend && ctx.topo.peer_plays(id, d.name(), RoleList::Router));
+        if self.restarted && serves_with && self.restart_told.insert(ctx.topo.name(id).to_string()) {
+            // This node restarted on its journal: a router may still wait
+            // for commits it sent to the node's previous life. Told once per
+            // router: a commit sent to this life is not in that list, and a
+            // router that heard it again later would take it for lost.
+            let node = ctx.topo.name(LOCAL).to_string();
+            let m = ToRouter::TookOver { node, committed: self.restart_committed.clone(), read: true };
+            ctx.to_router(id, m);
+        }
+        if !self.in_doubt.is_empty() {
+            self.inquire_in_doubt(ctx);
+        }
+        self.resend_handoffs(ctx, id);
+        // The new router learns where each partition stands.
+        let mut ids: Vec<PartId> = self.parts.keys().copied().collect();
+        ids.sort();
+        for part in ids {
+            if self.parts.get(&part).is_some_and(|p| ctx.topo.peer_plays(id, &p.facility, RoleList::Router)) {
+                self.announce(ctx, part);
+            }
+        }
+    }
+
+    /// The link to peer `id` went down. Branches it coordinated wait for
+    /// another router: one that already asked takes them over now; the
+    /// rest are orphans until one does (see [`ORPHAN_GRACE`]).
+    pub fn router_lost(&mut self, ctx: &mut Ctx, id: NodeRef) {
+        self.forget_router(id);
+        let keys: Vec<(Tid, PartId)> =
+            self.branches.iter().filter(|(_, b)| b.router == id && b.committed.is_none()).map(|(k, _)| *k).collect();
+        for key in keys {
+            let Some(b) = self.branches.get_mut(&key) else { continue };
+            if b.parked.is_empty() {
+                b.orphaned = Some(ctx.now);
+                let due = ctx.now + ORPHAN_GRACE;
+                self.orphan_deadline = Some(self.orphan_deadline.map_or(due, |d| d.min(due)));
+            } else {
+                let parked = std::mem::take(&mut b.parked);
+                self.replay_parked(ctx, parked);
+            }
+        }
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match (self.orphan_deadline, self.next_claim()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Orphans whose grace ended: an unvoted branch is rolled back (no
+    /// router can commit it without its vote, and none took it over); for a
+    /// voted one, a linked router of its facility is asked to find out what
+    /// became of it (again every grace period until one does), its server
+    /// held meanwhile.
+    pub fn tick(&mut self, ctx: &mut Ctx) {
+        self.retry_claims(ctx);
+        let Some(due) = self.orphan_deadline else { return };
+        if due > ctx.now {
+            return;
+        }
+        self.orphan_deadline = None;
+        if !self.in_doubt.is_empty() {
+            self.inquire_in_doubt(ctx);
+            self.orphan_deadline = Some(ctx.now + ORPHAN_GRACE);
+        }
+        let mut expired = Vec::new();
+        let mut ask: Vec<(Tid, String)> = Vec::new();
+        for (key, b) in self.branches.iter_mut() {
+            let Some(since) = b.orphaned else { continue };
+            if since + ORPHAN_GRACE > ctx.now {
+                let d = since + ORPHAN_GRACE;
+                self.orphan_deadline = Some(self.orphan_deadline.map_or(d, |x| x.min(d)));
+            } else if !b.voted_accept && !b.aside {
+                // (A branch set aside after its vote is asked about like a
+                // voted one: its router may have committed it.)
+                expired.push(*key);
+            } else {
+                b.orphaned = Some(ctx.now);
+                let d = ctx.now + ORPHAN_GRACE;
+                self.orphan_deadline = Some(self.orphan_deadline.map_or(d, |x| x.min(d)));
+                if let Some(p) = self.parts.get(&key.1) {
+                    if !ask.iter().any(|(t, _)| *t == key.0) {
+                        ask.push((key.0, p.facility.clone()));
+                    }
+                }
+            }
+        }
+        for (tid, facility) in ask {
+            if let Some(&r) = ctx.topo.routers(&facility).first() {
+                ctx.to_router(r, ToRouter::Inquire { tid, facility });
+            }
+        }
+        for (tid, part) in expired {
+            if self.journal {
+                let recs = vec![(tid, TxRecord::Abort), (tid, TxRecord::Done)];
+                ctx.journal(recs, false, None);
+            }
+            self.remember(tid, false, Status::Routerunavailtmo, 0);
+            self.abort_branch(ctx, tid, part, Status::Routerunavailtmo, 0);
+        }
+    }
+
+    /// A journal write finished (`token`) or failed.
+    pub fn journal_done(&mut self, ctx: &mut Ctx, token: u64, result: Result<(), Status>) {
+        if self.adopt_written(ctx, token, result) {
+            return;
+        }
+        if let Some(v) = self.vote_tokens.remove(&token) {
+            return self.vote_synced(ctx, v, result);
+        }
+        if let Some(r) = self.resolving.remove(&token) {
+            return self.resolved(ctx, r, result);
+        }
+        let Some(c) = self.committing.remove(&token) else { return };
+        self.commit_written(ctx, c, result);
+    }
+
+    /// Unsynced journal writes failed: the transactions they belonged to cannot be made durable.
+    pub fn journal_failed(&mut self, ctx: &mut Ctx, tids: Vec<Tid>, status: Status) {
+        for tid in tids {
+            let router = self.branches.iter().find(|((t, _), _)| *t == tid).map_or(LOCAL, |(_, b)| b.router);
+            ctx.to_router(router, ToRouter::BranchFailed { tid, part: 0, status });
+        }
+    }
+}

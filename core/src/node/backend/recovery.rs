@@ -1,0 +1,353 @@
+//! Recovery: this node's journal at start-up (`recover`), the journals of
+//! lost nodes taken over (`takeover_done`, `ingest`), recovered committed
+//! work claimed by partitions (`claim_recovered`), and recovered in-doubt
+//! transactions that wait for their router's outcome.
+
+use super::branches::Branch;
+use super::commit::Finishing;
+use super::{Backend, Exception, PartRole};
+use crate::journal::Record;
+use crate::node::{Callout, Ctx, NodeRef, PartId, ToRouter, LOCAL};
+use crate::protocol::Bytes;
+use crate::status::Status;
+use crate::tid::Tid;
+use crate::txrecord::{aborted_tids, committed_tids, scan_records, InDoubtTx, ReplayTx, Scan, TxRecord};
+
+/// The commit record of an in-doubt transaction (its router committed it)
+/// on its way to disk, in the journal it belongs to.
+pub(super) struct Resolving {
+    pub(super) tid: Tid,
+    pub(super) doubt: InDoubt,
+    pub(super) reason: u32,
+    /// The router that decided it: told when the commit is durable.
+    pub(super) router: NodeRef,
+}
+
+/// A recovered transaction whose vote was durable and whose outcome is not
+/// known here.
+pub(super) struct InDoubt {
+    pub(super) facility: String,
+    pub(super) msgs: Vec<Bytes>,
+    /// The journal it belongs to (0: this node's own).
+    pub(super) jid: u32,
+}
+
+/// Records of journal `jid` (0: this node's own) that did not decode: the
+/// scan counted them by their kind (`txrecord` notes); the log names them.
+pub(super) fn log_malformed(ctx: &mut Ctx, jid: u32, scan: &Scan) {
+    for m in &scan.malformed {
+        ctx.log(format!(
+            "journal {jid}: record {} ({:?}) of transaction {} does not decode: {}",
+            m.at, m.kind, m.tid, m.error
+        ));
+    }
+}
+
+/// A committed transaction found in the journal at start-up whose messages
+/// still wait for a partition to claim them.
+pub(super) struct RecoveredTx {
+    pub(super) tid: Tid,
+    /// `None` once claimed by a partition.
+    pub(super) msgs: Vec<Option<Bytes>>,
+    pub(super) reason: u32,
+}
+
+impl Backend {
+    /// Rebuild from the journal at start-up, before any channel opens.
+    /// Returns the number of committed transactions waiting to be replayed.
+    pub fn recover(&mut self, ctx: &mut Ctx, records: &[Record]) -> usize {
+        self.restarted = true;
+        self.restart_committed = committed_tids(records);
+        self.remember_committed(&self.restart_committed.clone());
+        self.remember_aborted(&aborted_tids(records));
+        let mut scan = scan_records(records);
+        log_malformed(ctx, 0, &scan);
+        self.keep_in_doubt(ctx, 0, std::mem::take(&mut scan.in_doubt));
+        if !scan.release.is_empty() {
+            ctx.journal(scan.release, false, None);
+        }
+        self.exceptions.extend(scan.set_aside.into_iter().map(Exception::recovered));
+        let n = scan.replay.len();
+        for ReplayTx { tid, facility: fac, msgs, reason, .. } in scan.replay {
+            self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: msgs.len() });
+            self.recovered.entry(fac).or_default().push(RecoveredTx {
+                tid,
+                msgs: msgs.into_iter().map(Some).collect(),
+                reason,
+            });
+        }
+        n
+    }
+
+    /// The journal of lost node `node` was taken over (or could not be).
+    /// Its committed, unfinished transactions are presented to this node's
+    /// servers ahead of new work, its undecided ones rolled back; the
+    /// partitions that waited for it become active, and the routers learn
+    /// which commits it held.
+    pub fn takeover_done(&mut self, ctx: &mut Ctx, node: &str, result: Result<(u32, Vec<Record>), String>) {
+        let waiting: Vec<PartId> = self
+            .parts
+            .iter()
+            .filter(|(_, p)| p.role == PartRole::Recovering(node.to_string()))
+            .map(|(id, _)| *id)
+            .collect();
+        let (jid, records) = match result {
+            Ok(r) => r,
+            Err(why) => {
+                for id in waiting {
+                    self.recovery_failed(ctx, id, node, &why);
+                }
+                return;
+            }
+        };
+        self.adopted.insert(node.to_string(), jid);
+        let committed = self.ingest(ctx, jid, &records);
+        let mut facilities: Vec<String> = Vec::new();
+        for id in waiting {
+            if let Some(p) = self.parts.get(&id) {
+                if !facilities.contains(&p.facility) {
+                    facilities.push(p.facility.clone());
+                }
+            }
+            self.set_active(ctx, id);
+        }
+        for f in facilities {
+            for r in ctx.topo.routers(&f) {
+                let m = ToRouter::TookOver { node: node.to_string(), committed: committed.clone(), read: true };
+                ctx.to_router(r, m);
+            }
+        }
+        if self.adopted_open.get(&jid).copied().unwrap_or(0) == 0 {
+            self.release_adopted(ctx, jid);
+        }
+    }
+
+    /// Take in a lost node's journal: undecided transactions are rolled
+    /// back there, committed unfinished ones queued for every partition
+    /// (existing ones claim them now). Returns every tid with a commit record.
+    pub(super) fn ingest(&mut self, ctx: &mut Ctx, jid: u32, records: &[Record]) -> Vec<Tid> {
+        let committed = committed_tids(records);
+        self.remember_committed(&committed);
+        self.remember_aborted(&aborted_tids(records));
+        let mut scan = scan_records(records);
+        log_malformed(ctx, jid, &scan);
+        self.keep_in_doubt(ctx, jid, std::mem::take(&mut scan.in_doubt));
+        if !scan.release.is_empty() {
+            ctx.journal_to(jid, scan.release);
+        }
+        self.exceptions.extend(scan.set_aside.into_iter().map(Exception::recovered));
+        let n = scan.replay.len();
+        for ReplayTx { tid, facility: fac, msgs, reason, .. } in scan.replay {
+            self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: msgs.len() });
+            self.adopted_tx.insert(tid, jid);
+            self.recovered.entry(fac).or_default().push(RecoveredTx {
+                tid,
+                msgs: msgs.into_iter().map(Some).collect(),
+                reason,
+            });
+        }
+        *self.adopted_open.entry(jid).or_default() += n;
+        let parts: Vec<PartId> = self.parts.keys().copied().collect();
+        for part in parts {
+            self.claim_recovered(part);
+            self.dispatch(ctx, part);
+        }
+        committed
+    }
+
+    /// A new partition takes the recovered committed messages whose key it
+    /// serves, in commit order, ahead of any new work.
+    pub(super) fn claim_recovered(&mut self, part: PartId) {
+        let Some(p) = self.parts.get_mut(&part) else { return };
+        if p.callout != Callout::No {
+            return; // call-outs write nothing, so nothing of theirs is replayed
+        }
+        let Some(list) = self.recovered.get_mut(&p.facility) else { return };
+        for rtx in list.iter_mut() {
+            let mut mine = Vec::new();
+            for m in rtx.msgs.iter_mut() {
+                if m.as_ref().is_some_and(|d| p.range.contains(d) == Ok(true)) {
+                    mine.extend(m.take());
+                }
+            }
+            if mine.is_empty() {
+                continue;
+            }
+            if let Some(f) = self.finishing.get_mut(&rtx.tid) {
+                f.unclaimed -= mine.len().min(f.unclaimed);
+                f.unacked += 1;
+            }
+            let mut b = Branch::new(mine, LOCAL);
+            b.uncertain = true;
+            b.committed = Some((Status::Ok, rtx.reason));
+            self.branches.insert((rtx.tid, part), b);
+            p.waiting.push_back(rtx.tid);
+        }
+        list.retain(|r| r.msgs.iter().any(Option::is_some));
+    }
+
+    /// Keep recovered in-doubt transactions until a router decides them;
+    /// the first inquiry goes out at once (or when a router links).
+    pub(super) fn keep_in_doubt(&mut self, ctx: &mut Ctx, jid: u32, list: Vec<InDoubtTx>) {
+        if list.is_empty() {
+            return;
+        }
+        if jid != 0 {
+            // A taken-over journal stays held until these are settled too.
+            *self.adopted_open.entry(jid).or_default() += list.len();
+        }
+        for InDoubtTx { tid, facility, msgs } in list {
+            self.in_doubt.insert(tid, InDoubt { facility, msgs, jid });
+        }
+        self.orphan_deadline = Some(ctx.now);
+    }
+
+    /// Ask a router of each in-doubt transaction's facility to resolve it.
+    pub(super) fn inquire_in_doubt(&mut self, ctx: &mut Ctx) {
+        for (tid, d) in &self.in_doubt {
+            if let Some(&r) = ctx.topo.routers(&d.facility).first() {
+                ctx.to_router(r, ToRouter::Inquire { tid: *tid, facility: d.facility.clone() });
+            }
+        }
+    }
+
+    /// Every transaction of taken-over journal `jid` is finished: it is
+    /// closed, and its node no longer counts as taken over here (a later
+    /// grant over that node must take its journal over again: the node may
+    /// have started again with it).
+    pub(super) fn release_adopted(&mut self, ctx: &mut Ctx, jid: u32) {
+        self.adopted.retain(|_, j| *j != jid);
+        ctx.output(crate::node::Output::Release { jid });
+    }
+
+    /// One transaction of taken-over journal `jid` is finished there; the
+    /// journal is let go once the last one is.
+    pub(super) fn adopted_closed(&mut self, ctx: &mut Ctx, jid: u32) {
+        let left = self.adopted_open.entry(jid).or_default();
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            self.release_adopted(ctx, jid);
+        }
+    }
+
+    /// An in-doubt transaction of journal `jid` (0: this node's own) is
+    /// settled without a commit here: `records` close it in that journal.
+    pub(super) fn close_in_doubt(&mut self, ctx: &mut Ctx, jid: u32, records: Vec<(Tid, TxRecord)>) {
+        if jid != 0 || self.journal {
+            ctx.journal_to(jid, records);
+        }
+        if jid != 0 {
+            self.adopted_closed(ctx, jid);
+        }
+    }
+
+    /// An operator's decision: a partition waiting for a lost node's
+    /// journal becomes active without it. The routers hear that none of the
+    /// commits they waited for on that node was found.
+    pub(crate) fn ignore_recovery(
+        &mut self,
+        ctx: &mut Ctx,
+        part: PartId,
+    ) -> Result<String, crate::node::operate::Refusal> {
+        let Some(p) = self.parts.get(&part) else { return Err(("NOSUCHPRT", format!("no partition {part}"))) };
+        let node = match &p.role {
+            PartRole::NoJournal(node, _) | PartRole::Recovering(node) => node.clone(),
+            _ => return Err(("NOTRECOVERING", format!("partition {part} is not waiting for a journal"))),
+        };
+        let facility = p.facility.clone();
+        if let Some(p) = self.parts.get_mut(&part) {
+            p.grant.recovery_retry_at = None;
+        }
+        self.set_active(ctx, part);
+        for r in ctx.topo.routers(&facility) {
+            ctx.to_router(r, ToRouter::TookOver { node: node.clone(), committed: Vec::new(), read: false });
+        }
+        Ok(format!(
+            "partition {facility}:{part} is active without recovering the journal of {node}: its unfinished \
+             transactions are not replayed"
+        ))
+    }
+
+    /// An operator's decision: try the lost node's journal again.
+    pub(crate) fn restart_recovery(
+        &mut self,
+        ctx: &mut Ctx,
+        part: PartId,
+    ) -> Result<String, crate::node::operate::Refusal> {
+        let Some(p) = self.parts.get_mut(&part) else { return Err(("NOSUCHPRT", format!("no partition {part}"))) };
+        let PartRole::NoJournal(node, _) = p.role.clone() else {
+            return Err(("NOTRECOVERING", format!("partition {part} is not waiting for a journal")));
+        };
+        p.role = PartRole::Recovering(node.clone());
+        p.grant.recovery_retry_at = None;
+        p.grant.recovering_since = Some(ctx.now);
+        let facility = p.facility.clone();
+        self.next_jid += 1;
+        ctx.output(crate::node::Output::Takeover { node: node.clone(), jid: self.next_jid });
+        Ok(format!("partition {facility}:{part}: taking over the journal of {node} again"))
+    }
+
+    /// A router's outcome for a recovered in-doubt transaction: committed,
+    /// it is committed here too (durably, in its journal) and then presented
+    /// like recovered work; rejected, it is closed in its journal.
+    pub(super) fn in_doubt_outcome(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        tid: Tid,
+        accepted: bool,
+        status: Status,
+        reason: u32,
+    ) {
+        let Some(d) = self.in_doubt.remove(&tid) else { return };
+        if accepted {
+            // Committed elsewhere: committed here too (durably),
+            // then presented to the servers like recovered work.
+            self.next_token += 1;
+            let token = self.next_token;
+            ctx.output(crate::node::Output::Journal {
+                entries: vec![TxRecord::Commit { reason }.entry(tid)],
+                sync: true,
+                token: Some(token),
+                new_tx: false,
+                jid: d.jid,
+            });
+            self.resolving.insert(token, Resolving { tid, doubt: d, reason, router: from });
+        } else {
+            let rec = vec![(tid, TxRecord::Abort), (tid, TxRecord::Done)];
+            self.close_in_doubt(ctx, d.jid, rec);
+            self.remember(tid, false, status, reason);
+        }
+    }
+
+    /// The commit record of an in-doubt transaction was written (or not).
+    pub(super) fn resolved(&mut self, ctx: &mut Ctx, r: Resolving, result: Result<(), Status>) {
+        let Resolving { tid, doubt: d, reason, router } = r;
+        match result {
+            Ok(()) => {
+                self.remember(tid, true, Status::Ok, reason);
+                self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: d.msgs.len() });
+                if d.jid != 0 {
+                    // Still counted open in its journal (`keep_in_doubt`).
+                    self.adopted_tx.insert(tid, d.jid);
+                }
+                self.recovered.entry(d.facility.clone()).or_default().push(RecoveredTx {
+                    tid,
+                    msgs: d.msgs.into_iter().map(Some).collect(),
+                    reason,
+                });
+                let parts: Vec<PartId> = self.parts.keys().copied().collect();
+                for part in parts {
+                    self.claim_recovered(part);
+                    self.dispatch(ctx, part);
+                }
+                ctx.to_router(router, ToRouter::Durable { tid });
+            }
+            Err(status) => {
+                // Still in doubt: asked again later.
+                self.in_doubt.insert(tid, d);
+                ctx.to_router(router, ToRouter::CommitFailed { tid, status });
+            }
+        }
+    }
+}
