@@ -1767,3 +1767,35 @@ fn a_journal_read_before_the_router_notices_its_node_is_gone_still_settles_its_c
     c.pump();
     assert_eq!(c.take(FE, CLIENT), vec![]);
 }
+
+/// A transaction over be and be2 asks for durable votes. be's server votes
+/// and is lost while its vote record is being made durable: the vote goes
+/// with it (withdrawn). When the write completes, the vote must not be
+/// given after all: tr1 would commit on a vote no live server stands by.
+#[test]
+fn a_durable_vote_withdrawn_with_its_server_is_not_given_when_its_write_completes() {
+    let mut c = ready();
+    c.open_upper_be2();
+    c.open_server(2, flags::ope::EXPLICIT_ACCEPT);
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    let chan = c.take(BE, SERVER).iter().find(|x| x.1 == MsgType::Msg1).map(|x| x.0).expect("presented");
+    c.server_accept(chan, tid);
+    // be's vote record is on its way to disk; its server goes.
+    let be_syncs: Vec<_> = c.syncs.iter().filter(|(i, _)| *i == BE).copied().collect();
+    assert!(!be_syncs.is_empty());
+    c.req(BE, SERVER, Request::Close { chan });
+    c.sync(); // the withdrawn vote's record
+    c.sync(); // and any commit record that would follow it
+    assert_eq!(c.take(FE, CLIENT), vec![], "no commit on a withdrawn vote");
+    // The other server has it now (uncertain) and votes: then it commits.
+    let other = 3 - chan;
+    let s = c.take(BE, SERVER);
+    assert!(s.iter().any(|x| x.0 == other && x.1 == MsgType::Msg1Uncertain), "{s:?}");
+    c.server_accept(other, tid);
+    c.sync(); // its vote record
+    c.sync(); // the commit records
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+}

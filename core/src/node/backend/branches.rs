@@ -268,8 +268,13 @@ impl Backend {
         match result {
             Ok(()) => {
                 b.vote_durable = true;
-                let reason = b.vote_reason;
-                ctx.to_router(b.router, ToRouter::Vote { tid, part, accept: true, reason, durable: true });
+                // Its server may have been lost meanwhile: that vote was
+                // withdrawn (`VoteWithdrawn`) and goes with it; the server
+                // presented the branch next votes again.
+                if b.voted_accept {
+                    let reason = b.vote_reason;
+                    ctx.to_router(b.router, ToRouter::Vote { tid, part, accept: true, reason, durable: true });
+                }
             }
             Err(status) => ctx.to_router(b.router, ToRouter::BranchFailed { tid, part, status }),
         }
