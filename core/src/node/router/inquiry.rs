@@ -51,18 +51,7 @@ impl Router {
         }
         // Every backend node of the facility: "nobody committed it"
         // may be concluded only when each has answered.
-        let mut nodes: Vec<NodeRef> = ctx.topo.reachable(&facility, crate::facility::RoleList::Backend);
-        for p in self.partitions.get(&facility).map(Vec::as_slice).unwrap_or_default() {
-            if !nodes.contains(&p.key.0) {
-                nodes.push(p.key.0);
-            }
-        }
-        if !nodes.contains(&from) {
-            nodes.push(from);
-        }
-        // A lost node whose journal was taken over is answered for
-        // by the node that read it.
-        let missing = self.unreachable_backends(ctx, &facility, &mut nodes);
+        let (nodes, missing) = self.backends_to_ask(ctx, &facility, Some(from));
         for n in &nodes {
             ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone() });
         }

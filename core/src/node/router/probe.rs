@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 use std::time::Duration;
 
 use super::Router;
-use crate::node::{Callout, ChanRef, Ctx, NodeRef, ToBackend, TxState};
+use crate::node::{ChanRef, Ctx, NodeRef, ToBackend, TxState};
 use crate::status::Status;
 use crate::tid::Tid;
 
@@ -50,15 +50,7 @@ impl Router {
         fe: NodeRef,
         timeout_ms: Option<u32>,
     ) {
-        // Every linked backend node of the facility, with partitions here
-        // or not (one whose servers all left may hold the commit).
-        let mut nodes: Vec<NodeRef> = ctx.topo.reachable(&facility, crate::facility::RoleList::Backend);
-        for p in self.partitions.get(&facility).map(Vec::as_slice).unwrap_or_default() {
-            if p.callout == Callout::No && !nodes.contains(&p.key.0) {
-                nodes.push(p.key.0);
-            }
-        }
-        let missing = self.unreachable_backends(ctx, &facility, &mut nodes);
+        let (nodes, missing) = self.backends_to_ask(ctx, &facility, None);
         for n in &nodes {
             ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone() });
         }
@@ -75,10 +67,33 @@ impl Router {
         });
     }
 
+    /// Whom to ask about a transaction of `facility` before concluding
+    /// that nobody committed it: every linked backend node (with
+    /// partitions here or not: one whose servers all left may hold the
+    /// commit), the nodes of its partitions here, and `also` (the asker);
+    /// and, by name, the backend nodes to wait for (not linked, and nobody
+    /// linked read their journal: `unreachable_backends`).
+    pub(super) fn backends_to_ask(
+        &self,
+        ctx: &Ctx,
+        facility: &str,
+        also: Option<NodeRef>,
+    ) -> (Vec<NodeRef>, Vec<String>) {
+        let mut nodes: Vec<NodeRef> = ctx.topo.reachable(facility, crate::facility::RoleList::Backend);
+        let partitions = self.partitions.get(facility).map(Vec::as_slice).unwrap_or_default();
+        for n in partitions.iter().map(|p| p.key.0).chain(also) {
+            if !nodes.contains(&n) {
+                nodes.push(n);
+            }
+        }
+        let missing = self.unreachable_backends(ctx, facility, &mut nodes);
+        (nodes, missing)
+    }
+
     /// The backend nodes of `facility`'s definition that are not among
     /// `nodes` (the linked ones) and whose journal nobody linked has read;
     /// a reader that is linked is added to `nodes` in their place.
-    pub(super) fn unreachable_backends(&self, ctx: &Ctx, facility: &str, nodes: &mut Vec<NodeRef>) -> Vec<String> {
+    fn unreachable_backends(&self, ctx: &Ctx, facility: &str, nodes: &mut Vec<NodeRef>) -> Vec<String> {
         let linked: Vec<String> = nodes.iter().map(|n| ctx.topo.name(*n).to_string()).collect();
         let mut missing: Vec<String> = ctx
             .topo
