@@ -61,16 +61,7 @@ struct World {
     /// (server channel, tid) -> number of Msg1/Msg1Uncertain received.
     seen: HashMap<(ChanId, Tid), usize>,
     server_outcomes: HashMap<(ChanId, Tid), Vec<Outcome>>,
-    /// Server channels closed (reopened) so far, and that count when each
-    /// tid first reached a server: a committed transaction whose servers
-    /// closed while holding it `RETRY_LIMIT` times is set aside for an
-    /// operator (RTR's three strikes), not presented again.
-    reopens: u32,
-    reopens_when_seen: HashMap<Tid, u32>,
 }
-
-/// The default retry limit of a partition.
-const RETRY_LIMIT: u32 = 3;
 
 const RANGE_HI: u32 = 99;
 
@@ -101,8 +92,6 @@ impl World {
             client_outcomes: HashMap::new(),
             seen: HashMap::new(),
             server_outcomes: HashMap::new(),
-            reopens: 0,
-            reopens_when_seen: HashMap::new(),
         }
     }
 
@@ -134,7 +123,6 @@ impl World {
         match m.sb.msgtype {
             MsgType::Msg1 | MsgType::Msg1Uncertain => {
                 *self.seen.entry(key).or_default() += 1;
-                self.reopens_when_seen.entry(key.1).or_insert(self.reopens);
                 assert_eq!(self.seen[&key], 1, "Msg1 twice on one channel");
                 assert!(self.started.contains(&m.sb.tid));
             }
@@ -203,7 +191,6 @@ impl World {
                 self.poll_server(srv, Duration::from_millis(2));
             }
             Op::ReopenServer { srv } => {
-                self.reopens += 1;
                 sv.close_channel(self.servers[srv], 0).unwrap();
                 self.servers[srv] = open_server(&sv, 0, RANGE_HI, self.mode);
             }
@@ -239,6 +226,17 @@ impl World {
         panic!("transactions did not finish");
     }
 
+    /// The transactions the node set aside for an operator (a branch in
+    /// state EXCEPTION, as `rtr show transaction` shows them).
+    fn set_aside(&self) -> Vec<Tid> {
+        use rtr_core::protocol::admin::{AdminReply, AdminRequest, BeState};
+        let node = self.server.node().expect("an embedded node");
+        let AdminReply::Transactions { rows, .. } = node.admin(AdminRequest::ShowTransaction) else {
+            panic!("show transaction failed")
+        };
+        rows.iter().filter(|r| r.branches.iter().any(|b| b.state == BeState::Exception)).map(|r| r.tid).collect()
+    }
+
     fn check(&self) {
         for t in &self.started {
             let o = self.client_outcomes.get(t).map(Vec::as_slice).unwrap_or(&[]);
@@ -258,15 +256,19 @@ impl World {
             assert!(self.server_outcomes.contains_key(key), "open server {} saw {} but got no outcome", key.0, key.1);
         }
         // A committed transaction that reached a server was committed there.
+        let set_aside = self.set_aside();
         for (t, outs) in &self.client_outcomes {
             let reached = self.seen.keys().any(|k| k.1 == *t);
             let committed_on_server =
                 self.server_outcomes.iter().any(|(k, o)| k.1 == *t && o[0].0 == MsgType::Accepted);
             // Unless its servers closed while holding it as many times as
-            // the retry limit: then it is set aside (an EXCEPTION for an
-            // operator), which `rtr show transaction` lists.
-            let struck = self.reopens - self.reopens_when_seen.get(t).copied().unwrap_or(self.reopens) >= RETRY_LIMIT;
-            if outs[0].0 == MsgType::Accepted && reached && !struck {
+            // the retry limit (three): then it is set aside (an EXCEPTION
+            // for an operator), which `rtr show transaction` lists. Only the
+            // node knows: it counts a close from the moment it handed the
+            // transaction to a server, which may be before the application
+            // received it (the test's own count of closes was wrong both
+            // ways), so the test asks it.
+            if outs[0].0 == MsgType::Accepted && reached && !set_aside.contains(t) {
                 assert!(committed_on_server, "committed {t} never committed by a server");
             }
         }
@@ -297,6 +299,30 @@ proptest! {
         w.drain();
         w.check();
     }
+}
+
+/// Found by the proptest (CI, now and then): server 1 had the transaction
+/// handed to it and closed before receiving it, which the node counts as
+/// one of the three strikes; the test's count of closes since a server
+/// first received it was one short, and it called the set-aside commit lost.
+#[test]
+fn a_close_before_the_server_received_the_transaction_counts_as_a_strike() {
+    let ops = [
+        Op::ReopenServer { srv: 0 },
+        Op::Send { key: 0, accept: true, short: false },
+        Op::ReopenServer { srv: 1 },
+        Op::ServerRecv { srv: 0 },
+        Op::ServerAccept { srv: 0 },
+        Op::ReopenServer { srv: 0 },
+        Op::ReopenServer { srv: 1 },
+    ];
+    let mut w = World::new(0);
+    for op in &ops {
+        w.apply(op);
+    }
+    w.drain();
+    assert_eq!(w.set_aside(), vec![w.started[0]], "three strikes: set aside");
+    w.check();
 }
 
 /// Found by the proptest (about one full run in a dozen): a committed

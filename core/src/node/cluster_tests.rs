@@ -114,6 +114,10 @@ impl Cluster {
         loop {
             self.collect();
             let Some((from, to, m)) = self.wire.pop_front() else { return };
+            // TRACE_WIRE=1 prints every message carried (for a failing test).
+            if std::env::var_os("TRACE_WIRE").is_some() {
+                eprintln!("WIRE {from}->{to}: {m:?}");
+            }
             let now = self.now;
             if let Some(n) = self.nodes[to].as_mut() {
                 n.peer_input(now, peer_ref(from), m);
@@ -1766,4 +1770,96 @@ fn a_durable_vote_withdrawn_with_its_server_is_not_given_when_its_write_complete
     c.sync(); // its vote record
     c.sync(); // the commit records
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+}
+
+/// Bank kill test (`links`, one run in a dozen): be's server process died
+/// while be's commit record (written with the votes: be was the
+/// transaction's only backend node) was on its way to disk, and a new
+/// server process opened on be (a standby now: it had released the range)
+/// before the write completed. The committed branch stayed in the standby
+/// partition, never presented and never handed off, while the client heard
+/// "accepted". A partition that does not hold its range's grant hands a
+/// commit off, servers or not.
+#[test]
+fn a_commit_reaching_a_standby_partition_whose_server_came_back_is_handed_off() {
+    use crate::journal::RecordKind;
+    use crate::protocol::admin::PartitionState as P;
+    let mut c = ready();
+    let upper = Request::Open {
+        chan: 3,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(1001, 2000),
+    };
+    c.req(BE, SERVER, upper);
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    c.take(BE, SERVER);
+    // t1 has a branch in each of be's partitions; both servers vote, and
+    // tr1 commits at once (be is its only backend node): be's votes and
+    // its commit record share one write.
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.server_accept(1, t1);
+    c.server_accept(3, t1);
+    assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Commit));
+    assert!(c.syncs.iter().any(|(i, _)| *i == BE), "not durable yet");
+    // Before that write completes, the lower range's server goes at be
+    // (be2 takes that range over) and another opens there, a standby now.
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Close { chan: 1 });
+    c.pump();
+    assert_eq!(c.partition_states(BE2), vec![P::Active]);
+    let open = Request::Open {
+        chan: 2,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(0, 1000),
+    };
+    c.req(BE, SERVER, open);
+    assert!(c.partition_states(BE).contains(&P::Standby), "{:?}", c.partition_states(BE));
+    c.sync();
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    let s = c.take(BE2, SERVER);
+    assert_eq!(
+        s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(),
+        vec![(MsgType::Msg1Uncertain, Some(t1)), (MsgType::Accepted, Some(t1))],
+        "the range's active partition applies the commit"
+    );
+    c.req(BE2, SERVER, Request::Ack { chan: 1, tid: t1 });
+    c.ack(3, t1);
+    assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Done), "be finished its part");
+    assert!(c.journals[BE2].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Done));
+}
+
+/// Bank kill test: a new transaction the router routed to be just as be's
+/// last server left (be's announcement that it gave the range up crossed
+/// the message) was rejected `RTR_STS_NODSTFND`. Now be answers `Moved`
+/// and the router drives the work to the range's next active partition.
+#[test]
+fn a_message_reaching_a_partition_that_just_gave_its_range_up_follows_the_range() {
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    let now = c.now;
+    let send = Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") };
+    c.node(FE).handle_request(now, CLIENT, send);
+    c.pump_only(FE, TR1);
+    // tr1 routed t1 to be; before it arrives, be's only server goes.
+    c.node(BE).handle_request(now, SERVER, Request::Close { chan: 1 });
+    c.pump();
+    assert_eq!(c.take(FE, CLIENT), vec![], "not rejected");
+    let s = c.take(BE2, SERVER);
+    assert_eq!(
+        s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(),
+        vec![(MsgType::Msg1, Some(t1)), (MsgType::Prepare, Some(t1))]
+    );
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
 }

@@ -231,9 +231,10 @@ pub enum ToRouter {
         part: PartId,
     },
     /// The branch's partition gave up its key range (its last server left)
-    /// before the branch voted: its work committed nowhere, and the backend
-    /// dropped it. The router drives its messages again to the range's next
-    /// active partition, as for a lost backend node.
+    /// before the branch voted, or was no longer active when the branch's
+    /// first message came: its work committed nowhere, and the backend
+    /// holds none of it. The router drives its messages again to the
+    /// range's next active partition, as for a lost backend node.
     Moved {
         tid: Tid,
         part: PartId,

@@ -179,15 +179,21 @@ impl Backend {
             ctx.log(format!("{tid}: in doubt from a lost node's journal, driven again here: the new branch decides"));
             self.close_in_doubt(ctx, d.jid, vec![(tid, TxRecord::Done)]);
         }
+        // A partition gone, or not active for its range, takes no new work:
+        // the router routed here before it heard (the announcement is on
+        // the link ahead of this answer). The work follows the range to its
+        // next active partition, like never-voted work of a partition that
+        // gave its range up; it is no reason to reject the transaction.
         let Some(p) = self.parts.get_mut(&part) else {
-            ctx.to_router(from, ToRouter::BranchFailed { tid, part, status: Status::Nodstfnd });
+            ctx.to_router(from, ToRouter::Moved { tid, part });
             return;
         };
         let existing = self.branches.contains_key(&(tid, part));
-        // A partition not active for its range takes no new work (a router
-        // that routed here had not heard yet).
-        let inactive = p.role != PartRole::Active && p.callout == Callout::No;
-        if !existing && (p.servers.is_empty() || inactive) {
+        if !existing && p.role != PartRole::Active && p.callout == Callout::No {
+            ctx.to_router(from, ToRouter::Moved { tid, part });
+            return;
+        }
+        if !existing && p.servers.is_empty() {
             ctx.to_router(from, ToRouter::BranchFailed { tid, part, status: Status::Nodstfnd });
             return;
         }

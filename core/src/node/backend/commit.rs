@@ -2,7 +2,7 @@
 //! an abort (`abort_branch`), and what stands between a committed
 //! transaction and its `Done` record (`Finishing`, `acked`, `maybe_done`).
 
-use super::{Backend, PartRole};
+use super::Backend;
 use crate::msgtype::MsgType;
 use crate::node::frontend::status_delivery;
 use crate::node::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter};
@@ -78,14 +78,14 @@ impl Backend {
             self.aside_decided(ctx, tid, part, true);
         }
         self.finishing.entry(tid).or_default().unacked += n;
-        // A branch of a partition whose last server left (and whose grant
-        // went to a standby) goes to the range's next active partition.
+        // A branch of a partition that gave its range up (its last server
+        // left and a standby took the grant) goes to the range's next
+        // active partition: a standby presents nothing, even to a server
+        // that opened here since (bank kill test: the commit then stayed
+        // here, never applied, after the client heard "accepted").
         for part in &parts {
-            let left = self
-                .parts
-                .get(part)
-                .is_some_and(|p| p.role != PartRole::Active && p.callout == Callout::No && p.servers.is_empty());
-            if left && self.branches.contains_key(&(tid, *part)) {
+            let gave_up = self.parts.get(part).is_some_and(|p| !p.holds_grant() && p.callout == Callout::No);
+            if gave_up && self.branches.contains_key(&(tid, *part)) {
                 self.hand_off(ctx, tid, *part);
             }
         }

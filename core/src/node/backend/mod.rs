@@ -98,6 +98,13 @@ impl Partition {
         format!("{}:{part} ({})", self.facility, self.grant.rid)
     }
 
+    /// Whether this partition holds (or is taking up) its range's grant:
+    /// active, or recovering a lost holder's journal first. A standby or a
+    /// partition still claiming does not, and presents no work.
+    pub(super) fn holds_grant(&self) -> bool {
+        matches!(self.role, PartRole::Active | PartRole::Recovering(_) | PartRole::NoJournal(..))
+    }
+
     fn new(facility: String, range: KeyRange, noconcurrent: bool, nostandby: bool, callout: Callout) -> Partition {
         let rid = crate::authority::range_id(&facility, &range);
         Partition {

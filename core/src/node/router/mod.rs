@@ -162,11 +162,17 @@ impl Router {
             }
             ToRouter::VoteWithdrawn { tid, part } => self.vote_withdrawn(tid, (from, part)),
             ToRouter::Moved { tid, part } => self.moved(ctx, tid, (from, part)),
-            ToRouter::BranchFailed { tid, status, .. } => {
-                if self.txs.contains_key(&tid) {
+            // A branch's failure, or a "rolled back" answer about it, counts
+            // only from a branch the transaction still has there: one moved
+            // on (`Moved`) may still draw an answer from the partition it
+            // left (to a vote request that crossed the move, the backend
+            // knows nothing of the tid and presumes it aborted).
+            ToRouter::BranchFailed { tid, part, status } => {
+                if self.has_branch(tid, (from, part)) {
                     self.abort(ctx, tid, status, 0);
                 }
             }
+            ToRouter::Decided { tid, part, committed: false, .. } if !self.has_branch(tid, (from, part)) => {}
             ToRouter::Durable { tid } => self.durable(ctx, from, tid),
             ToRouter::CommitFailed { tid, status } => self.commit_failed(ctx, from, tid, status),
             ToRouter::PartitionUp { facility, part, range, active, epoch, priority, nostandby, callout } => {
@@ -189,6 +195,11 @@ impl Router {
                 self.decided(ctx, from, tid, committed, status, reason)
             }
         }
+    }
+
+    /// Whether live transaction `tid` has a branch at partition `key`.
+    fn has_branch(&self, tid: Tid, key: PartKey) -> bool {
+        self.txs.get(&tid).is_some_and(|tx| tx.branches.iter().any(|b| b.part == key))
     }
 
     /// The client's messages for a held transaction wait behind the held

@@ -179,6 +179,15 @@ impl Router {
     pub(super) fn moved(&mut self, ctx: &mut Ctx, tid: Tid, key: PartKey) {
         let Some(tx) = self.txs.get_mut(&tid) else { return };
         let Some(i) = tx.branches.iter().position(|b| b.part == key) else { return };
+        let again =
+            tx.branches[i].msgs.first().is_some_and(|(d, _)| route(self.partitions.get(&tx.facility), d) == Ok(key));
+        if again {
+            // This router still takes that partition for the range's active
+            // one (it has not heard otherwise): driving the work there again
+            // would only bounce it back. Never expected (a backend announces
+            // a role change before it answers `Moved`), so no loop either way.
+            return self.abort(ctx, tid, Status::Nodstfnd, 0);
+        }
         let mut b = tx.branches.remove(i);
         tx.redrive.append(&mut b.msgs);
         if self.redrive(ctx, tid) {
