@@ -1863,3 +1863,46 @@ fn a_message_reaching_a_partition_that_just_gave_its_range_up_follows_the_range(
     c.sync();
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
 }
+
+/// Simulator seed 5043 (one router): be voted (not durably: its only
+/// backend node, so the router commits on the vote) and the router's commit
+/// was lost with the link. Another node took be's journal over, which did
+/// not hold the commit, so the router handed the branch, committed, to the
+/// range's active partition: be itself, which still held the branch
+/// undecided. It answered `Adopted` at once with nothing written, the
+/// client heard "accepted", and be's next write failed (fenced): the commit
+/// was nowhere. Now the undecided branch is committed (its commit record
+/// durable) before `Adopted` goes back, and its server hears the commit.
+#[test]
+fn an_adopted_commit_of_a_branch_held_undecided_is_made_durable_first() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "one") });
+    c.req(FE, CLIENT, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.take(BE, SERVER);
+    // The vote reaches tr1, whose commit is lost on the way back.
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.pump_only(BE, TR1);
+    let lost = c.take_wire(TR1, BE);
+    assert!(lost.iter().any(|m| matches!(m, Internal::Be(ToBackend::Outcome { accepted: true, .. }))), "{lost:?}");
+    assert!(!c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Commit));
+    // tr1 hands the committed branch to the range's active partition.
+    let part = c.node(BE).show_partitions().0[0].id;
+    let adopt = ToBackend::Adopt { part, tid: t1, msgs: vec![msg(5, "one")], reason: 0 };
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(adopt));
+    c.collect();
+    let answers = c.take_wire(BE, TR1);
+    assert!(!answers.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Adopted { .. }))), "not before it is durable");
+    assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Commit), "a commit record");
+    c.sync_unpumped();
+    c.collect();
+    let answers = c.take_wire(BE, TR1);
+    assert!(
+        answers.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Adopted { tid, .. }) if *tid == t1)),
+        "{answers:?}"
+    );
+    let s = c.take(BE, SERVER);
+    assert_eq!(s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(), vec![(MsgType::Accepted, Some(t1))]);
+}

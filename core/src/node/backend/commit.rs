@@ -18,6 +18,10 @@ pub(super) struct Committing {
     pub(super) reason: u32,
     /// The routers to tell when it is durable.
     pub(super) routers: Vec<NodeRef>,
+    /// Routers that handed a branch of it here committed (`Adopt`) while
+    /// this node held that branch undecided: each hears `Adopted` for it
+    /// once the commit is durable.
+    pub(super) adopters: Vec<(NodeRef, PartId)>,
 }
 
 /// What still stands between a committed transaction and its `Done` record.
@@ -94,6 +98,34 @@ impl Backend {
             ctx.to_router(*r, ToRouter::Durable { tid });
         }
         self.replay_parked(ctx, parked);
+    }
+
+    /// A router hands branch `(tid, part)` here committed (`Adopt`: the
+    /// commit it decided never reached a journal that was read) while this
+    /// node holds that branch undecided (the outcome was lost with a
+    /// link). The branch commits here like any outcome, and the router
+    /// hears `Adopted` only once the commit record is durable: answering
+    /// before would let the client hear "accepted" of a commit that is
+    /// nowhere if this node stops (simulator seed 5043).
+    pub(super) fn commit_adopted_branch(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, part: PartId, reason: u32) {
+        if let Some(c) = self.committing_tx.get(&tid).and_then(|t| self.committing.get_mut(t)) {
+            // Its commit record is on its way already.
+            if !c.parts.contains(&part) {
+                c.parts.push(part);
+            }
+            c.adopters.push((from, part));
+            return;
+        }
+        if !self.journal {
+            self.commit(ctx, tid, vec![part], reason, &[]);
+            return ctx.to_router(from, ToRouter::Adopted { tid, part });
+        }
+        self.next_token += 1;
+        let token = self.next_token;
+        ctx.journal(vec![(tid, TxRecord::Commit { reason })], true, Some(token));
+        let c = Committing { tid, parts: vec![part], reason, routers: vec![], adopters: vec![(from, part)] };
+        self.committing.insert(token, c);
+        self.committing_tx.insert(tid, token);
     }
 
     pub(super) fn deliver_commit(&mut self, ctx: &mut Ctx, s: ChanRef, tid: Tid, reason: u32) {
@@ -239,7 +271,8 @@ impl Backend {
             self.next_token += 1;
             let token = self.next_token;
             ctx.journal(vec![(tid, TxRecord::Commit { reason })], true, Some(token));
-            self.committing.insert(token, Committing { tid, parts: mine, reason, routers: vec![from] });
+            self.committing
+                .insert(token, Committing { tid, parts: mine, reason, routers: vec![from], adopters: vec![] });
             self.committing_tx.insert(tid, token);
         } else {
             self.commit(ctx, tid, mine, reason, &[from]);
@@ -249,10 +282,15 @@ impl Backend {
     /// The commit record of `tid` was written (or not): the commit
     /// happened, or (not durable) it did not and the branches abort.
     pub(super) fn commit_written(&mut self, ctx: &mut Ctx, c: Committing, result: Result<(), Status>) {
-        let Committing { tid, parts, reason, routers } = c;
+        let Committing { tid, parts, reason, routers, adopters } = c;
         self.committing_tx.remove(&tid);
         match result {
-            Ok(()) => self.commit(ctx, tid, parts, reason, &routers),
+            Ok(()) => {
+                self.commit(ctx, tid, parts, reason, &routers);
+                for (r, part) in adopters {
+                    ctx.to_router(r, ToRouter::Adopted { tid, part });
+                }
+            }
             Err(status) => {
                 // The commit is not durable, so it did not happen: recovery
                 // would presume abort. Nobody was told otherwise yet.

@@ -679,10 +679,15 @@ impl Backend {
             self.dispatch(ctx, part);
             return;
         }
-        // Here already (adopted before, or replayed from a journal taken
-        // over): durable here, and presented once.
-        if self.branches.contains_key(&(tid, part)) {
-            return ctx.to_router(from, ToRouter::Adopted { tid, part });
+        // Here already, committed (adopted before, or replayed from a
+        // journal taken over): durable here, and presented once. Here
+        // undecided (the router's commit was lost with a link): it commits
+        // now, and the router hears once that is durable.
+        if let Some(b) = self.branches.get(&(tid, part)) {
+            if b.committed.is_some() {
+                return ctx.to_router(from, ToRouter::Adopted { tid, part });
+            }
+            return self.commit_adopted_branch(ctx, from, tid, part, reason);
         }
         if let Some(a) = self.adopting.values_mut().find(|a| a.tid == tid && a.part == part) {
             a.routers.push(from);
