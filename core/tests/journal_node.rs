@@ -22,10 +22,19 @@ fn a_full_journal_rejects_new_transactions_and_lets_old_ones_finish() {
     let body = vec![7u8; 60_000];
     let mut held = Vec::new();
     let mut full = None;
+    // The servers that got a transaction, in order.
+    let mut presented = Vec::new();
     for i in 0..8 {
         let c = open_ok(&rtr, client_params("FULL"));
         rtr.send_to_server(c, sen::ACCEPT, &msg(i, &body)).unwrap();
-        // Either a server got it (held, undecided) or the journal refused it.
+        // A server gets it either way (its record is appended before it is
+        // presented); a refusal is decided by then, so the client's wait
+        // below does not race the journal (it did under a loaded machine
+        // when it also covered the presentation).
+        let m = rtr.receive(&rtr_core::Which::List(servers.clone()), Some(std::time::Duration::from_secs(30))).unwrap();
+        assert_eq!(m.sb.msgtype, MsgType::Msg1);
+        presented.push(m.sb.channel);
+        // Either it is held (undecided) or the journal refused it.
         match rtr.receive(&rtr_core::Which::List(vec![c]), Some(std::time::Duration::from_millis(300))) {
             Ok(m) if m.sb.msgtype == MsgType::Rejected => {
                 assert_eq!(status_of(&m).0, Status::Jnlfull, "{m:?}");
@@ -43,11 +52,7 @@ fn a_full_journal_rejects_new_transactions_and_lets_old_ones_finish() {
     // refused it, and then its rejection.)
     let mut committed = 0;
     let mut refused = 0;
-    for s in &servers {
-        let Ok(m) = rtr.receive(&rtr_core::Which::List(vec![*s]), Some(std::time::Duration::from_millis(100))) else {
-            continue;
-        };
-        assert_eq!(m.sb.msgtype, MsgType::Msg1);
+    for s in &presented {
         let _ = rtr.accept_tx(*s, 0, 0);
         let m = recv(&rtr, *s);
         match (m.sb.msgtype, status_of(&m).0) {

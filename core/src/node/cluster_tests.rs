@@ -1906,3 +1906,30 @@ fn an_adopted_commit_of_a_branch_held_undecided_is_made_durable_first() {
     let s = c.take(BE, SERVER);
     assert_eq!(s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(), vec![(MsgType::Accepted, Some(t1))]);
 }
+
+/// Simulator seed 5009: be2 read a lost node's journal holding t1 in
+/// doubt and asked tr1, which was driving t1 again (live there, no branch
+/// at be2). tr1 ignored the question ("it will end on its own"), and when
+/// t1 committed only its branches heard: be2's copy stayed in doubt for
+/// ever and its range never applied t1. Now the asker hears the outcome.
+#[test]
+fn a_node_in_doubt_that_asks_about_a_live_transaction_hears_its_outcome() {
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "one") });
+    c.take(BE, SERVER);
+    let now = c.now;
+    let ask = ToRouter::Inquire { tid: t1, facility: "F".into() };
+    c.node(TR1).peer_input(now, peer_ref(BE2), Internal::Tr(ask));
+    c.collect();
+    assert!(c.take_wire(TR1, BE2).is_empty(), "nothing to say yet");
+    c.req(FE, CLIENT, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.pump_only(BE, TR1);
+    let told = c.take_wire(TR1, BE2);
+    assert!(
+        told.iter().any(|m| matches!(m, Internal::Be(ToBackend::Outcome { tid, parts, accepted: true, .. })
+            if *tid == t1 && parts.is_empty())),
+        "{told:?}"
+    );
+}

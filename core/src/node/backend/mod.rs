@@ -422,8 +422,14 @@ impl Backend {
     /// Unsynced journal writes failed: the transactions they belonged to cannot be made durable.
     pub fn journal_failed(&mut self, ctx: &mut Ctx, tids: Vec<Tid>, status: Status) {
         for tid in tids {
-            let router = self.branches.iter().find(|((t, _), _)| *t == tid).map_or(LOCAL, |(_, b)| b.router);
-            ctx.to_router(router, ToRouter::BranchFailed { tid, part: 0, status });
+            // Each branch of it fails, named (a router counts a failure
+            // only from a branch the transaction has there).
+            let mut failed: Vec<(PartId, NodeRef)> =
+                self.branches.iter().filter(|((t, _), _)| *t == tid).map(|((_, p), b)| (*p, b.router)).collect();
+            failed.sort();
+            for (part, router) in failed {
+                ctx.to_router(router, ToRouter::BranchFailed { tid, part, status });
+            }
         }
     }
 }

@@ -111,6 +111,12 @@ impl Router {
         for (node, parts) in by_node.iter() {
             ctx.to_backend(*node, ToBackend::Outcome { tid, parts: parts.clone(), accepted, status, reason });
         }
+        // Nodes in doubt of it that asked meanwhile (an outcome naming no
+        // branch is for the asker's in-doubt copy; a node with branches
+        // here has had its outcome above, which reaches that copy too).
+        for node in tx.inquirers.iter().filter(|n| !by_node.iter().any(|(b, _)| b == *n)) {
+            ctx.to_backend(*node, ToBackend::Outcome { tid, parts: Vec::new(), accepted, status, reason });
+        }
         if accepted && !by_node.is_empty() {
             return;
         }

@@ -44,9 +44,18 @@ impl Router {
             ctx.to_backend(from, outcome);
             return;
         }
-        // Already known here (driven again, or being resolved): it
-        // will end on its own.
-        if self.txs.contains_key(&tid) || self.inquiries.contains_key(&tid) {
+        // Live here (driven again): it ends on its own, and the asker, in
+        // doubt of it from a journal it read, hears that outcome (it is no
+        // branch of it here, so nothing else would tell it: simulator seed
+        // 5009 left a taken-over journal's commit unapplied for ever).
+        if let Some(tx) = self.txs.get_mut(&tid) {
+            if !tx.inquirers.contains(&from) {
+                tx.inquirers.push(from);
+            }
+            return;
+        }
+        // Being resolved already: it ends on its own.
+        if self.inquiries.contains_key(&tid) {
             return;
         }
         // Every backend node of the facility: "nobody committed it"

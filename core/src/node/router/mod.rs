@@ -81,6 +81,10 @@ pub(super) struct Tx {
     /// outcome, waiting for their key range's next active partition; they
     /// go there before any held client message.
     redrive: Vec<(Bytes, u32)>,
+    /// Backend nodes that asked about it (`Inquire`) while it was live
+    /// here: each holds it in doubt from a journal it read (a lost node's,
+    /// taken over) and hears its outcome when it ends.
+    pub(super) inquirers: Vec<NodeRef>,
 }
 
 #[derive(Default)]
@@ -572,6 +576,7 @@ impl Router {
             probe: None,
             deadline: None,
             redrive: Vec::new(),
+            inquirers: Vec::new(),
         })
     }
 
