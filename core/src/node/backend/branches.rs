@@ -170,14 +170,8 @@ impl Backend {
             }
         } else if self.decided.contains_key(&tid) {
             return self.answer_decided(ctx, from, tid, part);
-        } else if let Some(d) = self.in_doubt.remove(&tid) {
-            // In doubt in a journal taken over from a lost node, and driven
-            // again by a router that has not decided it: that router placed
-            // the lost node's work here afresh (`docs/outcomes.md`), so the
-            // old vote no longer counts. It is closed in its journal; the
-            // new branch decides.
-            ctx.log(format!("{tid}: in doubt from a lost node's journal, driven again here: the new branch decides"));
-            self.close_in_doubt(ctx, d.jid, vec![(tid, TxRecord::Done)]);
+        } else {
+            self.replaced_in_doubt(ctx, tid, part);
         }
         // A partition gone, or not active for its range, takes no new work:
         // the router routed here before it heard (the announcement is on
@@ -262,6 +256,34 @@ impl Backend {
                 ctx.to_router(from, ToRouter::Vote { tid, part, accept: false, reason, durable: true })
             }
             _ => {}
+        }
+    }
+
+    /// A router places a branch of `tid` in partition `part` afresh while
+    /// this node holds `tid` in doubt from a journal it read (a lost
+    /// node's): that router drives the lost node's work of this key range
+    /// again (`docs/outcomes.md`), so the old vote for it no longer counts
+    /// and its messages leave the in-doubt copy; the new branch decides.
+    /// Messages of other key ranges stay in doubt: the router kept those
+    /// branches (their votes were durable) and their outcome comes to the
+    /// copy (simulator seeds 5577, 5759, 5875: a message of another range
+    /// closed the whole copy, and a committed range was never applied).
+    /// A copy left with no message is closed in its journal.
+    pub(super) fn replaced_in_doubt(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId) {
+        let Some(p) = self.parts.get(&part) else { return };
+        let Some(d) = self.in_doubt.get_mut(&tid) else { return };
+        let before = d.msgs.len();
+        d.msgs.retain(|m| p.range.contains(m) != Ok(true));
+        if d.msgs.len() == before {
+            return;
+        }
+        ctx.log(format!(
+            "{tid}: in doubt from a lost node's journal, its key range driven again here: the new branch decides"
+        ));
+        if d.msgs.is_empty() {
+            if let Some(d) = self.in_doubt.remove(&tid) {
+                self.close_in_doubt(ctx, d.jid, vec![(tid, TxRecord::Done)]);
+            }
         }
     }
 

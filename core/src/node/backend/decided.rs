@@ -24,7 +24,11 @@ impl Backend {
     /// here become the asker's (once their router's link is gone: until
     /// then the question waits), so the answer is final.
     pub(super) fn inquire(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, facility: String) {
-        if self.in_doubt.contains_key(&tid) {
+        let own_committed = self.committing_tx.contains_key(&tid)
+            || self.branches.iter().any(|((t, _), b)| *t == tid && b.committed.is_some());
+        if self.in_doubt.contains_key(&tid) && !own_committed {
+            // In doubt from a journal read here (and not committed by a
+            // branch of this node: that answer wins, below).
             ctx.to_router(from, ToRouter::Inquired { tid, parts: Vec::new(), state: TxState::InDoubt });
             return;
         }

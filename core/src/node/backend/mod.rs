@@ -283,10 +283,20 @@ impl Backend {
             }
             ToBackend::VoteRequest { tid, part, durable } => self.vote_request(ctx, from, tid, part, durable),
             ToBackend::Inquire { tid, facility } => self.inquire(ctx, from, tid, facility),
-            ToBackend::Outcome { tid, accepted, status, reason, .. } if self.in_doubt.contains_key(&tid) => {
-                self.in_doubt_outcome(ctx, from, tid, accepted, status, reason)
-            }
             ToBackend::Outcome { tid, parts, accepted, status, reason } => {
+                // An outcome naming branches of this node is theirs; one
+                // naming none (an answer to a question about `tid`) is for
+                // the in-doubt copy from a journal read here, if any, and
+                // for every branch here. (An in-doubt copy used to take
+                // every outcome of its tid, and this node's own branch
+                // never heard its commit: simulator seeds 5447, 5021.)
+                let own = parts.iter().any(|p| self.branches.contains_key(&(tid, *p)));
+                if self.in_doubt.contains_key(&tid) && !own {
+                    self.in_doubt_outcome(ctx, from, tid, accepted, status, reason);
+                    if !parts.is_empty() {
+                        return;
+                    }
+                }
                 self.outcome(ctx, from, tid, parts, accepted, status, reason)
             }
         }
