@@ -65,7 +65,9 @@ fn regression_seeds_pass() {
 /// (accepted, applied nowhere); seeds 5577 (one router) and 5969 (two), a
 /// re-driven message of one key range closing a node's in-doubt copy of
 /// another range (partial); seed 5447, an in-doubt copy taking the outcome
-/// meant for the same node's own branch (partial).
+/// meant for the same node's own branch (partial); seed 5475, a router that
+/// took a branch over with its durable vote rejecting the transaction when
+/// that branch's node was lost, after another backend had committed it.
 #[test]
 fn once_known_runs_pass() {
     let runs = [
@@ -75,6 +77,7 @@ fn once_known_runs_pass() {
         (5577, 1, Faults::ALL),
         (5969, 2, Faults::ALL),
         (5447, 1, Faults::ALL),
+        (5475, 1, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

@@ -499,6 +499,13 @@ impl Router {
             let Some(tx) = self.txs.get_mut(&tid) else { continue };
             let parts = self.partitions.get(&tx.facility);
             let mut lost = Vec::new();
+            // Branches this router holds no message of: taken over from
+            // another router with their (durable) vote, by a probe. Their
+            // work is in doubt in the lost node's journal, whoever reads it
+            // asks, and hears this transaction's outcome; nothing here to
+            // drive again, and no reason to reject (simulator seeds 5475,
+            // 5664, 5826: rejected after another backend had committed).
+            let mut in_doubt = false;
             tx.branches.retain_mut(|b| {
                 if b.part.0 != node {
                     return true;
@@ -506,10 +513,14 @@ impl Router {
                 let callout =
                     parts.and_then(|v| v.iter().find(|p| p.key == b.part)).is_some_and(|p| p.callout != Callout::No);
                 if !callout {
+                    in_doubt |= b.msgs.is_empty();
                     lost.append(&mut b.msgs);
                 }
                 false
             });
+            if lost.is_empty() && in_doubt {
+                continue;
+            }
             if lost.is_empty() {
                 // Only call-outs there: their votes are lost with them.
                 self.abort(ctx, tid, Status::Srvdied, 0);
