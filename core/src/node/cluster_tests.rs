@@ -1933,3 +1933,40 @@ fn a_node_in_doubt_that_asks_about_a_live_transaction_hears_its_outcome() {
         "{told:?}"
     );
 }
+
+/// Simulator seeds 5449, 5394, 5715: a transaction over two backend nodes
+/// (durable votes) whose commit record a full journal refused at be. be
+/// rolled its branch back and told its server "rejected" while be2
+/// committed. A durable yes vote obliges: the commit record is written
+/// again until it fits, the branch waits, and both servers commit.
+#[test]
+fn a_commit_record_refused_by_a_full_journal_after_a_durable_vote_is_written_again() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    c.open_upper_be2();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.server_accept(1, tid);
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    c.sync(); // the durable votes; tr1 commits
+              // be's commit record is refused: its journal is full.
+    let now = c.now;
+    let refused: Vec<u64> = c.syncs.iter().filter(|(i, _)| *i == BE).map(|(_, t)| *t).collect();
+    assert_eq!(refused.len(), 1, "be's commit record");
+    c.syncs.retain(|(i, _)| *i != BE);
+    c.node(BE).journal_done(now, refused[0], Err(Status::Jnlfull));
+    c.pump();
+    c.sync(); // be2's commit
+    let s = c.take(BE, SERVER);
+    assert!(!s.iter().any(|x| x.1 == MsgType::Rejected), "not rolled back: {s:?}");
+    assert_eq!(c.take(FE, CLIENT), vec![], "the client waits for be");
+    // Space again: the record is written, be's server commits, the client hears.
+    c.advance(BE, super::backend::COMMIT_RETRY);
+    assert_eq!(c.journals[BE].iter().filter(|r| r.tid == tid && r.kind == RecordKind::Commit).count(), 2);
+    c.sync();
+    let s = c.take(BE, SERVER);
+    assert_eq!(s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(), vec![(MsgType::Accepted, Some(tid))]);
+    assert!(c.take(BE2, SERVER).iter().any(|x| x.1 == MsgType::Accepted));
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+}

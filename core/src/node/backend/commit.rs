@@ -33,6 +33,11 @@ pub(crate) struct Finishing {
     pub(super) unclaimed: usize,
 }
 
+/// How long a commit record refused by a full journal waits before it is
+/// written again (space comes back as finished transactions' segments are
+/// recycled, or when an operator frees the disk).
+pub(crate) const COMMIT_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+
 impl Backend {
     /// The commit is durable (or there is no journal): tell the servers,
     /// then the router (which tells the client).
@@ -98,6 +103,19 @@ impl Backend {
             ctx.to_router(*r, ToRouter::Durable { tid });
         }
         self.replay_parked(ctx, parked);
+    }
+
+    /// Write again the commit records a full journal refused.
+    pub(super) fn retry_commits(&mut self, ctx: &mut Ctx) {
+        if self.commit_retry_at.is_none_or(|at| at > ctx.now) {
+            return;
+        }
+        self.commit_retry_at = None;
+        for token in std::mem::take(&mut self.commit_retry) {
+            if let Some(c) = self.committing.get(&token) {
+                ctx.journal(vec![(c.tid, TxRecord::Commit { reason: c.reason })], true, Some(token));
+            }
+        }
     }
 
     /// A router hands branch `(tid, part)` here committed (`Adopt`: the
@@ -284,12 +302,31 @@ impl Backend {
     pub(super) fn commit_written(&mut self, ctx: &mut Ctx, c: Committing, result: Result<(), Status>) {
         let Committing { tid, parts, reason, routers, adopters } = c;
         self.committing_tx.remove(&tid);
+        // A durable yes vote (or a commit decided elsewhere and handed
+        // here) obliges: the branch may not roll back, whatever the
+        // journal says, since another node may have committed. A full
+        // journal only delays the commit record; it is written again.
+        let bound =
+            !adopters.is_empty() || parts.iter().any(|p| self.branches.get(&(tid, *p)).is_some_and(|b| b.vote_durable));
         match result {
             Ok(()) => {
                 self.commit(ctx, tid, parts, reason, &routers);
                 for (r, part) in adopters {
                     ctx.to_router(r, ToRouter::Adopted { tid, part });
                 }
+            }
+            Err(status) if bound => {
+                ctx.log(format!(
+                    "{tid}: its commit record could not be written ({status:?}) after a durable vote: written \
+                     again in {} ms; its servers and routers wait",
+                    COMMIT_RETRY.as_millis()
+                ));
+                self.next_token += 1;
+                let token = self.next_token;
+                self.committing.insert(token, Committing { tid, parts, reason, routers, adopters });
+                self.committing_tx.insert(tid, token);
+                self.commit_retry.push(token);
+                self.commit_retry_at.get_or_insert(ctx.now + COMMIT_RETRY);
             }
             Err(status) => {
                 // The commit is not durable, so it did not happen: recovery

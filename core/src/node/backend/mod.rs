@@ -44,6 +44,7 @@ mod recovery;
 pub(super) mod roles;
 
 use branches::{Branch, VoteSync};
+pub(crate) use commit::COMMIT_RETRY;
 use commit::{Committing, Finishing};
 use decided::Decided;
 use recovery::{InDoubt, RecoveredTx, Resolving};
@@ -195,6 +196,10 @@ pub struct Backend {
     committing: Map<u64, Committing>,
     /// The token of each transaction in `committing`.
     committing_tx: Map<Tid, u64>,
+    /// Commits whose record a full journal refused after a durable vote
+    /// (their tokens in `committing`): written again at `commit_retry_at`.
+    commit_retry: Vec<u64>,
+    commit_retry_at: Option<Instant>,
     /// Recently decided transactions, oldest first in `decided_order`.
     decided: Map<Tid, Decided>,
     decided_order: VecDeque<Tid>,
@@ -355,10 +360,7 @@ impl Backend {
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        match (self.orphan_deadline, self.next_claim()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.orphan_deadline, self.next_claim(), self.commit_retry_at].into_iter().flatten().min()
     }
 
     /// Orphans whose grace ended: an unvoted branch is rolled back (no
@@ -368,6 +370,7 @@ impl Backend {
     /// held meanwhile.
     pub fn tick(&mut self, ctx: &mut Ctx) {
         self.retry_claims(ctx);
+        self.retry_commits(ctx);
         let Some(due) = self.orphan_deadline else { return };
         if due > ctx.now {
             return;
