@@ -1970,3 +1970,46 @@ fn a_commit_record_refused_by_a_full_journal_after_a_durable_vote_is_written_aga
     assert!(c.take(BE2, SERVER).iter().any(|x| x.1 == MsgType::Accepted));
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
 }
+
+/// Simulator seed 5098: be's server voted yes (durably) and tr1 committed,
+/// its outcome still on the way; that server died (its vote withdrawn),
+/// and the servers that got the branch next died too, until the retry
+/// limit. be then rolled the branch back alone, as if no vote had ever
+/// been given, and ignored tr1's commit when it came: committed at be2,
+/// rolled back at be. A branch that ever voted yes is set aside undecided
+/// instead, and the commit settles it.
+#[test]
+fn a_branch_whose_yes_vote_was_withdrawn_is_not_rolled_back_alone_at_the_retry_limit() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    c.open_upper_be2();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.server_accept(1, tid);
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    c.sync_unpumped();
+    c.pump_only(BE, TR1);
+    c.pump_only(BE2, TR1);
+    let held = c.take_wire(TR1, BE);
+    assert!(held.iter().any(|m| matches!(m, Internal::Be(ToBackend::Outcome { accepted: true, .. }))));
+    // be's servers die one after the other, up to the retry limit (a
+    // fresh one is always open, so the range stays at be).
+    for chan in 1..=3 {
+        let open = Request::Open {
+            chan: chan + 1,
+            role: Role::Server,
+            facility: "F".into(),
+            flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+            range: range(0, 1000),
+        };
+        c.req(BE, SERVER, open);
+        c.req(BE, SERVER, Request::Close { chan });
+    }
+    assert!(!c.journals[BE].iter().any(|r| r.tid == tid && r.kind == RecordKind::Abort), "not rolled back");
+    // tr1's commit arrives: be commits its branch (an exception for the operator).
+    c.wire.extend(held.into_iter().map(|m| (TR1, BE, m)));
+    c.pump();
+    c.sync();
+    assert!(c.journals[BE].iter().any(|r| r.tid == tid && r.kind == RecordKind::Commit), "committed at be");
+}

@@ -209,14 +209,18 @@ impl Backend {
                 // again. The first message comes as uncertain because the
                 // lost server may have applied the work already.
                 b.server = None;
-                let voted = b.voted_accept;
-                if voted {
+                // A yes vote given earlier and withdrawn with its server
+                // (`uncertain`) counts too: the router may have committed
+                // on it before the withdrawal reached it, so the branch may
+                // not be rolled back here alone (simulator seed 5098).
+                let voted = b.voted_accept || b.uncertain;
+                if b.voted_accept {
                     b.uncertain = true;
                     b.voted_accept = false;
                     ctx.to_router(b.router, ToRouter::VoteWithdrawn { tid, part: part_id });
                 }
                 b.strikes += 1;
-                if b.expendable && b.committed.is_none() {
+                if b.expendable && b.committed.is_none() && !voted {
                     expended.push(tid);
                 } else if b.strikes >= limit {
                     struck_out.push((tid, b.committed.is_some(), voted, b.strikes));

@@ -387,7 +387,10 @@ impl Backend {
             if since + ORPHAN_GRACE > ctx.now {
                 let d = since + ORPHAN_GRACE;
                 self.orphan_deadline = Some(self.orphan_deadline.map_or(d, |x| x.min(d)));
-            } else if !b.voted_accept && !b.aside {
+            } else if !b.voted_accept && !b.aside && !b.uncertain && !b.vote_syncing {
+                // Never voted yes (a yes withdrawn with its server left the
+                // branch `uncertain`: its router may have committed on it,
+                // simulator seed 5974), so no router can have committed it.
                 // (A branch set aside after its vote is asked about like a
                 // voted one: its router may have committed it.)
                 expired.push(*key);
