@@ -2013,3 +2013,39 @@ fn a_branch_whose_yes_vote_was_withdrawn_is_not_rolled_back_alone_at_the_retry_l
     c.sync();
     assert!(c.journals[BE].iter().any(|r| r.tid == tid && r.kind == RecordKind::Commit), "committed at be");
 }
+
+/// Simulator seed 5325: be's last server left while its commit was being
+/// written; be gave the range up (be2 is a backend of the facility, with
+/// no partition for it) and handed the commit off, which the router held:
+/// no partition was active for the range. A server opened again on be,
+/// whose standby partition never claimed the range again, so the commit
+/// was never applied. Now a server coming back claims, and gets its work.
+#[test]
+fn a_server_back_on_a_partition_that_gave_its_range_up_claims_it_again() {
+    use crate::protocol::admin::PartitionState as P;
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.server_accept(1, t1);
+    assert!(c.syncs.iter().any(|(i, _)| *i == BE), "the commit is on its way to disk");
+    c.req(BE, SERVER, Request::Close { chan: 1 });
+    c.sync();
+    assert_eq!(c.partition_states(BE), vec![P::Standby], "the range was given up");
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    let open = Request::Open {
+        chan: 2,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(0, 1000),
+    };
+    c.req(BE, SERVER, open);
+    c.sync();
+    assert_eq!(c.partition_states(BE), vec![P::Active]);
+    let s = c.take(BE, SERVER);
+    assert!(
+        s.iter().any(|x| x.0 == 2 && x.1 == MsgType::Msg1Uncertain && x.2 == Some(t1))
+            && s.iter().any(|x| x.0 == 2 && x.1 == MsgType::Accepted && x.2 == Some(t1)),
+        "{s:?}"
+    );
+}

@@ -98,6 +98,18 @@ impl Backend {
             self.announce(ctx, part_id);
             self.first_claim(ctx, part_id);
         } else if let Some(p) = self.parts.get(&part_id) {
+            let idle_standby = p.role == PartRole::Standby && p.callout == Callout::No && p.grant.holder.is_none();
+            if idle_standby && !p.grant.claiming && p.grant.retry_at.is_none() {
+                // It gave its range up when its last server left, and no
+                // claim is out: a server is back, so it claims the range
+                // again (held by another node, it stays a standby). It
+                // never did, and a range with no other standby stayed
+                // without an active partition for ever (simulator seed
+                // 5325: a hand-off held at the router, the commit never
+                // applied).
+                self.claim(ctx, part_id, None);
+            }
+            let Some(p) = self.parts.get(&part_id) else { return };
             let events: &[i32] = match p.role {
                 PartRole::Active => &[crate::events::SRPRIMARY, crate::events::SRRECOVERCMPL],
                 PartRole::Standby => &[crate::events::SRSTANDBY],
