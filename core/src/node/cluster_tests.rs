@@ -2049,3 +2049,37 @@ fn a_server_back_on_a_partition_that_gave_its_range_up_claims_it_again() {
         "{s:?}"
     );
 }
+
+/// Simulator seeds 5844, 5231 (and 38 more): be made a commit durable but
+/// its `Durable` was lost with the link, and be stayed up. When be linked
+/// again (a new link: a new peer id), tr1 sent nothing again, because the
+/// commits waiting for be were keyed by the old link; the client waited
+/// for ever. Now they move to the new link and their outcome goes again.
+#[test]
+fn commits_waiting_for_a_backend_go_to_it_again_on_its_new_link() {
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.server_accept(1, t1);
+    c.sync_unpumped();
+    c.collect();
+    let lost = c.take_wire(BE, TR1);
+    assert!(lost.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Durable { .. }))), "{lost:?}");
+    c.cut(BE, TR1);
+    assert_eq!(c.take(FE, CLIENT), vec![], "the client waits");
+    // be links to tr1 again, as a new peer.
+    let now = c.now;
+    let table = c.node(TR1).facilities().clone();
+    let claims = c.node(BE).facilities().claims();
+    let info = PeerInfo { name: "be".into(), facilities: table.agree("be", &claims).unwrap() };
+    let new_link: NodeRef = 77;
+    c.node(TR1).link_up(now, new_link, info);
+    let out = c.node(TR1).take_output();
+    assert!(
+        out.iter().any(
+            |o| matches!(o, Output::Peer { peer, msg: Internal::Be(ToBackend::Outcome { tid, accepted: true, .. }) }
+            if *peer == new_link && *tid == t1)
+        ),
+        "{out:?}"
+    );
+}

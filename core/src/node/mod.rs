@@ -723,6 +723,8 @@ impl Node {
         }
         self.be.router_up(&mut ctx, id);
         self.fe.router_up(&mut ctx, id);
+        let name = ctx.topo.name(id).to_string();
+        self.tr.backend_linked(&mut ctx, id, &name);
         self.run(now);
     }
 

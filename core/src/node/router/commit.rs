@@ -334,6 +334,38 @@ impl Router {
         if self.lost.remove(&node).is_none() {
             return;
         }
+        self.send_pending_outcomes(ctx, node);
+    }
+
+    /// Backend node `name` links, as `node`. A link is a new peer each
+    /// time, so commits that waited for that node under a link that went
+    /// are moved to this one, and their outcome goes to it again (lost with
+    /// the old link, or its `Durable` was: it answers again). They were
+    /// keyed by the old link and never sent again, and their clients
+    /// waited for ever (simulator: 40 seeds, e.g. 5844, 5231).
+    pub(crate) fn backend_linked(&mut self, ctx: &mut Ctx, node: NodeRef, name: &str) {
+        let mut old: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| *n == name).map(|(r, _)| *r).collect();
+        if old.is_empty() {
+            return;
+        }
+        old.sort();
+        for r in &old {
+            self.lost.remove(r);
+        }
+        for c in self.committing.values_mut() {
+            for n in c.pending.iter_mut().chain(c.branches.iter_mut().map(|b| &mut b.node)) {
+                if old.contains(n) {
+                    *n = node;
+                }
+            }
+            c.pending.sort();
+            c.pending.dedup();
+        }
+        self.send_pending_outcomes(ctx, node);
+    }
+
+    /// Send the outcome of every commit that waits for backend `node` again.
+    fn send_pending_outcomes(&mut self, ctx: &mut Ctx, node: NodeRef) {
         let mut tids: Vec<Tid> =
             self.committing.iter().filter(|(_, c)| c.pending.contains(&node)).map(|(t, _)| *t).collect();
         tids.sort();
