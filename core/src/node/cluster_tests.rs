@@ -2083,3 +2083,38 @@ fn commits_waiting_for_a_backend_go_to_it_again_on_its_new_link() {
         "{out:?}"
     );
 }
+
+/// Simulator seeds 5172, 5578: a router that was not linked to be2 when
+/// be2 took over be's journal never learned who answers for be, and its
+/// probes, inquiries and commits waited for be for ever. be2 now tells
+/// every router that links while it holds that journal.
+#[test]
+fn a_router_linking_later_learns_who_holds_a_lost_nodes_journal() {
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    // t1 committed at be; its server has not acknowledged it.
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.server_accept(1, t1);
+    c.sync();
+    c.cut(TR1, BE2);
+    c.kill(BE);
+    c.sync();
+    // be2 holds be's journal until its server acknowledges t1.
+    let s = c.take(BE2, SERVER);
+    assert!(s.iter().any(|x| x.1 == MsgType::Msg1Uncertain && x.2 == Some(t1)), "{s:?}");
+    // be2 links to tr1 again: tr1 hears that be2 read be's journal.
+    let now = c.now;
+    let table = c.node(BE2).facilities().clone();
+    let claims = c.node(TR1).facilities().claims();
+    let info = PeerInfo { name: "tr1".into(), facilities: table.agree("tr1", &claims).unwrap() };
+    c.node(BE2).link_up(now, peer_ref(TR1), info);
+    let out = c.node(BE2).take_output();
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::Peer { peer, msg: Internal::Tr(ToRouter::TookOver { node, read: true, .. }) }
+            if *peer == peer_ref(TR1) && node == "be")),
+        "{out:?}"
+    );
+}

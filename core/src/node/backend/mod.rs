@@ -44,6 +44,7 @@ mod recovery;
 pub(super) mod roles;
 
 use branches::{Branch, VoteSync};
+#[cfg(test)]
 pub(crate) use commit::COMMIT_RETRY;
 use commit::{Committing, Finishing};
 use decided::Decided;
@@ -214,6 +215,10 @@ pub struct Backend {
     pub(super) role_events: Vec<(String, i32, ChanRef)>,
     /// Journals taken over from lost nodes: node name -> journal id.
     adopted: Map<String, u32>,
+    /// Per taken-over journal: every commit it holds (read at takeover,
+    /// and written into it since, in-doubt ones resolved here), told again
+    /// to each router that links while this node holds it.
+    read_committed: Map<u32, Vec<Tid>>,
     next_jid: u32,
     /// Recovered transactions that belong to a taken-over journal (their
     /// Done record goes there), and how many each such journal still has.
@@ -324,6 +329,19 @@ impl Backend {
             let node = ctx.topo.name(LOCAL).to_string();
             let m = ToRouter::TookOver { node, committed: self.restart_committed.clone(), read: true };
             ctx.to_router(id, m);
+        }
+        // Journals of lost nodes this node holds: the router learns who
+        // answers for them (it may have missed the first `TookOver`: cut
+        // off, restarted or not linked yet; simulator seeds 5172, 5578).
+        // The list is complete (commits written into them since count), so
+        // a router that still waits on such a commit settles it rightly.
+        if serves_with {
+            let mut held: Vec<(&String, &u32)> = self.adopted.iter().collect();
+            held.sort();
+            for (node, jid) in held {
+                let committed = self.read_committed.get(jid).cloned().unwrap_or_default();
+                ctx.to_router(id, ToRouter::TookOver { node: node.clone(), committed, read: true });
+            }
         }
         if !self.in_doubt.is_empty() {
             self.inquire_in_doubt(ctx);

@@ -102,6 +102,7 @@ impl Backend {
         };
         self.adopted.insert(node.to_string(), jid);
         let committed = self.ingest(ctx, jid, &records);
+        self.read_committed.insert(jid, committed.clone());
         let mut facilities: Vec<String> = Vec::new();
         for id in waiting {
             if let Some(p) = self.parts.get(&id) {
@@ -217,6 +218,7 @@ impl Backend {
     /// have started again with it).
     pub(super) fn release_adopted(&mut self, ctx: &mut Ctx, jid: u32) {
         self.adopted.retain(|_, j| *j != jid);
+        self.read_committed.remove(&jid);
         ctx.output(crate::node::Output::Release { jid });
     }
 
@@ -330,6 +332,7 @@ impl Backend {
                 if d.jid != 0 {
                     // Still counted open in its journal (`keep_in_doubt`).
                     self.adopted_tx.insert(tid, d.jid);
+                    self.read_committed.entry(d.jid).or_default().push(tid);
                 }
                 self.recovered.entry(d.facility.clone()).or_default().push(RecoveredTx {
                     tid,

@@ -203,8 +203,15 @@ impl Router {
     /// node starts again on its journal and reports it.
     pub(super) fn took_over(&mut self, ctx: &mut Ctx, took: NodeRef, node: &str, committed: &[Tid], read: bool) {
         if read {
-            if ctx.topo.name(took) != node {
-                self.journals_read.insert(node.to_string(), took);
+            let reader = ctx.topo.name(took).to_string();
+            if reader != node {
+                self.journals_read.insert(node.to_string(), reader);
+            } else {
+                // The node itself, restarted on its journal: it answers
+                // for itself again. (Not on any announcement from it: a
+                // life fenced by a reader still announces itself before it
+                // learns so, simulator seed 5393.)
+                self.journals_read.remove(node);
             }
             // Inquiries waiting for `node` hear from the one that read its
             // journal instead (asked again: it may have answered before

@@ -84,7 +84,6 @@ impl Router {
     /// A backend node that inquiries waited for links: it is asked now.
     pub(super) fn inquire_newcomer(&mut self, ctx: &mut Ctx, node: NodeRef) {
         let name = ctx.topo.name(node).to_string();
-        self.journals_read.remove(&name);
         let mut asks: Vec<(Tid, String)> = Vec::new();
         for (tid, q) in self.inquiries.iter_mut() {
             if q.missing.contains(&name) {

@@ -116,9 +116,10 @@ pub struct Router {
     /// every backend of their facility.
     inquiries: Map<Tid, Inquiry>,
     /// Lost backend nodes whose journal another node read (took over): it
-    /// answers inquiries for them. By name; forgotten when the node links
-    /// again.
-    journals_read: Map<String, NodeRef>,
+    /// answers inquiries for them. Both by name (a link is a new peer each
+    /// time it comes up); forgotten when the node reports its own journal
+    /// again (it restarted on it).
+    journals_read: Map<String, String>,
 }
 
 impl Router {
@@ -199,6 +200,13 @@ impl Router {
                 self.decided(ctx, from, tid, committed, status, reason)
             }
         }
+    }
+
+    /// The link to the node that read lost node `name`'s journal, if that
+    /// node is linked here (its newest link).
+    pub(super) fn reader_of(&self, ctx: &Ctx, name: &str) -> Option<NodeRef> {
+        let reader = self.journals_read.get(name)?;
+        ctx.topo.peers.iter().filter(|(r, p)| p.name == *reader && ctx.topo.is_up(**r)).map(|(r, _)| *r).max()
     }
 
     /// Whether live transaction `tid` has a branch at partition `key`.
@@ -478,13 +486,29 @@ impl Router {
             .map(|(t, _)| *t)
             .collect();
         probing.sort();
+        // A lost backend cannot answer: a probe or an inquiry asks whoever
+        // read its journal, if that node is linked (the journal was read
+        // after the lost node could no longer write), or else waits for it
+        // to link again or for a `TookOver` (simulator seeds 5030, 5133:
+        // the reader was known, and still they waited for ever).
+        let reader = self.reader_of(ctx, name).filter(|r| *r != node);
+        let mut asks: Vec<(Tid, String)> = Vec::new();
         for tid in probing {
-            // A lost backend cannot answer: the probe waits for it to link
-            // again, or for whoever reads its journal (`TookOver`).
-            if let Some(p) = self.txs.get_mut(&tid).and_then(|tx| tx.probe.as_mut()) {
-                p.waiting.retain(|n| *n != node);
-                p.asked.retain(|n| *n != node);
-                p.missing.push(name.to_string());
+            let Some(tx) = self.txs.get_mut(&tid) else { continue };
+            let Some(p) = tx.probe.as_mut() else { continue };
+            p.waiting.retain(|n| *n != node);
+            p.asked.retain(|n| *n != node);
+            match reader {
+                Some(r) => {
+                    if !p.waiting.contains(&r) {
+                        p.waiting.push(r);
+                    }
+                    if !p.asked.contains(&r) {
+                        p.asked.push(r);
+                    }
+                    asks.push((tid, tx.facility.clone()));
+                }
+                None => p.missing.push(name.to_string()),
             }
         }
         let mut on_it: Vec<Tid> =
@@ -542,10 +566,25 @@ impl Router {
         }
         // An inquiry waits for the lost backend to link again (or for its
         // journal to be read by someone), as it may hold the commit.
-        for q in self.inquiries.values_mut() {
+        for (tid, q) in self.inquiries.iter_mut() {
             if q.waiting.contains(&node) {
                 q.waiting.retain(|n| *n != node);
-                q.missing.push(name.to_string());
+                match reader {
+                    Some(r) => {
+                        if !q.waiting.contains(&r) {
+                            q.waiting.push(r);
+                        }
+                        asks.push((*tid, q.facility.clone()));
+                    }
+                    None => q.missing.push(name.to_string()),
+                }
+            }
+        }
+        if let Some(r) = reader {
+            asks.sort();
+            asks.dedup();
+            for (tid, facility) in asks {
+                ctx.to_backend(r, ToBackend::Inquire { tid, facility });
             }
         }
         // A commit waiting for the lost backend stays pending: that backend

@@ -104,14 +104,14 @@ impl Router {
             .into_iter()
             .filter(|n| !linked.contains(n))
             .collect();
-        missing.retain(|name| match self.journals_read.get(name) {
-            Some(reader) if ctx.topo.is_up(*reader) => {
-                if !nodes.contains(reader) {
-                    nodes.push(*reader);
+        missing.retain(|name| match self.reader_of(ctx, name) {
+            Some(reader) => {
+                if !nodes.contains(&reader) {
+                    nodes.push(reader);
                 }
                 false
             }
-            _ => true,
+            None => true,
         });
         missing
     }
