@@ -2118,3 +2118,29 @@ fn a_router_linking_later_learns_who_holds_a_lost_nodes_journal() {
         "{out:?}"
     );
 }
+
+/// Simulator seed 165 (disk faults): tr1 committed t1 and, once it
+/// settled, forgot it; a backend in doubt of t1 asked tr1, which asked the
+/// backends, none of which remembered it any more, and concluded "nobody
+/// committed it": the asker rolled back a committed branch. A router now
+/// remembers how its transactions ended and answers from that at once.
+#[test]
+fn a_router_answers_a_question_about_a_transaction_it_ended_from_its_memory() {
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.server_accept(1, t1);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    let now = c.now;
+    let ask = ToRouter::Inquire { tid: t1, facility: "F".into() };
+    c.node(TR1).peer_input(now, peer_ref(BE2), Internal::Tr(ask));
+    let out = c.node(TR1).take_output();
+    assert!(
+        out.iter().any(
+            |o| matches!(o, Output::Peer { peer, msg: Internal::Be(ToBackend::Outcome { tid, accepted: true, .. }) }
+            if *peer == peer_ref(BE2) && *tid == t1)
+        ),
+        "{out:?}"
+    );
+}

@@ -67,6 +67,7 @@ impl Router {
 
     pub(super) fn finish(&mut self, ctx: &mut Ctx, tid: Tid, accepted: bool, status: Status, reason: u32) {
         let Some(tx) = self.txs.remove(&tid) else { return };
+        self.remember(ctx, tid, accepted, status, reason);
         // One outcome per backend node, naming its branches.
         let mut by_node: Vec<(NodeRef, Vec<PartId>)> = Vec::new();
         for b in &tx.branches {
@@ -160,13 +161,16 @@ impl Router {
     /// A committing transaction heard from every backend.
     pub(super) fn settle(&mut self, ctx: &mut Ctx, tid: Tid) {
         let Some(c) = self.committing.remove(&tid) else { return };
-        if c.gone {
-            return;
-        }
         let (accepted, status, reason) = match c.failed {
             Some(status) if c.durable == 0 => (false, status, 0),
             _ => (true, Status::Ok, c.reason),
         };
+        // The commit failed everywhere: nothing of it is anywhere, and that
+        // is how it ended.
+        self.remember(ctx, tid, accepted, status, reason);
+        if c.gone {
+            return;
+        }
         ctx.to_frontend(c.fe, ToFrontend::Outcome { tid, client: c.client, accepted, status, reason });
     }
 

@@ -120,7 +120,18 @@ pub struct Router {
     /// time it comes up); forgotten when the node reports its own journal
     /// again (it restarted on it).
     journals_read: Map<String, String>,
+    /// How this router ended its recent transactions (bounded, oldest
+    /// forgotten first; kept only with peers: only another node asks). A
+    /// frontend that drives one again, or a backend in doubt of it that
+    /// asks, hears the outcome at once: once the commit settled here the
+    /// router forgot it, and an inquiry could conclude "nobody committed
+    /// it" from backends that had forgotten it too (simulator seed 165).
+    decided: Map<Tid, (bool, Status, u32)>,
+    decided_order: std::collections::VecDeque<Tid>,
 }
+
+/// How many ended transactions a router remembers.
+const DECIDED_KEPT: usize = 1 << 16;
 
 impl Router {
     /// Active partitions registered for a facility.
@@ -209,6 +220,21 @@ impl Router {
         ctx.topo.peers.iter().filter(|(r, p)| p.name == *reader && ctx.topo.is_up(**r)).map(|(r, _)| *r).max()
     }
 
+    /// Remember how `tid` ended here (see `decided`).
+    pub(super) fn remember(&mut self, ctx: &Ctx, tid: Tid, accepted: bool, status: Status, reason: u32) {
+        if ctx.topo.peers.is_empty() {
+            return;
+        }
+        if self.decided.insert(tid, (accepted, status, reason)).is_none() {
+            self.decided_order.push_back(tid);
+            if self.decided_order.len() > DECIDED_KEPT {
+                if let Some(old) = self.decided_order.pop_front() {
+                    self.decided.remove(&old);
+                }
+            }
+        }
+    }
+
     /// Whether live transaction `tid` has a branch at partition `key`.
     fn has_branch(&self, tid: Tid, key: PartKey) -> bool {
         self.txs.get(&tid).is_some_and(|tx| tx.branches.iter().any(|b| b.part == key))
@@ -255,6 +281,12 @@ impl Router {
             c.client = client;
             c.gone = false;
             return;
+        }
+        if let (true, false, Some(&(accepted, status, reason))) =
+            (redrive, self.txs.contains_key(&tid), self.decided.get(&tid))
+        {
+            // Ended here already: its outcome, again.
+            return ctx.to_frontend(from, ToFrontend::Outcome { tid, client, accepted, status, reason });
         }
         if redrive && !self.txs.contains_key(&tid) {
             return self.probe(ctx, tid, facility, client, from, timeout_ms);
