@@ -423,19 +423,34 @@ fn killing_every_server_process_of_the_active_backend_hands_its_ranges_to_the_st
     // they never voted on; be2 claims the grants and takes the new work.
     // Every transaction ends once and the books balance. Servers started
     // on be1 again come back as standbys.
-    let ActiveStandby { _root, fe: _fe, tr: _tr, be1, be2, state, mut s1, s2, mut clients, accepted, until, .. } =
+    let ActiveStandby { _root, fe, tr, be1, be2, state, mut s1, s2, mut clients, accepted, until, .. } =
         active_standby("5", true, "200");
     let before = lines(&accepted);
     s1.child.kill().unwrap();
     let killed = Instant::now();
     let _ = s1.child.wait();
+    // What every node said, for a failure here.
+    let logs = || {
+        [("fe", &fe), ("tr", &tr), ("be1", &be1), ("be2", &be2)]
+            .iter()
+            .map(|(n, node)| format!("--- {n}:\n{}", node.log()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     while roles(&be2) != ["active", "active"] {
-        assert!(Instant::now() < until + WAIT, "be2 not active: {:?}", roles(&be2));
+        assert!(Instant::now() < until + WAIT, "be2 not active: {:?}\n{}", roles(&be2), logs());
         std::thread::sleep(Duration::from_millis(2));
     }
     let promoted = killed.elapsed();
     while lines(&accepted) <= before + 4 {
-        assert!(killed.elapsed() < WAIT, "no new commit through be2");
+        assert!(
+            killed.elapsed() < WAIT,
+            "no new commit through be2 ({} accepted before the kill, {} now)\n{}\n{}",
+            before,
+            lines(&accepted),
+            tr.rtr(&["show", "transaction"]).stdout,
+            logs()
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
     let first_new = killed.elapsed();

@@ -2144,3 +2144,38 @@ fn a_router_answers_a_question_about_a_transaction_it_ended_from_its_memory() {
         "{out:?}"
     );
 }
+
+/// Simulator seed 5900: be2 held be's journal, taken over, when another
+/// node took it over in turn (fencing be2): be2's in-doubt commit there
+/// failed again and again, and it kept the journal for ever. A taken-over
+/// journal that can no longer be written is given up: released, its
+/// in-doubt work dropped here (its new owner has it).
+#[test]
+fn a_taken_over_journal_that_can_no_longer_be_written_is_given_up() {
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.server_accept(1, t1);
+    c.sync();
+    c.kill(BE);
+    c.sync();
+    // be2 holds be's journal (its server has not acknowledged t1).
+    let s = c.take(BE2, SERVER);
+    assert!(s.iter().any(|x| x.1 == MsgType::Msg1Uncertain && x.2 == Some(t1)), "{s:?}");
+    let now = c.now;
+    c.node(BE2).taken_over_lost(now, 1);
+    let out = c.node(BE2).take_output();
+    assert!(out.iter().any(|o| matches!(o, Output::Release { jid: 1 })), "{out:?}");
+    // Routers that link now are not told be2 holds it.
+    let table = c.node(BE2).facilities().clone();
+    let claims = c.node(TR1).facilities().claims();
+    let info = PeerInfo { name: "tr1".into(), facilities: table.agree("tr1", &claims).unwrap() };
+    c.node(BE2).link_up(now, 99, info);
+    let out = c.node(BE2).take_output();
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::Peer { msg: Internal::Tr(ToRouter::TookOver { .. }), .. })),
+        "{out:?}"
+    );
+}

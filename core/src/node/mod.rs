@@ -146,6 +146,8 @@ pub enum NodeInput {
     JournalDone { token: u64, result: Result<(), Status> },
     /// [`Node::journal_failed`].
     JournalFailed { tids: Vec<Tid>, status: Status },
+    /// [`Node::taken_over_lost`].
+    TakenOverLost { jid: u32 },
     /// [`Node::tick`].
     Tick,
     /// [`Node::peer_input`].
@@ -645,6 +647,7 @@ impl Node {
             }
             NodeInput::JournalDone { token, result } => self.journal_done(now, token, result),
             NodeInput::JournalFailed { tids, status } => self.journal_failed(now, tids, status),
+            NodeInput::TakenOverLost { jid } => self.taken_over_lost(now, jid),
             NodeInput::Tick => self.tick(now),
             NodeInput::Peer { from, msg } => self.peer_input(now, from, msg),
             NodeInput::LinkUp { id, info } => self.link_up(now, id, info),
@@ -774,6 +777,14 @@ impl Node {
 
     /// The journal of a lost node was taken over as journal `jid` (its
     /// surviving records), or could not be (why).
+    /// Taken-over journal `jid` can no longer be written (another node took
+    /// it over since, or it failed): this node gives it up.
+    pub fn taken_over_lost(&mut self, now: Instant, jid: u32) {
+        let mut ctx = ctx!(self, now);
+        self.be.taken_over_lost(&mut ctx, jid);
+        self.run(now);
+    }
+
     pub fn takeover_done(&mut self, now: Instant, node: &str, result: Result<(u32, Vec<Record>), String>) {
         let mut ctx = ctx!(self, now);
         self.be.takeover_done(&mut ctx, node, result);

@@ -232,6 +232,7 @@ impl Driver {
                 }
             }
             Input::JournalFailed(tids, status) => self.node.journal_failed(now, tids, status),
+            Input::TakenOverLost(jid) => self.node.taken_over_lost(now, jid),
             Input::Fatal(why) => {
                 // A commit whose write failed may still be on disk (the
                 // failure came after the write), so no outcome can be
@@ -385,7 +386,7 @@ impl Driver {
         // One output's records: at most one token.
         let token = a.tokens.first().copied();
         let Some(j) = self.adopted.get(&jid) else {
-            for r in taken_over_append_done(AppendOutcome::NotHeld, token) {
+            for r in taken_over_append_done(AppendOutcome::NotHeld, jid, token) {
                 if let Reaction::Done(tokens, result) = r {
                     for t in tokens {
                         self.node.journal_done(now, t, result);
@@ -398,7 +399,11 @@ impl Driver {
             self.in_flight += 1;
         }
         let back = self.back.clone();
-        j.append(a.entries, a.sync, Box::new(move |res| react(&back, taken_over_append_done(outcome(res), token))));
+        j.append(
+            a.entries,
+            a.sync,
+            Box::new(move |res| react(&back, taken_over_append_done(outcome(res), jid, token))),
+        );
     }
 
     /// Take over the journal of lost node `node` (under the shared journal
@@ -457,6 +462,9 @@ fn react(back: &Inbox, reactions: Vec<Reaction>) {
                 back.send(Input::Fatal(why));
             }
             Reaction::Log(text) => eprintln!("rtr: {text}"),
+            Reaction::Lost(jid) => {
+                back.send(Input::TakenOverLost(jid));
+            }
         }
     }
 }

@@ -28,6 +28,8 @@ pub(crate) enum Input {
     JournalDone(Vec<u64>, Result<(), Status>, Instant),
     /// Unsynced journal writes of these transactions failed.
     JournalFailed(Vec<Tid>, Status),
+    /// A taken-over journal can no longer be written (`Node::taken_over_lost`).
+    TakenOverLost(u32),
     /// The journal failed in a way that leaves outcomes unknown (an I/O
     /// error, or another owner fenced this one): the node stops, saying why.
     Fatal(String),

@@ -244,6 +244,10 @@ pub(crate) enum Reaction {
     Fatal(String),
     /// A line for the node's log.
     Log(String),
+    /// `Node::taken_over_lost`: taken-over journal `jid` can no longer be
+    /// written (another node took it over since, or it failed): the node
+    /// gives it up.
+    Lost(u32),
 }
 
 /// The reactions to the end of an append to the node's own journal with
@@ -277,23 +281,27 @@ pub(crate) fn own_append_done(outcome: AppendOutcome, tokens: Vec<u64>, tids: Ve
     }
 }
 
-/// The reactions to the end of an append to a taken-over journal (at most
-/// one token: a commit of one of its in-doubt transactions):
+/// The reactions to the end of an append to taken-over journal `jid` (at
+/// most one token: a commit of one of its in-doubt transactions):
 /// - written: the token is done;
 /// - not held (released, or never taken): the token fails with
 ///   `Nodeunavail`;
-/// - any failure (full, fenced by yet another owner, I/O): logged, and the
-///   token fails with `Jnlfull`. The node goes on: its own journal is fine.
-pub(crate) fn taken_over_append_done(outcome: AppendOutcome, token: Option<u64>) -> Vec<Reaction> {
+/// - full: logged, and the token fails with `Jnlfull` (asked again later);
+/// - fenced by yet another owner, or an I/O failure: logged, the token
+///   fails with `Jnlfull`, and the node gives that journal up (`Lost`): its
+///   work there is whoever holds it now's, or the lost node's when it
+///   starts again on it. (It used to keep it, and its in-doubt commits
+///   failed there for ever.) The node goes on: its own journal is fine.
+pub(crate) fn taken_over_append_done(outcome: AppendOutcome, jid: u32, token: Option<u64>) -> Vec<Reaction> {
     let done = |r: Result<(), Status>| token.map(|t| Reaction::Done(vec![t], r));
-    let why = match outcome {
+    let (why, lost) = match outcome {
         AppendOutcome::Written => return done(Ok(())).into_iter().collect(),
         AppendOutcome::NotHeld => return done(Err(Status::Nodeunavail)).into_iter().collect(),
-        AppendOutcome::Full => "journal is full".to_string(),
-        AppendOutcome::Fenced(why) | AppendOutcome::Failed(why) => why,
+        AppendOutcome::Full => ("journal is full".to_string(), false),
+        AppendOutcome::Fenced(why) | AppendOutcome::Failed(why) => (why, true),
     };
     let log = Reaction::Log(format!("a write to a taken-over journal failed: {why}"));
-    std::iter::once(log).chain(done(Err(Status::Jnlfull))).collect()
+    std::iter::once(log).chain(done(Err(Status::Jnlfull))).chain(lost.then_some(Reaction::Lost(jid))).collect()
 }
 
 #[cfg(test)]

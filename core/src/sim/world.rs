@@ -454,13 +454,13 @@ impl World {
                     TakenOverStep::Append { jid, append } => {
                         let token = append.tokens.first().copied();
                         let Some(name) = self.disk.held(i, inc, jid) else {
-                            reactions.extend(taken_over_append_done(AppendOutcome::NotHeld, token));
+                            reactions.extend(taken_over_append_done(AppendOutcome::NotHeld, jid, token));
                             continue;
                         };
                         let sync = append.sync;
                         match self.disk.append(&name, (i, inc, jid), append.entries, sync, append.tokens, append.tids) {
                             Ok(need) => self.schedule_flush(name, need, sync),
-                            Err(e) => reactions.extend(taken_over_append_done(outcome_of(e), token)),
+                            Err(e) => reactions.extend(taken_over_append_done(outcome_of(e), jid, token)),
                         }
                     }
                     TakenOverStep::Release { jid } => {
@@ -564,6 +564,7 @@ impl World {
                     }
                 }
                 Reaction::Failed(tids, status) => self.call(i, NodeInput::JournalFailed { tids, status }),
+                Reaction::Lost(jid) => self.call(i, NodeInput::TakenOverLost { jid }),
                 Reaction::Log(text) => self.trace.note(self.now, format!("{} log: {text}", self.nodes[i].name)),
                 Reaction::Fatal(why) => {
                     // The runtime stops a node whose journal failed or was
@@ -763,7 +764,7 @@ impl World {
             let reactions = if jid == 0 {
                 own_append_done(outcome, d.tokens, d.tids)
             } else {
-                taken_over_append_done(outcome, d.tokens.first().copied())
+                taken_over_append_done(outcome, jid, d.tokens.first().copied())
             };
             if self.react(i, reactions) {
                 self.drain(i);

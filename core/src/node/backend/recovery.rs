@@ -216,6 +216,28 @@ impl Backend {
     /// closed, and its node no longer counts as taken over here (a later
     /// grant over that node must take its journal over again: the node may
     /// have started again with it).
+    /// Taken-over journal `jid` can no longer be written: another node took
+    /// it over since (or it failed). Its in-doubt transactions and the work
+    /// not presented yet are that node's now (or the lost node's, when it
+    /// starts again on it): they are dropped here, unanswered, and the
+    /// journal is let go, so its owner can open it. Work already presented
+    /// here finishes; its `Done` finds the journal gone, and the next
+    /// reader presents it again, uncertain. (It used to stay held, its
+    /// in-doubt commits failing there for ever: simulator seed 5900.)
+    pub(crate) fn taken_over_lost(&mut self, ctx: &mut Ctx, jid: u32) {
+        let Some(node) = self.adopted.iter().find(|(_, j)| **j == jid).map(|(n, _)| n.clone()) else { return };
+        ctx.log(format!(
+            "the journal of {node} taken over here can no longer be written: given up, its work is its owner's"
+        ));
+        self.in_doubt.retain(|_, d| d.jid != jid);
+        let mine: Vec<Tid> = self.adopted_tx.iter().filter(|(_, j)| **j == jid).map(|(t, _)| *t).collect();
+        for list in self.recovered.values_mut() {
+            list.retain(|r| !mine.contains(&r.tid) || self.branches.keys().any(|(t, _)| *t == r.tid));
+        }
+        self.adopted_open.remove(&jid);
+        self.release_adopted(ctx, jid);
+    }
+
     pub(super) fn release_adopted(&mut self, ctx: &mut Ctx, jid: u32) {
         self.adopted.retain(|_, j| *j != jid);
         self.read_committed.remove(&jid);

@@ -58,9 +58,10 @@ impl Router {
         if self.inquiries.contains_key(&tid) {
             return;
         }
-        // Ended here: the asker hears how.
-        if let Some(&(accepted, status, reason)) = self.decided.get(&tid) {
-            return ctx.to_backend(from, ToBackend::Outcome { tid, parts: Vec::new(), accepted, status, reason });
+        // Committed here: the asker hears so (a rejection is asked about:
+        // see `decided`).
+        if let Some(&(true, status, reason)) = self.decided.get(&tid) {
+            return ctx.to_backend(from, ToBackend::Outcome { tid, parts: Vec::new(), accepted: true, status, reason });
         }
         // Every backend node of the facility: "nobody committed it"
         // may be concluded only when each has answered.

@@ -122,10 +122,13 @@ pub struct Router {
     journals_read: Map<String, String>,
     /// How this router ended its recent transactions (bounded, oldest
     /// forgotten first; kept only with peers: only another node asks). A
-    /// frontend that drives one again, or a backend in doubt of it that
-    /// asks, hears the outcome at once: once the commit settled here the
+    /// frontend that drives a committed one again, or a backend in doubt
+    /// of it that asks, hears so at once: once the commit settled here the
     /// router forgot it, and an inquiry could conclude "nobody committed
     /// it" from backends that had forgotten it too (simulator seed 165).
+    /// A rejection is not answered from here: it may never have reached
+    /// anyone, while the frontend drove the transaction through another
+    /// router that committed it (seed 5499); those are asked about.
     decided: Map<Tid, (bool, Status, u32)>,
     decided_order: std::collections::VecDeque<Tid>,
 }
@@ -282,11 +285,11 @@ impl Router {
             c.gone = false;
             return;
         }
-        if let (true, false, Some(&(accepted, status, reason))) =
+        if let (true, false, Some(&(true, status, reason))) =
             (redrive, self.txs.contains_key(&tid), self.decided.get(&tid))
         {
-            // Ended here already: its outcome, again.
-            return ctx.to_frontend(from, ToFrontend::Outcome { tid, client, accepted, status, reason });
+            // Committed here already: its outcome, again.
+            return ctx.to_frontend(from, ToFrontend::Outcome { tid, client, accepted: true, status, reason });
         }
         if redrive && !self.txs.contains_key(&tid) {
             return self.probe(ctx, tid, facility, client, from, timeout_ms);

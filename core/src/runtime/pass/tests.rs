@@ -226,7 +226,7 @@ fn the_own_journal_s_results_become_node_inputs() {
 
 #[test]
 fn a_taken_over_journal_s_results_become_node_inputs_and_never_stop_the_node() {
-    let done = |o| taken_over_append_done(o, Some(4));
+    let done = |o| taken_over_append_done(o, 7, Some(4));
     assert_eq!(done(AppendOutcome::Written), [Reaction::Done(vec![4], Ok(()))]);
     assert_eq!(done(AppendOutcome::NotHeld), [Reaction::Done(vec![4], Err(Status::Nodeunavail))]);
     assert_eq!(
@@ -236,14 +236,17 @@ fn a_taken_over_journal_s_results_become_node_inputs_and_never_stop_the_node() {
             Reaction::Done(vec![4], Err(Status::Jnlfull))
         ]
     );
+    // Fenced by another owner, or failed: the node gives the journal up.
     for o in [AppendOutcome::Fenced("fenced".into()), AppendOutcome::Failed("EIO".into())] {
         let r = done(o.clone());
-        assert_eq!(r.len(), 2, "{o:?}: {r:?}");
+        assert_eq!(r.len(), 3, "{o:?}: {r:?}");
         assert!(matches!(&r[0], Reaction::Log(l) if l.starts_with("a write to a taken-over journal failed: ")));
         assert_eq!(r[1], Reaction::Done(vec![4], Err(Status::Jnlfull)));
+        assert_eq!(r[2], Reaction::Lost(7));
     }
-    let untokened = |o| taken_over_append_done(o, None);
+    let untokened = |o| taken_over_append_done(o, 7, None);
     assert_eq!(untokened(AppendOutcome::Written), []);
     assert_eq!(untokened(AppendOutcome::NotHeld), []);
-    assert!(matches!(untokened(AppendOutcome::Failed("EIO".into())).as_slice(), [Reaction::Log(_)]));
+    assert!(matches!(untokened(AppendOutcome::Failed("EIO".into())).as_slice(), [Reaction::Log(_), Reaction::Lost(7)]));
+    assert!(matches!(untokened(AppendOutcome::Full).as_slice(), [Reaction::Log(_)]));
 }
