@@ -29,6 +29,9 @@
 //! (ignore-recovery beside a frozen, unfenced holder) stopped failing and no
 //! replacement was found in seeds 60000..61500: the defect is described in
 //! docs/roles.md and stays open.)
+//! (Third session of 2026-12-04, issue 14: seed 42 passes (moved to the
+//! regression set); seed 165, the same settings, shows a commit lost with a
+//! failed disk still.)
 
 use super::{Faults, SimConfig, ViolationKind};
 
@@ -64,7 +67,7 @@ pub const KNOWN: &[Known] = &[
     },
     Known {
         defect: "a commit lost with a failed disk: a transaction the client saw accepted is applied by none of its key range's servers (a journal that fails while commits are being made durable and handed on)",
-        seed: 42,
+        seed: 165,
         routers: 1,
         faults: Faults::DISK,
         kind: ViolationKind::AcceptedNotApplied,

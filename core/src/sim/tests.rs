@@ -67,7 +67,8 @@ fn regression_seeds_pass() {
 /// another range (partial); seed 5447, an in-doubt copy taking the outcome
 /// meant for the same node's own branch (partial); seed 5475, a router that
 /// took a branch over with its durable vote rejecting the transaction when
-/// that branch's node was lost, after another backend had committed it.
+/// that branch's node was lost, after another backend had committed it;
+/// seed 42 (disk faults), a commit lost with a failing journal.
 #[test]
 fn once_known_runs_pass() {
     let runs = [
@@ -78,6 +79,7 @@ fn once_known_runs_pass() {
         (5969, 2, Faults::ALL),
         (5447, 1, Faults::ALL),
         (5475, 1, Faults::ALL),
+        (42, 1, Faults::DISK),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);
