@@ -257,6 +257,7 @@ fn wait_recovered(node: &rtr_core::runtime::EmbeddedNode, opened: &AtomicUsize, 
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn client(
     rtr: Rtr,
     id: u32,
@@ -264,6 +265,7 @@ fn client(
     rejected: Arc<Mutex<TidLog>>,
     outcomes: Arc<Mutex<Outcomes>>,
     count: Option<u64>,
+    timeout_ms: Option<u32>,
 ) -> Result<(), String> {
     let ch = crate::channels::client(&rtr, FACILITY)?;
     let which = Which::List(vec![ch]);
@@ -273,6 +275,9 @@ fn client(
         let a = (n >> 8) % HALF;
         let b = HALF + (n >> 12) % HALF;
         let started = unix_us();
+        if timeout_ms.is_some() {
+            rtr.start_tx(ch, 0, timeout_ms).map_err(|e| e.to_string())?;
+        }
         rtr.send_to_server(ch, 0, &a.to_ne_bytes()).map_err(|e| e.to_string())?;
         rtr.send_to_server(ch, flags::sen::ACCEPT, &b.to_ne_bytes()).map_err(|e| e.to_string())?;
         let tid: Tid = rtr.get_tid(ch, 0).map_err(|e| e.to_string())?;
@@ -340,7 +345,7 @@ pub fn worker(a: WorkerArgs) -> Result<(), String> {
     for i in 0..a.clients {
         let rtr = Rtr::connect(&node).map_err(|e| e.to_string())?;
         let (acc, rej, out) = (accepted.clone(), rejected.clone(), outcomes.clone());
-        clients.push(thread::spawn(move || client(rtr, i as u32 + 1, acc, rej, out, None)));
+        clients.push(thread::spawn(move || client(rtr, i as u32 + 1, acc, rej, out, None, None)));
     }
     for c in clients {
         c.join().map_err(|_| "client panicked")??;
@@ -361,6 +366,14 @@ pub struct RemoteArgs {
     /// Transactions per client.
     #[arg(long, default_value_t = 200)]
     count: u64,
+    /// Each transaction's `rtr_start_tx` timeout, in milliseconds (none by
+    /// default). With two servers per partition, four clients whose
+    /// transfers reach the two partitions in different orders can each hold
+    /// a server of one partition and wait for one of the other: without a
+    /// timeout nothing breaks that cycle (as in RTR); with one, the oldest
+    /// is rejected and the others go on.
+    #[arg(long)]
+    timeout_ms: Option<u32>,
 }
 
 /// The same workload split over processes and nodes: the clients in one
@@ -401,7 +414,8 @@ pub fn remote(a: RemoteArgs) -> Result<(), String> {
     for i in 0..a.clients {
         let (rtr, acc, rej, out) = (connect()?, accepted.clone(), rejected.clone(), outcomes.clone());
         let count = Some(a.count);
-        clients.push(thread::spawn(move || client(rtr, i as u32 + 1, acc, rej, out, count)));
+        let timeout = a.timeout_ms;
+        clients.push(thread::spawn(move || client(rtr, i as u32 + 1, acc, rej, out, count, timeout)));
     }
     for c in clients {
         c.join().map_err(|_| "client panicked")??;

@@ -612,7 +612,7 @@ fn bank_invariants_survive_killing_a_server_process_a_router_and_the_active_back
     let start = |name: &str| {
         let port = all.iter().find(|(n, _)| *n == name).unwrap().1;
         let peers: Vec<(&str, u16)> = all.iter().copied().filter(|(n, _)| *n != name).collect();
-        Node::start(root.path(), name, port, &peers, &["--inactivity", "5", "--journal-root", s(&journals)])
+        Node::start_logged(root.path(), name, port, &peers, &["--inactivity", "5", "--journal-root", s(&journals)])
     };
     let nodes: Vec<Node> = names.iter().map(|n| start(n)).collect();
     let [fe, tr1, _tr2, be1, be2] = <[Node; 5]>::try_from(nodes).ok().unwrap();
@@ -642,12 +642,28 @@ fn bank_invariants_survive_killing_a_server_process_a_router_and_the_active_back
         std::thread::sleep(Duration::from_millis(20));
     }
     let s2 = servers(&be2);
-    let mut clients =
-        spawn(&["crash-remote", "--clients", "4", "--count", "300", "--state", s(&state)], Some(&fe.socket));
+    // With a transaction timeout: once be1's new servers took one key range
+    // back while be2 kept the other, the transfers (each needing a server
+    // of both ranges, two servers per range) deadlocked across the two
+    // nodes now and then, and without a timeout nothing broke the cycle.
+    let mut clients = spawn(
+        &["crash-remote", "--clients", "4", "--count", "300", "--timeout-ms", "5000", "--state", s(&state)],
+        Some(&fe.socket),
+    );
     let accepted = state.join("client-accepted.log");
     let progress = |at_least: usize| {
         let until = Instant::now() + WAIT;
         while lines(&accepted) < at_least {
+            if Instant::now() >= until {
+                // What each node holds, for the failure message's reader.
+                for n in ["tr1", "be1", "be2", "fe"] {
+                    let d = root.path().join(n);
+                    for what in ["transaction", "partition", "server"] {
+                        let o = common::rtr_within(&["show", what, "--dir", s(&d)], WAIT);
+                        eprintln!("=== {n} {what}:\n{}", o.stdout);
+                    }
+                }
+            }
             assert!(Instant::now() < until, "stuck at {} accepted (waiting for {at_least})", lines(&accepted));
             std::thread::sleep(Duration::from_millis(5));
         }

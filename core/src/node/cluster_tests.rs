@@ -2040,6 +2040,9 @@ fn a_server_back_on_a_partition_that_gave_its_range_up_claims_it_again() {
         range: range(0, 1000),
     };
     c.req(BE, SERVER, open);
+    // It lets a standby of the range claim first (there is none here).
+    assert_eq!(c.partition_states(BE), vec![P::Standby]);
+    c.advance(BE, backend::roles::START_DEFER);
     c.sync();
     assert_eq!(c.partition_states(BE), vec![P::Active]);
     let s = c.take(BE, SERVER);

@@ -102,12 +102,18 @@ impl Backend {
             if idle_standby && !p.grant.claiming && p.grant.retry_at.is_none() {
                 // It gave its range up when its last server left, and no
                 // claim is out: a server is back, so it claims the range
-                // again (held by another node, it stays a standby). It
-                // never did, and a range with no other standby stayed
-                // without an active partition for ever (simulator seed
-                // 5325: a hand-off held at the router, the commit never
-                // applied).
-                self.claim(ctx, part_id, None);
+                // again (held by another node by then, it stays a
+                // standby). It never did, and a range with no other
+                // standby stayed without an active partition for ever
+                // (simulator seed 5325: a hand-off held at the router, the
+                // commit never applied). Not at once: a standby of the
+                // range claims what was released first, rather than the
+                // range going back and forth (the bank kill test's ranges
+                // ended up split over two nodes, and its timeout-less
+                // clients deadlocked across them).
+                if let Some(p) = self.parts.get_mut(&part_id) {
+                    p.grant.retry_at = Some(ctx.now + super::roles::START_DEFER);
+                }
             }
             let Some(p) = self.parts.get(&part_id) else { return };
             let events: &[i32] = match p.role {
