@@ -795,13 +795,19 @@ impl Cluster {
                 if !table.link_peers().contains(&peer.to_string()) {
                     continue;
                 }
-                let claims = self.nodes[b].as_ref().unwrap().facilities().claims();
-                let agreed = table.agree(peer, &claims).unwrap();
-                let info = PeerInfo { name: peer.to_string(), facilities: agreed };
+                let info = self.peer_info(a, b);
                 self.nodes[a].as_mut().unwrap().link_up(now, peer_ref(b), info);
             }
         }
         self.pump();
+    }
+
+    /// What node `a` learns of node `b` when they link (the facilities
+    /// they agree on, as the link layer's handshake makes it).
+    fn peer_info(&mut self, a: usize, b: usize) -> PeerInfo {
+        let table = self.node(a).facilities().clone();
+        let claims = self.node(b).facilities().claims();
+        PeerInfo { name: NAMES[b].to_string(), facilities: table.agree(NAMES[b], &claims).unwrap() }
     }
 }
 
@@ -1812,14 +1818,7 @@ fn a_commit_reaching_a_standby_partition_whose_server_came_back_is_handed_off() 
     c.node(BE).handle_request(now, SERVER, Request::Close { chan: 1 });
     c.pump();
     assert_eq!(c.partition_states(BE2), vec![P::Active]);
-    let open = Request::Open {
-        chan: 2,
-        role: Role::Server,
-        facility: "F".into(),
-        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
-        range: range(0, 1000),
-    };
-    c.req(BE, SERVER, open);
+    c.open_server(2, flags::ope::EXPLICIT_ACCEPT);
     assert!(c.partition_states(BE).contains(&P::Standby), "{:?}", c.partition_states(BE));
     c.sync();
     c.sync();
@@ -1996,14 +1995,7 @@ fn a_branch_whose_yes_vote_was_withdrawn_is_not_rolled_back_alone_at_the_retry_l
     // be's servers die one after the other, up to the retry limit (a
     // fresh one is always open, so the range stays at be).
     for chan in 1..=3 {
-        let open = Request::Open {
-            chan: chan + 1,
-            role: Role::Server,
-            facility: "F".into(),
-            flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
-            range: range(0, 1000),
-        };
-        c.req(BE, SERVER, open);
+        c.open_server(chan + 1, flags::ope::EXPLICIT_ACCEPT);
         c.req(BE, SERVER, Request::Close { chan });
     }
     assert!(!c.journals[BE].iter().any(|r| r.tid == tid && r.kind == RecordKind::Abort), "not rolled back");
@@ -2032,14 +2024,7 @@ fn a_server_back_on_a_partition_that_gave_its_range_up_claims_it_again() {
     c.sync();
     assert_eq!(c.partition_states(BE), vec![P::Standby], "the range was given up");
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
-    let open = Request::Open {
-        chan: 2,
-        role: Role::Server,
-        facility: "F".into(),
-        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
-        range: range(0, 1000),
-    };
-    c.req(BE, SERVER, open);
+    c.open_server(2, flags::ope::EXPLICIT_ACCEPT);
     // It lets a standby of the range claim first (there is none here).
     assert_eq!(c.partition_states(BE), vec![P::Standby]);
     c.advance(BE, backend::roles::START_DEFER);
@@ -2072,9 +2057,7 @@ fn commits_waiting_for_a_backend_go_to_it_again_on_its_new_link() {
     assert_eq!(c.take(FE, CLIENT), vec![], "the client waits");
     // be links to tr1 again, as a new peer.
     let now = c.now;
-    let table = c.node(TR1).facilities().clone();
-    let claims = c.node(BE).facilities().claims();
-    let info = PeerInfo { name: "be".into(), facilities: table.agree("be", &claims).unwrap() };
+    let info = c.peer_info(TR1, BE);
     let new_link: NodeRef = 77;
     c.node(TR1).link_up(now, new_link, info);
     let out = c.node(TR1).take_output();
@@ -2109,9 +2092,7 @@ fn a_router_linking_later_learns_who_holds_a_lost_nodes_journal() {
     assert!(s.iter().any(|x| x.1 == MsgType::Msg1Uncertain && x.2 == Some(t1)), "{s:?}");
     // be2 links to tr1 again: tr1 hears that be2 read be's journal.
     let now = c.now;
-    let table = c.node(BE2).facilities().clone();
-    let claims = c.node(TR1).facilities().claims();
-    let info = PeerInfo { name: "tr1".into(), facilities: table.agree("tr1", &claims).unwrap() };
+    let info = c.peer_info(BE2, TR1);
     c.node(BE2).link_up(now, peer_ref(TR1), info);
     let out = c.node(BE2).take_output();
     assert!(
@@ -2172,9 +2153,7 @@ fn a_taken_over_journal_that_can_no_longer_be_written_is_given_up() {
     let out = c.node(BE2).take_output();
     assert!(out.iter().any(|o| matches!(o, Output::Release { jid: 1 })), "{out:?}");
     // Routers that link now are not told be2 holds it.
-    let table = c.node(BE2).facilities().clone();
-    let claims = c.node(TR1).facilities().claims();
-    let info = PeerInfo { name: "tr1".into(), facilities: table.agree("tr1", &claims).unwrap() };
+    let info = c.peer_info(BE2, TR1);
     c.node(BE2).link_up(now, 99, info);
     let out = c.node(BE2).take_output();
     assert!(

@@ -302,12 +302,6 @@ impl Backend {
     pub(super) fn commit_written(&mut self, ctx: &mut Ctx, c: Committing, result: Result<(), Status>) {
         let Committing { tid, parts, reason, routers, adopters } = c;
         self.committing_tx.remove(&tid);
-        // A durable yes vote (or a commit decided elsewhere and handed
-        // here) obliges: the branch may not roll back, whatever the
-        // journal says, since another node may have committed. A full
-        // journal only delays the commit record; it is written again.
-        let bound =
-            !adopters.is_empty() || parts.iter().any(|p| self.branches.get(&(tid, *p)).is_some_and(|b| b.vote_durable));
         match result {
             Ok(()) => {
                 self.commit(ctx, tid, parts, reason, &routers);
@@ -315,7 +309,15 @@ impl Backend {
                     ctx.to_router(r, ToRouter::Adopted { tid, part });
                 }
             }
-            Err(status) if bound => {
+            // A durable yes vote (or a commit decided elsewhere and handed
+            // here) obliges: the branch may not roll back, whatever the
+            // journal says, since another node may have committed. A full
+            // journal only delays the commit record; it is written again.
+            // (Looked at only on a failure: not on every commit.)
+            Err(status)
+                if !adopters.is_empty()
+                    || parts.iter().any(|p| self.branches.get(&(tid, *p)).is_some_and(|b| b.vote_durable)) =>
+            {
                 ctx.log(format!(
                     "{tid}: its commit record could not be written ({status:?}) after a durable vote: written \
                      again in {} ms; its servers and routers wait",

@@ -1,7 +1,7 @@
 //! The router's committed transactions: a decision sent to the backends
 //! (`finish`), the commit waiting until every backend made it durable
 //! (`Committing`), lost backends' commits settled from the journal that
-//! was read (`took_over`) or sent again (`resend_commits`), and committed
+//! was read (`took_over`) or sent again (`backend_linked`), and committed
 //! work handed to a key range's next active partition (hand-offs).
 
 use super::{route, Router};
@@ -336,22 +336,12 @@ impl Router {
         }
     }
 
-    /// A backend node whose link went while commits waited for it links
-    /// again, the same life (a restarted one reports its journal first,
-    /// `TookOver`): the outcome or its answer may have been lost with the
-    /// link, so each waiting commit's outcome goes to it again (a backend
-    /// that has it answers `Durable` again).
-    pub(super) fn resend_commits(&mut self, ctx: &mut Ctx, node: NodeRef) {
-        if self.lost.remove(&node).is_none() {
-            return;
-        }
-        self.send_pending_outcomes(ctx, node);
-    }
-
-    /// Backend node `name` links, as `node`. A link is a new peer each
-    /// time, so commits that waited for that node under a link that went
-    /// are moved to this one, and their outcome goes to it again (lost with
-    /// the old link, or its `Durable` was: it answers again). They were
+    /// Backend node `name` links, as `node`, again in the same life (a
+    /// restarted one reports its journal first, `TookOver`). A link is a
+    /// new peer each time, so commits that waited for that node under a
+    /// link that went are moved to this one, and their outcome goes to it
+    /// again (lost with the old link, or its `Durable` was: it answers
+    /// again). They were
     /// keyed by the old link and never sent again, and their clients
     /// waited for ever (simulator: 40 seeds, e.g. 5844, 5231).
     pub(crate) fn backend_linked(&mut self, ctx: &mut Ctx, node: NodeRef, name: &str) {

@@ -61,7 +61,6 @@ impl Router {
     ) {
         self.probe_newcomer(ctx, key.0, &facility);
         self.inquire_newcomer(ctx, key.0);
-        self.resend_commits(ctx, key.0);
         let before = self.partition_count(&facility);
         let v = self.partitions.entry(facility.clone()).or_default();
         let was_active = v.iter().any(|p| p.key == key && p.active);
