@@ -436,6 +436,7 @@ fn kind_name(k: RecordKind) -> &'static str {
         RecordKind::Fence => "Fence",
         RecordKind::Exception => "Exception",
         RecordKind::Meta => "Meta",
+        RecordKind::Applied => "Applied",
     }
 }
 
@@ -478,7 +479,7 @@ fn payload_summary(e: &ScanEntry) -> (String, Vec<(&'static str, Json)>) {
         Ok(TxRecord::Vote { durable: true }) => ("durable".into(), vec![("durable", true.into())]),
         Ok(TxRecord::Vote { durable: false }) => (String::new(), vec![("durable", false.into())]),
         Ok(TxRecord::Commit { reason }) => (format!("reason {reason}"), vec![("reason", reason.into())]),
-        Ok(TxRecord::Abort | TxRecord::Done) => (String::new(), vec![]),
+        Ok(TxRecord::Abort | TxRecord::Done | TxRecord::Applied) => (String::new(), vec![]),
         Ok(TxRecord::Exception { status, strikes, committed }) => (
             format!(
                 "status {} ({status}), {strikes} strikes, {}",

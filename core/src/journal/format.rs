@@ -67,6 +67,10 @@ pub enum RecordKind {
     Fence = 6,
     Exception = 7,
     Meta = 8,
+    /// Every server applied a committed transaction, which stays answerable
+    /// (its space pinned) until its router says every participant and the
+    /// client have the outcome; `Done` follows then.
+    Applied = 9,
 }
 
 impl RecordKind {
@@ -80,6 +84,7 @@ impl RecordKind {
             6 => RecordKind::Fence,
             7 => RecordKind::Exception,
             8 => RecordKind::Meta,
+            9 => RecordKind::Applied,
             _ => return None,
         })
     }
@@ -390,7 +395,7 @@ mod tests {
         #[test]
         fn mutated_records_never_panic_and_never_decode_as_something_else(
             payload in proptest::collection::vec(any::<u8>(), 0..64),
-            kind in 1u8..=8,
+            kind in 1u8..=9,
             flip in any::<usize>(),
             bit in 0u8..8,
             cut in any::<usize>(),

@@ -567,10 +567,14 @@ fn a_standby_takes_over_the_lost_backends_journal_and_its_key_range() {
     let t2 = c.tid();
     c.req(FE, CLIENT, Request::Send { chan: 1, tid: t2, flags: flags::sen::ACCEPT, data: msg(6, "two") });
     c.take(BE, SERVER);
+    c.server_accept(1, t2);
+    // t1's acknowledgement comes after its router forgot it (the forget
+    // rode with t2's outcome), so it would write Done at once: that record
+    // is lost with the node here.
     let now = c.now;
     c.node(BE).handle_request(now, SERVER, Request::Ack { chan: 1, tid: t1 });
-    c.node(BE).take_output();
-    c.server_accept(1, t2);
+    let lost = c.node(BE).take_output();
+    assert!(matches!(&lost[..], [Output::Journal { entries, .. }] if entries[0].1 == RecordKind::Done), "{lost:?}");
     assert!(c.take(FE, CLIENT).is_empty());
     // be dies. tr1 (be2's master) promotes be2, which takes over be's
     // journal: t2's commit is there, so the client hears it committed;
@@ -771,6 +775,19 @@ impl Cluster {
         // range only once be had time to offer it (START_DEFER).
         assert_eq!(self.node(BE2).show_partitions().0[0].state, crate::protocol::admin::PartitionState::Waiting);
         self.advance(BE2, backend::roles::START_DEFER);
+    }
+
+    /// Let the batched acknowledgements and forgets go (`FLUSH_AFTER`,
+    /// twice: the frontend's acknowledgement, then the router's forget).
+    fn flush_batches(&mut self) {
+        for _ in 0..2 {
+            self.now += crate::node::router::FLUSH_AFTER;
+            let now = self.now;
+            for n in self.nodes.iter_mut().flatten() {
+                n.tick(now);
+            }
+            self.pump();
+        }
     }
 
     /// Let `d` pass: node `node`'s timers fire, and the wire is carried.
@@ -1200,7 +1217,9 @@ fn a_committed_transaction_driven_again_after_a_takeover_gets_its_outcome_not_a_
     c.server_accept(1, t1);
     c.sync();
     c.ack(1, t1);
-    assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == crate::journal::RecordKind::Done));
+    // Applied, kept answerable: the client's acknowledgement has not
+    // reached the router yet.
+    assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == crate::journal::RecordKind::Applied));
     c.kill(BE);
     c.take(BE2, SERVER);
     // A router drives t1 again at be2 (now active for the range).
@@ -1309,7 +1328,10 @@ fn a_finished_transaction_driven_again_after_a_hand_off_is_not_presented_again()
     assert_eq!(c.take_wire(TR1, FE).len(), 1, "the outcome to the client is lost");
     c.pump();
     c.ack(1, t1);
-    assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == crate::journal::RecordKind::Done));
+    // The client never had the outcome: be keeps the commit answerable.
+    assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == crate::journal::RecordKind::Applied));
+    c.flush_batches();
+    assert!(!c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == crate::journal::RecordKind::Done));
     c.req(BE, SERVER, Request::Close { chan: 1 });
     c.kill(TR1);
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
@@ -1831,6 +1853,7 @@ fn a_commit_reaching_a_standby_partition_whose_server_came_back_is_handed_off() 
     );
     c.req(BE2, SERVER, Request::Ack { chan: 1, tid: t1 });
     c.ack(3, t1);
+    c.flush_batches();
     assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Done), "be finished its part");
     assert!(c.journals[BE2].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Done));
 }
@@ -2160,4 +2183,113 @@ fn a_taken_over_journal_that_can_no_longer_be_written_is_given_up() {
         !out.iter().any(|o| matches!(o, Output::Peer { msg: Internal::Tr(ToRouter::TookOver { .. }), .. })),
         "{out:?}"
     );
+}
+
+impl Cluster {
+    /// What recycling does to node `k`'s journal over time: every record of
+    /// a transaction with a `Done` record goes (its segment is reused).
+    fn recycle(&mut self, k: usize) {
+        let done: Vec<Tid> = self.journals[k].iter().filter(|r| r.kind == RecordKind::Done).map(|r| r.tid).collect();
+        self.journals[k].retain(|r| !done.contains(&r.tid));
+    }
+}
+
+/// Issue 14 item 2: a commit stays answerable from the journal until its
+/// router says every participant and the client have the outcome. be
+/// applied t1 (its server acknowledged it) but the outcome to the client
+/// was lost with tr1; be restarts (its memory gone, its journal recycled
+/// as far as it may be); the frontend drives t1 again through tr2, which
+/// asks be: its journal still says "committed", so the client hears
+/// "accepted" and be's server never sees t1 again. Before, be wrote Done
+/// at the acknowledgement, the record went with its segment, and the
+/// re-drive presented t1 as a new transaction: applied twice.
+#[test]
+fn an_applied_commit_stays_answerable_from_the_journal_until_its_client_has_the_outcome() {
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.take(BE, SERVER);
+    c.server_accept(1, t1);
+    c.sync_unpumped();
+    c.pump_only(BE, TR1);
+    assert_eq!(c.take_wire(TR1, FE).len(), 1, "the outcome to the client is lost");
+    c.pump();
+    c.ack(1, t1);
+    c.take(BE, SERVER);
+    c.flush_batches();
+    let kinds = |c: &Cluster| c.journals[BE].iter().filter(|r| r.tid == t1).map(|r| r.kind).collect::<Vec<_>>();
+    assert_eq!(kinds(&c).last(), Some(&RecordKind::Applied), "{:?}", kinds(&c));
+    c.recycle(BE);
+    assert!(!kinds(&c).is_empty(), "an answerable commit pins its records");
+    c.kill(BE);
+    c.restart(BE);
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Opened], "not replayed");
+    c.kill(TR1);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    assert!(c.take(BE, SERVER).iter().all(|x| x.2 != Some(t1)), "be's server never sees t1 again");
+    // The client has it now: tr2 lets be forget it.
+    c.flush_batches();
+    assert_eq!(kinds(&c).last(), Some(&RecordKind::Done), "{:?}", kinds(&c));
+}
+
+/// The forget's normal path: the frontend's acknowledgement rides with its
+/// next message to the router, the router's forget with its next message
+/// to the backend; no message of their own while traffic flows, and on
+/// their own after `FLUSH_AFTER` when it does not.
+#[test]
+fn acknowledgements_and_forgets_ride_with_the_next_messages() {
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.take(BE, SERVER);
+    c.server_accept(1, t1);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    c.ack(1, t1);
+    assert!(c.wire.is_empty(), "nothing sent for the acknowledgement alone");
+    let kinds = |c: &Cluster, t| c.journals[BE].iter().filter(|r| r.tid == t).map(|r| r.kind).collect::<Vec<_>>();
+    assert_eq!(kinds(&c, t1).last(), Some(&RecordKind::Applied));
+    // The next transaction carries the acknowledgement to tr1 ...
+    let t2 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t2, flags: flags::sen::ACCEPT, data: msg(6, "two") });
+    // ... and tr1's message to be the forget: be writes t1's Done.
+    assert_eq!(kinds(&c, t1).last(), Some(&RecordKind::Done), "{:?}", kinds(&c, t1));
+    c.take(BE, SERVER);
+    c.server_accept(1, t2);
+    c.sync();
+    c.ack(1, t2);
+    assert_eq!(kinds(&c, t2).last(), Some(&RecordKind::Applied));
+    // Nothing else to ride on: after FLUSH_AFTER they go alone.
+    assert!(c.node(FE).next_deadline().is_some(), "the frontend's flush is due");
+    c.flush_batches();
+    assert_eq!(kinds(&c, t2).last(), Some(&RecordKind::Done));
+    for k in [FE, TR1, BE] {
+        assert_eq!(c.node(k).next_deadline(), None, "{} has nothing left to send", NAMES[k]);
+    }
+}
+
+/// An answerable commit whose router will never say to forget it (lost
+/// after the client's acknowledgement) is freed by an operator:
+/// `rtr set transaction TID --forget`.
+#[test]
+fn an_operator_frees_an_answerable_commit() {
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.take(BE, SERVER);
+    c.server_accept(1, t1);
+    c.sync();
+    c.ack(1, t1);
+    let last = |c: &Cluster| c.journals[BE].iter().filter(|r| r.tid == t1).map(|r| r.kind).next_back();
+    assert_eq!(last(&c), Some(RecordKind::Applied));
+    let now = c.now;
+    let said = c.node(BE).set_transaction(now, t1, crate::protocol::admin::TxChange::Forget);
+    assert!(said.as_ref().is_ok_and(|m| m.contains("forgotten")), "{said:?}");
+    c.collect();
+    assert_eq!(last(&c), Some(RecordKind::Done));
+    // Once only: it is not answerable any more.
+    let again = c.node(BE).set_transaction(now, t1, crate::protocol::admin::TxChange::Forget);
+    assert_eq!(again.map_err(|e| e.0), Err("NOSUCHTX"));
 }

@@ -13,6 +13,7 @@ use crate::msgtype::MsgType;
 use crate::protocol::{Bytes, ConnId, Delivery, Payload, Request};
 use crate::status::Status;
 use crate::tid::Tid;
+use std::time::Instant;
 
 pub(super) struct ClientChan {
     pub(super) facility: String,
@@ -72,6 +73,14 @@ pub struct Frontend {
     /// tids arrive in increasing order: a tid at or below this mark that is
     /// not a channel's current one is finished, and starts nothing.
     last_seq: Map<ConnId, u64>,
+    /// Commits whose outcome reached this node, to acknowledge to the
+    /// router on another node that sent it (`ToRouter::Acked`): the
+    /// frontend will not drive them again, so their backends may forget
+    /// them. Sent with the next message to that router, or after
+    /// `FLUSH_AFTER` (`Node::flush_batches`).
+    acks: Map<NodeRef, Vec<Tid>>,
+    /// When the oldest of `acks` was queued.
+    acks_since: Option<Instant>,
 }
 
 impl Frontend {
@@ -170,7 +179,7 @@ impl Frontend {
         }
     }
 
-    pub fn handle(&mut self, ctx: &mut Ctx, m: ToFrontend) {
+    pub fn handle(&mut self, ctx: &mut Ctx, from: NodeRef, m: ToFrontend) {
         match m {
             // Delivered by the node itself (`Node::run`).
             ToFrontend::Broadcast { .. } => {}
@@ -208,6 +217,12 @@ impl Frontend {
                 }
             }
             ToFrontend::Outcome { tid, client, accepted, status, reason } => {
+                if accepted && from != LOCAL {
+                    // Delivered below, or its channel moved on or closed:
+                    // either way this frontend will not drive it again.
+                    self.acks.entry(from).or_default().push(tid);
+                    self.acks_since.get_or_insert(ctx.now);
+                }
                 let Some(c) = self.chans.get_mut(&client) else { return };
                 if c.current != Some(tid) {
                     return;
@@ -237,6 +252,9 @@ impl Frontend {
     /// takes, for a router of its facility to link ([`Frontend::router_up`]),
     /// which drives it again and brings its real outcome.
     pub fn router_lost(&mut self, ctx: &mut Ctx, lost: NodeRef) {
+        // Acknowledgements for it go nowhere now: the backends keep those
+        // commits answerable (the safe side; docs/outcomes.md).
+        self.acks.remove(&lost);
         for (chan, c) in self.chans.iter_mut() {
             let Some(tid) = c.current else { continue };
             if c.flight.router != lost || c.flight.waiting {
@@ -279,6 +297,33 @@ impl Frontend {
             let Some(router) = ctx.topo.first_router(&c.facility) else { continue };
             c.drive_again(ctx, chan, tid, router);
         }
+    }
+}
+
+impl Frontend {
+    /// When queued acknowledgements must go even with nothing to ride on.
+    pub(super) fn ack_deadline(&self) -> Option<Instant> {
+        self.acks_since.map(|t| t + super::router::FLUSH_AFTER)
+    }
+
+    /// The acknowledgements to send now: to every router that `riding`
+    /// says has a message going anyway, or to all once the oldest waited
+    /// `FLUSH_AFTER`.
+    pub(super) fn take_acks(&mut self, now: Instant, riding: impl Fn(NodeRef) -> bool) -> Vec<(NodeRef, Vec<Tid>)> {
+        if self.acks.is_empty() {
+            // (Those to a lost router were dropped.)
+            self.acks_since = None;
+            return Vec::new();
+        }
+        let all = self.acks_since.is_some_and(|t| t + super::router::FLUSH_AFTER <= now);
+        let mut to: Vec<NodeRef> = self.acks.keys().copied().filter(|r| all || riding(*r)).collect();
+        to.sort();
+        let out: Vec<(NodeRef, Vec<Tid>)> =
+            to.into_iter().filter_map(|r| self.acks.remove(&r).map(|tids| (r, tids))).collect();
+        if self.acks.is_empty() {
+            self.acks_since = None;
+        }
+        out
     }
 }
 

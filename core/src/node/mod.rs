@@ -178,6 +178,14 @@ pub enum Internal {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ToRouter {
+    /// The frontend delivered these transactions' outcomes to their
+    /// clients (or the clients went away): none of them will be driven
+    /// again, so the router may let their backends forget them
+    /// ([`ToBackend::Forget`]). Batched, and sent with other messages to
+    /// the router when there are any (docs/outcomes.md).
+    Acked {
+        tids: Vec<Tid>,
+    },
     Start {
         tid: Tid,
         facility: String,
@@ -383,6 +391,10 @@ pub enum ToFrontend {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ToBackend {
+    /// Every participant made these commits durable and their clients have
+    /// the outcomes: nobody will ask about them again, so their journal
+    /// records may go (`Done`). Batched like [`ToRouter::Acked`].
+    Forget { tids: Vec<Tid> },
     Msg {
         tid: Tid,
         part: PartId,
@@ -696,10 +708,10 @@ impl Node {
 
     /// The earliest instant at which [`Node::tick`] has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
-        match (self.tr.next_deadline(), self.be.next_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.tr.next_deadline(), self.be.next_deadline(), self.tr.forget_deadline(), self.fe.ack_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// A message from a role on linked peer `from`.
@@ -836,12 +848,45 @@ impl Node {
                     self.bc.deliver(&mut ctx, &facility, true, evtnum, &rcpspc, data)
                 }
                 Internal::Tr(m) => self.tr.handle(&mut ctx, from, m),
-                Internal::Fe(m) => self.fe.handle(&mut ctx, m),
+                Internal::Fe(m) => self.fe.handle(&mut ctx, from, m),
                 Internal::Be(m) => self.be.handle(&mut ctx, from, m),
             }
             self.events(now);
         }
         self.events(now);
+        self.flush_batches(now);
+    }
+
+    /// Acknowledgements and forgets (`router/forget.rs`) leave with the
+    /// other messages to their node in this pass, or on their own once
+    /// they waited `FLUSH_AFTER`. A forget for this node's own backend is
+    /// taken at once.
+    fn flush_batches(&mut self, now: Instant) {
+        let out = &self.out;
+        let riding =
+            |to: NodeRef| to == LOCAL || out.iter().any(|o| matches!(o, Output::Peer { peer, .. } if *peer == to));
+        let acks = self.fe.take_acks(now, riding);
+        let ctx = ctx!(self, now);
+        let forgets = self.tr.take_forgets(&ctx, |to| {
+            to == LOCAL || ctx.out.iter().any(|o| matches!(o, Output::Peer { peer, .. } if *peer == to))
+        });
+        let mut ctx = ctx!(self, now);
+        for (to, tids) in acks {
+            // Ahead of the other messages to that router: its forgets can
+            // then ride with what it sends on for them.
+            let m = Output::Peer { peer: to, msg: Internal::Tr(ToRouter::Acked { tids }) };
+            match ctx.out.iter().position(|o| matches!(o, Output::Peer { peer, .. } if *peer == to)) {
+                Some(at) => ctx.out.insert(at, m),
+                None => ctx.out.push(m),
+            }
+        }
+        for (to, tids) in forgets {
+            if to == LOCAL {
+                self.be.forget(&mut ctx, tids);
+            } else {
+                ctx.to_backend(to, ToBackend::Forget { tids });
+            }
+        }
     }
 
     /// RTR events the roles noted: key ranges becoming routable or not at

@@ -84,6 +84,15 @@ impl Backend {
     }
 
     fn set_transaction(&mut self, ctx: &mut Ctx, tid: Tid, change: TxChange) -> Result<String, Refusal> {
+        if change == TxChange::Forget && self.answerable.remove(&tid) {
+            // A commit applied here and kept answerable for a router that
+            // never said to forget it (docs/outcomes.md, "Bound").
+            ctx.journal(vec![(tid, TxRecord::Done)], false, None);
+            return Ok(format!(
+                "transaction {tid} forgotten: its commit is no longer kept answerable in the journal (a frontend \
+                 that drives it again hears what the node still remembers)"
+            ));
+        }
         let Some(at) = self.exceptions.iter().position(|e| e.tid == tid) else {
             return Err(("NOSUCHTX", format!("transaction {tid} is not set aside on this node")));
         };

@@ -79,6 +79,8 @@ pub enum PartitionChange {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TxChange {
     /// Forget it: the operator dealt with it (its journal space is freed).
+    /// Also frees a commit kept answerable whose router will never say to
+    /// forget it (docs/outcomes.md).
     Forget,
     /// Present it to the partition's servers again (strikes reset).
     Retry,

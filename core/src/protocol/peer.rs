@@ -18,11 +18,12 @@ pub use super::wire::Writer;
 use super::Bytes;
 use crate::node::{Callout, Internal, ToBackend, ToFrontend, ToRouter, TxState};
 use crate::status::Status;
+use crate::tid::Tid;
 use crate::MAX_MSGLEN;
 
 /// The node-to-node protocol version. A peer speaking another one is refused
 /// at the handshake (`VERSION` reason) before any message is exchanged.
-pub const PEER_VERSION: u8 = 3;
+pub const PEER_VERSION: u8 = 4;
 /// Largest frame between nodes: a message of `RTR_MAX_MSGLEN` plus headers,
 /// or a handshake with many facility definitions.
 pub const MAX_PEER_FRAME: usize = 1 << 20;
@@ -111,6 +112,8 @@ const BE_HANDEDOFF: u8 = 60;
 const TR_HANDOFF: u8 = 19;
 const TR_ADOPTED: u8 = 20;
 const TR_MOVED: u8 = 21;
+const TR_ACKED: u8 = 22;
+const BE_FORGET: u8 = 61;
 
 fn tx_state(s: TxState) -> u8 {
     match s {
@@ -306,6 +309,26 @@ fn read_opt_u32(r: &mut Reader) -> Result<Option<u32>, DecodeError> {
     Ok(if r.bool()? { Some(r.u32()?) } else { None })
 }
 
+fn tid_list(w: &mut Writer, tids: &[Tid]) {
+    w.u32(tids.len() as u32);
+    for t in tids {
+        write_tid(w, t);
+    }
+}
+
+fn read_tid_list(r: &mut Reader) -> Result<Vec<Tid>, DecodeError> {
+    let n = r.u32()? as usize;
+    // A tid takes 20 bytes: a count beyond what is left is a lie.
+    if n > r.remaining() / 20 {
+        return Err(DecodeError::Truncated);
+    }
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        v.push(read_tid(r)?);
+    }
+    Ok(v)
+}
+
 fn part_list(w: &mut Writer, parts: &[u64]) {
     w.u32(parts.len() as u32);
     for p in parts {
@@ -425,11 +448,12 @@ fn internal(w: &mut Writer, m: &Internal) {
             ToRouter::TookOver { node, committed, read } => {
                 w.u8(TR_TOOKOVER);
                 w.str(node);
-                w.u32(committed.len() as u32);
-                for t in committed {
-                    write_tid(w, t);
-                }
+                tid_list(w, committed);
                 w.u8(u8::from(*read));
+            }
+            ToRouter::Acked { tids } => {
+                w.u8(TR_ACKED);
+                tid_list(w, tids);
             }
             ToRouter::HandOff { facility, tid, part, msgs, reason } => {
                 w.u8(TR_HANDOFF);
@@ -553,6 +577,10 @@ fn internal(w: &mut Writer, m: &Internal) {
                 write_tid(w, tid);
                 w.u64(*part);
             }
+            ToBackend::Forget { tids } => {
+                w.u8(BE_FORGET);
+                tid_list(w, tids);
+            }
             ToBackend::VoteRequest { tid, part, durable } => {
                 w.u8(BE_VOTEREQ);
                 write_tid(w, tid);
@@ -628,18 +656,12 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
         }),
         TR_TOOKOVER => {
             let node = r.str(MAX_NAME)?;
-            let n = r.u32()? as usize;
-            // A tid takes 20 bytes: a count beyond what is left is a lie.
-            if n > r.remaining() / 20 {
-                return Err(DecodeError::Truncated);
-            }
-            let mut committed = Vec::with_capacity(n);
-            for _ in 0..n {
-                committed.push(read_tid(r)?);
-            }
+            let committed = read_tid_list(r)?;
             let read = r.u8()? != 0;
             Internal::Tr(ToRouter::TookOver { node, committed, read })
         }
+        TR_ACKED => Internal::Tr(ToRouter::Acked { tids: read_tid_list(r)? }),
+        BE_FORGET => Internal::Be(ToBackend::Forget { tids: read_tid_list(r)? }),
         TR_DOWN => Internal::Tr(ToRouter::PartitionDown { facility: fac(r)?, part: r.u64()? }),
         TR_HANDOFF => Internal::Tr(ToRouter::HandOff {
             facility: fac(r)?,

@@ -80,6 +80,13 @@ fn once_known_runs_pass() {
         (5447, 1, Faults::ALL),
         (5475, 1, Faults::ALL),
         (42, 1, Faults::DISK),
+        // Found while building the forget protocol (issue 14 item 2): a
+        // probe that rejected on a branch failure before every backend
+        // answered (5111), a rejection restarted afresh by a re-drive
+        // (5235), a lost node's commit adopted half (5231).
+        (5111, 1, Faults::ALL),
+        (5235, 1, Faults::ALL),
+        (5231, 1, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

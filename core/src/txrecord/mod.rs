@@ -76,6 +76,12 @@ pub enum TxRecord {
     /// Every server acknowledged the outcome: the journal may free the
     /// transaction's space.
     Done,
+    /// Every server applied the commit, but a router on another node may
+    /// still ask about the transaction (a re-drive, an in-doubt
+    /// participant): it is not presented again after a restart, and it
+    /// stays answerable from the journal until its router forgets it
+    /// (`Done` then). Written only by a node with peers.
+    Applied,
     /// Set aside by the retry limit: `status` (an RTR status code) is what
     /// it was rejected with, `strikes` how many servers it took down,
     /// `committed` whether it had committed (then it waits for an operator).
@@ -125,6 +131,7 @@ impl TxRecord {
             TxRecord::Commit { .. } => RecordKind::Commit,
             TxRecord::Abort => RecordKind::Abort,
             TxRecord::Done => RecordKind::Done,
+            TxRecord::Applied => RecordKind::Applied,
             TxRecord::Exception { .. } => RecordKind::Exception,
         }
     }
@@ -145,7 +152,7 @@ impl TxRecord {
                 v
             }
             TxRecord::Vote { durable: true } => vec![DURABLE_VOTE],
-            TxRecord::Vote { durable: false } | TxRecord::Abort | TxRecord::Done => Vec::new(),
+            TxRecord::Vote { durable: false } | TxRecord::Abort | TxRecord::Done | TxRecord::Applied => Vec::new(),
             TxRecord::Commit { reason } => reason.to_le_bytes().to_vec(),
             TxRecord::Exception { status, strikes, committed } => {
                 let mut v = Vec::with_capacity(EXCEPTION_BYTES);
@@ -197,6 +204,7 @@ impl TxRecord {
             }
             RecordKind::Abort => exact(0, "0").map(|()| TxRecord::Abort),
             RecordKind::Done => exact(0, "0").map(|()| TxRecord::Done),
+            RecordKind::Applied => exact(0, "0").map(|()| TxRecord::Applied),
             RecordKind::Exception => {
                 exact(EXCEPTION_BYTES, "9")?;
                 let committed = match payload[8] {

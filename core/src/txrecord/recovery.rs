@@ -5,6 +5,9 @@
 //! The rules (ARCHITECTURE §6, the backend's journal notes), per
 //! transaction, in this order:
 //! - a `Done` record (and no `Commit` after it) finishes it: nothing to do;
+//! - committed and `Applied` (no `Commit` after it): its servers applied it,
+//!   it is not presented again; it stays answerable (a router on another
+//!   node may still ask) until a router forgets it (docs/outcomes.md);
 //! - committed (not aborted) and set aside by the retry limit: stays set
 //!   aside, not replayed, until an operator resolves it;
 //! - committed (not aborted) with messages: replayed to the servers of its
@@ -36,6 +39,9 @@ use crate::tid::Tid;
 pub enum TxFate {
     /// Finished (`Done`): nothing to do; its space is free.
     Done,
+    /// Committed and applied by every server (`Applied`), kept answerable
+    /// until its router forgets it.
+    Answerable,
     /// Committed, not every server acknowledged it: replayed after a restart.
     Replay,
     /// Committed with no message in this journal: recovery writes its `Done`.
@@ -56,6 +62,7 @@ impl TxFate {
     pub fn word(self) -> &'static str {
         match self {
             TxFate::Done => "done",
+            TxFate::Answerable => "committed-applied-answerable",
             TxFate::Replay => "committed-awaiting-servers",
             TxFate::CommittedEmpty => "committed-nothing-to-replay",
             TxFate::InDoubt => "in-doubt",
@@ -69,6 +76,9 @@ impl TxFate {
     pub fn explain(self) -> &'static str {
         match self {
             TxFate::Done => "finished; its journal space is free",
+            TxFate::Answerable => {
+                "committed and applied; kept so a router of another node can still ask (freed when its router forgets it)"
+            }
             TxFate::Replay => "committed; not every server acknowledged it (replayed after a restart)",
             TxFate::CommittedEmpty => "committed, with no message in this journal (a restart finishes it)",
             TxFate::InDoubt => {
@@ -111,6 +121,8 @@ pub struct TxSummary {
     pub aborted: bool,
     /// A `Done` with no `Commit` after it.
     pub done: bool,
+    /// An `Applied` with no `Commit` after it.
+    pub applied: bool,
     /// Set aside by the retry limit: its strikes.
     pub set_aside: Option<u32>,
 }
@@ -128,6 +140,7 @@ impl TxSummary {
             commit: None,
             aborted: false,
             done: false,
+            applied: false,
             set_aside: None,
         }
     }
@@ -136,6 +149,9 @@ impl TxSummary {
     pub fn fate(&self) -> TxFate {
         if self.done {
             return TxFate::Done;
+        }
+        if self.applied && self.commit.is_some() && !self.aborted {
+            return TxFate::Answerable;
         }
         match (self.commit, &self.facility) {
             (Some(_), Some(_)) if !self.aborted && self.set_aside.is_some() => TxFate::SetAside,
@@ -167,6 +183,7 @@ impl TxSummary {
             (RecordKind::Commit, Err(_)) => self.commit(at, 0),
             (_, Ok(TxRecord::Abort)) | (RecordKind::Abort, Err(_)) => self.aborted = true,
             (_, Ok(TxRecord::Done)) | (RecordKind::Done, Err(_)) => self.done = true,
+            (_, Ok(TxRecord::Applied)) | (RecordKind::Applied, Err(_)) => self.applied = true,
             (_, Ok(TxRecord::Exception { strikes, .. })) => self.set_aside = Some(strikes),
             (RecordKind::Exception, Err(_)) => self.set_aside = Some(0),
             (RecordKind::Fence | RecordKind::Meta, Err(_)) => {}
@@ -178,6 +195,7 @@ impl TxSummary {
         // Work handed off here after this node finished its own branch of
         // the transaction: unfinished again.
         self.done = false;
+        self.applied = false;
     }
 }
 
@@ -259,6 +277,9 @@ pub struct Scan {
     pub release: Vec<(Tid, TxRecord)>,
     pub set_aside: Vec<SetAsideTx>,
     pub in_doubt: Vec<InDoubtTx>,
+    /// Committed and applied, kept answerable until a router forgets them
+    /// (their facility, in the order of their first records).
+    pub answerable: Vec<(Tid, String)>,
     /// Records that did not decode (counted by their kind, see the notes).
     pub malformed: Vec<Malformed>,
 }
@@ -273,6 +294,7 @@ pub fn scan_records(records: &[Record]) -> Scan {
         let facility = facility.unwrap_or_default();
         match fate {
             TxFate::Done => {}
+            TxFate::Answerable => scan.answerable.push((tid, facility)),
             TxFate::SetAside => scan.set_aside.push(SetAsideTx { tid, facility, strikes: set_aside.unwrap_or(0) }),
             TxFate::Replay => {
                 // Replay implies a commit (see `fate`).

@@ -113,7 +113,7 @@ fn any_record() -> impl Strategy<Value = TxRecord> {
 }
 
 fn any_kind() -> impl Strategy<Value = RecordKind> {
-    (1u8..=8).prop_map(|b| RecordKind::from_u8(b).unwrap())
+    (1u8..=9).prop_map(|b| RecordKind::from_u8(b).unwrap())
 }
 
 proptest! {
@@ -322,6 +322,7 @@ proptest! {
         let mut planned: Vec<Tid> = s.replay.iter().map(|r| r.tid)
             .chain(s.in_doubt.iter().map(|r| r.tid))
             .chain(s.set_aside.iter().map(|r| r.tid))
+            .chain(s.answerable.iter().map(|(t, _)| *t))
             .chain(s.release.iter().filter(|(_, r)| *r == TxRecord::Done).map(|(t, _)| *t))
             .collect();
         planned.sort();

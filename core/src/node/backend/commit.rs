@@ -199,6 +199,12 @@ impl Backend {
                 // journal is let go once the last one has.
                 ctx.journal_to(jid, vec![(tid, TxRecord::Done)]);
                 self.adopted_closed(ctx, jid);
+            } else if self.journal && self.keep_decided && !self.forget_early.remove(&tid) {
+                // A router on another node may still ask about it (a
+                // re-drive, a participant in doubt): the commit stays in
+                // the journal, not replayed, until a router forgets it.
+                ctx.journal(vec![(tid, TxRecord::Applied)], false, None);
+                self.answerable.insert(tid);
             } else if self.journal {
                 ctx.journal(vec![(tid, TxRecord::Done)], false, None);
             }

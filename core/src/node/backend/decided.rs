@@ -6,6 +6,7 @@ use super::Backend;
 use crate::node::{Ctx, NodeRef, PartId, ToBackend, ToRouter, TxState};
 use crate::status::Status;
 use crate::tid::Tid;
+use crate::txrecord::TxRecord;
 
 /// How many decided transactions a backend remembers, to answer a router
 /// that drives one of them again.
@@ -24,12 +25,26 @@ impl Backend {
     /// here become the asker's (once their router's link is gone: until
     /// then the question waits), so the answer is final.
     pub(super) fn inquire(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, facility: String) {
+        // Committed here: a branch of this node's own (committing, or
+        // committed and not yet applied, or applied and finished: the
+        // decided table and the answerable commits remember those; seed
+        // 5325 asked about a finished one while an in-doubt copy of it from
+        // a journal read here said "in doubt", and it was rolled back there).
         let own_committed = self.committing_tx.contains_key(&tid)
+            || self.answerable.contains(&tid)
+            || self.decided.get(&tid).is_some_and(|d| d.committed)
             || self.branches.iter().any(|((t, _), b)| *t == tid && b.committed.is_some());
         if self.in_doubt.contains_key(&tid) && !own_committed {
             // In doubt from a journal read here (and not committed by a
-            // branch of this node: that answer wins, below).
-            ctx.to_router(from, ToRouter::Inquired { tid, parts: Vec::new(), state: TxState::InDoubt });
+            // branch of this node: that answer wins, below). A branch of
+            // this node's own that a router rolled back settles it too: one
+            // decision per transaction (seed 5235: "in doubt" here, so a
+            // re-drive started the rejected transaction afresh).
+            let state = match self.decided.get(&tid) {
+                Some(d) if !d.committed => TxState::Aborted,
+                _ => TxState::InDoubt,
+            };
+            ctx.to_router(from, ToRouter::Inquired { tid, parts: Vec::new(), state });
             return;
         }
         let parts: Vec<PartId> = self
@@ -43,7 +58,7 @@ impl Backend {
                 return;
             }
         }
-        let state = if self.committing_tx.contains_key(&tid) {
+        let state = if self.committing_tx.contains_key(&tid) || (parts.is_empty() && self.answerable.contains(&tid)) {
             TxState::Committed
         } else if parts.is_empty() {
             match self.decided.get(&tid) {
@@ -74,10 +89,31 @@ impl Backend {
         }
         let Decided { committed, status, reason } = match self.decided.get(&tid) {
             Some(d) => *d,
+            // Applied and kept answerable, past the memory's bound.
+            None if self.answerable.contains(&tid) => Decided { committed: true, status: Status::Ok, reason: 0 },
             // Forgotten long ago, or never seen: nothing of it can commit here.
             None => Decided { committed: false, status: Status::Srvdied, reason: 0 },
         };
         ctx.to_router(to, ToRouter::Decided { tid, part, committed, status, reason });
+    }
+
+    /// A router says nobody will ask about these commits again (every
+    /// participant made them durable, the clients have their outcomes):
+    /// their `Done` records are written, now or once their servers have
+    /// applied them. A tid this node holds nothing of is ignored (its
+    /// `Done` was written already, or it never committed here).
+    pub(in crate::node) fn forget(&mut self, ctx: &mut Ctx, tids: Vec<Tid>) {
+        let mut done = Vec::new();
+        for tid in tids {
+            if self.answerable.remove(&tid) {
+                done.push((tid, TxRecord::Done));
+            } else if self.finishing.contains_key(&tid) && !self.adopted_tx.contains_key(&tid) {
+                self.forget_early.insert(tid);
+            }
+        }
+        if !done.is_empty() {
+            ctx.journal(done, false, None);
+        }
     }
 
     /// Remember how `tid` ended (bounded: the oldest are forgotten). Only a

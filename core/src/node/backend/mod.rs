@@ -19,7 +19,10 @@
 //! made durable before anyone (server or client) learns of the commit. An
 //! abort needs no sync (recovery presumes abort). A `Done` record follows
 //! once every server of a committed transaction acknowledged its outcome,
-//! which frees its journal space. After a crash, every committed transaction
+//! which frees its journal space. A node with peers writes `Applied` there
+//! instead and `Done` only when the router says nobody will ask about the
+//! transaction again (`ToBackend::Forget`): until then the journal, not
+//! only memory, answers for the commit (docs/outcomes.md). After a crash, every committed transaction
 //! without `Done` is presented again to the servers of its partitions
 //! (uncertain, then `rtr_mt_accepted`), in commit order; an undecided one is
 //! aborted.
@@ -233,6 +236,13 @@ pub struct Backend {
     resolving: Map<u64, Resolving>,
     /// Remember decided tids (set while the node has peers).
     pub(super) keep_decided: bool,
+    /// Commits of this node's own journal applied by every server
+    /// (`Applied` written) that stay answerable until a router forgets them
+    /// (`Done` then).
+    pub(super) answerable: super::Set<Tid>,
+    /// Commits a router forgot before their servers finished applying
+    /// them: `Done` follows the acknowledgements directly.
+    pub(super) forget_early: super::Set<Tid>,
     /// Committed work handed off to the range's next active partition
     /// (`roles.rs`), by (tid, partition it was on), until it is durable there.
     handing_off: Map<(Tid, PartId), roles::HandingOff>,
@@ -278,6 +288,7 @@ impl Backend {
             ToBackend::Refused { part } => self.refused(ctx, part),
             ToBackend::Adopt { part, tid, msgs, reason } => self.adopt(ctx, from, part, tid, msgs, reason),
             ToBackend::HandedOff { tid, part } => self.handed_off(ctx, tid, part),
+            ToBackend::Forget { tids } => self.forget(ctx, tids),
             ToBackend::Msg { tid, part, index, data, first, flags: fl } => {
                 if !self.owned_by(ctx, from, tid, part, || ToBackend::Msg {
                     tid,

@@ -63,6 +63,9 @@ impl Backend {
         let mut scan = scan_records(records);
         log_malformed(ctx, 0, &scan);
         self.keep_in_doubt(ctx, 0, std::mem::take(&mut scan.in_doubt));
+        // Applied before the crash, not yet forgotten: still answerable
+        // (remembered committed above), and a router's `Forget` ends them.
+        self.answerable.extend(scan.answerable.iter().map(|(tid, _)| *tid));
         if !scan.release.is_empty() {
             ctx.journal(scan.release, false, None);
         }

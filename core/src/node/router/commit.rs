@@ -22,6 +22,9 @@ pub(in crate::node) struct Committing {
     pub(super) pending: Vec<NodeRef>,
     /// Backend nodes that have.
     pub(super) durable: usize,
+    /// Their names (and those of nodes that adopted a hand-off of it):
+    /// told to forget it once its client has the outcome (`forget.rs`).
+    pub(super) holders: Vec<String>,
     /// A backend could not make it durable (and none had).
     pub(super) failed: Option<Status>,
     /// The committed branches (not call-outs), kept until the client has
@@ -103,6 +106,7 @@ impl Router {
                     reason,
                     pending: by_node.iter().map(|(n, _)| *n).collect(),
                     durable: 0,
+                    holders: Vec::new(),
                     failed: None,
                     branches,
                     adopting: 0,
@@ -131,6 +135,10 @@ impl Router {
         let Some(c) = self.committing.get_mut(&tid) else { return };
         c.pending.retain(|n| *n != from);
         c.durable += 1;
+        let name = ctx.topo.name(from);
+        if !c.holders.iter().any(|h| h == name) {
+            c.holders.push(name.to_string());
+        }
         if !c.pending.is_empty() {
             return;
         }
@@ -140,6 +148,11 @@ impl Router {
                 c.fe,
                 ToFrontend::Outcome { tid, client: c.client, accepted: true, status: Status::Ok, reason: c.reason },
             );
+        }
+        if c.adopting == 0 {
+            // Durable everywhere. (With a hand-off still being adopted,
+            // its holders keep it answerable: the safe side.)
+            self.commit_settled(ctx, tid, c.holders, c.fe, c.gone);
         }
     }
 
@@ -168,6 +181,13 @@ impl Router {
         // The commit failed everywhere: nothing of it is anywhere, and that
         // is how it ended.
         self.remember(ctx, tid, accepted, status, reason);
+        if accepted && c.failed.is_none() {
+            // Durable everywhere (the last of it adopted by a partition
+            // that took a lost node's range). A participant that failed
+            // to write it recovers in doubt and asks: the others keep it
+            // answerable, not forgotten.
+            self.commit_settled(ctx, tid, c.holders, c.fe, c.gone);
+        }
         if c.gone {
             return;
         }
@@ -345,6 +365,7 @@ impl Router {
     /// keyed by the old link and never sent again, and their clients
     /// waited for ever (simulator: 40 seeds, e.g. 5844, 5231).
     pub(crate) fn backend_linked(&mut self, ctx: &mut Ctx, node: NodeRef, name: &str) {
+        self.forgets_linked(ctx.now, name);
         let mut old: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| *n == name).map(|(r, _)| *r).collect();
         if old.is_empty() {
             return;
@@ -413,11 +434,17 @@ impl Router {
             let h = self.handoffs.remove(i);
             if !h.coordinator {
                 ctx.to_backend(h.origin, ToBackend::HandedOff { tid, part: h.part });
+                let name = ctx.topo.name(key.0).to_string();
+                self.add_holder(ctx, tid, &name);
             } else if let Some(c) = self.committing.get_mut(&tid) {
                 // The lost node's branch is durable at its range's
                 // new active partition.
                 c.adopting = c.adopting.saturating_sub(1);
                 c.durable += 1;
+                let name = ctx.topo.name(key.0);
+                if !c.holders.iter().any(|h| h == name) {
+                    c.holders.push(name.to_string());
+                }
                 if c.pending.is_empty() && c.adopting == 0 {
                     self.settle(ctx, tid);
                 }
@@ -429,9 +456,30 @@ impl Router {
     /// key range, if it has one now.
     pub(super) fn route_handoffs(&mut self, ctx: &mut Ctx, facility: &str) {
         let parts = self.partitions.get(facility);
+        // A commit of this router's own that its lost node never made
+        // durable exists only here: its branches go to their new
+        // partitions together, once every one of them has somewhere to
+        // go. Sent one by one, a part was applied and the router lost
+        // before the other left (simulator seed 5231: half a transfer).
+        let mut unroutable: Vec<Tid> = self
+            .handoffs
+            .iter()
+            .filter(|h| h.coordinator && h.to.is_none() && h.facility == facility)
+            .filter(|h| h.msgs.first().is_none_or(|m| route(parts, m).map_or(true, |k| k.0 == h.origin)))
+            .map(|h| h.tid)
+            .collect();
+        unroutable.sort();
+        unroutable.dedup();
         for h in self.handoffs.iter_mut().filter(|h| h.to.is_none() && h.facility == facility) {
+            if h.coordinator && unroutable.binary_search(&h.tid).is_ok() {
+                continue;
+            }
             let Some(first) = h.msgs.first() else { continue };
-            if let Ok(key) = route(parts, first) {
+            // A lost node's commit never goes back to it: its partitions
+            // may still be listed here when its journal was
+            // read before its link went (seed 5231: the Adopt went to the
+            // dead node, and that half of the transfer was never applied).
+            if let Some(key) = route(parts, first).ok().filter(|k| !h.coordinator || k.0 != h.origin) {
                 h.to = Some(key);
                 let adopt = ToBackend::Adopt { part: key.1, tid: h.tid, msgs: h.msgs.clone(), reason: h.reason };
                 ctx.to_backend(key.0, adopt);

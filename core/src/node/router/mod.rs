@@ -21,11 +21,14 @@ use crate::status::Status;
 use crate::tid::Tid;
 
 mod commit;
+mod forget;
 mod inquiry;
 mod partitions;
 mod probe;
 
 use commit::{Committing, HandOffEntry};
+use forget::Forgets;
+pub(super) use forget::FLUSH_AFTER;
 use inquiry::Inquiry;
 use partitions::{RPart, RangeGrant};
 use probe::Probe;
@@ -131,6 +134,9 @@ pub struct Router {
     /// router that committed it (seed 5499); those are asked about.
     decided: Map<Tid, (bool, Status, u32)>,
     decided_order: std::collections::VecDeque<Tid>,
+    /// Commits waiting for their frontends' acknowledgements, and forgets
+    /// for the backends (`forget.rs`).
+    forgets: Forgets,
 }
 
 /// How many ended transactions a router remembers.
@@ -187,7 +193,14 @@ impl Router {
             // left (to a vote request that crossed the move, the backend
             // knows nothing of the tid and presumes it aborted).
             ToRouter::BranchFailed { tid, part, status } => {
-                if self.has_branch(tid, (from, part)) {
+                if let Some(p) = self.txs.get_mut(&tid).and_then(|tx| tx.probe.as_mut()) {
+                    // Driven again and still probed: a backend not heard
+                    // yet may hold the commit (see `Probe::failed`). Kept
+                    // even before the backend's answer names the branch
+                    // (it comes after: seed 5054 dropped it and the branch,
+                    // set aside, waited for ever).
+                    p.failed.get_or_insert(status);
+                } else if self.has_branch(tid, (from, part)) {
                     self.abort(ctx, tid, status, 0);
                 }
             }
@@ -207,6 +220,7 @@ impl Router {
                 self.hand_off(ctx, from, facility, tid, part, msgs, reason)
             }
             ToRouter::Adopted { tid, part } => self.adopted(ctx, tid, (from, part)),
+            ToRouter::Acked { tids } => self.acked(ctx, tids),
             ToRouter::TookOver { node, committed, read } => self.took_over(ctx, from, &node, &committed, read),
             ToRouter::Inquire { tid, facility } => self.inquire(ctx, from, tid, facility),
             ToRouter::Inquired { tid, parts, state } => self.inquired(ctx, from, tid, parts, state),

@@ -28,6 +28,16 @@ pub(super) struct Probe {
     pub(super) committed: bool,
     /// Some backend rolled its branch back.
     pub(super) aborted: bool,
+    /// Nodes that answered "committed" (by name), and whether any answered
+    /// in doubt or unvoted: a commit found this way is forgotten at those
+    /// nodes once the client has it, unless someone is still in doubt.
+    pub(super) holders: Vec<String>,
+    pub(super) doubt: bool,
+    /// A branch failed meanwhile (a backend asks to reject: its servers
+    /// kept failing on it): rejected once the probe ends, unless some
+    /// backend committed it (simulator seed 5111: rejected while the node
+    /// holding the commit had not answered yet, a disagreement).
+    pub(super) failed: Option<Status>,
     /// The client's `rtr_start_tx` timeout, armed once the probe ends.
     pub(super) timeout_ms: Option<u32>,
 }
@@ -63,6 +73,9 @@ impl Router {
             answered: 0,
             committed: false,
             aborted: false,
+            holders: Vec::new(),
+            doubt: false,
+            failed: None,
             timeout_ms,
         });
     }
@@ -146,8 +159,12 @@ impl Router {
         let Some(p) = tx.probe.as_mut() else { return };
         p.waiting.retain(|n| *n != from);
         match state {
-            Some(TxState::Committed) => p.committed = true,
+            Some(TxState::Committed) => {
+                p.committed = true;
+                p.holders.push(ctx.topo.name(from).to_string());
+            }
             Some(TxState::Aborted) => p.aborted = true,
+            Some(TxState::InDoubt | TxState::Unvoted) => p.doubt = true,
             _ => {}
         }
         if state.is_some() {
@@ -160,11 +177,29 @@ impl Router {
         if p.committed {
             // Its branches (committed, and finished or finishing) stay
             // where they are; only the client is owed the outcome.
+            let (fe, gone) = (tx.fe, tx.client_gone);
             self.finish(ctx, tid, true, Status::Ok, 0);
+            if !p.doubt && !self.committing.contains_key(&tid) {
+                // Nobody in doubt of it: those holding it may forget it
+                // once the client has it.
+                self.commit_settled(ctx, tid, p.holders, fe, gone);
+            }
             return;
         }
         if p.aborted {
             self.abort(ctx, tid, Status::Routerunavailtmo, 0);
+            return;
+        }
+        if let Some(status) = p.failed {
+            self.abort(ctx, tid, status, 0);
+            return;
+        }
+        if let Some(&(false, status, reason)) = self.decided.get(&tid) {
+            // Rejected here before, and nobody committed it: the rejection
+            // stands (its abort records may have been lost with a node's
+            // unsynced tail, so a participant is in doubt of it; starting it
+            // afresh gave one tid two outcomes, simulator seed 5235).
+            self.abort(ctx, tid, status, reason);
             return;
         }
         if let Some(ms) = p.timeout_ms {

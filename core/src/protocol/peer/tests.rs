@@ -102,6 +102,8 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
         ("tr-vote", tr(ToRouter::Vote { tid: t(1), part: u64::MAX, accept: true, reason: 0, durable: true })),
         ("tr-vote-no", tr(ToRouter::Vote { tid: t(1), part: 2, accept: false, reason: 77, durable: false })),
         ("tr-vote-withdrawn", tr(ToRouter::VoteWithdrawn { tid: t(1), part: 2 })),
+        ("tr-acked", tr(ToRouter::Acked { tids: vec![t(1), t(u64::MAX)] })),
+        ("tr-acked-none", tr(ToRouter::Acked { tids: vec![] })),
         ("tr-moved", tr(ToRouter::Moved { tid: t(1), part: 2 })),
         ("tr-branch-failed", tr(ToRouter::BranchFailed { tid: t(1), part: 2, status: Status::Nodstfnd })),
         ("tr-durable", tr(ToRouter::Durable { tid: t(u64::MAX) })),
@@ -190,6 +192,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
         ("be-refused", be(ToBackend::Refused { part: 3 })),
         ("be-adopt", be(ToBackend::Adopt { part: 3, tid: t(1), msgs: vec![b(b"debit 10"), b(b"")], reason: 4 })),
         ("be-handed-off", be(ToBackend::HandedOff { tid: t(1), part: 2 })),
+        ("be-forget", be(ToBackend::Forget { tids: vec![t(7), t(1)] })),
         (
             "be-outcome",
             be(ToBackend::Outcome {
@@ -246,6 +249,7 @@ fn variant(f: &PeerFrame) -> &'static str {
             ToRouter::HandOff { .. } => "Tr::HandOff",
             ToRouter::Adopted { .. } => "Tr::Adopted",
             ToRouter::Broadcast { .. } => "Tr::Broadcast",
+            ToRouter::Acked { .. } => "Tr::Acked",
         },
         PeerFrame::Msg(Internal::Fe(m)) => match m {
             ToFrontend::Returned { .. } => "Fe::Returned",
@@ -265,6 +269,7 @@ fn variant(f: &PeerFrame) -> &'static str {
             ToBackend::Adopt { .. } => "Be::Adopt",
             ToBackend::HandedOff { .. } => "Be::HandedOff",
             ToBackend::Broadcast { .. } => "Be::Broadcast",
+            ToBackend::Forget { .. } => "Be::Forget",
         },
     }
 }
@@ -286,8 +291,8 @@ fn write_test_tid(w: &mut Writer) {
 fn samples_cover_every_kind_and_message_variant() {
     let all = samples();
     let got: BTreeSet<&str> = all.iter().map(variant).collect();
-    // 4 frame kinds without a message, 21 router, 5 frontend and 10 backend messages.
-    assert_eq!(got.len(), 4 + 21 + 5 + 10, "{got:?}");
+    // 4 frame kinds without a message, 22 router, 5 frontend and 11 backend messages.
+    assert_eq!(got.len(), 4 + 22 + 5 + 11, "{got:?}");
     // And every message tag the decoder knows (checked on the bytes).
     let tags: BTreeSet<u8> = all.iter().filter(|f| matches!(f, PeerFrame::Msg(_))).map(|f| body(f)[2]).collect();
     let known: BTreeSet<u8> = [
@@ -326,6 +331,8 @@ fn samples_cover_every_kind_and_message_variant() {
         TR_HANDOFF,
         TR_ADOPTED,
         TR_MOVED,
+        TR_ACKED,
+        BE_FORGET,
         BE_BROADCAST,
     ]
     .into_iter()
@@ -459,6 +466,8 @@ fn foreign_versions_kinds_and_tags_are_refused() {
         TR_HANDOFF,
         TR_ADOPTED,
         TR_MOVED,
+        TR_ACKED,
+        BE_FORGET,
         BE_BROADCAST,
     ];
     for tag in (0..=255u8).filter(|t| !known.contains(t)) {
