@@ -99,6 +99,9 @@ pub enum SetCmd {
     Partition(SetPartitionArgs),
     /// Resolve a transaction set aside by the retry limit (`rtr show
     /// transaction` lists them as EXCEPTION): forget it, or present it again.
+    /// `--forget` also frees a commit the journal keeps answerable for a
+    /// router that will not say to forget it (`rtr journal show`:
+    /// committed-applied-answerable).
     Transaction(SetTransactionArgs),
 }
 
