@@ -138,7 +138,7 @@ def wrapped_client(conn, ch: int, until: float, msg: bytearray) -> List[float]: 
         k = (k + 7919) & 0xFFFFFFFF
         msg[0:4] = k.to_bytes(4, sys.byteorder)
         t0 = perf()
-        conn.send_to_server(ch, msg, rtr.SendFlag.ACCEPT)
+        conn.send_to_server(ch, msg, flags=rtr.SendFlag.ACCEPT)
         while conn.receive_message(ch, 10.0).msgtype != rtr.MsgType.ACCEPTED:
             pass
         lat.append((perf() - t0) * 1e6)
@@ -191,7 +191,7 @@ def measure(name: str, clients: int, seconds: float, msg_size: int, client: Clie
     # Wait for the server to be open: a probe transaction must commit.
     deadline = time.monotonic() + 10
     while True:
-        conn.send_to_server(chans[0], bytes(msg_size), rtr.SendFlag.ACCEPT)
+        conn.send_to_server(chans[0], bytes(msg_size), flags=rtr.SendFlag.ACCEPT)
         m = conn.receive_message(chans[0], 10)
         if m.msgtype == rtr.MsgType.ACCEPTED:
             break

@@ -15,16 +15,16 @@ def test_broadcasts_reach_subscribers_whose_names_match(conn: rtr.Connection) ->
     a = conn.open_server("PYEVT", unsigned_range(0, 99), recipient="srvA", events=[USERDEF, 1, -3, 10])
     b = conn.open_server("PYEVT", unsigned_range(100, 199), recipient="other", events=[USERDEF])
     cli = conn.open_client("PYEVT", events=[USERDEF, 20])
-    conn.broadcast_event(cli, 5, b"hi", recipient="srv*")
+    conn.broadcast_event(cli, b"hi", evtnum=5, recipient="srv*")
     m = a.receive(5)
     assert (m.msgtype, m.evtnum, m.data) == (M.USER_EVENT, 5, b"hi")
     with pytest.raises(rtr.Timeout):
         b.receive(0.2)
-    conn.broadcast_event(a, 20, b"news")
+    conn.broadcast_event(a, b"news", evtnum=20)
     m = cli.receive(5)
     assert (m.msgtype, m.evtnum, m.data) == (M.USER_EVENT, 20, b"news")
     with pytest.raises(rtr.RtrError) as e:
-        conn.broadcast_event(cli, 251)
+        conn.broadcast_event(cli, evtnum=251)
     assert e.value.status == rtr.Status.INVEVTNUM
 
 
@@ -47,7 +47,7 @@ def test_prepare_then_accept(conn: rtr.Connection) -> None:
     cli = conn.open_client("PYPREP")
     cli.send(key(1))
     assert srv.receive(5).msgtype == M.MSG1
-    conn.prepare_tx(cli, 42, b"blob")
+    conn.prepare_tx(cli, reason=42, data=b"blob")
     assert srv.receive(5).msgtype == M.PREPARE
     srv.accept()
     m = cli.receive(5)
