@@ -22,7 +22,7 @@ class Channel:
 
     __slots__ = ("connection", "id", "flags", "_closed")
 
-    def __init__(self, connection: "Connection", channel_id: int, flags: int) -> None:
+    def __init__(self, connection: "Connection", channel_id: int, *, flags: int) -> None:
         self.connection = connection
         self.id = channel_id
         self.flags = OpenFlag(flags)
@@ -30,7 +30,7 @@ class Channel:
 
     @classmethod
     def _opened(cls, conn: "Connection", channel_id: int, flags: int, wait: Optional[float]) -> "Channel":
-        ch = cls(conn, channel_id, flags)
+        ch = cls(conn, channel_id, flags=flags)
         if wait is not None:
             try:
                 ch.wait_opened(wait)

@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import inspect
+import operator
 import select
 import time
 from types import TracebackType
@@ -57,7 +58,7 @@ from typing import (
 )
 
 from ._channel import Channel
-from ._connection import Channels, Connection, Data, Keys, _channel_arg, _closed_error
+from ._connection import Connection, Data, Keys, _channel_arg, _closed_error
 from ._enums import MsgType, OpenFlag
 from ._errors import InvalidChannel, RtrError, Timeout, WrongState
 from ._message import Message
@@ -65,7 +66,16 @@ from ._rtr import Tid
 from ._serve import ServeStats
 from ._transaction import EXIT_WAIT, _check_not_closed, _rejected
 
-__all__ = ["AsyncConnection", "AsyncChannel", "AsyncTransaction", "serve", "AsyncHandler", "STALL_POLL"]
+__all__ = [
+    "AsyncConnection",
+    "AsyncChannel",
+    "AsyncTransaction",
+    "serve",
+    "AsyncHandler",
+    "AsyncChannels",
+    "ChannelLike",
+    "STALL_POLL",
+]
 
 #: While messages wait on channels that no task is receiving from, the
 #: wakeup descriptor stays readable; the connection then stops watching it
@@ -88,13 +98,21 @@ class _Waiter:
         return self.channels is None or msg.channel in self.channels
 
 
-def _channel_list(channels: Channels) -> Optional[List[int]]:
-    arg = _channel_arg(channels)
+#: A channel: its id, a :class:`rtr.Channel` or an :class:`AsyncChannel`.
+ChannelLike = Union[int, Channel, "AsyncChannel"]
+#: What a receive listens to: None (every channel), a channel, or several.
+AsyncChannels = Union[None, ChannelLike, Iterable[ChannelLike]]
+
+
+def _channel_list(channels: AsyncChannels) -> Optional[List[int]]:
+    arg = _channel_arg(channels)  # type: ignore[arg-type]
     if arg is None:
         return None
+    # operator.index: ints and what stands for one (channels), never a str
+    # or a float (TypeError, as the blocking receive raises).
     if isinstance(arg, list):
-        return [int(c) for c in arg]
-    return [int(arg)]  # type: ignore[call-overload]
+        return [operator.index(c) for c in arg]
+    return [operator.index(arg)]  # type: ignore[arg-type]
 
 
 class AsyncConnection:
@@ -118,7 +136,7 @@ class AsyncConnection:
 
     # ------------------------------------------------------------ receive
 
-    async def receive_message(self, channels: Channels = None, timeout: Optional[float] = None) -> Message:
+    async def receive_message(self, channels: AsyncChannels = None, timeout: Optional[float] = None) -> Message:
         """``rtr_receive_message`` without blocking the loop: the next
         message on ``channels`` (None: any channel of the connection),
         waiting at most ``timeout`` seconds (None: for ever). Raises
@@ -159,12 +177,12 @@ class AsyncConnection:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
 
-    def messages(self, channels: Channels = None, timeout: Optional[float] = None) -> AsyncIterator[Message]:
+    def messages(self, channels: AsyncChannels = None, timeout: Optional[float] = None) -> AsyncIterator[Message]:
         """``async for msg in conn.messages(...)``: received messages until
         none arrives within ``timeout`` seconds (None: never stop)."""
         return self._messages(channels, timeout)
 
-    async def _messages(self, channels: Channels, timeout: Optional[float]) -> AsyncIterator[Message]:
+    async def _messages(self, channels: AsyncChannels, timeout: Optional[float]) -> AsyncIterator[Message]:
         while True:
             try:
                 msg = await self.receive_message(channels, timeout)
