@@ -257,6 +257,13 @@ impl Connection {
         self.rtr(py)?.wakeup_fd().or_raise(py)
     }
 
+    /// The arrival descriptor (an extension for event loops, not in the C
+    /// API): made readable by every delivery to this connection, unreadable
+    /// once its reader reads 8 bytes from it. Owned by the library.
+    fn arrival_fd(&self, py: Python<'_>) -> PyResult<i32> {
+        self.rtr(py)?.arrival_fd().or_raise(py)
+    }
+
     /// `rtr_prepare_tx`.
     #[pyo3(signature = (channel, reason=None, data=None, flags=None))]
     fn prepare_tx(

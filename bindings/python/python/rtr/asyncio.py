@@ -16,21 +16,26 @@
             server.cancel()
 
 No thread and no runtime inside the library: an :class:`AsyncConnection`
-watches the connection's wakeup descriptor (:meth:`rtr.Connection.wakeup_fd`,
-readable while a message waits) with ``loop.add_reader``, as ``zmq.asyncio``
-does with ZeroMQ's. When it turns readable, each task awaiting a receive
-gets its turn at a receive with a timeout of 0 on its own channels, in the
-order the tasks started waiting, so RTR's rules hold as in a blocking
-program: a task awaiting a receive on a server channel is, to RTR, a server
-in ``rtr_receive_message`` (receiving again is its implicit accept), and no
-task ever receives another's messages.
+watches a descriptor of the connection with ``loop.add_reader``, as
+``zmq.asyncio`` does with ZeroMQ's. When it turns readable, each task
+awaiting a receive gets its turn at a receive with a timeout of 0 on its own
+channels, in the order the tasks started waiting, so RTR's rules hold as in
+a blocking program: a task awaiting a receive on a server channel is, to
+RTR, a server in ``rtr_receive_message`` (receiving again is its implicit
+accept), and no task ever receives another's messages.
+
+The descriptor is the connection's *arrival* descriptor, the edge-like
+sibling of :meth:`rtr.Connection.wakeup_fd`: every delivery makes it
+readable and the loop's reading makes it unreadable again. (The wakeup
+descriptor stays readable while any message waits, for this loop or not:
+messages waiting for a channel no task receives from just now, or for a
+thread or C code sharing the connection, would make a loop on it spin.)
+So one :class:`AsyncConnection` per connection.
 
 Calls that never wait (send, reply, accept, reject, close, ...) are the
 plain ones of :class:`rtr.Channel`. Cancelling a task that awaits a receive
 loses no message: a message already taken for it goes to the next receive
-on its channel. Messages waiting on a channel that no task is receiving
-keep the descriptor readable; rather than spin, the connection then looks
-again every :data:`STALL_POLL` seconds until such a task comes.
+on its channel.
 """
 
 from __future__ import annotations
@@ -39,8 +44,9 @@ import asyncio
 import collections
 import inspect
 import operator
-import select
+import os
 import time
+import weakref
 from types import TracebackType
 from typing import (
     Any,
@@ -74,17 +80,15 @@ __all__ = [
     "AsyncHandler",
     "AsyncChannels",
     "ChannelLike",
-    "STALL_POLL",
 ]
-
-#: While messages wait on channels that no task is receiving from, the
-#: wakeup descriptor stays readable; the connection then stops watching it
-#: and looks again this often (seconds) until a task receives them.
-STALL_POLL = 0.01
 
 #: What :func:`serve`'s handler may return: reply data (or None), or an
 #: awaitable of it (``async def`` handlers).
 AsyncHandler = Callable[[Message], Union[Data, None, Awaitable[Union[Data, None]]]]
+
+
+# The AsyncConnection of each Connection (one each: see the module documentation).
+_OWNERS: "weakref.WeakKeyDictionary[Connection, weakref.ReferenceType[AsyncConnection]]" = weakref.WeakKeyDictionary()
 
 
 class _Waiter:
@@ -125,14 +129,20 @@ class AsyncConnection:
 
     def __init__(self, connection: Optional[Connection] = None) -> None:
         self.connection = connection if connection is not None else Connection()
-        self._fd = self.connection.wakeup_fd()
+        owner = _OWNERS.get(self.connection)
+        if owner is not None and owner() is not None:
+            raise RuntimeError(
+                f"{self.connection!r} already has an AsyncConnection (one per connection: they "
+                "would share its arrival descriptor); use that one, or conn.connect() for another"
+            )
+        _OWNERS[self.connection] = weakref.ref(self)
+        self._fd = self.connection._native.arrival_fd()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._waiters: List[_Waiter] = []
         # Messages taken for a receive whose task was cancelled before it
         # could return them: the next matching receive returns them first.
         self._stash: Deque[Message] = collections.deque()
         self._watching = False
-        self._poll: Optional[asyncio.TimerHandle] = None
 
     # ------------------------------------------------------------ receive
 
@@ -203,25 +213,25 @@ class AsyncConnection:
         self._loop = loop
 
     def _watch(self) -> None:
-        """Watch the wakeup descriptor (again): at once if it is readable."""
-        if self._poll is not None:
-            self._poll.cancel()
-            self._poll = None
+        """Watch the arrival descriptor (it stays readable from a delivery
+        until read, so nothing delivered before is missed)."""
         if not self._watching and self._loop is not None:
             self._loop.add_reader(self._fd, self._on_readable)
             self._watching = True
 
     def _unwatch(self) -> None:
-        if self._poll is not None:
-            self._poll.cancel()
-            self._poll = None
         if self._watching and self._loop is not None:
             self._loop.remove_reader(self._fd)
         self._watching = False
 
     def _on_readable(self) -> None:
-        """Give every waiting task its turn at a receive that does not wait."""
-        progress = False
+        """Something was delivered: give every waiting task its turn at a
+        receive that does not wait. The descriptor is read first, so a
+        delivery during the turns makes it readable again."""
+        try:
+            os.read(self._fd, 8)
+        except BlockingIOError:
+            pass  # read already (a turn run by hand, or a spurious wakeup)
         for waiter in list(self._waiters):
             if waiter.future.done():
                 # Timed out or cancelled: it takes no message.
@@ -234,19 +244,11 @@ class AsyncConnection:
             except RtrError as e:
                 self._waiters.remove(waiter)
                 waiter.future.set_exception(e)
-                progress = True
                 continue
             self._waiters.remove(waiter)
             waiter.future.set_result(msg)
-            progress = True
         if not self._waiters:
             self._unwatch()
-        elif not progress and _readable(self._fd):
-            # What waits is for channels no task receives from now: do not
-            # spin on a descriptor that stays readable; look again later.
-            self._unwatch()
-            assert self._loop is not None
-            self._poll = self._loop.call_later(STALL_POLL, self._watch)
 
     # ------------------------------------------------------------ channels
 
@@ -314,6 +316,7 @@ class AsyncConnection:
             if not waiter.future.done():
                 waiter.future.set_exception(InvalidChannel("the connection was closed"))
         self._waiters.clear()
+        _OWNERS.pop(self.connection, None)
         self.connection.close()
 
     async def __aenter__(self) -> "AsyncConnection":
@@ -329,10 +332,6 @@ class AsyncConnection:
 
     def __repr__(self) -> str:
         return f"<rtr.asyncio.AsyncConnection of {self.connection!r}>"
-
-
-def _readable(fd: int) -> bool:
-    return bool(select.select([fd], [], [], 0)[0])
 
 
 class AsyncChannel:
