@@ -149,6 +149,9 @@ def _in_child(body: str) -> tuple[int, str]:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
+# Python 3.12+ warns about any fork of a process with threads (the node's):
+# forking one is what this test is about.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_connection_used_after_fork_raises_a_clear_error(conn: rtr.Connection) -> None:
     srv = conn.open_server(FAC, unsigned_range(0, 99))
     global _FORK_CONN, _FORK_SRV, _FORK_EXTRA
