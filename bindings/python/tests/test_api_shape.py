@@ -62,7 +62,20 @@ OLD_FORMS: List[Tuple[str, Callable[[rtr.Connection, rtr.Channel, rtr.Channel], 
     ("ch.accept(0, 1)", lambda c, s, k: k.accept(0, 1)),
     ("ch.close(1)", lambda c, s, k: k.close(1)),
     ("ch.start_tx(5000, 0)", lambda c, s, k: k.start_tx(5000, 0)),
+    # The asyncio channels, the same.
+    ("async ch.reject(0, 1)", lambda c, s, k: _async(c, s).reject(0, 1)),
+    ("async ch.accept(0, 1)", lambda c, s, k: _async(c, k).accept(0, 1)),
+    ("async ch.close(1)", lambda c, s, k: _async(c, k).close(1)),
+    ("async ch.start_tx(5000, 0)", lambda c, s, k: _async(c, k).start_tx(5000, 0)),
+    ("async ch.prepare(42)", lambda c, s, k: _async(c, k).prepare(42)),
 ]
+
+
+def _async(conn: rtr.Connection, ch: rtr.Channel) -> rtr.asyncio.AsyncChannel:
+    """An AsyncChannel over ``ch``, without a loop (its sync calls need none)."""
+    aconn = rtr.asyncio._OWNERS.get(conn)
+    a = aconn() if aconn is not None else None
+    return rtr.asyncio.AsyncChannel(a if a is not None else rtr.asyncio.AsyncConnection(conn), ch)
 
 
 @pytest.mark.parametrize("form,call", OLD_FORMS, ids=[f for f, _ in OLD_FORMS])

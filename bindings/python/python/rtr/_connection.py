@@ -23,7 +23,7 @@ from typing import (
 
 from . import _rtr
 from ._enums import MsgType, OpenFlag, Status
-from ._errors import InvalidChannel, RtrError, Timeout, from_status
+from ._errors import InvalidChannel, Timeout, from_status
 from ._keys import KeySegment, _native_keys
 from ._keywords import _c_order
 from ._message import Message

@@ -67,6 +67,7 @@ from ._channel import Channel
 from ._connection import Connection, Data, Keys, _channel_arg, _closed_error
 from ._enums import MsgType, OpenFlag
 from ._errors import InvalidChannel, RtrError, Timeout, WrongState
+from ._keywords import _c_order
 from ._message import Message
 from ._rtr import Tid
 from ._serve import ServeStats
@@ -369,28 +370,52 @@ class AsyncChannel:
         """``async for``: messages on this channel until none arrives within ``timeout`` seconds."""
         return self.connection.messages(self.channel.id, timeout)
 
+    @_c_order(1, "send(data, accept=..., flags=...)")
     def send(self, data: Data, *, accept: bool = False, flags: int = 0) -> None:
         """``rtr_send_to_server``; ``accept=True`` adds ``SendFlag.ACCEPT``."""
         self.channel.send(data, accept=accept, flags=flags)
 
+    @_c_order(1, "reply(data, accept=..., flags=...)")
     def reply(self, data: Data, *, accept: bool = False, flags: int = 0) -> None:
         """``rtr_reply_to_client``; ``accept=True`` adds ``ReplyFlag.ACCEPT``."""
         self.channel.reply(data, accept=accept, flags=flags)
 
+    @_c_order(1, "accept(reason, flags=...)")
     def accept(self, reason: int = 0, *, flags: int = 0) -> None:
         """``rtr_accept_tx``."""
         self.channel.accept(reason, flags=flags)
 
+    @_c_order(1, "reject(reason, flags=...)")
     def reject(self, reason: int = 0, *, flags: int = 0) -> None:
         """``rtr_reject_tx``."""
         self.channel.reject(reason, flags=flags)
 
+    @_c_order(1, "start_tx(timeout_ms, flags=...)")
+    def start_tx(self, timeout_ms: Optional[int] = None, *, flags: int = 0) -> None:
+        """``rtr_start_tx`` (``timeout_ms`` None or 0: no transaction timeout)."""
+        self.channel.start_tx(timeout_ms, flags=flags)
+
+    @_c_order(0, "prepare(reason=..., data=..., flags=...)")
+    def prepare(self, *, reason: int = 0, data: Data = b"", flags: int = 0) -> None:
+        """``rtr_prepare_tx`` (``MsgType.PREPARED`` follows, to receive)."""
+        self.channel.prepare(reason=reason, data=data, flags=flags)
+
+    @property
+    def user_handle(self) -> int:
+        return self.channel.user_handle
+
+    @user_handle.setter
+    def user_handle(self, handle: int) -> None:
+        self.channel.user_handle = handle
+
+    @_c_order(1, "broadcast_event(data, evtnum=..., recipient=..., flags=...)")
     def broadcast_event(
         self, data: Data = b"", *, evtnum: int, recipient: Optional[str] = None, flags: int = 0
     ) -> None:
         """``rtr_broadcast_event`` from this channel."""
         self.channel.broadcast_event(data, evtnum=evtnum, recipient=recipient, flags=flags)
 
+    @_c_order(0, "close(flags=...)")
     def close(self, *, flags: int = 0) -> None:
         """``rtr_close_channel`` (closing twice does nothing)."""
         self.channel.close(flags=flags)
