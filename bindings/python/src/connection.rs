@@ -420,6 +420,25 @@ impl Connection {
         }
     }
 
+    /// A receive that does not wait: the next message on `channels`, or
+    /// None when none waits (where `receive(channels, 0)` raises the
+    /// timeout). For event loops, which try often and mostly find nothing:
+    /// no exception is made for that.
+    #[pyo3(signature = (channels=None))]
+    fn try_receive<'py>(
+        &self,
+        py: Python<'py>,
+        channels: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Received<'py>>> {
+        let which = args::receive_list(channels)?;
+        let rtr = self.rtr(py)?;
+        match rtr.receive(&which, Some(Duration::ZERO)) {
+            Ok(m) => Ok(Some(received(py, m))),
+            Err(RtrError::Timeout) => Ok(None),
+            Err(e) => Err(core_error(py, e)),
+        }
+    }
+
     /// `rtr_receive_message`: the next message on `channels` (None: every
     /// channel of this connection; a channel; or an iterable of channels),
     /// waiting at most `timeout` seconds (None: for ever; 0: poll). Raises
@@ -446,23 +465,7 @@ impl Connection {
             };
             let rtr = self.rtr(py)?;
             match py.detach(|| rtr.receive(&which, Some(slice))) {
-                Ok(m) => {
-                    let (status, reason) = match m.status() {
-                        Some((s, r)) => (Some(s), Some(r)),
-                        None => (None, None),
-                    };
-                    let sb = m.sb;
-                    return Ok((
-                        sb.channel,
-                        sb.msgtype.code(),
-                        sb.usrhdl,
-                        Tid(sb.tid),
-                        sb.evtnum,
-                        PyBytes::new(py, &m.data),
-                        status,
-                        reason,
-                    ));
-                }
+                Ok(m) => return Ok(received(py, m)),
                 Err(RtrError::Timeout) => {
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         return Err(core_error(py, RtrError::Timeout));
@@ -473,6 +476,15 @@ impl Connection {
             }
         }
     }
+}
+
+fn received(py: Python<'_>, m: rtr_core::Message) -> Received<'_> {
+    let (status, reason) = match m.status() {
+        Some((s, r)) => (Some(s), Some(r)),
+        None => (None, None),
+    };
+    let sb = m.sb;
+    (sb.channel, sb.msgtype.code(), sb.usrhdl, Tid(sb.tid), sb.evtnum, PyBytes::new(py, &m.data), status, reason)
 }
 
 fn opt_flags(obj: Option<&Bound<'_, PyAny>>) -> PyResult<u32> {

@@ -155,14 +155,13 @@ class AsyncConnection:
         of the receive otherwise (:class:`rtr.InvalidChannel` once every
         listed channel is closed)."""
         chans = _channel_list(channels)
-        for msg in self._stash:
-            if chans is None or msg.channel in chans:
-                self._stash.remove(msg)
-                return msg
-        try:
-            return self.connection.receive_message(chans, 0)
-        except Timeout:
-            pass
+        for stashed in self._stash:
+            if chans is None or stashed.channel in chans:
+                self._stash.remove(stashed)
+                return stashed
+        now = self._try(chans)
+        if now is not None:
+            return now
         loop = asyncio.get_running_loop()
         self._bind(loop)
         waiter = _Waiter(chans, loop.create_future())
@@ -200,6 +199,12 @@ class AsyncConnection:
             except Timeout:
                 return
             yield msg
+
+    def _try(self, channels: Optional[List[int]]) -> Optional[Message]:
+        """A receive that does not wait (None when nothing waits: no
+        Timeout exception is made for the many tries that find nothing)."""
+        raw = self.connection._native.try_receive(channels)
+        return None if raw is None else Message._from_native(raw)
 
     def _expire(self, waiter: _Waiter) -> None:
         if not waiter.future.done():
@@ -239,12 +244,12 @@ class AsyncConnection:
                 self._waiters.remove(waiter)
                 continue
             try:
-                msg = self.connection.receive_message(waiter.channels, 0)
-            except Timeout:
-                continue
+                msg = self._try(waiter.channels)
             except RtrError as e:
                 self._waiters.remove(waiter)
                 waiter.future.set_exception(e)
+                continue
+            if msg is None:
                 continue
             self._waiters.remove(waiter)
             waiter.future.set_result(msg)
