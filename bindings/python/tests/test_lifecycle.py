@@ -109,14 +109,17 @@ def test_the_wakeup_fd_turns_unreadable_after_the_receive_of_a_vote_request(conn
     assert srv.receive(0).is_data
     deadline = time.monotonic() + 5
     outcome = None
+    empty = 0
     while outcome is None and time.monotonic() < deadline:
         if select.select([fd], [], [], 5)[0]:
             try:
                 outcome = srv.receive(0)
             except rtr.Timeout:
-                # The vote request, consumed: nothing else waits now.
-                assert select.select([fd], [], [], 0)[0] == []
+                # The vote request, consumed (the outcome may be readable
+                # at once after it: the receive just voted).
+                empty += 1
     assert outcome is not None and outcome.msgtype == rtr.MsgType.ACCEPTED
+    assert empty <= 1, "the fd was readable for nothing more than once"
     assert select.select([fd], [], [], 0)[0] == []
     assert cli.receive(5).msgtype == rtr.MsgType.ACCEPTED
 
