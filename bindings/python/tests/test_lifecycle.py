@@ -75,6 +75,19 @@ def test_closing_the_process_wide_connection_leaves_the_node_up() -> None:
             assert srv2.receive(5).is_data
 
 
+def test_the_module_functions_get_a_new_connection_after_theirs_was_closed() -> None:
+    first = rtr.process_connection()
+    ch = rtr.open_channel(rtr.OpenFlag.CLIENT, "PYLIFE_MOD")
+    first.close()
+    with pytest.raises(rtr.InvalidChannel):
+        first.close_channel(ch)
+    second = rtr.process_connection()
+    assert second is not first and not second.closed
+    ch2 = rtr.open_channel(rtr.OpenFlag.CLIENT, "PYLIFE_MOD")
+    assert rtr.receive_message(ch2, 5).msgtype == rtr.MsgType.OPENED
+    rtr.close_channel(ch2)
+
+
 def test_a_receive_with_an_infinite_or_huge_timeout_waits_for_the_message(conn: rtr.Connection) -> None:
     srv = conn.open_server(FAC, unsigned_range(0, 99))
     cli = conn.open_client(FAC)

@@ -442,10 +442,12 @@ _process: Optional[Connection] = None
 
 
 def process_connection() -> Connection:
-    """The process-wide connection (created on first use)."""
+    """The connection the module functions use: a :class:`Connection` to the
+    process-wide node, made on first use, and made again after someone
+    closed it."""
     global _process
     with _process_lock:
-        if _process is None:
+        if _process is None or _process.closed:
             _process = Connection()
         return _process
 
