@@ -229,8 +229,17 @@ def test_bad_arguments_raise_the_rtr_error() -> None:
     async def main() -> None:
         conn = ra.AsyncConnection(rtr.Connection.embedded())
         srv = await conn.open_server("PYASYNC_BAD", unsigned_range(0, 99))
+        for bad in (-1, float("nan"), -float("inf")):
+            with pytest.raises(rtr.InvalidArgument) as e:
+                await srv.receive(bad)
+            assert e.value.status is rtr.Status.INVTIMOUTMS
+        # Even when a message waits: a bad timeout is refused, the message stays.
+        cli = await conn.open_client("PYASYNC_BAD")
+        cli.send(key(1))
+        await asyncio.sleep(0.1)
         with pytest.raises(rtr.InvalidArgument):
             await srv.receive(-1)
+        assert (await srv.receive(5)).is_data
         with pytest.raises(rtr.InvalidChannel):
             await conn.receive_message(999, 0.1)
         with pytest.raises(TypeError):

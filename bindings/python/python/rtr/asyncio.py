@@ -65,8 +65,8 @@ from typing import (
 
 from ._channel import Channel
 from ._connection import Connection, Data, Keys, _channel_arg, _closed_error
-from ._enums import MsgType, OpenFlag
-from ._errors import InvalidChannel, RtrError, Timeout, WrongState
+from ._enums import MsgType, OpenFlag, Status
+from ._errors import InvalidArgument, InvalidChannel, RtrError, Timeout, WrongState
 from ._keywords import _c_order
 from ._message import Message
 from ._rtr import Tid
@@ -98,9 +98,6 @@ class _Waiter:
     def __init__(self, channels: Optional[List[int]], future: "asyncio.Future[Message]") -> None:
         self.channels = channels
         self.future = future
-
-    def wants(self, msg: Message) -> bool:
-        return self.channels is None or msg.channel in self.channels
 
 
 #: A channel: its id, a :class:`rtr.Channel` or an :class:`AsyncChannel`.
@@ -155,6 +152,8 @@ class AsyncConnection:
         of the receive otherwise (:class:`rtr.InvalidChannel` once every
         listed channel is closed)."""
         chans = _channel_list(channels)
+        if timeout is not None and not timeout >= 0:  # negative, or NaN
+            raise InvalidArgument(f"timeout {timeout} is not a number of seconds >= 0", Status.INVTIMOUTMS)
         for stashed in self._stash:
             if chans is None or stashed.channel in chans:
                 self._stash.remove(stashed)
@@ -169,10 +168,6 @@ class AsyncConnection:
         self._watch()
         expiry = None
         if timeout is not None and timeout != float("inf"):
-            if timeout < 0 or timeout != timeout:
-                self._waiters.remove(waiter)
-                # The blocking call raises the right error for a bad timeout.
-                return self.connection.receive_message(chans, timeout)
             expiry = loop.call_later(timeout, self._expire, waiter)
         try:
             return await waiter.future
