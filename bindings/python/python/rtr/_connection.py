@@ -32,6 +32,7 @@ from ._rtr import Tid
 ChannelLike = Union[int, "Channel"]
 Channels = Union[None, ChannelLike, Iterable[ChannelLike]]
 Keys = Union[None, KeySegment, Sequence[Union[KeySegment, tuple]]]  # type: ignore[type-arg]
+# Message data: bytes-like objects are sent as they are, a str UTF-8 encoded.
 Data = Union[bytes, bytearray, memoryview, str]
 QualifierValue = Union[None, int, str]
 # A qualifier by C name or code (Mapping is invariant in its key type: one
@@ -243,7 +244,8 @@ class Connection:
 
     @_c_order(2, "reply_to_client(channel, data, flags=...)")
     def reply_to_client(self, channel: ChannelLike, data: Data, *, flags: int = 0) -> None:
-        """``rtr_reply_to_client``; ``ReplyFlag.ACCEPT`` also votes to accept."""
+        """``rtr_reply_to_client``; ``ReplyFlag.ACCEPT`` also votes to accept.
+        ``data``: bytes-like, or a str, which is sent UTF-8 encoded."""
         self._native.reply_to_client(channel, data, flags)
 
     @_c_order(1, "accept_tx(channel, reason=..., flags=...)")
