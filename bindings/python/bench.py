@@ -16,6 +16,10 @@ Three server/client pairings:
   of the binding on the client side alone.
 * ``py-tx/c-server``: the same with the ``with ch.transaction()`` helper.
 * ``py-client/py-server``: both sides in Python (``rtr.serve``).
+* ``py-async...``: the clients as tasks of one asyncio loop on one thread
+  (``rtr.asyncio``): send, then ``await`` the outcome (``py-async``), or
+  ``async with ch.transaction()`` (``py-async-tx``). "clients" is then the
+  number of tasks, not threads.
 
 Compare with ``rtr bench --clients 1 --servers 1 --server-threads 1
 --no-journal`` (Rust client and server through rtr-core directly), which the
@@ -138,7 +142,7 @@ def wrapped_client(conn, ch: int, until: float, msg: bytearray) -> List[float]: 
         k = (k + 7919) & 0xFFFFFFFF
         msg[0:4] = k.to_bytes(4, sys.byteorder)
         t0 = perf()
-        conn.send_to_server(ch, msg, rtr.SendFlag.ACCEPT)
+        conn.send_to_server(ch, msg, flags=rtr.SendFlag.ACCEPT)
         while conn.receive_message(ch, 10.0).msgtype != rtr.MsgType.ACCEPTED:
             pass
         lat.append((perf() - t0) * 1e6)
@@ -149,7 +153,7 @@ def tx_client(conn, ch: int, until: float, msg: bytearray) -> List[float]:  # ty
     """The transaction context manager (explicit start_tx, then send with accept)."""
     import rtr
 
-    channel = rtr.Channel(conn, ch, rtr.OpenFlag.CLIENT)
+    channel = rtr.Channel(conn, ch, flags=rtr.OpenFlag.CLIENT)
     lat: List[float] = []
     k = ch
     perf = time.perf_counter
@@ -161,6 +165,51 @@ def tx_client(conn, ch: int, until: float, msg: bytearray) -> List[float]:  # ty
             tx.send(msg, accept=True)
         lat.append((perf() - t0) * 1e6)
     return lat
+
+
+def _async_clients(with_tx: bool) -> Callable[[object, List[int], float, int], List[List[float]]]:
+    """All the clients as tasks of one asyncio loop on one thread
+    (rtr.asyncio): send with ACCEPT then ``await`` the ACCEPTED, or the
+    ``async with ch.transaction()`` helper."""
+
+    def run_all(conn, chans: List[int], until: float, msg_size: int) -> List[List[float]]:  # type: ignore[no-untyped-def]
+        import asyncio
+
+        import rtr
+        import rtr.asyncio as ra
+
+        async def main() -> List[List[float]]:
+            aconn = ra.AsyncConnection(conn)  # shares the connection: not closed here
+
+            async def one(ch: int) -> List[float]:
+                lat: List[float] = []
+                msg = bytearray(msg_size)
+                k = ch
+                perf = time.perf_counter
+                channel = ra.AsyncChannel(aconn, rtr.Channel(conn, ch, flags=rtr.OpenFlag.CLIENT))
+                while perf() < until:
+                    k = (k + 7919) & 0xFFFFFFFF
+                    msg[0:4] = k.to_bytes(4, sys.byteorder)
+                    t0 = perf()
+                    if with_tx:
+                        async with channel.transaction() as tx:
+                            tx.send(msg, accept=True)
+                    else:
+                        conn.send_to_server(ch, msg, flags=rtr.SendFlag.ACCEPT)
+                        while (await aconn.receive_message(ch, 10.0)).msgtype != rtr.MsgType.ACCEPTED:
+                            pass
+                    lat.append((perf() - t0) * 1e6)
+                return lat
+
+            try:
+                return list(await asyncio.gather(*(one(c) for c in chans)))
+            finally:
+                aconn._unwatch()
+
+        return asyncio.run(main())
+
+    run_all.is_async = True  # type: ignore[attr-defined]
+    return run_all
 
 
 def measure(name: str, clients: int, seconds: float, msg_size: int, client: Client, server: str, c_lib: Optional[ctypes.CDLL]) -> Tuple[float, List[float]]:
@@ -191,7 +240,7 @@ def measure(name: str, clients: int, seconds: float, msg_size: int, client: Clie
     # Wait for the server to be open: a probe transaction must commit.
     deadline = time.monotonic() + 10
     while True:
-        conn.send_to_server(chans[0], bytes(msg_size), rtr.SendFlag.ACCEPT)
+        conn.send_to_server(chans[0], bytes(msg_size), flags=rtr.SendFlag.ACCEPT)
         m = conn.receive_message(chans[0], 10)
         if m.msgtype == rtr.MsgType.ACCEPTED:
             break
@@ -206,11 +255,15 @@ def measure(name: str, clients: int, seconds: float, msg_size: int, client: Clie
     def run(i: int) -> None:
         lats[i] = client(conn, chans[i], until, bytearray(msg_size))
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    if getattr(client, "is_async", False):
+        # One thread, one loop, every client a task.
+        lats = client(conn, chans, until, msg_size)  # type: ignore[arg-type,assignment]
+    else:
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     elapsed = time.perf_counter() - start
     for ch in chans:
         conn.close_channel(ch)
@@ -253,8 +306,11 @@ def main() -> int:
         ("py-client/c-server", raw_client, "c"),
         ("py-methods/c-server", wrapped_client, "c"),
         ("py-tx/c-server", tx_client, "c"),
+        ("py-async/c-server", _async_clients(False), "c"),
+        ("py-async-tx/c-server", _async_clients(True), "c"),
         ("py-client/py-server", raw_client, "py"),
         ("py-tx/py-server", tx_client, "py"),
+        ("py-async/py-server", _async_clients(False), "py"),
     ]
     for name, client, server in runs:
         if server == "c" and c_so is None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import rtr._enums as e
 
-CLASSES = ["OpenFlag", "SendFlag", "ReplyFlag", "AcceptFlag", "RejectFlag", "CloseFlag", "TidFlag", "MsgType", "Status", "KeyType"]
+CLASSES = ["OpenFlag", "SendFlag", "ReplyFlag", "AcceptFlag", "RejectFlag", "CloseFlag", "TidFlag", "MsgType", "Status", "KeyType", "EvtNum"]
 
 
 def render() -> str:
@@ -27,8 +27,9 @@ def render() -> str:
         cls = getattr(e, name)
         base = "enum.IntFlag" if issubclass(cls, enum.IntFlag) else "enum.IntEnum"
         out.append(f"\nclass {name}({base}):\n")
-        for m in cls:
-            out.append(f"    {m.name} = {int(m)}\n")
+        # Every name, aliases too (EvtNum.RTRBASE is EvtNum.FACREADY).
+        for mname, m in cls.__members__.items():
+            out.append(f"    {mname} = {int(m)}\n")
         if name == "Status":
             out.append("    @property\n    def text(self) -> str: ...\n    @property\n    def c_name(self) -> str: ...\n")
     return "".join(out)

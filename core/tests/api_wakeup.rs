@@ -80,3 +80,52 @@ fn closing_a_channel_with_waiting_messages_clears_the_descriptor() {
     rtr.close_channel(s, 0).unwrap();
     assert!(!readable(fd), "the closed channel's messages were discarded");
 }
+
+fn drain(fd: i32) -> bool {
+    let mut v = 0u64;
+    // SAFETY: reads 8 bytes into `v` from the library's non-blocking eventfd,
+    // as the arrival descriptor's reader is meant to.
+    let n = unsafe { libc::read(fd, (&mut v as *mut u64).cast(), 8) };
+    n == 8
+}
+
+#[test]
+fn the_arrival_descriptor_fires_at_every_delivery_even_while_others_messages_wait() {
+    let rtr = Rtr::embedded().unwrap();
+    let s = open_ok(&rtr, server_params("ARRIVE", 0, 100, 0));
+    let c = open_ok(&rtr, client_params("ARRIVE"));
+    let wake = rtr.wakeup_fd().unwrap();
+    let fd = rtr.arrival_fd().unwrap();
+    assert_eq!(rtr.arrival_fd().unwrap(), fd, "one per connection");
+    assert!(!readable(fd), "nothing arrived yet");
+
+    // A message waits for the server, which is busy elsewhere.
+    rtr.send_to_server(c, 0, &msg(1, b"a")).unwrap();
+    assert!(eventually(|| readable(fd)));
+    assert!(drain(fd));
+    assert!(!readable(fd), "its reader made it unreadable");
+    assert!(readable(wake), "the wakeup descriptor still says a message waits");
+
+    // The next delivery (a user event for the client) fires it again,
+    // although the server's message still waits.
+    let mut p = client_params("ARRIVE");
+    p.events = vec![-1, 9];
+    let c2 = open_ok(&rtr, p);
+    assert!(eventually(|| readable(fd)));
+    assert!(drain(fd));
+    rtr.broadcast_event(s, 0, b"e", 9, None).unwrap();
+    assert!(eventually(|| readable(fd)), "a new delivery while another message waits");
+    assert!(drain(fd));
+    expect(&rtr, c2, MsgType::UserEvent);
+    expect(&rtr, s, MsgType::Msg1);
+    assert!(!readable(fd) && !readable(wake));
+
+    // Made after messages already wait: readable at once.
+    let rtr2 = Rtr::embedded().unwrap();
+    let s2 = open_ok(&rtr2, server_params("ARRIVE2", 0, 100, 0));
+    let c3 = open_ok(&rtr2, client_params("ARRIVE2"));
+    rtr2.send_to_server(c3, 0, &msg(1, b"a")).unwrap();
+    assert!(eventually(|| readable(rtr2.wakeup_fd().unwrap())));
+    assert!(readable(rtr2.arrival_fd().unwrap()));
+    expect(&rtr2, s2, MsgType::Msg1);
+}

@@ -94,14 +94,17 @@ pub(crate) fn timeout_ms(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u32>
     }
 }
 
-/// A receive timeout in seconds (float or int): `None` waits forever,
-/// 0 polls. Negative, NaN or absurdly large values raise `RTR_STS_INVTIMOUTMS`.
+/// A receive timeout in seconds (float or int): `None` or `math.inf` waits
+/// forever (so does any timeout too long for a `Duration`), 0 polls.
+/// Negative or NaN values raise `RTR_STS_INVTIMOUTMS`.
 pub(crate) fn timeout_secs(py: Python<'_>, t: Option<f64>) -> PyResult<Option<Duration>> {
     match t {
         None => Ok(None),
-        Some(s) => Duration::try_from_secs_f64(s)
-            .map(Some)
-            .map_err(|_| status_error(py, Status::Invtimoutms, format!("timeout {s} is not a number of seconds >= 0"))),
+        Some(s) if s.is_nan() || s < 0.0 => {
+            Err(status_error(py, Status::Invtimoutms, format!("timeout {s} is not a number of seconds >= 0")))
+        }
+        // Too long for a Duration (math.inf among them): no end.
+        Some(s) => Ok(Duration::try_from_secs_f64(s).ok()),
     }
 }
 

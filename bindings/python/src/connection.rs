@@ -5,14 +5,16 @@
 //! the GIL released.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use rtr_core::{EmbeddedConfig, OpenParams, Rtr, RtrError};
+use rtr_core::{EmbeddedConfig, OpenParams, Rtr, RtrError, Status};
 
 use crate::args;
-use crate::errors::{core_error, OrRaise};
+use crate::errors::{core_error, status_error, OrRaise};
+use crate::fork;
 use crate::tid::Tid;
 
 /// The longest a receive waits in core before it lets Python look at its
@@ -27,15 +29,42 @@ type Received<'py> = (u32, u32, usize, Tid, i32, Bound<'py, PyBytes>, Option<i32
 /// One library connection to an RTR node (what one process has).
 #[pyclass(module = "rtr._rtr", frozen)]
 pub struct Connection {
-    rtr: Rtr,
+    /// None once closed. Each call takes a clone (an `Arc`) for its
+    /// duration, so `close` never waits for a call in progress, and a
+    /// receive notices the close at its next poll slice.
+    rtr: Mutex<Option<Rtr>>,
+    /// The process (and fork generation) it was made in: see [`fork`].
+    origin: fork::Origin,
     /// The wakeup relay: while a Python wakeup routine is set, this ends
     /// the relay thread when dropped (with the routine registered in core).
-    wakeup: std::sync::Mutex<Option<std::sync::mpsc::SyncSender<()>>>,
+    wakeup: Mutex<Option<std::sync::mpsc::SyncSender<()>>>,
 }
 
 impl Connection {
-    fn new(rtr: Rtr) -> Connection {
-        Connection { rtr, wakeup: std::sync::Mutex::new(None) }
+    fn new(rtr: Rtr, origin: fork::Origin) -> Connection {
+        Connection { rtr: Mutex::new(Some(rtr)), origin, wakeup: Mutex::new(None) }
+    }
+
+    /// The core connection for one call: an error if this connection was
+    /// closed, or was inherited across a `fork()` (checked first: in a
+    /// child, a lock held by a parent's thread at the fork is never freed).
+    fn rtr(&self, py: Python<'_>) -> PyResult<Rtr> {
+        self.origin.check(py)?;
+        let slot = self.rtr.lock().unwrap_or_else(|e| e.into_inner());
+        slot.clone().ok_or_else(|| status_error(py, Status::Chanclosed, "the connection is closed".into()))
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // A connection inherited across a fork is not ours to disconnect:
+        // dropping it would tell the parent's node (through a socket the
+        // child shares) that the parent went away. Leak it instead.
+        if self.origin.is_stale() {
+            let slot = self.rtr.get_mut().unwrap_or_else(|e| e.into_inner());
+            std::mem::forget(slot.take());
+            std::mem::forget(self.wakeup.get_mut().unwrap_or_else(|e| e.into_inner()).take());
+        }
     }
 }
 
@@ -48,8 +77,9 @@ impl Connection {
     #[staticmethod]
     fn process(py: Python<'_>) -> PyResult<Self> {
         // The first call opens the journal (file I/O and a sync).
+        let origin = fork::Origin::process_wide(py)?;
         let rtr = py.detach(|| Rtr::global().cloned()).or_raise(py)?;
-        Ok(Connection::new(rtr))
+        Ok(Connection::new(rtr, origin))
     }
 
     /// A new embedded node of its own, and a connection to it. With
@@ -62,7 +92,7 @@ impl Connection {
             None => EmbeddedConfig::default(),
         };
         let rtr = py.detach(|| Rtr::embedded_with(cfg)).or_raise(py)?;
-        Ok(Connection::new(rtr))
+        Ok(Connection::new(rtr, fork::Origin::here()))
     }
 
     /// A connection to the node daemon listening on the Unix socket
@@ -70,14 +100,36 @@ impl Connection {
     #[staticmethod]
     fn daemon(py: Python<'_>, socket: PathBuf) -> PyResult<Self> {
         let rtr = py.detach(|| Rtr::connect_socket(socket)).or_raise(py)?;
-        Ok(Connection::new(rtr))
+        Ok(Connection::new(rtr, fork::Origin::here()))
     }
 
     /// Another connection to the same node: behaves like a second process
     /// attached to it (its own channels; closing it is a process exit).
     fn connect(&self, py: Python<'_>) -> PyResult<Self> {
-        let rtr = self.rtr.connect_again().or_raise(py)?;
-        Ok(Connection::new(rtr))
+        let rtr = self.rtr(py)?.connect_again().or_raise(py)?;
+        Ok(Connection::new(rtr, fork::Origin::here()))
+    }
+
+    /// Detach from the node: later calls raise `RTR_STS_CHANCLOSED`, a
+    /// receive waiting in another thread ends within a poll slice. When no
+    /// other handle shares the core connection (every connection but the
+    /// process-wide one), the node closes its channels as at a process exit.
+    /// Closing twice does nothing.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.origin.check(py)?;
+        let taken = self.rtr.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(rtr) = taken {
+            let _ = rtr.set_wakeup(None);
+            *self.wakeup.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            py.detach(move || drop(rtr));
+        }
+        Ok(())
+    }
+
+    /// Whether `close` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.rtr.lock().unwrap_or_else(|e| e.into_inner()).is_none()
     }
 
     /// `rtr_open_channel`. Returns the channel id; the outcome arrives as
@@ -105,7 +157,7 @@ impl Connection {
             segments: args::key_segments(keys)?,
             partition: args::opt_str(partition, "partition")?,
         };
-        self.rtr.open_channel(params).or_raise(py)
+        self.rtr(py)?.open_channel(params).or_raise(py)
     }
 
     /// `rtr_close_channel`.
@@ -118,7 +170,7 @@ impl Connection {
     ) -> PyResult<()> {
         let chan = args::channel(channel)?;
         let fl = opt_flags(flags)?;
-        self.rtr.close_channel(chan, fl).or_raise(py)
+        self.rtr(py)?.close_channel(chan, fl).or_raise(py)
     }
 
     /// `rtr_start_tx`; `timeout_ms` None or 0: no transaction timeout.
@@ -133,7 +185,7 @@ impl Connection {
         let chan = args::channel(channel)?;
         let fl = opt_flags(flags)?;
         let t = args::timeout_ms(timeout_ms)?;
-        self.rtr.start_tx(chan, fl, t).or_raise(py)
+        self.rtr(py)?.start_tx(chan, fl, t).or_raise(py)
     }
 
     /// `rtr_send_to_server`.
@@ -148,7 +200,7 @@ impl Connection {
         let chan = args::channel(channel)?;
         let fl = opt_flags(flags)?;
         let msg = args::data(data)?;
-        self.rtr.send_to_server(chan, fl, &msg).or_raise(py)
+        self.rtr(py)?.send_to_server(chan, fl, &msg).or_raise(py)
     }
 
     /// `rtr_set_wakeup`: `callback()` is called (with no argument) when a
@@ -162,7 +214,7 @@ impl Connection {
         let mut slot = self.wakeup.lock().unwrap_or_else(|e| e.into_inner());
         // Unregister first: the old routine's sender goes with it, and
         // dropping ours ends the old relay thread.
-        self.rtr.set_wakeup(None).or_raise(py)?;
+        self.rtr(py)?.set_wakeup(None).or_raise(py)?;
         *slot = None;
         let Some(cb) = callback else { return Ok(()) };
         if !cb.is_callable() {
@@ -187,7 +239,7 @@ impl Connection {
         let routine: rtr_core::api::WakeupFn = std::sync::Arc::new(move || {
             let _ = poke.try_send(());
         });
-        self.rtr.set_wakeup(Some(routine)).or_raise(py)?;
+        self.rtr(py)?.set_wakeup(Some(routine)).or_raise(py)?;
         *slot = Some(tx);
         Ok(())
     }
@@ -196,13 +248,20 @@ impl Connection {
     /// unreceived ones, and events a node daemon dropped while this
     /// connection was not reading past its bound (`rtr_get_events_dropped`).
     fn events_dropped(&self, py: Python<'_>) -> PyResult<u64> {
-        self.rtr.events_dropped().or_raise(py)
+        self.rtr(py)?.events_dropped().or_raise(py)
     }
 
     /// The wakeup descriptor (`rtr_get_wakeup_fd`): readable exactly while
     /// a message waits for this connection. Owned by the library.
     fn wakeup_fd(&self, py: Python<'_>) -> PyResult<i32> {
-        self.rtr.wakeup_fd().or_raise(py)
+        self.rtr(py)?.wakeup_fd().or_raise(py)
+    }
+
+    /// The arrival descriptor (an extension for event loops, not in the C
+    /// API): made readable by every delivery to this connection, unreadable
+    /// once its reader reads 8 bytes from it. Owned by the library.
+    fn arrival_fd(&self, py: Python<'_>) -> PyResult<i32> {
+        self.rtr(py)?.arrival_fd().or_raise(py)
     }
 
     /// `rtr_prepare_tx`.
@@ -219,7 +278,7 @@ impl Connection {
         let fl = opt_flags(flags)?;
         let r = opt_reason(reason)?;
         let blob = args::opt_data(data)?;
-        self.rtr.prepare_tx(chan, fl, r, &blob).or_raise(py)
+        self.rtr(py)?.prepare_tx(chan, fl, r, &blob).or_raise(py)
     }
 
     /// `rtr_broadcast_event`.
@@ -239,7 +298,7 @@ impl Connection {
         let spec = args::opt_str(recipient, "recipient")?;
         // Out of i32 range is as invalid as any other non-user event.
         let evt = i32::try_from(evtnum).unwrap_or(-1);
-        self.rtr.broadcast_event(chan, fl, &msg, evt, spec.as_deref()).or_raise(py)
+        self.rtr(py)?.broadcast_event(chan, fl, &msg, evt, spec.as_deref()).or_raise(py)
     }
 
     /// `rtr_reply_to_client`.
@@ -254,7 +313,7 @@ impl Connection {
         let chan = args::channel(channel)?;
         let fl = opt_flags(flags)?;
         let msg = args::data(data)?;
-        self.rtr.reply_to_client(chan, fl, &msg).or_raise(py)
+        self.rtr(py)?.reply_to_client(chan, fl, &msg).or_raise(py)
     }
 
     /// `rtr_accept_tx`.
@@ -269,7 +328,7 @@ impl Connection {
         let chan = args::channel(channel)?;
         let fl = opt_flags(flags)?;
         let r = opt_reason(reason)?;
-        self.rtr.accept_tx(chan, fl, r).or_raise(py)
+        self.rtr(py)?.accept_tx(chan, fl, r).or_raise(py)
     }
 
     /// `rtr_reject_tx`.
@@ -284,7 +343,7 @@ impl Connection {
         let chan = args::channel(channel)?;
         let fl = opt_flags(flags)?;
         let r = opt_reason(reason)?;
-        self.rtr.reject_tx(chan, fl, r).or_raise(py)
+        self.rtr(py)?.reject_tx(chan, fl, r).or_raise(py)
     }
 
     /// `rtr_get_tid`: the transaction active on the channel.
@@ -292,20 +351,20 @@ impl Connection {
     fn get_tid(&self, py: Python<'_>, channel: &Bound<'_, PyAny>, flags: Option<&Bound<'_, PyAny>>) -> PyResult<Tid> {
         let chan = args::channel(channel)?;
         let fl = opt_flags(flags)?;
-        self.rtr.get_tid(chan, fl).map(Tid).or_raise(py)
+        self.rtr(py)?.get_tid(chan, fl).map(Tid).or_raise(py)
     }
 
     /// `rtr_set_user_handle`.
     fn set_user_handle(&self, py: Python<'_>, channel: &Bound<'_, PyAny>, handle: &Bound<'_, PyAny>) -> PyResult<()> {
         let chan = args::channel(channel)?;
         let h = args::usrhdl(handle)?;
-        self.rtr.set_user_handle(chan, h).or_raise(py)
+        self.rtr(py)?.set_user_handle(chan, h).or_raise(py)
     }
 
     /// The channel's user handle (extension `rtr_get_user_handle`).
     fn get_user_handle(&self, py: Python<'_>, channel: &Bound<'_, PyAny>) -> PyResult<usize> {
         let chan = args::channel(channel)?;
-        self.rtr.get_user_handle(chan).or_raise(py)
+        self.rtr(py)?.get_user_handle(chan).or_raise(py)
     }
 
     /// `rtr_request_info`: opens an information channel holding one
@@ -328,7 +387,10 @@ impl Connection {
         let selval = args::opt_str(selval, "selval")?.unwrap_or_default();
         let getitms = args::opt_str(getitms, "getitms")?.unwrap_or_default();
         let fl = opt_flags(flags)?;
-        py.detach(|| self.rtr.request_info(fl, &infcla, &selitm, &selval, &getitms)).or_raise(py)
+        {
+            let rtr = self.rtr(py)?;
+            py.detach(|| rtr.request_info(fl, &infcla, &selitm, &selval, &getitms)).or_raise(py)
+        }
     }
 
     /// `rtr_set_info`: `verb` and `object` by C name or code; `select` and
@@ -352,7 +414,29 @@ impl Connection {
         let select = args::qualifiers(select, rtr_core::Status::Invselitm)?;
         let set = args::qualifiers(set, rtr_core::Status::Invqualifier)?;
         let fl = opt_flags(flags)?;
-        py.detach(|| self.rtr.set_info(fl, verb, object, &select, &set)).or_raise(py)
+        {
+            let rtr = self.rtr(py)?;
+            py.detach(|| rtr.set_info(fl, verb, object, &select, &set)).or_raise(py)
+        }
+    }
+
+    /// A receive that does not wait: the next message on `channels`, or
+    /// None when none waits (where `receive(channels, 0)` raises the
+    /// timeout). For event loops, which try often and mostly find nothing:
+    /// no exception is made for that.
+    #[pyo3(signature = (channels=None))]
+    fn try_receive<'py>(
+        &self,
+        py: Python<'py>,
+        channels: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Received<'py>>> {
+        let which = args::receive_list(channels)?;
+        let rtr = self.rtr(py)?;
+        match rtr.receive(&which, Some(Duration::ZERO)) {
+            Ok(m) => Ok(Some(received(py, m))),
+            Err(RtrError::Timeout) => Ok(None),
+            Err(e) => Err(core_error(py, e)),
+        }
     }
 
     /// `rtr_receive_message`: the next message on `channels` (None: every
@@ -379,24 +463,9 @@ impl Connection {
                 None => POLL_INTERVAL,
                 Some(d) => d.saturating_duration_since(Instant::now()).min(POLL_INTERVAL),
             };
-            match py.detach(|| self.rtr.receive(&which, Some(slice))) {
-                Ok(m) => {
-                    let (status, reason) = match m.status() {
-                        Some((s, r)) => (Some(s), Some(r)),
-                        None => (None, None),
-                    };
-                    let sb = m.sb;
-                    return Ok((
-                        sb.channel,
-                        sb.msgtype.code(),
-                        sb.usrhdl,
-                        Tid(sb.tid),
-                        sb.evtnum,
-                        PyBytes::new(py, &m.data),
-                        status,
-                        reason,
-                    ));
-                }
+            let rtr = self.rtr(py)?;
+            match py.detach(|| rtr.receive(&which, Some(slice))) {
+                Ok(m) => return Ok(received(py, m)),
                 Err(RtrError::Timeout) => {
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         return Err(core_error(py, RtrError::Timeout));
@@ -407,6 +476,15 @@ impl Connection {
             }
         }
     }
+}
+
+fn received(py: Python<'_>, m: rtr_core::Message) -> Received<'_> {
+    let (status, reason) = match m.status() {
+        Some((s, r)) => (Some(s), Some(r)),
+        None => (None, None),
+    };
+    let sb = m.sb;
+    (sb.channel, sb.msgtype.code(), sb.usrhdl, Tid(sb.tid), sb.evtnum, PyBytes::new(py, &m.data), status, reason)
 }
 
 fn opt_flags(obj: Option<&Bound<'_, PyAny>>) -> PyResult<u32> {

@@ -14,6 +14,7 @@ mod args;
 mod c_api;
 mod connection;
 mod errors;
+mod fork;
 mod tables;
 mod tid;
 
@@ -34,6 +35,7 @@ mod _rtr {
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        crate::fork::install();
         crate::tables::add_tables(m)
     }
 }

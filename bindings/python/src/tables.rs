@@ -29,6 +29,7 @@ pub(crate) fn add_tables(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let key_types: Vec<(&str, u32)> =
         KEY_TYPES.iter().map(|(n, c, _)| (*n, *c)).chain(UNSUPPORTED_KEY_TYPES.iter().copied()).collect();
     m.add("KEY_TYPES", key_types)?;
+    m.add("EVENTS", rtr_core::events::ALL_EVENTS.to_vec())?;
     m.add("MAX_MSGLEN", rtr_core::MAX_MSGLEN)?;
     m.add("MAX_CHANNELS", rtr_core::MAX_CHANNELS)?;
     m.add("MAX_NUMSEG", MAX_NUMSEG)?;

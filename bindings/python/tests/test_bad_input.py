@@ -43,7 +43,7 @@ def started(e: Env) -> Env:
 
 
 def accepted(e: Env) -> Env:
-    e.conn.send_to_server(e.cli, key(1), rtr.SendFlag.ACCEPT)
+    e.conn.send_to_server(e.cli, key(1), flags=rtr.SendFlag.ACCEPT)
     return e
 
 
@@ -100,7 +100,7 @@ CASES = [
     ("message None", lambda e: e.conn.send_to_server(e.cli, None), TypeError, None),
     ("message int", lambda e: e.conn.send_to_server(e.cli, 12), TypeError, None),
     ("message list", lambda e: e.conn.send_to_server(e.cli, [1, 2]), TypeError, None),
-    ("unknown send flag", lambda e: e.conn.send_to_server(e.cli, key(1), 1 << 9), rtr.InvalidArgument, S.INVFLAGS),
+    ("unknown send flag", lambda e: e.conn.send_to_server(e.cli, key(1), flags=1 << 9), rtr.InvalidArgument, S.INVFLAGS),
     # wrong state
     ("send on a server channel", lambda e: e.conn.send_to_server(e.srv, key(1)), rtr.WrongState, S.INVOP4SRV),
     ("start_tx on a server channel", lambda e: e.conn.start_tx(e.srv), rtr.WrongState, S.INVOP4SRV),
@@ -117,10 +117,10 @@ CASES = [
     ("huge reason", lambda e: started(e).conn.reject_tx(e.cli, reason=2**32), rtr.InvalidArgument, S.INVREASON),
     ("negative tx timeout", lambda e: e.conn.start_tx(e.cli, timeout_ms=-5), rtr.InvalidArgument, S.INVTIMOUTMS),
     ("start_tx flags", lambda e: e.conn.start_tx(e.cli, flags=1), rtr.InvalidArgument, S.INVFLAGS),
-    ("get_tid DDTM", lambda e: started(e).conn.get_tid(e.cli, rtr.TidFlag.DDTM), rtr.InvalidArgument, S.INVFLAGS),
-    ("close flags", lambda e: e.conn.close_channel(e.cli, 1 << 5), rtr.InvalidArgument, S.INVFLAGS),
+    ("get_tid DDTM", lambda e: started(e).conn.get_tid(e.cli, flags=rtr.TidFlag.DDTM), rtr.InvalidArgument, S.INVFLAGS),
+    ("close flags", lambda e: e.conn.close_channel(e.cli, flags=1 << 5), rtr.InvalidArgument, S.INVFLAGS),
     # (RTR_F_ACC_FORGET and RTR_F_REP_FORGET are supported: test_voting.py.)
-    ("reply forget without transaction", lambda e: e.conn.reply_to_client(e.srv, b"x", rtr.ReplyFlag.FORGET), rtr.WrongState, S.NOTACTTX),
+    ("reply forget without transaction", lambda e: e.conn.reply_to_client(e.srv, b"x", flags=rtr.ReplyFlag.FORGET), rtr.WrongState, S.NOTACTTX),
     ("reject retry on a client", lambda e: started(e).conn.reject_tx(e.cli, flags=rtr.RejectFlag.RETRY), rtr.InvalidArgument, S.INVFLAGS),
     # receive
     ("negative receive timeout", lambda e: e.conn.receive_message(e.cli, -1), rtr.InvalidArgument, S.INVTIMOUTMS),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from _support import key, unsigned_range
 
@@ -15,16 +17,16 @@ def test_broadcasts_reach_subscribers_whose_names_match(conn: rtr.Connection) ->
     a = conn.open_server("PYEVT", unsigned_range(0, 99), recipient="srvA", events=[USERDEF, 1, -3, 10])
     b = conn.open_server("PYEVT", unsigned_range(100, 199), recipient="other", events=[USERDEF])
     cli = conn.open_client("PYEVT", events=[USERDEF, 20])
-    conn.broadcast_event(cli, 5, b"hi", recipient="srv*")
+    conn.broadcast_event(cli, b"hi", evtnum=5, recipient="srv*")
     m = a.receive(5)
     assert (m.msgtype, m.evtnum, m.data) == (M.USER_EVENT, 5, b"hi")
     with pytest.raises(rtr.Timeout):
         b.receive(0.2)
-    conn.broadcast_event(a, 20, b"news")
+    conn.broadcast_event(a, b"news", evtnum=20)
     m = cli.receive(5)
     assert (m.msgtype, m.evtnum, m.data) == (M.USER_EVENT, 20, b"news")
     with pytest.raises(rtr.RtrError) as e:
-        conn.broadcast_event(cli, 251)
+        conn.broadcast_event(cli, evtnum=251)
     assert e.value.status == rtr.Status.INVEVTNUM
 
 
@@ -47,7 +49,7 @@ def test_prepare_then_accept(conn: rtr.Connection) -> None:
     cli = conn.open_client("PYPREP")
     cli.send(key(1))
     assert srv.receive(5).msgtype == M.MSG1
-    conn.prepare_tx(cli, 42, b"blob")
+    conn.prepare_tx(cli, reason=42, data=b"blob")
     assert srv.receive(5).msgtype == M.PREPARE
     srv.accept()
     m = cli.receive(5)
@@ -72,3 +74,37 @@ def test_the_wakeup_descriptor_is_readable_while_a_message_waits(conn: rtr.Conne
 
 def test_no_broadcast_was_dropped_on_a_quiet_connection(conn: rtr.Connection) -> None:
     assert conn.events_dropped() == 0
+
+
+def test_transaction_prepare_waits_for_the_votes_then_commits(conn: rtr.Connection, server_thread) -> None:  # type: ignore[no-untyped-def]
+    srv = conn.open_server("PYPREP2", unsigned_range(0, 99), flags=rtr.OpenFlag.EXPLICIT_PREPARE)
+    st = server_thread(srv, lambda m: b"r")
+    cli = conn.open_client("PYPREP2")
+    with cli.transaction() as tx:
+        tx.send(key(1))
+        assert tx.receive(5) is not None  # the reply
+        prepared = tx.prepare(reason=5, data=b"branch", timeout=5)
+        assert (prepared.msgtype, prepared.reason, prepared.tid) == (M.PREPARED, 5, tx.tid)
+    assert tx.accepted
+    assert st.join().accepted == 1
+
+
+def test_transaction_prepare_raises_rejected_on_a_no_vote(conn: rtr.Connection) -> None:
+    srv = conn.open_server("PYPREP3", unsigned_range(0, 99), flags=rtr.OpenFlag.EXPLICIT_PREPARE)
+    cli = conn.open_client("PYPREP3")
+    with pytest.raises(rtr.Rejected) as e:
+        with cli.transaction() as tx:
+            tx.send(key(1))
+            assert srv.receive(5).is_data
+            threading.Timer(0.1, lambda: (srv.receive(5), srv.reject(reason=11))).start()
+            tx.prepare(timeout=5)
+    assert e.value.reason == 11 and e.value.status is rtr.Status.REJECTED
+
+
+def test_transaction_prepare_times_out(conn: rtr.Connection) -> None:
+    conn.open_server("PYPREP4", unsigned_range(0, 99), flags=rtr.OpenFlag.EXPLICIT_PREPARE)
+    cli = conn.open_client("PYPREP4")
+    with pytest.raises(rtr.Timeout):
+        with cli.transaction(outcome_timeout=5) as tx:
+            tx.send(key(1))
+            tx.prepare(timeout=0.2)  # the server never votes

@@ -28,6 +28,10 @@ EXPECTED = {
         "exactly_once=400 duplicates=0 missing=0",
         "several_servers=yes",
     ],
+    "asyncio_bank.py": [
+        "clients: committed=200 rejected=0",
+        "servers: committed=200 total=2000 both_ranges=yes",
+    ],
     "polled_server.py": [
         "clients: committed=180 rejected=0",
         "server: range0=60 range1=60 range2=60 rejected=0 prepares=60",

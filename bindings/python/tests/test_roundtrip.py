@@ -80,7 +80,7 @@ def test_process_wide_connection_and_module_functions(server_thread) -> None:  #
     assert rtr.get_user_handle(cli) == 0xDEADBEEF
     rtr.start_tx(cli)
     tid = rtr.get_tid(cli)
-    rtr.send_to_server(cli, key(3, b"abc"), rtr.SendFlag.ACCEPT)
+    rtr.send_to_server(cli, key(3, b"abc"), flags=rtr.SendFlag.ACCEPT)
     got = [rtr.receive_message(cli, 5) for _ in range(2)]
     assert [m.msgtype for m in got] == [rtr.MsgType.REPLY, rtr.MsgType.ACCEPTED]
     assert got[0].data == b"ABC"

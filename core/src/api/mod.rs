@@ -194,6 +194,7 @@ fn deliver_to(state: &Mutex<State>, arrivals: &AtomicU64, batch: Vec<Delivery>) 
     {
         let Ok(mut st) = state.lock() else { return };
         let was_idle = st.waiting == 0;
+        let before = st.waiting;
         for d in batch {
             let seq = st.arrivals;
             st.arrivals += 1;
@@ -213,6 +214,9 @@ fn deliver_to(state: &Mutex<State>, arrivals: &AtomicU64, batch: Vec<Delivery>) 
         }
         if was_idle && st.waiting > 0 {
             routine = st.wakeup.became_waiting();
+        }
+        if st.waiting > before {
+            st.wakeup.arrived();
         }
     }
     // The application's wakeup routine runs without any library lock.
@@ -710,6 +714,20 @@ impl Rtr {
         let mut st = self.lock()?;
         let waiting = st.waiting > 0;
         st.wakeup.fd(waiting)
+    }
+
+    /// Extension for event-loop bindings (not in the C API): a descriptor
+    /// made readable by every delivery of messages to this connection, and
+    /// unreadable again only when its reader reads it (8 bytes; it is a
+    /// non-blocking eventfd). Unlike [`Rtr::wakeup_fd`], messages that wait
+    /// for another receiver (a thread, C code) do not keep it readable, so
+    /// an event loop can wait on it for messages to its own channels: read
+    /// it, then try a receive with a timeout of 0. One reader per
+    /// connection; owned by the library (read it, never close it).
+    pub fn arrival_fd(&self) -> Result<std::os::fd::RawFd> {
+        let mut st = self.lock()?;
+        let waiting = st.waiting > 0;
+        st.wakeup.arrival_fd(waiting)
     }
 
     // ----- rtr_receive_message -----

@@ -13,13 +13,24 @@ The RTR C API, faithfully, plus a few Pythonic helpers::
             reply = tx.receive()
         # committed here; rtr.Rejected was raised if RTR rejected it
 
-Faithful calls (on a :class:`Connection`, or as module functions on the
-process-wide one): ``open_channel``, ``close_channel``, ``start_tx``,
-``send_to_server``, ``reply_to_client``, ``accept_tx``, ``reject_tx``,
+Faithful calls (on a :class:`Connection`, or as module functions of the
+same signatures on the process-wide one): ``open_channel``,
+``close_channel``, ``start_tx``, ``send_to_server``, ``reply_to_client``,
+``accept_tx``, ``reject_tx``, ``prepare_tx``, ``broadcast_event``,
 ``receive_message``, ``get_tid``, ``set_user_handle``, ``get_user_handle``,
-``request_info``, ``set_info``, ``error_text``. Flags, message types and statuses are enums
-(:class:`OpenFlag`, :class:`MsgType`, :class:`Status`, ...); every failure is
-an :class:`RtrError` carrying the RTR status.
+``request_info``, ``set_info``, ``set_wakeup``, ``wakeup_fd``,
+``error_text``. Flags, and the arguments that follow them in C
+(``reason``, ``timeout_ms``, ...), are keyword-only:
+``rtr_reject_tx(ch, RTR_F_REJ_RETRY, 3)`` is
+``rtr.reject_tx(ch, reason=3, flags=rtr.RejectFlag.RETRY)``, and a call
+with them positional raises TypeError. Flags, message types, event numbers
+and statuses are enums (:class:`OpenFlag`, :class:`MsgType`,
+:class:`EvtNum`, :class:`Status`, ...); every failure is an
+:class:`RtrError` carrying the RTR :class:`Status`. Message data given as
+``str`` is sent UTF-8 encoded; received data is always ``bytes``.
+
+asyncio: ``import rtr.asyncio`` (awaitable receive, transactions and
+``serve`` on the loop, over the wakeup descriptor).
 
 Helpers: :meth:`Connection.open_client` / :meth:`Connection.open_server`
 return :class:`Channel` context managers; :meth:`Channel.transaction` is a
@@ -45,25 +56,33 @@ from ._channel import Channel
 from ._connection import (
     Connection,
     accept_tx,
+    broadcast_event,
     close_channel,
     error_text,
+    events_dropped,
     get_tid,
     get_user_handle,
     open_channel,
     parse_info_record,
+    prepare_tx,
     process_connection,
+    query_info,
     receive_message,
     reject_tx,
     reply_to_client,
     request_info,
     send_to_server,
     set_info,
+    set_partition,
     set_user_handle,
+    set_wakeup,
     start_tx,
+    wakeup_fd,
 )
 from ._enums import (
     AcceptFlag,
     CloseFlag,
+    EvtNum,
     KeyType,
     MsgType,
     OpenFlag,
@@ -108,6 +127,7 @@ __all__ = [
     "Channel",
     "CloseFlag",
     "Connection",
+    "EvtNum",
     "DEFAULT_FACILITY",
     "InternalError",
     "InvalidArgument",
@@ -137,6 +157,13 @@ __all__ = [
     "Unsupported",
     "WrongState",
     "accept_tx",
+    "broadcast_event",
+    "events_dropped",
+    "prepare_tx",
+    "query_info",
+    "set_partition",
+    "set_wakeup",
+    "wakeup_fd",
     "c_api_path",
     "expose_c_api",
     "load_c_library",

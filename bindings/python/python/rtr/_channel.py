@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING, Iterator, Optional, Type
+from typing import Iterator, Optional, Type
 
 from ._enums import MsgType, OpenFlag, ReplyFlag, SendFlag
 from ._errors import InvalidChannel
+from ._keywords import _c_order
 from ._message import Message
 from ._rtr import Tid
-
-if TYPE_CHECKING:
-    from ._connection import Connection, Data
-    from ._transaction import Transaction
 
 
 class Channel:
@@ -20,12 +17,12 @@ class Channel:
 
     It stands for its channel id (``int(ch)``, and it can be passed wherever
     a channel id is taken). ``with`` closes it. Its methods are the RTR calls
-    on this channel.
+    on this channel; flags are keyword-only, as on :class:`rtr.Connection`.
     """
 
     __slots__ = ("connection", "id", "flags", "_closed")
 
-    def __init__(self, connection: "Connection", channel_id: int, flags: int) -> None:
+    def __init__(self, connection: "Connection", channel_id: int, *, flags: int) -> None:
         self.connection = connection
         self.id = channel_id
         self.flags = OpenFlag(flags)
@@ -33,7 +30,7 @@ class Channel:
 
     @classmethod
     def _opened(cls, conn: "Connection", channel_id: int, flags: int, wait: Optional[float]) -> "Channel":
-        ch = cls(conn, channel_id, flags)
+        ch = cls(conn, channel_id, flags=flags)
         if wait is not None:
             try:
                 ch.wait_opened(wait)
@@ -72,28 +69,49 @@ class Channel:
 
     # ---------------------------------------------------------- RTR calls
 
-    def close(self, flags: int = 0) -> None:
+    @_c_order(0, "close(flags=...)")
+    def close(self, *, flags: int = 0) -> None:
         """``rtr_close_channel`` (closing twice does nothing)."""
         if not self._closed:
             self._closed = True
-            self.connection.close_channel(self.id, flags)
+            self.connection.close_channel(self.id, flags=flags)
 
-    def start_tx(self, timeout_ms: Optional[int] = None) -> None:
-        self.connection.start_tx(self.id, timeout_ms)
+    @_c_order(1, "start_tx(timeout_ms, flags=...)")
+    def start_tx(self, timeout_ms: Optional[int] = None, *, flags: int = 0) -> None:
+        """``rtr_start_tx`` (``timeout_ms`` None or 0: no transaction timeout)."""
+        self.connection.start_tx(self.id, timeout_ms=timeout_ms, flags=flags)
 
+    @_c_order(1, "send(data, accept=..., flags=...)")
     def send(self, data: "Data", *, accept: bool = False, flags: int = 0) -> None:
         """``rtr_send_to_server``; ``accept=True`` adds ``SendFlag.ACCEPT``."""
-        self.connection.send_to_server(self.id, data, flags | (SendFlag.ACCEPT if accept else 0))
+        self.connection.send_to_server(self.id, data, flags=flags | (SendFlag.ACCEPT if accept else 0))
 
+    @_c_order(1, "reply(data, accept=..., flags=...)")
     def reply(self, data: "Data", *, accept: bool = False, flags: int = 0) -> None:
         """``rtr_reply_to_client``; ``accept=True`` adds ``ReplyFlag.ACCEPT``."""
-        self.connection.reply_to_client(self.id, data, flags | (ReplyFlag.ACCEPT if accept else 0))
+        self.connection.reply_to_client(self.id, data, flags=flags | (ReplyFlag.ACCEPT if accept else 0))
 
-    def accept(self, reason: int = 0, flags: int = 0) -> None:
-        self.connection.accept_tx(self.id, reason, flags)
+    @_c_order(1, "accept(reason, flags=...)")
+    def accept(self, reason: int = 0, *, flags: int = 0) -> None:
+        """``rtr_accept_tx``."""
+        self.connection.accept_tx(self.id, reason=reason, flags=flags)
 
-    def reject(self, reason: int = 0, flags: int = 0) -> None:
-        self.connection.reject_tx(self.id, reason, flags)
+    @_c_order(1, "reject(reason, flags=...)")
+    def reject(self, reason: int = 0, *, flags: int = 0) -> None:
+        """``rtr_reject_tx``."""
+        self.connection.reject_tx(self.id, reason=reason, flags=flags)
+
+    @_c_order(0, "prepare(reason=..., data=..., flags=...)")
+    def prepare(self, *, reason: int = 0, data: "Data" = b"", flags: int = 0) -> None:
+        """``rtr_prepare_tx``: ask the servers to vote (``MsgType.PREPARED`` follows)."""
+        self.connection.prepare_tx(self.id, reason=reason, data=data, flags=flags)
+
+    @_c_order(1, "broadcast_event(data, evtnum=..., recipient=..., flags=...)")
+    def broadcast_event(
+        self, data: "Data" = b"", *, evtnum: int, recipient: Optional[str] = None, flags: int = 0
+    ) -> None:
+        """``rtr_broadcast_event`` from this channel."""
+        self.connection.broadcast_event(self.id, data, evtnum=evtnum, recipient=recipient, flags=flags)
 
     def receive(self, timeout: Optional[float] = None) -> Message:
         """The next message on this channel (raises :class:`rtr.Timeout`)."""
@@ -124,8 +142,6 @@ class Channel:
         """A client transaction as a context manager: accepted when the block
         ends normally (raising :class:`rtr.Rejected` if RTR rejects it),
         rejected when it raises. See :class:`rtr.Transaction`."""
-        from ._transaction import Transaction
-
         return Transaction(self, timeout_ms, outcome_timeout)
 
     def __enter__(self) -> "Channel":
@@ -147,3 +163,7 @@ class Channel:
             pass
 
 
+# At the end (import cycles): the annotations above name these, and
+# typing.get_type_hints looks them up here at run time.
+from ._connection import Connection, Data  # noqa: E402
+from ._transaction import Transaction  # noqa: E402

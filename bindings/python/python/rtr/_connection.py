@@ -5,21 +5,34 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from types import TracebackType
+from typing import (
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    Type,
+    Union,
+)
 
 from . import _rtr
 from ._enums import MsgType, OpenFlag, Status
-from ._errors import Timeout, from_status
+from ._errors import InvalidChannel, Timeout, from_status
 from ._keys import KeySegment, _native_keys
+from ._keywords import _c_order
 from ._message import Message
 from ._rtr import Tid
-
-if TYPE_CHECKING:
-    from ._channel import Channel
 
 ChannelLike = Union[int, "Channel"]
 Channels = Union[None, ChannelLike, Iterable[ChannelLike]]
 Keys = Union[None, KeySegment, Sequence[Union[KeySegment, tuple]]]  # type: ignore[type-arg]
+# Message data: bytes-like objects are sent as they are, a str UTF-8 encoded.
 Data = Union[bytes, bytearray, memoryview, str]
 QualifierValue = Union[None, int, str]
 # A qualifier by C name or code (Mapping is invariant in its key type: one
@@ -30,7 +43,6 @@ Qualifiers = Union[
     Iterable[Tuple[Union[str, int], QualifierValue]],
 ]
 Items = Union[None, str, Iterable[str]]
-
 
 class Connection:
     """One library connection to an RTR node: what one process has.
@@ -48,14 +60,60 @@ class Connection:
       process attached to it.
 
     The RTR calls (``open_channel``, ``send_to_server``, ...) take and return
-    plain channel ids, as in C. The helpers (``open_client``,
-    ``open_server``, ``messages``) return :class:`rtr.Channel` objects and
-    iterators. Any thread may use a connection; a channel should be used by
-    one thread at a time.
+    plain channel ids, as in C. Flags, and the arguments that follow them in
+    C (``reason``, ``timeout_ms``, ...), are keyword-only:
+    ``conn.reject_tx(ch, reason=3, flags=rtr.RejectFlag.RETRY)`` for C's
+    ``rtr_reject_tx(ch, RTR_F_REJ_RETRY, 3)``; a call with them positional
+    raises TypeError. The helpers (``open_client``, ``open_server``,
+    ``messages``) return :class:`rtr.Channel` objects and iterators. Any
+    thread may use a connection; a channel should be used by one thread at
+    a time.
+
+    ``with Connection.embedded() as conn:`` (or :meth:`close`) closes the
+    channels opened through this object and detaches it. A connection does
+    not cross ``os.fork()``: in a child, its calls raise
+    :class:`rtr.NodeUnavailable`; open a new one there.
     """
 
     def __init__(self, _native: Optional[_rtr.Connection] = None) -> None:
         self._native = _native if _native is not None else _rtr.Connection.process()
+        # Channels opened through this object, for close().
+        self._channels: Set[int] = set()
+
+    def close(self) -> None:
+        """Close the channels opened through this object (``rtr_close_channel``:
+        a client's active transaction is rejected, a server's presented to
+        another server), then detach: every later call raises
+        :class:`rtr.InvalidChannel` (``Status.CHANCLOSED``). A connection of
+        its own (``embedded``, ``daemon``, ``connect``) is then gone, as at a
+        process exit; the process-wide node itself stays up (C code in the
+        process, and other ``Connection()`` objects, share it). Closing twice
+        does nothing."""
+        if self._native.closed:
+            return
+        for ch in sorted(self._channels):
+            try:
+                self._native.close_channel(ch)
+            except InvalidChannel:
+                pass  # closed meanwhile
+        self._channels.clear()
+        self._native.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._native.closed
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
 
     @classmethod
     def embedded(cls, journal_dir: Union[str, "os.PathLike[str]", None] = None) -> "Connection":
@@ -83,17 +141,20 @@ class Connection:
         events: Optional[Iterable[int]] = None,
         access: Optional[str] = None,
         keys: Keys = None,
+        *,
         partition: Optional[str] = None,
     ) -> int:
         """``rtr_open_channel``: returns the channel id at once; the outcome
         arrives as ``MsgType.OPENED`` or ``MsgType.CLOSED``.
 
-        ``flags``: :class:`rtr.OpenFlag` (exactly one of CLIENT and SERVER).
-        ``facility`` None is the default facility. ``keys``: the server's key
-        segments (:class:`rtr.KeySegment`). ``partition``: the partition's
-        name (the C API's ``rtr_keyseg_partition`` segment).
+        ``flags``: :class:`rtr.OpenFlag` (exactly one of CLIENT and SERVER;
+        positional, as it is first in C too). ``facility`` None is the
+        default facility. ``events``: event numbers and list markers
+        (:class:`rtr.EvtNum`). ``keys``: the server's key segments
+        (:class:`rtr.KeySegment`). ``partition``: the partition's name (the
+        C API's ``rtr_keyseg_partition`` segment).
         """
-        return self._native.open_channel(
+        ch = self._native.open_channel(
             int(flags),
             facility,
             recipient,
@@ -102,20 +163,27 @@ class Connection:
             _native_keys(keys),
             partition,
         )
+        self._channels.add(ch)
+        return ch
 
-    def close_channel(self, channel: ChannelLike, flags: int = 0) -> None:
+    @_c_order(1, "close_channel(channel, flags=...)")
+    def close_channel(self, channel: ChannelLike, *, flags: int = 0) -> None:
         """``rtr_close_channel``: a client's active transaction is rejected, a
         server's is presented to another server; queued messages are dropped."""
         self._native.close_channel(channel, flags)
+        self._channels.discard(int(channel))
 
-    def start_tx(self, channel: ChannelLike, timeout_ms: Optional[int] = None, flags: int = 0) -> None:
+    @_c_order(1, "start_tx(channel, timeout_ms=..., flags=...)")
+    def start_tx(self, channel: ChannelLike, *, timeout_ms: Optional[int] = None, flags: int = 0) -> None:
         """``rtr_start_tx``: start a transaction explicitly; ``timeout_ms``
         (None or 0: none) rejects it with ``RTR_STS_TIMOUT`` when it expires."""
         self._native.start_tx(channel, flags, timeout_ms)
 
-    def send_to_server(self, channel: ChannelLike, data: Data, flags: int = 0) -> None:
+    @_c_order(2, "send_to_server(channel, data, flags=...)")
+    def send_to_server(self, channel: ChannelLike, data: Data, *, flags: int = 0) -> None:
         """``rtr_send_to_server`` (starts a transaction when none is active).
-        ``SendFlag.ACCEPT`` sends the last message and accepts in one call."""
+        ``SendFlag.ACCEPT`` sends the last message and accepts in one call.
+        ``data``: bytes-like, or a str, which is sent UTF-8 encoded."""
         self._native.send_to_server(channel, data, flags)
 
     def set_wakeup(self, callback: Optional[Callable[[], None]]) -> None:
@@ -136,48 +204,76 @@ class Connection:
         return self._native.events_dropped()
 
     def wakeup_fd(self) -> int:
-        """A file descriptor that is readable exactly while a message waits
-        for this connection (for ``select``/``selectors``/asyncio loops; the
-        C API's ``rtr_get_wakeup_fd``). Owned by the library: only wait on it,
-        then receive with a timeout of 0 until ``Timeout``."""
+        """A file descriptor that is readable while a message waits for this
+        connection (for ``select``/``selectors``/asyncio loops; the C API's
+        ``rtr_get_wakeup_fd``). Owned by the library: only wait on it, then
+        receive with a timeout of 0 until ``Timeout``. It can be readable
+        when that receive returns nothing at all: a server channel opened
+        without ``EXPLICIT_PREPARE`` is asked for its vote by a message the
+        receive consumes itself (receiving is the implicit accept, so the
+        receive is needed); the fd is unreadable again after it.
+        :mod:`rtr.asyncio` does all this for asyncio."""
         return self._native.wakeup_fd()
 
-    def prepare_tx(self, channel: ChannelLike, reason: int = 0, data: Data = b"", flags: int = 0) -> None:
+    @_c_order(1, "prepare_tx(channel, reason=..., data=..., flags=...)")
+    def prepare_tx(self, channel: ChannelLike, *, reason: int = 0, data: Data = b"", flags: int = 0) -> None:
         """``rtr_prepare_tx``: ask the servers to vote; ``MsgType.PREPARED``
         comes when all voted yes, then accept or reject (``reason`` stands)."""
         self._native.prepare_tx(channel, reason, data, flags)
 
+    @_c_order(2, "broadcast_event(channel, data, evtnum=..., recipient=..., flags=...)")
     def broadcast_event(
-        self, channel: ChannelLike, evtnum: int, data: Data = b"", recipient: Optional[str] = None, flags: int = 0
+        self,
+        channel: ChannelLike,
+        data: Data = b"",
+        *,
+        evtnum: int,
+        recipient: Optional[str] = None,
+        flags: int = 0,
     ) -> None:
-        """``rtr_broadcast_event``: user event ``evtnum`` (0 to 250) to the
-        other side of the facility, for channels subscribed to it whose
-        recipient name matches ``recipient`` (``*`` and ``?`` wildcards)."""
+        """``rtr_broadcast_event``: user event ``evtnum`` (0 to 250) with
+        ``data`` to the other side of the facility, for channels subscribed
+        to it whose recipient name matches ``recipient`` (``*`` and ``?``
+        wildcards)."""
+        if isinstance(data, int):
+            raise TypeError(
+                "broadcast_event(channel, data, evtnum=N): the event number is a keyword argument "
+                f"(data comes first, as in C), not {data!r} in the place of data"
+            )
         self._native.broadcast_event(channel, evtnum, data, recipient, flags)
 
-    def reply_to_client(self, channel: ChannelLike, data: Data, flags: int = 0) -> None:
-        """``rtr_reply_to_client``; ``ReplyFlag.ACCEPT`` also votes to accept."""
+    @_c_order(2, "reply_to_client(channel, data, flags=...)")
+    def reply_to_client(self, channel: ChannelLike, data: Data, *, flags: int = 0) -> None:
+        """``rtr_reply_to_client``; ``ReplyFlag.ACCEPT`` also votes to accept.
+        ``data``: bytes-like, or a str, which is sent UTF-8 encoded."""
         self._native.reply_to_client(channel, data, flags)
 
-    def accept_tx(self, channel: ChannelLike, reason: int = 0, flags: int = 0) -> None:
-        """``rtr_accept_tx``: a client asks to commit; a server votes yes."""
+    @_c_order(1, "accept_tx(channel, reason=..., flags=...)")
+    def accept_tx(self, channel: ChannelLike, *, reason: int = 0, flags: int = 0) -> None:
+        """``rtr_accept_tx``: a client asks to commit; a server votes yes.
+        C's ``rtr_accept_tx(ch, flags, reason)`` is
+        ``accept_tx(ch, reason=reason, flags=flags)``."""
         self._native.accept_tx(channel, flags, reason)
 
-    def reject_tx(self, channel: ChannelLike, reason: int = 0, flags: int = 0) -> None:
-        """``rtr_reject_tx``: abort the transaction; ``reason`` reaches every participant."""
+    @_c_order(1, "reject_tx(channel, reason=..., flags=...)")
+    def reject_tx(self, channel: ChannelLike, *, reason: int = 0, flags: int = 0) -> None:
+        """``rtr_reject_tx``: abort the transaction; ``reason`` reaches every
+        participant. C's ``rtr_reject_tx(ch, RTR_F_REJ_RETRY, 3)`` is
+        ``reject_tx(ch, reason=3, flags=RejectFlag.RETRY)``."""
         self._native.reject_tx(channel, flags, reason)
 
     def receive_message(self, channels: Channels = None, timeout: Optional[float] = None) -> Message:
         """``rtr_receive_message``: the next message on ``channels`` (None: any
         channel of this connection; a channel; or several), waiting at most
-        ``timeout`` seconds (None: for ever; 0: poll).
+        ``timeout`` seconds (None or ``math.inf``: for ever; 0: poll).
 
         Raises :class:`rtr.Timeout` when nothing arrived in time. The GIL is
         released while waiting, and Ctrl-C interrupts the wait.
         """
         return Message._from_native(self._native.receive(_channel_arg(channels), timeout))  # type: ignore[arg-type]
 
-    def get_tid(self, channel: ChannelLike, flags: int = 0) -> Tid:
+    @_c_order(1, "get_tid(channel, flags=...)")
+    def get_tid(self, channel: ChannelLike, *, flags: int = 0) -> Tid:
         """``rtr_get_tid``: the id of the transaction active on the channel."""
         return self._native.get_tid(channel, flags)
 
@@ -189,12 +285,14 @@ class Connection:
         """The channel's user handle."""
         return self._native.get_user_handle(channel)
 
+    @_c_order(4, "request_info(infcla, selitm, selval, getitms, flags=...)")
     def request_info(
         self,
         infcla: str,
         selitm: Optional[str] = None,
         selval: Optional[str] = None,
         getitms: Items = None,
+        *,
         flags: int = 0,
     ) -> int:
         """``rtr_request_info``: returns a new information channel on which
@@ -208,14 +306,18 @@ class Connection:
         The items of each class are listed in ``include/rtr.h``
         (``RTR_INFCLA_*``). :meth:`query_info` does the whole exchange."""
         items = getitms if getitms is None or isinstance(getitms, str) else ",".join(getitms)
-        return self._native.request_info(infcla, selitm, selval, items, flags)
+        ch = self._native.request_info(infcla, selitm, selval, items, flags)
+        self._channels.add(ch)
+        return ch
 
+    @_c_order(4, "set_info(verb, object, select, set, flags=...)")
     def set_info(
         self,
         verb: Union[str, int],
         object: Union[str, int],
         select: Qualifiers,
         set: Qualifiers,
+        *,
         flags: int = 0,
     ) -> int:
         """``rtr_set_info``: change a partition. ``verb`` is ``"verb_set"``
@@ -226,7 +328,9 @@ class Connection:
         code, values None, int or str. Returns a new information channel on
         which one ``MsgType.CLOSED`` gives the result in its status.
         :meth:`set_partition` does the whole exchange."""
-        return self._native.set_info(verb, object, select, set, flags)
+        ch = self._native.set_info(verb, object, select, set, flags)
+        self._channels.add(ch)
+        return ch
 
     def query_info(
         self,
@@ -282,8 +386,6 @@ class Connection:
     ) -> "Channel":
         """Open a client channel and (unless ``wait`` is None) wait up to
         ``wait`` seconds for it to open. Use it as a context manager to close it."""
-        from ._channel import Channel
-
         ch = self.open_channel(OpenFlag.CLIENT, facility, recipient, events, access)
         return Channel._opened(self, ch, OpenFlag.CLIENT, wait)
 
@@ -303,10 +405,8 @@ class Connection:
         :class:`rtr.OpenFlag` such as EXPLICIT_PREPARE; ``partition``: the
         partition's name) and (unless ``wait`` is None) wait up to ``wait``
         seconds for it to open."""
-        from ._channel import Channel
-
         fl = OpenFlag.SERVER | int(flags)
-        ch = self.open_channel(fl, facility, recipient, events, access, keys, partition)
+        ch = self.open_channel(fl, facility, recipient, events, access, keys, partition=partition)
         return Channel._opened(self, ch, fl, wait)
 
     def messages(self, channels: Channels = None, timeout: Optional[float] = None) -> Iterator[Message]:
@@ -321,7 +421,8 @@ class Connection:
             yield Message._from_native(raw)
 
     def __repr__(self) -> str:
-        return f"<rtr.Connection at {id(self):#x}>"
+        state = " closed" if self.closed else ""
+        return f"<rtr.Connection{state} at {id(self):#x}>"
 
 
 def _channel_arg(channels: Channels) -> object:
@@ -343,12 +444,18 @@ _process: Optional[Connection] = None
 
 
 def process_connection() -> Connection:
-    """The process-wide connection (created on first use)."""
+    """The connection the module functions use: a :class:`Connection` to the
+    process-wide node, made on first use, and made again after someone
+    closed it."""
     global _process
     with _process_lock:
-        if _process is None:
+        if _process is None or _process.closed:
             _process = Connection()
         return _process
+
+
+# Each function below is the Connection method of the same name on the
+# process-wide connection, with the same signature (a test checks that).
 
 
 def open_channel(
@@ -358,39 +465,66 @@ def open_channel(
     events: Optional[Iterable[int]] = None,
     access: Optional[str] = None,
     keys: Keys = None,
+    *,
+    partition: Optional[str] = None,
 ) -> int:
     """``rtr_open_channel`` on the process-wide connection."""
-    return process_connection().open_channel(flags, facility, recipient, events, access, keys)
+    return process_connection().open_channel(flags, facility, recipient, events, access, keys, partition=partition)
 
 
-def close_channel(channel: ChannelLike, flags: int = 0) -> None:
+@_c_order(1, "close_channel(channel, flags=...)", method=False)
+def close_channel(channel: ChannelLike, *, flags: int = 0) -> None:
     """``rtr_close_channel`` on the process-wide connection."""
-    process_connection().close_channel(channel, flags)
+    process_connection().close_channel(channel, flags=flags)
 
 
-def start_tx(channel: ChannelLike, timeout_ms: Optional[int] = None, flags: int = 0) -> None:
+@_c_order(1, "start_tx(channel, timeout_ms=..., flags=...)", method=False)
+def start_tx(channel: ChannelLike, *, timeout_ms: Optional[int] = None, flags: int = 0) -> None:
     """``rtr_start_tx`` on the process-wide connection."""
-    process_connection().start_tx(channel, timeout_ms, flags)
+    process_connection().start_tx(channel, timeout_ms=timeout_ms, flags=flags)
 
 
-def send_to_server(channel: ChannelLike, data: Data, flags: int = 0) -> None:
+@_c_order(2, "send_to_server(channel, data, flags=...)", method=False)
+def send_to_server(channel: ChannelLike, data: Data, *, flags: int = 0) -> None:
     """``rtr_send_to_server`` on the process-wide connection."""
-    process_connection().send_to_server(channel, data, flags)
+    process_connection().send_to_server(channel, data, flags=flags)
 
 
-def reply_to_client(channel: ChannelLike, data: Data, flags: int = 0) -> None:
+@_c_order(2, "reply_to_client(channel, data, flags=...)", method=False)
+def reply_to_client(channel: ChannelLike, data: Data, *, flags: int = 0) -> None:
     """``rtr_reply_to_client`` on the process-wide connection."""
-    process_connection().reply_to_client(channel, data, flags)
+    process_connection().reply_to_client(channel, data, flags=flags)
 
 
-def accept_tx(channel: ChannelLike, reason: int = 0, flags: int = 0) -> None:
+@_c_order(1, "accept_tx(channel, reason=..., flags=...)", method=False)
+def accept_tx(channel: ChannelLike, *, reason: int = 0, flags: int = 0) -> None:
     """``rtr_accept_tx`` on the process-wide connection."""
-    process_connection().accept_tx(channel, reason, flags)
+    process_connection().accept_tx(channel, reason=reason, flags=flags)
 
 
-def reject_tx(channel: ChannelLike, reason: int = 0, flags: int = 0) -> None:
+@_c_order(1, "reject_tx(channel, reason=..., flags=...)", method=False)
+def reject_tx(channel: ChannelLike, *, reason: int = 0, flags: int = 0) -> None:
     """``rtr_reject_tx`` on the process-wide connection."""
-    process_connection().reject_tx(channel, reason, flags)
+    process_connection().reject_tx(channel, reason=reason, flags=flags)
+
+
+@_c_order(1, "prepare_tx(channel, reason=..., data=..., flags=...)", method=False)
+def prepare_tx(channel: ChannelLike, *, reason: int = 0, data: Data = b"", flags: int = 0) -> None:
+    """``rtr_prepare_tx`` on the process-wide connection."""
+    process_connection().prepare_tx(channel, reason=reason, data=data, flags=flags)
+
+
+@_c_order(2, "broadcast_event(channel, data, evtnum=..., recipient=..., flags=...)", method=False)
+def broadcast_event(
+    channel: ChannelLike,
+    data: Data = b"",
+    *,
+    evtnum: int,
+    recipient: Optional[str] = None,
+    flags: int = 0,
+) -> None:
+    """``rtr_broadcast_event`` on the process-wide connection."""
+    process_connection().broadcast_event(channel, data, evtnum=evtnum, recipient=recipient, flags=flags)
 
 
 def receive_message(channels: Channels = None, timeout: Optional[float] = None) -> Message:
@@ -398,9 +532,10 @@ def receive_message(channels: Channels = None, timeout: Optional[float] = None) 
     return process_connection().receive_message(channels, timeout)
 
 
-def get_tid(channel: ChannelLike, flags: int = 0) -> Tid:
+@_c_order(1, "get_tid(channel, flags=...)", method=False)
+def get_tid(channel: ChannelLike, *, flags: int = 0) -> Tid:
     """``rtr_get_tid`` on the process-wide connection."""
-    return process_connection().get_tid(channel, flags)
+    return process_connection().get_tid(channel, flags=flags)
 
 
 def set_user_handle(channel: ChannelLike, handle: int) -> None:
@@ -413,16 +548,63 @@ def get_user_handle(channel: ChannelLike) -> int:
     return process_connection().get_user_handle(channel)
 
 
+def set_wakeup(callback: Optional[Callable[[], None]]) -> None:
+    """``rtr_set_wakeup`` on the process-wide connection."""
+    process_connection().set_wakeup(callback)
+
+
+def wakeup_fd() -> int:
+    """The wakeup descriptor of the process-wide connection (see :meth:`Connection.wakeup_fd`)."""
+    return process_connection().wakeup_fd()
+
+
+def events_dropped() -> int:
+    """Events the process-wide connection lost (see :meth:`Connection.events_dropped`)."""
+    return process_connection().events_dropped()
+
+
+@_c_order(4, "request_info(infcla, selitm, selval, getitms, flags=...)", method=False)
 def request_info(
-    infcla: str, selitm: Optional[str] = None, selval: Optional[str] = None, getitms: Items = None, flags: int = 0
+    infcla: str,
+    selitm: Optional[str] = None,
+    selval: Optional[str] = None,
+    getitms: Items = None,
+    *,
+    flags: int = 0,
 ) -> int:
     """``rtr_request_info`` on the process-wide connection."""
-    return process_connection().request_info(infcla, selitm, selval, getitms, flags)
+    return process_connection().request_info(infcla, selitm, selval, getitms, flags=flags)
 
 
-def set_info(verb: Union[str, int], object: Union[str, int], select: Qualifiers, set: Qualifiers, flags: int = 0) -> int:
+@_c_order(4, "set_info(verb, object, select, set, flags=...)", method=False)
+def set_info(
+    verb: Union[str, int],
+    object: Union[str, int],
+    select: Qualifiers,
+    set: Qualifiers,
+    *,
+    flags: int = 0,
+) -> int:
     """``rtr_set_info`` on the process-wide connection."""
-    return process_connection().set_info(verb, object, select, set, flags)
+    return process_connection().set_info(verb, object, select, set, flags=flags)
+
+
+def query_info(
+    infcla: str,
+    selitm: Optional[str] = None,
+    selval: Optional[str] = None,
+    getitms: Items = None,
+    timeout: Optional[float] = 30.0,
+) -> List[Dict[str, str]]:
+    """:meth:`Connection.query_info` on the process-wide connection."""
+    return process_connection().query_info(infcla, selitm, selval, getitms, timeout)
+
+
+def set_partition(
+    facility: str, partition: Union[int, str], changes: Qualifiers, timeout: Optional[float] = 30.0
+) -> None:
+    """:meth:`Connection.set_partition` on the process-wide connection."""
+    process_connection().set_partition(facility, partition, changes, timeout)
 
 
 def parse_info_record(data: bytes) -> Dict[str, str]:
@@ -445,3 +627,7 @@ def _closed_error(msg: Message, what: str) -> Exception:
     status = int(msg.status) if msg.status is not None else 0
     return from_status(status, f"{what}: {_rtr.error_text(status)}")
 
+
+# At the end: _channel imports this module (a cycle), and the annotations
+# above name Channel, which typing.get_type_hints looks up here at run time.
+from ._channel import Channel  # noqa: E402

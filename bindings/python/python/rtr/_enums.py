@@ -81,6 +81,24 @@ Status.text = property(_status_text)  # type: ignore[attr-defined]
 Status.c_name = property(_status_c_name)  # type: ignore[attr-defined]
 
 KeyType = enum.IntEnum("KeyType", list(_rtr.KEY_TYPES), module=__name__)  # type: ignore[misc]
+
+
+def _event_members() -> List[Tuple[str, int]]:
+    # The named RTR events first, the bounds of the ranges after them: a
+    # value that is both (256 is RTRBASE and FACREADY) is then known by the
+    # event's name, and the bound is an alias of it.
+    members = [(cname[len("RTR_EVTNUM_"):], code) for cname, code in _rtr.EVENTS]
+    bounds = {"USERBASE", "USERMAX", "RTRBASE", "RTRMAX"}
+    return [m for m in members if m[0] not in bounds] + [m for m in members if m[0] in bounds]
+
+
+EvtNum = enum.IntEnum("EvtNum", _event_members(), module=__name__)  # type: ignore[misc]
+EvtNum.__doc__ = (
+    "Event numbers (rtr_evtnum_t): EvtNum.SRPRIMARY is RTR_EVTNUM_SRPRIMARY. User events are "
+    "USERBASE (0) to USERMAX (250), RTR events RTRBASE to RTRMAX; USERDEF, RTRDEF, UP_TO and "
+    "ENDLIST are the markers of an ``events=`` subscription list, e.g. "
+    "[EvtNum.RTRDEF, EvtNum.USERDEF, EvtNum.USERBASE, EvtNum.UP_TO, EvtNum.USERMAX] (the list needs no ENDLIST in Python)."
+)
 KeyType.__doc__ = "Key segment types (rtr_keyseg_type_t): KeyType.UNSIGNED is rtr_keyseg_unsigned."
 
 # Flag groups found in the table but not named above: a new group in core

@@ -10,9 +10,10 @@ statuses delivered in messages (``rtr_mt_closed``, ``rtr_mt_rejected``).
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple, Type
+from typing import Any, Dict, Optional, Tuple, Type, Union
 
 from . import _rtr
+from ._enums import Status
 
 _NAMES: Dict[int, str] = {code: cname for cname, code, _text in _rtr.STATUSES}
 
@@ -21,12 +22,14 @@ class RtrError(Exception):
     """An RTR call failed, or RTR reported a failure.
 
     Attributes:
-        status: the numeric RTR status (compare with :class:`rtr.Status`).
+        status: the RTR status, a :class:`rtr.Status` (an ``int`` only for
+            a value RTR does not define, which no call of this library
+            raises).
         name: its C name, e.g. ``"RTR_STS_INVCHANNEL"``.
         text: its message text (what ``rtr_error_text`` returns).
     """
 
-    status: int
+    status: Union[Status, int]
     name: str
     text: str
 
@@ -34,12 +37,12 @@ class RtrError(Exception):
         super().__init__(message)
         if status is None:
             status = _STATUS_OF.get(type(self), _rtr_status("RTR_STS_INTERNAL"))
-        self.status = status
+        self.status = _status(status)
         self.name = _NAMES.get(status, f"RTR status {status}")
         self.text = _rtr.error_text(status)
 
     def __reduce__(self) -> Tuple[Any, ...]:
-        return (type(self), (str(self), self.status))
+        return (type(self), (str(self), int(self.status)))
 
 
 class InvalidArgument(RtrError, ValueError):
@@ -94,11 +97,19 @@ class Rejected(RtrError):
         self.reason = reason
 
     def __reduce__(self) -> Tuple[Any, ...]:
-        return (type(self), (str(self), self.status, self.reason))
+        return (type(self), (str(self), int(self.status), self.reason))
 
 
 class InternalError(RtrError):
     """A bug in RTR (RTR_STS_INTERNAL); please report it."""
+
+
+def _status(code: int) -> Union[Status, int]:
+    """The :class:`rtr.Status` of a code (the code itself if RTR defines none)."""
+    try:
+        return Status(code)
+    except ValueError:
+        return code
 
 
 def _rtr_status(cname: str) -> int:

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, List, Optional, Type
+from typing import List, Optional, Type
 
 from . import _rtr
 from ._enums import MsgType, Status
 from ._errors import InvalidChannel, Rejected, Timeout, WrongState
 from ._message import Message
 from ._rtr import Tid
-
-if TYPE_CHECKING:
-    from ._channel import Channel
-    from ._connection import Data
 
 #: How long leaving a transaction block on an exception waits for the
 #: outcome of the reject when no ``outcome_timeout`` was given (seconds).
@@ -38,6 +34,8 @@ class Transaction:
       waits for the outcome and lets the exception through.
     * :meth:`reject` aborts on purpose: leaving then waits for the outcome
       and raises nothing.
+    * :meth:`prepare` (``rtr_prepare_tx``) asks the servers to vote first,
+      for a client that coordinates with another transaction manager.
 
     ``outcome_timeout`` bounds the wait for the outcome (seconds; None: as
     long as it takes, or ``EXIT_WAIT`` when leaving on an exception).
@@ -94,6 +92,31 @@ class Transaction:
                 self._after_outcome()
                 return None
             return msg
+
+    def prepare(self, *, reason: int = 0, data: "Data" = b"", timeout: Optional[float] = None) -> Message:
+        """``rtr_prepare_tx``: ask every server to vote, and wait (at most
+        ``timeout`` seconds) for ``MsgType.PREPARED``, which it returns: all
+        voted yes, and the transaction is ready to commit; leaving the block
+        accepts it (with ``reason`` standing, unless :meth:`accept` gives
+        another). Raises :class:`rtr.Rejected` if a server voted no, and
+        :class:`rtr.Timeout` if the votes did not come in time. Replies that
+        arrive meanwhile go to ``late_replies``."""
+        self.channel.prepare(reason=reason, data=data)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            msg = self.channel.receive(left)
+            _check_not_closed(msg)
+            if msg.tid != self._tid:
+                continue
+            if msg.msgtype == MsgType.PREPARED:
+                return msg
+            if msg.msgtype in (MsgType.ACCEPTED, MsgType.REJECTED):
+                self.outcome = msg
+                self._after_outcome()
+                raise WrongState(f"transaction {self._tid} ended before it was prepared")
+            if msg.msgtype == MsgType.REPLY:
+                self.late_replies.append(msg)
 
     def accept(self, reason: int = 0) -> None:
         """Accept now (``rtr_accept_tx``) with a reason; leaving then only waits."""
@@ -165,3 +188,9 @@ def _check_not_closed(msg: Message) -> None:
         from ._connection import _closed_error
 
         raise _closed_error(msg, f"channel {msg.channel} was closed by RTR")
+
+
+# At the end (import cycles): the annotations above name these, and
+# typing.get_type_hints looks them up here at run time.
+from ._channel import Channel  # noqa: E402
+from ._connection import Data  # noqa: E402
