@@ -32,6 +32,12 @@
 //! (Third session of 2026-12-04, issue 14: seed 42 passes (moved to the
 //! regression set); seed 165, the same settings, shows a commit lost with a
 //! failed disk still.)
+//! (2026-12-05, issue 14's forget protocol changed the message timing: seed
+//! 85 replaces 7 for the server deadlock of timeout-less transactions,
+//! traced to the same cycle: a transaction voted on one range waits for a
+//! server of another held by a transaction waiting the other way. Seeds
+//! 3337 and 165 pass now; 3053 and 26 (the same settings, the first of
+//! their kind found) replace them, not traced to a cause yet.)
 
 use super::{Faults, SimConfig, ViolationKind};
 
@@ -60,21 +66,21 @@ const STORMS: Faults = Faults(Faults::CRASH.0 | Faults::NET.0 | Faults::PARTITIO
 pub const KNOWN: &[Known] = &[
     Known {
         defect: "a transaction commits on one server and rolls back on another (causes still open in docs/outcomes.md: a full journal at a commit after a durable vote, one node holding a tid both as its own branch and as an in-doubt copy from a journal it took over, a frozen old router that is not fenced)",
-        seed: 3337,
+        seed: 3053,
         routers: 2,
         faults: STORMS,
         kind: ViolationKind::Disagreement,
     },
     Known {
         defect: "a commit lost with a failed disk: a transaction the client saw accepted is applied by none of its key range's servers (a journal that fails while commits are being made durable and handed on)",
-        seed: 165,
+        seed: 26,
         routers: 1,
         faults: Faults::DISK,
         kind: ViolationKind::AcceptedNotApplied,
     },
     Known {
         defect: "transactions without timeouts, each holding a server of one key range and waiting for one of the next, wait for ever (nothing breaks the cycle)",
-        seed: 7,
+        seed: 85,
         routers: 2,
         faults: Faults::NONE,
         kind: ViolationKind::NoOutcome,
