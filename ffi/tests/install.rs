@@ -16,7 +16,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("ffi/ has a parent directory").to_path_buf()
@@ -44,22 +43,28 @@ fn ok(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// One install for every test of this file (a release build is slow).
-fn prefix() -> &'static Path {
-    static PREFIX: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &PREFIX
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().expect("temporary directory");
-            let prefix = dir.path().join("opt").join("rtr");
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let out = ok(Command::new(cargo)
-                .current_dir(repo_root())
-                .args(["run", "--quiet", "-p", "xtask", "--", "dist"])
-                .arg(&prefix));
-            eprintln!("{out}");
-            (dir, prefix)
-        })
-        .1
+/// Installs into `dir/opt/rtr` with `cargo xtask dist`; returns the prefix.
+fn install(dir: &Path) -> PathBuf {
+    let prefix = dir.join("opt").join("rtr");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = ok(Command::new(cargo)
+        .current_dir(repo_root())
+        .args(["run", "--quiet", "-p", "xtask", "--", "dist"])
+        .arg(&prefix));
+    eprintln!("{out}");
+    prefix
+}
+
+/// One install (a release build is slow), then each check on it. One test,
+/// so that the temporary prefix (some 80 MB with its debug files) is
+/// removed at its end.
+#[test]
+fn install_into_a_prefix_then_build_outside_programs() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let p = install(dir.path());
+    layout_soname_and_split_debug_info(&p);
+    outside_program_with_pkg_config(&p);
+    outside_program_with_cmake(&p);
 }
 
 fn readelf(args: &[&str], file: &Path) -> String {
@@ -103,9 +108,7 @@ fn run_quickstart(exe: &Path, dir: &Path) {
     }
 }
 
-#[test]
-fn layout_soname_and_split_debug_info() {
-    let p = prefix();
+fn layout_soname_and_split_debug_info(p: &Path) {
     let lib = p.join("lib");
     let real = format!("librtr.so.{}", version());
     assert_eq!(fs::read_link(lib.join("librtr.so")).unwrap(), PathBuf::from("librtr.so.0"));
@@ -144,9 +147,7 @@ fn layout_soname_and_split_debug_info() {
     assert_eq!(v.trim(), format!("rtr {}", version()));
 }
 
-#[test]
-fn outside_program_with_pkg_config() {
-    let p = prefix();
+fn outside_program_with_pkg_config(p: &Path) {
     let tmp = tempfile::tempdir().unwrap();
     let pc_path = p.join("lib/pkgconfig");
     let pkg = |args: &[&str]| {
@@ -174,9 +175,7 @@ fn outside_program_with_pkg_config() {
     assert!(!none.status.success(), "an rtr.pc outside the test prefix answers: the test proves nothing");
 }
 
-#[test]
-fn outside_program_with_cmake() {
-    let p = prefix();
+fn outside_program_with_cmake(p: &Path) {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     fs::create_dir(&src).unwrap();
