@@ -195,12 +195,12 @@ pub fn run(a: JournalArgs) -> Result<(), String> {
     match outcome {
         Ok(0) => Ok(()),
         Ok(code) => {
-            let _ = std::io::stdout().flush();
+            crate::out::flush();
             std::process::exit(code)
         }
         Err(msg) if json => {
-            println!("{}", Json::obj(vec![("ok", false.into()), ("error", msg.into())]));
-            let _ = std::io::stdout().flush();
+            outln!("{}", Json::obj(vec![("ok", false.into()), ("error", msg.into())]));
+            crate::out::flush();
             std::process::exit(EXIT_ERROR)
         }
         Err(msg) => Err(msg),
@@ -567,7 +567,7 @@ fn create(a: CreateArgs, json: bool) -> Outcome {
         e => e.to_string(),
     })?;
     if json {
-        println!(
+        outln!(
             "{}",
             Json::obj(vec![
                 ("ok", true.into()),
@@ -578,11 +578,12 @@ fn create(a: CreateArgs, json: bool) -> Outcome {
             ])
         );
     } else {
-        println!("created an empty journal in {} (owner epoch 0, no segments yet)", a.dir.display());
-        println!(
+        outln!("created an empty journal in {} (owner epoch 0, no segments yet)", a.dir.display());
+        outln!(
             "segments of {} bytes, at most {}, are valid sizes; the owner creates its segments when it opens \
              the journal, with the sizes it is configured with",
-            a.segment_bytes, a.max_segments
+            a.segment_bytes,
+            a.max_segments
         );
     }
     Ok(0)
@@ -632,7 +633,7 @@ fn show(dir: &Path, json: bool) -> Outcome {
             LockState::Unknown(e) => Json::obj(vec![("state", lock.word().into()), ("error", e.clone().into())]),
             _ => Json::obj(vec![("state", lock.word().into())]),
         };
-        println!(
+        outln!(
             "{}",
             Json::obj(vec![
                 ("ok", true.into()),
@@ -652,22 +653,19 @@ fn show(dir: &Path, json: bool) -> Outcome {
         );
         return Ok(0);
     }
-    println!("journal      {}", dir.display());
+    outln!("journal      {}", dir.display());
     match scan.epoch {
-        Some(e) => println!("owner epoch  {e} (the next owner takes {})", e.saturating_add(1)),
-        None => println!("owner epoch  unreadable (see problems)"),
+        Some(e) => outln!("owner epoch  {e} (the next owner takes {})", e.saturating_add(1)),
+        None => outln!("owner epoch  unreadable (see problems)"),
     }
-    println!("lock         {}", lock.explain());
-    println!("segments     {} ({on_disk} bytes on disk)", scan.segments.len());
+    outln!("lock         {}", lock.explain());
+    outln!("segments     {} ({on_disk} bytes on disk)", scan.segments.len());
     if !scan.segments.is_empty() {
-        println!(
-            "  {:>6}  {:<27} {:>7}  {:>23}  {:>7}",
-            "number", "file", "epoch", "bytes used / file size", "records"
-        );
+        outln!("  {:>6}  {:<27} {:>7}  {:>23}  {:>7}", "number", "file", "epoch", "bytes used / file size", "records");
         for s in &scan.segments {
             let name = s.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let epoch = s.created_epoch.map_or("?".to_string(), |e| e.to_string());
-            println!(
+            outln!(
                 "  {:>6}  {:<27} {:>7}  {:>23}  {:>7}",
                 s.number,
                 name,
@@ -677,8 +675,8 @@ fn show(dir: &Path, json: bool) -> Outcome {
             );
         }
     }
-    println!("records      {} ({fences} fence, {stale} stale: written by a fenced owner, ignored)", scan.entries.len());
-    println!("live transactions  {}", live.len());
+    outln!("records      {} ({fences} fence, {stale} stale: written by a fenced owner, ignored)", scan.entries.len());
+    outln!("live transactions  {}", live.len());
     for (t, _) in &live {
         let mut what = Vec::new();
         if let Some(f) = &t.facility {
@@ -696,17 +694,17 @@ fn show(dir: &Path, json: bool) -> Outcome {
         if let Some(n) = t.set_aside {
             what.push(plural(n as usize, "strike"));
         }
-        println!("  {}  {:<27} {}: {}", t.tid, t.fate().word(), what.join(", "), t.fate().explain());
+        outln!("  {}  {:<27} {}: {}", t.tid, t.fate().word(), what.join(", "), t.fate().explain());
     }
     if scan.problems.is_empty() {
-        println!("problems     none (the journal opens cleanly)");
+        outln!("problems     none (the journal opens cleanly)");
     } else {
-        println!("problems     {}", scan.problems.len());
+        outln!("problems     {}", scan.problems.len());
         for p in &scan.problems {
-            println!("  {}", problem_line(p));
+            outln!("  {}", problem_line(p));
         }
         if scan.is_corrupt() {
-            println!("  the journal will NOT open until the corruption is dealt with");
+            outln!("  the journal will NOT open until the corruption is dealt with");
         }
     }
     Ok(0)
@@ -732,7 +730,7 @@ fn dump(dir: &Path, json: bool) -> Outcome {
                 Json::obj(v)
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             Json::obj(vec![
                 ("ok", true.into()),
@@ -777,7 +775,7 @@ fn verify(dir: &Path, json: bool) -> Outcome {
     let opens = !scan.is_corrupt();
     let code = if opens { 0 } else { EXIT_CORRUPT };
     if json {
-        println!(
+        outln!(
             "{}",
             Json::obj(vec![
                 ("ok", opens.into()),
@@ -794,34 +792,34 @@ fn verify(dir: &Path, json: bool) -> Outcome {
         return Ok(code);
     }
     let epoch = scan.epoch.map_or("unreadable".to_string(), |e| e.to_string());
-    println!(
+    outln!(
         "verify {}: {}, {}, owner epoch {epoch}",
         dir.display(),
         plural(scan.segments.len(), "segment"),
         plural(scan.entries.len(), "record")
     );
     if lock == LockState::Held {
-        println!("note: an owner holds the lock; this is a moment's view (a write in progress may look torn)");
+        outln!("note: an owner holds the lock; this is a moment's view (a write in progress may look torn)");
     }
     for p in &scan.problems {
-        println!("{}", problem_line(p));
+        outln!("{}", problem_line(p));
     }
     if !opens {
-        println!(
+        outln!(
             "FAILED: the journal will not open: damage that recovery cannot explain by a crash. Keep a copy of \
              the directory; restore the named file from a copy, or move the journal aside."
         );
         if salvageable(&scan) {
-            println!(
+            outln!(
                 "Or keep what is valid: `rtr journal salvage {} --force` drops the damaged bytes and keeps every \
                  valid record (what the damaged bytes held is lost; see `rtr journal salvage --help`).",
                 dir.display()
             );
         }
     } else if scan.is_clean() {
-        println!("OK: the journal opens cleanly");
+        outln!("OK: the journal opens cleanly");
     } else {
-        println!("OK: the journal opens; recovery repairs what is listed above");
+        outln!("OK: the journal opens; recovery repairs what is listed above");
     }
     Ok(code)
 }
@@ -855,9 +853,9 @@ fn takeover(a: TakeoverArgs, json: bool) -> Outcome {
             lock.word()
         );
         if json {
-            println!("{}", Json::obj(vec![("ok", false.into()), ("error", why.into())]));
+            outln!("{}", Json::obj(vec![("ok", false.into()), ("error", why.into())]));
         } else {
-            eprintln!("rtr: {why}");
+            errln!("rtr: {why}");
         }
         return Ok(EXIT_REFUSED);
     }
@@ -883,7 +881,7 @@ fn takeover(a: TakeoverArgs, json: bool) -> Outcome {
             .as_ref()
             .map_or(Json::Null, |(f, off)| Json::obj(vec![("file", f.as_path().into()), ("offset", (*off).into())]));
         let cuts = cuts_json(&recovered.cuts);
-        println!(
+        outln!(
             "{}",
             Json::obj(vec![
                 ("ok", true.into()),
@@ -899,26 +897,28 @@ fn takeover(a: TakeoverArgs, json: bool) -> Outcome {
         );
         return Ok(0);
     }
-    println!("takeover of {}: owner epoch {previous} -> {new}", dir.display());
+    outln!("takeover of {}: owner epoch {previous} -> {new}", dir.display());
     match lock {
-        LockState::Held => println!("the lock was held by another process: taken over without it (fencing protects)"),
-        LockState::Free => println!("the lock was free (no running owner)"),
-        _ => println!("the lock: {}", lock.explain()),
+        LockState::Held => outln!("the lock was held by another process: taken over without it (fencing protects)"),
+        LockState::Free => outln!("the lock was free (no running owner)"),
+        _ => outln!("the lock: {}", lock.explain()),
     }
     if let Some(s) = seal {
-        println!(
+        outln!(
             "epoch {} is fenced: its data is sealed at segment {} offset {}; it acknowledges nothing more and \
              recovery ignores anything it writes from now on",
-            s.epoch, s.segment, s.offset
+            s.epoch,
+            s.segment,
+            s.offset
         );
     }
     if recovered.cuts.is_empty() {
-        println!("recovery: nothing to repair");
+        outln!("recovery: nothing to repair");
     }
     for c in &recovered.cuts {
-        println!("recovery {c}");
+        outln!("recovery {c}");
     }
-    println!("{} records kept; the journal is closed again and ready for its next owner", recovered.records.len());
+    outln!("{} records kept; the journal is closed again and ready for its next owner", recovered.records.len());
     Ok(0)
 }
 
@@ -980,9 +980,9 @@ fn salvage(a: SalvageArgs, json: bool) -> Outcome {
             dir.display()
         );
         if json {
-            println!("{}", Json::obj(vec![("ok", true.into()), ("dir", dir.into()), ("changed", false.into())]));
+            outln!("{}", Json::obj(vec![("ok", true.into()), ("dir", dir.into()), ("changed", false.into())]));
         } else {
-            println!("{msg}");
+            outln!("{msg}");
         }
         return Ok(0);
     }
@@ -990,9 +990,9 @@ fn salvage(a: SalvageArgs, json: bool) -> Outcome {
     if !salvageable(&before) {
         let why = format!("salvage cannot repair {}: {}", dir.display(), plan.join("; "));
         if json {
-            println!("{}", Json::obj(vec![("ok", false.into()), ("error", why.into())]));
+            outln!("{}", Json::obj(vec![("ok", false.into()), ("error", why.into())]));
         } else {
-            eprintln!("rtr: {why}");
+            errln!("rtr: {why}");
         }
         return Ok(EXIT_CORRUPT);
     }
@@ -1004,7 +1004,7 @@ fn salvage(a: SalvageArgs, json: bool) -> Outcome {
         );
         if json {
             let plan_json = plan.iter().map(|l| Json::from(l.as_str())).collect();
-            println!(
+            outln!(
                 "{}",
                 Json::obj(vec![
                     ("ok", false.into()),
@@ -1015,9 +1015,9 @@ fn salvage(a: SalvageArgs, json: bool) -> Outcome {
             );
         } else {
             for l in &plan {
-                println!("{l}");
+                outln!("{l}");
             }
-            eprintln!("rtr: {why}");
+            errln!("rtr: {why}");
         }
         return Ok(EXIT_REFUSED);
     }
@@ -1038,7 +1038,7 @@ fn salvage(a: SalvageArgs, json: bool) -> Outcome {
         }
     }
     if json {
-        println!(
+        outln!(
             "{}",
             Json::obj(vec![
                 ("ok", true.into()),
@@ -1052,11 +1052,11 @@ fn salvage(a: SalvageArgs, json: bool) -> Outcome {
         );
         return Ok(0);
     }
-    println!("salvage of {}: owner epoch {epoch}", dir.display());
+    outln!("salvage of {}: owner epoch {epoch}", dir.display());
     for c in &recovered.cuts {
-        println!("{c}");
+        outln!("{c}");
     }
-    println!(
+    outln!(
         "{} kept; the journal opens again. The damaged files are kept as {} (not part of the journal; remove \
          them when you no longer need them)",
         plural(recovered.records.len(), "record"),
@@ -1121,11 +1121,11 @@ fn writer(a: WriterArgs) -> Outcome {
     let (j, rec) = match journal::open(&cfg, takeover) {
         Ok(x) => x,
         Err(e) => {
-            println!("OPENFAIL {} {e}", error_word(&e));
+            outln!("OPENFAIL {} {e}", error_word(&e));
             return Ok(exit_code_for(&e));
         }
     };
-    println!("OPEN epoch={} recovered={}", j.epoch(), rec.records.len());
+    outln!("OPEN epoch={} recovered={}", j.epoch(), rec.records.len());
     let mut first_failure: Option<i32> = None;
     let mut tries_left = a.tries_after_failure;
     let mut seq = 0u64;
@@ -1141,9 +1141,9 @@ fn writer(a: WriterArgs) -> Outcome {
         seq += 1;
         let tid = test_tid(a.node, j.epoch(), seq);
         match j.append_wait(vec![(tid, RecordKind::Msg, test_payload(a.node, seq))], true) {
-            Ok(()) => println!("ACK {seq}"),
+            Ok(()) => outln!("ACK {seq}"),
             Err(e) => {
-                println!("FAIL {seq} {} {e}", error_word(&e));
+                outln!("FAIL {seq} {} {e}", error_word(&e));
                 first_failure.get_or_insert(exit_code_for(&e));
             }
         }
@@ -1152,7 +1152,7 @@ fn writer(a: WriterArgs) -> Outcome {
         while read_line().is_some() {}
     }
     drop(j);
-    println!("CLOSED");
+    outln!("CLOSED");
     Ok(first_failure.unwrap_or(0))
 }
 
@@ -1166,11 +1166,11 @@ fn probe(a: ProbeArgs) -> Outcome {
         .find(|e| !e.stale && e.record.tid.node == a.node && e.record.tid.seq == a.seq && e.record.payload == want);
     match found {
         Some(e) => {
-            println!("FOUND segment {} offset {} epoch {}", e.segment, e.offset, e.record.epoch);
+            outln!("FOUND segment {} offset {} epoch {}", e.segment, e.offset, e.record.epoch);
             Ok(0)
         }
         None => {
-            println!("MISSING node {} seq {}", a.node, a.seq);
+            outln!("MISSING node {} seq {}", a.node, a.seq);
             Ok(EXIT_ERROR)
         }
     }
