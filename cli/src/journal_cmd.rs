@@ -351,7 +351,9 @@ impl<T: Into<Json>> From<Vec<T>> for Json {
 pub enum LockState {
     /// Nobody holds it (we took it for an instant and released it).
     Free,
-    Held,
+    /// Held, by this process when the system can tell (not on another
+    /// machine of a network file system).
+    Held(Option<u32>),
     /// No lock file.
     Missing,
     /// The lock could not be probed (e.g. a file system without locks).
@@ -362,7 +364,7 @@ impl LockState {
     fn word(&self) -> &'static str {
         match self {
             LockState::Free => "free",
-            LockState::Held => "held",
+            LockState::Held(_) => "held",
             LockState::Missing => "missing",
             LockState::Unknown(_) => "unknown",
         }
@@ -371,11 +373,20 @@ impl LockState {
     fn explain(&self) -> String {
         match self {
             LockState::Free => "free (no process owns the journal now)".into(),
-            LockState::Held => "held (a process owns the journal now, or a fenced owner still runs)".into(),
+            LockState::Held(Some(pid)) => format!(
+                "held by process {pid}{} (it owns the journal now, or it is a fenced owner that still runs)",
+                process_name(*pid)
+            ),
+            LockState::Held(None) => "held (a process owns the journal now, or a fenced owner still runs)".into(),
             LockState::Missing => format!("no {LOCK_FILE} file"),
             LockState::Unknown(e) => format!("unknown (could not probe the lock: {e})"),
         }
     }
+}
+
+/// " (name)" of a running process, from /proc; empty when unknown.
+fn process_name(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).map_or(String::new(), |n| format!(" ({})", n.trim()))
 }
 
 /// Probes the lock: takes it without waiting and releases it at once. (An
@@ -394,7 +405,7 @@ pub fn probe_lock(dir: &Path) -> LockState {
             let _ = file.unlock();
             LockState::Free
         }
-        Err(TryLockError::WouldBlock) => LockState::Held,
+        Err(TryLockError::WouldBlock) => LockState::Held(journal::Storage::lock_holder(&journal::RealFs, &p)),
         Err(TryLockError::Error(e)) => LockState::Unknown(e.to_string()),
     }
 }
@@ -631,6 +642,9 @@ fn show(dir: &Path, json: bool) -> Outcome {
             .collect();
         let lock_json = match &lock {
             LockState::Unknown(e) => Json::obj(vec![("state", lock.word().into()), ("error", e.clone().into())]),
+            LockState::Held(Some(pid)) => {
+                Json::obj(vec![("state", lock.word().into()), ("pid", u64::from(*pid).into())])
+            }
             _ => Json::obj(vec![("state", lock.word().into())]),
         };
         outln!(
@@ -798,7 +812,7 @@ fn verify(dir: &Path, json: bool) -> Outcome {
         plural(scan.segments.len(), "segment"),
         plural(scan.entries.len(), "record")
     );
-    if lock == LockState::Held {
+    if matches!(lock, LockState::Held(_)) {
         outln!("note: an owner holds the lock; this is a moment's view (a write in progress may look torn)");
     }
     for p in &scan.problems {
@@ -899,7 +913,7 @@ fn takeover(a: TakeoverArgs, json: bool) -> Outcome {
     }
     outln!("takeover of {}: owner epoch {previous} -> {new}", dir.display());
     match lock {
-        LockState::Held => outln!("the lock was held by another process: taken over without it (fencing protects)"),
+        LockState::Held(_) => outln!("the lock was held by another process: taken over without it (fencing protects)"),
         LockState::Free => outln!("the lock was free (no running owner)"),
         _ => outln!("the lock: {}", lock.explain()),
     }
