@@ -59,8 +59,10 @@ int main(void) {
         fprintf(stderr, "rejected: %s\n", rtr_error_text(carried()));
         return 1;
     }
-    /* Receiving once more finishes the transaction at the server (nothing
-     * else waits: RTR_STS_TIMOUT at once); else the next run gets it again. */
+    /* Receiving once more says the server is done with the transaction
+     * (RTR_STS_TIMOUT at once: nothing else waits). A transaction left
+     * unfinished (a crash; or an exit before the node recorded this) is
+     * presented again to the next server: the loop above takes it. */
     rtr_channel_t srv_only[] = { srv, RTR_CHAN_ENDLIST }, from;
     rtr_status_t sts = rtr_receive_message(&from, RTR_NO_FLAGS, srv_only, buf, sizeof buf, 0, &sb);
     if (sts != RTR_STS_TIMOUT) check(sts, "server finish");

@@ -380,6 +380,25 @@ fn readme_quick_start_runs_again_and_again_in_one_directory() {
     assert!(sizes[1..].iter().all(|s| *s == sizes[1]), "the journal grew between runs: {sizes:?}");
 }
 
+/// After a program that committed a transaction and exited without
+/// finishing it at its server (as one killed there would), the quick start
+/// in the same directory first gets that transaction presented again
+/// (`rtr_mt_msg1_uncertain`), takes it, and still commits its own; the run
+/// after that has nothing replayed.
+#[test]
+fn readme_quick_start_takes_a_replay_left_by_an_earlier_run() {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let leave = tmp.path().join("leave_unfinished");
+    compile("tests/c/leave_unfinished.c", &leave, &[]);
+    let quick = tmp.path().join("quickstart");
+    compile("examples/c/quickstart.c", &quick, &[]);
+    assert_eq!(run(&leave, tmp.path(), &[]).stdout, "left unfinished\n");
+    for round in 1..=2 {
+        let r = run(&quick, tmp.path(), &[]);
+        assert_eq!(r.stdout, "committed\n", "run {round}: stderr:\n{}", r.stderr);
+    }
+}
+
 /// A quick start whose calls fail says why and exits 1; it never prints
 /// "committed" (it did, unchecked, before): here the node daemon it is sent
 /// to does not exist, and then its journal is held by another process.
