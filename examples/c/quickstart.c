@@ -59,10 +59,9 @@ int main(void) {
         fprintf(stderr, "rejected: %s\n", rtr_error_text(carried()));
         return 1;
     }
-    /* Receiving once more says the server is done with the transaction
-     * (RTR_STS_TIMOUT at once: nothing else waits). A transaction left
-     * unfinished (a crash; or an exit before the node recorded this) is
-     * presented again to the next server: the loop above takes it. */
+    /* Receiving once more finishes the transaction at the server
+     * (RTR_STS_TIMOUT at once: nothing else waits); one left unfinished
+     * (a crash) is presented again to the next run, whose loop takes it. */
     rtr_channel_t srv_only[] = { srv, RTR_CHAN_ENDLIST }, from;
     rtr_status_t sts = rtr_receive_message(&from, RTR_NO_FLAGS, srv_only, buf, sizeof buf, 0, &sb);
     if (sts != RTR_STS_TIMOUT) check(sts, "server finish");

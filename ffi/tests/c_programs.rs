@@ -358,6 +358,27 @@ fn journal_files(dir: &Path) -> (usize, u64) {
     (segs.len(), segs.iter().sum())
 }
 
+/// Transactions of the journal in `dir` that have records but no Done
+/// record: what the next program on this journal gets presented again.
+fn unfinished(dir: &Path) -> Vec<String> {
+    use rtr_core::journal::RecordKind;
+    let scan = rtr_core::journal::scan(dir).expect("scan the journal");
+    let mut seen = std::collections::BTreeSet::new();
+    let mut done = std::collections::BTreeSet::new();
+    for e in scan.entries.iter().filter(|e| !e.stale) {
+        match e.record.kind {
+            RecordKind::Fence => {}
+            RecordKind::Done => {
+                done.insert(e.record.tid.to_string());
+            }
+            _ => {
+                seen.insert(e.record.tid.to_string());
+            }
+        }
+    }
+    seen.difference(&done).cloned().collect()
+}
+
 /// The quick start run again and again in one directory (its journal in
 /// ./rtr-journal, as a user runs it): every run commits its own transaction
 /// and says so, nothing is left for the next run, and the journal does not
@@ -373,6 +394,9 @@ fn readme_quick_start_runs_again_and_again_in_one_directory() {
         let r = run(&exe, tmp.path(), &[]);
         assert_eq!(r.stdout, "committed\n", "run {round}: stderr:\n{}", r.stderr);
         sizes.push(journal_files(&journal));
+        // Its server finished the transaction, and the process's exit waited
+        // for the node to record that: nothing is left for the next run.
+        assert_eq!(unfinished(&journal), Vec::<String>::new(), "after run {round}");
     }
     let (segments, bytes) = sizes[4];
     assert!(segments <= 2, "{segments} segments after 5 runs: {sizes:?}");
@@ -383,8 +407,8 @@ fn readme_quick_start_runs_again_and_again_in_one_directory() {
 /// After a program that committed a transaction and exited without
 /// finishing it at its server (as one killed there would), the quick start
 /// in the same directory first gets that transaction presented again
-/// (`rtr_mt_msg1_uncertain`), takes it, and still commits its own; the run
-/// after that has nothing replayed.
+/// (`rtr_mt_msg1_uncertain`), takes it (which finishes it), and still
+/// commits its own; nothing is left unfinished after it.
 #[test]
 fn readme_quick_start_takes_a_replay_left_by_an_earlier_run() {
     let tmp = tempfile::tempdir().expect("temporary directory");
@@ -393,9 +417,12 @@ fn readme_quick_start_takes_a_replay_left_by_an_earlier_run() {
     let quick = tmp.path().join("quickstart");
     compile("examples/c/quickstart.c", &quick, &[]);
     assert_eq!(run(&leave, tmp.path(), &[]).stdout, "left unfinished\n");
+    let journal = tmp.path().join("rtr-journal");
+    assert_eq!(unfinished(&journal).len(), 1, "the transaction left unfinished");
     for round in 1..=2 {
         let r = run(&quick, tmp.path(), &[]);
         assert_eq!(r.stdout, "committed\n", "run {round}: stderr:\n{}", r.stderr);
+        assert_eq!(unfinished(&journal), Vec::<String>::new(), "after run {round}");
     }
 }
 
