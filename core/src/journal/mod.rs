@@ -305,6 +305,9 @@ impl Journal {
     /// (a Fence record: only the journal writes those), [`JournalError::Io`],
     /// [`JournalError::Fenced`], [`JournalError::Poisoned`].
     /// An empty `records` with `sync = true` makes every earlier append durable.
+    /// An empty `records` with `sync = false` is a barrier: it writes and
+    /// checks nothing, and completes (Ok, or the error that ended ownership)
+    /// after every earlier append completed.
     pub fn append(&self, records: Vec<(Tid, RecordKind, Vec<u8>)>, sync: bool, done: Completion) {
         let req = Request { records, sync, done };
         let Some(tx) = self.inner.tx.as_ref() else {

@@ -1116,3 +1116,31 @@ fn a_locked_journal_names_its_holder_and_does_not_advise_force() {
     assert!(!text.contains("force"), "{text}");
     assert!(text.contains("another journal directory"), "{text}");
 }
+
+/// An empty append without sync is a barrier: it completes after the
+/// appends before it, writes nothing and checks nothing (it succeeds even
+/// with the epoch file gone, where a synced append fails the owner check).
+#[test]
+fn an_empty_unsynced_append_is_a_barrier_that_touches_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let (j, _) = new_journal(d.path());
+    let before = j.stats();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    for n in 0..20u64 {
+        let tx = tx.clone();
+        j.append(
+            vec![(tid(n), RecordKind::Msg, vec![1u8; 100])],
+            false,
+            Box::new(move |r| tx.send((n, r.is_ok())).unwrap()),
+        );
+    }
+    let tx2 = tx.clone();
+    j.append(Vec::new(), false, Box::new(move |r| tx2.send((u64::MAX, r.is_ok())).unwrap()));
+    let got: Vec<(u64, bool)> = (0..21).map(|_| rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap()).collect();
+    assert_eq!(got.last(), Some(&(u64::MAX, true)), "the barrier completes last: {got:?}");
+    assert!(got.iter().all(|(_, ok)| *ok));
+    assert_eq!(j.stats().records_written, before.records_written + 20);
+    fs::remove_file(d.path().join("epoch")).unwrap();
+    assert!(j.append_wait(Vec::new(), false).is_ok(), "the barrier checked the owner");
+    assert!(j.append_wait(Vec::new(), true).is_err(), "a synced append must check the owner");
+}

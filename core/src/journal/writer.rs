@@ -440,6 +440,10 @@ impl Writer {
                 continue;
             }
             match self.place(records) {
+                // An empty append without sync asks for nothing but its
+                // place in the order (a barrier: its completion comes after
+                // every earlier append's): no write, sync or check for it.
+                Ok(()) if records.is_empty() && !sync => outcomes.push(Ok(())),
                 Ok(()) => {
                     need_sync |= sync;
                     placed = true;
