@@ -58,7 +58,8 @@ pub struct DemoArgs {
     #[arg(long)]
     no_failure: bool,
     /// Journal directory (default: a new directory under the system's
-    /// temporary directory, removed after the run).
+    /// temporary directory, $TMPDIR or /tmp, removed after the run;
+    /// RTR_JOURNAL_DIR, the applications' setting, is not read here).
     #[arg(long)]
     journal_dir: Option<std::path::PathBuf>,
     /// Run without a journal (transactions are then not durable).
@@ -267,7 +268,7 @@ fn client(rtr: Rtr, id: u64, a: DemoArgs, until: Instant) -> Result<ClientResult
                     break;
                 }
                 MsgType::Reply => {}
-                other => return Err(format!("client got unexpected {other:?}")),
+                other => return Err(format!("client got unexpected {}", other.name())),
             }
         }
         r.latency.record(t0.elapsed());
@@ -275,7 +276,7 @@ fn client(rtr: Rtr, id: u64, a: DemoArgs, until: Instant) -> Result<ClientResult
     // Nothing may arrive after the last outcome: one outcome per transaction.
     match rtr.receive(&which, Some(Duration::from_millis(50))) {
         Err(RtrError::Timeout) => {}
-        Ok(m) => return Err(format!("extra message after the last outcome: {:?}", m.sb.msgtype)),
+        Ok(m) => return Err(format!("extra message after the last outcome: {}", m.sb.msgtype.name())),
         Err(e) => return Err(e.to_string()),
     }
     Ok(r)
@@ -326,10 +327,16 @@ pub fn run(a: DemoArgs) -> Result<(), String> {
             servers.push(thread::spawn(move || serve(rtr, ch, cx)));
         }
     }
-    println!("RTR demo: bank facility {FACILITY} on the embedded node, {journal_line}");
-    println!(
+    outln!("RTR demo: bank facility {FACILITY} on the embedded node, {journal_line}");
+    outln!(
         "  2 partitions (accounts {}-{} and {}-{}), {} concurrent servers each, {} clients, {:.1} s",
-        ranges[0].0, ranges[0].1, ranges[1].0, ranges[1].1, a.servers, a.clients, a.seconds
+        ranges[0].0,
+        ranges[0].1,
+        ranges[1].0,
+        ranges[1].1,
+        a.servers,
+        a.clients,
+        a.seconds
     );
     let until = Instant::now() + Duration::from_secs_f64(a.seconds);
     let run_start = Instant::now();
@@ -367,8 +374,8 @@ pub fn run(a: DemoArgs) -> Result<(), String> {
 
     let accepted: HashSet<Tid> = total.accepted.iter().copied().collect();
     let mut lat = total.latency.clone();
-    println!("Results");
-    println!(
+    outln!("Results");
+    outln!(
         "  transactions: {} started, {} accepted, {} rejected (insufficient funds {}, other {})",
         total.started,
         accepted.len(),
@@ -376,8 +383,8 @@ pub fn run(a: DemoArgs) -> Result<(), String> {
         total.rejected_funds,
         total.rejected_other.len()
     );
-    println!("  throughput:   {:.0} tx/s", total.started as f64 / elapsed.as_secs_f64());
-    println!(
+    outln!("  throughput:   {:.0} tx/s", total.started as f64 / elapsed.as_secs_f64());
+    outln!(
         "  latency:      p50 {} us, p99 {} us (start to outcome, {} samples)",
         lat.quantile(0.5),
         lat.quantile(0.99),
@@ -385,12 +392,12 @@ pub fn run(a: DemoArgs) -> Result<(), String> {
     );
     let f = failure.lock().map_err(|_| "poisoned")?;
     match (f.at, f.tid) {
-        (Some(at), Some(tid)) => println!(
+        (Some(at), Some(tid)) => outln!(
             "  failure:      a server of partition 0 died at {:.2} s holding transaction {tid}; {} replay(s) presented to other servers",
             at.as_secs_f64(),
             replays.load(Ordering::Relaxed)
         ),
-        _ if a.no_failure => println!("  failure:      none requested"),
+        _ if a.no_failure => outln!("  failure:      none requested"),
         _ => errors.push("the server failure was requested but did not happen".into()),
     }
 
@@ -408,7 +415,15 @@ pub fn run(a: DemoArgs) -> Result<(), String> {
     ));
     checks.push((
         total.rejected_other.is_empty(),
-        format!("no transaction rejected for another reason than funds ({:?})", &total.rejected_other),
+        format!(
+            "no transaction rejected for another reason than funds ({})",
+            total
+                .rejected_other
+                .iter()
+                .map(|&(s, r)| format!("{} reason {r}", crate::status_text::name(s)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     ));
     let mut sum = 0i64;
     let mut applied_ok = true;
@@ -427,14 +442,14 @@ pub fn run(a: DemoArgs) -> Result<(), String> {
         let finished = !accepted.contains(&tid) || dbs.iter().all(|d| d.lock().is_ok_and(|d| d.applied.contains(&tid)));
         checks.push((finished, format!("the failed server's transaction {tid} was finished by another server")));
     }
-    println!("Checks");
+    outln!("Checks");
     let mut ok = true;
     for (pass, text) in &checks {
         ok &= pass;
-        println!("  [{}] {text}", if *pass { "ok" } else { "FAILED" });
+        outln!("  [{}] {text}", if *pass { "ok" } else { "FAILED" });
     }
     if ok {
-        println!("All checks passed.");
+        outln!("All checks passed.");
         Ok(())
     } else {
         Err("some checks failed".into())

@@ -23,8 +23,8 @@ use crate::stats::Latencies;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Client counts to measure, comma separated.
-    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    /// Client counts to measure, comma separated (each at least 1).
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32", value_parser = at_least_one)]
     clients: Vec<usize>,
     /// Concurrent server channels (one thread each).
     #[arg(long, default_value_t = 32)]
@@ -39,8 +39,9 @@ pub struct BenchArgs {
     /// Message size in bytes (at least 4: the key).
     #[arg(long, default_value_t = 100)]
     msg_size: usize,
-    /// Where journals go (default: the system's temporary directory). Use a
-    /// directory on the storage you want to measure.
+    /// Where journals go (default: the system's temporary directory, $TMPDIR
+    /// or /tmp; RTR_JOURNAL_DIR, the applications' setting, is not read
+    /// here). Use a directory on the storage you want to measure.
     #[arg(long)]
     dir: Option<std::path::PathBuf>,
     /// Measure without a journal (transactions are then not durable).
@@ -60,6 +61,16 @@ pub struct BenchArgs {
     /// loopback, beside one TCP round trip measured in the same run.
     #[arg(long)]
     linked: bool,
+}
+
+/// A client count: a whole number, at least 1 (0 clients measure nothing
+/// and divide by zero).
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a count: {e}")),
+    }
 }
 
 /// Where the benchmark's applications reach their node(s).
@@ -84,22 +95,29 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
     std::fs::create_dir_all(&base).map_err(|e| format!("{}: {e}", base.display()))?;
     let secs = Duration::from_secs_f64(a.seconds);
     let fsync = journal_bench::fsync_per_record(&base, secs.min(Duration::from_secs(2))).map_err(|e| e.to_string())?;
-    println!("rtr bench in {} ({} cores)", base.display(), thread::available_parallelism().map_or(1, |n| n.get()));
-    println!(
+    outln!("rtr bench in {} ({} cores)", base.display(), thread::available_parallelism().map_or(1, |n| n.get()));
+    outln!(
         "baseline: one fdatasync per record: {:.0} records/s, p50 {:.0} us, p99 {:.0} us",
-        fsync.commits_per_sec, fsync.p50_us, fsync.p99_us
+        fsync.commits_per_sec,
+        fsync.p50_us,
+        fsync.p99_us
     );
-    println!();
-    println!(
+    outln!();
+    outln!(
         "embedded node, one partition, {} concurrent server channels on {} threads, {}-byte one-message transactions, {}",
         a.servers,
         a.server_threads,
         a.msg_size,
         if a.no_journal { "NO journal (not durable)" } else { "journaled (durable)" }
     );
-    println!(
+    outln!(
         "{:>8} {:>12} {:>10} {:>10} {:>10} {:>14}",
-        "clients", "tx/s", "p50 us", "p99 us", "samples", "p50/fdatasync"
+        "clients",
+        "tx/s",
+        "p50 us",
+        "p99 us",
+        "samples",
+        "p50/fdatasync"
     );
     let mut modes = vec![Mode::Embedded];
     if a.daemon {
@@ -110,14 +128,14 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
     }
     for &mode in &modes {
         match mode {
-            Mode::Embedded => println!("embedded mode"),
+            Mode::Embedded => outln!("embedded mode"),
             Mode::Daemon => {
                 let rtt = socket_round_trip(Duration::from_millis(500)).map_err(|e| e.to_string())?;
-                println!("daemon mode (over the node's Unix socket); one Unix-socket round trip: p50 {rtt} us");
+                outln!("daemon mode (over the node's Unix socket); one Unix-socket round trip: p50 {rtt} us");
             }
             Mode::Linked => {
                 let rtt = tcp_round_trip(Duration::from_millis(500)).map_err(|e| e.to_string())?;
-                println!(
+                outln!(
                     "linked mode (clients on a frontend node, linked over loopback TCP to the router+backend node); \
                      one TCP round trip: p50 {rtt} us"
                 );
@@ -130,13 +148,13 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
             let dir = a.dir.as_ref().map(|d| d.join(format!("rtr-bench-{}-{n}", std::process::id())));
             let (cfg, _scratch) = journal_choice(dir.clone(), a.no_journal, "bench")?;
             let sockdir = tempfile_dir()?;
-            let sock = (mode == Mode::Daemon).then(|| sockdir.0.join("rtr.sock"));
+            let sock = (mode == Mode::Daemon).then(|| sockdir.path().join("rtr.sock"));
             let (rate, mut lat) = measure(n, &a, cfg, sock.as_deref(), mode == Mode::Linked)?;
             if let Some(d) = dir {
                 let _ = std::fs::remove_dir_all(d);
             }
             let p50 = lat.quantile(0.5);
-            println!(
+            outln!(
                 "{:>8} {:>12.0} {:>10} {:>10} {:>10} {:>14.2}",
                 n,
                 rate,
@@ -148,12 +166,12 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         }
     }
     if a.journal {
-        println!();
-        println!("journal alone: durable appends of 100-byte records, group commit");
-        println!("{:>8} {:>12} {:>10} {:>10} {:>16}", "writers", "commits/s", "p50 us", "p99 us", "x fdatasync rate");
+        outln!();
+        outln!("journal alone: durable appends of 100-byte records, group commit");
+        outln!("{:>8} {:>12} {:>10} {:>10} {:>16}", "writers", "commits/s", "p50 us", "p99 us", "x fdatasync rate");
         for w in [1usize, 8, 64] {
             let r = journal_bench::run(&base, w, secs).map_err(|e| e.to_string())?;
-            println!(
+            outln!(
                 "{:>8} {:>12.0} {:>10.0} {:>10.0} {:>16.2}",
                 w,
                 r.commits_per_sec,
@@ -213,7 +231,8 @@ fn measure(
             .map_err(|e| e.to_string())?;
         let m = server_rtr.receive(&Which::List(vec![ch]), Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
         if m.sb.msgtype != MsgType::Opened {
-            return Err(format!("server open failed: {:?}", m.status()));
+            let why = crate::status_text::of_message(&m).unwrap_or_else(|| m.sb.msgtype.name().into());
+            return Err(format!("server open failed: {why}"));
         }
         chans.push(ch);
     }
@@ -358,7 +377,7 @@ fn tempfile_dir() -> Result<crate::scratch::Scratch, String> {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
     ));
     std::fs::create_dir_all(&d).map_err(|e| e.to_string())?;
-    Ok(crate::scratch::Scratch(d))
+    Ok(crate::scratch::Scratch::new(d))
 }
 
 /// Median round trip of a 100-byte message over a Unix socket pair between

@@ -15,7 +15,11 @@ fn opened(rtr: &Rtr, ch: ChanId) -> Result<ChanId, String> {
     let m = rtr.receive(&Which::List(vec![ch]), Some(OPEN_WAIT)).map_err(|e| format!("waiting for the open: {e}"))?;
     match m.sb.msgtype {
         MsgType::Opened => Ok(ch),
-        t => Err(format!("channel open failed: {t:?} {:?}", m.status())),
+        t => Err(format!(
+            "channel open failed: {}: {}",
+            t.name(),
+            crate::status_text::of_message(&m).unwrap_or_else(|| "no status".into())
+        )),
     }
 }
 

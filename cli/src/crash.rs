@@ -328,7 +328,7 @@ pub fn worker(a: WorkerArgs) -> Result<(), String> {
         for s in servers {
             applied += s.join().map_err(|_| "server panicked")??;
         }
-        println!(
+        outln!(
             "recovered: {} committed transactions from the journal, {applied} applied now, in {:?}",
             node.recovered(),
             started.elapsed()
@@ -340,7 +340,7 @@ pub fn worker(a: WorkerArgs) -> Result<(), String> {
     let accepted = Arc::new(Mutex::new(TidLog::open(&a.state.join("client-accepted.log"))?));
     let rejected = Arc::new(Mutex::new(TidLog::open(&a.state.join("client-rejected.log"))?));
     let outcomes = Arc::new(Mutex::new(Outcomes::open(&a.state)?));
-    println!("worker running (pid {})", std::process::id());
+    outln!("worker running (pid {})", std::process::id());
     let mut clients = Vec::new();
     for i in 0..a.clients {
         let rtr = Rtr::connect(&node).map_err(|e| e.to_string())?;
@@ -401,7 +401,7 @@ pub fn remote(a: RemoteArgs) -> Result<(), String> {
         while opened.load(Ordering::SeqCst) < servers.len() {
             thread::sleep(Duration::from_millis(5));
         }
-        println!("servers open");
+        outln!("servers open");
         for s in servers {
             s.join().map_err(|_| "server panicked")??;
         }
@@ -420,7 +420,7 @@ pub fn remote(a: RemoteArgs) -> Result<(), String> {
     for c in clients {
         c.join().map_err(|_| "client panicked")??;
     }
-    println!("clients done");
+    outln!("clients done");
     Ok(())
 }
 
@@ -457,7 +457,7 @@ pub fn check(a: CheckArgs) -> Result<(), String> {
             p1.difference(&p0).count()
         ));
     }
-    println!(
+    outln!(
         "accepted {} rejected {} applied p0 {} p1 {} (committed without the client seeing it: {})",
         accepted.len(),
         rejected.len(),
@@ -466,7 +466,7 @@ pub fn check(a: CheckArgs) -> Result<(), String> {
         p0.difference(&accepted).count()
     );
     if problems.is_empty() {
-        println!("crash check: ok");
+        outln!("crash check: ok");
         Ok(())
     } else {
         Err(problems.join("; "))

@@ -33,6 +33,9 @@ pub struct StartArgs {
     #[arg(long, default_value = "rtr-node")]
     dir: PathBuf,
     /// The Unix socket applications connect to (default: DIR/rtr.sock).
+    /// Applications (and `rtr probe`) use the daemon when the environment
+    /// variable RTR_NODE_SOCKET names this socket; without it they run an
+    /// embedded node of their own.
     #[arg(long)]
     socket: Option<PathBuf>,
     /// Stay in the foreground (log to standard error) instead of detaching.
@@ -146,8 +149,8 @@ pub fn start(a: StartArgs) -> Result<(), String> {
     let until = Instant::now() + Duration::from_secs(15);
     loop {
         if UnixStream::connect(&socket).is_ok() {
-            println!("node started (pid {}), socket {}", child.id(), socket.display());
-            println!("applications use it with: export RTR_NODE_SOCKET={}", socket.display());
+            outln!("node started (pid {}), socket {}", child.id(), socket.display());
+            outln!("applications use it with: export RTR_NODE_SOCKET={}", socket.display());
             return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
@@ -232,7 +235,7 @@ fn run_node(
     let listen = links.listen.clone();
     let links = node.start_links(&name, links).map_err(|e| format!("cannot accept links: {e}"))?;
     if let (Some(l), Some(addr)) = (listen, links.local_addr()) {
-        eprintln!("rtr node: {name} accepts links on {l} ({addr})");
+        errln!("rtr node: {name} accepts links on {l} ({addr})");
     }
     watch_node(node.clone(), dir.to_path_buf(), socket.to_path_buf())
         .map_err(|e| format!("cannot start the node's watcher thread: {e}"))?;
@@ -240,7 +243,7 @@ fn run_node(
     let _ = std::fs::remove_file(socket);
     let listener = UnixListener::bind(socket).map_err(|e| format!("{}: {e}", socket.display()))?;
     std::fs::write(pid_path(dir), format!("{}\n", std::process::id())).map_err(|e| e.to_string())?;
-    eprintln!(
+    errln!(
         "rtr node: {name} ready on {} (pid {}, journal {}, {} committed transactions to replay, \
          facilities defined: {facilities})",
         socket.display(),
@@ -266,7 +269,7 @@ fn run_node(
     match failure {
         Some(why) => Err(format!("node {name} stopped: {why}")),
         None => {
-            eprintln!("rtr node: {name} stopped");
+            errln!("rtr node: {name} stopped");
             Ok(())
         }
     }
@@ -294,7 +297,7 @@ fn watch_node(node: std::sync::Arc<EmbeddedNode>, dir: PathBuf, socket: PathBuf)
         let _ = UnixStream::connect(&socket);
         std::thread::sleep(EXIT_WAIT * 2);
         remove_files(&dir, &socket);
-        eprintln!("rtr: the node stopped ({why}); exiting");
+        errln!("rtr: the node stopped ({why}); exiting");
         std::process::exit(1);
     };
     std::thread::Builder::new().name("rtr-node-watch".into()).spawn(watch).map(drop)
@@ -316,7 +319,7 @@ pub fn stop(a: StopArgs) -> Result<(), String> {
             wait_gone(pid)?;
         }
         let _ = std::fs::remove_file(pid_path(&a.dir));
-        println!("node {} stopped: {message}", pid.map_or("?".into(), |p| p.to_string()));
+        outln!("node {} stopped: {message}", pid.map_or("?".into(), |p| p.to_string()));
         return Ok(());
     }
     signal_stop(a)
@@ -365,6 +368,6 @@ fn signal_stop(a: StopArgs) -> Result<(), String> {
     }
     let _ = std::fs::remove_file(&pidfile);
     let _ = std::fs::remove_file(a.dir.join("rtr.sock"));
-    println!("node {pid} stopped");
+    outln!("node {pid} stopped");
     Ok(())
 }

@@ -16,7 +16,7 @@
 //! removed at the end of the run (also on error), its processes killed.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -63,7 +63,7 @@ struct Sample {
 pub fn run(a: FailoverArgs) -> Result<(), String> {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     if !a.json {
-        println!(
+        outln!(
             "failover-bench on this host ({cores} cores): nodes fe, tr, be1 (active), be2 (standby) on loopback, \
              {CLIENTS} clients; kill -9 be1 under load, {} run{}; times from the kill",
             a.runs,
@@ -75,7 +75,7 @@ pub fn run(a: FailoverArgs) -> Result<(), String> {
     for n in 1..=a.runs {
         let s = run_once(n).map_err(|e| format!("failover-bench run {n}: {e}"))?;
         if !a.json {
-            println!(
+            outln!(
                 "run {n}: detection {}, takeover {} (journal), promoted {}, first new commit {}",
                 ms(s.detection),
                 s.takeover_ms.map_or("? ms".to_string(), |t| format!("{t} ms")),
@@ -111,10 +111,10 @@ pub fn run(a: FailoverArgs) -> Result<(), String> {
                 ]),
             ),
         ]);
-        println!("{out}");
+        outln!("{out}");
     } else {
         let m = |v: &[f64]| median(v).map_or("?".to_string(), |x| format!("{x:.1} ms"));
-        println!(
+        outln!(
             "median: detection {}, takeover {} (journal), promoted {}, first new commit {}",
             m(&detection),
             median_takeover.map_or("? ms".to_string(), |t| format!("{} ms", whole_or_tenth(t))),
@@ -126,7 +126,7 @@ pub fn run(a: FailoverArgs) -> Result<(), String> {
 }
 
 fn flush() {
-    let _ = std::io::stdout().flush();
+    crate::out::flush();
 }
 
 /// Milliseconds, to the microsecond.

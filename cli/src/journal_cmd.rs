@@ -195,12 +195,12 @@ pub fn run(a: JournalArgs) -> Result<(), String> {
     match outcome {
         Ok(0) => Ok(()),
         Ok(code) => {
-            let _ = std::io::stdout().flush();
+            crate::out::flush();
             std::process::exit(code)
         }
         Err(msg) if json => {
-            println!("{}", Json::obj(vec![("ok", false.into()), ("error", msg.into())]));
-            let _ = std::io::stdout().flush();
+            outln!("{}", Json::obj(vec![("ok", false.into()), ("error", msg.into())]));
+            crate::out::flush();
             std::process::exit(EXIT_ERROR)
         }
         Err(msg) => Err(msg),
@@ -351,7 +351,9 @@ impl<T: Into<Json>> From<Vec<T>> for Json {
 pub enum LockState {
     /// Nobody holds it (we took it for an instant and released it).
     Free,
-    Held,
+    /// Held, by this process when the system can tell (not on another
+    /// machine of a network file system).
+    Held(Option<u32>),
     /// No lock file.
     Missing,
     /// The lock could not be probed (e.g. a file system without locks).
@@ -362,7 +364,7 @@ impl LockState {
     fn word(&self) -> &'static str {
         match self {
             LockState::Free => "free",
-            LockState::Held => "held",
+            LockState::Held(_) => "held",
             LockState::Missing => "missing",
             LockState::Unknown(_) => "unknown",
         }
@@ -371,11 +373,20 @@ impl LockState {
     fn explain(&self) -> String {
         match self {
             LockState::Free => "free (no process owns the journal now)".into(),
-            LockState::Held => "held (a process owns the journal now, or a fenced owner still runs)".into(),
+            LockState::Held(Some(pid)) => format!(
+                "held by process {pid}{} (it owns the journal now, or it is a fenced owner that still runs)",
+                process_name(*pid)
+            ),
+            LockState::Held(None) => "held (a process owns the journal now, or a fenced owner still runs)".into(),
             LockState::Missing => format!("no {LOCK_FILE} file"),
             LockState::Unknown(e) => format!("unknown (could not probe the lock: {e})"),
         }
     }
+}
+
+/// " (name)" of a running process, from /proc; empty when unknown.
+fn process_name(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).map_or(String::new(), |n| format!(" ({})", n.trim()))
 }
 
 /// Probes the lock: takes it without waiting and releases it at once. (An
@@ -394,7 +405,7 @@ pub fn probe_lock(dir: &Path) -> LockState {
             let _ = file.unlock();
             LockState::Free
         }
-        Err(TryLockError::WouldBlock) => LockState::Held,
+        Err(TryLockError::WouldBlock) => LockState::Held(journal::Storage::lock_holder(&journal::RealFs, &p)),
         Err(TryLockError::Error(e)) => LockState::Unknown(e.to_string()),
     }
 }
@@ -568,7 +579,7 @@ fn create(a: CreateArgs, json: bool) -> Outcome {
         e => e.to_string(),
     })?;
     if json {
-        println!(
+        outln!(
             "{}",
             Json::obj(vec![
                 ("ok", true.into()),
@@ -579,11 +590,12 @@ fn create(a: CreateArgs, json: bool) -> Outcome {
             ])
         );
     } else {
-        println!("created an empty journal in {} (owner epoch 0, no segments yet)", a.dir.display());
-        println!(
+        outln!("created an empty journal in {} (owner epoch 0, no segments yet)", a.dir.display());
+        outln!(
             "segments of {} bytes, at most {}, are valid sizes; the owner creates its segments when it opens \
              the journal, with the sizes it is configured with",
-            a.segment_bytes, a.max_segments
+            a.segment_bytes,
+            a.max_segments
         );
     }
     Ok(0)
@@ -631,9 +643,12 @@ fn show(dir: &Path, json: bool) -> Outcome {
             .collect();
         let lock_json = match &lock {
             LockState::Unknown(e) => Json::obj(vec![("state", lock.word().into()), ("error", e.clone().into())]),
+            LockState::Held(Some(pid)) => {
+                Json::obj(vec![("state", lock.word().into()), ("pid", u64::from(*pid).into())])
+            }
             _ => Json::obj(vec![("state", lock.word().into())]),
         };
-        println!(
+        outln!(
             "{}",
             Json::obj(vec![
                 ("ok", true.into()),
@@ -653,22 +668,19 @@ fn show(dir: &Path, json: bool) -> Outcome {
         );
         return Ok(0);
     }
-    println!("journal      {}", dir.display());
+    outln!("journal      {}", dir.display());
     match scan.epoch {
-        Some(e) => println!("owner epoch  {e} (the next owner takes {})", e.saturating_add(1)),
-        None => println!("owner epoch  unreadable (see problems)"),
+        Some(e) => outln!("owner epoch  {e} (the next owner takes {})", e.saturating_add(1)),
+        None => outln!("owner epoch  unreadable (see problems)"),
     }
-    println!("lock         {}", lock.explain());
-    println!("segments     {} ({on_disk} bytes on disk)", scan.segments.len());
+    outln!("lock         {}", lock.explain());
+    outln!("segments     {} ({on_disk} bytes on disk)", scan.segments.len());
     if !scan.segments.is_empty() {
-        println!(
-            "  {:>6}  {:<27} {:>7}  {:>23}  {:>7}",
-            "number", "file", "epoch", "bytes used / file size", "records"
-        );
+        outln!("  {:>6}  {:<27} {:>7}  {:>23}  {:>7}", "number", "file", "epoch", "bytes used / file size", "records");
         for s in &scan.segments {
             let name = s.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let epoch = s.created_epoch.map_or("?".to_string(), |e| e.to_string());
-            println!(
+            outln!(
                 "  {:>6}  {:<27} {:>7}  {:>23}  {:>7}",
                 s.number,
                 name,
@@ -678,8 +690,8 @@ fn show(dir: &Path, json: bool) -> Outcome {
             );
         }
     }
-    println!("records      {} ({fences} fence, {stale} stale: written by a fenced owner, ignored)", scan.entries.len());
-    println!("live transactions  {}", live.len());
+    outln!("records      {} ({fences} fence, {stale} stale: written by a fenced owner, ignored)", scan.entries.len());
+    outln!("live transactions  {}", live.len());
     for (t, _) in &live {
         let mut what = Vec::new();
         if let Some(f) = &t.facility {
@@ -697,17 +709,17 @@ fn show(dir: &Path, json: bool) -> Outcome {
         if let Some(n) = t.set_aside {
             what.push(plural(n as usize, "strike"));
         }
-        println!("  {}  {:<27} {}: {}", t.tid, t.fate().word(), what.join(", "), t.fate().explain());
+        outln!("  {}  {:<27} {}: {}", t.tid, t.fate().word(), what.join(", "), t.fate().explain());
     }
     if scan.problems.is_empty() {
-        println!("problems     none (the journal opens cleanly)");
+        outln!("problems     none (the journal opens cleanly)");
     } else {
-        println!("problems     {}", scan.problems.len());
+        outln!("problems     {}", scan.problems.len());
         for p in &scan.problems {
-            println!("  {}", problem_line(p));
+            outln!("  {}", problem_line(p));
         }
         if scan.is_corrupt() {
-            println!("  the journal will NOT open until the corruption is dealt with");
+            outln!("  the journal will NOT open until the corruption is dealt with");
         }
     }
     Ok(0)
@@ -733,7 +745,7 @@ fn dump(dir: &Path, json: bool) -> Outcome {
                 Json::obj(v)
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             Json::obj(vec![
                 ("ok", true.into()),
@@ -778,7 +790,7 @@ fn verify(dir: &Path, json: bool) -> Outcome {
     let opens = !scan.is_corrupt();
     let code = if opens { 0 } else { EXIT_CORRUPT };
     if json {
-        println!(
+        outln!(
             "{}",
             Json::obj(vec![
                 ("ok", opens.into()),
@@ -795,34 +807,34 @@ fn verify(dir: &Path, json: bool) -> Outcome {
         return Ok(code);
     }
     let epoch = scan.epoch.map_or("unreadable".to_string(), |e| e.to_string());
-    println!(
+    outln!(
         "verify {}: {}, {}, owner epoch {epoch}",
         dir.display(),
         plural(scan.segments.len(), "segment"),
         plural(scan.entries.len(), "record")
     );
-    if lock == LockState::Held {
-        println!("note: an owner holds the lock; this is a moment's view (a write in progress may look torn)");
+    if matches!(lock, LockState::Held(_)) {
+        outln!("note: an owner holds the lock; this is a moment's view (a write in progress may look torn)");
     }
     for p in &scan.problems {
-        println!("{}", problem_line(p));
+        outln!("{}", problem_line(p));
     }
     if !opens {
-        println!(
+        outln!(
             "FAILED: the journal will not open: damage that recovery cannot explain by a crash. Keep a copy of \
              the directory; restore the named file from a copy, or move the journal aside."
         );
         if salvageable(&scan) {
-            println!(
+            outln!(
                 "Or keep what is valid: `rtr journal salvage {} --force` drops the damaged bytes and keeps every \
                  valid record (what the damaged bytes held is lost; see `rtr journal salvage --help`).",
                 dir.display()
             );
         }
     } else if scan.is_clean() {
-        println!("OK: the journal opens cleanly");
+        outln!("OK: the journal opens cleanly");
     } else {
-        println!("OK: the journal opens; recovery repairs what is listed above");
+        outln!("OK: the journal opens; recovery repairs what is listed above");
     }
     Ok(code)
 }
@@ -856,9 +868,9 @@ fn takeover(a: TakeoverArgs, json: bool) -> Outcome {
             lock.word()
         );
         if json {
-            println!("{}", Json::obj(vec![("ok", false.into()), ("error", why.into())]));
+            outln!("{}", Json::obj(vec![("ok", false.into()), ("error", why.into())]));
         } else {
-            eprintln!("rtr: {why}");
+            errln!("rtr: {why}");
         }
         return Ok(EXIT_REFUSED);
     }
@@ -884,7 +896,7 @@ fn takeover(a: TakeoverArgs, json: bool) -> Outcome {
             .as_ref()
             .map_or(Json::Null, |(f, off)| Json::obj(vec![("file", f.as_path().into()), ("offset", (*off).into())]));
         let cuts = cuts_json(&recovered.cuts);
-        println!(
+        outln!(
             "{}",
             Json::obj(vec![
                 ("ok", true.into()),
@@ -900,26 +912,28 @@ fn takeover(a: TakeoverArgs, json: bool) -> Outcome {
         );
         return Ok(0);
     }
-    println!("takeover of {}: owner epoch {previous} -> {new}", dir.display());
+    outln!("takeover of {}: owner epoch {previous} -> {new}", dir.display());
     match lock {
-        LockState::Held => println!("the lock was held by another process: taken over without it (fencing protects)"),
-        LockState::Free => println!("the lock was free (no running owner)"),
-        _ => println!("the lock: {}", lock.explain()),
+        LockState::Held(_) => outln!("the lock was held by another process: taken over without it (fencing protects)"),
+        LockState::Free => outln!("the lock was free (no running owner)"),
+        _ => outln!("the lock: {}", lock.explain()),
     }
     if let Some(s) = seal {
-        println!(
+        outln!(
             "epoch {} is fenced: its data is sealed at segment {} offset {}; it acknowledges nothing more and \
              recovery ignores anything it writes from now on",
-            s.epoch, s.segment, s.offset
+            s.epoch,
+            s.segment,
+            s.offset
         );
     }
     if recovered.cuts.is_empty() {
-        println!("recovery: nothing to repair");
+        outln!("recovery: nothing to repair");
     }
     for c in &recovered.cuts {
-        println!("recovery {c}");
+        outln!("recovery {c}");
     }
-    println!("{} records kept; the journal is closed again and ready for its next owner", recovered.records.len());
+    outln!("{} records kept; the journal is closed again and ready for its next owner", recovered.records.len());
     Ok(0)
 }
 
@@ -981,9 +995,9 @@ fn salvage(a: SalvageArgs, json: bool) -> Outcome {
             dir.display()
         );
         if json {
-            println!("{}", Json::obj(vec![("ok", true.into()), ("dir", dir.into()), ("changed", false.into())]));
+            outln!("{}", Json::obj(vec![("ok", true.into()), ("dir", dir.into()), ("changed", false.into())]));
         } else {
-            println!("{msg}");
+            outln!("{msg}");
         }
         return Ok(0);
     }
@@ -991,9 +1005,9 @@ fn salvage(a: SalvageArgs, json: bool) -> Outcome {
     if !salvageable(&before) {
         let why = format!("salvage cannot repair {}: {}", dir.display(), plan.join("; "));
         if json {
-            println!("{}", Json::obj(vec![("ok", false.into()), ("error", why.into())]));
+            outln!("{}", Json::obj(vec![("ok", false.into()), ("error", why.into())]));
         } else {
-            eprintln!("rtr: {why}");
+            errln!("rtr: {why}");
         }
         return Ok(EXIT_CORRUPT);
     }
@@ -1005,7 +1019,7 @@ fn salvage(a: SalvageArgs, json: bool) -> Outcome {
         );
         if json {
             let plan_json = plan.iter().map(|l| Json::from(l.as_str())).collect();
-            println!(
+            outln!(
                 "{}",
                 Json::obj(vec![
                     ("ok", false.into()),
@@ -1016,9 +1030,9 @@ fn salvage(a: SalvageArgs, json: bool) -> Outcome {
             );
         } else {
             for l in &plan {
-                println!("{l}");
+                outln!("{l}");
             }
-            eprintln!("rtr: {why}");
+            errln!("rtr: {why}");
         }
         return Ok(EXIT_REFUSED);
     }
@@ -1039,7 +1053,7 @@ fn salvage(a: SalvageArgs, json: bool) -> Outcome {
         }
     }
     if json {
-        println!(
+        outln!(
             "{}",
             Json::obj(vec![
                 ("ok", true.into()),
@@ -1053,11 +1067,11 @@ fn salvage(a: SalvageArgs, json: bool) -> Outcome {
         );
         return Ok(0);
     }
-    println!("salvage of {}: owner epoch {epoch}", dir.display());
+    outln!("salvage of {}: owner epoch {epoch}", dir.display());
     for c in &recovered.cuts {
-        println!("{c}");
+        outln!("{c}");
     }
-    println!(
+    outln!(
         "{} kept; the journal opens again. The damaged files are kept as {} (not part of the journal; remove \
          them when you no longer need them)",
         plural(recovered.records.len(), "record"),
@@ -1122,11 +1136,11 @@ fn writer(a: WriterArgs) -> Outcome {
     let (j, rec) = match journal::open(&cfg, takeover) {
         Ok(x) => x,
         Err(e) => {
-            println!("OPENFAIL {} {e}", error_word(&e));
+            outln!("OPENFAIL {} {e}", error_word(&e));
             return Ok(exit_code_for(&e));
         }
     };
-    println!("OPEN epoch={} recovered={}", j.epoch(), rec.records.len());
+    outln!("OPEN epoch={} recovered={}", j.epoch(), rec.records.len());
     let mut first_failure: Option<i32> = None;
     let mut tries_left = a.tries_after_failure;
     let mut seq = 0u64;
@@ -1142,9 +1156,9 @@ fn writer(a: WriterArgs) -> Outcome {
         seq += 1;
         let tid = test_tid(a.node, j.epoch(), seq);
         match j.append_wait(vec![(tid, RecordKind::Msg, test_payload(a.node, seq))], true) {
-            Ok(()) => println!("ACK {seq}"),
+            Ok(()) => outln!("ACK {seq}"),
             Err(e) => {
-                println!("FAIL {seq} {} {e}", error_word(&e));
+                outln!("FAIL {seq} {} {e}", error_word(&e));
                 first_failure.get_or_insert(exit_code_for(&e));
             }
         }
@@ -1153,7 +1167,7 @@ fn writer(a: WriterArgs) -> Outcome {
         while read_line().is_some() {}
     }
     drop(j);
-    println!("CLOSED");
+    outln!("CLOSED");
     Ok(first_failure.unwrap_or(0))
 }
 
@@ -1167,11 +1181,11 @@ fn probe(a: ProbeArgs) -> Outcome {
         .find(|e| !e.stale && e.record.tid.node == a.node && e.record.tid.seq == a.seq && e.record.payload == want);
     match found {
         Some(e) => {
-            println!("FOUND segment {} offset {} epoch {}", e.segment, e.offset, e.record.epoch);
+            outln!("FOUND segment {} offset {} epoch {}", e.segment, e.offset, e.record.epoch);
             Ok(0)
         }
         None => {
-            println!("MISSING node {} seq {}", a.node, a.seq);
+            outln!("MISSING node {} seq {}", a.node, a.seq);
             Ok(EXIT_ERROR)
         }
     }

@@ -4,6 +4,9 @@
 //! mid-run) and `rtr bench` (embedded transaction latency and throughput).
 //! The node daemon and management commands arrive with their issues.
 
+#[macro_use]
+mod out;
+
 mod bank;
 mod bench;
 mod channels;
@@ -17,11 +20,21 @@ mod qualify;
 mod scratch;
 mod simulate;
 mod stats;
+mod status_text;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "rtr", version, about = "Reliable Transaction Router")]
+#[command(
+    name = "rtr",
+    version,
+    about = "Reliable Transaction Router",
+    after_help = "Environment:\n  \
+        RTR_NODE_SOCKET  the node daemon's socket (rtr start prints it): applications and rtr probe\n                   \
+        use that daemon; without it an application runs an embedded node of its own\n  \
+        RTR_JOURNAL_DIR  an application's embedded node keeps its journal there (default ./rtr-journal;\n                   \
+        none: no journal); rtr demo and rtr bench use scratch journals of their own"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -98,7 +111,7 @@ fn main() {
         Cmd::Simulate(a) => simulate::run(a),
     };
     if let Err(e) = result {
-        eprintln!("rtr: {e}");
+        errln!("rtr: {e}");
         std::process::exit(1);
     }
 }

@@ -243,7 +243,7 @@ fn run(
     });
     match out {
         Ok(text) => {
-            println!("{text}");
+            outln!("{text}");
             Ok(())
         }
         Err(f) => {
@@ -253,8 +253,8 @@ fn run(
             };
             if target.json {
                 let code = code.map_or(Json::Null, Json::from);
-                println!("{}", Json::obj(vec![("ok", false.into()), ("code", code), ("error", msg.into())]));
-                let _ = std::io::stdout().flush();
+                outln!("{}", Json::obj(vec![("ok", false.into()), ("code", code), ("error", msg.into())]));
+                crate::out::flush();
                 std::process::exit(1);
             }
             match code {

@@ -1,24 +1,58 @@
 //! `rtr probe`: small client and server processes for multi-process tests
-//! and for trying a node by hand. They use the process-wide connection, so
-//! they run against the node daemon named by `RTR_NODE_SOCKET`, or else
-//! against an embedded node of their own.
+//! and for trying a node by hand. They run against a node daemon: the one
+//! whose socket `--socket` names, else `RTR_NODE_SOCKET`. Without either
+//! they refuse to run: an embedded node of their own would have no other
+//! process to talk to, and its client would fail every transaction.
 //!
 //! Output is one line per event, for tests to read: `opened`, then
-//! `accepted <tid>` / `rejected <tid> <status>` (client) or
-//! `committed <tid>` / `rolled-back <tid> <status>` (server).
+//! `accepted <tid>` / `rejected <tid> <status name>` (client) or
+//! `committed <tid>` / `rolled-back <tid> <status name>` (server). The
+//! client exits 1 when any transaction was rejected.
 
-use std::io::Write;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use rtr_core::flags;
-use rtr_core::{MsgType, Rtr, RtrError, Status, Which};
+use rtr_core::transport::NODE_SOCKET_ENV;
+use rtr_core::{MsgType, Rtr, RtrError, Which};
 
 use crate::channels;
+use crate::status_text;
+
+/// Where the probe finds its node.
+#[derive(clap::Args)]
+pub struct NodeArg {
+    /// The node daemon's socket (`rtr start` prints it: DIR/rtr.sock).
+    /// Default: $RTR_NODE_SOCKET. One of the two is required.
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+}
+
+impl NodeArg {
+    fn connect(&self) -> Result<Rtr, String> {
+        let path = match &self.socket {
+            Some(p) => p.clone(),
+            None => match std::env::var_os(NODE_SOCKET_ENV) {
+                Some(p) if !p.is_empty() => PathBuf::from(p),
+                _ => {
+                    return Err(format!(
+                        "no node daemon given: pass --socket PATH or set {NODE_SOCKET_ENV} \
+                         (start one with `rtr start --dir DIR`; its socket is DIR/rtr.sock)"
+                    ))
+                }
+            },
+        };
+        Rtr::connect_socket(&path).map_err(|e| format!("cannot reach the node daemon at {}: {e}", path.display()))
+    }
+}
 
 #[derive(clap::Subcommand)]
 pub enum ProbeCmd {
-    /// Run transactions: each sends one message (key, then text) and accepts.
+    /// Run transactions: each sends one message (key, then text) and
+    /// accepts. Exits 1 if any transaction is rejected.
     Client {
+        #[command(flatten)]
+        node: NodeArg,
         #[arg(long, default_value = "PROBE")]
         facility: String,
         #[arg(long, default_value_t = 10)]
@@ -32,6 +66,8 @@ pub enum ProbeCmd {
     },
     /// Serve a key range until stopped, voting yes by receiving again.
     Server {
+        #[command(flatten)]
+        node: NodeArg,
         #[arg(long, default_value = "PROBE")]
         facility: String,
         #[arg(long, default_value_t = 0)]
@@ -45,23 +81,22 @@ pub enum ProbeCmd {
 }
 
 fn line(s: String) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{s}");
-    let _ = out.flush();
+    outln!("{s}");
 }
 
-fn status_name(code: i32) -> &'static str {
-    Status::from_code(code).map_or("?", Status::name)
+fn status_name(code: i32) -> String {
+    status_text::name(code)
 }
 
 pub fn run(cmd: ProbeCmd) -> Result<(), String> {
-    let rtr = Rtr::global().map_err(|e| e.to_string())?;
     let wait = Some(Duration::from_secs(30));
     match cmd {
-        ProbeCmd::Client { facility, count, key, pause_ms } => {
+        ProbeCmd::Client { node, facility, count, key, pause_ms } => {
+            let rtr = &node.connect()?;
             let ch = channels::client(rtr, &facility)?;
             let which = Which::List(vec![ch]);
             line("opened".into());
+            let mut rejected = 0u64;
             for i in 0..count {
                 let mut msg = key.to_ne_bytes().to_vec();
                 msg.extend_from_slice(format!("probe {i}").as_bytes());
@@ -77,6 +112,7 @@ pub fn run(cmd: ProbeCmd) -> Result<(), String> {
                         MsgType::Rejected => {
                             let (s, _) = m.status().unwrap_or((0, 0));
                             line(format!("rejected {tid} {}", status_name(s)));
+                            rejected += 1;
                             break;
                         }
                         _ => {}
@@ -86,9 +122,13 @@ pub fn run(cmd: ProbeCmd) -> Result<(), String> {
                     std::thread::sleep(Duration::from_millis(pause_ms));
                 }
             }
+            if rejected > 0 {
+                return Err(format!("{rejected} of {count} transactions rejected"));
+            }
             Ok(())
         }
-        ProbeCmd::Server { facility, lo, hi, exit_after } => {
+        ProbeCmd::Server { node, facility, lo, hi, exit_after } => {
+            let rtr = &node.connect()?;
             let ch = channels::server(rtr, &facility, lo, hi, 0)?;
             let which = Which::List(vec![ch]);
             line("opened".into());

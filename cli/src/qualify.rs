@@ -81,7 +81,7 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         if let Err(e) = std::fs::remove_dir_all(&self.0) {
             if e.kind() != std::io::ErrorKind::NotFound {
-                eprintln!("rtr: could not remove the scratch directory {}: {e}", self.0.display());
+                errln!("rtr: could not remove the scratch directory {}: {e}", self.0.display());
             }
         }
     }
@@ -101,7 +101,7 @@ pub fn run(a: QualifyArgs) -> Result<(), String> {
     let scratch = Scratch(path);
     let fs = fs_type(&a.dir);
     if !a.json {
-        println!(
+        outln!(
             "qualify-storage {} (file system: {}; scratch directory {})",
             a.dir.display(),
             fs.as_deref().unwrap_or("unknown"),
@@ -159,7 +159,7 @@ pub fn run(a: QualifyArgs) -> Result<(), String> {
                 ])
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             Json::obj(vec![
                 ("ok", (failed == 0).into()),
@@ -172,10 +172,10 @@ pub fn run(a: QualifyArgs) -> Result<(), String> {
         );
     } else {
         for w in &general {
-            println!("WARN  {w}");
+            outln!("WARN  {w}");
         }
         if failed == 0 {
-            println!(
+            outln!(
                 "all {} checks passed{}",
                 checks.len(),
                 if warned > 0 {
@@ -185,7 +185,7 @@ pub fn run(a: QualifyArgs) -> Result<(), String> {
                 }
             );
         } else {
-            println!("{failed} of {} checks FAILED: do not put a journal on this storage", checks.len());
+            outln!("{failed} of {} checks FAILED: do not put a journal on this storage", checks.len());
         }
     }
     if failed > 0 {
@@ -195,9 +195,9 @@ pub fn run(a: QualifyArgs) -> Result<(), String> {
 }
 
 fn print_check(c: &Check) {
-    println!("{}  ({}) {}: {}", if c.pass { "PASS" } else { "FAIL" }, c.id, c.name, c.detail);
+    outln!("{}  ({}) {}: {}", if c.pass { "PASS" } else { "FAIL" }, c.id, c.name, c.detail);
     for w in &c.warnings {
-        println!("WARN  ({}) {w}", c.id);
+        outln!("WARN  ({}) {w}", c.id);
     }
 }
 

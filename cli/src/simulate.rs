@@ -67,19 +67,19 @@ fn known() -> Result<(), String> {
             .map(|(n, _)| *n)
             .collect();
         let faults = if faults.is_empty() { "none".to_string() } else { faults.join(",") };
-        println!("{}", k.defect);
-        println!("  rtr simulate --seed {} --routers {routers} --faults {faults}", k.seed);
+        outln!("{}", k.defect);
+        outln!("  rtr simulate --seed {} --routers {routers} --faults {faults}", k.seed);
         match r.violations.first() {
             Some(v) => {
                 still += 1;
                 let same = if v.kind == k.kind { "as listed" } else { "listed as another kind" };
-                println!("  still fails ({same}): {}", r.summary());
+                outln!("  still fails ({same}): {}", r.summary());
             }
-            None => println!("  now passes: {}", r.summary()),
+            None => outln!("  now passes: {}", r.summary()),
         }
     }
     if still == 0 {
-        println!("every known failing run passes now: move them into the regression runs (core/src/sim/tests.rs)");
+        outln!("every known failing run passes now: move them into the regression runs (core/src/sim/tests.rs)");
         Ok(())
     } else {
         Err(format!("{still} of {} known failing runs still fail", sim::known::KNOWN.len()))
@@ -114,9 +114,9 @@ pub fn run(a: SimulateArgs) -> Result<(), String> {
         let mut c = config(&a, seed)?;
         c.verbose = true;
         let r = sim::run(c);
-        println!("{}", r.summary());
+        outln!("{}", r.summary());
         for v in r.violations.iter().skip(1) {
-            println!("  also: {} at {:.6}: {}", v.kind.name(), v.at as f64 / 1e6, v.text);
+            outln!("  also: {} at {:.6}: {}", v.kind.name(), v.at as f64 / 1e6, v.text);
         }
         return if r.ok() { Ok(()) } else { Err(format!("seed {seed} failed")) };
     }
@@ -125,7 +125,7 @@ pub fn run(a: SimulateArgs) -> Result<(), String> {
         let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         (t.as_nanos() as u64 ^ u64::from(std::process::id())) % 1_000_000_000
     });
-    println!(
+    outln!(
         "rtr simulate: seeds {start}..{} ({} faults, {} s of faults each), {} jobs",
         start + a.seeds,
         a.faults,
@@ -153,10 +153,10 @@ pub fn run(a: SimulateArgs) -> Result<(), String> {
                     t.3 += r.sim_micros;
                 }
                 if !r.ok() {
-                    println!("{}", r.summary());
+                    outln!("{}", r.summary());
                     failed.lock().unwrap_or_else(|e| e.into_inner()).push(seed);
                 } else if a.all {
-                    println!("{}", r.summary());
+                    outln!("{}", r.summary());
                 }
             });
         }
@@ -165,7 +165,7 @@ pub fn run(a: SimulateArgs) -> Result<(), String> {
     let (steps, faults, txs, sim_us) = *totals.lock().unwrap_or_else(|e| e.into_inner());
     let mut failed = failed.into_inner().unwrap_or_else(|e| e.into_inner());
     failed.sort();
-    println!(
+    outln!(
         "{} seeds, {} failed; {steps} steps ({:.0} steps/s), {faults} faults, {txs} transactions, {:.0} s simulated in {secs:.1} s",
         a.seeds,
         failed.len(),

@@ -113,8 +113,10 @@ fn show_lists_segments_epoch_lock_and_live_transactions_with_their_state() {
     let o = rtr(&["journal", "show", s(&dir), "--json"]);
     assert_eq!(o.code, 0, "{o:?}");
     assert_eq!(o.json()["lock"]["state"], "held");
+    // The holder is this test process.
+    assert_eq!(o.json()["lock"]["pid"], std::process::id());
     let o = rtr(&["journal", "show", s(&dir)]);
-    assert!(o.stdout.contains("lock         held"), "{o:?}");
+    assert!(o.stdout.contains(&format!("lock         held by process {} (", std::process::id())), "{o:?}");
     drop(j);
 
     let o = rtr(&["journal", "show", s(&dir)]);

@@ -156,3 +156,40 @@ fn a_bad_byte_before_committed_work_stops_the_node_with_the_file_and_offset() {
     let m = expect(&rtr, s, MsgType::Msg1Uncertain);
     assert_eq!(&m.data[4..], &[2u8; 300][..]);
 }
+
+/// `EmbeddedNode::drain` (what the process-wide node does at exit): after
+/// a server's last receive, which finishes its transaction, a drain returns
+/// once the node has recorded that: the journal, read while the node still
+/// runs, holds the transaction's Done record. A stopped node's drain says
+/// false.
+#[test]
+fn a_drain_returns_once_the_last_requests_are_recorded() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let jdir = dir.path().join("j");
+    let cfg = EmbeddedConfig {
+        journal: Some(JournalConfig { dir: jdir.clone(), segment_bytes: 1 << 20, max_segments: 4 }),
+        ..EmbeddedConfig::default()
+    };
+    let rtr = Rtr::embedded_with(cfg).unwrap();
+    let node = rtr.node().expect("an embedded node");
+    let s = open_ok(&rtr, server_params("JDRAIN", 0, 100, 0));
+    let c = open_ok(&rtr, client_params("JDRAIN"));
+    let done = |tid: rtr_core::Tid| {
+        journal::scan(&jdir).unwrap().entries.iter().any(|e| e.record.kind == RecordKind::Done && e.record.tid == tid)
+    };
+    for key in 1..=5u32 {
+        rtr.send_to_server(c, sen::ACCEPT, &msg(key, b"drain")).unwrap();
+        let tid = rtr.get_tid(c, 0).unwrap();
+        expect(&rtr, s, MsgType::Msg1);
+        expect(&rtr, s, MsgType::Accepted);
+        expect(&rtr, c, MsgType::Accepted);
+        // The server's next receive finishes the transaction (nothing waits).
+        assert!(rtr.receive(&rtr_core::Which::List(vec![s]), Some(Duration::ZERO)).is_err());
+        assert!(node.drain(Duration::from_secs(10)), "transaction {key}: the drain timed out");
+        assert!(done(tid), "transaction {key}: no Done record after the drain");
+    }
+    let _ = node.admin(rtr_core::protocol::admin::AdminRequest::Stop);
+    assert!(node.wait_stopped(Duration::from_secs(10)));
+    assert!(!node.drain(Duration::from_secs(1)), "a stopped node drained");
+}

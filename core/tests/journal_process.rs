@@ -101,6 +101,12 @@ fn child() {
     match role.as_str() {
         "race" => race_child(&dir),
         "stale" => stale_child(&dir),
+        "hold" => {
+            let (_j, _) = journal::open(&cfg(&dir), Takeover::Normal).unwrap();
+            println!("@@holding");
+            // Killed by the parent; never outlives it by much.
+            std::thread::sleep(WAIT);
+        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -249,4 +255,20 @@ fn a_stopped_owner_taken_over_by_force_acknowledges_nothing_more() {
         assert!(!p.ends_with(":true"), "a write made after the takeover was recovered: {p}");
         assert!(acked.contains(p) || failed.contains(p), "unknown record {p}");
     }
+}
+
+/// A second process is told which process holds the journal (its pid and
+/// name), and is not advised to force a takeover of a live owner.
+#[test]
+fn the_lock_refusal_names_the_holding_process() {
+    let d = tempfile::tempdir().unwrap();
+    journal::create(&cfg(d.path())).unwrap();
+    let owner = Kid::spawn("hold", d.path());
+    assert_eq!(owner.next(), "holding");
+    let e = journal::open(&cfg(d.path()), Takeover::Normal).expect_err("the other process holds the lock");
+    let pid = owner.child.id();
+    assert!(matches!(e, JournalError::Locked { holder: Some(p), .. } if p == pid), "{e:?}");
+    let text = e.to_string();
+    assert!(text.contains(&format!("process {pid} (")), "{text}");
+    assert!(!text.contains("force"), "{text}");
 }

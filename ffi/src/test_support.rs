@@ -11,16 +11,35 @@ use rtr_core::{MsgType, Status};
 use crate::types::*;
 use crate::{rtr_close_channel, rtr_open_channel, rtr_receive_message};
 
+/// The unit tests' journal directory, once made.
+static JOURNAL_PARENT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
 /// Point the process-wide node's journal at a private temporary directory
 /// before the node starts, so unit tests never touch the source tree and
 /// never contend with another test process for a journal lock.
+///
+/// The directory is removed when the test process exits (`atexit`): the
+/// global node lives as long as the process, so no destructor ever runs
+/// for it (a `TempDir` kept in a static left a 17 MB journal in the
+/// temporary directory on every run). The node's threads still run at that
+/// point; removing files they hold open is harmless on Unix.
 pub fn isolate_journal() {
-    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let d = tempfile::tempdir().expect("temporary directory");
-        std::env::set_var(rtr_core::runtime::JOURNAL_DIR_ENV, d.path().join("journal"));
+    JOURNAL_PARENT.get_or_init(|| {
+        let d = tempfile::tempdir().expect("temporary directory").keep();
+        std::env::set_var(rtr_core::runtime::JOURNAL_DIR_ENV, d.join("journal"));
+        // SAFETY: registers a function without arguments that touches only
+        // a static and the file system, and cannot unwind.
+        unsafe {
+            libc::atexit(remove_journal_at_exit);
+        }
         d
     });
+}
+
+extern "C" fn remove_journal_at_exit() {
+    if let Some(d) = JOURNAL_PARENT.get() {
+        let _ = std::fs::remove_dir_all(d);
+    }
 }
 
 /// Bound on every wait in the tests, so a broken test fails instead of hanging.

@@ -347,6 +347,121 @@ fn readme_quick_start() {
     assert!(readme.contains(body), "README.md's C quick start differs from examples/c/quickstart.c");
 }
 
+/// Segment files of a journal directory and their total size.
+fn journal_files(dir: &Path) -> (usize, u64) {
+    let segs: Vec<u64> = fs::read_dir(dir)
+        .expect("journal directory")
+        .map(|e| e.expect("entry"))
+        .filter(|e| e.file_name().to_string_lossy().starts_with("seg-"))
+        .map(|e| e.metadata().expect("metadata").len())
+        .collect();
+    (segs.len(), segs.iter().sum())
+}
+
+/// Transactions of the journal in `dir` that have records but no Done
+/// record: what the next program on this journal gets presented again.
+fn unfinished(dir: &Path) -> Vec<String> {
+    use rtr_core::journal::RecordKind;
+    let scan = rtr_core::journal::scan(dir).expect("scan the journal");
+    let mut seen = std::collections::BTreeSet::new();
+    let mut done = std::collections::BTreeSet::new();
+    for e in scan.entries.iter().filter(|e| !e.stale) {
+        match e.record.kind {
+            RecordKind::Fence => {}
+            RecordKind::Done => {
+                done.insert(e.record.tid.to_string());
+            }
+            _ => {
+                seen.insert(e.record.tid.to_string());
+            }
+        }
+    }
+    seen.difference(&done).cloned().collect()
+}
+
+/// The quick start run again and again in one directory (its journal in
+/// ./rtr-journal, as a user runs it): every run commits its own transaction
+/// and says so, nothing is left for the next run, and the journal does not
+/// grow (it added a 16 MiB segment per run before).
+#[test]
+fn readme_quick_start_runs_again_and_again_in_one_directory() {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let exe = tmp.path().join("quickstart");
+    compile("examples/c/quickstart.c", &exe, &[]);
+    let journal = tmp.path().join("rtr-journal");
+    let mut sizes = Vec::new();
+    for round in 1..=5 {
+        let r = run(&exe, tmp.path(), &[]);
+        assert_eq!(r.stdout, "committed\n", "run {round}: stderr:\n{}", r.stderr);
+        sizes.push(journal_files(&journal));
+        // Its server finished the transaction, and the process's exit waited
+        // for the node to record that: nothing is left for the next run.
+        assert_eq!(unfinished(&journal), Vec::<String>::new(), "after run {round}");
+    }
+    let (segments, bytes) = sizes[4];
+    assert!(segments <= 2, "{segments} segments after 5 runs: {sizes:?}");
+    assert!(bytes <= 2 * (16 << 20) + 4096, "{bytes} bytes after 5 runs: {sizes:?}");
+    assert!(sizes[1..].iter().all(|s| *s == sizes[1]), "the journal grew between runs: {sizes:?}");
+}
+
+/// After a program that committed a transaction and exited without
+/// finishing it at its server (as one killed there would), the quick start
+/// in the same directory first gets that transaction presented again
+/// (`rtr_mt_msg1_uncertain`), takes it (which finishes it), and still
+/// commits its own; nothing is left unfinished after it.
+#[test]
+fn readme_quick_start_takes_a_replay_left_by_an_earlier_run() {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let leave = tmp.path().join("leave_unfinished");
+    compile("tests/c/leave_unfinished.c", &leave, &[]);
+    let quick = tmp.path().join("quickstart");
+    compile("examples/c/quickstart.c", &quick, &[]);
+    assert_eq!(run(&leave, tmp.path(), &[]).stdout, "left unfinished\n");
+    let journal = tmp.path().join("rtr-journal");
+    assert_eq!(unfinished(&journal).len(), 1, "the transaction left unfinished");
+    for round in 1..=2 {
+        let r = run(&quick, tmp.path(), &[]);
+        assert_eq!(r.stdout, "committed\n", "run {round}: stderr:\n{}", r.stderr);
+        assert_eq!(unfinished(&journal), Vec::<String>::new(), "after run {round}");
+    }
+}
+
+/// A quick start whose calls fail says why and exits 1; it never prints
+/// "committed" (it did, unchecked, before): here the node daemon it is sent
+/// to does not exist, and then its journal is held by another process.
+#[test]
+fn readme_quick_start_reports_failures() {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let exe = tmp.path().join("quickstart");
+    compile("examples/c/quickstart.c", &exe, &[]);
+    let run_failing = |env: &[(&str, &std::ffi::OsStr)]| {
+        let out = Command::new(&exe)
+            .env_remove("LD_LIBRARY_PATH")
+            .envs(env.iter().copied())
+            .current_dir(tmp.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the quick start");
+        let (stdout, stderr) =
+            (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+        assert_eq!(out.status.code(), Some(1), "stdout:\n{stdout}\nstderr:\n{stderr}");
+        assert!(!stdout.contains("committed"), "stdout:\n{stdout}");
+        stderr
+    };
+    let nowhere = tmp.path().join("no-such.sock");
+    let stderr = run_failing(&[("RTR_NODE_SOCKET", nowhere.as_os_str())]);
+    assert!(stderr.contains("open server: "), "{stderr}");
+
+    // The journal held by a node in this test process: the program's own
+    // embedded node cannot start, and the reason names the holder.
+    let jdir = tmp.path().join("held");
+    let node = rtr_core::runtime::EmbeddedNode::start_with(rtr_core::EmbeddedConfig::journaled(&jdir)).expect("node");
+    let stderr = run_failing(&[("RTR_JOURNAL_DIR", jdir.as_os_str())]);
+    assert!(stderr.contains(&format!("is in use by process {}", std::process::id())), "{stderr}");
+    assert!(!stderr.contains("force"), "{stderr}");
+    drop(node);
+}
+
 #[test]
 fn broadcast_events_reach_subscribers_whose_names_match() {
     check_program("tests/c/events.c", &["events: srv*=A *=AB 11=B to_clients=X data=ok bad=ok"]);

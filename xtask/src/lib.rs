@@ -5,6 +5,8 @@
 //!
 //! The output is deterministic: the same sources give the same bytes.
 
+pub mod dist;
+
 use std::fmt::Write as _;
 use std::path::PathBuf;
 

@@ -1,11 +1,14 @@
 //! `cargo run -p xtask -- <task>`:
 //! - `header`: regenerate `include/rtr.h`;
-//! - `check-header`: fail when `include/rtr.h` differs from what `header` would write.
+//! - `check-header`: fail when `include/rtr.h` differs from what `header` would write;
+//! - `dist PREFIX [--no-build]`: build the release and install it under PREFIX
+//!   (library with SONAME, static library, header, pkg-config and CMake
+//!   files, the `rtr` command; stripped, debug info in `PREFIX/lib/debug`).
 
 use std::process::ExitCode;
 
 fn usage() -> ExitCode {
-    eprintln!("usage: cargo run -p xtask -- <header|check-header>");
+    eprintln!("usage: cargo xtask <header | check-header | dist PREFIX [--no-build]>");
     ExitCode::from(2)
 }
 
@@ -71,11 +74,29 @@ fn check_header() -> ExitCode {
     }
 }
 
+fn dist(args: &[String]) -> ExitCode {
+    let opts = match xtask::dist::parse_args(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return usage();
+        }
+    };
+    match xtask::dist::dist(&opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["header"] => header(),
         ["check-header"] => check_header(),
+        ["dist", rest @ ..] => dist(&rest.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
         _ => usage(),
     }
 }

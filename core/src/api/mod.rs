@@ -248,6 +248,33 @@ fn new_state() -> (Arc<Mutex<State>>, Arc<AtomicU64>) {
 
 static GLOBAL: OnceLock<std::result::Result<Rtr, RtrError>> = OnceLock::new();
 
+/// The process that started the process-wide embedded node (a forked child
+/// has a copy of it without its threads: it must not wait for them).
+static GLOBAL_PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// How long a process's exit waits for its embedded node to act on what it
+/// was sent last (see [`drain_global_at_exit`]).
+const EXIT_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// At exit (`atexit`), the process-wide embedded node acts on what was sent
+/// to it last and makes the journal writes that caused durable: a server's
+/// last receive after an outcome finishes its transaction, and without this
+/// the process would end before the node recorded it, so that the next run
+/// got the transaction presented again. Bounded by [`EXIT_DRAIN`]; skipped
+/// in a forked child; never unwinds.
+extern "C" fn drain_global_at_exit() {
+    let _ = std::panic::catch_unwind(|| {
+        if GLOBAL_PID.load(std::sync::atomic::Ordering::Relaxed) != std::process::id() {
+            return;
+        }
+        if let Some(Ok(rtr)) = GLOBAL.get() {
+            if let Some(node) = &rtr.inner.node {
+                node.drain(EXIT_DRAIN);
+            }
+        }
+    });
+}
+
 impl Rtr {
     /// The process-wide connection used by the C API: to the node daemon
     /// whose Unix socket `RTR_NODE_SOCKET` names, or else to an embedded
@@ -259,7 +286,18 @@ impl Rtr {
             .get_or_init(|| {
                 let r = match std::env::var_os(NODE_SOCKET_ENV) {
                     Some(path) if !path.is_empty() => Rtr::connect_socket(path),
-                    _ => Rtr::embedded_with(EmbeddedConfig::from_env()),
+                    _ => {
+                        let r = Rtr::embedded_with(EmbeddedConfig::from_env());
+                        if r.is_ok() {
+                            GLOBAL_PID.store(std::process::id(), std::sync::atomic::Ordering::Relaxed);
+                            // SAFETY: registers a function without arguments
+                            // that cannot unwind (it catches panics).
+                            unsafe {
+                                libc::atexit(drain_global_at_exit);
+                            }
+                        }
+                        r
+                    }
                 };
                 if let Err(e) = &r {
                     // C callers only see a status: say why once, on stderr.

@@ -129,8 +129,15 @@ impl JournalConfig {
 pub enum JournalError {
     #[error("journal I/O error on {}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("journal {} is locked by another owner (an operator may take it over with --force if that owner is gone)", dir.display())]
-    Locked { dir: PathBuf },
+    /// Another owner holds the journal's lock. Its owner is alive (a lock
+    /// dies with its process), so the way out is to stop it or to use
+    /// another directory, never a forced takeover.
+    #[error("journal {} is in use by {}: stop that process, or give this one another journal directory", dir.display(), holder_text(*holder))]
+    Locked {
+        dir: PathBuf,
+        /// The process holding the lock, when the system can tell.
+        holder: Option<u32>,
+    },
     #[error("journal file {} is corrupt at offset {offset}: {why}", file.display())]
     Corrupt { file: PathBuf, offset: u64, why: String },
     #[error("journal is full")]
@@ -161,7 +168,7 @@ impl JournalError {
                     None => std::io::Error::new(source.kind(), source.to_string()),
                 },
             },
-            JournalError::Locked { dir } => JournalError::Locked { dir: dir.clone() },
+            JournalError::Locked { dir, holder } => JournalError::Locked { dir: dir.clone(), holder: *holder },
             JournalError::Corrupt { file, offset, why } => {
                 JournalError::Corrupt { file: file.clone(), offset: *offset, why: why.clone() }
             }
@@ -173,6 +180,19 @@ impl JournalError {
             JournalError::BadConfig(s) => JournalError::BadConfig(s.clone()),
             JournalError::TooLarge { len } => JournalError::TooLarge { len: *len },
         }
+    }
+}
+
+/// "process 1234 (name)", "this process (1234)", or "another process" when
+/// the holder is not known (a lock on another machine of a network file system).
+fn holder_text(holder: Option<u32>) -> String {
+    match holder {
+        Some(pid) if pid == std::process::id() => format!("this process ({pid}, through another handle)"),
+        Some(pid) => match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+            Ok(name) => format!("process {pid} ({})", name.trim()),
+            Err(_) => format!("process {pid}"),
+        },
+        None => "another process (on this machine or, on a network file system, another one)".into(),
     }
 }
 
@@ -285,6 +305,9 @@ impl Journal {
     /// (a Fence record: only the journal writes those), [`JournalError::Io`],
     /// [`JournalError::Fenced`], [`JournalError::Poisoned`].
     /// An empty `records` with `sync = true` makes every earlier append durable.
+    /// An empty `records` with `sync = false` is a barrier: it writes and
+    /// checks nothing, and completes (Ok, or the error that ended ownership)
+    /// after every earlier append completed.
     pub fn append(&self, records: Vec<(Tid, RecordKind, Vec<u8>)>, sync: bool, done: Completion) {
         let req = Request { records, sync, done };
         let Some(tx) = self.inner.tx.as_ref() else {

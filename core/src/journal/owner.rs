@@ -141,7 +141,7 @@ pub fn lock(fs: &dyn Storage, dir: &Path, takeover: Takeover) -> Result<Option<F
     match result {
         Ok(()) => Ok(Some(file)),
         Err(TryLockError::WouldBlock) => match takeover {
-            Takeover::Normal => Err(JournalError::Locked { dir: dir.to_path_buf() }),
+            Takeover::Normal => Err(JournalError::Locked { dir: dir.to_path_buf(), holder: fs.lock_holder(&p) }),
             Takeover::Force => Ok(None),
         },
         Err(TryLockError::Error(e)) => match takeover {

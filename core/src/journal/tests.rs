@@ -994,3 +994,153 @@ fn a_recycled_segment_with_old_records_after_its_torn_tail_still_opens() {
         }
     }
 }
+
+/// Bytes of the segment files (the epoch claim files beside them are 12
+/// bytes each, at most 64 of them).
+fn segment_bytes_on_disk(dir: &Path) -> u64 {
+    segment::list(&RealFs, dir).unwrap().iter().map(|(_, p)| fs::metadata(p).unwrap().len()).sum()
+}
+
+/// An application that starts, commits and finishes its work and exits, again
+/// and again: the journal reuses its preallocated files instead of adding a
+/// segment per start (it used to grow by one segment each time, up to the cap).
+#[test]
+fn restarts_with_nothing_live_reuse_segments_instead_of_adding_them() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("j");
+    let c = JournalConfig { max_segments: 16, ..cfg(&dir) };
+    create(&c).unwrap();
+    let mut sizes = Vec::new();
+    for run in 0..12u64 {
+        let (j, rec) = open(&c, Takeover::Normal).unwrap();
+        assert!(rec.records.iter().all(|r| r.kind == RecordKind::Done || r.tid.seq < run * 10), "run {run}");
+        for n in run * 10..run * 10 + 5 {
+            append1(&j, n, RecordKind::Commit, b"work").unwrap();
+            append1(&j, n, RecordKind::Done, b"").unwrap();
+        }
+        drop(j);
+        let segs = seg_numbers(&dir);
+        assert!(segs.len() <= 2, "run {run}: {segs:?}");
+        sizes.push(segment_bytes_on_disk(&dir));
+    }
+    // From the second start on, the directory does not grow at all.
+    assert!(sizes[1..].iter().all(|&s| s == sizes[1]), "{sizes:?}");
+    assert!(sizes[1] <= 2 * c.segment_bytes + 4096, "{sizes:?}");
+    // The segment numbers still only grow (a recycled file takes a new number).
+    let (j, _) = open(&c, Takeover::Normal).unwrap();
+    assert!(j.stats().recycled >= 1);
+    drop(j);
+    assert!(seg_numbers(&dir).iter().all(|&n| n > 10), "{:?}", seg_numbers(&dir));
+}
+
+/// A journal grown by earlier versions (one segment per start, all free)
+/// shrinks back to two files at the next open; live work keeps its segments
+/// and everything after them, and a later open after it is done shrinks it.
+#[test]
+fn an_open_shrinks_free_segments_before_the_first_live_one() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("j");
+    let c = JournalConfig { max_segments: 16, ..cfg(&dir) };
+    create(&c).unwrap();
+    // Build [1 live, 2 free, 3 live, 4 free, 5 (newest)]: each segment
+    // filled until the journal rolls (a live first segment keeps a roll from
+    // recycling, so every roll adds a file), then the first one finished.
+    let (j, _) = open(&c, Takeover::Normal).unwrap();
+    let fill = |j: &Journal, base: u64, first_live: bool| {
+        let start = j.stats().segments;
+        let mut n = base;
+        while j.stats().segments == start {
+            append1(j, n, RecordKind::Commit, &[7u8; 2000]).unwrap();
+            if !(first_live && n == base) {
+                append1(j, n, RecordKind::Done, b"").unwrap();
+            }
+            n += 1;
+            assert!(n < base + 1000, "segment {start} never rolled");
+        }
+    };
+    fill(&j, 1000, true);
+    fill(&j, 2000, false);
+    fill(&j, 3000, true);
+    fill(&j, 4000, false);
+    append1(&j, 1000, RecordKind::Done, b"").unwrap();
+    drop(j);
+    assert_eq!(seg_numbers(&dir), vec![1, 2, 3, 4, 5]);
+    let (j, rec) = open(&c, Takeover::Normal).unwrap();
+    let live: Vec<u64> = rec.records.iter().filter(|r| r.kind == RecordKind::Commit).map(|r| r.tid.seq).collect();
+    assert!(live.contains(&3000), "the live transaction survives: {live:?}");
+    // 1 was removed, 2 recycled as 6; 3 (live) and what follows stay.
+    assert_eq!(seg_numbers(&dir), vec![3, 4, 5, 6]);
+    append1(&j, 3000, RecordKind::Done, b"").unwrap();
+    drop(j);
+    drop(open(&c, Takeover::Normal).unwrap());
+    assert_eq!(seg_numbers(&dir), vec![6, 7], "back to two files once nothing is live");
+}
+
+/// The newest segment may be a fenced owner's current one: an open never
+/// reuses it, even when it holds nothing live, and records that owner writes
+/// there after the takeover stay stale (never recovered, never overwriting
+/// the new owner's records).
+#[test]
+fn a_forced_takeover_never_reuses_the_fenced_owners_segment() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("j");
+    let c = cfg(&dir);
+    create(&c).unwrap();
+    drop(open(&c, Takeover::Normal).unwrap());
+    let (old, _) = open(&c, Takeover::Normal).unwrap();
+    assert_eq!(seg_numbers(&dir).len(), 2);
+    let old_current = *seg_numbers(&dir).last().unwrap();
+    let (new, _) = open(&c, Takeover::Force).unwrap();
+    assert!(seg_numbers(&dir).contains(&old_current), "{:?}", seg_numbers(&dir));
+    append1(&new, 1, RecordKind::Commit, b"new owner").unwrap();
+    // The fenced owner's late write is refused and lands nowhere that counts.
+    assert!(append1(&old, 2, RecordKind::Commit, b"fenced").is_err());
+    drop(old);
+    drop(new);
+    let (_, rec) = open(&c, Takeover::Normal).unwrap();
+    let p = payloads(&rec.records);
+    assert!(p.contains(&b"new owner".to_vec()) && !p.contains(&b"fenced".to_vec()), "{p:?}");
+}
+
+/// The refusal names who holds the journal and never advises a forced
+/// takeover: the holder is alive (a lock dies with its process), and forcing
+/// would fence a working owner.
+#[test]
+fn a_locked_journal_names_its_holder_and_does_not_advise_force() {
+    let d = tempfile::tempdir().unwrap();
+    let (_a, _) = new_journal(d.path());
+    let e = open(&cfg(d.path()), Takeover::Normal).expect_err("the lock is held");
+    assert!(matches!(e, JournalError::Locked { holder: Some(pid), .. } if pid == std::process::id()), "{e:?}");
+    let text = e.to_string();
+    assert!(text.contains(&format!("this process ({}", std::process::id())), "{text}");
+    assert!(!text.contains("force"), "{text}");
+    assert!(text.contains("another journal directory"), "{text}");
+}
+
+/// An empty append without sync is a barrier: it completes after the
+/// appends before it, writes nothing and checks nothing (it succeeds even
+/// with the epoch file gone, where a synced append fails the owner check).
+#[test]
+fn an_empty_unsynced_append_is_a_barrier_that_touches_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let (j, _) = new_journal(d.path());
+    let before = j.stats();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    for n in 0..20u64 {
+        let tx = tx.clone();
+        j.append(
+            vec![(tid(n), RecordKind::Msg, vec![1u8; 100])],
+            false,
+            Box::new(move |r| tx.send((n, r.is_ok())).unwrap()),
+        );
+    }
+    let tx2 = tx.clone();
+    j.append(Vec::new(), false, Box::new(move |r| tx2.send((u64::MAX, r.is_ok())).unwrap()));
+    let got: Vec<(u64, bool)> = (0..21).map(|_| rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap()).collect();
+    assert_eq!(got.last(), Some(&(u64::MAX, true)), "the barrier completes last: {got:?}");
+    assert!(got.iter().all(|(_, ok)| *ok));
+    assert_eq!(j.stats().records_written, before.records_written + 20);
+    fs::remove_file(d.path().join("epoch")).unwrap();
+    assert!(j.append_wait(Vec::new(), false).is_ok(), "the barrier checked the owner");
+    assert!(j.append_wait(Vec::new(), true).is_err(), "a synced append must check the owner");
+}

@@ -225,20 +225,73 @@ impl Writer {
         // A fenced owner may be creating the next number right now: skip past
         // any name that turns out to exist.
         let mut number = repaired.max_number + 1;
-        let file = loop {
-            match segment::create(&*fs, &dir, number, epoch, cfg.segment_bytes) {
-                Ok(f) => break f,
-                Err(CreateError::Exists) if number < repaired.max_number + 8 => number += 1,
-                Err(CreateError::Exists) => {
+        // The new owner's segment reuses a preallocated file when it can, so
+        // that restarts do not add a file each (an embedded application
+        // starting again and again): the oldest segment, once it holds
+        // nothing live, is recycled (renamed to the new number, as a roll
+        // does), and the free segments before it go. The newest segment is
+        // never reused nor removed here: a fenced owner that is still alive
+        // (a forced takeover, a file system that lost the lock) may go on
+        // writing into its current segment, and the seal says only that
+        // those writes are stale, not where else they may land. Removing or
+        // recycling a prefix of the journal is safe for the seals (see the
+        // pruning below). After an open the journal therefore holds the
+        // segments from the first live one on, the previous newest one and
+        // the new one: two files when nothing is live.
+        let mut reused = None;
+        loop {
+            let n = segs.len();
+            let Some(front) = segs.front() else { break };
+            if n < 2 || live.live_in(front.number) != 0 {
+                break;
+            }
+            let (old, old_size) = (front.number, front.size);
+            let next_free = segs.get(1).is_some_and(|s| n >= 3 && live.live_in(s.number) == 0);
+            if next_free || old_size != cfg.segment_bytes {
+                // A free segment follows (recycle that one instead), or the
+                // wrong size for this configuration: delete.
+                segment::remove(&*fs, &dir, old)?;
+                segs.pop_front();
+                continue;
+            }
+            match segment::recycle(&*fs, &dir, old, number, epoch, cfg.segment_bytes) {
+                Ok(f) => {
+                    segs.pop_front();
+                    reused = Some(f);
+                    break;
+                }
+                Err(RecycleError::Exists) if number < repaired.max_number + 8 => number += 1,
+                Err(RecycleError::Exists) => {
                     let p = segment::path(&dir, number);
                     return Err(io_err(
                         &p,
                         io::Error::new(io::ErrorKind::AlreadyExists, "segment names keep appearing"),
                     ));
                 }
-                Err(CreateError::NoSpace(e)) => return Err(io_err(&segment::path(&dir, number), e)),
-                Err(CreateError::Io(e)) => return Err(e),
+                Err(RecycleError::Unsupported) => break,
+                Err(RecycleError::Io(e)) => return Err(e),
             }
+        }
+        let (file, recycled) = match reused {
+            Some(f) => (f, 1),
+            None => (
+                loop {
+                    match segment::create(&*fs, &dir, number, epoch, cfg.segment_bytes) {
+                        Ok(f) => break f,
+                        Err(CreateError::Exists) if number < repaired.max_number + 8 => number += 1,
+                        Err(CreateError::Exists) => {
+                            let p = segment::path(&dir, number);
+                            return Err(io_err(
+                                &p,
+                                io::Error::new(io::ErrorKind::AlreadyExists, "segment names keep appearing"),
+                            ));
+                        }
+                        Err(CreateError::NoSpace(e)) => return Err(io_err(&segment::path(&dir, number), e)),
+                        Err(CreateError::Io(e)) => return Err(e),
+                    }
+                },
+                0,
+            ),
         };
         segs.push_back(Seg { number, size: cfg.segment_bytes });
         let mut w = Writer {
@@ -261,7 +314,7 @@ impl Writer {
             syncs: 0,
             records: 0,
             batches: 0,
-            recycled: 0,
+            recycled,
         };
         encode_record(&mut w.buf, w.cur_seed, epoch, &Tid::default(), RecordKind::Fence, &seal.encode());
         w.flush(true)?;
@@ -387,6 +440,10 @@ impl Writer {
                 continue;
             }
             match self.place(records) {
+                // An empty append without sync asks for nothing but its
+                // place in the order (a barrier: its completion comes after
+                // every earlier append's): no write, sync or check for it.
+                Ok(()) if records.is_empty() && !sync => outcomes.push(Ok(())),
                 Ok(()) => {
                     need_sync |= sync;
                     placed = true;

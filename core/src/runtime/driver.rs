@@ -40,6 +40,8 @@ pub(crate) struct Driver {
     pub(super) sinks: HashMap<ConnId, Arc<dyn DeliverySink>>,
     /// Synced appends whose completion has not come back yet.
     in_flight: usize,
+    /// `Input::Drain` askers, answered at the end of the pass that follows.
+    drains: Vec<crossbeam_channel::Sender<()>>,
     /// Links to other nodes (a daemon's), once started.
     pub(super) links: Option<Arc<dyn PeerLinks>>,
     /// Journals taken over from lost nodes, by journal id.
@@ -114,6 +116,7 @@ impl Driver {
             back,
             sinks: HashMap::new(),
             in_flight: 0,
+            drains: Vec::new(),
             links: None,
             adopted: HashMap::new(),
             peer_journals: cfg.peer_journals.clone(),
@@ -244,6 +247,7 @@ impl Driver {
                 return false;
             }
             Input::Shutdown => return false,
+            Input::Drain(tx) => self.drains.push(tx),
             Input::Admin(cmd) => return self.admin_input(now, cmd),
             Input::Links(links) => self.links = Some(links),
             Input::LinkUp(id, info) => self.node.link_up(now, id, info),
@@ -361,7 +365,34 @@ impl Driver {
             }
             return self.flush(now);
         }
+        self.answer_drains();
         true
+    }
+
+    /// The pass is done: everything queued before a drain request was acted
+    /// on, and its journal appends were issued. An empty unsynced append (the
+    /// journal's barrier) completes after all of them completed: synced ones
+    /// durable, the others written, which outlives the process; the askers
+    /// hear then (no journal: at once). No sync and no ownership check of its
+    /// own, so a process's exit costs no fdatasync and a journal directory
+    /// already gone by then is no error to report.
+    fn answer_drains(&mut self) {
+        for tx in self.drains.drain(..) {
+            match &self.journal {
+                // The completion runs on the writer thread: a send on a
+                // channel with room (bounded(1), one message) never blocks.
+                Some(j) => j.append(
+                    Vec::new(),
+                    false,
+                    Box::new(move |_| {
+                        let _ = tx.try_send(());
+                    }),
+                ),
+                None => {
+                    let _ = tx.try_send(());
+                }
+            }
+        }
     }
 
     /// Issue an append to the node's own journal; its outcome comes back

@@ -34,6 +34,9 @@ pub(crate) enum Input {
     /// error, or another owner fenced this one): the node stops, saying why.
     Fatal(String),
     Shutdown,
+    /// Answer on this channel once everything queued before it is acted on
+    /// and the journal writes it caused are durable (`EmbeddedNode::drain`).
+    Drain(crossbeam_channel::Sender<()>),
     /// Management: a view to take, definitions to apply, a process id to
     /// note, or a graceful stop (see `admin.rs`).
     Admin(admin::Cmd),

@@ -275,6 +275,20 @@ impl EmbeddedNode {
         self.halt.failure()
     }
 
+    /// Wait up to `timeout` for everything sent to the node so far (requests
+    /// of its connections, such as a server's last receive that finishes a
+    /// transaction) to be acted on and for the journal writes that caused to
+    /// be durable. True if that happened in time; false on timeout or if the
+    /// node has stopped. The process-wide node does this at process exit,
+    /// so that a program's last acknowledgments are not lost with it.
+    pub fn drain(&self, timeout: Duration) -> bool {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        if !self.inbox.send(Input::Drain(tx)) {
+            return false;
+        }
+        rx.recv_timeout(timeout).is_ok()
+    }
+
     /// Wait up to `timeout` for the node thread to have stopped, for any
     /// reason, and released its links, connections and journals; true if
     /// it has.

@@ -81,6 +81,13 @@ pub trait Storage: Send + Sync {
     /// A suffix that makes a temporary file name unique among this
     /// storage's users (process id and a counter on a real system).
     fn unique_suffix(&self) -> String;
+    /// Who holds the exclusive lock on the file at `path`, when the system
+    /// can tell (on Linux, `/proc/locks`): the holder's process id. None
+    /// when it cannot tell (a simulated device, a lock held on another
+    /// machine of a network file system).
+    fn lock_holder(&self, _path: &Path) -> Option<u32> {
+        None
+    }
 }
 
 /// An open file. Positioned reads and writes only (no shared cursor).

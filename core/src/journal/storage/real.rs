@@ -88,6 +88,14 @@ impl Storage for RealFs {
         true
     }
 
+    fn lock_holder(&self, path: &Path) -> Option<u32> {
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::metadata(path).ok()?;
+        let (major, minor) = (libc::major(m.dev()), libc::minor(m.dev()));
+        let locks = fs::read_to_string("/proc/locks").ok()?;
+        lock_holder_in(&locks, major, minor, m.ino())
+    }
+
     fn unique_suffix(&self) -> String {
         format!("{}.{}", std::process::id(), TMP_COUNTER.fetch_add(1, Ordering::Relaxed))
     }
@@ -124,5 +132,44 @@ impl StorageFile for RealFile {
 
     fn try_lock(&self) -> Result<(), TryLockError> {
         self.0.try_lock()
+    }
+}
+
+/// The pid holding a lock on inode `ino` of device `major:minor`, from the
+/// text of `/proc/locks` (lines such as `1: FLOCK  ADVISORY  WRITE 2915
+/// fd:01:1309823 0 EOF`; lines with `->` are waiters, not holders).
+fn lock_holder_in(locks: &str, major: u32, minor: u32, ino: u64) -> Option<u32> {
+    let want = format!("{major:02x}:{minor:02x}:{ino}");
+    locks.lines().filter(|l| !l.contains("->")).find_map(|l| {
+        let fields: Vec<&str> = l.split_whitespace().collect();
+        // id:, kind, mode, access, pid, device:inode, start, end
+        let at = fields.iter().position(|f| *f == want)?;
+        fields.get(at.checked_sub(1)?)?.parse().ok()
+    })
+}
+
+#[cfg(test)]
+mod lock_holder_tests {
+    use super::*;
+
+    #[test]
+    fn proc_locks_lines_are_read_and_waiters_ignored() {
+        let text = "1: POSIX  ADVISORY  WRITE 77 08:02:55 0 EOF\n\
+                    2: FLOCK  ADVISORY  WRITE 2915 fd:01:1309823 0 EOF\n\
+                    2: -> FLOCK  ADVISORY  WRITE 3000 fd:01:1309823 0 EOF\n";
+        assert_eq!(lock_holder_in(text, 0xfd, 1, 1309823), Some(2915));
+        assert_eq!(lock_holder_in(text, 8, 2, 55), Some(77));
+        assert_eq!(lock_holder_in(text, 8, 2, 56), None);
+        assert_eq!(lock_holder_in("garbage\n\n1:\n", 8, 2, 55), None);
+    }
+
+    #[test]
+    fn the_holder_of_a_real_lock_is_this_process() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("l");
+        let f = File::create(&p).unwrap();
+        assert_eq!(RealFs.lock_holder(&p), None, "nobody holds it yet");
+        f.try_lock().unwrap();
+        assert_eq!(RealFs.lock_holder(&p), Some(std::process::id()));
     }
 }
