@@ -543,6 +543,9 @@ pub struct Node {
     topo: Topology,
     queue: VecDeque<(NodeRef, Internal)>,
     out: Vec<Output>,
+    /// The time of the latest input: acknowledgements and forgets are
+    /// flushed when the output is taken (`take_output`), once per pass.
+    last_now: Option<Instant>,
 }
 
 impl Default for Node {
@@ -564,6 +567,7 @@ impl Node {
             topo: Topology::default(),
             queue: VecDeque::new(),
             out: Vec::new(),
+            last_now: None,
         }
     }
 
@@ -833,6 +837,12 @@ impl Node {
 
     /// Take the deliveries produced so far.
     pub fn take_output(&mut self) -> Vec<Output> {
+        if let Some(now) = self.last_now {
+            // Once per pass (the runtime takes the output after a batch of
+            // inputs): scanning the output for riding messages after every
+            // input would cost the square of the pass's size.
+            self.flush_batches(now);
+        }
         std::mem::take(&mut self.out)
     }
 
@@ -854,13 +864,13 @@ impl Node {
             self.events(now);
         }
         self.events(now);
-        self.flush_batches(now);
+        self.last_now = Some(now);
     }
 
     /// Acknowledgements and forgets (`router/forget.rs`) leave with the
     /// other messages to their node in this pass, or on their own once
     /// they waited `FLUSH_AFTER`. A forget for this node's own backend is
-    /// taken at once.
+    /// taken at once (its journal records join this pass's output).
     fn flush_batches(&mut self, now: Instant) {
         let out = &self.out;
         let riding =
