@@ -114,6 +114,11 @@ impl Router {
         let Some(q) = self.inquiries.remove(&tid) else { return };
         let commit = q.answers.iter().any(|a| a.state == TxState::Committed);
         let status = if commit { Status::Ok } else { Status::Routerunavailtmo };
+        // This router decided it: a frontend that drives it again later
+        // hears the same (seed 7248: rolled back here, then started afresh
+        // by a re-drive once the backends' records of the rollback had
+        // been recycled, and committed: two outcomes for one tid).
+        self.remember(ctx, tid, commit, status, 0);
         if self.txs.contains_key(&tid) {
             // Driven here again meanwhile: its branches are these.
             self.finish(ctx, tid, commit, status, 0);
