@@ -7,6 +7,11 @@
 //! `RTR_NODE_SOCKET` to the socket's path; without it they run the embedded
 //! node as before.
 //!
+//! SIGTERM and SIGINT stop the node as `rtr stop` does; SIGHUP opens its
+//! log file again (see `signals`). In the foreground under a service
+//! manager (`NOTIFY_SOCKET`) it reports READY=1 and STOPPING=1 (see
+//! `sd_notify`; `packaging/rtr.service` is the systemd unit).
+//!
 //! A node that stops on its own (it lost its journal: a standby took it
 //! over, or a write or sync failed) has already closed its links and
 //! connections; the daemon then removes its pid file and socket, says why,
