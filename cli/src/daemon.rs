@@ -7,6 +7,11 @@
 //! `RTR_NODE_SOCKET` to the socket's path; without it they run the embedded
 //! node as before.
 //!
+//! SIGTERM and SIGINT stop the node as `rtr stop` does; SIGHUP opens its
+//! log file again (see `signals`). In the foreground under a service
+//! manager (`NOTIFY_SOCKET`) it reports READY=1 and STOPPING=1 (see
+//! `sd_notify`; `packaging/rtr.service` is the systemd unit).
+//!
 //! A node that stops on its own (it lost its journal: a standby took it
 //! over, or a write or sync failed) has already closed its links and
 //! connections; the daemon then removes its pid file and socket, says why,
@@ -39,8 +44,16 @@ pub struct StartArgs {
     #[arg(long)]
     socket: Option<PathBuf>,
     /// Stay in the foreground (log to standard error) instead of detaching.
+    /// With NOTIFY_SOCKET set (a systemd service of Type=notify), the node
+    /// sends READY=1 there once it accepts connections, and STOPPING=1 when
+    /// it stops. SIGTERM and SIGINT stop it as `rtr stop` does.
     #[arg(long)]
     foreground: bool,
+    /// Append the node's log to this file instead of standard error, and
+    /// open it again on SIGHUP (log rotation). A detached node logs to
+    /// DIR/rtr.log.
+    #[arg(long, value_name = "FILE")]
+    log_file: Option<PathBuf>,
     /// This node's name in facility definitions (kept in DIR/node.name;
     /// default: the name kept there, else the host name).
     #[arg(long)]
@@ -103,19 +116,36 @@ pub fn start(a: StartArgs) -> Result<(), String> {
     }
     let links = link_config(&a)?;
     if a.foreground {
-        return run_node(&a.dir, &socket, a.name.as_deref(), links, a.journal_root.as_deref(), roles_config(&a)?);
+        if let Some(log) = &a.log_file {
+            crate::signals::reopen_log(log).map_err(|e| format!("{}: {e}", log.display()))?;
+        }
+        let service = Service { log_file: a.log_file.clone() };
+        return run_node(
+            &a.dir,
+            &socket,
+            a.name.as_deref(),
+            links,
+            a.journal_root.as_deref(),
+            roles_config(&a)?,
+            service,
+        );
     }
     // Detach: run this same program in the foreground in a new session, its
     // output in the node's log, and wait until it accepts connections.
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let log_path = a.log_file.clone().unwrap_or_else(|| a.dir.join("rtr.log"));
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(a.dir.join("rtr.log"))
-        .map_err(|e| format!("{}: {e}", a.dir.join("rtr.log").display()))?;
+        .open(&log_path)
+        .map_err(|e| format!("{}: {e}", log_path.display()))?;
     let log2 = log.try_clone().map_err(|e| e.to_string())?;
     let mut cmd = Command::new(exe);
     cmd.arg("start").arg("--foreground").arg("--dir").arg(&a.dir).arg("--socket").arg(&socket);
+    cmd.arg("--log-file").arg(&log_path);
+    // The detaching command is the one a service manager would watch, not
+    // the node it leaves behind.
+    cmd.env_remove("NOTIFY_SOCKET");
     if let Some(name) = &a.name {
         cmd.arg("--name").arg(name);
     }
@@ -154,7 +184,7 @@ pub fn start(a: StartArgs) -> Result<(), String> {
             return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("the node exited at start ({status}); see {}", a.dir.join("rtr.log").display()));
+            return Err(format!("the node exited at start ({status}); see {}", log_path.display()));
         }
         if Instant::now() > until {
             return Err(format!("the node did not open {} within 15 s", socket.display()));
@@ -213,7 +243,11 @@ fn run_node(
     links: LinkConfig,
     journal_root: Option<&Path>,
     (authority, recovery): (AuthorityConfig, RecoveryPolicy),
+    service: Service,
 ) -> Result<(), String> {
+    // Before any thread starts, so that none of them takes these signals
+    // with their default action (an immediate exit).
+    let signals = crate::signals::block().map_err(|e| format!("cannot block signals: {e}"))?;
     let name = node_name(dir, name)?;
     let store = FacilityStore::open(&dir.join("facilities.conf"), &name).map_err(|e| e.to_string())?;
     let facilities = store.table().defs().count();
@@ -239,6 +273,10 @@ fn run_node(
     }
     watch_node(node.clone(), dir.to_path_buf(), socket.to_path_buf())
         .map_err(|e| format!("cannot start the node's watcher thread: {e}"))?;
+    // A signal that came before this point waited (blocked) and is taken now.
+    signals
+        .spawn(on_signal(node.clone(), name.clone(), socket.to_path_buf(), service.log_file))
+        .map_err(|e| format!("cannot start the node's signal thread: {e}"))?;
     // A socket file left by a node that died is stale (nobody answered above).
     let _ = std::fs::remove_file(socket);
     let listener = UnixListener::bind(socket).map_err(|e| format!("{}: {e}", socket.display()))?;
@@ -251,6 +289,8 @@ fn run_node(
         journal.display(),
         node.recovered()
     );
+    // Listening (links and socket) with its journal open: ready.
+    notify("READY=1");
     // (A node that already stopped, before the socket existed to be woken
     // through, is not served at all.)
     if !node.is_stopping() {
@@ -259,6 +299,7 @@ fn run_node(
     if !node.is_stopping() {
         return Err("the listener failed".into());
     }
+    notify("STOPPING=1");
     let failure = node.failure();
     if failure.is_some() {
         // Its journals are released before the process goes (bounded: a
@@ -272,6 +313,57 @@ fn run_node(
             errln!("rtr node: {name} stopped");
             Ok(())
         }
+    }
+}
+
+/// How the node runs as a service: where its log goes (reopened on SIGHUP).
+struct Service {
+    log_file: Option<PathBuf>,
+}
+
+/// Tell a service manager (`NOTIFY_SOCKET`) how the node is; a manager
+/// that cannot be told is logged, never fatal.
+fn notify(state: &str) {
+    if let Err(e) = crate::sd_notify::notify(state) {
+        errln!("rtr node: cannot notify the service manager of {state}: {e}");
+    }
+}
+
+/// What the node does on each signal: SIGTERM and SIGINT stop it by the
+/// path `rtr stop` takes (the node closes its links and connections and
+/// makes its journal durable, then the accept loop is woken to return, and
+/// the daemon removes its pid file and socket and exits 0); SIGHUP opens
+/// the log file again.
+fn on_signal(
+    node: std::sync::Arc<EmbeddedNode>,
+    name: String,
+    socket: PathBuf,
+    log_file: Option<PathBuf>,
+) -> impl FnMut(libc::c_int) + Send + 'static {
+    move |sig| {
+        let signal = crate::signals::name(sig);
+        if sig == libc::SIGHUP {
+            match &log_file {
+                Some(path) => match crate::signals::reopen_log(path) {
+                    Ok(()) => errln!("rtr node: {name} received SIGHUP: reopened its log {}", path.display()),
+                    Err(e) => errln!("rtr node: {name} received SIGHUP: cannot reopen {}: {e}", path.display()),
+                },
+                None => errln!("rtr node: {name} received SIGHUP: it logs to standard error; nothing to reopen"),
+            }
+            return;
+        }
+        errln!("rtr node: {name} received {signal}: stopping as rtr stop does");
+        match node.admin(AdminRequest::Stop) {
+            AdminReply::Done { message } => errln!("rtr node: {name} stopped on {signal}: {message}"),
+            AdminReply::Failed { code, message } => {
+                errln!("rtr node: {name} on {signal}: the stop failed: %RTR-E-{code}, {message}")
+            }
+            other => errln!("rtr node: {name} on {signal}: unexpected answer to stop: {other:?}"),
+        }
+        // Wake the accept loop to see the stop (as `rtr stop`'s connection
+        // does once answered); a stop before the socket exists is seen
+        // before serving.
+        let _ = UnixStream::connect(&socket);
     }
 }
 

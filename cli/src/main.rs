@@ -18,6 +18,8 @@ mod manage;
 mod probe;
 mod qualify;
 mod scratch;
+mod sd_notify;
+mod signals;
 mod simulate;
 mod stats;
 mod status_text;
