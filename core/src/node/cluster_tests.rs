@@ -2293,3 +2293,49 @@ fn an_operator_frees_an_answerable_commit() {
     let again = c.node(BE).set_transaction(now, t1, crate::protocol::admin::TxChange::Forget);
     assert_eq!(again.map_err(|e| e.0), Err("NOSUCHTX"));
 }
+
+/// Simulator seed 7248 of 7000..7999: a router that rolled back an in-doubt
+/// transaction by asking the backends (its first router lost) did not
+/// remember that outcome; the frontend, cut off meanwhile, drove the
+/// transaction again through it once the backend that had rolled it back
+/// had restarted with those records recycled, so nobody knew the tid and it
+/// was started afresh: two outcomes for one tid. The router now remembers
+/// what it resolved, and the re-drive is rejected.
+#[test]
+fn a_transaction_a_router_rolled_back_by_asking_is_not_started_again_by_a_re_drive() {
+    let mut c = ready();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    // The server votes; the vote dies with tr1. The frontend is cut off from
+    // tr2: it keeps the accepted transaction, waiting for a router.
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    c.node(BE).take_output();
+    c.cut(FE, TR2);
+    c.kill(TR1);
+    assert!(c.take(FE, CLIENT).is_empty(), "the frontend waits");
+    // be asks tr2, which asks every backend: nobody committed it.
+    c.now += backend::ORPHAN_GRACE + Duration::from_millis(1);
+    let now = c.now;
+    c.node(BE).tick(now);
+    c.pump();
+    c.sync();
+    let s = c.take(BE, SERVER);
+    assert_eq!(
+        s.iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(),
+        vec![(MsgType::Rejected, Some(Status::Routerunavailtmo))]
+    );
+    // be restarts with the rollback's records recycled: it knows nothing of tid.
+    c.recycle(BE);
+    assert!(c.journals[BE].iter().all(|r| r.tid != tid));
+    c.kill(BE);
+    c.restart(BE);
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    c.take(BE, SERVER);
+    // The frontend reaches tr2 again and drives the transaction there.
+    c.relink(FE, TR2);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(tid), Some(Status::Routerunavailtmo))]);
+    assert!(c.take(BE, SERVER).iter().all(|x| x.2 != Some(tid)), "be's server never sees it again");
+}
