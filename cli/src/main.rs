@@ -14,6 +14,7 @@ mod crash;
 mod daemon;
 mod failover;
 mod journal_cmd;
+mod link_state;
 mod manage;
 mod probe;
 mod qualify;

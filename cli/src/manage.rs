@@ -20,6 +20,7 @@ use rtr_core::protocol::admin::{
 use rtr_core::protocol::codec::{self, Frame};
 
 use crate::journal_cmd::Json;
+use crate::link_state::LinkState;
 
 /// Which node to talk to.
 #[derive(Args, Clone)]
@@ -660,11 +661,13 @@ fn links(rows: &[LinkInfo], json: bool) -> String {
         let rows = rows
             .iter()
             .map(|l| {
-                Json::obj(vec![
-                    ("node", l.node.as_str().into()),
-                    ("state", l.state.as_str().into()),
-                    ("facilities", l.facilities.clone().into()),
-                ])
+                // The state split into fields, and the node's text whole
+                // (as the table shows it) for a reader that wants it.
+                let mut fields = vec![("node", l.node.as_str().into())];
+                fields.extend(LinkState::parse(&l.state).fields());
+                fields.push(("text", l.state.as_str().into()));
+                fields.push(("facilities", l.facilities.clone().into()));
+                Json::obj(fields)
             })
             .collect();
         return Json::obj(vec![("links", Json::Arr(rows))]).to_string();

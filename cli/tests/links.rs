@@ -54,8 +54,17 @@ fn links_come_up_and_show_their_facilities() {
     nodes.sort();
     assert_eq!(nodes, ["be", "fe"], "{v}");
     for r in rows {
-        assert!(r["state"].as_str().unwrap().starts_with("up"), "{r}");
+        // The state in fields, the node's text beside them.
+        assert_eq!(r["state"], "up", "{r}");
+        assert!(r["up_s"].is_u64(), "{r}");
+        assert!(r["queued_bytes"].is_u64(), "{r}");
+        assert!(r["reason"].is_null() && r["retry_ms"].is_null(), "{r}");
+        assert!(r["text"].as_str().unwrap().starts_with("up"), "{r}");
         assert_eq!(r["facilities"][0], "CRASH");
+    }
+    // The name that sorts first dials: fe and be dialled tr1.
+    for r in rows {
+        assert_eq!(r["direction"], "accepted", "{r}");
     }
     // A readable table too.
     let t = c.fe.ok(&["show", "link"]);
@@ -83,6 +92,14 @@ fn a_node_with_a_different_definition_is_refused_with_the_reason() {
     }
     // The refusing side says why too.
     assert!(b.link_state("aa").contains("ROLESMISMATCH"), "{}", b.link_state("aa"));
+    // In --json the link is down, the refusal its reason.
+    for (n, peer) in [(&a, "bb"), (&b, "aa")] {
+        let v = n.rtr(&["show", "link", "--json"]).json();
+        let r = v["links"].as_array().unwrap().iter().find(|r| r["node"] == peer).unwrap().clone();
+        assert_eq!(r["state"], "down", "{r}");
+        assert!(r["reason"].as_str().unwrap().contains("ROLESMISMATCH"), "{r}");
+        assert!(r["up_s"].is_null() && r["direction"].is_null(), "{r}");
+    }
 }
 
 #[test]

@@ -92,13 +92,14 @@ impl Node {
         o.stdout
     }
 
-    /// The state of the link to `peer` as `rtr show link --json` gives it.
+    /// The state of the link to `peer` as `rtr show link --json` gives it:
+    /// the node's text, whole.
     pub fn link_state(&self, peer: &str) -> String {
         let v = self.rtr(&["show", "link", "--json"]).json();
         v["links"]
             .as_array()
             .and_then(|rows| rows.iter().find(|r| r["node"] == peer))
-            .and_then(|r| r["state"].as_str())
+            .and_then(|r| r["text"].as_str())
             .unwrap_or("absent")
             .to_string()
     }

@@ -226,6 +226,8 @@ impl Links {
 
     /// Rows for `rtr show link`: every peer the definitions call for (or
     /// that is linked), its state, and the facilities the link serves.
+    /// `rtr show link --json` splits the state texts written here and in
+    /// `note` back into fields (`cli/src/link_state.rs`): change both.
     pub fn show(&self) -> Vec<crate::protocol::admin::LinkInfo> {
         let wanted = self.table().link_peers();
         let st = self.lock();
