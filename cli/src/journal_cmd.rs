@@ -225,8 +225,10 @@ fn default_sigpipe() {
 
 // ---------------------------------------------------------------- JSON
 
-/// A JSON value, written by hand (no serde in this workspace): strings are
-/// escaped per RFC 8259, non-finite numbers become `null`.
+/// A JSON value, in the order its fields are given, written through
+/// serde_json (escaping and number formatting as it does them). Non-finite
+/// numbers become `null`; DEL is escaped too, so the output is plain
+/// printable text.
 pub enum Json {
     Null,
     Bool(bool),
@@ -243,53 +245,62 @@ impl Json {
     }
 }
 
-fn write_json_str(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
-    f.write_char('"')?;
-    for c in s.chars() {
-        match c {
-            '"' => f.write_str("\\\"")?,
-            '\\' => f.write_str("\\\\")?,
-            '\n' => f.write_str("\\n")?,
-            '\r' => f.write_str("\\r")?,
-            '\t' => f.write_str("\\t")?,
-            c if (c as u32) < 0x20 || c == '\u{7f}' => write!(f, "\\u{:04x}", c as u32)?,
-            c => f.write_char(c)?,
+impl serde::Serialize for Json {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Json::Null => s.serialize_unit(),
+            Json::Bool(b) => s.serialize_bool(*b),
+            Json::Int(i) => s.serialize_i128(*i),
+            // serde_json writes a non-finite number as null.
+            Json::Num(x) => s.serialize_f64(*x),
+            Json::Str(v) => s.serialize_str(v),
+            Json::Arr(v) => {
+                let mut seq = s.serialize_seq(Some(v.len()))?;
+                for x in v {
+                    seq.serialize_element(x)?;
+                }
+                seq.end()
+            }
+            // A map, not serde_json's Value, so the fields keep their order.
+            Json::Obj(v) => {
+                let mut map = s.serialize_map(Some(v.len()))?;
+                for (k, x) in v {
+                    map.serialize_entry(k, x)?;
+                }
+                map.end()
+            }
         }
     }
-    f.write_char('"')
+}
+
+/// serde_json's compact output, with DEL escaped as `\u007f` (JSON allows
+/// it raw; escaped, a terminal shows the output as it is).
+struct NoDel;
+
+impl serde_json::ser::Formatter for NoDel {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(&mut self, w: &mut W, fragment: &str) -> std::io::Result<()> {
+        let mut parts = fragment.split('\u{7f}');
+        if let Some(first) = parts.next() {
+            w.write_all(first.as_bytes())?;
+        }
+        for part in parts {
+            w.write_all(b"\\u007f")?;
+            w.write_all(part.as_bytes())?;
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Display for Json {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Json::Null => f.write_str("null"),
-            Json::Bool(b) => write!(f, "{b}"),
-            Json::Int(i) => write!(f, "{i}"),
-            Json::Num(x) if x.is_finite() => write!(f, "{x}"),
-            Json::Num(_) => f.write_str("null"),
-            Json::Str(s) => write_json_str(f, s),
-            Json::Arr(v) => {
-                f.write_char('[')?;
-                for (i, x) in v.iter().enumerate() {
-                    if i > 0 {
-                        f.write_char(',')?;
-                    }
-                    write!(f, "{x}")?;
-                }
-                f.write_char(']')
-            }
-            Json::Obj(v) => {
-                f.write_char('{')?;
-                for (i, (k, x)) in v.iter().enumerate() {
-                    if i > 0 {
-                        f.write_char(',')?;
-                    }
-                    write_json_str(f, k)?;
-                    write!(f, ":{x}")?;
-                }
-                f.write_char('}')
-            }
-        }
+        let mut out = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(&mut out, NoDel);
+        // Cannot fail: writing to a Vec does not, every key is a string and
+        // a non-finite number is written as null.
+        serde::Serialize::serialize(self, &mut ser).map_err(|_| fmt::Error)?;
+        // serde_json writes only UTF-8.
+        f.write_str(&String::from_utf8_lossy(&out))
     }
 }
 
@@ -1205,6 +1216,26 @@ mod tests {
             ("o", Option::<u64>::None.into()),
         ]);
         assert_eq!(j.to_string(), r#"{"s":"a\"b\\c\nd\te\u0001\u007fé","n":null,"x":1.5,"v":[1,2],"o":null}"#);
+    }
+
+    #[test]
+    fn json_keeps_field_order_and_writes_every_number_so_it_parses_back() {
+        let j = Json::obj(vec![
+            ("z", u64::MAX.into()),
+            ("a", Json::Int(i128::from(i64::MIN))),
+            ("m", Json::Num(f64::INFINITY)),
+            ("f", 0.1f64.into()),
+            ("big", 1e300f64.into()),
+            ("k\u{7f}", Json::Obj(vec![])),
+        ]);
+        let text = j.to_string();
+        assert_eq!(
+            text,
+            r#"{"z":18446744073709551615,"a":-9223372036854775808,"m":null,"f":0.1,"big":1e+300,"k\u007f":{}}"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["z"].as_u64(), Some(u64::MAX));
+        assert_eq!(v["big"].as_f64(), Some(1e300));
     }
 
     #[test]
