@@ -21,9 +21,15 @@ use common::nodes::{free_port, lines, roles, start_node, Node, WAIT};
 use common::{rtr_within, s, spawn, Proc};
 
 /// Clients and transfers per client: enough load to outlast the three kills
-/// and the restart between them (checked before the last kill).
-const CLIENTS: usize = 4;
-const COUNT: usize = 1500;
+/// and the restart between them (checked before the last kill). Three
+/// clients, not four: the workload's transfers reach the two partitions in
+/// either order and it runs two servers per partition, so four transactions
+/// can each hold a server of one partition and wait for one of the other, a
+/// deadlock only a transaction timeout breaks (as in RTR) — and this test
+/// counts every rejection. It did so once in a CI run, after the second
+/// backend kill; a cycle over both partitions needs four transactions.
+const CLIENTS: usize = 3;
+const COUNT: usize = 2000;
 
 /// Microseconds since the Unix epoch (the clock `client-outcomes.log` uses).
 fn unix_us() -> u128 {
