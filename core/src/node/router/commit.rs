@@ -135,10 +135,7 @@ impl Router {
         let Some(c) = self.committing.get_mut(&tid) else { return };
         c.pending.retain(|n| *n != from);
         c.durable += 1;
-        let name = ctx.topo.name(from);
-        if !c.holders.iter().any(|h| h == name) {
-            c.holders.push(name.to_string());
-        }
+        super::forget::add_name(&mut c.holders, ctx.topo.name(from));
         if !c.pending.is_empty() {
             return;
         }
@@ -441,10 +438,7 @@ impl Router {
                 // new active partition.
                 c.adopting = c.adopting.saturating_sub(1);
                 c.durable += 1;
-                let name = ctx.topo.name(key.0);
-                if !c.holders.iter().any(|h| h == name) {
-                    c.holders.push(name.to_string());
-                }
+                super::forget::add_name(&mut c.holders, ctx.topo.name(key.0));
                 if c.pending.is_empty() && c.adopting == 0 {
                     self.settle(ctx, tid);
                 }

@@ -25,22 +25,62 @@ pub(in crate::node) const FLUSH_AFTER: Duration = Duration::from_millis(100);
 /// later check frees it.
 const AWAITING_KEPT: usize = 1 << 16;
 
+/// At most [`AWAITING_KEPT`] tids with a value, the oldest dropped first.
+struct Recent<V> {
+    map: Map<Tid, V>,
+    /// Insertion order; may still hold tids removed from `map` since (they
+    /// age out with the others).
+    order: VecDeque<Tid>,
+}
+
+impl<V> Default for Recent<V> {
+    fn default() -> Self {
+        Recent { map: Map::default(), order: VecDeque::new() }
+    }
+}
+
+impl<V> Recent<V> {
+    fn insert(&mut self, tid: Tid, v: V) {
+        if self.map.insert(tid, v).is_none() {
+            self.order.push_back(tid);
+            while self.order.len() > AWAITING_KEPT {
+                if let Some(old) = self.order.pop_front() {
+                    self.map.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, tid: &Tid) -> Option<V> {
+        let v = self.map.remove(tid);
+        if self.map.is_empty() {
+            self.order.clear();
+        }
+        v
+    }
+}
+
+/// Add `name` to `holders` unless it is there.
+pub(super) fn add_name(holders: &mut Vec<String>, name: &str) {
+    if !holders.iter().any(|h| h == name) {
+        holders.push(name.to_string());
+    }
+}
+
 /// Committed transactions waiting for their frontends, and the forgets
 /// ready to go.
 #[derive(Default)]
 pub(in crate::node) struct Forgets {
     /// Commits durable at every participant whose client's frontend has not
     /// acknowledged the outcome yet: the participants holding it (names).
-    awaiting: Map<Tid, Vec<String>>,
-    awaiting_order: VecDeque<Tid>,
+    awaiting: Recent<Vec<String>>,
     /// Ready to send, per backend node name.
     due: Map<String, Vec<Tid>>,
     /// When the oldest of `due` was queued.
     since: Option<Instant>,
-    /// Commits forgotten here lately (bounded like `awaiting`): a node
-    /// that adopts one of them later (a hand-off) is told to forget it too.
-    forgotten: Map<Tid, ()>,
-    forgotten_order: VecDeque<Tid>,
+    /// Commits forgotten here lately: a node that adopts one of them later
+    /// (a hand-off) is told to forget it too.
+    forgotten: Recent<()>,
 }
 
 impl Router {
@@ -62,29 +102,15 @@ impl Router {
             self.queue_forget(ctx, tid, holders);
             return;
         }
-        let f = &mut self.forgets;
-        if f.awaiting.insert(tid, holders).is_none() {
-            f.awaiting_order.push_back(tid);
-            while f.awaiting_order.len() > AWAITING_KEPT {
-                if let Some(old) = f.awaiting_order.pop_front() {
-                    f.awaiting.remove(&old);
-                }
-            }
-        }
+        self.forgets.awaiting.insert(tid, holders);
     }
 
     /// A frontend delivered these outcomes.
     pub(super) fn acked(&mut self, ctx: &Ctx, tids: Vec<Tid>) {
         for tid in tids {
             if let Some(holders) = self.forgets.awaiting.remove(&tid) {
-                // `awaiting_order` keeps the tid until it ages out: the map
-                // is what counts.
                 self.queue_forget(ctx, tid, holders);
             }
-        }
-        let f = &mut self.forgets;
-        if f.awaiting.is_empty() {
-            f.awaiting_order.clear();
         }
     }
 
@@ -94,14 +120,10 @@ impl Router {
     /// stays answerable there (the safe side).
     pub(super) fn add_holder(&mut self, ctx: &Ctx, tid: Tid, name: &str) {
         if let Some(c) = self.committing.get_mut(&tid) {
-            if !c.holders.iter().any(|h| h == name) {
-                c.holders.push(name.to_string());
-            }
-        } else if let Some(h) = self.forgets.awaiting.get_mut(&tid) {
-            if !h.iter().any(|x| x == name) {
-                h.push(name.to_string());
-            }
-        } else if self.forgets.forgotten.contains_key(&tid) {
+            add_name(&mut c.holders, name);
+        } else if let Some(h) = self.forgets.awaiting.map.get_mut(&tid) {
+            add_name(h, name);
+        } else if self.forgets.forgotten.map.contains_key(&tid) {
             self.forgets.due.entry(name.to_string()).or_default().push(tid);
             self.forgets.since.get_or_insert(ctx.now);
         }
@@ -109,14 +131,7 @@ impl Router {
 
     fn queue_forget(&mut self, ctx: &Ctx, tid: Tid, holders: Vec<String>) {
         let f = &mut self.forgets;
-        if f.forgotten.insert(tid, ()).is_none() {
-            f.forgotten_order.push_back(tid);
-            while f.forgotten_order.len() > AWAITING_KEPT {
-                if let Some(old) = f.forgotten_order.pop_front() {
-                    f.forgotten.remove(&old);
-                }
-            }
-        }
+        f.forgotten.insert(tid, ());
         for h in holders {
             f.due.entry(h).or_default().push(tid);
         }
