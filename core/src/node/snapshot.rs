@@ -161,6 +161,33 @@ impl Node {
             .collect()
     }
 
+    /// Per partition with servers and none of them free: the transactions
+    /// its servers hold and those waiting for one of them, in partition
+    /// order. The cluster simulator tells from this an application's own
+    /// deadlock (transactions without timeouts, each holding a server of
+    /// one key range and waiting for one of another: RTR breaks no such
+    /// cycle but by timeouts) from a transaction the node lost track of.
+    pub fn server_waits(&self) -> Vec<(Vec<Tid>, Vec<Tid>)> {
+        let mut ids: Vec<&PartId> = self.be.parts.keys().collect();
+        ids.sort();
+        ids.into_iter()
+            .filter_map(|id| {
+                let p = &self.be.parts[id];
+                if p.servers.is_empty() || !p.free.is_empty() || p.waiting.is_empty() {
+                    return None;
+                }
+                let mut held: Vec<Tid> = p
+                    .servers
+                    .iter()
+                    .filter_map(|c| self.be.servers.get(c))
+                    .filter_map(|s| s.current.filter(|_| s.part == *id))
+                    .collect();
+                held.sort();
+                Some((held, p.waiting.iter().copied().collect()))
+            })
+            .collect()
+    }
+
     /// The transactions set aside by the retry limit (`EXCEPTION`), waiting
     /// for an operator's `rtr set transaction TID --retry|--forget` (not
     /// those still waiting for their router's outcome).

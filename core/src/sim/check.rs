@@ -44,6 +44,11 @@ pub enum ViolationKind {
     NotConserved,
     /// A running client never heard the outcome of its transaction.
     NoOutcome,
+    /// Clients without timeouts deadlocked each other: each transaction
+    /// holds a server of one key range and waits for a server of another,
+    /// held by the next (an application's doing: RTR breaks such a cycle
+    /// only by timeouts). Reported, not failed on (`Checker::finish`).
+    Deadlock,
     /// The run handled far more events than it should: something loops.
     Livelock,
     /// A journal does not pass `verify` after the run (corruption, not a torn tail).
@@ -51,7 +56,7 @@ pub enum ViolationKind {
 }
 
 impl ViolationKind {
-    pub const ALL: [ViolationKind; 10] = [
+    pub const ALL: [ViolationKind; 11] = [
         ViolationKind::Disagreement,
         ViolationKind::AppliedTwice,
         ViolationKind::TwoActives,
@@ -60,6 +65,7 @@ impl ViolationKind {
         ViolationKind::Partial,
         ViolationKind::NotConserved,
         ViolationKind::NoOutcome,
+        ViolationKind::Deadlock,
         ViolationKind::Livelock,
         ViolationKind::JournalCorrupt,
     ];
@@ -78,6 +84,7 @@ impl ViolationKind {
             ViolationKind::Partial => "partial",
             ViolationKind::NotConserved => "not-conserved",
             ViolationKind::NoOutcome => "no-outcome",
+            ViolationKind::Deadlock => "deadlock",
             ViolationKind::Livelock => "livelock",
             ViolationKind::JournalCorrupt => "journal-corrupt",
         }
@@ -167,7 +174,11 @@ impl Checker {
     }
 
     /// The end-of-run checks (after the cluster settled).
-    pub fn finish(&mut self, running_clients_waiting: &[Tid]) {
+    /// The end-of-run checks. `running_clients_waiting`: transactions whose
+    /// running client has no outcome yet; `deadlocked`: those of them in
+    /// (or waiting behind) a cycle of server waits among transactions
+    /// without timeouts (`deadlocked_tids`): counted as known, not failed on.
+    pub fn finish(&mut self, running_clients_waiting: &[Tid], deadlocked: &BTreeSet<Tid>) {
         let mut found = Vec::new();
         for (tid, tx) in &self.txs {
             let counts: Vec<u32> =
@@ -199,6 +210,10 @@ impl Checker {
             found.push((ViolationKind::NotConserved, format!("the balances sum to {total}, not 0")));
         }
         for tid in running_clients_waiting {
+            if deadlocked.contains(tid) {
+                *self.known.entry(ViolationKind::Deadlock).or_default() += 1;
+                continue;
+            }
             found.push((ViolationKind::NoOutcome, format!("{tid}: its client is still waiting for the outcome")));
         }
         for (kind, text) in found {
@@ -213,4 +228,49 @@ fn word(accepted: bool) -> &'static str {
     } else {
         "rejected"
     }
+}
+
+/// The transactions stuck in an application's deadlock, from every backend
+/// node's `server_waits` (per partition with no free server: the
+/// transactions its servers hold, and those waiting for one) and the
+/// transactions that had a timeout (those must end by themselves: never
+/// counted as deadlocked). A transaction can go on if, in every partition
+/// it waits in, some holder can go on; one that waits nowhere can (if it
+/// is stuck anyway, that is the node's defect, reported as no outcome).
+/// The rest wait, directly or through others, on a cycle.
+pub fn deadlocked_tids(waits: &[(Vec<Tid>, Vec<Tid>)], timed: &BTreeSet<Tid>) -> BTreeSet<Tid> {
+    let mut waits_in: BTreeMap<Tid, Vec<usize>> = BTreeMap::new();
+    for (i, (_, waiting)) in waits.iter().enumerate() {
+        for t in waiting {
+            waits_in.entry(*t).or_default().push(i);
+        }
+    }
+    let mut live: BTreeSet<Tid> = BTreeSet::new();
+    loop {
+        let mut grew = false;
+        for (held, _) in waits {
+            for h in held {
+                if !live.contains(h) && !waits_in.contains_key(h) {
+                    live.insert(*h);
+                    grew = true;
+                }
+            }
+        }
+        for (t, parts) in &waits_in {
+            if !live.contains(t) && parts.iter().all(|i| waits[*i].0.iter().any(|h| live.contains(h))) {
+                live.insert(*t);
+                grew = true;
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
+    let stuck: BTreeSet<Tid> = waits_in.keys().filter(|t| !live.contains(t)).copied().collect();
+    if stuck.iter().any(|t| timed.contains(t)) {
+        // A transaction with a timeout among them should have ended:
+        // not the application's doing.
+        return BTreeSet::new();
+    }
+    stuck
 }

@@ -38,6 +38,15 @@
 //! server of another held by a transaction waiting the other way. Seeds
 //! 3337 and 165 pass now; 3053 and 26 (the same settings, the first of
 //! their kind found) replace them, not traced to a cause yet.)
+//! (Later on 2026-12-05: seed 85 left the list. The simulator now tells an
+//! application's deadlock (timeout-less transactions in a cycle of server
+//! waits, which RTR breaks only by timeouts) from a lost transaction, and
+//! reports it as `deadlock` without failing the run; regression test
+//! `an_application_deadlock_is_reported_not_failed`. The fixes for two
+//! routers driving one re-driven transaction moved the other two: seeds
+//! 3157 and 100 (the same settings, the first of their kind found) replace
+//! 3053 and 26. With disk faults alone, 29 of seeds 0..599 fail, against 51
+//! before those fixes.)
 
 use super::{Faults, SimConfig, ViolationKind};
 
@@ -66,23 +75,16 @@ const STORMS: Faults = Faults(Faults::CRASH.0 | Faults::NET.0 | Faults::PARTITIO
 pub const KNOWN: &[Known] = &[
     Known {
         defect: "a transaction commits on one server and rolls back on another (causes still open in docs/outcomes.md: a full journal at a commit after a durable vote, one node holding a tid both as its own branch and as an in-doubt copy from a journal it took over, a frozen old router that is not fenced)",
-        seed: 3053,
+        seed: 3157,
         routers: 2,
         faults: STORMS,
         kind: ViolationKind::Disagreement,
     },
     Known {
         defect: "a commit lost with a failed disk: a transaction the client saw accepted is applied by none of its key range's servers (a journal that fails while commits are being made durable and handed on)",
-        seed: 26,
+        seed: 100,
         routers: 1,
         faults: Faults::DISK,
         kind: ViolationKind::AcceptedNotApplied,
-    },
-    Known {
-        defect: "transactions without timeouts, each holding a server of one key range and waiting for one of the next, wait for ever (nothing breaks the cycle)",
-        seed: 85,
-        routers: 2,
-        faults: Faults::NONE,
-        kind: ViolationKind::NoOutcome,
     },
 ];

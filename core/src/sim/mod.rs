@@ -157,7 +157,8 @@ pub struct SimConfig {
     /// Every client transaction gets an `rtr_start_tx` timeout. Off by
     /// default: clients without one can deadlock each other (each holds a
     /// server of one key range and waits for one of the next), as RTR
-    /// applications without timeouts can (`known.rs`, the no-outcome entry);
+    /// applications without timeouts can (the simulator reports such a
+    /// deadlock as `deadlock` and does not fail on it: `check::deadlocked_tids`);
     /// runs that test something else may rule that out.
     pub always_timeout: bool,
     pub clients_per_frontend: usize,

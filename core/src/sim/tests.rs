@@ -87,6 +87,24 @@ fn once_known_runs_pass() {
         (5111, 1, Faults::ALL),
         (5235, 1, Faults::ALL),
         (5231, 1, Faults::ALL),
+        // Two routers driving one re-driven transaction (2026-12-05): a
+        // frozen router that, thawed, started as new a transaction the
+        // other had rejected to its client (7138: rejections of re-driven
+        // transactions now reach every backend, which refuse the tid); a
+        // router whose client's node went during its probe driving the
+        // transaction on while the frontend's next re-drive was rejected
+        // elsewhere (7362, 7048: let go, or rolled back if a backend holds
+        // a branch); such a probe's branches left holding their servers for
+        // ever (7381); a commit sent to a restarted node that had lost the
+        // branch, waited for for ever (7336: it answers that it did not
+        // commit); a crash set up before the faults stopped leaving the
+        // only router down for good (7367, a simulator fix).
+        (7138, 2, Faults::ALL),
+        (7362, 2, Faults::ALL),
+        (7048, 2, Faults::ALL),
+        (7381, 1, Faults::ALL),
+        (7336, 1, Faults::ALL),
+        (7367, 1, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);
@@ -113,7 +131,7 @@ fn the_checks_catch_what_they_claim_to() {
     c.outcome(t, false, "server".into());
     assert_eq!(c.violations[1].kind, ViolationKind::Disagreement);
     c.txs.get_mut(&t).unwrap().client_saw = Some(true);
-    c.finish(&[t]);
+    c.finish(&[t], &Default::default());
     let kinds: Vec<ViolationKind> = c.violations.iter().map(|v| v.kind).collect();
     // Range 1 never applied it; range 0 twice; the books are off by 10; the client waits.
     assert!(kinds.contains(&ViolationKind::AcceptedNotApplied), "{kinds:?}");
@@ -122,9 +140,57 @@ fn the_checks_catch_what_they_claim_to() {
     let mut ignoring = check::Checker::new(1);
     ignoring.ignore.push(ViolationKind::NotConserved);
     ignoring.apply(0, t, &[(1, 5)], false, "s".into());
-    ignoring.finish(&[]);
+    ignoring.finish(&[], &Default::default());
     assert!(ignoring.violations.is_empty());
     assert_eq!(ignoring.known.get(&ViolationKind::NotConserved), Some(&1));
+}
+
+/// An application's deadlock is told from a lost transaction: two
+/// transactions without timeouts, each holding the only server of one key
+/// range and waiting for the other's, are deadlocked, and so is one waiting
+/// behind them; one waiting for a server whose holder waits nowhere is not
+/// (if it never ends, the node lost it); nor is any of them when one of the
+/// cycle had a timeout (that should have broken it).
+#[test]
+fn a_deadlock_of_timeout_less_transactions_is_told_from_a_lost_one() {
+    use crate::tid::Tid;
+    use std::collections::BTreeSet;
+    let t = |seq| Tid { node: 1, incarnation: 1, conn: 1, seq };
+    // Partition 0: t1 holds, t2 and t3 wait; partition 1: t2 holds, t1 waits.
+    let cycle = vec![(vec![t(1)], vec![t(2), t(3)]), (vec![t(2)], vec![t(1)])];
+    let stuck = check::deadlocked_tids(&cycle, &BTreeSet::new());
+    assert_eq!(stuck, [t(1), t(2), t(3)].into_iter().collect::<BTreeSet<_>>());
+    let timed: BTreeSet<Tid> = [t(2)].into_iter().collect();
+    assert!(check::deadlocked_tids(&cycle, &timed).is_empty());
+    // t4 holds partition 2's server and waits nowhere: t5 behind it can go on.
+    let no_cycle = vec![(vec![t(4)], vec![t(5)])];
+    assert!(check::deadlocked_tids(&no_cycle, &BTreeSet::new()).is_empty());
+    // A waiter in two partitions goes on only if both can: t6 waits for
+    // t4 (free to go on) and for the cycle's t1.
+    let mut both = cycle.clone();
+    both.push((vec![t(4)], vec![t(6)]));
+    both[0].1.push(t(6));
+    assert!(check::deadlocked_tids(&both, &BTreeSet::new()).contains(&t(6)));
+    // Reported, not failed on: the client's missing outcome counts as known.
+    let mut c = check::Checker::new(1);
+    c.finish(&[t(1), t(9)], &[t(1)].into_iter().collect());
+    let kinds: Vec<ViolationKind> = c.violations.iter().map(|v| v.kind).collect();
+    assert_eq!(kinds, vec![ViolationKind::NoOutcome], "t9 is lost, t1 deadlocked");
+    assert_eq!(c.known.get(&ViolationKind::Deadlock), Some(&1));
+}
+
+/// Seed 85 (two routers, no fault): timeout-less transactions deadlock on
+/// the servers of two key ranges, as RTR applications without timeouts
+/// can. The run passes and reports the deadlock (it was kept as a known
+/// failure when it showed as transactions with no outcome).
+#[test]
+fn an_application_deadlock_is_reported_not_failed() {
+    let mut c = SimConfig::new(85);
+    c.faults = Faults::NONE;
+    c.shape.routers = vec!["tr1".into(), "tr2".into()];
+    let r = run(c);
+    assert_ok(&r);
+    assert!(r.known.iter().any(|(k, n)| *k == ViolationKind::Deadlock && *n > 0), "{}", r.summary());
 }
 
 /// Two routers that meet the backends in any order never make two

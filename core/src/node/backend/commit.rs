@@ -275,7 +275,42 @@ impl Backend {
                     if accepted { "committed" } else { "rejected" },
                     if d.committed { "committed" } else { "rejected" },
                 )),
-                _ => {}
+                Some(_) => {}
+                None if !accepted
+                    && !self.answerable.contains(&tid)
+                    && !self.committing_tx.contains_key(&tid)
+                    && !self.in_doubt.contains_key(&tid) =>
+                {
+                    // Never seen here: a re-driven transaction its router
+                    // rejected. Remembered (and journaled, like any
+                    // rejection), so a router still holding its client's
+                    // earlier messages cannot start it here afresh.
+                    if self.journal && self.keep_decided {
+                        ctx.journal(vec![(tid, TxRecord::Abort), (tid, TxRecord::Done)], false, None);
+                    }
+                    self.remember(tid, false, status, reason);
+                }
+                None if accepted
+                    && self.keep_decided
+                    && !self.answerable.contains(&tid)
+                    && !self.committing_tx.contains_key(&tid)
+                    && !self.in_doubt.contains_key(&tid) =>
+                {
+                    // A commit of a branch this node knows nothing of: its
+                    // vote was not durable and died with a crash (a durable
+                    // one would be in doubt here, an applied commit stays
+                    // answerable until its router forgets it). So the commit
+                    // did not happen here, and the router hears so (it
+                    // waited for this node's `Durable` for ever: simulator
+                    // seed 7336).
+                    ctx.log(format!(
+                        "router {} committed {tid}, of which nothing is here (its branch was lost before its vote \
+                         was durable): not committed here",
+                        ctx.topo.name(from)
+                    ));
+                    ctx.to_router(from, ToRouter::CommitFailed { tid, status: Status::Srvdied });
+                }
+                None => {}
             }
             return;
         }

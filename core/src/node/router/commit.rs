@@ -119,8 +119,23 @@ impl Router {
         // Nodes in doubt of it that asked meanwhile (an outcome naming no
         // branch is for the asker's in-doubt copy; a node with branches
         // here has had its outcome above, which reaches that copy too).
-        for node in tx.inquirers.iter().filter(|n| !by_node.iter().any(|(b, _)| b == *n)) {
+        let mut told: Vec<NodeRef> = by_node.iter().map(|(n, _)| *n).collect();
+        for node in tx.inquirers.iter().filter(|n| !told.contains(n)) {
             ctx.to_backend(*node, ToBackend::Outcome { tid, parts: Vec::new(), accepted, status, reason });
+        }
+        if !accepted && tx.redriven {
+            // A re-driven transaction rejected: every backend node of the
+            // facility remembers the rejection, so none starts the tid
+            // afresh for another router that still holds the client's
+            // earlier messages (one that was frozen past its links'
+            // timeouts: simulator seed 7138 with two routers, where the
+            // client heard "rejected" here and that router, thawed, then
+            // committed the transaction as new).
+            told.extend(tx.inquirers.iter().copied());
+            let (nodes, _) = self.backends_to_ask(ctx, &tx.facility, None);
+            for node in nodes.into_iter().filter(|n| !told.contains(n)) {
+                ctx.to_backend(node, ToBackend::Outcome { tid, parts: Vec::new(), accepted, status, reason });
+            }
         }
         if accepted && !by_node.is_empty() {
             return;
@@ -272,8 +287,13 @@ impl Router {
             // before its old link timed out): the journal was read after
             // it could no longer write, so the commits waiting for it are
             // settled now all the same (its link going later finds none).
+            // Not the reader's own link: a node restarted on its journal
+            // reports it over its new link, which is its new life (its
+            // commits moved to that link were then taken for lost, and a
+            // branch it had lost was handed off to the lost node, which
+            // the rule below never sends to: simulator seed 7336).
             let mut linked: Vec<NodeRef> =
-                ctx.topo.peers.iter().filter(|(_, p)| p.name == node).map(|(r, _)| *r).collect();
+                ctx.topo.peers.iter().filter(|(r, p)| p.name == node && **r != took).map(|(r, _)| *r).collect();
             linked.sort();
             for r in linked {
                 if !lost.contains(&r) {

@@ -88,6 +88,11 @@ pub(super) struct Tx {
     /// here: each holds it in doubt from a journal it read (a lost node's,
     /// taken over) and hears its outcome when it ends.
     pub(super) inquirers: Vec<NodeRef>,
+    /// Driven again after its first router was lost (it was probed): a
+    /// rejection of it is told to every backend node of the facility, each
+    /// of which then refuses the tid (`finish`), as a router that was
+    /// frozen may still hold the client's earlier messages and drive it.
+    redriven: bool,
 }
 
 #[derive(Default)]
@@ -393,12 +398,18 @@ impl Router {
         let Some(tx) = self.txs.get_mut(&tid) else { return };
         if gone && tx.probe.is_some() {
             // Its client's node went while the backends are asked:
-            // the probe still decides (a commit found stays one);
-            // see `probed`.
+            // the probe still decides (a commit found stays one, a
+            // rollback too; nothing found, it is let go); see `probed`.
             tx.client_gone = true;
             return;
         }
-        if gone && tx.client_accepted {
+        if gone && tx.client_accepted && tx.branches.is_empty() && tx.redrive.is_empty() {
+            // Accepted, but nothing of it routed yet (held while its key
+            // range's standby takes over): its frontend drives it again
+            // elsewhere, so it is let go here; routed later from here, it
+            // had two routers driving it.
+            self.txs.remove(&tid);
+        } else if gone && tx.client_accepted {
             // RTR finishes a transaction whose client already voted.
             tx.client_gone = true;
         } else if let Some((prepare_reason, _)) = tx.prepare {
@@ -676,6 +687,7 @@ impl Router {
             deadline: None,
             redrive: Vec::new(),
             inquirers: Vec::new(),
+            redriven: false,
         })
     }
 

@@ -66,6 +66,7 @@ impl Router {
         }
         let tx = self.begin(ctx.now, tid, facility, client, fe);
         tx.held = Some(Vec::new());
+        tx.redriven = true;
         tx.probe = Some(Probe {
             asked: nodes.clone(),
             waiting: nodes,
@@ -153,7 +154,9 @@ impl Router {
     /// or nothing was asked). Once every node answered: committed anywhere,
     /// the transaction is committed (the client hears so); rolled back
     /// anywhere, it is rejected; otherwise it goes on here as if new (the
-    /// backends deliver nothing twice), its timeout armed now.
+    /// backends deliver nothing twice), its timeout armed now, unless its
+    /// client's node went meanwhile (then it is let go: its frontend drives
+    /// it again; if a backend holds a branch of it, it is rolled back).
     pub(super) fn probed(&mut self, ctx: &mut Ctx, tid: Tid, from: NodeRef, state: Option<TxState>) {
         let Some(tx) = self.txs.get_mut(&tid) else { return };
         let Some(p) = tx.probe.as_mut() else { return };
@@ -202,19 +205,33 @@ impl Router {
             self.abort(ctx, tid, status, reason);
             return;
         }
+        if tx.client_gone {
+            // Its client's node went during the probe: its frontend drives
+            // it again, here or through another router, so this router
+            // drives it no further. (Driven on here as new, it committed
+            // while another router, probing the frontend's next re-drive,
+            // rejected it: simulator seeds 7362 and 7048 with two routers.)
+            if p.doubt {
+                // Branches a backend holds (in doubt, or unvoted) are this
+                // router's now and wait for its decision (let go, they held
+                // their servers for ever: seed 7381): rolled back, which
+                // every backend then answers to the next probe.
+                self.abort(ctx, tid, Status::Reqdied, 0);
+            } else {
+                // Nothing of it anywhere, nothing routed from here: let go
+                // with no outcome, as if it never came.
+                self.txs.remove(&tid);
+            }
+            return;
+        }
         if let Some(ms) = p.timeout_ms {
             let at = ctx.now + Duration::from_millis(u64::from(ms));
             tx.deadline = Some(at);
             self.timers.push(Reverse((at, tid)));
         }
-        let (fe, gone) = (tx.fe, tx.client_gone);
+        let fe = tx.fe;
         for m in tx.held.take().unwrap_or_default() {
             self.handle(ctx, fe, m);
-        }
-        // Its client's node went during the probe: finished without it if
-        // the client had accepted, rejected otherwise.
-        if gone && self.txs.get(&tid).is_some_and(|tx| !tx.client_accepted) {
-            self.abort(ctx, tid, Status::Reqdied, 0);
         }
     }
 }
