@@ -219,9 +219,10 @@ fn start_checked(
     let mut cmd = Command::new(exe);
     cmd.arg("start").arg("--foreground").arg("--dir").arg(&a.dir).arg("--socket").arg(socket);
     cmd.arg("--log-file").arg(&log_path);
-    // The filter chosen here (flag, RTR_LOG or file), whatever the child's
-    // environment.
-    cmd.arg("--log-level").arg(log_level);
+    // The filter chosen here (flag, RTR_LOG or file), as RTR_LOG rather
+    // than a flag: the node writes its flags back to the file, and RTR_LOG
+    // must not end up there.
+    cmd.env(crate::logging::ENV, log_level);
     // The detaching command is the one a service manager would watch, not
     // the node it leaves behind.
     cmd.env_remove("NOTIFY_SOCKET");
