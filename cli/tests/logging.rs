@@ -107,6 +107,10 @@ fn the_log_level_filters_the_daemon_log_and_lines_carry_time_and_level() {
             assert_eq!(level_of(line), "WARN", "{name}: a line below warn: {line}\n{log}");
         }
         assert!(!log.contains("facility F created"), "{name}: {log}");
+        // A flag is kept in rtr.toml; the environment is not.
+        let file = std::fs::read_to_string(dir.join("rtr.toml")).unwrap();
+        let kept = if name == "flag" { "log_level = \"warn\"" } else { "log_level = \"info\"" };
+        assert!(file.contains(kept), "{name}: {file}");
     }
 }
 
