@@ -391,6 +391,27 @@ typedef enum {
 
 
 /*
+ Extension: a message level of `rtr_set_log_callback`: the node or a
+ connection cannot go on.
+ */
+#define RTR_LOG_ERROR 1
+
+/*
+ Extension: a message level: something went wrong and was handled.
+ */
+#define RTR_LOG_WARN 2
+
+/*
+ Extension: a message level: a change worth knowing.
+ */
+#define RTR_LOG_INFO 3
+
+/*
+ Extension: a message level: detail for finding a problem.
+ */
+#define RTR_LOG_DEBUG 4
+
+/*
  Status returned by every call: compare with `RTR_STS_OK`; `rtr_error_text`
  gives its text. Success statuses are odd, failures even.
  */
@@ -562,6 +583,13 @@ typedef struct {
    */
   const void *pvalue;
 } rtr_qualifier_value_t;
+
+/*
+ Extension: the routine `rtr_set_log_callback` registers: called with a
+ message's level (`RTR_LOG_ERROR` ... `RTR_LOG_DEBUG`), its text (one
+ line, NUL-terminated, no newline) and the `ctx` given at registration.
+ */
+typedef void (*rtr_log_callback_t)(int level, const char *msg, void *ctx);
 
 /*
  Flags of `rtr_receive_message` (none defined: pass `RTR_NO_FLAGS`).
@@ -1008,6 +1036,39 @@ rtr_status_t rtr_set_info(rtr_channel_t *pchannel,
                           rtr_managed_object_t object,
                           const rtr_qualifier_value_t *select_qualifiers,
                           const rtr_qualifier_value_t *set_qualifiers);
+
+/*
+ Extension: send the library's diagnostics (a journal it cannot open, a
+ link to another node down, a node stopping) to `callback` instead of
+ the program's standard error; `NULL` restores standard error, where
+ they go by default.
+
+ `callback(level, msg, ctx)`: `level` is `RTR_LOG_ERROR` (1),
+ `RTR_LOG_WARN` (2), `RTR_LOG_INFO` (3) or `RTR_LOG_DEBUG` (4); `msg` is
+ one line of text, NUL-terminated, without a newline, owned by the
+ library and valid only during the call (copy it to keep it); `ctx` is
+ the pointer given here, passed back untouched (an exception to the
+ header's ownership rule: the library keeps `ctx` until the next
+ registration, and never dereferences it).
+
+ Restrictions: the routine runs on whichever thread has something to say,
+ usually a library thread (the node's, a link's or a connection's), and
+ possibly several at once: it must be thread-safe, short and not block;
+ it must not call `rtr_set_log_callback` or another RTR routine (some
+ messages are delivered while the node waits for its thread). It is never
+ called with a library lock held by the log machinery. A message being
+ delivered while the registration changes may still reach the previous
+ routine.
+
+ Returns:
+ - `RTR_STS_OK`;
+ - `RTR_STS_INTERNAL`: an internal error (a bug).
+
+ Thread safety: may be called from any thread, before or after the node
+ starts (register first to see the messages of its start); the latest
+ registration wins.
+ */
+rtr_status_t rtr_set_log_callback(rtr_log_callback_t callback, void *ctx);
 
 /*
  Receive the next message for the process, from any channel or from a list.

@@ -1,9 +1,16 @@
 //! `rtr start` / `rtr stop`: the node daemon (RTR's ACP) on this machine.
 //!
-//! A node directory holds the node's journal (`journal/`), the Unix socket
-//! applications connect to (`rtr.sock`), its process id (`rtr.pid`), its
-//! log (`rtr.log`), its name (`node.name`) and its facility definitions
-//! (`facilities.conf`). Applications reach the node by setting
+//! A node directory holds the node's settings (`rtr.toml`, see
+//! `node_config`), its journal (`journal/`), the Unix socket applications
+//! connect to (`rtr.sock`), its process id (`rtr.pid`), its log (`rtr.log`,
+//! see `logging`) and its facility definitions (`facilities.conf`).
+//!
+//! `rtr start` checks the settings (file and flags), the listening port and
+//! the socket before it makes anything or detaches, and prints the error
+//! itself; a node that fails at start after detaching has its last word
+//! (main's `rtr: ...` line in the log) printed by the command that started
+//! it. A start that fails before the node is ready removes the directory if
+//! it made it. Applications reach the node by setting
 //! `RTR_NODE_SOCKET` to the socket's path; without it they run the embedded
 //! node as before.
 //!
@@ -23,14 +30,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rtr_core::authority::AuthorityConfig;
 use rtr_core::facility::{self, FacilityStore};
-use rtr_core::node::RecoveryPolicy;
 use rtr_core::protocol::admin::{AdminReply, AdminRequest};
 use rtr_core::runtime::EmbeddedNode;
-use rtr_core::transport::links::LinkConfig;
 use rtr_core::transport::unix;
 use rtr_core::EmbeddedConfig;
+
+use crate::node_config;
 
 #[derive(clap::Args)]
 pub struct StartArgs {
@@ -54,22 +60,32 @@ pub struct StartArgs {
     /// DIR/rtr.log.
     #[arg(long, value_name = "FILE")]
     log_file: Option<PathBuf>,
-    /// This node's name in facility definitions (kept in DIR/node.name;
-    /// default: the name kept there, else the host name).
+    /// The log filter: error, warn, info (default) or debug, or env-filter
+    /// syntax (info,rtr::node=debug). Without it: RTR_LOG, else the
+    /// configuration file's log_level. Kept in DIR/rtr.toml.
+    #[arg(long, value_name = "FILTER")]
+    log_level: Option<String>,
+    /// This node's name in facility definitions (default: the name kept in
+    /// DIR/rtr.toml, else the host name).
+    ///
+    /// Every setting below (and --log-level) is kept in DIR/rtr.toml: a flag
+    /// given replaces the file's setting there, a flag not given takes it
+    /// from the file.
     #[arg(long)]
     name: Option<String>,
     /// Accept links from other nodes on this address (HOST:PORT; port 46000
     /// is RTR's usual). Without it the node only dials.
     #[arg(long, value_name = "HOST:PORT")]
     listen: Option<String>,
-    /// Where to reach another node: NAME=HOST:PORT (repeat for each). A node
-    /// not given here is reached at NAME:46000.
+    /// Where to reach another node: NAME=HOST:PORT (repeat for each; the
+    /// flags replace the file's whole list). A node not given here is
+    /// reached at NAME:46000.
     #[arg(long = "peer", value_name = "NAME=HOST:PORT")]
     peers: Vec<String>,
     /// Close a link that hears nothing for this many seconds (the peers ping
-    /// idle links three times per period).
-    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
-    inactivity: u64,
+    /// idle links three times per period) [default: 60].
+    #[arg(long, value_name = "SECONDS")]
+    inactivity: Option<u64>,
     /// A directory shared by the backends of a key range (a network or
     /// cluster file system): this node's journal is ROOT/NAME instead of
     /// DIR/journal, and a standby promoted in place of a lost node takes over
@@ -79,18 +95,19 @@ pub struct StartArgs {
     /// Who grants the active role of each key range (docs/roles.md): auto
     /// (the shared journal root with --journal-root, else this node alone)
     /// or etcd:http://HOST:PORT[,http://HOST:PORT...] (backends that share
-    /// no storage).
-    #[arg(long, default_value = "auto", value_name = "AUTHORITY")]
-    authority: String,
+    /// no storage) [default: auto].
+    #[arg(long, value_name = "AUTHORITY")]
+    authority: Option<String>,
     /// When a standby's grant needs a lost node's journal it cannot take
     /// over: recognized (wait for it, trying again, then for an operator)
     /// or unrecognized (go active at once; the lost node hands its
-    /// committed work over when it starts again).
-    #[arg(long, default_value = "recognized", value_parser = ["recognized", "unrecognized"])]
-    recovery: String,
-    /// How long a recognized recovery tries before it waits for an operator.
-    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
-    recovery_wait: u64,
+    /// committed work over when it starts again) [default: recognized].
+    #[arg(long, value_parser = ["recognized", "unrecognized"])]
+    recovery: Option<String>,
+    /// How long a recognized recovery tries before it waits for an operator
+    /// [default: 60].
+    #[arg(long, value_name = "SECONDS")]
+    recovery_wait: Option<u64>,
 }
 
 #[derive(clap::Args)]
@@ -109,60 +126,106 @@ fn pid_path(dir: &Path) -> PathBuf {
 }
 
 pub fn start(a: StartArgs) -> Result<(), String> {
-    std::fs::create_dir_all(&a.dir).map_err(|e| format!("{}: {e}", a.dir.display()))?;
+    // Everything is checked before anything is made: a start that fails
+    // here leaves the directory as it was (or absent).
+    let settings = settings(&a)?;
+    let log_level = crate::logging::choose(a.log_level.as_deref(), &settings.log_level)?;
     let socket = socket_path(&a.dir, &a.socket);
     if UnixStream::connect(&socket).is_ok() {
         return Err(format!("a node is already running on {}", socket.display()));
     }
-    let links = link_config(&a)?;
+    if let Some(l) = &settings.links.listen {
+        node_config::check_listen(l)?;
+    }
+    let made = !a.dir.exists();
+    let result = start_checked(&a, settings, &log_level, &socket);
+    if let Err(StartError::Early(_)) = &result {
+        if made {
+            // Half made by this start: gone again.
+            let _ = std::fs::remove_dir_all(&a.dir);
+        }
+    }
+    result.map_err(StartError::text)
+}
+
+/// Why a start failed: before the node was ready (nothing of it is worth
+/// keeping) or after (it ran).
+enum StartError {
+    Early(String),
+    Late(String),
+}
+
+impl StartError {
+    fn text(self) -> String {
+        match self {
+            StartError::Early(t) | StartError::Late(t) => t,
+        }
+    }
+}
+
+/// The node's settings: DIR/rtr.toml with the flags given over it, checked.
+fn settings(a: &StartArgs) -> Result<node_config::Settings, String> {
+    let mut flags = node_config::NodeConfig {
+        name: a.name.clone(),
+        listen: a.listen.clone(),
+        inactivity: a.inactivity,
+        journal_root: a.journal_root.clone(),
+        authority: a.authority.clone(),
+        recovery: a.recovery.clone(),
+        recovery_wait: a.recovery_wait,
+        log_level: a.log_level.clone(),
+        ..Default::default()
+    };
+    for p in &a.peers {
+        let (name, addr) = p.split_once('=').ok_or_else(|| format!("--peer {p:?} is not NAME=HOST:PORT"))?;
+        flags.peers.insert(name.to_string(), addr.to_string());
+    }
+    let kept = node_config::read(&a.dir)?;
+    // The name an older version kept in DIR/node.name, if the file has none.
+    let legacy =
+        std::fs::read_to_string(a.dir.join("node.name")).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    kept.merged(flags).check(legacy)
+}
+
+fn start_checked(
+    a: &StartArgs,
+    settings: node_config::Settings,
+    log_level: &str,
+    socket: &Path,
+) -> Result<(), StartError> {
+    let early = StartError::Early;
+    std::fs::create_dir_all(&a.dir).map_err(|e| early(format!("{}: {e}", a.dir.display())))?;
+    node_config::write(&a.dir, &settings.file).map_err(early)?;
     if a.foreground {
         if let Some(log) = &a.log_file {
-            crate::signals::reopen_log(log).map_err(|e| format!("{}: {e}", log.display()))?;
+            crate::signals::reopen_log(log).map_err(|e| early(format!("{}: {e}", log.display())))?;
         }
+        crate::logging::init(log_level).map_err(early)?;
         let service = Service { log_file: a.log_file.clone() };
-        return run_node(
-            &a.dir,
-            &socket,
-            a.name.as_deref(),
-            links,
-            a.journal_root.as_deref(),
-            roles_config(&a)?,
-            service,
-        );
+        return run_node(&a.dir, socket, settings, service);
     }
     // Detach: run this same program in the foreground in a new session, its
-    // output in the node's log, and wait until it accepts connections.
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // output in the node's log, and wait until it accepts connections. It
+    // reads the settings just written.
+    let exe = std::env::current_exe().map_err(|e| early(e.to_string()))?;
     let log_path = a.log_file.clone().unwrap_or_else(|| a.dir.join("rtr.log"));
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&log_path)
-        .map_err(|e| format!("{}: {e}", log_path.display()))?;
-    let log2 = log.try_clone().map_err(|e| e.to_string())?;
+        .map_err(|e| early(format!("{}: {e}", log_path.display())))?;
+    let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
+    let log2 = log.try_clone().map_err(|e| early(e.to_string()))?;
     let mut cmd = Command::new(exe);
-    cmd.arg("start").arg("--foreground").arg("--dir").arg(&a.dir).arg("--socket").arg(&socket);
+    cmd.arg("start").arg("--foreground").arg("--dir").arg(&a.dir).arg("--socket").arg(socket);
     cmd.arg("--log-file").arg(&log_path);
+    // The filter chosen here (flag, RTR_LOG or file), as RTR_LOG rather
+    // than a flag: the node writes its flags back to the file, and RTR_LOG
+    // must not end up there.
+    cmd.env(crate::logging::ENV, log_level);
     // The detaching command is the one a service manager would watch, not
     // the node it leaves behind.
     cmd.env_remove("NOTIFY_SOCKET");
-    if let Some(name) = &a.name {
-        cmd.arg("--name").arg(name);
-    }
-    if let Some(l) = &a.listen {
-        cmd.arg("--listen").arg(l);
-    }
-    for p in &a.peers {
-        cmd.arg("--peer").arg(p);
-    }
-    cmd.arg("--inactivity").arg(a.inactivity.to_string());
-    if let Some(r) = &a.journal_root {
-        cmd.arg("--journal-root").arg(r);
-    }
-    roles_config(&a)?;
-    cmd.arg("--authority").arg(&a.authority);
-    cmd.arg("--recovery").arg(&a.recovery);
-    cmd.arg("--recovery-wait").arg(a.recovery_wait.to_string());
     cmd.stdin(Stdio::null()).stdout(log).stderr(log2);
     {
         use std::os::unix::process::CommandExt;
@@ -175,114 +238,76 @@ pub fn start(a: StartArgs) -> Result<(), String> {
             });
         }
     }
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start the node: {e}"))?;
+    let mut child = cmd.spawn().map_err(|e| early(format!("cannot start the node: {e}")))?;
     let until = Instant::now() + Duration::from_secs(15);
     loop {
-        if UnixStream::connect(&socket).is_ok() {
+        if UnixStream::connect(socket).is_ok() {
             outln!("node started (pid {}), socket {}", child.id(), socket.display());
             outln!("applications use it with: export RTR_NODE_SOCKET={}", socket.display());
             return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("the node exited at start ({status}); see {}", log_path.display()));
+            // The node's own last word (`rtr: ...`, see main) is the reason.
+            let why = last_error(&log_path, log_start)
+                .unwrap_or_else(|| format!("the node exited at start ({status}); see {}", log_path.display()));
+            return Err(early(why));
         }
         if Instant::now() > until {
-            return Err(format!("the node did not open {} within 15 s", socket.display()));
+            return Err(StartError::Late(format!("the node did not open {} within 15 s", socket.display())));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-/// The node's name: `--name` (kept for next time), else the one kept in the
-/// directory, else the host name (kept).
-fn node_name(dir: &Path, given: Option<&str>) -> Result<String, String> {
-    let file = dir.join("node.name");
-    let kept = std::fs::read_to_string(&file).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let name = match (given, &kept) {
-        (Some(n), _) => n.to_string(),
-        (None, Some(k)) => k.clone(),
-        (None, None) => facility::host_name(),
-    };
-    let name = facility::node_name(&name).map_err(|why| format!("invalid node name {name:?}: {why}"))?;
-    if kept.as_deref() != Some(name.as_str()) {
-        std::fs::write(&file, format!("{name}\n")).map_err(|e| format!("{}: {e}", file.display()))?;
-    }
-    Ok(name)
+/// The error a node that exited at start wrote last to its log (after
+/// byte `from`, where this start began): the line main writes, `rtr: ...`.
+fn last_error(log: &Path, from: u64) -> Option<String> {
+    let text = std::fs::read(log).ok()?;
+    let text = String::from_utf8_lossy(text.get(from as usize..)?).into_owned();
+    text.lines().rev().find_map(|l| l.strip_prefix("rtr: ")).map(str::to_string)
 }
 
-/// The link settings from the command line.
-fn link_config(a: &StartArgs) -> Result<LinkConfig, String> {
-    let mut cfg = LinkConfig { listen: a.listen.clone(), ..LinkConfig::default() };
-    for p in &a.peers {
-        let (name, addr) = p.split_once('=').ok_or_else(|| format!("--peer {p:?} is not NAME=HOST:PORT"))?;
-        let name = facility::node_name(name).map_err(|why| format!("--peer {p:?}: invalid node name: {why}"))?;
-        if !addr.contains(':') {
-            return Err(format!("--peer {p:?}: the address needs a port (HOST:PORT)"));
-        }
-        cfg.peers.insert(name, addr.to_string());
-    }
-    if a.inactivity == 0 {
-        return Err("--inactivity must be at least 1 second".into());
-    }
-    cfg.inactivity = Duration::from_secs(a.inactivity);
-    Ok(cfg)
-}
-
-/// The role authority and recovery policy the flags ask for.
-fn roles_config(a: &StartArgs) -> Result<(AuthorityConfig, RecoveryPolicy), String> {
-    let authority = AuthorityConfig::parse(&a.authority).map_err(|e| format!("--authority: {e}"))?;
-    let policy =
-        RecoveryPolicy { unrecognized: a.recovery == "unrecognized", wait: Duration::from_secs(a.recovery_wait) };
-    Ok((authority, policy))
-}
-
-fn run_node(
-    dir: &Path,
-    socket: &Path,
-    name: Option<&str>,
-    links: LinkConfig,
-    journal_root: Option<&Path>,
-    (authority, recovery): (AuthorityConfig, RecoveryPolicy),
-    service: Service,
-) -> Result<(), String> {
+fn run_node(dir: &Path, socket: &Path, settings: node_config::Settings, service: Service) -> Result<(), StartError> {
+    let early = StartError::Early;
+    let node_config::Settings { name, links, journal_root, authority, recovery, .. } = settings;
     // Before any thread starts, so that none of them takes these signals
     // with their default action (an immediate exit).
-    let signals = crate::signals::block().map_err(|e| format!("cannot block signals: {e}"))?;
-    let name = node_name(dir, name)?;
-    let store = FacilityStore::open(&dir.join("facilities.conf"), &name).map_err(|e| e.to_string())?;
+    let signals = crate::signals::block().map_err(|e| early(format!("cannot block signals: {e}")))?;
+    let store = FacilityStore::open(&dir.join("facilities.conf"), &name).map_err(|e| early(e.to_string()))?;
     let facilities = store.table().defs().count();
-    let journal = match journal_root {
+    let journal = match &journal_root {
         Some(root) => {
-            std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
+            std::fs::create_dir_all(root).map_err(|e| early(format!("{}: {e}", root.display())))?;
             root.join(&name)
         }
         None => dir.join("journal"),
     };
     let mut cfg = EmbeddedConfig::journaled(&journal);
     cfg.node_id = Some(facility::node_id(&name));
-    cfg.peer_journals = journal_root.map(Path::to_path_buf);
+    cfg.peer_journals = journal_root;
     cfg.authority = authority;
     cfg.recovery = recovery;
-    let node = EmbeddedNode::start_daemon(cfg).map_err(|e| e.to_string())?;
+    let node = EmbeddedNode::start_daemon(cfg).map_err(|e| early(e.to_string()))?;
     // Before the listener exists, so every channel is checked against them.
     node.set_facility_store(store);
     let listen = links.listen.clone();
-    let links = node.start_links(&name, links).map_err(|e| format!("cannot accept links: {e}"))?;
+    let links = node.start_links(&name, links).map_err(|e| early(format!("cannot accept links: {e}")))?;
     if let (Some(l), Some(addr)) = (listen, links.local_addr()) {
-        errln!("rtr node: {name} accepts links on {l} ({addr})");
+        tracing::info!(target: "rtr::daemon", "{name} accepts links on {l} ({addr})");
     }
     watch_node(node.clone(), dir.to_path_buf(), socket.to_path_buf())
-        .map_err(|e| format!("cannot start the node's watcher thread: {e}"))?;
+        .map_err(|e| early(format!("cannot start the node's watcher thread: {e}")))?;
     // A signal that came before this point waited (blocked) and is taken now.
     signals
         .spawn(on_signal(node.clone(), name.clone(), socket.to_path_buf(), service.log_file))
-        .map_err(|e| format!("cannot start the node's signal thread: {e}"))?;
+        .map_err(|e| early(format!("cannot start the node's signal thread: {e}")))?;
     // A socket file left by a node that died is stale (nobody answered above).
     let _ = std::fs::remove_file(socket);
-    let listener = UnixListener::bind(socket).map_err(|e| format!("{}: {e}", socket.display()))?;
-    std::fs::write(pid_path(dir), format!("{}\n", std::process::id())).map_err(|e| e.to_string())?;
-    errln!(
-        "rtr node: {name} ready on {} (pid {}, journal {}, {} committed transactions to replay, \
+    let listener = UnixListener::bind(socket).map_err(|e| early(format!("{}: {e}", socket.display())))?;
+    std::fs::write(pid_path(dir), format!("{}\n", std::process::id())).map_err(|e| early(e.to_string()))?;
+    tracing::info!(
+        target: "rtr::daemon",
+        "{name} ready on {} (pid {}, journal {}, {} committed transactions to replay, \
          facilities defined: {facilities})",
         socket.display(),
         std::process::id(),
@@ -297,7 +322,7 @@ fn run_node(
         unix::serve(listener, node.clone());
     }
     if !node.is_stopping() {
-        return Err("the listener failed".into());
+        return Err(StartError::Late("the listener failed".into()));
     }
     notify("STOPPING=1");
     let failure = node.failure();
@@ -308,9 +333,9 @@ fn run_node(
     }
     remove_files(dir, socket);
     match failure {
-        Some(why) => Err(format!("node {name} stopped: {why}")),
+        Some(why) => Err(StartError::Late(format!("node {name} stopped: {why}"))),
         None => {
-            errln!("rtr node: {name} stopped");
+            tracing::info!(target: "rtr::daemon", "{name} stopped");
             Ok(())
         }
     }
@@ -325,7 +350,7 @@ struct Service {
 /// that cannot be told is logged, never fatal.
 fn notify(state: &str) {
     if let Err(e) = crate::sd_notify::notify(state) {
-        errln!("rtr node: cannot notify the service manager of {state}: {e}");
+        tracing::warn!(target: "rtr::daemon", "cannot notify the service manager of {state}: {e}");
     }
 }
 
@@ -345,20 +370,29 @@ fn on_signal(
         if sig == libc::SIGHUP {
             match &log_file {
                 Some(path) => match crate::signals::reopen_log(path) {
-                    Ok(()) => errln!("rtr node: {name} received SIGHUP: reopened its log {}", path.display()),
-                    Err(e) => errln!("rtr node: {name} received SIGHUP: cannot reopen {}: {e}", path.display()),
+                    Ok(()) => {
+                        tracing::info!(target: "rtr::daemon", "{name} received SIGHUP: reopened its log {}", path.display())
+                    }
+                    Err(e) => {
+                        tracing::error!(target: "rtr::daemon", "{name} received SIGHUP: cannot reopen {}: {e}", path.display())
+                    }
                 },
-                None => errln!("rtr node: {name} received SIGHUP: it logs to standard error; nothing to reopen"),
+                None => tracing::info!(
+                    target: "rtr::daemon",
+                    "{name} received SIGHUP: it logs to standard error; nothing to reopen"
+                ),
             }
             return;
         }
-        errln!("rtr node: {name} received {signal}: stopping as rtr stop does");
+        tracing::info!(target: "rtr::daemon", "{name} received {signal}: stopping as rtr stop does");
         match node.admin(AdminRequest::Stop) {
-            AdminReply::Done { message } => errln!("rtr node: {name} stopped on {signal}: {message}"),
-            AdminReply::Failed { code, message } => {
-                errln!("rtr node: {name} on {signal}: the stop failed: %RTR-E-{code}, {message}")
+            AdminReply::Done { message } => {
+                tracing::info!(target: "rtr::daemon", "{name} stopped on {signal}: {message}")
             }
-            other => errln!("rtr node: {name} on {signal}: unexpected answer to stop: {other:?}"),
+            AdminReply::Failed { code, message } => {
+                tracing::error!(target: "rtr::daemon", "{name} on {signal}: the stop failed: %RTR-E-{code}, {message}")
+            }
+            other => tracing::error!(target: "rtr::daemon", "{name} on {signal}: unexpected answer to stop: {other:?}"),
         }
         // Wake the accept loop to see the stop (as `rtr stop`'s connection
         // does once answered); a stop before the socket exists is seen
@@ -389,7 +423,7 @@ fn watch_node(node: std::sync::Arc<EmbeddedNode>, dir: PathBuf, socket: PathBuf)
         let _ = UnixStream::connect(&socket);
         std::thread::sleep(EXIT_WAIT * 2);
         remove_files(&dir, &socket);
-        errln!("rtr: the node stopped ({why}); exiting");
+        tracing::error!(target: "rtr::daemon", "the node stopped ({why}); exiting");
         std::process::exit(1);
     };
     std::thread::Builder::new().name("rtr-node-watch".into()).spawn(watch).map(drop)

@@ -15,7 +15,9 @@ mod daemon;
 mod failover;
 mod journal_cmd;
 mod link_state;
+mod logging;
 mod manage;
+mod node_config;
 mod probe;
 mod qualify;
 mod scratch;
@@ -36,7 +38,9 @@ use clap::{Parser, Subcommand};
         RTR_NODE_SOCKET  the node daemon's socket (rtr start prints it): applications and rtr probe\n                   \
         use that daemon; without it an application runs an embedded node of its own\n  \
         RTR_JOURNAL_DIR  an application's embedded node keeps its journal there (default ./rtr-journal;\n                   \
-        none: no journal); rtr demo and rtr bench use scratch journals of their own"
+        none: no journal); rtr demo and rtr bench use scratch journals of their own\n  \
+        RTR_LOG          the node daemon's log filter (error, warn, info, debug, or env-filter syntax);\n                   \
+        rtr start --log-level comes before it, DIR/rtr.toml's log_level after it"
 )]
 struct Cli {
     #[command(subcommand)]

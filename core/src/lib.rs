@@ -23,6 +23,7 @@ pub mod flags;
 pub mod info_class;
 pub mod journal;
 pub mod keyseg;
+pub mod log;
 pub mod msgtype;
 pub mod node;
 pub mod protocol;

@@ -10,7 +10,7 @@
 //! Modules: [`types`] (the C types), [`channel`] (open, close, user
 //! handle), [`tx`] (start, send, reply, accept, reject, tid), [`receive`],
 //! [`info`] (`rtr_request_info`, `rtr_set_info`),
-//! [`errors`] (`rtr_error_text`) and `boundary` (the panic boundary and the
+//! [`errors`] (`rtr_error_text`), [`log`] (`rtr_set_log_callback`) and `boundary` (the panic boundary and the
 //! only code that touches caller pointers).
 
 mod boundary;
@@ -18,6 +18,7 @@ pub mod channel;
 pub mod errors;
 pub mod events;
 pub mod info;
+pub mod log;
 pub mod receive;
 pub mod tx;
 pub mod types;
@@ -30,6 +31,7 @@ pub use channel::*;
 pub use errors::*;
 pub use events::*;
 pub use info::*;
+pub use log::*;
 pub use receive::*;
 pub use tx::*;
 pub use types::*;

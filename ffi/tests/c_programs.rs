@@ -295,6 +295,25 @@ fn transaction_timeout() {
     );
 }
 
+/// The library's diagnostics reach the program's log callback (with its
+/// level and context) and not its standard error.
+#[test]
+fn the_log_callback_takes_the_library_diagnostics() {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let exe = tmp.path().join("program");
+    compile("tests/c/log_callback.c", &exe, &[]);
+    let r = run(&exe, tmp.path(), &[]);
+    let got: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(
+        got,
+        ["open: NODEUNAVAIL", "callback: calls=1 level=ERROR ctx=ours mentions_journal=yes"],
+        "stdout:\n{}\nstderr:\n{}",
+        r.stdout,
+        r.stderr
+    );
+    assert_eq!(r.stderr, "", "the library wrote to the program's standard error");
+}
+
 /// A node daemon inside this test process: the node with a journal, serving
 /// a Unix socket on a thread (what `rtr start` runs).
 fn in_process_daemon(dir: &Path) -> PathBuf {

@@ -39,7 +39,8 @@ pub(crate) fn install() {
     });
 }
 
-fn generation() -> u64 {
+/// The fork generation of this process image (0 in the original process).
+pub(crate) fn generation() -> u64 {
     GENERATION.load(Ordering::SeqCst)
 }
 

@@ -15,6 +15,7 @@ mod c_api;
 mod connection;
 mod errors;
 mod fork;
+mod log;
 mod tables;
 mod tid;
 
@@ -32,6 +33,9 @@ mod _rtr {
 
     #[pymodule_export]
     use crate::tables::error_text;
+
+    #[pymodule_export]
+    use crate::log::set_log_handler;
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

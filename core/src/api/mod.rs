@@ -301,7 +301,7 @@ impl Rtr {
                 };
                 if let Err(e) = &r {
                     // C callers only see a status: say why once, on stderr.
-                    eprintln!("rtr: {e}");
+                    crate::rtr_log!(Error, "rtr: {e}");
                 }
                 r
             })

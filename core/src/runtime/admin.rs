@@ -130,14 +130,22 @@ impl Driver {
                 });
             }
             Cmd::Define(table, change, reply) => {
+                let initial = matches!(change, Change::Initial);
                 if let Some(links) = &self.links {
                     links.clone().set_table(table.clone());
                 }
                 self.node.set_facilities(table);
-                let _ = reply.send(self.defined(change));
+                let answer = self.defined(change);
+                // A daemon's facility changes are operator actions worth a
+                // log line (its initial load is reported by whoever starts
+                // it); an embedded node's are its application's own calls.
+                if let (AdminReply::Done { message }, false, true) = (&answer, initial, self.links.is_some()) {
+                    crate::rtr_log!(Info, "rtr node: {message}");
+                }
+                let _ = reply.send(answer);
             }
             Cmd::Stop(reply) => {
-                eprintln!("rtr node: stopping on request: closing {} connections", self.sinks.len());
+                crate::rtr_log!(Info, "rtr node: stopping on request: closing {} connections", self.sinks.len());
                 if let Some(links) = &self.links {
                     links.stop();
                 }

@@ -60,7 +60,7 @@ fn reactor_loop(driver: &mut Driver, rx: &Receiver<Input>, reactor: &mut Reactor
                     // An orderly disconnect is the application's own
                     // doing; any other end is worth a line in the log.
                     if let Some(why) = why {
-                        eprintln!("rtr node: connection {conn} (pid {}) ends: {why}", driver.pid(conn));
+                        crate::rtr_log!(Info, "rtr node: connection {conn} (pid {}) ends: {why}", driver.pid(conn));
                     }
                     // Its channels close as if its process had died.
                     Input::Request(conn, Request::Disconnect)
@@ -75,7 +75,7 @@ fn reactor_loop(driver: &mut Driver, rx: &Receiver<Input>, reactor: &mut Reactor
             match rx.try_recv() {
                 Ok(Input::Adopt(conn, stream)) => {
                     if let Err(e) = reactor.adopt(conn, stream) {
-                        eprintln!("rtr node: cannot watch connection {conn}: {e}");
+                        crate::rtr_log!(Warn, "rtr node: cannot watch connection {conn}: {e}");
                         if !driver.input(now, Input::Request(conn, Request::Disconnect)) {
                             return;
                         }

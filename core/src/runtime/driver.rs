@@ -89,7 +89,7 @@ impl Driver {
                     RtrError::NodeUnavailable(format!("cannot open the journal in {}: {e}", jc.dir.display()))
                 })?;
                 for cut in &rec.cuts {
-                    eprintln!("rtr node: journal recovery {cut}");
+                    crate::rtr_log!(Warn, "rtr node: journal recovery {cut}");
                 }
                 let n = node.recover(Instant::now(), &rec.records);
                 // However this node loses its journal, even while idle, it
@@ -149,7 +149,7 @@ impl Driver {
             let a = self.authority_cfg.open(self.peer_journals.as_deref(), &name)?;
             // (The embedded node's own authority is not worth a line.)
             if self.peer_journals.is_some() || self.authority_cfg != AuthorityConfig::Auto {
-                eprintln!("rtr node: role authority: {}", a.describe());
+                crate::rtr_log!(Info, "rtr node: role authority: {}", a.describe());
             }
             self.authority = Some(a);
         }
@@ -193,7 +193,7 @@ impl Driver {
                 if let Err(e) = self.authority().and_then(|a| a.release(&range, epoch)) {
                     // Not released: a standby then recovers this node's
                     // journal as if it had stopped, which is safe.
-                    eprintln!("rtr node: cannot release grant {epoch} of {range}: {e}");
+                    crate::rtr_log!(Warn, "rtr node: cannot release grant {epoch} of {range}: {e}");
                 }
             }
         }
@@ -242,7 +242,7 @@ impl Driver {
                 // given: stop, and let recovery (by a restart or a new
                 // owner) decide. `halt::finish` closes the links and
                 // connections; every connection sees NODEUNAVAIL.
-                eprintln!("rtr: the node stops: {why}");
+                crate::rtr_log!(Error, "rtr: the node stops: {why}");
                 self.failure = Some(why);
                 return false;
             }
@@ -280,7 +280,7 @@ impl Driver {
         match j.check_owner() {
             Err(e @ JournalError::Fenced { .. }) => {
                 let why = lost_journal(&cfg.dir, &e);
-                eprintln!("rtr: the node stops: {why}");
+                crate::rtr_log!(Error, "rtr: the node stops: {why}");
                 self.failure = Some(why);
                 true
             }
@@ -299,7 +299,7 @@ impl Driver {
         self.node.tick(now);
         let plan = PassPlan::of(self.node.take_output(), self.append_limit);
         for text in plan.logs {
-            eprintln!("rtr node: {text}");
+            crate::rtr_log!(Info, "rtr node: {text}");
         }
         for step in plan.taken_over {
             match step {
@@ -307,7 +307,10 @@ impl Driver {
                 TakenOverStep::Release { jid } => {
                     // Dropping the handle flushes it and lets its lock go.
                     if self.adopted.remove(&jid).is_some() {
-                        eprintln!("rtr node: every transaction of taken-over journal {jid} finished; released");
+                        crate::rtr_log!(
+                            Info,
+                            "rtr node: every transaction of taken-over journal {jid} finished; released"
+                        );
                     }
                 }
             }
@@ -330,7 +333,7 @@ impl Driver {
                     // holder, which would then not recover this node's
                     // journal: the node stops instead of serving under it.
                     let why = format!("cannot mark grant {epoch} of {range} exercised: {e}");
-                    eprintln!("rtr: the node stops: {why}");
+                    crate::rtr_log!(Error, "rtr: the node stops: {why}");
                     self.failure = Some(why);
                     return false;
                 }
@@ -453,9 +456,10 @@ impl Driver {
         let (j, rec) = journal::open(&cfg, journal::Takeover::Force)
             .map_err(|e| format!("cannot take over {}: {e}", cfg.dir.display()))?;
         for cut in &rec.cuts {
-            eprintln!("rtr node: recovery of the journal of {node} {cut}");
+            crate::rtr_log!(Warn, "rtr node: recovery of the journal of {node} {cut}");
         }
-        eprintln!(
+        crate::rtr_log!(
+            Info,
             "rtr node: took over the journal of {node} ({}) in {} ms: epoch {}, {} records",
             cfg.dir.display(),
             t0.elapsed().as_millis(),
@@ -492,7 +496,7 @@ fn react(back: &Inbox, reactions: Vec<Reaction>) {
             Reaction::Fatal(why) => {
                 back.send(Input::Fatal(why));
             }
-            Reaction::Log(text) => eprintln!("rtr: {text}"),
+            Reaction::Log(text) => crate::rtr_log!(Warn, "rtr: {text}"),
             Reaction::Lost(jid) => {
                 back.send(Input::TakenOverLost(jid));
             }

@@ -86,7 +86,7 @@ pub(super) fn finish(driver: Driver, rx: Receiver<Input>, failure: Option<String
         links.stop();
     }
     if failure.is_some() {
-        eprintln!("rtr node: links closed; closing {} application connections", driver.sinks.len());
+        crate::rtr_log!(Info, "rtr node: links closed; closing {} application connections", driver.sinks.len());
     }
     // Marked before the inbox is drained: a connection queued after the
     // drain is refused by `EmbeddedNode::connect`, which checks the mark

@@ -46,6 +46,7 @@ use crate::node::{NodeRef, PeerInfo};
 use crate::protocol::codec::FrameError;
 use crate::protocol::peer::{self, PeerFrame, MAX_PEER_FRAME, PEER_VERSION};
 use crate::runtime::{EmbeddedNode, Inbox, Input, PeerLinks};
+use crate::transport::repeats::Repeats;
 
 /// The TCP port a node listens on when none is configured.
 pub const DEFAULT_PORT: u16 = 46_000;
@@ -213,9 +214,11 @@ impl Links {
         let Some(up) = st.up.get(&id) else { return };
         let n = bytes.len();
         if up.queued.load(Ordering::Acquire) + n > self.cfg.max_queue {
-            eprintln!(
+            crate::rtr_log!(
+                Warn,
                 "rtr node: link to {} closed: more than {} bytes queued for it (the peer is not reading)",
-                up.name, self.cfg.max_queue
+                up.name,
+                self.cfg.max_queue
             );
             let _ = up.stream.shutdown(Shutdown::Both);
             return;
@@ -264,7 +267,7 @@ impl Links {
     }
 
     fn note(&self, peer: &str, what: String) {
-        eprintln!("rtr node: link to {peer}: {what}");
+        crate::rtr_log!(Warn, "rtr node: link to {peer}: {what}");
         self.lock().last.insert(peer.to_string(), what);
     }
 
@@ -290,7 +293,7 @@ impl Links {
         let from = match read_peer_frame(&mut stream) {
             Ok(PeerFrame::Hello { version, from, to, node_id, facilities }) => {
                 let refuse = |stream: &mut TcpStream, code: &str, reason: String| {
-                    eprintln!("rtr node: refused a link from {from}: {code}, {reason}");
+                    crate::rtr_log!(Warn, "rtr node: refused a link from {from}: {code}, {reason}");
                     let f = PeerFrame::Refuse { code: code.into(), reason };
                     let _ = stream.write_all(&peer::encode(&f));
                 };
@@ -321,12 +324,12 @@ impl Links {
                 (from, agreed)
             }
             Ok(other) => {
-                eprintln!("rtr node: a link began with {other:?} instead of a hello; closed");
+                crate::rtr_log!(Warn, "rtr node: a link began with {other:?} instead of a hello; closed");
                 return;
             }
             Err(FrameError::Closed) => return,
             Err(e) => {
-                eprintln!("rtr node: a link sent a bad hello ({e}); closed");
+                crate::rtr_log!(Warn, "rtr node: a link sent a bad hello ({e}); closed");
                 return;
             }
         };
@@ -347,6 +350,8 @@ impl Links {
     /// the definitions call for it.
     fn dial_loop(self: Arc<Self>, peer: String) {
         let mut backoff = BACKOFF_MIN;
+        // A dead peer fails every attempt: logged once, then now and then.
+        let mut repeats = Repeats::default();
         loop {
             if self.stopping.load(Ordering::Acquire) || !self.table().link_peers().contains(&peer) {
                 self.lock().dialling.remove(&peer);
@@ -355,11 +360,19 @@ impl Links {
             match self.dial(&peer) {
                 Ok((stream, agreed)) => {
                     backoff = BACKOFF_MIN;
+                    if let Some(n) = repeats.succeeded() {
+                        crate::rtr_log!(Info, "rtr node: link to {peer}: reached after {n} failed attempts");
+                    }
                     self.run_link(stream, peer.clone(), agreed, true);
                     continue;
                 }
                 Err(why) => {
-                    self.note(&peer, format!("down ({why}); retrying in {} ms", backoff.as_millis()));
+                    // `rtr show link` always has the latest attempt.
+                    let state = format!("down ({why}); retrying in {} ms", backoff.as_millis());
+                    self.lock().last.insert(peer.clone(), state);
+                    if let Some(line) = repeats.failed(&format!("down ({why}); retrying")) {
+                        crate::rtr_log!(Warn, "rtr node: link to {peer}: {line}");
+                    }
                 }
             }
             std::thread::sleep(backoff);
@@ -444,7 +457,8 @@ impl Links {
             st.last.remove(&name);
             id
         };
-        eprintln!(
+        crate::rtr_log!(
+            Info,
             "rtr node: link to {name} up ({}; facilities {})",
             if dialled { "dialled" } else { "accepted" },
             facilities.join(",")

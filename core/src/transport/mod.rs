@@ -4,6 +4,7 @@
 //! does not know which one it uses.
 
 pub mod links;
+mod repeats;
 pub mod unix;
 
 use std::sync::Arc;

@@ -176,11 +176,11 @@ fn admin_connection(mut stream: UnixStream, node: &EmbeddedNode, first: AdminReq
             Ok(Frame::Admin(req)) => Some(req),
             Err(FrameError::Closed) => None,
             Ok(other) => {
-                eprintln!("rtr node: an admin connection sent {other:?}; closing it");
+                crate::rtr_log!(Warn, "rtr node: an admin connection sent {other:?}; closing it");
                 None
             }
             Err(e) => {
-                eprintln!("rtr node: an admin connection sent a bad frame ({e}); closing it");
+                crate::rtr_log!(Warn, "rtr node: an admin connection sent a bad frame ({e}); closing it");
                 None
             }
         };
@@ -190,7 +190,7 @@ fn admin_connection(mut stream: UnixStream, node: &EmbeddedNode, first: AdminReq
 /// One application connection, on its own thread.
 fn connection(mut stream: UnixStream, node: Arc<EmbeddedNode>) {
     let refuse = |stream: &mut UnixStream, why: String| {
-        eprintln!("rtr node: refused a connection: {why}");
+        crate::rtr_log!(Warn, "rtr node: refused a connection: {why}");
         let _ = stream.write_all(&codec::encode(&Frame::Refuse { status: Status::Nodeunavail, reason: why }));
     };
     let pid = match codec::read_frame(&mut stream).and_then(|b| Ok(codec::decode(&b)?)) {
@@ -221,7 +221,8 @@ fn connection(mut stream: UnixStream, node: Arc<EmbeddedNode>) {
     let writer = match writer.spawn(link.conn()) {
         Ok(w) => w,
         Err(e) => {
-            eprintln!(
+            crate::rtr_log!(
+                Error,
                 "rtr node: connection {} (pid {pid}): cannot start its writer thread ({e}); closing it",
                 link.conn()
             );
@@ -251,7 +252,7 @@ fn connection(mut stream: UnixStream, node: Arc<EmbeddedNode>) {
             Err(FrameError::Closed) => "the application closed its socket".into(),
             Err(e) => format!("it sent a bad frame ({e})"),
         };
-        eprintln!("rtr node: connection {conn} (pid {pid}) ends: {why}");
+        crate::rtr_log!(Info, "rtr node: connection {conn} (pid {pid}) ends: {why}");
         break;
     }
     // The process is gone (or misbehaved): its channels close as if it died.

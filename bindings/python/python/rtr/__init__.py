@@ -43,6 +43,10 @@ C code in the same process: :func:`load_c_library` loads a shared object
 that calls the RTR C API (``include/rtr.h``) so that it shares the
 process-wide node with Python.
 
+Diagnostics: the library's messages (a journal it cannot open, a link
+down) go to the ``logging`` module's ``"rtr"`` logger; :func:`set_log_handler`
+sends them elsewhere (``None``: standard error, as the C library does).
+
 The process-wide node keeps its journal in ``$RTR_JOURNAL_DIR``
 (``./rtr-journal`` when unset; ``none`` runs without one). Set it before the
 first call.
@@ -106,6 +110,7 @@ from ._errors import (
     WrongState,
 )
 from ._keys import KeySegment
+from ._log import LogHandler, log_to_logging, set_log_handler
 from ._message import Message
 from ._rtr import Tid
 from ._serve import ServeStats, serve
@@ -167,6 +172,9 @@ __all__ = [
     "c_api_path",
     "expose_c_api",
     "load_c_library",
+    "LogHandler",
+    "log_to_logging",
+    "set_log_handler",
     "close_channel",
     "error_text",
     "get_tid",

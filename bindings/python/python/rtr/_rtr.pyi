@@ -7,6 +7,7 @@ __all__ = [
     "Connection",
     "Tid",
     "error_text",
+    "set_log_handler",
     "FLAGS",
     "MSGTYPES",
     "STATUSES",
@@ -31,6 +32,7 @@ DEFAULT_FACILITY: str
 POLL_INTERVAL: float
 
 def error_text(status: int) -> str: ...
+def set_log_handler(handler: Optional[Callable[[int, str], object]]) -> None: ...
 
 @final
 class Tid:

@@ -214,7 +214,8 @@ impl DeliverySink for SocketSink {
         let _ = self.tx.send(Some(queue));
         drop(b);
         if newly_over {
-            eprintln!(
+            crate::rtr_log!(
+                Warn,
                 "rtr node: {} is not reading its socket: {queued} bytes wait for it (bound {} bytes); \
                  events past the bound are dropped until it catches up, transaction messages are kept",
                 self.shared.who(),
@@ -277,7 +278,8 @@ impl Writer {
             };
             if let Err(e) = write_waiting(&self.stream, &bytes, &self.shared.gone) {
                 let (queued, dropped) = self.shared.state.lock().map(|b| (b.queued, b.dropped)).unwrap_or((0, 0));
-                eprintln!(
+                crate::rtr_log!(
+                    Warn,
                     "rtr node: {} ends: cannot write to its socket ({e}); {queued} bytes were not \
                      delivered, {dropped} events had been dropped for it",
                     self.shared.who()
@@ -310,7 +312,8 @@ impl Writer {
                 if std::mem::take(&mut b.over) {
                     let dropped = std::mem::take(&mut b.dropped);
                     drop(b);
-                    eprintln!(
+                    crate::rtr_log!(
+                        Info,
                         "rtr node: {} caught up; {dropped} events were dropped for it meanwhile",
                         self.shared.who()
                     );
