@@ -2339,3 +2339,79 @@ fn a_transaction_a_router_rolled_back_by_asking_is_not_started_again_by_a_re_dri
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(tid), Some(Status::Routerunavailtmo))]);
     assert!(c.take(BE, SERVER).iter().all(|x| x.2 != Some(tid)), "be's server never sees it again");
 }
+
+/// Simulator seed 7138 (two routers): a router frozen past its links'
+/// timeouts still holds a frontend's re-drive of a transaction that the
+/// other router has since rejected to the client. Thawed, it reads the
+/// re-drive and probes: the backends, told of the rejection (they had
+/// never seen the tid), answer "aborted", so it is not started afresh
+/// (it was: the server applied a transaction its client saw rejected).
+#[test]
+fn a_re_driven_transaction_rejected_through_one_router_is_refused_to_another_that_held_it() {
+    let mut c = ready();
+    let tid = c.tid();
+    // The client sends with its accept; only the transaction's start
+    // reaches tr1 before the connection breaks.
+    let now = c.now;
+    let send = Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") };
+    c.node(FE).handle_request(now, CLIENT, send);
+    c.collect();
+    let to_tr1 = c.take_wire(FE, TR1);
+    assert!(matches!(to_tr1[0], Internal::Tr(ToRouter::Start { .. })), "{to_tr1:?}");
+    c.node(TR1).peer_input(now, peer_ref(FE), to_tr1[0].clone());
+    // tr1 rejects it (its client's node gone before the accept); the
+    // frontend drives it again through tr2, which is frozen: what it sends
+    // waits unread, and the frontend gives tr2 up (tr2 has not noticed).
+    c.node(FE).link_down(now, peer_ref(TR1));
+    c.node(TR1).link_down(now, peer_ref(FE));
+    c.collect();
+    let stale = c.take_wire(FE, TR2);
+    assert!(stale.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Start { redrive: true, .. }))), "{stale:?}");
+    c.node(FE).link_down(now, peer_ref(TR2));
+    c.pump();
+    // The frontend reaches tr1 again: its rejection stands.
+    c.relink(FE, TR1);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(tid), Some(Status::Reqdied))]);
+    // tr2 thaws and reads the re-drive.
+    let now = c.now;
+    for m in stale {
+        c.node(TR2).peer_input(now, peer_ref(FE), m);
+    }
+    c.pump();
+    c.sync();
+    c.flush_batches();
+    assert!(c.take(BE, SERVER).iter().all(|x| x.2 != Some(tid)), "the server never sees it");
+    assert!(c.take(FE, CLIENT).is_empty(), "the client heard its one outcome");
+    assert_eq!(c.node(TR2).stats().active_tx, 0);
+}
+
+/// Simulator seed 7336: a one-backend transaction's router decided commit
+/// (the vote was not durable: one backend node), and the backend node died
+/// before the commit reached it. Restarted, it holds nothing of the
+/// transaction: told the commit again, it answers that it did not commit
+/// it, and the client hears the failure (it waited for ever).
+#[test]
+fn a_commit_sent_again_to_a_node_that_lost_the_branch_is_answered_and_the_client_hears_the_failure() {
+    let mut c = ready();
+    c.kill(TR2);
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    c.pump_only(BE, TR1);
+    c.collect();
+    let lost = c.take_wire(TR1, BE);
+    assert!(lost.iter().any(|m| matches!(m, Internal::Be(ToBackend::Outcome { accepted: true, .. }))), "{lost:?}");
+    // be dies before anything of the transaction was durable.
+    c.journals[BE].retain(|r| r.tid != tid);
+    c.kill(BE);
+    assert!(c.take(FE, CLIENT).is_empty(), "decided, not yet durable: the client waits");
+    c.restart(BE);
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    c.sync();
+    c.flush_batches();
+    assert!(c.take(BE, SERVER).iter().all(|x| x.2 != Some(tid)), "nothing of it here to present");
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(tid), Some(Status::Srvdied))]);
+}
