@@ -46,7 +46,12 @@
 //! routers driving one re-driven transaction moved the other two: seeds
 //! 3157 and 100 (the same settings, the first of their kind found) replace
 //! 3053 and 26. With disk faults alone, 29 of seeds 0..599 fail, against 51
-//! before those fixes.)
+//! before those fixes. Then seed 3157 was fixed (recovery writes presumed
+//! aborts as such, and a journal read again answers "aborted" only for
+//! decided ones) and moved to the regression set; no storm run of two
+//! routers in 3000..3599 disagrees any more, so the disagreement entry is
+//! seed 7248, all faults with one router (a router restarted with its
+//! journals recycled drives a rejected transaction afresh).)
 
 use super::{Faults, SimConfig, ViolationKind};
 
@@ -70,14 +75,12 @@ impl Known {
     }
 }
 
-const STORMS: Faults = Faults(Faults::CRASH.0 | Faults::NET.0 | Faults::PARTITION.0 | Faults::FREEZE.0);
-
 pub const KNOWN: &[Known] = &[
     Known {
         defect: "a transaction commits on one server and rolls back on another (causes still open in docs/outcomes.md: a full journal at a commit after a durable vote, one node holding a tid both as its own branch and as an in-doubt copy from a journal it took over, a frozen old router that is not fenced)",
-        seed: 3157,
-        routers: 2,
-        faults: STORMS,
+        seed: 7248,
+        routers: 1,
+        faults: Faults::ALL,
         kind: ViolationKind::Disagreement,
     },
     Known {

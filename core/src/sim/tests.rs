@@ -105,6 +105,11 @@ fn once_known_runs_pass() {
         (7381, 1, Faults::ALL),
         (7336, 1, Faults::ALL),
         (7367, 1, Faults::ALL),
+        // A presumed abort written into a lost node's journal by its first
+        // reader, answered as a decided abort by a second reader; a probe
+        // rejected the transaction and a frozen router's commit of it was
+        // then handed on and applied (3157, storms, two routers).
+        (3157, 2, Faults(Faults::CRASH.0 | Faults::NET.0 | Faults::PARTITION.0 | Faults::FREEZE.0)),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

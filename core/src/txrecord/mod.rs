@@ -17,7 +17,11 @@
 //! - `Vote`: empty, or the single byte `1` for a vote made durable before it
 //!   was given (the transaction spans several backend nodes);
 //! - `Commit`: the reason, `u32`;
-//! - `Abort`, `Done`: empty;
+//! - `Abort`: empty for an abort decided by a router or this node (told to
+//!   a server, answerable as "aborted"); the single byte `1` for one that a
+//!   recovery presumed (no outcome was recorded: it only releases the
+//!   space, as the transaction's router may still commit it elsewhere);
+//! - `Done`: empty;
 //! - `Exception`: the status the transaction was set aside with (`i32`, an
 //!   RTR status code), the strikes (`u32`), whether it had committed (one
 //!   byte, 0 or 1).
@@ -54,6 +58,8 @@ pub const LARGEST_PAYLOAD: usize = 1 + MAX_FACILITY_BYTES + crate::MAX_MSGLEN;
 
 /// Payload of a durable `Vote`.
 const DURABLE_VOTE: u8 = 1;
+/// The `Abort` payload of a presumed abort.
+const PRESUMED_ABORT: u8 = 1;
 /// Payload bytes of a `Commit`: the reason.
 const COMMIT_BYTES: usize = 4;
 /// Payload bytes of an `Exception`: status, strikes, committed.
@@ -73,6 +79,14 @@ pub enum TxRecord {
     Commit { reason: u32 },
     /// The transaction aborted (needs no sync: recovery presumes abort).
     Abort,
+    /// Written by a recovery that found the transaction undecided (no
+    /// commit, no durable vote): its space is released, but nobody decided
+    /// it, so it is not answered as "aborted" when the journal is read
+    /// again (by a restart or another takeover): its router may still
+    /// commit it elsewhere (simulator seed 3157: a second reader answered
+    /// "aborted" from such a record, a probe rejected the transaction, and
+    /// its frozen router's commit was then handed on and applied).
+    PresumedAbort,
     /// Every server acknowledged the outcome: the journal may free the
     /// transaction's space.
     Done,
@@ -129,7 +143,7 @@ impl TxRecord {
             TxRecord::Msg { .. } => RecordKind::Msg,
             TxRecord::Vote { .. } => RecordKind::Vote,
             TxRecord::Commit { .. } => RecordKind::Commit,
-            TxRecord::Abort => RecordKind::Abort,
+            TxRecord::Abort | TxRecord::PresumedAbort => RecordKind::Abort,
             TxRecord::Done => RecordKind::Done,
             TxRecord::Applied => RecordKind::Applied,
             TxRecord::Exception { .. } => RecordKind::Exception,
@@ -152,6 +166,7 @@ impl TxRecord {
                 v
             }
             TxRecord::Vote { durable: true } => vec![DURABLE_VOTE],
+            TxRecord::PresumedAbort => vec![PRESUMED_ABORT],
             TxRecord::Vote { durable: false } | TxRecord::Abort | TxRecord::Done | TxRecord::Applied => Vec::new(),
             TxRecord::Commit { reason } => reason.to_le_bytes().to_vec(),
             TxRecord::Exception { status, strikes, committed } => {
@@ -202,7 +217,12 @@ impl TxRecord {
                 exact(COMMIT_BYTES, "4")?;
                 Ok(TxRecord::Commit { reason: u32::from_le_bytes(le4(payload, 0)) })
             }
-            RecordKind::Abort => exact(0, "0").map(|()| TxRecord::Abort),
+            RecordKind::Abort => match payload {
+                [] => Ok(TxRecord::Abort),
+                [PRESUMED_ABORT] => Ok(TxRecord::PresumedAbort),
+                [b] => Err(DecodeError::BadValue { kind, what: "presumed", value: *b }),
+                _ => Err(DecodeError::Length { kind, len: payload.len(), expected: "0 or 1" }),
+            },
             RecordKind::Done => exact(0, "0").map(|()| TxRecord::Done),
             RecordKind::Applied => exact(0, "0").map(|()| TxRecord::Applied),
             RecordKind::Exception => {

@@ -181,7 +181,7 @@ impl TxSummary {
             }
             (_, Ok(TxRecord::Commit { reason })) => self.commit(at, reason),
             (RecordKind::Commit, Err(_)) => self.commit(at, 0),
-            (_, Ok(TxRecord::Abort)) | (RecordKind::Abort, Err(_)) => self.aborted = true,
+            (_, Ok(TxRecord::Abort | TxRecord::PresumedAbort)) | (RecordKind::Abort, Err(_)) => self.aborted = true,
             (_, Ok(TxRecord::Done)) | (RecordKind::Done, Err(_)) => self.done = true,
             (_, Ok(TxRecord::Applied)) | (RecordKind::Applied, Err(_)) => self.applied = true,
             (_, Ok(TxRecord::Exception { strikes, .. })) => self.set_aside = Some(strikes),
@@ -305,7 +305,7 @@ pub fn scan_records(records: &[Record]) -> Scan {
             TxFate::InDoubt => scan.in_doubt.push(InDoubtTx { tid, facility, msgs }),
             TxFate::CommittedEmpty | TxFate::Aborted => scan.release.push((tid, TxRecord::Done)),
             TxFate::PresumedAbort => {
-                scan.release.push((tid, TxRecord::Abort));
+                scan.release.push((tid, TxRecord::PresumedAbort));
                 scan.release.push((tid, TxRecord::Done));
             }
         }
@@ -315,14 +315,16 @@ pub fn scan_records(records: &[Record]) -> Scan {
 }
 
 /// Every tid with a `Commit` record, sorted, once each.
-/// Every tid with an Abort record and no Commit record, sorted, once each:
-/// rolled back by a router's decision (or presumed aborted by an earlier
-/// recovery), so a router asking about one hears "aborted", not "unknown".
+/// Every tid with a decided Abort record and no Commit record, sorted,
+/// once each: rolled back by a router's (or this node's) decision, so a
+/// router asking about one hears "aborted", not "unknown". Aborts an
+/// earlier recovery only presumed (`TxRecord::PresumedAbort`) do not count:
+/// nobody decided those, and their router may have committed them since.
 pub fn aborted_tids(records: &[Record]) -> Vec<Tid> {
     let committed = committed_tids(records);
     let mut v: Vec<Tid> = records
         .iter()
-        .filter(|r| r.kind == RecordKind::Abort && committed.binary_search(&r.tid).is_err())
+        .filter(|r| r.kind == RecordKind::Abort && r.payload.is_empty() && committed.binary_search(&r.tid).is_err())
         .map(|r| r.tid)
         .collect();
     v.sort();
