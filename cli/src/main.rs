@@ -16,6 +16,7 @@ mod failover;
 mod journal_cmd;
 mod link_state;
 mod manage;
+mod node_memory;
 mod probe;
 mod qualify;
 mod scratch;
@@ -24,6 +25,7 @@ mod signals;
 mod simulate;
 mod stats;
 mod status_text;
+mod thread_costs;
 
 use clap::{Parser, Subcommand};
 
