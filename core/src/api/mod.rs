@@ -8,6 +8,15 @@
 //! several threads may block in [`Rtr::receive`] at once, each on its own
 //! channels. Channel state sits behind one mutex held only for short,
 //! non-blocking sections.
+//!
+//! Daemon connections: a receiving thread reads the socket itself when no
+//! other thread does (leader/follower, `transport/unix/reader.rs`), so a
+//! message for the thread that waits for it costs no wake-up of another
+//! thread. The leader delivers what it reads for other channels to their
+//! receivers and, leaving, wakes a waiting receiver to take the role over.
+//! A program that asks for the wakeup routine or a wakeup/arrival
+//! descriptor gets a reader thread instead (it must hear of messages while
+//! none of its threads receives).
 
 mod channel;
 mod inbox;
@@ -31,7 +40,7 @@ use crate::protocol::{Bytes, ChanId, Delivery, Payload, Request, Role};
 use crate::runtime::{DeliverySink, EmbeddedConfig, EmbeddedNode};
 use crate::status::Status;
 use crate::tid::Tid;
-use crate::transport::unix::ClientConn;
+use crate::transport::unix::{ClientConn, ReadSide};
 use crate::transport::{Link, NODE_SOCKET_ENV};
 use crate::{MAX_ACCESS_LEN, MAX_CHANNELS, MAX_FACNAM_LEN, MAX_MSGLEN, MAX_RCPNAM_LEN};
 
@@ -179,7 +188,7 @@ impl DeliverySink for Sink {
             st.waiters.take_all(&mut wake);
         }
         for w in wake {
-            w.unparker.unpark();
+            w.wake();
         }
     }
 }
@@ -225,7 +234,7 @@ fn deliver_to(state: &Mutex<State>, arrivals: &AtomicU64, batch: Vec<Delivery>) 
     }
     arrivals.fetch_add(1, Ordering::Release);
     for w in wake {
-        w.unparker.unpark();
+        w.wake();
     }
 }
 
@@ -510,7 +519,7 @@ impl Rtr {
         st.waiters.take_for(chan, &mut wake);
         drop(st);
         for w in wake {
-            w.unparker.unpark();
+            w.wake();
         }
         if c.info {
             // The node never heard of an information channel.
@@ -729,6 +738,9 @@ impl Rtr {
     /// thread, without library locks held, once per transition; it must be
     /// short and must not call the RTR API.
     pub fn set_wakeup(&self, routine: Option<WakeupFn>) -> Result<()> {
+        if routine.is_some() {
+            self.read_in_background()?;
+        }
         self.lock()?.wakeup.set_routine(routine);
         Ok(())
     }
@@ -742,6 +754,7 @@ impl Rtr {
     /// drops count here once it has told the library, which it does as the
     /// connection reads again (after what was queued before the drops).
     pub fn events_dropped(&self) -> Result<u64> {
+        self.pump();
         Ok(self.lock()?.events_dropped)
     }
 
@@ -749,6 +762,7 @@ impl Rtr {
     /// waits for this connection, for `poll`/`epoll` loops. Owned by the
     /// library: do not read, write or close it.
     pub fn wakeup_fd(&self) -> Result<std::os::fd::RawFd> {
+        self.read_in_background()?;
         let mut st = self.lock()?;
         let waiting = st.waiting > 0;
         st.wakeup.fd(waiting)
@@ -763,6 +777,7 @@ impl Rtr {
     /// it, then try a receive with a timeout of 0. One reader per
     /// connection; owned by the library (read it, never close it).
     pub fn arrival_fd(&self) -> Result<std::os::fd::RawFd> {
+        self.read_in_background()?;
         let mut st = self.lock()?;
         let waiting = st.waiting > 0;
         st.wakeup.arrival_fd(waiting)
@@ -801,6 +816,68 @@ impl Rtr {
     }
 
     fn take_next(&self, which: &Which, timeout: Option<Duration>) -> Result<(Received, DataRef)> {
+        let mut leading = false;
+        let r = self.take_next_leading(which, timeout, &mut leading);
+        if leading {
+            self.leave_lead();
+        }
+        r
+    }
+
+    /// The socket's read side, when receivers read it themselves (a daemon
+    /// connection without a background reader).
+    fn self_reader(&self) -> Option<&Arc<ReadSide>> {
+        match &self.inner.link {
+            Link::Socket(c) if !c.reader().in_background() => Some(c.reader()),
+            _ => None,
+        }
+    }
+
+    /// Give the leader role up, and wake a waiting receiver (if any) to take
+    /// it: a follower might otherwise sleep with nobody reading for it. A
+    /// receiver that registers after this finds the role free.
+    fn leave_lead(&self) {
+        if let Link::Socket(c) = &self.inner.link {
+            c.reader().unlead();
+        }
+        if let Ok(st) = self.inner.state.lock() {
+            if let Some(w) = st.waiters.first() {
+                w.wake();
+            }
+        }
+    }
+
+    /// Read what the daemon's socket holds now, if no receiver is reading
+    /// it (a call that reports state without receiving, and must see what
+    /// arrived).
+    fn pump(&self) {
+        if let Some(r) = self.self_reader() {
+            if r.try_lead() {
+                r.read_for(Some(Duration::ZERO));
+                self.leave_lead();
+            }
+        }
+    }
+
+    /// Ask for a reader thread of its own (when the program wants to be
+    /// told of messages while none of its threads receives).
+    fn read_in_background(&self) -> Result<()> {
+        if let Link::Socket(c) = &self.inner.link {
+            c.reader()
+                .start_background()
+                .map_err(|e| RtrError::Internal(format!("cannot start the socket reader thread: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// [`Rtr::take_next`]; `leading` says whether this thread took the
+    /// leader role (read the daemon's socket), to give up on return.
+    fn take_next_leading(
+        &self,
+        which: &Which,
+        timeout: Option<Duration>,
+        leading: &mut bool,
+    ) -> Result<(Received, DataRef)> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut st = self.lock()?;
         let list: Option<Vec<ChanId>> = match which {
@@ -847,7 +924,11 @@ impl Rtr {
         }
 
         let parker = Parker::new();
-        let waiter = Arc::new(Waiter { channels: list.clone(), unparker: parker.unparker().clone() });
+        let reader = self.self_reader();
+        let waiter = Arc::new(Waiter::new(list.clone(), parker.unparker().clone(), reader.map(|r| r.interrupt())));
+        // Whether this call read the socket once: even a receive that does
+        // not wait (timeout 0) looks at what arrived there.
+        let mut looked = false;
         loop {
             if let Some(r) = self.pop(&mut st, list.as_deref())? {
                 return Ok(r);
@@ -864,23 +945,38 @@ impl Rtr {
                     return Err(RtrError::InvalidReceiveList("the channels were closed".into()));
                 }
             }
+            // Lead (read the socket) if nobody does. Decided under the state
+            // lock, with the waiter marked, so that a thread that takes the
+            // waiter from the list afterwards knows to interrupt the read.
+            if let Some(r) = reader {
+                if !*leading && r.try_lead() {
+                    *leading = true;
+                    waiter.leading.store(true, Ordering::Release);
+                }
+            }
             let remaining = match deadline {
                 Some(d) => {
                     let now = Instant::now();
-                    if now >= d {
+                    if now < d {
+                        Some(d - now)
+                    } else if *leading && !looked {
+                        Some(Duration::ZERO)
+                    } else {
                         return Err(RtrError::Timeout);
                     }
-                    Some(d - now)
                 }
                 None => None,
             };
             st.waiters.add(waiter.clone());
             // A client that accepted waits for its outcome, due within about
             // one journal sync: poll for it briefly (yielding the CPU) before
-            // sleeping, which spares the wake-up on an idle system.
-            let linger = st.channels.iter().any(|(id, c)| {
-                list.as_ref().is_none_or(|l| l.contains(id)) && matches!(c.tx, TxState::Client { accepted: true, .. })
-            });
+            // sleeping, which spares the wake-up on an idle system. (Not
+            // the leader: it would only delay its own reading.)
+            let linger = !*leading
+                && st.channels.iter().any(|(id, c)| {
+                    list.as_ref().is_none_or(|l| l.contains(id))
+                        && matches!(c.tx, TxState::Client { accepted: true, .. })
+                });
             drop(st);
             if linger {
                 let seen = self.inner.arrivals.load(Ordering::Acquire);
@@ -889,9 +985,15 @@ impl Rtr {
                     std::thread::yield_now();
                 }
             }
-            match remaining {
-                Some(r) => parker.park_timeout(r),
-                None => parker.park(),
+            match (reader, *leading) {
+                (Some(r), true) => {
+                    r.read_for(remaining);
+                    looked = true;
+                }
+                _ => match remaining {
+                    Some(r) => parker.park_timeout(r),
+                    None => parker.park(),
+                },
             }
             st = self.lock()?;
             st.waiters.remove(&waiter);

@@ -2,7 +2,8 @@
 //! daemon.
 //!
 //! Client side ([`ClientConn`]): the library connects, says hello, and gets
-//! its connection id and the node's identity; a reader thread turns
+//! its connection id and the node's identity; its receiving threads read
+//! the socket themselves, one at a time (`unix/reader.rs`), turning
 //! delivery frames into deliveries for the connection's sink; requests are
 //! written as frames under a lock.
 //!
@@ -32,6 +33,9 @@ use crate::runtime::{DeliverySink, EmbeddedNode};
 use crate::status::Status;
 
 mod outbox;
+mod reader;
+
+pub(crate) use reader::{Interrupt, ReadSide};
 
 pub use outbox::MAX_BACKLOG;
 
@@ -42,6 +46,7 @@ pub struct ClientConn {
     incarnation: u32,
     writer: Mutex<UnixStream>,
     closed: AtomicBool,
+    reader: Arc<ReadSide>,
 }
 
 impl ClientConn {
@@ -59,24 +64,18 @@ impl ClientConn {
             Ok(other) => return Err(unavailable(format!("unexpected answer to hello: {other:?}"))),
             Err(e) => return Err(unavailable(format!("bad answer to hello: {e}"))),
         };
-        let mut reader = stream.try_clone().map_err(|e| unavailable(e.to_string()))?;
-        std::thread::Builder::new()
-            .name("rtr-socket-reader".into())
-            .spawn(move || {
-                loop {
-                    let frame = codec::read_frame(&mut reader).and_then(|b| Ok(codec::decode(&b)?));
-                    match frame {
-                        Ok(Frame::Delivery(d)) => sink.deliver(vec![d]),
-                        Ok(Frame::EventsDropped { count }) => sink.events_dropped(count),
-                        Ok(_) | Err(_) => break,
-                    }
-                }
-                // The node went away (or spoke nonsense): every call now
-                // fails with NODEUNAVAIL and blocked receivers wake up.
-                sink.node_stopped();
-            })
-            .map_err(|e| unavailable(format!("cannot start the reader thread: {e}")))?;
-        Ok(Arc::new(ClientConn { conn, node, incarnation, writer: Mutex::new(stream), closed: AtomicBool::new(false) }))
+        // No reader thread: receivers read the socket themselves
+        // (leader/follower, `unix/reader.rs`).
+        let read_half = stream.try_clone().map_err(|e| unavailable(e.to_string()))?;
+        let reader = ReadSide::new(read_half, sink).map_err(|e| unavailable(format!("cannot set up reading: {e}")))?;
+        Ok(Arc::new(ClientConn {
+            conn,
+            node,
+            incarnation,
+            writer: Mutex::new(stream),
+            closed: AtomicBool::new(false),
+            reader,
+        }))
     }
 
     pub fn conn(&self) -> ConnId {
@@ -89,6 +88,11 @@ impl ClientConn {
 
     pub fn incarnation(&self) -> u32 {
         self.incarnation
+    }
+
+    /// The socket's read side (who reads it: `unix/reader.rs`).
+    pub(crate) fn reader(&self) -> &Arc<ReadSide> {
+        &self.reader
     }
 
     /// Write one request frame; false once the connection is broken.
@@ -110,9 +114,8 @@ impl ClientConn {
 
 impl Drop for ClientConn {
     fn drop(&mut self) {
-        if let Ok(w) = self.writer.lock() {
-            let _ = w.shutdown(std::net::Shutdown::Both);
-        }
+        // A background reader sees the end and stops.
+        self.reader.shutdown();
     }
 }
 
