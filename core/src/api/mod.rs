@@ -26,6 +26,7 @@ mod wakeup;
 pub use wakeup::WakeupFn;
 
 use std::collections::HashMap;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -461,8 +462,8 @@ impl Rtr {
             let recipient = p.recipient.unwrap_or_default();
             self.send(Request::Subscribe { chan, recipient, events: subs.ranges })?;
         }
-        self.send(Request::Open { chan, role, facility, flags: p.flags, range })?;
-        Ok(chan)
+        let r = self.send(Request::Open { chan, role, facility, flags: p.flags, range }).map(|()| chan);
+        self.done(st, r)
     }
 
     // ----- rtr_broadcast_event -----
@@ -491,7 +492,8 @@ impl Rtr {
         }
         let mut st = self.lock()?;
         work_chan(&mut st, chan, "rtr_broadcast_event")?;
-        self.send(Request::Broadcast { chan, evtnum, rcpspc: rcpspc.to_string(), data: Bytes::from(msg) })
+        let r = self.send(Request::Broadcast { chan, evtnum, rcpspc: rcpspc.to_string(), data: Bytes::from(msg) });
+        self.done(st, r)
     }
 
     /// Close a channel. A client's active transaction is rejected; a
@@ -525,7 +527,12 @@ impl Rtr {
             // The node never heard of an information channel.
             return Ok(());
         }
-        self.send(Request::Close { chan })
+        self.send(Request::Close { chan })?;
+        if self.inner.link.flush() {
+            Ok(())
+        } else {
+            Err(RtrError::NodeUnavailable("the node stopped".into()))
+        }
     }
 
     // ----- client calls -----
@@ -543,7 +550,8 @@ impl Rtr {
         let tid = self.new_tid();
         c.tx = TxState::Client { tid, accepted: false, prepared: false };
         let timeout_ms = timeout_ms.filter(|t| *t != 0);
-        self.send(Request::StartTx { chan, tid, timeout_ms })
+        let r = self.send(Request::StartTx { chan, tid, timeout_ms });
+        self.done(st, r)
     }
 
     /// Send one message of the client's transaction (starting one implicitly).
@@ -572,7 +580,8 @@ impl Rtr {
         if fl & flags::sen::ACCEPT != 0 {
             c.tx = TxState::Client { tid, accepted: true, prepared: false };
         }
-        self.send(Request::Send { chan, tid, flags: fl, data: Bytes::from(msg) })
+        let r = self.send(Request::Send { chan, tid, flags: fl, data: Bytes::from(msg) });
+        self.done(st, r)
     }
 
     // ----- server calls -----
@@ -611,12 +620,13 @@ impl Rtr {
             }
             c.tx = if forget { TxState::Idle } else { TxState::Server { tid, vote: Vote::Accepted, prepare_seen } };
         }
-        self.send(Request::Reply { chan, tid, flags: fl, data: Bytes::from(msg) })?;
-        if fl & flags::rep::ACCEPT != 0 {
+        // The reply and its accept go out in one write.
+        let mut r = self.send(Request::Reply { chan, tid, flags: fl, data: Bytes::from(msg) });
+        if r.is_ok() && fl & flags::rep::ACCEPT != 0 {
             let acc = if forget { flags::acc::FORGET } else { 0 };
-            self.send(Request::Accept { chan, tid, flags: acc, reason: 0, implicit: false })?;
+            r = self.send(Request::Accept { chan, tid, flags: acc, reason: 0, implicit: false });
         }
-        Ok(())
+        self.done(st, r)
     }
 
     // ----- both -----
@@ -656,7 +666,8 @@ impl Rtr {
             }
             TxState::Server { .. } => return Err(RtrError::AlreadyAccepted(chan)),
         };
-        self.send(Request::Accept { chan, tid, flags: fl, reason, implicit: false })
+        let r = self.send(Request::Accept { chan, tid, flags: fl, reason, implicit: false });
+        self.done(st, r)
     }
 
     /// Reject (abort) the transaction; `reason` reaches every participant.
@@ -679,7 +690,8 @@ impl Rtr {
             }
             TxState::Server { .. } => return Err(RtrError::AlreadyAccepted(chan)),
         };
-        self.send(Request::Reject { chan, tid, flags: fl, reason })
+        let r = self.send(Request::Reject { chan, tid, flags: fl, reason });
+        self.done(st, r)
     }
 
     /// Phase one asked for by the client (for a foreign transaction
@@ -705,7 +717,8 @@ impl Rtr {
             _ => return Err(RtrError::NoTransaction(chan)),
         };
         c.tx = TxState::Client { tid, accepted: false, prepared: true };
-        self.send(Request::Prepare { chan, tid, reason })
+        let r = self.send(Request::Prepare { chan, tid, reason });
+        self.done(st, r)
     }
 
     /// The id of the transaction active on the channel.
@@ -1086,8 +1099,20 @@ impl Rtr {
 
     // ----- internals -----
 
-    fn lock(&self) -> Result<MutexGuard<'_, State>> {
-        self.inner.state.lock().map_err(|_| RtrError::Internal("library state poisoned by a panic".into()))
+    fn lock(&self) -> Result<Locked<'_>> {
+        let guard =
+            self.inner.state.lock().map_err(|_| RtrError::Internal("library state poisoned by a panic".into()))?;
+        Ok(Locked { guard: ManuallyDrop::new(guard), link: &self.inner.link })
+    }
+
+    /// Release the state lock, write the requests queued under it, and
+    /// make a connection found broken meanwhile the call's failure.
+    fn done<T>(&self, st: Locked<'_>, r: Result<T>) -> Result<T> {
+        drop(st);
+        match r {
+            Ok(_) if !self.inner.link.flush() => Err(RtrError::NodeUnavailable("the node stopped".into())),
+            r => r,
+        }
     }
 
     fn send(&self, req: Request) -> Result<()> {
@@ -1113,11 +1138,44 @@ impl Drop for Inner {
         // The process (connection) is gone: the node closes its channels,
         // rejecting client transactions and replaying server ones.
         let _ = self.link.send(Request::Disconnect);
+        let _ = self.link.flush();
         if let Ok(mut st) = self.state.lock() {
             st.node_gone = true;
             let mut all = Vec::new();
             st.waiters.take_all(&mut all);
         }
+    }
+}
+
+/// The state lock. Requests queued while it is held are written when it is
+/// released, after the lock (no socket I/O under it, so one slow write
+/// holds up no other thread), what is ready in one write: a reply and its
+/// accept, a receive's implicit accept and acknowledgements. Queueing under
+/// the lock keeps the requests in the order of the state changes.
+struct Locked<'a> {
+    guard: ManuallyDrop<MutexGuard<'a, State>>,
+    link: &'a Link,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.guard
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the guard is dropped exactly once, here, and not used after.
+        unsafe { ManuallyDrop::drop(&mut self.guard) };
+        // A failure shows in the next call (and in `done`).
+        let _ = self.link.flush();
     }
 }
 

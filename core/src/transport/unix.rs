@@ -5,7 +5,8 @@
 //! its connection id and the node's identity; its receiving threads read
 //! the socket themselves, one at a time (`unix/reader.rs`), turning
 //! delivery frames into deliveries for the connection's sink; requests are
-//! written as frames under a lock.
+//! queued under the library's state lock and written after it is released,
+//! what is ready in one write (`queue`, `flush`).
 //!
 //! Node side ([`serve`]): one thread accepts connections and greets them;
 //! a daemon's node thread then reads their requests itself
@@ -20,6 +21,7 @@
 //! died; everyone else carries on.
 
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,7 +46,9 @@ pub struct ClientConn {
     conn: ConnId,
     node: u32,
     incarnation: u32,
-    writer: Mutex<UnixStream>,
+    /// The socket, for writing (`flush`).
+    stream: UnixStream,
+    writer: Mutex<Outgoing>,
     closed: AtomicBool,
     reader: Arc<ReadSide>,
 }
@@ -72,7 +76,8 @@ impl ClientConn {
             conn,
             node,
             incarnation,
-            writer: Mutex::new(stream),
+            stream,
+            writer: Mutex::new(Outgoing::default()),
             closed: AtomicBool::new(false),
             reader,
         }))
@@ -95,21 +100,83 @@ impl ClientConn {
         &self.reader
     }
 
-    /// Write one request frame; false once the connection is broken.
-    pub fn send(&self, req: &Request) -> bool {
+    /// Queue one request frame, to go out with the next [`ClientConn::flush`]
+    /// (the library queues under its state lock and flushes after
+    /// releasing it). False once the connection is broken.
+    pub fn queue(&self, req: &Request) -> bool {
         if self.closed.load(Ordering::Acquire) {
             return false;
         }
-        let bytes = codec::encode(&Frame::Request(req.clone()));
-        let ok = match self.writer.lock() {
-            Ok(mut w) => w.write_all(&bytes).is_ok(),
+        match self.writer.lock() {
+            Ok(mut out) => {
+                out.buf.extend_from_slice(&codec::encode(&Frame::Request(req.clone())));
+                true
+            }
             Err(_) => false,
-        };
-        if !ok {
-            self.closed.store(true, Ordering::Release);
         }
-        ok
     }
+
+    /// Write everything queued, in one write (in order), unless another
+    /// thread is writing: that one writes what was queued meanwhile too,
+    /// before it stops. So a slow write holds up only the thread making it,
+    /// and never a lock other threads need. False once the connection is
+    /// broken.
+    pub fn flush(&self) -> bool {
+        let Ok(mut out) = self.writer.lock() else { return false };
+        if out.writing {
+            return !self.closed.load(Ordering::Acquire);
+        }
+        loop {
+            if out.buf.is_empty() {
+                return !self.closed.load(Ordering::Acquire);
+            }
+            let mut bytes = std::mem::take(&mut out.buf);
+            out.writing = true;
+            drop(out);
+            let ok = send_all(&self.stream, &bytes);
+            if !ok {
+                self.closed.store(true, Ordering::Release);
+            }
+            out = match self.writer.lock() {
+                Ok(o) => o,
+                Err(_) => return false,
+            };
+            out.writing = false;
+            if !ok {
+                out.buf.clear();
+                return false;
+            }
+            if out.buf.is_empty() {
+                // Keep the allocation for the next batch.
+                bytes.clear();
+                out.buf = bytes;
+            }
+        }
+    }
+}
+
+/// Requests waiting to be written, and whether a thread is writing.
+#[derive(Default)]
+struct Outgoing {
+    buf: Vec<u8>,
+    writing: bool,
+}
+
+/// Write all of `bytes` (blocking). `MSG_NOSIGNAL`: a node that went away
+/// is an error to report, not a SIGPIPE that kills the (C) program.
+fn send_all(stream: &UnixStream, mut bytes: &[u8]) -> bool {
+    while !bytes.is_empty() {
+        // SAFETY: sends at most `bytes.len()` bytes from the live slice.
+        let n = unsafe { libc::send(stream.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), libc::MSG_NOSIGNAL) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return false;
+        }
+        bytes = &bytes[n as usize..];
+    }
+    true
 }
 
 impl Drop for ClientConn {
