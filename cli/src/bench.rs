@@ -20,6 +20,7 @@ use rtr_core::journal::bench as journal_bench;
 
 use crate::scratch::journal_choice;
 use crate::stats::Latencies;
+use crate::thread_costs;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -111,13 +112,23 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         if a.no_journal { "NO journal (not durable)" } else { "journaled (durable)" }
     );
     outln!(
-        "{:>8} {:>12} {:>10} {:>10} {:>10} {:>14}",
+        "per transaction, application threads (app) and node threads (node): sys = read- and write-family \
+         system calls (syscr+syscw of /proc/self/io and /proc/self/task/*/io: read, write, eventfd, file I/O; \
+         not send/recv, poll, epoll, futex), csw = context switches (voluntary+involuntary: \
+         getrusage RUSAGE_SELF and /proc/self/task/*/status)"
+    );
+    outln!(
+        "{:>8} {:>12} {:>10} {:>10} {:>10} {:>14} {:>8} {:>8} {:>8} {:>8}",
         "clients",
         "tx/s",
         "p50 us",
         "p99 us",
         "samples",
-        "p50/fdatasync"
+        "p50/fdatasync",
+        "app sys",
+        "app csw",
+        "node sys",
+        "node csw"
     );
     let mut modes = vec![Mode::Embedded];
     if a.daemon {
@@ -149,19 +160,32 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
             let (cfg, _scratch) = journal_choice(dir.clone(), a.no_journal, "bench")?;
             let sockdir = tempfile_dir()?;
             let sock = (mode == Mode::Daemon).then(|| sockdir.path().join("rtr.sock"));
-            let (rate, mut lat) = measure(n, &a, cfg, sock.as_deref(), mode == Mode::Linked)?;
+            let (rate, mut lat, cost) = measure(n, &a, cfg, sock.as_deref(), mode == Mode::Linked)?;
             if let Some(d) = dir {
                 let _ = std::fs::remove_dir_all(d);
             }
             let p50 = lat.quantile(0.5);
             outln!(
-                "{:>8} {:>12.0} {:>10} {:>10} {:>10} {:>14.2}",
+                "{:>8} {:>12.0} {:>10} {:>10} {:>10} {:>14.2} {:>8.1} {:>8.2} {:>8.1} {:>8.2}",
                 n,
                 rate,
                 p50,
                 lat.quantile(0.99),
                 lat.len(),
-                f64::from(p50) / fsync.p50_us.max(1.0)
+                f64::from(p50) / fsync.p50_us.max(1.0),
+                cost.app_sys,
+                cost.app_csw,
+                cost.node_sys,
+                cost.node_csw
+            );
+        }
+        if mode == Mode::Daemon {
+            let dir = tempfile_dir()?;
+            let m = crate::node_memory::measure(dir.path())?;
+            outln!(
+                "daemon resident memory: {:.1} KiB per idle application connection, {:.2} KiB per transaction in flight",
+                m.per_conn / 1024.0,
+                m.per_tx / 1024.0
             );
         }
     }
@@ -190,7 +214,7 @@ fn measure(
     cfg: rtr_core::EmbeddedConfig,
     daemon: Option<&std::path::Path>,
     linked: bool,
-) -> Result<(f64, Latencies), String> {
+) -> Result<(f64, Latencies, thread_costs::PerTx), String> {
     // Embedded: connections to the node in this process. Daemon: the same
     // node serving a Unix socket, every connection going through it.
     // Linked: that node is the router and backend; the clients connect to a
@@ -263,6 +287,7 @@ fn measure(
     if front.is_some() {
         wait_routable(&client_rtr)?;
     }
+    let counted = thread_costs::snapshot();
     let start = Instant::now();
     let until = start + Duration::from_secs_f64(a.seconds);
     let mut handles = Vec::new();
@@ -310,11 +335,12 @@ fn measure(
         all.merge(h.join().map_err(|_| "client panicked")??);
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let cost = thread_costs::per_tx(counted, thread_costs::snapshot(), all.len());
     stop.store(true, Ordering::Relaxed);
     for s in servers {
         s.join().map_err(|_| "server panicked")??;
     }
-    Ok((all.len() as f64 / elapsed, all))
+    Ok((all.len() as f64 / elapsed, all, cost))
 }
 
 /// Make `node` the router and backend of facility BENCH (node `bench-tr`,

@@ -18,6 +18,7 @@ mod link_state;
 mod logging;
 mod manage;
 mod node_config;
+mod node_memory;
 mod probe;
 mod qualify;
 mod scratch;
@@ -26,6 +27,7 @@ mod signals;
 mod simulate;
 mod stats;
 mod status_text;
+mod thread_costs;
 
 use clap::{Parser, Subcommand};
 

@@ -177,3 +177,23 @@ fn help_texts_name_the_environment_variables() {
         assert!(o.stdout.contains("RTR_JOURNAL_DIR"), "rtr {cmd:?}: {o:?}");
     }
 }
+
+/// Issue 18: the benchmark says what each transaction costs the kernel on
+/// each side (and which counters those are), and the daemon's memory per
+/// idle connection and per transaction in flight.
+#[test]
+fn bench_reports_costs_per_transaction_and_daemon_memory() {
+    let o = rtr(&["bench", "--daemon", "--clients", "1", "--seconds", "0.3", "--servers", "2"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    for part in ["app sys", "app csw", "node sys", "node csw", "syscr+syscw", "context switches"] {
+        assert!(o.stdout.contains(part), "no {part:?}: {o:?}");
+    }
+    let mem = o.stdout.lines().find(|l| l.contains("per idle application connection")).expect("no memory line");
+    assert!(mem.contains("KiB per transaction in flight"), "{mem}");
+    // Both modes' rows carry the four cost columns.
+    let rows: Vec<&str> = o.stdout.lines().filter(|l| l.split_whitespace().next() == Some("1")).collect();
+    assert_eq!(rows.len(), 2, "{o:?}");
+    for r in rows {
+        assert_eq!(r.split_whitespace().count(), 10, "{r}");
+    }
+}

@@ -8,6 +8,15 @@
 //! several threads may block in [`Rtr::receive`] at once, each on its own
 //! channels. Channel state sits behind one mutex held only for short,
 //! non-blocking sections.
+//!
+//! Daemon connections: a receiving thread reads the socket itself when no
+//! other thread does (leader/follower, `transport/unix/reader.rs`), so a
+//! message for the thread that waits for it costs no wake-up of another
+//! thread. The leader delivers what it reads for other channels to their
+//! receivers and, leaving, wakes a waiting receiver to take the role over.
+//! A program that asks for the wakeup routine or a wakeup/arrival
+//! descriptor gets a reader thread instead (it must hear of messages while
+//! none of its threads receives).
 
 mod channel;
 mod inbox;
@@ -17,6 +26,7 @@ mod wakeup;
 pub use wakeup::WakeupFn;
 
 use std::collections::HashMap;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -31,7 +41,7 @@ use crate::protocol::{Bytes, ChanId, Delivery, Payload, Request, Role};
 use crate::runtime::{DeliverySink, EmbeddedConfig, EmbeddedNode};
 use crate::status::Status;
 use crate::tid::Tid;
-use crate::transport::unix::ClientConn;
+use crate::transport::unix::{ClientConn, ReadSide};
 use crate::transport::{Link, NODE_SOCKET_ENV};
 use crate::{MAX_ACCESS_LEN, MAX_CHANNELS, MAX_FACNAM_LEN, MAX_MSGLEN, MAX_RCPNAM_LEN};
 
@@ -179,7 +189,7 @@ impl DeliverySink for Sink {
             st.waiters.take_all(&mut wake);
         }
         for w in wake {
-            w.unparker.unpark();
+            w.wake();
         }
     }
 }
@@ -225,7 +235,7 @@ fn deliver_to(state: &Mutex<State>, arrivals: &AtomicU64, batch: Vec<Delivery>) 
     }
     arrivals.fetch_add(1, Ordering::Release);
     for w in wake {
-        w.unparker.unpark();
+        w.wake();
     }
 }
 
@@ -452,8 +462,8 @@ impl Rtr {
             let recipient = p.recipient.unwrap_or_default();
             self.send(Request::Subscribe { chan, recipient, events: subs.ranges })?;
         }
-        self.send(Request::Open { chan, role, facility, flags: p.flags, range })?;
-        Ok(chan)
+        let r = self.send(Request::Open { chan, role, facility, flags: p.flags, range }).map(|()| chan);
+        self.done(st, r)
     }
 
     // ----- rtr_broadcast_event -----
@@ -482,7 +492,8 @@ impl Rtr {
         }
         let mut st = self.lock()?;
         work_chan(&mut st, chan, "rtr_broadcast_event")?;
-        self.send(Request::Broadcast { chan, evtnum, rcpspc: rcpspc.to_string(), data: Bytes::from(msg) })
+        let r = self.send(Request::Broadcast { chan, evtnum, rcpspc: rcpspc.to_string(), data: Bytes::from(msg) });
+        self.done(st, r)
     }
 
     /// Close a channel. A client's active transaction is rejected; a
@@ -510,13 +521,18 @@ impl Rtr {
         st.waiters.take_for(chan, &mut wake);
         drop(st);
         for w in wake {
-            w.unparker.unpark();
+            w.wake();
         }
         if c.info {
             // The node never heard of an information channel.
             return Ok(());
         }
-        self.send(Request::Close { chan })
+        self.send(Request::Close { chan })?;
+        if self.inner.link.flush() {
+            Ok(())
+        } else {
+            Err(RtrError::NodeUnavailable("the node stopped".into()))
+        }
     }
 
     // ----- client calls -----
@@ -534,7 +550,8 @@ impl Rtr {
         let tid = self.new_tid();
         c.tx = TxState::Client { tid, accepted: false, prepared: false };
         let timeout_ms = timeout_ms.filter(|t| *t != 0);
-        self.send(Request::StartTx { chan, tid, timeout_ms })
+        let r = self.send(Request::StartTx { chan, tid, timeout_ms });
+        self.done(st, r)
     }
 
     /// Send one message of the client's transaction (starting one implicitly).
@@ -563,7 +580,8 @@ impl Rtr {
         if fl & flags::sen::ACCEPT != 0 {
             c.tx = TxState::Client { tid, accepted: true, prepared: false };
         }
-        self.send(Request::Send { chan, tid, flags: fl, data: Bytes::from(msg) })
+        let r = self.send(Request::Send { chan, tid, flags: fl, data: Bytes::from(msg) });
+        self.done(st, r)
     }
 
     // ----- server calls -----
@@ -602,12 +620,13 @@ impl Rtr {
             }
             c.tx = if forget { TxState::Idle } else { TxState::Server { tid, vote: Vote::Accepted, prepare_seen } };
         }
-        self.send(Request::Reply { chan, tid, flags: fl, data: Bytes::from(msg) })?;
-        if fl & flags::rep::ACCEPT != 0 {
+        // The reply and its accept go out in one write.
+        let mut r = self.send(Request::Reply { chan, tid, flags: fl, data: Bytes::from(msg) });
+        if r.is_ok() && fl & flags::rep::ACCEPT != 0 {
             let acc = if forget { flags::acc::FORGET } else { 0 };
-            self.send(Request::Accept { chan, tid, flags: acc, reason: 0, implicit: false })?;
+            r = self.send(Request::Accept { chan, tid, flags: acc, reason: 0, implicit: false });
         }
-        Ok(())
+        self.done(st, r)
     }
 
     // ----- both -----
@@ -647,7 +666,8 @@ impl Rtr {
             }
             TxState::Server { .. } => return Err(RtrError::AlreadyAccepted(chan)),
         };
-        self.send(Request::Accept { chan, tid, flags: fl, reason, implicit: false })
+        let r = self.send(Request::Accept { chan, tid, flags: fl, reason, implicit: false });
+        self.done(st, r)
     }
 
     /// Reject (abort) the transaction; `reason` reaches every participant.
@@ -670,7 +690,8 @@ impl Rtr {
             }
             TxState::Server { .. } => return Err(RtrError::AlreadyAccepted(chan)),
         };
-        self.send(Request::Reject { chan, tid, flags: fl, reason })
+        let r = self.send(Request::Reject { chan, tid, flags: fl, reason });
+        self.done(st, r)
     }
 
     /// Phase one asked for by the client (for a foreign transaction
@@ -696,7 +717,8 @@ impl Rtr {
             _ => return Err(RtrError::NoTransaction(chan)),
         };
         c.tx = TxState::Client { tid, accepted: false, prepared: true };
-        self.send(Request::Prepare { chan, tid, reason })
+        let r = self.send(Request::Prepare { chan, tid, reason });
+        self.done(st, r)
     }
 
     /// The id of the transaction active on the channel.
@@ -729,6 +751,9 @@ impl Rtr {
     /// thread, without library locks held, once per transition; it must be
     /// short and must not call the RTR API.
     pub fn set_wakeup(&self, routine: Option<WakeupFn>) -> Result<()> {
+        if routine.is_some() {
+            self.read_in_background()?;
+        }
         self.lock()?.wakeup.set_routine(routine);
         Ok(())
     }
@@ -742,6 +767,7 @@ impl Rtr {
     /// drops count here once it has told the library, which it does as the
     /// connection reads again (after what was queued before the drops).
     pub fn events_dropped(&self) -> Result<u64> {
+        self.pump();
         Ok(self.lock()?.events_dropped)
     }
 
@@ -749,6 +775,7 @@ impl Rtr {
     /// waits for this connection, for `poll`/`epoll` loops. Owned by the
     /// library: do not read, write or close it.
     pub fn wakeup_fd(&self) -> Result<std::os::fd::RawFd> {
+        self.read_in_background()?;
         let mut st = self.lock()?;
         let waiting = st.waiting > 0;
         st.wakeup.fd(waiting)
@@ -763,6 +790,7 @@ impl Rtr {
     /// it, then try a receive with a timeout of 0. One reader per
     /// connection; owned by the library (read it, never close it).
     pub fn arrival_fd(&self) -> Result<std::os::fd::RawFd> {
+        self.read_in_background()?;
         let mut st = self.lock()?;
         let waiting = st.waiting > 0;
         st.wakeup.arrival_fd(waiting)
@@ -801,6 +829,68 @@ impl Rtr {
     }
 
     fn take_next(&self, which: &Which, timeout: Option<Duration>) -> Result<(Received, DataRef)> {
+        let mut leading = false;
+        let r = self.take_next_leading(which, timeout, &mut leading);
+        if leading {
+            self.leave_lead();
+        }
+        r
+    }
+
+    /// The socket's read side, when receivers read it themselves (a daemon
+    /// connection without a background reader).
+    fn self_reader(&self) -> Option<&Arc<ReadSide>> {
+        match &self.inner.link {
+            Link::Socket(c) if !c.reader().in_background() => Some(c.reader()),
+            _ => None,
+        }
+    }
+
+    /// Give the leader role up, and wake a waiting receiver (if any) to take
+    /// it: a follower might otherwise sleep with nobody reading for it. A
+    /// receiver that registers after this finds the role free.
+    fn leave_lead(&self) {
+        if let Link::Socket(c) = &self.inner.link {
+            c.reader().unlead();
+        }
+        if let Ok(st) = self.inner.state.lock() {
+            if let Some(w) = st.waiters.first() {
+                w.wake();
+            }
+        }
+    }
+
+    /// Read what the daemon's socket holds now, if no receiver is reading
+    /// it (a call that reports state without receiving, and must see what
+    /// arrived).
+    fn pump(&self) {
+        if let Some(r) = self.self_reader() {
+            if r.try_lead() {
+                r.read_for(Some(Duration::ZERO));
+                self.leave_lead();
+            }
+        }
+    }
+
+    /// Ask for a reader thread of its own (when the program wants to be
+    /// told of messages while none of its threads receives).
+    fn read_in_background(&self) -> Result<()> {
+        if let Link::Socket(c) = &self.inner.link {
+            c.reader()
+                .start_background()
+                .map_err(|e| RtrError::Internal(format!("cannot start the socket reader thread: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// [`Rtr::take_next`]; `leading` says whether this thread took the
+    /// leader role (read the daemon's socket), to give up on return.
+    fn take_next_leading(
+        &self,
+        which: &Which,
+        timeout: Option<Duration>,
+        leading: &mut bool,
+    ) -> Result<(Received, DataRef)> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut st = self.lock()?;
         let list: Option<Vec<ChanId>> = match which {
@@ -847,7 +937,11 @@ impl Rtr {
         }
 
         let parker = Parker::new();
-        let waiter = Arc::new(Waiter { channels: list.clone(), unparker: parker.unparker().clone() });
+        let reader = self.self_reader();
+        let waiter = Arc::new(Waiter::new(list.clone(), parker.unparker().clone(), reader.map(|r| r.interrupt())));
+        // Whether this call read the socket once: even a receive that does
+        // not wait (timeout 0) looks at what arrived there.
+        let mut looked = false;
         loop {
             if let Some(r) = self.pop(&mut st, list.as_deref())? {
                 return Ok(r);
@@ -864,23 +958,38 @@ impl Rtr {
                     return Err(RtrError::InvalidReceiveList("the channels were closed".into()));
                 }
             }
+            // Lead (read the socket) if nobody does. Decided under the state
+            // lock, with the waiter marked, so that a thread that takes the
+            // waiter from the list afterwards knows to interrupt the read.
+            if let Some(r) = reader {
+                if !*leading && r.try_lead() {
+                    *leading = true;
+                    waiter.leading.store(true, Ordering::Release);
+                }
+            }
             let remaining = match deadline {
                 Some(d) => {
                     let now = Instant::now();
-                    if now >= d {
+                    if now < d {
+                        Some(d - now)
+                    } else if *leading && !looked {
+                        Some(Duration::ZERO)
+                    } else {
                         return Err(RtrError::Timeout);
                     }
-                    Some(d - now)
                 }
                 None => None,
             };
             st.waiters.add(waiter.clone());
             // A client that accepted waits for its outcome, due within about
             // one journal sync: poll for it briefly (yielding the CPU) before
-            // sleeping, which spares the wake-up on an idle system.
-            let linger = st.channels.iter().any(|(id, c)| {
-                list.as_ref().is_none_or(|l| l.contains(id)) && matches!(c.tx, TxState::Client { accepted: true, .. })
-            });
+            // sleeping, which spares the wake-up on an idle system. (Not
+            // the leader: it would only delay its own reading.)
+            let linger = !*leading
+                && st.channels.iter().any(|(id, c)| {
+                    list.as_ref().is_none_or(|l| l.contains(id))
+                        && matches!(c.tx, TxState::Client { accepted: true, .. })
+                });
             drop(st);
             if linger {
                 let seen = self.inner.arrivals.load(Ordering::Acquire);
@@ -889,9 +998,15 @@ impl Rtr {
                     std::thread::yield_now();
                 }
             }
-            match remaining {
-                Some(r) => parker.park_timeout(r),
-                None => parker.park(),
+            match (reader, *leading) {
+                (Some(r), true) => {
+                    r.read_for(remaining);
+                    looked = true;
+                }
+                _ => match remaining {
+                    Some(r) => parker.park_timeout(r),
+                    None => parker.park(),
+                },
             }
             st = self.lock()?;
             st.waiters.remove(&waiter);
@@ -984,8 +1099,20 @@ impl Rtr {
 
     // ----- internals -----
 
-    fn lock(&self) -> Result<MutexGuard<'_, State>> {
-        self.inner.state.lock().map_err(|_| RtrError::Internal("library state poisoned by a panic".into()))
+    fn lock(&self) -> Result<Locked<'_>> {
+        let guard =
+            self.inner.state.lock().map_err(|_| RtrError::Internal("library state poisoned by a panic".into()))?;
+        Ok(Locked { guard: ManuallyDrop::new(guard), link: &self.inner.link })
+    }
+
+    /// Release the state lock, write the requests queued under it, and
+    /// make a connection found broken meanwhile the call's failure.
+    fn done<T>(&self, st: Locked<'_>, r: Result<T>) -> Result<T> {
+        drop(st);
+        match r {
+            Ok(_) if !self.inner.link.flush() => Err(RtrError::NodeUnavailable("the node stopped".into())),
+            r => r,
+        }
     }
 
     fn send(&self, req: Request) -> Result<()> {
@@ -1011,11 +1138,44 @@ impl Drop for Inner {
         // The process (connection) is gone: the node closes its channels,
         // rejecting client transactions and replaying server ones.
         let _ = self.link.send(Request::Disconnect);
+        let _ = self.link.flush();
         if let Ok(mut st) = self.state.lock() {
             st.node_gone = true;
             let mut all = Vec::new();
             st.waiters.take_all(&mut all);
         }
+    }
+}
+
+/// The state lock. Requests queued while it is held are written when it is
+/// released, after the lock (no socket I/O under it, so one slow write
+/// holds up no other thread), what is ready in one write: a reply and its
+/// accept, a receive's implicit accept and acknowledgements. Queueing under
+/// the lock keeps the requests in the order of the state changes.
+struct Locked<'a> {
+    guard: ManuallyDrop<MutexGuard<'a, State>>,
+    link: &'a Link,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.guard
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the guard is dropped exactly once, here, and not used after.
+        unsafe { ManuallyDrop::drop(&mut self.guard) };
+        // A failure shows in the next call (and in `done`).
+        let _ = self.link.flush();
     }
 }
 

@@ -3,8 +3,10 @@
 //!
 //! The connection counts the messages waiting on all its channels. When the
 //! count goes from zero to one, the wakeup routine (if any) is called once,
-//! on the thread that delivered the message (the node's thread, or the
-//! socket reader thread in daemon mode), never with a library lock held;
+//! on the thread that delivered the message (the node's thread; in daemon
+//! mode the socket reader thread, which asking for the routine or a
+//! descriptor starts, or a receiving thread that read the socket), never
+//! with a library lock held;
 //! and the wakeup descriptor becomes readable. When a receive takes the last
 //! waiting message, the descriptor is made unreadable again. So the
 //! descriptor is readable exactly while messages wait, and the routine runs

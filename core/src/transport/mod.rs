@@ -31,11 +31,21 @@ impl Link {
         }
     }
 
-    /// Queue a request; false when the node cannot be reached any more.
+    /// Queue a request; false when the node cannot be reached any more. A
+    /// socket connection writes it with the next [`Link::flush`].
     pub fn send(&self, req: Request) -> bool {
         match self {
             Link::Embedded(l) => l.send(req),
-            Link::Socket(c) => c.send(&req),
+            Link::Socket(c) => c.queue(&req),
+        }
+    }
+
+    /// Write what was queued (a socket connection; the embedded node's
+    /// queue needs no writing). False when the node cannot be reached.
+    pub fn flush(&self) -> bool {
+        match self {
+            Link::Embedded(_) => true,
+            Link::Socket(c) => c.flush(),
         }
     }
 }

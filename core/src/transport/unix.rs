@@ -2,9 +2,11 @@
 //! daemon.
 //!
 //! Client side ([`ClientConn`]): the library connects, says hello, and gets
-//! its connection id and the node's identity; a reader thread turns
+//! its connection id and the node's identity; its receiving threads read
+//! the socket themselves, one at a time (`unix/reader.rs`), turning
 //! delivery frames into deliveries for the connection's sink; requests are
-//! written as frames under a lock.
+//! queued under the library's state lock and written after it is released,
+//! what is ready in one write (`queue`, `flush`).
 //!
 //! Node side ([`serve`]): one thread accepts connections and greets them;
 //! a daemon's node thread then reads their requests itself
@@ -19,6 +21,7 @@
 //! died; everyone else carries on.
 
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,6 +35,9 @@ use crate::runtime::{DeliverySink, EmbeddedNode};
 use crate::status::Status;
 
 mod outbox;
+mod reader;
+
+pub(crate) use reader::{Interrupt, ReadSide};
 
 pub use outbox::MAX_BACKLOG;
 
@@ -40,8 +46,11 @@ pub struct ClientConn {
     conn: ConnId,
     node: u32,
     incarnation: u32,
-    writer: Mutex<UnixStream>,
+    /// The socket, for writing (`flush`).
+    stream: UnixStream,
+    writer: Mutex<Outgoing>,
     closed: AtomicBool,
+    reader: Arc<ReadSide>,
 }
 
 impl ClientConn {
@@ -59,24 +68,19 @@ impl ClientConn {
             Ok(other) => return Err(unavailable(format!("unexpected answer to hello: {other:?}"))),
             Err(e) => return Err(unavailable(format!("bad answer to hello: {e}"))),
         };
-        let mut reader = stream.try_clone().map_err(|e| unavailable(e.to_string()))?;
-        std::thread::Builder::new()
-            .name("rtr-socket-reader".into())
-            .spawn(move || {
-                loop {
-                    let frame = codec::read_frame(&mut reader).and_then(|b| Ok(codec::decode(&b)?));
-                    match frame {
-                        Ok(Frame::Delivery(d)) => sink.deliver(vec![d]),
-                        Ok(Frame::EventsDropped { count }) => sink.events_dropped(count),
-                        Ok(_) | Err(_) => break,
-                    }
-                }
-                // The node went away (or spoke nonsense): every call now
-                // fails with NODEUNAVAIL and blocked receivers wake up.
-                sink.node_stopped();
-            })
-            .map_err(|e| unavailable(format!("cannot start the reader thread: {e}")))?;
-        Ok(Arc::new(ClientConn { conn, node, incarnation, writer: Mutex::new(stream), closed: AtomicBool::new(false) }))
+        // No reader thread: receivers read the socket themselves
+        // (leader/follower, `unix/reader.rs`).
+        let read_half = stream.try_clone().map_err(|e| unavailable(e.to_string()))?;
+        let reader = ReadSide::new(read_half, sink).map_err(|e| unavailable(format!("cannot set up reading: {e}")))?;
+        Ok(Arc::new(ClientConn {
+            conn,
+            node,
+            incarnation,
+            stream,
+            writer: Mutex::new(Outgoing::default()),
+            closed: AtomicBool::new(false),
+            reader,
+        }))
     }
 
     pub fn conn(&self) -> ConnId {
@@ -91,28 +95,94 @@ impl ClientConn {
         self.incarnation
     }
 
-    /// Write one request frame; false once the connection is broken.
-    pub fn send(&self, req: &Request) -> bool {
+    /// The socket's read side (who reads it: `unix/reader.rs`).
+    pub(crate) fn reader(&self) -> &Arc<ReadSide> {
+        &self.reader
+    }
+
+    /// Queue one request frame, to go out with the next [`ClientConn::flush`]
+    /// (the library queues under its state lock and flushes after
+    /// releasing it). False once the connection is broken.
+    pub fn queue(&self, req: &Request) -> bool {
         if self.closed.load(Ordering::Acquire) {
             return false;
         }
-        let bytes = codec::encode(&Frame::Request(req.clone()));
-        let ok = match self.writer.lock() {
-            Ok(mut w) => w.write_all(&bytes).is_ok(),
+        match self.writer.lock() {
+            Ok(mut out) => {
+                out.buf.extend_from_slice(&codec::encode(&Frame::Request(req.clone())));
+                true
+            }
             Err(_) => false,
-        };
-        if !ok {
-            self.closed.store(true, Ordering::Release);
         }
-        ok
     }
+
+    /// Write everything queued, in one write (in order), unless another
+    /// thread is writing: that one writes what was queued meanwhile too,
+    /// before it stops. So a slow write holds up only the thread making it,
+    /// and never a lock other threads need. False once the connection is
+    /// broken.
+    pub fn flush(&self) -> bool {
+        let Ok(mut out) = self.writer.lock() else { return false };
+        if out.writing {
+            return !self.closed.load(Ordering::Acquire);
+        }
+        loop {
+            if out.buf.is_empty() {
+                return !self.closed.load(Ordering::Acquire);
+            }
+            let mut bytes = std::mem::take(&mut out.buf);
+            out.writing = true;
+            drop(out);
+            let ok = send_all(&self.stream, &bytes);
+            if !ok {
+                self.closed.store(true, Ordering::Release);
+            }
+            out = match self.writer.lock() {
+                Ok(o) => o,
+                Err(_) => return false,
+            };
+            out.writing = false;
+            if !ok {
+                out.buf.clear();
+                return false;
+            }
+            if out.buf.is_empty() {
+                // Keep the allocation for the next batch.
+                bytes.clear();
+                out.buf = bytes;
+            }
+        }
+    }
+}
+
+/// Requests waiting to be written, and whether a thread is writing.
+#[derive(Default)]
+struct Outgoing {
+    buf: Vec<u8>,
+    writing: bool,
+}
+
+/// Write all of `bytes` (blocking). `MSG_NOSIGNAL`: a node that went away
+/// is an error to report, not a SIGPIPE that kills the (C) program.
+fn send_all(stream: &UnixStream, mut bytes: &[u8]) -> bool {
+    while !bytes.is_empty() {
+        // SAFETY: sends at most `bytes.len()` bytes from the live slice.
+        let n = unsafe { libc::send(stream.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), libc::MSG_NOSIGNAL) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return false;
+        }
+        bytes = &bytes[n as usize..];
+    }
+    true
 }
 
 impl Drop for ClientConn {
     fn drop(&mut self) {
-        if let Ok(w) = self.writer.lock() {
-            let _ = w.shutdown(std::net::Shutdown::Both);
-        }
+        // A background reader sees the end and stops.
+        self.reader.shutdown();
     }
 }
 

@@ -1,0 +1,181 @@
+//! What a benchmark run costs the kernel, split between the application
+//! and the node: read/write system calls and context switches.
+//!
+//! `rtr bench` runs the node (embedded or as a daemon serving its socket)
+//! in its own process, so the two sides are told apart by thread: the
+//! node's threads are the ones it names `rtr-*` (node, journal, connection
+//! reader and writer, link threads); everything else (the benchmark's
+//! client and server threads, and the library's socket reader thread,
+//! `rtr-socket-reader`) is the application. Node figures are the sums over
+//! the node's threads (`/proc/self/task/TID/status` and `.../io`); the
+//! application's are the whole process (`getrusage(RUSAGE_SELF)`, which
+//! counts threads that ended, and `/proc/self/io`) minus the node's.
+//!
+//! The counters: `syscr`/`syscw` of `/proc/.../io` (read- and write-family
+//! system calls: read, write, readv, writev and the like on any descriptor,
+//! eventfds and files included; not send/recv, sendmsg/recvmsg, poll, epoll,
+//! fdatasync or futex, which the kernel does not count there), and
+//! voluntary plus involuntary context switches. For every system call use
+//! `perf stat -e raw_syscalls:sys_enter --per-thread -p PID`. Unlike
+//! latencies they hardly depend on how noisy the machine is.
+
+use std::fs;
+
+/// Counter totals of a set of threads.
+#[derive(Clone, Copy, Default, Debug, PartialEq)]
+pub struct Counts {
+    /// Read-family system calls (`syscr`).
+    pub syscr: u64,
+    /// Write-family system calls (`syscw`).
+    pub syscw: u64,
+    /// Context switches, voluntary and involuntary.
+    pub csw: u64,
+}
+
+impl Counts {
+    fn minus(self, o: Counts) -> Counts {
+        Counts {
+            syscr: self.syscr.saturating_sub(o.syscr),
+            syscw: self.syscw.saturating_sub(o.syscw),
+            csw: self.csw.saturating_sub(o.csw),
+        }
+    }
+
+    fn plus(self, o: Counts) -> Counts {
+        Counts { syscr: self.syscr + o.syscr, syscw: self.syscw + o.syscw, csw: self.csw + o.csw }
+    }
+}
+
+/// The process's and its node threads' counters at one moment.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Snapshot {
+    process: Counts,
+    node: Counts,
+}
+
+/// Costs per transaction over a window.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct PerTx {
+    pub app_sys: f64,
+    pub app_csw: f64,
+    pub node_sys: f64,
+    pub node_csw: f64,
+}
+
+/// Is this thread (by its name, as the kernel keeps it: at most 15
+/// bytes) one of the node's? The library's socket reader is the
+/// application's.
+pub fn is_node_thread(comm: &str) -> bool {
+    comm.starts_with("rtr-") && !comm.starts_with("rtr-socket")
+}
+
+/// `key: value` fields of a `/proc` file.
+fn field(text: &str, key: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(':')))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn io_counts(io: &str) -> Counts {
+    Counts { syscr: field(io, "syscr"), syscw: field(io, "syscw"), csw: 0 }
+}
+
+/// Counters of one thread of this process (0 for one that ended meanwhile).
+fn thread_counts(dir: &std::path::Path) -> Counts {
+    let status = fs::read_to_string(dir.join("status")).unwrap_or_default();
+    let io = fs::read_to_string(dir.join("io")).unwrap_or_default();
+    Counts {
+        csw: field(&status, "voluntary_ctxt_switches") + field(&status, "nonvoluntary_ctxt_switches"),
+        ..io_counts(&io)
+    }
+}
+
+/// Read the counters now (all zero where `/proc` cannot be read).
+pub fn snapshot() -> Snapshot {
+    let mut node = Counts::default();
+    if let Ok(tasks) = fs::read_dir("/proc/self/task") {
+        for t in tasks.flatten() {
+            let comm = fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            if is_node_thread(comm.trim_end()) {
+                node = node.plus(thread_counts(&t.path()));
+            }
+        }
+    }
+    // SAFETY: getrusage fills the struct we pass; it is zeroed plain data.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, writable rusage.
+    let csw = if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } == 0 {
+        (ru.ru_nvcsw.max(0) + ru.ru_nivcsw.max(0)) as u64
+    } else {
+        0
+    };
+    let process = Counts { csw, ..io_counts(&fs::read_to_string("/proc/self/io").unwrap_or_default()) };
+    Snapshot { process, node }
+}
+
+/// Costs per transaction between two snapshots.
+pub fn per_tx(before: Snapshot, after: Snapshot, txs: usize) -> PerTx {
+    let node = after.node.minus(before.node);
+    let app = after.process.minus(before.process).minus(node);
+    let n = txs.max(1) as f64;
+    PerTx {
+        app_sys: (app.syscr + app.syscw) as f64 / n,
+        app_csw: app.csw as f64 / n,
+        node_sys: (node.syscr + node.syscw) as f64 / n,
+        node_csw: node.csw as f64 / n,
+    }
+}
+
+/// A process's resident memory in bytes (`VmRSS` of `/proc/PID/status`).
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb = field(&status, "VmRSS");
+    (kb > 0).then_some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_threads_are_the_named_rtr_ones_except_the_socket_reader() {
+        for node in ["rtr-node", "rtr-journal", "rtr-conn", "rtr-conn-writer", "rtr-link-in"] {
+            assert!(is_node_thread(node), "{node}");
+        }
+        for app in ["rtr", "rtr-socket-read", "bench", ""] {
+            assert!(!is_node_thread(app), "{app}");
+        }
+    }
+
+    #[test]
+    fn fields_are_read_by_key_and_missing_ones_are_zero() {
+        let io = "rchar: 10\nwchar: 20\nsyscr: 3\nsyscw: 4\n";
+        assert_eq!(io_counts(io), Counts { syscr: 3, syscw: 4, csw: 0 });
+        assert_eq!(field("VmRSS:\t  1234 kB\n", "VmRSS"), 1234);
+        assert_eq!(field("", "syscr"), 0);
+        assert_eq!(field("syscr: x\n", "syscr"), 0);
+    }
+
+    #[test]
+    fn the_application_is_the_process_minus_the_node() {
+        let before = Snapshot::default();
+        let after = Snapshot {
+            process: Counts { syscr: 100, syscw: 60, csw: 50 },
+            node: Counts { syscr: 40, syscw: 20, csw: 10 },
+        };
+        let c = per_tx(before, after, 10);
+        assert_eq!((c.app_sys, c.app_csw, c.node_sys, c.node_csw), (10.0, 4.0, 6.0, 1.0));
+        // No transactions: no division by zero.
+        assert_eq!(per_tx(before, after, 0).node_csw, 10.0);
+    }
+
+    #[test]
+    fn this_process_has_counters() {
+        let s = snapshot();
+        assert!(s.process.syscr > 0, "{s:?}");
+        assert!(rss_bytes(std::process::id()).is_some_and(|b| b > 0));
+        assert_eq!(rss_bytes(u32::MAX), None);
+    }
+}
