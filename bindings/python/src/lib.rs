@@ -37,6 +37,9 @@ mod _rtr {
     #[pymodule_export]
     use crate::log::set_log_handler;
 
+    #[pymodule_export]
+    use crate::log::_close_log_relay;
+
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         crate::fork::install();

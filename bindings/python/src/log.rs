@@ -11,7 +11,16 @@
 //!
 //! A forked child has none of its parent's threads: the relay is started
 //! again, lazily, in each fork generation.
+//!
+//! At interpreter exit (`atexit`, registered by `rtr/_log.py`, so before
+//! finalization begins) the relay is closed (`_close_log_relay`): from then
+//! on messages go to standard error, and the relay never attaches to an
+//! interpreter that is finalizing (a library thread logging while the
+//! process-wide node shut down at exit did, and the process died of a
+//! segmentation fault after its work was done: the concurrent_server.py
+//! example, about one run in two).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
@@ -27,6 +36,11 @@ static HANDLER: Mutex<Option<Py<PyAny>>> = Mutex::new(None);
 type Queued = (Level, String);
 /// The relay's queue, and the fork generation it was started in.
 static RELAY: Mutex<Option<(u64, SyncSender<Queued>)>> = Mutex::new(None);
+/// The interpreter is exiting: the relay calls no Python any more.
+static CLOSED: AtomicBool = AtomicBool::new(false);
+/// Held by the relay from its check of `CLOSED` to the end of a delivery,
+/// so that closing can wait for a delivery under way.
+static DELIVERING: Mutex<()> = Mutex::new(());
 
 /// The `logging` module's number for a level.
 fn logging_level(level: Level) -> i32 {
@@ -63,6 +77,11 @@ fn start_relay() -> Option<SyncSender<Queued>> {
     let (tx, rx) = sync_channel::<Queued>(QUEUE);
     let relay = move || {
         while let Ok((level, msg)) = rx.recv() {
+            let _delivering = DELIVERING.lock().unwrap_or_else(|e| e.into_inner());
+            if CLOSED.load(Ordering::Acquire) {
+                to_stderr(&msg);
+                continue;
+            }
             let delivered = Python::try_attach(|py| {
                 let handler = HANDLER.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|h| h.clone_ref(py));
                 match handler {
@@ -105,4 +124,14 @@ pub(crate) fn set_log_handler(handler: Option<Bound<'_, PyAny>>) -> PyResult<()>
             Ok(())
         }
     }
+}
+
+/// `atexit` (registered by `rtr._log`): close the relay before the
+/// interpreter finalizes. Later messages go to standard error; a delivery
+/// under way is waited for (with the GIL released, as it needs the GIL).
+#[pyfunction]
+pub(crate) fn _close_log_relay(py: Python<'_>) {
+    CLOSED.store(true, Ordering::Release);
+    rtr_core::log::set_hook(None);
+    py.detach(|| drop(DELIVERING.lock().unwrap_or_else(|e| e.into_inner())));
 }

@@ -9,6 +9,7 @@ logging configuration, Python prints warnings and errors to stderr).
 
 from __future__ import annotations
 
+import atexit
 import logging
 from typing import Callable, Optional
 
@@ -52,3 +53,7 @@ def log_to_logging() -> None:
 
 
 log_to_logging()
+
+# Before the interpreter finalizes, the library stops calling Python (its
+# threads may still log while the node shuts down at exit: to stderr then).
+atexit.register(_rtr._close_log_relay)
