@@ -8,6 +8,7 @@ __all__ = [
     "Tid",
     "error_text",
     "set_log_handler",
+    "_close_log_relay",
     "FLAGS",
     "MSGTYPES",
     "STATUSES",

@@ -276,11 +276,7 @@ impl Backend {
                     if d.committed { "committed" } else { "rejected" },
                 )),
                 Some(_) => {}
-                None if !accepted
-                    && !self.answerable.contains(&tid)
-                    && !self.committing_tx.contains_key(&tid)
-                    && !self.in_doubt.contains_key(&tid) =>
-                {
+                None if !accepted && self.knows_nothing_of(tid) => {
                     // Never seen here: a re-driven transaction its router
                     // rejected. Remembered (and journaled, like any
                     // rejection), so a router still holding its client's
@@ -290,12 +286,7 @@ impl Backend {
                     }
                     self.remember(tid, false, status, reason);
                 }
-                None if accepted
-                    && self.keep_decided
-                    && !self.answerable.contains(&tid)
-                    && !self.committing_tx.contains_key(&tid)
-                    && !self.in_doubt.contains_key(&tid) =>
-                {
+                None if accepted && self.keep_decided && self.knows_nothing_of(tid) => {
                     // A commit of a branch this node knows nothing of: its
                     // vote was not durable and died with a crash (a durable
                     // one would be in doubt here, an applied commit stays
@@ -336,6 +327,23 @@ impl Backend {
         } else {
             self.commit(ctx, tid, mine, reason, &[from]);
         }
+    }
+
+    /// Nothing of `tid` is here in any form: no branch (not even one owned
+    /// by another router, whose outcome waits), no in-doubt copy, no
+    /// commit being written, applied, answerable or handed on, no
+    /// recovered or adopted work. (Simulator seed 7082: a commit for
+    /// branches another router owned was answered "not committed here".)
+    fn knows_nothing_of(&self, tid: Tid) -> bool {
+        !self.branches.keys().any(|(t, _)| *t == tid)
+            && !self.in_doubt.contains_key(&tid)
+            && !self.answerable.contains(&tid)
+            && !self.committing_tx.contains_key(&tid)
+            && !self.finishing.contains_key(&tid)
+            && !self.adopting.values().any(|a| a.tid == tid)
+            && !self.handing_off.keys().any(|(t, _)| *t == tid)
+            && !self.resolving.values().any(|r| r.tid == tid)
+            && !self.recovered.values().flatten().any(|r| r.tid == tid)
     }
 
     /// The commit record of `tid` was written (or not): the commit

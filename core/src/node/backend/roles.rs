@@ -529,7 +529,7 @@ pub(crate) struct HandingOff {
 /// Handed-off work being made durable here before it is presented.
 pub(crate) struct Adopting {
     part: PartId,
-    tid: Tid,
+    pub(super) tid: Tid,
     facility: String,
     msgs: Vec<Bytes>,
     reason: u32,
