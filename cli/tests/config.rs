@@ -6,28 +6,15 @@
 //! guard, also when a test fails; every wait is bounded.
 
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::nodes::free_port;
+use common::nodes::{free_port, Running};
 use common::{rtr_within, s, Out};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// A detached node, stopped (then killed, by its pid file) when dropped.
-struct Running(PathBuf);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = rtr_within(&["stop", "--dir", s(&self.0)], WAIT);
-        if let Some(pid) = std::fs::read_to_string(self.0.join("rtr.pid")).ok().and_then(|t| t.trim().parse().ok()) {
-            // SAFETY: a signal to the node process this test started.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-    }
-}
 
 fn start(dir: &Path, flags: &[&str]) -> (Out, Running) {
     let mut args = vec!["start", "--dir", s(dir)];

@@ -9,7 +9,7 @@
 mod common;
 
 use std::io::Write;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use rtr_core::flags;
 use rtr_core::protocol::codec::{self, Frame};
-use rtr_core::protocol::{Bytes, Delivery, Payload};
 use rtr_core::runtime::EmbeddedNode;
 use rtr_core::{EmbeddedConfig, MsgType, Rtr, RtrError, Which};
 
@@ -134,30 +133,6 @@ fn a_thread_blocked_in_a_receive_reads_for_another_that_sends_and_receives() {
     serving.join().unwrap();
 }
 
-/// A node that says welcome and then does what the test says.
-fn fake_node(dir: &std::path::Path) -> (std::path::PathBuf, thread::JoinHandle<UnixStream>) {
-    let socket = dir.join("fake.sock");
-    let listener = UnixListener::bind(&socket).unwrap();
-    let accept = thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let hello = codec::read_frame(&mut s).unwrap();
-        assert!(matches!(codec::decode(&hello), Ok(Frame::Hello { .. })));
-        s.write_all(&codec::encode(&Frame::Welcome { conn: 1, node: 1, incarnation: 1 })).unwrap();
-        s
-    });
-    (socket, accept)
-}
-
-fn delivery(chan: u32, body: &[u8]) -> Vec<u8> {
-    codec::encode(&Frame::Delivery(Delivery {
-        chan,
-        msgtype: MsgType::Reply,
-        tid: None,
-        evtnum: 0,
-        payload: Payload::Data(Bytes::from(body)),
-    }))
-}
-
 #[test]
 fn losing_the_connection_while_a_thread_leads_the_read_wakes_every_receiver() {
     let dir = tempfile::tempdir().unwrap();
@@ -207,8 +182,8 @@ fn deliveries_for_other_channels_reach_their_owners_in_order() {
     // Interleaved, in several writes: whoever leads reads them all and
     // queues each on its channel.
     for i in 0..50u8 {
-        let mut bytes = delivery(a, &[i]);
-        bytes.extend(delivery(b, &[i]));
+        let mut bytes = reply_frame(a, &[i]);
+        bytes.extend(reply_frame(b, &[i]));
         node.write_all(&bytes).unwrap();
     }
     let want: Vec<u8> = (0..50).collect();
@@ -224,7 +199,7 @@ fn a_receive_that_does_not_wait_sees_what_arrived_and_drops_are_counted() {
     let mut node = accept.join().unwrap();
     let a = app.open_channel(client_params("X")).unwrap();
     assert!(matches!(app.receive(&Which::List(vec![a]), Some(Duration::ZERO)), Err(RtrError::Timeout)));
-    let mut bytes = delivery(a, b"hi");
+    let mut bytes = reply_frame(a, b"hi");
     bytes.extend(codec::encode(&Frame::EventsDropped { count: 3 }));
     node.write_all(&bytes).unwrap();
     // Nobody waits in a receive, so nobody read the socket: a polling

@@ -4,34 +4,24 @@
 //! Every wait is bounded; the stalled node is closed at the end, which
 //! ends the blocked write.
 
-use std::io::Write;
-use std::os::unix::net::UnixListener;
+mod common;
+
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use rtr_core::protocol::codec::{self, Frame};
-use rtr_core::{flags, OpenParams, Rtr, Which};
+use common::*;
+use rtr_core::{Rtr, Which};
 
 const BOUND: Duration = Duration::from_secs(10);
 
 #[test]
 fn a_write_blocked_on_a_full_socket_holds_up_no_other_thread() {
     let dir = tempfile::tempdir().unwrap();
-    let socket = dir.path().join("fake.sock");
-    let listener = UnixListener::bind(&socket).unwrap();
-    let accept = thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let hello = codec::read_frame(&mut s).unwrap();
-        assert!(matches!(codec::decode(&hello), Ok(Frame::Hello { .. })));
-        s.write_all(&codec::encode(&Frame::Welcome { conn: 1, node: 1, incarnation: 1 })).unwrap();
-        s
-    });
+    let (socket, accept) = fake_node(dir.path());
     let app = Rtr::connect_socket(&socket).unwrap();
     let node = accept.join().unwrap();
-    let ch = app
-        .open_channel(OpenParams { flags: flags::ope::CLIENT, facility: Some("X".into()), ..Default::default() })
-        .unwrap();
+    let ch = app.open_channel(client_params("X")).unwrap();
     // 6 MB of broadcasts to a node that reads none of them: far more than
     // the socket buffer holds, so some write blocks.
     let flooding = {

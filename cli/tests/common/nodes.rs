@@ -13,6 +13,20 @@ use super::{rtr_within, s, spawn_to, Out, Proc};
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
+/// A node started detached (`rtr start --dir DIR`), stopped (then killed,
+/// by its pid file) when dropped, so a failing test leaves no node behind.
+pub struct Running(pub PathBuf);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = rtr_within(&["stop", "--dir", s(&self.0)], WAIT);
+        if let Some(pid) = std::fs::read_to_string(self.0.join("rtr.pid")).ok().and_then(|t| t.trim().parse().ok()) {
+            // SAFETY: a signal to the node process this test started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
 /// A free TCP port on loopback for a node to listen on. Taken below the
 /// kernel's ephemeral range (32768 and up on Linux): a port from that range,
 /// released for the node, can meanwhile become the source port of another

@@ -6,11 +6,16 @@
 #![allow(dead_code)]
 
 use std::fmt::Debug;
+use std::io::Write;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::thread;
 use std::time::Duration;
 
 use rtr_core::flags;
 use rtr_core::keyseg::{KeySegment, KeyType};
-use rtr_core::protocol::ChanId;
+use rtr_core::protocol::codec::{self, Frame};
+use rtr_core::protocol::{Bytes, ChanId, Delivery, Payload};
 use rtr_core::{Message, MsgType, OpenParams, Rtr, RtrError, Status, Tid, Which};
 
 /// Longest a test waits for a message that must come.
@@ -152,4 +157,30 @@ pub fn round_trip(client: &Rtr, c: ChanId, server: &Rtr, s: ChanId, key: u32) ->
     expect_accepted(server, s, tid);
     expect_accepted(client, c, tid);
     tid
+}
+
+/// A node daemon's socket in `dir` that says welcome to one connection and
+/// then does what the test says: join the handle for the node's end.
+pub fn fake_node(dir: &Path) -> (PathBuf, thread::JoinHandle<UnixStream>) {
+    let socket = dir.join("fake.sock");
+    let listener = UnixListener::bind(&socket).unwrap();
+    let accept = thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let hello = codec::read_frame(&mut s).unwrap();
+        assert!(matches!(codec::decode(&hello), Ok(Frame::Hello { .. })));
+        s.write_all(&codec::encode(&Frame::Welcome { conn: 1, node: 1, incarnation: 1 })).unwrap();
+        s
+    });
+    (socket, accept)
+}
+
+/// The frame a node sends to deliver a reply carrying `body` on `chan`.
+pub fn reply_frame(chan: ChanId, body: &[u8]) -> Vec<u8> {
+    codec::encode(&Frame::Delivery(Delivery {
+        chan,
+        msgtype: MsgType::Reply,
+        tid: None,
+        evtnum: 0,
+        payload: Payload::Data(Bytes::from(body)),
+    }))
 }
