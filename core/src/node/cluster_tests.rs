@@ -2415,3 +2415,129 @@ fn a_commit_sent_again_to_a_node_that_lost_the_branch_is_answered_and_the_client
     assert!(c.take(BE, SERVER).iter().all(|x| x.2 != Some(tid)), "nothing of it here to present");
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(tid), Some(Status::Srvdied))]);
 }
+
+/// Simulator seed 24 (disk faults): a router handed a lost node's commit
+/// to the range's active partition, whose journal was full at that moment.
+/// The refused write was logged and the hand-off dropped: the router waited
+/// for `Adopted` for ever and so did the client. The work is committed (it
+/// may not be dropped), so it is written again with the refused commit
+/// records until it fits, and only then answered and presented.
+#[test]
+fn a_hand_off_refused_by_a_full_journal_is_written_again_not_dropped() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    let t1 = c.tid();
+    let now = c.now;
+    let part = c.node(BE).show_partitions().0[0].id;
+    let adopt = ToBackend::Adopt { part, tid: t1, msgs: vec![msg(5, "one")], reason: 0 };
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(adopt));
+    c.collect();
+    let refused: Vec<u64> = c.syncs.iter().filter(|(i, _)| *i == BE).map(|(_, t)| *t).collect();
+    assert_eq!(refused.len(), 1, "the hand-off's synced write");
+    c.syncs.retain(|(i, _)| *i != BE);
+    c.node(BE).journal_done(now, refused[0], Err(Status::Jnlfull));
+    c.collect();
+    let answers = c.take_wire(BE, TR1);
+    assert!(!answers.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Adopted { .. }))), "{answers:?}");
+    assert!(c.take(BE, SERVER).is_empty(), "nothing presented that is not durable");
+    // Space again: written again, then answered and presented.
+    c.now += super::backend::COMMIT_RETRY;
+    let now = c.now;
+    c.node(BE).tick(now);
+    c.collect();
+    let commits = c.journals[BE].iter().filter(|r| r.tid == t1 && r.kind == RecordKind::Commit).count();
+    assert_eq!(commits, 2, "written again");
+    c.sync_unpumped();
+    c.collect();
+    let answers = c.take_wire(BE, TR1);
+    assert!(answers.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Adopted { tid, .. }) if *tid == t1)));
+    let s = c.take(BE, SERVER);
+    assert_eq!(
+        s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(),
+        vec![(MsgType::Msg1Uncertain, Some(t1)), (MsgType::Accepted, Some(t1))]
+    );
+}
+
+/// Simulator seed 24 again: the router's `Forget` of an applied commit was
+/// on its way when the backend stopped. The restarted node kept the commit
+/// answerable (its journal said so) and nobody ever told it to forget: its
+/// oldest segment stayed pinned until the journal was full for good. A
+/// restarted node reports its journal's commits; those the router forgot
+/// already are forgotten there again.
+#[test]
+fn a_forget_lost_with_a_restart_is_sent_again() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.take(BE, SERVER);
+    c.server_accept(1, t1);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    c.ack(1, t1);
+    // The frontend's acknowledgement reaches tr1 ...
+    c.now += crate::node::router::FLUSH_AFTER;
+    let now = c.now;
+    c.node(FE).tick(now);
+    c.pump();
+    // ... and tr1's forget is lost with be.
+    c.now += crate::node::router::FLUSH_AFTER;
+    let now = c.now;
+    c.node(TR1).tick(now);
+    c.collect();
+    let lost = c.take_wire(TR1, BE);
+    assert!(lost.iter().any(|m| matches!(m, Internal::Be(ToBackend::Forget { .. }))), "{lost:?}");
+    let kinds = |c: &Cluster| c.journals[BE].iter().filter(|r| r.tid == t1).map(|r| r.kind).collect::<Vec<_>>();
+    assert_eq!(kinds(&c).last(), Some(&RecordKind::Applied));
+    c.kill(BE);
+    c.restart(BE);
+    c.flush_batches();
+    assert_eq!(kinds(&c).last(), Some(&RecordKind::Done), "{:?}", kinds(&c));
+}
+
+/// Simulator seeds 21, 104, 249 (disk faults): be2 took over be's journal,
+/// which held committed work of a key range be2 does not serve. be2 held
+/// the journal for ever (nothing here could present that work) and be
+/// could never start again on it. The journal is let go once nothing in it
+/// is for this node, and be hands the work on when it starts again.
+#[test]
+fn a_taken_over_journal_holding_only_work_for_other_ranges_is_let_go() {
+    let mut c = ready();
+    // be also serves keys 2001 to 3000; be2 stands by for 0 to 1000 only.
+    let open = Request::Open {
+        chan: 2,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(2001, 3000),
+    };
+    c.req(BE, SERVER, open);
+    assert_eq!(c.take(BE, SERVER)[0].1, MsgType::Opened);
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(2500, "other") });
+    assert!(c.take(BE, SERVER).iter().any(|x| x.2 == Some(t1)));
+    c.server_accept(2, t1);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    // Committed, not acknowledged by be's server: be dies, be2 takes over
+    // its journal for keys 0 to 1000 and finds t1 for 2001 to 3000.
+    c.kill(BE);
+    c.sync();
+    assert!(c.take(BE2, SERVER).iter().all(|x| x.2 != Some(t1)), "not be2's range");
+    assert!(c.released.iter().any(|(k, _)| *k == BE2), "the journal is let go: {:?}", c.released);
+    // be starts again on its journal and presents t1 (uncertain) itself.
+    c.restart(BE);
+    let open = Request::Open {
+        chan: 2,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(2001, 3000),
+    };
+    c.req(BE, SERVER, open);
+    c.sync();
+    let s = c.take(BE, SERVER);
+    assert!(s.iter().any(|x| x.1 == MsgType::Msg1Uncertain && x.2 == Some(t1)), "{s:?}");
+}

@@ -363,6 +363,34 @@ impl Journals {
 
     /// After a run: every journal passes `verify` (only a torn tail is
     /// allowed, never corruption). Returns the problems found.
+    /// For a replay's trace: each real journal's live transactions (no
+    /// `Done` yet), oldest first, with the kinds of their records: what
+    /// pins a journal that stays full.
+    pub fn live_summary(&self) -> Vec<String> {
+        let Journals::Real(r) = self else { return Vec::new() };
+        let mut out = Vec::new();
+        for (name, fs) in &r.devices {
+            let Ok(scan) = crate::journal::scan_on(&*fs.storage(), &config().dir) else { continue };
+            let mut live: Vec<(Tid, u64, Vec<String>)> = Vec::new();
+            for e in scan.entries.iter().filter(|e| !e.stale) {
+                let r = &e.record;
+                match r.kind {
+                    RecordKind::Fence => {}
+                    RecordKind::Done => live.retain(|(t, _, _)| *t != r.tid),
+                    kind => match live.iter_mut().find(|(t, _, _)| *t == r.tid) {
+                        Some((_, _, kinds)) => kinds.push(format!("{kind:?}")),
+                        None => live.push((r.tid, e.segment, vec![format!("{kind:?}")])),
+                    },
+                }
+            }
+            out.push(format!("journal {name}: {} live transactions", live.len()));
+            for (tid, seg, kinds) in live.iter().take(12) {
+                out.push(format!("  {tid} from segment {seg}: {}", kinds.join(" ")));
+            }
+        }
+        out
+    }
+
     pub fn verify(&self) -> Vec<String> {
         let Journals::Real(r) = self else { return Vec::new() };
         let mut out = Vec::new();

@@ -52,6 +52,13 @@
 //! routers in 3000..3599 disagrees any more, so the disagreement entry is
 //! seed 7248, all faults with one router (a router restarted with its
 //! journals recycled drives a rejected transaction afresh).)
+//! (Third session of 2026-12-05: seed 100 passes. With disk faults alone
+//! the runs that failed (32 of seeds 0..599, one router) were a hand-off
+//! dropped when a full journal refused it, forgets lost with a node that
+//! stopped (its journal then pinned until full for good), and taken-over
+//! journals held for ever for work of ranges their reader does not serve;
+//! all three fixed, none of seeds 0..599 fails. Seed 69 (two routers) is
+//! the one disk-only failure left in 0..299: a journal left corrupt.)
 
 use super::{Faults, SimConfig, ViolationKind};
 
@@ -84,10 +91,10 @@ pub const KNOWN: &[Known] = &[
         kind: ViolationKind::Disagreement,
     },
     Known {
-        defect: "a commit lost with a failed disk: a transaction the client saw accepted is applied by none of its key range's servers (a journal that fails while commits are being made durable and handed on)",
-        seed: 100,
-        routers: 1,
+        defect: "a lost node's journal left corrupt (a record with a bad checksum followed by valid ones) after a reader of it was fenced while writing and the owner's own open failed on a full disk: nobody can open it again (found with disk faults only, two routers)",
+        seed: 69,
+        routers: 2,
         faults: Faults::DISK,
-        kind: ViolationKind::AcceptedNotApplied,
+        kind: ViolationKind::NoOutcome,
     },
 ];

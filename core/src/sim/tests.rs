@@ -114,6 +114,16 @@ fn once_known_runs_pass() {
         // for that router) answered "not committed here": the commit was
         // settled as failed while the branches later committed (7082).
         (7082, 2, Faults::ALL),
+        // Disk faults alone (2026-12-05): a hand-off dropped because a full
+        // journal refused it (24, 91; in 24 also a forget lost with a node
+        // that stopped, which pinned its journal until it was full for
+        // good); a lost node's journal held for ever by a reader that does
+        // not serve the ranges of the work left in it, so the node could
+        // never start again (100, 192).
+        (24, 1, Faults::DISK),
+        (100, 1, Faults::DISK),
+        (91, 1, Faults::DISK),
+        (192, 1, Faults::DISK),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

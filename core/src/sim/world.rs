@@ -330,6 +330,11 @@ impl World {
                 self.chk.violate(ViolationKind::JournalCorrupt, problem);
             }
         }
+        if self.cfg.verbose {
+            for line in self.disk.live_summary() {
+                self.trace.note(self.now, line);
+            }
+        }
         self.report.sim_micros = self.now;
         self.report.violations = std::mem::take(&mut self.chk.violations);
         self.report.known = self.chk.known.iter().map(|(k, n)| (*k, *n)).collect();

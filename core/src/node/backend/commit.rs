@@ -111,6 +111,7 @@ impl Backend {
             return;
         }
         self.commit_retry_at = None;
+        self.retry_adopts(ctx);
         for token in std::mem::take(&mut self.commit_retry) {
             if let Some(c) = self.committing.get(&token) {
                 ctx.journal(vec![(c.tid, TxRecord::Commit { reason: c.reason })], true, Some(token));
@@ -207,6 +208,12 @@ impl Backend {
                 self.answerable.insert(tid);
             } else if self.journal {
                 ctx.journal(vec![(tid, TxRecord::Done)], false, None);
+            }
+        } else if f.unacked == 0 {
+            // What was presented here of a taken-over transaction is done;
+            // the rest is for ranges this node does not serve.
+            if let Some(&jid) = self.adopted_tx.get(&tid) {
+                self.release_if_stranded(ctx, jid);
             }
         }
     }
@@ -340,7 +347,7 @@ impl Backend {
             && !self.answerable.contains(&tid)
             && !self.committing_tx.contains_key(&tid)
             && !self.finishing.contains_key(&tid)
-            && !self.adopting.values().any(|a| a.tid == tid)
+            && !self.adopting.values().chain(&self.adopt_retry).any(|a| a.tid == tid)
             && !self.handing_off.keys().any(|(t, _)| *t == tid)
             && !self.resolving.values().any(|r| r.tid == tid)
             && !self.recovered.values().flatten().any(|r| r.tid == tid)

@@ -250,6 +250,9 @@ pub struct Backend {
     pub(super) policy: roles::RecoveryPolicy,
     /// Handed-off work being made durable here: token -> unit.
     adopting: Map<u64, roles::Adopting>,
+    /// Handed-off work a full journal refused: written again at
+    /// `commit_retry_at`.
+    adopt_retry: Vec<roles::Adopting>,
     /// Every transaction with a commit record in this node's journal at
     /// start-up: routers that waited for these commits when the node went
     /// away learn them when they link again.

@@ -123,7 +123,47 @@ impl Backend {
         }
         if self.adopted_open.get(&jid).copied().unwrap_or(0) == 0 {
             self.release_adopted(ctx, jid);
+        } else {
+            self.release_if_stranded(ctx, jid);
         }
+    }
+
+    /// Taken-over journal `jid` holds nothing more this node will present:
+    /// every transaction still open there is committed work of key ranges
+    /// no partition here serves (none claimed it), with nothing in doubt.
+    /// The journal is let go and that work left in it for its owner, which
+    /// replays it when it starts again and hands it to the ranges' active
+    /// partitions (`hand_off`). Held here, it waited for ever and its owner
+    /// could never start again (simulator seeds 21, 104, 108 of the disk
+    /// faults: every backend but one locked out). A transaction partly
+    /// presented here is left whole: the owner presents all of it again,
+    /// uncertain, as after any recovery.
+    pub(super) fn release_if_stranded(&mut self, ctx: &mut Ctx, jid: u32) {
+        if !self.adopted.values().any(|j| *j == jid) || self.in_doubt.values().any(|d| d.jid == jid) {
+            return;
+        }
+        let open: Vec<Tid> = self.adopted_tx.iter().filter(|(_, j)| **j == jid).map(|(t, _)| *t).collect();
+        let busy = |b: &Backend, tid: &Tid| {
+            b.branches.keys().any(|(t, _)| t == tid) || b.handing_off.keys().any(|(t, _)| t == tid)
+        };
+        if open.is_empty() || open.iter().any(|t| busy(self, t)) {
+            return;
+        }
+        let Some(node) = self.adopted.iter().find(|(_, j)| **j == jid).map(|(n, _)| n.clone()) else { return };
+        ctx.log(format!(
+            "the journal of {node} taken over here holds {} committed transaction(s) of key ranges this node does \
+             not serve: let go, for {node} to hand them on when it starts again",
+            open.len()
+        ));
+        for tid in &open {
+            self.adopted_tx.remove(tid);
+            self.finishing.remove(tid);
+        }
+        for list in self.recovered.values_mut() {
+            list.retain(|r| !open.contains(&r.tid));
+        }
+        self.adopted_open.remove(&jid);
+        self.release_adopted(ctx, jid);
     }
 
     /// Take in a lost node's journal: undecided transactions are rolled
@@ -254,6 +294,8 @@ impl Backend {
         *left = left.saturating_sub(1);
         if *left == 0 {
             self.release_adopted(ctx, jid);
+        } else {
+            self.release_if_stranded(ctx, jid);
         }
     }
 

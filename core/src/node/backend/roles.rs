@@ -689,17 +689,25 @@ impl Backend {
             }
             return self.commit_adopted_branch(ctx, from, tid, part, reason);
         }
-        if let Some(a) = self.adopting.values_mut().find(|a| a.tid == tid && a.part == part) {
+        if let Some(a) =
+            self.adopting.values_mut().chain(self.adopt_retry.iter_mut()).find(|a| a.tid == tid && a.part == part)
+        {
             a.routers.push(from);
             return;
         }
-        let a = Adopting { part, tid, facility: facility.clone(), msgs, reason, routers: vec![from] };
+        let a = Adopting { part, tid, facility, msgs, reason, routers: vec![from] };
         if !self.journal {
             return self.adopted(ctx, a);
         }
+        self.write_adopting(ctx, a);
+    }
+
+    /// Write handed-off work's messages and commit (synced) under a new
+    /// token; `adopt_written` hears the result.
+    fn write_adopting(&mut self, ctx: &mut Ctx, a: Adopting) {
         let mut recs: Vec<_> =
-            a.msgs.iter().map(|m| (tid, TxRecord::Msg { facility: facility.clone(), data: m.clone() })).collect();
-        recs.push((tid, TxRecord::Commit { reason }));
+            a.msgs.iter().map(|m| (a.tid, TxRecord::Msg { facility: a.facility.clone(), data: m.clone() })).collect();
+        recs.push((a.tid, TxRecord::Commit { reason: a.reason }));
         self.next_token += 1;
         let token = self.next_token;
         ctx.journal(recs, true, Some(token));
@@ -711,11 +719,33 @@ impl Backend {
         let Some(a) = self.adopting.remove(&token) else { return false };
         match result {
             Ok(()) => self.adopted(ctx, a),
-            // Not durable: no answer; the router sends it again when this
-            // node links again (a failed journal write stops the node).
+            // A full journal refused it: the work is committed (the router
+            // decided, and the node that had it gave it up), so it may not
+            // be dropped. Written again with the refused commit records;
+            // the router waits for `Adopted` meanwhile (simulator seed 24 of
+            // the disk faults: the hand-off was logged and forgotten, and
+            // the client waited for ever).
+            Err(Status::Jnlfull) => {
+                ctx.log(format!(
+                    "handed-off {}: the journal is full; written again in {} ms",
+                    a.tid,
+                    super::commit::COMMIT_RETRY.as_millis()
+                ));
+                self.adopt_retry.push(a);
+                self.commit_retry_at.get_or_insert(ctx.now + super::commit::COMMIT_RETRY);
+            }
+            // Any other failed journal write stops the node; the router
+            // sends the hand-off again when the node links again.
             Err(status) => ctx.log(format!("handed-off {} could not be made durable: {status:?}", a.tid)),
         }
         true
+    }
+
+    /// Write again the hand-offs a full journal refused (with the commits).
+    pub(super) fn retry_adopts(&mut self, ctx: &mut Ctx) {
+        for a in std::mem::take(&mut self.adopt_retry) {
+            self.write_adopting(ctx, a);
+        }
     }
 
     fn adopted(&mut self, ctx: &mut Ctx, a: Adopting) {

@@ -280,6 +280,15 @@ impl Router {
                 ctx.to_backend(took, ToBackend::Inquire { tid, facility });
             }
         }
+        if read {
+            // Commits this router forgot already that the journal still
+            // holds: the forget was lost (it was on its way when the node
+            // stopped, simulator seed 24 of the disk faults). Told again,
+            // or the commit stays answerable there and pins the journal's
+            // oldest segment until the journal is full for good.
+            let reader = ctx.topo.name(took).to_string();
+            self.forget_again(ctx, &reader, committed);
+        }
         let mut lost: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| *n == node).map(|(r, _)| *r).collect();
         if read {
             // Its link here may not have gone yet (a standby took its
@@ -320,6 +329,12 @@ impl Router {
             c.pending.retain(|n| !lost.contains(n));
             if committed.contains(&tid) {
                 c.durable += 1;
+                // The commit is in `node`'s journal: whoever reads it next
+                // (the node itself, restarted) keeps it answerable until
+                // told to forget it. Without this name a commit settled
+                // only by a journal read was never forgotten, and pinned
+                // the node's journal until it was full for good.
+                super::forget::add_name(&mut c.holders, node);
             } else {
                 let (gone, kept): (Vec<CommitBranch>, Vec<CommitBranch>) =
                     std::mem::take(&mut c.branches).into_iter().partition(|b| lost.contains(&b.node));

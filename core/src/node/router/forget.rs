@@ -129,6 +129,19 @@ impl Router {
         }
     }
 
+    /// Node `name` reports commits in a journal it read (its own at a
+    /// restart, or a lost node's): those this router forgot already are
+    /// forgotten there again (a `Forget` lost with a link is never sent
+    /// twice otherwise). One not remembered stays answerable (the safe side).
+    pub(super) fn forget_again(&mut self, ctx: &Ctx, name: &str, tids: &[Tid]) {
+        let f = &mut self.forgets;
+        let again: Vec<Tid> = tids.iter().copied().filter(|t| f.forgotten.map.contains_key(t)).collect();
+        if !again.is_empty() {
+            f.due.entry(name.to_string()).or_default().extend(again);
+            f.since.get_or_insert(ctx.now);
+        }
+    }
+
     fn queue_forget(&mut self, ctx: &Ctx, tid: Tid, holders: Vec<String>) {
         let f = &mut self.forgets;
         f.forgotten.insert(tid, ());
