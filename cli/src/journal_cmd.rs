@@ -503,6 +503,7 @@ fn payload_summary(e: &ScanEntry) -> (String, Vec<(&'static str, Json)>) {
         Ok(TxRecord::Commit { reason }) => (format!("reason {reason}"), vec![("reason", reason.into())]),
         Ok(TxRecord::Abort | TxRecord::Done | TxRecord::Applied) => (String::new(), vec![]),
         Ok(TxRecord::PresumedAbort) => ("presumed by a recovery".into(), vec![("presumed", true.into())]),
+        Ok(TxRecord::KeptAbort) => ("kept until its router forgets it".into(), vec![("kept", true.into())]),
         Ok(TxRecord::Exception { status, strikes, committed }) => (
             format!(
                 "status {} ({status}), {strikes} strikes, {}",

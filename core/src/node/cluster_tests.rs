@@ -2326,7 +2326,10 @@ fn a_transaction_a_router_rolled_back_by_asking_is_not_started_again_by_a_re_dri
         s.iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(),
         vec![(MsgType::Rejected, Some(Status::Routerunavailtmo))]
     );
+    // A rollback found by asking has no frontend at tr2 to wait for: be is
+    // told to forget it at once (kept, it would pin be's journal for good).
     // be restarts with the rollback's records recycled: it knows nothing of tid.
+    c.flush_batches();
     c.recycle(BE);
     assert!(c.journals[BE].iter().all(|r| r.tid != tid));
     c.kill(BE);
@@ -2540,4 +2543,43 @@ fn a_taken_over_journal_holding_only_work_for_other_ranges_is_let_go() {
     c.sync();
     let s = c.take(BE, SERVER);
     assert!(s.iter().any(|x| x.1 == MsgType::Msg1Uncertain && x.2 == Some(t1)), "{s:?}");
+}
+
+/// Simulator seeds 7322, 7712 (one router): tr1 rejected a transaction and
+/// told be, whose server heard "rejected"; the outcome to the frontend was
+/// lost with tr1. be restarted with its journal recycled: it wrote `Abort`
+/// and `Done` together, so the rejection went with its segment, and the
+/// frontend's re-drive through tr2 found nobody who knew the tid, started
+/// it afresh and committed it. A router's rejection is now kept answerable
+/// in the journal (`KeptAbort`) until the client's frontend has it.
+#[test]
+fn a_rejection_the_client_never_heard_stays_answerable_across_a_restart() {
+    let mut c = ready();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Reject { chan: 1, tid, reason: 3, flags: 0 });
+    c.pump_only(BE, TR1);
+    assert_eq!(c.take_wire(TR1, FE).len(), 1, "the outcome to the frontend is lost");
+    c.pump();
+    let s = c.take(BE, SERVER);
+    assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Rejected], "{s:?}");
+    let kinds = |c: &Cluster| c.journals[BE].iter().filter(|r| r.tid == tid).map(|r| r.kind).collect::<Vec<_>>();
+    // be restarts, its journal recycled as far as it may be: the rejection stays.
+    c.recycle(BE);
+    assert_eq!(kinds(&c).last(), Some(&RecordKind::Abort), "{:?}", kinds(&c));
+    c.kill(BE);
+    c.restart(BE);
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    c.take(BE, SERVER);
+    // tr1 dies; the frontend drives the transaction again through tr2.
+    c.kill(TR1);
+    c.sync();
+    let out = c.take(FE, CLIENT);
+    assert_eq!(out.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Rejected], "{out:?}");
+    assert!(c.take(BE, SERVER).iter().all(|x| x.2 != Some(tid)), "be's server never sees it again");
+    // The client has it now: be is told to forget the rejection.
+    c.flush_batches();
+    assert_eq!(kinds(&c).last(), Some(&RecordKind::Done), "{:?}", kinds(&c));
 }

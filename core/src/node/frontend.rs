@@ -73,7 +73,7 @@ pub struct Frontend {
     /// tids arrive in increasing order: a tid at or below this mark that is
     /// not a channel's current one is finished, and starts nothing.
     last_seq: Map<ConnId, u64>,
-    /// Commits whose outcome reached this node, to acknowledge to the
+    /// Outcomes (commits and rejections) that reached this node, to acknowledge to the
     /// router on another node that sent it (`ToRouter::Acked`): the
     /// frontend will not drive them again, so their backends may forget
     /// them. Sent with the next message to that router, or after
@@ -217,9 +217,10 @@ impl Frontend {
                 }
             }
             ToFrontend::Outcome { tid, client, accepted, status, reason } => {
-                if accepted && from != LOCAL {
+                if from != LOCAL {
                     // Delivered below, or its channel moved on or closed:
-                    // either way this frontend will not drive it again.
+                    // either way this frontend will not drive it again, so
+                    // the backends may forget its commit or its rejection.
                     self.acks.entry(from).or_default().push(tid);
                     self.acks_since.get_or_insert(ctx.now);
                 }

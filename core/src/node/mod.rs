@@ -325,6 +325,11 @@ pub enum ToRouter {
         /// False when an operator made a partition active without it
         /// (`--ignore-recovery`): the journal may still hold any of them.
         read: bool,
+        /// Rejections the node's own journal keeps answerable (`KeptAbort`),
+        /// reported at its restart: those the router forgot already are
+        /// forgotten there again. Empty from a reader of another node's
+        /// journal (it finishes them there).
+        aborted: Vec<Tid>,
     },
     PartitionDown {
         facility: String,

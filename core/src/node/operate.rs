@@ -93,6 +93,14 @@ impl Backend {
                  that drives it again hears what the node still remembers)"
             ));
         }
+        if change == TxChange::Forget && self.answerable_aborts.remove(&tid) {
+            // A rejection kept for a frontend that may not have heard it.
+            ctx.journal(vec![(tid, TxRecord::Done)], false, None);
+            return Ok(format!(
+                "transaction {tid} forgotten: its rejection is no longer kept answerable in the journal (a frontend \
+                 that drives it again hears what the node still remembers)"
+            ));
+        }
         let Some(at) = self.exceptions.iter().position(|e| e.tid == tid) else {
             return Err(("NOSUCHTX", format!("transaction {tid} is not set aside on this node")));
         };

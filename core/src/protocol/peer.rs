@@ -23,7 +23,7 @@ use crate::MAX_MSGLEN;
 
 /// The node-to-node protocol version. A peer speaking another one is refused
 /// at the handshake (`VERSION` reason) before any message is exchanged.
-pub const PEER_VERSION: u8 = 4;
+pub const PEER_VERSION: u8 = 5;
 /// Largest frame between nodes: a message of `RTR_MAX_MSGLEN` plus headers,
 /// or a handshake with many facility definitions.
 pub const MAX_PEER_FRAME: usize = 1 << 20;
@@ -445,11 +445,12 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.bytes(data);
                 w.u8(u8::from(*to_servers));
             }
-            ToRouter::TookOver { node, committed, read } => {
+            ToRouter::TookOver { node, committed, read, aborted } => {
                 w.u8(TR_TOOKOVER);
                 w.str(node);
                 tid_list(w, committed);
                 w.u8(u8::from(*read));
+                tid_list(w, aborted);
             }
             ToRouter::Acked { tids } => {
                 w.u8(TR_ACKED);
@@ -658,7 +659,8 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             let node = r.str(MAX_NAME)?;
             let committed = read_tid_list(r)?;
             let read = r.u8()? != 0;
-            Internal::Tr(ToRouter::TookOver { node, committed, read })
+            let aborted = read_tid_list(r)?;
+            Internal::Tr(ToRouter::TookOver { node, committed, read, aborted })
         }
         TR_ACKED => Internal::Tr(ToRouter::Acked { tids: read_tid_list(r)? }),
         BE_FORGET => Internal::Be(ToBackend::Forget { tids: read_tid_list(r)? }),

@@ -60,6 +60,8 @@ pub const LARGEST_PAYLOAD: usize = 1 + MAX_FACILITY_BYTES + crate::MAX_MSGLEN;
 const DURABLE_VOTE: u8 = 1;
 /// The `Abort` payload of a presumed abort.
 const PRESUMED_ABORT: u8 = 1;
+/// The `Abort` payload of a decided abort kept answerable until forgotten.
+pub(crate) const KEPT_ABORT: u8 = 2;
 /// Payload bytes of a `Commit`: the reason.
 const COMMIT_BYTES: usize = 4;
 /// Payload bytes of an `Exception`: status, strikes, committed.
@@ -87,6 +89,14 @@ pub enum TxRecord {
     /// "aborted" from such a record, a probe rejected the transaction, and
     /// its frozen router's commit was then handed on and applied).
     PresumedAbort,
+    /// A router's rejection, kept answerable until that router says the
+    /// client's frontend has the outcome (`Done` then): a frontend that
+    /// never heard it drives the transaction again later, and must hear
+    /// "rejected", not find nobody who knows the tid and start it afresh
+    /// (simulator seeds 7248, 7322, 7712: a restart recycled the rejection
+    /// and the re-drive committed it). Written only by a node with peers;
+    /// a restart keeps it, a reader of a lost node's journal finishes it.
+    KeptAbort,
     /// Every server acknowledged the outcome: the journal may free the
     /// transaction's space.
     Done,
@@ -143,7 +153,7 @@ impl TxRecord {
             TxRecord::Msg { .. } => RecordKind::Msg,
             TxRecord::Vote { .. } => RecordKind::Vote,
             TxRecord::Commit { .. } => RecordKind::Commit,
-            TxRecord::Abort | TxRecord::PresumedAbort => RecordKind::Abort,
+            TxRecord::Abort | TxRecord::PresumedAbort | TxRecord::KeptAbort => RecordKind::Abort,
             TxRecord::Done => RecordKind::Done,
             TxRecord::Applied => RecordKind::Applied,
             TxRecord::Exception { .. } => RecordKind::Exception,
@@ -167,6 +177,7 @@ impl TxRecord {
             }
             TxRecord::Vote { durable: true } => vec![DURABLE_VOTE],
             TxRecord::PresumedAbort => vec![PRESUMED_ABORT],
+            TxRecord::KeptAbort => vec![KEPT_ABORT],
             TxRecord::Vote { durable: false } | TxRecord::Abort | TxRecord::Done | TxRecord::Applied => Vec::new(),
             TxRecord::Commit { reason } => reason.to_le_bytes().to_vec(),
             TxRecord::Exception { status, strikes, committed } => {
@@ -220,6 +231,7 @@ impl TxRecord {
             RecordKind::Abort => match payload {
                 [] => Ok(TxRecord::Abort),
                 [PRESUMED_ABORT] => Ok(TxRecord::PresumedAbort),
+                [KEPT_ABORT] => Ok(TxRecord::KeptAbort),
                 [b] => Err(DecodeError::BadValue { kind, what: "presumed", value: *b }),
                 _ => Err(DecodeError::Length { kind, len: payload.len(), expected: "0 or 1" }),
             },

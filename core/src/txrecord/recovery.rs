@@ -16,6 +16,9 @@
 //! - committed with no message here: nothing to replay, its `Done` is written;
 //! - a durable vote, no outcome, not aborted: in doubt (another node may have
 //!   committed it); its router decides;
+//! - aborted by a router's rejection kept answerable (`KeptAbort`, no
+//!   `Done`): kept until that router forgets it (a reader of a lost node's
+//!   journal writes its `Done`);
 //! - aborted: its `Done` is written;
 //! - anything else is undecided: presumed abort (nobody was told of a
 //!   commit, and the servers' uncommitted work died with them); `Abort` and
@@ -29,7 +32,7 @@
 
 use std::collections::HashMap;
 
-use super::{DecodeError, TxRecord};
+use super::{DecodeError, TxRecord, KEPT_ABORT};
 use crate::journal::{Record, RecordKind};
 use crate::protocol::Bytes;
 use crate::tid::Tid;
@@ -48,6 +51,9 @@ pub enum TxFate {
     CommittedEmpty,
     /// Voted durably, no outcome: kept in doubt until its router decides.
     InDoubt,
+    /// A router's rejection kept answerable (`KeptAbort`) until the router
+    /// says the client has it.
+    AbortAnswerable,
     /// Aborted, its `Done` not yet written: recovery writes it.
     Aborted,
     /// No outcome and no durable vote: recovery presumes abort.
@@ -66,6 +72,7 @@ impl TxFate {
             TxFate::Replay => "committed-awaiting-servers",
             TxFate::CommittedEmpty => "committed-nothing-to-replay",
             TxFate::InDoubt => "in-doubt",
+            TxFate::AbortAnswerable => "aborted-answerable",
             TxFate::Aborted => "aborted",
             TxFate::PresumedAbort => "undecided",
             TxFate::SetAside => "set-aside",
@@ -83,6 +90,10 @@ impl TxFate {
             TxFate::CommittedEmpty => "committed, with no message in this journal (a restart finishes it)",
             TxFate::InDoubt => {
                 "voted durably, no outcome recorded: in doubt (a restart keeps it and asks its router for the outcome)"
+            }
+            TxFate::AbortAnswerable => {
+                "rejected; kept so a frontend that never heard it is told so if it drives it again (freed when its \
+                 router forgets it)"
             }
             TxFate::Aborted => "aborted, its Done record not yet written",
             TxFate::PresumedAbort => "no outcome recorded (a restart presumes abort)",
@@ -119,6 +130,8 @@ pub struct TxSummary {
     /// The last `Commit`.
     pub commit: Option<CommitAt>,
     pub aborted: bool,
+    /// A router's rejection kept answerable (`KeptAbort`).
+    pub kept_abort: bool,
     /// A `Done` with no `Commit` after it.
     pub done: bool,
     /// An `Applied` with no `Commit` after it.
@@ -139,6 +152,7 @@ impl TxSummary {
             durable_vote: false,
             commit: None,
             aborted: false,
+            kept_abort: false,
             done: false,
             applied: false,
             set_aside: None,
@@ -158,6 +172,7 @@ impl TxSummary {
             (Some(_), Some(_)) if !self.aborted => TxFate::Replay,
             (Some(_), None) => TxFate::CommittedEmpty,
             (None, Some(_)) if self.durable_vote && !self.aborted => TxFate::InDoubt,
+            (None, _) if self.kept_abort => TxFate::AbortAnswerable,
             _ if self.aborted => TxFate::Aborted,
             _ => TxFate::PresumedAbort,
         }
@@ -181,6 +196,10 @@ impl TxSummary {
             }
             (_, Ok(TxRecord::Commit { reason })) => self.commit(at, reason),
             (RecordKind::Commit, Err(_)) => self.commit(at, 0),
+            (_, Ok(TxRecord::KeptAbort)) => {
+                self.aborted = true;
+                self.kept_abort = true;
+            }
             (_, Ok(TxRecord::Abort | TxRecord::PresumedAbort)) | (RecordKind::Abort, Err(_)) => self.aborted = true,
             (_, Ok(TxRecord::Done)) | (RecordKind::Done, Err(_)) => self.done = true,
             (_, Ok(TxRecord::Applied)) | (RecordKind::Applied, Err(_)) => self.applied = true,
@@ -280,6 +299,9 @@ pub struct Scan {
     /// Committed and applied, kept answerable until a router forgets them
     /// (their facility, in the order of their first records).
     pub answerable: Vec<(Tid, String)>,
+    /// Rejections kept answerable until their router forgets them
+    /// (`KeptAbort`, no `Done`), in the order of their first records.
+    pub answerable_aborts: Vec<Tid>,
     /// Records that did not decode (counted by their kind, see the notes).
     pub malformed: Vec<Malformed>,
 }
@@ -295,6 +317,7 @@ pub fn scan_records(records: &[Record]) -> Scan {
         match fate {
             TxFate::Done => {}
             TxFate::Answerable => scan.answerable.push((tid, facility)),
+            TxFate::AbortAnswerable => scan.answerable_aborts.push(tid),
             TxFate::SetAside => scan.set_aside.push(SetAsideTx { tid, facility, strikes: set_aside.unwrap_or(0) }),
             TxFate::Replay => {
                 // Replay implies a commit (see `fate`).
@@ -324,7 +347,11 @@ pub fn aborted_tids(records: &[Record]) -> Vec<Tid> {
     let committed = committed_tids(records);
     let mut v: Vec<Tid> = records
         .iter()
-        .filter(|r| r.kind == RecordKind::Abort && r.payload.is_empty() && committed.binary_search(&r.tid).is_err())
+        .filter(|r| {
+            r.kind == RecordKind::Abort
+                && (r.payload.is_empty() || r.payload[..] == [KEPT_ABORT])
+                && committed.binary_search(&r.tid).is_err()
+        })
         .map(|r| r.tid)
         .collect();
     v.sort();

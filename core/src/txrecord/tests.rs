@@ -289,7 +289,7 @@ fn malformed_records_are_reported_and_count_by_kind() {
         raw(3, RecordKind::Commit, &[0, 0, 0, 0]),
         raw(3, RecordKind::Exception, &[1]),
         raw(4, RecordKind::Msg, b"\x01Fz"),
-        raw(4, RecordKind::Abort, &[2]),
+        raw(4, RecordKind::Abort, &[3]),
         raw(5, RecordKind::Msg, b""),
         raw(5, RecordKind::Done, &[1]),
         raw(6, RecordKind::Fence, &[0; 24]),

@@ -183,6 +183,24 @@ impl Backend {
         }
     }
 
+    /// A router rejected `tid`: journaled without a sync (presumed abort
+    /// covers a lost record). With peers it is kept answerable (`KeptAbort`,
+    /// no `Done`) until the router says the client's frontend has the
+    /// outcome: a frontend that never heard it drives it again later, and
+    /// must find it rejected here, not unknown everywhere and started
+    /// afresh (docs/outcomes.md). Without peers nobody drives it again.
+    pub(super) fn write_rejection(&mut self, ctx: &mut Ctx, tid: Tid) {
+        if !self.journal {
+            return;
+        }
+        if self.keep_decided {
+            ctx.journal(vec![(tid, TxRecord::KeptAbort)], false, None);
+            self.answerable_aborts.insert(tid);
+        } else {
+            ctx.journal(vec![(tid, TxRecord::Abort), (tid, TxRecord::Done)], false, None);
+        }
+    }
+
     /// A server acknowledged a committed branch.
     pub(super) fn acked(&mut self, ctx: &mut Ctx, tid: Tid) {
         if let Some(f) = self.finishing.get_mut(&tid) {
@@ -288,8 +306,8 @@ impl Backend {
                     // rejected. Remembered (and journaled, like any
                     // rejection), so a router still holding its client's
                     // earlier messages cannot start it here afresh.
-                    if self.journal && self.keep_decided {
-                        ctx.journal(vec![(tid, TxRecord::Abort), (tid, TxRecord::Done)], false, None);
+                    if self.keep_decided {
+                        self.write_rejection(ctx, tid);
                     }
                     self.remember(tid, false, status, reason);
                 }
@@ -313,10 +331,7 @@ impl Backend {
             return;
         }
         if !accepted {
-            if self.journal {
-                // Presumed abort: no sync needed.
-                ctx.journal(vec![(tid, TxRecord::Abort), (tid, TxRecord::Done)], false, None);
-            }
+            self.write_rejection(ctx, tid);
             self.remember(tid, false, status, reason);
             for part in mine {
                 if self.branches.get(&(tid, part)).is_some_and(|b| b.aside) {
@@ -345,6 +360,7 @@ impl Backend {
         !self.branches.keys().any(|(t, _)| *t == tid)
             && !self.in_doubt.contains_key(&tid)
             && !self.answerable.contains(&tid)
+            && !self.answerable_aborts.contains(&tid)
             && !self.committing_tx.contains_key(&tid)
             && !self.finishing.contains_key(&tid)
             && !self.adopting.values().chain(&self.adopt_retry).any(|a| a.tid == tid)

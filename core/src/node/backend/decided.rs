@@ -64,11 +64,17 @@ impl Backend {
             match self.decided.get(&tid) {
                 Some(d) if d.committed => TxState::Committed,
                 Some(_) => TxState::Aborted,
+                None if self.answerable_aborts.contains(&tid) => TxState::Aborted,
                 None => TxState::Unknown,
             }
         } else {
             let bs: Vec<&Branch> = parts.iter().filter_map(|p| self.branches.get(&(tid, *p))).collect();
-            if bs.iter().any(|b| b.committed.is_some()) {
+            // Committed by a branch here, or found committed in a journal
+            // read here (a lost node's): its own branches' doubt does not
+            // hide that (simulator seed 7710: a reader of the lost node's
+            // journal, itself in doubt, answered "in doubt", and its
+            // router presumed abort while the lost node had committed).
+            if own_committed || bs.iter().any(|b| b.committed.is_some()) {
                 TxState::Committed
             } else if bs.iter().all(|b| b.voted_accept) {
                 TxState::InDoubt
@@ -105,7 +111,7 @@ impl Backend {
     pub(in crate::node) fn forget(&mut self, ctx: &mut Ctx, tids: Vec<Tid>) {
         let mut done = Vec::new();
         for tid in tids {
-            if self.answerable.remove(&tid) {
+            if self.answerable.remove(&tid) || self.answerable_aborts.remove(&tid) {
                 done.push((tid, TxRecord::Done));
             } else if self.finishing.contains_key(&tid) && !self.adopted_tx.contains_key(&tid) {
                 self.forget_early.insert(tid);

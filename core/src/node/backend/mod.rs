@@ -62,7 +62,6 @@ use crate::facility::RoleList;
 use crate::keyseg::{KeyLayout, KeyRange};
 use crate::status::Status;
 use crate::tid::Tid;
-use crate::txrecord::TxRecord;
 
 pub(super) struct Server {
     pub(super) part: PartId,
@@ -250,6 +249,9 @@ pub struct Backend {
     pub(super) policy: roles::RecoveryPolicy,
     /// Handed-off work being made durable here: token -> unit.
     adopting: Map<u64, roles::Adopting>,
+    /// Rejections by a router kept answerable in the journal (`KeptAbort`)
+    /// until that router forgets them: only with peers (docs/outcomes.md).
+    pub(super) answerable_aborts: super::Set<Tid>,
     /// Handed-off work a full journal refused: written again at
     /// `commit_retry_at`.
     adopt_retry: Vec<roles::Adopting>,
@@ -341,7 +343,9 @@ impl Backend {
             // router: a commit sent to this life is not in that list, and a
             // router that heard it again later would take it for lost.
             let node = ctx.topo.name(LOCAL).to_string();
-            let m = ToRouter::TookOver { node, committed: self.restart_committed.clone(), read: true };
+            let mut aborted: Vec<Tid> = self.answerable_aborts.iter().copied().collect();
+            aborted.sort();
+            let m = ToRouter::TookOver { node, committed: self.restart_committed.clone(), read: true, aborted };
             ctx.to_router(id, m);
         }
         // Journals of lost nodes this node holds: the router learns who
@@ -354,7 +358,10 @@ impl Backend {
             held.sort();
             for (node, jid) in held {
                 let committed = self.read_committed.get(jid).cloned().unwrap_or_default();
-                ctx.to_router(id, ToRouter::TookOver { node: node.clone(), committed, read: true });
+                ctx.to_router(
+                    id,
+                    ToRouter::TookOver { node: node.clone(), committed, read: true, aborted: Vec::new() },
+                );
             }
         }
         if !self.in_doubt.is_empty() {
@@ -443,10 +450,13 @@ impl Backend {
             }
         }
         for (tid, part) in expired {
-            if self.journal {
-                let recs = vec![(tid, TxRecord::Abort), (tid, TxRecord::Done)];
-                ctx.journal(recs, false, None);
-            }
+            // Kept answerable like a router's rejection: the frontend may
+            // still hold the transaction (cut off from every router) and
+            // drive it again much later; it must hear "rejected", its
+            // server having heard so (simulator seed 7248: recycled, then
+            // started afresh by that re-drive and committed). The re-drive's
+            // rejection reaches every backend, and its router forgets it.
+            self.write_rejection(ctx, tid);
             self.remember(tid, false, Status::Routerunavailtmo, 0);
             self.abort_branch(ctx, tid, part, Status::Routerunavailtmo, 0);
         }

@@ -66,6 +66,9 @@ impl Backend {
         // Applied before the crash, not yet forgotten: still answerable
         // (remembered committed above), and a router's `Forget` ends them.
         self.answerable.extend(scan.answerable.iter().map(|(tid, _)| *tid));
+        // Rejections kept for a frontend that may not have heard them: kept
+        // until their router forgets them (reported to it at the link).
+        self.answerable_aborts.extend(scan.answerable_aborts.iter().copied());
         if !scan.release.is_empty() {
             ctx.journal(scan.release, false, None);
         }
@@ -117,7 +120,12 @@ impl Backend {
         }
         for f in facilities {
             for r in ctx.topo.routers(&f) {
-                let m = ToRouter::TookOver { node: node.to_string(), committed: committed.clone(), read: true };
+                let m = ToRouter::TookOver {
+                    node: node.to_string(),
+                    committed: committed.clone(),
+                    read: true,
+                    aborted: Vec::new(),
+                };
                 ctx.to_router(r, m);
             }
         }
@@ -175,6 +183,11 @@ impl Backend {
         self.remember_aborted(&aborted_tids(records));
         let mut scan = scan_records(records);
         log_malformed(ctx, jid, &scan);
+        // A lost node's kept rejections stay in its journal as they are
+        // (answered here from the decided table meanwhile): the node keeps
+        // them again when it starts on it, until their router forgets them
+        // (simulator seed 7699: a reader finished one, the node restarted
+        // and recycled it, and a later re-drive started it afresh).
         self.keep_in_doubt(ctx, jid, std::mem::take(&mut scan.in_doubt));
         if !scan.release.is_empty() {
             ctx.journal_to(jid, scan.release);
@@ -329,7 +342,8 @@ impl Backend {
         }
         self.set_active(ctx, part);
         for r in ctx.topo.routers(&facility) {
-            ctx.to_router(r, ToRouter::TookOver { node: node.clone(), committed: Vec::new(), read: false });
+            let m = ToRouter::TookOver { node: node.clone(), committed: Vec::new(), read: false, aborted: Vec::new() };
+            ctx.to_router(r, m);
         }
         Ok(format!(
             "partition {facility}:{part} is active without recovering the journal of {node}: its unfinished \
@@ -412,6 +426,27 @@ impl Backend {
                     self.dispatch(ctx, part);
                 }
                 ctx.to_router(router, ToRouter::Durable { tid });
+            }
+            Err(_)
+                if d.jid != 0
+                    && (!self.adopted.values().any(|j| *j == d.jid)
+                        || self.committing_tx.contains_key(&tid)
+                        || self.branches.keys().any(|(t, _)| *t == tid)) =>
+            {
+                // A copy from a lost node's journal whose commit could not
+                // be written there: the journal was given up meanwhile
+                // (another node took it over, or it failed), or this node
+                // commits branches of its own of the tid. Nothing is said:
+                // the router counts answers per node, and took the copy's
+                // failure for the node's own (simulator seed 7153: the
+                // client heard "rejected" of a commit this node's own
+                // branch applied). A copy whose journal is still held stays
+                // in doubt and is asked about again.
+                if self.adopted.values().any(|j| *j == d.jid) {
+                    self.in_doubt.insert(tid, d);
+                } else {
+                    ctx.log(format!("{tid}: in doubt in a journal given up meanwhile: left to that journal's owner"));
+                }
             }
             Err(status) => {
                 // Still in doubt: asked again later.

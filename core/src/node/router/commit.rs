@@ -120,8 +120,12 @@ impl Router {
         // branch is for the asker's in-doubt copy; a node with branches
         // here has had its outcome above, which reaches that copy too).
         let mut told: Vec<NodeRef> = by_node.iter().map(|(n, _)| *n).collect();
+        // Every node told of a rejection keeps it answerable until the
+        // client's frontend has it (its names, for the forget).
+        let mut rejected_at: Vec<String> = Vec::new();
         for node in tx.inquirers.iter().filter(|n| !told.contains(n)) {
             ctx.to_backend(*node, ToBackend::Outcome { tid, parts: Vec::new(), accepted, status, reason });
+            super::forget::add_name(&mut rejected_at, ctx.topo.name(*node));
         }
         if !accepted && tx.redriven {
             // A re-driven transaction rejected: every backend node of the
@@ -135,10 +139,17 @@ impl Router {
             let (nodes, _) = self.backends_to_ask(ctx, &tx.facility, None);
             for node in nodes.into_iter().filter(|n| !told.contains(n)) {
                 ctx.to_backend(node, ToBackend::Outcome { tid, parts: Vec::new(), accepted, status, reason });
+                super::forget::add_name(&mut rejected_at, ctx.topo.name(node));
             }
         }
         if accepted && !by_node.is_empty() {
             return;
+        }
+        if !accepted {
+            for (node, _) in &by_node {
+                super::forget::add_name(&mut rejected_at, ctx.topo.name(*node));
+            }
+            self.outcome_settled(ctx, tid, rejected_at, tx.fe, tx.client_gone);
         }
         if !tx.client_gone {
             ctx.to_frontend(tx.fe, ToFrontend::Outcome { tid, client: tx.client, accepted, status, reason });
@@ -164,7 +175,7 @@ impl Router {
         if c.adopting == 0 {
             // Durable everywhere. (With a hand-off still being adopted,
             // its holders keep it answerable: the safe side.)
-            self.commit_settled(ctx, tid, c.holders, c.fe, c.gone);
+            self.outcome_settled(ctx, tid, c.holders, c.fe, c.gone);
         }
     }
 
@@ -198,7 +209,7 @@ impl Router {
             // that took a lost node's range). A participant that failed
             // to write it recovers in doubt and asks: the others keep it
             // answerable, not forgotten.
-            self.commit_settled(ctx, tid, c.holders, c.fe, c.gone);
+            self.outcome_settled(ctx, tid, c.holders, c.fe, c.gone);
         }
         if c.gone {
             return;

@@ -1,5 +1,6 @@
 //! When a commit may be forgotten: every participant made it durable and
-//! the client's frontend has the outcome (`ToRouter::Acked`), so nobody
+//! the client's frontend has the outcome (a rejection: once the frontend
+//! has it, the nodes told of it may forget it too) (`ToRouter::Acked`), so nobody
 //! will drive the transaction again or ask about it in doubt. Until then
 //! the backends keep it answerable in their journals (`Applied`); then
 //! they hear `ToBackend::Forget` and write `Done` (docs/outcomes.md).
@@ -84,13 +85,14 @@ pub(in crate::node) struct Forgets {
 }
 
 impl Router {
-    /// Commit `tid` is durable at every participant in `holders`, and the
-    /// client was sent its outcome (from frontend `fe`; `gone`: the client
+    /// Commit `tid` is durable at every participant in `holders` (or a
+    /// rejection of it was sent to every node in `holders`, which keep it
+    /// answerable), and the client was sent its outcome (from frontend `fe`; `gone`: the client
     /// went away, or its frontend's link did, and nobody was told). With
     /// no peers nobody else can ask, so there is nothing to forget; a
     /// frontend on this node acknowledges at once (it cannot outlive this
     /// router); otherwise the frontend's acknowledgement is awaited.
-    pub(super) fn commit_settled(&mut self, ctx: &Ctx, tid: Tid, holders: Vec<String>, fe: NodeRef, gone: bool) {
+    pub(super) fn outcome_settled(&mut self, ctx: &Ctx, tid: Tid, holders: Vec<String>, fe: NodeRef, gone: bool) {
         if ctx.topo.peers.is_empty() || holders.is_empty() {
             return;
         }
@@ -133,7 +135,7 @@ impl Router {
     /// restart, or a lost node's): those this router forgot already are
     /// forgotten there again (a `Forget` lost with a link is never sent
     /// twice otherwise). One not remembered stays answerable (the safe side).
-    pub(super) fn forget_again(&mut self, ctx: &Ctx, name: &str, tids: &[Tid]) {
+    pub(in crate::node) fn forget_again(&mut self, ctx: &Ctx, name: &str, tids: &[Tid]) {
         let f = &mut self.forgets;
         let again: Vec<Tid> = tids.iter().copied().filter(|t| f.forgotten.map.contains_key(t)).collect();
         if !again.is_empty() {
@@ -142,7 +144,7 @@ impl Router {
         }
     }
 
-    fn queue_forget(&mut self, ctx: &Ctx, tid: Tid, holders: Vec<String>) {
+    pub(super) fn queue_forget(&mut self, ctx: &Ctx, tid: Tid, holders: Vec<String>) {
         let f = &mut self.forgets;
         f.forgotten.insert(tid, ());
         for h in holders {

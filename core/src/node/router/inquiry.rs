@@ -124,9 +124,12 @@ impl Router {
             self.finish(ctx, tid, commit, status, 0);
             return;
         }
+        let mut told: Vec<String> = Vec::new();
         for Answer { node, parts, state } in q.answers {
             let done = match state {
-                TxState::Committed => commit,
+                // Its branches may be in doubt still while the node knows
+                // the commit from a journal it read (seed 7710): told.
+                TxState::Committed => parts.is_empty(),
                 TxState::Aborted | TxState::Unknown => !commit || parts.is_empty(),
                 TxState::Unvoted | TxState::InDoubt => false,
             };
@@ -136,6 +139,15 @@ impl Router {
                 continue;
             }
             ctx.to_backend(node, ToBackend::Outcome { tid, parts, accepted: commit, status, reason: 0 });
+            super::forget::add_name(&mut told, ctx.topo.name(node));
+        }
+        if !commit && !told.is_empty() {
+            // A rollback found by asking has no frontend here to wait for:
+            // the nodes keep it only until the forget that follows the
+            // outcome (this router's memory answers a later re-drive).
+            // Kept for good, they pinned their journals (simulator seed
+            // 7491 with two routers).
+            self.queue_forget(ctx, tid, told);
         }
     }
 }

@@ -185,7 +185,7 @@ impl Router {
             if !p.doubt && !self.committing.contains_key(&tid) {
                 // Nobody in doubt of it: those holding it may forget it
                 // once the client has it.
-                self.commit_settled(ctx, tid, p.holders, fe, gone);
+                self.outcome_settled(ctx, tid, p.holders, fe, gone);
             }
             return;
         }

@@ -145,8 +145,14 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
             "tr-decided-aborted",
             tr(ToRouter::Decided { tid: t(1), part: 3, committed: false, status: Status::Timout, reason: 12 }),
         ),
-        ("tr-took-over", tr(ToRouter::TookOver { node: "be1".into(), committed: vec![t(1), t(2)], read: true })),
-        ("tr-took-over-none", tr(ToRouter::TookOver { node: "be1".into(), committed: vec![], read: false })),
+        (
+            "tr-took-over",
+            tr(ToRouter::TookOver { node: "be1".into(), committed: vec![t(1), t(2)], read: true, aborted: vec![t(3)] }),
+        ),
+        (
+            "tr-took-over-none",
+            tr(ToRouter::TookOver { node: "be1".into(), committed: vec![], read: false, aborted: vec![] }),
+        ),
         (
             "tr-broadcast",
             tr(ToRouter::Broadcast {
