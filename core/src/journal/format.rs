@@ -3,14 +3,17 @@
 //! Everything is little-endian. A segment file is
 //!
 //! ```text
-//! 0      8        12         16        24      32     36            4096
-//! | magic | version | reserved | segment | epoch | crc | zeros ...... | records ...
+//! 0      8        12      16        24      32     36            4096
+//! | magic | version | flags | segment | epoch | crc | zeros ...... | records ...
 //! ```
 //!
-//! `magic` is `b"RTRJRNL\0"`, `version` is [`FORMAT_VERSION`], `reserved` is zero,
-//! `segment` is the segment's number (the same as in its file name), `epoch` the
-//! owner epoch that created or last recycled it, and `crc` the CRC32C of bytes
-//! 0..32. The header occupies the first [`HEADER_BYTES`]; records start after it.
+//! `magic` is `b"RTRJRNL\0"`, `version` is [`FORMAT_VERSION`], `flags` is a
+//! u32 whose bit 0 ([`HEADER_LOCKED`]) says that the owner held the
+//! journal's OS lock when it wrote this header (other bits are zero; a
+//! reader ignores them; headers written before the flag existed read as
+//! "not locked", the cautious answer), `segment` is the segment's number
+//! (the same as in its file name), `epoch` the owner epoch that created or
+//! last recycled it, and `crc` the CRC32C of bytes 0..32. The header occupies the first [`HEADER_BYTES`]; records start after it.
 //!
 //! A record is
 //!
@@ -105,7 +108,13 @@ pub struct Record {
 pub struct SegmentHeader {
     pub segment: u64,
     pub epoch: u64,
+    /// Its owner held the journal's OS lock when it wrote the header (so
+    /// it writes nothing more once another owner holds the lock).
+    pub locked: bool,
 }
+
+/// Bit 0 of the header's flags: see [`SegmentHeader::locked`].
+pub const HEADER_LOCKED: u32 = 1;
 
 /// Why a header did not decode.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -174,6 +183,8 @@ pub fn encode_header(h: &SegmentHeader) -> [u8; HEADER_USED] {
     let mut b = [0u8; HEADER_USED];
     b[0..8].copy_from_slice(&MAGIC);
     b[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    let flags = if h.locked { HEADER_LOCKED } else { 0 };
+    b[12..16].copy_from_slice(&flags.to_le_bytes());
     b[16..24].copy_from_slice(&h.segment.to_le_bytes());
     b[24..32].copy_from_slice(&h.epoch.to_le_bytes());
     let crc = crc32c::crc32c(&b[0..32]);
@@ -194,8 +205,8 @@ pub fn decode_header(b: &[u8]) -> Result<SegmentHeader, HeaderError> {
     if h[0..8] != MAGIC {
         return Err(HeaderError::UnknownMagic);
     }
-    let (Some(version), Some(segment), Some(epoch), Some(crc)) =
-        (le_u32(h, 8), le_u64(h, 16), le_u64(h, 24), le_u32(h, 32))
+    let (Some(version), Some(flags), Some(segment), Some(epoch), Some(crc)) =
+        (le_u32(h, 8), le_u32(h, 12), le_u64(h, 16), le_u64(h, 24), le_u32(h, 32))
     else {
         return Err(HeaderError::Blank);
     };
@@ -207,7 +218,7 @@ pub fn decode_header(b: &[u8]) -> Result<SegmentHeader, HeaderError> {
     if version != FORMAT_VERSION {
         return Err(HeaderError::UnsupportedVersion(version));
     }
-    Ok(SegmentHeader { segment, epoch })
+    Ok(SegmentHeader { segment, epoch, locked: flags & HEADER_LOCKED != 0 })
 }
 
 /// The CRC seed of a segment: records of one segment life check out only
@@ -362,9 +373,14 @@ mod tests {
 
     #[test]
     fn header_round_trip_and_refusals() {
-        let h = SegmentHeader { segment: 12, epoch: 3 };
+        let h = SegmentHeader { segment: 12, epoch: 3, locked: true };
         let mut b = encode_header(&h).to_vec();
         assert_eq!(decode_header(&b), Ok(h));
+        assert_eq!(b[12..16], HEADER_LOCKED.to_le_bytes());
+        // Without the flag (as every header written before it existed): not locked.
+        let unlocked = SegmentHeader { locked: false, ..h };
+        assert_eq!(encode_header(&unlocked)[12..16], [0; 4]);
+        assert_eq!(decode_header(&encode_header(&unlocked)), Ok(unlocked));
         assert_eq!(decode_header(&[0u8; 4096]), Err(HeaderError::Blank));
         assert_eq!(decode_header(&b[..10]), Err(HeaderError::Blank));
         b[20] ^= 1;

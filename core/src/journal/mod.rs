@@ -28,7 +28,9 @@
 //!   `sync = false` completes after its write; it becomes durable with the
 //!   next sync.
 //! - **ownership**: one owner at a time (OS lock), and fencing by epoch for
-//!   when the lock is not reliable; a fenced owner acknowledges nothing more.
+//!   when the lock is not reliable; a fenced owner acknowledges nothing more,
+//!   and what it still writes (one late batch, into the segment it holds
+//!   open) never lands in a file a later owner reuses.
 //! - **failure**: the first failed write or sync ends ownership: that batch
 //!   fails with [`JournalError::Io`], every later call with
 //!   [`JournalError::Poisoned`]. The files and the lock are released at once,

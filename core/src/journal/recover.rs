@@ -10,7 +10,10 @@
 //! - **stale records**: a record of epoch `e` at position `p` is stale when
 //!   some Fence record of a later epoch sealed the journal at a position
 //!   `<= p`: a fenced owner wrote it after a new owner had taken over. Stale
-//!   records are never returned by recovery and never count as live.
+//!   records are never returned by recovery and never count as live. (A
+//!   fenced owner writes only into its own current segment, which no later
+//!   owner recycles while it may write: [`late_writers`]; so its late
+//!   writes never land among a later owner's records.)
 //! - **stale debris**: a bad record or header at a position past such a seal
 //!   (a fenced owner's torn write, or a segment it was creating). Ignored.
 //! - **torn tail**: a bad record in the last segment with no valid (non-stale)
@@ -60,6 +63,8 @@ pub(super) struct SegScan {
     /// The epoch in the header: the owner that created or recycled the
     /// segment, and so the epoch of every record written in it.
     pub created_epoch: Option<u64>,
+    /// The header's flag: its owner held the OS lock when it wrote it.
+    pub locked: bool,
     /// Every valid record, in offset order (those after a damaged spot too).
     pub records: Vec<(u64, Record)>,
     /// Offset where valid data ends: the end-of-data mark, or the last
@@ -88,6 +93,7 @@ fn scan_segment(number: u64, path: PathBuf, bytes: &[u8]) -> SegScan {
         path,
         file_bytes: bytes.len() as u64,
         created_epoch: None,
+        locked: false,
         records: Vec::new(),
         end: 0,
         damage: Vec::new(),
@@ -106,6 +112,7 @@ fn scan_segment(number: u64, path: PathBuf, bytes: &[u8]) -> SegScan {
         }
         Ok(h) => {
             s.created_epoch = Some(h.epoch);
+            s.locked = h.locked;
             let seed = seed(number);
             let mut off = HEADER_BYTES;
             while let Some(rest) = usize::try_from(off).ok().and_then(|o| bytes.get(o..)) {
@@ -455,6 +462,9 @@ pub fn scan_on(fs: &dyn Storage, dir: &Path) -> Result<JournalScan, JournalError
 pub(crate) struct Repaired {
     /// Segment files after repair, in order: (number, file size).
     pub segments: Vec<(u64, u64)>,
+    /// The segments an earlier owner may still write into (see
+    /// [`late_writers`]); any other segment is [`LateWriter::None`].
+    pub late_writers: Vec<(u64, LateWriter)>,
     /// Surviving records (no Fence, no stale) with their segment numbers, in write order.
     pub records: Vec<(u64, Record)>,
     /// End of the previous owners' data: (segment, offset); (0, 0) if none.
@@ -522,6 +532,7 @@ pub(crate) fn repair(fs: &dyn Storage, dir: &Path) -> Result<Repaired, JournalEr
         file.sync_data().map_err(|e| io_err(&s.path, e))?;
     }
     let seal = segs.last().map_or((0, 0), |s| (s.number, s.end));
+    let late_writers = late_writers(&segs);
     let mut records = Vec::new();
     let mut segments = Vec::new();
     for s in segs {
@@ -532,7 +543,61 @@ pub(crate) fn repair(fs: &dyn Storage, dir: &Path) -> Result<Repaired, JournalEr
             }
         }
     }
-    Ok(Repaired { segments, records, seal, max_number, cuts })
+    Ok(Repaired { segments, late_writers, records, seal, max_number, cuts })
+}
+
+/// Whether an earlier owner may still write into a segment's file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LateWriter {
+    /// No: its owner rolled past it (or it is the current owner's).
+    None,
+    /// Its owner, until it lets go of the OS lock: it held the lock when it
+    /// wrote the header, and keeps it until its ownership ends, so an owner
+    /// holding the lock now knows it writes nothing more.
+    LockHolder,
+    /// Its owner may, at any time: it did not hold the lock (it forced its
+    /// way in while another held it), or the header cannot tell.
+    Anyone,
+}
+
+/// The segments an earlier owner may still write into: for each epoch named
+/// in a segment header, its highest-numbered segment; and every segment
+/// whose header cannot be read (a fenced owner's creation past a seal).
+///
+/// Why: an owner writes only into segments it created or recycled (their
+/// header carries its epoch), in number order, and never again into one it
+/// rolled past. A fenced owner that lives on (a frozen process a standby
+/// took over from, a machine cut off from a network file system) may write
+/// once more, at its offset, into the file it holds open: its current
+/// segment, the newest of its epoch, whatever that file's name is by then.
+/// In its own segment such a write lies past the seal and is stale; in a
+/// file a later owner recycled, it would overwrite that owner's
+/// acknowledged records (damage followed by valid records: a corrupt
+/// journal, acknowledged data lost). So the writer never recycles such a
+/// file while its owner may write (removing it is safe: the late write then
+/// goes to a file no name reaches). Simulator seed 69: epoch 17 forced its
+/// way in while epoch 16 held the lock, was fenced by epoch 18 and lived on;
+/// epoch 19 recycled epoch 17's segment, no longer the newest, and epoch 17's
+/// late write landed in the middle of epoch 19's records.
+pub(super) fn late_writers(segs: &[SegScan]) -> Vec<(u64, LateWriter)> {
+    let mut newest: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
+    for s in segs {
+        if let Some(e) = s.created_epoch {
+            let n = newest.entry(e).or_insert(s.number);
+            *n = (*n).max(s.number);
+        }
+    }
+    let mut out = Vec::new();
+    for s in segs {
+        match s.created_epoch {
+            None => out.push((s.number, LateWriter::Anyone)),
+            Some(e) if newest.get(&e) == Some(&s.number) => {
+                out.push((s.number, if s.locked { LateWriter::LockHolder } else { LateWriter::Anyone }))
+            }
+            Some(_) => {}
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -545,7 +610,7 @@ mod tests {
 
     fn segment_bytes(number: u64, epoch: u64, records: &[(u64, RecordKind, Vec<u8>)]) -> Vec<u8> {
         let mut b = vec![0u8; 64 << 10];
-        b[..36].copy_from_slice(&encode_header(&SegmentHeader { segment: number, epoch }));
+        b[..36].copy_from_slice(&encode_header(&SegmentHeader { segment: number, epoch, locked: true }));
         let mut buf = Vec::new();
         for (e, k, p) in records {
             encode_record(&mut buf, seed(number), *e, &Tid::default(), *k, p);
@@ -616,7 +681,7 @@ mod tests {
         owner::write_epoch(&RealFs, d.path(), 1).unwrap();
         let old = segment_bytes(1, 1, &[(1, RecordKind::Msg, b"old".to_vec())]);
         fs::write(segment::path(d.path(), 1), &old).unwrap();
-        drop(segment::recycle(&RealFs, d.path(), 1, 2, 1, old.len() as u64).ok().unwrap());
+        drop(segment::recycle(&RealFs, d.path(), 1, 2, 1, true, old.len() as u64).ok().unwrap());
         // Undo the end-of-data word: the old record is back in place, bytes unchanged.
         let mut b = fs::read(segment::path(d.path(), 2)).unwrap();
         let h = HEADER_BYTES as usize;

@@ -4,7 +4,9 @@
 //! Invariants the functions keep:
 //! - a segment file is never created over an existing name (`create_new`),
 //!   and recycling renames without replacing (hard link, then unlink), so an
-//!   owner can never clobber a segment a newer owner created;
+//!   owner can never clobber a segment a newer owner created (which file
+//!   may be recycled at all, given owners that may still write into theirs,
+//!   is the writer's decision: `recover::late_writers`);
 //! - the directory is fsynced after every creation, rename or removal;
 //! - a new segment is completely written with zeros and fsynced before it is
 //!   used, so later `fdatasync`s have no block allocation or size change to flush.
@@ -70,9 +72,17 @@ pub enum CreateError {
 
 const ZERO_CHUNK: usize = 1 << 20;
 
-/// Creates segment `number` of `size` bytes: zero-filled, header written,
-/// fsynced, directory fsynced. Returns the open file.
-pub fn create(fs: &dyn Storage, dir: &Path, number: u64, epoch: u64, size: u64) -> Result<File, CreateError> {
+/// Creates segment `number` of `size` bytes: zero-filled, header written
+/// (`locked`: the owner holds the OS lock), fsynced, directory fsynced.
+/// Returns the open file.
+pub fn create(
+    fs: &dyn Storage,
+    dir: &Path,
+    number: u64,
+    epoch: u64,
+    locked: bool,
+    size: u64,
+) -> Result<File, CreateError> {
     let p = path(dir, number);
     let file = match fs.open(&p, Open::CreateNew, true) {
         Ok(f) => f,
@@ -87,7 +97,7 @@ pub fn create(fs: &dyn Storage, dir: &Path, number: u64, epoch: u64, size: u64) 
             file.write_all_at(&zeros[..n], off)?;
             off += n as u64;
         }
-        file.write_all_at(&encode_header(&SegmentHeader { segment: number, epoch }), 0)?;
+        file.write_all_at(&encode_header(&SegmentHeader { segment: number, epoch, locked }), 0)?;
         file.sync_all()
     };
     if let Err(e) = fill() {
@@ -123,7 +133,15 @@ pub enum RecycleError {
 ///
 /// Records of the old life stay in the file but can never check out: the
 /// CRC seed is the segment number.
-pub fn recycle(fs: &dyn Storage, dir: &Path, old: u64, new: u64, epoch: u64, size: u64) -> Result<File, RecycleError> {
+pub fn recycle(
+    fs: &dyn Storage,
+    dir: &Path,
+    old: u64,
+    new: u64,
+    epoch: u64,
+    locked: bool,
+    size: u64,
+) -> Result<File, RecycleError> {
     let (from, to) = (path(dir, old), path(dir, new));
     match fs.hard_link(&from, &to) {
         Ok(()) => {}
@@ -135,7 +153,11 @@ pub fn recycle(fs: &dyn Storage, dir: &Path, old: u64, new: u64, epoch: u64, siz
     let file = fs.open(&to, Open::Existing, true).map_err(|e| RecycleError::Io(io_err(&to, e)))?;
     let write = || -> io::Result<()> {
         let mut head = vec![0u8; HEADER_BYTES as usize + WORD_BYTES];
-        head[..super::format::HEADER_USED].copy_from_slice(&encode_header(&SegmentHeader { segment: new, epoch }));
+        head[..super::format::HEADER_USED].copy_from_slice(&encode_header(&SegmentHeader {
+            segment: new,
+            epoch,
+            locked,
+        }));
         file.write_all_at(&head, 0)?;
         if size >= HEADER_BYTES + 2 * WORD_BYTES as u64 {
             file.write_all_at(&[0u8; WORD_BYTES], size - WORD_BYTES as u64)?;
@@ -186,16 +208,16 @@ mod tests {
     fn create_refuses_an_existing_name_and_recycle_never_replaces() {
         let d = tempfile::tempdir().unwrap();
         let size = 64 * 1024;
-        let f = create(&RealFs, d.path(), 1, 1, size).ok().unwrap();
+        let f = create(&RealFs, d.path(), 1, 1, true, size).ok().unwrap();
         assert_eq!(f.size().unwrap(), size);
-        assert!(matches!(create(&RealFs, d.path(), 1, 1, size), Err(CreateError::Exists)));
-        create(&RealFs, d.path(), 2, 1, size).ok().unwrap();
-        assert!(matches!(recycle(&RealFs, d.path(), 1, 2, 2, size), Err(RecycleError::Exists)));
-        let f3 = recycle(&RealFs, d.path(), 1, 3, 2, size).ok().unwrap();
+        assert!(matches!(create(&RealFs, d.path(), 1, 1, true, size), Err(CreateError::Exists)));
+        create(&RealFs, d.path(), 2, 1, true, size).ok().unwrap();
+        assert!(matches!(recycle(&RealFs, d.path(), 1, 2, 2, true, size), Err(RecycleError::Exists)));
+        let f3 = recycle(&RealFs, d.path(), 1, 3, 2, true, size).ok().unwrap();
         drop(f3);
         let nums: Vec<u64> = list(&RealFs, d.path()).unwrap().into_iter().map(|(n, _)| n).collect();
         assert_eq!(nums, vec![2, 3]);
         let bytes = fs::read(path(d.path(), 3)).unwrap();
-        assert_eq!(decode_header(&bytes).unwrap(), SegmentHeader { segment: 3, epoch: 2 });
+        assert_eq!(decode_header(&bytes).unwrap(), SegmentHeader { segment: 3, epoch: 2, locked: true });
     }
 }

@@ -481,3 +481,82 @@ fn what_an_open_recovers_from_an_unsynced_write_survives_a_later_power_loss() {
         assert_eq!(payloads(&r.records), [b"synced".to_vec(), vec![7u8; 200]], "force {force}");
     }
 }
+
+/// A fenced owner `a` that has not noticed yet writes late while `c`, a
+/// later owner, has acknowledged records: the late write must not land
+/// among them (`case` names the scenario in failures).
+fn late_write_harms_no_later_owner(fs: &SimFs, mut a: SteppedJournal, mut c: SteppedJournal, case: &str) {
+    // C's acknowledged records, from the start of its current segment to
+    // well past where A's next write goes.
+    let mut acked = Vec::new();
+    for n in 0..10u64 {
+        let p = format!("c-{n}").into_bytes();
+        c.append(vec![(tid(10 + n), RecordKind::Msg, p.clone())], true).unwrap();
+        acked.push(p);
+    }
+    // A's late write is refused, but it reached the file A still holds.
+    assert!(matches!(a.append(vec![rec(2, &[0xA5; 30])], false), Err(JournalError::Fenced { .. })), "{case}");
+    drop(a);
+    let scan = scan_on(fs, &cfg().dir).unwrap();
+    assert!(!scan.is_corrupt(), "{case}: {:?}", scan.problems);
+    c.close().unwrap();
+    fs.crash_losing_everything_unsynced();
+    let (_d, rd) = reopen(fs);
+    let kept: Vec<Vec<u8>> = payloads(&rd.records).into_iter().filter(|p| p.starts_with(b"c-")).collect();
+    assert_eq!(kept, acked, "{case}");
+}
+
+/// Owner A (epoch 1) is fenced by B (epoch 2) while it lives on, frozen,
+/// holding its current segment open (and the lock); B goes away, and a
+/// third owner C, forcing its way in, no longer sees A's segment as the
+/// newest one. If C gave that file a new life (recycled it, at its open or
+/// at a roll) and wrote acknowledged records there, A's late write, which
+/// lands at A's offset in the same file whatever its name is by then, would
+/// overwrite them: damage followed by valid records, a journal that never
+/// opens again, acknowledged records lost. A segment an earlier owner may
+/// still write into is removed, never recycled: A's late write then goes
+/// to a file no name reaches.
+#[test]
+fn a_fenced_owner_that_lives_on_never_writes_into_a_later_owners_segment() {
+    for at_roll in [true, false] {
+        let (fs, mut a) = new_journal();
+        a.append(vec![rec(1, b"a-1")], true).unwrap();
+        if !at_roll {
+            // A's segment holds nothing live: C's open may reuse it.
+            a.append(vec![(tid(1), RecordKind::Done, Vec::new())], true).unwrap();
+        }
+        let (b, _) = SteppedJournal::open(fs.storage(), &cfg(), Takeover::Force).unwrap();
+        b.close().unwrap();
+        let (mut c, rc) = SteppedJournal::open(fs.storage(), &cfg(), Takeover::Force).unwrap();
+        assert_eq!(rc.epoch, 3);
+        assert_eq!(payloads(&rc.records)[0], b"a-1");
+        if at_roll {
+            // C finishes A's transaction, then fills its segment: the roll
+            // finds A's segment at the front with nothing live.
+            c.append(vec![(tid(1), RecordKind::Done, Vec::new())], true).unwrap();
+            for n in 0..20u64 {
+                c.append(vec![(tid(100 + n), RecordKind::Done, vec![0; 4000])], true).unwrap();
+            }
+        }
+        late_write_harms_no_later_owner(&fs, a, c, &format!("at_roll {at_roll}"));
+    }
+}
+
+/// Simulator seed 69 (two routers, disk faults), as it happened there: A
+/// (epoch 2) forced its way in while the owner of epoch 1 held the lock, was
+/// fenced by B (epoch 3) and lived on, frozen. Epoch 1 and B went away, and
+/// C opened normally, with the lock: holding it proves that every owner
+/// that held it is finished, not that A is. C must not reuse A's segment.
+#[test]
+fn an_owner_holding_the_lock_never_reuses_the_segment_of_one_that_forced_its_way_in() {
+    let (fs, first) = new_journal();
+    let (mut a, _) = SteppedJournal::open(fs.storage(), &cfg(), Takeover::Force).unwrap();
+    a.append(vec![rec(1, b"a-1")], true).unwrap();
+    a.append(vec![(tid(1), RecordKind::Done, Vec::new())], true).unwrap();
+    let (b, _) = SteppedJournal::open(fs.storage(), &cfg(), Takeover::Force).unwrap();
+    first.close().unwrap();
+    b.close().unwrap();
+    let (c, rc) = reopen(&fs);
+    assert_eq!(rc.epoch, 4);
+    late_write_harms_no_later_owner(&fs, a, c, "lock");
+}

@@ -952,7 +952,11 @@ fn a_recycled_segment_with_old_records_after_its_torn_tail_still_opens() {
     let h = format::HEADER_BYTES as usize;
     // The previous life: segment 1 full of epoch-1 records.
     let mut old = vec![0u8; size as usize];
-    old[..format::HEADER_USED].copy_from_slice(&format::encode_header(&format::SegmentHeader { segment: 1, epoch: 1 }));
+    old[..format::HEADER_USED].copy_from_slice(&format::encode_header(&format::SegmentHeader {
+        segment: 1,
+        epoch: 1,
+        locked: true,
+    }));
     let mut recs = Vec::new();
     let mut n = 0;
     while recs.len() < size as usize - h - 200 {
@@ -961,7 +965,7 @@ fn a_recycled_segment_with_old_records_after_its_torn_tail_still_opens() {
     }
     old[h..h + recs.len()].copy_from_slice(&recs);
     fs::write(segment::path(d.path(), 1), &old).unwrap();
-    drop(segment::recycle(&RealFs, d.path(), 1, 2, 1, size).ok().unwrap());
+    drop(segment::recycle(&RealFs, d.path(), 1, 2, 1, true, size).ok().unwrap());
     // The new life, same epoch: three records, the last one torn anywhere.
     let mut new = Vec::new();
     let mut ends = Vec::new();

@@ -33,7 +33,14 @@
 //! - before switching to a new segment the old one is synced, so the log is
 //!   durable in order across files;
 //! - every write ends with an 8-byte zero word when room remains, so the end
-//!   of data is always marked, even in a recycled file.
+//!   of data is always marked, even in a recycled file;
+//! - a file an earlier owner may still write into (the newest segment of
+//!   its epoch, while that owner may live: see `recover::late_writers`) is
+//!   never recycled, at an open or a roll, only removed once free: a fenced
+//!   owner's late write lands in its own segment (past the seal: stale) or
+//!   in a file no name reaches, never among a later owner's records. Each
+//!   header says whether its owner held the OS lock; such an owner has
+//!   ended once the lock is ours, so its segments are reused as before.
 
 use std::collections::VecDeque;
 use std::io;
@@ -47,7 +54,7 @@ use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::format::{encode_record, record_bytes, seed, RecordKind, Seal, HEADER_BYTES, WORD_BYTES};
 use super::live::Live;
-use super::recover::Repaired;
+use super::recover::{LateWriter, Repaired};
 use super::segment::{self, io_err, CreateError, File, RecycleError};
 use super::storage::Storage;
 use super::{owner, Completion, JournalConfig, JournalError, JournalStats, LostHook, RESERVE_SEGMENTS};
@@ -120,6 +127,24 @@ impl Shared {
 struct Seg {
     number: u64,
     size: u64,
+    /// Whether an earlier owner may still write into this file (see
+    /// `recover::late_writers`): then, once free, it is removed, never
+    /// recycled (see [`Seg::recyclable`]).
+    late: LateWriter,
+}
+
+impl Seg {
+    /// May this file be given a new life now? Not while an earlier owner
+    /// may still write into it: one that held the OS lock when it wrote the
+    /// header has ended once we hold the lock (`we_hold_lock`); one that
+    /// did not may write at any time.
+    fn recyclable(&self, we_hold_lock: bool) -> bool {
+        match self.late {
+            LateWriter::None => true,
+            LateWriter::LockHolder => we_hold_lock,
+            LateWriter::Anyone => false,
+        }
+    }
 }
 
 enum State {
@@ -221,7 +246,14 @@ impl Writer {
         for (seg, r) in &repaired.records {
             live.note(*seg, r.tid, r.kind);
         }
-        let mut segs: VecDeque<Seg> = repaired.segments.iter().map(|&(number, size)| Seg { number, size }).collect();
+        let mut segs: VecDeque<Seg> = repaired
+            .segments
+            .iter()
+            .map(|&(number, size)| {
+                let late = repaired.late_writers.iter().find(|(n, _)| *n == number).map_or(LateWriter::None, |l| l.1);
+                Seg { number, size, late }
+            })
+            .collect();
         // A fenced owner may be creating the next number right now: skip past
         // any name that turns out to exist.
         let mut number = repaired.max_number + 1;
@@ -237,7 +269,11 @@ impl Writer {
         // recycling a prefix of the journal is safe for the seals (see the
         // pruning below). After an open the journal therefore holds the
         // segments from the first live one on, the previous newest one and
-        // the new one: two files when nothing is live.
+        // the new one: two files when nothing is live. More generally, no
+        // segment an earlier owner may still write into is recycled, at an
+        // open or at a roll (`recover::still_written`): the newest segment
+        // of each earlier epoch, not only of the last one. Such a file,
+        // once free, is removed; a fresh one is created instead.
         let mut reused = None;
         loop {
             let n = segs.len();
@@ -247,14 +283,15 @@ impl Writer {
             }
             let (old, old_size) = (front.number, front.size);
             let next_free = segs.get(1).is_some_and(|s| n >= 3 && live.live_in(s.number) == 0);
-            if next_free || old_size != cfg.segment_bytes {
-                // A free segment follows (recycle that one instead), or the
-                // wrong size for this configuration: delete.
+            if next_free || old_size != cfg.segment_bytes || !front.recyclable(lock.is_some()) {
+                // A free segment follows (recycle that one instead), the
+                // wrong size for this configuration, or a file an earlier
+                // owner may still write into: delete.
                 segment::remove(&*fs, &dir, old)?;
                 segs.pop_front();
                 continue;
             }
-            match segment::recycle(&*fs, &dir, old, number, epoch, cfg.segment_bytes) {
+            match segment::recycle(&*fs, &dir, old, number, epoch, lock.is_some(), cfg.segment_bytes) {
                 Ok(f) => {
                     segs.pop_front();
                     reused = Some(f);
@@ -276,7 +313,7 @@ impl Writer {
             Some(f) => (f, 1),
             None => (
                 loop {
-                    match segment::create(&*fs, &dir, number, epoch, cfg.segment_bytes) {
+                    match segment::create(&*fs, &dir, number, epoch, lock.is_some(), cfg.segment_bytes) {
                         Ok(f) => break f,
                         Err(CreateError::Exists) if number < repaired.max_number + 8 => number += 1,
                         Err(CreateError::Exists) => {
@@ -293,7 +330,7 @@ impl Writer {
                 0,
             ),
         };
-        segs.push_back(Seg { number, size: cfg.segment_bytes });
+        segs.push_back(Seg { number, size: cfg.segment_bytes, late: LateWriter::None });
         let mut w = Writer {
             fs,
             dir,
@@ -502,7 +539,7 @@ impl Writer {
     fn current(&self) -> &Seg {
         // `segs` always holds the current segment (`start` pushes it and a
         // roll replaces it); the fallback only keeps this total.
-        static NONE: Seg = Seg { number: 0, size: 0 };
+        static NONE: Seg = Seg { number: 0, size: 0, late: LateWriter::None };
         self.segs.back().unwrap_or(&NONE)
     }
 
@@ -621,13 +658,22 @@ impl Writer {
             }
             let Some(front) = self.segs.front() else { break };
             let (old, old_size) = (front.number, front.size);
-            if n > self.max_segments || old_size != self.segment_bytes {
-                // Over the cap (an open added a segment) or the wrong size: delete.
+            if n > self.max_segments || old_size != self.segment_bytes || !front.recyclable(self.lock.is_some()) {
+                // Over the cap (an open added a segment), the wrong size, or
+                // a file an earlier owner may still write into: delete.
                 segment::remove(&*self.fs, &self.dir, old).map_err(Refusal::Batch)?;
                 self.segs.pop_front();
                 continue;
             }
-            match segment::recycle(&*self.fs, &self.dir, old, number, self.epoch, self.segment_bytes) {
+            match segment::recycle(
+                &*self.fs,
+                &self.dir,
+                old,
+                number,
+                self.epoch,
+                self.lock.is_some(),
+                self.segment_bytes,
+            ) {
                 Ok(file) => {
                     self.segs.pop_front();
                     self.recycled += 1;
@@ -647,7 +693,7 @@ impl Writer {
         if self.segs.len() >= self.max_segments {
             return Err(Refusal::Request(JournalError::Full));
         }
-        match segment::create(&*self.fs, &self.dir, number, self.epoch, self.segment_bytes) {
+        match segment::create(&*self.fs, &self.dir, number, self.epoch, self.lock.is_some(), self.segment_bytes) {
             Ok(file) => {
                 self.switch_to(file, number, false);
                 Ok(())
@@ -660,7 +706,8 @@ impl Writer {
     }
 
     fn switch_to(&mut self, file: File, number: u64, dirty: bool) {
-        self.segs.push_back(Seg { number, size: self.segment_bytes });
+        // Our own segment: once we roll past it, only we could have written it.
+        self.segs.push_back(Seg { number, size: self.segment_bytes, late: LateWriter::None });
         self.cur = Some(file);
         self.cur_seed = seed(number);
         self.cur_off = HEADER_BYTES;

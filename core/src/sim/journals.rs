@@ -94,6 +94,22 @@ impl Real {
     }
 }
 
+/// `RTR_SIM_FS_TRACE=<journal name>` (e.g. `be1`) prints every operation
+/// on that journal's simulated device, and its holders' opens, takeovers,
+/// flushes and deaths, among the events of a replay (`rtr simulate --seed
+/// N`), to follow who wrote what where. A debugging aid, off by default;
+/// the run (and its trace hash) is the same with it.
+const FS_TRACE_VAR: &str = "RTR_SIM_FS_TRACE";
+
+/// A journal's simulated device, traced if [`FS_TRACE_VAR`] names it.
+fn new_device(name: &str) -> SimFs {
+    let fs = SimFs::new();
+    if std::env::var(FS_TRACE_VAR).is_ok_and(|v| v == name) {
+        fs.set_trace(Some(name.to_string()));
+    }
+    fs
+}
+
 fn config() -> JournalConfig {
     // Small segments, so that runs roll and recycle them.
     JournalConfig { dir: PathBuf::from("/journal"), segment_bytes: 128 << 10, max_segments: 8 }
@@ -122,12 +138,14 @@ impl Journals {
         match self {
             Journals::Records(d) => d.open(name, holder).map(|(r, _)| r).map_err(|e| format!("{e:?}")),
             Journals::Real(r) => {
-                let fs = r.devices.entry(name.to_string()).or_default().clone();
+                let fs = r.devices.entry(name.to_string()).or_insert_with(|| new_device(name)).clone();
                 if r.open.contains_key(name) {
                     // A live process holds it (its lock would refuse us).
                     return Err("Locked".into());
                 }
+                fs.note(|| format!("open by {holder:?}"));
                 let (j, rec) = SteppedJournal::open_or_create(fs.storage(), &config()).map_err(|e| why(&e))?;
+                fs.note(|| format!("opened by {holder:?}: epoch {}", j.epoch()));
                 r.open.insert(name.to_string(), Open { holder, j, queue: Vec::new() });
                 Ok(rec.records)
             }
@@ -146,7 +164,9 @@ impl Journals {
             Journals::Records(d) => d.take_over(name, holder, rng).map_err(|e| format!("{e:?}")),
             Journals::Real(r) => {
                 let fs = r.devices.get(name).ok_or_else(|| format!("no journal of {name}"))?.clone();
+                fs.note(|| format!("forced takeover by {holder:?}"));
                 let (j, rec) = SteppedJournal::open(fs.storage(), &config(), Takeover::Force).map_err(|e| why(&e))?;
+                fs.note(|| format!("taken over by {holder:?}: epoch {}", j.epoch()));
                 // The fenced holder keeps its handle until it finds out (at
                 // its next flush or idle check) and stops; what it queued
                 // is lost with it.
@@ -218,6 +238,13 @@ impl Journals {
             },
             Journals::Real(r) => {
                 // The fenced writer's late batch first (it was queued first).
+                if let Some(fs) = r.devices.get(name) {
+                    let who = |o: Option<&Open>| o.map(|o| (o.holder, o.j.epoch(), o.queue.len()));
+                    fs.note(|| {
+                        let (fenced, open) = (who(r.fenced.get(name)), who(r.open.get(name)));
+                        format!("flush (holder, epoch, appends): fenced {fenced:?}, owner {open:?}")
+                    });
+                }
                 let mut out = r.fenced.get_mut(name).map(Real::flush_one).unwrap_or_default();
                 if let Some(o) = r.open.get_mut(name) {
                     out.extend(Real::flush_one(o));
@@ -290,6 +317,9 @@ impl Journals {
                 let names: Vec<String> =
                     r.open.iter().filter(|(_, o)| o.holder.0 == node).map(|(n, _)| n.clone()).collect();
                 for name in names {
+                    if let Some(fs) = r.devices.get(&name) {
+                        fs.note(|| format!("node {node} died{}", if power { " (power loss)" } else { "" }));
+                    }
                     // Dropping the handle: its lock goes with the process.
                     r.open.remove(&name);
                     if power {

@@ -31,6 +31,10 @@
 //!   a capacity makes any write or size change that would grow the device
 //!   past it fail with ENOSPC.
 //!
+//! - **trace** ([`SimFs::set_trace`]): off by default; when on, every
+//!   operation is printed (inode, handle, offset, length, pending writes),
+//!   to follow which handle wrote what into which file in a replay.
+//!
 //! No threads, clocks or randomness: every choice comes from the caller's
 //! chooser, so the simulator's seed decides. A mutex makes it `Sync` (the
 //! journal's storage must be) and is never contended in a simulation.
@@ -126,6 +130,10 @@ struct State {
     generation: u64,
     faults: Faults,
     unique: u64,
+    /// When set ([`SimFs::set_trace`]), every operation is printed with
+    /// this label (a debugging aid for a replay; off by default, one branch
+    /// per operation; nothing about the device changes).
+    trace: Option<String>,
 }
 
 fn os_err(code: i32) -> io::Error {
@@ -151,6 +159,13 @@ fn apply(image: &mut Vec<u8>, op: &DataOp) {
 }
 
 impl State {
+    /// Prints `what` if this device is traced (`what` is only built then).
+    fn trace(&self, what: impl FnOnce() -> String) {
+        if let Some(label) = &self.trace {
+            println!("      fs[{label}] {}", what());
+        }
+    }
+
     fn is_dir(&self, path: &Path) -> bool {
         parent(path).is_none() || self.names.get(path) == Some(&Node::Dir)
     }
@@ -172,6 +187,7 @@ impl State {
 
     /// Changes the visible namespace now; logs the change for durability.
     fn change(&mut self, changes: Vec<(PathBuf, Option<Node>)>) {
+        self.trace(|| format!("name {changes:?}"));
         let mut dirs: Vec<PathBuf> = Vec::new();
         for (p, node) in &changes {
             let d = parent(p).map(Path::to_path_buf).unwrap_or_default();
@@ -231,6 +247,9 @@ impl State {
     }
 
     fn write(&mut self, ino: u64, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.trace(|| {
+            format!("write ino {ino} at {offset} len {} (armed {:?})", data.len(), self.faults.write_fails_after)
+        });
         if fails(&mut self.faults.write_fails_after) {
             return Err(os_err(libc::EIO));
         }
@@ -244,6 +263,7 @@ impl State {
     }
 
     fn set_len(&mut self, ino: u64, len: u64) -> io::Result<()> {
+        self.trace(|| format!("set_len ino {ino} {len}"));
         let now = self.inodes.get(&ino).map_or(0, |i| i.current.len() as u64);
         self.room(len.saturating_sub(now))?;
         let op = DataOp::SetLen(len);
@@ -254,6 +274,13 @@ impl State {
     }
 
     fn sync(&mut self, ino: u64) -> io::Result<()> {
+        self.trace(|| {
+            format!(
+                "sync ino {ino} pending {} (armed {:?})",
+                self.inodes.get(&ino).map_or(0, |i| i.pending.len()),
+                self.faults.sync_fails_after
+            )
+        });
         if fails(&mut self.faults.sync_fails_after) {
             // As Linux after a writeback error: the pages are marked clean,
             // so what this sync was to make durable never will be, though
@@ -277,6 +304,20 @@ impl SimFs {
         SimFs::default()
     }
 
+    /// Prints every later operation on this device (opens, writes, syncs,
+    /// names, locks, closes, crashes: the inode and handle each concerns)
+    /// to stdout, labelled `label`; None stops. A debugging aid: it changes
+    /// nothing about what the device does.
+    pub fn set_trace(&self, label: Option<String>) {
+        self.lock().trace = label;
+    }
+
+    /// Prints `what` among this device's operations, if it is traced (the
+    /// text is only built then).
+    pub fn note(&self, what: impl FnOnce() -> String) {
+        self.lock().trace(what);
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -294,6 +335,7 @@ impl SimFs {
     /// bytes (`len` meaning all of it). A chooser that always answers 0
     /// loses everything unsynced; one that always answers `n - 1` keeps it.
     pub fn crash(&self, choose: &mut dyn FnMut(u64) -> u64) {
+        self.lock().trace(|| "power loss".into());
         let mut pick = |n: usize| -> usize {
             if n <= 1 {
                 0
@@ -335,6 +377,7 @@ impl SimFs {
     /// device works on the copy, and the copy holds no locks.
     pub fn fork(&self) -> SimFs {
         let mut s = self.lock().clone();
+        s.trace = None;
         s.handles.clear();
         s.locks.clear();
         s.generation += 1;
@@ -468,6 +511,7 @@ impl Storage for SimFs {
         };
         s.next_handle += 1;
         let id = s.next_handle;
+        s.trace(|| format!("open {path:?} {how:?} -> ino {ino} handle {id}"));
         s.handles.insert(id, ino);
         Ok(Box::new(SimFile { state: self.state.clone(), id, ino, generation: s.generation }))
     }
@@ -514,6 +558,7 @@ impl Storage for SimFs {
         if !s.is_dir(dir) {
             return Err(os_err(libc::ENOENT));
         }
+        s.trace(|| format!("sync_dir {dir:?}"));
         let last = s.name_log.iter().rposition(|op| op.dirs.iter().any(|d| d == dir));
         if let Some(i) = last {
             s.commit_names(i + 1);
@@ -591,6 +636,7 @@ impl StorageFile for SimFile {
         match s.locks.get(&self.ino) {
             Some(holder) if *holder != self.id => Err(TryLockError::WouldBlock),
             _ => {
+                s.trace(|| format!("lock ino {} by handle {}", self.ino, self.id));
                 s.locks.insert(self.ino, self.id);
                 Ok(())
             }
@@ -604,6 +650,7 @@ impl Drop for SimFile {
         if s.generation != self.generation {
             return;
         }
+        s.trace(|| format!("close handle {} ino {}", self.id, self.ino));
         s.handles.remove(&self.id);
         if s.locks.get(&self.ino) == Some(&self.id) {
             s.locks.remove(&self.ino);
