@@ -124,6 +124,20 @@ fn once_known_runs_pass() {
         (100, 1, Faults::DISK),
         (91, 1, Faults::DISK),
         (192, 1, Faults::DISK),
+        // A journal left corrupt: a fenced owner's late write landed in a
+        // segment a later owner had recycled (69, disk faults, two routers).
+        (69, 2, Faults::DISK),
+        // Rejections the client never heard, recycled and then started
+        // afresh by a re-drive (7248, 7322, 7712, 7699); a reader of a lost
+        // node's journal, in doubt itself, answering "in doubt" of a commit
+        // that journal held (7710); an in-doubt copy's failed commit taken
+        // for its node's own (7153, two routers).
+        (7248, 1, Faults::ALL),
+        (7322, 1, Faults::ALL),
+        (7712, 1, Faults::ALL),
+        (7699, 1, Faults::ALL),
+        (7710, 1, Faults::ALL),
+        (7153, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);
