@@ -389,8 +389,9 @@ fn on_signal(
             AdminReply::Done { message } => {
                 tracing::info!(target: "rtr::daemon", "{name} stopped on {signal}: {message}")
             }
-            AdminReply::Failed { code, message } => {
-                tracing::error!(target: "rtr::daemon", "{name} on {signal}: the stop failed: %RTR-E-{code}, {message}")
+            AdminReply::Failed(e) => {
+                let code = e.code();
+                tracing::error!(target: "rtr::daemon", "{name} on {signal}: the stop failed: %RTR-E-{code}, {e}")
             }
             other => tracing::error!(target: "rtr::daemon", "{name} on {signal}: unexpected answer to stop: {other:?}"),
         }
@@ -438,7 +439,7 @@ pub fn stop(a: StopArgs) -> Result<(), String> {
     if UnixStream::connect(&socket).is_ok() {
         let message = match crate::manage::ask(&socket, AdminRequest::Stop)? {
             AdminReply::Done { message } => message,
-            AdminReply::Failed { code, message } => return Err(format!("%RTR-E-{code}, {message}")),
+            AdminReply::Failed(e) => return Err(format!("%RTR-E-{}, {e}", e.code())),
             other => return Err(format!("unexpected answer to stop: {other:?}")),
         };
         if let Some(pid) = pid {

@@ -425,9 +425,7 @@ fn run_once(n: u32) -> Result<Sample, String> {
         };
         match ask(&socket(name), req).map_err(|e| format!("node {name}: {e}"))? {
             AdminReply::Done { .. } => {}
-            AdminReply::Failed { code, message } => {
-                return Err(format!("node {name} refused the facility: %RTR-E-{code}, {message}"))
-            }
+            AdminReply::Failed(e) => return Err(format!("node {name} refused the facility: %RTR-E-{}, {e}", e.code())),
             other => return Err(format!("node {name}: unexpected answer to create facility: {other:?}")),
         }
     }

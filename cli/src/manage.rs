@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use rtr_core::protocol::admin::{
-    AdminReply, AdminRequest, BranchInfo, FacilityInfo, LinkInfo, PartitionInfo, ServerInfo, TransactionInfo,
+    AdminError, AdminReply, AdminRequest, BranchInfo, FacilityInfo, LinkInfo, PartitionInfo, ServerInfo,
+    TransactionInfo,
 };
 use rtr_core::protocol::codec::{self, Frame};
 
@@ -227,8 +228,8 @@ pub fn ask(socket: &Path, req: AdminRequest) -> Result<AdminReply, String> {
 
 /// An answer turned into output, or the failure to print (and exit 1).
 enum Failure {
-    /// The node refused (`code`, text).
-    Refused(String, String),
+    /// The node refused.
+    Refused(AdminError),
     /// The node could not be asked.
     Unreachable(String),
 }
@@ -239,7 +240,7 @@ fn run(
     show: impl FnOnce(AdminReply, bool) -> Result<String, Failure>,
 ) -> Result<(), String> {
     let out = ask(&target.socket(), req).map_err(Failure::Unreachable).and_then(|r| match r {
-        AdminReply::Failed { code, message } => Err(Failure::Refused(code, message)),
+        AdminReply::Failed(e) => Err(Failure::Refused(e)),
         r => show(r, target.json),
     });
     match out {
@@ -249,7 +250,7 @@ fn run(
         }
         Err(f) => {
             let (code, msg) = match f {
-                Failure::Refused(code, msg) => (Some(code), msg),
+                Failure::Refused(e) => (Some(e.code()), e.to_string()),
                 Failure::Unreachable(msg) => (None, msg),
             };
             if target.json {

@@ -655,7 +655,11 @@ impl Node {
 
     /// Take one input (see [`NodeInput`]). Operator changes return their
     /// answer; every other input returns `None`.
-    pub fn handle(&mut self, now: Instant, input: NodeInput) -> Option<Result<String, operate::Refusal>> {
+    pub fn handle(
+        &mut self,
+        now: Instant,
+        input: NodeInput,
+    ) -> Option<Result<String, crate::protocol::admin::AdminError>> {
         match input {
             NodeInput::Request { conn, req } => self.handle_request(now, conn, req),
             NodeInput::Recover { records } => {

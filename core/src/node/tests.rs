@@ -549,8 +549,8 @@ fn a_suspended_partition_presents_nothing_until_resumed() {
     let d = h.out();
     assert_eq!(types(&d), vec![(SERVERS, 10, MsgType::Msg1)]);
     // Refusals: an unknown partition, a retry limit of 0.
-    assert_eq!(h.node.set_partition(h.now, "F", 99, PartitionChange::Suspend).unwrap_err().0, "NOSUCHPRT");
-    assert_eq!(h.node.set_partition(h.now, "F", id, PartitionChange::RetryLimit(0)).unwrap_err().0, "INVRETRY");
+    assert_eq!(h.node.set_partition(h.now, "F", 99, PartitionChange::Suspend).unwrap_err().code(), "NOSUCHPRT");
+    assert_eq!(h.node.set_partition(h.now, "F", id, PartitionChange::RetryLimit(0)).unwrap_err().code(), "INVRETRY");
 }
 
 #[test]
@@ -571,7 +571,7 @@ fn the_retry_limit_is_per_partition_and_exceptions_can_be_retried_or_forgotten()
     assert!(h.req(SERVERS, Request::Close { chan: 10 }).is_empty());
     assert_eq!(h.node.be.exceptions.len(), 1);
     let unknown = h.tid();
-    assert_eq!(h.node.set_transaction(h.now, unknown, TxChange::Forget).unwrap_err().0, "NOSUCHTX");
+    assert_eq!(h.node.set_transaction(h.now, unknown, TxChange::Forget).unwrap_err().code(), "NOSUCHTX");
     // Presented again: server 11 gets it, uncertain, then the commit.
     h.node.set_transaction(h.now, t1, TxChange::Retry).unwrap();
     let d = h.out();
@@ -584,7 +584,7 @@ fn the_retry_limit_is_per_partition_and_exceptions_can_be_retried_or_forgotten()
     let t2 = h.tid();
     h.req(CLIENT, Request::Send { chan: 1, tid: t2, flags: 0, data: msg(1, "b") });
     h.req(SERVERS, Request::Close { chan: 11 });
-    assert_eq!(h.node.set_transaction(h.now, t2, TxChange::Retry).unwrap_err().0, "TXREJECTED");
+    assert_eq!(h.node.set_transaction(h.now, t2, TxChange::Retry).unwrap_err().code(), "TXREJECTED");
     h.node.set_transaction(h.now, t2, TxChange::Forget).unwrap();
     h.out();
     assert!(h.node.be.exceptions.is_empty());

@@ -11,7 +11,10 @@
 use super::codec::{read_tid, write_tid, DecodeError};
 use super::wire::{Reader, Writer};
 use crate::facility::Roles;
+
+mod error;
 use crate::tid::Tid;
+pub use error::AdminError;
 
 /// Rows at most in one list reply.
 pub const MAX_ROWS: usize = 2000;
@@ -92,11 +95,8 @@ pub enum AdminReply {
     Done {
         message: String,
     },
-    /// The request was refused; `code` is a short RTR-style code (`DUPNODNAM`).
-    Failed {
-        code: String,
-        message: String,
-    },
+    /// The request was refused.
+    Failed(AdminError),
     Facilities {
         node: String,
         rows: Vec<FacilityInfo>,
@@ -715,10 +715,10 @@ pub(super) fn write_reply(w: &mut Writer, reply: &AdminReply) {
             w.u8(1);
             w.str(message);
         }
-        AdminReply::Failed { code, message } => {
+        AdminReply::Failed(e) => {
             w.u8(2);
-            w.str(code);
-            w.str(message);
+            w.u8(e.tag());
+            w.str(e.message());
         }
         AdminReply::Facilities { node, rows: v } => {
             w.u8(3);
@@ -750,7 +750,13 @@ pub(super) fn write_reply(w: &mut Writer, reply: &AdminReply) {
 pub(super) fn read_reply(r: &mut Reader) -> Result<AdminReply, DecodeError> {
     Ok(match r.u8()? {
         1 => AdminReply::Done { message: r.str(MAX_TEXT)? },
-        2 => AdminReply::Failed { code: r.str(MAX_NAME)?, message: r.str(MAX_TEXT)? },
+        2 => {
+            let tag = r.u8()?;
+            let message = r.str(MAX_TEXT)?;
+            AdminReply::Failed(
+                AdminError::from_tag(tag, message).ok_or(DecodeError::UnknownTag { what: "refusal", tag })?,
+            )
+        }
         3 => AdminReply::Facilities { node: r.str(MAX_NAME)?, rows: read_rows(r, read_facility, MAX_ROWS)? },
         4 => AdminReply::Partitions { rows: read_rows(r, read_partition, MAX_ROWS)?, omitted: r.u64()? },
         5 => AdminReply::Servers { rows: read_rows(r, read_server, MAX_ROWS)?, omitted: r.u64()? },

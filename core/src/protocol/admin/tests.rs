@@ -47,7 +47,7 @@ fn requests() -> Vec<AdminRequest> {
 fn replies() -> Vec<AdminReply> {
     vec![
         AdminReply::Done { message: "facility BANK created".into() },
-        AdminReply::Failed { code: "DUPNODNAM".into(), message: "duplicate node name a in the backend list".into() },
+        AdminReply::Failed(AdminError::DuplicateNodeName("duplicate node name a in the backend list".into())),
         AdminReply::Facilities { node: "alpha".into(), rows: vec![] },
         AdminReply::Facilities {
             node: "alpha".into(),
