@@ -10,7 +10,6 @@ mod out;
 mod bank;
 mod bench;
 mod channels;
-mod crash;
 mod daemon;
 mod failover;
 mod journal_cmd;
@@ -88,15 +87,6 @@ enum Cmd {
     /// Small client and server processes for trying a node.
     #[command(subcommand)]
     Probe(probe::ProbeCmd),
-    /// (testing) A journaled workload to kill with SIGKILL and restart.
-    #[command(hide = true)]
-    CrashWorker(crash::WorkerArgs),
-    /// (testing) Check the invariants after crash-worker runs.
-    #[command(hide = true)]
-    CrashCheck(crash::CheckArgs),
-    /// (testing) The crash workload's clients or servers as a process of their own, on a node daemon.
-    #[command(hide = true)]
-    CrashRemote(crash::RemoteArgs),
 }
 
 fn main() {
@@ -113,9 +103,6 @@ fn main() {
         Cmd::Show(c) => manage::show(c),
         Cmd::Set(c) => manage::set(c),
         Cmd::Probe(c) => probe::run(c),
-        Cmd::CrashWorker(a) => crash::worker(a),
-        Cmd::CrashCheck(a) => crash::check(a),
-        Cmd::CrashRemote(a) => crash::remote(a),
         Cmd::FailoverBench(a) => failover::run(a),
         Cmd::Simulate(a) => simulate::run(a),
     };
