@@ -16,6 +16,9 @@ mod journal_cmd;
 mod link_state;
 mod logging;
 mod manage;
+mod metrics_http;
+mod metrics_view;
+mod monitor;
 mod node_config;
 mod node_memory;
 mod probe;
@@ -81,6 +84,10 @@ enum Cmd {
     /// Show a running node's facilities, partitions, servers, transactions, links.
     #[command(subcommand)]
     Show(manage::ShowCmd),
+    /// Watch a running node live (RTR's MONITOR): transactions per second,
+    /// commit latency, journal, partitions' in-flight and queued work,
+    /// links; refreshed every second until q or Ctrl-C.
+    Monitor(monitor::MonitorArgs),
     /// Change a running node's partitions, or resolve a set-aside transaction.
     #[command(subcommand)]
     Set(manage::SetCmd),
@@ -101,6 +108,7 @@ fn main() {
         Cmd::Create(c) => manage::create(c),
         Cmd::Delete(c) => manage::delete(c),
         Cmd::Show(c) => manage::show(c),
+        Cmd::Monitor(a) => monitor::run(a),
         Cmd::Set(c) => manage::set(c),
         Cmd::Probe(c) => probe::run(c),
         Cmd::FailoverBench(a) => failover::run(a),

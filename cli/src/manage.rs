@@ -1,5 +1,5 @@
 //! `rtr create facility`, `rtr delete facility`, `rtr show facility|
-//! partition|server|transaction|link`: management of a running node daemon
+//! partition|server|transaction|link|metrics`: management of a running node daemon
 //! over its Unix socket (an admin connection: admin request frames, one
 //! answer each; see `rtr_core::protocol::admin`).
 //!
@@ -92,6 +92,10 @@ pub enum ShowCmd {
     Transaction(Target),
     /// Links to other nodes.
     Link(Target),
+    /// The node's counters: transactions (by outcome and status, commit
+    /// latency), journal (fill, fsync time, group commits), links (bytes),
+    /// partitions (in flight, queued) and library connections.
+    Metrics(Target),
 }
 
 #[derive(Subcommand)]
@@ -321,6 +325,11 @@ pub fn show(c: ShowCmd) -> Result<(), String> {
         }),
         ShowCmd::Link(t) => run(&t, AdminRequest::ShowLink, |r, json| match r {
             AdminReply::Links { rows } => Ok(links(&rows, json)),
+            r => Err(unexpected(r)),
+        }),
+        ShowCmd::Metrics(t) => run(&t, AdminRequest::ShowMetrics, |r, json| match r {
+            AdminReply::Metrics(m) if json => Ok(crate::metrics_view::json(&m).to_string()),
+            AdminReply::Metrics(m) => Ok(crate::metrics_view::text(&m)),
             r => Err(unexpected(r)),
         }),
     }

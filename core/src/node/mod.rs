@@ -10,6 +10,7 @@
 mod backend;
 mod broadcast;
 mod frontend;
+pub mod metrics;
 mod operate;
 mod router;
 mod snapshot;
@@ -920,6 +921,11 @@ impl Node {
     }
 
     /// Counts for tests and `show` commands.
+    /// The transaction counters of this node's frontend.
+    pub fn tx_metrics(&self) -> &metrics::TxMetrics {
+        &self.fe.metrics
+    }
+
     pub fn stats(&self) -> NodeStats {
         NodeStats { active_tx: self.tr.active(), partitions: self.be.partitions(), servers: self.be.servers() }
     }

@@ -191,6 +191,7 @@ impl Driver {
                 }
                 AdminReply::Transactions { rows, omitted }
             }
+            AdminRequest::ShowMetrics => AdminReply::Metrics(Box::new(self.metrics())),
             AdminRequest::ShowLink => {
                 AdminReply::Links { rows: self.links.as_ref().map_or_else(Vec::new, |l| l.show()) }
             }
