@@ -67,7 +67,10 @@ impl Histogram {
             let lo = if i == 0 { 0 } else { 1u64 << (i - 1) };
             let hi = Self::upper_bound(i).unwrap_or(self.max).min(self.max).max(lo);
             let within = (rank - below as f64) / n as f64;
-            return lo + ((hi - lo) as f64 * within).round() as u64;
+            // Through f64 the offset may round past the span (2^64 - 1 is
+            // not a float): clamped, so the sum cannot overflow.
+            let offset = ((hi - lo) as f64 * within).round() as u64;
+            return lo + offset.min(hi - lo);
         }
         self.max
     }
