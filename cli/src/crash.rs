@@ -1,6 +1,6 @@
 //! Crash testing: a journaled bank workload that a test kills with SIGKILL at
-//! any moment, restarts, and checks (hidden subcommands `crash-worker` and
-//! `crash-check`).
+//! any moment, restarts, and checks (`rtr-testkit crash-worker` and
+//! `crash-check`; see `testkit.rs`).
 //!
 //! The servers keep their "database" in append-only files, one per
 //! partition: a line `tid` is appended and fsynced when a server applies a

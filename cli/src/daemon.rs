@@ -108,6 +108,11 @@ pub struct StartArgs {
     /// [default: 60].
     #[arg(long, value_name = "SECONDS")]
     recovery_wait: Option<u64>,
+    /// Serve the node's metrics in Prometheus's text format on this address
+    /// (HOST:PORT; scrape http://HOST:PORT/metrics). Without it (and
+    /// without metrics_listen in DIR/rtr.toml) there is no endpoint.
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_listen: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -136,6 +141,9 @@ pub fn start(a: StartArgs) -> Result<(), String> {
     }
     if let Some(l) = &settings.links.listen {
         node_config::check_listen(l)?;
+    }
+    if let Some(l) = &settings.metrics_listen {
+        node_config::check_listen(l).map_err(|e| format!("metrics endpoint: {e}"))?;
     }
     let made = !a.dir.exists();
     let result = start_checked(&a, settings, &log_level, &socket);
@@ -174,6 +182,7 @@ fn settings(a: &StartArgs) -> Result<node_config::Settings, String> {
         recovery: a.recovery.clone(),
         recovery_wait: a.recovery_wait,
         log_level: a.log_level.clone(),
+        metrics_listen: a.metrics_listen.clone(),
         ..Default::default()
     };
     for p in &a.peers {
@@ -269,7 +278,7 @@ fn last_error(log: &Path, from: u64) -> Option<String> {
 
 fn run_node(dir: &Path, socket: &Path, settings: node_config::Settings, service: Service) -> Result<(), StartError> {
     let early = StartError::Early;
-    let node_config::Settings { name, links, journal_root, authority, recovery, .. } = settings;
+    let node_config::Settings { name, links, journal_root, authority, recovery, metrics_listen, .. } = settings;
     // Before any thread starts, so that none of them takes these signals
     // with their default action (an immediate exit).
     let signals = crate::signals::block().map_err(|e| early(format!("cannot block signals: {e}")))?;
@@ -294,6 +303,14 @@ fn run_node(dir: &Path, socket: &Path, settings: node_config::Settings, service:
     let links = node.start_links(&name, links).map_err(|e| early(format!("cannot accept links: {e}")))?;
     if let (Some(l), Some(addr)) = (listen, links.local_addr()) {
         tracing::info!(target: "rtr::daemon", "{name} accepts links on {l} ({addr})");
+    }
+    if let Some(addr) = &metrics_listen {
+        let listener = std::net::TcpListener::bind(addr)
+            .map_err(|e| early(format!("metrics endpoint: cannot listen on {addr}: {e}")))?;
+        let bound = listener.local_addr().map_or_else(|_| addr.clone(), |a| a.to_string());
+        crate::metrics_http::spawn(listener, node.clone())
+            .map_err(|e| early(format!("cannot start the metrics endpoint's thread: {e}")))?;
+        tracing::info!(target: "rtr::daemon", "{name} serves its metrics on http://{bound}/metrics");
     }
     watch_node(node.clone(), dir.to_path_buf(), socket.to_path_buf())
         .map_err(|e| early(format!("cannot start the node's watcher thread: {e}")))?;
@@ -389,8 +406,9 @@ fn on_signal(
             AdminReply::Done { message } => {
                 tracing::info!(target: "rtr::daemon", "{name} stopped on {signal}: {message}")
             }
-            AdminReply::Failed { code, message } => {
-                tracing::error!(target: "rtr::daemon", "{name} on {signal}: the stop failed: %RTR-E-{code}, {message}")
+            AdminReply::Failed(e) => {
+                let code = e.code();
+                tracing::error!(target: "rtr::daemon", "{name} on {signal}: the stop failed: %RTR-E-{code}, {e}")
             }
             other => tracing::error!(target: "rtr::daemon", "{name} on {signal}: unexpected answer to stop: {other:?}"),
         }
@@ -438,7 +456,7 @@ pub fn stop(a: StopArgs) -> Result<(), String> {
     if UnixStream::connect(&socket).is_ok() {
         let message = match crate::manage::ask(&socket, AdminRequest::Stop)? {
             AdminReply::Done { message } => message,
-            AdminReply::Failed { code, message } => return Err(format!("%RTR-E-{code}, {message}")),
+            AdminReply::Failed(e) => return Err(format!("%RTR-E-{}, {e}", e.code())),
             other => return Err(format!("unexpected answer to stop: {other:?}")),
         };
         if let Some(pid) = pid {

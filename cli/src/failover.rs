@@ -289,10 +289,12 @@ impl Run {
         Ok(Run { dir, procs: Vec::new() })
     }
 
-    /// Start `rtr ARGS` as process `name`, its standard error (and its
-    /// standard output unless `piped`) in DIR/NAME.log.
+    /// Start `rtr ARGS` (the crash workload's commands: `rtr-testkit ARGS`)
+    /// as process `name`, its standard error (and its standard output unless
+    /// `piped`) in DIR/NAME.log.
     fn spawn(&mut self, name: &str, args: &[String], socket: Option<&Path>, piped: bool) -> Result<(), String> {
-        let exe = std::env::current_exe().map_err(|e| format!("cannot find the rtr program: {e}"))?;
+        let rtr = std::env::current_exe().map_err(|e| format!("cannot find the rtr program: {e}"))?;
+        let exe = if args.first().is_some_and(|a| a.starts_with("crash-")) { testkit(&rtr)? } else { rtr };
         let log = self.dir.join(format!("{name}.log"));
         let err = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let mut cmd = Command::new(exe);
@@ -425,9 +427,7 @@ fn run_once(n: u32) -> Result<Sample, String> {
         };
         match ask(&socket(name), req).map_err(|e| format!("node {name}: {e}"))? {
             AdminReply::Done { .. } => {}
-            AdminReply::Failed { code, message } => {
-                return Err(format!("node {name} refused the facility: %RTR-E-{code}, {message}"))
-            }
+            AdminReply::Failed(e) => return Err(format!("node {name} refused the facility: %RTR-E-{}, {e}", e.code())),
             other => return Err(format!("node {name}: unexpected answer to create facility: {other:?}")),
         }
     }
@@ -536,6 +536,21 @@ fn run_once(n: u32) -> Result<Sample, String> {
 
 fn join<T>(h: std::thread::ScopedJoinHandle<'_, Result<T, String>>) -> Result<T, String> {
     h.join().unwrap_or_else(|_| Err("a polling thread panicked".into()))
+}
+
+/// The test workloads' program, built beside `rtr` in a source tree
+/// (`cargo build --release -p rtr-cli`) and never installed.
+fn testkit(rtr: &Path) -> Result<PathBuf, String> {
+    let kit = rtr.with_file_name("rtr-testkit");
+    if kit.is_file() {
+        Ok(kit)
+    } else {
+        Err(format!(
+            "failover-bench runs its workload with {}, which is missing: it is built in a source tree with `cargo \
+             build --release -p rtr-cli` and not installed",
+            kit.display()
+        ))
+    }
 }
 
 fn path_arg(p: &Path) -> Result<String, String> {

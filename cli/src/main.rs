@@ -10,13 +10,15 @@ mod out;
 mod bank;
 mod bench;
 mod channels;
-mod crash;
 mod daemon;
 mod failover;
 mod journal_cmd;
 mod link_state;
 mod logging;
 mod manage;
+mod metrics_http;
+mod metrics_view;
+mod monitor;
 mod node_config;
 mod node_memory;
 mod probe;
@@ -82,21 +84,16 @@ enum Cmd {
     /// Show a running node's facilities, partitions, servers, transactions, links.
     #[command(subcommand)]
     Show(manage::ShowCmd),
+    /// Watch a running node live (RTR's MONITOR): transactions per second,
+    /// commit latency, journal, partitions' in-flight and queued work,
+    /// links; refreshed every second until q or Ctrl-C.
+    Monitor(monitor::MonitorArgs),
     /// Change a running node's partitions, or resolve a set-aside transaction.
     #[command(subcommand)]
     Set(manage::SetCmd),
     /// Small client and server processes for trying a node.
     #[command(subcommand)]
     Probe(probe::ProbeCmd),
-    /// (testing) A journaled workload to kill with SIGKILL and restart.
-    #[command(hide = true)]
-    CrashWorker(crash::WorkerArgs),
-    /// (testing) Check the invariants after crash-worker runs.
-    #[command(hide = true)]
-    CrashCheck(crash::CheckArgs),
-    /// (testing) The crash workload's clients or servers as a process of their own, on a node daemon.
-    #[command(hide = true)]
-    CrashRemote(crash::RemoteArgs),
 }
 
 fn main() {
@@ -111,11 +108,9 @@ fn main() {
         Cmd::Create(c) => manage::create(c),
         Cmd::Delete(c) => manage::delete(c),
         Cmd::Show(c) => manage::show(c),
+        Cmd::Monitor(a) => monitor::run(a),
         Cmd::Set(c) => manage::set(c),
         Cmd::Probe(c) => probe::run(c),
-        Cmd::CrashWorker(a) => crash::worker(a),
-        Cmd::CrashCheck(a) => crash::check(a),
-        Cmd::CrashRemote(a) => crash::remote(a),
         Cmd::FailoverBench(a) => failover::run(a),
         Cmd::Simulate(a) => simulate::run(a),
     };

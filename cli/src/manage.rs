@@ -1,5 +1,5 @@
 //! `rtr create facility`, `rtr delete facility`, `rtr show facility|
-//! partition|server|transaction|link`: management of a running node daemon
+//! partition|server|transaction|link|metrics`: management of a running node daemon
 //! over its Unix socket (an admin connection: admin request frames, one
 //! answer each; see `rtr_core::protocol::admin`).
 //!
@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use rtr_core::protocol::admin::{
-    AdminReply, AdminRequest, BranchInfo, FacilityInfo, LinkInfo, PartitionInfo, ServerInfo, TransactionInfo,
+    AdminError, AdminReply, AdminRequest, BranchInfo, FacilityInfo, LinkInfo, PartitionInfo, ServerInfo,
+    TransactionInfo,
 };
 use rtr_core::protocol::codec::{self, Frame};
 
@@ -91,6 +92,10 @@ pub enum ShowCmd {
     Transaction(Target),
     /// Links to other nodes.
     Link(Target),
+    /// The node's counters: transactions (by outcome and status, commit
+    /// latency), journal (fill, fsync time, group commits), links (bytes),
+    /// partitions (in flight, queued) and library connections.
+    Metrics(Target),
 }
 
 #[derive(Subcommand)]
@@ -227,8 +232,8 @@ pub fn ask(socket: &Path, req: AdminRequest) -> Result<AdminReply, String> {
 
 /// An answer turned into output, or the failure to print (and exit 1).
 enum Failure {
-    /// The node refused (`code`, text).
-    Refused(String, String),
+    /// The node refused.
+    Refused(AdminError),
     /// The node could not be asked.
     Unreachable(String),
 }
@@ -239,7 +244,7 @@ fn run(
     show: impl FnOnce(AdminReply, bool) -> Result<String, Failure>,
 ) -> Result<(), String> {
     let out = ask(&target.socket(), req).map_err(Failure::Unreachable).and_then(|r| match r {
-        AdminReply::Failed { code, message } => Err(Failure::Refused(code, message)),
+        AdminReply::Failed(e) => Err(Failure::Refused(e)),
         r => show(r, target.json),
     });
     match out {
@@ -249,7 +254,7 @@ fn run(
         }
         Err(f) => {
             let (code, msg) = match f {
-                Failure::Refused(code, msg) => (Some(code), msg),
+                Failure::Refused(e) => (Some(e.code()), e.to_string()),
                 Failure::Unreachable(msg) => (None, msg),
             };
             if target.json {
@@ -320,6 +325,11 @@ pub fn show(c: ShowCmd) -> Result<(), String> {
         }),
         ShowCmd::Link(t) => run(&t, AdminRequest::ShowLink, |r, json| match r {
             AdminReply::Links { rows } => Ok(links(&rows, json)),
+            r => Err(unexpected(r)),
+        }),
+        ShowCmd::Metrics(t) => run(&t, AdminRequest::ShowMetrics, |r, json| match r {
+            AdminReply::Metrics(m) if json => Ok(crate::metrics_view::json(&m).to_string()),
+            AdminReply::Metrics(m) => Ok(crate::metrics_view::text(&m)),
             r => Err(unexpected(r)),
         }),
     }

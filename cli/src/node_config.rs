@@ -56,6 +56,9 @@ pub struct NodeConfig {
     /// The log filter (`--log-level`; RTR_LOG overrides it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_level: Option<String>,
+    /// HOST:PORT of the Prometheus endpoint (absent: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
     /// NAME = "HOST:PORT" for each other node (last: a TOML table).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub peers: BTreeMap<String, String>,
@@ -72,6 +75,8 @@ pub struct Settings {
     /// The log filter from the flags or the file (RTR_LOG, read by the
     /// daemon, comes before it).
     pub log_level: String,
+    /// Where to serve the Prometheus endpoint, if anywhere.
+    pub metrics_listen: Option<String>,
     /// What is written back to the file.
     pub file: NodeConfig,
 }
@@ -112,7 +117,7 @@ impl NodeConfig {
         macro_rules! over {
             ($($f:ident),*) => { $( if flags.$f.is_some() { self.$f = flags.$f; } )* };
         }
-        over!(name, listen, inactivity, journal_root, authority, recovery, recovery_wait, log_level);
+        over!(name, listen, inactivity, journal_root, authority, recovery, recovery_wait, log_level, metrics_listen);
         if !flags.peers.is_empty() {
             self.peers = flags.peers;
         }
@@ -129,6 +134,9 @@ impl NodeConfig {
         let name = facility::node_name(&name).map_err(|why| format!("invalid node name {name:?}: {why}"))?;
         if let Some(l) = &self.listen {
             check_address(l).map_err(|why| format!("invalid listen address {l:?}: {why}"))?;
+        }
+        if let Some(l) = &self.metrics_listen {
+            check_address(l).map_err(|why| format!("invalid metrics address {l:?}: {why}"))?;
         }
         let mut links = LinkConfig { listen: self.listen.clone(), ..LinkConfig::default() };
         for (peer, addr) in &self.peers {
@@ -162,6 +170,7 @@ impl NodeConfig {
             recovery: Some(recovery.clone()),
             recovery_wait: Some(recovery_wait),
             log_level: Some(log_level.clone()),
+            metrics_listen: self.metrics_listen.clone(),
             peers: self.peers.clone(),
         };
         Ok(Settings {
@@ -174,6 +183,7 @@ impl NodeConfig {
                 wait: Duration::from_secs(recovery_wait),
             },
             log_level,
+            metrics_listen: self.metrics_listen,
             file,
         })
     }

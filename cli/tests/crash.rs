@@ -1,9 +1,9 @@
 //! Kill -9 during load, restart, check: the journal's promise end to end.
 //!
-//! A journaled bank workload (`rtr crash-worker`) is killed with SIGKILL at
+//! A journaled bank workload (`rtr-testkit crash-worker`) is killed with SIGKILL at
 //! varying moments several times in a row; each restart recovers the journal
 //! left by the previous run. A final run only recovers (servers open, the
-//! committed work still owed to them is replayed), then `rtr crash-check`
+//! committed work still owed to them is replayed), then `rtr-testkit crash-check`
 //! verifies that every transfer a client saw accepted was applied exactly
 //! once on both partitions, and that no rejected transfer was applied.
 
@@ -20,8 +20,9 @@ impl Drop for Guard {
     }
 }
 
-fn rtr() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rtr"))
+/// The test workloads' program (`crash-worker`, `crash-check`), never installed.
+fn testkit() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rtr-testkit"))
 }
 
 #[test]
@@ -40,7 +41,7 @@ fn kill_9_during_load_loses_nothing_accepted_and_applies_nothing_twice() {
         x ^= x >> 7;
         x ^= x << 17;
         let after = 250 + x % 600;
-        let mut c = rtr();
+        let mut c = testkit();
         c.arg("crash-worker");
         args(&mut c);
         let child = c.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
@@ -56,13 +57,13 @@ fn kill_9_during_load_loses_nothing_accepted_and_applies_nothing_twice() {
         eprintln!("round {round}: killed after {after} ms");
     }
     let start = Instant::now();
-    let mut c = rtr();
+    let mut c = testkit();
     c.arg("crash-worker").arg("--recover-only");
     args(&mut c);
     let out = c.output().unwrap();
     assert!(out.status.success(), "recovery run failed: {}", String::from_utf8_lossy(&out.stderr));
     eprintln!("{} ({:?})", String::from_utf8_lossy(&out.stdout).trim(), start.elapsed());
-    let out = rtr().arg("crash-check").arg("--state").arg(&state).output().unwrap();
+    let out = testkit().arg("crash-check").arg("--state").arg(&state).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     eprintln!("{text}");
     assert!(out.status.success(), "{text}");

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::nodes::{free_port, lines, roles, start_node, Node, WAIT};
-use common::{rtr_within, s, spawn, Proc};
+use common::{s, spawn_testkit, testkit_within, Proc};
 
 /// Clients and transfers per client: enough load to outlast the three kills
 /// and the restart between them (checked before the last kill). Three
@@ -47,7 +47,7 @@ fn wait_for(wait: Duration, what: &str, mut done: impl FnMut() -> bool) {
 
 /// The crash workload's servers (two per partition) on node `n`.
 fn servers(n: &Node, state: &Path) -> Proc {
-    let p = spawn(&["crash-remote", "--servers", "--state", s(state)], Some(&n.socket));
+    let p = spawn_testkit(&["crash-remote", "--servers", "--state", s(state)], Some(&n.socket));
     p.expect("servers open");
     p
 }
@@ -213,8 +213,10 @@ fn killing_the_active_backend_a_router_and_the_new_active_under_load_rejects_not
     let mut s2 = servers(&be2, &state);
     wait_for(WAIT, "be2 standby", || roles(&be2) == ["standby", "standby"]);
     let (clients_n, count) = (CLIENTS.to_string(), COUNT.to_string());
-    let mut clients =
-        spawn(&["crash-remote", "--clients", &clients_n, "--count", &count, "--state", s(&state)], Some(&fe.socket));
+    let mut clients = spawn_testkit(
+        &["crash-remote", "--clients", &clients_n, "--count", &count, "--state", s(&state)],
+        Some(&fe.socket),
+    );
     let accepted = state.join("client-accepted.log");
     let mut kills: Vec<(String, u128)> = Vec::new();
 
@@ -274,7 +276,7 @@ fn killing_the_active_backend_a_router_and_the_new_active_under_load_rejects_not
     // no rejected one applied (the servers may still be applying the last
     // commits: wait for the checker, bounded, then let it say).
     let until = Instant::now() + WAIT;
-    while rtr_within(&["crash-check", "--state", s(&state)], WAIT).code != 0 && Instant::now() < until {
+    while testkit_within(&["crash-check", "--state", s(&state)], WAIT).code != 0 && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(200));
     }
     common::nodes::crash_check(&state);

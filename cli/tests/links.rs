@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::nodes::{crash_check, free_port, lines, roles, signal, start_node, Node, WAIT};
-use common::{rtr_within, s, spawn, Proc};
+use common::{s, spawn_testkit, testkit_within, Proc};
 
 struct Cluster {
     _root: tempfile::TempDir,
@@ -116,11 +116,12 @@ fn garbage_on_the_link_port_closes_that_connection_only() {
         }
     }
     // Everyone still serves: a transaction goes through.
-    let servers = spawn(&["crash-remote", "--servers", "--state", s(&c.be.dir.join("state"))], Some(&c.be.socket));
+    let servers =
+        spawn_testkit(&["crash-remote", "--servers", "--state", s(&c.be.dir.join("state"))], Some(&c.be.socket));
     servers.expect("servers open");
     let state = c.be.dir.join("state");
     let mut clients =
-        spawn(&["crash-remote", "--clients", "1", "--count", "5", "--state", s(&state)], Some(&c.fe.socket));
+        spawn_testkit(&["crash-remote", "--clients", "1", "--count", "5", "--state", s(&state)], Some(&c.fe.socket));
     clients.expect("clients done");
     let _ = clients.child.wait();
     assert_eq!(lines(&state.join("client-accepted.log")), 5);
@@ -146,10 +147,10 @@ impl Cluster {
 fn killing_the_current_router_under_load_loses_and_duplicates_nothing() {
     let mut c = cluster();
     let state = c.be.dir.join("state");
-    let servers = spawn(&["crash-remote", "--servers", "--state", s(&state)], Some(&c.be.socket));
+    let servers = spawn_testkit(&["crash-remote", "--servers", "--state", s(&state)], Some(&c.be.socket));
     servers.expect("servers open");
     let mut clients =
-        spawn(&["crash-remote", "--clients", "4", "--count", "150", "--state", s(&state)], Some(&c.fe.socket));
+        spawn_testkit(&["crash-remote", "--clients", "4", "--count", "150", "--state", s(&state)], Some(&c.fe.socket));
     // Let some transfers through tr1, then kill it.
     let accepted = state.join("client-accepted.log");
     let until = Instant::now() + WAIT;
@@ -173,7 +174,7 @@ fn killing_the_current_router_under_load_loses_and_duplicates_nothing() {
     // Let the servers acknowledge the last commits, then check the books.
     std::thread::sleep(Duration::from_millis(300));
     drop(servers);
-    let out = rtr_within(&["crash-check", "--state", s(&state)], WAIT);
+    let out = testkit_within(&["crash-check", "--state", s(&state)], WAIT);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("crash check: ok"), "{out:?}");
     // The frontend now shows tr1 down and tr2 up.
@@ -189,10 +190,10 @@ fn a_frozen_router_is_dropped_by_the_inactivity_timer_and_its_work_finished_else
     // decide anything a second time, and it links again.
     let c = cluster_with("1");
     let state = c.be.dir.join("state");
-    let servers = spawn(&["crash-remote", "--servers", "--state", s(&state)], Some(&c.be.socket));
+    let servers = spawn_testkit(&["crash-remote", "--servers", "--state", s(&state)], Some(&c.be.socket));
     servers.expect("servers open");
     let mut clients =
-        spawn(&["crash-remote", "--clients", "4", "--count", "100", "--state", s(&state)], Some(&c.fe.socket));
+        spawn_testkit(&["crash-remote", "--clients", "4", "--count", "100", "--state", s(&state)], Some(&c.fe.socket));
     let accepted = state.join("client-accepted.log");
     let until = Instant::now() + WAIT;
     while lines(&accepted) < 50 {
@@ -286,20 +287,21 @@ fn active_standby_with(
         be2.wait_link_up(r);
     }
     let state = root.path().join("state");
-    let s1 = spawn(&["crash-remote", "--servers", "--state", s(&state)], Some(&be1.socket));
+    let s1 = spawn_testkit(&["crash-remote", "--servers", "--state", s(&state)], Some(&be1.socket));
     s1.expect("servers open");
     let until = Instant::now() + WAIT;
     while roles(&be1) != ["active", "active"] {
         assert!(Instant::now() < until, "be1 not active: {:?}", roles(&be1));
         std::thread::sleep(Duration::from_millis(20));
     }
-    let s2 = spawn(&["crash-remote", "--servers", "--state", s(&state)], Some(&be2.socket));
+    let s2 = spawn_testkit(&["crash-remote", "--servers", "--state", s(&state)], Some(&be2.socket));
     s2.expect("servers open");
     while roles(&be2) != ["standby", "standby"] {
         assert!(Instant::now() < until, "be2 not standby: {:?}", roles(&be2));
         std::thread::sleep(Duration::from_millis(20));
     }
-    let clients = spawn(&["crash-remote", "--clients", "4", "--count", count, "--state", s(&state)], Some(&fe.socket));
+    let clients =
+        spawn_testkit(&["crash-remote", "--clients", "4", "--count", count, "--state", s(&state)], Some(&fe.socket));
     let accepted = state.join("client-accepted.log");
     while lines(&accepted) < 100 {
         assert!(Instant::now() < until, "no progress before the fault");
@@ -482,7 +484,7 @@ fn killing_every_server_process_of_the_active_backend_hands_its_ranges_to_the_st
     assert!(!log2.contains("took over the journal of be1"), "be1 is alive: its journal stays its own:\n{log2}");
     // be1 is still up; servers started there again are standbys.
     assert!(be1.proc.child.id() > 0 && be1.rtr(&["show", "partition"]).code == 0, "be1 stopped");
-    let s1 = spawn(&["crash-remote", "--servers", "--state", s(&state)], Some(&be1.socket));
+    let s1 = spawn_testkit(&["crash-remote", "--servers", "--state", s(&state)], Some(&be1.socket));
     s1.expect("servers open");
     let until = Instant::now() + WAIT;
     while roles(&be1) != ["standby", "standby"] {
@@ -586,7 +588,7 @@ fn backends_sharing_no_storage_take_roles_from_etcd_and_recover_unrecognized() {
     // be1 comes back with its own journal, then its servers.
     c.be1 = start_node(c._root.path(), &c.ports, "be1", &c.extra, true);
     c.be1.wait_link_up("tr");
-    let s1 = spawn(&["crash-remote", "--servers", "--state", s(&c.state)], Some(&c.be1.socket));
+    let s1 = spawn_testkit(&["crash-remote", "--servers", "--state", s(&c.state)], Some(&c.be1.socket));
     s1.expect("servers open");
     let until = Instant::now() + WAIT;
     while roles(&c.be1) != ["standby", "standby"] {
@@ -644,7 +646,7 @@ fn bank_invariants_survive_killing_a_server_process_a_router_and_the_active_back
     }
     let state = root.path().join("state");
     let servers = |n: &Node| {
-        let p = spawn(&["crash-remote", "--servers", "--state", s(&state)], Some(&n.socket));
+        let p = spawn_testkit(&["crash-remote", "--servers", "--state", s(&state)], Some(&n.socket));
         p.expect("servers open");
         p
     };
@@ -663,7 +665,7 @@ fn bank_invariants_survive_killing_a_server_process_a_router_and_the_active_back
     // back while be2 kept the other, the transfers (each needing a server
     // of both ranges, two servers per range) deadlocked across the two
     // nodes now and then, and without a timeout nothing broke the cycle.
-    let mut clients = spawn(
+    let mut clients = spawn_testkit(
         &["crash-remote", "--clients", "4", "--count", "300", "--timeout-ms", "5000", "--state", s(&state)],
         Some(&fe.socket),
     );

@@ -116,20 +116,10 @@ pub enum FacilityError {
 }
 
 impl FacilityError {
-    /// The RTR-style status code: `INVFACNAM`, `INVNODNAM`, `DUPNODNAM`,
-    /// `NOROUTER`, `NOBACKEND`, `FACEXISTS`, `NOSUCHFAC`, `BADFACFILE`, `FACSAVEFAIL`.
+    /// The RTR-style status code (`INVFACNAM`, ...), from the one table of
+    /// refusals ([`crate::protocol::admin::AdminError`]).
     pub fn code(&self) -> &'static str {
-        match self {
-            FacilityError::InvalidName { .. } => "INVFACNAM",
-            FacilityError::InvalidNode { .. } => "INVNODNAM",
-            FacilityError::DuplicateNode { .. } => "DUPNODNAM",
-            FacilityError::NoRouter => "NOROUTER",
-            FacilityError::NoBackend => "NOBACKEND",
-            FacilityError::Exists(_) => "FACEXISTS",
-            FacilityError::NotFound(_) => "NOSUCHFAC",
-            FacilityError::BadFile { .. } => "BADFACFILE",
-            FacilityError::Io(_) => "FACSAVEFAIL",
-        }
+        crate::protocol::admin::AdminError::from(self).code()
     }
 }
 

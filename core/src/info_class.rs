@@ -15,7 +15,8 @@
 
 use crate::error::{Result, RtrError};
 use crate::protocol::admin::{
-    clip, AdminReply, AdminRequest, FacilityInfo, LinkInfo, PartitionInfo, ServerInfo, TransactionInfo, MAX_TEXT,
+    clip, AdminError, AdminReply, AdminRequest, FacilityInfo, LinkInfo, PartitionInfo, ServerInfo, TransactionInfo,
+    MAX_TEXT,
 };
 
 /// Longest selection value (`RTR_MAX_SELVAL_LEN`).
@@ -290,8 +291,8 @@ impl Query {
     /// as `item=value` lines joined by `\n`), and how many objects the node
     /// left out of its view (views are capped, see
     /// [`crate::protocol::admin::MAX_ROWS`]). A refusal from the node is
-    /// returned as its (code, message).
-    pub fn answer(&self, reply: AdminReply) -> std::result::Result<(Vec<String>, u64), (String, String)> {
+    /// returned as it is.
+    pub fn answer(&self, reply: AdminReply) -> std::result::Result<(Vec<String>, u64), AdminError> {
         let (objects, omitted) = objects(self.class, reply)?;
         let records = objects
             .into_iter()
@@ -335,9 +336,9 @@ fn age(ms: Option<u64>) -> String {
 /// class's item order.
 type Objects = (Vec<Vec<String>>, u64);
 
-fn objects(class: InfoClass, reply: AdminReply) -> std::result::Result<Objects, (String, String)> {
+fn objects(class: InfoClass, reply: AdminReply) -> std::result::Result<Objects, AdminError> {
     match (class, reply) {
-        (_, AdminReply::Failed { code, message }) => Err((code, message)),
+        (_, AdminReply::Failed(e)) => Err(e),
         (InfoClass::Facility, AdminReply::Facilities { node, rows }) => {
             Ok((rows.iter().map(|f| facility(&node, f)).collect(), 0))
         }
@@ -356,7 +357,7 @@ fn objects(class: InfoClass, reply: AdminReply) -> std::result::Result<Objects, 
         }
         (InfoClass::Link, AdminReply::Links { rows }) => Ok((rows.iter().map(link).collect(), 0)),
         (class, other) => {
-            Err(("INTERNAL".into(), format!("the node answered the {} query with {other:?}", class.def().code)))
+            Err(AdminError::Internal(format!("the node answered the {} query with {other:?}", class.def().code)))
         }
     }
 }
@@ -582,8 +583,8 @@ mod tests {
     #[test]
     fn refusals_and_control_characters() {
         let q = Query::parse("lnk", "", "", "").unwrap();
-        let r = q.answer(AdminReply::Failed { code: "TIMOUT".into(), message: "slow".into() });
-        assert_eq!(r, Err(("TIMOUT".into(), "slow".into())));
+        let r = q.answer(AdminReply::Failed(AdminError::Timeout("slow".into())));
+        assert_eq!(r, Err(AdminError::Timeout("slow".into())));
         let links = AdminReply::Links {
             rows: vec![LinkInfo { node: "a\nb".into(), state: "up".into(), facilities: vec!["F".into(), "G".into()] }],
         };

@@ -20,6 +20,7 @@ pub mod error;
 pub mod events;
 pub mod facility;
 pub mod flags;
+pub mod histogram;
 pub mod info_class;
 pub mod journal;
 pub mod keyseg;

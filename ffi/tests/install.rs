@@ -3,7 +3,10 @@
 //! `pkg-config --cflags --libs rtr` and with CMake (`find_package(rtr)`,
 //! shared and static), run it, and check what the install promises (the
 //! SONAME recorded by programs, stripped files with their debug info beside
-//! them, the symlinks, `bin/rtr`).
+//! them, the symlinks, `bin/rtr` and nothing else in `bin`). Then a staged
+//! install (`DESTDIR`): the files under DESTDIR/PREFIX, naming PREFIX, and
+//! the staged tree, moved, still builds a program (`pkg-config
+//! --define-prefix`, and CMake from the files' own place).
 //!
 //! Tools: `cc` (or `$CC`), `pkg-config`, `cmake` (with `make`), binutils
 //! (`objcopy`, `readelf`). A missing tool fails the test (`.ci/run`
@@ -65,6 +68,46 @@ fn install_into_a_prefix_then_build_outside_programs() {
     layout_soname_and_split_debug_info(&p);
     outside_program_with_pkg_config(&p);
     outside_program_with_cmake(&p);
+    staged_install_names_its_prefix_and_moves(dir.path());
+}
+
+/// `DESTDIR=dir/stage cargo xtask dist /opt/rtr-staged --no-build` (what
+/// the first install built is installed again).
+fn staged_install_names_its_prefix_and_moves(dir: &Path) {
+    let stage = dir.join("stage");
+    let prefix = Path::new("/opt/rtr-staged");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = ok(Command::new(cargo)
+        .current_dir(repo_root())
+        .env("DESTDIR", &stage)
+        .args(["run", "--quiet", "-p", "xtask", "--", "dist", "--no-build"])
+        .arg(prefix));
+    assert!(out.contains("for /opt/rtr-staged staged in"), "{out}");
+    assert!(!prefix.exists(), "nothing is installed outside DESTDIR");
+    let staged = stage.join("opt/rtr-staged");
+    for f in ["bin/rtr", "lib/librtr.so.0", "lib/librtr.a", "include/rtr.h", "lib/pkgconfig/rtr.pc"] {
+        assert!(staged.join(f).exists(), "{f} is not staged");
+    }
+    let pc = fs::read_to_string(staged.join("lib/pkgconfig/rtr.pc")).unwrap();
+    assert!(pc.starts_with("prefix=/opt/rtr-staged\n"), "{pc}");
+    let stage_text = stage.to_str().unwrap();
+    for f in ["lib/pkgconfig/rtr.pc", "lib/cmake/rtr/rtrConfig.cmake", "lib/cmake/rtr/rtrConfigVersion.cmake"] {
+        assert!(!fs::read_to_string(staged.join(f)).unwrap().contains(stage_text), "{f} names the staging root");
+    }
+    // Moved where a package would put it (here: elsewhere in the temporary
+    // directory), it builds a program: CMake through its own place,
+    // pkg-config through --define-prefix.
+    let moved = dir.join("moved");
+    fs::rename(&staged, &moved).unwrap();
+    outside_program_with_cmake(&moved);
+    let flags = ok(Command::new("pkg-config").env("PKG_CONFIG_PATH", moved.join("lib/pkgconfig")).args([
+        "--define-prefix",
+        "--cflags",
+        "--libs",
+        "rtr",
+    ]));
+    assert!(flags.contains(&format!("-I{}", moved.join("include").display())), "{flags}");
+    assert!(flags.contains(&format!("-L{}", moved.join("lib").display())), "{flags}");
 }
 
 fn readelf(args: &[&str], file: &Path) -> String {
@@ -124,6 +167,14 @@ fn layout_soname_and_split_debug_info(p: &Path) {
     ] {
         assert!(p.join(f).is_file(), "{f} is not installed");
     }
+    // Only the command: the tests' workloads (rtr-testkit) are not shipped.
+    let bins: Vec<String> =
+        fs::read_dir(p.join("bin")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(bins, ["rtr"]);
+    let help = ok(Command::new(p.join("bin/rtr")).arg("--help"));
+    assert!(!help.contains("crash"), "{help}");
+    let refused = output(Command::new(p.join("bin/rtr")).args(["crash-worker", "--help"]));
+    assert!(!refused.status.success(), "the shipped rtr runs crash-worker");
     assert_eq!(fs::read(p.join("include/rtr.h")).unwrap(), fs::read(repo_root().join("include/rtr.h")).unwrap());
     assert!(fs::read_to_string(p.join("share/doc/rtr/LICENSE")).unwrap().contains("Apache License"));
 

@@ -24,6 +24,15 @@
 //! PREFIX/lib/debug'` (or a debuginfod-style store fed from `lib/debug`)
 //! finds the symbols.
 //!
+//! A staged install (for a package build): with `DESTDIR` set, the files go
+//! under `$DESTDIR$PREFIX` (PREFIX must then be absolute) while everything
+//! that records where it is installed still says PREFIX: `rtr.pc` names
+//! PREFIX, the CMake files find their place from their own location, and
+//! the debug links are relative. Moving the tree to PREFIX completes it.
+//! (`rtr.pc` names its prefix rather than `${pcfiledir}/../..`, which
+//! would break when the file is reached through a symlink; a tree moved
+//! elsewhere is found with `pkg-config --define-prefix`.)
+//!
 //! Tools: `objcopy` and `readelf` from binutils (`$OBJCOPY`, `$READELF` to
 //! override). A missing tool is an error, never a silently unstripped install.
 
@@ -50,6 +59,30 @@ pub struct Options {
     pub prefix: PathBuf,
     /// Build with cargo first (false: install what target/release holds).
     pub build: bool,
+    /// A staging root (`DESTDIR`): files go under it, PREFIX is still what
+    /// the installed files name.
+    pub destdir: Option<PathBuf>,
+}
+
+impl Options {
+    /// `DESTDIR` from the environment, if set and not empty (as `make
+    /// install DESTDIR=...` treats it). PREFIX must then be absolute: the
+    /// staging root is put in front of it.
+    pub fn with_destdir(mut self, destdir: Option<std::ffi::OsString>) -> Result<Options, String> {
+        self.destdir = destdir.filter(|d| !d.is_empty()).map(PathBuf::from);
+        if self.destdir.is_some() && !self.prefix.is_absolute() {
+            return Err(format!("with DESTDIR, PREFIX must be absolute (got {})", self.prefix.display()));
+        }
+        Ok(self)
+    }
+
+    /// Where the files go: PREFIX, or DESTDIR/PREFIX.
+    fn dest(&self) -> PathBuf {
+        match &self.destdir {
+            Some(d) => d.join(self.prefix.strip_prefix("/").unwrap_or(&self.prefix)),
+            None => self.prefix.clone(),
+        }
+    }
 }
 
 pub fn parse_args(args: &[String]) -> Result<Options, String> {
@@ -67,7 +100,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
     if prefix.as_os_str().is_empty() {
         return Err("PREFIX is empty".into());
     }
-    Ok(Options { prefix, build })
+    Ok(Options { prefix, build, destdir: None })
 }
 
 fn tool(var: &str, default: &str) -> String {
@@ -270,15 +303,19 @@ pub fn dist(opts: &Options) -> Result<(), String> {
         }
     }
 
-    mkdir(&opts.prefix)?;
-    let prefix = opts.prefix.canonicalize().map_err(io_err("resolve", &opts.prefix))?;
-    let bin = prefix.join("bin");
-    let lib = prefix.join("lib");
+    let dest = opts.dest();
+    mkdir(&dest)?;
+    let dest = dest.canonicalize().map_err(io_err("resolve", &dest))?;
+    // What the installed files name: the final place. Without a staging
+    // root it exists now, resolved as the files were placed.
+    let prefix = if opts.destdir.is_some() { opts.prefix.clone() } else { dest.clone() };
+    let bin = dest.join("bin");
+    let lib = dest.join("lib");
     let debug = lib.join("debug");
-    let include = prefix.join("include");
+    let include = dest.join("include");
     let pkgconfig = lib.join("pkgconfig");
     let cmake = lib.join("cmake").join("rtr");
-    let doc = prefix.join("share").join("doc").join("rtr");
+    let doc = dest.join("share").join("doc").join("rtr");
     for d in [&bin, &lib, &debug, &include, &pkgconfig, &cmake, &doc] {
         mkdir(d)?;
     }
@@ -302,7 +339,10 @@ pub fn dist(opts: &Options) -> Result<(), String> {
     copy(&root.join("LICENSE"), &doc.join("LICENSE"))?;
     copy(&root.join("README.md"), &doc.join("README.md"))?;
 
-    println!("installed rtr {VERSION} in {}", prefix.display());
+    match &opts.destdir {
+        Some(d) => println!("installed rtr {VERSION} for {} staged in {}", prefix.display(), d.display()),
+        None => println!("installed rtr {VERSION} in {}", prefix.display()),
+    }
     for (path, from) in [
         (lib.join(&so_real), Some(&built_so)),
         (a.clone(), Some(&built_a)),
@@ -310,7 +350,7 @@ pub fn dist(opts: &Options) -> Result<(), String> {
         (debug.join(format!("{so_real}.debug")), None),
         (debug.join("rtr.debug"), None),
     ] {
-        let rel = path.strip_prefix(&prefix).unwrap_or(&path).display().to_string();
+        let rel = path.strip_prefix(&dest).unwrap_or(&path).display().to_string();
         match from {
             Some(f) => println!("  {rel:<34} {:>12} bytes (built: {} bytes)", size(&path), size(f)),
             None => println!("  {rel:<34} {:>12} bytes", size(&path)),
@@ -337,6 +377,18 @@ mod tests {
         assert_eq!(o.prefix, PathBuf::from("/opt/rtr"));
         assert!(!o.build);
         assert!(parse_args(&args(&["/opt/rtr"])).unwrap().build);
+    }
+
+    #[test]
+    fn destdir_stages_under_itself_and_needs_an_absolute_prefix() {
+        let o = parse_args(&args(&["/opt/rtr"])).unwrap().with_destdir(Some("/tmp/stage".into())).unwrap();
+        assert_eq!(o.dest(), PathBuf::from("/tmp/stage/opt/rtr"));
+        assert_eq!(o.prefix, PathBuf::from("/opt/rtr"));
+        let o = parse_args(&args(&["/opt/rtr"])).unwrap().with_destdir(Some("".into())).unwrap();
+        assert_eq!((o.dest(), o.destdir), (PathBuf::from("/opt/rtr"), None), "an empty DESTDIR is none");
+        let e = parse_args(&args(&["opt/rtr"])).unwrap().with_destdir(Some("/tmp/stage".into())).err().unwrap();
+        assert!(e.contains("PREFIX must be absolute"), "{e}");
+        assert!(parse_args(&args(&["opt/rtr"])).unwrap().with_destdir(None).is_ok());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! - `check-header`: fail when `include/rtr.h` differs from what `header` would write;
 //! - `dist PREFIX [--no-build]`: build the release and install it under PREFIX
 //!   (library with SONAME, static library, header, pkg-config and CMake
-//!   files, the `rtr` command; stripped, debug info in `PREFIX/lib/debug`).
+//!   files, the `rtr` command; stripped, debug info in `PREFIX/lib/debug`);
+//!   under `$DESTDIR$PREFIX` when `DESTDIR` is set (a staged install).
 
 use std::process::ExitCode;
 
@@ -75,7 +76,7 @@ fn check_header() -> ExitCode {
 }
 
 fn dist(args: &[String]) -> ExitCode {
-    let opts = match xtask::dist::parse_args(args) {
+    let opts = match xtask::dist::parse_args(args).and_then(|o| o.with_destdir(std::env::var_os("DESTDIR"))) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");

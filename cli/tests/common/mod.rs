@@ -28,10 +28,26 @@ impl std::fmt::Debug for Out {
     }
 }
 
+/// The `rtr` command.
+pub const RTR: &str = env!("CARGO_BIN_EXE_rtr");
+/// The test workloads (`crash-worker`, `crash-check`, `crash-remote`),
+/// a program of their own that is never installed.
+pub const TESTKIT: &str = env!("CARGO_BIN_EXE_rtr-testkit");
+
 /// Runs `rtr args` (never against a daemon named in this test process's
 /// environment) and waits at most `wait`.
 pub fn rtr_within(args: &[&str], wait: Duration) -> Out {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rtr"))
+    run_within(RTR, args, wait)
+}
+
+/// [`rtr_within`] for `rtr-testkit args`.
+pub fn testkit_within(args: &[&str], wait: Duration) -> Out {
+    run_within(TESTKIT, args, wait)
+}
+
+/// Runs `exe args` as [`rtr_within`] does.
+pub fn run_within(exe: &str, args: &[&str], wait: Duration) -> Out {
+    let mut child = Command::new(exe)
         .args(args)
         .env_remove("RTR_NODE_SOCKET")
         .stdin(Stdio::null())
@@ -59,7 +75,7 @@ pub fn rtr_within(args: &[&str], wait: Duration) -> Out {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("rtr {args:?} did not finish within {wait:?}");
+            panic!("{exe} {args:?} did not finish within {wait:?}");
         }
         std::thread::sleep(Duration::from_millis(5));
     };
@@ -120,16 +136,26 @@ pub fn spawn(args: &[&str], socket: Option<&Path>) -> Proc {
     spawn_to(args, socket, Stdio::inherit())
 }
 
+/// [`spawn`] for `rtr-testkit args` (the crash workload).
+pub fn spawn_testkit(args: &[&str], socket: Option<&Path>) -> Proc {
+    spawn_exe(TESTKIT, args, socket, Stdio::inherit())
+}
+
 /// [`spawn`] with the process's standard error going to `stderr` (a log
 /// file the test reads).
 pub fn spawn_to(args: &[&str], socket: Option<&Path>, stderr: Stdio) -> Proc {
+    spawn_exe(RTR, args, socket, stderr)
+}
+
+/// Start `exe args` as [`spawn_to`] does.
+pub fn spawn_exe(exe: &str, args: &[&str], socket: Option<&Path>, stderr: Stdio) -> Proc {
     use std::io::BufRead;
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rtr"));
+    let mut cmd = Command::new(exe);
     cmd.args(args).stdout(Stdio::piped()).stderr(stderr).env_remove("RTR_NODE_SOCKET");
     if let Some(s) = socket {
         cmd.env("RTR_NODE_SOCKET", s);
     }
-    let mut child = cmd.spawn().expect("run rtr");
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("run {exe}: {e}"));
     let out = child.stdout.take().expect("stdout");
     let (tx, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -9,7 +9,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{rtr_within, s, spawn_to, Out, Proc};
+use super::{rtr_within, s, spawn_to, testkit_within, Out, Proc};
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
@@ -134,7 +134,7 @@ impl Node {
 /// The crash workload's checker over `state`: every transfer ended once,
 /// each accepted one applied exactly once, no rejected one applied.
 pub fn crash_check(state: &Path) {
-    let out = rtr_within(&["crash-check", "--state", s(state)], WAIT);
+    let out = testkit_within(&["crash-check", "--state", s(state)], WAIT);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("crash check: ok"), "{out:?}");
     eprintln!("{}", out.stdout.trim());

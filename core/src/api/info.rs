@@ -26,7 +26,7 @@ use super::{deliver_to, new_channel, Chan, Rtr};
 use crate::error::{Result, RtrError};
 use crate::info_class::Query;
 use crate::msgtype::MsgType;
-use crate::protocol::admin::{AdminReply, AdminRequest, PartitionChange};
+use crate::protocol::admin::{AdminError, AdminReply, AdminRequest, PartitionChange};
 use crate::protocol::{ChanId, Delivery, Payload};
 use crate::qualifier::{check_call, PartitionSet, QualValue};
 use crate::status::Status;
@@ -40,7 +40,7 @@ impl Rtr {
     /// `item=value` lines joined by `\n` and ended by a NUL. Then
     /// `rtr_mt_closed` with status OK, its reason the number of objects the
     /// node's view left out (views are capped at 2000 objects; normally 0),
-    /// or with the status of the failure (see [`refusal_status`]).
+    /// or with the status of the failure ([`AdminError::status`]).
     ///
     /// Returns the new channel. Fails (opening nothing) with INVFLAGS,
     /// INVSELITM (unknown class or item, selection value too long),
@@ -68,7 +68,7 @@ impl Rtr {
                 }
                 (Status::Ok, u32::try_from(omitted).unwrap_or(u32::MAX))
             }
-            Err((code, _message)) => (refusal_status(&code), 0),
+            Err(e) => (e.status(), 0),
         };
         batch.push(closed(chan, status, reason));
         deliver_to(&self.inner.state, &self.inner.arrivals, batch);
@@ -81,7 +81,7 @@ impl Rtr {
     /// change (see [`crate::qualifier::QUALIFIERS`]). The changes are
     /// applied in the order given, stopping at the first the node refuses
     /// (those before it stay applied). One `rtr_mt_closed` follows on the
-    /// returned channel: status OK, or the refusal (see [`refusal_status`]).
+    /// returned channel: status OK, or the refusal's ([`AdminError::status`]).
     ///
     /// Fails (opening nothing, changing nothing) with INVFLAGS, INVOBJCT,
     /// INVSELITM, INVFACNAM, INVQUALIFIER, UNSUPPORTED, TOOMANYCHN or
@@ -114,7 +114,7 @@ impl Rtr {
                         Status::Invobjct
                     }
                 }
-                AdminReply::Failed { code, .. } => refusal_status(&code),
+                AdminReply::Failed(e) => e.status(),
                 _ => Status::Internal,
             };
         }
@@ -126,7 +126,7 @@ impl Rtr {
             };
             match self.ask_node(req) {
                 AdminReply::Done { .. } => {}
-                AdminReply::Failed { code, .. } => return refusal_status(&code),
+                AdminReply::Failed(e) => return e.status(),
                 _ => return Status::Internal,
             }
         }
@@ -142,52 +142,17 @@ impl Rtr {
     }
 
     /// One management request to this connection's node, and its answer.
-    /// A node that cannot be reached answers `Failed { code: "NODEUNAVAIL" }`.
+    /// A node that cannot be reached answers [`AdminError::NodeUnavailable`].
     fn ask_node(&self, req: AdminRequest) -> AdminReply {
         match (&self.inner.node, &self.inner.socket) {
             (Some(node), _) => node.admin(req),
             (None, Some(path)) => crate::transport::unix::ask_admin(path, req)
-                .unwrap_or_else(|e| AdminReply::Failed { code: "NODEUNAVAIL".into(), message: e.to_string() }),
-            (None, None) => AdminReply::Failed { code: "INTERNAL".into(), message: "connection without a node".into() },
+                .unwrap_or_else(|e| AdminReply::Failed(AdminError::NodeUnavailable(e.to_string()))),
+            (None, None) => AdminReply::Failed(AdminError::Internal("connection without a node".into())),
         }
     }
 }
 
 fn closed(chan: ChanId, status: Status, reason: u32) -> Delivery {
     Delivery { chan, msgtype: MsgType::Closed, tid: None, evtnum: 0, payload: Payload::Status { status, reason } }
-}
-
-/// The status for a node's refusal code (`AdminReply::Failed::code`):
-/// - `NOSUCHPRT`, `NOSUCHFAC`, `INVOBJCT`: `RTR_STS_INVOBJCT` (the selected
-///   object does not exist on this node);
-/// - `NOTRECOVERING` (exitwait/recover on a partition that waits for no
-///   journal), `INVRETRY`, `INVNODNAM`, `DUPNODNAM`: `RTR_STS_INVQUALIFIER`;
-/// - a code that is a status name without its `RTR_STS_` prefix
-///   (`NODEUNAVAIL`, `TIMOUT`, `UNSUPPORTED`, ...): that status;
-/// - anything else: `RTR_STS_INTERNAL`.
-pub fn refusal_status(code: &str) -> Status {
-    match code {
-        "NOSUCHPRT" | "NOSUCHFAC" | "INVOBJCT" => Status::Invobjct,
-        "NOTRECOVERING" | "INVRETRY" | "INVNODNAM" | "DUPNODNAM" => Status::Invqualifier,
-        other => Status::ALL
-            .iter()
-            .copied()
-            .find(|s| s.name().strip_prefix("RTR_STS_") == Some(other))
-            .unwrap_or(Status::Internal),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refusal_codes_map_to_statuses() {
-        assert_eq!(refusal_status("NOSUCHPRT"), Status::Invobjct);
-        assert_eq!(refusal_status("NOTRECOVERING"), Status::Invqualifier);
-        assert_eq!(refusal_status("NODEUNAVAIL"), Status::Nodeunavail);
-        assert_eq!(refusal_status("TIMOUT"), Status::Timout);
-        assert_eq!(refusal_status("UNSUPPORTED"), Status::Unsupported);
-        assert_eq!(refusal_status("SOMETHING_NEW"), Status::Internal);
-    }
 }

@@ -253,6 +253,10 @@ pub struct JournalStats {
     pub batches: u64,
     /// Segments recycled (renamed for reuse instead of deleted and created).
     pub recycled: u64,
+    /// How long each data sync took, in microseconds.
+    pub sync_us: crate::histogram::Histogram,
+    /// Appends written by each group commit (one write, at most one sync).
+    pub batch_appends: crate::histogram::Histogram,
 }
 
 /// Called exactly once with the outcome of an append.

@@ -1148,3 +1148,21 @@ fn an_empty_unsynced_append_is_a_barrier_that_touches_nothing() {
     assert!(j.append_wait(Vec::new(), false).is_ok(), "the barrier checked the owner");
     assert!(j.append_wait(Vec::new(), true).is_err(), "a synced append must check the owner");
 }
+
+#[test]
+fn stats_time_every_sync_and_size_every_group_commit() {
+    let d = tempfile::tempdir().unwrap();
+    let (j, _) = new_journal(d.path());
+    let before = j.stats();
+    for n in 1..=5 {
+        append1(&j, n, RecordKind::Msg, b"x").unwrap();
+    }
+    // Unsynced appends are written but never synced by themselves.
+    j.append_wait(vec![(tid(6), RecordKind::Done, Vec::new())], false).unwrap();
+    let st = j.stats();
+    assert_eq!(st.syncs - before.syncs, 5, "{st:?}");
+    assert_eq!(st.sync_us.count, st.syncs - before.syncs + before.sync_us.count);
+    assert_eq!(st.batch_appends.count - before.batch_appends.count, 6, "one append per group commit here");
+    assert_eq!(st.batch_appends.sum - before.batch_appends.sum, 6);
+    assert!(st.bytes_used > before.bytes_used && st.bytes_used <= st.bytes_capacity, "{st:?}");
+}

@@ -58,6 +58,7 @@ use super::recover::{LateWriter, Repaired};
 use super::segment::{self, io_err, CreateError, File, RecycleError};
 use super::storage::Storage;
 use super::{owner, Completion, JournalConfig, JournalError, JournalStats, LostHook, RESERVE_SEGMENTS};
+use crate::histogram::Histogram;
 use crate::tid::Tid;
 
 pub(crate) struct Request {
@@ -188,6 +189,10 @@ pub(crate) struct Writer {
     records: u64,
     batches: u64,
     recycled: u64,
+    /// How long each `fdatasync` took, in microseconds.
+    sync_us: Histogram,
+    /// Appends written together by each group commit.
+    batch_appends: Histogram,
 }
 
 /// How long the writer keeps looking for the next request before it sleeps.
@@ -349,6 +354,8 @@ impl Writer {
             state: State::Owner,
             shared: Arc::new(Shared::default()),
             syncs: 0,
+            sync_us: Histogram::default(),
+            batch_appends: Histogram::default(),
             records: 0,
             batches: 0,
             recycled,
@@ -467,6 +474,7 @@ impl Writer {
     ) -> Vec<Result<(), JournalError>> {
         // Ok for an append placed (or skipped after a failure): the batch's
         // failure, if any, replaces it at the end; Err for one refused alone.
+        let appends = batch.len() as u64;
         let mut outcomes: Vec<Result<(), JournalError>> = Vec::with_capacity(batch.len());
         let mut failure = self.state_error();
         let mut need_sync = false;
@@ -494,6 +502,7 @@ impl Writer {
             }
         }
         if failure.is_none() && placed {
+            self.batch_appends.record(appends);
             if let Err(e) = self.flush(need_sync).and_then(|()| owner::check(&*self.fs, &self.dir, self.epoch)) {
                 failure = Some(e);
             }
@@ -621,7 +630,13 @@ impl Writer {
             _ if self.shared.fail_next_sync.swap(false, Ordering::SeqCst) => {
                 Err(io::Error::other("injected fdatasync failure"))
             }
-            Some(f) => f.sync_data(),
+            Some(f) => {
+                // Timed for the metrics only: nothing decides by it.
+                let t = Instant::now();
+                let r = f.sync_data();
+                self.sync_us.record(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX));
+                r
+            }
             None => Err(io::Error::other("journal file is closed")),
         };
         result.map_err(|e| io_err(&path, e))?;
@@ -728,6 +743,8 @@ impl Writer {
             records_written: self.records,
             batches: self.batches,
             recycled: self.recycled,
+            sync_us: self.sync_us.clone(),
+            batch_appends: self.batch_appends.clone(),
         };
         if let Ok(mut g) = self.shared.stats.lock() {
             *g = s;

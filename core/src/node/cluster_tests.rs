@@ -740,7 +740,7 @@ fn ignore_recovery_makes_the_standby_active_without_the_lost_journal() {
     assert_eq!(c.partition_states(BE2), vec![P::Active]);
     // Not waiting any more: a second decision is refused.
     let again = c.node(BE2).set_partition(now, "F", part, PartitionChange::IgnoreRecovery);
-    assert_eq!(again.map_err(|e| e.0), Err("NOTRECOVERING"));
+    assert_eq!(again.map_err(|e| e.code()), Err("NOTRECOVERING"));
 }
 
 impl Cluster {
@@ -1525,7 +1525,7 @@ fn a_branch_set_aside_after_its_vote_follows_the_routers_commit() {
     assert_eq!((e.len(), e[0].committed, e[0].undecided), (1, false, true));
     assert!(c.node(BE).exception_tids().is_empty());
     let refused = c.node(BE).set_transaction(now, tid, TxChange::Forget).unwrap_err();
-    assert_eq!(refused.0, "TXUNDECIDED");
+    assert_eq!(refused.code(), "TXUNDECIDED");
     assert!(c.exception_records(BE, tid).is_empty(), "no exception record before the outcome");
     let (rows, _) = c.node(BE).show_transactions(now);
     assert_eq!(rows.iter().find(|r| r.tid == tid).unwrap().branches[0].state, BeState::Exception);
@@ -2291,7 +2291,7 @@ fn an_operator_frees_an_answerable_commit() {
     assert_eq!(last(&c), Some(RecordKind::Done));
     // Once only: it is not answerable any more.
     let again = c.node(BE).set_transaction(now, t1, crate::protocol::admin::TxChange::Forget);
-    assert_eq!(again.map_err(|e| e.0), Err("NOSUCHTX"));
+    assert_eq!(again.map_err(|e| e.code()), Err("NOSUCHTX"));
 }
 
 /// Simulator seed 7248 of 7000..7999: a router that rolled back an in-doubt

@@ -39,6 +39,8 @@ struct Flight {
     sends: Vec<(Bytes, u32)>,
     prepare: Option<u32>,
     accept: Option<u32>,
+    /// When the client began it, for the commit latency.
+    started: Option<Instant>,
     /// The client rejected (its reason): driven again after a router loss,
     /// the reject goes to the new router too (the first may have lost it).
     reject: Option<u32>,
@@ -81,6 +83,8 @@ pub struct Frontend {
     acks: Map<NodeRef, Vec<Tid>>,
     /// When the oldest of `acks` was queued.
     acks_since: Option<Instant>,
+    /// Transactions started and their outcomes ([`super::metrics`]).
+    pub(super) metrics: super::metrics::TxMetrics,
 }
 
 impl Frontend {
@@ -111,7 +115,7 @@ impl Frontend {
         let last = self.last_seq.entry(chan.0).or_default();
         match req {
             Request::StartTx { tid, timeout_ms, .. } => {
-                if !c.begin(ctx, tid, chan, last, timeout_ms) {
+                if !c.begin(ctx, tid, chan, last, timeout_ms, &mut self.metrics) {
                     return;
                 }
                 let start =
@@ -125,7 +129,7 @@ impl Frontend {
                     // transaction only on `Start`, so a send that reaches it
                     // after it ended the transaction (rejected it while the
                     // client was still sending) cannot start the tid again.
-                    if !c.begin(ctx, tid, chan, last, None) {
+                    if !c.begin(ctx, tid, chan, last, None, &mut self.metrics) {
                         return;
                     }
                     let start = ToRouter::Start {
@@ -163,6 +167,7 @@ impl Frontend {
                 // stands at once (the prepare's reason, as a router gives).
                 let reason = c.flight.prepare.unwrap_or(reason);
                 c.current = None;
+                self.metrics.outcome(ctx.now, c.flight.started, false, Status::Rejected);
                 c.flight = Flight::default();
                 ctx.deliver(chan.0, status_delivery(chan.1, MsgType::Rejected, Some(tid), Status::Rejected, reason));
             }
@@ -229,6 +234,7 @@ impl Frontend {
                     return;
                 }
                 c.current = None;
+                self.metrics.outcome(ctx.now, c.flight.started, accepted, status);
                 c.flight = Flight::default();
                 let mt = if accepted { MsgType::Accepted } else { MsgType::Rejected };
                 ctx.deliver(client.0, status_delivery(client.1, mt, Some(tid), status, reason));
@@ -267,6 +273,7 @@ impl Frontend {
                     continue;
                 }
                 c.current = None;
+                self.metrics.outcome(ctx.now, c.flight.started, false, Status::Routerunavailtmo);
                 c.flight = Flight::default();
                 let d = status_delivery(chan.1, MsgType::Rejected, Some(tid), Status::Routerunavailtmo, 0);
                 ctx.deliver(chan.0, d);
@@ -360,18 +367,28 @@ impl ClientChan {
     /// preferred reachable router; false if it is stale or not the
     /// connection's own, or if no router can be reached (the client then
     /// gets `rtr_mt_rejected` with `RTR_STS_ROUTERUNAVAILTMO`).
-    fn begin(&mut self, ctx: &mut Ctx, tid: Tid, chan: ChanRef, last_seq: &mut u64, timeout_ms: Option<u32>) -> bool {
+    fn begin(
+        &mut self,
+        ctx: &mut Ctx,
+        tid: Tid,
+        chan: ChanRef,
+        last_seq: &mut u64,
+        timeout_ms: Option<u32>,
+        metrics: &mut super::metrics::TxMetrics,
+    ) -> bool {
         if tid.conn != chan.0 || tid.seq <= *last_seq {
             return false;
         }
         *last_seq = tid.seq;
+        metrics.started();
         let Some(router) = ctx.topo.first_router(&self.facility) else {
+            metrics.outcome(ctx.now, Some(ctx.now), false, Status::Routerunavailtmo);
             let d = status_delivery(chan.1, MsgType::Rejected, Some(tid), Status::Routerunavailtmo, 0);
             ctx.deliver(chan.0, d);
             return false;
         };
         self.current = Some(tid);
-        self.flight = Flight { router, timeout_ms, ..Flight::default() };
+        self.flight = Flight { router, timeout_ms, started: Some(ctx.now), ..Flight::default() };
         true
     }
 }

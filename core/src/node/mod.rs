@@ -10,6 +10,7 @@
 mod backend;
 mod broadcast;
 mod frontend;
+pub mod metrics;
 mod operate;
 mod router;
 mod snapshot;
@@ -660,7 +661,11 @@ impl Node {
 
     /// Take one input (see [`NodeInput`]). Operator changes return their
     /// answer; every other input returns `None`.
-    pub fn handle(&mut self, now: Instant, input: NodeInput) -> Option<Result<String, operate::Refusal>> {
+    pub fn handle(
+        &mut self,
+        now: Instant,
+        input: NodeInput,
+    ) -> Option<Result<String, crate::protocol::admin::AdminError>> {
         match input {
             NodeInput::Request { conn, req } => self.handle_request(now, conn, req),
             NodeInput::Recover { records } => {
@@ -921,6 +926,11 @@ impl Node {
     }
 
     /// Counts for tests and `show` commands.
+    /// The transaction counters of this node's frontend.
+    pub fn tx_metrics(&self) -> &metrics::TxMetrics {
+        &self.fe.metrics
+    }
+
     pub fn stats(&self) -> NodeStats {
         NodeStats { active_tx: self.tr.active(), partitions: self.be.partitions(), servers: self.be.servers() }
     }

@@ -5,12 +5,9 @@ use std::time::Instant;
 
 use super::backend::Backend;
 use super::{Ctx, Node};
-use crate::protocol::admin::{PartitionChange, TxChange};
+use crate::protocol::admin::{AdminError, PartitionChange, TxChange};
 use crate::tid::Tid;
 use crate::txrecord::TxRecord;
-
-/// Why a change was refused: (RTR-style code, text).
-pub type Refusal = (&'static str, String);
 
 impl Node {
     /// Suspend or resume presentation to a partition, or set its retry limit.
@@ -20,7 +17,7 @@ impl Node {
         facility: &str,
         id: u64,
         change: PartitionChange,
-    ) -> Result<String, Refusal> {
+    ) -> Result<String, AdminError> {
         let facility = facility.to_ascii_uppercase();
         let mut ctx = super::ctx!(self, now);
         let r = self.be.set_partition(&mut ctx, &facility, id, change);
@@ -29,7 +26,7 @@ impl Node {
     }
 
     /// Forget a transaction set aside by the retry limit, or present it again.
-    pub fn set_transaction(&mut self, now: Instant, tid: Tid, change: TxChange) -> Result<String, Refusal> {
+    pub fn set_transaction(&mut self, now: Instant, tid: Tid, change: TxChange) -> Result<String, AdminError> {
         let mut ctx = super::ctx!(self, now);
         let r = self.be.set_transaction(&mut ctx, tid, change);
         self.run(now);
@@ -44,9 +41,9 @@ impl Backend {
         facility: &str,
         id: u64,
         change: PartitionChange,
-    ) -> Result<String, Refusal> {
+    ) -> Result<String, AdminError> {
         let Some(p) = self.parts.get_mut(&id).filter(|p| p.facility == facility) else {
-            return Err(("NOSUCHPRT", format!("no partition {id} in facility {facility} on this node")));
+            return Err(AdminError::NoSuchPartition(format!("no partition {id} in facility {facility} on this node")));
         };
         match change {
             PartitionChange::Suspend => {
@@ -59,7 +56,9 @@ impl Backend {
                 self.dispatch(ctx, id);
                 Ok(format!("partition {facility}:{id} resumed ({waiting} transactions were waiting)"))
             }
-            PartitionChange::RetryLimit(0) => Err(("INVRETRY", "the retry limit must be at least 1".into())),
+            PartitionChange::RetryLimit(0) => {
+                Err(AdminError::InvalidRetry("the retry limit must be at least 1".into()))
+            }
             PartitionChange::RetryLimit(n) => {
                 p.retry_limit = n;
                 Ok(format!("partition {facility}:{id}: retry limit {n}"))
@@ -69,10 +68,13 @@ impl Backend {
             PartitionChange::PriorityList(nodes) => {
                 let mut list = Vec::new();
                 for n in &nodes {
-                    let name = crate::facility::node_name(n)
-                        .map_err(|why| ("INVNODNAM", format!("invalid node name {n:?} in the priority list: {why}")))?;
+                    let name = crate::facility::node_name(n).map_err(|why| {
+                        AdminError::InvalidNodeName(format!("invalid node name {n:?} in the priority list: {why}"))
+                    })?;
                     if list.contains(&name) {
-                        return Err(("DUPNODNAM", format!("node {name} is twice in the priority list")));
+                        return Err(AdminError::DuplicateNodeName(format!(
+                            "node {name} is twice in the priority list"
+                        )));
                     }
                     list.push(name);
                 }
@@ -83,7 +85,7 @@ impl Backend {
         }
     }
 
-    fn set_transaction(&mut self, ctx: &mut Ctx, tid: Tid, change: TxChange) -> Result<String, Refusal> {
+    fn set_transaction(&mut self, ctx: &mut Ctx, tid: Tid, change: TxChange) -> Result<String, AdminError> {
         if change == TxChange::Forget && self.answerable.remove(&tid) {
             // A commit applied here and kept answerable for a router that
             // never said to forget it (docs/outcomes.md, "Bound").
@@ -102,16 +104,15 @@ impl Backend {
             ));
         }
         let Some(at) = self.exceptions.iter().position(|e| e.tid == tid) else {
-            return Err(("NOSUCHTX", format!("transaction {tid} is not set aside on this node")));
+            return Err(AdminError::NoSuchTransaction(format!("transaction {tid} is not set aside on this node")));
         };
         let e = self.exceptions[at].clone();
         if e.undecided {
             // Its router may have committed it: retrying or forgetting it
             // now could contradict the outcome that is on its way.
-            return Err((
-                "TXUNDECIDED",
-                format!("transaction {tid} was set aside before its outcome was known; wait for its router's outcome"),
-            ));
+            return Err(AdminError::TxUndecided(format!(
+                "transaction {tid} was set aside before its outcome was known; wait for its router's outcome"
+            )));
         }
         match change {
             TxChange::Forget => {
@@ -125,18 +126,15 @@ impl Backend {
                 }
                 Ok(format!("transaction {tid} forgotten"))
             }
-            TxChange::Retry if !e.committed => {
-                Err(("TXREJECTED", format!("transaction {tid} was rejected; there is nothing to present again")))
-            }
+            TxChange::Retry if !e.committed => Err(AdminError::TxRejected(format!(
+                "transaction {tid} was rejected; there is nothing to present again"
+            ))),
             TxChange::Retry => {
                 let Some(b) = self.branches.get_mut(&(tid, e.part)) else {
-                    return Err((
-                        "UNSUPPORTED",
-                        format!(
-                            "transaction {tid} was set aside before this node started; presenting it again from \
-                             the journal is not supported yet (forget it, or apply it by hand)"
-                        ),
-                    ));
+                    return Err(AdminError::Unsupported(format!(
+                        "transaction {tid} was set aside before this node started; presenting it again from the \
+                         journal is not supported yet (forget it, or apply it by hand)"
+                    )));
                 };
                 b.strikes = 0;
                 b.server = None;

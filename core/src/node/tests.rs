@@ -549,8 +549,8 @@ fn a_suspended_partition_presents_nothing_until_resumed() {
     let d = h.out();
     assert_eq!(types(&d), vec![(SERVERS, 10, MsgType::Msg1)]);
     // Refusals: an unknown partition, a retry limit of 0.
-    assert_eq!(h.node.set_partition(h.now, "F", 99, PartitionChange::Suspend).unwrap_err().0, "NOSUCHPRT");
-    assert_eq!(h.node.set_partition(h.now, "F", id, PartitionChange::RetryLimit(0)).unwrap_err().0, "INVRETRY");
+    assert_eq!(h.node.set_partition(h.now, "F", 99, PartitionChange::Suspend).unwrap_err().code(), "NOSUCHPRT");
+    assert_eq!(h.node.set_partition(h.now, "F", id, PartitionChange::RetryLimit(0)).unwrap_err().code(), "INVRETRY");
 }
 
 #[test]
@@ -571,7 +571,7 @@ fn the_retry_limit_is_per_partition_and_exceptions_can_be_retried_or_forgotten()
     assert!(h.req(SERVERS, Request::Close { chan: 10 }).is_empty());
     assert_eq!(h.node.be.exceptions.len(), 1);
     let unknown = h.tid();
-    assert_eq!(h.node.set_transaction(h.now, unknown, TxChange::Forget).unwrap_err().0, "NOSUCHTX");
+    assert_eq!(h.node.set_transaction(h.now, unknown, TxChange::Forget).unwrap_err().code(), "NOSUCHTX");
     // Presented again: server 11 gets it, uncertain, then the commit.
     h.node.set_transaction(h.now, t1, TxChange::Retry).unwrap();
     let d = h.out();
@@ -584,7 +584,7 @@ fn the_retry_limit_is_per_partition_and_exceptions_can_be_retried_or_forgotten()
     let t2 = h.tid();
     h.req(CLIENT, Request::Send { chan: 1, tid: t2, flags: 0, data: msg(1, "b") });
     h.req(SERVERS, Request::Close { chan: 11 });
-    assert_eq!(h.node.set_transaction(h.now, t2, TxChange::Retry).unwrap_err().0, "TXREJECTED");
+    assert_eq!(h.node.set_transaction(h.now, t2, TxChange::Retry).unwrap_err().code(), "TXREJECTED");
     h.node.set_transaction(h.now, t2, TxChange::Forget).unwrap();
     h.out();
     assert!(h.node.be.exceptions.is_empty());
@@ -762,4 +762,40 @@ fn records_are_byte_identical_to_the_old_format_and_old_journals_recover() {
     let d = r.server(30, range(0, 100), 0);
     assert_eq!(types(&d)[1..], [(SERVERS, 30, MsgType::Msg1Uncertain), (SERVERS, 30, MsgType::Accepted)]);
     assert_eq!(d[1].1.payload, Payload::Data(msg(5, "t1")));
+}
+
+#[test]
+fn metrics_count_starts_outcomes_by_status_and_commit_latency() {
+    let mut h = Harness::new();
+    h.server(10, range(0, 100), 0);
+    h.client(1);
+    // Three commits, each taking 2 ms of node time.
+    for _ in 0..3 {
+        let tid = h.tid();
+        h.req(CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "a") });
+        h.req(CLIENT, Request::Accept { chan: 1, tid, flags: 0, reason: 0, implicit: false });
+        h.now += Duration::from_millis(2);
+        let d = h.req(SERVERS, Request::Accept { chan: 10, tid, flags: 0, reason: 0, implicit: false });
+        assert!(types(&d).contains(&(CLIENT, 1, MsgType::Accepted)));
+    }
+    // A rejection by the server, and one for a key no server holds.
+    let tid = h.tid();
+    h.req(CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "a") });
+    h.req(SERVERS, Request::Reject { chan: 10, tid, flags: 0, reason: 7 });
+    let tid = h.tid();
+    h.req(CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(500, "x") });
+    // One still in progress.
+    let tid = h.tid();
+    h.req(CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "a") });
+    let m = h.node.tx_metrics();
+    assert_eq!((m.started, m.committed, m.rejected()), (6, 3, 2));
+    assert_eq!(m.rejected_by_status(), vec![(Status::Nodstfnd, 1), (Status::Rejected, 1)]);
+    assert_eq!(m.commit_latency_us.count, 3);
+    assert_eq!((m.commit_latency_us.max, m.commit_latency_us.sum), (2000, 6000));
+    // Estimated within its power-of-two bucket, never beyond the largest.
+    assert!((1025..=2000).contains(&m.commit_latency_us.quantile(0.5)));
+    assert_eq!(m.commit_latency_us.quantile(1.0), 2000);
+    // A late request naming a finished tid starts nothing.
+    h.req(CLIENT, Request::Send { chan: 1, tid: Tid { seq: 1, ..tid }, flags: 0, data: msg(5, "a") });
+    assert_eq!(h.node.tx_metrics().started, 6);
 }

@@ -13,6 +13,11 @@ use super::wire::{Reader, Writer};
 use crate::facility::Roles;
 use crate::tid::Tid;
 
+mod error;
+mod metrics;
+pub use error::AdminError;
+pub use metrics::{JournalMetrics, LibraryMetrics, LinkMetrics, MetricsInfo, PartitionMetrics};
+
 /// Rows at most in one list reply.
 pub const MAX_ROWS: usize = 2000;
 /// Branches at most listed per transaction.
@@ -30,6 +35,8 @@ pub enum AdminRequest {
     ShowServer,
     ShowTransaction,
     ShowLink,
+    /// Every counter of the node in one reply ([`MetricsInfo`]).
+    ShowMetrics,
     /// Node names as the operator typed them: the node checks them.
     CreateFacility {
         name: String,
@@ -92,11 +99,8 @@ pub enum AdminReply {
     Done {
         message: String,
     },
-    /// The request was refused; `code` is a short RTR-style code (`DUPNODNAM`).
-    Failed {
-        code: String,
-        message: String,
-    },
+    /// The request was refused.
+    Failed(AdminError),
     Facilities {
         node: String,
         rows: Vec<FacilityInfo>,
@@ -116,6 +120,7 @@ pub enum AdminReply {
     Links {
         rows: Vec<LinkInfo>,
     },
+    Metrics(Box<MetricsInfo>),
 }
 
 /// A facility as this node sees it.
@@ -429,6 +434,7 @@ pub(super) fn write_request(w: &mut Writer, req: &AdminRequest) {
         AdminRequest::ShowServer => w.u8(3),
         AdminRequest::ShowTransaction => w.u8(4),
         AdminRequest::ShowLink => w.u8(5),
+        AdminRequest::ShowMetrics => w.u8(11),
         AdminRequest::CreateFacility { name, frontends, routers, backends } => {
             w.u8(6);
             w.str(name);
@@ -480,6 +486,7 @@ pub(super) fn read_request(r: &mut Reader) -> Result<AdminRequest, DecodeError> 
         3 => AdminRequest::ShowServer,
         4 => AdminRequest::ShowTransaction,
         5 => AdminRequest::ShowLink,
+        11 => AdminRequest::ShowMetrics,
         6 => AdminRequest::CreateFacility {
             name: r.str(MAX_NAME)?,
             frontends: read_strs(r)?,
@@ -715,10 +722,10 @@ pub(super) fn write_reply(w: &mut Writer, reply: &AdminReply) {
             w.u8(1);
             w.str(message);
         }
-        AdminReply::Failed { code, message } => {
+        AdminReply::Failed(e) => {
             w.u8(2);
-            w.str(code);
-            w.str(message);
+            w.u8(e.tag());
+            w.str(e.message());
         }
         AdminReply::Facilities { node, rows: v } => {
             w.u8(3);
@@ -744,18 +751,29 @@ pub(super) fn write_reply(w: &mut Writer, reply: &AdminReply) {
             w.u8(7);
             rows(w, v, link);
         }
+        AdminReply::Metrics(m) => {
+            w.u8(8);
+            metrics::write_metrics(w, m);
+        }
     }
 }
 
 pub(super) fn read_reply(r: &mut Reader) -> Result<AdminReply, DecodeError> {
     Ok(match r.u8()? {
         1 => AdminReply::Done { message: r.str(MAX_TEXT)? },
-        2 => AdminReply::Failed { code: r.str(MAX_NAME)?, message: r.str(MAX_TEXT)? },
+        2 => {
+            let tag = r.u8()?;
+            let message = r.str(MAX_TEXT)?;
+            AdminReply::Failed(
+                AdminError::from_tag(tag, message).ok_or(DecodeError::UnknownTag { what: "refusal", tag })?,
+            )
+        }
         3 => AdminReply::Facilities { node: r.str(MAX_NAME)?, rows: read_rows(r, read_facility, MAX_ROWS)? },
         4 => AdminReply::Partitions { rows: read_rows(r, read_partition, MAX_ROWS)?, omitted: r.u64()? },
         5 => AdminReply::Servers { rows: read_rows(r, read_server, MAX_ROWS)?, omitted: r.u64()? },
         6 => AdminReply::Transactions { rows: read_rows(r, read_transaction, MAX_ROWS)?, omitted: r.u64()? },
         7 => AdminReply::Links { rows: read_rows(r, read_link, MAX_ROWS)? },
+        8 => AdminReply::Metrics(Box::new(metrics::read_metrics(r)?)),
         tag => return Err(DecodeError::UnknownTag { what: "admin reply", tag }),
     })
 }

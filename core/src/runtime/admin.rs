@@ -23,7 +23,7 @@ use crossbeam_channel::{RecvTimeoutError, Sender};
 
 use super::{DeliverySink, Driver, EmbeddedNode, Input, NodeLink};
 use crate::facility::{FacilityDef, FacilityError, FacilityStore, FacilityTable};
-use crate::protocol::admin::{clip, AdminReply, AdminRequest, MAX_TEXT};
+use crate::protocol::admin::{clip, AdminError, AdminReply, AdminRequest, MAX_TEXT};
 use crate::protocol::ConnId;
 
 /// How long an asker waits for the node thread's answer.
@@ -94,16 +94,17 @@ fn done(message: String) -> AdminReply {
     AdminReply::Done { message: clip(message, MAX_TEXT) }
 }
 
-fn failed(code: &str, message: String) -> AdminReply {
-    AdminReply::Failed { code: code.into(), message: clip(message, MAX_TEXT) }
+fn failed(e: AdminError) -> AdminReply {
+    let message = e.message().to_string();
+    AdminReply::Failed(e.with_message(message))
 }
 
 fn refused(e: &FacilityError) -> AdminReply {
-    failed(e.code(), e.to_string())
+    failed(e.into())
 }
 
 fn unavailable() -> AdminReply {
-    failed("NODEUNAVAIL", "the node is not running (it stopped)".into())
+    failed(AdminError::NodeUnavailable("the node is not running (it stopped)".into()))
 }
 
 impl Driver {
@@ -122,11 +123,11 @@ impl Driver {
                         self.node.set_partition(now, &facility, id, change)
                     }
                     AdminRequest::SetTransaction { tid, change } => self.node.set_transaction(now, tid, change),
-                    other => Err(("INVOBJCT", format!("{other:?} is not a change"))),
+                    other => Err(AdminError::InvalidObject(format!("{other:?} is not a change"))),
                 };
                 let _ = reply.send(match result {
                     Ok(message) => done(message),
-                    Err((code, message)) => failed(code, message),
+                    Err(e) => failed(e),
                 });
             }
             Cmd::Define(table, change, reply) => {
@@ -190,10 +191,11 @@ impl Driver {
                 }
                 AdminReply::Transactions { rows, omitted }
             }
+            AdminRequest::ShowMetrics => AdminReply::Metrics(Box::new(self.metrics())),
             AdminRequest::ShowLink => {
                 AdminReply::Links { rows: self.links.as_ref().map_or_else(Vec::new, |l| l.show()) }
             }
-            other => failed("INVOBJCT", format!("{other:?} is not a view")),
+            other => failed(AdminError::InvalidObject(format!("{other:?} is not a view"))),
         }
     }
 
@@ -205,7 +207,7 @@ impl Driver {
             Change::Initial => done(format!("{} facility definitions loaded", table.defs().count())),
             Change::Created(name) => {
                 let Some(def) = table.get(&name) else {
-                    return failed("NOSUCHFAC", format!("facility {name} vanished"));
+                    return failed(AdminError::NoSuchFacility(format!("facility {name} vanished")));
                 };
                 let roles = def.roles_of(me);
                 let mut m = if roles.any() {
@@ -290,7 +292,7 @@ impl EmbeddedNode {
         match rx.recv_timeout(wait) {
             Ok(r) => r,
             Err(RecvTimeoutError::Timeout) => {
-                failed("TIMOUT", format!("the node did not answer within {} s", wait.as_secs()))
+                failed(AdminError::Timeout(format!("the node did not answer within {} s", wait.as_secs())))
             }
             Err(RecvTimeoutError::Disconnected) => unavailable(),
         }
@@ -328,7 +330,7 @@ impl EmbeddedNode {
             AdminRequest::Stop => {
                 self.admin.stopping.store(true, Ordering::Release);
                 match self.ask(Cmd::Stop, STOP_WAIT) {
-                    AdminReply::Failed { code, .. } if code == "NODEUNAVAIL" => done("it was already stopping".into()),
+                    AdminReply::Failed(AdminError::NodeUnavailable(_)) => done("it was already stopping".into()),
                     r => r,
                 }
             }
@@ -341,7 +343,9 @@ impl EmbeddedNode {
 }
 
 fn no_store() -> AdminReply {
-    failed("UNSUPPORTED", "this node keeps no facility definitions (an embedded node); use a node daemon".into())
+    failed(AdminError::Unsupported(
+        "this node keeps no facility definitions (an embedded node); use a node daemon".into(),
+    ))
 }
 
 #[cfg(test)]

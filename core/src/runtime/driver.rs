@@ -63,6 +63,8 @@ pub(crate) struct Driver {
     /// When [`Authority::maintain`] last ran.
     maintained: Option<Instant>,
     authority_cfg: AuthorityConfig,
+    /// Requests from and messages to library connections, for the metrics.
+    pub(super) library: super::metrics::LibraryCounts,
 }
 
 impl Driver {
@@ -128,6 +130,7 @@ impl Driver {
             authority: None,
             maintained: None,
             authority_cfg: cfg.authority.clone(),
+            library: Default::default(),
         };
         Ok((d, incarnation, recovered))
     }
@@ -218,6 +221,7 @@ impl Driver {
                 self.sinks.insert(conn, sink);
             }
             Input::Request(conn, req) => {
+                self.library.requests += 1;
                 let disconnect = matches!(req, Request::Disconnect);
                 self.node.handle_request(now, conn, req);
                 if disconnect {
@@ -354,6 +358,7 @@ impl Driver {
         }
         for (conn, batch) in plan.deliveries {
             if let Some(sink) = self.sinks.get(&conn) {
+                self.library.deliveries += batch.len() as u64;
                 sink.deliver(batch);
             }
         }

@@ -14,7 +14,7 @@ use super::driver::Driver;
 use super::DeliverySink;
 use crate::facility::FacilityTable;
 use crate::node::{Internal, NodeRef, PeerInfo};
-use crate::protocol::admin::LinkInfo;
+use crate::protocol::admin::{LinkInfo, LinkMetrics};
 use crate::protocol::{ConnId, Request};
 use crate::status::Status;
 use crate::tid::Tid;
@@ -100,4 +100,6 @@ pub(crate) trait PeerLinks: Send + Sync {
     fn stop(&self);
     /// Rows for `rtr show link`.
     fn show(&self) -> Vec<LinkInfo>;
+    /// Each peer's link counters, by name.
+    fn metrics(&self) -> Vec<LinkMetrics>;
 }

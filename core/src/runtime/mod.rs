@@ -57,6 +57,7 @@ mod daemon_loop;
 mod driver;
 mod halt;
 mod input;
+mod metrics;
 // Crate-visible: the simulator (`sim/world.rs`) is to share the policy.
 pub(crate) mod pass;
 mod reactor;

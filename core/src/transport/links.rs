@@ -35,7 +35,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -103,6 +103,16 @@ struct State {
     dialling: HashSet<String>,
     /// The last thing that happened to each peer that is not up, for `rtr show link`.
     last: BTreeMap<String, String>,
+    /// Bytes to and from each peer ever linked, over all its links.
+    traffic: BTreeMap<String, Arc<Traffic>>,
+}
+
+/// One peer's byte counters: added to by its link's reader and writer
+/// threads (relaxed: they are only read for the metrics), never reset.
+#[derive(Default)]
+struct Traffic {
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
 }
 
 /// The links of one node, shared by its node thread (which sends) and the
@@ -266,6 +276,25 @@ impl Links {
         rows
     }
 
+    /// Every peer `rtr show link` lists, with its byte counters (zero for
+    /// a peer never linked).
+    pub fn metrics(&self) -> Vec<crate::protocol::admin::LinkMetrics> {
+        let rows = self.show();
+        let st = self.lock();
+        let up: HashSet<&str> = st.up.values().map(|u| u.name.as_str()).collect();
+        rows.into_iter()
+            .map(|r| {
+                let t = st.traffic.get(&r.node);
+                crate::protocol::admin::LinkMetrics {
+                    up: up.contains(r.node.as_str()),
+                    bytes_in: t.map_or(0, |t| t.bytes_in.load(Ordering::Relaxed)),
+                    bytes_out: t.map_or(0, |t| t.bytes_out.load(Ordering::Relaxed)),
+                    node: r.node,
+                }
+            })
+            .collect()
+    }
+
     fn note(&self, peer: &str, what: String) {
         crate::rtr_log!(Warn, "rtr node: link to {peer}: {what}");
         self.lock().last.insert(peer.to_string(), what);
@@ -290,7 +319,7 @@ impl Links {
     fn accepted(self: Arc<Self>, mut stream: TcpStream) {
         let _ = stream.set_nodelay(true);
         let _ = stream.set_read_timeout(Some(HANDSHAKE_WAIT));
-        let from = match read_peer_frame(&mut stream) {
+        let from = match read_peer_frame(&mut stream).map(|(f, _)| f) {
             Ok(PeerFrame::Hello { version, from, to, node_id, facilities }) => {
                 let refuse = |stream: &mut TcpStream, code: &str, reason: String| {
                     crate::rtr_log!(Warn, "rtr node: refused a link from {from}: {code}, {reason}");
@@ -400,7 +429,7 @@ impl Links {
             facilities: table.claims(),
         };
         stream.write_all(&peer::encode(&hello)).map_err(|e| format!("cannot send hello to {addr}: {e}"))?;
-        match read_peer_frame(&mut stream) {
+        match read_peer_frame(&mut stream).map(|(f, _)| f) {
             Ok(PeerFrame::Welcome { from, node_id, facilities }) => {
                 if from != peer {
                     return Err(format!("{addr} is node {from}, not {peer}"));
@@ -431,7 +460,7 @@ impl Links {
         let queued = Arc::new(AtomicUsize::new(0));
         let mut facilities: Vec<String> = agreed.keys().cloned().collect();
         facilities.sort();
-        let id = {
+        let (id, traffic) = {
             let mut st = self.lock();
             // Checked under the lock that `stop` takes after setting the
             // flag: either `stop` finds this link registered and closes it,
@@ -455,7 +484,7 @@ impl Links {
                 },
             );
             st.last.remove(&name);
-            id
+            (id, st.traffic.entry(name.clone()).or_default().clone())
         };
         crate::rtr_log!(
             Info,
@@ -466,12 +495,17 @@ impl Links {
         // The node learns of the link before any of its messages.
         self.inbox.send(Input::LinkUp(id, PeerInfo { name: name.clone(), facilities: agreed }));
         let ping_every = self.cfg.inactivity / 3;
-        let writer = std::thread::Builder::new()
-            .name("rtr-link-write".into())
-            .spawn(move || writer_loop(write_half, rx, queued, ping_every));
+        let writer = std::thread::Builder::new().name("rtr-link-write".into()).spawn({
+            let traffic = traffic.clone();
+            move || writer_loop(write_half, rx, queued, ping_every, &traffic)
+        });
         let _ = stream.set_read_timeout(Some(self.cfg.inactivity));
         let mut why = loop {
-            match read_peer_frame(&mut stream) {
+            let frame = read_peer_frame(&mut stream);
+            if let Ok((_, n)) = &frame {
+                traffic.bytes_in.fetch_add(*n, Ordering::Relaxed);
+            }
+            match frame.map(|(f, _)| f) {
                 Ok(PeerFrame::Msg(m)) => {
                     if !self.inbox.send(Input::Peer(id, m)) {
                         break "the node stopped".to_string();
@@ -517,6 +551,10 @@ impl PeerLinks for Links {
     fn show(&self) -> Vec<crate::protocol::admin::LinkInfo> {
         Links::show(self)
     }
+
+    fn metrics(&self) -> Vec<crate::protocol::admin::LinkMetrics> {
+        Links::metrics(self)
+    }
 }
 
 impl EmbeddedNode {
@@ -532,7 +570,13 @@ impl EmbeddedNode {
 }
 
 /// Write queued bytes in order; ping when quiet.
-fn writer_loop(mut stream: TcpStream, rx: Receiver<Vec<u8>>, queued: Arc<AtomicUsize>, ping_every: Duration) {
+fn writer_loop(
+    mut stream: TcpStream,
+    rx: Receiver<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+    ping_every: Duration,
+    traffic: &Traffic,
+) {
     let ping = peer::encode(&PeerFrame::Ping);
     let ping_every = ping_every.max(Duration::from_millis(100));
     loop {
@@ -542,6 +586,9 @@ fn writer_loop(mut stream: TcpStream, rx: Receiver<Vec<u8>>, queued: Arc<AtomicU
             Err(RecvTimeoutError::Disconnected) => break,
         };
         let ok = stream.write_all(&bytes).is_ok();
+        if ok {
+            traffic.bytes_out.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        }
         if counted {
             queued.fetch_sub(bytes.len(), Ordering::AcqRel);
         }
@@ -552,10 +599,11 @@ fn writer_loop(mut stream: TcpStream, rx: Receiver<Vec<u8>>, queued: Arc<AtomicU
     }
 }
 
-/// Read and decode one node-to-node frame.
-fn read_peer_frame(src: &mut impl Read) -> Result<PeerFrame, FrameError> {
+/// Read and decode one node-to-node frame; with its size on the wire.
+fn read_peer_frame(src: &mut impl Read) -> Result<(PeerFrame, u64), FrameError> {
     let body = crate::protocol::codec::read_frame_max(src, MAX_PEER_FRAME)?;
-    Ok(peer::decode(&body)?)
+    // The body and its 4-byte length.
+    Ok((peer::decode(&body)?, body.len() as u64 + 4))
 }
 
 #[cfg(test)]
@@ -584,7 +632,7 @@ mod tests {
     /// Accept a's connection and complete the handshake as b.
     fn welcome(l: &TcpListener) -> TcpStream {
         let (mut s, _) = l.accept().unwrap();
-        match read_peer_frame(&mut s).unwrap() {
+        match read_peer_frame(&mut s).unwrap().0 {
             PeerFrame::Hello { from, to, .. } => assert_eq!((from.as_str(), to.as_str()), ("a", "b")),
             other => panic!("{other:?}"),
         }
@@ -677,7 +725,7 @@ mod tests {
         let ask = |hello: PeerFrame| -> PeerFrame {
             let mut s = TcpStream::connect(addr).unwrap();
             s.write_all(&peer::encode(&hello)).unwrap();
-            read_peer_frame(&mut s).unwrap()
+            read_peer_frame(&mut s).unwrap().0
         };
         let hello = |version: u32, from: &str, to: &str, id: u32, t: FacilityTable| PeerFrame::Hello {
             version,

@@ -8,6 +8,7 @@ use super::commit::Finishing;
 use super::{Backend, Exception, PartRole};
 use crate::journal::Record;
 use crate::node::{Callout, Ctx, NodeRef, PartId, ToRouter, LOCAL};
+use crate::protocol::admin::AdminError;
 use crate::protocol::Bytes;
 use crate::status::Status;
 use crate::tid::Tid;
@@ -326,15 +327,13 @@ impl Backend {
     /// An operator's decision: a partition waiting for a lost node's
     /// journal becomes active without it. The routers hear that none of the
     /// commits they waited for on that node was found.
-    pub(crate) fn ignore_recovery(
-        &mut self,
-        ctx: &mut Ctx,
-        part: PartId,
-    ) -> Result<String, crate::node::operate::Refusal> {
-        let Some(p) = self.parts.get(&part) else { return Err(("NOSUCHPRT", format!("no partition {part}"))) };
+    pub(crate) fn ignore_recovery(&mut self, ctx: &mut Ctx, part: PartId) -> Result<String, AdminError> {
+        let Some(p) = self.parts.get(&part) else {
+            return Err(AdminError::NoSuchPartition(format!("no partition {part}")));
+        };
         let node = match &p.role {
             PartRole::NoJournal(node, _) | PartRole::Recovering(node) => node.clone(),
-            _ => return Err(("NOTRECOVERING", format!("partition {part} is not waiting for a journal"))),
+            _ => return Err(AdminError::NotRecovering(format!("partition {part} is not waiting for a journal"))),
         };
         let facility = p.facility.clone();
         if let Some(p) = self.parts.get_mut(&part) {
@@ -352,14 +351,12 @@ impl Backend {
     }
 
     /// An operator's decision: try the lost node's journal again.
-    pub(crate) fn restart_recovery(
-        &mut self,
-        ctx: &mut Ctx,
-        part: PartId,
-    ) -> Result<String, crate::node::operate::Refusal> {
-        let Some(p) = self.parts.get_mut(&part) else { return Err(("NOSUCHPRT", format!("no partition {part}"))) };
+    pub(crate) fn restart_recovery(&mut self, ctx: &mut Ctx, part: PartId) -> Result<String, AdminError> {
+        let Some(p) = self.parts.get_mut(&part) else {
+            return Err(AdminError::NoSuchPartition(format!("no partition {part}")));
+        };
         let PartRole::NoJournal(node, _) = p.role.clone() else {
-            return Err(("NOTRECOVERING", format!("partition {part} is not waiting for a journal")));
+            return Err(AdminError::NotRecovering(format!("partition {part} is not waiting for a journal")));
         };
         p.role = PartRole::Recovering(node.clone());
         p.grant.recovery_retry_at = None;

@@ -18,6 +18,7 @@ fn requests() -> Vec<AdminRequest> {
         AdminRequest::ShowServer,
         AdminRequest::ShowTransaction,
         AdminRequest::ShowLink,
+        AdminRequest::ShowMetrics,
         AdminRequest::CreateFacility {
             name: "bank".into(),
             frontends: vec!["alpha".into(), "beta".into()],
@@ -47,7 +48,7 @@ fn requests() -> Vec<AdminRequest> {
 fn replies() -> Vec<AdminReply> {
     vec![
         AdminReply::Done { message: "facility BANK created".into() },
-        AdminReply::Failed { code: "DUPNODNAM".into(), message: "duplicate node name a in the backend list".into() },
+        AdminReply::Failed(AdminError::DuplicateNodeName("duplicate node name a in the backend list".into())),
         AdminReply::Facilities { node: "alpha".into(), rows: vec![] },
         AdminReply::Facilities {
             node: "alpha".into(),
@@ -174,7 +175,51 @@ fn replies() -> Vec<AdminReply> {
         AdminReply::Links {
             rows: vec![LinkInfo { node: "beta".into(), state: "connected".into(), facilities: vec!["BANK".into()] }],
         },
+        AdminReply::Metrics(Box::new(metrics_sample(false))),
+        AdminReply::Metrics(Box::new(metrics_sample(true))),
     ]
+}
+
+fn metrics_sample(full: bool) -> MetricsInfo {
+    let mut h = crate::histogram::Histogram::default();
+    for v in [1, 700, 1 << 20] {
+        h.record(v);
+    }
+    MetricsInfo {
+        node: "alpha".into(),
+        tx_started: 12,
+        tx_committed: 9,
+        tx_rejected: if full { vec![(crate::Status::Timout, 2), (crate::Status::Rejected, 1)] } else { vec![] },
+        commit_latency_us: h.clone(),
+        journal: full.then(|| JournalMetrics {
+            bytes_used: 4096,
+            bytes_capacity: 1 << 30,
+            segments: 1,
+            syncs: 9,
+            batches: 8,
+            records: 30,
+            sync_us: h.clone(),
+            batch_appends: crate::histogram::Histogram::default(),
+        }),
+        links: if full {
+            vec![LinkMetrics { node: "beta".into(), up: true, bytes_in: 10, bytes_out: 20 }]
+        } else {
+            vec![]
+        },
+        partitions: if full {
+            vec![PartitionMetrics {
+                facility: "BANK".into(),
+                id: 1,
+                name: "p1".into(),
+                state: PartitionState::Active,
+                in_flight: 2,
+                queue: 5,
+            }]
+        } else {
+            vec![]
+        },
+        library: LibraryMetrics { connections: 3, requests: 100, deliveries: 90 },
+    }
 }
 
 fn frames() -> Vec<Frame> {

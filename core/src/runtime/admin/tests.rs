@@ -25,7 +25,7 @@ fn done(r: AdminReply) -> String {
 
 fn code(r: AdminReply) -> String {
     match r {
-        AdminReply::Failed { code, .. } => code,
+        AdminReply::Failed(e) => e.code().to_string(),
         other => panic!("not refused: {other:?}"),
     }
 }
