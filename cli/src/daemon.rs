@@ -36,7 +36,7 @@ use rtr_core::runtime::EmbeddedNode;
 use rtr_core::transport::unix;
 use rtr_core::EmbeddedConfig;
 
-use crate::node_config;
+use crate::{node_config, node_files, node_process};
 
 #[derive(clap::Args)]
 pub struct StartArgs {
@@ -129,6 +129,9 @@ pub fn start(a: StartArgs) -> Result<(), String> {
     // Everything is checked before anything is made: a start that fails
     // here leaves the directory as it was (or absent).
     let settings = settings(&a)?;
+    // Before anything is made (files, the detached node): see node_files.
+    node_files::restrict_umask();
+    node_files::refuse_symlink(&pid_path(&a.dir), "the pid file")?;
     let log_level = crate::logging::choose(a.log_level.as_deref(), &settings.log_level)?;
     let socket = socket_path(&a.dir, &a.socket);
     if UnixStream::connect(&socket).is_ok() {
@@ -194,7 +197,7 @@ fn start_checked(
     socket: &Path,
 ) -> Result<(), StartError> {
     let early = StartError::Early;
-    std::fs::create_dir_all(&a.dir).map_err(|e| early(format!("{}: {e}", a.dir.display())))?;
+    node_files::make_dir(&a.dir).map_err(early)?;
     node_config::write(&a.dir, &settings.file).map_err(early)?;
     if a.foreground {
         if let Some(log) = &a.log_file {
@@ -209,11 +212,7 @@ fn start_checked(
     // reads the settings just written.
     let exe = std::env::current_exe().map_err(|e| early(e.to_string()))?;
     let log_path = a.log_file.clone().unwrap_or_else(|| a.dir.join("rtr.log"));
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(|e| early(format!("{}: {e}", log_path.display())))?;
+    let log = node_files::open_log(&log_path).map_err(|e| early(format!("{}: {e}", log_path.display())))?;
     let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
     let log2 = log.try_clone().map_err(|e| early(e.to_string()))?;
     let mut cmd = Command::new(exe);
@@ -304,7 +303,8 @@ fn run_node(dir: &Path, socket: &Path, settings: node_config::Settings, service:
     // A socket file left by a node that died is stale (nobody answered above).
     let _ = std::fs::remove_file(socket);
     let listener = UnixListener::bind(socket).map_err(|e| early(format!("{}: {e}", socket.display())))?;
-    std::fs::write(pid_path(dir), format!("{}\n", std::process::id())).map_err(|e| early(e.to_string()))?;
+    node_files::socket_access(socket, None, None, node_files::SOCKET_MODE).map_err(early)?;
+    node_files::write_pid(&pid_path(dir)).map_err(early)?;
     tracing::info!(
         target: "rtr::daemon",
         "{name} ready on {} (pid {}, journal {}, {} committed transactions to replay, \
@@ -431,7 +431,9 @@ fn watch_node(node: std::sync::Arc<EmbeddedNode>, dir: PathBuf, socket: PathBuf)
 
 /// Stop the node: ask it over its socket (it closes its connections and
 /// flushes its journal, then exits); if nobody answers there, signal the
-/// process named by the pid file.
+/// process named by the pid file, once it is known to be this directory's
+/// node (`node_process`): a stale pid file naming an unrelated process is
+/// reported and left alone.
 pub fn stop(a: StopArgs) -> Result<(), String> {
     let socket = a.dir.join("rtr.sock");
     let pid = std::fs::read_to_string(pid_path(&a.dir)).ok().and_then(|t| t.trim().parse::<i32>().ok());
@@ -441,6 +443,9 @@ pub fn stop(a: StopArgs) -> Result<(), String> {
             AdminReply::Failed { code, message } => return Err(format!("%RTR-E-{code}, {message}")),
             other => return Err(format!("unexpected answer to stop: {other:?}")),
         };
+        // Only the node's own process is waited for: a pid file left by
+        // another node's run may name anything by now.
+        let pid = pid.filter(|p| node_process::check(*p, &a.dir).is_ok());
         if let Some(pid) = pid {
             wait_gone(pid)?;
         }
@@ -473,25 +478,32 @@ fn zombie(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
-/// The fallback: SIGTERM to the process in the pid file.
+/// The fallback: SIGTERM to the process in the pid file, if it is this
+/// directory's node. The pid file of a node that is gone is stale: removed
+/// (and said so), its process never signalled.
 fn signal_stop(a: StopArgs) -> Result<(), String> {
     let pidfile = pid_path(&a.dir);
     let text = std::fs::read_to_string(&pidfile)
         .map_err(|e| format!("no node running from {} ({}: {e})", a.dir.display(), pidfile.display()))?;
     let pid: i32 = text.trim().parse().map_err(|_| format!("{} does not hold a pid", pidfile.display()))?;
-    // SAFETY: kill with a pid read from our own pid file; no memory involved.
+    if pid <= 0 {
+        return Err(format!("{} holds {pid}, which is no process id", pidfile.display()));
+    }
+    if let Err(why) = node_process::check(pid, &a.dir) {
+        // Left in place: the operator sees it and decides (a node whose
+        // process cannot be inspected must not lose its pid file here).
+        return Err(format!(
+            "no node answers on {}, and {} is stale: {why}; not signalled",
+            a.dir.join("rtr.sock").display(),
+            pidfile.display()
+        ));
+    }
+    // SAFETY: kill with a pid checked to be this directory's node; no memory involved.
     if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
         let _ = std::fs::remove_file(&pidfile);
         return Err(format!("node process {pid} is not running (removed the stale pid file)"));
     }
-    let until = Instant::now() + Duration::from_secs(10);
-    // SAFETY: signal 0 only checks that the process exists.
-    while unsafe { libc::kill(pid, 0) } == 0 {
-        if Instant::now() > until {
-            return Err(format!("node process {pid} did not stop within 10 s"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_gone(pid).map_err(|_| format!("node process {pid} did not stop within 10 s"))?;
     let _ = std::fs::remove_file(&pidfile);
     let _ = std::fs::remove_file(a.dir.join("rtr.sock"));
     outln!("node {pid} stopped");

@@ -24,6 +24,8 @@ use serde::{Deserialize, Serialize};
 
 /// The file's name in the node's directory.
 pub const FILE: &str = "rtr.toml";
+/// Its mode: for the node's owner only.
+pub const MODE: u32 = 0o600;
 
 pub const DEFAULT_INACTIVITY: u64 = 60;
 pub const DEFAULT_AUTHORITY: &str = "auto";
@@ -102,7 +104,21 @@ pub fn write(dir: &Path, cfg: &NodeConfig) -> Result<(), String> {
                         # writes back those its flags change (README: Configure).\n{body}"
     );
     let tmp = dir.join(format!(".{FILE}.tmp"));
-    std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    // 0600 whatever the umask, and never through a link placed as the
+    // temporary file (removed first, then made anew).
+    let _ = std::fs::remove_file(&tmp);
+    let made = {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(MODE)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+    };
+    made.map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
