@@ -108,6 +108,35 @@ pub struct StartArgs {
     /// [default: 60].
     #[arg(long, value_name = "SECONDS")]
     recovery_wait: Option<u64>,
+    /// The node socket's owner: a user name or uid [default: the node's user].
+    #[arg(long, value_name = "USER")]
+    socket_owner: Option<String>,
+    /// The node socket's group: a group name or gid [default: the node's
+    /// group]. With mode 0660, its members' applications may connect.
+    #[arg(long, value_name = "GROUP")]
+    socket_group: Option<String>,
+    /// The node socket's mode, in octal: who may connect at all
+    /// (applications and management tools) [default: 0660].
+    #[arg(long, value_name = "OCTAL")]
+    socket_mode: Option<String>,
+    /// Members of this group (name or gid) may make operator requests
+    /// (stop the node, create or delete facilities, rtr set partition and
+    /// transaction), as root and the node's own user may; anyone else who
+    /// can connect may only run applications and views.
+    #[arg(long, value_name = "GROUP")]
+    operator_group: Option<String>,
+    /// Close a new connection (node socket or link) that has not said
+    /// hello within this many seconds [default: 10].
+    #[arg(long, value_name = "SECONDS")]
+    hello_timeout: Option<u64>,
+    /// Connections to the node socket at most at once; one more is
+    /// refused with RTR_STS_NODEUNAVAIL [default: 1024].
+    #[arg(long, value_name = "N")]
+    max_connections: Option<u64>,
+    /// Channels at most open on one application connection; one more is
+    /// closed with RTR_STS_TOOMANYCHN [default: 256].
+    #[arg(long, value_name = "N")]
+    max_channels: Option<u64>,
 }
 
 #[derive(clap::Args)]
@@ -177,6 +206,13 @@ fn settings(a: &StartArgs) -> Result<node_config::Settings, String> {
         recovery: a.recovery.clone(),
         recovery_wait: a.recovery_wait,
         log_level: a.log_level.clone(),
+        socket_owner: a.socket_owner.clone(),
+        socket_group: a.socket_group.clone(),
+        socket_mode: a.socket_mode.clone(),
+        operator_group: a.operator_group.clone(),
+        hello_timeout: a.hello_timeout,
+        max_connections: a.max_connections,
+        max_channels: a.max_channels,
         ..Default::default()
     };
     for p in &a.peers {
@@ -268,7 +304,7 @@ fn last_error(log: &Path, from: u64) -> Option<String> {
 
 fn run_node(dir: &Path, socket: &Path, settings: node_config::Settings, service: Service) -> Result<(), StartError> {
     let early = StartError::Early;
-    let node_config::Settings { name, links, journal_root, authority, recovery, .. } = settings;
+    let node_config::Settings { name, links, journal_root, authority, recovery, local, .. } = settings;
     // Before any thread starts, so that none of them takes these signals
     // with their default action (an immediate exit).
     let signals = crate::signals::block().map_err(|e| early(format!("cannot block signals: {e}")))?;
@@ -286,6 +322,7 @@ fn run_node(dir: &Path, socket: &Path, settings: node_config::Settings, service:
     cfg.peer_journals = journal_root;
     cfg.authority = authority;
     cfg.recovery = recovery;
+    cfg.max_channels_per_conn = Some(local.max_channels);
     let node = EmbeddedNode::start_daemon(cfg).map_err(|e| early(e.to_string()))?;
     // Before the listener exists, so every channel is checked against them.
     node.set_facility_store(store);
@@ -303,7 +340,7 @@ fn run_node(dir: &Path, socket: &Path, settings: node_config::Settings, service:
     // A socket file left by a node that died is stale (nobody answered above).
     let _ = std::fs::remove_file(socket);
     let listener = UnixListener::bind(socket).map_err(|e| early(format!("{}: {e}", socket.display())))?;
-    node_files::socket_access(socket, None, None, node_files::SOCKET_MODE).map_err(early)?;
+    node_files::socket_access(socket, local.socket_owner, local.socket_group, local.socket_mode).map_err(early)?;
     node_files::write_pid(&pid_path(dir)).map_err(early)?;
     tracing::info!(
         target: "rtr::daemon",
@@ -319,7 +356,7 @@ fn run_node(dir: &Path, socket: &Path, settings: node_config::Settings, service:
     // (A node that already stopped, before the socket existed to be woken
     // through, is not served at all.)
     if !node.is_stopping() {
-        unix::serve(listener, node.clone());
+        unix::serve_with(listener, node.clone(), local.serve);
     }
     if !node.is_stopping() {
         return Err(StartError::Late("the listener failed".into()));
@@ -385,7 +422,10 @@ fn on_signal(
             return;
         }
         tracing::info!(target: "rtr::daemon", "{name} received {signal}: stopping as rtr stop does");
-        match node.admin(AdminRequest::Stop) {
+        let reply = node.admin(AdminRequest::Stop);
+        // An operator action like `rtr stop` (whoever could signal the node).
+        tracing::info!(target: "rtr::daemon", "audit: signal {signal}: Stop: {}", audit_result(&reply));
+        match reply {
             AdminReply::Done { message } => {
                 tracing::info!(target: "rtr::daemon", "{name} stopped on {signal}: {message}")
             }
@@ -398,6 +438,15 @@ fn on_signal(
         // does once answered); a stop before the socket exists is seen
         // before serving.
         let _ = UnixStream::connect(&socket);
+    }
+}
+
+/// An answer as an audit line gives it (as `transport/unix.rs` does).
+fn audit_result(reply: &AdminReply) -> String {
+    match reply {
+        AdminReply::Done { message } => format!("done: {message}"),
+        AdminReply::Failed { code, message } => format!("failed: {code}, {message}"),
+        other => format!("{other:?}"),
     }
 }
 
@@ -438,14 +487,15 @@ pub fn stop(a: StopArgs) -> Result<(), String> {
     let socket = a.dir.join("rtr.sock");
     let pid = std::fs::read_to_string(pid_path(&a.dir)).ok().and_then(|t| t.trim().parse::<i32>().ok());
     if UnixStream::connect(&socket).is_ok() {
+        // Only the node's own process is waited for: a pid file left by
+        // another node's run may name anything by now. Checked before the
+        // stop, while the node's process is surely there to be recognised.
+        let pid = pid.filter(|p| node_process::check(*p, &a.dir).is_ok());
         let message = match crate::manage::ask(&socket, AdminRequest::Stop)? {
             AdminReply::Done { message } => message,
             AdminReply::Failed { code, message } => return Err(format!("%RTR-E-{code}, {message}")),
             other => return Err(format!("unexpected answer to stop: {other:?}")),
         };
-        // Only the node's own process is waited for: a pid file left by
-        // another node's run may name anything by now.
-        let pid = pid.filter(|p| node_process::check(*p, &a.dir).is_ok());
         if let Some(pid) = pid {
             wait_gone(pid)?;
         }

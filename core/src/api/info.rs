@@ -162,6 +162,8 @@ fn closed(chan: ChanId, status: Status, reason: u32) -> Delivery {
 ///   object does not exist on this node);
 /// - `NOTRECOVERING` (exitwait/recover on a partition that waits for no
 ///   journal), `INVRETRY`, `INVNODNAM`, `DUPNODNAM`: `RTR_STS_INVQUALIFIER`;
+/// - `INSVPRIV` (the process is no operator of the node, README:
+///   Security): `RTR_STS_INVACCESS`, the closest RTR status (access refused);
 /// - a code that is a status name without its `RTR_STS_` prefix
 ///   (`NODEUNAVAIL`, `TIMOUT`, `UNSUPPORTED`, ...): that status;
 /// - anything else: `RTR_STS_INTERNAL`.
@@ -169,6 +171,7 @@ pub fn refusal_status(code: &str) -> Status {
     match code {
         "NOSUCHPRT" | "NOSUCHFAC" | "INVOBJCT" => Status::Invobjct,
         "NOTRECOVERING" | "INVRETRY" | "INVNODNAM" | "DUPNODNAM" => Status::Invqualifier,
+        crate::transport::unix::NOT_OPERATOR_CODE => Status::Invaccess,
         other => Status::ALL
             .iter()
             .copied()
@@ -189,5 +192,6 @@ mod tests {
         assert_eq!(refusal_status("TIMOUT"), Status::Timout);
         assert_eq!(refusal_status("UNSUPPORTED"), Status::Unsupported);
         assert_eq!(refusal_status("SOMETHING_NEW"), Status::Internal);
+        assert_eq!(refusal_status("INSVPRIV"), Status::Invaccess);
     }
 }
