@@ -355,9 +355,11 @@ fn run_node(dir: &Path, socket: &Path, settings: node_config::Settings, service:
     notify("READY=1");
     // (A node that already stopped, before the socket existed to be woken
     // through, is not served at all.)
+    *LISTENER.lock().unwrap_or_else(|e| e.into_inner()) = listener.try_clone().ok();
     if !node.is_stopping() {
         unix::serve_with(listener, node.clone(), local.serve);
     }
+    LISTENER.lock().unwrap_or_else(|e| e.into_inner()).take();
     if !node.is_stopping() {
         return Err(StartError::Late("the listener failed".into()));
     }
@@ -437,7 +439,23 @@ fn on_signal(
         // Wake the accept loop to see the stop (as `rtr stop`'s connection
         // does once answered); a stop before the socket exists is seen
         // before serving.
-        let _ = UnixStream::connect(&socket);
+        wake_accept(&socket);
+    }
+}
+
+/// A second handle on the node's listening socket while it serves, so that
+/// a stop can wake the accept loop even when the socket's file is gone
+/// (removed by hand: no connection can reach the listener then).
+static LISTENER: std::sync::Mutex<Option<UnixListener>> = std::sync::Mutex::new(None);
+
+/// Wake the accept loop: through the socket's path, and by shutting the
+/// listener down (a blocked accept then fails and the loop sees the stop).
+fn wake_accept(socket: &Path) {
+    let _ = UnixStream::connect(socket);
+    if let Some(l) = LISTENER.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        use std::os::fd::AsRawFd;
+        // SAFETY: shutdown on a descriptor this handle owns; no memory involved.
+        unsafe { libc::shutdown(l.as_raw_fd(), libc::SHUT_RDWR) };
     }
 }
 
@@ -469,7 +487,7 @@ fn watch_node(node: std::sync::Arc<EmbeddedNode>, dir: PathBuf, socket: PathBuf)
         while !node.wait_stopped(Duration::from_secs(3600)) {}
         let Some(why) = node.failure() else { return };
         drop(node);
-        let _ = UnixStream::connect(&socket);
+        wake_accept(&socket);
         std::thread::sleep(EXIT_WAIT * 2);
         remove_files(&dir, &socket);
         tracing::error!(target: "rtr::daemon", "the node stopped ({why}); exiting");
