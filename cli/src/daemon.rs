@@ -4,6 +4,10 @@
 //! `node_config`), its journal (`journal/`), the Unix socket applications
 //! connect to (`rtr.sock`), its process id (`rtr.pid`), its log (`rtr.log`,
 //! see `logging`) and its facility definitions (`facilities.conf`).
+//! Their modes are explicit whatever the umask, and `rtr.pid` and `rtr.log`
+//! are never opened through a symlink (see `node_files`); `rtr stop`
+//! signals only a process it recognises as this directory's node (see
+//! `node_process`).
 //!
 //! `rtr start` checks the settings (file and flags), the listening port and
 //! the socket before it makes anything or detaches, and prints the error

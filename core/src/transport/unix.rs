@@ -19,6 +19,14 @@
 //! died, sent a bad frame, or cannot be written to) is logged with its id,
 //! process id and reason, and its channels close as if its process had
 //! died; everyone else carries on.
+//!
+//! Hostile or broken local processes ([`ServeConfig`], README: Security):
+//! the node asks the kernel who connected (`SO_PEERCRED`; the pid it logs
+//! and shows is the kernel's, not the hello's) and lets only operators
+//! change or stop it (`unix/access.rs`, with an `audit:` log line per
+//! operator request); a hello must arrive whole within the hello timeout;
+//! connections are bounded in number; accepting pauses while descriptors
+//! run out (`transport/accept.rs`).
 
 use std::io::Write;
 use std::os::fd::AsRawFd;
@@ -327,6 +335,8 @@ fn admin_connection(
     cfg: &ServeConfig,
 ) {
     let ops = &cfg.operators;
+    // A tool that does not read its answer cannot hold this thread.
+    let _ = stream.set_write_timeout(Some(cfg.hello_timeout.max(Duration::from_secs(10))));
     let mut next = Some(first);
     while let Some(req) = next.take() {
         let stop = req == AdminRequest::Stop;
