@@ -4,6 +4,10 @@
 //! `node_config`), its journal (`journal/`), the Unix socket applications
 //! connect to (`rtr.sock`), its process id (`rtr.pid`), its log (`rtr.log`,
 //! see `logging`) and its facility definitions (`facilities.conf`).
+//! Their modes are explicit whatever the umask, and `rtr.pid` and `rtr.log`
+//! are never opened through a symlink (see `node_files`); `rtr stop`
+//! signals only a process it recognises as this directory's node (see
+//! `node_process`).
 //!
 //! `rtr start` checks the settings (file and flags), the listening port and
 //! the socket before it makes anything or detaches, and prints the error
@@ -36,7 +40,7 @@ use rtr_core::runtime::EmbeddedNode;
 use rtr_core::transport::unix;
 use rtr_core::EmbeddedConfig;
 
-use crate::node_config;
+use crate::{node_config, node_files, node_process};
 
 #[derive(clap::Args)]
 pub struct StartArgs {
@@ -113,6 +117,35 @@ pub struct StartArgs {
     /// without metrics_listen in DIR/rtr.toml) there is no endpoint.
     #[arg(long, value_name = "HOST:PORT")]
     metrics_listen: Option<String>,
+    /// The node socket's owner: a user name or uid [default: the node's user].
+    #[arg(long, value_name = "USER")]
+    socket_owner: Option<String>,
+    /// The node socket's group: a group name or gid [default: the node's
+    /// group]. With mode 0660, its members' applications may connect.
+    #[arg(long, value_name = "GROUP")]
+    socket_group: Option<String>,
+    /// The node socket's mode, in octal: who may connect at all
+    /// (applications and management tools) [default: 0660].
+    #[arg(long, value_name = "OCTAL")]
+    socket_mode: Option<String>,
+    /// Members of this group (name or gid) may make operator requests
+    /// (stop the node, create or delete facilities, rtr set partition and
+    /// transaction), as root and the node's own user may; anyone else who
+    /// can connect may only run applications and views.
+    #[arg(long, value_name = "GROUP")]
+    operator_group: Option<String>,
+    /// Close a new connection (node socket or link) that has not said
+    /// hello within this many seconds [default: 10].
+    #[arg(long, value_name = "SECONDS")]
+    hello_timeout: Option<u64>,
+    /// Connections to the node socket at most at once; one more is
+    /// refused with RTR_STS_NODEUNAVAIL [default: 1024].
+    #[arg(long, value_name = "N")]
+    max_connections: Option<u64>,
+    /// Channels at most open on one application connection; one more is
+    /// closed with RTR_STS_TOOMANYCHN [default: 256].
+    #[arg(long, value_name = "N")]
+    max_channels: Option<u64>,
 }
 
 #[derive(clap::Args)]
@@ -134,6 +167,9 @@ pub fn start(a: StartArgs) -> Result<(), String> {
     // Everything is checked before anything is made: a start that fails
     // here leaves the directory as it was (or absent).
     let settings = settings(&a)?;
+    // Before anything is made (files, the detached node): see node_files.
+    node_files::restrict_umask();
+    node_files::refuse_symlink(&pid_path(&a.dir), "the pid file")?;
     let log_level = crate::logging::choose(a.log_level.as_deref(), &settings.log_level)?;
     let socket = socket_path(&a.dir, &a.socket);
     if UnixStream::connect(&socket).is_ok() {
@@ -183,6 +219,13 @@ fn settings(a: &StartArgs) -> Result<node_config::Settings, String> {
         recovery_wait: a.recovery_wait,
         log_level: a.log_level.clone(),
         metrics_listen: a.metrics_listen.clone(),
+        socket_owner: a.socket_owner.clone(),
+        socket_group: a.socket_group.clone(),
+        socket_mode: a.socket_mode.clone(),
+        operator_group: a.operator_group.clone(),
+        hello_timeout: a.hello_timeout,
+        max_connections: a.max_connections,
+        max_channels: a.max_channels,
         ..Default::default()
     };
     for p in &a.peers {
@@ -203,7 +246,7 @@ fn start_checked(
     socket: &Path,
 ) -> Result<(), StartError> {
     let early = StartError::Early;
-    std::fs::create_dir_all(&a.dir).map_err(|e| early(format!("{}: {e}", a.dir.display())))?;
+    node_files::make_dir(&a.dir).map_err(early)?;
     node_config::write(&a.dir, &settings.file).map_err(early)?;
     if a.foreground {
         if let Some(log) = &a.log_file {
@@ -218,11 +261,7 @@ fn start_checked(
     // reads the settings just written.
     let exe = std::env::current_exe().map_err(|e| early(e.to_string()))?;
     let log_path = a.log_file.clone().unwrap_or_else(|| a.dir.join("rtr.log"));
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(|e| early(format!("{}: {e}", log_path.display())))?;
+    let log = node_files::open_log(&log_path).map_err(|e| early(format!("{}: {e}", log_path.display())))?;
     let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
     let log2 = log.try_clone().map_err(|e| early(e.to_string()))?;
     let mut cmd = Command::new(exe);
@@ -278,7 +317,7 @@ fn last_error(log: &Path, from: u64) -> Option<String> {
 
 fn run_node(dir: &Path, socket: &Path, settings: node_config::Settings, service: Service) -> Result<(), StartError> {
     let early = StartError::Early;
-    let node_config::Settings { name, links, journal_root, authority, recovery, metrics_listen, .. } = settings;
+    let node_config::Settings { name, links, journal_root, authority, recovery, metrics_listen, local, .. } = settings;
     // Before any thread starts, so that none of them takes these signals
     // with their default action (an immediate exit).
     let signals = crate::signals::block().map_err(|e| early(format!("cannot block signals: {e}")))?;
@@ -296,6 +335,7 @@ fn run_node(dir: &Path, socket: &Path, settings: node_config::Settings, service:
     cfg.peer_journals = journal_root;
     cfg.authority = authority;
     cfg.recovery = recovery;
+    cfg.max_channels_per_conn = Some(local.max_channels);
     let node = EmbeddedNode::start_daemon(cfg).map_err(|e| early(e.to_string()))?;
     // Before the listener exists, so every channel is checked against them.
     node.set_facility_store(store);
@@ -321,7 +361,8 @@ fn run_node(dir: &Path, socket: &Path, settings: node_config::Settings, service:
     // A socket file left by a node that died is stale (nobody answered above).
     let _ = std::fs::remove_file(socket);
     let listener = UnixListener::bind(socket).map_err(|e| early(format!("{}: {e}", socket.display())))?;
-    std::fs::write(pid_path(dir), format!("{}\n", std::process::id())).map_err(|e| early(e.to_string()))?;
+    node_files::socket_access(socket, local.socket_owner, local.socket_group, local.socket_mode).map_err(early)?;
+    node_files::write_pid(&pid_path(dir)).map_err(early)?;
     tracing::info!(
         target: "rtr::daemon",
         "{name} ready on {} (pid {}, journal {}, {} committed transactions to replay, \
@@ -335,9 +376,11 @@ fn run_node(dir: &Path, socket: &Path, settings: node_config::Settings, service:
     notify("READY=1");
     // (A node that already stopped, before the socket existed to be woken
     // through, is not served at all.)
+    *LISTENER.lock().unwrap_or_else(|e| e.into_inner()) = listener.try_clone().ok();
     if !node.is_stopping() {
-        unix::serve(listener, node.clone());
+        unix::serve_with(listener, node.clone(), local.serve);
     }
+    LISTENER.lock().unwrap_or_else(|e| e.into_inner()).take();
     if !node.is_stopping() {
         return Err(StartError::Late("the listener failed".into()));
     }
@@ -402,7 +445,10 @@ fn on_signal(
             return;
         }
         tracing::info!(target: "rtr::daemon", "{name} received {signal}: stopping as rtr stop does");
-        match node.admin(AdminRequest::Stop) {
+        let reply = node.admin(AdminRequest::Stop);
+        // An operator action like `rtr stop` (whoever could signal the node).
+        tracing::info!(target: "rtr::daemon", "audit: signal {signal}: Stop: {}", audit_result(&reply));
+        match reply {
             AdminReply::Done { message } => {
                 tracing::info!(target: "rtr::daemon", "{name} stopped on {signal}: {message}")
             }
@@ -415,7 +461,32 @@ fn on_signal(
         // Wake the accept loop to see the stop (as `rtr stop`'s connection
         // does once answered); a stop before the socket exists is seen
         // before serving.
-        let _ = UnixStream::connect(&socket);
+        wake_accept(&socket);
+    }
+}
+
+/// A second handle on the node's listening socket while it serves, so that
+/// a stop can wake the accept loop even when the socket's file is gone
+/// (removed by hand: no connection can reach the listener then).
+static LISTENER: std::sync::Mutex<Option<UnixListener>> = std::sync::Mutex::new(None);
+
+/// Wake the accept loop: through the socket's path, and by shutting the
+/// listener down (a blocked accept then fails and the loop sees the stop).
+fn wake_accept(socket: &Path) {
+    let _ = UnixStream::connect(socket);
+    if let Some(l) = LISTENER.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        use std::os::fd::AsRawFd;
+        // SAFETY: shutdown on a descriptor this handle owns; no memory involved.
+        unsafe { libc::shutdown(l.as_raw_fd(), libc::SHUT_RDWR) };
+    }
+}
+
+/// An answer as an audit line gives it (as `transport/unix.rs` does).
+fn audit_result(reply: &AdminReply) -> String {
+    match reply {
+        AdminReply::Done { message } => format!("done: {message}"),
+        AdminReply::Failed(e) => format!("failed: {}, {e}", e.code()),
+        other => format!("{other:?}"),
     }
 }
 
@@ -438,7 +509,7 @@ fn watch_node(node: std::sync::Arc<EmbeddedNode>, dir: PathBuf, socket: PathBuf)
         while !node.wait_stopped(Duration::from_secs(3600)) {}
         let Some(why) = node.failure() else { return };
         drop(node);
-        let _ = UnixStream::connect(&socket);
+        wake_accept(&socket);
         std::thread::sleep(EXIT_WAIT * 2);
         remove_files(&dir, &socket);
         tracing::error!(target: "rtr::daemon", "the node stopped ({why}); exiting");
@@ -449,11 +520,17 @@ fn watch_node(node: std::sync::Arc<EmbeddedNode>, dir: PathBuf, socket: PathBuf)
 
 /// Stop the node: ask it over its socket (it closes its connections and
 /// flushes its journal, then exits); if nobody answers there, signal the
-/// process named by the pid file.
+/// process named by the pid file, once it is known to be this directory's
+/// node (`node_process`): a stale pid file naming an unrelated process is
+/// reported and left alone.
 pub fn stop(a: StopArgs) -> Result<(), String> {
     let socket = a.dir.join("rtr.sock");
     let pid = std::fs::read_to_string(pid_path(&a.dir)).ok().and_then(|t| t.trim().parse::<i32>().ok());
     if UnixStream::connect(&socket).is_ok() {
+        // Only the node's own process is waited for: a pid file left by
+        // another node's run may name anything by now. Checked before the
+        // stop, while the node's process is surely there to be recognised.
+        let pid = pid.filter(|p| node_process::check(*p, &a.dir).is_ok());
         let message = match crate::manage::ask(&socket, AdminRequest::Stop)? {
             AdminReply::Done { message } => message,
             AdminReply::Failed(e) => return Err(format!("%RTR-E-{}, {e}", e.code())),
@@ -491,25 +568,32 @@ fn zombie(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
-/// The fallback: SIGTERM to the process in the pid file.
+/// The fallback: SIGTERM to the process in the pid file, if it is this
+/// directory's node. The pid file of a node that is gone is stale: removed
+/// (and said so), its process never signalled.
 fn signal_stop(a: StopArgs) -> Result<(), String> {
     let pidfile = pid_path(&a.dir);
     let text = std::fs::read_to_string(&pidfile)
         .map_err(|e| format!("no node running from {} ({}: {e})", a.dir.display(), pidfile.display()))?;
     let pid: i32 = text.trim().parse().map_err(|_| format!("{} does not hold a pid", pidfile.display()))?;
-    // SAFETY: kill with a pid read from our own pid file; no memory involved.
+    if pid <= 0 {
+        return Err(format!("{} holds {pid}, which is no process id", pidfile.display()));
+    }
+    if let Err(why) = node_process::check(pid, &a.dir) {
+        // Left in place: the operator sees it and decides (a node whose
+        // process cannot be inspected must not lose its pid file here).
+        return Err(format!(
+            "no node answers on {}, and {} is stale: {why}; not signalled",
+            a.dir.join("rtr.sock").display(),
+            pidfile.display()
+        ));
+    }
+    // SAFETY: kill with a pid checked to be this directory's node; no memory involved.
     if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
         let _ = std::fs::remove_file(&pidfile);
         return Err(format!("node process {pid} is not running (removed the stale pid file)"));
     }
-    let until = Instant::now() + Duration::from_secs(10);
-    // SAFETY: signal 0 only checks that the process exists.
-    while unsafe { libc::kill(pid, 0) } == 0 {
-        if Instant::now() > until {
-            return Err(format!("node process {pid} did not stop within 10 s"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_gone(pid).map_err(|_| format!("node process {pid} did not stop within 10 s"))?;
     let _ = std::fs::remove_file(&pidfile);
     let _ = std::fs::remove_file(a.dir.join("rtr.sock"));
     outln!("node {pid} stopped");

@@ -7,6 +7,7 @@
 #[macro_use]
 mod out;
 
+mod accounts;
 mod bank;
 mod bench;
 mod channels;
@@ -20,7 +21,9 @@ mod metrics_http;
 mod metrics_view;
 mod monitor;
 mod node_config;
+mod node_files;
 mod node_memory;
+mod node_process;
 mod probe;
 mod qualify;
 mod scratch;
@@ -72,7 +75,7 @@ enum Cmd {
     /// journal's storage rules and fencing; one PASS/FAIL line per check.
     QualifyStorage(qualify::QualifyArgs),
     /// Start the node daemon (RTR's ACP) for this machine.
-    Start(daemon::StartArgs),
+    Start(Box<daemon::StartArgs>),
     /// Stop the node daemon.
     Stop(daemon::StopArgs),
     /// Define on a running node (RTR's CREATE FACILITY).
@@ -103,7 +106,7 @@ fn main() {
         Cmd::Bench(a) => bench::run(a),
         Cmd::Journal(a) => journal_cmd::run(a),
         Cmd::QualifyStorage(a) => qualify::run(a),
-        Cmd::Start(a) => daemon::start(a),
+        Cmd::Start(a) => daemon::start(*a),
         Cmd::Stop(a) => daemon::stop(a),
         Cmd::Create(c) => manage::create(c),
         Cmd::Delete(c) => manage::delete(c),

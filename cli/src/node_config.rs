@@ -20,10 +20,13 @@ use rtr_core::authority::AuthorityConfig;
 use rtr_core::facility;
 use rtr_core::node::RecoveryPolicy;
 use rtr_core::transport::links::LinkConfig;
+use rtr_core::transport::unix::{Operators, ServeConfig, DEFAULT_HELLO_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
 use serde::{Deserialize, Serialize};
 
 /// The file's name in the node's directory.
 pub const FILE: &str = "rtr.toml";
+/// Its mode: for the node's owner only.
+pub const MODE: u32 = 0o600;
 
 pub const DEFAULT_INACTIVITY: u64 = 60;
 pub const DEFAULT_AUTHORITY: &str = "auto";
@@ -59,6 +62,28 @@ pub struct NodeConfig {
     /// HOST:PORT of the Prometheus endpoint (absent: none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<String>,
+    /// The node socket's owner (user name or uid; absent: the node's user).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socket_owner: Option<String>,
+    /// The node socket's group (group name or gid; absent: the node's group).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socket_group: Option<String>,
+    /// The node socket's mode, in octal ("0660": owner and group connect).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socket_mode: Option<String>,
+    /// Members of this group (name or gid) are operators of the node, as
+    /// root and the node's own user are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operator_group: Option<String>,
+    /// Seconds a new connection (socket or link) has to say hello.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hello_timeout: Option<u64>,
+    /// Connections to the node socket at most at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u64>,
+    /// Channels at most open on one application connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_channels: Option<u64>,
     /// NAME = "HOST:PORT" for each other node (last: a TOML table).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub peers: BTreeMap<String, String>,
@@ -77,8 +102,22 @@ pub struct Settings {
     pub log_level: String,
     /// Where to serve the Prometheus endpoint, if anywhere.
     pub metrics_listen: Option<String>,
+    /// Who may reach the node socket and do what there.
+    pub local: Local,
     /// What is written back to the file.
     pub file: NodeConfig,
+}
+
+/// The node socket's access and bounds (README: Security).
+#[derive(Clone, Debug)]
+pub struct Local {
+    pub socket_owner: Option<u32>,
+    pub socket_group: Option<u32>,
+    pub socket_mode: u32,
+    /// Operators, the hello timeout and the connection bound.
+    pub serve: ServeConfig,
+    /// Channels at most per application connection.
+    pub max_channels: usize,
 }
 
 /// Read `DIR/rtr.toml`: an empty configuration when there is none.
@@ -107,7 +146,21 @@ pub fn write(dir: &Path, cfg: &NodeConfig) -> Result<(), String> {
                         # writes back those its flags change (README: Configure).\n{body}"
     );
     let tmp = dir.join(format!(".{FILE}.tmp"));
-    std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    // 0600 whatever the umask, and never through a link placed as the
+    // temporary file (removed first, then made anew).
+    let _ = std::fs::remove_file(&tmp);
+    let made = {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(MODE)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+    };
+    made.map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
@@ -117,7 +170,24 @@ impl NodeConfig {
         macro_rules! over {
             ($($f:ident),*) => { $( if flags.$f.is_some() { self.$f = flags.$f; } )* };
         }
-        over!(name, listen, inactivity, journal_root, authority, recovery, recovery_wait, log_level, metrics_listen);
+        over!(
+            metrics_listen,
+            name,
+            listen,
+            inactivity,
+            journal_root,
+            authority,
+            recovery,
+            recovery_wait,
+            log_level,
+            socket_owner,
+            socket_group,
+            socket_mode,
+            operator_group,
+            hello_timeout,
+            max_connections,
+            max_channels
+        );
         if !flags.peers.is_empty() {
             self.peers = flags.peers;
         }
@@ -161,6 +231,8 @@ impl NodeConfig {
         let recovery_wait = self.recovery_wait.unwrap_or(DEFAULT_RECOVERY_WAIT);
         let log_level = self.log_level.clone().unwrap_or_else(|| DEFAULT_LOG_LEVEL.into());
         crate::logging::check_filter(&log_level).map_err(|e| format!("log level {log_level:?}: {e}"))?;
+        let local = self.local()?;
+        links.hello_timeout = local.serve.hello_timeout;
         let file = NodeConfig {
             name: Some(name.clone()),
             listen: self.listen.clone(),
@@ -171,6 +243,13 @@ impl NodeConfig {
             recovery_wait: Some(recovery_wait),
             log_level: Some(log_level.clone()),
             metrics_listen: self.metrics_listen.clone(),
+            socket_owner: self.socket_owner.clone(),
+            socket_group: self.socket_group.clone(),
+            socket_mode: Some(format!("{:04o}", local.socket_mode)),
+            operator_group: self.operator_group.clone(),
+            hello_timeout: Some(local.serve.hello_timeout.as_secs()),
+            max_connections: Some(local.serve.max_connections as u64),
+            max_channels: Some(local.max_channels as u64),
             peers: self.peers.clone(),
         };
         Ok(Settings {
@@ -184,10 +263,66 @@ impl NodeConfig {
             },
             log_level,
             metrics_listen: self.metrics_listen,
+            local,
             file,
         })
     }
+
+    /// The socket's access and bounds, checked (names resolved).
+    fn local(&self) -> Result<Local, String> {
+        let socket_owner = self
+            .socket_owner
+            .as_deref()
+            .map(crate::accounts::user)
+            .transpose()
+            .map_err(|e| format!("socket_owner: {e}"))?;
+        let socket_group = self
+            .socket_group
+            .as_deref()
+            .map(crate::accounts::group)
+            .transpose()
+            .map_err(|e| format!("socket_group: {e}"))?;
+        let mode_text = self.socket_mode.clone().unwrap_or_else(|| format!("{:04o}", crate::node_files::SOCKET_MODE));
+        let socket_mode = u32::from_str_radix(&mode_text, 8)
+            .ok()
+            .filter(|m| *m <= 0o777)
+            .ok_or_else(|| format!("socket_mode {mode_text:?} is not an octal mode (0660)"))?;
+        if socket_mode & 0o600 != 0o600 {
+            return Err(format!(
+                "socket_mode {mode_text}: the node's own user must be able to connect (0600 at least)"
+            ));
+        }
+        let group = self
+            .operator_group
+            .as_deref()
+            .map(crate::accounts::group)
+            .transpose()
+            .map_err(|e| format!("operator_group: {e}"))?;
+        let hello = self.hello_timeout.unwrap_or(DEFAULT_HELLO_TIMEOUT.as_secs());
+        if hello == 0 {
+            return Err("hello_timeout must be at least 1 second".into());
+        }
+        let max_connections = self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS as u64);
+        let max_channels = self.max_channels.unwrap_or(DEFAULT_MAX_CHANNELS as u64);
+        if max_connections == 0 || max_channels == 0 {
+            return Err("max_connections and max_channels must be at least 1".into());
+        }
+        Ok(Local {
+            socket_owner,
+            socket_group,
+            socket_mode,
+            serve: ServeConfig {
+                operators: Operators { group, ..Operators::default() },
+                hello_timeout: Duration::from_secs(hello),
+                max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+            },
+            max_channels: usize::try_from(max_channels).unwrap_or(usize::MAX),
+        })
+    }
 }
+
+/// The default of `max_channels`: what the library allows a process.
+pub const DEFAULT_MAX_CHANNELS: usize = rtr_core::MAX_CHANNELS;
 
 /// HOST:PORT that resolves.
 fn check_address(addr: &str) -> Result<(), String> {

@@ -75,7 +75,8 @@ pub fn name(sig: libc::c_int) -> &'static str {
 /// the node's next lines go to the new one.
 pub fn reopen_log(path: &std::path::Path) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    // Never through a symlink placed where the old log was (node_files).
+    let file = crate::node_files::open_log(path)?;
     for target in [libc::STDOUT_FILENO, libc::STDERR_FILENO] {
         // SAFETY: both descriptors are valid (the file is open for this
         // call); dup2 replaces `target` atomically and leaves `file` ours.

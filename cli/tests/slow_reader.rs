@@ -302,7 +302,8 @@ fn a_transaction_in_flight_on_a_paused_connection_gets_its_outcome() {
     }
     assert_eq!(events + dropped, 200);
     assert!(dropped > 0, "12 MB of events cannot all fit in the bound");
-    let conn = format!("connection {} (pid 4102)", raw.conn);
+    // The node names the process the kernel reports, not the hello's 4102.
+    let conn = format!("connection {} (pid {})", raw.conn, std::process::id());
     let caught_up = node.log_line(&[&conn, "caught up"]);
     assert!(caught_up.contains(&format!("{dropped} events were dropped")), "{caught_up}");
     let log = node.log();
@@ -325,7 +326,8 @@ fn a_reader_that_stops_for_good_costs_only_its_own_events() {
     let other = Rtr::connect_socket(&node.socket).unwrap();
     let s2 = open_ok(&other, server_params("OTHER", vec![]));
     let c2 = open_ok(&sender, client_params("OTHER", vec![]));
-    let conn = format!("connection {} (pid 4103)", stuck.conn);
+    // The node names the process the kernel reports, not the hello's 4103.
+    let conn = format!("connection {} (pid {})", stuck.conn, std::process::id());
     for round in 0..2u32 {
         // 12 MB of events for a connection that reads nothing.
         for i in 0..200u32 {

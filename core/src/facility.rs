@@ -522,7 +522,12 @@ impl FacilityStore {
             text.push('\n');
         }
         let tmp = path.with_extension("conf.tmp");
-        let mut f = std::fs::File::create(&tmp).map_err(|e| io("create", e))?;
+        // Owner only (the node's configuration), whatever the umask.
+        let mut f = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)
+        }
+        .map_err(|e| io("create", e))?;
         f.write_all(text.as_bytes()).map_err(|e| io("write", e))?;
         f.sync_all().map_err(|e| io("sync", e))?;
         drop(f);

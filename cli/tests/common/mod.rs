@@ -47,14 +47,24 @@ pub fn testkit_within(args: &[&str], wait: Duration) -> Out {
 
 /// Runs `exe args` as [`rtr_within`] does.
 pub fn run_within(exe: &str, args: &[&str], wait: Duration) -> Out {
-    let mut child = Command::new(exe)
-        .args(args)
-        .env_remove("RTR_NODE_SOCKET")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run rtr");
+    let mut cmd = Command::new(exe);
+    cmd.args(args).env_remove("RTR_NODE_SOCKET");
+    command_within(cmd, wait)
+}
+
+/// `rtr args` as [`rtr_within`] runs it, for a test to change (its umask,
+/// user or environment) before [`command_within`] runs it.
+pub fn rtr_command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(RTR);
+    cmd.args(args).env_remove("RTR_NODE_SOCKET");
+    cmd
+}
+
+/// Run `cmd` to its end and wait at most `wait` (killed if it overruns).
+pub fn command_within(mut cmd: Command, wait: Duration) -> Out {
+    let exe = cmd.get_program().to_string_lossy().into_owned();
+    let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run rtr");
     let mut so = child.stdout.take().expect("stdout");
     let mut se = child.stderr.take().expect("stderr");
     let ho = std::thread::spawn(move || {

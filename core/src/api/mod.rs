@@ -19,6 +19,7 @@
 //! none of its threads receives).
 
 mod channel;
+mod fork;
 mod inbox;
 mod info;
 mod wakeup;
@@ -158,6 +159,8 @@ struct Inner {
     node: Option<Arc<EmbeddedNode>>,
     /// The daemon's socket (`None` for the embedded node).
     socket: Option<std::path::PathBuf>,
+    /// The fork generation of the process that made it (`api/fork.rs`).
+    forks: u32,
 }
 
 /// One library connection to an RTR node.
@@ -362,6 +365,7 @@ impl Rtr {
                 lingering: AtomicUsize::new(0),
                 node: Some(node.clone()),
                 socket: None,
+                forks: fork::generation(),
             }),
         })
     }
@@ -382,6 +386,7 @@ impl Rtr {
                 lingering: AtomicUsize::new(0),
                 node: None,
                 socket: Some(path.to_path_buf()),
+                forks: fork::generation(),
             }),
         })
     }
@@ -1118,6 +1123,7 @@ impl Rtr {
     // ----- internals -----
 
     fn lock(&self) -> Result<Locked<'_>> {
+        fork::check(self.inner.forks)?;
         let guard =
             self.inner.state.lock().map_err(|_| RtrError::Internal("library state poisoned by a panic".into()))?;
         Ok(Locked { guard: ManuallyDrop::new(guard), link: &self.inner.link })

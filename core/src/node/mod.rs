@@ -9,6 +9,7 @@
 
 mod backend;
 mod broadcast;
+mod channel_cap;
 mod frontend;
 pub mod metrics;
 mod operate;
@@ -544,6 +545,8 @@ pub struct Node {
     bc: broadcast::Broadcasts,
     /// Which role owns each open channel.
     roles: Map<ChanRef, Role>,
+    /// How many of them each connection holds, and the bound.
+    cap: channel_cap::ChannelCap,
     /// The facility definitions (which roles this node plays in each) and
     /// the linked peers.
     topo: Topology,
@@ -570,6 +573,7 @@ impl Node {
             be: Backend::new(journal),
             bc: broadcast::Broadcasts::default(),
             roles: Map::default(),
+            cap: channel_cap::ChannelCap::default(),
             topo: Topology::default(),
             queue: VecDeque::new(),
             out: Vec::new(),
@@ -589,13 +593,20 @@ impl Node {
                 } else {
                     self.topo.facilities.refuse_open(role, &facility)
                 };
+                // A channel id opened again replaces its channel: it adds none.
+                let refusal = refusal.or_else(|| {
+                    let new = !self.roles.contains_key(&(conn, chan));
+                    (new && !self.cap.admit(conn)).then_some(Status::Toomanychn)
+                });
                 if let Some(status) = refusal {
                     // A facility defined without this node in the role the
                     // channel needs: the channel is closed at once.
                     ctx.deliver(conn, frontend::status_delivery(chan, MsgType::Closed, None, status, 0));
                     return;
                 }
-                self.roles.insert((conn, chan), role);
+                if self.roles.insert((conn, chan), role).is_none() {
+                    self.cap.opened(conn);
+                }
                 self.bc.opened((conn, chan), role, facility.clone());
                 match role {
                     Role::Client => self.fe.open(&mut ctx, (conn, chan), facility),
@@ -612,7 +623,11 @@ impl Node {
             }
             Request::Close { chan } => {
                 self.bc.closed((conn, chan));
-                match self.roles.remove(&(conn, chan)) {
+                let role = self.roles.remove(&(conn, chan));
+                if role.is_some() {
+                    self.cap.closed(conn);
+                }
+                match role {
                     Some(Role::Client) => self.fe.close(&mut ctx, (conn, chan)),
                     Some(Role::Server) => self.be.close(&mut ctx, (conn, chan)),
                     None => {}
@@ -642,6 +657,7 @@ impl Node {
                         Role::Server => self.be.close(&mut ctx, r),
                     }
                 }
+                self.cap.gone(conn);
                 self.fe.forget_conn(conn);
                 self.bc.closed_conn(conn);
             }
@@ -815,6 +831,17 @@ impl Node {
         let mut ctx = ctx!(self, now);
         self.be.takeover_done(&mut ctx, node, result);
         self.run(now);
+    }
+
+    /// Channels at most one library connection may hold open (default
+    /// `MAX_CHANNELS`); an open over it is closed with `RTR_STS_TOOMANYCHN`.
+    pub fn set_max_channels_per_conn(&mut self, max: usize) {
+        self.cap.set_max(max);
+    }
+
+    /// Opens refused over [`Node::set_max_channels_per_conn`]'s bound.
+    pub fn refused_opens(&self) -> u64 {
+        self.cap.refused()
     }
 
     /// What partitions do when a lost holder's journal cannot be taken

@@ -799,3 +799,35 @@ fn metrics_count_starts_outcomes_by_status_and_commit_latency() {
     h.req(CLIENT, Request::Send { chan: 1, tid: Tid { seq: 1, ..tid }, flags: 0, data: msg(5, "a") });
     assert_eq!(h.node.tx_metrics().started, 6);
 }
+
+/// A connection cannot open channels without end: over the bound its opens
+/// are closed with TOOMANYCHN; closing one (or another connection) makes room.
+#[test]
+fn channels_per_connection_are_bounded() {
+    let mut h = Harness::new();
+    h.node.set_max_channels_per_conn(3);
+    let open = |chan| Request::Open {
+        chan,
+        role: Role::Client,
+        facility: "F".into(),
+        flags: flags::ope::CLIENT,
+        range: KeyRange::default(),
+    };
+    for chan in 1..=3 {
+        h.client(chan);
+    }
+    // Opening an open channel's id again adds no channel.
+    assert_eq!(types(&h.req(CLIENT, open(3))), vec![(CLIENT, 3, MsgType::Opened)]);
+    let d = h.req(CLIENT, open(4));
+    assert_eq!(types(&d), vec![(CLIENT, 4, MsgType::Closed)]);
+    assert_eq!(status_of(&d[0].1), Status::Toomanychn);
+    assert_eq!(h.node.refused_opens(), 1);
+    // Another connection has its own bound.
+    assert_eq!(types(&h.req(SERVERS + 1, open(4))), vec![(SERVERS + 1, 4, MsgType::Opened)]);
+    h.req(CLIENT, Request::Close { chan: 1 });
+    assert_eq!(types(&h.req(CLIENT, open(4))), vec![(CLIENT, 4, MsgType::Opened)]);
+    h.req(CLIENT, Request::Disconnect);
+    for chan in 1..=3 {
+        h.client(chan);
+    }
+}

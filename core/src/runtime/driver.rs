@@ -85,6 +85,9 @@ impl Driver {
         }
         let mut node = Node::new(cfg.journal.is_some());
         node.set_recovery_policy(cfg.recovery);
+        if let Some(max) = cfg.max_channels_per_conn {
+            node.set_max_channels_per_conn(max);
+        }
         let (journal, incarnation, recovered) = match &cfg.journal {
             Some(jc) => {
                 let (j, rec) = journal::open_or_create(jc).map_err(|e| {

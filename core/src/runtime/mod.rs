@@ -108,6 +108,9 @@ pub struct EmbeddedConfig {
     pub authority: crate::authority::AuthorityConfig,
     /// What partitions do when a lost node's journal cannot be taken over.
     pub recovery: crate::node::RecoveryPolicy,
+    /// Channels at most one library connection may hold open; `None`:
+    /// `MAX_CHANNELS` (what the library itself allows a process).
+    pub max_channels_per_conn: Option<usize>,
 }
 
 impl EmbeddedConfig {

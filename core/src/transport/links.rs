@@ -46,6 +46,8 @@ use crate::node::{NodeRef, PeerInfo};
 use crate::protocol::codec::FrameError;
 use crate::protocol::peer::{self, PeerFrame, MAX_PEER_FRAME, PEER_VERSION};
 use crate::runtime::{EmbeddedNode, Inbox, Input, PeerLinks};
+use crate::transport::accept::Backoff;
+use crate::transport::deadline::{self, Deadline};
 use crate::transport::repeats::Repeats;
 
 /// The TCP port a node listens on when none is configured.
@@ -54,7 +56,11 @@ pub const DEFAULT_PORT: u16 = 46_000;
 pub const DEFAULT_INACTIVITY: Duration = Duration::from_secs(60);
 /// The default bound on the bytes queued for one link.
 pub const DEFAULT_MAX_QUEUE: usize = 64 << 20;
-/// How long a handshake may take.
+/// The default of [`LinkConfig::hello_timeout`].
+pub const DEFAULT_HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Links closed for saying no hello in time, in this process.
+pub static HELLO_TIMEOUTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// How long a dialled handshake may take.
 const HANDSHAKE_WAIT: Duration = Duration::from_secs(5);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
@@ -71,6 +77,9 @@ pub struct LinkConfig {
     pub inactivity: Duration,
     /// Most bytes queued for one link before it is dropped.
     pub max_queue: usize,
+    /// An accepted connection that has not sent its whole hello within
+    /// this time is closed (however slowly its bytes trickle in).
+    pub hello_timeout: Duration,
 }
 
 impl Default for LinkConfig {
@@ -80,6 +89,7 @@ impl Default for LinkConfig {
             peers: BTreeMap::new(),
             inactivity: DEFAULT_INACTIVITY,
             max_queue: DEFAULT_MAX_QUEUE,
+            hello_timeout: DEFAULT_HELLO_TIMEOUT,
         }
     }
 }
@@ -305,11 +315,19 @@ impl Links {
     }
 
     fn accept_loop(self: Arc<Self>, listener: TcpListener) {
+        let mut backoff = Backoff::new("links");
         for stream in listener.incoming() {
             if self.stopping.load(Ordering::Acquire) {
                 return;
             }
-            let Ok(stream) = stream else { continue };
+            let stream = match stream {
+                Ok(s) => s,
+                Err(e) => {
+                    backoff.failed(&e);
+                    continue;
+                }
+            };
+            backoff.accepted();
             let me = self.clone();
             let _ = std::thread::Builder::new().name("rtr-link-in".into()).spawn(move || me.accepted(stream));
         }
@@ -318,8 +336,9 @@ impl Links {
     /// An incoming connection: handshake as the acceptor, then read.
     fn accepted(self: Arc<Self>, mut stream: TcpStream) {
         let _ = stream.set_nodelay(true);
-        let _ = stream.set_read_timeout(Some(HANDSHAKE_WAIT));
-        let from = match read_peer_frame(&mut stream).map(|(f, _)| f) {
+        // The whole hello within the timeout, not each read of it.
+        let hello = read_peer_frame(&mut Deadline::new(&mut stream, self.cfg.hello_timeout)).map(|(f, _)| f);
+        let from = match hello {
             Ok(PeerFrame::Hello { version, from, to, node_id, facilities }) => {
                 let refuse = |stream: &mut TcpStream, code: &str, reason: String| {
                     crate::rtr_log!(Warn, "rtr node: refused a link from {from}: {code}, {reason}");
@@ -357,6 +376,13 @@ impl Links {
                 return;
             }
             Err(FrameError::Closed) => return,
+            Err(FrameError::Io(e)) if deadline::timed_out(&e) => {
+                HELLO_TIMEOUTS.fetch_add(1, Ordering::Relaxed);
+                let from = stream.peer_addr().map_or_else(|_| "?".into(), |a| a.to_string());
+                let s = self.cfg.hello_timeout.as_secs_f64();
+                crate::rtr_log!(Warn, "rtr node: a link from {from} sent no hello within {s} s; closed");
+                return;
+            }
             Err(e) => {
                 crate::rtr_log!(Warn, "rtr node: a link sent a bad hello ({e}); closed");
                 return;

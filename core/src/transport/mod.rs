@@ -3,6 +3,8 @@
 //! [`Request`]s and [`crate::protocol::Delivery`]s; the channel API above
 //! does not know which one it uses.
 
+pub mod accept;
+pub(crate) mod deadline;
 pub mod links;
 mod repeats;
 pub mod unix;

@@ -19,13 +19,22 @@
 //! died, sent a bad frame, or cannot be written to) is logged with its id,
 //! process id and reason, and its channels close as if its process had
 //! died; everyone else carries on.
+//!
+//! Hostile or broken local processes ([`ServeConfig`], README: Security):
+//! the node asks the kernel who connected (`SO_PEERCRED`; the pid it logs
+//! and shows is the kernel's, not the hello's) and lets only operators
+//! change or stop it (`unix/access.rs`, with an `audit:` log line per
+//! operator request); a hello must arrive whole within the hello timeout;
+//! connections are bounded in number; accepting pauses while descriptors
+//! run out (`transport/accept.rs`).
 
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::error::RtrError;
 use crate::protocol::admin::{AdminReply, AdminRequest};
@@ -34,8 +43,13 @@ use crate::protocol::{ConnId, Request};
 use crate::runtime::{DeliverySink, EmbeddedNode};
 use crate::status::Status;
 
+pub mod access;
 mod outbox;
 mod reader;
+
+use super::accept::Backoff;
+use super::deadline::{self, Deadline};
+pub use access::{peer_cred, Operators, PeerCred};
 
 pub(crate) use reader::{Interrupt, ReadSide};
 
@@ -210,41 +224,162 @@ pub fn ask_admin(path: &Path, req: AdminRequest) -> Result<AdminReply, RtrError>
     }
 }
 
+/// How a node serves its socket: who is an operator, and the bounds that
+/// keep one local process from exhausting the node (README: Security).
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    pub operators: Operators,
+    /// A connection that has not said hello (or sent its first admin
+    /// request) within this time is closed, however slowly it trickles.
+    pub hello_timeout: Duration,
+    /// Connections at most at once (applications and management tools);
+    /// one more is refused with `RTR_STS_NODEUNAVAIL`.
+    pub max_connections: usize,
+}
+
+/// The default of [`ServeConfig::hello_timeout`].
+pub const DEFAULT_HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default of [`ServeConfig::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            operators: Operators::default(),
+            hello_timeout: DEFAULT_HELLO_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// Refusals on the node socket, in this process (until metrics carry them).
+pub mod refusals {
+    use std::sync::atomic::AtomicU64;
+    /// Connections closed for saying no hello in time.
+    pub static HELLO_TIMEOUT: AtomicU64 = AtomicU64::new(0);
+    /// Connections refused over [`super::ServeConfig::max_connections`].
+    pub static TOO_MANY_CONNECTIONS: AtomicU64 = AtomicU64::new(0);
+    /// Operator requests refused to a process that is no operator.
+    pub static NOT_OPERATOR: AtomicU64 = AtomicU64::new(0);
+}
+
+/// A connection counted against [`ServeConfig::max_connections`] until
+/// dropped (by whichever thread ends the connection last).
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Accept application connections on `listener` for `node`, until the
 /// listener fails. Runs on the calling thread.
 pub fn serve(listener: UnixListener, node: Arc<EmbeddedNode>) {
+    serve_with(listener, node, ServeConfig::default())
+}
+
+/// [`serve`] with the given access rules and bounds.
+pub fn serve_with(listener: UnixListener, node: Arc<EmbeddedNode>, cfg: ServeConfig) {
+    let cfg = Arc::new(cfg);
+    let live = Arc::new(AtomicUsize::new(0));
+    let mut backoff = Backoff::new("application connections");
     for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
         if node.is_stopping() {
             // `rtr stop` (an admin connection woke this accept to say so).
             break;
         }
-        let node = node.clone();
-        let _ = std::thread::Builder::new().name("rtr-conn".into()).spawn(move || connection(stream, node));
+        let mut stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                backoff.failed(&e);
+                continue;
+            }
+        };
+        backoff.accepted();
+        if live.fetch_add(1, Ordering::AcqRel) >= cfg.max_connections {
+            live.fetch_sub(1, Ordering::AcqRel);
+            refusals::TOO_MANY_CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+            let who = peer_cred(&stream).map_or_else(|_| "an unknown process".into(), |c| c.to_string());
+            refuse(&mut stream, format!("{who}: too many connections (the node's limit is {})", cfg.max_connections));
+            continue;
+        }
+        let slot = Slot(live.clone());
+        let (node, cfg) = (node.clone(), cfg.clone());
+        let _ = std::thread::Builder::new().name("rtr-conn".into()).spawn(move || connection(stream, node, &cfg, slot));
     }
+}
+
+/// Refuse a connection with `why` (logged, and told to the peer). Bounded:
+/// a peer that does not read cannot hold the refusing thread.
+fn refuse(stream: &mut UnixStream, why: String) {
+    crate::rtr_log!(Warn, "rtr node: refused a connection: {why}");
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = stream.write_all(&codec::encode(&Frame::Refuse { status: Status::Nodeunavail, reason: why }));
 }
 
 /// A management connection (`rtr show`, `rtr create facility`, `rtr
 /// stop`): its first frame is an admin request, not a hello. Requests and
 /// answers alternate; it opens no channels and is no library connection.
-/// After a stop, the accept loop is woken to see it and return.
-fn admin_connection(mut stream: UnixStream, node: &EmbeddedNode, first: AdminRequest) {
+/// After a stop, the accept loop is woken to see it and return. Each
+/// request must come within the hello timeout of the previous answer.
+///
+/// Requests that change or stop the node need an operator (see
+/// `unix/access.rs`); each is written to the log with an `audit:` prefix:
+/// who (uid, pid), what, and the result, refusals included.
+fn admin_connection(
+    mut stream: UnixStream,
+    node: &EmbeddedNode,
+    first: AdminRequest,
+    who: PeerCred,
+    cfg: &ServeConfig,
+) {
+    let ops = &cfg.operators;
+    // A tool that does not read its answer cannot hold this thread.
+    let _ = stream.set_write_timeout(Some(cfg.hello_timeout.max(Duration::from_secs(10))));
     let mut next = Some(first);
     while let Some(req) = next.take() {
         let stop = req == AdminRequest::Stop;
-        if stream.write_all(&codec::encode(&Frame::AdminReply(node.admin(req)))).is_err() {
+        let operator_request = access::needs_operator(&req);
+        let what = format!("{req:?}");
+        let (reply, stopped) = if operator_request && !ops.admit(&who) {
+            refusals::NOT_OPERATOR.fetch_add(1, Ordering::Relaxed);
+            crate::rtr_log!(Warn, "rtr node: refused {what} to {who} (gid {}): not an operator", who.gid);
+            let message = format!(
+                "uid {} is not an operator of this node (root, the node's uid {}{})",
+                who.uid,
+                ops.node_uid,
+                ops.group.map_or(String::new(), |g| format!(" or members of group {g}"))
+            );
+            (AdminReply::Failed(crate::protocol::admin::AdminError::NotOperator(message)), false)
+        } else {
+            (node.admin(req), stop)
+        };
+        if operator_request {
+            let result = match &reply {
+                AdminReply::Done { message } => format!("done: {message}"),
+                AdminReply::Failed(e) => format!("failed: {}, {e}", e.code()),
+                other => format!("{other:?}"),
+            };
+            crate::rtr_log!(Info, "audit: {who}: {what}: {result}");
+        }
+        if stream.write_all(&codec::encode(&Frame::AdminReply(reply))).is_err() {
             return;
         }
-        if stop {
+        if stopped {
             // An accepted Unix socket's own address is the listener's path.
             if let Some(path) = stream.local_addr().ok().and_then(|a| a.as_pathname().map(Path::to_path_buf)) {
                 let _ = UnixStream::connect(path);
             }
             return;
         }
-        next = match codec::read_frame(&mut stream).and_then(|b| Ok(codec::decode(&b)?)) {
+        // An idle admin connection is closed like a silent hello (tools
+        // send their requests back to back).
+        let frame = codec::read_frame(&mut Deadline::new(&mut stream, cfg.hello_timeout));
+        next = match frame.and_then(|b| Ok(codec::decode(&b)?)) {
             Ok(Frame::Admin(req)) => Some(req),
             Err(FrameError::Closed) => None,
+            Err(FrameError::Io(e)) if deadline::timed_out(&e) => None,
             Ok(other) => {
                 crate::rtr_log!(Warn, "rtr node: an admin connection sent {other:?}; closing it");
                 None
@@ -257,23 +392,40 @@ fn admin_connection(mut stream: UnixStream, node: &EmbeddedNode, first: AdminReq
     }
 }
 
-/// One application connection, on its own thread.
-fn connection(mut stream: UnixStream, node: Arc<EmbeddedNode>) {
-    let refuse = |stream: &mut UnixStream, why: String| {
-        crate::rtr_log!(Warn, "rtr node: refused a connection: {why}");
-        let _ = stream.write_all(&codec::encode(&Frame::Refuse { status: Status::Nodeunavail, reason: why }));
+/// One application connection, on its own thread; `slot` counts it until
+/// the connection is gone.
+fn connection(mut stream: UnixStream, node: Arc<EmbeddedNode>, cfg: &ServeConfig, slot: Slot) {
+    // The kernel's word on who connected; without it nobody is trusted
+    // with anything (this cannot fail on a connected Unix socket).
+    let who = match peer_cred(&stream) {
+        Ok(c) => c,
+        Err(e) => return refuse(&mut stream, format!("cannot tell who connected ({e})")),
     };
-    let pid = match codec::read_frame(&mut stream).and_then(|b| Ok(codec::decode(&b)?)) {
+    let first = codec::read_frame(&mut Deadline::new(&mut stream, cfg.hello_timeout));
+    if stream.set_read_timeout(None).is_err() {
+        return;
+    }
+    let hello_pid = match first.and_then(|b| Ok(codec::decode(&b)?)) {
         Ok(Frame::Hello { version, pid }) if version == u32::from(codec::VERSION) => pid,
         Ok(Frame::Hello { version, .. }) => {
             return refuse(&mut stream, format!("protocol version {version} is not {}", codec::VERSION))
         }
-        Ok(Frame::Admin(req)) => return admin_connection(stream, &node, req),
+        Ok(Frame::Admin(req)) => return admin_connection(stream, &node, req, who, cfg),
         Ok(other) => return refuse(&mut stream, format!("expected hello, got {other:?}")),
         // A peer that connects and leaves (a readiness check) is no error.
         Err(FrameError::Closed) => return,
+        Err(FrameError::Io(e)) if deadline::timed_out(&e) => {
+            refusals::HELLO_TIMEOUT.fetch_add(1, Ordering::Relaxed);
+            let s = cfg.hello_timeout.as_secs_f64();
+            return refuse(&mut stream, format!("{who}: no hello within {s} s; closed"));
+        }
         Err(e) => return refuse(&mut stream, format!("bad hello: {e}")),
     };
+    // The pid shown for the connection is the kernel's, not the hello's.
+    if hello_pid != who.pid {
+        crate::rtr_log!(Debug, "rtr node: a connection of {who} said its pid is {hello_pid}; using {}", who.pid);
+    }
+    let pid = who.pid;
     let (sink, writer) = match outbox::new(&stream, pid, outbox::MAX_BACKLOG) {
         Ok(o) => o,
         Err(e) => return refuse(&mut stream, format!("cannot set up the connection: {e}")),
@@ -288,7 +440,7 @@ fn connection(mut stream: UnixStream, node: Arc<EmbeddedNode>) {
         link.send(Request::Disconnect);
         return;
     }
-    let writer = match writer.spawn(link.conn()) {
+    let writer = match writer.spawn(link.conn(), slot) {
         Ok(w) => w,
         Err(e) => {
             crate::rtr_log!(

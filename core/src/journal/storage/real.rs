@@ -3,6 +3,12 @@
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions, TryLockError};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+
+/// Mode of the journal directories this storage makes.
+pub const DIR_MODE: u32 = 0o700;
+/// Mode of the journal files this storage makes.
+pub const FILE_MODE: u32 = 0o600;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -30,7 +36,9 @@ impl Storage for RealFs {
     }
 
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        fs::create_dir_all(dir)
+        // Owner only, whatever the umask left (a journal holds every
+        // transaction's payload): directories made here are 0700.
+        fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)
     }
 
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
@@ -47,7 +55,8 @@ impl Storage for RealFs {
 
     fn open(&self, path: &Path, how: Open, read: bool) -> io::Result<Box<dyn StorageFile>> {
         let mut o = OpenOptions::new();
-        o.read(read).write(true);
+        // Files made here are 0600 (umask can only take bits away).
+        o.read(read).write(true).mode(FILE_MODE);
         match how {
             Open::Existing => {}
             Open::Create => {
@@ -171,5 +180,29 @@ mod lock_holder_tests {
         assert_eq!(RealFs.lock_holder(&p), None, "nobody holds it yet");
         f.try_lock().unwrap();
         assert_eq!(RealFs.lock_holder(&p), Some(std::process::id()));
+    }
+}
+
+#[cfg(test)]
+mod mode_tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    /// Whatever the umask (the test's is usually 022, which would leave
+    /// 0755 and 0644), a journal is its owner's alone.
+    #[test]
+    fn journal_directories_and_files_are_for_their_owner_only() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("root").join("journal");
+        RealFs.create_dir_all(&dir).unwrap();
+        assert_eq!((mode(&d.path().join("root")), mode(&dir)), (DIR_MODE, DIR_MODE));
+        let f = dir.join("seg");
+        drop(RealFs.open(&f, Open::CreateNew, true).unwrap());
+        assert_eq!(mode(&f), FILE_MODE);
     }
 }

@@ -98,6 +98,10 @@ refusals! {
     BadFacilityFile = (19, "BADFACFILE", Internal),
     /// The facility definitions could not be saved.
     FacilitySaveFailed = (20, "FACSAVEFAIL", Internal),
+    /// An operator request from a process that is no operator of the node
+    /// (README: Security): "insufficient privilege"; `RTR_STS_INVACCESS` is
+    /// the closest RTR status (access refused).
+    NotOperator = (21, "INSVPRIV", Invaccess),
 }
 
 impl From<&crate::facility::FacilityError> for AdminError {

@@ -256,10 +256,15 @@ enum Next {
 }
 
 impl Writer {
-    /// Start the writer thread of connection `conn`.
-    pub(super) fn spawn(self, conn: ConnId) -> io::Result<std::thread::JoinHandle<()>> {
+    /// Start the writer thread of connection `conn`; it keeps `hold` until
+    /// it ends, which is when the connection is gone for the node too (a
+    /// connection slot, see `unix.rs`).
+    pub(super) fn spawn<T: Send + 'static>(self, conn: ConnId, hold: T) -> io::Result<std::thread::JoinHandle<()>> {
         self.shared.conn.store(conn, Ordering::Release);
-        std::thread::Builder::new().name("rtr-conn-writer".into()).spawn(move || self.run())
+        std::thread::Builder::new().name("rtr-conn-writer".into()).spawn(move || {
+            self.run();
+            drop(hold);
+        })
     }
 
     /// Write what the node thread could not: everything queued, in order;

@@ -35,7 +35,7 @@ fn pair(limit: usize) -> (Arc<SocketSink>, std::thread::JoinHandle<()>, UnixStre
     node.set_nonblocking(true).unwrap();
     app.set_read_timeout(Some(WAIT)).unwrap();
     let (sink, writer) = new(&node, 42, limit).unwrap();
-    let thread = writer.spawn(7).unwrap();
+    let thread = writer.spawn(7, ()).unwrap();
     (sink, thread, app)
 }
 
