@@ -92,7 +92,9 @@ def test_a_receive_times_out_and_a_cancelled_one_loses_no_message() -> None:
         start = time.monotonic()
         with pytest.raises(rtr.Timeout):
             await srv.receive(0.2)
-        assert 0.15 < time.monotonic() - start < 2
+        # Not before its time; the upper bound only catches a receive that
+        # never times out (the machine is shared: no tight speed bounds).
+        assert 0.15 < time.monotonic() - start < 10
 
         # Cancelled while nothing came: the next receive gets the message.
         waiting = asyncio.create_task(srv.receive())
@@ -144,9 +146,11 @@ def test_messages_nobody_receives_do_not_make_the_loop_spin() -> None:
         # A message for a waiting task still comes through at once.
         threading.Timer(0.1, lambda: srv.broadcast_event(b"evt", evtnum=3)).start()
         start = time.monotonic()
-        m = await other.receive(5)
+        m = await other.receive(60)
         assert (m.msgtype, m.evtnum, m.data) == (rtr.MsgType.USER_EVENT, 3, b"evt")
-        assert time.monotonic() - start < 1
+        # Woken by the message, not by the receive's 60 s timeout (a loose
+        # bound: the machine is shared).
+        assert time.monotonic() - start < 20
         assert (await srv.receive(1)).is_data
         conn.close()
 
@@ -291,11 +295,13 @@ def test_a_sync_server_thread_and_async_clients(shared: bool) -> None:
 
         try:
             out = list(await asyncio.gather(*(one(n) for n in range(10))))
-            # 100 more, one after the other: at most a few ms each, never a poll period.
-            start = time.monotonic()
+            # 100 more, one after the other. A wakeup the loop missed has no
+            # poll to fall back on: that reply would never be awaited, and
+            # its receive would time out (None, asserted above). No bound on
+            # the elapsed time: the machine is shared (one run took 2.5 s
+            # under load against a 2 s bound), and speed is for benchmarks.
             for n in range(100):
                 assert await one(n % 100) == key(n % 100)
-            assert time.monotonic() - start < 2.0
             return out
         finally:
             if not shared:

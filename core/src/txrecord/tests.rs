@@ -332,6 +332,7 @@ proptest! {
             .chain(s.in_doubt.iter().map(|r| r.tid))
             .chain(s.set_aside.iter().map(|r| r.tid))
             .chain(s.answerable.iter().map(|(t, _)| *t))
+            .chain(s.answerable_aborts.iter().copied())
             .chain(s.release.iter().filter(|(_, r)| *r == TxRecord::Done).map(|(t, _)| *t))
             .collect();
         planned.sort();

@@ -456,7 +456,7 @@ impl Backend {
             // server having heard so (simulator seed 7248: recycled, then
             // started afresh by that re-drive and committed). The re-drive's
             // rejection reaches every backend, and its router forgets it.
-            self.write_rejection(ctx, tid);
+            self.write_rejection(ctx, tid, true);
             self.remember(tid, false, Status::Routerunavailtmo, 0);
             self.abort_branch(ctx, tid, part, Status::Routerunavailtmo, 0);
         }

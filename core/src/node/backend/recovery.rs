@@ -152,8 +152,14 @@ impl Backend {
             return;
         }
         let open: Vec<Tid> = self.adopted_tx.iter().filter(|(_, j)| **j == jid).map(|(t, _)| *t).collect();
+        // Presented (or about to be) here: a branch on a partition that
+        // holds its range's grant, or work being handed on. A branch a
+        // standby partition claimed waits for a grant that may never come
+        // (simulator seed 7886: held so, the journal's owner could never
+        // start again and the range never applied the commit).
+        let active = |b: &Backend, part: &PartId| b.parts.get(part).is_some_and(|p| p.holds_grant());
         let busy = |b: &Backend, tid: &Tid| {
-            b.branches.keys().any(|(t, _)| t == tid) || b.handing_off.keys().any(|(t, _)| t == tid)
+            b.branches.keys().any(|(t, p)| t == tid && active(b, p)) || b.handing_off.keys().any(|(t, _)| t == tid)
         };
         if open.is_empty() || open.iter().any(|t| busy(self, t)) {
             return;
@@ -167,6 +173,13 @@ impl Backend {
         for tid in &open {
             self.adopted_tx.remove(tid);
             self.finishing.remove(tid);
+            let held: Vec<(Tid, PartId)> = self.branches.keys().filter(|(t, _)| t == tid).copied().collect();
+            for key in held {
+                self.branches.remove(&key);
+                if let Some(p) = self.parts.get_mut(&key.1) {
+                    p.waiting.retain(|t| t != tid);
+                }
+            }
         }
         for list in self.recovered.values_mut() {
             list.retain(|r| !open.contains(&r.tid));
@@ -423,6 +436,9 @@ impl Backend {
                     self.dispatch(ctx, part);
                 }
                 ctx.to_router(router, ToRouter::Durable { tid });
+                if d.jid != 0 {
+                    self.release_if_stranded(ctx, d.jid);
+                }
             }
             Err(_)
                 if d.jid != 0
