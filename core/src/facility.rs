@@ -435,6 +435,38 @@ impl FacilityTable {
         Err(("FACNOTDEC", format!("node {peer} declared none of the facilities it shares with node {}", self.node)))
     }
 
+    /// For a `ROLESMISMATCH` refusal sent to the peer: the facilities it
+    /// claimed whose role lists differ here, each with the names of the
+    /// lists that differ (never their nodes), and only facilities in whose
+    /// definition here `peer` has a role: a node that is not configured
+    /// learns nothing of this node's definitions (issue 17).
+    pub fn mismatch_for_peer(&self, peer: &str, claims: &[crate::protocol::peer::FacilityClaim]) -> Vec<String> {
+        let set = |v: &[String]| {
+            let mut v: Vec<String> = v.iter().map(|n| n.to_ascii_lowercase()).collect();
+            v.sort();
+            v
+        };
+        let mut out = Vec::new();
+        for c in claims {
+            let Some(def) = self.defs.get(&c.name.to_ascii_uppercase()) else { continue };
+            if !def.roles_of(peer).any() {
+                continue;
+            }
+            let theirs = [set(&c.frontends), set(&c.routers), set(&c.backends)];
+            let ours = [set(&def.frontends), set(&def.routers), set(&def.backends)];
+            let lists: Vec<&str> = RoleList::ALL
+                .iter()
+                .zip(theirs.iter().zip(ours.iter()))
+                .filter(|(_, (t, o))| t != o)
+                .map(|(l, _)| l.name())
+                .collect();
+            if !lists.is_empty() {
+                out.push(format!("{} ({} list)", def.name(), lists.join(", ")));
+            }
+        }
+        out
+    }
+
     /// Why a channel of `role` may not open on `facility` here, if it may not.
     pub fn refuse_open(&self, role: Role, facility: &str) -> Option<Status> {
         let roles = self.roles(facility);

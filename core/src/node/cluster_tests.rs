@@ -2583,3 +2583,150 @@ fn a_rejection_the_client_never_heard_stays_answerable_across_a_restart() {
     c.flush_batches();
     assert_eq!(kinds(&c).last(), Some(&RecordKind::Done), "{:?}", kinds(&c));
 }
+
+// Issue 17 item 3: every peer message is checked against the roles its
+// sender plays in the facility definitions agreed at its link.
+
+impl Cluster {
+    /// Link node `a` to node `b` although the definition calls for no such
+    /// link (a node that plays other roles than the message needs).
+    fn link_extra(&mut self, a: usize, b: usize) {
+        let info = self.peer_info(a, b);
+        let now = self.now;
+        self.node(a).link_up(now, peer_ref(b), info);
+        self.pump();
+    }
+
+    /// Hand `m` to node `to` as if from linked peer `from`, and return the
+    /// log lines that produced (the rest of its output is pumped as usual).
+    fn inject(&mut self, from: usize, to: usize, m: Internal) -> Vec<String> {
+        let now = self.now;
+        self.node(to).peer_input(now, peer_ref(from), m);
+        let mut logs = Vec::new();
+        let mut rest = Vec::new();
+        for o in self.node(to).take_output() {
+            match o {
+                Output::Log(l) => logs.push(l),
+                Output::Peer { peer, msg } => rest.push((to, peer as usize - 1, msg)),
+                o => panic!("a dropped message produced {o:?}"),
+            }
+        }
+        self.wire.extend(rest);
+        self.pump();
+        logs
+    }
+}
+
+#[test]
+fn a_partition_announced_by_a_frontend_is_ignored() {
+    let mut c = ready();
+    assert_eq!(c.node(TR1).tr.partition_count("F"), 1);
+    let up = |part| {
+        Internal::Tr(ToRouter::PartitionUp {
+            facility: "F".into(),
+            part,
+            range: range(2001, 3000),
+            active: true,
+            epoch: 1,
+            priority: Vec::new(),
+            nostandby: false,
+            callout: Callout::No,
+        })
+    };
+    let logs = c.inject(FE, TR1, up(7));
+    assert_eq!(c.node(TR1).tr.partition_count("F"), 1, "the router's partitions are unchanged");
+    assert_eq!(c.node(TR1).refused_peer_messages(), 1);
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!(logs[0].contains("fe") && logs[0].contains("PartitionUp") && logs[0].contains("backend"), "{logs:?}");
+    // Logged once per (peer, kind); every one is counted.
+    assert!(c.inject(FE, TR1, up(8)).is_empty());
+    assert_eq!(c.node(TR1).refused_peer_messages(), 2);
+    assert_eq!(c.node(TR1).tr.partition_count("F"), 1);
+    // The real backend's announcements still count.
+    assert_eq!(c.node(BE).refused_peer_messages(), 0);
+}
+
+#[test]
+fn an_outcome_from_a_backend_does_not_reach_the_client() {
+    let mut c = ready();
+    c.link_extra(FE, BE);
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "pay") });
+    assert_eq!(c.take(BE, SERVER)[0].1, MsgType::Msg1);
+    let forged =
+        Internal::Fe(ToFrontend::Outcome { tid, client: (CLIENT, 1), accepted: true, status: Status::Ok, reason: 0 });
+    let logs = c.inject(BE, FE, forged);
+    assert!(c.take(FE, CLIENT).is_empty(), "the client hears nothing");
+    assert_eq!(c.node(FE).refused_peer_messages(), 1);
+    assert!(logs.iter().any(|l| l.contains("Outcome") && l.contains("router")), "{logs:?}");
+    // The real router still finishes it.
+    c.req(FE, CLIENT, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    c.server_accept(1, tid);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+}
+
+#[test]
+fn a_commit_outcome_from_a_peer_that_is_not_a_router_is_ignored() {
+    let mut c = ready();
+    c.link_extra(BE, FE);
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    // The server votes yes; its vote is lost with the links to both
+    // routers, so the branch waits in doubt for whichever router decides.
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    c.node(BE).take_output();
+    c.node(BE).link_down(now, peer_ref(TR1));
+    c.node(BE).link_down(now, peer_ref(TR2));
+    c.node(BE).take_output();
+    let part = c.node(BE).show_partitions().0[0].id;
+    let forged =
+        Internal::Be(ToBackend::Outcome { tid, parts: vec![part], accepted: true, status: Status::Ok, reason: 0 });
+    let logs = c.inject(FE, BE, forged);
+    c.sync();
+    assert!(c.syncs.is_empty());
+    let commits = c.journals[BE].iter().filter(|r| r.tid == tid && r.kind == crate::journal::RecordKind::Commit);
+    assert_eq!(commits.count(), 0, "no commit record: {:?}", c.journals[BE]);
+    assert!(c.take(BE, SERVER).iter().all(|x| x.1 != MsgType::Accepted), "the server hears no commit");
+    assert_eq!(c.node(BE).refused_peer_messages(), 1);
+    assert!(logs.iter().any(|l| l.contains("ToBackend::Outcome")), "{logs:?}");
+}
+
+#[test]
+fn a_took_over_naming_a_path_or_an_unconfigured_node_is_refused() {
+    let mut c = ready();
+    let took = |node: &str| {
+        Internal::Tr(ToRouter::TookOver { node: node.into(), committed: Vec::new(), read: true, aborted: Vec::new() })
+    };
+    let logs = c.inject(BE, TR1, took("../x"));
+    assert!(logs.iter().any(|l| l.contains("TookOver") && l.contains("not a node name")), "{logs:?}");
+    assert_eq!(c.node(TR1).refused_peer_messages(), 1);
+    c.inject(BE, TR1, took("/etc"));
+    c.inject(BE, TR1, took("elsewhere"));
+    assert_eq!(c.node(TR1).refused_peer_messages(), 3);
+    // From a frontend, even a configured backend's name is refused.
+    c.inject(FE, TR1, took("be2"));
+    assert_eq!(c.node(TR1).refused_peer_messages(), 4);
+    // A backend reporting a configured backend's journal is heard.
+    c.inject(BE, TR1, took("be2"));
+    c.inject(BE, TR1, took("be"));
+    assert_eq!(c.node(TR1).refused_peer_messages(), 4);
+}
+
+#[test]
+fn a_grant_naming_a_path_or_an_unconfigured_node_takes_over_no_journal() {
+    for holder in ["../x", "/abs", "zz"] {
+        let mut c = ready();
+        c.defer_takeovers = Some(Vec::new());
+        let rid = crate::authority::range_id("F", &range(0, 1000));
+        let previous = crate::authority::Grant { epoch: 1, holder: holder.into(), released: false, forced: false };
+        let now = c.now;
+        let claim = crate::authority::Claim::Granted { epoch: 9, previous: Some(previous) };
+        c.node(BE).claimed(now, &rid, Ok(claim));
+        c.pump();
+        assert_eq!(c.defer_takeovers.as_ref().unwrap(), &Vec::new(), "{holder}: no takeover asked for");
+        assert_eq!(c.partition_states(BE), vec![crate::protocol::admin::PartitionState::NoJournal], "{holder}");
+    }
+}

@@ -14,6 +14,7 @@ mod frontend;
 pub mod metrics;
 mod operate;
 mod router;
+mod sender_roles;
 mod snapshot;
 mod topology;
 
@@ -34,6 +35,7 @@ use crate::txrecord::TxRecord;
 pub use backend::{Backend, RecoveryPolicy};
 pub use frontend::Frontend;
 pub use router::Router;
+pub use sender_roles::Refusal;
 pub use topology::{PeerInfo, Topology};
 
 /// A [`Ctx`] over the node's queue, output and topology (disjoint fields,
@@ -555,6 +557,34 @@ pub struct Node {
     /// The time of the latest input: acknowledgements and forgets are
     /// flushed when the output is taken (`take_output`), once per pass.
     last_now: Option<Instant>,
+    /// Peer messages dropped because the sender does not play the role
+    /// they need (`sender_roles`), and the (peer name, message kind) pairs
+    /// logged so far: each is logged once, at most `MAX_REFUSAL_LOGS` of
+    /// them (a peer cycling through names must not grow this forever).
+    refused_msgs: u64,
+    refusals_logged: Set<(String, &'static str)>,
+}
+
+/// Distinct (peer, message kind) refusals logged; later ones are only counted.
+const MAX_REFUSAL_LOGS: usize = 256;
+
+/// What this node holds a peer message's subject under (see `sender_roles`).
+struct Held<'a> {
+    fe: &'a Frontend,
+    tr: &'a Router,
+    be: &'a Backend,
+}
+
+impl sender_roles::Holdings for Held<'_> {
+    fn client_facility(&self, client: ChanRef) -> Option<&str> {
+        self.fe.chans.get(&client).map(|c| c.facility.as_str())
+    }
+    fn tx_facility(&self, tid: Tid) -> Option<&str> {
+        self.tr.tx_facility(tid)
+    }
+    fn part_facility(&self, part: PartId) -> Option<&str> {
+        self.be.parts.get(&part).map(|p| p.facility.as_str())
+    }
 }
 
 impl Default for Node {
@@ -578,6 +608,8 @@ impl Node {
             queue: VecDeque::new(),
             out: Vec::new(),
             last_now: None,
+            refused_msgs: 0,
+            refusals_logged: Set::default(),
         }
     }
 
@@ -750,8 +782,31 @@ impl Node {
             // Sent before its link went down: that link's messages are over.
             return;
         }
+        let held = Held { fe: &self.fe, tr: &self.tr, be: &self.be };
+        if let Err(why) = sender_roles::allowed(&self.topo, from, &msg, &held) {
+            self.refuse(from, why);
+            return;
+        }
         self.queue.push_back((from, msg));
         self.run(now);
+    }
+
+    /// Drop a peer message its sender's roles do not allow: counted, and
+    /// logged once per (peer, message kind).
+    fn refuse(&mut self, from: NodeRef, why: Refusal) {
+        self.refused_msgs += 1;
+        let name = self.topo.name(from).to_string();
+        if self.refusals_logged.len() < MAX_REFUSAL_LOGS && self.refusals_logged.insert((name.clone(), why.kind())) {
+            self.out.push(Output::Log(format!(
+                "peer {name}: message dropped: {why} (later ones of this kind from it are dropped silently)"
+            )));
+        }
+    }
+
+    /// Peer messages dropped because the sender does not play the role
+    /// they need in the agreed facility definitions (for metrics).
+    pub fn refused_peer_messages(&self) -> u64 {
+        self.refused_msgs
     }
 
     /// The link to peer `id` is up (its handshake agreed on these

@@ -459,6 +459,11 @@ impl Driver {
             .peer_journals
             .as_ref()
             .ok_or("this node has no shared journal directory (rtr start --journal-root)")?;
+        // The node checked the name (`journal_name_ok`); checked again
+        // here, where it becomes a path: a node name has no '/' or "..".
+        if crate::facility::node_name(node).ok().as_deref() != Some(node) {
+            return Err(format!("{node:?} is not a node name: no journal is taken over"));
+        }
         let mut cfg = self.journal_cfg.clone().unwrap_or_default();
         cfg.dir = root.join(node);
         let (j, rec) = journal::open(&cfg, journal::Takeover::Force)

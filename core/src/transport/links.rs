@@ -342,7 +342,18 @@ impl Links {
             Ok(PeerFrame::Hello { version, from, to, node_id, facilities }) => {
                 let refuse = |stream: &mut TcpStream, code: &str, reason: String| {
                     crate::rtr_log!(Warn, "rtr node: refused a link from {from}: {code}, {reason}");
-                    let f = PeerFrame::Refuse { code: code.into(), reason };
+                    // The full reason names nodes and facility definitions:
+                    // it stays in this node's log; the peer, not (yet)
+                    // known to be a configured node, hears only the code
+                    // (and, when configured here, which role lists differ).
+                    let mut public = refusal_text(code).to_string();
+                    if code == "ROLESMISMATCH" {
+                        let lists = self.table().mismatch_for_peer(&from, &facilities);
+                        if !lists.is_empty() {
+                            public = format!("{public}: {}", lists.join("; "));
+                        }
+                    }
+                    let f = PeerFrame::Refuse { code: code.into(), reason: public };
                     let _ = stream.write_all(&peer::encode(&f));
                 };
                 if version != u32::from(PEER_VERSION) {
@@ -632,6 +643,22 @@ fn read_peer_frame(src: &mut impl Read) -> Result<(PeerFrame, u64), FrameError> 
     Ok((peer::decode(&body)?, body.len() as u64 + 4))
 }
 
+/// What a refused peer is told besides the code: a fixed text per code,
+/// revealing no node name, node id or facility definition to a peer that
+/// may not be a configured node (issue 17). The acceptor's log and `rtr
+/// show link` there keep the full reason.
+fn refusal_text(code: &str) -> &'static str {
+    match code {
+        "VERSION" => "node protocol version not supported",
+        "WRONGNODE" => "the hello names another node",
+        "IDCLASH" => "the node name or id clashes with this node's",
+        "NODENOTCFG" => "the node is not configured here",
+        "FACNOTDEC" => "no shared facility declared",
+        "ROLESMISMATCH" => "facility definitions differ",
+        _ => "refused",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -760,8 +787,16 @@ mod tests {
             node_id: id,
             facilities: t.claims(),
         };
+        // Only the code, with its fixed text: nothing of this node's
+        // definitions or names goes to a peer that is not configured.
         let code = |f: PeerFrame| match f {
-            PeerFrame::Refuse { code, .. } => code,
+            PeerFrame::Refuse { code, reason } => {
+                assert!(reason.starts_with(refusal_text(&code)), "{code}: {reason}");
+                // No node of this node's definitions ("b", "c") is named.
+                let words: Vec<&str> = reason.split([' ', ',', ':', '(', ')']).collect();
+                assert!(!words.contains(&"b") && !words.contains(&"c") && !reason.contains("0x"), "{reason}");
+                code
+            }
             other => panic!("not refused: {other:?}"),
         };
         assert_eq!(code(ask(hello(99, "a", "b", 11, table("a")))), "VERSION");
@@ -771,7 +806,14 @@ mod tests {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         let mut other = FacilityTable::new("a");
         other.insert(FacilityDef::new("F", &s(&["a"]), &s(&["b", "c"]), &s(&["b"])).unwrap());
-        assert_eq!(code(ask(hello(u32::from(PEER_VERSION), "a", "b", 11, other))), "ROLESMISMATCH");
+        assert_eq!(code(ask(hello(u32::from(PEER_VERSION), "a", "b", 11, other.clone()))), "ROLESMISMATCH");
+        // A configured peer hears which role lists differ, not their nodes.
+        match ask(hello(u32::from(PEER_VERSION), "a", "b", 11, other)) {
+            PeerFrame::Refuse { reason, .. } => {
+                assert_eq!(reason, "facility definitions differ: F (router list)")
+            }
+            f => panic!("{f:?}"),
+        }
         match ask(hello(u32::from(PEER_VERSION), "a", "b", 11, table("a"))) {
             PeerFrame::Welcome { from, node_id, .. } => assert_eq!((from.as_str(), node_id), ("b", 22)),
             other => panic!("{other:?}"),

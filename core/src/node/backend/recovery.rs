@@ -371,6 +371,11 @@ impl Backend {
         let PartRole::NoJournal(node, _) = p.role.clone() else {
             return Err(AdminError::NotRecovering(format!("partition {part} is not waiting for a journal")));
         };
+        if let Err(why) = super::roles::journal_name_ok(ctx, &p.facility, &node) {
+            return Err(AdminError::NotRecovering(format!(
+                "partition {part}: will not take over the journal {node:?}: {why}"
+            )));
+        }
         p.role = PartRole::Recovering(node.clone());
         p.grant.recovery_retry_at = None;
         p.grant.recovering_since = Some(ctx.now);

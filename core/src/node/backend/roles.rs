@@ -247,6 +247,14 @@ impl Backend {
     /// takeover per journal at a time: partitions waiting for the same one
     /// hear its result together).
     fn recover_journal_of(&mut self, ctx: &mut Ctx, part: PartId, node: String) {
+        let Some(p) = self.parts.get_mut(&part) else { return };
+        if let Err(why) = journal_name_ok(ctx, &p.facility, &node) {
+            // Never turned into a path: the partition waits for an operator.
+            ctx.log(format!("partition {}: will not take over the journal {node:?}: {why}", p.label(part)));
+            p.role = PartRole::NoJournal(node, why.to_string());
+            p.grant.recovery_retry_at = None;
+            return;
+        }
         let busy = self.parts.values().any(|q| q.role == PartRole::Recovering(node.clone()));
         if let Some(p) = self.parts.get_mut(&part) {
             p.role = PartRole::Recovering(node.clone());
@@ -799,4 +807,20 @@ fn shared(ctx: &Ctx, p: &super::Partition) -> bool {
         .facilities
         .get(&p.facility)
         .is_some_and(|d| d.nodes(RoleList::Backend).iter().any(|n| !n.eq_ignore_ascii_case(me)))
+}
+
+/// May the journal of `node` be taken over for a partition of `facility`?
+/// The name becomes a directory under the shared journal root: it must be
+/// a (normalised) node name, so no '/' or "..", and a backend node of the
+/// facility as this node defines it (a grant record or operator naming
+/// anything else is refused before any path is built).
+pub(super) fn journal_name_ok(ctx: &Ctx, facility: &str, node: &str) -> Result<(), &'static str> {
+    if crate::facility::node_name(node).ok().as_deref() != Some(node) {
+        return Err("not a node name");
+    }
+    let backends = ctx.topo.facilities.get(facility).map(|d| d.nodes(RoleList::Backend));
+    if !backends.is_some_and(|b| b.iter().any(|n| n == node)) {
+        return Err("not a backend node of the facility");
+    }
+    Ok(())
 }

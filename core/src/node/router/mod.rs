@@ -157,6 +157,15 @@ impl Router {
         self.txs.len()
     }
 
+    /// The facility this router holds transaction `tid` under (running,
+    /// committing, or being resolved by inquiry), for checking who may
+    /// send messages about it (`super::sender_roles`).
+    pub(super) fn tx_facility(&self, tid: Tid) -> Option<&str> {
+        (self.txs.get(&tid).map(|t| t.facility.as_str()))
+            .or_else(|| self.committing.get(&tid).map(|c| c.facility.as_str()))
+            .or_else(|| self.inquiries.get(&tid).map(|q| q.facility.as_str()))
+    }
+
     pub fn next_deadline(&self) -> Option<Instant> {
         self.timers.peek().map(|Reverse((t, _))| *t)
     }
