@@ -248,7 +248,15 @@ impl Router {
     /// (an operator went on without that journal): nothing is known of
     /// them, and they wait (a client hears nothing false) until the lost
     /// node starts again on its journal and reports it.
-    pub(super) fn took_over(&mut self, ctx: &mut Ctx, took: NodeRef, node: &str, committed: &[Tid], read: bool) {
+    pub(super) fn took_over(
+        &mut self,
+        ctx: &mut Ctx,
+        took: NodeRef,
+        node: &str,
+        committed: &[Tid],
+        aborted: &[Tid],
+        read: bool,
+    ) {
         if read {
             let reader = ctx.topo.name(took).to_string();
             if reader != node {
@@ -292,13 +300,14 @@ impl Router {
             }
         }
         if read {
-            // Commits this router forgot already that the journal still
-            // holds: the forget was lost (it was on its way when the node
-            // stopped, simulator seed 24 of the disk faults). Told again,
-            // or the commit stays answerable there and pins the journal's
-            // oldest segment until the journal is full for good.
+            // Commits (and kept rejections) this router forgot already that
+            // the journal still holds: the forget was lost (it was on its
+            // way when the node stopped, simulator seed 24 of the disk
+            // faults). Told again, or they stay answerable there and pin the
+            // journal's oldest segment until the journal is full for good.
             let reader = ctx.topo.name(took).to_string();
             self.forget_again(ctx, &reader, committed);
+            self.forget_again(ctx, &reader, aborted);
         }
         let mut lost: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| *n == node).map(|(r, _)| *r).collect();
         if read {

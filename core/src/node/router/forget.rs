@@ -125,9 +125,8 @@ impl Router {
             add_name(&mut c.holders, name);
         } else if let Some(h) = self.forgets.awaiting.map.get_mut(&tid) {
             add_name(h, name);
-        } else if self.forgets.forgotten.map.contains_key(&tid) {
-            self.forgets.due.entry(name.to_string()).or_default().push(tid);
-            self.forgets.since.get_or_insert(ctx.now);
+        } else {
+            self.forget_again(ctx, name, &[tid]);
         }
     }
 
@@ -135,7 +134,7 @@ impl Router {
     /// restart, or a lost node's): those this router forgot already are
     /// forgotten there again (a `Forget` lost with a link is never sent
     /// twice otherwise). One not remembered stays answerable (the safe side).
-    pub(in crate::node) fn forget_again(&mut self, ctx: &Ctx, name: &str, tids: &[Tid]) {
+    pub(super) fn forget_again(&mut self, ctx: &Ctx, name: &str, tids: &[Tid]) {
         let f = &mut self.forgets;
         let again: Vec<Tid> = tids.iter().copied().filter(|t| f.forgotten.map.contains_key(t)).collect();
         if !again.is_empty() {

@@ -236,11 +236,7 @@ impl Router {
             ToRouter::Adopted { tid, part } => self.adopted(ctx, tid, (from, part)),
             ToRouter::Acked { tids } => self.acked(ctx, tids),
             ToRouter::TookOver { node, committed, read, aborted } => {
-                self.took_over(ctx, from, &node, &committed, read);
-                // Rejections this router forgot already that the node still
-                // keeps (the forget was lost with its previous life).
-                let name = ctx.topo.name(from).to_string();
-                self.forget_again(ctx, &name, &aborted);
+                self.took_over(ctx, from, &node, &committed, &aborted, read)
             }
             ToRouter::Inquire { tid, facility } => self.inquire(ctx, from, tid, facility),
             ToRouter::Inquired { tid, parts, state } => self.inquired(ctx, from, tid, parts, state),
