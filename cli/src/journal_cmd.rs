@@ -459,6 +459,7 @@ fn kind_name(k: RecordKind) -> &'static str {
         RecordKind::Exception => "Exception",
         RecordKind::Meta => "Meta",
         RecordKind::Applied => "Applied",
+        RecordKind::HandOn => "HandOn",
     }
 }
 
@@ -490,7 +491,7 @@ fn payload_summary(e: &ScanEntry) -> (String, Vec<(&'static str, Json)>) {
         };
     }
     match TxRecord::decode(e.record.kind, p) {
-        Ok(TxRecord::Msg { facility, data }) => (
+        Ok(TxRecord::Msg { facility, data } | TxRecord::HandOn { facility, data }) => (
             format!("facility {facility}, {} data bytes: {}", data.len(), hex_preview(&data)),
             vec![
                 ("facility", facility.into()),

@@ -74,6 +74,10 @@ pub enum RecordKind {
     /// (its space pinned) until its router says every participant and the
     /// client have the outcome; `Done` follows then.
     Applied = 9,
+    /// A message of a committed transaction that this node keeps durably
+    /// for a key range it does not serve: recovery hands it on to the
+    /// range's active partition instead of presenting it here.
+    HandOn = 10,
 }
 
 impl RecordKind {
@@ -88,6 +92,7 @@ impl RecordKind {
             7 => RecordKind::Exception,
             8 => RecordKind::Meta,
             9 => RecordKind::Applied,
+            10 => RecordKind::HandOn,
             _ => return None,
         })
     }

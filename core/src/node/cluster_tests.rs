@@ -2730,3 +2730,116 @@ fn a_grant_naming_a_path_or_an_unconfigured_node_takes_over_no_journal() {
         assert_eq!(c.partition_states(BE), vec![crate::protocol::admin::PartitionState::NoJournal], "{holder}");
     }
 }
+
+/// A server for keys 1001 to 2000 on channel `chan`.
+fn upper_server(chan: ChanId) -> Request {
+    Request::Open {
+        chan,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(1001, 2000),
+    }
+}
+
+/// be serves keys 0 to 1000 (chan 1) and 1001 to 2000 (chan 2); be2 is a
+/// standby of keys 0 to 1000 only. Transaction t1 has a branch on each of
+/// be's ranges; both vote, tr1 decides the commit, and be dies before its
+/// outcome reaches it. be2 takes over be's journal (no commit there: the
+/// votes were not durable) and tr1 gives it the whole of t1: be2 writes
+/// both messages and the commit, presents its own range's and hands on
+/// the other (no partition of be2 serves it). Returns t1.
+fn lost_commit_on_two_ranges(c: &mut Cluster) -> Tid {
+    use crate::journal::RecordKind;
+    c.req(BE, SERVER, upper_server(2));
+    c.open_standby(0, false);
+    c.take(BE, SERVER);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "low") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "high") });
+    c.take(BE, SERVER);
+    c.server_accept(1, t1);
+    // The second vote decides; the router's outcome never reaches be.
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 2, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.pump_only(BE, TR1);
+    assert!(!c.take_wire(TR1, BE).is_empty(), "the outcome was on its way");
+    c.kill(BE);
+    c.sync();
+    // be2 keeps all of it, with the commit, in its own journal.
+    let mine: Vec<RecordKind> = c.journals[BE2].iter().filter(|r| r.tid == t1).map(|r| r.kind).collect();
+    assert_eq!(mine, vec![RecordKind::Msg, RecordKind::HandOn, RecordKind::Commit], "{mine:?}");
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    let s = c.take(BE2, SERVER);
+    assert_eq!(
+        s.iter().map(|x| (x.0, x.1, x.2)).collect::<Vec<_>>(),
+        vec![(1, MsgType::Msg1Uncertain, Some(t1)), (1, MsgType::Accepted, Some(t1))]
+    );
+    t1
+}
+
+impl Cluster {
+    /// A server for keys 1001 to 2000 opens on be2 (chan 2), claims the
+    /// range and is brought what waited for it: t1's share is presented
+    /// there exactly once.
+    fn upper_on_be2_gets(&mut self, t1: Tid) {
+        self.req(BE2, SERVER, upper_server(2));
+        self.advance(BE2, backend::roles::START_DEFER);
+        self.sync();
+        let s = self.take(BE2, SERVER);
+        let got: Vec<_> = s.iter().filter(|x| x.0 == 2 && x.2 == Some(t1)).map(|x| x.1).collect();
+        assert_eq!(got, vec![MsgType::Msg1Uncertain, MsgType::Accepted], "{s:?}");
+        self.req(BE2, SERVER, Request::Ack { chan: 2, tid: t1 });
+        assert!(self.take(BE2, SERVER).iter().all(|x| x.2 != Some(t1)));
+    }
+}
+
+/// A commit of the router's own whose backend node was lost before making
+/// it durable, with branches on two key ranges: the router hands the whole
+/// of it to one keeper, which makes it durable in one write and hands on
+/// the share its partitions do not serve. The router can then be lost: the
+/// keeper's hand-off reaches the range's next active partition through
+/// the other router. Sent branch by branch (or held until every range had
+/// an active partition), the share was known to the lost router only and
+/// never applied (simulator seed 8440: half a transfer).
+#[test]
+fn a_lost_backends_commit_on_two_ranges_is_kept_whole_by_one_node_and_survives_its_router() {
+    let mut c = ready();
+    let t1 = lost_commit_on_two_ranges(&mut c);
+    c.req(BE2, SERVER, Request::Ack { chan: 1, tid: t1 });
+    // The router that decided it is lost; keys 1001 to 2000 get a server
+    // again, on be2: the other router brings it the share be2 handed on.
+    c.kill(TR1);
+    c.upper_on_be2_gets(t1);
+}
+
+/// The keeper itself restarts before the share it hands on is durable
+/// anywhere: its journal says which messages to hand on (`HandOn`), so it
+/// hands them on again when a router links; they were left unclaimed for
+/// ever (simulator seed 7283: the range never applied the commit).
+#[test]
+fn a_keeper_that_restarts_hands_its_share_on_again() {
+    let mut c = ready();
+    let t1 = lost_commit_on_two_ranges(&mut c);
+    c.kill(TR1);
+    c.kill(BE2);
+    c.restart(BE2);
+    // Its own range's share is presented again (uncertain) once a server
+    // for it is back.
+    c.open_standby(0, false);
+    c.advance(BE2, backend::roles::START_DEFER);
+    c.sync();
+    let s = c.take(BE2, SERVER);
+    let low: Vec<_> = s.iter().filter(|x| x.0 == 1 && x.2 == Some(t1)).map(|x| x.1).collect();
+    assert_eq!(low, vec![MsgType::Msg1Uncertain, MsgType::Accepted], "{s:?}");
+    c.req(BE2, SERVER, Request::Ack { chan: 1, tid: t1 });
+    // be comes back and serves keys 1001 to 2000 again (be2 has no
+    // partition for them): be2's hand-on reaches it there.
+    c.restart(BE);
+    c.req(BE, SERVER, upper_server(2));
+    c.sync();
+    let s = c.take(BE, SERVER);
+    let high: Vec<_> = s.iter().filter(|x| x.0 == 2 && x.2 == Some(t1)).map(|x| x.1).collect();
+    assert_eq!(high, vec![MsgType::Msg1Uncertain, MsgType::Accepted], "{s:?}");
+}

@@ -432,7 +432,9 @@ pub enum ToBackend {
     Broadcast { facility: String, evtnum: i32, rcpspc: String, data: Bytes },
     /// Committed work handed off by the range's previous active node: make
     /// it durable here, present it (uncertain, then its commit) and answer
-    /// `ToRouter::Adopted`.
+    /// `ToRouter::Adopted`. A router's own unit of a lost node's commit may
+    /// carry messages of several key ranges: this node keeps them all and
+    /// hands on those no partition here serves (`HandOn`, docs/outcomes.md).
     Adopt { part: PartId, tid: Tid, msgs: Vec<Bytes>, reason: u32 },
     /// Handed-off work (`tid`, from this node's partition `part`) is durable
     /// at the range's active partition: it is finished here.

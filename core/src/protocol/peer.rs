@@ -23,7 +23,9 @@ use crate::MAX_MSGLEN;
 
 /// The node-to-node protocol version. A peer speaking another one is refused
 /// at the handshake (`VERSION` reason) before any message is exchanged.
-pub const PEER_VERSION: u8 = 5;
+/// 6: a router's `Adopt` of a lost node's commit may carry messages of
+/// several key ranges (the keeper hands on what it does not serve).
+pub const PEER_VERSION: u8 = 6;
 /// Largest frame between nodes: a message of `RTR_MAX_MSGLEN` plus headers,
 /// or a handshake with many facility definitions.
 pub const MAX_PEER_FRAME: usize = 1 << 20;

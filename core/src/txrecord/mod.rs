@@ -14,6 +14,7 @@
 //! Payload formats (all integers little-endian; the on-disk format of
 //! journal format version 1, unchanged since it was first written):
 //! - `Msg`: facility name length (one byte), the name (UTF-8), the data;
+//! - `HandOn`: as `Msg`;
 //! - `Vote`: empty, or the single byte `1` for a vote made durable before it
 //!   was given (the transaction spans several backend nodes);
 //! - `Commit`: the reason, `u32`;
@@ -73,6 +74,13 @@ pub enum TxRecord {
     /// A message of the transaction for a partition of `facility`, appended
     /// before it is delivered to a server.
     Msg { facility: String, data: Bytes },
+    /// A message of a committed transaction kept here for a key range this
+    /// node does not serve, written with the transaction's commit by the
+    /// node a router gave the whole of a lost node's commit to (its
+    /// keeper, `Router::route_handoffs`). Not presented here: handed on to
+    /// the range's active partition, again after every restart until a
+    /// router says it is durable there (simulator seed 7283).
+    HandOn { facility: String, data: Bytes },
     /// A server voted to accept. `durable`: made durable before the vote was
     /// given, so recovery keeps the transaction in doubt instead of
     /// presuming abort.
@@ -151,6 +159,7 @@ impl TxRecord {
     pub fn kind(&self) -> RecordKind {
         match self {
             TxRecord::Msg { .. } => RecordKind::Msg,
+            TxRecord::HandOn { .. } => RecordKind::HandOn,
             TxRecord::Vote { .. } => RecordKind::Vote,
             TxRecord::Commit { .. } => RecordKind::Commit,
             TxRecord::Abort | TxRecord::PresumedAbort | TxRecord::KeptAbort => RecordKind::Abort,
@@ -166,7 +175,7 @@ impl TxRecord {
     /// many bytes (names are validated far shorter before they get here).
     pub fn encode(&self) -> (RecordKind, Vec<u8>) {
         let payload = match self {
-            TxRecord::Msg { facility, data } => {
+            TxRecord::Msg { facility, data } | TxRecord::HandOn { facility, data } => {
                 let name = facility.as_bytes();
                 let n = name.len().min(MAX_FACILITY_BYTES);
                 let mut v = Vec::with_capacity(1 + n + data.len());
@@ -208,7 +217,7 @@ impl TxRecord {
             }
         };
         match kind {
-            RecordKind::Msg => {
+            RecordKind::Msg | RecordKind::HandOn => {
                 let Some(&n) = payload.first() else {
                     return Err(DecodeError::Length { kind, len: 0, expected: "at least 1" });
                 };
@@ -216,7 +225,11 @@ impl TxRecord {
                 let name =
                     payload.get(1..1 + n).ok_or(DecodeError::TruncatedFacility { len: payload.len(), name_len: n })?;
                 let facility = std::str::from_utf8(name).map_err(|_| DecodeError::FacilityNotUtf8)?.to_string();
-                Ok(TxRecord::Msg { facility, data: Bytes::from(&payload[1 + n..]) })
+                let data = Bytes::from(&payload[1 + n..]);
+                Ok(match kind {
+                    RecordKind::HandOn => TxRecord::HandOn { facility, data },
+                    _ => TxRecord::Msg { facility, data },
+                })
             }
             RecordKind::Vote => match payload {
                 [] => Ok(TxRecord::Vote { durable: false }),

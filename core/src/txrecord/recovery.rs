@@ -13,6 +13,8 @@
 //! - committed (not aborted) with messages: replayed to the servers of its
 //!   partitions, in commit order (a `Commit` after a `Done` is work handed
 //!   off here after this node finished its own branch: unfinished again);
+//!   Its `HandOn` messages (kept here for key ranges this node does not
+//!   serve) are handed on to those ranges' active partitions instead;
 //! - committed with no message here: nothing to replay, its `Done` is written;
 //! - a durable vote, no outcome, not aborted: in doubt (another node may have
 //!   committed it); its router decides;
@@ -124,6 +126,9 @@ pub struct TxSummary {
     pub msgs: Vec<Bytes>,
     /// Message records, readable or not.
     pub msg_records: usize,
+    /// Its readable `HandOn` messages, in order: kept for key ranges this
+    /// node does not serve, handed on rather than presented.
+    pub hand_on: Vec<Bytes>,
     /// Any vote record.
     pub voted: bool,
     pub durable_vote: bool,
@@ -148,6 +153,7 @@ impl TxSummary {
             facility: None,
             msgs: Vec::new(),
             msg_records: 0,
+            hand_on: Vec::new(),
             voted: false,
             durable_vote: false,
             commit: None,
@@ -185,7 +191,12 @@ impl TxSummary {
                 self.facility.get_or_insert(facility);
                 self.msgs.push(data);
             }
-            (RecordKind::Msg, Err(_)) => self.msg_records += 1,
+            (_, Ok(TxRecord::HandOn { facility, data })) => {
+                self.msg_records += 1;
+                self.facility.get_or_insert(facility);
+                self.hand_on.push(data);
+            }
+            (RecordKind::Msg | RecordKind::HandOn, Err(_)) => self.msg_records += 1,
             (_, Ok(TxRecord::Vote { durable })) => {
                 self.voted = true;
                 self.durable_vote |= durable;
@@ -266,6 +277,8 @@ pub struct ReplayTx {
     pub tid: Tid,
     pub facility: String,
     pub msgs: Vec<Bytes>,
+    /// Messages to hand on to other nodes' partitions (`HandOn`).
+    pub hand_on: Vec<Bytes>,
     pub reason: u32,
 }
 
@@ -312,7 +325,7 @@ pub fn scan_records(records: &[Record]) -> Scan {
     let mut scan = Scan { malformed, ..Scan::default() };
     for tx in txs {
         let fate = tx.fate();
-        let TxSummary { tid, facility, msgs, commit, set_aside, .. } = tx;
+        let TxSummary { tid, facility, msgs, hand_on, commit, set_aside, .. } = tx;
         let facility = facility.unwrap_or_default();
         match fate {
             TxFate::Done => {}
@@ -322,7 +335,7 @@ pub fn scan_records(records: &[Record]) -> Scan {
             TxFate::Replay => {
                 // Replay implies a commit (see `fate`).
                 if let Some(CommitAt { at, reason }) = commit {
-                    scan.replay.push(ReplayTx { at, tid, facility, msgs, reason });
+                    scan.replay.push(ReplayTx { at, tid, facility, msgs, hand_on, reason });
                 }
             }
             TxFate::InDoubt => scan.in_doubt.push(InDoubtTx { tid, facility, msgs }),

@@ -102,6 +102,8 @@ fn any_record() -> impl Strategy<Value = TxRecord> {
     prop_oneof![
         ("[a-zA-Z0-9_ é]{0,40}", proptest::collection::vec(any::<u8>(), 0..300))
             .prop_map(|(f, d)| TxRecord::Msg { facility: f, data: Bytes::from(d) }),
+        ("[a-zA-Z0-9_ é]{0,40}", proptest::collection::vec(any::<u8>(), 0..300))
+            .prop_map(|(f, d)| TxRecord::HandOn { facility: f, data: Bytes::from(d) }),
         any::<bool>().prop_map(|durable| TxRecord::Vote { durable }),
         any::<u32>().prop_map(|reason| TxRecord::Commit { reason }),
         Just(TxRecord::Abort),
@@ -116,7 +118,7 @@ fn any_record() -> impl Strategy<Value = TxRecord> {
 }
 
 fn any_kind() -> impl Strategy<Value = RecordKind> {
-    (1u8..=9).prop_map(|b| RecordKind::from_u8(b).unwrap())
+    (1u8..=10).prop_map(|b| RecordKind::from_u8(b).unwrap())
 }
 
 proptest! {
@@ -248,12 +250,20 @@ fn the_recovery_plan_for_each_case() {
     assert_eq!(
         s.replay,
         vec![
-            ReplayTx { at: 2, tid: tid(2), facility: "G".into(), msgs: vec![Bytes::from(&b"b"[..])], reason: 5 },
+            ReplayTx {
+                at: 2,
+                tid: tid(2),
+                facility: "G".into(),
+                msgs: vec![Bytes::from(&b"b"[..])],
+                hand_on: vec![],
+                reason: 5
+            },
             ReplayTx {
                 at: 4,
                 tid: tid(1),
                 facility: "F".into(),
                 msgs: vec![Bytes::from(&b"a1"[..]), Bytes::from(&b"a2"[..])],
+                hand_on: vec![],
                 reason: 4
             },
         ]
@@ -273,6 +283,31 @@ fn the_recovery_plan_for_each_case() {
     assert!(s.malformed.is_empty());
     assert_eq!(committed_tids(&recs), vec![tid(1), tid(2), tid(6), tid(7), tid(8)]);
     assert_eq!(scan_records(&[]), Scan::default());
+}
+
+/// A keeper's unit of a lost node's commit (`HandOn` beside `Msg`):
+/// recovery presents the messages and hands on the rest, and a commit
+/// whose every message is handed on is still replayed (not finished empty).
+#[test]
+fn hand_on_messages_are_replayed_as_hand_ons() {
+    let on = |d: &[u8]| TxRecord::HandOn { facility: "F".into(), data: Bytes::from(d) };
+    let (kind, payload) = on(b"x").encode();
+    assert_eq!((kind, &payload[..]), (RecordKind::HandOn, &b"\x01Fx"[..]));
+    assert_eq!(TxRecord::decode(RecordKind::HandOn, &payload), Ok(on(b"x")));
+    let recs = records(&[
+        (1, msg("F", b"mine")),
+        (1, on(b"theirs")),
+        (1, TxRecord::Commit { reason: 3 }),
+        (2, on(b"only")),
+        (2, TxRecord::Commit { reason: 0 }),
+    ]);
+    let s = scan_records(&recs);
+    let got: Vec<(Tid, Vec<Bytes>, Vec<Bytes>)> =
+        s.replay.iter().map(|r| (r.tid, r.msgs.clone(), r.hand_on.clone())).collect();
+    let b = |d: &[u8]| Bytes::from(d);
+    assert_eq!(got, vec![(tid(1), vec![b(b"mine")], vec![b(b"theirs")]), (tid(2), vec![], vec![b(b"only")])]);
+    assert!(s.release.is_empty(), "{:?}", s.release);
+    assert_eq!(fates(&recs), vec![(1, TxFate::Replay), (2, TxFate::Replay)]);
 }
 
 /// Payloads that do not decode are reported and count by their kind, on

@@ -75,8 +75,9 @@ impl Backend {
         }
         self.exceptions.extend(scan.set_aside.into_iter().map(Exception::recovered));
         let n = scan.replay.len();
-        for ReplayTx { tid, facility: fac, msgs, reason, .. } in scan.replay {
+        for ReplayTx { tid, facility: fac, msgs, hand_on, reason, .. } in scan.replay {
             self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: msgs.len() });
+            self.hand_on(ctx, tid, &fac, hand_on, reason);
             self.recovered.entry(fac).or_default().push(RecoveredTx {
                 tid,
                 msgs: msgs.into_iter().map(Some).collect(),
@@ -208,7 +209,15 @@ impl Backend {
         }
         self.exceptions.extend(scan.set_aside.into_iter().map(Exception::recovered));
         let n = scan.replay.len();
-        for ReplayTx { tid, facility: fac, msgs, reason, .. } in scan.replay {
+        for ReplayTx { tid, facility: fac, mut msgs, hand_on, reason, .. } in scan.replay {
+            // Messages the lost node kept to hand on are not handed on
+            // from here: two readers of one journal (the first fenced and
+            // not knowing it yet) would both do it (simulator seed 5268).
+            // They are that node's committed work like the rest: presented
+            // here where a partition serves their range, else left in the
+            // journal for the node, which hands them on when it starts
+            // again (`release_if_stranded`).
+            msgs.extend(hand_on);
             self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: msgs.len() });
             self.adopted_tx.insert(tid, jid);
             self.recovered.entry(fac).or_default().push(RecoveredTx {

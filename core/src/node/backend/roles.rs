@@ -539,7 +539,12 @@ pub(crate) struct Adopting {
     part: PartId,
     pub(super) tid: Tid,
     facility: String,
+    /// The messages its partitions here serve.
     msgs: Vec<Bytes>,
+    /// The messages no partition here serves (a router's unit of a lost
+    /// node's commit, given whole to this node: `Router::route_handoffs`),
+    /// written as `HandOn` and handed on once durable.
+    foreign: Vec<Bytes>,
     reason: u32,
     /// Routers to answer `Adopted` (each router of the facility forwards it).
     routers: Vec<NodeRef>,
@@ -703,7 +708,13 @@ impl Backend {
             a.routers.push(from);
             return;
         }
-        let a = Adopting { part, tid, facility, msgs, reason, routers: vec![from] };
+        let serves = |b: &Backend, m: &Bytes| {
+            b.parts
+                .values()
+                .any(|q| q.facility == facility && q.callout == Callout::No && q.range.contains(m) == Ok(true))
+        };
+        let (msgs, foreign): (Vec<Bytes>, Vec<Bytes>) = msgs.into_iter().partition(|m| serves(self, m));
+        let a = Adopting { part, tid, facility, msgs, foreign, reason, routers: vec![from] };
         if !self.journal {
             return self.adopted(ctx, a);
         }
@@ -715,6 +726,9 @@ impl Backend {
     fn write_adopting(&mut self, ctx: &mut Ctx, a: Adopting) {
         let mut recs: Vec<_> =
             a.msgs.iter().map(|m| (a.tid, TxRecord::Msg { facility: a.facility.clone(), data: m.clone() })).collect();
+        recs.extend(
+            a.foreign.iter().map(|m| (a.tid, TxRecord::HandOn { facility: a.facility.clone(), data: m.clone() })),
+        );
         recs.push((a.tid, TxRecord::Commit { reason: a.reason }));
         self.next_token += 1;
         let token = self.next_token;
@@ -764,11 +778,64 @@ impl Backend {
             msgs: a.msgs.into_iter().map(Some).collect(),
             reason: a.reason,
         });
-        self.claim_recovered(a.part);
-        self.dispatch(ctx, a.part);
+        // A router's own unit of lost work may hold messages of several
+        // key ranges (`Router::route_handoffs`): this node keeps all of it
+        // (durable above, with the commit), its partitions take what they
+        // serve, and a standby partition's share is handed on to its
+        // range's active partition like any committed work of a range this
+        // node does not serve. From here on that survives the router's
+        // loss: the hand-off is sent again to a router that links, and
+        // this node's recovery finds the commit in its journal.
+        let mut parts: Vec<PartId> =
+            self.parts.iter().filter(|(_, p)| p.facility == a.facility).map(|(id, _)| *id).collect();
+        parts.sort_by_key(|id| (*id != a.part, *id));
+        for part in parts {
+            self.claim_recovered(part);
+            let standby = self.parts.get(&part).is_some_and(|p| p.role == PartRole::Standby);
+            if standby && self.branches.get(&(a.tid, part)).is_some_and(|b| b.committed.is_some()) {
+                self.hand_off(ctx, a.tid, part);
+            }
+            self.dispatch(ctx, part);
+        }
+        // What no partition here claimed (a partition went since the
+        // write) goes on with the foreign share.
+        let mut foreign = a.foreign;
+        if let Some(list) = self.recovered.get_mut(&a.facility) {
+            if let Some(rtx) = list.iter_mut().find(|r| r.tid == a.tid) {
+                let left: Vec<Bytes> = rtx.msgs.iter_mut().filter_map(Option::take).collect();
+                if let Some(f) = self.finishing.get_mut(&a.tid) {
+                    f.unclaimed -= left.len().min(f.unclaimed);
+                }
+                foreign.extend(left);
+            }
+            list.retain(|r| r.msgs.iter().any(Option::is_some));
+        }
+        self.hand_on(ctx, a.tid, &a.facility, foreign, a.reason);
         for r in a.routers {
             ctx.to_router(r, ToRouter::Adopted { tid: a.tid, part: a.part });
         }
+    }
+
+    /// Messages of committed `tid`, durable here, that no partition of
+    /// this node serves: handed on to their ranges' active partitions
+    /// through the routers, under a part id of their own that no partition
+    /// here has (so `HandedOff` finds this share and nothing else). The
+    /// transaction stays unfinished here until a router says the share is
+    /// durable there; it is sent again to a router that links
+    /// (`resend_handoffs`), and after a restart recovery hands it on again
+    /// (its `HandOn` records).
+    pub(super) fn hand_on(&mut self, ctx: &mut Ctx, tid: Tid, facility: &str, msgs: Vec<Bytes>, reason: u32) {
+        if msgs.is_empty() {
+            return;
+        }
+        self.finishing.entry(tid).or_default().unacked += 1;
+        self.next_part += 1;
+        let part = self.next_part;
+        for r in ctx.topo.routers(facility) {
+            let m = ToRouter::HandOff { facility: facility.to_string(), tid, part, msgs: msgs.clone(), reason };
+            ctx.to_router(r, m);
+        }
+        self.handing_off.insert((tid, part), HandingOff { facility: facility.to_string(), msgs, reason });
     }
 }
 

@@ -360,22 +360,47 @@ impl Router {
                     std::mem::take(&mut c.branches).into_iter().partition(|b| lost.contains(&b.node));
                 c.branches = kept;
                 let mut in_doubt = false;
+                // The lost node's branches whose votes were not durable
+                // go as one unit: every message of them to one keeper
+                // (`route_handoffs`), which makes the whole of it durable
+                // at once and hands on what its own partitions do not
+                // serve. Sent branch by branch to each range's active
+                // node, one was applied and the router lost before the
+                // other was durable anywhere (simulator seed 8440: half a
+                // transfer, the rest known to nobody).
+                let mut unit: Option<HandOffEntry> = None;
                 for b in gone {
                     if b.durable {
                         in_doubt = true;
                         continue;
                     }
-                    c.adopting += 1;
-                    self.handoffs.push(HandOffEntry {
-                        origin: b.node,
-                        facility: c.facility.clone(),
-                        tid,
-                        part: b.part,
-                        msgs: b.msgs,
-                        reason: c.reason,
-                        to: None,
-                        coordinator: true,
-                    });
+                    match unit.as_mut() {
+                        Some(u) => u.msgs.extend(b.msgs),
+                        None => {
+                            unit = Some(HandOffEntry {
+                                origin: b.node,
+                                facility: c.facility.clone(),
+                                tid,
+                                part: b.part,
+                                msgs: b.msgs,
+                                reason: c.reason,
+                                to: None,
+                                coordinator: true,
+                            })
+                        }
+                    }
+                }
+                if let Some(u) = unit {
+                    // Another lost node's unit of the tid not sent yet:
+                    // one unit still.
+                    let held = self.handoffs.iter_mut().find(|h| h.coordinator && h.tid == tid && h.to.is_none());
+                    match held {
+                        Some(h) => h.msgs.extend(u.msgs),
+                        None => {
+                            c.adopting += 1;
+                            self.handoffs.push(u);
+                        }
+                    }
                     if !facilities.contains(&c.facility) {
                         facilities.push(c.facility.clone());
                     }
@@ -503,36 +528,40 @@ impl Router {
 
     /// Send held hand-offs of `facility` to the active partition of their
     /// key range, if it has one now.
+    ///
+    /// A commit of this router's own that its lost node never made durable
+    /// exists only here, as one unit holding every message of the lost
+    /// branches (`took_over`). It goes whole to one keeper (`keeper`),
+    /// which writes all of it, with the commit, in one synced write; its
+    /// partitions then present what they serve, and it hands the rest on
+    /// like any committed work of a range it does not serve
+    /// (`Backend::adopted`), which survives this router's loss.
     pub(super) fn route_handoffs(&mut self, ctx: &mut Ctx, facility: &str) {
         let parts = self.partitions.get(facility);
-        // A commit of this router's own that its lost node never made
-        // durable exists only here: its branches go to their new
-        // partitions together, once every one of them has somewhere to
-        // go. Sent one by one, a part was applied and the router lost
-        // before the other left (simulator seed 5231: half a transfer).
-        let mut unroutable: Vec<Tid> = self
-            .handoffs
-            .iter()
-            .filter(|h| h.coordinator && h.to.is_none() && h.facility == facility)
-            .filter(|h| h.msgs.first().is_none_or(|m| route(parts, m).map_or(true, |k| k.0 == h.origin)))
-            .map(|h| h.tid)
-            .collect();
-        unroutable.sort();
-        unroutable.dedup();
         for h in self.handoffs.iter_mut().filter(|h| h.to.is_none() && h.facility == facility) {
-            if h.coordinator && unroutable.binary_search(&h.tid).is_ok() {
-                continue;
-            }
-            let Some(first) = h.msgs.first() else { continue };
-            // A lost node's commit never goes back to it: its partitions
-            // may still be listed here when its journal was
-            // read before its link went (seed 5231: the Adopt went to the
-            // dead node, and that half of the transfer was never applied).
-            if let Some(key) = route(parts, first).ok().filter(|k| !h.coordinator || k.0 != h.origin) {
+            let to = if h.coordinator { keeper(parts, h) } else { h.msgs.first().and_then(|m| route(parts, m).ok()) };
+            if let Some(key) = to {
                 h.to = Some(key);
                 let adopt = ToBackend::Adopt { part: key.1, tid: h.tid, msgs: h.msgs.clone(), reason: h.reason };
                 ctx.to_backend(key.0, adopt);
             }
         }
     }
+}
+
+/// Where a router's own committed unit of lost work goes now: the active
+/// partition of one of its ranges, preferring a node with a partition for
+/// every range of it (it presents all of it itself); another keeper hands
+/// on the shares it does not serve (`Backend::adopted`). `None`: no range
+/// of it has an active partition yet, other than on the lost node (where
+/// a lost node's commit never goes back: its partitions may still be
+/// listed when its journal was read before its link went, simulator seed
+/// 5231).
+fn keeper(parts: Option<&Vec<super::partitions::RPart>>, h: &HandOffEntry) -> Option<PartKey> {
+    let list = parts?;
+    let serves = |node: NodeRef, m: &[u8]| {
+        list.iter().any(|p| p.key.0 == node && p.callout == Callout::No && p.range.contains(m) == Ok(true))
+    };
+    let routes: Vec<PartKey> = h.msgs.iter().filter_map(|m| route(parts, m).ok()).filter(|k| k.0 != h.origin).collect();
+    routes.iter().find(|k| h.msgs.iter().all(|m| serves(k.0, m))).or(routes.first()).copied()
 }

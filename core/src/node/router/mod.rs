@@ -673,8 +673,20 @@ impl Router {
         // it links again), but not this router's own (made from the lost
         // node's branches); those sent to it wait for the next active one.
         self.handoffs.retain(|h| h.coordinator || h.origin != node);
+        let mut rerouted: Vec<String> = Vec::new();
         for h in self.handoffs.iter_mut().filter(|h| h.to.is_some_and(|k| k.0 == node)) {
             h.to = None;
+            if !rerouted.contains(&h.facility) {
+                rerouted.push(h.facility.clone());
+            }
+        }
+        // At once where the range has an active partition already (one
+        // that went active before this link went: the hand-off had been
+        // sent to the lost node while it still looked active, simulator
+        // seed 8286); otherwise when one does.
+        rerouted.sort();
+        for f in rerouted {
+            self.route_handoffs(ctx, &f);
         }
         let facilities: Vec<String> = self.held.keys().cloned().collect();
         for f in facilities {
