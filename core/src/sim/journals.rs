@@ -56,19 +56,24 @@ struct Open {
 }
 
 /// The real journals: a device per journal name, the journal open on each
-/// by its current holder, and the handle of a holder fenced by a takeover
-/// that has not found out yet (its writer still writes, late, past the new
-/// owner's fence; its epoch check then fails it).
+/// by its current holder, and the handles of the holders fenced by
+/// takeovers that have not found out yet (their writers still write, late,
+/// past the new owner's fence; their epoch checks then fail them). Several
+/// per journal: a second takeover must not drop the first fenced holder's
+/// handle (simulator seed 8153: its writes then read as "not held", which a
+/// node's own journal takes for written, and a fenced node applied a commit
+/// that was durable nowhere).
 #[derive(Default)]
 pub struct Real {
     devices: BTreeMap<String, SimFs>,
     open: BTreeMap<String, Open>,
-    fenced: BTreeMap<String, Open>,
+    fenced: BTreeMap<String, Vec<Open>>,
 }
 
 impl Real {
     fn find(&self, holder: Holder) -> Option<String> {
-        self.open.iter().chain(self.fenced.iter()).find(|(_, o)| o.holder == holder).map(|(n, _)| n.clone())
+        let fenced = self.fenced.iter().flat_map(|(n, v)| v.iter().map(move |o| (n, o)));
+        self.open.iter().chain(fenced).find(|(_, o)| o.holder == holder).map(|(n, _)| n.clone())
     }
 
     fn flush_one(o: &mut Open) -> Vec<Done> {
@@ -173,7 +178,7 @@ impl Journals {
                 let old = r.open.insert(name.to_string(), Open { holder, j, queue: Vec::new() });
                 let fenced = old.as_ref().map(|o| o.holder);
                 if let Some(o) = old {
-                    r.fenced.insert(name.to_string(), o);
+                    r.fenced.entry(name.to_string()).or_default().push(o);
                 }
                 Ok((rec.records, fenced))
             }
@@ -211,7 +216,7 @@ impl Journals {
             Journals::Real(r) => {
                 // A holder fenced but not told yet still writes (its epoch
                 // check after the sync fails it).
-                let o = match r.fenced.get_mut(name).filter(|o| o.holder == holder) {
+                let o = match r.fenced.get_mut(name).and_then(|v| v.iter_mut().find(|o| o.holder == holder)) {
                     Some(o) => o,
                     None => r.open.get_mut(name).filter(|o| o.holder == holder).ok_or(DiskError::Missing)?,
                 };
@@ -241,11 +246,14 @@ impl Journals {
                 if let Some(fs) = r.devices.get(name) {
                     let who = |o: Option<&Open>| o.map(|o| (o.holder, o.j.epoch(), o.queue.len()));
                     fs.note(|| {
-                        let (fenced, open) = (who(r.fenced.get(name)), who(r.open.get(name)));
+                        let fenced: Vec<_> = r.fenced.get(name).into_iter().flatten().map(|o| who(Some(o))).collect();
+                        let open = who(r.open.get(name));
                         format!("flush (holder, epoch, appends): fenced {fenced:?}, owner {open:?}")
                     });
                 }
-                let mut out = r.fenced.get_mut(name).map(Real::flush_one).unwrap_or_default();
+                // The fenced writers' late batches first, oldest first.
+                let mut out: Vec<Done> =
+                    r.fenced.get_mut(name).into_iter().flatten().flat_map(Real::flush_one).collect();
                 if let Some(o) = r.open.get_mut(name) {
                     out.extend(Real::flush_one(o));
                 }
@@ -260,7 +268,8 @@ impl Journals {
         match self {
             Journals::Records(d) => d.journals.get(name).and_then(|j| j.syncs.front()).map(|s| s.holder.0),
             Journals::Real(r) => {
-                r.fenced.get(name).filter(|o| !o.queue.is_empty()).or_else(|| r.open.get(name)).map(|o| o.holder.0)
+                let late = r.fenced.get(name).and_then(|v| v.iter().find(|o| !o.queue.is_empty()));
+                late.or_else(|| r.open.get(name)).map(|o| o.holder.0)
             }
         }
     }
@@ -276,7 +285,7 @@ impl Journals {
                 }
             }
             Journals::Real(r) => {
-                let o = match r.fenced.get_mut(name).filter(|o| o.holder == holder) {
+                let o = match r.fenced.get_mut(name).and_then(|v| v.iter_mut().find(|o| o.holder == holder)) {
                     Some(o) => Some(o),
                     None => r.open.get_mut(name).filter(|o| o.holder == holder),
                 };
@@ -330,7 +339,10 @@ impl Journals {
                 }
                 // A fenced holder's machine is not the journal's current
                 // writer: its death harms nobody else's writes.
-                r.fenced.retain(|_, o| o.holder.0 != node);
+                for v in r.fenced.values_mut() {
+                    v.retain(|o| o.holder.0 != node);
+                }
+                r.fenced.retain(|_, v| !v.is_empty());
             }
         }
     }

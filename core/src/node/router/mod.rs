@@ -463,6 +463,14 @@ impl Router {
             b.vote = VoteState::Accepted;
             b.durable = durable;
         }
+        if !durable && tx.client_accepted && spans_nodes(tx) {
+            // Asked for before the transaction spanned several nodes (a
+            // branch moved to another node since, its vote still owed):
+            // the commit waits for a durable vote, so it is asked for
+            // again. Nobody asked, and the transaction waited for ever
+            // with its servers held (simulator seed 7491, two routers).
+            self.request_votes(ctx, tid);
+        }
         self.try_prepared(ctx, tid);
         self.try_commit(ctx, tid);
     }
