@@ -157,6 +157,19 @@ fn once_known_runs_pass() {
         // nodes, never asked for again (7491, two routers: no outcome).
         (8153, 1, Faults::ALL),
         (7491, 2, Faults::ALL),
+        // Two routers waiting for each other: one resolving an orphaned
+        // branch by asking, the other driving the transaction again
+        // (7181, 7212, 7488); a commit reaching a node whose branch another
+        // router had rolled back meanwhile, never answered (7199); a vote
+        // owed across a move (8436).
+        (7181, 2, Faults::ALL),
+        (7212, 2, Faults::ALL),
+        (7488, 2, Faults::ALL),
+        (7199, 2, Faults::ALL),
+        (8436, 2, Faults::ALL),
+        // A reader's in-doubt copy of a transaction it knew rolled back,
+        // never closed: the lost node's journal held for ever (8101).
+        (8101, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

@@ -44,6 +44,11 @@ pub(crate) struct Branch {
     /// The router coordinating this branch (its owner): votes and replies
     /// go there, and only its outcome counts.
     pub(super) router: NodeRef,
+    /// The owner took the branch by asking about it (`Inquire`: it
+    /// resolves a branch whose router was lost), not by driving the
+    /// transaction: a router that drives it (messages, a vote request)
+    /// takes it back while that owner is still linked (see `owned_by`).
+    pub(super) owner_inquired: bool,
     /// The reason given with the accept vote (sent again to a new owner).
     pub(super) vote_reason: u32,
     /// The server rejected (its reason): sent again to a new owner, and no
@@ -92,6 +97,7 @@ impl Branch {
             expendable: false,
             forgotten: false,
             router,
+            owner_inquired: false,
             vote_reason: 0,
             voted_reject: None,
             durable_requested: false,
@@ -109,24 +115,43 @@ impl Backend {
     /// branch, when there is no branch, or when the owner's link is down
     /// (`from` then takes the branch over and gets its vote again). When
     /// the owner is still linked, the message (made by `park`) waits on the
-    /// branch until the owner decides or goes.
+    /// branch until the owner decides or goes, with one exception: `drives`
+    /// (a message or vote request of a router driving the transaction)
+    /// takes the branch from an owner that only asked about it. That owner
+    /// resolves an orphan by asking every node, and waits for the answers
+    /// of branches the driving router owns, which wait in turn for it to
+    /// decide or go: both waited for ever (simulator seed 7181, two
+    /// routers: the transaction's router came back after its link to this
+    /// node was lost and another router was asked). The asking router
+    /// decides nothing here afterwards (its outcome waits on the branch as
+    /// any non-owner's does).
     pub(super) fn owned_by(
         &mut self,
         ctx: &mut Ctx,
         from: NodeRef,
         tid: Tid,
         part: PartId,
+        drives: bool,
         park: impl FnOnce() -> ToBackend,
     ) -> bool {
         let Some(b) = self.branches.get_mut(&(tid, part)) else { return true };
         if b.router == from {
+            b.owner_inquired &= !drives;
             return true;
         }
-        if ctx.topo.is_up(b.router) && b.committed.is_none() {
+        if ctx.topo.is_up(b.router) && b.committed.is_none() && !(drives && b.owner_inquired) {
             b.parked.push((from, park()));
             return false;
         }
+        if ctx.topo.is_up(b.router) && b.committed.is_none() {
+            ctx.log(format!(
+                "{tid}: router {} drives it again; router {}, which only asked about it, no longer decides it here",
+                ctx.topo.name(from),
+                ctx.topo.name(b.router)
+            ));
+        }
         b.router = from;
+        b.owner_inquired = !drives;
         b.orphaned = None;
         if let Some(reason) = b.voted_reject {
             ctx.to_router(from, ToRouter::Vote { tid, part, accept: false, reason, durable: true });
@@ -221,7 +246,7 @@ impl Backend {
     /// The router asks for the branch's vote (`durable`: the transaction
     /// spans several backend nodes, so the vote must be durable first).
     pub(super) fn vote_request(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, part: PartId, durable: bool) {
-        if !self.owned_by(ctx, from, tid, part, || ToBackend::VoteRequest { tid, part, durable }) {
+        if !self.owned_by(ctx, from, tid, part, true, || ToBackend::VoteRequest { tid, part, durable }) {
             return;
         }
         let Some(b) = self.branches.get_mut(&(tid, part)) else {

@@ -266,7 +266,7 @@ impl Backend {
         let mut mine = Vec::new();
         for part in parts {
             let single = || ToBackend::Outcome { tid, parts: vec![part], accepted, status, reason };
-            if self.owned_by(ctx, from, tid, part, single) && self.branches.contains_key(&(tid, part)) {
+            if self.owned_by(ctx, from, tid, part, false, single) && self.branches.contains_key(&(tid, part)) {
                 mine.push(part);
             }
         }
@@ -298,12 +298,23 @@ impl Backend {
             // Nothing of it here any more: decided already.
             match self.decided.get(&tid) {
                 Some(d) if d.committed && accepted => ctx.to_router(from, ToRouter::Durable { tid }),
-                Some(d) if d.committed != accepted => ctx.log(format!(
-                    "router {} decided {tid} {} but it was {} here; the later decision is ignored",
-                    ctx.topo.name(from),
-                    if accepted { "committed" } else { "rejected" },
-                    if d.committed { "committed" } else { "rejected" },
-                )),
+                Some(d) if d.committed != accepted => {
+                    ctx.log(format!(
+                        "router {} decided {tid} {} but it was {} here; the later decision is ignored",
+                        ctx.topo.name(from),
+                        if accepted { "committed" } else { "rejected" },
+                        if d.committed { "committed" } else { "rejected" },
+                    ));
+                    if accepted {
+                        // Rolled back here by a router that resolved it
+                        // while this one was cut off: the commit did not
+                        // happen here, and this router hears so, or it
+                        // waits for this node's `Durable` for ever and its
+                        // client with it (simulator seed 7199, two
+                        // routers).
+                        ctx.to_router(from, ToRouter::CommitFailed { tid, status: d.status });
+                    }
+                }
                 Some(_) => {}
                 None if !accepted && self.knows_nothing_of(tid) => {
                     // Never seen here: a re-driven transaction its router

@@ -44,6 +44,16 @@ impl Backend {
                 Some(d) if !d.committed => TxState::Aborted,
                 _ => TxState::InDoubt,
             };
+            if let Some(&Decided { committed: false, status, reason }) = self.decided.get(&tid) {
+                // The copy is settled by that rollback too: closed here
+                // now. A router told "aborted" tells nobody (it has
+                // nothing to say to a node that knows), so the copy stayed
+                // in doubt, asked about every few seconds for ever, and
+                // held the lost node's journal: that node could never
+                // start again and hand on its committed work (simulator
+                // seed 8101, two routers).
+                self.in_doubt_outcome(ctx, from, tid, false, status, reason);
+            }
             ctx.to_router(from, ToRouter::Inquired { tid, parts: Vec::new(), state });
             return;
         }
@@ -54,7 +64,7 @@ impl Backend {
             .unwrap_or_default();
         for p in &parts {
             let again = || ToBackend::Inquire { tid, facility: facility.clone() };
-            if !self.owned_by(ctx, from, tid, *p, again) {
+            if !self.owned_by(ctx, from, tid, *p, false, again) {
                 return;
             }
         }

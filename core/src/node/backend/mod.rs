@@ -295,7 +295,7 @@ impl Backend {
             ToBackend::HandedOff { tid, part } => self.handed_off(ctx, tid, part),
             ToBackend::Forget { tids } => self.forget(ctx, tids),
             ToBackend::Msg { tid, part, index, data, first, flags: fl } => {
-                if !self.owned_by(ctx, from, tid, part, || ToBackend::Msg {
+                if !self.owned_by(ctx, from, tid, part, true, || ToBackend::Msg {
                     tid,
                     part,
                     index,
