@@ -12,7 +12,8 @@
 //!   for the embedded node and the node daemon alike ([`embedded`] keeps the older paths);
 //! - [`transport`]: how a library connection reaches its node, and the links between nodes;
 //! - [`api`]: the channel API used by the C ABI, the Python module and the CLI;
-//! - [`info_class`], [`qualifier`]: the vocabulary of `rtr_request_info` and `rtr_set_info`.
+//! - [`info_class`], [`qualifier`]: the vocabulary of `rtr_request_info` and `rtr_set_info`;
+//! - [`syscalls`]: counts of the socket, wait and sync system calls of each side, for `rtr bench`.
 
 pub mod api;
 pub mod authority;
@@ -32,6 +33,7 @@ pub mod qualifier;
 pub mod runtime;
 pub mod sim;
 pub mod status;
+pub mod syscalls;
 pub mod tid;
 pub mod transport;
 pub mod txrecord;

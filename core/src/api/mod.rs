@@ -1015,7 +1015,7 @@ impl Rtr {
                 let seen = self.inner.arrivals.load(Ordering::Acquire);
                 let until = Instant::now() + LINGER;
                 while self.inner.arrivals.load(Ordering::Acquire) == seen && Instant::now() < until {
-                    std::thread::yield_now();
+                    crate::syscalls::yield_now(crate::syscalls::Side::App);
                 }
                 self.inner.lingering.fetch_sub(1, Ordering::AcqRel);
             } else if linger {

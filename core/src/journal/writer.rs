@@ -222,7 +222,7 @@ fn next_request(rx: &Receiver<Request>, idle: Option<Duration>) -> Next {
         match rx.try_recv() {
             Ok(r) => return Next::Request(r),
             Err(TryRecvError::Disconnected) => return Next::Closed,
-            Err(TryRecvError::Empty) => std::thread::yield_now(),
+            Err(TryRecvError::Empty) => crate::syscalls::yield_now(crate::syscalls::Side::Node),
         }
     }
     match idle {
@@ -634,6 +634,7 @@ impl Writer {
                 // Timed for the metrics only: nothing decides by it.
                 let t = Instant::now();
                 let r = f.sync_data();
+                crate::syscalls::count(crate::syscalls::Side::Node, 1);
                 self.sync_us.record(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX));
                 r
             }

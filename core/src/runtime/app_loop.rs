@@ -61,7 +61,7 @@ fn linger(rx: &Receiver<Input>) -> Option<Input> {
         match rx.try_recv() {
             Ok(m) => return Some(m),
             Err(_) if Instant::now() >= until => return None,
-            Err(_) => std::thread::yield_now(),
+            Err(_) => crate::syscalls::yield_now(crate::syscalls::Side::Node),
         }
     }
 }

@@ -47,7 +47,7 @@ fn reactor_loop(driver: &mut Driver, rx: &Receiver<Input>, reactor: &mut Reactor
                     reactor.wait(wait_ms(driver.next_deadline()), &mut events);
                     break;
                 }
-                std::thread::yield_now();
+                crate::syscalls::yield_now(crate::syscalls::Side::Node);
             }
         } else {
             reactor.wait(wait_ms(driver.next_deadline()), &mut events);

@@ -138,6 +138,7 @@ impl Reactor {
         // SAFETY: a valid epoll descriptor and a buffer of 64 events that
         // lives for the call.
         let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), events.as_mut_ptr(), 64, timeout_ms) };
+        crate::syscalls::count(crate::syscalls::Side::Node, 1);
         if n <= 0 {
             return false;
         }

@@ -182,6 +182,7 @@ fn send_all(stream: &UnixStream, mut bytes: &[u8]) -> bool {
     while !bytes.is_empty() {
         // SAFETY: sends at most `bytes.len()` bytes from the live slice.
         let n = unsafe { libc::send(stream.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), libc::MSG_NOSIGNAL) };
+        crate::syscalls::count(crate::syscalls::Side::App, 1);
         if n < 0 {
             if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
                 continue;
