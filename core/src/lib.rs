@@ -13,6 +13,7 @@
 //! - [`transport`]: how a library connection reaches its node, and the links between nodes;
 //! - [`api`]: the channel API used by the C ABI, the Python module and the CLI;
 //! - [`info_class`], [`qualifier`]: the vocabulary of `rtr_request_info` and `rtr_set_info`;
+//! - [`linger`]: how the library's and the node's threads poll briefly for an answer due soon;
 //! - [`syscalls`]: counts of the socket, wait and sync system calls of each side, for `rtr bench`.
 
 pub mod api;
@@ -25,6 +26,7 @@ pub mod histogram;
 pub mod info_class;
 pub mod journal;
 pub mod keyseg;
+pub mod linger;
 pub mod log;
 pub mod msgtype;
 pub mod node;

@@ -26,7 +26,7 @@ mod wakeup;
 
 pub use wakeup::WakeupFn;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -120,6 +120,13 @@ pub fn status_data(status: Status, reason: u32) -> [u8; 8] {
 
 struct State {
     channels: HashMap<ChanId, Chan>,
+    /// The channels with messages waiting, by the arrival number of their
+    /// oldest (`(head seq, chan)`), so that a receive takes the oldest
+    /// message without scanning every channel. Invariant: holds exactly one
+    /// entry per channel of `channels` whose queue is not empty, with that
+    /// queue's head; kept by `deliver_to` (push), `pop` and `close_channel`,
+    /// the only places that change a queue.
+    pending: BTreeSet<(u64, ChanId)>,
     next_chan: ChanId,
     /// Arrival counter: orders messages across channels.
     arrivals: u64,
@@ -209,7 +216,10 @@ fn deliver_to(state: &Mutex<State>, arrivals: &AtomicU64, batch: Vec<Delivery>) 
     let mut wake = Vec::new();
     let mut routine = None;
     {
-        let Ok(mut st) = state.lock() else { return };
+        let Ok(mut guard) = state.lock() else { return };
+        // One borrow of the state, so that a channel and the pending index
+        // can be changed together.
+        let st = &mut *guard;
         let was_idle = st.waiting == 0;
         let before = st.waiting;
         for d in batch {
@@ -223,6 +233,9 @@ fn deliver_to(state: &Mutex<State>, arrivals: &AtomicU64, batch: Vec<Delivery>) 
                         continue;
                     }
                     c.queued_events += 1;
+                }
+                if c.queue.is_empty() {
+                    st.pending.insert((seq, chan));
                 }
                 c.queue.push_back((seq, d));
                 st.waiting += 1;
@@ -246,6 +259,11 @@ fn deliver_to(state: &Mutex<State>, arrivals: &AtomicU64, batch: Vec<Delivery>) 
     }
 }
 
+/// Above this many (pending channel, listed channel) pairs a receive with a
+/// list looks up each listed channel's queue instead of searching the
+/// pending index for a listed channel (`pop`).
+const PENDING_SCAN_LIMIT: usize = 256;
+
 /// How long a client waiting for its outcome polls before sleeping.
 const LINGER: Duration = Duration::from_micros(200);
 
@@ -261,6 +279,7 @@ fn max_lingering() -> usize {
 fn new_state() -> (Arc<Mutex<State>>, Arc<AtomicU64>) {
     let state = Arc::new(Mutex::new(State {
         channels: HashMap::new(),
+        pending: BTreeSet::new(),
         next_chan: 1,
         arrivals: 0,
         waiters: Waiters::default(),
@@ -528,6 +547,9 @@ impl Rtr {
             return Err(RtrError::InvalidChannel(chan));
         };
         // Its unreceived messages are discarded.
+        if let Some(head) = c.head_seq() {
+            st.pending.remove(&(head, chan));
+        }
         st.waiting = st.waiting.saturating_sub(c.queue.len());
         if st.waiting == 0 {
             st.wakeup.became_idle();
@@ -1005,18 +1027,22 @@ impl Rtr {
             // one journal sync: poll for it briefly (yielding the CPU) before
             // sleeping, which spares the wake-up on an idle system. (Not
             // the leader: it would only delay its own reading.)
+            let accepted = |c: &Chan| matches!(c.tx, TxState::Client { accepted: true, .. });
             let linger = !*leading
-                && st.channels.iter().any(|(id, c)| {
-                    list.as_ref().is_none_or(|l| l.contains(id))
-                        && matches!(c.tx, TxState::Client { accepted: true, .. })
-                });
+                && match &list {
+                    // Look up the listed channels only, not every channel.
+                    Some(l) => l.iter().any(|id| st.channels.get(id).is_some_and(accepted)),
+                    None => st.channels.values().any(accepted),
+                };
             drop(st);
             if linger && self.inner.lingering.fetch_add(1, Ordering::AcqRel) < max_lingering() {
                 let seen = self.inner.arrivals.load(Ordering::Acquire);
-                let until = Instant::now() + LINGER;
-                while self.inner.arrivals.load(Ordering::Acquire) == seen && Instant::now() < until {
-                    crate::syscalls::yield_now(crate::syscalls::Side::App);
-                }
+                crate::linger::until(
+                    crate::syscalls::Side::App,
+                    Instant::now() + LINGER,
+                    || self.inner.arrivals.load(Ordering::Acquire) != seen,
+                    || false,
+                );
                 self.inner.lingering.fetch_sub(1, Ordering::AcqRel);
             } else if linger {
                 self.inner.lingering.fetch_sub(1, Ordering::AcqRel);
@@ -1042,14 +1068,24 @@ impl Rtr {
     fn pop(&self, st: &mut State, list: Option<&[ChanId]>) -> Result<Option<(Received, DataRef)>> {
         loop {
             let best = match list {
-                None => st.channels.iter().filter_map(|(id, c)| c.head_seq().map(|s| (s, *id))).min(),
+                None => st.pending.first().copied(),
+                // The channels with messages waiting are usually few: look
+                // through them, oldest first, for a listed one; a long
+                // index against a long list looks the list up instead.
+                Some(l) if st.pending.len().saturating_mul(l.len()) <= PENDING_SCAN_LIMIT => {
+                    st.pending.iter().find(|(_, id)| l.contains(id)).copied()
+                }
                 Some(l) => {
                     l.iter().filter_map(|id| st.channels.get(id).and_then(|c| c.head_seq()).map(|s| (s, *id))).min()
                 }
             };
-            let Some((_, chan)) = best else { return Ok(None) };
+            let Some((seq, chan)) = best else { return Ok(None) };
+            st.pending.remove(&(seq, chan));
             let c = st.channels.get_mut(&chan).ok_or_else(|| RtrError::Internal("channel vanished".into()))?;
             let (_, d) = c.queue.pop_front().ok_or_else(|| RtrError::Internal("empty queue".into()))?;
+            if let Some(next) = c.head_seq() {
+                st.pending.insert((next, chan));
+            }
             if d.msgtype == MsgType::UserEvent {
                 c.queued_events = c.queued_events.saturating_sub(1);
             }
