@@ -173,10 +173,12 @@ impl ClientConn {
         let Ok(mut out) = self.writer.lock() else { return false };
         if out.writing {
             while pressed && out.writing && out.buf.len() > MAX_QUEUED && !self.closed.load(Ordering::Acquire) {
+                out.held += 1;
                 out = match self.taken.wait(out) {
                     Ok(o) => o,
                     Err(_) => return false,
                 };
+                out.held -= 1;
             }
             return !self.closed.load(Ordering::Acquire);
         }
@@ -186,9 +188,13 @@ impl ClientConn {
             }
             let mut bytes = std::mem::take(&mut out.buf);
             out.writing = true;
+            let held = out.held > 0;
             drop(out);
-            // The queue was taken: threads held by the bound go on.
-            self.taken.notify_all();
+            // The queue was taken: threads held by the bound go on. (Only
+            // if there are any: a notify is a futex system call.)
+            if held {
+                self.taken.notify_all();
+            }
             let ok = send_all(&self.stream, &bytes);
             if !ok {
                 self.closed.store(true, Ordering::Release);
@@ -200,8 +206,11 @@ impl ClientConn {
             out.writing = false;
             if !ok {
                 out.buf.clear();
+                let held = out.held > 0;
                 drop(out);
-                self.taken.notify_all();
+                if held {
+                    self.taken.notify_all();
+                }
                 return false;
             }
             if out.buf.is_empty() {
@@ -218,6 +227,8 @@ impl ClientConn {
 struct Outgoing {
     buf: Vec<u8>,
     writing: bool,
+    /// Threads waiting on `ClientConn::taken` (held by [`MAX_QUEUED`]).
+    held: usize,
 }
 
 /// Write all of `bytes` (blocking). `MSG_NOSIGNAL`: a node that went away
