@@ -489,6 +489,28 @@ fn two_partitions_implicit_votes_commit() {
     expect_accepted(&rtr, c, tid);
 }
 
+/// A receive votes (implicitly) for the channels it lists only: the
+/// library looks the listed channels up rather than scanning all of them,
+/// and must not settle another channel's vote on the way.
+#[test]
+fn a_receive_votes_for_its_listed_channels_only() {
+    let (rtr, a, b, c) = two_partitions(0);
+    rtr.send_to_server(c, 0, &msg(1, b"a")).unwrap();
+    rtr.send_to_server(c, sen::ACCEPT, &msg(200, b"b")).unwrap();
+    let tid = rtr.get_tid(c, 0).unwrap();
+    expect(&rtr, a, MsgType::Msg1);
+    expect(&rtr, b, MsgType::Msg1);
+    // a votes; b has not: no outcome for anyone yet.
+    assert_eq!(rtr.receive(&Which::List(vec![a]), Some(Duration::from_millis(300))).unwrap_err(), RtrError::Timeout);
+    assert_quiet(&rtr, c);
+    assert_eq!(rtr.receive(&Which::List(vec![c, a]), Some(Duration::from_millis(100))).unwrap_err(), RtrError::Timeout);
+    // b's receive is its vote: the transaction commits.
+    let m = rtr.receive(&Which::List(vec![b]), Some(WAIT)).unwrap();
+    assert_eq!((m.sb.channel, m.sb.msgtype), (b, MsgType::Accepted));
+    expect_accepted(&rtr, c, tid);
+    expect(&rtr, a, MsgType::Accepted);
+}
+
 #[test]
 fn two_partitions_one_reject_rejects_both() {
     let (rtr, a, b, c) = two_partitions(ope::EXPLICIT_PREPARE);

@@ -951,36 +951,48 @@ impl Rtr {
             return Err(RtrError::InvalidReceiveList("no channel is open".into()));
         }
         // Receiving again is a server's implicit accept of a transaction
-        // whose vote it has been asked for.
-        let due: Vec<(ChanId, Tid)> = st
-            .channels
-            .iter_mut()
-            .filter(|(id, _)| list.as_ref().is_none_or(|l| l.contains(id)))
-            .filter_map(|(id, c)| {
-                let tid = c.implicit_accept_due()?;
+        // whose vote it has been asked for, and after an outcome tells the
+        // node the server is done with it. The listed channels are looked
+        // up (in the list's order), not every channel scanned.
+        let mut due: Vec<(ChanId, Tid)> = Vec::new();
+        let mut acks: Vec<(ChanId, Tid)> = Vec::new();
+        let mut settle = |id: ChanId, c: &mut Chan| {
+            if let Some(tid) = c.implicit_accept_due() {
                 if let TxState::Server { prepare_seen, .. } = c.tx {
                     c.tx = TxState::Server { tid, vote: Vote::Accepted, prepare_seen };
                 }
-                Some((*id, tid))
-            })
-            .collect();
+                due.push((id, tid));
+            }
+            if let Some(tid) = c.unacked_outcome.take() {
+                acks.push((id, tid));
+            }
+        };
+        match &list {
+            Some(l) => {
+                for id in l {
+                    if let Some(c) = st.channels.get_mut(id) {
+                        settle(*id, c);
+                    }
+                }
+            }
+            None => {
+                for (id, c) in st.channels.iter_mut() {
+                    settle(*id, c);
+                }
+            }
+        }
+        // Every accept before the acknowledgements, as before.
         for (chan, tid) in due {
             self.send(Request::Accept { chan, tid, flags: 0, reason: 0, implicit: true })?;
         }
-        // Receiving again after an outcome tells the node the server is done with it.
-        let acks: Vec<(ChanId, Tid)> = st
-            .channels
-            .iter_mut()
-            .filter(|(id, _)| list.as_ref().is_none_or(|l| l.contains(id)))
-            .filter_map(|(id, c)| c.unacked_outcome.take().map(|t| (*id, t)))
-            .collect();
         for (chan, tid) in acks {
             self.send(Request::Ack { chan, tid })?;
         }
 
-        let parker = Parker::new();
         let reader = self.self_reader();
-        let waiter = Arc::new(Waiter::new(list.clone(), parker.unparker().clone(), reader.map(|r| r.interrupt())));
+        // Made when this call first has to wait (most receives of a busy
+        // server find their message at once and need neither).
+        let mut waiting: Option<(Parker, Arc<Waiter>)> = None;
         // Whether this call read the socket once: even a receive that does
         // not wait (timeout 0) looks at what arrived there.
         let mut looked = false;
@@ -1000,6 +1012,12 @@ impl Rtr {
                     return Err(RtrError::InvalidReceiveList("the channels were closed".into()));
                 }
             }
+            let (parker, waiter) = waiting.get_or_insert_with(|| {
+                let parker = Parker::new();
+                let waiter =
+                    Arc::new(Waiter::new(list.clone(), parker.unparker().clone(), reader.map(|r| r.interrupt())));
+                (parker, waiter)
+            });
             // Lead (read the socket) if nobody does. Decided under the state
             // lock, with the waiter marked, so that a thread that takes the
             // waiter from the list afterwards knows to interrupt the read.
@@ -1058,7 +1076,7 @@ impl Rtr {
                 },
             }
             st = self.lock()?;
-            st.waiters.remove(&waiter);
+            st.waiters.remove(waiter);
         }
     }
 
