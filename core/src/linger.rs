@@ -43,7 +43,17 @@ pub const QUICK_YIELDS: u32 = 8;
 /// Between stretches it yields the CPU (counted for `side`) and calls
 /// `between`, which may look at what takes a system call (a socket) and
 /// end the linger by returning true.
-pub fn until(side: Side, until: Instant, mut done: impl FnMut() -> bool, mut between: impl FnMut() -> bool) -> bool {
+pub fn until(side: Side, until: Instant, done: impl FnMut() -> bool, between: impl FnMut() -> bool) -> bool {
+    until_with(until, done, between, || syscalls::yield_now(side))
+}
+
+/// [`until`] with the yield given (tests pass a fake one).
+fn until_with(
+    until: Instant,
+    mut done: impl FnMut() -> bool,
+    mut between: impl FnMut() -> bool,
+    mut yield_now: impl FnMut(),
+) -> bool {
     // No stretch (a yield per turn) until yields have been quick.
     let mut stretch = Duration::ZERO;
     let mut quick = 0u32;
@@ -66,7 +76,7 @@ pub fn until(side: Side, until: Instant, mut done: impl FnMut() -> bool, mut bet
             return true;
         }
         let before = Instant::now();
-        syscalls::yield_now(side);
+        yield_now();
         if before.elapsed() > CONTENDED {
             quick = 0;
             stretch = Duration::ZERO;
@@ -103,25 +113,48 @@ mod tests {
         assert_eq!(between, 0);
     }
 
-    #[test]
-    fn it_gives_up_at_its_deadline_having_yielded_a_bounded_number_of_times() {
-        let mut yields = 0u32;
-        let linger = Duration::from_millis(2);
-        assert!(!until(
-            Side::App,
-            Instant::now() + linger,
+    /// Yields, and calls of the condition, over a linger of `ms` with a
+    /// yield that takes `yield_us` (0: returns at once, nobody else wanted
+    /// the CPU; 20: another thread ran).
+    fn linger_with_yields_of(yield_us: u64, ms: u64) -> (u64, u64) {
+        let (mut yields, mut looks) = (0u64, 0u64);
+        let deadline = Instant::now() + Duration::from_millis(ms);
+        let done = until_with(
+            deadline,
+            || {
+                looks += 1;
+                false
+            },
             || false,
             || {
                 yields += 1;
-                false
-            }
-        ));
-        // On an idle CPU at most QUICK_YIELDS yields and then one per
-        // stretch; a loaded test run (late yields) yields at every turn,
-        // so only a loose bound holds for sure: a yield costs at least
-        // some 100 ns.
-        let bound = (linger.as_nanos() / 100) as u32;
-        assert!(yields <= bound, "{yields} yields, more than {bound}");
+                if yield_us > 0 {
+                    std::thread::sleep(Duration::from_micros(yield_us));
+                }
+            },
+        );
+        assert!(!done);
+        (yields, looks)
+    }
+
+    #[test]
+    fn on_an_idle_cpu_it_spins_between_few_yields() {
+        // A yield per turn would make tens of thousands of these instant
+        // yields in 2 ms; stretches of up to 16 us allow some 130 and the
+        // QUICK_YIELDS first ones (and a few dozen more if the test thread
+        // is preempted: a late yield starts over).
+        let (yields, _) = linger_with_yields_of(0, 2);
+        assert!(yields <= 300, "{yields} yields in 2 ms");
+        assert!(yields > u64::from(QUICK_YIELDS), "{yields} yields in 2 ms");
+    }
+
+    #[test]
+    fn on_a_busy_cpu_it_yields_at_every_turn() {
+        // Every yield is late (another thread ran): no spinning between
+        // them, the condition looked at twice per turn.
+        let (yields, looks) = linger_with_yields_of(20, 5);
+        assert!(yields > 0);
+        assert!(looks <= 2 * yields + 2, "{looks} looks for {yields} yields: it spun");
     }
 
     #[test]
