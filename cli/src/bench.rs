@@ -113,7 +113,7 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
     );
     outln!(
         "per transaction, application threads (app) and node threads (node): sys = system calls but futex \
-         (read- and write-family calls from syscr+syscw of /proc/self/io and /proc/self/task/*/io, plus the \
+         and file open/stat/close (read- and write-family calls from syscr+syscw of /proc/self/io and /proc/self/task/*/io, plus the \
          send/recv, poll, epoll_wait, sched_yield and fdatasync calls the library and the node count), \
          csw = context switches (voluntary+involuntary: getrusage RUSAGE_SELF and /proc/self/task/*/status)"
     );

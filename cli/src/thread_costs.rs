@@ -17,7 +17,8 @@
 //! node count themselves of the calls the kernel does not count there
 //! (`rtr_core::syscalls`: socket send/recv, poll, epoll_wait, sched_yield,
 //! fdatasync), by side; not futex waits and wakes, whose sleeps show as
-//! context switches. Context switches are voluntary plus involuntary. For
+//! context switches, nor the journal's file opens, stats and closes (see
+//! `rtr_core::syscalls`). Context switches are voluntary plus involuntary. For
 //! every system call use `perf stat -e raw_syscalls:sys_enter --per-thread
 //! -p PID`. Unlike latencies these hardly depend on how noisy the machine is.
 

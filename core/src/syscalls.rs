@@ -11,7 +11,10 @@
 //! code counts as the application, node code as the node, whichever thread
 //! runs it. `syscr + syscw` plus these is every system call but futex
 //! waits and wakes (the thread parkers and channels; their sleeps show as
-//! context switches) and the rare set-up calls (connect, accept, open).
+//! context switches), the journal's file opens, stats and closes (its
+//! ownership check after each group commit: about four per commit, beside
+//! the two reads `syscr` counts) and the rare set-up calls (connect,
+//! accept).
 //!
 //! Cost: one relaxed atomic add per call, beside a system call of a
 //! microsecond or more; each side's counter has its own cache line so that
