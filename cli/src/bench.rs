@@ -112,10 +112,10 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         if a.no_journal { "NO journal (not durable)" } else { "journaled (durable)" }
     );
     outln!(
-        "per transaction, application threads (app) and node threads (node): sys = read- and write-family \
-         system calls (syscr+syscw of /proc/self/io and /proc/self/task/*/io: read, write, eventfd, file I/O; \
-         not send/recv, poll, epoll, futex), csw = context switches (voluntary+involuntary: \
-         getrusage RUSAGE_SELF and /proc/self/task/*/status)"
+        "per transaction, application threads (app) and node threads (node): sys = system calls but futex \
+         and file open/stat/close (read- and write-family calls from syscr+syscw of /proc/self/io and /proc/self/task/*/io, plus the \
+         send/recv, poll, epoll_wait, sched_yield and fdatasync calls the library and the node count), \
+         csw = context switches (voluntary+involuntary: getrusage RUSAGE_SELF and /proc/self/task/*/status)"
     );
     outln!(
         "{:>8} {:>12} {:>10} {:>10} {:>10} {:>14} {:>8} {:>8} {:>8} {:>8}",

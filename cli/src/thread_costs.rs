@@ -11,13 +11,16 @@
 //! application's are the whole process (`getrusage(RUSAGE_SELF)`, which
 //! counts threads that ended, and `/proc/self/io`) minus the node's.
 //!
-//! The counters: `syscr`/`syscw` of `/proc/.../io` (read- and write-family
-//! system calls: read, write, readv, writev and the like on any descriptor,
-//! eventfds and files included; not send/recv, sendmsg/recvmsg, poll, epoll,
-//! fdatasync or futex, which the kernel does not count there), and
-//! voluntary plus involuntary context switches. For every system call use
-//! `perf stat -e raw_syscalls:sys_enter --per-thread -p PID`. Unlike
-//! latencies they hardly depend on how noisy the machine is.
+//! The counters: system calls are `syscr`/`syscw` of `/proc/.../io` (read-
+//! and write-family calls: read, write, readv, writev and the like on any
+//! descriptor, eventfds and files included) plus what the library and the
+//! node count themselves of the calls the kernel does not count there
+//! (`rtr_core::syscalls`: socket send/recv, poll, epoll_wait, sched_yield,
+//! fdatasync), by side; not futex waits and wakes, whose sleeps show as
+//! context switches, nor the journal's file opens, stats and closes (see
+//! `rtr_core::syscalls`). Context switches are voluntary plus involuntary. For
+//! every system call use `perf stat -e raw_syscalls:sys_enter --per-thread
+//! -p PID`. Unlike latencies these hardly depend on how noisy the machine is.
 
 use std::fs;
 
@@ -51,6 +54,10 @@ impl Counts {
 pub struct Snapshot {
     process: Counts,
     node: Counts,
+    /// The calls `/proc` misses, counted by the library (`app`) and the
+    /// node (`node`) themselves.
+    app_counted: u64,
+    node_counted: u64,
 }
 
 /// Costs per transaction over a window.
@@ -112,18 +119,25 @@ pub fn snapshot() -> Snapshot {
         0
     };
     let process = Counts { csw, ..io_counts(&fs::read_to_string("/proc/self/io").unwrap_or_default()) };
-    Snapshot { process, node }
+    Snapshot {
+        process,
+        node,
+        app_counted: rtr_core::syscalls::total(rtr_core::syscalls::Side::App),
+        node_counted: rtr_core::syscalls::total(rtr_core::syscalls::Side::Node),
+    }
 }
 
 /// Costs per transaction between two snapshots.
 pub fn per_tx(before: Snapshot, after: Snapshot, txs: usize) -> PerTx {
     let node = after.node.minus(before.node);
     let app = after.process.minus(before.process).minus(node);
+    let app_counted = after.app_counted.wrapping_sub(before.app_counted);
+    let node_counted = after.node_counted.wrapping_sub(before.node_counted);
     let n = txs.max(1) as f64;
     PerTx {
-        app_sys: (app.syscr + app.syscw) as f64 / n,
+        app_sys: (app.syscr + app.syscw + app_counted) as f64 / n,
         app_csw: app.csw as f64 / n,
-        node_sys: (node.syscr + node.syscw) as f64 / n,
+        node_sys: (node.syscr + node.syscw + node_counted) as f64 / n,
         node_csw: node.csw as f64 / n,
     }
 }
@@ -164,9 +178,12 @@ mod tests {
         let after = Snapshot {
             process: Counts { syscr: 100, syscw: 60, csw: 50 },
             node: Counts { syscr: 40, syscw: 20, csw: 10 },
+            app_counted: 30,
+            node_counted: 20,
         };
         let c = per_tx(before, after, 10);
-        assert_eq!((c.app_sys, c.app_csw, c.node_sys, c.node_csw), (10.0, 4.0, 6.0, 1.0));
+        // The application: 160 - 60 calls /proc counts, and the 30 it counted itself.
+        assert_eq!((c.app_sys, c.app_csw, c.node_sys, c.node_csw), (13.0, 4.0, 8.0, 1.0));
         // No transactions: no division by zero.
         assert_eq!(per_tx(before, after, 0).node_csw, 10.0);
     }

@@ -12,7 +12,9 @@
 //!   for the embedded node and the node daemon alike ([`embedded`] keeps the older paths);
 //! - [`transport`]: how a library connection reaches its node, and the links between nodes;
 //! - [`api`]: the channel API used by the C ABI, the Python module and the CLI;
-//! - [`info_class`], [`qualifier`]: the vocabulary of `rtr_request_info` and `rtr_set_info`.
+//! - [`info_class`], [`qualifier`]: the vocabulary of `rtr_request_info` and `rtr_set_info`;
+//! - [`linger`]: how the library's and the node's threads poll briefly for an answer due soon;
+//! - [`syscalls`]: counts of the socket, wait and sync system calls of each side, for `rtr bench`.
 
 pub mod api;
 pub mod authority;
@@ -24,6 +26,7 @@ pub mod histogram;
 pub mod info_class;
 pub mod journal;
 pub mod keyseg;
+pub mod linger;
 pub mod log;
 pub mod msgtype;
 pub mod node;
@@ -32,6 +35,7 @@ pub mod qualifier;
 pub mod runtime;
 pub mod sim;
 pub mod status;
+pub mod syscalls;
 pub mod tid;
 pub mod transport;
 pub mod txrecord;

@@ -489,6 +489,28 @@ fn two_partitions_implicit_votes_commit() {
     expect_accepted(&rtr, c, tid);
 }
 
+/// A receive votes (implicitly) for the channels it lists only: the
+/// library looks the listed channels up rather than scanning all of them,
+/// and must not settle another channel's vote on the way.
+#[test]
+fn a_receive_votes_for_its_listed_channels_only() {
+    let (rtr, a, b, c) = two_partitions(0);
+    rtr.send_to_server(c, 0, &msg(1, b"a")).unwrap();
+    rtr.send_to_server(c, sen::ACCEPT, &msg(200, b"b")).unwrap();
+    let tid = rtr.get_tid(c, 0).unwrap();
+    expect(&rtr, a, MsgType::Msg1);
+    expect(&rtr, b, MsgType::Msg1);
+    // a votes; b has not: no outcome for anyone yet.
+    assert_eq!(rtr.receive(&Which::List(vec![a]), Some(Duration::from_millis(300))).unwrap_err(), RtrError::Timeout);
+    assert_quiet(&rtr, c);
+    assert_eq!(rtr.receive(&Which::List(vec![c, a]), Some(Duration::from_millis(100))).unwrap_err(), RtrError::Timeout);
+    // b's receive is its vote: the transaction commits.
+    let m = rtr.receive(&Which::List(vec![b]), Some(WAIT)).unwrap();
+    assert_eq!((m.sb.channel, m.sb.msgtype), (b, MsgType::Accepted));
+    expect_accepted(&rtr, c, tid);
+    expect(&rtr, a, MsgType::Accepted);
+}
+
 #[test]
 fn two_partitions_one_reject_rejects_both() {
     let (rtr, a, b, c) = two_partitions(ope::EXPLICIT_PREPARE);
@@ -813,6 +835,34 @@ fn receive_any_sees_client_and_server_channels_in_arrival_order() {
     let mut want = vec![s1, s2, c];
     want.sort();
     assert_eq!(outcomes, want);
+}
+
+/// The library keeps an index of the channels with messages waiting
+/// (instead of scanning every channel per receive): the oldest message
+/// still comes first, for Any, for short lists and for lists long enough
+/// that the receive looks each listed channel up instead, and a closed
+/// channel's waiting message leaves the index with it.
+#[test]
+fn many_channels_with_messages_waiting_are_received_oldest_first() {
+    let rtr = Rtr::embedded().unwrap();
+    let chans: Vec<u32> = (0..40).map(|_| rtr.open_channel(client_params(FAC)).unwrap()).collect();
+    let last = rtr.open_channel(client_params(FAC)).unwrap();
+    // The last channel's Opened proves the node delivered the others'.
+    expect(&rtr, last, MsgType::Opened);
+    let opened = |which: Which| {
+        let m = rtr.receive(&which, Some(WAIT)).unwrap();
+        assert_eq!(m.sb.msgtype, MsgType::Opened);
+        m.sb.channel
+    };
+    // 40 waiting channels against a list of 40: looked up channel by channel.
+    assert_eq!(opened(Which::List(chans.iter().rev().copied().collect())), chans[0]);
+    // A short list: found in the index.
+    assert_eq!(opened(Which::List(vec![chans[5], chans[3]])), chans[3]);
+    rtr.close_channel(chans[1], 0).unwrap();
+    let rest: Vec<u32> = (0..37).map(|_| opened(Which::Any)).collect();
+    let want: Vec<u32> = chans.iter().copied().filter(|c| ![chans[0], chans[1], chans[3]].contains(c)).collect();
+    assert_eq!(rest, want);
+    assert_eq!(rtr.receive(&Which::Any, Some(Duration::ZERO)).unwrap_err(), RtrError::Timeout);
 }
 
 #[test]

@@ -26,7 +26,7 @@ mod wakeup;
 
 pub use wakeup::WakeupFn;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -120,6 +120,13 @@ pub fn status_data(status: Status, reason: u32) -> [u8; 8] {
 
 struct State {
     channels: HashMap<ChanId, Chan>,
+    /// The channels with messages waiting, by the arrival number of their
+    /// oldest (`(head seq, chan)`), so that a receive takes the oldest
+    /// message without scanning every channel. Invariant: holds exactly one
+    /// entry per channel of `channels` whose queue is not empty, with that
+    /// queue's head; kept by `deliver_to` (push), `pop` and `close_channel`,
+    /// the only places that change a queue.
+    pending: BTreeSet<(u64, ChanId)>,
     next_chan: ChanId,
     /// Arrival counter: orders messages across channels.
     arrivals: u64,
@@ -209,7 +216,10 @@ fn deliver_to(state: &Mutex<State>, arrivals: &AtomicU64, batch: Vec<Delivery>) 
     let mut wake = Vec::new();
     let mut routine = None;
     {
-        let Ok(mut st) = state.lock() else { return };
+        let Ok(mut guard) = state.lock() else { return };
+        // One borrow of the state, so that a channel and the pending index
+        // can be changed together.
+        let st = &mut *guard;
         let was_idle = st.waiting == 0;
         let before = st.waiting;
         for d in batch {
@@ -223,6 +233,9 @@ fn deliver_to(state: &Mutex<State>, arrivals: &AtomicU64, batch: Vec<Delivery>) 
                         continue;
                     }
                     c.queued_events += 1;
+                }
+                if c.queue.is_empty() {
+                    st.pending.insert((seq, chan));
                 }
                 c.queue.push_back((seq, d));
                 st.waiting += 1;
@@ -246,6 +259,11 @@ fn deliver_to(state: &Mutex<State>, arrivals: &AtomicU64, batch: Vec<Delivery>) 
     }
 }
 
+/// Above this many (pending channel, listed channel) pairs a receive with a
+/// list looks up each listed channel's queue instead of searching the
+/// pending index for a listed channel (`pop`).
+const PENDING_SCAN_LIMIT: usize = 256;
+
 /// How long a client waiting for its outcome polls before sleeping.
 const LINGER: Duration = Duration::from_micros(200);
 
@@ -261,6 +279,7 @@ fn max_lingering() -> usize {
 fn new_state() -> (Arc<Mutex<State>>, Arc<AtomicU64>) {
     let state = Arc::new(Mutex::new(State {
         channels: HashMap::new(),
+        pending: BTreeSet::new(),
         next_chan: 1,
         arrivals: 0,
         waiters: Waiters::default(),
@@ -528,6 +547,9 @@ impl Rtr {
             return Err(RtrError::InvalidChannel(chan));
         };
         // Its unreceived messages are discarded.
+        if let Some(head) = c.head_seq() {
+            st.pending.remove(&(head, chan));
+        }
         st.waiting = st.waiting.saturating_sub(c.queue.len());
         if st.waiting == 0 {
             st.wakeup.became_idle();
@@ -929,36 +951,48 @@ impl Rtr {
             return Err(RtrError::InvalidReceiveList("no channel is open".into()));
         }
         // Receiving again is a server's implicit accept of a transaction
-        // whose vote it has been asked for.
-        let due: Vec<(ChanId, Tid)> = st
-            .channels
-            .iter_mut()
-            .filter(|(id, _)| list.as_ref().is_none_or(|l| l.contains(id)))
-            .filter_map(|(id, c)| {
-                let tid = c.implicit_accept_due()?;
+        // whose vote it has been asked for, and after an outcome tells the
+        // node the server is done with it. The listed channels are looked
+        // up (in the list's order), not every channel scanned.
+        let mut due: Vec<(ChanId, Tid)> = Vec::new();
+        let mut acks: Vec<(ChanId, Tid)> = Vec::new();
+        let mut settle = |id: ChanId, c: &mut Chan| {
+            if let Some(tid) = c.implicit_accept_due() {
                 if let TxState::Server { prepare_seen, .. } = c.tx {
                     c.tx = TxState::Server { tid, vote: Vote::Accepted, prepare_seen };
                 }
-                Some((*id, tid))
-            })
-            .collect();
+                due.push((id, tid));
+            }
+            if let Some(tid) = c.unacked_outcome.take() {
+                acks.push((id, tid));
+            }
+        };
+        match &list {
+            Some(l) => {
+                for id in l {
+                    if let Some(c) = st.channels.get_mut(id) {
+                        settle(*id, c);
+                    }
+                }
+            }
+            None => {
+                for (id, c) in st.channels.iter_mut() {
+                    settle(*id, c);
+                }
+            }
+        }
+        // Every accept before the acknowledgements, as before.
         for (chan, tid) in due {
             self.send(Request::Accept { chan, tid, flags: 0, reason: 0, implicit: true })?;
         }
-        // Receiving again after an outcome tells the node the server is done with it.
-        let acks: Vec<(ChanId, Tid)> = st
-            .channels
-            .iter_mut()
-            .filter(|(id, _)| list.as_ref().is_none_or(|l| l.contains(id)))
-            .filter_map(|(id, c)| c.unacked_outcome.take().map(|t| (*id, t)))
-            .collect();
         for (chan, tid) in acks {
             self.send(Request::Ack { chan, tid })?;
         }
 
-        let parker = Parker::new();
         let reader = self.self_reader();
-        let waiter = Arc::new(Waiter::new(list.clone(), parker.unparker().clone(), reader.map(|r| r.interrupt())));
+        // Made when this call first has to wait (most receives of a busy
+        // server find their message at once and need neither).
+        let mut waiting: Option<(Parker, Arc<Waiter>)> = None;
         // Whether this call read the socket once: even a receive that does
         // not wait (timeout 0) looks at what arrived there.
         let mut looked = false;
@@ -978,6 +1012,12 @@ impl Rtr {
                     return Err(RtrError::InvalidReceiveList("the channels were closed".into()));
                 }
             }
+            let (parker, waiter) = waiting.get_or_insert_with(|| {
+                let parker = Parker::new();
+                let waiter =
+                    Arc::new(Waiter::new(list.clone(), parker.unparker().clone(), reader.map(|r| r.interrupt())));
+                (parker, waiter)
+            });
             // Lead (read the socket) if nobody does. Decided under the state
             // lock, with the waiter marked, so that a thread that takes the
             // waiter from the list afterwards knows to interrupt the read.
@@ -1005,18 +1045,22 @@ impl Rtr {
             // one journal sync: poll for it briefly (yielding the CPU) before
             // sleeping, which spares the wake-up on an idle system. (Not
             // the leader: it would only delay its own reading.)
+            let accepted = |c: &Chan| matches!(c.tx, TxState::Client { accepted: true, .. });
             let linger = !*leading
-                && st.channels.iter().any(|(id, c)| {
-                    list.as_ref().is_none_or(|l| l.contains(id))
-                        && matches!(c.tx, TxState::Client { accepted: true, .. })
-                });
+                && match &list {
+                    // Look up the listed channels only, not every channel.
+                    Some(l) => l.iter().any(|id| st.channels.get(id).is_some_and(accepted)),
+                    None => st.channels.values().any(accepted),
+                };
             drop(st);
             if linger && self.inner.lingering.fetch_add(1, Ordering::AcqRel) < max_lingering() {
                 let seen = self.inner.arrivals.load(Ordering::Acquire);
-                let until = Instant::now() + LINGER;
-                while self.inner.arrivals.load(Ordering::Acquire) == seen && Instant::now() < until {
-                    std::thread::yield_now();
-                }
+                crate::linger::until(
+                    crate::syscalls::Side::App,
+                    Instant::now() + LINGER,
+                    || self.inner.arrivals.load(Ordering::Acquire) != seen,
+                    || false,
+                );
                 self.inner.lingering.fetch_sub(1, Ordering::AcqRel);
             } else if linger {
                 self.inner.lingering.fetch_sub(1, Ordering::AcqRel);
@@ -1032,7 +1076,7 @@ impl Rtr {
                 },
             }
             st = self.lock()?;
-            st.waiters.remove(&waiter);
+            st.waiters.remove(waiter);
         }
     }
 
@@ -1042,14 +1086,24 @@ impl Rtr {
     fn pop(&self, st: &mut State, list: Option<&[ChanId]>) -> Result<Option<(Received, DataRef)>> {
         loop {
             let best = match list {
-                None => st.channels.iter().filter_map(|(id, c)| c.head_seq().map(|s| (s, *id))).min(),
+                None => st.pending.first().copied(),
+                // The channels with messages waiting are usually few: look
+                // through them, oldest first, for a listed one; a long
+                // index against a long list looks the list up instead.
+                Some(l) if st.pending.len().saturating_mul(l.len()) <= PENDING_SCAN_LIMIT => {
+                    st.pending.iter().find(|(_, id)| l.contains(id)).copied()
+                }
                 Some(l) => {
                     l.iter().filter_map(|id| st.channels.get(id).and_then(|c| c.head_seq()).map(|s| (s, *id))).min()
                 }
             };
-            let Some((_, chan)) = best else { return Ok(None) };
+            let Some((seq, chan)) = best else { return Ok(None) };
+            st.pending.remove(&(seq, chan));
             let c = st.channels.get_mut(&chan).ok_or_else(|| RtrError::Internal("channel vanished".into()))?;
             let (_, d) = c.queue.pop_front().ok_or_else(|| RtrError::Internal("empty queue".into()))?;
+            if let Some(next) = c.head_seq() {
+                st.pending.insert((next, chan));
+            }
             if d.msgtype == MsgType::UserEvent {
                 c.queued_events = c.queued_events.saturating_sub(1);
             }

@@ -217,13 +217,12 @@ enum Next {
 
 /// The next request; `Idle` after `idle` without one (when given).
 fn next_request(rx: &Receiver<Request>, idle: Option<Duration>) -> Next {
-    let until = Instant::now() + LINGER;
-    while Instant::now() < until {
-        match rx.try_recv() {
-            Ok(r) => return Next::Request(r),
-            Err(TryRecvError::Disconnected) => return Next::Closed,
-            Err(TryRecvError::Empty) => std::thread::yield_now(),
-        }
+    // Poll (`crate::linger`), then take it or sleep for it below.
+    crate::linger::until(crate::syscalls::Side::Node, Instant::now() + LINGER, || !rx.is_empty(), || false);
+    match rx.try_recv() {
+        Ok(r) => return Next::Request(r),
+        Err(TryRecvError::Disconnected) => return Next::Closed,
+        Err(TryRecvError::Empty) => {}
     }
     match idle {
         Some(d) => match rx.recv_timeout(d) {
@@ -634,6 +633,7 @@ impl Writer {
                 // Timed for the metrics only: nothing decides by it.
                 let t = Instant::now();
                 let r = f.sync_data();
+                crate::syscalls::count(crate::syscalls::Side::Node, 1);
                 self.sync_us.record(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX));
                 r
             }

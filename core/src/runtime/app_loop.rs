@@ -54,14 +54,8 @@ fn run_loop(driver: &mut Driver, rx: &Receiver<Input>) {
     }
 }
 
-/// Poll the inbox for up to [`LINGER`] (yielding the CPU meanwhile).
+/// Poll the inbox for up to [`LINGER`] (`crate::linger`).
 fn linger(rx: &Receiver<Input>) -> Option<Input> {
-    let until = Instant::now() + LINGER;
-    loop {
-        match rx.try_recv() {
-            Ok(m) => return Some(m),
-            Err(_) if Instant::now() >= until => return None,
-            Err(_) => std::thread::yield_now(),
-        }
-    }
+    crate::linger::until(crate::syscalls::Side::Node, Instant::now() + LINGER, || !rx.is_empty(), || false);
+    rx.try_recv().ok()
 }

@@ -34,23 +34,22 @@ fn wait_ms(deadline: Option<Instant>) -> i32 {
 fn reactor_loop(driver: &mut Driver, rx: &Receiver<Input>, reactor: &mut Reactor) {
     let mut events = Vec::new();
     loop {
-        // As in `app_loop::run_loop`: while a commit is being synced, poll (yielding)
-        // for a bounded time rather than sleep.
+        // As in `app_loop::run_loop`: while a commit is being synced, poll
+        // for a bounded time rather than sleep (`crate::linger`): the inbox
+        // all the time (the completion comes there, without a bell while
+        // the bell is disarmed), the sockets between stretches.
         if driver.awaiting_journal() {
-            let until = Instant::now() + LINGER;
-            loop {
-                let rang = reactor.wait(0, &mut events);
-                if rang || !events.is_empty() || !rx.is_empty() {
-                    break;
-                }
-                if Instant::now() >= until {
-                    reactor.wait(wait_ms(driver.next_deadline()), &mut events);
-                    break;
-                }
-                std::thread::yield_now();
+            let arrived = crate::linger::until(
+                crate::syscalls::Side::Node,
+                Instant::now() + LINGER,
+                || !rx.is_empty(),
+                || reactor.wait(0, &mut events) || !events.is_empty(),
+            );
+            if !arrived {
+                reactor.sleep(wait_ms(driver.next_deadline()), || rx.is_empty(), &mut events);
             }
         } else {
-            reactor.wait(wait_ms(driver.next_deadline()), &mut events);
+            reactor.sleep(wait_ms(driver.next_deadline()), || rx.is_empty(), &mut events);
         }
         let now = Instant::now();
         for ev in events.drain(..) {

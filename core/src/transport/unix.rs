@@ -33,7 +33,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use crate::error::RtrError;
@@ -55,6 +55,26 @@ pub(crate) use reader::{Interrupt, ReadSide};
 
 pub use outbox::MAX_BACKLOG;
 
+/// Bytes of requests that may wait behind a blocked write to the node
+/// before the threads queueing more wait too (back-pressure): 1 MiB, about
+/// 16 of the largest messages. A write blocks only while the node does not
+/// read (it is stalled, or the machine is very busy). What a connection
+/// holds is then bounded: the batch being written (at most this bound plus
+/// what one call of each thread queues at once) and as much again waiting.
+/// A thread that queued nothing (a call that only reads the library's
+/// state) never waits; a waiting thread is released when the writer takes
+/// the waiting bytes, or with `RTR_STS_NODEUNAVAIL` when the connection
+/// breaks. No request is ever dropped: the order of requests is the order
+/// of the state changes that made them.
+pub const MAX_QUEUED: usize = 1 << 20;
+
+thread_local! {
+    /// The connection (its address) to which this thread queued a request
+    /// while the queue was over [`MAX_QUEUED`] behind a blocked write: its
+    /// next `flush` waits for the writer to take the queue.
+    static PRESSED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// A library's connection to a node daemon.
 pub struct ClientConn {
     conn: ConnId,
@@ -63,6 +83,9 @@ pub struct ClientConn {
     /// The socket, for writing (`flush`).
     stream: UnixStream,
     writer: Mutex<Outgoing>,
+    /// Signalled when the writing thread takes the queue, stops writing,
+    /// or the connection breaks (threads held by [`MAX_QUEUED`] wait on it).
+    taken: Condvar,
     closed: AtomicBool,
     reader: Arc<ReadSide>,
 }
@@ -92,6 +115,7 @@ impl ClientConn {
             incarnation,
             stream,
             writer: Mutex::new(Outgoing::default()),
+            taken: Condvar::new(),
             closed: AtomicBool::new(false),
             reader,
         }))
@@ -116,7 +140,9 @@ impl ClientConn {
 
     /// Queue one request frame, to go out with the next [`ClientConn::flush`]
     /// (the library queues under its state lock and flushes after
-    /// releasing it). False once the connection is broken.
+    /// releasing it). Never waits: past [`MAX_QUEUED`] behind a blocked
+    /// write, the thread's next flush does. False once the connection is
+    /// broken.
     pub fn queue(&self, req: &Request) -> bool {
         if self.closed.load(Ordering::Acquire) {
             return false;
@@ -124,6 +150,9 @@ impl ClientConn {
         match self.writer.lock() {
             Ok(mut out) => {
                 out.buf.extend_from_slice(&codec::encode(&Frame::Request(req.clone())));
+                if out.writing && out.buf.len() > MAX_QUEUED {
+                    PRESSED.with(|p| p.set(self as *const ClientConn as usize));
+                }
                 true
             }
             Err(_) => false,
@@ -133,11 +162,24 @@ impl ClientConn {
     /// Write everything queued, in one write (in order), unless another
     /// thread is writing: that one writes what was queued meanwhile too,
     /// before it stops. So a slow write holds up only the thread making it,
-    /// and never a lock other threads need. False once the connection is
+    /// and never a lock other threads need; except that a thread that
+    /// queued past [`MAX_QUEUED`] behind it waits here until the writer
+    /// takes the queue (back-pressure). False once the connection is
     /// broken.
     pub fn flush(&self) -> bool {
+        let me = self as *const ClientConn as usize;
+        let pressed = PRESSED.with(|p| p.get() == me && p.replace(0) == me);
+        // (Another connection's mark stays for that connection's flush.)
         let Ok(mut out) = self.writer.lock() else { return false };
         if out.writing {
+            while pressed && out.writing && out.buf.len() > MAX_QUEUED && !self.closed.load(Ordering::Acquire) {
+                out.held += 1;
+                out = match self.taken.wait(out) {
+                    Ok(o) => o,
+                    Err(_) => return false,
+                };
+                out.held -= 1;
+            }
             return !self.closed.load(Ordering::Acquire);
         }
         loop {
@@ -146,7 +188,13 @@ impl ClientConn {
             }
             let mut bytes = std::mem::take(&mut out.buf);
             out.writing = true;
+            let held = out.held > 0;
             drop(out);
+            // The queue was taken: threads held by the bound go on. (Only
+            // if there are any: a notify is a futex system call.)
+            if held {
+                self.taken.notify_all();
+            }
             let ok = send_all(&self.stream, &bytes);
             if !ok {
                 self.closed.store(true, Ordering::Release);
@@ -158,6 +206,11 @@ impl ClientConn {
             out.writing = false;
             if !ok {
                 out.buf.clear();
+                let held = out.held > 0;
+                drop(out);
+                if held {
+                    self.taken.notify_all();
+                }
                 return false;
             }
             if out.buf.is_empty() {
@@ -174,6 +227,8 @@ impl ClientConn {
 struct Outgoing {
     buf: Vec<u8>,
     writing: bool,
+    /// Threads waiting on `ClientConn::taken` (held by [`MAX_QUEUED`]).
+    held: usize,
 }
 
 /// Write all of `bytes` (blocking). `MSG_NOSIGNAL`: a node that went away
@@ -182,6 +237,7 @@ fn send_all(stream: &UnixStream, mut bytes: &[u8]) -> bool {
     while !bytes.is_empty() {
         // SAFETY: sends at most `bytes.len()` bytes from the live slice.
         let n = unsafe { libc::send(stream.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), libc::MSG_NOSIGNAL) };
+        crate::syscalls::count(crate::syscalls::Side::App, 1);
         if n < 0 {
             if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
                 continue;

@@ -45,6 +45,7 @@ use crate::msgtype::MsgType;
 use crate::protocol::codec::{self, Frame};
 use crate::protocol::{ConnId, Delivery};
 use crate::runtime::DeliverySink;
+use crate::syscalls::{self, Side};
 
 /// Bytes a node daemon queues for one application connection that is not
 /// reading its socket, beyond what the socket itself buffers (about 200 KB
@@ -144,6 +145,7 @@ impl SocketSink {
                     libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
                 )
             };
+            syscalls::count(Side::Node, 1);
             if n <= 0 {
                 // Would block, or the peer is gone: the writer thread takes
                 // over (and finds the error itself, if there is one).
@@ -340,6 +342,7 @@ fn write_waiting(stream: &UnixStream, mut buf: &[u8], gone: &AtomicBool) -> io::
         // SAFETY: a valid socket descriptor and a readable buffer of
         // `buf.len()` bytes; MSG_NOSIGNAL turns a closed peer into EPIPE.
         let n = unsafe { libc::send(fd, buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+        syscalls::count(Side::Node, 1);
         if n > 0 {
             buf = &buf[n as usize..];
             continue;
@@ -367,6 +370,7 @@ fn wait_writable(fd: RawFd) -> io::Result<bool> {
     let mut p = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
     // SAFETY: one valid pollfd that lives for the call.
     let rc = unsafe { libc::poll(&mut p, 1, WRITABLE_WAIT_MS) };
+    syscalls::count(Side::Node, 1);
     if rc < 0 {
         let e = io::Error::last_os_error();
         return if e.kind() == io::ErrorKind::Interrupted { Ok(true) } else { Err(e) };

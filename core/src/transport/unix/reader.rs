@@ -38,6 +38,7 @@ use crossbeam_utils::sync::{Parker, Unparker};
 use crate::protocol::codec::{self, Frame, MAX_FRAME};
 use crate::protocol::Delivery;
 use crate::runtime::DeliverySink;
+use crate::syscalls::{self, Side};
 
 /// Bytes asked for per read: most batches of deliveries fit at once.
 const READ_CHUNK: usize = 64 * 1024;
@@ -146,6 +147,7 @@ impl ReadSide {
         ];
         // SAFETY: `fds` is a valid array of two pollfd for the call.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+        syscalls::count(Side::App, 1);
         if n <= 0 {
             return; // timeout, or EINTR: the caller looks again
         }
@@ -173,6 +175,7 @@ impl ReadSide {
                     libc::MSG_DONTWAIT,
                 )
             };
+            syscalls::count(Side::App, 1);
             if n < 0 {
                 partial.truncate(start);
                 let e = io::Error::last_os_error();
