@@ -141,10 +141,12 @@ mod tests {
     fn on_an_idle_cpu_it_spins_between_few_yields() {
         // A yield per turn would make tens of thousands of these instant
         // yields in 2 ms; stretches of up to 16 us allow some 130 and the
-        // QUICK_YIELDS first ones (and a few dozen more if the test thread
-        // is preempted: a late yield starts over).
+        // QUICK_YIELDS first ones (and more if the test thread is
+        // preempted: a late yield starts over). The bound is loose on
+        // purpose: the test machine is shared and noisy, and what is
+        // checked is the order of magnitude, not a timing.
         let (yields, _) = linger_with_yields_of(0, 2);
-        assert!(yields <= 300, "{yields} yields in 2 ms");
+        assert!(yields <= 2000, "{yields} yields in 2 ms");
         assert!(yields > u64::from(QUICK_YIELDS), "{yields} yields in 2 ms");
     }
 
