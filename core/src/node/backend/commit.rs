@@ -219,8 +219,19 @@ impl Backend {
             self.finishing.remove(&tid);
             if let Some(jid) = self.adopted_tx.remove(&tid) {
                 // A taken-over transaction ends in its own journal; the
-                // journal is let go once the last one has.
-                ctx.journal_to(jid, vec![(tid, TxRecord::Done)]);
+                // journal is let go once the last one has. With peers, it
+                // ends answerable there (`Applied`), as its node would have
+                // ended it: a router may still wait for that node's
+                // commit (it never heard of this read: cut off, or not
+                // linked yet). The node, when it starts again on its
+                // journal, reports the commit and keeps it until a router
+                // forgets it. Ended `Done`, the journal was recycled, and
+                // the restarted node answered "not committed here" of a
+                // commit applied here: the router told its client
+                // "rejected" (simulator seed 9044, two routers). Always:
+                // a journal taken over means other nodes, whether or not a
+                // link is up yet (the reader there had none).
+                ctx.journal_to(jid, vec![(tid, TxRecord::Applied)]);
                 self.adopted_closed(ctx, jid);
             } else if self.journal && self.keep_decided && !self.forget_early.remove(&tid) {
                 // A router on another node may still ask about it (a

@@ -221,16 +221,6 @@ pub struct Backend {
     /// and written into it since, in-doubt ones resolved here), told again
     /// to each router that links while this node holds it.
     read_committed: Map<u32, Vec<Tid>>,
-    /// Per taken-over journal: the routers (by name) that heard of it.
-    told_read: Map<u32, std::collections::BTreeSet<String>>,
-    /// Journals read here and let go before every router of their
-    /// facilities heard of them: (lost node, every commit found there, the
-    /// routers still to tell), told to each such router when it links.
-    /// A router that never heard waited for the lost node's commits for
-    /// ever, or until the node restarted on its journal, recycled, and
-    /// answered "not committed here" of a commit this node had applied
-    /// (simulator seed 9044, two routers: a disagreement).
-    unreported: Vec<(String, Vec<Tid>, Vec<String>)>,
     next_jid: u32,
     /// Recovered transactions that belong to a taken-over journal (their
     /// Done record goes there), and how many each such journal still has.
@@ -366,28 +356,13 @@ impl Backend {
         if serves_with {
             let mut held: Vec<(&String, &u32)> = self.adopted.iter().collect();
             held.sort();
-            let name = ctx.topo.name(id).to_string();
             for (node, jid) in held {
                 let committed = self.read_committed.get(jid).cloned().unwrap_or_default();
                 ctx.to_router(
                     id,
                     ToRouter::TookOver { node: node.clone(), committed, read: true, aborted: Vec::new() },
                 );
-                self.told_read.entry(*jid).or_default().insert(name.clone());
             }
-            for (node, committed, missing) in self.unreported.iter_mut() {
-                if let Some(i) = missing.iter().position(|r| *r == name) {
-                    missing.remove(i);
-                    let m = ToRouter::TookOver {
-                        node: node.clone(),
-                        committed: committed.clone(),
-                        read: true,
-                        aborted: Vec::new(),
-                    };
-                    ctx.to_router(id, m);
-                }
-            }
-            self.unreported.retain(|(_, _, missing)| !missing.is_empty());
         }
         if !self.in_doubt.is_empty() {
             self.inquire_in_doubt(ctx);

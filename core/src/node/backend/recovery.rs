@@ -6,7 +6,6 @@
 use super::branches::Branch;
 use super::commit::Finishing;
 use super::{Backend, Exception, PartRole};
-use crate::facility::RoleList;
 use crate::journal::Record;
 use crate::node::{Callout, Ctx, NodeRef, PartId, ToRouter, LOCAL};
 use crate::protocol::admin::AdminError;
@@ -33,10 +32,6 @@ pub(super) struct InDoubt {
     /// The journal it belongs to (0: this node's own).
     pub(super) jid: u32,
 }
-
-/// Most journal reads kept for routers that have not heard of them
-/// (`Backend::unreported`).
-const MAX_UNREPORTED: usize = 64;
 
 /// Records of journal `jid` (0: this node's own) that did not decode: the
 /// scan counted them by their kind (`txrecord` notes); the log names them.
@@ -134,7 +129,6 @@ impl Backend {
                     aborted: Vec::new(),
                 };
                 ctx.to_router(r, m);
-                self.told_read.entry(jid).or_default().insert(ctx.topo.name(r).to_string());
             }
         }
         if self.adopted_open.get(&jid).copied().unwrap_or(0) == 0 {
@@ -324,33 +318,8 @@ impl Backend {
     }
 
     pub(super) fn release_adopted(&mut self, ctx: &mut Ctx, jid: u32) {
-        let node = self.adopted.iter().find(|(_, j)| **j == jid).map(|(n, _)| n.clone());
         self.adopted.retain(|_, j| *j != jid);
-        let committed = self.read_committed.remove(&jid).unwrap_or_default();
-        let told = self.told_read.remove(&jid).unwrap_or_default();
-        if let Some(node) = node {
-            // The routers of the facilities that node serves (by the
-            // definitions) that never heard of this read: told when they
-            // link (`Backend::link_up`).
-            let mut missing: Vec<String> = Vec::new();
-            for d in ctx.topo.facilities.defs().filter(|d| d.nodes(RoleList::Backend).contains(&node)) {
-                for r in d.nodes(RoleList::Router) {
-                    if !told.contains(r) && !missing.contains(r) && r != ctx.topo.name(LOCAL) {
-                        missing.push(r.clone());
-                    }
-                }
-            }
-            if !missing.is_empty() {
-                missing.sort();
-                self.unreported.retain(|(n, _, _)| *n != node);
-                self.unreported.push((node, committed, missing));
-                // Bounded: the oldest report goes first (a router that
-                // never links again).
-                if self.unreported.len() > MAX_UNREPORTED {
-                    self.unreported.remove(0);
-                }
-            }
-        }
+        self.read_committed.remove(&jid);
         ctx.output(crate::node::Output::Release { jid });
     }
 
