@@ -97,14 +97,14 @@ impl TlsSetup {
     }
 
     /// A client connection to node `peer`: its certificate must name it.
-    pub(crate) fn dial(&self, peer: &str) -> Result<ClientConnection, String> {
+    pub fn dial(&self, peer: &str) -> Result<ClientConnection, String> {
         let name = DnsName::try_from(peer.to_string())
             .map_err(|_| format!("node name {peer} cannot be a certificate name (DNS name)"))?;
         ClientConnection::new(self.client.clone(), ServerName::DnsName(name)).map_err(|e| format!("TLS: {e}"))
     }
 
     /// A server connection for an accepted link.
-    pub(crate) fn accept(&self) -> Result<ServerConnection, String> {
+    pub fn accept(&self) -> Result<ServerConnection, String> {
         ServerConnection::new(self.server.clone()).map_err(|e| format!("TLS: {e}"))
     }
 }
