@@ -413,6 +413,7 @@ mod tests {
             name: Some("alpha".into()),
             listen: Some("127.0.0.1:46000".into()),
             journal_root: Some("/srv/rtr".into()),
+            insecure_links: Some(true),
             ..NodeConfig::default()
         };
         cfg.peers.insert("beta".into(), "10.0.0.2:46000".into());
@@ -421,6 +422,38 @@ mod tests {
         assert_eq!(parse(&text).unwrap(), checked.file, "{text}");
         assert!(text.contains("[peers]\nbeta = \"10.0.0.2:46000\""), "{text}");
         assert_eq!(checked.file.inactivity, Some(DEFAULT_INACTIVITY));
+    }
+
+    #[test]
+    fn links_need_tls_or_insecure_links_and_tls_files_round_trip() {
+        let mut cfg = NodeConfig { name: Some("alpha".into()), ..NodeConfig::default() };
+        cfg.peers.insert("beta".into(), "10.0.0.2:46000".into());
+        let e = cfg.clone().check(None).unwrap_err();
+        assert!(e.contains("need TLS") && e.contains("--insecure-links"), "{e}");
+        let plain = NodeConfig { insecure_links: Some(true), ..cfg.clone() }.check(None).unwrap();
+        assert!(plain.links.tls.is_none());
+        // A node without links needs neither.
+        NodeConfig { name: Some("alpha".into()), ..NodeConfig::default() }.check(None).unwrap();
+
+        let tmp = tempfile::tempdir().unwrap();
+        let (ca, ca_key) = crate::cert::make_ca("t", 1).unwrap();
+        let (cert, key) = crate::cert::make_node("alpha", &ca, &ca_key, 1).unwrap();
+        for (f, t) in [("ca.pem", &ca), ("alpha.pem", &cert), ("alpha.key", &key)] {
+            std::fs::write(tmp.path().join(f), t).unwrap();
+        }
+        let p = |f: &str| Some(tmp.path().join(f));
+        let tls = TlsFiles { ca: p("ca.pem"), cert: p("alpha.pem"), key: p("alpha.key") };
+        let checked = NodeConfig { tls: tls.clone(), ..cfg.clone() }.check(None).unwrap();
+        assert!(checked.links.tls.is_some());
+        let text = toml::to_string(&checked.file).unwrap();
+        assert_eq!(parse(&text).unwrap(), checked.file, "{text}");
+        assert!(text.contains("[tls]\nca = "), "{text}");
+        // Half a set, or another node's certificate, is refused.
+        let half = TlsFiles { key: None, ..tls.clone() };
+        let e = NodeConfig { tls: half, ..cfg.clone() }.check(None).unwrap_err();
+        assert!(e.contains("all of ca, cert and key"), "{e}");
+        let e = NodeConfig { name: Some("gamma".into()), tls, ..cfg }.check(None).unwrap_err();
+        assert!(e.contains("does not name node gamma"), "{e}");
     }
 
     #[test]

@@ -111,6 +111,9 @@ fn a_tls_cluster_serves_and_refuses_nodes_without_a_valid_certificate() {
         let st = wait_state(&fx, "tr", "TLSREQUIRED");
         assert!(st.contains("accepts TLS links only"), "{st}");
         assert!(tr.log().contains("accepts TLS links only"), "{}", tr.log());
+        // tr names it too, as a claim.
+        let st = wait_state(&tr, "fx", "TLSREQUIRED");
+        assert!(st.contains("unverified"), "{st}");
     }
     // 2. fx with a certificate of another CA: its TLS handshake with tr
     //    fails on tr's certificate (unknown issuer), and tr refuses fx's.

@@ -382,7 +382,7 @@ impl Links {
         };
         let Ok(stream) = LinkStream::new(sock, tls) else { return };
         let session = Session::accept(&self.me, self.node_id, self.table(), self.timers(), now);
-        match self.drive(stream, session, false) {
+        match self.drive(stream, session, false, &mut || {}) {
             Ok(()) => {}
             Err(Down::HelloTimeout) => {
                 HELLO_TIMEOUTS.fetch_add(1, Ordering::Relaxed);
@@ -394,6 +394,9 @@ impl Links {
                 if noted {
                     self.lock().last.insert(claimed, format!("refused its link: {code}, {why}"));
                 }
+            }
+            Err(Down::BadHello(why)) => {
+                crate::rtr_log!(Warn, "rtr node: a link sent a bad hello ({why}) from {from}; closed")
             }
             Err(other) => crate::rtr_log!(Warn, "rtr node: a link from {from}: {other}; closed"),
         }
@@ -410,13 +413,15 @@ impl Links {
                 self.lock().dialling.remove(&peer);
                 return;
             }
-            match self.dial(&peer) {
+            let mut reached = || {
+                if let Some(n) = repeats.succeeded() {
+                    crate::rtr_log!(Info, "rtr node: link to {peer}: reached after {n} failed attempts");
+                }
+            };
+            match self.dial(&peer, &mut reached) {
                 Ok(()) => {
                     // The link was up, and ended: dial again at once.
                     backoff = BACKOFF_MIN;
-                    if let Some(n) = repeats.succeeded() {
-                        crate::rtr_log!(Info, "rtr node: link to {peer}: reached after {n} failed attempts");
-                    }
                     continue;
                 }
                 Err(why) => {
@@ -435,7 +440,7 @@ impl Links {
 
     /// Connect to `peer` and run the link on this thread: `Err` when it
     /// never came up (why), `Ok` once a link that was up went down.
-    fn dial(self: &Arc<Self>, peer: &str) -> Result<(), String> {
+    fn dial(self: &Arc<Self>, peer: &str, on_up: &mut dyn FnMut()) -> Result<(), String> {
         let addr = self.address(peer);
         let sa = addr
             .to_socket_addrs()
@@ -450,7 +455,7 @@ impl Links {
         };
         let stream = LinkStream::new(sock, tls).map_err(|e| format!("cannot use the connection to {addr}: {e}"))?;
         let session = Session::dial(&self.me, self.node_id, self.table(), peer, self.timers(), Instant::now());
-        self.drive(stream, session, true).map_err(|d| d.to_string())
+        self.drive(stream, session, true, on_up).map_err(|d| d.to_string())
     }
 
     /// Register a link that came up: a new id, the node told before any of
@@ -518,7 +523,14 @@ impl Links {
     /// Run one connection on this thread, from its handshake to its end:
     /// `Err` with why when the link never came up; `Ok` once a link that
     /// was up went down (the node told, `rtr show link` noted).
-    fn drive(self: &Arc<Self>, mut stream: LinkStream, mut session: Session, dialled: bool) -> Result<(), Down> {
+    /// `on_up` runs when the link is registered.
+    fn drive(
+        self: &Arc<Self>,
+        mut stream: LinkStream,
+        mut session: Session,
+        dialled: bool,
+        on_up: &mut dyn FnMut(),
+    ) -> Result<(), Down> {
         let waker = Arc::new(Waker::new().map_err(|e| Down::Failed(format!("cannot make a waker: {e}")))?);
         let (tx, rx): (Sender<Vec<u8>>, Receiver<Vec<u8>>) = crossbeam_channel::unbounded();
         let queued = Arc::new(AtomicUsize::new(0));
@@ -539,7 +551,10 @@ impl Links {
                         let r =
                             self.register(name, agreed, dialled, &stream, tx.clone(), queued.clone(), waker.clone());
                         match r {
-                            Some(r) => link = Some(r),
+                            Some(r) => {
+                                link = Some(r);
+                                on_up();
+                            }
                             None => session.closed(Some("closed: this node stopped".into())),
                         }
                     }
@@ -598,6 +613,15 @@ impl Links {
                     let code = "TLSREQUIRED";
                     let f = PeerFrame::Refuse { code: code.into(), reason: session::refusal_text(code).into() };
                     let _ = stream.socket().write(&peer::encode(&f));
+                    if let Some(from) = plain_hello_from(stream.socket()) {
+                        // Unverified (plain): shown only for a node the
+                        // definitions call for, and said to be a claim.
+                        if self.table().link_peers().contains(&from) {
+                            let what = "refused its link: TLSREQUIRED, it linked without TLS (plain; the name is \
+                                        its claim, unverified)";
+                            self.lock().last.insert(from, what.into());
+                        }
+                    }
                     session.closed(Some("a plain (non-TLS) link, and this node accepts TLS links only".into()));
                 }
                 Err(e) => session.peer_closed(Some(e.to_string())),
@@ -636,6 +660,24 @@ fn write_out(stream: &mut LinkStream, session: &mut Session, traffic: Option<&Tr
         if moved == 0 {
             return Ok(());
         }
+    }
+}
+
+/// The name a plain hello waiting on `sock` claims, if a whole one is there
+/// (a TLS acceptor's report of a plain node; never believed beyond that).
+fn plain_hello_from(mut sock: &TcpStream) -> Option<String> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16 << 10];
+    while got.len() < peer::MAX_PEER_FRAME + 4 {
+        match std::io::Read::read(&mut sock, &mut buf) {
+            Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    let body = crate::protocol::codec::read_frame_max(&mut &got[..], peer::MAX_PEER_FRAME).ok()?;
+    match peer::decode(&body).ok()? {
+        PeerFrame::Hello { from, .. } => Some(from),
+        _ => None,
     }
 }
 

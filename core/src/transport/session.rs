@@ -79,8 +79,11 @@ pub enum Down {
     /// public text is queued). `from` is the name it claimed; `noted`: the
     /// refusal concerns a configured peer and belongs in `rtr show link`.
     Refused { from: String, code: &'static str, why: String, noted: bool },
+    /// Acceptor: what came instead of a hello could not be read as one
+    /// (a bad length, a corrupt frame, a TLS handshake to a plain node).
+    BadHello(String),
     /// The handshake failed: refused by the peer, an unexpected answer, a
-    /// bad hello, a timeout, the connection closed.
+    /// timeout, the connection closed.
     Failed(String),
     /// The link was up and ended.
     Ended(String),
@@ -91,6 +94,7 @@ impl std::fmt::Display for Down {
         match self {
             Down::HelloTimeout => write!(f, "no hello in time"),
             Down::Refused { from, code, why, .. } => write!(f, "refused a link from {from}: {code}, {why}"),
+            Down::BadHello(w) => write!(f, "bad hello: {w}"),
             Down::Failed(w) | Down::Ended(w) => f.write_str(w),
         }
     }
@@ -345,7 +349,11 @@ impl Session {
                     }
                 }
                 Err(why) => {
-                    let down = if self.phase == Phase::Up { Down::Ended(why) } else { Down::Failed(why) };
+                    let down = match self.phase {
+                        Phase::Up => Down::Ended(why),
+                        Phase::AwaitHello => Down::BadHello(why),
+                        _ => Down::Failed(why),
+                    };
                     self.end(down);
                 }
             }
@@ -362,7 +370,7 @@ impl Session {
         let avail = &self.input[self.inpos..];
         if self.phase == Phase::AwaitHello && avail.len() >= 2 && avail[0] == 0x16 && avail[1] == 0x03 {
             // A TLS record where a hello's length should be.
-            return Err("bad hello: a TLS handshake, but this node has no TLS configured (insecure links)".into());
+            return Err("a TLS handshake, but this node has no TLS configured (insecure links)".into());
         }
         if avail.len() < 4 {
             return Ok(None);
@@ -759,7 +767,7 @@ mod tests {
         let mut b = Session::accept("b", 22, table("b"), T, now);
         b.receive(&[0x16, 0x03, 0x01, 0x02, 0x00], now);
         match down(events(&mut b)) {
-            Down::Failed(why) => assert!(why.contains("TLS handshake") && why.contains("no TLS"), "{why}"),
+            Down::BadHello(why) => assert!(why.contains("TLS handshake") && why.contains("no TLS"), "{why}"),
             d => panic!("{d:?}"),
         }
     }
