@@ -122,7 +122,25 @@ fn a_tls_cluster_serves_and_refuses_nodes_without_a_valid_certificate() {
         fx.ok(&FACILITY);
         let st = wait_state(&fx, "tr", "invalid peer certificate");
         assert!(st.contains("TLS: invalid peer certificate: UnknownIssuer"), "{st}");
-        assert!(!tr.link_state("fx").starts_with("up"));
+    }
+    // 2b. fx trusting this cluster's CA, with a certificate it made itself
+    //     (another CA): tr refuses the certificate and names fx, as its claim.
+    {
+        let flags = [
+            "--tls-ca".to_string(),
+            s(&ca.join("ca.pem")).to_string(),
+            "--tls-cert".into(),
+            s(&other_ca.join("fx.pem")).into(),
+            "--tls-key".into(),
+            s(&other_ca.join("fx.key")).into(),
+        ];
+        let f: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let fx = Node::start_logged(&root.path().join("forged"), "fx", fx_p, &others("fx"), &f);
+        fx.ok(&FACILITY);
+        let st = wait_state(&tr, "fx", "not signed by this cluster's CA");
+        assert!(st.contains("invalid peer certificate: UnknownIssuer") && st.contains("unverified"), "{st}");
+        // fx hears that its certificate was refused.
+        wait_state(&fx, "tr", "alert");
     }
     // 3. A certificate of this CA for fy, used to claim to be fx: the TLS
     //    handshake passes, the hello is refused for the name.

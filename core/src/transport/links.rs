@@ -624,7 +624,23 @@ impl Links {
                     }
                     session.closed(Some("a plain (non-TLS) link, and this node accepts TLS links only".into()));
                 }
-                Err(e) => session.peer_closed(Some(e.to_string())),
+                Err(e) => {
+                    if !dialled && link.is_none() {
+                        // A client certificate the CA check refused: the
+                        // node it claims to be, for rtr show link here.
+                        let wanted = self.table().link_peers();
+                        for name in crate::transport::tls::take_rejected_names() {
+                            if wanted.contains(&name) {
+                                let what = format!(
+                                    "refused its link: {e} (a certificate naming {name}, not signed by this \
+                                     cluster's CA; the name is its claim, unverified)"
+                                );
+                                self.lock().last.insert(name, what);
+                            }
+                        }
+                    }
+                    session.peer_closed(Some(e.to_string()))
+                }
             }
             session.tick(now);
         };

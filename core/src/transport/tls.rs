@@ -84,9 +84,10 @@ impl TlsSetup {
             .with_client_auth_cert(chain.clone(), key.clone_key())
             .map_err(|e| format!("tls.key: does not go with tls.cert: {e}"))?;
 
-        let client_verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
+        let webpki = rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
             .build()
             .map_err(|e| format!("tls.ca: {e}"))?;
+        let client_verifier = Arc::new(NamingRejects(webpki));
         let server = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(versions)
             .map_err(|e| format!("tls: {e}"))?
@@ -109,6 +110,76 @@ impl TlsSetup {
     }
 }
 
+thread_local! {
+    /// The certificate the last client-certificate check on this thread
+    /// rejected. The check runs inside `process_new_packets`, on the link's
+    /// own thread, which takes it right after the failure.
+    static REJECTED: std::cell::RefCell<Option<CertificateDer<'static>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The node names a client certificate that the CA check rejected on this
+/// thread claims (unverified: for the acceptor's `rtr show link` only).
+pub(crate) fn take_rejected_names() -> Vec<String> {
+    let Some(cert) = REJECTED.with(|r| r.borrow_mut().take()) else { return Vec::new() };
+    let Ok(ee) = webpki::EndEntityCert::try_from(&cert) else { return Vec::new() };
+    ee.valid_dns_names().map(str::to_string).collect()
+}
+
+/// rustls' WebPKI client verifier, unchanged in every decision, which also
+/// remembers the certificate it rejects: so the acceptor can say which
+/// node a certificate of another CA claims to be.
+#[derive(Debug)]
+struct NamingRejects(Arc<dyn rustls::server::danger::ClientCertVerifier>);
+
+impl rustls::server::danger::ClientCertVerifier for NamingRejects {
+    fn offer_client_auth(&self) -> bool {
+        self.0.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.0.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.0.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        let r = self.0.verify_client_cert(end_entity, intermediates, now);
+        if r.is_err() {
+            REJECTED.with(|c| *c.borrow_mut() = Some(end_entity.clone().into_owned()));
+        }
+        r
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
 /// Whether `cert` (an end-entity certificate, its chain already verified)
 /// is valid for node name `node`: a DNS subject alternative name equal to
 /// it (case-insensitively, as DNS names are).
@@ -116,4 +187,114 @@ pub fn cert_names(cert: &CertificateDer<'_>, node: &str) -> bool {
     let Ok(ee) = webpki::EndEntityCert::try_from(cert) else { return false };
     let Ok(name) = DnsName::try_from(node.to_string()) else { return false };
     ee.verify_is_valid_for_subject_name(&ServerName::DnsName(name)).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+
+    /// A CA: its PEM certificate and an issuer to sign with.
+    fn ca(name: &str) -> (String, Issuer<'static, KeyPair>) {
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(rcgen::DnType::CommonName, name);
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let cert = p.self_signed(&key).unwrap();
+        (cert.pem(), Issuer::new(p, key))
+    }
+
+    /// A node certificate for `names` and its key (PEM).
+    fn node(names: &[&str], issuer: &Issuer<'static, KeyPair>) -> (String, String) {
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+        (p.signed_by(&key, issuer).unwrap().pem(), key.serialize_pem())
+    }
+
+    fn setup(me: &str, ca_pem: &str, (cert, key): &(String, String)) -> TlsSetup {
+        TlsSetup::from_pem(me, ca_pem.as_bytes(), cert.as_bytes(), key.as_bytes()).unwrap()
+    }
+
+    /// Run a handshake in memory: which side failed, and how.
+    fn handshake(c: &mut ClientConnection, s: &mut ServerConnection) -> Result<(), (&'static str, rustls::Error)> {
+        for _ in 0..10 {
+            let mut buf = Vec::new();
+            while c.wants_write() {
+                c.write_tls(&mut buf).unwrap();
+            }
+            if !buf.is_empty() {
+                s.read_tls(&mut &buf[..]).unwrap();
+                s.process_new_packets().map_err(|e| ("server", e))?;
+            }
+            let mut buf = Vec::new();
+            while s.wants_write() {
+                s.write_tls(&mut buf).unwrap();
+            }
+            if !buf.is_empty() {
+                c.read_tls(&mut &buf[..]).unwrap();
+                c.process_new_packets().map_err(|e| ("client", e))?;
+            }
+            if !c.is_handshaking() && !s.is_handshaking() {
+                return Ok(());
+            }
+        }
+        panic!("the handshake did not end");
+    }
+
+    #[test]
+    fn nodes_of_one_ca_link_and_the_acceptor_learns_the_dialler_s_name() {
+        let (ca_pem, ca) = ca("cluster");
+        let a = setup("a", &ca_pem, &node(&["a"], &ca));
+        let b = setup("b", &ca_pem, &node(&["b"], &ca));
+        let (mut c, mut s) = (a.dial("b").unwrap(), b.accept().unwrap());
+        handshake(&mut c, &mut s).unwrap();
+        let peer = &s.peer_certificates().unwrap()[0];
+        assert!(cert_names(peer, "a") && cert_names(peer, "A") && !cert_names(peer, "b"));
+    }
+
+    #[test]
+    fn the_dialler_refuses_an_acceptor_that_is_not_the_node_it_dialled() {
+        let (ca_pem, ca) = ca("cluster");
+        let a = setup("a", &ca_pem, &node(&["a"], &ca));
+        let x = setup("x", &ca_pem, &node(&["x"], &ca));
+        let (mut c, mut s) = (a.dial("b").unwrap(), x.accept().unwrap());
+        let (side, e) = handshake(&mut c, &mut s).unwrap_err();
+        assert_eq!(side, "client");
+        assert!(e.to_string().contains("NotValidForName") || e.to_string().contains("not valid for name"), "{e}");
+    }
+
+    #[test]
+    fn another_ca_is_refused_on_both_sides_and_the_acceptor_names_the_claim() {
+        let (ca_pem, ca1) = ca("cluster");
+        let (other_pem, ca2) = ca("other");
+        let b = setup("b", &ca_pem, &node(&["b"], &ca1));
+        // A dialler that trusts the other CA: it refuses b's certificate.
+        let a2 = setup("a", &other_pem, &node(&["a"], &ca2));
+        let (mut c, mut s) = (a2.dial("b").unwrap(), b.accept().unwrap());
+        let (side, e) = handshake(&mut c, &mut s).unwrap_err();
+        assert_eq!(side, "client");
+        assert!(e.to_string().contains("UnknownIssuer"), "{e}");
+        // One that trusts this cluster's CA but has a certificate of its
+        // own making: b refuses it, and knows which name it claimed.
+        let forged = setup("a", &ca_pem, &node(&["a"], &ca2));
+        let (mut c, mut s) = (forged.dial("b").unwrap(), b.accept().unwrap());
+        let (side, e) = handshake(&mut c, &mut s).unwrap_err();
+        assert_eq!(side, "server");
+        assert!(e.to_string().contains("UnknownIssuer"), "{e}");
+        assert_eq!(take_rejected_names(), ["a"]);
+        assert!(take_rejected_names().is_empty(), "taken once");
+    }
+
+    #[test]
+    fn a_node_cannot_load_another_node_s_certificate_or_bad_pem() {
+        let (ca_pem, ca) = ca("cluster");
+        let pair = node(&["a"], &ca);
+        let e = TlsSetup::from_pem("b", ca_pem.as_bytes(), pair.0.as_bytes(), pair.1.as_bytes()).unwrap_err();
+        assert!(e.contains("does not name node b"), "{e}");
+        let e = TlsSetup::from_pem("a", b"junk", pair.0.as_bytes(), pair.1.as_bytes()).unwrap_err();
+        assert!(e.contains("tls.ca"), "{e}");
+        let e = TlsSetup::from_pem("a", ca_pem.as_bytes(), pair.0.as_bytes(), b"").unwrap_err();
+        assert!(e.contains("tls.key"), "{e}");
+    }
 }
