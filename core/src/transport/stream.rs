@@ -32,6 +32,9 @@ pub(crate) enum LinkStream {
         /// Whether the first byte from the peer was seen (checked to be a
         /// TLS record, so a plain hello gets a plain refusal).
         seen_first: bool,
+        /// Ciphertext read from the socket in one syscall (rustls' own
+        /// `read_tls` would take 4 KB per call), then fed to rustls.
+        raw: Vec<u8>,
     },
 }
 
@@ -55,7 +58,7 @@ impl LinkStream {
             None => LinkStream::Plain(sock),
             Some(mut tls) => {
                 tls.set_buffer_limit(Some(TLS_BUFFER));
-                LinkStream::Tls { sock, tls: Box::new(tls), seen_first: false }
+                LinkStream::Tls { sock, tls: Box::new(tls), seen_first: false, raw: vec![0; 64 << 10] }
             }
         })
     }
@@ -108,6 +111,12 @@ impl LinkStream {
                         Ok(n) => {
                             got += n;
                             sink(&buf[..n]);
+                            if n < buf.len() {
+                                // A short read: the socket is drained for
+                                // now (poll says when there is more), no
+                                // read just to hear EAGAIN.
+                                break;
+                            }
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -116,7 +125,7 @@ impl LinkStream {
                 }
                 Ok(Pulled::Open)
             }
-            LinkStream::Tls { sock, tls, seen_first } => {
+            LinkStream::Tls { sock, tls, seen_first, raw } => {
                 if !*seen_first {
                     let mut first = [0u8; 1];
                     match sock.peek(&mut first) {
@@ -133,45 +142,43 @@ impl LinkStream {
                         Err(e) => return Err(e),
                     }
                 }
-                let mut eof = false;
                 while got < PULL_MAX {
-                    match tls.read_tls(sock) {
-                        Ok(0) => eof = true,
-                        Ok(_) => {}
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    let n = match sock.read(raw) {
+                        Ok(0) => return Ok(Pulled::Eof),
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(e) => return Err(e),
-                    }
-                    let state = match tls.process_new_packets() {
-                        Ok(s) => s,
-                        Err(e) => {
-                            // Send the alert (best effort) before closing.
-                            let _ = tls.write_tls(sock);
-                            return Err(io::Error::new(io::ErrorKind::InvalidData, format!("TLS: {e}")));
-                        }
                     };
-                    let mut plain = state.plaintext_bytes_to_read();
-                    let closed = state.peer_has_closed();
-                    while plain > 0 {
-                        let take = plain.min(buf.len());
-                        let n = tls.reader().read(&mut buf[..take])?;
-                        if n == 0 {
-                            break;
+                    let mut cipher = &raw[..n];
+                    while !cipher.is_empty() {
+                        tls.read_tls(&mut cipher)?;
+                        let state = match tls.process_new_packets() {
+                            Ok(s) => s,
+                            Err(e) => {
+                                // Send the alert (best effort) before closing.
+                                let _ = tls.write_tls(sock);
+                                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("TLS: {e}")));
+                            }
+                        };
+                        let mut plain = state.plaintext_bytes_to_read();
+                        let closed = state.peer_has_closed();
+                        while plain > 0 {
+                            let take = plain.min(buf.len());
+                            let m = tls.reader().read(&mut buf[..take])?;
+                            if m == 0 {
+                                break;
+                            }
+                            plain -= m;
+                            got += m;
+                            sink(&buf[..m]);
                         }
-                        plain -= n;
-                        got += n;
-                        sink(&buf[..n]);
+                        if closed {
+                            return Ok(Pulled::Eof);
+                        }
                     }
-                    if closed || eof {
-                        return Ok(Pulled::Eof);
-                    }
-                    // Nothing more on the socket for now?
-                    let mut probe = [0u8; 1];
-                    match sock.peek(&mut probe) {
-                        Ok(0) => eof = true,
-                        Ok(_) => continue,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) => return Err(e),
+                    if n < raw.len() {
+                        break; // drained for now, as for plain TCP
                     }
                 }
                 Ok(Pulled::Open)
