@@ -936,4 +936,73 @@ mod tests {
         }
         links.stop();
     }
+
+    /// TLS setups of nodes "a" and "b" of one CA.
+    fn tls_pair() -> (Arc<TlsSetup>, Arc<TlsSetup>) {
+        use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_pem = p.self_signed(&ca_key).unwrap().pem();
+        let issuer = Issuer::new(p, ca_key);
+        let node = |name: &str| {
+            let key = KeyPair::generate().unwrap();
+            let mut p = CertificateParams::new(vec![name.to_string()]).unwrap();
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+            let cert = p.signed_by(&key, &issuer).unwrap().pem();
+            Arc::new(
+                TlsSetup::from_pem(name, ca_pem.as_bytes(), cert.as_bytes(), key.serialize_pem().as_bytes()).unwrap(),
+            )
+        };
+        (node("a"), node("b"))
+    }
+
+    #[test]
+    fn over_tls_a_peer_that_stops_reading_loses_its_link_and_stop_closes_it() {
+        let (a_tls, b_tls) = tls_pair();
+        let cfg = LinkConfig { max_queue: 256 << 10, tls: Some(a_tls), ..LinkConfig::default() };
+        let (links, l, rx) = dial_fake(cfg);
+        // b: the TLS handshake and the welcome, then it reads nothing.
+        let (sock, _) = l.accept().unwrap();
+        let mut b = rustls::StreamOwned::new(b_tls.accept().unwrap(), sock);
+        match read_peer_frame(&mut b).unwrap().0 {
+            PeerFrame::Hello { from, .. } => assert_eq!(from, "a"),
+            other => panic!("{other:?}"),
+        }
+        let w = PeerFrame::Welcome { from: "b".into(), node_id: 22, facilities: table("b").claims() };
+        b.write_all(&peer::encode(&w)).unwrap();
+        b.flush().unwrap();
+        let Input::LinkUp(id, _) = next(&rx) else { panic!("expected the link up") };
+        assert!(links.show().iter().any(|r| r.node == "b" && r.state.contains(", tls, ")), "{:?}", links.show());
+        let chunk = vec![0u8; 64 << 10];
+        let mut sent = 0usize;
+        let down = loop {
+            links.send(id, chunk.clone());
+            sent += chunk.len();
+            if let Ok(Input::LinkDown(d)) = rx.try_recv() {
+                break d;
+            }
+            if sent >= 64 << 20 {
+                match rx.recv_timeout(Duration::from_secs(30)) {
+                    Ok(Input::LinkDown(d)) => break d,
+                    _ => panic!("the link was not dropped after {sent} bytes"),
+                }
+            }
+        };
+        assert_eq!(down, id);
+        // a dials again; this time b reads, and a's stop closes the link.
+        let (sock, _) = l.accept().unwrap();
+        let mut b = rustls::StreamOwned::new(b_tls.accept().unwrap(), sock);
+        let _ = read_peer_frame(&mut b).unwrap();
+        b.write_all(&peer::encode(&w)).unwrap();
+        b.flush().unwrap();
+        let Input::LinkUp(again, _) = next(&rx) else { panic!("expected the link up again") };
+        assert_ne!(again, id);
+        links.stop();
+        match next(&rx) {
+            Input::LinkDown(d) => assert_eq!(d, again),
+            _ => panic!("expected the link down"),
+        }
+        assert!(links.show().iter().any(|r| r.node == "b" && r.state.contains("this node stopped")));
+    }
 }
