@@ -201,6 +201,19 @@ fn a_tls_cluster_serves_and_refuses_nodes_without_a_valid_certificate() {
     assert!(out.code == 0 && out.stdout.contains("crash check: ok"), "{out:?}");
 }
 
+/// The nodes' logs on the test's standard error if it fails.
+struct LogsOnFailure<'a>(Vec<&'a Node>);
+
+impl Drop for LogsOnFailure<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for n in &self.0 {
+                eprintln!("---- {}:\n{}", n.dir.display(), n.log());
+            }
+        }
+    }
+}
+
 /// A TCP proxy from `listen` to `to` that flips one byte of the client's
 /// stream at offset `at` in each of its first `bad` connections.
 fn flipping_proxy(listen: u16, to: u16, at: usize, bad: usize) -> Arc<AtomicUsize> {
@@ -252,6 +265,7 @@ fn a_man_in_the_middle_changing_a_byte_breaks_the_link_and_corrupts_nothing() {
     let fe = start_tls(root.path(), &ca, "fe", fe_p, &[("tr", proxy_p), ("be", be_p)], &[]);
     let tr = start_tls(root.path(), &ca, "tr", tr_p, &[("fe", fe_p), ("be", be_p)], &[]);
     let be = start_tls(root.path(), &ca, "be", be_p, &[("fe", fe_p), ("tr", tr_p)], &[]);
+    let _logs = LogsOnFailure(vec![&fe, &tr, &be]);
     // Past the TLS handshake and the hello: in the transactions' records.
     let conns = flipping_proxy(proxy_p, tr_p, 6000, 3);
     for n in [&fe, &tr, &be] {
