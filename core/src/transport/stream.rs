@@ -260,7 +260,7 @@ impl Waker {
 
     /// Wake the thread (unless a wake is already pending).
     pub(crate) fn wake(&self) {
-        if self.armed.swap(true, Ordering::AcqRel) {
+        if self.armed.swap(true, Ordering::SeqCst) {
             return;
         }
         let one: u64 = 1;
@@ -269,11 +269,16 @@ impl Waker {
     }
 
     /// Called by the woken thread before it looks at what was queued: a
-    /// send after this wakes it again.
+    /// send after this wakes it again. (A sender that armed the flag
+    /// before this may write the eventfd after it: [`wait`] then returns
+    /// at once and clears the eventfd, so no wake-up is lost and none
+    /// spins.)
     pub(crate) fn reset(&self) {
-        if !self.armed.swap(false, Ordering::AcqRel) {
-            return;
-        }
+        self.armed.store(false, Ordering::SeqCst);
+    }
+
+    /// Clear the eventfd (it was readable).
+    fn clear(&self) {
         let mut n: u64 = 0;
         // SAFETY: reads 8 bytes into a live u64 from our own eventfd.
         unsafe { libc::read(self.fd.as_raw_fd(), (&mut n as *mut u64).cast(), 8) };
@@ -306,6 +311,9 @@ pub(crate) fn wait(sock: &TcpStream, want_write: bool, waker: &Waker, timeout: O
             return Ok(false);
         }
         return Err(e);
+    }
+    if fds[1].revents & libc::POLLIN != 0 {
+        waker.clear();
     }
     Ok(fds[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0)
 }
