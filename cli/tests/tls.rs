@@ -276,8 +276,15 @@ fn a_man_in_the_middle_changing_a_byte_breaks_the_link_and_corrupts_nothing() {
     let state = be.dir.join("state");
     let servers = spawn_testkit(&["crash-remote", "--servers", "--state", s(&state)], Some(&be.socket));
     servers.expect("servers open");
-    let mut clients =
-        spawn_testkit(&["crash-remote", "--clients", "2", "--count", "100", "--state", s(&state)], Some(&fe.socket));
+    // With a start_tx timeout: a transaction caught by a break may be
+    // rejected (the brief's rule: it commits once or is rejected); without
+    // one, 1 run in about 50 stalled after a break (issue noted in the
+    // report; the same stall was not seen with plain links cut at the same
+    // offset in 25 runs, so it is not yet known to be TLS's).
+    let mut clients = spawn_testkit(
+        &["crash-remote", "--clients", "2", "--count", "100", "--timeout-ms", "10000", "--state", s(&state)],
+        Some(&fe.socket),
+    );
     clients.expect("clients done");
     let _ = clients.child.wait();
     let (accepted, rejected) = (lines(&state.join("client-accepted.log")), lines(&state.join("client-rejected.log")));
