@@ -62,6 +62,11 @@ pub struct BenchArgs {
     /// loopback, beside one TCP round trip measured in the same run.
     #[arg(long)]
     linked: bool,
+    /// With --linked, also measure the link over mutual TLS (rustls, with
+    /// throwaway certificates made for the run), right after the plain
+    /// measurement of each client count (rows "N tls"): the cost of TLS.
+    #[arg(long)]
+    tls: bool,
 }
 
 /// A client count: a whole number, at least 1 (0 clients measure nothing
@@ -136,6 +141,8 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
     }
     if a.linked {
         modes.push(Mode::Linked);
+    } else if a.tls {
+        return Err("--tls measures a link: give --linked too".into());
     }
     for &mode in &modes {
         match mode {
@@ -152,7 +159,9 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
                 );
             }
         }
-        for &n in &a.clients {
+        // With --tls, each linked count is measured plain, then over TLS.
+        let variants: &[bool] = if mode == Mode::Linked && a.tls { &[false, true] } else { &[false] };
+        for (n, tls) in a.clients.iter().flat_map(|&n| variants.iter().map(move |&t| (n, t))) {
             if n == 0 {
                 continue;
             }
@@ -160,14 +169,15 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
             let (cfg, _scratch) = journal_choice(dir.clone(), a.no_journal, "bench")?;
             let sockdir = tempfile_dir()?;
             let sock = (mode == Mode::Daemon).then(|| sockdir.path().join("rtr.sock"));
-            let (rate, mut lat, cost) = measure(n, &a, cfg, sock.as_deref(), mode == Mode::Linked)?;
+            let link = (mode == Mode::Linked).then_some(tls);
+            let (rate, mut lat, cost) = measure(n, &a, cfg, sock.as_deref(), link)?;
             if let Some(d) = dir {
                 let _ = std::fs::remove_dir_all(d);
             }
             let p50 = lat.quantile(0.5);
             outln!(
                 "{:>8} {:>12.0} {:>10} {:>10} {:>10} {:>14.2} {:>8.1} {:>8.2} {:>8.1} {:>8.2}",
-                n,
+                if tls { format!("{n} tls") } else { n.to_string() },
                 rate,
                 p50,
                 lat.quantile(0.99),
@@ -213,7 +223,7 @@ fn measure(
     a: &BenchArgs,
     cfg: rtr_core::EmbeddedConfig,
     daemon: Option<&std::path::Path>,
-    linked: bool,
+    linked: Option<bool>,
 ) -> Result<(f64, Latencies, thread_costs::PerTx), String> {
     // Embedded: connections to the node in this process. Daemon: the same
     // node serving a Unix socket, every connection going through it.
@@ -226,7 +236,10 @@ fn measure(
         rtr_core::runtime::EmbeddedNode::start_with(cfg)
     }
     .map_err(|e| e.to_string())?;
-    let front = if linked { Some(link_pair(&node)?) } else { None };
+    let front = match linked {
+        Some(tls) => Some(link_pair(&node, tls)?),
+        None => None,
+    };
     let connect = |what: &str| -> Result<Rtr, String> {
         match daemon {
             None => Rtr::connect(&node),
@@ -345,8 +358,12 @@ fn measure(
 
 /// Make `node` the router and backend of facility BENCH (node `bench-tr`,
 /// accepting links on a loopback port), and start a frontend node
-/// (`bench-fe`, no journal) linked to it. Returns the frontend node.
-fn link_pair(node: &Arc<rtr_core::runtime::EmbeddedNode>) -> Result<Arc<rtr_core::runtime::EmbeddedNode>, String> {
+/// (`bench-fe`, no journal) linked to it, over mutual TLS with `tls`
+/// (certificates made for the run). Returns the frontend node.
+fn link_pair(
+    node: &Arc<rtr_core::runtime::EmbeddedNode>,
+    tls: bool,
+) -> Result<Arc<rtr_core::runtime::EmbeddedNode>, String> {
     use rtr_core::facility::{FacilityDef, FacilityStore};
     use rtr_core::transport::links::LinkConfig;
     let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -358,14 +375,25 @@ fn link_pair(node: &Arc<rtr_core::runtime::EmbeddedNode>) -> Result<Arc<rtr_core
         Ok(s)
     };
     node.set_facility_store(store("bench-tr")?);
-    let cfg = LinkConfig { listen: Some("127.0.0.1:0".into()), ..LinkConfig::default() };
+    let setups = if tls {
+        let (ca, ca_key) = crate::cert::make_ca("rtr bench CA", 1)?;
+        let setup = |name: &str| -> Result<Arc<rtr_core::transport::tls::TlsSetup>, String> {
+            let (cert, key) = crate::cert::make_node(name, &ca, &ca_key, 1)?;
+            rtr_core::transport::tls::TlsSetup::from_pem(name, ca.as_bytes(), cert.as_bytes(), key.as_bytes())
+                .map(Arc::new)
+        };
+        (Some(setup("bench-tr")?), Some(setup("bench-fe")?))
+    } else {
+        (None, None)
+    };
+    let cfg = LinkConfig { listen: Some("127.0.0.1:0".into()), tls: setups.0, ..LinkConfig::default() };
     let links = node.start_links("bench-tr", cfg).map_err(|e| e.to_string())?;
     let addr = links.local_addr().ok_or("the router node has no link address")?;
     let fe_cfg =
         rtr_core::EmbeddedConfig { node_id: Some(rtr_core::facility::node_id("bench-fe")), ..Default::default() };
     let fe = rtr_core::runtime::EmbeddedNode::start_with(fe_cfg).map_err(|e| e.to_string())?;
     fe.set_facility_store(store("bench-fe")?);
-    let mut cfg = LinkConfig::default();
+    let mut cfg = LinkConfig { tls: setups.1, ..LinkConfig::default() };
     cfg.peers.insert("bench-tr".into(), addr.to_string());
     fe.start_links("bench-fe", cfg).map_err(|e| e.to_string())?;
     Ok(fe)

@@ -146,6 +146,24 @@ pub struct StartArgs {
     /// closed with RTR_STS_TOOMANYCHN [default: 256].
     #[arg(long, value_name = "N")]
     max_channels: Option<u64>,
+    /// The cluster's CA certificate (PEM; `rtr cert ca` makes it): a peer's
+    /// certificate must chain to it. With --tls-cert and --tls-key, every
+    /// link is mutual TLS (README: Security).
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// This node's certificate (PEM; `rtr cert node NAME` makes it): its
+    /// node name as a DNS name, signed by the CA.
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// This node's private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// Without TLS files, run links in plain TCP: anyone who can reach the
+    /// listen port can pose as a node (loud in the log and in `rtr show
+    /// link`). Without TLS and without this, a node with links refuses to
+    /// start. `--insecure-links false` takes it back.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    insecure_links: Option<bool>,
 }
 
 #[derive(clap::Args)]
@@ -226,6 +244,8 @@ fn settings(a: &StartArgs) -> Result<node_config::Settings, String> {
         hello_timeout: a.hello_timeout,
         max_connections: a.max_connections,
         max_channels: a.max_channels,
+        insecure_links: a.insecure_links,
+        tls: node_config::TlsFiles { ca: a.tls_ca.clone(), cert: a.tls_cert.clone(), key: a.tls_key.clone() },
         ..Default::default()
     };
     for p in &a.peers {
@@ -340,6 +360,14 @@ fn run_node(dir: &Path, socket: &Path, settings: node_config::Settings, service:
     // Before the listener exists, so every channel is checked against them.
     node.set_facility_store(store);
     let listen = links.listen.clone();
+    if links.tls.is_none() && (listen.is_some() || !links.peers.is_empty()) {
+        tracing::warn!(
+            target: "rtr::daemon",
+            "INSECURE LINKS (--insecure-links): node links are plain TCP, neither encrypted nor authenticated; \
+             anyone who can reach {} can pose as a node of the cluster (README: Security)",
+            listen.as_deref().unwrap_or("this node's peers")
+        );
+    }
     let links = node.start_links(&name, links).map_err(|e| early(format!("cannot accept links: {e}")))?;
     if let (Some(l), Some(addr)) = (listen, links.local_addr()) {
         tracing::info!(target: "rtr::daemon", "{name} accepts links on {l} ({addr})");

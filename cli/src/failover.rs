@@ -408,6 +408,8 @@ fn run_once(n: u32) -> Result<Sample, String> {
             args.push(format!("{other}=127.0.0.1:{}", ports[j]));
         }
         args.extend(["--inactivity".into(), "5".into(), "--journal-root".into(), path_arg(&journals)?]);
+        // Loopback only, and throwaway nodes: plain links.
+        args.push("--insecure-links".into());
         run.spawn(name, &args, None, false)?;
     }
     for name in NODES {

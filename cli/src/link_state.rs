@@ -23,6 +23,9 @@ pub struct LinkState {
     pub direction: Option<&'static str>,
     /// Bytes queued for the peer, for a link that is up.
     pub queued_bytes: Option<u64>,
+    /// "tls" (mutual TLS) or "insecure" (plain TCP, `--insecure-links`),
+    /// for a link that is up.
+    pub security: Option<&'static str>,
     /// Why the link is down, when the node knows.
     pub reason: Option<String>,
     /// When this node dials again, for a link that is down.
@@ -65,6 +68,7 @@ impl LinkState {
             ("up_s", self.up_s.into()),
             ("direction", self.direction.into()),
             ("queued_bytes", self.queued_bytes.into()),
+            ("security", self.security.into()),
             ("reason", self.reason.clone().into()),
             ("retry_ms", self.retry_ms.into()),
         ]
@@ -75,10 +79,17 @@ fn down(why: &str, retry_ms: Option<u64>) -> LinkState {
     LinkState { state: "down", reason: Some(why.to_string()), retry_ms, ..Default::default() }
 }
 
-/// "{secs} s ({dialled|accepted}, {n} bytes queued)"
+/// "{secs} s ({dialled|accepted}, {tls|insecure}, {n} bytes queued)" (an
+/// older node leaves out the security).
 fn parse_up(rest: &str) -> Option<LinkState> {
     let (secs, rest) = rest.split_once(" s (")?;
     let (dir, rest) = rest.split_once(", ")?;
+    let (security, rest) = match rest.split_once(", ") {
+        Some(("tls", r)) => (Some("tls"), r),
+        Some(("insecure", r)) => (Some("insecure"), r),
+        Some(_) => return None,
+        None => (None, rest),
+    };
     let queued = rest.strip_suffix(" bytes queued)")?;
     let direction = match dir {
         "dialled" => "dialled",
@@ -90,6 +101,7 @@ fn parse_up(rest: &str) -> Option<LinkState> {
         up_s: Some(secs.parse().ok()?),
         direction: Some(direction),
         queued_bytes: Some(queued.parse().ok()?),
+        security,
         ..Default::default()
     })
 }
@@ -111,6 +123,9 @@ mod tests {
             }
         );
         assert_eq!(LinkState::parse("up 0 s (accepted, 0 bytes queued)").direction, Some("accepted"));
+        let tls = LinkState::parse("up 3 s (accepted, tls, 7 bytes queued)");
+        assert_eq!((tls.direction, tls.security, tls.queued_bytes), (Some("accepted"), Some("tls"), Some(7)));
+        assert_eq!(LinkState::parse("up 3 s (dialled, insecure, 0 bytes queued)").security, Some("insecure"));
         assert_eq!(LinkState::parse("down (connecting)").state, "connecting");
         assert_eq!(LinkState::parse("down (waiting for it to connect)").state, "waiting");
         let d = LinkState::parse("down (connection refused (os error 111)); retrying in 800 ms");
@@ -131,6 +146,7 @@ mod tests {
             "up",
             "up x s (dialled, 1 bytes queued)",
             "up 1 s (sideways, 1 bytes queued)",
+            "up 1 s (dialled, plain, 1 bytes queued)",
             "down (x); retrying in ms",
             "sleeping",
             "up 99999999999999999999999 s (dialled, 0 bytes queued)",

@@ -10,6 +10,7 @@ mod out;
 mod accounts;
 mod bank;
 mod bench;
+mod cert;
 mod channels;
 mod daemon;
 mod failover;
@@ -97,6 +98,10 @@ enum Cmd {
     /// Small client and server processes for trying a node.
     #[command(subcommand)]
     Probe(probe::ProbeCmd),
+    /// Make the certificates of a cluster's node links: a CA, then one per
+    /// node (README: Security).
+    #[command(subcommand)]
+    Cert(cert::CertCmd),
 }
 
 fn main() {
@@ -114,6 +119,7 @@ fn main() {
         Cmd::Monitor(a) => monitor::run(a),
         Cmd::Set(c) => manage::set(c),
         Cmd::Probe(c) => probe::run(c),
+        Cmd::Cert(c) => cert::run(c),
         Cmd::FailoverBench(a) => failover::run(a),
         Cmd::Simulate(a) => simulate::run(a),
     };

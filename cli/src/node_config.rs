@@ -20,6 +20,7 @@ use rtr_core::authority::AuthorityConfig;
 use rtr_core::facility;
 use rtr_core::node::RecoveryPolicy;
 use rtr_core::transport::links::LinkConfig;
+use rtr_core::transport::tls::TlsSetup;
 use rtr_core::transport::unix::{Operators, ServeConfig, DEFAULT_HELLO_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
 use serde::{Deserialize, Serialize};
 
@@ -84,9 +85,38 @@ pub struct NodeConfig {
     /// Channels at most open on one application connection.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_channels: Option<u64>,
+    /// Plain, unauthenticated links when no TLS is configured (issue 17:
+    /// links are refused without either).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insecure_links: Option<bool>,
+    /// Mutual TLS on links: `[tls]` with `ca`, `cert` and `key` (PEM paths).
+    #[serde(default, skip_serializing_if = "TlsFiles::is_empty")]
+    pub tls: TlsFiles,
     /// NAME = "HOST:PORT" for each other node (last: a TOML table).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub peers: BTreeMap<String, String>,
+}
+
+/// The `[tls]` table: the files of a node's link identity (`rtr cert`
+/// makes them).
+#[derive(Serialize, Deserialize, Default, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The cluster's CA certificate: every peer's certificate chains to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca: Option<PathBuf>,
+    /// This node's certificate (its node name as a DNS name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    /// This node's private key (keep it 0600).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    fn is_empty(&self) -> bool {
+        self.ca.is_none() && self.cert.is_none() && self.key.is_none()
+    }
 }
 
 /// The settings a node runs with, checked.
@@ -191,6 +221,13 @@ impl NodeConfig {
         if !flags.peers.is_empty() {
             self.peers = flags.peers;
         }
+        if flags.insecure_links.is_some() {
+            self.insecure_links = flags.insecure_links;
+        }
+        macro_rules! over_tls {
+            ($($f:ident),*) => { $( if flags.tls.$f.is_some() { self.tls.$f = flags.tls.$f; } )* };
+        }
+        over_tls!(ca, cert, key);
         self
     }
 
@@ -233,6 +270,16 @@ impl NodeConfig {
         crate::logging::check_filter(&log_level).map_err(|e| format!("log level {log_level:?}: {e}"))?;
         let local = self.local()?;
         links.hello_timeout = local.serve.hello_timeout;
+        let tls = self.tls_files()?;
+        if let Some((ca, cert, key)) = &tls {
+            links.tls = Some(std::sync::Arc::new(TlsSetup::load(&name, ca, cert, key)?));
+        }
+        let insecure = self.insecure_links.unwrap_or(false);
+        if links.tls.is_none() && !insecure && (self.listen.is_some() || !self.peers.is_empty()) {
+            return Err("links (listen or peers) need TLS: give --tls-ca, --tls-cert and --tls-key (rtr cert \
+                        makes them), or --insecure-links for plain, unauthenticated links (README: Security)"
+                .into());
+        }
         let file = NodeConfig {
             name: Some(name.clone()),
             listen: self.listen.clone(),
@@ -250,6 +297,11 @@ impl NodeConfig {
             hello_timeout: Some(local.serve.hello_timeout.as_secs()),
             max_connections: Some(local.serve.max_connections as u64),
             max_channels: Some(local.max_channels as u64),
+            insecure_links: self.insecure_links,
+            tls: match tls {
+                Some((ca, cert, key)) => TlsFiles { ca: Some(ca), cert: Some(cert), key: Some(key) },
+                None => TlsFiles::default(),
+            },
             peers: self.peers.clone(),
         };
         Ok(Settings {
@@ -266,6 +318,20 @@ impl NodeConfig {
             local,
             file,
         })
+    }
+
+    /// The TLS files, all three or none, as absolute paths (the node may
+    /// run from another directory; the file keeps them so).
+    fn tls_files(&self) -> Result<Option<(PathBuf, PathBuf, PathBuf)>, String> {
+        let t = &self.tls;
+        match (&t.ca, &t.cert, &t.key) {
+            (None, None, None) => Ok(None),
+            (Some(ca), Some(cert), Some(key)) => {
+                let abs = |p: &PathBuf| std::path::absolute(p).map_err(|e| format!("{}: {e}", p.display()));
+                Ok(Some((abs(ca)?, abs(cert)?, abs(key)?)))
+            }
+            _ => Err("tls needs all of ca, cert and key (--tls-ca, --tls-cert, --tls-key)".into()),
+        }
     }
 
     /// The socket's access and bounds, checked (names resolved).
@@ -347,6 +413,7 @@ mod tests {
             name: Some("alpha".into()),
             listen: Some("127.0.0.1:46000".into()),
             journal_root: Some("/srv/rtr".into()),
+            insecure_links: Some(true),
             ..NodeConfig::default()
         };
         cfg.peers.insert("beta".into(), "10.0.0.2:46000".into());
@@ -355,6 +422,38 @@ mod tests {
         assert_eq!(parse(&text).unwrap(), checked.file, "{text}");
         assert!(text.contains("[peers]\nbeta = \"10.0.0.2:46000\""), "{text}");
         assert_eq!(checked.file.inactivity, Some(DEFAULT_INACTIVITY));
+    }
+
+    #[test]
+    fn links_need_tls_or_insecure_links_and_tls_files_round_trip() {
+        let mut cfg = NodeConfig { name: Some("alpha".into()), ..NodeConfig::default() };
+        cfg.peers.insert("beta".into(), "10.0.0.2:46000".into());
+        let e = cfg.clone().check(None).unwrap_err();
+        assert!(e.contains("need TLS") && e.contains("--insecure-links"), "{e}");
+        let plain = NodeConfig { insecure_links: Some(true), ..cfg.clone() }.check(None).unwrap();
+        assert!(plain.links.tls.is_none());
+        // A node without links needs neither.
+        NodeConfig { name: Some("alpha".into()), ..NodeConfig::default() }.check(None).unwrap();
+
+        let tmp = tempfile::tempdir().unwrap();
+        let (ca, ca_key) = crate::cert::make_ca("t", 1).unwrap();
+        let (cert, key) = crate::cert::make_node("alpha", &ca, &ca_key, 1).unwrap();
+        for (f, t) in [("ca.pem", &ca), ("alpha.pem", &cert), ("alpha.key", &key)] {
+            std::fs::write(tmp.path().join(f), t).unwrap();
+        }
+        let p = |f: &str| Some(tmp.path().join(f));
+        let tls = TlsFiles { ca: p("ca.pem"), cert: p("alpha.pem"), key: p("alpha.key") };
+        let checked = NodeConfig { tls: tls.clone(), ..cfg.clone() }.check(None).unwrap();
+        assert!(checked.links.tls.is_some());
+        let text = toml::to_string(&checked.file).unwrap();
+        assert_eq!(parse(&text).unwrap(), checked.file, "{text}");
+        assert!(text.contains("[tls]\nca = "), "{text}");
+        // Half a set, or another node's certificate, is refused.
+        let half = TlsFiles { key: None, ..tls.clone() };
+        let e = NodeConfig { tls: half, ..cfg.clone() }.check(None).unwrap_err();
+        assert!(e.contains("all of ca, cert and key"), "{e}");
+        let e = NodeConfig { name: Some("gamma".into()), tls, ..cfg }.check(None).unwrap_err();
+        assert!(e.contains("does not name node gamma"), "{e}");
     }
 
     #[test]

@@ -58,7 +58,10 @@ fn a_start_without_flags_starts_the_node_its_settings_describe() {
     let (port, dead) = (free_port(), free_port());
     let listen = format!("127.0.0.1:{port}");
     let peer = format!("zulu=127.0.0.1:{dead}");
-    let node = started(&dir, &["--name", "alpha", "--listen", &listen, "--peer", &peer, "--inactivity", "20"]);
+    let node = started(
+        &dir,
+        &["--name", "alpha", "--listen", &listen, "--peer", &peer, "--inactivity", "20", "--insecure-links"],
+    );
     ok(&["create", "facility", "F", "--dir", s(&dir), "--frontend", "alpha", "--router", "zulu", "--backend", "zulu"]);
     let address = format!("cannot connect to 127.0.0.1:{dead}");
     wait_link_text(&dir, &address);
@@ -83,7 +86,8 @@ fn flags_override_the_file_and_are_written_back() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("node");
     let (first, second) = (free_port(), free_port());
-    drop(started(&dir, &["--name", "alpha", "--listen", &format!("127.0.0.1:{first}"), "--inactivity", "30"]));
+    let first_listen = format!("127.0.0.1:{first}");
+    drop(started(&dir, &["--name", "alpha", "--listen", &first_listen, "--inactivity", "30", "--insecure-links"]));
     let node = started(&dir, &["--listen", &format!("127.0.0.1:{second}")]);
     assert!(listening(second) && !listening(first), "the --listen flag did not override the file");
     drop(node);
@@ -112,8 +116,11 @@ fn bad_settings_are_refused_before_anything_is_made() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let in_use = taken.local_addr().unwrap().to_string();
     for (flags, why) in [
-        (vec!["--listen", in_use.as_str()], "Address already in use"),
+        (vec!["--listen", in_use.as_str(), "--insecure-links"], "Address already in use"),
         (vec!["--listen", "no-port-here"], "invalid listen address \"no-port-here\""),
+        (vec!["--listen", "127.0.0.1:1"], "links (listen or peers) need TLS"),
+        (vec!["--peer", "zulu=127.0.0.1:1"], "or --insecure-links"),
+        (vec!["--peer", "zulu=127.0.0.1:1", "--tls-ca", "/nonexistent/ca.pem"], "tls needs all of ca, cert and key"),
         (vec!["--name", "not a name"], "invalid node name \"not a name\""),
         (vec!["--peer", "zulu"], "is not NAME=HOST:PORT"),
         (vec!["--peer", "zulu=host-without-port"], "needs a port"),

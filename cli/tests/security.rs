@@ -278,7 +278,8 @@ fn a_hello_that_trickles_in_is_timed_out_on_the_socket_and_the_link_port() {
     let dir = tmp.path().join("node");
     let port = common::nodes::free_port();
     let listen = format!("127.0.0.1:{port}");
-    let args = ["start", "--dir", s(&dir), "--name", "alpha", "--listen", &listen, "--hello-timeout", "1"];
+    let args =
+        ["start", "--dir", s(&dir), "--name", "alpha", "--listen", &listen, "--hello-timeout", "1", "--insecure-links"];
     let out = rtr_within(&args, WAIT);
     let _node = Running(dir.clone());
     assert_eq!(out.code, 0, "{out:?}");
@@ -301,7 +302,8 @@ fn a_frame_header_claiming_4_gb_is_refused_on_the_socket_and_the_link_port() {
     let dir = tmp.path().join("node");
     let port = common::nodes::free_port();
     let listen = format!("127.0.0.1:{port}");
-    let out = rtr_within(&["start", "--dir", s(&dir), "--name", "alpha", "--listen", &listen], WAIT);
+    let out =
+        rtr_within(&["start", "--dir", s(&dir), "--name", "alpha", "--listen", &listen, "--insecure-links"], WAIT);
     let _node = Running(dir.clone());
     assert_eq!(out.code, 0, "{out:?}");
     let mut unix = std::os::unix::net::UnixStream::connect(dir.join("rtr.sock")).unwrap();

@@ -1,4 +1,4 @@
-//! Links between nodes over TCP.
+//! Links between nodes over TCP, plain or TLS.
 //!
 //! Each pair of nodes that needs one (a frontend and a router, a router and
 //! a backend of a common facility) has one TCP connection. The node whose
@@ -6,24 +6,28 @@
 //! exponential backoff (100 ms doubling to 5 s) for as long as the
 //! definitions call for the link.
 //!
-//! Handshake: the dialler sends `Hello` (protocol version, both names, its
-//! node id, its facility definitions); the acceptor checks them against its
-//! own ([`FacilityTable::agree`]) and answers `Welcome` or `Refuse` with a
-//! reason code; the dialler checks the acceptor's definitions the same way.
-//! A refused or failed link is logged with its reason and shown by `rtr show
-//! link`.
+//! The link protocol (handshake, framing, ping, inactivity) is the sans-I/O
+//! [`Session`] (`session.rs`); the bytes travel over a [`LinkStream`]
+//! (`stream.rs`): plain TCP (`--insecure-links`) or mutual TLS with rustls
+//! (`tls.rs`: a node's certificate names it, and the acceptor checks that
+//! the name in the hello is the certificate's). A refused or failed link is
+//! logged with its reason and shown by `rtr show link`.
 //!
-//! Threads: per link, a reader (frames to node inputs; it also runs the
-//! handshake and, for a dialled link, the reconnect loop) and a writer (a
-//! byte queue to the socket; it sends a `Ping` when the link has been quiet
-//! for a third of the inactivity time). The reader's socket timeout is the
-//! inactivity timer (default 60 s): a link that hears nothing for that long
-//! is closed. The writer's queue is bounded in bytes ([`LinkConfig::max_queue`]):
-//! a peer too slow to take what is sent to it loses the link (and gets it back
-//! by reconnecting) rather than growing this node's memory without end.
+//! Threads: one per link, which owns the socket (nonblocking) and the TLS
+//! connection, and waits with `poll(2)` on the socket and on a [`Waker`]
+//! that [`Links::send`] pokes after queuing bytes: no lock is shared around
+//! a TLS session. A dialled link runs on its peer's dial thread (which
+//! dials again when the link ends); an accepted connection gets a thread
+//! of its own, which ends with the handshake if that fails (the session's
+//! hello timeout bounds it, the TLS handshake included). The queue of
+//! bytes for a link is bounded ([`LinkConfig::max_queue`]): a peer too slow
+//! to take what is sent to it loses the link (and gets it back by
+//! reconnecting) rather than growing this node's memory without end.
 //!
-//! A bad frame (truncated, oversized, unknown, corrupt, wrong version) closes
-//! that link with the reason logged; the node goes on serving everyone else.
+//! A bad frame (truncated, oversized, unknown, corrupt, wrong version) or a
+//! TLS error (a record that fails its authentication: bytes changed on the
+//! way) closes that link with the reason logged; the node goes on serving
+//! everyone else.
 //!
 //! Every link instance gets a new [`NodeRef`], never reused: a message from
 //! a link that went down can never be taken for one of its successor's.
@@ -33,22 +37,26 @@
 //! it by [`EmbeddedNode::start_links`] (defined here for that reason).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
+use std::io::{self, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender};
 
 use crate::facility::FacilityTable;
 use crate::node::{NodeRef, PeerInfo};
-use crate::protocol::codec::FrameError;
-use crate::protocol::peer::{self, PeerFrame, MAX_PEER_FRAME, PEER_VERSION};
+use crate::protocol::peer::{self, PeerFrame};
 use crate::runtime::{EmbeddedNode, Inbox, Input, PeerLinks};
 use crate::transport::accept::Backoff;
-use crate::transport::deadline::{self, Deadline};
 use crate::transport::repeats::Repeats;
+use crate::transport::session::{self, Down, Event, Session, Timers, HANDSHAKE_WAIT};
+use crate::transport::stream::{self, LinkStream, Pulled, Waker};
+use crate::transport::tls::TlsSetup;
+
+#[cfg(test)]
+use crate::transport::session::refusal_text;
 
 /// The TCP port a node listens on when none is configured.
 pub const DEFAULT_PORT: u16 = 46_000;
@@ -60,10 +68,11 @@ pub const DEFAULT_MAX_QUEUE: usize = 64 << 20;
 pub const DEFAULT_HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Links closed for saying no hello in time, in this process.
 pub static HELLO_TIMEOUTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-/// How long a dialled handshake may take.
-const HANDSHAKE_WAIT: Duration = Duration::from_secs(5);
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Bytes moved from a link's queue into its session at most ahead of the
+/// socket: the rest stays in the queue, counted against its bound.
+const SESSION_OUT_MAX: usize = 256 << 10;
 
 /// How a node reaches its peers.
 #[derive(Clone, Debug)]
@@ -78,8 +87,11 @@ pub struct LinkConfig {
     /// Most bytes queued for one link before it is dropped.
     pub max_queue: usize,
     /// An accepted connection that has not sent its whole hello within
-    /// this time is closed (however slowly its bytes trickle in).
+    /// this time is closed (however slowly its bytes trickle in; the TLS
+    /// handshake counts in it).
     pub hello_timeout: Duration,
+    /// Mutual TLS on every link; `None`: plain TCP (`--insecure-links`).
+    pub tls: Option<Arc<TlsSetup>>,
 }
 
 impl Default for LinkConfig {
@@ -90,6 +102,7 @@ impl Default for LinkConfig {
             inactivity: DEFAULT_INACTIVITY,
             max_queue: DEFAULT_MAX_QUEUE,
             hello_timeout: DEFAULT_HELLO_TIMEOUT,
+            tls: None,
         }
     }
 }
@@ -99,9 +112,15 @@ struct Up {
     name: String,
     tx: Sender<Vec<u8>>,
     queued: Arc<AtomicUsize>,
-    stream: TcpStream,
+    /// Poked after queuing: the link's thread waits on it.
+    waker: Arc<Waker>,
+    /// A handle on the socket, to shut it from another thread (stop, a
+    /// stale link, a full queue): the link's thread then sees it end.
+    socket: TcpStream,
     since: Instant,
     dialled: bool,
+    /// "tls" or "insecure".
+    kind: &'static str,
     facilities: Vec<String>,
 }
 
@@ -117,8 +136,8 @@ struct State {
     traffic: BTreeMap<String, Arc<Traffic>>,
 }
 
-/// One peer's byte counters: added to by its link's reader and writer
-/// threads (relaxed: they are only read for the metrics), never reset.
+/// One peer's byte counters: added to by its link's thread (relaxed: they
+/// are only read for the metrics), never reset.
 #[derive(Default)]
 struct Traffic {
     bytes_in: AtomicU64,
@@ -137,6 +156,13 @@ pub struct Links {
     stopping: AtomicBool,
     /// The address actually bound (port 0 in the configuration picks one).
     bound: Option<std::net::SocketAddr>,
+}
+
+/// A link's thread's handles while it is registered (up).
+struct Registered {
+    id: NodeRef,
+    name: String,
+    traffic: Arc<Traffic>,
 }
 
 impl Links {
@@ -186,6 +212,10 @@ impl Links {
         self.table.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    fn timers(&self) -> Timers {
+        Timers { inactivity: self.cfg.inactivity, hello_timeout: self.cfg.hello_timeout }
+    }
+
     /// New facility definitions: later handshakes check against them, and
     /// dialling starts for peers they newly call for (diallers of peers no
     /// longer called for stop at their next attempt).
@@ -213,13 +243,13 @@ impl Links {
 
     /// Stop dialling and accepting, and close every link at once (the node
     /// is stopping): peers see the link close, not go silent. A link being
-    /// set up meanwhile is refused by `run_link`. Idempotent.
+    /// set up meanwhile is refused by `register`. Idempotent.
     pub(crate) fn stop(&self) {
         if self.stopping.swap(true, Ordering::AcqRel) {
             return;
         }
         for up in self.lock().up.values() {
-            let _ = up.stream.shutdown(Shutdown::Both);
+            let _ = up.socket.shutdown(Shutdown::Both);
         }
         if let Some(addr) = self.bound {
             // Wake the accept loop so it sees the flag.
@@ -240,11 +270,12 @@ impl Links {
                 up.name,
                 self.cfg.max_queue
             );
-            let _ = up.stream.shutdown(Shutdown::Both);
+            let _ = up.socket.shutdown(Shutdown::Both);
             return;
         }
         up.queued.fetch_add(n, Ordering::AcqRel);
         let _ = up.tx.send(bytes);
+        up.waker.wake();
     }
 
     /// Rows for `rtr show link`: every peer the definitions call for (or
@@ -263,9 +294,10 @@ impl Links {
             rows.push(crate::protocol::admin::LinkInfo {
                 node: up.name.clone(),
                 state: format!(
-                    "up {} s ({}, {} bytes queued)",
+                    "up {} s ({}, {}, {} bytes queued)",
                     up.since.elapsed().as_secs(),
                     if up.dialled { "dialled" } else { "accepted" },
+                    up.kind,
                     up.queued.load(Ordering::Acquire)
                 ),
                 facilities: up.facilities.clone(),
@@ -333,83 +365,41 @@ impl Links {
         }
     }
 
-    /// An incoming connection: handshake as the acceptor, then read.
-    fn accepted(self: Arc<Self>, mut stream: TcpStream) {
-        let _ = stream.set_nodelay(true);
-        // The whole hello within the timeout, not each read of it.
-        let hello = read_peer_frame(&mut Deadline::new(&mut stream, self.cfg.hello_timeout)).map(|(f, _)| f);
-        let from = match hello {
-            Ok(PeerFrame::Hello { version, from, to, node_id, facilities }) => {
-                let refuse = |stream: &mut TcpStream, code: &str, reason: String| {
-                    crate::rtr_log!(Warn, "rtr node: refused a link from {from}: {code}, {reason}");
-                    // The full reason names nodes and facility definitions:
-                    // it stays in this node's log; the peer, not (yet)
-                    // known to be a configured node, hears only the code
-                    // (and, when configured here, which role lists differ).
-                    let mut public = refusal_text(code).to_string();
-                    if code == "ROLESMISMATCH" {
-                        let lists = self.table().mismatch_for_peer(&from, &facilities);
-                        if !lists.is_empty() {
-                            public = format!("{public}: {}", lists.join("; "));
-                        }
-                    }
-                    let f = PeerFrame::Refuse { code: code.into(), reason: public };
-                    let _ = stream.write_all(&peer::encode(&f));
-                };
-                if version != u32::from(PEER_VERSION) {
-                    let why = format!("node protocol version {version} is not {PEER_VERSION}");
-                    return refuse(&mut stream, "VERSION", why);
-                }
-                if to != self.me {
-                    return refuse(&mut stream, "WRONGNODE", format!("this is node {}, not {to}", self.me));
-                }
-                if node_id == self.node_id || from == self.me {
-                    let why = format!("node {from} has the same name or id ({node_id:#x}) as this node");
-                    return refuse(&mut stream, "IDCLASH", why);
-                }
-                let table = self.table();
-                let agreed = match table.agree(&from, &facilities) {
-                    Ok(a) => a,
-                    Err((code, why)) => {
-                        self.note(&from, format!("refused its link: {code}, {why}"));
-                        return refuse(&mut stream, code, why);
-                    }
-                };
-                let welcome =
-                    PeerFrame::Welcome { from: self.me.clone(), node_id: self.node_id, facilities: table.claims() };
-                if stream.write_all(&peer::encode(&welcome)).is_err() {
+    /// An incoming connection: handshake as the acceptor, then run the
+    /// link on this thread. A failed handshake ends the thread.
+    fn accepted(self: Arc<Self>, sock: TcpStream) {
+        let now = Instant::now();
+        let from = sock.peer_addr().map_or_else(|_| "?".into(), |a: SocketAddr| a.to_string());
+        let tls = match &self.cfg.tls {
+            Some(t) => match t.accept() {
+                Ok(c) => Some(rustls::Connection::Server(c)),
+                Err(e) => {
+                    crate::rtr_log!(Warn, "rtr node: a link from {from}: {e}; closed");
                     return;
                 }
-                (from, agreed)
-            }
-            Ok(other) => {
-                crate::rtr_log!(Warn, "rtr node: a link began with {other:?} instead of a hello; closed");
-                return;
-            }
-            Err(FrameError::Closed) => return,
-            Err(FrameError::Io(e)) if deadline::timed_out(&e) => {
+            },
+            None => None,
+        };
+        let Ok(stream) = LinkStream::new(sock, tls) else { return };
+        let session = Session::accept(&self.me, self.node_id, self.table(), self.timers(), now);
+        match self.drive(stream, session, false, &mut || {}) {
+            Ok(()) => {}
+            Err(Down::HelloTimeout) => {
                 HELLO_TIMEOUTS.fetch_add(1, Ordering::Relaxed);
-                let from = stream.peer_addr().map_or_else(|_| "?".into(), |a| a.to_string());
                 let s = self.cfg.hello_timeout.as_secs_f64();
                 crate::rtr_log!(Warn, "rtr node: a link from {from} sent no hello within {s} s; closed");
-                return;
             }
-            Err(e) => {
-                crate::rtr_log!(Warn, "rtr node: a link sent a bad hello ({e}); closed");
-                return;
+            Err(Down::Refused { from: claimed, code, why, noted }) => {
+                crate::rtr_log!(Warn, "rtr node: refused a link from {claimed} ({from}): {code}, {why}");
+                if noted {
+                    self.lock().last.insert(claimed, format!("refused its link: {code}, {why}"));
+                }
             }
-        };
-        let (name, agreed) = from;
-        // A peer that connects again while its old link still looks up
-        // (it restarted before this side noticed): the old one is dead.
-        let stale: Vec<TcpStream> = {
-            let st = self.lock();
-            st.up.values().filter(|u| u.name == name).filter_map(|u| u.stream.try_clone().ok()).collect()
-        };
-        for s in stale {
-            let _ = s.shutdown(Shutdown::Both);
+            Err(Down::BadHello(why)) => {
+                crate::rtr_log!(Warn, "rtr node: a link sent a bad hello ({why}) from {from}; closed")
+            }
+            Err(other) => crate::rtr_log!(Warn, "rtr node: a link from {from}: {other}; closed"),
         }
-        self.run_link(stream, name, agreed, false);
     }
 
     /// Keep a link to `peer` (which sorts after this node) for as long as
@@ -423,13 +413,15 @@ impl Links {
                 self.lock().dialling.remove(&peer);
                 return;
             }
-            match self.dial(&peer) {
-                Ok((stream, agreed)) => {
+            let mut reached = || {
+                if let Some(n) = repeats.succeeded() {
+                    crate::rtr_log!(Info, "rtr node: link to {peer}: reached after {n} failed attempts");
+                }
+            };
+            match self.dial(&peer, &mut reached) {
+                Ok(()) => {
+                    // The link was up, and ended: dial again at once.
                     backoff = BACKOFF_MIN;
-                    if let Some(n) = repeats.succeeded() {
-                        crate::rtr_log!(Info, "rtr node: link to {peer}: reached after {n} failed attempts");
-                    }
-                    self.run_link(stream, peer.clone(), agreed, true);
                     continue;
                 }
                 Err(why) => {
@@ -446,55 +438,40 @@ impl Links {
         }
     }
 
-    fn dial(&self, peer: &str) -> Result<(TcpStream, BTreeMap<String, crate::facility::Roles>), String> {
+    /// Connect to `peer` and run the link on this thread: `Err` when it
+    /// never came up (why), `Ok` once a link that was up went down.
+    fn dial(self: &Arc<Self>, peer: &str, on_up: &mut dyn FnMut()) -> Result<(), String> {
         let addr = self.address(peer);
         let sa = addr
             .to_socket_addrs()
             .map_err(|e| format!("cannot resolve {addr}: {e}"))?
             .next()
             .ok_or_else(|| format!("{addr} resolves to nothing"))?;
-        let mut stream =
+        let sock =
             TcpStream::connect_timeout(&sa, HANDSHAKE_WAIT).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-        let _ = stream.set_nodelay(true);
-        let _ = stream.set_read_timeout(Some(HANDSHAKE_WAIT));
-        let table = self.table();
-        let hello = PeerFrame::Hello {
-            version: u32::from(PEER_VERSION),
-            from: self.me.clone(),
-            to: peer.to_string(),
-            node_id: self.node_id,
-            facilities: table.claims(),
+        let tls = match &self.cfg.tls {
+            Some(t) => Some(rustls::Connection::Client(t.dial(peer)?)),
+            None => None,
         };
-        stream.write_all(&peer::encode(&hello)).map_err(|e| format!("cannot send hello to {addr}: {e}"))?;
-        match read_peer_frame(&mut stream).map(|(f, _)| f) {
-            Ok(PeerFrame::Welcome { from, node_id, facilities }) => {
-                if from != peer {
-                    return Err(format!("{addr} is node {from}, not {peer}"));
-                }
-                if node_id == self.node_id {
-                    return Err(format!("IDCLASH, node {from} has the same id ({node_id:#x}) as this node"));
-                }
-                let agreed = table.agree(peer, &facilities).map_err(|(code, why)| format!("{code}, {why}"))?;
-                Ok((stream, agreed))
-            }
-            Ok(PeerFrame::Refuse { code, reason }) => Err(format!("refused by {peer}: {code}, {reason}")),
-            Ok(other) => Err(format!("unexpected answer to hello: {other:?}")),
-            Err(e) => Err(format!("no answer to hello from {addr}: {e}")),
-        }
+        let stream = LinkStream::new(sock, tls).map_err(|e| format!("cannot use the connection to {addr}: {e}"))?;
+        let session = Session::dial(&self.me, self.node_id, self.table(), peer, self.timers(), Instant::now());
+        self.drive(stream, session, true, on_up).map_err(|d| d.to_string())
     }
 
-    /// Run an established link until it goes down: register it, tell the
-    /// node, read until the end, then tell the node it is down.
-    fn run_link(
-        self: &Arc<Self>,
-        mut stream: TcpStream,
+    /// Register a link that came up: a new id, the node told before any of
+    /// its messages. `None` when the node is stopping.
+    #[allow(clippy::too_many_arguments)]
+    fn register(
+        &self,
         name: String,
         agreed: BTreeMap<String, crate::facility::Roles>,
         dialled: bool,
-    ) {
-        let (Ok(write_half), Ok(keep)) = (stream.try_clone(), stream.try_clone()) else { return };
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let queued = Arc::new(AtomicUsize::new(0));
+        stream: &LinkStream,
+        tx: Sender<Vec<u8>>,
+        queued: Arc<AtomicUsize>,
+        waker: Arc<Waker>,
+    ) -> Option<Registered> {
+        let socket = stream.socket().try_clone().ok()?;
         let mut facilities: Vec<String> = agreed.keys().cloned().collect();
         facilities.sort();
         let (id, traffic) = {
@@ -503,8 +480,15 @@ impl Links {
             // flag: either `stop` finds this link registered and closes it,
             // or this sees the flag.
             if self.stopping.load(Ordering::Acquire) {
-                let _ = stream.shutdown(Shutdown::Both);
-                return;
+                return None;
+            }
+            if !dialled {
+                // A peer that connects again while its old link still
+                // looks up (it restarted before this side noticed): the
+                // old one is dead.
+                for old in st.up.values().filter(|u| u.name == name) {
+                    let _ = old.socket.shutdown(Shutdown::Both);
+                }
             }
             let id = st.next_id;
             st.next_id += 1;
@@ -513,10 +497,12 @@ impl Links {
                 Up {
                     name: name.clone(),
                     tx,
-                    queued: queued.clone(),
-                    stream: keep,
+                    queued,
+                    waker,
+                    socket,
                     since: Instant::now(),
                     dialled,
+                    kind: stream.kind(),
                     facilities: facilities.clone(),
                 },
             );
@@ -525,51 +511,217 @@ impl Links {
         };
         crate::rtr_log!(
             Info,
-            "rtr node: link to {name} up ({}; facilities {})",
+            "rtr node: link to {name} up ({}, {}; facilities {})",
             if dialled { "dialled" } else { "accepted" },
+            stream.kind(),
             facilities.join(",")
         );
-        // The node learns of the link before any of its messages.
         self.inbox.send(Input::LinkUp(id, PeerInfo { name: name.clone(), facilities: agreed }));
-        let ping_every = self.cfg.inactivity / 3;
-        let writer = std::thread::Builder::new().name("rtr-link-write".into()).spawn({
-            let traffic = traffic.clone();
-            move || writer_loop(write_half, rx, queued, ping_every, &traffic)
-        });
-        let _ = stream.set_read_timeout(Some(self.cfg.inactivity));
-        let mut why = loop {
-            let frame = read_peer_frame(&mut stream);
-            if let Ok((_, n)) = &frame {
-                traffic.bytes_in.fetch_add(*n, Ordering::Relaxed);
-            }
-            match frame.map(|(f, _)| f) {
-                Ok(PeerFrame::Msg(m)) => {
-                    if !self.inbox.send(Input::Peer(id, m)) {
-                        break "the node stopped".to_string();
-                    }
-                }
-                Ok(PeerFrame::Ping) => {}
-                Ok(other) => break format!("unexpected frame {other:?}"),
-                Err(FrameError::Closed) => break "closed by the peer".into(),
-                Err(FrameError::Io(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                    break format!("nothing heard for {} s (inactivity timer)", self.cfg.inactivity.as_secs())
-                }
-                Err(e) => break format!("bad frame: {e}"),
-            }
-        };
-        if self.stopping.load(Ordering::Acquire) {
-            // `stop` shut the socket: what the read saw was this node's doing.
-            why = "closed: this node stopped".into();
-        }
-        let _ = stream.shutdown(Shutdown::Both);
-        // Dropping the entry drops the writer's sender: the writer ends.
-        self.lock().up.remove(&id);
-        if let Ok(w) = writer {
-            let _ = w.join();
-        }
-        self.note(&name, format!("down: {why}"));
-        self.inbox.send(Input::LinkDown(id));
+        Some(Registered { id, name, traffic })
     }
+
+    /// Run one connection on this thread, from its handshake to its end:
+    /// `Err` with why when the link never came up; `Ok` once a link that
+    /// was up went down (the node told, `rtr show link` noted).
+    /// `on_up` runs when the link is registered.
+    fn drive(
+        self: &Arc<Self>,
+        mut stream: LinkStream,
+        mut session: Session,
+        dialled: bool,
+        on_up: &mut dyn FnMut(),
+    ) -> Result<(), Down> {
+        let waker = Arc::new(Waker::new().map_err(|e| Down::Failed(format!("cannot make a waker: {e}")))?);
+        let (tx, rx): (Sender<Vec<u8>>, Receiver<Vec<u8>>) = crossbeam_channel::unbounded();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let mut link: Option<Registered> = None;
+        let mut identified = false;
+        let mut not_tls = false;
+        let mut buf = vec![0u8; 64 << 10];
+        let why = 'run: loop {
+            if !identified && stream.ready() {
+                // Before any of the peer's plaintext is framed: the hello
+                // is checked against the certificate.
+                session.set_identity(stream.identity());
+                identified = true;
+            }
+            while let Some(ev) = session.poll_event() {
+                match ev {
+                    Event::Up { name, agreed } => {
+                        let r =
+                            self.register(name, agreed, dialled, &stream, tx.clone(), queued.clone(), waker.clone());
+                        match r {
+                            Some(r) => {
+                                link = Some(r);
+                                on_up();
+                            }
+                            None => session.closed(Some("closed: this node stopped".into())),
+                        }
+                    }
+                    Event::Msg(m) => {
+                        let id = link.as_ref().map_or(0, |l| l.id);
+                        if !self.inbox.send(Input::Peer(id, m)) {
+                            session.closed(Some("the node stopped".into()));
+                        }
+                    }
+                    Event::Down(d) => break 'run d,
+                }
+            }
+            let now = Instant::now();
+            if link.is_some() {
+                // Before looking at the queue: a send after this wakes the
+                // poll below.
+                waker.reset();
+                while session.pending_output().len() < SESSION_OUT_MAX {
+                    let Ok(bytes) = rx.try_recv() else { break };
+                    queued.fetch_sub(bytes.len(), Ordering::AcqRel);
+                    session.queue(&bytes, now);
+                }
+            }
+            let traffic = link.as_ref().map(|l| &*l.traffic);
+            if let Err(e) = write_out(&mut stream, &mut session, traffic) {
+                session.closed(Some(format!("cannot write: {e}")));
+                continue;
+            }
+            let timeout = session.next_deadline().map(|d| d.saturating_duration_since(now));
+            let want_write = stream.wants_write() || !session.pending_output().is_empty();
+            let readable = match stream::wait(stream.socket(), want_write, &waker, timeout) {
+                Ok(r) => r,
+                Err(e) => {
+                    session.closed(Some(format!("cannot wait: {e}")));
+                    continue;
+                }
+            };
+            let now = Instant::now();
+            if !readable {
+                session.tick(now);
+                continue;
+            }
+            let mut got = 0u64;
+            let pulled = stream.pull(&mut buf, &mut |b| {
+                got += b.len() as u64;
+                session.receive(b, now);
+            });
+            if let Some(l) = &link {
+                l.traffic.bytes_in.fetch_add(got, Ordering::Relaxed);
+            }
+            match pulled {
+                Ok(Pulled::Open) => {}
+                Ok(Pulled::Eof) => session.peer_closed(None),
+                Ok(Pulled::NotTls) => {
+                    not_tls = true;
+                    let code = "TLSREQUIRED";
+                    let f = PeerFrame::Refuse { code: code.into(), reason: session::refusal_text(code).into() };
+                    let _ = stream.socket().write(&peer::encode(&f));
+                    if let Some(from) = plain_hello_from(stream.socket()) {
+                        // Unverified (plain): shown only for a node the
+                        // definitions call for, and said to be a claim.
+                        if self.table().link_peers().contains(&from) {
+                            let what = "refused its link: TLSREQUIRED, it linked without TLS (plain; the name is \
+                                        its claim, unverified)";
+                            self.lock().last.insert(from, what.into());
+                        }
+                    }
+                    session.closed(Some("a plain (non-TLS) link, and this node accepts TLS links only".into()));
+                }
+                Err(e) => {
+                    if !dialled && link.is_none() {
+                        // A client certificate the CA check refused: the
+                        // node it claims to be, for rtr show link here.
+                        let wanted = self.table().link_peers();
+                        for name in crate::transport::tls::take_rejected_names() {
+                            if wanted.contains(&name) {
+                                let what = format!(
+                                    "refused its link: {e} (a certificate naming {name}, not signed by this \
+                                     cluster's CA; the name is its claim, unverified)"
+                                );
+                                self.lock().last.insert(name, what);
+                            }
+                        }
+                    }
+                    session.peer_closed(Some(e.to_string()))
+                }
+            }
+            session.tick(now);
+        };
+        finish(&mut stream, &mut session, not_tls);
+        let Some(l) = link else { return Err(why) };
+        let why = if self.stopping.load(Ordering::Acquire) {
+            // `stop` shut the socket: what the read saw was this node's doing.
+            "closed: this node stopped".to_string()
+        } else {
+            why.to_string()
+        };
+        self.lock().up.remove(&l.id);
+        self.note(&l.name, format!("down: {why}"));
+        self.inbox.send(Input::LinkDown(l.id));
+        Ok(())
+    }
+}
+
+/// Move the session's output into the transport and on to the socket, as
+/// far as they take it.
+fn write_out(stream: &mut LinkStream, session: &mut Session, traffic: Option<&Traffic>) -> io::Result<()> {
+    loop {
+        let mut moved = 0;
+        let out = session.pending_output();
+        if !out.is_empty() {
+            moved = stream.push(out)?;
+            session.advance_output(moved);
+            if let Some(t) = traffic {
+                t.bytes_out.fetch_add(moved as u64, Ordering::Relaxed);
+            }
+        }
+        stream.flush()?;
+        if moved == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// The name a plain hello waiting on `sock` claims, if a whole one is there
+/// (a TLS acceptor's report of a plain node; never believed beyond that).
+fn plain_hello_from(mut sock: &TcpStream) -> Option<String> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16 << 10];
+    while got.len() < peer::MAX_PEER_FRAME + 4 {
+        match std::io::Read::read(&mut sock, &mut buf) {
+            Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    let body = crate::protocol::codec::read_frame_max(&mut &got[..], peer::MAX_PEER_FRAME).ok()?;
+    match peer::decode(&body).ok()? {
+        PeerFrame::Hello { from, .. } => Some(from),
+        _ => None,
+    }
+}
+
+/// A session that ended: write what it still has to say (a refusal, TLS's
+/// alert or close) for a short while, then close the connection.
+fn finish(stream: &mut LinkStream, session: &mut Session, drain_plain: bool) {
+    let until = Instant::now() + Duration::from_millis(500);
+    while (!session.pending_output().is_empty() || stream.wants_write()) && Instant::now() < until {
+        if write_out(stream, session, None).is_err() {
+            break;
+        }
+        if session.pending_output().is_empty() && !stream.wants_write() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if drain_plain {
+        // The plain peer's unread hello: closing with it unread would
+        // reset the connection, and the peer might lose the refusal.
+        let mut buf = [0u8; 4096];
+        for _ in 0..256 {
+            match std::io::Read::read(&mut stream.socket(), &mut buf) {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+        }
+    }
+    stream.close();
 }
 
 impl PeerLinks for Links {
@@ -606,63 +758,19 @@ impl EmbeddedNode {
     }
 }
 
-/// Write queued bytes in order; ping when quiet.
-fn writer_loop(
-    mut stream: TcpStream,
-    rx: Receiver<Vec<u8>>,
-    queued: Arc<AtomicUsize>,
-    ping_every: Duration,
-    traffic: &Traffic,
-) {
-    let ping = peer::encode(&PeerFrame::Ping);
-    let ping_every = ping_every.max(Duration::from_millis(100));
-    loop {
-        let (bytes, counted) = match rx.recv_timeout(ping_every) {
-            Ok(b) => (b, true),
-            Err(RecvTimeoutError::Timeout) => (ping.clone(), false),
-            Err(RecvTimeoutError::Disconnected) => break,
-        };
-        let ok = stream.write_all(&bytes).is_ok();
-        if ok {
-            traffic.bytes_out.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        }
-        if counted {
-            queued.fetch_sub(bytes.len(), Ordering::AcqRel);
-        }
-        if !ok {
-            let _ = stream.shutdown(Shutdown::Both);
-            break;
-        }
-    }
-}
-
-/// Read and decode one node-to-node frame; with its size on the wire.
-fn read_peer_frame(src: &mut impl Read) -> Result<(PeerFrame, u64), FrameError> {
-    let body = crate::protocol::codec::read_frame_max(src, MAX_PEER_FRAME)?;
-    // The body and its 4-byte length.
+/// Read and decode one node-to-node frame (the tests' fake peers).
+#[cfg(test)]
+fn read_peer_frame(src: &mut impl std::io::Read) -> Result<(PeerFrame, u64), crate::protocol::codec::FrameError> {
+    let body = crate::protocol::codec::read_frame_max(src, peer::MAX_PEER_FRAME)?;
     Ok((peer::decode(&body)?, body.len() as u64 + 4))
-}
-
-/// What a refused peer is told besides the code: a fixed text per code,
-/// revealing no node name, node id or facility definition to a peer that
-/// may not be a configured node (issue 17). The acceptor's log and `rtr
-/// show link` there keep the full reason.
-fn refusal_text(code: &str) -> &'static str {
-    match code {
-        "VERSION" => "node protocol version not supported",
-        "WRONGNODE" => "the hello names another node",
-        "IDCLASH" => "the node name or id clashes with this node's",
-        "NODENOTCFG" => "the node is not configured here",
-        "FACNOTDEC" => "no shared facility declared",
-        "ROLESMISMATCH" => "facility definitions differ",
-        _ => "refused",
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::facility::FacilityDef;
+    use crate::protocol::peer::PEER_VERSION;
+    use std::io::Write;
 
     fn table(me: &str) -> FacilityTable {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
@@ -827,5 +935,74 @@ mod tests {
             other => panic!("{other:?}"),
         }
         links.stop();
+    }
+
+    /// TLS setups of nodes "a" and "b" of one CA.
+    fn tls_pair() -> (Arc<TlsSetup>, Arc<TlsSetup>) {
+        use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_pem = p.self_signed(&ca_key).unwrap().pem();
+        let issuer = Issuer::new(p, ca_key);
+        let node = |name: &str| {
+            let key = KeyPair::generate().unwrap();
+            let mut p = CertificateParams::new(vec![name.to_string()]).unwrap();
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+            let cert = p.signed_by(&key, &issuer).unwrap().pem();
+            Arc::new(
+                TlsSetup::from_pem(name, ca_pem.as_bytes(), cert.as_bytes(), key.serialize_pem().as_bytes()).unwrap(),
+            )
+        };
+        (node("a"), node("b"))
+    }
+
+    #[test]
+    fn over_tls_a_peer_that_stops_reading_loses_its_link_and_stop_closes_it() {
+        let (a_tls, b_tls) = tls_pair();
+        let cfg = LinkConfig { max_queue: 256 << 10, tls: Some(a_tls), ..LinkConfig::default() };
+        let (links, l, rx) = dial_fake(cfg);
+        // b: the TLS handshake and the welcome, then it reads nothing.
+        let (sock, _) = l.accept().unwrap();
+        let mut b = rustls::StreamOwned::new(b_tls.accept().unwrap(), sock);
+        match read_peer_frame(&mut b).unwrap().0 {
+            PeerFrame::Hello { from, .. } => assert_eq!(from, "a"),
+            other => panic!("{other:?}"),
+        }
+        let w = PeerFrame::Welcome { from: "b".into(), node_id: 22, facilities: table("b").claims() };
+        b.write_all(&peer::encode(&w)).unwrap();
+        b.flush().unwrap();
+        let Input::LinkUp(id, _) = next(&rx) else { panic!("expected the link up") };
+        assert!(links.show().iter().any(|r| r.node == "b" && r.state.contains(", tls, ")), "{:?}", links.show());
+        let chunk = vec![0u8; 64 << 10];
+        let mut sent = 0usize;
+        let down = loop {
+            links.send(id, chunk.clone());
+            sent += chunk.len();
+            if let Ok(Input::LinkDown(d)) = rx.try_recv() {
+                break d;
+            }
+            if sent >= 64 << 20 {
+                match rx.recv_timeout(Duration::from_secs(30)) {
+                    Ok(Input::LinkDown(d)) => break d,
+                    _ => panic!("the link was not dropped after {sent} bytes"),
+                }
+            }
+        };
+        assert_eq!(down, id);
+        // a dials again; this time b reads, and a's stop closes the link.
+        let (sock, _) = l.accept().unwrap();
+        let mut b = rustls::StreamOwned::new(b_tls.accept().unwrap(), sock);
+        let _ = read_peer_frame(&mut b).unwrap();
+        b.write_all(&peer::encode(&w)).unwrap();
+        b.flush().unwrap();
+        let Input::LinkUp(again, _) = next(&rx) else { panic!("expected the link up again") };
+        assert_ne!(again, id);
+        links.stop();
+        match next(&rx) {
+            Input::LinkDown(d) => assert_eq!(d, again),
+            _ => panic!("expected the link down"),
+        }
+        assert!(links.show().iter().any(|r| r.node == "b" && r.state.contains("this node stopped")));
     }
 }

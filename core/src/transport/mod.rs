@@ -7,6 +7,9 @@ pub mod accept;
 pub(crate) mod deadline;
 pub mod links;
 mod repeats;
+pub mod session;
+pub(crate) mod stream;
+pub mod tls;
 pub mod unix;
 
 use std::sync::Arc;

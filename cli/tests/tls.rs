@@ -1,0 +1,305 @@
+//! Mutual TLS on node links (issue 17), with nodes as separate processes on
+//! loopback and certificates made by `rtr cert`: a cluster serves over TLS;
+//! a node without a certificate, with one of another CA, or with one for
+//! another name is refused with the reason in `rtr show link` while the
+//! cluster keeps serving; a man in the middle that changes one byte breaks
+//! the link, which is dialled again, and nothing is lost or doubled.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::nodes::{free_port, lines, Node, WAIT};
+use common::{rtr_within, s, spawn_testkit, testkit_within};
+use rtr_core::protocol::peer::{self, FacilityClaim, PeerFrame, PEER_VERSION};
+use rtr_core::transport::tls::TlsSetup;
+
+/// `rtr cert ca` in `dir`, then `rtr cert node` for each name.
+fn certs(dir: &Path, names: &[&str]) -> PathBuf {
+    let out = rtr_within(&["cert", "ca", "--out", s(dir)], WAIT);
+    assert_eq!(out.code, 0, "{out:?}");
+    for n in names {
+        let out = rtr_within(&["cert", "node", n, "--ca", s(dir), "--out", s(dir)], WAIT);
+        assert_eq!(out.code, 0, "{out:?}");
+    }
+    dir.to_path_buf()
+}
+
+/// The `rtr start` flags of node `name` with the certificates in `dir`.
+fn tls_flags(dir: &Path, name: &str) -> Vec<String> {
+    vec![
+        "--tls-ca".into(),
+        s(&dir.join("ca.pem")).into(),
+        "--tls-cert".into(),
+        s(&dir.join(format!("{name}.pem"))).into(),
+        "--tls-key".into(),
+        s(&dir.join(format!("{name}.key"))).into(),
+    ]
+}
+
+fn start_tls(root: &Path, certs: &Path, name: &str, port: u16, peers: &[(&str, u16)], more: &[&str]) -> Node {
+    let mut flags = tls_flags(certs, name);
+    flags.extend(more.iter().map(|m| m.to_string()));
+    let f: Vec<&str> = flags.iter().map(String::as_str).collect();
+    Node::start_logged(root, name, port, peers, &f)
+}
+
+/// Wait until `n`'s link to `peer` shows `text`; the state then.
+fn wait_state(n: &Node, peer: &str, text: &str) -> String {
+    let until = Instant::now() + WAIT;
+    loop {
+        let st = n.link_state(peer);
+        if st.contains(text) {
+            return st;
+        }
+        assert!(Instant::now() < until, "link to {peer} never said {text:?}: {st}\n{}", n.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const FACILITY: [&str; 9] =
+    ["create", "facility", "crash", "--frontend", "fe,fx,zz", "--router", "tr", "--backend", "be"];
+
+/// `count` transfers from one client on `fe` to the servers on `be`: all
+/// accepted.
+fn serve(fe: &Node, be: &Node, count: usize, state: &Path) {
+    let before = lines(&state.join("client-accepted.log"));
+    let n = count.to_string();
+    let mut clients =
+        spawn_testkit(&["crash-remote", "--clients", "1", "--count", &n, "--state", s(state)], Some(&fe.socket));
+    clients.expect("clients done");
+    let _ = clients.child.wait();
+    assert_eq!(lines(&state.join("client-accepted.log")) - before, count, "{}", be.log());
+}
+
+#[test]
+fn a_tls_cluster_serves_and_refuses_nodes_without_a_valid_certificate() {
+    let root = tempfile::tempdir().unwrap();
+    let ca = certs(&root.path().join("ca"), &["fe", "tr", "be", "fy"]);
+    let other_ca = certs(&root.path().join("other-ca"), &["fx"]);
+    let (fe_p, tr_p, be_p, fx_p, zz_p) = (free_port(), free_port(), free_port(), free_port(), free_port());
+    let peers = [("fe", fe_p), ("tr", tr_p), ("be", be_p), ("fx", fx_p), ("zz", zz_p)];
+    let others = |me: &str| peers.iter().copied().filter(|(n, _)| *n != me).collect::<Vec<_>>();
+    let fe = start_tls(root.path(), &ca, "fe", fe_p, &others("fe"), &[]);
+    let tr = start_tls(root.path(), &ca, "tr", tr_p, &others("tr"), &[]);
+    let be = start_tls(root.path(), &ca, "be", be_p, &others("be"), &[]);
+    for n in [&fe, &tr, &be] {
+        n.ok(&FACILITY);
+    }
+    fe.wait_link_up("tr");
+    be.wait_link_up("tr");
+    // Every link says it is TLS, in the text and in --json.
+    let v = tr.rtr(&["show", "link", "--json"]).json();
+    for r in v["links"].as_array().unwrap().iter().filter(|r| r["state"] == "up") {
+        assert_eq!(r["security"], "tls", "{r}");
+        assert!(r["text"].as_str().unwrap().contains(", tls, "), "{r}");
+    }
+    let state = be.dir.join("state");
+    let servers = spawn_testkit(&["crash-remote", "--servers", "--state", s(&state)], Some(&be.socket));
+    servers.expect("servers open");
+    serve(&fe, &be, 20, &state);
+
+    // 1. fx without a certificate (plain links): refused, and told why.
+    {
+        let fx = Node::start_logged(&root.path().join("plain"), "fx", fx_p, &others("fx"), &[]);
+        fx.ok(&FACILITY);
+        let st = wait_state(&fx, "tr", "TLSREQUIRED");
+        assert!(st.contains("accepts TLS links only"), "{st}");
+        assert!(tr.log().contains("accepts TLS links only"), "{}", tr.log());
+        // tr names it too, as a claim.
+        let st = wait_state(&tr, "fx", "TLSREQUIRED");
+        assert!(st.contains("unverified"), "{st}");
+    }
+    // 2. fx with a certificate of another CA: its TLS handshake with tr
+    //    fails on tr's certificate (unknown issuer), and tr refuses fx's.
+    {
+        let fx = start_tls(&root.path().join("other"), &other_ca, "fx", fx_p, &others("fx"), &[]);
+        fx.ok(&FACILITY);
+        let st = wait_state(&fx, "tr", "invalid peer certificate");
+        assert!(st.contains("TLS: invalid peer certificate: UnknownIssuer"), "{st}");
+    }
+    // 2b. fx trusting this cluster's CA, with a certificate it made itself
+    //     (another CA): tr refuses the certificate and names fx, as its claim.
+    {
+        let flags = [
+            "--tls-ca".to_string(),
+            s(&ca.join("ca.pem")).to_string(),
+            "--tls-cert".into(),
+            s(&other_ca.join("fx.pem")).into(),
+            "--tls-key".into(),
+            s(&other_ca.join("fx.key")).into(),
+        ];
+        let f: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let fx = Node::start_logged(&root.path().join("forged"), "fx", fx_p, &others("fx"), &f);
+        fx.ok(&FACILITY);
+        let st = wait_state(&tr, "fx", "not signed by this cluster's CA");
+        assert!(st.contains("invalid peer certificate: UnknownIssuer") && st.contains("unverified"), "{st}");
+        // fx hears that its certificate was refused.
+        wait_state(&fx, "tr", "alert");
+    }
+    // 3. A certificate of this CA for fy, used to claim to be fx: the TLS
+    //    handshake passes, the hello is refused for the name.
+    let fy = TlsSetup::load("fy", &ca.join("ca.pem"), &ca.join("fy.pem"), &ca.join("fy.key")).unwrap();
+    let answer = {
+        let sock = TcpStream::connect(("127.0.0.1", tr_p)).unwrap();
+        sock.set_read_timeout(Some(WAIT)).unwrap();
+        let mut tls = rustls::StreamOwned::new(fy.dial("tr").unwrap(), sock);
+        let claims = vec![FacilityClaim {
+            name: "CRASH".into(),
+            frontends: vec!["fe".into(), "fx".into(), "zz".into()],
+            routers: vec!["tr".into()],
+            backends: vec!["be".into()],
+        }];
+        let hello = PeerFrame::Hello {
+            version: u32::from(PEER_VERSION),
+            from: "fx".into(),
+            to: "tr".into(),
+            node_id: 0x7777,
+            facilities: claims,
+        };
+        tls.write_all(&peer::encode(&hello)).unwrap();
+        let body = rtr_core::protocol::codec::read_frame_max(&mut tls, peer::MAX_PEER_FRAME).unwrap();
+        peer::decode(&body).unwrap()
+    };
+    match answer {
+        PeerFrame::Refuse { code, reason } => {
+            assert_eq!(code, "CERTNAME", "{reason}");
+            // Nothing of tr's definitions in what the peer is told.
+            assert!(!reason.contains("crash") && !reason.contains("CRASH"), "{reason}");
+        }
+        other => panic!("not refused: {other:?}"),
+    }
+    let st = wait_state(&tr, "fx", "CERTNAME");
+    assert!(st.contains("does not name node fx"), "{st}");
+    // 4. A node answering for zz (tr dials zz) with fy's certificate: tr
+    //    refuses it for the name.
+    let listener = TcpListener::bind(("127.0.0.1", zz_p)).unwrap();
+    let fake = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let Ok((sock, _)) = listener.accept() else { return };
+            let _ = sock.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut tls = rustls::StreamOwned::new(fy.accept().unwrap(), sock);
+            let mut b = [0u8; 64];
+            let _ = tls.read(&mut b); // the handshake, until tr's alert
+        }
+    });
+    let st = wait_state(&tr, "zz", "invalid peer certificate");
+    assert!(st.contains("NotValidForName") || st.contains("not valid for name"), "{st}");
+    let _ = fake.join();
+
+    // The cluster served throughout and still does.
+    assert!(fe.link_state("tr").starts_with("up") && be.link_state("tr").starts_with("up"));
+    serve(&fe, &be, 20, &state);
+    std::thread::sleep(Duration::from_millis(300));
+    drop(servers);
+    let out = testkit_within(&["crash-check", "--state", s(&state)], WAIT);
+    assert!(out.code == 0 && out.stdout.contains("crash check: ok"), "{out:?}");
+}
+
+/// The nodes' logs on the test's standard error if it fails.
+struct LogsOnFailure<'a>(Vec<&'a Node>);
+
+impl Drop for LogsOnFailure<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for n in &self.0 {
+                eprintln!("---- {}:\n{}", n.dir.display(), n.log());
+            }
+        }
+    }
+}
+
+/// A TCP proxy from `listen` to `to` that flips one byte of the client's
+/// stream at offset `at` in each of its first `bad` connections.
+fn flipping_proxy(listen: u16, to: u16, at: usize, bad: usize) -> Arc<AtomicUsize> {
+    let conns = Arc::new(AtomicUsize::new(0));
+    let l = TcpListener::bind(("127.0.0.1", listen)).unwrap();
+    let counted = conns.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(client) = c else { return };
+            let Ok(server) = TcpStream::connect(("127.0.0.1", to)) else { continue };
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            let flip = (n < bad).then_some(at);
+            let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || pump(client, server, flip));
+            std::thread::spawn(move || pump(s2, c2, None));
+        }
+    });
+    conns
+}
+
+fn pump(mut from: TcpStream, mut to: TcpStream, flip: Option<usize>) {
+    let mut buf = [0u8; 16 << 10];
+    let mut seen = 0usize;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Some(at) = flip {
+            if at >= seen && at < seen + n {
+                buf[at - seen] ^= 0x20;
+            }
+        }
+        seen += n;
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Both);
+    let _ = from.shutdown(std::net::Shutdown::Both);
+}
+
+#[test]
+fn a_man_in_the_middle_changing_a_byte_breaks_the_link_and_corrupts_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let ca = certs(&root.path().join("ca"), &["fe", "tr", "be"]);
+    let (fe_p, tr_p, be_p, proxy_p) = (free_port(), free_port(), free_port(), free_port());
+    // fe reaches tr through the proxy; be directly.
+    let fe = start_tls(root.path(), &ca, "fe", fe_p, &[("tr", proxy_p), ("be", be_p)], &[]);
+    let tr = start_tls(root.path(), &ca, "tr", tr_p, &[("fe", fe_p), ("be", be_p)], &[]);
+    let be = start_tls(root.path(), &ca, "be", be_p, &[("fe", fe_p), ("tr", tr_p)], &[]);
+    let _logs = LogsOnFailure(vec![&fe, &tr, &be]);
+    // Past the TLS handshake and the hello: in the transactions' records.
+    let conns = flipping_proxy(proxy_p, tr_p, 6000, 3);
+    for n in [&fe, &tr, &be] {
+        n.ok(&["create", "facility", "crash", "--frontend", "fe", "--router", "tr", "--backend", "be"]);
+    }
+    fe.wait_link_up("tr");
+    be.wait_link_up("tr");
+    let state = be.dir.join("state");
+    let servers = spawn_testkit(&["crash-remote", "--servers", "--state", s(&state)], Some(&be.socket));
+    servers.expect("servers open");
+    // With a start_tx timeout: a transaction caught by a break may be
+    // rejected (the brief's rule: it commits once or is rejected); without
+    // one, 1 run in about 50 stalled after a break (issue noted in the
+    // report; the same stall was not seen with plain links cut at the same
+    // offset in 25 runs, so it is not yet known to be TLS's).
+    let mut clients = spawn_testkit(
+        &["crash-remote", "--clients", "2", "--count", "100", "--timeout-ms", "10000", "--state", s(&state)],
+        Some(&fe.socket),
+    );
+    clients.expect("clients done");
+    let _ = clients.child.wait();
+    let (accepted, rejected) = (lines(&state.join("client-accepted.log")), lines(&state.join("client-rejected.log")));
+    assert_eq!(accepted + rejected, 200, "every transaction ended once");
+    eprintln!(
+        "through a byte-flipping proxy: {accepted} accepted, {rejected} rejected, {} connections",
+        conns.load(Ordering::SeqCst)
+    );
+    // The changed bytes broke links (TLS refused the records), and fe
+    // dialled again each time.
+    assert!(conns.load(Ordering::SeqCst) >= 4, "the link was not broken and dialled again");
+    let log = tr.log() + &fe.log();
+    assert!(log.contains("TLS"), "no TLS error logged:\n{log}");
+    std::thread::sleep(Duration::from_millis(300));
+    drop(servers);
+    let out = testkit_within(&["crash-check", "--state", s(&state)], WAIT);
+    assert!(out.code == 0 && out.stdout.contains("crash check: ok"), "{out:?}");
+}
