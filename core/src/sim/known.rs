@@ -89,7 +89,9 @@
 //! two routers, not run before, showed 6 failing; 9044 (a journal read
 //! before the reader linked to a router, never reported: a disagreement)
 //! and 9079 were fixed; 9023 and 9061 join the list, with 9206 and 9493
-//! (applied twice) left in that batch, untraced.)
+//! (applied twice) left in that batch, untraced. Then 9023 was fixed (a
+//! probe that found a commit left out of the outcome a branch an answer
+//! named but that had not voted again).)
 
 use super::{Faults, SimConfig, ViolationKind};
 
@@ -114,13 +116,6 @@ impl Known {
 }
 
 pub const KNOWN: &[Known] = &[
-    Known {
-        defect: "a transaction the client saw accepted is applied by none of one key range's servers (two routers, every fault; not traced to a cause yet)",
-        seed: 9023,
-        routers: 2,
-        faults: Faults::ALL,
-        kind: ViolationKind::AcceptedNotApplied,
-    },
     Known {
         defect: "a committed transaction presented again as a new one and applied twice (two routers, every fault; not traced to a cause yet)",
         seed: 9061,

@@ -76,7 +76,7 @@ impl Router {
     /// probe, or to an inquiry.
     pub(super) fn inquired(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, parts: Vec<PartId>, state: TxState) {
         if self.txs.get(&tid).and_then(|tx| tx.probe.as_ref()).is_some_and(|p| p.waiting.contains(&from)) {
-            return self.probed(ctx, tid, from, Some(state));
+            return self.probed(ctx, tid, from, Some(state), &parts);
         }
         let Some(q) = self.inquiries.get_mut(&tid) else { return };
         q.waiting.retain(|n| *n != from);

@@ -33,6 +33,12 @@ pub(super) struct Probe {
     /// nodes once the client has it, unless someone is still in doubt.
     pub(super) holders: Vec<String>,
     pub(super) doubt: bool,
+    /// Branches the answers named (their nodes' branches of the
+    /// transaction, this router's now): a commit found by the probe is
+    /// sent to each, voted or not (simulator seed 9023, two routers: a
+    /// branch named by an answer but not yet voted again was left out of
+    /// the outcome, and never applied).
+    pub(super) parts: Vec<crate::node::PartKey>,
     /// A branch failed meanwhile (a backend asks to reject: its servers
     /// kept failing on it): rejected once the probe ends, unless some
     /// backend committed it (simulator seed 5111: rejected while the node
@@ -76,6 +82,7 @@ impl Router {
             aborted: false,
             holders: Vec::new(),
             doubt: false,
+            parts: Vec::new(),
             failed: None,
             timeout_ms,
         });
@@ -157,10 +164,26 @@ impl Router {
     /// backends deliver nothing twice), its timeout armed now, unless its
     /// client's node went meanwhile (then it is let go: its frontend drives
     /// it again; if a backend holds a branch of it, it is rolled back).
-    pub(super) fn probed(&mut self, ctx: &mut Ctx, tid: Tid, from: NodeRef, state: Option<TxState>) {
+    pub(super) fn probed(
+        &mut self,
+        ctx: &mut Ctx,
+        tid: Tid,
+        from: NodeRef,
+        state: Option<TxState>,
+        parts: &[crate::node::PartId],
+    ) {
         let Some(tx) = self.txs.get_mut(&tid) else { return };
         let Some(p) = tx.probe.as_mut() else { return };
         p.waiting.retain(|n| *n != from);
+        if matches!(state, Some(TxState::InDoubt | TxState::Unvoted)) {
+            // Branches still waiting for an outcome (committed ones have
+            // theirs: a commit waiting on them would wait for ever).
+            for part in parts {
+                if !p.parts.contains(&(from, *part)) {
+                    p.parts.push((from, *part));
+                }
+            }
+        }
         match state {
             Some(TxState::Committed) => {
                 p.committed = true;
@@ -178,6 +201,19 @@ impl Router {
         }
         let Some(p) = tx.probe.take() else { return };
         if p.committed {
+            // Only over links still up: a node whose link went since answers
+            // again when it is back (its branch waits for an owner).
+            for key in p.parts.iter().filter(|k| ctx.topo.is_up(k.0)) {
+                if !tx.branches.iter().any(|b| b.part == *key) {
+                    tx.branches.push(super::Branch {
+                        part: *key,
+                        vote: super::VoteState::Pending,
+                        sent: 0,
+                        durable: false,
+                        msgs: Vec::new(),
+                    });
+                }
+            }
             // Its branches (committed, and finished or finishing) stay
             // where they are; only the client is owed the outcome.
             let (fe, gone) = (tx.fe, tx.client_gone);
