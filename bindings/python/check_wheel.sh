@@ -27,7 +27,11 @@ mkdir -p "$out/dist"
 
 # ziglang: zig from PyPI, the linker that targets an old glibc.
 "$py" -m pip install --quiet maturin auditwheel ziglang
-PATH="$(dirname "$py"):$PATH" "$py" -m maturin build --quiet --zig --compatibility manylinux2014 \
+# Where that zig is, for the C compiler wrapper too: the links' TLS crate
+# (ring) compiles C with zig cc inside a build script, where the wrapper
+# did not find zig by itself ("Failed to find zig").
+zig=$("$py" -c 'import ziglang, os; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')
+CARGO_ZIGBUILD_ZIG_PATH="$zig" PATH="$(dirname "$py"):$PATH" "$py" -m maturin build --quiet --zig --compatibility manylinux2014 \
   -m bindings/python/Cargo.toml -o "$out/dist"
 wheel=$(ls "$out"/dist/*.whl)
 echo "wheel: $(basename "$wheel") ($(stat -c %s "$wheel") bytes)"
