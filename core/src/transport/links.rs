@@ -134,7 +134,21 @@ struct State {
     last: BTreeMap<String, String>,
     /// Bytes to and from each peer ever linked, over all its links.
     traffic: BTreeMap<String, Arc<Traffic>>,
+    /// Accepted connections still in their handshake, per peer address
+    /// (each has a thread of its own until it is up or closed).
+    handshaking: HashMap<std::net::IpAddr, usize>,
 }
+
+/// Most accepted connections of one peer address in their handshake at
+/// once: more are closed at once. A legitimate node has one link per peer
+/// node (several nodes may share an address: a host, or loopback in tests),
+/// so this bounds what one address can hold (a thread each, until the hello
+/// timeout) without refusing a real cluster.
+pub const MAX_HANDSHAKES_PER_ADDR: usize = 16;
+/// Most accepted connections in their handshake at once, over all addresses.
+pub const MAX_HANDSHAKES: usize = 256;
+/// Connections closed at accept for those bounds, in this process.
+pub static HANDSHAKES_REFUSED: AtomicU64 = AtomicU64::new(0);
 
 /// One peer's byte counters: added to by its link's thread (relaxed: they
 /// are only read for the metrics), never reset.
@@ -156,6 +170,35 @@ pub struct Links {
     stopping: AtomicBool,
     /// The address actually bound (port 0 in the configuration picks one).
     bound: Option<std::net::SocketAddr>,
+}
+
+/// An accepted connection's place among those in their handshake: given
+/// back once (when the link is up, or when its thread ends).
+struct HandshakeSlot {
+    links: Arc<Links>,
+    ip: std::net::IpAddr,
+    held: bool,
+}
+
+impl HandshakeSlot {
+    fn release(&mut self) {
+        if !std::mem::replace(&mut self.held, false) {
+            return;
+        }
+        let mut st = self.links.lock();
+        if let Some(n) = st.handshaking.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                st.handshaking.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl Drop for HandshakeSlot {
+    fn drop(&mut self) {
+        self.release();
+    }
 }
 
 /// A link's thread's handles while it is registered (up).
@@ -360,14 +403,44 @@ impl Links {
                 }
             };
             backoff.accepted();
+            let Some(slot) = self.handshake_slot(&stream) else {
+                // Over the bounds: closed at once (dropped), no thread.
+                continue;
+            };
             let me = self.clone();
-            let _ = std::thread::Builder::new().name("rtr-link-in".into()).spawn(move || me.accepted(stream));
+            let _ = std::thread::Builder::new().name("rtr-link-in".into()).spawn(move || me.accepted(stream, slot));
         }
+    }
+
+    /// A place among the connections in their handshake for `stream`'s
+    /// address, or None (counted, logged now and then) when that address
+    /// or the node has as many as the bounds allow.
+    fn handshake_slot(self: &Arc<Self>, stream: &TcpStream) -> Option<HandshakeSlot> {
+        let ip = stream.peer_addr().ok()?.ip();
+        let mut st = self.lock();
+        let total: usize = st.handshaking.values().sum();
+        let mine = st.handshaking.get(&ip).copied().unwrap_or(0);
+        if mine >= MAX_HANDSHAKES_PER_ADDR || total >= MAX_HANDSHAKES {
+            drop(st);
+            let n = HANDSHAKES_REFUSED.fetch_add(1, Ordering::Relaxed) + 1;
+            // The first, then every 100th: a flood must not flood the log.
+            if n == 1 || n.is_multiple_of(100) {
+                crate::rtr_log!(
+                    Warn,
+                    "rtr node: a link from {ip} closed at once: {mine} connections from that address and {total} in \
+                     all are in their handshake (bounds {MAX_HANDSHAKES_PER_ADDR} and {MAX_HANDSHAKES}; {n} closed \
+                     so far)"
+                );
+            }
+            return None;
+        }
+        *st.handshaking.entry(ip).or_default() += 1;
+        Some(HandshakeSlot { links: self.clone(), ip, held: true })
     }
 
     /// An incoming connection: handshake as the acceptor, then run the
     /// link on this thread. A failed handshake ends the thread.
-    fn accepted(self: Arc<Self>, sock: TcpStream) {
+    fn accepted(self: Arc<Self>, sock: TcpStream, mut slot: HandshakeSlot) {
         let now = Instant::now();
         let from = sock.peer_addr().map_or_else(|_| "?".into(), |a: SocketAddr| a.to_string());
         let tls = match &self.cfg.tls {
@@ -382,7 +455,9 @@ impl Links {
         };
         let Ok(stream) = LinkStream::new(sock, tls) else { return };
         let session = Session::accept(&self.me, self.node_id, self.table(), self.timers(), now);
-        match self.drive(stream, session, false, &mut || {}) {
+        // The handshake's place is given back when the link is up (or,
+        // by the slot's drop, when the thread ends).
+        match self.drive(stream, session, false, &mut || slot.release()) {
             Ok(()) => {}
             Err(Down::HelloTimeout) => {
                 HELLO_TIMEOUTS.fetch_add(1, Ordering::Relaxed);
@@ -1004,5 +1079,57 @@ mod tests {
             _ => panic!("expected the link down"),
         }
         assert!(links.show().iter().any(|r| r.node == "b" && r.state.contains("this node stopped")));
+    }
+
+    /// One address can hold at most MAX_HANDSHAKES_PER_ADDR connections in
+    /// their handshake (a thread each): the next is closed at once, and a
+    /// place comes back when one of them ends. (Issue 17: a thread per
+    /// connection, without bound, until the hello timeout.)
+    #[test]
+    fn one_address_holds_a_bounded_number_of_handshakes() {
+        use std::io::Read;
+        let cfg = LinkConfig {
+            listen: Some("127.0.0.1:0".into()),
+            hello_timeout: Duration::from_secs(60),
+            ..LinkConfig::default()
+        };
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        let links = Links::start("b".into(), 22, cfg, table("b"), Inbox::new(tx)).unwrap();
+        let addr = links.local_addr().unwrap();
+        let before = HANDSHAKES_REFUSED.load(Ordering::Relaxed);
+        // Silent connections, each waiting for its hello on the node.
+        let idle: Vec<TcpStream> = (0..MAX_HANDSHAKES_PER_ADDR).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        // The accept loop takes them in order: wait until all hold a place.
+        let held = || links.lock().handshaking.values().sum::<usize>();
+        let t0 = Instant::now();
+        while held() < MAX_HANDSHAKES_PER_ADDR && t0.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(held(), MAX_HANDSHAKES_PER_ADDR);
+        // One more: closed at once (end of stream, or reset).
+        let mut extra = TcpStream::connect(addr).unwrap();
+        extra.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut b = [0u8; 1];
+        match extra.read(&mut b) {
+            Ok(0) => {}
+            Err(e) if !crate::transport::deadline::timed_out(&e) => {}
+            other => panic!("the connection over the bound was kept: {other:?}"),
+        }
+        assert!(HANDSHAKES_REFUSED.load(Ordering::Relaxed) > before);
+        // The silent ones go: their places come back, and a new connection
+        // is held again (it waits for its hello: no data, no close).
+        drop(idle);
+        let t0 = Instant::now();
+        while held() > 0 && t0.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(held(), 0);
+        let mut again = TcpStream::connect(addr).unwrap();
+        again.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        match again.read(&mut b) {
+            Err(e) => assert!(crate::transport::deadline::timed_out(&e), "{e}"),
+            Ok(n) => panic!("a connection within the bound was closed or answered ({n} bytes)"),
+        }
+        links.stop();
     }
 }
