@@ -416,19 +416,25 @@ fn with_no_router_left_the_transaction_is_rejected_with_a_clear_status() {
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(tid2), Some(Status::Routerunavailtmo))]);
 }
 
-#[test]
-fn a_server_reject_lost_with_the_router_reaches_the_next_one() {
-    let mut c = ready();
+/// A transaction the client accepted, rejected by its server: tr1 decides
+/// (the vote is carried to it alone) and its outcome to the frontend is
+/// taken off the wire (lost). Returns the tid.
+fn server_reject_unheard(c: &mut Cluster) -> Tid {
     let tid = c.tid();
     c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
     c.take(BE, SERVER);
-    // The server rejects; tr1 decides, but its outcomes (to the frontend
-    // and the backend) are lost with it.
     let now = c.now;
     c.node(BE).handle_request(now, SERVER, Request::Reject { chan: 1, tid, reason: 3, flags: 0 });
     c.pump_only(BE, TR1);
-    let to_fe: Vec<_> = c.take_wire(TR1, FE);
-    assert_eq!(to_fe.len(), 1, "tr1 sent the outcome to the frontend: {:?}", c.wire);
+    assert_eq!(c.take_wire(TR1, FE).len(), 1, "tr1 sent the outcome to the frontend: {:?}", c.wire);
+    tid
+}
+
+#[test]
+fn a_server_reject_lost_with_the_router_reaches_the_next_one() {
+    let mut c = ready();
+    // tr1's outcomes (to the frontend and the backend) are lost with it.
+    server_reject_unheard(&mut c);
     c.kill(TR1);
     let out = c.take(FE, CLIENT);
     assert_eq!(out.len(), 1, "{out:?}");
@@ -2555,13 +2561,7 @@ fn a_taken_over_journal_holding_only_work_for_other_ranges_is_let_go() {
 #[test]
 fn a_rejection_the_client_never_heard_stays_answerable_across_a_restart() {
     let mut c = ready();
-    let tid = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
-    c.take(BE, SERVER);
-    let now = c.now;
-    c.node(BE).handle_request(now, SERVER, Request::Reject { chan: 1, tid, reason: 3, flags: 0 });
-    c.pump_only(BE, TR1);
-    assert_eq!(c.take_wire(TR1, FE).len(), 1, "the outcome to the frontend is lost");
+    let tid = server_reject_unheard(&mut c);
     c.pump();
     let s = c.take(BE, SERVER);
     assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Rejected], "{s:?}");

@@ -877,6 +877,31 @@ mod tests {
         s
     }
 
+    /// Send to link `id`, whose peer reads nothing, until the link is
+    /// dropped (it must be: the queue is bounded). The kernel's buffers
+    /// take a few MB; past them the queue fills and `send` shuts the link
+    /// at once. Its thread reports it down when it next runs, which on a
+    /// loaded machine can take longer than sending 256 MB takes (the test
+    /// failed so in full-suite runs): past 64 MB the report is waited for.
+    fn flood_until_dropped(links: &Links, rx: &Receiver<Input>, id: NodeRef) {
+        let chunk = vec![0u8; 64 << 10];
+        let mut sent = 0usize;
+        let down = loop {
+            links.send(id, chunk.clone());
+            sent += chunk.len();
+            if let Ok(Input::LinkDown(d)) = rx.try_recv() {
+                break d;
+            }
+            if sent >= 64 << 20 {
+                match rx.recv_timeout(Duration::from_secs(30)) {
+                    Ok(Input::LinkDown(d)) => break d,
+                    _ => panic!("the link was not dropped after {sent} bytes"),
+                }
+            }
+        };
+        assert_eq!(down, id);
+    }
+
     fn next(rx: &Receiver<Input>) -> Input {
         rx.recv_timeout(Duration::from_secs(20)).expect("an input from the links")
     }
@@ -917,27 +942,7 @@ mod tests {
         let (links, l, rx) = dial_fake(cfg);
         let _s = welcome(&l); // never read from
         let Input::LinkUp(id, _) = next(&rx) else { panic!("expected the link up") };
-        let chunk = vec![0u8; 64 << 10];
-        let mut sent = 0usize;
-        // The kernel's buffers take a few MB; past them the queue fills
-        // and `send` shuts the link at once. Its threads report it down
-        // when they next run, which on a loaded machine can take longer than
-        // this loop takes to send 256 MB (the test failed so in full-suite
-        // runs): past 64 MB, the report is waited for instead.
-        let down = loop {
-            links.send(id, chunk.clone());
-            sent += chunk.len();
-            if let Ok(Input::LinkDown(d)) = rx.try_recv() {
-                break d;
-            }
-            if sent >= 64 << 20 {
-                match rx.recv_timeout(Duration::from_secs(30)) {
-                    Ok(Input::LinkDown(d)) => break d,
-                    _ => panic!("the link was not dropped after {sent} bytes"),
-                }
-            }
-        };
-        assert_eq!(down, id);
+        flood_until_dropped(&links, &rx, id);
         assert!(links.show().iter().any(|r| r.node == "b" && r.state.starts_with("down")));
         links.stop();
     }
@@ -1049,22 +1054,7 @@ mod tests {
         b.flush().unwrap();
         let Input::LinkUp(id, _) = next(&rx) else { panic!("expected the link up") };
         assert!(links.show().iter().any(|r| r.node == "b" && r.state.contains(", tls, ")), "{:?}", links.show());
-        let chunk = vec![0u8; 64 << 10];
-        let mut sent = 0usize;
-        let down = loop {
-            links.send(id, chunk.clone());
-            sent += chunk.len();
-            if let Ok(Input::LinkDown(d)) = rx.try_recv() {
-                break d;
-            }
-            if sent >= 64 << 20 {
-                match rx.recv_timeout(Duration::from_secs(30)) {
-                    Ok(Input::LinkDown(d)) => break d,
-                    _ => panic!("the link was not dropped after {sent} bytes"),
-                }
-            }
-        };
-        assert_eq!(down, id);
+        flood_until_dropped(&links, &rx, id);
         // a dials again; this time b reads, and a's stop closes the link.
         let (sock, _) = l.accept().unwrap();
         let mut b = rustls::StreamOwned::new(b_tls.accept().unwrap(), sock);
