@@ -27,8 +27,8 @@
 //!   (`fdatasync`) and the ownership check passed. An append with
 //!   `sync = false` completes after its write and an ownership check after
 //!   it (a batch of unsynced appends alone shares the next batch's check,
-//!   or has one of its own about 2 ms later); it becomes durable with the
-//!   next sync.
+//!   or has one of its own about 2 ms later, where only a proven fence
+//!   fails it, as the idle check); it becomes durable with the next sync.
 //! - **ownership**: one owner at a time (OS lock), and fencing by epoch for
 //!   when the lock is not reliable; a fenced owner acknowledges nothing more,
 //!   and what it still writes (a late batch, or two when the first holds

@@ -1277,3 +1277,41 @@ fn an_unchecked_append_is_settled_when_the_last_handle_goes_and_learns_of_a_fenc
     drop(a);
     assert!(matches!(rx.try_recv(), Ok((1, Err(JournalError::Fenced { mine: 1, current: 2 })))));
 }
+
+#[test]
+fn a_barrier_is_never_left_waiting_for_the_settle_time() {
+    let d = tempfile::tempdir().unwrap();
+    let (j, _) = new_journal(d.path());
+    j.settle_after(Duration::from_secs(60));
+    let (tx, rx) = crossbeam_channel::unbounded();
+    // Each unsynced append right before a barrier: in one batch or two, the
+    // barrier completes at once, after it.
+    for n in 0..20u64 {
+        append_to(&j, n, false, b"unsynced", &tx);
+        let t0 = Instant::now();
+        j.append_wait(Vec::new(), false).unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(30), "the barrier waited for the settle time");
+        assert!(matches!(rx.try_recv(), Ok((m, Ok(()))) if m == n));
+    }
+}
+
+#[test]
+fn a_settling_check_that_cannot_read_the_epoch_proves_no_fence() {
+    // As the idle check: a journal directory removed under an exiting
+    // process is no error at its exit drain (a barrier); the next write's
+    // check still ends ownership.
+    let d = tempfile::tempdir().unwrap();
+    let (j, _) = new_journal(d.path());
+    let lost = loss_channel(&j);
+    j.settle_after(Duration::from_secs(60));
+    let before = j.stats().records_written;
+    let (tx, rx) = crossbeam_channel::unbounded();
+    append_to(&j, 1, false, b"unsynced", &tx);
+    wait_written(&j, before + 1);
+    fs::remove_file(d.path().join("epoch")).unwrap();
+    j.append_wait(Vec::new(), false).unwrap();
+    assert!(matches!(rx.try_recv(), Ok((1, Ok(())))));
+    assert!(lost.try_recv().is_err(), "ownership ended without a fence");
+    assert!(matches!(append1(&j, 2, RecordKind::Msg, b"synced"), Err(JournalError::Io { .. })));
+    assert!(matches!(lost.try_recv(), Ok(JournalError::Io { .. })));
+}

@@ -452,8 +452,8 @@ impl Writer {
         }
     }
 
-    /// Runs the unchecked completions with the outcome of a check now: as
-    /// the check after a write, any failure ends ownership.
+    /// Runs the unchecked completions with the outcome of a check now
+    /// ([`Writer::settling_check`]).
     fn settle(&mut self) {
         if self.unchecked.is_empty() {
             return;
@@ -461,16 +461,31 @@ impl Writer {
         let verdict = match self.state_error() {
             Some(e) => Err(e),
             None => {
-                self.owner_checks += 1;
-                let r = owner::check(&*self.fs, &self.dir, self.epoch);
-                if let Err(e) = &r {
-                    self.end_ownership(e);
-                }
+                let r = self.settling_check();
                 self.publish_stats();
                 r
             }
         };
         self.run_unchecked(&verdict);
+    }
+
+    /// The check of unchecked appends made apart from any write (after
+    /// [`SETTLE_AFTER`], at a barrier, when the last handle goes): as the
+    /// idle check, only a proven fence ends ownership and is the outcome.
+    /// An epoch file that cannot be read (a journal directory removed
+    /// under a process that is exiting, say) proves no fence: their writes
+    /// went through and, unsynced, promised nothing more, and the check
+    /// after the next write decides, ending ownership on any error as it
+    /// always has. A barrier's exit drain then reports no error, as before.
+    fn settling_check(&mut self) -> Result<(), JournalError> {
+        self.owner_checks += 1;
+        match owner::check(&*self.fs, &self.dir, self.epoch) {
+            Err(e @ JournalError::Fenced { .. }) => {
+                self.end_ownership(&e);
+                Err(e)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Runs the unchecked completions, in order, with `verdict`.
@@ -572,6 +587,8 @@ impl Writer {
     ) -> (Vec<Result<(), JournalError>>, bool) {
         let settle = !self.unchecked.is_empty();
         let mut checked = true;
+        // A barrier (an empty unsynced append) is never left waiting.
+        let mut barrier = false;
         // Ok for an append placed (or skipped after a failure): the batch's
         // failure, if any, replaces it at the end; Err for one refused alone.
         let appends = batch.len() as u64;
@@ -588,7 +605,10 @@ impl Writer {
                 // An empty append without sync asks for nothing but its
                 // place in the order (a barrier: its completion comes after
                 // every earlier append's): no write, sync or check for it.
-                Ok(()) if records.is_empty() && !sync => outcomes.push(Ok(())),
+                Ok(()) if records.is_empty() && !sync => {
+                    barrier = true;
+                    outcomes.push(Ok(()));
+                }
                 Ok(()) => {
                     need_sync |= sync;
                     placed = true;
@@ -603,7 +623,7 @@ impl Writer {
         }
         if failure.is_none() && placed {
             self.batch_appends.record(appends);
-            let defer = may_defer && !need_sync && !settle && outcomes.iter().all(Result::is_ok);
+            let defer = may_defer && !need_sync && !settle && !barrier && outcomes.iter().all(Result::is_ok);
             let check = |w: &mut Writer| {
                 w.owner_checks += 1;
                 owner::check(&*w.fs, &w.dir, w.epoch)
@@ -614,8 +634,9 @@ impl Writer {
                 Ok(()) => failure = check(self).err(),
             }
         } else if failure.is_none() && settle {
-            self.owner_checks += 1;
-            failure = owner::check(&*self.fs, &self.dir, self.epoch).err();
+            // Nothing written (barriers, refusals): the earlier unchecked
+            // appends' own check.
+            failure = self.settling_check().err();
         }
         if let Some(e) = &failure {
             self.end_ownership(e);
