@@ -25,12 +25,15 @@
 //! - **durability**: an append with `sync = true` completes `Ok` only after
 //!   its records (and every earlier record) are on stable storage
 //!   (`fdatasync`) and the ownership check passed. An append with
-//!   `sync = false` completes after its write; it becomes durable with the
-//!   next sync.
+//!   `sync = false` completes after its write and an ownership check after
+//!   it (a batch of unsynced appends alone shares the next batch's check,
+//!   or has one of its own about 2 ms later, where only a proven fence
+//!   fails it, as the idle check); it becomes durable with the next sync.
 //! - **ownership**: one owner at a time (OS lock), and fencing by epoch for
 //!   when the lock is not reliable; a fenced owner acknowledges nothing more,
-//!   and what it still writes (one late batch, into the segment it holds
-//!   open) never lands in a file a later owner reuses.
+//!   and what it still writes (a late batch, or two when the first holds
+//!   unsynced appends only, into the segment it holds open) never lands in
+//!   a file a later owner reuses.
 //! - **failure**: the first failed write or sync ends ownership: that batch
 //!   fails with [`JournalError::Io`], every later call with
 //!   [`JournalError::Poisoned`]. The files and the lock are released at once,
@@ -257,6 +260,10 @@ pub struct JournalStats {
     pub sync_us: crate::histogram::Histogram,
     /// Appends written by each group commit (one write, at most one sync).
     pub batch_appends: crate::histogram::Histogram,
+    /// Ownership checks (reads of the epoch file) after writes: one per
+    /// group commit, but a batch of unsynced appends alone shares the next
+    /// batch's check (see the writer's `SETTLE_AFTER`).
+    pub owner_checks: u64,
 }
 
 /// Called exactly once with the outcome of an append.
@@ -381,6 +388,15 @@ impl Journal {
     #[cfg(test)]
     pub(crate) fn no_idle_check(&self) {
         self.inner.shared.no_idle_check.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Test switch: how long completions of unsynced appends may wait for
+    /// their ownership check (the writer's `SETTLE_AFTER`), from the
+    /// writer's next wait on.
+    #[cfg(test)]
+    pub(crate) fn settle_after(&self, d: std::time::Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1);
+        self.inner.shared.settle_after_us.store(us, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Test fail point: the writer's next data write fails.

@@ -233,11 +233,15 @@ pub fn remove_stale_temporaries(fs: &dyn Storage, dir: &Path) {
 }
 
 /// The fencing check: `Ok` while no later epoch has been claimed.
+/// After every group commit: one stat (the next claim's name, normally
+/// missing) and one open, read and close of the epoch file.
 pub fn check(fs: &dyn Storage, dir: &Path, mine: u64) -> Result<(), JournalError> {
     if fs.exists(&dir.join(claim_name(mine + 1))) {
         return Err(JournalError::Fenced { mine, current: mine + 1 });
     }
-    let current = read_epoch(fs, dir)?;
+    let p = epoch_path(dir);
+    let bytes = fs.read_small(&p, EPOCH_BYTES).map_err(|e| io_err(&p, e))?;
+    let current = decode_epoch(&bytes).map_err(|why| JournalError::Corrupt { file: p, offset: 0, why })?;
     if current > mine {
         Err(JournalError::Fenced { mine, current })
     } else {
@@ -267,6 +271,24 @@ mod tests {
         // Only the epoch file is left: no temporaries.
         let names: Vec<_> = fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn the_check_reads_the_epoch_file_whole_and_refuses_a_longer_or_shorter_one() {
+        let d = tempfile::tempdir().unwrap();
+        write_epoch(&RealFs, d.path(), 5).unwrap();
+        assert_eq!(RealFs.read_small(&epoch_path(d.path()), EPOCH_BYTES).unwrap(), encode_epoch(5));
+        assert!(check(&RealFs, d.path(), 5).is_ok());
+        // A valid epoch followed by anything more is not an epoch file.
+        let mut long = encode_epoch(5).to_vec();
+        long.extend_from_slice(&[0u8; 100]);
+        fs::write(epoch_path(d.path()), &long).unwrap();
+        assert_eq!(RealFs.read_small(&epoch_path(d.path()), EPOCH_BYTES).unwrap().len(), EPOCH_BYTES + 1);
+        assert!(matches!(check(&RealFs, d.path(), 5), Err(JournalError::Corrupt { offset: 0, .. })));
+        fs::write(epoch_path(d.path()), &encode_epoch(5)[..7]).unwrap();
+        assert!(matches!(check(&RealFs, d.path(), 5), Err(JournalError::Corrupt { offset: 0, .. })));
+        fs::remove_file(epoch_path(d.path())).unwrap();
+        assert!(matches!(check(&RealFs, d.path(), 5), Err(JournalError::Io { .. })));
     }
 
     #[test]

@@ -1166,3 +1166,152 @@ fn stats_time_every_sync_and_size_every_group_commit() {
     assert_eq!(st.batch_appends.sum - before.batch_appends.sum, 6);
     assert!(st.bytes_used > before.bytes_used && st.bytes_used <= st.bytes_capacity, "{st:?}");
 }
+
+/// Waits (bounded) until `j` has written `n` records in all.
+fn wait_written(j: &Journal, n: u64) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while j.stats().records_written < n {
+        assert!(Instant::now() < until, "the writer did not write: {:?}", j.stats());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// An append whose outcome is sent on `tx` with `n`.
+fn append_to(
+    j: &Journal,
+    n: u64,
+    sync: bool,
+    payload: &[u8],
+    tx: &crossbeam_channel::Sender<(u64, Result<(), JournalError>)>,
+) {
+    let tx = tx.clone();
+    j.append(vec![(tid(n), RecordKind::Msg, payload.to_vec())], sync, Box::new(move |r| tx.send((n, r)).unwrap()));
+}
+
+#[test]
+fn an_unsynced_batch_shares_the_next_batchs_ownership_check() {
+    let d = tempfile::tempdir().unwrap();
+    let (j, _) = new_journal(d.path());
+    // Long enough that only the next batch can settle it.
+    j.settle_after(Duration::from_secs(60));
+    let before = j.stats();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    append_to(&j, 1, false, b"unsynced", &tx);
+    wait_written(&j, before.records_written + 1);
+    // Written, and not acknowledged: no check has run since its write.
+    assert!(rx.try_recv().is_err(), "an unsynced append completed before a check");
+    assert_eq!(j.stats().owner_checks, before.owner_checks);
+    // The next batch, a synced one, checks once for both, the earlier first.
+    append1(&j, 2, RecordKind::Msg, b"synced").unwrap();
+    assert!(matches!(rx.try_recv(), Ok((1, Ok(())))));
+    assert_eq!(j.stats().owner_checks, before.owner_checks + 1);
+    // A barrier (an empty append) settles an unchecked one too, after it.
+    append_to(&j, 3, false, b"unsynced-2", &tx);
+    wait_written(&j, before.records_written + 3);
+    let t0 = Instant::now();
+    j.append_wait(Vec::new(), false).unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(30), "the barrier waited for the settle time");
+    assert!(matches!(rx.try_recv(), Ok((3, Ok(())))));
+    assert_eq!(j.stats().owner_checks, before.owner_checks + 2);
+    // Two unsynced batches in a row: the second checks for both.
+    append_to(&j, 4, false, b"u4", &tx);
+    wait_written(&j, before.records_written + 4);
+    append_to(&j, 5, false, b"u5", &tx);
+    assert!(matches!(rx.recv_timeout(Duration::from_secs(10)), Ok((4, Ok(())))));
+    assert!(matches!(rx.recv_timeout(Duration::from_secs(10)), Ok((5, Ok(())))));
+    assert_eq!(j.stats().owner_checks, before.owner_checks + 3);
+}
+
+#[test]
+fn a_fenced_writers_commit_is_refused_after_an_unchecked_write() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = new_journal(d.path());
+    a.no_idle_check();
+    a.settle_after(Duration::from_secs(60));
+    append1(&a, 1, RecordKind::Msg, b"a-before").unwrap();
+    let before = a.stats().records_written;
+    let (tx, rx) = crossbeam_channel::unbounded();
+    // Written before the fence, its check left to the next batch.
+    append_to(&a, 2, false, b"a-unsynced", &tx);
+    wait_written(&a, before + 1);
+    assert!(rx.try_recv().is_err(), "acknowledged before a check");
+    let (b, rb) = open(&cfg(d.path()), Takeover::Force).unwrap();
+    assert_eq!(payloads(&rb.records), [b"a-before".to_vec(), b"a-unsynced".to_vec()]);
+    // A's commit (synced) is refused, and so is the unchecked append before
+    // it, first: a fenced owner acknowledges nothing.
+    append_to(&a, 3, true, b"a-commit", &tx);
+    let got: Vec<_> = (0..2).map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap()).collect();
+    assert!(
+        matches!(
+            &got[..],
+            [
+                (2, Err(JournalError::Fenced { mine: 1, current: 2 })),
+                (3, Err(JournalError::Fenced { mine: 1, current: 2 }))
+            ]
+        ),
+        "{got:?}"
+    );
+    append1(&b, 4, RecordKind::Msg, b"b-1").unwrap();
+    // The refused commit reached the disk past the seal: stale, never counted.
+    let s = scan(d.path()).unwrap();
+    assert!(s.entries.iter().filter(|e| e.record.payload == b"a-commit").all(|e| e.stale));
+    drop(a);
+    drop(b);
+    let (_c, rc) = open(&cfg(d.path()), Takeover::Normal).unwrap();
+    assert_eq!(payloads(&rc.records), [b"a-before".to_vec(), b"a-unsynced".to_vec(), b"b-1".to_vec()]);
+}
+
+#[test]
+fn an_unchecked_append_is_settled_when_the_last_handle_goes_and_learns_of_a_fence() {
+    let d = tempfile::tempdir().unwrap();
+    let (a, _) = new_journal(d.path());
+    a.no_idle_check();
+    a.settle_after(Duration::from_secs(60));
+    let before = a.stats().records_written;
+    let (tx, rx) = crossbeam_channel::unbounded();
+    append_to(&a, 1, false, b"a-unsynced", &tx);
+    wait_written(&a, before + 1);
+    let (_b, _) = open(&cfg(d.path()), Takeover::Force).unwrap();
+    assert!(rx.try_recv().is_err());
+    // Dropping the last handle waits for the writer, which checks first.
+    drop(a);
+    assert!(matches!(rx.try_recv(), Ok((1, Err(JournalError::Fenced { mine: 1, current: 2 })))));
+}
+
+#[test]
+fn a_barrier_is_never_left_waiting_for_the_settle_time() {
+    let d = tempfile::tempdir().unwrap();
+    let (j, _) = new_journal(d.path());
+    j.settle_after(Duration::from_secs(60));
+    let (tx, rx) = crossbeam_channel::unbounded();
+    // Each unsynced append right before a barrier: in one batch or two, the
+    // barrier completes at once, after it.
+    for n in 0..20u64 {
+        append_to(&j, n, false, b"unsynced", &tx);
+        let t0 = Instant::now();
+        j.append_wait(Vec::new(), false).unwrap();
+        assert!(t0.elapsed() < Duration::from_secs(30), "the barrier waited for the settle time");
+        assert!(matches!(rx.try_recv(), Ok((m, Ok(()))) if m == n));
+    }
+}
+
+#[test]
+fn a_settling_check_that_cannot_read_the_epoch_proves_no_fence() {
+    // As the idle check: a journal directory removed under an exiting
+    // process is no error at its exit drain (a barrier); the next write's
+    // check still ends ownership.
+    let d = tempfile::tempdir().unwrap();
+    let (j, _) = new_journal(d.path());
+    let lost = loss_channel(&j);
+    j.settle_after(Duration::from_secs(60));
+    let before = j.stats().records_written;
+    let (tx, rx) = crossbeam_channel::unbounded();
+    append_to(&j, 1, false, b"unsynced", &tx);
+    wait_written(&j, before + 1);
+    fs::remove_file(d.path().join("epoch")).unwrap();
+    j.append_wait(Vec::new(), false).unwrap();
+    assert!(matches!(rx.try_recv(), Ok((1, Ok(())))));
+    assert!(lost.try_recv().is_err(), "ownership ended without a fence");
+    assert!(matches!(append1(&j, 2, RecordKind::Msg, b"synced"), Err(JournalError::Io { .. })));
+    assert!(matches!(lost.try_recv(), Ok(JournalError::Io { .. })));
+}

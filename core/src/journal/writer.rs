@@ -3,7 +3,9 @@
 //! Loop: wait for one request, take every other request already queued,
 //! encode them into one buffer, write it with one positioned write, then one
 //! `fdatasync` if any request asked for durability, then the ownership check
-//! (re-read the epoch file), then call the completions in order. There is no
+//! (re-read the epoch file), then call the completions in order. (A batch of
+//! unsynced appends alone may leave its check, and so its completions, to
+//! the next batch: see [`SETTLE_AFTER`].) There is no
 //! timer: a request that arrives while idle is written at once, and requests
 //! that arrive during a sync form the next batch. (After a batch the writer
 //! lingers 50 µs, yielding, before it sleeps: see [`LINGER`].)
@@ -24,7 +26,9 @@
 //!
 //! Invariants:
 //! - nothing is acknowledged before the batch's write, its sync (when
-//!   asked) and the epoch check all succeeded;
+//!   asked) and an epoch check after them all succeeded (the check of a
+//!   batch of unsynced appends may be the next batch's, or the settling
+//!   check [`SETTLE_AFTER`] later: its completions wait for it);
 //! - the first failed write or sync ends ownership (state `Poisoned`, files
 //!   and lock released); it is never retried, because after a failed
 //!   `fsync` the kernel may have dropped the dirty pages and a retry could
@@ -46,7 +50,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -76,6 +80,9 @@ pub(crate) struct Shared {
     pub fail_next_write: AtomicBool,
     /// For tests of a fenced owner that has not noticed yet: no idle check.
     pub no_idle_check: AtomicBool,
+    /// For tests: how long unchecked completions wait for a check
+    /// (microseconds; 0: [`SETTLE_AFTER`]).
+    pub settle_after_us: AtomicU64,
     lost: Mutex<Lost>,
 }
 
@@ -193,6 +200,13 @@ pub(crate) struct Writer {
     sync_us: Histogram,
     /// Appends written together by each group commit.
     batch_appends: Histogram,
+    /// Ownership checks (epoch file reads) after writes.
+    owner_checks: u64,
+    /// Completions of unsynced appends written but not yet checked, in
+    /// order: they run, before any later completion, with the outcome of
+    /// the next check (`commit_batch` with `may_defer`, [`Writer::settle`]).
+    /// Only the thread driver defers; the stepped journal never does.
+    unchecked: Vec<Completion>,
 }
 
 /// How long the writer keeps looking for the next request before it sleeps.
@@ -206,6 +220,24 @@ const LINGER: Duration = Duration::from_micros(50);
 /// ownership anyway (one open and 12-byte read of the epoch file, one stat):
 /// the bound on how long an idle fenced owner goes unaware.
 pub(crate) const IDLE_CHECK: Duration = Duration::from_secs(1);
+
+/// How long the completions of a batch of unsynced appends alone may wait
+/// for their ownership check, which the next batch's check settles (and
+/// otherwise a check of their own after this time).
+///
+/// Why: the node's unsynced appends (a transaction's Done record after the
+/// servers' acknowledgements, its first records) carry nothing the node
+/// waits for, and at one client they alternate with synced commits; a
+/// check per batch read the epoch file twice per transaction. Deferring
+/// the unsynced batch's check to the commit that follows halves that, and
+/// keeps the journal's promise: no append completes `Ok` before a check
+/// that came after its write, so a fenced owner acknowledges nothing (its
+/// unsynced records get the fence's error with the next check). What a
+/// fenced owner may still write meanwhile, unchecked, is at most one
+/// unsynced batch more than before, into the segment it holds (a roll
+/// checks first): past the new owner's seal, ignored by recovery, in a file
+/// no later owner reuses (`recover::late_writers`).
+pub(crate) const SETTLE_AFTER: Duration = Duration::from_millis(2);
 
 enum Next {
     Request(Request),
@@ -355,6 +387,8 @@ impl Writer {
             syncs: 0,
             sync_us: Histogram::default(),
             batch_appends: Histogram::default(),
+            owner_checks: 0,
+            unchecked: Vec::new(),
             records: 0,
             batches: 0,
             recycled,
@@ -388,22 +422,78 @@ impl Writer {
     pub fn run(mut self, rx: Receiver<Request>) {
         loop {
             // Only an owner has anything to check; once ownership ended, sleep.
+            // Unchecked completions are settled soon whatever the state.
             let check = matches!(self.state, State::Owner) && !self.shared.no_idle_check.load(Ordering::Relaxed);
-            let idle = check.then_some(IDLE_CHECK);
+            let idle = if self.unchecked.is_empty() { check.then_some(IDLE_CHECK) } else { Some(self.settle_after()) };
             match next_request(&rx, idle) {
                 Next::Request(first) => {
                     let mut batch = vec![first];
                     batch.extend(rx.try_iter());
                     self.process(batch);
                 }
+                Next::Idle if !self.unchecked.is_empty() => self.settle(),
                 Next::Idle => {
                     let _ = self.idle_check();
                 }
                 Next::Closed => break,
             }
         }
-        // Last handle dropped: make everything written durable.
+        // Last handle dropped: settle what waits for a check, and make
+        // everything written durable.
+        self.settle();
         let _ = self.finish();
+    }
+
+    /// [`SETTLE_AFTER`], or what a test set instead.
+    fn settle_after(&self) -> Duration {
+        match self.shared.settle_after_us.load(Ordering::Relaxed) {
+            0 => SETTLE_AFTER,
+            us => Duration::from_micros(us),
+        }
+    }
+
+    /// Runs the unchecked completions with the outcome of a check now
+    /// ([`Writer::settling_check`]).
+    fn settle(&mut self) {
+        if self.unchecked.is_empty() {
+            return;
+        }
+        let verdict = match self.state_error() {
+            Some(e) => Err(e),
+            None => {
+                let r = self.settling_check();
+                self.publish_stats();
+                r
+            }
+        };
+        self.run_unchecked(&verdict);
+    }
+
+    /// The check of unchecked appends made apart from any write (after
+    /// [`SETTLE_AFTER`], at a barrier, when the last handle goes): as the
+    /// idle check, only a proven fence ends ownership and is the outcome.
+    /// An epoch file that cannot be read (a journal directory removed
+    /// under a process that is exiting, say) proves no fence: their writes
+    /// went through and, unsynced, promised nothing more, and the check
+    /// after the next write decides, ending ownership on any error as it
+    /// always has. A barrier's exit drain then reports no error, as before.
+    fn settling_check(&mut self) -> Result<(), JournalError> {
+        self.owner_checks += 1;
+        match owner::check(&*self.fs, &self.dir, self.epoch) {
+            Err(e @ JournalError::Fenced { .. }) => {
+                self.end_ownership(&e);
+                Err(e)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs the unchecked completions, in order, with `verdict`.
+    fn run_unchecked(&mut self, verdict: &Result<(), JournalError>) {
+        for done in self.unchecked.drain(..) {
+            let r = verdict.as_ref().map_err(JournalError::duplicate).copied();
+            let _ = catch_unwind(AssertUnwindSafe(move || done(r)));
+        }
     }
 
     /// Makes everything written durable if this is still the owner (the
@@ -455,7 +545,17 @@ impl Writer {
     }
 
     fn process(&mut self, batch: Vec<Request>) {
-        let outcomes = self.commit(batch.iter().map(|r| (r.records.as_slice(), r.sync)));
+        let (outcomes, checked) = self.commit_batch(batch.iter().map(|r| (r.records.as_slice(), r.sync)), true);
+        if !checked {
+            // Written, every outcome Ok, no check yet: their completions
+            // wait for the next one.
+            self.unchecked.extend(batch.into_iter().map(|r| r.done));
+            return;
+        }
+        // This batch's check (or the failure that ended ownership) is also
+        // the outcome of the earlier unchecked appends, which come first.
+        let verdict = self.state_error().map_or(Ok(()), Err);
+        self.run_unchecked(&verdict);
         for (req, result) in batch.into_iter().zip(outcomes) {
             let done = req.done;
             let _ = catch_unwind(AssertUnwindSafe(move || done(result)));
@@ -471,6 +571,24 @@ impl Writer {
         &mut self,
         batch: impl ExactSizeIterator<Item = (&'a [(Tid, RecordKind, Vec<u8>)], bool)>,
     ) -> Vec<Result<(), JournalError>> {
+        self.commit_batch(batch, false).0
+    }
+
+    /// [`Writer::commit`]; with `may_defer`, a batch whose appends are all
+    /// unsynced, all placed, is written without its ownership check when
+    /// no earlier batch waits for one: then it returns `false` (outcomes
+    /// not final: the caller keeps the completions in `unchecked`). Any
+    /// batch while some wait for a check runs one, also a batch that
+    /// writes nothing (a barrier): `true`.
+    fn commit_batch<'a>(
+        &mut self,
+        batch: impl ExactSizeIterator<Item = (&'a [(Tid, RecordKind, Vec<u8>)], bool)>,
+        may_defer: bool,
+    ) -> (Vec<Result<(), JournalError>>, bool) {
+        let settle = !self.unchecked.is_empty();
+        let mut checked = true;
+        // A barrier (an empty unsynced append) is never left waiting.
+        let mut barrier = false;
         // Ok for an append placed (or skipped after a failure): the batch's
         // failure, if any, replaces it at the end; Err for one refused alone.
         let appends = batch.len() as u64;
@@ -487,7 +605,10 @@ impl Writer {
                 // An empty append without sync asks for nothing but its
                 // place in the order (a barrier: its completion comes after
                 // every earlier append's): no write, sync or check for it.
-                Ok(()) if records.is_empty() && !sync => outcomes.push(Ok(())),
+                Ok(()) if records.is_empty() && !sync => {
+                    barrier = true;
+                    outcomes.push(Ok(()));
+                }
                 Ok(()) => {
                     need_sync |= sync;
                     placed = true;
@@ -502,9 +623,20 @@ impl Writer {
         }
         if failure.is_none() && placed {
             self.batch_appends.record(appends);
-            if let Err(e) = self.flush(need_sync).and_then(|()| owner::check(&*self.fs, &self.dir, self.epoch)) {
-                failure = Some(e);
+            let defer = may_defer && !need_sync && !settle && !barrier && outcomes.iter().all(Result::is_ok);
+            let check = |w: &mut Writer| {
+                w.owner_checks += 1;
+                owner::check(&*w.fs, &w.dir, w.epoch)
+            };
+            match self.flush(need_sync) {
+                Err(e) => failure = Some(e),
+                Ok(()) if defer => checked = false,
+                Ok(()) => failure = check(self).err(),
             }
+        } else if failure.is_none() && settle {
+            // Nothing written (barriers, refusals): the earlier unchecked
+            // appends' own check.
+            failure = self.settling_check().err();
         }
         if let Some(e) = &failure {
             self.end_ownership(e);
@@ -516,7 +648,7 @@ impl Writer {
                 *o = Err(f.duplicate());
             }
         }
-        outcomes
+        (outcomes, checked)
     }
 
     /// Ends ownership for good after `e`; releases the files and the lock.
@@ -745,6 +877,7 @@ impl Writer {
             recycled: self.recycled,
             sync_us: self.sync_us.clone(),
             batch_appends: self.batch_appends.clone(),
+            owner_checks: self.owner_checks,
         };
         if let Ok(mut g) = self.shared.stats.lock() {
             *g = s;

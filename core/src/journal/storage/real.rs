@@ -53,6 +53,32 @@ impl Storage for RealFs {
         fs::read(path)
     }
 
+    fn read_small(&self, path: &Path, expect: usize) -> io::Result<Vec<u8>> {
+        use std::io::Read;
+        let mut f = File::open(path)?;
+        // One byte more than expected: a read that fills `expect` bytes and
+        // not the one after has found the end (a regular file's read comes
+        // back short only at its end); anything else reads on to the end or
+        // the extra byte.
+        let mut buf = vec![0u8; expect + 1];
+        let mut n = 0;
+        loop {
+            match f.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => {
+                    n += k;
+                    if n == expect || n == buf.len() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        buf.truncate(n);
+        Ok(buf)
+    }
+
     fn open(&self, path: &Path, how: Open, read: bool) -> io::Result<Box<dyn StorageFile>> {
         let mut o = OpenOptions::new();
         // Files made here are 0600 (umask can only take bits away).
