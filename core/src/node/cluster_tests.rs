@@ -1231,7 +1231,15 @@ fn a_committed_transaction_driven_again_after_a_takeover_gets_its_outcome_not_a_
     // A router drives t1 again at be2 (now active for the range).
     let part = c.node(BE2).show_partitions().0[0].id;
     let now = c.now;
-    let again = ToBackend::Msg { tid: t1, part, index: 0, data: msg(5, "one"), first: true, flags: flags::sen::ACCEPT };
+    let again = ToBackend::Msg {
+        tid: t1,
+        part,
+        index: 0,
+        data: msg(5, "one"),
+        first: true,
+        flags: flags::sen::ACCEPT,
+        drive: 0,
+    };
     c.node(BE2).peer_input(now, peer_ref(TR2), Internal::Be(again));
     c.collect();
     assert!(c.take(BE2, SERVER).is_empty(), "presented again");
@@ -1918,7 +1926,7 @@ fn an_adopted_commit_of_a_branch_held_undecided_is_made_durable_first() {
     assert!(!c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Commit));
     // tr1 hands the committed branch to the range's active partition.
     let part = c.node(BE).show_partitions().0[0].id;
-    let adopt = ToBackend::Adopt { part, tid: t1, msgs: vec![msg(5, "one")], reason: 0 };
+    let adopt = ToBackend::Adopt { part, tid: t1, msgs: vec![msg(5, "one")], reason: 0, drive: crate::node::NO_DRIVE };
     c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(adopt));
     c.collect();
     let answers = c.take_wire(BE, TR1);
@@ -2375,7 +2383,7 @@ fn a_re_driven_transaction_rejected_through_one_router_is_refused_to_another_tha
     c.node(TR1).link_down(now, peer_ref(FE));
     c.collect();
     let stale = c.take_wire(FE, TR2);
-    assert!(stale.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Start { redrive: true, .. }))), "{stale:?}");
+    assert!(stale.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Start { drive: 1.., .. }))), "{stale:?}");
     c.node(FE).link_down(now, peer_ref(TR2));
     c.pump();
     // The frontend reaches tr1 again: its rejection stands.
@@ -2438,7 +2446,7 @@ fn a_hand_off_refused_by_a_full_journal_is_written_again_not_dropped() {
     let t1 = c.tid();
     let now = c.now;
     let part = c.node(BE).show_partitions().0[0].id;
-    let adopt = ToBackend::Adopt { part, tid: t1, msgs: vec![msg(5, "one")], reason: 0 };
+    let adopt = ToBackend::Adopt { part, tid: t1, msgs: vec![msg(5, "one")], reason: 0, drive: crate::node::NO_DRIVE };
     c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(adopt));
     c.collect();
     let refused: Vec<u64> = c.syncs.iter().filter(|(i, _)| *i == BE).map(|(_, t)| *t).collect();
@@ -2682,8 +2690,14 @@ fn a_commit_outcome_from_a_peer_that_is_not_a_router_is_ignored() {
     c.node(BE).link_down(now, peer_ref(TR2));
     c.node(BE).take_output();
     let part = c.node(BE).show_partitions().0[0].id;
-    let forged =
-        Internal::Be(ToBackend::Outcome { tid, parts: vec![part], accepted: true, status: Status::Ok, reason: 0 });
+    let forged = Internal::Be(ToBackend::Outcome {
+        tid,
+        parts: vec![part],
+        accepted: true,
+        status: Status::Ok,
+        reason: 0,
+        drive: 0,
+    });
     let logs = c.inject(FE, BE, forged);
     c.sync();
     assert!(c.syncs.is_empty());
@@ -2842,4 +2856,147 @@ fn a_keeper_that_restarts_hands_its_share_on_again() {
     let s = c.take(BE, SERVER);
     let high: Vec<_> = s.iter().filter(|x| x.0 == 2 && x.2 == Some(t1)).map(|x| x.1).collect();
     assert_eq!(high, vec![MsgType::Msg1Uncertain, MsgType::Accepted], "{s:?}");
+}
+
+/// Simulator seeds 9061 and 9221 (two routers): a router that its frontend
+/// left still held the client's messages and placed them where the later
+/// drive's probe had been. The backend must not start them: it has seen a
+/// later drive of the tid, and says so; the stale router drops its copy, and
+/// the server sees only the later drive's transaction.
+#[test]
+fn work_of_an_earlier_drive_is_not_started_where_a_later_drive_probed() {
+    let mut c = ready();
+    let tid = c.tid();
+    // tr1 is cut off with the whole first drive unread.
+    let now = c.now;
+    c.node(FE).handle_request(
+        now,
+        CLIENT,
+        Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") },
+    );
+    c.collect();
+    let stale = c.take_wire(FE, TR1);
+    assert!(stale.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Start { drive: 0, .. }))), "{stale:?}");
+    // The frontend gives tr1 up (tr1 does not notice) and drives it again
+    // through tr2, whose probe reaches be (its answer waits on the wire).
+    c.node(FE).link_down(now, peer_ref(TR1));
+    c.pump_only(FE, TR2);
+    c.pump_only(TR2, BE);
+    // tr1 reads the first drive and routes it to be: not started there.
+    for m in stale {
+        c.node(TR1).peer_input(now, peer_ref(FE), m);
+    }
+    c.pump_only(TR1, BE);
+    assert!(c.take(BE, SERVER).is_empty(), "the server never sees the earlier drive");
+    let refused = c.take_wire(BE, TR1);
+    assert!(refused.iter().any(|m| matches!(m, Internal::Tr(ToRouter::DrivenElsewhere { tid: t, .. }) if *t == tid)));
+    for m in refused {
+        c.node(TR1).peer_input(now, peer_ref(BE), m);
+    }
+    c.collect();
+    assert_eq!(c.node(TR1).stats().active_tx, 0, "tr1 dropped its copy");
+    assert!(
+        !c.wire.iter().any(|(f, t, m)| *f == TR1 && *t == BE && matches!(m, Internal::Be(ToBackend::Outcome { .. }))),
+        "and sent be no rollback, which be would keep as the transaction's outcome"
+    );
+    // The later drive runs to its end: one transaction at the server.
+    c.pump();
+    let s = c.take(BE, SERVER);
+    assert_eq!(
+        s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(),
+        vec![(MsgType::Msg1, Some(tid)), (MsgType::Prepare, Some(tid))]
+    );
+    c.server_accept(1, tid);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+    assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Accepted]);
+}
+
+/// Simulator seed 7049 (two routers): the router of a later drive takes a
+/// branch from the router of an earlier one even while that router is still
+/// linked (it waited for that router's decision, which never came: the
+/// earlier router waited in turn for its own probe). The earlier router is
+/// told and drops its copy; the vote goes to the later one, which commits.
+#[test]
+fn a_later_drive_takes_a_branch_from_the_router_of_an_earlier_one() {
+    let mut c = ready();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    let s = c.take(BE, SERVER);
+    assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Prepare]);
+    // The frontend gives tr1 up (tr1, still linked to be, does not notice)
+    // and drives the transaction again through tr2.
+    let now = c.now;
+    c.node(FE).link_down(now, peer_ref(TR1));
+    c.pump();
+    assert_eq!(c.node(TR1).stats().active_tx, 0, "tr1 was told and dropped its copy");
+    // The server's vote goes to tr2, which commits: one outcome.
+    c.server_accept(1, tid);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+    assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Accepted]);
+}
+
+/// The frontend drives a transaction again through tr2 after it gave tr1
+/// up; tr1 comes back and sends a stale outcome of its copy. The client
+/// hears only the outcome of the router now driving it.
+#[test]
+fn a_frontend_takes_an_outcome_only_from_the_router_now_driving_the_transaction() {
+    let mut c = ready();
+    let tid = c.tid();
+    let now = c.now;
+    c.node(FE).handle_request(
+        now,
+        CLIENT,
+        Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") },
+    );
+    c.collect();
+    c.take_wire(FE, TR1);
+    c.node(FE).link_down(now, peer_ref(TR1));
+    c.node(TR1).link_down(now, peer_ref(FE));
+    c.pump_only(FE, TR2);
+    c.relink(FE, TR1);
+    let now = c.now;
+    let stale = ToFrontend::Outcome { tid, client: (CLIENT, 1), accepted: false, status: Status::Reqdied, reason: 0 };
+    c.node(FE).peer_input(now, peer_ref(TR1), Internal::Fe(stale));
+    c.collect();
+    assert!(c.take(FE, CLIENT).is_empty(), "tr1's outcome is not the client's");
+    c.pump();
+    c.server_accept(1, tid);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+}
+
+/// Simulator seed 7631 (two routers): the router of an earlier drive never
+/// takes a branch back from the router of a later one, even when that
+/// router's link is down (it took the branch back with a vote request,
+/// committed, and the later drive's router rolled the other branches back).
+/// Its request waits on the branch, which is an orphan resolved by asking.
+#[test]
+fn an_earlier_drive_never_takes_a_branch_back_from_a_later_one() {
+    let mut c = ready();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    let now = c.now;
+    c.node(FE).link_down(now, peer_ref(TR1));
+    c.pump();
+    // tr2 (drive 1) owns the branch now; its link to be goes.
+    c.cut(TR2, BE);
+    c.take_wire(BE, TR1);
+    let now = c.now;
+    let stale = ToBackend::VoteRequest { tid, part: 1, durable: false, drive: 0 };
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(stale));
+    c.collect();
+    let to_tr1 = c.take_wire(BE, TR1);
+    assert!(
+        !to_tr1.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Vote { tid: t, .. }) if *t == tid)),
+        "no vote for the earlier drive: {to_tr1:?}"
+    );
+    // The server's vote goes to nobody yet (tr2, the owner, is cut off).
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    c.collect();
+    let to_tr1 = c.take_wire(BE, TR1);
+    assert!(!to_tr1.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Vote { .. }))), "{to_tr1:?}");
 }

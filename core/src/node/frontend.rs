@@ -44,6 +44,10 @@ struct Flight {
     /// The client rejected (its reason): driven again after a router loss,
     /// the reject goes to the new router too (the first may have lost it).
     reject: Option<u32>,
+    /// How many times it was driven again (`ToRouter::Start::drive`): each
+    /// drive numbers the transaction's work anew, and backends refuse new
+    /// work of an earlier one, whose router this frontend left.
+    drive: u32,
 }
 
 impl Flight {
@@ -118,8 +122,7 @@ impl Frontend {
                 if !c.begin(ctx, tid, chan, last, timeout_ms, &mut self.metrics) {
                     return;
                 }
-                let start =
-                    ToRouter::Start { tid, facility: c.facility.clone(), client: chan, timeout_ms, redrive: false };
+                let start = ToRouter::Start { tid, facility: c.facility.clone(), client: chan, timeout_ms, drive: 0 };
                 ctx.to_router(c.flight.router, start);
             }
             Request::Send { tid, flags: fl, data, .. } => {
@@ -132,13 +135,8 @@ impl Frontend {
                     if !c.begin(ctx, tid, chan, last, None, &mut self.metrics) {
                         return;
                     }
-                    let start = ToRouter::Start {
-                        tid,
-                        facility: c.facility.clone(),
-                        client: chan,
-                        timeout_ms: None,
-                        redrive: false,
-                    };
+                    let start =
+                        ToRouter::Start { tid, facility: c.facility.clone(), client: chan, timeout_ms: None, drive: 0 };
                     ctx.to_router(c.flight.router, start);
                 }
                 if c.flight.router != LOCAL {
@@ -231,6 +229,13 @@ impl Frontend {
                 }
                 let Some(c) = self.chans.get_mut(&client) else { return };
                 if c.current != Some(tid) {
+                    return;
+                }
+                if c.flight.router != from {
+                    // From a router this frontend left for the transaction
+                    // (it drives it again through `flight.router`): that
+                    // router's copy is stale, and so may its outcome be (a
+                    // rejection of work the new router commits).
                     return;
                 }
                 c.current = None;
@@ -342,10 +347,11 @@ impl ClientChan {
     fn drive_again(&mut self, ctx: &mut Ctx, chan: ChanRef, tid: Tid, router: NodeRef) {
         self.flight.router = router;
         self.flight.waiting = false;
+        self.flight.drive += 1;
         let f = &self.flight;
         let facility = &self.facility;
         let start =
-            ToRouter::Start { tid, facility: facility.clone(), client: chan, timeout_ms: f.timeout_ms, redrive: true };
+            ToRouter::Start { tid, facility: facility.clone(), client: chan, timeout_ms: f.timeout_ms, drive: f.drive };
         ctx.to_router(router, start);
         for (data, fl) in &f.sends {
             let send = ToRouter::Send { tid, facility: facility.clone(), client: chan, data: data.clone(), flags: *fl };

@@ -195,11 +195,15 @@ pub enum ToRouter {
         facility: String,
         client: ChanRef,
         timeout_ms: Option<u32>,
-        /// The frontend lost the transaction's first router and drives it
-        /// again here. Such a transaction has no timeout at this router: the
-        /// first router may still be deciding it, and only the backends'
-        /// answers (votes, decisions) may end it.
-        redrive: bool,
+        /// 0: the transaction's first drive. N > 0: the frontend lost the
+        /// router of drive N - 1 (or its link to it) and drives it again
+        /// here, for the Nth time. Such a transaction has no timeout at
+        /// this router: the earlier router may still be deciding it, and
+        /// only the backends' answers (votes, decisions) may end it. The
+        /// number goes with the transaction's messages and probes to the
+        /// backends, which take no new work of it from an earlier drive
+        /// (see `Backend::drives`).
+        drive: u32,
     },
     Send {
         tid: Tid,
@@ -361,6 +365,17 @@ pub enum ToRouter {
         status: Status,
         reason: u32,
     },
+    /// Answer to a first message of branch `part` of `tid`, or to a probe
+    /// for it, from a router whose drive of `tid` is older than one this
+    /// backend has seen: the frontend drives it again through another
+    /// router, so nothing of it is started or given up for this one.
+    /// `drive`: the refused one (the router may have been given a later
+    /// drive since, to which this answer does not apply).
+    DrivenElsewhere {
+        tid: Tid,
+        part: PartId,
+        drive: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -398,6 +413,9 @@ pub enum ToFrontend {
     },
 }
 
+/// `ToBackend::Adopt::drive` of committed work handed off by a backend.
+pub const NO_DRIVE: u32 = u32::MAX;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum ToBackend {
     /// Every participant made these commits durable and their clients have
@@ -415,6 +433,9 @@ pub enum ToBackend {
         first: bool,
         /// The `RTR_F_SEN_*` flags of the send (READONLY, EXPENDABLE).
         flags: u32,
+        /// The frontend's drive of the transaction this router has
+        /// (`ToRouter::Start::drive`).
+        drive: u32,
     },
     VoteRequest {
         tid: Tid,
@@ -423,11 +444,16 @@ pub enum ToBackend {
         /// durable before it is given (a node that crashes after voting
         /// then recovers the branch in doubt, not presumed aborted).
         durable: bool,
+        /// The router's drive of the transaction (`ToRouter::Start::drive`).
+        drive: u32,
     },
     /// What do you know of `tid`? (A router resolving an in-doubt
     /// transaction whose router was lost; the answer is
-    /// [`ToRouter::Inquired`].)
-    Inquire { tid: Tid, facility: String },
+    /// [`ToRouter::Inquired`].) `drive` > 0: the asker probes, driving
+    /// `tid` again for its frontend (`ToRouter::Start::drive`), rather than
+    /// resolving an orphan (0): the backend then takes no new work of `tid`
+    /// from an earlier drive (see `Backend::drives`).
+    Inquire { tid: Tid, facility: String, drive: u32 },
     /// A client's user event, for this node's server channels.
     Broadcast { facility: String, evtnum: i32, rcpspc: String, data: Bytes },
     /// Committed work handed off by the range's previous active node: make
@@ -435,7 +461,13 @@ pub enum ToBackend {
     /// `ToRouter::Adopted`. A router's own unit of a lost node's commit may
     /// carry messages of several key ranges: this node keeps them all and
     /// hands on those no partition here serves (`HandOn`, docs/outcomes.md).
-    Adopt { part: PartId, tid: Tid, msgs: Vec<Bytes>, reason: u32 },
+    /// `drive`: for a router's own unit, the frontend's drive of the
+    /// transaction that the router decided (`ToRouter::Start::drive`): a
+    /// node that has seen a later drive refuses it (`DrivenElsewhere`), as
+    /// that drive's probe may have found nothing and ended the transaction
+    /// otherwise, and the unit is durable nowhere else yet. `NO_DRIVE` for
+    /// committed work a backend handed off, which nothing can undo.
+    Adopt { part: PartId, tid: Tid, msgs: Vec<Bytes>, reason: u32, drive: u32 },
     /// Handed-off work (`tid`, from this node's partition `part`) is durable
     /// at the range's active partition: it is finished here.
     HandedOff { tid: Tid, part: PartId },
@@ -452,8 +484,10 @@ pub enum ToBackend {
     /// active partition forbids a standby: this partition's servers are
     /// closed (`RTR_STS_NOSTANDBY`).
     Refused { part: PartId },
-    /// The decision for every branch of `tid` on this backend.
-    Outcome { tid: Tid, parts: Vec<PartId>, accepted: bool, status: Status, reason: u32 },
+    /// The decision for every branch of `tid` on this backend. `drive`:
+    /// the deciding router's drive of it, or `NO_DRIVE` for an answer to a
+    /// node's own question (from the router's memory of the decision).
+    Outcome { tid: Tid, parts: Vec<PartId>, accepted: bool, status: Status, reason: u32, drive: u32 },
 }
 
 /// What kind of partition: one serving a key range, or a call-out.

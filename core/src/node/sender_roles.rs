@@ -126,7 +126,8 @@ pub(super) fn allowed(topo: &Topology, from: NodeRef, msg: &Internal, held: &imp
             | ToRouter::CommitFailed { tid, .. }
             | ToRouter::Adopted { tid, .. }
             | ToRouter::Inquired { tid, .. }
-            | ToRouter::Decided { tid, .. } => check.plays(RoleList::Backend, held.tx_facility(*tid)),
+            | ToRouter::Decided { tid, .. }
+            | ToRouter::DrivenElsewhere { tid, .. } => check.plays(RoleList::Backend, held.tx_facility(*tid)),
             ToRouter::TookOver { node, .. } => {
                 check.plays(RoleList::Backend, None)?;
                 took_over_journal(topo, from, node)
@@ -236,6 +237,7 @@ pub(super) fn kind(msg: &Internal) -> &'static str {
             ToRouter::Inquire { .. } => "ToRouter::Inquire",
             ToRouter::Inquired { .. } => "ToRouter::Inquired",
             ToRouter::Decided { .. } => "ToRouter::Decided",
+            ToRouter::DrivenElsewhere { .. } => "ToRouter::DrivenElsewhere",
         },
         Internal::Fe(m) => match m {
             ToFrontend::Broadcast { .. } => "ToFrontend::Broadcast",

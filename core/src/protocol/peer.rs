@@ -25,7 +25,9 @@ use crate::MAX_MSGLEN;
 /// at the handshake (`VERSION` reason) before any message is exchanged.
 /// 6: a router's `Adopt` of a lost node's commit may carry messages of
 /// several key ranges (the keeper hands on what it does not serve).
-pub const PEER_VERSION: u8 = 6;
+/// 7: the frontend's drive number of a transaction goes with `Start`,
+/// `Msg` and a probe's `Inquire`; `DrivenElsewhere` answers an older one.
+pub const PEER_VERSION: u8 = 7;
 /// Largest frame between nodes: a message of `RTR_MAX_MSGLEN` plus headers,
 /// or a handshake with many facility definitions.
 pub const MAX_PEER_FRAME: usize = 1 << 20;
@@ -115,6 +117,7 @@ const TR_HANDOFF: u8 = 19;
 const TR_ADOPTED: u8 = 20;
 const TR_MOVED: u8 = 21;
 const TR_ACKED: u8 = 22;
+const TR_ELSEWHERE: u8 = 23;
 const BE_FORGET: u8 = 61;
 
 fn tx_state(s: TxState) -> u8 {
@@ -353,13 +356,13 @@ fn read_part_list(r: &mut Reader) -> Result<Vec<u64>, DecodeError> {
 fn internal(w: &mut Writer, m: &Internal) {
     match m {
         Internal::Tr(m) => match m {
-            ToRouter::Start { tid, facility, client, timeout_ms, redrive } => {
+            ToRouter::Start { tid, facility, client, timeout_ms, drive } => {
                 w.u8(TR_START);
                 write_tid(w, tid);
                 w.str(facility);
                 chan(w, *client);
                 opt_u32(w, *timeout_ms);
-                w.u8(u8::from(*redrive));
+                w.u32(*drive);
             }
             ToRouter::Send { tid, facility, client, data, flags } => {
                 w.u8(TR_SEND);
@@ -495,6 +498,12 @@ fn internal(w: &mut Writer, m: &Internal) {
                 status(w, *s);
                 w.u32(*reason);
             }
+            ToRouter::DrivenElsewhere { tid, part, drive } => {
+                w.u8(TR_ELSEWHERE);
+                write_tid(w, tid);
+                w.u64(*part);
+                w.u32(*drive);
+            }
         },
         Internal::Fe(m) => match m {
             ToFrontend::Broadcast { facility, evtnum, rcpspc, data } => {
@@ -532,7 +541,7 @@ fn internal(w: &mut Writer, m: &Internal) {
             }
         },
         Internal::Be(m) => match m {
-            ToBackend::Msg { tid, part, index, data, first, flags } => {
+            ToBackend::Msg { tid, part, index, data, first, flags, drive } => {
                 w.u8(BE_MSG);
                 write_tid(w, tid);
                 w.u64(*part);
@@ -540,6 +549,7 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.bytes(data);
                 w.u8(u8::from(*first));
                 w.u32(*flags);
+                w.u32(*drive);
             }
             ToBackend::Broadcast { facility, evtnum, rcpspc, data } => {
                 w.u8(BE_BROADCAST);
@@ -548,10 +558,11 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.str(rcpspc);
                 w.bytes(data);
             }
-            ToBackend::Inquire { tid, facility } => {
+            ToBackend::Inquire { tid, facility, drive } => {
                 w.u8(BE_INQUIRE);
                 write_tid(w, tid);
                 w.str(facility);
+                w.u32(*drive);
             }
             ToBackend::Holder { part, epoch, linked } => {
                 w.u8(BE_HOLDER);
@@ -568,12 +579,13 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.u8(BE_REFUSED);
                 w.u64(*part);
             }
-            ToBackend::Adopt { part, tid, msgs, reason } => {
+            ToBackend::Adopt { part, tid, msgs, reason, drive } => {
                 w.u8(BE_ADOPT);
                 w.u64(*part);
                 write_tid(w, tid);
                 msg_list(w, msgs);
                 w.u32(*reason);
+                w.u32(*drive);
             }
             ToBackend::HandedOff { tid, part } => {
                 w.u8(BE_HANDEDOFF);
@@ -584,19 +596,21 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.u8(BE_FORGET);
                 tid_list(w, tids);
             }
-            ToBackend::VoteRequest { tid, part, durable } => {
+            ToBackend::VoteRequest { tid, part, durable, drive } => {
                 w.u8(BE_VOTEREQ);
                 write_tid(w, tid);
                 w.u64(*part);
                 w.u8(u8::from(*durable));
+                w.u32(*drive);
             }
-            ToBackend::Outcome { tid, parts, accepted, status: s, reason } => {
+            ToBackend::Outcome { tid, parts, accepted, status: s, reason, drive } => {
                 w.u8(BE_OUTCOME);
                 write_tid(w, tid);
                 part_list(w, parts);
                 w.u8(u8::from(*accepted));
                 status(w, *s);
                 w.u32(*reason);
+                w.u32(*drive);
             }
         },
     }
@@ -610,7 +624,7 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             facility: fac(r)?,
             client: read_chan(r)?,
             timeout_ms: read_opt_u32(r)?,
-            redrive: r.bool()?,
+            drive: r.u32()?,
         }),
         TR_SEND => Internal::Tr(ToRouter::Send {
             tid: read_tid(r)?,
@@ -680,6 +694,7 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             tid: read_tid(r)?,
             msgs: read_msg_list(r)?,
             reason: r.u32()?,
+            drive: r.u32()?,
         }),
         BE_HANDEDOFF => Internal::Be(ToBackend::HandedOff { tid: read_tid(r)?, part: r.u64()? }),
         TR_DECIDED => Internal::Tr(ToRouter::Decided {
@@ -689,6 +704,7 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             status: read_status(r)?,
             reason: r.u32()?,
         }),
+        TR_ELSEWHERE => Internal::Tr(ToRouter::DrivenElsewhere { tid: read_tid(r)?, part: r.u64()?, drive: r.u32()? }),
         TR_INQUIRE => Internal::Tr(ToRouter::Inquire { tid: read_tid(r)?, facility: fac(r)? }),
         TR_BROADCAST => Internal::Tr(ToRouter::Broadcast {
             facility: fac(r)?,
@@ -712,7 +728,7 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
         TR_INQUIRED => {
             Internal::Tr(ToRouter::Inquired { tid: read_tid(r)?, parts: read_part_list(r)?, state: read_tx_state(r)? })
         }
-        BE_INQUIRE => Internal::Be(ToBackend::Inquire { tid: read_tid(r)?, facility: fac(r)? }),
+        BE_INQUIRE => Internal::Be(ToBackend::Inquire { tid: read_tid(r)?, facility: fac(r)?, drive: r.u32()? }),
         BE_HOLDER => Internal::Be(ToBackend::Holder { part: r.u64()?, epoch: r.u64()?, linked: r.bool()? }),
         BE_SUPERSEDED => Internal::Be(ToBackend::Superseded { part: r.u64()?, epoch: r.u64()? }),
         BE_REFUSED => Internal::Be(ToBackend::Refused { part: r.u64()? }),
@@ -735,14 +751,21 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             data: data(r)?,
             first: r.bool()?,
             flags: r.u32()?,
+            drive: r.u32()?,
         }),
-        BE_VOTEREQ => Internal::Be(ToBackend::VoteRequest { tid: read_tid(r)?, part: r.u64()?, durable: r.bool()? }),
+        BE_VOTEREQ => Internal::Be(ToBackend::VoteRequest {
+            tid: read_tid(r)?,
+            part: r.u64()?,
+            durable: r.bool()?,
+            drive: r.u32()?,
+        }),
         BE_OUTCOME => Internal::Be(ToBackend::Outcome {
             tid: read_tid(r)?,
             parts: read_part_list(r)?,
             accepted: r.bool()?,
             status: read_status(r)?,
             reason: r.u32()?,
+            drive: r.u32()?,
         }),
         tag => return Err(DecodeError::UnknownTag { what: "node message", tag }),
     })

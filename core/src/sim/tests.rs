@@ -181,6 +181,29 @@ fn once_known_runs_pass() {
         // committed over a link since gone made the commit wait for ever).
         (9023, 2, Faults::ALL),
         (7078, 2, Faults::ALL),
+        // Drives numbered (issue 14, `docs/outcomes.md`): a router its
+        // frontend left placing that client's work afresh beside the later
+        // drive's commit (9061, applied twice: it no longer places work
+        // for a client that left it, and a backend refuses an earlier
+        // drive's new work); a stale router's late probe taking the latest
+        // drive's place at a backend (9221, a disagreement); a router's own
+        // commit of a lost node's work, durable nowhere, adopted by a
+        // keeper after a later drive's probe found nothing there (9039); a
+        // later drive's probe waiting for ever on a branch the router of
+        // an earlier drive owned, while that router waited on its own probe
+        // (7049, no outcome: the later drive now takes the branch).
+        (9061, 2, Faults::ALL),
+        (9221, 2, Faults::ALL),
+        (9039, 2, Faults::ALL),
+        (7049, 2, Faults::ALL),
+        // An earlier drive's router taking branches back from a later one
+        // whose link was down, and committing while the later one rolled
+        // back (7631: a disagreement; also a committing router answering a
+        // node's question with the commit after a participant said "not
+        // committed here"); a branch left waiting for ever behind an
+        // earlier drive's request when its owner went (7026).
+        (7631, 2, Faults::ALL),
+        (7026, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

@@ -7,7 +7,7 @@ use super::dispatch::{data_delivery, prepare};
 use super::{Backend, PartRole};
 use crate::flags;
 use crate::msgtype::MsgType;
-use crate::node::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter};
+use crate::node::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter, NO_DRIVE};
 use crate::protocol::Bytes;
 use crate::status::Status;
 use crate::tid::Tid;
@@ -72,6 +72,9 @@ pub(crate) struct Branch {
     /// more and waits for the router's outcome: a commit makes it a
     /// committed exception, a rejection drops it (see `set_aside`).
     pub(super) aside: bool,
+    /// The latest drive of the transaction whose router owned the branch
+    /// (`ToRouter::Start::drive`): a later one takes it over (`owned_by`).
+    pub(super) drive: u32,
 }
 
 impl Branch {
@@ -106,6 +109,7 @@ impl Branch {
             parked: Vec::new(),
             orphaned: None,
             aside: false,
+            drive: 0,
         }
     }
 }
@@ -125,6 +129,26 @@ impl Backend {
     /// node was lost and another router was asked). The asking router
     /// decides nothing here afterwards (its outcome waits on the branch as
     /// any non-owner's does).
+    ///
+    /// A second exception: a request of a later drive of the transaction
+    /// (`drive`, `ToRouter::Start::drive`; 0 for requests that carry none)
+    /// takes the branch from the owner of an earlier drive, linked or not.
+    /// The frontend left that router; its probe, in turn, waits for the
+    /// branches the earlier drive's router owns, which waited for it to
+    /// decide (simulator seed 7049, two routers: no outcome). It is safe
+    /// as a ballot is: the later drive's router decides only on answers
+    /// that every backend node gives after it took the branches, so an
+    /// earlier router's decision that reached a node first is among them
+    /// (a commit answers "committed"), and one that comes later waits on
+    /// the branch as any non-owner's does. And the converse: a request of
+    /// an earlier drive than the branch's never takes it, even from an owner
+    /// whose link is down (simulator seed 7631, two routers: the router of
+    /// drive 0 took back, with a vote request, the branches drive 1's router
+    /// had taken while its link was down, and committed them, while drive
+    /// 1's router, back, rolled them back). It waits on the branch instead.
+    /// `NO_DRIVE` (an answer to this node's own question, from a router's
+    /// memory of its decision) is neither earlier nor later.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn owned_by(
         &mut self,
         ctx: &mut Ctx,
@@ -132,24 +156,37 @@ impl Backend {
         tid: Tid,
         part: PartId,
         drives: bool,
+        drive: u32,
         park: impl FnOnce() -> ToBackend,
     ) -> bool {
         let Some(b) = self.branches.get_mut(&(tid, part)) else { return true };
+        let drive = (drive != NO_DRIVE).then_some(drive);
         if b.router == from {
             b.owner_inquired &= !drives;
+            b.drive = b.drive.max(drive.unwrap_or(0));
             return true;
         }
-        if ctx.topo.is_up(b.router) && b.committed.is_none() && !(drives && b.owner_inquired) {
+        let later = drive.is_some_and(|d| d > b.drive);
+        let earlier = drive.is_some_and(|d| d < b.drive);
+        let owner_up = ctx.topo.is_up(b.router);
+        if b.committed.is_none() && (earlier || (owner_up && !(drives && b.owner_inquired) && !later)) {
             b.parked.push((from, park()));
             return false;
         }
         if ctx.topo.is_up(b.router) && b.committed.is_none() {
+            let why = if later { "whose drive of it is earlier" } else { "which only asked about it" };
             ctx.log(format!(
-                "{tid}: router {} drives it again; router {}, which only asked about it, no longer decides it here",
+                "{tid}: router {} drives it again; router {}, {why}, no longer decides it here",
                 ctx.topo.name(from),
                 ctx.topo.name(b.router)
             ));
+            if later {
+                // Told, so that it drops its copy rather than wait for
+                // this branch's vote for ever.
+                ctx.to_router(b.router, ToRouter::DrivenElsewhere { tid, part, drive: b.drive });
+            }
         }
+        b.drive = b.drive.max(drive.unwrap_or(0));
         b.router = from;
         b.owner_inquired = !drives;
         b.orphaned = None;
@@ -184,6 +221,7 @@ impl Backend {
         data: Bytes,
         first: bool,
         fl: u32,
+        drive: u32,
     ) {
         if let Some(b) = self.branches.get(&(tid, part)) {
             if b.committed.is_some() {
@@ -195,9 +233,15 @@ impl Backend {
             }
         } else if self.decided.contains_key(&tid) {
             return self.answer_decided(ctx, from, tid, part);
+        } else if self.driven_later(ctx, from, tid, drive) {
+            // Its router drops its copy (its frontend takes outcomes only
+            // from the router now driving it).
+            ctx.to_router(from, ToRouter::DrivenElsewhere { tid, part, drive });
+            return;
         } else {
             self.replaced_in_doubt(ctx, tid, part);
         }
+        self.saw_drive(tid, drive);
         // A partition gone, or not active for its range, takes no new work:
         // the router routed here before it heard (the announcement is on
         // the link ahead of this answer). The work follows the range to its
@@ -238,6 +282,7 @@ impl Backend {
         }
         let mut b = Branch::new(vec![data], from);
         b.expendable = expendable;
+        b.drive = drive;
         self.branches.insert((tid, part), b);
         p.waiting.push_back(tid);
         self.dispatch(ctx, part);
@@ -245,8 +290,16 @@ impl Backend {
 
     /// The router asks for the branch's vote (`durable`: the transaction
     /// spans several backend nodes, so the vote must be durable first).
-    pub(super) fn vote_request(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, part: PartId, durable: bool) {
-        if !self.owned_by(ctx, from, tid, part, true, || ToBackend::VoteRequest { tid, part, durable }) {
+    pub(super) fn vote_request(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        tid: Tid,
+        part: PartId,
+        durable: bool,
+        drive: u32,
+    ) {
+        if !self.owned_by(ctx, from, tid, part, true, drive, || ToBackend::VoteRequest { tid, part, durable, drive }) {
             return;
         }
         let Some(b) = self.branches.get_mut(&(tid, part)) else {
@@ -256,7 +309,10 @@ impl Backend {
         if b.committed.is_some() {
             return self.answer_decided(ctx, from, tid, part);
         }
-        b.vote_requested = true;
+        // Asked before (by this router or one whose drive or branch this
+        // one took over): the server has its prepare already (here, or
+        // from `dispatch` when it was given the branch).
+        let asked = std::mem::replace(&mut b.vote_requested, true);
         b.durable_requested |= durable;
         if b.voted_accept && durable && !b.vote_durable && !b.vote_syncing && self.journal {
             // Voted before the router knew the transaction spans
@@ -269,7 +325,7 @@ impl Backend {
             return;
         }
         match (b.server, b.voted_accept, b.voted_reject) {
-            (Some(s), false, None) => ctx.deliver(s.0, prepare(s.1, tid)),
+            (Some(s), false, None) if !asked => ctx.deliver(s.0, prepare(s.1, tid)),
             // Voted already: the router asks again because it lost
             // the vote (it drove the transaction again after a link
             // loss), so it hears it again.

@@ -264,6 +264,7 @@ impl Backend {
         accepted: bool,
         status: Status,
         reason: u32,
+        drive: u32,
     ) {
         if parts.is_empty() {
             // An answer to this node's own question (a router that
@@ -276,8 +277,8 @@ impl Backend {
         // router that is still linked keeps it for later.
         let mut mine = Vec::new();
         for part in parts {
-            let single = || ToBackend::Outcome { tid, parts: vec![part], accepted, status, reason };
-            if self.owned_by(ctx, from, tid, part, false, single) && self.branches.contains_key(&(tid, part)) {
+            let single = || ToBackend::Outcome { tid, parts: vec![part], accepted, status, reason, drive };
+            if self.owned_by(ctx, from, tid, part, false, drive, single) && self.branches.contains_key(&(tid, part)) {
                 mine.push(part);
             }
         }

@@ -3,7 +3,7 @@
 
 use super::branches::Branch;
 use super::Backend;
-use crate::node::{Ctx, NodeRef, PartId, ToBackend, ToRouter, TxState};
+use crate::node::{Ctx, NodeRef, PartId, ToBackend, ToRouter, TxState, NO_DRIVE};
 use crate::status::Status;
 use crate::tid::Tid;
 use crate::txrecord::TxRecord;
@@ -24,7 +24,16 @@ impl Backend {
     /// A router resolving `tid` asks what this backend knows. Its branches
     /// here become the asker's (once their router's link is gone: until
     /// then the question waits), so the answer is final.
-    pub(super) fn inquire(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, facility: String) {
+    pub(super) fn inquire(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, facility: String, drive: u32) {
+        if drive > 0 {
+            // A probe: of the latest drive, or refused (it would take
+            // branches from the router of a later drive).
+            if self.driven_later(ctx, from, tid, drive) {
+                ctx.to_router(from, ToRouter::DrivenElsewhere { tid, part: 0, drive });
+                return;
+            }
+            self.saw_drive(tid, drive);
+        }
         // Committed here: a branch of this node's own (committing, or
         // committed and not yet applied, or applied and finished: the
         // decided table and the answerable commits remember those; seed
@@ -63,8 +72,10 @@ impl Backend {
             .map(|f| f.parts.iter().copied().filter(|p| self.branches.contains_key(&(tid, *p))).collect())
             .unwrap_or_default();
         for p in &parts {
-            let again = || ToBackend::Inquire { tid, facility: facility.clone() };
-            if !self.owned_by(ctx, from, tid, *p, false, again) {
+            let again = || ToBackend::Inquire { tid, facility: facility.clone(), drive };
+            // An orphan's inquiry (drive 0) is no drive of the transaction.
+            let ballot = if drive > 0 { drive } else { NO_DRIVE };
+            if !self.owned_by(ctx, from, tid, *p, false, ballot, again) {
                 return;
             }
         }
@@ -160,6 +171,40 @@ impl Backend {
             }
         }
         self.keep_decided = keep;
+    }
+
+    /// Drive `drive` of `tid` reached this node (see `Backend::drives`).
+    pub(super) fn saw_drive(&mut self, tid: Tid, drive: u32) {
+        if drive == 0 {
+            return;
+        }
+        let seen = self.drives.entry(tid).or_insert(0);
+        let new = *seen == 0;
+        *seen = (*seen).max(drive);
+        if new {
+            self.drives_order.push_back(tid);
+            while self.drives_order.len() > DECIDED_KEPT {
+                if let Some(old) = self.drives_order.pop_front() {
+                    self.drives.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// Is `drive` of `tid`, which router `from` drives, older than one this
+    /// node has seen? Its frontend left that router and drives it again
+    /// elsewhere: nothing of it is started here for `from`.
+    pub(super) fn driven_later(&self, ctx: &mut Ctx, from: NodeRef, tid: Tid, drive: u32) -> bool {
+        let Some(&seen) = self.drives.get(&tid) else { return false };
+        if drive >= seen {
+            return false;
+        }
+        ctx.log(format!(
+            "{tid}: router {} has drive {drive} of it, but its frontend drives it again (drive {seen}): not started \
+             here for that router",
+            ctx.topo.name(from)
+        ));
+        true
     }
 
     pub(super) fn remember(&mut self, tid: Tid, committed: bool, status: Status, reason: u32) {

@@ -206,6 +206,18 @@ pub struct Backend {
     /// Recently decided transactions, oldest first in `decided_order`.
     decided: Map<Tid, Decided>,
     decided_order: VecDeque<Tid>,
+    /// The latest drive seen of transactions that frontends drove again
+    /// (`ToRouter::Start::drive`, from probes and messages); oldest first
+    /// in `drives_order`, bounded like `decided`. No branch of one is
+    /// started here, and no probe for it answered, for an earlier drive: a
+    /// router its frontend left (cut off, or slow to notice the frontend's
+    /// link go) may still hold the client's messages, or still be probing,
+    /// and work it placed afresh where nothing is known of the tid would be
+    /// applied a second time beside the later drive's commit (simulator
+    /// seeds 9061 and 9221, two routers). Kept in memory only: a node that
+    /// restarts forgets it (docs/outcomes.md).
+    drives: Map<Tid, u32>,
+    drives_order: VecDeque<Tid>,
     /// When the earliest orphaned branch's grace ends.
     orphan_deadline: Option<Instant>,
     pub(super) finishing: Map<Tid, Finishing>,
@@ -291,25 +303,36 @@ impl Backend {
             ToBackend::Holder { part, epoch, linked } => self.holder_notice(ctx, from, part, epoch, linked),
             ToBackend::Superseded { part, epoch } => self.superseded(ctx, part, epoch),
             ToBackend::Refused { part } => self.refused(ctx, part),
-            ToBackend::Adopt { part, tid, msgs, reason } => self.adopt(ctx, from, part, tid, msgs, reason),
+            ToBackend::Adopt { part, tid, msgs, reason, drive } => {
+                if self.driven_later(ctx, from, tid, drive) {
+                    // A router's own commit, durable nowhere yet, of a
+                    // drive its frontend left: the later drive decides.
+                    ctx.to_router(from, ToRouter::DrivenElsewhere { tid, part, drive });
+                    return;
+                }
+                self.adopt(ctx, from, part, tid, msgs, reason)
+            }
             ToBackend::HandedOff { tid, part } => self.handed_off(ctx, tid, part),
             ToBackend::Forget { tids } => self.forget(ctx, tids),
-            ToBackend::Msg { tid, part, index, data, first, flags: fl } => {
-                if !self.owned_by(ctx, from, tid, part, true, || ToBackend::Msg {
+            ToBackend::Msg { tid, part, index, data, first, flags: fl, drive } => {
+                if !self.owned_by(ctx, from, tid, part, true, drive, || ToBackend::Msg {
                     tid,
                     part,
                     index,
                     data: data.clone(),
                     first,
                     flags: fl,
+                    drive,
                 }) {
                     return;
                 }
-                self.message(ctx, from, tid, part, index, data, first, fl)
+                self.message(ctx, from, tid, part, index, data, first, fl, drive)
             }
-            ToBackend::VoteRequest { tid, part, durable } => self.vote_request(ctx, from, tid, part, durable),
-            ToBackend::Inquire { tid, facility } => self.inquire(ctx, from, tid, facility),
-            ToBackend::Outcome { tid, parts, accepted, status, reason } => {
+            ToBackend::VoteRequest { tid, part, durable, drive } => {
+                self.vote_request(ctx, from, tid, part, durable, drive)
+            }
+            ToBackend::Inquire { tid, facility, drive } => self.inquire(ctx, from, tid, facility, drive),
+            ToBackend::Outcome { tid, parts, accepted, status, reason, drive } => {
                 // An outcome naming branches of this node is theirs; one
                 // naming none (an answer to a question about `tid`) is for
                 // the in-doubt copy from a journal read here, if any, and
@@ -323,7 +346,7 @@ impl Backend {
                         return;
                     }
                 }
-                self.outcome(ctx, from, tid, parts, accepted, status, reason)
+                self.outcome(ctx, from, tid, parts, accepted, status, reason, drive)
             }
         }
     }
@@ -394,6 +417,15 @@ impl Backend {
             } else {
                 let parked = std::mem::take(&mut b.parked);
                 self.replay_parked(ctx, parked);
+                // What waited may wait on (a request of an earlier drive
+                // never takes the branch: `owned_by`): the branch is an
+                // orphan then, resolved by asking, or it waited for ever
+                // (simulator seed 7026, two routers).
+                if let Some(b) = self.branches.get_mut(&key).filter(|b| b.router == id && b.committed.is_none()) {
+                    b.orphaned.get_or_insert(ctx.now);
+                    let due = ctx.now + ORPHAN_GRACE;
+                    self.orphan_deadline = Some(self.orphan_deadline.map_or(due, |d| d.min(due)));
+                }
             }
         }
     }

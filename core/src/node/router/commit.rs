@@ -5,7 +5,7 @@
 //! work handed to a key range's next active partition (hand-offs).
 
 use super::{route, Router};
-use crate::node::{Callout, ChanRef, Ctx, NodeRef, PartId, PartKey, ToBackend, ToFrontend};
+use crate::node::{Callout, ChanRef, Ctx, NodeRef, PartId, PartKey, ToBackend, ToFrontend, NO_DRIVE};
 use crate::protocol::Bytes;
 use crate::status::Status;
 use crate::tid::Tid;
@@ -33,6 +33,8 @@ pub(in crate::node) struct Committing {
     pub(super) branches: Vec<CommitBranch>,
     /// Such hand-offs not yet durable at their new partition.
     pub(super) adopting: usize,
+    /// The frontend's drive of it that this router decided.
+    pub(super) drive: u32,
 }
 
 /// A branch of a committed transaction, as its router keeps it until the
@@ -61,6 +63,8 @@ pub(super) struct HandOffEntry {
     /// the commit was durable there (`origin` is that node); once adopted
     /// it counts as durable for the waiting commit.
     pub(super) coordinator: bool,
+    /// `ToBackend::Adopt::drive`.
+    pub(super) drive: u32,
 }
 
 impl Router {
@@ -110,11 +114,13 @@ impl Router {
                     failed: None,
                     branches,
                     adopting: 0,
+                    drive: tx.drive,
                 },
             );
         }
         for (node, parts) in by_node.iter() {
-            ctx.to_backend(*node, ToBackend::Outcome { tid, parts: parts.clone(), accepted, status, reason });
+            let drive = tx.drive;
+            ctx.to_backend(*node, ToBackend::Outcome { tid, parts: parts.clone(), accepted, status, reason, drive });
         }
         // Nodes in doubt of it that asked meanwhile (an outcome naming no
         // branch is for the asker's in-doubt copy; a node with branches
@@ -124,7 +130,8 @@ impl Router {
         // client's frontend has it (its names, for the forget).
         let mut rejected_at: Vec<String> = Vec::new();
         for node in tx.inquirers.iter().filter(|n| !told.contains(n)) {
-            ctx.to_backend(*node, ToBackend::Outcome { tid, parts: Vec::new(), accepted, status, reason });
+            let outcome = ToBackend::Outcome { tid, parts: Vec::new(), accepted, status, reason, drive: NO_DRIVE };
+            ctx.to_backend(*node, outcome);
             super::forget::add_name(&mut rejected_at, ctx.topo.name(*node));
         }
         if !accepted && tx.redriven {
@@ -138,7 +145,8 @@ impl Router {
             told.extend(tx.inquirers.iter().copied());
             let (nodes, _) = self.backends_to_ask(ctx, &tx.facility, None);
             for node in nodes.into_iter().filter(|n| !told.contains(n)) {
-                ctx.to_backend(node, ToBackend::Outcome { tid, parts: Vec::new(), accepted, status, reason });
+                let drive = tx.drive;
+                ctx.to_backend(node, ToBackend::Outcome { tid, parts: Vec::new(), accepted, status, reason, drive });
                 super::forget::add_name(&mut rejected_at, ctx.topo.name(node));
             }
         }
@@ -236,6 +244,27 @@ impl Router {
         }
     }
 
+    /// Another router drives `tid` now: its frontend drove it again there,
+    /// after it left this router (or this router was cut off from it), and
+    /// backend `from` has seen that later drive (`DrivenElsewhere`). This
+    /// router's copy is stale and is dropped, with no outcome to anyone:
+    /// the later drive's probe reaches every backend node, takes over the
+    /// branches this router owns (a later drive takes a branch from the
+    /// router of an earlier one, `Backend::owned_by`), and hears what they
+    /// hold; rolling them back from here could undo an in-doubt branch that
+    /// an earlier router committed elsewhere. Its frontend takes outcomes
+    /// only from the router of the current drive.
+    pub(super) fn superseded(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid) {
+        if self.txs.remove(&tid).is_none() {
+            return;
+        }
+        ctx.log(format!(
+            "{tid}: its frontend drives it again through another router (backend {} says so): this router's copy \
+             is dropped",
+            ctx.topo.name(from)
+        ));
+    }
+
     /// Node `took` read the journal of lost backend node `node` (it took it
     /// over, or it is `node` itself, restarted): `committed` lists every
     /// commit that journal holds. For each commit of this router that
@@ -296,7 +325,8 @@ impl Router {
             }
             asks.sort();
             for (tid, facility) in asks {
-                ctx.to_backend(took, ToBackend::Inquire { tid, facility });
+                let drive = self.probe_drive(tid);
+                ctx.to_backend(took, ToBackend::Inquire { tid, facility, drive });
             }
         }
         if read {
@@ -386,6 +416,7 @@ impl Router {
                                 reason: c.reason,
                                 to: None,
                                 coordinator: true,
+                                drive: c.drive,
                             })
                         }
                     }
@@ -415,6 +446,7 @@ impl Router {
                         accepted: true,
                         status: Status::Ok,
                         reason: c.reason,
+                        drive: c.drive,
                     };
                     ctx.to_backend(took, outcome);
                 }
@@ -472,7 +504,8 @@ impl Router {
             let Some(c) = self.committing.get(&tid) else { continue };
             let parts: Vec<PartId> = c.branches.iter().filter(|b| b.node == node).map(|b| b.part).collect();
             let reason = c.reason;
-            ctx.to_backend(node, ToBackend::Outcome { tid, parts, accepted: true, status: Status::Ok, reason });
+            let drive = c.drive;
+            ctx.to_backend(node, ToBackend::Outcome { tid, parts, accepted: true, status: Status::Ok, reason, drive });
         }
     }
 
@@ -500,8 +533,34 @@ impl Router {
                 reason,
                 to: None,
                 coordinator: false,
+                drive: crate::node::NO_DRIVE,
             });
             self.route_handoffs(ctx, &facility);
+        }
+    }
+
+    /// Partition `key` refused this router's own unit of a lost node's
+    /// commit of `tid`: it has seen a later drive of the transaction. The
+    /// unit was durable nowhere (the lost node never wrote the commit, and
+    /// its servers never heard it; a transaction on one backend node, whose
+    /// votes were not durable), and the frontend drives the transaction
+    /// again elsewhere, whose probe may have found nothing of it and ended
+    /// it otherwise (simulator seed 9039, two routers: applied by the keeper
+    /// while the client heard the later drive's rejection). So the commit
+    /// failed: the client, if this router still reaches it, hears so.
+    pub(super) fn adoption_refused(&mut self, ctx: &mut Ctx, tid: Tid, key: PartKey, drive: u32) {
+        let refused = |h: &HandOffEntry| h.coordinator && h.tid == tid && h.to == Some(key) && h.drive == drive;
+        let Some(i) = self.handoffs.iter().position(refused) else { return };
+        self.handoffs.remove(i);
+        ctx.log(format!(
+            "{tid}: its frontend drives it again elsewhere; its commit, durable nowhere, is not handed to {}: failed",
+            ctx.topo.name(key.0)
+        ));
+        let Some(c) = self.committing.get_mut(&tid) else { return };
+        c.adopting = c.adopting.saturating_sub(1);
+        c.failed.get_or_insert(Status::Srvdied);
+        if c.pending.is_empty() && c.adopting == 0 {
+            self.settle(ctx, tid);
         }
     }
 
@@ -542,7 +601,13 @@ impl Router {
             let to = if h.coordinator { keeper(parts, h) } else { h.msgs.first().and_then(|m| route(parts, m).ok()) };
             if let Some(key) = to {
                 h.to = Some(key);
-                let adopt = ToBackend::Adopt { part: key.1, tid: h.tid, msgs: h.msgs.clone(), reason: h.reason };
+                let adopt = ToBackend::Adopt {
+                    part: key.1,
+                    tid: h.tid,
+                    msgs: h.msgs.clone(),
+                    reason: h.reason,
+                    drive: h.drive,
+                };
                 ctx.to_backend(key.0, adopt);
             }
         }

@@ -2,7 +2,7 @@
 //! of the facility is asked (`Inquire`), and the answers decide.
 
 use super::Router;
-use crate::node::{Ctx, NodeRef, PartId, ToBackend, TxState};
+use crate::node::{Ctx, NodeRef, PartId, ToBackend, TxState, NO_DRIVE};
 use crate::status::Status;
 use crate::tid::Tid;
 
@@ -39,8 +39,31 @@ impl Router {
                     *n = from;
                 }
             }
+            if let (Some(status), 0) = (c.failed, c.durable) {
+                // A participant answered that the commit did not happen
+                // there (another drive's router rolled its branch back),
+                // and none made it durable: it cannot stand, and the asker
+                // rolls back too (committing it made one tid both
+                // committed and rolled back: simulator seed 7631, two
+                // routers). The commit settles as failed.
+                let outcome =
+                    ToBackend::Outcome { tid, parts: Vec::new(), accepted: false, status, reason: 0, drive: NO_DRIVE };
+                ctx.to_backend(from, outcome);
+                c.pending.retain(|n| *n != from);
+                if c.pending.is_empty() && c.adopting == 0 {
+                    self.settle(ctx, tid);
+                }
+                return;
+            }
             let reason = c.reason;
-            let outcome = ToBackend::Outcome { tid, parts: Vec::new(), accepted: true, status: Status::Ok, reason };
+            let outcome = ToBackend::Outcome {
+                tid,
+                parts: Vec::new(),
+                accepted: true,
+                status: Status::Ok,
+                reason,
+                drive: NO_DRIVE,
+            };
             ctx.to_backend(from, outcome);
             return;
         }
@@ -61,13 +84,15 @@ impl Router {
         // Committed here: the asker hears so (a rejection is asked about:
         // see `decided`).
         if let Some(&(true, status, reason)) = self.decided.get(&tid) {
-            return ctx.to_backend(from, ToBackend::Outcome { tid, parts: Vec::new(), accepted: true, status, reason });
+            let outcome =
+                ToBackend::Outcome { tid, parts: Vec::new(), accepted: true, status, reason, drive: NO_DRIVE };
+            return ctx.to_backend(from, outcome);
         }
         // Every backend node of the facility: "nobody committed it"
         // may be concluded only when each has answered.
         let (nodes, missing) = self.backends_to_ask(ctx, &facility, Some(from));
         for n in &nodes {
-            ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone() });
+            ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone(), drive: 0 });
         }
         self.inquiries.insert(tid, Inquiry { facility, waiting: nodes, missing, answers: Vec::new() });
     }
@@ -101,7 +126,7 @@ impl Router {
         }
         asks.sort();
         for (tid, facility) in asks {
-            ctx.to_backend(node, ToBackend::Inquire { tid, facility });
+            ctx.to_backend(node, ToBackend::Inquire { tid, facility, drive: 0 });
         }
     }
 
@@ -138,7 +163,10 @@ impl Router {
             if done || (parts.is_empty() && state != TxState::InDoubt) {
                 continue;
             }
-            ctx.to_backend(node, ToBackend::Outcome { tid, parts, accepted: commit, status, reason: 0 });
+            ctx.to_backend(
+                node,
+                ToBackend::Outcome { tid, parts, accepted: commit, status, reason: 0, drive: NO_DRIVE },
+            );
             super::forget::add_name(&mut told, ctx.topo.name(node));
         }
         if !commit && !told.is_empty() {

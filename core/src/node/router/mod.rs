@@ -93,6 +93,9 @@ pub(super) struct Tx {
     /// of which then refuses the tid (`finish`), as a router that was
     /// frozen may still hold the client's earlier messages and drive it.
     redriven: bool,
+    /// The frontend's drive of it that this router has
+    /// (`ToRouter::Start::drive`), sent with its messages and probes.
+    drive: u32,
 }
 
 #[derive(Default)]
@@ -188,8 +191,8 @@ impl Router {
     pub fn handle(&mut self, ctx: &mut Ctx, from: NodeRef, m: ToRouter) {
         let Some(m) = self.hold(m) else { return };
         match m {
-            ToRouter::Start { tid, facility, client, timeout_ms, redrive } => {
-                self.start(ctx, from, tid, facility, client, timeout_ms, redrive)
+            ToRouter::Start { tid, facility, client, timeout_ms, drive } => {
+                self.start(ctx, from, tid, facility, client, timeout_ms, drive)
             }
             ToRouter::Send { tid, facility: _, client, data, flags: fl } => self.send(ctx, from, tid, client, data, fl),
             ToRouter::ClientAccept { tid, reason } => self.client_accept(ctx, tid, reason),
@@ -243,6 +246,11 @@ impl Router {
             ToRouter::Decided { tid, committed, status, reason, .. } => {
                 self.decided(ctx, from, tid, committed, status, reason)
             }
+            ToRouter::DrivenElsewhere { tid, part, drive } => match self.txs.get(&tid) {
+                Some(tx) if tx.drive <= drive => self.superseded(ctx, from, tid),
+                Some(_) => {}
+                None => self.adoption_refused(ctx, tid, (from, part), drive),
+            },
         }
     }
 
@@ -266,6 +274,12 @@ impl Router {
                 }
             }
         }
+    }
+
+    /// The drive number a question about `tid` carries: this router's
+    /// drive of it while it probes for it, 0 (not a probe) otherwise.
+    pub(super) fn probe_drive(&self, tid: Tid) -> u32 {
+        self.txs.get(&tid).filter(|tx| tx.probe.is_some()).map_or(0, |tx| tx.drive)
     }
 
     /// Whether live transaction `tid` has a branch at partition `key`.
@@ -305,8 +319,9 @@ impl Router {
         facility: String,
         client: ChanRef,
         timeout_ms: Option<u32>,
-        redrive: bool,
+        drive: u32,
     ) {
+        let redrive = drive > 0;
         if let (true, Some(c)) = (redrive, self.committing.get_mut(&tid)) {
             // Decided here, committed, waiting for its backends:
             // the client hears it over its new link.
@@ -322,7 +337,7 @@ impl Router {
             return ctx.to_frontend(from, ToFrontend::Outcome { tid, client, accepted: true, status, reason });
         }
         if redrive && !self.txs.contains_key(&tid) {
-            return self.probe(ctx, tid, facility, client, from, timeout_ms);
+            return self.probe(ctx, tid, facility, client, from, timeout_ms, drive);
         }
         let tx = self.begin(ctx.now, tid, facility, client, from);
         if let (Some(ms), false, None) = (timeout_ms, redrive, tx.deadline) {
@@ -339,6 +354,7 @@ impl Router {
             tx.fe = from;
             tx.client = client;
             tx.client_gone = false;
+            tx.drive = drive;
         }
     }
 
@@ -396,10 +412,10 @@ impl Router {
             return;
         }
         tx.prepare = Some((reason, false));
-        let durable = spans_nodes(tx);
+        let (durable, drive) = (spans_nodes(tx), tx.drive);
         for b in tx.branches.iter_mut().filter(|b| b.vote == VoteState::Pending) {
             b.vote = VoteState::Requested;
-            ctx.to_backend(b.part.0, ToBackend::VoteRequest { tid, part: b.part.1, durable });
+            ctx.to_backend(b.part.0, ToBackend::VoteRequest { tid, part: b.part.1, durable, drive });
         }
         self.try_prepared(ctx, tid);
     }
@@ -420,6 +436,13 @@ impl Router {
             // elsewhere, so it is let go here; routed later from here, it
             // had two routers driving it.
             self.txs.remove(&tid);
+        } else if gone
+            && tx.client_accepted
+            && (!tx.redrive.is_empty() || tx.held.as_ref().is_some_and(|h| !h.is_empty()))
+        {
+            // Work of it still to place: not from here any more.
+            tx.client_gone = true;
+            self.client_left(ctx, tid);
         } else if gone && tx.client_accepted {
             // RTR finishes a transaction whose client already voted.
             tx.client_gone = true;
@@ -663,7 +686,8 @@ impl Router {
             asks.sort();
             asks.dedup();
             for (tid, facility) in asks {
-                ctx.to_backend(r, ToBackend::Inquire { tid, facility });
+                let drive = self.probe_drive(tid);
+                ctx.to_backend(r, ToBackend::Inquire { tid, facility, drive });
             }
         }
         // A commit waiting for the lost backend stays pending: that backend
@@ -719,6 +743,7 @@ impl Router {
             redrive: Vec::new(),
             inquirers: Vec::new(),
             redriven: false,
+            drive: 0,
         })
     }
 
@@ -753,15 +778,15 @@ impl Router {
     /// another node was added) are asked for again.
     fn request_votes(&mut self, ctx: &mut Ctx, tid: Tid) {
         let Some(tx) = self.txs.get_mut(&tid) else { return };
-        let durable = spans_nodes(tx);
+        let (durable, drive) = (spans_nodes(tx), tx.drive);
         for b in tx.branches.iter_mut() {
             match b.vote {
                 VoteState::Pending => {
                     b.vote = VoteState::Requested;
-                    ctx.to_backend(b.part.0, ToBackend::VoteRequest { tid, part: b.part.1, durable });
+                    ctx.to_backend(b.part.0, ToBackend::VoteRequest { tid, part: b.part.1, durable, drive });
                 }
                 VoteState::Accepted if durable && !b.durable => {
-                    ctx.to_backend(b.part.0, ToBackend::VoteRequest { tid, part: b.part.1, durable });
+                    ctx.to_backend(b.part.0, ToBackend::VoteRequest { tid, part: b.part.1, durable, drive });
                 }
                 _ => {}
             }
@@ -803,7 +828,11 @@ fn send_to_branch(ctx: &mut Ctx, tx: &mut Tx, tid: Tid, target: PartKey, data: &
     let index = b.sent;
     b.sent += 1;
     b.msgs.push((data.clone(), fl));
-    ctx.to_backend(target.0, ToBackend::Msg { tid, part: target.1, index, data: data.clone(), first, flags: fl });
+    let drive = tx.drive;
+    ctx.to_backend(
+        target.0,
+        ToBackend::Msg { tid, part: target.1, index, data: data.clone(), first, flags: fl, drive },
+    );
 }
 
 /// Does the transaction have branches on more than one backend node?

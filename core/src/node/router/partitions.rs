@@ -164,6 +164,10 @@ impl Router {
                 continue;
             }
             let Some(tx) = self.txs.get_mut(&tid) else { continue };
+            if tx.client_gone && tx.probe.is_none() && tx.held.as_ref().is_some_and(|h| !h.is_empty()) {
+                self.client_left(ctx, tid);
+                continue;
+            }
             let Some(msgs) = tx.held.take() else { continue };
             let fe = tx.fe;
             for m in msgs {
@@ -197,6 +201,28 @@ impl Router {
         }
     }
 
+    /// Undecided `tid` has work to place afresh (lost branches' messages, or
+    /// client messages held for a range's active partition), and its
+    /// client's frontend left this router. That frontend drives it again
+    /// through another router (or this one, later), which probes every
+    /// backend first: work placed from here now could start it a second
+    /// time where nothing is known of it yet, beside the other router's
+    /// (simulator seed 9061, two routers). So nothing more is placed from
+    /// here: with no branch yet it is let go, as if it never came; with
+    /// branches, it is rolled back, which the next probe hears. (RTR
+    /// finishes a transaction whose client voted when its work is all in
+    /// place; work that must move no longer has a client to answer to.)
+    pub(super) fn client_left(&mut self, ctx: &mut Ctx, tid: Tid) {
+        let Some(tx) = self.txs.get(&tid) else { return };
+        let what = if tx.branches.is_empty() { "let go" } else { "rolled back" };
+        ctx.log(format!("{tid}: its frontend left this router with work of it still to place: {what} here"));
+        if tx.branches.is_empty() {
+            self.txs.remove(&tid);
+        } else {
+            self.abort(ctx, tid, Status::Reqdied, 0);
+        }
+    }
+
     /// Drive the lost branches' messages of held transaction `tid` to their
     /// key ranges' active partitions, then ask for the votes the
     /// transaction now needs. False when it must wait on (a range has only
@@ -206,6 +232,10 @@ impl Router {
         let Some(tx) = self.txs.get_mut(&tid) else { return false };
         if tx.redrive.is_empty() {
             return true;
+        }
+        if tx.client_gone {
+            self.client_left(ctx, tid);
+            return false;
         }
         let fac = tx.facility.clone();
         let parts = self.partitions.get(&fac);

@@ -57,6 +57,7 @@ impl Router {
     /// answers once the lost router's link to it is gone (a branch that
     /// router still drives waits for its decision), and its branches of
     /// `tid` become this router's. The client's messages wait meanwhile.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn probe(
         &mut self,
         ctx: &mut Ctx,
@@ -65,14 +66,16 @@ impl Router {
         client: ChanRef,
         fe: NodeRef,
         timeout_ms: Option<u32>,
+        drive: u32,
     ) {
         let (nodes, missing) = self.backends_to_ask(ctx, &facility, None);
         for n in &nodes {
-            ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone() });
+            ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone(), drive });
         }
         let tx = self.begin(ctx.now, tid, facility, client, fe);
         tx.held = Some(Vec::new());
         tx.redriven = true;
+        tx.drive = drive;
         tx.probe = Some(Probe {
             asked: nodes.clone(),
             waiting: nodes,
@@ -153,7 +156,8 @@ impl Router {
         }
         tids.sort();
         for tid in tids {
-            ctx.to_backend(node, ToBackend::Inquire { tid, facility: facility.to_string() });
+            let drive = self.probe_drive(tid);
+            ctx.to_backend(node, ToBackend::Inquire { tid, facility: facility.to_string(), drive });
         }
     }
 
@@ -200,7 +204,12 @@ impl Router {
             return;
         }
         let Some(p) = tx.probe.take() else { return };
-        if p.committed {
+        if p.committed || p.aborted || p.failed.is_some() {
+            // The outcome goes to every branch the answers named (this
+            // router's now), voted again or not: a rollback that reached only
+            // the branches driven again here left one taken over by the probe
+            // waiting for ever, and an earlier drive's commit parked on it
+            // (simulator seed 7631, two routers).
             // Only over links still up: a node whose link went since answers
             // again when it is back (its branch waits for an owner).
             for key in p.parts.iter().filter(|k| ctx.topo.is_up(k.0)) {
@@ -214,6 +223,8 @@ impl Router {
                     });
                 }
             }
+        }
+        if p.committed {
             // Its branches (committed, and finished or finishing) stay
             // where they are; only the client is owed the outcome.
             let (fe, gone) = (tx.fe, tx.client_gone);

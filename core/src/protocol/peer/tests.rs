@@ -75,17 +75,11 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
         ("ping", PeerFrame::Ping),
         (
             "tr-start",
-            tr(ToRouter::Start {
-                tid: t(1),
-                facility: "BANK".into(),
-                client: (4, 5),
-                timeout_ms: Some(500),
-                redrive: false,
-            }),
+            tr(ToRouter::Start { tid: t(1), facility: "BANK".into(), client: (4, 5), timeout_ms: Some(500), drive: 0 }),
         ),
         (
             "tr-start-redrive",
-            tr(ToRouter::Start { tid: t(2), facility: "BANK".into(), client: (4, 5), timeout_ms: None, redrive: true }),
+            tr(ToRouter::Start { tid: t(2), facility: "BANK".into(), client: (4, 5), timeout_ms: None, drive: 2 }),
         ),
         (
             "tr-send",
@@ -145,6 +139,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
             "tr-decided-aborted",
             tr(ToRouter::Decided { tid: t(1), part: 3, committed: false, status: Status::Timout, reason: 12 }),
         ),
+        ("tr-driven-elsewhere", tr(ToRouter::DrivenElsewhere { tid: t(1), part: 3, drive: 1 })),
         (
             "tr-took-over",
             tr(ToRouter::TookOver { node: "be1".into(), committed: vec![t(1), t(2)], read: true, aborted: vec![t(3)] }),
@@ -187,16 +182,31 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
         ),
         (
             "be-msg",
-            be(ToBackend::Msg { tid: t(1), part: 3, index: 0, data: b(b"debit 10"), first: true, flags: 0x100 }),
+            be(ToBackend::Msg {
+                tid: t(1),
+                part: 3,
+                index: 0,
+                data: b(b"debit 10"),
+                first: true,
+                flags: 0x100,
+                drive: 0,
+            }),
         ),
-        ("be-msg-later", be(ToBackend::Msg { tid: t(1), part: 3, index: 7, data: b(b""), first: false, flags: 0 })),
-        ("be-vote-request", be(ToBackend::VoteRequest { tid: t(1), part: 3, durable: true })),
-        ("be-inquire", be(ToBackend::Inquire { tid: t(1), facility: "BANK".into() })),
+        (
+            "be-msg-later",
+            be(ToBackend::Msg { tid: t(1), part: 3, index: 7, data: b(b""), first: false, flags: 0, drive: 3 }),
+        ),
+        ("be-vote-request", be(ToBackend::VoteRequest { tid: t(1), part: 3, durable: true, drive: 1 })),
+        ("be-inquire", be(ToBackend::Inquire { tid: t(1), facility: "BANK".into(), drive: 0 })),
+        ("be-inquire-probe", be(ToBackend::Inquire { tid: t(1), facility: "BANK".into(), drive: 1 })),
         ("be-holder-lost", be(ToBackend::Holder { part: 3, epoch: u64::MAX, linked: false })),
         ("be-holder-linked", be(ToBackend::Holder { part: 3, epoch: 1, linked: true })),
         ("be-superseded", be(ToBackend::Superseded { part: 3, epoch: 9 })),
         ("be-refused", be(ToBackend::Refused { part: 3 })),
-        ("be-adopt", be(ToBackend::Adopt { part: 3, tid: t(1), msgs: vec![b(b"debit 10"), b(b"")], reason: 4 })),
+        (
+            "be-adopt",
+            be(ToBackend::Adopt { part: 3, tid: t(1), msgs: vec![b(b"debit 10"), b(b"")], reason: 4, drive: 2 }),
+        ),
         ("be-handed-off", be(ToBackend::HandedOff { tid: t(1), part: 2 })),
         ("be-forget", be(ToBackend::Forget { tids: vec![t(7), t(1)] })),
         (
@@ -207,11 +217,19 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
                 accepted: true,
                 status: Status::Ok,
                 reason: 0,
+                drive: 2,
             }),
         ),
         (
             "be-outcome-no-part",
-            be(ToBackend::Outcome { tid: t(1), parts: vec![], accepted: false, status: Status::Rejected, reason: 1 }),
+            be(ToBackend::Outcome {
+                tid: t(1),
+                parts: vec![],
+                accepted: false,
+                status: Status::Rejected,
+                reason: 1,
+                drive: crate::node::NO_DRIVE,
+            }),
         ),
     ]
 }
@@ -249,6 +267,7 @@ fn variant(f: &PeerFrame) -> &'static str {
             ToRouter::PartitionUp { .. } => "Tr::PartitionUp",
             ToRouter::PartitionDown { .. } => "Tr::PartitionDown",
             ToRouter::Decided { .. } => "Tr::Decided",
+            ToRouter::DrivenElsewhere { .. } => "Tr::DrivenElsewhere",
             ToRouter::Inquire { .. } => "Tr::Inquire",
             ToRouter::Inquired { .. } => "Tr::Inquired",
             ToRouter::TookOver { .. } => "Tr::TookOver",
@@ -297,8 +316,8 @@ fn write_test_tid(w: &mut Writer) {
 fn samples_cover_every_kind_and_message_variant() {
     let all = samples();
     let got: BTreeSet<&str> = all.iter().map(variant).collect();
-    // 4 frame kinds without a message, 22 router, 5 frontend and 11 backend messages.
-    assert_eq!(got.len(), 4 + 22 + 5 + 11, "{got:?}");
+    // 4 frame kinds without a message, 23 router, 5 frontend and 11 backend messages.
+    assert_eq!(got.len(), 4 + 23 + 5 + 11, "{got:?}");
     // And every message tag the decoder knows (checked on the bytes).
     let tags: BTreeSet<u8> = all.iter().filter(|f| matches!(f, PeerFrame::Msg(_))).map(|f| body(f)[2]).collect();
     let known: BTreeSet<u8> = [
@@ -338,6 +357,7 @@ fn samples_cover_every_kind_and_message_variant() {
         TR_ADOPTED,
         TR_MOVED,
         TR_ACKED,
+        TR_ELSEWHERE,
         BE_FORGET,
         BE_BROADCAST,
     ]
@@ -473,6 +493,7 @@ fn foreign_versions_kinds_and_tags_are_refused() {
         TR_ADOPTED,
         TR_MOVED,
         TR_ACKED,
+        TR_ELSEWHERE,
         BE_FORGET,
         BE_BROADCAST,
     ];
@@ -564,6 +585,7 @@ fn lists_at_the_limit_round_trip() {
         accepted: true,
         status: Status::Ok,
         reason: 0,
+        drive: 0,
     });
     assert_eq!(decode(&body(&f)), Ok(f));
 }
@@ -616,7 +638,7 @@ fn invalid_field_values_are_refused() {
         |status| tr(ToRouter::CommitFailed { tid: t(1), status }),
         |status| tr(ToRouter::Decided { tid: t(1), part: 3, committed: true, status, reason: 0 }),
         |status| fe(ToFrontend::Outcome { tid: t(1), client: (4, 5), accepted: true, status, reason: 0 }),
-        |status| be(ToBackend::Outcome { tid: t(1), parts: vec![1], accepted: true, status, reason: 0 }),
+        |status| be(ToBackend::Outcome { tid: t(1), parts: vec![1], accepted: true, status, reason: 0, drive: 0 }),
     ];
     for make in with_status {
         let (ok, rejected) = (body(&make(Status::Ok)), body(&make(Status::Rejected)));
@@ -631,12 +653,9 @@ fn invalid_field_values_are_refused() {
     }
     // Booleans other than 0 or 1.
     let b = raw(K_MSG, |w| {
-        w.u8(TR_START);
+        w.u8(BE_VOTEREQ);
         write_test_tid(w);
-        w.str("BANK");
-        w.u32(1);
-        w.u32(2);
-        w.u8(0);
+        w.u64(3);
         w.u8(2);
     });
     assert_eq!(decode(&b), Err(DecodeError::Invalid("boolean is not 0 or 1")));
@@ -750,13 +769,17 @@ fn corpus_bad_files_fail_for_their_reason() {
 /// Hand-made bad frame bodies: (file name, (content, expected error)).
 fn bad_corpus() -> Vec<(&'static str, (Vec<u8>, DecodeError))> {
     let welcome = body(&PeerFrame::Welcome { from: "node-b".into(), node_id: 1, facilities: vec![] });
-    let outcome = be(ToBackend::Outcome { tid: t(1), parts: vec![], accepted: true, status: Status::Ok, reason: 0 });
+    let outcome =
+        be(ToBackend::Outcome { tid: t(1), parts: vec![], accepted: true, status: Status::Ok, reason: 0, drive: 0 });
+    // The status, before the reason and the drive.
     let mut unknown_status = body(&outcome);
     let n = unknown_status.len();
-    unknown_status[n - 8..n - 4].copy_from_slice(&0x7fff_fff0i32.to_le_bytes());
-    let mut bad_bool = body(&be(ToBackend::Msg { tid: t(1), part: 3, index: 0, data: b(b"x"), first: true, flags: 0 }));
+    unknown_status[n - 12..n - 8].copy_from_slice(&0x7fff_fff0i32.to_le_bytes());
+    let mut bad_bool =
+        body(&be(ToBackend::Msg { tid: t(1), part: 3, index: 0, data: b(b"x"), first: true, flags: 0, drive: 0 }));
+    // `first`, before the flags and the drive.
     let n = bad_bool.len();
-    bad_bool[n - 5] = 2;
+    bad_bool[n - 9] = 2;
     vec![
         ("bad-empty.bin", (vec![], DecodeError::Truncated)),
         ("bad-truncated-welcome.bin", (welcome[..welcome.len() - 1].to_vec(), DecodeError::Truncated)),
@@ -937,7 +960,7 @@ proptest! {
         first in any::<bool>(),
         flags in any::<u32>(),
     ) {
-        let f = be(ToBackend::Msg { tid, part, index, data: Bytes::from(data), first, flags });
+        let f = be(ToBackend::Msg { tid, part, index, data: Bytes::from(data), first, flags, drive: 0 });
         let bytes = encode(&f);
         prop_assert_eq!(bytes.len() - 4, u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize);
         prop_assert_eq!(decode(&bytes[4..]), Ok(f));
@@ -976,8 +999,9 @@ proptest! {
         accepted in any::<bool>(),
         status in proptest::sample::select(Status::ALL.to_vec()),
         reason in any::<u32>(),
+        drive in any::<u32>(),
     ) {
-        let f = be(ToBackend::Outcome { tid, parts, accepted, status, reason });
+        let f = be(ToBackend::Outcome { tid, parts, accepted, status, reason, drive });
         prop_assert_eq!(decode(&body(&f)), Ok(f));
     }
 }
