@@ -2858,6 +2858,17 @@ fn a_keeper_that_restarts_hands_its_share_on_again() {
     assert_eq!(high, vec![MsgType::Msg1Uncertain, MsgType::Accepted], "{s:?}");
 }
 
+impl Cluster {
+    /// The server accepts `tid`: the client hears the commit, once, and the
+    /// server its outcome, once.
+    fn accept_and_hear_one_commit(&mut self, tid: Tid) {
+        self.server_accept(1, tid);
+        self.sync();
+        assert_eq!(self.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+        assert_eq!(self.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Accepted]);
+    }
+}
+
 /// Simulator seeds 9061 and 9221 (two routers): a router that its frontend
 /// left still held the client's messages and placed them where the later
 /// drive's probe had been. The backend must not start them: it has seen a
@@ -2906,10 +2917,7 @@ fn work_of_an_earlier_drive_is_not_started_where_a_later_drive_probed() {
         s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(),
         vec![(MsgType::Msg1, Some(tid)), (MsgType::Prepare, Some(tid))]
     );
-    c.server_accept(1, tid);
-    c.sync();
-    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
-    assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Accepted]);
+    c.accept_and_hear_one_commit(tid);
 }
 
 /// Simulator seed 7049 (two routers): the router of a later drive takes a
@@ -2931,10 +2939,7 @@ fn a_later_drive_takes_a_branch_from_the_router_of_an_earlier_one() {
     c.pump();
     assert_eq!(c.node(TR1).stats().active_tx, 0, "tr1 was told and dropped its copy");
     // The server's vote goes to tr2, which commits: one outcome.
-    c.server_accept(1, tid);
-    c.sync();
-    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
-    assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Accepted]);
+    c.accept_and_hear_one_commit(tid);
 }
 
 /// The frontend drives a transaction again through tr2 after it gave tr1
@@ -2962,9 +2967,8 @@ fn a_frontend_takes_an_outcome_only_from_the_router_now_driving_the_transaction(
     c.collect();
     assert!(c.take(FE, CLIENT).is_empty(), "tr1's outcome is not the client's");
     c.pump();
-    c.server_accept(1, tid);
-    c.sync();
-    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+    c.take(BE, SERVER);
+    c.accept_and_hear_one_commit(tid);
 }
 
 /// Simulator seed 7631 (two routers): the router of an earlier drive never
