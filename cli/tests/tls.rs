@@ -303,3 +303,63 @@ fn a_man_in_the_middle_changing_a_byte_breaks_the_link_and_corrupts_nothing() {
     let out = testkit_within(&["crash-check", "--state", s(&state)], WAIT);
     assert!(out.code == 0 && out.stdout.contains("crash check: ok"), "{out:?}");
 }
+
+/// Issue 17: a node with neither TLS nor `--insecure-links` opens no link,
+/// whichever way the link would come: not only `--listen` and `--peer`
+/// (refused by `rtr start`), but also peers that only the facility
+/// definitions name (dialled at NAME:46000). A definition calling for one is
+/// refused at `rtr create facility`, and definitions saved earlier refuse
+/// the start; with `--insecure-links` the same definition is taken. (That
+/// no connection is made is shown on a real listener by the unit test
+/// `without_tls_or_insecure_links_no_plain_link_is_opened_on_any_path`.)
+#[test]
+fn a_node_without_tls_or_insecure_links_refuses_definitions_that_need_links() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("alpha");
+    let start = |extra: &[&str]| {
+        let mut a = vec!["start", "--dir", s(&dir), "--name", "alpha"];
+        a.extend(extra);
+        rtr_within(&a, WAIT)
+    };
+    let rtr = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["--dir", s(&dir)]);
+        rtr_within(&a, WAIT)
+    };
+    let bank = ["create", "facility", "BANK", "--frontend", "alpha", "--router", "beta", "--backend", "beta"];
+    let out = start(&[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let node = common::nodes::Running(dir.clone());
+    // A facility of this node alone needs no link.
+    let o = rtr(&["create", "facility", "SOLO", "--all-roles", "alpha"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    // One that names another node is refused, says why, and is not kept.
+    let o = rtr(&bank);
+    assert_eq!(o.code, 1, "{o:?}");
+    let want = "rtr: %RTR-E-TLSREQUIRED, facility BANK calls for links from this node (alpha) to beta: links need TLS";
+    assert!(o.stderr.starts_with(want), "{o:?}");
+    assert!(o.stderr.contains("--insecure-links"), "{o:?}");
+    let v = rtr(&["show", "facility", "--json"]).json();
+    let names: Vec<&str> = v["facilities"].as_array().unwrap().iter().filter_map(|f| f["name"].as_str()).collect();
+    assert_eq!(names, ["SOLO"], "{v}");
+    let v = rtr(&["show", "link", "--json"]).json();
+    assert!(v["links"].as_array().is_none_or(|l| l.is_empty()), "{v}");
+
+    // Asked for: the same definition is taken, and linked in plain text.
+    drop(node);
+    let out = start(&["--insecure-links"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let node = common::nodes::Running(dir.clone());
+    let o = rtr(&bank);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("linking to beta"), "{o:?}");
+
+    // Taken back while the saved definitions call for a link: the start
+    // fails, saying why.
+    drop(node);
+    let out = start(&["--insecure-links", "false"]);
+    assert_ne!(out.code, 0, "{out:?}");
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(all.contains("facility BANK calls for links from this node (alpha) to beta: links need TLS"), "{out:?}");
+    let _gone = common::nodes::Running(dir.clone());
+}
