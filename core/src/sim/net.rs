@@ -10,6 +10,12 @@
 //! sometimes in two pieces cut at any byte (so frames arrive torn across
 //! reads); different connections and directions are independent.
 //!
+//! The dialler dials again as soon as its end of a link ended (after a
+//! backoff if the link never came up); the acceptor replaces an older
+//! connection of the same peer when the new one comes up, as the real
+//! link layer does, so its node may see the new link up before the old one
+//! down.
+//!
 //! A direction delivers a prefix of what was sent: once a byte of it is
 //! lost (a partition, a break), nothing sent later in that direction
 //! arrives (`cutoff`). A killed process's peer sees the connection reset
@@ -87,7 +93,12 @@ impl Conn {
 pub struct Pair {
     /// Node indices: `ends[0]` dials.
     pub ends: [usize; 2],
-    pub conn: Option<Conn>,
+    /// Its connections that one end or both still hold, oldest first. The
+    /// dialler holds at most one (it dials again once its end of the last
+    /// one ended, as the link layer does); the acceptor may still hold an
+    /// older one it has not found dead yet, until the new one comes up and
+    /// replaces it (`Links::register`).
+    pub conns: Vec<Conn>,
     /// Direction `d` (from `ends[d]`) is blocked by a partition.
     pub blocked: [bool; 2],
     /// A dial is scheduled.
@@ -95,6 +106,16 @@ pub struct Pair {
 }
 
 impl Pair {
+    /// Connection `cid`, if either end still holds it.
+    pub fn conn(&mut self, cid: u64) -> Option<&mut Conn> {
+        self.conns.iter_mut().find(|c| c.id == cid)
+    }
+
+    /// Whether the dialler holds a connection (then it does not dial).
+    pub fn dialled(&self) -> bool {
+        self.conns.iter().any(|c| c.sessions[0].is_some())
+    }
+
     /// Which end `node` is, if it is one.
     pub fn end_of(&self, node: usize) -> Option<usize> {
         self.ends.iter().position(|e| *e == node)

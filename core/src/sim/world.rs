@@ -216,7 +216,7 @@ impl World {
             for b in a + 1..nodes.len() {
                 if nodes[a].table.link_peers().contains(&nodes[b].name) {
                     let ends = if nodes[a].name < nodes[b].name { [a, b] } else { [b, a] };
-                    pairs.push(Pair { ends, conn: None, blocked: [false, false], dialing: false });
+                    pairs.push(Pair { ends, conns: Vec::new(), blocked: [false, false], dialing: false });
                 }
             }
         }
@@ -739,21 +739,24 @@ impl World {
         }
         for p in 0..self.pairs.len() {
             let Some(e) = self.pairs[p].end_of(i) else { continue };
-            let Some(conn) = self.pairs[p].conn.as_mut() else { continue };
-            // Its end is gone with it; the other end sees a reset (a
-            // killed process's kernel closes its sockets) or, for a lost
-            // machine, hears nothing more and drops the link at its
-            // inactivity timer.
-            conn.sessions[e] = None;
-            conn.refs[e] = None;
-            conn.tick_at[e] = None;
-            conn.queue[1 - e].clear();
-            let mut resets = [None, None];
-            if fast {
-                resets[1 - e] = Some(self.now + self.rng.range(200, 5 * MS));
+            let cids: Vec<u64> = self.pairs[p].conns.iter().map(|c| c.id).collect();
+            for cid in cids {
+                let Some(conn) = self.pairs[p].conn(cid) else { continue };
+                // Its end is gone with it; the other end sees a reset (a
+                // killed process's kernel closes its sockets) or, for a
+                // lost machine, hears nothing more and drops the link at
+                // its inactivity timer.
+                conn.sessions[e] = None;
+                conn.refs[e] = None;
+                conn.tick_at[e] = None;
+                conn.queue[1 - e].clear();
+                let mut resets = [None, None];
+                if fast {
+                    resets[1 - e] = Some(self.now + self.rng.range(200, 5 * MS));
+                }
+                let cutoff = [self.now, self.now];
+                self.break_conn(p, cid, resets, cutoff);
             }
-            let cutoff = [self.now, self.now];
-            self.break_conn(p, resets, cutoff);
         }
     }
 
@@ -917,7 +920,7 @@ impl World {
     }
 
     fn schedule_dial(&mut self, p: usize, d: Micros) {
-        if self.pairs[p].dialing || self.pairs[p].conn.is_some() {
+        if self.pairs[p].dialing || self.pairs[p].dialled() {
             return;
         }
         self.pairs[p].dialing = true;
@@ -933,7 +936,7 @@ impl World {
 
     fn dial(&mut self, p: usize) {
         self.pairs[p].dialing = false;
-        if self.pairs[p].conn.is_some() {
+        if self.pairs[p].dialled() {
             return;
         }
         let [a, b] = self.pairs[p].ends;
@@ -960,13 +963,13 @@ impl World {
         let (na, nb) = (&self.nodes[a], &self.nodes[b]);
         let dialler = Session::dial(&na.name, na.id, na.table.clone(), &nb.name, t, now);
         let acceptor = Session::accept(&nb.name, nb.id, nb.table.clone(), t, now);
-        self.pairs[p].conn = Some(Conn::new(id, [na.inc, nb.inc], [dialler, acceptor]));
+        self.pairs[p].conns.push(Conn::new(id, [na.inc, nb.inc], [dialler, acceptor]));
         self.pump(p, id, 0);
         self.pump(p, id, 1);
     }
 
     fn current(&mut self, p: usize, cid: u64) -> Option<&mut Conn> {
-        self.pairs[p].conn.as_mut().filter(|c| c.id == cid)
+        self.pairs[p].conn(cid)
     }
 
     /// Run end `e`'s session of connection `cid` after something happened
@@ -978,7 +981,7 @@ impl World {
         loop {
             // Looked up afresh each time: the node's handling of the last
             // event may have ended the session (its node stopped).
-            let Some(conn) = self.pairs[p].conn.as_mut().filter(|c| c.id == cid) else { return };
+            let Some(conn) = self.pairs[p].conn(cid) else { return };
             let Some(s) = conn.sessions[e].as_mut() else { return };
             let Some(ev) = s.poll_event() else { break };
             match ev {
@@ -989,6 +992,9 @@ impl World {
                     self.nodes[i].refs.insert(id, (p, cid));
                     self.trace.note(self.now, format!("{}: link to {name} up", self.nodes[i].name));
                     self.input(i, NodeInput::LinkUp { id, info: PeerInfo { name, facilities: agreed } });
+                    if e == 1 {
+                        self.replace_older(p, cid);
+                    }
                 }
                 Event::Msg(msg) => {
                     let Some(r) = conn.refs[e] else { continue };
@@ -1019,6 +1025,7 @@ impl World {
         conn.sessions[e] = None;
         conn.tick_at[e] = None;
         let r = conn.refs[e].take();
+        let was_up = r.is_some();
         let peer = &self.nodes[self.pairs[p].ends[1 - e]].name;
         self.trace.note(self.now, format!("{}: link to {peer} down: {why}", self.nodes[i].name));
         if let Some(r) = r {
@@ -1026,14 +1033,29 @@ impl World {
             self.input(i, NodeInput::LinkDown { id: r });
         }
         self.maybe_finished(p, cid);
+        if e == 0 && self.up(i) {
+            // The dialler dials again at once after a link that was up,
+            // after a backoff after one that never came up.
+            let d = if was_up { self.rng.below(MS) } else { self.rng.range(100 * MS, SEC) };
+            self.schedule_dial(p, d);
+        }
     }
 
-    /// With both ends finished, the pair may connect again.
+    /// A connection both ends are finished with is gone.
     fn maybe_finished(&mut self, p: usize, cid: u64) {
-        if self.pairs[p].conn.as_ref().is_some_and(|c| c.id == cid && c.finished()) {
-            self.pairs[p].conn = None;
-            let d = self.rng.range(100 * MS, SEC);
-            self.schedule_dial(p, d);
+        self.pairs[p].conns.retain(|c| c.id != cid || !c.finished());
+    }
+
+    /// The acceptor's new link `cid` came up: an older connection of the
+    /// same peer that it still holds is dead (the peer connected again),
+    /// and is shut; its session sees the end (`Links::register`).
+    fn replace_older(&mut self, p: usize, cid: u64) {
+        let older: Vec<u64> =
+            self.pairs[p].conns.iter().filter(|c| c.id != cid && c.sessions[1].is_some()).map(|c| c.id).collect();
+        for old in older {
+            let Some(s) = self.pairs[p].conn(old).and_then(|c| c.sessions[1].as_mut()) else { continue };
+            s.peer_closed(Some("replaced by a new link from the same node".into()));
+            self.pump(p, old, 1);
         }
     }
 
@@ -1052,7 +1074,7 @@ impl World {
     fn flush(&mut self, p: usize, cid: u64, e: usize) {
         let now = self.now;
         let blocked = self.pairs[p].blocked[e];
-        let Some(conn) = self.pairs[p].conn.as_mut().filter(|c| c.id == cid) else { return };
+        let Some(conn) = self.pairs[p].conn(cid) else { return };
         let Some(s) = conn.sessions[e].as_mut() else { return };
         if s.pending_output().is_empty() {
             return;
@@ -1065,7 +1087,7 @@ impl World {
             return;
         }
         let lat = self.latency();
-        let Some(conn) = self.pairs[p].conn.as_mut().filter(|c| c.id == cid) else { return };
+        let Some(conn) = self.pairs[p].conn(cid) else { return };
         let at = (now + lat).max(conn.last[e]);
         let mut pieces = vec![(at, bytes)];
         if pieces[0].1.len() > 1 && self.rng.chance(0.1) {
@@ -1091,7 +1113,7 @@ impl World {
         let now = self.now;
         let blocked = self.pairs[p].blocked[e];
         let lat = self.latency();
-        let Some(conn) = self.pairs[p].conn.as_mut().filter(|c| c.id == cid) else { return };
+        let Some(conn) = self.pairs[p].conn(cid) else { return };
         if conn.sessions[1 - e].is_none() {
             return;
         }
@@ -1112,7 +1134,7 @@ impl World {
         let (now, t) = (self.now, self.instant());
         let mut heard = false;
         {
-            let Some(conn) = self.pairs[p].conn.as_mut().filter(|c| c.id == cid) else { return };
+            let Some(conn) = self.pairs[p].conn(cid) else { return };
             let Some(s) = conn.sessions[e].as_mut() else {
                 conn.queue[d].clear();
                 return;
@@ -1154,7 +1176,7 @@ impl World {
     /// the one scheduled (a later one finds nothing to do, and reschedules).
     fn schedule_session_tick(&mut self, p: usize, cid: u64, e: usize) {
         let (now, base) = (self.now, self.base);
-        let Some(conn) = self.pairs[p].conn.as_mut().filter(|c| c.id == cid) else { return };
+        let Some(conn) = self.pairs[p].conn(cid) else { return };
         let Some(deadline) = conn.sessions[e].as_ref().and_then(|s| s.next_deadline()) else { return };
         // Rounded up: a tick a fraction of a microsecond early would find
         // nothing due, and be scheduled again at the same time for ever.
@@ -1178,11 +1200,10 @@ impl World {
     /// direction `d` arrives only up to `cutoff[d]`, nothing sent later
     /// does; an end with a `reset` time sees the connection reset then
     /// (one without finds out by its inactivity timer).
-    fn break_conn(&mut self, p: usize, resets: [Option<Micros>; 2], cutoff: [Micros; 2]) {
+    fn break_conn(&mut self, p: usize, cid: u64, resets: [Option<Micros>; 2], cutoff: [Micros; 2]) {
         let now = self.now;
-        let Some(conn) = self.pairs[p].conn.as_mut() else { return };
+        let Some(conn) = self.pairs[p].conn(cid) else { return };
         conn.broken = true;
-        let cid = conn.id;
         for (d, c) in cutoff.iter().enumerate() {
             conn.cutoff[d] = conn.cutoff[d].min(*c);
         }
@@ -1260,15 +1281,16 @@ impl World {
                 }
             }
             Faults::NET => {
-                let live: Vec<usize> =
-                    (0..self.pairs.len()).filter(|p| self.pairs[*p].conn.as_ref().is_some_and(|c| !c.broken)).collect();
+                let live: Vec<(usize, u64)> = (0..self.pairs.len())
+                    .flat_map(|p| self.pairs[p].conns.iter().filter(|c| !c.broken).map(move |c| (p, c.id)))
+                    .collect();
                 if !live.is_empty() {
-                    let p = live[self.rng.index(live.len())];
+                    let (p, cid) = live[self.rng.index(live.len())];
                     self.trace.note(self.now, format!("connection {} reset", self.pair_name(p)));
                     let t0 = self.now + self.rng.range(100, 5 * MS);
                     let t1 = self.now + self.rng.range(100, 5 * MS);
                     let cut = [self.now + self.rng.below(MS), self.now + self.rng.below(MS)];
-                    self.break_conn(p, [Some(t0), Some(t1)], cut);
+                    self.break_conn(p, cid, [Some(t0), Some(t1)], cut);
                 }
             }
             Faults::PARTITION => {
@@ -1455,14 +1477,14 @@ impl World {
             ),
         );
         self.after(dur, Ev::Heal(p));
-        if self.pairs[p].conn.as_ref().is_none_or(|c| c.broken) {
-            return;
-        }
         let mut cutoff = [Micros::MAX, Micros::MAX];
         for d in dirs {
             cutoff[*d] = self.now;
         }
-        self.break_conn(p, [None, None], cutoff);
+        let live: Vec<u64> = self.pairs[p].conns.iter().filter(|c| !c.broken).map(|c| c.id).collect();
+        for cid in live {
+            self.break_conn(p, cid, [None, None], cutoff);
+        }
     }
 
     fn retry_exceptions(&mut self) {
@@ -1562,13 +1584,13 @@ mod tests {
         let at = |name: &str| w.nodes.iter().position(|n| n.name == name).expect("a node");
         let ends = [at("fe1"), at("tr1")];
         let p = w.pairs.iter().position(|x| x.ends == ends).expect("fe1 and tr1 are linked");
-        let c = w.pairs[p].conn.as_ref().expect("connected");
+        let c = w.pairs[p].conns.last().expect("connected");
         assert!(c.sessions.iter().all(|s| s.as_ref().is_some_and(Session::is_up)), "both sides up");
         (p, c.id, c.refs[1].expect("tr1 knows the link"))
     }
 
     /// A frame from fe1 to tr1 torn by the network: its first half arrives,
-    /// the rest is lost with everything after it, both ways; with `reset`,
+    /// the rest is lost with everything fe1 sends after it; with `reset`,
     /// tr1 then sees the connection reset (else it hears nothing more).
     /// Returns when the first half arrives.
     fn tear(w: &mut World, p: usize, cid: u64, reset: bool) -> Micros {
@@ -1581,7 +1603,8 @@ mod tests {
         conn.last[0] = now + 300;
         w.at(now + 100, Ev::Arrive(p, cid, 0));
         w.at(now + 300, Ev::Arrive(p, cid, 0));
-        w.break_conn(p, [None, reset.then_some(now + 500)], [now + 200, now + 200]);
+        // fe1 goes on hearing tr1 (its pings): only tr1's timer can fire.
+        w.break_conn(p, cid, [None, reset.then_some(now + 500)], [now + 200, Micros::MAX]);
         now + 100
     }
 
@@ -1633,5 +1656,40 @@ mod tests {
         // Nothing is heard after the half frame: the timer runs from it.
         assert_eq!(down, Some(torn + inactivity), "the inactivity timer ends the link");
         assert!(again, "the link is made again");
+    }
+
+    /// A dialler that comes back before its peer noticed it was gone (fe1
+    /// loses power and restarts 100 ms later) connects again; the
+    /// acceptor, still holding the old connection, takes the new one and
+    /// shuts the old at once (as `Links::register` does): its node sees the
+    /// new link up, then the old one down at the same instant, not at its
+    /// inactivity timer; and the run goes on.
+    #[test]
+    fn a_dialler_back_before_its_peer_noticed_replaces_the_old_link() {
+        let mut w = quiet(7);
+        let (_p, _cid, link) = linked(&mut w);
+        let fe1 = w.nodes.iter().position(|n| n.name == "fe1").expect("fe1");
+        let now = w.now;
+        w.crash(fe1, false, "lost (power)");
+        w.at(now + 100 * MS, Ev::Boot(fe1));
+        let end = w.cfg.fault_start + w.cfg.fault_time + w.cfg.settle;
+        let r = w.finish_after(end);
+        assert!(r.ok(), "{}", r.summary());
+        let mut up = None;
+        let mut down = None;
+        for (at, input) in r.recorded_inputs.iter().filter(|(at, _)| *at >= now) {
+            match input {
+                NodeInput::LinkUp { info, .. } if info.name == "fe1" && up.is_none() => up = Some(*at),
+                NodeInput::LinkDown { id } if *id == link => down = Some(*at),
+                _ => {}
+            }
+        }
+        let (up, down) = (up.expect("fe1 linked again"), down.expect("the old link went down"));
+        assert!(up < now + w_inactivity(), "fe1 came back at {up}");
+        assert_eq!(down, up, "the old link is shut when the new one comes up");
+    }
+
+    fn w_inactivity() -> Micros {
+        SimConfig::new(0).inactivity
     }
 }
