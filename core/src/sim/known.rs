@@ -100,7 +100,11 @@
 //! the commit replayed there, then be2's server applies it again as it
 //! wakes. Seed 9061 (applied twice, never traced) passes now and no
 //! replacement was found: the only applied-twice run in seeds 0..999 and
-//! 7000..7499 (two routers) is 433.)
+//! 7000..7499 (two routers) is 433. Seed 9431 shows again the two-actives
+//! defect of 60121 (docs/roles.md): be1 frozen at 4.1 s, be2 and be3 fail
+//! to take its journal over (disk full), and an operator's ignore-recovery
+//! on be2 at 6.7 s makes it active beside be1, which still holds its
+//! journal unfenced.)
 
 use super::{Faults, SimConfig, ViolationKind};
 
@@ -131,5 +135,12 @@ pub const KNOWN: &[Known] = &[
         routers: 2,
         faults: Faults::ALL,
         kind: ViolationKind::AppliedTwice,
+    },
+    Known {
+        defect: "an operator's ignore-recovery makes a standby active beside a frozen holder whose journal could not be taken over, so it was never fenced (docs/roles.md)",
+        seed: 9431,
+        routers: 2,
+        faults: Faults::ALL,
+        kind: ViolationKind::TwoActives,
     },
 ];
