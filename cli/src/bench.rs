@@ -386,14 +386,16 @@ fn link_pair(
     } else {
         (None, None)
     };
-    let cfg = LinkConfig { listen: Some("127.0.0.1:0".into()), tls: setups.0, ..LinkConfig::default() };
+    // Plain when the bench was not asked for TLS (loopback, one process).
+    let insecure = setups.0.is_none();
+    let cfg = LinkConfig { listen: Some("127.0.0.1:0".into()), tls: setups.0, insecure, ..LinkConfig::default() };
     let links = node.start_links("bench-tr", cfg).map_err(|e| e.to_string())?;
     let addr = links.local_addr().ok_or("the router node has no link address")?;
     let fe_cfg =
         rtr_core::EmbeddedConfig { node_id: Some(rtr_core::facility::node_id("bench-fe")), ..Default::default() };
     let fe = rtr_core::runtime::EmbeddedNode::start_with(fe_cfg).map_err(|e| e.to_string())?;
     fe.set_facility_store(store("bench-fe")?);
-    let mut cfg = LinkConfig { tls: setups.1, ..LinkConfig::default() };
+    let mut cfg = LinkConfig { tls: setups.1, insecure, ..LinkConfig::default() };
     cfg.peers.insert("bench-tr".into(), addr.to_string());
     fe.start_links("bench-fe", cfg).map_err(|e| e.to_string())?;
     Ok(fe)

@@ -342,6 +342,9 @@ fn run_node(dir: &Path, socket: &Path, settings: node_config::Settings, service:
     // with their default action (an immediate exit).
     let signals = crate::signals::block().map_err(|e| early(format!("cannot block signals: {e}")))?;
     let store = FacilityStore::open(&dir.join("facilities.conf"), &name).map_err(|e| early(e.to_string()))?;
+    // Definitions saved earlier may call for links this start may not
+    // open (no TLS, no --insecure-links): said now, before anything runs.
+    links.check_security(store.table()).map_err(early)?;
     let facilities = store.table().defs().count();
     let journal = match &journal_root {
         Some(root) => {
@@ -360,7 +363,7 @@ fn run_node(dir: &Path, socket: &Path, settings: node_config::Settings, service:
     // Before the listener exists, so every channel is checked against them.
     node.set_facility_store(store);
     let listen = links.listen.clone();
-    if links.tls.is_none() && (listen.is_some() || !links.peers.is_empty()) {
+    if links.tls.is_none() && links.insecure && (listen.is_some() || !links.peers.is_empty() || facilities > 0) {
         tracing::warn!(
             target: "rtr::daemon",
             "INSECURE LINKS (--insecure-links): node links are plain TCP, neither encrypted nor authenticated; \

@@ -274,11 +274,9 @@ impl NodeConfig {
         if let Some((ca, cert, key)) = &tls {
             links.tls = Some(std::sync::Arc::new(TlsSetup::load(&name, ca, cert, key)?));
         }
-        let insecure = self.insecure_links.unwrap_or(false);
-        if links.tls.is_none() && !insecure && (self.listen.is_some() || !self.peers.is_empty()) {
-            return Err("links (listen or peers) need TLS: give --tls-ca, --tls-cert and --tls-key (rtr cert \
-                        makes them), or --insecure-links for plain, unauthenticated links (README: Security)"
-                .into());
+        links.insecure = self.insecure_links.unwrap_or(false);
+        if links.tls.is_none() && !links.insecure && (self.listen.is_some() || !self.peers.is_empty()) {
+            return Err(format!("links (listen or peers) {}", rtr_core::transport::links::NEED_TLS));
         }
         let file = NodeConfig {
             name: Some(name.clone()),

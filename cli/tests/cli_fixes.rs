@@ -24,7 +24,8 @@ fn rtr(args: &[&str]) -> Out {
 /// A node daemon in `dir` (named `alpha`), killed at the end of the test.
 fn start_node(dir: &Path) -> (common::Proc, std::path::PathBuf) {
     let socket = dir.join("rtr.sock");
-    let proc = spawn(&["start", "--foreground", "--dir", s(dir), "--name", "alpha"], None);
+    // --insecure-links: a definition below names another node.
+    let proc = spawn(&["start", "--foreground", "--dir", s(dir), "--name", "alpha", "--insecure-links"], None);
     let until = Instant::now() + WAIT;
     while UnixStream::connect(&socket).is_err() {
         assert!(Instant::now() < until, "the node did not start");

@@ -34,7 +34,9 @@ impl Node {
     fn start(dir: &Path, name: Option<&str>) -> Node {
         let socket = dir.join("rtr.sock");
         let d = dir.to_str().unwrap();
-        let mut args = vec!["start", "--foreground", "--dir", d];
+        // Plain links asked for: the definitions here name other nodes,
+        // which a node without TLS or --insecure-links refuses (tls.rs).
+        let mut args = vec!["start", "--foreground", "--dir", d, "--insecure-links"];
         if let Some(n) = name {
             args.extend(["--name", n]);
         }

@@ -215,11 +215,15 @@ impl Drop for LogsOnFailure<'_> {
 }
 
 /// A TCP proxy from `listen` to `to` that flips one byte of the client's
-/// stream at offset `at` in each of its first `bad` connections.
-fn flipping_proxy(listen: u16, to: u16, at: usize, bad: usize) -> Arc<AtomicUsize> {
+/// stream at offset `at` in each of its first `bad` connections. Counts
+/// the connections, and those whose byte was flipped (a connection that
+/// ends before carrying `at` bytes is not: the last of the `bad` ones may
+/// carry the end of the test's traffic).
+fn flipping_proxy(listen: u16, to: u16, at: usize, bad: usize) -> (Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let conns = Arc::new(AtomicUsize::new(0));
+    let flipped = Arc::new(AtomicUsize::new(0));
     let l = TcpListener::bind(("127.0.0.1", listen)).unwrap();
-    let counted = conns.clone();
+    let (counted, flips) = (conns.clone(), flipped.clone());
     std::thread::spawn(move || {
         for c in l.incoming() {
             let Ok(client) = c else { return };
@@ -227,14 +231,15 @@ fn flipping_proxy(listen: u16, to: u16, at: usize, bad: usize) -> Arc<AtomicUsiz
             let n = counted.fetch_add(1, Ordering::SeqCst);
             let flip = (n < bad).then_some(at);
             let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-            std::thread::spawn(move || pump(client, server, flip));
-            std::thread::spawn(move || pump(s2, c2, None));
+            let flips = flips.clone();
+            std::thread::spawn(move || pump(client, server, flip, Some(&flips)));
+            std::thread::spawn(move || pump(s2, c2, None, None));
         }
     });
-    conns
+    (conns, flipped)
 }
 
-fn pump(mut from: TcpStream, mut to: TcpStream, flip: Option<usize>) {
+fn pump(mut from: TcpStream, mut to: TcpStream, flip: Option<usize>, flips: Option<&AtomicUsize>) {
     let mut buf = [0u8; 16 << 10];
     let mut seen = 0usize;
     loop {
@@ -245,6 +250,9 @@ fn pump(mut from: TcpStream, mut to: TcpStream, flip: Option<usize>) {
         if let Some(at) = flip {
             if at >= seen && at < seen + n {
                 buf[at - seen] ^= 0x20;
+                if let Some(f) = flips {
+                    f.fetch_add(1, Ordering::SeqCst);
+                }
             }
         }
         seen += n;
@@ -267,7 +275,7 @@ fn a_man_in_the_middle_changing_a_byte_breaks_the_link_and_corrupts_nothing() {
     let be = start_tls(root.path(), &ca, "be", be_p, &[("fe", fe_p), ("tr", tr_p)], &[]);
     let _logs = LogsOnFailure(vec![&fe, &tr, &be]);
     // Past the TLS handshake and the hello: in the transactions' records.
-    let conns = flipping_proxy(proxy_p, tr_p, 6000, 3);
+    let (conns, flipped) = flipping_proxy(proxy_p, tr_p, 6000, 3);
     for n in [&fe, &tr, &be] {
         n.ok(&["create", "facility", "crash", "--frontend", "fe", "--router", "tr", "--backend", "be"]);
     }
@@ -278,9 +286,10 @@ fn a_man_in_the_middle_changing_a_byte_breaks_the_link_and_corrupts_nothing() {
     servers.expect("servers open");
     // With a start_tx timeout: a transaction caught by a break may be
     // rejected (the brief's rule: it commits once or is rejected); without
-    // one, 1 run in about 50 stalled after a break (issue noted in the
-    // report; the same stall was not seen with plain links cut at the same
-    // offset in 25 runs, so it is not yet known to be TLS's).
+    // one, 1 run in about 50 stalled after a break: when the changed byte
+    // is a TLS record's length, the link waits for the receiver's
+    // inactivity timer (60 s here; see
+    // a_changed_tls_record_length_holds_the_link_until_the_inactivity_timer).
     let mut clients = spawn_testkit(
         &["crash-remote", "--clients", "2", "--count", "100", "--timeout-ms", "10000", "--state", s(&state)],
         Some(&fe.socket),
@@ -294,10 +303,175 @@ fn a_man_in_the_middle_changing_a_byte_breaks_the_link_and_corrupts_nothing() {
         conns.load(Ordering::SeqCst)
     );
     // The changed bytes broke links (TLS refused the records), and fe
-    // dialled again each time.
-    assert!(conns.load(Ordering::SeqCst) >= 4, "the link was not broken and dialled again");
+    // dialled again each time: one connection more than were changed.
+    // (Counted as changed, not as the 3 asked for: the traffic may end
+    // before the third connection carries 6000 bytes; the test failed so
+    // once in about 20 runs when it asked for 4 connections.)
+    let (n, flips) = (conns.load(Ordering::SeqCst), flipped.load(Ordering::SeqCst));
+    assert!(flips >= 2, "fewer than two connections carried a changed byte: {flips} of {n}");
+    assert!(n > flips, "a link broken by a changed byte was not dialled again: {flips} changed, {n} connections");
     let log = tr.log() + &fe.log();
     assert!(log.contains("TLS"), "no TLS error logged:\n{log}");
+    std::thread::sleep(Duration::from_millis(300));
+    drop(servers);
+    let out = testkit_within(&["crash-check", "--state", s(&state)], WAIT);
+    assert!(out.code == 0 && out.stdout.contains("crash check: ok"), "{out:?}");
+}
+
+/// Issue 17: a node with neither TLS nor `--insecure-links` opens no link,
+/// whichever way the link would come: not only `--listen` and `--peer`
+/// (refused by `rtr start`), but also peers that only the facility
+/// definitions name (dialled at NAME:46000). A definition calling for one is
+/// refused at `rtr create facility`, and definitions saved earlier refuse
+/// the start; with `--insecure-links` the same definition is taken. (That
+/// no connection is made is shown on a real listener by the unit test
+/// `without_tls_or_insecure_links_no_plain_link_is_opened_on_any_path`.)
+#[test]
+fn a_node_without_tls_or_insecure_links_refuses_definitions_that_need_links() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("alpha");
+    let start = |extra: &[&str]| {
+        let mut a = vec!["start", "--dir", s(&dir), "--name", "alpha"];
+        a.extend(extra);
+        rtr_within(&a, WAIT)
+    };
+    let rtr = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["--dir", s(&dir)]);
+        rtr_within(&a, WAIT)
+    };
+    let bank = ["create", "facility", "BANK", "--frontend", "alpha", "--router", "beta", "--backend", "beta"];
+    let out = start(&[]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let node = common::nodes::Running(dir.clone());
+    // A facility of this node alone needs no link.
+    let o = rtr(&["create", "facility", "SOLO", "--all-roles", "alpha"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    // One that names another node is refused, says why, and is not kept.
+    let o = rtr(&bank);
+    assert_eq!(o.code, 1, "{o:?}");
+    let want = "rtr: %RTR-E-TLSREQUIRED, facility BANK calls for links from this node (alpha) to beta: links need TLS";
+    assert!(o.stderr.starts_with(want), "{o:?}");
+    assert!(o.stderr.contains("--insecure-links"), "{o:?}");
+    let v = rtr(&["show", "facility", "--json"]).json();
+    let names: Vec<&str> = v["facilities"].as_array().unwrap().iter().filter_map(|f| f["name"].as_str()).collect();
+    assert_eq!(names, ["SOLO"], "{v}");
+    let v = rtr(&["show", "link", "--json"]).json();
+    assert!(v["links"].as_array().is_none_or(|l| l.is_empty()), "{v}");
+
+    // Asked for: the same definition is taken, and linked in plain text.
+    drop(node);
+    let out = start(&["--insecure-links"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let node = common::nodes::Running(dir.clone());
+    let o = rtr(&bank);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("linking to beta"), "{o:?}");
+
+    // Taken back while the saved definitions call for a link: the start
+    // fails, saying why.
+    drop(node);
+    let out = start(&["--insecure-links", "false"]);
+    assert_ne!(out.code, 0, "{out:?}");
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(all.contains("facility BANK calls for links from this node (alpha) to beta: links need TLS"), "{out:?}");
+    let _gone = common::nodes::Running(dir.clone());
+}
+
+/// A proxy from `listen` to `to` that makes the first TLS record of a
+/// client's stream that starts at or after offset `at` claim 8192 bytes
+/// more than it has (its length's high byte gets bit 5), once, in the
+/// first connection that carries that far. The receiver then waits for the
+/// rest of a record that never comes whole: nothing is wrong that it can
+/// see until more bytes arrive. Returns the count of connections, and the
+/// number of the connection that was changed (0: none yet).
+fn lengthening_proxy(listen: u16, to: u16, at: usize) -> (Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    let conns = Arc::new(AtomicUsize::new(0));
+    let changed = Arc::new(AtomicUsize::new(0));
+    let l = TcpListener::bind(("127.0.0.1", listen)).unwrap();
+    let (counted, marked) = (conns.clone(), changed.clone());
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut client) = c else { return };
+            let Ok(mut server) = TcpStream::connect(("127.0.0.1", to)) else { continue };
+            let number = counted.fetch_add(1, Ordering::SeqCst) + 1;
+            let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || pump(s2, c2, None, None));
+            let marked = marked.clone();
+            std::thread::spawn(move || {
+                // Record headers are 5 bytes: type, version (2), length (2).
+                let (mut pos, mut header_at, mut len_hi) = (0usize, 0usize, 0u8);
+                let mut buf = [0u8; 16 << 10];
+                loop {
+                    let n = match client.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    for b in &mut buf[..n] {
+                        if pos == header_at + 3 {
+                            len_hi = *b;
+                            let wanted = header_at >= at && *b < 0x20;
+                            if wanted && marked.compare_exchange(0, number, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+                            {
+                                *b |= 0x20;
+                            }
+                        } else if pos == header_at + 4 {
+                            header_at += 5 + ((usize::from(len_hi) << 8) | usize::from(*b));
+                        }
+                        pos += 1;
+                    }
+                    if server.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = server.shutdown(std::net::Shutdown::Both);
+                let _ = client.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    (conns, changed)
+}
+
+/// The cause of the rare stall of the man-in-the-middle test (1 run in
+/// about 50, before its clients had a timeout): a changed byte that falls
+/// on the high byte of a TLS record's length makes the receiver wait for
+/// 8 KB that are not coming. The sender's client waits for its outcome and
+/// sends nothing but pings (a few dozen bytes each), so TLS finds nothing
+/// wrong, and the receiver's link session hears nothing (no plaintext):
+/// only its inactivity timer ends the link (60 s by default; 3 s here).
+/// The link is then dialled again and every transaction ends, none lost.
+#[test]
+fn a_changed_tls_record_length_holds_the_link_until_the_inactivity_timer() {
+    let root = tempfile::tempdir().unwrap();
+    let ca = certs(&root.path().join("ca"), &["fe", "tr", "be"]);
+    let (fe_p, tr_p, be_p, proxy_p) = (free_port(), free_port(), free_port(), free_port());
+    let quick = ["--inactivity", "3"];
+    let fe = start_tls(root.path(), &ca, "fe", fe_p, &[("tr", proxy_p), ("be", be_p)], &quick);
+    let tr = start_tls(root.path(), &ca, "tr", tr_p, &[("fe", fe_p), ("be", be_p)], &quick);
+    let be = start_tls(root.path(), &ca, "be", be_p, &[("fe", fe_p), ("tr", tr_p)], &quick);
+    let _logs = LogsOnFailure(vec![&fe, &tr, &be]);
+    let (conns, changed) = lengthening_proxy(proxy_p, tr_p, 6000);
+    for n in [&fe, &tr, &be] {
+        n.ok(&["create", "facility", "crash", "--frontend", "fe", "--router", "tr", "--backend", "be"]);
+    }
+    fe.wait_link_up("tr");
+    be.wait_link_up("tr");
+    let state = be.dir.join("state");
+    let servers = spawn_testkit(&["crash-remote", "--servers", "--state", s(&state)], Some(&be.socket));
+    servers.expect("servers open");
+    // No start_tx timeout: every transaction must end by the link's own
+    // means (the inactivity timer, the re-dial).
+    let mut clients =
+        spawn_testkit(&["crash-remote", "--clients", "2", "--count", "100", "--state", s(&state)], Some(&fe.socket));
+    clients.expect("clients done");
+    let _ = clients.child.wait();
+    let (accepted, rejected) = (lines(&state.join("client-accepted.log")), lines(&state.join("client-rejected.log")));
+    assert_eq!(accepted + rejected, 200, "every transaction ended once");
+    let (n, changed) = (conns.load(Ordering::SeqCst), changed.load(Ordering::SeqCst));
+    assert!(changed > 0, "no record length was changed ({n} connections)");
+    assert!(n > changed, "the changed link (connection {changed}) was not dialled again");
+    let log = tr.log();
+    assert!(log.contains("link to fe: down: nothing heard for 3 s (inactivity timer)"), "{log}");
     std::thread::sleep(Duration::from_millis(300));
     drop(servers);
     let out = testkit_within(&["crash-check", "--state", s(&state)], WAIT);

@@ -59,6 +59,10 @@ pub(crate) struct NodeAdmin {
     /// embedded node keeps no definitions.
     store: Mutex<Option<FacilityStore>>,
     stopping: AtomicBool,
+    /// The link configuration of a node that has links (a daemon, set by
+    /// `start_links`): new definitions that would need a link it may not
+    /// open (no TLS, no `--insecure-links`) are refused.
+    pub(crate) links: Mutex<Option<crate::transport::links::LinkConfig>>,
 }
 
 /// The node thread's side: process ids, and the answer a stop owes.
@@ -266,6 +270,12 @@ impl EmbeddedNode {
         self.inbox.send(Input::Admin(Cmd::Define(table, Change::Initial, tx)));
     }
 
+    /// The links the node runs with: later definitions are checked
+    /// against them (`start_links` calls it).
+    pub(crate) fn set_link_config(&self, cfg: &crate::transport::links::LinkConfig) {
+        *self.admin.links.lock().unwrap_or_else(|e| e.into_inner()) = Some(cfg.clone());
+    }
+
     /// The facility definitions given to the node, if any.
     pub(crate) fn facility_table(&self) -> Option<FacilityTable> {
         self.store().as_ref().map(|s| s.table().clone())
@@ -310,6 +320,16 @@ impl EmbeddedNode {
                 let name = def.name().to_string();
                 let mut guard = self.store();
                 let Some(store) = guard.as_mut() else { return no_store() };
+                if store.table().get(&name).is_none() {
+                    // Before saving: a definition the node could only link
+                    // in plain text, unasked, is not taken (issue 17).
+                    let mut after = store.table().clone();
+                    after.insert(def.clone());
+                    let rule = self.admin.links.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    if let Err(why) = rule.map_or(Ok(()), |r| r.check_security(&after)) {
+                        return failed(AdminError::LinksNotSecured(why));
+                    }
+                }
                 if let Err(e) = store.create(def) {
                     return refused(&e);
                 }

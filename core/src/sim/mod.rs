@@ -4,7 +4,10 @@
 //! facility spread over frontends, routers and backends, on one thread and
 //! simulated time, with:
 //! - a network of links that delay, keep order within a connection, break,
-//!   partition one way or both, and heal ([`net`]);
+//!   partition one way or both, and heal ([`net`]), carrying bytes between
+//!   the real link sessions (`transport::session`: handshake, framing,
+//!   pings and the inactivity timer, on the simulated clock), the same
+//!   code that runs over TCP and TLS;
 //! - the real journal code ([`crate::journal::SteppedJournal`]) on a
 //!   simulated device per backend journal under a shared root
 //!   ([`crate::journal::storage::sim::SimFs`]): unsynced writes are lost in a

@@ -278,14 +278,17 @@ fn a_deadlock_of_timeout_less_transactions_is_told_from_a_lost_one() {
     assert_eq!(c.known.get(&ViolationKind::Deadlock), Some(&1));
 }
 
-/// Seed 88 (two routers, no fault): timeout-less transactions deadlock on
+/// Seed 182 (two routers, no fault): timeout-less transactions deadlock on
 /// the servers of two key ranges, as RTR applications without timeouts
 /// can. The run passes and reports the deadlock (it was kept as a known
 /// failure when it showed as transactions with no outcome). (Seed 85 showed
-/// it until acknowledgements of rejections changed the message timing.)
+/// it until acknowledgements of rejections changed the message timing;
+/// seed 88 until the simulated links carried bytes through the link
+/// session, with its handshake and pings: the only such run in seeds
+/// 0..299 is now 182.)
 #[test]
 fn an_application_deadlock_is_reported_not_failed() {
-    let mut c = SimConfig::new(88);
+    let mut c = SimConfig::new(182);
     c.faults = Faults::NONE;
     c.shape.routers = vec!["tr1".into(), "tr2".into()];
     let r = run(c);

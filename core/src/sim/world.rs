@@ -20,10 +20,13 @@ use crate::facility::{self, FacilityTable};
 use crate::keyseg::KeyRange;
 use crate::node::{Internal, Node, NodeInput, NodeRef, PeerInfo};
 use crate::protocol::admin::PartitionChange;
+use crate::protocol::peer::PeerFrame;
 use crate::protocol::{ConnId, Request};
 use crate::runtime::pass::{
     own_append_done, taken_over_append_done, AppendOutcome, PassPlan, Reaction, RoleStep, TakenOverStep,
 };
+use crate::transport::links::DEFAULT_HELLO_TIMEOUT;
+use crate::transport::session::{Down, Event, Session, Timers};
 
 const MS: Micros = 1_000;
 const SEC: Micros = 1_000_000;
@@ -47,9 +50,13 @@ enum App {
 #[derive(Debug)]
 enum Ev {
     Tick(usize, u32),
-    LinkUp(usize, u64, usize),
-    LinkDown(usize, u64, usize),
+    /// Bytes of pair, connection, direction are due.
     Arrive(usize, u64, usize),
+    /// The link session of pair, connection, end wants a tick.
+    SessionTick(usize, u64, usize),
+    /// The connection of pair, connection is reset under end (a killed
+    /// peer's kernel, a network reset).
+    Reset(usize, u64, usize),
     Dial(usize),
     Synced(String),
     TakeoverDone(usize, u32, String, u32),
@@ -80,7 +87,7 @@ impl Ev {
             Ev::Tick(n, _) | Ev::TakeoverDone(n, ..) | Ev::StartServer(n, ..) | Ev::StartClient(n, _) => Some(*n),
             Ev::Claimed(n, ..) => Some(*n),
             Ev::Resume(n, ..) | Ev::Crash(n, _) | Ev::FenceCheck(n, _) => Some(*n),
-            Ev::LinkUp(p, _, e) | Ev::LinkDown(p, _, e) => Some(w.pairs[*p].ends[*e]),
+            Ev::SessionTick(p, _, e) | Ev::Reset(p, _, e) => Some(w.pairs[*p].ends[*e]),
             Ev::Arrive(p, _, d) => Some(w.pairs[*p].ends[1 - *d]),
             Ev::Wake(App::Client(c)) => w.clients.get(*c).and_then(|c| c.as_ref()).map(|c| c.node),
             Ev::Wake(App::Server(s)) => w.servers.get(*s).and_then(|s| s.as_ref()).map(|s| s.node),
@@ -209,7 +216,7 @@ impl World {
             for b in a + 1..nodes.len() {
                 if nodes[a].table.link_peers().contains(&nodes[b].name) {
                     let ends = if nodes[a].name < nodes[b].name { [a, b] } else { [b, a] };
-                    pairs.push(Pair { ends, conn: None, blocked: [false, false], dialing: false });
+                    pairs.push(Pair { ends, conns: Vec::new(), blocked: [false, false], dialing: false });
                 }
             }
         }
@@ -285,12 +292,20 @@ impl World {
     /// Run to the end; returns the report.
     pub(super) fn run(mut self) -> Report {
         let end = self.cfg.fault_start + self.cfg.fault_time + self.cfg.settle;
+        self.run_until(end);
+        self.finish(end)
+    }
+
+    /// Handle the events due until `end` (fewer after a violation, when
+    /// the run stops at the first).
+    fn run_until(&mut self, end: Micros) {
         while let Some(Reverse(s)) = self.queue.pop() {
             if s.at > end {
+                self.queue.push(Reverse(s));
                 break;
             }
             self.now = s.at;
-            if let Some(n) = s.ev.target(&self) {
+            if let Some(n) = s.ev.target(self) {
                 if self.nodes[n].frozen_until > self.now {
                     let until = self.nodes[n].frozen_until;
                     self.push(until, 0, s.ev);
@@ -312,6 +327,17 @@ impl World {
                 break;
             }
         }
+    }
+
+    /// Run on to `end`, then the end checks (a test's shorter run).
+    #[cfg(test)]
+    fn finish_after(mut self, end: Micros) -> Report {
+        self.run_until(end);
+        self.finish(end)
+    }
+
+    /// The end checks, and the report.
+    fn finish(mut self, end: Micros) -> Report {
         self.now = self.now.max(end);
         if self.chk.violations.is_empty() || !self.cfg.stop_at_first {
             let waiting: Vec<_> = self.clients.iter().flatten().filter_map(Client::waiting_on).collect();
@@ -362,9 +388,9 @@ impl World {
                     self.input(i, NodeInput::Tick);
                 }
             }
-            Ev::LinkUp(p, cid, e) => self.link_up(p, cid, e),
-            Ev::LinkDown(p, cid, e) => self.link_down(p, cid, e),
             Ev::Arrive(p, cid, d) => self.arrive(p, cid, d),
+            Ev::SessionTick(p, cid, e) => self.session_tick(p, cid, e),
+            Ev::Reset(p, cid, e) => self.reset(p, cid, e),
             Ev::Dial(p) => self.dial(p),
             Ev::Synced(j) => self.synced(&j),
             Ev::TakeoverDone(i, inc, lost, jid) => self.takeover_done(i, inc, lost, jid),
@@ -493,9 +519,7 @@ impl World {
                 self.trace.note(self.now, format!("{} log: {text}", self.nodes[i].name));
             }
             for (peer, msgs) in plan.peers {
-                for msg in msgs {
-                    self.send_peer(i, peer, msg);
-                }
+                self.send_peer(i, peer, msgs);
             }
             for a in plan.own {
                 if a.new_tx && self.nodes[i].full_until > self.now && !self.disk.is_real() {
@@ -715,23 +739,25 @@ impl World {
         }
         for p in 0..self.pairs.len() {
             let Some(e) = self.pairs[p].end_of(i) else { continue };
-            let Some(conn) = self.pairs[p].conn.as_mut() else { continue };
-            conn.closed[e] = true;
-            conn.down[e] = true;
-            conn.refs[e] = None;
-            let other = 1 - e;
-            let detect =
-                if fast { self.now + self.rng.range(200, 5 * MS) } else { self.now + self.inactivity_detection() };
-            let mut down = [None, None];
-            down[other] = Some(detect);
-            let cutoff = [self.now, self.now];
-            self.break_conn(p, down, cutoff);
+            let cids: Vec<u64> = self.pairs[p].conns.iter().map(|c| c.id).collect();
+            for cid in cids {
+                let Some(conn) = self.pairs[p].conn(cid) else { continue };
+                // Its end is gone with it; the other end sees a reset (a
+                // killed process's kernel closes its sockets) or, for a
+                // lost machine, hears nothing more and drops the link at
+                // its inactivity timer.
+                conn.sessions[e] = None;
+                conn.refs[e] = None;
+                conn.tick_at[e] = None;
+                conn.queue[1 - e].clear();
+                let mut resets = [None, None];
+                if fast {
+                    resets[1 - e] = Some(self.now + self.rng.range(200, 5 * MS));
+                }
+                let cutoff = [self.now, self.now];
+                self.break_conn(p, cid, resets, cutoff);
+            }
         }
-    }
-
-    fn inactivity_detection(&mut self) -> Micros {
-        let i = self.cfg.inactivity;
-        self.rng.range(i, i + i / 3)
     }
 
     fn takeover_done(&mut self, i: usize, inc: u32, lost: String, jid: u32) {
@@ -894,16 +920,23 @@ impl World {
     }
 
     fn schedule_dial(&mut self, p: usize, d: Micros) {
-        if self.pairs[p].dialing || self.pairs[p].conn.is_some() {
+        if self.pairs[p].dialing || self.pairs[p].dialled() {
             return;
         }
         self.pairs[p].dialing = true;
         self.after(d, Ev::Dial(p));
     }
 
+    /// The timers of every simulated link: the run's inactivity timer, and
+    /// the daemon's default hello timeout (the dialler's bound on the
+    /// handshake is the session's own).
+    fn timers(&self) -> Timers {
+        Timers { inactivity: Duration::from_micros(self.cfg.inactivity), hello_timeout: DEFAULT_HELLO_TIMEOUT }
+    }
+
     fn dial(&mut self, p: usize) {
         self.pairs[p].dialing = false;
-        if self.pairs[p].conn.is_some() {
+        if self.pairs[p].dialled() {
             return;
         }
         let [a, b] = self.pairs[p].ends;
@@ -924,123 +957,283 @@ impl World {
         }
         let id = self.next_conn_id;
         self.next_conn_id += 1;
-        let mut conn = Conn::new(id, [self.nodes[a].inc, self.nodes[b].inc]);
-        // The acceptor knows the link first (it answers the hello), then the dialler.
-        conn.up_at[1] = self.now + self.rng.range(50, 500);
-        conn.up_at[0] = conn.up_at[1] + self.rng.range(50, 500);
-        let (u0, u1) = (conn.up_at[0], conn.up_at[1]);
-        self.pairs[p].conn = Some(conn);
-        self.at(u1, Ev::LinkUp(p, id, 1));
-        self.at(u0, Ev::LinkUp(p, id, 0));
+        // The connection is made: the acceptor's session starts (its hello
+        // timer runs from now) and the dialler's hello goes out.
+        let (now, t) = (self.instant(), self.timers());
+        let (na, nb) = (&self.nodes[a], &self.nodes[b]);
+        let dialler = Session::dial(&na.name, na.id, na.table.clone(), &nb.name, t, now);
+        let acceptor = Session::accept(&nb.name, nb.id, nb.table.clone(), t, now);
+        self.pairs[p].conns.push(Conn::new(id, [na.inc, nb.inc], [dialler, acceptor]));
+        self.pump(p, id, 0);
+        self.pump(p, id, 1);
     }
 
     fn current(&mut self, p: usize, cid: u64) -> Option<&mut Conn> {
-        self.pairs[p].conn.as_mut().filter(|c| c.id == cid)
+        self.pairs[p].conn(cid)
     }
 
-    fn link_up(&mut self, p: usize, cid: u64, e: usize) {
+    /// Run end `e`'s session of connection `cid` after something happened
+    /// to it: its events go to its node in order (the link's up before any
+    /// of its messages, none after its down), what it has to write goes on
+    /// the wire, and its next tick is scheduled.
+    fn pump(&mut self, p: usize, cid: u64, e: usize) {
         let i = self.pairs[p].ends[e];
-        let other = self.pairs[p].ends[1 - e];
-        let inc = self.nodes[i].inc;
-        let Some(conn) = self.current(p, cid) else { return };
-        if conn.down[e] || conn.inc[e] != inc {
-            return;
+        loop {
+            // Looked up afresh each time: the node's handling of the last
+            // event may have ended the session (its node stopped).
+            let Some(conn) = self.pairs[p].conn(cid) else { return };
+            let Some(s) = conn.sessions[e].as_mut() else { return };
+            let Some(ev) = s.poll_event() else { break };
+            match ev {
+                Event::Up { name, agreed } => {
+                    let id = self.nodes[i].next_ref;
+                    self.nodes[i].next_ref += 1;
+                    conn.refs[e] = Some(id);
+                    self.nodes[i].refs.insert(id, (p, cid));
+                    self.trace.note(self.now, format!("{}: link to {name} up", self.nodes[i].name));
+                    self.input(i, NodeInput::LinkUp { id, info: PeerInfo { name, facilities: agreed } });
+                    if e == 1 {
+                        self.replace_older(p, cid);
+                    }
+                }
+                Event::Msg(msg) => {
+                    let Some(r) = conn.refs[e] else { continue };
+                    if self.cfg.verbose {
+                        let from = &self.nodes[self.pairs[p].ends[1 - e]].name;
+                        let line = format!("{from} => {}: {msg:?}", self.nodes[i].name);
+                        self.trace.note(self.now, line);
+                    }
+                    self.input(i, NodeInput::Peer { from: r, msg });
+                }
+                Event::Down(why) => {
+                    self.session_down(p, cid, e, why);
+                    return;
+                }
+            }
         }
-        let id = self.nodes[i].next_ref;
-        self.nodes[i].next_ref += 1;
-        self.nodes[i].refs.insert(id, (p, cid));
-        if let Some(conn) = self.current(p, cid) {
-            conn.refs[e] = Some(id);
-        }
-        let theirs = self.nodes[other].table.claims();
-        let other_name = self.nodes[other].name.clone();
-        let agreed = self.nodes[i].table.agree(&other_name, &theirs).expect("simulated definitions agree");
-        let info = PeerInfo { name: other_name, facilities: agreed };
-        self.input(i, NodeInput::LinkUp { id, info });
+        self.flush(p, cid, e);
+        self.schedule_session_tick(p, cid, e);
     }
 
-    fn link_down(&mut self, p: usize, cid: u64, e: usize) {
+    /// End `e`'s session ended: what it still has to say (a refusal) goes
+    /// out, then its side's close; its node is told the link is down.
+    fn session_down(&mut self, p: usize, cid: u64, e: usize, why: Down) {
         let i = self.pairs[p].ends[e];
-        let inc = self.nodes[i].inc;
+        self.flush(p, cid, e);
+        self.send_close(p, cid, e);
         let Some(conn) = self.current(p, cid) else { return };
-        let r = if conn.inc[e] == inc { conn.refs[e].take() } else { None };
-        conn.closed[e] = true;
-        let both = conn.closed == [true, true];
+        conn.sessions[e] = None;
+        conn.tick_at[e] = None;
+        let r = conn.refs[e].take();
+        let was_up = r.is_some();
+        let peer = &self.nodes[self.pairs[p].ends[1 - e]].name;
+        self.trace.note(self.now, format!("{}: link to {peer} down: {why}", self.nodes[i].name));
         if let Some(r) = r {
             self.nodes[i].refs.remove(&r);
             self.input(i, NodeInput::LinkDown { id: r });
         }
-        if both {
-            self.pairs[p].conn = None;
-            let d = self.rng.range(100 * MS, SEC);
+        self.maybe_finished(p, cid);
+        if e == 0 && self.up(i) {
+            // The dialler dials again at once after a link that was up,
+            // after a backoff after one that never came up.
+            let d = if was_up { self.rng.below(MS) } else { self.rng.range(100 * MS, SEC) };
             self.schedule_dial(p, d);
         }
     }
 
-    /// The connection of pair `p` breaks now: each live end notices at its
-    /// `down` time; what is in flight in direction `d` arrives only up to
-    /// `cutoff[d]`.
-    fn break_conn(&mut self, p: usize, down: [Option<Micros>; 2], cutoff: [Micros; 2]) {
+    /// A connection both ends are finished with is gone.
+    fn maybe_finished(&mut self, p: usize, cid: u64) {
+        self.pairs[p].conns.retain(|c| c.id != cid || !c.finished());
+    }
+
+    /// The acceptor's new link `cid` came up: an older connection of the
+    /// same peer that it still holds is dead (the peer connected again),
+    /// and is shut; its session sees the end (`Links::register`).
+    fn replace_older(&mut self, p: usize, cid: u64) {
+        let older: Vec<u64> =
+            self.pairs[p].conns.iter().filter(|c| c.id != cid && c.sessions[1].is_some()).map(|c| c.id).collect();
+        for old in older {
+            let Some(s) = self.pairs[p].conn(old).and_then(|c| c.sessions[1].as_mut()) else { continue };
+            s.peer_closed(Some("replaced by a new link from the same node".into()));
+            self.pump(p, old, 1);
+        }
+    }
+
+    /// A one-way network delay.
+    fn latency(&mut self) -> Micros {
+        if self.rng.chance(0.02) {
+            self.rng.range(2 * MS, 30 * MS)
+        } else {
+            self.rng.range(30, 400)
+        }
+    }
+
+    /// Put what end `e`'s session has to write on the wire (direction
+    /// `e`): lost, with everything after it, if the direction is blocked
+    /// or cut; otherwise it arrives in order, sometimes in two pieces.
+    fn flush(&mut self, p: usize, cid: u64, e: usize) {
         let now = self.now;
-        let Some(conn) = self.pairs[p].conn.as_mut() else { return };
+        let blocked = self.pairs[p].blocked[e];
+        let Some(conn) = self.pairs[p].conn(cid) else { return };
+        let Some(s) = conn.sessions[e].as_mut() else { return };
+        if s.pending_output().is_empty() {
+            return;
+        }
+        let bytes = s.pending_output().to_vec();
+        s.advance_output(bytes.len());
+        if blocked || now >= conn.cutoff[e] {
+            // A lost segment: TCP delivers nothing after it either.
+            conn.cutoff[e] = conn.cutoff[e].min(now);
+            return;
+        }
+        let lat = self.latency();
+        let Some(conn) = self.pairs[p].conn(cid) else { return };
+        let at = (now + lat).max(conn.last[e]);
+        let mut pieces = vec![(at, bytes)];
+        if pieces[0].1.len() > 1 && self.rng.chance(0.1) {
+            // Two segments, cut at any byte: frames torn across reads.
+            let cut = self.rng.range(1, pieces[0].1.len() as u64) as usize;
+            let rest = pieces[0].1.split_off(cut);
+            pieces.push((at + self.rng.below(300), rest));
+        }
+        let mut due = Vec::new();
+        for (at, bytes) in pieces {
+            conn.last[e] = at;
+            conn.queue[e].push_back(InFlight { at, bytes, close: false });
+            due.push(at);
+        }
+        for at in due {
+            self.at(at, Ev::Arrive(p, cid, e));
+        }
+    }
+
+    /// End `e` closes its side: the peer sees the end of the stream after
+    /// what came before it (if its direction still carries anything).
+    fn send_close(&mut self, p: usize, cid: u64, e: usize) {
+        let now = self.now;
+        let blocked = self.pairs[p].blocked[e];
+        let lat = self.latency();
+        let Some(conn) = self.pairs[p].conn(cid) else { return };
+        if conn.sessions[1 - e].is_none() {
+            return;
+        }
+        if blocked || now >= conn.cutoff[e] {
+            conn.cutoff[e] = conn.cutoff[e].min(now);
+            return;
+        }
+        let at = (now + lat).max(conn.last[e]);
+        conn.last[e] = at;
+        conn.queue[e].push_back(InFlight { at, bytes: Vec::new(), close: true });
+        self.at(at, Ev::Arrive(p, cid, e));
+    }
+
+    /// Bytes due in direction `d` reach the other end (every piece due by
+    /// now, in order; those past the cutoff are lost).
+    fn arrive(&mut self, p: usize, cid: u64, d: usize) {
+        let e = 1 - d;
+        let (now, t) = (self.now, self.instant());
+        let mut heard = false;
+        {
+            let Some(conn) = self.pairs[p].conn(cid) else { return };
+            let Some(s) = conn.sessions[e].as_mut() else {
+                conn.queue[d].clear();
+                return;
+            };
+            while conn.queue[d].front().is_some_and(|f| f.at <= now) {
+                let piece = conn.queue[d].pop_front().expect("a piece is due");
+                if piece.at > conn.cutoff[d] {
+                    continue;
+                }
+                if piece.close {
+                    s.peer_closed(None);
+                } else {
+                    s.receive(&piece.bytes, t);
+                }
+                heard = true;
+            }
+        }
+        if heard {
+            self.pump(p, cid, e);
+        }
+    }
+
+    /// End `e`'s session's timers are due: it reads what has arrived first
+    /// (as a link thread does after its wait), then ticks.
+    fn session_tick(&mut self, p: usize, cid: u64, e: usize) {
+        self.arrive(p, cid, 1 - e);
+        let (now, t) = (self.now, self.instant());
+        let Some(conn) = self.current(p, cid) else { return };
+        if conn.tick_at[e].is_none_or(|x| x > now) {
+            return;
+        }
+        conn.tick_at[e] = None;
+        let Some(s) = conn.sessions[e].as_mut() else { return };
+        s.tick(t);
+        self.pump(p, cid, e);
+    }
+
+    /// Schedule end `e`'s next tick, if its session wants one earlier than
+    /// the one scheduled (a later one finds nothing to do, and reschedules).
+    fn schedule_session_tick(&mut self, p: usize, cid: u64, e: usize) {
+        let (now, base) = (self.now, self.base);
+        let Some(conn) = self.pairs[p].conn(cid) else { return };
+        let Some(deadline) = conn.sessions[e].as_ref().and_then(|s| s.next_deadline()) else { return };
+        // Rounded up: a tick a fraction of a microsecond early would find
+        // nothing due, and be scheduled again at the same time for ever.
+        let nanos = deadline.saturating_duration_since(base).as_nanos();
+        let at = (nanos.div_ceil(1_000) as Micros).max(now);
+        if conn.tick_at[e].is_none_or(|x| at < x) {
+            conn.tick_at[e] = Some(at);
+            self.at(at, Ev::SessionTick(p, cid, e));
+        }
+    }
+
+    /// The kernel's reset reaches end `e`.
+    fn reset(&mut self, p: usize, cid: u64, e: usize) {
+        let Some(conn) = self.current(p, cid) else { return };
+        let Some(s) = conn.sessions[e].as_mut() else { return };
+        s.peer_closed(Some("connection reset by peer".into()));
+        self.pump(p, cid, e);
+    }
+
+    /// The connection of pair `p` breaks now: what is in flight in
+    /// direction `d` arrives only up to `cutoff[d]`, nothing sent later
+    /// does; an end with a `reset` time sees the connection reset then
+    /// (one without finds out by its inactivity timer).
+    fn break_conn(&mut self, p: usize, cid: u64, resets: [Option<Micros>; 2], cutoff: [Micros; 2]) {
+        let now = self.now;
+        let Some(conn) = self.pairs[p].conn(cid) else { return };
         conn.broken = true;
-        let cid = conn.id;
         for (d, c) in cutoff.iter().enumerate() {
             conn.cutoff[d] = conn.cutoff[d].min(*c);
         }
         let mut events = Vec::new();
-        for (e, t) in down.iter().enumerate() {
-            if let Some(t) = *t {
-                if !conn.down[e] {
-                    conn.down[e] = true;
-                    // It hears what reached it before it noticed.
-                    let t = t.max(conn.cutoff[1 - e].saturating_add(1).min(t.max(now) + SEC));
-                    events.push((t, Ev::LinkDown(p, cid, e)));
-                }
+        for (e, t) in resets.iter().enumerate() {
+            if let (Some(t), true) = (*t, conn.sessions[e].is_some()) {
+                // It hears what reached it before the reset.
+                let t = t.max(conn.cutoff[1 - e].saturating_add(1).min(t.max(now) + SEC));
+                events.push((t, Ev::Reset(p, cid, e)));
             }
         }
-        let both = conn.closed == [true, true];
         for (t, ev) in events {
             self.at(t, ev);
         }
-        if both {
-            self.pairs[p].conn = None;
-            let d = self.rng.range(100 * MS, SEC);
-            self.schedule_dial(p, d);
-        }
+        self.maybe_finished(p, cid);
     }
 
-    fn send_peer(&mut self, i: usize, peer: NodeRef, msg: Internal) {
+    fn send_peer(&mut self, i: usize, peer: NodeRef, msgs: Vec<Internal>) {
         let Some((p, cid)) = self.nodes[i].refs.get(&peer).copied() else { return };
-        let Some(d) = self.pairs[p].end_of(i) else { return };
-        if self.pairs[p].blocked[d] {
-            return;
+        let Some(e) = self.pairs[p].end_of(i) else { return };
+        // One buffer per peer and pass, as the runtime sends them.
+        let mut w = crate::protocol::peer::Writer::default();
+        for msg in msgs {
+            crate::protocol::peer::encode_into(&mut w, &PeerFrame::Msg(msg));
         }
-        let lat = if self.rng.chance(0.02) { self.rng.range(2 * MS, 30 * MS) } else { self.rng.range(30, 400) };
-        let now = self.now;
+        let t = self.instant();
         let Some(conn) = self.current(p, cid) else { return };
-        let at = (now + lat).max(conn.last[d]).max(conn.up_at[1 - d]);
-        conn.last[d] = at;
-        conn.queue[d].push_back(InFlight { at, msg });
-        self.at(at, Ev::Arrive(p, cid, d));
-    }
-
-    fn arrive(&mut self, p: usize, cid: u64, d: usize) {
-        let e = 1 - d;
-        let i = self.pairs[p].ends[e];
-        let inc = self.nodes[i].inc;
-        let Some(conn) = self.current(p, cid) else { return };
-        let Some(m) = conn.queue[d].pop_front() else { return };
-        if m.at > conn.cutoff[d] || conn.inc[e] != inc {
-            return;
-        }
-        let Some(r) = conn.refs[e] else { return };
-        if self.cfg.verbose {
-            let from = &self.nodes[self.pairs[p].ends[d]].name;
-            let line = format!("{from} => {}: {:?}", self.nodes[i].name, m.msg);
-            self.trace.note(self.now, line);
-        }
-        self.input(i, NodeInput::Peer { from: r, msg: m.msg });
+        let Some(s) = conn.sessions[e].as_mut() else { return };
+        s.queue(&w.buf, t);
+        self.flush(p, cid, e);
     }
 
     // ---- faults ----------------------------------------------------------
@@ -1088,15 +1281,16 @@ impl World {
                 }
             }
             Faults::NET => {
-                let live: Vec<usize> =
-                    (0..self.pairs.len()).filter(|p| self.pairs[*p].conn.as_ref().is_some_and(|c| !c.broken)).collect();
+                let live: Vec<(usize, u64)> = (0..self.pairs.len())
+                    .flat_map(|p| self.pairs[p].conns.iter().filter(|c| !c.broken).map(move |c| (p, c.id)))
+                    .collect();
                 if !live.is_empty() {
-                    let p = live[self.rng.index(live.len())];
+                    let (p, cid) = live[self.rng.index(live.len())];
                     self.trace.note(self.now, format!("connection {} reset", self.pair_name(p)));
                     let t0 = self.now + self.rng.range(100, 5 * MS);
                     let t1 = self.now + self.rng.range(100, 5 * MS);
                     let cut = [self.now + self.rng.below(MS), self.now + self.rng.below(MS)];
-                    self.break_conn(p, [Some(t0), Some(t1)], cut);
+                    self.break_conn(p, cid, [Some(t0), Some(t1)], cut);
                 }
             }
             Faults::PARTITION => {
@@ -1250,33 +1444,20 @@ impl World {
     }
 
     /// Node `i` stops running for `dur` (SIGSTOP, a long pause): its
-    /// events wait; peers that hear nothing for the inactivity time drop
-    /// their links to it.
+    /// events wait, its link sessions send nothing (no pings either); a
+    /// peer that hears nothing for its inactivity time drops the link,
+    /// and the frozen node finds the close when it runs again.
     fn freeze(&mut self, i: usize, dur: Micros) {
         self.trace.note(self.now, format!("{} frozen for {} ms", self.nodes[i].name, dur / MS));
         self.nodes[i].frozen_until = self.now + dur;
-        if dur <= self.cfg.inactivity {
-            return;
-        }
-        for p in 0..self.pairs.len() {
-            let Some(e) = self.pairs[p].end_of(i) else { continue };
-            if self.pairs[p].conn.as_ref().is_none_or(|c| c.broken) {
-                continue;
-            }
-            let t = self.now + self.inactivity_detection();
-            let mut down = [None, None];
-            down[1 - e] = Some(t);
-            // The frozen end notices when it runs again (its event waits).
-            down[e] = Some(t);
-            let mut cutoff = [self.now, self.now];
-            cutoff[1 - e] = t;
-            self.break_conn(p, down, cutoff);
-        }
     }
 
     /// Block direction(s) of pair `p` for `dur`: `which` 0 or 1 blocks what
-    /// that end sends, 2 both.
-    #[allow(clippy::needless_range_loop)] // `e` and `1 - e` index both arrays
+    /// that end sends, 2 both. The connection's blocked directions lose
+    /// what is in flight and everything after (a stream with a hole
+    /// delivers nothing past it); the end that hears nothing drops the link
+    /// at its inactivity timer, and its close reaches the other end if the
+    /// way back is open.
     fn partition(&mut self, p: usize, which: usize, dur: Micros) {
         let dirs: &[usize] = match which {
             0 => &[0],
@@ -1296,31 +1477,14 @@ impl World {
             ),
         );
         self.after(dur, Ev::Heal(p));
-        if self.pairs[p].conn.as_ref().is_none_or(|c| c.broken) {
-            return;
-        }
-        // The end that hears nothing drops the link at its inactivity
-        // timer; the other end then sees the connection close.
-        let mut down = [None, None];
         let mut cutoff = [Micros::MAX, Micros::MAX];
         for d in dirs {
             cutoff[*d] = self.now;
-            let deaf = 1 - *d;
-            let t = self.now + self.inactivity_detection();
-            down[deaf] = Some(down[deaf].map_or(t, |x: Micros| x.min(t)));
         }
-        for e in 0..2 {
-            if down[e].is_none() {
-                // This end still hears the deaf one (only what it sends
-                // is lost): it sees the connection close just after the
-                // deaf end drops it, and what the deaf end sent until then
-                // arrives.
-                let other = down[1 - e].expect("one end is deaf");
-                down[e] = Some(other + self.rng.range(100, 2 * MS));
-                cutoff[1 - e] = other;
-            }
+        let live: Vec<u64> = self.pairs[p].conns.iter().filter(|c| !c.broken).map(|c| c.id).collect();
+        for cid in live {
+            self.break_conn(p, cid, [None, None], cutoff);
         }
-        self.break_conn(p, down, cutoff);
     }
 
     fn retry_exceptions(&mut self) {
@@ -1395,5 +1559,137 @@ impl World {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::ToRouter;
+    use crate::protocol::peer;
+
+    /// A run without faults that records tr1's inputs.
+    fn quiet(seed: u64) -> World {
+        let mut c = SimConfig::new(seed);
+        c.faults = Faults::NONE;
+        c.settle = 10 * SEC;
+        c.record = Some("tr1".into());
+        World::new(c)
+    }
+
+    /// The pair of fe1 (which dials) and tr1, once its connection is up on
+    /// both sides: the pair, the connection, and tr1's id of the link.
+    fn linked(w: &mut World) -> (usize, u64, NodeRef) {
+        w.run_until(SEC);
+        let at = |name: &str| w.nodes.iter().position(|n| n.name == name).expect("a node");
+        let ends = [at("fe1"), at("tr1")];
+        let p = w.pairs.iter().position(|x| x.ends == ends).expect("fe1 and tr1 are linked");
+        let c = w.pairs[p].conns.last().expect("connected");
+        assert!(c.sessions.iter().all(|s| s.as_ref().is_some_and(Session::is_up)), "both sides up");
+        (p, c.id, c.refs[1].expect("tr1 knows the link"))
+    }
+
+    /// A frame from fe1 to tr1 torn by the network: its first half arrives,
+    /// the rest is lost with everything fe1 sends after it; with `reset`,
+    /// tr1 then sees the connection reset (else it hears nothing more).
+    /// Returns when the first half arrives.
+    fn tear(w: &mut World, p: usize, cid: u64, reset: bool) -> Micros {
+        let frame = peer::encode(&PeerFrame::Msg(Internal::Tr(ToRouter::Acked { tids: Vec::new() })));
+        let k = frame.len() / 2;
+        let now = w.now;
+        let conn = w.current(p, cid).expect("the connection");
+        conn.queue[0].push_back(InFlight { at: now + 100, bytes: frame[..k].to_vec(), close: false });
+        conn.queue[0].push_back(InFlight { at: now + 300, bytes: frame[k..].to_vec(), close: false });
+        conn.last[0] = now + 300;
+        w.at(now + 100, Ev::Arrive(p, cid, 0));
+        w.at(now + 300, Ev::Arrive(p, cid, 0));
+        // fe1 goes on hearing tr1 (its pings): only tr1's timer can fire.
+        w.break_conn(p, cid, [None, reset.then_some(now + 500)], [now + 200, Micros::MAX]);
+        now + 100
+    }
+
+    /// What tr1 was given about link `r` after `from`: messages, and when
+    /// it went down; and whether a link from fe1 came up again after that.
+    fn seen(r: &Report, link: NodeRef, from: Micros) -> (usize, Option<Micros>, bool) {
+        let mut msgs = 0;
+        let mut down = None;
+        let mut again = false;
+        for (at, input) in r.recorded_inputs.iter().filter(|(at, _)| *at >= from) {
+            match input {
+                NodeInput::Peer { from, .. } if *from == link => msgs += 1,
+                NodeInput::LinkDown { id } if *id == link => down = Some(*at),
+                NodeInput::LinkUp { info, .. } if info.name == "fe1" && down.is_some() => again = true,
+                _ => {}
+            }
+        }
+        (msgs, down, again)
+    }
+
+    #[test]
+    fn a_frame_torn_by_a_reset_ends_the_link_without_a_message_and_it_comes_back() {
+        let mut w = quiet(5);
+        let (p, cid, link) = linked(&mut w);
+        let torn = tear(&mut w, p, cid, true);
+        w.run_until(torn + 1_000);
+        let lines = w.trace.recent().join("\n");
+        assert!(lines.contains("tr1: link to fe1 down: connection reset by peer"), "{lines}");
+        let end = w.cfg.fault_start + w.cfg.fault_time + w.cfg.settle;
+        let r = w.finish_after(end);
+        assert!(r.ok(), "{}", r.summary());
+        let (msgs, down, again) = seen(&r, link, torn);
+        assert_eq!(msgs, 0, "the torn frame reached the node");
+        assert_eq!(down, Some(torn + 400), "the reset ends the link");
+        assert!(again, "the link is made again");
+    }
+
+    #[test]
+    fn a_frame_cut_off_silently_ends_the_link_at_the_inactivity_timer_and_it_comes_back() {
+        let mut w = quiet(6);
+        let inactivity = w.cfg.inactivity;
+        let (p, cid, link) = linked(&mut w);
+        let torn = tear(&mut w, p, cid, false);
+        let end = w.cfg.fault_start + w.cfg.fault_time + w.cfg.settle;
+        let r = w.finish_after(end);
+        assert!(r.ok(), "{}", r.summary());
+        let (msgs, down, again) = seen(&r, link, torn);
+        assert_eq!(msgs, 0, "the torn frame reached the node");
+        // Nothing is heard after the half frame: the timer runs from it.
+        assert_eq!(down, Some(torn + inactivity), "the inactivity timer ends the link");
+        assert!(again, "the link is made again");
+    }
+
+    /// A dialler that comes back before its peer noticed it was gone (fe1
+    /// loses power and restarts 100 ms later) connects again; the
+    /// acceptor, still holding the old connection, takes the new one and
+    /// shuts the old at once (as `Links::register` does): its node sees the
+    /// new link up, then the old one down at the same instant, not at its
+    /// inactivity timer; and the run goes on.
+    #[test]
+    fn a_dialler_back_before_its_peer_noticed_replaces_the_old_link() {
+        let mut w = quiet(7);
+        let (_p, _cid, link) = linked(&mut w);
+        let fe1 = w.nodes.iter().position(|n| n.name == "fe1").expect("fe1");
+        let now = w.now;
+        w.crash(fe1, false, "lost (power)");
+        w.at(now + 100 * MS, Ev::Boot(fe1));
+        let end = w.cfg.fault_start + w.cfg.fault_time + w.cfg.settle;
+        let r = w.finish_after(end);
+        assert!(r.ok(), "{}", r.summary());
+        let mut up = None;
+        let mut down = None;
+        for (at, input) in r.recorded_inputs.iter().filter(|(at, _)| *at >= now) {
+            match input {
+                NodeInput::LinkUp { info, .. } if info.name == "fe1" && up.is_none() => up = Some(*at),
+                NodeInput::LinkDown { id } if *id == link => down = Some(*at),
+                _ => {}
+            }
+        }
+        let (up, down) = (up.expect("fe1 linked again"), down.expect("the old link went down"));
+        assert!(up < now + w_inactivity(), "fe1 came back at {up}");
+        assert_eq!(down, up, "the old link is shut when the new one comes up");
+    }
+
+    fn w_inactivity() -> Micros {
+        SimConfig::new(0).inactivity
     }
 }

@@ -90,8 +90,59 @@ pub struct LinkConfig {
     /// this time is closed (however slowly its bytes trickle in; the TLS
     /// handshake counts in it).
     pub hello_timeout: Duration,
-    /// Mutual TLS on every link; `None`: plain TCP (`--insecure-links`).
+    /// Mutual TLS on every link; `None`: plain TCP, and only with
+    /// `insecure` (otherwise no link is opened at all).
     pub tls: Option<Arc<TlsSetup>>,
+    /// Plain links were asked for explicitly (`--insecure-links`). Without
+    /// TLS and without this, a node opens no link, dialled or accepted:
+    /// [`LinkConfig::check_security`] refuses the configuration, and the
+    /// dial loop never starts (issue 17: secure by default on every path,
+    /// including peers that only the facility definitions name).
+    pub insecure: bool,
+}
+
+/// What an operator is told when links would be plain without having been
+/// asked for (the same words at start, at `rtr create facility` and in
+/// `rtr show link`).
+pub const NEED_TLS: &str = "need TLS: give --tls-ca, --tls-cert and --tls-key (rtr cert makes them), or \
+                            --insecure-links for plain, unauthenticated links (README: Security)";
+
+impl LinkConfig {
+    /// Whether this configuration may open links at all: TLS, or plain
+    /// links asked for explicitly.
+    pub fn may_link(&self) -> bool {
+        self.tls.is_some() || self.insecure
+    }
+
+    /// `Err(why)` when a node of this configuration and definitions
+    /// `table` would open a plain link nobody asked for: it listens, or
+    /// the definitions call for a link to another node (dialled to its
+    /// `--peer` address or to `NAME:46000`, or accepted from it). Peer
+    /// addresses alone open nothing (`rtr start` refuses them anyway).
+    pub fn check_security(&self, table: &FacilityTable) -> Result<(), String> {
+        if self.may_link() {
+            return Ok(());
+        }
+        if let Some(l) = &self.listen {
+            return Err(format!("listening on {l}: links {NEED_TLS}"));
+        }
+        let wanted = table.link_peers();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let facs: Vec<&str> = table
+            .defs()
+            .filter(|d| d.all_nodes().iter().any(|n| wanted.iter().any(|w| w == n)))
+            .map(|d| d.name())
+            .collect();
+        let (noun, verb) = if facs.len() == 1 { ("facility", "calls") } else { ("facilities", "call") };
+        Err(format!(
+            "{noun} {} {verb} for links from this node ({}) to {}: links {NEED_TLS}",
+            facs.join(", "),
+            table.node(),
+            wanted.join(", ")
+        ))
+    }
 }
 
 impl Default for LinkConfig {
@@ -103,6 +154,7 @@ impl Default for LinkConfig {
             max_queue: DEFAULT_MAX_QUEUE,
             hello_timeout: DEFAULT_HELLO_TIMEOUT,
             tls: None,
+            insecure: false,
         }
     }
 }
@@ -219,6 +271,7 @@ impl Links {
         table: FacilityTable,
         inbox: Inbox,
     ) -> io::Result<Arc<Links>> {
+        cfg.check_security(&table).map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
         let listener = match &cfg.listen {
             Some(addr) => Some(TcpListener::bind(addr).map_err(|e| io::Error::new(e.kind(), format!("{addr}: {e}")))?),
             None => None,
@@ -268,6 +321,15 @@ impl Links {
     }
 
     fn refresh(self: &Arc<Self>) {
+        if !self.cfg.may_link() {
+            // Neither TLS nor --insecure-links: no plain link is opened.
+            // (`rtr create facility` refuses definitions that call for
+            // links then; this is the last guard, for any other path.)
+            for peer in self.table().link_peers() {
+                self.lock().last.insert(peer, format!("not linked: links {NEED_TLS}"));
+            }
+            return;
+        }
         for peer in self.table().link_peers() {
             if peer.as_str() <= self.me.as_str() {
                 continue; // that peer dials us
@@ -827,6 +889,7 @@ impl EmbeddedNode {
     /// listening address cannot be bound.
     pub fn start_links(&self, name: &str, cfg: LinkConfig) -> io::Result<Arc<Links>> {
         let table = self.facility_table().unwrap_or_else(|| FacilityTable::new(name));
+        self.set_link_config(&cfg);
         let links = Links::start(name.to_string(), self.node_id(), cfg, table, self.inbox().clone())?;
         self.inbox().send(Input::Links(links.clone()));
         Ok(links)
@@ -907,8 +970,46 @@ mod tests {
     }
 
     #[test]
+    fn without_tls_or_insecure_links_no_plain_link_is_opened_on_any_path() {
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        // The definitions alone call for a link to b (no --listen, no
+        // --peer: b would be dialled at b:46000): refused at start.
+        let e = Links::start("a".into(), 11, LinkConfig::default(), table("a"), Inbox::new(tx.clone())).err();
+        let e = e.expect("refused").to_string();
+        assert!(
+            e.contains("facility F calls for links from this node (a) to b") && e.contains("--insecure-links"),
+            "{e}"
+        );
+        assert!(LinkConfig::default().check_security(&table("a")).is_err());
+        // Nothing to link: nothing to refuse.
+        LinkConfig::default().check_security(&FacilityTable::new("a")).unwrap();
+        let listen = LinkConfig { listen: Some("127.0.0.1:0".into()), ..LinkConfig::default() };
+        assert!(listen.check_security(&FacilityTable::new("a")).unwrap_err().contains("listening on"));
+        // Started with no definitions (and b's address, where a test
+        // listener waits), then given some that call for a link to b: no
+        // connection is made, and `rtr show link` says why.
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let mut cfg = LinkConfig::default();
+        cfg.peers.insert("b".into(), l.local_addr().unwrap().to_string());
+        let empty = FacilityTable::new("a");
+        let links = Links::start("a".into(), 11, cfg.clone(), empty, Inbox::new(tx)).unwrap();
+        Links::set_table(&links, table("a"));
+        let until = Instant::now() + Duration::from_millis(600);
+        while Instant::now() < until {
+            assert!(l.accept().is_err(), "a plain connection was made");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let rows = links.show();
+        let b = rows.iter().find(|r| r.node == "b").expect("b listed");
+        assert!(b.state.contains("not linked: links need TLS"), "{}", b.state);
+        // And with --insecure-links the same definitions are linked.
+        LinkConfig { insecure: true, ..cfg }.check_security(&table("a")).unwrap();
+    }
+
+    #[test]
     fn a_silent_peer_is_dropped_by_the_inactivity_timer_and_dialled_again() {
-        let cfg = LinkConfig { inactivity: Duration::from_millis(300), ..LinkConfig::default() };
+        let cfg = LinkConfig { inactivity: Duration::from_millis(300), insecure: true, ..LinkConfig::default() };
         let (links, l, rx) = dial_fake(cfg);
         let _s = welcome(&l);
         let id = match next(&rx) {
@@ -938,7 +1039,7 @@ mod tests {
 
     #[test]
     fn a_peer_that_stops_reading_loses_its_link_instead_of_growing_the_queue() {
-        let cfg = LinkConfig { max_queue: 256 << 10, ..LinkConfig::default() };
+        let cfg = LinkConfig { max_queue: 256 << 10, insecure: true, ..LinkConfig::default() };
         let (links, l, rx) = dial_fake(cfg);
         let _s = welcome(&l); // never read from
         let Input::LinkUp(id, _) = next(&rx) else { panic!("expected the link up") };
@@ -949,7 +1050,7 @@ mod tests {
 
     #[test]
     fn a_refusal_is_reported_with_its_reason_and_retried() {
-        let (links, l, rx) = dial_fake(LinkConfig::default());
+        let (links, l, rx) = dial_fake(LinkConfig { insecure: true, ..LinkConfig::default() });
         for _ in 0..2 {
             let (mut s, _) = l.accept().unwrap();
             let _ = read_peer_frame(&mut s).unwrap();
@@ -968,7 +1069,7 @@ mod tests {
     #[test]
     fn the_acceptor_refuses_bad_hellos_with_reasons() {
         let (tx, _rx) = crossbeam_channel::unbounded();
-        let cfg = LinkConfig { listen: Some("127.0.0.1:0".into()), ..LinkConfig::default() };
+        let cfg = LinkConfig { listen: Some("127.0.0.1:0".into()), insecure: true, ..LinkConfig::default() };
         let links = Links::start("b".into(), 22, cfg, table("b"), Inbox::new(tx)).unwrap();
         let addr = links.local_addr().unwrap();
         let ask = |hello: PeerFrame| -> PeerFrame {
@@ -1081,6 +1182,7 @@ mod tests {
         let cfg = LinkConfig {
             listen: Some("127.0.0.1:0".into()),
             hello_timeout: Duration::from_secs(60),
+            insecure: true,
             ..LinkConfig::default()
         };
         let (tx, _rx) = crossbeam_channel::unbounded();

@@ -695,6 +695,15 @@ impl Router {
         // journal (a standby, or itself restarting) reports it.
         if self.committing.values().any(|c| c.pending.contains(&node)) {
             self.lost.insert(node, name.to_string());
+            // The node may be linked again already: the acceptor of its new
+            // connection brings that link up before the old one down. Its
+            // commits move to the new link now (they waited for ever,
+            // keyed by the old one: simulator seed 4 once the simulated
+            // links ran the real link session).
+            let newer = ctx.topo.peers.iter().filter(|(r, p)| p.name == name && **r != node && ctx.topo.is_up(**r));
+            if let Some(newer) = newer.map(|(r, _)| *r).max() {
+                self.backend_linked(ctx, newer, name);
+            }
         }
         for (facility, part) in downs {
             if let Some(gone) = self.remove_partition(&facility, (node, part)) {

@@ -102,6 +102,10 @@ refusals! {
     /// (README: Security): "insufficient privilege"; `RTR_STS_INVACCESS` is
     /// the closest RTR status (access refused).
     NotOperator = (21, "INSVPRIV", Invaccess),
+    /// A facility definition that calls for links this node may not open:
+    /// it has neither TLS nor `--insecure-links` (issue 17, secure by
+    /// default); access to the network is what is refused.
+    LinksNotSecured = (22, "TLSREQUIRED", Invaccess),
 }
 
 impl From<&crate::facility::FacilityError> for AdminError {

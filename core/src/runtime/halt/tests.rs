@@ -54,6 +54,7 @@ fn linked(dir: &Path, daemon: bool) -> Linked {
         listen: Some("127.0.0.1:0".into()),
         // Far beyond every wait here: whatever closes the link, it is not this timer.
         inactivity: Duration::from_secs(600),
+        insecure: true,
         ..LinkConfig::default()
     };
     lc.peers.insert("b".into(), b.local_addr().unwrap().to_string());
