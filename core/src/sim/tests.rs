@@ -72,6 +72,9 @@ fn regression_seeds_pass() {
 #[test]
 fn once_known_runs_pass() {
     let runs = [
+        // (Since the links run the real link session, seed 4 also shows a
+        // commit waiting for a backend whose new link came up before its
+        // old one went down: it waited for ever, keyed by the old link.)
         (4, 1, Faults::NET),
         (316, 1, Faults(Faults::CLIENT.0 | Faults::SERVER.0 | Faults::OPERATOR.0)),
         (5043, 1, Faults::ALL),
@@ -278,17 +281,18 @@ fn a_deadlock_of_timeout_less_transactions_is_told_from_a_lost_one() {
     assert_eq!(c.known.get(&ViolationKind::Deadlock), Some(&1));
 }
 
-/// Seed 182 (two routers, no fault): timeout-less transactions deadlock on
+/// Seed 214 (two routers, no fault): timeout-less transactions deadlock on
 /// the servers of two key ranges, as RTR applications without timeouts
 /// can. The run passes and reports the deadlock (it was kept as a known
 /// failure when it showed as transactions with no outcome). (Seed 85 showed
 /// it until acknowledgements of rejections changed the message timing;
 /// seed 88 until the simulated links carried bytes through the link
-/// session, with its handshake and pings: the only such run in seeds
-/// 0..299 is now 182.)
+/// session, with its handshake and pings; seed 182 until drives were
+/// numbered, which made messages 4 bytes longer: the first such run in
+/// seeds 0..400 is now 214, then 375.)
 #[test]
 fn an_application_deadlock_is_reported_not_failed() {
-    let mut c = SimConfig::new(182);
+    let mut c = SimConfig::new(214);
     c.faults = Faults::NONE;
     c.shape.routers = vec!["tr1".into(), "tr2".into()];
     let r = run(c);
