@@ -214,6 +214,21 @@ impl Drop for LogsOnFailure<'_> {
     }
 }
 
+/// The proxy tests' facility: `crash` over fe, tr and be (fe reaches tr
+/// through the proxy), both links to tr up, and be's servers open. Returns
+/// the crash workload's state file and the servers' process.
+fn crash_facility_through_proxy(fe: &Node, tr: &Node, be: &Node) -> (PathBuf, common::Proc) {
+    for n in [fe, tr, be] {
+        n.ok(&["create", "facility", "crash", "--frontend", "fe", "--router", "tr", "--backend", "be"]);
+    }
+    fe.wait_link_up("tr");
+    be.wait_link_up("tr");
+    let state = be.dir.join("state");
+    let servers = spawn_testkit(&["crash-remote", "--servers", "--state", s(&state)], Some(&be.socket));
+    servers.expect("servers open");
+    (state, servers)
+}
+
 /// A TCP proxy from `listen` to `to` that flips one byte of the client's
 /// stream at offset `at` in each of its first `bad` connections. Counts
 /// the connections, and those whose byte was flipped (a connection that
@@ -276,14 +291,7 @@ fn a_man_in_the_middle_changing_a_byte_breaks_the_link_and_corrupts_nothing() {
     let _logs = LogsOnFailure(vec![&fe, &tr, &be]);
     // Past the TLS handshake and the hello: in the transactions' records.
     let (conns, flipped) = flipping_proxy(proxy_p, tr_p, 6000, 3);
-    for n in [&fe, &tr, &be] {
-        n.ok(&["create", "facility", "crash", "--frontend", "fe", "--router", "tr", "--backend", "be"]);
-    }
-    fe.wait_link_up("tr");
-    be.wait_link_up("tr");
-    let state = be.dir.join("state");
-    let servers = spawn_testkit(&["crash-remote", "--servers", "--state", s(&state)], Some(&be.socket));
-    servers.expect("servers open");
+    let (state, servers) = crash_facility_through_proxy(&fe, &tr, &be);
     // With a start_tx timeout: a transaction caught by a break may be
     // rejected (the brief's rule: it commits once or is rejected); without
     // one, 1 run in about 50 stalled after a break: when the changed byte
@@ -451,14 +459,7 @@ fn a_changed_tls_record_length_holds_the_link_until_the_inactivity_timer() {
     let be = start_tls(root.path(), &ca, "be", be_p, &[("fe", fe_p), ("tr", tr_p)], &quick);
     let _logs = LogsOnFailure(vec![&fe, &tr, &be]);
     let (conns, changed) = lengthening_proxy(proxy_p, tr_p, 6000);
-    for n in [&fe, &tr, &be] {
-        n.ok(&["create", "facility", "crash", "--frontend", "fe", "--router", "tr", "--backend", "be"]);
-    }
-    fe.wait_link_up("tr");
-    be.wait_link_up("tr");
-    let state = be.dir.join("state");
-    let servers = spawn_testkit(&["crash-remote", "--servers", "--state", s(&state)], Some(&be.socket));
-    servers.expect("servers open");
+    let (state, servers) = crash_facility_through_proxy(&fe, &tr, &be);
     // No start_tx timeout: every transaction must end by the link's own
     // means (the inactivity timer, the re-dial).
     let mut clients =
