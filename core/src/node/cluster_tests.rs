@@ -3004,3 +3004,64 @@ fn an_earlier_drive_never_takes_a_branch_back_from_a_later_one() {
     let to_tr1 = c.take_wire(BE, TR1);
     assert!(!to_tr1.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Vote { .. }))), "{to_tr1:?}");
 }
+
+/// Simulator seed 7156 (two routers): be2 read the journal of lost be, in
+/// which t1 was in doubt (be had voted yes), and held a branch of t1 of its
+/// own, not voted yet, that tr1 was still driving. Asked about t1 by tr2,
+/// it answered "in doubt" at once, for the copy, as if its own branch were
+/// not there; tr2 later took that and the other stale answers for "nobody
+/// committed" and rolled the copy back, while tr1 committed t1: half a
+/// transfer. A node's own undecided branch makes it wait, copy or not: its
+/// answer comes when the branch is decided (here: committed).
+#[test]
+fn a_node_holding_a_read_journals_copy_and_a_live_branch_answers_a_question_only_when_the_branch_is_decided() {
+    let mut c = ready();
+    c.req(BE2, SERVER, upper_server(2));
+    c.advance(BE2, backend::roles::START_DEFER);
+    c.sync();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "low") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "high") });
+    c.take(BE, SERVER);
+    c.take(BE2, SERVER);
+    c.server_accept(1, t1);
+    c.sync();
+    // be dies; tr1, its router, has not noticed yet (its link's inactivity
+    // timer has not run out), so be2 reads the journal and holds t1's
+    // share of be in doubt, while tr1 still drives t1.
+    c.nodes[BE] = None;
+    c.auth[BE] = None;
+    c.authority.process_ended(NAMES[BE]);
+    c.wire.retain(|(f, t, _)| *f != BE && *t != BE);
+    let now = c.now;
+    for i in [FE, TR2, BE2] {
+        c.node(i).link_down(now, peer_ref(BE));
+    }
+    c.sync();
+    let now = c.now;
+    let ask = ToBackend::Inquire { tid: t1, facility: "F".into(), drive: 0 };
+    c.node(BE2).peer_input(now, peer_ref(TR2), Internal::Be(ask));
+    c.collect();
+    let answers = c.take_wire(BE2, TR2);
+    assert!(
+        !answers.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Inquired { tid, .. }) if *tid == t1)),
+        "answered while its own branch is undecided: {answers:?}"
+    );
+    // be2's server votes yes; tr1 commits t1 there: the answer follows.
+    c.node(BE2).handle_request(now, SERVER, Request::Accept { chan: 2, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.collect();
+    c.sync_unpumped();
+    c.pump_only(BE2, TR1);
+    c.pump_only(TR1, BE2);
+    c.collect();
+    c.sync_unpumped();
+    c.collect();
+    let answers = c.take_wire(BE2, TR2);
+    assert!(
+        answers.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Inquired { tid, state: TxState::Committed, .. })
+            if *tid == t1)),
+        "{answers:?}"
+    );
+}

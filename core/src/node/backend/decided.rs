@@ -43,7 +43,18 @@ impl Backend {
             || self.answerable.contains(&tid)
             || self.decided.get(&tid).is_some_and(|d| d.committed)
             || self.branches.iter().any(|((t, _), b)| *t == tid && b.committed.is_some());
-        if self.in_doubt.contains_key(&tid) && !own_committed {
+        let parts: Vec<PartId> = self
+            .facilities
+            .get(&facility)
+            .map(|f| f.parts.iter().copied().filter(|p| self.branches.contains_key(&(tid, *p))).collect())
+            .unwrap_or_default();
+        // A copy alone answers at once; with a branch of this node's own
+        // beside it, the branch decides when (below): it may still commit
+        // under its router (simulator seed 7156, two routers: answered "in
+        // doubt" for the copy while the own branch was undecided, and the
+        // asking router rolled the copy back while the branch's router
+        // committed).
+        if self.in_doubt.contains_key(&tid) && !own_committed && parts.is_empty() {
             // In doubt from a journal read here (and not committed by a
             // branch of this node: that answer wins, below). A branch of
             // this node's own that a router rolled back settles it too: one
@@ -66,11 +77,6 @@ impl Backend {
             ctx.to_router(from, ToRouter::Inquired { tid, parts: Vec::new(), state });
             return;
         }
-        let parts: Vec<PartId> = self
-            .facilities
-            .get(&facility)
-            .map(|f| f.parts.iter().copied().filter(|p| self.branches.contains_key(&(tid, *p))).collect())
-            .unwrap_or_default();
         for p in &parts {
             let again = || ToBackend::Inquire { tid, facility: facility.clone(), drive };
             // An orphan's inquiry (drive 0) is no drive of the transaction.
