@@ -460,6 +460,7 @@ fn kind_name(k: RecordKind) -> &'static str {
         RecordKind::Meta => "Meta",
         RecordKind::Applied => "Applied",
         RecordKind::HandOn => "HandOn",
+        RecordKind::Carried => "Carried",
     }
 }
 
@@ -505,6 +506,13 @@ fn payload_summary(e: &ScanEntry) -> (String, Vec<(&'static str, Json)>) {
         Ok(TxRecord::Abort | TxRecord::Done | TxRecord::Applied) => (String::new(), vec![]),
         Ok(TxRecord::PresumedAbort) => ("presumed by a recovery".into(), vec![("presumed", true.into())]),
         Ok(TxRecord::KeptAbort) => ("kept until its router forgets it".into(), vec![("kept", true.into())]),
+        Ok(TxRecord::Carried { committed }) => (
+            format!(
+                "restates {} kept answerable (its earlier records pin nothing)",
+                if committed { "an applied commit" } else { "a rejection" }
+            ),
+            vec![("carried", true.into()), ("committed", committed.into())],
+        ),
         Ok(TxRecord::Exception { status, strikes, committed }) => (
             format!(
                 "status {} ({status}), {strikes} strikes, {}",

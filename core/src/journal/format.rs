@@ -78,6 +78,12 @@ pub enum RecordKind {
     /// for a key range it does not serve: recovery hands it on to the
     /// range's active partition instead of presenting it here.
     HandOn = 10,
+    /// A transaction's answer restated at the head of the journal (an
+    /// applied commit, or a rejection, that stays answerable): it releases
+    /// every earlier segment the transaction pinned, so one never forgotten
+    /// (its router was lost) does not hold the oldest segment for ever.
+    /// Written only when the journal is full (`Backend::carry_forward`).
+    Carried = 11,
 }
 
 impl RecordKind {
@@ -93,6 +99,7 @@ impl RecordKind {
             8 => RecordKind::Meta,
             9 => RecordKind::Applied,
             10 => RecordKind::HandOn,
+            11 => RecordKind::Carried,
             _ => return None,
         })
     }

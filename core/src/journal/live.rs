@@ -27,6 +27,13 @@ impl Live {
         match kind {
             RecordKind::Fence => {}
             RecordKind::Done => self.release(&tid),
+            RecordKind::Carried => {
+                // Restates all the transaction still needs: its earlier
+                // records need no space any more.
+                self.release(&tid);
+                self.by_tid.insert(tid, vec![seg]);
+                *self.by_seg.entry(seg).or_default() += 1;
+            }
             _ => {
                 let segs = self.by_tid.entry(tid).or_default();
                 if segs.last() != Some(&seg) {
@@ -68,6 +75,20 @@ mod tests {
 
     fn t(n: u64) -> Tid {
         Tid { seq: n, ..Tid::default() }
+    }
+
+    #[test]
+    fn a_carried_record_moves_the_transaction_to_its_segment() {
+        let mut l = Live::default();
+        l.note(1, t(1), RecordKind::Msg);
+        l.note(1, t(1), RecordKind::Applied);
+        l.note(1, t(2), RecordKind::Msg);
+        l.note(3, t(1), RecordKind::Carried);
+        assert_eq!((l.live_in(1), l.live_in(3)), (1, 1));
+        l.note(3, t(1), RecordKind::Carried);
+        assert_eq!(l.live_in(3), 1, "counted once");
+        l.note(4, t(1), RecordKind::Done);
+        assert_eq!((l.live_in(3), l.transactions()), (0, 1));
     }
 
     #[test]

@@ -1315,3 +1315,53 @@ fn a_settling_check_that_cannot_read_the_epoch_proves_no_fence() {
     assert!(matches!(append1(&j, 2, RecordKind::Msg, b"synced"), Err(JournalError::Io { .. })));
     assert!(matches!(lost.try_recv(), Ok(JournalError::Io { .. })));
 }
+
+/// A transaction that stays live for ever in the oldest segment (an
+/// answerable commit whose router never forgets it) fills the ring behind
+/// it: new transactions are refused. A `Carried` record restating it at the
+/// head releases the segments it pinned: they are recycled and new work is
+/// accepted again; a reopen finds the restatement (the earlier records may
+/// be gone) and the transaction still live.
+#[test]
+fn a_carried_record_frees_the_segments_its_transaction_pinned() {
+    let d = tempfile::tempdir().unwrap();
+    let c = JournalConfig { dir: d.path().to_path_buf(), segment_bytes: 64 << 10, max_segments: 3 };
+    create(&c).unwrap();
+    let (j, _) = open(&c, Takeover::Normal).unwrap();
+    let pinned = tid(1);
+    j.append_wait(vec![(pinned, RecordKind::Msg, vec![7u8; 1000]), (pinned, RecordKind::Applied, vec![])], true)
+        .unwrap();
+    // Every other transaction finishes at once; the ring still fills.
+    let mut n = 100;
+    let refused = loop {
+        let r = j.append_wait(vec![(tid(n), RecordKind::Msg, vec![0u8; 1000])], true);
+        if r.is_err() {
+            break r;
+        }
+        j.append_wait(vec![(tid(n), RecordKind::Done, vec![])], false).unwrap();
+        n += 1;
+        assert!(n < 10_000, "never full");
+    };
+    assert!(matches!(refused, Err(JournalError::Full)), "{refused:?}");
+    // Restated at the head (it is live, so the reserve takes it) each time
+    // the journal is full again: once per lap of the ring.
+    let mut carried = 0;
+    for m in n..n + 500 {
+        let new_tx = || j.append_wait(vec![(tid(m), RecordKind::Msg, vec![0u8; 1000])], true);
+        if let Err(e) = new_tx() {
+            assert!(matches!(e, JournalError::Full), "{e}");
+            j.append_wait(vec![(pinned, RecordKind::Carried, vec![1])], false).unwrap();
+            carried += 1;
+            new_tx().unwrap();
+        }
+        j.append_wait(vec![(tid(m), RecordKind::Done, vec![])], false).unwrap();
+    }
+    // About 60 transactions fill a segment: some 8 laps.
+    assert!((5..=12).contains(&carried), "{carried}");
+    assert!(j.stats().segments <= 3);
+    drop(j);
+    let (j, r) = open(&c, Takeover::Normal).unwrap();
+    let kinds: Vec<RecordKind> = r.records.iter().filter(|x| x.tid == pinned).map(|x| x.kind).collect();
+    assert_eq!(kinds, vec![RecordKind::Carried], "the first segment was recycled");
+    assert_eq!(j.stats().live_transactions, 1);
+}

@@ -3065,3 +3065,51 @@ fn a_node_holding_a_read_journals_copy_and_a_live_branch_answers_a_question_only
         "{answers:?}"
     );
 }
+
+/// Simulator seeds 7620 and 344 (two routers): be applied t1, and tr1,
+/// which was to let be forget it, was lost first; nobody else knows to, so
+/// t1's records pinned the oldest segment of be's journal for ever, the
+/// ring filled behind them and new work was refused for good. When the
+/// journal refuses a write as full, be restates t1 at the head (`Carried`),
+/// so its earlier records can be recycled, and t1 stays answerable across
+/// a restart that finds only the restatement: driven again, it is
+/// "accepted", and be's server never sees it again.
+#[test]
+fn a_full_journal_carries_an_answerable_commit_forward_and_it_stays_answerable() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.take(BE, SERVER);
+    c.server_accept(1, t1);
+    c.sync_unpumped();
+    c.pump_only(BE, TR1);
+    assert_eq!(c.take_wire(TR1, FE).len(), 1, "the outcome to the client is lost");
+    c.pump();
+    c.ack(1, t1);
+    c.take(BE, SERVER);
+    c.flush_batches();
+    let kinds = |c: &Cluster| c.journals[BE].iter().filter(|r| r.tid == t1).map(|r| r.kind).collect::<Vec<_>>();
+    assert_eq!(kinds(&c).last(), Some(&RecordKind::Applied), "{:?}", kinds(&c));
+    // The journal refuses a write (another transaction's) as full.
+    let now = c.now;
+    let other = c.tid();
+    c.node(BE).journal_failed(now, vec![other], Status::Jnlfull);
+    c.pump();
+    assert_eq!(kinds(&c).last(), Some(&RecordKind::Carried), "{:?}", kinds(&c));
+    // Full again at once: not carried again before `CARRY_AGAIN`.
+    c.node(BE).journal_failed(now, vec![other], Status::Jnlfull);
+    c.pump();
+    assert_eq!(kinds(&c).iter().filter(|k| **k == RecordKind::Carried).count(), 1);
+    // The segment with t1's first records is recycled; be restarts on what is left.
+    let carried_at = c.journals[BE].iter().position(|r| r.tid == t1 && r.kind == RecordKind::Carried).unwrap();
+    c.journals[BE].drain(..carried_at);
+    c.kill(BE);
+    c.restart(BE);
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Opened], "not replayed");
+    c.kill(TR1);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    assert!(c.take(BE, SERVER).iter().all(|x| x.2 != Some(t1)), "be's server never sees t1 again");
+}

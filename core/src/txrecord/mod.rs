@@ -25,7 +25,10 @@
 //! - `Done`: empty;
 //! - `Exception`: the status the transaction was set aside with (`i32`, an
 //!   RTR status code), the strikes (`u32`), whether it had committed (one
-//!   byte, 0 or 1).
+//!   byte, 0 or 1);
+//! - `Carried` (added with record kind 11; an older rtr cannot read a
+//!   journal holding one): one byte, `1` for an applied commit kept
+//!   answerable, `0` for a rejection kept answerable.
 //!
 //! Decoding is strict (exact lengths, known values): journal records are
 //! checksummed, so a payload that does not decode was written by a bug or a
@@ -118,6 +121,13 @@ pub enum TxRecord {
     /// it was rejected with, `strikes` how many servers it took down,
     /// `committed` whether it had committed (then it waits for an operator).
     Exception { status: i32, strikes: u32, committed: bool },
+    /// What an answerable transaction's earlier records say, restated at
+    /// the head of the journal so that they no longer pin their segments:
+    /// `committed` an applied commit (as `Commit` + `Applied`), else a
+    /// kept rejection (as `KeptAbort`). Written when the journal is full
+    /// (a router lost before it forgot them left them pinning the oldest
+    /// segment: simulator seeds 7620 and 344, new work refused for ever).
+    Carried { committed: bool },
 }
 
 /// Why a record's payload did not decode as a transaction record.
@@ -166,6 +176,7 @@ impl TxRecord {
             TxRecord::Done => RecordKind::Done,
             TxRecord::Applied => RecordKind::Applied,
             TxRecord::Exception { .. } => RecordKind::Exception,
+            TxRecord::Carried { .. } => RecordKind::Carried,
         }
     }
 
@@ -189,6 +200,7 @@ impl TxRecord {
             TxRecord::KeptAbort => vec![KEPT_ABORT],
             TxRecord::Vote { durable: false } | TxRecord::Abort | TxRecord::Done | TxRecord::Applied => Vec::new(),
             TxRecord::Commit { reason } => reason.to_le_bytes().to_vec(),
+            TxRecord::Carried { committed } => vec![u8::from(*committed)],
             TxRecord::Exception { status, strikes, committed } => {
                 let mut v = Vec::with_capacity(EXCEPTION_BYTES);
                 v.extend_from_slice(&status.to_le_bytes());
@@ -263,6 +275,12 @@ impl TxRecord {
                     committed,
                 })
             }
+            RecordKind::Carried => match payload {
+                [0] => Ok(TxRecord::Carried { committed: false }),
+                [1] => Ok(TxRecord::Carried { committed: true }),
+                [b] => Err(DecodeError::BadValue { kind, what: "committed", value: *b }),
+                _ => Err(DecodeError::Length { kind, len: payload.len(), expected: "1" }),
+            },
             RecordKind::Fence | RecordKind::Meta => Err(DecodeError::NotTransaction(kind)),
         }
     }

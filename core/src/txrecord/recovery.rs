@@ -22,6 +22,9 @@
 //!   `Done`): kept until that router forgets it (a reader of a lost node's
 //!   journal writes its `Done`);
 //! - aborted: its `Done` is written;
+//! - a `Carried` record restates an answerable transaction (an applied
+//!   commit, or a kept rejection) as if its earlier records said so: they
+//!   may be gone, recycled once it was written;
 //! - anything else is undecided: presumed abort (nobody was told of a
 //!   commit, and the servers' uncommitted work died with them); `Abort` and
 //!   `Done` are written.
@@ -216,6 +219,21 @@ impl TxSummary {
             (_, Ok(TxRecord::Applied)) | (RecordKind::Applied, Err(_)) => self.applied = true,
             (_, Ok(TxRecord::Exception { strikes, .. })) => self.set_aside = Some(strikes),
             (RecordKind::Exception, Err(_)) => self.set_aside = Some(0),
+            (_, Ok(TxRecord::Carried { committed: true })) | (RecordKind::Carried, Err(_)) => {
+                // Restated: committed and applied, whatever came before (a
+                // malformed one counts as the commit, on the safe side).
+                self.commit(at, 0);
+                self.applied = true;
+                self.aborted = false;
+                self.kept_abort = false;
+            }
+            (_, Ok(TxRecord::Carried { committed: false })) => {
+                self.commit = None;
+                self.applied = false;
+                self.done = false;
+                self.aborted = true;
+                self.kept_abort = true;
+            }
             (RecordKind::Fence | RecordKind::Meta, Err(_)) => {}
         }
     }
@@ -350,8 +368,7 @@ pub fn scan_records(records: &[Record]) -> Scan {
     scan
 }
 
-/// Every tid with a `Commit` record, sorted, once each.
-/// Every tid with a decided Abort record and no Commit record, sorted,
+/// Every tid with a decided Abort record (or a restated kept rejection) and no Commit record, sorted,
 /// once each: rolled back by a router's (or this node's) decision, so a
 /// router asking about one hears "aborted", not "unknown". Aborts an
 /// earlier recovery only presumed (`TxRecord::PresumedAbort`) do not count:
@@ -361,9 +378,13 @@ pub fn aborted_tids(records: &[Record]) -> Vec<Tid> {
     let mut v: Vec<Tid> = records
         .iter()
         .filter(|r| {
-            r.kind == RecordKind::Abort
-                && (r.payload.is_empty() || r.payload[..] == [KEPT_ABORT])
-                && committed.binary_search(&r.tid).is_err()
+            let decided = match r.kind {
+                RecordKind::Abort => r.payload.is_empty() || r.payload[..] == [KEPT_ABORT],
+                // A kept rejection restated (`TxRecord::Carried`).
+                RecordKind::Carried => r.payload[..] == [0],
+                _ => false,
+            };
+            decided && committed.binary_search(&r.tid).is_err()
         })
         .map(|r| r.tid)
         .collect();
@@ -372,8 +393,12 @@ pub fn aborted_tids(records: &[Record]) -> Vec<Tid> {
     v
 }
 
+/// Every tid with a `Commit` record (or a restated one), sorted, once each.
 pub fn committed_tids(records: &[Record]) -> Vec<Tid> {
-    let mut v: Vec<Tid> = records.iter().filter(|r| r.kind == RecordKind::Commit).map(|r| r.tid).collect();
+    // A `Carried` record other than a kept rejection's restates a commit
+    // (a malformed one counts as one, as in `classify`).
+    let commit = |r: &Record| r.kind == RecordKind::Commit || (r.kind == RecordKind::Carried && r.payload[..] != [0]);
+    let mut v: Vec<Tid> = records.iter().filter(|r| commit(r)).map(|r| r.tid).collect();
     v.sort();
     v.dedup();
     v

@@ -109,6 +109,7 @@ fn any_record() -> impl Strategy<Value = TxRecord> {
         Just(TxRecord::Abort),
         Just(TxRecord::PresumedAbort),
         Just(TxRecord::Done),
+        any::<bool>().prop_map(|committed| TxRecord::Carried { committed }),
         (any::<i32>(), any::<u32>(), any::<bool>()).prop_map(|(status, strikes, committed)| TxRecord::Exception {
             status,
             strikes,
@@ -118,7 +119,7 @@ fn any_record() -> impl Strategy<Value = TxRecord> {
 }
 
 fn any_kind() -> impl Strategy<Value = RecordKind> {
-    (1u8..=10).prop_map(|b| RecordKind::from_u8(b).unwrap())
+    (1u8..=11).prop_map(|b| RecordKind::from_u8(b).unwrap())
 }
 
 proptest! {
@@ -406,4 +407,33 @@ fn a_presumed_abort_is_written_as_such_and_not_read_back_as_decided() {
     again.extend(scan.release.iter().map(|(t, r)| rec(t.seq, r.clone())));
     assert_eq!(aborted_tids(&again), vec![tid(2)]);
     assert!(scan_records(&again).release.is_empty(), "both released: nothing more to write");
+}
+
+/// An answerable transaction restated at the head (`Carried`) reads as it
+/// did before, with or without its earlier records (recycled once the
+/// restatement was written): an applied commit stays answerable and
+/// committed, a kept rejection stays answerable and aborted; a later `Done`
+/// still finishes it.
+#[test]
+fn a_carried_record_restates_an_answerable_transaction_with_or_without_its_earlier_records() {
+    let earlier = records(&[
+        (1, msg("F", b"a")),
+        (1, TxRecord::Vote { durable: true }),
+        (1, TxRecord::Commit { reason: 0 }),
+        (1, TxRecord::Applied),
+        (2, msg("F", b"b")),
+        (2, TxRecord::KeptAbort),
+    ]);
+    let carried = records(&[(1, TxRecord::Carried { committed: true }), (2, TxRecord::Carried { committed: false })]);
+    for recs in [carried.clone(), [earlier.clone(), carried.clone()].concat()] {
+        assert_eq!(fates(&recs), vec![(1, TxFate::Answerable), (2, TxFate::AbortAnswerable)], "{recs:?}");
+        let scan = scan_records(&recs);
+        assert_eq!(scan.answerable.iter().map(|(t, _)| *t).collect::<Vec<_>>(), vec![tid(1)]);
+        assert_eq!(scan.answerable_aborts, vec![tid(2)]);
+        assert!(scan.replay.is_empty() && scan.release.is_empty(), "{scan:?}");
+        assert_eq!(committed_tids(&recs), vec![tid(1)]);
+        assert_eq!(aborted_tids(&recs), vec![tid(2)]);
+    }
+    let done = [carried, records(&[(1, TxRecord::Done), (2, TxRecord::Done)])].concat();
+    assert_eq!(fates(&done), vec![(1, TxFate::Done), (2, TxFate::Done)]);
 }

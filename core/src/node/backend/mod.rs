@@ -264,6 +264,9 @@ pub struct Backend {
     /// Rejections by a router kept answerable in the journal (`KeptAbort`)
     /// until that router forgets them: only with peers (docs/outcomes.md).
     pub(super) answerable_aborts: super::Set<Tid>,
+    /// When the answerable transactions were last carried forward
+    /// (`carry_forward`): once per `CARRY_AGAIN` at most.
+    pub(super) carried_at: Option<Instant>,
     /// Handed-off work a full journal refused: written again at
     /// `commit_retry_at`.
     adopt_retry: Vec<roles::Adopting>,
@@ -496,6 +499,9 @@ impl Backend {
 
     /// A journal write finished (`token`) or failed.
     pub fn journal_done(&mut self, ctx: &mut Ctx, token: u64, result: Result<(), Status>) {
+        if result == Err(Status::Jnlfull) {
+            self.carry_forward(ctx);
+        }
         if self.adopt_written(ctx, token, result) {
             return;
         }
@@ -511,6 +517,9 @@ impl Backend {
 
     /// Unsynced journal writes failed: the transactions they belonged to cannot be made durable.
     pub fn journal_failed(&mut self, ctx: &mut Ctx, tids: Vec<Tid>, status: Status) {
+        if status == Status::Jnlfull {
+            self.carry_forward(ctx);
+        }
         for tid in tids {
             // Each branch of it fails, named (a router counts a failure
             // only from a branch the transaction has there).
