@@ -3113,3 +3113,68 @@ fn a_full_journal_carries_an_answerable_commit_forward_and_it_stays_answerable()
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
     assert!(c.take(BE, SERVER).iter().all(|x| x.2 != Some(t1)), "be's server never sees t1 again");
 }
+
+/// Simulator seed 7194 (one router): be died with t1's first message there
+/// (not voted on); tr1 had not noticed yet when be2 took the key range
+/// over under a newer grant. The client's next message of the same range
+/// went to be2, starting a second branch there; when tr1 noticed be's loss
+/// it moved the first message behind it, after be2's server had voted: out
+/// of order, and the server never voted again. Superseding a partition now
+/// moves its branches not yet asked to vote to the new active partition at
+/// once, so be2's server sees the messages in the client's order.
+#[test]
+fn work_on_a_superseded_partition_follows_its_range_before_the_clients_next_message() {
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "first") });
+    assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1]);
+    // be dies; tr1 has not noticed (its link's inactivity timer has not
+    // run out), tr2 has: be2 takes the range over.
+    c.nodes[BE] = None;
+    c.auth[BE] = None;
+    c.authority.process_ended(NAMES[BE]);
+    c.wire.retain(|(f, t, _)| *f != BE && *t != BE);
+    let now = c.now;
+    for i in [FE, TR2, BE2] {
+        c.node(i).link_down(now, peer_ref(BE));
+    }
+    c.sync();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(7, "second") });
+    let s = c.take(BE2, SERVER);
+    assert_eq!(
+        s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(),
+        vec![(MsgType::Msg1, Some(t1)), (MsgType::Msgn, Some(t1)), (MsgType::Prepare, Some(t1))],
+        "both messages, in order, then the vote"
+    );
+    // tr1 notices be's loss now: nothing more reaches be2's server.
+    c.node(TR1).link_down(now, peer_ref(BE));
+    c.pump();
+    assert_eq!(c.take(BE2, SERVER), vec![]);
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+}
+
+/// The other side of the test above, with be alive: told that a newer
+/// grant superseded its partition, it drops the branch not voted on (its
+/// server hears it rescheduled, `RTR_STS_DLKTXRES`, not rejected: the
+/// transaction goes on elsewhere) and tells its router the work moved.
+#[test]
+fn a_superseded_partition_gives_its_unvoted_work_back_rescheduled() {
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "first") });
+    c.take(BE, SERVER);
+    let now = c.now;
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(ToBackend::Superseded { part: 1, epoch: 2 }));
+    c.collect();
+    let s = c.take(BE, SERVER);
+    assert_eq!(
+        s.iter().map(|x| (x.1, x.2, x.3)).collect::<Vec<_>>(),
+        vec![(MsgType::Rejected, Some(t1), Some(Status::Dlktxres))]
+    );
+    let told = c.take_wire(BE, TR1);
+    assert!(told.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Moved { tid, part: 1 }) if *tid == t1)), "{told:?}");
+}

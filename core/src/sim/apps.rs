@@ -316,6 +316,15 @@ impl Server {
                         out.push(Request::Accept { chan: CHAN, tid, flags: 0, reason: 0, implicit: false });
                     }
                 }
+                // Rescheduled (RTR_STS_DLKTXRES): this server's branch is
+                // rolled back and presented again (here or, when the key
+                // range moved, on its next active partition); not the
+                // transaction's outcome, and nothing to acknowledge.
+                MsgType::Rejected
+                    if matches!(d.payload, Payload::Status { status: crate::status::Status::Dlktxres, .. }) =>
+                {
+                    self.work.remove(&tid);
+                }
                 MsgType::Accepted | MsgType::Rejected => {
                     let accepted = d.msgtype == MsgType::Accepted;
                     chk.outcome(tid, accepted, format!("server {}", self.name));

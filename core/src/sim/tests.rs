@@ -207,6 +207,19 @@ fn once_known_runs_pass() {
         // earlier drive's request when its owner went (7026).
         (7631, 2, Faults::ALL),
         (7026, 2, Faults::ALL),
+        // Sixth session of 2026-12-05, with the simulator's real link
+        // sessions: a node answering a question for a read journal's
+        // in-doubt copy while its own branch of the tid was undecided
+        // (7156: half a transfer); answerable commits whose router was lost
+        // before it forgot them pinning the journal until it refused new
+        // work for good (344, 10074, two routers; 7620, one); a superseded
+        // partition's unvoted work moved behind the client's next message
+        // of its range, after the new partition's vote (7194: no outcome).
+        (7156, 2, Faults::ALL),
+        (344, 2, Faults::ALL),
+        (10074, 2, Faults::ALL),
+        (7620, 1, Faults::ALL),
+        (7194, 1, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

@@ -330,6 +330,21 @@ impl Backend {
             self.role_events.push((p.facility.clone(), crate::events::SRSTANDBY, *s));
         }
         self.announce(ctx, part);
+        // Work not voted on follows the key range: the router drives it
+        // again to the new active partition (`Router::follow_range`), and
+        // this copy's server hears it rescheduled (`RTR_STS_DLKTXRES`, as
+        // for `RTR_F_REJ_RETRY`: roll back, the branch is presented again
+        // elsewhere), not rejected. Not remembered as decided: the
+        // transaction goes on, and may come back here.
+        // Branches with a vote wait for their outcome as before.
+        let mut tids: Vec<Tid> =
+            self.branches.iter().filter(|((_, q), b)| *q == part && b.never_voted()).map(|((t, _), _)| *t).collect();
+        tids.sort();
+        for tid in tids {
+            let Some(router) = self.branches.get(&(tid, part)).map(|b| b.router) else { continue };
+            self.abort_branch(ctx, tid, part, Status::Dlktxres, 0);
+            ctx.to_router(router, ToRouter::Moved { tid, part });
+        }
     }
 
     /// A router reports the holder of grant `epoch` of this standby's range

@@ -3,7 +3,7 @@
 //! is lost, and transactions held while a range has only a standby,
 //! driven again once it is active.
 
-use super::{route, standby_covers, Router};
+use super::{route, standby_covers, Router, VoteState};
 use crate::keyseg::KeyRange;
 use crate::node::{Callout, Ctx, PartKey, ToBackend};
 use crate::status::Status;
@@ -72,6 +72,7 @@ impl Router {
         }
         let rid = crate::authority::range_id(&facility, &range);
         let mut active = active;
+        let mut superseded: Vec<PartKey> = Vec::new();
         if active {
             let newest = self.grants.get(&rid).map_or(0, |g| g.epoch);
             if epoch < newest {
@@ -84,6 +85,7 @@ impl Router {
                         // Active under an older grant: no longer routed to.
                         q.active = false;
                         ctx.to_backend(q.key.0, ToBackend::Superseded { part: q.key.1, epoch });
+                        superseded.push(q.key);
                     } else {
                         ctx.to_backend(q.key.0, ToBackend::Holder { part: q.key.1, epoch, linked: true });
                     }
@@ -103,6 +105,9 @@ impl Router {
             }
         }
         v.push(RPart { key, range: range.clone(), active, epoch, nostandby, callout });
+        for old in superseded {
+            self.follow_range(ctx, old);
+        }
         if active && !was_active {
             self.range_events.push((facility.clone(), crate::events::KEYRANGEGAIN));
             if before == 0 {
@@ -115,6 +120,40 @@ impl Router {
             // It gave its grant up (its last server left): its standbys claim.
             let gone = RPart { key, range: range.clone(), active: true, epoch, nostandby, callout };
             self.holder_lost(ctx, &facility, &gone);
+        }
+    }
+
+    /// Partition `old` is no longer its key range's active one (a newer
+    /// grant's partition replaced it). Branches there not yet asked for a
+    /// vote follow the range at once, from their first message, to the new
+    /// active partition (which the client's next messages reach too): left
+    /// there, the client's next message of the same range started a second
+    /// branch of that range on the new partition, and the old branch's work,
+    /// moved when its node's link went, joined that branch behind it, out
+    /// of order and after its vote (simulator seed 7194, one router: the
+    /// server never voted again and the client waited for ever). The old
+    /// partition's node, if it still runs, drops its copy when it hears it
+    /// is superseded (`Backend::demote`). Branches asked to vote stay: no
+    /// message follows a vote request, and a lost node's vote is settled by
+    /// `peer_lost`.
+    fn follow_range(&mut self, ctx: &mut Ctx, old: PartKey) {
+        let mut tids: Vec<Tid> = self
+            .txs
+            .iter()
+            .filter(|(_, tx)| tx.branches.iter().any(|b| b.part == old && b.vote == VoteState::Pending))
+            .map(|(t, _)| *t)
+            .collect();
+        tids.sort();
+        for tid in tids {
+            let Some(tx) = self.txs.get_mut(&tid) else { continue };
+            let Some(i) = tx.branches.iter().position(|b| b.part == old) else { continue };
+            let mut b = tx.branches.remove(i);
+            tx.redrive.append(&mut b.msgs);
+            ctx.log(format!("{tid}: its work on a superseded partition follows the key range"));
+            if self.redrive(ctx, tid) {
+                let facility = self.txs.get(&tid).map(|tx| tx.facility.clone()).unwrap_or_default();
+                self.release_held(ctx, &facility);
+            }
         }
     }
 
