@@ -3178,3 +3178,55 @@ fn a_superseded_partition_gives_its_unvoted_work_back_rescheduled() {
     let told = c.take_wire(BE, TR1);
     assert!(told.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Moved { tid, part: 1 }) if *tid == t1)), "{told:?}");
 }
+
+/// Simulator seed 9598 (two routers): be voted yes durably and tr1
+/// committed, but its outcome never reached be; be's server then died, and
+/// the server that got the branch next (uncertain) voted no. The client's
+/// frontend, having lost tr1, drove the transaction again through tr2,
+/// whose probe took be's branch: be gave tr2 its "no", and tr2 rejected at
+/// once, before be2 answered that it had committed. A rejection heard
+/// while probing waits, as a branch failure does, and a commit found
+/// anywhere wins: both servers hear "accepted", and so does the client.
+#[test]
+fn a_no_vote_heard_while_probing_waits_for_every_answer_and_a_commit_wins() {
+    let mut c = ready();
+    c.open_upper_be2();
+    c.open_server(2, flags::ope::EXPLICIT_ACCEPT);
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    let chan = c.take(BE, SERVER).iter().find(|x| x.1 == MsgType::Msg1).map(|x| x.0).expect("presented");
+    // be's durable yes vote reaches tr1, which commits; its outcome to be
+    // and to the client are lost with tr1's links.
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan, tid, reason: 0, flags: 0, implicit: false });
+    for _ in 0..4 {
+        c.collect();
+        c.sync_unpumped();
+        c.collect();
+        c.take_wire(TR1, BE);
+        c.take_wire(TR1, FE);
+        for (from, to) in [(BE, TR1), (TR1, BE2), (BE2, TR1)] {
+            c.pump_only(from, to);
+        }
+    }
+    c.take_wire(TR1, BE);
+    c.take_wire(TR1, FE);
+    assert!(c.take(BE2, SERVER).iter().any(|x| x.1 == MsgType::Accepted), "committed at be2");
+    // be's server dies; the other one gets the branch and votes no.
+    c.req(BE, SERVER, Request::Close { chan });
+    let other = 3 - chan;
+    let s = c.take(BE, SERVER);
+    assert!(s.iter().any(|x| x.0 == other && x.1 == MsgType::Msg1Uncertain), "{s:?}");
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Reject { chan: other, tid, flags: 0, reason: 42 });
+    c.collect();
+    c.take_wire(BE, TR1);
+    // tr1 is lost: the frontend drives the transaction again through tr2.
+    c.kill(TR1);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+    let s = c.take(BE, SERVER);
+    assert!(s.iter().any(|x| x.0 == other && x.1 == MsgType::Accepted), "{s:?}");
+}

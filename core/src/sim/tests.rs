@@ -220,6 +220,10 @@ fn once_known_runs_pass() {
         (10074, 2, Faults::ALL),
         (7620, 1, Faults::ALL),
         (7194, 1, Faults::ALL),
+        // A probe of a re-drive rejecting at once on a "no" vote of a
+        // branch whose durable yes vote an earlier drive's router had
+        // committed on before its server died (9598, a disagreement).
+        (9598, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

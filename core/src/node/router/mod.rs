@@ -216,7 +216,7 @@ impl Router {
                     // even before the backend's answer names the branch
                     // (it comes after: seed 5054 dropped it and the branch,
                     // set aside, waited for ever).
-                    p.failed.get_or_insert(status);
+                    p.failed.get_or_insert((status, 0));
                 } else if self.has_branch(tid, (from, part)) {
                     self.abort(ctx, tid, status, 0);
                 }
@@ -479,6 +479,17 @@ impl Router {
             tx.branches.push(b);
         }
         if !accept {
+            if let Some(p) = tx.probe.as_mut() {
+                // Driven again and still probed: as a branch failure (see
+                // `Probe::failed`), a rejection waits for every answer. The
+                // branch may be one whose durable yes vote an earlier
+                // drive's router committed on before its server died, and
+                // whose replacement server voted no (simulator seed 9598,
+                // two routers: rejected here on that vote while another
+                // node held the commit, a disagreement).
+                p.failed.get_or_insert((Status::Rejected, reason));
+                return;
+            }
             self.abort(ctx, tid, Status::Rejected, reason);
             return;
         }

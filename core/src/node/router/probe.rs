@@ -43,7 +43,8 @@ pub(super) struct Probe {
     /// kept failing on it): rejected once the probe ends, unless some
     /// backend committed it (simulator seed 5111: rejected while the node
     /// holding the commit had not answered yet, a disagreement).
-    pub(super) failed: Option<Status>,
+    /// (A branch's "no" vote too, with its reason.)
+    pub(super) failed: Option<(Status, u32)>,
     /// The client's `rtr_start_tx` timeout, armed once the probe ends.
     pub(super) timeout_ms: Option<u32>,
 }
@@ -240,8 +241,8 @@ impl Router {
             self.abort(ctx, tid, Status::Routerunavailtmo, 0);
             return;
         }
-        if let Some(status) = p.failed {
-            self.abort(ctx, tid, status, 0);
+        if let Some((status, reason)) = p.failed {
+            self.abort(ctx, tid, status, reason);
             return;
         }
         if let Some(&(false, status, reason)) = self.decided.get(&tid) {
