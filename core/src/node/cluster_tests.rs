@@ -3230,3 +3230,58 @@ fn a_no_vote_heard_while_probing_waits_for_every_answer_and_a_commit_wins() {
     let s = c.take(BE, SERVER);
     assert!(s.iter().any(|x| x.0 == other && x.1 == MsgType::Accepted), "{s:?}");
 }
+
+/// Simulator seed 10283 (two routers): be2 read lost be's journal (t1 in
+/// doubt there: be had voted yes durably) while tr1's link to be still
+/// looked up, and told tr1 so (`TookOver`). tr1 committed t1 after that,
+/// its outcome to be lost with be; when tr1's link to be went, the commit
+/// waited for a report of be's journal that had come already, and t1's
+/// share on be was never applied (no outcome for the client either). Now
+/// the commit goes to the journal's reader at once: be2 commits its copy
+/// and presents it, and the client hears "accepted".
+#[test]
+fn a_commit_decided_after_a_lost_nodes_journal_was_read_goes_to_its_reader_when_the_link_goes() {
+    let mut c = ready();
+    c.req(BE2, SERVER, upper_server(2));
+    c.advance(BE2, backend::roles::START_DEFER);
+    c.sync();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "low") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "high") });
+    c.take(BE, SERVER);
+    c.take(BE2, SERVER);
+    c.server_accept(1, t1);
+    c.sync();
+    // be dies; tr1 has not noticed; be2 reads its journal and tells tr1.
+    c.nodes[BE] = None;
+    c.auth[BE] = None;
+    c.authority.process_ended(NAMES[BE]);
+    c.wire.retain(|(f, t, _)| *f != BE && *t != BE);
+    let now = c.now;
+    for i in [FE, TR2, BE2] {
+        c.node(i).link_down(now, peer_ref(BE));
+    }
+    c.collect();
+    c.sync_unpumped();
+    c.collect();
+    // be2's own question about its copy is lost on the way to tr1.
+    let ask = |m: &Internal| matches!(m, Internal::Tr(ToRouter::Inquire { .. }));
+    c.wire.retain(|(f, t, m)| !(*f == BE2 && *t == TR1 && ask(m)));
+    c.pump();
+    c.wire.retain(|(f, t, m)| !(*f == BE2 && *t == TR1 && ask(m)));
+    // be2's server votes: tr1 commits (its outcome to be goes nowhere).
+    c.req(BE2, SERVER, Request::Accept { chan: 2, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.sync();
+    c.wire.retain(|(f, t, m)| !(*f == BE2 && *t == TR1 && ask(m)));
+    assert_eq!(c.take(FE, CLIENT), vec![], "waits for be's share");
+    // tr1's link to be goes: be2, which read be's journal, gets the commit.
+    c.node(TR1).link_down(now, peer_ref(BE));
+    c.sync();
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    let s = c.take(BE2, SERVER);
+    let low: Vec<_> = s.iter().filter(|x| x.0 == 1 && x.2 == Some(t1)).map(|x| x.1).collect();
+    assert_eq!(low, vec![MsgType::Msg1Uncertain, MsgType::Accepted], "{s:?}");
+}

@@ -130,6 +130,12 @@
 //! the commit, its journal taken over and the commit replayed by be2 at
 //! 8.40 s, and be1's server applying it again when it woke at 14.19 s.
 //! 7272 passes with the new network and left the list.)
+//! (Sixth session of 2026-12-05: seeds 7156, 344, 7620, 10074, 7194 and
+//! 9598 fixed and moved to the regression set. Seed 10283 showed two
+//! defects: a commit decided after a lost node's journal was read waited
+//! for ever for a second report of it (fixed), then the documented limit
+//! of one node holding one tid in doubt from two journals: it joins the
+//! list for that.)
 
 use super::{Faults, SimConfig, ViolationKind};
 
@@ -167,5 +173,12 @@ pub const KNOWN: &[Known] = &[
         routers: 2,
         faults: Faults::ALL,
         kind: ViolationKind::TwoActives,
+    },
+    Known {
+        defect: "one node reads two lost nodes' journals that both hold one tid in doubt: its copies are kept per tid, so the second replaces the first, and the first journal's share is never applied (docs/outcomes.md, one node holding a tid twice)",
+        seed: 10283,
+        routers: 2,
+        faults: Faults::ALL,
+        kind: ViolationKind::AcceptedNotApplied,
     },
 ];

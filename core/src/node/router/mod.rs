@@ -714,6 +714,17 @@ impl Router {
             let newer = ctx.topo.peers.iter().filter(|(r, p)| p.name == name && **r != node && ctx.topo.is_up(**r));
             if let Some(newer) = newer.map(|(r, _)| *r).max() {
                 self.backend_linked(ctx, newer, name);
+            } else if let Some(reader) = reader.filter(|r| ctx.topo.name(*r) != name) {
+                // Its journal was read already (the reader's `TookOver` came
+                // while this link still looked up), and these commits were
+                // decided after that: none is in the journal read, and no
+                // report of it is still to come. They are settled with the
+                // reader now, as that report would have (a durable vote is in
+                // doubt there: it hears the commit; the rest goes to a
+                // keeper). They waited for ever for a second report
+                // (simulator seed 10283, two routers: no outcome, two of
+                // three ranges never applied).
+                self.took_over(ctx, reader, name, &[], &[], true);
             }
         }
         for (facility, part) in downs {
