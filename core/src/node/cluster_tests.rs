@@ -3285,3 +3285,54 @@ fn a_commit_decided_after_a_lost_nodes_journal_was_read_goes_to_its_reader_when_
     let low: Vec<_> = s.iter().filter(|x| x.0 == 1 && x.2 == Some(t1)).map(|x| x.1).collect();
     assert_eq!(low, vec![MsgType::Msg1Uncertain, MsgType::Accepted], "{s:?}");
 }
+
+/// Simulator seed 10283 (two routers), the second half: tr2 resolving an
+/// orphan in-doubt tid by asking got be2's answer ("in doubt"), then waited
+/// for be, which was not linked. When be answered, the answers were seconds
+/// old: the transaction's router had committed it meanwhile, on a branch
+/// that did not exist when be2 answered, and tr2 rolled the copy back beside
+/// that commit. An inquiry that waited for a missing node asks every node
+/// again before it concludes "nobody committed".
+#[test]
+fn an_inquiry_that_waited_for_a_missing_node_asks_again_before_it_rolls_back() {
+    let mut c = ready();
+    let t = c.tid();
+    c.cut(BE, TR2);
+    let now = c.now;
+    let ask = ToRouter::Inquire { tid: t, facility: "F".into() };
+    c.node(TR2).peer_input(now, peer_ref(BE2), Internal::Tr(ask));
+    c.collect();
+    let is_inquire = |m: &Internal| matches!(m, Internal::Be(ToBackend::Inquire { tid, .. }) if *tid == t);
+    assert!(c.take_wire(TR2, BE2).iter().any(is_inquire), "be2 is asked");
+    let in_doubt = ToRouter::Inquired { tid: t, parts: vec![], state: TxState::InDoubt };
+    c.node(TR2).peer_input(now, peer_ref(BE2), Internal::Tr(in_doubt));
+    c.collect();
+    assert!(c.take_wire(TR2, BE2).is_empty(), "be is missing: nothing decided");
+    // be links again and is asked; it knows nothing of t.
+    for (a, b) in [(TR2, BE), (BE, TR2)] {
+        let info = c.peer_info(a, b);
+        c.node(a).link_up(now, peer_ref(b), info);
+    }
+    c.collect();
+    c.pump_only(BE, TR2);
+    c.pump_only(TR2, BE);
+    c.pump_only(BE, TR2);
+    let to_be2 = c.take_wire(TR2, BE2);
+    assert!(to_be2.iter().any(is_inquire), "asked again: {to_be2:?}");
+    assert!(!to_be2.iter().any(|m| matches!(m, Internal::Be(ToBackend::Outcome { .. }))), "{to_be2:?}");
+    // be2 committed t meanwhile: tr2 concludes the commit, and says so.
+    let committed = ToRouter::Inquired { tid: t, parts: vec![], state: TxState::Committed };
+    c.node(TR2).peer_input(now, peer_ref(BE2), Internal::Tr(committed));
+    c.pump_only(TR2, BE);
+    c.pump_only(BE, TR2);
+    c.collect();
+    c.take_wire(TR2, BE2);
+    let again = ToRouter::Inquire { tid: t, facility: "F".into() };
+    c.node(TR2).peer_input(now, peer_ref(BE2), Internal::Tr(again));
+    c.collect();
+    let told = c.take_wire(TR2, BE2);
+    assert!(
+        told.iter().any(|m| matches!(m, Internal::Be(ToBackend::Outcome { tid, accepted: true, .. }) if *tid == t)),
+        "{told:?}"
+    );
+}

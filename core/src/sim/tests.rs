@@ -224,6 +224,12 @@ fn once_known_runs_pass() {
         // branch whose durable yes vote an earlier drive's router had
         // committed on before its server died (9598, a disagreement).
         (9598, 2, Faults::ALL),
+        // A commit decided after a lost node's journal was read, waiting
+        // for ever for a second report of it; then one node holding one tid
+        // in doubt from two lost nodes' journals (the second copy replaced
+        // the first), and an inquiry concluding a rollback on answers from
+        // before a commit (10283, accepted and never applied).
+        (10283, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

@@ -352,19 +352,26 @@ impl Backend {
     /// A copy left with no message is closed in its journal.
     pub(super) fn replaced_in_doubt(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId) {
         let Some(p) = self.parts.get(&part) else { return };
-        let Some(d) = self.in_doubt.get_mut(&tid) else { return };
-        let before = d.msgs.len();
-        d.msgs.retain(|m| p.range.contains(m) != Ok(true));
-        if d.msgs.len() == before {
+        let Some(copies) = self.in_doubt.get_mut(&tid) else { return };
+        let mut changed = false;
+        for d in copies.iter_mut() {
+            let before = d.msgs.len();
+            d.msgs.retain(|m| p.range.contains(m) != Ok(true));
+            changed |= d.msgs.len() != before;
+        }
+        if !changed {
             return;
         }
         ctx.log(format!(
             "{tid}: in doubt from a lost node's journal, its key range driven again here: the new branch decides"
         ));
-        if d.msgs.is_empty() {
-            if let Some(d) = self.in_doubt.remove(&tid) {
-                self.close_in_doubt(ctx, d.jid, vec![(tid, TxRecord::Done)]);
-            }
+        let emptied: Vec<u32> = copies.iter().filter(|d| d.msgs.is_empty()).map(|d| d.jid).collect();
+        copies.retain(|d| !d.msgs.is_empty());
+        if copies.is_empty() {
+            self.in_doubt.remove(&tid);
+        }
+        for jid in emptied {
+            self.close_in_doubt(ctx, jid, vec![(tid, TxRecord::Done)]);
         }
     }
 

@@ -217,7 +217,7 @@ impl Backend {
         let Some(f) = self.finishing.get(&tid) else { return };
         if f.unacked == 0 && f.unclaimed == 0 {
             self.finishing.remove(&tid);
-            if let Some(jid) = self.adopted_tx.remove(&tid) {
+            if let Some(jids) = self.adopted_tx.remove(&tid) {
                 // A taken-over transaction ends in its own journal; the
                 // journal is let go once the last one has. With peers, it
                 // ends answerable there (`Applied`), as its node would have
@@ -231,8 +231,10 @@ impl Backend {
                 // "rejected" (simulator seed 9044, two routers). Always:
                 // a journal taken over means other nodes, whether or not a
                 // link is up yet (the reader there had none).
-                ctx.journal_to(jid, vec![(tid, TxRecord::Applied)]);
-                self.adopted_closed(ctx, jid);
+                for jid in jids {
+                    ctx.journal_to(jid, vec![(tid, TxRecord::Applied)]);
+                    self.adopted_closed(ctx, jid);
+                }
             } else if self.journal && self.keep_decided && !self.forget_early.remove(&tid) {
                 // A router on another node may still ask about it (a
                 // re-drive, a participant in doubt): the commit stays in
@@ -245,7 +247,7 @@ impl Backend {
         } else if f.unacked == 0 {
             // What was presented here of a taken-over transaction is done;
             // the rest is for ranges this node does not serve.
-            if let Some(&jid) = self.adopted_tx.get(&tid) {
+            for jid in self.adopted_tx.get(&tid).cloned().unwrap_or_default() {
                 self.release_if_stranded(ctx, jid);
             }
         }

@@ -236,13 +236,19 @@ pub struct Backend {
     next_jid: u32,
     /// Recovered transactions that belong to a taken-over journal (their
     /// Done record goes there), and how many each such journal still has.
-    adopted_tx: Map<Tid, u32>,
+    /// A tid may belong to several (in doubt in two lost nodes' journals,
+    /// both read here).
+    adopted_tx: Map<Tid, Vec<u32>>,
     adopted_open: Map<u32, usize>,
     /// Durable votes being synced, by journal token.
     vote_tokens: Map<u64, VoteSync>,
     /// Transactions recovered from a journal with a durable vote and no
-    /// outcome: their router decides (asked by inquiry).
-    in_doubt: Map<Tid, InDoubt>,
+    /// outcome: their router decides (asked by inquiry). One copy per
+    /// journal read here that holds the tid in doubt (never an empty list):
+    /// two lost nodes' journals may each hold a share of one transaction
+    /// (simulator seed 10283: kept per tid, the second copy replaced the
+    /// first, whose share was never applied).
+    in_doubt: Map<Tid, Vec<InDoubt>>,
     /// Commit records of in-doubt transactions being made durable.
     resolving: Map<u64, Resolving>,
     /// Remember decided tids (set while the node has peers).

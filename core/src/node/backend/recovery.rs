@@ -149,10 +149,10 @@ impl Backend {
     /// presented here is left whole: the owner presents all of it again,
     /// uncertain, as after any recovery.
     pub(super) fn release_if_stranded(&mut self, ctx: &mut Ctx, jid: u32) {
-        if !self.adopted.values().any(|j| *j == jid) || self.in_doubt.values().any(|d| d.jid == jid) {
+        if !self.adopted.values().any(|j| *j == jid) || self.in_doubt.values().flatten().any(|d| d.jid == jid) {
             return;
         }
-        let open: Vec<Tid> = self.adopted_tx.iter().filter(|(_, j)| **j == jid).map(|(t, _)| *t).collect();
+        let open: Vec<Tid> = self.adopted_tx.iter().filter(|(_, js)| js.contains(&jid)).map(|(t, _)| *t).collect();
         // Presented (or about to be) here: a branch on a partition that
         // holds its range's grant, or work being handed on. A branch a
         // standby partition claimed waits for a grant that may never come
@@ -172,6 +172,13 @@ impl Backend {
             open.len()
         ));
         for tid in &open {
+            if let Some(js) = self.adopted_tx.get_mut(tid) {
+                js.retain(|j| *j != jid);
+                if !js.is_empty() {
+                    // Also another journal's here: that one finishes it.
+                    continue;
+                }
+            }
             self.adopted_tx.remove(tid);
             self.finishing.remove(tid);
             let held: Vec<(Tid, PartId)> = self.branches.keys().filter(|(t, _)| t == tid).copied().collect();
@@ -219,7 +226,7 @@ impl Backend {
             // again (`release_if_stranded`).
             msgs.extend(hand_on);
             self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: msgs.len() });
-            self.adopted_tx.insert(tid, jid);
+            self.adopted_tx.insert(tid, vec![jid]);
             self.recovered.entry(fac).or_default().push(RecoveredTx {
                 tid,
                 msgs: msgs.into_iter().map(Some).collect(),
@@ -277,14 +284,19 @@ impl Backend {
             *self.adopted_open.entry(jid).or_default() += list.len();
         }
         for InDoubtTx { tid, facility, msgs } in list {
-            self.in_doubt.insert(tid, InDoubt { facility, msgs, jid });
+            // One copy per journal: the same journal read again replaces
+            // its copy; another journal's share of the tid is kept beside it.
+            let copies = self.in_doubt.entry(tid).or_default();
+            copies.retain(|d| d.jid != jid);
+            copies.push(InDoubt { facility, msgs, jid });
         }
         self.orphan_deadline = Some(ctx.now);
     }
 
     /// Ask a router of each in-doubt transaction's facility to resolve it.
     pub(super) fn inquire_in_doubt(&mut self, ctx: &mut Ctx) {
-        for (tid, d) in &self.in_doubt {
+        for (tid, copies) in &self.in_doubt {
+            let Some(d) = copies.first() else { continue };
             if let Some(&r) = ctx.topo.routers(&d.facility).first() {
                 ctx.to_router(r, ToRouter::Inquire { tid: *tid, facility: d.facility.clone() });
             }
@@ -308,8 +320,11 @@ impl Backend {
         ctx.log(format!(
             "the journal of {node} taken over here can no longer be written: given up, its work is its owner's"
         ));
-        self.in_doubt.retain(|_, d| d.jid != jid);
-        let mine: Vec<Tid> = self.adopted_tx.iter().filter(|(_, j)| **j == jid).map(|(t, _)| *t).collect();
+        for copies in self.in_doubt.values_mut() {
+            copies.retain(|d| d.jid != jid);
+        }
+        self.in_doubt.retain(|_, copies| !copies.is_empty());
+        let mine: Vec<Tid> = self.adopted_tx.iter().filter(|(_, js)| js.contains(&jid)).map(|(t, _)| *t).collect();
         for list in self.recovered.values_mut() {
             list.retain(|r| !mine.contains(&r.tid) || self.branches.keys().any(|(t, _)| *t == r.tid));
         }
@@ -406,23 +421,28 @@ impl Backend {
         status: Status,
         reason: u32,
     ) {
-        let Some(d) = self.in_doubt.remove(&tid) else { return };
+        let Some(copies) = self.in_doubt.remove(&tid) else { return };
         if accepted {
-            // Committed elsewhere: committed here too (durably),
-            // then presented to the servers like recovered work.
-            self.next_token += 1;
-            let token = self.next_token;
-            ctx.output(crate::node::Output::Journal {
-                entries: vec![TxRecord::Commit { reason }.entry(tid)],
-                sync: true,
-                token: Some(token),
-                new_tx: false,
-                jid: d.jid,
-            });
-            self.resolving.insert(token, Resolving { tid, doubt: d, reason, router: from });
+            // Committed elsewhere: committed here too (durably, in each
+            // journal holding a copy), then presented to the servers like
+            // recovered work.
+            for d in copies {
+                self.next_token += 1;
+                let token = self.next_token;
+                ctx.output(crate::node::Output::Journal {
+                    entries: vec![TxRecord::Commit { reason }.entry(tid)],
+                    sync: true,
+                    token: Some(token),
+                    new_tx: false,
+                    jid: d.jid,
+                });
+                self.resolving.insert(token, Resolving { tid, doubt: d, reason, router: from });
+            }
         } else {
-            let rec = vec![(tid, TxRecord::Abort), (tid, TxRecord::Done)];
-            self.close_in_doubt(ctx, d.jid, rec);
+            for d in copies {
+                let rec = vec![(tid, TxRecord::Abort), (tid, TxRecord::Done)];
+                self.close_in_doubt(ctx, d.jid, rec);
+            }
             self.remember(tid, false, status, reason);
         }
     }
@@ -433,10 +453,15 @@ impl Backend {
         match result {
             Ok(()) => {
                 self.remember(tid, true, Status::Ok, reason);
-                self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: d.msgs.len() });
+                // Another journal's copy of the tid may be committed here
+                // too: the counts add up.
+                self.finishing.entry(tid).or_default().unclaimed += d.msgs.len();
                 if d.jid != 0 {
                     // Still counted open in its journal (`keep_in_doubt`).
-                    self.adopted_tx.insert(tid, d.jid);
+                    let js = self.adopted_tx.entry(tid).or_default();
+                    if !js.contains(&d.jid) {
+                        js.push(d.jid);
+                    }
                     self.read_committed.entry(d.jid).or_default().push(tid);
                 }
                 self.recovered.entry(d.facility.clone()).or_default().push(RecoveredTx {
@@ -449,7 +474,11 @@ impl Backend {
                     self.claim_recovered(part);
                     self.dispatch(ctx, part);
                 }
-                ctx.to_router(router, ToRouter::Durable { tid });
+                // Durable here once every copy's commit is (another
+                // journal's may still be on its way).
+                if !self.resolving.values().any(|r| r.tid == tid) {
+                    ctx.to_router(router, ToRouter::Durable { tid });
+                }
                 if d.jid != 0 {
                     self.release_if_stranded(ctx, d.jid);
                 }
@@ -470,14 +499,14 @@ impl Backend {
                 // branch applied). A copy whose journal is still held stays
                 // in doubt and is asked about again.
                 if self.adopted.values().any(|j| *j == d.jid) {
-                    self.in_doubt.insert(tid, d);
+                    self.in_doubt.entry(tid).or_default().push(d);
                 } else {
                     ctx.log(format!("{tid}: in doubt in a journal given up meanwhile: left to that journal's owner"));
                 }
             }
             Err(status) => {
                 // Still in doubt: asked again later.
-                self.in_doubt.insert(tid, d);
+                self.in_doubt.entry(tid).or_default().push(d);
                 ctx.to_router(router, ToRouter::CommitFailed { tid, status });
             }
         }

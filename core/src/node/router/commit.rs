@@ -304,9 +304,7 @@ impl Router {
             for (tid, q) in self.inquiries.iter_mut() {
                 if q.missing.iter().any(|n| n == node) {
                     q.missing.retain(|n| n != node);
-                    if !q.waiting.contains(&took) {
-                        q.waiting.push(took);
-                    }
+                    q.ask_late(took);
                     asks.push((*tid, q.facility.clone()));
                 }
             }

@@ -15,6 +15,26 @@ pub(super) struct Inquiry {
     /// and answers, or someone reads its journal (`TookOver`).
     pub(super) missing: Vec<String>,
     pub(super) answers: Vec<Answer>,
+    /// Rounds of answers asked for. An inquiry that waited for a missing
+    /// node asks every node again before it concludes "nobody committed":
+    /// the earlier answers may be old by then, and a transaction's router
+    /// may have committed it meanwhile, even on a branch that did not
+    /// exist when its node first answered (simulator seed 10283, two
+    /// routers: answers 2 s old, a rollback beside a commit).
+    pub(super) rounds: u32,
+}
+
+impl Inquiry {
+    /// Waiting for a node that was missing (it linked, or a reader of its
+    /// journal is known now) after others answered.
+    pub(super) fn ask_late(&mut self, node: NodeRef) {
+        if !self.waiting.contains(&node) {
+            self.waiting.push(node);
+        }
+        if !self.answers.is_empty() && self.rounds == 0 {
+            self.rounds = 1;
+        }
+    }
 }
 
 /// What one backend node said of the transaction.
@@ -94,7 +114,7 @@ impl Router {
         for n in &nodes {
             ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone(), drive: 0 });
         }
-        self.inquiries.insert(tid, Inquiry { facility, waiting: nodes, missing, answers: Vec::new() });
+        self.inquiries.insert(tid, Inquiry { facility, waiting: nodes, missing, answers: Vec::new(), rounds: 0 });
     }
 
     /// Backend node `from` says what it knows of `tid`: an answer to a
@@ -105,10 +125,36 @@ impl Router {
         }
         let Some(q) = self.inquiries.get_mut(&tid) else { return };
         q.waiting.retain(|n| *n != from);
+        q.answers.retain(|a| a.node != from);
         q.answers.push(Answer { node: from, parts, state });
-        if q.waiting.is_empty() && q.missing.is_empty() {
-            self.resolve(ctx, tid);
+        if !q.waiting.is_empty() || !q.missing.is_empty() {
+            return;
         }
+        if q.rounds == 1 && !q.answers.iter().any(|a| a.state == TxState::Committed) {
+            // Answers from before the wait: every node is asked again (the
+            // linked ones, and the readers of lost ones' journals), so that
+            // a rollback rests on answers given after any commit the
+            // transaction's router may have made meanwhile.
+            let answered: Vec<NodeRef> = q.answers.iter().map(|a| a.node).filter(|n| ctx.topo.is_up(*n)).collect();
+            let facility = q.facility.clone();
+            let (mut nodes, missing) = self.backends_to_ask(ctx, &facility, None);
+            for n in answered {
+                if !nodes.contains(&n) {
+                    nodes.push(n);
+                }
+            }
+            for n in &nodes {
+                ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone(), drive: 0 });
+            }
+            if let Some(q) = self.inquiries.get_mut(&tid) {
+                q.rounds = 2;
+                q.answers.clear();
+                q.waiting = nodes;
+                q.missing = missing;
+            }
+            return;
+        }
+        self.resolve(ctx, tid);
     }
 
     /// A backend node that inquiries waited for links: it is asked now.
@@ -118,9 +164,7 @@ impl Router {
         for (tid, q) in self.inquiries.iter_mut() {
             if q.missing.contains(&name) {
                 q.missing.retain(|n| *n != name);
-                if !q.waiting.contains(&node) {
-                    q.waiting.push(node);
-                }
+                q.ask_late(node);
                 asks.push((*tid, q.facility.clone()));
             }
         }

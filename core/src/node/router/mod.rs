@@ -684,9 +684,7 @@ impl Router {
                 q.waiting.retain(|n| *n != node);
                 match reader {
                     Some(r) => {
-                        if !q.waiting.contains(&r) {
-                            q.waiting.push(r);
-                        }
+                        q.ask_late(r);
                         asks.push((*tid, q.facility.clone()));
                     }
                     None => q.missing.push(name.to_string()),
