@@ -3336,3 +3336,38 @@ fn an_inquiry_that_waited_for_a_missing_node_asks_again_before_it_rolls_back() {
         "{told:?}"
     );
 }
+
+/// Simulator seed 10278 (two routers): tr2 resolved an orphan by asking and
+/// rolled it back; tr1, cut off meanwhile, had committed it on a vote of a
+/// node since fenced, and handed that commit, durable nowhere, to be as a
+/// lost node's work: be applied it while the branch's server had heard the
+/// rollback. The rollback is now told to every node asked, even one that
+/// knew nothing of the tid, and such a node refuses the hand-off: tr1's
+/// commit fails instead.
+#[test]
+fn a_node_told_a_rollback_refuses_a_routers_later_hand_off_of_its_commit() {
+    let mut c = ready();
+    let t = c.tid();
+    let now = c.now;
+    let rollback = ToBackend::Outcome {
+        tid: t,
+        parts: vec![],
+        accepted: false,
+        status: Status::Routerunavailtmo,
+        reason: 0,
+        drive: NO_DRIVE,
+    };
+    c.node(BE).peer_input(now, peer_ref(TR2), Internal::Be(rollback));
+    c.collect();
+    c.wire.clear();
+    let adopt = ToBackend::Adopt { part: 1, tid: t, msgs: vec![msg(5, "late")], reason: 0, drive: 0 };
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(adopt));
+    c.collect();
+    let told = c.take_wire(BE, TR1);
+    assert!(
+        told.iter().any(|m| matches!(m, Internal::Tr(ToRouter::DrivenElsewhere { tid, .. }) if *tid == t)),
+        "{told:?}"
+    );
+    c.sync();
+    assert!(c.take(BE, SERVER).iter().all(|x| x.2 != Some(t)), "never presented");
+}

@@ -230,6 +230,11 @@ fn once_known_runs_pass() {
         // the first), and an inquiry concluding a rollback on answers from
         // before a commit (10283, accepted and never applied).
         (10283, 2, Faults::ALL),
+        // A router's commit of a fenced node's non-durable vote handed to a
+        // keeper as lost work after another router had rolled the orphan
+        // back by asking (10278, a disagreement: the rollback now reaches
+        // every node asked, and such a node refuses the hand-off).
+        (10278, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

@@ -57,7 +57,7 @@ pub use roles::RecoveryPolicy;
 #[cfg(test)]
 pub(crate) use roles::CLAIM_RETRY;
 
-use super::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter, LOCAL};
+use super::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter, LOCAL, NO_DRIVE};
 use crate::facility::RoleList;
 use crate::keyseg::{KeyLayout, KeyRange};
 use crate::status::Status;
@@ -316,6 +316,21 @@ impl Backend {
                 if self.driven_later(ctx, from, tid, drive) {
                     // A router's own commit, durable nowhere yet, of a
                     // drive its frontend left: the later drive decides.
+                    ctx.to_router(from, ToRouter::DrivenElsewhere { tid, part, drive });
+                    return;
+                }
+                if drive != NO_DRIVE && self.decided.get(&tid).is_some_and(|d| !d.committed) {
+                    // A router's own commit, durable nowhere yet, of a
+                    // transaction another router rolled back here (it
+                    // resolved it by asking, and told every node it asked):
+                    // refused as an earlier drive's is, and that commit
+                    // fails (simulator seed 10278, two routers: the keeper
+                    // applied it while the other router's rollback had
+                    // reached the branch's node).
+                    ctx.log(format!(
+                        "router {} hands {tid} over committed, but it was rolled back here: refused",
+                        ctx.topo.name(from)
+                    ));
                     ctx.to_router(from, ToRouter::DrivenElsewhere { tid, part, drive });
                     return;
                 }

@@ -551,7 +551,8 @@ impl Router {
         let Some(i) = self.handoffs.iter().position(refused) else { return };
         self.handoffs.remove(i);
         ctx.log(format!(
-            "{tid}: its frontend drives it again elsewhere; its commit, durable nowhere, is not handed to {}: failed",
+            "{tid}: driven again elsewhere, or rolled back there; its commit, durable nowhere, is not handed to {}: \
+             failed",
             ctx.topo.name(key.0)
         ));
         let Some(c) = self.committing.get_mut(&tid) else { return };

@@ -199,12 +199,17 @@ impl Router {
                 // Its branches may be in doubt still while the node knows
                 // the commit from a journal it read (seed 7710): told.
                 TxState::Committed => parts.is_empty(),
-                TxState::Aborted | TxState::Unknown => !commit || parts.is_empty(),
+                TxState::Aborted => !commit || parts.is_empty(),
+                // A rollback is told to a node that knew nothing of it too:
+                // it remembers it, and refuses a commit of it that another
+                // router (one that was cut off, say) hands it later as a
+                // lost node's work (simulator seed 10278, two routers).
+                TxState::Unknown => commit && parts.is_empty(),
                 TxState::Unvoted | TxState::InDoubt => false,
             };
             // An in-doubt transaction recovered from a journal has no
             // branch (its partition may not be open yet): it is named alone.
-            if done || (parts.is_empty() && state != TxState::InDoubt) {
+            if done || (parts.is_empty() && !matches!(state, TxState::InDoubt | TxState::Unknown)) {
                 continue;
             }
             ctx.to_backend(
