@@ -2208,6 +2208,25 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// be's server applies t1 (committed, acknowledged); tr1's outcome to
+    /// the client is lost, so nobody lets be forget it. Returns t1.
+    fn applied_commit_whose_outcome_was_lost(&mut self) -> Tid {
+        let t1 = self.tid();
+        self.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+        self.take(BE, SERVER);
+        self.server_accept(1, t1);
+        self.sync_unpumped();
+        self.pump_only(BE, TR1);
+        assert_eq!(self.take_wire(TR1, FE).len(), 1, "the outcome to the client is lost");
+        self.pump();
+        self.ack(1, t1);
+        self.take(BE, SERVER);
+        self.flush_batches();
+        t1
+    }
+}
+
 /// Issue 14 item 2: a commit stays answerable from the journal until its
 /// router says every participant and the client have the outcome. be
 /// applied t1 (its server acknowledged it) but the outcome to the client
@@ -2220,17 +2239,7 @@ impl Cluster {
 #[test]
 fn an_applied_commit_stays_answerable_from_the_journal_until_its_client_has_the_outcome() {
     let mut c = ready();
-    let t1 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
-    c.take(BE, SERVER);
-    c.server_accept(1, t1);
-    c.sync_unpumped();
-    c.pump_only(BE, TR1);
-    assert_eq!(c.take_wire(TR1, FE).len(), 1, "the outcome to the client is lost");
-    c.pump();
-    c.ack(1, t1);
-    c.take(BE, SERVER);
-    c.flush_batches();
+    let t1 = c.applied_commit_whose_outcome_was_lost();
     let kinds = |c: &Cluster| c.journals[BE].iter().filter(|r| r.tid == t1).map(|r| r.kind).collect::<Vec<_>>();
     assert_eq!(kinds(&c).last(), Some(&RecordKind::Applied), "{:?}", kinds(&c));
     c.recycle(BE);
@@ -3005,6 +3014,32 @@ fn an_earlier_drive_never_takes_a_branch_back_from_a_later_one() {
     assert!(!to_tr1.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Vote { .. }))), "{to_tr1:?}");
 }
 
+impl Cluster {
+    /// be dies (kill -9); tr1 has not noticed yet (its link's inactivity
+    /// timer has not run out), every other node has: be2 may take be's
+    /// range and journal over while tr1 still routes to be.
+    fn kill_be_unnoticed_by_tr1(&mut self) {
+        self.nodes[BE] = None;
+        self.auth[BE] = None;
+        self.authority.process_ended(NAMES[BE]);
+        self.wire.retain(|(f, t, _)| *f != BE && *t != BE);
+        let now = self.now;
+        for i in [FE, TR2, BE2] {
+            self.node(i).link_down(now, peer_ref(BE));
+        }
+    }
+
+    /// be2 serves keys 1001 to 2000 (chan 2, active) and stands by for be's
+    /// keys 0 to 1000 (chan 1).
+    fn be2_upper_and_standby(&mut self) {
+        self.req(BE2, SERVER, upper_server(2));
+        self.advance(BE2, backend::roles::START_DEFER);
+        self.sync();
+        self.open_standby(0, false);
+        self.take(BE2, SERVER);
+    }
+}
+
 /// Simulator seed 7156 (two routers): be2 read the journal of lost be, in
 /// which t1 was in doubt (be had voted yes), and held a branch of t1 of its
 /// own, not voted yet, that tr1 was still driving. Asked about t1 by tr2,
@@ -3016,11 +3051,7 @@ fn an_earlier_drive_never_takes_a_branch_back_from_a_later_one() {
 #[test]
 fn a_node_holding_a_read_journals_copy_and_a_live_branch_answers_a_question_only_when_the_branch_is_decided() {
     let mut c = ready();
-    c.req(BE2, SERVER, upper_server(2));
-    c.advance(BE2, backend::roles::START_DEFER);
-    c.sync();
-    c.open_standby(0, false);
-    c.take(BE2, SERVER);
+    c.be2_upper_and_standby();
     let t1 = c.tid();
     c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "low") });
     c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "high") });
@@ -3031,14 +3062,7 @@ fn a_node_holding_a_read_journals_copy_and_a_live_branch_answers_a_question_only
     // be dies; tr1, its router, has not noticed yet (its link's inactivity
     // timer has not run out), so be2 reads the journal and holds t1's
     // share of be in doubt, while tr1 still drives t1.
-    c.nodes[BE] = None;
-    c.auth[BE] = None;
-    c.authority.process_ended(NAMES[BE]);
-    c.wire.retain(|(f, t, _)| *f != BE && *t != BE);
-    let now = c.now;
-    for i in [FE, TR2, BE2] {
-        c.node(i).link_down(now, peer_ref(BE));
-    }
+    c.kill_be_unnoticed_by_tr1();
     c.sync();
     let now = c.now;
     let ask = ToBackend::Inquire { tid: t1, facility: "F".into(), drive: 0 };
@@ -3078,17 +3102,7 @@ fn a_node_holding_a_read_journals_copy_and_a_live_branch_answers_a_question_only
 fn a_full_journal_carries_an_answerable_commit_forward_and_it_stays_answerable() {
     use crate::journal::RecordKind;
     let mut c = ready();
-    let t1 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
-    c.take(BE, SERVER);
-    c.server_accept(1, t1);
-    c.sync_unpumped();
-    c.pump_only(BE, TR1);
-    assert_eq!(c.take_wire(TR1, FE).len(), 1, "the outcome to the client is lost");
-    c.pump();
-    c.ack(1, t1);
-    c.take(BE, SERVER);
-    c.flush_batches();
+    let t1 = c.applied_commit_whose_outcome_was_lost();
     let kinds = |c: &Cluster| c.journals[BE].iter().filter(|r| r.tid == t1).map(|r| r.kind).collect::<Vec<_>>();
     assert_eq!(kinds(&c).last(), Some(&RecordKind::Applied), "{:?}", kinds(&c));
     // The journal refuses a write (another transaction's) as full.
@@ -3132,14 +3146,8 @@ fn work_on_a_superseded_partition_follows_its_range_before_the_clients_next_mess
     assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1]);
     // be dies; tr1 has not noticed (its link's inactivity timer has not
     // run out), tr2 has: be2 takes the range over.
-    c.nodes[BE] = None;
-    c.auth[BE] = None;
-    c.authority.process_ended(NAMES[BE]);
-    c.wire.retain(|(f, t, _)| *f != BE && *t != BE);
+    c.kill_be_unnoticed_by_tr1();
     let now = c.now;
-    for i in [FE, TR2, BE2] {
-        c.node(i).link_down(now, peer_ref(BE));
-    }
     c.sync();
     c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(7, "second") });
     let s = c.take(BE2, SERVER);
@@ -3242,11 +3250,7 @@ fn a_no_vote_heard_while_probing_waits_for_every_answer_and_a_commit_wins() {
 #[test]
 fn a_commit_decided_after_a_lost_nodes_journal_was_read_goes_to_its_reader_when_the_link_goes() {
     let mut c = ready();
-    c.req(BE2, SERVER, upper_server(2));
-    c.advance(BE2, backend::roles::START_DEFER);
-    c.sync();
-    c.open_standby(0, false);
-    c.take(BE2, SERVER);
+    c.be2_upper_and_standby();
     let t1 = c.tid();
     c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "low") });
     c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "high") });
@@ -3255,14 +3259,8 @@ fn a_commit_decided_after_a_lost_nodes_journal_was_read_goes_to_its_reader_when_
     c.server_accept(1, t1);
     c.sync();
     // be dies; tr1 has not noticed; be2 reads its journal and tells tr1.
-    c.nodes[BE] = None;
-    c.auth[BE] = None;
-    c.authority.process_ended(NAMES[BE]);
-    c.wire.retain(|(f, t, _)| *f != BE && *t != BE);
+    c.kill_be_unnoticed_by_tr1();
     let now = c.now;
-    for i in [FE, TR2, BE2] {
-        c.node(i).link_down(now, peer_ref(BE));
-    }
     c.collect();
     c.sync_unpumped();
     c.collect();
