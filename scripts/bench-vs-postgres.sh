@@ -200,7 +200,9 @@ for run in $(seq 1 "$runs"); do
   "$rtr" bench --clients 1,32 --daemon --linked --seconds "$seconds" --dir "$work" >"$out" 2>"$work/rtr-bench.err" \
     || { cat "$out" "$work/rtr-bench.err" >&2; exit 1; }
   # Rows: "clients tx/s p50 p99 samples p50/fsync app-sys app-csw node-sys
-  # node-csw" under the "embedded/daemon/linked mode" headings.
+  # node-csw app-cpu node-cpu" under the "embedded/daemon/linked mode"
+  # headings (the CPU columns, microseconds per transaction, only in
+  # binaries that print them).
   awk '
     /^baseline: one fdatasync/ { for (i = 1; i <= NF; i++) if ($i == "p50") print "fsync.p50_us", $(i + 1) }
     /^embedded mode/ { m = "embedded" }
@@ -209,6 +211,7 @@ for run in $(seq 1 "$runs"); do
     m != "" && $1 ~ /^[0-9]+$/ && NF >= 10 {
       print m "." $1 ".tps", $2; print m "." $1 ".p50_us", $3
       print m "." $1 ".app_sys", $7; print m "." $1 ".app_csw", $8; print m "." $1 ".node_sys", $9; print m "." $1 ".node_csw", $10
+      if (NF >= 12) { print m "." $1 ".app_cpu_us", $11; print m "." $1 ".node_cpu_us", $12 }
     }
   ' "$out" >>"$this"
   ratios "$this" >>"$this"
@@ -227,10 +230,11 @@ echo
 echo "== issue 18 goals: medians of each run's ratio (ratios within a run share its minutes of the machine)"
 print_goals med
 echo
-echo "  per transaction (medians): system calls and context switches, application / node threads"
+echo "  per transaction (medians): system calls, context switches and CPU us, application / node threads"
 for m in embedded daemon linked; do
   for n in 1 32; do
-    printf '  %-9s %2s clients: app sys %6s  app csw %6s  node sys %6s  node csw %6s\n' "$m" "$n" \
-      "$(med $m.$n.app_sys)" "$(med $m.$n.app_csw)" "$(med $m.$n.node_sys)" "$(med $m.$n.node_csw)"
+    printf '  %-9s %2s clients: app sys %6s  app csw %6s  node sys %6s  node csw %6s  app cpu %6s  node cpu %6s\n' "$m" "$n" \
+      "$(med $m.$n.app_sys)" "$(med $m.$n.app_csw)" "$(med $m.$n.node_sys)" "$(med $m.$n.node_csw)" \
+      "$(med $m.$n.app_cpu_us)" "$(med $m.$n.node_cpu_us)"
   done
 done

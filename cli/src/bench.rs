@@ -120,10 +120,11 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         "per transaction, application threads (app) and node threads (node): sys = system calls but futex \
          and file open/stat/close (read- and write-family calls from syscr+syscw of /proc/self/io and /proc/self/task/*/io, plus the \
          send/recv, poll, epoll_wait, sched_yield and fdatasync calls the library and the node count), \
-         csw = context switches (voluntary+involuntary: getrusage RUSAGE_SELF and /proc/self/task/*/status)"
+         csw = context switches (voluntary+involuntary: getrusage RUSAGE_SELF and /proc/self/task/*/status), \
+         cpu = CPU time in us (getrusage RUSAGE_SELF and /proc/self/task/*/schedstat)"
     );
     outln!(
-        "{:>8} {:>12} {:>10} {:>10} {:>10} {:>14} {:>8} {:>8} {:>8} {:>8}",
+        "{:>8} {:>12} {:>10} {:>10} {:>10} {:>14} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
         "clients",
         "tx/s",
         "p50 us",
@@ -133,7 +134,9 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
         "app sys",
         "app csw",
         "node sys",
-        "node csw"
+        "node csw",
+        "app cpu",
+        "node cpu"
     );
     let mut modes = vec![Mode::Embedded];
     if a.daemon {
@@ -176,7 +179,7 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
             }
             let p50 = lat.quantile(0.5);
             outln!(
-                "{:>8} {:>12.0} {:>10} {:>10} {:>10} {:>14.2} {:>8.1} {:>8.2} {:>8.1} {:>8.2}",
+                "{:>8} {:>12.0} {:>10} {:>10} {:>10} {:>14.2} {:>8.1} {:>8.2} {:>8.1} {:>8.2} {:>8.1} {:>8.1}",
                 if tls { format!("{n} tls") } else { n.to_string() },
                 rate,
                 p50,
@@ -186,7 +189,9 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
                 cost.app_sys,
                 cost.app_csw,
                 cost.node_sys,
-                cost.node_csw
+                cost.node_csw,
+                cost.app_cpu_us,
+                cost.node_cpu_us
             );
         }
         if mode == Mode::Daemon {

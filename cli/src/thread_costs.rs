@@ -1,5 +1,5 @@
 //! What a benchmark run costs the kernel, split between the application
-//! and the node: read/write system calls and context switches.
+//! and the node: read/write system calls, context switches and CPU time.
 //!
 //! `rtr bench` runs the node (embedded or as a daemon serving its socket)
 //! in its own process, so the two sides are told apart by thread: the
@@ -20,7 +20,14 @@
 //! context switches, nor the journal's file opens, stats and closes (see
 //! `rtr_core::syscalls`). Context switches are voluntary plus involuntary. For
 //! every system call use `perf stat -e raw_syscalls:sys_enter --per-thread
-//! -p PID`. Unlike latencies these hardly depend on how noisy the machine is.
+//! -p PID`. CPU time is what the threads spent running, in microseconds:
+//! the scheduler's own account (`/proc/self/task/TID/schedstat`, first
+//! field, nanoseconds) for the node's threads, `getrusage(RUSAGE_SELF)`
+//! user + system time for the process. On a machine with fewer cores than
+//! busy threads, CPU per transaction is what bounds throughput; it moves
+//! with the machine's load much less than tx/s does (a preempted thread
+//! is not charged), but more than the counts do (caches, frequency).
+//! Unlike latencies these hardly depend on how noisy the machine is.
 
 use std::fs;
 
@@ -33,6 +40,8 @@ pub struct Counts {
     pub syscw: u64,
     /// Context switches, voluntary and involuntary.
     pub csw: u64,
+    /// CPU time, nanoseconds.
+    pub cpu_ns: u64,
 }
 
 impl Counts {
@@ -41,11 +50,17 @@ impl Counts {
             syscr: self.syscr.saturating_sub(o.syscr),
             syscw: self.syscw.saturating_sub(o.syscw),
             csw: self.csw.saturating_sub(o.csw),
+            cpu_ns: self.cpu_ns.saturating_sub(o.cpu_ns),
         }
     }
 
     fn plus(self, o: Counts) -> Counts {
-        Counts { syscr: self.syscr + o.syscr, syscw: self.syscw + o.syscw, csw: self.csw + o.csw }
+        Counts {
+            syscr: self.syscr + o.syscr,
+            syscw: self.syscw + o.syscw,
+            csw: self.csw + o.csw,
+            cpu_ns: self.cpu_ns + o.cpu_ns,
+        }
     }
 }
 
@@ -67,6 +82,9 @@ pub struct PerTx {
     pub app_csw: f64,
     pub node_sys: f64,
     pub node_csw: f64,
+    /// CPU time per transaction, microseconds.
+    pub app_cpu_us: f64,
+    pub node_cpu_us: f64,
 }
 
 /// Is this thread (by its name, as the kernel keeps it: at most 15
@@ -86,15 +104,22 @@ fn field(text: &str, key: &str) -> u64 {
 }
 
 fn io_counts(io: &str) -> Counts {
-    Counts { syscr: field(io, "syscr"), syscw: field(io, "syscw"), csw: 0 }
+    Counts { syscr: field(io, "syscr"), syscw: field(io, "syscw"), csw: 0, cpu_ns: 0 }
+}
+
+/// The time on CPU of `/proc/.../schedstat` (its first field, ns).
+fn schedstat_ns(text: &str) -> u64 {
+    text.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 /// Counters of one thread of this process (0 for one that ended meanwhile).
 fn thread_counts(dir: &std::path::Path) -> Counts {
     let status = fs::read_to_string(dir.join("status")).unwrap_or_default();
     let io = fs::read_to_string(dir.join("io")).unwrap_or_default();
+    let sched = fs::read_to_string(dir.join("schedstat")).unwrap_or_default();
     Counts {
         csw: field(&status, "voluntary_ctxt_switches") + field(&status, "nonvoluntary_ctxt_switches"),
+        cpu_ns: schedstat_ns(&sched),
         ..io_counts(&io)
     }
 }
@@ -113,12 +138,13 @@ pub fn snapshot() -> Snapshot {
     // SAFETY: getrusage fills the struct we pass; it is zeroed plain data.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `ru` is a valid, writable rusage.
-    let csw = if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } == 0 {
-        (ru.ru_nvcsw.max(0) + ru.ru_nivcsw.max(0)) as u64
+    let (csw, cpu_ns) = if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } == 0 {
+        let us = |t: libc::timeval| (t.tv_sec.max(0) as u64) * 1_000_000 + t.tv_usec.max(0) as u64;
+        ((ru.ru_nvcsw.max(0) + ru.ru_nivcsw.max(0)) as u64, (us(ru.ru_utime) + us(ru.ru_stime)) * 1000)
     } else {
-        0
+        (0, 0)
     };
-    let process = Counts { csw, ..io_counts(&fs::read_to_string("/proc/self/io").unwrap_or_default()) };
+    let process = Counts { csw, cpu_ns, ..io_counts(&fs::read_to_string("/proc/self/io").unwrap_or_default()) };
     Snapshot {
         process,
         node,
@@ -139,6 +165,8 @@ pub fn per_tx(before: Snapshot, after: Snapshot, txs: usize) -> PerTx {
         app_csw: app.csw as f64 / n,
         node_sys: (node.syscr + node.syscw + node_counted) as f64 / n,
         node_csw: node.csw as f64 / n,
+        app_cpu_us: app.cpu_ns as f64 / 1000.0 / n,
+        node_cpu_us: node.cpu_ns as f64 / 1000.0 / n,
     }
 }
 
@@ -166,7 +194,9 @@ mod tests {
     #[test]
     fn fields_are_read_by_key_and_missing_ones_are_zero() {
         let io = "rchar: 10\nwchar: 20\nsyscr: 3\nsyscw: 4\n";
-        assert_eq!(io_counts(io), Counts { syscr: 3, syscw: 4, csw: 0 });
+        assert_eq!(io_counts(io), Counts { syscr: 3, syscw: 4, csw: 0, cpu_ns: 0 });
+        assert_eq!(schedstat_ns("123456 789 10\n"), 123456);
+        assert_eq!(schedstat_ns(""), 0);
         assert_eq!(field("VmRSS:\t  1234 kB\n", "VmRSS"), 1234);
         assert_eq!(field("", "syscr"), 0);
         assert_eq!(field("syscr: x\n", "syscr"), 0);
@@ -176,14 +206,16 @@ mod tests {
     fn the_application_is_the_process_minus_the_node() {
         let before = Snapshot::default();
         let after = Snapshot {
-            process: Counts { syscr: 100, syscw: 60, csw: 50 },
-            node: Counts { syscr: 40, syscw: 20, csw: 10 },
+            process: Counts { syscr: 100, syscw: 60, csw: 50, cpu_ns: 9_000_000 },
+            node: Counts { syscr: 40, syscw: 20, csw: 10, cpu_ns: 4_000_000 },
             app_counted: 30,
             node_counted: 20,
         };
         let c = per_tx(before, after, 10);
         // The application: 160 - 60 calls /proc counts, and the 30 it counted itself.
         assert_eq!((c.app_sys, c.app_csw, c.node_sys, c.node_csw), (13.0, 4.0, 8.0, 1.0));
+        // CPU: 9 ms for the process, 4 of them the node's, over 10 transactions.
+        assert_eq!((c.app_cpu_us, c.node_cpu_us), (500.0, 400.0));
         // No transactions: no division by zero.
         assert_eq!(per_tx(before, after, 0).node_csw, 10.0);
     }
@@ -192,6 +224,7 @@ mod tests {
     fn this_process_has_counters() {
         let s = snapshot();
         assert!(s.process.syscr > 0, "{s:?}");
+        assert!(s.process.cpu_ns > 0, "{s:?}");
         assert!(rss_bytes(std::process::id()).is_some_and(|b| b > 0));
         assert_eq!(rss_bytes(u32::MAX), None);
     }

@@ -186,16 +186,26 @@ fn help_texts_name_the_environment_variables() {
 fn bench_reports_costs_per_transaction_and_daemon_memory() {
     let o = rtr(&["bench", "--daemon", "--clients", "1", "--seconds", "0.3", "--servers", "2"]);
     assert_eq!(o.code, 0, "{o:?}");
-    for part in ["app sys", "app csw", "node sys", "node csw", "syscr+syscw", "context switches"] {
+    for part in [
+        "app sys",
+        "app csw",
+        "node sys",
+        "node csw",
+        "app cpu",
+        "node cpu",
+        "syscr+syscw",
+        "context switches",
+        "schedstat",
+    ] {
         assert!(o.stdout.contains(part), "no {part:?}: {o:?}");
     }
     let mem = o.stdout.lines().find(|l| l.contains("per idle application connection")).expect("no memory line");
     assert!(mem.contains("KiB per transaction in flight"), "{mem}");
-    // Both modes' rows carry the four cost columns.
+    // Both modes' rows carry the six cost columns.
     let rows: Vec<&str> = o.stdout.lines().filter(|l| l.split_whitespace().next() == Some("1")).collect();
     assert_eq!(rows.len(), 2, "{o:?}");
     for r in &rows {
-        assert_eq!(r.split_whitespace().count(), 10, "{r}");
+        assert_eq!(r.split_whitespace().count(), 12, "{r}");
     }
     // The system calls are real in every mode, socket calls included. With
     // one client nothing batches: a durable transaction costs the embedded
@@ -212,4 +222,10 @@ fn bench_reports_costs_per_transaction_and_daemon_memory() {
     assert!(node >= 1.0, "embedded: node sys {node} per transaction: {}", rows[0]);
     let (app, node) = sys(rows[1]);
     assert!(app >= 2.0 && node >= 2.0, "daemon: app sys {app}, node sys {node} per transaction: {}", rows[1]);
+    // Both sides spend CPU on every transaction in both modes (a column
+    // reading 0 would mean the threads were not found, as before).
+    for r in &rows {
+        let f: Vec<f64> = r.split_whitespace().map(|x| x.parse().unwrap_or(f64::NAN)).collect();
+        assert!(f[10] > 0.0 && f[11] > 0.0, "app cpu {}, node cpu {} us per transaction: {r}", f[10], f[11]);
+    }
 }

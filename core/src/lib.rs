@@ -21,6 +21,7 @@ pub mod authority;
 pub mod error;
 pub mod events;
 pub mod facility;
+pub(crate) mod fixed_hash;
 pub mod flags;
 pub mod histogram;
 pub mod info_class;

@@ -22,9 +22,26 @@
 //! calls instead of hundreds. (`crossbeam_utils::Backoff::snooze` yields
 //! at every call once its short spins are done: no cheaper when idle.)
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::syscalls::{self, Side};
+
+/// Lingers begun so far, by side (application, node): what tests check
+/// to see who polls (a relaxed add per linger, beside its yields).
+static STARTED: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+fn slot(side: Side) -> usize {
+    match side {
+        Side::App => 0,
+        Side::Node => 1,
+    }
+}
+
+/// How many lingers `side` has begun in this process so far.
+pub fn started(side: Side) -> u64 {
+    STARTED[slot(side)].load(Ordering::Relaxed)
+}
 
 /// The first stretch spun without yielding, once yields are quick.
 pub const FIRST_STRETCH: Duration = Duration::from_micros(2);
@@ -44,6 +61,7 @@ pub const QUICK_YIELDS: u32 = 8;
 /// `between`, which may look at what takes a system call (a socket) and
 /// end the linger by returning true.
 pub fn until(side: Side, until: Instant, done: impl FnMut() -> bool, between: impl FnMut() -> bool) -> bool {
+    STARTED[slot(side)].fetch_add(1, Ordering::Relaxed);
     until_with(until, done, between, || syscalls::yield_now(side))
 }
 

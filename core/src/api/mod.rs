@@ -26,13 +26,14 @@ mod wakeup;
 
 pub use wakeup::WakeupFn;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::sync::Parker;
+use rustc_hash::FxHashMap;
 
 use crate::error::{Result, RtrError};
 use crate::flags;
@@ -119,7 +120,10 @@ pub fn status_data(status: Status, reason: u32) -> [u8; 8] {
 }
 
 struct State {
-    channels: HashMap<ChanId, Chan>,
+    /// FxHash: the ids are the library's own (`next_chan`), and a receive
+    /// looks up every listed channel two or three times (a server thread
+    /// lists 16 in `rtr bench`), which SipHash made a visible cost.
+    channels: FxHashMap<ChanId, Chan>,
     /// The channels with messages waiting, by the arrival number of their
     /// oldest (`(head seq, chan)`), so that a receive takes the oldest
     /// message without scanning every channel. Invariant: holds exactly one
@@ -278,7 +282,7 @@ fn max_lingering() -> usize {
 
 fn new_state() -> (Arc<Mutex<State>>, Arc<AtomicU64>) {
     let state = Arc::new(Mutex::new(State {
-        channels: HashMap::new(),
+        channels: FxHashMap::default(),
         pending: BTreeSet::new(),
         next_chan: 1,
         arrivals: 0,
@@ -1043,10 +1047,18 @@ impl Rtr {
             st.waiters.add(waiter.clone());
             // A client that accepted waits for its outcome, due within about
             // one journal sync: poll for it briefly (yielding the CPU) before
-            // sleeping, which spares the wake-up on an idle system. (Not
-            // the leader: it would only delay its own reading.)
+            // sleeping, which spares the wake-up on an idle system. Not on
+            // a daemon connection that its receivers read themselves
+            // (`reader`): the leader would only delay its own reading, and
+            // a follower's outcome is read by the leader, which it would
+            // take CPU from. Measured (`rtr bench --daemon`, 32 clients on
+            // two cores, docs/daemon-path.md): a lingering follower cost
+            // about 4 us of CPU per transaction and a sixth of the
+            // throughput, and saved no context switch at 2, 8 or 32
+            // clients. (With one client the client leads: it never
+            // lingered.) The embedded node and a background reader keep it.
             let accepted = |c: &Chan| matches!(c.tx, TxState::Client { accepted: true, .. });
-            let linger = !*leading
+            let linger = reader.is_none()
                 && match &list {
                     // Look up the listed channels only, not every channel.
                     Some(l) => l.iter().any(|id| st.channels.get(id).is_some_and(accepted)),

@@ -7,7 +7,9 @@
 //!
 //! Invariant: `by_seg[s]` equals the number of tids `t` with `s` in `by_tid[t]`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 use super::format::RecordKind;
 use crate::tid::Tid;
@@ -15,7 +17,9 @@ use crate::tid::Tid;
 #[derive(Default, Debug)]
 pub struct Live {
     /// Segments (ascending, no duplicates) holding records of each live tid.
-    by_tid: HashMap<Tid, Vec<u64>>,
+    /// FxHash: a look-up per record on the writer thread; tids are made by
+    /// nodes (this one or linked ones), not by arbitrary input.
+    by_tid: FxHashMap<Tid, Vec<u64>>,
     /// Live tids per segment.
     by_seg: BTreeMap<u64, usize>,
 }

@@ -18,12 +18,12 @@ mod sender_roles;
 mod snapshot;
 mod topology;
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::BuildHasherDefault;
 use std::time::Instant;
 
 use crate::events;
+use crate::fixed_hash::FixedHasher;
 use crate::journal::{Record, RecordKind};
 use crate::keyseg::KeyRange;
 use crate::msgtype::MsgType;
@@ -53,9 +53,9 @@ pub(crate) use ctx;
 /// replays byte for byte from its seed. The keys of these maps come from the
 /// node itself or from linked nodes (tids, channel and partition ids), not
 /// from arbitrary network input, so flooding one hash bucket needs a peer.
-pub type Map<K, V> = HashMap<K, V, BuildHasherDefault<DefaultHasher>>;
+pub type Map<K, V> = HashMap<K, V, BuildHasherDefault<FixedHasher>>;
 /// A set with the fixed hasher of [`Map`].
-pub type Set<T> = HashSet<T, BuildHasherDefault<DefaultHasher>>;
+pub type Set<T> = HashSet<T, BuildHasherDefault<FixedHasher>>;
 
 /// A channel of this node: (connection, channel).
 pub type ChanRef = (ConnId, ChanId);

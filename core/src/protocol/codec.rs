@@ -171,6 +171,23 @@ pub fn encode_delivery_into(buf: &mut Vec<u8>, d: &Delivery) -> usize {
     buf.len() - start
 }
 
+/// Append the frame of one request to `buf` (what [`encode`] makes of
+/// `Frame::Request`, without cloning the request or a buffer of its own:
+/// the library queues every request of a connection this way).
+/// Returns the frame's length in bytes.
+pub fn encode_request_into(buf: &mut Vec<u8>, r: &Request) -> usize {
+    let start = buf.len();
+    let mut w = Writer { buf: std::mem::take(buf) };
+    w.u32(0); // length, patched below
+    w.u8(VERSION);
+    w.u8(K_REQUEST);
+    request(&mut w, r);
+    *buf = w.buf;
+    let len = (buf.len() - start - 4) as u32;
+    buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    buf.len() - start
+}
+
 /// Decode a frame's content (what follows the length prefix).
 pub fn decode(body: &[u8]) -> Result<Frame, DecodeError> {
     let mut r = Reader::new(body);

@@ -3,6 +3,8 @@
 //! out what the node asks for at the end of each pass.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -37,7 +39,8 @@ pub(crate) struct Driver {
     pub(super) journal: Option<Journal>,
     append_limit: u64,
     back: Inbox,
-    pub(super) sinks: HashMap<ConnId, Arc<dyn DeliverySink>>,
+    /// FxHash: a look-up per connection per pass; connection ids are the node's.
+    pub(super) sinks: FxHashMap<ConnId, Arc<dyn DeliverySink>>,
     /// Synced appends whose completion has not come back yet.
     in_flight: usize,
     /// `Input::Drain` askers, answered at the end of the pass that follows.
@@ -119,7 +122,7 @@ impl Driver {
             journal,
             append_limit,
             back,
-            sinks: HashMap::new(),
+            sinks: FxHashMap::default(),
             in_flight: 0,
             drains: Vec::new(),
             links: None,

@@ -21,7 +21,7 @@
 //!   that holds their records.
 //! - Results: see [`own_append_done`] and [`taken_over_append_done`].
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::journal::{self, RecordKind};
 use crate::node::{Internal, NodeRef, Output};
@@ -178,7 +178,7 @@ impl PassPlan {
         let mut plan = PassPlan::default();
         let mut own = Packer::new(append_limit);
         // Where each connection's deliveries are in `plan.deliveries`.
-        let mut conns: HashMap<ConnId, usize> = HashMap::new();
+        let mut conns: FxHashMap<ConnId, usize> = FxHashMap::default();
         for out in outputs {
             match out {
                 Output::Journal { entries, sync, token, new_tx, jid: 0 } => own.add(entries, sync, token, new_tx),

@@ -13,12 +13,13 @@
 //! `transport/unix/outbox.rs`), so a slow application never blocks the node.
 //! The sockets are non-blocking from here on, for every clone of them.
 
-use std::collections::HashMap;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use crate::protocol::codec::{self, Frame, MAX_FRAME};
 use crate::protocol::{ConnId, Request};
@@ -110,7 +111,7 @@ pub enum Event {
 pub struct Reactor {
     epoll: OwnedFd,
     bell: Arc<Bell>,
-    conns: HashMap<RawFd, Conn>,
+    conns: FxHashMap<RawFd, Conn>,
     /// Read buffer, reused (not zeroed again at every read).
     chunk: Vec<u8>,
 }
@@ -126,7 +127,7 @@ impl Reactor {
         }
         // SAFETY: `fd` is a fresh descriptor that nothing else owns.
         let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
-        let r = Reactor { epoll, bell, conns: HashMap::new(), chunk: vec![0; 64 << 10] };
+        let r = Reactor { epoll, bell, conns: FxHashMap::default(), chunk: vec![0; 64 << 10] };
         r.register(r.bell.fd.as_raw_fd(), BELL_TOKEN)?;
         Ok(r)
     }

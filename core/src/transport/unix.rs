@@ -149,7 +149,7 @@ impl ClientConn {
         }
         match self.writer.lock() {
             Ok(mut out) => {
-                out.buf.extend_from_slice(&codec::encode(&Frame::Request(req.clone())));
+                codec::encode_request_into(&mut out.buf, req);
                 if out.writing && out.buf.len() > MAX_QUEUED {
                     PRESSED.with(|p| p.set(self as *const ClientConn as usize));
                 }

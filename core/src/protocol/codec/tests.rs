@@ -103,6 +103,22 @@ fn a_delivery_encoded_in_place_is_the_same_frame() {
 }
 
 #[test]
+fn a_request_encoded_in_place_is_the_same_frame() {
+    let mut buf = b"before".to_vec();
+    let mut requests = 0;
+    for f in samples() {
+        let Frame::Request(r) = &f else { continue };
+        let at = buf.len();
+        let n = encode_request_into(&mut buf, r);
+        assert_eq!(buf[at..], encode(&f)[..], "{r:?}");
+        assert_eq!(n, buf.len() - at);
+        requests += 1;
+    }
+    assert!(requests > 10);
+    assert_eq!(&buf[..6], b"before");
+}
+
+#[test]
 fn every_truncation_and_extension_is_an_error_not_a_panic() {
     for f in samples() {
         let bytes = encode(&f);

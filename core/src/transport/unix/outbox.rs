@@ -66,7 +66,16 @@ pub(super) struct SocketSink {
     tx: Sender<Option<Vec<u8>>>,
     /// [`MAX_BACKLOG`], smaller in unit tests.
     limit: usize,
+    /// The buffer of the last batch the socket took whole, kept for the
+    /// next one (its capacity only, at most [`SPARE_MAX`]): a batch of a
+    /// pass at 32 clients is a few KiB, and growing a new buffer to that
+    /// size every pass cost reallocations (and glibc's consolidation of
+    /// freed chunks, which any allocation of 1 KiB or more triggers).
+    spare: Mutex<Vec<u8>>,
 }
+
+/// The largest buffer [`SocketSink`] keeps between batches.
+const SPARE_MAX: usize = 64 << 10;
 
 /// What the node thread and the writer thread share. The writer thread
 /// must not hold the sink itself: dropping the sink (the node forgot the
@@ -122,7 +131,7 @@ pub(super) fn new(stream: &UnixStream, pid: u32, limit: usize) -> io::Result<(Ar
         conn: AtomicU32::new(0),
         pid,
     });
-    let sink = Arc::new(SocketSink { stream: sink_half, shared: shared.clone(), tx, limit });
+    let sink = Arc::new(SocketSink { stream: sink_half, shared: shared.clone(), tx, limit, spare: Mutex::default() });
     Ok((sink, Writer { stream: write_half, shared, rx }))
 }
 
@@ -184,13 +193,21 @@ impl SocketSink {
 
 impl DeliverySink for SocketSink {
     fn deliver(&self, batch: Vec<Delivery>) {
-        let mut bytes = Vec::new();
+        // (Only the node thread delivers: the spare's lock is never contended.)
+        let mut bytes = self.spare.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
+        bytes.clear();
         for d in &batch {
             codec::encode_delivery_into(&mut bytes, d);
         }
         let Ok(mut b) = self.shared.state.lock() else { return };
         let sent = if b.active { 0 } else { self.try_send(&bytes) };
         if sent == bytes.len() {
+            drop(b);
+            if bytes.capacity() <= SPARE_MAX {
+                if let Ok(mut s) = self.spare.lock() {
+                    *s = bytes;
+                }
+            }
             return;
         }
         b.active = true;
