@@ -117,12 +117,19 @@ impl Drop for Proc {
 impl Proc {
     /// Wait (bounded) for a line starting with `prefix`.
     pub fn expect(&self, prefix: &str) -> String {
+        self.wait_line(prefix).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Wait (bounded) for a line starting with `prefix`; the error says
+    /// what was awaited (for a test that adds the nodes' logs to it).
+    #[allow(dead_code)] // not every test binary that shares this module uses it
+    pub fn wait_line(&self, prefix: &str) -> Result<String, String> {
         let until = Instant::now() + PROC_WAIT;
         loop {
             match self.lines.recv_timeout(until.saturating_duration_since(Instant::now())) {
-                Ok(l) if l.starts_with(prefix) => return l,
+                Ok(l) if l.starts_with(prefix) => return Ok(l),
                 Ok(_) => {}
-                Err(_) => panic!("no line starting with {prefix:?} within {PROC_WAIT:?}"),
+                Err(_) => return Err(format!("no line starting with {prefix:?} within {PROC_WAIT:?}")),
             }
         }
     }
