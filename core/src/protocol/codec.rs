@@ -159,16 +159,7 @@ pub fn encode(frame: &Frame) -> Vec<u8> {
 /// `Frame::Delivery`, without taking the delivery or a buffer of its own).
 /// Returns the frame's length in bytes.
 pub fn encode_delivery_into(buf: &mut Vec<u8>, d: &Delivery) -> usize {
-    let start = buf.len();
-    let mut w = Writer { buf: std::mem::take(buf) };
-    w.u32(0); // length, patched below
-    w.u8(VERSION);
-    w.u8(K_DELIVERY);
-    delivery(&mut w, d);
-    *buf = w.buf;
-    let len = (buf.len() - start - 4) as u32;
-    buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
-    buf.len() - start
+    frame_into(buf, K_DELIVERY, |w| delivery(w, d))
 }
 
 /// Append the frame of one request to `buf` (what [`encode`] makes of
@@ -176,12 +167,18 @@ pub fn encode_delivery_into(buf: &mut Vec<u8>, d: &Delivery) -> usize {
 /// the library queues every request of a connection this way).
 /// Returns the frame's length in bytes.
 pub fn encode_request_into(buf: &mut Vec<u8>, r: &Request) -> usize {
+    frame_into(buf, K_REQUEST, |w| request(w, r))
+}
+
+/// Append one frame of kind `kind` to `buf`: the length prefix (patched once
+/// `body` has written the content), the version and the kind.
+fn frame_into(buf: &mut Vec<u8>, kind: u8, body: impl FnOnce(&mut Writer)) -> usize {
     let start = buf.len();
     let mut w = Writer { buf: std::mem::take(buf) };
     w.u32(0); // length, patched below
     w.u8(VERSION);
-    w.u8(K_REQUEST);
-    request(&mut w, r);
+    w.u8(kind);
+    body(&mut w);
     *buf = w.buf;
     let len = (buf.len() - start - 4) as u32;
     buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
