@@ -1322,6 +1322,59 @@ fn a_commit_lost_with_its_backend_before_it_was_durable_is_finished_by_the_stand
     assert!(c.journals[BE2].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Commit));
 }
 
+/// The router decided a commit that never reached be (its vote was not
+/// durable), and be died. A reader of be's journal presumed the branch
+/// aborted (`PresumedAbort`, `Done`); later the router handed its commit
+/// to be, started again (`Adopt`: the message and the commit, written
+/// after that abort); be died again before its server acknowledged. The
+/// next start must present the commit again, with only the handed-off
+/// message, not take the old abort for its fate (simulator seed 118 of the
+/// disk faults: a reader wrote `Done` over such a commit, which no server
+/// ever applied). The harness keeps neither a reader's writes nor this
+/// path's hand-off to the restarted node (a full journal elsewhere), so
+/// those records are written here as the reader and `write_adopting`
+/// write them.
+#[test]
+fn a_commit_handed_to_a_node_after_its_branch_was_presumed_aborted_survives_the_next_restart() {
+    use crate::journal::{Record, RecordKind};
+    use crate::txrecord::TxRecord;
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.take(BE, SERVER);
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.pump_only(BE, TR1);
+    assert!(!c.take_wire(TR1, BE).is_empty(), "the outcome was on its way");
+    c.kill(BE);
+    assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Vote));
+    let later = [
+        TxRecord::PresumedAbort,
+        TxRecord::Done,
+        TxRecord::Msg { facility: "F".into(), data: msg(5, "one") },
+        TxRecord::Commit { reason: 0 },
+    ];
+    for rec in later {
+        let (kind, payload) = rec.encode();
+        c.journals[BE].push(Record { epoch: 1, tid: t1, kind, payload });
+    }
+    c.restart(BE);
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    c.sync();
+    let s = c.take(BE, SERVER);
+    assert_eq!(
+        s.iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect::<Vec<_>>(),
+        vec![MsgType::Msg1Uncertain, MsgType::Accepted],
+        "the commit is presented again with its one message (no Msgn of the old attempt), not taken for \
+         aborted: {s:?}"
+    );
+    let last_commit = c.journals[BE].iter().rposition(|r| r.tid == t1 && r.kind == RecordKind::Commit);
+    let done_after = c.journals[BE].iter().skip(last_commit.expect("the commit") + 1).any(|r| r.tid == t1);
+    assert!(!done_after, "nothing written over the commit before the server acknowledged");
+    c.ack(1, t1);
+    assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Applied));
+}
+
 /// A transaction committed and finished on be (its server acknowledged
 /// it), whose outcome to the client was lost with its router; meanwhile be
 /// handed its key range to be2 (its last server left). The frontend drives

@@ -235,6 +235,11 @@ fn once_known_runs_pass() {
         // back by asking (10278, a disagreement: the rollback now reaches
         // every node asked, and such a node refuses the hand-off).
         (10278, 2, Faults::ALL),
+        // Seventh session: a router's commit handed to a node after a
+        // reader had presumed that node's branch of it aborted, classified
+        // as aborted by the next reader, which wrote `Done` over it (118,
+        // disk faults: accepted, never applied).
+        (118, 1, Faults::DISK),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

@@ -13,6 +13,10 @@
 //! - committed (not aborted) with messages: replayed to the servers of its
 //!   partitions, in commit order (a `Commit` after a `Done` is work handed
 //!   off here after this node finished its own branch: unfinished again);
+//!   a message record after the tid's last attempt here ended (`Done`, an
+//!   abort, decided or presumed, or an applied commit) starts a new attempt
+//!   whose records alone decide: only its messages are replayed, and an
+//!   earlier attempt's abort does not hide its commit;
 //!   Its `HandOn` messages (kept here for key ranges this node does not
 //!   serve) are handed on to those ranges' active partitions instead;
 //! - committed with no message here: nothing to replay, its `Done` is written;
@@ -187,7 +191,32 @@ impl TxSummary {
         }
     }
 
+    /// Its last attempt here ended: finished (`Done`), rolled back (an
+    /// abort, decided or presumed), or committed and applied.
+    fn ended(&self) -> bool {
+        self.done || self.aborted || (self.applied && self.commit.is_some())
+    }
+
+    /// A message record after the tid's last attempt here ended starts a
+    /// new one: work a router handed here (`Adopt`) or drove here again
+    /// after this node finished, rolled back or presumed aborted its own
+    /// branch. What the new attempt's records say replaces the old
+    /// attempt's state: the old messages were applied or rolled back and
+    /// must not be presented again with the new ones, and an old abort
+    /// (say, one a restart presumed before the router's commit was handed
+    /// here) must not hide the new commit (simulator seed 118 of the disk
+    /// faults: a reader wrote `Done` over such a commit, never applied).
+    /// The journal's reclaim accounting agrees: a `Done` frees the earlier
+    /// records, and the new attempt's records pin their own segments.
+    fn new_attempt(&mut self) {
+        let TxSummary { tid, first, .. } = *self;
+        *self = TxSummary::new(tid, first);
+    }
+
     fn apply(&mut self, at: usize, kind: RecordKind, rec: Result<TxRecord, DecodeError>) {
+        if matches!(kind, RecordKind::Msg | RecordKind::HandOn) && self.ended() {
+            self.new_attempt();
+        }
         match (kind, rec) {
             (_, Ok(TxRecord::Msg { facility, data })) => {
                 self.msg_records += 1;

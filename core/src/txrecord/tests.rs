@@ -215,7 +215,10 @@ fn each_fate_from_hand_built_records() {
     let t1 = &c.txs[0];
     assert_eq!((t1.facility.as_deref(), t1.msgs.len(), t1.voted, t1.durable_vote), (Some("F"), 1, true, false));
     assert_eq!(t1.commit, Some(CommitAt { at: 2, reason: 7 }));
-    assert_eq!(c.txs[8].msgs.len(), 2, "both messages of 9");
+    // The handed-off work is a new attempt: its message alone is replayed
+    // (the first was applied and finished; see
+    // `a_message_after_the_tids_last_attempt_ended_starts_a_new_attempt`).
+    assert_eq!(c.txs[8].msgs, vec![Bytes::from(&b"i"[..])], "only the handed-off message of 9");
     assert_eq!(c.txs[8].commit.map(|x| x.reason), Some(2));
     assert!(c.malformed.is_empty());
     // Every state has its words.
@@ -436,4 +439,54 @@ fn a_carried_record_restates_an_answerable_transaction_with_or_without_its_earli
     }
     let done = [carried, records(&[(1, TxRecord::Done), (2, TxRecord::Done)])].concat();
     assert_eq!(fates(&done), vec![(1, TxFate::Done), (2, TxFate::Done)]);
+}
+
+/// Work a router hands to (or drives again on) a node after the node ended
+/// its own attempt at the tid is a new attempt: only its messages are
+/// replayed, and the earlier attempt's abort (one a restart presumed, or
+/// a rollback) does not hide its commit. Simulator seed 118 of the disk
+/// faults: a reader classified "presumed abort, then the router's handed
+/// commit" as aborted and wrote `Done` over a commit nobody applied.
+#[test]
+fn a_message_after_the_tids_last_attempt_ended_starts_a_new_attempt() {
+    let handed = [(1, msg("F", b"new")), (1, TxRecord::Commit { reason: 4 })];
+    let earlier_attempts: [&[(u64, TxRecord)]; 4] = [
+        // Voted, then presumed aborted by a restart (or a reader).
+        &[
+            (1, msg("F", b"old")),
+            (1, TxRecord::Vote { durable: false }),
+            (1, TxRecord::PresumedAbort),
+            (1, TxRecord::Done),
+        ],
+        // Rolled back by a server or a router, finished.
+        &[(1, msg("F", b"old")), (1, TxRecord::Abort), (1, TxRecord::Done)],
+        // Committed and applied here, not yet forgotten.
+        &[(1, msg("F", b"old")), (1, TxRecord::Commit { reason: 0 }), (1, TxRecord::Applied)],
+        // Committed, applied and forgotten.
+        &[(1, msg("F", b"old")), (1, TxRecord::Commit { reason: 0 }), (1, TxRecord::Applied), (1, TxRecord::Done)],
+    ];
+    for earlier in earlier_attempts {
+        let recs = [records(earlier), records(&handed)].concat();
+        assert_eq!(fates(&recs), vec![(1, TxFate::Replay)], "{recs:?}");
+        let scan = scan_records(&recs);
+        assert_eq!(scan.replay.len(), 1, "{scan:?}");
+        assert_eq!(scan.replay[0].msgs, vec![Bytes::from(&b"new"[..])], "only the new attempt's message: {scan:?}");
+        assert_eq!(scan.replay[0].reason, 4);
+        assert!(scan.release.is_empty(), "nothing written over the commit: {scan:?}");
+        assert_eq!(committed_tids(&recs), vec![tid(1)]);
+        assert!(aborted_tids(&recs).is_empty());
+    }
+    // A new attempt that never got its outcome is judged on its own
+    // records: a durable vote is in doubt, not hidden by an old `Done`.
+    let recs = records(&[
+        (1, msg("F", b"old")),
+        (1, TxRecord::PresumedAbort),
+        (1, TxRecord::Done),
+        (1, msg("F", b"new")),
+        (1, TxRecord::Vote { durable: true }),
+    ]);
+    assert_eq!(fates(&recs), vec![(1, TxFate::InDoubt)]);
+    // Within one attempt, messages of several branches still add up.
+    let recs = records(&[(1, msg("F", b"a")), (1, msg("F", b"b")), (1, TxRecord::Commit { reason: 0 })]);
+    assert_eq!(scan_records(&recs).replay[0].msgs.len(), 2);
 }
