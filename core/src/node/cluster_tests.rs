@@ -3422,3 +3422,56 @@ fn a_node_told_a_rollback_refuses_a_routers_later_hand_off_of_its_commit() {
     c.sync();
     assert!(c.take(BE, SERVER).iter().all(|x| x.2 != Some(t)), "never presented");
 }
+
+/// A node that read a lost node's journal and then restarted holds that
+/// journal no more: a router must not take its answer for the lost node's.
+/// tr1 commits t1 on be's vote (not durable), the outcome is lost with be;
+/// be2 reads be's journal (t1 undecided there: presumed aborted), unheard
+/// by tr1, which holds its commit, durable nowhere, waiting for be. be2
+/// restarts (no partition: it takes no journal again). The frontend, cut
+/// from tr1, drives t1 again through tr2: tr2 must wait for be (or a new
+/// reader of its journal), not conclude "nobody committed" from the
+/// restarted be2's "unknown" and reject t1 while tr1 still holds its
+/// commit, which it hands to be when be starts again (simulator seed 10579,
+/// two routers: a disagreement).
+#[test]
+fn a_reader_that_restarted_no_longer_answers_for_the_journal_it_read() {
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Prepare]);
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.pump_only(BE, TR1);
+    assert!(!c.take_wire(TR1, BE).is_empty(), "the outcome was on its way");
+    // tr1 hears nothing of be2 from now on (so it holds its commit).
+    c.cut(TR1, BE2);
+    c.kill(BE);
+    c.sync();
+    assert!(c.take(BE2, SERVER).iter().all(|x| x.2 != Some(t1)), "be2 presumed t1 aborted, presented nothing");
+    c.kill(BE2);
+    c.restart(BE2);
+    c.pump();
+    // The frontend loses tr1 and drives t1 again through tr2.
+    c.cut(FE, TR1);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![], "tr2 waits for be: nobody answered for its journal");
+    // be starts again and links: tr1 hands it its commit; tr2's probe hears
+    // be. Everyone agrees.
+    c.restart(BE);
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    c.sync();
+    c.relink(FE, TR1);
+    c.sync();
+    let client = c.take(FE, CLIENT);
+    let server: Vec<_> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    let applied = server.contains(&MsgType::Accepted);
+    let heard: Vec<_> = client.iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    assert_eq!(
+        heard,
+        vec![if applied { MsgType::Accepted } else { MsgType::Rejected }],
+        "the client hears what the server did: client {client:?}, server {server:?}"
+    );
+}

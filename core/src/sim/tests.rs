@@ -240,6 +240,11 @@ fn once_known_runs_pass() {
         // as aborted by the next reader, which wrote `Done` over it (118,
         // disk faults: accepted, never applied).
         (118, 1, Faults::DISK),
+        // A reader of a lost node's journal that restarted (holding that
+        // journal no more) still answered for it at a router: a probe
+        // rejected on its "unknown" while another router held the commit,
+        // durable nowhere, and handed it to the lost node later (10579).
+        (10579, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

@@ -296,6 +296,14 @@ impl Router {
                 // life fenced by a reader still announces itself before it
                 // learns so, simulator seed 5393.)
                 self.journals_read.remove(node);
+                // And it holds no other node's journal any more: what it
+                // read in its earlier life is not its to answer for (it
+                // reports any it takes over again). Kept, a probe took the
+                // restarted reader's "unknown" for the lost nodes', and
+                // went on while another router held a commit of one of
+                // them, durable nowhere, that it later handed to that node
+                // (simulator seed 10579, two routers: a disagreement).
+                self.journals_read.retain(|_, reader| reader != node);
             }
             // Inquiries waiting for `node` hear from the one that read its
             // journal instead (asked again: it may have answered before

@@ -129,7 +129,8 @@ pub struct Router {
     /// Lost backend nodes whose journal another node read (took over): it
     /// answers inquiries for them. Both by name (a link is a new peer each
     /// time it comes up); forgotten when the node reports its own journal
-    /// again (it restarted on it).
+    /// again (it restarted on it), and when the reader reports its own (it
+    /// restarted, holding no other node's journal any more).
     journals_read: Map<String, String>,
     /// How this router ended its recent transactions (bounded, oldest
     /// forgotten first; kept only with peers: only another node asks). A
