@@ -3465,13 +3465,95 @@ fn a_reader_that_restarted_no_longer_answers_for_the_journal_it_read() {
     c.sync();
     c.relink(FE, TR1);
     c.sync();
-    let client = c.take(FE, CLIENT);
-    let server: Vec<_> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
-    let applied = server.contains(&MsgType::Accepted);
-    let heard: Vec<_> = client.iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    let (applied, heard) = c.finish_on(BE, t1);
     assert_eq!(
         heard,
         vec![if applied { MsgType::Accepted } else { MsgType::Rejected }],
-        "the client hears what the server did: client {client:?}, server {server:?}"
+        "the client hears once what the server did"
+    );
+}
+
+impl Cluster {
+    /// Let `tid` end on `node`: its server votes yes to each vote request
+    /// and acknowledges each outcome, for a few rounds. Returns whether the
+    /// server heard it committed and what the client heard of it.
+    fn finish_on(&mut self, node: usize, tid: Tid) -> (bool, Vec<MsgType>) {
+        let mut applied = false;
+        let mut client = Vec::new();
+        for _ in 0..3 {
+            for x in self.take(node, SERVER).into_iter().filter(|x| x.2 == Some(tid)) {
+                applied |= x.1 == MsgType::Accepted;
+                match x.1 {
+                    MsgType::Prepare => {
+                        self.req(node, SERVER, Request::Accept { chan: x.0, tid, reason: 0, flags: 0, implicit: false })
+                    }
+                    MsgType::Accepted | MsgType::Rejected => self.req(node, SERVER, Request::Ack { chan: x.0, tid }),
+                    _ => {}
+                }
+            }
+            self.sync();
+            client.extend(self.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(tid)).map(|x| x.1));
+        }
+        (applied, client)
+    }
+}
+
+/// A transaction driven again whose key range has no active partition is
+/// held for one, not rejected. be serves two ranges, be2 only the upper
+/// one. tr1 commits t1 (lower range) on be's vote, not durable; the outcome
+/// is lost with be. be2 takes be's journal over for the upper range (t1
+/// undecided there) and presents nothing of t1; tr1, cut from be2, holds
+/// its commit. The frontend, cut from tr1, drives t1 again through tr2,
+/// whose probe hears "unknown": the lower range has no partition, so t1
+/// waits. When be starts again, tr1's commit and tr2's drive meet there,
+/// and the client hears what the server did (simulator seed 11133, two
+/// routers: rejected with NODSTFND, then committed by tr1's hand-off).
+#[test]
+fn a_transaction_driven_again_waits_for_its_ranges_partition_instead_of_being_rejected() {
+    let mut c = Cluster::new();
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    let upper = |chan| Request::Open {
+        chan,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(1001, 2000),
+    };
+    c.req(BE, SERVER, upper(2));
+    c.open_client(1);
+    c.req(BE2, SERVER, upper(1));
+    c.advance(BE2, backend::roles::START_DEFER);
+    c.take(BE, SERVER);
+    c.take(BE2, SERVER);
+    c.take(FE, CLIENT);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    let got = c.take(BE, SERVER);
+    assert!(got.iter().any(|x| x.1 == MsgType::Prepare && x.2 == Some(t1)), "{got:?}");
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.pump_only(BE, TR1);
+    assert!(!c.take_wire(TR1, BE).is_empty(), "the outcome was on its way");
+    c.cut(TR1, BE2);
+    c.kill(BE);
+    c.sync();
+    assert!(c.take(BE2, SERVER).iter().all(|x| x.2 != Some(t1)), "be2 serves only the upper range");
+    c.cut(FE, TR1);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![], "t1 waits for its range's partition: nothing false is said");
+    // be starts again; the links heal.
+    c.restart(BE);
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    c.sync();
+    c.relink(TR1, BE2);
+    c.relink(FE, TR1);
+    c.sync();
+    let mut heard: Vec<_> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    let (applied, more) = c.finish_on(BE, t1);
+    heard.extend(more);
+    assert_eq!(
+        heard,
+        vec![if applied { MsgType::Accepted } else { MsgType::Rejected }],
+        "the client hears once what the server did"
     );
 }

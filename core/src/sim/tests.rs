@@ -245,6 +245,11 @@ fn once_known_runs_pass() {
         // rejected on its "unknown" while another router held the commit,
         // durable nowhere, and handed it to the lost node later (10579).
         (10579, 2, Faults::ALL),
+        // A re-drive whose key range had no active partition rejected at
+        // once (NODSTFND) while the first router, cut off, held its commit
+        // durable nowhere and handed it to the range's next active
+        // partition (11133, a disagreement: now held for the partition).
+        (11133, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

@@ -373,13 +373,22 @@ impl Router {
             return;
         }
         let fac = tx.facility.clone();
+        let redriven = tx.redriven;
         let routed = route(self.partitions.get(&fac), &data);
         let part = match routed {
             Ok(p) => p,
             // No active partition for the key, but a standby serves
             // it: its active one was lost and it is (or will be)
             // taking over. RTR holds new work meanwhile.
-            Err(Status::Nodstfnd) if standby_covers(self.partitions.get(&fac), &data) => {
+            // Driven again after its router was lost, it is held too,
+            // standby or not: that router (cut off, not gone) may hold
+            // its commit, durable nowhere, and hand it to the range's next
+            // active partition, the one place where this drive's work and
+            // that commit meet (the backend reconciles them by drive).
+            // Rejected here (`NODSTFND`), the client heard "rejected" of a
+            // transaction committed there later (simulator seed 11133, two
+            // routers: a disagreement). Its timeout, if any, still runs.
+            Err(Status::Nodstfnd) if redriven || standby_covers(self.partitions.get(&fac), &data) => {
                 if let Some(tx) = self.txs.get_mut(&tid) {
                     tx.held = Some(vec![ToRouter::Send { tid, facility: fac.clone(), client, data, flags: fl }]);
                 }
