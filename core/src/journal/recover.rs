@@ -186,6 +186,33 @@ fn resync(seed: u32, epoch: u64, bytes: &[u8], from: u64) -> Option<u64> {
     None
 }
 
+/// Before recovery reads the segments: each is synced (a previous owner's
+/// unsynced writes, still in the page cache, reach the device) and its
+/// cached pages dropped, so that what recovery reads is what the device
+/// holds. A previous owner whose sync failed (the device refused the
+/// write) left pages Linux marks clean: they read back the failed write
+/// until evicted, though it never reached the device, and a later sync
+/// "succeeds" without writing them. Read from the cache, a commit record
+/// whose sync had failed was taken for durable by the node that took the
+/// journal over, reported to the router (whose client then heard
+/// "accepted"), and lost at the next power loss (simulator seed 11991, two
+/// routers: accepted, never applied). That owner stopped at the failure,
+/// so nothing it wrote lies past the failed write.
+fn settle(fs: &dyn Storage, dir: &Path) -> Result<(), JournalError> {
+    for (_, path) in segment::list(fs, dir)? {
+        let file = match fs.open(&path, Open::Existing, false) {
+            Ok(f) => f,
+            // Recycled or removed meanwhile (by a fenced owner still
+            // running): the scan that follows lists again.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io_err(&path, e)),
+        };
+        file.sync_data().map_err(|e| io_err(&path, e))?;
+        file.drop_cache().map_err(|e| io_err(&path, e))?;
+    }
+    Ok(())
+}
+
 /// Reads all segments. A segment file that disappears while being read (a
 /// live owner recycled it) restarts the scan, a few times at most.
 pub(super) fn scan_all(fs: &dyn Storage, dir: &Path) -> Result<Vec<SegScan>, JournalError> {
@@ -478,6 +505,7 @@ pub(crate) struct Repaired {
 /// Scans, refuses corruption, cuts off a torn tail, removes an unfinished
 /// last segment. Called by `open` after the new epoch is durable.
 pub(crate) fn repair(fs: &dyn Storage, dir: &Path) -> Result<Repaired, JournalError> {
+    settle(fs, dir)?;
     let mut segs = scan_all(fs, dir)?;
     let fences = fences(&segs);
     let problems = classify(&segs, &fences);

@@ -560,3 +560,31 @@ fn an_owner_holding_the_lock_never_reuses_the_segment_of_one_that_forced_its_way
     assert_eq!(rc.epoch, 4);
     late_write_harms_no_later_owner(&fs, a, c, "lock");
 }
+
+/// A write whose sync failed reads back from the page cache (Linux marks
+/// the pages clean after a writeback error) but never reached the device.
+/// A new owner must not recover it: it would act on a record a power loss
+/// then takes away (simulator seed 11991: a commit read by the node that
+/// took the journal over was reported durable, and lost). Recovery syncs
+/// and drops each segment's cached pages before it reads.
+#[test]
+fn a_record_whose_sync_failed_is_not_recovered_by_the_next_owner() {
+    for force in [false, true] {
+        let (fs, mut j) = new_journal();
+        j.append(vec![rec(1, b"ok")], true).unwrap();
+        j.append(vec![rec(2, b"unsynced, then the sync failed")], false).unwrap();
+        fs.fail_next_sync();
+        assert!(j.append(vec![rec(3, b"failed")], true).is_err());
+        let takeover = if force { Takeover::Force } else { Takeover::Normal };
+        if !force {
+            drop(j);
+        }
+        let (j2, r) = SteppedJournal::open(fs.storage(), &cfg(), takeover).unwrap();
+        assert_eq!(payloads(&r.records), [b"ok".to_vec()], "force {force}: only what the device holds");
+        drop(j2);
+        // What the next owner recovered is what a power loss leaves.
+        fs.crash(&mut |n| n);
+        let (_j3, r) = reopen(&fs);
+        assert_eq!(payloads(&r.records), [b"ok".to_vec()], "force {force}: the same after a power loss");
+    }
+}

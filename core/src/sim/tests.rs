@@ -250,6 +250,11 @@ fn once_known_runs_pass() {
         // durable nowhere and handed it to the range's next active
         // partition (11133, a disagreement: now held for the partition).
         (11133, 2, Faults::ALL),
+        // A commit record whose sync had failed read back from the page
+        // cache by the node that took the journal over, reported durable
+        // (the client heard "accepted"), and lost at a power loss (11991:
+        // recovery now reads what the device holds).
+        (11991, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

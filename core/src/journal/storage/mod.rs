@@ -115,6 +115,13 @@ pub trait StorageFile: Send + Sync {
     fn sync_data(&self) -> io::Result<()>;
     /// `fsync`: as `sync_data`, and the file's metadata.
     fn sync_all(&self) -> io::Result<()>;
+    /// Drops the file's clean cached pages (`posix_fadvise(DONTNEED)`), so
+    /// that the next read returns what the device holds. Call after
+    /// `sync_data`: a page whose writeback failed is marked clean and reads
+    /// back the failed write until it is evicted, though the device never
+    /// got it (Linux since 4.13). Best effort: pages mapped or locked by
+    /// another process stay.
+    fn drop_cache(&self) -> io::Result<()>;
     /// One attempt at the exclusive lock, without waiting.
     fn try_lock(&self) -> Result<(), TryLockError>;
 }

@@ -26,8 +26,9 @@
 //! - **faults**: the next write or the next file sync (or the one after `n`
 //!   more) fails with EIO: a failed write writes nothing; a failed sync
 //!   loses the file's unsynced writes for good (they read back until a
-//!   crash but never reach the image, as with Linux's writeback errors, so
-//!   a writer that retried the sync and trusted it would lose data);
+//!   crash, or until `drop_cache` evicts them, but never reach the image,
+//!   as with Linux's writeback errors, so a writer that retried the sync
+//!   and trusted it would lose data);
 //!   a capacity makes any write or size change that would grow the device
 //!   past it fail with ENOSPC.
 //!
@@ -629,6 +630,21 @@ impl StorageFile for SimFile {
 
     fn sync_all(&self) -> io::Result<()> {
         self.live()?.sync(self.ino)
+    }
+
+    fn drop_cache(&self) -> io::Result<()> {
+        // What is cached and clean goes: the file reads as its durable image
+        // plus the writes still waiting for a sync (dirty pages stay). A
+        // write whose sync failed reads back no more.
+        let mut s = self.live()?;
+        if let Some(i) = s.inodes.get_mut(&self.ino) {
+            let mut image = i.durable.clone();
+            for op in &i.pending {
+                apply(&mut image, op);
+            }
+            i.current = image;
+        }
+        Ok(())
     }
 
     fn try_lock(&self) -> Result<(), TryLockError> {
