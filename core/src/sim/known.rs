@@ -147,6 +147,15 @@
 //! restarted, not a node that took its journal back: the router now drops
 //! a reader's records when the reader reports its own journal again, and
 //! 10579 moved to the regression set.)
+//! (Also seventh session: seed 9455, one router, joins the list. A node
+//! restarted on its journal announces it (`TookOver` of itself) after a
+//! standby had already taken that journal over and fenced it; the router
+//! takes the late announcement for the newer, forgets the reader, and when
+//! the fenced node stops, waits for it for ever: it cannot start again
+//! while the reader holds its journal, which the reader keeps for work
+//! whose outcome waits on the router. The router cannot order the two
+//! announcements without the journal's epoch in `TookOver` (a protocol
+//! change); not done.)
 
 use super::{Faults, SimConfig, ViolationKind};
 
@@ -184,5 +193,12 @@ pub const KNOWN: &[Known] = &[
         routers: 2,
         faults: Faults::ALL,
         kind: ViolationKind::TwoActives,
+    },
+    Known {
+        defect: "a node fenced right after it restarted announces its own journal after the standby that took it over did, so the router forgets the reader and waits for ever for the fenced node, which cannot start again while the reader holds its journal (needs the journal epoch in TookOver)",
+        seed: 9455,
+        routers: 1,
+        faults: Faults::ALL,
+        kind: ViolationKind::NoOutcome,
     },
 ];
