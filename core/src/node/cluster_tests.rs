@@ -53,6 +53,9 @@ struct Cluster {
     /// until the test finishes them (`finish_takeovers`).
     defer_takeovers: Option<Vec<(usize, String, u32)>>,
     seq: u64,
+    /// Each journal's owner epoch (by node index): raised by every open
+    /// (a restart) and every takeover, as the journal's epoch file is.
+    epochs: Vec<u64>,
 }
 
 /// The id node `at` gives its link to node `to`.
@@ -99,6 +102,7 @@ impl Cluster {
             released: Vec::new(),
             defer_takeovers: None,
             seq: 0,
+            epochs: vec![1; NAMES.len()],
         };
         // Every pair the definition calls for is linked.
         c.link_all(|_, _| true);
@@ -195,7 +199,9 @@ impl Cluster {
             for (i, node, jid) in takeovers {
                 let lost = NAMES.iter().position(|n| *n == node).expect("a known node");
                 let records = self.journals[lost].clone();
-                self.node(i).takeover_done(now, &node, Ok((jid, records)));
+                self.epochs[lost] += 1;
+                let epoch = self.epochs[lost];
+                self.node(i).takeover_done(now, &node, Ok(JournalRead { jid, epoch, records }));
             }
         }
     }
@@ -624,7 +630,8 @@ impl Cluster {
                 Some(why) => Err(why.to_string()),
                 None => {
                     let lost = NAMES.iter().position(|n| *n == node).expect("a known node");
-                    Ok((jid, self.journals[lost].clone()))
+                    self.epochs[lost] += 1;
+                    Ok(JournalRead { jid, epoch: self.epochs[lost], records: self.journals[lost].clone() })
                 }
             };
             self.node(i).takeover_done(now, &node, result);
@@ -760,7 +767,8 @@ impl Cluster {
         t.insert(def);
         n.set_facilities(t);
         let records = self.journals[k].clone();
-        n.recover(self.now, &records);
+        self.epochs[k] += 1;
+        n.recover(self.now, self.epochs[k], &records);
         self.nodes[k] = Some(n);
         self.auth[k] = Some(self.authority.handle(NAMES[k]));
         self.link_all(|a, b| a == k || b == k);
@@ -2774,7 +2782,13 @@ fn a_commit_outcome_from_a_peer_that_is_not_a_router_is_ignored() {
 fn a_took_over_naming_a_path_or_an_unconfigured_node_is_refused() {
     let mut c = ready();
     let took = |node: &str| {
-        Internal::Tr(ToRouter::TookOver { node: node.into(), committed: Vec::new(), read: true, aborted: Vec::new() })
+        Internal::Tr(ToRouter::TookOver {
+            node: node.into(),
+            committed: Vec::new(),
+            read: true,
+            aborted: Vec::new(),
+            epoch: 1,
+        })
     };
     let logs = c.inject(BE, TR1, took("../x"));
     assert!(logs.iter().any(|l| l.contains("TookOver") && l.contains("not a node name")), "{logs:?}");
@@ -3556,4 +3570,57 @@ fn a_transaction_driven_again_waits_for_its_ranges_partition_instead_of_being_re
         vec![if applied { MsgType::Accepted } else { MsgType::Rejected }],
         "the client hears once what the server did"
     );
+}
+
+impl Cluster {
+    /// Node `k` starts again (as `restart`) but links with nobody in `not`.
+    fn restart_unlinked_from(&mut self, k: usize, not: &[usize]) {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let def = FacilityDef::new("F", &s(&["fe"]), &s(&["tr1", "tr2"]), &s(&["be", "be2"])).unwrap();
+        let mut n = Node::new(true);
+        let mut t = FacilityTable::new(NAMES[k]);
+        t.insert(def);
+        n.set_facilities(t);
+        let records = self.journals[k].clone();
+        self.epochs[k] += 1;
+        n.recover(self.now, self.epochs[k], &records);
+        self.nodes[k] = Some(n);
+        self.auth[k] = Some(self.authority.handle(NAMES[k]));
+        self.link_all(|a, b| (a == k && !not.contains(&b)) || (b == k && !not.contains(&a)));
+    }
+}
+
+/// A router orders announcements of one journal by the owner epoch they
+/// carry. be restarts on its journal (epoch 2); be2 takes that journal
+/// over (epoch 3, fencing be) and tells tr2 first; be's own announcement
+/// reaches tr2 later. tr2 keeps be2 as the one that answers for be: when
+/// the fenced be stops, a probe asks be2, instead of waiting for ever for
+/// be, which could not start again while be2 holds its journal (simulator
+/// seed 9455, one router: no outcome).
+#[test]
+fn a_late_announcement_of_a_journal_under_an_older_epoch_does_not_replace_its_reader() {
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "one") });
+    assert!(c.take(BE, SERVER).iter().any(|x| x.1 == MsgType::Msg1 && x.2 == Some(t1)));
+    c.defer_takeovers = Some(Vec::new());
+    c.kill(BE);
+    // be starts again on its journal (epoch 2), not linked to tr2 yet;
+    // then be2's takeover of that journal (epoch 3) reaches tr2.
+    c.restart_unlinked_from(BE, &[TR2]);
+    c.finish_takeovers(None);
+    c.defer_takeovers = None;
+    c.relink(BE, TR2);
+    // The fenced be stops.
+    c.kill(BE);
+    c.take(BE2, SERVER);
+    // The frontend loses tr1 (which rolls t1 back: its client left with
+    // work still to place) and drives t1 again through tr2: its probe hears
+    // be2 for be, and ends. Waiting for be, the client heard nothing ever.
+    c.cut(FE, TR1);
+    c.sync();
+    let heard: Vec<_> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    assert_eq!(heard, vec![MsgType::Rejected], "the probe ended on be2's answer for be");
 }

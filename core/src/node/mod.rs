@@ -135,6 +135,18 @@ pub enum Output {
     Log(String),
 }
 
+/// A lost node's journal taken over here (`Output::Takeover` done).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalRead {
+    /// The id this node writes to it by (`Output::Journal::jid`).
+    pub jid: u32,
+    /// The owner epoch the takeover claimed: a later claim (the lost node
+    /// restarting on it, another reader) has a higher one.
+    pub epoch: u64,
+    /// Its records, as recovery returned them.
+    pub records: Vec<Record>,
+}
+
 /// Everything a node takes in, as one value: a driver may hand these to
 /// [`Node::handle`] instead of calling the methods one by one. The node is a
 /// pure function of its inputs and their instants (only differences between
@@ -145,7 +157,7 @@ pub enum NodeInput {
     /// [`Node::handle_request`].
     Request { conn: ConnId, req: Request },
     /// [`Node::recover`] (before any request).
-    Recover { records: Vec<Record> },
+    Recover { records: Vec<Record>, epoch: u64 },
     /// [`Node::journal_done`].
     JournalDone { token: u64, result: Result<(), Status> },
     /// [`Node::journal_failed`].
@@ -161,7 +173,7 @@ pub enum NodeInput {
     /// [`Node::link_down`].
     LinkDown { id: NodeRef },
     /// [`Node::takeover_done`].
-    TakeoverDone { node: String, result: Result<(u32, Vec<Record>), String> },
+    TakeoverDone { node: String, result: Result<JournalRead, String> },
     /// [`Node::claimed`].
     Claimed { range: String, result: Result<crate::authority::Claim, String> },
     /// [`Node::role_lost`].
@@ -338,6 +350,12 @@ pub enum ToRouter {
         /// forgotten there again. Empty from a reader of another node's
         /// journal (it finishes them there).
         aborted: Vec<Tid>,
+        /// The journal's owner epoch when the sender opened it (0 when not
+        /// `read`). A router takes the highest epoch's announcement for
+        /// who answers for the journal: a node fenced right after it
+        /// restarted on its journal may announce it after the reader that
+        /// fenced it did (simulator seed 9455).
+        epoch: u64,
     },
     PartitionDown {
         facility: String,
@@ -752,8 +770,8 @@ impl Node {
     ) -> Option<Result<String, crate::protocol::admin::AdminError>> {
         match input {
             NodeInput::Request { conn, req } => self.handle_request(now, conn, req),
-            NodeInput::Recover { records } => {
-                self.recover(now, &records);
+            NodeInput::Recover { records, epoch } => {
+                self.recover(now, epoch, &records);
             }
             NodeInput::JournalDone { token, result } => self.journal_done(now, token, result),
             NodeInput::JournalFailed { tids, status } => self.journal_failed(now, tids, status),
@@ -774,10 +792,13 @@ impl Node {
     }
 
     /// Rebuild state from recovered journal records (before any request).
-    /// Returns the number of committed transactions to replay to servers.
-    pub fn recover(&mut self, now: Instant, records: &[Record]) -> usize {
+    /// `epoch`: the journal's owner epoch this open claimed (it orders this
+    /// node's own announcement of its journal against a reader's takeover:
+    /// `ToRouter::TookOver::epoch`). Returns the number of committed
+    /// transactions to replay to servers.
+    pub fn recover(&mut self, now: Instant, epoch: u64, records: &[Record]) -> usize {
         let mut ctx = ctx!(self, now);
-        let n = self.be.recover(&mut ctx, records);
+        let n = self.be.recover(&mut ctx, epoch, records);
         self.run(now);
         n
     }
@@ -918,7 +939,7 @@ impl Node {
         self.run(now);
     }
 
-    pub fn takeover_done(&mut self, now: Instant, node: &str, result: Result<(u32, Vec<Record>), String>) {
+    pub fn takeover_done(&mut self, now: Instant, node: &str, result: Result<JournalRead, String>) {
         let mut ctx = ctx!(self, now);
         self.be.takeover_done(&mut ctx, node, result);
         self.run(now);

@@ -445,7 +445,7 @@ fn recovery_replays_committed_work_in_order_and_aborts_the_undecided() {
     // partition-2 branch was never acknowledged, so t1 is not done.)
     let records = h.records();
     let mut r = Harness::journaled();
-    assert_eq!(r.node.recover(r.now, &records), 2);
+    assert_eq!(r.node.recover(r.now, 1, &records), 2);
     r.out();
     assert_eq!(r.kinds(t3), vec![RecordKind::Abort, RecordKind::Done]);
     let d = r.server(30, range(0, 100), 0);
@@ -524,7 +524,7 @@ fn committed_work_that_keeps_killing_servers_is_set_aside_and_stays_so_after_a_r
     // After a restart it is not replayed: it waits for an operator.
     let records = h.records();
     let mut r = Harness::journaled();
-    assert_eq!(r.node.recover(r.now, &records), 0);
+    assert_eq!(r.node.recover(r.now, 1, &records), 0);
     assert_eq!(r.node.be.exceptions.len(), 1);
     let (rows, _) = r.node.show_transactions(r.now);
     assert_eq!(rows.len(), 1);
@@ -755,7 +755,7 @@ fn records_are_byte_identical_to_the_old_format_and_old_journals_recover() {
         rec(t3, RecordKind::Vote, vec![1]),
     ];
     let mut r = Harness::journaled();
-    assert_eq!(r.node.recover(r.now, &old), 1, "t1 is replayed");
+    assert_eq!(r.node.recover(r.now, 1, &old), 1, "t1 is replayed");
     r.out();
     assert_eq!(r.kinds(t2), vec![RecordKind::Abort, RecordKind::Done], "t2 is presumed aborted");
     assert!(r.kinds(t3).is_empty(), "t3 is in doubt: nothing written");

@@ -27,7 +27,7 @@ use crate::MAX_MSGLEN;
 /// several key ranges (the keeper hands on what it does not serve).
 /// 7: the frontend's drive number of a transaction goes with `Start`,
 /// `Msg` and a probe's `Inquire`; `DrivenElsewhere` answers an older one.
-pub const PEER_VERSION: u8 = 7;
+pub const PEER_VERSION: u8 = 8;
 /// Largest frame between nodes: a message of `RTR_MAX_MSGLEN` plus headers,
 /// or a handshake with many facility definitions.
 pub const MAX_PEER_FRAME: usize = 1 << 20;
@@ -450,12 +450,13 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.bytes(data);
                 w.u8(u8::from(*to_servers));
             }
-            ToRouter::TookOver { node, committed, read, aborted } => {
+            ToRouter::TookOver { node, committed, read, aborted, epoch } => {
                 w.u8(TR_TOOKOVER);
                 w.str(node);
                 tid_list(w, committed);
                 w.u8(u8::from(*read));
                 tid_list(w, aborted);
+                w.u64(*epoch);
             }
             ToRouter::Acked { tids } => {
                 w.u8(TR_ACKED);
@@ -676,7 +677,8 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             let committed = read_tid_list(r)?;
             let read = r.u8()? != 0;
             let aborted = read_tid_list(r)?;
-            Internal::Tr(ToRouter::TookOver { node, committed, read, aborted })
+            let epoch = r.u64()?;
+            Internal::Tr(ToRouter::TookOver { node, committed, read, aborted, epoch })
         }
         TR_ACKED => Internal::Tr(ToRouter::Acked { tids: read_tid_list(r)? }),
         BE_FORGET => Internal::Be(ToBackend::Forget { tids: read_tid_list(r)? }),

@@ -99,7 +99,7 @@ impl Driver {
                 for cut in &rec.cuts {
                     crate::rtr_log!(Warn, "rtr node: journal recovery {cut}");
                 }
-                let n = node.recover(Instant::now(), &rec.records);
+                let n = node.recover(Instant::now(), rec.epoch, &rec.records);
                 // However this node loses its journal, even while idle, it
                 // stops (and closes its links) at once.
                 let (lost, dir) = (back.clone(), jc.dir.clone());
@@ -456,7 +456,7 @@ impl Driver {
     /// later writes fail), recover it, and keep it as journal `jid` until
     /// its transactions are finished. Runs on the node thread: new work
     /// for the partitions waits meanwhile, as RTR's does.
-    fn take_over(&mut self, node: &str, jid: u32) -> Result<(u32, Vec<journal::Record>), String> {
+    fn take_over(&mut self, node: &str, jid: u32) -> Result<crate::node::JournalRead, String> {
         let t0 = Instant::now();
         let root = self
             .peer_journals
@@ -483,7 +483,7 @@ impl Driver {
             rec.records.len()
         );
         self.adopted.insert(jid, j);
-        Ok((jid, rec.records))
+        Ok(crate::node::JournalRead { jid, epoch: rec.epoch, records: rec.records })
     }
 }
 

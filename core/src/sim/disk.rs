@@ -102,7 +102,7 @@ impl Disk {
         name: &str,
         holder: Holder,
         rng: &mut Rng,
-    ) -> Result<(Vec<Record>, Option<Holder>), DiskError> {
+    ) -> Result<(Vec<Record>, Option<Holder>, u64), DiskError> {
         let j = self.journals.get_mut(name).ok_or(DiskError::Missing)?;
         let fenced = j.holder;
         if fenced.is_some() {
@@ -110,7 +110,7 @@ impl Disk {
         }
         j.holder = Some(holder);
         j.epoch += 1;
-        Ok((j.recovered(), fenced))
+        Ok((j.recovered(), fenced, j.epoch))
     }
 
     /// A process died: everything it held is released, its unsynced
@@ -242,8 +242,9 @@ mod tests {
         d.open("be", (0, 1, 0)).unwrap();
         d.append("be", (0, 1, 0), vec![rec(1)], true, vec![1]).unwrap();
         // Taken over before the sync completed: the sync reports fenced.
-        let (recs, fenced) = d.take_over("be", (1, 1, 5), &mut rng).unwrap();
+        let (recs, fenced, epoch) = d.take_over("be", (1, 1, 5), &mut rng).unwrap();
         assert!(recs.len() <= 1);
+        assert_eq!(epoch, 2, "the open claimed 1, the takeover 2");
         assert_eq!(fenced, Some((0, 1, 0)));
         let fenced = d.sync_done("be").unwrap();
         assert!(matches!(fenced, Err(PendingSync { holder: (0, 1, 0), .. })), "the old holder's sync fails");

@@ -139,9 +139,9 @@ impl Journals {
     }
 
     /// A node process opens (creating it the first time) its own journal.
-    pub fn open_own(&mut self, name: &str, holder: Holder) -> Result<Vec<Record>, String> {
+    pub fn open_own(&mut self, name: &str, holder: Holder) -> Result<(Vec<Record>, u64), String> {
         match self {
-            Journals::Records(d) => d.open(name, holder).map(|(r, _)| r).map_err(|e| format!("{e:?}")),
+            Journals::Records(d) => d.open(name, holder).map_err(|e| format!("{e:?}")),
             Journals::Real(r) => {
                 let fs = r.devices.entry(name.to_string()).or_insert_with(|| new_device(name)).clone();
                 if r.open.contains_key(name) {
@@ -152,7 +152,7 @@ impl Journals {
                 let (j, rec) = SteppedJournal::open_or_create(fs.storage(), &config()).map_err(|e| why(&e))?;
                 fs.note(|| format!("opened by {holder:?}: epoch {}", j.epoch()));
                 r.open.insert(name.to_string(), Open { holder, j, queue: Vec::new() });
-                Ok(rec.records)
+                Ok((rec.records, rec.epoch))
             }
         }
     }
@@ -164,7 +164,7 @@ impl Journals {
         name: &str,
         holder: Holder,
         rng: &mut Rng,
-    ) -> Result<(Vec<Record>, Option<Holder>), String> {
+    ) -> Result<(Vec<Record>, Option<Holder>, u64), String> {
         match self {
             Journals::Records(d) => d.take_over(name, holder, rng).map_err(|e| format!("{e:?}")),
             Journals::Real(r) => {
@@ -180,7 +180,7 @@ impl Journals {
                 if let Some(o) = old {
                     r.fenced.entry(name.to_string()).or_default().push(o);
                 }
-                Ok((rec.records, fenced))
+                Ok((rec.records, fenced, rec.epoch))
             }
         }
     }

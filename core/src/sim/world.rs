@@ -662,7 +662,7 @@ impl World {
         node.set_facilities(self.nodes[i].table.clone());
         let records = if self.nodes[i].backend {
             match self.disk.open_own(&self.nodes[i].name.clone(), (i, inc, 0)) {
-                Ok(records) => records,
+                Ok(opened) => opened,
                 Err(e) => {
                     // Held by the node that took it over: try again later,
                     // as a supervisor would.
@@ -673,8 +673,9 @@ impl World {
                 }
             }
         } else {
-            Vec::new()
+            (Vec::new(), 0)
         };
+        let (records, epoch) = records;
         let n = &mut self.nodes[i];
         n.inc = inc;
         n.next_ref = 1;
@@ -690,7 +691,7 @@ impl World {
             // The first incarnation of the recorded node, from its start.
             self.recording = Some((i, inc));
         }
-        self.input(i, NodeInput::Recover { records });
+        self.input(i, NodeInput::Recover { records, epoch });
         if self.faults_on && self.cfg.faults.has(Faults::CRASH) && self.rng.chance(0.1) {
             // A crash during recovery or while links come up.
             let d = self.rng.below(200 * MS);
@@ -768,13 +769,13 @@ impl World {
             Err("this node has no shared journal directory".to_string())
         } else {
             match self.disk.take_over(&lost, (i, inc, jid), &mut self.rng) {
-                Ok((records, fenced)) => {
+                Ok((records, fenced, epoch)) => {
                     self.fenced(fenced);
                     self.trace.note(
                         self.now,
                         format!("{} took over the journal of {lost} ({} records)", self.nodes[i].name, records.len()),
                     );
-                    Ok((jid, records))
+                    Ok(crate::node::JournalRead { jid, epoch, records })
                 }
                 Err(e) => Err(format!("cannot take over {lost}: {e}")),
             }
@@ -1378,7 +1379,7 @@ impl World {
                 if !bes.is_empty() {
                     let name = self.nodes[bes[self.rng.index(bes.len())]].name.clone();
                     self.trace.note(self.now, format!("operator: rtr journal takeover --force {name}"));
-                    if let Ok((_, fenced)) = self.disk.take_over(&name, (usize::MAX, 0, 0), &mut self.rng) {
+                    if let Ok((_, fenced, _)) = self.disk.take_over(&name, (usize::MAX, 0, 0), &mut self.rng) {
                         self.fenced(fenced);
                     }
                     let _ = self.disk.release(usize::MAX, 0, 0);

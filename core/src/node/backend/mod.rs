@@ -284,6 +284,12 @@ pub struct Backend {
     restarted: bool,
     /// Routers (by name) told of `restart_committed`.
     restart_told: super::Set<String>,
+    /// The owner epoch this node's open of its own journal claimed, and
+    /// the one each takeover of a lost node's journal claimed (by journal
+    /// id): sent in `TookOver`, they let a router order announcements of
+    /// one journal by different holders.
+    own_epoch: u64,
+    read_epochs: Map<u32, u64>,
 }
 
 impl Backend {
@@ -392,7 +398,13 @@ impl Backend {
             let node = ctx.topo.name(LOCAL).to_string();
             let mut aborted: Vec<Tid> = self.answerable_aborts.iter().copied().collect();
             aborted.sort();
-            let m = ToRouter::TookOver { node, committed: self.restart_committed.clone(), read: true, aborted };
+            let m = ToRouter::TookOver {
+                node,
+                committed: self.restart_committed.clone(),
+                read: true,
+                aborted,
+                epoch: self.own_epoch,
+            };
             ctx.to_router(id, m);
         }
         // Journals of lost nodes this node holds: the router learns who
@@ -405,9 +417,10 @@ impl Backend {
             held.sort();
             for (node, jid) in held {
                 let committed = self.read_committed.get(jid).cloned().unwrap_or_default();
+                let epoch = self.read_epochs.get(jid).copied().unwrap_or(0);
                 ctx.to_router(
                     id,
-                    ToRouter::TookOver { node: node.clone(), committed, read: true, aborted: Vec::new() },
+                    ToRouter::TookOver { node: node.clone(), committed, read: true, aborted: Vec::new(), epoch },
                 );
             }
         }

@@ -7,7 +7,7 @@ use super::branches::Branch;
 use super::commit::Finishing;
 use super::{Backend, Exception, PartRole};
 use crate::journal::Record;
-use crate::node::{Callout, Ctx, NodeRef, PartId, ToRouter, LOCAL};
+use crate::node::{Callout, Ctx, JournalRead, NodeRef, PartId, ToRouter, LOCAL};
 use crate::protocol::admin::AdminError;
 use crate::protocol::Bytes;
 use crate::status::Status;
@@ -56,8 +56,9 @@ pub(super) struct RecoveredTx {
 impl Backend {
     /// Rebuild from the journal at start-up, before any channel opens.
     /// Returns the number of committed transactions waiting to be replayed.
-    pub fn recover(&mut self, ctx: &mut Ctx, records: &[Record]) -> usize {
+    pub fn recover(&mut self, ctx: &mut Ctx, epoch: u64, records: &[Record]) -> usize {
         self.restarted = true;
+        self.own_epoch = epoch;
         self.restart_committed = committed_tids(records);
         self.remember_committed(&self.restart_committed.clone());
         self.remember_aborted(&aborted_tids(records));
@@ -92,14 +93,14 @@ impl Backend {
     /// servers ahead of new work, its undecided ones rolled back; the
     /// partitions that waited for it become active, and the routers learn
     /// which commits it held.
-    pub fn takeover_done(&mut self, ctx: &mut Ctx, node: &str, result: Result<(u32, Vec<Record>), String>) {
+    pub fn takeover_done(&mut self, ctx: &mut Ctx, node: &str, result: Result<JournalRead, String>) {
         let waiting: Vec<PartId> = self
             .parts
             .iter()
             .filter(|(_, p)| p.role == PartRole::Recovering(node.to_string()))
             .map(|(id, _)| *id)
             .collect();
-        let (jid, records) = match result {
+        let JournalRead { jid, epoch, records } = match result {
             Ok(r) => r,
             Err(why) => {
                 for id in waiting {
@@ -109,6 +110,7 @@ impl Backend {
             }
         };
         self.adopted.insert(node.to_string(), jid);
+        self.read_epochs.insert(jid, epoch);
         let committed = self.ingest(ctx, jid, &records);
         self.read_committed.insert(jid, committed.clone());
         let mut facilities: Vec<String> = Vec::new();
@@ -127,6 +129,7 @@ impl Backend {
                     committed: committed.clone(),
                     read: true,
                     aborted: Vec::new(),
+                    epoch,
                 };
                 ctx.to_router(r, m);
             }
@@ -334,6 +337,7 @@ impl Backend {
 
     pub(super) fn release_adopted(&mut self, ctx: &mut Ctx, jid: u32) {
         self.adopted.retain(|_, j| *j != jid);
+        self.read_epochs.remove(&jid);
         self.read_committed.remove(&jid);
         ctx.output(crate::node::Output::Release { jid });
     }
@@ -378,7 +382,13 @@ impl Backend {
         }
         self.set_active(ctx, part);
         for r in ctx.topo.routers(&facility) {
-            let m = ToRouter::TookOver { node: node.clone(), committed: Vec::new(), read: false, aborted: Vec::new() };
+            let m = ToRouter::TookOver {
+                node: node.clone(),
+                committed: Vec::new(),
+                read: false,
+                aborted: Vec::new(),
+                epoch: 0,
+            };
             ctx.to_router(r, m);
         }
         Ok(format!(

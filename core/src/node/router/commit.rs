@@ -277,6 +277,7 @@ impl Router {
     /// (an operator went on without that journal): nothing is known of
     /// them, and they wait (a client hears nothing false) until the lost
     /// node starts again on its journal and reports it.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn took_over(
         &mut self,
         ctx: &mut Ctx,
@@ -285,25 +286,47 @@ impl Router {
         committed: &[Tid],
         aborted: &[Tid],
         read: bool,
+        epoch: u64,
     ) {
-        if read {
-            let reader = ctx.topo.name(took).to_string();
+        let reader = ctx.topo.name(took).to_string();
+        if read && reader == node {
+            // The node restarted: it holds no other node's journal any
+            // more, whatever the epoch of its own. What it read in its
+            // earlier life is not its to answer for (it reports any it
+            // takes over again). Kept, a probe took the restarted reader's
+            // "unknown" for the lost nodes', and went on while another
+            // router held a commit of one of them, durable nowhere, that
+            // it later handed to that node (simulator seed 10579, two
+            // routers: a disagreement).
+            self.journals_read.retain(|_, r| r != node);
+        }
+        // Who holds the journal is the highest epoch's announcement. A node
+        // fenced right after it restarted on its journal may announce it
+        // after the reader that fenced it did: taken for the newer, the
+        // router forgot the reader and waited for ever for the fenced node,
+        // which could not start again while the reader held its journal
+        // (simulator seed 9455, one router: no outcome).
+        let stale = read && self.journal_epochs.get(node).is_some_and(|e| *e > epoch);
+        if read && !stale {
+            self.journal_epochs.insert(node.to_string(), epoch);
+        }
+        if read && stale {
+            ctx.log(format!(
+                "{reader} reports the journal of {node} at epoch {epoch}, taken over since (epoch {}): it does not \
+                 answer for it",
+                self.journal_epochs.get(node).copied().unwrap_or(0)
+            ));
+        }
+        if read && !stale {
             if reader != node {
                 self.journals_read.insert(node.to_string(), reader);
             } else {
                 // The node itself, restarted on its journal: it answers
                 // for itself again. (Not on any announcement from it: a
                 // life fenced by a reader still announces itself before it
-                // learns so, simulator seed 5393.)
+                // learns so, simulator seed 5393; and not on a stale one,
+                // above.)
                 self.journals_read.remove(node);
-                // And it holds no other node's journal any more: what it
-                // read in its earlier life is not its to answer for (it
-                // reports any it takes over again). Kept, a probe took the
-                // restarted reader's "unknown" for the lost nodes', and
-                // went on while another router held a commit of one of
-                // them, durable nowhere, that it later handed to that node
-                // (simulator seed 10579, two routers: a disagreement).
-                self.journals_read.retain(|_, reader| reader != node);
             }
             // Inquiries waiting for `node` hear from the one that read its
             // journal instead (asked again: it may have answered before

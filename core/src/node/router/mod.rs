@@ -132,6 +132,9 @@ pub struct Router {
     /// again (it restarted on it), and when the reader reports its own (it
     /// restarted, holding no other node's journal any more).
     journals_read: Map<String, String>,
+    /// The highest owner epoch announced (`TookOver`) for each journal, by
+    /// node name: an announcement under a lower one is stale.
+    journal_epochs: Map<String, u64>,
     /// How this router ended its recent transactions (bounded, oldest
     /// forgotten first; kept only with peers: only another node asks). A
     /// frontend that drives a committed one again, or a backend in doubt
@@ -239,8 +242,8 @@ impl Router {
             }
             ToRouter::Adopted { tid, part } => self.adopted(ctx, tid, (from, part)),
             ToRouter::Acked { tids } => self.acked(ctx, tids),
-            ToRouter::TookOver { node, committed, read, aborted } => {
-                self.took_over(ctx, from, &node, &committed, &aborted, read)
+            ToRouter::TookOver { node, committed, read, aborted, epoch } => {
+                self.took_over(ctx, from, &node, &committed, &aborted, read, epoch)
             }
             ToRouter::Inquire { tid, facility } => self.inquire(ctx, from, tid, facility),
             ToRouter::Inquired { tid, parts, state } => self.inquired(ctx, from, tid, parts, state),
@@ -732,7 +735,8 @@ impl Router {
                 // keeper). They waited for ever for a second report
                 // (simulator seed 10283, two routers: no outcome, two of
                 // three ranges never applied).
-                self.took_over(ctx, reader, name, &[], &[], true);
+                let epoch = self.journal_epochs.get(name).copied().unwrap_or(0);
+                self.took_over(ctx, reader, name, &[], &[], true, epoch);
             }
         }
         for (facility, part) in downs {

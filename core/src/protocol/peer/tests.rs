@@ -142,11 +142,17 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
         ("tr-driven-elsewhere", tr(ToRouter::DrivenElsewhere { tid: t(1), part: 3, drive: 1 })),
         (
             "tr-took-over",
-            tr(ToRouter::TookOver { node: "be1".into(), committed: vec![t(1), t(2)], read: true, aborted: vec![t(3)] }),
+            tr(ToRouter::TookOver {
+                node: "be1".into(),
+                committed: vec![t(1), t(2)],
+                read: true,
+                aborted: vec![t(3)],
+                epoch: 7,
+            }),
         ),
         (
             "tr-took-over-none",
-            tr(ToRouter::TookOver { node: "be1".into(), committed: vec![], read: false, aborted: vec![] }),
+            tr(ToRouter::TookOver { node: "be1".into(), committed: vec![], read: false, aborted: vec![], epoch: 0 }),
         ),
         (
             "tr-broadcast",
