@@ -3624,3 +3624,54 @@ fn a_late_announcement_of_a_journal_under_an_older_epoch_does_not_replace_its_re
     let heard: Vec<_> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
     assert_eq!(heard, vec![MsgType::Rejected], "the probe ended on be2's answer for be");
 }
+
+/// A node that finished its own branch of a transaction and then reads a
+/// lost node's journal holding another branch of it in doubt says
+/// `Durable` only once that copy's commit is written into that journal.
+/// t1 spans be (lower range) and be2 (upper); both vote durably, tr1
+/// commits, be finishes its branch, and the outcome to be2 is lost with
+/// be2. be, standby for the upper range, takes be2's journal over (t1 in
+/// doubt there); tr1 tells be the commit. be answered `Durable` at once
+/// from its own finished branch, before the copy's commit record was
+/// durable: the client heard "accepted" and the other participants were
+/// let forget a commit the copy's journal never got (simulator seed
+/// 12269, two routers: accepted, never applied on the upper range).
+#[test]
+fn a_node_is_durable_for_a_read_journals_in_doubt_copy_only_once_its_commit_is_written() {
+    let mut c = ready();
+    c.open_upper_be2();
+    let standby_upper = Request::Open {
+        chan: 2,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(1001, 2000),
+    };
+    c.req(BE, SERVER, standby_upper);
+    c.take(BE, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.server_accept(1, t1);
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    // Both votes durable; tr1 commits; be makes it durable and finishes,
+    // the outcome to be2 is lost with be2.
+    c.sync_unpumped();
+    c.pump_only(BE, TR1);
+    c.pump_only(BE2, TR1);
+    assert!(!c.take_wire(TR1, BE2).is_empty(), "the outcome to be2 was on its way");
+    c.pump();
+    c.sync();
+    c.ack(1, t1);
+    assert!(c.take(FE, CLIENT).iter().all(|x| x.1 != MsgType::Accepted), "be2's branch is not durable yet");
+    c.kill(BE2);
+    // be holds be2's journal, t1 in doubt there, and hears tr1's commit.
+    assert!(c.adopted_writes.iter().any(|(n, jid, _)| *n == BE && *jid != 0), "the copy's commit is on its way");
+    assert_eq!(
+        c.take(FE, CLIENT).iter().filter(|x| x.1 == MsgType::Accepted).count(),
+        0,
+        "not durable in be2's journal yet: the client waits"
+    );
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+}

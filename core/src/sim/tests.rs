@@ -259,6 +259,10 @@ fn once_known_runs_pass() {
         // it after the reader that fenced it: the router forgot the reader
         // and waited for ever (9455: `TookOver` carries the epoch now).
         (9455, 1, Faults::ALL),
+        // A node that had finished its own branch said `Durable` at once
+        // for a read journal's in-doubt copy whose commit was still being
+        // written there (12269: accepted, never applied on that range).
+        (12269, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

@@ -99,8 +99,13 @@ impl Backend {
             }
         }
         self.maybe_done(ctx, tid);
-        for r in routers {
-            ctx.to_router(*r, ToRouter::Durable { tid });
+        // With an in-doubt copy of `tid` from a read journal still being
+        // committed there, `resolved` says `Durable` once it is: the router
+        // counts one `Durable` per node.
+        if !self.copies_resolving(tid) {
+            for r in routers {
+                ctx.to_router(*r, ToRouter::Durable { tid });
+            }
         }
         self.replay_parked(ctx, parked);
     }
@@ -205,6 +210,13 @@ impl Backend {
         }
     }
 
+    /// In-doubt copies of `tid` from read journals whose commit records are
+    /// on their way (`in_doubt_outcome`): this node is not durable for
+    /// `tid` before they are.
+    pub(super) fn copies_resolving(&self, tid: Tid) -> bool {
+        self.resolving.values().any(|r| r.tid == tid)
+    }
+
     /// A server acknowledged a committed branch.
     pub(super) fn acked(&mut self, ctx: &mut Ctx, tid: Tid) {
         if let Some(f) = self.finishing.get_mut(&tid) {
@@ -303,7 +315,7 @@ impl Backend {
         let before = mine.len();
         mine.retain(|p| self.branches.get(&(tid, *p)).is_some_and(|b| b.committed.is_none()));
         if mine.is_empty() && before > 0 {
-            if accepted {
+            if accepted && !self.copies_resolving(tid) {
                 ctx.to_router(from, ToRouter::Durable { tid });
             }
             return;
@@ -311,7 +323,17 @@ impl Backend {
         if mine.is_empty() {
             // Nothing of it here any more: decided already.
             match self.decided.get(&tid) {
-                Some(d) if d.committed && accepted => ctx.to_router(from, ToRouter::Durable { tid }),
+                // Not while an in-doubt copy's commit is being written into
+                // the journal it came from (`in_doubt_outcome`, just
+                // before): said at once, the router took that copy for
+                // durable, told the client, and let the other participants
+                // forget the commit, which the copy's journal then never
+                // got (simulator seed 12269, two routers: accepted, never
+                // applied on the copy's key range). `resolved` says it.
+                Some(d) if d.committed && accepted && !self.copies_resolving(tid) => {
+                    ctx.to_router(from, ToRouter::Durable { tid })
+                }
+                Some(d) if d.committed && accepted => {}
                 Some(d) if d.committed != accepted => {
                     ctx.log(format!(
                         "router {} decided {tid} {} but it was {} here; the later decision is ignored",

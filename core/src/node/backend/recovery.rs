@@ -485,8 +485,9 @@ impl Backend {
                     self.dispatch(ctx, part);
                 }
                 // Durable here once every copy's commit is (another
-                // journal's may still be on its way).
-                if !self.resolving.values().any(|r| r.tid == tid) {
+                // journal's may still be on its way), and this node's own
+                // branches' commit too (`commit` says it otherwise).
+                if !self.copies_resolving(tid) && !self.committing_tx.contains_key(&tid) {
                     ctx.to_router(router, ToRouter::Durable { tid });
                 }
                 if d.jid != 0 {
