@@ -3675,3 +3675,51 @@ fn a_node_is_durable_for_a_read_journals_in_doubt_copy_only_once_its_commit_is_w
     c.sync();
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
 }
+
+/// An operator's retry presents again a transaction the retry limit set
+/// aside before the node restarted, from what its journal holds: its
+/// messages, uncertain, with the commit; the server's acknowledgement
+/// finishes it (`Applied`). It used to answer "not supported": the
+/// simulator's operator retried such a commit after the faults and it
+/// stayed set aside, never applied, though its client had heard it
+/// committed (seed 12430, two routers).
+#[test]
+fn an_operator_retries_a_commit_set_aside_before_the_node_restarted() {
+    use crate::journal::RecordKind;
+    use crate::protocol::admin::TxChange;
+    use crate::txrecord::TxRecord;
+    let mut c = ready();
+    let t1 = c.tid();
+    let recs = [
+        TxRecord::Msg { facility: "F".into(), data: msg(5, "one") },
+        TxRecord::Vote { durable: true },
+        TxRecord::Commit { reason: 3 },
+        TxRecord::Exception { status: Status::Retrylimit.code(), strikes: 2, committed: true },
+    ];
+    c.kill(BE);
+    for rec in recs {
+        let (kind, payload) = rec.encode();
+        c.journals[BE].push(Record { epoch: 1, tid: t1, kind, payload });
+    }
+    c.restart(BE);
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    c.sync();
+    assert!(c.take(BE, SERVER).iter().all(|x| x.2 != Some(t1)), "set aside: not presented by itself");
+    assert_eq!(c.node(BE).exception_tids(), vec![t1]);
+    let now = c.now;
+    let said = c.node(BE).set_transaction(now, t1, TxChange::Retry).expect("retried");
+    assert!(said.contains("presented again"), "{said}");
+    c.pump();
+    let s = c.take(BE, SERVER);
+    assert_eq!(
+        s.iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect::<Vec<_>>(),
+        vec![MsgType::Msg1Uncertain, MsgType::Accepted],
+        "{s:?}"
+    );
+    assert!(c.node(BE).exception_tids().is_empty());
+    c.ack(1, t1);
+    assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Applied));
+    // Retried again, it is no longer set aside.
+    let now = c.now;
+    assert_eq!(c.node(BE).set_transaction(now, t1, TxChange::Retry).unwrap_err().code(), "NOSUCHTX");
+}

@@ -131,10 +131,9 @@ impl Backend {
             ))),
             TxChange::Retry => {
                 let Some(b) = self.branches.get_mut(&(tid, e.part)) else {
-                    return Err(AdminError::Unsupported(format!(
-                        "transaction {tid} was set aside before this node started; presenting it again from the \
-                         journal is not supported yet (forget it, or apply it by hand)"
-                    )));
+                    // Set aside before this node started: presented again
+                    // from what its journal holds.
+                    return self.retry_recovered(ctx, at);
                 };
                 b.strikes = 0;
                 b.server = None;

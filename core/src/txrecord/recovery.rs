@@ -343,6 +343,9 @@ pub struct SetAsideTx {
     pub tid: Tid,
     pub facility: String,
     pub strikes: u32,
+    /// Its messages and commit reason: what an operator's retry presents.
+    pub msgs: Vec<Bytes>,
+    pub reason: u32,
 }
 
 /// What a journal's records leave recovery to do.
@@ -378,7 +381,13 @@ pub fn scan_records(records: &[Record]) -> Scan {
             TxFate::Done => {}
             TxFate::Answerable => scan.answerable.push((tid, facility)),
             TxFate::AbortAnswerable => scan.answerable_aborts.push(tid),
-            TxFate::SetAside => scan.set_aside.push(SetAsideTx { tid, facility, strikes: set_aside.unwrap_or(0) }),
+            TxFate::SetAside => scan.set_aside.push(SetAsideTx {
+                tid,
+                facility,
+                strikes: set_aside.unwrap_or(0),
+                msgs,
+                reason: commit.map_or(0, |c| c.reason),
+            }),
             TxFate::Replay => {
                 // Replay implies a commit (see `fate`).
                 if let Some(CommitAt { at, reason }) = commit {

@@ -324,7 +324,15 @@ impl Backend {
             let rec = TxRecord::Exception { status: Status::Retrylimit.code(), strikes, committed };
             ctx.journal(vec![(tid, rec)], false, None);
         }
-        self.exceptions.push(Exception { tid, facility: facility.to_string(), part, committed, undecided, strikes });
+        self.exceptions.push(Exception {
+            tid,
+            facility: facility.to_string(),
+            part,
+            committed,
+            undecided,
+            strikes,
+            recovered: None,
+        });
         if committed {
             // Keep the branch (its messages) for the operator; nothing more
             // will present it, and no Done is written.

@@ -171,12 +171,25 @@ pub struct Exception {
     /// until it does). An operator can neither retry nor forget it yet.
     pub undecided: bool,
     pub strikes: u32,
+    /// Recovered from a journal (set aside before a restart; `part` is 0):
+    /// the journal's id here (0: this node's own), and the messages and
+    /// commit reason an operator's retry presents.
+    pub recovered: Option<(u32, Vec<crate::protocol::Bytes>, u32)>,
 }
 
 impl Exception {
-    /// Set aside before the crash (the journal knows no partition: 0).
-    fn recovered(t: crate::txrecord::SetAsideTx) -> Exception {
-        Exception { tid: t.tid, facility: t.facility, part: 0, committed: true, undecided: false, strikes: t.strikes }
+    /// Set aside before the crash (the journal knows no partition: 0), in
+    /// journal `jid` (0: this node's own).
+    fn recovered(jid: u32, t: crate::txrecord::SetAsideTx) -> Exception {
+        Exception {
+            tid: t.tid,
+            facility: t.facility,
+            part: 0,
+            committed: true,
+            undecided: false,
+            strikes: t.strikes,
+            recovered: Some((jid, t.msgs, t.reason)),
+        }
     }
 }
 

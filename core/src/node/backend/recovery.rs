@@ -74,7 +74,7 @@ impl Backend {
         if !scan.release.is_empty() {
             ctx.journal(scan.release, false, None);
         }
-        self.exceptions.extend(scan.set_aside.into_iter().map(Exception::recovered));
+        self.exceptions.extend(scan.set_aside.into_iter().map(|t| Exception::recovered(0, t)));
         let n = scan.replay.len();
         for ReplayTx { tid, facility: fac, msgs, hand_on, reason, .. } in scan.replay {
             self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: msgs.len() });
@@ -217,7 +217,7 @@ impl Backend {
         if !scan.release.is_empty() {
             ctx.journal_to(jid, scan.release);
         }
-        self.exceptions.extend(scan.set_aside.into_iter().map(Exception::recovered));
+        self.exceptions.extend(scan.set_aside.into_iter().map(|t| Exception::recovered(jid, t)));
         let n = scan.replay.len();
         for ReplayTx { tid, facility: fac, mut msgs, hand_on, reason, .. } in scan.replay {
             // Messages the lost node kept to hand on are not handed on
@@ -274,6 +274,50 @@ impl Backend {
             p.waiting.push_back(rtx.tid);
         }
         list.retain(|r| r.msgs.iter().any(Option::is_some));
+    }
+
+    /// An operator's retry of exception `at`, set aside before this node
+    /// started (its journal holds the commit, the messages and the
+    /// `Exception` record): its messages are presented again, uncertain,
+    /// with the commit, to the partitions serving their keys, like any
+    /// recovered commit; its servers' acknowledgements finish it in the
+    /// journal (`Applied`, then `Done` once forgotten). Not done for one
+    /// read from a lost node's journal: that node retries it when it runs
+    /// again. (The simulator's operator retried such a transaction after
+    /// the faults and it stayed set aside, never applied, though its client
+    /// had heard it committed: seed 12430.)
+    pub(in crate::node) fn retry_recovered(&mut self, ctx: &mut Ctx, at: usize) -> Result<String, AdminError> {
+        let tid = self.exceptions[at].tid;
+        let (msgs, reason) = match &self.exceptions[at].recovered {
+            Some((0, msgs, reason)) if !msgs.is_empty() => (msgs.clone(), *reason),
+            Some((0, _, _)) => {
+                return Err(AdminError::Unsupported(format!(
+                    "transaction {tid} was set aside before this node started and its journal holds none of its \
+                     messages: forget it, or apply it by hand"
+                )))
+            }
+            _ => {
+                return Err(AdminError::Unsupported(format!(
+                    "transaction {tid} was set aside in the journal of another node read here: retry it on that \
+                     node once it runs again"
+                )))
+            }
+        };
+        let e = self.exceptions.remove(at);
+        self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: msgs.len() });
+        self.recovered.entry(e.facility.clone()).or_default().push(RecoveredTx {
+            tid,
+            msgs: msgs.into_iter().map(Some).collect(),
+            reason,
+        });
+        let parts: Vec<PartId> = self.parts.keys().copied().collect();
+        for part in parts {
+            self.claim_recovered(part);
+            self.dispatch(ctx, part);
+        }
+        Ok(format!(
+            "transaction {tid} presented again from the journal (uncertain: its servers may have applied some of it)"
+        ))
     }
 
     /// Keep recovered in-doubt transactions until a router decides them;
