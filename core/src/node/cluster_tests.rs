@@ -3723,3 +3723,41 @@ fn an_operator_retries_a_commit_set_aside_before_the_node_restarted() {
     let now = c.now;
     assert_eq!(c.node(BE).set_transaction(now, t1, TxChange::Retry).unwrap_err().code(), "NOSUCHTX");
 }
+
+/// A frontend that drives a transaction again through the router that
+/// has it (their link broke and came back while the router probed it)
+/// re-sends every message from the first: the router places none of them
+/// twice (simulator seed 10146, one router: a debit presented twice to its
+/// server, the books off by its amount).
+#[test]
+fn messages_resent_by_a_drive_again_through_the_same_router_are_placed_once() {
+    let mut c = ready();
+    // t1 goes through tr2; the client asks for the votes.
+    c.cut(FE, TR1);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Prepare { chan: 1, tid: t1, reason: 0 });
+    let s: Vec<_> = c.take(BE, SERVER).into_iter().map(|x| x.1).collect();
+    assert_eq!(s, vec![MsgType::Msg1, MsgType::Prepare]);
+    // tr2 is lost: the frontend drives t1 again through tr1, whose probe
+    // waits for be2 (not linked to it).
+    c.cut(TR1, BE2);
+    c.relink(FE, TR1);
+    c.kill(TR2);
+    c.sync();
+    // Its link to tr1 breaks and comes back: it drives t1 again there,
+    // every message again from the first.
+    c.cut(FE, TR1);
+    c.relink(FE, TR1);
+    c.sync();
+    // be2 links: the probe ends, and t1 goes on at be, whose server has
+    // the debit already and is not given it again.
+    c.relink(TR1, BE2);
+    c.sync();
+    let s: Vec<_> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    assert!(!s.contains(&MsgType::Msgn), "the debit is not presented again: {s:?}");
+    c.server_accept(1, t1);
+    c.sync();
+    let heard: Vec<_> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    assert_eq!(heard, vec![MsgType::Prepared], "{heard:?}");
+}

@@ -504,6 +504,25 @@ impl Router {
     /// waited for ever (simulator: 40 seeds, e.g. 5844, 5231).
     pub(crate) fn backend_linked(&mut self, ctx: &mut Ctx, node: NodeRef, name: &str) {
         self.forgets_linked(ctx.now, name);
+        // Probes and inquiries that wait for this node (missing: not
+        // linked, its journal read by nobody linked) ask it now, whether
+        // or not it has partitions: it answers from its journal. They
+        // waited for a partition of it to be announced, and a node whose
+        // servers had not started left a re-drive's probe waiting for ever.
+        let mut facilities: Vec<String> = ctx
+            .topo
+            .facilities
+            .defs()
+            .filter(|d| ctx.topo.peer_plays(node, d.name(), crate::facility::RoleList::Backend))
+            .map(|d| d.name().to_string())
+            .collect();
+        facilities.sort();
+        if !facilities.is_empty() {
+            for f in &facilities {
+                self.probe_newcomer(ctx, node, f);
+            }
+            self.inquire_newcomer(ctx, node);
+        }
         let mut old: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| *n == name).map(|(r, _)| *r).collect();
         if old.is_empty() {
             return;

@@ -96,6 +96,11 @@ pub(super) struct Tx {
     /// The frontend's drive of it that this router has
     /// (`ToRouter::Start::drive`), sent with its messages and probes.
     drive: u32,
+    /// The client's messages (`Send`) this router has taken, once each,
+    /// over any drive; and how many of the next ones are copies of those
+    /// (a drive again over a new link re-sends them all from the first).
+    sends: u32,
+    resend_skip: u32,
 }
 
 #[derive(Default)]
@@ -193,6 +198,26 @@ impl Router {
 
     /// A message from a role on node `from` (this node: [`super::LOCAL`]).
     pub fn handle(&mut self, ctx: &mut Ctx, from: NodeRef, m: ToRouter) {
+        if let ToRouter::Send { tid, .. } = &m {
+            if let Some(tx) = self.txs.get_mut(tid) {
+                // A frontend driving a transaction again sends every
+                // message of it again, from the first. The ones this router
+                // has already (an earlier drive's, over a link since
+                // broken) are dropped: kept, the work was placed twice (a
+                // transfer applied with its debit doubled, simulator seed
+                // 10146: books off by its amount).
+                if tx.resend_skip > 0 {
+                    tx.resend_skip -= 1;
+                    return;
+                }
+                tx.sends += 1;
+            }
+        }
+        self.handle_msg(ctx, from, m)
+    }
+
+    /// `handle`, for a message taken once already (held ones let go).
+    fn handle_msg(&mut self, ctx: &mut Ctx, from: NodeRef, m: ToRouter) {
         let Some(m) = self.hold(m) else { return };
         match m {
             ToRouter::Start { tid, facility, client, timeout_ms, drive } => {
@@ -359,6 +384,9 @@ impl Router {
             tx.client = client;
             tx.client_gone = false;
             tx.drive = drive;
+            // The messages it re-sends next begin with the ones this
+            // router has (see `handle`).
+            tx.resend_skip = tx.sends;
         }
     }
 
@@ -685,7 +713,7 @@ impl Router {
         }
         let theirs: Vec<Tid> = self.txs.iter().filter(|(_, tx)| tx.fe == node).map(|(t, _)| *t).collect();
         for tid in theirs {
-            self.handle(ctx, node, ToRouter::ClientAbort { tid, status: Status::Reqdied, reason: 0, gone: true });
+            self.handle_msg(ctx, node, ToRouter::ClientAbort { tid, status: Status::Reqdied, reason: 0, gone: true });
         }
         for c in self.committing.values_mut().filter(|c| c.fe == node) {
             c.gone = true;
@@ -787,6 +815,8 @@ impl Router {
             inquirers: Vec::new(),
             redriven: false,
             drive: 0,
+            sends: 0,
+            resend_skip: 0,
         })
     }
 

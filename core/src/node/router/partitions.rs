@@ -210,7 +210,7 @@ impl Router {
             let Some(msgs) = tx.held.take() else { continue };
             let fe = tx.fe;
             for m in msgs {
-                self.handle(ctx, fe, m);
+                self.handle_msg(ctx, fe, m);
             }
         }
     }

@@ -279,7 +279,7 @@ impl Router {
         }
         let fe = tx.fe;
         for m in tx.held.take().unwrap_or_default() {
-            self.handle(ctx, fe, m);
+            self.handle_msg(ctx, fe, m);
         }
     }
 }
