@@ -307,7 +307,10 @@ impl Driver {
     pub(crate) fn flush(&mut self, now: Instant) -> bool {
         self.maintain_roles(now);
         self.node.tick(now);
-        let plan = PassPlan::of(self.node.take_output(), self.append_limit);
+        let mut outputs = self.node.take_output();
+        let plan = PassPlan::of_drained(&mut outputs, self.append_limit);
+        // The emptied vector holds the next pass's outputs.
+        self.node.reuse_output(outputs);
         for text in plan.logs {
             crate::rtr_log!(Info, "rtr node: {text}");
         }

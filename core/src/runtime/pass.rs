@@ -53,7 +53,20 @@ pub(crate) struct Append {
 
 impl Append {
     fn empty(new_tx: bool) -> Append {
-        Append { entries: Vec::new(), sync: false, tokens: Vec::new(), tids: Vec::new(), bytes: 0, new_tx }
+        Append::with_room(new_tx, Room::default())
+    }
+
+    /// An empty append with room for `room`'s records and outputs (what
+    /// the pass will put in it, at most: see [`Room`]).
+    fn with_room(new_tx: bool, room: Room) -> Append {
+        Append {
+            entries: Vec::with_capacity(room.entries),
+            sync: false,
+            tokens: Vec::with_capacity(room.tokens),
+            tids: Vec::with_capacity(room.entries),
+            bytes: 0,
+            new_tx,
+        }
     }
 
     /// Add one output's records.
@@ -66,7 +79,12 @@ impl Append {
                 self.tids.push(e.0);
             }
         }
-        self.entries.extend(entries);
+        if self.entries.is_empty() && self.entries.capacity() < entries.len() {
+            // Nothing to keep: take the output's vector as it is.
+            self.entries = entries;
+        } else {
+            self.entries.extend(entries);
+        }
     }
 
     /// The completion tokens, if the node waits for this append.
@@ -89,20 +107,35 @@ struct Packer {
     done: Vec<Append>,
     /// The append being filled: [other records, new transactions].
     open: [Option<Append>; 2],
+    /// What the pass has of each kind, for the first append of each: one
+    /// allocation of the right size instead of a vector doubling its way
+    /// up through a pass's records (reallocations showed in profiles of
+    /// the node thread at 32 clients). Later appends of a kind (past the
+    /// size limit) start empty.
+    room: [Room; 2],
+}
+
+/// Records and completion tokens an append will hold, at most.
+#[derive(Clone, Copy, Debug, Default)]
+struct Room {
+    entries: usize,
+    tokens: usize,
 }
 
 impl Packer {
-    fn new(limit: u64) -> Packer {
-        Packer { limit, done: Vec::new(), open: [None, None] }
+    fn new(limit: u64, room: [Room; 2]) -> Packer {
+        Packer { limit, done: Vec::new(), open: [None, None], room }
     }
 
     fn add(&mut self, entries: Vec<Entry>, sync: bool, token: Option<u64>, new_tx: bool) {
         let size = size_of(&entries);
-        let slot = &mut self.open[usize::from(new_tx)];
+        let kind = usize::from(new_tx);
+        let slot = &mut self.open[kind];
         if slot.as_ref().is_some_and(|a| a.bytes + size > self.limit) {
             self.done.extend(slot.take());
         }
-        slot.get_or_insert_with(|| Append::empty(new_tx)).add(entries, size, sync, token);
+        let room = &mut self.room[kind];
+        slot.get_or_insert_with(|| Append::with_room(new_tx, std::mem::take(room))).add(entries, size, sync, token);
     }
 
     /// The appends in the order to issue them: new transactions last, so
@@ -175,10 +208,58 @@ impl PassPlan {
     /// `append_limit` bytes each (`JournalConfig::max_append_bytes`;
     /// `u64::MAX` without a journal).
     pub(crate) fn of(outputs: impl IntoIterator<Item = Output>, append_limit: u64) -> PassPlan {
-        let mut plan = PassPlan::default();
-        let mut own = Packer::new(append_limit);
-        // Where each connection's deliveries are in `plan.deliveries`.
+        PassPlan::sized(outputs, append_limit, [Room::default(); 2], Vec::new(), FxHashMap::default())
+    }
+
+    /// [`PassPlan::of`] for the outputs in `outputs`, which it empties
+    /// (keeping its allocation, for the node's next pass:
+    /// [`crate::node::Node::reuse_output`]). It looks through them first
+    /// to size the vectors it fills (the appends' records, each
+    /// connection's deliveries) at once: the same plan, without the
+    /// reallocations of vectors doubling their way up through a pass
+    /// (they showed in profiles of the node thread at 32 clients).
+    pub(crate) fn of_drained(outputs: &mut Vec<Output>, append_limit: u64) -> PassPlan {
+        let mut room = [Room::default(); 2];
+        // Each connection's deliveries, in the order of their first one.
+        let mut deliveries: Vec<(ConnId, usize)> = Vec::new();
         let mut conns: FxHashMap<ConnId, usize> = FxHashMap::default();
+        let mut last: Option<(ConnId, usize)> = None;
+        for out in outputs.iter() {
+            match out {
+                Output::Journal { entries, token, new_tx, jid: 0, .. } => {
+                    let r = &mut room[usize::from(*new_tx)];
+                    r.entries += entries.len();
+                    r.tokens += usize::from(token.is_some());
+                }
+                Output::Deliver { conn, .. } => {
+                    let at = place(&mut conns, &mut last, *conn, || {
+                        deliveries.push((*conn, 0));
+                        deliveries.len() - 1
+                    });
+                    deliveries[at].1 += 1;
+                }
+                _ => {}
+            }
+        }
+        let deliveries = deliveries.into_iter().map(|(c, n)| (c, Vec::with_capacity(n))).collect();
+        PassPlan::sized(outputs.drain(..), append_limit, room, deliveries, conns)
+    }
+
+    /// The plan, with `room` for the first append of each kind, and the
+    /// deliveries begun: `deliveries` (empty, or a vector per connection
+    /// of `conns`, which says where each is).
+    fn sized(
+        outputs: impl IntoIterator<Item = Output>,
+        append_limit: u64,
+        room: [Room; 2],
+        deliveries: Vec<(ConnId, Vec<Delivery>)>,
+        mut conns: FxHashMap<ConnId, usize>,
+    ) -> PassPlan {
+        let mut plan = PassPlan { deliveries, ..PassPlan::default() };
+        let mut own = Packer::new(append_limit, room);
+        // The last connection delivered to and its place: runs of
+        // deliveries to one connection skip the map.
+        let mut last: Option<(ConnId, usize)> = None;
         for out in outputs {
             match out {
                 Output::Journal { entries, sync, token, new_tx, jid: 0 } => own.add(entries, sync, token, new_tx),
@@ -195,7 +276,7 @@ impl PassPlan {
                 Output::ActivateRole { range, epoch } => plan.roles.push(RoleStep::Activate { range, epoch }),
                 Output::Log(text) => plan.logs.push(text),
                 Output::Deliver { conn, delivery } => {
-                    let at = *conns.entry(conn).or_insert_with(|| {
+                    let at = place(&mut conns, &mut last, conn, || {
                         plan.deliveries.push((conn, Vec::new()));
                         plan.deliveries.len() - 1
                     });
@@ -213,6 +294,23 @@ impl PassPlan {
         plan.own = own.finish();
         plan
     }
+}
+
+/// Where connection `conn`'s deliveries are (`conns`, with `last` the
+/// connection looked up last and its place); `new` makes a place for a
+/// connection not seen yet.
+fn place(
+    conns: &mut FxHashMap<ConnId, usize>,
+    last: &mut Option<(ConnId, usize)>,
+    conn: ConnId,
+    new: impl FnOnce() -> usize,
+) -> usize {
+    let at = match *last {
+        Some((c, at)) if c == conn => at,
+        _ => *conns.entry(conn).or_insert_with(new),
+    };
+    *last = Some((conn, at));
+    at
 }
 
 /// How a journal append ended.

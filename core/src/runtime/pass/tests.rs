@@ -250,3 +250,68 @@ fn a_taken_over_journal_s_results_become_node_inputs_and_never_stop_the_node() {
     assert!(matches!(untokened(AppendOutcome::Failed("EIO".into())).as_slice(), [Reaction::Log(_), Reaction::Lost(7)]));
     assert!(matches!(untokened(AppendOutcome::Full).as_slice(), [Reaction::Log(_)]));
 }
+
+/// A pass with every kind of output mixed: deliveries to two connections
+/// interleaved, records of both kinds (one kind over the size limit), a
+/// taken-over journal, a peer message, a log line.
+fn mixed_pass() -> Vec<Output> {
+    vec![
+        own(vec![rec(1, 100)], false, None, false),
+        Output::Deliver { conn: 5, delivery: delivery(1, 1) },
+        own(vec![rec(10, 100)], true, Some(1), true),
+        Output::Deliver { conn: 5, delivery: delivery(1, 2) },
+        Output::Deliver { conn: 4, delivery: delivery(2, 3) },
+        own(vec![rec(2, 100), rec(2, 50)], true, Some(2), false),
+        journal(3, vec![rec(7, 10)], true, Some(3), false),
+        Output::Peer { peer: 2, msg: msg(1) },
+        Output::Deliver { conn: 5, delivery: delivery(3, 4) },
+        own(vec![rec(3, 100)], true, Some(4), false),
+        Output::Log("x".into()),
+        own(vec![rec(11, 100)], false, None, true),
+        Output::Deliver { conn: 4, delivery: delivery(2, 5) },
+    ]
+}
+
+#[test]
+fn a_drained_pass_plans_the_same_as_any_other_and_leaves_the_vector_for_the_next() {
+    let one = journal::format::record_bytes(100) as u64;
+    for limit in [u64::MAX, 2 * one] {
+        let mut outputs = mixed_pass();
+        let cap = outputs.capacity();
+        let drained = PassPlan::of_drained(&mut outputs, limit);
+        assert_eq!(drained, PassPlan::of(mixed_pass(), limit), "limit {limit}");
+        assert!(outputs.is_empty());
+        assert_eq!(outputs.capacity(), cap);
+    }
+}
+
+#[test]
+fn a_drained_pass_sizes_its_vectors_at_once() {
+    let mut outputs = mixed_pass();
+    let plan = PassPlan::of_drained(&mut outputs, u64::MAX);
+    // Each vector got exactly the room for what the pass put in it (grown
+    // one output at a time, they would have doubled from four).
+    for a in &plan.own {
+        assert_eq!(a.entries.capacity(), a.entries.len(), "{:?}", seqs(a));
+        assert_eq!(a.tokens.capacity(), a.tokens.len());
+    }
+    assert_eq!(plan.own.iter().map(|a| a.entries.len()).collect::<Vec<_>>(), [4, 2]);
+    for (conn, batch) in &plan.deliveries {
+        assert_eq!(batch.capacity(), batch.len(), "connection {conn}");
+    }
+    assert_eq!(plan.deliveries.iter().map(|(c, b)| (*c, b.len())).collect::<Vec<_>>(), [(5, 3), (4, 2)]);
+}
+
+#[test]
+fn the_node_takes_its_outputs_into_the_vector_given_back() {
+    let mut node = crate::node::Node::new(false);
+    let mut spent = node.take_output();
+    spent.reserve(64);
+    let cap = spent.capacity();
+    node.reuse_output(spent);
+    assert!(node.take_output().capacity() >= cap);
+    // A vector with something in it is emptied first.
+    let mut node = crate::node::Node::new(false);
+    node.reuse_output(mixed_pass());
+    assert!(node.take_output().is_empty());
+}
