@@ -121,6 +121,10 @@ pub struct Checker {
     /// Kinds not to fail on, and how many of each were seen.
     pub ignore: Vec<ViolationKind>,
     pub known: BTreeMap<ViolationKind, u64>,
+    /// The sum of the amounts each transaction's applied messages moved
+    /// (0 once every range applied it): what a transaction still partly
+    /// applied at the end leaves out of balance.
+    pub moved: BTreeMap<Tid, i64>,
     /// Where the run is (for the violations' records).
     pub now: Micros,
     pub step: u64,
@@ -168,6 +172,7 @@ impl Checker {
             return;
         }
         books.applied.insert(tid, 1);
+        *self.moved.entry(tid).or_default() += msgs.iter().map(|(_, a)| *a).sum::<i64>();
         for (account, amount) in msgs {
             *books.balances.entry(*account).or_default() += amount;
         }
@@ -187,6 +192,17 @@ impl Checker {
             match tx.client_saw {
                 Some(true) => {
                     for (r, c) in tx.ranges.iter().zip(&counts) {
+                        if *c == 0 && deadlocked.contains(tid) {
+                            // Committed, its work queued behind the
+                            // servers of an application's deadlock (each
+                            // holding a timeout-less transaction in a
+                            // cycle): applied when the cycle breaks, which
+                            // only the application can do. Known, as the
+                            // deadlock is (simulator seed 612 of the disk
+                            // faults: a hand-off waiting behind two).
+                            *self.known.entry(ViolationKind::Deadlock).or_default() += 1;
+                            continue;
+                        }
                         if *c != 1 {
                             found.push((
                                 ViolationKind::AcceptedNotApplied,
@@ -205,7 +221,10 @@ impl Checker {
                 _ => {}
             }
         }
-        let total: i64 = self.books.iter().flat_map(|b| b.balances.values()).sum();
+        // A committed transaction whose work on some range waits behind an
+        // application's deadlock is part applied: its share is excused.
+        let excused: i64 = deadlocked.iter().filter_map(|t| self.moved.get(t)).sum();
+        let total: i64 = self.books.iter().flat_map(|b| b.balances.values()).sum::<i64>() - excused;
         if total != 0 {
             found.push((ViolationKind::NotConserved, format!("the balances sum to {total}, not 0")));
         }

@@ -448,3 +448,31 @@ fn a_recorded_node_replays_exactly_from_its_inputs() {
     }
     assert!(total > 10_000, "{total} inputs replayed");
 }
+
+/// A committed transaction whose work on one range waits behind an
+/// application's deadlock (a hand-off queued for servers each holding a
+/// transaction of the cycle) is part applied at the end: known as the
+/// deadlock is, and its share excused from the balance; the same
+/// transaction not waiting behind a deadlock is a violation twice over
+/// (simulator seed 612 of the disk faults).
+#[test]
+fn a_commit_waiting_behind_an_application_deadlock_is_known_not_lost() {
+    use crate::tid::Tid;
+    use std::collections::BTreeSet;
+    let t = Tid { node: 1, incarnation: 1, conn: 1, seq: 1 };
+    let part_applied = || {
+        let mut c = check::Checker::new(2);
+        c.txs.entry(t).or_default().ranges.extend([0, 1]);
+        c.txs.get_mut(&t).unwrap().client_saw = Some(true);
+        c.apply(0, t, &[(1, -27)], false, "s0".into());
+        c
+    };
+    let mut behind = part_applied();
+    behind.finish(&[], &[t].into_iter().collect::<BTreeSet<_>>());
+    assert!(behind.violations.is_empty(), "{:?}", behind.violations);
+    assert_eq!(behind.known.get(&ViolationKind::Deadlock), Some(&1));
+    let mut lost = part_applied();
+    lost.finish(&[], &BTreeSet::new());
+    let kinds: Vec<ViolationKind> = lost.violations.iter().map(|v| v.kind).collect();
+    assert_eq!(kinds, vec![ViolationKind::AcceptedNotApplied, ViolationKind::NotConserved]);
+}
