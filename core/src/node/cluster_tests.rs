@@ -3761,3 +3761,61 @@ fn messages_resent_by_a_drive_again_through_the_same_router_are_placed_once() {
     let heard: Vec<_> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
     assert_eq!(heard, vec![MsgType::Prepared], "{heard:?}");
 }
+
+/// A reader whose in-doubt copy's commit cannot be written into the lost
+/// node's journal (the journal was taken from it, or is full) says nothing
+/// of the commit: neither `CommitFailed` for the failed write nor "nothing
+/// of it here" for the router's next outcome, once it gave the journal up.
+/// The router, which had no durable copy of its commit, rejected the
+/// transaction on either, while the journal's next holder committed the
+/// copy (simulator seed 10192, one router: a disagreement).
+#[test]
+fn a_reader_that_cannot_write_an_in_doubt_copys_commit_says_nothing_of_the_commit() {
+    let mut c = ready();
+    c.open_upper_be2();
+    let standby_upper = Request::Open {
+        chan: 2,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(1001, 2000),
+    };
+    c.req(BE, SERVER, standby_upper);
+    c.take(BE, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.server_accept(1, t1);
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.sync_unpumped();
+    c.pump_only(BE, TR1);
+    c.pump_only(BE2, TR1);
+    assert!(!c.take_wire(TR1, BE2).is_empty(), "the outcome to be2 was on its way");
+    c.pump();
+    c.sync();
+    c.ack(1, t1);
+    c.kill(BE2);
+    // be holds be2's journal, t1 in doubt there; tr1's commit for the copy
+    // is on its way into it, and fails: the journal was taken from be.
+    let jid =
+        c.adopted_writes.iter().find(|(n, j, _)| *n == BE && *j != 0).map(|(_, j, _)| *j).expect("a copy's commit");
+    let tokens: Vec<u64> = c.syncs.iter().filter(|(n, _)| *n == BE).map(|(_, t)| *t).collect();
+    c.syncs.retain(|(n, _)| *n != BE);
+    let now = c.now;
+    let mut said = Vec::new();
+    for t in tokens {
+        c.node(BE).journal_done(now, t, Err(Status::Jnlfull));
+        said.extend(c.node(BE).take_output());
+    }
+    c.node(BE).taken_over_lost(now, jid);
+    said.extend(c.node(BE).take_output());
+    let again =
+        ToBackend::Outcome { tid: t1, parts: Vec::new(), accepted: true, status: Status::Ok, reason: 0, drive: 0 };
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(again));
+    said.extend(c.node(BE).take_output());
+    let failed = said
+        .iter()
+        .any(|o| matches!(o, Output::Peer { msg: Internal::Tr(ToRouter::CommitFailed { tid, .. }), .. } if *tid == t1));
+    assert!(!failed, "be says nothing of the commit: {said:?}");
+    assert!(c.take(FE, CLIENT).iter().all(|x| x.1 != MsgType::Rejected), "nobody rejects t1");
+}

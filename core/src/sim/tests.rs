@@ -271,6 +271,11 @@ fn once_known_runs_pass() {
         // probed it re-sent every message: the router placed the debit
         // twice (10146, one router: the books off by its amount).
         (10146, 1, Faults::ALL),
+        // A reader fenced on a lost node's journal said `CommitFailed` for
+        // its in-doubt copy's commit, then "nothing here" once it gave the
+        // journal up: the router rejected, the journal's next holder
+        // committed the copy (10192, one router: a disagreement).
+        (10192, 1, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

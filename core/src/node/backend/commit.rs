@@ -418,6 +418,7 @@ impl Backend {
             && !self.handing_off.keys().any(|(t, _)| *t == tid)
             && !self.resolving.values().any(|r| r.tid == tid)
             && !self.recovered.values().flatten().any(|r| r.tid == tid)
+            && !self.given_up_copies.contains(&tid)
     }
 
     /// The commit record of `tid` was written (or not): the commit

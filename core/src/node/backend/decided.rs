@@ -184,6 +184,7 @@ impl Backend {
     pub(in crate::node) fn forget(&mut self, ctx: &mut Ctx, tids: Vec<Tid>) {
         let mut done = Vec::new();
         for tid in tids {
+            self.given_up_copies.remove(&tid);
             if self.answerable.remove(&tid) || self.answerable_aborts.remove(&tid) {
                 done.push((tid, TxRecord::Done));
             } else if self.finishing.contains_key(&tid) && !self.adopted_tx.contains_key(&tid) {

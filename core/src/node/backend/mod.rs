@@ -303,6 +303,10 @@ pub struct Backend {
     /// one journal by different holders.
     own_epoch: u64,
     read_epochs: Map<u32, u64>,
+    /// Tids whose in-doubt copy this node dropped with a read journal it
+    /// gave up (`taken_over_lost`): not "unknown here" (the journal's next
+    /// holder has the copy); forgotten when a router forgets the tid.
+    given_up_copies: super::Set<Tid>,
 }
 
 impl Backend {

@@ -367,7 +367,13 @@ impl Backend {
         ctx.log(format!(
             "the journal of {node} taken over here can no longer be written: given up, its work is its owner's"
         ));
-        for copies in self.in_doubt.values_mut() {
+        for (tid, copies) in self.in_doubt.iter_mut() {
+            if copies.iter().any(|d| d.jid == jid) {
+                // Asked about again (a router's second outcome), this node
+                // must not answer "nothing of it here": its copy is the
+                // journal's next holder's now, not rolled back.
+                self.given_up_copies.insert(*tid);
+            }
             copies.retain(|d| d.jid != jid);
         }
         self.in_doubt.retain(|_, copies| !copies.is_empty());
@@ -538,21 +544,20 @@ impl Backend {
                     self.release_if_stranded(ctx, d.jid);
                 }
             }
-            Err(_)
-                if d.jid != 0
-                    && (!self.adopted.values().any(|j| *j == d.jid)
-                        || self.committing_tx.contains_key(&tid)
-                        || self.branches.keys().any(|(t, _)| *t == tid)) =>
-            {
+            Err(_) if d.jid != 0 => {
                 // A copy from a lost node's journal whose commit could not
-                // be written there: the journal was given up meanwhile
-                // (another node took it over, or it failed), or this node
-                // commits branches of its own of the tid. Nothing is said:
-                // the router counts answers per node, and took the copy's
-                // failure for the node's own (simulator seed 7153: the
-                // client heard "rejected" of a commit this node's own
-                // branch applied). A copy whose journal is still held stays
-                // in doubt and is asked about again.
+                // be written there: the journal was given up meanwhile, or
+                // is about to be (another node took it over, or it failed:
+                // `taken_over_lost` follows in the same pass), or it is
+                // full for now. Nothing is said: the router counts answers
+                // per node, and took the copy's failure for the node's own
+                // (simulator seed 7153: the client heard "rejected" of a
+                // commit this node's own branch applied), or for the
+                // commit's (seed 10192: a reader fenced on the lost node's
+                // journal said `CommitFailed`, the router rejected, and the
+                // journal's next holder committed the copy). A copy whose
+                // journal is still held stays in doubt and is asked about
+                // again.
                 if self.adopted.values().any(|j| *j == d.jid) {
                     self.in_doubt.entry(tid).or_default().push(d);
                 } else {
