@@ -3625,6 +3625,31 @@ fn a_late_announcement_of_a_journal_under_an_older_epoch_does_not_replace_its_re
     assert_eq!(heard, vec![MsgType::Rejected], "the probe ended on be2's answer for be");
 }
 
+impl Cluster {
+    /// be2 serves the upper range (1001..2000), be the lower one and stands
+    /// by for the upper; t1 debits the lower and credits the upper range,
+    /// and both servers voted yes (durably: t1 spans two nodes).
+    fn t1_voted_on_be_and_be2_with_be_standby_upper() -> (Cluster, Tid) {
+        let mut c = ready();
+        c.open_upper_be2();
+        let standby_upper = Request::Open {
+            chan: 2,
+            role: Role::Server,
+            facility: "F".into(),
+            flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+            range: range(1001, 2000),
+        };
+        c.req(BE, SERVER, standby_upper);
+        c.take(BE, SERVER);
+        let t1 = c.tid();
+        c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
+        c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+        c.server_accept(1, t1);
+        c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+        (c, t1)
+    }
+}
+
 /// A node that finished its own branch of a transaction and then reads a
 /// lost node's journal holding another branch of it in doubt says
 /// `Durable` only once that copy's commit is written into that journal.
@@ -3638,22 +3663,7 @@ fn a_late_announcement_of_a_journal_under_an_older_epoch_does_not_replace_its_re
 /// 12269, two routers: accepted, never applied on the upper range).
 #[test]
 fn a_node_is_durable_for_a_read_journals_in_doubt_copy_only_once_its_commit_is_written() {
-    let mut c = ready();
-    c.open_upper_be2();
-    let standby_upper = Request::Open {
-        chan: 2,
-        role: Role::Server,
-        facility: "F".into(),
-        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
-        range: range(1001, 2000),
-    };
-    c.req(BE, SERVER, standby_upper);
-    c.take(BE, SERVER);
-    let t1 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
-    c.server_accept(1, t1);
-    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    let (mut c, t1) = Cluster::t1_voted_on_be_and_be2_with_be_standby_upper();
     // Both votes durable; tr1 commits; be makes it durable and finishes,
     // the outcome to be2 is lost with be2.
     c.sync_unpumped();
@@ -3771,22 +3781,7 @@ fn messages_resent_by_a_drive_again_through_the_same_router_are_placed_once() {
 /// copy (simulator seed 10192, one router: a disagreement).
 #[test]
 fn a_reader_that_cannot_write_an_in_doubt_copys_commit_says_nothing_of_the_commit() {
-    let mut c = ready();
-    c.open_upper_be2();
-    let standby_upper = Request::Open {
-        chan: 2,
-        role: Role::Server,
-        facility: "F".into(),
-        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
-        range: range(1001, 2000),
-    };
-    c.req(BE, SERVER, standby_upper);
-    c.take(BE, SERVER);
-    let t1 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
-    c.server_accept(1, t1);
-    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    let (mut c, t1) = Cluster::t1_voted_on_be_and_be2_with_be_standby_upper();
     c.sync_unpumped();
     c.pump_only(BE, TR1);
     c.pump_only(BE2, TR1);

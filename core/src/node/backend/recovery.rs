@@ -237,12 +237,18 @@ impl Backend {
             });
         }
         *self.adopted_open.entry(jid).or_default() += n;
+        self.present_recovered(ctx);
+        committed
+    }
+
+    /// Every partition takes the recovered committed messages whose key it
+    /// serves (`claim_recovered`) and presents what it can.
+    pub(super) fn present_recovered(&mut self, ctx: &mut Ctx) {
         let parts: Vec<PartId> = self.parts.keys().copied().collect();
         for part in parts {
             self.claim_recovered(part);
             self.dispatch(ctx, part);
         }
-        committed
     }
 
     /// A new partition takes the recovered committed messages whose key it
@@ -310,11 +316,7 @@ impl Backend {
             msgs: msgs.into_iter().map(Some).collect(),
             reason,
         });
-        let parts: Vec<PartId> = self.parts.keys().copied().collect();
-        for part in parts {
-            self.claim_recovered(part);
-            self.dispatch(ctx, part);
-        }
+        self.present_recovered(ctx);
         Ok(format!(
             "transaction {tid} presented again from the journal (uncertain: its servers may have applied some of it)"
         ))
@@ -529,11 +531,7 @@ impl Backend {
                     msgs: d.msgs.into_iter().map(Some).collect(),
                     reason,
                 });
-                let parts: Vec<PartId> = self.parts.keys().copied().collect();
-                for part in parts {
-                    self.claim_recovered(part);
-                    self.dispatch(ctx, part);
-                }
+                self.present_recovered(ctx);
                 // Durable here once every copy's commit is (another
                 // journal's may still be on its way), and this node's own
                 // branches' commit too (`commit` says it otherwise).
