@@ -1298,6 +1298,24 @@ fn killing_the_active_backend_node_moves_its_undecided_work_to_the_standby() {
     assert_eq!(c.take(FE, CLIENT), vec![(2, MsgType::Accepted, Some(t2), Some(Status::Ok))]);
 }
 
+impl Cluster {
+    /// t1 (one message of be's range, with the client's accept) is voted
+    /// yes by be's server (not durably: one participant); tr1 commits, and
+    /// its outcome to be is lost. Returns t1.
+    fn commit_lost_on_its_way_to_be(&mut self) -> Tid {
+        let t1 = self.tid();
+        self.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+        let got = self.take(BE, SERVER);
+        assert!(got.iter().any(|x| x.1 == MsgType::Prepare && x.2 == Some(t1)), "{got:?}");
+        let now = self.now;
+        let vote = Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false };
+        self.node(BE).handle_request(now, SERVER, vote);
+        self.pump_only(BE, TR1);
+        assert!(!self.take_wire(TR1, BE).is_empty(), "the outcome was on its way");
+        t1
+    }
+}
+
 /// The router decided a commit, and the backend node died before its
 /// commit record was durable: the standby that takes its journal over
 /// finds no commit (the transaction is undecided there), and the router,
@@ -1310,14 +1328,8 @@ fn a_commit_lost_with_its_backend_before_it_was_durable_is_finished_by_the_stand
     let mut c = ready();
     c.open_standby(0, false);
     c.take(BE2, SERVER);
-    let t1 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
-    c.take(BE, SERVER);
-    // The server votes; the router decides, but its outcome never reaches be.
-    let now = c.now;
-    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
-    c.pump_only(BE, TR1);
-    assert!(!c.take_wire(TR1, BE).is_empty(), "the outcome was on its way");
+    // be's server votes; tr1 decides, but its outcome never reaches be.
+    let t1 = c.commit_lost_on_its_way_to_be();
     c.kill(BE);
     assert!(!c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Commit));
     c.sync();
@@ -1347,13 +1359,8 @@ fn a_commit_handed_to_a_node_after_its_branch_was_presumed_aborted_survives_the_
     use crate::journal::{Record, RecordKind};
     use crate::txrecord::TxRecord;
     let mut c = ready();
-    let t1 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
-    c.take(BE, SERVER);
-    let now = c.now;
-    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
-    c.pump_only(BE, TR1);
-    assert!(!c.take_wire(TR1, BE).is_empty(), "the outcome was on its way");
+    // be's server votes; tr1 decides, but its outcome never reaches be.
+    let t1 = c.commit_lost_on_its_way_to_be();
     c.kill(BE);
     assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Vote));
     let later = [
@@ -3453,13 +3460,8 @@ fn a_reader_that_restarted_no_longer_answers_for_the_journal_it_read() {
     let mut c = ready();
     c.open_standby(0, false);
     c.take(BE2, SERVER);
-    let t1 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
-    assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Prepare]);
-    let now = c.now;
-    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
-    c.pump_only(BE, TR1);
-    assert!(!c.take_wire(TR1, BE).is_empty(), "the outcome was on its way");
+    // be's server votes; tr1 decides, but its outcome never reaches be.
+    let t1 = c.commit_lost_on_its_way_to_be();
     // tr1 hears nothing of be2 from now on (so it holds its commit).
     c.cut(TR1, BE2);
     c.kill(BE);
@@ -3540,14 +3542,8 @@ fn a_transaction_driven_again_waits_for_its_ranges_partition_instead_of_being_re
     c.take(BE, SERVER);
     c.take(BE2, SERVER);
     c.take(FE, CLIENT);
-    let t1 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
-    let got = c.take(BE, SERVER);
-    assert!(got.iter().any(|x| x.1 == MsgType::Prepare && x.2 == Some(t1)), "{got:?}");
-    let now = c.now;
-    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
-    c.pump_only(BE, TR1);
-    assert!(!c.take_wire(TR1, BE).is_empty(), "the outcome was on its way");
+    // be's server votes; tr1 decides, but its outcome never reaches be.
+    let t1 = c.commit_lost_on_its_way_to_be();
     c.cut(TR1, BE2);
     c.kill(BE);
     c.sync();
