@@ -420,12 +420,21 @@ fn a_frozen_backend_whose_journal_was_taken_over_exits_when_it_wakes() {
     if let Err(e) = clients.wait_line("clients done") {
         let tail =
             |l: String| l.lines().rev().take(80).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        // What each live node still holds: the stuck transaction's state.
+        let held = |n: &Node| {
+            let o = n.rtr(&["show", "transaction"]);
+            format!("{}{}", o.stdout, o.stderr)
+        };
         panic!(
-            "{e}\n--- tr ---\n{}\n--- be2 ---\n{}\n--- fe ---\n{}\n--- be1 ---\n{}",
+            "{e}\n--- tr ---\n{}\n--- be2 ---\n{}\n--- fe ---\n{}\n--- be1 ---\n{}\n\
+             --- tr: show transaction ---\n{}\n--- be2: show transaction ---\n{}\n--- fe: show transaction ---\n{}",
             tail(tr.log()),
             tail(be2.log()),
             tail(fe.log()),
-            tail(log.clone())
+            tail(log.clone()),
+            held(&tr),
+            held(&be2),
+            held(&fe)
         );
     }
     let _ = clients.child.wait();

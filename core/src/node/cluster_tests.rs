@@ -3810,3 +3810,63 @@ fn a_reader_that_cannot_write_an_in_doubt_copys_commit_says_nothing_of_the_commi
     assert!(!failed, "be says nothing of the commit: {said:?}");
     assert!(c.take(FE, CLIENT).iter().all(|x| x.1 != MsgType::Rejected), "nobody rejects t1");
 }
+
+/// A branch taken over by a probe (its vote, no message) is lost with its
+/// node after the rest of the transaction voted: the transaction goes on
+/// with the rest. be votes on t1 (not durably: prepare only) through tr1;
+/// tr1 is lost and the frontend drives t1 again through tr2, which lost
+/// be too: be2 claims the range and reads be's journal (t1 not in doubt
+/// there: the vote was never durable). be links to tr2 again before that
+/// read is reported and answers the probe with its vote, so t1 has a branch
+/// at be (no message) and one at be2 (the messages driven again). The
+/// client accepts; the fenced be stops before it makes its vote durable.
+/// The branch at be is gone with it; be2's vote is all t1 waits for. tr2
+/// waited for ever (simulator seed 10332, one router: no outcome).
+#[test]
+fn a_branch_taken_over_by_a_probe_and_lost_with_its_node_leaves_the_rest_to_commit() {
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "one") });
+    c.req(FE, CLIENT, Request::Prepare { chan: 1, tid: t1, reason: 0 });
+    assert!(c.take(BE, SERVER).iter().any(|x| x.1 == MsgType::Msg1 && x.2 == Some(t1)));
+    c.server_accept(1, t1);
+    c.sync();
+    assert!(c.take(FE, CLIENT).iter().any(|x| x.1 == MsgType::Prepared), "t1 prepared");
+    // Both routers lose be: be2 claims the range (its read of be's journal
+    // is slow). tr1 is lost; the frontend drives t1 again through tr2,
+    // whose probe waits for be.
+    c.defer_takeovers = Some(Vec::new());
+    c.cut(TR1, BE);
+    c.cut(TR2, BE);
+    for _ in 0..5 {
+        c.advance(BE2, backend::CLAIM_RETRY);
+    }
+    c.kill(TR1);
+    // be hears from the role authority that it holds the range no more.
+    let now = c.now;
+    c.node(BE).role_lost(now, &crate::authority::range_id("F", &range(0, 1000)), 1);
+    c.pump();
+    assert_eq!(c.partition_states(BE), vec![crate::protocol::admin::PartitionState::Standby]);
+    // be links to tr2 again and answers: its vote (a branch without
+    // message at tr2); t1's messages go to be2, the range's active one.
+    c.relink(TR2, BE);
+    c.finish_takeovers(None);
+    c.defer_takeovers = None;
+    c.sync();
+    assert_eq!(c.partition_states(BE2), vec![crate::protocol::admin::PartitionState::Active]);
+    for (chan, ty, tid, _) in c.take(BE2, SERVER) {
+        if tid == Some(t1) && ty == MsgType::Prepare {
+            c.req(BE2, SERVER, Request::Accept { chan, tid: t1, reason: 0, flags: 0, implicit: false });
+        }
+    }
+    c.sync();
+    // The client accepts; be, fenced, stops before its vote is durable.
+    c.req(FE, CLIENT, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.take_wire(TR2, BE);
+    c.kill(BE);
+    c.sync();
+    let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    assert_eq!(heard, vec![MsgType::Prepared, MsgType::Accepted], "t1 commits on be2");
+}

@@ -170,6 +170,11 @@
 //! copy it gave up with that journal; it moved to the regression set. The
 //! last batches of the session showed two more runs without an outcome,
 //! 7022 (two routers) and 10306 (one router), not traced.)
+//! (Eighth session: 10332 traced. A branch a probe took over (a vote, no
+//! message) at a node that was then fenced and stopped was dropped from
+//! its transaction, and nothing tried the commit again: the rest had voted,
+//! and waited for ever. Fixed in `Router::peer_lost`; moved to the
+//! regression set.)
 
 use super::{Faults, SimConfig, ViolationKind};
 
@@ -212,13 +217,6 @@ pub const KNOWN: &[Known] = &[
         defect: "a client without an outcome at the end (not traced; appeared with the changes for seeds 12269 and 10146)",
         seed: 9502,
         routers: 2,
-        faults: Faults::ALL,
-        kind: ViolationKind::NoOutcome,
-    },
-    Known {
-        defect: "a client without an outcome at the end (not traced; appeared with the change for seed 10146)",
-        seed: 10332,
-        routers: 1,
         faults: Faults::ALL,
         kind: ViolationKind::NoOutcome,
     },
