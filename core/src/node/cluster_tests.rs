@@ -3870,3 +3870,47 @@ fn a_branch_taken_over_by_a_probe_and_lost_with_its_node_leaves_the_rest_to_comm
     let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
     assert_eq!(heard, vec![MsgType::Prepared, MsgType::Accepted], "t1 commits on be2");
 }
+
+/// A commit that waits for a reader of a lost node's journal (standing in
+/// for the node's in-doubt branch) waits for that journal's next reader
+/// once the journal moves on. t1 spans be and be2; the commit to be2 is
+/// lost with be2. be takes be2's journal over (t1 in doubt there) and
+/// hears the commit, but cannot write it: the journal was taken from it
+/// meanwhile, so it says nothing (seed 10192). be2 starts again on its
+/// journal, finds t1 in doubt, and commits it. tr1 waited for be for ever
+/// and the client never heard (simulator seed 10306, one router, and 7022,
+/// two routers: no outcome).
+#[test]
+fn a_commit_waiting_for_a_reader_that_lost_the_journal_waits_for_its_next_reader() {
+    let (mut c, t1) = Cluster::t1_voted_on_be_and_be2_with_be_standby_upper();
+    c.sync_unpumped();
+    c.pump_only(BE, TR1);
+    c.pump_only(BE2, TR1);
+    assert!(!c.take_wire(TR1, BE2).is_empty(), "the outcome to be2 was on its way");
+    c.pump();
+    c.sync();
+    c.ack(1, t1);
+    c.kill(BE2);
+    let jid =
+        c.adopted_writes.iter().find(|(n, j, _)| *n == BE && *j != 0).map(|(_, j, _)| *j).expect("a copy's commit");
+    let tokens: Vec<u64> = c.syncs.iter().filter(|(n, _)| *n == BE).map(|(_, t)| *t).collect();
+    c.syncs.retain(|(n, _)| *n != BE);
+    let now = c.now;
+    for t in tokens {
+        c.node(BE).journal_done(now, t, Err(Status::Jnlfull));
+    }
+    c.node(BE).taken_over_lost(now, jid);
+    c.pump();
+    assert!(c.take(FE, CLIENT).iter().all(|x| x.2 != Some(t1)), "nothing said of t1 yet");
+    // be2 starts again on its journal: t1 in doubt there.
+    c.restart(BE2);
+    c.sync();
+    for (chan, ty, tid, _) in c.take(BE2, SERVER) {
+        if tid == Some(t1) && ty == MsgType::Accepted {
+            c.req(BE2, SERVER, Request::Ack { chan, tid: t1 });
+        }
+    }
+    c.sync();
+    let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    assert_eq!(heard, vec![MsgType::Accepted], "the client hears the commit once be2 has it");
+}

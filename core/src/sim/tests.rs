@@ -280,6 +280,11 @@ fn once_known_runs_pass() {
         // its fenced node after the rest of the transaction had voted:
         // nothing tried the commit again (10332: no outcome).
         (10332, 1, Faults::ALL),
+        // A commit waiting for a reader of a lost node's journal, standing
+        // in for its in-doubt branch, after the journal was taken from that
+        // reader: it waited for ever (10306, 7022: no outcome).
+        (10306, 1, Faults::ALL),
+        (7022, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

@@ -35,6 +35,35 @@ pub(in crate::node) struct Committing {
     pub(super) adopting: usize,
     /// The frontend's drive of it that this router decided.
     pub(super) drive: u32,
+    /// Readers in `pending` for a lost node's branches (whose durable
+    /// votes they found in doubt in its journal): when the journal moves on
+    /// to another reader, the wait moves with it (`stand_ins_moved`).
+    pub(super) stand_ins: Vec<StandIn>,
+}
+
+impl Committing {
+    /// Wait for `reader` as the stand-in for lost node `node`'s in-doubt
+    /// branches.
+    fn stand_in(&mut self, reader: NodeRef, node: &str) {
+        if self.stand_ins.iter().any(|s| s.reader == reader && s.node == node) {
+            return;
+        }
+        let owes_own = self.pending.contains(&reader) && !self.stand_ins.iter().any(|s| s.reader == reader);
+        if !self.pending.contains(&reader) {
+            self.pending.push(reader);
+        }
+        self.stand_ins.push(StandIn { reader, node: node.to_string(), owes_own });
+    }
+}
+
+/// A reader waited for as the stand-in for lost node `node`'s in-doubt
+/// branches of a commit.
+pub(super) struct StandIn {
+    pub(super) reader: NodeRef,
+    pub(super) node: String,
+    /// The reader was waited for already, for branches of its own: its
+    /// own commit is still owed when the copy's wait moves on.
+    pub(super) owes_own: bool,
 }
 
 /// A branch of a committed transaction, as its router keeps it until the
@@ -115,6 +144,7 @@ impl Router {
                     branches,
                     adopting: 0,
                     drive: tx.drive,
+                    stand_ins: Vec::new(),
                 },
             );
         }
@@ -357,6 +387,7 @@ impl Router {
                 let drive = self.probe_drive(tid);
                 ctx.to_backend(took, ToBackend::Inquire { tid, facility, drive });
             }
+            self.stand_ins_moved(ctx, took, node, committed);
         }
         if read {
             // Commits (and kept rejections) this router forgot already that
@@ -466,9 +497,7 @@ impl Router {
                     }
                 }
                 if in_doubt {
-                    if !c.pending.contains(&took) {
-                        c.pending.push(took);
-                    }
+                    c.stand_in(took, node);
                     let outcome = ToBackend::Outcome {
                         tid,
                         parts: Vec::new(),
@@ -491,6 +520,56 @@ impl Router {
         }
         for f in facilities {
             self.route_handoffs(ctx, &f);
+        }
+    }
+
+    /// Node `took` read lost node `node`'s journal after another reader
+    /// did. Commits that wait for that earlier reader as the stand-in for
+    /// `node`'s in-doubt branches wait for `took` instead: the journal was
+    /// taken from the earlier reader (fencing it), and a reader that can
+    /// no longer write the copy's commit into it says nothing of it
+    /// (`Backend::resolved`). If the earlier reader wrote it before it was
+    /// fenced, `committed` lists it: durable. Otherwise `took` found it in
+    /// doubt and hears the outcome. They waited for ever for the earlier
+    /// reader (simulator seed 10306, one router, and 7022, two: no outcome).
+    fn stand_ins_moved(&mut self, ctx: &mut Ctx, took: NodeRef, node: &str, committed: &[Tid]) {
+        let earlier = |c: &Committing, s: &StandIn| s.node == node && s.reader != took && c.pending.contains(&s.reader);
+        let mut moved: Vec<Tid> = self
+            .committing
+            .iter()
+            .filter(|(_, c)| c.stand_ins.iter().any(|s| earlier(c, s)))
+            .map(|(t, _)| *t)
+            .collect();
+        moved.sort();
+        for tid in moved {
+            let Some(c) = self.committing.get_mut(&tid) else { continue };
+            let (gone, kept): (Vec<StandIn>, Vec<StandIn>) =
+                std::mem::take(&mut c.stand_ins).into_iter().partition(|s| earlier(c, s));
+            c.stand_ins = kept;
+            for s in gone.iter().filter(|s| !s.owes_own) {
+                // Unless it stands in for another lost node too.
+                if !c.stand_ins.iter().any(|k| k.reader == s.reader) {
+                    c.pending.retain(|n| *n != s.reader);
+                }
+            }
+            if committed.contains(&tid) {
+                c.durable += 1;
+                super::forget::add_name(&mut c.holders, node);
+            } else {
+                c.stand_in(took, node);
+                let outcome = ToBackend::Outcome {
+                    tid,
+                    parts: Vec::new(),
+                    accepted: true,
+                    status: Status::Ok,
+                    reason: c.reason,
+                    drive: c.drive,
+                };
+                ctx.to_backend(took, outcome);
+            }
+            if c.pending.is_empty() && c.adopting == 0 {
+                self.settle(ctx, tid);
+            }
         }
     }
 
