@@ -33,6 +33,13 @@ impl Topology {
         node == LOCAL || self.peers.contains_key(&node)
     }
 
+    /// The newest link up to the peer named `name` (links are numbered in
+    /// the order they came up; a peer that linked again may briefly hold
+    /// two).
+    pub fn newest_link(&self, name: &str) -> Option<NodeRef> {
+        self.peers.iter().filter(|(_, p)| p.name == name).map(|(r, _)| *r).max()
+    }
+
     /// The nodes playing `role` in `facility` that can be reached now, in
     /// the definition's order. An implicit facility: this node alone.
     pub fn reachable(&self, facility: &str, role: RoleList) -> Vec<NodeRef> {

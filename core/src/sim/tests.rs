@@ -285,6 +285,9 @@ fn once_known_runs_pass() {
         // reader: it waited for ever (10306, 7022: no outcome).
         (10306, 1, Faults::ALL),
         (7022, 2, Faults::ALL),
+        // A reader's `Durable` for an in-doubt copy sent over a link to the
+        // router that had gone and come back (9502: no outcome).
+        (9502, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

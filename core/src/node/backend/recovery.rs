@@ -20,8 +20,10 @@ pub(super) struct Resolving {
     pub(super) tid: Tid,
     pub(super) doubt: InDoubt,
     pub(super) reason: u32,
-    /// The router that decided it: told when the commit is durable.
+    /// The router that decided it: told when the commit is durable (over
+    /// its newest link, by name, if this one went meanwhile).
     pub(super) router: NodeRef,
+    pub(super) router_name: String,
 }
 
 /// A recovered transaction whose vote was durable and whose outcome is not
@@ -498,7 +500,8 @@ impl Backend {
                     new_tx: false,
                     jid: d.jid,
                 });
-                self.resolving.insert(token, Resolving { tid, doubt: d, reason, router: from });
+                let router_name = ctx.topo.name(from).to_string();
+                self.resolving.insert(token, Resolving { tid, doubt: d, reason, router: from, router_name });
             }
         } else {
             for d in copies {
@@ -511,7 +514,15 @@ impl Backend {
 
     /// The commit record of an in-doubt transaction was written (or not).
     pub(super) fn resolved(&mut self, ctx: &mut Ctx, r: Resolving, result: Result<(), Status>) {
-        let Resolving { tid, doubt: d, reason, router } = r;
+        let Resolving { tid, doubt: d, reason, mut router, router_name } = r;
+        if !ctx.topo.is_up(router) {
+            // The router linked again while the commit was being written:
+            // `Durable` sent over the link that went was lost, and the
+            // router waited for it for ever (simulator seed 9502, two
+            // routers: no outcome). Its re-sent outcome found nothing in
+            // doubt here any more, and said nothing.
+            router = ctx.topo.newest_link(&router_name).unwrap_or(router);
+        }
         match result {
             Ok(()) => {
                 self.remember(tid, true, Status::Ok, reason);

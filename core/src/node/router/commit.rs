@@ -42,6 +42,28 @@ pub(in crate::node) struct Committing {
 }
 
 impl Committing {
+    /// Backend node links `old` (gone) are one node's, linked again as
+    /// `node`: whatever waited for them waits for `node` (stand-ins too:
+    /// `stand_ins_moved` looks for each stand-in in `pending`).
+    pub(super) fn relink(&mut self, old: &[NodeRef], node: NodeRef) {
+        self.wait_for(old, node);
+        for b in self.branches.iter_mut().filter(|b| old.contains(&b.node)) {
+            b.node = node;
+        }
+        self.pending.sort();
+        self.pending.dedup();
+    }
+
+    /// What waited for links `old` (in `pending`, and as stand-ins) waits
+    /// for `node`.
+    pub(super) fn wait_for(&mut self, old: &[NodeRef], node: NodeRef) {
+        for n in self.pending.iter_mut().chain(self.stand_ins.iter_mut().map(|s| &mut s.reader)) {
+            if old.contains(n) {
+                *n = node;
+            }
+        }
+    }
+
     /// Wait for `reader` as the stand-in for lost node `node`'s in-doubt
     /// branches.
     fn stand_in(&mut self, reader: NodeRef, node: &str) {
@@ -611,13 +633,7 @@ impl Router {
             self.lost.remove(r);
         }
         for c in self.committing.values_mut() {
-            for n in c.pending.iter_mut().chain(c.branches.iter_mut().map(|b| &mut b.node)) {
-                if old.contains(n) {
-                    *n = node;
-                }
-            }
-            c.pending.sort();
-            c.pending.dedup();
+            c.relink(&old, node);
         }
         self.send_pending_outcomes(ctx, node);
     }

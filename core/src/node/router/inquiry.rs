@@ -54,11 +54,7 @@ impl Router {
             // restarted, in doubt) stands in for its lost self.
             let name = ctx.topo.name(from).to_string();
             let lost: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| **n == name).map(|(r, _)| *r).collect();
-            for n in c.pending.iter_mut() {
-                if lost.contains(n) {
-                    *n = from;
-                }
-            }
+            c.wait_for(&lost, from);
             if let (Some(status), 0) = (c.failed, c.durable) {
                 // A participant answered that the commit did not happen
                 // there (another drive's router rolled its branch back),

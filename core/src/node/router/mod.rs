@@ -286,8 +286,7 @@ impl Router {
     /// The link to the node that read lost node `name`'s journal, if that
     /// node is linked here (its newest link).
     pub(super) fn reader_of(&self, ctx: &Ctx, name: &str) -> Option<NodeRef> {
-        let reader = self.journals_read.get(name)?;
-        ctx.topo.peers.iter().filter(|(r, p)| p.name == *reader && ctx.topo.is_up(**r)).map(|(r, _)| *r).max()
+        ctx.topo.newest_link(self.journals_read.get(name)?)
     }
 
     /// Remember how `tid` ended here (see `decided`).
