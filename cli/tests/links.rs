@@ -239,6 +239,16 @@ struct ActiveStandby {
     until: Instant,
 }
 
+/// Clients of [`active_standby`]'s workload. Three, not four: its transfers
+/// reach the two key ranges in either order (more so when a failover drives
+/// work again) and it runs two servers per range, so four transactions can
+/// each hold a server of one range and wait for one of the other, a
+/// deadlock only a transaction timeout breaks (as in RTR; see
+/// failover_chain.rs). Seen in CI and in loops here: the frozen-backend and
+/// killed-servers tests with four clients stuck, every transaction "VOTING
+/// 1/2 voted", until a client's 30 s receive gave up.
+const AS_CLIENTS: usize = 3;
+
 /// See [`ActiveStandby`]; `inactivity` in seconds, `logged`: the nodes log
 /// to `DIR/node.log` (`Node::start_logged`).
 fn active_standby(inactivity: &str, logged: bool, count: &str) -> ActiveStandby {
@@ -300,8 +310,10 @@ fn active_standby_with(
         assert!(Instant::now() < until, "be2 not standby: {:?}", roles(&be2));
         std::thread::sleep(Duration::from_millis(20));
     }
-    let clients =
-        spawn_testkit(&["crash-remote", "--clients", "4", "--count", count, "--state", s(&state)], Some(&fe.socket));
+    let clients = spawn_testkit(
+        &["crash-remote", "--clients", &AS_CLIENTS.to_string(), "--count", count, "--state", s(&state)],
+        Some(&fe.socket),
+    );
     let accepted = state.join("client-accepted.log");
     while lines(&accepted) < 100 {
         assert!(Instant::now() < until, "no progress before the fault");
@@ -352,7 +364,7 @@ fn killing_the_active_backend_node_promotes_its_standby_which_finishes_its_work(
     clients.expect("clients done");
     let _ = clients.child.wait();
     let (acc, rej) = (lines(&accepted), lines(&state.join("client-rejected.log")));
-    assert_eq!(acc + rej, 600, "every transaction ended once");
+    assert_eq!(acc + rej, AS_CLIENTS * 150, "every transaction ended once");
     eprintln!(
         "backend killed after {before} accepted; be2 active after {promoted:?}, new commits after {first_new:?}; \
          {acc} accepted, {rej} rejected"
@@ -439,7 +451,7 @@ fn a_frozen_backend_whose_journal_was_taken_over_exits_when_it_wakes() {
     }
     let _ = clients.child.wait();
     let (acc, rej) = (lines(&accepted), lines(&state.join("client-rejected.log")));
-    assert_eq!(acc + rej, 800, "every transaction ended once");
+    assert_eq!(acc + rej, AS_CLIENTS * 200, "every transaction ended once");
     assert_eq!(roles(&be2), ["active", "active"], "be2 did not stay active");
     assert!(!tr.link_state("be1").starts_with("up"), "tr still links to the exited be1");
     let said: Vec<&str> = log.lines().filter(|l| l.starts_with("rtr:")).collect();
@@ -485,10 +497,12 @@ fn killing_every_server_process_of_the_active_backend_hands_its_ranges_to_the_st
     while lines(&accepted) <= before + 4 {
         assert!(
             killed.elapsed() < WAIT,
-            "no new commit through be2 ({} accepted before the kill, {} now)\n{}\n{}",
+            "no new commit through be2 ({} accepted before the kill, {} now)\n--- tr:\n{}--- be1:\n{}--- be2:\n{}\n{}",
             before,
             lines(&accepted),
             tr.rtr(&["show", "transaction"]).stdout,
+            be1.rtr(&["show", "transaction"]).stdout,
+            be2.rtr(&["show", "transaction"]).stdout,
             logs()
         );
         std::thread::sleep(Duration::from_millis(2));
@@ -497,7 +511,7 @@ fn killing_every_server_process_of_the_active_backend_hands_its_ranges_to_the_st
     clients.expect("clients done");
     let _ = clients.child.wait();
     let (acc, rej) = (lines(&accepted), lines(&state.join("client-rejected.log")));
-    assert_eq!(acc + rej, 800, "every transaction ended once");
+    assert_eq!(acc + rej, AS_CLIENTS * 200, "every transaction ended once");
     let log = be1.log();
     assert!(log.contains("its last server left; grant"), "be1 did not say it released its grants:\n{log}");
     let log2 = std::fs::read_to_string(be2.dir.join("node.log")).unwrap_or_default();
@@ -557,7 +571,7 @@ fn freezing_and_restarting_a_router_under_load_never_moves_or_doubles_a_role() {
     c.clients.expect("clients done");
     let _ = c.clients.child.wait();
     let (acc, rej) = (lines(&c.accepted), lines(&c.state.join("client-rejected.log")));
-    assert_eq!(acc + rej, 1600, "every transaction ended once");
+    assert_eq!(acc + rej, AS_CLIENTS * 400, "every transaction ended once");
     check_roles(&c, "the load");
     for be in [&mut c.be1, &mut c.be2] {
         assert!(be.proc.child.try_wait().unwrap().is_none(), "a backend stopped:\n{}", be.log());
@@ -619,7 +633,7 @@ fn backends_sharing_no_storage_take_roles_from_etcd_and_recover_unrecognized() {
     c.clients.expect("clients done");
     let _ = c.clients.child.wait();
     let (acc, rej) = (lines(&c.accepted), lines(&c.state.join("client-rejected.log")));
-    assert_eq!(acc + rej, 800, "every transaction ended once");
+    assert_eq!(acc + rej, AS_CLIENTS * 200, "every transaction ended once");
     assert_eq!(roles(&c.be2), ["active", "active"]);
     eprintln!(
         "be1 killed after {before} accepted; be2 active (etcd lease expired, unrecognized recovery) after \

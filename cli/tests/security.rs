@@ -330,9 +330,10 @@ fn connections_over_the_limit_are_refused_and_room_is_made_as_they_close() {
     let _node = Running(dir.clone());
     assert_eq!(out.code, 0, "{out:?}");
     let socket = dir.join("rtr.sock");
-    let held: Vec<_> = (0..3).map(|_| std::os::unix::net::UnixStream::connect(&socket).unwrap()).collect();
-    // Give the node time to count them (accepted in order; no answer is due).
-    std::thread::sleep(Duration::from_millis(300));
+    // Each welcomed, so the node has counted it (a fixed pause before the
+    // next connect was too short once on a loaded machine: the fourth got
+    // in before the node had accepted the third).
+    let held: Vec<_> = (0..3).map(|_| welcomed(&socket).unwrap()).collect();
     let mut over = std::os::unix::net::UnixStream::connect(&socket).unwrap();
     over.set_read_timeout(Some(WAIT)).unwrap();
     let mut answer = Vec::new();
@@ -362,6 +363,11 @@ fn cpu_ticks(pid: u32) -> u64 {
 }
 
 fn hello_welcomed(socket: &Path) -> Result<(), String> {
+    welcomed(socket).map(drop)
+}
+
+/// A connection to the node at `socket` that said hello and was welcomed.
+fn welcomed(socket: &Path) -> Result<std::os::unix::net::UnixStream, String> {
     use rtr_core::protocol::codec::{self, Frame};
     use std::io::Write;
     let mut s = std::os::unix::net::UnixStream::connect(socket).map_err(|e| e.to_string())?;
@@ -370,7 +376,7 @@ fn hello_welcomed(socket: &Path) -> Result<(), String> {
     s.write_all(&codec::encode(&hello)).map_err(|e| e.to_string())?;
     let body = codec::read_frame(&mut s).map_err(|e| e.to_string())?;
     match codec::decode(&body) {
-        Ok(Frame::Welcome { .. }) => Ok(()),
+        Ok(Frame::Welcome { .. }) => Ok(s),
         other => Err(format!("{other:?}")),
     }
 }
