@@ -3654,6 +3654,31 @@ fn a_late_announcement_of_a_journal_under_an_older_epoch_does_not_replace_its_re
 }
 
 impl Cluster {
+    /// [`Cluster::t1_voted_on_be_and_be2_with_be_standby_upper`]; tr1
+    /// commits t1, be finishes its branch, and the outcome to be2 is lost
+    /// with be2. be takes be2's journal over (t1 in doubt there) and hears
+    /// the commit for that copy.
+    fn t1_in_doubt_at_be_from_be2s_journal() -> (Cluster, Tid) {
+        let (mut c, t1) = Cluster::t1_finished_at_be_its_commit_to_be2_lost();
+        c.kill(BE2);
+        (c, t1)
+    }
+
+    /// [`Cluster::t1_voted_on_be_and_be2_with_be_standby_upper`]; tr1
+    /// commits t1, be makes it durable and finishes its branch; the outcome
+    /// to be2 is lost on its way.
+    fn t1_finished_at_be_its_commit_to_be2_lost() -> (Cluster, Tid) {
+        let (mut c, t1) = Cluster::t1_voted_on_be_and_be2_with_be_standby_upper();
+        c.sync_unpumped();
+        c.pump_only(BE, TR1);
+        c.pump_only(BE2, TR1);
+        assert!(!c.take_wire(TR1, BE2).is_empty(), "the outcome to be2 was on its way");
+        c.pump();
+        c.sync();
+        c.ack(1, t1);
+        (c, t1)
+    }
+
     /// be2 serves the upper range (1001..2000), be the lower one and stands
     /// by for the upper; t1 debits the lower and credits the upper range,
     /// and both servers voted yes (durably: t1 spans two nodes).
@@ -3691,16 +3716,9 @@ impl Cluster {
 /// 12269, two routers: accepted, never applied on the upper range).
 #[test]
 fn a_node_is_durable_for_a_read_journals_in_doubt_copy_only_once_its_commit_is_written() {
-    let (mut c, t1) = Cluster::t1_voted_on_be_and_be2_with_be_standby_upper();
     // Both votes durable; tr1 commits; be makes it durable and finishes,
     // the outcome to be2 is lost with be2.
-    c.sync_unpumped();
-    c.pump_only(BE, TR1);
-    c.pump_only(BE2, TR1);
-    assert!(!c.take_wire(TR1, BE2).is_empty(), "the outcome to be2 was on its way");
-    c.pump();
-    c.sync();
-    c.ack(1, t1);
+    let (mut c, t1) = Cluster::t1_finished_at_be_its_commit_to_be2_lost();
     assert!(c.take(FE, CLIENT).iter().all(|x| x.1 != MsgType::Accepted), "be2's branch is not durable yet");
     c.kill(BE2);
     // be holds be2's journal, t1 in doubt there, and hears tr1's commit.
@@ -3809,15 +3827,7 @@ fn messages_resent_by_a_drive_again_through_the_same_router_are_placed_once() {
 /// copy (simulator seed 10192, one router: a disagreement).
 #[test]
 fn a_reader_that_cannot_write_an_in_doubt_copys_commit_says_nothing_of_the_commit() {
-    let (mut c, t1) = Cluster::t1_voted_on_be_and_be2_with_be_standby_upper();
-    c.sync_unpumped();
-    c.pump_only(BE, TR1);
-    c.pump_only(BE2, TR1);
-    assert!(!c.take_wire(TR1, BE2).is_empty(), "the outcome to be2 was on its way");
-    c.pump();
-    c.sync();
-    c.ack(1, t1);
-    c.kill(BE2);
+    let (mut c, t1) = Cluster::t1_in_doubt_at_be_from_be2s_journal();
     // be holds be2's journal, t1 in doubt there; tr1's commit for the copy
     // is on its way into it, and fails: the journal was taken from be.
     let jid =
@@ -3923,15 +3933,7 @@ fn a_commit_waiting_for_a_reader_that_lost_the_journal_waits_for_its_next_reader
 /// again on its journal, finds t1 in doubt, and commits it. What the client
 /// heard of t1.
 fn reader_gives_up_then_be2_restarts() -> Vec<MsgType> {
-    let (mut c, t1) = Cluster::t1_voted_on_be_and_be2_with_be_standby_upper();
-    c.sync_unpumped();
-    c.pump_only(BE, TR1);
-    c.pump_only(BE2, TR1);
-    assert!(!c.take_wire(TR1, BE2).is_empty(), "the outcome to be2 was on its way");
-    c.pump();
-    c.sync();
-    c.ack(1, t1);
-    c.kill(BE2);
+    let (mut c, t1) = Cluster::t1_in_doubt_at_be_from_be2s_journal();
     let jid =
         c.adopted_writes.iter().find(|(n, j, _)| *n == BE && *j != 0).map(|(_, j, _)| *j).expect("a copy's commit");
     let tokens: Vec<u64> = c.syncs.iter().filter(|(n, _)| *n == BE).map(|(_, t)| *t).collect();
@@ -3964,15 +3966,7 @@ fn reader_gives_up_then_be2_restarts() -> Vec<MsgType> {
 /// routers: no outcome).
 #[test]
 fn a_readers_durable_goes_over_its_new_link_to_the_router() {
-    let (mut c, t1) = Cluster::t1_voted_on_be_and_be2_with_be_standby_upper();
-    c.sync_unpumped();
-    c.pump_only(BE, TR1);
-    c.pump_only(BE2, TR1);
-    assert!(!c.take_wire(TR1, BE2).is_empty(), "the outcome to be2 was on its way");
-    c.pump();
-    c.sync();
-    c.ack(1, t1);
-    c.kill(BE2);
+    let (mut c, t1) = Cluster::t1_in_doubt_at_be_from_be2s_journal();
     assert!(c.adopted_writes.iter().any(|(n, j, _)| *n == BE && *j != 0), "the copy's commit is being written");
     // Not durable yet; the link goes and comes back.
     let pending = std::mem::take(&mut c.syncs);

@@ -64,17 +64,20 @@ impl Committing {
         }
     }
 
-    /// Wait for `reader` as the stand-in for lost node `node`'s in-doubt
-    /// branches.
-    fn stand_in(&mut self, reader: NodeRef, node: &str) {
-        if self.stand_ins.iter().any(|s| s.reader == reader && s.node == node) {
-            return;
+    /// `reader` holds lost node `node`'s branches of `tid` in doubt (from
+    /// its journal): it hears the commit, and is waited for as their
+    /// stand-in.
+    fn stand_in(&mut self, ctx: &mut Ctx, tid: Tid, reader: NodeRef, node: &str) {
+        if !self.stand_ins.iter().any(|s| s.reader == reader && s.node == node) {
+            let owes_own = self.pending.contains(&reader) && !self.stand_ins.iter().any(|s| s.reader == reader);
+            if !self.pending.contains(&reader) {
+                self.pending.push(reader);
+            }
+            self.stand_ins.push(StandIn { reader, node: node.to_string(), owes_own });
         }
-        let owes_own = self.pending.contains(&reader) && !self.stand_ins.iter().any(|s| s.reader == reader);
-        if !self.pending.contains(&reader) {
-            self.pending.push(reader);
-        }
-        self.stand_ins.push(StandIn { reader, node: node.to_string(), owes_own });
+        let (reason, drive) = (self.reason, self.drive);
+        let outcome = ToBackend::Outcome { tid, parts: Vec::new(), accepted: true, status: Status::Ok, reason, drive };
+        ctx.to_backend(reader, outcome);
     }
 }
 
@@ -519,16 +522,7 @@ impl Router {
                     }
                 }
                 if in_doubt {
-                    c.stand_in(took, node);
-                    let outcome = ToBackend::Outcome {
-                        tid,
-                        parts: Vec::new(),
-                        accepted: true,
-                        status: Status::Ok,
-                        reason: c.reason,
-                        drive: c.drive,
-                    };
-                    ctx.to_backend(took, outcome);
+                    c.stand_in(ctx, tid, took, node);
                 }
             }
             if c.pending.is_empty() && c.adopting == 0 {
@@ -578,16 +572,7 @@ impl Router {
                 c.durable += 1;
                 super::forget::add_name(&mut c.holders, node);
             } else {
-                c.stand_in(took, node);
-                let outcome = ToBackend::Outcome {
-                    tid,
-                    parts: Vec::new(),
-                    accepted: true,
-                    status: Status::Ok,
-                    reason: c.reason,
-                    drive: c.drive,
-                };
-                ctx.to_backend(took, outcome);
+                c.stand_in(ctx, tid, took, node);
             }
             if c.pending.is_empty() && c.adopting == 0 {
                 self.settle(ctx, tid);
