@@ -49,6 +49,23 @@ fn round_trip_msg1_reply_accept_outcome_on_both_sides() {
 }
 
 #[test]
+fn a_server_channel_reports_the_fence_of_its_last_transaction_message() {
+    let rtr = Rtr::embedded().unwrap();
+    let s = open_server(&rtr, 1, 100, 0);
+    let c = open_client(&rtr);
+    assert_eq!(rtr.get_fence(s).unwrap(), 0, "nothing received yet");
+    assert_eq!(err_status(rtr.get_fence(c)), Status::Invop4cli, "a client takes no work");
+    assert_eq!(err_status(rtr.get_fence(9999)), Status::Invchannel);
+    rtr.send_to_server(c, sen::ACCEPT, &msg(5, b"hello")).unwrap();
+    let m = expect(&rtr, s, MsgType::Msg1);
+    // The one node holds the key range under its first grant.
+    let fence = rtr.get_fence(s).unwrap();
+    assert_eq!(fence, 1);
+    expect_accepted(&rtr, s, m.sb.tid);
+    assert_eq!(rtr.get_fence(s).unwrap(), fence, "the commit came under the same grant");
+}
+
+#[test]
 fn client_and_server_in_different_processes() {
     let server = Rtr::embedded().unwrap();
     let client = server.connect_again().unwrap();

@@ -272,6 +272,45 @@ pub unsafe extern "C" fn rtr_get_tid(
     })
 }
 
+/// Get the fencing token of the last transaction message a server channel
+/// received (an extension of this implementation; `docs/fencing.md`).
+///
+/// It is the grant epoch under which the server's node held the key range
+/// when it delivered that message (`rtr_mt_msg1`, `rtr_mt_msg1_uncertain`,
+/// `rtr_mt_msgn`, `rtr_mt_prepare`, `rtr_mt_accepted`, `rtr_mt_rejected`),
+/// and it only grows for a key range. A server whose database keeps, per
+/// key range, the highest token it committed under, and refuses a commit
+/// under a lower one, cannot apply a transaction twice when a node frozen
+/// with a commit in hand wakes after the range's new holder replayed it
+/// (as `rtr_mt_msg1_uncertain`, under a higher token). On `RTR_STS_OK`,
+/// `*pfence` holds it (0 before the channel received any); otherwise
+/// `*pfence` is unchanged.
+///
+/// Arguments:
+/// - `pfence` (out, required).
+///
+/// Returns:
+/// - `RTR_STS_OK`;
+/// - `RTR_STS_INVPTR`: `pfence` is NULL;
+/// - `RTR_STS_INVCHANNEL`;
+/// - `RTR_STS_INVOP4CLI`: a client channel (it takes no work);
+/// - `RTR_STS_NODEUNAVAIL`, `RTR_STS_INTERNAL`.
+///
+/// Thread safety: may be called from any thread.
+///
+/// # Safety
+/// `pfence` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn rtr_get_fence(channel: rtr_channel_t, pfence: *mut std::os::raw::c_ulonglong) -> rtr_status_t {
+    guard(|| -> CallResult {
+        non_null(pfence, Status::Invptr)?;
+        let fence = rtr()?.get_fence(channel).map_err(status_of)?;
+        // SAFETY: non-NULL (checked) and writable (caller contract).
+        unsafe { write_out(pfence, fence) };
+        Ok(())
+    })
+}
+
 /// Phase one of a commit, asked for by a client whose transaction is a
 /// branch of one coordinated elsewhere (a foreign transaction manager).
 ///

@@ -261,7 +261,7 @@ fn cpp_program() {
     );
 }
 
-const BAD_INPUT_OUTPUT: &[&str] = &["bad_input: checks=179 failures=0"];
+const BAD_INPUT_OUTPUT: &[&str] = &["bad_input: checks=187 failures=0"];
 
 #[test]
 fn bad_input_statuses() {

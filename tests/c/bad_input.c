@@ -299,6 +299,7 @@ static void unknown_channel(void)
 {
     static const char msg[8] = {0};
     rtr_tid_t tid;
+    unsigned long long fence;
     rtr_usrhdl_t h = 0;
     msgbuf_t buf;
     rtr_msgsb_t sb;
@@ -312,6 +313,7 @@ static void unknown_channel(void)
     EXPECT(rtr_accept_tx(BAD_CHANNEL, RTR_NO_FLAGS, RTR_NO_REASON), RTR_STS_INVCHANNEL);
     EXPECT(rtr_reject_tx(BAD_CHANNEL, RTR_NO_FLAGS, RTR_NO_REASON), RTR_STS_INVCHANNEL);
     EXPECT(rtr_get_tid(BAD_CHANNEL, RTR_NO_FLAGS, &tid), RTR_STS_INVCHANNEL);
+    EXPECT(rtr_get_fence(BAD_CHANNEL, &fence), RTR_STS_INVCHANNEL);
     EXPECT(rtr_set_user_handle(BAD_CHANNEL, 1), RTR_STS_INVCHANNEL);
     EXPECT(rtr_get_user_handle(BAD_CHANNEL, &h), RTR_STS_INVCHANNEL);
     EXPECT(rtr_receive_message(&from, RTR_NO_FLAGS, bad_list, &buf, sizeof buf, 0, &sb), RTR_STS_INVRCVCHAN);
@@ -324,6 +326,7 @@ static void one_facility(void)
     rtr_channel_t srv, cli, from = SENTINEL_CHANNEL;
     rtr_channel_t list[2], empty_list[1] = {RTR_CHAN_ENDLIST};
     rtr_tid_t tid, tid2;
+    unsigned long long fence;
     rtr_usrhdl_t h;
     rtr_msgsb_t sb, sb2;
     rtr_status_data_t sd;
@@ -350,6 +353,13 @@ static void one_facility(void)
 
     /* NULL pointers. */
     EXPECT(rtr_get_tid(cli, RTR_NO_FLAGS, NULL), RTR_STS_INVPTR);
+    EXPECT(rtr_get_fence(srv, NULL), RTR_STS_INVPTR);
+    /* The fence is a server's: none received yet; a client has none. */
+    fence = 99;
+    EXPECT(rtr_get_fence(srv, &fence), RTR_STS_OK);
+    EXPECT_TRUE(fence == 0);
+    EXPECT(rtr_get_fence(cli, &fence), RTR_STS_INVOP4CLI);
+    EXPECT_TRUE(fence == 0);
     EXPECT(rtr_get_user_handle(cli, NULL), RTR_STS_INVPTR);
     EXPECT(rtr_receive_message(NULL, RTR_NO_FLAGS, list, &buf, sizeof buf, 0, &sb), RTR_STS_INVPTR);
     EXPECT(rtr_receive_message(&from, RTR_NO_FLAGS, list, &buf, sizeof buf, 0, NULL), RTR_STS_INVPMSGSB);
@@ -409,6 +419,9 @@ static void one_facility(void)
     EXPECT_TRUE(sb.msglen == sizeof msg && memcmp(buf.bytes, msg, sizeof msg) == 0);
     EXPECT_TRUE(memcmp(&sb.tid, &tid, sizeof tid) == 0);
     EXPECT(rtr_start_tx(srv, RTR_NO_FLAGS, RTR_NO_TIMOUTMS, RTR_NO_JOINCHAN), RTR_STS_INVOP4SRV);
+    /* The message came under the key range's first grant. */
+    EXPECT(rtr_get_fence(srv, &fence), RTR_STS_OK);
+    EXPECT_TRUE(fence == 1);
     EXPECT(rtr_reply_to_client(srv, RTR_NO_FLAGS, big, RTR_MAX_MSGLEN + 1, RTR_NO_MSGFMT), RTR_STS_INVMSGLEN);
     for (size_t i = 0; i < sizeof reply; i++)
         reply[i] = (char)('a' + i % 26);

@@ -354,6 +354,13 @@ impl Connection {
         self.rtr(py)?.get_tid(chan, fl).map(Tid).or_raise(py)
     }
 
+    /// `rtr_get_fence`: the fencing token of the last transaction message
+    /// the server channel received (`docs/fencing.md`).
+    fn get_fence(&self, py: Python<'_>, channel: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let chan = args::channel(channel)?;
+        self.rtr(py)?.get_fence(chan).or_raise(py)
+    }
+
     /// `rtr_set_user_handle`.
     fn set_user_handle(&self, py: Python<'_>, channel: &Bound<'_, PyAny>, handle: &Bound<'_, PyAny>) -> PyResult<()> {
         let chan = args::channel(channel)?;

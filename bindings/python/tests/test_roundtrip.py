@@ -189,3 +189,26 @@ def test_threads_share_a_connection(conn: rtr.Connection, server_thread) -> None
     assert counts == [25] * 4
     stats = s.join()
     assert stats.accepted == 100
+
+
+def test_a_server_channel_reports_its_fencing_token(conn: rtr.Connection) -> None:
+    """``rtr_get_fence``: 0 before any transaction message, then the grant
+    epoch the key range was held under (1: the one node's first grant);
+    a client channel has none."""
+    srv = conn.open_channel(rtr.OpenFlag.SERVER, FAC + "_F", keys=[unsigned_range(0, 99)])
+    cli = conn.open_channel(rtr.OpenFlag.CLIENT, FAC + "_F")
+    for ch in (srv, cli):
+        assert conn.receive_message(ch, timeout=5).msgtype == rtr.MsgType.OPENED
+    assert conn.get_fence(srv) == 0
+    with pytest.raises(rtr.WrongState):
+        conn.get_fence(cli)
+    conn.send_to_server(cli, key(7, b"ping"), flags=rtr.SendFlag.ACCEPT)
+    m = conn.receive_message(srv, timeout=5)
+    assert m.msgtype == rtr.MsgType.MSG1
+    assert conn.get_fence(srv) == 1
+    m = conn.receive_message(srv, timeout=5)
+    assert m.msgtype == rtr.MsgType.ACCEPTED
+    assert conn.get_fence(srv) == 1
+    assert conn.receive_message(cli, timeout=5).msgtype == rtr.MsgType.ACCEPTED
+    conn.close_channel(cli)
+    conn.close_channel(srv)

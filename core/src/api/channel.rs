@@ -35,6 +35,9 @@ pub(crate) struct Chan {
     /// User events waiting in `queue` (bounded by
     /// [`super::MAX_QUEUED_EVENTS`]: broadcasts beyond it are dropped).
     pub queued_events: usize,
+    /// Server: the fencing token of the last message of a transaction
+    /// received (`rtr_get_fence`, `docs/fencing.md`); 0 before any.
+    pub fence: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +77,7 @@ impl Chan {
             closed_by_rtr: false,
             info: false,
             queued_events: 0,
+            fence: 0,
         }
     }
 

@@ -64,6 +64,7 @@ impl Rtr {
                         tid: None,
                         evtnum: 0,
                         payload: Payload::Data(Arc::from(data)),
+                        fence: 0,
                     });
                 }
                 (Status::Ok, u32::try_from(omitted).unwrap_or(u32::MAX))
@@ -154,5 +155,12 @@ impl Rtr {
 }
 
 fn closed(chan: ChanId, status: Status, reason: u32) -> Delivery {
-    Delivery { chan, msgtype: MsgType::Closed, tid: None, evtnum: 0, payload: Payload::Status { status, reason } }
+    Delivery {
+        chan,
+        msgtype: MsgType::Closed,
+        tid: None,
+        evtnum: 0,
+        payload: Payload::Status { status, reason },
+        fence: 0,
+    }
 }

@@ -779,6 +779,18 @@ impl Rtr {
         }
     }
 
+    /// The fencing token of the last message of a transaction that server
+    /// channel `chan` received (0 before any): the grant epoch under which
+    /// its node's partition held the key range when it delivered it. A
+    /// database that keeps the highest token per key range and refuses
+    /// work under a lower one cannot apply a transaction twice when a node
+    /// frozen with a commit in hand wakes after the range's new holder
+    /// replayed it (`docs/fencing.md`).
+    pub fn get_fence(&self, chan: ChanId) -> Result<u64> {
+        let mut st = self.lock()?;
+        Ok(server_chan(&mut st, chan, "rtr_get_fence")?.fence)
+    }
+
     pub fn set_user_handle(&self, chan: ChanId, usrhdl: usize) -> Result<()> {
         let mut st = self.lock()?;
         any_chan(&mut st, chan)?.usrhdl = usrhdl;
@@ -1125,6 +1137,9 @@ impl Rtr {
             }
             let Some(c) = st.channels.get_mut(&chan) else { continue };
             let tid = d.tid.unwrap_or_default();
+            if c.role == Role::Server && d.tid.is_some() {
+                c.fence = d.fence;
+            }
             match (c.role, d.msgtype) {
                 (Role::Server, MsgType::Msg1 | MsgType::Msg1Uncertain) => {
                     c.tx = TxState::Server { tid, vote: Vote::None, prepare_seen: false };

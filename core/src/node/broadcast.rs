@@ -76,6 +76,7 @@ impl Broadcasts {
                         tid: None,
                         evtnum,
                         payload: Payload::Data(data.clone()),
+                        fence: 0,
                     },
                 );
             }
@@ -122,6 +123,7 @@ impl Broadcasts {
                         tid: None,
                         evtnum,
                         payload: Payload::Data(data.clone()),
+                        fence: 0,
                     },
                 );
             }

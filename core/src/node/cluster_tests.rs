@@ -3983,3 +3983,38 @@ fn a_readers_durable_goes_over_its_new_link_to_the_router() {
     let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
     assert_eq!(heard, vec![MsgType::Accepted], "the client hears the commit");
 }
+
+/// Every delivery of a transaction to a server carries its partition's
+/// grant epoch as a fencing token (`docs/fencing.md`). t1 commits on be
+/// (grant 1); its server has the commit in hand and has not acknowledged
+/// it when be is lost. be2 takes the range over (a higher grant) and
+/// replays t1, uncertain, under its own token: a database that keeps the
+/// highest token per key range refuses be's server's late commit.
+#[test]
+fn a_replay_by_the_ranges_next_holder_carries_a_higher_fence() {
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.server_accept(1, t1);
+    c.sync();
+    let fences = |c: &mut Cluster, node: usize| -> Vec<(MsgType, u64)> {
+        let mut out = Vec::new();
+        c.delivered.retain(|(n, conn, d)| {
+            if *n == node && *conn == SERVER && d.tid == Some(t1) {
+                out.push((d.msgtype, d.fence));
+                false
+            } else {
+                true
+            }
+        });
+        out
+    };
+    let at_be = fences(&mut c, BE);
+    assert_eq!(at_be, vec![(MsgType::Msg1, 1), (MsgType::Prepare, 1), (MsgType::Accepted, 1)], "under be's grant 1");
+    c.kill(BE);
+    let at_be2 = fences(&mut c, BE2);
+    assert_eq!(at_be2.iter().map(|x| x.0).collect::<Vec<_>>(), vec![MsgType::Msg1Uncertain, MsgType::Accepted]);
+    assert!(at_be2.iter().all(|(_, f)| *f > 1), "be2's replay under its own, higher grant: {at_be2:?}");
+}

@@ -196,6 +196,7 @@ impl Frontend {
                             tid: Some(tid),
                             evtnum: 0,
                             payload: Payload::Data(data),
+                            fence: 0,
                         },
                     );
                 }
@@ -215,6 +216,7 @@ impl Frontend {
                             tid: Some(tid),
                             evtnum: 0,
                             payload: Payload::Data(data),
+                            fence: 0,
                         },
                     );
                 }
@@ -400,5 +402,5 @@ impl ClientChan {
 }
 
 pub(super) fn status_delivery(chan: u32, msgtype: MsgType, tid: Option<Tid>, status: Status, reason: u32) -> Delivery {
-    Delivery { chan, msgtype, tid, evtnum: 0, payload: Payload::Status { status, reason } }
+    Delivery { chan, msgtype, tid, evtnum: 0, payload: Payload::Status { status, reason }, fence: 0 }
 }

@@ -22,7 +22,9 @@ use crate::MAX_MSGLEN;
 /// The protocol version carried by every frame. Version 2 added
 /// [`Frame::EventsDropped`]: a library of version 1 would take it for
 /// nonsense and drop its connection, so the node refuses its hello instead.
-pub const VERSION: u8 = 3;
+/// Version 4 added each server delivery's fencing token
+/// ([`Delivery::fence`], after the tid).
+pub const VERSION: u8 = 4;
 /// The largest frame accepted (an open with 20 string key segments of the
 /// longest bounds is the largest legitimate frame).
 pub const MAX_FRAME: usize = 4 << 20;
@@ -451,6 +453,7 @@ fn delivery(w: &mut Writer, d: &Delivery) {
         Some(t) => {
             w.u8(1);
             write_tid(w, t);
+            w.u64(d.fence);
         }
         None => w.u8(0),
     }
@@ -472,7 +475,7 @@ fn delivery(w: &mut Writer, d: &Delivery) {
 fn read_delivery(r: &mut Reader) -> Result<Delivery, DecodeError> {
     let chan = r.u32()?;
     let msgtype = MsgType::from_code(r.u32()?).ok_or(DecodeError::Invalid("unknown message type"))?;
-    let tid = if r.bool()? { Some(read_tid(r)?) } else { None };
+    let (tid, fence) = if r.bool()? { (Some(read_tid(r)?), r.u64()?) } else { (None, 0) };
     let evtnum = r.i32()?;
     let payload = match r.u8()? {
         0 => Payload::None,
@@ -483,7 +486,7 @@ fn read_delivery(r: &mut Reader) -> Result<Delivery, DecodeError> {
         }
         tag => return Err(DecodeError::UnknownTag { what: "payload", tag }),
     };
-    Ok(Delivery { chan, msgtype, tid, evtnum, payload })
+    Ok(Delivery { chan, msgtype, tid, evtnum, payload, fence })
 }
 
 #[cfg(test)]

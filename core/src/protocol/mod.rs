@@ -134,4 +134,8 @@ pub struct Delivery {
     pub tid: Option<Tid>,
     pub evtnum: i32,
     pub payload: Payload,
+    /// For a server's delivery of a transaction: the grant epoch under
+    /// which its partition holds the key range (`docs/fencing.md`), a
+    /// fencing token for the server's database; 0 otherwise.
+    pub fence: u64,
 }

@@ -330,7 +330,8 @@ impl Server {
                     chk.outcome(tid, accepted, format!("server {}", self.name));
                     let w = self.work.remove(&tid).unwrap_or_default();
                     if accepted {
-                        chk.apply(self.range, tid, &w.msgs, w.uncertain, format!("server {}", self.name));
+                        let who = format!("server {}", self.name);
+                        chk.apply(self.range, tid, &w.msgs, w.uncertain, who, d.fence);
                     }
                     out.push(Request::Ack { chan: CHAN, tid });
                 }

@@ -98,6 +98,11 @@ impl ViolationKind {
 pub struct Books {
     pub balances: BTreeMap<u32, i64>,
     pub applied: BTreeMap<Tid, u32>,
+    /// The highest fencing token applied under (`docs/fencing.md`): the
+    /// books refuse work delivered under a lower one.
+    pub fence: u64,
+    /// Applies refused for a stale token.
+    pub fenced: u64,
 }
 
 /// What the clients did and saw, per transaction.
@@ -160,8 +165,16 @@ impl Checker {
     /// A server of key range `range` commits `tid`'s messages to the books.
     /// `uncertain`: it was presented as `msg1_uncertain`, so the server
     /// first looks whether it already applied it (and skips it if so).
-    pub fn apply(&mut self, range: usize, tid: Tid, msgs: &[(u32, i64)], uncertain: bool, who: String) {
+    /// `fence`: the commit's fencing token; the books refuse it when they
+    /// applied work under a higher one (the commit came from a node fenced
+    /// since: the range's new holder replays it, as uncertain).
+    pub fn apply(&mut self, range: usize, tid: Tid, msgs: &[(u32, i64)], uncertain: bool, who: String, fence: u64) {
         let books = &mut self.books[range];
+        if fence < books.fence {
+            books.fenced += 1;
+            return;
+        }
+        books.fence = fence;
         if let Some(n) = books.applied.get(&tid).copied() {
             if uncertain {
                 return;

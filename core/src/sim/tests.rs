@@ -288,6 +288,14 @@ fn once_known_runs_pass() {
         // A reader's `Durable` for an in-doubt copy sent over a link to the
         // router that had gone and come back (9502: no outcome).
         (9502, 2, Faults::ALL),
+        // A server frozen with a commit in hand applied it on waking,
+        // after the range's next holder replayed it: its database now
+        // refuses the late commit's lower fencing token (docs/fencing.md).
+        (7438, 2, Faults::ALL),
+        (12315, 2, Faults::ALL),
+        (7751, 1, Faults::ALL),
+        (7946, 1, Faults::ALL),
+        (9051, 1, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);
@@ -295,6 +303,27 @@ fn once_known_runs_pass() {
         c.shape.routers = (1..=routers).map(|i| format!("tr{i}")).collect();
         assert_ok(&run(c));
     }
+}
+
+/// The books model a database that checks the fencing token: a late
+/// original under a lower token than a replay already applied under is
+/// refused (not a second application), and so is other work under it.
+#[test]
+fn the_books_refuse_work_under_a_lower_fencing_token() {
+    use crate::tid::Tid;
+    let t = Tid { node: 1, incarnation: 1, conn: 1, seq: 1 };
+    let u = Tid { seq: 2, ..t };
+    let mut c = check::Checker::new(1);
+    c.apply(0, t, &[(1, 5)], true, "replay at the new holder".into(), 2);
+    c.apply(0, t, &[(1, 5)], false, "frozen server, woken".into(), 1);
+    c.apply(0, u, &[(1, 7)], false, "frozen server, woken".into(), 1);
+    assert!(c.violations.is_empty(), "{:?}", c.violations);
+    assert_eq!(c.books[0].applied.get(&t), Some(&1));
+    assert_eq!(c.books[0].applied.get(&u), None);
+    assert_eq!((c.books[0].fenced, c.books[0].balances.get(&1)), (2, Some(&5)));
+    // Without the lower token, the same late original is a second application.
+    c.apply(0, t, &[(1, 5)], false, "another server".into(), 2);
+    assert_eq!(c.violations[0].kind, ViolationKind::AppliedTwice);
 }
 
 /// The checks are not vacuous: a server that applies a committed
@@ -305,10 +334,10 @@ fn the_checks_catch_what_they_claim_to() {
     let t = Tid { node: 1, incarnation: 1, conn: 1, seq: 1 };
     let mut c = check::Checker::new(2);
     c.txs.entry(t).or_default().ranges.extend([0, 1]);
-    c.apply(0, t, &[(1, 5)], false, "s1".into());
-    c.apply(0, t, &[(1, 5)], true, "s2".into()); // uncertain replay: skipped
+    c.apply(0, t, &[(1, 5)], false, "s1".into(), 1);
+    c.apply(0, t, &[(1, 5)], true, "s2".into(), 1); // uncertain replay: skipped
     assert!(c.violations.is_empty());
-    c.apply(0, t, &[(1, 5)], false, "s3".into());
+    c.apply(0, t, &[(1, 5)], false, "s3".into(), 1);
     assert_eq!(c.violations[0].kind, ViolationKind::AppliedTwice);
     c.outcome(t, true, "client".into());
     c.outcome(t, false, "server".into());
@@ -322,7 +351,7 @@ fn the_checks_catch_what_they_claim_to() {
     assert!(kinds.contains(&ViolationKind::NoOutcome), "{kinds:?}");
     let mut ignoring = check::Checker::new(1);
     ignoring.ignore.push(ViolationKind::NotConserved);
-    ignoring.apply(0, t, &[(1, 5)], false, "s".into());
+    ignoring.apply(0, t, &[(1, 5)], false, "s".into(), 1);
     ignoring.finish(&[], &Default::default());
     assert!(ignoring.violations.is_empty());
     assert_eq!(ignoring.known.get(&ViolationKind::NotConserved), Some(&1));
@@ -481,7 +510,7 @@ fn a_commit_waiting_behind_an_application_deadlock_is_known_not_lost() {
         let mut c = check::Checker::new(2);
         c.txs.entry(t).or_default().ranges.extend([0, 1]);
         c.txs.get_mut(&t).unwrap().client_saw = Some(true);
-        c.apply(0, t, &[(1, -27)], false, "s0".into());
+        c.apply(0, t, &[(1, -27)], false, "s0".into(), 1);
         c
     };
     let mut behind = part_applied();

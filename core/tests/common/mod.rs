@@ -182,5 +182,6 @@ pub fn reply_frame(chan: ChanId, body: &[u8]) -> Vec<u8> {
         tid: None,
         evtnum: 0,
         payload: Payload::Data(Bytes::from(body)),
+        fence: 0,
     }))
 }

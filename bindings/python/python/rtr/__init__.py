@@ -17,7 +17,8 @@ Faithful calls (on a :class:`Connection`, or as module functions of the
 same signatures on the process-wide one): ``open_channel``,
 ``close_channel``, ``start_tx``, ``send_to_server``, ``reply_to_client``,
 ``accept_tx``, ``reject_tx``, ``prepare_tx``, ``broadcast_event``,
-``receive_message``, ``get_tid``, ``set_user_handle``, ``get_user_handle``,
+``receive_message``, ``get_tid``, ``get_fence`` (an extension),
+``set_user_handle``, ``get_user_handle``,
 ``request_info``, ``set_info``, ``set_wakeup``, ``wakeup_fd``,
 ``error_text``. Flags, and the arguments that follow them in C
 (``reason``, ``timeout_ms``, ...), are keyword-only:
@@ -64,6 +65,7 @@ from ._connection import (
     close_channel,
     error_text,
     events_dropped,
+    get_fence,
     get_tid,
     get_user_handle,
     open_channel,
@@ -177,6 +179,7 @@ __all__ = [
     "set_log_handler",
     "close_channel",
     "error_text",
+    "get_fence",
     "get_tid",
     "get_user_handle",
     "open_channel",

@@ -277,6 +277,19 @@ class Connection:
         """``rtr_get_tid``: the id of the transaction active on the channel."""
         return self._native.get_tid(channel, flags)
 
+    def get_fence(self, channel: ChannelLike) -> int:
+        """``rtr_get_fence`` (an extension): the fencing token of the last
+        transaction message this server channel received, 0 before any.
+
+        It is the grant epoch under which the node held the key range when
+        it delivered the message, and only grows for a key range. A database
+        that keeps the highest token it committed under per key range, and
+        refuses a commit under a lower one, cannot apply a transaction twice
+        when a frozen node wakes after the range's new holder replayed it
+        (see docs/fencing.md). Raises on a client channel.
+        """
+        return self._native.get_fence(channel)
+
     def set_user_handle(self, channel: ChannelLike, handle: int) -> None:
         """``rtr_set_user_handle``: later messages on the channel carry ``handle`` in ``usrhdl``."""
         self._native.set_user_handle(channel, handle)
@@ -536,6 +549,11 @@ def receive_message(channels: Channels = None, timeout: Optional[float] = None) 
 def get_tid(channel: ChannelLike, *, flags: int = 0) -> Tid:
     """``rtr_get_tid`` on the process-wide connection."""
     return process_connection().get_tid(channel, flags=flags)
+
+
+def get_fence(channel: ChannelLike) -> int:
+    """``rtr_get_fence`` on the process-wide connection."""
+    return process_connection().get_fence(channel)
 
 
 def set_user_handle(channel: ChannelLike, handle: int) -> None:

@@ -272,11 +272,12 @@ impl Backend {
             }
         }
         let expendable = fl & flags::sen::EXPENDABLE != 0;
+        let fence = p.grant.epoch;
         if let Some(b) = self.branches.get_mut(&(tid, part)) {
             b.expendable |= expendable;
             b.msgs.push(data.clone());
             if let Some(s) = b.server {
-                ctx.deliver(s.0, data_delivery(s.1, MsgType::Msgn, tid, data));
+                ctx.deliver(s.0, data_delivery(s.1, MsgType::Msgn, tid, data, fence));
             }
             return;
         }
@@ -302,6 +303,7 @@ impl Backend {
         if !self.owned_by(ctx, from, tid, part, true, drive, || ToBackend::VoteRequest { tid, part, durable, drive }) {
             return;
         }
+        let fence = self.fence(part);
         let Some(b) = self.branches.get_mut(&(tid, part)) else {
             self.answer_decided(ctx, from, tid, part);
             return;
@@ -325,7 +327,7 @@ impl Backend {
             return;
         }
         match (b.server, b.voted_accept, b.voted_reject) {
-            (Some(s), false, None) if !asked => ctx.deliver(s.0, prepare(s.1, tid)),
+            (Some(s), false, None) if !asked => ctx.deliver(s.0, prepare(s.1, tid, fence)),
             // Voted already: the router asks again because it lost
             // the vote (it drove the transaction again after a link
             // loss), so it hears it again.

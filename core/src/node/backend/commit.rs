@@ -48,6 +48,7 @@ impl Backend {
         let mut aside = Vec::new();
         for part in &parts {
             let callout = self.is_callout(*part);
+            let fence = self.fence(*part);
             let Some(b) = self.branches.get_mut(&(tid, *part)) else { continue };
             parked.append(&mut b.parked);
             if callout {
@@ -56,7 +57,9 @@ impl Backend {
                 let server = b.server;
                 self.branches.remove(&(tid, *part));
                 if let Some(s) = server {
-                    ctx.deliver(s.0, status_delivery(s.1, MsgType::Accepted, Some(tid), Status::Ok, reason));
+                    let mut d = status_delivery(s.1, MsgType::Accepted, Some(tid), Status::Ok, reason);
+                    d.fence = fence;
+                    ctx.deliver(s.0, d);
                     self.release(s, tid);
                     self.dispatch(ctx, *part);
                 }
@@ -153,7 +156,9 @@ impl Backend {
     }
 
     pub(super) fn deliver_commit(&mut self, ctx: &mut Ctx, s: ChanRef, tid: Tid, reason: u32) {
-        ctx.deliver(s.0, status_delivery(s.1, MsgType::Accepted, Some(tid), Status::Ok, reason));
+        let mut d = status_delivery(s.1, MsgType::Accepted, Some(tid), Status::Ok, reason);
+        d.fence = self.server_fence(s);
+        ctx.deliver(s.0, d);
         if let Some(srv) = self.servers.get_mut(&s) {
             srv.unacked.push(tid);
         }
@@ -161,6 +166,7 @@ impl Backend {
     }
 
     pub(super) fn abort_branch(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, status: Status, reason: u32) {
+        let fence = self.fence(part);
         let Some(mut b) = self.branches.remove(&(tid, part)) else { return };
         let parked = std::mem::take(&mut b.parked);
         self.replay_parked(ctx, parked);
@@ -170,7 +176,9 @@ impl Backend {
         }
         match b.server {
             Some(s) => {
-                ctx.deliver(s.0, status_delivery(s.1, MsgType::Rejected, Some(tid), status, reason));
+                let mut d = status_delivery(s.1, MsgType::Rejected, Some(tid), status, reason);
+                d.fence = fence;
+                ctx.deliver(s.0, d);
                 if let Some(srv) = self.servers.get_mut(&s) {
                     srv.current = None;
                     if let Some(p) = self.parts.get_mut(&srv.part) {

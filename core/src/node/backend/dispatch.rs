@@ -282,7 +282,9 @@ impl Backend {
         b.server = None;
         b.strikes += 1;
         let (strikes, voted) = (b.strikes, b.voted_accept);
-        ctx.deliver(chan.0, status_delivery(chan.1, MsgType::Rejected, Some(tid), Status::Dlktxres, 0));
+        let mut d = status_delivery(chan.1, MsgType::Rejected, Some(tid), Status::Dlktxres, 0);
+        d.fence = self.fence(part);
+        ctx.deliver(chan.0, d);
         if let Some(srv) = self.servers.get_mut(&chan) {
             srv.current = None;
         }
@@ -461,6 +463,7 @@ impl Backend {
                 return;
             }
             let Some(tid) = p.waiting.pop_front() else { return };
+            let fence = p.grant.epoch;
             let Some(b) = self.branches.get_mut(&(tid, part)) else {
                 continue;
             };
@@ -475,7 +478,7 @@ impl Backend {
                     (0, false) => MsgType::Msg1,
                     _ => MsgType::Msgn,
                 };
-                ctx.deliver(s.0, data_delivery(s.1, mt, tid, m.clone()));
+                ctx.deliver(s.0, data_delivery(s.1, mt, tid, m.clone(), fence));
             }
             if let Some((_, reason)) = b.committed {
                 // Decided before this server saw it: replay, then the outcome.
@@ -483,9 +486,24 @@ impl Backend {
                 continue;
             }
             if b.vote_requested && !b.voted_accept {
-                ctx.deliver(s.0, prepare(s.1, tid));
+                ctx.deliver(s.0, prepare(s.1, tid, fence));
             }
         }
+    }
+
+    /// The fencing token of deliveries to partition `part`'s servers: the
+    /// grant epoch under which it holds its key range (0 for a call-out,
+    /// which holds none). A server's database that keeps the highest token
+    /// it has seen per key range refuses work under an older one: that of
+    /// a node fenced since, whose work the range's new holder replays
+    /// (`docs/fencing.md`).
+    pub(super) fn fence(&self, part: PartId) -> u64 {
+        self.parts.get(&part).map_or(0, |p| p.grant.epoch)
+    }
+
+    /// [`Backend::fence`] of server channel `s`'s partition.
+    pub(super) fn server_fence(&self, s: ChanRef) -> u64 {
+        self.servers.get(&s).map_or(0, |srv| self.fence(srv.part))
     }
 
     pub(super) fn drop_if_empty(&mut self, ctx: &mut Ctx, part: PartId) {
@@ -504,10 +522,12 @@ impl Backend {
     }
 }
 
-pub(super) fn data_delivery(chan: u32, msgtype: MsgType, tid: Tid, data: Bytes) -> Delivery {
-    Delivery { chan, msgtype, tid: Some(tid), evtnum: 0, payload: Payload::Data(data) }
+/// A server's delivery of `tid`'s message; `fence`: its partition's grant
+/// epoch ([`Backend::fence`]).
+pub(super) fn data_delivery(chan: u32, msgtype: MsgType, tid: Tid, data: Bytes, fence: u64) -> Delivery {
+    Delivery { chan, msgtype, tid: Some(tid), evtnum: 0, payload: Payload::Data(data), fence }
 }
 
-pub(super) fn prepare(chan: u32, tid: Tid) -> Delivery {
-    Delivery { chan, msgtype: MsgType::Prepare, tid: Some(tid), evtnum: 0, payload: Payload::None }
+pub(super) fn prepare(chan: u32, tid: Tid, fence: u64) -> Delivery {
+    Delivery { chan, msgtype: MsgType::Prepare, tid: Some(tid), evtnum: 0, payload: Payload::None, fence }
 }

@@ -50,6 +50,7 @@ fn samples() -> Vec<Frame> {
             tid: Some(t(2)),
             evtnum: 0,
             payload: Payload::Data(Bytes::from(&b"x"[..])),
+            fence: 7,
         }),
         Frame::Delivery(Delivery {
             chan: 1,
@@ -57,8 +58,16 @@ fn samples() -> Vec<Frame> {
             tid: Some(t(2)),
             evtnum: 0,
             payload: Payload::Status { status: Status::Rejected, reason: 5 },
+            fence: 0,
         }),
-        Frame::Delivery(Delivery { chan: 1, msgtype: MsgType::Prepare, tid: None, evtnum: -1, payload: Payload::None }),
+        Frame::Delivery(Delivery {
+            chan: 1,
+            msgtype: MsgType::Prepare,
+            tid: None,
+            evtnum: -1,
+            payload: Payload::None,
+            fence: 0,
+        }),
         Frame::EventsDropped { count: 7 },
         Frame::EventsDropped { count: u64::MAX },
     ]

@@ -36,7 +36,7 @@ fn seqs(a: &Append) -> Vec<u64> {
 }
 
 fn delivery(chan: u32, evtnum: i32) -> Delivery {
-    Delivery { chan, msgtype: MsgType::Msg1, tid: None, evtnum, payload: Payload::None }
+    Delivery { chan, msgtype: MsgType::Msg1, tid: None, evtnum, payload: Payload::None, fence: 0 }
 }
 
 fn msg(evtnum: i32) -> Internal {

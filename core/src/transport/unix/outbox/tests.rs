@@ -13,14 +13,28 @@ const WAIT: Duration = Duration::from_secs(20);
 fn event(i: u32, len: usize) -> Delivery {
     let mut b = vec![0u8; len];
     b[0..4].copy_from_slice(&i.to_le_bytes());
-    Delivery { chan: 1, msgtype: MsgType::UserEvent, tid: None, evtnum: 3, payload: Payload::Data(Bytes::from(b)) }
+    Delivery {
+        chan: 1,
+        msgtype: MsgType::UserEvent,
+        tid: None,
+        evtnum: 3,
+        payload: Payload::Data(Bytes::from(b)),
+        fence: 0,
+    }
 }
 
 fn reply(i: u32, len: usize) -> Delivery {
     let mut b = vec![0u8; len];
     b[0..4].copy_from_slice(&i.to_le_bytes());
     let tid = Tid { node: 1, incarnation: 0, conn: 7, seq: 1 };
-    Delivery { chan: 2, msgtype: MsgType::Reply, tid: Some(tid), evtnum: 0, payload: Payload::Data(Bytes::from(b)) }
+    Delivery {
+        chan: 2,
+        msgtype: MsgType::Reply,
+        tid: Some(tid),
+        evtnum: 0,
+        payload: Payload::Data(Bytes::from(b)),
+        fence: 0,
+    }
 }
 
 fn number(d: &Delivery) -> u32 {
