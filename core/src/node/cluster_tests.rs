@@ -423,11 +423,16 @@ fn with_no_router_left_the_transaction_is_rejected_with_a_clear_status() {
     c.kill(TR1);
     c.kill(TR2);
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(tid), Some(Status::Routerunavailtmo))]);
-    // The orphaned branch is rolled back once its grace is over.
+    // The orphaned branch is rolled back once its grace is over, and its
+    // server hears so once the rejection record is durable (told before, a
+    // journal lost with a fenced node forgot what the server had heard:
+    // simulator seed 13966).
     c.now += backend::ORPHAN_GRACE + Duration::from_millis(1);
     let now = c.now;
     c.node(BE).tick(now);
     c.pump();
+    assert!(c.take(BE, SERVER).is_empty(), "not before the rejection is durable");
+    c.sync();
     let s = c.take(BE, SERVER);
     assert_eq!(
         s.iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(),

@@ -255,6 +255,10 @@ pub struct Backend {
     adopted_open: Map<u32, usize>,
     /// Durable votes being synced, by journal token.
     vote_tokens: Map<u64, VoteSync>,
+    /// Rollbacks of expired orphans whose rejection record is being
+    /// synced, by journal token: the server hears "rejected" once the
+    /// record is durable (`tick`).
+    expiring: Map<u64, (Tid, PartId)>,
     /// Transactions recovered from a journal with a durable vote and no
     /// outcome: their router decides (asked by inquiry). One copy per
     /// journal read here that holds the tid in doubt (never an empty list):
@@ -387,7 +391,15 @@ impl Backend {
                 // every outcome of its tid, and this node's own branch
                 // never heard its commit: simulator seeds 5447, 5021.)
                 let own = parts.iter().any(|p| self.branches.contains_key(&(tid, *p)));
-                if self.in_doubt.contains_key(&tid) && !own {
+                // Not from a router whose drive of it is older than one seen
+                // here: the frontend drives it again elsewhere, and that
+                // drive's router decides the copy (the earlier router, thawed,
+                // committed on votes taken over since while the later one
+                // rejected: simulator seed 13244, two routers, a
+                // disagreement). An answer naming no drive is the router's
+                // decided outcome (`NO_DRIVE`), taken as before.
+                let stale = drive != NO_DRIVE && self.driven_later(ctx, from, tid, drive);
+                if self.in_doubt.contains_key(&tid) && !own && !stale {
                     self.in_doubt_outcome(ctx, from, tid, accepted, status, reason);
                     if !parts.is_empty() {
                         return;
@@ -509,6 +521,9 @@ impl Backend {
         let mut ask: Vec<(Tid, String)> = Vec::new();
         for (key, b) in self.branches.iter_mut() {
             let Some(since) = b.orphaned else { continue };
+            if self.expiring.values().any(|k| k == key) {
+                continue;
+            }
             if since + ORPHAN_GRACE > ctx.now {
                 let d = since + ORPHAN_GRACE;
                 self.orphan_deadline = Some(self.orphan_deadline.map_or(d, |x| x.min(d)));
@@ -542,10 +557,29 @@ impl Backend {
             // server having heard so (simulator seed 7248: recycled, then
             // started afresh by that re-drive and committed). The re-drive's
             // rejection reaches every backend, and its router forgets it.
+            // The server hears it once the record is durable: told at once,
+            // a journal that failed (this node fenced) lost the record, and
+            // the node, restarted, answered the re-drive's probe "unknown":
+            // the transaction started afresh and committed elsewhere after
+            // this server had heard "rejected" (simulator seed 13966, one
+            // router: a disagreement).
+            if self.journal && self.keep_decided {
+                self.next_token += 1;
+                let token = self.next_token;
+                ctx.journal(vec![(tid, crate::txrecord::TxRecord::KeptAbort)], true, Some(token));
+                self.answerable_aborts.insert(tid);
+                self.expiring.insert(token, (tid, part));
+                continue;
+            }
             self.write_rejection(ctx, tid, true);
-            self.remember(tid, false, Status::Routerunavailtmo, 0);
-            self.abort_branch(ctx, tid, part, Status::Routerunavailtmo, 0);
+            self.expired(ctx, tid, part);
         }
+    }
+
+    /// Expired orphan `(tid, part)` is rolled back: its server hears so.
+    fn expired(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId) {
+        self.remember(tid, false, Status::Routerunavailtmo, 0);
+        self.abort_branch(ctx, tid, part, Status::Routerunavailtmo, 0);
     }
 
     /// A journal write finished (`token`) or failed.
@@ -558,6 +592,14 @@ impl Backend {
         }
         if let Some(v) = self.vote_tokens.remove(&token) {
             return self.vote_synced(ctx, v, result);
+        }
+        if let Some((tid, part)) = self.expiring.remove(&token) {
+            // Not written: the branch stays an orphan, rolled back at a
+            // later tick (or the node stops, its journal lost).
+            if result.is_ok() && self.branches.contains_key(&(tid, part)) {
+                self.expired(ctx, tid, part);
+            }
+            return;
         }
         if let Some(r) = self.resolving.remove(&token) {
             return self.resolved(ctx, r, result);
