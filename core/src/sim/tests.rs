@@ -305,6 +305,10 @@ fn once_known_runs_pass() {
         (13244, 2, Faults::ALL),
         (13710, 2, Faults::ALL),
         (13966, 1, Faults::ALL),
+        // An in-doubt copy, refusing the earlier drive's router, never heard
+        // the later drive's: its probe found the commit and told only the
+        // branches it named (13897, two routers: accepted, never applied).
+        (13897, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

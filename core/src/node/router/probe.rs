@@ -178,6 +178,14 @@ impl Router {
         parts: &[crate::node::PartId],
     ) {
         let Some(tx) = self.txs.get_mut(&tid) else { return };
+        if state == Some(TxState::InDoubt) && parts.is_empty() && !tx.inquirers.contains(&from) {
+            // In doubt of a copy from a journal it read (no branch of its
+            // own): this drive's outcome goes to it, as to an asker. It
+            // takes none from an earlier drive's router (seed 13244), and
+            // waited for ever once this probe found the commit (seed 13897,
+            // two routers: accepted, never applied on the copy's range).
+            tx.inquirers.push(from);
+        }
         let Some(p) = tx.probe.as_mut() else { return };
         p.waiting.retain(|n| *n != from);
         if matches!(state, Some(TxState::InDoubt | TxState::Unvoted)) {
