@@ -296,13 +296,12 @@ fn once_known_runs_pass() {
         (7751, 1, Faults::ALL),
         (7946, 1, Faults::ALL),
         (9051, 1, Faults::ALL),
-        // A frozen router that, thawed, committed on votes a later drive's
-        // router had taken over: a participant took its answer for an
-        // in-doubt copy (13244, 13710, two routers: disagreements); an
-        // expired orphan's rollback told to its server before the record was
-        // durable, lost with a fenced journal, then started afresh by a
-        // re-drive (13966, one router: a disagreement).
-        (13244, 2, Faults::ALL),
+        // A participant in doubt of a copy took an earlier drive's
+        // router's commit while the later drive's router rejected (13710,
+        // two routers: a disagreement); an expired orphan's rollback told to
+        // its server before the record was durable, lost with a fenced
+        // journal, then started afresh by a re-drive (13966, one router: a
+        // disagreement).
         (13710, 2, Faults::ALL),
         (13966, 1, Faults::ALL),
         // An in-doubt copy, refusing the earlier drive's router, never heard

@@ -62,8 +62,8 @@ impl Router {
                 // rolls back too (committing it made one tid both
                 // committed and rolled back: simulator seed 7631, two
                 // routers). The commit settles as failed.
-                let drive = c.drive;
-                let outcome = ToBackend::Outcome { tid, parts: Vec::new(), accepted: false, status, reason: 0, drive };
+                let outcome =
+                    ToBackend::Outcome { tid, parts: Vec::new(), accepted: false, status, reason: 0, drive: NO_DRIVE };
                 ctx.to_backend(from, outcome);
                 c.pending.retain(|n| *n != from);
                 if c.pending.is_empty() && c.adopting == 0 {
@@ -71,11 +71,15 @@ impl Router {
                 }
                 return;
             }
-            // With the drive it decided: an asker that has seen a later
-            // drive leaves the decision to that drive's router (seed 13244).
-            let (reason, drive) = (c.reason, c.drive);
-            let outcome =
-                ToBackend::Outcome { tid, parts: Vec::new(), accepted: true, status: Status::Ok, reason, drive };
+            let reason = c.reason;
+            let outcome = ToBackend::Outcome {
+                tid,
+                parts: Vec::new(),
+                accepted: true,
+                status: Status::Ok,
+                reason,
+                drive: NO_DRIVE,
+            };
             ctx.to_backend(from, outcome);
             return;
         }

@@ -278,21 +278,7 @@ impl Router {
             ToRouter::DrivenElsewhere { tid, part, drive } => match self.txs.get(&tid) {
                 Some(tx) if tx.drive <= drive => self.superseded(ctx, from, tid),
                 Some(_) => {}
-                None => {
-                    self.adoption_refused(ctx, tid, (from, part), drive);
-                    // Committed here on that branch's vote, which a later
-                    // drive's router has taken over since (this router was
-                    // frozen: the vote and this notice came together): the
-                    // backend takes no outcome of it from here, so it is
-                    // not made durable there, and askers hear that the
-                    // commit did not stand unless another participant made
-                    // it durable (simulator seed 13244, two routers: the
-                    // restarted participant committed on this router's
-                    // answer while the later router rejected).
-                    if self.committing.get(&tid).is_some_and(|c| c.pending.contains(&from) && c.drive <= drive) {
-                        self.commit_failed(ctx, from, tid, Status::Srvdied);
-                    }
-                }
+                None => self.adoption_refused(ctx, tid, (from, part), drive),
             },
         }
     }
