@@ -1260,13 +1260,7 @@ fn recovery_policies_retry_the_lost_journal_or_go_active_without_it() {
 /// the standby's server as a new transaction and applied twice.
 #[test]
 fn a_committed_transaction_driven_again_after_a_takeover_gets_its_outcome_not_a_new_msg1() {
-    let mut c = ready();
-    c.open_standby(0, false);
-    c.take(BE2, SERVER);
-    let t1 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
-    c.server_accept(1, t1);
-    c.sync();
+    let (mut c, t1) = Cluster::t1_committed_at_be_with_be2_standby();
     c.ack(1, t1);
     // Applied, kept answerable: the client's acknowledgement has not
     // reached the router yet.
@@ -2218,14 +2212,8 @@ fn commits_waiting_for_a_backend_go_to_it_again_on_its_new_link() {
 /// every router that links while it holds that journal.
 #[test]
 fn a_router_linking_later_learns_who_holds_a_lost_nodes_journal() {
-    let mut c = ready();
-    c.open_standby(0, false);
-    c.take(BE2, SERVER);
     // t1 committed at be; its server has not acknowledged it.
-    let t1 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
-    c.server_accept(1, t1);
-    c.sync();
+    let (mut c, t1) = Cluster::t1_committed_at_be_with_be2_standby();
     c.cut(TR1, BE2);
     c.kill(BE);
     c.sync();
@@ -2278,13 +2266,7 @@ fn a_router_answers_a_question_about_a_transaction_it_ended_from_its_memory() {
 /// in-doubt work dropped here (its new owner has it).
 #[test]
 fn a_taken_over_journal_that_can_no_longer_be_written_is_given_up() {
-    let mut c = ready();
-    c.open_standby(0, false);
-    c.take(BE2, SERVER);
-    let t1 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
-    c.server_accept(1, t1);
-    c.sync();
+    let (mut c, t1) = Cluster::t1_committed_at_be_with_be2_standby();
     c.kill(BE);
     c.sync();
     // be2 holds be's journal (its server has not acknowledged t1).
@@ -3659,6 +3641,20 @@ fn a_late_announcement_of_a_journal_under_an_older_epoch_does_not_replace_its_re
 }
 
 impl Cluster {
+    /// be2 stands by for be's range; t1 (one message, accepted with it)
+    /// commits at be, whose server has the commit and has not acknowledged
+    /// it.
+    fn t1_committed_at_be_with_be2_standby() -> (Cluster, Tid) {
+        let mut c = ready();
+        c.open_standby(0, false);
+        c.take(BE2, SERVER);
+        let t1 = c.tid();
+        c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+        c.server_accept(1, t1);
+        c.sync();
+        (c, t1)
+    }
+
     /// [`Cluster::t1_voted_on_be_and_be2_with_be_standby_upper`]; tr1
     /// commits t1, be finishes its branch, and the outcome to be2 is lost
     /// with be2. be takes be2's journal over (t1 in doubt there) and hears
@@ -3997,13 +3993,7 @@ fn a_readers_durable_goes_over_its_new_link_to_the_router() {
 /// highest token per key range refuses be's server's late commit.
 #[test]
 fn a_replay_by_the_ranges_next_holder_carries_a_higher_fence() {
-    let mut c = ready();
-    c.open_standby(0, false);
-    c.take(BE2, SERVER);
-    let t1 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
-    c.server_accept(1, t1);
-    c.sync();
+    let (mut c, t1) = Cluster::t1_committed_at_be_with_be2_standby();
     let fences = |c: &mut Cluster, node: usize| -> Vec<(MsgType, u64)> {
         let mut out = Vec::new();
         c.delivered.retain(|(n, conn, d)| {
