@@ -2,9 +2,9 @@
 //! an abort (`abort_branch`), and what stands between a committed
 //! transaction and its `Done` record (`Finishing`, `acked`, `maybe_done`).
 
+use super::dispatch::server_status;
 use super::Backend;
 use crate::msgtype::MsgType;
-use crate::node::frontend::status_delivery;
 use crate::node::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter};
 use crate::status::Status;
 use crate::tid::Tid;
@@ -57,9 +57,7 @@ impl Backend {
                 let server = b.server;
                 self.branches.remove(&(tid, *part));
                 if let Some(s) = server {
-                    let mut d = status_delivery(s.1, MsgType::Accepted, Some(tid), Status::Ok, reason);
-                    d.fence = fence;
-                    ctx.deliver(s.0, d);
+                    ctx.deliver(s.0, server_status(s.1, MsgType::Accepted, tid, Status::Ok, reason, fence));
                     self.release(s, tid);
                     self.dispatch(ctx, *part);
                 }
@@ -156,8 +154,7 @@ impl Backend {
     }
 
     pub(super) fn deliver_commit(&mut self, ctx: &mut Ctx, s: ChanRef, tid: Tid, reason: u32) {
-        let mut d = status_delivery(s.1, MsgType::Accepted, Some(tid), Status::Ok, reason);
-        d.fence = self.server_fence(s);
+        let d = server_status(s.1, MsgType::Accepted, tid, Status::Ok, reason, self.server_fence(s));
         ctx.deliver(s.0, d);
         if let Some(srv) = self.servers.get_mut(&s) {
             srv.unacked.push(tid);
@@ -176,9 +173,7 @@ impl Backend {
         }
         match b.server {
             Some(s) => {
-                let mut d = status_delivery(s.1, MsgType::Rejected, Some(tid), status, reason);
-                d.fence = fence;
-                ctx.deliver(s.0, d);
+                ctx.deliver(s.0, server_status(s.1, MsgType::Rejected, tid, status, reason, fence));
                 if let Some(srv) = self.servers.get_mut(&s) {
                     srv.current = None;
                     if let Some(p) = self.parts.get_mut(&srv.part) {
@@ -205,16 +200,24 @@ impl Backend {
     /// `sync`: made durable at once (a rollback this node decided alone,
     /// which nothing else records: rare, so the sync costs nothing that
     /// matters; simulator seed 8904 lost one unsynced to a power loss 2 s
-    /// later, and the re-drive started the transaction afresh).
-    pub(super) fn write_rejection(&mut self, ctx: &mut Ctx, tid: Tid, sync: bool) {
+    /// later, and the re-drive started the transaction afresh). Returns
+    /// the token of a synced rejection kept answerable: `journal_done`
+    /// says when it is durable.
+    pub(super) fn write_rejection(&mut self, ctx: &mut Ctx, tid: Tid, sync: bool) -> Option<u64> {
         if !self.journal {
-            return;
+            return None;
         }
         if self.keep_decided {
-            ctx.journal(vec![(tid, TxRecord::KeptAbort)], sync, None);
+            let token = sync.then(|| {
+                self.next_token += 1;
+                self.next_token
+            });
+            ctx.journal(vec![(tid, TxRecord::KeptAbort)], sync, token);
             self.answerable_aborts.insert(tid);
+            token
         } else {
             ctx.journal(vec![(tid, TxRecord::Abort), (tid, TxRecord::Done)], false, None);
+            None
         }
     }
 

@@ -282,8 +282,7 @@ impl Backend {
         b.server = None;
         b.strikes += 1;
         let (strikes, voted) = (b.strikes, b.voted_accept);
-        let mut d = status_delivery(chan.1, MsgType::Rejected, Some(tid), Status::Dlktxres, 0);
-        d.fence = self.fence(part);
+        let d = server_status(chan.1, MsgType::Rejected, tid, Status::Dlktxres, 0, self.fence(part));
         ctx.deliver(chan.0, d);
         if let Some(srv) = self.servers.get_mut(&chan) {
             srv.current = None;
@@ -526,6 +525,19 @@ impl Backend {
 /// epoch ([`Backend::fence`]).
 pub(super) fn data_delivery(chan: u32, msgtype: MsgType, tid: Tid, data: Bytes, fence: u64) -> Delivery {
     Delivery { chan, msgtype, tid: Some(tid), evtnum: 0, payload: Payload::Data(data), fence }
+}
+
+/// A server's outcome (`Accepted`, `Rejected`) of `tid`, with its
+/// partition's fencing token ([`Backend::fence`]).
+pub(super) fn server_status(
+    chan: u32,
+    msgtype: MsgType,
+    tid: Tid,
+    status: Status,
+    reason: u32,
+    fence: u64,
+) -> Delivery {
+    Delivery { fence, ..status_delivery(chan, msgtype, Some(tid), status, reason) }
 }
 
 pub(super) fn prepare(chan: u32, tid: Tid, fence: u64) -> Delivery {

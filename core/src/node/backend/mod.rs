@@ -563,16 +563,12 @@ impl Backend {
             // the transaction started afresh and committed elsewhere after
             // this server had heard "rejected" (simulator seed 13966, one
             // router: a disagreement).
-            if self.journal && self.keep_decided {
-                self.next_token += 1;
-                let token = self.next_token;
-                ctx.journal(vec![(tid, crate::txrecord::TxRecord::KeptAbort)], true, Some(token));
-                self.answerable_aborts.insert(tid);
-                self.expiring.insert(token, (tid, part));
-                continue;
+            match self.write_rejection(ctx, tid, true) {
+                Some(token) => {
+                    self.expiring.insert(token, (tid, part));
+                }
+                None => self.expired(ctx, tid, part),
             }
-            self.write_rejection(ctx, tid, true);
-            self.expired(ctx, tid, part);
         }
     }
 
