@@ -461,6 +461,7 @@ fn kind_name(k: RecordKind) -> &'static str {
         RecordKind::Applied => "Applied",
         RecordKind::HandOn => "HandOn",
         RecordKind::Carried => "Carried",
+        RecordKind::Drive => "Drive",
     }
 }
 
@@ -512,6 +513,10 @@ fn payload_summary(e: &ScanEntry) -> (String, Vec<(&'static str, Json)>) {
                 if committed { "an applied commit" } else { "a rejection" }
             ),
             vec![("carried", true.into()), ("committed", committed.into())],
+        ),
+        Ok(TxRecord::Drive { drive }) => (
+            format!("promised to drive {drive}: no router of an earlier drive decides it here"),
+            vec![("drive", drive.into())],
         ),
         Ok(TxRecord::Exception { status, strikes, committed }) => (
             format!(

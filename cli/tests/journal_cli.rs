@@ -314,6 +314,34 @@ fn dump_prints_every_record_with_a_payload_summary() {
     assert!(offs.windows(2).all(|w| w[0] < w[1]) && offs[0] == 4096, "{offs:?}");
 }
 
+/// A promise to a later drive (`Drive`, written by a node that answered a
+/// re-drive's probe while it held the transaction in doubt) is named in
+/// words and in JSON, and leaves the transaction in doubt for `show`.
+#[test]
+fn dump_and_show_name_a_promise_to_a_later_drive() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("j");
+    let (j, _) = journal::open_or_create(&cfg(&dir)).unwrap();
+    for r in [
+        (tid(1), RecordKind::Msg, msg("BANK", b"hello")),
+        (tid(1), RecordKind::Vote, vec![1]),
+        (tid(1), RecordKind::Drive, 3u32.to_le_bytes().to_vec()),
+    ] {
+        j.append_wait(vec![r], true).unwrap();
+    }
+    drop(j);
+    let o = rtr(&["journal", "dump", s(&dir)]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.lines().any(|l| l.contains("Drive") && l.contains("promised to drive 3")), "{o:?}");
+    let v = rtr(&["journal", "dump", s(&dir), "--json"]).json();
+    let recs = v["records"].as_array().unwrap();
+    let drive = recs.iter().find(|r| r["kind"] == "Drive").expect("a Drive record");
+    assert_eq!(drive["drive"], 3);
+    let o = rtr(&["journal", "show", s(&dir)]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("in doubt"), "{o:?}");
+}
+
 #[test]
 fn verify_passes_a_clean_journal_and_warns_about_a_torn_tail() {
     let d = tempfile::tempdir().unwrap();

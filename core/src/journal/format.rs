@@ -84,6 +84,10 @@ pub enum RecordKind {
     /// (its router was lost) does not hold the oldest segment for ever.
     /// Written only when the journal is full (`Backend::carry_forward`).
     Carried = 11,
+    /// A promise to a later drive of the transaction (its frontend drives
+    /// it again through another router): no earlier drive's router decides
+    /// it here, after a restart too (`TxRecord::Drive`).
+    Drive = 12,
 }
 
 impl RecordKind {
@@ -100,6 +104,7 @@ impl RecordKind {
             9 => RecordKind::Applied,
             10 => RecordKind::HandOn,
             11 => RecordKind::Carried,
+            12 => RecordKind::Drive,
             _ => return None,
         })
     }

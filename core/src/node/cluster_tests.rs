@@ -1776,6 +1776,9 @@ fn in_doubt_while_be2_is_unreachable(frontend_first: bool) {
     assert!(s.iter().all(|x| x.1 != MsgType::Rejected), "not rolled back while be2 is unreachable: {s:?}");
     // be2 links again (and announces its partition on its own).
     c.relink(TR2, BE2);
+    // Two rounds of syncs: with the re-drive, be answers tr2's probe once
+    // its promise to drive 1 is durable; then the commit is written.
+    c.sync();
     c.sync();
     let s = c.take(BE, SERVER);
     assert!(s.iter().any(|x| x.1 == MsgType::Accepted && x.2 == Some(tid)), "{s:?}");
@@ -4012,4 +4015,200 @@ fn a_replay_by_the_ranges_next_holder_carries_a_higher_fence() {
     let at_be2 = fences(&mut c, BE2);
     assert_eq!(at_be2.iter().map(|x| x.0).collect::<Vec<_>>(), vec![MsgType::Msg1Uncertain, MsgType::Accepted]);
     assert!(at_be2.iter().all(|(_, f)| *f > 1), "be2's replay under its own, higher grant: {at_be2:?}");
+}
+
+/// Simulator seed 13244 (two routers): t1 spans be and be2, both voted yes
+/// durably, and tr1 (frozen) never heard the votes. The frontend drives t1
+/// again through tr2, whose probe reaches be: be promises the later drive,
+/// in its journal, before it answers. be dies and starts again; tr1, thawed,
+/// tells be that t1 committed (its drive 0, durable nowhere). be refuses it:
+/// the promise outlived the restart (it took tr1's commit, while tr2 rejected
+/// the transaction, before promises were written), and be asks tr2 next.
+#[test]
+fn a_promise_to_a_later_drive_outlives_a_restart() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    c.open_upper_be2();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.req(BE, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    // The durable votes are written; tr1 is frozen and never reads them.
+    c.sync_unpumped();
+    c.collect();
+    c.take_wire(BE, TR1);
+    c.take_wire(BE2, TR1);
+    assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Vote));
+    // The frontend gives tr1 up (tr1 does not notice) and drives t1 again
+    // through tr2, whose probe reaches be.
+    let now = c.now;
+    c.node(FE).link_down(now, peer_ref(TR1));
+    c.pump_only(FE, TR2);
+    c.pump_only(TR2, BE);
+    let answered = |c: &Cluster| {
+        c.wire.iter().any(|(f, t, m)| *f == BE && *t == TR2 && matches!(m, Internal::Tr(ToRouter::Inquired { .. })))
+    };
+    assert!(!answered(&c), "no answer before the promise is durable");
+    let promises: Vec<TxRecord> = c.journals[BE]
+        .iter()
+        .filter(|r| r.tid == t1 && r.kind == RecordKind::Drive)
+        .map(|r| TxRecord::decode(r.kind, &r.payload).unwrap())
+        .collect();
+    assert_eq!(promises, vec![TxRecord::Drive { drive: 1 }]);
+    c.sync_unpumped();
+    c.collect();
+    assert!(answered(&c), "answered once the promise is durable");
+    // be dies before tr2 decides (tr1, frozen, does not notice), and starts
+    // again linked to tr1 only.
+    c.wire.clear();
+    c.kill_be_unnoticed_by_tr1();
+    c.restart_unlinked_from(BE, &[TR2]);
+    let commits = |c: &Cluster| c.journals[BE].iter().filter(|r| r.tid == t1 && r.kind == RecordKind::Commit).count();
+    assert_eq!(commits(&c), 0);
+    // tr1's commit of drive 0, as its answer to be's question.
+    let commit =
+        ToBackend::Outcome { tid: t1, parts: Vec::new(), accepted: true, status: Status::Ok, reason: 0, drive: 0 };
+    let now = c.now;
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(commit));
+    c.sync();
+    assert_eq!(commits(&c), 0, "an earlier drive's commit is not taken after the restart");
+    // be asks tr2, the later drive's router, next (tr1 would answer the same).
+    let now = c.now;
+    let info = c.peer_info(BE, TR2);
+    c.node(BE).link_up(now, peer_ref(TR2), info);
+    c.collect();
+    let asked: Vec<usize> = c
+        .wire
+        .iter()
+        .filter(|(f, _, m)| *f == BE && matches!(m, Internal::Tr(ToRouter::Inquire { tid, .. }) if *tid == t1))
+        .map(|(_, t, _)| *t)
+        .collect();
+    assert_eq!(asked, vec![TR2]);
+}
+
+/// Simulator seeds 13990 and 13531 (two routers: no outcome): tr1, frozen,
+/// thaws and commits t1 on votes that a later drive's router (tr2) has
+/// taken over since. Both backends promised that later drive, so neither
+/// takes tr1's commit: they say so (`DrivenElsewhere`), and tr1, whose
+/// commit is durable nowhere, drops it with its memory of it, as a restart
+/// would. Asked about t1 afterwards, it does not answer "committed" from
+/// that memory (it asks every node instead), and it does not wait for ever
+/// for a commit that can never settle.
+#[test]
+fn a_commit_durable_nowhere_that_participants_refuse_for_a_later_drive_is_dropped() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    c.open_upper_be2();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.req(BE, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    // The durable votes are written; tr1 is frozen before it reads them.
+    c.sync_unpumped();
+    c.collect();
+    let mut votes = c.take_wire(BE2, TR1);
+    votes.extend(c.take_wire(BE, TR1));
+    // The frontend drives t1 again through tr2, whose probe reaches both
+    // backends; they promise drive 1 and answer tr2 (which waits).
+    let now = c.now;
+    c.node(FE).link_down(now, peer_ref(TR1));
+    c.pump_only(FE, TR2);
+    c.pump_only(TR2, BE);
+    c.pump_only(TR2, BE2);
+    c.sync_unpumped();
+    c.collect();
+    // What the backends told tr1 when tr2 took their branches is lost.
+    c.take_wire(BE, TR1);
+    c.take_wire(BE2, TR1);
+    // tr1 thaws: the votes, then its commit of drive 0 to both backends.
+    let now = c.now;
+    for (i, m) in votes.into_iter().enumerate() {
+        let from = if i == 0 { BE2 } else { BE };
+        c.node(TR1).peer_input(now, peer_ref(from), m);
+    }
+    c.collect();
+    let commits_sent = c
+        .wire
+        .iter()
+        .filter(|(f, _, m)| *f == TR1 && matches!(m, Internal::Be(ToBackend::Outcome { accepted: true, .. })))
+        .count();
+    assert_eq!(commits_sent, 2, "tr1 committed on the votes");
+    c.pump_only(TR1, BE);
+    c.pump_only(TR1, BE2);
+    c.sync_unpumped();
+    c.collect();
+    for k in [BE, BE2] {
+        assert!(!c.journals[k].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Commit), "not taken at {k}");
+    }
+    let refusals = c
+        .wire
+        .iter()
+        .filter(|(_, t, m)| *t == TR1 && matches!(m, Internal::Tr(ToRouter::DrivenElsewhere { tid, .. }) if *tid == t1))
+        .count();
+    assert_eq!(refusals, 2, "each backend says it promised a later drive");
+    c.pump_only(BE, TR1);
+    c.pump_only(BE2, TR1);
+    // Asked, tr1 no longer answers from its dropped commit: it asks.
+    let now = c.now;
+    c.node(TR1).peer_input(now, peer_ref(BE), Internal::Tr(ToRouter::Inquire { tid: t1, facility: "F".into() }));
+    c.collect();
+    let from_tr1: Vec<&Internal> = c.wire.iter().filter(|(f, _, _)| *f == TR1).map(|(_, _, m)| m).collect();
+    assert!(
+        !from_tr1.iter().any(|m| matches!(m, Internal::Be(ToBackend::Outcome { accepted: true, .. }))),
+        "{from_tr1:?}"
+    );
+    assert!(from_tr1.iter().any(|m| matches!(m, Internal::Be(ToBackend::Inquire { tid, .. }) if *tid == t1)));
+}
+
+/// Simulator seed 9377 (two routers: no outcome): t1's branch on be2 was
+/// taken by tr2's probe (drive 1); tr2's link to be2 broke, and be2, its
+/// branch orphaned, asked tr1, whose inquiry took the branch. tr2's link
+/// came back and its probe asked be2 again, while tr1's inquiry waited on
+/// be's branch, which tr2 owns. Each router waited for a branch the other
+/// held. A probe of the drive driving the transaction takes a branch from
+/// an owner that only asked about it (as the drive's messages do): tr2
+/// decides, and tr1's inquiry ends on that.
+#[test]
+fn a_probe_takes_a_branch_back_from_a_router_that_only_asked_about_it() {
+    let mut c = ready();
+    c.open_upper_be2();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.req(BE, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.sync_unpumped();
+    c.collect();
+    c.take_wire(BE, TR1);
+    c.take_wire(BE2, TR1);
+    // The frontend drives t1 again through tr2; be2's answer to the probe
+    // is lost with its link to tr2.
+    let now = c.now;
+    c.node(FE).link_down(now, peer_ref(TR1));
+    c.pump_only(FE, TR2);
+    c.pump_only(TR2, BE);
+    c.pump_only(TR2, BE2);
+    c.sync_unpumped();
+    c.collect();
+    c.cut(TR2, BE2);
+    c.take(FE, CLIENT);
+    c.take(BE, SERVER);
+    c.take(BE2, SERVER);
+    // be2's branch, orphaned, asks tr1 after its grace: tr1's inquiry takes
+    // it, and waits on be's branch (tr2's).
+    c.advance(BE2, backend::ORPHAN_GRACE + Duration::from_millis(1));
+    c.sync();
+    assert!(c.take(FE, CLIENT).is_empty(), "nothing decided yet");
+    // tr2's link to be2 comes back.
+    c.relink(TR2, BE2);
+    c.sync();
+    c.sync();
+    let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    assert_eq!(heard, vec![MsgType::Accepted], "tr2 decided");
+    for k in [BE, BE2] {
+        let s: Vec<MsgType> = c.take(k, SERVER).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+        assert_eq!(s, vec![MsgType::Accepted], "at {k}");
+    }
 }

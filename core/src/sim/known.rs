@@ -215,13 +215,6 @@ impl Known {
 
 pub const KNOWN: &[Known] = &[
     Known {
-        defect: "a frozen router, thawed, commits on votes that a later drive's router took over meanwhile (their DrivenElsewhere comes right behind them); a participant restarted without memory of the later drive takes its answer while the later router rejected (failing that commit on DrivenElsewhere stalled seed 7173: not traced yet)",
-        seed: 13244,
-        routers: 2,
-        faults: Faults::ALL,
-        kind: ViolationKind::Disagreement,
-    },
-    Known {
         defect: "an operator's ignore-recovery makes a standby active beside a frozen holder whose journal could not be taken over, so it was never fenced (docs/roles.md)",
         seed: 9431,
         routers: 2,

@@ -303,6 +303,20 @@ fn once_known_runs_pass() {
         // journal, then started afresh by a re-drive (13966, one router: a
         // disagreement).
         (13710, 2, Faults::ALL),
+        // A frozen router, thawed, committed on votes a later drive had
+        // taken over; a participant restarted without memory of that drive
+        // took its answer while the later drive's router rejected (13244,
+        // two routers: a disagreement; promises are journaled now).
+        (13244, 2, Faults::ALL),
+        // That router's commit, durable nowhere and refused by participants
+        // that promised the later drive, waited for ever, and so did a
+        // client that drove it again there (13990, 13531, two routers: no
+        // outcome); a probe waited for a branch an inquiry had taken while
+        // the inquiry waited for the prober's (9377, two routers: no
+        // outcome).
+        (13990, 2, Faults::ALL),
+        (13531, 2, Faults::ALL),
+        (9377, 2, Faults::ALL),
         (13966, 1, Faults::ALL),
         // An in-doubt copy, refusing the earlier drive's router, never heard
         // the later drive's: its probe found the commit and told only the

@@ -68,6 +68,8 @@ const PRESUMED_ABORT: u8 = 1;
 pub(crate) const KEPT_ABORT: u8 = 2;
 /// Payload bytes of a `Commit`: the reason.
 const COMMIT_BYTES: usize = 4;
+/// Payload bytes of a `Drive`: the drive.
+const DRIVE_BYTES: usize = 4;
 /// Payload bytes of an `Exception`: status, strikes, committed.
 const EXCEPTION_BYTES: usize = 4 + 4 + 1;
 
@@ -128,6 +130,14 @@ pub enum TxRecord {
     /// (a router lost before it forgot them left them pinning the oldest
     /// segment: simulator seeds 7620 and 344, new work refused for ever).
     Carried { committed: bool },
+    /// The node answered a probe of drive `drive` of the transaction (its
+    /// frontend drives it again through another router) while it held
+    /// durable state of it here (a durable vote, or an in-doubt copy): no
+    /// router of an earlier drive decides it here any more, after a restart
+    /// or a takeover of this journal too. Synced before the answer is
+    /// given, as a ballot promise is (docs/outcomes.md, "Promises to a
+    /// later drive").
+    Drive { drive: u32 },
 }
 
 /// Why a record's payload did not decode as a transaction record.
@@ -177,6 +187,7 @@ impl TxRecord {
             TxRecord::Applied => RecordKind::Applied,
             TxRecord::Exception { .. } => RecordKind::Exception,
             TxRecord::Carried { .. } => RecordKind::Carried,
+            TxRecord::Drive { .. } => RecordKind::Drive,
         }
     }
 
@@ -200,6 +211,7 @@ impl TxRecord {
             TxRecord::KeptAbort => vec![KEPT_ABORT],
             TxRecord::Vote { durable: false } | TxRecord::Abort | TxRecord::Done | TxRecord::Applied => Vec::new(),
             TxRecord::Commit { reason } => reason.to_le_bytes().to_vec(),
+            TxRecord::Drive { drive } => drive.to_le_bytes().to_vec(),
             TxRecord::Carried { committed } => vec![u8::from(*committed)],
             TxRecord::Exception { status, strikes, committed } => {
                 let mut v = Vec::with_capacity(EXCEPTION_BYTES);
@@ -281,6 +293,10 @@ impl TxRecord {
                 [b] => Err(DecodeError::BadValue { kind, what: "committed", value: *b }),
                 _ => Err(DecodeError::Length { kind, len: payload.len(), expected: "1" }),
             },
+            RecordKind::Drive => {
+                exact(DRIVE_BYTES, "4")?;
+                Ok(TxRecord::Drive { drive: u32::from_le_bytes(le4(payload, 0)) })
+            }
             RecordKind::Fence | RecordKind::Meta => Err(DecodeError::NotTransaction(kind)),
         }
     }

@@ -29,6 +29,9 @@
 //! - a `Carried` record restates an answerable transaction (an applied
 //!   commit, or a kept rejection) as if its earlier records said so: they
 //!   may be gone, recycled once it was written;
+//! - a `Drive` record (a promise to a later drive of the transaction)
+//!   changes no fate: an in-doubt transaction carries the highest one, so
+//!   that the node refuses earlier drives' routers after recovery too;
 //! - anything else is undecided: presumed abort (nobody was told of a
 //!   commit, and the servers' uncommitted work died with them); `Abort` and
 //!   `Done` are written.
@@ -150,6 +153,9 @@ pub struct TxSummary {
     pub applied: bool,
     /// Set aside by the retry limit: its strikes.
     pub set_aside: Option<u32>,
+    /// The latest drive promised here (`Drive` records; 0: none). Kept
+    /// across attempts: it is the transaction's, not one attempt's.
+    pub drive: u32,
 }
 
 impl TxSummary {
@@ -169,6 +175,7 @@ impl TxSummary {
             done: false,
             applied: false,
             set_aside: None,
+            drive: 0,
         }
     }
 
@@ -209,8 +216,8 @@ impl TxSummary {
     /// The journal's reclaim accounting agrees: a `Done` frees the earlier
     /// records, and the new attempt's records pin their own segments.
     fn new_attempt(&mut self) {
-        let TxSummary { tid, first, .. } = *self;
-        *self = TxSummary::new(tid, first);
+        let TxSummary { tid, first, drive, .. } = *self;
+        *self = TxSummary { drive, ..TxSummary::new(tid, first) };
     }
 
     fn apply(&mut self, at: usize, kind: RecordKind, rec: Result<TxRecord, DecodeError>) {
@@ -263,6 +270,10 @@ impl TxSummary {
                 self.aborted = true;
                 self.kept_abort = true;
             }
+            (_, Ok(TxRecord::Drive { drive })) => self.drive = self.drive.max(drive),
+            // Unreadable: no promise is known from it (the journal's CRC
+            // passed, so only a newer format writes such a payload).
+            (RecordKind::Drive, Err(_)) => {}
             (RecordKind::Fence | RecordKind::Meta, Err(_)) => {}
         }
     }
@@ -335,6 +346,9 @@ pub struct InDoubtTx {
     pub tid: Tid,
     pub facility: String,
     pub msgs: Vec<Bytes>,
+    /// The latest drive promised here (0: none): no router of an earlier
+    /// drive decides it.
+    pub drive: u32,
 }
 
 /// A committed transaction set aside by the retry limit before the crash.
@@ -375,7 +389,7 @@ pub fn scan_records(records: &[Record]) -> Scan {
     let mut scan = Scan { malformed, ..Scan::default() };
     for tx in txs {
         let fate = tx.fate();
-        let TxSummary { tid, facility, msgs, hand_on, commit, set_aside, .. } = tx;
+        let TxSummary { tid, facility, msgs, hand_on, commit, set_aside, drive, .. } = tx;
         let facility = facility.unwrap_or_default();
         match fate {
             TxFate::Done => {}
@@ -394,7 +408,7 @@ pub fn scan_records(records: &[Record]) -> Scan {
                     scan.replay.push(ReplayTx { at, tid, facility, msgs, hand_on, reason });
                 }
             }
-            TxFate::InDoubt => scan.in_doubt.push(InDoubtTx { tid, facility, msgs }),
+            TxFate::InDoubt => scan.in_doubt.push(InDoubtTx { tid, facility, msgs, drive }),
             TxFate::CommittedEmpty | TxFate::Aborted => scan.release.push((tid, TxRecord::Done)),
             TxFate::PresumedAbort => {
                 scan.release.push((tid, TxRecord::PresumedAbort));

@@ -110,6 +110,7 @@ fn any_record() -> impl Strategy<Value = TxRecord> {
         Just(TxRecord::PresumedAbort),
         Just(TxRecord::Done),
         any::<bool>().prop_map(|committed| TxRecord::Carried { committed }),
+        any::<u32>().prop_map(|drive| TxRecord::Drive { drive }),
         (any::<i32>(), any::<u32>(), any::<bool>()).prop_map(|(status, strikes, committed)| TxRecord::Exception {
             status,
             strikes,
@@ -282,7 +283,10 @@ fn the_recovery_plan_for_each_case() {
             (tid(6), TxRecord::Done)
         ]
     );
-    assert_eq!(s.in_doubt, vec![InDoubtTx { tid: tid(4), facility: "F".into(), msgs: vec![Bytes::from(&b"d"[..])] }]);
+    assert_eq!(
+        s.in_doubt,
+        vec![InDoubtTx { tid: tid(4), facility: "F".into(), msgs: vec![Bytes::from(&b"d"[..])], drive: 0 }]
+    );
     assert_eq!(s.set_aside.len(), 1);
     let a = &s.set_aside[0];
     assert_eq!((a.tid, a.facility.as_str(), a.strikes), (tid(7), "H", 4));
@@ -492,4 +496,34 @@ fn a_message_after_the_tids_last_attempt_ended_starts_a_new_attempt() {
     // Within one attempt, messages of several branches still add up.
     let recs = records(&[(1, msg("F", b"a")), (1, msg("F", b"b")), (1, TxRecord::Commit { reason: 0 })]);
     assert_eq!(scan_records(&recs).replay[0].msgs.len(), 2);
+}
+
+/// A promise to a later drive (`Drive`) leaves the transaction's fate as
+/// its other records say, and an in-doubt one carries the latest drive
+/// promised (the highest, whatever the order; kept across a new attempt).
+/// A payload of the wrong length is reported, and promises nothing.
+#[test]
+fn a_drive_record_carries_the_latest_promise_of_an_in_doubt_transaction() {
+    let recs = records(&[
+        (1, msg("F", b"a")),
+        (1, TxRecord::Vote { durable: true }),
+        (1, TxRecord::Drive { drive: 2 }),
+        (1, TxRecord::Drive { drive: 1 }),
+        (2, msg("F", b"b")),
+        (2, TxRecord::Drive { drive: 3 }),
+        (2, TxRecord::Abort),
+        (2, msg("F", b"c")),
+        (2, TxRecord::Vote { durable: true }),
+    ]);
+    assert_eq!(fates(&recs), vec![(1, TxFate::InDoubt), (2, TxFate::InDoubt)]);
+    let scan = scan_records(&recs);
+    let drives: Vec<(u64, u32)> = scan.in_doubt.iter().map(|d| (d.tid.seq, d.drive)).collect();
+    assert_eq!(drives, vec![(1, 2), (2, 3)]);
+    assert_eq!(TxRecord::decode(RecordKind::Drive, &7u32.to_le_bytes()), Ok(TxRecord::Drive { drive: 7 }));
+    let mut bad = recs.clone();
+    bad.push(Record { epoch: 1, tid: tid(1), kind: RecordKind::Drive, payload: vec![9, 9] });
+    assert!(TxRecord::decode(RecordKind::Drive, &[9, 9]).is_err());
+    let scan = scan_records(&bad);
+    assert_eq!(scan.malformed.len(), 1);
+    assert_eq!(scan.in_doubt[0].drive, 2, "a malformed promise promises nothing");
 }

@@ -120,7 +120,7 @@ impl Backend {
     /// (`from` then takes the branch over and gets its vote again). When
     /// the owner is still linked, the message (made by `park`) waits on the
     /// branch until the owner decides or goes, with one exception: `drives`
-    /// (a message or vote request of a router driving the transaction)
+    /// (a message, vote request or probe of a router driving the transaction)
     /// takes the branch from an owner that only asked about it. That owner
     /// resolves an orphan by asking every node, and waits for the answers
     /// of branches the driving router owns, which wait in turn for it to
@@ -322,7 +322,7 @@ impl Backend {
             b.vote_syncing = true;
             self.next_token += 1;
             let token = self.next_token;
-            ctx.journal(vec![(tid, TxRecord::Vote { durable: true })], true, Some(token));
+            ctx.journal(Backend::vote_records(tid, b.drive), true, Some(token));
             self.vote_tokens.insert(token, VoteSync { tid, part });
             return;
         }
@@ -371,6 +371,7 @@ impl Backend {
         copies.retain(|d| !d.msgs.is_empty());
         if copies.is_empty() {
             self.in_doubt.remove(&tid);
+            self.stale_answers.remove(&tid);
         }
         for jid in emptied {
             self.close_in_doubt(ctx, jid, vec![(tid, TxRecord::Done)]);

@@ -89,8 +89,13 @@ impl Backend {
         for p in &parts {
             let again = || ToBackend::Inquire { tid, facility: facility.clone(), drive };
             // An orphan's inquiry (drive 0) is no drive of the transaction.
+            // A probe is its drive's router driving it: it takes a branch
+            // from an owner that only asked about it, as the drive's
+            // messages do (simulator seed 9377, two routers: that owner's
+            // inquiry waited on a branch the prober owned, and the probe
+            // waited here for the inquiry to end).
             let ballot = if drive > 0 { drive } else { NO_DRIVE };
-            if !self.owned_by(ctx, from, tid, *p, false, ballot, again) {
+            if !self.owned_by(ctx, from, tid, *p, drive > 0, ballot, again) {
                 return;
             }
         }
@@ -239,6 +244,7 @@ impl Backend {
             while self.drives_order.len() > DECIDED_KEPT {
                 if let Some(old) = self.drives_order.pop_front() {
                     self.drives.remove(&old);
+                    self.promised.remove(&old);
                 }
             }
         }

@@ -397,7 +397,7 @@ impl Backend {
                             self.next_token += 1;
                             let token = self.next_token;
                             b.vote_syncing = true;
-                            ctx.journal(vec![(tid, TxRecord::Vote { durable: true })], true, Some(token));
+                            ctx.journal(Backend::vote_records(tid, b.drive), true, Some(token));
                             self.vote_tokens.insert(token, VoteSync { tid, part });
                         } else {
                             if self.journal {

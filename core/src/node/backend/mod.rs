@@ -43,6 +43,7 @@ mod branches;
 mod commit;
 mod decided;
 mod dispatch;
+mod promise;
 mod recovery;
 pub(super) mod roles;
 
@@ -227,10 +228,24 @@ pub struct Backend {
     /// link go) may still hold the client's messages, or still be probing,
     /// and work it placed afresh where nothing is known of the tid would be
     /// applied a second time beside the later drive's commit (simulator
-    /// seeds 9061 and 9221, two routers). Kept in memory only: a node that
-    /// restarts forgets it (docs/outcomes.md).
+    /// seeds 9061 and 9221, two routers). In memory; where the node holds
+    /// durable state of the tid the drive is journaled too (`promised`,
+    /// `promise.rs`), so a restart or a takeover keeps refusing earlier
+    /// drives of it (docs/outcomes.md).
     drives: Map<Tid, u32>,
     drives_order: VecDeque<Tid>,
+    /// The latest drive of each transaction whose promise is durable in
+    /// every journal here that holds durable state of it (`promise.rs`;
+    /// bounded with `drives`).
+    promised: Map<Tid, u32>,
+    /// Later drives' requests waiting for their promise's journal writes,
+    /// by tid, and those writes' tokens.
+    promising: Map<Tid, promise::Promising>,
+    promise_tokens: Map<u64, Tid>,
+    /// Routers (by name) whose answer about an in-doubt copy named an
+    /// earlier drive than one seen here: not asked about it again while
+    /// another router can be.
+    stale_answers: Map<Tid, Vec<String>>,
     /// When the earliest orphaned branch's grace ends.
     orphan_deadline: Option<Instant>,
     pub(super) finishing: Map<Tid, Finishing>,
@@ -333,6 +348,7 @@ impl Backend {
 
     /// A message from the router on node `from`.
     pub fn handle(&mut self, ctx: &mut Ctx, from: NodeRef, m: ToBackend) {
+        let Some(m) = self.promise_first(ctx, from, m) else { return };
         match m {
             // Delivered by the node itself (`Node::run`).
             ToBackend::Broadcast { .. } => {}
@@ -399,6 +415,23 @@ impl Backend {
                 // disagreement). An answer naming no drive is the router's
                 // decided outcome (`NO_DRIVE`), taken as before.
                 let stale = drive != NO_DRIVE && self.driven_later(ctx, from, tid, drive);
+                if stale {
+                    // Promised to a later drive: this router's outcome is
+                    // not taken here, and it hears so (a commit of it that
+                    // is durable nowhere is dropped there:
+                    // `Router::commit_superseded`).
+                    let part = parts.first().copied().unwrap_or(0);
+                    ctx.to_router(from, ToRouter::DrivenElsewhere { tid, part, drive });
+                }
+                if stale && self.in_doubt.contains_key(&tid) && !own {
+                    // The copy asks another router next time (see
+                    // `inquire_in_doubt`).
+                    let names = self.stale_answers.entry(tid).or_default();
+                    let name = ctx.topo.name(from).to_string();
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
                 if self.in_doubt.contains_key(&tid) && !own && !stale {
                     self.in_doubt_outcome(ctx, from, tid, accepted, status, reason);
                     if !parts.is_empty() {
@@ -583,7 +616,7 @@ impl Backend {
         if result == Err(Status::Jnlfull) {
             self.carry_forward(ctx);
         }
-        if self.adopt_written(ctx, token, result) {
+        if self.adopt_written(ctx, token, result) || self.promise_written(ctx, token, result) {
             return;
         }
         if let Some(v) = self.vote_tokens.remove(&token) {

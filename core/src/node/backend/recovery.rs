@@ -334,7 +334,8 @@ impl Backend {
             // A taken-over journal stays held until these are settled too.
             *self.adopted_open.entry(jid).or_default() += list.len();
         }
-        for InDoubtTx { tid, facility, msgs } in list {
+        for InDoubtTx { tid, facility, msgs, drive } in list {
+            self.promised_before(tid, drive);
             // One copy per journal: the same journal read again replaces
             // its copy; another journal's share of the tid is kept beside it.
             let copies = self.in_doubt.entry(tid).or_default();
@@ -348,7 +349,15 @@ impl Backend {
     pub(super) fn inquire_in_doubt(&mut self, ctx: &mut Ctx) {
         for (tid, copies) in &self.in_doubt {
             let Some(d) = copies.first() else { continue };
-            if let Some(&r) = ctx.topo.routers(&d.facility).first() {
+            let routers = ctx.topo.routers(&d.facility);
+            // Not a router whose answer was of an earlier drive than one
+            // promised here: it would answer so again, and the copy would
+            // stay in doubt for ever (that router's commit cannot stand
+            // here; the later drive's router decides, or any router that
+            // asks every node).
+            let stale = self.stale_answers.get(tid);
+            let fresh = routers.iter().find(|r| stale.is_none_or(|s| !s.iter().any(|n| n == ctx.topo.name(**r))));
+            if let Some(&r) = fresh.or(routers.first()) {
                 ctx.to_router(r, ToRouter::Inquire { tid: *tid, facility: d.facility.clone() });
             }
         }
@@ -381,6 +390,8 @@ impl Backend {
             copies.retain(|d| d.jid != jid);
         }
         self.in_doubt.retain(|_, copies| !copies.is_empty());
+        let in_doubt = &self.in_doubt;
+        self.stale_answers.retain(|tid, _| in_doubt.contains_key(tid));
         let mine: Vec<Tid> = self.adopted_tx.iter().filter(|(_, js)| js.contains(&jid)).map(|(t, _)| *t).collect();
         for list in self.recovered.values_mut() {
             list.retain(|r| !mine.contains(&r.tid) || self.branches.keys().any(|(t, _)| *t == r.tid));
@@ -486,6 +497,7 @@ impl Backend {
         reason: u32,
     ) {
         let Some(copies) = self.in_doubt.remove(&tid) else { return };
+        self.stale_answers.remove(&tid);
         if accepted {
             // Committed elsewhere: committed here too (durably, in each
             // journal holding a copy), then presented to the servers like

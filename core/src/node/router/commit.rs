@@ -5,7 +5,7 @@
 //! work handed to a key range's next active partition (hand-offs).
 
 use super::{route, Router};
-use crate::node::{Callout, ChanRef, Ctx, NodeRef, PartId, PartKey, ToBackend, ToFrontend, NO_DRIVE};
+use crate::node::{Callout, ChanRef, Ctx, NodeRef, PartId, PartKey, ToBackend, ToFrontend};
 use crate::protocol::Bytes;
 use crate::status::Status;
 use crate::tid::Tid;
@@ -39,6 +39,9 @@ pub(in crate::node) struct Committing {
     /// votes they found in doubt in its journal): when the journal moves on
     /// to another reader, the wait moves with it (`stand_ins_moved`).
     pub(super) stand_ins: Vec<StandIn>,
+    /// Its client's frontend drove it again here, with a later drive than
+    /// the one decided (`Router::start`): the client waits on this entry.
+    pub(super) redriven_here: bool,
 }
 
 impl Committing {
@@ -170,6 +173,7 @@ impl Router {
                     adopting: 0,
                     drive: tx.drive,
                     stand_ins: Vec::new(),
+                    redriven_here: false,
                 },
             );
         }
@@ -185,7 +189,10 @@ impl Router {
         // client's frontend has it (its names, for the forget).
         let mut rejected_at: Vec<String> = Vec::new();
         for node in tx.inquirers.iter().filter(|n| !told.contains(n)) {
-            let outcome = ToBackend::Outcome { tid, parts: Vec::new(), accepted, status, reason, drive: NO_DRIVE };
+            // Decided on this drive, durable nowhere yet: an asker that
+            // promised a later drive leaves it to that drive's router.
+            let drive = tx.drive;
+            let outcome = ToBackend::Outcome { tid, parts: Vec::new(), accepted, status, reason, drive };
             ctx.to_backend(*node, outcome);
             super::forget::add_name(&mut rejected_at, ctx.topo.name(*node));
         }
@@ -691,6 +698,38 @@ impl Router {
         if c.pending.is_empty() && c.adopting == 0 {
             self.settle(ctx, tid);
         }
+    }
+
+    /// Backend `from`, asked to make this router's commit of `tid`
+    /// durable, has promised a later drive of it (`DrivenElsewhere`): it
+    /// refuses the commit, now and after a restart. A commit durable
+    /// nowhere yet can then never settle (the router waited for it for
+    /// ever, and so did a client that drove it again here: simulator seeds
+    /// 13990 and 13531, two routers). It is dropped as a restart of this
+    /// router would drop it, telling nobody anything: the later drive's
+    /// router decides, and a participant that made it durable first answers
+    /// that drive's probe "committed". Kept when it is durable somewhere,
+    /// when it waits on hand-offs, or when its client drove it again here
+    /// (whose messages this router no longer has to probe with). Returns
+    /// whether it was dropped.
+    pub(super) fn commit_superseded(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid) -> bool {
+        let drop = self
+            .committing
+            .get(&tid)
+            .is_some_and(|c| c.durable == 0 && c.adopting == 0 && !c.redriven_here && c.pending.contains(&from));
+        if drop {
+            self.committing.remove(&tid);
+            // Remembered as committed when decided (`finish`): forgotten
+            // too, or this router would answer a question about it from
+            // that memory.
+            self.decided.remove(&tid);
+            ctx.log(format!(
+                "{tid}: committed here, durable nowhere, and backend {} has promised a later drive of it: dropped, \
+                 the later drive decides",
+                ctx.topo.name(from)
+            ));
+        }
+        drop
     }
 
     /// Partition `key` made a hand-off of `tid` durable.

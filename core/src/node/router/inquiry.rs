@@ -71,14 +71,23 @@ impl Router {
                 }
                 return;
             }
-            let reason = c.reason;
+            // A commit durable at a participant is the transaction's
+            // outcome whatever drive comes later (a later drive's probe
+            // finds it there), so the answer names no drive. One durable
+            // nowhere yet names the drive it was decided on: an asker that
+            // has seen a later drive leaves the decision to that drive's
+            // router (simulator seed 13244, two routers: this router, frozen
+            // and thawed, committed on votes a later drive had taken over,
+            // and a participant in doubt took its answer while the later
+            // drive's router rejected).
+            let drive = if c.durable > 0 { NO_DRIVE } else { c.drive };
             let outcome = ToBackend::Outcome {
                 tid,
                 parts: Vec::new(),
                 accepted: true,
                 status: Status::Ok,
-                reason,
-                drive: NO_DRIVE,
+                reason: c.reason,
+                drive,
             };
             ctx.to_backend(from, outcome);
             return;

@@ -278,7 +278,11 @@ impl Router {
             ToRouter::DrivenElsewhere { tid, part, drive } => match self.txs.get(&tid) {
                 Some(tx) if tx.drive <= drive => self.superseded(ctx, from, tid),
                 Some(_) => {}
-                None => self.adoption_refused(ctx, tid, (from, part), drive),
+                None => {
+                    if !self.commit_superseded(ctx, from, tid) {
+                        self.adoption_refused(ctx, tid, (from, part), drive)
+                    }
+                }
             },
         }
     }
@@ -356,6 +360,7 @@ impl Router {
             c.fe = from;
             c.client = client;
             c.gone = false;
+            c.redriven_here |= drive > c.drive;
             return;
         }
         if let (true, false, Some(&(true, status, reason))) =

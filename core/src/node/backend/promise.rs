@@ -1,0 +1,170 @@
+//! Promises to a later drive, made durable before they are given.
+//!
+//! A frontend that loses its router drives the transaction again through
+//! another one (drive 1, 2, ...: `ToRouter::Start::drive`). The later
+//! drive's router asks every backend node what it holds of the tid (a
+//! probe) and decides on the answers; from the moment a node answers, no
+//! router of an earlier drive decides the transaction there (`owned_by`,
+//! `driven_later`). That refusal is what makes the later router's decision
+//! safe, as a ballot's promise does in Paxos, so it must outlive the
+//! process: a node that restarts, or another node that takes its journal
+//! over, must refuse the earlier router's commit too (simulator seed 13244,
+//! two routers: a frozen router, thawed, committed on votes a later drive
+//! had taken over; a participant restarted without memory of that drive
+//! took its answer while the later router rejected).
+//!
+//! So when a request of a later drive (a probe, a message, a vote request)
+//! reaches a transaction this node holds durable state of (a durable vote
+//! of its own, an in-doubt copy from a journal, its own or one it read), a
+//! `Drive` record goes into each journal holding that state, synced, and
+//! the request waits (`Promising`) until every one is on disk; then it is
+//! handled as usual. Requests of the tid that come meanwhile wait behind it.
+//! Work with no durable state here needs no record: a restart presumes it
+//! aborted, and no earlier router's commit of it can be made durable here.
+//! A durable vote given to a later drive's router carries its drive in the
+//! same append (`vote_records`). Only re-driven transactions pay for any of
+//! this: one synced append per journal per promise.
+
+use super::Backend;
+use crate::node::{Ctx, NodeRef, Output, ToBackend, NO_DRIVE};
+use crate::status::Status;
+use crate::tid::Tid;
+use crate::txrecord::TxRecord;
+
+/// A later drive's request waiting for its promise to be durable.
+#[derive(Default)]
+pub(super) struct Promising {
+    /// Journal writes not finished yet, by token.
+    tokens: Vec<u64>,
+    /// A write failed: the promise holds in memory only.
+    failed: Option<Status>,
+    /// The request that made the promise, and every request of the tid
+    /// that came while it was written, in arrival order.
+    parked: Vec<(NodeRef, ToBackend)>,
+}
+
+impl Backend {
+    /// Handle `m` now (returned), or hold it until the promise it needs is
+    /// durable (`None`).
+    pub(super) fn promise_first(&mut self, ctx: &mut Ctx, from: NodeRef, m: ToBackend) -> Option<ToBackend> {
+        let (tid, drive) = match &m {
+            ToBackend::Inquire { tid, drive, .. }
+            | ToBackend::Msg { tid, drive, .. }
+            | ToBackend::VoteRequest { tid, drive, .. } => (*tid, *drive),
+            _ => return Some(m),
+        };
+        if drive == 0 || drive == NO_DRIVE {
+            return Some(m);
+        }
+        if let Some(p) = self.promising.get_mut(&tid) {
+            p.parked.push((from, m));
+            return None;
+        }
+        // Promised already; or an earlier drive than one seen, which its
+        // handler refuses.
+        if self.promised.get(&tid).is_some_and(|&d| d >= drive) || self.drives.get(&tid).is_some_and(|&d| d > drive) {
+            return Some(m);
+        }
+        let journals = self.durable_holders(tid);
+        if journals.is_empty() {
+            return Some(m);
+        }
+        // Refused from now on, in memory, while the record is written.
+        self.saw_drive(tid, drive);
+        ctx.log(format!(
+            "{tid}: drive {drive} of it reaches durable state of it here: promised in {} journal(s) before it is \
+             answered",
+            journals.len()
+        ));
+        let mut p = Promising { parked: vec![(from, m)], ..Promising::default() };
+        for jid in journals {
+            self.next_token += 1;
+            let token = self.next_token;
+            ctx.output(Output::Journal {
+                entries: vec![TxRecord::Drive { drive }.entry(tid)],
+                sync: true,
+                token: Some(token),
+                new_tx: false,
+                jid,
+            });
+            self.promise_tokens.insert(token, tid);
+            p.tokens.push(token);
+        }
+        self.promising.insert(tid, p);
+        None
+    }
+
+    /// The journals (0: this node's own) holding durable state of `tid`
+    /// that a restart or a takeover would keep in doubt: a branch of this
+    /// node's whose accept vote is durable or being made so, and each
+    /// in-doubt copy. Sorted, once each.
+    fn durable_holders(&self, tid: Tid) -> Vec<u32> {
+        let mut v: Vec<u32> = Vec::new();
+        let own = self.journal
+            && self.branches.iter().any(|((t, _), b)| {
+                *t == tid && b.committed.is_none() && b.voted_accept && (b.vote_durable || b.vote_syncing)
+            });
+        if own {
+            v.push(0);
+        }
+        if let Some(copies) = self.in_doubt.get(&tid) {
+            v.extend(copies.iter().map(|d| d.jid));
+        }
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// A promise's journal write finished (`token`). Returns whether the
+    /// token was one.
+    pub(super) fn promise_written(&mut self, ctx: &mut Ctx, token: u64, result: Result<(), Status>) -> bool {
+        let Some(tid) = self.promise_tokens.remove(&token) else { return false };
+        let Some(p) = self.promising.get_mut(&tid) else { return true };
+        p.tokens.retain(|t| *t != token);
+        if let Err(status) = result {
+            p.failed = Some(status);
+        }
+        if !p.tokens.is_empty() {
+            return true;
+        }
+        let Some(p) = self.promising.remove(&tid) else { return true };
+        let drive = self.drives.get(&tid).copied().unwrap_or(0);
+        if let Some(status) = p.failed {
+            // Not durable everywhere (a journal taken from this node since,
+            // or full): the promise holds in memory, as before such records
+            // existed, rather than leave the later drive unanswered.
+            ctx.log(format!(
+                "{tid}: the promise to drive {drive} could not be written ({}): it holds until this node stops",
+                status.name()
+            ));
+        }
+        let seen = self.promised.entry(tid).or_insert(0);
+        *seen = (*seen).max(drive);
+        for (from, m) in p.parked {
+            self.handle(ctx, from, m);
+        }
+        true
+    }
+
+    /// A journal read here promised `drive` of `tid` (its `Drive`
+    /// records): no earlier drive's router decides it here either.
+    pub(super) fn promised_before(&mut self, tid: Tid, drive: u32) {
+        if drive == 0 {
+            return;
+        }
+        self.saw_drive(tid, drive);
+        let seen = self.promised.entry(tid).or_insert(0);
+        *seen = (*seen).max(drive);
+    }
+
+    /// The records of a durable accept vote of `tid` on a branch whose
+    /// router drives it as `drive`: a later drive's vote carries its
+    /// promise in the same append.
+    pub(super) fn vote_records(tid: Tid, drive: u32) -> Vec<(Tid, TxRecord)> {
+        let mut v = vec![(tid, TxRecord::Vote { durable: true })];
+        if drive > 0 && drive != NO_DRIVE {
+            v.push((tid, TxRecord::Drive { drive }));
+        }
+        v
+    }
+}
