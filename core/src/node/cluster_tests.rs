@@ -4017,6 +4017,40 @@ fn a_replay_by_the_ranges_next_holder_carries_a_higher_fence() {
     assert!(at_be2.iter().all(|(_, f)| *f > 1), "be2's replay under its own, higher grant: {at_be2:?}");
 }
 
+impl Cluster {
+    /// be2 serves the upper range; t1 debits the lower range (be) and
+    /// credits the upper (be2), accepted by its client, and both servers
+    /// voted yes, durably. tr1, frozen, has not read the votes: they are
+    /// returned (be2's first, each with its sender) instead of delivered.
+    fn t1_voted_durably_unheard_by_tr1() -> (Cluster, Tid, Vec<(usize, Internal)>) {
+        let mut c = ready();
+        c.open_upper_be2();
+        let t1 = c.tid();
+        c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
+        c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+        for k in [BE, BE2] {
+            c.req(k, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+        }
+        c.sync_unpumped();
+        c.collect();
+        let mut votes: Vec<(usize, Internal)> = c.take_wire(BE2, TR1).into_iter().map(|m| (BE2, m)).collect();
+        votes.extend(c.take_wire(BE, TR1).into_iter().map(|m| (BE, m)));
+        (c, t1, votes)
+    }
+
+    /// The frontend gives tr1 up (tr1 does not notice) and drives its
+    /// transactions again through tr2, whose probe reaches `nodes` only
+    /// (their answers are not carried).
+    fn redrive_through_tr2_probing(&mut self, nodes: &[usize]) {
+        let now = self.now;
+        self.node(FE).link_down(now, peer_ref(TR1));
+        self.pump_only(FE, TR2);
+        for &k in nodes {
+            self.pump_only(TR2, k);
+        }
+    }
+}
+
 /// Simulator seed 13244 (two routers): t1 spans be and be2, both voted yes
 /// durably, and tr1 (frozen) never heard the votes. The frontend drives t1
 /// again through tr2, whose probe reaches be: be promises the later drive,
@@ -4027,25 +4061,10 @@ fn a_replay_by_the_ranges_next_holder_carries_a_higher_fence() {
 #[test]
 fn a_promise_to_a_later_drive_outlives_a_restart() {
     use crate::journal::RecordKind;
-    let mut c = ready();
-    c.open_upper_be2();
-    let t1 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
-    c.req(BE, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
-    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
-    // The durable votes are written; tr1 is frozen and never reads them.
-    c.sync_unpumped();
-    c.collect();
-    c.take_wire(BE, TR1);
-    c.take_wire(BE2, TR1);
+    let (mut c, t1, _) = Cluster::t1_voted_durably_unheard_by_tr1();
     assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Vote));
-    // The frontend gives tr1 up (tr1 does not notice) and drives t1 again
-    // through tr2, whose probe reaches be.
-    let now = c.now;
-    c.node(FE).link_down(now, peer_ref(TR1));
-    c.pump_only(FE, TR2);
-    c.pump_only(TR2, BE);
+    // The frontend drives t1 again through tr2, whose probe reaches be.
+    c.redrive_through_tr2_probing(&[BE]);
     let answered = |c: &Cluster| {
         c.wire.iter().any(|(f, t, m)| *f == BE && *t == TR2 && matches!(m, Internal::Tr(ToRouter::Inquired { .. })))
     };
@@ -4098,25 +4117,10 @@ fn a_promise_to_a_later_drive_outlives_a_restart() {
 #[test]
 fn a_commit_durable_nowhere_that_participants_refuse_for_a_later_drive_is_dropped() {
     use crate::journal::RecordKind;
-    let mut c = ready();
-    c.open_upper_be2();
-    let t1 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
-    c.req(BE, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
-    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
-    // The durable votes are written; tr1 is frozen before it reads them.
-    c.sync_unpumped();
-    c.collect();
-    let mut votes = c.take_wire(BE2, TR1);
-    votes.extend(c.take_wire(BE, TR1));
+    let (mut c, t1, votes) = Cluster::t1_voted_durably_unheard_by_tr1();
     // The frontend drives t1 again through tr2, whose probe reaches both
     // backends; they promise drive 1 and answer tr2 (which waits).
-    let now = c.now;
-    c.node(FE).link_down(now, peer_ref(TR1));
-    c.pump_only(FE, TR2);
-    c.pump_only(TR2, BE);
-    c.pump_only(TR2, BE2);
+    c.redrive_through_tr2_probing(&[BE, BE2]);
     c.sync_unpumped();
     c.collect();
     // What the backends told tr1 when tr2 took their branches is lost.
@@ -4124,8 +4128,7 @@ fn a_commit_durable_nowhere_that_participants_refuse_for_a_later_drive_is_droppe
     c.take_wire(BE2, TR1);
     // tr1 thaws: the votes, then its commit of drive 0 to both backends.
     let now = c.now;
-    for (i, m) in votes.into_iter().enumerate() {
-        let from = if i == 0 { BE2 } else { BE };
+    for (from, m) in votes {
         c.node(TR1).peer_input(now, peer_ref(from), m);
     }
     c.collect();
@@ -4172,24 +4175,10 @@ fn a_commit_durable_nowhere_that_participants_refuse_for_a_later_drive_is_droppe
 /// decides, and tr1's inquiry ends on that.
 #[test]
 fn a_probe_takes_a_branch_back_from_a_router_that_only_asked_about_it() {
-    let mut c = ready();
-    c.open_upper_be2();
-    let t1 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
-    c.req(BE, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
-    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
-    c.sync_unpumped();
-    c.collect();
-    c.take_wire(BE, TR1);
-    c.take_wire(BE2, TR1);
+    let (mut c, t1, _) = Cluster::t1_voted_durably_unheard_by_tr1();
     // The frontend drives t1 again through tr2; be2's answer to the probe
     // is lost with its link to tr2.
-    let now = c.now;
-    c.node(FE).link_down(now, peer_ref(TR1));
-    c.pump_only(FE, TR2);
-    c.pump_only(TR2, BE);
-    c.pump_only(TR2, BE2);
+    c.redrive_through_tr2_probing(&[BE, BE2]);
     c.sync_unpumped();
     c.collect();
     c.cut(TR2, BE2);
