@@ -4201,3 +4201,53 @@ fn a_probe_takes_a_branch_back_from_a_router_that_only_asked_about_it() {
         assert_eq!(s, vec![MsgType::Accepted], "at {k}");
     }
 }
+
+/// Simulator seed 14732 (one router): be knew t1 committed (it read the
+/// lost be2's journal) while its own branch of t1 was undecided, set aside
+/// by the retry limit after its vote (its server died), the outcome to it
+/// lost. Asked by the probe of a re-drive, be answered "committed" naming
+/// that branch, and (set aside) gave no vote: the router took the branch
+/// for committed and told it nothing, and the client heard "accepted" of
+/// work never applied on be's range. be now commits the branch itself when
+/// it answers so: a committed exception, for an operator to present again.
+#[test]
+fn a_branch_undecided_where_the_commit_is_known_commits_when_a_probe_asks() {
+    let (mut c, t1) = Cluster::t1_voted_on_be_and_be2_with_be_standby_upper();
+    // A second server for be's range, whose retry limit is 1.
+    let open = Request::Open {
+        chan: 3,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(0, 1000),
+    };
+    c.req(BE, SERVER, open);
+    let now = c.now;
+    let lower = c.node(BE).show_partitions().0.into_iter().find(|p| p.servers == 2);
+    let lower = lower.expect("be's own range, two servers").id;
+    let change = crate::protocol::admin::PartitionChange::RetryLimit(1);
+    c.node(BE).set_partition(now, "F", lower, change).expect("retry limit set");
+    c.sync_unpumped();
+    c.pump_only(BE, TR1);
+    c.pump_only(BE2, TR1);
+    assert!(!c.take_wire(TR1, BE).is_empty(), "the outcome to be is lost on its way");
+    c.pump_only(TR1, BE2);
+    c.sync();
+    c.ack(1, t1);
+    // be's server holding t1 dies: set aside, undecided.
+    c.req(BE, SERVER, Request::Close { chan: 1 });
+    let e = c.node(BE).be.exceptions.clone();
+    assert_eq!((e.len(), e[0].committed, e[0].undecided), (1, false, true));
+    // be2 dies: be, standby for its range, reads its journal (t1 committed);
+    // then tr1 dies, and the frontend drives t1 again through tr2.
+    c.kill(BE2);
+    c.sync();
+    c.kill(TR1);
+    c.sync();
+    c.sync();
+    let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    assert_eq!(heard, vec![MsgType::Accepted]);
+    let e = c.node(BE).be.exceptions.clone();
+    assert_eq!((e.len(), e[0].committed, e[0].undecided), (1, true, false), "a committed exception now");
+    assert_eq!(c.node(BE).exception_tids(), vec![t1]);
+}

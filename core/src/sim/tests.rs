@@ -317,6 +317,11 @@ fn once_known_runs_pass() {
         (13990, 2, Faults::ALL),
         (13531, 2, Faults::ALL),
         (9377, 2, Faults::ALL),
+        // A node that knew the commit from a journal it read answered a
+        // probe "committed" naming its own branch, set aside undecided, and
+        // nobody told that branch (14732, one router: accepted, never
+        // applied).
+        (14732, 1, Faults::ALL),
         (13966, 1, Faults::ALL),
         // An in-doubt copy, refusing the earlier drive's router, never heard
         // the later drive's: its probe found the commit and told only the

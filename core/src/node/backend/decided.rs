@@ -123,6 +123,24 @@ impl Backend {
                 TxState::Unvoted
             }
         };
+        if state == TxState::Committed && !parts.is_empty() {
+            // Committed, known here from elsewhere (a journal read here, or
+            // the decided table) while branches of this node's own are
+            // still undecided: they commit too, as the asker (their owner
+            // now) would tell them. It takes the answer for all of them and
+            // tells them nothing (simulator seed 14732, one router: a branch
+            // set aside by the retry limit never heard the commit, which
+            // the client had heard).
+            let undecided: Vec<PartId> = parts
+                .iter()
+                .copied()
+                .filter(|p| self.branches.get(&(tid, *p)).is_some_and(|b| b.committed.is_none()))
+                .collect();
+            if !undecided.is_empty() {
+                let reason = self.decided.get(&tid).map_or(0, |d| d.reason);
+                self.outcome(ctx, from, tid, undecided, true, Status::Ok, reason, NO_DRIVE);
+            }
+        }
         ctx.to_router(from, ToRouter::Inquired { tid, parts, state });
     }
 
