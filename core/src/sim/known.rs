@@ -215,7 +215,7 @@ impl Known {
 
 pub const KNOWN: &[Known] = &[
     Known {
-        defect: "a rejection's kept record (KeptAbort) is unsynced; in a run of mostly rejections no sync came for 12 s and a power loss took it after the server had heard \"rejected\"; the client had not heard, its re-drive found nobody who knew the tid and committed it (syncing it before the server hears, tried, stalled seed 7620: not traced yet)",
+        defect: "a rejection's kept record (KeptAbort) is unsynced; in a run of mostly rejections no sync came for 12 s and a power loss took it after the server had heard \"rejected\"; the client had not heard, its re-drive found nobody who knew the tid and committed it (syncing it before the server hears was tried: with that timing seed 7620 stalled, a reader whose write of an in-doubt copy's commit failed, its journal taken back by its owner, held its own branch's Durable back for ever; saying Durable there lets the router settle and forget before the copy's owner holds the commit)",
         seed: 15336,
         routers: 1,
         faults: Faults::ALL,
