@@ -215,7 +215,7 @@ impl Known {
 
 pub const KNOWN: &[Known] = &[
     Known {
-        defect: "four timeout-less transactions stuck on servers in a cycle (one holds be3's server waiting for be1's, another the reverse: an application's deadlock) are reported as no outcome, not as the known deadlock class; found in the fresh range 16000..16999 after this session's changes, whose timing it depends on (the base binary passes it); why the checker's cycle finder missed it is not analysed yet",
+        defect: "a re-drive's probe took over an unvoted branch at a partition whose servers had all gone (its range given up), then went on as new and placed the work at the range's next holder, where it committed; the old branch was never told anything, and when its partition became active again it was presented anew (Msg1Uncertain, Prepare) and its vote went to a router that had forgotten the transaction: it held the server for ever, and timeout-less transactions queued behind it (750235f2,1,1,0,1d0); found in the fresh range 16000..16999 with this session's timing (the base binary passes it); rolling such branches back when the probe goes on as new is the idea, not done",
         seed: 16684,
         routers: 2,
         faults: Faults::ALL,
