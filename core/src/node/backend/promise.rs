@@ -138,16 +138,16 @@ impl Backend {
                 status.name()
             ));
         }
-        let seen = self.promised.entry(tid).or_insert(0);
-        *seen = (*seen).max(drive);
+        self.promised_before(tid, drive);
         for (from, m) in p.parked {
             self.handle(ctx, from, m);
         }
         true
     }
 
-    /// A journal read here promised `drive` of `tid` (its `Drive`
-    /// records): no earlier drive's router decides it here either.
+    /// `drive` of `tid` is promised here: written in a journal this node
+    /// holds (its `Drive` records, read at recovery or just synced). No
+    /// earlier drive's router decides it here.
     pub(super) fn promised_before(&mut self, tid: Tid, drive: u32) {
         if drive == 0 {
             return;
