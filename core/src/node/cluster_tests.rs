@@ -467,7 +467,9 @@ fn a_server_reject_lost_with_the_router_reaches_the_next_one() {
     let out = c.take(FE, CLIENT);
     assert_eq!(out.len(), 1, "{out:?}");
     assert_eq!(out[0].1, MsgType::Rejected);
-    // The next router got the server's reject again; nothing was presented twice.
+    // The next router got the server's reject again; nothing was presented
+    // twice. The server hears once the rejection's kept record is synced.
+    c.sync();
     let s = c.take(BE, SERVER);
     assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Rejected], "{s:?}");
 }
@@ -479,6 +481,8 @@ fn a_lost_frontend_rolls_back_its_unaccepted_transactions() {
     c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "one") });
     c.take(BE, SERVER);
     c.kill(FE);
+    // The server hears once the rejection's kept record is synced.
+    c.sync();
     let s = c.take(BE, SERVER);
     assert_eq!(s.iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(), vec![(MsgType::Rejected, Some(Status::Reqdied))]);
     assert_eq!(c.node(TR1).stats().active_tx, 0);
@@ -569,6 +573,8 @@ fn an_in_doubt_branch_nobody_committed_is_rolled_back_after_asking() {
     let now = c.now;
     c.node(BE).tick(now);
     c.pump();
+    // The rejection's kept record is synced before the server hears it.
+    c.sync();
     let s = c.take(BE, SERVER);
     assert_eq!(
         s.iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(),
@@ -1466,6 +1472,8 @@ fn a_transaction_driven_again_keeps_its_timeout() {
     assert_eq!(c.node(TR2).stats().active_tx, 1);
     c.advance(TR2, Duration::from_millis(1001));
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(t1), Some(Status::Timout))]);
+    // The server hears once the rejection's kept record is synced.
+    c.sync();
     assert_eq!(
         c.take(BE, SERVER).iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(),
         vec![(MsgType::Rejected, Some(Status::Timout))]
@@ -1675,6 +1683,8 @@ fn a_branch_set_aside_after_its_vote_is_dropped_when_the_router_rejects() {
     c.req(BE, SERVER, Request::Accept { chan, tid, reason: 0, flags: 0, implicit: false });
     c.req(BE, SERVER, Request::Close { chan });
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(tid), Some(Status::Retrylimit))]);
+    // Decided once the rejection's kept record is synced.
+    c.sync();
     let e = c.node(BE).be.exceptions.clone();
     assert_eq!((e.len(), e[0].committed, e[0].undecided), (1, false, false));
     assert_eq!(c.exception_records(BE, tid), vec![false]);
@@ -1810,6 +1820,42 @@ impl Cluster {
 /// The client rejected, and its reject was lost with its router: the
 /// frontend drives the transaction again through tr2 with the reject, so
 /// the client hears "rejected" (it waited for ever).
+/// With peers, a router's rejection reaches the server only once the
+/// node's kept record of it (`KeptAbort`) is durable; a full journal that
+/// refuses the record gets it again. Told first, a power loss took the
+/// unsynced record after the server had rolled back; the client had not
+/// heard, and its frontend's re-drive, finding nobody who knew the tid,
+/// committed it (simulator seed 15336, one router: a disagreement).
+#[test]
+fn a_rejection_reaches_the_server_only_once_its_kept_record_is_durable() {
+    use crate::txrecord::TxRecord;
+    let mut c = ready();
+    let t = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t, flags: 0, data: msg(5, "x") });
+    c.take(BE, SERVER);
+    c.req(FE, CLIENT, Request::Reject { chan: 1, tid: t, reason: 9, flags: 0 });
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(t), Some(Status::Rejected))]);
+    assert_eq!(c.take(BE, SERVER), vec![], "not before the record is durable");
+    let recs: Vec<TxRecord> =
+        c.journals[BE].iter().filter(|r| r.tid == t).map(|r| TxRecord::decode(r.kind, &r.payload).unwrap()).collect();
+    assert_eq!(recs.last(), Some(&TxRecord::KeptAbort));
+    // The journal is full: the record is written again.
+    let tokens: Vec<u64> = c.syncs.iter().filter(|(n, _)| *n == BE).map(|(_, t)| *t).collect();
+    assert_eq!(tokens.len(), 1);
+    c.syncs.retain(|(n, _)| *n != BE);
+    let now = c.now;
+    c.node(BE).journal_done(now, tokens[0], Err(Status::Jnlfull));
+    c.pump();
+    assert_eq!(c.take(BE, SERVER), vec![], "not written yet");
+    assert!(c.syncs.iter().all(|(n, _)| *n != BE), "not at once: a full journal refuses at once");
+    c.advance(BE, super::backend::COMMIT_RETRY);
+    assert_eq!(c.take(BE, SERVER), vec![], "not written yet");
+    assert!(c.syncs.iter().any(|(n, _)| *n == BE), "written again");
+    c.sync();
+    let s = c.take(BE, SERVER);
+    assert_eq!(s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(), vec![(MsgType::Rejected, Some(t))]);
+}
+
 #[test]
 fn a_client_reject_lost_with_its_router_is_driven_again() {
     let mut c = ready();
@@ -1822,6 +1868,8 @@ fn a_client_reject_lost_with_its_router_is_driven_again() {
     assert!(!c.take_wire(FE, TR1).is_empty(), "the reject is lost");
     c.kill(TR1);
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(t), Some(Status::Rejected))]);
+    // The server hears once the rejection's kept record is synced.
+    c.sync();
     let s = c.take(BE, SERVER);
     assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Rejected], "{s:?}");
 }
@@ -2670,6 +2718,8 @@ fn a_rejection_the_client_never_heard_stays_answerable_across_a_restart() {
     let mut c = ready();
     let tid = server_reject_unheard(&mut c);
     c.pump();
+    // The server hears once the rejection's kept record is synced.
+    c.sync();
     let s = c.take(BE, SERVER);
     assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Rejected], "{s:?}");
     let kinds = |c: &Cluster| c.journals[BE].iter().filter(|r| r.tid == tid).map(|r| r.kind).collect::<Vec<_>>();
@@ -3959,6 +4009,151 @@ fn reader_gives_up_then_be2_restarts() -> Vec<MsgType> {
     }
     c.sync();
     c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect()
+}
+
+/// A re-drive's probe whose client's node goes before the answers are in
+/// rolls the transaction back on every branch the answers named, not only
+/// on those whose votes reached the router. t1 debits be's lower range
+/// (voted) and credits its upper one, whose only server holds t0, so t1's
+/// branch there waits for it. tr1 is lost; the frontend drives both again
+/// through tr2, whose probes wait for be (cut off); the frontend's node
+/// goes; be answers. t1's rollback named only the voted branch: be
+/// presented the other to its server once t0 ended, and it held that
+/// server for ever (simulator seed 15882, one router: no outcome). A
+/// branch whose rollback is on its way to disk when a server frees up is
+/// not presented.
+#[test]
+fn a_probe_whose_client_went_rolls_back_every_branch_the_answers_named() {
+    let mut c = ready();
+    let upper = Request::Open {
+        chan: 2,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(1001, 2000),
+    };
+    c.req(BE, SERVER, upper);
+    c.open_client(2);
+    c.take(FE, CLIENT);
+    c.take(BE, SERVER);
+    let t0 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 2, tid: t0, flags: 0, data: msg(1500, "hold") });
+    assert!(c.take(BE, SERVER).iter().any(|x| x.0 == 2 && x.1 == MsgType::Msg1 && x.2 == Some(t0)));
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.server_accept(1, t1);
+    c.sync();
+    assert!(c.take(BE, SERVER).iter().all(|x| x.0 != 2 || x.2 != Some(t1)), "the upper server holds t0");
+    c.cut(TR2, BE);
+    c.kill(TR1);
+    c.kill(FE);
+    c.relink(TR2, BE);
+    c.sync();
+    c.sync();
+    let s: Vec<(ChanId, MsgType, Option<Tid>)> = c.take(BE, SERVER).into_iter().map(|x| (x.0, x.1, x.2)).collect();
+    assert!(s.contains(&(2, MsgType::Rejected, Some(t0))), "t0 is rolled back: {s:?}");
+    assert!(s.contains(&(1, MsgType::Rejected, Some(t1))), "t1 is rolled back: {s:?}");
+    assert!(s.iter().all(|x| x.0 != 2 || x.2 != Some(t1)), "t1 is not presented to the upper server: {s:?}");
+    let (servers, _) = c.node(BE).show_servers();
+    assert!(servers.iter().all(|x| x.tid.is_none()), "be's servers are free: {servers:?}");
+    assert_eq!(c.node(TR2).stats().active_tx, 0);
+}
+
+/// An orphan whose rollback is being made durable is rolled back, not
+/// unvoted: a re-drive's probe that asks meanwhile hears "aborted". t1 is
+/// at be, unvoted, when tr1 is lost; tr2, cut off from be, probes the
+/// frontend's re-drive and waits; be rolls the orphan back past its grace
+/// (the record on its way to disk) as tr2 links. Answered "unvoted", the
+/// probe took the branch over and placed t1's messages again; the rollback
+/// then ended the branch, and tr2 waited for its vote for ever (simulator
+/// seed 16148, two routers: no outcome).
+#[test]
+fn a_probe_hears_an_orphan_being_rolled_back_as_aborted() {
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "one") });
+    assert!(c.take(BE, SERVER).iter().any(|x| x.1 == MsgType::Msg1 && x.2 == Some(t1)));
+    c.cut(TR2, BE);
+    c.kill(TR1);
+    assert_eq!(c.take(FE, CLIENT), vec![], "tr2's probe waits for be");
+    c.now += backend::ORPHAN_GRACE + Duration::from_millis(1);
+    let now = c.now;
+    c.node(BE).tick(now);
+    c.pump();
+    assert!(c.syncs.iter().any(|(n, _)| *n == BE), "the orphan's rollback is on its way to disk");
+    c.relink(TR2, BE);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(t1), Some(Status::Routerunavailtmo))]);
+    let s: Vec<(MsgType, Option<Tid>)> = c.take(BE, SERVER).into_iter().map(|x| (x.1, x.2)).collect();
+    assert_eq!(s, vec![(MsgType::Rejected, Some(t1))]);
+    assert_eq!(c.node(TR2).stats().active_tx, 0);
+}
+
+/// A reader that holds a branch of its own and a lost node's in-doubt copy
+/// of the same transaction says its own branch is durable when the copy's
+/// journal is taken from it, naming the copy as given up (`CopyGivenUp`):
+/// the router keeps waiting for the copy at the journal's next holder. t1
+/// spans be and be2; tr1 commits, the outcome to be2 is lost; be2 is lost
+/// while be's own commit record is on its way; be reads be2's journal (t1
+/// in doubt there) and hears the commit for the copy. be's own commit is
+/// written, the copy's is not (the journal was taken back); be2 starts
+/// again on its journal and commits its branch. be held its `Durable` back
+/// for the copy for ever, and the client waited (simulator seed 7620 once a
+/// router's rejection was synced before its servers heard it). `be2_first`:
+/// be2 reports its journal to tr1 before be gives the copy up.
+fn reader_gives_up_a_copy_beside_its_own_branch(be2_first: bool) -> Vec<MsgType> {
+    let (mut c, t1) = Cluster::t1_voted_on_be_and_be2_with_be_standby_upper();
+    c.sync_unpumped();
+    c.pump_only(BE, TR1);
+    c.pump_only(BE2, TR1);
+    assert!(!c.take_wire(TR1, BE2).is_empty(), "the outcome to be2 was on its way");
+    c.pump();
+    let mine = |c: &mut Cluster| {
+        let tokens: Vec<u64> = c.syncs.iter().filter(|(n, _)| *n == BE).map(|(_, t)| *t).collect();
+        c.syncs.retain(|(n, _)| *n != BE);
+        tokens
+    };
+    let own = mine(&mut c);
+    assert_eq!(own.len(), 1, "be's own commit record is on its way");
+    c.kill(BE2);
+    let jid =
+        c.adopted_writes.iter().find(|(n, j, _)| *n == BE && *j != 0).map(|(_, j, _)| *j).expect("a copy's commit");
+    let copy = mine(&mut c);
+    assert_eq!(copy.len(), 1, "the copy's commit record is on its way");
+    let now = c.now;
+    c.node(BE).journal_done(now, own[0], Ok(()));
+    c.pump();
+    assert!(c.take(FE, CLIENT).iter().all(|x| x.2 != Some(t1)), "the copy is not durable yet");
+    let be2_restarts = |c: &mut Cluster| {
+        c.restart(BE2);
+        c.sync();
+        for (chan, ty, tid, _) in c.take(BE2, SERVER) {
+            if tid == Some(t1) && ty == MsgType::Accepted {
+                c.req(BE2, SERVER, Request::Ack { chan, tid: t1 });
+            }
+        }
+        c.sync();
+    };
+    if be2_first {
+        be2_restarts(&mut c);
+    }
+    let now = c.now;
+    c.node(BE).journal_done(now, copy[0], Err(Status::Jnlfull));
+    c.node(BE).taken_over_lost(now, jid);
+    c.pump();
+    if !be2_first {
+        assert!(c.take(FE, CLIENT).iter().all(|x| x.2 != Some(t1)), "be2's journal has no commit yet");
+        be2_restarts(&mut c);
+    }
+    c.sync();
+    c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect()
+}
+
+#[test]
+fn a_reader_that_gives_up_a_copy_beside_its_own_branch_still_says_its_own_is_durable() {
+    assert_eq!(reader_gives_up_a_copy_beside_its_own_branch(false), vec![MsgType::Accepted]);
+    assert_eq!(reader_gives_up_a_copy_beside_its_own_branch(true), vec![MsgType::Accepted]);
 }
 
 /// A reader whose link to the router went and came back while it wrote an

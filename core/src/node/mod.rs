@@ -279,6 +279,15 @@ pub enum ToRouter {
     Durable {
         tid: Tid,
     },
+    /// The in-doubt copy of `tid` that the sender held from lost node
+    /// `node`'s journal was given up with that journal (another node took
+    /// it, or it failed): the sender's next `Durable` does not cover it,
+    /// and a commit waiting on the sender as its stand-in waits for the
+    /// journal's next holder. Sent just before that `Durable`.
+    CopyGivenUp {
+        tid: Tid,
+        node: String,
+    },
     /// The commit of `tid` could not be made durable: it did not happen.
     CommitFailed {
         tid: Tid,

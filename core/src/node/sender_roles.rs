@@ -123,6 +123,7 @@ pub(super) fn allowed(topo: &Topology, from: NodeRef, msg: &Internal, held: &imp
             | ToRouter::Moved { tid, .. }
             | ToRouter::BranchFailed { tid, .. }
             | ToRouter::Durable { tid }
+            | ToRouter::CopyGivenUp { tid, .. }
             | ToRouter::CommitFailed { tid, .. }
             | ToRouter::Adopted { tid, .. }
             | ToRouter::Inquired { tid, .. }
@@ -227,6 +228,7 @@ pub(super) fn kind(msg: &Internal) -> &'static str {
             ToRouter::Moved { .. } => "ToRouter::Moved",
             ToRouter::BranchFailed { .. } => "ToRouter::BranchFailed",
             ToRouter::Durable { .. } => "ToRouter::Durable",
+            ToRouter::CopyGivenUp { .. } => "ToRouter::CopyGivenUp",
             ToRouter::CommitFailed { .. } => "ToRouter::CommitFailed",
             ToRouter::HandOff { .. } => "ToRouter::HandOff",
             ToRouter::Adopted { .. } => "ToRouter::Adopted",

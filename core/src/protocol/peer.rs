@@ -27,7 +27,10 @@ use crate::MAX_MSGLEN;
 /// several key ranges (the keeper hands on what it does not serve).
 /// 7: the frontend's drive number of a transaction goes with `Start`,
 /// `Msg` and a probe's `Inquire`; `DrivenElsewhere` answers an older one.
-pub const PEER_VERSION: u8 = 8;
+/// 8: `TookOver` carries the owner epoch of the journal's reader.
+/// 9: `CopyGivenUp` names an in-doubt copy a node gave up with a read
+/// journal, ahead of its `Durable`.
+pub const PEER_VERSION: u8 = 9;
 /// Largest frame between nodes: a message of `RTR_MAX_MSGLEN` plus headers,
 /// or a handshake with many facility definitions.
 pub const MAX_PEER_FRAME: usize = 1 << 20;
@@ -118,6 +121,7 @@ const TR_ADOPTED: u8 = 20;
 const TR_MOVED: u8 = 21;
 const TR_ACKED: u8 = 22;
 const TR_ELSEWHERE: u8 = 23;
+const TR_COPYGIVENUP: u8 = 24;
 const BE_FORGET: u8 = 61;
 
 fn tx_state(s: TxState) -> u8 {
@@ -422,6 +426,11 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.u8(TR_DURABLE);
                 write_tid(w, tid);
             }
+            ToRouter::CopyGivenUp { tid, node } => {
+                w.u8(TR_COPYGIVENUP);
+                write_tid(w, tid);
+                w.str(node);
+            }
             ToRouter::CommitFailed { tid, status: s } => {
                 w.u8(TR_COMMITFAILED);
                 write_tid(w, tid);
@@ -656,6 +665,7 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             Internal::Tr(ToRouter::BranchFailed { tid: read_tid(r)?, part: r.u64()?, status: read_status(r)? })
         }
         TR_DURABLE => Internal::Tr(ToRouter::Durable { tid: read_tid(r)? }),
+        TR_COPYGIVENUP => Internal::Tr(ToRouter::CopyGivenUp { tid: read_tid(r)?, node: r.str(MAX_NAME)? }),
         TR_COMMITFAILED => Internal::Tr(ToRouter::CommitFailed { tid: read_tid(r)?, status: read_status(r)? }),
         TR_UP => Internal::Tr(ToRouter::PartitionUp {
             facility: fac(r)?,

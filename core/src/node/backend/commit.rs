@@ -10,6 +10,15 @@ use crate::status::Status;
 use crate::tid::Tid;
 use crate::txrecord::TxRecord;
 
+/// A router's rejection whose kept record is being synced: the branches
+/// `parts` it rolls back wait for it (`Backend::rejection_written`).
+pub(super) struct Rejecting {
+    pub(super) tid: Tid,
+    pub(super) parts: Vec<PartId>,
+    pub(super) status: Status,
+    pub(super) reason: u32,
+}
+
 /// A commit record on its way to disk.
 pub(super) struct Committing {
     pub(super) tid: Tid,
@@ -105,19 +114,28 @@ impl Backend {
         // counts one `Durable` per node.
         if !self.copies_resolving(tid) {
             for r in routers {
-                ctx.to_router(*r, ToRouter::Durable { tid });
+                self.say_durable(ctx, *r, tid);
             }
         }
         self.replay_parked(ctx, parked);
     }
 
-    /// Write again the commit records a full journal refused.
+    /// Write again the commit records (and kept rejections) a full journal
+    /// refused.
     pub(super) fn retry_commits(&mut self, ctx: &mut Ctx) {
         if self.commit_retry_at.is_none_or(|at| at > ctx.now) {
             return;
         }
         self.commit_retry_at = None;
         self.retry_adopts(ctx);
+        for r in std::mem::take(&mut self.rejection_retry) {
+            match self.write_rejection(ctx, r.tid, true) {
+                Some(token) => {
+                    self.rejecting.insert(token, r);
+                }
+                None => self.reject_branches(ctx, r.tid, r.parts, r.status, r.reason),
+            }
+        }
         for token in std::mem::take(&mut self.commit_retry) {
             if let Some(c) = self.committing.get(&token) {
                 ctx.journal(vec![(c.tid, TxRecord::Commit { reason: c.reason })], true, Some(token));
@@ -221,6 +239,77 @@ impl Backend {
         }
     }
 
+    /// Branches `parts` of `tid` are rolled back: their servers hear so.
+    fn reject_branches(&mut self, ctx: &mut Ctx, tid: Tid, parts: Vec<PartId>, status: Status, reason: u32) {
+        for part in parts {
+            if self.branches.get(&(tid, part)).is_some_and(|b| b.aside) {
+                self.aside_decided(ctx, tid, part, false);
+            }
+            self.abort_branch(ctx, tid, part, status, reason);
+        }
+    }
+
+    /// A router's rejection of `tid` whose kept record is on its way to
+    /// disk (or waits to be written again): its branches are decided.
+    pub(super) fn rejection_pending(&self, tid: Tid) -> Option<&Rejecting> {
+        self.rejecting.values().chain(&self.rejection_retry).find(|r| r.tid == tid)
+    }
+
+    /// The kept record of a router's rejection was synced (or not).
+    /// Written, the branches are rolled back. A full journal gets it again
+    /// after `COMMIT_RETRY` (`carry_forward` made room meanwhile); any other
+    /// failure stops the node, and its servers must not hear an outcome
+    /// that is nowhere.
+    pub(super) fn rejection_written(&mut self, ctx: &mut Ctx, r: Rejecting, result: Result<(), Status>) {
+        match result {
+            Ok(()) => self.reject_branches(ctx, r.tid, r.parts, r.status, r.reason),
+            Err(Status::Jnlfull) => {
+                self.rejection_retry.push(r);
+                self.commit_retry_at.get_or_insert(ctx.now + COMMIT_RETRY);
+            }
+            Err(status) => ctx.log(format!(
+                "{}: the rejection could not be made durable ({status:?}): its servers are not told",
+                r.tid
+            )),
+        }
+    }
+
+    /// Tell router `to` that this node's commit of `tid` is durable. Each
+    /// in-doubt copy of `tid` this node gave up with a read journal is
+    /// named first (`CopyGivenUp`): a router waiting on this node as that
+    /// copy's stand-in keeps waiting for the journal's next holder, and
+    /// does not take this `Durable` for the copy's. One `Durable` covers
+    /// all a node holds; without the names it was either held back for
+    /// a copy whose write failed (its own branch then stalled the commit
+    /// for ever: simulator seed 7620 with synced rejections) or covered a
+    /// copy that no journal held yet.
+    pub(super) fn say_durable(&mut self, ctx: &mut Ctx, to: NodeRef, tid: Tid) {
+        for node in self.given_up_copies.get(&tid).into_iter().flatten() {
+            ctx.to_router(to, ToRouter::CopyGivenUp { tid, node: node.clone() });
+        }
+        ctx.to_router(to, ToRouter::Durable { tid });
+    }
+
+    /// The in-doubt copy of `tid` from lost node `node`'s journal was given
+    /// up with that journal: its next holder has it. If this node's own
+    /// commit of `tid` is durable and no other copy is on its way, the
+    /// routers of `facility` (one of them waits on this node for it, and
+    /// the `Durable` it held back for the copy) hear so now.
+    pub(super) fn copy_given_up(&mut self, ctx: &mut Ctx, tid: Tid, node: &str, facility: &str) {
+        let names = self.given_up_copies.entry(tid).or_default();
+        if !names.iter().any(|n| n == node) {
+            names.push(node.to_string());
+        }
+        let own_durable = self.decided.get(&tid).is_some_and(|d| d.committed);
+        if own_durable && !self.copies_resolving(tid) && !self.committing_tx.contains_key(&tid) {
+            let mut routers = ctx.topo.routers(facility);
+            routers.sort();
+            for r in routers {
+                self.say_durable(ctx, r, tid);
+            }
+        }
+    }
+
     /// In-doubt copies of `tid` from read journals whose commit records are
     /// on their way (`in_doubt_outcome`): this node is not durable for
     /// `tid` before they are.
@@ -307,6 +396,17 @@ impl Backend {
                 mine.push(part);
             }
         }
+        if let Some(r) = self.rejection_pending(tid) {
+            // Rejected here already, its record being synced: decided.
+            if accepted {
+                ctx.log(format!(
+                    "router {} committed {tid}, which is being rejected here; not committed here",
+                    ctx.topo.name(from)
+                ));
+                ctx.to_router(from, ToRouter::CommitFailed { tid, status: r.status });
+            }
+            return;
+        }
         if let Some(token) = self.committing_tx.get(&tid) {
             // Its commit is being made durable already (decided by
             // another router): this router hears when it is.
@@ -327,7 +427,7 @@ impl Backend {
         mine.retain(|p| self.branches.get(&(tid, *p)).is_some_and(|b| b.committed.is_none()));
         if mine.is_empty() && before > 0 {
             if accepted && !self.copies_resolving(tid) {
-                ctx.to_router(from, ToRouter::Durable { tid });
+                self.say_durable(ctx, from, tid);
             }
             return;
         }
@@ -341,9 +441,7 @@ impl Backend {
                 // forget the commit, which the copy's journal then never
                 // got (simulator seed 12269, two routers: accepted, never
                 // applied on the copy's key range). `resolved` says it.
-                Some(d) if d.committed && accepted && !self.copies_resolving(tid) => {
-                    ctx.to_router(from, ToRouter::Durable { tid })
-                }
+                Some(d) if d.committed && accepted && !self.copies_resolving(tid) => self.say_durable(ctx, from, tid),
                 Some(d) if d.committed && accepted => {}
                 Some(d) if d.committed != accepted => {
                     ctx.log(format!(
@@ -393,13 +491,20 @@ impl Backend {
             return;
         }
         if !accepted {
-            self.write_rejection(ctx, tid, false);
+            // With peers the kept record is synced before any server hears
+            // "rejected": told first, a power loss took the unsynced record,
+            // the client (which had not heard) drove the transaction again,
+            // nobody knew the tid, and it committed after this server had
+            // rolled it back (simulator seed 15336, one router: in a run of
+            // mostly rejections no sync came for 12 s). One group-commit
+            // wait per rejection, only for nodes with peers.
+            let token = self.write_rejection(ctx, tid, self.keep_decided);
             self.remember(tid, false, status, reason);
-            for part in mine {
-                if self.branches.get(&(tid, part)).is_some_and(|b| b.aside) {
-                    self.aside_decided(ctx, tid, part, false);
+            match token {
+                Some(token) => {
+                    self.rejecting.insert(token, Rejecting { tid, parts: mine, status, reason });
                 }
-                self.abort_branch(ctx, tid, part, status, reason);
+                None => self.reject_branches(ctx, tid, mine, status, reason),
             }
         } else if self.journal && !mine.iter().all(|p| self.is_callout(*p)) {
             self.next_token += 1;
@@ -429,7 +534,7 @@ impl Backend {
             && !self.handing_off.keys().any(|(t, _)| *t == tid)
             && !self.resolving.values().any(|r| r.tid == tid)
             && !self.recovered.values().flatten().any(|r| r.tid == tid)
-            && !self.given_up_copies.contains(&tid)
+            && !self.given_up_copies.contains_key(&tid)
     }
 
     /// The commit record of `tid` was written (or not): the commit

@@ -117,6 +117,15 @@ impl Backend {
             // router presumed abort while the lost node had committed).
             if own_committed || bs.iter().any(|b| b.committed.is_some()) {
                 TxState::Committed
+            } else if self.rejection_pending(tid).is_some() || self.expiring.values().any(|(t, _)| *t == tid) {
+                // Rolled back (by its router, or here as an orphan past its
+                // grace), the record on its way to disk before the servers
+                // hear (`rejection_written`, `expired`): decided. Taken for
+                // unvoted, a re-drive's probe took an expiring orphan over
+                // and placed its messages again; the rollback then ended
+                // the branch and its new router waited for its vote for
+                // ever (simulator seed 16148, two routers: no outcome).
+                TxState::Aborted
             } else if bs.iter().all(|b| b.voted_accept) {
                 TxState::InDoubt
             } else {

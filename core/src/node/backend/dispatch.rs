@@ -462,6 +462,12 @@ impl Backend {
                 return;
             }
             let Some(tid) = p.waiting.pop_front() else { return };
+            if self.rejection_pending(tid).is_some_and(|r| r.parts.contains(&part)) {
+                // Rolled back, its record on its way to disk: never
+                // presented (`rejection_written` drops the branch).
+                continue;
+            }
+            let Some(p) = self.parts.get_mut(&part) else { return };
             let fence = p.grant.epoch;
             let Some(b) = self.branches.get_mut(&(tid, part)) else {
                 continue;

@@ -274,6 +274,13 @@ pub struct Backend {
     /// synced, by journal token: the server hears "rejected" once the
     /// record is durable (`tick`).
     expiring: Map<u64, (Tid, PartId)>,
+    /// A router's rejections whose kept record (`KeptAbort`) is being
+    /// synced: their branches' servers hear "rejected" once it is durable
+    /// (`rejection_written`), by token.
+    rejecting: Map<u64, commit::Rejecting>,
+    /// Such records a full journal refused: written again at
+    /// `commit_retry_at` (at once, the refusal came back at once, for ever).
+    rejection_retry: Vec<commit::Rejecting>,
     /// Transactions recovered from a journal with a durable vote and no
     /// outcome: their router decides (asked by inquiry). One copy per
     /// journal read here that holds the tid in doubt (never an empty list):
@@ -323,9 +330,12 @@ pub struct Backend {
     own_epoch: u64,
     read_epochs: Map<u32, u64>,
     /// Tids whose in-doubt copy this node dropped with a read journal it
-    /// gave up (`taken_over_lost`): not "unknown here" (the journal's next
-    /// holder has the copy); forgotten when a router forgets the tid.
-    given_up_copies: super::Set<Tid>,
+    /// gave up (`taken_over_lost`, or a commit write that failed there),
+    /// with the lost nodes whose journals they came from: not "unknown
+    /// here" (the journal's next holder has the copy), and a router that
+    /// waits on this node as their stand-in hears so before this node's
+    /// `Durable` (`say_durable`); forgotten when a router forgets the tid.
+    given_up_copies: Map<Tid, Vec<String>>,
 }
 
 impl Backend {
@@ -622,11 +632,21 @@ impl Backend {
         if let Some(v) = self.vote_tokens.remove(&token) {
             return self.vote_synced(ctx, v, result);
         }
+        if let Some(r) = self.rejecting.remove(&token) {
+            return self.rejection_written(ctx, r, result);
+        }
         if let Some((tid, part)) = self.expiring.remove(&token) {
             // Not written: the branch stays an orphan, rolled back at a
             // later tick (or the node stops, its journal lost).
             if result.is_ok() && self.branches.contains_key(&(tid, part)) {
+                // Taken over meanwhile by a router that drives it (a later
+                // drive's messages): that router hears the branch failed,
+                // or it waits for its vote for ever.
+                let owner = self.branches.get(&(tid, part)).filter(|b| b.orphaned.is_none()).map(|b| b.router);
                 self.expired(ctx, tid, part);
+                if let Some(r) = owner.filter(|r| ctx.topo.is_up(*r)) {
+                    ctx.to_router(r, ToRouter::BranchFailed { tid, part, status: Status::Routerunavailtmo });
+                }
             }
             return;
         }

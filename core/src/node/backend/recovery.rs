@@ -24,6 +24,9 @@ pub(super) struct Resolving {
     /// its newest link, by name, if this one went meanwhile).
     pub(super) router: NodeRef,
     pub(super) router_name: String,
+    /// The lost node whose journal the copy came from (empty: this
+    /// node's own).
+    pub(super) journal_of: String,
 }
 
 /// A recovered transaction whose vote was durable and whose outcome is not
@@ -380,12 +383,13 @@ impl Backend {
         ctx.log(format!(
             "the journal of {node} taken over here can no longer be written: given up, its work is its owner's"
         ));
+        let mut dropped: Vec<(Tid, String)> = Vec::new();
         for (tid, copies) in self.in_doubt.iter_mut() {
-            if copies.iter().any(|d| d.jid == jid) {
+            if let Some(d) = copies.iter().find(|d| d.jid == jid) {
                 // Asked about again (a router's second outcome), this node
                 // must not answer "nothing of it here": its copy is the
                 // journal's next holder's now, not rolled back.
-                self.given_up_copies.insert(*tid);
+                dropped.push((*tid, d.facility.clone()));
             }
             copies.retain(|d| d.jid != jid);
         }
@@ -398,6 +402,10 @@ impl Backend {
         }
         self.adopted_open.remove(&jid);
         self.release_adopted(ctx, jid);
+        dropped.sort();
+        for (tid, facility) in dropped {
+            self.copy_given_up(ctx, tid, &node, &facility);
+        }
     }
 
     pub(super) fn release_adopted(&mut self, ctx: &mut Ctx, jid: u32) {
@@ -513,7 +521,14 @@ impl Backend {
                     jid: d.jid,
                 });
                 let router_name = ctx.topo.name(from).to_string();
-                self.resolving.insert(token, Resolving { tid, doubt: d, reason, router: from, router_name });
+                let journal_of = self
+                    .adopted
+                    .iter()
+                    .find(|(_, j)| **j == d.jid && d.jid != 0)
+                    .map(|(n, _)| n.clone())
+                    .unwrap_or_default();
+                self.resolving
+                    .insert(token, Resolving { tid, doubt: d, reason, router: from, router_name, journal_of });
             }
         } else {
             for d in copies {
@@ -526,7 +541,7 @@ impl Backend {
 
     /// The commit record of an in-doubt transaction was written (or not).
     pub(super) fn resolved(&mut self, ctx: &mut Ctx, r: Resolving, result: Result<(), Status>) {
-        let Resolving { tid, doubt: d, reason, mut router, router_name } = r;
+        let Resolving { tid, doubt: d, reason, mut router, router_name, journal_of } = r;
         if !ctx.topo.is_up(router) {
             // The router linked again while the commit was being written:
             // `Durable` sent over the link that went was lost, and the
@@ -559,7 +574,7 @@ impl Backend {
                 // journal's may still be on its way), and this node's own
                 // branches' commit too (`commit` says it otherwise).
                 if !self.copies_resolving(tid) && !self.committing_tx.contains_key(&tid) {
-                    ctx.to_router(router, ToRouter::Durable { tid });
+                    self.say_durable(ctx, router, tid);
                 }
                 if d.jid != 0 {
                     self.release_if_stranded(ctx, d.jid);
@@ -583,6 +598,12 @@ impl Backend {
                     self.in_doubt.entry(tid).or_default().push(d);
                 } else {
                     ctx.log(format!("{tid}: in doubt in a journal given up meanwhile: left to that journal's owner"));
+                    // This node's own commit of it may be durable, its
+                    // `Durable` held back for the copy: said now, the copy
+                    // named as given up (`say_durable`).
+                    if !journal_of.is_empty() {
+                        self.copy_given_up(ctx, tid, &journal_of, &d.facility);
+                    }
                 }
             }
             Err(status) => {

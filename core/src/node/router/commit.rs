@@ -76,7 +76,7 @@ impl Committing {
             if !self.pending.contains(&reader) {
                 self.pending.push(reader);
             }
-            self.stand_ins.push(StandIn { reader, node: node.to_string(), owes_own });
+            self.stand_ins.push(StandIn { reader, node: node.to_string(), owes_own, given_up: false });
         }
         let (reason, drive) = (self.reason, self.drive);
         let outcome = ToBackend::Outcome { tid, parts: Vec::new(), accepted: true, status: Status::Ok, reason, drive };
@@ -92,6 +92,10 @@ pub(super) struct StandIn {
     /// The reader was waited for already, for branches of its own: its
     /// own commit is still owed when the copy's wait moves on.
     pub(super) owes_own: bool,
+    /// The reader gave the copy up with the journal (`CopyGivenUp`): its
+    /// `Durable` does not cover it, and the wait moves on to the
+    /// journal's next holder (`stand_ins_moved`).
+    pub(super) given_up: bool,
 }
 
 /// A branch of a committed transaction, as its router keeps it until the
@@ -226,12 +230,34 @@ impl Router {
         }
     }
 
+    /// Backend node `from` says it gave up its in-doubt copy of lost node
+    /// `node`'s branches of `tid` with that node's journal: its `Durable`,
+    /// which follows, covers its own branches and not the copy.
+    pub(super) fn copy_given_up(&mut self, from: NodeRef, tid: Tid, node: &str) {
+        let Some(c) = self.committing.get_mut(&tid) else { return };
+        for s in c.stand_ins.iter_mut().filter(|s| s.reader == from && s.node == node) {
+            s.given_up = true;
+        }
+    }
+
     /// Backend node `from` made the commit of `tid` durable.
     pub(super) fn durable(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid) {
         let Some(c) = self.committing.get_mut(&tid) else { return };
-        c.pending.retain(|n| *n != from);
         c.durable += 1;
         super::forget::add_name(&mut c.holders, ctx.topo.name(from));
+        if c.stand_ins.iter().any(|s| s.reader == from && s.given_up) {
+            // Its own branches (and the copies it kept) are durable; a copy
+            // it gave up is waited for at the journal's next holder, which
+            // takes `from`'s place when it reports the journal
+            // (`stand_ins_moved`). Until then `from` stays pending, owing
+            // nothing of its own.
+            c.stand_ins.retain(|s| s.reader != from || s.given_up);
+            for s in c.stand_ins.iter_mut().filter(|s| s.reader == from) {
+                s.owes_own = false;
+            }
+            return;
+        }
+        c.pending.retain(|n| *n != from);
         if !c.pending.is_empty() {
             return;
         }

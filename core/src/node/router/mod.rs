@@ -252,6 +252,7 @@ impl Router {
             }
             ToRouter::Decided { tid, part, committed: false, .. } if !self.has_branch(tid, (from, part)) => {}
             ToRouter::Durable { tid } => self.durable(ctx, from, tid),
+            ToRouter::CopyGivenUp { tid, node } => self.copy_given_up(from, tid, &node),
             ToRouter::CommitFailed { tid, status } => self.commit_failed(ctx, from, tid, status),
             ToRouter::PartitionUp { facility, part, range, active, epoch, priority, nostandby, callout } => {
                 // The priority list orders standbys' claims on their nodes.

@@ -213,12 +213,19 @@ impl Router {
             return;
         }
         let Some(p) = tx.probe.take() else { return };
-        if p.committed || p.aborted || p.failed.is_some() {
+        let rejected_before = matches!(self.decided.get(&tid), Some(&(false, _, _)));
+        if p.committed || p.aborted || p.failed.is_some() || rejected_before || (tx.client_gone && p.doubt) {
             // The outcome goes to every branch the answers named (this
             // router's now), voted again or not: a rollback that reached only
             // the branches driven again here left one taken over by the probe
             // waiting for ever, and an earlier drive's commit parked on it
-            // (simulator seed 7631, two routers).
+            // (simulator seed 7631, two routers). So does the rollback of a
+            // transaction whose client's node went during the probe: it
+            // reached only the branch whose vote had come in, and the other
+            // branch at that node, still waiting for a server, was presented
+            // after the rollback, voted, and held its server for ever
+            // (simulator seed 15882, one router: no outcome, the servers of
+            // two ranges held).
             // Only over links still up: a node whose link went since answers
             // again when it is back (its branch waits for an owner).
             for key in p.parts.iter().filter(|k| ctx.topo.is_up(k.0)) {

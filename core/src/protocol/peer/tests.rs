@@ -101,6 +101,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
         ("tr-moved", tr(ToRouter::Moved { tid: t(1), part: 2 })),
         ("tr-branch-failed", tr(ToRouter::BranchFailed { tid: t(1), part: 2, status: Status::Nodstfnd })),
         ("tr-durable", tr(ToRouter::Durable { tid: t(u64::MAX) })),
+        ("tr-copy-given-up", tr(ToRouter::CopyGivenUp { tid: t(7), node: "be2".into() })),
         ("tr-commit-failed", tr(ToRouter::CommitFailed { tid: t(1), status: Status::Jnlfull })),
         (
             "tr-partition-up",
@@ -269,6 +270,7 @@ fn variant(f: &PeerFrame) -> &'static str {
             ToRouter::Moved { .. } => "Tr::Moved",
             ToRouter::BranchFailed { .. } => "Tr::BranchFailed",
             ToRouter::Durable { .. } => "Tr::Durable",
+            ToRouter::CopyGivenUp { .. } => "Tr::CopyGivenUp",
             ToRouter::CommitFailed { .. } => "Tr::CommitFailed",
             ToRouter::PartitionUp { .. } => "Tr::PartitionUp",
             ToRouter::PartitionDown { .. } => "Tr::PartitionDown",
@@ -322,8 +324,8 @@ fn write_test_tid(w: &mut Writer) {
 fn samples_cover_every_kind_and_message_variant() {
     let all = samples();
     let got: BTreeSet<&str> = all.iter().map(variant).collect();
-    // 4 frame kinds without a message, 23 router, 5 frontend and 11 backend messages.
-    assert_eq!(got.len(), 4 + 23 + 5 + 11, "{got:?}");
+    // 4 frame kinds without a message, 24 router, 5 frontend and 11 backend messages.
+    assert_eq!(got.len(), 4 + 24 + 5 + 11, "{got:?}");
     // And every message tag the decoder knows (checked on the bytes).
     let tags: BTreeSet<u8> = all.iter().filter(|f| matches!(f, PeerFrame::Msg(_))).map(|f| body(f)[2]).collect();
     let known: BTreeSet<u8> = [
@@ -364,6 +366,7 @@ fn samples_cover_every_kind_and_message_variant() {
         TR_MOVED,
         TR_ACKED,
         TR_ELSEWHERE,
+        TR_COPYGIVENUP,
         BE_FORGET,
         BE_BROADCAST,
     ]
@@ -456,7 +459,8 @@ fn foreign_versions_kinds_and_tags_are_refused() {
         }
     }
     // The version is checked before anything else, even in a lone byte.
-    assert_eq!(decode(&[9]), Err(DecodeError::Version { got: 9 }));
+    let other = PEER_VERSION + 1;
+    assert_eq!(decode(&[other]), Err(DecodeError::Version { got: other }));
     assert_eq!(decode(&[]), Err(DecodeError::Truncated));
     assert_eq!(decode(&[PEER_VERSION]), Err(DecodeError::Truncated));
     for k in [0, 6, 99, 255] {
@@ -500,6 +504,7 @@ fn foreign_versions_kinds_and_tags_are_refused() {
         TR_MOVED,
         TR_ACKED,
         TR_ELSEWHERE,
+        TR_COPYGIVENUP,
         BE_FORGET,
         BE_BROADCAST,
     ];
