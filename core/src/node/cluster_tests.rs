@@ -4090,6 +4090,49 @@ fn a_probe_hears_an_orphan_being_rolled_back_as_aborted() {
     assert_eq!(c.node(TR2).stats().active_tx, 0);
 }
 
+/// An orphan rolled back past its grace takes every other undecided branch
+/// of its transaction at that node with it: t1 has a branch on be's lower
+/// range (unvoted) and one on its upper range (its server voted early);
+/// the frontend and tr1 are lost, and tr2 is cut off from be. The unvoted
+/// orphan is rolled back, and the voted one beside it too, at once: it
+/// can never commit without the other's vote. Left, it was taken over by a re-drive's probe that
+/// heard "aborted" and told it nothing, and held its server for ever
+/// (simulator seed 17298, two routers: no outcome).
+#[test]
+fn an_expired_orphan_rolls_back_the_other_branches_of_its_transaction_at_its_node() {
+    let mut c = ready();
+    let upper = Request::Open {
+        chan: 2,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(1001, 2000),
+    };
+    c.req(BE, SERVER, upper);
+    c.take(BE, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(1500, "credit") });
+    let s = c.take(BE, SERVER);
+    assert!(s.iter().any(|x| x.0 == 2 && x.1 == MsgType::Msg1), "{s:?}");
+    c.req(BE, SERVER, Request::Accept { chan: 2, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.sync();
+    // No router to ask about the voted one (nor to probe a re-drive).
+    c.cut(TR2, BE);
+    c.kill(TR1);
+    c.kill(FE);
+    c.now += backend::ORPHAN_GRACE + Duration::from_millis(1);
+    let now = c.now;
+    c.node(BE).tick(now);
+    c.pump();
+    c.sync();
+    let s: Vec<(ChanId, MsgType, Option<Tid>)> = c.take(BE, SERVER).into_iter().map(|x| (x.0, x.1, x.2)).collect();
+    assert!(s.contains(&(1, MsgType::Rejected, Some(t1))), "{s:?}");
+    assert!(s.contains(&(2, MsgType::Rejected, Some(t1))), "the voted branch beside it too: {s:?}");
+    let (servers, _) = c.node(BE).show_servers();
+    assert!(servers.iter().all(|x| x.tid.is_none()), "be's servers are free: {servers:?}");
+}
+
 /// A reader that holds a branch of its own and a lost node's in-doubt copy
 /// of the same transaction says its own branch is durable when the copy's
 /// journal is taken from it, naming the copy as given up (`CopyGivenUp`):

@@ -615,10 +615,34 @@ impl Backend {
         }
     }
 
-    /// Expired orphan `(tid, part)` is rolled back: its server hears so.
+    /// Expired orphan `(tid, part)` is rolled back, and with it every other
+    /// undecided branch of `tid` here: the node remembers the transaction
+    /// rolled back, one decision for all its branches (one beside the
+    /// orphan, voted or not, can never commit: the orphan never voted yes).
+    /// Their servers hear so. A router that drives a branch of it (one
+    /// beside the orphan, or the orphan itself, taken over meanwhile by a
+    /// later drive) hears the branch failed: it waited for its vote for
+    /// ever (simulator seeds 16148 and 17298, two routers: no outcome).
     fn expired(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId) {
         self.remember(tid, false, Status::Routerunavailtmo, 0);
-        self.abort_branch(ctx, tid, part, Status::Routerunavailtmo, 0);
+        let mut parts: Vec<PartId> = self
+            .branches
+            .iter()
+            .filter(|((t, p), b)| *t == tid && (*p == part || b.committed.is_none()))
+            .map(|((_, p), _)| *p)
+            .collect();
+        parts.sort();
+        for p in parts {
+            let Some(b) = self.branches.get(&(tid, p)) else { continue };
+            let owner = Some(b.router).filter(|r| b.orphaned.is_none() && ctx.topo.is_up(*r));
+            if b.aside {
+                self.aside_decided(ctx, tid, p, false);
+            }
+            self.abort_branch(ctx, tid, p, Status::Routerunavailtmo, 0);
+            if let Some(r) = owner {
+                ctx.to_router(r, ToRouter::BranchFailed { tid, part: p, status: Status::Routerunavailtmo });
+            }
+        }
     }
 
     /// A journal write finished (`token`) or failed.
@@ -639,14 +663,7 @@ impl Backend {
             // Not written: the branch stays an orphan, rolled back at a
             // later tick (or the node stops, its journal lost).
             if result.is_ok() && self.branches.contains_key(&(tid, part)) {
-                // Taken over meanwhile by a router that drives it (a later
-                // drive's messages): that router hears the branch failed,
-                // or it waits for its vote for ever.
-                let owner = self.branches.get(&(tid, part)).filter(|b| b.orphaned.is_none()).map(|b| b.router);
                 self.expired(ctx, tid, part);
-                if let Some(r) = owner.filter(|r| ctx.topo.is_up(*r)) {
-                    ctx.to_router(r, ToRouter::BranchFailed { tid, part, status: Status::Routerunavailtmo });
-                }
             }
             return;
         }
