@@ -190,6 +190,18 @@
 //! simulator's books refuse work under a token lower than one they applied
 //! under, as an application's database that checks it does; moved to the
 //! regression set.)
+//! (First session of 2026-12-06: seed 15336 fixed (a router's rejection is
+//! synced at each backend with peers before its servers hear it) and moved
+//! to the regression set, with 7620's stall under that timing fixed (a
+//! reader names an in-doubt copy it gave up with a read journal, and its
+//! own `Durable` follows). Seeds 16684 and 9431 stopped failing with the
+//! new timing. 16684's defect (a probe going on as new leaves a branch it
+//! took over at a partition that gave its range up) is not fixed and no
+//! replacement showed in 15000..17999 (one and two routers); it stays
+//! described in docs/outcomes.md. Seed 17876 (one router; the binary before
+//! this session fails it too) replaces 9431: the same ignore-recovery
+//! limit. Seed 17445 (two routers) is added: an orphan inquiry's answers
+//! aged, the documented limit "answers to an inquiry age".)
 
 use super::{Faults, SimConfig, ViolationKind};
 
@@ -215,23 +227,16 @@ impl Known {
 
 pub const KNOWN: &[Known] = &[
     Known {
-        defect: "a re-drive's probe took over an unvoted branch at a partition whose servers had all gone (its range given up), then went on as new and placed the work at the range's next holder, where it committed; the old branch was never told anything, and when its partition became active again it was presented anew (Msg1Uncertain, Prepare) and its vote went to a router that had forgotten the transaction: it held the server for ever, and timeout-less transactions queued behind it (750235f2,1,1,0,1d0); found in the fresh range 16000..16999 with this session's timing (the base binary passes it); rolling such branches back when the probe goes on as new is the idea, not done",
-        seed: 16684,
+        defect: "an orphan inquiry's answers age: a router asked about an in-doubt branch by its node (the branch voted to a later drive's router, whose link had gone) heard \"in doubt\" from every participant, among them a reader of a lost node's journal that the later drive's commit reached just after it answered; the inquiry presumed abort and rolled the branch back while the copy committed (7402345f,2,2,0,eb; docs/outcomes.md, \"Answers to an inquiry age\"; binding the answers as a probe's promise does is the fix, not done; the binary before this session passes it with other timing)",
+        seed: 17445,
         routers: 2,
-        faults: Faults::ALL,
-        kind: ViolationKind::NoOutcome,
-    },
-    Known {
-        defect: "a rejection's kept record (KeptAbort) is unsynced; in a run of mostly rejections no sync came for 12 s and a power loss took it after the server had heard \"rejected\"; the client had not heard, its re-drive found nobody who knew the tid and committed it (syncing it before the server hears was tried: with that timing seed 7620 stalled, a reader whose write of an in-doubt copy's commit failed, its journal taken back by its owner, held its own branch's Durable back for ever; saying Durable there lets the router settle and forget before the copy's owner holds the commit)",
-        seed: 15336,
-        routers: 1,
         faults: Faults::ALL,
         kind: ViolationKind::Disagreement,
     },
     Known {
-        defect: "an operator's ignore-recovery makes a standby active beside a frozen holder whose journal could not be taken over, so it was never fenced (docs/roles.md)",
-        seed: 9431,
-        routers: 2,
+        defect: "an operator's ignore-recovery makes a standby active beside a frozen holder whose journal could not be taken over (the disk was full), so it was never fenced (docs/roles.md)",
+        seed: 17876,
+        routers: 1,
         faults: Faults::ALL,
         kind: ViolationKind::TwoActives,
     },

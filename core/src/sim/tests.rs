@@ -335,6 +335,21 @@ fn once_known_runs_pass() {
         // an in-doubt copy whose journal was taken from it; the copy is now
         // named as given up (`CopyGivenUp`) and the `Durable` follows.
         (15336, 1, Faults::ALL),
+        // Found in fresh ranges with that change (2026-12-06): a probe whose
+        // client's node went rolled back only the branch whose vote had
+        // come in; another branch of it at that node, waiting for a server,
+        // was presented after and held it for ever (15882, one router: no
+        // outcome); a synced rejection that a full journal refused was
+        // written again at once, refused again at once, for ever (16869,
+        // two routers: a livelock); a probe took over an orphan whose
+        // rollback was being synced, and its router waited for the vote
+        // for ever (16148, two routers); an orphan's rollback left a voted
+        // branch of the same transaction beside it holding its server
+        // (17298, two routers). All: no outcome.
+        (15882, 1, Faults::ALL),
+        (16869, 2, Faults::ALL),
+        (16148, 2, Faults::ALL),
+        (17298, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

@@ -120,22 +120,13 @@ impl Backend {
         self.replay_parked(ctx, parked);
     }
 
-    /// Write again the commit records (and kept rejections) a full journal
-    /// refused.
+    /// Write again the commit records a full journal refused.
     pub(super) fn retry_commits(&mut self, ctx: &mut Ctx) {
         if self.commit_retry_at.is_none_or(|at| at > ctx.now) {
             return;
         }
         self.commit_retry_at = None;
         self.retry_adopts(ctx);
-        for r in std::mem::take(&mut self.rejection_retry) {
-            match self.write_rejection(ctx, r.tid, true) {
-                Some(token) => {
-                    self.rejecting.insert(token, r);
-                }
-                None => self.reject_branches(ctx, r.tid, r.parts, r.status, r.reason),
-            }
-        }
         for token in std::mem::take(&mut self.commit_retry) {
             if let Some(c) = self.committing.get(&token) {
                 ctx.journal(vec![(c.tid, TxRecord::Commit { reason: c.reason })], true, Some(token));
@@ -250,22 +241,27 @@ impl Backend {
     }
 
     /// A router's rejection of `tid` whose kept record is on its way to
-    /// disk (or waits to be written again): its branches are decided.
+    /// disk: its branches are decided.
     pub(super) fn rejection_pending(&self, tid: Tid) -> Option<&Rejecting> {
-        self.rejecting.values().chain(&self.rejection_retry).find(|r| r.tid == tid)
+        self.rejecting.values().find(|r| r.tid == tid)
     }
 
     /// The kept record of a router's rejection was synced (or not).
-    /// Written, the branches are rolled back. A full journal gets it again
-    /// after `COMMIT_RETRY` (`carry_forward` made room meanwhile); any other
+    /// Written, the branches are rolled back. Refused by a full journal,
+    /// they are rolled back all the same, as before records were synced:
+    /// the rejection stays answerable from memory, and the branches must
+    /// not hold their servers and their records the journal's space (held,
+    /// the journal stayed full for good: every disk-fault seed that filled
+    /// it left clients without an outcome; written again at once instead,
+    /// the refusal came back at once, for ever: seed 16869). Any other
     /// failure stops the node, and its servers must not hear an outcome
     /// that is nowhere.
     pub(super) fn rejection_written(&mut self, ctx: &mut Ctx, r: Rejecting, result: Result<(), Status>) {
         match result {
             Ok(()) => self.reject_branches(ctx, r.tid, r.parts, r.status, r.reason),
             Err(Status::Jnlfull) => {
-                self.rejection_retry.push(r);
-                self.commit_retry_at.get_or_insert(ctx.now + COMMIT_RETRY);
+                ctx.log(format!("{}: the journal is full: rolled back without a durable record", r.tid));
+                self.reject_branches(ctx, r.tid, r.parts, r.status, r.reason);
             }
             Err(status) => ctx.log(format!(
                 "{}: the rejection could not be made durable ({status:?}): its servers are not told",

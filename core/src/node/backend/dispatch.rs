@@ -377,9 +377,20 @@ impl Backend {
 
     /// Requests on server channels.
     pub fn request(&mut self, ctx: &mut Ctx, chan: ChanRef, req: Request) {
-        let Some(srv) = self.servers.get_mut(&chan) else { return };
+        let Some(srv) = self.servers.get(&chan) else { return };
         let part = srv.part;
         let current = srv.current;
+        if let Request::Accept { tid, .. } | Request::Reject { tid, .. } | Request::Reply { tid, .. } = &req {
+            if current == Some(*tid) && self.rejection_pending(*tid).is_some_and(|r| r.parts.contains(&part)) {
+                // Rolled back, its record on its way to disk: the server
+                // hears so next. A vote now wrote a `Vote` record after the
+                // `Done` of a router's forget that came meanwhile: a
+                // transaction live for ever in the journal, which pinned
+                // its oldest segment until it was full for good (disk-fault
+                // seeds 90 and 114, one router).
+                return;
+            }
+        }
         match req {
             Request::Reply { tid, data, .. } if current == Some(tid) => {
                 if let Some(b) = self.branches.get(&(tid, part)) {
@@ -429,6 +440,7 @@ impl Backend {
                 }
             }
             Request::Ack { tid, .. } => {
+                let Some(srv) = self.servers.get_mut(&chan) else { return };
                 let before = srv.unacked.len();
                 srv.unacked.retain(|t| *t != tid);
                 if srv.unacked.len() != before {

@@ -278,9 +278,6 @@ pub struct Backend {
     /// synced: their branches' servers hear "rejected" once it is durable
     /// (`rejection_written`), by token.
     rejecting: Map<u64, commit::Rejecting>,
-    /// Such records a full journal refused: written again at
-    /// `commit_retry_at` (at once, the refusal came back at once, for ever).
-    rejection_retry: Vec<commit::Rejecting>,
     /// Transactions recovered from a journal with a durable vote and no
     /// outcome: their router decides (asked by inquiry). One copy per
     /// journal read here that holds the tid in doubt (never an empty list):
