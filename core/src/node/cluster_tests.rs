@@ -804,6 +804,19 @@ impl Cluster {
     }
 
     /// A server on be2 for keys 1001 to 2000 (a partition of its own).
+    /// be serves the upper range (1001..2000) too, on server channel 2.
+    fn open_upper_be(&mut self) {
+        let open = Request::Open {
+            chan: 2,
+            role: Role::Server,
+            facility: "F".into(),
+            flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+            range: range(1001, 2000),
+        };
+        self.req(BE, SERVER, open);
+        assert_eq!(self.take(BE, SERVER)[0].1, MsgType::Opened);
+    }
+
     fn open_upper_be2(&mut self) {
         let open = Request::Open {
             chan: 1,
@@ -4035,17 +4048,9 @@ fn reader_gives_up_then_be2_restarts() -> Vec<MsgType> {
 #[test]
 fn a_probe_whose_client_went_rolls_back_every_branch_the_answers_named() {
     let mut c = ready();
-    let upper = Request::Open {
-        chan: 2,
-        role: Role::Server,
-        facility: "F".into(),
-        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
-        range: range(1001, 2000),
-    };
-    c.req(BE, SERVER, upper);
+    c.open_upper_be();
     c.open_client(2);
     c.take(FE, CLIENT);
-    c.take(BE, SERVER);
     let t0 = c.tid();
     c.req(FE, CLIENT, Request::Send { chan: 2, tid: t0, flags: 0, data: msg(1500, "hold") });
     assert!(c.take(BE, SERVER).iter().any(|x| x.0 == 2 && x.1 == MsgType::Msg1 && x.2 == Some(t0)));
@@ -4111,15 +4116,7 @@ fn a_probe_hears_an_orphan_being_rolled_back_as_aborted() {
 #[test]
 fn an_expired_orphan_rolls_back_the_other_branches_of_its_transaction_at_its_node() {
     let mut c = ready();
-    let upper = Request::Open {
-        chan: 2,
-        role: Role::Server,
-        facility: "F".into(),
-        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
-        range: range(1001, 2000),
-    };
-    c.req(BE, SERVER, upper);
-    c.take(BE, SERVER);
+    c.open_upper_be();
     let t1 = c.tid();
     c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
     c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(1500, "credit") });
