@@ -282,14 +282,14 @@ pub const KNOWN: &[Known] = &[
         kind: ViolationKind::Disagreement,
     },
     Known {
-        defect: "a client left without an outcome (7402345f,1,3,0,133); not traced",
+        defect: "a client left without an outcome (7402345f,1,3,0,133): its frontend drove it again (drive 2) through tr1, which still held drive 0 of it and went on with it there without a probe; tr2's probe of drive 1 had taken be2's branch meanwhile (be2 told tr1 DrivenElsewhere for drive 0) and rolled the transaction back when its client's node left tr2; tr1, told of drive 0 only, neither probed again for drive 2 nor heard the rollback",
         seed: 12003,
         routers: 2,
         faults: Faults::ALL,
         kind: ViolationKind::NoOutcome,
     },
     Known {
-        defect: "a transaction applied again to a range, presented as new (7402345f,1,4,0,92); not traced",
+        defect: "a transaction applied again to a range, presented as new (7402345f,1,4,0,92): its re-drive (drive 1) committed through tr1 after every backend answered its probe \"unknown\"; be2, one of them, promised nothing durably (it held no durable state of the tid), stopped on a journal error and restarted, and then tr2, still holding drive 0's messages for a range that had had only a standby, placed them at be2 afresh and committed them; an \"unknown\" answer to a later drive is forgotten at a restart",
         seed: 12835,
         routers: 2,
         faults: Faults::ALL,
