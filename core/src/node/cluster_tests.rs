@@ -804,6 +804,20 @@ impl Cluster {
     }
 
     /// A server on be2 for keys 1001 to 2000 (a partition of its own).
+    /// be2 starts again on its journal, and its server acknowledges `t1`'s
+    /// commit once it is presented (t1 in doubt there, committed by the
+    /// router's answer).
+    fn restart_be2_and_apply(&mut self, t1: Tid) {
+        self.restart(BE2);
+        self.sync();
+        for (chan, ty, tid, _) in self.take(BE2, SERVER) {
+            if tid == Some(t1) && ty == MsgType::Accepted {
+                self.req(BE2, SERVER, Request::Ack { chan, tid: t1 });
+            }
+        }
+        self.sync();
+    }
+
     /// be serves the upper range (1001..2000) too, on server channel 2.
     fn open_upper_be(&mut self) {
         let open = Request::Open {
@@ -4023,14 +4037,7 @@ fn reader_gives_up_then_be2_restarts() -> Vec<MsgType> {
     c.pump();
     assert!(c.take(FE, CLIENT).iter().all(|x| x.2 != Some(t1)), "nothing said of t1 yet");
     // be2 starts again on its journal: t1 in doubt there.
-    c.restart(BE2);
-    c.sync();
-    for (chan, ty, tid, _) in c.take(BE2, SERVER) {
-        if tid == Some(t1) && ty == MsgType::Accepted {
-            c.req(BE2, SERVER, Request::Ack { chan, tid: t1 });
-        }
-    }
-    c.sync();
+    c.restart_be2_and_apply(t1);
     c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect()
 }
 
@@ -4175,18 +4182,8 @@ fn reader_gives_up_a_copy_beside_its_own_branch(be2_first: bool) -> Vec<MsgType>
     c.node(BE).journal_done(now, own[0], Ok(()));
     c.pump();
     assert!(c.take(FE, CLIENT).iter().all(|x| x.2 != Some(t1)), "the copy is not durable yet");
-    let be2_restarts = |c: &mut Cluster| {
-        c.restart(BE2);
-        c.sync();
-        for (chan, ty, tid, _) in c.take(BE2, SERVER) {
-            if tid == Some(t1) && ty == MsgType::Accepted {
-                c.req(BE2, SERVER, Request::Ack { chan, tid: t1 });
-            }
-        }
-        c.sync();
-    };
     if be2_first {
-        be2_restarts(&mut c);
+        c.restart_be2_and_apply(t1);
     }
     let now = c.now;
     c.node(BE).journal_done(now, copy[0], Err(Status::Jnlfull));
@@ -4194,7 +4191,7 @@ fn reader_gives_up_a_copy_beside_its_own_branch(be2_first: bool) -> Vec<MsgType>
     c.pump();
     if !be2_first {
         assert!(c.take(FE, CLIENT).iter().all(|x| x.2 != Some(t1)), "be2's journal has no commit yet");
-        be2_restarts(&mut c);
+        c.restart_be2_and_apply(t1);
     }
     c.sync();
     c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect()

@@ -231,7 +231,7 @@ impl Backend {
     }
 
     /// Branches `parts` of `tid` are rolled back: their servers hear so.
-    fn reject_branches(&mut self, ctx: &mut Ctx, tid: Tid, parts: Vec<PartId>, status: Status, reason: u32) {
+    pub(super) fn reject_branches(&mut self, ctx: &mut Ctx, tid: Tid, parts: Vec<PartId>, status: Status, reason: u32) {
         for part in parts {
             if self.branches.get(&(tid, part)).is_some_and(|b| b.aside) {
                 self.aside_decided(ctx, tid, part, false);

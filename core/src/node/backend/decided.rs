@@ -124,11 +124,11 @@ impl Backend {
                 // grace: every branch of it here then), the record on its
                 // way to disk before the servers hear (`rejection_written`,
                 // `expired`): decided, and the asker tells these branches
-                // nothing more. Taken for
-                // unvoted, a re-drive's probe took an expiring orphan over
-                // and placed its messages again; the rollback then ended
-                // the branch and its new router waited for its vote for
-                // ever (simulator seed 16148, two routers: no outcome).
+                // nothing more. Taken for unvoted, a re-drive's probe took
+                // an expiring orphan over and placed its messages again;
+                // the rollback then ended the branch and its new router
+                // waited for its vote for ever (simulator seed 16148, two
+                // routers: no outcome).
                 TxState::Aborted
             } else if bs.iter().all(|b| b.voted_accept) {
                 TxState::InDoubt

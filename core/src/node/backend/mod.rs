@@ -629,16 +629,15 @@ impl Backend {
             .map(|((_, p), _)| *p)
             .collect();
         parts.sort();
-        for p in parts {
-            let Some(b) = self.branches.get(&(tid, p)) else { continue };
-            let owner = Some(b.router).filter(|r| b.orphaned.is_none() && ctx.topo.is_up(*r));
-            if b.aside {
-                self.aside_decided(ctx, tid, p, false);
-            }
-            self.abort_branch(ctx, tid, p, Status::Routerunavailtmo, 0);
-            if let Some(r) = owner {
-                ctx.to_router(r, ToRouter::BranchFailed { tid, part: p, status: Status::Routerunavailtmo });
-            }
+        let owners: Vec<(PartId, NodeRef)> = parts
+            .iter()
+            .filter_map(|p| self.branches.get(&(tid, *p)).map(|b| (*p, b)))
+            .filter(|(_, b)| b.orphaned.is_none() && ctx.topo.is_up(b.router))
+            .map(|(p, b)| (p, b.router))
+            .collect();
+        self.reject_branches(ctx, tid, parts, Status::Routerunavailtmo, 0);
+        for (part, r) in owners {
+            ctx.to_router(r, ToRouter::BranchFailed { tid, part, status: Status::Routerunavailtmo });
         }
     }
 
