@@ -3,7 +3,7 @@
 //! A transaction is *live* from its first record until its Done record. Every
 //! segment counts the live transactions that have records in it; a segment
 //! whose count is zero holds nothing anyone needs, and once it is the oldest
-//! segment it can be recycled. Fence records and Done records pin nothing.
+//! segment it can be recycled. Fence, Drive and Done records pin nothing.
 //!
 //! Invariant: `by_seg[s]` equals the number of tids `t` with `s` in `by_tid[t]`.
 
@@ -30,6 +30,15 @@ impl Live {
     pub fn note(&mut self, seg: u64, tid: Tid, kind: RecordKind) {
         match kind {
             RecordKind::Fence => {}
+            // A promise to a later drive of the transaction
+            // (`TxRecord::Drive`) pins nothing: it is written after any
+            // state of the transaction it protects, so the segments are
+            // recycled front first keep it as long as that state; alone (a
+            // node that held nothing of the tid promised it all the same),
+            // it lasts until its segment is recycled (pinned, it would
+            // keep its segment for ever: nothing writes a `Done` for a
+            // transaction the node holds nothing of).
+            RecordKind::Drive => {}
             RecordKind::Done => self.release(&tid),
             RecordKind::Carried => {
                 // Restates all the transaction still needs: its earlier
@@ -93,6 +102,18 @@ mod tests {
         assert_eq!(l.live_in(3), 1, "counted once");
         l.note(4, t(1), RecordKind::Done);
         assert_eq!((l.live_in(3), l.transactions()), (0, 1));
+    }
+
+    #[test]
+    fn a_promise_to_a_later_drive_pins_nothing() {
+        let mut l = Live::default();
+        l.note(1, t(1), RecordKind::Drive);
+        assert_eq!((l.live_in(1), l.transactions()), (0, 0), "a lone promise keeps no segment");
+        l.note(2, t(2), RecordKind::Vote);
+        l.note(3, t(2), RecordKind::Drive);
+        assert_eq!((l.live_in(2), l.live_in(3)), (1, 0), "the vote pins its segment, the promise its own not");
+        l.note(4, t(2), RecordKind::Done);
+        assert_eq!(l.transactions(), 0);
     }
 
     #[test]

@@ -341,7 +341,9 @@ fn killing_the_router_before_the_accept_finishes_the_transaction_through_the_nex
     let s = c.take(BE, SERVER);
     assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Msgn]);
     c.kill(TR1);
-    // Driven again through tr2: the server sees nothing twice.
+    // Driven again through tr2, whose probe be answers once its promise to
+    // that drive is durable: the server sees nothing twice.
+    c.sync();
     assert!(c.take(BE, SERVER).is_empty());
     assert_eq!(c.node(TR2).stats().active_tx, 1);
     c.req(FE, CLIENT, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
@@ -369,6 +371,8 @@ fn killing_the_router_after_the_votes_lets_the_next_router_collect_them_again() 
         assert!(matches!(o, Output::Peer { .. }), "{o:?}");
     }
     c.kill(TR1);
+    // be promises tr2's drive (synced), then the commit (synced).
+    c.sync();
     c.sync();
     assert_eq!(c.take(BE, SERVER)[0].1, MsgType::Accepted, "the server hears the commit once");
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
@@ -409,7 +413,10 @@ fn a_commit_made_durable_before_the_router_died_is_reported_by_the_backend() {
         .iter()
         .any(|o| matches!(o, Output::Deliver { delivery, .. } if delivery.msgtype == MsgType::Accepted)));
     c.kill(TR1);
-    // tr2 re-drives; the backend answers "committed"; tr2 tells the client.
+    // tr2 re-drives; the backend answers "committed" (be2, which knows
+    // nothing of it, once its promise to tr2's drive is durable); tr2 tells
+    // the client.
+    c.sync();
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
     assert!(c.take(BE, SERVER).is_empty(), "the server is not told twice");
 }
@@ -464,6 +471,7 @@ fn a_server_reject_lost_with_the_router_reaches_the_next_one() {
     // tr1's outcomes (to the frontend and the backend) are lost with it.
     server_reject_unheard(&mut c);
     c.kill(TR1);
+    c.sync();
     let out = c.take(FE, CLIENT);
     assert_eq!(out.len(), 1, "{out:?}");
     assert_eq!(out[0].1, MsgType::Rejected);
@@ -1480,6 +1488,8 @@ fn a_finished_transaction_driven_again_after_a_hand_off_is_not_presented_again()
     assert!(!c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == crate::journal::RecordKind::Done));
     c.req(BE, SERVER, Request::Close { chan: 1 });
     c.kill(TR1);
+    // be2 answers tr2's probe once its promise to that drive is durable.
+    c.sync();
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
     assert!(c.take(BE2, SERVER).iter().all(|x| x.2 != Some(t1)), "be2 never sees t1");
 }
@@ -1495,6 +1505,8 @@ fn a_transaction_driven_again_keeps_its_timeout() {
     c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "one") });
     assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1]);
     c.kill(TR1);
+    // The probe ends once be's promise to tr2's drive is durable.
+    c.sync();
     assert_eq!(c.take(FE, CLIENT), vec![]);
     assert_eq!(c.node(TR2).stats().active_tx, 1);
     c.advance(TR2, Duration::from_millis(1001));
@@ -1904,6 +1916,9 @@ fn a_client_reject_lost_with_its_router_is_driven_again() {
     c.collect();
     assert!(!c.take_wire(FE, TR1).is_empty(), "the reject is lost");
     c.kill(TR1);
+    // tr2's probe is answered once be's promise to its drive is durable.
+    c.sync_unpumped();
+    c.pump();
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(t), Some(Status::Rejected))]);
     // The server hears once the rejection's kept record is synced.
     c.sync();
@@ -3102,8 +3117,10 @@ fn work_of_an_earlier_drive_is_not_started_where_a_later_drive_probed() {
         !c.wire.iter().any(|(f, t, m)| *f == TR1 && *t == BE && matches!(m, Internal::Be(ToBackend::Outcome { .. }))),
         "and sent be no rollback, which be would keep as the transaction's outcome"
     );
-    // The later drive runs to its end: one transaction at the server.
-    c.pump();
+    // The later drive runs to its end (be and be2 answer once their
+    // promises to that drive are durable): one transaction at the server.
+    c.sync();
+    c.sync();
     let s = c.take(BE, SERVER);
     assert_eq!(
         s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(),
@@ -3129,6 +3146,8 @@ fn a_later_drive_takes_a_branch_from_the_router_of_an_earlier_one() {
     let now = c.now;
     c.node(FE).link_down(now, peer_ref(TR1));
     c.pump();
+    // be takes the branch once its promise to tr2's drive is durable.
+    c.sync();
     assert_eq!(c.node(TR1).stats().active_tx, 0, "tr1 was told and dropped its copy");
     // The server's vote goes to tr2, which commits: one outcome.
     c.accept_and_hear_one_commit(tid);
@@ -3159,6 +3178,7 @@ fn a_frontend_takes_an_outcome_only_from_the_router_now_driving_the_transaction(
     c.collect();
     assert!(c.take(FE, CLIENT).is_empty(), "tr1's outcome is not the client's");
     c.pump();
+    c.sync();
     c.take(BE, SERVER);
     c.accept_and_hear_one_commit(tid);
 }
@@ -3177,6 +3197,7 @@ fn an_earlier_drive_never_takes_a_branch_back_from_a_later_one() {
     let now = c.now;
     c.node(FE).link_down(now, peer_ref(TR1));
     c.pump();
+    c.sync();
     // tr2 (drive 1) owns the branch now; its link to be goes.
     c.cut(TR2, BE);
     c.take_wire(BE, TR1);
@@ -3414,8 +3435,10 @@ fn a_no_vote_heard_while_probing_waits_for_every_answer_and_a_commit_wins() {
     c.node(BE).handle_request(now, SERVER, Request::Reject { chan: other, tid, flags: 0, reason: 42 });
     c.collect();
     c.take_wire(BE, TR1);
-    // tr1 is lost: the frontend drives the transaction again through tr2.
+    // tr1 is lost: the frontend drives the transaction again through tr2
+    // (be answers its probe once its promise to that drive is durable).
     c.kill(TR1);
+    c.sync();
     c.sync();
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
     let s = c.take(BE, SERVER);
@@ -4346,6 +4369,115 @@ fn a_promise_to_a_later_drive_outlives_a_restart() {
         .map(|(_, t, _)| *t)
         .collect();
     assert_eq!(asked, vec![TR2]);
+}
+
+/// Simulator seed 12003 (two routers: no outcome): tr1 holds drive 0 of t1,
+/// with a branch at be. The frontend gives tr1 up and drives t1 again
+/// through tr2 (drive 1), whose probe is slow to reach be; then gives tr2
+/// up and drives t1 through tr1 again (drive 2). tr1 probes afresh rather
+/// than go on with its copy: be learns drive 2, so tr2's late probe of
+/// drive 1 cannot take the branch from tr1 and roll it back (tr2's client
+/// left it). Before, tr1 went on with its copy under drive 2 without a
+/// word to be; tr2's probe took the branch, rolled it back, and tr1 (told
+/// `DrivenElsewhere` for drive 0, older than its own) waited for ever.
+#[test]
+fn a_router_driven_again_after_another_routers_drive_probes_afresh() {
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Prepare]);
+    // Drive 1 through tr2: its probe waits on the wire.
+    c.redrive_through_tr2_probing(&[]);
+    let late: Vec<(usize, Internal)> =
+        [BE, BE2].iter().flat_map(|&k| c.take_wire(TR2, k).into_iter().map(move |m| (k, m))).collect();
+    assert!(late.iter().any(|(_, m)| matches!(m, Internal::Be(ToBackend::Inquire { drive: 1, .. }))), "{late:?}");
+    // Drive 2 through tr1: the frontend gives tr2 up and reaches tr1 again.
+    let now = c.now;
+    c.node(FE).link_down(now, peer_ref(TR2));
+    c.relink_anew(FE, TR1);
+    c.pump();
+    assert!(c.take(BE, SERVER).iter().all(|x| x.2 != Some(t1)), "the branch is not presented again");
+    // tr2's probe of drive 1 arrives, and tr2 sees its client leave.
+    let now = c.now;
+    for (k, m) in late {
+        c.node(k).peer_input(now, peer_ref(TR2), m);
+    }
+    c.pump();
+    c.sync();
+    c.node(TR2).link_down(now, peer_ref(FE));
+    c.pump();
+    assert!(c.take(BE, SERVER).is_empty(), "tr2 rolled nothing back at be");
+    c.server_accept(1, t1);
+    c.sync();
+    c.sync();
+    assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Accepted]);
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+}
+
+/// Simulator seed 12835 (two routers: applied twice): a later drive's
+/// probe reaches be, which holds nothing of t1. be promises that drive in
+/// its journal all the same before it answers "unknown" (the drive went on
+/// to commit t1 elsewhere, and every node forgot it). be restarts; then tr1,
+/// which was frozen with t1's first messages of drive 0 unread, thaws and
+/// places them at be as new work. be refuses them (`DrivenElsewhere`) and
+/// presents nothing to its server: before the promise was journaled, be
+/// had forgotten the drive with its restart and applied t1 a second time.
+/// The promise pins no segment of the journal.
+#[test]
+fn a_promise_from_a_node_that_held_nothing_outlives_a_restart() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    let t1 = c.tid();
+    let probe = Internal::Be(ToBackend::Inquire { tid: t1, facility: "F".into(), drive: 1 });
+    let answered = |c: &Cluster| {
+        c.wire.iter().any(|(f, t, m)| {
+            *f == BE
+                && *t == TR2
+                && matches!(m, Internal::Tr(ToRouter::Inquired { tid, state: TxState::Unknown, .. }) if *tid == t1)
+        })
+    };
+    let now = c.now;
+    c.node(BE).peer_input(now, peer_ref(TR2), probe);
+    c.collect();
+    assert!(!answered(&c), "no answer before the promise is durable");
+    let promises: Vec<TxRecord> =
+        c.journals[BE].iter().filter(|r| r.tid == t1).map(|r| TxRecord::decode(r.kind, &r.payload).unwrap()).collect();
+    assert_eq!(promises, vec![TxRecord::Drive { drive: 1 }], "the promise alone: be holds nothing else of t1");
+    c.sync_unpumped();
+    c.collect();
+    assert!(answered(&c), "answered once the promise is durable");
+    c.wire.clear();
+    // be dies and starts again on its journal; its server comes back.
+    c.kill_be_unnoticed_by_tr1();
+    c.restart(BE);
+    c.sync();
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    c.take(BE, SERVER);
+    c.wire.clear();
+    // tr1's drive 0, thawed: t1's first message, as new work for be.
+    let part = c.node(BE).show_partitions().0[0].id;
+    let first = ToBackend::Msg {
+        tid: t1,
+        part,
+        index: 0,
+        data: msg(5, "debit"),
+        first: true,
+        flags: flags::sen::ACCEPT,
+        drive: 0,
+    };
+    let now = c.now;
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(first));
+    c.collect();
+    assert!(
+        c.wire.iter().any(|(f, t, m)| *f == BE
+            && *t == TR1
+            && matches!(m, Internal::Tr(ToRouter::DrivenElsewhere { tid, .. }) if *tid == t1)),
+        "refused for the later drive: {:?}",
+        c.wire
+    );
+    c.sync();
+    assert!(c.take(BE, SERVER).iter().all(|x| x.2 != Some(t1)), "be's server never sees t1");
+    assert!(c.journals[BE].iter().all(|r| r.tid != t1 || r.kind != RecordKind::Msg), "nothing of drive 0 is journaled");
 }
 
 /// Simulator seeds 13990 and 13531 (two routers: no outcome): tr1, frozen,

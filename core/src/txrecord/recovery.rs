@@ -30,8 +30,9 @@
 //!   commit, or a kept rejection) as if its earlier records said so: they
 //!   may be gone, recycled once it was written;
 //! - a `Drive` record (a promise to a later drive of the transaction)
-//!   changes no fate: an in-doubt transaction carries the highest one, so
-//!   that the node refuses earlier drives' routers after recovery too;
+//!   changes no fate: the highest one of each transaction, whatever its
+//!   fate, is listed (and an in-doubt transaction carries it), so that the
+//!   node refuses earlier drives' routers after recovery too;
 //! - anything else is undecided: presumed abort (nobody was told of a
 //!   commit, and the servers' uncommitted work died with them); `Abort` and
 //!   `Done` are written.
@@ -379,6 +380,11 @@ pub struct Scan {
     /// Rejections kept answerable until their router forgets them
     /// (`KeptAbort`, no `Done`), in the order of their first records.
     pub answerable_aborts: Vec<Tid>,
+    /// Promises to a later drive (`Drive` records: the highest per tid),
+    /// whatever the transaction's fate, in the order of their first
+    /// records: the node refuses earlier drives' routers of each again
+    /// (an in-doubt one's is in `in_doubt` too).
+    pub promises: Vec<(Tid, u32)>,
     /// Records that did not decode (counted by their kind, see the notes).
     pub malformed: Vec<Malformed>,
 }
@@ -390,6 +396,9 @@ pub fn scan_records(records: &[Record]) -> Scan {
     for tx in txs {
         let fate = tx.fate();
         let TxSummary { tid, facility, msgs, hand_on, commit, set_aside, drive, .. } = tx;
+        if drive > 0 {
+            scan.promises.push((tid, drive));
+        }
         let facility = facility.unwrap_or_default();
         match fate {
             TxFate::Done => {}

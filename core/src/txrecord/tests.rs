@@ -527,3 +527,29 @@ fn a_drive_record_carries_the_latest_promise_of_an_in_doubt_transaction() {
     assert_eq!(scan.malformed.len(), 1);
     assert_eq!(scan.in_doubt[0].drive, 2, "a malformed promise promises nothing");
 }
+
+/// Every transaction's latest promise is listed, whatever its fate: a lone
+/// promise (a node that held nothing of the tid), one whose transaction
+/// ended (`Done`, or a recovery's presumed abort after it), an in-doubt
+/// one; a transaction with no promise is not listed.
+#[test]
+fn every_promise_is_listed_whatever_the_transactions_fate() {
+    let recs = records(&[
+        (1, TxRecord::Drive { drive: 1 }),
+        (2, msg("F", b"a")),
+        (2, TxRecord::Drive { drive: 2 }),
+        (2, TxRecord::PresumedAbort),
+        (2, TxRecord::Done),
+        (3, msg("F", b"b")),
+        (3, TxRecord::Vote { durable: true }),
+        (3, TxRecord::Drive { drive: 4 }),
+        (4, msg("F", b"c")),
+        (4, TxRecord::Commit { reason: 0 }),
+    ]);
+    assert_eq!(
+        fates(&recs),
+        vec![(1, TxFate::PresumedAbort), (2, TxFate::Done), (3, TxFate::InDoubt), (4, TxFate::Replay)]
+    );
+    let promises: Vec<(u64, u32)> = scan_records(&recs).promises.iter().map(|(t, d)| (t.seq, *d)).collect();
+    assert_eq!(promises, vec![(1, 1), (2, 2), (3, 4)]);
+}

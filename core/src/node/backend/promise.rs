@@ -19,8 +19,17 @@
 //! `Drive` record goes into each journal holding that state, synced, and
 //! the request waits (`Promising`) until every one is on disk; then it is
 //! handled as usual. Requests of the tid that come meanwhile wait behind it.
-//! Work with no durable state here needs no record: a restart presumes it
-//! aborted, and no earlier router's commit of it can be made durable here.
+//! A node that holds nothing durable of the tid promises in its own
+//! journal all the same. Its restart presumes any work of it aborted, so
+//! no earlier router's commit of it lands here; but an earlier drive's
+//! *first* messages can: a router frozen with them unread in its socket
+//! buffers reads them when it thaws, after the later drive committed the
+//! transaction elsewhere and every node forgot it. A node that had
+//! answered the later drive's probe "unknown" and then restarted took them
+//! as new work and applied the transaction a second time (simulator seed
+//! 12835, two routers). Such a lone promise pins no segment (the journal's
+//! reclaim accounting): it lasts until its segment is recycled, which
+//! bounds how long a frozen router's stale first drive is refused.
 //! A durable vote given to a later drive's router carries its drive in the
 //! same append (`vote_records`). Only re-driven transactions pay for any of
 //! this: one synced append per journal per promise.
@@ -65,7 +74,16 @@ impl Backend {
         if self.promised.get(&tid).is_some_and(|&d| d >= drive) || self.drives.get(&tid).is_some_and(|&d| d > drive) {
             return Some(m);
         }
-        let journals = self.durable_holders(tid);
+        let mut journals = self.durable_holders(tid);
+        if journals.is_empty() && self.journal && !self.outcome_known(tid) {
+            // Nothing durable of it here: the promise goes into this
+            // node's own journal all the same (see the module notes). A
+            // node that knows how the transaction ended answers by that
+            // outcome, to an earlier drive's work too, and writes nothing
+            // (a router's failover, driving its committed transactions
+            // again, waits for no write).
+            journals.push(0);
+        }
         if journals.is_empty() {
             return Some(m);
         }
@@ -113,6 +131,16 @@ impl Backend {
         v.sort();
         v.dedup();
         v
+    }
+
+    /// Whether this node knows how `tid` ended (committed or rolled back
+    /// here, or remembered so).
+    fn outcome_known(&self, tid: Tid) -> bool {
+        self.committing_tx.contains_key(&tid)
+            || self.answerable.contains(&tid)
+            || self.answerable_aborts.contains(&tid)
+            || self.decided.contains_key(&tid)
+            || self.branches.iter().any(|((t, _), b)| *t == tid && b.committed.is_some())
     }
 
     /// A promise's journal write finished (`token`). Returns whether the

@@ -69,6 +69,7 @@ impl Backend {
         self.remember_aborted(&aborted_tids(records));
         let mut scan = scan_records(records);
         log_malformed(ctx, 0, &scan);
+        self.keep_promises(&scan);
         self.keep_in_doubt(ctx, 0, std::mem::take(&mut scan.in_doubt));
         // Applied before the crash, not yet forgotten: still answerable
         // (remembered committed above), and a router's `Forget` ends them.
@@ -213,6 +214,7 @@ impl Backend {
         self.remember_aborted(&aborted_tids(records));
         let mut scan = scan_records(records);
         log_malformed(ctx, jid, &scan);
+        self.keep_promises(&scan);
         // A lost node's kept rejections stay in its journal as they are
         // (answered here from the decided table meanwhile): the node keeps
         // them again when it starts on it, until their router forgets them
@@ -325,6 +327,16 @@ impl Backend {
         Ok(format!(
             "transaction {tid} presented again from the journal (uncertain: its servers may have applied some of it)"
         ))
+    }
+
+    /// The promises to later drives a journal holds (`Drive` records),
+    /// whatever became of their transactions: refused here again, an
+    /// earlier drive's router could start afresh a transaction its later
+    /// drive committed elsewhere (simulator seed 12835, two routers).
+    fn keep_promises(&mut self, scan: &Scan) {
+        for (tid, drive) in &scan.promises {
+            self.promised_before(*tid, *drive);
+        }
     }
 
     /// Keep recovered in-doubt transactions until a router decides them;

@@ -370,6 +370,30 @@ impl Router {
             // Committed here already: its outcome, again.
             return ctx.to_frontend(from, ToFrontend::Outcome { tid, client, accepted: true, status, reason });
         }
+        if redrive && self.txs.get(&tid).is_some_and(|tx| tx.drive + 1 < drive) {
+            // Driven again here, with drives between the one this router
+            // holds and this one (a frontend numbers its drives of a
+            // transaction one by one): those went through another router,
+            // whose probe took branches from this one (a later drive takes
+            // a branch from the router of an earlier one). Going on with
+            // the copy here, under the new drive number but without asking,
+            // left this router waiting for a branch that the other router
+            // had rolled back (the backend told it `DrivenElsewhere` for
+            // the earlier drive, which it ignored as older than its own:
+            // simulator seed 12003, two routers, no outcome). So the copy
+            // is dropped and the transaction probed afresh, as through any
+            // other router: every backend node hears the new drive, takes
+            // back a branch an intermediate drive took, and says what it
+            // holds; the frontend re-sends the client's messages, which
+            // wait for the answers. The next drive after this router's own
+            // (no drive between) keeps the copy: nobody else drove it, and
+            // the copy knows its branches (a probe that goes on as new
+            // routes the messages afresh by key, and loses a named branch
+            // whose range moved meanwhile: seed 12995 with every such
+            // re-drive probed).
+            self.forsake(tid);
+            return self.probe(ctx, tid, facility, client, from, timeout_ms, drive);
+        }
         if redrive && !self.txs.contains_key(&tid) {
             return self.probe(ctx, tid, facility, client, from, timeout_ms, drive);
         }
@@ -805,6 +829,18 @@ impl Router {
         let facilities: Vec<String> = self.held.keys().cloned().collect();
         for f in facilities {
             self.release_held(ctx, &f);
+        }
+    }
+
+    /// Drop this router's copy of undecided `tid` with no outcome to
+    /// anyone (its frontend drives it again: see `start`): its branches
+    /// stay at their backends, owned by this router until a probe (this
+    /// router's next, or another's) takes them; it is no longer held for
+    /// a key range (a probe's messages must not be released by that).
+    fn forsake(&mut self, tid: Tid) {
+        let Some(tx) = self.txs.remove(&tid) else { return };
+        if let Some(held) = self.held.get_mut(&tx.facility) {
+            held.retain(|t| *t != tid);
         }
     }
 
