@@ -4414,6 +4414,58 @@ fn a_router_driven_again_after_another_routers_drive_probes_afresh() {
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
 }
 
+/// Simulator seed 17005 (one router: applied twice): a re-drive's probe
+/// counted be2's answer for be's journal, which be2 had read. be2 restarted
+/// before it answered, holding no other node's journal any more, and
+/// answered "unknown" for itself alone; the probe ended on it while be's
+/// journal (unread now, be down) held the commit, and the transaction was
+/// started afresh. Now the restarted reader's report (`TookOver` of its own
+/// journal) puts be back among the nodes the probe waits for.
+#[test]
+fn a_probe_waits_again_for_the_journals_a_restarted_reader_no_longer_holds() {
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    // Drive 1 through tr2; its questions are lost on the wire.
+    c.redrive_through_tr2_probing(&[]);
+    c.take_wire(TR2, BE);
+    c.take_wire(TR2, BE2);
+    assert_eq!(c.node(TR2).tr.probe_drive(t1), 1, "probing");
+    // be is lost to tr2, and be2 reports that it read be's journal.
+    let now = c.now;
+    c.node(TR2).link_down(now, peer_ref(BE));
+    let read = |node: &str, epoch| {
+        Internal::Tr(ToRouter::TookOver {
+            node: node.to_string(),
+            committed: Vec::new(),
+            read: true,
+            aborted: Vec::new(),
+            epoch,
+        })
+    };
+    c.node(TR2).peer_input(now, peer_ref(BE2), read("be", 2));
+    c.collect();
+    assert!(
+        c.take_wire(TR2, BE2).iter().any(|m| matches!(m, Internal::Be(ToBackend::Inquire { tid, .. }) if *tid == t1)),
+        "be2 is asked for be's journal"
+    );
+    // be2 restarts before it answers: it holds its own journal only, and
+    // answers for itself.
+    c.node(TR2).peer_input(now, peer_ref(BE2), read("be2", 2));
+    let unknown = ToRouter::Inquired { tid: t1, parts: Vec::new(), state: TxState::Unknown };
+    c.node(TR2).peer_input(now, peer_ref(BE2), Internal::Tr(unknown));
+    c.collect();
+    assert_eq!(c.node(TR2).tr.probe_drive(t1), 1, "still probing: be's journal has not answered");
+    assert!(
+        !c.wire
+            .iter()
+            .any(|(f, _, m)| *f == TR2 && matches!(m, Internal::Be(ToBackend::Msg { tid, .. }) if *tid == t1)),
+        "nothing of t1 placed: {:?}",
+        c.wire
+    );
+}
+
 /// Simulator seed 12835 (two routers: applied twice): a later drive's
 /// probe reaches be, which holds nothing of t1. be promises that drive in
 /// its journal all the same before it answers "unknown" (the drive went on

@@ -306,8 +306,26 @@ impl Journals {
             Journals::Real(r) => {
                 let Some(name) = r.open.iter().find(|(_, o)| o.holder == (node, inc, jid)).map(|(n, _)| n.clone())
                 else {
-                    // Not held (fenced meanwhile): nothing to close here.
-                    return Vec::new();
+                    // Fenced meanwhile, and not told yet: the process
+                    // closes its handle all the same, and its lock goes
+                    // with it. Kept, the lock outlived the release, and the
+                    // journal's owner could never start again (simulator
+                    // seed 20212, two routers: a journal taken over twice,
+                    // both readers let it go, and its owner was refused
+                    // as "in use" for the rest of the run).
+                    let mut tokens = Vec::new();
+                    for v in r.fenced.values_mut() {
+                        while let Some(i) = v.iter().position(|o| o.holder == (node, inc, jid)) {
+                            let mut o = v.remove(i);
+                            let done = Real::flush_one(&mut o);
+                            let _ = o.j.close();
+                            tokens.extend(
+                                done.into_iter().filter(|d| matches!(d.result, Flushed::Ok)).flat_map(|d| d.tokens),
+                            );
+                        }
+                    }
+                    r.fenced.retain(|_, v| !v.is_empty());
+                    return tokens;
                 };
                 let mut o = r.open.remove(&name).expect("found");
                 let done = Real::flush_one(&mut o);
@@ -444,5 +462,28 @@ impl Journals {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A journal taken over twice: the first taker, fenced by the second
+    /// and not told yet, lets it go after the second did. Its handle closes
+    /// with its release, and the journal's owner starts on it again.
+    #[test]
+    fn a_fenced_takers_release_frees_the_journal_for_its_owner() {
+        let mut rng = Rng::new(1);
+        let mut j = Journals::new(true);
+        j.open_own("be1", (0, 1, 0)).unwrap();
+        j.died(0, false, &mut rng);
+        j.take_over("be1", (1, 1, 5), &mut rng).unwrap();
+        let (_, fenced, _) = j.take_over("be1", (2, 1, 7), &mut rng).unwrap();
+        assert_eq!(fenced, Some((1, 1, 5)));
+        assert!(j.open_own("be1", (0, 2, 0)).is_err(), "held by the second taker");
+        j.release(2, 1, 7);
+        j.release(1, 1, 5);
+        assert!(j.open_own("be1", (0, 2, 0)).is_ok(), "free once both let it go");
     }
 }

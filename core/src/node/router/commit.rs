@@ -353,6 +353,79 @@ impl Router {
         ));
     }
 
+    /// Node `took` restarted, and no longer holds the journals of `dropped`
+    /// (node names) that it read in its earlier life. A probe or an
+    /// inquiry still waiting for its answer took it for the answer of those
+    /// journals too: each waits for them again, as for any node it cannot
+    /// reach (asked where the node itself is linked). Kept as they were, a
+    /// probe ended on the restarted reader's "unknown" alone while the
+    /// journal it had read held the commit, and the transaction was started
+    /// afresh and applied twice (simulator seed 17005, one router). An
+    /// answer it gave before it restarted stays: its promise was written
+    /// into the journal it then held.
+    fn readers_answer_no_more(&mut self, ctx: &mut Ctx, took: NodeRef, dropped: &[String]) {
+        if dropped.is_empty() {
+            return;
+        }
+        let backends = |facility: &str| -> Vec<String> {
+            ctx.topo
+                .facilities
+                .get(facility)
+                .map(|d| d.nodes(crate::facility::RoleList::Backend).to_vec())
+                .unwrap_or_default()
+        };
+        let mut asks: Vec<(NodeRef, Tid, String)> = Vec::new();
+        for (tid, tx) in self.txs.iter_mut() {
+            let Some(p) = tx.probe.as_mut() else { continue };
+            if !p.waiting.contains(&took) {
+                continue;
+            }
+            let of_facility = backends(&tx.facility);
+            for name in dropped.iter().filter(|n| of_facility.contains(n)) {
+                match ctx.topo.newest_link(name) {
+                    Some(r) if ctx.topo.is_up(r) => {
+                        if !p.asked.contains(&r) {
+                            p.asked.push(r);
+                            p.waiting.push(r);
+                            asks.push((r, *tid, tx.facility.clone()));
+                        }
+                    }
+                    _ => {
+                        if !p.missing.contains(name) {
+                            p.missing.push(name.clone());
+                        }
+                    }
+                }
+            }
+        }
+        for (tid, q) in self.inquiries.iter_mut() {
+            if !q.waiting.contains(&took) {
+                continue;
+            }
+            let of_facility = backends(&q.facility);
+            for name in dropped.iter().filter(|n| of_facility.contains(n)) {
+                match ctx.topo.newest_link(name) {
+                    Some(r) if ctx.topo.is_up(r) => {
+                        if !q.waiting.contains(&r) {
+                            q.ask_late(r);
+                            asks.push((r, *tid, q.facility.clone()));
+                        }
+                    }
+                    _ => {
+                        if !q.missing.contains(name) {
+                            q.missing.push(name.clone());
+                        }
+                    }
+                }
+            }
+        }
+        asks.sort();
+        for (r, tid, facility) in asks {
+            let drive = self.probe_drive(tid);
+            ctx.to_backend(r, ToBackend::Inquire { tid, facility, drive });
+        }
+    }
+
     /// Node `took` read the journal of lost backend node `node` (it took it
     /// over, or it is `node` itself, restarted): `committed` lists every
     /// commit that journal holds. For each commit of this router that
@@ -386,7 +459,10 @@ impl Router {
             // router held a commit of one of them, durable nowhere, that
             // it later handed to that node (simulator seed 10579, two
             // routers: a disagreement).
+            let dropped: Vec<String> =
+                self.journals_read.iter().filter(|(_, r)| *r == node).map(|(n, _)| n.clone()).collect();
             self.journals_read.retain(|_, r| r != node);
+            self.readers_answer_no_more(ctx, took, &dropped);
         }
         // Who holds the journal is the highest epoch's announcement. A node
         // fenced right after it restarted on its journal may announce it
