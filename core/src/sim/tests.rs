@@ -350,6 +350,23 @@ fn once_known_runs_pass() {
         (16869, 2, Faults::ALL),
         (16148, 2, Faults::ALL),
         (17298, 2, Faults::ALL),
+        // Re-drives (2026-12-06, second session): a router driven again
+        // with drives of another router between went on with its copy
+        // (12003, two routers: no outcome; now probed afresh); a node that
+        // answered a later drive "unknown" forgot it with a restart and
+        // took a frozen router's first drive as new work (12835, two
+        // routers: applied twice; the promise is journaled now); every
+        // re-drive probed afresh lost a named branch whose range moved
+        // (12995, two routers: no outcome; the next drive keeps its copy);
+        // a probe ended on a restarted reader's answer for its own journal
+        // alone (17005, one router: applied twice); a fenced taker's
+        // journal lock outlived its release in the simulator (20212, two
+        // routers: no outcome).
+        (12003, 2, Faults::ALL),
+        (12835, 2, Faults::ALL),
+        (12995, 2, Faults::ALL),
+        (17005, 1, Faults::ALL),
+        (20212, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

@@ -117,18 +117,14 @@ impl Backend {
             // router presumed abort while the lost node had committed).
             if own_committed || bs.iter().any(|b| b.committed.is_some()) {
                 TxState::Committed
-            } else if self.rejection_pending(tid).is_some_and(|r| parts.iter().all(|p| r.parts.contains(p)))
-                || self.expiring.values().any(|(t, _)| *t == tid)
-            {
-                // Rolled back (by its router, or here as an orphan past its
-                // grace: every branch of it here then), the record on its
-                // way to disk before the servers hear (`rejection_written`,
-                // `expired`): decided, and the asker tells these branches
-                // nothing more. Taken for unvoted, a re-drive's probe took
-                // an expiring orphan over and placed its messages again;
-                // the rollback then ended the branch and its new router
-                // waited for its vote for ever (simulator seed 16148, two
-                // routers: no outcome).
+            } else if self.rejection_pending(tid).is_some_and(|r| parts.iter().all(|p| r.parts.contains(p))) {
+                // Rolled back by its router, the record on its way to disk
+                // before the servers hear (`rejection_written`): decided,
+                // and the asker tells these branches nothing more. Taken
+                // for unvoted, a re-drive's probe took such a branch over
+                // and placed its messages again; the rollback then ended
+                // the branch and its new router waited for its vote for
+                // ever (simulator seed 16148, two routers: no outcome).
                 TxState::Aborted
             } else if bs.iter().all(|b| b.voted_accept) {
                 TxState::InDoubt

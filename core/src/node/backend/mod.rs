@@ -270,10 +270,6 @@ pub struct Backend {
     adopted_open: Map<u32, usize>,
     /// Durable votes being synced, by journal token.
     vote_tokens: Map<u64, VoteSync>,
-    /// Rollbacks of expired orphans whose rejection record is being
-    /// synced, by journal token: the server hears "rejected" once the
-    /// record is durable (`tick`).
-    expiring: Map<u64, (Tid, PartId)>,
     /// A router's rejections whose kept record (`KeptAbort`) is being
     /// synced: their branches' servers hear "rejected" once it is durable
     /// (`rejection_written`), by token.
@@ -540,8 +536,9 @@ impl Backend {
         [self.orphan_deadline, self.next_claim(), self.commit_retry_at].into_iter().flatten().min()
     }
 
-    /// Orphans whose grace ended: an unvoted branch is rolled back (no
-    /// router can commit it without its vote, and none took it over); for a
+    /// Orphans whose grace ended: an unvoted branch is given back
+    /// (`reschedule_orphan`: no router can commit it here without its
+    /// vote, and none took it over); for a
     /// voted one, a linked router of its facility is asked to find out what
     /// became of it (again every grace period until one does), its server
     /// held meanwhile.
@@ -561,9 +558,6 @@ impl Backend {
         let mut ask: Vec<(Tid, String)> = Vec::new();
         for (key, b) in self.branches.iter_mut() {
             let Some(since) = b.orphaned else { continue };
-            if self.expiring.values().any(|k| k == key) {
-                continue;
-            }
             if since + ORPHAN_GRACE > ctx.now {
                 let d = since + ORPHAN_GRACE;
                 self.orphan_deadline = Some(self.orphan_deadline.map_or(d, |x| x.min(d)));
@@ -591,53 +585,47 @@ impl Backend {
             }
         }
         for (tid, part) in expired {
-            // Kept answerable like a router's rejection: the frontend may
-            // still hold the transaction (cut off from every router) and
-            // drive it again much later; it must hear "rejected", its
-            // server having heard so (simulator seed 7248: recycled, then
-            // started afresh by that re-drive and committed). The re-drive's
-            // rejection reaches every backend, and its router forgets it.
-            // The server hears it once the record is durable: told at once,
-            // a journal that failed (this node fenced) lost the record, and
-            // the node, restarted, answered the re-drive's probe "unknown":
-            // the transaction started afresh and committed elsewhere after
-            // this server had heard "rejected" (simulator seed 13966, one
-            // router: a disagreement).
-            match self.write_rejection(ctx, tid, true) {
-                Some(token) => {
-                    self.expiring.insert(token, (tid, part));
-                }
-                None => self.expired(ctx, tid, part),
-            }
+            self.reschedule_orphan(ctx, tid, part);
         }
     }
 
-    /// Expired orphan `(tid, part)` is rolled back, and with it every other
-    /// undecided branch of `tid` here: the node remembers the transaction
-    /// rolled back, one decision for all its branches (one beside the
-    /// orphan, voted or not, can never commit: the orphan never voted yes).
-    /// Their servers hear so. A router that drives a branch of it (one
-    /// beside the orphan, or the orphan itself, taken over meanwhile by a
-    /// later drive) hears the branch failed: it waited for its vote for
-    /// ever (simulator seeds 16148 and 17298, two routers: no outcome).
-    fn expired(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId) {
-        self.remember(tid, false, Status::Routerunavailtmo, 0);
-        let mut parts: Vec<PartId> = self
-            .branches
-            .iter()
-            .filter(|((t, p), b)| *t == tid && (*p == part || b.committed.is_none()))
-            .map(|((_, p), _)| *p)
-            .collect();
-        parts.sort();
-        let owners: Vec<(PartId, NodeRef)> = parts
-            .iter()
-            .filter_map(|p| self.branches.get(&(tid, *p)).map(|b| (*p, b)))
-            .filter(|(_, b)| b.orphaned.is_none() && ctx.topo.is_up(b.router))
-            .map(|(p, b)| (p, b.router))
-            .collect();
-        self.reject_branches(ctx, tid, parts, Status::Routerunavailtmo, 0);
-        for (part, r) in owners {
-            ctx.to_router(r, ToRouter::BranchFailed { tid, part, status: Status::Routerunavailtmo });
+    /// Orphan `(tid, part)` never voted yes and its grace ended. No router
+    /// can commit it here without that vote; but its router, if it lives,
+    /// may drive its work to the key range's next holder (it took this node
+    /// for lost, `Router::peer_lost`) and commit it there. So the branch is
+    /// not rolled back as the transaction's outcome: it is given back, as
+    /// a partition that gives its range up gives back unvoted work
+    /// (`demote`). Its server hears it rescheduled (`RTR_STS_DLKTXRES`: roll
+    /// back, the work may be presented again, here or elsewhere), which is
+    /// no outcome; the node decides nothing of the transaction, and a later
+    /// probe hears "unknown" here (its other branches here stay as they
+    /// are: a voted one is in doubt, its router decides it). Rolled back as
+    /// an outcome, the server heard "rejected" while the router, cut off
+    /// from this node, placed the same work on the range's next holder and
+    /// committed it there (simulator seed 13390, two routers: a
+    /// disagreement); and the node's one rollback for every branch of the
+    /// transaction here undid a voted branch that commit then needed.
+    fn reschedule_orphan(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId) {
+        let Some(router) = self.branches.get(&(tid, part)).map(|b| b.router) else { return };
+        ctx.log(format!("{tid}: an unvoted orphan past its grace: given back, its server told rescheduled"));
+        self.abort_branch(ctx, tid, part, Status::Dlktxres, 0);
+        if ctx.topo.is_up(router) {
+            ctx.to_router(router, ToRouter::Moved { tid, part });
+        }
+        // Its records here (its messages, journaled as they came) are closed
+        // when nothing else of the transaction is left here to close them
+        // later; a presumed abort, which no router takes for a decision.
+        let held = self.branches.keys().any(|(t, _)| *t == tid)
+            || self.in_doubt.contains_key(&tid)
+            || self.finishing.contains_key(&tid)
+            || self.handing_off.keys().any(|(t, _)| *t == tid)
+            || self.outcome_known(tid);
+        if self.journal && !held {
+            ctx.journal(
+                vec![(tid, crate::txrecord::TxRecord::PresumedAbort), (tid, crate::txrecord::TxRecord::Done)],
+                false,
+                None,
+            );
         }
     }
 
@@ -654,14 +642,6 @@ impl Backend {
         }
         if let Some(r) = self.rejecting.remove(&token) {
             return self.rejection_written(ctx, r, result);
-        }
-        if let Some((tid, part)) = self.expiring.remove(&token) {
-            // Not written: the branch stays an orphan, rolled back at a
-            // later tick (or the node stops, its journal lost).
-            if result.is_ok() && self.branches.contains_key(&(tid, part)) {
-                self.expired(ctx, tid, part);
-            }
-            return;
         }
         if let Some(r) = self.resolving.remove(&token) {
             return self.resolved(ctx, r, result);

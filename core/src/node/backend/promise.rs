@@ -135,7 +135,7 @@ impl Backend {
 
     /// Whether this node knows how `tid` ended (committed or rolled back
     /// here, or remembered so).
-    fn outcome_known(&self, tid: Tid) -> bool {
+    pub(super) fn outcome_known(&self, tid: Tid) -> bool {
         self.committing_tx.contains_key(&tid)
             || self.answerable.contains(&tid)
             || self.answerable_aborts.contains(&tid)
