@@ -1883,7 +1883,9 @@ fn a_rejection_reaches_the_server_only_once_its_kept_record_is_durable() {
     let s = c.take(BE, SERVER);
     assert_eq!(s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(), vec![(MsgType::Rejected, Some(t))]);
     // A second transaction, its record refused by a full journal: rolled
-    // back all the same.
+    // back all the same, its server told rescheduled rather than rejected
+    // (with no record, a restart forgets the rejection, and a re-drive may
+    // commit the transaction afresh: simulator seed 15466).
     let t2 = c.tid();
     c.req(FE, CLIENT, Request::Send { chan: 1, tid: t2, flags: 0, data: msg(5, "y") });
     c.take(BE, SERVER);
@@ -1896,7 +1898,10 @@ fn a_rejection_reaches_the_server_only_once_its_kept_record_is_durable() {
     c.node(BE).journal_done(now, tokens[0], Err(Status::Jnlfull));
     c.pump();
     let s = c.take(BE, SERVER);
-    assert_eq!(s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(), vec![(MsgType::Rejected, Some(t2))]);
+    assert_eq!(
+        s.iter().map(|x| (x.1, x.2, x.3)).collect::<Vec<_>>(),
+        vec![(MsgType::Rejected, Some(t2), Some(Status::Dlktxres))]
+    );
 }
 
 #[test]

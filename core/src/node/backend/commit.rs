@@ -248,8 +248,8 @@ impl Backend {
 
     /// The kept record of a router's rejection was synced (or not).
     /// Written, the branches are rolled back. Refused by a full journal,
-    /// they are rolled back all the same, as before records were synced:
-    /// the rejection stays answerable from memory, and the branches must
+    /// they are rolled back all the same (their servers told rescheduled,
+    /// not rejected): the rejection stays answerable from memory, and the branches must
     /// not hold their servers and their records the journal's space (held,
     /// the journal stayed full for good: every disk-fault seed that filled
     /// it left clients without an outcome; written again at once instead,
@@ -260,8 +260,18 @@ impl Backend {
         match result {
             Ok(()) => self.reject_branches(ctx, r.tid, r.parts, r.status, r.reason),
             Err(Status::Jnlfull) => {
-                ctx.log(format!("{}: the journal is full: rolled back without a durable record", r.tid));
-                self.reject_branches(ctx, r.tid, r.parts, r.status, r.reason);
+                // Rolled back all the same, but not told as the outcome:
+                // with no record, a restart forgets the rejection, and a
+                // re-drive that finds nobody who knows the tid may commit
+                // it afresh; a server that had heard "rejected" then
+                // disagreed with that commit (simulator seed 15466, one
+                // router). Told rescheduled (`RTR_STS_DLKTXRES`), it holds
+                // no outcome; the router's rejection stays the client's.
+                ctx.log(format!(
+                    "{}: the journal is full: rolled back without a durable record, its servers told rescheduled",
+                    r.tid
+                ));
+                self.reject_branches(ctx, r.tid, r.parts, Status::Dlktxres, 0);
             }
             Err(status) => ctx.log(format!(
                 "{}: the rejection could not be made durable ({status:?}): its servers are not told",
