@@ -4479,6 +4479,93 @@ fn a_probe_waits_again_for_the_journals_a_restarted_reader_no_longer_holds() {
     );
 }
 
+/// Simulator seed 12674 (two routers: a disagreement): a node that holds a
+/// lost node's journal answers a later drive's probe for that journal too,
+/// so its promise goes into that journal as well as its own, even when
+/// neither holds anything of the tid. In the run the promise was in the
+/// reader's journal only; the lost node started again on its own journal
+/// and adopted an earlier drive's commit of a transaction the later drive
+/// had rejected.
+#[test]
+fn a_readers_promise_goes_into_the_journals_it_answers_for() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    // t0 commits at be, whose server has not acknowledged it when be dies:
+    // be2 replays it, and holds be's journal until its server has.
+    let t0 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t0, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    c.server_accept(1, t0);
+    c.sync();
+    c.take(BE, SERVER);
+    c.kill(BE);
+    assert!(c.take(BE2, SERVER).iter().any(|x| x.2 == Some(t0)), "t0 replayed at be2");
+    let read: Vec<u32> = c.adopted_writes.iter().filter(|(n, _, _)| *n == BE2).map(|(_, j, _)| *j).collect();
+    c.adopted_writes.clear();
+    assert_eq!(c.partition_states(BE2), vec![crate::protocol::admin::PartitionState::Active], "be2 holds be's journal");
+    let t1 = c.tid();
+    let probe = Internal::Be(ToBackend::Inquire { tid: t1, facility: "F".into(), drive: 1 });
+    let now = c.now;
+    c.node(BE2).peer_input(now, peer_ref(TR2), probe);
+    c.collect();
+    let own = c.journals[BE2].iter().filter(|r| r.tid == t1 && r.kind == RecordKind::Drive).count();
+    assert_eq!(own, 1, "promised in its own journal");
+    let jids: Vec<u32> = c.adopted_writes.iter().filter(|(n, _, _)| *n == BE2).map(|(_, j, _)| *j).collect();
+    assert_eq!(jids.len(), 1, "and in be's journal, which it holds: {jids:?} (earlier writes there: {read:?})");
+    assert_ne!(jids[0], 0);
+    let answered = |c: &Cluster| {
+        c.wire.iter().any(|(f, t, m)| {
+            *f == BE2 && *t == TR2 && matches!(m, Internal::Tr(ToRouter::Inquired { tid, .. }) if *tid == t1)
+        })
+    };
+    assert!(!answered(&c), "no answer before both are durable");
+    c.sync_unpumped();
+    c.collect();
+    assert!(answered(&c), "answered once both are durable");
+}
+
+/// The same when the reader's link goes before it answered (simulator seed
+/// 17005 with promises written into read journals: the reader restarted
+/// and was lost again before it linked): the probe waits for the reader and
+/// for the journal it read. be2 comes back, answers for itself alone, and
+/// the probe still waits for be's journal.
+#[test]
+fn a_probe_waits_again_for_the_journals_a_lost_reader_answered_for() {
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    c.redrive_through_tr2_probing(&[]);
+    c.take_wire(TR2, BE);
+    c.take_wire(TR2, BE2);
+    let now = c.now;
+    c.node(TR2).link_down(now, peer_ref(BE));
+    let read = Internal::Tr(ToRouter::TookOver {
+        node: "be".to_string(),
+        committed: Vec::new(),
+        read: true,
+        aborted: Vec::new(),
+        epoch: 2,
+    });
+    c.node(TR2).peer_input(now, peer_ref(BE2), read);
+    c.collect();
+    assert!(
+        c.take_wire(TR2, BE2).iter().any(|m| matches!(m, Internal::Be(ToBackend::Inquire { tid, .. }) if *tid == t1)),
+        "be2 is asked for be's journal"
+    );
+    // be2's link goes before it answers; it comes back and answers for
+    // itself (it holds no journal of be's).
+    c.node(TR2).link_down(now, peer_ref(BE2));
+    c.node(BE2).link_down(now, peer_ref(TR2));
+    c.relink(TR2, BE2);
+    c.sync();
+    c.sync();
+    assert!(c.wire.is_empty() || !c.wire.iter().any(|(f, t, _)| *f == BE2 && *t == TR2), "be2's answers were carried");
+    assert_eq!(c.node(TR2).tr.probe_drive(t1), 1, "still probing: be's journal has not answered");
+}
+
 /// Simulator seed 12835 (two routers: applied twice): a later drive's
 /// probe reaches be, which holds nothing of t1. be promises that drive in
 /// its journal all the same before it answers "unknown" (the drive went on

@@ -75,14 +75,25 @@ impl Backend {
             return Some(m);
         }
         let mut journals = self.durable_holders(tid);
-        if journals.is_empty() && self.journal && !self.outcome_known(tid) {
-            // Nothing durable of it here: the promise goes into this
-            // node's own journal all the same (see the module notes). A
-            // node that knows how the transaction ended answers by that
-            // outcome, to an earlier drive's work too, and writes nothing
-            // (a router's failover, driving its committed transactions
-            // again, waits for no write).
-            journals.push(0);
+        if !self.outcome_known(tid) {
+            // The promise goes into every journal this node answers for,
+            // durable state of the tid there or not (see the module
+            // notes): its own, and each lost node's journal it read (a
+            // probe takes this node's answer for theirs). A lone promise in
+            // the reader's journal only was lost to the journal's owner
+            // when it started again on it: it adopted an earlier drive's
+            // commit of a transaction the later drive had rejected
+            // (simulator seed 12674, two routers). A node that knows how
+            // the transaction ended answers by that outcome, to an earlier
+            // drive's work too, and writes nothing (a router's failover,
+            // driving its committed transactions again, waits for no
+            // write).
+            if self.journal {
+                journals.push(0);
+            }
+            journals.extend(self.adopted.values().copied());
+            journals.sort();
+            journals.dedup();
         }
         if journals.is_empty() {
             return Some(m);

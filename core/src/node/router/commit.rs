@@ -353,17 +353,17 @@ impl Router {
         ));
     }
 
-    /// Node `took` restarted, and no longer holds the journals of `dropped`
-    /// (node names) that it read in its earlier life. A probe or an
-    /// inquiry still waiting for its answer took it for the answer of those
-    /// journals too: each waits for them again, as for any node it cannot
-    /// reach (asked where the node itself is linked). Kept as they were, a
+    /// Node `took` restarted (or its link went, `peer_lost`), and no longer
+    /// answers for the journals of `dropped` (node names) that it read. A
+    /// probe or an inquiry still waiting for its answer took it for the
+    /// answer of those journals too: each waits for them again, as for any
+    /// node it cannot reach (asked where the node itself is linked). Kept as they were, a
     /// probe ended on the restarted reader's "unknown" alone while the
     /// journal it had read held the commit, and the transaction was started
     /// afresh and applied twice (simulator seed 17005, one router). An
     /// answer it gave before it restarted stays: its promise was written
     /// into the journal it then held.
-    fn readers_answer_no_more(&mut self, ctx: &mut Ctx, took: NodeRef, dropped: &[String]) {
+    pub(super) fn readers_answer_no_more(&mut self, ctx: &mut Ctx, took: NodeRef, dropped: &[String]) {
         if dropped.is_empty() {
             return;
         }

@@ -654,6 +654,17 @@ impl Router {
     /// transactions with a branch there are rejected; transactions of its
     /// clients finish as if those clients had gone away.
     pub fn peer_lost(&mut self, ctx: &mut Ctx, node: NodeRef, name: &str) {
+        // A reader of lost nodes' journals that goes before it answered a
+        // probe or an inquiry leaves those journals unanswered: they are
+        // waited for again (asked where their node is linked), as after
+        // the reader's restart. Only the reader itself was waited for, and
+        // a probe ended on the answers of others while the journal it had
+        // read (its owner down) held the commit (simulator seed 17005, one
+        // router, with promises written into read journals: the re-placed
+        // work of the in-doubt range was rolled back beside that commit).
+        let read_by: Vec<String> =
+            self.journals_read.iter().filter(|(_, r)| r.as_str() == name).map(|(n, _)| n.clone()).collect();
+        self.readers_answer_no_more(ctx, node, &read_by);
         let mut downs = Vec::new();
         for (fac, parts) in &self.partitions {
             for p in parts {
