@@ -4566,6 +4566,39 @@ fn a_probe_waits_again_for_the_journals_a_lost_reader_answered_for() {
     assert_eq!(c.node(TR2).tr.probe_drive(t1), 1, "still probing: be's journal has not answered");
 }
 
+/// Simulator seed 14774 (one router: applied twice): a node whose
+/// facilities name other nodes keeps a commit answerable from the moment it
+/// starts, not only once a link is up. be commits t1, its server has not
+/// acknowledged it when be dies; be starts again on its journal, alone
+/// (no link yet), and replays t1 to its server, which acknowledges. The
+/// commit ends `Applied`, kept for a router to ask about (the client never
+/// heard it); it ended `Done`, and once recycled a re-drive found nobody
+/// who knew the tid and committed it afresh.
+#[test]
+fn a_node_with_peers_keeps_a_replayed_commit_answerable_before_any_link() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    c.server_accept(1, t1);
+    c.sync();
+    assert!(c.take(BE, SERVER).iter().any(|x| x.1 == MsgType::Accepted && x.2 == Some(t1)));
+    c.kill(BE);
+    c.restart_unlinked_from(BE, &[FE, TR1, TR2, BE2]);
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    let s = c.take(BE, SERVER);
+    assert!(s.iter().any(|x| x.1 == MsgType::Msg1Uncertain && x.2 == Some(t1)), "replayed: {s:?}");
+    c.ack(1, t1);
+    let after_commit: Vec<RecordKind> = c.journals[BE]
+        .iter()
+        .filter(|r| r.tid == t1)
+        .map(|r| r.kind)
+        .skip_while(|k| *k != RecordKind::Commit)
+        .collect();
+    assert_eq!(after_commit, vec![RecordKind::Commit, RecordKind::Applied], "kept answerable, not done");
+}
+
 /// Simulator seed 12835 (two routers: applied twice): a later drive's
 /// probe reaches be, which holds nothing of t1. be promises that drive in
 /// its journal all the same before it answers "unknown" (the drive went on

@@ -32,6 +32,16 @@ impl Node {
     /// Replace the facility definitions. Channels already open stay open;
     /// the definitions apply to channels opened from now on.
     pub fn set_facilities(&mut self, table: FacilityTable) {
+        // A node whose facilities name other nodes keeps its outcomes
+        // answerable (`Applied`, kept rejections) from the start, as it
+        // does once a link comes up: a node started again on its journal
+        // replayed a commit to its server before any link was up and
+        // wrote its `Done`, and the journal forgot a commit whose client
+        // had not heard it; a later re-drive started it afresh (simulator
+        // seed 14774, one router: applied twice).
+        if !table.link_peers().is_empty() {
+            self.be.keep_decided = true;
+        }
         self.topo.facilities = table;
     }
 
