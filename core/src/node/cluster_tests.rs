@@ -4599,6 +4599,52 @@ fn a_node_with_peers_keeps_a_replayed_commit_answerable_before_any_link() {
     assert_eq!(after_commit, vec![RecordKind::Commit, RecordKind::Applied], "kept answerable, not done");
 }
 
+/// Simulator seed 17272 (one router: no outcome): a reader's promise is
+/// on its way into a read journal when a later taker takes that journal
+/// (the write will never complete there). The promise counts as failed for
+/// that journal (it holds in memory) and the probe is answered once the
+/// reader's own journal has it; it waited for ever.
+#[test]
+fn a_promise_on_its_way_into_a_lost_read_journal_does_not_hold_the_answer() {
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    let t0 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t0, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    c.server_accept(1, t0);
+    c.sync();
+    c.take(BE, SERVER);
+    c.kill(BE);
+    c.take(BE2, SERVER);
+    c.adopted_writes.clear();
+    let before: Vec<u64> = c.syncs.iter().filter(|(n, _)| *n == BE2).map(|(_, t)| *t).collect();
+    let t1 = c.tid();
+    let probe = Internal::Be(ToBackend::Inquire { tid: t1, facility: "F".into(), drive: 1 });
+    let now = c.now;
+    c.node(BE2).peer_input(now, peer_ref(TR2), probe);
+    c.collect();
+    let jid =
+        c.adopted_writes.iter().find(|(n, _, _)| *n == BE2).map(|(_, j, _)| *j).expect("a write into be's journal");
+    let mut mine: Vec<u64> =
+        c.syncs.iter().filter(|(n, t)| *n == BE2 && !before.contains(t)).map(|(_, t)| *t).collect();
+    mine.sort();
+    assert_eq!(mine.len(), 2, "one promise per journal");
+    c.syncs.retain(|(n, t)| !(*n == BE2 && mine.contains(t)));
+    let answered = |c: &Cluster| {
+        c.wire.iter().any(|(f, t, m)| {
+            *f == BE2 && *t == TR2 && matches!(m, Internal::Tr(ToRouter::Inquired { tid, .. }) if *tid == t1)
+        })
+    };
+    // Its own journal's promise is durable; the read journal's never will be.
+    c.node(BE2).journal_done(now, mine[0], Ok(()));
+    c.collect();
+    assert!(!answered(&c), "the read journal's promise is still on its way");
+    c.node(BE2).taken_over_lost(now, jid);
+    c.collect();
+    assert!(answered(&c), "answered once that journal is lost");
+}
+
 /// Simulator seed 12835 (two routers: applied twice): a later drive's
 /// probe reaches be, which holds nothing of t1. be promises that drive in
 /// its journal all the same before it answers "unknown" (the drive went on

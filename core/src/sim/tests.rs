@@ -381,6 +381,10 @@ fn once_known_runs_pass() {
         // router): a node whose facilities name others keeps its outcomes
         // answerable from the start.
         (14774, 1, Faults::ALL),
+        // A promise on its way into a read journal that a forced takeover
+        // then took: the write never completed there, and the later
+        // drive's requests waited behind it for ever (17272, one router).
+        (17272, 1, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

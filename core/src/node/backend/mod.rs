@@ -241,7 +241,7 @@ pub struct Backend {
     /// Later drives' requests waiting for their promise's journal writes,
     /// by tid, and those writes' tokens.
     promising: Map<Tid, promise::Promising>,
-    promise_tokens: Map<u64, Tid>,
+    promise_tokens: Map<u64, (Tid, u32)>,
     /// Routers (by name) whose answer about an in-doubt copy named an
     /// earlier drive than one seen here: not asked about it again while
     /// another router can be.

@@ -116,7 +116,7 @@ impl Backend {
                 new_tx: false,
                 jid,
             });
-            self.promise_tokens.insert(token, tid);
+            self.promise_tokens.insert(token, (tid, jid));
             p.tokens.push(token);
         }
         self.promising.insert(tid, p);
@@ -157,7 +157,7 @@ impl Backend {
     /// A promise's journal write finished (`token`). Returns whether the
     /// token was one.
     pub(super) fn promise_written(&mut self, ctx: &mut Ctx, token: u64, result: Result<(), Status>) -> bool {
-        let Some(tid) = self.promise_tokens.remove(&token) else { return false };
+        let Some((tid, _)) = self.promise_tokens.remove(&token) else { return false };
         let Some(p) = self.promising.get_mut(&tid) else { return true };
         p.tokens.retain(|t| *t != token);
         if let Err(status) = result {
@@ -182,6 +182,22 @@ impl Backend {
             self.handle(ctx, from, m);
         }
         true
+    }
+
+    /// Taken-over journal `jid` is let go (finished, or lost to a later
+    /// taker): promises still being written there will not complete
+    /// there. Each counts as failed (the promise holds in memory, as for
+    /// any failed write), so the requests waiting on it go on: they waited
+    /// for ever behind a write to a journal this node no longer held
+    /// (simulator seed 17272, one router: a later drive's vote request
+    /// parked at a reader whose read journal a forced takeover took).
+    pub(super) fn promises_lost_with(&mut self, ctx: &mut Ctx, jid: u32) {
+        let mut tokens: Vec<u64> =
+            self.promise_tokens.iter().filter(|(_, (_, j))| *j == jid).map(|(t, _)| *t).collect();
+        tokens.sort();
+        for token in tokens {
+            self.promise_written(ctx, token, Err(Status::Nodeunavail));
+        }
     }
 
     /// `drive` of `tid` is promised here: written in a journal this node

@@ -425,6 +425,7 @@ impl Backend {
         self.read_epochs.remove(&jid);
         self.read_committed.remove(&jid);
         ctx.output(crate::node::Output::Release { jid });
+        self.promises_lost_with(ctx, jid);
     }
 
     /// One transaction of taken-over journal `jid` is finished there; the
