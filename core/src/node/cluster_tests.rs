@@ -4479,6 +4479,26 @@ fn a_probe_waits_again_for_the_journals_a_restarted_reader_no_longer_holds() {
     );
 }
 
+impl Cluster {
+    /// be2 stands by for be's range; t0 commits at be, whose server has not
+    /// acknowledged it when be dies: be2 takes be's journal over, replays
+    /// t0, and holds that journal until its server has acknowledged it.
+    fn be2_holding_bes_journal() -> Cluster {
+        let mut c = ready();
+        c.open_standby(0, false);
+        c.take(BE2, SERVER);
+        let t0 = c.tid();
+        c.req(FE, CLIENT, Request::Send { chan: 1, tid: t0, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+        c.take(BE, SERVER);
+        c.server_accept(1, t0);
+        c.sync();
+        c.take(BE, SERVER);
+        c.kill(BE);
+        assert!(c.take(BE2, SERVER).iter().any(|x| x.2 == Some(t0)), "t0 replayed at be2");
+        c
+    }
+}
+
 /// Simulator seed 12674 (two routers: a disagreement): a node that holds a
 /// lost node's journal answers a later drive's probe for that journal too,
 /// so its promise goes into that journal as well as its own, even when
@@ -4489,19 +4509,7 @@ fn a_probe_waits_again_for_the_journals_a_restarted_reader_no_longer_holds() {
 #[test]
 fn a_readers_promise_goes_into_the_journals_it_answers_for() {
     use crate::journal::RecordKind;
-    let mut c = ready();
-    c.open_standby(0, false);
-    c.take(BE2, SERVER);
-    // t0 commits at be, whose server has not acknowledged it when be dies:
-    // be2 replays it, and holds be's journal until its server has.
-    let t0 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t0, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
-    c.take(BE, SERVER);
-    c.server_accept(1, t0);
-    c.sync();
-    c.take(BE, SERVER);
-    c.kill(BE);
-    assert!(c.take(BE2, SERVER).iter().any(|x| x.2 == Some(t0)), "t0 replayed at be2");
+    let mut c = Cluster::be2_holding_bes_journal();
     let read: Vec<u32> = c.adopted_writes.iter().filter(|(n, _, _)| *n == BE2).map(|(_, j, _)| *j).collect();
     c.adopted_writes.clear();
     assert_eq!(c.partition_states(BE2), vec![crate::protocol::admin::PartitionState::Active], "be2 holds be's journal");
@@ -4606,17 +4614,7 @@ fn a_node_with_peers_keeps_a_replayed_commit_answerable_before_any_link() {
 /// reader's own journal has it; it waited for ever.
 #[test]
 fn a_promise_on_its_way_into_a_lost_read_journal_does_not_hold_the_answer() {
-    let mut c = ready();
-    c.open_standby(0, false);
-    c.take(BE2, SERVER);
-    let t0 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t0, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
-    c.take(BE, SERVER);
-    c.server_accept(1, t0);
-    c.sync();
-    c.take(BE, SERVER);
-    c.kill(BE);
-    c.take(BE2, SERVER);
+    let mut c = Cluster::be2_holding_bes_journal();
     c.adopted_writes.clear();
     let before: Vec<u64> = c.syncs.iter().filter(|(n, _)| *n == BE2).map(|(_, t)| *t).collect();
     let t1 = c.tid();
