@@ -63,6 +63,7 @@ use crate::facility::RoleList;
 use crate::keyseg::{KeyLayout, KeyRange};
 use crate::status::Status;
 use crate::tid::Tid;
+use crate::txrecord::TxRecord;
 
 pub(super) struct Server {
     pub(super) part: PartId,
@@ -621,11 +622,7 @@ impl Backend {
             || self.handing_off.keys().any(|(t, _)| *t == tid)
             || self.outcome_known(tid);
         if self.journal && !held {
-            ctx.journal(
-                vec![(tid, crate::txrecord::TxRecord::PresumedAbort), (tid, crate::txrecord::TxRecord::Done)],
-                false,
-                None,
-            );
+            ctx.journal(vec![(tid, TxRecord::PresumedAbort), (tid, TxRecord::Done)], false, None);
         }
     }
 

@@ -367,55 +367,42 @@ impl Router {
         if dropped.is_empty() {
             return;
         }
-        let backends = |facility: &str| -> Vec<String> {
-            ctx.topo
-                .facilities
-                .get(facility)
-                .map(|d| d.nodes(crate::facility::RoleList::Backend).to_vec())
-                .unwrap_or_default()
+        // Each dropped journal of `facility`: its node's link where it is
+        // up (asked now), or `None` (waited for by name).
+        let where_to_ask = |facility: &str| -> Vec<(String, Option<NodeRef>)> {
+            let backends = super::probe::facility_backends(ctx, facility);
+            dropped
+                .iter()
+                .filter(|n| backends.contains(n))
+                .map(|n| (n.clone(), ctx.topo.newest_link(n).filter(|r| ctx.topo.is_up(*r))))
+                .collect()
         };
         let mut asks: Vec<(NodeRef, Tid, String)> = Vec::new();
         for (tid, tx) in self.txs.iter_mut() {
-            let Some(p) = tx.probe.as_mut() else { continue };
-            if !p.waiting.contains(&took) {
-                continue;
-            }
-            let of_facility = backends(&tx.facility);
-            for name in dropped.iter().filter(|n| of_facility.contains(n)) {
-                match ctx.topo.newest_link(name) {
-                    Some(r) if ctx.topo.is_up(r) => {
-                        if !p.asked.contains(&r) {
-                            p.asked.push(r);
-                            p.waiting.push(r);
-                            asks.push((r, *tid, tx.facility.clone()));
-                        }
+            let Some(p) = tx.probe.as_mut().filter(|p| p.waiting.contains(&took)) else { continue };
+            for (name, link) in where_to_ask(&tx.facility) {
+                match link {
+                    Some(r) if !p.asked.contains(&r) => {
+                        p.asked.push(r);
+                        p.waiting.push(r);
+                        asks.push((r, *tid, tx.facility.clone()));
                     }
-                    _ => {
-                        if !p.missing.contains(name) {
-                            p.missing.push(name.clone());
-                        }
-                    }
+                    Some(_) => {}
+                    None if !p.missing.contains(&name) => p.missing.push(name),
+                    None => {}
                 }
             }
         }
-        for (tid, q) in self.inquiries.iter_mut() {
-            if !q.waiting.contains(&took) {
-                continue;
-            }
-            let of_facility = backends(&q.facility);
-            for name in dropped.iter().filter(|n| of_facility.contains(n)) {
-                match ctx.topo.newest_link(name) {
-                    Some(r) if ctx.topo.is_up(r) => {
-                        if !q.waiting.contains(&r) {
-                            q.ask_late(r);
-                            asks.push((r, *tid, q.facility.clone()));
-                        }
+        for (tid, q) in self.inquiries.iter_mut().filter(|(_, q)| q.waiting.contains(&took)) {
+            for (name, link) in where_to_ask(&q.facility) {
+                match link {
+                    Some(r) if !q.waiting.contains(&r) => {
+                        q.ask_late(r);
+                        asks.push((r, *tid, q.facility.clone()));
                     }
-                    _ => {
-                        if !q.missing.contains(name) {
-                            q.missing.push(name.clone());
-                        }
-                    }
+                    Some(_) => {}
+                    None if !q.missing.contains(&name) => q.missing.push(name),
+                    None => {}
                 }
             }
         }

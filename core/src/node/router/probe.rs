@@ -120,15 +120,8 @@ impl Router {
     /// a reader that is linked is added to `nodes` in their place.
     fn unreachable_backends(&self, ctx: &Ctx, facility: &str, nodes: &mut Vec<NodeRef>) -> Vec<String> {
         let linked: Vec<String> = nodes.iter().map(|n| ctx.topo.name(*n).to_string()).collect();
-        let mut missing: Vec<String> = ctx
-            .topo
-            .facilities
-            .get(facility)
-            .map(|d| d.nodes(crate::facility::RoleList::Backend).to_vec())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|n| !linked.contains(n))
-            .collect();
+        let mut missing: Vec<String> =
+            facility_backends(ctx, facility).into_iter().filter(|n| !linked.contains(n)).collect();
         missing.retain(|name| match self.reader_of(ctx, name) {
             Some(reader) => {
                 if !nodes.contains(&reader) {
@@ -297,4 +290,10 @@ impl Router {
             self.handle_msg(ctx, fe, m);
         }
     }
+}
+
+/// The backend nodes of `facility`'s definition, by name (none for a
+/// facility not defined here).
+pub(super) fn facility_backends(ctx: &Ctx, facility: &str) -> Vec<String> {
+    ctx.topo.facilities.get(facility).map(|d| d.nodes(crate::facility::RoleList::Backend).to_vec()).unwrap_or_default()
 }
