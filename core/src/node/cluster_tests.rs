@@ -4854,3 +4854,53 @@ fn a_branch_undecided_where_the_commit_is_known_commits_when_a_probe_asks() {
     assert_eq!((e.len(), e[0].committed, e[0].undecided), (1, true, false), "a committed exception now");
     assert_eq!(c.node(BE).exception_tids(), vec![t1]);
 }
+
+/// Simulator seed 16946 (two routers: no outcome). t1 spans be and be2,
+/// both voted yes, and tr2, its router, never heard the votes: it died.
+/// be's orphan asked tr1 (tr2 not linked to it yet) and be2's asked tr2,
+/// started again and knowing nothing (tr1 was not linked to be2). Each
+/// inquiry held the asking node's branch and waited for the other's: tr2,
+/// owner of be2's branch from its drive, waited on be's, which tr1's
+/// inquiry had taken; tr1 waited on be2's. Now an owner that asks about
+/// its own branch only asks (it forgot the transaction), and of two
+/// routers that only ask, the one named first takes the branch: tr1 ends,
+/// rolling t1 back, and tr2's question is answered from that.
+#[test]
+fn two_routers_asking_about_one_orphan_do_not_wait_for_each_other() {
+    let mut c = ready();
+    c.open_upper_be2();
+    // The frontend sends through tr2 (its link to tr1 seen down).
+    let now = c.now;
+    c.node(FE).link_down(now, peer_ref(TR1));
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    for k in [BE, BE2] {
+        c.req(k, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    }
+    c.sync_unpumped();
+    c.collect();
+    assert!(!c.take_wire(BE, TR2).is_empty() && !c.take_wire(BE2, TR2).is_empty(), "the votes are lost");
+    // tr2 dies, and starts again linked to be2 only (not to be, nor to
+    // the frontend, which would drive t1 again); tr1's link to be2 breaks.
+    c.kill(TR2);
+    c.restart_unlinked_from(TR2, &[BE, FE]);
+    c.cut(TR1, BE2);
+    c.take(BE, SERVER);
+    c.take(BE2, SERVER);
+    // be's orphan asks tr1, whose inquiry takes the branch and waits for
+    // be2; be2's asks tr2, which waits for be.
+    c.advance(BE, backend::ORPHAN_GRACE + Duration::from_millis(1));
+    c.advance(BE2, Duration::from_millis(1));
+    c.sync();
+    c.relink(TR2, BE);
+    c.sync();
+    c.relink(TR1, BE2);
+    c.sync();
+    c.sync();
+    for k in [BE, BE2] {
+        let s: Vec<MsgType> = c.take(k, SERVER).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+        assert_eq!(s, vec![MsgType::Rejected], "at {k}: nobody committed, rolled back");
+    }
+    assert_eq!((c.node(TR1).tr.inquiring(), c.node(TR2).tr.inquiring()), (0, 0), "both inquiries ended");
+}

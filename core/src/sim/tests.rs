@@ -385,6 +385,9 @@ fn once_known_runs_pass() {
         // then took: the write never completed there, and the later
         // drive's requests waited behind it for ever (17272, one router).
         (17272, 1, Faults::ALL),
+        // Two routers' inquiries each held one branch of an orphaned
+        // transaction and waited for the other's (16946, two routers).
+        (16946, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

@@ -114,6 +114,19 @@ impl Branch {
     }
 }
 
+/// What a router's request does with a branch it does not own
+/// (`Backend::owned_by`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Claim {
+    /// A message, vote request or probe of a router driving the
+    /// transaction.
+    Drives,
+    /// An inquiry of a router resolving an orphan (drive 0): it only asks.
+    Asks,
+    /// An outcome.
+    Decides,
+}
+
 impl Backend {
     /// May router `from` act on branch (tid, part)? Yes when it owns the
     /// branch, when there is no branch, or when the owner's link is down
@@ -129,6 +142,19 @@ impl Backend {
     /// node was lost and another router was asked). The asking router
     /// decides nothing here afterwards (its outcome waits on the branch as
     /// any non-owner's does).
+    ///
+    /// Between two routers that only ask, the one whose name sorts first
+    /// takes the branch (`Claim::Asks`). Each node in doubt may ask a
+    /// different router; each inquiry took its asker's branch and then
+    /// waited for the other's, so neither ended (simulator seed 16946, two
+    /// routers: no outcome, and every transaction queued behind the two
+    /// branches waited too; one of them, started again, asked about the
+    /// branch it owned from its drive, and counts as asking only). With an order among askers the first of them
+    /// never waits on another's branch and ends; the others' questions
+    /// wait on the branches it took and are answered once it decided. It is
+    /// safe for the reason above: the router that lost the branch decides
+    /// nothing here (its outcome waits on the branch), and both conclude
+    /// from answers in which any commit shows (`Router::resolve`).
     ///
     /// A second exception: a request of a later drive of the transaction
     /// (`drive`, `ToRouter::Start::drive`; 0 for requests that carry none)
@@ -155,29 +181,53 @@ impl Backend {
         from: NodeRef,
         tid: Tid,
         part: PartId,
-        drives: bool,
+        claim: Claim,
         drive: u32,
         park: impl FnOnce() -> ToBackend,
     ) -> bool {
         let Some(b) = self.branches.get_mut(&(tid, part)) else { return true };
+        let drives = claim == Claim::Drives;
         let drive = (drive != NO_DRIVE).then_some(drive);
         if b.router == from {
-            b.owner_inquired &= !drives;
+            // An owner that asks about its own branch forgot the
+            // transaction (a router asks only about a tid it neither drives
+            // nor decided: `Router::inquire`), typically by starting again:
+            // it only asks now.
+            match claim {
+                Claim::Drives => b.owner_inquired = false,
+                Claim::Asks => b.owner_inquired = true,
+                Claim::Decides => {}
+            }
             b.drive = b.drive.max(drive.unwrap_or(0));
             return true;
         }
         let later = drive.is_some_and(|d| d > b.drive);
         let earlier = drive.is_some_and(|d| d < b.drive);
         let owner_up = ctx.topo.is_up(b.router);
-        if b.committed.is_none() && (earlier || (owner_up && !(drives && b.owner_inquired) && !later)) {
+        // A request that takes the branch from a linked owner that only
+        // asked about it: a drive, or an earlier-named asker.
+        let outranks = b.owner_inquired
+            && match claim {
+                Claim::Drives => true,
+                Claim::Asks => ctx.topo.name(from) < ctx.topo.name(b.router),
+                Claim::Decides => false,
+            };
+        if b.committed.is_none() && (earlier || (owner_up && !outranks && !later)) {
             b.parked.push((from, park()));
             return false;
         }
         if ctx.topo.is_up(b.router) && b.committed.is_none() {
-            let why = if later { "whose drive of it is earlier" } else { "which only asked about it" };
+            let why = if later {
+                "whose drive of it is earlier"
+            } else if drives {
+                "which only asked about it"
+            } else {
+                "which asked about it after this one"
+            };
             ctx.log(format!(
-                "{tid}: router {} drives it again; router {}, {why}, no longer decides it here",
+                "{tid}: router {} {} it; router {}, {why}, no longer decides it here",
                 ctx.topo.name(from),
+                if drives { "drives" } else { "asks about" },
                 ctx.topo.name(b.router)
             ));
             if later {
@@ -300,7 +350,12 @@ impl Backend {
         durable: bool,
         drive: u32,
     ) {
-        if !self.owned_by(ctx, from, tid, part, true, drive, || ToBackend::VoteRequest { tid, part, durable, drive }) {
+        if !self.owned_by(ctx, from, tid, part, Claim::Drives, drive, || ToBackend::VoteRequest {
+            tid,
+            part,
+            durable,
+            drive,
+        }) {
             return;
         }
         let fence = self.fence(part);

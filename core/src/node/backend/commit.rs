@@ -2,6 +2,7 @@
 //! an abort (`abort_branch`), and what stands between a committed
 //! transaction and its `Done` record (`Finishing`, `acked`, `maybe_done`).
 
+use super::branches::Claim;
 use super::dispatch::server_status;
 use super::Backend;
 use crate::msgtype::MsgType;
@@ -398,7 +399,9 @@ impl Backend {
         let mut mine = Vec::new();
         for part in parts {
             let single = || ToBackend::Outcome { tid, parts: vec![part], accepted, status, reason, drive };
-            if self.owned_by(ctx, from, tid, part, false, drive, single) && self.branches.contains_key(&(tid, part)) {
+            if self.owned_by(ctx, from, tid, part, Claim::Decides, drive, single)
+                && self.branches.contains_key(&(tid, part))
+            {
                 mine.push(part);
             }
         }

@@ -1,7 +1,7 @@
 //! What became of recently decided transactions (`remember`), to answer a
 //! router that drives one again (`answer_decided`) or inquires (`inquire`).
 
-use super::branches::Branch;
+use super::branches::{Branch, Claim};
 use super::Backend;
 use crate::node::{Ctx, NodeRef, PartId, ToBackend, ToRouter, TxState, NO_DRIVE};
 use crate::status::Status;
@@ -94,8 +94,8 @@ impl Backend {
             // messages do (simulator seed 9377, two routers: that owner's
             // inquiry waited on a branch the prober owned, and the probe
             // waited here for the inquiry to end).
-            let ballot = if drive > 0 { drive } else { NO_DRIVE };
-            if !self.owned_by(ctx, from, tid, *p, drive > 0, ballot, again) {
+            let (claim, ballot) = if drive > 0 { (Claim::Drives, drive) } else { (Claim::Asks, NO_DRIVE) };
+            if !self.owned_by(ctx, from, tid, *p, claim, ballot, again) {
                 return;
             }
         }

@@ -47,7 +47,7 @@ mod promise;
 mod recovery;
 pub(super) mod roles;
 
-use branches::{Branch, VoteSync};
+use branches::{Branch, Claim, VoteSync};
 #[cfg(test)]
 pub(crate) use commit::COMMIT_RETRY;
 use commit::{Committing, Finishing};
@@ -386,7 +386,7 @@ impl Backend {
             ToBackend::HandedOff { tid, part } => self.handed_off(ctx, tid, part),
             ToBackend::Forget { tids } => self.forget(ctx, tids),
             ToBackend::Msg { tid, part, index, data, first, flags: fl, drive } => {
-                if !self.owned_by(ctx, from, tid, part, true, drive, || ToBackend::Msg {
+                if !self.owned_by(ctx, from, tid, part, Claim::Drives, drive, || ToBackend::Msg {
                     tid,
                     part,
                     index,

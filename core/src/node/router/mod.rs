@@ -165,6 +165,12 @@ impl Router {
         self.partitions.get(facility).map_or(0, |v| v.iter().filter(|p| p.active && p.callout == Callout::No).count())
     }
 
+    /// Orphaned transactions being resolved by asking (`inquiry.rs`).
+    #[cfg(test)]
+    pub(crate) fn inquiring(&self) -> usize {
+        self.inquiries.len()
+    }
+
     pub fn active(&self) -> usize {
         self.txs.len()
     }
