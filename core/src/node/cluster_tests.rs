@@ -3972,11 +3972,14 @@ fn a_reader_that_cannot_write_an_in_doubt_copys_commit_says_nothing_of_the_commi
 /// tr1 is lost and the frontend drives t1 again through tr2, which lost
 /// be too: be2 claims the range and reads be's journal (t1 not in doubt
 /// there: the vote was never durable). be links to tr2 again before that
-/// read is reported and answers the probe with its vote, so t1 has a branch
+/// read is reported and answers the probe with its vote, so t1 had a branch
 /// at be (no message) and one at be2 (the messages driven again). The
 /// client accepts; the fenced be stops before it makes its vote durable.
 /// The branch at be is gone with it; be2's vote is all t1 waits for. tr2
-/// waited for ever (simulator seed 10332, one router: no outcome).
+/// waited for ever (simulator seed 10332, one router: no outcome). Since
+/// seed 23634 the probe gives be's branch back before the work goes to be2
+/// (be's partition no longer gets it): its server hears it rescheduled,
+/// and t1 is be2's alone.
 #[test]
 fn a_branch_taken_over_by_a_probe_and_lost_with_its_node_leaves_the_rest_to_commit() {
     let mut c = ready();
@@ -4017,7 +4020,9 @@ fn a_branch_taken_over_by_a_probe_and_lost_with_its_node_leaves_the_rest_to_comm
         }
     }
     c.sync();
-    // The client accepts; be, fenced, stops before its vote is durable.
+    let at_be: Vec<_> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t1)).map(|x| (x.1, x.3)).collect();
+    assert_eq!(at_be, vec![(MsgType::Rejected, Some(Status::Dlktxres))], "be's branch is given back");
+    // The client accepts; be, fenced, stops.
     c.req(FE, CLIENT, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
     c.take_wire(TR2, BE);
     c.kill(BE);
@@ -4903,4 +4908,106 @@ fn two_routers_asking_about_one_orphan_do_not_wait_for_each_other() {
         assert_eq!(s, vec![MsgType::Rejected], "at {k}: nobody committed, rolled back");
     }
     assert_eq!((c.node(TR1).tr.inquiring(), c.node(TR2).tr.inquiring()), (0, 0), "both inquiries ended");
+}
+
+/// Simulator seed 23634 (one router: no outcome). t1's branch on be (the
+/// lower range) voted, and its server died: the vote was withdrawn, the
+/// branch left waiting for a server. With no server left, be gave the range
+/// up and be2, its standby, took it. The frontend drove t1 again through
+/// tr2, whose probe took be's branch (named in be's answer) and, finding no
+/// commit, went on as if new: the work went to be2, where the range is
+/// served now, and committed there, while be's branch waited for an outcome
+/// nobody would send. Once be was active for the range again, its server
+/// held that branch for ever, and every transaction behind it. Now the
+/// probe gives back a branch it named whose partition does not get the work.
+#[test]
+fn a_probe_going_on_as_new_gives_back_a_branch_whose_range_moved() {
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "debit") });
+    let (now, accept) = (c.now, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.node(BE).handle_request(now, SERVER, accept);
+    c.collect();
+    assert!(!c.take_wire(BE, TR1).is_empty(), "the vote is lost");
+    // tr1 dies (the frontend, cut off from tr2, waits), and be's server dies
+    // holding t1: the vote is withdrawn; be gives the range up and be2
+    // takes it.
+    c.cut(FE, TR2);
+    c.kill(TR1);
+    c.req(BE, SERVER, Request::Close { chan: 1 });
+    c.sync();
+    c.sync();
+    assert!(c.node(BE).be.branches.keys().any(|(t, _)| *t == t1), "be's branch waits for a server");
+    // The frontend drives t1 again through tr2, which finds no commit and
+    // places the work on be2.
+    c.relink(FE, TR2);
+    c.sync();
+    let s: Vec<MsgType> = c.take(BE2, SERVER).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    assert_eq!(s, vec![MsgType::Msg1, MsgType::Prepare], "presented on be2");
+    assert!(c.node(BE).be.branches.keys().all(|(t, _)| *t != t1), "be's branch is given back");
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.sync();
+    c.sync();
+    let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    assert_eq!(heard, vec![MsgType::Accepted]);
+}
+
+/// Simulator seed 22813 (two routers: no outcome). A node whose own branch
+/// of t1 is committing under one router holds an in-doubt copy of t1 from
+/// a lost node's journal, and another router's answer commits the copy. It
+/// holds its `Durable` until the copy's commit is written (seed 12269), and
+/// then said it to the copy's router only: the branch's router never heard
+/// it, nor did its client. Now every router it held `Durable` from hears it.
+#[test]
+fn a_durable_held_for_an_in_doubt_copy_reaches_every_router_that_committed() {
+    let (mut c, t1) = Cluster::t1_voted_on_be_and_be2_with_be_standby_upper();
+    c.sync_unpumped();
+    c.pump_only(BE, TR1);
+    c.pump_only(BE2, TR1);
+    assert!(!c.take_wire(TR1, BE2).is_empty(), "the outcome to be2 is lost");
+    // be's commit is being written; be2 dies, and be, standby for the upper
+    // range, reads its journal: t1 in doubt there. tr1 does not hear of the
+    // read (its `TookOver` is lost), so it asks be nothing about the copy.
+    c.pump_only(TR1, BE);
+    c.nodes[BE2] = None;
+    c.auth[BE2] = None;
+    c.authority.process_ended(NAMES[BE2]);
+    c.wire.retain(|(f, t, _)| *f != BE2 && *t != BE2);
+    c.syncs.retain(|(i, _)| *i != BE2);
+    let now = c.now;
+    for i in [FE, TR1, TR2, BE] {
+        c.node(i).link_down(now, peer_ref(BE2));
+    }
+    // Carried as `pump` does, but without be's `TookOver` to tr1.
+    loop {
+        c.collect();
+        c.wire.retain(|(f, t, m)| !(*f == BE && *t == TR1 && matches!(m, Internal::Tr(ToRouter::TookOver { .. }))));
+        let Some((from, to, m)) = c.wire.pop_front() else { break };
+        let (now, src) = (c.now, c.link_id(to, from));
+        if let Some(n) = c.nodes[to].as_mut() {
+            n.peer_input(now, src, m);
+        }
+    }
+    // tr2, asked about the copy, answers with the commit.
+    let commit = ToBackend::Outcome {
+        tid: t1,
+        parts: Vec::new(),
+        accepted: true,
+        status: Status::Ok,
+        reason: 0,
+        drive: NO_DRIVE,
+    };
+    let now = c.now;
+    c.node(BE).peer_input(now, peer_ref(TR2), Internal::Be(commit));
+    c.collect();
+    // Both writes finish: be's own commit first, then the copy's.
+    c.sync_unpumped();
+    c.collect();
+    let to_tr1 = c.take_wire(BE, TR1);
+    assert!(
+        to_tr1.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Durable { tid }) if *tid == t1)),
+        "tr1 hears be's Durable: {to_tr1:?}"
+    );
 }

@@ -498,6 +498,14 @@ pub enum ToBackend {
     /// Handed-off work (`tid`, from this node's partition `part`) is durable
     /// at the range's active partition: it is finished here.
     HandedOff { tid: Tid, part: PartId },
+    /// The router driving `tid` (its drive `drive`) will not use this
+    /// branch: its probe found that nobody committed the transaction, and
+    /// it goes on as if new, placing the work where the key range is served
+    /// now, not at this partition. The branch is given back as a partition
+    /// that gives its range up gives back work: its server, if it holds it,
+    /// hears `RTR_STS_DLKTXRES` (rescheduled, roll back), and nothing is
+    /// decided here (docs/outcomes.md, "A probe going on as new").
+    GiveBack { tid: Tid, part: PartId, drive: u32 },
     /// Where the active partition of this standby's key range stands at
     /// the sending router: the holder of grant `epoch` is no longer linked
     /// to it (`linked: false`), or is again. A standby claims the role at

@@ -150,6 +150,7 @@ pub(super) fn allowed(topo: &Topology, from: NodeRef, msg: &Internal, held: &imp
             | ToBackend::VoteRequest { part, .. }
             | ToBackend::Adopt { part, .. }
             | ToBackend::HandedOff { part, .. }
+            | ToBackend::GiveBack { part, .. }
             | ToBackend::Holder { part, .. }
             | ToBackend::Superseded { part, .. }
             | ToBackend::Refused { part } => check.plays(RoleList::Router, held.part_facility(*part)),
@@ -256,6 +257,7 @@ pub(super) fn kind(msg: &Internal) -> &'static str {
             ToBackend::Broadcast { .. } => "ToBackend::Broadcast",
             ToBackend::Adopt { .. } => "ToBackend::Adopt",
             ToBackend::HandedOff { .. } => "ToBackend::HandedOff",
+            ToBackend::GiveBack { .. } => "ToBackend::GiveBack",
             ToBackend::Holder { .. } => "ToBackend::Holder",
             ToBackend::Superseded { .. } => "ToBackend::Superseded",
             ToBackend::Refused { .. } => "ToBackend::Refused",

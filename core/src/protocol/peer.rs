@@ -30,7 +30,9 @@ use crate::MAX_MSGLEN;
 /// 8: `TookOver` carries the owner epoch of the journal's reader.
 /// 9: `CopyGivenUp` names an in-doubt copy a node gave up with a read
 /// journal, ahead of its `Durable`.
-pub const PEER_VERSION: u8 = 9;
+/// 10: `GiveBack` drops a branch a probe that goes on as new places
+/// elsewhere.
+pub const PEER_VERSION: u8 = 10;
 /// Largest frame between nodes: a message of `RTR_MAX_MSGLEN` plus headers,
 /// or a handshake with many facility definitions.
 pub const MAX_PEER_FRAME: usize = 1 << 20;
@@ -123,6 +125,7 @@ const TR_ACKED: u8 = 22;
 const TR_ELSEWHERE: u8 = 23;
 const TR_COPYGIVENUP: u8 = 24;
 const BE_FORGET: u8 = 61;
+const BE_GIVEBACK: u8 = 62;
 
 fn tx_state(s: TxState) -> u8 {
     match s {
@@ -602,6 +605,12 @@ fn internal(w: &mut Writer, m: &Internal) {
                 write_tid(w, tid);
                 w.u64(*part);
             }
+            ToBackend::GiveBack { tid, part, drive } => {
+                w.u8(BE_GIVEBACK);
+                write_tid(w, tid);
+                w.u64(*part);
+                w.u32(*drive);
+            }
             ToBackend::Forget { tids } => {
                 w.u8(BE_FORGET);
                 tid_list(w, tids);
@@ -709,6 +718,7 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             drive: r.u32()?,
         }),
         BE_HANDEDOFF => Internal::Be(ToBackend::HandedOff { tid: read_tid(r)?, part: r.u64()? }),
+        BE_GIVEBACK => Internal::Be(ToBackend::GiveBack { tid: read_tid(r)?, part: r.u64()?, drive: r.u32()? }),
         TR_DECIDED => Internal::Tr(ToRouter::Decided {
             tid: read_tid(r)?,
             part: r.u64()?,

@@ -388,6 +388,14 @@ fn once_known_runs_pass() {
         // Two routers' inquiries each held one branch of an orphaned
         // transaction and waited for the other's (16946, two routers).
         (16946, 2, Faults::ALL),
+        // A probe that went on as new left a branch it had taken at a
+        // partition that gave its range up; active again, that partition's
+        // server held the branch for ever (23634, one router).
+        (23634, 1, Faults::ALL),
+        // A node said `Durable` for its own branch, held back while an
+        // in-doubt copy's commit was written, to the copy's router only;
+        // the branch's router and its client waited (22813, two routers).
+        (22813, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

@@ -114,9 +114,9 @@ impl Backend {
         // committed there, `resolved` says `Durable` once it is: the router
         // counts one `Durable` per node.
         if !self.copies_resolving(tid) {
-            for r in routers {
-                self.say_durable(ctx, *r, tid);
-            }
+            self.say_durable_to(ctx, tid, routers);
+        } else {
+            self.owe_durable(tid, routers);
         }
         self.replay_parked(ctx, parked);
     }
@@ -297,6 +297,36 @@ impl Backend {
         ctx.to_router(to, ToRouter::Durable { tid });
     }
 
+    /// Routers `routers` heard nothing of this node's commit of `tid`
+    /// while an in-doubt copy's commit record is on its way: whoever says
+    /// `Durable` for `tid` next says it to them too (`say_durable_to`).
+    pub(super) fn owe_durable(&mut self, tid: Tid, routers: &[NodeRef]) {
+        let owed = self.durable_owed.entry(tid).or_default();
+        for r in routers {
+            if !owed.contains(r) {
+                owed.push(*r);
+            }
+        }
+    }
+
+    /// Say `Durable` for `tid` to `routers` and to every router it was
+    /// held back from (`owe_durable`), once each.
+    pub(super) fn say_durable_to(&mut self, ctx: &mut Ctx, tid: Tid, routers: &[NodeRef]) {
+        let mut to: Vec<NodeRef> = routers.to_vec();
+        for r in self.durable_owed.remove(&tid).unwrap_or_default() {
+            if !to.contains(&r) {
+                ctx.log(format!(
+                    "{tid}: durable: told to router {} too, held back for an in-doubt copy",
+                    ctx.topo.name(r)
+                ));
+                to.push(r);
+            }
+        }
+        for r in to {
+            self.say_durable(ctx, r, tid);
+        }
+    }
+
     /// The in-doubt copy of `tid` from lost node `node`'s journal was given
     /// up with that journal: its next holder has it. If this node's own
     /// commit of `tid` is durable and no other copy is on its way, the
@@ -311,9 +341,7 @@ impl Backend {
         if own_durable && !self.copies_resolving(tid) && !self.committing_tx.contains_key(&tid) {
             let mut routers = ctx.topo.routers(facility);
             routers.sort();
-            for r in routers {
-                self.say_durable(ctx, r, tid);
-            }
+            self.say_durable_to(ctx, tid, &routers);
         }
     }
 
@@ -437,6 +465,8 @@ impl Backend {
         if mine.is_empty() && before > 0 {
             if accepted && !self.copies_resolving(tid) {
                 self.say_durable(ctx, from, tid);
+            } else if accepted {
+                self.owe_durable(tid, &[from]);
             }
             return;
         }
@@ -451,7 +481,7 @@ impl Backend {
                 // got (simulator seed 12269, two routers: accepted, never
                 // applied on the copy's key range). `resolved` says it.
                 Some(d) if d.committed && accepted && !self.copies_resolving(tid) => self.say_durable(ctx, from, tid),
-                Some(d) if d.committed && accepted => {}
+                Some(d) if d.committed && accepted => self.owe_durable(tid, &[from]),
                 Some(d) if d.committed != accepted => {
                     ctx.log(format!(
                         "router {} decided {tid} {} but it was {} here; the later decision is ignored",

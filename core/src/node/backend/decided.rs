@@ -217,6 +217,7 @@ impl Backend {
         let mut done = Vec::new();
         for tid in tids {
             self.given_up_copies.remove(&tid);
+            self.durable_owed.remove(&tid);
             if self.answerable.remove(&tid) || self.answerable_aborts.remove(&tid) {
                 done.push((tid, TxRecord::Done));
             } else if self.finishing.contains_key(&tid) && !self.adopted_tx.contains_key(&tid) {

@@ -330,6 +330,13 @@ pub struct Backend {
     /// waits on this node as their stand-in hears so before this node's
     /// `Durable` (`say_durable`); forgotten when a router forgets the tid.
     given_up_copies: Map<Tid, Vec<String>>,
+    /// Routers that told this node a commit of `tid` while an in-doubt
+    /// copy's commit was still being written (`copies_resolving`): their
+    /// `Durable` is held back until the copy's is durable, and then said
+    /// to each of them, not only to the router that decided the copy
+    /// (simulator seed 22813, two routers: the branch's router never heard
+    /// `Durable`, and its client never heard the outcome).
+    durable_owed: Map<Tid, Vec<NodeRef>>,
 }
 
 impl Backend {
@@ -384,6 +391,21 @@ impl Backend {
                 self.adopt(ctx, from, part, tid, msgs, reason)
             }
             ToBackend::HandedOff { tid, part } => self.handed_off(ctx, tid, part),
+            ToBackend::GiveBack { tid, part, drive } => {
+                if !self.owned_by(ctx, from, tid, part, Claim::Drives, drive, || ToBackend::GiveBack {
+                    tid,
+                    part,
+                    drive,
+                }) {
+                    return;
+                }
+                if self.branches.get(&(tid, part)).is_some_and(|b| b.committed.is_none()) {
+                    ctx.log(format!(
+                        "{tid}: its router places the work elsewhere: given back, its server told rescheduled"
+                    ));
+                    self.give_back(ctx, tid, part);
+                }
+            }
             ToBackend::Forget { tids } => self.forget(ctx, tids),
             ToBackend::Msg { tid, part, index, data, first, flags: fl, drive } => {
                 if !self.owned_by(ctx, from, tid, part, Claim::Drives, drive, || ToBackend::Msg {
@@ -609,10 +631,17 @@ impl Backend {
     fn reschedule_orphan(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId) {
         let Some(router) = self.branches.get(&(tid, part)).map(|b| b.router) else { return };
         ctx.log(format!("{tid}: an unvoted orphan past its grace: given back, its server told rescheduled"));
-        self.abort_branch(ctx, tid, part, Status::Dlktxres, 0);
+        self.give_back(ctx, tid, part);
         if ctx.topo.is_up(router) {
             ctx.to_router(router, ToRouter::Moved { tid, part });
         }
+    }
+
+    /// Branch `(tid, part)` is dropped with nothing decided: its server, if
+    /// it holds it, hears `RTR_STS_DLKTXRES` (roll back; the work may be
+    /// presented again, here or elsewhere).
+    fn give_back(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId) {
+        self.abort_branch(ctx, tid, part, Status::Dlktxres, 0);
         // Its records here (its messages, journaled as they came) are closed
         // when nothing else of the transaction is left here to close them
         // later; a presumed abort, which no router takes for a decision.

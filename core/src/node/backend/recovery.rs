@@ -587,7 +587,9 @@ impl Backend {
                 // journal's may still be on its way), and this node's own
                 // branches' commit too (`commit` says it otherwise).
                 if !self.copies_resolving(tid) && !self.committing_tx.contains_key(&tid) {
-                    self.say_durable(ctx, router, tid);
+                    self.say_durable_to(ctx, tid, &[router]);
+                } else {
+                    self.owe_durable(tid, &[router]);
                 }
                 if d.jid != 0 {
                     self.release_if_stranded(ctx, d.jid);

@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 use std::time::Duration;
 
 use super::Router;
-use crate::node::{ChanRef, Ctx, NodeRef, ToBackend, TxState};
+use crate::node::{ChanRef, Ctx, NodeRef, PartKey, ToBackend, ToRouter, TxState};
 use crate::status::Status;
 use crate::tid::Tid;
 
@@ -286,7 +286,33 @@ impl Router {
             self.timers.push(Reverse((at, tid)));
         }
         let fe = tx.fe;
-        for m in tx.held.take().unwrap_or_default() {
+        let held = tx.held.take().unwrap_or_default();
+        // A branch the answers named whose partition no longer gets the
+        // work (its key range is served elsewhere now, or by nobody yet)
+        // is given back first: it is this router's, and nothing would
+        // decide it. Left, it waited for an outcome for ever, and once its
+        // partition was active again its server held it, and every
+        // transaction queued behind it (simulator seed 23634, one router;
+        // 16684 and 12995 earlier). The link keeps order: a message placed
+        // at that partition later finds the branch gone and starts afresh.
+        let routes: Vec<PartKey> = held
+            .iter()
+            .filter_map(|m| match m {
+                ToRouter::Send { data, .. } => super::route(self.partitions.get(&tx.facility), data).ok(),
+                _ => None,
+            })
+            .collect();
+        // (The branch is dropped here too: a vote it gave the probe made
+        // it one of the transaction's, and a vote request to it, answered
+        // "rolled back" by a node that holds it no more, rejected the
+        // transaction.)
+        let given: Vec<PartKey> =
+            p.parts.iter().filter(|k| !routes.contains(k) && ctx.topo.is_up(k.0)).copied().collect();
+        tx.branches.retain(|b| !given.contains(&b.part));
+        for key in given {
+            ctx.to_backend(key.0, ToBackend::GiveBack { tid, part: key.1, drive: tx.drive });
+        }
+        for m in held {
             self.handle_msg(ctx, fe, m);
         }
     }

@@ -215,6 +215,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
             be(ToBackend::Adopt { part: 3, tid: t(1), msgs: vec![b(b"debit 10"), b(b"")], reason: 4, drive: 2 }),
         ),
         ("be-handed-off", be(ToBackend::HandedOff { tid: t(1), part: 2 })),
+        ("be-give-back", be(ToBackend::GiveBack { tid: t(1), part: 2, drive: 3 })),
         ("be-forget", be(ToBackend::Forget { tids: vec![t(7), t(1)] })),
         (
             "be-outcome",
@@ -301,6 +302,7 @@ fn variant(f: &PeerFrame) -> &'static str {
             ToBackend::Refused { .. } => "Be::Refused",
             ToBackend::Adopt { .. } => "Be::Adopt",
             ToBackend::HandedOff { .. } => "Be::HandedOff",
+            ToBackend::GiveBack { .. } => "Be::GiveBack",
             ToBackend::Broadcast { .. } => "Be::Broadcast",
             ToBackend::Forget { .. } => "Be::Forget",
         },
@@ -324,8 +326,8 @@ fn write_test_tid(w: &mut Writer) {
 fn samples_cover_every_kind_and_message_variant() {
     let all = samples();
     let got: BTreeSet<&str> = all.iter().map(variant).collect();
-    // 4 frame kinds without a message, 24 router, 5 frontend and 11 backend messages.
-    assert_eq!(got.len(), 4 + 24 + 5 + 11, "{got:?}");
+    // 4 frame kinds without a message, 24 router, 5 frontend and 12 backend messages.
+    assert_eq!(got.len(), 4 + 24 + 5 + 12, "{got:?}");
     // And every message tag the decoder knows (checked on the bytes).
     let tags: BTreeSet<u8> = all.iter().filter(|f| matches!(f, PeerFrame::Msg(_))).map(|f| body(f)[2]).collect();
     let known: BTreeSet<u8> = [
@@ -361,6 +363,7 @@ fn samples_cover_every_kind_and_message_variant() {
         BE_REFUSED,
         BE_ADOPT,
         BE_HANDEDOFF,
+        BE_GIVEBACK,
         TR_HANDOFF,
         TR_ADOPTED,
         TR_MOVED,
@@ -499,6 +502,7 @@ fn foreign_versions_kinds_and_tags_are_refused() {
         BE_REFUSED,
         BE_ADOPT,
         BE_HANDEDOFF,
+        BE_GIVEBACK,
         TR_HANDOFF,
         TR_ADOPTED,
         TR_MOVED,
