@@ -75,6 +75,10 @@ pub(crate) struct Branch {
     /// The latest drive of the transaction whose router owned the branch
     /// (`ToRouter::Start::drive`): a later one takes it over (`owned_by`).
     pub(super) drive: u32,
+    /// The journal whose recovered commit it was claimed from (0: this
+    /// node's own, or a live branch): letting a read journal go drops
+    /// only that journal's branches (`release_if_stranded`).
+    pub(super) journal: u32,
 }
 
 impl Branch {
@@ -110,6 +114,7 @@ impl Branch {
             orphaned: None,
             aside: false,
             drive: 0,
+            journal: 0,
         }
     }
 }

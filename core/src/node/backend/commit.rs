@@ -41,6 +41,10 @@ pub(crate) struct Finishing {
     pub(crate) unacked: usize,
     /// Recovered messages not yet claimed by any partition.
     pub(super) unclaimed: usize,
+    /// This node's own journal holds a commit of it (besides, or instead
+    /// of, journals read here): its `Applied`/`Done` goes there too, and
+    /// letting a read journal go drops only that journal's share.
+    pub(crate) own: bool,
 }
 
 /// How long a commit record refused by a full journal waits before it is
@@ -97,7 +101,9 @@ impl Backend {
         for part in aside {
             self.aside_decided(ctx, tid, part, true);
         }
-        self.finishing.entry(tid).or_default().unacked += n;
+        let f = self.finishing.entry(tid).or_default();
+        f.unacked += n;
+        f.own = true;
         // A branch of a partition that gave its range up (its last server
         // left and a standby took the grant) goes to the range's next
         // active partition: a standby presents nothing, even to a server
@@ -363,8 +369,10 @@ impl Backend {
     pub(crate) fn maybe_done(&mut self, ctx: &mut Ctx, tid: Tid) {
         let Some(f) = self.finishing.get(&tid) else { return };
         if f.unacked == 0 && f.unclaimed == 0 {
+            let own = f.own;
             self.finishing.remove(&tid);
-            if let Some(jids) = self.adopted_tx.remove(&tid) {
+            let jids = self.adopted_tx.remove(&tid);
+            if let Some(jids) = &jids {
                 // A taken-over transaction ends in its own journal; the
                 // journal is let go once the last one has. With peers, it
                 // ends answerable there (`Applied`), as its node would have
@@ -379,9 +387,12 @@ impl Backend {
                 // a journal taken over means other nodes, whether or not a
                 // link is up yet (the reader there had none).
                 for jid in jids {
-                    ctx.journal_to(jid, vec![(tid, TxRecord::Applied)]);
-                    self.adopted_closed(ctx, jid);
+                    ctx.journal_to(*jid, vec![(tid, TxRecord::Applied)]);
+                    self.adopted_closed(ctx, *jid);
                 }
+            }
+            if jids.is_some() && !own {
+                // Nothing of it in this node's own journal.
             } else if self.journal && self.keep_decided && !self.forget_early.remove(&tid) {
                 // A router on another node may still ask about it (a
                 // re-drive, a participant in doubt): the commit stays in
@@ -391,9 +402,10 @@ impl Backend {
             } else if self.journal {
                 ctx.journal(vec![(tid, TxRecord::Done)], false, None);
             }
-        } else if f.unacked == 0 {
-            // What was presented here of a taken-over transaction is done;
-            // the rest is for ranges this node does not serve.
+        } else {
+            // What was presented here of a taken-over transaction may be
+            // done, the rest for ranges this node does not serve (or this
+            // node's own share, which does not hold the read journal).
             for jid in self.adopted_tx.get(&tid).cloned().unwrap_or_default() {
                 self.release_if_stranded(ctx, jid);
             }

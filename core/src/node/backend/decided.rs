@@ -220,7 +220,7 @@ impl Backend {
             self.durable_owed.remove(&tid);
             if self.answerable.remove(&tid) || self.answerable_aborts.remove(&tid) {
                 done.push((tid, TxRecord::Done));
-            } else if self.finishing.contains_key(&tid) && !self.adopted_tx.contains_key(&tid) {
+            } else if self.finishing.get(&tid).is_some_and(|f| f.own) {
                 self.forget_early.insert(tid);
             }
         }

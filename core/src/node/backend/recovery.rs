@@ -52,6 +52,8 @@ pub(super) fn log_malformed(ctx: &mut Ctx, jid: u32, scan: &Scan) {
 /// A committed transaction found in the journal at start-up whose messages
 /// still wait for a partition to claim them.
 pub(super) struct RecoveredTx {
+    /// The journal it was read from (0: this node's own).
+    pub(super) jid: u32,
     pub(super) tid: Tid,
     /// `None` once claimed by a partition.
     pub(super) msgs: Vec<Option<Bytes>>,
@@ -83,9 +85,10 @@ impl Backend {
         self.exceptions.extend(scan.set_aside.into_iter().map(|t| Exception::recovered(0, t)));
         let n = scan.replay.len();
         for ReplayTx { tid, facility: fac, msgs, hand_on, reason, .. } in scan.replay {
-            self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: msgs.len() });
+            self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: msgs.len(), own: true });
             self.hand_on(ctx, tid, &fac, hand_on, reason);
             self.recovered.entry(fac).or_default().push(RecoveredTx {
+                jid: 0,
                 tid,
                 msgs: msgs.into_iter().map(Some).collect(),
                 reason,
@@ -168,8 +171,14 @@ impl Backend {
         // (simulator seed 7886: held so, the journal's owner could never
         // start again and the range never applied the commit).
         let active = |b: &Backend, part: &PartId| b.parts.get(part).is_some_and(|p| p.holds_grant());
+        // Only this journal's branches count (and are let go below): a
+        // branch of this node's own commit of the tid is no work of the
+        // journal's (simulator seed 23099: this node's own share, waiting
+        // for its partition's grant, was dropped with the read journal and
+        // its range never applied it).
         let busy = |b: &Backend, tid: &Tid| {
-            b.branches.keys().any(|(t, p)| t == tid && active(b, p)) || b.handing_off.keys().any(|(t, _)| t == tid)
+            b.branches.iter().any(|((t, p), br)| t == tid && br.journal == jid && active(b, p))
+                || b.handing_off.keys().any(|(t, _)| t == tid)
         };
         if open.is_empty() || open.iter().any(|t| busy(self, t)) {
             return;
@@ -180,6 +189,7 @@ impl Backend {
              not serve: let go, for {node} to hand them on when it starts again",
             open.len()
         ));
+        let mut own_left = Vec::new();
         for tid in &open {
             if let Some(js) = self.adopted_tx.get_mut(tid) {
                 js.retain(|j| *j != jid);
@@ -189,20 +199,47 @@ impl Backend {
                 }
             }
             self.adopted_tx.remove(tid);
-            self.finishing.remove(tid);
-            let held: Vec<(Tid, PartId)> = self.branches.keys().filter(|(t, _)| t == tid).copied().collect();
+            let held: Vec<(Tid, PartId)> =
+                self.branches.iter().filter(|((t, _), b)| t == tid && b.journal == jid).map(|(k, _)| *k).collect();
+            let dropped = held.len();
             for key in held {
                 self.branches.remove(&key);
                 if let Some(p) = self.parts.get_mut(&key.1) {
                     p.waiting.retain(|t| t != tid);
                 }
             }
+            let own = self.finishing.get(tid).is_some_and(|f| f.own);
+            if own {
+                // This node's own share of it stays, and finishes it (in
+                // its own journal) once the rest of the share is applied.
+                let unclaimed: usize = self
+                    .recovered
+                    .values()
+                    .flatten()
+                    .filter(|r| r.tid == *tid && r.jid == jid)
+                    .map(|r| r.msgs.iter().filter(|m| m.is_some()).count())
+                    .sum();
+                ctx.log(format!(
+                    "{tid}: the journal of {node} let go; this node's own commit of it stays ({dropped} branch(es) \
+                     and {unclaimed} message(s) of that journal dropped)"
+                ));
+                if let Some(f) = self.finishing.get_mut(tid) {
+                    f.unacked = f.unacked.saturating_sub(dropped);
+                    f.unclaimed = f.unclaimed.saturating_sub(unclaimed);
+                }
+                own_left.push(*tid);
+            } else {
+                self.finishing.remove(tid);
+            }
         }
         for list in self.recovered.values_mut() {
-            list.retain(|r| !open.contains(&r.tid));
+            list.retain(|r| r.jid != jid || !open.contains(&r.tid));
         }
         self.adopted_open.remove(&jid);
         self.release_adopted(ctx, jid);
+        for tid in own_left {
+            self.maybe_done(ctx, tid);
+        }
     }
 
     /// Take in a lost node's journal: undecided transactions are rolled
@@ -235,9 +272,16 @@ impl Backend {
             // journal for the node, which hands them on when it starts
             // again (`release_if_stranded`).
             msgs.extend(hand_on);
-            self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: msgs.len() });
-            self.adopted_tx.insert(tid, vec![jid]);
+            // Added to what is here of it already (this node's own commit
+            // of it, or another read journal's): replaced, that share was
+            // let go with this journal (simulator seed 23099).
+            self.finishing.entry(tid).or_default().unclaimed += msgs.len();
+            let js = self.adopted_tx.entry(tid).or_default();
+            if !js.contains(&jid) {
+                js.push(jid);
+            }
             self.recovered.entry(fac).or_default().push(RecoveredTx {
+                jid,
                 tid,
                 msgs: msgs.into_iter().map(Some).collect(),
                 reason,
@@ -281,6 +325,7 @@ impl Backend {
                 f.unacked += 1;
             }
             let mut b = Branch::new(mine, LOCAL);
+            b.journal = rtx.jid;
             b.uncertain = true;
             b.committed = Some((Status::Ok, rtx.reason));
             self.branches.insert((rtx.tid, part), b);
@@ -317,8 +362,9 @@ impl Backend {
             }
         };
         let e = self.exceptions.remove(at);
-        self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: msgs.len() });
+        self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: msgs.len(), own: true });
         self.recovered.entry(e.facility.clone()).or_default().push(RecoveredTx {
+            jid: 0,
             tid,
             msgs: msgs.into_iter().map(Some).collect(),
             reason,
@@ -410,7 +456,7 @@ impl Backend {
         self.stale_answers.retain(|tid, _| in_doubt.contains_key(tid));
         let mine: Vec<Tid> = self.adopted_tx.iter().filter(|(_, js)| js.contains(&jid)).map(|(t, _)| *t).collect();
         for list in self.recovered.values_mut() {
-            list.retain(|r| !mine.contains(&r.tid) || self.branches.keys().any(|(t, _)| *t == r.tid));
+            list.retain(|r| r.jid != jid || !mine.contains(&r.tid) || self.branches.keys().any(|(t, _)| *t == r.tid));
         }
         self.adopted_open.remove(&jid);
         self.release_adopted(ctx, jid);
@@ -568,7 +614,9 @@ impl Backend {
                 self.remember(tid, true, Status::Ok, reason);
                 // Another journal's copy of the tid may be committed here
                 // too: the counts add up.
-                self.finishing.entry(tid).or_default().unclaimed += d.msgs.len();
+                let f = self.finishing.entry(tid).or_default();
+                f.unclaimed += d.msgs.len();
+                f.own |= d.jid == 0;
                 if d.jid != 0 {
                     // Still counted open in its journal (`keep_in_doubt`).
                     let js = self.adopted_tx.entry(tid).or_default();
@@ -578,6 +626,7 @@ impl Backend {
                     self.read_committed.entry(d.jid).or_default().push(tid);
                 }
                 self.recovered.entry(d.facility.clone()).or_default().push(RecoveredTx {
+                    jid: d.jid,
                     tid,
                     msgs: d.msgs.into_iter().map(Some).collect(),
                     reason,

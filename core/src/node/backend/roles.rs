@@ -787,8 +787,11 @@ impl Backend {
 
     fn adopted(&mut self, ctx: &mut Ctx, a: Adopting) {
         self.remember(a.tid, true, Status::Ok, a.reason);
-        self.finishing.entry(a.tid).or_default().unclaimed += a.msgs.len();
+        let f = self.finishing.entry(a.tid).or_default();
+        f.unclaimed += a.msgs.len();
+        f.own = true;
         self.recovered.entry(a.facility.clone()).or_default().push(super::RecoveredTx {
+            jid: 0,
             tid: a.tid,
             msgs: a.msgs.into_iter().map(Some).collect(),
             reason: a.reason,
