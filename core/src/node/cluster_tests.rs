@@ -5011,3 +5011,42 @@ fn a_durable_held_for_an_in_doubt_copy_reaches_every_router_that_committed() {
         "tr1 hears be's Durable: {to_tr1:?}"
     );
 }
+
+/// Simulator seed 26735 (two routers: a disagreement). tr1 committed t1's
+/// drive 0, durable nowhere (its outcome to be was lost). The frontend
+/// drove t1 through tr2 (drive 1) and then, tr2 lost, through tr1 again
+/// (drive 2). tr1 re-attached the client to its old commit; drives between
+/// went through another router, which may have decided t1 otherwise (in
+/// the seed it committed it afresh, and tr1's commit, refused by a node
+/// holding the later drive's promise, was told to the client as
+/// "rejected"). Now tr1 drops that commit and probes afresh, as it does
+/// for an undecided copy (seed 12003).
+#[test]
+fn a_router_driven_again_after_another_routers_drive_drops_its_unheard_commit_and_probes() {
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "debit") });
+    let (now, accept) = (c.now, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.node(BE).handle_request(now, SERVER, accept);
+    c.collect();
+    c.pump_only(BE, TR1);
+    let lost = c.take_wire(TR1, BE);
+    assert!(lost.iter().any(|m| matches!(m, Internal::Be(ToBackend::Outcome { accepted: true, .. }))), "{lost:?}");
+    // The frontend leaves tr1: drive 1 goes through tr2, whose questions
+    // are lost, and tr2 dies.
+    let now = c.now;
+    c.node(FE).link_down(now, peer_ref(TR1));
+    c.pump_only(FE, TR2);
+    c.take_wire(TR2, BE);
+    c.take_wire(TR2, BE2);
+    c.kill(TR2);
+    // Back to tr1: drive 2. tr1 asks every backend before anything else
+    // (be promises drive 2, and answers once that is written).
+    c.relink(FE, TR1);
+    c.sync();
+    c.sync();
+    let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    assert_eq!(heard, vec![MsgType::Accepted]);
+    let s: Vec<MsgType> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    assert_eq!(s.iter().filter(|t| **t == MsgType::Accepted).count(), 1, "{s:?}");
+}

@@ -401,6 +401,12 @@ fn once_known_runs_pass() {
         // range never applied it (23099, one router; traced and fixed by a
         // helper session).
         (23099, 1, Faults::ALL),
+        // A router re-attached a client that came back with drives between
+        // to its own commit, durable nowhere; a node holding the later
+        // drive's promise refused it and the client heard "rejected" of a
+        // transaction the drive between had committed (26735, two routers;
+        // traced and fixed by a helper session).
+        (26735, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

@@ -361,6 +361,28 @@ impl Router {
         drive: u32,
     ) {
         let redrive = drive > 0;
+        if redrive
+            && self.committing.get(&tid).is_some_and(|c| c.drive + 1 < drive && c.durable == 0 && c.adopting == 0)
+        {
+            // Decided here, durable nowhere yet, and driven again with
+            // drives between (they went through another router, which may
+            // have decided it otherwise, or committed it afresh). Kept and
+            // re-attached, the client waited on a commit that a backend
+            // holding the later drive's promise refuses (`CommitFailed`
+            // after `DrivenElsewhere`), and heard "rejected" of a
+            // transaction the intermediate drive committed (simulator seed
+            // 26735, two routers: a disagreement). The commit is dropped
+            // with its memory, as a restart would drop it
+            // (`commit_superseded`), and the transaction probed afresh: a
+            // backend that made this commit durable answers "committed".
+            let decided_on = self.committing.remove(&tid).map_or(0, |c| c.drive);
+            self.decided.remove(&tid);
+            ctx.log(format!(
+                "{tid}: committed here under drive {decided_on}, durable nowhere, and driven again here under drive \
+                 {drive} after another router's drives: dropped, probed afresh"
+            ));
+            return self.probe(ctx, tid, facility, client, from, timeout_ms, drive);
+        }
         if let (true, Some(c)) = (redrive, self.committing.get_mut(&tid)) {
             // Decided here, committed, waiting for its backends:
             // the client hears it over its new link.
