@@ -193,7 +193,12 @@ impl Cluster {
                                 a.activate(&range, epoch).expect("marked");
                             }
                         }
-                        Output::Log(_) => {}
+                        Output::Log(l) => {
+                            // TRACE_LOG=1 prints the nodes' log lines (for a failing test).
+                            if std::env::var_os("TRACE_LOG").is_some() {
+                                eprintln!("LOG {i}: {l}")
+                            }
+                        }
                     }
                 }
             }
