@@ -5055,3 +5055,36 @@ fn a_router_driven_again_after_another_routers_drive_drops_its_unheard_commit_an
     let s: Vec<MsgType> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
     assert_eq!(s.iter().filter(|t| **t == MsgType::Accepted).count(), 1, "{s:?}");
 }
+
+/// A branch set aside by the retry limit, undecided, that its router gives
+/// back (`GiveBack`: a probe going on as new places its work elsewhere) is
+/// settled as a rejected branch is: its exception is decided "not
+/// committed", not left undecided for ever.
+#[test]
+fn a_branch_set_aside_and_given_back_settles_its_exception() {
+    let mut c = ready();
+    c.two_servers_retry_limit_one();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    let s = c.take(BE, SERVER);
+    let chan = s[0].0;
+    // The vote is lost with tr1's link; the server dies: set aside.
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan, tid, reason: 0, flags: 0, implicit: false });
+    c.collect();
+    c.take_wire(BE, TR1);
+    c.node(BE).handle_request(now, SERVER, Request::Close { chan });
+    c.collect();
+    c.take_wire(BE, TR1);
+    let e = c.node(BE).be.exceptions.clone();
+    assert_eq!((e.len(), e[0].committed, e[0].undecided), (1, false, true));
+    // Its router gives it back.
+    let part = c.node(BE).show_partitions().0[0].id;
+    let now = c.now;
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(ToBackend::GiveBack { tid, part, drive: 0 }));
+    c.collect();
+    let e = c.node(BE).be.exceptions.clone();
+    assert_eq!((e.len(), e[0].committed, e[0].undecided), (1, false, false));
+    assert_eq!(c.exception_records(BE, tid), vec![false]);
+    assert!(c.node(BE).be.branches.keys().all(|(t, _)| *t != tid));
+}

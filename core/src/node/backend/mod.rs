@@ -641,6 +641,13 @@ impl Backend {
     /// it holds it, hears `RTR_STS_DLKTXRES` (roll back; the work may be
     /// presented again, here or elsewhere).
     fn give_back(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId) {
+        if self.branches.get(&(tid, part)).is_some_and(|b| b.aside) {
+            // Set aside by the retry limit, undecided: it is not committed
+            // here (its work goes elsewhere), so its exception is settled
+            // as a rejected branch's is (`reject_branches`), not left
+            // undecided for ever.
+            self.aside_decided(ctx, tid, part, false);
+        }
         self.abort_branch(ctx, tid, part, Status::Dlktxres, 0);
         // Its records here (its messages, journaled as they came) are closed
         // when nothing else of the transaction is left here to close them
