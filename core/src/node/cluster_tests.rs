@@ -4915,6 +4915,20 @@ fn two_routers_asking_about_one_orphan_do_not_wait_for_each_other() {
     assert_eq!((c.node(TR1).tr.inquiring(), c.node(TR2).tr.inquiring()), (0, 0), "both inquiries ended");
 }
 
+impl Cluster {
+    /// A new transaction of one message (key 5, be's range), which the
+    /// client accepts with it; be's server votes yes, and the vote is on
+    /// the wire to tr1, not carried yet.
+    fn voted_at_be_uncarried(&mut self) -> Tid {
+        let t1 = self.tid();
+        self.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "debit") });
+        let (now, accept) = (self.now, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+        self.node(BE).handle_request(now, SERVER, accept);
+        self.collect();
+        t1
+    }
+}
+
 /// Simulator seed 23634 (one router: no outcome). t1's branch on be (the
 /// lower range) voted, and its server died: the vote was withdrawn, the
 /// branch left waiting for a server. With no server left, be gave the range
@@ -4930,11 +4944,7 @@ fn a_probe_going_on_as_new_gives_back_a_branch_whose_range_moved() {
     let mut c = ready();
     c.open_standby(0, false);
     c.take(BE2, SERVER);
-    let t1 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "debit") });
-    let (now, accept) = (c.now, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
-    c.node(BE).handle_request(now, SERVER, accept);
-    c.collect();
+    let t1 = c.voted_at_be_uncarried();
     assert!(!c.take_wire(BE, TR1).is_empty(), "the vote is lost");
     // tr1 dies (the frontend, cut off from tr2, waits), and be's server dies
     // holding t1: the vote is withdrawn; be gives the range up and be2
@@ -5029,11 +5039,7 @@ fn a_durable_held_for_an_in_doubt_copy_reaches_every_router_that_committed() {
 #[test]
 fn a_router_driven_again_after_another_routers_drive_drops_its_unheard_commit_and_probes() {
     let mut c = ready();
-    let t1 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "debit") });
-    let (now, accept) = (c.now, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
-    c.node(BE).handle_request(now, SERVER, accept);
-    c.collect();
+    let t1 = c.voted_at_be_uncarried();
     c.pump_only(BE, TR1);
     let lost = c.take_wire(TR1, BE);
     assert!(lost.iter().any(|m| matches!(m, Internal::Be(ToBackend::Outcome { accepted: true, .. }))), "{lost:?}");

@@ -391,16 +391,18 @@ impl Backend {
                     self.adopted_closed(ctx, *jid);
                 }
             }
-            if jids.is_some() && !own {
-                // Nothing of it in this node's own journal.
-            } else if self.journal && self.keep_decided && !self.forget_early.remove(&tid) {
-                // A router on another node may still ask about it (a
-                // re-drive, a participant in doubt): the commit stays in
-                // the journal, not replayed, until a router forgets it.
-                ctx.journal(vec![(tid, TxRecord::Applied)], false, None);
-                self.answerable.insert(tid);
-            } else if self.journal {
-                ctx.journal(vec![(tid, TxRecord::Done)], false, None);
+            // This node's own journal ends it too, unless it came only
+            // from journals read here.
+            if self.journal && (jids.is_none() || own) {
+                if self.keep_decided && !self.forget_early.remove(&tid) {
+                    // A router on another node may still ask about it (a
+                    // re-drive, a participant in doubt): the commit stays in
+                    // the journal, not replayed, until a router forgets it.
+                    ctx.journal(vec![(tid, TxRecord::Applied)], false, None);
+                    self.answerable.insert(tid);
+                } else {
+                    ctx.journal(vec![(tid, TxRecord::Done)], false, None);
+                }
             }
         } else {
             // What was presented here of a taken-over transaction may be

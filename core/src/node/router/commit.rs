@@ -807,18 +807,20 @@ impl Router {
             .get(&tid)
             .is_some_and(|c| c.durable == 0 && c.adopting == 0 && !c.redriven_here && c.pending.contains(&from));
         if drop {
-            self.committing.remove(&tid);
-            // Remembered as committed when decided (`finish`): forgotten
-            // too, or this router would answer a question about it from
-            // that memory.
-            self.decided.remove(&tid);
-            ctx.log(format!(
-                "{tid}: committed here, durable nowhere, and backend {} has promised a later drive of it: dropped, \
-                 the later drive decides",
-                ctx.topo.name(from)
-            ));
+            let why = format!("backend {} has promised a later drive of it", ctx.topo.name(from));
+            self.drop_unheard_commit(ctx, tid, &why);
         }
         drop
+    }
+
+    /// This router's commit of `tid`, durable nowhere, is dropped (`why`):
+    /// a later drive decides the transaction.
+    pub(super) fn drop_unheard_commit(&mut self, ctx: &mut Ctx, tid: Tid, why: &str) {
+        let Some(c) = self.committing.remove(&tid) else { return };
+        // Remembered as committed when decided (`finish`): forgotten too,
+        // or this router would answer a question about it from that memory.
+        self.decided.remove(&tid);
+        ctx.log(format!("{tid}: committed here under drive {}, durable nowhere, and {why}: dropped", c.drive));
     }
 
     /// Partition `key` made a hand-off of `tid` durable.

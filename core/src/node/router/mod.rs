@@ -375,12 +375,8 @@ impl Router {
             // with its memory, as a restart would drop it
             // (`commit_superseded`), and the transaction probed afresh: a
             // backend that made this commit durable answers "committed".
-            let decided_on = self.committing.remove(&tid).map_or(0, |c| c.drive);
-            self.decided.remove(&tid);
-            ctx.log(format!(
-                "{tid}: committed here under drive {decided_on}, durable nowhere, and driven again here under drive \
-                 {drive} after another router's drives: dropped, probed afresh"
-            ));
+            let why = format!("driven again here under drive {drive} after another router's drives (probed afresh)");
+            self.drop_unheard_commit(ctx, tid, &why);
             return self.probe(ctx, tid, facility, client, from, timeout_ms, drive);
         }
         if let (true, Some(c)) = (redrive, self.committing.get_mut(&tid)) {
