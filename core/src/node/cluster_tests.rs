@@ -3222,6 +3222,53 @@ fn an_earlier_drive_never_takes_a_branch_back_from_a_later_one() {
     assert!(!to_tr1.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Vote { .. }))), "{to_tr1:?}");
 }
 
+/// Simulator seed 33216 (two routers): tr1 committed drive 0 of a
+/// transaction while tr2's probe of drive 1 took its branch; the commit
+/// (durable nowhere, dropped by tr1 on `DrivenElsewhere`) waited on the
+/// branch at be. The frontend then drove the transaction again through tr1
+/// (drive 2), whose probe took the branch back. When tr1's link to be went,
+/// the waiting drive-0 outcome came back, and be took it as its owner's:
+/// it committed the branch on a decision its router had dropped (drive 2
+/// then heard "committed", and work it had moved to another range was never
+/// presented). A request of an earlier drive than the branch's waits, from
+/// the branch's owner too.
+#[test]
+fn an_earlier_drives_outcome_is_not_taken_after_its_router_took_the_branch_back_under_a_later_drive() {
+    let mut c = ready();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    // The frontend gives tr1 up and drives the transaction again through
+    // tr2 (drive 1), which takes the branch once be's promise is durable.
+    let now = c.now;
+    c.node(FE).link_down(now, peer_ref(TR1));
+    c.pump();
+    c.sync();
+    let input = |c: &mut Cluster, m: ToBackend| {
+        let now = c.now;
+        c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(m));
+        c.pump();
+        c.sync();
+    };
+    // tr1's commit of drive 0 reaches be: the branch is tr2's (drive 1),
+    // so it waits there.
+    input(&mut c, ToBackend::Outcome { tid, parts: vec![1], accepted: true, status: Status::Ok, reason: 0, drive: 0 });
+    // The frontend drives it again through tr1 (drive 2): its probe takes
+    // the branch back, and the server votes yes, for drive 2.
+    input(&mut c, ToBackend::Inquire { tid, facility: "F".into(), drive: 2 });
+    c.server_accept(1, tid);
+    c.sync();
+    // tr1's link to be goes before drive 2 is decided.
+    c.cut(TR1, BE);
+    c.sync();
+    let s = c.take(BE, SERVER);
+    assert!(!s.iter().any(|x| x.1 == MsgType::Accepted), "drive 0's dropped commit was not applied: {s:?}");
+    assert!(
+        !c.journals[BE].iter().any(|r| r.tid == tid && r.kind == crate::journal::RecordKind::Commit),
+        "no commit record at be"
+    );
+}
+
 impl Cluster {
     /// be dies (kill -9); tr1 has not noticed yet (its link's inactivity
     /// timer has not run out), every other node has: be2 may take be's
@@ -5093,4 +5140,50 @@ fn a_branch_set_aside_and_given_back_settles_its_exception() {
     assert_eq!((e.len(), e[0].committed, e[0].undecided), (1, false, false));
     assert_eq!(c.exception_records(BE, tid), vec![false]);
     assert!(c.node(BE).be.branches.keys().all(|(t, _)| *t != tid));
+}
+
+/// Simulator seed 33281 (two routers): a router lost its link to a backend
+/// (the backend lived on), dropped that node's branch of an accepted
+/// transaction (its messages were to go to the key range's next
+/// partition), found no partition left for the range and rejected it. The
+/// rejection reached the other backend and the client, not the cut-off
+/// node, whose branch had voted yes durably. Linked again, that node asked
+/// the router; the router did not answer from its memory of its own
+/// rejection and asked every backend node instead, waiting for ever for
+/// one that never came back. The branch held its server, and every
+/// transaction queued behind it waited too. The router now answers its own
+/// rejection, naming its drive.
+#[test]
+fn an_in_doubt_branch_its_router_rejected_while_cut_off_hears_the_rejection_when_it_asks() {
+    let mut c = ready();
+    c.open_upper_be2();
+    c.kill(TR2);
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.server_accept(1, tid);
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    c.take(BE, SERVER);
+    c.take(BE2, SERVER);
+    // Both votes are durable; be's is lost with its link to tr1 (be lives on).
+    c.sync_unpumped();
+    c.collect();
+    assert!(!c.take_wire(BE, TR1).is_empty(), "be's vote");
+    c.cut(TR1, BE);
+    c.sync();
+    // tr1 rejected (no partition left for be's range): be2 and the client heard.
+    let f = c.take(FE, CLIENT);
+    assert!(f.iter().any(|x| x.1 == MsgType::Rejected && x.2 == Some(tid)), "{f:?}");
+    let s2 = c.take(BE2, SERVER);
+    assert!(s2.iter().any(|x| x.1 == MsgType::Rejected && x.2 == Some(tid)), "{s2:?}");
+    c.flush_batches();
+    // be2 is lost for good (nobody reads its journal); be links to tr1 again.
+    c.kill(BE2);
+    c.relink(TR1, BE);
+    assert!(c.take(BE, SERVER).is_empty(), "be's branch is in doubt, its server held");
+    // After its grace be asks tr1, which rejected it: be rolls back.
+    c.advance(BE, backend::ORPHAN_GRACE + Duration::from_millis(1));
+    c.sync();
+    let s = c.take(BE, SERVER);
+    assert!(s.iter().any(|x| x.1 == MsgType::Rejected && x.2 == Some(tid)), "be's server hears the rejection: {s:?}");
 }

@@ -236,7 +236,10 @@
 //! were 23634, 22813 and 23099, found in fresh ranges 22000..27999 and
 //! fixed, and 26735 (two routers: a router re-attached a client that came
 //! back with drives between to its commit, durable nowhere; it now drops
-//! it and probes afresh).)
+//! it and probes afresh).) (2026-12-06, fourth session: 33216 and 33281,
+//! two routers, found in fresh range 33000..33999 and fixed: an owner's
+//! request of an earlier drive than the branch's waits, and a router
+//! answers a node's question from its own rejection, naming its drive.)
 
 use super::{Faults, SimConfig, ViolationKind};
 

@@ -407,6 +407,20 @@ fn once_known_runs_pass() {
         // transaction the drive between had committed (26735, two routers;
         // traced and fixed by a helper session).
         (26735, 2, Faults::ALL),
+        // A router's drive-0 commit, dropped once a later drive took its
+        // branch, waited on the branch; the same router took the branch
+        // back under drive 2, and when its link went the waiting commit
+        // was taken as the owner's: committed on a decision nobody held,
+        // and the range the drive had moved the work to answered
+        // "decided" and never applied it (33216, two routers; traced and
+        // fixed by a helper session).
+        (33216, 2, Faults::ALL),
+        // A router rejected a transaction while cut off from a node in
+        // doubt of it, and did not answer that node's question from its
+        // own rejection: its inquiry waited for ever for a node that could
+        // not come back, and the in-doubt branch held its server (33281,
+        // two routers; traced and fixed by a helper session).
+        (33281, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

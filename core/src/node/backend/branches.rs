@@ -193,6 +193,26 @@ impl Backend {
         let Some(b) = self.branches.get_mut(&(tid, part)) else { return true };
         let drives = claim == Claim::Drives;
         let drive = (drive != NO_DRIVE).then_some(drive);
+        let earlier = drive.is_some_and(|d| d < b.drive);
+        if b.router == from && earlier && b.committed.is_none() {
+            // Its owner's own request of an earlier drive than the one it
+            // took the branch with: sent before that (a link delivers in
+            // order), it waited here on the branch while another drive's
+            // router held it, and comes back now (replayed when an owner
+            // went or decided). Its drive is over: this router took the
+            // branch back under a later drive, and the earlier drive's
+            // decision was dropped (`Router::commit_superseded`). It waits
+            // again, as an earlier drive's request from any router does.
+            // Taken as the owner's, a commit of drive 0, dropped by its
+            // router on `DrivenElsewhere`, committed the branch when the
+            // router's link went, after the same router's drive 2 had
+            // taken the branch back; drive 2 then heard "committed" and
+            // committed the rest, and the work it had moved to another
+            // range's partition was answered "decided" there and never
+            // presented (simulator seed 33216, two routers).
+            b.parked.push((from, park()));
+            return false;
+        }
         if b.router == from {
             // An owner that asks about its own branch forgot the
             // transaction (a router asks only about a tid it neither drives
@@ -207,7 +227,6 @@ impl Backend {
             return true;
         }
         let later = drive.is_some_and(|d| d > b.drive);
-        let earlier = drive.is_some_and(|d| d < b.drive);
         let owner_up = ctx.topo.is_up(b.router);
         // A request that takes the branch from a linked owner that only
         // asked about it: a drive, or an earlier-named asker.

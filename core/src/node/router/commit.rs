@@ -135,7 +135,7 @@ impl Router {
 
     pub(super) fn finish(&mut self, ctx: &mut Ctx, tid: Tid, accepted: bool, status: Status, reason: u32) {
         let Some(tx) = self.txs.remove(&tid) else { return };
-        self.remember(ctx, tid, accepted, status, reason);
+        self.remember(ctx, tid, accepted, status, reason, tx.drive);
         // One outcome per backend node, naming its branches.
         let mut by_node: Vec<(NodeRef, Vec<PartId>)> = Vec::new();
         for b in &tx.branches {
@@ -299,7 +299,7 @@ impl Router {
         };
         // The commit failed everywhere: nothing of it is anywhere, and that
         // is how it ended.
-        self.remember(ctx, tid, accepted, status, reason);
+        self.remember(ctx, tid, accepted, status, reason, crate::node::NO_DRIVE);
         if accepted && c.failed.is_none() {
             // Durable everywhere (the last of it adopted by a partition
             // that took a lost node's range). A participant that failed

@@ -108,10 +108,36 @@ impl Router {
         }
         // Committed here: the asker hears so (a rejection is asked about:
         // see `decided`).
-        if let Some(&(true, status, reason)) = self.decided.get(&tid) {
+        if let Some(&(true, status, reason, _)) = self.decided.get(&tid) {
             let outcome =
                 ToBackend::Outcome { tid, parts: Vec::new(), accepted: true, status, reason, drive: NO_DRIVE };
             return ctx.to_backend(from, outcome);
+        }
+        // Rejected here by the router of drive `drive` (this one): the asker
+        // hears that rejection naming the drive, as the outcome a router
+        // tells the nodes that asked while it decided names it (`finish`).
+        // A node that has seen a later drive does not take it (the
+        // frontend left this router, and that drive's router decides), and
+        // a later drive's router commits only on answers every node gave
+        // after it saw that drive; one that has not takes the rejection,
+        // which any later drive's probe then hears from it. The asker held
+        // a branch this router dropped when its link went (its messages
+        // were to go to the range's next partition), so the rejection
+        // never reached it; asked about instead, the inquiry waited for
+        // every node of the facility, for ever when one could not come back
+        // (simulator seed 33281, two routers: the asker's in-doubt
+        // branches held both its servers of a range, and every transaction
+        // queued behind them waited with them).
+        if let Some(&(false, status, reason, drive)) = self.decided.get(&tid) {
+            if drive != NO_DRIVE {
+                let outcome = ToBackend::Outcome { tid, parts: Vec::new(), accepted: false, status, reason, drive };
+                ctx.to_backend(from, outcome);
+                // It keeps the rejection answerable until the client's
+                // frontend has it (or at once forgets it, when it had).
+                let name = ctx.topo.name(from).to_string();
+                self.add_holder(ctx, tid, &name);
+                return;
+            }
         }
         // Every backend node of the facility: "nobody committed it"
         // may be concluded only when each has answered.
@@ -192,7 +218,7 @@ impl Router {
         // hears the same (seed 7248: rolled back here, then started afresh
         // by a re-drive once the backends' records of the rollback had
         // been recycled, and committed: two outcomes for one tid).
-        self.remember(ctx, tid, commit, status, 0);
+        self.remember(ctx, tid, commit, status, 0, NO_DRIVE);
         if self.txs.contains_key(&tid) {
             // Driven here again meanwhile: its branches are these.
             self.finish(ctx, tid, commit, status, 0);

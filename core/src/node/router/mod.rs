@@ -146,10 +146,13 @@ pub struct Router {
     /// of it that asks, hears so at once: once the commit settled here the
     /// router forgot it, and an inquiry could conclude "nobody committed
     /// it" from backends that had forgotten it too (simulator seed 165).
-    /// A rejection is not answered from here: it may never have reached
-    /// anyone, while the frontend drove the transaction through another
-    /// router that committed it (seed 5499); those are asked about.
-    decided: Map<Tid, (bool, Status, u32)>,
+    /// A rejection is answered from here only naming the drive this
+    /// router decided it on (the fourth field; `NO_DRIVE` for one found by
+    /// asking, which is asked about again): it may never have reached
+    /// anyone while the frontend drove the transaction through another
+    /// router that committed it (seed 5499), and a node that has seen
+    /// that later drive does not take it (`Router::inquire`).
+    decided: Map<Tid, (bool, Status, u32, u32)>,
     decided_order: std::collections::VecDeque<Tid>,
     /// Commits waiting for their frontends' acknowledgements, and forgets
     /// for the backends (`forget.rs`).
@@ -300,12 +303,14 @@ impl Router {
         ctx.topo.newest_link(self.journals_read.get(name)?)
     }
 
-    /// Remember how `tid` ended here (see `decided`).
-    pub(super) fn remember(&mut self, ctx: &Ctx, tid: Tid, accepted: bool, status: Status, reason: u32) {
+    /// Remember how `tid` ended here (see `decided`): `drive`, this
+    /// router's drive of it when it decided it as that drive's router
+    /// (`NO_DRIVE` otherwise).
+    pub(super) fn remember(&mut self, ctx: &Ctx, tid: Tid, accepted: bool, status: Status, reason: u32, drive: u32) {
         if ctx.topo.peers.is_empty() {
             return;
         }
-        if self.decided.insert(tid, (accepted, status, reason)).is_none() {
+        if self.decided.insert(tid, (accepted, status, reason, drive)).is_none() {
             self.decided_order.push_back(tid);
             if self.decided_order.len() > DECIDED_KEPT {
                 if let Some(old) = self.decided_order.pop_front() {
@@ -388,7 +393,7 @@ impl Router {
             c.redriven_here |= drive > c.drive;
             return;
         }
-        if let (true, false, Some(&(true, status, reason))) =
+        if let (true, false, Some(&(true, status, reason, _))) =
             (redrive, self.txs.contains_key(&tid), self.decided.get(&tid))
         {
             // Committed here already: its outcome, again.

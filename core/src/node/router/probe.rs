@@ -206,7 +206,7 @@ impl Router {
             return;
         }
         let Some(p) = tx.probe.take() else { return };
-        let rejected_before = matches!(self.decided.get(&tid), Some(&(false, _, _)));
+        let rejected_before = matches!(self.decided.get(&tid), Some(&(false, _, _, _)));
         if p.committed || p.aborted || p.failed.is_some() || rejected_before || (tx.client_gone && p.doubt) {
             // The outcome goes to every branch the answers named (this
             // router's now), voted again or not: a rollback that reached only
@@ -253,7 +253,7 @@ impl Router {
             self.abort(ctx, tid, status, reason);
             return;
         }
-        if let Some(&(false, status, reason)) = self.decided.get(&tid) {
+        if let Some(&(false, status, reason, _)) = self.decided.get(&tid) {
             // Rejected here before, and nobody committed it: the rejection
             // stands (its abort records may have been lost with a node's
             // unsynced tail, so a participant is in doubt of it; starting it
