@@ -5187,3 +5187,68 @@ fn an_in_doubt_branch_its_router_rejected_while_cut_off_hears_the_rejection_when
     let s = c.take(BE, SERVER);
     assert!(s.iter().any(|x| x.1 == MsgType::Rejected && x.2 == Some(tid)), "be's server hears the rejection: {s:?}");
 }
+
+/// Simulator seed 38636 (two routers: a disagreement). tr1 drove t
+/// (drive 0) and was cut off; the frontend drove it again through tr2,
+/// whose probe took be's branch (be told tr1, which dropped its copy). be
+/// then asked tr1 about t (in the simulator: about an in-doubt copy of it
+/// from a lost node's journal it read), and tr1, which knew nothing of t
+/// any more, asked every backend node: be2, holding nothing of t yet,
+/// answered "unknown" at once, while the question at be waited on its
+/// branch, owned by tr2 and still linked. tr2 then placed the client's
+/// next message at be2 and committed on both votes; its outcome to be was
+/// lost with its link to be, and that link going let tr1's question take
+/// be's branch. tr1 concluded "nobody committed" from be2's answer, given
+/// before the commit, and rolled be's branch back: be's server heard
+/// "rejected", be2's "accepted". Now an inquiry rolls back only on a
+/// second round of answers, asked once every node answered the first (by
+/// then it owns each branch it asked about, so none waits): be2 answers
+/// "committed" to it, and be commits too.
+#[test]
+fn an_inquiry_that_waited_on_a_branch_asks_again_before_it_rolls_back() {
+    let mut c = ready();
+    c.open_upper_be2();
+    let t = c.tid();
+    // Drive 0 through tr1: the first message reaches be.
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t, flags: 0, data: msg(5, "debit") });
+    assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1]);
+    // The frontend sees its link to tr1 go (tr1, frozen, does not yet):
+    // drive 1 through tr2, whose probe takes be's branch; be tells tr1,
+    // which drops its copy.
+    let now = c.now;
+    c.node(FE).link_down(now, peer_ref(TR1));
+    c.pump();
+    c.sync();
+    assert_eq!(c.node(TR1).stats().active_tx, 0, "tr1 dropped its copy");
+    assert_eq!(c.node(TR2).stats().active_tx, 1);
+    // be asks tr1 about t: tr1 asks every backend node. be2 answers at
+    // once ("unknown"); the question at be waits on its branch (tr2's).
+    let now = c.now;
+    let ask = ToRouter::Inquire { tid: t, facility: "F".into() };
+    c.node(TR1).peer_input(now, peer_ref(BE), Internal::Tr(ask));
+    c.pump();
+    assert_eq!(c.node(TR1).tr.inquiring(), 1, "tr1 waits for be's answer");
+    // The client goes on through tr2: the credit goes to be2, and both
+    // servers vote yes (durably).
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.server_accept(1, t);
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t, reason: 0, flags: 0, implicit: false });
+    c.take(BE, SERVER);
+    c.take(BE2, SERVER);
+    c.sync_unpumped();
+    c.collect();
+    c.pump_only(BE, TR2);
+    c.pump_only(BE2, TR2);
+    // tr2 committed; its outcome to be is lost with its link to be.
+    let lost = c.take_wire(TR2, BE);
+    assert!(lost.iter().any(|m| matches!(m, Internal::Be(ToBackend::Outcome { accepted: true, .. }))), "{lost:?}");
+    c.pump_only(TR2, BE2);
+    c.cut(TR2, BE);
+    c.sync();
+    c.sync();
+    let s2: Vec<MsgType> = c.take(BE2, SERVER).into_iter().filter(|x| x.2 == Some(t)).map(|x| x.1).collect();
+    assert_eq!(s2, vec![MsgType::Accepted], "be2 applied t");
+    let s: Vec<MsgType> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t)).map(|x| x.1).collect();
+    assert_eq!(s, vec![MsgType::Accepted], "be's server hears the same outcome");
+    assert_eq!(c.node(TR1).tr.inquiring(), 0, "the inquiry ended");
+}

@@ -15,24 +15,28 @@ pub(super) struct Inquiry {
     /// and answers, or someone reads its journal (`TookOver`).
     pub(super) missing: Vec<String>,
     pub(super) answers: Vec<Answer>,
-    /// Rounds of answers asked for. An inquiry that waited for a missing
-    /// node asks every node again before it concludes "nobody committed":
-    /// the earlier answers may be old by then, and a transaction's router
-    /// may have committed it meanwhile, even on a branch that did not
-    /// exist when its node first answered (simulator seed 10283, two
-    /// routers: answers 2 s old, a rollback beside a commit).
-    pub(super) rounds: u32,
+    /// The answers are the second round's: every node was asked again
+    /// once each had answered the first. An inquiry concludes "nobody
+    /// committed" only from that round. The first round's answers may be
+    /// old by the time the last of them comes: it waits for a node that is
+    /// not linked, or for a question waiting on a branch whose router (a
+    /// later drive's, still linked there) owns it, while a node that
+    /// answered "unknown" at once may since have had work placed on it by
+    /// that router and committed (simulator seeds 10283: answers 2 s old;
+    /// and 38636, two routers: an answer 0.7 s old, the branch released
+    /// when its router's link went, and rolled back beside the commit). In
+    /// the second round each branch asked about is the asker's (it took
+    /// it in the first, unless a drive took it back since, whose outcome
+    /// then comes first), so no answer waits on another router's branch.
+    pub(super) confirming: bool,
 }
 
 impl Inquiry {
     /// Waiting for a node that was missing (it linked, or a reader of its
-    /// journal is known now) after others answered.
+    /// journal is known now).
     pub(super) fn ask_late(&mut self, node: NodeRef) {
         if !self.waiting.contains(&node) {
             self.waiting.push(node);
-        }
-        if !self.answers.is_empty() && self.rounds == 0 {
-            self.rounds = 1;
         }
     }
 }
@@ -145,7 +149,8 @@ impl Router {
         for n in &nodes {
             ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone(), drive: 0 });
         }
-        self.inquiries.insert(tid, Inquiry { facility, waiting: nodes, missing, answers: Vec::new(), rounds: 0 });
+        self.inquiries
+            .insert(tid, Inquiry { facility, waiting: nodes, missing, answers: Vec::new(), confirming: false });
     }
 
     /// Backend node `from` says what it knows of `tid`: an answer to a
@@ -161,11 +166,12 @@ impl Router {
         if !q.waiting.is_empty() || !q.missing.is_empty() {
             return;
         }
-        if q.rounds == 1 && !q.answers.iter().any(|a| a.state == TxState::Committed) {
-            // Answers from before the wait: every node is asked again (the
-            // linked ones, and the readers of lost ones' journals), so that
-            // a rollback rests on answers given after any commit the
-            // transaction's router may have made meanwhile.
+        if !q.confirming && !q.answers.iter().any(|a| a.state == TxState::Committed) {
+            // The first round's answers, some perhaps given long before
+            // the last came: every node is asked again (the linked ones,
+            // and the readers of lost ones' journals), so that a rollback
+            // rests on answers given after any commit the transaction's
+            // router may have made meanwhile (see `Inquiry::confirming`).
             let answered: Vec<NodeRef> = q.answers.iter().map(|a| a.node).filter(|n| ctx.topo.is_up(*n)).collect();
             let facility = q.facility.clone();
             let (mut nodes, missing) = self.backends_to_ask(ctx, &facility, None);
@@ -178,7 +184,7 @@ impl Router {
                 ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone(), drive: 0 });
             }
             if let Some(q) = self.inquiries.get_mut(&tid) {
-                q.rounds = 2;
+                q.confirming = true;
                 q.answers.clear();
                 q.waiting = nodes;
                 q.missing = missing;
