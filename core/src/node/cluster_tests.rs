@@ -5252,3 +5252,113 @@ fn an_inquiry_that_waited_on_a_branch_asks_again_before_it_rolls_back() {
     assert_eq!(s, vec![MsgType::Accepted], "be's server hears the same outcome");
     assert_eq!(c.node(TR1).tr.inquiring(), 0, "the inquiry ended");
 }
+
+/// Simulator seed 36324 (two routers): a router's rollback of a
+/// transaction reached a node whose only trace of it was an in-doubt copy
+/// it had just given up with a lost node's journal (the journal taken from
+/// it). The node neither applied nor remembered the rollback; the
+/// transaction's own router, cut off from the node meanwhile, then placed
+/// a branch of it there and committed it beside the rollback: the client
+/// heard "accepted" and the range of the copy never applied it. A rollback
+/// reaching such a node is remembered as it is by a node that knew nothing
+/// of the tid (seed 10278), and the router's later work there is refused.
+///
+/// t1 credits be2's upper range and debits be's lower one; tr1's message
+/// to be is lost with their link, and be2's server votes yes, durably.
+/// be2 is lost (tr1 does not notice yet; be2 stands by for the lower
+/// range, so tr1 holds the debit for it). be reads be2's journal (t1 in
+/// doubt there) and asks tr2, whose inquiry finds nobody committed t1; its
+/// rollback reaches be just after be gave the journal up. be links to tr1
+/// again and tr1 places the debit there.
+#[test]
+fn a_rollback_reaching_a_node_that_gave_its_in_doubt_copy_up_refuses_the_routers_later_branch() {
+    let mut c = ready();
+    c.open_upper_be2();
+    let standby_upper = Request::Open {
+        chan: 2,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(1001, 2000),
+    };
+    c.req(BE, SERVER, standby_upper);
+    let standby_lower = Request::Open {
+        chan: 2,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(0, 1000),
+    };
+    c.req(BE2, SERVER, standby_lower);
+    c.take(BE, SERVER);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(1500, "credit") });
+    assert!(c.take(BE2, SERVER).iter().any(|x| x.1 == MsgType::Msg1 && x.2 == Some(t1)));
+    // The debit and the vote request after it are lost on tr1's link to be.
+    let now = c.now;
+    c.node(FE).handle_request(now, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
+    c.node(FE).handle_request(now, CLIENT, Request::Prepare { chan: 1, tid: t1, reason: 0 });
+    c.pump_only(FE, TR1);
+    assert!(!c.take_wire(TR1, BE).is_empty(), "tr1's debit to be is lost");
+    c.pump();
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.sync();
+    c.cut(TR1, BE);
+    assert!(c.take(FE, CLIENT).iter().all(|x| x.2 != Some(t1) || x.1 == MsgType::Prepared), "t1 goes on at tr1");
+    // be2 is lost; tr1 does not see its link go yet. be, standby for the
+    // upper range, takes be2's journal over (slowly).
+    c.defer_takeovers = Some(Vec::new());
+    c.nodes[BE2] = None;
+    c.auth[BE2] = None;
+    c.authority.process_ended(NAMES[BE2]);
+    c.wire.retain(|(f, t, _)| *f != BE2 && *t != BE2);
+    c.syncs.retain(|(i, _)| *i != BE2);
+    let now = c.now;
+    for i in [FE, TR2, BE] {
+        c.node(i).link_down(now, peer_ref(BE2));
+    }
+    c.pump();
+    for _ in 0..5 {
+        if c.defer_takeovers.as_ref().is_some_and(|d| !d.is_empty()) {
+            break;
+        }
+        c.advance(BE, CLAIM_RETRY);
+    }
+    let (at, lost, jid) = c.defer_takeovers.take().unwrap().pop().expect("be takes be2's journal over");
+    assert_eq!((at, lost.as_str()), (BE, "be2"));
+    c.epochs[BE2] += 1;
+    let read = JournalRead { jid, epoch: c.epochs[BE2], records: c.journals[BE2].clone() };
+    let now = c.now;
+    c.node(BE).takeover_done(now, "be2", Ok(read));
+    c.node(BE).tick(now);
+    // be asks tr2 of t1 (in doubt in be2's journal); tr2's inquiry asks be
+    // (for be2 too) twice (a rollback by asking rests on a second round
+    // of answers) and rolls t1 back: nobody committed it.
+    c.pump_only(BE, TR2);
+    c.pump_only(TR2, BE);
+    c.pump_only(BE, TR2);
+    c.pump_only(TR2, BE);
+    c.pump_only(BE, TR2);
+    c.collect();
+    let told = c.take_wire(TR2, BE);
+    assert!(
+        told.iter().any(|m| matches!(m, Internal::Be(ToBackend::Outcome { tid, accepted: false, .. }) if *tid == t1)),
+        "tr2 rolls t1 back: {told:?}"
+    );
+    // be gives be2's journal up (taken from it) just before the rollback
+    // comes.
+    c.node(BE).taken_over_lost(now, jid);
+    for m in told {
+        c.node(BE).peer_input(now, peer_ref(TR2), m);
+    }
+    c.pump();
+    c.flush_batches();
+    // be links to tr1 again: tr1 places the debit at be.
+    c.relink(TR1, BE);
+    c.sync();
+    let at_be: Vec<_> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t1)).collect();
+    assert!(at_be.is_empty(), "be's server never sees t1: {at_be:?}");
+    let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    assert_eq!(heard, vec![MsgType::Rejected], "the client hears the rollback");
+}

@@ -514,11 +514,22 @@ impl Backend {
                     }
                 }
                 Some(_) => {}
-                None if !accepted && self.knows_nothing_of(tid) => {
+                None if !accepted && self.holds_nothing_of(tid) => {
                     // Never seen here: a re-driven transaction its router
                     // rejected. Remembered (and journaled, like any
                     // rejection), so a router still holding its client's
                     // earlier messages cannot start it here afresh.
+                    // Also when all this node had of it was an in-doubt
+                    // copy it gave up with a read journal: the copy is the
+                    // journal's next holder's, but the rejection is the
+                    // transaction's, and this node may be where the live
+                    // router places a branch of it next (simulator seed
+                    // 36324, two routers: the rejection of an inquiry came
+                    // just after the copy was given up and was dropped; the
+                    // transaction's router, cut off meanwhile, then started
+                    // a branch of it here and committed it beside the
+                    // rollback of the copy: accepted, one range never
+                    // applied it).
                     if self.keep_decided {
                         self.write_rejection(ctx, tid, false);
                     }
@@ -577,6 +588,14 @@ impl Backend {
     /// recovered or adopted work. (Simulator seed 7082: a commit for
     /// branches another router owned was answered "not committed here".)
     fn knows_nothing_of(&self, tid: Tid) -> bool {
+        self.holds_nothing_of(tid) && !self.given_up_copies.contains_key(&tid)
+    }
+
+    /// `knows_nothing_of`, but for in-doubt copies given up with a read
+    /// journal: those are the journal's next holder's, and a rejection of
+    /// the tid is still remembered here (a commit of it is not answered
+    /// "not committed here": the next holder may commit the copy).
+    fn holds_nothing_of(&self, tid: Tid) -> bool {
         !self.branches.keys().any(|(t, _)| *t == tid)
             && !self.in_doubt.contains_key(&tid)
             && !self.answerable.contains(&tid)
@@ -587,7 +606,6 @@ impl Backend {
             && !self.handing_off.keys().any(|(t, _)| *t == tid)
             && !self.resolving.values().any(|r| r.tid == tid)
             && !self.recovered.values().flatten().any(|r| r.tid == tid)
-            && !self.given_up_copies.contains_key(&tid)
     }
 
     /// The commit record of `tid` was written (or not): the commit
