@@ -1127,6 +1127,66 @@ fn the_last_server_leaving_a_live_node_hands_its_range_to_the_standby() {
     );
 }
 
+/// Work never voted on that a partition gave back when its last server
+/// left (it follows the key range) can come back to the same node: a
+/// server opened there again and the node took the range's next grant.
+/// The given-back branch's journaled messages are closed when it is given
+/// back, so the work that comes back is a new attempt in the journal: a
+/// restart after the commit presents the message once. Left open, the
+/// restart replayed the given-back message with the re-driven one, and the
+/// range applied the credit twice (simulator seed 40680, two routers: the
+/// books off by its amount).
+#[test]
+fn work_given_back_and_driven_back_to_the_same_node_is_journaled_once() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    // t0 commits on be; its server never acknowledges the commit (so be's
+    // partition stays, as a standby, while t0 is handed off).
+    let t0 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t0, flags: flags::sen::ACCEPT, data: msg(6, "zero") });
+    c.server_accept(1, t0);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t0), Some(Status::Ok))]);
+    // t's message reaches be (journaled there), waiting for the server.
+    let t = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t, flags: 0, data: msg(5, "credit") });
+    assert!(c.journals[BE].iter().any(|r| r.tid == t && r.kind == RecordKind::Msg));
+    c.take(BE, SERVER);
+    // be's only server closes before t was voted on: the range's grant is
+    // released (be2 is defined for the facility), t0 is handed off and t's
+    // work follows the range; no partition is active for it meanwhile.
+    c.req(BE, SERVER, Request::Close { chan: 1 });
+    assert_eq!(c.take(FE, CLIENT), vec![], "t is not rejected: it follows its key range");
+    // A server opens on be again: be takes the range's next grant, and the
+    // router drives t's work there again, from its first message.
+    c.open_server(2, flags::ope::EXPLICIT_ACCEPT);
+    c.advance(BE, backend::roles::START_DEFER);
+    c.sync();
+    let got = c.take(BE, SERVER);
+    assert!(got.iter().any(|x| x.0 == 2 && x.1 == MsgType::Msg1 && x.2 == Some(t)), "{got:?}");
+    c.req(FE, CLIENT, Request::Accept { chan: 1, tid: t, reason: 0, flags: 0, implicit: false });
+    c.server_accept(2, t);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t), Some(Status::Ok))]);
+    let got = c.take(BE, SERVER);
+    assert!(got.iter().any(|x| x.1 == MsgType::Accepted && x.2 == Some(t)), "{got:?}");
+    // Committed, not yet acknowledged by the server: the journal's current
+    // attempt at t holds its one message.
+    assert!(c.journals[BE].iter().any(|r| r.tid == t && r.kind == RecordKind::Commit));
+    let scan = crate::txrecord::classify(c.journals[BE].iter());
+    let summary = scan.txs.iter().find(|x| x.tid == t).expect("t in be's journal");
+    assert_eq!(summary.msgs, vec![msg(5, "credit")], "t's work, once: {summary:?}");
+    // be dies before its server acknowledged; started again, it presents
+    // t's message once (uncertain), then the commit.
+    c.kill(BE);
+    c.restart(BE);
+    c.open_server(3, flags::ope::EXPLICIT_ACCEPT);
+    c.sync();
+    let got: Vec<_> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t)).map(|x| x.1).collect();
+    assert_eq!(got, vec![MsgType::Msg1Uncertain, MsgType::Accepted], "t presented once after the restart");
+    let _ = t0;
+}
+
 /// With no other backend node in the facility, a partition whose servers
 /// all left keeps its range and its work for a server that comes back
 /// (RTR's restarted-server recovery): nothing is handed off or rejected.

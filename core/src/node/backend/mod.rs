@@ -649,9 +649,20 @@ impl Backend {
             self.aside_decided(ctx, tid, part, false);
         }
         self.abort_branch(ctx, tid, part, Status::Dlktxres, 0);
-        // Its records here (its messages, journaled as they came) are closed
-        // when nothing else of the transaction is left here to close them
-        // later; a presumed abort, which no router takes for a decision.
+        self.close_given_back(ctx, tid);
+    }
+
+    /// A branch of `tid` was given back (its work follows its key range,
+    /// nothing decided: `give_back`, `demote`, `last_server_left`). Its
+    /// records here (its messages, journaled as they came) are closed when
+    /// nothing else of the transaction is left here to close them later; a
+    /// presumed abort, which no router takes for a decision, as a restart
+    /// would presume. Left open, the work that comes back here (the range's
+    /// next grant is this node's again) is journaled as the same attempt:
+    /// a restart then replays the given-back messages with the new ones,
+    /// and the range applied the re-driven credit twice (simulator seed
+    /// 40680, two routers: books off by its amount).
+    pub(super) fn close_given_back(&mut self, ctx: &mut Ctx, tid: Tid) {
         let held = self.branches.keys().any(|(t, _)| *t == tid)
             || self.in_doubt.contains_key(&tid)
             || self.finishing.contains_key(&tid)

@@ -343,6 +343,7 @@ impl Backend {
         for tid in tids {
             let Some(router) = self.branches.get(&(tid, part)).map(|b| b.router) else { continue };
             self.abort_branch(ctx, tid, part, Status::Dlktxres, 0);
+            self.close_given_back(ctx, tid);
             ctx.to_router(router, ToRouter::Moved { tid, part });
         }
     }
@@ -606,6 +607,7 @@ impl Backend {
                 if let Some(b) = self.branches.remove(&(tid, part)) {
                     ctx.to_router(b.router, ToRouter::Moved { tid, part });
                     self.replay_parked(ctx, b.parked);
+                    self.close_given_back(ctx, tid);
                 }
             } else {
                 // Its vote was given (and withdrawn with its server): the
