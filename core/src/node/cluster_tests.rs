@@ -5422,3 +5422,46 @@ fn a_rollback_reaching_a_node_that_gave_its_in_doubt_copy_up_refuses_the_routers
     let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
     assert_eq!(heard, vec![MsgType::Rejected], "the client hears the rollback");
 }
+
+/// Simulator seed 42673 (two routers: no outcome). tr1 drove t (drive 0)
+/// and be's server voted yes; the frontend drove it again through tr2
+/// (drive 1), whose probe took be's branch and then waited for be2 (down).
+/// tr1, its client gone, rejected drive 0: be refused it (promised drive
+/// 1). tr2 was lost and started again empty. be's branch, an orphan,
+/// asked the facility's first router, tr1, again and again; tr1 answered
+/// its drive-0 rejection, refused every time, and tr2 was never asked: the
+/// branch held its server for ever. Now the router whose answer a live
+/// branch refused is skipped next time, as for an in-doubt copy.
+#[test]
+fn an_orphaned_branch_asks_another_router_than_the_one_whose_answer_it_refused() {
+    let mut c = ready();
+    c.kill(BE2);
+    let tid = c.tid();
+    // Not accepted by the client yet: tr1 waits for it after the vote.
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    c.server_accept(1, tid);
+    c.sync();
+    // The frontend and tr1 lose each other: the frontend drives t again
+    // through tr2 (drive 1), whose probe reaches be first; tr1, its client
+    // gone, rejects drive 0, and be refuses that.
+    let now = c.now;
+    c.node(FE).link_down(now, peer_ref(TR1));
+    c.node(TR1).link_down(now, peer_ref(FE));
+    c.pump_only(FE, TR2);
+    c.pump_only(TR2, BE);
+    c.sync();
+    let s = c.take(BE, SERVER);
+    assert!(s.iter().all(|x| x.2 != Some(tid)), "be's branch waits for drive 1: {s:?}");
+    // tr2 is lost and starts again empty; be2 comes back.
+    c.kill(TR2);
+    c.restart(TR2);
+    c.restart(BE2);
+    c.sync();
+    for _ in 0..4 {
+        c.advance(BE, backend::ORPHAN_GRACE + Duration::from_millis(1));
+        c.sync();
+    }
+    let s: Vec<MsgType> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(tid)).map(|x| x.1).collect();
+    assert_eq!(s, vec![MsgType::Rejected], "be's branch is resolved (tr2 asked every node)");
+}

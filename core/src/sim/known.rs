@@ -241,15 +241,15 @@
 //! request of an earlier drive than the branch's waits, and a router
 //! answers a node's question from its own rejection, naming its drive.)
 //! 42673 (two routers, fresh range 42000..42999, on the session's final
-//! code) is added, traced by a helper session, not fixed: voted branches
+//! code) was traced by a helper session and fixed: voted branches
 //! of a transaction re-driven through tr2 lost tr2 (power) and asked tr1
 //! every 5 s (`Backend::tick` asks the facility's first router); tr1's
 //! answer names its drive 0 and the branches, promised to drive 1, refuse
 //! it (`driven_later`), so they never resolve; tr2, restarted empty, was
 //! never asked. `stale_answers` (the router to skip next time) is kept
-//! only for in-doubt copies (`inquire_in_doubt`). Fix direction: record the
-//! stale router for a live branch too, and let `tick` choose the first
-//! router not in `stale_answers`, as `inquire_in_doubt` does.
+//! only for in-doubt copies (`inquire_in_doubt`). Now the stale router is
+//! recorded for a live branch too, and `tick` asks the first router not in
+//! `stale_answers` (`inquiry_router`); the seed is in the regression set.
 
 use super::{Faults, SimConfig, ViolationKind};
 
@@ -280,12 +280,5 @@ pub const KNOWN: &[Known] = &[
         routers: 1,
         faults: Faults::ALL,
         kind: ViolationKind::TwoActives,
-    },
-    Known {
-        defect: "an orphaned branch whose router's answer it refuses (a later drive took the branch) keeps asking that same router: a node records the router whose answer was stale only for an in-doubt copy read from a journal, so the branch never asks the later drive's router, and holds its server for ever (two held servers then deadlock the transactions queued behind them)",
-        seed: 42673,
-        routers: 2,
-        faults: Faults::ALL,
-        kind: ViolationKind::NoOutcome,
     },
 ];

@@ -449,9 +449,15 @@ impl Backend {
                     let part = parts.first().copied().unwrap_or(0);
                     ctx.to_router(from, ToRouter::DrivenElsewhere { tid, part, drive });
                 }
-                if stale && self.in_doubt.contains_key(&tid) && !own {
-                    // The copy asks another router next time (see
-                    // `inquire_in_doubt`).
+                let live = self.branches.keys().any(|(t, _)| *t == tid);
+                if stale && (self.in_doubt.contains_key(&tid) || live) && !own {
+                    // The copy, or the orphaned branch here, asks another
+                    // router next time (see `inquiry_router`): asking the
+                    // same stale router again kept a voted orphan of a
+                    // later drive (whose router was lost and came back
+                    // empty) in doubt for ever, its server held and the
+                    // transactions queued behind it (simulator seed 42673,
+                    // two routers).
                     let names = self.stale_answers.entry(tid).or_default();
                     let name = ctx.topo.name(from).to_string();
                     if !names.contains(&name) {
@@ -603,10 +609,12 @@ impl Backend {
             }
         }
         for (tid, facility) in ask {
-            if let Some(&r) = ctx.topo.routers(&facility).first() {
+            if let Some(r) = self.inquiry_router(ctx, tid, &facility) {
                 ctx.to_router(r, ToRouter::Inquire { tid, facility });
             }
         }
+        let (in_doubt, branches) = (&self.in_doubt, &self.branches);
+        self.stale_answers.retain(|t, _| in_doubt.contains_key(t) || branches.keys().any(|(b, _)| b == t));
         for (tid, part) in expired {
             self.reschedule_orphan(ctx, tid, part);
         }

@@ -406,19 +406,23 @@ impl Backend {
         self.orphan_deadline = Some(ctx.now);
     }
 
+    /// The router to ask about `tid` (an in-doubt copy or a voted orphan):
+    /// not one whose answer was of an earlier drive than one promised
+    /// here: it would answer so again, and the copy or branch would stay
+    /// in doubt for ever (that router's commit cannot stand here; the
+    /// later drive's router decides, or any router that asks every node).
+    pub(super) fn inquiry_router(&self, ctx: &Ctx, tid: Tid, facility: &str) -> Option<NodeRef> {
+        let routers = ctx.topo.routers(facility);
+        let stale = self.stale_answers.get(&tid);
+        let fresh = routers.iter().find(|r| stale.is_none_or(|s| !s.iter().any(|n| n == ctx.topo.name(**r))));
+        fresh.or(routers.first()).copied()
+    }
+
     /// Ask a router of each in-doubt transaction's facility to resolve it.
     pub(super) fn inquire_in_doubt(&mut self, ctx: &mut Ctx) {
         for (tid, copies) in &self.in_doubt {
             let Some(d) = copies.first() else { continue };
-            let routers = ctx.topo.routers(&d.facility);
-            // Not a router whose answer was of an earlier drive than one
-            // promised here: it would answer so again, and the copy would
-            // stay in doubt for ever (that router's commit cannot stand
-            // here; the later drive's router decides, or any router that
-            // asks every node).
-            let stale = self.stale_answers.get(tid);
-            let fresh = routers.iter().find(|r| stale.is_none_or(|s| !s.iter().any(|n| n == ctx.topo.name(**r))));
-            if let Some(&r) = fresh.or(routers.first()) {
+            if let Some(r) = self.inquiry_router(ctx, *tid, &d.facility) {
                 ctx.to_router(r, ToRouter::Inquire { tid: *tid, facility: d.facility.clone() });
             }
         }
