@@ -426,6 +426,14 @@ impl Authority for Etcd {
         )))
     }
 
+    fn holder_gone(&mut self, _range: &str, _epoch: u64) -> Result<bool, AuthorityError> {
+        // No forced claims: a grant is only given once the previous one's
+        // key is gone (released, or its lease ran out), and a holder that
+        // could not renew its lease stops being active by itself before
+        // that (`maintain`).
+        Ok(true)
+    }
+
     fn release(&mut self, range: &str, epoch: u64) -> Result<(), AuthorityError> {
         let (grant_key, last_key) = keys(range)?;
         if self.held.get(range) != Some(&epoch) {

@@ -142,6 +142,11 @@ impl Authority for MemHandle {
         Ok(())
     }
 
+    fn holder_gone(&mut self, range: &str, epoch: u64) -> Result<bool, AuthorityError> {
+        let st = self.state()?;
+        Ok(st.ranges.get(range).is_none_or(|r| !r.locks.contains_key(&epoch)))
+    }
+
     fn release(&mut self, range: &str, epoch: u64) -> Result<(), AuthorityError> {
         let me = self.me.clone();
         let mut st = self.state()?;

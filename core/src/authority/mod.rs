@@ -107,6 +107,16 @@ pub trait Authority: Send {
         Ok(())
     }
 
+    /// Is the holder of grant `epoch` of `range` gone, so that it cannot be
+    /// exercising that grant any more (its lock is free, its lease ran
+    /// out)? Asked by a partition that goes active without that holder's
+    /// journal (an operator's `--ignore-recovery`, the *unrecognized*
+    /// policy): nothing fenced the holder then, so a frozen or cut-off one
+    /// would still count itself active until it learns of the newer grant
+    /// (`maintain`), which is also when it lets its lock go. `Ok(false)`:
+    /// it may still be running; ask again later.
+    fn holder_gone(&mut self, range: &str, epoch: u64) -> Result<bool, AuthorityError>;
+
     /// Give up the role of `range` held at `epoch` cleanly (no journal of
     /// this node needs recovering for it). Does nothing if `epoch` is not
     /// this node's live grant.

@@ -381,6 +381,21 @@ impl Authority for SharedRoot {
         self.fs.sync_dir(&dir).map_err(|e| self.failure(&dir, e))
     }
 
+    fn holder_gone(&mut self, range: &str, epoch: u64) -> Result<bool, AuthorityError> {
+        let dir = self.range_dir(range)?;
+        let lock = numbered_name(LOCK_PREFIX, epoch);
+        // Unreachable: nothing can be said (the caller asks again). No lock
+        // file: nobody ever held the grant's lock.
+        if !names(&*self.fs, &self.root, &dir)?.contains(&lock) {
+            return Ok(true);
+        }
+        // The holder keeps the grant's own lock until its process ends or
+        // it finds a newer grant (`maintain`); taking it (and dropping it at
+        // once) shows that it can no longer be exercising the grant.
+        let p = dir.join(lock);
+        Ok(try_lock_file(&*self.fs, &p).map_err(|e| self.failure(&p, e))?.is_some())
+    }
+
     fn release(&mut self, range: &str, epoch: u64) -> Result<(), AuthorityError> {
         if self.held.get(range).is_none_or(|h| h.epoch != epoch) {
             return Ok(());

@@ -105,3 +105,30 @@ fn a_grant_never_exercised_is_skipped_as_previous() {
     let Claim::Granted { epoch: 3, previous: Some(p) } = b.claim("r", None).unwrap() else { panic!() };
     assert_eq!((p.epoch, p.holder.as_str()), (1, "a"), "a's journal is still to be recovered");
 }
+
+/// A forced holder that goes on without its predecessor's journal (nothing
+/// fenced it) asks whether that predecessor still holds its grant: yes
+/// while its lock lives, no once it found the newer grant or its process
+/// ended.
+#[test]
+fn a_forced_out_holder_is_gone_once_it_lets_its_grants_lock_go() {
+    let auth = MemAuthority::new();
+    let (mut a, mut b) = (auth.handle("a"), auth.handle("b"));
+    a.claim("r", None).unwrap();
+    a.activate("r", 1).unwrap();
+    assert!(matches!(b.claim("r", Some(1)).unwrap(), Claim::Granted { epoch: 2, .. }));
+    assert!(!b.holder_gone("r", 1).unwrap(), "a still holds grant 1's lock");
+    assert_eq!(a.maintain(), vec![("r".to_string(), 1)]);
+    assert!(b.holder_gone("r", 1).unwrap());
+    // A grant nobody holds (and a range nobody claimed) has no holder.
+    assert!(b.holder_gone("r", 7).unwrap() && b.holder_gone("other", 1).unwrap());
+    auth.set_cut_off("b", true);
+    assert!(matches!(b.holder_gone("r", 1), Err(AuthorityError::Unreachable(_))));
+    // The process ending lets the lock go too.
+    let mut c = auth.handle("c");
+    auth.set_cut_off("b", false);
+    assert!(matches!(c.claim("r", Some(2)).unwrap(), Claim::Granted { epoch: 3, .. }));
+    assert!(!c.holder_gone("r", 2).unwrap());
+    auth.process_ended("b");
+    assert!(c.holder_gone("r", 2).unwrap());
+}

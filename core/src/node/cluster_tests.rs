@@ -146,6 +146,7 @@ impl Cluster {
         loop {
             let mut takeovers = Vec::new();
             let mut claims = Vec::new();
+            let mut checks = Vec::new();
             for i in 0..self.nodes.len() {
                 let Some(n) = self.nodes[i].as_mut() else { continue };
                 for o in n.take_output() {
@@ -183,6 +184,7 @@ impl Cluster {
                         Output::Takeover { node, jid } => takeovers.push((i, node, jid)),
                         Output::Release { jid } => self.released.push((i, jid)),
                         Output::Claim { range, force_over } => claims.push((i, range, force_over)),
+                        Output::CheckHolder { range, epoch } => checks.push((i, range, epoch)),
                         Output::ReleaseRole { range, epoch } => {
                             if let Some(a) = self.auth[i].as_mut() {
                                 a.release(&range, epoch).expect("released");
@@ -202,10 +204,17 @@ impl Cluster {
                     }
                 }
             }
-            if takeovers.is_empty() && claims.is_empty() {
+            if takeovers.is_empty() && claims.is_empty() && checks.is_empty() {
                 return;
             }
             let now = self.now;
+            for (i, range, epoch) in checks {
+                let Some(a) = self.auth[i].as_mut() else { continue };
+                let result = a.holder_gone(&range, epoch).map_err(|e| e.to_string());
+                if let Some(n) = self.nodes[i].as_mut() {
+                    n.holder_checked(now, &range, epoch, result);
+                }
+            }
             for (i, range, force_over) in claims {
                 let Some(a) = self.auth[i].as_mut() else { continue };
                 let result = a.claim(&range, force_over).map_err(|e| e.to_string());
@@ -790,6 +799,57 @@ fn ignore_recovery_makes_the_standby_active_without_the_lost_journal() {
     // Not waiting any more: a second decision is refused.
     let again = c.node(BE2).set_partition(now, "F", part, PartitionChange::IgnoreRecovery);
     assert_eq!(again.map_err(|e| e.code()), Err("NOTRECOVERING"));
+}
+
+/// Simulator seed 17876 (one router; the ignore-recovery limit of
+/// `docs/roles.md`): be, frozen, lost its links; a majority of routers let
+/// be2 force a claim over its grant, be's journal could not be taken over
+/// (its disk was full), and an operator made be2 active without it. be,
+/// which nothing fenced, still counted itself active: two actives for one
+/// range. be2 now goes active only once be no longer holds its grant (its
+/// lock goes when its runtime finds the newer grant, or its process ends).
+#[test]
+fn ignore_recovery_waits_until_an_unfenced_holder_lets_its_grant_go() {
+    use crate::authority::Authority;
+    use crate::protocol::admin::{PartitionChange, PartitionState as P};
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    c.defer_takeovers = Some(Vec::new());
+    // be is cut off from both routers (frozen, say) and keeps its lock.
+    c.cut(BE, TR1);
+    c.cut(BE, TR2);
+    c.pump(); // the forced claim's takeover
+    c.finish_takeovers(Some("no space left on device"));
+    assert_eq!(c.partition_states(BE2), vec![P::NoJournal]);
+    let now = c.now;
+    let part = c.node(BE2).show_partitions().0[0].id;
+    let said = c.node(BE2).set_partition(now, "F", part, PartitionChange::IgnoreRecovery).expect("ignored");
+    assert!(said.contains("as soon as be no longer holds grant 1"), "{said}");
+    c.pump();
+    // be still holds grant 1's lock: be2 waits, and says why.
+    assert_eq!(c.partition_states(BE), vec![P::Active]);
+    assert_eq!(c.partition_states(BE2), vec![P::Recovering]);
+    let note = c.node(BE2).show_partitions().0[0].note.clone();
+    assert!(note.contains("once be no longer holds grant 1"), "{note}");
+    c.advance(BE2, super::backend::roles::CLAIM_RETRY);
+    c.advance(BE2, super::backend::roles::CLAIM_RETRY);
+    assert_eq!(c.partition_states(BE2), vec![P::Recovering]);
+    // A second decision is refused, with what it waits for.
+    let again = c.node(BE2).set_partition(now, "F", part, PartitionChange::IgnoreRecovery);
+    assert_eq!(again.map_err(|e| e.code()), Err("NOTRECOVERING"));
+    // be's runtime keeps its grants: it finds grant 2 and lets its lock go.
+    let lost = c.auth[BE].as_mut().expect("be runs").maintain();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    let now = c.now;
+    for (range, epoch) in lost {
+        c.node(BE).role_lost(now, &range, epoch);
+    }
+    c.pump();
+    assert_eq!(c.partition_states(BE), vec![P::Standby]);
+    assert_eq!(c.partition_states(BE2), vec![P::Recovering], "not before its next check");
+    c.advance(BE2, super::backend::roles::CLAIM_RETRY);
+    assert_eq!(c.partition_states(BE2), vec![P::Active]);
 }
 
 impl Cluster {

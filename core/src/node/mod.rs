@@ -116,6 +116,14 @@ pub enum Output {
         range: String,
         force_over: Option<u64>,
     },
+    /// Ask the role authority whether the holder of grant `epoch` of key
+    /// range `range` is gone (no lock, no lease:
+    /// [`crate::authority::Authority::holder_gone`]); the answer comes back
+    /// through [`Node::holder_checked`].
+    CheckHolder {
+        range: String,
+        epoch: u64,
+    },
     /// Grant `epoch` of key range `range` is exercised from now on (any
     /// recovery it needed is done): the authority marks it, before anything
     /// of this pass reaches a peer or a server.
@@ -176,6 +184,8 @@ pub enum NodeInput {
     TakeoverDone { node: String, result: Result<JournalRead, String> },
     /// [`Node::claimed`].
     Claimed { range: String, result: Result<crate::authority::Claim, String> },
+    /// [`Node::holder_checked`].
+    HolderChecked { range: String, epoch: u64, result: Result<bool, String> },
     /// [`Node::role_lost`].
     RoleLost { range: String, epoch: u64 },
     /// [`Node::set_partition`].
@@ -799,6 +809,7 @@ impl Node {
             NodeInput::LinkDown { id } => self.link_down(now, id),
             NodeInput::TakeoverDone { node, result } => self.takeover_done(now, &node, result),
             NodeInput::Claimed { range, result } => self.claimed(now, &range, result),
+            NodeInput::HolderChecked { range, epoch, result } => self.holder_checked(now, &range, epoch, result),
             NodeInput::RoleLost { range, epoch } => self.role_lost(now, &range, epoch),
             NodeInput::SetPartition { facility, id, change } => {
                 return Some(self.set_partition(now, &facility, id, change));
@@ -984,6 +995,15 @@ impl Node {
     pub fn claimed(&mut self, now: Instant, range: &str, result: Result<crate::authority::Claim, String>) {
         let mut ctx = ctx!(self, now);
         self.be.claimed(&mut ctx, range, result);
+        self.run(now);
+    }
+
+    /// The role authority's answer to an [`Output::CheckHolder`]: whether
+    /// the holder of grant `epoch` of `range` is gone (an error: it could
+    /// not be reached or could not answer).
+    pub fn holder_checked(&mut self, now: Instant, range: &str, epoch: u64, result: Result<bool, String>) {
+        let mut ctx = ctx!(self, now);
+        self.be.holder_checked(&mut ctx, range, epoch, result);
         self.run(now);
     }
 

@@ -128,7 +128,7 @@ impl Node {
                     _ if p.suspended => PartitionState::Suspended,
                     PartRole::Standby => PartitionState::Standby,
                     PartRole::Waiting => PartitionState::Waiting,
-                    PartRole::Recovering(_) => PartitionState::Recovering,
+                    PartRole::Recovering(_) | PartRole::Unfenced { .. } => PartitionState::Recovering,
                     PartRole::NoJournal(..) => PartitionState::NoJournal,
                     PartRole::Active if p.servers.is_empty() => PartitionState::NoServers,
                     PartRole::Active => PartitionState::Active,
@@ -140,9 +140,10 @@ impl Node {
                 concurrent: !p.noconcurrent,
                 epoch: p.grant.epoch,
                 holder: match &p.role {
-                    PartRole::Active | PartRole::Recovering(_) | PartRole::NoJournal(..) => {
-                        self.topo.name(super::LOCAL).to_string()
-                    }
+                    PartRole::Active
+                    | PartRole::Recovering(_)
+                    | PartRole::NoJournal(..)
+                    | PartRole::Unfenced { .. } => self.topo.name(super::LOCAL).to_string(),
                     _ => p.grant.holder.clone().unwrap_or_default(),
                 },
                 // The runtime knows its authority (`runtime/admin.rs`).

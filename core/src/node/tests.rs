@@ -706,6 +706,7 @@ pub(super) fn lone_outputs(node: &mut Node, now: Instant) -> Vec<Output> {
                 Output::Claim { range, .. } => {
                     node.claimed(now, &range, Ok(Claim::Granted { epoch: 1, previous: None }));
                 }
+                Output::CheckHolder { range, epoch } => node.holder_checked(now, &range, epoch, Ok(true)),
                 Output::ReleaseRole { .. } | Output::ActivateRole { .. } => {}
                 o => out.push(o),
             }

@@ -197,6 +197,10 @@ impl Driver {
                 self.maintained.get_or_insert(now);
                 self.node.claimed(now, &range, result);
             }
+            RoleStep::CheckHolder { range, epoch } => {
+                let result = self.authority().and_then(|a| a.holder_gone(&range, epoch)).map_err(|e| e.to_string());
+                self.node.holder_checked(now, &range, epoch, result);
+            }
             RoleStep::Activate { .. } => {}
             RoleStep::Release { range, epoch } => {
                 if let Err(e) = self.authority().and_then(|a| a.release(&range, epoch)) {

@@ -169,6 +169,9 @@ pub(crate) enum RoleStep {
     /// Claim range `range`'s grant (forced over `force_over`); the answer
     /// goes to `Node::claimed`.
     Claim { range: String, force_over: Option<u64> },
+    /// Ask whether the holder of grant `epoch` of `range` is gone; the
+    /// answer goes to `Node::holder_checked`.
+    CheckHolder { range: String, epoch: u64 },
     /// Give grant `epoch` of `range` back cleanly.
     Release { range: String, epoch: u64 },
     /// Mark grant `epoch` of `range` exercised (done before the pass's
@@ -272,6 +275,7 @@ impl PassPlan {
                 Output::Release { jid } => plan.taken_over.push(TakenOverStep::Release { jid }),
                 Output::Takeover { node, jid } => plan.takeovers.push((node, jid)),
                 Output::Claim { range, force_over } => plan.roles.push(RoleStep::Claim { range, force_over }),
+                Output::CheckHolder { range, epoch } => plan.roles.push(RoleStep::CheckHolder { range, epoch }),
                 Output::ReleaseRole { range, epoch } => plan.roles.push(RoleStep::Release { range, epoch }),
                 Output::ActivateRole { range, epoch } => plan.roles.push(RoleStep::Activate { range, epoch }),
                 Output::Log(text) => plan.logs.push(text),

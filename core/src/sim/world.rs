@@ -62,6 +62,8 @@ enum Ev {
     TakeoverDone(usize, u32, String, u32),
     /// The role authority's answer to a claim reaches its node.
     Claimed(usize, u32, String, Result<crate::authority::Claim, String>),
+    /// The role authority's answer to a holder check (range, epoch).
+    HolderChecked(usize, u32, String, u64, Result<bool, String>),
     Wake(App),
     Fault,
     Boot(usize),
@@ -85,7 +87,7 @@ impl Ev {
     fn target(&self, w: &World) -> Option<usize> {
         match self {
             Ev::Tick(n, _) | Ev::TakeoverDone(n, ..) | Ev::StartServer(n, ..) | Ev::StartClient(n, _) => Some(*n),
-            Ev::Claimed(n, ..) => Some(*n),
+            Ev::Claimed(n, ..) | Ev::HolderChecked(n, ..) => Some(*n),
             Ev::Resume(n, ..) | Ev::Crash(n, _) | Ev::FenceCheck(n, _) => Some(*n),
             Ev::SessionTick(p, _, e) | Ev::Reset(p, _, e) => Some(w.pairs[*p].ends[*e]),
             Ev::Arrive(p, _, d) => Some(w.pairs[*p].ends[1 - *d]),
@@ -394,6 +396,11 @@ impl World {
             Ev::Dial(p) => self.dial(p),
             Ev::Synced(j) => self.synced(&j),
             Ev::TakeoverDone(i, inc, lost, jid) => self.takeover_done(i, inc, lost, jid),
+            Ev::HolderChecked(i, inc, range, epoch, result) => {
+                if self.nodes[i].inc == inc && self.up(i) {
+                    self.input(i, NodeInput::HolderChecked { range, epoch, result });
+                }
+            }
             Ev::Claimed(i, inc, range, result) => {
                 if self.nodes[i].inc == inc && self.up(i) {
                     self.input(i, NodeInput::Claimed { range, result });
@@ -571,6 +578,18 @@ impl World {
                         }
                         let d = self.rng.range(100, 2 * MS);
                         self.after(d, Ev::Claimed(i, inc, range, result));
+                    }
+                    RoleStep::CheckHolder { range, epoch } => {
+                        // Decided when asked, as claims are: a holder gone
+                        // then cannot hold that grant's lock again.
+                        let result = auth.holder_gone(&range, epoch).map_err(|e| e.to_string());
+                        if result != Ok(false) {
+                            let name = &self.nodes[i].name;
+                            self.trace
+                                .note(self.now, format!("{name} checks the holder of {range} {epoch}: {result:?}"));
+                        }
+                        let d = self.rng.range(100, 2 * MS);
+                        self.after(d, Ev::HolderChecked(i, inc, range, epoch, result));
                     }
                     RoleStep::Release { range, epoch } => {
                         let _ = auth.release(&range, epoch);

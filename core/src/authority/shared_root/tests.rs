@@ -96,6 +96,32 @@ fn a_released_grant_passes_on_without_recovery_and_a_forced_one_fences_by_epoch(
     assert_eq!(p, Grant { forced: true, ..grant(3, "a") });
 }
 
+/// `holder_gone` on files: the forced-out holder's grant lock is held
+/// until it finds the newer grant (or its process ends), and a check that
+/// takes the lock lets it go at once, so it never blocks anyone.
+#[test]
+fn a_forced_out_holder_is_gone_once_it_lets_its_grants_lock_go() {
+    let d = tempfile::tempdir().unwrap();
+    let (mut a, mut b) = (SharedRoot::new(d.path(), "a"), SharedRoot::new(d.path(), "b"));
+    claim_used(&mut a, "r", None).unwrap();
+    let (2, _) = granted(b.claim("r", Some(1))) else { panic!() };
+    assert!(!b.holder_gone("r", 1).unwrap(), "a still holds grant 1's lock");
+    assert_eq!(a.maintain(), vec![("r".to_string(), 1)]);
+    assert!(b.holder_gone("r", 1).unwrap());
+    assert!(b.holder_gone("r", 1).unwrap(), "the check did not keep the lock");
+    // No lock file, no range: nobody holds it.
+    assert!(b.holder_gone("r", 9).unwrap() && b.holder_gone("other", 1).unwrap());
+    // A process that ends lets its lock go as well.
+    let mut c = SharedRoot::new(d.path(), "c");
+    let (3, _) = granted(c.claim("r", Some(2))) else { panic!() };
+    assert!(!c.holder_gone("r", 2).unwrap());
+    drop(b);
+    assert!(c.holder_gone("r", 2).unwrap());
+    // A root that cannot be listed says nothing.
+    let gone = SharedRoot::new(&d.path().join("missing"), "c").holder_gone("r", 1);
+    assert!(matches!(gone, Err(AuthorityError::Unreachable(_))), "{gone:?}");
+}
+
 #[test]
 fn a_root_that_cannot_be_listed_is_unreachable_and_is_never_created() {
     let d = tempfile::tempdir().unwrap();

@@ -108,7 +108,10 @@ impl Partition {
     /// active, or recovering a lost holder's journal first. A standby or a
     /// partition still claiming does not, and presents no work.
     pub(super) fn holds_grant(&self) -> bool {
-        matches!(self.role, PartRole::Active | PartRole::Recovering(_) | PartRole::NoJournal(..))
+        matches!(
+            self.role,
+            PartRole::Active | PartRole::Recovering(_) | PartRole::NoJournal(..) | PartRole::Unfenced { .. }
+        )
     }
 
     fn new(facility: String, range: KeyRange, noconcurrent: bool, nostandby: bool, callout: Callout) -> Partition {
@@ -148,6 +151,15 @@ pub enum PartRole {
     /// (node, why): it waits for an operator (`--ignore-recovery`,
     /// `--restart-recovery`).
     NoJournal(String, String),
+    /// Becoming active without lost node `node`'s journal (an operator's
+    /// `--ignore-recovery`, or the *unrecognized* policy), as soon as the
+    /// authority says that node no longer holds its grant `grant` (its lock
+    /// or lease is gone). Nothing fenced it: a frozen or cut-off holder
+    /// would still count itself active until it learns of the newer grant,
+    /// so going active at once made two actives for the range (the
+    /// simulator's seed 17876). `ignored`: the operator decided; the
+    /// routers then hear that nothing of that journal was found.
+    Unfenced { node: String, grant: u64, ignored: bool },
 }
 
 /// How long a branch whose router was lost waits for another router to

@@ -118,6 +118,17 @@ impl Backend {
                 return;
             }
         };
+        // A partition told meanwhile to go on without this journal (its
+        // holder not gone yet) needs to wait no more: the takeover fenced
+        // the holder, and what the journal holds is known after all.
+        let mut waiting = waiting;
+        waiting.extend(
+            self.parts
+                .iter()
+                .filter(|(_, p)| matches!(&p.role, PartRole::Unfenced { node: n, .. } if n == node))
+                .map(|(id, _)| *id),
+        );
+        waiting.sort();
         self.adopted.insert(node.to_string(), jid);
         self.read_epochs.insert(jid, epoch);
         let committed = self.ingest(ctx, jid, &records);
@@ -502,34 +513,31 @@ impl Backend {
     }
 
     /// An operator's decision: a partition waiting for a lost node's
-    /// journal becomes active without it. The routers hear that none of the
-    /// commits they waited for on that node was found.
+    /// journal becomes active without it, as soon as that node no longer
+    /// holds its grant (at once when its process is gone; a frozen or
+    /// cut-off one, which nothing fenced, first has to find the newer grant
+    /// and let its lock go). The routers then hear that none of the commits
+    /// they waited for on that node was found.
     pub(crate) fn ignore_recovery(&mut self, ctx: &mut Ctx, part: PartId) -> Result<String, AdminError> {
         let Some(p) = self.parts.get(&part) else {
             return Err(AdminError::NoSuchPartition(format!("no partition {part}")));
         };
         let node = match &p.role {
             PartRole::NoJournal(node, _) | PartRole::Recovering(node) => node.clone(),
+            PartRole::Unfenced { node, grant, .. } => {
+                return Err(AdminError::NotRecovering(format!(
+                    "partition {part} already goes active without the journal of {node}: it waits for {node} to \
+                     let grant {grant} go"
+                )))
+            }
             _ => return Err(AdminError::NotRecovering(format!("partition {part} is not waiting for a journal"))),
         };
         let facility = p.facility.clone();
-        if let Some(p) = self.parts.get_mut(&part) {
-            p.grant.recovery_retry_at = None;
-        }
-        self.set_active(ctx, part);
-        for r in ctx.topo.routers(&facility) {
-            let m = ToRouter::TookOver {
-                node: node.clone(),
-                committed: Vec::new(),
-                read: false,
-                aborted: Vec::new(),
-                epoch: 0,
-            };
-            ctx.to_router(r, m);
-        }
+        let grant = p.grant.lost_grant;
+        self.activate_unfenced(ctx, part, node.clone(), true);
         Ok(format!(
-            "partition {facility}:{part} is active without recovering the journal of {node}: its unfinished \
-             transactions are not replayed"
+            "partition {facility}:{part} goes active without recovering the journal of {node} as soon as {node} \
+             no longer holds grant {grant}: its unfinished transactions are not replayed"
         ))
     }
 
@@ -538,7 +546,7 @@ impl Backend {
         let Some(p) = self.parts.get_mut(&part) else {
             return Err(AdminError::NoSuchPartition(format!("no partition {part}")));
         };
-        let PartRole::NoJournal(node, _) = p.role.clone() else {
+        let (PartRole::NoJournal(node, _) | PartRole::Unfenced { node, .. }) = p.role.clone() else {
             return Err(AdminError::NotRecovering(format!("partition {part} is not waiting for a journal")));
         };
         if let Err(why) = super::roles::journal_name_ok(ctx, &p.facility, &node) {

@@ -89,6 +89,10 @@ pub(crate) struct RoleState {
     pub(crate) lost_by: Vec<NodeRef>,
     /// Recovering a lost holder's journal since then (the first attempt).
     pub(crate) recovering_since: Option<Instant>,
+    /// Recovering (or waiting for) a lost holder's journal: that holder's
+    /// grant, whose lock must be gone before this partition goes active
+    /// without the journal (`PartRole::Unfenced`).
+    pub(crate) lost_grant: u64,
     /// When to try that journal again after a failed attempt.
     pub(crate) recovery_retry_at: Option<Instant>,
     /// Why the last claim got no answer (the authority is unreachable: the
@@ -217,6 +221,7 @@ impl Backend {
         p.grant.holder = None;
         p.grant.lost_by.clear();
         p.grant.retry_at = None;
+        p.grant.lost_grant = previous.as_ref().map_or(0, |g| g.epoch);
         let lost = previous.as_ref().filter(|g| !g.released && g.holder != me).map(|g| g.holder.clone());
         let how = match &previous {
             None => "the range's first grant".to_string(),
@@ -275,11 +280,12 @@ impl Backend {
         if policy.unrecognized {
             ctx.log(format!(
                 "partition {}: cannot take over the journal of {node} ({why}); active without it (unrecognized \
-                 recovery): its committed work comes when {node} starts again",
-                p.label(part)
+                 recovery) once {node} no longer holds grant {}: its committed work comes when {node} starts \
+                 again",
+                p.label(part),
+                p.grant.lost_grant
             ));
-            p.grant.recovery_retry_at = None;
-            return self.set_active(ctx, part);
+            return self.activate_unfenced(ctx, part, node.to_string(), false);
         }
         p.role = PartRole::NoJournal(node.to_string(), why.to_string());
         let since = *p.grant.recovering_since.get_or_insert(ctx.now);
@@ -298,6 +304,83 @@ impl Backend {
                 policy.wait.as_secs()
             ));
         }
+    }
+
+    /// Go active without lost node `node`'s journal, but only once that
+    /// node no longer holds its grant: nothing fenced it (no journal
+    /// takeover), so until its lock or lease is gone it may still be
+    /// presenting work as the range's active partition. Asked at once and
+    /// every [`CLAIM_RETRY`] after. `ignored`: an operator's decision.
+    pub(super) fn activate_unfenced(&mut self, ctx: &mut Ctx, part: PartId, node: String, ignored: bool) {
+        let Some(p) = self.parts.get_mut(&part) else { return };
+        p.grant.recovery_retry_at = None;
+        p.role = PartRole::Unfenced { node, grant: p.grant.lost_grant, ignored };
+        self.check_holder(ctx, part);
+    }
+
+    /// Ask the authority whether an unfenced lost holder is gone (once at a
+    /// time, as claims are).
+    fn check_holder(&mut self, ctx: &mut Ctx, part: PartId) {
+        let Some(p) = self.parts.get_mut(&part) else { return };
+        let PartRole::Unfenced { grant, .. } = p.role else { return };
+        if p.callout != Callout::No || p.grant.claiming {
+            return;
+        }
+        p.grant.claiming = true;
+        p.grant.retry_at = None;
+        ctx.output(Output::CheckHolder { range: p.grant.rid.clone(), epoch: grant });
+    }
+
+    /// The authority's answer to [`Output::CheckHolder`]: the holder of
+    /// grant `epoch` of range `rid` is gone (or not, or no answer).
+    pub fn holder_checked(&mut self, ctx: &mut Ctx, rid: &str, epoch: u64, result: Result<bool, String>) {
+        let Some(part) = self.part_of(rid) else { return };
+        let Some(p) = self.parts.get_mut(&part) else { return };
+        // At most one request to the authority is out per partition, so
+        // this answers it, whatever the partition became meanwhile.
+        p.grant.claiming = false;
+        let PartRole::Unfenced { node, grant, ignored } = p.role.clone() else {
+            return self.drop_if_empty(ctx, part);
+        };
+        match result {
+            Ok(true) if grant == epoch => {
+                p.grant.unreachable = None;
+                ctx.log(format!(
+                    "partition {}: {node} no longer holds grant {grant}: active under grant {} without its journal",
+                    p.label(part),
+                    p.grant.epoch
+                ));
+                let facility = p.facility.clone();
+                if ignored {
+                    // The routers stop waiting for commits on that node:
+                    // none was found (they answer "not known yet", never
+                    // "rejected": that journal may hold the commit).
+                    for r in ctx.topo.routers(&facility) {
+                        let m = ToRouter::TookOver {
+                            node: node.clone(),
+                            committed: Vec::new(),
+                            read: false,
+                            aborted: Vec::new(),
+                            epoch: 0,
+                        };
+                        ctx.to_router(r, m);
+                    }
+                }
+                self.set_active(ctx, part);
+            }
+            Ok(_) => {
+                p.grant.unreachable = None;
+                p.grant.retry_at = Some(ctx.now + CLAIM_RETRY);
+            }
+            Err(why) => {
+                if p.grant.unreachable.is_none() {
+                    ctx.log(format!("partition {}: no answer from the role authority: {why}", p.label(part)));
+                }
+                p.grant.unreachable = Some(why);
+                p.grant.retry_at = Some(ctx.now + CLAIM_RETRY);
+            }
+        }
+        self.drop_if_empty(ctx, part);
     }
 
     /// The authority says this node lost grant `epoch` of range `rid`.
@@ -319,12 +402,15 @@ impl Backend {
     /// presented here; the partition claims again as any standby does.
     fn demote(&mut self, ctx: &mut Ctx, part: PartId, epoch: u64, why: &str) {
         let Some(p) = self.parts.get_mut(&part) else { return };
-        if p.grant.epoch != epoch || !matches!(p.role, PartRole::Active | PartRole::Recovering(_)) {
+        // A partition still becoming active holds the grant too: it must not
+        // go on to activate under one that a newer grant replaced.
+        if p.grant.epoch != epoch || !p.holds_grant() {
             return;
         }
         ctx.log(format!("partition {}: no longer active (grant {epoch}): {why}", p.label(part)));
         p.role = PartRole::Standby;
         p.grant.holder = None;
+        p.grant.recovery_retry_at = None;
         p.grant.retry_at = Some(ctx.now + CLAIM_RETRY);
         for s in &p.servers {
             self.role_events.push((p.facility.clone(), crate::events::SRSTANDBY, *s));
@@ -353,7 +439,7 @@ impl Backend {
     /// majority of the facility's routers say so.
     pub(super) fn holder_notice(&mut self, ctx: &mut Ctx, from: NodeRef, part: PartId, epoch: u64, linked: bool) {
         let Some(p) = self.parts.get_mut(&part) else { return };
-        if matches!(p.role, PartRole::Active | PartRole::Recovering(_) | PartRole::NoJournal(..)) {
+        if p.holds_grant() {
             return;
         }
         if p.grant.epoch != epoch {
@@ -399,6 +485,10 @@ impl Backend {
         let due: Vec<PartId> =
             self.parts.iter().filter(|(_, p)| p.grant.retry_at.is_some_and(|t| t <= now)).map(|(id, _)| *id).collect();
         for part in due {
+            if matches!(self.parts.get(&part).map(|p| &p.role), Some(PartRole::Unfenced { .. })) {
+                self.check_holder(ctx, part);
+                continue;
+            }
             let force = self.parts.get(&part).and_then(|p| force_over(ctx, p));
             self.claim(ctx, part, force);
         }
@@ -440,7 +530,9 @@ impl Backend {
     /// is left here, and then it gives its grant back cleanly first.
     pub(super) fn may_drop(&mut self, ctx: &mut Ctx, part: PartId) -> bool {
         let Some(p) = self.parts.get(&part) else { return false };
-        if p.grant.claiming || matches!(p.role, PartRole::Recovering(_) | PartRole::NoJournal(..)) {
+        if p.grant.claiming
+            || matches!(p.role, PartRole::Recovering(_) | PartRole::NoJournal(..) | PartRole::Unfenced { .. })
+        {
             return false;
         }
         // Branches waiting for an outcome, or handed off and not yet durable
@@ -521,6 +613,12 @@ impl Backend {
             PartRole::NoJournal(n, why) => format!(
                 "holds grant {}; cannot take over the journal of {n} ({why}): waiting for an operator \
                  (--restart-recovery or --ignore-recovery)",
+                p.grant.epoch
+            ),
+            PartRole::Unfenced { node, grant, .. } => format!(
+                "holds grant {}; goes active without the journal of {node} once {node} no longer holds grant \
+                 {grant} (its process may be frozen or cut off: stop it, or take over its journal with \
+                 --restart-recovery)",
                 p.grant.epoch
             ),
         }
