@@ -5525,3 +5525,78 @@ fn an_orphaned_branch_asks_another_router_than_the_one_whose_answer_it_refused()
     let s: Vec<MsgType> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(tid)).map(|x| x.1).collect();
     assert_eq!(s, vec![MsgType::Rejected], "be's branch is resolved (tr2 asked every node)");
 }
+
+/// Simulator seed 43628 (two routers: accepted, never applied on one key
+/// range). t spans be's two partitions and both servers voted; before the
+/// commit reached be, its lower partition was demoted (a newer grant), its
+/// server still holding the voted branch. The commit went to that server
+/// (under the old grant: its database may refuse it) and, the partition
+/// not holding the grant, was handed off to the range's next active
+/// partition, be itself once it claimed the range again: presented there
+/// again, uncertain. The server's acknowledgement of the first delivery
+/// and the hand-off's both counted as the branch finishing: two for one,
+/// so be wrote `Applied` for t while the other partition's share was
+/// still unacknowledged (in the seed, still being handed off), and after
+/// a restart nothing of t was presented again: that range never applied
+/// it. A branch handed off is finished by the hand-off alone.
+#[test]
+fn a_commit_handed_off_after_its_demoted_partitions_server_got_it_is_finished_once() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    c.open_upper_be();
+    // t spans be's two partitions; both servers vote, and tr1 commits at
+    // once (be is its only backend node): the commit record is on its way.
+    let t = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.server_accept(1, t);
+    c.server_accept(2, t);
+    assert!(c.journals[BE].iter().any(|r| r.tid == t && r.kind == RecordKind::Commit));
+    assert!(c.syncs.iter().any(|(i, _)| *i == BE), "not durable yet");
+    // Before it is, be hears that its lower partition holds the range no
+    // more; its server keeps the voted branch.
+    let now = c.now;
+    c.node(BE).role_lost(now, &crate::authority::range_id("F", &range(0, 1000)), 1);
+    c.pump();
+    c.take(BE, SERVER);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t), Some(Status::Ok))]);
+    let got: Vec<_> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t)).map(|x| (x.0, x.1)).collect();
+    assert_eq!(got, vec![(1, MsgType::Accepted), (2, MsgType::Accepted)], "both servers hear the commit");
+    // The lower server acknowledges (its database may have refused the
+    // work under the old grant): the hand-off still stands.
+    c.ack(1, t);
+    // The lower partition claims the range again and is active: the
+    // router hands the branch back to be, presented again, uncertain.
+    c.advance(BE, backend::CLAIM_RETRY);
+    c.sync();
+    let got: Vec<_> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t)).map(|x| (x.0, x.1)).collect();
+    assert_eq!(got, vec![(1, MsgType::Msg1Uncertain), (1, MsgType::Accepted)], "handed back to be");
+    c.ack(1, t);
+    c.sync();
+    // The upper server has not acknowledged: t is not finished at be.
+    let ended = |c: &Cluster| {
+        c.journals[BE].iter().any(|r| r.tid == t && matches!(r.kind, RecordKind::Applied | RecordKind::Done))
+    };
+    assert!(!ended(&c), "t's upper share is not applied yet");
+    // be dies before it is; started again, it presents t to both ranges'
+    // servers again (uncertain), and the upper range applies it.
+    c.kill(BE);
+    c.restart(BE);
+    c.open_server(3, flags::ope::EXPLICIT_ACCEPT);
+    let upper = Request::Open {
+        chan: 4,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(1001, 2000),
+    };
+    c.req(BE, SERVER, upper);
+    c.sync();
+    let got: Vec<_> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t)).map(|x| (x.0, x.1)).collect();
+    assert!(got.contains(&(4, MsgType::Msg1Uncertain)) && got.contains(&(4, MsgType::Accepted)), "{got:?}");
+    c.ack(4, t);
+    c.ack(3, t);
+    c.sync();
+    assert!(ended(&c), "finished once every share is applied");
+}

@@ -732,6 +732,20 @@ impl Backend {
         if let Some(p) = self.parts.get_mut(&part) {
             p.waiting.retain(|t| *t != tid);
         }
+        // A server of this partition may hold the commit already,
+        // unacknowledged (delivered before the partition gave its range
+        // up, or just now by `commit` to the server that voted: under the
+        // old grant, which its database may refuse). The hand-off finishes
+        // the branch now (`handed_off`, or the branch presented again here
+        // if the work comes back to this node), so that server's `Ack` no
+        // longer counts: it counted too, two for one branch, and the
+        // transaction was finished (`Applied`) while another branch of it
+        // was still unacknowledged or being handed off; a restart then
+        // presented nothing of it, and that range never applied it
+        // (simulator seed 43628, two routers).
+        if let Some(srv) = b.server.and_then(|s| self.servers.get_mut(&s)).filter(|srv| srv.part == part) {
+            srv.unacked.retain(|t| *t != tid);
+        }
         let msgs = b.msgs;
         for r in ctx.topo.routers(&facility) {
             let m = ToRouter::HandOff { facility: facility.clone(), tid, part, msgs: msgs.clone(), reason };
