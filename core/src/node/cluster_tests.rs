@@ -5600,3 +5600,51 @@ fn a_commit_handed_off_after_its_demoted_partitions_server_got_it_is_finished_on
     c.sync();
     assert!(ended(&c), "finished once every share is applied");
 }
+
+/// Simulator seed 47830 (two routers: no outcome). tr1 committed t on
+/// durable votes of be and be2; be made it durable, be2 died before the
+/// outcome came. be2 started again with t in doubt and, linked to tr2
+/// first, asked tr2, whose inquiry found the commit at be and told be2.
+/// While be2 wrote that commit into its journal, its link to tr1 came up
+/// and tr1 sent its outcome again (the commit still waited for be2's
+/// `Durable`). be2 held t neither as a branch nor in doubt any more, had
+/// no decision remembered yet (that comes once the record is durable), and
+/// dropped the outcome without a word; its `Durable` went to tr2 only, and
+/// tr1 and its client waited for ever. Now a commit of t that reaches the
+/// node while its in-doubt copy's commit is being written is owed the
+/// `Durable` that the written copy says.
+#[test]
+fn a_commit_reaching_a_node_while_its_in_doubt_copy_is_being_committed_hears_durable() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    c.open_upper_be2();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.server_accept(1, tid);
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    // Both votes durable; tr1 commits; be makes it durable, be2 dies first.
+    c.sync_unpumped();
+    c.pump_only(BE, TR1);
+    c.pump_only(BE2, TR1);
+    assert!(!c.take_wire(TR1, BE2).is_empty(), "the outcome to be2 is lost");
+    c.kill(BE2);
+    c.pump();
+    c.sync();
+    let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(tid)).map(|x| x.1).collect();
+    assert!(heard.is_empty(), "tr1 waits for be2: {heard:?}");
+    // be2 starts again, t in doubt in its journal, linked to tr2 only: it
+    // asks tr2, whose inquiry hears "committed" from be and tells be2.
+    // be2's commit record of t is on its way to disk (not synced yet).
+    c.restart_unlinked_from(BE2, &[TR1]);
+    let commits = |c: &Cluster| c.journals[BE2].iter().filter(|r| r.tid == tid && r.kind == RecordKind::Commit).count();
+    assert_eq!(commits(&c), 1, "tr2's answer reached be2: its commit record of t is written");
+    assert!(!c.syncs.is_empty(), "be2's commit of t is not durable yet");
+    // Its link to tr1 comes up: tr1 sends its outcome again.
+    c.relink(TR1, BE2);
+    // The record is durable: be2 says so to both routers, and tr1's client
+    // hears the commit.
+    c.sync();
+    let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(tid)).map(|x| x.1).collect();
+    assert_eq!(heard, vec![MsgType::Accepted], "tr1's client hears the outcome");
+}

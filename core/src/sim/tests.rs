@@ -449,6 +449,13 @@ fn once_known_runs_pass() {
         // behind them deadlocked (42673, two routers; traced by a helper
         // session: the stale router is skipped for a live branch too).
         (42673, 2, Faults::ALL),
+        // A node restarted with its branch in doubt asked one router, whose
+        // answer committed it; the transaction's own router sent its
+        // commit again while that record was being written, found nothing
+        // to take and was never told `Durable`: it and its client waited
+        // for ever (47830, two routers; traced and fixed by a helper
+        // session: that commit is owed the `Durable`).
+        (47830, 2, Faults::ALL),
         // The ignore-recovery limit (docs/roles.md), fixed: a partition
         // going active without a frozen holder's journal, which nothing
         // fenced, made two actives (17876, and 34601, 38693, 39509 found

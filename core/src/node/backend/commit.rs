@@ -550,6 +550,23 @@ impl Backend {
                     ));
                     ctx.to_router(from, ToRouter::CommitFailed { tid, status: Status::Srvdied });
                 }
+                None if accepted && self.copies_resolving(tid) => {
+                    // An in-doubt copy of `tid` is being committed here on
+                    // another router's answer (`in_doubt_outcome`): the copy
+                    // is out of `in_doubt` and the decision is remembered
+                    // only once its record is durable (`resolved`), so this
+                    // commit finds nothing of `tid` to take. It is the same
+                    // commit, and this router waits for this node's
+                    // `Durable` (its branch here was that copy before the
+                    // node restarted): owed, `resolved` says it to every
+                    // router it is owed to. Dropped, the `Durable` went to
+                    // the answering router only, and this one and its
+                    // client waited for ever (simulator seed 47830, two
+                    // routers: the restarted node, in doubt, asked tr2,
+                    // and tr1 sent its commit again when its link came up,
+                    // while the copy's commit record was being written).
+                    self.owe_durable(tid, &[from]);
+                }
                 None => {}
             }
             return;
