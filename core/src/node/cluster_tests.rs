@@ -47,6 +47,9 @@ struct Cluster {
     journals: Vec<Vec<Record>>,
     /// Writes to taken-over journals: (node, journal id, records).
     adopted_writes: Vec<(usize, u32, usize)>,
+    /// The records of those writes: (node, journal id, record). A test
+    /// that starts a lost node again on its journal adds them to it.
+    adopted_records: Vec<(usize, u32, Record)>,
     /// Taken-over journals released: (node, journal id).
     released: Vec<(usize, u32)>,
     /// When set, journal takeovers wait here (node, lost node, journal id)
@@ -102,6 +105,7 @@ impl Cluster {
             syncs: Vec::new(),
             journals: vec![Vec::new(); NAMES.len()],
             adopted_writes: Vec::new(),
+            adopted_records: Vec::new(),
             released: Vec::new(),
             defer_takeovers: None,
             seq: 0,
@@ -158,16 +162,14 @@ impl Cluster {
                             self.delivered.push((i, conn, delivery));
                         }
                         Output::Journal { entries, token, jid, .. } => {
+                            let n = entries.len();
+                            let recs =
+                                entries.into_iter().map(|(tid, kind, payload)| Record { epoch: 1, tid, kind, payload });
                             if jid == 0 {
-                                let recs = entries.into_iter().map(|(tid, kind, payload)| Record {
-                                    epoch: 1,
-                                    tid,
-                                    kind,
-                                    payload,
-                                });
                                 self.journals[i].extend(recs);
                             } else {
-                                self.adopted_writes.push((i, jid, entries.len()));
+                                self.adopted_writes.push((i, jid, n));
+                                self.adopted_records.extend(recs.map(|r| (i, jid, r)));
                             }
                             if let Some(t) = token {
                                 self.syncs.push((i, t));
@@ -5647,4 +5649,123 @@ fn a_commit_reaching_a_node_while_its_in_doubt_copy_is_being_committed_hears_dur
     c.sync();
     let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(tid)).map(|x| x.1).collect();
     assert_eq!(heard, vec![MsgType::Accepted], "tr1's client hears the outcome");
+}
+
+/// Simulator seed 46000 (two routers: a disagreement). tr1 committed t1 on
+/// be's vote (drive 0); its commit never reached be (frozen), so it was
+/// durable nowhere. The frontend drove t1 again through tr2 (drive 1),
+/// whose probe reached be2 first: be2 promised drive 1 in its own journal
+/// and answered "unknown". be was lost, and be2 took its journal over (as
+/// the standby of another range of be's), where t1 was undecided: presumed
+/// aborted. Nothing else there was for be2 to finish, so it let the
+/// journal go at once (`hold`: unless a commit of that other range was
+/// still to be presented). tr2 asked be2 again, for be's journal: be2 had
+/// promised drive 1 already, wrote nothing into be's journal, and answered
+/// "unknown" for it. tr2 rejected t1 (its client's link went; the client
+/// drove t1 again and heard the rejection). be started again on its
+/// journal, which held no promise, and adopted tr1's commit of drive 0,
+/// handed to it as a lost node's commit: its server applied what the
+/// client heard rejected. Now a reader carries its promises into a journal
+/// it takes over, and be refuses tr1's drive 0.
+fn reader_promised_before_its_takeover(hold: bool) {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    c.open_upper_be();
+    c.req(BE2, SERVER, upper_server(1));
+    assert_eq!(c.partition_states(BE2), vec![crate::protocol::admin::PartitionState::Standby]);
+    c.take(BE2, SERVER);
+    let t0 = c.tid();
+    if hold {
+        // t0 commits on be's upper range; be's server has not acknowledged
+        // it, so be2, reading be's journal, presents it again and holds the
+        // journal until its own server has.
+        c.req(FE, CLIENT, Request::Send { chan: 1, tid: t0, flags: flags::sen::ACCEPT, data: msg(1500, "t0") });
+        c.take(BE, SERVER);
+        c.server_accept(2, t0);
+        c.sync();
+        c.take(BE, SERVER);
+        assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t0), Some(Status::Ok))]);
+    }
+    // t1 on be's lower range (no standby there): its server votes yes, tr1
+    // commits, and the commit is lost on its way to be (frozen).
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "t1") });
+    c.take(BE, SERVER);
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.sync_unpumped();
+    c.pump_only(BE, TR1);
+    let lost = c.take_wire(TR1, BE);
+    assert!(
+        lost.iter()
+            .any(|m| matches!(m, Internal::Be(ToBackend::Outcome { tid, accepted: true, drive: 0, .. }) if *tid == t1)),
+        "tr1's commit of t1 is lost: {lost:?}"
+    );
+    // The frontend drives t1 again through tr2 (drive 1), whose probe
+    // reaches be2 only: be2 promises drive 1 in its own journal, and
+    // answers.
+    c.redrive_through_tr2_probing(&[BE2]);
+    c.take_wire(TR2, BE);
+    c.sync_unpumped();
+    c.pump_only(BE2, TR2);
+    let promises = |recs: &mut dyn Iterator<Item = &Record>| {
+        recs.filter(|r| r.tid == t1 && r.kind == RecordKind::Drive)
+            .map(|r| TxRecord::decode(r.kind, &r.payload).unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(promises(&mut c.journals[BE2].iter()), vec![TxRecord::Drive { drive: 1 }]);
+    // be is lost. be2 takes its journal over for the upper range (t1 is
+    // presumed aborted there) and tr2 asks it again, for be's journal.
+    c.kill(BE);
+    assert_eq!(c.released.is_empty(), hold, "be2 lets be's journal go at once unless t0 holds it");
+    c.sync();
+    if hold {
+        let s = c.take(BE2, SERVER);
+        assert!(s.iter().any(|x| x.1 == MsgType::Accepted && x.2 == Some(t0)), "t0 presented at be2: {s:?}");
+    }
+    // The client's link to tr2 goes (tr2 rejects t1); it drives t1 again
+    // through tr2 (drive 2) and hears the rejection.
+    c.cut(FE, TR2);
+    c.sync();
+    c.relink(FE, TR2);
+    c.sync();
+    c.sync();
+    let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    assert_eq!(heard, vec![MsgType::Rejected], "the client hears t1 rejected");
+    if hold {
+        // be2's server acknowledges t0: be2 lets be's journal go.
+        c.req(BE2, SERVER, Request::Ack { chan: 1, tid: t0 });
+        c.sync();
+    }
+    assert_eq!(c.released.len(), 1, "be2 let be's journal go");
+    // be starts again on its journal (with what be2 wrote there), and its
+    // lower range is active again; tr1 (which knows it over a new link)
+    // hands it t1's commit of drive 0, as a lost node's commit.
+    let written: Vec<Record> =
+        c.adopted_records.iter().filter(|(n, _, _)| *n == BE2).map(|(_, _, r)| r.clone()).collect();
+    c.journals[BE].extend(written);
+    c.restart_unlinked_from(BE, &[TR1]);
+    c.sync();
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    c.sync();
+    c.relink_anew(TR1, BE);
+    c.sync();
+    c.sync();
+    let at_be: Vec<_> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t1)).collect();
+    assert!(at_be.is_empty(), "be's server never sees t1, which its client heard rejected: {at_be:?}");
+    assert!(c.journals[BE].iter().all(|r| r.tid != t1 || r.kind != RecordKind::Commit), "no commit of t1 at be");
+    // be refused it: be2 had carried its promise of drive 1 into be's
+    // journal when it took it over.
+    let written = c.adopted_records.iter().filter(|(n, _, _)| *n == BE2).map(|(_, _, r)| r);
+    assert!(promises(&mut written.into_iter()).contains(&TxRecord::Drive { drive: 1 }));
+}
+
+#[test]
+fn a_readers_earlier_promise_goes_into_a_journal_it_takes_over_and_lets_go_at_once() {
+    reader_promised_before_its_takeover(false);
+}
+
+#[test]
+fn a_readers_earlier_promise_goes_into_a_journal_it_takes_over_and_holds() {
+    reader_promised_before_its_takeover(true);
 }

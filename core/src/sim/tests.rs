@@ -456,6 +456,13 @@ fn once_known_runs_pass() {
         // for ever (47830, two routers; traced and fixed by a helper
         // session: that commit is owed the `Durable`).
         (47830, 2, Faults::ALL),
+        // A reader's promise to a later drive, made in its own journal
+        // before it took a lost node's journal over, was not in that
+        // journal: the node, started again on it, adopted the earlier
+        // drive's commit the later drive had rejected (46000, two routers;
+        // traced and fixed by a helper session: promises are carried into
+        // a journal at its takeover).
+        (46000, 2, Faults::ALL),
         // The ignore-recovery limit (docs/roles.md), fixed: a partition
         // going active without a frozen holder's journal, which nothing
         // fenced, made two actives (17876, and 34601, 38693, 39509 found

@@ -247,14 +247,18 @@ pub struct Backend {
     /// drives of it (docs/outcomes.md).
     drives: Map<Tid, u32>,
     drives_order: VecDeque<Tid>,
-    /// The latest drive of each transaction whose promise is durable in
-    /// every journal here that holds durable state of it (`promise.rs`;
-    /// bounded with `drives`).
-    promised: Map<Tid, u32>,
+    /// The latest drive of each transaction whose promise is durable here,
+    /// and the journals it is in (`promise.rs`; bounded with `drives`): a
+    /// journal this node answers for since (one it took over after it
+    /// promised) gets the promise too before it is answered for.
+    promised: Map<Tid, promise::Promised>,
     /// Later drives' requests waiting for their promise's journal writes,
     /// by tid, and those writes' tokens.
     promising: Map<Tid, promise::Promising>,
     promise_tokens: Map<u64, (Tid, u32)>,
+    /// Promises carried into a journal just taken over (`carry_promises`),
+    /// by token: the journal, and each (tid, drive) written there.
+    carried: Map<u64, (u32, Vec<(Tid, u32)>)>,
     /// Routers (by name) whose answer about an in-doubt copy named an
     /// earlier drive than one seen here: not asked about it again while
     /// another router can be.

@@ -30,6 +30,9 @@
 //! 12835, two routers). Such a lone promise pins no segment (the journal's
 //! reclaim accounting): it lasts until its segment is recycled, which
 //! bounds how long a frozen router's stale first drive is refused.
+//! A node that takes a lost node's journal over carries the promises it
+//! made before into it (`carry_promises`): it answers for that journal
+//! from then on (simulator seed 46000, two routers).
 //! A durable vote given to a later drive's router carries its drive in the
 //! same append (`vote_records`). Only re-driven transactions pay for any of
 //! this: one synced append per journal per promise.
@@ -40,11 +43,24 @@ use crate::status::Status;
 use crate::tid::Tid;
 use crate::txrecord::TxRecord;
 
+/// A drive promised here (`Backend::promised`).
+#[derive(Default)]
+pub(super) struct Promised {
+    /// The latest drive promised.
+    drive: u32,
+    /// The journals that promise is in (0: this node's own): written there
+    /// (a write that failed counts: the promise holds in memory), or read
+    /// there at a restart or a takeover.
+    jids: Vec<u32>,
+}
+
 /// A later drive's request waiting for its promise to be durable.
 #[derive(Default)]
 pub(super) struct Promising {
     /// Journal writes not finished yet, by token.
     tokens: Vec<u64>,
+    /// Every journal the promise is written into.
+    jids: Vec<u32>,
     /// A write failed: the promise holds in memory only.
     failed: Option<Status>,
     /// The request that made the promise, and every request of the tid
@@ -69,9 +85,8 @@ impl Backend {
             p.parked.push((from, m));
             return None;
         }
-        // Promised already; or an earlier drive than one seen, which its
-        // handler refuses.
-        if self.promised.get(&tid).is_some_and(|&d| d >= drive) || self.drives.get(&tid).is_some_and(|&d| d > drive) {
+        // An earlier drive than one seen, which its handler refuses.
+        if self.drives.get(&tid).is_some_and(|&d| d > drive) {
             return Some(m);
         }
         let mut journals = self.durable_holders(tid);
@@ -95,17 +110,40 @@ impl Backend {
             journals.sort();
             journals.dedup();
         }
+        // Promised already: in the journals it went into. One this node
+        // answers for that lacks it gets it now, before the answer: a
+        // journal taken over while the promise was being written, or
+        // whose carried promises (`carry_promises`) are not durable yet;
+        // this node's own, when the promise was read from a lost node's
+        // journal. Counted done once per drive, whichever journals held
+        // it, a reader's promise made in its own journal only stood for
+        // the lost node's too (simulator seed 46000, two routers).
+        let again = match self.promised.get(&tid) {
+            Some(p) if p.drive >= drive => {
+                journals.retain(|j| !p.jids.contains(j));
+                true
+            }
+            _ => false,
+        };
         if journals.is_empty() {
             return Some(m);
         }
         // Refused from now on, in memory, while the record is written.
         self.saw_drive(tid, drive);
-        ctx.log(format!(
-            "{tid}: drive {drive} of it reaches durable state of it here: promised in {} journal(s) before it is \
-             answered",
-            journals.len()
-        ));
-        let mut p = Promising { parked: vec![(from, m)], ..Promising::default() };
+        if again {
+            ctx.log(format!(
+                "{tid}: drive {drive} of it, promised here before, is promised in {} journal(s) this node answers \
+                 for since before it is answered",
+                journals.len()
+            ));
+        } else {
+            ctx.log(format!(
+                "{tid}: drive {drive} of it reaches durable state of it here: promised in {} journal(s) before it \
+                 is answered",
+                journals.len()
+            ));
+        }
+        let mut p = Promising { parked: vec![(from, m)], jids: journals.clone(), ..Promising::default() };
         for jid in journals {
             self.next_token += 1;
             let token = self.next_token;
@@ -157,6 +195,22 @@ impl Backend {
     /// A promise's journal write finished (`token`). Returns whether the
     /// token was one.
     pub(super) fn promise_written(&mut self, ctx: &mut Ctx, token: u64, result: Result<(), Status>) -> bool {
+        if let Some((jid, list)) = self.carried.remove(&token) {
+            // Carried into a journal taken over: there now (a write that
+            // failed counts, as any promise's: it holds in memory).
+            if let Err(status) = result {
+                ctx.log(format!(
+                    "{} promise(s) carried into taken-over journal {jid} could not be written ({}): they hold until \
+                     this node stops",
+                    list.len(),
+                    status.name()
+                ));
+            }
+            for (tid, drive) in list {
+                self.promised_before(tid, drive, jid);
+            }
+            return true;
+        }
         let Some((tid, _)) = self.promise_tokens.remove(&token) else { return false };
         let Some(p) = self.promising.get_mut(&tid) else { return true };
         p.tokens.retain(|t| *t != token);
@@ -177,7 +231,9 @@ impl Backend {
                 status.name()
             ));
         }
-        self.promised_before(tid, drive);
+        for jid in p.jids {
+            self.promised_before(tid, drive, jid);
+        }
         for (from, m) in p.parked {
             self.handle(ctx, from, m);
         }
@@ -198,18 +254,70 @@ impl Backend {
         for token in tokens {
             self.promise_written(ctx, token, Err(Status::Nodeunavail));
         }
+        // Promises carried into it wait for nothing: the journal is no
+        // longer this node's to answer for (let go, its close wrote what
+        // was written; or taken from it).
+        self.carried.retain(|_, (j, _)| *j != jid);
     }
 
-    /// `drive` of `tid` is promised here: written in a journal this node
-    /// holds (its `Drive` records, read at recovery or just synced). No
-    /// earlier drive's router decides it here.
-    pub(super) fn promised_before(&mut self, tid: Tid, drive: u32) {
+    /// Lost node's journal `jid` was just taken over: this node answers for
+    /// it from now on (a router's probe asks it in that node's place, and
+    /// takes its answer for that node's), so every promise it made before
+    /// and whose transaction's end it does not know goes into that journal
+    /// too, in one synced write, as a promise made now would (see
+    /// `promise_first`). The node may answer for the journal after it let
+    /// it go (nothing there for it to finish: it is let go at once, and a
+    /// clean close writes what was written), from its memory, and the
+    /// journal's owner started again on it must still refuse the earlier
+    /// drives. Not carried, a reader that had promised drive 1 in its own
+    /// journal before it took the journal over answered drive 1's probe
+    /// for it ("unknown": the branch there presumed aborted), the later
+    /// drive rejected the transaction, and the journal's owner, started
+    /// again, adopted the earlier drive's commit of it, durable nowhere,
+    /// from its frozen router (simulator seed 46000, two routers: a
+    /// disagreement). A request that comes before the write is durable,
+    /// while the journal is held, writes its own promise there and waits
+    /// for it (`promise_first`: the journal is not among the promise's
+    /// yet).
+    pub(super) fn carry_promises(&mut self, ctx: &mut Ctx, jid: u32) {
+        let mut list: Vec<(Tid, u32)> =
+            self.promised.iter().filter(|(_, p)| !p.jids.contains(&jid)).map(|(t, p)| (*t, p.drive)).collect();
+        list.retain(|(tid, _)| !self.outcome_known(*tid));
+        if list.is_empty() {
+            return;
+        }
+        list.sort();
+        ctx.log(format!("{} promise(s) to later drives carried into taken-over journal {jid}", list.len()));
+        self.next_token += 1;
+        let token = self.next_token;
+        ctx.output(Output::Journal {
+            entries: list.iter().map(|(tid, drive)| TxRecord::Drive { drive: *drive }.entry(*tid)).collect(),
+            sync: true,
+            token: Some(token),
+            new_tx: false,
+            jid,
+        });
+        self.carried.insert(token, (jid, list));
+    }
+
+    /// `drive` of `tid` is promised here: written in journal `jid` (0:
+    /// this node's own), which this node holds (its `Drive` records, read
+    /// at recovery or just synced). No earlier drive's router decides it
+    /// here.
+    pub(super) fn promised_before(&mut self, tid: Tid, drive: u32, jid: u32) {
         if drive == 0 {
             return;
         }
         self.saw_drive(tid, drive);
-        let seen = self.promised.entry(tid).or_insert(0);
-        *seen = (*seen).max(drive);
+        let p = self.promised.entry(tid).or_default();
+        if drive > p.drive {
+            // An earlier drive's promise does not cover this one anywhere.
+            p.drive = drive;
+            p.jids.clear();
+        }
+        if drive == p.drive && !p.jids.contains(&jid) {
+            p.jids.push(jid);
+        }
     }
 
     /// The records of a durable accept vote of `tid` on a branch whose

@@ -71,7 +71,7 @@ impl Backend {
         self.remember_aborted(&aborted_tids(records));
         let mut scan = scan_records(records);
         log_malformed(ctx, 0, &scan);
-        self.keep_promises(&scan);
+        self.keep_promises(0, &scan);
         self.keep_in_doubt(ctx, 0, std::mem::take(&mut scan.in_doubt));
         // Applied before the crash, not yet forgotten: still answerable
         // (remembered committed above), and a router's `Forget` ends them.
@@ -133,6 +133,9 @@ impl Backend {
         self.read_epochs.insert(jid, epoch);
         let committed = self.ingest(ctx, jid, &records);
         self.read_committed.insert(jid, committed.clone());
+        // Before anyone hears of the takeover, and before the journal can
+        // be let go (below).
+        self.carry_promises(ctx, jid);
         let mut facilities: Vec<String> = Vec::new();
         for id in waiting {
             if let Some(p) = self.parts.get(&id) {
@@ -262,7 +265,7 @@ impl Backend {
         self.remember_aborted(&aborted_tids(records));
         let mut scan = scan_records(records);
         log_malformed(ctx, jid, &scan);
-        self.keep_promises(&scan);
+        self.keep_promises(jid, &scan);
         // A lost node's kept rejections stay in its journal as they are
         // (answered here from the decided table meanwhile): the node keeps
         // them again when it starts on it, until their router forgets them
@@ -390,9 +393,9 @@ impl Backend {
     /// whatever became of their transactions: refused here again, an
     /// earlier drive's router could start afresh a transaction its later
     /// drive committed elsewhere (simulator seed 12835, two routers).
-    fn keep_promises(&mut self, scan: &Scan) {
+    fn keep_promises(&mut self, jid: u32, scan: &Scan) {
         for (tid, drive) in &scan.promises {
-            self.promised_before(*tid, *drive);
+            self.promised_before(*tid, *drive, jid);
         }
     }
 
@@ -407,7 +410,7 @@ impl Backend {
             *self.adopted_open.entry(jid).or_default() += list.len();
         }
         for InDoubtTx { tid, facility, msgs, drive } in list {
-            self.promised_before(tid, drive);
+            self.promised_before(tid, drive, jid);
             // One copy per journal: the same journal read again replaces
             // its copy; another journal's share of the tid is kept beside it.
             let copies = self.in_doubt.entry(tid).or_default();
