@@ -5769,3 +5769,175 @@ fn a_readers_earlier_promise_goes_into_a_journal_it_takes_over_and_lets_go_at_on
 fn a_readers_earlier_promise_goes_into_a_journal_it_takes_over_and_holds() {
     reader_promised_before_its_takeover(true);
 }
+
+/// Simulator seed 44894 (one router: no outcome). t1 spans be (keys 1001
+/// to 2000, whose grant is be's; no other node serves them) and be2 (keys
+/// 2001 to 3000); both servers vote yes, durably, and tr1 is lost before
+/// it decides. The frontend drives t1 again through tr2, which is cut off
+/// from be: its probe waits for be. be is lost; be2, be's standby for keys
+/// 0 to 1000, takes be's journal over (t1 in doubt there) and answers the
+/// probe for it. Nobody committed t1, so tr2 goes on as new: it places
+/// every message of t1 again, and holds the transaction until keys 1001
+/// to 2000 have an active partition, which only be can give them. be2
+/// kept its copy of be's share waiting for t1's outcome, and with it be's
+/// journal: be could never start again (its journal was held), and t1
+/// waited for ever. The copy is of work placed again: tr2 has be2 give it
+/// back (nothing decided), and be2 lets be's journal go. be starts again,
+/// its own copy is given back the same way, and t1 commits once.
+#[test]
+fn a_probe_going_on_as_new_gives_back_in_doubt_copies_and_frees_the_lost_nodes_journal() {
+    let mut c = ready();
+    let server = |chan, lo, hi| Request::Open {
+        chan,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(lo, hi),
+    };
+    c.req(BE, SERVER, server(2, 1001, 2000));
+    c.open_standby(0, false);
+    c.req(BE2, SERVER, server(2, 2001, 3000));
+    c.advance(BE2, backend::roles::START_DEFER);
+    c.take(BE, SERVER);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(1500, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(2500, "credit") });
+    let s: Vec<_> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t1)).map(|x| (x.0, x.1)).collect();
+    assert_eq!(s, vec![(2, MsgType::Msg1), (2, MsgType::Prepare)]);
+    let s: Vec<_> = c.take(BE2, SERVER).into_iter().filter(|x| x.2 == Some(t1)).map(|x| (x.0, x.1)).collect();
+    assert_eq!(s, vec![(2, MsgType::Msg1), (2, MsgType::Prepare)]);
+    // Both vote yes (durably: t1 spans two nodes); tr2 is cut off from be,
+    // and tr1 is lost before any vote reaches it.
+    let now = c.now;
+    for k in [BE, BE2] {
+        c.node(k).handle_request(
+            now,
+            SERVER,
+            Request::Accept { chan: 2, tid: t1, reason: 0, flags: 0, implicit: false },
+        );
+    }
+    c.collect();
+    c.cut(TR2, BE);
+    c.kill(TR1);
+    c.sync();
+    assert!(c.take(FE, CLIENT).iter().all(|x| x.2 != Some(t1)), "t1 is driven again through tr2, probed");
+    // be is lost; be2's standby takes its range and its journal over.
+    c.kill(BE);
+    for _ in 0..5 {
+        c.advance(BE2, backend::CLAIM_RETRY);
+    }
+    c.sync();
+    assert_eq!(c.partition_states(BE2), vec![crate::protocol::admin::PartitionState::Active; 2]);
+    for _ in 0..2 {
+        c.advance(BE2, backend::ORPHAN_GRACE);
+        c.sync();
+    }
+    assert!(c.take(FE, CLIENT).iter().all(|x| x.2 != Some(t1)), "t1 waits for keys 1001 to 2000");
+    // be cannot open its journal while be2 holds it.
+    assert!(c.released.iter().any(|(k, _)| *k == BE2), "be2 lets be's journal go: {:?}", c.released);
+    // be starts again on its journal; its server of keys 1001 to 2000
+    // comes back, and tr2 places t1's work there.
+    c.restart(BE);
+    c.req(BE, SERVER, server(2, 1001, 2000));
+    c.sync();
+    let (applied, heard) = c.finish_on(BE, t1);
+    assert!(applied, "be's server commits t1");
+    assert_eq!(heard, vec![MsgType::Accepted], "the client hears once");
+    let s: Vec<_> = c.take(BE2, SERVER).into_iter().filter(|x| x.2 == Some(t1)).map(|x| (x.0, x.1)).collect();
+    assert_eq!(s, vec![(2, MsgType::Accepted)], "be2's server hears the commit of its own branch once");
+}
+
+/// The limit of the rule above: a copy that may be of a branch the
+/// transaction still has is not given back. t1 spans be (keys 0 to 1000)
+/// and be2 (keys 1001 to 2000); tr1 is lost before the client accepts, and
+/// tr2's probe goes on as new with both branches. Both vote yes; be's vote
+/// is still on its way to tr2 when be's process ends and be2, its standby,
+/// takes be's journal over (t1 in doubt there, this drive's vote) and asks
+/// tr2 about t1 before tr2 sees be's link go. tr2 then commits on be's
+/// vote, and its commit reaches be's share through be2, the journal's
+/// reader. Given back on be2's question, the copy was gone, and keys 0 to
+/// 1000 never applied t1 (simulator seed 44323, one router, with the
+/// first version of the rule).
+#[test]
+fn an_in_doubt_copy_of_a_branch_the_router_still_has_is_not_given_back() {
+    let mut c = ready();
+    c.open_upper_be2();
+    let lower = Request::Open {
+        chan: 2,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(0, 1000),
+    };
+    c.req(BE2, SERVER, lower);
+    c.take(BE, SERVER);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(1500, "credit") });
+    c.kill(TR1);
+    c.sync();
+    c.req(FE, CLIENT, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    for (chan, ty, tid, _) in c.take(BE2, SERVER) {
+        if tid == Some(t1) && ty == MsgType::Prepare {
+            c.req(BE2, SERVER, Request::Accept { chan, tid: t1, reason: 0, flags: 0, implicit: false });
+        }
+    }
+    c.sync();
+    assert!(c.take(BE, SERVER).iter().any(|x| x.1 == MsgType::Prepare && x.2 == Some(t1)));
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.collect();
+    c.sync_unpumped();
+    c.collect();
+    let vote = c.take_wire(BE, TR2);
+    assert!(
+        vote.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Vote { tid, durable: true, .. }) if *tid == t1)),
+        "{vote:?}"
+    );
+    // be's process ends; tr2 does not see its link go yet. be2 takes be's
+    // range and journal over, and asks tr2 about t1.
+    c.nodes[BE] = None;
+    c.auth[BE] = None;
+    c.authority.process_ended(NAMES[BE]);
+    c.wire.retain(|(f, t, _)| *f != BE && *t != BE);
+    c.syncs.retain(|(i, _)| *i != BE);
+    let now = c.now;
+    for i in [FE, BE2] {
+        c.node(i).link_down(now, peer_ref(BE));
+    }
+    c.pump();
+    for _ in 0..5 {
+        c.advance(BE2, backend::CLAIM_RETRY);
+    }
+    c.sync();
+    c.advance(BE2, backend::ORPHAN_GRACE);
+    c.sync();
+    assert!(c.take(FE, CLIENT).iter().all(|x| x.2 != Some(t1)), "not decided yet");
+    // be's vote reaches tr2, which commits; then tr2 sees be's link go.
+    for m in vote {
+        c.node(TR2).peer_input(now, peer_ref(BE), m);
+    }
+    c.pump();
+    c.sync();
+    let now = c.now;
+    c.node(TR2).link_down(now, peer_ref(BE));
+    c.pump();
+    c.sync();
+    let mut lower_got = Vec::new();
+    for (chan, ty, tid, _) in c.take(BE2, SERVER) {
+        if tid == Some(t1) {
+            if chan == 2 {
+                lower_got.push(ty);
+            }
+            if ty == MsgType::Accepted {
+                c.req(BE2, SERVER, Request::Ack { chan, tid: t1 });
+            }
+        }
+    }
+    c.sync();
+    assert_eq!(lower_got.last(), Some(&MsgType::Accepted), "be's share is applied on be2: {lower_got:?}");
+    let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    assert_eq!(heard, vec![MsgType::Accepted]);
+}

@@ -453,6 +453,13 @@ pub enum ToFrontend {
 /// `ToBackend::Adopt::drive` of committed work handed off by a backend.
 pub const NO_DRIVE: u32 = u32::MAX;
 
+/// `ToBackend::GiveBack::part` naming no partition: the in-doubt copies of
+/// the transaction that the node holds from a journal (its own, read at a
+/// restart, or a lost node's it took over), not a branch. Partition ids
+/// start at 1, and 0 names no partition elsewhere too
+/// (`ToRouter::DrivenElsewhere` of a probe).
+pub const IN_DOUBT_COPIES: PartId = 0;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum ToBackend {
     /// Every participant made these commits durable and their clients have
@@ -515,6 +522,11 @@ pub enum ToBackend {
     /// that gives its range up gives back work: its server, if it holds it,
     /// hears `RTR_STS_DLKTXRES` (rescheduled, roll back), and nothing is
     /// decided here (docs/outcomes.md, "A probe going on as new").
+    /// `part` = [`IN_DOUBT_COPIES`]: the node's in-doubt copies of `tid`
+    /// are given back instead (closed in their journals, nothing decided):
+    /// the router places every message of the transaction again itself,
+    /// so a copy is of work placed again, never to be committed. (A node
+    /// without this rule finds no branch by that id and ignores it.)
     GiveBack { tid: Tid, part: PartId, drive: u32 },
     /// Where the active partition of this standby's key range stands at
     /// the sending router: the holder of grant `epoch` is no longer linked

@@ -457,6 +457,44 @@ impl Backend {
         }
     }
 
+    /// The router driving `tid` under drive `drive` went on as new after
+    /// its probe found nobody had committed it (`Router::probed`): it places
+    /// every message of the transaction again itself, from the first, where
+    /// each key range is served now. So every in-doubt copy of `tid` here
+    /// (from this node's own journal after a restart, or from a lost node's
+    /// journal read here) is of work placed again: it is given back, closed
+    /// in its journal with nothing decided (`Done` after its records, as
+    /// `replaced_in_doubt` closes a copy whose range came back here), and a
+    /// read journal left with nothing open is let go. Kept for the
+    /// transaction's outcome, the copy waited on that outcome while the
+    /// outcome waited on the copy: the router held the transaction for a
+    /// key range whose grant was the lost node's, and that node could not
+    /// start again while its journal was held here for the copy (simulator
+    /// seed 44894, one router: no outcome). And a copy committed by that
+    /// outcome while the work placed again went to another node (which
+    /// serves its range now) would apply the work twice. The router asks
+    /// this only of a node none of whose copies may be of a branch it
+    /// still has (`copy_may_be_a_branch`). Not from the router of an
+    /// earlier drive than one seen here: the later drive's router decides
+    /// what becomes of the copies.
+    pub(super) fn give_back_copies(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, drive: u32) {
+        if self.driven_later(ctx, from, tid, drive) {
+            return;
+        }
+        let Some(copies) = self.in_doubt.remove(&tid) else { return };
+        if !self.branches.keys().any(|(t, _)| *t == tid) {
+            self.stale_answers.remove(&tid);
+        }
+        ctx.log(format!(
+            "{tid}: in doubt here from {} journal(s); router {} places its work again (drive {drive}): given back",
+            copies.len(),
+            ctx.topo.name(from)
+        ));
+        for d in copies {
+            self.close_in_doubt(ctx, d.jid, vec![(tid, TxRecord::Done)]);
+        }
+    }
+
     /// The durable vote record of branch (tid, part) was written (or not):
     /// the vote goes to the branch's router now (or the branch fails).
     pub(super) fn vote_synced(&mut self, ctx: &mut Ctx, v: VoteSync, result: Result<(), Status>) {

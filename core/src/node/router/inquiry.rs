@@ -2,7 +2,7 @@
 //! of the facility is asked (`Inquire`), and the answers decide.
 
 use super::Router;
-use crate::node::{Ctx, NodeRef, PartId, ToBackend, TxState, NO_DRIVE};
+use crate::node::{Ctx, NodeRef, PartId, ToBackend, TxState, IN_DOUBT_COPIES, NO_DRIVE};
 use crate::status::Status;
 use crate::tid::Tid;
 
@@ -101,6 +101,24 @@ impl Router {
         // branch of it here, so nothing else would tell it: simulator seed
         // 5009 left a taken-over journal's commit unapplied for ever).
         if let Some(tx) = self.txs.get_mut(&tid) {
+            if tx.redriven
+                && tx.probe.is_none()
+                && !super::copy_may_be_a_branch(&self.journals_read, ctx, &tx.branches, from)
+            {
+                // Unless its probe went on as new (nobody had committed
+                // it): this router places every message of it again, so a
+                // copy the asker holds (read since the probe, or its own
+                // journal's after a restart) is of work placed again, and
+                // is given back rather than committed by the outcome
+                // (`Router::probed`, `Backend::give_back_copies`), unless
+                // it may be the copy of a branch this drive placed and
+                // still has (`copy_may_be_a_branch`). A node that gave its
+                // copy back at the probe's end and asked again meanwhile
+                // is told the same.
+                let drive = tx.drive;
+                ctx.to_backend(from, ToBackend::GiveBack { tid, part: IN_DOUBT_COPIES, drive });
+                return;
+            }
             if !tx.inquirers.contains(&from) {
                 tx.inquirers.push(from);
             }

@@ -995,6 +995,28 @@ fn send_to_branch(ctx: &mut Ctx, tx: &mut Tx, tid: Tid, target: PartKey, data: &
     );
 }
 
+/// May an in-doubt copy of the transaction held at backend node `asker`
+/// be one of `branches` (the transaction's live branches here)? Yes when
+/// one is at a node whose journal `asker` read (`journals_read`: lost node
+/// -> reader, by name), or at an earlier link of `asker` itself (its own
+/// journal, read at its restart before this router saw that link go). Such
+/// a copy may hold the vote of a branch this drive commits on (placed by
+/// it, or named by its probe's answers): it hears the outcome as before,
+/// and is not given back as work placed again (`IN_DOUBT_COPIES`). A
+/// branch the router dropped when its node's link went is no such case:
+/// its messages are placed again.
+/// (Simulator seed 44323, one router, with copies given back on every
+/// question: the reader of a fenced node's journal gave back the copy of
+/// the branch this drive had placed there, the router committed on that
+/// branch's vote, and the range never applied it.)
+fn copy_may_be_a_branch(journals_read: &Map<String, String>, ctx: &Ctx, branches: &[Branch], asker: NodeRef) -> bool {
+    let name = ctx.topo.name(asker);
+    branches.iter().any(|b| {
+        let at = ctx.topo.name(b.part.0);
+        journals_read.get(at).is_some_and(|r| r == name) || (at == name && b.part.0 != asker)
+    })
+}
+
 /// Does the transaction have branches on more than one backend node?
 fn spans_nodes(tx: &Tx) -> bool {
     tx.branches.first().is_some_and(|f| tx.branches.iter().any(|b| b.part.0 != f.part.0))

@@ -6,7 +6,7 @@ use std::cmp::Reverse;
 use std::time::Duration;
 
 use super::Router;
-use crate::node::{ChanRef, Ctx, NodeRef, PartKey, ToBackend, ToRouter, TxState};
+use crate::node::{ChanRef, Ctx, NodeRef, PartKey, ToBackend, ToRouter, TxState, IN_DOUBT_COPIES};
 use crate::status::Status;
 use crate::tid::Tid;
 
@@ -311,6 +311,29 @@ impl Router {
         tx.branches.retain(|b| !given.contains(&b.part));
         for key in given {
             ctx.to_backend(key.0, ToBackend::GiveBack { tid, part: key.1, drive: tx.drive });
+        }
+        // The nodes in doubt of a copy of it (from a journal: a lost
+        // node's they read, or their own after a restart; they answered
+        // "in doubt" naming no branch, or asked meanwhile) give it back
+        // too: the copy's messages are among those placed again now, so it
+        // is no share of the transaction to hear its outcome any more
+        // (`Backend::give_back_copies`). Kept waiting for the outcome, a
+        // copy held its lost node's journal, and that node could not start
+        // again while the transaction waited for a key range whose grant it
+        // held (simulator seed 44894, one router: no outcome). Committed
+        // by the outcome while the work placed again went to another node
+        // (the range's active partition now), it would apply that work a
+        // second time.
+        // (Not a node that may hold a copy of a branch the transaction
+        // still has here, named by the answers: its vote is this drive's
+        // to commit on, `copy_may_be_a_branch`; that node still hears the
+        // outcome.)
+        let (inquirers, branches) = (std::mem::take(&mut tx.inquirers), &tx.branches);
+        let (give, keep): (Vec<NodeRef>, Vec<NodeRef>) =
+            inquirers.into_iter().partition(|n| !super::copy_may_be_a_branch(&self.journals_read, ctx, branches, *n));
+        tx.inquirers = keep;
+        for node in give.into_iter().filter(|n| ctx.topo.is_up(*n)) {
+            ctx.to_backend(node, ToBackend::GiveBack { tid, part: IN_DOUBT_COPIES, drive: tx.drive });
         }
         for m in held {
             self.handle_msg(ctx, fe, m);
