@@ -264,7 +264,9 @@
 //! hand-off, so the transaction was marked `Applied` while another
 //! range's share was still being handed off; `hand_off` now takes the tid
 //! out of that server's unacknowledged list. It is in the regression set
-//! and the list is empty.)
+//! and the list is empty.) Fresh ranges later that session (one router
+//! 47000..52999, two routers 48000..53999) found 50189, 50514, 52403 and
+//! 52777, listed below while they are traced.
 
 use super::{Faults, SimConfig, ViolationKind};
 
@@ -288,7 +290,36 @@ impl Known {
     }
 }
 
-/// Empty: every defect the simulator found so far is fixed, or described
-/// in docs/outcomes.md (Known limits) when its run passes with today's
-/// timing. A defect found and not fixed at once goes here.
-pub const KNOWN: &[Known] = &[];
+/// The defects found in the fifth session's fresh ranges and not fixed
+/// yet (each being traced when the session ended; the notes of the
+/// tracing are under /work/notes/ on the machine that ran it).
+pub const KNOWN: &[Known] = &[
+    Known {
+        defect: "a client heard rejected while a server heard accepted (two routers; not traced yet)",
+        seed: 50189,
+        routers: 2,
+        faults: Faults::ALL,
+        kind: ViolationKind::Disagreement,
+    },
+    Known {
+        defect: "a forced claim over a live holder went active without taking over its journal: the claimer still listed that journal as taken over from the holder's earlier life (two actives; being traced)",
+        seed: 50514,
+        routers: 1,
+        faults: Faults::ALL,
+        kind: ViolationKind::TwoActives,
+    },
+    Known {
+        defect: "a transaction applied on one of its two key ranges only (not traced yet; fails on the code of the session's start too)",
+        seed: 52403,
+        routers: 1,
+        faults: Faults::ALL,
+        kind: ViolationKind::Partial,
+    },
+    Known {
+        defect: "a transaction the client saw accepted never applied on one key range (not traced yet; fails on the code of the session's start too)",
+        seed: 52777,
+        routers: 1,
+        faults: Faults::ALL,
+        kind: ViolationKind::AcceptedNotApplied,
+    },
+];
