@@ -3897,12 +3897,25 @@ impl Cluster {
 /// reaches tr2 later. tr2 keeps be2 as the one that answers for be: when
 /// the fenced be stops, a probe asks be2, instead of waiting for ever for
 /// be, which could not start again while be2 holds its journal (simulator
-/// seed 9455, one router: no outcome).
+/// seed 9455, one router: no outcome). be2 holds it: t0's commit there is
+/// not acknowledged by be's server, and be2 presents it again (a reader
+/// that let the journal go would answer for it no more: `JournalLetGo`).
 #[test]
 fn a_late_announcement_of_a_journal_under_an_older_epoch_does_not_replace_its_reader() {
     let mut c = ready();
     c.open_standby(0, false);
     c.take(BE2, SERVER);
+    // A second server at be for the range: t0 commits on one of them, which
+    // never acknowledges it; t1 goes to the other.
+    c.open_server(3, flags::ope::EXPLICIT_ACCEPT);
+    c.take(BE, SERVER);
+    let t0 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t0, flags: flags::sen::ACCEPT, data: msg(6, "zero") });
+    let chan = c.take(BE, SERVER).iter().find(|x| x.2 == Some(t0)).map(|x| x.0).expect("t0 presented at be");
+    c.server_accept(chan, t0);
+    c.sync();
+    c.take(BE, SERVER);
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t0), Some(Status::Ok))]);
     let t1 = c.tid();
     c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "one") });
     assert!(c.take(BE, SERVER).iter().any(|x| x.1 == MsgType::Msg1 && x.2 == Some(t1)));
@@ -3922,6 +3935,7 @@ fn a_late_announcement_of_a_journal_under_an_older_epoch_does_not_replace_its_re
     // be2 for be, and ends. Waiting for be, the client heard nothing ever.
     c.cut(FE, TR1);
     c.sync();
+    assert!(c.released.is_empty(), "be2 holds be's journal");
     let heard: Vec<_> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
     assert_eq!(heard, vec![MsgType::Rejected], "the probe ended on be2's answer for be");
 }
@@ -5731,11 +5745,16 @@ fn reader_promised_before_its_takeover(hold: bool) {
     c.sync();
     c.sync();
     let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
-    assert_eq!(heard, vec![MsgType::Rejected], "the client hears t1 rejected");
     if hold {
+        assert_eq!(heard, vec![MsgType::Rejected], "the client hears t1 rejected");
         // be2's server acknowledges t0: be2 lets be's journal go.
         c.req(BE2, SERVER, Request::Ack { chan: 1, tid: t0 });
         c.sync();
+    } else {
+        // be2 let be's journal go at once and told the routers so
+        // (`JournalLetGo`): tr2 takes its answer for its own journal only,
+        // and waits for be itself (simulator seed 50189).
+        assert!(heard.is_empty(), "tr2 waits for be: {heard:?}");
     }
     assert_eq!(c.released.len(), 1, "be2 let be's journal go");
     // be starts again on its journal (with what be2 wrote there), and its
@@ -5751,8 +5770,13 @@ fn reader_promised_before_its_takeover(hold: bool) {
     c.relink_anew(TR1, BE);
     c.sync();
     c.sync();
-    let at_be: Vec<_> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t1)).collect();
-    assert!(at_be.is_empty(), "be's server never sees t1, which its client heard rejected: {at_be:?}");
+    let at_be: Vec<_> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    if hold {
+        assert!(at_be.is_empty(), "be's server never sees t1, which its client heard rejected: {at_be:?}");
+    } else {
+        // be answered tr2's probe itself, and tr2 drove t1 on as new there.
+        assert_eq!(at_be, vec![MsgType::Msg1, MsgType::Prepare], "be's server sees t1 as tr2's new work only");
+    }
     assert!(c.journals[BE].iter().all(|r| r.tid != t1 || r.kind != RecordKind::Commit), "no commit of t1 at be");
     // be refused it: be2 had carried its promise of drive 1 into be's
     // journal when it took it over.
@@ -5940,4 +5964,101 @@ fn an_in_doubt_copy_of_a_branch_the_router_still_has_is_not_given_back() {
     assert_eq!(lower_got.last(), Some(&MsgType::Accepted), "be's share is applied on be2: {lower_got:?}");
     let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
     assert_eq!(heard, vec![MsgType::Accepted]);
+}
+
+/// Simulator seed 50189 (two routers: a disagreement). tr2 committed t1
+/// (drive 1) on be1's vote, and be1's disk failed before the commit was
+/// durable: the commit was durable nowhere. be3 took be1's journal over,
+/// where t1 was undecided (presumed aborted), found nothing there for it
+/// to finish, and let the journal go (it told nobody). The frontend drove
+/// t1 again through tr1 (drive 2), whose probe asked be3 in be1's place:
+/// be3 promised drive 2 in its own journal only (be1's was no longer its)
+/// and answered "unknown", and tr1 rejected t1. be1 started again on its
+/// journal, which held no promise of drive 2, and adopted tr2's commit of
+/// drive 1, handed to it as a lost node's commit: its server heard
+/// "accepted" of what the client heard rejected. Here tr1 is the earlier
+/// drive's router (drive 0), tr2 the later one's, be the lost node and be2
+/// its reader. Now a reader tells the routers when it lets a journal go
+/// (`JournalLetGo`), and a probe waits for be itself: be, started again,
+/// answers it (promising the later drive in its own journal) and refuses
+/// tr1's commit.
+#[test]
+fn a_reader_that_let_a_journal_go_no_longer_answers_a_probe_for_it() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    c.open_upper_be();
+    c.req(BE2, SERVER, upper_server(1));
+    assert_eq!(c.partition_states(BE2), vec![crate::protocol::admin::PartitionState::Standby]);
+    c.take(BE2, SERVER);
+    // t1 on be's lower range (no standby there): its server votes yes, tr1
+    // commits (drive 0), and the commit is lost on its way to be.
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "t1") });
+    c.take(BE, SERVER);
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.sync_unpumped();
+    c.pump_only(BE, TR1);
+    let lost = c.take_wire(TR1, BE);
+    assert!(
+        lost.iter()
+            .any(|m| matches!(m, Internal::Be(ToBackend::Outcome { tid, accepted: true, drive: 0, .. }) if *tid == t1)),
+        "tr1's commit of t1 is lost: {lost:?}"
+    );
+    // be is lost. be2 takes its journal over for the upper range: t1 is
+    // presumed aborted there, nothing there is be2's to finish, and be2
+    // lets the journal go at once.
+    c.kill(BE);
+    assert_eq!(c.released.len(), 1, "be2 let be's journal go");
+    c.sync();
+    // The frontend drives t1 again through tr2 (drive 1); be is not
+    // linked, and be2 read its journal. Then the client's link to tr2 goes
+    // and comes back, and it drives t1 again there (drive 2).
+    c.redrive_through_tr2_probing(&[BE2]);
+    c.sync();
+    c.cut(FE, TR2);
+    c.sync();
+    c.relink(FE, TR2);
+    c.sync();
+    c.sync();
+    let promises = |recs: &mut dyn Iterator<Item = &Record>| {
+        recs.filter(|r| r.tid == t1 && r.kind == RecordKind::Drive)
+            .map(|r| TxRecord::decode(r.kind, &r.payload).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let written = c.adopted_records.iter().filter(|(n, _, _)| *n == BE2).map(|(_, _, r)| r);
+    assert!(promises(&mut written.into_iter()).is_empty(), "no promise of t1 reached be's journal");
+    // be2's answer stands for its own journal only: tr2 waits for be.
+    let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    assert!(heard.is_empty(), "t1 is not decided on be2's answer for the journal it let go: {heard:?}");
+    // be starts again on its journal (with what be2 wrote there), linked to
+    // tr2 only, and its lower range is active again; then tr1 (which knows
+    // it over a new link) hands it t1's commit of drive 0, as a lost
+    // node's commit.
+    let written: Vec<Record> =
+        c.adopted_records.iter().filter(|(n, _, _)| *n == BE2).map(|(_, _, r)| r.clone()).collect();
+    c.journals[BE].extend(written);
+    c.restart_unlinked_from(BE, &[TR1]);
+    c.sync();
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    c.sync();
+    c.relink_anew(TR1, BE);
+    c.sync();
+    c.sync();
+    // be answered tr2's probe itself, promising the later drive in its
+    // journal, and refused tr1's commit of drive 0.
+    assert!(promises(&mut c.journals[BE].iter()).iter().any(|p| matches!(p, TxRecord::Drive { drive } if *drive > 0)));
+    assert!(c.journals[BE].iter().all(|r| r.tid != t1 || r.kind != RecordKind::Commit), "no commit of t1 at be");
+    let at_be: Vec<_> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    assert!(!at_be.contains(&MsgType::Accepted), "be's server hears no commit of t1 from tr1: {at_be:?}");
+    // tr2 drives t1 on as new at be: the server's vote decides it, and the
+    // client and the server hear the same outcome.
+    if at_be.contains(&MsgType::Msg1) {
+        c.server_accept(1, t1);
+        c.sync();
+        let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+        assert_eq!(heard, vec![MsgType::Accepted], "the client hears t1 accepted");
+        let at_be: Vec<_> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+        assert_eq!(at_be, vec![MsgType::Accepted], "be's server hears it accepted");
+    }
 }

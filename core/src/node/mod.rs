@@ -376,6 +376,20 @@ pub enum ToRouter {
         /// fenced it did (simulator seed 9455).
         epoch: u64,
     },
+    /// This node let go the journal of lost node `node` that it took over
+    /// (at owner epoch `epoch`, as its `TookOver` said): it answers for
+    /// that journal no more. A router that took its answers for `node`'s
+    /// (a probe or an inquiry asks a lost node's reader in its place)
+    /// waits for `node` itself, or for the journal's next reader, instead.
+    /// A promise to a later drive that this node makes from now on goes
+    /// into its own journal only, and the journal's owner, started again
+    /// on it, would not refuse an earlier drive's commit (simulator seed
+    /// 50189, two routers). Sent before anything this node answers once
+    /// the journal is let go, and again to each router that links.
+    JournalLetGo {
+        node: String,
+        epoch: u64,
+    },
     PartitionDown {
         facility: String,
         part: PartId,

@@ -25,9 +25,10 @@
 //! | `ToRouter::Reply`, `Vote`, `VoteWithdrawn`, `Moved`,         |                |
 //! | `BranchFailed`, `Durable`, `CommitFailed`, `Adopted`,        |                |
 //! | `Inquired`, `Decided`                                        | backend        |
-//! | `ToRouter::TookOver`: also the journal it names must be a    |                |
-//! | valid node name listed as a backend of a facility in which   |                |
-//! | the sender is a backend (it becomes a path elsewhere)        | backend        |
+//! | `ToRouter::TookOver`, `JournalLetGo`: also the journal it    |                |
+//! | names must be a valid node name listed as a backend of a     |                |
+//! | facility in which the sender is a backend (it becomes a path |                |
+//! | elsewhere)                                                   | backend        |
 //! | every `ToFrontend` message                                   | router         |
 //! | every `ToBackend` message                                    | router         |
 //!
@@ -59,8 +60,8 @@ pub enum Refusal {
     /// facility agreed at its link).
     Role { kind: &'static str, needs: RoleList, facility: Option<String> },
     /// A journal name that is not a node name, or not a backend of a
-    /// facility the sender is a backend of.
-    Journal { name: String, why: &'static str },
+    /// facility the sender is a backend of (`kind`: the message naming it).
+    Journal { kind: &'static str, name: String, why: &'static str },
 }
 
 impl Refusal {
@@ -68,7 +69,7 @@ impl Refusal {
     pub fn kind(&self) -> &'static str {
         match self {
             Refusal::Role { kind, .. } => kind,
-            Refusal::Journal { .. } => "TookOver",
+            Refusal::Journal { kind, .. } => kind,
         }
     }
 }
@@ -83,9 +84,9 @@ impl fmt::Display for Refusal {
                 write!(f, "{kind} needs a {} of a facility shared with this node", needs.name())
             }
             // The name comes from the peer: shown escaped and cut short.
-            Refusal::Journal { name, why } => {
+            Refusal::Journal { kind, name, why } => {
                 let shown: String = name.chars().take(64).collect();
-                write!(f, "TookOver names journal {shown:?}, {why}")
+                write!(f, "{kind} names journal {shown:?}, {why}")
             }
         }
     }
@@ -131,7 +132,11 @@ pub(super) fn allowed(topo: &Topology, from: NodeRef, msg: &Internal, held: &imp
             | ToRouter::DrivenElsewhere { tid, .. } => check.plays(RoleList::Backend, held.tx_facility(*tid)),
             ToRouter::TookOver { node, .. } => {
                 check.plays(RoleList::Backend, None)?;
-                took_over_journal(topo, from, node)
+                took_over_journal(topo, from, node, "TookOver")
+            }
+            ToRouter::JournalLetGo { node, .. } => {
+                check.plays(RoleList::Backend, None)?;
+                took_over_journal(topo, from, node, "JournalLetGo")
             }
         },
         Internal::Fe(m) => match m {
@@ -170,8 +175,8 @@ pub(super) fn allowed(topo: &Topology, from: NodeRef, msg: &Internal, held: &imp
 /// taken over, and a key of the routers' "who read whose journal": it
 /// must be a node name (no '/', no "..") listed as a backend of a facility
 /// of this node in which `from` is a backend too.
-pub(super) fn took_over_journal(topo: &Topology, from: NodeRef, name: &str) -> Result<(), Refusal> {
-    let refuse = |why| Err(Refusal::Journal { name: name.to_string(), why });
+pub(super) fn took_over_journal(topo: &Topology, from: NodeRef, name: &str, kind: &'static str) -> Result<(), Refusal> {
+    let refuse = |why| Err(Refusal::Journal { kind, name: name.to_string(), why });
     match crate::facility::node_name(name) {
         Ok(n) if n == name => {}
         // Names travel normalised (lower case): anything else is not one.
@@ -236,6 +241,7 @@ pub(super) fn kind(msg: &Internal) -> &'static str {
             ToRouter::PartitionUp { .. } => "ToRouter::PartitionUp",
             ToRouter::Broadcast { .. } => "ToRouter::Broadcast",
             ToRouter::TookOver { .. } => "ToRouter::TookOver",
+            ToRouter::JournalLetGo { .. } => "ToRouter::JournalLetGo",
             ToRouter::PartitionDown { .. } => "ToRouter::PartitionDown",
             ToRouter::Inquire { .. } => "ToRouter::Inquire",
             ToRouter::Inquired { .. } => "ToRouter::Inquired",

@@ -32,7 +32,9 @@ use crate::MAX_MSGLEN;
 /// journal, ahead of its `Durable`.
 /// 10: `GiveBack` drops a branch a probe that goes on as new places
 /// elsewhere.
-pub const PEER_VERSION: u8 = 10;
+/// 11: `JournalLetGo`: a reader of a lost node's journal answers for it no
+/// more.
+pub const PEER_VERSION: u8 = 11;
 /// Largest frame between nodes: a message of `RTR_MAX_MSGLEN` plus headers,
 /// or a handshake with many facility definitions.
 pub const MAX_PEER_FRAME: usize = 1 << 20;
@@ -124,6 +126,7 @@ const TR_MOVED: u8 = 21;
 const TR_ACKED: u8 = 22;
 const TR_ELSEWHERE: u8 = 23;
 const TR_COPYGIVENUP: u8 = 24;
+const TR_LETGO: u8 = 25;
 const BE_FORGET: u8 = 61;
 const BE_GIVEBACK: u8 = 62;
 
@@ -470,6 +473,11 @@ fn internal(w: &mut Writer, m: &Internal) {
                 tid_list(w, aborted);
                 w.u64(*epoch);
             }
+            ToRouter::JournalLetGo { node, epoch } => {
+                w.u8(TR_LETGO);
+                w.str(node);
+                w.u64(*epoch);
+            }
             ToRouter::Acked { tids } => {
                 w.u8(TR_ACKED);
                 tid_list(w, tids);
@@ -699,6 +707,7 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             let epoch = r.u64()?;
             Internal::Tr(ToRouter::TookOver { node, committed, read, aborted, epoch })
         }
+        TR_LETGO => Internal::Tr(ToRouter::JournalLetGo { node: r.str(MAX_NAME)?, epoch: r.u64()? }),
         TR_ACKED => Internal::Tr(ToRouter::Acked { tids: read_tid_list(r)? }),
         BE_FORGET => Internal::Be(ToBackend::Forget { tids: read_tid_list(r)? }),
         TR_DOWN => Internal::Tr(ToRouter::PartitionDown { facility: fac(r)?, part: r.u64()? }),

@@ -295,13 +295,6 @@ impl Known {
 /// tracing are under /work/notes/ on the machine that ran it).
 pub const KNOWN: &[Known] = &[
     Known {
-        defect: "a client heard rejected while a server heard accepted (two routers; not traced yet)",
-        seed: 50189,
-        routers: 2,
-        faults: Faults::ALL,
-        kind: ViolationKind::Disagreement,
-    },
-    Known {
         defect: "a forced claim over a live holder went active without taking over its journal: the claimer still listed that journal as taken over from the holder's earlier life (two actives; being traced)",
         seed: 50514,
         routers: 1,

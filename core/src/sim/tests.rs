@@ -487,6 +487,16 @@ fn once_known_runs_pass() {
         // was still being handed off, and after a restart that range never
         // applied it (43628, two routers; traced by a helper session).
         (43628, 2, Faults::ALL),
+        // A reader let a lost node's journal go (nothing there was its to
+        // finish) without telling the routers; a later drive's probe asked
+        // it in that node's place, its promise went into its own journal
+        // only, and the probe rejected the transaction on its "unknown".
+        // The node, started again on its journal, adopted the earlier
+        // drive's commit of it, durable nowhere: the client heard
+        // "rejected", the server "accepted" (50189, two routers; traced and
+        // fixed by a helper session: a reader says it let a journal go,
+        // `JournalLetGo`, and routers then wait for the node itself).
+        (50189, 2, Faults::ALL),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);

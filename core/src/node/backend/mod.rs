@@ -274,6 +274,12 @@ pub struct Backend {
     pub(super) role_events: Vec<(String, i32, ChanRef)>,
     /// Journals taken over from lost nodes: node name -> journal id.
     adopted: Map<String, u32>,
+    /// Lost nodes' journals this node took over and let go since (node
+    /// name -> the owner epoch it read them at): told to each router that
+    /// links (`JournalLetGo`), as a router cut off when one was let go
+    /// still takes this node's answers for that node's. Dropped when the
+    /// journal is taken over here again.
+    let_go: Map<String, u64>,
     /// Per taken-over journal: every commit it holds (read at takeover,
     /// and written into it since, in-doubt ones resolved here), told again
     /// to each router that links while this node holds it.
@@ -533,6 +539,14 @@ impl Backend {
                     id,
                     ToRouter::TookOver { node: node.clone(), committed, read: true, aborted: Vec::new(), epoch },
                 );
+            }
+            // And those it let go: the router may not have heard (it was
+            // not linked then), and still take this node's answers for
+            // theirs (see `release_adopted`).
+            let mut let_go: Vec<(&String, &u64)> = self.let_go.iter().collect();
+            let_go.sort();
+            for (node, epoch) in let_go {
+                ctx.to_router(id, ToRouter::JournalLetGo { node: node.clone(), epoch: *epoch });
             }
         }
         if !self.in_doubt.is_empty() {

@@ -32,7 +32,10 @@
 //! bounds how long a frozen router's stale first drive is refused.
 //! A node that takes a lost node's journal over carries the promises it
 //! made before into it (`carry_promises`): it answers for that journal
-//! from then on (simulator seed 46000, two routers).
+//! from then on (simulator seed 46000, two routers). Once it lets that
+//! journal go, its promises reach its own journal only, so it tells the
+//! routers it answers for it no more (`JournalLetGo`, from
+//! `release_adopted`; simulator seed 50189, two routers).
 //! A durable vote given to a later drive's router carries its drive in the
 //! same append (`vote_records`). Only re-driven transactions pay for any of
 //! this: one synced append per journal per promise.
@@ -265,13 +268,15 @@ impl Backend {
     /// takes its answer for that node's), so every promise it made before
     /// and whose transaction's end it does not know goes into that journal
     /// too, in one synced write, as a promise made now would (see
-    /// `promise_first`). The node may answer for the journal after it let
-    /// it go (nothing there for it to finish: it is let go at once, and a
-    /// clean close writes what was written), from its memory, and the
-    /// journal's owner started again on it must still refuse the earlier
-    /// drives. Not carried, a reader that had promised drive 1 in its own
-    /// journal before it took the journal over answered drive 1's probe
-    /// for it ("unknown": the branch there presumed aborted), the later
+    /// `promise_first`). A router may have taken this node's answer for
+    /// that journal before the journal is let go (nothing there for it to
+    /// finish: it is let go at once, and a clean close writes what was
+    /// written; the routers then hear it answers for it no more,
+    /// `JournalLetGo`), and the journal's owner started again on it must
+    /// still refuse the earlier drives. Not carried, a reader that had
+    /// promised drive 1 in its own journal before it took the journal over
+    /// answered drive 1's probe for it ("unknown": the branch there
+    /// presumed aborted), the later
     /// drive rejected the transaction, and the journal's owner, started
     /// again, adopted the earlier drive's commit of it, durable nowhere,
     /// from its frozen router (simulator seed 46000, two routers: a

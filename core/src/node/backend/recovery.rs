@@ -130,6 +130,7 @@ impl Backend {
         );
         waiting.sort();
         self.adopted.insert(node.to_string(), jid);
+        self.let_go.remove(node);
         self.read_epochs.insert(jid, epoch);
         let committed = self.ingest(ctx, jid, &records);
         self.read_committed.insert(jid, committed.clone());
@@ -484,12 +485,50 @@ impl Backend {
         }
     }
 
+    /// Taken-over journal `jid` is let go (finished, stranded, or lost to
+    /// a later taker). The routers hear that this node answers for it no
+    /// more (`JournalLetGo`), before anything this node answers from now
+    /// on (the requests waiting on promises into it go on below): a
+    /// promise this node makes from now on reaches its own journal only,
+    /// so its answer is no longer the lost node's. Unsaid, a router asked
+    /// it in that node's place and took its "unknown" to a later drive's
+    /// probe for the journal's; the journal's owner, started again on it
+    /// without that promise, adopted an earlier drive's commit of the
+    /// transaction the later drive had rejected (simulator seed 50189, two
+    /// routers: a disagreement).
     pub(super) fn release_adopted(&mut self, ctx: &mut Ctx, jid: u32) {
+        let epoch = self.read_epochs.get(&jid).copied().unwrap_or(0);
+        let mut nodes: Vec<String> = self.adopted.iter().filter(|(_, j)| **j == jid).map(|(n, _)| n.clone()).collect();
+        nodes.sort();
         self.adopted.retain(|_, j| *j != jid);
         self.read_epochs.remove(&jid);
         self.read_committed.remove(&jid);
         ctx.output(crate::node::Output::Release { jid });
+        for node in nodes {
+            self.tell_let_go(ctx, &node, epoch);
+            self.let_go.insert(node, epoch);
+        }
         self.promises_lost_with(ctx, jid);
+    }
+
+    /// Every router of a facility this node serves hears that it let lost
+    /// node `node`'s journal (read at `epoch`) go.
+    fn tell_let_go(&mut self, ctx: &mut Ctx, node: &str, epoch: u64) {
+        let me = ctx.topo.facilities.node().to_string();
+        let mut routers: Vec<NodeRef> = Vec::new();
+        let facilities: Vec<String> =
+            ctx.topo.facilities.defs().filter(|d| d.roles_of(&me).backend).map(|d| d.name().to_string()).collect();
+        for f in facilities {
+            for r in ctx.topo.routers(&f) {
+                if !routers.contains(&r) {
+                    routers.push(r);
+                }
+            }
+        }
+        routers.sort();
+        for r in routers {
+            ctx.to_router(r, ToRouter::JournalLetGo { node: node.to_string(), epoch });
+        }
     }
 
     /// One transaction of taken-over journal `jid` is finished there; the

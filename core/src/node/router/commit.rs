@@ -413,6 +413,35 @@ impl Router {
         }
     }
 
+    /// Node `from` let go the journal of lost node `node` that it had read
+    /// (at owner epoch `epoch`): it answers for that journal no more. A
+    /// reader lets a journal go once nothing there is its to finish (often
+    /// at once), and the journal's owner may start again on it. Asked in
+    /// the lost node's place after that, the reader answered a later
+    /// drive's probe from what it had read, and its promise to that drive
+    /// went into its own journal only (it writes into each journal it
+    /// holds): the probe rejected the transaction, and the journal's owner,
+    /// started again, adopted an earlier drive's commit of it, durable
+    /// nowhere, from the router that had decided it (simulator seed 50189,
+    /// two routers: the client heard "rejected", the server "accepted").
+    /// Now probes and inquiries that still wait for this reader's answer
+    /// wait for `node` itself (or its journal's next reader) as well, as
+    /// after the reader's restart, and later ones ask `node`. An answer the
+    /// reader gave before it let the journal go stands: its promise went
+    /// into that journal, and the link keeps order, so this notice comes
+    /// ahead of any answer given after. Ignored unless `from` is still the
+    /// reader this router knows for `node`, at that epoch (a later reader,
+    /// or `node` itself restarted, answers for it now).
+    pub(super) fn journal_let_go(&mut self, ctx: &mut Ctx, from: NodeRef, node: &str, epoch: u64) {
+        let reader = ctx.topo.name(from).to_string();
+        if self.journals_read.get(node) != Some(&reader) || self.journal_epochs.get(node).is_some_and(|e| *e > epoch) {
+            return;
+        }
+        ctx.log(format!("{reader} let the journal of {node} go: it answers for {node} no more"));
+        self.journals_read.remove(node);
+        self.readers_answer_no_more(ctx, from, &[node.to_string()]);
+    }
+
     /// Node `took` read the journal of lost backend node `node` (it took it
     /// over, or it is `node` itself, restarted): `committed` lists every
     /// commit that journal holds. For each commit of this router that

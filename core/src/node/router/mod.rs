@@ -134,8 +134,9 @@ pub struct Router {
     /// Lost backend nodes whose journal another node read (took over): it
     /// answers inquiries for them. Both by name (a link is a new peer each
     /// time it comes up); forgotten when the node reports its own journal
-    /// again (it restarted on it), and when the reader reports its own (it
-    /// restarted, holding no other node's journal any more).
+    /// again (it restarted on it), when the reader reports its own (it
+    /// restarted, holding no other node's journal any more), and when the
+    /// reader says it let the journal go (`JournalLetGo`).
     journals_read: Map<String, String>,
     /// The highest owner epoch announced (`TookOver`) for each journal, by
     /// node name: an announcement under a lower one is stale.
@@ -280,6 +281,7 @@ impl Router {
             ToRouter::TookOver { node, committed, read, aborted, epoch } => {
                 self.took_over(ctx, from, &node, &committed, &aborted, read, epoch)
             }
+            ToRouter::JournalLetGo { node, epoch } => self.journal_let_go(ctx, from, &node, epoch),
             ToRouter::Inquire { tid, facility } => self.inquire(ctx, from, tid, facility),
             ToRouter::Inquired { tid, parts, state } => self.inquired(ctx, from, tid, parts, state),
             ToRouter::Decided { tid, committed, status, reason, .. } => {

@@ -102,6 +102,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
         ("tr-branch-failed", tr(ToRouter::BranchFailed { tid: t(1), part: 2, status: Status::Nodstfnd })),
         ("tr-durable", tr(ToRouter::Durable { tid: t(u64::MAX) })),
         ("tr-copy-given-up", tr(ToRouter::CopyGivenUp { tid: t(7), node: "be2".into() })),
+        ("tr-journal-let-go", tr(ToRouter::JournalLetGo { node: "be2".into(), epoch: 3 })),
         ("tr-commit-failed", tr(ToRouter::CommitFailed { tid: t(1), status: Status::Jnlfull })),
         (
             "tr-partition-up",
@@ -280,6 +281,7 @@ fn variant(f: &PeerFrame) -> &'static str {
             ToRouter::Inquire { .. } => "Tr::Inquire",
             ToRouter::Inquired { .. } => "Tr::Inquired",
             ToRouter::TookOver { .. } => "Tr::TookOver",
+            ToRouter::JournalLetGo { .. } => "Tr::JournalLetGo",
             ToRouter::HandOff { .. } => "Tr::HandOff",
             ToRouter::Adopted { .. } => "Tr::Adopted",
             ToRouter::Broadcast { .. } => "Tr::Broadcast",
@@ -326,8 +328,8 @@ fn write_test_tid(w: &mut Writer) {
 fn samples_cover_every_kind_and_message_variant() {
     let all = samples();
     let got: BTreeSet<&str> = all.iter().map(variant).collect();
-    // 4 frame kinds without a message, 24 router, 5 frontend and 12 backend messages.
-    assert_eq!(got.len(), 4 + 24 + 5 + 12, "{got:?}");
+    // 4 frame kinds without a message, 25 router, 5 frontend and 12 backend messages.
+    assert_eq!(got.len(), 4 + 25 + 5 + 12, "{got:?}");
     // And every message tag the decoder knows (checked on the bytes).
     let tags: BTreeSet<u8> = all.iter().filter(|f| matches!(f, PeerFrame::Msg(_))).map(|f| body(f)[2]).collect();
     let known: BTreeSet<u8> = [
@@ -370,6 +372,7 @@ fn samples_cover_every_kind_and_message_variant() {
         TR_ACKED,
         TR_ELSEWHERE,
         TR_COPYGIVENUP,
+        TR_LETGO,
         BE_FORGET,
         BE_BROADCAST,
     ]
@@ -509,6 +512,7 @@ fn foreign_versions_kinds_and_tags_are_refused() {
         TR_ACKED,
         TR_ELSEWHERE,
         TR_COPYGIVENUP,
+        TR_LETGO,
         BE_FORGET,
         BE_BROADCAST,
     ];
