@@ -6062,3 +6062,66 @@ fn a_reader_that_let_a_journal_go_no_longer_answers_a_probe_for_it() {
         assert_eq!(at_be, vec![MsgType::Accepted], "be's server hears it accepted");
     }
 }
+
+/// Simulator seed 50514 (one router): be2 took over be's journal for the
+/// range's grant 2, and still held it (in name: work of it was left
+/// there) when be started again on that journal (in the simulator a third
+/// node took it from be2, which hears of that only at its next write
+/// there, and let it go; the harness keeps no journal locks) and won grant
+/// 3 once be2 gave grant 2 up. The routers then lost be, and be2 forced a
+/// claim over grant 3: it went active at once, the journal it had read
+/// taken for the fence, while be, alive and unfenced, was still active
+/// under grant 3: two actives for one range. A journal read before its
+/// node won a grant does not fence that grant: be2 takes the journal over
+/// again (giving up its old read first) before it goes active.
+#[test]
+fn a_journal_read_before_its_node_started_again_does_not_fence_the_nodes_newer_grant() {
+    use crate::protocol::admin::PartitionState as P;
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    // t1 commits on be; its server never acknowledges the commit.
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.server_accept(1, t1);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    // be dies: be2 wins grant 2 and reads be's journal, where t1 is open.
+    c.kill(BE);
+    assert_eq!(c.partition_states(BE2), vec![P::Active]);
+    let got = c.take(BE2, SERVER);
+    assert!(got.iter().any(|x| x.1 == MsgType::Accepted && x.2 == Some(t1)), "{got:?}");
+    // be2's server leaves (t1 unacknowledged): grant 2 is given up, t1
+    // handed off through the routers; be2 then loses both routers.
+    c.req(BE2, SERVER, Request::Close { chan: 1 });
+    c.cut(BE2, TR1);
+    c.cut(BE2, TR2);
+    // be starts again on its journal and wins grant 3.
+    c.restart(BE);
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    c.sync();
+    assert_eq!(c.partition_states(BE), vec![P::Active]);
+    // be2's server comes back: standby of be's grant 3.
+    c.open_standby(0, false);
+    assert_eq!(c.partition_states(BE2), vec![P::Standby]);
+    assert!(c.released.is_empty(), "be2 still holds be's journal (in name): {:?}", c.released);
+    // Both routers lose be (alive, active under grant 3) and tell be2.
+    c.cut(BE, TR1);
+    c.cut(BE, TR2);
+    c.relink(BE2, TR1);
+    c.relink(BE2, TR2);
+    // be2, second in the list, forces its claim after one claim period
+    // (grant 4): it takes be's journal over again, which fences be, and is
+    // not active before that.
+    c.defer_takeovers = Some(Vec::new());
+    c.advance(BE2, backend::roles::CLAIM_RETRY);
+    c.pump();
+    assert_eq!(c.partition_states(BE), vec![P::Active]);
+    assert_eq!(c.partition_states(BE2), vec![P::Recovering], "two actives: be's grant 3 was not fenced");
+    let asked: Vec<(usize, String)> =
+        c.defer_takeovers.iter().flatten().map(|(i, node, _)| (*i, node.clone())).collect();
+    assert_eq!(asked, vec![(BE2, "be".to_string())]);
+    assert_eq!(c.released, vec![(BE2, 1)], "the old read is given up first");
+    c.finish_takeovers(None);
+    assert_eq!(c.partition_states(BE2), vec![P::Active]);
+}

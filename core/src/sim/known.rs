@@ -295,13 +295,6 @@ impl Known {
 /// tracing are under /work/notes/ on the machine that ran it).
 pub const KNOWN: &[Known] = &[
     Known {
-        defect: "a forced claim over a live holder went active without taking over its journal: the claimer still listed that journal as taken over from the holder's earlier life (two actives; being traced)",
-        seed: 50514,
-        routers: 1,
-        faults: Faults::ALL,
-        kind: ViolationKind::TwoActives,
-    },
-    Known {
         defect: "a transaction applied on one of its two key ranges only (not traced yet; fails on the code of the session's start too)",
         seed: 52403,
         routers: 1,

@@ -345,6 +345,19 @@ pub struct Backend {
     /// one journal by different holders.
     own_epoch: u64,
     read_epochs: Map<u32, u64>,
+    /// Per journal read here (by journal id): for each key range (its
+    /// authority name), the newest grant of it known here when the
+    /// journal was read (`takeover_done`). The read fenced the life of the
+    /// journal's node that held those grants, and only that life: the
+    /// node may start again on the journal once this node no longer holds
+    /// it (another reader took it from this one, which hears of that only
+    /// at its next write there, and let it go), and a grant that life wins
+    /// is newer than any recorded here. `Backend::granted` goes active
+    /// over the node's grant without a takeover only when the read fences
+    /// it (simulator seed 50514, one router: a read journal held in name
+    /// only, its node active again under a newer grant, and this node went
+    /// active beside it).
+    read_fences: Map<u32, Map<String, u64>>,
     /// Tids whose in-doubt copy this node dropped with a read journal it
     /// gave up (`taken_over_lost`, or a commit write that failed there),
     /// with the lost nodes whose journals they came from: not "unknown

@@ -129,6 +129,23 @@ impl Backend {
                 .map(|(id, _)| *id),
         );
         waiting.sort();
+        // The grants of `node` this read fences (`read_fences`): those of
+        // the partitions that waited for it, and those this node knows
+        // `node` holds (a standby's holder). Known before the read, they
+        // are of the life it fenced, or of an earlier one.
+        let mut fences: crate::node::Map<String, u64> = crate::node::Map::default();
+        for (id, p) in &self.parts {
+            let grant = if waiting.contains(id) {
+                p.grant.lost_grant
+            } else if p.role == PartRole::Standby && p.grant.holder.as_deref() == Some(node) {
+                p.grant.epoch
+            } else {
+                continue;
+            };
+            let e = fences.entry(p.grant.rid.clone()).or_default();
+            *e = (*e).max(grant);
+        }
+        self.read_fences.insert(jid, fences);
         self.adopted.insert(node.to_string(), jid);
         self.let_go.remove(node);
         self.read_epochs.insert(jid, epoch);
@@ -502,6 +519,7 @@ impl Backend {
         nodes.sort();
         self.adopted.retain(|_, j| *j != jid);
         self.read_epochs.remove(&jid);
+        self.read_fences.remove(&jid);
         self.read_committed.remove(&jid);
         ctx.output(crate::node::Output::Release { jid });
         for node in nodes {

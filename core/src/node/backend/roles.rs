@@ -213,6 +213,8 @@ impl Backend {
     /// this node.
     fn granted(&mut self, ctx: &mut Ctx, part: PartId, epoch: u64, previous: Option<Grant>) {
         let me = ctx.topo.name(LOCAL).to_string();
+        let Some(rid) = self.parts.get(&part).map(|p| p.grant.rid.clone()) else { return };
+        let fenced = previous.as_ref().is_some_and(|g| self.read_fences(&g.holder, &rid, g.epoch));
         let Some(p) = self.parts.get_mut(&part) else { return };
         if p.role == PartRole::Active && p.grant.epoch == epoch {
             return; // a retried claim's answer
@@ -240,12 +242,39 @@ impl Backend {
             Some(node) if node.is_empty() => {
                 p.role = PartRole::NoJournal(node, "the previous holder's grant record is damaged".into());
             }
-            Some(node) if !self.adopted.contains_key(&node) => {
+            Some(node) if !fenced => {
                 p.grant.recovering_since = Some(ctx.now);
+                // A journal of `node` read here that is not known to fence
+                // this grant (`read_fences`) may fence it no longer: `node`
+                // may have started again on the journal since (another
+                // reader took it from this one, unheard, and let it go) and
+                // won the grant in that new life. Read here, that journal is
+                // given up first, as when a write there finds it taken, and
+                // then taken over again (which fences `node`).
+                if let Some(jid) = self.adopted.get(&node).copied() {
+                    ctx.log(format!(
+                        "partition {}: the journal of {node} read here does not fence its grant {} (won since, or never \
+                         known here): given up and taken over again",
+                        p.label(part),
+                        p.grant.lost_grant
+                    ));
+                    self.taken_over_lost(ctx, jid);
+                }
                 self.recover_journal_of(ctx, part, node);
             }
             _ => self.set_active(ctx, part),
         }
+    }
+
+    /// Does the journal of `node` read here fence `node`'s grant `epoch` of
+    /// range `rid` (a grant of the life the read fenced: `read_fences`)? A
+    /// read journal's mere presence in `adopted` does not say so: this node
+    /// hears that another reader took the journal from it only at its next
+    /// write there, and `node` may have started again on the journal and
+    /// won newer grants since (simulator seed 50514, one router).
+    fn read_fences(&self, node: &str, rid: &str, epoch: u64) -> bool {
+        let Some(jid) = self.adopted.get(node) else { return false };
+        self.read_fences.get(jid).and_then(|f| f.get(rid)).is_some_and(|fenced| *fenced >= epoch)
     }
 
     /// Take over lost node `node`'s journal for partition `part` (one
