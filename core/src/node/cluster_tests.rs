@@ -25,7 +25,9 @@ const TR2: usize = 2;
 const BE: usize = 3;
 /// A second backend (keys 1001 to 2000); its server opens only where a test asks.
 const BE2: usize = 4;
-const NAMES: [&str; 5] = ["fe", "tr1", "tr2", "be", "be2"];
+/// A third backend, only in a cluster made with it (`Cluster::with_be3`).
+const BE3: usize = 5;
+const NAMES: [&str; 6] = ["fe", "tr1", "tr2", "be", "be2", "be3"];
 const CLIENT: ConnId = 1;
 const SERVER: ConnId = 2;
 
@@ -59,6 +61,9 @@ struct Cluster {
     /// Each journal's owner epoch (by node index): raised by every open
     /// (a restart) and every takeover, as the journal's epoch file is.
     epochs: Vec<u64>,
+    /// The facility's definition (backends be and be2, and be3 where a
+    /// test asks for it): a restarted node gets it again.
+    def: FacilityDef,
     /// Links made again under a new id (`relink_anew`): node `.0` knows
     /// node `.2` as `.1` (otherwise as `peer_ref`).
     aliases: Vec<(usize, NodeRef, usize)>,
@@ -83,11 +88,27 @@ fn msg(key: u32, body: &str) -> Bytes {
 impl Cluster {
     /// Facility F: frontend fe, routers tr1 then tr2, backends be and be2 (journaled).
     fn new() -> Cluster {
+        Cluster::with_backends(&["be", "be2"])
+    }
+
+    /// [`Cluster::new`] with a third backend, be3 (journaled), after be2.
+    fn with_be3() -> Cluster {
+        Cluster::with_backends(&["be", "be2", "be3"])
+    }
+
+    /// Facility F with `backends`: a node named nowhere in it (be3 unless
+    /// asked for) does not exist.
+    fn with_backends(backends: &[&str]) -> Cluster {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        let def = FacilityDef::new("F", &s(&["fe"]), &s(&["tr1", "tr2"]), &s(&["be", "be2"])).unwrap();
+        let def = FacilityDef::new("F", &s(&["fe"]), &s(&["tr1", "tr2"]), &s(backends)).unwrap();
+        let exists = |name: &str| name != "be3" || backends.contains(&name);
         let mut nodes = Vec::new();
         for (i, name) in NAMES.iter().enumerate() {
-            let mut n = Node::new(i == BE || i == BE2);
+            if !exists(name) {
+                nodes.push(None);
+                continue;
+            }
+            let mut n = Node::new(i >= BE);
             let mut t = FacilityTable::new(name);
             t.insert(def.clone());
             n.set_facilities(t);
@@ -95,7 +116,7 @@ impl Cluster {
         }
         let authority = MemAuthority::new();
         let mut c = Cluster {
-            auth: NAMES.iter().map(|n| Some(authority.handle(n))).collect(),
+            auth: NAMES.iter().map(|n| exists(n).then(|| authority.handle(n))).collect(),
             authority,
             nodes,
             now: Instant::now(),
@@ -111,6 +132,7 @@ impl Cluster {
             seq: 0,
             epochs: vec![1; NAMES.len()],
             aliases: Vec::new(),
+            def,
         };
         // Every pair the definition calls for is linked.
         c.link_all(|_, _| true);
@@ -858,11 +880,9 @@ impl Cluster {
     /// Node `k` starts again: it recovers from its journal (what it wrote
     /// before it died) and links with the others again.
     fn restart(&mut self, k: usize) {
-        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        let def = FacilityDef::new("F", &s(&["fe"]), &s(&["tr1", "tr2"]), &s(&["be", "be2"])).unwrap();
         let mut n = Node::new(true);
         let mut t = FacilityTable::new(NAMES[k]);
-        t.insert(def);
+        t.insert(self.def.clone());
         n.set_facilities(t);
         let records = self.journals[k].clone();
         self.epochs[k] += 1;
@@ -3876,11 +3896,9 @@ fn a_transaction_driven_again_waits_for_its_ranges_partition_instead_of_being_re
 impl Cluster {
     /// Node `k` starts again (as `restart`) but links with nobody in `not`.
     fn restart_unlinked_from(&mut self, k: usize, not: &[usize]) {
-        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        let def = FacilityDef::new("F", &s(&["fe"]), &s(&["tr1", "tr2"]), &s(&["be", "be2"])).unwrap();
         let mut n = Node::new(true);
         let mut t = FacilityTable::new(NAMES[k]);
-        t.insert(def);
+        t.insert(self.def.clone());
         n.set_facilities(t);
         let records = self.journals[k].clone();
         self.epochs[k] += 1;
@@ -6124,4 +6142,80 @@ fn a_journal_read_before_its_node_started_again_does_not_fence_the_nodes_newer_g
     assert_eq!(c.released, vec![(BE2, 1)], "the old read is given up first");
     c.finish_takeovers(None);
     assert_eq!(c.partition_states(BE2), vec![P::Active]);
+}
+
+/// A reader that restarted no longer stands in for the lost node whose
+/// journal it read: its answer to the copy's outcome is not the commit's.
+/// t1 debits keys 0 to 1000 on be and credits keys 1001 to 2000 on be2;
+/// both vote yes (durably) and tr1, the only router, commits. Neither
+/// outcome arrives: be2 is lost, and be is cut off from tr1. be3, be2's
+/// standby, takes be2's range and journal over (t1 in doubt there) and is
+/// told the commit as the stand-in for be2's branch, but is lost before
+/// the copy's commit record is durable. It starts again on its own
+/// journal, which holds nothing of t1, and answers the outcome tr1 sends
+/// it again "nothing of it here" (`CommitFailed`). tr1 took that for the
+/// commit's failure: when be2 started again on its journal (t1 in doubt
+/// there) nothing told it the commit, and its question was answered
+/// "rolled back", while be, linked again, applied its share (simulator
+/// seed 52403, one router: applied on one range only). Now the restarted
+/// be3's stand-in is given up, and the wait moves on to be2, which
+/// commits.
+#[test]
+fn a_reader_restarted_since_it_stood_in_for_a_lost_nodes_branch_does_not_fail_the_commit() {
+    let mut c = Cluster::with_be3();
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    c.open_client(1);
+    c.take(BE, SERVER);
+    c.take(FE, CLIENT);
+    c.kill(TR2);
+    c.open_upper_be2();
+    let standby_upper = Request::Open {
+        chan: 1,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT,
+        range: range(1001, 2000),
+    };
+    c.req(BE3, SERVER, standby_upper);
+    c.advance(BE3, backend::roles::START_DEFER * 2);
+    assert_eq!(c.partition_states(BE3), vec![crate::protocol::admin::PartitionState::Standby]);
+    c.take(BE3, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    c.server_accept(1, t1);
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    // Both votes durable; tr1 commits; neither outcome arrives.
+    c.sync_unpumped();
+    c.pump_only(BE, TR1);
+    c.pump_only(BE2, TR1);
+    assert!(!c.take_wire(TR1, BE).is_empty(), "the outcome to be was on its way");
+    assert!(!c.take_wire(TR1, BE2).is_empty(), "the outcome to be2 was on its way");
+    c.cut(TR1, BE);
+    c.kill(BE2);
+    // be3 takes be2's range and journal over, and hears the commit for the
+    // copy; it is lost before that commit record is durable.
+    for _ in 0..5 {
+        c.advance(BE3, backend::CLAIM_RETRY);
+    }
+    assert_eq!(c.partition_states(BE3), vec![crate::protocol::admin::PartitionState::Active]);
+    assert!(c.adopted_writes.iter().any(|(n, j, _)| *n == BE3 && *j != 0), "be3 writes the copy's commit");
+    c.kill(BE3);
+    // be3 starts again on its own journal (nothing of t1 there, and no
+    // server: it takes nothing over again).
+    c.restart(BE3);
+    c.sync();
+    // be2 starts again on its journal: t1 in doubt there.
+    c.restart(BE2);
+    c.sync();
+    let records: Vec<RecordKind> = c.journals[BE2].iter().filter(|r| r.tid == t1).map(|r| r.kind).collect();
+    assert!(records.contains(&RecordKind::Commit), "be2 commits its branch of t1: {records:?}");
+    assert!(!records.contains(&RecordKind::Abort), "be2 does not roll t1 back: {records:?}");
+    // be links to tr1 again and commits its branch.
+    c.relink(TR1, BE);
+    c.sync();
+    let at_be: Vec<MsgType> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    assert_eq!(at_be.last(), Some(&MsgType::Accepted), "{at_be:?}");
+    let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
+    assert_eq!(heard, vec![MsgType::Accepted]);
 }

@@ -299,13 +299,6 @@ impl Known {
 /// tracing are under /work/notes/ on the machine that ran it).
 pub const KNOWN: &[Known] = &[
     Known {
-        defect: "a transaction applied on one of its two key ranges only (not traced yet; fails on the code of the session's start too)",
-        seed: 52403,
-        routers: 1,
-        faults: Faults::ALL,
-        kind: ViolationKind::Partial,
-    },
-    Known {
         defect: "a transaction the client saw accepted never applied on one key range (not traced yet; fails on the code of the session's start too)",
         seed: 52777,
         routers: 1,

@@ -481,6 +481,15 @@ fn once_known_runs_pass() {
         // router: two actives; traced and fixed by a helper session: only
         // grants a read is known to fence skip the takeover).
         (50514, 1, Faults::ALL),
+        // A reader that had stood in for a lost node's in-doubt branch of a
+        // commit restarted (its own journal knew nothing of the tid) and
+        // answered the copy's outcome, sent again to its new link, "not
+        // committed here": the router took that for the commit's failure,
+        // the wait never moved to the journal's next holder, and that
+        // holder's question about the copy was answered "rolled back"
+        // while the other range applied the commit (52403, one router:
+        // partial; traced and fixed by a helper session).
+        (52403, 1, Faults::ALL),
         // The ignore-recovery limit (docs/roles.md), fixed: a partition
         // going active without a frozen holder's journal, which nothing
         // fenced, made two actives (17876, and 34601, 38693, 39509 found

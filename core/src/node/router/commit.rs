@@ -283,6 +283,28 @@ impl Router {
     /// then nothing is said: another backend may still commit it.
     pub(super) fn commit_failed(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, status: Status) {
         let Some(c) = self.committing.get_mut(&tid) else { return };
+        if c.stand_ins.iter().any(|s| s.reader == from && s.given_up) {
+            // `from` stood in for a lost node's in-doubt branches and holds
+            // that copy no more (it restarted since, `took_over`, or said
+            // `CopyGivenUp`): the copy is in the lost node's journal, for
+            // its next holder. Its failure is of its own branches, if it
+            // still owes them, and never of the copy: it stays pending, as
+            // `durable` keeps it, until that holder reports the journal
+            // (`stand_ins_moved`). Counted for the commit, a restarted
+            // reader's "nothing of it here" (it was sent the copy's outcome
+            // again when it linked) took it out of `pending`: the wait
+            // never moved to the journal's next holder, whose question
+            // about the copy was answered "rolled back" (a failure, durable
+            // nowhere), while the commit went on at the other participant
+            // (simulator seed 52403, one router: applied on one range).
+            if c.stand_ins.iter().any(|s| s.reader == from && s.owes_own) {
+                c.failed.get_or_insert(status);
+                for s in c.stand_ins.iter_mut().filter(|s| s.reader == from) {
+                    s.owes_own = false;
+                }
+            }
+            return;
+        }
         c.pending.retain(|n| *n != from);
         c.failed.get_or_insert(status);
         if c.pending.is_empty() && c.adopting == 0 {
@@ -479,6 +501,22 @@ impl Router {
                 self.journals_read.iter().filter(|(_, r)| *r == node).map(|(n, _)| n.clone()).collect();
             self.journals_read.retain(|_, r| r != node);
             self.readers_answer_no_more(ctx, took, &dropped);
+            // Commits waiting for it as the stand-in for another node's
+            // in-doubt branches (their copy in that node's journal, which
+            // it read): it holds that copy no more, as if it had said
+            // `CopyGivenUp`. Its answers count for its own branches only
+            // (`durable`, `commit_failed`), and the wait moves to the
+            // journal's next holder when that one reports it
+            // (`stand_ins_moved`; the node itself, should it read it
+            // again). Left as it was, its answer to the copy's outcome,
+            // sent again to its new link ("nothing of it here",
+            // `CommitFailed`), was taken for the commit's failure
+            // (simulator seed 52403, one router).
+            for c in self.committing.values_mut() {
+                for s in c.stand_ins.iter_mut().filter(|s| s.reader == took && s.node != node) {
+                    s.given_up = true;
+                }
+            }
         }
         // Who holds the journal is the highest epoch's announcement. A node
         // fenced right after it restarted on its journal may announce it
@@ -674,7 +712,12 @@ impl Router {
     /// doubt and hears the outcome. They waited for ever for the earlier
     /// reader (simulator seed 10306, one router, and 7022, two: no outcome).
     fn stand_ins_moved(&mut self, ctx: &mut Ctx, took: NodeRef, node: &str, committed: &[Tid]) {
-        let earlier = |c: &Committing, s: &StandIn| s.node == node && s.reader != took && c.pending.contains(&s.reader);
+        // A stand-in at `took` itself moves too when it gave its copy up
+        // (it reads the journal again, after a restart): it holds the copy
+        // again, and stands in afresh.
+        let earlier = |c: &Committing, s: &StandIn| {
+            s.node == node && (s.reader != took || s.given_up) && c.pending.contains(&s.reader)
+        };
         let mut moved: Vec<Tid> = self
             .committing
             .iter()
