@@ -6216,6 +6216,85 @@ fn a_reader_restarted_since_it_stood_in_for_a_lost_nodes_branch_does_not_fail_th
     c.sync();
     let at_be: Vec<MsgType> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
     assert_eq!(at_be.last(), Some(&MsgType::Accepted), "{at_be:?}");
+}
+
+/// Simulator seed 52777 (one router: accepted, one range never applied
+/// it). t1 spans be (keys 0 to 1000) and be2 (keys 1001 to 2000); be's
+/// server votes yes, durably (two nodes). be2 is lost before it votes; be,
+/// its standby for keys 1001 to 2000, takes the range, and tr1 drives t1's
+/// work there from its first message. Now t1 is on one node, and be's
+/// server of keys 1001 to 2000 votes yes, not durably. tr1 commits; be
+/// loses power before its commit record (or that branch's message) is on
+/// disk. be starts again on its journal: its first branch is in doubt
+/// there, nothing of the second is. tr1 sees be's new link first and sends
+/// it the commit again, as to a node that only linked again; be's report
+/// of its journal (its new life: the commit is not in it) came after and
+/// found nothing waiting on a lost link. be committed its in-doubt copy
+/// and said `Durable`, which tr1 took for both branches: the client heard
+/// "accepted", and keys 1001 to 2000 never applied t1. The report of a
+/// restarted node settles the commits its new link took over as for any
+/// lost node's read journal: the branch whose vote was not durable goes to
+/// a keeper, here be again.
+#[test]
+fn a_commit_sent_again_to_a_restarted_node_before_its_journal_report_still_places_its_lost_branch() {
+    let mut c = ready();
+    c.open_upper_be2();
+    c.open_upper_be();
+    c.take(BE, SERVER);
+    c.take(BE2, SERVER);
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "debit") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "credit") });
+    let s: Vec<_> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t1)).map(|x| (x.0, x.1)).collect();
+    assert_eq!(s, vec![(1, MsgType::Msg1), (1, MsgType::Prepare)]);
+    // be's vote is durable (t1 spans two nodes); be2 is lost before it votes.
+    c.server_accept(1, t1);
+    c.sync();
+    let on_disk = c.journals[BE].len();
+    c.kill(BE2);
+    for _ in 0..5 {
+        c.advance(BE, CLAIM_RETRY);
+    }
+    c.sync();
+    // be took keys 1001 to 2000 over, and tr1 drove t1's work there: its
+    // vote is not durable (t1 is on one node now).
+    let s: Vec<_> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t1)).map(|x| (x.0, x.1)).collect();
+    assert_eq!(s, vec![(2, MsgType::Msg1), (2, MsgType::Prepare)]);
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 2, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.pump();
+    assert!(c.take(FE, CLIENT).iter().all(|x| x.2 != Some(t1)), "the client waits for be's commit record");
+    // be loses power: nothing written since the durable vote is on disk.
+    c.kill(BE);
+    c.journals[BE].truncate(on_disk);
+    // be starts again on its journal, its servers open, and it links to
+    // tr1 anew (tr1 sees the link before be's report of its journal).
+    c.restart_unlinked_from(BE, &[TR1, TR2]);
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    c.open_upper_be();
+    c.take(BE, SERVER);
+    for _ in 0..5 {
+        c.advance(BE, CLAIM_RETRY);
+    }
+    c.sync();
+    assert_eq!(c.partition_states(BE), vec![crate::protocol::admin::PartitionState::Active; 2]);
+    c.relink_anew(TR1, BE);
+    c.sync();
+    let mut got: Vec<(ChanId, MsgType)> = Vec::new();
+    for _ in 0..3 {
+        for (chan, ty, tid, _) in c.take(BE, SERVER) {
+            if tid == Some(t1) {
+                got.push((chan, ty));
+                if ty == MsgType::Accepted {
+                    c.req(BE, SERVER, Request::Ack { chan, tid: t1 });
+                }
+            }
+        }
+        c.sync();
+    }
+    let on = |chan: ChanId| got.iter().filter(|x| x.0 == chan).map(|x| x.1).collect::<Vec<_>>();
+    assert_eq!(on(1), vec![MsgType::Msg1Uncertain, MsgType::Accepted], "keys 0 to 1000 apply t1: {got:?}");
+    assert_eq!(on(2), vec![MsgType::Msg1Uncertain, MsgType::Accepted], "keys 1001 to 2000 apply t1: {got:?}");
     let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
     assert_eq!(heard, vec![MsgType::Accepted]);
 }

@@ -576,6 +576,11 @@ impl Router {
                 ctx.to_backend(took, ToBackend::Inquire { tid, facility, drive });
             }
             self.stand_ins_moved(ctx, took, node, committed);
+            if ctx.topo.name(took) == node {
+                if let Some(old) = self.relinked.remove(&took) {
+                    self.restarted_behind_relink(ctx, took, old, committed);
+                }
+            }
         }
         if read {
             // Commits (and kept rejections) this router forgot already that
@@ -749,7 +754,9 @@ impl Router {
     }
 
     /// Backend node `name` links, as `node`, again in the same life (a
-    /// restarted one reports its journal first, `TookOver`). A link is a
+    /// restarted one reports its journal first, `TookOver`, but only after
+    /// this: what moves here is then settled as its earlier life's,
+    /// `restarted_behind_relink`). A link is a
     /// new peer each time, so commits that waited for that node under a
     /// link that went are moved to this one, and their outcome goes to it
     /// again (lost with the old link, or its `Durable` was: it answers
@@ -788,7 +795,79 @@ impl Router {
         for c in self.committing.values_mut() {
             c.relink(&old, node);
         }
+        // Whether the node only linked again or restarted on its journal
+        // is not known yet: a restarted one reports its journal first
+        // thing over this link (`took_over` then settles what moved here).
+        let earlier = old.iter().copied().find(|r| *r != node).unwrap_or(old[0]);
+        self.relinked.entry(node).or_insert(earlier);
         self.send_pending_outcomes(ctx, node);
+    }
+
+    /// Node `took` (a new link) restarted on its own journal, which holds
+    /// `committed`; `backend_linked` moved commits onto this link from
+    /// `old`, a link of the node's earlier life, and sent them again as to
+    /// a node that only linked again. A commit not in the journal, with a
+    /// branch whose vote was durable there, is committed by the node's
+    /// in-doubt copy (it was told the outcome, and says `Durable` once
+    /// that is written): the earlier life's branches whose votes were not
+    /// durable are gone with it, and go as one unit to a keeper, as for
+    /// any lost node whose journal was read (`took_over`). Such a commit
+    /// holds both kinds at one node when the transaction moved onto that
+    /// node after the durable vote (the other node was lost: its work
+    /// followed its range here and was voted on, not durably, as one
+    /// node's). Before, only the in-doubt copy was committed, and its
+    /// `Durable` stood for the node's every branch: the client heard
+    /// "accepted", and the other range never applied it (simulator seed
+    /// 52777, one router). A commit with no durable vote at the node is left as it
+    /// was: the node holds nothing of it and says so (`CommitFailed`,
+    /// seed 7336). (Had the old link not gone yet when the report came,
+    /// nothing would have moved: `took_over` settles the commits waiting
+    /// on it as lost, the branches whose votes were not durable included.)
+    fn restarted_behind_relink(&mut self, ctx: &mut Ctx, took: NodeRef, old: NodeRef, committed: &[Tid]) {
+        let mut moved: Vec<Tid> = self
+            .committing
+            .iter()
+            .filter(|(t, c)| !committed.contains(t) && c.branches.iter().any(|b| b.node == took && b.durable))
+            .map(|(t, _)| *t)
+            .collect();
+        moved.sort();
+        let mut facilities: Vec<String> = Vec::new();
+        for tid in moved {
+            let Some(c) = self.committing.get_mut(&tid) else { continue };
+            let (gone, kept): (Vec<CommitBranch>, Vec<CommitBranch>) =
+                std::mem::take(&mut c.branches).into_iter().partition(|b| b.node == took && !b.durable);
+            c.branches = kept;
+            let Some(part) = gone.first().map(|b| b.part) else { continue };
+            let msgs: Vec<Bytes> = gone.into_iter().flat_map(|b| b.msgs).collect();
+            if msgs.is_empty() {
+                continue;
+            }
+            // `old`, not `took`, is the unit's origin: the node's new life
+            // may keep it (`keeper` never sends to the origin).
+            let unit = HandOffEntry {
+                origin: old,
+                facility: c.facility.clone(),
+                tid,
+                part,
+                msgs,
+                reason: c.reason,
+                to: None,
+                coordinator: true,
+                drive: c.drive,
+            };
+            ctx.log(format!(
+                "{tid}: {} restarted without this commit; its branches whose votes were not durable go to a keeper",
+                ctx.topo.name(took)
+            ));
+            c.adopting += 1;
+            self.handoffs.push(unit);
+            if !facilities.contains(&c.facility) {
+                facilities.push(c.facility.clone());
+            }
+        }
+        for f in facilities {
+            self.route_handoffs(ctx, &f);
+        }
     }
 
     /// Send the outcome of every commit that waits for backend `node` again.

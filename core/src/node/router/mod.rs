@@ -114,6 +114,12 @@ pub struct Router {
     /// Lost backends that commits here still wait for: node -> name (a
     /// standby that takes over its journal names it).
     lost: Map<NodeRef, String>,
+    /// Backend links that commits moved onto when their node linked again
+    /// (`backend_linked`): new link -> a link of that node that went. The
+    /// node may have restarted rather than only linked again; its report
+    /// of its own journal then comes over the new link, and the commits
+    /// moved there are settled as its earlier life's (`took_over`).
+    relinked: Map<NodeRef, NodeRef>,
     /// The newest grant seen per key range (`crate::authority::range_id`):
     /// its epoch, and its active partition while linked. An active
     /// partition under an older grant is refused (`ToBackend::Superseded`).
@@ -696,6 +702,7 @@ impl Router {
         let read_by: Vec<String> =
             self.journals_read.iter().filter(|(_, r)| r.as_str() == name).map(|(n, _)| n.clone()).collect();
         self.readers_answer_no_more(ctx, node, &read_by);
+        self.relinked.remove(&node);
         let mut downs = Vec::new();
         for (fac, parts) in &self.partitions {
             for p in parts {
