@@ -81,7 +81,8 @@ pub(crate) struct RoleState {
     pub(crate) epoch: u64,
     /// Standby: the node holding the range's grant.
     pub(crate) holder: Option<String>,
-    /// A claim is outstanding.
+    /// A request to the authority is outstanding: a claim, or (for an
+    /// `Unfenced` partition) a holder check. One at a time either way.
     pub(crate) claiming: bool,
     /// When to claim again (not active, no claim outstanding).
     pub(crate) retry_at: Option<Instant>,

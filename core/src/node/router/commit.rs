@@ -67,6 +67,41 @@ impl Committing {
         }
     }
 
+    /// Lost branches of `tid` whose votes were not durable (`msgs`, the
+    /// first at partition `part` of link `origin`) go to a keeper as one
+    /// unit (`Router::route_handoffs`): every message to one node, which
+    /// makes the whole of it durable at once and hands on what its own
+    /// partitions do not serve. Another unit of the tid not sent yet takes
+    /// them in: one unit still. Sent branch by branch to each range's
+    /// active node, one was applied and the router lost before the other
+    /// was durable anywhere (simulator seed 8440: half a transfer, the rest
+    /// known to nobody).
+    fn hand_to_keeper(
+        &mut self,
+        handoffs: &mut Vec<HandOffEntry>,
+        tid: Tid,
+        origin: NodeRef,
+        part: PartId,
+        msgs: Vec<Bytes>,
+    ) {
+        if let Some(h) = handoffs.iter_mut().find(|h| h.coordinator && h.tid == tid && h.to.is_none()) {
+            h.msgs.extend(msgs);
+            return;
+        }
+        self.adopting += 1;
+        handoffs.push(HandOffEntry {
+            origin,
+            facility: self.facility.clone(),
+            tid,
+            part,
+            msgs,
+            reason: self.reason,
+            to: None,
+            coordinator: true,
+            drive: self.drive,
+        });
+    }
+
     /// `reader` holds lost node `node`'s branches of `tid` in doubt (from
     /// its journal): it hears the commit, and is waited for as their
     /// stand-in.
@@ -644,47 +679,20 @@ impl Router {
                 c.branches = kept;
                 let mut in_doubt = false;
                 // The lost node's branches whose votes were not durable
-                // go as one unit: every message of them to one keeper
-                // (`route_handoffs`), which makes the whole of it durable
-                // at once and hands on what its own partitions do not
-                // serve. Sent branch by branch to each range's active
-                // node, one was applied and the router lost before the
-                // other was durable anywhere (simulator seed 8440: half a
-                // transfer, the rest known to nobody).
-                let mut unit: Option<HandOffEntry> = None;
+                // go to a keeper as one unit (`hand_to_keeper`).
+                let mut unit: Option<(NodeRef, PartId, Vec<Bytes>)> = None;
                 for b in gone {
                     if b.durable {
                         in_doubt = true;
                         continue;
                     }
                     match unit.as_mut() {
-                        Some(u) => u.msgs.extend(b.msgs),
-                        None => {
-                            unit = Some(HandOffEntry {
-                                origin: b.node,
-                                facility: c.facility.clone(),
-                                tid,
-                                part: b.part,
-                                msgs: b.msgs,
-                                reason: c.reason,
-                                to: None,
-                                coordinator: true,
-                                drive: c.drive,
-                            })
-                        }
+                        Some(u) => u.2.extend(b.msgs),
+                        None => unit = Some((b.node, b.part, b.msgs)),
                     }
                 }
-                if let Some(u) = unit {
-                    // Another lost node's unit of the tid not sent yet:
-                    // one unit still.
-                    let held = self.handoffs.iter_mut().find(|h| h.coordinator && h.tid == tid && h.to.is_none());
-                    match held {
-                        Some(h) => h.msgs.extend(u.msgs),
-                        None => {
-                            c.adopting += 1;
-                            self.handoffs.push(u);
-                        }
-                    }
+                if let Some((origin, part, msgs)) = unit {
+                    c.hand_to_keeper(&mut self.handoffs, tid, origin, part, msgs);
                     if !facilities.contains(&c.facility) {
                         facilities.push(c.facility.clone());
                     }
@@ -842,25 +850,13 @@ impl Router {
             if msgs.is_empty() {
                 continue;
             }
-            // `old`, not `took`, is the unit's origin: the node's new life
-            // may keep it (`keeper` never sends to the origin).
-            let unit = HandOffEntry {
-                origin: old,
-                facility: c.facility.clone(),
-                tid,
-                part,
-                msgs,
-                reason: c.reason,
-                to: None,
-                coordinator: true,
-                drive: c.drive,
-            };
             ctx.log(format!(
                 "{tid}: {} restarted without this commit; its branches whose votes were not durable go to a keeper",
                 ctx.topo.name(took)
             ));
-            c.adopting += 1;
-            self.handoffs.push(unit);
+            // `old`, not `took`, is the unit's origin: the node's new life
+            // may keep it (`keeper` never sends to the origin).
+            c.hand_to_keeper(&mut self.handoffs, tid, old, part, msgs);
             if !facilities.contains(&c.facility) {
                 facilities.push(c.facility.clone());
             }
