@@ -370,7 +370,8 @@ pub struct RemoteArgs {
     /// default). With two servers per partition, four clients whose
     /// transfers reach the two partitions in different orders can each hold
     /// a server of one partition and wait for one of the other: without a
-    /// timeout nothing breaks that cycle (as in RTR); with one, the oldest
+    /// timeout nothing breaks that cycle here (RTR would reschedule one
+    /// branch with `RTR_STS_DLKTXRES`; see the README); with one, the oldest
     /// is rejected and the others go on.
     #[arg(long)]
     timeout_ms: Option<u32>,

@@ -25,7 +25,8 @@ use common::{s, spawn_testkit, testkit_within, Proc};
 /// clients, not four: the workload's transfers reach the two partitions in
 /// either order and it runs two servers per partition, so four transactions
 /// can each hold a server of one partition and wait for one of the other, a
-/// deadlock only a transaction timeout breaks (as in RTR) — and this test
+/// deadlock only a transaction timeout breaks here (no deadlock
+/// rescheduling yet; see the README) — and this test
 /// counts every rejection. It did so once in a CI run, after the second
 /// backend kill; a cycle over both partitions needs four transactions.
 const CLIENTS: usize = 3;

@@ -176,8 +176,9 @@ impl Node {
     /// its servers hold and those waiting for one of them, in partition
     /// order. The cluster simulator tells from this an application's own
     /// deadlock (transactions without timeouts, each holding a server of
-    /// one key range and waiting for one of another: RTR breaks no such
-    /// cycle but by timeouts) from a transaction the node lost track of.
+    /// one key range and waiting for one of another: RTR reschedules one
+    /// branch of such a cycle, this node does not yet, so only timeouts
+    /// break it) from a transaction the node lost track of.
     pub fn server_waits(&self) -> Vec<(Vec<Tid>, Vec<Tid>)> {
         let mut ids: Vec<&PartId> = self.be.parts.keys().collect();
         ids.sort();
