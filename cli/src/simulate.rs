@@ -39,6 +39,13 @@ pub struct SimulateArgs {
     /// node's journal (its partitions wait for an operator).
     #[arg(long)]
     no_shared_root: bool,
+    /// The backends' recovery policy: `recognized` (default: a lost
+    /// holder's journal that cannot be taken over is waited for) or
+    /// `unrecognized` (the partition goes active without it once the
+    /// holder's grant is gone). With --no-shared-root, `unrecognized` runs
+    /// backends that share no storage, as with etcd grants.
+    #[arg(long, default_value = "recognized", value_parser = ["recognized", "unrecognized"])]
+    recovery: String,
     /// Routers in the facility (default 2): with one, two routers can never
     /// disagree on which backend is active, so other defects show.
     #[arg(long, default_value_t = 2)]
@@ -106,6 +113,7 @@ fn config(a: &SimulateArgs, seed: u64) -> Result<SimConfig, String> {
     c.fault_time = a.fault_time * 1_000_000;
     c.fault_every = a.fault_every.max(1) * 1_000;
     c.shared_root = !a.no_shared_root;
+    c.unrecognized = a.recovery == "unrecognized";
     if let Some(m) = a.max_steps {
         if m == 0 {
             return Err("--max-steps must be at least 1".into());

@@ -216,8 +216,9 @@ fn a_frozen_router_is_dropped_by_the_inactivity_timer_and_its_work_finished_else
 
 /// A test whose clients did not finish: panics with `why`, the tail of
 /// every node's log and what each live node still holds (`rtr show
-/// transaction`: the stuck transaction's state). The whole logs are kept
-/// under `$TMPDIR/rtr-links-stuck-PID` (named in the message), since the
+/// transaction`: the stuck transaction's state). The whole logs and the
+/// live nodes' journals are kept under `$TMPDIR/rtr-links-stuck-PID`
+/// (named in the message), since the
 /// test's own directory goes with it. `gone`: the logs of nodes' earlier
 /// lives (read before they were killed or started again).
 fn stuck(why: &str, live: &[(&str, &Node)], gone: &[(&str, String)]) -> ! {
@@ -231,6 +232,8 @@ fn stuck(why: &str, live: &[(&str, &Node)], gone: &[(&str, String)]) -> ! {
         out.push_str(&format!("\n--- {name} ---\n{}", tail(&log)));
     }
     for (name, n) in live {
+        // Its journal too, to read with `rtr journal dump`.
+        let _ = std::process::Command::new("cp").arg("-r").arg(n.dir.join("journal")).arg(keep.join(name)).status();
         let o = n.rtr(&["show", "transaction"]);
         out.push_str(&format!("\n--- {name}: show transaction ---\n{}{}", o.stdout, o.stderr));
     }

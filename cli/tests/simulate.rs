@@ -78,3 +78,30 @@ fn bad_arguments_are_refused_with_a_message() {
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("--routers 0"), "{out:?}");
 }
+
+#[test]
+fn backends_sharing_no_storage_are_simulated_with_unrecognized_recovery() {
+    // The etcd deployment: no shared journal root, standbys go active
+    // without a lost node's journal once its grant is gone.
+    let out = rtr_within(
+        &[
+            "simulate",
+            "--seeds",
+            "1",
+            "--start",
+            "50",
+            "--routers",
+            "1",
+            "--no-shared-root",
+            "--recovery",
+            "unrecognized",
+            "--all",
+        ],
+        WAIT,
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("seed 50: ok"), "{out:?}");
+    let bad = rtr_within(&["simulate", "--seeds", "1", "--recovery", "sometimes"], WAIT);
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(bad.stderr.contains("recognized"), "the error names the values: {bad:?}");
+}

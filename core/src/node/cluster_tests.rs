@@ -6298,3 +6298,63 @@ fn a_commit_sent_again_to_a_restarted_node_before_its_journal_report_still_place
     let heard: Vec<MsgType> = c.take(FE, CLIENT).into_iter().filter(|x| x.2 == Some(t1)).map(|x| x.1).collect();
     assert_eq!(heard, vec![MsgType::Accepted]);
 }
+
+/// Backends sharing no storage (etcd grants, recovery unrecognized): be
+/// is lost while tr1's commit of t1 is on its way (`written`: be wrote it
+/// before it died, its `Durable` lost), be2 cannot read be's journal and
+/// goes active without it once be's grant is gone, and be starts again on
+/// its journal, then its server. The client hears an outcome.
+fn lost_commit_with_no_shared_journal(written: bool) -> (Cluster, Tid) {
+    let mut c = ready();
+    c.node(BE2).set_recovery_policy(RecoveryPolicy { unrecognized: true, wait: Duration::from_secs(30) });
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    c.defer_takeovers = Some(Vec::new());
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.take(BE, SERVER);
+    let now = c.now;
+    let vote = Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false };
+    c.node(BE).handle_request(now, SERVER, vote);
+    c.pump_only(BE, TR1);
+    if written {
+        // be gets the commit and writes it; its `Durable` never leaves.
+        c.pump_only(TR1, BE);
+        c.sync_unpumped();
+        c.collect();
+        c.wire.retain(|(f, _, _)| *f != BE);
+    } else {
+        assert!(!c.take_wire(TR1, BE).is_empty(), "the outcome was on its way");
+    }
+    c.kill(BE);
+    c.finish_takeovers(Some("this node has no shared journal directory"));
+    c.pump();
+    (c, t1)
+}
+
+#[test]
+fn no_shared_journal_a_commit_lost_before_it_was_written_ends_once_the_node_restarts() {
+    use crate::journal::RecordKind;
+    let (mut c, t1) = lost_commit_with_no_shared_journal(false);
+    assert!(!c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Commit));
+    c.restart(BE);
+    c.sync();
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    c.sync();
+    let out = c.take(FE, CLIENT);
+    assert!(out.iter().any(|x| x.2 == Some(t1) && matches!(x.1, MsgType::Accepted | MsgType::Rejected)), "{out:?}");
+    assert_eq!(c.node(TR1).stats().active_tx, 0);
+}
+
+#[test]
+fn no_shared_journal_a_commit_written_before_its_node_died_ends_once_the_node_restarts() {
+    use crate::journal::RecordKind;
+    let (mut c, t1) = lost_commit_with_no_shared_journal(true);
+    assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Commit));
+    c.restart(BE);
+    c.sync();
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    c.sync();
+    let out = c.take(FE, CLIENT);
+    assert_eq!(out, vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+}

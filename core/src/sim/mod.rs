@@ -153,6 +153,12 @@ pub struct SimConfig {
     /// The backends' journals are under one shared root (a standby can take
     /// over a lost node's journal).
     pub shared_root: bool,
+    /// The backends' recovery policy is *unrecognized*: a partition whose
+    /// lost holder's journal cannot be taken over goes active without it
+    /// once the holder's grant is gone (`RecoveryPolicy::unrecognized`).
+    /// With `shared_root` off this is how backends that share no storage
+    /// run (etcd grants, README "Standby backends").
+    pub unrecognized: bool,
     /// Run the real journal code (`SteppedJournal` on `SimFs` devices)
     /// rather than the record-level model of `disk.rs`.
     pub real_journal: bool,
@@ -195,6 +201,7 @@ impl SimConfig {
             settle: 40_000_000,
             inactivity: 2_000_000,
             shared_root: true,
+            unrecognized: false,
             real_journal: true,
             servers_per_range: 2,
             always_timeout: false,

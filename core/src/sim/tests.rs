@@ -531,6 +531,29 @@ fn once_known_runs_pass() {
     }
 }
 
+/// Backends that share no storage (`--no-shared-root --recovery
+/// unrecognized`, as with etcd grants): a standby cannot read a lost
+/// node's journal and goes active without it once the node's grant is
+/// gone. The router had placed the lost node's undecided branches again
+/// on the ranges' next active partitions, and the node, started again (or
+/// cut off and back), held a durable vote of the same work: in doubt of a
+/// copy after a restart (seed 50), or as a voted branch orphaned when its
+/// router's link went (seed 66). Asked about, the router answered with the
+/// transaction's commit, and the work was applied twice. Now it gives such
+/// work back (`Router::copy_replaced`; `Backend::give_back_copies` takes
+/// the orphaned branches too). Both seeds are one router; 18 and 123 are
+/// two more of the same class from the first batch of this mode.
+#[test]
+fn no_shared_storage_runs_pass() {
+    for seed in [18, 50, 66, 123] {
+        let mut c = SimConfig::new(seed);
+        c.shape.routers = vec!["tr1".to_string()];
+        c.shared_root = false;
+        c.unrecognized = true;
+        assert_ok(&run(c));
+    }
+}
+
 /// The books model a database that checks the fencing token: a late
 /// original under a lower token than a replay already applied under is
 /// refused (not a second application), and so is other work under it.

@@ -679,6 +679,9 @@ impl World {
         let inc = self.nodes[i].inc + 1;
         let mut node = Node::new(self.nodes[i].backend);
         node.set_facilities(self.nodes[i].table.clone());
+        if self.cfg.unrecognized {
+            node.set_recovery_policy(crate::node::RecoveryPolicy { unrecognized: true, ..Default::default() });
+        }
         let records = if self.nodes[i].backend {
             match self.disk.open_own(&self.nodes[i].name.clone(), (i, inc, 0)) {
                 Ok(opened) => opened,

@@ -481,6 +481,27 @@ impl Backend {
         if self.driven_later(ctx, from, tid, drive) {
             return;
         }
+        // Branches of `tid` left here by a router this node lost (voted,
+        // waiting in doubt for it, `orphaned`) are the same kind of work:
+        // placed again by the router that answers so. Its link here had
+        // gone, it drove the branch's messages to the range's next active
+        // partition, and that work was committed there; held on to, the
+        // branch asked again until a router that had forgotten the
+        // transaction answered "committed" and it was applied twice
+        // (simulator, no shared storage and unrecognized recovery, seed 66).
+        let mut orphans: Vec<PartId> = self
+            .branches
+            .iter()
+            .filter(|((t, _), b)| *t == tid && b.orphaned.is_some() && b.committed.is_none())
+            .map(|((_, p), _)| *p)
+            .collect();
+        orphans.sort();
+        for part in orphans {
+            ctx.log(format!(
+                "{tid}: its router, lost here, placed its work again: given back, its server told rescheduled"
+            ));
+            self.give_back(ctx, tid, part);
+        }
         let Some(copies) = self.in_doubt.remove(&tid) else { return };
         if !self.branches.keys().any(|(t, _)| *t == tid) {
             self.stale_answers.remove(&tid);

@@ -53,6 +53,24 @@ pub(super) struct Answer {
 impl Router {
     /// A backend asks (in doubt) what became of `tid`.
     pub(super) fn inquire(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, facility: String) {
+        if self.copy_replaced(ctx, tid, from) {
+            // Its branch was placed again when it was lost: what it holds
+            // is a copy of work now elsewhere, given back (closed, nothing
+            // decided), whatever the transaction's outcome.
+            let drive = self
+                .txs
+                .get(&tid)
+                .map(|tx| tx.drive)
+                .or_else(|| self.committing.get(&tid).map(|c| c.drive))
+                .or_else(|| self.decided.get(&tid).map(|d| d.3))
+                .unwrap_or(NO_DRIVE);
+            ctx.log(format!(
+                "{tid}: {} asks about a branch placed again when it was lost: its copy is given back",
+                ctx.topo.name(from)
+            ));
+            ctx.to_backend(from, ToBackend::GiveBack { tid, part: IN_DOUBT_COPIES, drive });
+            return;
+        }
         if let Some(c) = self.committing.get_mut(&tid) {
             // Decided here: commit. The asker (a backend that
             // restarted, in doubt) stands in for its lost self.

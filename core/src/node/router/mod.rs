@@ -161,6 +161,19 @@ pub struct Router {
     /// that later drive does not take it (`Router::inquire`).
     decided: Map<Tid, (bool, Status, u32, u32)>,
     decided_order: std::collections::VecDeque<Tid>,
+    /// Lost backend nodes whose branches of a transaction this router
+    /// placed again (`peer_lost`: undecided, their messages driven again
+    /// to their ranges' next active partitions), by tid, kept as long as
+    /// the transaction is live or remembered in `decided`. Such a node's
+    /// journal may hold a durable vote of the branch: when nobody read
+    /// that journal (backends sharing no storage, the range made active
+    /// without it), the node, started again, is in doubt of a copy of work
+    /// placed elsewhere, and asks. That copy is given back, never
+    /// committed: the transaction's work is where it was placed again
+    /// (`Router::copy_replaced`). Committed by the answer, it was applied
+    /// twice (the simulator with `--no-shared-root --recovery
+    /// unrecognized`, seed 50).
+    replaced: Map<Tid, Vec<String>>,
     /// Commits waiting for their frontends' acknowledgements, and forgets
     /// for the backends (`forget.rs`).
     forgets: Forgets,
@@ -323,6 +336,7 @@ impl Router {
             if self.decided_order.len() > DECIDED_KEPT {
                 if let Some(old) = self.decided_order.pop_front() {
                     self.decided.remove(&old);
+                    self.replaced.remove(&old);
                 }
             }
         }
@@ -774,6 +788,12 @@ impl Router {
                 }
                 false
             });
+            if !lost.is_empty() && !in_doubt {
+                let names = self.replaced.entry(tid).or_default();
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_string());
+                }
+            }
             if lost.is_empty() && in_doubt {
                 // The rest of the transaction may be complete now (the
                 // lost branch was the last vote asked for: simulator seed
@@ -1024,6 +1044,38 @@ fn copy_may_be_a_branch(journals_read: &Map<String, String>, ctx: &Ctx, branches
         let at = ctx.topo.name(b.part.0);
         journals_read.get(at).is_some_and(|r| r == name) || (at == name && b.part.0 != asker)
     })
+}
+
+impl Router {
+    /// Is what backend `asker` holds in doubt of `tid` a copy of work this
+    /// router placed again after the asker's loss (`replaced`)? Not when
+    /// the asker may hold a copy of another node's branch (it reads a lost
+    /// node's journal), nor when the transaction has a branch at a node of
+    /// the asker's name under another link (its earlier life, whose copy
+    /// is the branch), nor when a commit of it has any branch there (a
+    /// later life's durable vote may be the copy: it is the commit's, and
+    /// the node must apply it). Conservative: in those cases the asker
+    /// hears the outcome as before.
+    pub(super) fn copy_replaced(&self, ctx: &Ctx, tid: Tid, asker: NodeRef) -> bool {
+        let name = ctx.topo.name(asker);
+        if !self.replaced.get(&tid).is_some_and(|names| names.iter().any(|n| n == name)) {
+            return false;
+        }
+        if self.journals_read.values().any(|r| r == name) {
+            return false;
+        }
+        if let Some(tx) = self.txs.get(&tid) {
+            if copy_may_be_a_branch(&self.journals_read, ctx, &tx.branches, asker) {
+                return false;
+            }
+        }
+        if let Some(c) = self.committing.get(&tid) {
+            if c.branches.iter().any(|b| ctx.topo.name(b.node) == name) {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 /// Does the transaction have branches on more than one backend node?
