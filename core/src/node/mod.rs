@@ -474,6 +474,14 @@ pub const NO_DRIVE: u32 = u32::MAX;
 /// (`ToRouter::DrivenElsewhere` of a probe).
 pub const IN_DOUBT_COPIES: PartId = 0;
 
+/// `ToBackend::GiveBack::part` naming the node's own work of the
+/// transaction from before its router lost it: its orphaned branches (voted,
+/// their router's link gone) and the in-doubt copies of its own journal (a
+/// restart's), not copies of journals it read (other nodes' branches). The
+/// router placed that work again (`Router::replaced`). A peer of an earlier
+/// version finds no such partition and does nothing.
+pub const OWN_REPLACED_WORK: PartId = PartId::MAX;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum ToBackend {
     /// Every participant made these commits durable and their clients have

@@ -481,27 +481,6 @@ impl Backend {
         if self.driven_later(ctx, from, tid, drive) {
             return;
         }
-        // Branches of `tid` left here by a router this node lost (voted,
-        // waiting in doubt for it, `orphaned`) are the same kind of work:
-        // placed again by the router that answers so. Its link here had
-        // gone, it drove the branch's messages to the range's next active
-        // partition, and that work was committed there; held on to, the
-        // branch asked again until a router that had forgotten the
-        // transaction answered "committed" and it was applied twice
-        // (simulator, no shared storage and unrecognized recovery, seed 66).
-        let mut orphans: Vec<PartId> = self
-            .branches
-            .iter()
-            .filter(|((t, _), b)| *t == tid && b.orphaned.is_some() && b.committed.is_none())
-            .map(|((_, p), _)| *p)
-            .collect();
-        orphans.sort();
-        for part in orphans {
-            ctx.log(format!(
-                "{tid}: its router, lost here, placed its work again: given back, its server told rescheduled"
-            ));
-            self.give_back(ctx, tid, part);
-        }
         let Some(copies) = self.in_doubt.remove(&tid) else { return };
         if !self.branches.keys().any(|(t, _)| *t == tid) {
             self.stale_answers.remove(&tid);
@@ -512,6 +491,59 @@ impl Backend {
             ctx.topo.name(from)
         ));
         for d in copies {
+            self.close_in_doubt(ctx, d.jid, vec![(tid, TxRecord::Done)]);
+        }
+    }
+
+    /// Router `from` placed this node's work of `tid` again when it lost
+    /// the node (`OWN_REPLACED_WORK`): the node's orphaned voted branches of
+    /// it (their router's link went) and the in-doubt copies of its own
+    /// journal (a restart's) are given back, nothing decided; copies of
+    /// journals read here are other nodes' branches, and wait for the
+    /// outcome. Held on to, such work asked about the transaction and was
+    /// told "committed" (by a router that had forgotten, or restarted, or
+    /// by its answer to the node's copy), and was applied a second time
+    /// beside the work placed again (simulator, no shared storage and
+    /// unrecognized recovery, seeds 50 and 66). Not from the router of an
+    /// earlier drive than one seen here.
+    pub(super) fn give_back_own(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, drive: u32) {
+        if self.driven_later(ctx, from, tid, drive) {
+            return;
+        }
+        let mut orphans: Vec<PartId> = self
+            .branches
+            .iter()
+            .filter(|((t, _), b)| *t == tid && b.orphaned.is_some() && b.committed.is_none())
+            .map(|((_, p), _)| *p)
+            .collect();
+        orphans.sort();
+        for part in orphans {
+            ctx.log(format!(
+                "{tid}: router {} placed its work here again elsewhere when it lost this node: given back, its \
+                 server told rescheduled",
+                ctx.topo.name(from)
+            ));
+            self.give_back(ctx, tid, part);
+        }
+        let Some(copies) = self.in_doubt.get_mut(&tid) else { return };
+        let (own, read): (Vec<_>, Vec<_>) = std::mem::take(copies).into_iter().partition(|d| d.jid == 0);
+        if read.is_empty() {
+            self.in_doubt.remove(&tid);
+        } else {
+            *copies = read;
+        }
+        if own.is_empty() {
+            return;
+        }
+        if !self.in_doubt.contains_key(&tid) && !self.branches.keys().any(|(t, _)| *t == tid) {
+            self.stale_answers.remove(&tid);
+        }
+        ctx.log(format!(
+            "{tid}: in doubt here from this node's own journal; router {} placed that work again when it lost this \
+             node: given back",
+            ctx.topo.name(from)
+        ));
+        for d in own {
             self.close_in_doubt(ctx, d.jid, vec![(tid, TxRecord::Done)]);
         }
     }

@@ -58,7 +58,9 @@ pub use roles::RecoveryPolicy;
 #[cfg(test)]
 pub(crate) use roles::CLAIM_RETRY;
 
-use super::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter, IN_DOUBT_COPIES, LOCAL, NO_DRIVE};
+use super::{
+    Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter, IN_DOUBT_COPIES, LOCAL, NO_DRIVE, OWN_REPLACED_WORK,
+};
 use crate::facility::RoleList;
 use crate::keyseg::{KeyLayout, KeyRange};
 use crate::status::Status;
@@ -427,6 +429,7 @@ impl Backend {
             }
             ToBackend::HandedOff { tid, part } => self.handed_off(ctx, tid, part),
             ToBackend::GiveBack { tid, part: IN_DOUBT_COPIES, drive } => self.give_back_copies(ctx, from, tid, drive),
+            ToBackend::GiveBack { tid, part: OWN_REPLACED_WORK, drive } => self.give_back_own(ctx, from, tid, drive),
             ToBackend::GiveBack { tid, part, drive } => {
                 if !self.owned_by(ctx, from, tid, part, Claim::Drives, drive, || ToBackend::GiveBack {
                     tid,

@@ -794,6 +794,7 @@ impl Router {
         }
         let mut old: Vec<NodeRef> = self.lost.iter().filter(|(_, n)| *n == name).map(|(r, _)| *r).collect();
         if old.is_empty() {
+            self.give_back_replaced(ctx, node);
             return;
         }
         old.sort();
@@ -808,6 +809,10 @@ impl Router {
         // thing over this link (`took_over` then settles what moved here).
         let earlier = old.iter().copied().find(|r| *r != node).unwrap_or(old[0]);
         self.relinked.entry(node).or_insert(earlier);
+        // After the commits moved here: a commit waiting on the node keeps
+        // its work from being given back (`copy_replaced`), and the old
+        // link's name may be gone with it.
+        self.give_back_replaced(ctx, node);
         self.send_pending_outcomes(ctx, node);
     }
 

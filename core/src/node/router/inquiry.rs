@@ -2,7 +2,7 @@
 //! of the facility is asked (`Inquire`), and the answers decide.
 
 use super::Router;
-use crate::node::{Ctx, NodeRef, PartId, ToBackend, TxState, IN_DOUBT_COPIES, NO_DRIVE};
+use crate::node::{Ctx, NodeRef, PartId, ToBackend, TxState, IN_DOUBT_COPIES, NO_DRIVE, OWN_REPLACED_WORK};
 use crate::status::Status;
 use crate::tid::Tid;
 
@@ -54,22 +54,17 @@ impl Router {
     /// A backend asks (in doubt) what became of `tid`.
     pub(super) fn inquire(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, facility: String) {
         if self.copy_replaced(ctx, tid, from) {
-            // Its branch was placed again when it was lost: what it holds
-            // is a copy of work now elsewhere, given back (closed, nothing
-            // decided), whatever the transaction's outcome.
-            let drive = self
-                .txs
-                .get(&tid)
-                .map(|tx| tx.drive)
-                .or_else(|| self.committing.get(&tid).map(|c| c.drive))
-                .or_else(|| self.decided.get(&tid).map(|d| d.3))
-                .unwrap_or(NO_DRIVE);
+            // Its own work of the transaction from before this router lost
+            // it was placed again: that is given back first (closed,
+            // nothing decided), whatever the outcome; the answer below is
+            // then for the rest (copies of journals it read, branches
+            // placed on it since), over the same link, after it.
+            let drive = self.replaced_drive(tid);
             ctx.log(format!(
-                "{tid}: {} asks about a branch placed again when it was lost: its copy is given back",
+                "{tid}: {} asks about it; its work from before it was lost was placed again: given back",
                 ctx.topo.name(from)
             ));
-            ctx.to_backend(from, ToBackend::GiveBack { tid, part: IN_DOUBT_COPIES, drive });
-            return;
+            ctx.to_backend(from, ToBackend::GiveBack { tid, part: OWN_REPLACED_WORK, drive });
         }
         if let Some(c) = self.committing.get_mut(&tid) {
             // Decided here: commit. The asker (a backend that

@@ -168,12 +168,13 @@ pub struct Router {
     /// journal may hold a durable vote of the branch: when nobody read
     /// that journal (backends sharing no storage, the range made active
     /// without it), the node, started again, is in doubt of a copy of work
-    /// placed elsewhere, and asks. That copy is given back, never
-    /// committed: the transaction's work is where it was placed again
-    /// (`Router::copy_replaced`). Committed by the answer, it was applied
-    /// twice (the simulator with `--no-shared-root --recovery
-    /// unrecognized`, seed 50).
-    replaced: Map<Tid, Vec<String>>,
+    /// placed elsewhere (or, only cut off, holds the branch orphaned), and
+    /// asks. That work is given back, never committed: the transaction's
+    /// work is where it was placed again (`Router::copy_replaced`,
+    /// `give_back_replaced`, `OWN_REPLACED_WORK`). Committed by the answer,
+    /// it was applied twice (the simulator with `--no-shared-root
+    /// --recovery unrecognized`, seeds 50 and 66).
+    replaced: Map<Tid, Replaced>,
     /// Commits waiting for their frontends' acknowledgements, and forgets
     /// for the backends (`forget.rs`).
     forgets: Forgets,
@@ -789,9 +790,10 @@ impl Router {
                 false
             });
             if !lost.is_empty() && !in_doubt {
-                let names = self.replaced.entry(tid).or_default();
-                if !names.iter().any(|n| n == name) {
-                    names.push(name.to_string());
+                let r = self.replaced.entry(tid).or_insert(Replaced { drive: tx.drive, nodes: Vec::new() });
+                r.drive = r.drive.max(tx.drive);
+                if !r.nodes.iter().any(|n| n == name) {
+                    r.nodes.push(name.to_string());
                 }
             }
             if lost.is_empty() && in_doubt {
@@ -814,6 +816,13 @@ impl Router {
                 tx.held = Some(Vec::new());
                 self.held.entry(fac).or_default().push(tid);
             }
+        }
+        // The node may be linked again already (its new link came up
+        // before this one went): what was just placed again is given back
+        // there (`give_back_replaced`), as at a link that comes up later.
+        let newer = ctx.topo.peers.iter().filter(|(r, p)| p.name == name && **r != node && ctx.topo.is_up(**r));
+        if let Some(newer) = newer.map(|(r, _)| *r).max() {
+            self.give_back_replaced(ctx, newer);
         }
         let theirs: Vec<Tid> = self.txs.iter().filter(|(_, tx)| tx.fe == node).map(|(t, _)| *t).collect();
         for tid in theirs {
@@ -1047,35 +1056,98 @@ fn copy_may_be_a_branch(journals_read: &Map<String, String>, ctx: &Ctx, branches
 }
 
 impl Router {
-    /// Is what backend `asker` holds in doubt of `tid` a copy of work this
-    /// router placed again after the asker's loss (`replaced`)? Not when
-    /// the asker may hold a copy of another node's branch (it reads a lost
-    /// node's journal), nor when the transaction has a branch at a node of
-    /// the asker's name under another link (its earlier life, whose copy
-    /// is the branch), nor when a commit of it has any branch there (a
-    /// later life's durable vote may be the copy: it is the commit's, and
-    /// the node must apply it). Conservative: in those cases the asker
-    /// hears the outcome as before.
+    /// Backend `link` is linked (again, or a newer link of a node whose
+    /// old one went): the work of its earlier link that this router placed
+    /// again (`replaced`) is given back at once, not when the node asks. An
+    /// orphaned branch asks only after its grace (5 s) and only while a
+    /// router is linked: a router killed meanwhile forgot `replaced`, and,
+    /// started again, heard "committed" from the node the work was placed
+    /// on and told the orphan so (simulator, no shared storage, seeds 2165,
+    /// 2224, 2991: applied twice). The same conditions as an asker's
+    /// (`copy_replaced`).
+    pub(super) fn give_back_replaced(&mut self, ctx: &mut Ctx, link: NodeRef) {
+        let name = ctx.topo.name(link).to_string();
+        let mut tids: Vec<Tid> =
+            self.replaced.iter().filter(|(_, r)| r.nodes.contains(&name)).map(|(t, _)| *t).collect();
+        tids.sort();
+        for tid in tids {
+            // Rolled back here: nothing of it can be applied twice, and the
+            // node hears the rejection itself when it asks.
+            if matches!(self.decided.get(&tid), Some(&(false, ..))) {
+                continue;
+            }
+            if self.copy_replaced(ctx, tid, link) {
+                let drive = self.replaced_drive(tid);
+                ctx.to_backend(link, ToBackend::GiveBack { tid, part: crate::node::OWN_REPLACED_WORK, drive });
+            }
+        }
+    }
+
+    /// The drive a give-back of replaced work names: the one under which
+    /// this router placed the work again. A node that has seen a later
+    /// drive since (another router's probe took the branch over) does not
+    /// take it (`Backend::driven_later`): that drive decides. Named by the
+    /// transaction's decided entry instead (`NO_DRIVE` for a commit), a
+    /// give-back at the link's return undid a branch a later drive had
+    /// committed (simulator seed 33281, two routers: partial).
+    pub(super) fn replaced_drive(&self, tid: Tid) -> u32 {
+        self.replaced.get(&tid).map_or(crate::node::NO_DRIVE, |r| r.drive)
+    }
+
+    /// Is the asker's own work of `tid` from before this router lost it
+    /// (its orphaned branches, its own journal's in-doubt copy) work this
+    /// router placed again (`replaced`)? Copies of journals the asker read
+    /// are not touched by the give-back (`OWN_REPLACED_WORK`). Not when the
+    /// transaction has a branch at a node of the asker's name (under
+    /// another link: its earlier life, whose copy is the branch; under its
+    /// own: work placed again on it, which joined its copy), nor when a
+    /// commit of it has anything there (a branch, a `Durable` owed, a
+    /// stand-in: a later life's durable vote may be the copy; it is the
+    /// commit's, and the node must apply it).
+    /// Conservative: in those cases the asker hears the outcome as before.
     pub(super) fn copy_replaced(&self, ctx: &Ctx, tid: Tid, asker: NodeRef) -> bool {
         let name = ctx.topo.name(asker);
-        if !self.replaced.get(&tid).is_some_and(|names| names.iter().any(|n| n == name)) {
-            return false;
-        }
-        if self.journals_read.values().any(|r| r == name) {
+        if !self.replaced.get(&tid).is_some_and(|r| r.nodes.iter().any(|n| n == name)) {
             return false;
         }
         if let Some(tx) = self.txs.get(&tid) {
-            if copy_may_be_a_branch(&self.journals_read, ctx, &tx.branches, asker) {
+            // Any branch at a node of the asker's name, its current link
+            // included: work placed again on the node itself joins the
+            // copy its journal holds of the same range (`Backend::msg`
+            // replaces that range's messages in it), so the copy may be the
+            // branch now (simulator seed 33281, two routers: given back
+            // with it, the work placed again was committed nowhere).
+            if copy_may_be_a_branch(&self.journals_read, ctx, &tx.branches, asker)
+                || tx.branches.iter().any(|b| ctx.topo.name(b.part.0) == name)
+            {
                 return false;
             }
         }
         if let Some(c) = self.committing.get(&tid) {
-            if c.branches.iter().any(|b| ctx.topo.name(b.node) == name) {
+            // A commit that has, or waits on, anything at a node of that
+            // name: a branch, a `Durable` still owed, an in-doubt copy
+            // stood in for. Work placed on the node again after its loss
+            // may have been committed there and lost again with it (its
+            // branch then left `branches` for a stand-in): that copy is the
+            // commit's (simulator seed 33281, two routers: given back, the
+            // client heard "rejected" while the other range applied it).
+            let at = |r: &NodeRef| ctx.topo.name(*r) == name;
+            if c.branches.iter().any(|b| at(&b.node))
+                || c.pending.iter().any(at)
+                || c.stand_ins.iter().any(|s| s.node == name || at(&s.reader))
+            {
                 return false;
             }
         }
         true
     }
+}
+
+/// Whose branches of a transaction a router placed again after losing
+/// them (`Router::replaced`), and under which of its drives.
+pub(super) struct Replaced {
+    pub(super) drive: u32,
+    pub(super) nodes: Vec<String>,
 }
 
 /// Does the transaction have branches on more than one backend node?
