@@ -486,4 +486,26 @@ mod tests {
         j.release(1, 1, 5);
         assert!(j.open_own("be1", (0, 2, 0)).is_ok(), "free once both let it go");
     }
+
+    /// The first taker, fenced by the second, still holds work of the
+    /// journal (an in-doubt copy waiting for its outcome) and never lets
+    /// it go. Its writer's idle check finds the fence and drops the lock,
+    /// as the threaded writer does after a second without requests: the
+    /// owner starts on its journal again once the second taker let it go
+    /// (simulator seed 58934, two routers: the owner was refused as "in
+    /// use" for the rest of the run, and a probe waiting for it waited for
+    /// ever).
+    #[test]
+    fn a_fenced_takers_idle_check_frees_the_journal_for_its_owner() {
+        let mut rng = Rng::new(1);
+        let mut j = Journals::new(true);
+        j.open_own("be1", (0, 1, 0)).unwrap();
+        j.died(0, false, &mut rng);
+        j.take_over("be1", (1, 1, 5), &mut rng).unwrap();
+        j.take_over("be1", (2, 1, 7), &mut rng).unwrap();
+        j.release(2, 1, 7);
+        assert!(j.open_own("be1", (0, 2, 0)).is_err(), "the fenced first taker holds the lock");
+        assert!(j.check_owner("be1", (1, 1, 5)).is_err(), "the first taker is fenced");
+        assert!(j.open_own("be1", (0, 2, 0)).is_ok(), "free once its idle check found the fence");
+    }
 }
