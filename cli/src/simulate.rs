@@ -79,7 +79,8 @@ fn known() -> Result<(), String> {
             .collect();
         let faults = if faults.is_empty() { "none".to_string() } else { faults.join(",") };
         outln!("{}", k.defect);
-        outln!("  rtr simulate --seed {} --routers {routers} --faults {faults}", k.seed);
+        let mode = if k.no_shared_storage { " --no-shared-root --recovery unrecognized" } else { "" };
+        outln!("  rtr simulate --seed {} --routers {routers} --faults {faults}{mode}", k.seed);
         match r.violations.first() {
             Some(v) => {
                 still += 1;
