@@ -5720,19 +5720,7 @@ fn reader_promised_before_its_takeover(hold: bool) {
     }
     // t1 on be's lower range (no standby there): its server votes yes, tr1
     // commits, and the commit is lost on its way to be (frozen).
-    let t1 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "t1") });
-    c.take(BE, SERVER);
-    let now = c.now;
-    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
-    c.sync_unpumped();
-    c.pump_only(BE, TR1);
-    let lost = c.take_wire(TR1, BE);
-    assert!(
-        lost.iter()
-            .any(|m| matches!(m, Internal::Be(ToBackend::Outcome { tid, accepted: true, drive: 0, .. }) if *tid == t1)),
-        "tr1's commit of t1 is lost: {lost:?}"
-    );
+    let t1 = c.t1_commit_lost_on_its_way_to_be();
     // The frontend drives t1 again through tr2 (drive 1), whose probe
     // reaches be2 only: be2 promises drive 1 in its own journal, and
     // answers.
@@ -6010,19 +5998,7 @@ fn a_reader_that_let_a_journal_go_no_longer_answers_a_probe_for_it() {
     c.take(BE2, SERVER);
     // t1 on be's lower range (no standby there): its server votes yes, tr1
     // commits (drive 0), and the commit is lost on its way to be.
-    let t1 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "t1") });
-    c.take(BE, SERVER);
-    let now = c.now;
-    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
-    c.sync_unpumped();
-    c.pump_only(BE, TR1);
-    let lost = c.take_wire(TR1, BE);
-    assert!(
-        lost.iter()
-            .any(|m| matches!(m, Internal::Be(ToBackend::Outcome { tid, accepted: true, drive: 0, .. }) if *tid == t1)),
-        "tr1's commit of t1 is lost: {lost:?}"
-    );
+    let t1 = c.t1_commit_lost_on_its_way_to_be();
     // be is lost. be2 takes its journal over for the upper range: t1 is
     // presumed aborted there, nothing there is be2's to finish, and be2
     // lets the journal go at once.
@@ -6357,4 +6333,27 @@ fn no_shared_journal_a_commit_written_before_its_node_died_ends_once_the_node_re
     c.sync();
     let out = c.take(FE, CLIENT);
     assert_eq!(out, vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+}
+
+impl Cluster {
+    /// t1 on be's lower range: its server votes yes (the vote synced), tr1
+    /// commits under drive 0, and the commit is lost on its way to be.
+    fn t1_commit_lost_on_its_way_to_be(&mut self) -> Tid {
+        let t1 = self.tid();
+        self.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "t1") });
+        self.take(BE, SERVER);
+        let now = self.now;
+        let vote = Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false };
+        self.node(BE).handle_request(now, SERVER, vote);
+        self.sync_unpumped();
+        self.pump_only(BE, TR1);
+        let lost = self.take_wire(TR1, BE);
+        assert!(
+            lost.iter().any(
+                |m| matches!(m, Internal::Be(ToBackend::Outcome { tid, accepted: true, drive: 0, .. }) if *tid == t1)
+            ),
+            "tr1's commit of t1 is lost: {lost:?}"
+        );
+        t1
+    }
 }

@@ -820,8 +820,17 @@ impl Router {
         // The node may be linked again already (its new link came up
         // before this one went): what was just placed again is given back
         // there (`give_back_replaced`), as at a link that comes up later.
-        let newer = ctx.topo.peers.iter().filter(|(r, p)| p.name == name && **r != node && ctx.topo.is_up(**r));
-        if let Some(newer) = newer.map(|(r, _)| *r).max() {
+        // (Where commits wait on the node, `backend_linked` below gives it
+        // back again over that link: the node's second give-back finds
+        // nothing left.)
+        let newer: Option<NodeRef> = ctx
+            .topo
+            .peers
+            .iter()
+            .filter(|(r, p)| p.name == name && **r != node && ctx.topo.is_up(**r))
+            .map(|(r, _)| *r)
+            .max();
+        if let Some(newer) = newer {
             self.give_back_replaced(ctx, newer);
         }
         let theirs: Vec<Tid> = self.txs.iter().filter(|(_, tx)| tx.fe == node).map(|(t, _)| *t).collect();
@@ -863,8 +872,7 @@ impl Router {
             // commits move to the new link now (they waited for ever,
             // keyed by the old one: simulator seed 4 once the simulated
             // links ran the real link session).
-            let newer = ctx.topo.peers.iter().filter(|(r, p)| p.name == name && **r != node && ctx.topo.is_up(**r));
-            if let Some(newer) = newer.map(|(r, _)| *r).max() {
+            if let Some(newer) = newer {
                 self.backend_linked(ctx, newer, name);
             } else if let Some(reader) = reader.filter(|r| ctx.topo.name(*r) != name) {
                 // Its journal was read already (the reader's `TookOver` came
