@@ -3701,7 +3701,7 @@ fn an_inquiry_that_waited_for_a_missing_node_asks_again_before_it_rolls_back() {
     c.collect();
     let is_inquire = |m: &Internal| matches!(m, Internal::Be(ToBackend::Inquire { tid, .. }) if *tid == t);
     assert!(c.take_wire(TR2, BE2).iter().any(is_inquire), "be2 is asked");
-    let in_doubt = ToRouter::Inquired { tid: t, parts: vec![], state: TxState::InDoubt };
+    let in_doubt = ToRouter::Inquired { tid: t, parts: vec![], state: TxState::InDoubt, applied: vec![], held: vec![] };
     c.node(TR2).peer_input(now, peer_ref(BE2), Internal::Tr(in_doubt));
     c.collect();
     assert!(c.take_wire(TR2, BE2).is_empty(), "be is missing: nothing decided");
@@ -3718,7 +3718,8 @@ fn an_inquiry_that_waited_for_a_missing_node_asks_again_before_it_rolls_back() {
     assert!(to_be2.iter().any(is_inquire), "asked again: {to_be2:?}");
     assert!(!to_be2.iter().any(|m| matches!(m, Internal::Be(ToBackend::Outcome { .. }))), "{to_be2:?}");
     // be2 committed t meanwhile: tr2 concludes the commit, and says so.
-    let committed = ToRouter::Inquired { tid: t, parts: vec![], state: TxState::Committed };
+    let committed =
+        ToRouter::Inquired { tid: t, parts: vec![], state: TxState::Committed, applied: vec![], held: vec![] };
     c.node(TR2).peer_input(now, peer_ref(BE2), Internal::Tr(committed));
     c.pump_only(TR2, BE);
     c.pump_only(BE, TR2);
@@ -4677,7 +4678,8 @@ fn a_probe_waits_again_for_the_journals_a_restarted_reader_no_longer_holds() {
     // be2 restarts before it answers: it holds its own journal only, and
     // answers for itself.
     c.node(TR2).peer_input(now, peer_ref(BE2), read("be2", 2));
-    let unknown = ToRouter::Inquired { tid: t1, parts: Vec::new(), state: TxState::Unknown };
+    let unknown =
+        ToRouter::Inquired { tid: t1, parts: Vec::new(), state: TxState::Unknown, applied: vec![], held: vec![] };
     c.node(TR2).peer_input(now, peer_ref(BE2), Internal::Tr(unknown));
     c.collect();
     assert_eq!(c.node(TR2).tr.probe_drive(t1), 1, "still probing: be's journal has not answered");
@@ -6356,4 +6358,66 @@ impl Cluster {
         );
         t1
     }
+}
+
+/// Simulator seeds 3047, 3353 and 3655 (no shared storage, recovery
+/// unrecognized, one router): t1 spans be (keys 0 to 1000) and be2 (keys
+/// 1001 to 2000). be votes yes durably and dies before its vote reaches
+/// tr1; be2, be's standby, cannot read be's journal and goes active
+/// without it, and tr1 places be's work again there. t1 commits at be2
+/// alone. tr1 then starts again (what it placed again is forgotten), and
+/// be starts again on its journal, in doubt of its copy of t1's work.
+/// Asked, the restarted tr1 hears "committed" from be2, naming the work
+/// it applied, which is the copy's: the copy is given back, not
+/// committed (committed, be handed it on to be2, which applied it twice).
+#[test]
+fn work_placed_again_before_its_router_restarted_is_given_back_by_the_work_another_node_applied() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    c.kill(TR2);
+    c.node(BE2).set_recovery_policy(RecoveryPolicy { unrecognized: true, wait: Duration::from_secs(30) });
+    c.be2_upper_and_standby();
+    c.defer_takeovers = Some(Vec::new());
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "low") });
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(1500, "high") });
+    c.take(BE, SERVER);
+    c.take(BE2, SERVER);
+    c.req(BE2, SERVER, Request::Accept { chan: 2, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.server_accept(1, t1);
+    // be's durable vote is written; its `Vote` dies with it.
+    c.sync_unpumped();
+    c.collect();
+    assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Vote));
+    c.kill(BE);
+    c.sync();
+    c.finish_takeovers(Some("this node has no shared journal directory"));
+    c.sync();
+    // be's work is placed again on be2, now active for keys 0 to 1000.
+    let placed = c.take(BE2, SERVER);
+    assert!(placed.iter().any(|x| x.0 == 1 && x.2 == Some(t1) && x.1 == MsgType::Msg1), "{placed:?}");
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.sync();
+    let applied = c.take(BE2, SERVER);
+    for chan in [1, 2] {
+        let n = applied.iter().filter(|x| x.0 == chan && x.2 == Some(t1) && x.1 == MsgType::Accepted).count();
+        assert_eq!(n, 1, "be2's chan {chan} applies t1: {applied:?}");
+        c.req(BE2, SERVER, Request::Ack { chan, tid: t1 });
+    }
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    c.flush_batches();
+    // tr1 starts again, then be, in doubt of its copy of t1's work.
+    c.kill(TR1);
+    c.restart(TR1);
+    c.restart(BE);
+    c.sync();
+    c.advance(BE, crate::node::backend::ORPHAN_GRACE);
+    c.sync();
+    assert!(
+        !c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Commit),
+        "be's copy of work applied at be2 is not committed"
+    );
+    assert!(c.journals[BE].iter().any(|r| r.tid == t1 && r.kind == RecordKind::Done), "the copy is closed");
+    let again = c.take(BE2, SERVER);
+    assert!(!again.iter().any(|x| x.2 == Some(t1)), "be2 applies t1 once: {again:?}");
 }

@@ -406,6 +406,15 @@ pub enum ToRouter {
         tid: Tid,
         parts: Vec<PartId>,
         state: TxState,
+        /// `Committed`: the work this node applied of it (prints of its
+        /// messages, `txrecord::work_print`), empty when not known.
+        applied: Vec<u64>,
+        /// The work it holds undecided: for each branch of a key range
+        /// (by partition) and its own journal's in-doubt copy
+        /// (`OWN_REPLACED_WORK`), its messages' prints. A router that
+        /// finds one applied at another node gives it back: its router
+        /// placed that work again there (`docs/replaced-work.md`).
+        held: Vec<(PartId, u64)>,
     },
     /// Answer to a re-driven message or vote request: this backend already
     /// knows the outcome of `tid` (another router decided it).

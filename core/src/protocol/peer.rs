@@ -34,7 +34,9 @@ use crate::MAX_MSGLEN;
 /// elsewhere.
 /// 11: `JournalLetGo`: a reader of a lost node's journal answers for it no
 /// more.
-pub const PEER_VERSION: u8 = 11;
+/// 12: `Inquired` names the work a node applied (a commit) and the work it
+/// holds undecided, by message prints (`docs/replaced-work.md`).
+pub const PEER_VERSION: u8 = 12;
 /// Largest frame between nodes: a message of `RTR_MAX_MSGLEN` plus headers,
 /// or a handshake with many facility definitions.
 pub const MAX_PEER_FRAME: usize = 1 << 20;
@@ -363,6 +365,19 @@ fn read_part_list(r: &mut Reader) -> Result<Vec<u64>, DecodeError> {
     Ok(v)
 }
 
+/// A list of (u64, u64) pairs (`ToRouter::Inquired::held`).
+fn read_pair_list(r: &mut Reader) -> Result<Vec<(u64, u64)>, DecodeError> {
+    let n = r.u32()? as usize;
+    if n > MAX_LIST {
+        return Err(DecodeError::TooLong { len: n, max: MAX_LIST });
+    }
+    let mut v = Vec::with_capacity(n.min(r.remaining() / 16));
+    for _ in 0..n {
+        v.push((r.u64()?, r.u64()?));
+    }
+    Ok(v)
+}
+
 fn internal(w: &mut Writer, m: &Internal) {
     match m {
         Internal::Tr(m) => match m {
@@ -505,11 +520,17 @@ fn internal(w: &mut Writer, m: &Internal) {
                 write_tid(w, tid);
                 w.str(facility);
             }
-            ToRouter::Inquired { tid, parts, state } => {
+            ToRouter::Inquired { tid, parts, state, applied, held } => {
                 w.u8(TR_INQUIRED);
                 write_tid(w, tid);
                 part_list(w, parts);
                 w.u8(tx_state(*state));
+                part_list(w, applied);
+                w.u32(held.len() as u32);
+                for (part, print) in held {
+                    w.u64(*part);
+                    w.u64(*print);
+                }
             }
             ToRouter::Decided { tid, part, committed, status: s, reason } => {
                 w.u8(TR_DECIDED);
@@ -756,9 +777,13 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             rcpspc: r.str(MAX_NAME)?,
             data: data(r)?,
         }),
-        TR_INQUIRED => {
-            Internal::Tr(ToRouter::Inquired { tid: read_tid(r)?, parts: read_part_list(r)?, state: read_tx_state(r)? })
-        }
+        TR_INQUIRED => Internal::Tr(ToRouter::Inquired {
+            tid: read_tid(r)?,
+            parts: read_part_list(r)?,
+            state: read_tx_state(r)?,
+            applied: read_part_list(r)?,
+            held: read_pair_list(r)?,
+        }),
         BE_INQUIRE => Internal::Be(ToBackend::Inquire { tid: read_tid(r)?, facility: fac(r)?, drive: r.u32()? }),
         BE_HOLDER => Internal::Be(ToBackend::Holder { part: r.u64()?, epoch: r.u64()?, linked: r.bool()? }),
         BE_SUPERSEDED => Internal::Be(ToBackend::Superseded { part: r.u64()?, epoch: r.u64()? }),

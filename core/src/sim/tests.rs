@@ -556,12 +556,19 @@ fn once_known_runs_pass() {
 /// 2224 and 2991 the router was killed and started again before the
 /// orphaned branch asked (after its 5 s grace), and no longer knew: the
 /// work is now given back as soon as the node links again
-/// (`Router::give_back_replaced`).
+/// (`Router::give_back_replaced`). In 2381, 3047, 3353, 3655, 4274, 4322,
+/// 4330, 4593, 4697 and 4703 the router was lost before the node came
+/// back at all, and in 4744 (two routers) the node asked the other
+/// router, which never knew: the router resolving the transaction now
+/// hears from each node the work it applied and the work it holds
+/// undecided, and gives back held work another node applied
+/// (`Router::replaced_elsewhere`, docs/replaced-work.md).
 #[test]
 fn no_shared_storage_runs_pass() {
-    for seed in [18, 50, 66, 123, 2165, 2224, 2991] {
+    let one = [18, 50, 66, 123, 2165, 2224, 2991, 2381, 3047, 3353, 3655, 4274, 4322, 4330, 4593, 4697, 4703];
+    for (routers, seed) in one.iter().map(|s| (1, *s)).chain([(2, 4744)]) {
         let mut c = SimConfig::new(seed);
-        c.shape.routers = vec!["tr1".to_string()];
+        c.shape.routers = (1..=routers).map(|i| format!("tr{i}")).collect();
         c.shared_root = false;
         c.unrecognized = true;
         assert_ok(&run(c));

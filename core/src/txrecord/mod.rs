@@ -43,8 +43,8 @@ mod tests;
 use std::fmt;
 
 pub use recovery::{
-    aborted_tids, classify, committed_tids, scan_records, Classified, CommitAt, InDoubtTx, Malformed, ReplayTx, Scan,
-    SetAsideTx, TxFate, TxSummary,
+    aborted_tids, classify, committed_prints, committed_tids, scan_records, Classified, CommitAt, InDoubtTx, Malformed,
+    ReplayTx, Scan, SetAsideTx, TxFate, TxSummary,
 };
 
 use crate::journal::RecordKind;
@@ -72,6 +72,18 @@ const COMMIT_BYTES: usize = 4;
 const DRIVE_BYTES: usize = 4;
 /// Payload bytes of an `Exception`: status, strikes, committed.
 const EXCEPTION_BYTES: usize = 4 + 4 + 1;
+
+/// A message's fingerprint: which work of a transaction a node holds or
+/// applied, compared across nodes without sending the messages
+/// (`docs/replaced-work.md`). Two messages of one transaction for different
+/// key ranges differ in their keys, so their prints differ unless 64-bit
+/// SipHash-1-3 (fixed keys, the node's hasher) collides on them.
+pub fn work_print(data: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = crate::fixed_hash::FixedHasher::new();
+    h.write(data);
+    h.finish()
+}
 
 /// One transaction record, decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]

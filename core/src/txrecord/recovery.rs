@@ -454,6 +454,27 @@ pub fn aborted_tids(records: &[Record]) -> Vec<Tid> {
     v
 }
 
+/// The work a journal's commits applied: for each tid of `committed`
+/// (sorted, as `committed_tids` gives it), the prints (`work_print`) of its
+/// `Msg` records still in the journal, sorted, once each. (`HandOn`
+/// messages are not applied here: they go to the range's active partition,
+/// which keeps its own record of them.) A commit restated by `Carried`, or
+/// one whose messages were in a recycled segment, has none: it counts as
+/// "work unknown" (`docs/replaced-work.md`).
+pub fn committed_prints(records: &[Record], committed: &[Tid]) -> Vec<(Tid, u64)> {
+    let mut v: Vec<(Tid, u64)> = records
+        .iter()
+        .filter(|r| r.kind == RecordKind::Msg && committed.binary_search(&r.tid).is_ok())
+        .filter_map(|r| match TxRecord::decode(r.kind, &r.payload) {
+            Ok(TxRecord::Msg { data, .. }) => Some((r.tid, super::work_print(&data))),
+            _ => None,
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
 /// Every tid with a `Commit` record (or a restated one), sorted, once each.
 pub fn committed_tids(records: &[Record]) -> Vec<Tid> {
     // A `Carried` record other than a kept rejection's restates a commit

@@ -553,3 +553,32 @@ fn every_promise_is_listed_whatever_the_transactions_fate() {
     let promises: Vec<(u64, u32)> = scan_records(&recs).promises.iter().map(|(t, d)| (t.seq, *d)).collect();
     assert_eq!(promises, vec![(1, 1), (2, 2), (3, 4)]);
 }
+
+/// The work a journal's commits applied is the prints of their `Msg`
+/// records, finished or not: not a `HandOn` (another partition applies
+/// it), not an uncommitted transaction's messages, and none for a commit
+/// restated by `Carried` (its messages are gone): that one counts as
+/// "work unknown" (docs/replaced-work.md).
+#[test]
+fn committed_prints_are_the_applied_messages_of_committed_transactions() {
+    let on = |d: &[u8]| TxRecord::HandOn { facility: "F".into(), data: Bytes::from(d) };
+    let recs = records(&[
+        (1, msg("F", b"a")),
+        (1, msg("F", b"b")),
+        (1, on(b"elsewhere")),
+        (1, TxRecord::Commit { reason: 0 }),
+        (1, TxRecord::Done),
+        (2, msg("F", b"undecided")),
+        (2, TxRecord::Vote { durable: true }),
+        (3, TxRecord::Carried { committed: true }),
+        (4, msg("F", b"a")),
+        (4, msg("F", b"a")),
+        (4, TxRecord::Commit { reason: 1 }),
+    ]);
+    let committed = committed_tids(&recs);
+    assert_eq!(committed, vec![tid(1), tid(3), tid(4)]);
+    let mut want = vec![(tid(1), work_print(b"a")), (tid(1), work_print(b"b")), (tid(4), work_print(b"a"))];
+    want.sort();
+    assert_eq!(committed_prints(&recs, &committed), want);
+    assert_ne!(work_print(b"a"), work_print(b"b"));
+}

@@ -7,6 +7,7 @@ use super::dispatch::server_status;
 use super::Backend;
 use crate::msgtype::MsgType;
 use crate::node::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter};
+use crate::protocol::Bytes;
 use crate::status::Status;
 use crate::tid::Tid;
 use crate::txrecord::TxRecord;
@@ -57,6 +58,17 @@ impl Backend {
     /// then the router (which tells the client).
     pub(super) fn commit(&mut self, ctx: &mut Ctx, tid: Tid, parts: Vec<PartId>, reason: u32, routers: &[NodeRef]) {
         self.remember(tid, true, Status::Ok, reason);
+        if self.keep_decided {
+            // What it applies, kept with the decision (a node with peers
+            // only: nothing on the one-backend path).
+            let work: Vec<Bytes> = parts
+                .iter()
+                .filter(|p| !self.is_callout(**p))
+                .filter_map(|p| self.branches.get(&(tid, *p)))
+                .flat_map(|b| b.msgs.iter().cloned())
+                .collect();
+            self.note_applied(tid, &work);
+        }
         let mut n = 0;
         let mut parked = Vec::new();
         let mut aside = Vec::new();

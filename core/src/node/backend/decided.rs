@@ -3,10 +3,11 @@
 
 use super::branches::{Branch, Claim};
 use super::Backend;
-use crate::node::{Ctx, NodeRef, PartId, ToBackend, ToRouter, TxState, NO_DRIVE};
+use crate::node::{Ctx, NodeRef, PartId, ToBackend, ToRouter, TxState, NO_DRIVE, OWN_REPLACED_WORK};
+use crate::protocol::Bytes;
 use crate::status::Status;
 use crate::tid::Tid;
-use crate::txrecord::TxRecord;
+use crate::txrecord::{work_print, TxRecord};
 
 /// How many decided transactions a backend remembers, to answer a router
 /// that drives one of them again.
@@ -83,7 +84,8 @@ impl Backend {
                 // seed 8101, two routers).
                 self.in_doubt_outcome(ctx, from, tid, false, status, reason);
             }
-            ctx.to_router(from, ToRouter::Inquired { tid, parts: Vec::new(), state });
+            let held = self.held_work(tid);
+            ctx.to_router(from, ToRouter::Inquired { tid, parts: Vec::new(), state, applied: Vec::new(), held });
             return;
         }
         for p in &parts {
@@ -150,7 +152,12 @@ impl Backend {
                 self.outcome(ctx, from, tid, undecided, true, Status::Ok, reason, NO_DRIVE);
             }
         }
-        ctx.to_router(from, ToRouter::Inquired { tid, parts, state });
+        // What it applied (a commit) and what it holds undecided: a router
+        // finding work held here applied elsewhere gives it back
+        // (`Router::replaced_elsewhere`).
+        let applied = if state == TxState::Committed { self.applied_work(tid) } else { Vec::new() };
+        let held = self.held_work(tid);
+        ctx.to_router(from, ToRouter::Inquired { tid, parts, state, applied, held });
     }
 
     /// The journal refused a write: it is full. Applied commits and kept
@@ -259,6 +266,64 @@ impl Backend {
         self.keep_decided = keep;
     }
 
+    /// This node applied (or is committing) `msgs` of `tid`: kept with its
+    /// `decided` entry (`applied_prints`), nothing if it has none (a node
+    /// with no peers keeps nothing).
+    pub(super) fn note_applied<'a>(&mut self, tid: Tid, msgs: impl IntoIterator<Item = &'a Bytes>) {
+        self.note_applied_prints(tid, msgs.into_iter().map(|m| work_print(m)));
+    }
+
+    pub(super) fn note_applied_prints(&mut self, tid: Tid, prints: impl IntoIterator<Item = u64>) {
+        if !self.decided.get(&tid).is_some_and(|d| d.committed) {
+            return;
+        }
+        let v = self.applied_prints.entry(tid).or_default();
+        for p in prints {
+            if !v.contains(&p) {
+                v.push(p);
+            }
+        }
+        v.sort_unstable();
+    }
+
+    /// What this node applied of `tid`, or is committing: the prints an
+    /// answer "committed" names (`ToRouter::Inquired::applied`). Only
+    /// branches of key ranges (call-outs apply nothing).
+    pub(super) fn applied_work(&self, tid: Tid) -> Vec<u64> {
+        let mut v = self.applied_prints.get(&tid).cloned().unwrap_or_default();
+        let token = self.committing_tx.get(&tid).and_then(|t| self.committing.get(t));
+        for ((t, p), b) in self.branches.iter() {
+            let committing = token.is_some_and(|c| c.parts.contains(p));
+            if *t != tid || self.is_callout(*p) || (b.committed.is_none() && !committing) {
+                continue;
+            }
+            v.extend(b.msgs.iter().map(|m| work_print(m)));
+        }
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// What this node holds of `tid` undecided that may be work placed
+    /// again elsewhere: each uncommitted branch of a key range (its
+    /// partition) and this node's own journal's in-doubt copy
+    /// (`OWN_REPLACED_WORK`), with its messages' prints
+    /// (`ToRouter::Inquired::held`).
+    pub(super) fn held_work(&self, tid: Tid) -> Vec<(PartId, u64)> {
+        let mut v: Vec<(PartId, u64)> = Vec::new();
+        for ((t, p), b) in self.branches.iter() {
+            if *t == tid && b.committed.is_none() && !self.is_callout(*p) {
+                v.extend(b.msgs.iter().map(|m| (*p, work_print(m))));
+            }
+        }
+        for d in self.in_doubt.get(&tid).into_iter().flatten().filter(|d| d.jid == 0) {
+            v.extend(d.msgs.iter().map(|m| (OWN_REPLACED_WORK, work_print(m))));
+        }
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
     /// Drive `drive` of `tid` reached this node (see `Backend::drives`).
     pub(super) fn saw_drive(&mut self, tid: Tid, drive: u32) {
         if drive == 0 {
@@ -303,6 +368,7 @@ impl Backend {
             while self.decided_order.len() > DECIDED_KEPT {
                 if let Some(old) = self.decided_order.pop_front() {
                     self.decided.remove(&old);
+                    self.applied_prints.remove(&old);
                 }
             }
         }

@@ -235,6 +235,14 @@ pub struct Backend {
     /// Recently decided transactions, oldest first in `decided_order`.
     decided: Map<Tid, Decided>,
     decided_order: VecDeque<Tid>,
+    /// The work this node applied of a remembered commit (prints of its
+    /// messages, `txrecord::work_print`), kept and forgotten with its
+    /// `decided` entry: an answer "committed" names it, so that a router
+    /// resolving the transaction gives back a copy of the same work another
+    /// node holds in doubt, placed there before its router placed it again
+    /// here (`docs/replaced-work.md`). None: the work is not known (a
+    /// commit restated by `Carried`, or past the bound).
+    applied_prints: Map<Tid, Vec<u64>>,
     /// The latest drive seen of transactions that frontends drove again
     /// (`ToRouter::Start::drive`, from probes and messages); oldest first
     /// in `drives_order`, bounded like `decided`. No branch of one is

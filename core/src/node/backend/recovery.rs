@@ -12,7 +12,9 @@ use crate::protocol::admin::AdminError;
 use crate::protocol::Bytes;
 use crate::status::Status;
 use crate::tid::Tid;
-use crate::txrecord::{aborted_tids, committed_tids, scan_records, InDoubtTx, ReplayTx, Scan, TxRecord};
+use crate::txrecord::{
+    aborted_tids, committed_prints, committed_tids, scan_records, InDoubtTx, ReplayTx, Scan, TxRecord,
+};
 
 /// The commit record of an in-doubt transaction (its router committed it)
 /// on its way to disk, in the journal it belongs to.
@@ -61,6 +63,15 @@ pub(super) struct RecoveredTx {
 }
 
 impl Backend {
+    /// The work a journal's commits applied (its `Msg` records of them),
+    /// kept with their `decided` entries (`applied_prints`).
+    fn note_committed_prints(&mut self, records: &[Record], committed: &[Tid]) {
+        let prints = committed_prints(records, committed);
+        for chunk in prints.chunk_by(|a, b| a.0 == b.0) {
+            self.note_applied_prints(chunk[0].0, chunk.iter().map(|(_, p)| *p));
+        }
+    }
+
     /// Rebuild from the journal at start-up, before any channel opens.
     /// Returns the number of committed transactions waiting to be replayed.
     pub fn recover(&mut self, ctx: &mut Ctx, epoch: u64, records: &[Record]) -> usize {
@@ -68,6 +79,7 @@ impl Backend {
         self.own_epoch = epoch;
         self.restart_committed = committed_tids(records);
         self.remember_committed(&self.restart_committed.clone());
+        self.note_committed_prints(records, &self.restart_committed.clone());
         self.remember_aborted(&aborted_tids(records));
         let mut scan = scan_records(records);
         log_malformed(ctx, 0, &scan);
@@ -280,6 +292,7 @@ impl Backend {
     pub(super) fn ingest(&mut self, ctx: &mut Ctx, jid: u32, records: &[Record]) -> Vec<Tid> {
         let committed = committed_tids(records);
         self.remember_committed(&committed);
+        self.note_committed_prints(records, &committed);
         self.remember_aborted(&aborted_tids(records));
         let mut scan = scan_records(records);
         log_malformed(ctx, jid, &scan);
@@ -684,6 +697,7 @@ impl Backend {
         match result {
             Ok(()) => {
                 self.remember(tid, true, Status::Ok, reason);
+                self.note_applied(tid, &d.msgs);
                 // Another journal's copy of the tid may be committed here
                 // too: the counts add up.
                 let f = self.finishing.entry(tid).or_default();

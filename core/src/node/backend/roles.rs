@@ -931,6 +931,7 @@ impl Backend {
 
     fn adopted(&mut self, ctx: &mut Ctx, a: Adopting) {
         self.remember(a.tid, true, Status::Ok, a.reason);
+        self.note_applied(a.tid, &a.msgs);
         let f = self.finishing.entry(a.tid).or_default();
         f.unclaimed += a.msgs.len();
         f.own = true;

@@ -1,7 +1,7 @@
 //! Resolving an in-doubt transaction of a lost router: every backend node
 //! of the facility is asked (`Inquire`), and the answers decide.
 
-use super::Router;
+use super::{replaced_elsewhere, Router, Work};
 use crate::node::{Ctx, NodeRef, PartId, ToBackend, TxState, IN_DOUBT_COPIES, NO_DRIVE, OWN_REPLACED_WORK};
 use crate::status::Status;
 use crate::tid::Tid;
@@ -48,6 +48,7 @@ pub(super) struct Answer {
     /// from a journal in doubt: see `resolve`).
     pub(super) parts: Vec<PartId>,
     pub(super) state: TxState,
+    pub(super) work: Work,
 }
 
 impl Router {
@@ -186,14 +187,22 @@ impl Router {
 
     /// Backend node `from` says what it knows of `tid`: an answer to a
     /// probe, or to an inquiry.
-    pub(super) fn inquired(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, parts: Vec<PartId>, state: TxState) {
+    pub(super) fn inquired(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        tid: Tid,
+        parts: Vec<PartId>,
+        state: TxState,
+        work: Work,
+    ) {
         if self.txs.get(&tid).and_then(|tx| tx.probe.as_ref()).is_some_and(|p| p.waiting.contains(&from)) {
-            return self.probed(ctx, tid, from, Some(state), &parts);
+            return self.probed(ctx, tid, from, Some(state), &parts, work);
         }
         let Some(q) = self.inquiries.get_mut(&tid) else { return };
         q.waiting.retain(|n| *n != from);
         q.answers.retain(|a| a.node != from);
-        q.answers.push(Answer { node: from, parts, state });
+        q.answers.push(Answer { node: from, parts, state, work });
         if !q.waiting.is_empty() || !q.missing.is_empty() {
             return;
         }
@@ -248,8 +257,34 @@ impl Router {
     /// way: if any backend committed, the transaction committed and the
     /// others commit too; otherwise nobody did, and it is rolled back.
     pub(super) fn resolve(&mut self, ctx: &mut Ctx, tid: Tid) {
-        let Some(q) = self.inquiries.remove(&tid) else { return };
+        let Some(mut q) = self.inquiries.remove(&tid) else { return };
         let commit = q.answers.iter().any(|a| a.state == TxState::Committed);
+        if commit {
+            // Work held undecided at a node that another node applied
+            // (this router, or the one it replaces, placed it again after
+            // losing that node) is given back there before the outcome,
+            // which then covers only the rest; committed, it applied twice
+            // (simulator seeds 3047, 3353, 3655 with no shared storage: the
+            // router that placed it again, which would remember it in
+            // `replaced`, had been lost before the node came back).
+            let work: Vec<(NodeRef, &Work)> = q.answers.iter().map(|a| (a.node, &a.work)).collect();
+            let give = replaced_elsewhere(ctx, &work);
+            for (node, part) in &give {
+                super::log_replaced_elsewhere(ctx, tid, *node, *part);
+                ctx.to_backend(*node, ToBackend::GiveBack { tid, part: *part, drive: NO_DRIVE });
+            }
+            // A node left with nothing to tell hears nothing: an outcome
+            // naming no branch is for every branch and copy there, and a
+            // commit of what it no longer holds is answered "not committed
+            // here". (A copy of another node's journal that it holds too
+            // asks again, and hears this router's decision.)
+            q.answers.retain_mut(|a| {
+                let had = !a.parts.is_empty();
+                a.parts.retain(|p| !give.contains(&(a.node, *p)));
+                let copy_given = !had && give.contains(&(a.node, OWN_REPLACED_WORK));
+                !((had && a.parts.is_empty()) || copy_given)
+            });
+        }
         let status = if commit { Status::Ok } else { Status::Routerunavailtmo };
         // This router decided it: a frontend that drives it again later
         // hears the same (seed 7248: rolled back here, then started afresh
@@ -262,7 +297,7 @@ impl Router {
             return;
         }
         let mut told: Vec<String> = Vec::new();
-        for Answer { node, parts, state } in q.answers {
+        for Answer { node, parts, state, .. } in q.answers {
             let done = match state {
                 // Its branches may be in doubt still while the node knows
                 // the commit from a journal it read (seed 7710): told.

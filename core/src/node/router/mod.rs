@@ -303,7 +303,11 @@ impl Router {
             }
             ToRouter::JournalLetGo { node, epoch } => self.journal_let_go(ctx, from, &node, epoch),
             ToRouter::Inquire { tid, facility } => self.inquire(ctx, from, tid, facility),
-            ToRouter::Inquired { tid, parts, state } => self.inquired(ctx, from, tid, parts, state),
+            ToRouter::Inquired { tid, parts, state, applied, held } => {
+                let mut work = Work { applied, held };
+                work.applied.sort_unstable();
+                self.inquired(ctx, from, tid, parts, state, work)
+            }
             ToRouter::Decided { tid, committed, status, reason, .. } => {
                 self.decided(ctx, from, tid, committed, status, reason)
             }
@@ -1149,6 +1153,53 @@ impl Router {
         }
         true
     }
+}
+
+/// What a backend's answer said of its work of a transaction
+/// (`ToRouter::Inquired::applied`, `held`): the prints of the messages it
+/// applied, and of those it holds undecided, by branch.
+#[derive(Default)]
+pub(super) struct Work {
+    pub(super) applied: Vec<u64>,
+    pub(super) held: Vec<(super::PartId, u64)>,
+}
+
+/// Work held undecided at one node that another node applied: a router
+/// placed it again there after losing this node, and it must never apply
+/// here too (`docs/replaced-work.md`). A key range has one active
+/// partition at a time, and each message of a transaction belongs to one
+/// range, so a message applied anywhere is that range's work done; a copy
+/// of it elsewhere is a leftover, whoever placed it and whenever. Only
+/// another node's applied work counts (by name: a node's own answer may
+/// apply one branch and hold the copy its journal keeps of it). Returns the
+/// (node, branch) pairs to give back, `OWN_REPLACED_WORK` for a node's own
+/// journal's copy, sorted.
+pub(super) fn replaced_elsewhere(ctx: &Ctx, answers: &[(NodeRef, &Work)]) -> Vec<(NodeRef, super::PartId)> {
+    let mut give = Vec::new();
+    for (node, w) in answers {
+        let name = ctx.topo.name(*node);
+        for (part, print) in &w.held {
+            let applied_elsewhere =
+                answers.iter().any(|(n, o)| ctx.topo.name(*n) != name && o.applied.binary_search(print).is_ok());
+            if applied_elsewhere && !give.contains(&(*node, *part)) {
+                give.push((*node, *part));
+            }
+        }
+    }
+    give.sort();
+    give
+}
+
+fn log_replaced_elsewhere(ctx: &mut Ctx, tid: Tid, node: NodeRef, part: super::PartId) {
+    let what = if part == super::OWN_REPLACED_WORK {
+        "its own journal's in-doubt copy".to_string()
+    } else {
+        format!("its branch on partition {part}")
+    };
+    ctx.log(format!(
+        "{tid}: {} holds work of it undecided ({what}) that another node applied: given back, not committed",
+        ctx.topo.name(node)
+    ));
 }
 
 /// Whose branches of a transaction a router placed again after losing

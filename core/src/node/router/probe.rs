@@ -47,6 +47,8 @@ pub(super) struct Probe {
     pub(super) failed: Option<(Status, u32)>,
     /// The client's `rtr_start_tx` timeout, armed once the probe ends.
     pub(super) timeout_ms: Option<u32>,
+    /// What each answer said of its node's work (`replaced_elsewhere`).
+    pub(super) work: Vec<(NodeRef, super::Work)>,
 }
 
 impl Router {
@@ -89,6 +91,7 @@ impl Router {
             parts: Vec::new(),
             failed: None,
             timeout_ms,
+            work: Vec::new(),
         });
     }
 
@@ -169,6 +172,7 @@ impl Router {
         from: NodeRef,
         state: Option<TxState>,
         parts: &[crate::node::PartId],
+        work: super::Work,
     ) {
         let Some(tx) = self.txs.get_mut(&tid) else { return };
         if state == Some(TxState::InDoubt) && parts.is_empty() && !tx.inquirers.contains(&from) {
@@ -201,11 +205,29 @@ impl Router {
         }
         if state.is_some() {
             p.answered += 1;
+            p.work.retain(|(n, _)| *n != from);
+            p.work.push((from, work));
         }
         if !p.waiting.is_empty() || !p.missing.is_empty() || p.answered == 0 {
             return;
         }
-        let Some(p) = tx.probe.take() else { return };
+        let Some(mut p) = tx.probe.take() else { return };
+        if p.committed {
+            // Work a node holds undecided that another node applied is
+            // given back there, not committed with the rest (see
+            // `Router::resolve`): its router placed it again after losing
+            // that node, and has forgotten since.
+            let work: Vec<(NodeRef, &super::Work)> = p.work.iter().map(|(n, w)| (*n, w)).collect();
+            let give = super::replaced_elsewhere(ctx, &work);
+            for (node, part) in &give {
+                super::log_replaced_elsewhere(ctx, tid, *node, *part);
+                ctx.to_backend(*node, ToBackend::GiveBack { tid, part: *part, drive: crate::node::NO_DRIVE });
+            }
+            p.parts.retain(|k| !give.contains(k));
+            // A node whose own journal's copy was given back is no asker
+            // to tell the outcome any more (see `Router::resolve`).
+            tx.inquirers.retain(|n| !give.contains(&(*n, crate::node::OWN_REPLACED_WORK)));
+        }
         let rejected_before = matches!(self.decided.get(&tid), Some(&(false, _, _, _)));
         if p.committed || p.aborted || p.failed.is_some() || rejected_before || (tx.client_gone && p.doubt) {
             // The outcome goes to every branch the answers named (this

@@ -175,8 +175,30 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
             be(ToBackend::Broadcast { facility: "BANK".into(), evtnum: 250, rcpspc: "*".into(), data: b(b"x") }),
         ),
         ("tr-inquire", tr(ToRouter::Inquire { tid: t(1), facility: "BANK".into() })),
-        ("tr-inquired", tr(ToRouter::Inquired { tid: t(1), parts: vec![3, 4], state: TxState::InDoubt })),
-        ("tr-inquired-unknown", tr(ToRouter::Inquired { tid: t(1), parts: vec![], state: TxState::Unknown })),
+        (
+            "tr-inquired",
+            tr(ToRouter::Inquired {
+                tid: t(1),
+                parts: vec![3, 4],
+                state: TxState::InDoubt,
+                applied: vec![],
+                held: vec![(3, 0x1234), (u64::MAX, 7)],
+            }),
+        ),
+        (
+            "tr-inquired-unknown",
+            tr(ToRouter::Inquired { tid: t(1), parts: vec![], state: TxState::Unknown, applied: vec![], held: vec![] }),
+        ),
+        (
+            "tr-inquired-committed",
+            tr(ToRouter::Inquired {
+                tid: t(1),
+                parts: vec![],
+                state: TxState::Committed,
+                applied: vec![9, 0xdead_beef],
+                held: vec![],
+            }),
+        ),
         ("fe-returned", fe(ToFrontend::Returned { tid: t(1), client: (4, 5), data: b(b"nobody") })),
         ("fe-prepared", fe(ToFrontend::Prepared { tid: t(1), client: (4, 5), reason: 8 })),
         ("fe-reply", fe(ToFrontend::Reply { tid: t(1), client: (u32::MAX, 1), data: b(b"answer") })),
