@@ -1151,7 +1151,7 @@ impl Node {
         for (facility, e) in std::mem::take(&mut self.tr.range_events) {
             self.bc.rtr_event(&mut ctx, &facility, e, None, None);
         }
-        for (facility, e, chan) in std::mem::take(&mut self.be.role_events) {
+        for backend::RoleEvent { facility, evtnum: e, chan } in std::mem::take(&mut self.be.role_events) {
             self.bc.rtr_event(&mut ctx, &facility, e, None, Some(chan));
         }
     }

@@ -218,7 +218,7 @@ impl Node {
                 let p = self.be.parts.get(&s.part)?;
                 let state = match s.current {
                     None => ServerState::Free,
-                    Some(tid) if self.be.branches.get(&(tid, s.part)).is_some_and(|b| b.voted_accept) => {
+                    Some(tid) if self.be.branches.get(&(tid, s.part)).is_some_and(|b| b.voted_yes()) => {
                         ServerState::Voted
                     }
                     Some(_) => ServerState::Busy,
@@ -254,7 +254,7 @@ impl Node {
                 BeState::Exception
             } else if b.committed.is_some() {
                 BeState::Commit
-            } else if b.voted_accept {
+            } else if b.voted_yes() {
                 BeState::Voted
             } else {
                 BeState::Receiving

@@ -25,7 +25,8 @@ pub(crate) struct Branch {
     pub(crate) msgs: Vec<Bytes>,
     /// The router asked for the vote (the client accepted).
     pub(super) vote_requested: bool,
-    pub(crate) voted_accept: bool,
+    /// The server's vote, as it last gave it.
+    pub(crate) vote: Vote,
     /// Present the first message as `rtr_mt_msg1_uncertain`.
     pub(crate) uncertain: bool,
     /// The transaction committed: (status, reason) of the outcome to give
@@ -49,16 +50,11 @@ pub(crate) struct Branch {
     /// transaction: a router that drives it (messages, a vote request)
     /// takes it back while that owner is still linked (see `owned_by`).
     pub(super) owner_inquired: bool,
-    /// The reason given with the accept vote (sent again to a new owner).
-    pub(super) vote_reason: u32,
-    /// The server rejected (its reason): sent again to a new owner, and no
-    /// prepare is asked of the server again.
-    pub(super) voted_reject: Option<u32>,
     /// The router asked for a durable vote (the transaction spans several
-    /// backend nodes), and whether the vote record is durable yet.
+    /// backend nodes).
     pub(super) durable_requested: bool,
-    pub(super) vote_durable: bool,
-    pub(super) vote_syncing: bool,
+    /// The durable record of the yes vote.
+    pub(super) record: VoteRecord,
     /// Messages from another router that drives the transaction again
     /// while the owner is still linked: handled once the owner decides
     /// or its link goes down, so two routers never decide one branch.
@@ -81,15 +77,63 @@ pub(crate) struct Branch {
     pub(super) journal: u32,
 }
 
+/// A branch's vote, as its server last gave it. A yes withdrawn with its
+/// server (lost before the outcome) is `None` again, and the branch is
+/// `uncertain`: its router may have committed on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Vote {
+    None,
+    /// Accepted, with its reason (sent again to a new owner).
+    Yes {
+        reason: u32,
+    },
+    /// Rejected, with its reason: sent again to a new owner, and no prepare
+    /// is asked of a server again.
+    No {
+        reason: u32,
+    },
+}
+
+/// The durable record of a branch's yes vote (`TxRecord::Vote { durable:
+/// true }` and the drive's promise), asked for when the transaction spans
+/// several backend nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum VoteRecord {
+    /// Not written: not asked for, no yes yet, or the write failed.
+    None,
+    /// Being written; the yes goes to the router once it is
+    /// (`vote_synced`). `again`: written once already (for a yes since
+    /// withdrawn with its server), so the vote counts as durable meanwhile.
+    Writing { again: bool },
+    /// Written, or the node keeps no journal: the yes is given as durable.
+    Durable,
+}
+
 impl Branch {
     /// No vote of this branch can have reached a router: neither given (or
     /// being made durable) nor withdrawn after being given, and no outcome.
     pub(super) fn never_voted(&self) -> bool {
-        self.committed.is_none()
-            && !self.uncertain
-            && !self.voted_accept
-            && !self.vote_syncing
-            && self.voted_reject.is_none()
+        self.committed.is_none() && !self.uncertain && self.vote == Vote::None && !self.vote_writing()
+    }
+
+    /// The server voted yes (and has not been lost since).
+    pub(crate) fn voted_yes(&self) -> bool {
+        matches!(self.vote, Vote::Yes { .. })
+    }
+
+    /// The yes vote's durable record is being written.
+    pub(super) fn vote_writing(&self) -> bool {
+        matches!(self.record, VoteRecord::Writing { .. })
+    }
+
+    /// A durable record of a yes vote is in the journal.
+    pub(super) fn vote_durable(&self) -> bool {
+        matches!(self.record, VoteRecord::Durable | VoteRecord::Writing { again: true })
+    }
+
+    /// The yes vote's durable record starts being written.
+    pub(super) fn write_vote(&mut self) {
+        self.record = VoteRecord::Writing { again: self.vote_durable() };
     }
 
     pub(super) fn new(msgs: Vec<Bytes>, router: NodeRef) -> Branch {
@@ -97,7 +141,7 @@ impl Branch {
             server: None,
             msgs,
             vote_requested: false,
-            voted_accept: false,
+            vote: Vote::None,
             uncertain: false,
             committed: None,
             strikes: 0,
@@ -105,11 +149,8 @@ impl Branch {
             forgotten: false,
             router,
             owner_inquired: false,
-            vote_reason: 0,
-            voted_reject: None,
             durable_requested: false,
-            vote_durable: false,
-            vote_syncing: false,
+            record: VoteRecord::None,
             parked: Vec::new(),
             orphaned: None,
             aside: false,
@@ -264,14 +305,14 @@ impl Backend {
         b.router = from;
         b.owner_inquired = !drives;
         b.orphaned = None;
-        if let Some(reason) = b.voted_reject {
+        if let Vote::No { reason } = b.vote {
             ctx.to_router(from, ToRouter::Vote { tid, part, accept: false, reason, durable: true });
         } else if b.aside {
             // Set aside undecided: the new owner is asked to reject, as the
             // old one was.
             ctx.to_router(from, ToRouter::BranchFailed { tid, part, status: Status::Retrylimit });
-        } else if b.voted_accept && b.committed.is_none() && !b.vote_syncing {
-            let (reason, durable) = (b.vote_reason, b.vote_durable);
+        } else if let (Vote::Yes { reason }, None, false) = (b.vote, b.committed, b.vote_writing()) {
+            let durable = b.vote_durable();
             ctx.to_router(from, ToRouter::Vote { tid, part, accept: true, reason, durable });
         }
         true
@@ -395,26 +436,26 @@ impl Backend {
         // from `dispatch` when it was given the branch).
         let asked = std::mem::replace(&mut b.vote_requested, true);
         b.durable_requested |= durable;
-        if b.voted_accept && durable && !b.vote_durable && !b.vote_syncing && self.journal {
+        if b.voted_yes() && durable && b.record == VoteRecord::None && self.journal {
             // Voted before the router knew the transaction spans
             // several nodes: make the vote durable, then give it again.
-            b.vote_syncing = true;
+            b.write_vote();
             self.next_token += 1;
             let token = self.next_token;
             ctx.journal(Backend::vote_records(tid, b.drive), true, Some(token));
             self.vote_tokens.insert(token, VoteSync { tid, part });
             return;
         }
-        match (b.server, b.voted_accept, b.voted_reject) {
-            (Some(s), false, None) if !asked => ctx.deliver(s.0, prepare(s.1, tid, fence)),
+        match (b.server, b.vote) {
+            (Some(s), Vote::None) if !asked => ctx.deliver(s.0, prepare(s.1, tid, fence)),
             // Voted already: the router asks again because it lost
             // the vote (it drove the transaction again after a link
             // loss), so it hears it again.
-            (_, true, _) if !b.vote_syncing && (b.vote_durable || !durable) => {
-                let (reason, durable) = (b.vote_reason, b.vote_durable);
+            (_, Vote::Yes { reason }) if !b.vote_writing() && (b.vote_durable() || !durable) => {
+                let durable = b.vote_durable();
                 ctx.to_router(from, ToRouter::Vote { tid, part, accept: true, reason, durable });
             }
-            (_, _, Some(reason)) => {
+            (_, Vote::No { reason }) => {
                 ctx.to_router(from, ToRouter::Vote { tid, part, accept: false, reason, durable: true })
             }
             _ => {}
@@ -553,19 +594,21 @@ impl Backend {
     pub(super) fn vote_synced(&mut self, ctx: &mut Ctx, v: VoteSync, result: Result<(), Status>) {
         let VoteSync { tid, part } = v;
         let Some(b) = self.branches.get_mut(&(tid, part)) else { return };
-        b.vote_syncing = false;
         match result {
             Ok(()) => {
-                b.vote_durable = true;
+                b.record = VoteRecord::Durable;
                 // Its server may have been lost meanwhile: that vote was
                 // withdrawn (`VoteWithdrawn`) and goes with it; the server
                 // presented the branch next votes again.
-                if b.voted_accept {
-                    let reason = b.vote_reason;
+                if let Vote::Yes { reason } = b.vote {
                     ctx.to_router(b.router, ToRouter::Vote { tid, part, accept: true, reason, durable: true });
                 }
             }
-            Err(status) => ctx.to_router(b.router, ToRouter::BranchFailed { tid, part, status }),
+            Err(status) => {
+                // A record written before (`again`) is still there.
+                b.record = if b.vote_durable() { VoteRecord::Durable } else { VoteRecord::None };
+                ctx.to_router(b.router, ToRouter::BranchFailed { tid, part, status })
+            }
         }
     }
 }

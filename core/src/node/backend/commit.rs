@@ -656,7 +656,7 @@ impl Backend {
             // (Looked at only on a failure: not on every commit.)
             Err(status)
                 if !adopters.is_empty()
-                    || parts.iter().any(|p| self.branches.get(&(tid, *p)).is_some_and(|b| b.vote_durable)) =>
+                    || parts.iter().any(|p| self.branches.get(&(tid, *p)).is_some_and(|b| b.vote_durable())) =>
             {
                 ctx.log(format!(
                     "{tid}: its commit record could not be written ({status:?}) after a durable vote: written \

@@ -128,7 +128,7 @@ impl Backend {
                 // the branch and its new router waited for its vote for
                 // ever (simulator seed 16148, two routers: no outcome).
                 TxState::Aborted
-            } else if bs.iter().all(|b| b.voted_accept) {
+            } else if bs.iter().all(|b| b.voted_yes()) {
                 TxState::InDoubt
             } else {
                 TxState::Unvoted

@@ -2,8 +2,8 @@
 //! servers (`dispatch`), requests from servers, and the retry limit
 //! (`retry`, `set_aside`).
 
-use super::branches::VoteSync;
-use super::{Backend, Exception, PartRole, Partition, Server};
+use super::branches::{Vote, VoteRecord, VoteSync};
+use super::{Backend, Exception, PartRole, Partition, RoleEvent, Server};
 use crate::flags;
 use crate::keyseg::KeyRange;
 use crate::msgtype::MsgType;
@@ -122,7 +122,7 @@ impl Backend {
                 _ => &[],
             };
             for e in events {
-                self.role_events.push((p.facility.clone(), *e, chan));
+                self.role_events.push(RoleEvent { facility: p.facility.clone(), evtnum: *e, chan });
             }
         }
         self.dispatch(ctx, part_id);
@@ -180,7 +180,7 @@ impl Backend {
         p.role = PartRole::Active;
         for s in p.servers.iter().filter(|_| p.callout == Callout::No) {
             for e in [crate::events::SRPRIMARY, crate::events::SRRECOVERCMPL] {
-                self.role_events.push((p.facility.clone(), e, *s));
+                self.role_events.push(RoleEvent { facility: p.facility.clone(), evtnum: e, chan: *s });
             }
         }
         self.announce(ctx, part);
@@ -231,10 +231,10 @@ impl Backend {
                 // (`uncertain`) counts too: the router may have committed
                 // on it before the withdrawal reached it, so the branch may
                 // not be rolled back here alone (simulator seed 5098).
-                let voted = b.voted_accept || b.uncertain;
-                if b.voted_accept {
+                let voted = b.voted_yes() || b.uncertain;
+                if b.voted_yes() {
                     b.uncertain = true;
-                    b.voted_accept = false;
+                    b.vote = Vote::None;
                     ctx.to_router(b.router, ToRouter::VoteWithdrawn { tid, part: part_id });
                 }
                 b.strikes += 1;
@@ -281,7 +281,7 @@ impl Backend {
         let Some(b) = self.branches.get_mut(&(tid, part)) else { return };
         b.server = None;
         b.strikes += 1;
-        let (strikes, voted) = (b.strikes, b.voted_accept);
+        let (strikes, voted) = (b.strikes, b.voted_yes());
         let d = server_status(chan.1, MsgType::Rejected, tid, Status::Dlktxres, 0, self.fence(part));
         ctx.deliver(chan.0, d);
         if let Some(srv) = self.servers.get_mut(&chan) {
@@ -400,22 +400,23 @@ impl Backend {
             Request::Accept { tid, reason, flags: fl, .. } if current == Some(tid) => {
                 let forget = fl & flags::acc::FORGET != 0;
                 if let Some(b) = self.branches.get_mut(&(tid, part)) {
-                    if !b.voted_accept {
-                        b.voted_accept = true;
-                        b.vote_reason = reason;
+                    if !b.voted_yes() {
+                        b.vote = Vote::Yes { reason };
                         if self.journal && b.durable_requested {
                             // Given once durable (see `sync_vote`).
                             self.next_token += 1;
                             let token = self.next_token;
-                            b.vote_syncing = true;
+                            b.write_vote();
                             ctx.journal(Backend::vote_records(tid, b.drive), true, Some(token));
                             self.vote_tokens.insert(token, VoteSync { tid, part });
                         } else {
                             if self.journal {
                                 ctx.journal(vec![(tid, TxRecord::Vote { durable: false })], false, None);
                             }
-                            b.vote_durable = !self.journal;
-                            let durable = b.vote_durable;
+                            if !self.journal {
+                                b.record = VoteRecord::Durable;
+                            }
+                            let durable = b.vote_durable();
                             ctx.to_router(b.router, ToRouter::Vote { tid, part, accept: true, reason, durable });
                         }
                     }
@@ -435,7 +436,7 @@ impl Backend {
             }
             Request::Reject { tid, reason, .. } if current == Some(tid) => {
                 if let Some(b) = self.branches.get_mut(&(tid, part)) {
-                    b.voted_reject = Some(reason);
+                    b.vote = Vote::No { reason };
                     ctx.to_router(b.router, ToRouter::Vote { tid, part, accept: false, reason, durable: true });
                 }
             }
@@ -502,7 +503,7 @@ impl Backend {
                 self.deliver_commit(ctx, s, tid, reason);
                 continue;
             }
-            if b.vote_requested && !b.voted_accept {
+            if b.vote_requested && !b.voted_yes() {
                 ctx.deliver(s.0, prepare(s.1, tid, fence));
             }
         }

@@ -215,6 +215,14 @@ struct Facility {
     parts: Vec<PartId>,
 }
 
+/// A server role event (`RTR_EVTNUM_SRPRIMARY`, `SRSTANDBY`, ...) for the
+/// node to raise on a server channel of `facility`.
+pub(super) struct RoleEvent {
+    pub(super) facility: String,
+    pub(super) evtnum: i32,
+    pub(super) chan: ChanRef,
+}
+
 #[derive(Default)]
 pub struct Backend {
     pub(super) journal: bool,
@@ -265,10 +273,10 @@ pub struct Backend {
     /// Later drives' requests waiting for their promise's journal writes,
     /// by tid, and those writes' tokens.
     promising: Map<Tid, promise::Promising>,
-    promise_tokens: Map<u64, (Tid, u32)>,
+    promise_tokens: Map<u64, promise::PromiseWrite>,
     /// Promises carried into a journal just taken over (`carry_promises`),
-    /// by token: the journal, and each (tid, drive) written there.
-    carried: Map<u64, (u32, Vec<(Tid, u32)>)>,
+    /// by token.
+    carried: Map<u64, promise::CarriedPromises>,
     /// Routers (by name) whose answer about an in-doubt copy named an
     /// earlier drive than one seen here: not asked about it again while
     /// another router can be.
@@ -280,8 +288,8 @@ pub struct Backend {
     recovered: Map<String, Vec<RecoveredTx>>,
     /// Transactions set aside by the retry limit.
     pub(crate) exceptions: Vec<Exception>,
-    /// Server role events for the node to raise: (facility, event, channel).
-    pub(super) role_events: Vec<(String, i32, ChanRef)>,
+    /// Server role events for the node to raise.
+    pub(super) role_events: Vec<RoleEvent>,
     /// Journals taken over from lost nodes: node name -> journal id.
     adopted: Map<String, u32>,
     /// Lost nodes' journals this node took over and let go since (node
@@ -645,7 +653,7 @@ impl Backend {
             if since + ORPHAN_GRACE > ctx.now {
                 let d = since + ORPHAN_GRACE;
                 self.orphan_deadline = Some(self.orphan_deadline.map_or(d, |x| x.min(d)));
-            } else if !b.voted_accept && !b.aside && !b.uncertain && !b.vote_syncing {
+            } else if !b.voted_yes() && !b.aside && !b.uncertain && !b.vote_writing() {
                 // Never voted yes (a yes withdrawn with its server left the
                 // branch `uncertain`: its router may have committed on it,
                 // simulator seed 5974), so no router can have committed it.

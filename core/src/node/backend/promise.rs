@@ -71,6 +71,20 @@ pub(super) struct Promising {
     parked: Vec<(NodeRef, ToBackend)>,
 }
 
+/// A promise's write into journal `jid` (0: this node's own) for `tid`,
+/// by its token (`Backend::promise_tokens`).
+pub(super) struct PromiseWrite {
+    pub(super) tid: Tid,
+    pub(super) jid: u32,
+}
+
+/// Promises carried into a journal just taken over (`carry_promises`): the
+/// journal, and each (tid, drive) written there.
+pub(super) struct CarriedPromises {
+    pub(super) jid: u32,
+    pub(super) list: Vec<(Tid, u32)>,
+}
+
 impl Backend {
     /// Handle `m` now (returned), or hold it until the promise it needs is
     /// durable (`None`).
@@ -157,7 +171,7 @@ impl Backend {
                 new_tx: false,
                 jid,
             });
-            self.promise_tokens.insert(token, (tid, jid));
+            self.promise_tokens.insert(token, PromiseWrite { tid, jid });
             p.tokens.push(token);
         }
         self.promising.insert(tid, p);
@@ -172,7 +186,7 @@ impl Backend {
         let mut v: Vec<u32> = Vec::new();
         let own = self.journal
             && self.branches.iter().any(|((t, _), b)| {
-                *t == tid && b.committed.is_none() && b.voted_accept && (b.vote_durable || b.vote_syncing)
+                *t == tid && b.committed.is_none() && b.voted_yes() && (b.vote_durable() || b.vote_writing())
             });
         if own {
             v.push(0);
@@ -198,7 +212,7 @@ impl Backend {
     /// A promise's journal write finished (`token`). Returns whether the
     /// token was one.
     pub(super) fn promise_written(&mut self, ctx: &mut Ctx, token: u64, result: Result<(), Status>) -> bool {
-        if let Some((jid, list)) = self.carried.remove(&token) {
+        if let Some(CarriedPromises { jid, list }) = self.carried.remove(&token) {
             // Carried into a journal taken over: there now (a write that
             // failed counts, as any promise's: it holds in memory).
             if let Err(status) = result {
@@ -214,7 +228,7 @@ impl Backend {
             }
             return true;
         }
-        let Some((tid, _)) = self.promise_tokens.remove(&token) else { return false };
+        let Some(PromiseWrite { tid, .. }) = self.promise_tokens.remove(&token) else { return false };
         let Some(p) = self.promising.get_mut(&tid) else { return true };
         p.tokens.retain(|t| *t != token);
         if let Err(status) = result {
@@ -251,8 +265,7 @@ impl Backend {
     /// (simulator seed 17272, one router: a later drive's vote request
     /// parked at a reader whose read journal a forced takeover took).
     pub(super) fn promises_lost_with(&mut self, ctx: &mut Ctx, jid: u32) {
-        let mut tokens: Vec<u64> =
-            self.promise_tokens.iter().filter(|(_, (_, j))| *j == jid).map(|(t, _)| *t).collect();
+        let mut tokens: Vec<u64> = self.promise_tokens.iter().filter(|(_, w)| w.jid == jid).map(|(t, _)| *t).collect();
         tokens.sort();
         for token in tokens {
             self.promise_written(ctx, token, Err(Status::Nodeunavail));
@@ -260,7 +273,7 @@ impl Backend {
         // Promises carried into it wait for nothing: the journal is no
         // longer this node's to answer for (let go, its close wrote what
         // was written; or taken from it).
-        self.carried.retain(|_, (j, _)| *j != jid);
+        self.carried.retain(|_, c| c.jid != jid);
     }
 
     /// Lost node's journal `jid` was just taken over: this node answers for
@@ -302,7 +315,7 @@ impl Backend {
             new_tx: false,
             jid,
         });
-        self.carried.insert(token, (jid, list));
+        self.carried.insert(token, CarriedPromises { jid, list });
     }
 
     /// `drive` of `tid` is promised here: written in journal `jid` (0:

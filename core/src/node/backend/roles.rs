@@ -186,7 +186,11 @@ impl Backend {
         if p.role != PartRole::Standby {
             p.role = PartRole::Standby;
             for s in &p.servers {
-                self.role_events.push((p.facility.clone(), crate::events::SRSTANDBY, *s));
+                self.role_events.push(super::RoleEvent {
+                    facility: p.facility.clone(),
+                    evtnum: crate::events::SRSTANDBY,
+                    chan: *s,
+                });
             }
         }
         // Committed work this node recovered for the range (it restarted
@@ -443,7 +447,11 @@ impl Backend {
         p.grant.recovery_retry_at = None;
         p.grant.retry_at = Some(ctx.now + CLAIM_RETRY);
         for s in &p.servers {
-            self.role_events.push((p.facility.clone(), crate::events::SRSTANDBY, *s));
+            self.role_events.push(super::RoleEvent {
+                facility: p.facility.clone(),
+                evtnum: crate::events::SRSTANDBY,
+                chan: *s,
+            });
         }
         self.announce(ctx, part);
         // Work not voted on follows the key range: the router drives it

@@ -1,7 +1,7 @@
 //! Resolving an in-doubt transaction of a lost router: every backend node
 //! of the facility is asked (`Inquire`), and the answers decide.
 
-use super::{replaced_elsewhere, Router, Work};
+use super::{replaced_elsewhere, Decision, Router, Work};
 use crate::node::{Ctx, NodeRef, PartId, ToBackend, TxState, IN_DOUBT_COPIES, NO_DRIVE, OWN_REPLACED_WORK};
 use crate::status::Status;
 use crate::tid::Tid;
@@ -144,7 +144,7 @@ impl Router {
         }
         // Committed here: the asker hears so (a rejection is asked about:
         // see `decided`).
-        if let Some(&(true, status, reason, _)) = self.decided.get(&tid) {
+        if let Some(&Decision { accepted: true, status, reason, .. }) = self.decided.get(&tid) {
             let outcome =
                 ToBackend::Outcome { tid, parts: Vec::new(), accepted: true, status, reason, drive: NO_DRIVE };
             return ctx.to_backend(from, outcome);
@@ -164,7 +164,7 @@ impl Router {
         // (simulator seed 33281, two routers: the asker's in-doubt
         // branches held both its servers of a range, and every transaction
         // queued behind them waited with them).
-        if let Some(&(false, status, reason, drive)) = self.decided.get(&tid) {
+        if let Some(&Decision { accepted: false, status, reason, drive }) = self.decided.get(&tid) {
             if drive != NO_DRIVE {
                 let outcome = ToBackend::Outcome { tid, parts: Vec::new(), accepted: false, status, reason, drive };
                 ctx.to_backend(from, outcome);

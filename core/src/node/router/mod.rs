@@ -154,12 +154,12 @@ pub struct Router {
     /// router forgot it, and an inquiry could conclude "nobody committed
     /// it" from backends that had forgotten it too (simulator seed 165).
     /// A rejection is answered from here only naming the drive this
-    /// router decided it on (the fourth field; `NO_DRIVE` for one found by
+    /// router decided it on (`Decision::drive`; `NO_DRIVE` for one found by
     /// asking, which is asked about again): it may never have reached
     /// anyone while the frontend drove the transaction through another
     /// router that committed it (seed 5499), and a node that has seen
     /// that later drive does not take it (`Router::inquire`).
-    decided: Map<Tid, (bool, Status, u32, u32)>,
+    decided: Map<Tid, Decision>,
     decided_order: std::collections::VecDeque<Tid>,
     /// Lost backend nodes whose branches of a transaction this router
     /// placed again (`peer_lost`: undecided, their messages driven again
@@ -336,7 +336,7 @@ impl Router {
         if ctx.topo.peers.is_empty() {
             return;
         }
-        if self.decided.insert(tid, (accepted, status, reason, drive)).is_none() {
+        if self.decided.insert(tid, Decision { accepted, status, reason, drive }).is_none() {
             self.decided_order.push_back(tid);
             if self.decided_order.len() > DECIDED_KEPT {
                 if let Some(old) = self.decided_order.pop_front() {
@@ -420,7 +420,7 @@ impl Router {
             c.redriven_here |= drive > c.drive;
             return;
         }
-        if let (true, false, Some(&(true, status, reason, _))) =
+        if let (true, false, Some(&Decision { accepted: true, status, reason, .. })) =
             (redrive, self.txs.contains_key(&tid), self.decided.get(&tid))
         {
             // Committed here already: its outcome, again.
@@ -1085,7 +1085,7 @@ impl Router {
         for tid in tids {
             // Rolled back here: nothing of it can be applied twice, and the
             // node hears the rejection itself when it asks.
-            if matches!(self.decided.get(&tid), Some(&(false, ..))) {
+            if matches!(self.decided.get(&tid), Some(&Decision { accepted: false, .. })) {
                 continue;
             }
             if self.copy_replaced(ctx, tid, link) {
@@ -1153,6 +1153,17 @@ impl Router {
         }
         true
     }
+}
+
+/// How a transaction ended at this router (`Router::decided`).
+#[derive(Clone, Copy)]
+pub(super) struct Decision {
+    pub(super) accepted: bool,
+    pub(super) status: Status,
+    pub(super) reason: u32,
+    /// This router's drive of it when it decided it as that drive's router
+    /// (`NO_DRIVE`: found by asking).
+    pub(super) drive: u32,
 }
 
 /// What a backend's answer said of its work of a transaction

@@ -5,7 +5,7 @@
 use std::cmp::Reverse;
 use std::time::Duration;
 
-use super::Router;
+use super::{Decision, Router};
 use crate::node::{ChanRef, Ctx, NodeRef, PartKey, ToBackend, ToRouter, TxState, IN_DOUBT_COPIES};
 use crate::status::Status;
 use crate::tid::Tid;
@@ -228,7 +228,7 @@ impl Router {
             // to tell the outcome any more (see `Router::resolve`).
             tx.inquirers.retain(|n| !give.contains(&(*n, crate::node::OWN_REPLACED_WORK)));
         }
-        let rejected_before = matches!(self.decided.get(&tid), Some(&(false, _, _, _)));
+        let rejected_before = matches!(self.decided.get(&tid), Some(&Decision { accepted: false, .. }));
         if p.committed || p.aborted || p.failed.is_some() || rejected_before || (tx.client_gone && p.doubt) {
             // The outcome goes to every branch the answers named (this
             // router's now), voted again or not: a rollback that reached only
@@ -275,7 +275,7 @@ impl Router {
             self.abort(ctx, tid, status, reason);
             return;
         }
-        if let Some(&(false, status, reason, _)) = self.decided.get(&tid) {
+        if let Some(&Decision { accepted: false, status, reason, .. }) = self.decided.get(&tid) {
             // Rejected here before, and nobody committed it: the rejection
             // stands (its abort records may have been lost with a node's
             // unsynced tail, so a participant is in doubt of it; starting it
