@@ -489,6 +489,16 @@ impl Driver {
             rec.epoch,
             rec.records.len()
         );
+        // Lost while idle too (its owner started again on it and fenced
+        // this reader, found within about a second), not only at this
+        // node's next write into it: the node stops answering for it at
+        // once and its in-doubt copies go to the journal's next holder.
+        // Without the hook a fenced reader kept answering for the journal
+        // until it happened to write there.
+        let back = self.back.clone();
+        j.on_lost(Box::new(move |_| {
+            back.send(Input::TakenOverLost(jid));
+        }));
         self.adopted.insert(jid, j);
         Ok(crate::node::JournalRead { jid, epoch: rec.epoch, records: rec.records })
     }

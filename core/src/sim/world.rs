@@ -449,11 +449,11 @@ impl World {
                 }
             }
             Ev::ReaderFenceCheck(i, inc, jid, name) => {
-                // Only the lock goes: the runtime sets no loss hook on a
-                // taken-over journal, so the node hears of the fence at
-                // its next write into it, as before.
-                if self.nodes[i].inc == inc && self.up(i) {
-                    let _ = self.disk.check_owner(&name, (i, inc, jid));
+                // The lock goes, and the node hears of it at once: the
+                // runtime sets a loss hook on a taken-over journal
+                // (`Driver::take_over`), as on its own.
+                if self.nodes[i].inc == inc && self.up(i) && self.disk.check_owner(&name, (i, inc, jid)).is_err() {
+                    self.input(i, NodeInput::TakenOverLost { jid });
                 }
             }
             Ev::Unfull(name) => self.disk.set_full(&name, false),
