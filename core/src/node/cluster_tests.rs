@@ -5637,6 +5637,52 @@ fn a_commit_handed_off_after_its_demoted_partitions_server_got_it_is_finished_on
     assert!(ended(&c), "finished once every share is applied");
 }
 
+/// Simulator seed 6679 (one router, backends sharing no storage:
+/// accepted, never applied). be's server was given t's commit and, before
+/// it acknowledged (its machine froze), be's partition was demoted: a
+/// newer grant's holder went active without be's journal (unrecognized
+/// recovery) and committed under its higher fencing token. The server
+/// then applied t under the old token, which its database refuses, and
+/// acknowledged; the acknowledgement finished t at be, and nobody reads
+/// be's journal to replay it: the range never applied t. A demotion now
+/// hands committed work not acknowledged off to the range's next active
+/// partition at once, and a later acknowledgement does not count.
+#[test]
+fn a_commit_its_server_acknowledges_after_the_partition_was_demoted_is_handed_off() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    let t = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t, flags: flags::sen::ACCEPT, data: msg(5, "debit") });
+    c.server_accept(1, t);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t), Some(Status::Ok))]);
+    let got: Vec<_> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t)).map(|x| (x.0, x.1)).collect();
+    assert_eq!(got.last(), Some(&(1, MsgType::Accepted)), "the server holds the commit: {got:?}");
+    // Before the server acknowledges, be hears that a newer grant holds
+    // the range.
+    let now = c.now;
+    c.node(BE).role_lost(now, &crate::authority::range_id("F", &range(0, 1000)), 1);
+    c.pump();
+    c.sync();
+    // The server acknowledges (under the old grant: its database may have
+    // refused the work). That does not finish t.
+    c.ack(1, t);
+    c.sync();
+    let ended = |c: &Cluster| {
+        c.journals[BE].iter().any(|r| r.tid == t && matches!(r.kind, RecordKind::Applied | RecordKind::Done))
+    };
+    assert!(!ended(&c), "t was handed off, not finished by the late acknowledgement");
+    // The range's next active partition (be itself, claiming again here)
+    // is given t, presented uncertain.
+    c.advance(BE, backend::CLAIM_RETRY);
+    c.sync();
+    let got: Vec<_> = c.take(BE, SERVER).into_iter().filter(|x| x.2 == Some(t)).map(|x| (x.0, x.1)).collect();
+    assert_eq!(got, vec![(1, MsgType::Msg1Uncertain), (1, MsgType::Accepted)], "handed back to be");
+    c.ack(1, t);
+    c.sync();
+    assert!(ended(&c), "finished once applied under the new grant");
+}
+
 /// Simulator seed 47830 (two routers: no outcome). tr1 committed t on
 /// durable votes of be and be2; be made it durable, be2 died before the
 /// outcome came. be2 started again with t in doubt and, linked to tr2

@@ -562,10 +562,15 @@ fn once_known_runs_pass() {
 /// router, which never knew: the router resolving the transaction now
 /// hears from each node the work it applied and the work it holds
 /// undecided, and gives back held work another node applied
-/// (`Router::replaced_elsewhere`, docs/replaced-work.md).
+/// (`Router::replaced_elsewhere`, docs/replaced-work.md). In 6679 a
+/// frozen node was demoted (a newer grant) holding a commit its server
+/// had been given and not acknowledged; the server's `Ack` after the
+/// demotion finished it, though its database refuses the old grant's
+/// token and nobody reads the journal: the demotion now hands such work
+/// off (`Backend::demote`).
 #[test]
 fn no_shared_storage_runs_pass() {
-    let one = [18, 50, 66, 123, 2165, 2224, 2991, 2381, 3047, 3353, 3655, 4274, 4322, 4330, 4593, 4697, 4703];
+    let one = [18, 50, 66, 123, 2165, 2224, 2991, 2381, 3047, 3353, 3655, 4274, 4322, 4330, 4593, 4697, 4703, 6679];
     for (routers, seed) in one.iter().map(|s| (1, *s)).chain([(2, 4744)]) {
         let mut c = SimConfig::new(seed);
         c.shape.routers = (1..=routers).map(|i| format!("tr{i}")).collect();

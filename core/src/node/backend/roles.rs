@@ -454,6 +454,28 @@ impl Backend {
             });
         }
         self.announce(ctx, part);
+        // Committed work not acknowledged here goes to the range's next
+        // active partition now (`hand_off`: presented there uncertain), as
+        // a standby's does (`standby`). A server that holds the commit
+        // already applies it under this grant's fencing token, which the
+        // database refuses once the new holder committed under its own
+        // (`docs/fencing.md`), so its `Ack` from now on says nothing of
+        // the books: `hand_off` no longer counts it. With shared journals
+        // the new holder's reader replays such a commit too; with none
+        // (unrecognized recovery) nobody did: the server acknowledged it
+        // after this demotion, before the next claim's answer would have
+        // handed it off, and the range never applied it (simulator seed
+        // 6679, `--no-shared-root --recovery unrecognized`).
+        let mut committed: Vec<Tid> = self
+            .branches
+            .iter()
+            .filter(|((_, q), b)| *q == part && b.committed.is_some())
+            .map(|((t, _), _)| *t)
+            .collect();
+        committed.sort();
+        for tid in committed {
+            self.hand_off(ctx, tid, part);
+        }
         // Work not voted on follows the key range: the router drives it
         // again to the new active partition (`Router::follow_range`), and
         // this copy's server hears it rescheduled (`RTR_STS_DLKTXRES`, as
