@@ -567,10 +567,14 @@ fn once_known_runs_pass() {
 /// had been given and not acknowledged; the server's `Ack` after the
 /// demotion finished it, though its database refuses the old grant's
 /// token and nobody reads the journal: the demotion now hands such work
-/// off (`Backend::demote`).
+/// off (`Backend::demote`). In 7417 the work was placed again by a
+/// re-drive's probe that went on as new while the node holding the branch
+/// (it had answered "in doubt") was cut off: the probe now remembers that
+/// branch as placed again (`Router::replaced`).
 #[test]
 fn no_shared_storage_runs_pass() {
-    let one = [18, 50, 66, 123, 2165, 2224, 2991, 2381, 3047, 3353, 3655, 4274, 4322, 4330, 4593, 4697, 4703, 6679];
+    let one =
+        [18, 50, 66, 123, 2165, 2224, 2991, 2381, 3047, 3353, 3655, 4274, 4322, 4330, 4593, 4697, 4703, 6679, 7417];
     for (routers, seed) in one.iter().map(|s| (1, *s)).chain([(2, 4744)]) {
         let mut c = SimConfig::new(seed);
         c.shape.routers = (1..=routers).map(|i| format!("tr{i}")).collect();

@@ -39,6 +39,9 @@ pub(super) struct Probe {
     /// branch named by an answer but not yet voted again was left out of
     /// the outcome, and never applied).
     pub(super) parts: Vec<crate::node::PartKey>,
+    /// The names of the nodes whose branches `parts` holds: a link that
+    /// went since has no name any more (`Topology::name`).
+    pub(super) part_nodes: Vec<(NodeRef, String)>,
     /// A branch failed meanwhile (a backend asks to reject: its servers
     /// kept failing on it): rejected once the probe ends, unless some
     /// backend committed it (simulator seed 5111: rejected while the node
@@ -89,6 +92,7 @@ impl Router {
             holders: Vec::new(),
             doubt: false,
             parts: Vec::new(),
+            part_nodes: Vec::new(),
             failed: None,
             timeout_ms,
             work: Vec::new(),
@@ -192,6 +196,9 @@ impl Router {
                 if !p.parts.contains(&(from, *part)) {
                     p.parts.push((from, *part));
                 }
+            }
+            if !parts.is_empty() && !p.part_nodes.iter().any(|(n, _)| *n == from) {
+                p.part_nodes.push((from, ctx.topo.name(from).to_string()));
             }
         }
         match state {
@@ -333,6 +340,30 @@ impl Router {
         tx.branches.retain(|b| !given.contains(&b.part));
         for key in given {
             ctx.to_backend(key.0, ToBackend::GiveBack { tid, part: key.1, drive: tx.drive });
+        }
+        // Such a branch on a node whose link went since it answered cannot
+        // be given back now, and its work is placed again below all the
+        // same: it is this router's work placed again (`replaced`), given
+        // back when the node links again or asks (`give_back_replaced`,
+        // `copy_replaced`). Forgotten, the node (only cut off, its branch
+        // orphaned with its durable vote) asked once back, heard
+        // "committed" from `decided`, and its range applied the work a
+        // second time beside the copy placed on the range's next active
+        // partition (simulator seed 7417, one router, no shared storage).
+        let away: Vec<String> = p
+            .parts
+            .iter()
+            .filter(|k| !routes.contains(k) && !ctx.topo.is_up(k.0))
+            .filter_map(|k| p.part_nodes.iter().find(|(n, _)| *n == k.0).map(|(_, name)| name.clone()))
+            .collect();
+        if !away.is_empty() {
+            let r = self.replaced.entry(tid).or_insert(super::Replaced { drive: tx.drive, nodes: Vec::new() });
+            r.drive = r.drive.max(tx.drive);
+            for name in away {
+                if !r.nodes.contains(&name) {
+                    r.nodes.push(name);
+                }
+            }
         }
         // The nodes in doubt of a copy of it (from a journal: a lost
         // node's they read, or their own after a restart; they answered
