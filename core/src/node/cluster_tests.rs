@@ -6467,3 +6467,52 @@ fn work_placed_again_before_its_router_restarted_is_given_back_by_the_work_anoth
     let again = c.take(BE2, SERVER);
     assert!(!again.iter().any(|x| x.2 == Some(t1)), "be2 applies t1 once: {again:?}");
 }
+
+/// Simulator seed 6913 (two routers, no shared storage, recovery
+/// unrecognized). be's branch of t1 voted yes durably; its vote was lost
+/// with its link to tr1 (be lived on), and tr1 placed the work again on
+/// the range's next active partition. The orphan, past its grace, asked
+/// tr2, whose inquiry took the branch over (it only asks). Linked again,
+/// tr1 gave back what it had placed again (`OWN_REPLACED_WORK`), and be
+/// kept the branch: it was no longer orphaned. tr1 then placed another of
+/// t1's branches on be and committed it there, and be, asked again by tr2,
+/// answered "committed" and committed the kept branch with it: its range
+/// applied the work a second time. A branch another router only asked
+/// about is given back as an orphan is.
+#[test]
+fn work_placed_again_is_given_back_though_another_router_asked_about_its_orphan() {
+    let mut c = ready();
+    let t1 = c.voted_at_be_uncarried();
+    c.sync_unpumped();
+    c.collect();
+    assert!(!c.take_wire(BE, TR1).is_empty(), "be's vote is lost");
+    // be sees tr1's link go (tr1 never hears from be again meanwhile).
+    let now = c.now;
+    c.node(BE).link_down(now, peer_ref(TR1));
+    c.collect();
+    c.take(BE, SERVER);
+    // tr2 asks about the orphan: it takes the branch over, in doubt.
+    c.node(BE).peer_input(
+        now,
+        peer_ref(TR2),
+        Internal::Be(ToBackend::Inquire { tid: t1, facility: "F".into(), drive: 0 }),
+    );
+    c.collect();
+    let heard = c.take_wire(BE, TR2);
+    assert!(
+        heard.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Inquired { tid, state: TxState::InDoubt, parts, .. })
+            if *tid == t1 && !parts.is_empty())),
+        "{heard:?}"
+    );
+    // be links to tr1 again; tr1 gives back the work it placed again.
+    let info = c.peer_info(BE, TR1);
+    c.node(BE).link_up(now, peer_ref(TR1), info);
+    c.collect();
+    c.take_wire(BE, TR1);
+    let give_back = ToBackend::GiveBack { tid: t1, part: OWN_REPLACED_WORK, drive: 0 };
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(give_back));
+    c.collect();
+    assert!(c.node(BE).be.branches.keys().all(|(t, _)| *t != t1), "be's branch of t1 is given back");
+    let s = c.take(BE, SERVER);
+    assert_eq!(s.iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(), vec![(MsgType::Rejected, Some(Status::Dlktxres))]);
+}

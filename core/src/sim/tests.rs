@@ -570,12 +570,17 @@ fn once_known_runs_pass() {
 /// off (`Backend::demote`). In 7417 the work was placed again by a
 /// re-drive's probe that went on as new while the node holding the branch
 /// (it had answered "in doubt") was cut off: the probe now remembers that
-/// branch as placed again (`Router::replaced`).
+/// branch as placed again (`Router::replaced`). In 6913 (two routers)
+/// the other router had asked about the node's orphaned branch before the
+/// router that placed its work again linked to the node and gave it back:
+/// the node kept it (no longer orphaned) and committed it with another
+/// branch of the transaction placed there later; such a branch is now
+/// given back too (`Backend::give_back_own`).
 #[test]
 fn no_shared_storage_runs_pass() {
     let one =
         [18, 50, 66, 123, 2165, 2224, 2991, 2381, 3047, 3353, 3655, 4274, 4322, 4330, 4593, 4697, 4703, 6679, 7417];
-    for (routers, seed) in one.iter().map(|s| (1, *s)).chain([(2, 4744)]) {
+    for (routers, seed) in one.iter().map(|s| (1, *s)).chain([(2, 4744), (2, 6913)]) {
         let mut c = SimConfig::new(seed);
         c.shape.routers = (1..=routers).map(|i| format!("tr{i}")).collect();
         c.shared_root = false;

@@ -547,6 +547,17 @@ impl Backend {
     /// beside the work placed again (simulator, no shared storage and
     /// unrecognized recovery, seeds 50 and 66). Not from the router of an
     /// earlier drive than one seen here.
+    ///
+    /// An orphan another router only asked about since (`Inquire`: it took
+    /// the branch to resolve it, `owner_inquired`, and is no longer
+    /// orphaned) is still that earlier link's work, and is given back too:
+    /// the asker drives nothing of it, and the router that placed it says
+    /// its work went elsewhere. Kept, the node committed it by itself once
+    /// it had committed another branch of the transaction that router
+    /// placed here afterwards (`inquire`: "committed" here, so its
+    /// undecided branches commit too), beside the copy the range's next
+    /// active partition had applied (simulator seed 6913, two routers, no
+    /// shared storage).
     pub(super) fn give_back_own(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, drive: u32) {
         if self.driven_later(ctx, from, tid, drive) {
             return;
@@ -554,7 +565,7 @@ impl Backend {
         let mut orphans: Vec<PartId> = self
             .branches
             .iter()
-            .filter(|((t, _), b)| *t == tid && b.orphaned.is_some() && b.committed.is_none())
+            .filter(|((t, _), b)| *t == tid && (b.orphaned.is_some() || b.owner_inquired) && b.committed.is_none())
             .map(|((_, p), _)| *p)
             .collect();
         orphans.sort();
