@@ -350,11 +350,17 @@ impl Router {
         // "committed" from `decided`, and its range applied the work a
         // second time beside the copy placed on the range's next active
         // partition (simulator seed 7417, one router, no shared storage).
+        // Not a node the work is routed to again (under its new link):
+        // work placed there joins the copy its journal holds (`Backend::msg`),
+        // and a give-back at its link-up took that work with the copy
+        // (simulator seed 10748, two routers: accepted, never applied).
+        let routed_to: Vec<&str> = routes.iter().filter(|k| ctx.topo.is_up(k.0)).map(|k| ctx.topo.name(k.0)).collect();
         let away: Vec<String> = p
             .parts
             .iter()
             .filter(|k| !routes.contains(k) && !ctx.topo.is_up(k.0))
             .filter_map(|k| p.part_nodes.iter().find(|(n, _)| *n == k.0).map(|(_, name)| name.clone()))
+            .filter(|name| !routed_to.contains(&name.as_str()))
             .collect();
         if !away.is_empty() {
             let r = self.replaced.entry(tid).or_insert(super::Replaced { drive: tx.drive, nodes: Vec::new() });
