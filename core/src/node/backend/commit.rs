@@ -7,7 +7,6 @@ use super::dispatch::server_status;
 use super::Backend;
 use crate::msgtype::MsgType;
 use crate::node::{Callout, ChanRef, Ctx, NodeRef, PartId, ToBackend, ToRouter};
-use crate::protocol::Bytes;
 use crate::status::Status;
 use crate::tid::Tid;
 use crate::txrecord::TxRecord;
@@ -61,13 +60,13 @@ impl Backend {
         if self.keep_decided {
             // What it applies, kept with the decision (a node with peers
             // only: nothing on the one-backend path).
-            let work: Vec<Bytes> = parts
+            let prints: Vec<u64> = parts
                 .iter()
                 .filter(|p| !self.is_callout(**p))
                 .filter_map(|p| self.branches.get(&(tid, *p)))
-                .flat_map(|b| b.msgs.iter().cloned())
+                .flat_map(|b| b.msgs.iter().map(|m| crate::txrecord::work_print(m)))
                 .collect();
-            self.note_applied(tid, &work);
+            self.note_applied_prints(tid, prints);
         }
         let mut n = 0;
         let mut parked = Vec::new();

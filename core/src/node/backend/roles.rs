@@ -155,6 +155,21 @@ impl Backend {
         self.drop_if_empty(ctx, part);
     }
 
+    /// Every committed branch of `part` goes to the range's active
+    /// partition (`hand_off`), in tid order.
+    fn hand_off_committed(&mut self, ctx: &mut Ctx, part: PartId) {
+        let mut committed: Vec<Tid> = self
+            .branches
+            .iter()
+            .filter(|((_, q), b)| *q == part && b.committed.is_some())
+            .map(|((t, _), _)| *t)
+            .collect();
+        committed.sort();
+        for tid in committed {
+            self.hand_off(ctx, tid, part);
+        }
+    }
+
     /// The range's grant is held elsewhere: this partition is its standby
     /// (or, opened with `RTR_F_OPE_NOSTANDBY`, is refused).
     fn standby(&mut self, ctx: &mut Ctx, part: PartId, g: Grant) {
@@ -196,16 +211,7 @@ impl Backend {
         // Committed work this node recovered for the range (it restarted
         // after another node went active without its journal: unrecognized
         // recovery) belongs to the active partition now.
-        let mut committed: Vec<Tid> = self
-            .branches
-            .iter()
-            .filter(|((_, q), b)| *q == part && b.committed.is_some())
-            .map(|((t, _), _)| *t)
-            .collect();
-        committed.sort();
-        for tid in committed {
-            self.hand_off(ctx, tid, part);
-        }
+        self.hand_off_committed(ctx, part);
         let Some(p) = self.parts.get(&part) else { return };
         if changed {
             ctx.log(format!("partition {}: standby of {} (grant {})", p.label(part), g.holder, g.epoch));
@@ -466,16 +472,7 @@ impl Backend {
         // after this demotion, before the next claim's answer would have
         // handed it off, and the range never applied it (simulator seed
         // 6679, `--no-shared-root --recovery unrecognized`).
-        let mut committed: Vec<Tid> = self
-            .branches
-            .iter()
-            .filter(|((_, q), b)| *q == part && b.committed.is_some())
-            .map(|((t, _), _)| *t)
-            .collect();
-        committed.sort();
-        for tid in committed {
-            self.hand_off(ctx, tid, part);
-        }
+        self.hand_off_committed(ctx, part);
         // Work not voted on follows the key range: the router drives it
         // again to the new active partition (`Router::follow_range`), and
         // this copy's server hears it rescheduled (`RTR_STS_DLKTXRES`, as
