@@ -462,6 +462,7 @@ fn kind_name(k: RecordKind) -> &'static str {
         RecordKind::HandOn => "HandOn",
         RecordKind::Carried => "Carried",
         RecordKind::Drive => "Drive",
+        RecordKind::Bound => "Bound",
     }
 }
 
@@ -517,6 +518,10 @@ fn payload_summary(e: &ScanEntry) -> (String, Vec<(&'static str, Json)>) {
         Ok(TxRecord::Drive { drive }) => (
             format!("promised to drive {drive}: no router of an earlier drive decides it here"),
             vec![("drive", drive.into())],
+        ),
+        Ok(TxRecord::Bound { drive }) => (
+            format!("answered an inquiry \"unknown\": no branch of drive {drive} or earlier starts here"),
+            vec![("bound", drive.into())],
         ),
         Ok(TxRecord::Exception { status, strikes, committed }) => (
             format!(

@@ -88,6 +88,10 @@ pub enum RecordKind {
     /// it again through another router): no earlier drive's router decides
     /// it here, after a restart too (`TxRecord::Drive`).
     Drive = 12,
+    /// The node answered an inquiry about the transaction "unknown" (it held
+    /// nothing of it): it starts no branch of the drives named from then
+    /// on, after a restart too (`TxRecord::Bound`).
+    Bound = 13,
 }
 
 impl RecordKind {
@@ -105,6 +109,7 @@ impl RecordKind {
             10 => RecordKind::HandOn,
             11 => RecordKind::Carried,
             12 => RecordKind::Drive,
+            13 => RecordKind::Bound,
             _ => return None,
         })
     }

@@ -39,6 +39,10 @@ impl Live {
             // keep its segment for ever: nothing writes a `Done` for a
             // transaction the node holds nothing of).
             RecordKind::Drive => {}
+            // An inquiry's binding "unknown" (`TxRecord::Bound`): alone by
+            // nature (the node held nothing of the tid), so, as a lone
+            // promise, it lasts until its segment is recycled.
+            RecordKind::Bound => {}
             RecordKind::Done => self.release(&tid),
             RecordKind::Carried => {
                 // Restates all the transaction still needs: its earlier

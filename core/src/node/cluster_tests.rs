@@ -613,8 +613,9 @@ fn an_in_doubt_branch_nobody_committed_is_rolled_back_after_asking() {
     let now = c.now;
     c.node(BE).tick(now);
     c.pump();
-    // The rejection's kept record is synced before the server hears it.
-    c.sync();
+    // be2's "unknown" binds it, durably before it is given; the rejection's
+    // kept record is synced before the server hears it.
+    c.settle();
     let s = c.take(BE, SERVER);
     assert_eq!(
         s.iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(),
@@ -1985,6 +1986,14 @@ fn an_orphan_in_doubt_branch_waits_for_every_backend_before_a_router_resolves_it
 }
 
 impl Cluster {
+    /// Report synced journal writes durable and carry the messages that
+    /// follow until no write waits (a write's answer may lead to another).
+    fn settle(&mut self) {
+        while !self.syncs.is_empty() {
+            self.sync();
+        }
+    }
+
     /// Report every pending synced journal write durable without carrying
     /// the messages that follow (a test then chooses what arrives).
     fn sync_unpumped(&mut self) {
@@ -2303,7 +2312,7 @@ fn a_node_in_doubt_that_asks_about_a_live_transaction_hears_its_outcome() {
     c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: 0, data: msg(5, "one") });
     c.take(BE, SERVER);
     let now = c.now;
-    let ask = ToRouter::Inquire { tid: t1, facility: "F".into() };
+    let ask = ToRouter::Inquire { tid: t1, facility: "F".into(), drive: 0 };
     c.node(TR1).peer_input(now, peer_ref(BE2), Internal::Tr(ask));
     c.collect();
     assert!(c.take_wire(TR1, BE2).is_empty(), "nothing to say yet");
@@ -2496,7 +2505,7 @@ fn a_router_answers_a_question_about_a_transaction_it_ended_from_its_memory() {
     c.sync();
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
     let now = c.now;
-    let ask = ToRouter::Inquire { tid: t1, facility: "F".into() };
+    let ask = ToRouter::Inquire { tid: t1, facility: "F".into(), drive: 0 };
     c.node(TR1).peer_input(now, peer_ref(BE2), Internal::Tr(ask));
     let out = c.node(TR1).take_output();
     assert!(
@@ -2674,12 +2683,13 @@ fn a_transaction_a_router_rolled_back_by_asking_is_not_started_again_by_a_re_dri
     c.cut(FE, TR2);
     c.kill(TR1);
     assert!(c.take(FE, CLIENT).is_empty(), "the frontend waits");
-    // be asks tr2, which asks every backend: nobody committed it.
+    // be asks tr2, which asks every backend: nobody committed it (be2's
+    // "unknown" is bound durably before it is given).
     c.now += backend::ORPHAN_GRACE + Duration::from_millis(1);
     let now = c.now;
     c.node(BE).tick(now);
     c.pump();
-    c.sync();
+    c.settle();
     let s = c.take(BE, SERVER);
     assert_eq!(
         s.iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(),
@@ -3397,7 +3407,7 @@ fn an_earlier_drives_outcome_is_not_taken_after_its_router_took_the_branch_back_
     input(&mut c, ToBackend::Outcome { tid, parts: vec![1], accepted: true, status: Status::Ok, reason: 0, drive: 0 });
     // The frontend drives it again through tr1 (drive 2): its probe takes
     // the branch back, and the server votes yes, for drive 2.
-    input(&mut c, ToBackend::Inquire { tid, facility: "F".into(), drive: 2 });
+    input(&mut c, ToBackend::Inquire { tid, facility: "F".into(), drive: 2, binds: 0 });
     c.server_accept(1, tid);
     c.sync();
     // tr1's link to be goes before drive 2 is decided.
@@ -3462,7 +3472,7 @@ fn a_node_holding_a_read_journals_copy_and_a_live_branch_answers_a_question_only
     c.kill_be_unnoticed_by_tr1();
     c.sync();
     let now = c.now;
-    let ask = ToBackend::Inquire { tid: t1, facility: "F".into(), drive: 0 };
+    let ask = ToBackend::Inquire { tid: t1, facility: "F".into(), drive: 0, binds: 0 };
     c.node(BE2).peer_input(now, peer_ref(TR2), Internal::Be(ask));
     c.collect();
     let answers = c.take_wire(BE2, TR2);
@@ -3696,7 +3706,7 @@ fn an_inquiry_that_waited_for_a_missing_node_asks_again_before_it_rolls_back() {
     let t = c.tid();
     c.cut(BE, TR2);
     let now = c.now;
-    let ask = ToRouter::Inquire { tid: t, facility: "F".into() };
+    let ask = ToRouter::Inquire { tid: t, facility: "F".into(), drive: 0 };
     c.node(TR2).peer_input(now, peer_ref(BE2), Internal::Tr(ask));
     c.collect();
     let is_inquire = |m: &Internal| matches!(m, Internal::Be(ToBackend::Inquire { tid, .. }) if *tid == t);
@@ -3713,6 +3723,9 @@ fn an_inquiry_that_waited_for_a_missing_node_asks_again_before_it_rolls_back() {
     c.collect();
     c.pump_only(BE, TR2);
     c.pump_only(TR2, BE);
+    // be's "unknown" binds it, durably before it is given.
+    c.sync_unpumped();
+    c.collect();
     c.pump_only(BE, TR2);
     let to_be2 = c.take_wire(TR2, BE2);
     assert!(to_be2.iter().any(is_inquire), "asked again: {to_be2:?}");
@@ -3725,7 +3738,7 @@ fn an_inquiry_that_waited_for_a_missing_node_asks_again_before_it_rolls_back() {
     c.pump_only(BE, TR2);
     c.collect();
     c.take_wire(TR2, BE2);
-    let again = ToRouter::Inquire { tid: t, facility: "F".into() };
+    let again = ToRouter::Inquire { tid: t, facility: "F".into(), drive: 0 };
     c.node(TR2).peer_input(now, peer_ref(BE2), Internal::Tr(again));
     c.collect();
     let told = c.take_wire(TR2, BE2);
@@ -4727,7 +4740,7 @@ fn a_readers_promise_goes_into_the_journals_it_answers_for() {
     c.adopted_writes.clear();
     assert_eq!(c.partition_states(BE2), vec![crate::protocol::admin::PartitionState::Active], "be2 holds be's journal");
     let t1 = c.tid();
-    let probe = Internal::Be(ToBackend::Inquire { tid: t1, facility: "F".into(), drive: 1 });
+    let probe = Internal::Be(ToBackend::Inquire { tid: t1, facility: "F".into(), drive: 1, binds: 0 });
     let now = c.now;
     c.node(BE2).peer_input(now, peer_ref(TR2), probe);
     c.collect();
@@ -4831,7 +4844,7 @@ fn a_promise_on_its_way_into_a_lost_read_journal_does_not_hold_the_answer() {
     c.adopted_writes.clear();
     let before: Vec<u64> = c.syncs.iter().filter(|(n, _)| *n == BE2).map(|(_, t)| *t).collect();
     let t1 = c.tid();
-    let probe = Internal::Be(ToBackend::Inquire { tid: t1, facility: "F".into(), drive: 1 });
+    let probe = Internal::Be(ToBackend::Inquire { tid: t1, facility: "F".into(), drive: 1, binds: 0 });
     let now = c.now;
     c.node(BE2).peer_input(now, peer_ref(TR2), probe);
     c.collect();
@@ -4870,7 +4883,7 @@ fn a_promise_from_a_node_that_held_nothing_outlives_a_restart() {
     use crate::journal::RecordKind;
     let mut c = ready();
     let t1 = c.tid();
-    let probe = Internal::Be(ToBackend::Inquire { tid: t1, facility: "F".into(), drive: 1 });
+    let probe = Internal::Be(ToBackend::Inquire { tid: t1, facility: "F".into(), drive: 1, binds: 0 });
     let answered = |c: &Cluster| {
         c.wire.iter().any(|(f, t, m)| {
             *f == BE
@@ -4971,7 +4984,11 @@ fn a_commit_durable_nowhere_that_participants_refuse_for_a_later_drive_is_droppe
     c.pump_only(BE2, TR1);
     // Asked, tr1 no longer answers from its dropped commit: it asks.
     let now = c.now;
-    c.node(TR1).peer_input(now, peer_ref(BE), Internal::Tr(ToRouter::Inquire { tid: t1, facility: "F".into() }));
+    c.node(TR1).peer_input(
+        now,
+        peer_ref(BE),
+        Internal::Tr(ToRouter::Inquire { tid: t1, facility: "F".into(), drive: 0 }),
+    );
     c.collect();
     let from_tr1: Vec<&Internal> = c.wire.iter().filter(|(f, _, _)| *f == TR1).map(|(_, _, m)| m).collect();
     assert!(
@@ -5380,7 +5397,7 @@ fn an_inquiry_that_waited_on_a_branch_asks_again_before_it_rolls_back() {
     // be asks tr1 about t: tr1 asks every backend node. be2 answers at
     // once ("unknown"); the question at be waits on its branch (tr2's).
     let now = c.now;
-    let ask = ToRouter::Inquire { tid: t, facility: "F".into() };
+    let ask = ToRouter::Inquire { tid: t, facility: "F".into(), drive: 0 };
     c.node(TR1).peer_input(now, peer_ref(BE), Internal::Tr(ask));
     c.pump();
     assert_eq!(c.node(TR1).tr.inquiring(), 1, "tr1 waits for be's answer");
@@ -6495,7 +6512,7 @@ fn work_placed_again_is_given_back_though_another_router_asked_about_its_orphan(
     c.node(BE).peer_input(
         now,
         peer_ref(TR2),
-        Internal::Be(ToBackend::Inquire { tid: t1, facility: "F".into(), drive: 0 }),
+        Internal::Be(ToBackend::Inquire { tid: t1, facility: "F".into(), drive: 0, binds: 0 }),
     );
     c.collect();
     let heard = c.take_wire(BE, TR2);
@@ -6515,4 +6532,84 @@ fn work_placed_again_is_given_back_though_another_router_asked_about_its_orphan(
     assert!(c.node(BE).be.branches.keys().all(|(t, _)| *t != t1), "be's branch of t1 is given back");
     let s = c.take(BE, SERVER);
     assert_eq!(s.iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(), vec![(MsgType::Rejected, Some(Status::Dlktxres))]);
+}
+
+/// Simulator seed 9975 (two routers, backends sharing no storage): tr2
+/// resolved be's orphan by asking every node; be2, the range's new active,
+/// knew nothing of the tid and answered "unknown"; tr1, cut off from be,
+/// then placed be's work on be2 and committed it there, while tr2's
+/// rollback reached be: be's servers heard "rejected", be2's "accepted". An
+/// inquiry's "unknown" now binds the node that gives it (docs/
+/// inquiry-binding.md): durably before the answer, it starts no branch of
+/// the drive the inquiry names, or an earlier one, and the router that
+/// places such work hears the branch failed, with the rollback's status. A
+/// later drive is not bound.
+#[test]
+fn a_node_that_answered_an_inquiry_unknown_starts_no_branch_of_that_drive_after_a_restart_too() {
+    let mut c = ready();
+    let t = c.tid();
+    let part = c.node(BE).show_partitions().0[0].id;
+    let ask = ToBackend::Inquire { tid: t, facility: "F".into(), drive: 0, binds: 0 };
+    let now = c.now;
+    c.node(BE).peer_input(now, peer_ref(TR2), Internal::Be(ask));
+    c.collect();
+    let unknown =
+        |m: &Internal| matches!(m, Internal::Tr(ToRouter::Inquired { tid, state: TxState::Unknown, .. }) if *tid == t);
+    assert!(!c.take_wire(BE, TR2).iter().any(unknown), "answered before the binding is durable");
+    let bound: Vec<&Record> =
+        c.journals[BE].iter().filter(|r| r.tid == t && r.kind == crate::journal::RecordKind::Bound).collect();
+    assert_eq!(bound.len(), 1, "{:?}", c.journals[BE]);
+    c.sync_unpumped();
+    c.collect();
+    assert!(c.take_wire(BE, TR2).iter().any(unknown), "answered once the binding is durable");
+    // A second round's question finds the binding made: answered at once.
+    let again = ToBackend::Inquire { tid: t, facility: "F".into(), drive: 0, binds: 0 };
+    let now = c.now;
+    c.node(BE).peer_input(now, peer_ref(TR2), Internal::Be(again));
+    c.collect();
+    assert!(c.take_wire(BE, TR2).iter().any(unknown));
+    assert_eq!(c.journals[BE].iter().filter(|r| r.tid == t && r.kind == crate::journal::RecordKind::Bound).count(), 1);
+    // tr1, cut off from the asker, places its work here: refused.
+    let place = |part: PartId, drive: u32| ToBackend::Msg {
+        tid: t,
+        part,
+        index: 0,
+        data: msg(5, "placed again"),
+        first: false,
+        flags: flags::sen::ACCEPT,
+        drive,
+    };
+    let refused = |c: &mut Cluster| {
+        c.take_wire(BE, TR1).iter().any(|m| {
+            matches!(m, Internal::Tr(ToRouter::BranchFailed { tid, status: Status::Routerunavailtmo, .. }) if *tid == t)
+        })
+    };
+    let now = c.now;
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(place(part, 0)));
+    c.collect();
+    assert!(refused(&mut c), "the branch is refused");
+    assert!(c.take(BE, SERVER).is_empty(), "nothing presented");
+    // be starts again on its journal: still bound.
+    c.kill(BE);
+    c.restart(BE);
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    c.sync();
+    c.take(BE, SERVER);
+    c.wire.clear();
+    let part = c.node(BE).show_partitions().0[0].id;
+    let now = c.now;
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(place(part, 0)));
+    c.collect();
+    assert!(refused(&mut c), "refused after the restart too");
+    assert!(c.take(BE, SERVER).is_empty(), "nothing presented after the restart");
+    // A later drive is not bound: its probe decides.
+    let now = c.now;
+    c.node(BE).peer_input(now, peer_ref(TR2), Internal::Be(place(part, 1)));
+    c.collect();
+    // (Its promise to drive 1 is made durable first.)
+    c.sync_unpumped();
+    c.collect();
+    assert!(!refused(&mut c));
+    let s = c.take(BE, SERVER);
+    assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1], "{s:?}");
 }

@@ -399,6 +399,11 @@ pub enum ToRouter {
     Inquire {
         tid: Tid,
         facility: String,
+        /// The latest drive of `tid` the asker knows (0: the first): the
+        /// nodes that answer the router's inquiry "unknown" start no branch
+        /// of that drive or an earlier one from then on
+        /// (`ToBackend::Inquire::binds`).
+        drive: u32,
     },
     /// A backend's answer to [`ToBackend::Inquire`]: its branches of `tid`
     /// and what it knows of them.
@@ -528,7 +533,13 @@ pub enum ToBackend {
     /// `tid` again for its frontend (`ToRouter::Start::drive`), rather than
     /// resolving an orphan (0): the backend then takes no new work of `tid`
     /// from an earlier drive (see `Backend::drives`).
-    Inquire { tid: Tid, facility: String, drive: u32 },
+    /// `binds`, for an inquiry (drive 0): the latest drive of `tid` its
+    /// asker knows. A node that answers "unknown" (it holds nothing of
+    /// `tid`) starts no branch of that drive or an earlier one from then
+    /// on, durably (`TxRecord::Bound`, docs/inquiry-binding.md): the
+    /// inquiry may roll the asker's branch back on that answer. Ignored by
+    /// a probe.
+    Inquire { tid: Tid, facility: String, drive: u32, binds: u32 },
     /// A client's user event, for this node's server channels.
     Broadcast { facility: String, evtnum: i32, rcpspc: String, data: Bytes },
     /// Committed work handed off by the range's previous active node: make

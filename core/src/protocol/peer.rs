@@ -36,7 +36,10 @@ use crate::MAX_MSGLEN;
 /// more.
 /// 12: `Inquired` names the work a node applied (a commit) and the work it
 /// holds undecided, by message prints (`docs/replaced-work.md`).
-pub const PEER_VERSION: u8 = 12;
+/// 13: an inquiry binds the nodes that answer "unknown": `Inquire` (to a
+/// router) names the asker's latest drive, and (to a backend) the drive it
+/// binds (`docs/inquiry-binding.md`).
+pub const PEER_VERSION: u8 = 13;
 /// Largest frame between nodes: a message of `RTR_MAX_MSGLEN` plus headers,
 /// or a handshake with many facility definitions.
 pub const MAX_PEER_FRAME: usize = 1 << 20;
@@ -515,10 +518,11 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.str(facility);
                 w.u64(*part);
             }
-            ToRouter::Inquire { tid, facility } => {
+            ToRouter::Inquire { tid, facility, drive } => {
                 w.u8(TR_INQUIRE);
                 write_tid(w, tid);
                 w.str(facility);
+                w.u32(*drive);
             }
             ToRouter::Inquired { tid, parts, state, applied, held } => {
                 w.u8(TR_INQUIRED);
@@ -600,11 +604,12 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.str(rcpspc);
                 w.bytes(data);
             }
-            ToBackend::Inquire { tid, facility, drive } => {
+            ToBackend::Inquire { tid, facility, drive, binds } => {
                 w.u8(BE_INQUIRE);
                 write_tid(w, tid);
                 w.str(facility);
                 w.u32(*drive);
+                w.u32(*binds);
             }
             ToBackend::Holder { part, epoch, linked } => {
                 w.u8(BE_HOLDER);
@@ -757,7 +762,7 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             reason: r.u32()?,
         }),
         TR_ELSEWHERE => Internal::Tr(ToRouter::DrivenElsewhere { tid: read_tid(r)?, part: r.u64()?, drive: r.u32()? }),
-        TR_INQUIRE => Internal::Tr(ToRouter::Inquire { tid: read_tid(r)?, facility: fac(r)? }),
+        TR_INQUIRE => Internal::Tr(ToRouter::Inquire { tid: read_tid(r)?, facility: fac(r)?, drive: r.u32()? }),
         TR_BROADCAST => Internal::Tr(ToRouter::Broadcast {
             facility: fac(r)?,
             evtnum: r.i32()?,
@@ -784,7 +789,9 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             applied: read_part_list(r)?,
             held: read_pair_list(r)?,
         }),
-        BE_INQUIRE => Internal::Be(ToBackend::Inquire { tid: read_tid(r)?, facility: fac(r)?, drive: r.u32()? }),
+        BE_INQUIRE => {
+            Internal::Be(ToBackend::Inquire { tid: read_tid(r)?, facility: fac(r)?, drive: r.u32()?, binds: r.u32()? })
+        }
         BE_HOLDER => Internal::Be(ToBackend::Holder { part: r.u64()?, epoch: r.u64()?, linked: r.bool()? }),
         BE_SUPERSEDED => Internal::Be(ToBackend::Superseded { part: r.u64()?, epoch: r.u64()? }),
         BE_REFUSED => Internal::Be(ToBackend::Refused { part: r.u64()? }),

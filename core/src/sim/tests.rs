@@ -579,11 +579,17 @@ fn once_known_runs_pass() {
 /// 7417 rule's first version failing: it recorded a node whose work the
 /// probe routed to it again under a new link, and the give-back at the
 /// link took that work with the node's copy (accepted, never applied).
+/// In 9975 (two routers) the other router resolved the node's orphan on
+/// fresh "unknown" answers of the ranges' new actives, and the router that
+/// had taken the node for lost placed its work on them and committed in
+/// between: the node's servers heard "rejected", theirs "accepted". An
+/// inquiry's "unknown" now binds the node that gives it against that
+/// drive's new branches (`Backend::bind_first`, docs/inquiry-binding.md).
 #[test]
 fn no_shared_storage_runs_pass() {
     let one =
         [18, 50, 66, 123, 2165, 2224, 2991, 2381, 3047, 3353, 3655, 4274, 4322, 4330, 4593, 4697, 4703, 6679, 7417];
-    for (routers, seed) in one.iter().map(|s| (1, *s)).chain([(2, 4744), (2, 6913), (2, 10748)]) {
+    for (routers, seed) in one.iter().map(|s| (1, *s)).chain([(2, 4744), (2, 6913), (2, 10748), (2, 9975)]) {
         let mut c = SimConfig::new(seed);
         c.shape.routers = (1..=routers).map(|i| format!("tr{i}")).collect();
         c.shared_root = false;

@@ -150,6 +150,15 @@ pub enum TxRecord {
     /// given, as a ballot promise is (docs/outcomes.md, "Promises to a
     /// later drive").
     Drive { drive: u32 },
+    /// The node answered an inquiry about the transaction (a router
+    /// resolving another node's orphan or in-doubt copy) "unknown": it held
+    /// nothing of it. That answer binds: the node starts no branch of the
+    /// transaction for a router of drive `drive` or an earlier one from then
+    /// on, after a restart or a takeover of this journal too, so a router
+    /// that was cut off from the asker cannot place its work here and
+    /// commit while the inquiry rolls the asker's branch back. Synced
+    /// before the answer is given (docs/inquiry-binding.md).
+    Bound { drive: u32 },
 }
 
 /// Why a record's payload did not decode as a transaction record.
@@ -200,6 +209,7 @@ impl TxRecord {
             TxRecord::Exception { .. } => RecordKind::Exception,
             TxRecord::Carried { .. } => RecordKind::Carried,
             TxRecord::Drive { .. } => RecordKind::Drive,
+            TxRecord::Bound { .. } => RecordKind::Bound,
         }
     }
 
@@ -223,7 +233,7 @@ impl TxRecord {
             TxRecord::KeptAbort => vec![KEPT_ABORT],
             TxRecord::Vote { durable: false } | TxRecord::Abort | TxRecord::Done | TxRecord::Applied => Vec::new(),
             TxRecord::Commit { reason } => reason.to_le_bytes().to_vec(),
-            TxRecord::Drive { drive } => drive.to_le_bytes().to_vec(),
+            TxRecord::Drive { drive } | TxRecord::Bound { drive } => drive.to_le_bytes().to_vec(),
             TxRecord::Carried { committed } => vec![u8::from(*committed)],
             TxRecord::Exception { status, strikes, committed } => {
                 let mut v = Vec::with_capacity(EXCEPTION_BYTES);
@@ -308,6 +318,10 @@ impl TxRecord {
             RecordKind::Drive => {
                 exact(DRIVE_BYTES, "4")?;
                 Ok(TxRecord::Drive { drive: u32::from_le_bytes(le4(payload, 0)) })
+            }
+            RecordKind::Bound => {
+                exact(DRIVE_BYTES, "4")?;
+                Ok(TxRecord::Bound { drive: u32::from_le_bytes(le4(payload, 0)) })
             }
             RecordKind::Fence | RecordKind::Meta => Err(DecodeError::NotTransaction(kind)),
         }

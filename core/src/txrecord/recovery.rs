@@ -33,6 +33,9 @@
 //!   changes no fate: the highest one of each transaction, whatever its
 //!   fate, is listed (and an in-doubt transaction carries it), so that the
 //!   node refuses earlier drives' routers after recovery too;
+//! - a `Bound` record (an inquiry answered "unknown") changes no fate
+//!   either: the highest one of each transaction is listed, so that the
+//!   node starts no branch of the drives it names after recovery too;
 //! - anything else is undecided: presumed abort (nobody was told of a
 //!   commit, and the servers' uncommitted work died with them); `Abort` and
 //!   `Done` are written.
@@ -157,6 +160,9 @@ pub struct TxSummary {
     /// The latest drive promised here (`Drive` records; 0: none). Kept
     /// across attempts: it is the transaction's, not one attempt's.
     pub drive: u32,
+    /// The latest drive bound here by an inquiry's "unknown" (`Bound`
+    /// records; `None`: none). Kept across attempts.
+    pub bound: Option<u32>,
 }
 
 impl TxSummary {
@@ -177,6 +183,7 @@ impl TxSummary {
             applied: false,
             set_aside: None,
             drive: 0,
+            bound: None,
         }
     }
 
@@ -217,8 +224,8 @@ impl TxSummary {
     /// The journal's reclaim accounting agrees: a `Done` frees the earlier
     /// records, and the new attempt's records pin their own segments.
     fn new_attempt(&mut self) {
-        let TxSummary { tid, first, drive, .. } = *self;
-        *self = TxSummary { drive, ..TxSummary::new(tid, first) };
+        let TxSummary { tid, first, drive, bound, .. } = *self;
+        *self = TxSummary { drive, bound, ..TxSummary::new(tid, first) };
     }
 
     fn apply(&mut self, at: usize, kind: RecordKind, rec: Result<TxRecord, DecodeError>) {
@@ -275,6 +282,9 @@ impl TxSummary {
             // Unreadable: no promise is known from it (the journal's CRC
             // passed, so only a newer format writes such a payload).
             (RecordKind::Drive, Err(_)) => {}
+            (_, Ok(TxRecord::Bound { drive })) => self.bound = Some(self.bound.map_or(drive, |b| b.max(drive))),
+            // Unreadable: on the safe side, it binds the first drive.
+            (RecordKind::Bound, Err(_)) => self.bound = Some(self.bound.unwrap_or(0)),
             (RecordKind::Fence | RecordKind::Meta, Err(_)) => {}
         }
     }
@@ -385,6 +395,10 @@ pub struct Scan {
     /// records: the node refuses earlier drives' routers of each again
     /// (an in-doubt one's is in `in_doubt` too).
     pub promises: Vec<(Tid, u32)>,
+    /// Inquiries answered "unknown" (`Bound` records: the highest drive per
+    /// tid), whatever the transaction's fate, in the order of their first
+    /// records: the node starts no branch of those drives again.
+    pub bounds: Vec<(Tid, u32)>,
     /// Records that did not decode (counted by their kind, see the notes).
     pub malformed: Vec<Malformed>,
 }
@@ -395,9 +409,12 @@ pub fn scan_records(records: &[Record]) -> Scan {
     let mut scan = Scan { malformed, ..Scan::default() };
     for tx in txs {
         let fate = tx.fate();
-        let TxSummary { tid, facility, msgs, hand_on, commit, set_aside, drive, .. } = tx;
+        let TxSummary { tid, facility, msgs, hand_on, commit, set_aside, drive, bound, .. } = tx;
         if drive > 0 {
             scan.promises.push((tid, drive));
+        }
+        if let Some(bound) = bound {
+            scan.bounds.push((tid, bound));
         }
         let facility = facility.unwrap_or_default();
         match fate {

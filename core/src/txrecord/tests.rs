@@ -111,6 +111,7 @@ fn any_record() -> impl Strategy<Value = TxRecord> {
         Just(TxRecord::Done),
         any::<bool>().prop_map(|committed| TxRecord::Carried { committed }),
         any::<u32>().prop_map(|drive| TxRecord::Drive { drive }),
+        any::<u32>().prop_map(|drive| TxRecord::Bound { drive }),
         (any::<i32>(), any::<u32>(), any::<bool>()).prop_map(|(status, strikes, committed)| TxRecord::Exception {
             status,
             strikes,
@@ -552,6 +553,36 @@ fn every_promise_is_listed_whatever_the_transactions_fate() {
     );
     let promises: Vec<(u64, u32)> = scan_records(&recs).promises.iter().map(|(t, d)| (t.seq, *d)).collect();
     assert_eq!(promises, vec![(1, 1), (2, 2), (3, 4)]);
+}
+
+/// An inquiry's binding (`Bound`) is listed for every transaction that has
+/// one, at its highest drive, whatever the fate (alone, the node held
+/// nothing of the tid, which a recovery presumes aborted), kept across a
+/// new attempt; it changes no fate. A malformed one binds the first drive
+/// (on the safe side), and is reported.
+#[test]
+fn every_binding_is_listed_whatever_the_transactions_fate() {
+    let recs = records(&[
+        (1, TxRecord::Bound { drive: 0 }),
+        (2, TxRecord::Bound { drive: 3 }),
+        (2, TxRecord::Bound { drive: 1 }),
+        (2, TxRecord::PresumedAbort),
+        (2, TxRecord::Done),
+        (2, msg("F", b"a")),
+        (2, TxRecord::Vote { durable: true }),
+        (3, msg("F", b"b")),
+        (3, TxRecord::Commit { reason: 0 }),
+    ]);
+    assert_eq!(fates(&recs), vec![(1, TxFate::PresumedAbort), (2, TxFate::InDoubt), (3, TxFate::Replay)]);
+    let bounds: Vec<(u64, u32)> = scan_records(&recs).bounds.iter().map(|(t, d)| (t.seq, *d)).collect();
+    assert_eq!(bounds, vec![(1, 0), (2, 3)]);
+    assert_eq!(TxRecord::decode(RecordKind::Bound, &7u32.to_le_bytes()), Ok(TxRecord::Bound { drive: 7 }));
+    assert_eq!(TxRecord::Bound { drive: 7 }.encode(), (RecordKind::Bound, 7u32.to_le_bytes().to_vec()));
+    let mut bad = recs.clone();
+    bad.push(Record { epoch: 1, tid: tid(4), kind: RecordKind::Bound, payload: vec![9] });
+    let scan = scan_records(&bad);
+    assert_eq!(scan.malformed.len(), 1);
+    assert!(scan.bounds.contains(&(tid(4), 0)), "{:?}", scan.bounds);
 }
 
 /// The work a journal's commits applied is the prints of their `Msg`

@@ -353,6 +353,18 @@ impl Backend {
             // from the router now driving it).
             ctx.to_router(from, ToRouter::DrivenElsewhere { tid, part, drive });
             return;
+        } else if self.bound.refuses(tid, drive) {
+            // This node answered an inquiry about it "unknown" (`bound.rs`):
+            // the inquiry may roll back the branch whose work this router
+            // places here (it took that branch's node for lost). Failed
+            // with the status of that rollback, so that its router rolls
+            // the transaction back too.
+            ctx.log(format!(
+                "{tid}: router {} starts a branch of drive {drive} of it, but this node answered an inquiry about it                  \"unknown\": refused",
+                ctx.topo.name(from)
+            ));
+            ctx.to_router(from, ToRouter::BranchFailed { tid, part, status: Status::Routerunavailtmo });
+            return;
         } else {
             self.replaced_in_doubt(ctx, tid, part);
         }

@@ -34,7 +34,9 @@ impl Backend {
     /// A router resolving `tid` asks what this backend knows. Its branches
     /// here become the asker's (once their router's link is gone: until
     /// then the question waits), so the answer is final.
-    pub(super) fn inquire(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, facility: String, drive: u32) {
+    /// An inquiry's "unknown" binds this node up to drive `binds`
+    /// (`bound.rs`).
+    pub(super) fn inquire(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, facility: String, drive: u32, binds: u32) {
         if drive > 0 {
             // A probe: of the latest drive, or refused (it would take
             // branches from the router of a later drive).
@@ -89,7 +91,7 @@ impl Backend {
             return;
         }
         for p in &parts {
-            let again = || ToBackend::Inquire { tid, facility: facility.clone(), drive };
+            let again = || ToBackend::Inquire { tid, facility: facility.clone(), drive, binds };
             // An orphan's inquiry (drive 0) is no drive of the transaction.
             // A probe is its drive's router driving it: it takes a branch
             // from an owner that only asked about it, as the drive's
@@ -134,6 +136,15 @@ impl Backend {
                 TxState::Unvoted
             }
         };
+        if state == TxState::Unknown && drive == 0 {
+            // Nothing of it here: the answer binds this node against the
+            // work of the drive the asker knows, durably before it is given
+            // (`bound.rs`; simulator seed 9975).
+            let m = ToBackend::Inquire { tid, facility: facility.clone(), drive, binds };
+            if !self.bind_first(ctx, from, tid, binds, m) {
+                return;
+            }
+        }
         if state == TxState::Committed && !parts.is_empty() {
             // Committed, known here from elsewhere (a journal read here, or
             // the decided table) while branches of this node's own are

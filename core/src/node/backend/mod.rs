@@ -39,6 +39,7 @@ use std::collections::VecDeque;
 use super::Map;
 use std::time::{Duration, Instant};
 
+mod bound;
 mod branches;
 mod commit;
 mod decided;
@@ -274,6 +275,9 @@ pub struct Backend {
     /// by tid, and those writes' tokens.
     promising: Map<Tid, promise::Promising>,
     promise_tokens: Map<u64, promise::PromiseWrite>,
+    /// Transactions this node answered an inquiry about "unknown", and the
+    /// drive up to which it starts no branch of them (`bound.rs`).
+    bound: bound::Bindings,
     /// Promises carried into a journal just taken over (`carry_promises`),
     /// by token.
     carried: Map<u64, promise::CarriedPromises>,
@@ -426,17 +430,21 @@ impl Backend {
                     ctx.to_router(from, ToRouter::DrivenElsewhere { tid, part, drive });
                     return;
                 }
-                if drive != NO_DRIVE && self.decided.get(&tid).is_some_and(|d| !d.committed) {
+                let rolled_back = self.decided.get(&tid).is_some_and(|d| !d.committed);
+                if drive != NO_DRIVE && (rolled_back || self.bound.refuses(tid, drive)) {
                     // A router's own commit, durable nowhere yet, of a
                     // transaction another router rolled back here (it
                     // resolved it by asking, and told every node it asked):
                     // refused as an earlier drive's is, and that commit
                     // fails (simulator seed 10278, two routers: the keeper
                     // applied it while the other router's rollback had
-                    // reached the branch's node).
+                    // reached the branch's node). So is one this node
+                    // answered an inquiry about "unknown" (`bound.rs`): that
+                    // inquiry may roll it back.
                     ctx.log(format!(
-                        "router {} hands {tid} over committed, but it was rolled back here: refused",
-                        ctx.topo.name(from)
+                        "router {} hands {tid} over committed, but it was {} here: refused",
+                        ctx.topo.name(from),
+                        if rolled_back { "rolled back" } else { "answered \"unknown\" to an inquiry" }
                     ));
                     ctx.to_router(from, ToRouter::DrivenElsewhere { tid, part, drive });
                     return;
@@ -479,7 +487,7 @@ impl Backend {
             ToBackend::VoteRequest { tid, part, durable, drive } => {
                 self.vote_request(ctx, from, tid, part, durable, drive)
             }
-            ToBackend::Inquire { tid, facility, drive } => self.inquire(ctx, from, tid, facility, drive),
+            ToBackend::Inquire { tid, facility, drive, binds } => self.inquire(ctx, from, tid, facility, drive, binds),
             ToBackend::Outcome { tid, parts, accepted, status, reason, drive } => {
                 // An outcome naming branches of this node is theirs; one
                 // naming none (an answer to a question about `tid`) is for
@@ -673,7 +681,8 @@ impl Backend {
         }
         for (tid, facility) in ask {
             if let Some(r) = self.inquiry_router(ctx, tid, &facility) {
-                ctx.to_router(r, ToRouter::Inquire { tid, facility });
+                let drive = self.known_drive(tid);
+                ctx.to_router(r, ToRouter::Inquire { tid, facility, drive });
             }
         }
         let (in_doubt, branches) = (&self.in_doubt, &self.branches);
@@ -749,7 +758,10 @@ impl Backend {
         if result == Err(Status::Jnlfull) {
             self.carry_forward(ctx);
         }
-        if self.adopt_written(ctx, token, result) || self.promise_written(ctx, token, result) {
+        if self.adopt_written(ctx, token, result)
+            || self.promise_written(ctx, token, result)
+            || self.bind_written(ctx, token, result)
+        {
             return;
         }
         if let Some(v) = self.vote_tokens.remove(&token) {

@@ -428,6 +428,11 @@ impl Backend {
         for (tid, drive) in &scan.promises {
             self.promised_before(*tid, *drive, jid);
         }
+        // And the inquiries answered "unknown" (`bound.rs`): a lost node's
+        // too, read here, as this node answers for its journal now.
+        for (tid, drive) in &scan.bounds {
+            self.bound.keep(*tid, *drive);
+        }
     }
 
     /// Keep recovered in-doubt transactions until a router decides them;
@@ -468,7 +473,8 @@ impl Backend {
         for (tid, copies) in &self.in_doubt {
             let Some(d) = copies.first() else { continue };
             if let Some(r) = self.inquiry_router(ctx, *tid, &d.facility) {
-                ctx.to_router(r, ToRouter::Inquire { tid: *tid, facility: d.facility.clone() });
+                let drive = self.known_drive(*tid);
+                ctx.to_router(r, ToRouter::Inquire { tid: *tid, facility: d.facility.clone(), drive });
             }
         }
     }
@@ -540,6 +546,7 @@ impl Backend {
             self.let_go.insert(node, epoch);
         }
         self.promises_lost_with(ctx, jid);
+        self.bindings_lost_with(ctx, jid);
     }
 
     /// Every router of a facility this node serves hears that it let lost

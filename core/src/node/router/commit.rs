@@ -466,7 +466,7 @@ impl Router {
         asks.sort();
         for (r, tid, facility) in asks {
             let drive = self.probe_drive(tid);
-            ctx.to_backend(r, ToBackend::Inquire { tid, facility, drive });
+            ctx.to_backend(r, ToBackend::Inquire { tid, facility, drive, binds: 0 });
         }
     }
 
@@ -608,7 +608,7 @@ impl Router {
             asks.sort();
             for (tid, facility) in asks {
                 let drive = self.probe_drive(tid);
-                ctx.to_backend(took, ToBackend::Inquire { tid, facility, drive });
+                ctx.to_backend(took, ToBackend::Inquire { tid, facility, drive, binds: 0 });
             }
             self.stand_ins_moved(ctx, took, node, committed);
             if ctx.topo.name(took) == node {

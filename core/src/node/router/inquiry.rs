@@ -29,6 +29,10 @@ pub(super) struct Inquiry {
     /// it in the first, unless a drive took it back since, whose outcome
     /// then comes first), so no answer waits on another router's branch.
     pub(super) confirming: bool,
+    /// The latest drive of the transaction its askers know: a node that
+    /// answers "unknown" starts no branch of it, or of an earlier drive,
+    /// from then on (`ToBackend::Inquire::binds`, docs/inquiry-binding.md).
+    pub(super) drive: u32,
 }
 
 impl Inquiry {
@@ -53,7 +57,7 @@ pub(super) struct Answer {
 
 impl Router {
     /// A backend asks (in doubt) what became of `tid`.
-    pub(super) fn inquire(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, facility: String) {
+    pub(super) fn inquire(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, facility: String, drive: u32) {
         if self.copy_replaced(ctx, tid, from) {
             // Its own work of the transaction from before this router lost
             // it was placed again: that is given back first (closed,
@@ -138,8 +142,10 @@ impl Router {
             }
             return;
         }
-        // Being resolved already: it ends on its own.
-        if self.inquiries.contains_key(&tid) {
+        // Being resolved already: it ends on its own (the next round, or a
+        // late node, binds up to the latest drive an asker knows).
+        if let Some(q) = self.inquiries.get_mut(&tid) {
+            q.drive = q.drive.max(drive);
             return;
         }
         // Committed here: the asker hears so (a rejection is asked about:
@@ -179,10 +185,10 @@ impl Router {
         // may be concluded only when each has answered.
         let (nodes, missing) = self.backends_to_ask(ctx, &facility, Some(from));
         for n in &nodes {
-            ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone(), drive: 0 });
+            ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone(), drive: 0, binds: drive });
         }
         self.inquiries
-            .insert(tid, Inquiry { facility, waiting: nodes, missing, answers: Vec::new(), confirming: false });
+            .insert(tid, Inquiry { facility, waiting: nodes, missing, answers: Vec::new(), confirming: false, drive });
     }
 
     /// Backend node `from` says what it knows of `tid`: an answer to a
@@ -213,7 +219,7 @@ impl Router {
             // rests on answers given after any commit the transaction's
             // router may have made meanwhile (see `Inquiry::confirming`).
             let answered: Vec<NodeRef> = q.answers.iter().map(|a| a.node).filter(|n| ctx.topo.is_up(*n)).collect();
-            let facility = q.facility.clone();
+            let (facility, drive) = (q.facility.clone(), q.drive);
             let (mut nodes, missing) = self.backends_to_ask(ctx, &facility, None);
             for n in answered {
                 if !nodes.contains(&n) {
@@ -221,7 +227,7 @@ impl Router {
                 }
             }
             for n in &nodes {
-                ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone(), drive: 0 });
+                ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone(), drive: 0, binds: drive });
             }
             if let Some(q) = self.inquiries.get_mut(&tid) {
                 q.confirming = true;
@@ -237,17 +243,17 @@ impl Router {
     /// A backend node that inquiries waited for links: it is asked now.
     pub(super) fn inquire_newcomer(&mut self, ctx: &mut Ctx, node: NodeRef) {
         let name = ctx.topo.name(node).to_string();
-        let mut asks: Vec<(Tid, String)> = Vec::new();
+        let mut asks: Vec<(Tid, String, u32)> = Vec::new();
         for (tid, q) in self.inquiries.iter_mut() {
             if q.missing.contains(&name) {
                 q.missing.retain(|n| *n != name);
                 q.ask_late(node);
-                asks.push((*tid, q.facility.clone()));
+                asks.push((*tid, q.facility.clone(), q.drive));
             }
         }
         asks.sort();
-        for (tid, facility) in asks {
-            ctx.to_backend(node, ToBackend::Inquire { tid, facility, drive: 0 });
+        for (tid, facility, binds) in asks {
+            ctx.to_backend(node, ToBackend::Inquire { tid, facility, drive: 0, binds });
         }
     }
 

@@ -302,7 +302,7 @@ impl Router {
                 self.took_over(ctx, from, &node, &committed, &aborted, read, epoch)
             }
             ToRouter::JournalLetGo { node, epoch } => self.journal_let_go(ctx, from, &node, epoch),
-            ToRouter::Inquire { tid, facility } => self.inquire(ctx, from, tid, facility),
+            ToRouter::Inquire { tid, facility, drive } => self.inquire(ctx, from, tid, facility, drive),
             ToRouter::Inquired { tid, parts, state, applied, held } => {
                 let mut work = Work { applied, held };
                 work.applied.sort_unstable();
@@ -863,7 +863,7 @@ impl Router {
             asks.dedup();
             for (tid, facility) in asks {
                 let drive = self.probe_drive(tid);
-                ctx.to_backend(r, ToBackend::Inquire { tid, facility, drive });
+                ctx.to_backend(r, ToBackend::Inquire { tid, facility, drive, binds: 0 });
             }
         }
         // A commit waiting for the lost backend stays pending: that backend

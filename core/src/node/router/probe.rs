@@ -76,7 +76,7 @@ impl Router {
     ) {
         let (nodes, missing) = self.backends_to_ask(ctx, &facility, None);
         for n in &nodes {
-            ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone(), drive });
+            ctx.to_backend(*n, ToBackend::Inquire { tid, facility: facility.clone(), drive, binds: 0 });
         }
         let tx = self.begin(ctx.now, tid, facility, client, fe);
         tx.held = Some(Vec::new());
@@ -158,7 +158,7 @@ impl Router {
         tids.sort();
         for tid in tids {
             let drive = self.probe_drive(tid);
-            ctx.to_backend(node, ToBackend::Inquire { tid, facility: facility.to_string(), drive });
+            ctx.to_backend(node, ToBackend::Inquire { tid, facility: facility.to_string(), drive, binds: 0 });
         }
     }
 

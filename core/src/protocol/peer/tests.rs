@@ -174,7 +174,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
             "be-broadcast",
             be(ToBackend::Broadcast { facility: "BANK".into(), evtnum: 250, rcpspc: "*".into(), data: b(b"x") }),
         ),
-        ("tr-inquire", tr(ToRouter::Inquire { tid: t(1), facility: "BANK".into() })),
+        ("tr-inquire", tr(ToRouter::Inquire { tid: t(1), facility: "BANK".into(), drive: 2 })),
         (
             "tr-inquired",
             tr(ToRouter::Inquired {
@@ -227,8 +227,8 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
             be(ToBackend::Msg { tid: t(1), part: 3, index: 7, data: b(b""), first: false, flags: 0, drive: 3 }),
         ),
         ("be-vote-request", be(ToBackend::VoteRequest { tid: t(1), part: 3, durable: true, drive: 1 })),
-        ("be-inquire", be(ToBackend::Inquire { tid: t(1), facility: "BANK".into(), drive: 0 })),
-        ("be-inquire-probe", be(ToBackend::Inquire { tid: t(1), facility: "BANK".into(), drive: 1 })),
+        ("be-inquire", be(ToBackend::Inquire { tid: t(1), facility: "BANK".into(), drive: 0, binds: 3 })),
+        ("be-inquire-probe", be(ToBackend::Inquire { tid: t(1), facility: "BANK".into(), drive: 1, binds: 0 })),
         ("be-holder-lost", be(ToBackend::Holder { part: 3, epoch: u64::MAX, linked: false })),
         ("be-holder-linked", be(ToBackend::Holder { part: 3, epoch: 1, linked: true })),
         ("be-superseded", be(ToBackend::Superseded { part: 3, epoch: 9 })),
