@@ -52,6 +52,9 @@ pub const KEYRANGEGAIN: i32 = RTRBASE + 10;
 pub const KEYRANGELOSS: i32 = RTRBASE + 11;
 pub const SRPRIMARY: i32 = RTRBASE + 12;
 pub const SRSTANDBY: i32 = RTRBASE + 13;
+pub const SRSECONDARY: i32 = RTRBASE + 14;
+pub const SRSHADOWLOST: i32 = RTRBASE + 15;
+pub const SRSHADOWGAIN: i32 = RTRBASE + 16;
 pub const SRRECOVERCMPL: i32 = RTRBASE + 17;
 
 /// Longest subscription list accepted (guards against a list without `RTR_EVTNUM_ENDLIST`).

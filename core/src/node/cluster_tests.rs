@@ -2996,6 +2996,7 @@ fn a_partition_announced_by_a_frontend_is_ignored() {
             priority: Vec::new(),
             nostandby: false,
             callout: Callout::No,
+            shadow: None,
         })
     };
     let logs = c.inject(FE, TR1, up(7));
@@ -6612,4 +6613,113 @@ fn a_node_that_answered_an_inquiry_unknown_starts_no_branch_of_that_drive_after_
     assert!(!refused(&mut c));
     let s = c.take(BE, SERVER);
     assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1], "{s:?}");
+}
+
+impl Cluster {
+    /// A shadow server (channel 1, keys 0 to 1000, subscribed to RTR
+    /// events) on node `k`, at site `site` (`None`: the node's own name).
+    fn open_shadow(&mut self, k: usize, site: Option<&str>) {
+        self.node(k).set_site(site).expect("a valid site");
+        let sub = Request::Subscribe {
+            chan: 1,
+            recipient: String::new(),
+            events: vec![(crate::events::RTRBASE, crate::events::RTRBASE + 100)],
+        };
+        let now = self.now;
+        self.node(k).handle_request(now, SERVER, sub);
+        let open = Request::Open {
+            chan: 1,
+            role: Role::Server,
+            facility: "F".into(),
+            flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT | flags::ope::SHADOW,
+            range: range(0, 1000),
+        };
+        self.req(k, SERVER, open);
+        // Nodes after the first in the facility's order defer their first
+        // claim (`START_DEFER`).
+        self.advance(k, backend::roles::START_DEFER * 3);
+    }
+
+    /// The RTR events node `k`'s server channels got since the last look.
+    fn events_at(&mut self, k: usize) -> Vec<i32> {
+        let mut evs = Vec::new();
+        let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.delivered).into_iter().partition(|d| d.0 == k);
+        self.delivered = rest;
+        for (_, _, d) in mine {
+            if d.msgtype == MsgType::RtrEvent {
+                evs.push(d.evtnum);
+            }
+        }
+        evs
+    }
+}
+
+/// Shadow servers of one key range on two sites (docs/shadow.md, stage 1):
+/// the first site active for the range is its primary, the other its
+/// secondary; each hears its role (SRPRIMARY, SRSECONDARY), the primary
+/// hears when its secondary is up (SRSHADOWGAIN: `pri_act`, else
+/// `remember`), and the routers route the range's transactions to the
+/// primary. When the primary's node is lost, the secondary takes the
+/// primary grant and goes on alone, remembering.
+#[test]
+fn shadow_servers_on_two_sites_are_a_primary_and_a_secondary() {
+    use crate::protocol::admin::PartitionState as P;
+    let mut c = Cluster::new();
+    c.open_client(1);
+    c.take(FE, CLIENT);
+    c.open_shadow(BE, None);
+    assert_eq!(c.partition_states(BE), vec![P::Remember], "primary, alone");
+    assert_eq!(c.events_at(BE), vec![crate::events::SRRECOVERCMPL, crate::events::SRPRIMARY]);
+    c.open_shadow(BE2, None);
+    assert_eq!(c.partition_states(BE2), vec![P::Secondary]);
+    assert_eq!(c.partition_states(BE), vec![P::Primary], "its secondary is up");
+    assert_eq!(c.events_at(BE2), vec![crate::events::SRRECOVERCMPL, crate::events::SRSECONDARY]);
+    assert_eq!(c.events_at(BE), vec![crate::events::SRSHADOWGAIN]);
+    // The range's transactions go to the primary.
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    let s = c.take(BE, SERVER);
+    assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Prepare], "{s:?}");
+    assert!(
+        c.take(BE2, SERVER).iter().all(|x| x.2 != Some(tid)),
+        "the secondary gets nothing before the primary votes"
+    );
+    c.server_accept(1, tid);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
+    // The primary's node is lost: the secondary takes the primary grant.
+    c.kill(BE);
+    c.advance(BE2, backend::roles::CLAIM_RETRY * 2);
+    assert_eq!(c.partition_states(BE2), vec![P::Remember], "primary now, alone");
+    assert_eq!(c.events_at(BE2), vec![crate::events::SRPRIMARY]);
+    let t2 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t2, flags: flags::sen::ACCEPT, data: msg(6, "pay") });
+    let s = c.take(BE2, SERVER);
+    assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Prepare], "{s:?}");
+}
+
+/// Shadow servers of one range on two nodes of one site are an active
+/// partition and its standby, as unshadowed ones are: one slot per site.
+/// And a shadow server and a plain one of one range on one node are
+/// refused as overlapping.
+#[test]
+fn shadow_servers_of_one_site_are_an_active_and_a_standby() {
+    use crate::protocol::admin::PartitionState as P;
+    let mut c = Cluster::new();
+    c.open_shadow(BE, Some("east"));
+    c.open_shadow(BE2, Some("east"));
+    assert_eq!(c.partition_states(BE), vec![P::Remember]);
+    assert_eq!(c.partition_states(BE2), vec![P::Standby]);
+    assert_eq!(c.events_at(BE2), vec![crate::events::SRSTANDBY]);
+    let plain = Request::Open {
+        chan: 2,
+        role: Role::Server,
+        facility: "F".into(),
+        flags: flags::ope::SERVER,
+        range: range(0, 1000),
+    };
+    c.req(BE, SERVER, plain);
+    let d = c.take(BE, SERVER);
+    assert!(d.iter().any(|x| x.0 == 2 && x.1 == MsgType::Closed && x.3 == Some(Status::Keyoverlap)), "{d:?}");
+    assert!(c.node(BE).set_site(Some("no/slash")).is_err(), "a site name becomes part of the authority's keys");
 }

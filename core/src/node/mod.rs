@@ -340,6 +340,10 @@ pub enum ToRouter {
         /// call-out) or coordinated by its node's router (router call-out),
         /// and votes on each.
         callout: Callout,
+        /// A shadow partition (`RTR_F_OPE_SHADOW`, docs/shadow.md): its
+        /// site (its grant `epoch` is its site slot's) and its primary
+        /// grant. `None`: not shadowed.
+        shadow: Option<ShadowUp>,
     },
     /// A user event (`rtr_broadcast_event`) from a channel of node `from`,
     /// for the channels of the other role on the other nodes: the router
@@ -481,6 +485,17 @@ pub enum ToFrontend {
 /// `ToBackend::Adopt::drive` of committed work handed off by a backend.
 pub const NO_DRIVE: u32 = u32::MAX;
 
+/// Where a shadow partition stands, as its routers hear it
+/// (`ToRouter::PartitionUp::shadow`, docs/shadow.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShadowUp {
+    /// Its node's site: the partition's grant is that site's slot of the
+    /// range (`<range id>@<site>`).
+    pub site: String,
+    /// The range's primary grant it holds (0: it is not the primary).
+    pub primary: u64,
+}
+
 /// `ToBackend::GiveBack::part` naming no partition: the in-doubt copies of
 /// the transaction that the node holds from a journal (its own, read at a
 /// restart, or a lost node's it took over), not a branch. Partition ids
@@ -583,6 +598,9 @@ pub enum ToBackend {
     /// active partition forbids a standby: this partition's servers are
     /// closed (`RTR_STS_NOSTANDBY`).
     Refused { part: PartId },
+    /// A shadow primary hears whether a secondary of its range is linked
+    /// to this router (docs/shadow.md): alone, it remembers for it.
+    ShadowPartner { part: PartId, linked: bool },
     /// The decision for every branch of `tid` on this backend. `drive`:
     /// the deciding router's drive of it, or `NO_DRIVE` for an answer to a
     /// node's own question (from the router's memory of the decision).

@@ -158,7 +158,8 @@ pub(super) fn allowed(topo: &Topology, from: NodeRef, msg: &Internal, held: &imp
             | ToBackend::GiveBack { part, .. }
             | ToBackend::Holder { part, .. }
             | ToBackend::Superseded { part, .. }
-            | ToBackend::Refused { part } => check.plays(RoleList::Router, held.part_facility(*part)),
+            | ToBackend::Refused { part }
+            | ToBackend::ShadowPartner { part, .. } => check.plays(RoleList::Router, held.part_facility(*part)),
             ToBackend::Outcome { parts, .. } => {
                 check.plays(RoleList::Router, None)?;
                 parts.iter().try_for_each(|p| match held.part_facility(*p) {
@@ -267,6 +268,7 @@ pub(super) fn kind(msg: &Internal) -> &'static str {
             ToBackend::Holder { .. } => "ToBackend::Holder",
             ToBackend::Superseded { .. } => "ToBackend::Superseded",
             ToBackend::Refused { .. } => "ToBackend::Refused",
+            ToBackend::ShadowPartner { .. } => "ToBackend::ShadowPartner",
             ToBackend::Outcome { .. } => "ToBackend::Outcome",
         },
     }

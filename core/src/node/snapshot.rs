@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{Map, Set};
 use std::time::Instant;
 
-use super::backend::PartRole;
+use super::backend::{PartRole, Side};
 use super::router::VoteState;
 use super::{ChanRef, Node, PartId};
 use crate::facility::{FacilityTable, Roles};
@@ -31,6 +31,20 @@ fn cap<T>(mut rows: Vec<T>) -> (Vec<T>, u64) {
 impl Node {
     /// Replace the facility definitions. Channels already open stay open;
     /// the definitions apply to channels opened from now on.
+    /// This node's site (docs/shadow.md): shadow partitions of one range
+    /// on nodes of one site are an active partition and its standbys, on
+    /// two sites a primary and a secondary. `None`: the node's own name.
+    /// Set before any server opens. A name that is not a valid node name
+    /// (it becomes part of the role authority's keys) is refused.
+    pub fn set_site(&mut self, site: Option<&str>) -> Result<(), String> {
+        let site = match site {
+            Some(s) => Some(crate::facility::node_name(s).map_err(|why| format!("site {s:?}: {why}"))?),
+            None => None,
+        };
+        self.be.set_site(site);
+        Ok(())
+    }
+
     pub fn set_facilities(&mut self, table: FacilityTable) {
         // A node whose facilities name other nodes keeps its outcomes
         // answerable (`Applied`, kept rejections) from the start, as it
@@ -131,7 +145,16 @@ impl Node {
                     PartRole::Recovering(_) | PartRole::Unfenced { .. } => PartitionState::Recovering,
                     PartRole::NoJournal(..) => PartitionState::NoJournal,
                     PartRole::Active if p.servers.is_empty() => PartitionState::NoServers,
-                    PartRole::Active => PartitionState::Active,
+                    PartRole::Active => match p.shadow.as_ref() {
+                        None => PartitionState::Active,
+                        Some(s) => match s.side {
+                            Side::Primary if s.partner_by.is_empty() => PartitionState::Remember,
+                            Side::Primary => PartitionState::Primary,
+                            Side::Secondary => PartitionState::Secondary,
+                            // Its primary claim is out.
+                            Side::Unknown => PartitionState::Waiting,
+                        },
+                    },
                 },
                 servers: p.servers.len() as u32,
                 free_servers: p.free.len() as u32,

@@ -160,6 +160,14 @@ pub enum PartitionState {
     /// for an operator (`lcl_rec_fail`; `rtr set partition
     /// --ignore-recovery|--restart-recovery`).
     NoJournal,
+    /// A shadow partition, its range's primary, with its secondary up
+    /// (`pri_act`, docs/shadow.md).
+    Primary,
+    /// A shadow primary whose secondary is not up: it remembers for it
+    /// (`remember`).
+    Remember,
+    /// A shadow partition, its range's secondary (`sec_act`).
+    Secondary,
 }
 
 impl PartitionState {
@@ -172,6 +180,9 @@ impl PartitionState {
             PartitionState::Waiting => "wt_tr_ok",
             PartitionState::Recovering => "lcl_rec",
             PartitionState::NoJournal => "lcl_rec_fail",
+            PartitionState::Primary => "pri_act",
+            PartitionState::Remember => "remember",
+            PartitionState::Secondary => "sec_act",
         }
     }
 }
@@ -413,7 +424,7 @@ fn read_tag<T: Copy>(r: &mut Reader, all: &[T], what: &'static str) -> Result<T,
     all.get(usize::from(t)).copied().ok_or(DecodeError::UnknownTag { what, tag: t })
 }
 
-const PART_STATES: [PartitionState; 7] = [
+const PART_STATES: [PartitionState; 10] = [
     PartitionState::Active,
     PartitionState::NoServers,
     PartitionState::Suspended,
@@ -421,6 +432,9 @@ const PART_STATES: [PartitionState; 7] = [
     PartitionState::Waiting,
     PartitionState::Recovering,
     PartitionState::NoJournal,
+    PartitionState::Primary,
+    PartitionState::Remember,
+    PartitionState::Secondary,
 ];
 const SERVER_STATES: [ServerState; 3] = [ServerState::Free, ServerState::Busy, ServerState::Voted];
 const FE_STATES: [FeState; 2] = [FeState::Sending, FeState::Voting];

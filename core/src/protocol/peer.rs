@@ -16,7 +16,7 @@ use super::codec::{range, read_range, read_tid, write_tid, DecodeError};
 use super::wire::Reader;
 pub use super::wire::Writer;
 use super::Bytes;
-use crate::node::{Callout, Internal, ToBackend, ToFrontend, ToRouter, TxState};
+use crate::node::{Callout, Internal, ShadowUp, ToBackend, ToFrontend, ToRouter, TxState};
 use crate::status::Status;
 use crate::tid::Tid;
 use crate::MAX_MSGLEN;
@@ -38,7 +38,9 @@ use crate::MAX_MSGLEN;
 /// holds undecided, by message prints (`docs/replaced-work.md`).
 /// 13: an inquiry binds the nodes that answer "unknown": `Inquire` (to a
 /// router) names the asker's latest drive, and (to a backend) the drive it
-/// binds (`docs/inquiry-binding.md`).
+/// binds (`docs/inquiry-binding.md`); `PartitionUp` names a shadow
+/// partition's site and primary grant, and `ShadowPartner` tells a primary
+/// whether its secondary is linked (`docs/shadow.md`).
 pub const PEER_VERSION: u8 = 13;
 /// Largest frame between nodes: a message of `RTR_MAX_MSGLEN` plus headers,
 /// or a handshake with many facility definitions.
@@ -123,6 +125,7 @@ const BE_INQUIRE: u8 = 53;
 const BE_HOLDER: u8 = 56;
 const BE_SUPERSEDED: u8 = 57;
 const BE_REFUSED: u8 = 58;
+const BE_SHADOWPARTNER: u8 = 66;
 const BE_ADOPT: u8 = 59;
 const BE_HANDEDOFF: u8 = 60;
 const TR_HANDOFF: u8 = 19;
@@ -460,7 +463,7 @@ fn internal(w: &mut Writer, m: &Internal) {
                 write_tid(w, tid);
                 status(w, *s);
             }
-            ToRouter::PartitionUp { facility, part, range: k, active, epoch, priority, nostandby, callout } => {
+            ToRouter::PartitionUp { facility, part, range: k, active, epoch, priority, nostandby, callout, shadow } => {
                 w.u8(TR_UP);
                 w.str(facility);
                 w.u64(*part);
@@ -474,6 +477,14 @@ fn internal(w: &mut Writer, m: &Internal) {
                     Callout::Backend => 1,
                     Callout::Router => 2,
                 });
+                match shadow {
+                    None => w.u8(0),
+                    Some(ShadowUp { site, primary }) => {
+                        w.u8(1);
+                        w.str(site);
+                        w.u64(*primary);
+                    }
+                }
             }
             ToRouter::Broadcast { facility, evtnum, rcpspc, data, to_servers } => {
                 w.u8(TR_BROADCAST);
@@ -626,6 +637,11 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.u8(BE_REFUSED);
                 w.u64(*part);
             }
+            ToBackend::ShadowPartner { part, linked } => {
+                w.u8(BE_SHADOWPARTNER);
+                w.u64(*part);
+                w.u8(u8::from(*linked));
+            }
             ToBackend::Adopt { part, tid, msgs, reason, drive } => {
                 w.u8(BE_ADOPT);
                 w.u64(*part);
@@ -724,6 +740,7 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
                 2 => Callout::Router,
                 tag => return Err(DecodeError::UnknownTag { what: "call-out kind", tag }),
             },
+            shadow: if r.bool()? { Some(ShadowUp { site: r.str(MAX_NAME)?, primary: r.u64()? }) } else { None },
         }),
         TR_TOOKOVER => {
             let node = r.str(MAX_NAME)?;
@@ -795,6 +812,7 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
         BE_HOLDER => Internal::Be(ToBackend::Holder { part: r.u64()?, epoch: r.u64()?, linked: r.bool()? }),
         BE_SUPERSEDED => Internal::Be(ToBackend::Superseded { part: r.u64()?, epoch: r.u64()? }),
         BE_REFUSED => Internal::Be(ToBackend::Refused { part: r.u64()? }),
+        BE_SHADOWPARTNER => Internal::Be(ToBackend::ShadowPartner { part: r.u64()?, linked: r.bool()? }),
         FE_RETURNED => Internal::Fe(ToFrontend::Returned { tid: read_tid(r)?, client: read_chan(r)?, data: data(r)? }),
         FE_PREPARED => {
             Internal::Fe(ToFrontend::Prepared { tid: read_tid(r)?, client: read_chan(r)?, reason: r.u32()? })

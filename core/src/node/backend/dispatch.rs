@@ -29,6 +29,7 @@ impl Backend {
             return self.open_callout(ctx, chan, facility, callout);
         }
         let noconcurrent = fl & flags::ope::NOCONCURRENT != 0;
+        let shadow = fl & flags::ope::SHADOW != 0;
         let fac = self.facilities.entry(facility.clone()).or_default();
         let layout = range.layout();
         if fac.parts.is_empty() {
@@ -64,6 +65,11 @@ impl Backend {
                 let Some(p) = self.parts.get_mut(&id) else {
                     return refuse(ctx, Status::Internal);
                 };
+                if p.shadow.is_some() != shadow {
+                    // One range, shadowed and not, on one node: refused as
+                    // an overlap (a partition is one or the other).
+                    return refuse(ctx, Status::Keyoverlap);
+                }
                 if !p.servers.is_empty() && (noconcurrent || p.noconcurrent) {
                     return refuse(ctx, Status::Noconcurrent);
                 }
@@ -80,8 +86,17 @@ impl Backend {
                 let id = self.next_part;
                 fac.parts.push(id);
                 let nostandby = fl & flags::ope::NOSTANDBY != 0;
-                self.parts
-                    .insert(id, Partition::new(facility.clone(), range.clone(), noconcurrent, nostandby, Callout::No));
+                let site =
+                    shadow.then(|| self.site.clone().unwrap_or_else(|| ctx.topo.name(crate::node::LOCAL).to_string()));
+                let p = Partition::new(
+                    facility.clone(),
+                    range.clone(),
+                    noconcurrent,
+                    nostandby,
+                    Callout::No,
+                    site.as_deref(),
+                );
+                self.parts.insert(id, p);
                 (id, true)
             }
         };
@@ -116,7 +131,17 @@ impl Backend {
                 }
             }
             let Some(p) = self.parts.get(&part_id) else { return };
+            let side = p.shadow.as_ref().map(|s| s.side);
             let events: &[i32] = match p.role {
+                // A shadow partition's pair role comes with its primary
+                // claim's answer (`shadow.rs`).
+                PartRole::Active if side == Some(super::shadow::Side::Primary) => {
+                    &[crate::events::SRPRIMARY, crate::events::SRRECOVERCMPL]
+                }
+                PartRole::Active if side == Some(super::shadow::Side::Secondary) => {
+                    &[crate::events::SRSECONDARY, crate::events::SRRECOVERCMPL]
+                }
+                PartRole::Active if side.is_some() => &[crate::events::SRRECOVERCMPL],
                 PartRole::Active => &[crate::events::SRPRIMARY, crate::events::SRRECOVERCMPL],
                 PartRole::Standby => &[crate::events::SRSTANDBY],
                 _ => &[],
@@ -140,7 +165,7 @@ impl Backend {
                 self.next_part += 1;
                 let id = self.next_part;
                 // A call-out has no key range to share: always active.
-                let mut p = Partition::new(facility, KeyRange::default(), false, false, callout);
+                let mut p = Partition::new(facility, KeyRange::default(), false, false, callout, None);
                 p.role = PartRole::Active;
                 self.parts.insert(id, p);
                 id
@@ -164,6 +189,8 @@ impl Backend {
 
     /// Tell every linked router of the partition's facility where it stands.
     pub(super) fn announce(&mut self, ctx: &mut Ctx, part: PartId) {
+        // A shadow partition's primary record follows its place first.
+        self.shadow_sync(ctx, part);
         let Some(p) = self.parts.get(&part) else { return };
         let Some(up) = self.up_message(part) else { return };
         for r in ctx.topo.routers(&p.facility) {
@@ -178,8 +205,15 @@ impl Backend {
             ctx.output(crate::node::Output::ActivateRole { range: p.grant.rid.clone(), epoch: p.grant.epoch });
         }
         p.role = PartRole::Active;
+        // A shadow partition hears it is primary (or secondary) when its
+        // primary claim is answered (`shadow.rs`).
+        let events: &[i32] = if p.shadow.is_some() {
+            &[crate::events::SRRECOVERCMPL]
+        } else {
+            &[crate::events::SRPRIMARY, crate::events::SRRECOVERCMPL]
+        };
         for s in p.servers.iter().filter(|_| p.callout == Callout::No) {
-            for e in [crate::events::SRPRIMARY, crate::events::SRRECOVERCMPL] {
+            for &e in events {
                 self.role_events.push(RoleEvent { facility: p.facility.clone(), evtnum: e, chan: *s });
             }
         }

@@ -46,6 +46,8 @@ mod decided;
 mod dispatch;
 mod promise;
 mod recovery;
+mod shadow;
+pub(crate) use shadow::Side;
 pub(super) mod roles;
 
 use branches::{Branch, Claim, VoteSync};
@@ -96,8 +98,11 @@ pub(super) struct Partition {
     /// A call-out partition: sees every message of the transactions of its
     /// node (or of its node's router), votes, and writes nothing.
     pub(super) callout: Callout,
-    /// The range's grant as this partition knows it (`roles.rs`).
+    /// The range's grant as this partition knows it (`roles.rs`): for a
+    /// shadow partition, its site slot's.
     pub(super) grant: roles::RoleState,
+    /// Opened with `RTR_F_OPE_SHADOW`: its pair role (`shadow.rs`).
+    pub(super) shadow: Option<shadow::ShadowRole>,
 }
 
 impl Partition {
@@ -117,8 +122,21 @@ impl Partition {
         )
     }
 
-    fn new(facility: String, range: KeyRange, noconcurrent: bool, nostandby: bool, callout: Callout) -> Partition {
-        let rid = crate::authority::range_id(&facility, &range);
+    /// `site`: a shadow partition's site (`shadow.rs`).
+    fn new(
+        facility: String,
+        range: KeyRange,
+        noconcurrent: bool,
+        nostandby: bool,
+        callout: Callout,
+        site: Option<&str>,
+    ) -> Partition {
+        let range_id = crate::authority::range_id(&facility, &range);
+        let shadow = site.map(|site| shadow::ShadowRole::new(&range_id, site));
+        let rid = match site {
+            Some(site) => shadow::ShadowRole::slot_rid(&range_id, site),
+            None => range_id,
+        };
         Partition {
             facility,
             range,
@@ -133,6 +151,7 @@ impl Partition {
             nostandby,
             callout,
             grant: roles::RoleState { rid, ..Default::default() },
+            shadow,
         }
     }
 }
@@ -278,6 +297,8 @@ pub struct Backend {
     /// Transactions this node answered an inquiry about "unknown", and the
     /// drive up to which it starts no branch of them (`bound.rs`).
     bound: bound::Bindings,
+    /// This node's site (`set_site`; `None`: its own name).
+    site: Option<String>,
     /// Promises carried into a journal just taken over (`carry_promises`),
     /// by token.
     carried: Map<u64, promise::CarriedPromises>,
@@ -401,6 +422,14 @@ impl Backend {
         Backend { journal, ..Backend::default() }
     }
 
+    /// This node's site (`rtr start --site`, docs/shadow.md): shadow
+    /// partitions of one range on nodes of one site are an active partition
+    /// and its standbys; on two sites, a primary and a secondary. Unset:
+    /// the node's own name.
+    pub fn set_site(&mut self, site: Option<String>) {
+        self.site = site;
+    }
+
     /// Is this channel an open server channel (its open was accepted)?
     pub fn serves(&self, chan: ChanRef) -> bool {
         self.servers.contains_key(&chan)
@@ -423,6 +452,7 @@ impl Backend {
             ToBackend::Holder { part, epoch, linked } => self.holder_notice(ctx, from, part, epoch, linked),
             ToBackend::Superseded { part, epoch } => self.superseded(ctx, part, epoch),
             ToBackend::Refused { part } => self.refused(ctx, part),
+            ToBackend::ShadowPartner { part, linked } => self.shadow_partner(ctx, from, part, linked),
             ToBackend::Adopt { part, tid, msgs, reason, drive } => {
                 if self.driven_later(ctx, from, tid, drive) {
                     // A router's own commit, durable nowhere yet, of a

@@ -122,6 +122,9 @@ impl Backend {
 
     /// The authority's answer to this node's claim of range `rid`.
     pub fn claimed(&mut self, ctx: &mut Ctx, rid: &str, result: Result<Claim, String>) {
+        if let Some(part) = self.part_of_primary(rid) {
+            return self.shadow_claimed(ctx, part, result);
+        }
         let Some(part) = self.part_of(rid) else {
             // The partition went while the claim was out (it is kept
             // meanwhile, so this is a stale answer): a grant won for
@@ -425,6 +428,9 @@ impl Backend {
 
     /// The authority says this node lost grant `epoch` of range `rid`.
     pub fn role_lost(&mut self, ctx: &mut Ctx, rid: &str, epoch: u64) {
+        if let Some(part) = self.part_of_primary(rid) {
+            return self.shadow_role_lost(ctx, part, epoch);
+        }
         let Some(part) = self.part_of(rid) else { return };
         self.demote(ctx, part, epoch, "the role authority has a newer grant");
     }
@@ -541,6 +547,7 @@ impl Backend {
         let now = ctx.now;
         let due: Vec<PartId> =
             self.parts.iter().filter(|(_, p)| p.grant.retry_at.is_some_and(|t| t <= now)).map(|(id, _)| *id).collect();
+        self.retry_shadow_claims(ctx);
         for part in due {
             if matches!(self.parts.get(&part).map(|p| &p.role), Some(PartRole::Unfenced { .. })) {
                 self.check_holder(ctx, part);
@@ -565,7 +572,8 @@ impl Backend {
 
     /// The earliest claim or recovery retry.
     pub(super) fn next_claim(&self) -> Option<Instant> {
-        self.parts.values().flat_map(|p| [p.grant.retry_at, p.grant.recovery_retry_at]).flatten().min()
+        let grants = self.parts.values().flat_map(|p| [p.grant.retry_at, p.grant.recovery_retry_at]).flatten().min();
+        [grants, self.next_shadow_claim()].into_iter().flatten().min()
     }
 
     /// The partition of range `rid` on this node (ranges do not overlap
@@ -693,6 +701,7 @@ impl Backend {
             priority: p.priority.clone(),
             nostandby: p.nostandby,
             callout: p.callout,
+            shadow: p.shadow.as_ref().map(|s| s.up()),
         })
     }
 }

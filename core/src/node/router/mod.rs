@@ -124,6 +124,9 @@ pub struct Router {
     /// its epoch, and its active partition while linked. An active
     /// partition under an older grant is refused (`ToBackend::Superseded`).
     grants: Map<String, RangeGrant>,
+    /// What each shadow primary was last told of its secondary, by
+    /// facility (`shadow_partners`).
+    partners_told: Map<String, Map<PartKey, bool>>,
     /// Committed work handed off by partitions whose last server left, on
     /// its way to its range's active partition (held while there is none).
     handoffs: Vec<HandOffEntry>,
@@ -284,10 +287,10 @@ impl Router {
             ToRouter::Durable { tid } => self.durable(ctx, from, tid),
             ToRouter::CopyGivenUp { tid, node } => self.copy_given_up(from, tid, &node),
             ToRouter::CommitFailed { tid, status } => self.commit_failed(ctx, from, tid, status),
-            ToRouter::PartitionUp { facility, part, range, active, epoch, priority, nostandby, callout } => {
+            ToRouter::PartitionUp { facility, part, range, active, epoch, priority, nostandby, callout, shadow } => {
                 // The priority list orders standbys' claims on their nodes.
                 let _ = priority;
-                self.partition_up(ctx, facility, (from, part), range, active, epoch, nostandby, callout);
+                self.partition_up(ctx, facility, (from, part), range, active, epoch, nostandby, callout, shadow);
             }
             ToRouter::PartitionDown { facility, part } => self.partition_down(ctx, &facility, (from, part)),
             ToRouter::Broadcast { facility, evtnum, rcpspc, data, to_servers } => {
@@ -1227,8 +1230,17 @@ fn spans_nodes(tx: &Tx) -> bool {
 
 /// Does a partition that is not active (a standby, or one being promoted)
 /// serve the message's key?
+///
+/// A shadowed range whose active partitions have no primary yet (their
+/// primary claims are out) counts too: its transactions wait for it.
 fn standby_covers(parts: Option<&Vec<RPart>>, data: &[u8]) -> bool {
-    parts.is_some_and(|v| v.iter().any(|p| !p.active && p.callout == Callout::No && p.range.contains(data) == Ok(true)))
+    parts.is_some_and(|v| {
+        v.iter().any(|p| {
+            (!p.active || (p.shadow.is_some() && p.primary() == 0))
+                && p.callout == Callout::No
+                && p.range.contains(data) == Ok(true)
+        })
+    })
 }
 
 /// The partition whose key range holds the message's key.
@@ -1236,13 +1248,21 @@ fn route(parts: Option<&Vec<RPart>>, data: &[u8]) -> Result<PartKey, Status> {
     let Some(parts) = parts else {
         return Err(Status::Nodstfnd);
     };
+    // A shadowed range's transactions go to its primary: the active
+    // partition with the newest primary grant (docs/shadow.md).
+    let mut primary: Option<&RPart> = None;
     for p in parts.iter().filter(|p| p.active && p.callout == Callout::No) {
         match p.range.contains(data) {
-            Ok(true) => return Ok(p.key),
+            Ok(true) if p.shadow.is_none() => return Ok(p.key),
+            Ok(true) => {
+                if p.primary() > primary.map_or(0, RPart::primary) {
+                    primary = Some(p);
+                }
+            }
             Ok(false) => {}
             Err(KeyError::MessageTooShort { .. }) => return Err(Status::Keymsgshort),
             Err(_) => return Err(Status::Internal),
         }
     }
-    Err(Status::Nodstfnd)
+    primary.map(|p| p.key).ok_or(Status::Nodstfnd)
 }

@@ -5,7 +5,7 @@
 
 use super::{route, standby_covers, Router, VoteState};
 use crate::keyseg::KeyRange;
-use crate::node::{Callout, Ctx, PartKey, ToBackend};
+use crate::node::{Callout, Ctx, PartKey, ShadowUp, ToBackend};
 use crate::status::Status;
 use crate::tid::Tid;
 
@@ -21,6 +21,35 @@ pub(super) struct RPart {
     pub(super) nostandby: bool,
     /// A call-out partition: never routed to by key.
     pub(super) callout: Callout,
+    /// A shadow partition's site and primary grant (docs/shadow.md): its
+    /// grant (`epoch`) is its site's slot of the range; transactions of the
+    /// range go to the active one holding the newest primary grant.
+    pub(super) shadow: Option<ShadowUp>,
+}
+
+impl RPart {
+    /// Of the same grant: the same key range and, shadowed, the same site
+    /// (each site of a shadowed range has its own active partition and
+    /// standbys).
+    pub(super) fn same_slot(&self, range: &KeyRange, shadow: Option<&ShadowUp>) -> bool {
+        self.range.same_range(range) && self.shadow.as_ref().map(|s| &s.site) == shadow.map(|s| &s.site)
+    }
+
+    /// A shadow partition that is active for its site and holds the
+    /// range's primary grant: the one transactions go to.
+    pub(super) fn primary(&self) -> u64 {
+        self.shadow.as_ref().map_or(0, |s| s.primary)
+    }
+}
+
+/// The role authority's name of the grant partitions of `range` (shadowed:
+/// at `shadow`'s site) hold.
+fn slot_rid(facility: &str, range: &KeyRange, shadow: Option<&ShadowUp>) -> String {
+    let rid = crate::authority::range_id(facility, range);
+    match shadow {
+        Some(s) => format!("{rid}@{}", s.site),
+        None => rid,
+    }
 }
 
 /// The newest grant of a key range this router has seen.
@@ -37,6 +66,7 @@ impl Router {
         if let Some(gone) = self.remove_partition(facility, key) {
             self.holder_lost(ctx, facility, &gone);
         }
+        self.shadow_partners(ctx, facility);
         self.release_held(ctx, facility);
     }
 
@@ -58,6 +88,7 @@ impl Router {
         epoch: u64,
         nostandby: bool,
         callout: Callout,
+        shadow: Option<ShadowUp>,
     ) {
         self.probe_newcomer(ctx, key.0, &facility);
         self.inquire_newcomer(ctx, key.0);
@@ -67,10 +98,10 @@ impl Router {
         v.retain(|p| p.key != key);
         if callout != Callout::No {
             // Call-outs have no key range to share: always active.
-            v.push(RPart { key, range, active, epoch, nostandby, callout });
+            v.push(RPart { key, range, active, epoch, nostandby, callout, shadow: None });
             return;
         }
-        let rid = crate::authority::range_id(&facility, &range);
+        let rid = slot_rid(&facility, &range, shadow.as_ref());
         let mut active = active;
         let mut superseded: Vec<PartKey> = Vec::new();
         if active {
@@ -80,7 +111,7 @@ impl Router {
                 active = false;
             } else {
                 self.grants.insert(rid, RangeGrant { epoch, holder: Some(key) });
-                for q in v.iter_mut().filter(|q| q.range.same_range(&range)) {
+                for q in v.iter_mut().filter(|q| q.same_slot(&range, shadow.as_ref())) {
                     if q.active {
                         // Active under an older grant: no longer routed to.
                         q.active = false;
@@ -97,14 +128,15 @@ impl Router {
             }
             // An active partition of the range is linked here: the newcomer
             // hears so (one deferring its claim claims now, as a standby).
-            if let Some(h) = v.iter().find(|q| q.active && q.range.same_range(&range) && q.key.0 != key.0) {
+            if let Some(h) = v.iter().find(|q| q.active && q.same_slot(&range, shadow.as_ref()) && q.key.0 != key.0) {
                 ctx.to_backend(key.0, ToBackend::Holder { part: key.1, epoch: h.epoch, linked: true });
             }
-            if v.iter().any(|q| q.active && q.nostandby && q.range.same_range(&range) && q.key.0 != key.0) {
+            if v.iter().any(|q| q.active && q.nostandby && q.same_slot(&range, shadow.as_ref()) && q.key.0 != key.0) {
                 ctx.to_backend(key.0, ToBackend::Refused { part: key.1 });
             }
         }
-        v.push(RPart { key, range: range.clone(), active, epoch, nostandby, callout });
+        v.push(RPart { key, range: range.clone(), active, epoch, nostandby, callout, shadow: shadow.clone() });
+        self.shadow_partners(ctx, &facility);
         for old in superseded {
             self.follow_range(ctx, old);
         }
@@ -118,7 +150,7 @@ impl Router {
         } else if !active && was_active {
             self.range_lost(&facility);
             // It gave its grant up (its last server left): its standbys claim.
-            let gone = RPart { key, range: range.clone(), active: true, epoch, nostandby, callout };
+            let gone = RPart { key, range: range.clone(), active: true, epoch, nostandby, callout, shadow };
             self.holder_lost(ctx, &facility, &gone);
         }
     }
@@ -164,15 +196,42 @@ impl Router {
         if !gone.active || gone.callout != Callout::No {
             return;
         }
-        let rid = crate::authority::range_id(facility, &gone.range);
+        let rid = slot_rid(facility, &gone.range, gone.shadow.as_ref());
         if let Some(g) = self.grants.get_mut(&rid).filter(|g| g.holder == Some(gone.key)) {
             g.holder = None;
         }
         for q in self.partitions.get(facility).into_iter().flatten() {
-            if q.range.same_range(&gone.range) && !q.active && q.key.0 != gone.key.0 {
+            if q.same_slot(&gone.range, gone.shadow.as_ref()) && !q.active && q.key.0 != gone.key.0 {
                 ctx.to_backend(q.key.0, ToBackend::Holder { part: q.key.1, epoch: gone.epoch, linked: false });
             }
         }
+    }
+
+    /// Each shadow primary of `facility` hears whether a secondary of its
+    /// range (active for another site) is linked here, when that changes
+    /// (`ToBackend::ShadowPartner`): alone, it remembers for it.
+    pub(super) fn shadow_partners(&mut self, ctx: &mut Ctx, facility: &str) {
+        let Some(v) = self.partitions.get(facility) else { return };
+        let mut now: Vec<(PartKey, bool)> = Vec::new();
+        for p in v.iter().filter(|p| p.active && p.primary() > 0) {
+            let site = p.shadow.as_ref().map(|s| &s.site);
+            let linked = v.iter().any(|q| {
+                q.active
+                    && q.primary() == 0
+                    && q.range.same_range(&p.range)
+                    && q.shadow.as_ref().is_some_and(|s| Some(&s.site) != site)
+            });
+            now.push((p.key, linked));
+        }
+        // Told once per change; a primary no longer primary here is
+        // forgotten, so it hears again when it is one again.
+        let told = self.partners_told.entry(facility.to_string()).or_default();
+        for (key, linked) in &now {
+            if told.get(key) != Some(linked) {
+                ctx.to_backend(key.0, ToBackend::ShadowPartner { part: key.1, linked: *linked });
+            }
+        }
+        *told = now.into_iter().collect();
     }
 
     pub(super) fn range_lost(&mut self, facility: &str) {

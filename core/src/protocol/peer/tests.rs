@@ -115,6 +115,21 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
                 priority: vec!["be2".into(), "be1".into()],
                 nostandby: false,
                 callout: Callout::No,
+                shadow: None,
+            }),
+        ),
+        (
+            "tr-partition-up-shadow",
+            tr(ToRouter::PartitionUp {
+                facility: "BANK".into(),
+                part: 5,
+                range: key_range(),
+                active: true,
+                epoch: 2,
+                priority: vec![],
+                nostandby: false,
+                callout: Callout::No,
+                shadow: Some(crate::node::ShadowUp { site: "east".into(), primary: 4 }),
             }),
         ),
         (
@@ -128,6 +143,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
                 priority: vec![],
                 nostandby: true,
                 callout: Callout::Router,
+                shadow: None,
             }),
         ),
         (
@@ -233,6 +249,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
         ("be-holder-linked", be(ToBackend::Holder { part: 3, epoch: 1, linked: true })),
         ("be-superseded", be(ToBackend::Superseded { part: 3, epoch: 9 })),
         ("be-refused", be(ToBackend::Refused { part: 3 })),
+        ("be-shadow-partner", be(ToBackend::ShadowPartner { part: 3, linked: true })),
         (
             "be-adopt",
             be(ToBackend::Adopt { part: 3, tid: t(1), msgs: vec![b(b"debit 10"), b(b"")], reason: 4, drive: 2 }),
@@ -324,6 +341,7 @@ fn variant(f: &PeerFrame) -> &'static str {
             ToBackend::Holder { .. } => "Be::Holder",
             ToBackend::Superseded { .. } => "Be::Superseded",
             ToBackend::Refused { .. } => "Be::Refused",
+            ToBackend::ShadowPartner { .. } => "Be::ShadowPartner",
             ToBackend::Adopt { .. } => "Be::Adopt",
             ToBackend::HandedOff { .. } => "Be::HandedOff",
             ToBackend::GiveBack { .. } => "Be::GiveBack",
@@ -350,8 +368,8 @@ fn write_test_tid(w: &mut Writer) {
 fn samples_cover_every_kind_and_message_variant() {
     let all = samples();
     let got: BTreeSet<&str> = all.iter().map(variant).collect();
-    // 4 frame kinds without a message, 25 router, 5 frontend and 12 backend messages.
-    assert_eq!(got.len(), 4 + 25 + 5 + 12, "{got:?}");
+    // 4 frame kinds without a message, 25 router, 5 frontend and 13 backend messages.
+    assert_eq!(got.len(), 4 + 25 + 5 + 13, "{got:?}");
     // And every message tag the decoder knows (checked on the bytes).
     let tags: BTreeSet<u8> = all.iter().filter(|f| matches!(f, PeerFrame::Msg(_))).map(|f| body(f)[2]).collect();
     let known: BTreeSet<u8> = [
@@ -388,6 +406,7 @@ fn samples_cover_every_kind_and_message_variant() {
         BE_ADOPT,
         BE_HANDEDOFF,
         BE_GIVEBACK,
+        BE_SHADOWPARTNER,
         TR_HANDOFF,
         TR_ADOPTED,
         TR_MOVED,
@@ -528,6 +547,7 @@ fn foreign_versions_kinds_and_tags_are_refused() {
         BE_ADOPT,
         BE_HANDEDOFF,
         BE_GIVEBACK,
+        BE_SHADOWPARTNER,
         TR_HANDOFF,
         TR_ADOPTED,
         TR_MOVED,
@@ -730,6 +750,7 @@ fn invalid_field_values_are_refused() {
             w.u32(0); // priority list
             w.u8(0); // nostandby
             w.u8(0); // not a call-out
+            w.u8(0); // not shadowed
         })
     };
     assert!(matches!(decode(&up(0, 4)), Ok(PeerFrame::Msg(Internal::Tr(ToRouter::PartitionUp { .. })))));
@@ -837,9 +858,10 @@ fn bad_corpus() -> Vec<(&'static str, (Vec<u8>, DecodeError))> {
                         priority: vec![],
                         nostandby: false,
                         callout: Callout::No,
+                        shadow: None,
                     }));
                     // Cut inside the range (its bounds, before the flags and the list).
-                    up[..up.len() - 9].to_vec()
+                    up[..up.len() - 10].to_vec()
                 },
                 DecodeError::Truncated,
             ),
