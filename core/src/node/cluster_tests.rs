@@ -6723,3 +6723,52 @@ fn shadow_servers_of_one_site_are_an_active_and_a_standby() {
     assert!(d.iter().any(|x| x.0 == 2 && x.1 == MsgType::Closed && x.3 == Some(Status::Keyoverlap)), "{d:?}");
     assert!(c.node(BE).set_site(Some("no/slash")).is_err(), "a site name becomes part of the authority's keys");
 }
+
+/// A node that answered an inquiry "unknown" and then took a lost node's
+/// journal over writes its binding into that journal too when it answers
+/// the next inquiry about the transaction (a router asks it in the lost
+/// node's place): that node, started again on its journal, must refuse the
+/// work as well.
+#[test]
+fn a_binding_made_before_a_takeover_goes_into_the_taken_over_journal_at_the_next_answer() {
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    // t0 commits at be; its server has not acknowledged it when be dies,
+    // so be2, taking be's journal over, holds it until t0 is applied.
+    let t0 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t0, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    c.server_accept(1, t0);
+    c.sync();
+    c.take(BE, SERVER);
+    let t = c.tid();
+    let ask = || Internal::Be(ToBackend::Inquire { tid: t, facility: "F".into(), drive: 0, binds: 0 });
+    let now = c.now;
+    c.node(BE2).peer_input(now, peer_ref(TR2), ask());
+    c.collect();
+    c.sync_unpumped();
+    c.collect();
+    c.wire.clear();
+    let bound_in_own = c.journals[BE2].iter().filter(|r| r.tid == t && r.kind == crate::journal::RecordKind::Bound);
+    assert_eq!(bound_in_own.count(), 1);
+    // be is lost: be2 takes its journal over.
+    c.kill(BE);
+    assert!(c.take(BE2, SERVER).iter().any(|x| x.2 == Some(t0)), "t0 replayed at be2");
+    assert!(!c.node(BE2).be.adopted.is_empty(), "be2 holds be's journal");
+    assert!(!c.adopted_records.iter().any(|(i, _, r)| *i == BE2 && r.tid == t), "nothing of t written there yet");
+    let now = c.now;
+    c.node(BE2).peer_input(now, peer_ref(TR2), ask());
+    c.collect();
+    let answered = |c: &mut Cluster| {
+        c.take_wire(BE2, TR2).iter().any(|m| matches!(m, Internal::Tr(ToRouter::Inquired { tid, .. }) if *tid == t))
+    };
+    assert!(!answered(&mut c), "answered before the binding is in be's journal");
+    assert!(c
+        .adopted_records
+        .iter()
+        .any(|(i, _, r)| *i == BE2 && r.tid == t && r.kind == crate::journal::RecordKind::Bound));
+    c.sync_unpumped();
+    c.collect();
+    assert!(answered(&mut c));
+}

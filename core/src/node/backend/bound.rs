@@ -40,12 +40,19 @@ use std::collections::VecDeque;
 /// its segment is recycled.
 const BOUND_KEPT: usize = 1 << 16;
 
+/// One transaction's binding.
+struct Bound {
+    /// The latest drive bound (this drive and earlier ones start nothing).
+    drive: u32,
+    /// The journals it is in at that drive (0: this node's own): written
+    /// there (a failed write counts: it holds in memory), or read there.
+    jids: Vec<u32>,
+}
+
 /// The node's bindings.
 #[derive(Default)]
 pub(super) struct Bindings {
-    /// The latest drive of each transaction that this node starts no branch
-    /// of, at or below (written, being written, or read from a journal).
-    drive: super::Map<Tid, u32>,
+    bound: super::Map<Tid, Bound>,
     order: VecDeque<Tid>,
     /// Bindings being written: their tokens, and the inquiries whose
     /// answers wait for them.
@@ -58,30 +65,47 @@ struct Writing {
     tokens: Vec<u64>,
     /// The inquiries waiting, in arrival order.
     parked: Vec<(NodeRef, ToBackend)>,
-    /// The journals written into, with each write's token.
+    /// The drive written, and the journals written into, with each
+    /// write's token.
+    drive: u32,
     jids: Vec<(u64, u32)>,
 }
 
 impl Bindings {
     /// Whether a new branch of `tid` for a router of `drive` is refused.
     pub(super) fn refuses(&self, tid: Tid, drive: u32) -> bool {
-        self.drive.get(&tid).is_some_and(|&d| drive <= d)
+        self.bound.get(&tid).is_some_and(|b| drive <= b.drive)
     }
 
-    /// `tid` is bound up to `drive` (kept at the highest).
-    pub(super) fn keep(&mut self, tid: Tid, drive: u32) {
-        match self.drive.get_mut(&tid) {
-            Some(d) => *d = (*d).max(drive),
+    /// `tid` is bound up to `drive` in journal `jid` (kept at the highest
+    /// drive; a higher one is in no journal yet).
+    pub(super) fn keep(&mut self, tid: Tid, drive: u32, jid: Option<u32>) {
+        let b = match self.bound.get_mut(&tid) {
+            Some(b) => b,
             None => {
-                self.drive.insert(tid, drive);
                 self.order.push_back(tid);
                 while self.order.len() > BOUND_KEPT {
                     if let Some(old) = self.order.pop_front() {
-                        self.drive.remove(&old);
+                        self.bound.remove(&old);
                     }
                 }
+                self.bound.entry(tid).or_insert(Bound { drive, jids: Vec::new() })
+            }
+        };
+        if drive > b.drive {
+            b.drive = drive;
+            b.jids.clear();
+        }
+        if let Some(jid) = jid.filter(|_| drive == b.drive) {
+            if !b.jids.contains(&jid) {
+                b.jids.push(jid);
             }
         }
+    }
+
+    /// The journals that already hold `tid`'s binding of at least `drive`.
+    fn holding(&self, tid: Tid, drive: u32) -> &[u32] {
+        self.bound.get(&tid).filter(|b| b.drive >= drive).map_or(&[], |b| &b.jids)
     }
 }
 
@@ -95,21 +119,22 @@ impl Backend {
             w.parked.push((from, m));
             return false;
         }
-        let durable = self.bound.refuses(tid, drive);
-        // Refused from now on, in memory, while the record is written.
-        self.bound.keep(tid, drive);
+        // Into every journal this node answers for (its own, and each lost
+        // node's journal read here: a probe or an inquiry takes this node's
+        // answer for that node's too, and that node, started again on its
+        // journal, must refuse as well) that does not hold it yet: one
+        // taken over since the binding was made gets it now.
         let mut journals: Vec<u32> = Vec::new();
-        if !durable {
-            if self.journal {
-                journals.push(0);
-            }
-            // Each lost node's journal read here: a probe or an inquiry
-            // takes this node's answer for that node's too, and that node,
-            // started again on its journal, must refuse as well.
-            journals.extend(self.adopted.values().copied());
-            journals.sort();
-            journals.dedup();
+        if self.journal {
+            journals.push(0);
         }
+        journals.extend(self.adopted.values().copied());
+        journals.sort();
+        journals.dedup();
+        let holding = self.bound.holding(tid, drive);
+        journals.retain(|j| !holding.contains(j));
+        // Refused from now on, in memory, while the record is written.
+        self.bound.keep(tid, drive, None);
         if journals.is_empty() {
             return true;
         }
@@ -118,7 +143,7 @@ impl Backend {
              journal(s) before the answer)",
             journals.len()
         ));
-        let mut w = Writing { parked: vec![(from, m)], ..Writing::default() };
+        let mut w = Writing { parked: vec![(from, m)], drive, ..Writing::default() };
         for jid in journals {
             self.next_token += 1;
             let token = self.next_token;
@@ -155,6 +180,9 @@ impl Backend {
             return true;
         }
         if let Some(w) = self.bound.writing.remove(&tid) {
+            for (_, jid) in &w.jids {
+                self.bound.keep(tid, w.drive, Some(*jid));
+            }
             for (from, m) in w.parked {
                 self.handle(ctx, from, m);
             }

@@ -316,7 +316,7 @@ pub struct Backend {
     /// Server role events for the node to raise.
     pub(super) role_events: Vec<RoleEvent>,
     /// Journals taken over from lost nodes: node name -> journal id.
-    adopted: Map<String, u32>,
+    pub(super) adopted: Map<String, u32>,
     /// Lost nodes' journals this node took over and let go since (node
     /// name -> the owner epoch it read them at): told to each router that
     /// links (`JournalLetGo`), as a router cut off when one was let go

@@ -431,7 +431,7 @@ impl Backend {
         // And the inquiries answered "unknown" (`bound.rs`): a lost node's
         // too, read here, as this node answers for its journal now.
         for (tid, drive) in &scan.bounds {
-            self.bound.keep(*tid, *drive);
+            self.bound.keep(*tid, *drive, Some(jid));
         }
     }
 
