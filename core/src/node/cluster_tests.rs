@@ -6635,6 +6635,9 @@ impl Cluster {
             range: range(0, 1000),
         };
         self.req(k, SERVER, open);
+        let opened = |d: &(usize, ConnId, Delivery)| d.0 == k && d.2.msgtype == MsgType::Opened;
+        assert!(self.delivered.iter().any(opened), "the shadow server is open");
+        self.delivered.retain(|d| !opened(d));
         // Nodes after the first in the facility's order defer their first
         // claim (`START_DEFER`).
         self.advance(k, backend::roles::START_DEFER * 3);
@@ -6643,13 +6646,10 @@ impl Cluster {
     /// The RTR events node `k`'s server channels got since the last look.
     fn events_at(&mut self, k: usize) -> Vec<i32> {
         let mut evs = Vec::new();
-        let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.delivered).into_iter().partition(|d| d.0 == k);
+        let (mine, rest): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.delivered).into_iter().partition(|d| d.0 == k && d.2.msgtype == MsgType::RtrEvent);
         self.delivered = rest;
-        for (_, _, d) in mine {
-            if d.msgtype == MsgType::RtrEvent {
-                evs.push(d.evtnum);
-            }
-        }
+        evs.extend(mine.into_iter().map(|(_, _, d)| d.evtnum));
         evs
     }
 }
@@ -6675,23 +6675,72 @@ fn shadow_servers_on_two_sites_are_a_primary_and_a_secondary() {
     assert_eq!(c.partition_states(BE), vec![P::Primary], "its secondary is up");
     assert_eq!(c.events_at(BE2), vec![crate::events::SRRECOVERCMPL, crate::events::SRSECONDARY]);
     assert_eq!(c.events_at(BE), vec![crate::events::SRSHADOWGAIN]);
-    // The range's transactions go to the primary.
+    // The range's transactions go to the primary, then, once it voted
+    // yes, to the secondary; they commit on both.
     let tid = c.tid();
     c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
     let s = c.take(BE, SERVER);
     assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Prepare], "{s:?}");
-    assert!(
-        c.take(BE2, SERVER).iter().all(|x| x.2 != Some(tid)),
-        "the secondary gets nothing before the primary votes"
-    );
+    assert!(c.take(BE2, SERVER).iter().all(|x| x.2 != Some(tid)), "nothing at the secondary before the primary votes");
     c.server_accept(1, tid);
     c.sync();
-    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(tid), Some(Status::Ok))]);
-    // The primary's node is lost: the secondary takes the primary grant.
+    let s2 = c.take(BE2, SERVER);
+    assert_eq!(s2.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Prepare], "{s2:?}");
+    assert!(c.take(FE, CLIENT).is_empty(), "no outcome before the secondary voted");
+    // The secondary's reply is not the client's.
+    c.req(BE2, SERVER, Request::Reply { chan: 1, tid, data: Bytes::from(&b"from the secondary"[..]), flags: 0 });
+    c.req(BE, SERVER, Request::Reply { chan: 1, tid, data: Bytes::from(&b"from the primary"[..]), flags: 0 });
+    let now = c.now;
+    c.node(BE2).handle_request(now, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    c.pump();
+    c.settle();
+    let fe = c.take(FE, CLIENT);
+    assert_eq!(fe.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Reply, MsgType::Accepted], "{fe:?}");
+    assert_eq!(c.take(BE, SERVER)[0].1, MsgType::Accepted);
+    assert_eq!(c.take(BE2, SERVER)[0].1, MsgType::Accepted);
+    c.ack(1, tid);
+    c.req(BE2, SERVER, Request::Ack { chan: 1, tid });
+    // The secondary is lost mid-transaction: its branch is dropped and the
+    // transaction commits at the primary.
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(7, "pay") });
+    c.server_accept(1, t1);
+    c.sync();
+    assert!(c.take(BE2, SERVER).iter().any(|x| x.2 == Some(t1) && x.1 == MsgType::Msg1));
+    c.kill(BE2);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    c.ack(1, t1);
+    c.restart(BE2);
+    c.open_shadow(BE2, None);
+    c.sync();
+    assert_eq!(c.partition_states(BE2), vec![P::Secondary]);
+    c.events_at(BE);
+    c.events_at(BE2);
+    // The primary's node is lost mid-transaction, the secondary's branch
+    // made: it is given back there, and the primary's work follows the
+    // range to its next primary, the secondary's node.
+    let t3 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t3, flags: flags::sen::ACCEPT, data: msg(8, "pay") });
+    c.server_accept(1, t3);
+    c.sync();
+    assert!(c.take(BE2, SERVER).iter().any(|x| x.2 == Some(t3) && x.1 == MsgType::Msg1));
     c.kill(BE);
+    let s = c.take(BE2, SERVER);
+    assert!(s.iter().any(|x| x.2 == Some(t3) && x.1 == MsgType::Rejected && x.3 == Some(Status::Dlktxres)), "{s:?}");
     c.advance(BE2, backend::roles::CLAIM_RETRY * 2);
     assert_eq!(c.partition_states(BE2), vec![P::Remember], "primary now, alone");
     assert_eq!(c.events_at(BE2), vec![crate::events::SRPRIMARY]);
+    let s = c.take(BE2, SERVER);
+    let got: Vec<(MsgType, Option<Tid>)> = s.iter().map(|x| (x.1, x.2)).collect();
+    assert_eq!(got, vec![(MsgType::Msg1, Some(t3)), (MsgType::Prepare, Some(t3))]);
+    let now = c.now;
+    c.node(BE2).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t3, reason: 0, flags: 0, implicit: false });
+    c.pump();
+    c.settle();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t3), Some(Status::Ok))]);
+    assert_eq!(c.take(BE2, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Accepted]);
+    c.req(BE2, SERVER, Request::Ack { chan: 1, tid: t3 });
     let t2 = c.tid();
     c.req(FE, CLIENT, Request::Send { chan: 1, tid: t2, flags: flags::sen::ACCEPT, data: msg(6, "pay") });
     let s = c.take(BE2, SERVER);

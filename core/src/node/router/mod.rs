@@ -25,6 +25,7 @@ mod forget;
 mod inquiry;
 mod partitions;
 mod probe;
+mod shadow;
 
 use commit::{Committing, HandOffEntry};
 use forget::Forgets;
@@ -51,6 +52,17 @@ pub(super) struct Branch {
     /// when its backend node is lost before the outcome, they are driven
     /// again to the key range's next active partition (`docs/outcomes.md`).
     msgs: Vec<(Bytes, u32)>,
+    /// A shadow secondary's branch (docs/shadow.md): the messages of the
+    /// branch at primary partition `.0`, placed here once the primary voted
+    /// yes. Its replies are dropped; lost, it is dropped (never placed
+    /// again by key: by key its range's partition is the primary).
+    pub(super) secondary_of: Option<PartKey>,
+}
+
+impl Branch {
+    pub(super) fn new(part: PartKey) -> Branch {
+        Branch { part, vote: VoteState::Pending, sent: 0, durable: false, msgs: Vec::new(), secondary_of: None }
+    }
 }
 
 pub(super) struct Tx {
@@ -101,6 +113,10 @@ pub(super) struct Tx {
     /// (a drive again over a new link re-sends them all from the first).
     sends: u32,
     resend_skip: u32,
+    /// Routed to a shadow primary whose secondary was up: it spans two
+    /// nodes from the start, so its votes are asked durable at once
+    /// (docs/shadow.md).
+    shadowed: bool,
 }
 
 #[derive(Default)]
@@ -260,7 +276,7 @@ impl Router {
             ToRouter::ClientAccept { tid, reason } => self.client_accept(ctx, tid, reason),
             ToRouter::ClientPrepare { tid, reason } => self.client_prepare(ctx, tid, reason),
             ToRouter::ClientAbort { tid, status, reason, gone } => self.client_abort(ctx, tid, status, reason, gone),
-            ToRouter::Reply { tid, data } => self.reply(ctx, tid, data),
+            ToRouter::Reply { tid, data } => self.reply(ctx, from, tid, data),
             ToRouter::Vote { tid, part, accept, reason, durable } => {
                 self.vote(ctx, tid, (from, part), accept, reason, durable)
             }
@@ -279,6 +295,7 @@ impl Router {
                     // (it comes after: seed 5054 dropped it and the branch,
                     // set aside, waited for ever).
                     p.failed.get_or_insert((status, 0));
+                } else if self.drop_secondary(ctx, tid, (from, part), status.name()) {
                 } else if self.has_branch(tid, (from, part)) {
                     self.abort(ctx, tid, status, 0);
                 }
@@ -588,9 +605,10 @@ impl Router {
     }
 
     /// A server's reply goes to the client (if it is still there).
-    fn reply(&mut self, ctx: &mut Ctx, tid: Tid, data: Bytes) {
+    /// A shadow secondary's reply is dropped (docs/shadow.md).
+    fn reply(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, data: Bytes) {
         if let Some(tx) = self.txs.get(&tid) {
-            if !tx.client_gone {
+            if !tx.client_gone && !shadow::from_secondary(tx, from) {
                 ctx.to_frontend(tx.fe, ToFrontend::Reply { tid, client: tx.client, data });
             }
         }
@@ -604,8 +622,7 @@ impl Router {
             // transaction again, or asking about it) gives its vote
             // again: it is one of this transaction's branches now,
             // and hears its outcome.
-            let b = Branch { part: key, vote: VoteState::Pending, sent: 0, durable: false, msgs: Vec::new() };
-            tx.branches.push(b);
+            tx.branches.push(Branch::new(key));
         }
         if !accept {
             if let Some(p) = tx.probe.as_mut() {
@@ -626,6 +643,10 @@ impl Router {
             b.vote = VoteState::Accepted;
             b.durable = durable;
         }
+        // A shadow primary's yes: its secondary's branch now, before the
+        // votes are counted (docs/shadow.md).
+        self.place_secondaries(ctx, tid);
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
         if !durable && tx.client_accepted && spans_nodes(tx) {
             // Asked for before the transaction spanned several nodes (a
             // branch moved to another node since, its vote still owed):
@@ -694,7 +715,10 @@ impl Router {
     /// goes to the new node's backend call-outs only (this node's router
     /// call-outs saw it already).
     fn route_message(&mut self, ctx: &mut Ctx, tid: Tid, part: PartKey, data: &Bytes, fl: u32, redrive: bool) {
+        let Some(facility) = self.txs.get(&tid).map(|tx| tx.facility.clone()) else { return };
+        let shadowed = self.shadow_pair(&facility, part);
         let Some(tx) = self.txs.get_mut(&tid) else { return };
+        tx.shadowed |= shadowed;
         send_to_branch(ctx, tx, tid, part, data, fl, !redrive);
         for p in self.partitions.get(&tx.facility).into_iter().flatten() {
             let here = match p.callout {
@@ -784,6 +808,26 @@ impl Router {
             // drive again, and no reason to reject (simulator seeds 5475,
             // 5664, 5826: rejected after another backend had committed).
             let mut in_doubt = false;
+            // A shadow secondary's branch there is dropped (never placed
+            // again by key); a secondary's branch of a primary branch there
+            // is given back, as the primary's work follows the range to its
+            // next primary (docs/shadow.md).
+            let mut dropped_secondary = false;
+            let primaries_lost: Vec<PartKey> =
+                tx.branches.iter().filter(|b| b.part.0 == node && b.secondary_of.is_none()).map(|b| b.part).collect();
+            let drive = tx.drive;
+            tx.branches.retain(|b| {
+                let Some(of) = b.secondary_of else { return true };
+                if b.part.0 == node {
+                    dropped_secondary = true;
+                    return false;
+                }
+                if primaries_lost.contains(&of) {
+                    ctx.to_backend(b.part.0, ToBackend::GiveBack { tid, part: b.part.1, drive });
+                    return false;
+                }
+                true
+            });
             tx.branches.retain_mut(|b| {
                 if b.part.0 != node {
                     return true;
@@ -808,6 +852,13 @@ impl Router {
                 // lost branch was the last vote asked for: simulator seed
                 // 10332, one router, waited for ever for a durable vote the
                 // fenced node could not give).
+                self.try_prepared(ctx, tid);
+                self.try_commit(ctx, tid);
+                continue;
+            }
+            if lost.is_empty() && dropped_secondary {
+                // Only a shadow secondary there: the transaction goes on at
+                // its primary, and may be complete now.
                 self.try_prepared(ctx, tid);
                 self.try_commit(ctx, tid);
                 continue;
@@ -957,6 +1008,7 @@ impl Router {
             drive: 0,
             sends: 0,
             resend_skip: 0,
+            shadowed: false,
         })
     }
 
@@ -982,6 +1034,9 @@ impl Router {
         // After rtr_prepare_tx, the prepare's reason stands.
         tx.accept_reason = tx.prepare.map_or(reason, |(r, _)| r);
         self.request_votes(ctx, tid);
+        // Shadow primaries that voted before the accept: their secondaries
+        // get the work now that no message follows.
+        self.place_secondaries(ctx, tid);
         self.try_commit(ctx, tid);
     }
 
@@ -1032,8 +1087,7 @@ fn send_to_branch(ctx: &mut Ctx, tx: &mut Tx, tid: Tid, target: PartKey, data: &
     let i = match tx.branches.iter().position(|b| b.part == target) {
         Some(i) => i,
         None => {
-            let b = Branch { part: target, vote: VoteState::Pending, sent: 0, durable: false, msgs: Vec::new() };
-            tx.branches.push(b);
+            tx.branches.push(Branch::new(target));
             tx.branches.len() - 1
         }
     };
@@ -1224,8 +1278,9 @@ pub(super) struct Replaced {
 }
 
 /// Does the transaction have branches on more than one backend node?
+/// (Or will: routed to a shadow primary whose secondary is up.)
 fn spans_nodes(tx: &Tx) -> bool {
-    tx.branches.first().is_some_and(|f| tx.branches.iter().any(|b| b.part.0 != f.part.0))
+    tx.shadowed || tx.branches.first().is_some_and(|f| tx.branches.iter().any(|b| b.part.0 != f.part.0))
 }
 
 /// Does a partition that is not active (a standby, or one being promoted)

@@ -95,6 +95,7 @@ impl Router {
         let before = self.partition_count(&facility);
         let v = self.partitions.entry(facility.clone()).or_default();
         let was_active = v.iter().any(|p| p.key == key && p.active);
+        let was_primary = v.iter().any(|p| p.key == key && p.active && p.primary() > 0);
         v.retain(|p| p.key != key);
         if callout != Callout::No {
             // Call-outs have no key range to share: always active.
@@ -145,6 +146,11 @@ impl Router {
             if before == 0 {
                 self.range_events.push((facility.clone(), crate::events::FACREADY));
             }
+            self.route_handoffs(ctx, &facility);
+            self.release_held(ctx, &facility);
+        } else if active && !was_primary && shadow.as_ref().is_some_and(|s| s.primary > 0) {
+            // A shadow partition became its range's primary: what waited
+            // for the range's primary goes there now (docs/shadow.md).
             self.route_handoffs(ctx, &facility);
             self.release_held(ctx, &facility);
         } else if !active && was_active {
@@ -278,6 +284,9 @@ impl Router {
     /// (its partition gave up the key range): its messages wait for the
     /// range's next active partition.
     pub(super) fn moved(&mut self, ctx: &mut Ctx, tid: Tid, key: PartKey) {
+        if self.drop_secondary(ctx, tid, key, "its partition is no longer active") {
+            return;
+        }
         let Some(tx) = self.txs.get_mut(&tid) else { return };
         let Some(i) = tx.branches.iter().position(|b| b.part == key) else { return };
         let again =

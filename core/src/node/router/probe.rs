@@ -252,13 +252,7 @@ impl Router {
             // again when it is back (its branch waits for an owner).
             for key in p.parts.iter().filter(|k| ctx.topo.is_up(k.0)) {
                 if !tx.branches.iter().any(|b| b.part == *key) {
-                    tx.branches.push(super::Branch {
-                        part: *key,
-                        vote: super::VoteState::Pending,
-                        sent: 0,
-                        durable: false,
-                        msgs: Vec::new(),
-                    });
+                    tx.branches.push(super::Branch::new(*key));
                 }
             }
         }

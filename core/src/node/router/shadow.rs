@@ -1,0 +1,125 @@
+//! A shadowed key range's transactions at its secondary (docs/shadow.md,
+//! stage 2).
+//!
+//! The router places a shadowed range's branch at the range's primary
+//! (`route`). Once the client has accepted and the primary's branch voted
+//! yes, the same messages go to the range's secondary (the other site's
+//! active shadow partition), whose vote is asked at once, durable: the
+//! transaction then commits on both by the normal two-phase commit. The
+//! secondary's branch is made before the router looks whether every vote is
+//! in, so a transaction whose last vote is the primary's never commits
+//! without its secondary.
+//!
+//! A secondary's branch is never placed again by key (by key its range's
+//! partition is the primary): lost with its node, it is dropped and the
+//! transaction goes on at the primary. When the primary's node is lost
+//! before the outcome, the secondary's branch is given back (its server
+//! hears the transaction rescheduled) and the primary's work follows the
+//! range to its next primary as any lost node's work does; never two
+//! branches of one tid at one partition.
+
+use super::{Branch, Router, Tx, VoteState};
+use crate::node::{Ctx, PartKey, ToBackend};
+use crate::tid::Tid;
+
+impl Router {
+    /// The active secondary of the shadowed range whose primary is
+    /// partition `primary`: another site's active shadow partition of the
+    /// same range, holding no primary grant.
+    pub(super) fn shadow_secondary(&self, facility: &str, primary: PartKey) -> Option<PartKey> {
+        let v = self.partitions.get(facility)?;
+        let p = v.iter().find(|p| p.key == primary && p.active && p.primary() > 0)?;
+        let site = &p.shadow.as_ref()?.site;
+        v.iter()
+            .find(|q| {
+                q.active
+                    && q.primary() == 0
+                    && q.key.0 != primary.0
+                    && q.range.same_range(&p.range)
+                    && q.shadow.as_ref().is_some_and(|s| &s.site != site)
+            })
+            .map(|q| q.key)
+    }
+
+    /// Each of `tid`'s primary branches that voted yes, once its client has
+    /// accepted, gets its secondary's branch: the same messages, placed at
+    /// the secondary, whose durable vote is asked at once.
+    pub(super) fn place_secondaries(&mut self, ctx: &mut Ctx, tid: Tid) {
+        let Some(tx) = self.txs.get(&tid) else { return };
+        if !tx.client_accepted || tx.probe.is_some() {
+            return;
+        }
+        let mut places: Vec<(PartKey, PartKey)> = Vec::new();
+        for b in &tx.branches {
+            if b.vote != VoteState::Accepted || b.secondary_of.is_some() || b.msgs.is_empty() {
+                continue;
+            }
+            if tx.branches.iter().any(|x| x.secondary_of == Some(b.part)) {
+                continue;
+            }
+            let Some(sec) = self.shadow_secondary(&tx.facility, b.part) else { continue };
+            if tx.branches.iter().any(|x| x.part == sec) {
+                continue;
+            }
+            places.push((b.part, sec));
+        }
+        let Some(tx) = self.txs.get_mut(&tid) else { return };
+        for (primary, sec) in places {
+            let Some(msgs) = tx.branches.iter().find(|b| b.part == primary).map(|b| b.msgs.clone()) else { continue };
+            ctx.log(format!(
+                "{tid}: its primary voted yes: {} message(s) go to the shadow secondary {}",
+                msgs.len(),
+                ctx.topo.name(sec.0)
+            ));
+            let drive = tx.drive;
+            let mut b = Branch::new(sec);
+            b.secondary_of = Some(primary);
+            b.vote = VoteState::Requested;
+            for (i, (data, fl)) in msgs.iter().enumerate() {
+                let m = ToBackend::Msg {
+                    tid,
+                    part: sec.1,
+                    index: i as u32,
+                    data: data.clone(),
+                    first: i == 0,
+                    flags: *fl,
+                    drive,
+                };
+                ctx.to_backend(sec.0, m);
+            }
+            b.sent = msgs.len() as u32;
+            b.msgs = msgs;
+            tx.branches.push(b);
+            ctx.to_backend(sec.0, ToBackend::VoteRequest { tid, part: sec.1, durable: true, drive });
+        }
+    }
+
+    /// Branch `key` of `tid` failed or moved: if it is a shadow
+    /// secondary's, it is dropped (`true`) and the transaction goes on at
+    /// its primary (docs/shadow.md, stage 3: the primary remembers it).
+    pub(super) fn drop_secondary(&mut self, ctx: &mut Ctx, tid: Tid, key: PartKey, why: &str) -> bool {
+        let Some(tx) = self.txs.get_mut(&tid) else { return false };
+        let Some(i) = tx.branches.iter().position(|b| b.part == key && b.secondary_of.is_some()) else {
+            return false;
+        };
+        tx.branches.remove(i);
+        ctx.log(format!("{tid}: its shadow secondary's branch is dropped ({why}); it goes on at the primary"));
+        self.try_prepared(ctx, tid);
+        self.try_commit(ctx, tid);
+        true
+    }
+
+    /// Whether partition `part` of `facility` is a shadow primary with a
+    /// secondary up: a transaction routed there spans two nodes.
+    pub(super) fn shadow_pair(&self, facility: &str, part: PartKey) -> bool {
+        self.shadow_secondary(facility, part).is_some()
+    }
+}
+
+/// Is `tid`'s reply from node `from` a shadow secondary's (dropped: RTR
+/// suppresses the secondary's replies)?
+pub(super) fn from_secondary(tx: &Tx, from: crate::node::NodeRef) -> bool {
+    let at = |b: &&Branch| b.part.0 == from;
+    tx.branches.iter().filter(at).any(|b| b.secondary_of.is_some())
+        && !tx.branches.iter().filter(at).any(|b| b.secondary_of.is_none())
+}
