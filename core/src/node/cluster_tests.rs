@@ -6687,6 +6687,18 @@ fn shadow_servers_on_two_sites_are_a_primary_and_a_secondary() {
     let s2 = c.take(BE2, SERVER);
     assert_eq!(s2.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Prepare], "{s2:?}");
     assert!(c.take(FE, CLIENT).is_empty(), "no outcome before the secondary voted");
+    // Nor is its broadcast anyone's (the primary's is).
+    let now = c.now;
+    let user = vec![(crate::events::USERBASE, crate::events::USERMAX)];
+    c.node(FE).handle_request(now, CLIENT, Request::Subscribe { chan: 2, recipient: "cli".into(), events: user });
+    c.open_client(2);
+    c.take(FE, CLIENT);
+    let user_events = |c: &mut Cluster| c.take(FE, CLIENT).iter().filter(|x| x.1 == MsgType::UserEvent).count();
+    let bc = || Request::Broadcast { chan: 1, evtnum: 9, rcpspc: "*".into(), data: Bytes::from(&b"s"[..]) };
+    c.req(BE2, SERVER, bc());
+    assert_eq!(user_events(&mut c), 0, "a secondary's broadcast is dropped");
+    c.req(BE, SERVER, bc());
+    assert_eq!(user_events(&mut c), 1, "the primary's goes out");
     // The secondary's reply is not the client's.
     c.req(BE2, SERVER, Request::Reply { chan: 1, tid, data: Bytes::from(&b"from the secondary"[..]), flags: 0 });
     c.req(BE, SERVER, Request::Reply { chan: 1, tid, data: Bytes::from(&b"from the primary"[..]), flags: 0 });

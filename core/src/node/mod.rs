@@ -822,6 +822,10 @@ impl Node {
                 let subs = crate::events::Subscription { ranges: events };
                 self.bc.subscribe((conn, chan), recipient, subs);
             }
+            // A shadow secondary's server broadcasts nothing: its primary's
+            // server sends the same (RTR suppresses the secondary's
+            // broadcasts, docs/shadow.md).
+            Request::Broadcast { chan, .. } if self.be.serves_as_secondary((conn, chan)) => {}
             Request::Broadcast { chan, evtnum, rcpspc, data } => {
                 let sent = self.bc.broadcast(&mut ctx, (conn, chan), evtnum, &rcpspc, data.clone());
                 // The other nodes' channels hear it through a router (not

@@ -224,6 +224,16 @@ impl Backend {
         self.parts.values().filter_map(|p| p.shadow.as_ref()?.retry_at).min()
     }
 
+    /// Is `chan` a server of a shadow secondary (its broadcasts are
+    /// dropped)?
+    pub(crate) fn serves_as_secondary(&self, chan: crate::node::ChanRef) -> bool {
+        self.servers
+            .get(&chan)
+            .and_then(|s| self.parts.get(&s.part))
+            .and_then(|p| p.shadow.as_ref())
+            .is_some_and(|s| s.side == Side::Secondary)
+    }
+
     /// The shadow partition whose primary record is `rid`.
     pub(super) fn part_of_primary(&self, rid: &str) -> Option<PartId> {
         let mut ids: Vec<PartId> = self
