@@ -25,8 +25,8 @@ pub struct SimulateArgs {
     faults: String,
     /// Violation kinds to count without failing on (to look past a known
     /// defect), comma-separated: disagreement, applied-twice, two-actives,
-    /// accepted-not-applied, rejected-applied, partial, not-conserved,
-    /// no-outcome, livelock.
+    /// two-primaries, accepted-not-applied, rejected-applied, partial,
+    /// not-conserved, no-outcome, deadlock, livelock, journal-corrupt.
     #[arg(long, default_value = "")]
     ignore: String,
     /// Seconds of simulated time with faults.
@@ -46,6 +46,11 @@ pub struct SimulateArgs {
     /// backends that share no storage, as with etcd grants.
     #[arg(long, default_value = "recognized", value_parser = ["recognized", "unrecognized"])]
     recovery: String,
+    /// Two sites (docs/shadow.md): four backends, be1 and be2 at site east,
+    /// be3 and be4 at west, every server opened as a shadow server; one
+    /// active partition per key range and site, and one primary per range.
+    #[arg(long)]
+    shadow: bool,
     /// Routers in the facility (default 2): with one, two routers can never
     /// disagree on which backend is active, so other defects show.
     #[arg(long, default_value_t = 2)]
@@ -115,6 +120,7 @@ fn config(a: &SimulateArgs, seed: u64) -> Result<SimConfig, String> {
     c.fault_every = a.fault_every.max(1) * 1_000;
     c.shared_root = !a.no_shared_root;
     c.unrecognized = a.recovery == "unrecognized";
+    c.shadow = a.shadow;
     if let Some(m) = a.max_steps {
         if m == 0 {
             return Err("--max-steps must be at least 1".into());

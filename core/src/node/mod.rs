@@ -36,6 +36,7 @@ pub use backend::{Backend, RecoveryPolicy};
 pub use frontend::Frontend;
 pub use router::Router;
 pub use sender_roles::Refusal;
+pub use snapshot::ShadowRoleView;
 pub use topology::{PeerInfo, Topology};
 
 /// A [`Ctx`] over the node's queue, output and topology (disjoint fields,

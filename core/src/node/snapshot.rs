@@ -28,6 +28,25 @@ fn cap<T>(mut rows: Vec<T>) -> (Vec<T>, u64) {
     (rows, omitted)
 }
 
+/// A shadow partition's place in its pair, as `Node::shadow_roles` shows
+/// it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShadowRoleView {
+    pub facility: String,
+    pub range: crate::keyseg::KeyRange,
+    /// The node's site: the partition's slot is `<range id>@<site>`.
+    pub site: String,
+    /// Active for its site (holds the site slot's grant).
+    pub active: bool,
+    /// Holds the range's primary record's grant.
+    pub primary: bool,
+    /// Another site's node holds the primary record.
+    pub secondary: bool,
+    /// The primary record's grant: held (primary), or the holder's as last
+    /// heard (secondary); 0 before either.
+    pub epoch: u64,
+}
+
 impl Node {
     /// Replace the facility definitions. Channels already open stay open;
     /// the definitions apply to channels opened from now on.
@@ -191,6 +210,30 @@ impl Node {
                 let p = &self.be.parts[id];
                 (p.role == PartRole::Active && p.callout == super::Callout::No)
                     .then(|| (p.facility.clone(), p.range.clone()))
+            })
+            .collect()
+    }
+
+    /// Every shadow partition's pair role (docs/shadow.md), in partition
+    /// order: read only. The cluster simulator checks from this that one
+    /// node at a time is the primary of a shadowed range, and that a fault-
+    /// free two-site run makes a primary and a secondary of each.
+    pub fn shadow_roles(&self) -> Vec<ShadowRoleView> {
+        let mut ids: Vec<&PartId> = self.be.parts.keys().collect();
+        ids.sort();
+        ids.into_iter()
+            .filter_map(|id| {
+                let p = &self.be.parts[id];
+                let s = p.shadow.as_ref()?;
+                Some(ShadowRoleView {
+                    facility: p.facility.clone(),
+                    range: p.range.clone(),
+                    site: s.site.clone(),
+                    active: p.role == PartRole::Active,
+                    primary: s.side == Side::Primary,
+                    secondary: s.side == Side::Secondary,
+                    epoch: s.epoch,
+                })
             })
             .collect()
     }

@@ -5,7 +5,8 @@
 //! transaction hears the same one; no transaction is applied twice to a
 //! key range's books; at most one partition per key range is active at a
 //! time among the nodes that still own their journal (a fenced node can
-//! commit nothing). Checked at the end, once faults have stopped and the
+//! commit nothing); in a shadow run, one per key range and site, and one
+//! primary per key range. Checked at the end, once faults have stopped and the
 //! cluster has had time to settle: every transaction a client saw
 //! accepted is applied exactly once on every key range it touched,
 //! nothing a client saw rejected is applied anywhere, a transaction whose
@@ -32,8 +33,11 @@ pub enum ViolationKind {
     Disagreement,
     /// A transaction was applied twice to one key range's books.
     AppliedTwice,
-    /// Two partitions were active for one key range at once.
+    /// Two partitions were active for one key range at once (in a shadow
+    /// run: for one key range at one site).
     TwoActives,
+    /// Two nodes were the primary of one shadowed key range at once.
+    TwoPrimaries,
     /// A transaction a client saw accepted is missing from a key range's books.
     AcceptedNotApplied,
     /// A transaction a client saw rejected is in a key range's books.
@@ -56,10 +60,11 @@ pub enum ViolationKind {
 }
 
 impl ViolationKind {
-    pub const ALL: [ViolationKind; 11] = [
+    pub const ALL: [ViolationKind; 12] = [
         ViolationKind::Disagreement,
         ViolationKind::AppliedTwice,
         ViolationKind::TwoActives,
+        ViolationKind::TwoPrimaries,
         ViolationKind::AcceptedNotApplied,
         ViolationKind::RejectedApplied,
         ViolationKind::Partial,
@@ -79,6 +84,7 @@ impl ViolationKind {
             ViolationKind::Disagreement => "disagreement",
             ViolationKind::AppliedTwice => "applied-twice",
             ViolationKind::TwoActives => "two-actives",
+            ViolationKind::TwoPrimaries => "two-primaries",
             ViolationKind::AcceptedNotApplied => "accepted-not-applied",
             ViolationKind::RejectedApplied => "rejected-applied",
             ViolationKind::Partial => "partial",
@@ -98,9 +104,13 @@ impl ViolationKind {
 pub struct Books {
     pub balances: BTreeMap<u32, i64>,
     pub applied: BTreeMap<Tid, u32>,
-    /// The highest fencing token applied under (`docs/fencing.md`): the
-    /// books refuse work delivered under a lower one.
-    pub fence: u64,
+    /// The highest fencing token applied under (`docs/fencing.md`), per
+    /// site (`""` in an unshadowed run): the books refuse work delivered
+    /// under a lower one. A token is a site slot's grant epoch in a shadow
+    /// run, and the two sites' slots count their epochs apart: a token of
+    /// one site says nothing of the other's (each site has its own
+    /// database; these books are their union, below).
+    pub fences: BTreeMap<String, u64>,
     /// Applies refused for a stale token.
     pub fenced: u64,
 }
@@ -169,12 +179,34 @@ impl Checker {
     /// applied work under a higher one (the commit came from a node fenced
     /// since: the range's new holder replays it, as uncertain).
     pub fn apply(&mut self, range: usize, tid: Tid, msgs: &[(u32, i64)], uncertain: bool, who: String, fence: u64) {
+        self.apply_at("", range, tid, msgs, uncertain, who, fence);
+    }
+
+    /// `apply` by a server at site `site` of a shadow run (its fencing
+    /// token is that site's). Stage 1 of shadowing sends a range's
+    /// transactions to its primary only and ships nothing to the other
+    /// site, so the range's transactions are applied at whichever site was
+    /// primary at the time: the books are the two sites' databases taken
+    /// together, and every rule above (once per range, nothing rejected,
+    /// all or none) holds of that union.
+    #[allow(clippy::too_many_arguments)]
+    pub fn apply_at(
+        &mut self,
+        site: &str,
+        range: usize,
+        tid: Tid,
+        msgs: &[(u32, i64)],
+        uncertain: bool,
+        who: String,
+        fence: u64,
+    ) {
         let books = &mut self.books[range];
-        if fence < books.fence {
+        let highest = books.fences.entry(site.to_string()).or_default();
+        if fence < *highest {
             books.fenced += 1;
             return;
         }
-        books.fence = fence;
+        *highest = fence;
         if let Some(n) = books.applied.get(&tid).copied() {
             if uncertain {
                 return;

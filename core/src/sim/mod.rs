@@ -112,6 +112,39 @@ pub struct Shape {
     pub routers: Vec<String>,
     pub backends: Vec<String>,
     pub ranges: Vec<(apps::Range, Vec<usize>)>,
+    /// Each backend's site (docs/shadow.md), in `backends` order, when the
+    /// run shadows its key ranges (`SimConfig::shadow`); empty otherwise.
+    pub sites: Vec<String>,
+}
+
+impl Shape {
+    /// The two-site shape of a shadow run (`SimConfig::shadow`): these
+    /// frontends and routers, four backends, be1 and be2 at site `east`,
+    /// be3 and be4 at `west`, and the same three key ranges. Every backend
+    /// serves every range, so each range has a partition at each site with
+    /// a standby within the site. A range's list names the east node that
+    /// comes first in the facility's order (its likely active), then a
+    /// west node, then the standbys; which node becomes active is the
+    /// role authority's doing, not the list's.
+    pub fn shadowed(&self) -> Shape {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        Shape {
+            frontends: self.frontends.clone(),
+            routers: self.routers.clone(),
+            backends: s(&["be1", "be2", "be3", "be4"]),
+            ranges: vec![
+                (apps::Range { lo: 0, hi: 99 }, vec![0, 2, 1, 3]),
+                (apps::Range { lo: 100, hi: 199 }, vec![1, 3, 0, 2]),
+                (apps::Range { lo: 200, hi: 299 }, vec![0, 3, 1, 2]),
+            ],
+            sites: s(&["east", "east", "west", "west"]),
+        }
+    }
+
+    /// Backend `b`'s site in a shadow run; `None` in an unshadowed one.
+    pub fn site_of(&self, b: usize) -> Option<&str> {
+        self.sites.get(b).map(String::as_str)
+    }
 }
 
 impl Default for Shape {
@@ -128,6 +161,7 @@ impl Default for Shape {
                 (apps::Range { lo: 100, hi: 199 }, vec![1, 2]),
                 (apps::Range { lo: 200, hi: 299 }, vec![2, 0]),
             ],
+            sites: Vec::new(),
         }
     }
 }
@@ -159,6 +193,11 @@ pub struct SimConfig {
     /// With `shared_root` off this is how backends that share no storage
     /// run (etcd grants, README "Standby backends").
     pub unrecognized: bool,
+    /// Two sites (docs/shadow.md, stage 1): the run uses `shape.shadowed()`
+    /// (four backends at sites east and west), its servers open with
+    /// `RTR_F_OPE_SHADOW`, and the invariants count one active partition per
+    /// key range and site, and one primary per key range.
+    pub shadow: bool,
     /// Run the real journal code (`SteppedJournal` on `SimFs` devices)
     /// rather than the record-level model of `disk.rs`.
     pub real_journal: bool,
@@ -202,6 +241,7 @@ impl SimConfig {
             inactivity: 2_000_000,
             shared_root: true,
             unrecognized: false,
+            shadow: false,
             real_journal: true,
             servers_per_range: 2,
             always_timeout: false,

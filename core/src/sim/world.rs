@@ -151,6 +151,8 @@ struct SimNode {
     full_until: Micros,
     /// Its process's handle on the role authority.
     auth: Option<MemHandle>,
+    /// A backend's site in a shadow run (`Node::set_site` at every start).
+    site: Option<String>,
 }
 
 pub(super) struct World {
@@ -185,7 +187,10 @@ pub(super) struct World {
 }
 
 impl World {
-    pub(super) fn new(cfg: SimConfig) -> World {
+    pub(super) fn new(mut cfg: SimConfig) -> World {
+        if cfg.shadow {
+            cfg.shape = cfg.shape.shadowed();
+        }
         let cfg_real_journal = cfg.real_journal;
         let mut rng = Rng::new(cfg.seed);
         let shape = cfg.shape.clone();
@@ -213,6 +218,7 @@ impl World {
                 apps: BTreeMap::new(),
                 full_until: 0,
                 auth: None,
+                site: b.and_then(|b| shape.site_of(b)).map(str::to_string),
             });
         }
         // Links: every pair the definition calls for (frontend-router,
@@ -329,6 +335,9 @@ impl World {
             self.trace.event(self.now, &s.ev);
             self.handle(s.ev);
             self.check_actives();
+            if self.cfg.shadow {
+                self.check_primaries();
+            }
             if self.cfg.stop_at_first && !self.chk.violations.is_empty() {
                 break;
             }
@@ -691,6 +700,11 @@ impl World {
         let inc = self.nodes[i].inc + 1;
         let mut node = Node::new(self.nodes[i].backend);
         node.set_facilities(self.nodes[i].table.clone());
+        if let Some(site) = self.nodes[i].site.as_deref() {
+            // Before any server opens: a shadow partition takes its site
+            // when it is made.
+            node.set_site(Some(site)).expect("a valid site name");
+        }
         if self.cfg.unrecognized {
             node.set_recovery_policy(crate::node::RecoveryPolicy { unrecognized: true, ..Default::default() });
         }
@@ -883,10 +897,11 @@ impl World {
         let conn = self.nodes[i].next_conn;
         self.nodes[i].next_conn += 1;
         let name = format!("{}/{conn}", self.nodes[i].name);
-        self.servers.push(Some(Server::new(i, conn, r, name)));
+        let site = self.nodes[i].site.clone().unwrap_or_default();
+        self.servers.push(Some(Server::new(i, conn, r, name, site)));
         let app = App::Server(self.servers.len() - 1);
         self.nodes[i].apps.insert(conn, app);
-        let req = Server::open_request(&self.ranges[r]);
+        let req = Server::open_request(&self.ranges[r], self.cfg.shadow);
         self.input(i, NodeInput::Request { conn, req });
     }
 
@@ -1581,9 +1596,10 @@ impl World {
 
     // ---- invariants ------------------------------------------------------
 
-    /// At most one node that still owns its journal is active per key range.
+    /// At most one node that still owns its journal is active per key range
+    /// (in a shadow run, per key range and site: one site slot each).
     fn check_actives(&mut self) {
-        let mut active: Vec<Vec<usize>> = vec![Vec::new(); self.ranges.len()];
+        let mut active: Vec<BTreeMap<&str, Vec<usize>>> = vec![BTreeMap::new(); self.ranges.len()];
         for (i, n) in self.nodes.iter().enumerate() {
             let Some(node) = n.node.as_ref().filter(|_| n.backend) else { continue };
             if !self.disk.holds(&n.name, (i, n.inc, 0)) {
@@ -1594,17 +1610,54 @@ impl World {
                     continue;
                 }
                 if let Some(r) = self.key_ranges.iter().position(|x| *x == kr) {
-                    active[r].push(i);
+                    active[r].entry(n.site.as_deref().unwrap_or("")).or_default().push(i);
                 }
             }
         }
-        for (r, nodes) in active.iter().enumerate() {
+        let mut found = Vec::new();
+        for (r, sites) in active.iter().enumerate() {
+            for (site, nodes) in sites {
+                if nodes.len() > 1 {
+                    let names: Vec<&str> = nodes.iter().map(|i| self.nodes[*i].name.as_str()).collect();
+                    let at = if site.is_empty() { String::new() } else { format!(" at site {site}") };
+                    found.push(format!("range {r} is active on {} at once{at}", names.join(" and ")));
+                }
+            }
+        }
+        for text in found {
+            // Once per range and pair of nodes, not at every step it lasts.
+            if self.two_actives_seen.insert(text.clone()) {
+                self.chk.violate(ViolationKind::TwoActives, text);
+            }
+        }
+    }
+
+    /// At most one node that still owns its journal is the primary of a
+    /// shadowed key range (docs/shadow.md: one primary per range). A node
+    /// that lost its journal can commit nothing, as in `check_actives`.
+    fn check_primaries(&mut self) {
+        let mut primary: Vec<Vec<(usize, u64)>> = vec![Vec::new(); self.ranges.len()];
+        for (i, n) in self.nodes.iter().enumerate() {
+            let Some(node) = n.node.as_ref().filter(|_| n.backend) else { continue };
+            if !self.disk.holds(&n.name, (i, n.inc, 0)) {
+                continue;
+            }
+            for role in node.shadow_roles() {
+                if role.facility != FACILITY || !role.primary {
+                    continue;
+                }
+                if let Some(r) = self.key_ranges.iter().position(|x| *x == role.range) {
+                    primary[r].push((i, role.epoch));
+                }
+            }
+        }
+        for (r, nodes) in primary.iter().enumerate() {
             if nodes.len() > 1 {
-                let names: Vec<&str> = nodes.iter().map(|i| self.nodes[*i].name.as_str()).collect();
-                let text = format!("range {r} is active on {} at once", names.join(" and "));
-                // Once per range and pair of nodes, not at every step it lasts.
+                let names: Vec<String> =
+                    nodes.iter().map(|(i, e)| format!("{} (grant {e})", self.nodes[*i].name)).collect();
+                let text = format!("range {r} has two primaries at once: {}", names.join(" and "));
                 if self.two_actives_seen.insert(text.clone()) {
-                    self.chk.violate(ViolationKind::TwoActives, text);
+                    self.chk.violate(ViolationKind::TwoPrimaries, text);
                 }
             }
         }
@@ -1736,6 +1789,57 @@ mod tests {
         let (up, down) = (up.expect("fe1 linked again"), down.expect("the old link went down"));
         assert!(up < now + w_inactivity(), "fe1 came back at {up}");
         assert_eq!(down, up, "the old link is shut when the new one comes up");
+    }
+
+    /// The two-site shape (`SimConfig::shadow`) makes, without faults, a
+    /// primary at one site and a secondary at the other for every key
+    /// range, one active partition per site, and the others standbys; and
+    /// the run keeps every promise.
+    #[test]
+    fn a_quiet_two_site_run_makes_a_primary_and_a_secondary_of_each_range() {
+        let mut c = SimConfig::new(3);
+        c.faults = Faults::NONE;
+        c.shadow = true;
+        c.settle = 5 * SEC;
+        let mut w = World::new(c);
+        // The west slots wait out their places in the facility's order
+        // before they claim (`roles::rank`); by 5 s every pair is whole.
+        w.run_until(5 * SEC);
+        for (r, kr) in w.key_ranges.iter().enumerate() {
+            let mut primaries = Vec::new();
+            let mut secondaries = Vec::new();
+            let mut actives: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+            let mut shadows = 0;
+            for n in w.nodes.iter().filter(|n| n.backend) {
+                let node = n.node.as_ref().expect("every backend is up");
+                for role in node.shadow_roles().into_iter().filter(|x| x.range == *kr) {
+                    shadows += 1;
+                    assert_eq!(Some(role.site.as_str()), n.site.as_deref(), "{}: its site", n.name);
+                    if role.active {
+                        actives.entry(role.site.clone()).or_default().push(&n.name);
+                    }
+                    if role.primary {
+                        primaries.push((n.name.as_str(), role.site.clone(), role.epoch));
+                    }
+                    if role.secondary {
+                        secondaries.push((n.name.as_str(), role.site.clone(), role.epoch));
+                    }
+                    assert!(!(role.primary || role.secondary) || role.active, "{}: a side while not active", n.name);
+                }
+            }
+            assert_eq!(shadows, 4, "range {r}: a shadow partition on every backend");
+            assert_eq!(actives.len(), 2, "range {r}: actives {actives:?}");
+            assert!(actives.values().all(|v| v.len() == 1), "range {r}: actives {actives:?}");
+            assert_eq!(primaries.len(), 1, "range {r}: primaries {primaries:?}");
+            assert_eq!(secondaries.len(), 1, "range {r}: secondaries {secondaries:?}");
+            let (p, s) = (&primaries[0], &secondaries[0]);
+            assert_ne!(p.1, s.1, "range {r}: the primary ({}) and the secondary ({}) share a site", p.0, s.0);
+            assert!(p.2 > 0 && p.2 == s.2, "range {r}: the secondary knows the primary's grant: {p:?} {s:?}");
+        }
+        let end = w.cfg.fault_start + w.cfg.fault_time + w.cfg.settle;
+        let r = w.finish_after(end);
+        assert!(r.ok(), "{}", r.summary());
+        assert!(r.committed > 100, "{}", r.summary());
     }
 
     fn w_inactivity() -> Micros {

@@ -95,7 +95,7 @@ impl Router {
         let before = self.partition_count(&facility);
         let v = self.partitions.entry(facility.clone()).or_default();
         let was_active = v.iter().any(|p| p.key == key && p.active);
-        let was_primary = v.iter().any(|p| p.key == key && p.active && p.primary() > 0);
+        let was_primary = v.iter().find(|p| p.key == key && p.active).map_or(0, RPart::primary);
         v.retain(|p| p.key != key);
         if callout != Callout::No {
             // Call-outs have no key range to share: always active.
@@ -148,9 +148,13 @@ impl Router {
             }
             self.route_handoffs(ctx, &facility);
             self.release_held(ctx, &facility);
-        } else if active && !was_primary && shadow.as_ref().is_some_and(|s| s.primary > 0) {
-            // A shadow partition became its range's primary: what waited
-            // for the range's primary goes there now (docs/shadow.md).
+        } else if active && shadow.as_ref().is_some_and(|s| s.primary > was_primary) {
+            // A shadow partition already active for its site became its
+            // range's primary (a secondary that won the primary record):
+            // the work held while the range had none, and hand-offs waiting
+            // for one, go to it now. Without this they waited for the next
+            // partition to become active, which may never come (simulator
+            // seed 73 with --shadow, one router: no outcome).
             self.route_handoffs(ctx, &facility);
             self.release_held(ctx, &facility);
         } else if !active && was_active {
