@@ -85,7 +85,8 @@ fn known() -> Result<(), String> {
         let faults = if faults.is_empty() { "none".to_string() } else { faults.join(",") };
         outln!("{}", k.defect);
         let mode = if k.no_shared_storage { " --no-shared-root --recovery unrecognized" } else { "" };
-        outln!("  rtr simulate --seed {} --routers {routers} --faults {faults}{mode}", k.seed);
+        let shadow = if k.shadow { " --shadow" } else { "" };
+        outln!("  rtr simulate --seed {} --routers {routers} --faults {faults}{mode}{shadow}", k.seed);
         match r.violations.first() {
             Some(v) => {
                 still += 1;

@@ -284,6 +284,9 @@
 //! The eighth session closed that window: an inquiry's "unknown" binds the
 //! node that gives it (docs/inquiry-binding.md), and 9975 is in the
 //! regression set. The list is empty.
+//!
+//! Issue 16 (the simulator's two sites, `--shadow`): three shadow runs
+//! join the list, one defect (below, at `KNOWN`).
 
 use super::{Faults, SimConfig, ViolationKind};
 
@@ -300,6 +303,8 @@ pub struct Known {
     /// (`--no-shared-root --recovery unrecognized`) rather than the default
     /// shared journal root.
     pub no_shared_storage: bool,
+    /// Two sites (`--shadow`, `SimConfig::shadow`).
+    pub shadow: bool,
 }
 
 impl Known {
@@ -311,6 +316,7 @@ impl Known {
             c.shared_root = false;
             c.unrecognized = true;
         }
+        c.shadow = self.shadow;
         c
     }
 }
@@ -318,4 +324,45 @@ impl Known {
 /// The defects the simulator found and that are not fixed yet (a defect
 /// found and not fixed at once goes here; one whose run passes with
 /// today's timing is described in docs/outcomes.md, Known limits).
-pub const KNOWN: &[Known] = &[];
+///
+/// The three shadow runs (`--shadow`, one router, every fault; found by the
+/// first two-site batches, seeds 500..999): the primary of a key range is
+/// lost after its branch of a transaction was asked for a durable vote;
+/// its site's standby takes its journal over (an in-doubt copy with the
+/// yes vote) and asks the router, while the primary record moves to the
+/// other site; the router places the branch's messages afresh on the new
+/// primary (`Router::peer_lost`, `Tx::redrive`, `release_held`: "work
+/// follows its key range", which assumes the range's next active is the
+/// lost journal's reader, where the work joins the copy), commits, and
+/// answers the reader "committed" too: the range's work is applied at both
+/// sites (applied twice to the books of the range, both sites taken
+/// together).
+pub const KNOWN: &[Known] = &[
+    Known {
+        defect: "shadow: a lost primary's voted branch is placed again on the other site's new primary while its site's standby commits the in-doubt copy read from its journal",
+        seed: 721,
+        routers: 1,
+        faults: Faults::ALL,
+        kind: ViolationKind::AppliedTwice,
+        no_shared_storage: false,
+        shadow: true,
+    },
+    Known {
+        defect: "shadow: the same (west primary lost, be4 reads its journal, the branch placed again on be2 at east)",
+        seed: 827,
+        routers: 1,
+        faults: Faults::ALL,
+        kind: ViolationKind::AppliedTwice,
+        no_shared_storage: false,
+        shadow: true,
+    },
+    Known {
+        defect: "shadow: the same (be4 lost as range 2's primary, be3 reads its journal, the branch placed again on be2)",
+        seed: 846,
+        routers: 1,
+        faults: Faults::ALL,
+        kind: ViolationKind::AppliedTwice,
+        no_shared_storage: false,
+        shadow: true,
+    },
+];
