@@ -113,6 +113,9 @@ pub struct Books {
     pub fences: BTreeMap<String, u64>,
     /// Applies refused for a stale token.
     pub fenced: u64,
+    /// How often each site's database applied each transaction (`""` in
+    /// an unshadowed run, where it is `applied`).
+    pub applied_at: BTreeMap<(String, Tid), u32>,
 }
 
 /// What the clients did and saw, per transaction.
@@ -183,12 +186,17 @@ impl Checker {
     }
 
     /// `apply` by a server at site `site` of a shadow run (its fencing
-    /// token is that site's). Stage 1 of shadowing sends a range's
-    /// transactions to its primary only and ships nothing to the other
-    /// site, so the range's transactions are applied at whichever site was
-    /// primary at the time: the books are the two sites' databases taken
-    /// together, and every rule above (once per range, nothing rejected,
-    /// all or none) holds of that union.
+    /// token is that site's). Each site has its own database, and stage 2
+    /// of shadowing (docs/shadow.md) applies a shadowed transaction at both
+    /// sites: once per site is the rule (a second application at one site
+    /// is applied-twice; `msg1_uncertain` looks at that site's database
+    /// only). The books (`applied`, `balances`) are the sites taken as one
+    /// database: the first site's application counts, the other site's is
+    /// its mirror, and every rule above (once per range, nothing rejected,
+    /// all or none, money conserved) holds of it. (That the secondary
+    /// applies every transaction the primary did is not checked yet: a
+    /// secondary that was away misses what committed meanwhile until
+    /// remember mode and catch-up are built.)
     #[allow(clippy::too_many_arguments)]
     pub fn apply_at(
         &mut self,
@@ -207,13 +215,21 @@ impl Checker {
             return;
         }
         *highest = fence;
-        if let Some(n) = books.applied.get(&tid).copied() {
+        if let Some(n) = books.applied_at.get(&(site.to_string(), tid)).copied() {
             if uncertain {
                 return;
             }
-            books.applied.insert(tid, n + 1);
+            books.applied_at.insert((site.to_string(), tid), n + 1);
+            if let Some(total) = books.applied.get_mut(&tid) {
+                *total += 1;
+            }
             let text = format!("{tid} applied again to range {range} by {who}, presented as a new transaction");
             self.violate(ViolationKind::AppliedTwice, text);
+            return;
+        }
+        books.applied_at.insert((site.to_string(), tid), 1);
+        if books.applied.contains_key(&tid) {
+            // The other site's database applied it already: its mirror.
             return;
         }
         books.applied.insert(tid, 1);

@@ -324,7 +324,7 @@ impl Router {
             ToRouter::JournalLetGo { node, epoch } => self.journal_let_go(ctx, from, &node, epoch),
             ToRouter::Inquire { tid, facility, drive } => self.inquire(ctx, from, tid, facility, drive),
             ToRouter::Inquired { tid, parts, state, applied, held } => {
-                let mut work = Work { applied, held };
+                let mut work = Work { applied, held, site: self.site_of(from) };
                 work.applied.sort_unstable();
                 self.inquired(ctx, from, tid, parts, state, work)
             }
@@ -1230,6 +1230,10 @@ pub(super) struct Decision {
 pub(super) struct Work {
     pub(super) applied: Vec<u64>,
     pub(super) held: Vec<(super::PartId, u64)>,
+    /// The answering node's site, when it serves shadowed ranges (taken
+    /// when the answer came: its link may be gone by the time the answers
+    /// are weighed).
+    pub(super) site: Option<String>,
 }
 
 /// Work held undecided at one node that another node applied: a router
@@ -1242,13 +1246,19 @@ pub(super) struct Work {
 /// apply one branch and hold the copy its journal keeps of it). Returns the
 /// (node, branch) pairs to give back, `OWN_REPLACED_WORK` for a node's own
 /// journal's copy, sorted.
+///
+/// A shadowed transaction's work is applied at both sites by design
+/// (docs/shadow.md): a node of the other site (`Work::site`) that applied
+/// it says nothing of work placed again.
 pub(super) fn replaced_elsewhere(ctx: &Ctx, answers: &[(NodeRef, &Work)]) -> Vec<(NodeRef, super::PartId)> {
     let mut give = Vec::new();
     for (node, w) in answers {
         let name = ctx.topo.name(*node);
         for (part, print) in &w.held {
-            let applied_elsewhere =
-                answers.iter().any(|(n, o)| ctx.topo.name(*n) != name && o.applied.binary_search(print).is_ok());
+            let applied_elsewhere = answers.iter().any(|(n, o)| {
+                let other_site = matches!((&w.site, &o.site), (Some(a), Some(b)) if a != b);
+                ctx.topo.name(*n) != name && !other_site && o.applied.binary_search(print).is_ok()
+            });
             if applied_elsewhere && !give.contains(&(*node, *part)) {
                 give.push((*node, *part));
             }
@@ -1256,6 +1266,19 @@ pub(super) fn replaced_elsewhere(ctx: &Ctx, answers: &[(NodeRef, &Work)]) -> Vec
     }
     give.sort();
     give
+}
+
+impl Router {
+    /// The site of backend node `node` (docs/shadow.md), as its shadow
+    /// partitions announced it (a node's site is the same for all of them);
+    /// `None` for a node with no shadow partition known here.
+    pub(super) fn site_of(&self, node: NodeRef) -> Option<String> {
+        let mut facilities: Vec<&String> = self.partitions.keys().collect();
+        facilities.sort();
+        facilities.into_iter().find_map(|f| {
+            self.partitions[f].iter().find(|p| p.key.0 == node).and_then(|p| p.shadow.as_ref()).map(|s| s.site.clone())
+        })
+    }
 }
 
 fn log_replaced_elsewhere(ctx: &mut Ctx, tid: Tid, node: NodeRef, part: super::PartId) {
