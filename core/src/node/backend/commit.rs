@@ -474,6 +474,22 @@ impl Backend {
             // another router): this router hears when it is.
             if let Some(c) = self.committing.get_mut(token) {
                 if accepted {
+                    // The record commits every branch of `tid` here, but
+                    // `commit` presents only `c.parts`: a branch this
+                    // outcome names joins them. Left out, it was never
+                    // presented, though its node said `Durable` (simulator
+                    // seed 243 --shadow, two routers: two branches' parked
+                    // outcomes replayed one by one when their owner's link
+                    // went; the first started the record, the second found
+                    // it on its way, and the client heard "accepted" of a
+                    // transaction one range never applied).
+                    for part in mine {
+                        if !c.parts.contains(&part)
+                            && self.branches.get(&(tid, part)).is_some_and(|b| b.committed.is_none())
+                        {
+                            c.parts.push(part);
+                        }
+                    }
                     c.routers.push(from);
                 } else {
                     ctx.log(format!(

@@ -108,12 +108,23 @@ impl Router {
     /// Branch `key` of `tid` failed or moved: if it is a shadow
     /// secondary's, it is dropped (`true`) and the transaction goes on at
     /// its primary (docs/shadow.md, stage 3: the primary remembers it).
+    ///
+    /// The secondary's node is told to give the branch back (its server
+    /// hears the transaction rescheduled; nothing decided): a failed branch
+    /// (`BranchFailed`) waits there for its router's outcome, and a dropped
+    /// one never gets one. Untold, its server held the branch for ever, and
+    /// with every server of the secondary so held no later transaction of
+    /// the range was presented there: their secondaries' votes never came
+    /// and their clients waited for ever (`rtr simulate --shadow --seed 99`,
+    /// two routers: the secondary's journal full for 471 ms). A moved
+    /// branch is gone there already: the give-back finds nothing.
     pub(super) fn drop_secondary(&mut self, ctx: &mut Ctx, tid: Tid, key: PartKey, why: &str) -> bool {
         let Some(tx) = self.txs.get_mut(&tid) else { return false };
         let Some(i) = tx.branches.iter().position(|b| b.part == key && b.secondary_of.is_some()) else {
             return false;
         };
         tx.branches.remove(i);
+        ctx.to_backend(key.0, ToBackend::GiveBack { tid, part: key.1, drive: tx.drive });
         ctx.log(format!("{tid}: its shadow secondary's branch is dropped ({why}); it goes on at the primary"));
         self.try_prepared(ctx, tid);
         self.try_commit(ctx, tid);
