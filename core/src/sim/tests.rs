@@ -643,6 +643,16 @@ fn shadow_runs_pass() {
     c.shape.routers = vec!["tr1".into()];
     c.shadow = true;
     assert_ok(&run(c));
+    // Seed 470 (two routers): the primary was killed; the secondary's
+    // branch was given back at its node, whose vote, sent before, arrived
+    // after and was taken for a branch taken over: the work placed there
+    // again, once that node was primary, counted as voted and was never
+    // asked its vote (no outcome). Such a vote is ignored now
+    // (`Tx::given_back`).
+    let mut c = SimConfig::new(470);
+    c.shape.routers = vec!["tr1".into(), "tr2".into()];
+    c.shadow = true;
+    assert_ok(&run(c));
     // Seeds 99 and 237 (two routers): the secondary's journal full, its
     // branches failed (`RTR_STS_JNLFULL`) and were dropped by the router,
     // which never told the secondary: its servers held them for ever, and

@@ -73,6 +73,7 @@ impl Router {
                 ctx.topo.name(sec.0)
             ));
             let drive = tx.drive;
+            tx.given_back.retain(|k| *k != sec);
             let mut b = Branch::new(sec);
             b.secondary_of = Some(primary);
             b.vote = VoteState::Requested;
@@ -125,6 +126,7 @@ impl Router {
         };
         tx.branches.remove(i);
         ctx.to_backend(key.0, ToBackend::GiveBack { tid, part: key.1, drive: tx.drive });
+        tx.given_back.push(key);
         ctx.log(format!("{tid}: its shadow secondary's branch is dropped ({why}); it goes on at the primary"));
         self.try_prepared(ctx, tid);
         self.try_commit(ctx, tid);
