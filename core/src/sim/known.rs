@@ -344,15 +344,13 @@ impl Known {
 /// outcome; fixed the same session: a vote of a secondary's branch given
 /// back, still on its way, was taken for a branch taken over, and counted
 /// for the work placed there again; in `shadow_runs_pass`).
-pub const KNOWN: &[Known] = &[
-    Known {
-        defect: "shadow, two routers: a prepared transaction's primary lost power after a vote that was not durable, \
+pub const KNOWN: &[Known] = &[Known {
+    defect: "shadow, two routers: a prepared transaction's primary lost power after a vote that was not durable, \
                  before its secondary's branch was made; the router committed and the range never applied it",
-        seed: 397,
-        routers: 2,
-        faults: Faults::ALL,
-        kind: ViolationKind::AcceptedNotApplied,
-        no_shared_storage: false,
-        shadow: true,
-    },
-];
+    seed: 397,
+    routers: 2,
+    faults: Faults::ALL,
+    kind: ViolationKind::AcceptedNotApplied,
+    no_shared_storage: false,
+    shadow: true,
+}];
