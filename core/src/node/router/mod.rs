@@ -113,8 +113,9 @@ pub(super) struct Tx {
     /// (a drive again over a new link re-sends them all from the first).
     sends: u32,
     resend_skip: u32,
-    /// Routed to a shadow primary whose secondary was up: it spans two
-    /// nodes from the start, so its votes are asked durable at once
+    /// Routed to a shadow primary whose secondary was up, or a secondary's
+    /// branch was placed: it spans two nodes (from the start, and for good
+    /// once a secondary had its branch), so its votes are asked durable
     /// (docs/shadow.md).
     shadowed: bool,
     /// Shadow secondaries' branches given back at their nodes (dropped, or

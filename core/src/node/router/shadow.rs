@@ -73,6 +73,15 @@ impl Router {
                 ctx.topo.name(sec.0)
             ));
             let drive = tx.drive;
+            // From now on it spans two nodes for good: dropped later (its
+            // link gone), the secondary's durable yes may still learn the
+            // outcome by an inquiry and apply it, so the primary's vote
+            // must be durable too. Counted as one node again once the
+            // secondary was dropped, it committed on the primary's vote
+            // given before its node lost power, which the primary never
+            // applied while the other site did (`rtr simulate --shadow
+            // --seed 397 --routers 2`: accepted, not applied).
+            tx.shadowed = true;
             tx.given_back.retain(|k| *k != sec);
             let mut b = Branch::new(sec);
             b.secondary_of = Some(primary);
