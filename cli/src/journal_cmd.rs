@@ -33,7 +33,7 @@ use clap::{Args, Subcommand};
 use rtr_core::journal::{
     self, Cut, CutKind, JournalConfig, JournalError, JournalScan, ProblemKind, RecordKind, ScanEntry, Seal, Takeover,
 };
-use rtr_core::txrecord::{classify, TxFate, TxRecord, TxSummary};
+use rtr_core::txrecord::{classify, SeqMark, TxFate, TxRecord, TxSummary};
 use rtr_core::Tid;
 
 pub const EXIT_ERROR: i32 = 1;
@@ -463,6 +463,7 @@ fn kind_name(k: RecordKind) -> &'static str {
         RecordKind::Carried => "Carried",
         RecordKind::Drive => "Drive",
         RecordKind::Bound => "Bound",
+        RecordKind::Seq => "Seq",
     }
 }
 
@@ -522,6 +523,29 @@ fn payload_summary(e: &ScanEntry) -> (String, Vec<(&'static str, Json)>) {
         Ok(TxRecord::Bound { drive }) => (
             format!("answered an inquiry \"unknown\": no branch of drive {drive} or earlier starts here"),
             vec![("bound", drive.into())],
+        ),
+        Ok(TxRecord::Seq { range, pos, mark }) => (
+            match mark {
+                SeqMark::Remembered => {
+                    format!("shadow range {range}: remembered as {}.{} for the other site", pos.0, pos.1)
+                }
+                SeqMark::Released => format!("shadow range {range}: the other site applied {}.{}", pos.0, pos.1),
+                SeqMark::Applied => format!("shadow range {range}: applied the other site's entry {}.{}", pos.0, pos.1),
+            },
+            vec![
+                ("range", range.as_str().into()),
+                ("series", Json::Int(pos.0.into())),
+                ("seq", Json::Int(pos.1.into())),
+                (
+                    "mark",
+                    match mark {
+                        SeqMark::Remembered => "remembered",
+                        SeqMark::Released => "released",
+                        SeqMark::Applied => "applied",
+                    }
+                    .into(),
+                ),
+            ],
         ),
         Ok(TxRecord::Exception { status, strikes, committed }) => (
             format!(

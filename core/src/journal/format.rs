@@ -92,6 +92,10 @@ pub enum RecordKind {
     /// nothing of it): it starts no branch of the drives named from then
     /// on, after a restart too (`TxRecord::Bound`).
     Bound = 13,
+    /// A shadow primary's number for a commit it remembers for its
+    /// secondary, or a secondary's position in that log once it applied
+    /// the entry (`TxRecord::Seq`, docs/shadow.md).
+    Seq = 14,
 }
 
 impl RecordKind {
@@ -110,6 +114,7 @@ impl RecordKind {
             11 => RecordKind::Carried,
             12 => RecordKind::Drive,
             13 => RecordKind::Bound,
+            14 => RecordKind::Seq,
             _ => return None,
         })
     }

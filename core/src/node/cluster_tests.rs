@@ -6723,10 +6723,27 @@ fn shadow_servers_on_two_sites_are_a_primary_and_a_secondary() {
     c.sync();
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
     c.ack(1, t1);
+    // The primary remembers t1 for its secondary (stage 3): a numbered
+    // entry of its log, kept in its journal with the commit.
+    assert_eq!(c.node(BE).shadow_roles()[0].backlog, 1, "t1 is kept for the secondary");
+    let seq_of_t1 = |r: &crate::journal::Record| r.tid == t1 && r.kind == crate::journal::RecordKind::Seq;
+    assert_eq!(c.journals[BE].iter().filter(|r| seq_of_t1(r)).count(), 1);
     c.restart(BE2);
     c.open_shadow(BE2, None);
     c.sync();
     assert_eq!(c.partition_states(BE2), vec![P::Secondary]);
+    // Catch-up (stage 4): the secondary applies t1 first, as committed
+    // work, before any live work; once its server acknowledged it, the
+    // primary hears so, releases it, and is in step again. (Uncertain: the
+    // primary sent it before, while the secondary was down, and cannot
+    // know that no node of that site applied it then.)
+    let s = c.take(BE2, SERVER);
+    let got: Vec<(MsgType, Option<Tid>)> = s.iter().filter(|x| x.2.is_some()).map(|x| (x.1, x.2)).collect();
+    assert_eq!(got, vec![(MsgType::Msg1Uncertain, Some(t1)), (MsgType::Accepted, Some(t1))], "{s:?}");
+    c.req(BE2, SERVER, Request::Ack { chan: 1, tid: t1 });
+    c.settle();
+    assert_eq!(c.node(BE).shadow_roles()[0].backlog, 0, "released once applied there");
+    assert!(c.journals[BE2].iter().any(seq_of_t1), "the secondary knows where it stands after a restart");
     c.events_at(BE);
     c.events_at(BE2);
     // The primary's node is lost mid-transaction, the secondary's branch

@@ -446,6 +446,21 @@ pub enum ToRouter {
         part: PartId,
         drive: u32,
     },
+    /// A shadow primary's remembered commits for its secondary, relayed by
+    /// the router to the range's secondary (`ToBackend::ShadowLog`).
+    ShadowLog {
+        facility: String,
+        part: PartId,
+        entries: Vec<ShadowEntry>,
+        released: LogPos,
+    },
+    /// A shadow secondary applied every remembered commit up to `pos`,
+    /// relayed to the range's primary (`ToBackend::ShadowApplied`).
+    ShadowApplied {
+        facility: String,
+        part: PartId,
+        pos: LogPos,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -495,6 +510,38 @@ pub struct ShadowUp {
     pub site: String,
     /// The range's primary grant it holds (0: it is not the primary).
     pub primary: u64,
+    /// A primary with no remembered commit its secondary has not applied
+    /// (its backlog is empty): routers give its secondary the live work.
+    /// With a backlog they do not, so the secondary applies every commit
+    /// in the primary's order (docs/shadow.md, remember mode).
+    pub in_sync: bool,
+}
+
+/// A position in a shadow primary's commit log: its series (the primary
+/// grant epoch under which the numbering began) and the number in it.
+/// Ordered as a pair: every number of a later series comes after every
+/// number of an earlier one.
+pub type LogPos = (u64, u64);
+
+/// A commit a shadow primary remembered for its secondary
+/// (`ToRouter::ShadowLog`, docs/shadow.md): the messages of its range, in
+/// the primary's commit order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShadowEntry {
+    pub pos: LogPos,
+    /// The entry before it in the primary's log, still unapplied when this
+    /// one was sent; `(0, 0)` when none was: the secondary applies `pos`
+    /// once it applied `prev` (numbers between the two were never
+    /// durable, or were applied and released).
+    pub prev: LogPos,
+    pub tid: Tid,
+    pub msgs: Vec<Bytes>,
+    pub reason: u32,
+    /// The sender may have sent it before (to this site's node then, which
+    /// may have applied it without the release coming back): presented as
+    /// `rtr_mt_msg1_uncertain`, so that the server checks, as after any
+    /// replay.
+    pub resent: bool,
 }
 
 /// `ToBackend::GiveBack::part` naming no partition: the in-doubt copies of
@@ -602,6 +649,16 @@ pub enum ToBackend {
     /// A shadow primary hears whether a secondary of its range is linked
     /// to this router (docs/shadow.md): alone, it remembers for it.
     ShadowPartner { part: PartId, linked: bool },
+    /// To a shadow secondary: commits its primary remembered, in the
+    /// primary's order, and the primary's release point (every entry up to
+    /// it applied here and known so there).
+    ShadowLog { part: PartId, entries: Vec<ShadowEntry>, released: LogPos },
+    /// To a shadow primary: its secondary applied every entry up to `pos`.
+    ShadowApplied { part: PartId, pos: LogPos },
+    /// Just before a commit's outcome: the branches of `tid` here (shadow
+    /// primaries) whose secondary's branch took part in the commit: not
+    /// remembered for it.
+    Shipped { tid: Tid, parts: Vec<PartId> },
     /// The decision for every branch of `tid` on this backend. `drive`:
     /// the deciding router's drive of it, or `NO_DRIVE` for an answer to a
     /// node's own question (from the router's memory of the decision).

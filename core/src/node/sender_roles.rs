@@ -117,6 +117,8 @@ pub(super) fn allowed(topo: &Topology, from: NodeRef, msg: &Internal, held: &imp
             ToRouter::PartitionUp { facility, .. }
             | ToRouter::PartitionDown { facility, .. }
             | ToRouter::HandOff { facility, .. }
+            | ToRouter::ShadowLog { facility, .. }
+            | ToRouter::ShadowApplied { facility, .. }
             | ToRouter::Inquire { facility, .. } => check.plays(RoleList::Backend, Some(facility)),
             ToRouter::Reply { tid, .. }
             | ToRouter::Vote { tid, .. }
@@ -159,8 +161,10 @@ pub(super) fn allowed(topo: &Topology, from: NodeRef, msg: &Internal, held: &imp
             | ToBackend::Holder { part, .. }
             | ToBackend::Superseded { part, .. }
             | ToBackend::Refused { part }
-            | ToBackend::ShadowPartner { part, .. } => check.plays(RoleList::Router, held.part_facility(*part)),
-            ToBackend::Outcome { parts, .. } => {
+            | ToBackend::ShadowPartner { part, .. }
+            | ToBackend::ShadowLog { part, .. }
+            | ToBackend::ShadowApplied { part, .. } => check.plays(RoleList::Router, held.part_facility(*part)),
+            ToBackend::Outcome { parts, .. } | ToBackend::Shipped { parts, .. } => {
                 check.plays(RoleList::Router, None)?;
                 parts.iter().try_for_each(|p| match held.part_facility(*p) {
                     Some(f) => check.plays(RoleList::Router, Some(f)),
@@ -248,6 +252,8 @@ pub(super) fn kind(msg: &Internal) -> &'static str {
             ToRouter::Inquired { .. } => "ToRouter::Inquired",
             ToRouter::Decided { .. } => "ToRouter::Decided",
             ToRouter::DrivenElsewhere { .. } => "ToRouter::DrivenElsewhere",
+            ToRouter::ShadowLog { .. } => "ToRouter::ShadowLog",
+            ToRouter::ShadowApplied { .. } => "ToRouter::ShadowApplied",
         },
         Internal::Fe(m) => match m {
             ToFrontend::Broadcast { .. } => "ToFrontend::Broadcast",
@@ -269,6 +275,9 @@ pub(super) fn kind(msg: &Internal) -> &'static str {
             ToBackend::Superseded { .. } => "ToBackend::Superseded",
             ToBackend::Refused { .. } => "ToBackend::Refused",
             ToBackend::ShadowPartner { .. } => "ToBackend::ShadowPartner",
+            ToBackend::ShadowLog { .. } => "ToBackend::ShadowLog",
+            ToBackend::ShadowApplied { .. } => "ToBackend::ShadowApplied",
+            ToBackend::Shipped { .. } => "ToBackend::Shipped",
             ToBackend::Outcome { .. } => "ToBackend::Outcome",
         },
     }

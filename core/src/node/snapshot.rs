@@ -45,6 +45,9 @@ pub struct ShadowRoleView {
     /// The primary record's grant: held (primary), or the holder's as last
     /// heard (secondary); 0 before either.
     pub epoch: u64,
+    /// Commits this node keeps for the other site, not yet applied there
+    /// (remember mode's backlog, docs/shadow.md).
+    pub backlog: usize,
 }
 
 impl Node {
@@ -233,6 +236,7 @@ impl Node {
                     primary: s.side == Side::Primary,
                     secondary: s.side == Side::Secondary,
                     epoch: s.epoch,
+                    backlog: self.be.shadow_backlog(&s.rid),
                 })
             })
             .collect()

@@ -16,7 +16,7 @@ use super::codec::{range, read_range, read_tid, write_tid, DecodeError};
 use super::wire::Reader;
 pub use super::wire::Writer;
 use super::Bytes;
-use crate::node::{Callout, Internal, ShadowUp, ToBackend, ToFrontend, ToRouter, TxState};
+use crate::node::{Callout, Internal, LogPos, ShadowEntry, ShadowUp, ToBackend, ToFrontend, ToRouter, TxState};
 use crate::status::Status;
 use crate::tid::Tid;
 use crate::MAX_MSGLEN;
@@ -41,7 +41,10 @@ use crate::MAX_MSGLEN;
 /// binds (`docs/inquiry-binding.md`); `PartitionUp` names a shadow
 /// partition's site and primary grant, and `ShadowPartner` tells a primary
 /// whether its secondary is linked (`docs/shadow.md`).
-pub const PEER_VERSION: u8 = 13;
+/// 14: a shadow primary's remembered commits go to its secondary
+/// (`ShadowLog`, `ShadowApplied`, `Shipped`; `PartitionUp` says whether a
+/// primary is in step with its secondary).
+pub const PEER_VERSION: u8 = 14;
 /// Largest frame between nodes: a message of `RTR_MAX_MSGLEN` plus headers,
 /// or a handshake with many facility definitions.
 pub const MAX_PEER_FRAME: usize = 1 << 20;
@@ -126,6 +129,11 @@ const BE_HOLDER: u8 = 56;
 const BE_SUPERSEDED: u8 = 57;
 const BE_REFUSED: u8 = 58;
 const BE_SHADOWPARTNER: u8 = 66;
+const BE_SHADOWLOG: u8 = 67;
+const BE_SHADOWAPPLIED: u8 = 68;
+const BE_SHIPPED: u8 = 69;
+const TR_SHADOWLOG: u8 = 26;
+const TR_SHADOWAPPLIED: u8 = 27;
 const BE_ADOPT: u8 = 59;
 const BE_HANDEDOFF: u8 = 60;
 const TR_HANDOFF: u8 = 19;
@@ -318,6 +326,49 @@ fn read_msg_list(r: &mut Reader) -> Result<Vec<Bytes>, DecodeError> {
     Ok(v)
 }
 
+fn log_pos(w: &mut Writer, p: LogPos) {
+    w.u64(p.0);
+    w.u64(p.1);
+}
+
+fn read_log_pos(r: &mut Reader) -> Result<LogPos, DecodeError> {
+    Ok((r.u64()?, r.u64()?))
+}
+
+/// A shadow log's entries: a count, then each entry.
+fn entry_list(w: &mut Writer, entries: &[ShadowEntry]) {
+    w.u32(entries.len() as u32);
+    for e in entries {
+        log_pos(w, e.pos);
+        log_pos(w, e.prev);
+        write_tid(w, &e.tid);
+        msg_list(w, &e.msgs);
+        w.u32(e.reason);
+        w.u8(u8::from(e.resent));
+    }
+}
+
+fn read_entry_list(r: &mut Reader) -> Result<Vec<ShadowEntry>, DecodeError> {
+    let n = r.u32()? as usize;
+    // An entry takes at least 61 bytes: a count beyond what is left is a
+    // lie.
+    if n > r.remaining() / 61 {
+        return Err(DecodeError::Truncated);
+    }
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        v.push(ShadowEntry {
+            pos: read_log_pos(r)?,
+            prev: read_log_pos(r)?,
+            tid: read_tid(r)?,
+            msgs: read_msg_list(r)?,
+            reason: r.u32()?,
+            resent: r.bool()?,
+        });
+    }
+    Ok(v)
+}
+
 fn opt_u32(w: &mut Writer, v: Option<u32>) {
     match v {
         Some(x) => {
@@ -479,10 +530,11 @@ fn internal(w: &mut Writer, m: &Internal) {
                 });
                 match shadow {
                     None => w.u8(0),
-                    Some(ShadowUp { site, primary }) => {
+                    Some(ShadowUp { site, primary, in_sync }) => {
                         w.u8(1);
                         w.str(site);
                         w.u64(*primary);
+                        w.u8(u8::from(*in_sync));
                     }
                 }
             }
@@ -560,6 +612,19 @@ fn internal(w: &mut Writer, m: &Internal) {
                 write_tid(w, tid);
                 w.u64(*part);
                 w.u32(*drive);
+            }
+            ToRouter::ShadowLog { facility, part, entries, released } => {
+                w.u8(TR_SHADOWLOG);
+                w.str(facility);
+                w.u64(*part);
+                entry_list(w, entries);
+                log_pos(w, *released);
+            }
+            ToRouter::ShadowApplied { facility, part, pos } => {
+                w.u8(TR_SHADOWAPPLIED);
+                w.str(facility);
+                w.u64(*part);
+                log_pos(w, *pos);
             }
         },
         Internal::Fe(m) => match m {
@@ -641,6 +706,22 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.u8(BE_SHADOWPARTNER);
                 w.u64(*part);
                 w.u8(u8::from(*linked));
+            }
+            ToBackend::ShadowLog { part, entries, released } => {
+                w.u8(BE_SHADOWLOG);
+                w.u64(*part);
+                entry_list(w, entries);
+                log_pos(w, *released);
+            }
+            ToBackend::ShadowApplied { part, pos } => {
+                w.u8(BE_SHADOWAPPLIED);
+                w.u64(*part);
+                log_pos(w, *pos);
+            }
+            ToBackend::Shipped { tid, parts } => {
+                w.u8(BE_SHIPPED);
+                write_tid(w, tid);
+                part_list(w, parts);
             }
             ToBackend::Adopt { part, tid, msgs, reason, drive } => {
                 w.u8(BE_ADOPT);
@@ -740,7 +821,11 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
                 2 => Callout::Router,
                 tag => return Err(DecodeError::UnknownTag { what: "call-out kind", tag }),
             },
-            shadow: if r.bool()? { Some(ShadowUp { site: r.str(MAX_NAME)?, primary: r.u64()? }) } else { None },
+            shadow: if r.bool()? {
+                Some(ShadowUp { site: r.str(MAX_NAME)?, primary: r.u64()?, in_sync: r.bool()? })
+            } else {
+                None
+            },
         }),
         TR_TOOKOVER => {
             let node = r.str(MAX_NAME)?;
@@ -813,6 +898,22 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
         BE_SUPERSEDED => Internal::Be(ToBackend::Superseded { part: r.u64()?, epoch: r.u64()? }),
         BE_REFUSED => Internal::Be(ToBackend::Refused { part: r.u64()? }),
         BE_SHADOWPARTNER => Internal::Be(ToBackend::ShadowPartner { part: r.u64()?, linked: r.bool()? }),
+        BE_SHADOWLOG => Internal::Be(ToBackend::ShadowLog {
+            part: r.u64()?,
+            entries: read_entry_list(r)?,
+            released: read_log_pos(r)?,
+        }),
+        BE_SHADOWAPPLIED => Internal::Be(ToBackend::ShadowApplied { part: r.u64()?, pos: read_log_pos(r)? }),
+        BE_SHIPPED => Internal::Be(ToBackend::Shipped { tid: read_tid(r)?, parts: read_part_list(r)? }),
+        TR_SHADOWLOG => Internal::Tr(ToRouter::ShadowLog {
+            facility: fac(r)?,
+            part: r.u64()?,
+            entries: read_entry_list(r)?,
+            released: read_log_pos(r)?,
+        }),
+        TR_SHADOWAPPLIED => {
+            Internal::Tr(ToRouter::ShadowApplied { facility: fac(r)?, part: r.u64()?, pos: read_log_pos(r)? })
+        }
         FE_RETURNED => Internal::Fe(ToFrontend::Returned { tid: read_tid(r)?, client: read_chan(r)?, data: data(r)? }),
         FE_PREPARED => {
             Internal::Fe(ToFrontend::Prepared { tid: read_tid(r)?, client: read_chan(r)?, reason: r.u32()? })

@@ -57,10 +57,14 @@ pub enum ViolationKind {
     Livelock,
     /// A journal does not pass `verify` after the run (corruption, not a torn tail).
     JournalCorrupt,
+    /// At the end of a shadow run (the cluster settled) the two sites'
+    /// databases of a key range did not apply the same transactions:
+    /// catch-up did not complete (docs/shadow.md, remember mode).
+    SitesDiffer,
 }
 
 impl ViolationKind {
-    pub const ALL: [ViolationKind; 12] = [
+    pub const ALL: [ViolationKind; 13] = [
         ViolationKind::Disagreement,
         ViolationKind::AppliedTwice,
         ViolationKind::TwoActives,
@@ -73,6 +77,7 @@ impl ViolationKind {
         ViolationKind::Deadlock,
         ViolationKind::Livelock,
         ViolationKind::JournalCorrupt,
+        ViolationKind::SitesDiffer,
     ];
 
     pub fn parse(s: &str) -> Option<ViolationKind> {
@@ -93,6 +98,7 @@ impl ViolationKind {
             ViolationKind::Deadlock => "deadlock",
             ViolationKind::Livelock => "livelock",
             ViolationKind::JournalCorrupt => "journal-corrupt",
+            ViolationKind::SitesDiffer => "sites-differ",
         }
     }
 }
@@ -193,10 +199,8 @@ impl Checker {
     /// only). The books (`applied`, `balances`) are the sites taken as one
     /// database: the first site's application counts, the other site's is
     /// its mirror, and every rule above (once per range, nothing rejected,
-    /// all or none, money conserved) holds of it. (That the secondary
-    /// applies every transaction the primary did is not checked yet: a
-    /// secondary that was away misses what committed meanwhile until
-    /// remember mode and catch-up are built.)
+    /// all or none, money conserved) holds of it. That each site applied
+    /// every transaction the other did is `sites_agree`, at the end.
     #[allow(clippy::too_many_arguments)]
     pub fn apply_at(
         &mut self,
@@ -236,6 +240,38 @@ impl Checker {
         *self.moved.entry(tid).or_default() += msgs.iter().map(|(_, a)| *a).sum::<i64>();
         for (account, amount) in msgs {
             *books.balances.entry(*account).or_default() += amount;
+        }
+    }
+
+    /// The end-of-run check of a shadow run: each key range's two sites
+    /// applied the same transactions (what one site committed while the
+    /// other was away reached it by catch-up, and the other way round).
+    /// Transactions excused by an application's deadlock are left out.
+    pub fn sites_agree(&mut self, deadlocked: &BTreeSet<Tid>) {
+        let mut found = Vec::new();
+        for (r, books) in self.books.iter().enumerate() {
+            let mut by_site: BTreeMap<&str, BTreeSet<Tid>> = BTreeMap::new();
+            for ((site, tid), n) in &books.applied_at {
+                if *n > 0 && !site.is_empty() && !deadlocked.contains(tid) {
+                    by_site.entry(site.as_str()).or_default().insert(*tid);
+                }
+            }
+            let sites: Vec<(&str, BTreeSet<Tid>)> = by_site.into_iter().collect();
+            if let [(a, x), (b, y)] = &sites[..] {
+                let only_a: Vec<&Tid> = x.difference(y).collect();
+                let only_b: Vec<&Tid> = y.difference(x).collect();
+                if !only_a.is_empty() || !only_b.is_empty() {
+                    let first = only_a.first().or(only_b.first()).map(|t| t.to_string()).unwrap_or_default();
+                    found.push(format!(
+                        "range {r}: {} transaction(s) applied at {a} only, {} at {b} only (first: {first})",
+                        only_a.len(),
+                        only_b.len()
+                    ));
+                }
+            }
+        }
+        for text in found {
+            self.violate(ViolationKind::SitesDiffer, text);
         }
     }
 

@@ -286,7 +286,8 @@
 //! regression set. The list is empty.
 //!
 //! Issue 16 (the simulator's two sites, `--shadow`): three shadow runs
-//! join the list, one defect (below, at `KNOWN`).
+//! joined the list, one defect (below, at `KNOWN`), since fixed; then runs
+//! whose sites ended apart (`sites-differ`, below).
 
 use super::{Faults, SimConfig, ViolationKind};
 
@@ -344,4 +345,26 @@ impl Known {
 /// node lost power, not durable; the other site's in-doubt copy learned
 /// the commit by an inquiry and applied it, the primary's site never did).
 /// Both are in `shadow_runs_pass`.
-pub const KNOWN: &[Known] = &[];
+///
+/// Remember mode and catch-up (stages 3 and 4, ninth session) brought the
+/// `sites-differ` check: at the end of a shadow run both sites applied the
+/// same transactions. Eight holes were found and fixed the same session
+/// (`catch_up_brings_each_site_what_the_other_committed`); in fault-heavy
+/// runs some still end with transactions at one site only (24 of 300
+/// seeds with one router, 15 of 300 with two; the other invariants hold in
+/// all of them). Five of them are listed, not traced yet.
+pub const KNOWN: &[Known] = &[catch_up(5, 1), catch_up(10, 1), catch_up(32, 1), catch_up(17, 2), catch_up(25, 2)];
+
+/// A shadow run whose sites ended apart (`sites-differ`).
+const fn catch_up(seed: u64, routers: usize) -> Known {
+    Known {
+        defect: "shadow: catch-up did not complete: at the end one site of a key range applied transactions the other \
+                 did not",
+        seed,
+        routers,
+        faults: Faults::ALL,
+        kind: ViolationKind::SitesDiffer,
+        no_shared_storage: false,
+        shadow: true,
+    }
+}

@@ -367,6 +367,9 @@ impl World {
                 .collect();
             let deadlocked = super::check::deadlocked_tids(&waits, &timed);
             self.chk.finish(&waiting, &deadlocked);
+            if self.cfg.shadow {
+                self.chk.sites_agree(&deadlocked);
+            }
             for problem in self.disk.verify() {
                 self.chk.violate(ViolationKind::JournalCorrupt, problem);
             }

@@ -29,6 +29,11 @@
 //! - `Carried` (added with record kind 11; an older rtr cannot read a
 //!   journal holding one): one byte, `1` for an applied commit kept
 //!   answerable, `0` for a rejection kept answerable.
+//! - `Seq` (record kind 14): the key range's name length (one byte), the
+//!   name (UTF-8), the log position's series and number (`u64` each), and
+//!   one byte ([`SeqMark`]): `1` a commit remembered for the other site,
+//!   `2` the other site applied it, `0` this node applied the other site's
+//!   entry.
 //!
 //! Decoding is strict (exact lengths, known values): journal records are
 //! checksummed, so a payload that does not decode was written by a bug or a
@@ -44,7 +49,7 @@ use std::fmt;
 
 pub use recovery::{
     aborted_tids, classify, committed_prints, committed_tids, scan_records, Classified, CommitAt, InDoubtTx, Malformed,
-    ReplayTx, Scan, SetAsideTx, TxFate, TxSummary,
+    ReplayTx, Scan, SetAsideTx, ShadowSeqTx, TxFate, TxSummary,
 };
 
 use crate::journal::RecordKind;
@@ -159,6 +164,34 @@ pub enum TxRecord {
     /// commit while the inquiry rolls the asker's branch back. Synced
     /// before the answer is given (docs/inquiry-binding.md).
     Bound { drive: u32 },
+    /// Shadowing (docs/shadow.md): the place of the transaction's commit
+    /// in key range `range`'s log (`range`: the range's primary record
+    /// name), as `mark` says.
+    Seq { range: String, pos: (u64, u64), mark: SeqMark },
+}
+
+/// What a `Seq` record says of its log position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SeqMark {
+    /// This node applied the other site's entry `pos` (written with the
+    /// entry's `Commit`): after a restart it knows where it stands.
+    Applied,
+    /// This node, a shadow primary, numbered this commit `pos` and keeps it
+    /// for the other site (written with the `Commit`, in its synced write).
+    Remembered,
+    /// The other site applied entry `pos` (synced before this node tells
+    /// it so): a restart does not send it again.
+    Released,
+}
+
+impl SeqMark {
+    fn byte(self) -> u8 {
+        match self {
+            SeqMark::Applied => 0,
+            SeqMark::Remembered => 1,
+            SeqMark::Released => 2,
+        }
+    }
 }
 
 /// Why a record's payload did not decode as a transaction record.
@@ -210,6 +243,7 @@ impl TxRecord {
             TxRecord::Carried { .. } => RecordKind::Carried,
             TxRecord::Drive { .. } => RecordKind::Drive,
             TxRecord::Bound { .. } => RecordKind::Bound,
+            TxRecord::Seq { .. } => RecordKind::Seq,
         }
     }
 
@@ -235,6 +269,17 @@ impl TxRecord {
             TxRecord::Commit { reason } => reason.to_le_bytes().to_vec(),
             TxRecord::Drive { drive } | TxRecord::Bound { drive } => drive.to_le_bytes().to_vec(),
             TxRecord::Carried { committed } => vec![u8::from(*committed)],
+            TxRecord::Seq { range, pos, mark } => {
+                let name = range.as_bytes();
+                let n = name.len().min(MAX_FACILITY_BYTES);
+                let mut v = Vec::with_capacity(1 + n + 17);
+                v.push(n as u8);
+                v.extend_from_slice(&name[..n]);
+                v.extend_from_slice(&pos.0.to_le_bytes());
+                v.extend_from_slice(&pos.1.to_le_bytes());
+                v.push(mark.byte());
+                v
+            }
             TxRecord::Exception { status, strikes, committed } => {
                 let mut v = Vec::with_capacity(EXCEPTION_BYTES);
                 v.extend_from_slice(&status.to_le_bytes());
@@ -322,6 +367,29 @@ impl TxRecord {
             RecordKind::Bound => {
                 exact(DRIVE_BYTES, "4")?;
                 Ok(TxRecord::Bound { drive: u32::from_le_bytes(le4(payload, 0)) })
+            }
+            RecordKind::Seq => {
+                let Some(&n) = payload.first() else {
+                    return Err(DecodeError::Length { kind, len: 0, expected: "at least 18" });
+                };
+                let n = usize::from(n);
+                if payload.len() != 1 + n + 17 {
+                    return Err(DecodeError::Length { kind, len: payload.len(), expected: "name + 17" });
+                }
+                let range =
+                    std::str::from_utf8(&payload[1..1 + n]).map_err(|_| DecodeError::FacilityNotUtf8)?.to_string();
+                let le8 = |at: usize| {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(&payload[at..at + 8]);
+                    u64::from_le_bytes(b)
+                };
+                let mark = match payload[1 + n + 16] {
+                    0 => SeqMark::Applied,
+                    1 => SeqMark::Remembered,
+                    2 => SeqMark::Released,
+                    value => return Err(DecodeError::BadValue { kind, what: "log mark", value }),
+                };
+                Ok(TxRecord::Seq { range, pos: (le8(1 + n), le8(1 + n + 8)), mark })
             }
             RecordKind::Fence | RecordKind::Meta => Err(DecodeError::NotTransaction(kind)),
         }

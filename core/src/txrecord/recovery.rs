@@ -48,7 +48,7 @@
 
 use std::collections::HashMap;
 
-use super::{DecodeError, TxRecord, KEPT_ABORT};
+use super::{DecodeError, SeqMark, TxRecord, KEPT_ABORT};
 use crate::journal::{Record, RecordKind};
 use crate::protocol::Bytes;
 use crate::tid::Tid;
@@ -163,6 +163,8 @@ pub struct TxSummary {
     /// The latest drive bound here by an inquiry's "unknown" (`Bound`
     /// records; `None`: none). Kept across attempts.
     pub bound: Option<u32>,
+    /// Its shadow log positions (`Seq` records) of this attempt, in order.
+    pub seqs: Vec<(String, (u64, u64), SeqMark)>,
 }
 
 impl TxSummary {
@@ -184,6 +186,7 @@ impl TxSummary {
             set_aside: None,
             drive: 0,
             bound: None,
+            seqs: Vec::new(),
         }
     }
 
@@ -285,6 +288,10 @@ impl TxSummary {
             (_, Ok(TxRecord::Bound { drive })) => self.bound = Some(self.bound.map_or(drive, |b| b.max(drive))),
             // Unreadable: on the safe side, it binds the first drive.
             (RecordKind::Bound, Err(_)) => self.bound = Some(self.bound.unwrap_or(0)),
+            (_, Ok(TxRecord::Seq { range, pos, mark })) => self.seqs.push((range, pos, mark)),
+            // Unreadable: no position is known from it (only a newer format
+            // writes such a payload); the transaction's fate is unchanged.
+            (RecordKind::Seq, Err(_)) => {}
             (RecordKind::Fence | RecordKind::Meta, Err(_)) => {}
         }
     }
@@ -399,8 +406,29 @@ pub struct Scan {
     /// tid), whatever the transaction's fate, in the order of their first
     /// records: the node starts no branch of those drives again.
     pub bounds: Vec<(Tid, u32)>,
+    /// Shadow log positions of committed transactions not finished here
+    /// (`Seq` records of a replayed or answerable commit), in the order of
+    /// their first records: commits remembered for the other site and not
+    /// released (with their messages), and the other site's entries
+    /// applied here (docs/shadow.md).
+    pub shadow: Vec<ShadowSeqTx>,
     /// Records that did not decode (counted by their kind, see the notes).
     pub malformed: Vec<Malformed>,
+}
+
+/// A committed transaction's place in a shadow log (`TxRecord::Seq`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShadowSeqTx {
+    pub tid: Tid,
+    /// The key range's primary record name.
+    pub range: String,
+    pub pos: (u64, u64),
+    /// A commit remembered for the other site (else the other site's entry
+    /// applied here).
+    pub primary: bool,
+    pub facility: String,
+    pub msgs: Vec<Bytes>,
+    pub reason: u32,
 }
 
 /// The recovery plan for a journal's records, in write order.
@@ -409,7 +437,25 @@ pub fn scan_records(records: &[Record]) -> Scan {
     let mut scan = Scan { malformed, ..Scan::default() };
     for tx in txs {
         let fate = tx.fate();
-        let TxSummary { tid, facility, msgs, hand_on, commit, set_aside, drive, bound, .. } = tx;
+        let TxSummary { tid, facility, msgs, hand_on, commit, set_aside, drive, bound, seqs, .. } = tx;
+        if matches!(fate, TxFate::Replay | TxFate::Answerable) {
+            let released =
+                |r: &str, p: (u64, u64)| seqs.iter().any(|(q, x, m)| *m == SeqMark::Released && q == r && *x == p);
+            for (range, pos, mark) in seqs.iter().cloned() {
+                if mark == SeqMark::Released || (mark == SeqMark::Remembered && released(&range, pos)) {
+                    continue;
+                }
+                scan.shadow.push(ShadowSeqTx {
+                    tid,
+                    range,
+                    pos,
+                    primary: mark == SeqMark::Remembered,
+                    facility: facility.clone().unwrap_or_default(),
+                    msgs: msgs.clone(),
+                    reason: commit.map_or(0, |c| c.reason),
+                });
+            }
+        }
         if drive > 0 {
             scan.promises.push((tid, drive));
         }

@@ -112,6 +112,11 @@ fn any_record() -> impl Strategy<Value = TxRecord> {
         any::<bool>().prop_map(|committed| TxRecord::Carried { committed }),
         any::<u32>().prop_map(|drive| TxRecord::Drive { drive }),
         any::<u32>().prop_map(|drive| TxRecord::Bound { drive }),
+        ("[a-z0-9.#]{0,40}", any::<u64>(), any::<u64>(), 0u8..3).prop_map(|(range, a, b, m)| TxRecord::Seq {
+            range,
+            pos: (a, b),
+            mark: [SeqMark::Applied, SeqMark::Remembered, SeqMark::Released][m as usize],
+        }),
         (any::<i32>(), any::<u32>(), any::<bool>()).prop_map(|(status, strikes, committed)| TxRecord::Exception {
             status,
             strikes,
@@ -612,4 +617,48 @@ fn committed_prints_are_the_applied_messages_of_committed_transactions() {
     want.sort();
     assert_eq!(committed_prints(&recs, &committed), want);
     assert_ne!(work_print(b"a"), work_print(b"b"));
+}
+
+/// A commit remembered for the other site stays in the recovery plan's
+/// shadow list (with its messages) until a `Released` mark of the same
+/// position follows; the other site's entry applied here is listed as
+/// such; a finished transaction lists none (docs/shadow.md).
+#[test]
+fn shadow_log_marks_are_listed_until_released() {
+    let seq = |t: u64, range: &str, n: u64, mark: SeqMark| Record {
+        epoch: 1,
+        tid: tid(t),
+        kind: RecordKind::Seq,
+        payload: TxRecord::Seq { range: range.into(), pos: (2, n), mark }.encode().1,
+    };
+    let rec = |t: u64, r: TxRecord| Record { epoch: 1, tid: tid(t), kind: r.kind(), payload: r.encode().1 };
+    let msg = |t: u64| rec(t, TxRecord::Msg { facility: "F".into(), data: Bytes::from(&b"m"[..]) });
+    let records = vec![
+        msg(1),
+        seq(1, "r#primary", 1, SeqMark::Remembered),
+        rec(1, TxRecord::Commit { reason: 0 }),
+        rec(1, TxRecord::Applied),
+        msg(2),
+        seq(2, "r#primary", 2, SeqMark::Remembered),
+        rec(2, TxRecord::Commit { reason: 0 }),
+        rec(2, TxRecord::Applied),
+        seq(2, "r#primary", 2, SeqMark::Released),
+        msg(3),
+        seq(3, "r#primary", 7, SeqMark::Applied),
+        rec(3, TxRecord::Commit { reason: 0 }),
+        rec(3, TxRecord::Applied),
+        msg(4),
+        seq(4, "r#primary", 3, SeqMark::Remembered),
+        rec(4, TxRecord::Commit { reason: 0 }),
+        rec(4, TxRecord::Done),
+    ];
+    let scan = scan_records(&records);
+    let got: Vec<(Tid, (u64, u64), bool)> = scan.shadow.iter().map(|s| (s.tid, s.pos, s.primary)).collect();
+    assert_eq!(got, vec![(tid(1), (2, 1), true), (tid(3), (2, 7), false)]);
+    assert_eq!(scan.shadow[0].msgs, vec![Bytes::from(&b"m"[..])]);
+    // A mark byte that is not defined is refused, not guessed.
+    let mut bad = TxRecord::Seq { range: "r".into(), pos: (1, 1), mark: SeqMark::Applied }.encode().1;
+    *bad.last_mut().unwrap() = 9;
+    assert!(TxRecord::decode(RecordKind::Seq, &bad).is_err());
+    assert!(TxRecord::decode(RecordKind::Seq, &[3, b'a']).is_err());
 }

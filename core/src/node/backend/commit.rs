@@ -57,6 +57,7 @@ impl Backend {
     /// then the router (which tells the client).
     pub(super) fn commit(&mut self, ctx: &mut Ctx, tid: Tid, parts: Vec<PartId>, reason: u32, routers: &[NodeRef]) {
         self.remember(tid, true, Status::Ok, reason);
+        self.shadow_committed(ctx, tid, reason);
         if self.keep_decided {
             // What it applies, kept with the decision (a node with peers
             // only: nothing on the one-backend path).
@@ -147,7 +148,10 @@ impl Backend {
         self.retry_adopts(ctx);
         for token in std::mem::take(&mut self.commit_retry) {
             if let Some(c) = self.committing.get(&token) {
-                ctx.journal(vec![(c.tid, TxRecord::Commit { reason: c.reason })], true, Some(token));
+                let (tid, reason, parts) = (c.tid, c.reason, c.parts.clone());
+                let mut recs = self.shadow_number(tid, &parts);
+                recs.push((tid, TxRecord::Commit { reason }));
+                ctx.journal(recs, true, Some(token));
             }
         }
     }
@@ -169,12 +173,15 @@ impl Backend {
             return;
         }
         if !self.journal {
+            self.shadow_number(tid, &[part]);
             self.commit(ctx, tid, vec![part], reason, &[]);
             return ctx.to_router(from, ToRouter::Adopted { tid, part });
         }
         self.next_token += 1;
         let token = self.next_token;
-        ctx.journal(vec![(tid, TxRecord::Commit { reason })], true, Some(token));
+        let mut recs = self.shadow_number(tid, &[part]);
+        recs.push((tid, TxRecord::Commit { reason }));
+        ctx.journal(recs, true, Some(token));
         let c = Committing { tid, parts: vec![part], reason, routers: vec![], adopters: vec![(from, part)] };
         self.committing.insert(token, c);
         self.committing_tx.insert(tid, token);
@@ -404,6 +411,21 @@ impl Backend {
             }
             // This node's own journal ends it too, unless it came only
             // from journals read here.
+            if self.shadow_held.contains_key(&tid) {
+                // Its `Done` waits for the other site (`shadow_log.rs`):
+                // answerable meanwhile, whatever its router says.
+                if self.forget_early.remove(&tid) {
+                    if let Some(h) = self.shadow_held.get_mut(&tid) {
+                        h.forgot = true;
+                    }
+                }
+                if self.journal && (jids.is_none() || own) {
+                    ctx.journal(vec![(tid, TxRecord::Applied)], false, None);
+                    self.answerable.insert(tid);
+                }
+                self.entry_done(ctx, tid);
+                return;
+            }
             if self.journal && (jids.is_none() || own) {
                 if self.keep_decided && !self.forget_early.remove(&tid) {
                     // A router on another node may still ask about it (a
@@ -617,11 +639,14 @@ impl Backend {
         } else if self.journal && !mine.iter().all(|p| self.is_callout(*p)) {
             self.next_token += 1;
             let token = self.next_token;
-            ctx.journal(vec![(tid, TxRecord::Commit { reason })], true, Some(token));
+            let mut recs = self.shadow_number(tid, &mine);
+            recs.push((tid, TxRecord::Commit { reason }));
+            ctx.journal(recs, true, Some(token));
             self.committing
                 .insert(token, Committing { tid, parts: mine, reason, routers: vec![from], adopters: vec![] });
             self.committing_tx.insert(tid, token);
         } else {
+            self.shadow_number(tid, &mine);
             self.commit(ctx, tid, mine, reason, &[from]);
         }
     }

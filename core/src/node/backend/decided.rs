@@ -185,7 +185,11 @@ impl Backend {
         if !self.journal || self.carried_at.is_some_and(|at| ctx.now < at + CARRY_AGAIN) {
             return;
         }
-        let mut commits: Vec<Tid> = self.answerable.iter().copied().collect();
+        // Commits kept for the other site stay whole: their messages and
+        // log numbers are what it still needs (a full journal then refuses
+        // new work of the range, `RTR_STS_JNLFULL`, docs/shadow.md).
+        let mut commits: Vec<Tid> =
+            self.answerable.iter().copied().filter(|t| !self.shadow_held.contains_key(t)).collect();
         let mut aborts: Vec<Tid> = self.answerable_aborts.iter().copied().collect();
         if commits.is_empty() && aborts.is_empty() {
             return;
@@ -236,6 +240,11 @@ impl Backend {
         for tid in tids {
             self.given_up_copies.remove(&tid);
             self.durable_owed.remove(&tid);
+            if let Some(h) = self.shadow_held.get_mut(&tid) {
+                // Its `Done` waits for the other site too (`shadow_log.rs`).
+                h.forgot = true;
+                continue;
+            }
             if self.answerable.remove(&tid) || self.answerable_aborts.remove(&tid) {
                 done.push((tid, TxRecord::Done));
             } else if self.finishing.get(&tid).is_some_and(|f| f.own) {

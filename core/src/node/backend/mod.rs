@@ -47,6 +47,7 @@ mod dispatch;
 mod promise;
 mod recovery;
 mod shadow;
+mod shadow_log;
 pub(crate) use shadow::Side;
 pub(super) mod roles;
 
@@ -415,6 +416,24 @@ pub struct Backend {
     /// (simulator seed 22813, two routers: the branch's router never heard
     /// `Durable`, and its client never heard the outcome).
     durable_owed: Map<Tid, Vec<NodeRef>>,
+    /// Shadow logs (`shadow_log.rs`), by the range's primary record name:
+    /// the commits this node keeps for the other site ...
+    shadow_logs: Map<String, shadow_log::ShadowLog>,
+    /// ... and where it stands in the other site's log.
+    follows: Map<shadow_log::FollowKey, shadow_log::Follow>,
+    /// A router's word that the secondary took part in `tid`'s commit,
+    /// until the commit is written (`ToBackend::Shipped`).
+    shipped: Map<Tid, Vec<PartId>>,
+    /// Numbers given to commits being written (`shadow_number`).
+    numbered: Map<Tid, Vec<shadow_log::Numbered>>,
+    /// Commits whose `Done` waits for the other site (remembered for it,
+    /// or applied from its log here; one hold per log entry: a transaction
+    /// over two shadowed ranges has one in each range's log).
+    shadow_held: Map<Tid, shadow_log::Held>,
+    /// The other site's entries being written here, by token.
+    shadow_writes: Map<u64, shadow_log::Applying>,
+    /// Released entries whose records are being synced, by token.
+    shadow_releases: Map<u64, shadow_log::Releasing>,
 }
 
 impl Backend {
@@ -453,6 +472,9 @@ impl Backend {
             ToBackend::Superseded { part, epoch } => self.superseded(ctx, part, epoch),
             ToBackend::Refused { part } => self.refused(ctx, part),
             ToBackend::ShadowPartner { part, linked } => self.shadow_partner(ctx, from, part, linked),
+            ToBackend::ShadowLog { part, entries, released } => self.shadow_log(ctx, from, part, entries, released),
+            ToBackend::ShadowApplied { part, pos } => self.shadow_applied(ctx, part, pos),
+            ToBackend::Shipped { tid, parts } => self.shipped(tid, parts),
             ToBackend::Adopt { part, tid, msgs, reason, drive } => {
                 if self.driven_later(ctx, from, tid, drive) {
                     // A router's own commit, durable nowhere yet, of a
@@ -663,7 +685,10 @@ impl Backend {
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        [self.orphan_deadline, self.next_claim(), self.commit_retry_at].into_iter().flatten().min()
+        [self.orphan_deadline, self.next_claim(), self.commit_retry_at, self.next_shadow_log()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Orphans whose grace ended: an unvoted branch is given back
@@ -675,6 +700,7 @@ impl Backend {
     pub fn tick(&mut self, ctx: &mut Ctx) {
         self.retry_claims(ctx);
         self.retry_commits(ctx);
+        self.shadow_log_tick(ctx);
         let Some(due) = self.orphan_deadline else { return };
         if due > ctx.now {
             return;
@@ -789,6 +815,8 @@ impl Backend {
             self.carry_forward(ctx);
         }
         if self.adopt_written(ctx, token, result)
+            || self.entry_written(ctx, token, result)
+            || self.release_written(ctx, token, result)
             || self.promise_written(ctx, token, result)
             || self.bind_written(ctx, token, result)
         {

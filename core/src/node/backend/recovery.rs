@@ -84,6 +84,7 @@ impl Backend {
         let mut scan = scan_records(records);
         log_malformed(ctx, 0, &scan);
         self.keep_promises(0, &scan);
+        self.recover_shadow(ctx.now, std::mem::take(&mut scan.shadow), true);
         self.keep_in_doubt(ctx, 0, std::mem::take(&mut scan.in_doubt));
         // Applied before the crash, not yet forgotten: still answerable
         // (remembered committed above), and a router's `Forget` ends them.
@@ -297,6 +298,7 @@ impl Backend {
         let mut scan = scan_records(records);
         log_malformed(ctx, jid, &scan);
         self.keep_promises(jid, &scan);
+        self.recover_shadow(ctx.now, std::mem::take(&mut scan.shadow), false);
         // A lost node's kept rejections stay in its journal as they are
         // (answered here from the decided table meanwhile): the node keeps
         // them again when it starts on it, until their router forgets them

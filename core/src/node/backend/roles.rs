@@ -601,8 +601,12 @@ impl Backend {
             return false;
         }
         // Branches waiting for an outcome, or handed off and not yet durable
-        // at the next active partition, keep it.
+        // at the next active partition, keep it; so does a shadow log that
+        // still has work for the other site or from it (`shadow_log.rs`).
         if self.branches.keys().any(|(_, q)| *q == part) || self.handing_off.keys().any(|(_, q)| *q == part) {
+            return false;
+        }
+        if p.shadow.as_ref().is_some_and(|s| self.shadow_work_left(&s.rid)) {
             return false;
         }
         if p.role != PartRole::Active || p.callout != Callout::No {
@@ -701,7 +705,7 @@ impl Backend {
             priority: p.priority.clone(),
             nostandby: p.nostandby,
             callout: p.callout,
-            shadow: p.shadow.as_ref().map(|s| s.up()),
+            shadow: p.shadow.as_ref().map(|s| s.up(self.in_sync(&s.rid))),
         })
     }
 }
@@ -911,6 +915,7 @@ impl Backend {
         let (msgs, foreign): (Vec<Bytes>, Vec<Bytes>) = msgs.into_iter().partition(|m| serves(self, m));
         let a = Adopting { part, tid, facility, msgs, foreign, reason, routers: vec![from] };
         if !self.journal {
+            self.shadow_number_work(a.tid, &a.facility, &a.msgs);
             return self.adopted(ctx, a);
         }
         self.write_adopting(ctx, a);
@@ -924,6 +929,9 @@ impl Backend {
         recs.extend(
             a.foreign.iter().map(|m| (a.tid, TxRecord::HandOn { facility: a.facility.clone(), data: m.clone() })),
         );
+        // A shadow primary here remembers it for the other site, as any
+        // commit its secondary did not take part in.
+        recs.extend(self.shadow_number_work(a.tid, &a.facility, &a.msgs));
         recs.push((a.tid, TxRecord::Commit { reason: a.reason }));
         self.next_token += 1;
         let token = self.next_token;
@@ -967,6 +975,7 @@ impl Backend {
 
     fn adopted(&mut self, ctx: &mut Ctx, a: Adopting) {
         self.remember(a.tid, true, Status::Ok, a.reason);
+        self.shadow_committed(ctx, a.tid, a.reason);
         self.note_applied(a.tid, &a.msgs);
         let f = self.finishing.entry(a.tid).or_default();
         f.unclaimed += a.msgs.len();
@@ -990,7 +999,15 @@ impl Backend {
         parts.sort_by_key(|id| (*id != a.part, *id));
         for part in parts {
             self.claim_recovered(part);
-            let standby = self.parts.get(&part).is_some_and(|p| p.role == PartRole::Standby);
+            // A shadow secondary's share goes to its range's primary too:
+            // presented here, the primary's site never had it (simulator,
+            // `--shadow --seed 5`: a lost primary's commit, durable
+            // nowhere, handed whole to a node that was primary of one of
+            // its ranges and secondary of the other). The primary applies
+            // it and remembers it for this site, whose log brings it back.
+            let standby = self.parts.get(&part).is_some_and(|p| {
+                p.role == PartRole::Standby || p.shadow.as_ref().is_some_and(|s| s.side == super::Side::Secondary)
+            });
             if standby && self.branches.get(&(a.tid, part)).is_some_and(|b| b.committed.is_some()) {
                 self.hand_off(ctx, a.tid, part);
             }

@@ -66,8 +66,9 @@ impl ShadowRole {
     }
 
     /// What the routers hear of it (`ToRouter::PartitionUp::shadow`).
-    pub(crate) fn up(&self) -> ShadowUp {
-        ShadowUp { site: self.site.clone(), primary: if self.side == Side::Primary { self.epoch } else { 0 } }
+    /// `in_sync`: nothing is kept for the other site (`Backend::in_sync`).
+    pub(crate) fn up(&self, in_sync: bool) -> ShadowUp {
+        ShadowUp { site: self.site.clone(), primary: if self.side == Side::Primary { self.epoch } else { 0 }, in_sync }
     }
 }
 
@@ -143,12 +144,16 @@ impl Backend {
                 s.retry_at = Some(ctx.now + CLAIM_RETRY);
             }
         }
+        let rid = s.rid.clone();
         if s.side != before {
             let evtnum = if s.side == Side::Primary { crate::events::SRPRIMARY } else { crate::events::SRSECONDARY };
             for chan in servers {
                 self.role_events.push(RoleEvent { facility: facility.clone(), evtnum, chan });
             }
             self.announce(ctx, part);
+            // What this node keeps for the other site (remembered as its
+            // primary, now or before) goes there from its release point.
+            self.restart_log(ctx, &rid);
         }
     }
 
@@ -183,6 +188,12 @@ impl Backend {
             s.partner_by.push(from);
         }
         let after = !s.partner_by.is_empty();
+        let rid = s.rid.clone();
+        if linked {
+            // A secondary (again) within reach: what is kept for it goes
+            // from the release point.
+            self.restart_log(ctx, &rid);
+        }
         if before == after {
             return;
         }

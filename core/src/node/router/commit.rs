@@ -170,6 +170,9 @@ impl Router {
 
     pub(super) fn finish(&mut self, ctx: &mut Ctx, tid: Tid, accepted: bool, status: Status, reason: u32) {
         let Some(tx) = self.txs.remove(&tid) else { return };
+        if accepted {
+            self.tell_shipped(ctx, &tx, tid);
+        }
         self.remember(ctx, tid, accepted, status, reason, tx.drive);
         // One outcome per backend node, naming its branches.
         let mut by_node: Vec<(NodeRef, Vec<PartId>)> = Vec::new();

@@ -153,6 +153,10 @@ pub struct Router {
     /// Committed work handed off by partitions whose last server left, on
     /// its way to its range's active partition (held while there is none).
     handoffs: Vec<HandOffEntry>,
+    /// Shadow logs relayed here: (receiving partition, series) -> the
+    /// partition that sent that series (`ToRouter::ShadowApplied` goes back
+    /// there).
+    shadow_senders: Map<(PartKey, u64), PartKey>,
     /// Committed transactions whose commit the backends are making durable:
     /// the client hears of the commit only after they did.
     pub(super) committing: Map<Tid, Committing>,
@@ -347,6 +351,28 @@ impl Router {
                     }
                 }
             },
+            ToRouter::ShadowLog { facility, part, entries, released } => {
+                if let Some(to) = self.other_site(&facility, (from, part)) {
+                    // Who sent each series: its acknowledgement goes back
+                    // there (a node no longer active for its site may send
+                    // what it kept, beside the site's active partition).
+                    let mut series: Vec<u64> = entries.iter().map(|e| e.pos.0).collect();
+                    series.push(released.0);
+                    series.sort_unstable();
+                    series.dedup();
+                    for s in series.into_iter().filter(|s| *s > 0) {
+                        self.shadow_senders.insert((to, s), (from, part));
+                    }
+                    ctx.to_backend(to.0, ToBackend::ShadowLog { part: to.1, entries, released });
+                }
+            }
+            ToRouter::ShadowApplied { facility, part, pos } => {
+                let known = |k: &PartKey| self.partitions.get(&facility).is_some_and(|v| v.iter().any(|p| p.key == *k));
+                let sender = self.shadow_senders.get(&((from, part), pos.0)).copied().filter(known);
+                if let Some(to) = sender.or_else(|| self.other_site(&facility, (from, part))) {
+                    ctx.to_backend(to.0, ToBackend::ShadowApplied { part: to.1, pos });
+                }
+            }
         }
     }
 

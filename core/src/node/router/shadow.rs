@@ -26,10 +26,19 @@ impl Router {
     /// The active secondary of the shadowed range whose primary is
     /// partition `primary`: another site's active shadow partition of the
     /// same range, holding no primary grant.
+    ///
+    /// None while the primary keeps commits its secondary has not applied
+    /// (`ShadowUp::in_sync`): the secondary applies those first, in the
+    /// primary's order, and takes live work only once caught up (RTR's
+    /// remember mode and catch-up, docs/shadow.md).
     pub(super) fn shadow_secondary(&self, facility: &str, primary: PartKey) -> Option<PartKey> {
         let v = self.partitions.get(facility)?;
         let p = v.iter().find(|p| p.key == primary && p.active && p.primary() > 0)?;
-        let site = &p.shadow.as_ref()?.site;
+        let shadow = p.shadow.as_ref()?;
+        if !shadow.in_sync {
+            return None;
+        }
+        let site = &shadow.site;
         v.iter()
             .find(|q| {
                 q.active
@@ -39,6 +48,47 @@ impl Router {
                     && q.shadow.as_ref().is_some_and(|s| &s.site != site)
             })
             .map(|q| q.key)
+    }
+
+    /// The other site's active partition of the shadowed range of
+    /// partition `key` (a shadow log goes there, and its acknowledgement
+    /// back): one with another site, the same range, active.
+    pub(super) fn other_site(&self, facility: &str, key: PartKey) -> Option<PartKey> {
+        let v = self.partitions.get(facility)?;
+        let p = v.iter().find(|p| p.key == key)?;
+        let site = &p.shadow.as_ref()?.site;
+        let mut others: Vec<&super::partitions::RPart> = v
+            .iter()
+            .filter(|q| {
+                q.active
+                    && q.key.0 != key.0
+                    && q.range.same_range(&p.range)
+                    && q.shadow.as_ref().is_some_and(|s| &s.site != site)
+            })
+            .collect();
+        // The newest primary first, then the newest grant.
+        others.sort_by_key(|q| std::cmp::Reverse((q.primary(), q.epoch)));
+        others.first().map(|q| q.key)
+    }
+
+    /// Just before `tid`'s commit goes out: each primary branch whose
+    /// secondary's branch voted yes is named to its node (`Shipped`), so
+    /// that the primary does not remember that commit for the secondary.
+    pub(super) fn tell_shipped(&self, ctx: &mut Ctx, tx: &Tx, tid: Tid) {
+        let mut by_node: Vec<(crate::node::NodeRef, Vec<crate::node::PartId>)> = Vec::new();
+        for b in &tx.branches {
+            let Some(primary) = b.secondary_of else { continue };
+            if b.vote != VoteState::Accepted || !tx.branches.iter().any(|p| p.part == primary) {
+                continue;
+            }
+            match by_node.iter_mut().find(|(n, _)| *n == primary.0) {
+                Some((_, v)) => v.push(primary.1),
+                None => by_node.push((primary.0, vec![primary.1])),
+            }
+        }
+        for (node, parts) in by_node {
+            ctx.to_backend(node, ToBackend::Shipped { tid, parts });
+        }
     }
 
     /// Each of `tid`'s primary branches that voted yes, once its client has

@@ -129,7 +129,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
                 priority: vec![],
                 nostandby: false,
                 callout: Callout::No,
-                shadow: Some(crate::node::ShadowUp { site: "east".into(), primary: 4 }),
+                shadow: Some(crate::node::ShadowUp { site: "east".into(), primary: 4, in_sync: true }),
             }),
         ),
         (
@@ -158,6 +158,33 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
             tr(ToRouter::Decided { tid: t(1), part: 3, committed: false, status: Status::Timout, reason: 12 }),
         ),
         ("tr-driven-elsewhere", tr(ToRouter::DrivenElsewhere { tid: t(1), part: 3, drive: 1 })),
+        (
+            "tr-shadow-log",
+            tr(ToRouter::ShadowLog {
+                facility: "BANK".into(),
+                part: 3,
+                entries: vec![
+                    crate::node::ShadowEntry {
+                        pos: (4, 9),
+                        prev: (0, 0),
+                        tid: t(1),
+                        msgs: vec![b(b"debit 10"), b(b"")],
+                        reason: 2,
+                        resent: false,
+                    },
+                    crate::node::ShadowEntry {
+                        pos: (4, 11),
+                        prev: (4, 9),
+                        tid: t(7),
+                        msgs: vec![],
+                        reason: 0,
+                        resent: true,
+                    },
+                ],
+                released: (4, 8),
+            }),
+        ),
+        ("tr-shadow-applied", tr(ToRouter::ShadowApplied { facility: "BANK".into(), part: 2, pos: (4, 9) })),
         (
             "tr-took-over",
             tr(ToRouter::TookOver {
@@ -251,6 +278,23 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
         ("be-refused", be(ToBackend::Refused { part: 3 })),
         ("be-shadow-partner", be(ToBackend::ShadowPartner { part: 3, linked: true })),
         (
+            "be-shadow-log",
+            be(ToBackend::ShadowLog {
+                part: 2,
+                entries: vec![crate::node::ShadowEntry {
+                    pos: (u64::MAX, 1),
+                    prev: (3, 2),
+                    tid: t(1),
+                    msgs: vec![b(b"credit 10")],
+                    reason: 0,
+                    resent: true,
+                }],
+                released: (0, 0),
+            }),
+        ),
+        ("be-shadow-applied", be(ToBackend::ShadowApplied { part: 3, pos: (4, 11) })),
+        ("be-shipped", be(ToBackend::Shipped { tid: t(1), parts: vec![3, 1] })),
+        (
             "be-adopt",
             be(ToBackend::Adopt { part: 3, tid: t(1), msgs: vec![b(b"debit 10"), b(b"")], reason: 4, drive: 2 }),
         ),
@@ -325,6 +369,8 @@ fn variant(f: &PeerFrame) -> &'static str {
             ToRouter::Adopted { .. } => "Tr::Adopted",
             ToRouter::Broadcast { .. } => "Tr::Broadcast",
             ToRouter::Acked { .. } => "Tr::Acked",
+            ToRouter::ShadowLog { .. } => "Tr::ShadowLog",
+            ToRouter::ShadowApplied { .. } => "Tr::ShadowApplied",
         },
         PeerFrame::Msg(Internal::Fe(m)) => match m {
             ToFrontend::Returned { .. } => "Fe::Returned",
@@ -342,6 +388,9 @@ fn variant(f: &PeerFrame) -> &'static str {
             ToBackend::Superseded { .. } => "Be::Superseded",
             ToBackend::Refused { .. } => "Be::Refused",
             ToBackend::ShadowPartner { .. } => "Be::ShadowPartner",
+            ToBackend::ShadowLog { .. } => "Be::ShadowLog",
+            ToBackend::ShadowApplied { .. } => "Be::ShadowApplied",
+            ToBackend::Shipped { .. } => "Be::Shipped",
             ToBackend::Adopt { .. } => "Be::Adopt",
             ToBackend::HandedOff { .. } => "Be::HandedOff",
             ToBackend::GiveBack { .. } => "Be::GiveBack",
@@ -368,8 +417,8 @@ fn write_test_tid(w: &mut Writer) {
 fn samples_cover_every_kind_and_message_variant() {
     let all = samples();
     let got: BTreeSet<&str> = all.iter().map(variant).collect();
-    // 4 frame kinds without a message, 25 router, 5 frontend and 13 backend messages.
-    assert_eq!(got.len(), 4 + 25 + 5 + 13, "{got:?}");
+    // 4 frame kinds without a message, 27 router, 5 frontend and 16 backend messages.
+    assert_eq!(got.len(), 4 + 27 + 5 + 16, "{got:?}");
     // And every message tag the decoder knows (checked on the bytes).
     let tags: BTreeSet<u8> = all.iter().filter(|f| matches!(f, PeerFrame::Msg(_))).map(|f| body(f)[2]).collect();
     let known: BTreeSet<u8> = [
@@ -407,6 +456,11 @@ fn samples_cover_every_kind_and_message_variant() {
         BE_HANDEDOFF,
         BE_GIVEBACK,
         BE_SHADOWPARTNER,
+        BE_SHADOWLOG,
+        BE_SHADOWAPPLIED,
+        BE_SHIPPED,
+        TR_SHADOWLOG,
+        TR_SHADOWAPPLIED,
         TR_HANDOFF,
         TR_ADOPTED,
         TR_MOVED,
@@ -548,6 +602,11 @@ fn foreign_versions_kinds_and_tags_are_refused() {
         BE_HANDEDOFF,
         BE_GIVEBACK,
         BE_SHADOWPARTNER,
+        BE_SHADOWLOG,
+        BE_SHADOWAPPLIED,
+        BE_SHIPPED,
+        TR_SHADOWLOG,
+        TR_SHADOWAPPLIED,
         TR_HANDOFF,
         TR_ADOPTED,
         TR_MOVED,

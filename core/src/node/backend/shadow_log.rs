@@ -1,0 +1,776 @@
+//! A shadowed key range's log (docs/shadow.md, "Order, remember mode and
+//! catch-up"): the commits a site remembers for the other site, and the
+//! other site applying them in the sender's order.
+//!
+//! **Sender** (normally the primary). A commit of a shadow primary's branch
+//! that its secondary did not take part in (no `Shipped` for it came before
+//! the outcome: no secondary was up, or its branch was dropped) gets the
+//! next number of the range's log, written as `TxRecord::Seq` in the
+//! commit's own synced write (no extra fdatasync). Once durable it is an
+//! entry of the log: kept, with its messages, until the other site says it
+//! applied it (`ShadowApplied`); its `Done` waits for that too
+//! (`shadow_held`). While the log holds any entry the primary is not in
+//! step (`ShadowUp::in_sync` false): routers give the secondary no live
+//! work, so it applies every commit in the primary's order. Entries go to
+//! the other site's active partition through a router (`ShadowLog`), a
+//! window at a time, again from the release point when nothing moved for
+//! `RESEND`.
+//!
+//! **Receiver** (normally the secondary). It applies entries one at a
+//! time, in the log's order: entry `pos` once it applied `prev`. An entry
+//! whose transaction it holds (a live branch that committed here, or work
+//! it applied otherwise) is skipped; one whose live branch here is still
+//! undecided waits for that branch's outcome (given back, it is applied
+//! from the entry). Any other is written here (messages, `Seq`, `Commit`,
+//! synced) and presented as committed work; once its server acknowledged
+//! it, the sender hears `ShadowApplied`. The applied entry's `Done` waits
+//! for the sender's release point, so that after a restart the receiver
+//! knows the last entry it applied (its `Seq` record) and nothing is
+//! applied twice.
+//!
+//! The roles are not tied to primary and secondary: a site that was
+//! primary and comes back with entries the other site never applied (the
+//! other site became primary meanwhile, RTR's "double hit") sends them
+//! across the same way, and the new primary applies them.
+//!
+//! Not yet: entries of a journal taken over from a lost node of the same
+//! site join this node's log but their `Done` is not held back; commits
+//! adopted from a lost node are not numbered.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound::{Excluded, Unbounded};
+use std::time::{Duration, Instant};
+
+use super::shadow::Side;
+use super::{Backend, Branch, PartRole};
+use crate::node::{Ctx, LogPos, NodeRef, PartId, ShadowEntry, ToRouter, LOCAL};
+use crate::protocol::Bytes;
+use crate::status::Status;
+use crate::tid::Tid;
+use crate::txrecord::{work_print, SeqMark, ShadowSeqTx, TxRecord};
+
+/// How long a sender waits for the other site's progress before it sends
+/// its log again from the release point (through the next router).
+pub(super) const RESEND: Duration = Duration::from_millis(500);
+/// How soon a receiver looks again at an entry that waits (a live branch's
+/// outcome, or a write the journal refused).
+const RECHECK: Duration = Duration::from_millis(100);
+/// Most entries in flight to the other site, and most bytes in one send.
+const WINDOW: usize = 64;
+/// How many `RECHECK`s an entry waits for a copy of its transaction here
+/// (not a live branch) to be decided before it is applied as uncertain.
+const COPY_WAITS: u32 = 50;
+const WINDOW_BYTES: usize = 256 * 1024;
+
+/// A number given to a commit being written (`Backend::numbered`): its
+/// messages are the branch's, or (work handed here whole) these.
+pub(super) struct Numbered {
+    part: PartId,
+    rid: String,
+    pos: LogPos,
+    msgs: Option<Vec<Bytes>>,
+}
+
+/// A commit this node keeps for the other site.
+pub(super) struct LogEntry {
+    tid: Tid,
+    msgs: Vec<Bytes>,
+    reason: u32,
+}
+
+/// This node's log of one shadowed range (by its primary record's name).
+#[derive(Default)]
+pub(super) struct ShadowLog {
+    /// The series this node numbers in now (0: none begun; see `number`).
+    series: u64,
+    last: u64,
+    /// Numbers given to commits whose record is not durable yet: nothing
+    /// after the first of them is sent (its `prev` could not be known).
+    pending: BTreeSet<LogPos>,
+    /// Durable entries the other site has not applied, as far as known.
+    entries: BTreeMap<LogPos, LogEntry>,
+    /// The other site applied everything up to here.
+    released: LogPos,
+    /// ... and this node's journal says so (`SeqMark::Released`, synced):
+    /// only this much is told to the other site, which then frees its own
+    /// records of those entries. Told before, a restart here resent
+    /// entries the other site no longer knew it had applied.
+    durable_released: LogPos,
+    /// Sent up to here since the last (re)start of sending.
+    sent_upto: LogPos,
+    released_sent: LogPos,
+    resend_at: Option<Instant>,
+    /// Sends again without progress (each through the next router).
+    tries: usize,
+    /// The highest entry ever sent (or, after a restart, that may have
+    /// been): an entry up to it is sent again as `resent`.
+    ever_sent: LogPos,
+}
+
+impl ShadowLog {
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// A series of the other site's log of one range: the range's primary
+/// record name and the series.
+pub(super) type FollowKey = (String, u64);
+
+/// Where this node stands in one series of the other site's log of one
+/// range.
+#[derive(Default)]
+pub(super) struct Follow {
+    /// Applied (or skipped) every entry up to here.
+    pos: LogPos,
+    queue: BTreeMap<LogPos, ShadowEntry>,
+    /// The entry being written or presented.
+    applying: Option<(LogPos, Tid)>,
+    /// The router the log came through: acknowledgements go back there.
+    via: Option<NodeRef>,
+    /// The sender's release point.
+    released: LogPos,
+    /// Entries applied here whose `Done` waits for the release point.
+    held: Vec<(LogPos, Tid)>,
+    recheck_at: Option<Instant>,
+    /// The entry at the head of the queue and how often it waited for a
+    /// copy of its transaction here.
+    waited: (LogPos, u32),
+}
+
+/// What holds a commit's `Done` back for the other site
+/// (`Backend::shadow_held`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Held {
+    /// Log entries of it not released yet (here, or applied here from the
+    /// other site's log).
+    n: u32,
+    /// Its router forgot it already, or none will (applied from a log):
+    /// `Done` follows the last release.
+    pub(super) forgot: bool,
+}
+
+/// Released entries whose `Released` records are being synced.
+pub(super) struct Releasing {
+    rid: String,
+    pos: LogPos,
+    tids: Vec<Tid>,
+}
+
+/// An entry being written here before it is presented.
+pub(super) struct Applying {
+    rid: String,
+    part: PartId,
+    pos: LogPos,
+    tid: Tid,
+    msgs: Vec<Bytes>,
+    reason: u32,
+    resent: bool,
+}
+
+impl Backend {
+    /// Numbers for the commit of `tid`'s branches `parts`: one per branch
+    /// of a shadow primary whose secondary did not take part (`Shipped`),
+    /// as `Seq` records for the commit's write. The same ones again for a
+    /// commit written again (a full journal refused it).
+    pub(super) fn shadow_number(&mut self, tid: Tid, parts: &[PartId]) -> Vec<(Tid, TxRecord)> {
+        let mut parts = parts.to_vec();
+        parts.sort_unstable();
+        let list: Vec<(PartId, Option<Vec<Bytes>>)> =
+            parts.into_iter().filter(|p| self.branches.contains_key(&(tid, *p))).map(|p| (p, None)).collect();
+        self.number(tid, list)
+    }
+
+    /// `shadow_number` for committed work handed here whole (`Adopt`): the
+    /// shadow primaries here whose ranges hold some of `msgs`.
+    pub(super) fn shadow_number_work(&mut self, tid: Tid, facility: &str, msgs: &[Bytes]) -> Vec<(Tid, TxRecord)> {
+        let mut parts: Vec<PartId> = self
+            .parts
+            .iter()
+            .filter(|(_, p)| p.facility == facility && p.shadow.as_ref().is_some_and(|s| s.side != Side::Secondary))
+            .map(|(id, _)| *id)
+            .collect();
+        parts.sort_unstable();
+        let list: Vec<(PartId, Option<Vec<Bytes>>)> = parts
+            .into_iter()
+            .filter_map(|id| {
+                let p = self.parts.get(&id)?;
+                let mine: Vec<Bytes> = msgs.iter().filter(|m| p.range.contains(m) == Ok(true)).cloned().collect();
+                (!mine.is_empty()).then_some((id, Some(mine)))
+            })
+            .collect();
+        self.number(tid, list)
+    }
+
+    fn number(&mut self, tid: Tid, list: Vec<(PartId, Option<Vec<Bytes>>)>) -> Vec<(Tid, TxRecord)> {
+        let recs = |v: &[Numbered]| {
+            v.iter()
+                .map(|n| (tid, TxRecord::Seq { range: n.rid.clone(), pos: n.pos, mark: SeqMark::Remembered }))
+                .collect()
+        };
+        if let Some(v) = self.numbered.get(&tid) {
+            return recs(v);
+        }
+        let shipped = self.shipped.remove(&tid).unwrap_or_default();
+        let mut v: Vec<Numbered> = Vec::new();
+        for (part, msgs) in list {
+            let Some(p) = self.parts.get(&part) else { continue };
+            let Some(s) = p.shadow.as_ref() else { continue };
+            // The primary remembers what its secondary did not take part
+            // in. So does a partition active for its site whose primary
+            // claim is unanswered (it may turn out either: a secondary
+            // sends it across as well, and the primary, which has it
+            // already or not, applies it once). A secondary's own live
+            // branches are the primary's work: not numbered.
+            let may_be_primary = s.side == Side::Primary || (s.side == Side::Unknown && p.role == PartRole::Active);
+            if !may_be_primary || shipped.contains(&part) {
+                continue;
+            }
+            let log = self.shadow_logs.entry(s.rid.clone()).or_default();
+            // A series is one node's numbering under one grant: a
+            // primary's is its primary grant; any other's its site slot's
+            // grant, in another space (the high bit). Never continued from
+            // a journal: the node that took this one over may have
+            // numbered on in it meanwhile (simulator, `--shadow --seed 28`:
+            // a node started again on its journal after a standby had read
+            // it and gone on numbering; both numbered the same positions,
+            // and the other site took the second's entries for ones it had
+            // applied).
+            let series = if s.side == Side::Primary { s.epoch.max(1) } else { (1 << 63) | p.grant.epoch };
+            if log.series != series {
+                log.series = series;
+                log.last = log
+                    .entries
+                    .keys()
+                    .chain(log.pending.iter())
+                    .filter(|k| k.0 == series)
+                    .map(|k| k.1)
+                    .max()
+                    .unwrap_or(0);
+            }
+            log.last += 1;
+            let pos = (log.series, log.last);
+            log.pending.insert(pos);
+            v.push(Numbered { part, rid: s.rid.clone(), pos, msgs });
+        }
+        if v.is_empty() {
+            return Vec::new();
+        }
+        let out = recs(&v);
+        self.numbered.insert(tid, v);
+        out
+    }
+
+    /// `tid`'s commit is durable: its numbered branches become entries of
+    /// their ranges' logs (before any server hears the commit, so a
+    /// conflicting transaction's vote, which comes after, finds the
+    /// routers told that the primary is out of step).
+    pub(super) fn shadow_committed(&mut self, ctx: &mut Ctx, tid: Tid, reason: u32) {
+        let Some(v) = self.numbered.remove(&tid) else { return };
+        for Numbered { part, rid, pos, msgs } in v {
+            let msgs =
+                msgs.unwrap_or_else(|| self.branches.get(&(tid, part)).map(|b| b.msgs.clone()).unwrap_or_default());
+            let log = self.shadow_logs.entry(rid.clone()).or_default();
+            log.pending.remove(&pos);
+            let was_empty = log.entries.is_empty();
+            log.entries.insert(pos, LogEntry { tid, msgs, reason });
+            self.shadow_held.entry(tid).or_default().n += 1;
+            ctx.log(format!("{tid}: remembered for the other site as {}.{} (range {rid})", pos.0, pos.1));
+            if was_empty {
+                self.announce(ctx, part);
+            }
+            self.push_log(ctx, &rid);
+        }
+    }
+
+    /// A router says the secondary's branches `parts` of `tid` take part in
+    /// its commit, which comes next.
+    pub(super) fn shipped(&mut self, tid: Tid, parts: Vec<PartId>) {
+        if self.numbered.contains_key(&tid) {
+            return;
+        }
+        self.shipped.insert(tid, parts);
+    }
+
+    /// Is the range of shadow partition `part` in step with the other site
+    /// (nothing remembered for it)?
+    pub(super) fn in_sync(&self, rid: &str) -> bool {
+        self.shadow_logs.get(rid).is_none_or(|l| l.entries.is_empty())
+    }
+
+    /// Send the next window of `rid`'s log to the other site.
+    pub(super) fn push_log(&mut self, ctx: &mut Ctx, rid: &str) {
+        // Any role: a node no longer active for its site (its last server
+        // left, the site's slot went to a standby) still sends what it
+        // remembered, and the other site applies it.
+        let Some(p) = self.part_of_primary(rid).and_then(|id| self.parts.get(&id).map(|p| (id, p))) else {
+            // No partition of the range here (yet: its servers open after
+            // a restart): tried again.
+            if let Some(log) = self.shadow_logs.get_mut(rid).filter(|l| !l.entries.is_empty()) {
+                log.resend_at = Some(ctx.now + RESEND);
+            }
+            return;
+        };
+        let (part, p) = p;
+        let facility = p.facility.clone();
+        let range = p.range.clone();
+        let mut partners: Vec<NodeRef> = p.shadow.as_ref().map(|s| s.partner_by.clone()).unwrap_or_default();
+        let Some(log) = self.shadow_logs.get_mut(rid) else { return };
+        if partners.is_empty() {
+            partners = ctx.topo.routers(&facility);
+        }
+        partners.sort_by(|a, b| ctx.topo.name(*a).cmp(ctx.topo.name(*b)));
+        let Some(router) = (!partners.is_empty()).then(|| partners[log.tries % partners.len()]) else {
+            // No router linked yet: tried again, or the log waited until
+            // some role change here (seed 8 of `--shadow`: a node started
+            // again with what it kept never sent it).
+            if !log.entries.is_empty() {
+                log.resend_at = Some(ctx.now + RESEND);
+            }
+            return;
+        };
+        let limit = log.pending.first().copied();
+        let in_flight = log.entries.range((Excluded(log.released), std::ops::Bound::Included(log.sent_upto))).count();
+        let mut out: Vec<ShadowEntry> = Vec::new();
+        let mut bytes = 0;
+        for (pos, e) in log.entries.range((Excluded(log.sent_upto), Unbounded)) {
+            if limit.is_some_and(|l| *pos > l) || in_flight + out.len() >= WINDOW || bytes >= WINDOW_BYTES {
+                break;
+            }
+            let msgs: Vec<Bytes> = e.msgs.iter().filter(|m| range.contains(m) == Ok(true)).cloned().collect();
+            bytes += msgs.iter().map(|m| m.len() + 8).sum::<usize>() + 64;
+            let resent = *pos <= log.ever_sent;
+            // The entry before it of the same series (each series is its
+            // own stream at the other site).
+            let prev =
+                log.entries.range(..*pos).next_back().map(|(k, _)| *k).filter(|k| k.0 == pos.0).unwrap_or((0, 0));
+            out.push(ShadowEntry { pos: *pos, prev, tid: e.tid, msgs, reason: e.reason, resent });
+        }
+        if out.is_empty() && log.released_sent == log.durable_released {
+            return;
+        }
+        if let Some(last) = out.last() {
+            log.sent_upto = last.pos;
+            log.ever_sent = log.ever_sent.max(last.pos);
+        }
+        log.released_sent = log.durable_released;
+        log.resend_at = (!log.entries.is_empty()).then_some(ctx.now + RESEND);
+        let released = log.durable_released;
+        ctx.to_router(router, ToRouter::ShadowLog { facility, part, entries: out, released });
+    }
+
+    /// The other site applied every entry of `part`'s log up to `pos`.
+    pub(super) fn shadow_applied(&mut self, ctx: &mut Ctx, part: PartId, pos: LogPos) {
+        let Some(rid) = self.parts.get(&part).and_then(|p| p.shadow.as_ref()).map(|s| s.rid.clone()) else { return };
+        let Some(log) = self.shadow_logs.get_mut(&rid) else { return };
+        if pos <= log.released {
+            return;
+        }
+        log.released = pos;
+        log.tries = 0;
+        if log.sent_upto < pos {
+            log.sent_upto = pos;
+        }
+        let keep = log.entries.split_off(&(pos.0, pos.1.saturating_add(1)));
+        let done = std::mem::replace(&mut log.entries, keep);
+        let now_empty = log.entries.is_empty();
+        let recs: Vec<(Tid, TxRecord)> = done
+            .iter()
+            .map(|(p, e)| (e.tid, TxRecord::Seq { range: rid.clone(), pos: *p, mark: SeqMark::Released }))
+            .collect();
+        let r = Releasing { rid: rid.clone(), pos, tids: done.into_values().map(|e| e.tid).collect() };
+        if now_empty {
+            ctx.log(format!("shadow range {rid}: the other site applied everything remembered for it"));
+            self.announce(ctx, part);
+        }
+        if !self.journal || recs.is_empty() {
+            return self.released(ctx, r);
+        }
+        self.next_token += 1;
+        let token = self.next_token;
+        ctx.journal(recs, true, Some(token));
+        self.shadow_releases.insert(token, r);
+        self.push_log(ctx, &rid);
+    }
+
+    /// Released entries are durable as such (`token`'s write finished):
+    /// their `Done` no longer waits, and the other site hears the release.
+    /// A failed write is told nothing: the entries are sent again from the
+    /// last durable release point, and released again.
+    pub(super) fn release_written(&mut self, ctx: &mut Ctx, token: u64, result: Result<(), Status>) -> bool {
+        let Some(r) = self.shadow_releases.remove(&token) else { return false };
+        if result.is_ok() {
+            self.released(ctx, r);
+        }
+        true
+    }
+
+    fn released(&mut self, ctx: &mut Ctx, r: Releasing) {
+        let Releasing { rid, pos, tids } = r;
+        if let Some(log) = self.shadow_logs.get_mut(&rid) {
+            log.durable_released = log.durable_released.max(pos);
+        }
+        for tid in tids {
+            self.release_held(ctx, tid);
+        }
+        self.push_log(ctx, &rid);
+    }
+
+    /// The router that speaks for a shadowed range's primary says whether
+    /// the other site is linked: sending starts again from the release
+    /// point.
+    pub(super) fn restart_log(&mut self, ctx: &mut Ctx, rid: &str) {
+        if let Some(log) = self.shadow_logs.get_mut(rid) {
+            log.sent_upto = log.durable_released;
+            log.released = log.durable_released;
+            log.released_sent = (0, 0);
+        }
+        self.push_log(ctx, rid);
+    }
+
+    /// One of `tid`'s log entries was released: after the last, its `Done`
+    /// no longer waits for the other site.
+    fn release_held(&mut self, ctx: &mut Ctx, tid: Tid) {
+        let Some(h) = self.shadow_held.get_mut(&tid) else { return };
+        h.n = h.n.saturating_sub(1);
+        if h.n > 0 {
+            return;
+        }
+        let forgot = h.forgot;
+        self.shadow_held.remove(&tid);
+        if (forgot || !self.keep_decided) && self.answerable.remove(&tid) && self.journal {
+            ctx.journal(vec![(tid, TxRecord::Done)], false, None);
+        }
+    }
+
+    /// Entries of the other site's log of the range of partition `part`,
+    /// through router `from`, with the sender's release point. Each series
+    /// (one primary's numbering) is followed on its own: a site that was
+    /// primary and kept commits for this one sends them in its series,
+    /// beside the new primary's.
+    pub(super) fn shadow_log(
+        &mut self,
+        ctx: &mut Ctx,
+        from: NodeRef,
+        part: PartId,
+        entries: Vec<ShadowEntry>,
+        released: LogPos,
+    ) {
+        let Some(p) = self.parts.get(&part) else { return };
+        if p.role != PartRole::Active {
+            return;
+        }
+        let Some(rid) = p.shadow.as_ref().map(|s| s.rid.clone()) else { return };
+        let mut by_series: BTreeMap<u64, Vec<ShadowEntry>> = BTreeMap::new();
+        for e in entries {
+            by_series.entry(e.pos.0).or_default().push(e);
+        }
+        if released.0 > 0 {
+            by_series.entry(released.0).or_default();
+        }
+        let mut freed = Vec::new();
+        let mut acks: Vec<(FollowKey, LogPos)> = Vec::new();
+        let keys: Vec<FollowKey> = by_series.keys().map(|s| (rid.clone(), *s)).collect();
+        for (series, entries) in by_series {
+            let key = (rid.clone(), series);
+            let f = self.follows.entry(key.clone()).or_default();
+            f.via = Some(from);
+            if released.0 == series && released > f.released {
+                f.released = released;
+                f.held.retain(|(pos, tid)| {
+                    let keep = *pos > released;
+                    if !keep {
+                        freed.push(*tid);
+                    }
+                    keep
+                });
+            }
+            // A sender that starts again from its release point sends
+            // entries applied here since it last heard (the acknowledgement
+            // was lost, or another node of its site had the release: a
+            // standby that read its journal, which then went back to it):
+            // told again, whatever this node heard released.
+            let resent = !entries.is_empty() && entries.iter().all(|e| e.pos <= f.pos);
+            for e in entries {
+                if e.pos > f.pos && f.applying.is_none_or(|(p, _)| p != e.pos) {
+                    f.queue.entry(e.pos).or_insert(e);
+                }
+            }
+            if resent && f.queue.is_empty() && f.applying.is_none() {
+                acks.push((key, f.pos));
+            }
+        }
+        for tid in freed {
+            self.release_held(ctx, tid);
+        }
+        for (key, pos) in acks {
+            self.send_applied(ctx, &key, part, pos);
+        }
+        for key in keys {
+            self.apply_next(ctx, &key);
+        }
+    }
+
+    /// Tell the sender (through the router its log came through) that this
+    /// node applied every entry of its series up to `pos`.
+    fn send_applied(&mut self, ctx: &mut Ctx, key: &FollowKey, part: PartId, pos: LogPos) {
+        let Some(f) = self.follows.get(key) else { return };
+        let Some(via) = f.via else { return };
+        let Some(p) = self.parts.get(&part) else { return };
+        ctx.to_router(via, ToRouter::ShadowApplied { facility: p.facility.clone(), part, pos });
+    }
+
+    /// Apply the next entries of one series of the other site's log, one
+    /// at a time, in order.
+    fn apply_next(&mut self, ctx: &mut Ctx, key: &FollowKey) {
+        let rid = key.0.as_str();
+        loop {
+            let Some(part) = self.part_of_primary(rid) else { return };
+            if self.parts.get(&part).is_none_or(|p| p.role != PartRole::Active) {
+                return;
+            }
+            let Some(f) = self.follows.get_mut(key) else { return };
+            if f.applying.is_some() {
+                return;
+            }
+            let Some((&pos, e)) = f.queue.first_key_value() else { return };
+            if pos <= f.pos {
+                f.queue.remove(&pos);
+                continue;
+            }
+            if e.prev > f.pos {
+                return; // an earlier entry is still on its way
+            }
+            let tid = e.tid;
+            let prints_of_entry: Vec<u64> = e.msgs.iter().map(|m| work_print(m)).collect();
+            // A live copy of it here: applied with its own outcome. Any copy
+            // whose outcome is not known here yet, or is being written (a
+            // live branch, an in-doubt copy of a journal, its commit record
+            // on its way, another range's entry of it being written): the
+            // entry waits, and then finds it applied or not.
+            let live = self.branches.get(&(tid, part)).map(|b| b.committed.is_some());
+            let copy = self.in_doubt.contains_key(&tid)
+                || self.resolving.values().any(|r| r.tid == tid)
+                || self.committing_tx.contains_key(&tid)
+                || self.shadow_writes.values().any(|a| a.tid == tid);
+            // A copy that is not a live branch waits a bounded time (a
+            // commit write of a journal let go since may never report):
+            // then the entry is applied as uncertain (the server checks,
+            // as after any replay). A live branch's outcome always comes.
+            let f = self.follows.get_mut(key).expect("looked up above");
+            if f.waited.0 != pos {
+                f.waited = (pos, 0);
+            }
+            let patient = f.waited.1 < COPY_WAITS;
+            if live == Some(false) || (copy && patient) {
+                f.waited.1 += 1;
+                f.recheck_at = Some(ctx.now + RECHECK);
+                return;
+            }
+            let unsure = copy;
+            // This range's share of it applied here already (a live branch
+            // that committed and finished, or an entry applied before a
+            // restart): known by its messages' prints, not by the tid (a
+            // transaction over two shadowed ranges has an entry in each
+            // range's log, and one applied is not the other).
+            let prints = self.applied_prints.get(&tid);
+            let applied = live == Some(true)
+                || (self.decided.get(&tid).is_some_and(|d| d.committed)
+                    && prints.is_some_and(|v| prints_of_entry.iter().all(|p| v.contains(p))));
+            let Some(f) = self.follows.get_mut(key) else { return };
+            let Some(e) = f.queue.remove(&pos) else { return };
+            if applied {
+                f.pos = pos;
+                ctx.log(format!("{tid}: the other site's entry {}.{} is applied here already", pos.0, pos.1));
+                self.send_applied(ctx, key, part, pos);
+                continue;
+            }
+            f.applying = Some((pos, tid));
+            let Some(p) = self.parts.get(&part) else { return };
+            let msgs: Vec<Bytes> = e.msgs.into_iter().filter(|m| p.range.contains(m) == Ok(true)).collect();
+            let a =
+                Applying { rid: rid.to_string(), part, pos, tid, msgs, reason: e.reason, resent: e.resent || unsure };
+            if !self.journal {
+                return self.present_entry(ctx, a);
+            }
+            let facility = p.facility.clone();
+            let mut recs: Vec<(Tid, TxRecord)> =
+                a.msgs.iter().map(|m| (tid, TxRecord::Msg { facility: facility.clone(), data: m.clone() })).collect();
+            recs.push((tid, TxRecord::Seq { range: rid.to_string(), pos, mark: SeqMark::Applied }));
+            recs.push((tid, TxRecord::Commit { reason: a.reason }));
+            self.next_token += 1;
+            let token = self.next_token;
+            ctx.journal(recs, true, Some(token));
+            self.shadow_writes.insert(token, a);
+            return;
+        }
+    }
+
+    /// An entry's write finished (`token`): presented now, or tried again.
+    pub(super) fn entry_written(&mut self, ctx: &mut Ctx, token: u64, result: Result<(), Status>) -> bool {
+        let Some(a) = self.shadow_writes.remove(&token) else { return false };
+        if let Err(why) = result {
+            ctx.log(format!("{}: the other site's entry could not be written here ({why:?}): tried again", a.tid));
+            if let Some(f) = self.follows.get_mut(&(a.rid.clone(), a.pos.0)) {
+                f.applying = None;
+                f.recheck_at = Some(ctx.now + RECHECK);
+                let entry = ShadowEntry {
+                    pos: a.pos,
+                    prev: f.pos,
+                    tid: a.tid,
+                    msgs: a.msgs,
+                    reason: a.reason,
+                    resent: a.resent,
+                };
+                f.queue.insert(a.pos, entry);
+            }
+            return true;
+        }
+        self.present_entry(ctx, a);
+        true
+    }
+
+    /// An entry is durable here: presented as committed work.
+    fn present_entry(&mut self, ctx: &mut Ctx, a: Applying) {
+        let Applying { rid, part, pos, tid, msgs, reason, resent } = a;
+        ctx.log(format!("{tid}: the other site's entry {}.{} is applied here (range {rid})", pos.0, pos.1));
+        self.remember(tid, true, Status::Ok, reason);
+        self.note_applied(tid, &msgs);
+        let empty = msgs.is_empty();
+        let mut b = Branch::new(msgs, LOCAL);
+        b.committed = Some((Status::Ok, reason));
+        // Sent before, maybe to another node of this site that applied it
+        // and gave the site's slot up before the release came back: the
+        // server checks, as after a replay.
+        b.uncertain = resent;
+        // Its `Done` waits for the sender's release point; no router
+        // forgets it (none knows it here).
+        let h = self.shadow_held.entry(tid).or_default();
+        h.n += 1;
+        h.forgot = true;
+        if let Some(f) = self.follows.get_mut(&(rid.clone(), pos.0)) {
+            f.held.push((pos, tid));
+        }
+        if empty {
+            // Nothing of this range in it: applied as it stands.
+            self.entry_done(ctx, tid);
+            return;
+        }
+        self.branches.insert((tid, part), b);
+        if let Some(p) = self.parts.get_mut(&part) {
+            p.waiting.push_back(tid);
+        }
+        let f = self.finishing.entry(tid).or_default();
+        f.unacked += 1;
+        f.own = true;
+        self.dispatch(ctx, part);
+    }
+
+    /// `tid` finished here (every server acknowledged it): if it is the
+    /// entry being applied, the sender hears so and the next one follows.
+    pub(super) fn entry_done(&mut self, ctx: &mut Ctx, tid: Tid) {
+        // Every range's entry of it being applied (one transaction over
+        // two shadowed ranges finishes once for both).
+        let mut hits: Vec<(FollowKey, LogPos)> = Vec::new();
+        for (key, f) in self.follows.iter_mut() {
+            if let Some((pos, t)) = f.applying {
+                if t == tid {
+                    f.applying = None;
+                    f.pos = f.pos.max(pos);
+                    hits.push((key.clone(), pos));
+                }
+            }
+        }
+        hits.sort();
+        for (key, pos) in hits {
+            if let Some(part) = self.part_of_primary(&key.0) {
+                self.send_applied(ctx, &key, part, pos);
+            }
+            self.apply_next(ctx, &key);
+        }
+    }
+
+    /// Sends and checks that are due.
+    pub(super) fn shadow_log_tick(&mut self, ctx: &mut Ctx) {
+        let now = ctx.now;
+        let mut resend: Vec<String> = self
+            .shadow_logs
+            .iter()
+            .filter(|(_, l)| l.resend_at.is_some_and(|t| t <= now))
+            .map(|(r, _)| r.clone())
+            .collect();
+        resend.sort();
+        for rid in resend {
+            if let Some(log) = self.shadow_logs.get_mut(&rid) {
+                log.resend_at = None;
+                log.tries += 1;
+            }
+            self.restart_log(ctx, &rid);
+        }
+        let mut again: Vec<FollowKey> = self
+            .follows
+            .iter()
+            .filter(|(_, f)| f.recheck_at.is_some_and(|t| t <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        again.sort();
+        for key in again {
+            if let Some(f) = self.follows.get_mut(&key) {
+                f.recheck_at = None;
+            }
+            self.apply_next(ctx, &key);
+        }
+    }
+
+    /// The earliest send or check due.
+    pub(super) fn next_shadow_log(&self) -> Option<Instant> {
+        let sends = self.shadow_logs.values().filter_map(|l| l.resend_at);
+        let checks = self.follows.values().filter_map(|f| f.recheck_at);
+        sends.chain(checks).min()
+    }
+
+    /// What a journal read at start-up says of the shadow logs: a primary's
+    /// remembered commits (its log again, their `Done` held back), and the
+    /// last entry of the other site's log applied here.
+    pub(super) fn recover_shadow(&mut self, now: Instant, seqs: Vec<ShadowSeqTx>, own: bool) {
+        for t in seqs {
+            if t.primary {
+                let log = self.shadow_logs.entry(t.range).or_default();
+                // Sent before the restart, perhaps; sent (again) at the
+                // next tick, whatever this node's role.
+                log.ever_sent = log.ever_sent.max(t.pos);
+                log.resend_at = Some(now);
+                log.entries.insert(t.pos, LogEntry { tid: t.tid, msgs: t.msgs, reason: t.reason });
+                if own {
+                    self.shadow_held.entry(t.tid).or_default().n += 1;
+                }
+            } else {
+                let f = self.follows.entry((t.range, t.pos.0)).or_default();
+                f.pos = f.pos.max(t.pos);
+                if own {
+                    f.held.push((t.pos, t.tid));
+                    let h = self.shadow_held.entry(t.tid).or_default();
+                    h.n += 1;
+                    h.forgot = true;
+                }
+            }
+        }
+    }
+
+    /// Shadow log work of range `rid` is left here (entries kept for the
+    /// other site, or the other site's being applied or not yet released):
+    /// its partition is kept, so that it goes on.
+    pub(super) fn shadow_work_left(&self, rid: &str) -> bool {
+        self.shadow_logs.get(rid).is_some_and(|l| !l.entries.is_empty())
+            || self
+                .follows
+                .iter()
+                .any(|((r, _), f)| r == rid && (f.applying.is_some() || !f.held.is_empty() || !f.queue.is_empty()))
+    }
+
+    /// How many commits this node keeps for the other site, by range
+    /// (`rtr show partition`).
+    pub(crate) fn shadow_backlog(&self, rid: &str) -> usize {
+        self.shadow_logs.get(rid).map_or(0, ShadowLog::len)
+    }
+}
