@@ -657,8 +657,10 @@ pub enum ToBackend {
     ShadowApplied { part: PartId, pos: LogPos },
     /// Just before a commit's outcome: the branches of `tid` here (shadow
     /// primaries) whose secondary's branch took part in the commit: not
-    /// remembered for it.
-    Shipped { tid: Tid, parts: Vec<PartId> },
+    /// remembered for it. `unsure`: those whose secondary's branch was
+    /// placed and then dropped (its durable vote may still learn the
+    /// commit by an inquiry): remembered, and sent as maybe applied there.
+    Shipped { tid: Tid, parts: Vec<PartId>, unsure: Vec<PartId> },
     /// The decision for every branch of `tid` on this backend. `drive`:
     /// the deciding router's drive of it, or `NO_DRIVE` for an answer to a
     /// node's own question (from the router's memory of the decision).

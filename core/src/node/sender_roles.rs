@@ -164,9 +164,16 @@ pub(super) fn allowed(topo: &Topology, from: NodeRef, msg: &Internal, held: &imp
             | ToBackend::ShadowPartner { part, .. }
             | ToBackend::ShadowLog { part, .. }
             | ToBackend::ShadowApplied { part, .. } => check.plays(RoleList::Router, held.part_facility(*part)),
-            ToBackend::Outcome { parts, .. } | ToBackend::Shipped { parts, .. } => {
+            ToBackend::Outcome { parts, .. } => {
                 check.plays(RoleList::Router, None)?;
                 parts.iter().try_for_each(|p| match held.part_facility(*p) {
+                    Some(f) => check.plays(RoleList::Router, Some(f)),
+                    None => Ok(()),
+                })
+            }
+            ToBackend::Shipped { parts, unsure, .. } => {
+                check.plays(RoleList::Router, None)?;
+                parts.iter().chain(unsure).try_for_each(|p| match held.part_facility(*p) {
                     Some(f) => check.plays(RoleList::Router, Some(f)),
                     None => Ok(()),
                 })

@@ -44,7 +44,7 @@ use crate::MAX_MSGLEN;
 /// 14: a shadow primary's remembered commits go to its secondary
 /// (`ShadowLog`, `ShadowApplied`, `Shipped`; `PartitionUp` says whether a
 /// primary is in step with its secondary).
-pub const PEER_VERSION: u8 = 14;
+pub const PEER_VERSION: u8 = 15;
 /// Largest frame between nodes: a message of `RTR_MAX_MSGLEN` plus headers,
 /// or a handshake with many facility definitions.
 pub const MAX_PEER_FRAME: usize = 1 << 20;
@@ -718,10 +718,11 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.u64(*part);
                 log_pos(w, *pos);
             }
-            ToBackend::Shipped { tid, parts } => {
+            ToBackend::Shipped { tid, parts, unsure } => {
                 w.u8(BE_SHIPPED);
                 write_tid(w, tid);
                 part_list(w, parts);
+                part_list(w, unsure);
             }
             ToBackend::Adopt { part, tid, msgs, reason, drive } => {
                 w.u8(BE_ADOPT);
@@ -904,7 +905,11 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             released: read_log_pos(r)?,
         }),
         BE_SHADOWAPPLIED => Internal::Be(ToBackend::ShadowApplied { part: r.u64()?, pos: read_log_pos(r)? }),
-        BE_SHIPPED => Internal::Be(ToBackend::Shipped { tid: read_tid(r)?, parts: read_part_list(r)? }),
+        BE_SHIPPED => Internal::Be(ToBackend::Shipped {
+            tid: read_tid(r)?,
+            parts: read_part_list(r)?,
+            unsure: read_part_list(r)?,
+        }),
         TR_SHADOWLOG => Internal::Tr(ToRouter::ShadowLog {
             facility: fac(r)?,
             part: r.u64()?,

@@ -709,6 +709,31 @@ fn catch_up_brings_each_site_what_the_other_committed() {
     }
 }
 
+/// The tenth session's catch-up holes (docs/shadow.md, "Remember mode and
+/// catch-up"), one run each: a share acknowledged when its server did
+/// (10); a recovered commit over two ranges remembered for both (85) and
+/// as unsure (74); handed-off work numbered as unsure (104); a secondary's
+/// adopted share remembered (135); a durable vote decided by an inquiry
+/// (155); holds let go when the slot moved (274); a hand-off that came
+/// back (388) and one routed by site (390). With two routers: a stream per
+/// series and numbers given up with a failed commit (53); `Seq` records
+/// across attempts (126); sends only through linked routers (294); a
+/// branch made at the secondary (375).
+#[test]
+fn catch_up_survives_recovery_hand_offs_and_moved_slots() {
+    for seed in [10, 85, 74, 104, 135, 155, 274, 388, 390] {
+        let mut c = SimConfig::new(seed);
+        c.shape.routers = vec!["tr1".into()];
+        c.shadow = true;
+        assert_ok(&run(c));
+    }
+    for seed in [53, 126, 294, 375] {
+        let mut c = SimConfig::new(seed);
+        c.shadow = true;
+        assert_ok(&run(c));
+    }
+}
+
 /// Work under one site's fencing token says nothing of the other site's:
 /// in a shadow run each site's slot counts its own grant epochs, and the
 /// primary moving to the other site (a lower epoch there) is no stale

@@ -48,8 +48,8 @@ mod tests;
 use std::fmt;
 
 pub use recovery::{
-    aborted_tids, classify, committed_prints, committed_tids, scan_records, Classified, CommitAt, InDoubtTx, Malformed,
-    ReplayTx, Scan, SetAsideTx, ShadowSeqTx, TxFate, TxSummary,
+    aborted_tids, classify, committed_prints, committed_tids, scan_records, Classified, CommitAt, EarlierSeq,
+    InDoubtTx, Malformed, ReplayTx, Scan, SetAsideTx, ShadowSeqTx, TxFate, TxSummary,
 };
 
 use crate::journal::RecordKind;

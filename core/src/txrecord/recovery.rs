@@ -165,6 +165,26 @@ pub struct TxSummary {
     pub bound: Option<u32>,
     /// Its shadow log positions (`Seq` records) of this attempt, in order.
     pub seqs: Vec<(String, (u64, u64), SeqMark)>,
+    /// Those of its earlier attempts here, with their attempts' messages:
+    /// kept across attempts, as `drive` is. A commit remembered for the
+    /// other site stays remembered when this node later applies the other
+    /// site's entry of the same transaction (another range's share: a new
+    /// attempt). Dropped with the old attempt, a node that read this
+    /// journal never sent it, and the other site's follower stepped over
+    /// it (simulator `--shadow --seed 126 --routers 2`).
+    pub earlier: Vec<EarlierSeq>,
+}
+
+/// A `Seq` record of an earlier attempt of a transaction
+/// (`TxSummary::earlier`), with that attempt's messages and commit reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EarlierSeq {
+    pub range: String,
+    pub pos: (u64, u64),
+    pub mark: SeqMark,
+    pub facility: Option<String>,
+    pub msgs: Vec<Bytes>,
+    pub reason: u32,
 }
 
 impl TxSummary {
@@ -187,6 +207,7 @@ impl TxSummary {
             drive: 0,
             bound: None,
             seqs: Vec::new(),
+            earlier: Vec::new(),
         }
     }
 
@@ -227,8 +248,14 @@ impl TxSummary {
     /// The journal's reclaim accounting agrees: a `Done` frees the earlier
     /// records, and the new attempt's records pin their own segments.
     fn new_attempt(&mut self) {
+        let mut earlier = std::mem::take(&mut self.earlier);
+        let reason = self.commit.map_or(0, |c| c.reason);
+        for (range, pos, mark) in std::mem::take(&mut self.seqs) {
+            let (facility, msgs) = (self.facility.clone(), self.msgs.clone());
+            earlier.push(EarlierSeq { range, pos, mark, facility, msgs, reason });
+        }
         let TxSummary { tid, first, drive, bound, .. } = *self;
-        *self = TxSummary { drive, bound, ..TxSummary::new(tid, first) };
+        *self = TxSummary { drive, bound, earlier, ..TxSummary::new(tid, first) };
     }
 
     fn apply(&mut self, at: usize, kind: RecordKind, rec: Result<TxRecord, DecodeError>) {
@@ -356,6 +383,12 @@ pub struct ReplayTx {
     /// Messages to hand on to other nodes' partitions (`HandOn`).
     pub hand_on: Vec<Bytes>,
     pub reason: u32,
+    /// The shadowed ranges (primary record names) whose logs know this
+    /// commit (any `Seq` record of it: remembered for the other site,
+    /// released, or applied from the other site's log). A shadow partition
+    /// that replays it for a range not named here remembers it for the
+    /// other site then (docs/shadow.md, "Recovered commits").
+    pub seq_ranges: Vec<String>,
 }
 
 /// A transaction voted durably with no outcome: its router decides.
@@ -437,10 +470,30 @@ pub fn scan_records(records: &[Record]) -> Scan {
     let mut scan = Scan { malformed, ..Scan::default() };
     for tx in txs {
         let fate = tx.fate();
-        let TxSummary { tid, facility, msgs, hand_on, commit, set_aside, drive, bound, seqs, .. } = tx;
+        let TxSummary { tid, facility, msgs, hand_on, commit, set_aside, drive, bound, seqs, earlier, .. } = tx;
+        let released = |r: &str, p: (u64, u64)| {
+            seqs.iter().any(|(q, x, m)| *m == SeqMark::Released && q == r && *x == p)
+                || earlier.iter().any(|e| e.mark == SeqMark::Released && e.range == r && e.pos == p)
+        };
+        // Earlier attempts' positions hold until the transaction is done
+        // here (its `Done` waits for every release).
+        if fate != TxFate::Done {
+            for e in &earlier {
+                if e.mark == SeqMark::Released || (e.mark == SeqMark::Remembered && released(&e.range, e.pos)) {
+                    continue;
+                }
+                scan.shadow.push(ShadowSeqTx {
+                    tid,
+                    range: e.range.clone(),
+                    pos: e.pos,
+                    primary: e.mark == SeqMark::Remembered,
+                    facility: e.facility.clone().or_else(|| facility.clone()).unwrap_or_default(),
+                    msgs: e.msgs.clone(),
+                    reason: e.reason,
+                });
+            }
+        }
         if matches!(fate, TxFate::Replay | TxFate::Answerable) {
-            let released =
-                |r: &str, p: (u64, u64)| seqs.iter().any(|(q, x, m)| *m == SeqMark::Released && q == r && *x == p);
             for (range, pos, mark) in seqs.iter().cloned() {
                 if mark == SeqMark::Released || (mark == SeqMark::Remembered && released(&range, pos)) {
                     continue;
@@ -477,7 +530,11 @@ pub fn scan_records(records: &[Record]) -> Scan {
             TxFate::Replay => {
                 // Replay implies a commit (see `fate`).
                 if let Some(CommitAt { at, reason }) = commit {
-                    scan.replay.push(ReplayTx { at, tid, facility, msgs, hand_on, reason });
+                    let mut seq_ranges: Vec<String> = seqs.iter().map(|(r, _, _)| r.clone()).collect();
+                    seq_ranges.extend(earlier.iter().map(|e| e.range.clone()));
+                    seq_ranges.sort();
+                    seq_ranges.dedup();
+                    scan.replay.push(ReplayTx { at, tid, facility, msgs, hand_on, reason, seq_ranges });
                 }
             }
             TxFate::InDoubt => scan.in_doubt.push(InDoubtTx { tid, facility, msgs, drive }),

@@ -267,7 +267,8 @@ fn the_recovery_plan_for_each_case() {
                 facility: "G".into(),
                 msgs: vec![Bytes::from(&b"b"[..])],
                 hand_on: vec![],
-                reason: 5
+                reason: 5,
+                seq_ranges: vec![],
             },
             ReplayTx {
                 at: 4,
@@ -275,7 +276,8 @@ fn the_recovery_plan_for_each_case() {
                 facility: "F".into(),
                 msgs: vec![Bytes::from(&b"a1"[..]), Bytes::from(&b"a2"[..])],
                 hand_on: vec![],
-                reason: 4
+                reason: 4,
+                seq_ranges: vec![],
             },
         ]
     );

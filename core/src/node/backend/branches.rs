@@ -75,6 +75,16 @@ pub(crate) struct Branch {
     /// node's own, or a live branch): letting a read journal go drops
     /// only that journal's branches (`release_if_stranded`).
     pub(super) journal: u32,
+    /// A recovered commit that no log of this shadow partition's range
+    /// knows: remembered for the other site when it is presented
+    /// (`Backend::remember_recovered`).
+    pub(super) remember: bool,
+    /// Made while this site was its shadow range's primary: a commit of it
+    /// its secondary did not take part in is not at the other site. Any
+    /// other branch's commit may be there (made at the secondary, whose
+    /// site was primary when the commit came; or while the primary claim
+    /// was unanswered): remembered as unsure (`shadow_log::LogEntry`).
+    pub(super) made_primary: bool,
 }
 
 /// A branch's vote, as its server last gave it. A yes withdrawn with its
@@ -156,6 +166,8 @@ impl Branch {
             aside: false,
             drive: 0,
             journal: 0,
+            remember: false,
+            made_primary: false,
         }
     }
 }
@@ -411,6 +423,7 @@ impl Backend {
         let mut b = Branch::new(vec![data], from);
         b.expendable = expendable;
         b.drive = drive;
+        b.made_primary = p.shadow.as_ref().is_some_and(|s| s.side == super::Side::Primary);
         self.branches.insert((tid, part), b);
         p.waiting.push_back(tid);
         self.dispatch(ctx, part);

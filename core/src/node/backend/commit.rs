@@ -713,6 +713,7 @@ impl Backend {
             Err(status) => {
                 // The commit is not durable, so it did not happen: recovery
                 // would presume abort. Nobody was told otherwise yet.
+                self.unnumber(tid);
                 self.remember(tid, false, status, 0);
                 for part in parts {
                     self.abort_branch(ctx, tid, part, status, 0);

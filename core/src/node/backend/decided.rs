@@ -240,6 +240,10 @@ impl Backend {
         for tid in tids {
             self.given_up_copies.remove(&tid);
             self.durable_owed.remove(&tid);
+            // A router's word that the secondary took part in a commit
+            // that never reached this node (its branch went): forgotten
+            // with the transaction.
+            self.shipped.remove(&tid);
             if let Some(h) = self.shadow_held.get_mut(&tid) {
                 // Its `Done` waits for the other site too (`shadow_log.rs`).
                 h.forgot = true;

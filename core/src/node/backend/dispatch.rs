@@ -480,6 +480,7 @@ impl Backend {
                 srv.unacked.retain(|t| *t != tid);
                 if srv.unacked.len() != before {
                     self.branches.remove(&(tid, part));
+                    self.entry_acked(ctx, tid, part);
                     self.acked(ctx, tid);
                 }
             }
@@ -533,6 +534,9 @@ impl Backend {
                 ctx.deliver(s.0, data_delivery(s.1, mt, tid, m.clone(), fence));
             }
             if let Some((_, reason)) = b.committed {
+                if b.remember {
+                    self.remember_recovered(ctx, tid, part, reason);
+                }
                 // Decided before this server saw it: replay, then the outcome.
                 self.deliver_commit(ctx, s, tid, reason);
                 continue;

@@ -423,7 +423,7 @@ pub struct Backend {
     follows: Map<shadow_log::FollowKey, shadow_log::Follow>,
     /// A router's word that the secondary took part in `tid`'s commit,
     /// until the commit is written (`ToBackend::Shipped`).
-    shipped: Map<Tid, Vec<PartId>>,
+    shipped: Map<Tid, (Vec<PartId>, Vec<PartId>)>,
     /// Numbers given to commits being written (`shadow_number`).
     numbered: Map<Tid, Vec<shadow_log::Numbered>>,
     /// Commits whose `Done` waits for the other site (remembered for it,
@@ -434,6 +434,15 @@ pub struct Backend {
     shadow_writes: Map<u64, shadow_log::Applying>,
     /// Released entries whose records are being synced, by token.
     shadow_releases: Map<u64, shadow_log::Releasing>,
+    /// Recovered commits' remembered copies being written, by token
+    /// (`remember_recovered`), and those a full journal refused, with
+    /// when they are written again.
+    remembering: Map<u64, shadow_log::Remembering>,
+    remember_retry: Vec<shadow_log::Remembering>,
+    remember_retry_at: Option<Instant>,
+    /// Ranges' shares waiting for another range's remembered copy of the
+    /// same commit to be written.
+    remember_later: Map<Tid, Vec<shadow_log::ToRemember>>,
 }
 
 impl Backend {
@@ -474,7 +483,7 @@ impl Backend {
             ToBackend::ShadowPartner { part, linked } => self.shadow_partner(ctx, from, part, linked),
             ToBackend::ShadowLog { part, entries, released } => self.shadow_log(ctx, from, part, entries, released),
             ToBackend::ShadowApplied { part, pos } => self.shadow_applied(ctx, part, pos),
-            ToBackend::Shipped { tid, parts } => self.shipped(tid, parts),
+            ToBackend::Shipped { tid, parts, unsure } => self.shipped(tid, parts, unsure),
             ToBackend::Adopt { part, tid, msgs, reason, drive } => {
                 if self.driven_later(ctx, from, tid, drive) {
                     // A router's own commit, durable nowhere yet, of a
@@ -817,6 +826,7 @@ impl Backend {
         if self.adopt_written(ctx, token, result)
             || self.entry_written(ctx, token, result)
             || self.release_written(ctx, token, result)
+            || self.remembered_written(ctx, token, result)
             || self.promise_written(ctx, token, result)
             || self.bind_written(ctx, token, result)
         {

@@ -60,6 +60,8 @@ pub(super) struct RecoveredTx {
     /// `None` once claimed by a partition.
     pub(super) msgs: Vec<Option<Bytes>>,
     pub(super) reason: u32,
+    /// Shadowed ranges whose logs know it (`ReplayTx::seq_ranges`).
+    pub(super) seq_ranges: Vec<String>,
 }
 
 impl Backend {
@@ -97,7 +99,7 @@ impl Backend {
         }
         self.exceptions.extend(scan.set_aside.into_iter().map(|t| Exception::recovered(0, t)));
         let n = scan.replay.len();
-        for ReplayTx { tid, facility: fac, msgs, hand_on, reason, .. } in scan.replay {
+        for ReplayTx { tid, facility: fac, msgs, hand_on, reason, seq_ranges, .. } in scan.replay {
             self.finishing.insert(tid, Finishing { unacked: 0, unclaimed: msgs.len(), own: true });
             self.hand_on(ctx, tid, &fac, hand_on, reason);
             self.recovered.entry(fac).or_default().push(RecoveredTx {
@@ -105,6 +107,7 @@ impl Backend {
                 tid,
                 msgs: msgs.into_iter().map(Some).collect(),
                 reason,
+                seq_ranges,
             });
         }
         n
@@ -310,7 +313,7 @@ impl Backend {
         }
         self.exceptions.extend(scan.set_aside.into_iter().map(|t| Exception::recovered(jid, t)));
         let n = scan.replay.len();
-        for ReplayTx { tid, facility: fac, mut msgs, hand_on, reason, .. } in scan.replay {
+        for ReplayTx { tid, facility: fac, mut msgs, hand_on, reason, seq_ranges, .. } in scan.replay {
             // Messages the lost node kept to hand on are not handed on
             // from here: two readers of one journal (the first fenced and
             // not knowing it yet) would both do it (simulator seed 5268).
@@ -332,6 +335,7 @@ impl Backend {
                 tid,
                 msgs: msgs.into_iter().map(Some).collect(),
                 reason,
+                seq_ranges,
             });
         }
         *self.adopted_open.entry(jid).or_default() += n;
@@ -374,6 +378,10 @@ impl Backend {
             let mut b = Branch::new(mine, LOCAL);
             b.journal = rtx.jid;
             b.uncertain = true;
+            // A shadow partition remembers for the other site a recovered
+            // commit no log of its range knows (`remember_recovered`, when
+            // it is presented: the partition's side is known by then).
+            b.remember = p.shadow.as_ref().is_some_and(|s| !rtx.seq_ranges.contains(&s.rid));
             b.committed = Some((Status::Ok, rtx.reason));
             self.branches.insert((rtx.tid, part), b);
             p.waiting.push_back(rtx.tid);
@@ -415,6 +423,7 @@ impl Backend {
             tid,
             msgs: msgs.into_iter().map(Some).collect(),
             reason,
+            seq_ranges: Vec::new(),
         });
         self.present_recovered(ctx);
         Ok(format!(
@@ -725,6 +734,12 @@ impl Backend {
                     tid,
                     msgs: d.msgs.into_iter().map(Some).collect(),
                     reason,
+                    // Committed here by an inquiry's answer: no log knows
+                    // it yet (simulator `--shadow --seed 85`: a lost
+                    // primary's durable vote, its commit decided after its
+                    // secondary's branch was gone; the reader of its
+                    // journal applied it at its site only).
+                    seq_ranges: Vec::new(),
                 });
                 self.present_recovered(ctx);
                 // Durable here once every copy's commit is (another

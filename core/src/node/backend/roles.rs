@@ -882,6 +882,12 @@ impl Backend {
                 let mut b = super::Branch::new(h.msgs, LOCAL);
                 b.uncertain = true;
                 b.committed = Some((Status::Ok, h.reason));
+                // Its commit was not numbered here (it was being handed
+                // off): a shadow partition remembers it when it presents
+                // it, unless its range's log has it (simulator `--shadow
+                // --seed 388`: its server died before the commit, the
+                // work came back here, and the other site never had it).
+                b.remember = p.shadow.is_some();
                 self.branches.insert((tid, part), b);
                 if let Some(p) = self.parts.get_mut(&part) {
                     p.waiting.push_back(tid);
@@ -974,6 +980,10 @@ impl Backend {
     }
 
     fn adopted(&mut self, ctx: &mut Ctx, a: Adopting) {
+        // The ranges numbered in its write (a shadow primary here); any
+        // other shadow partition here that presents a share remembers it
+        // then (`remember_recovered`).
+        let seq_ranges = self.numbered_ranges(a.tid);
         self.remember(a.tid, true, Status::Ok, a.reason);
         self.shadow_committed(ctx, a.tid, a.reason);
         self.note_applied(a.tid, &a.msgs);
@@ -985,6 +995,7 @@ impl Backend {
             tid: a.tid,
             msgs: a.msgs.into_iter().map(Some).collect(),
             reason: a.reason,
+            seq_ranges,
         });
         // A router's own unit of lost work may hold messages of several
         // key ranges (`Router::route_handoffs`): this node keeps all of it
@@ -999,15 +1010,15 @@ impl Backend {
         parts.sort_by_key(|id| (*id != a.part, *id));
         for part in parts {
             self.claim_recovered(part);
-            // A shadow secondary's share goes to its range's primary too:
-            // presented here, the primary's site never had it (simulator,
-            // `--shadow --seed 5`: a lost primary's commit, durable
-            // nowhere, handed whole to a node that was primary of one of
-            // its ranges and secondary of the other). The primary applies
-            // it and remembers it for this site, whose log brings it back.
-            let standby = self.parts.get(&part).is_some_and(|p| {
-                p.role == PartRole::Standby || p.shadow.as_ref().is_some_and(|s| s.side == super::Side::Secondary)
-            });
+            // A shadow secondary's share is presented here and remembered
+            // for the primary's site (`remember_recovered`), which never
+            // had it (simulator, `--shadow --seed 5`: a lost primary's
+            // commit, durable nowhere, handed whole to a node that was
+            // primary of one of its ranges and secondary of the other).
+            // Handed on instead, to the range's primary, the router brought
+            // it back to this site's active partition, which is this one
+            // (seed 135): presented, and never sent across.
+            let standby = self.parts.get(&part).is_some_and(|p| p.role == PartRole::Standby);
             if standby && self.branches.get(&(a.tid, part)).is_some_and(|b| b.committed.is_some()) {
                 self.hand_off(ctx, a.tid, part);
             }

@@ -88,6 +88,7 @@ impl Backend {
             return;
         }
         let was = std::mem::take(&mut s.side);
+        let rid = s.rid.clone();
         s.holder = None;
         s.retry_at = None;
         s.partner_by.clear();
@@ -98,6 +99,7 @@ impl Backend {
             ));
             ctx.output(Output::ReleaseRole { range: s.rid.clone(), epoch: s.epoch });
         }
+        self.let_follow_holds_go(ctx, &rid);
     }
 
     /// The authority's answer to this partition's claim of its range's

@@ -38,7 +38,7 @@
 //! adopted from a lost node are not numbered.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Bound::{Excluded, Unbounded};
+use std::ops::Bound::{Excluded, Included, Unbounded};
 use std::time::{Duration, Instant};
 
 use super::shadow::Side;
@@ -69,6 +69,8 @@ pub(super) struct Numbered {
     rid: String,
     pos: LogPos,
     msgs: Option<Vec<Bytes>>,
+    /// A recovered commit the other site may have (`remember_recovered`).
+    unsure: bool,
 }
 
 /// A commit this node keeps for the other site.
@@ -76,17 +78,43 @@ pub(super) struct LogEntry {
     tid: Tid,
     msgs: Vec<Bytes>,
     reason: u32,
+    /// The other site may have applied it already (a recovered commit
+    /// remembered whatever this site's side): sent as `resent`, so that
+    /// the other site presents it as uncertain and its server checks
+    /// (simulator `--shadow --seed 74`: the primary's site had applied it
+    /// live, the node that read the secondary's journal sent it as new,
+    /// and it was applied twice).
+    unsure: bool,
 }
 
 /// This node's log of one shadowed range (by its primary record's name).
+/// Its entries are kept by series (`number`), each its own stream: the
+/// other site follows each series on its own, so each has its own release
+/// point and send position. One position for the whole log compared
+/// positions of different series, which say nothing of the order of the
+/// commits (simulator `--shadow --seed 53 --routers 2`: a node released in
+/// its site-slot series, (1<<63)|2, then numbered as primary in series 2;
+/// every entry of series 2 was below the release point and was never sent,
+/// and the other site never applied 716 commits).
 #[derive(Default)]
 pub(super) struct ShadowLog {
     /// The series this node numbers in now (0: none begun; see `number`).
     series: u64,
     last: u64,
     /// Numbers given to commits whose record is not durable yet: nothing
-    /// after the first of them is sent (its `prev` could not be known).
+    /// of their series after the first of them is sent (its `prev` could
+    /// not be known).
     pending: BTreeSet<LogPos>,
+    /// Each series' entries and send state.
+    streams: BTreeMap<u64, Stream>,
+    resend_at: Option<Instant>,
+    /// Sends again without progress (each through the next router).
+    tries: usize,
+}
+
+/// One series of a `ShadowLog`: every position in it has that series.
+#[derive(Default)]
+struct Stream {
     /// Durable entries the other site has not applied, as far as known.
     entries: BTreeMap<LogPos, LogEntry>,
     /// The other site applied everything up to here.
@@ -99,9 +127,6 @@ pub(super) struct ShadowLog {
     /// Sent up to here since the last (re)start of sending.
     sent_upto: LogPos,
     released_sent: LogPos,
-    resend_at: Option<Instant>,
-    /// Sends again without progress (each through the next router).
-    tries: usize,
     /// The highest entry ever sent (or, after a restart, that may have
     /// been): an entry up to it is sent again as `resent`.
     ever_sent: LogPos,
@@ -109,7 +134,20 @@ pub(super) struct ShadowLog {
 
 impl ShadowLog {
     pub(super) fn len(&self) -> usize {
-        self.entries.len()
+        self.streams.values().map(|s| s.entries.len()).sum()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.streams.values().all(|s| s.entries.is_empty())
+    }
+
+    /// Is `tid` an entry of this log?
+    fn holds(&self, tid: Tid) -> bool {
+        self.streams.values().any(|s| s.entries.values().any(|e| e.tid == tid))
+    }
+
+    fn insert(&mut self, pos: LogPos, e: LogEntry) {
+        self.streams.entry(pos.0).or_default().entries.insert(pos, e);
     }
 }
 
@@ -136,6 +174,11 @@ pub(super) struct Follow {
     /// The entry at the head of the queue and how often it waited for a
     /// copy of its transaction here.
     waited: (LogPos, u32),
+    /// When this node tells its applied position again while entries it
+    /// applied wait for the release point (`held`): the sender's release
+    /// may have been lost, and hearing the position again it tells it
+    /// again.
+    reack_at: Option<Instant>,
 }
 
 /// What holds a commit's `Done` back for the other site
@@ -155,6 +198,22 @@ pub(super) struct Releasing {
     rid: String,
     pos: LogPos,
     tids: Vec<Tid>,
+}
+
+/// A recovered commit's remembered copy being written here
+/// (`remember_recovered`).
+pub(super) struct Remembering {
+    tid: Tid,
+    reason: u32,
+    recs: Vec<(Tid, TxRecord)>,
+}
+
+/// A range's share of a recovered commit to remember (`remember_recovered`).
+pub(super) struct ToRemember {
+    part: PartId,
+    msgs: Vec<Bytes>,
+    /// Read from this node's own journal (else another's).
+    from_own: bool,
 }
 
 /// An entry being written here before it is presented.
@@ -178,7 +237,7 @@ impl Backend {
         parts.sort_unstable();
         let list: Vec<(PartId, Option<Vec<Bytes>>)> =
             parts.into_iter().filter(|p| self.branches.contains_key(&(tid, *p))).map(|p| (p, None)).collect();
-        self.number(tid, list)
+        self.number(tid, list, false, false)
     }
 
     /// `shadow_number` for committed work handed here whole (`Adopt`): the
@@ -199,10 +258,32 @@ impl Backend {
                 (!mine.is_empty()).then_some((id, Some(mine)))
             })
             .collect();
-        self.number(tid, list)
+        // Handed here: the node that had it may have been the secondary's
+        // site's (simulator `--shadow --seed 104`: a lost node's commit,
+        // read and applied at both sites, handed on again by that node
+        // when it started on its journal; numbered as new, the other site
+        // applied it twice).
+        self.number(tid, list, false, true)
     }
 
-    fn number(&mut self, tid: Tid, list: Vec<(PartId, Option<Vec<Bytes>>)>) -> Vec<(Tid, TxRecord)> {
+    /// The ranges whose numbers `tid`'s commit being written got.
+    pub(super) fn numbered_ranges(&self, tid: Tid) -> Vec<String> {
+        self.numbered.get(&tid).map(|v| v.iter().map(|n| n.rid.clone()).collect()).unwrap_or_default()
+    }
+
+    /// Numbers for `list`'s branches of `tid`. `any_side`: a recovered
+    /// commit no log knows (`remember_recovered`), numbered whatever this
+    /// site's side; else only where this site may be the primary.
+    /// `unsure`: the other site may have it already (work handed here or
+    /// recovered, not a live commit here): its entries are sent as
+    /// `resent`, and presented there as uncertain.
+    fn number(
+        &mut self,
+        tid: Tid,
+        list: Vec<(PartId, Option<Vec<Bytes>>)>,
+        any_side: bool,
+        unsure: bool,
+    ) -> Vec<(Tid, TxRecord)> {
         let recs = |v: &[Numbered]| {
             v.iter()
                 .map(|n| (tid, TxRecord::Seq { range: n.rid.clone(), pos: n.pos, mark: SeqMark::Remembered }))
@@ -211,7 +292,9 @@ impl Backend {
         if let Some(v) = self.numbered.get(&tid) {
             return recs(v);
         }
-        let shipped = self.shipped.remove(&tid).unwrap_or_default();
+        let told = self.shipped.remove(&tid);
+        let router_told = told.is_some();
+        let (shipped, maybe_there) = told.unwrap_or_default();
         let mut v: Vec<Numbered> = Vec::new();
         for (part, msgs) in list {
             let Some(p) = self.parts.get(&part) else { continue };
@@ -223,7 +306,7 @@ impl Backend {
             // already or not, applies it once). A secondary's own live
             // branches are the primary's work: not numbered.
             let may_be_primary = s.side == Side::Primary || (s.side == Side::Unknown && p.role == PartRole::Active);
-            if !may_be_primary || shipped.contains(&part) {
+            if !(may_be_primary || any_side && p.role == PartRole::Active) || shipped.contains(&part) {
                 continue;
             }
             let log = self.shadow_logs.entry(s.rid.clone()).or_default();
@@ -240,8 +323,10 @@ impl Backend {
             if log.series != series {
                 log.series = series;
                 log.last = log
-                    .entries
-                    .keys()
+                    .streams
+                    .get(&series)
+                    .into_iter()
+                    .flat_map(|st| st.entries.keys())
                     .chain(log.pending.iter())
                     .filter(|k| k.0 == series)
                     .map(|k| k.1)
@@ -251,7 +336,19 @@ impl Backend {
             log.last += 1;
             let pos = (log.series, log.last);
             log.pending.insert(pos);
-            v.push(Numbered { part, rid: s.rid.clone(), pos, msgs });
+            // A live branch made while this site was not the primary
+            // (simulator `--shadow --seed 375 --routers 2`: the secondary's
+            // branch, committed after its site became primary, was sent as
+            // new and applied twice at the other site).
+            // Unsure too: a durable vote's commit the router said nothing
+            // of (decided by an inquiry's answers, the router that had
+            // the transaction gone: simulator `--shadow --seed 155`; the
+            // secondary's branch had taken part).
+            let branch = self.branches.get(&(tid, part));
+            let unsure = unsure
+                || maybe_there.contains(&part)
+                || msgs.is_none() && branch.is_none_or(|b| !b.made_primary || !router_told && b.vote_durable());
+            v.push(Numbered { part, rid: s.rid.clone(), pos, msgs, unsure });
         }
         if v.is_empty() {
             return Vec::new();
@@ -267,13 +364,13 @@ impl Backend {
     /// routers told that the primary is out of step).
     pub(super) fn shadow_committed(&mut self, ctx: &mut Ctx, tid: Tid, reason: u32) {
         let Some(v) = self.numbered.remove(&tid) else { return };
-        for Numbered { part, rid, pos, msgs } in v {
+        for Numbered { part, rid, pos, msgs, unsure } in v {
             let msgs =
                 msgs.unwrap_or_else(|| self.branches.get(&(tid, part)).map(|b| b.msgs.clone()).unwrap_or_default());
             let log = self.shadow_logs.entry(rid.clone()).or_default();
             log.pending.remove(&pos);
-            let was_empty = log.entries.is_empty();
-            log.entries.insert(pos, LogEntry { tid, msgs, reason });
+            let was_empty = log.is_empty();
+            log.insert(pos, LogEntry { tid, msgs, reason, unsure });
             self.shadow_held.entry(tid).or_default().n += 1;
             ctx.log(format!("{tid}: remembered for the other site as {}.{} (range {rid})", pos.0, pos.1));
             if was_empty {
@@ -283,19 +380,139 @@ impl Backend {
         }
     }
 
+    /// Recovered committed work of shadow partition `part`, being presented
+    /// here, that no log of its range knows (`Branch::remember`: committed
+    /// by an inquiry's answer, or replayed from a journal without a `Seq`
+    /// of this range): whether the other site has it is not known here (its
+    /// branch may have been dropped before the commit, or never made), so
+    /// it is remembered for the other site, whatever this site's side. Sent
+    /// when the other site has it already, it is skipped there or
+    /// presented as uncertain, and the server checks.
+    ///
+    /// Written to this node's own journal (messages, `Seq`, `Commit`,
+    /// synced), as handed-off work is: the journal it was read from may be
+    /// let go before the other site applies it. Until that write is
+    /// durable the transaction is not finished here (one more `unacked`),
+    /// so its `Done` cannot come before the hold.
+    pub(super) fn remember_recovered(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, reason: u32) {
+        // Every range of it here that waits for a number (a transaction
+        // over two shadowed ranges is presented once per range), in one
+        // write.
+        let mut parts: Vec<PartId> = vec![part];
+        parts.extend(self.branches.iter().filter(|((t, _), b)| *t == tid && b.remember).map(|((_, q), _)| *q));
+        parts.sort_unstable();
+        parts.dedup();
+        let mut items = Vec::new();
+        for q in parts {
+            let Some(b) = self.branches.get_mut(&(tid, q)) else { continue };
+            b.remember = false;
+            items.push(ToRemember { part: q, msgs: b.msgs.clone(), from_own: b.journal == 0 });
+        }
+        // `number` gives a commit its numbers once: a range asked while
+        // another's write is on its way waits for that write (its branch
+        // may be gone by then: its server acknowledged it).
+        self.remember_items(ctx, tid, reason, items);
+    }
+
+    fn remember_items(&mut self, ctx: &mut Ctx, tid: Tid, reason: u32, items: Vec<ToRemember>) {
+        if self.numbered.contains_key(&tid) {
+            return self.remember_later.entry(tid).or_default().extend(items);
+        }
+        let mut list: Vec<(PartId, Option<Vec<Bytes>>)> = Vec::new();
+        let mut foreign: Vec<Bytes> = Vec::new();
+        let mut facility = String::new();
+        for ToRemember { part: q, msgs, from_own } in items {
+            let Some(p) = self.parts.get(&q) else { continue };
+            let Some(rid) = p.shadow.as_ref().map(|s| s.rid.as_str()) else { continue };
+            if self.shadow_logs.get(rid).is_some_and(|l| l.holds(tid)) {
+                continue;
+            }
+            facility = p.facility.clone();
+            if !from_own {
+                foreign.extend(msgs.iter().cloned());
+            }
+            list.push((q, Some(msgs)));
+        }
+        let seqs = self.number(tid, list, true, true);
+        if seqs.is_empty() {
+            return;
+        }
+        ctx.log(format!("{tid}: a recovered commit no shadow log here knows: remembered for the other site"));
+        if !self.journal {
+            return self.shadow_committed(ctx, tid, reason);
+        }
+        let f = self.finishing.entry(tid).or_default();
+        f.unacked += 1;
+        f.own = true;
+        // Messages read from this node's own journal are there with their
+        // commit already; those read from another journal are written
+        // here too.
+        let mut recs: Vec<(Tid, TxRecord)> =
+            foreign.iter().map(|m| (tid, TxRecord::Msg { facility: facility.clone(), data: m.clone() })).collect();
+        recs.extend(seqs);
+        if !foreign.is_empty() {
+            recs.push((tid, TxRecord::Commit { reason }));
+        }
+        self.write_remembered(ctx, tid, reason, recs);
+    }
+
+    fn write_remembered(&mut self, ctx: &mut Ctx, tid: Tid, reason: u32, recs: Vec<(Tid, TxRecord)>) {
+        self.next_token += 1;
+        let token = self.next_token;
+        ctx.journal(recs.clone(), true, Some(token));
+        self.remembering.insert(token, Remembering { tid, reason, recs });
+    }
+
+    /// `remember_recovered`'s write finished (`token`): the commit is an
+    /// entry of the log now. A failed write (a full journal) is tried again.
+    pub(super) fn remembered_written(&mut self, ctx: &mut Ctx, token: u64, result: Result<(), Status>) -> bool {
+        let Some(r) = self.remembering.remove(&token) else { return false };
+        if let Err(why) = result {
+            ctx.log(format!("{}: its remembered copy could not be written ({why:?}): tried again", r.tid));
+            self.remember_retry.push(r);
+            self.remember_retry_at.get_or_insert(ctx.now + RECHECK);
+            return true;
+        }
+        self.shadow_committed(ctx, r.tid, r.reason);
+        // Other ranges of it asked meanwhile.
+        if let Some(items) = self.remember_later.remove(&r.tid) {
+            self.remember_items(ctx, r.tid, r.reason, items);
+        }
+        if let Some(f) = self.finishing.get_mut(&r.tid) {
+            f.unacked = f.unacked.saturating_sub(1);
+        }
+        self.maybe_done(ctx, r.tid);
+        true
+    }
+
+    /// `tid`'s commit failed (not durable: it did not happen): its numbers
+    /// are given up. Left pending, nothing after them in their series was
+    /// ever sent (simulator `--shadow --seed 53 --routers 2`: a commit a
+    /// full journal refused, after a vote that was not durable). The
+    /// positions are not used again: the next entry's `prev` skips them.
+    pub(super) fn unnumber(&mut self, tid: Tid) {
+        let Some(v) = self.numbered.remove(&tid) else { return };
+        for n in v {
+            if let Some(log) = self.shadow_logs.get_mut(&n.rid) {
+                log.pending.remove(&n.pos);
+            }
+        }
+    }
+
     /// A router says the secondary's branches `parts` of `tid` take part in
-    /// its commit, which comes next.
-    pub(super) fn shipped(&mut self, tid: Tid, parts: Vec<PartId>) {
+    /// its commit, which comes next (`unsure`: the secondary's branch was
+    /// dropped, and may learn the commit yet).
+    pub(super) fn shipped(&mut self, tid: Tid, parts: Vec<PartId>, unsure: Vec<PartId>) {
         if self.numbered.contains_key(&tid) {
             return;
         }
-        self.shipped.insert(tid, parts);
+        self.shipped.insert(tid, (parts, unsure));
     }
 
     /// Is the range of shadow partition `part` in step with the other site
     /// (nothing remembered for it)?
     pub(super) fn in_sync(&self, rid: &str) -> bool {
-        self.shadow_logs.get(rid).is_none_or(|l| l.entries.is_empty())
+        self.shadow_logs.get(rid).is_none_or(ShadowLog::is_empty)
     }
 
     /// Send the next window of `rid`'s log to the other site.
@@ -306,7 +523,7 @@ impl Backend {
         let Some(p) = self.part_of_primary(rid).and_then(|id| self.parts.get(&id).map(|p| (id, p))) else {
             // No partition of the range here (yet: its servers open after
             // a restart): tried again.
-            if let Some(log) = self.shadow_logs.get_mut(rid).filter(|l| !l.entries.is_empty()) {
+            if let Some(log) = self.shadow_logs.get_mut(rid).filter(|l| !l.is_empty()) {
                 log.resend_at = Some(ctx.now + RESEND);
             }
             return;
@@ -314,7 +531,14 @@ impl Backend {
         let (part, p) = p;
         let facility = p.facility.clone();
         let range = p.range.clone();
-        let mut partners: Vec<NodeRef> = p.shadow.as_ref().map(|s| s.partner_by.clone()).unwrap_or_default();
+        // Routers linked now: one that said it spoke for the partner may
+        // have gone since (simulator `--shadow --seed 294 --routers 2`:
+        // every send went to a link that was down, and the log stalled).
+        let mut partners: Vec<NodeRef> = p
+            .shadow
+            .as_ref()
+            .map(|s| s.partner_by.iter().copied().filter(|r| ctx.topo.is_up(*r)).collect())
+            .unwrap_or_default();
         let Some(log) = self.shadow_logs.get_mut(rid) else { return };
         if partners.is_empty() {
             partners = ctx.topo.routers(&facility);
@@ -324,56 +548,77 @@ impl Backend {
             // No router linked yet: tried again, or the log waited until
             // some role change here (seed 8 of `--shadow`: a node started
             // again with what it kept never sent it).
-            if !log.entries.is_empty() {
+            if !log.is_empty() {
                 log.resend_at = Some(ctx.now + RESEND);
             }
             return;
         };
-        let limit = log.pending.first().copied();
-        let in_flight = log.entries.range((Excluded(log.released), std::ops::Bound::Included(log.sent_upto))).count();
-        let mut out: Vec<ShadowEntry> = Vec::new();
-        let mut bytes = 0;
-        for (pos, e) in log.entries.range((Excluded(log.sent_upto), Unbounded)) {
-            if limit.is_some_and(|l| *pos > l) || in_flight + out.len() >= WINDOW || bytes >= WINDOW_BYTES {
-                break;
+        // One message per series with something to say.
+        let mut sends = Vec::new();
+        for (&series, st) in log.streams.iter_mut() {
+            let limit = log.pending.iter().find(|p| p.0 == series).copied();
+            let in_flight = st.entries.range((Excluded(st.released), Included(st.sent_upto))).count();
+            let mut out: Vec<ShadowEntry> = Vec::new();
+            let mut bytes = 0;
+            let mut prev = st.entries.range(..=st.sent_upto).next_back().map_or((0, 0), |(k, _)| *k);
+            for (pos, e) in st.entries.range((Excluded(st.sent_upto), Unbounded)) {
+                if limit.is_some_and(|l| *pos > l) || in_flight + out.len() >= WINDOW || bytes >= WINDOW_BYTES {
+                    break;
+                }
+                let msgs: Vec<Bytes> = e.msgs.iter().filter(|m| range.contains(m) == Ok(true)).cloned().collect();
+                bytes += msgs.iter().map(|m| m.len() + 8).sum::<usize>() + 64;
+                let resent = *pos <= st.ever_sent || e.unsure;
+                // `prev`: the entry before it (of this series, as all here).
+                out.push(ShadowEntry { pos: *pos, prev, tid: e.tid, msgs, reason: e.reason, resent });
+                prev = *pos;
             }
-            let msgs: Vec<Bytes> = e.msgs.iter().filter(|m| range.contains(m) == Ok(true)).cloned().collect();
-            bytes += msgs.iter().map(|m| m.len() + 8).sum::<usize>() + 64;
-            let resent = *pos <= log.ever_sent;
-            // The entry before it of the same series (each series is its
-            // own stream at the other site).
-            let prev =
-                log.entries.range(..*pos).next_back().map(|(k, _)| *k).filter(|k| k.0 == pos.0).unwrap_or((0, 0));
-            out.push(ShadowEntry { pos: *pos, prev, tid: e.tid, msgs, reason: e.reason, resent });
+            if out.is_empty() && st.released_sent == st.durable_released {
+                continue;
+            }
+            if let Some(last) = out.last() {
+                st.sent_upto = last.pos;
+                st.ever_sent = st.ever_sent.max(last.pos);
+            }
+            st.released_sent = st.durable_released;
+            sends.push((out, st.durable_released));
         }
-        if out.is_empty() && log.released_sent == log.durable_released {
+        // Entries left: looked at again (sent again from the release point
+        // if nothing moved), even when nothing could go now (a full window,
+        // or a number still pending): a log is never left idle with work.
+        if sends.is_empty() {
+            if !log.is_empty() {
+                log.resend_at.get_or_insert(ctx.now + RESEND);
+            }
             return;
         }
-        if let Some(last) = out.last() {
-            log.sent_upto = last.pos;
-            log.ever_sent = log.ever_sent.max(last.pos);
+        log.resend_at = (!log.is_empty()).then_some(ctx.now + RESEND);
+        for (entries, released) in sends {
+            ctx.to_router(router, ToRouter::ShadowLog { facility: facility.clone(), part, entries, released });
         }
-        log.released_sent = log.durable_released;
-        log.resend_at = (!log.entries.is_empty()).then_some(ctx.now + RESEND);
-        let released = log.durable_released;
-        ctx.to_router(router, ToRouter::ShadowLog { facility, part, entries: out, released });
     }
 
     /// The other site applied every entry of `part`'s log up to `pos`.
     pub(super) fn shadow_applied(&mut self, ctx: &mut Ctx, part: PartId, pos: LogPos) {
         let Some(rid) = self.parts.get(&part).and_then(|p| p.shadow.as_ref()).map(|s| s.rid.clone()) else { return };
         let Some(log) = self.shadow_logs.get_mut(&rid) else { return };
-        if pos <= log.released {
+        let Some(st) = log.streams.get_mut(&pos.0) else { return };
+        if pos <= st.released {
+            // Told again (`Follow::reack_at`): the release point it may
+            // not have heard goes out again.
+            if pos <= st.durable_released {
+                st.released_sent = (0, 0);
+                self.push_log(ctx, &rid);
+            }
             return;
         }
-        log.released = pos;
-        log.tries = 0;
-        if log.sent_upto < pos {
-            log.sent_upto = pos;
+        st.released = pos;
+        if st.sent_upto < pos {
+            st.sent_upto = pos;
         }
-        let keep = log.entries.split_off(&(pos.0, pos.1.saturating_add(1)));
-        let done = std::mem::replace(&mut log.entries, keep);
-        let now_empty = log.entries.is_empty();
+        let keep = st.entries.split_off(&(pos.0, pos.1.saturating_add(1)));
+        let done = std::mem::replace(&mut st.entries, keep);
+        log.tries = 0;
+        let now_empty = log.is_empty();
         let recs: Vec<(Tid, TxRecord)> = done
             .iter()
             .map(|(p, e)| (e.tid, TxRecord::Seq { range: rid.clone(), pos: *p, mark: SeqMark::Released }))
@@ -407,8 +652,8 @@ impl Backend {
 
     fn released(&mut self, ctx: &mut Ctx, r: Releasing) {
         let Releasing { rid, pos, tids } = r;
-        if let Some(log) = self.shadow_logs.get_mut(&rid) {
-            log.durable_released = log.durable_released.max(pos);
+        if let Some(st) = self.shadow_logs.get_mut(&rid).and_then(|l| l.streams.get_mut(&pos.0)) {
+            st.durable_released = st.durable_released.max(pos);
         }
         for tid in tids {
             self.release_held(ctx, tid);
@@ -421,9 +666,11 @@ impl Backend {
     /// point.
     pub(super) fn restart_log(&mut self, ctx: &mut Ctx, rid: &str) {
         if let Some(log) = self.shadow_logs.get_mut(rid) {
-            log.sent_upto = log.durable_released;
-            log.released = log.durable_released;
-            log.released_sent = (0, 0);
+            for st in log.streams.values_mut() {
+                st.sent_upto = st.durable_released;
+                st.released = st.durable_released;
+                st.released_sent = (0, 0);
+            }
         }
         self.push_log(ctx, rid);
     }
@@ -484,6 +731,7 @@ impl Backend {
                     }
                     keep
                 });
+                f.reack_at = (!f.held.is_empty()).then_some(ctx.now + RESEND);
             }
             // A sender that starts again from its release point sends
             // entries applied here since it last heard (the acknowledgement
@@ -657,6 +905,7 @@ impl Backend {
         h.forgot = true;
         if let Some(f) = self.follows.get_mut(&(rid.clone(), pos.0)) {
             f.held.push((pos, tid));
+            f.reack_at.get_or_insert(ctx.now + RESEND);
         }
         if empty {
             // Nothing of this range in it: applied as it stands.
@@ -676,20 +925,36 @@ impl Backend {
     /// `tid` finished here (every server acknowledged it): if it is the
     /// entry being applied, the sender hears so and the next one follows.
     pub(super) fn entry_done(&mut self, ctx: &mut Ctx, tid: Tid) {
+        self.entries_applied(ctx, tid, None);
+    }
+
+    /// A server of partition `part` acknowledged `tid`: the entry of `tid`
+    /// being applied there is applied. Not only once the whole transaction
+    /// finished here: a share of it this node cannot finish (messages of a
+    /// range no partition here serves, read from a journal) held the
+    /// other site's log back for ever (simulator `--shadow --seed 10`).
+    pub(super) fn entry_acked(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId) {
+        self.entries_applied(ctx, tid, Some(part));
+    }
+
+    fn entries_applied(&mut self, ctx: &mut Ctx, tid: Tid, part: Option<PartId>) {
         // Every range's entry of it being applied (one transaction over
-        // two shadowed ranges finishes once for both).
+        // two shadowed ranges finishes once for both), or the one of
+        // `part`'s range.
         let mut hits: Vec<(FollowKey, LogPos)> = Vec::new();
-        for (key, f) in self.follows.iter_mut() {
+        for (key, f) in self.follows.iter() {
             if let Some((pos, t)) = f.applying {
-                if t == tid {
-                    f.applying = None;
-                    f.pos = f.pos.max(pos);
+                if t == tid && part.is_none_or(|q| self.part_of_primary(&key.0) == Some(q)) {
                     hits.push((key.clone(), pos));
                 }
             }
         }
         hits.sort();
         for (key, pos) in hits {
+            if let Some(f) = self.follows.get_mut(&key) {
+                f.applying = None;
+                f.pos = f.pos.max(pos);
+            }
             if let Some(part) = self.part_of_primary(&key.0) {
                 self.send_applied(ctx, &key, part, pos);
             }
@@ -697,9 +962,35 @@ impl Backend {
         }
     }
 
+    /// This node is no longer active for range `rid` at its site: the other
+    /// site's release points go to the node that is, so the holds of the
+    /// entries applied here are let go (their `Done` follows). They were
+    /// kept for ever, and their records pinned the journal until it was
+    /// full and refused the next entries (simulator `--shadow --seed 274`:
+    /// the site's slot went to another node, and the other site's log
+    /// stalled there). Sent here again later, the sender marks them
+    /// resent, and they are presented as uncertain.
+    pub(super) fn let_follow_holds_go(&mut self, ctx: &mut Ctx, rid: &str) {
+        let mut keys: Vec<FollowKey> = self.follows.keys().filter(|(r, _)| r == rid).cloned().collect();
+        keys.sort();
+        for key in keys {
+            let Some(f) = self.follows.get_mut(&key) else { continue };
+            f.reack_at = None;
+            for (_, tid) in std::mem::take(&mut f.held) {
+                self.release_held(ctx, tid);
+            }
+        }
+    }
+
     /// Sends and checks that are due.
     pub(super) fn shadow_log_tick(&mut self, ctx: &mut Ctx) {
         let now = ctx.now;
+        if self.remember_retry_at.is_some_and(|t| t <= now) {
+            self.remember_retry_at = None;
+            for r in std::mem::take(&mut self.remember_retry) {
+                self.write_remembered(ctx, r.tid, r.reason, r.recs);
+            }
+        }
         let mut resend: Vec<String> = self
             .shadow_logs
             .iter()
@@ -713,6 +1004,20 @@ impl Backend {
                 log.tries += 1;
             }
             self.restart_log(ctx, &rid);
+        }
+        let mut reack: Vec<FollowKey> =
+            self.follows.iter().filter(|(_, f)| f.reack_at.is_some_and(|t| t <= now)).map(|(k, _)| k.clone()).collect();
+        reack.sort();
+        for key in reack {
+            let Some(f) = self.follows.get_mut(&key) else { continue };
+            f.reack_at = (!f.held.is_empty()).then_some(now + RESEND);
+            let pos = f.pos;
+            if f.held.is_empty() || pos == (0, 0) {
+                continue;
+            }
+            if let Some(part) = self.part_of_primary(&key.0) {
+                self.send_applied(ctx, &key, part, pos);
+            }
         }
         let mut again: Vec<FollowKey> = self
             .follows
@@ -732,8 +1037,8 @@ impl Backend {
     /// The earliest send or check due.
     pub(super) fn next_shadow_log(&self) -> Option<Instant> {
         let sends = self.shadow_logs.values().filter_map(|l| l.resend_at);
-        let checks = self.follows.values().filter_map(|f| f.recheck_at);
-        sends.chain(checks).min()
+        let checks = self.follows.values().flat_map(|f| f.recheck_at.into_iter().chain(f.reack_at));
+        sends.chain(checks).chain(self.remember_retry_at).min()
     }
 
     /// What a journal read at start-up says of the shadow logs: a primary's
@@ -745,9 +1050,11 @@ impl Backend {
                 let log = self.shadow_logs.entry(t.range).or_default();
                 // Sent before the restart, perhaps; sent (again) at the
                 // next tick, whatever this node's role.
-                log.ever_sent = log.ever_sent.max(t.pos);
                 log.resend_at = Some(now);
-                log.entries.insert(t.pos, LogEntry { tid: t.tid, msgs: t.msgs, reason: t.reason });
+                let st = log.streams.entry(t.pos.0).or_default();
+                st.ever_sent = st.ever_sent.max(t.pos);
+                // Sent as `resent` anyway (`ever_sent` above).
+                log.insert(t.pos, LogEntry { tid: t.tid, msgs: t.msgs, reason: t.reason, unsure: false });
                 if own {
                     self.shadow_held.entry(t.tid).or_default().n += 1;
                 }
@@ -756,6 +1063,7 @@ impl Backend {
                 f.pos = f.pos.max(t.pos);
                 if own {
                     f.held.push((t.pos, t.tid));
+                    f.reack_at.get_or_insert(now + RESEND);
                     let h = self.shadow_held.entry(t.tid).or_default();
                     h.n += 1;
                     h.forgot = true;
@@ -768,7 +1076,7 @@ impl Backend {
     /// other site, or the other site's being applied or not yet released):
     /// its partition is kept, so that it goes on.
     pub(super) fn shadow_work_left(&self, rid: &str) -> bool {
-        self.shadow_logs.get(rid).is_some_and(|l| !l.entries.is_empty())
+        self.shadow_logs.get(rid).is_some_and(|l| !l.is_empty())
             || self
                 .follows
                 .iter()

@@ -99,6 +99,7 @@ impl Committing {
             to: None,
             coordinator: true,
             drive: self.drive,
+            site: None,
         });
     }
 
@@ -161,6 +162,12 @@ pub(super) struct HandOffEntry {
     pub(super) coordinator: bool,
     /// `ToBackend::Adopt::drive`.
     pub(super) drive: u32,
+    /// The shadow site of the partition it came from: applied there, by
+    /// that site's active partition of its range (not the range's primary
+    /// by key, at the other site, which has the transaction already:
+    /// simulator `--shadow --seed 390`, a secondary's server died after
+    /// its vote, and its site never applied the commit).
+    pub(super) site: Option<String>,
 }
 
 impl Router {
@@ -913,6 +920,7 @@ impl Router {
                 to: None,
                 coordinator: false,
                 drive: crate::node::NO_DRIVE,
+                site: self.site_of(from),
             });
             self.route_handoffs(ctx, &facility);
         }
@@ -1012,7 +1020,11 @@ impl Router {
     pub(super) fn route_handoffs(&mut self, ctx: &mut Ctx, facility: &str) {
         let parts = self.partitions.get(facility);
         for h in self.handoffs.iter_mut().filter(|h| h.to.is_none() && h.facility == facility) {
-            let to = if h.coordinator { keeper(parts, h) } else { h.msgs.first().and_then(|m| route(parts, m).ok()) };
+            let to = if h.coordinator {
+                keeper(parts, h)
+            } else {
+                h.msgs.first().and_then(|m| route_at(parts, m, h.site.as_deref()).ok())
+            };
             if let Some(key) = to {
                 h.to = Some(key);
                 let adopt = ToBackend::Adopt {
@@ -1025,6 +1037,29 @@ impl Router {
                 ctx.to_backend(key.0, adopt);
             }
         }
+    }
+}
+
+/// `route`, for work of a shadow partition at site `site`: that site's
+/// active partition of the range, once there is one (none yet: held).
+fn route_at(parts: Option<&Vec<super::partitions::RPart>>, data: &[u8], site: Option<&str>) -> Result<PartKey, Status> {
+    let Some(site) = site else { return route(parts, data) };
+    let list = parts.ok_or(Status::Nodstfnd)?;
+    let mut at_site: Vec<&super::partitions::RPart> = list
+        .iter()
+        .filter(|p| {
+            p.active
+                && p.callout == Callout::No
+                && p.shadow.as_ref().is_some_and(|s| s.site == site)
+                && p.range.contains(data) == Ok(true)
+        })
+        .collect();
+    at_site.sort_by_key(|p| std::cmp::Reverse(p.epoch));
+    match at_site.first() {
+        Some(p) => Ok(p.key),
+        // Not a shadowed range (or a key of none): as any work.
+        None if !list.iter().any(|p| p.shadow.is_some() && p.range.contains(data) == Ok(true)) => route(parts, data),
+        None => Err(Status::Nodstfnd),
     }
 }
 

@@ -118,6 +118,9 @@ pub(super) struct Tx {
     /// once a secondary had its branch), so its votes are asked durable
     /// (docs/shadow.md).
     shadowed: bool,
+    /// Primary branches whose shadow secondary's branch was dropped
+    /// (`drop_secondary`): named `unsure` in `Shipped`.
+    dropped_secondary_of: Vec<PartKey>,
     /// Shadow secondaries' branches given back at their nodes (dropped, or
     /// their primary lost), until a branch is placed there again: a vote of
     /// the given-back branch still on its way is not a branch taken over
@@ -1049,6 +1052,7 @@ impl Router {
             sends: 0,
             resend_skip: 0,
             shadowed: false,
+            dropped_secondary_of: Vec::new(),
             given_back: Vec::new(),
         })
     }

@@ -73,21 +73,42 @@ impl Router {
 
     /// Just before `tid`'s commit goes out: each primary branch whose
     /// secondary's branch voted yes is named to its node (`Shipped`), so
-    /// that the primary does not remember that commit for the secondary.
+    /// that the primary does not remember that commit for the secondary;
+    /// each whose secondary's branch was dropped is named as `unsure`: its
+    /// durable vote may still learn the commit by an inquiry and apply it
+    /// at the other site, so the primary remembers the commit as maybe
+    /// applied there (simulator `--shadow --seed 155`: sent as new, it was
+    /// applied twice).
     pub(super) fn tell_shipped(&self, ctx: &mut Ctx, tx: &Tx, tid: Tid) {
-        let mut by_node: Vec<(crate::node::NodeRef, Vec<crate::node::PartId>)> = Vec::new();
+        type Parts = Vec<crate::node::PartId>;
+        let mut by_node: Vec<(crate::node::NodeRef, Parts, Parts)> = Vec::new();
+        let mut add = |key: PartKey, sure: bool| {
+            let i = match by_node.iter().position(|(n, _, _)| *n == key.0) {
+                Some(i) => i,
+                None => {
+                    by_node.push((key.0, Vec::new(), Vec::new()));
+                    by_node.len() - 1
+                }
+            };
+            let v = if sure { &mut by_node[i].1 } else { &mut by_node[i].2 };
+            if !v.contains(&key.1) {
+                v.push(key.1);
+            }
+        };
         for b in &tx.branches {
             let Some(primary) = b.secondary_of else { continue };
             if b.vote != VoteState::Accepted || !tx.branches.iter().any(|p| p.part == primary) {
                 continue;
             }
-            match by_node.iter_mut().find(|(n, _)| *n == primary.0) {
-                Some((_, v)) => v.push(primary.1),
-                None => by_node.push((primary.0, vec![primary.1])),
+            add(primary, true);
+        }
+        for primary in &tx.dropped_secondary_of {
+            if tx.branches.iter().any(|p| p.part == *primary) {
+                add(*primary, false);
             }
         }
-        for (node, parts) in by_node {
-            ctx.to_backend(node, ToBackend::Shipped { tid, parts });
+        for (node, parts, unsure) in by_node {
+            ctx.to_backend(node, ToBackend::Shipped { tid, parts, unsure });
         }
     }
 
@@ -183,7 +204,10 @@ impl Router {
         let Some(i) = tx.branches.iter().position(|b| b.part == key && b.secondary_of.is_some()) else {
             return false;
         };
-        tx.branches.remove(i);
+        let b = tx.branches.remove(i);
+        if let Some(primary) = b.secondary_of {
+            tx.dropped_secondary_of.push(primary);
+        }
         ctx.to_backend(key.0, ToBackend::GiveBack { tid, part: key.1, drive: tx.drive });
         tx.given_back.push(key);
         ctx.log(format!("{tid}: its shadow secondary's branch is dropped ({why}); it goes on at the primary"));

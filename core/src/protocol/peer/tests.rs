@@ -293,7 +293,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
             }),
         ),
         ("be-shadow-applied", be(ToBackend::ShadowApplied { part: 3, pos: (4, 11) })),
-        ("be-shipped", be(ToBackend::Shipped { tid: t(1), parts: vec![3, 1] })),
+        ("be-shipped", be(ToBackend::Shipped { tid: t(1), parts: vec![3, 1], unsure: vec![2] })),
         (
             "be-adopt",
             be(ToBackend::Adopt { part: 3, tid: t(1), msgs: vec![b(b"debit 10"), b(b"")], reason: 4, drive: 2 }),
