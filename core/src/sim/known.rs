@@ -353,10 +353,9 @@ impl Known {
 /// listed (10, 85, 93 with one router; 41, 53 with two). The tenth session
 /// fixed them and the holes its batches found next
 /// (`catch_up_survives_recovery_hand_offs_and_moved_slots`, docs/shadow.md):
-/// shadow seeds 0..499 pass with one router, and all but 307 with two
-/// (64 transactions of one range at one site only: a stalled stream, not
-/// traced yet).
-pub const KNOWN: &[Known] = &[catch_up(307, 2)];
+/// shadow seeds 0..499 pass with one and with two routers. The list is
+/// empty.
+pub const KNOWN: &[Known] = &[];
 
 /// A shadow run whose sites ended apart (`sites-differ`).
 const fn catch_up(seed: u64, routers: usize) -> Known {

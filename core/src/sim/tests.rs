@@ -718,7 +718,8 @@ fn catch_up_brings_each_site_what_the_other_committed() {
 /// back (388) and one routed by site (390). With two routers: a stream per
 /// series and numbers given up with a failed commit (53); `Seq` records
 /// across attempts (126); sends only through linked routers (294); a
-/// branch made at the secondary (375).
+/// branch made at the secondary (375); a recovered copy's `Done` after
+/// its release (307).
 #[test]
 fn catch_up_survives_recovery_hand_offs_and_moved_slots() {
     for seed in [10, 85, 74, 104, 135, 155, 274, 388, 390] {
@@ -727,7 +728,7 @@ fn catch_up_survives_recovery_hand_offs_and_moved_slots() {
         c.shadow = true;
         assert_ok(&run(c));
     }
-    for seed in [53, 126, 294, 375] {
+    for seed in [53, 126, 294, 307, 375] {
         let mut c = SimConfig::new(seed);
         c.shadow = true;
         assert_ok(&run(c));

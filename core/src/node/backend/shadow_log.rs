@@ -206,6 +206,9 @@ pub(super) struct Remembering {
     tid: Tid,
     reason: u32,
     recs: Vec<(Tid, TxRecord)>,
+    /// Its messages came from another node's journal (this node's own
+    /// journal has only this copy of it).
+    foreign: bool,
 }
 
 /// A range's share of a recovered commit to remember (`remember_recovered`).
@@ -453,14 +456,15 @@ impl Backend {
         if !foreign.is_empty() {
             recs.push((tid, TxRecord::Commit { reason }));
         }
-        self.write_remembered(ctx, tid, reason, recs);
+        let foreign = !foreign.is_empty();
+        self.write_remembered(ctx, Remembering { tid, reason, recs, foreign });
     }
 
-    fn write_remembered(&mut self, ctx: &mut Ctx, tid: Tid, reason: u32, recs: Vec<(Tid, TxRecord)>) {
+    fn write_remembered(&mut self, ctx: &mut Ctx, r: Remembering) {
         self.next_token += 1;
         let token = self.next_token;
-        ctx.journal(recs.clone(), true, Some(token));
-        self.remembering.insert(token, Remembering { tid, reason, recs });
+        ctx.journal(r.recs.clone(), true, Some(token));
+        self.remembering.insert(token, r);
     }
 
     /// `remember_recovered`'s write finished (`token`): the commit is an
@@ -474,6 +478,16 @@ impl Backend {
             return true;
         }
         self.shadow_committed(ctx, r.tid, r.reason);
+        if r.foreign {
+            // This copy is for the other site only: the journal it was
+            // read from keeps it answerable, and no router forgets it
+            // here. Its `Done` follows the last release (simulator
+            // `--shadow --seed 307 --routers 2`: kept for ever, two such
+            // copies pinned the journal until it was full).
+            if let Some(h) = self.shadow_held.get_mut(&r.tid) {
+                h.forgot = true;
+            }
+        }
         // Other ranges of it asked meanwhile.
         if let Some(items) = self.remember_later.remove(&r.tid) {
             self.remember_items(ctx, r.tid, r.reason, items);
@@ -988,7 +1002,7 @@ impl Backend {
         if self.remember_retry_at.is_some_and(|t| t <= now) {
             self.remember_retry_at = None;
             for r in std::mem::take(&mut self.remember_retry) {
-                self.write_remembered(ctx, r.tid, r.reason, r.recs);
+                self.write_remembered(ctx, r);
             }
         }
         let mut resend: Vec<String> = self
