@@ -719,16 +719,18 @@ fn catch_up_brings_each_site_what_the_other_committed() {
 /// series and numbers given up with a failed commit (53); `Seq` records
 /// across attempts (126); sends only through linked routers (294); a
 /// branch made at the secondary (375); a recovered copy's `Done` after
-/// its release (307).
+/// its release (307); `Done` not before another range's entry (62). With
+/// one router again: a late outcome after the primary grant moved (9); no
+/// `Released` mark for an entry read from another journal (951).
 #[test]
 fn catch_up_survives_recovery_hand_offs_and_moved_slots() {
-    for seed in [10, 85, 74, 104, 135, 155, 274, 388, 390] {
+    for seed in [10, 85, 74, 104, 135, 155, 274, 388, 390, 9, 951] {
         let mut c = SimConfig::new(seed);
         c.shape.routers = vec!["tr1".into()];
         c.shadow = true;
         assert_ok(&run(c));
     }
-    for seed in [53, 126, 294, 307, 375] {
+    for seed in [53, 62, 126, 294, 307, 375] {
         let mut c = SimConfig::new(seed);
         c.shadow = true;
         assert_ok(&run(c));

@@ -85,6 +85,11 @@ pub(super) struct LogEntry {
     /// live, the node that read the secondary's journal sent it as new,
     /// and it was applied twice).
     unsure: bool,
+    /// Its records are in this node's own journal (else in a lost node's
+    /// journal read here: its `Released` mark is not written here, where it
+    /// would be the transaction's only record, open for ever; simulator
+    /// `--shadow --seed 951`: fourteen such marks filled the journal).
+    own: bool,
 }
 
 /// This node's log of one shadowed range (by its primary record's name).
@@ -209,6 +214,9 @@ pub(super) struct Remembering {
     /// Its messages came from another node's journal (this node's own
     /// journal has only this copy of it).
     foreign: bool,
+    /// Its transaction was not finished here when the write began: one
+    /// more `unacked` waits for the write.
+    guarded: bool,
 }
 
 /// A range's share of a recovered commit to remember (`remember_recovered`).
@@ -309,9 +317,16 @@ impl Backend {
             // already or not, applies it once). A secondary's own live
             // branches are the primary's work: not numbered.
             let may_be_primary = s.side == Side::Primary || (s.side == Side::Unknown && p.role == PartRole::Active);
-            if !(may_be_primary || any_side && p.role == PartRole::Active) || shipped.contains(&part) {
+            // A live branch made at the primary is its work whatever this
+            // partition is by the time the commit comes (simulator
+            // `--shadow --seed 9`: the primary grant moved to the other
+            // site between the vote and a late outcome; not numbered, the
+            // other site never had it).
+            let made_primary = msgs.is_none() && self.branches.get(&(tid, part)).is_some_and(|b| b.made_primary);
+            if !(may_be_primary || made_primary || any_side && p.role == PartRole::Active) || shipped.contains(&part) {
                 continue;
             }
+            let moved = made_primary && s.side != Side::Primary;
             let log = self.shadow_logs.entry(s.rid.clone()).or_default();
             // A series is one node's numbering under one grant: a
             // primary's is its primary grant; any other's its site slot's
@@ -349,8 +364,14 @@ impl Backend {
             // secondary's branch had taken part).
             let branch = self.branches.get(&(tid, part));
             let unsure = unsure
+                || moved
                 || maybe_there.contains(&part)
                 || msgs.is_none() && branch.is_none_or(|b| !b.made_primary || !router_told && b.vote_durable());
+            // The branch's messages now: it may be gone by the time the
+            // commit is durable (moved or given back meanwhile), and the
+            // entry went out with no message of its range (simulator
+            // `--shadow --seed 763`: applied as empty at the other site).
+            let msgs = msgs.or_else(|| branch.map(|b| b.msgs.clone()));
             v.push(Numbered { part, rid: s.rid.clone(), pos, msgs, unsure });
         }
         if v.is_empty() {
@@ -373,7 +394,7 @@ impl Backend {
             let log = self.shadow_logs.entry(rid.clone()).or_default();
             log.pending.remove(&pos);
             let was_empty = log.is_empty();
-            log.insert(pos, LogEntry { tid, msgs, reason, unsure });
+            log.insert(pos, LogEntry { tid, msgs, reason, unsure, own: true });
             self.shadow_held.entry(tid).or_default().n += 1;
             ctx.log(format!("{tid}: remembered for the other site as {}.{} (range {rid})", pos.0, pos.1));
             if was_empty {
@@ -444,9 +465,18 @@ impl Backend {
         if !self.journal {
             return self.shadow_committed(ctx, tid, reason);
         }
-        let f = self.finishing.entry(tid).or_default();
-        f.unacked += 1;
-        f.own = true;
+        // Not finished before that write is durable (its `Done` must come
+        // after the hold). Finished here already (a hand-off that came back
+        // after its transaction ended here): nothing waits, and the hold's
+        // release ends its records (`release_held`).
+        let guarded = match self.finishing.get_mut(&tid) {
+            Some(f) => {
+                f.unacked += 1;
+                f.own = true;
+                true
+            }
+            None => false,
+        };
         // Messages read from this node's own journal are there with their
         // commit already; those read from another journal are written
         // here too.
@@ -457,7 +487,7 @@ impl Backend {
             recs.push((tid, TxRecord::Commit { reason }));
         }
         let foreign = !foreign.is_empty();
-        self.write_remembered(ctx, Remembering { tid, reason, recs, foreign });
+        self.write_remembered(ctx, Remembering { tid, reason, recs, foreign, guarded });
     }
 
     fn write_remembered(&mut self, ctx: &mut Ctx, r: Remembering) {
@@ -492,10 +522,12 @@ impl Backend {
         if let Some(items) = self.remember_later.remove(&r.tid) {
             self.remember_items(ctx, r.tid, r.reason, items);
         }
-        if let Some(f) = self.finishing.get_mut(&r.tid) {
-            f.unacked = f.unacked.saturating_sub(1);
+        if r.guarded {
+            if let Some(f) = self.finishing.get_mut(&r.tid) {
+                f.unacked = f.unacked.saturating_sub(1);
+            }
+            self.maybe_done(ctx, r.tid);
         }
-        self.maybe_done(ctx, r.tid);
         true
     }
 
@@ -635,6 +667,7 @@ impl Backend {
         let now_empty = log.is_empty();
         let recs: Vec<(Tid, TxRecord)> = done
             .iter()
+            .filter(|(_, e)| e.own)
             .map(|(p, e)| (e.tid, TxRecord::Seq { range: rid.clone(), pos: *p, mark: SeqMark::Released }))
             .collect();
         let r = Releasing { rid: rid.clone(), pos, tids: done.into_values().map(|e| e.tid).collect() };
@@ -699,9 +732,37 @@ impl Backend {
         }
         let forgot = h.forgot;
         self.shadow_held.remove(&tid);
-        if (forgot || !self.keep_decided) && self.answerable.remove(&tid) && self.journal {
-            ctx.journal(vec![(tid, TxRecord::Done)], false, None);
+        if !self.journal || self.finishing.contains_key(&tid) {
+            // Not finished here yet: `maybe_done` ends it, unheld now.
+            return;
         }
+        // Another entry of it on its way here (another range's, being
+        // written or presented), or a remembered copy being written: that
+        // one holds it next, and its release ends it. A `Done` now came
+        // before that entry's records, and the `Applied` after it stayed
+        // open for ever (simulator `--shadow --seed 62 --routers 2`: the
+        // journal filled up).
+        let more = self.follows.values().any(|f| f.applying.is_some_and(|(_, t)| t == tid))
+            || self.shadow_writes.values().any(|a| a.tid == tid)
+            || self.remembering.values().any(|r| r.tid == tid)
+            || self.remember_retry.iter().any(|r| r.tid == tid)
+            || self.committing_tx.contains_key(&tid);
+        if more {
+            return;
+        }
+        if self.answerable.contains(&tid) {
+            if forgot || !self.keep_decided {
+                self.answerable.remove(&tid);
+                ctx.journal(vec![(tid, TxRecord::Done)], false, None);
+            }
+            return;
+        }
+        // Finished here and not kept answerable: only the log's records of
+        // it are left (a recovered commit's `Seq`, written after its
+        // transaction had finished here): they end now. Left open, they
+        // pinned the journal until it was full (simulator `--shadow --seed
+        // 62 --routers 2`).
+        ctx.journal(vec![(tid, TxRecord::Done)], false, None);
     }
 
     /// Entries of the other site's log of the range of partition `part`,
@@ -1068,7 +1129,7 @@ impl Backend {
                 let st = log.streams.entry(t.pos.0).or_default();
                 st.ever_sent = st.ever_sent.max(t.pos);
                 // Sent as `resent` anyway (`ever_sent` above).
-                log.insert(t.pos, LogEntry { tid: t.tid, msgs: t.msgs, reason: t.reason, unsure: false });
+                log.insert(t.pos, LogEntry { tid: t.tid, msgs: t.msgs, reason: t.reason, unsure: false, own });
                 if own {
                     self.shadow_held.entry(t.tid).or_default().n += 1;
                 }
