@@ -33,9 +33,25 @@
 //! other site became primary meanwhile, RTR's "double hit") sends them
 //! across the same way, and the new primary applies them.
 //!
-//! Not yet: entries of a journal taken over from a lost node of the same
-//! site join this node's log but their `Done` is not held back; commits
-//! adopted from a lost node are not numbered.
+//! **Sure and unsure.** Only a live branch made while this site was the
+//! primary, committed with the router's word that no secondary took part,
+//! is surely missing at the other site. Every other remembered commit
+//! (recovered from a journal, decided by an inquiry, handed here, made at
+//! the secondary) may be there already: it is sent as `resent`, and the
+//! other site presents it as uncertain (`LogEntry::unsure`).
+//!
+//! **Recovered commits** are remembered when a shadow partition presents
+//! them, whatever its side, unless a log of their range knows them
+//! (`remember_recovered`).
+//!
+//! Entries of a journal taken over from a lost node of the same site join
+//! this node's log; their `Done` stays in that journal (its owner's, when
+//! it starts again: it sends them again, and the other site presents them
+//! as uncertain).
+//!
+//! Not yet: an entry whose `Msg` records a full journal refused comes back
+//! after a restart with no message (simulator `--shadow --seed 763`, on
+//! the known list).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound::{Excluded, Included, Unbounded};
