@@ -464,6 +464,7 @@ fn kind_name(k: RecordKind) -> &'static str {
         RecordKind::Drive => "Drive",
         RecordKind::Bound => "Bound",
         RecordKind::Seq => "Seq",
+        RecordKind::Restated => "Restated",
     }
 }
 
@@ -515,6 +516,10 @@ fn payload_summary(e: &ScanEntry) -> (String, Vec<(&'static str, Json)>) {
                 if committed { "an applied commit" } else { "a rejection" }
             ),
             vec![("carried", true.into()), ("committed", committed.into())],
+        ),
+        Ok(TxRecord::Restated) => (
+            "the messages after this restate all of the transaction's (a full journal refused some before)".into(),
+            vec![("restated", true.into())],
         ),
         Ok(TxRecord::Drive { drive }) => (
             format!("promised to drive {drive}: no router of an earlier drive decides it here"),

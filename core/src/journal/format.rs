@@ -96,6 +96,10 @@ pub enum RecordKind {
     /// secondary, or a secondary's position in that log once it applied
     /// the entry (`TxRecord::Seq`, docs/shadow.md).
     Seq = 14,
+    /// The message records of the transaction that follow restate all of
+    /// its messages here: some earlier ones were refused by a full journal
+    /// (`TxRecord::Restated`).
+    Restated = 15,
 }
 
 impl RecordKind {
@@ -115,6 +119,7 @@ impl RecordKind {
             12 => RecordKind::Drive,
             13 => RecordKind::Bound,
             14 => RecordKind::Seq,
+            15 => RecordKind::Restated,
             _ => return None,
         })
     }

@@ -3536,6 +3536,76 @@ fn a_full_journal_carries_an_answerable_commit_forward_and_it_stays_answerable()
     assert!(c.take(BE, SERVER).iter().all(|x| x.2 != Some(t1)), "be's server never sees t1 again");
 }
 
+/// Simulator `--shadow --seed 763`: a full journal refused t1's message
+/// record after be's server had voted yes (not durable: t1 is on one
+/// backend node). The refusal reached tr1 after tr1 had committed on the
+/// vote, so the commit stood, and its record was written without the
+/// message: after a restart t1 came back committed with nothing in it
+/// (the shadow site applied an empty transaction). The commit's write now
+/// restates every message of t1 (`Restated`, then the messages), and a
+/// restart presents them.
+#[test]
+fn messages_a_full_journal_refused_after_the_vote_are_restated_with_the_commit() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Prepare]);
+    // The journal refused t1's message record: it never got there.
+    c.journals[BE].retain(|r| !(r.tid == t1 && r.kind == RecordKind::Msg));
+    // The server votes yes; the refusal is reported after the vote left.
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.collect();
+    c.node(BE).journal_failed(now, vec![t1], Status::Jnlfull);
+    c.pump();
+    let kinds = |c: &Cluster| c.journals[BE].iter().filter(|r| r.tid == t1).map(|r| r.kind).collect::<Vec<_>>();
+    assert_eq!(kinds(&c), vec![RecordKind::Vote, RecordKind::Restated, RecordKind::Msg, RecordKind::Commit]);
+    // be dies before its server hears the commit: its restart presents
+    // the message again, then the commit.
+    c.kill(BE);
+    c.restart(BE);
+    c.open_server(1, flags::ope::EXPLICIT_ACCEPT);
+    let seen: Vec<(MsgType, Option<Tid>)> = c.take(BE, SERVER).iter().map(|x| (x.1, x.2)).collect();
+    assert!(
+        seen.contains(&(MsgType::Msg1Uncertain, Some(t1))) || seen.contains(&(MsgType::Msg1, Some(t1))),
+        "{seen:?}"
+    );
+    assert!(seen.contains(&(MsgType::Accepted, Some(t1))), "{seen:?}");
+}
+
+/// As above, but the refusal is reported after the commit's write was made
+/// (the refused append was ahead of it): once that write is durable, one
+/// more restates the messages before the server or the router hears of
+/// the commit.
+#[test]
+fn a_refusal_reported_after_the_commit_was_written_is_restated_before_anyone_hears() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.take(BE, SERVER);
+    c.journals[BE].retain(|r| !(r.tid == t1 && r.kind == RecordKind::Msg));
+    let now = c.now;
+    c.node(BE).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.collect();
+    c.pump_only(BE, TR1);
+    c.pump_only(TR1, BE);
+    let kinds = |c: &Cluster| c.journals[BE].iter().filter(|r| r.tid == t1).map(|r| r.kind).collect::<Vec<_>>();
+    assert_eq!(kinds(&c), vec![RecordKind::Vote, RecordKind::Commit], "the commit's write is on its way");
+    c.node(BE).journal_failed(now, vec![t1], Status::Jnlfull);
+    c.pump();
+    c.sync_unpumped();
+    c.collect();
+    use RecordKind::{Commit, Msg, Restated, Vote};
+    assert_eq!(kinds(&c), vec![Vote, Commit, Restated, Msg, Commit]);
+    assert!(c.take(BE, SERVER).is_empty(), "the server waits for the restatement");
+    assert!(c.take(FE, CLIENT).is_empty(), "so does the client");
+    c.sync();
+    assert_eq!(c.take(BE, SERVER).iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Accepted]);
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+}
+
 /// Simulator seed 7194 (one router): be died with t1's first message there
 /// (not voted on); tr1 had not noticed yet when be2 took the key range
 /// over under a newer grant. The client's next message of the same range

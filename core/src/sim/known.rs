@@ -353,17 +353,19 @@ impl Known {
 /// listed (10, 85, 93 with one router; 41, 53 with two). The tenth session
 /// fixed them and the holes its batches found next
 /// (`catch_up_survives_recovery_hand_offs_and_moved_slots`, docs/shadow.md):
-/// shadow seeds 0..499 pass with one and with two routers. Listed: 763
-/// (one router): a commit remembered for the other site whose `Msg`
-/// records a full journal had refused (its vote was not durable; the
-/// commit record was written later). After the node restarted, its log
-/// entry came back from the journal with no message, and the other site
-/// applied nothing. The fix to build: the log's entry must be durable
-/// with its messages (the commit's write carries the messages the journal
-/// refused, or the `Seq` record carries them).
-pub const KNOWN: &[Known] = &[catch_up(763, 1)];
+/// shadow seeds 0..499 pass with one and with two routers. Listed then:
+/// 763 (one router), fixed the eleventh session: a commit whose `Msg`
+/// records a full journal had refused after its vote (not durable) was
+/// given came back from the journal after a restart with no message, and
+/// the other site applied nothing. The commit's write now restates the
+/// messages (`TxRecord::Restated`); 763 joins
+/// `catch_up_survives_recovery_hand_offs_and_moved_slots`. The list is
+/// empty.
+pub const KNOWN: &[Known] = &[];
 
-/// A shadow run whose sites ended apart (`sites-differ`).
+/// A shadow run whose sites ended apart (`sites-differ`). (Unused while
+/// the list is empty: kept for the next such run.)
+#[allow(dead_code)]
 const fn catch_up(seed: u64, routers: usize) -> Known {
     Known {
         defect: "shadow: catch-up did not complete: at the end one site of a key range applied transactions the other \

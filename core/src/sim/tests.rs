@@ -721,10 +721,12 @@ fn catch_up_brings_each_site_what_the_other_committed() {
 /// branch made at the secondary (375); a recovered copy's `Done` after
 /// its release (307); `Done` not before another range's entry (62). With
 /// one router again: a late outcome after the primary grant moved (9); no
-/// `Released` mark for an entry read from another journal (951).
+/// `Released` mark for an entry read from another journal (951); messages
+/// a full journal refused after the vote restated with the commit (763,
+/// eleventh session).
 #[test]
 fn catch_up_survives_recovery_hand_offs_and_moved_slots() {
-    for seed in [10, 85, 74, 104, 135, 155, 274, 388, 390, 9, 951] {
+    for seed in [10, 85, 74, 104, 135, 155, 274, 388, 390, 9, 951, 763] {
         let mut c = SimConfig::new(seed);
         c.shape.routers = vec!["tr1".into()];
         c.shadow = true;

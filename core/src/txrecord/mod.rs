@@ -168,6 +168,18 @@ pub enum TxRecord {
     /// in key range `range`'s log (`range`: the range's primary record
     /// name), as `mark` says.
     Seq { range: String, pos: (u64, u64), mark: SeqMark },
+    /// The `Msg` records of the transaction that follow (in the same
+    /// append, before its `Commit`) are all of its messages here: the ones
+    /// before this record are dropped at recovery. Written with a commit
+    /// when a full journal refused some of the transaction's messages
+    /// after its vote (not durable) was given, so that the router could
+    /// decide the commit before it heard of the failure: without the
+    /// restatement a replay after a crash presented the commit with those
+    /// messages missing (simulator `--shadow --seed 763`: the other site
+    /// applied a remembered commit of no message). The refused records
+    /// are not known one by one (the journal reports a refused append by
+    /// its transactions), so every message is written again.
+    Restated,
 }
 
 /// What a `Seq` record says of its log position.
@@ -244,6 +256,7 @@ impl TxRecord {
             TxRecord::Drive { .. } => RecordKind::Drive,
             TxRecord::Bound { .. } => RecordKind::Bound,
             TxRecord::Seq { .. } => RecordKind::Seq,
+            TxRecord::Restated => RecordKind::Restated,
         }
     }
 
@@ -265,7 +278,11 @@ impl TxRecord {
             TxRecord::Vote { durable: true } => vec![DURABLE_VOTE],
             TxRecord::PresumedAbort => vec![PRESUMED_ABORT],
             TxRecord::KeptAbort => vec![KEPT_ABORT],
-            TxRecord::Vote { durable: false } | TxRecord::Abort | TxRecord::Done | TxRecord::Applied => Vec::new(),
+            TxRecord::Vote { durable: false }
+            | TxRecord::Abort
+            | TxRecord::Done
+            | TxRecord::Applied
+            | TxRecord::Restated => Vec::new(),
             TxRecord::Commit { reason } => reason.to_le_bytes().to_vec(),
             TxRecord::Drive { drive } | TxRecord::Bound { drive } => drive.to_le_bytes().to_vec(),
             TxRecord::Carried { committed } => vec![u8::from(*committed)],
@@ -391,6 +408,7 @@ impl TxRecord {
                 };
                 Ok(TxRecord::Seq { range, pos: (le8(1 + n), le8(1 + n + 8)), mark })
             }
+            RecordKind::Restated => exact(0, "0").map(|()| TxRecord::Restated),
             RecordKind::Fence | RecordKind::Meta => Err(DecodeError::NotTransaction(kind)),
         }
     }

@@ -18,7 +18,9 @@
 //!   whose records alone decide: only its messages are replayed, and an
 //!   earlier attempt's abort does not hide its commit;
 //!   Its `HandOn` messages (kept here for key ranges this node does not
-//!   serve) are handed on to those ranges' active partitions instead;
+//!   serve) are handed on to those ranges' active partitions instead; a
+//!   `Restated` record drops the attempt's messages before it (the ones
+//!   after it restate them all: a full journal refused some);
 //! - committed with no message here: nothing to replay, its `Done` is written;
 //! - a durable vote, no outcome, not aborted: in doubt (another node may have
 //!   committed it); its router decides;
@@ -259,7 +261,7 @@ impl TxSummary {
     }
 
     fn apply(&mut self, at: usize, kind: RecordKind, rec: Result<TxRecord, DecodeError>) {
-        if matches!(kind, RecordKind::Msg | RecordKind::HandOn) && self.ended() {
+        if matches!(kind, RecordKind::Msg | RecordKind::HandOn | RecordKind::Restated) && self.ended() {
             self.new_attempt();
         }
         match (kind, rec) {
@@ -319,6 +321,14 @@ impl TxSummary {
             // Unreadable: no position is known from it (only a newer format
             // writes such a payload); the transaction's fate is unchanged.
             (RecordKind::Seq, Err(_)) => {}
+            // The messages that follow are all of this attempt's (some
+            // earlier ones were refused by a full journal): those before
+            // go. (Unreadable, it has a payload: only a newer format writes
+            // one; it is taken as what this build knows.)
+            (_, Ok(TxRecord::Restated)) | (RecordKind::Restated, Err(_)) => {
+                self.msgs.clear();
+                self.msg_records = 0;
+            }
             (RecordKind::Fence | RecordKind::Meta, Err(_)) => {}
         }
     }

@@ -109,6 +109,7 @@ fn any_record() -> impl Strategy<Value = TxRecord> {
         Just(TxRecord::Abort),
         Just(TxRecord::PresumedAbort),
         Just(TxRecord::Done),
+        Just(TxRecord::Restated),
         any::<bool>().prop_map(|committed| TxRecord::Carried { committed }),
         any::<u32>().prop_map(|drive| TxRecord::Drive { drive }),
         any::<u32>().prop_map(|drive| TxRecord::Bound { drive }),
@@ -126,7 +127,7 @@ fn any_record() -> impl Strategy<Value = TxRecord> {
 }
 
 fn any_kind() -> impl Strategy<Value = RecordKind> {
-    (1u8..=11).prop_map(|b| RecordKind::from_u8(b).unwrap())
+    (1u8..=15).prop_map(|b| RecordKind::from_u8(b).unwrap())
 }
 
 proptest! {
@@ -504,6 +505,51 @@ fn a_message_after_the_tids_last_attempt_ended_starts_a_new_attempt() {
     // Within one attempt, messages of several branches still add up.
     let recs = records(&[(1, msg("F", b"a")), (1, msg("F", b"b")), (1, TxRecord::Commit { reason: 0 })]);
     assert_eq!(scan_records(&recs).replay[0].msgs.len(), 2);
+}
+
+/// A `Restated` record drops the attempt's messages before it: the ones
+/// after it are all of them (a full journal refused some earlier ones, so
+/// the commit's write restated every message). One right after an ended
+/// attempt starts a new attempt, as a message would.
+#[test]
+fn a_restated_record_replaces_the_attempts_earlier_messages() {
+    let recs = records(&[
+        (1, msg("F", b"a")),
+        (1, TxRecord::Vote { durable: false }),
+        (1, TxRecord::Restated),
+        (1, msg("F", b"a")),
+        (1, msg("F", b"b")),
+        (1, TxRecord::Commit { reason: 3 }),
+    ]);
+    let scan = scan_records(&recs);
+    assert_eq!(scan.replay.len(), 1, "{scan:?}");
+    assert_eq!(scan.replay[0].msgs, vec![Bytes::from(&b"a"[..]), Bytes::from(&b"b"[..])]);
+    assert_eq!(scan.replay[0].reason, 3);
+    // Restated after a commit was written already (the refusal was
+    // reported after that write was made): the later `Commit` stands.
+    let recs = records(&[
+        (1, TxRecord::Vote { durable: false }),
+        (1, TxRecord::Commit { reason: 3 }),
+        (1, TxRecord::Restated),
+        (1, msg("F", b"a")),
+        (1, TxRecord::Commit { reason: 3 }),
+    ]);
+    assert_eq!(scan_records(&recs).replay[0].msgs, vec![Bytes::from(&b"a"[..])]);
+    // Its first message refused in a new attempt: the old attempt's
+    // message is not presented with the new one.
+    let recs = records(&[
+        (1, msg("F", b"old")),
+        (1, TxRecord::Abort),
+        (1, TxRecord::Done),
+        (1, TxRecord::Restated),
+        (1, msg("F", b"new")),
+        (1, TxRecord::Commit { reason: 0 }),
+    ]);
+    assert_eq!(scan_records(&recs).replay[0].msgs, vec![Bytes::from(&b"new"[..])]);
+    // A payload is malformed (only a newer format writes one), and read
+    // as the record this build knows.
+    assert!(TxRecord::decode(RecordKind::Restated, &[1]).is_err());
+    assert_eq!(TxRecord::decode(RecordKind::Restated, &[]), Ok(TxRecord::Restated));
 }
 
 /// A promise to a later drive (`Drive`) leaves the transaction's fate as

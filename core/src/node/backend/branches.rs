@@ -85,6 +85,11 @@ pub(crate) struct Branch {
     /// site was primary when the commit came; or while the primary claim
     /// was unanswered): remembered as unsure (`shadow_log::LogEntry`).
     pub(super) made_primary: bool,
+    /// A full journal refused some of its `Msg` records (`journal_failed`).
+    /// Its router hears `BranchFailed`, but may have decided a commit on
+    /// its vote (not durable) before that: the commit's write then restates
+    /// every message (`TxRecord::Restated`, `Backend::restatement`).
+    pub(super) refused: bool,
 }
 
 /// A branch's vote, as its server last gave it. A yes withdrawn with its
@@ -168,6 +173,7 @@ impl Branch {
             journal: 0,
             remember: false,
             made_primary: false,
+            refused: false,
         }
     }
 }

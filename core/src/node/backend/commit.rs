@@ -32,6 +32,15 @@ pub(super) struct Committing {
     /// this node held that branch undecided: each hears `Adopted` for it
     /// once the commit is durable.
     pub(super) adopters: Vec<(NodeRef, PartId)>,
+    /// The write restates the branches' messages (`restatement`): a full
+    /// journal refused some of them before it was made. A refusal reported
+    /// after it was made (the refused append was ahead of it) is restated
+    /// by one more write once this one is durable (`commit_written`).
+    pub(super) restated: bool,
+    /// A `Commit` record of it is durable already (this is the write that
+    /// restates the messages after it): it can no longer fail, only be
+    /// written again.
+    pub(super) recorded: bool,
 }
 
 /// What still stands between a committed transaction and its `Done` record.
@@ -148,12 +157,42 @@ impl Backend {
         self.retry_adopts(ctx);
         for token in std::mem::take(&mut self.commit_retry) {
             if let Some(c) = self.committing.get(&token) {
-                let (tid, reason, parts) = (c.tid, c.reason, c.parts.clone());
-                let mut recs = self.shadow_number(tid, &parts);
+                let (tid, reason, parts, recorded) = (c.tid, c.reason, c.parts.clone(), c.recorded);
+                let mut recs = self.restatement(tid, &parts);
+                let restated = !recs.is_empty();
+                if !recorded {
+                    recs.extend(self.shadow_number(tid, &parts));
+                }
                 recs.push((tid, TxRecord::Commit { reason }));
                 ctx.journal(recs, true, Some(token));
+                if let Some(c) = self.committing.get_mut(&token) {
+                    c.restated = restated;
+                }
             }
         }
+    }
+
+    /// Every message of `tid`'s branches `parts` here, after a
+    /// `TxRecord::Restated` record, when a full journal refused some of
+    /// their `Msg` records (`Branch::refused`); nothing otherwise. Written
+    /// ahead of the commit record in the same append: a replay after a
+    /// crash presents the messages after the last such record only. The
+    /// refused records are not known one by one (a refused append is
+    /// reported by its transactions), so all are written again.
+    pub(super) fn restatement(&self, tid: Tid, parts: &[PartId]) -> Vec<(Tid, TxRecord)> {
+        let refused = |p: &PartId| self.branches.get(&(tid, *p)).is_some_and(|b| b.refused);
+        if !self.journal || !parts.iter().any(refused) {
+            return Vec::new();
+        }
+        let mut recs = vec![(tid, TxRecord::Restated)];
+        for p in parts {
+            let (Some(b), Some(facility)) = (self.branches.get(&(tid, *p)), self.parts.get(p).map(|q| &q.facility))
+            else {
+                continue;
+            };
+            recs.extend(b.msgs.iter().map(|m| (tid, TxRecord::Msg { facility: facility.clone(), data: m.clone() })));
+        }
+        recs
     }
 
     /// A router hands branch `(tid, part)` here committed (`Adopt`: the
@@ -165,9 +204,13 @@ impl Backend {
     /// nowhere if this node stops (simulator seed 5043).
     pub(super) fn commit_adopted_branch(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, part: PartId, reason: u32) {
         if let Some(c) = self.committing_tx.get(&tid).and_then(|t| self.committing.get_mut(t)) {
-            // Its commit record is on its way already.
+            // Its commit record is on its way already (without this
+            // branch's messages: restated after it if some were refused).
             if !c.parts.contains(&part) {
                 c.parts.push(part);
+                if self.branches.get(&(tid, part)).is_some_and(|b| b.refused) {
+                    c.restated = false;
+                }
             }
             c.adopters.push((from, part));
             return;
@@ -179,10 +222,20 @@ impl Backend {
         }
         self.next_token += 1;
         let token = self.next_token;
-        let mut recs = self.shadow_number(tid, &[part]);
+        let mut recs = self.restatement(tid, &[part]);
+        let restated = !recs.is_empty();
+        recs.extend(self.shadow_number(tid, &[part]));
         recs.push((tid, TxRecord::Commit { reason }));
         ctx.journal(recs, true, Some(token));
-        let c = Committing { tid, parts: vec![part], reason, routers: vec![], adopters: vec![(from, part)] };
+        let c = Committing {
+            tid,
+            parts: vec![part],
+            reason,
+            routers: vec![],
+            adopters: vec![(from, part)],
+            restated,
+            recorded: false,
+        };
         self.committing.insert(token, c);
         self.committing_tx.insert(tid, token);
     }
@@ -639,11 +692,21 @@ impl Backend {
         } else if self.journal && !mine.iter().all(|p| self.is_callout(*p)) {
             self.next_token += 1;
             let token = self.next_token;
-            let mut recs = self.shadow_number(tid, &mine);
+            let mut recs = self.restatement(tid, &mine);
+            let restated = !recs.is_empty();
+            recs.extend(self.shadow_number(tid, &mine));
             recs.push((tid, TxRecord::Commit { reason }));
             ctx.journal(recs, true, Some(token));
-            self.committing
-                .insert(token, Committing { tid, parts: mine, reason, routers: vec![from], adopters: vec![] });
+            let c = Committing {
+                tid,
+                parts: mine,
+                reason,
+                routers: vec![from],
+                adopters: vec![],
+                restated,
+                recorded: false,
+            };
+            self.committing.insert(token, c);
             self.committing_tx.insert(tid, token);
         } else {
             self.shadow_number(tid, &mine);
@@ -680,9 +743,24 @@ impl Backend {
     /// The commit record of `tid` was written (or not): the commit
     /// happened, or (not durable) it did not and the branches abort.
     pub(super) fn commit_written(&mut self, ctx: &mut Ctx, c: Committing, result: Result<(), Status>) {
-        let Committing { tid, parts, reason, routers, adopters } = c;
+        let Committing { tid, parts, reason, routers, adopters, restated, recorded } = c;
         self.committing_tx.remove(&tid);
         match result {
+            Ok(()) if !restated && parts.iter().any(|p| self.branches.get(&(tid, *p)).is_some_and(|b| b.refused)) => {
+                // Durable, but a full journal refused some of its messages
+                // (reported after this write was made): written again with
+                // all of them before anyone hears of the commit, or a
+                // replay after a crash would present it without them.
+                ctx.log(format!("{tid}: a full journal refused some of its messages: its commit restates them"));
+                self.next_token += 1;
+                let token = self.next_token;
+                let mut recs = self.restatement(tid, &parts);
+                recs.push((tid, TxRecord::Commit { reason }));
+                ctx.journal(recs, true, Some(token));
+                let c = Committing { tid, parts, reason, routers, adopters, restated: true, recorded: true };
+                self.committing.insert(token, c);
+                self.committing_tx.insert(tid, token);
+            }
             Ok(()) => {
                 self.commit(ctx, tid, parts, reason, &routers);
                 for (r, part) in adopters {
@@ -695,7 +773,8 @@ impl Backend {
             // journal only delays the commit record; it is written again.
             // (Looked at only on a failure: not on every commit.)
             Err(status)
-                if !adopters.is_empty()
+                if recorded
+                    || !adopters.is_empty()
                     || parts.iter().any(|p| self.branches.get(&(tid, *p)).is_some_and(|b| b.vote_durable())) =>
             {
                 ctx.log(format!(
@@ -705,7 +784,8 @@ impl Backend {
                 ));
                 self.next_token += 1;
                 let token = self.next_token;
-                self.committing.insert(token, Committing { tid, parts, reason, routers, adopters });
+                let c = Committing { tid, parts, reason, routers, adopters, restated, recorded };
+                self.committing.insert(token, c);
                 self.committing_tx.insert(tid, token);
                 self.commit_retry.push(token);
                 self.commit_retry_at.get_or_insert(ctx.now + COMMIT_RETRY);

@@ -852,7 +852,12 @@ impl Backend {
         }
         for tid in tids {
             // Each branch of it fails, named (a router counts a failure
-            // only from a branch the transaction has there).
+            // only from a branch the transaction has there). Each is marked:
+            // a commit its router decided before it heard restates the
+            // messages (`restatement`).
+            for ((_, _), b) in self.branches.iter_mut().filter(|((t, _), _)| *t == tid) {
+                b.refused = true;
+            }
             let mut failed: Vec<(PartId, NodeRef)> =
                 self.branches.iter().filter(|((t, _), _)| *t == tid).map(|((_, p), b)| (*p, b.router)).collect();
             failed.sort();
