@@ -714,7 +714,10 @@ extern "C" {
  - `flags`: exactly one of `RTR_F_OPE_CLIENT`, `RTR_F_OPE_SERVER`, OR-ed
    with server options (`RTR_F_OPE_EXPLICIT_PREPARE`,
    `RTR_F_OPE_EXPLICIT_ACCEPT`, `RTR_F_OPE_NOSTANDBY`,
-   `RTR_F_OPE_NOCONCURRENT`).
+   `RTR_F_OPE_NOCONCURRENT`, `RTR_F_OPE_SHADOW`). A shadow server
+   (docs/shadow.md) needs a facility defined across nodes, with backends
+   at two sites (`rtr start --site`); on a node without such a facility
+   the open ends in `rtr_mt_closed` with `RTR_STS_UNSUPPORTED`.
  - `facnam`: facility name, or `RTR_NO_FACNAM` (NULL) for
    `RTR$DEFAULT_FACILITY`.
  - `rcpnam`: recipient name for broadcasts, or `RTR_NO_RCPNAM` (NULL).
@@ -746,7 +749,7 @@ extern "C" {
    name (`ks_lo_bound`, NUL-terminated) is not 1 to 63 characters, a
    letter first then letters, digits, `+`, `_`, `$`; or two of them;
  - `RTR_STS_UNSUPPORTED`: `rtr_keyseg_rmname`, or a flag this
-   implementation does not support (SHADOW, FOREIGN_TM, XA_MANAGED);
+   implementation does not support (FOREIGN_TM, XA_MANAGED);
  - `RTR_STS_TOOMANYCHN`: 256 channels are already open;
  - `RTR_STS_NODEUNAVAIL`: the RTR node cannot be started or reached;
  - `RTR_STS_INTERNAL`: an internal error (a bug); nothing was opened.

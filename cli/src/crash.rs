@@ -62,6 +62,10 @@ pub struct WorkerArgs {
 pub struct CheckArgs {
     #[arg(long)]
     state: PathBuf,
+    /// The directory of the servers' database files (default: --state):
+    /// with shadow servers, each site's database is checked on its own.
+    #[arg(long)]
+    db: Option<PathBuf>,
 }
 
 /// An append-only file of tids, fsynced per line, plus its contents in memory.
@@ -201,8 +205,9 @@ fn server(
     db: Arc<Mutex<TidLog>>,
     opened: Arc<AtomicUsize>,
     stop: Option<Arc<AtomicBool>>,
+    extra_flags: u32,
 ) -> Result<u64, String> {
-    let ch = crate::channels::server(&rtr, FACILITY, lo, hi, 0)?;
+    let ch = crate::channels::server(&rtr, FACILITY, lo, hi, extra_flags)?;
     opened.fetch_add(1, Ordering::SeqCst);
     let which = Which::List(vec![ch]);
     let mut applied = 0;
@@ -318,7 +323,7 @@ pub fn worker(a: WorkerArgs) -> Result<(), String> {
             let rtr = Rtr::connect(&node).map_err(|e| e.to_string())?;
             let db = dbs[p].clone();
             let (opened, stop) = (opened.clone(), stop.clone());
-            servers.push(thread::spawn(move || server(rtr, lo, hi, db, opened, stop)));
+            servers.push(thread::spawn(move || server(rtr, lo, hi, db, opened, stop, 0)));
         }
     }
     if let Some(stop) = &stop {
@@ -375,6 +380,14 @@ pub struct RemoteArgs {
     /// is rejected and the others go on.
     #[arg(long)]
     timeout_ms: Option<u32>,
+    /// Servers: open them as shadow servers (RTR_F_OPE_SHADOW), for a
+    /// facility with backends at two sites.
+    #[arg(long)]
+    shadow: bool,
+    /// Servers: the directory of their database files (default: --state).
+    /// Each site of a shadowed facility keeps its own database.
+    #[arg(long)]
+    db: Option<PathBuf>,
 }
 
 /// The same workload split over processes and nodes: the clients in one
@@ -387,16 +400,19 @@ pub fn remote(a: RemoteArgs) -> Result<(), String> {
         .ok_or("crash-remote needs RTR_NODE_SOCKET (a node daemon's socket)")?;
     let connect = || Rtr::connect_socket(&socket).map_err(|e| e.to_string());
     if a.servers {
+        let db_dir = a.db.as_deref().unwrap_or(&a.state);
+        std::fs::create_dir_all(db_dir).map_err(|e| e.to_string())?;
         let dbs = [
-            Arc::new(Mutex::new(TidLog::open(&a.state.join("db-p0.log"))?)),
-            Arc::new(Mutex::new(TidLog::open(&a.state.join("db-p1.log"))?)),
+            Arc::new(Mutex::new(TidLog::open(&db_dir.join("db-p0.log"))?)),
+            Arc::new(Mutex::new(TidLog::open(&db_dir.join("db-p1.log"))?)),
         ];
         let opened = Arc::new(AtomicUsize::new(0));
         let mut servers = Vec::new();
+        let extra = if a.shadow { flags::ope::SHADOW } else { 0 };
         for (p, (lo, hi)) in [(0, HALF - 1), (HALF, 2 * HALF - 1)].into_iter().enumerate() {
             for _ in 0..2 {
                 let (rtr, db, opened) = (connect()?, dbs[p].clone(), opened.clone());
-                servers.push(thread::spawn(move || server(rtr, lo, hi, db, opened, None)));
+                servers.push(thread::spawn(move || server(rtr, lo, hi, db, opened, None, extra)));
             }
         }
         while opened.load(Ordering::SeqCst) < servers.len() {
@@ -426,15 +442,16 @@ pub fn remote(a: RemoteArgs) -> Result<(), String> {
 }
 
 pub fn check(a: CheckArgs) -> Result<(), String> {
-    let set = |name: &str| -> Result<(HashSet<String>, usize), String> {
-        let lines = read_lines(&a.state.join(name))?;
+    let set = |dir: &Path, name: &str| -> Result<(HashSet<String>, usize), String> {
+        let lines = read_lines(&dir.join(name))?;
         let n = lines.len();
         Ok((lines.into_iter().collect(), n))
     };
-    let (accepted, _) = set("client-accepted.log")?;
-    let (rejected, _) = set("client-rejected.log")?;
-    let (p0, n0) = set("db-p0.log")?;
-    let (p1, n1) = set("db-p1.log")?;
+    let db = a.db.as_deref().unwrap_or(&a.state);
+    let (accepted, _) = set(&a.state, "client-accepted.log")?;
+    let (rejected, _) = set(&a.state, "client-rejected.log")?;
+    let (p0, n0) = set(db, "db-p0.log")?;
+    let (p1, n1) = set(db, "db-p1.log")?;
     let mut problems = Vec::new();
     if p0.len() != n0 || p1.len() != n1 {
         problems.push(format!(

@@ -112,6 +112,14 @@ pub struct StartArgs {
     /// [default: 60].
     #[arg(long, value_name = "SECONDS")]
     recovery_wait: Option<u64>,
+    /// This node's site, for shadow servers (RTR_F_OPE_SHADOW,
+    /// docs/shadow.md): shadow partitions of one key range on nodes of one
+    /// site are an active partition and its standbys; on two sites, a
+    /// primary and a secondary that both apply every transaction. Nodes of
+    /// one site share a journal root or an etcd cluster [default: the
+    /// node's own name, a site of its own].
+    #[arg(long, value_name = "NAME")]
+    site: Option<String>,
     /// Serve the node's metrics in Prometheus's text format on this address
     /// (HOST:PORT; scrape http://HOST:PORT/metrics). Without it (and
     /// without metrics_listen in DIR/rtr.toml) there is no endpoint.
@@ -235,6 +243,7 @@ fn settings(a: &StartArgs) -> Result<node_config::Settings, String> {
         authority: a.authority.clone(),
         recovery: a.recovery.clone(),
         recovery_wait: a.recovery_wait,
+        site: a.site.clone(),
         log_level: a.log_level.clone(),
         metrics_listen: a.metrics_listen.clone(),
         socket_owner: a.socket_owner.clone(),
@@ -337,7 +346,8 @@ fn last_error(log: &Path, from: u64) -> Option<String> {
 
 fn run_node(dir: &Path, socket: &Path, settings: node_config::Settings, service: Service) -> Result<(), StartError> {
     let early = StartError::Early;
-    let node_config::Settings { name, links, journal_root, authority, recovery, metrics_listen, local, .. } = settings;
+    let node_config::Settings { name, links, journal_root, authority, recovery, metrics_listen, local, site, .. } =
+        settings;
     // Before any thread starts, so that none of them takes these signals
     // with their default action (an immediate exit).
     let signals = crate::signals::block().map_err(|e| early(format!("cannot block signals: {e}")))?;
@@ -358,6 +368,7 @@ fn run_node(dir: &Path, socket: &Path, settings: node_config::Settings, service:
     cfg.peer_journals = journal_root;
     cfg.authority = authority;
     cfg.recovery = recovery;
+    cfg.site = site;
     cfg.max_channels_per_conn = Some(local.max_channels);
     let node = EmbeddedNode::start_daemon(cfg).map_err(|e| early(e.to_string()))?;
     // Before the listener exists, so every channel is checked against them.

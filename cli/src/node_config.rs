@@ -57,6 +57,9 @@ pub struct NodeConfig {
     pub recovery: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovery_wait: Option<u64>,
+    /// The node's site for shadow servers (absent: its own name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
     /// The log filter (`--log-level`; RTR_LOG overrides it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_level: Option<String>,
@@ -127,6 +130,8 @@ pub struct Settings {
     pub journal_root: Option<PathBuf>,
     pub authority: AuthorityConfig,
     pub recovery: RecoveryPolicy,
+    /// The node's site (docs/shadow.md); `None`: its own name.
+    pub site: Option<String>,
     /// The log filter from the flags or the file (RTR_LOG, read by the
     /// daemon, comes before it).
     pub log_level: String,
@@ -209,6 +214,7 @@ impl NodeConfig {
             authority,
             recovery,
             recovery_wait,
+            site,
             log_level,
             socket_owner,
             socket_group,
@@ -266,6 +272,11 @@ impl NodeConfig {
             return Err(format!("recovery {recovery:?} is neither recognized nor unrecognized"));
         }
         let recovery_wait = self.recovery_wait.unwrap_or(DEFAULT_RECOVERY_WAIT);
+        // A site's name is part of the role authority's keys: a node name's rules.
+        let site = match &self.site {
+            Some(s) => Some(facility::node_name(s).map_err(|why| format!("invalid site {s:?}: {why}"))?),
+            None => None,
+        };
         let log_level = self.log_level.clone().unwrap_or_else(|| DEFAULT_LOG_LEVEL.into());
         crate::logging::check_filter(&log_level).map_err(|e| format!("log level {log_level:?}: {e}"))?;
         let local = self.local()?;
@@ -286,6 +297,7 @@ impl NodeConfig {
             authority: Some(authority_text),
             recovery: Some(recovery.clone()),
             recovery_wait: Some(recovery_wait),
+            site: site.clone(),
             log_level: Some(log_level.clone()),
             metrics_listen: self.metrics_listen.clone(),
             socket_owner: self.socket_owner.clone(),
@@ -311,6 +323,7 @@ impl NodeConfig {
                 unrecognized: recovery == "unrecognized",
                 wait: Duration::from_secs(recovery_wait),
             },
+            site,
             log_level,
             metrics_listen: self.metrics_listen,
             local,
@@ -480,5 +493,18 @@ mod tests {
         assert!(e.contains("inactivity"), "{e}");
         let e = bad(NodeConfig { name: Some("a".into()), recovery: Some("maybe".into()), ..NodeConfig::default() });
         assert!(e.contains("recovery"), "{e}");
+        let e = bad(NodeConfig { name: Some("a".into()), site: Some("no/slash".into()), ..NodeConfig::default() });
+        assert!(e.contains("invalid site"), "{e}");
+    }
+
+    #[test]
+    fn a_site_is_kept_in_the_file_and_absent_by_default() {
+        let s = NodeConfig { name: Some("a".into()), site: Some("east".into()), ..NodeConfig::default() };
+        let checked = s.check(None).unwrap();
+        assert_eq!(checked.site.as_deref(), Some("east"));
+        assert_eq!(checked.file.site.as_deref(), Some("east"));
+        let plain = NodeConfig { name: Some("a".into()), ..NodeConfig::default() }.check(None).unwrap();
+        assert_eq!(plain.site, None, "the node's own name, a site of its own");
+        assert_eq!(plain.file.site, None);
     }
 }

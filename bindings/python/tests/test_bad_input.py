@@ -63,7 +63,7 @@ CASES = [
     ("negative flags", lambda e: e.conn.open_channel(-1, FAC), rtr.InvalidArgument, S.INVFLAGS),
     ("huge flags", lambda e: e.conn.open_channel(2**64, FAC), rtr.InvalidArgument, S.INVFLAGS),
     ("server flag on client", lambda e: e.conn.open_channel(F.CLIENT | F.EXPLICIT_ACCEPT, FAC), rtr.InvalidArgument, S.INVFLAGS),
-    ("shadow", lambda e: e.conn.open_channel(F.SERVER | F.SHADOW, FAC), rtr.Unsupported, S.UNSUPPORTED),
+    ("shadow on a client", lambda e: e.conn.open_channel(F.CLIENT | F.SHADOW, FAC), rtr.InvalidArgument, S.INVFLAGS),
     ("facility digit first", lambda e: e.conn.open_channel(F.CLIENT, "1BAD"), rtr.InvalidArgument, S.INVFACNAM),
     ("facility too long", lambda e: e.conn.open_channel(F.CLIENT, "F" * 32), rtr.InvalidArgument, S.INVFACNAM),
     ("facility empty", lambda e: e.conn.open_channel(F.CLIENT, ""), rtr.InvalidArgument, S.INVFACNAM),
@@ -193,6 +193,15 @@ def test_refused_open_is_an_error(conn: rtr.Connection) -> None:
     with pytest.raises(rtr.OpenRefused) as ei:
         conn.open_server(FAC, unsigned_range(50, 150))
     assert ei.value.status == S.KEYOVERLAP
+
+
+def test_a_shadow_server_needs_a_facility_across_two_sites(conn: rtr.Connection) -> None:
+    """RTR_F_OPE_SHADOW on a node with no facility defined across nodes
+    (docs/shadow.md): refused as CLOSED with RTR_STS_UNSUPPORTED, since no
+    partner site could ever take what it would remember."""
+    with pytest.raises(rtr.OpenRefused) as ei:
+        conn.open_server(FAC, unsigned_range(0, 99), flags=F.SHADOW)
+    assert ei.value.status == S.UNSUPPORTED
 
 
 def test_error_objects() -> None:

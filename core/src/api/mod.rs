@@ -448,7 +448,6 @@ impl Rtr {
             }
         };
         for (bit, name, why) in [
-            (flags::ope::SHADOW, "RTR_F_OPE_SHADOW", "shadowing is not implemented yet"),
             (flags::ope::FOREIGN_TM, "RTR_F_OPE_FOREIGN_TM", "foreign transaction managers are not supported"),
             (flags::ope::XA_MANAGED, "RTR_F_OPE_XA_MANAGED", "XA is not supported"),
         ] {
@@ -464,6 +463,7 @@ impl Rtr {
             });
         }
         let server_only = callout
+            | flags::ope::SHADOW
             | flags::ope::NOSTANDBY
             | flags::ope::NOCONCURRENT
             | flags::ope::EXPLICIT_ACCEPT

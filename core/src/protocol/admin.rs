@@ -212,7 +212,9 @@ pub struct PartitionInfo {
     /// The role authority that grants the range ("local", "shared root
     /// DIR", "etcd URL").
     pub authority: String,
-    /// Why it is not active, when it is not ("" otherwise).
+    /// Why it is not active, when it is not; for an active shadow
+    /// partition, its place in the pair and how many commits it keeps for
+    /// the other site (remember mode's backlog); "" otherwise.
     pub note: String,
 }
 

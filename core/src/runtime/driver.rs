@@ -88,6 +88,7 @@ impl Driver {
         }
         let mut node = Node::new(cfg.journal.is_some());
         node.set_recovery_policy(cfg.recovery);
+        node.set_site(cfg.site.as_deref()).map_err(RtrError::NodeUnavailable)?;
         if let Some(max) = cfg.max_channels_per_conn {
             node.set_max_channels_per_conn(max);
         }

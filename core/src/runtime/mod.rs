@@ -108,6 +108,10 @@ pub struct EmbeddedConfig {
     pub authority: crate::authority::AuthorityConfig,
     /// What partitions do when a lost node's journal cannot be taken over.
     pub recovery: crate::node::RecoveryPolicy,
+    /// The node's site for shadow servers (`Node::set_site`,
+    /// docs/shadow.md); `None`: the node's own name. Checked by
+    /// `Node::set_site` at start (a bad name fails the start).
+    pub site: Option<String>,
     /// Channels at most one library connection may hold open; `None`:
     /// `MAX_CHANNELS` (what the library itself allows a process).
     pub max_channels_per_conn: Option<usize>,

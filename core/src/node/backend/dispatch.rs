@@ -4,6 +4,7 @@
 
 use super::branches::{Vote, VoteRecord, VoteSync};
 use super::{Backend, Exception, PartRole, Partition, RoleEvent, Server};
+use crate::facility::RoleList;
 use crate::flags;
 use crate::keyseg::KeyRange;
 use crate::msgtype::MsgType;
@@ -30,6 +31,17 @@ impl Backend {
         }
         let noconcurrent = fl & flags::ope::NOCONCURRENT != 0;
         let shadow = fl & flags::ope::SHADOW != 0;
+        if shadow && ctx.topo.facilities.get(&facility).is_none() {
+            // A shadow partition needs a partner at another site, which
+            // only a facility defined across nodes has (`rtr create
+            // facility`): alone, it would remember every commit for a
+            // partner that can never come, until its journal is full.
+            ctx.log(format!(
+                "a shadow server of facility {facility} is refused: shadowing needs a facility defined with backends \
+                 at two sites (rtr create facility; rtr start --site)"
+            ));
+            return refuse(ctx, Status::Unsupported);
+        }
         let fac = self.facilities.entry(facility.clone()).or_default();
         let layout = range.layout();
         if fac.parts.is_empty() {
@@ -88,6 +100,16 @@ impl Backend {
                 let nostandby = fl & flags::ope::NOSTANDBY != 0;
                 let site =
                     shadow.then(|| self.site.clone().unwrap_or_else(|| ctx.topo.name(crate::node::LOCAL).to_string()));
+                let routers = ctx.topo.facilities.get(&facility).map_or(0, |d| d.nodes(RoleList::Router).len());
+                if shadow && routers > 1 {
+                    // docs/shadow.md, "Not built yet": said where an
+                    // operator looks.
+                    ctx.log(format!(
+                        "warning: facility {facility} has {routers} routers: two conflicting live transactions of a \
+                         shadowed key range may reach the secondary in another order than the primary applied \
+                         them (one router per shadowed facility keeps the order)"
+                    ));
+                }
                 let p = Partition::new(
                     facility.clone(),
                     range.clone(),

@@ -20,7 +20,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Backend, PartRole};
+use super::{shadow::Side, Backend, PartRole};
 use crate::authority::{Claim, Grant};
 use crate::facility::RoleList;
 use crate::msgtype::MsgType;
@@ -664,7 +664,32 @@ impl Backend {
             return format!("minority: no answer from the role authority ({why}); it cannot become active");
         }
         match &p.role {
-            PartRole::Active => String::new(),
+            PartRole::Active => match &p.shadow {
+                None => String::new(),
+                // Its place in the pair and remember mode's backlog
+                // (docs/shadow.md): what an operator sizes the journal by.
+                Some(s) => {
+                    let backlog = self.shadow_backlog(&s.rid);
+                    match s.side {
+                        Side::Primary if s.partner_by.is_empty() => format!(
+                            "site {}: primary (grant {}), no secondary linked: {backlog} commit(s) remembered for \
+                             the other site",
+                            s.site, s.epoch
+                        ),
+                        Side::Primary => format!(
+                            "site {}: primary (grant {}); {backlog} commit(s) kept until the secondary applies them",
+                            s.site, s.epoch
+                        ),
+                        Side::Secondary => format!(
+                            "site {}: secondary of {} (grant {}); {backlog} commit(s) kept for the other site",
+                            s.site,
+                            s.holder.as_deref().unwrap_or("?"),
+                            s.epoch
+                        ),
+                        Side::Unknown => format!("site {}: claiming its range's primary record", s.site),
+                    }
+                }
+            },
             PartRole::Waiting => "claiming its key range's grant".into(),
             PartRole::Standby => match &p.grant.holder {
                 Some(h) if !p.grant.lost_by.is_empty() => format!(
