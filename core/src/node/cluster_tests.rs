@@ -219,7 +219,7 @@ impl Cluster {
                                 a.activate(&range, epoch).expect("marked");
                             }
                         }
-                        Output::Log(l) => {
+                        Output::Log(l) | Output::Detail(l) => {
                             // TRACE_LOG=1 prints the nodes' log lines (for a failing test).
                             if std::env::var_os("TRACE_LOG").is_some() {
                                 eprintln!("LOG {i}: {l}")
@@ -1000,6 +1000,44 @@ impl Cluster {
         let claims = self.node(b).facilities().claims();
         PeerInfo { name: NAMES[b].to_string(), facilities: table.agree(NAMES[b], &claims).unwrap() }
     }
+}
+
+/// A commit that waits 10 s or more for its backends is said once in the
+/// router's log with what it waits for: a client waits on it, and an
+/// operator (or a test that timed out) must see on what (CI once showed a
+/// router holding such a commit for 30 s with nothing in its log).
+#[test]
+fn a_commit_waiting_long_for_its_backend_is_said_once_with_what_it_waits_for() {
+    let mut c = ready();
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.server_accept(1, tid);
+    // be's commit record never becomes durable: tr1 waits for it.
+    c.syncs.clear();
+    let logs = |c: &mut Cluster| -> Vec<String> {
+        c.node(TR1)
+            .take_output()
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Log(l) => Some(l),
+                _ => None,
+            })
+            .collect()
+    };
+    let now = c.now;
+    c.node(TR1).tick(now);
+    assert!(logs(&mut c).iter().all(|l| !l.contains("not settled")), "not yet");
+    assert!(c.node(TR1).next_deadline().is_some(), "tr1 looks again");
+    c.now += Duration::from_secs(11);
+    let now = c.now;
+    c.node(TR1).tick(now);
+    let said: Vec<String> = logs(&mut c).into_iter().filter(|l| l.contains("not settled")).collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains(&tid.to_string()) && said[0].contains("be (link"), "{}", said[0]);
+    c.now += Duration::from_secs(11);
+    let now = c.now;
+    c.node(TR1).tick(now);
+    assert!(logs(&mut c).iter().all(|l| !l.contains("not settled")), "said once");
 }
 
 #[test]
@@ -2971,7 +3009,7 @@ impl Cluster {
         let mut rest = Vec::new();
         for o in self.node(to).take_output() {
             match o {
-                Output::Log(l) => logs.push(l),
+                Output::Log(l) | Output::Detail(l) => logs.push(l),
                 Output::Peer { peer, msg } => rest.push((to, peer as usize - 1, msg)),
                 o => panic!("a dropped message produced {o:?}"),
             }

@@ -10,6 +10,10 @@ use crate::protocol::Bytes;
 use crate::status::Status;
 use crate::tid::Tid;
 
+/// How long a commit may wait for its backends before the log says so
+/// (`Router::say_stalled_commits`).
+pub(super) const COMMIT_STALL: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A committed transaction waiting for its backends to make it durable.
 pub(in crate::node) struct Committing {
     pub(in crate::node) client: ChanRef,
@@ -42,6 +46,10 @@ pub(in crate::node) struct Committing {
     /// Its client's frontend drove it again here, with a later drive than
     /// the one decided (`Router::start`): the client waits on this entry.
     pub(super) redriven_here: bool,
+    /// When it was decided, and whether the log said it has waited long
+    /// (`Router::say_stalled_commits`).
+    pub(super) since: std::time::Instant,
+    pub(super) told_stalled: bool,
 }
 
 impl Committing {
@@ -223,8 +231,11 @@ impl Router {
                     drive: tx.drive,
                     stand_ins: Vec::new(),
                     redriven_here: false,
+                    since: ctx.now,
+                    told_stalled: false,
                 },
             );
+            self.stall_check_at.get_or_insert(ctx.now + COMMIT_STALL);
         }
         for (node, parts) in by_node.iter() {
             let drive = tx.drive;
@@ -354,6 +365,50 @@ impl Router {
         c.failed.get_or_insert(status);
         if c.pending.is_empty() && c.adopting == 0 {
             self.settle(ctx, tid);
+        }
+    }
+
+    /// Commits decided `COMMIT_STALL` ago or more that are not settled yet
+    /// are said in the log once each, with what they wait for: a client
+    /// waits for each of them, and an operator (or a test that timed out)
+    /// needs to know on what. Looked at every `COMMIT_STALL` while any
+    /// commit is unsettled.
+    pub(super) fn say_stalled_commits(&mut self, ctx: &mut Ctx) {
+        if self.stall_check_at.is_none_or(|t| t > ctx.now) {
+            return;
+        }
+        self.stall_check_at = (!self.committing.is_empty()).then_some(ctx.now + COMMIT_STALL);
+        let mut stalled: Vec<Tid> = self
+            .committing
+            .iter()
+            .filter(|(_, c)| !c.told_stalled && ctx.now.saturating_duration_since(c.since) >= COMMIT_STALL)
+            .map(|(t, _)| *t)
+            .collect();
+        stalled.sort();
+        for tid in stalled {
+            let Some(c) = self.committing.get_mut(&tid) else { continue };
+            c.told_stalled = true;
+            let link = |n: &NodeRef| {
+                format!("{} (link {n}, {})", ctx.topo.name(*n), if ctx.topo.is_up(*n) { "up" } else { "down" })
+            };
+            let pending: Vec<String> = c.pending.iter().map(link).collect();
+            let stand_ins: Vec<String> = c
+                .stand_ins
+                .iter()
+                .map(|s| format!("{} for {}{}", link(&s.reader), s.node, if s.given_up { ", given up" } else { "" }))
+                .collect();
+            let handoffs = self.handoffs.iter().filter(|h| h.tid == tid).count();
+            ctx.log(format!(
+                "{tid}: committed {} s ago and not settled: waits for the backends {:?}, {} hand-off(s) not yet \
+                 adopted ({handoffs} listed), stand-ins {:?}; durable at {}, failed: {:?}, lost nodes known: {}",
+                ctx.now.saturating_duration_since(c.since).as_secs(),
+                pending,
+                c.adopting,
+                stand_ins,
+                c.durable,
+                c.failed,
+                self.lost.len()
+            ));
         }
     }
 

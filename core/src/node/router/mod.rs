@@ -165,6 +165,9 @@ pub struct Router {
     pub(super) committing: Map<Tid, Committing>,
     /// Transaction timeouts; entries of finished transactions are skipped when they fire.
     timers: BinaryHeap<Reverse<(Instant, Tid)>>,
+    /// When the commits waiting longest are looked at next
+    /// (`say_stalled_commits`); `None` while none waits.
+    stall_check_at: Option<Instant>,
     /// Held transactions per facility, in the order they were held.
     held: Map<String, Vec<Tid>>,
     /// In-doubt transactions of a lost router being resolved by asking
@@ -242,7 +245,8 @@ impl Router {
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((t, _))| *t)
+        let stall = self.stall_check_at.filter(|_| !self.committing.is_empty());
+        [self.timers.peek().map(|Reverse((t, _))| *t), stall].into_iter().flatten().min()
     }
 
     pub fn tick(&mut self, ctx: &mut Ctx) {
@@ -257,6 +261,7 @@ impl Router {
                 self.abort(ctx, tid, Status::Timout, 0);
             }
         }
+        self.say_stalled_commits(ctx);
     }
 
     /// A message from a role on node `from` (this node: [`super::LOCAL`]).
