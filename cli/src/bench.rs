@@ -1,4 +1,5 @@
-//! `rtr bench`: transaction latency and throughput: embedded, through a daemon's socket (`--daemon`), or across a TCP link (`--linked`).
+//! `rtr bench`: transaction latency and throughput: embedded, through a daemon's socket (`--daemon`), across a TCP
+//! link (`--linked`), or shadowed at two sites (`--shadow`, with catch-up speed).
 //!
 //! Each client thread runs one-message transactions (`RTR_F_SEN_ACCEPT`)
 //! back to back on its own channel; a pool of concurrent server threads, each
@@ -67,6 +68,14 @@ pub struct BenchArgs {
     /// measurement of each client count (rows "N tls"): the cost of TLS.
     #[arg(long)]
     tls: bool,
+    /// Also measure shadow mode: as linked mode, with a second backend node
+    /// at another site; every server is a shadow server (RTR_F_OPE_SHADOW),
+    /// so each transaction commits at both sites. Then catch-up: the second
+    /// site has no server while the clients run (the first remembers every
+    /// commit), then its servers open and the backlog is replayed; the
+    /// replay's rate is reported.
+    #[arg(long)]
+    shadow: bool,
 }
 
 /// A client count: a whole number, at least 1 (0 clients measure nothing
@@ -85,6 +94,7 @@ enum Mode {
     Embedded,
     Daemon,
     Linked,
+    Shadow,
 }
 
 pub fn run(a: BenchArgs) -> Result<(), String> {
@@ -147,6 +157,16 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
     } else if a.tls {
         return Err("--tls measures a link: give --linked too".into());
     }
+    if a.shadow {
+        if a.no_journal {
+            return Err("--shadow needs the journal (its backlog is journaled): drop --no-journal".into());
+        }
+        if !a.linked {
+            // The unshadowed figures of the same run to compare with.
+            modes.push(Mode::Linked);
+        }
+        modes.push(Mode::Shadow);
+    }
     for &mode in &modes {
         match mode {
             Mode::Embedded => outln!("embedded mode"),
@@ -161,6 +181,10 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
                      one TCP round trip: p50 {rtt} us"
                 );
             }
+            Mode::Shadow => outln!(
+                "shadow mode (linked mode, plus a backend node at a second site: shadow servers on both, each \
+                 transaction committed at both sites)"
+            ),
         }
         // With --tls, each linked count is measured plain, then over TLS.
         let variants: &[bool] = if mode == Mode::Linked && a.tls { &[false, true] } else { &[false] };
@@ -172,8 +196,8 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
             let (cfg, _scratch) = journal_choice(dir.clone(), a.no_journal, "bench")?;
             let sockdir = tempfile_dir()?;
             let sock = (mode == Mode::Daemon).then(|| sockdir.path().join("rtr.sock"));
-            let link = (mode == Mode::Linked).then_some(tls);
-            let (rate, mut lat, cost) = measure(n, &a, cfg, sock.as_deref(), link)?;
+            let link = matches!(mode, Mode::Linked | Mode::Shadow).then_some(tls);
+            let (rate, mut lat, cost) = measure(n, &a, cfg, sock.as_deref(), link, mode == Mode::Shadow)?;
             if let Some(d) = dir {
                 let _ = std::fs::remove_dir_all(d);
             }
@@ -192,6 +216,20 @@ pub fn run(a: BenchArgs) -> Result<(), String> {
                 cost.node_csw,
                 cost.app_cpu_us,
                 cost.node_cpu_us
+            );
+        }
+        if mode == Mode::Shadow {
+            let clients = a.clients.iter().copied().max().unwrap_or(1);
+            let dir = a.dir.as_ref().map(|d| d.join(format!("rtr-bench-catchup-{}", std::process::id())));
+            let (cfg, _scratch) = journal_choice(dir.clone(), false, "bench")?;
+            let (kept, rate) = catch_up(clients, &a, cfg)?;
+            if let Some(d) = dir {
+                let _ = std::fs::remove_dir_all(d);
+            }
+            outln!(
+                "shadow catch-up: {kept} commits remembered while the second site had no server ({clients} clients, \
+                 {:.1} s), replayed there at {rate:.0} transactions/s",
+                a.seconds
             );
         }
         if mode == Mode::Daemon {
@@ -229,11 +267,20 @@ fn measure(
     cfg: rtr_core::EmbeddedConfig,
     daemon: Option<&std::path::Path>,
     linked: Option<bool>,
+    shadow: bool,
 ) -> Result<(f64, Latencies, thread_costs::PerTx), String> {
     // Embedded: connections to the node in this process. Daemon: the same
     // node serving a Unix socket, every connection going through it.
     // Linked: that node is the router and backend; the clients connect to a
-    // second (frontend) node linked to it over TCP.
+    // second (frontend) node linked to it over TCP. Shadow: linked, and a
+    // third node is a backend at another site: every server is a shadow
+    // server, and each transaction commits at both sites.
+    let (cfg, west_cfg) = if shadow {
+        let (east, west) = shadow_configs(cfg)?;
+        (east, Some(west))
+    } else {
+        (cfg, None)
+    };
     // A daemon's node reads the sockets in its own event loop, as `rtr start` runs it.
     let node = if daemon.is_some() {
         rtr_core::runtime::EmbeddedNode::start_daemon(cfg)
@@ -241,9 +288,13 @@ fn measure(
         rtr_core::runtime::EmbeddedNode::start_with(cfg)
     }
     .map_err(|e| e.to_string())?;
-    let front = match linked {
-        Some(tls) => Some(link_pair(&node, tls)?),
-        None => None,
+    let (front, west) = match (linked, west_cfg) {
+        (Some(tls), Some(w)) => {
+            let (fe, west) = shadow_trio(&node, w, tls)?;
+            (Some(fe), Some(west))
+        }
+        (Some(tls), None) => (Some(link_pair(&node, tls)?), None),
+        (None, _) => (None, None),
     };
     let connect = |what: &str| -> Result<Rtr, String> {
         match daemon {
@@ -258,20 +309,46 @@ fn measure(
         thread::spawn(move || rtr_core::transport::unix::serve(listener, n));
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let server_rtr = connect("server connection")?;
+    let extra = if shadow { flags::ope::SHADOW } else { 0 };
+    let mut servers = start_servers(&connect("server connection")?, a, extra, &stop)?;
+    if let Some(w) = &west {
+        let rtr = Rtr::connect(w).map_err(|e| format!("west server connection: {e}"))?;
+        servers.extend(start_servers(&rtr, a, extra, &stop)?);
+        wait_pair(&node, w)?;
+    }
+    let client_rtr = match &front {
+        Some(fe) => Rtr::connect(fe).map_err(|e| format!("client connection: {e}"))?,
+        None => connect("client connection")?,
+    };
+    if front.is_some() {
+        wait_routable(&client_rtr)?;
+    }
+    let out = drive_clients(&client_rtr, clients, a);
+    stop.store(true, Ordering::Relaxed);
+    for s in servers {
+        s.join().map_err(|_| "server panicked")??;
+    }
+    out
+}
+
+type ServerThread = thread::JoinHandle<Result<(), String>>;
+
+/// Open `a.servers` server channels (flags `extra` beside SERVER) on `rtr`
+/// and serve them on `a.server_threads` threads until `stop` is set.
+fn start_servers(rtr: &Rtr, a: &BenchArgs, extra: u32, stop: &Arc<AtomicBool>) -> Result<Vec<ServerThread>, String> {
     // Open every server channel, then share them out among the threads.
     let mut chans = Vec::new();
     for _ in 0..a.servers {
         let seg = KeySegment::new(0, KeyType::Unsigned, 4, 0, None, None).map_err(|e| e.to_string())?;
-        let ch = server_rtr
+        let ch = rtr
             .open_channel(OpenParams {
-                flags: flags::ope::SERVER,
+                flags: flags::ope::SERVER | extra,
                 facility: Some("BENCH".into()),
                 segments: vec![seg],
                 ..Default::default()
             })
             .map_err(|e| e.to_string())?;
-        let m = server_rtr.receive(&Which::List(vec![ch]), Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
+        let m = rtr.receive(&Which::List(vec![ch]), Some(Duration::from_secs(5))).map_err(|e| e.to_string())?;
         if m.sb.msgtype != MsgType::Opened {
             let why = crate::status_text::of_message(&m).unwrap_or_else(|| m.sb.msgtype.name().into());
             return Err(format!("server open failed: {why}"));
@@ -282,7 +359,7 @@ fn measure(
     let mut servers = Vec::new();
     for t in 0..threads {
         let mine: Vec<_> = chans.iter().copied().skip(t).step_by(threads).collect();
-        let rtr = server_rtr.clone();
+        let rtr = rtr.clone();
         let stop = stop.clone();
         servers.push(thread::spawn(move || {
             // Receiving again is each channel's implicit accept.
@@ -298,19 +375,19 @@ fn measure(
             }
         }));
     }
-    let client_rtr = match &front {
-        Some(fe) => Rtr::connect(fe).map_err(|e| format!("client connection: {e}"))?,
-        None => connect("client connection")?,
-    };
-    if front.is_some() {
-        wait_routable(&client_rtr)?;
-    }
+    Ok(servers)
+}
+
+/// `clients` threads on `rtr`, each running one-message transactions back
+/// to back for `a.seconds`: the rate, the latencies and the cost per
+/// transaction.
+fn drive_clients(rtr: &Rtr, clients: usize, a: &BenchArgs) -> Result<(f64, Latencies, thread_costs::PerTx), String> {
     let counted = thread_costs::snapshot();
     let start = Instant::now();
     let until = start + Duration::from_secs_f64(a.seconds);
     let mut handles = Vec::new();
     for i in 0..clients {
-        let rtr = client_rtr.clone();
+        let rtr = rtr.clone();
         let size = a.msg_size;
         handles.push(thread::spawn(move || -> Result<Latencies, String> {
             let ch = rtr
@@ -354,11 +431,142 @@ fn measure(
     }
     let elapsed = start.elapsed().as_secs_f64();
     let cost = thread_costs::per_tx(counted, thread_costs::snapshot(), all.len());
+    Ok((all.len() as f64 / elapsed, all, cost))
+}
+
+/// Shadow mode's two backends: `cfg`'s journal directory becomes the root
+/// of both journals (`bench-tr` at site east, `bench-w` at site west), the
+/// role authority both reach. Returns east's and west's configurations.
+fn shadow_configs(
+    mut cfg: rtr_core::EmbeddedConfig,
+) -> Result<(rtr_core::EmbeddedConfig, rtr_core::EmbeddedConfig), String> {
+    let Some(journal) = cfg.journal.clone() else {
+        return Err("shadow mode needs a journal (not --no-journal)".into());
+    };
+    let root = journal.dir.clone();
+    let mut west = rtr_core::EmbeddedConfig {
+        journal: Some(rtr_core::journal::JournalConfig { dir: root.join("bench-w"), ..journal.clone() }),
+        node_id: Some(rtr_core::facility::node_id("bench-w")),
+        peer_journals: Some(root.clone()),
+        site: Some("west".into()),
+        ..Default::default()
+    };
+    west.authority = cfg.authority.clone();
+    cfg.journal = Some(rtr_core::journal::JournalConfig { dir: root.join("bench-tr"), ..journal });
+    cfg.node_id = Some(rtr_core::facility::node_id("bench-tr"));
+    cfg.peer_journals = Some(root);
+    cfg.site = Some("east".into());
+    Ok((cfg, west))
+}
+
+/// Wait until `east`'s shadow partition is the primary and `west`'s the
+/// secondary (each site's servers open on one partition).
+fn wait_pair(east: &rtr_core::runtime::EmbeddedNode, west: &rtr_core::runtime::EmbeddedNode) -> Result<(), String> {
+    use rtr_core::protocol::admin::{AdminReply, AdminRequest, PartitionState};
+    let state = |n: &rtr_core::runtime::EmbeddedNode| match n.admin(AdminRequest::ShowPartition) {
+        AdminReply::Partitions { rows, .. } => rows.first().map(|p| p.state),
+        _ => None,
+    };
+    let until = Instant::now() + Duration::from_secs(10);
+    while state(east) != Some(PartitionState::Primary) || state(west) != Some(PartitionState::Secondary) {
+        if Instant::now() > until {
+            return Err(format!(
+                "the shadow pair did not form within 10 s (east {:?}, west {:?})",
+                state(east),
+                state(west)
+            ));
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// Commits `node` keeps for the other site (its first partition's backlog).
+fn backlog(node: &rtr_core::runtime::EmbeddedNode) -> u64 {
+    use rtr_core::protocol::admin::{AdminReply, AdminRequest};
+    match node.admin(AdminRequest::ShowPartition) {
+        AdminReply::Partitions { rows, .. } => rows.first().map_or(0, |p| p.backlog),
+        _ => 0,
+    }
+}
+
+/// Catch-up speed: the west site has no server while `clients` clients run
+/// for `a.seconds` (east remembers every commit), then its servers open
+/// and the backlog is replayed to them. Returns the backlog and the
+/// transactions replayed per second.
+fn catch_up(clients: usize, a: &BenchArgs, cfg: rtr_core::EmbeddedConfig) -> Result<(u64, f64), String> {
+    let (cfg, west_cfg) = shadow_configs(cfg)?;
+    let node = rtr_core::runtime::EmbeddedNode::start_with(cfg).map_err(|e| e.to_string())?;
+    let (fe, west) = shadow_trio(&node, west_cfg, false)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let east_rtr = Rtr::connect(&node).map_err(|e| e.to_string())?;
+    let mut servers = start_servers(&east_rtr, a, flags::ope::SHADOW, &stop)?;
+    let client_rtr = Rtr::connect(&fe).map_err(|e| format!("client connection: {e}"))?;
+    wait_routable(&client_rtr)?;
+    drive_clients(&client_rtr, clients, a)?;
+    let kept = backlog(&node);
+    let t0 = Instant::now();
+    let west_rtr = Rtr::connect(&west).map_err(|e| e.to_string())?;
+    servers.extend(start_servers(&west_rtr, a, flags::ope::SHADOW, &stop)?);
+    let until = t0 + Duration::from_secs(120);
+    while backlog(&node) > 0 {
+        if Instant::now() > until {
+            return Err(format!("catch-up did not finish within 120 s ({} of {kept} left)", backlog(&node)));
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    let took = t0.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     for s in servers {
         s.join().map_err(|_| "server panicked")??;
     }
-    Ok((all.len() as f64 / elapsed, all, cost))
+    Ok((kept, kept as f64 / took.max(1e-6)))
+}
+
+/// Shadow mode's cluster: `node` is the router and the east backend
+/// (`bench-tr`), a second node the west backend (`bench-w`, started from
+/// `west_cfg`), and a frontend (`bench-fe`, no journal); facility BENCH
+/// names them, linked over loopback TCP (mutual TLS with `tls`, as
+/// `link_pair`). Returns the frontend and the west node.
+fn shadow_trio(
+    node: &Arc<rtr_core::runtime::EmbeddedNode>,
+    west_cfg: rtr_core::EmbeddedConfig,
+    tls: bool,
+) -> Result<(Arc<rtr_core::runtime::EmbeddedNode>, Arc<rtr_core::runtime::EmbeddedNode>), String> {
+    use rtr_core::facility::{FacilityDef, FacilityStore};
+    use rtr_core::transport::links::LinkConfig;
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let def = FacilityDef::new("BENCH", &names(&["bench-fe"]), &names(&["bench-tr"]), &names(&["bench-tr", "bench-w"]))
+        .map_err(|e| e.to_string())?;
+    let store = |name: &str| -> Result<FacilityStore, String> {
+        let mut s = FacilityStore::in_memory(name);
+        s.create(def.clone()).map_err(|e| e.to_string())?;
+        Ok(s)
+    };
+    if tls {
+        return Err("--shadow measures plain links only".into());
+    }
+    // The name that sorts first dials: bench-fe dials both, bench-tr dials
+    // bench-w, so bench-w and bench-tr listen.
+    let west = rtr_core::runtime::EmbeddedNode::start_with(west_cfg).map_err(|e| e.to_string())?;
+    west.set_facility_store(store("bench-w")?);
+    let cfg = LinkConfig { listen: Some("127.0.0.1:0".into()), insecure: true, ..LinkConfig::default() };
+    let w_links = west.start_links("bench-w", cfg).map_err(|e| e.to_string())?;
+    let w_addr = w_links.local_addr().ok_or("the west node has no link address")?;
+    node.set_facility_store(store("bench-tr")?);
+    let mut cfg = LinkConfig { listen: Some("127.0.0.1:0".into()), insecure: true, ..LinkConfig::default() };
+    cfg.peers.insert("bench-w".into(), w_addr.to_string());
+    let links = node.start_links("bench-tr", cfg).map_err(|e| e.to_string())?;
+    let addr = links.local_addr().ok_or("the router node has no link address")?;
+    let fe_cfg =
+        rtr_core::EmbeddedConfig { node_id: Some(rtr_core::facility::node_id("bench-fe")), ..Default::default() };
+    let fe = rtr_core::runtime::EmbeddedNode::start_with(fe_cfg).map_err(|e| e.to_string())?;
+    fe.set_facility_store(store("bench-fe")?);
+    let mut cfg = LinkConfig { insecure: true, ..LinkConfig::default() };
+    cfg.peers.insert("bench-tr".into(), addr.to_string());
+    cfg.peers.insert("bench-w".into(), w_addr.to_string());
+    fe.start_links("bench-fe", cfg).map_err(|e| e.to_string())?;
+    Ok((fe, west))
 }
 
 /// Make `node` the router and backend of facility BENCH (node `bench-tr`,

@@ -454,6 +454,8 @@ fn partitions(rows: &[PartitionInfo], omitted: u64, json: bool) -> String {
                     ("holder", p.holder.as_str().into()),
                     ("authority", p.authority.as_str().into()),
                     ("note", p.note.as_str().into()),
+                    ("site", if p.site.is_empty() { Json::Null } else { p.site.as_str().into() }),
+                    ("backlog", p.backlog.into()),
                 ])
             })
             .collect();

@@ -183,6 +183,24 @@ fn help_texts_name_the_environment_variables() {
     }
 }
 
+/// Issue 16: `rtr bench --shadow` measures linked mode unshadowed and
+/// shadowed (a backend at a second site, every server a shadow server) in
+/// the same run, then the catch-up rate; with --no-journal it says why it
+/// cannot (the backlog is journaled).
+#[test]
+fn bench_shadow_measures_the_shadowed_cost_and_the_catch_up_rate() {
+    let o = rtr(&["bench", "--shadow", "--clients", "2", "--seconds", "0.3", "--servers", "2"]);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("linked mode") && o.stdout.contains("shadow mode"), "{o:?}");
+    let rows: Vec<&str> = o.stdout.lines().filter(|l| l.split_whitespace().next() == Some("2")).collect();
+    assert_eq!(rows.len(), 3, "embedded, linked and shadow rows: {o:?}");
+    let catch_up = o.stdout.lines().find(|l| l.starts_with("shadow catch-up:")).expect("no catch-up line");
+    assert!(catch_up.contains("commits remembered") && catch_up.contains("transactions/s"), "{catch_up}");
+    let o = rtr(&["bench", "--shadow", "--no-journal", "--clients", "1", "--seconds", "0.1"]);
+    assert_ne!(o.code, 0, "{o:?}");
+    assert!(o.stderr.contains("--shadow needs the journal"), "{o:?}");
+}
+
 /// Issue 18: the benchmark says what each transaction costs the kernel on
 /// each side (and which counters those are), and the daemon's memory per
 /// idle connection and per transaction in flight.

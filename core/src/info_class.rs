@@ -478,6 +478,8 @@ mod tests {
             holder: "be1".into(),
             authority: "local".into(),
             note: String::new(),
+            site: String::new(),
+            backlog: 0,
         }
     }
 

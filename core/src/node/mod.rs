@@ -142,6 +142,11 @@ pub enum Output {
     /// writes the line (a daemon's log, the application's standard error),
     /// a simulator keeps it in its trace.
     Log(String),
+    /// A line of detail for the node's log, kept out of its usual level
+    /// (`RTR_LOG=debug` shows it): one per transaction, or more (a shadow
+    /// log's entries remembered and applied), too many for an operator's
+    /// log under load. A simulator keeps it in its trace like any line.
+    Detail(String),
 }
 
 /// A lost node's journal taken over here (`Output::Takeover` done).
@@ -741,6 +746,10 @@ impl Ctx<'_> {
     /// A line for the node's log ([`Output::Log`]).
     pub fn log(&mut self, text: String) {
         self.out.push(Output::Log(text));
+    }
+    /// A line of detail for the node's log ([`Output::Detail`]).
+    pub fn detail(&mut self, text: String) {
+        self.out.push(Output::Detail(text));
     }
     pub fn output(&mut self, o: Output) {
         self.out.push(o);

@@ -194,6 +194,8 @@ impl Node {
                 // The runtime knows its authority (`runtime/admin.rs`).
                 authority: String::new(),
                 note: self.be.role_note(*id),
+                site: p.shadow.as_ref().map(|s| s.site.clone()).unwrap_or_default(),
+                backlog: p.shadow.as_ref().map_or(0, |s| self.be.shadow_backlog(&s.rid) as u64),
             })
             .collect();
         rows.sort_by(|a, b| (&a.facility, a.id).cmp(&(&b.facility, b.id)));

@@ -216,6 +216,12 @@ pub struct PartitionInfo {
     /// partition, its place in the pair and how many commits it keeps for
     /// the other site (remember mode's backlog); "" otherwise.
     pub note: String,
+    /// A shadow partition's site (`rtr start --site`, docs/shadow.md); ""
+    /// for any other partition.
+    pub site: String,
+    /// Commits this node keeps in its journal for the other site of a
+    /// shadowed key range (remember mode's backlog); 0 otherwise.
+    pub backlog: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -594,6 +600,8 @@ fn partition(w: &mut Writer, p: &PartitionInfo) {
     w.str(&p.holder);
     w.str(&p.authority);
     w.str(&p.note);
+    w.str(&p.site);
+    w.u64(p.backlog);
 }
 
 fn read_partition(r: &mut Reader) -> Result<PartitionInfo, DecodeError> {
@@ -612,6 +620,8 @@ fn read_partition(r: &mut Reader) -> Result<PartitionInfo, DecodeError> {
         holder: r.str(MAX_NAME)?,
         authority: r.str(MAX_TEXT)?,
         note: r.str(MAX_TEXT)?,
+        site: r.str(MAX_NAME)?,
+        backlog: r.u64()?,
     })
 }
 

@@ -23,8 +23,9 @@ use crate::MAX_MSGLEN;
 /// [`Frame::EventsDropped`]: a library of version 1 would take it for
 /// nonsense and drop its connection, so the node refuses its hello instead.
 /// Version 4 added each server delivery's fencing token
-/// ([`Delivery::fence`], after the tid).
-pub const VERSION: u8 = 4;
+/// ([`Delivery::fence`], after the tid). Version 5 added a partition's
+/// shadow site and backlog to `rtr show partition` (`PartitionInfo`).
+pub const VERSION: u8 = 5;
 /// The largest frame accepted (an open with 20 string key segments of the
 /// longest bounds is the largest legitimate frame).
 pub const MAX_FRAME: usize = 4 << 20;

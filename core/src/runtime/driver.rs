@@ -316,8 +316,12 @@ impl Driver {
         let plan = PassPlan::of_drained(&mut outputs, self.append_limit);
         // The emptied vector holds the next pass's outputs.
         self.node.reuse_output(outputs);
-        for text in plan.logs {
-            crate::rtr_log!(Info, "rtr node: {text}");
+        for (detail, text) in plan.logs {
+            if detail {
+                crate::rtr_log!(Debug, "rtr node: {text}");
+            } else {
+                crate::rtr_log!(Info, "rtr node: {text}");
+            }
         }
         for step in plan.taken_over {
             match step {

@@ -201,8 +201,9 @@ pub(crate) struct PassPlan {
     /// Claims and releases of key ranges' grants, in order (after the
     /// deliveries, before the takeovers; their answers make another pass).
     pub(crate) roles: Vec<RoleStep>,
-    /// Lines for the node's log, in order.
-    pub(crate) logs: Vec<String>,
+    /// Lines for the node's log, in order; `true`: a line of detail
+    /// (`Output::Detail`, the debug level).
+    pub(crate) logs: Vec<(bool, String)>,
 }
 
 impl PassPlan {
@@ -278,7 +279,8 @@ impl PassPlan {
                 Output::CheckHolder { range, epoch } => plan.roles.push(RoleStep::CheckHolder { range, epoch }),
                 Output::ReleaseRole { range, epoch } => plan.roles.push(RoleStep::Release { range, epoch }),
                 Output::ActivateRole { range, epoch } => plan.roles.push(RoleStep::Activate { range, epoch }),
-                Output::Log(text) => plan.logs.push(text),
+                Output::Log(text) => plan.logs.push((false, text)),
+                Output::Detail(text) => plan.logs.push((true, text)),
                 Output::Deliver { conn, delivery } => {
                     let at = place(&mut conns, &mut last, conn, || {
                         plan.deliveries.push((conn, Vec::new()));

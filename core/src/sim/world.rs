@@ -546,7 +546,7 @@ impl World {
                     }
                 }
             }
-            for text in plan.logs {
+            for (_, text) in plan.logs {
                 self.trace.note(self.now, format!("{} log: {text}", self.nodes[i].name));
             }
             for (peer, msgs) in plan.peers {

@@ -412,7 +412,7 @@ impl Backend {
             let was_empty = log.is_empty();
             log.insert(pos, LogEntry { tid, msgs, reason, unsure, own: true });
             self.shadow_held.entry(tid).or_default().n += 1;
-            ctx.log(format!("{tid}: remembered for the other site as {}.{} (range {rid})", pos.0, pos.1));
+            ctx.detail(format!("{tid}: remembered for the other site as {}.{} (range {rid})", pos.0, pos.1));
             if was_empty {
                 self.announce(ctx, part);
             }
@@ -927,7 +927,7 @@ impl Backend {
             let Some(e) = f.queue.remove(&pos) else { return };
             if applied {
                 f.pos = pos;
-                ctx.log(format!("{tid}: the other site's entry {}.{} is applied here already", pos.0, pos.1));
+                ctx.detail(format!("{tid}: the other site's entry {}.{} is applied here already", pos.0, pos.1));
                 self.send_applied(ctx, key, part, pos);
                 continue;
             }
@@ -979,7 +979,7 @@ impl Backend {
     /// An entry is durable here: presented as committed work.
     fn present_entry(&mut self, ctx: &mut Ctx, a: Applying) {
         let Applying { rid, part, pos, tid, msgs, reason, resent } = a;
-        ctx.log(format!("{tid}: the other site's entry {}.{} is applied here (range {rid})", pos.0, pos.1));
+        ctx.detail(format!("{tid}: the other site's entry {}.{} is applied here (range {rid})", pos.0, pos.1));
         self.remember(tid, true, Status::Ok, reason);
         self.note_applied(tid, &msgs);
         let empty = msgs.is_empty();

@@ -138,7 +138,7 @@ impl Router {
         let mut placed = false;
         for (primary, sec) in places {
             let Some(msgs) = tx.branches.iter().find(|b| b.part == primary).map(|b| b.msgs.clone()) else { continue };
-            ctx.log(format!(
+            ctx.detail(format!(
                 "{tid}: its primary voted yes: {} message(s) go to the shadow secondary {}",
                 msgs.len(),
                 ctx.topo.name(sec.0)

@@ -93,6 +93,8 @@ fn replies() -> Vec<AdminReply> {
                 holder: "be2".into(),
                 authority: "shared root /var/rtr".into(),
                 note: "standby: be2 holds grant 12".into(),
+                site: "east".into(),
+                backlog: 41,
             }],
             omitted: 0,
         },

@@ -189,7 +189,7 @@ fn deliveries_and_peer_messages_are_grouped_in_order_with_takeovers_and_logs() {
     assert_eq!(plan.deliveries, [(5, vec![delivery(1, 1), delivery(2, 3)]), (4, vec![delivery(1, 2)])]);
     assert_eq!(plan.peers, [(2, vec![msg(1), msg(3)]), (1, vec![msg(2)])]);
     assert_eq!(plan.takeovers, [("b".to_string(), 7), ("c".to_string(), 8)]);
-    assert_eq!(plan.logs, ["one", "two"]);
+    assert_eq!(plan.logs, [(false, "one".to_string()), (false, "two".to_string())]);
     assert!(plan.own.is_empty() && plan.taken_over.is_empty());
 }
 
