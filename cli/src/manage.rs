@@ -137,6 +137,13 @@ pub struct SetPartitionArgs {
     /// facility's backend order.
     #[arg(long, value_name = "NODE,NODE,..", value_delimiter = ',', num_args = 0..)]
     priority_list: Option<Vec<String>>,
+    /// A shadow partition's failover policy (docs/shadow.md): shadow (the
+    /// other site's secondary becomes primary at once; the default here) or
+    /// standby (the secondary waits a second for a standby of the
+    /// primary's site; RTR's default). Set it on the secondary's node,
+    /// alike on every backend of the range.
+    #[arg(long, value_name = "POLICY", value_parser = ["standby", "shadow"])]
+    failover_policy: Option<String>,
     #[command(flatten)]
     target: Target,
 }
@@ -183,9 +190,12 @@ pub fn set(c: SetCmd) -> Result<(), String> {
             if let Some(list) = a.priority_list {
                 changes.push(PartitionChange::PriorityList(list.into_iter().filter(|n| !n.is_empty()).collect()));
             }
+            if let Some(p) = &a.failover_policy {
+                changes.push(PartitionChange::FailToShadow(p == "shadow"));
+            }
             if changes.is_empty() {
                 return Err("nothing to change: give --suspend, --resume, --retry-limit N, --ignore-recovery, \
-                            --restart-recovery or --priority-list NODES"
+                            --restart-recovery, --priority-list NODES or --failover-policy standby|shadow"
                     .into());
             }
             for change in changes {

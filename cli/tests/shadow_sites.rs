@@ -85,12 +85,85 @@ fn servers(node: &Node, state: &Path, db: &Path) -> Proc {
     p
 }
 
-#[test]
-fn a_primary_site_killed_under_load_comes_back_as_secondary_and_catches_up() {
-    let root = tempfile::tempdir().unwrap();
-    let journals = root.path().join("journals");
-    let all: Vec<(&str, u16)> = ["fe", "tr", "be1", "be2", "be3", "be4"].iter().map(|n| (*n, free_port())).collect();
-    let extra = |name: &str| -> Vec<String> {
+/// Two sites under load: fe, tr, be1 and be2 at east, be3 and be4 at
+/// west; be1 is the primary, be3 the secondary, be2 and be4 standbys; three
+/// clients of 300 transfers each, about 100 accepted.
+struct Sites {
+    root: tempfile::TempDir,
+    all: Vec<(&'static str, u16)>,
+    be: [Node; 4],
+    servers: [Option<Proc>; 4],
+    state: std::path::PathBuf,
+    east: std::path::PathBuf,
+    west: std::path::PathBuf,
+    clients: Proc,
+    _nodes: (Node, Node),
+}
+
+impl Sites {
+    fn start() -> Sites {
+        let root = tempfile::tempdir().unwrap();
+        let all: Vec<(&'static str, u16)> =
+            ["fe", "tr", "be1", "be2", "be3", "be4"].iter().map(|n| (*n, free_port())).collect();
+        let start = |name: &str| start_node(root.path(), &all, name, &Sites::extra(root.path(), name), true);
+        let (fe, tr) = (start("fe"), start("tr"));
+        let be = [start("be1"), start("be2"), start("be3"), start("be4")];
+        for n in [&fe, &tr].into_iter().chain(be.iter()) {
+            n.ok(&[
+                "create",
+                "facility",
+                "crash",
+                "--frontend",
+                "fe",
+                "--router",
+                "tr",
+                "--backend",
+                "be1,be2,be3,be4",
+            ]);
+        }
+        fe.wait_link_up("tr");
+        for b in &be {
+            b.wait_link_up("tr");
+        }
+        let state = root.path().join("state");
+        let (east, west) = (root.path().join("east"), root.path().join("west"));
+        // East opens first: its partitions claim the primary records
+        // (alone: remember); west's become the secondaries; each site's
+        // second node holds standbys.
+        let nodes = [("be1", &be[0]), ("be2", &be[1]), ("be3", &be[2]), ("be4", &be[3])];
+        let s1 = servers(&be[0], &state, &east);
+        wait_for("be1 primary", &nodes, || states(&be[0]).iter().all(|s| s == "remember" || s == "pri_act"));
+        let s3 = servers(&be[2], &state, &west);
+        wait_for("be1 primary, be3 secondary", &nodes, || {
+            states(&be[0]) == ["pri_act", "pri_act"] && states(&be[2]) == ["sec_act", "sec_act"]
+        });
+        let s2 = servers(&be[1], &state, &east);
+        let s4 = servers(&be[3], &state, &west);
+        wait_for("standbys at both sites", &nodes, || {
+            states(&be[1]) == ["standby", "standby"] && states(&be[3]) == ["standby", "standby"]
+        });
+        let clients = spawn_testkit(
+            &["crash-remote", "--clients", &CLIENTS.to_string(), "--count", "300", "--state", s(&state)],
+            Some(&fe.socket),
+        );
+        wait_for("progress before the fault", &nodes, || lines(&state.join("client-accepted.log")) >= 100);
+        Sites {
+            root,
+            all,
+            be,
+            servers: [Some(s1), Some(s2), Some(s3), Some(s4)],
+            state,
+            east,
+            west,
+            clients,
+            _nodes: (fe, tr),
+        }
+    }
+
+    /// Every backend's journal under one root (the role authority of both
+    /// sites); be1 and be2 at east, be3 and be4 at west.
+    fn extra(root: &Path, name: &str) -> Vec<String> {
+        let journals = root.join("journals");
         let mut e: Vec<String> =
             ["--inactivity", "2", "--journal-root", s(&journals)].iter().map(|x| x.to_string()).collect();
         match name {
@@ -99,108 +172,167 @@ fn a_primary_site_killed_under_load_comes_back_as_secondary_and_catches_up() {
             _ => {}
         }
         e
-    };
-    let start = |name: &str| start_node(root.path(), &all, name, &extra(name), true);
-    let (fe, tr) = (start("fe"), start("tr"));
-    let (mut be1, mut be2, be3, be4) = (start("be1"), start("be2"), start("be3"), start("be4"));
-    for n in [&fe, &tr, &be1, &be2, &be3, &be4] {
-        n.ok(&["create", "facility", "crash", "--frontend", "fe", "--router", "tr", "--backend", "be1,be2,be3,be4"]);
     }
-    fe.wait_link_up("tr");
-    for b in [&be1, &be2, &be3, &be4] {
-        b.wait_link_up("tr");
+
+    /// kill -9 of backend `i` (0 for be1) and of its servers' process.
+    fn kill(&mut self, i: usize) {
+        self.be[i].proc.child.kill().unwrap();
+        self.servers[i] = None;
+        let _ = self.be[i].proc.child.wait();
     }
-    let state = root.path().join("state");
-    let (east, west) = (root.path().join("east"), root.path().join("west"));
-    // East opens first: its partitions claim the primary records (alone:
-    // remember); west's become the secondaries; each site's second node
-    // holds standbys.
-    let s1 = servers(&be1, &state, &east);
-    let nodes = [("be1", &be1), ("be2", &be2), ("be3", &be3), ("be4", &be4)];
-    wait_for("be1 primary", &nodes, || states(&be1).iter().all(|s| s == "remember" || s == "pri_act"));
-    let s3 = servers(&be3, &state, &west);
-    wait_for("be1 primary, be3 secondary", &nodes, || {
-        states(&be1) == ["pri_act", "pri_act"] && states(&be3) == ["sec_act", "sec_act"]
-    });
-    let s2 = servers(&be2, &state, &east);
-    let s4 = servers(&be4, &state, &west);
-    wait_for("standbys at both sites", &nodes, || {
-        states(&be2) == ["standby", "standby"] && states(&be4) == ["standby", "standby"]
-    });
-    let clients = spawn_testkit(
-        &["crash-remote", "--clients", &CLIENTS.to_string(), "--count", "300", "--state", s(&state)],
-        Some(&fe.socket),
-    );
-    let accepted = state.join("client-accepted.log");
-    wait_for("progress before the fault", &nodes, || lines(&accepted) >= 100);
-    // The primary site is lost whole.
-    let before = lines(&accepted);
-    be1.proc.child.kill().unwrap();
-    be2.proc.child.kill().unwrap();
-    drop((s1, s2));
-    let _ = be1.proc.child.wait();
-    let _ = be2.proc.child.wait();
-    let west_nodes = [("be3", &be3), ("be4", &be4)];
+
+    /// Backend `i` starts again on its journal, then its servers.
+    fn restart(&mut self, i: usize) {
+        let name = ["be1", "be2", "be3", "be4"][i];
+        self.be[i] = start_node(self.root.path(), &self.all, name, &Sites::extra(self.root.path(), name), true);
+        self.be[i].wait_link_up("tr");
+        let db = if i < 2 { &self.east } else { &self.west };
+        self.servers[i] = Some(servers(&self.be[i], &self.state, db));
+    }
+
+    fn nodes(&self) -> [(&'static str, &Node); 4] {
+        [("be1", &self.be[0]), ("be2", &self.be[1]), ("be3", &self.be[2]), ("be4", &self.be[3])]
+    }
+
+    /// The clients finish; the primary (`primary`) keeps nothing more for
+    /// the other site; every transfer the clients saw accepted is applied
+    /// once at each site, and both sites' databases are the same.
+    fn finish(&self, primary: usize) {
+        // (Each wait is 30 s; the clients may have more to do than that.)
+        let mut done = self.clients.wait_line("clients done");
+        for _ in 0..2 {
+            if done.is_ok() {
+                break;
+            }
+            done = self.clients.wait_line("clients done");
+        }
+        if let Err(e) = done {
+            let logs: Vec<String> = ["fe", "tr", "be1", "be2", "be3", "be4"]
+                .iter()
+                .map(|n| format!("--- {n} ---\n{}", tail(self.root.path(), n)))
+                .collect();
+            panic!("clients did not finish: {e}\n{}", logs.join("\n"));
+        }
+        let (east, west) = (&self.east, &self.west);
+        wait_for("the backlog drained", &self.nodes(), || {
+            parts(&self.be[primary]).iter().all(|p| p.backlog == 0)
+                && (0..2).all(|p| db_lines(east, p) == db_lines(west, p))
+        });
+        for (name, db) in [("east", east), ("west", west)] {
+            let out = testkit_within(&["crash-check", "--state", s(&self.state), "--db", s(db)], WAIT);
+            assert_eq!(out.code, 0, "{name}: {out:?}");
+            eprintln!("{name}: {}", out.stdout.trim());
+        }
+        for p in 0..2 {
+            assert_eq!(db_lines(east, p), db_lines(west, p), "partition {p}: both sites' books are the same");
+        }
+    }
+
+    /// `rtr set partition --failover-policy policy` on every partition of
+    /// backends `which`.
+    fn set_policy(&self, which: std::ops::Range<usize>, policy: &str) {
+        for b in &self.be[which] {
+            let v = b.rtr(&["show", "partition", "--json"]).json();
+            for p in v["partitions"].as_array().unwrap() {
+                let target = format!("CRASH:{}", p["id"]);
+                let out = b.ok(&["set", "partition", &target, "--failover-policy", policy]);
+                assert!(out.contains(&format!("fail_to_{policy}")), "{out}");
+            }
+        }
+    }
+
+    fn accepted(&self) -> usize {
+        lines(&self.state.join("client-accepted.log"))
+    }
+}
+
+#[test]
+fn a_primary_site_killed_under_load_comes_back_as_secondary_and_catches_up() {
+    let mut c = Sites::start();
+    // The primary site is lost whole: west goes on alone (fail_to_shadow,
+    // the default here: west's secondary takes the primary records as soon
+    // as the authority says east's node is gone).
+    let before = c.accepted();
+    c.kill(0);
+    c.kill(1);
+    let west_nodes = [("be3", &c.be[2]), ("be4", &c.be[3])];
     let alone = wait_for("west primary, alone (remember)", &west_nodes, || {
-        states(&be3) == ["remember", "remember"] || states(&be4) == ["remember", "remember"]
+        states(&c.be[2]) == ["remember", "remember"] || states(&c.be[3]) == ["remember", "remember"]
     });
+    let west_primary = if states(&c.be[2])[0] == "remember" { 2 } else { 3 };
     // Remember mode shows its backlog.
-    let west_primary = if states(&be3)[0] == "remember" { &be3 } else { &be4 };
-    wait_for("a backlog while east is away", &west_nodes, || parts(west_primary).iter().all(|p| p.backlog > 0));
-    for p in parts(west_primary) {
+    wait_for("a backlog while east is away", &west_nodes, || parts(&c.be[west_primary]).iter().all(|p| p.backlog > 0));
+    for p in parts(&c.be[west_primary]) {
         assert!(p.site == "west" && p.note.contains("remembered for the other site"), "{p:?}");
     }
-    // East comes back: its nodes, then its servers; it is the secondary now,
-    // and catches up before it takes new work.
-    be1 = start("be1");
-    be2 = start("be2");
-    be1.wait_link_up("tr");
-    be2.wait_link_up("tr");
-    let s1 = servers(&be1, &state, &east);
-    let s2 = servers(&be2, &state, &east);
-    let nodes = [("be1", &be1), ("be2", &be2), ("be3", &be3), ("be4", &be4)];
-    let back = wait_for("east secondary again, west primary with it", &nodes, || {
-        let east_secondary = [&be1, &be2].iter().any(|b| states(b) == ["sec_act", "sec_act"]);
-        east_secondary && states(west_primary) == ["pri_act", "pri_act"]
+    // East comes back: its nodes, then its servers; it is the secondary
+    // now, and catches up before it takes new work.
+    c.restart(0);
+    c.restart(1);
+    let back = wait_for("east secondary again, west primary with it", &c.nodes(), || {
+        let east_secondary = [&c.be[0], &c.be[1]].iter().any(|b| states(b) == ["sec_act", "sec_act"]);
+        east_secondary && states(&c.be[west_primary]) == ["pri_act", "pri_act"]
     });
-    // (Each wait is 30 s; the clients may have more to do than that.)
-    let mut done = clients.wait_line("clients done");
-    for _ in 0..2 {
-        if done.is_ok() {
-            break;
-        }
-        done = clients.wait_line("clients done");
-    }
-    if let Err(e) = done {
-        let logs: Vec<String> = ["fe", "tr", "be1", "be2", "be3", "be4"]
-            .iter()
-            .map(|n| format!("--- {n} ---\n{}", tail(root.path(), n)))
-            .collect();
-        panic!("clients did not finish: {e}\n{}", logs.join("\n"));
-    }
-    // Every commit reached both sites: the primary keeps nothing more.
-    wait_for("the backlog drained", &nodes, || {
-        parts(west_primary).iter().all(|p| p.backlog == 0) && (0..2).all(|p| db_lines(&east, p) == db_lines(&west, p))
-    });
-    for (name, db) in [("east", &east), ("west", &west)] {
-        let out = testkit_within(&["crash-check", "--state", s(&state), "--db", s(db)], WAIT);
-        assert_eq!(out.code, 0, "{name}: {out:?}");
-        eprintln!("{name}: {}", out.stdout.trim());
-    }
-    for p in 0..2 {
-        assert_eq!(db_lines(&east, p), db_lines(&west, p), "partition {p}: both sites' books are the same");
-    }
+    c.finish(west_primary);
     eprintln!(
         "east killed after {before} accepted; west primary alone after {alone:?}; east back as secondary after \
          {back:?}; {} accepted, {} rejected",
-        lines(&accepted),
-        lines(&state.join("client-rejected.log"))
+        c.accepted(),
+        lines(&c.state.join("client-rejected.log"))
     );
-    drop((s1, s2, s3, s4));
+}
+
+#[test]
+fn a_killed_primary_node_fails_over_to_the_standby_of_its_site() {
+    let mut c = Sites::start();
+    // fail_to_standby (RTR's default; set here, docs/shadow.md): be1 is
+    // lost, be2 (east's standby) takes east's slot with be1's journal and
+    // then the primary records; be3 stays the secondary.
+    c.set_policy(2..4, "standby");
+    let before = c.accepted();
+    c.kill(0);
+    let took = wait_for("be2 primary, be3 still secondary", &c.nodes(), || {
+        states(&c.be[1]) == ["pri_act", "pri_act"] && states(&c.be[2]) == ["sec_act", "sec_act"]
+    });
+    c.finish(1);
+    eprintln!(
+        "be1 killed after {before} accepted; be2 primary after {took:?}; {} accepted, {} rejected",
+        c.accepted(),
+        lines(&c.state.join("client-rejected.log"))
+    );
 }
 
 /// The last lines of node `name`'s log.
 fn tail(root: &Path, name: &str) -> String {
     let log = std::fs::read_to_string(root.join(name).join("node.log")).unwrap_or_default();
     log.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn under_fail_to_standby_a_lost_site_is_replaced_a_moment_later() {
+    let mut c = Sites::start();
+    // fail_to_standby on west's partitions (the secondary decides when it
+    // claims): the whole primary site is lost, west waits `START_DEFER`
+    // for a standby of east that never comes, then takes over; east, back,
+    // is the secondary.
+    c.set_policy(2..4, "standby");
+    let before = c.accepted();
+    c.kill(0);
+    c.kill(1);
+    let west_nodes = [("be3", &c.be[2]), ("be4", &c.be[3])];
+    let took = wait_for("west primary, alone", &west_nodes, || states(&c.be[2]) == ["remember", "remember"]);
+    let log = std::fs::read_to_string(c.be[2].dir.join("node.log")).unwrap_or_default();
+    assert!(log.contains("unless a standby of its site takes it first"), "be3 did not wait for a standby:\n{log}");
+    c.restart(0);
+    c.restart(1);
+    wait_for("east secondary again", &c.nodes(), || {
+        [&c.be[0], &c.be[1]].iter().any(|b| states(b) == ["sec_act", "sec_act"])
+            && states(&c.be[2]) == ["pri_act", "pri_act"]
+    });
+    c.finish(2);
+    eprintln!(
+        "east killed after {before} accepted; be3 primary after {took:?}; {} accepted, {} rejected",
+        c.accepted(),
+        lines(&c.state.join("client-rejected.log"))
+    );
 }

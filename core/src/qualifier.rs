@@ -160,7 +160,7 @@ pub const QUALIFIERS: &[QualifierDef] = &[
         Set,
         Ignored,
         true,
-        "failover policy: fail over to a standby (the only policy here; accepted, changes nothing)",
+        "failover policy: fail over to a standby of the primary's site (RTR's default; opt-in here)",
     ),
     q(
         Qualifier::FailToShadow,
@@ -169,7 +169,7 @@ pub const QUALIFIERS: &[QualifierDef] = &[
         Set,
         Ignored,
         true,
-        "failover policy: fail over to the shadow: not supported (RTR_STS_UNSUPPORTED)",
+        "failover policy: fail over to the shadow (the other site's secondary becomes primary at once; the default here)",
     ),
     q(
         Qualifier::Pre32Compatible,
@@ -226,7 +226,7 @@ pub struct PartitionSet {
     /// Normalised (upper case).
     pub facility: String,
     pub id: u64,
-    /// Empty when only accepted no-op qualifiers were given (`rtr_partition_fail_to_standby`).
+    /// The changes, in the order given.
     pub changes: Vec<PartitionChange>,
 }
 
@@ -314,13 +314,14 @@ fn parse_changes(set: &[(u32, QualValue)]) -> Result<Vec<PartitionChange>> {
         }
         seen.push(q);
         let change = match (q, value) {
-            (Qualifier::StateShadow | Qualifier::FailToShadow | Qualifier::Pre32Compatible, _) => {
+            (Qualifier::StateShadow | Qualifier::Pre32Compatible, _) => {
                 return Err(RtrError::Unsupported {
                     flag: name,
-                    why: "there are no shadow servers in this implementation",
+                    why: "shadowing is set by the servers' RTR_F_OPE_SHADOW here, not by rtr_set_info",
                 })
             }
-            (Qualifier::FailToStandby, _) => None,
+            (Qualifier::FailToStandby, _) => Some(PartitionChange::FailToShadow(false)),
+            (Qualifier::FailToShadow, _) => Some(PartitionChange::FailToShadow(true)),
             (Qualifier::StateSuspend, QualValue::None | QualValue::Number(_)) => Some(PartitionChange::Suspend),
             (Qualifier::StateResume, _) => Some(PartitionChange::Resume),
             (Qualifier::StateExitwait, _) => Some(PartitionChange::IgnoreRecovery),
@@ -422,13 +423,22 @@ mod tests {
         assert_eq!(
             s.changes,
             vec![
+                PartitionChange::FailToShadow(false),
                 PartitionChange::RetryLimit(3),
                 PartitionChange::Suspend,
                 PartitionChange::PriorityList(vec!["b".into(), "a".into()]),
             ]
         );
         let only_policy = set(&[(Qualifier::FailToStandby, QualValue::None)]);
-        assert_eq!(PartitionSet::parse(&sel("F", "1"), &only_policy).unwrap().changes, vec![]);
+        assert_eq!(
+            PartitionSet::parse(&sel("F", "1"), &only_policy).unwrap().changes,
+            vec![PartitionChange::FailToShadow(false)]
+        );
+        let shadow = set(&[(Qualifier::FailToShadow, QualValue::None)]);
+        assert_eq!(
+            PartitionSet::parse(&sel("F", "1"), &shadow).unwrap().changes,
+            vec![PartitionChange::FailToShadow(true)]
+        );
         assert_eq!(check_call(1, VERB_SET, PARTITION_OBJECT).unwrap_err().status(), Status::Invflags);
     }
 
@@ -465,7 +475,7 @@ mod tests {
         ] {
             assert_eq!(status(1, 1, &good, &bad), Status::Invqualifier, "{bad:?}");
         }
-        for q in [Qualifier::StateShadow, Qualifier::FailToShadow, Qualifier::Pre32Compatible] {
+        for q in [Qualifier::StateShadow, Qualifier::Pre32Compatible] {
             assert_eq!(status(1, 1, &good, &set(&[(q, QualValue::None)])), Status::Unsupported);
         }
     }

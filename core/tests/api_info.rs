@@ -212,7 +212,7 @@ fn bad_arguments_open_nothing() {
     assert_eq!(err_status(rtr.set_info(0, VERB_SET, PARTITION_OBJECT, &good, &[])), Status::Invqualifier);
     let zero = set(Qualifier::RcvyRetryCount, QualValue::Number(0));
     assert_eq!(err_status(rtr.set_info(0, VERB_SET, PARTITION_OBJECT, &good, &zero)), Status::Invqualifier);
-    for q in [Qualifier::FailToShadow, Qualifier::Pre32Compatible, Qualifier::StateShadow] {
+    for q in [Qualifier::Pre32Compatible, Qualifier::StateShadow] {
         let r = rtr.set_info(0, VERB_SET, PARTITION_OBJECT, &good, &set(q, QualValue::None));
         assert_eq!(err_status(r), Status::Unsupported, "{q:?}");
     }
@@ -234,7 +234,7 @@ fn suspend_and_resume_hold_and_release_new_work() {
     assert_quiet(&rtr, s);
     assert_eq!(partition_state(&rtr, "SUSP")["waiting"], "1");
 
-    // Resume, with the accepted no-op policy and a timeout-less retry count.
+    // Resume, with the failover policy (accepted: not a shadow partition) and a retry count.
     let resume = vec![
         (Qualifier::FailToStandby.code(), QualValue::None),
         (Qualifier::StateResume.code(), QualValue::None),
@@ -257,6 +257,9 @@ fn refusals_arrive_as_the_closed_status() {
     let policy = set(Qualifier::FailToStandby, QualValue::None);
     assert_eq!(set_info(&rtr, &select("REF", "999999"), &policy), Status::Invobjct);
     assert_eq!(set_info(&rtr, &select("REF", &id), &policy), Status::Ok);
+    // Not a shadow partition: it cannot fail over to a shadow.
+    let to_shadow = set(Qualifier::FailToShadow, QualValue::None);
+    assert_eq!(set_info(&rtr, &select("REF", &id), &to_shadow), Status::Unsupported);
     // Exitwait on a partition that waits for no journal.
     let exitwait = set(Qualifier::StateExitwait, QualValue::None);
     assert_eq!(set_info(&rtr, &select("REF", &id), &exitwait), Status::Invqualifier);

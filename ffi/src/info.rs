@@ -145,8 +145,13 @@ pub unsafe extern "C" fn rtr_request_info(
 ///   `rtr_partition_state_suspend`, `rtr_partition_state_resume`,
 ///   `rtr_partition_state_exitwait`, `rtr_partition_state_recover`,
 ///   `rtr_partition_be_priority_list`, `rtr_partition_rcvy_retry_count`
-///   (extension), `rtr_partition_fail_to_standby` (accepted; it changes
-///   nothing). See `rtr_qualifier_t` for the value each takes.
+///   (extension), `rtr_partition_fail_to_standby` and
+///   `rtr_partition_fail_to_shadow` (a shadow partition's failover policy:
+///   a standby of the primary's site takes over, or the other site's
+///   secondary at once; on a partition that is not shadowed
+///   `fail_to_standby` is accepted and changes nothing, `fail_to_shadow`
+///   ends in `RTR_STS_UNSUPPORTED`). See `rtr_qualifier_t` for the value
+///   each takes.
 ///
 /// Both lists are arrays of `rtr_qualifier_value_t` ended by an entry whose
 /// qualifier is `rtr_qualifier_end`; at most 64 entries are read before it.
@@ -169,9 +174,9 @@ pub unsafe extern "C" fn rtr_request_info(
 ///   (a NULL string); a retry count of 0; an invalid or repeated node in the
 ///   priority list; suspend with resume, or exitwait with recover; an
 ///   unreadable string; no `rtr_qualifier_end` within 65 entries;
-/// - `RTR_STS_UNSUPPORTED`: `rtr_partition_state_shadow`,
-///   `rtr_partition_fail_to_shadow`, `rtr_partition_pre32_compatible` (this
-///   implementation has no shadow servers);
+/// - `RTR_STS_UNSUPPORTED`: `rtr_partition_state_shadow` (a partition is
+///   shadowed by its servers' `RTR_F_OPE_SHADOW` here),
+///   `rtr_partition_pre32_compatible`;
 /// - `RTR_STS_TOOMANYCHN`: 256 channels are already open;
 /// - `RTR_STS_NODEUNAVAIL`: the RTR node cannot be started or has stopped;
 /// - `RTR_STS_INTERNAL`: an internal error (a bug).

@@ -73,7 +73,6 @@ def test_bad_requests_raise_their_status(conn: rtr.Connection) -> None:
         (select, {"rtr_partition_rcvy_retry_count": -1}, S.INVQUALIFIER),
         (select, {"no_such_qualifier": None}, S.INVQUALIFIER),
         (select, [("rtr_partition_state_suspend", None), ("rtr_partition_state_resume", None)], S.INVQUALIFIER),
-        (select, {"rtr_partition_fail_to_shadow": None}, S.UNSUPPORTED),
         (select, {"RTR_PARTITION_STATE_SHADOW": None}, S.UNSUPPORTED),
     ]
     for sel, changes, status in cases:

@@ -6884,6 +6884,51 @@ fn shadow_servers_on_two_sites_are_a_primary_and_a_secondary() {
     assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Prepare], "{s:?}");
 }
 
+/// The failover policies (docs/shadow.md). fail_to_standby: be (east) is
+/// the primary, be3 its site's standby, be2 (west) the secondary; be is
+/// lost; be3 takes east's slot and then the primary record, and be2 stays
+/// the secondary (it waited `START_DEFER` after it heard be was gone).
+/// fail_to_shadow (set on be2 as an operator would): with no standby at
+/// east, be2 claims as soon as it hears be is gone, where under
+/// fail_to_standby it waits `START_DEFER` first.
+#[test]
+fn a_lost_primary_fails_over_to_its_sites_standby_or_to_the_shadow_as_the_policy_says() {
+    use crate::protocol::admin::{PartitionChange, PartitionState as P};
+    let mut c = Cluster::with_be3();
+    for k in [BE, BE2, BE3] {
+        c.node(k).set_failover_policy(FailoverPolicy::Standby);
+    }
+    c.open_shadow(BE, Some("east"));
+    c.open_shadow(BE3, Some("east"));
+    c.open_shadow(BE2, Some("west"));
+    assert_eq!(c.partition_states(BE), vec![P::Primary]);
+    assert_eq!(c.partition_states(BE3), vec![P::Standby]);
+    assert_eq!(c.partition_states(BE2), vec![P::Secondary]);
+    c.kill(BE);
+    for _ in 0..30 {
+        c.advance(BE3, backend::roles::CLAIM_RETRY);
+        c.advance(BE2, backend::roles::CLAIM_RETRY);
+    }
+    c.finish_takeovers(None);
+    assert_eq!(c.partition_states(BE3), vec![P::Primary], "east's standby took over");
+    assert_eq!(c.partition_states(BE2), vec![P::Secondary]);
+    for shadow in [false, true] {
+        let mut c = Cluster::new();
+        c.open_shadow(BE, Some("east"));
+        c.open_shadow(BE2, Some("west"));
+        let now = c.now;
+        let said = c.node(BE2).set_partition(now, "F", 1, PartitionChange::FailToShadow(shadow));
+        assert!(said.as_ref().is_ok_and(|m| m.contains(if shadow { "fail_to_shadow" } else { "fail_to_standby" })));
+        c.kill(BE);
+        c.advance(BE2, backend::roles::CLAIM_RETRY * 2);
+        c.advance(BE2, backend::roles::CLAIM_RETRY * 2);
+        let want = if shadow { P::Remember } else { P::Secondary };
+        assert_eq!(c.partition_states(BE2), vec![want], "fail_to_shadow: {shadow}");
+        c.advance(BE2, backend::roles::START_DEFER);
+        assert_eq!(c.partition_states(BE2), vec![P::Remember], "fail_to_shadow: {shadow}");
+    }
+}
+
 /// Shadow servers of one range on two nodes of one site are an active
 /// partition and its standby, as unshadowed ones are: one slot per site.
 /// And a shadow server and a plain one of one range on one node are

@@ -32,7 +32,7 @@ use crate::status::Status;
 use crate::tid::Tid;
 use crate::txrecord::TxRecord;
 
-pub use backend::{Backend, RecoveryPolicy};
+pub use backend::{Backend, FailoverPolicy, RecoveryPolicy};
 pub use frontend::Frontend;
 pub use router::Router;
 pub use sender_roles::Refusal;
@@ -1133,6 +1133,15 @@ impl Node {
     /// over ([`RecoveryPolicy`]).
     pub fn set_recovery_policy(&mut self, policy: RecoveryPolicy) {
         self.be.policy = policy;
+    }
+
+    /// What this node's shadow secondaries do when their primary's node is
+    /// lost ([`FailoverPolicy`], docs/shadow.md): for shadow partitions
+    /// made from now on. Default: the secondary takes over at once
+    /// (`fail_to_shadow`; RTR's default `fail_to_standby` is opt-in here
+    /// until the catch-up hole its timing opens is closed, docs/shadow.md).
+    pub fn set_failover_policy(&mut self, policy: FailoverPolicy) {
+        self.be.set_failover_policy(policy);
     }
 
     /// The role authority's answer to an [`Output::Claim`] for `range`

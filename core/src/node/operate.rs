@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::backend::Backend;
-use super::{Ctx, Node};
+use super::{Ctx, FailoverPolicy, Node};
 use crate::protocol::admin::{AdminError, PartitionChange, TxChange};
 use crate::tid::Tid;
 use crate::txrecord::TxRecord;
@@ -81,6 +81,31 @@ impl Backend {
                 let text = if list.is_empty() { "the facility's backend order".to_string() } else { list.join(",") };
                 self.set_priority(ctx, id, list);
                 Ok(format!("partition {facility}:{id}: priority list {text}"))
+            }
+            PartitionChange::FailToShadow(shadow) => {
+                let Some(s) = p.shadow.as_mut() else {
+                    // Not shadowed: a standby takes over, as always (the
+                    // call RTR applications make everywhere is accepted).
+                    if !shadow {
+                        return Ok(format!(
+                            "partition {facility}:{id} is not a shadow partition: a standby takes over, as always"
+                        ));
+                    }
+                    return Err(AdminError::Unsupported(format!(
+                        "partition {facility}:{id} is not a shadow partition (its servers did not open with \
+                         RTR_F_OPE_SHADOW): it cannot fail over to a shadow"
+                    )));
+                };
+                s.policy = if shadow { FailoverPolicy::Shadow } else { FailoverPolicy::Standby };
+                s.gone_since = None;
+                Ok(format!(
+                    "partition {facility}:{id}: {}",
+                    if shadow {
+                        "fails over to the shadow (fail_to_shadow)"
+                    } else {
+                        "fails over to a standby of the primary's site (fail_to_standby)"
+                    }
+                ))
             }
         }
     }

@@ -80,6 +80,11 @@ pub enum PartitionChange {
     /// The backend nodes in the order they should become active for the
     /// key range (RTR's relative priority); empty: the facility's order.
     PriorityList(Vec<String>),
+    /// A shadow partition's failover policy (docs/shadow.md): `true`
+    /// fails over to the shadow (the other site's secondary becomes
+    /// primary at once), `false` to a standby of the primary's site (RTR's
+    /// default).
+    FailToShadow(bool),
 }
 
 /// How an operator resolves a transaction set aside by the retry limit.
@@ -486,6 +491,10 @@ pub(super) fn write_request(w: &mut Writer, req: &AdminRequest) {
                     w.u8(5);
                     strs(w, v);
                 }
+                PartitionChange::FailToShadow(b) => {
+                    w.u8(6);
+                    w.u8(u8::from(*b));
+                }
             }
         }
         AdminRequest::SetTransaction { tid, change } => {
@@ -527,6 +536,7 @@ pub(super) fn read_request(r: &mut Reader) -> Result<AdminRequest, DecodeError> 
                 3 => PartitionChange::IgnoreRecovery,
                 4 => PartitionChange::RestartRecovery,
                 5 => PartitionChange::PriorityList(read_strs(r)?),
+                6 => PartitionChange::FailToShadow(r.bool()?),
                 tag => return Err(DecodeError::UnknownTag { what: "partition change", tag }),
             };
             AdminRequest::SetPartition { facility, id, change }

@@ -196,7 +196,9 @@ pub struct SimConfig {
     /// Two sites (docs/shadow.md, stage 1): the run uses `shape.shadowed()`
     /// (four backends at sites east and west), its servers open with
     /// `RTR_F_OPE_SHADOW`, and the invariants count one active partition per
-    /// key range and site, and one primary per key range.
+    /// key range and site, and one primary per key range. Odd seeds run the
+    /// `fail_to_standby` failover policy, even ones `fail_to_shadow` (the
+    /// default).
     pub shadow: bool,
     /// Run the real journal code (`SteppedJournal` on `SimFs` devices)
     /// rather than the record-level model of `disk.rs`.

@@ -708,6 +708,12 @@ impl World {
             // when it is made.
             node.set_site(Some(site)).expect("a valid site name");
         }
+        if self.cfg.shadow && self.cfg.seed % 2 == 1 {
+            // Both failover policies in every batch of seeds: odd seeds
+            // fail over to a standby of the primary's site, even ones to
+            // the shadow (the default).
+            node.set_failover_policy(crate::node::FailoverPolicy::Standby);
+        }
         if self.cfg.unrecognized {
             node.set_recovery_policy(crate::node::RecoveryPolicy { unrecognized: true, ..Default::default() });
         }

@@ -117,6 +117,7 @@ impl Backend {
                     nostandby,
                     Callout::No,
                     site.as_deref(),
+                    self.failover_policy,
                 );
                 self.parts.insert(id, p);
                 (id, true)
@@ -187,7 +188,8 @@ impl Backend {
                 self.next_part += 1;
                 let id = self.next_part;
                 // A call-out has no key range to share: always active.
-                let mut p = Partition::new(facility, KeyRange::default(), false, false, callout, None);
+                let mut p =
+                    Partition::new(facility, KeyRange::default(), false, false, callout, None, Default::default());
                 p.role = PartRole::Active;
                 self.parts.insert(id, p);
                 id

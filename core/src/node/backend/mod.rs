@@ -48,6 +48,7 @@ mod promise;
 mod recovery;
 mod shadow;
 mod shadow_log;
+pub use shadow::FailoverPolicy;
 pub(crate) use shadow::Side;
 pub(super) mod roles;
 
@@ -131,9 +132,10 @@ impl Partition {
         nostandby: bool,
         callout: Callout,
         site: Option<&str>,
+        policy: shadow::FailoverPolicy,
     ) -> Partition {
         let range_id = crate::authority::range_id(&facility, &range);
-        let shadow = site.map(|site| shadow::ShadowRole::new(&range_id, site));
+        let shadow = site.map(|site| shadow::ShadowRole::new(&range_id, site, policy));
         let rid = match site {
             Some(site) => shadow::ShadowRole::slot_rid(&range_id, site),
             None => range_id,
@@ -300,6 +302,8 @@ pub struct Backend {
     bound: bound::Bindings,
     /// This node's site (`set_site`; `None`: its own name).
     site: Option<String>,
+    /// The failover policy new shadow partitions take (`set_failover_policy`).
+    failover_policy: shadow::FailoverPolicy,
     /// Promises carried into a journal just taken over (`carry_promises`),
     /// by token.
     carried: Map<u64, promise::CarriedPromises>,
@@ -456,6 +460,12 @@ impl Backend {
     /// the node's own name.
     pub fn set_site(&mut self, site: Option<String>) {
         self.site = site;
+    }
+
+    /// The failover policy of shadow partitions made from now on
+    /// (`shadow::FailoverPolicy`; default `Shadow`).
+    pub fn set_failover_policy(&mut self, policy: shadow::FailoverPolicy) {
+        self.failover_policy = policy;
     }
 
     /// Is this channel an open server channel (its open was accepted)?

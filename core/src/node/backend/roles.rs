@@ -377,6 +377,9 @@ impl Backend {
     /// The authority's answer to [`Output::CheckHolder`]: the holder of
     /// grant `epoch` of range `rid` is gone (or not, or no answer).
     pub fn holder_checked(&mut self, ctx: &mut Ctx, rid: &str, epoch: u64, result: Result<bool, String>) {
+        if let Some(part) = self.part_of_primary(rid) {
+            return self.shadow_holder_checked(ctx, part, epoch, result);
+        }
         let Some(part) = self.part_of(rid) else { return };
         let Some(p) = self.parts.get_mut(&part) else { return };
         // At most one request to the authority is out per partition, so

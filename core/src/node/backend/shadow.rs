@@ -18,7 +18,7 @@
 
 use std::time::Instant;
 
-use super::roles::CLAIM_RETRY;
+use super::roles::{CLAIM_RETRY, START_DEFER};
 use super::{Backend, PartRole, RoleEvent};
 use crate::authority::Claim;
 use crate::node::{Ctx, NodeRef, Output, PartId, ShadowUp};
@@ -33,6 +33,26 @@ pub(crate) enum Side {
     Primary,
     /// Another site's node holds the primary record.
     Secondary,
+}
+
+/// What a shadow secondary does when its primary's node is lost
+/// (docs/shadow.md, "Failover policy"; RTR's `fail_to_standby` and
+/// `fail_to_shadow`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FailoverPolicy {
+    /// A standby of the primary's site takes over: the secondary claims
+    /// the primary record only `START_DEFER` after the authority said its
+    /// holder is gone, so that standby (which recovers the site's journal
+    /// first) can take it before. RTR's default; not this node's yet: the
+    /// simulator found a catch-up hole its timing opens (docs/shadow.md,
+    /// `rtr simulate --shadow --seed 294 --routers 2` with it).
+    Standby,
+    /// The secondary claims at once (a standby of the lost primary's site
+    /// that takes that site's slot and claims first still wins: making it
+    /// wait broke catch-up, `rtr simulate --shadow --seed 65`, docs/shadow.md).
+    /// The default here, for now.
+    #[default]
+    Shadow,
 }
 
 /// A shadow partition's pair role (`Partition::shadow`).
@@ -53,11 +73,16 @@ pub(crate) struct ShadowRole {
     /// Primary: the routers that report a secondary linked to them (the
     /// pair is whole while any does; alone, the primary remembers).
     pub(crate) partner_by: Vec<NodeRef>,
+    pub(crate) policy: FailoverPolicy,
+    /// Secondary under `FailoverPolicy::Standby`: when the authority first
+    /// said the primary's holder (grant `epoch`) is gone; it claims
+    /// `START_DEFER` after.
+    pub(crate) gone_since: Option<Instant>,
 }
 
 impl ShadowRole {
-    pub(crate) fn new(range_id: &str, site: &str) -> ShadowRole {
-        ShadowRole { site: site.to_string(), rid: format!("{range_id}#primary"), ..ShadowRole::default() }
+    pub(crate) fn new(range_id: &str, site: &str, policy: FailoverPolicy) -> ShadowRole {
+        ShadowRole { site: site.to_string(), rid: format!("{range_id}#primary"), policy, ..ShadowRole::default() }
     }
 
     /// The authority's name of site `site`'s slot of range `range_id`.
@@ -90,6 +115,7 @@ impl Backend {
         let was = std::mem::take(&mut s.side);
         let rid = s.rid.clone();
         s.holder = None;
+        s.gone_since = None;
         s.retry_at = None;
         s.partner_by.clear();
         if was == Side::Primary {
@@ -128,6 +154,7 @@ impl Backend {
                 s.side = Side::Primary;
                 s.epoch = epoch;
                 s.holder = None;
+                s.gone_since = None;
                 s.retry_at = None;
                 let how = match previous {
                     None => "the range's first".to_string(),
@@ -140,6 +167,9 @@ impl Backend {
                 s.side = Side::Secondary;
                 if s.epoch != g.epoch || before != Side::Secondary {
                     ctx.log(format!("shadow partition {label}: secondary of {} (primary grant {})", g.holder, g.epoch));
+                    // A new primary (a standby of its site took over):
+                    // whether its holder is gone is asked afresh.
+                    s.gone_since = None;
                 }
                 s.epoch = g.epoch;
                 s.holder = Some(g.holder);
@@ -225,9 +255,58 @@ impl Backend {
             let active = p.role == PartRole::Active;
             let Some(s) = p.shadow.as_mut() else { continue };
             s.retry_at = None;
-            if active && !s.claiming && s.side != Side::Primary {
-                s.claiming = true;
-                ctx.output(Output::Claim { range: s.rid.clone(), force_over: None });
+            if !active || s.claiming || s.side == Side::Primary {
+                continue;
+            }
+            // Under fail_to_standby a secondary asks whether the primary's
+            // holder is gone before it claims, and claims only
+            // `START_DEFER` after it first heard so: a claim would take
+            // the record from under the standby of the primary's site,
+            // which recovers that site's journal before it claims.
+            let defer = s.side == Side::Secondary && s.policy == FailoverPolicy::Standby;
+            match s.gone_since {
+                Some(t) if defer && now < t + START_DEFER => s.retry_at = Some(t + START_DEFER),
+                None if defer => {
+                    s.claiming = true;
+                    ctx.output(Output::CheckHolder { range: s.rid.clone(), epoch: s.epoch });
+                }
+                _ => {
+                    s.claiming = true;
+                    ctx.output(Output::Claim { range: s.rid.clone(), force_over: None });
+                }
+            }
+        }
+    }
+
+    /// The authority's answer to a secondary's question whether its
+    /// primary's holder (grant `epoch`) is gone (`retry_shadow_claims`).
+    pub(super) fn shadow_holder_checked(
+        &mut self,
+        ctx: &mut Ctx,
+        part: PartId,
+        epoch: u64,
+        result: Result<bool, String>,
+    ) {
+        let Some(p) = self.parts.get_mut(&part) else { return };
+        let label = p.label(part);
+        let Some(s) = p.shadow.as_mut() else { return };
+        s.claiming = false;
+        match result {
+            Ok(true) if epoch == s.epoch && s.side == Side::Secondary => {
+                if s.gone_since.is_none() {
+                    ctx.log(format!(
+                        "shadow partition {label}: the primary's node {} (grant {epoch}) is gone: claiming the \
+                         primary record in {} ms unless a standby of its site takes it first (fail_to_standby)",
+                        s.holder.as_deref().unwrap_or("?"),
+                        START_DEFER.as_millis()
+                    ));
+                }
+                let t = *s.gone_since.get_or_insert(ctx.now);
+                s.retry_at = Some(t + START_DEFER);
+            }
+            Ok(_) | Err(_) => {
+                s.gone_since = None;
+                s.retry_at = Some(ctx.now + CLAIM_RETRY);
             }
         }
     }

@@ -32,6 +32,8 @@ fn requests() -> Vec<AdminRequest> {
         AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::RetryLimit(5) },
         AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::IgnoreRecovery },
         AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::RestartRecovery },
+        AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::FailToShadow(true) },
+        AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::FailToShadow(false) },
         AdminRequest::SetPartition {
             facility: "BANK".into(),
             id: 3,
