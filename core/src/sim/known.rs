@@ -361,13 +361,18 @@ impl Known {
 /// messages (`TxRecord::Restated`); 763 joins
 /// `catch_up_survives_recovery_hand_offs_and_moved_slots`. Listed since
 /// (eleventh session, with the failover policies: odd shadow seeds run the
-/// opt-in `fail_to_standby`): 329 with two routers, `sites-differ`, the
-/// hole seed 294 showed when `fail_to_standby` was tried as the default: a
-/// recovered commit over several ranges, presented at a site slot's new
-/// holder, remembered for one range only, so the other site never applied
-/// the other ranges' shares (docs/shadow.md, "Failover policy"). The
-/// default (`fail_to_shadow`, even seeds) passes seeds 0..499 with one and
-/// with two routers.
+/// opt-in `fail_to_standby`): 329 with two routers, `sites-differ`: the
+/// secondary (be4) committed its shipped branch, while at the primary's
+/// site tr2, which had lost be1, placed be1's undecided branch again; be1,
+/// back, gave its in-doubt copy back and tr1's commit found nothing there,
+/// so east never applied the transaction (traced that far; how work placed
+/// again for a shadow range is routed and remembered is the next thing to
+/// read: hand-offs got routing by site for seed 390, the re-drive path may
+/// not have it). Seed 294 (two routers) failed the same check with
+/// `fail_to_standby` as the default, another shape: a recovered commit
+/// over several ranges remembered for one range only (docs/shadow.md,
+/// "Failover policy"). The default (`fail_to_shadow`, even seeds) passes
+/// seeds 0..499 with one and with two routers.
 pub const KNOWN: &[Known] = &[catch_up(329, 2)];
 
 /// A shadow run whose sites ended apart (`sites-differ`).
