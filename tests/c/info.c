@@ -207,7 +207,6 @@ static void bad_input(const char *id)
         { rtr_partition_state_resume, NULL },
         { rtr_qualifier_end, NULL },
     };
-    rtr_qualifier_value_t shadow[] = { { rtr_partition_fail_to_shadow, NULL }, { rtr_qualifier_end, NULL } };
     rtr_qualifier_value_t pre32[] = { { rtr_partition_pre32_compatible, NULL }, { rtr_qualifier_end, NULL } };
     /* 70 entries and no end marker within the 65 the library reads. */
     rtr_qualifier_value_t endless[70];
@@ -249,8 +248,6 @@ static void bad_input(const char *id)
            RTR_STS_INVQUALIFIER);
     expect("set_info suspend+resume", rtr_set_info(&ch, RTR_NO_FLAGS, verb_set, rtr_partition_object, select, both),
            RTR_STS_INVQUALIFIER);
-    expect("set_info fail_to_shadow", rtr_set_info(&ch, RTR_NO_FLAGS, verb_set, rtr_partition_object, select, shadow),
-           RTR_STS_UNSUPPORTED);
     expect("set_info pre32", rtr_set_info(&ch, RTR_NO_FLAGS, verb_set, rtr_partition_object, select, pre32),
            RTR_STS_UNSUPPORTED);
     expect("set_info wrote nothing on failure", ch == 0 ? RTR_STS_OK : RTR_STS_INTERNAL, RTR_STS_OK);
@@ -288,6 +285,11 @@ int main(void)
     rtr_status_t resume = set_partition(id, rtr_partition_state_resume);
     int released = receive(server, 5000).msgtype == rtr_mt_msg1;
     rtr_status_t nosuch = set_partition("424242", rtr_partition_state_resume);
+    /* A failover policy is a shadow partition's: this one is not shadowed,
+       so it cannot fail over to a shadow (fail_to_standby, given first by
+       set_partition, is accepted: a standby takes over, as always). */
+    expect("set_info fail_to_shadow on a partition not shadowed", set_partition(id, rtr_partition_fail_to_shadow),
+           RTR_STS_UNSUPPORTED);
     printf("set_info: suspend=%s state=%s held=%s resume=%s released=%s nosuch=%s\n", status_name(suspend), state,
            held ? "yes" : "no", status_name(resume), released ? "yes" : "no", status_name(nosuch));
 
