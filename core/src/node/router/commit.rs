@@ -902,6 +902,29 @@ impl Router {
     /// nothing would have moved: `took_over` settles the commits waiting
     /// on it as lost, the branches whose votes were not durable included.)
     fn restarted_behind_relink(&mut self, ctx: &mut Ctx, took: NodeRef, old: NodeRef, committed: &[Tid]) {
+        // Commits its journal holds are durable there, whatever it answers
+        // to the outcome sent again over the new link: a recovered commit
+        // a shadow partition remembers for the other site is not answered
+        // `Durable` (cli/tests/shadow_sites.rs in CI80: the router waited
+        // for it, and a client with it, for ever; `say_stalled_commits`
+        // showed it waiting on the node's new link, durable elsewhere).
+        let mut held: Vec<Tid> = self
+            .committing
+            .iter()
+            .filter(|(t, c)| committed.contains(t) && c.pending.contains(&took))
+            .map(|(t, _)| *t)
+            .collect();
+        held.sort();
+        let name = ctx.topo.name(took).to_string();
+        for tid in held {
+            let Some(c) = self.committing.get_mut(&tid) else { continue };
+            c.pending.retain(|n| *n != took);
+            c.durable += 1;
+            super::forget::add_name(&mut c.holders, &name);
+            if c.pending.is_empty() && c.adopting == 0 {
+                self.settle(ctx, tid);
+            }
+        }
         let mut moved: Vec<Tid> = self
             .committing
             .iter()
