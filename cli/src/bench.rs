@@ -289,8 +289,9 @@ fn measure(
     }
     .map_err(|e| e.to_string())?;
     let (front, west) = match (linked, west_cfg) {
-        (Some(tls), Some(w)) => {
-            let (fe, west) = shadow_trio(&node, w, tls)?;
+        // Shadow mode is measured over plain links only (--tls is linked mode's).
+        (Some(_), Some(w)) => {
+            let (fe, west) = shadow_trio(&node, w)?;
             (Some(fe), Some(west))
         }
         (Some(tls), None) => (Some(link_pair(&node, tls)?), None),
@@ -497,7 +498,7 @@ fn backlog(node: &rtr_core::runtime::EmbeddedNode) -> u64 {
 fn catch_up(clients: usize, a: &BenchArgs, cfg: rtr_core::EmbeddedConfig) -> Result<(u64, f64), String> {
     let (cfg, west_cfg) = shadow_configs(cfg)?;
     let node = rtr_core::runtime::EmbeddedNode::start_with(cfg).map_err(|e| e.to_string())?;
-    let (fe, west) = shadow_trio(&node, west_cfg, false)?;
+    let (fe, west) = shadow_trio(&node, west_cfg)?;
     let stop = Arc::new(AtomicBool::new(false));
     let east_rtr = Rtr::connect(&node).map_err(|e| e.to_string())?;
     let mut servers = start_servers(&east_rtr, a, flags::ope::SHADOW, &stop)?;
@@ -523,49 +524,61 @@ fn catch_up(clients: usize, a: &BenchArgs, cfg: rtr_core::EmbeddedConfig) -> Res
     Ok((kept, kept as f64 / took.max(1e-6)))
 }
 
-/// Shadow mode's cluster: `node` is the router and the east backend
-/// (`bench-tr`), a second node the west backend (`bench-w`, started from
-/// `west_cfg`), and a frontend (`bench-fe`, no journal); facility BENCH
-/// names them, linked over loopback TCP (mutual TLS with `tls`, as
-/// `link_pair`). Returns the frontend and the west node.
-fn shadow_trio(
-    node: &Arc<rtr_core::runtime::EmbeddedNode>,
-    west_cfg: rtr_core::EmbeddedConfig,
-    tls: bool,
-) -> Result<(Arc<rtr_core::runtime::EmbeddedNode>, Arc<rtr_core::runtime::EmbeddedNode>), String> {
-    use rtr_core::facility::{FacilityDef, FacilityStore};
-    use rtr_core::transport::links::LinkConfig;
+/// Facility BENCH (frontend `bench-fe`, router `bench-tr`, backends
+/// `backends`) as node `name`'s in-memory definitions.
+fn bench_store(name: &str, backends: &[&str]) -> Result<rtr_core::facility::FacilityStore, String> {
     let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let def = FacilityDef::new("BENCH", &names(&["bench-fe"]), &names(&["bench-tr"]), &names(&["bench-tr", "bench-w"]))
-        .map_err(|e| e.to_string())?;
-    let store = |name: &str| -> Result<FacilityStore, String> {
-        let mut s = FacilityStore::in_memory(name);
-        s.create(def.clone()).map_err(|e| e.to_string())?;
-        Ok(s)
-    };
-    if tls {
-        return Err("--shadow measures plain links only".into());
-    }
-    // The name that sorts first dials: bench-fe dials both, bench-tr dials
-    // bench-w, so bench-w and bench-tr listen.
-    let west = rtr_core::runtime::EmbeddedNode::start_with(west_cfg).map_err(|e| e.to_string())?;
-    west.set_facility_store(store("bench-w")?);
-    let cfg = LinkConfig { listen: Some("127.0.0.1:0".into()), insecure: true, ..LinkConfig::default() };
-    let w_links = west.start_links("bench-w", cfg).map_err(|e| e.to_string())?;
-    let w_addr = w_links.local_addr().ok_or("the west node has no link address")?;
-    node.set_facility_store(store("bench-tr")?);
-    let mut cfg = LinkConfig { listen: Some("127.0.0.1:0".into()), insecure: true, ..LinkConfig::default() };
-    cfg.peers.insert("bench-w".into(), w_addr.to_string());
-    let links = node.start_links("bench-tr", cfg).map_err(|e| e.to_string())?;
-    let addr = links.local_addr().ok_or("the router node has no link address")?;
+    let def =
+        rtr_core::facility::FacilityDef::new("BENCH", &names(&["bench-fe"]), &names(&["bench-tr"]), &names(backends))
+            .map_err(|e| e.to_string())?;
+    let mut s = rtr_core::facility::FacilityStore::in_memory(name);
+    s.create(def).map_err(|e| e.to_string())?;
+    Ok(s)
+}
+
+/// The frontend node `bench-fe` (no journal) of facility BENCH with
+/// `backends`, dialling each of `peers` (node name, address) with `cfg`.
+fn start_frontend(
+    backends: &[&str],
+    peers: &[(&str, String)],
+    mut cfg: rtr_core::transport::links::LinkConfig,
+) -> Result<Arc<rtr_core::runtime::EmbeddedNode>, String> {
     let fe_cfg =
         rtr_core::EmbeddedConfig { node_id: Some(rtr_core::facility::node_id("bench-fe")), ..Default::default() };
     let fe = rtr_core::runtime::EmbeddedNode::start_with(fe_cfg).map_err(|e| e.to_string())?;
-    fe.set_facility_store(store("bench-fe")?);
-    let mut cfg = LinkConfig { insecure: true, ..LinkConfig::default() };
-    cfg.peers.insert("bench-tr".into(), addr.to_string());
-    cfg.peers.insert("bench-w".into(), w_addr.to_string());
+    fe.set_facility_store(bench_store("bench-fe", backends)?);
+    for (name, addr) in peers {
+        cfg.peers.insert(name.to_string(), addr.clone());
+    }
     fe.start_links("bench-fe", cfg).map_err(|e| e.to_string())?;
+    Ok(fe)
+}
+
+/// Shadow mode's cluster: `node` is the router and the east backend
+/// (`bench-tr`), a second node the west backend (`bench-w`, started from
+/// `west_cfg`), and a frontend (`bench-fe`, no journal); facility BENCH
+/// names them, linked over plain loopback TCP. Returns the frontend and the
+/// west node.
+fn shadow_trio(
+    node: &Arc<rtr_core::runtime::EmbeddedNode>,
+    west_cfg: rtr_core::EmbeddedConfig,
+) -> Result<(Arc<rtr_core::runtime::EmbeddedNode>, Arc<rtr_core::runtime::EmbeddedNode>), String> {
+    use rtr_core::transport::links::LinkConfig;
+    let backends = ["bench-tr", "bench-w"];
+    let listening = || LinkConfig { listen: Some("127.0.0.1:0".into()), insecure: true, ..LinkConfig::default() };
+    // The name that sorts first dials: bench-fe dials both, bench-tr dials
+    // bench-w, so bench-w and bench-tr listen.
+    let west = rtr_core::runtime::EmbeddedNode::start_with(west_cfg).map_err(|e| e.to_string())?;
+    west.set_facility_store(bench_store("bench-w", &backends)?);
+    let w_links = west.start_links("bench-w", listening()).map_err(|e| e.to_string())?;
+    let w_addr = w_links.local_addr().ok_or("the west node has no link address")?.to_string();
+    node.set_facility_store(bench_store("bench-tr", &backends)?);
+    let mut cfg = listening();
+    cfg.peers.insert("bench-w".into(), w_addr.clone());
+    let links = node.start_links("bench-tr", cfg).map_err(|e| e.to_string())?;
+    let addr = links.local_addr().ok_or("the router node has no link address")?.to_string();
+    let plain = LinkConfig { insecure: true, ..LinkConfig::default() };
+    let fe = start_frontend(&backends, &[("bench-tr", addr), ("bench-w", w_addr)], plain)?;
     Ok((fe, west))
 }
 
@@ -577,17 +590,8 @@ fn link_pair(
     node: &Arc<rtr_core::runtime::EmbeddedNode>,
     tls: bool,
 ) -> Result<Arc<rtr_core::runtime::EmbeddedNode>, String> {
-    use rtr_core::facility::{FacilityDef, FacilityStore};
     use rtr_core::transport::links::LinkConfig;
-    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let def = FacilityDef::new("BENCH", &names(&["bench-fe"]), &names(&["bench-tr"]), &names(&["bench-tr"]))
-        .map_err(|e| e.to_string())?;
-    let store = |name: &str| -> Result<FacilityStore, String> {
-        let mut s = FacilityStore::in_memory(name);
-        s.create(def.clone()).map_err(|e| e.to_string())?;
-        Ok(s)
-    };
-    node.set_facility_store(store("bench-tr")?);
+    node.set_facility_store(bench_store("bench-tr", &["bench-tr"])?);
     let setups = if tls {
         let (ca, ca_key) = crate::cert::make_ca("rtr bench CA", 1)?;
         let setup = |name: &str| -> Result<Arc<rtr_core::transport::tls::TlsSetup>, String> {
@@ -603,15 +607,12 @@ fn link_pair(
     let insecure = setups.0.is_none();
     let cfg = LinkConfig { listen: Some("127.0.0.1:0".into()), tls: setups.0, insecure, ..LinkConfig::default() };
     let links = node.start_links("bench-tr", cfg).map_err(|e| e.to_string())?;
-    let addr = links.local_addr().ok_or("the router node has no link address")?;
-    let fe_cfg =
-        rtr_core::EmbeddedConfig { node_id: Some(rtr_core::facility::node_id("bench-fe")), ..Default::default() };
-    let fe = rtr_core::runtime::EmbeddedNode::start_with(fe_cfg).map_err(|e| e.to_string())?;
-    fe.set_facility_store(store("bench-fe")?);
-    let mut cfg = LinkConfig { tls: setups.1, insecure, ..LinkConfig::default() };
-    cfg.peers.insert("bench-tr".into(), addr.to_string());
-    fe.start_links("bench-fe", cfg).map_err(|e| e.to_string())?;
-    Ok(fe)
+    let addr = links.local_addr().ok_or("the router node has no link address")?.to_string();
+    start_frontend(
+        &["bench-tr"],
+        &[("bench-tr", addr)],
+        LinkConfig { tls: setups.1, insecure, ..LinkConfig::default() },
+    )
 }
 
 /// Wait until a transaction started on the frontend reaches a server: the

@@ -244,6 +244,11 @@ impl Sites {
     fn accepted(&self) -> usize {
         lines(&self.state.join("client-accepted.log"))
     }
+
+    /// How the clients' transactions ended, for the test's last line.
+    fn ended(&self) -> String {
+        format!("{} accepted, {} rejected", self.accepted(), lines(&self.state.join("client-rejected.log")))
+    }
 }
 
 #[test]
@@ -276,9 +281,8 @@ fn a_primary_site_killed_under_load_comes_back_as_secondary_and_catches_up() {
     c.finish(west_primary);
     eprintln!(
         "east killed after {before} accepted; west primary alone after {alone:?}; east back as secondary after \
-         {back:?}; {} accepted, {} rejected",
-        c.accepted(),
-        lines(&c.state.join("client-rejected.log"))
+         {back:?}; {}",
+        c.ended()
     );
 }
 
@@ -296,11 +300,7 @@ fn a_killed_primary_node_fails_over_to_the_standby_of_its_site() {
         states(&c.be[1]) == ["pri_act", "pri_act"] && states(&c.be[2]) == ["sec_act", "sec_act"]
     });
     c.finish(1);
-    eprintln!(
-        "be1 killed after {before} accepted; be2 primary after {took:?}; {} accepted, {} rejected",
-        c.accepted(),
-        lines(&c.state.join("client-rejected.log"))
-    );
+    eprintln!("be1 killed after {before} accepted; be2 primary after {took:?}; {}", c.ended());
 }
 
 /// The last lines of node `name`'s log.
@@ -332,9 +332,5 @@ fn under_fail_to_standby_a_lost_site_is_replaced_a_moment_later() {
             && states(&c.be[2]) == ["pri_act", "pri_act"]
     });
     c.finish(2);
-    eprintln!(
-        "east killed after {before} accepted; be3 primary after {took:?}; {} accepted, {} rejected",
-        c.accepted(),
-        lines(&c.state.join("client-rejected.log"))
-    );
+    eprintln!("east killed after {before} accepted; be3 primary after {took:?}; {}", c.ended());
 }
