@@ -107,13 +107,13 @@ typedef enum {
      */
     rtr_partition_be_priority_list = 8,
     /*
-     * set, pvalue NULL; failover policy: fail over to a standby of the primary's site (RTR's
-     * default; opt-in here)
+     * set, pvalue NULL; failover policy: fail over to a standby of the primary's site (the
+     * default, as RTR's)
      */
     rtr_partition_fail_to_standby = 9,
     /*
      * set, pvalue NULL; failover policy: fail over to the shadow (the other site's secondary
-     * becomes primary at once; the default here)
+     * becomes primary at once)
      */
     rtr_partition_fail_to_shadow = 10,
     /*

@@ -137,11 +137,11 @@ pub struct SetPartitionArgs {
     /// facility's backend order.
     #[arg(long, value_name = "NODE,NODE,..", value_delimiter = ',', num_args = 0..)]
     priority_list: Option<Vec<String>>,
-    /// A shadow partition's failover policy (docs/shadow.md): shadow (the
-    /// other site's secondary becomes primary at once; the default here) or
-    /// standby (the secondary waits a second for a standby of the
-    /// primary's site; RTR's default). Set it on the secondary's node,
-    /// alike on every backend of the range.
+    /// A shadow partition's failover policy (docs/shadow.md): standby (the
+    /// default, as RTR's: the secondary waits a second for a standby of
+    /// the primary's site) or shadow (the other site's secondary becomes
+    /// primary at once). Set it on the secondary's node, alike on every
+    /// backend of the range.
     #[arg(long, value_name = "POLICY", value_parser = ["standby", "shadow"])]
     failover_policy: Option<String>,
     #[command(flatten)]

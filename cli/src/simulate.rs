@@ -51,6 +51,11 @@ pub struct SimulateArgs {
     /// active partition per key range and site, and one primary per range.
     #[arg(long)]
     shadow: bool,
+    /// With --shadow, the shadow partitions' failover policy for every
+    /// seed: `standby` or `shadow` (default: `standby` on odd seeds,
+    /// `shadow` on even ones, so a batch runs both).
+    #[arg(long, value_parser = ["standby", "shadow"])]
+    failover_policy: Option<String>,
     /// Routers in the facility (default 2): with one, two routers can never
     /// disagree on which backend is active, so other defects show.
     #[arg(long, default_value_t = 2)]
@@ -122,6 +127,12 @@ fn config(a: &SimulateArgs, seed: u64) -> Result<SimConfig, String> {
     c.shared_root = !a.no_shared_root;
     c.unrecognized = a.recovery == "unrecognized";
     c.shadow = a.shadow;
+    c.failover = match a.failover_policy.as_deref() {
+        None => None,
+        Some(_) if !a.shadow => return Err("--failover-policy needs --shadow".into()),
+        Some("standby") => Some(rtr_core::node::FailoverPolicy::Standby),
+        Some(_) => Some(rtr_core::node::FailoverPolicy::Shadow),
+    };
     if let Some(m) = a.max_steps {
         if m == 0 {
             return Err("--max-steps must be at least 1".into());

@@ -160,7 +160,7 @@ pub const QUALIFIERS: &[QualifierDef] = &[
         Set,
         Ignored,
         true,
-        "failover policy: fail over to a standby of the primary's site (RTR's default; opt-in here)",
+        "failover policy: fail over to a standby of the primary's site (the default, as RTR's)",
     ),
     q(
         Qualifier::FailToShadow,
@@ -169,7 +169,7 @@ pub const QUALIFIERS: &[QualifierDef] = &[
         Set,
         Ignored,
         true,
-        "failover policy: fail over to the shadow (the other site's secondary becomes primary at once; the default here)",
+        "failover policy: fail over to the shadow (the other site's secondary becomes primary at once)",
     ),
     q(
         Qualifier::Pre32Compatible,

@@ -90,10 +90,19 @@ impl Node {
         } else {
             std::process::Stdio::inherit()
         };
-        let proc = spawn_to(&argv, None, stderr);
+        let mut proc = spawn_to(&argv, None, stderr);
         let until = Instant::now() + WAIT;
         while UnixStream::connect(&socket).is_err() {
-            assert!(Instant::now() < until, "node {name} did not start");
+            // A node that stopped says why (in its log when it has one):
+            // waiting out WAIT for it says nothing.
+            if let Ok(Some(status)) = proc.child.try_wait() {
+                let log = std::fs::read_to_string(dir.join("node.log")).unwrap_or_default();
+                panic!("node {name} did not start: it stopped ({status}) listening on {listen}\n{log}");
+            }
+            if Instant::now() >= until {
+                let log = std::fs::read_to_string(dir.join("node.log")).unwrap_or_default();
+                panic!("node {name} did not start within {WAIT:?} (listening on {listen})\n{log}");
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
         Node { proc, dir, socket }

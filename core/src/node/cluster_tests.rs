@@ -3820,7 +3820,14 @@ fn an_inquiry_that_waited_for_a_missing_node_asks_again_before_it_rolls_back() {
     c.collect();
     let is_inquire = |m: &Internal| matches!(m, Internal::Be(ToBackend::Inquire { tid, .. }) if *tid == t);
     assert!(c.take_wire(TR2, BE2).iter().any(is_inquire), "be2 is asked");
-    let in_doubt = ToRouter::Inquired { tid: t, parts: vec![], state: TxState::InDoubt, applied: vec![], held: vec![] };
+    let in_doubt = ToRouter::Inquired {
+        tid: t,
+        parts: vec![],
+        state: TxState::InDoubt,
+        applied: vec![],
+        held: vec![],
+        site: None,
+    };
     c.node(TR2).peer_input(now, peer_ref(BE2), Internal::Tr(in_doubt));
     c.collect();
     assert!(c.take_wire(TR2, BE2).is_empty(), "be is missing: nothing decided");
@@ -3840,8 +3847,14 @@ fn an_inquiry_that_waited_for_a_missing_node_asks_again_before_it_rolls_back() {
     assert!(to_be2.iter().any(is_inquire), "asked again: {to_be2:?}");
     assert!(!to_be2.iter().any(|m| matches!(m, Internal::Be(ToBackend::Outcome { .. }))), "{to_be2:?}");
     // be2 committed t meanwhile: tr2 concludes the commit, and says so.
-    let committed =
-        ToRouter::Inquired { tid: t, parts: vec![], state: TxState::Committed, applied: vec![], held: vec![] };
+    let committed = ToRouter::Inquired {
+        tid: t,
+        parts: vec![],
+        state: TxState::Committed,
+        applied: vec![],
+        held: vec![],
+        site: None,
+    };
     c.node(TR2).peer_input(now, peer_ref(BE2), Internal::Tr(committed));
     c.pump_only(TR2, BE);
     c.pump_only(BE, TR2);
@@ -4800,8 +4813,14 @@ fn a_probe_waits_again_for_the_journals_a_restarted_reader_no_longer_holds() {
     // be2 restarts before it answers: it holds its own journal only, and
     // answers for itself.
     c.node(TR2).peer_input(now, peer_ref(BE2), read("be2", 2));
-    let unknown =
-        ToRouter::Inquired { tid: t1, parts: Vec::new(), state: TxState::Unknown, applied: vec![], held: vec![] };
+    let unknown = ToRouter::Inquired {
+        tid: t1,
+        parts: Vec::new(),
+        state: TxState::Unknown,
+        applied: vec![],
+        held: vec![],
+        site: None,
+    };
     c.node(TR2).peer_input(now, peer_ref(BE2), Internal::Tr(unknown));
     c.collect();
     assert_eq!(c.node(TR2).tr.probe_drive(t1), 1, "still probing: be's journal has not answered");
@@ -6865,7 +6884,11 @@ fn shadow_servers_on_two_sites_are_a_primary_and_a_secondary() {
     c.kill(BE);
     let s = c.take(BE2, SERVER);
     assert!(s.iter().any(|x| x.2 == Some(t3) && x.1 == MsgType::Rejected && x.3 == Some(Status::Dlktxres)), "{s:?}");
+    // (fail_to_standby, the default: it claims `START_DEFER` after the
+    // authority says be's holder is gone, no standby of be's site having
+    // taken the range.)
     c.advance(BE2, backend::roles::CLAIM_RETRY * 2);
+    c.advance(BE2, backend::roles::START_DEFER);
     assert_eq!(c.partition_states(BE2), vec![P::Remember], "primary now, alone");
     assert_eq!(c.events_at(BE2), vec![crate::events::SRPRIMARY]);
     let s = c.take(BE2, SERVER);
@@ -6890,7 +6913,7 @@ fn shadow_servers_on_two_sites_are_a_primary_and_a_secondary() {
 /// the secondary (it waited `START_DEFER` after it heard be was gone).
 /// fail_to_shadow (set on be2 as an operator would): with no standby at
 /// east, be2 claims as soon as it hears be is gone, where under
-/// fail_to_standby it waits `START_DEFER` first.
+/// fail_to_standby (set, or the default) it waits `START_DEFER` first.
 #[test]
 fn a_lost_primary_fails_over_to_its_sites_standby_or_to_the_shadow_as_the_policy_says() {
     use crate::protocol::admin::{PartitionChange, PartitionState as P};
@@ -6912,13 +6935,17 @@ fn a_lost_primary_fails_over_to_its_sites_standby_or_to_the_shadow_as_the_policy
     c.finish_takeovers(None);
     assert_eq!(c.partition_states(BE3), vec![P::Primary], "east's standby took over");
     assert_eq!(c.partition_states(BE2), vec![P::Secondary]);
-    for shadow in [false, true] {
+    // Set by an operator, or not at all (the default: fail_to_standby).
+    for set in [Some(false), Some(true), None] {
+        let shadow = set == Some(true);
         let mut c = Cluster::new();
         c.open_shadow(BE, Some("east"));
         c.open_shadow(BE2, Some("west"));
         let now = c.now;
-        let said = c.node(BE2).set_partition(now, "F", 1, PartitionChange::FailToShadow(shadow));
-        assert!(said.as_ref().is_ok_and(|m| m.contains(if shadow { "fail_to_shadow" } else { "fail_to_standby" })));
+        if let Some(shadow) = set {
+            let said = c.node(BE2).set_partition(now, "F", 1, PartitionChange::FailToShadow(shadow));
+            assert!(said.as_ref().is_ok_and(|m| m.contains(if shadow { "fail_to_shadow" } else { "fail_to_standby" })));
+        }
         c.kill(BE);
         c.advance(BE2, backend::roles::CLAIM_RETRY * 2);
         c.advance(BE2, backend::roles::CLAIM_RETRY * 2);

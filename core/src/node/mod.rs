@@ -430,6 +430,11 @@ pub enum ToRouter {
         /// finds one applied at another node gives it back: its router
         /// placed that work again there (`docs/replaced-work.md`).
         held: Vec<(PartId, u64)>,
+        /// The answering node's site when it serves the facility's ranges
+        /// shadowed (`Backend::shadow_site`): the router weighs the
+        /// answers' work by site (`replaced_elsewhere`), and a node that
+        /// restarted answers before its partitions are up to say so.
+        site: Option<String>,
     },
     /// Answer to a re-driven message or vote request: this backend already
     /// knows the outcome of `tid` (another router decided it).
@@ -1137,9 +1142,9 @@ impl Node {
 
     /// What this node's shadow secondaries do when their primary's node is
     /// lost ([`FailoverPolicy`], docs/shadow.md): for shadow partitions
-    /// made from now on. Default: the secondary takes over at once
-    /// (`fail_to_shadow`; RTR's default `fail_to_standby` is opt-in here
-    /// until the catch-up hole its timing opens is closed, docs/shadow.md).
+    /// made from now on. Default, as RTR's: `fail_to_standby` (a standby
+    /// of the primary's site takes over; the secondary claims only
+    /// `START_DEFER` after the primary's holder is gone).
     pub fn set_failover_policy(&mut self, policy: FailoverPolicy) {
         self.be.set_failover_policy(policy);
     }

@@ -44,7 +44,9 @@ use crate::MAX_MSGLEN;
 /// 14: a shadow primary's remembered commits go to its secondary
 /// (`ShadowLog`, `ShadowApplied`, `Shipped`; `PartitionUp` says whether a
 /// primary is in step with its secondary).
-pub const PEER_VERSION: u8 = 15;
+/// 16: `Inquired` names the answering node's site when it serves the
+/// facility's ranges shadowed (`docs/shadow.md`).
+pub const PEER_VERSION: u8 = 16;
 /// Largest frame between nodes: a message of `RTR_MAX_MSGLEN` plus headers,
 /// or a handshake with many facility definitions.
 pub const MAX_PEER_FRAME: usize = 1 << 20;
@@ -587,7 +589,7 @@ fn internal(w: &mut Writer, m: &Internal) {
                 w.str(facility);
                 w.u32(*drive);
             }
-            ToRouter::Inquired { tid, parts, state, applied, held } => {
+            ToRouter::Inquired { tid, parts, state, applied, held, site } => {
                 w.u8(TR_INQUIRED);
                 write_tid(w, tid);
                 part_list(w, parts);
@@ -597,6 +599,13 @@ fn internal(w: &mut Writer, m: &Internal) {
                 for (part, print) in held {
                     w.u64(*part);
                     w.u64(*print);
+                }
+                match site {
+                    None => w.u8(0),
+                    Some(site) => {
+                        w.u8(1);
+                        w.str(site);
+                    }
                 }
             }
             ToRouter::Decided { tid, part, committed, status: s, reason } => {
@@ -891,6 +900,7 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
             state: read_tx_state(r)?,
             applied: read_part_list(r)?,
             held: read_pair_list(r)?,
+            site: if r.bool()? { Some(r.str(MAX_NAME)?) } else { None },
         }),
         BE_INQUIRE => {
             Internal::Be(ToBackend::Inquire { tid: read_tid(r)?, facility: fac(r)?, drive: r.u32()?, binds: r.u32()? })

@@ -198,8 +198,11 @@ pub struct SimConfig {
     /// `RTR_F_OPE_SHADOW`, and the invariants count one active partition per
     /// key range and site, and one primary per key range. Odd seeds run the
     /// `fail_to_standby` failover policy, even ones `fail_to_shadow` (the
-    /// default).
+    /// default), unless `failover` names one for every seed.
     pub shadow: bool,
+    /// The shadow partitions' failover policy for every seed of a shadow
+    /// run; `None`: by the seed, as `shadow` says.
+    pub failover: Option<crate::node::FailoverPolicy>,
     /// Run the real journal code (`SteppedJournal` on `SimFs` devices)
     /// rather than the record-level model of `disk.rs`.
     pub real_journal: bool,
@@ -244,6 +247,7 @@ impl SimConfig {
             shared_root: true,
             unrecognized: false,
             shadow: false,
+            failover: None,
             real_journal: true,
             servers_per_range: 2,
             always_timeout: false,

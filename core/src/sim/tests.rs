@@ -723,7 +723,12 @@ fn catch_up_brings_each_site_what_the_other_committed() {
 /// one router again: a late outcome after the primary grant moved (9); no
 /// `Released` mark for an entry read from another journal (951); messages
 /// a full journal refused after the vote restated with the commit (763,
-/// eleventh session).
+/// eleventh session). Twelfth session, two routers: a restarted node's
+/// site known to the routers while its partitions are down (329, 568), and
+/// a recovered commit remembered for each range as its partition, active,
+/// presents it (294 under `fail_to_standby`); one router: a commit read
+/// from two journals presented once per range, not counted twice (200
+/// under `fail_to_standby`).
 #[test]
 fn catch_up_survives_recovery_hand_offs_and_moved_slots() {
     for seed in [10, 85, 74, 104, 135, 155, 274, 388, 390, 9, 951, 763] {
@@ -732,9 +737,17 @@ fn catch_up_survives_recovery_hand_offs_and_moved_slots() {
         c.shadow = true;
         assert_ok(&run(c));
     }
-    for seed in [53, 62, 126, 294, 307, 375] {
+    for seed in [53, 62, 126, 294, 307, 375, 329, 568] {
         let mut c = SimConfig::new(seed);
         c.shadow = true;
+        assert_ok(&run(c));
+    }
+    // Even seeds under the other policy (one router for 200).
+    for (seed, routers) in [(294, 2), (200, 1)] {
+        let mut c = SimConfig::new(seed);
+        c.shadow = true;
+        c.shape.routers = (1..=routers).map(|i| format!("tr{i}")).collect();
+        c.failover = Some(crate::node::FailoverPolicy::Standby);
         assert_ok(&run(c));
     }
 }

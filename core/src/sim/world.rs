@@ -708,11 +708,13 @@ impl World {
             // when it is made.
             node.set_site(Some(site)).expect("a valid site name");
         }
-        if self.cfg.shadow && self.cfg.seed % 2 == 1 {
+        if self.cfg.shadow {
             // Both failover policies in every batch of seeds: odd seeds
             // fail over to a standby of the primary's site, even ones to
-            // the shadow (the default).
-            node.set_failover_policy(crate::node::FailoverPolicy::Standby);
+            // the shadow (the default), unless the run names one.
+            use crate::node::FailoverPolicy;
+            let by_seed = if self.cfg.seed % 2 == 1 { FailoverPolicy::Standby } else { FailoverPolicy::Shadow };
+            node.set_failover_policy(self.cfg.failover.unwrap_or(by_seed));
         }
         if self.cfg.unrecognized {
             node.set_recovery_policy(crate::node::RecoveryPolicy { unrecognized: true, ..Default::default() });

@@ -87,7 +87,8 @@ impl Backend {
                 self.in_doubt_outcome(ctx, from, tid, false, status, reason);
             }
             let held = self.held_work(tid);
-            ctx.to_router(from, ToRouter::Inquired { tid, parts: Vec::new(), state, applied: Vec::new(), held });
+            let site = self.shadow_site(ctx, &facility);
+            ctx.to_router(from, ToRouter::Inquired { tid, parts: Vec::new(), state, applied: Vec::new(), held, site });
             return;
         }
         for p in &parts {
@@ -168,7 +169,8 @@ impl Backend {
         // (`Router::replaced_elsewhere`).
         let applied = if state == TxState::Committed { self.applied_work(tid) } else { Vec::new() };
         let held = self.held_work(tid);
-        ctx.to_router(from, ToRouter::Inquired { tid, parts, state, applied, held });
+        let site = self.shadow_site(ctx, &facility);
+        ctx.to_router(from, ToRouter::Inquired { tid, parts, state, applied, held, site });
     }
 
     /// The journal refused a write: it is full. Applied commits and kept

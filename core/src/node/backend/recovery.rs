@@ -371,6 +371,22 @@ impl Backend {
             if mine.is_empty() {
                 continue;
             }
+            if self.branches.get(&(rtx.tid, part)).is_some_and(|b| b.committed.is_some()) {
+                // The same commit read from two journals (this node's own
+                // and one taken over): this range's share of it is here
+                // already, committed, presented once. Its messages are claimed, and
+                // nothing waits for a second acknowledgement. (Taken as a
+                // second branch, it replaced the first, whose
+                // acknowledgement was then counted for ever: the
+                // transaction never finished, and its records pinned the
+                // journal until it was full; simulator `--shadow --seed 200
+                // --routers 1 --failover-policy standby`.) The journal it
+                // was read from still ends it (`adopted_tx`).
+                if let Some(f) = self.finishing.get_mut(&rtx.tid) {
+                    f.unclaimed -= mine.len().min(f.unclaimed);
+                }
+                continue;
+            }
             if let Some(f) = self.finishing.get_mut(&rtx.tid) {
                 f.unclaimed -= mine.len().min(f.unclaimed);
                 f.unacked += 1;

@@ -43,15 +43,13 @@ pub enum FailoverPolicy {
     /// A standby of the primary's site takes over: the secondary claims
     /// the primary record only `START_DEFER` after the authority said its
     /// holder is gone, so that standby (which recovers the site's journal
-    /// first) can take it before. RTR's default; not this node's yet: the
-    /// simulator found a catch-up hole its timing opens (docs/shadow.md,
-    /// `rtr simulate --shadow --seed 294 --routers 2` with it).
+    /// first) can take it before. The default, as RTR's (since the twelfth
+    /// session: the catch-up holes its timing opened are closed,
+    /// docs/shadow.md).
+    #[default]
     Standby,
     /// The secondary claims at once (a standby of the lost primary's site
-    /// that takes that site's slot and claims first still wins: making it
-    /// wait broke catch-up, `rtr simulate --shadow --seed 65`, docs/shadow.md).
-    /// The default here, for now.
-    #[default]
+    /// that takes that site's slot and claims first still wins).
     Shadow,
 }
 

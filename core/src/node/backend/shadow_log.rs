@@ -49,9 +49,9 @@
 //! it starts again: it sends them again, and the other site presents them
 //! as uncertain).
 //!
-//! Not yet: an entry whose `Msg` records a full journal refused comes back
-//! after a restart with no message (simulator `--shadow --seed 763`, on
-//! the known list).
+//! An entry whose `Msg` records a full journal refused after the vote is
+//! restated with the commit (`TxRecord::Restated`; simulator `--shadow
+//! --seed 763`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound::{Excluded, Included, Unbounded};
@@ -438,8 +438,17 @@ impl Backend {
         // Every range of it here that waits for a number (a transaction
         // over two shadowed ranges is presented once per range), in one
         // write.
+        // Only ranges whose partition is active here now: `number` numbers
+        // nothing else, and a branch of a partition still waiting for its
+        // role keeps its mark, to be remembered when it is presented
+        // (simulator `--shadow --seed 294 --routers 2 --failover-policy
+        // standby`: the first range active after a restart remembered a
+        // commit over three, the other two lost their marks, and the other
+        // site never applied their shares).
+        let active = |q: &PartId| self.parts.get(q).is_some_and(|p| p.shadow.is_some() && p.role == PartRole::Active);
         let mut parts: Vec<PartId> = vec![part];
         parts.extend(self.branches.iter().filter(|((t, _), b)| *t == tid && b.remember).map(|((_, q), _)| *q));
+        parts.retain(active);
         parts.sort_unstable();
         parts.dedup();
         let mut items = Vec::new();
@@ -569,6 +578,31 @@ impl Backend {
             return;
         }
         self.shipped.insert(tid, (parts, unsure));
+    }
+
+    /// This node's site if it serves `facility`'s ranges shadowed: a shadow
+    /// partition of it is here, or this node's logs (read back from its
+    /// journal after a restart, before any server opened again) hold a
+    /// range of it. `None` otherwise: an unshadowed facility's work is
+    /// weighed without sites. Said with an inquiry's answer, for a router
+    /// that never saw this node's shadow partitions (started after they
+    /// went down): taking the other site's application of a transaction
+    /// for the same work placed again, it told this node to give its
+    /// in-doubt copy back, and this site never applied the transaction
+    /// (simulator `--shadow --seed 438 --routers 2 --failover-policy
+    /// shadow`).
+    pub(super) fn shadow_site(&self, ctx: &Ctx, facility: &str) -> Option<String> {
+        let site = || self.site.clone().unwrap_or_else(|| ctx.topo.name(LOCAL).to_string());
+        if let Some(s) = self.parts.values().find(|p| p.facility == facility).and_then(|p| p.shadow.as_ref()) {
+            return Some(s.site.clone());
+        }
+        // A range id starts with the facility's escaped name and a dot
+        // (`authority::range_id`).
+        let prefix = crate::authority::range_id(facility, &crate::keyseg::KeyRange::default());
+        let prefix = &prefix[..=prefix.rfind('.').unwrap_or(0)];
+        let known = self.shadow_logs.keys().any(|r| r.starts_with(prefix))
+            || self.follows.keys().any(|(r, _)| r.starts_with(prefix));
+        known.then(site)
     }
 
     /// Is the range of shadow partition `part` in step with the other site

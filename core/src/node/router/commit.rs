@@ -998,7 +998,7 @@ impl Router {
                 to: None,
                 coordinator: false,
                 drive: crate::node::NO_DRIVE,
-                site: self.site_of(from),
+                site: self.site_of(ctx, from),
             });
             self.route_handoffs(ctx, &facility);
         }

@@ -214,6 +214,16 @@ pub struct Router {
     /// Commits waiting for their frontends' acknowledgements, and forgets
     /// for the backends (`forget.rs`).
     forgets: Forgets,
+    /// Each backend node's site (docs/shadow.md), by name, as its shadow
+    /// partitions or its inquiry answers (`ToRouter::Inquired::site`) last
+    /// said it: kept after they go down or its link goes, since a node
+    /// that restarts asks about its in-doubt work before its partitions are
+    /// up again, and whether the other answers' applied work is at its own
+    /// site decides what it gives back (`replaced_elsewhere`; simulator
+    /// seed 329 with two routers: be1, restarted, was told to give back its
+    /// in-doubt copy of a commit the other site's secondary had applied,
+    /// and its site never applied it).
+    sites: Map<String, String>,
 }
 
 /// How many ended transactions a router remembers.
@@ -342,8 +352,11 @@ impl Router {
             }
             ToRouter::JournalLetGo { node, epoch } => self.journal_let_go(ctx, from, &node, epoch),
             ToRouter::Inquire { tid, facility, drive } => self.inquire(ctx, from, tid, facility, drive),
-            ToRouter::Inquired { tid, parts, state, applied, held } => {
-                let mut work = Work { applied, held, site: self.site_of(from) };
+            ToRouter::Inquired { tid, parts, state, applied, held, site } => {
+                if let Some(s) = &site {
+                    self.sites.insert(ctx.topo.name(from).to_string(), s.clone());
+                }
+                let mut work = Work { applied, held, site: site.or_else(|| self.site_of(ctx, from)) };
                 work.applied.sort_unstable();
                 self.inquired(ctx, from, tid, parts, state, work)
             }
@@ -1321,14 +1334,11 @@ pub(super) fn replaced_elsewhere(ctx: &Ctx, answers: &[(NodeRef, &Work)]) -> Vec
 
 impl Router {
     /// The site of backend node `node` (docs/shadow.md), as its shadow
-    /// partitions announced it (a node's site is the same for all of them);
-    /// `None` for a node with no shadow partition known here.
-    pub(super) fn site_of(&self, node: NodeRef) -> Option<String> {
-        let mut facilities: Vec<&String> = self.partitions.keys().collect();
-        facilities.sort();
-        facilities.into_iter().find_map(|f| {
-            self.partitions[f].iter().find(|p| p.key.0 == node).and_then(|p| p.shadow.as_ref()).map(|s| s.site.clone())
-        })
+    /// partitions last announced it (a node's site is the same for all of
+    /// them), even when they are down now (`Router::sites`); `None` for a
+    /// node that never announced a shadow partition here.
+    pub(super) fn site_of(&self, ctx: &Ctx, node: NodeRef) -> Option<String> {
+        self.sites.get(ctx.topo.name(node)).cloned()
     }
 }
 

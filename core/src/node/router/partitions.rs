@@ -90,6 +90,11 @@ impl Router {
         callout: Callout,
         shadow: Option<ShadowUp>,
     ) {
+        if let Some(s) = &shadow {
+            // Before the newcomer's answers are asked for: they are weighed
+            // by site (`replaced_elsewhere`).
+            self.sites.insert(ctx.topo.name(key.0).to_string(), s.site.clone());
+        }
         self.probe_newcomer(ctx, key.0, &facility);
         self.inquire_newcomer(ctx, key.0);
         let before = self.partition_count(&facility);

@@ -226,11 +226,19 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
                 state: TxState::InDoubt,
                 applied: vec![],
                 held: vec![(3, 0x1234), (u64::MAX, 7)],
+                site: Some("east".into()),
             }),
         ),
         (
             "tr-inquired-unknown",
-            tr(ToRouter::Inquired { tid: t(1), parts: vec![], state: TxState::Unknown, applied: vec![], held: vec![] }),
+            tr(ToRouter::Inquired {
+                tid: t(1),
+                parts: vec![],
+                state: TxState::Unknown,
+                applied: vec![],
+                held: vec![],
+                site: None,
+            }),
         ),
         (
             "tr-inquired-committed",
@@ -240,6 +248,7 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
                 state: TxState::Committed,
                 applied: vec![9, 0xdead_beef],
                 held: vec![],
+                site: Some("west".into()),
             }),
         ),
         ("fe-returned", fe(ToFrontend::Returned { tid: t(1), client: (4, 5), data: b(b"nobody") })),
