@@ -164,8 +164,14 @@ impl Sites {
     /// sites); be1 and be2 at east, be3 and be4 at west.
     fn extra(root: &Path, name: &str) -> Vec<String> {
         let journals = root.join("journals");
+        // Each transaction's shadow lines too (debug level): a run whose
+        // sites end apart is kept (`apart`), and these say where each
+        // transaction went.
         let mut e: Vec<String> =
-            ["--inactivity", "2", "--journal-root", s(&journals)].iter().map(|x| x.to_string()).collect();
+            ["--inactivity", "2", "--journal-root", s(&journals), "--log-level", "info,rtr::node=debug"]
+                .iter()
+                .map(|x| x.to_string())
+                .collect();
         match name {
             "be1" | "be2" => e.extend(["--site".into(), "east".into()]),
             "be3" | "be4" => e.extend(["--site".into(), "west".into()]),
@@ -179,6 +185,10 @@ impl Sites {
         self.be[i].proc.child.kill().unwrap();
         self.servers[i] = None;
         let _ = self.be[i].proc.child.wait();
+        // Its log of this life is kept beside the next one's (a start
+        // writes node.log afresh).
+        let dir = &self.be[i].dir;
+        let _ = std::fs::rename(dir.join("node.log"), dir.join("node.log.killed"));
     }
 
     /// Backend `i` starts again on its journal, then its servers.

@@ -274,7 +274,7 @@ impl Router {
             // router that placed it again, which would remember it in
             // `replaced`, had been lost before the node came back).
             let work: Vec<(NodeRef, &Work)> = q.answers.iter().map(|a| (a.node, &a.work)).collect();
-            let give = replaced_elsewhere(ctx, &work);
+            let give = replaced_elsewhere(ctx, &self.sites, &work);
             for (node, part) in &give {
                 super::log_replaced_elsewhere(ctx, tid, *node, *part);
                 ctx.to_backend(*node, ToBackend::GiveBack { tid, part: *part, drive: NO_DRIVE });

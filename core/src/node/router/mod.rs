@@ -223,7 +223,7 @@ pub struct Router {
     /// seed 329 with two routers: be1, restarted, was told to give back its
     /// in-doubt copy of a commit the other site's secondary had applied,
     /// and its site never applied it).
-    sites: Map<String, String>,
+    pub(super) sites: Map<String, String>,
 }
 
 /// How many ended transactions a router remembers.
@@ -1314,13 +1314,22 @@ pub(super) struct Work {
 /// A shadowed transaction's work is applied at both sites by design
 /// (docs/shadow.md): a node of the other site (`Work::site`) that applied
 /// it says nothing of work placed again.
-pub(super) fn replaced_elsewhere(ctx: &Ctx, answers: &[(NodeRef, &Work)]) -> Vec<(NodeRef, super::PartId)> {
+pub(super) fn replaced_elsewhere(
+    ctx: &Ctx,
+    sites: &Map<String, String>,
+    answers: &[(NodeRef, &Work)],
+) -> Vec<(NodeRef, super::PartId)> {
+    // A site unknown when the answer came may be known by now (the node's
+    // shadow partitions came up since: simulator `--shadow --seed 438
+    // --routers 2`, the applier restarted and answered before they did).
+    let site = |n: NodeRef, w: &Work| w.site.clone().or_else(|| sites.get(ctx.topo.name(n)).cloned());
     let mut give = Vec::new();
     for (node, w) in answers {
         let name = ctx.topo.name(*node);
+        let mine = site(*node, w);
         for (part, print) in &w.held {
             let applied_elsewhere = answers.iter().any(|(n, o)| {
-                let other_site = matches!((&w.site, &o.site), (Some(a), Some(b)) if a != b);
+                let other_site = matches!((&mine, site(*n, o)), (Some(a), Some(b)) if *a != b);
                 ctx.topo.name(*n) != name && !other_site && o.applied.binary_search(print).is_ok()
             });
             if applied_elsewhere && !give.contains(&(*node, *part)) {

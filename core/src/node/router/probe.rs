@@ -225,7 +225,7 @@ impl Router {
             // `Router::resolve`): its router placed it again after losing
             // that node, and has forgotten since.
             let work: Vec<(NodeRef, &super::Work)> = p.work.iter().map(|(n, w)| (*n, w)).collect();
-            let give = super::replaced_elsewhere(ctx, &work);
+            let give = super::replaced_elsewhere(ctx, &self.sites, &work);
             for (node, part) in &give {
                 super::log_replaced_elsewhere(ctx, tid, *node, *part);
                 ctx.to_backend(*node, ToBackend::GiveBack { tid, part: *part, drive: crate::node::NO_DRIVE });
