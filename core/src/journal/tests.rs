@@ -418,6 +418,49 @@ fn two_owners_racing_never_both_win() {
     }
 }
 
+/// A journal full to the last byte of its reserve (every segment held by
+/// a transaction waiting for its `Done`) still takes `Done` records, in one
+/// segment past the cap; they free the old segments, and new transactions
+/// are taken again, with the journal back within its cap once the old
+/// segments are gone. Refused, the `Done`s were lost and the journal
+/// stayed full for good (simulator `--shadow --seed 784 --routers 2`).
+#[test]
+fn a_journal_full_to_its_reserve_still_takes_done_records_and_recovers() {
+    let d = tempfile::tempdir().unwrap();
+    let c = JournalConfig { dir: d.path().to_path_buf(), segment_bytes: 64 << 10, max_segments: 3 };
+    create(&c).unwrap();
+    let (j, _) = open(&c, Takeover::Normal).unwrap();
+    let mut accepted = Vec::new();
+    loop {
+        let n = accepted.len() as u64 + 100;
+        match j.append_wait(vec![(tid(n), RecordKind::Msg, vec![7u8; 1000])], true) {
+            Ok(()) => accepted.push(n),
+            Err(JournalError::Full) => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(accepted.len() < 1000, "never full");
+    }
+    // The reserve goes to transactions already there, to its last byte.
+    let first = accepted[0];
+    while j.append_wait(vec![(tid(first), RecordKind::Meta, vec![1u8; 1000])], true).is_ok() {}
+    assert_eq!(j.stats().segments, 3);
+    // Their `Done`s are still taken: one segment past the cap.
+    for n in &accepted {
+        j.append_wait(vec![(tid(*n), RecordKind::Done, Vec::new())], false).unwrap();
+    }
+    assert_eq!(j.stats().segments, 4, "one past the cap");
+    // The old segments are free: new work is taken again, and the journal
+    // is back within its cap once the journal moved past them.
+    let mut more = 0u64;
+    while j.stats().segments > 3 || more < 200 {
+        j.append_wait(vec![(tid(5000 + more), RecordKind::Msg, vec![7u8; 1000])], true).unwrap();
+        j.append_wait(vec![(tid(5000 + more), RecordKind::Done, Vec::new())], false).unwrap();
+        more += 1;
+        assert!(more < 1000, "never back within the cap: {:?}", j.stats());
+    }
+    assert!(j.stats().segments <= 3);
+}
+
 #[test]
 fn journal_full_refuses_new_transactions_keeps_old_ones_and_recycles() {
     let d = tempfile::tempdir().unwrap();
