@@ -408,8 +408,25 @@ impl Known {
 /// clients without timeouts through a secondary's server that the
 /// checker's deadlock detection does not look for. And from seeds
 /// 1000..1299 on the final code, not traced: 1045 (two routers,
-/// `sites-differ`: one transaction of one range at east only).
-pub const KNOWN: &[Known] = &[catch_up(784, 2), shadow_no_outcome(866, 2), catch_up(1045, 2)];
+/// `sites-differ`: one transaction of one range at east only). Both 1045
+/// and the next fail the same way on the eleventh session's code. Not
+/// shadow: disk faults only, seed 117 with two routers (`no-outcome`): a
+/// node's journal stays full, and work handed off to it is written again
+/// every 200 ms for good while its client waits.
+pub const KNOWN: &[Known] = &[
+    catch_up(784, 2),
+    shadow_no_outcome(866, 2),
+    catch_up(1045, 2),
+    Known {
+        defect: "disk faults: a journal stays full, and a hand-off to its node is retried for ever",
+        seed: 117,
+        routers: 2,
+        faults: Faults::DISK,
+        kind: ViolationKind::NoOutcome,
+        no_shared_storage: false,
+        shadow: false,
+    },
+];
 
 /// A shadow run whose client never heard an outcome (`no-outcome`).
 const fn shadow_no_outcome(seed: u64, routers: usize) -> Known {
