@@ -107,7 +107,9 @@ pub enum SetCmd {
     /// transaction` lists them as EXCEPTION): forget it, or present it again.
     /// `--forget` also frees a commit the journal keeps answerable for a
     /// router that will not say to forget it (`rtr journal show`:
-    /// committed-applied-answerable).
+    /// committed-applied-answerable). `--state pri_done --new-state done
+    /// --partition F:ID` sets commits a shadow primary remembers for the
+    /// other site done (`*`: all of them), so that site replays none.
     Transaction(SetTransactionArgs),
 }
 
@@ -150,14 +152,28 @@ pub struct SetPartitionArgs {
 
 #[derive(Args)]
 pub struct SetTransactionArgs {
-    /// The tid as RTR prints it (seven hex words separated by commas).
+    /// The tid as RTR prints it (seven hex words separated by commas); `*`
+    /// with `--state pri_done`: every transaction of the partition.
     tid: String,
     /// Forget it: it was dealt with by hand (its journal space is freed).
-    #[arg(long, conflicts_with = "retry")]
+    #[arg(long, conflicts_with_all = ["retry", "state"])]
     forget: bool,
     /// Present it to the partition's servers again.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "state")]
     retry: bool,
+    /// The state the transaction is in. Only `pri_done` (a commit a shadow
+    /// primary running alone remembers for the other site), with
+    /// `--new-state done` and `--partition`: the other site will not replay
+    /// it (RTR's SET TRANSACTION /STATE=PRI_DONE /NEW_STATE=DONE), for an
+    /// operator who rebuilds that site's database from this one's.
+    #[arg(long, value_name = "STATE", value_parser = ["pri_done"], requires_all = ["new_state", "partition"])]
+    state: Option<String>,
+    /// The state to give it: `done`.
+    #[arg(long, value_name = "STATE", value_parser = ["done"], requires = "state")]
+    new_state: Option<String>,
+    /// FACILITY:ID of the shadow partition (with `--state pri_done`).
+    #[arg(long, value_name = "FACILITY:ID", requires = "state")]
+    partition: Option<String>,
     #[command(flatten)]
     target: Target,
 }
@@ -166,11 +182,7 @@ pub fn set(c: SetCmd) -> Result<(), String> {
     use rtr_core::protocol::admin::{PartitionChange, TxChange};
     match c {
         SetCmd::Partition(a) => {
-            let (facility, id) = a
-                .partition
-                .split_once(':')
-                .and_then(|(f, i)| Some((f.to_string(), i.parse::<u64>().ok()?)))
-                .ok_or_else(|| format!("{:?}: give the partition as FACILITY:ID", a.partition))?;
+            let (facility, id) = parse_partition(&a.partition)?;
             let mut changes = Vec::new();
             if a.suspend {
                 changes.push(PartitionChange::Suspend);
@@ -203,6 +215,15 @@ pub fn set(c: SetCmd) -> Result<(), String> {
             }
             Ok(())
         }
+        SetCmd::Transaction(a) if a.state.is_some() => {
+            let part = a.partition.as_deref().unwrap_or_default();
+            let (facility, id) = parse_partition(part)?;
+            let only = match a.tid.as_str() {
+                "*" => None,
+                t => Some(parse_tid(t).ok_or_else(|| format!("{t:?} is not a tid (seven hex words) nor *"))?),
+            };
+            run(&a.target, AdminRequest::SetPartition { facility, id, change: PartitionChange::PriDone(only) }, done)
+        }
         SetCmd::Transaction(a) => {
             let tid = parse_tid(&a.tid).ok_or_else(|| format!("{:?} is not a tid (seven hex words)", a.tid))?;
             let change = match (a.forget, a.retry) {
@@ -213,6 +234,13 @@ pub fn set(c: SetCmd) -> Result<(), String> {
             run(&a.target, AdminRequest::SetTransaction { tid, change }, done)
         }
     }
+}
+
+/// `FACILITY:ID`, the id as `rtr show partition` prints it.
+fn parse_partition(s: &str) -> Result<(String, u64), String> {
+    s.split_once(':')
+        .and_then(|(f, i)| Some((f.to_string(), i.parse::<u64>().ok()?)))
+        .ok_or_else(|| format!("{s:?}: give the partition as FACILITY:ID"))
 }
 
 /// A tid as RTR prints it: seven hexadecimal words, comma-separated.

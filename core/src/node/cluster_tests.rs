@@ -6826,9 +6826,11 @@ fn shadow_servers_on_two_sites_are_a_primary_and_a_secondary() {
     assert_eq!(user_events(&mut c), 0, "a secondary's broadcast is dropped");
     c.req(BE, SERVER, bc());
     assert_eq!(user_events(&mut c), 1, "the primary's goes out");
-    // The secondary's reply is not the client's.
-    c.req(BE2, SERVER, Request::Reply { chan: 1, tid, data: Bytes::from(&b"from the secondary"[..]), flags: 0 });
-    c.req(BE, SERVER, Request::Reply { chan: 1, tid, data: Bytes::from(&b"from the primary"[..]), flags: 0 });
+    // The secondary's reply is not the client's (the same as the
+    // primary's: one that differs rejects the transaction, REPLYDIFF, in
+    // `a_secondary_whose_replies_differ_from_the_primarys_rejects_with_replydiff`).
+    c.req(BE2, SERVER, Request::Reply { chan: 1, tid, data: Bytes::from(&b"paid"[..]), flags: 0 });
+    c.req(BE, SERVER, Request::Reply { chan: 1, tid, data: Bytes::from(&b"paid"[..]), flags: 0 });
     let now = c.now;
     c.node(BE2).handle_request(now, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
     c.pump();
@@ -6905,6 +6907,156 @@ fn shadow_servers_on_two_sites_are_a_primary_and_a_secondary() {
     c.req(FE, CLIENT, Request::Send { chan: 1, tid: t2, flags: flags::sen::ACCEPT, data: msg(6, "pay") });
     let s = c.take(BE2, SERVER);
     assert_eq!(s.iter().map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Msg1, MsgType::Prepare], "{s:?}");
+}
+
+/// RTR's reply checksum for shadow pairs (docs/shadow.md): a secondary
+/// whose replies differ from its primary's (the sites' databases diverged)
+/// rejects the transaction at both sites with `RTR_STS_REPLYDIFF`, before
+/// anything commits; the client has the primary's reply and the
+/// rejection. Replies that match commit as usual, and so does a secondary
+/// that replies the same in another order (two messages).
+#[test]
+fn a_secondary_whose_replies_differ_from_the_primarys_rejects_with_replydiff() {
+    let mut c = Cluster::new();
+    c.open_client(1);
+    c.take(FE, CLIENT);
+    c.open_shadow(BE, None);
+    c.open_shadow(BE2, None);
+    let reply = |c: &mut Cluster, k: usize, tid: Tid, text: &'static str| {
+        c.req(k, SERVER, Request::Reply { chan: 1, tid, data: Bytes::from(text.as_bytes()), flags: 0 });
+    };
+    let accept_at = |c: &mut Cluster, k: usize, tid: Tid| {
+        let now = c.now;
+        c.node(k).handle_request(now, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+        c.pump();
+        c.settle();
+    };
+    for (primary, secondary, replydiff) in [
+        (&["balance 10"][..], &["balance 10"][..], false),
+        (&["balance 10"][..], &["balance 12"][..], true),
+        (&["a", "b"][..], &["b", "a"][..], false),
+        (&["a", "b"][..], &["a"][..], true),
+    ] {
+        let tid = c.tid();
+        c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+        for r in primary {
+            reply(&mut c, BE, tid, r);
+        }
+        c.server_accept(1, tid);
+        c.sync();
+        assert!(c.take(BE2, SERVER).iter().any(|x| x.2 == Some(tid) && x.1 == MsgType::Msg1), "at the secondary");
+        for r in secondary {
+            reply(&mut c, BE2, tid, r);
+        }
+        accept_at(&mut c, BE2, tid);
+        let fe = c.take(FE, CLIENT);
+        let replies = fe.iter().filter(|x| x.1 == MsgType::Reply).count();
+        assert_eq!(replies, primary.len(), "the primary's replies only: {fe:?}");
+        let (want, status) =
+            if replydiff { (MsgType::Rejected, Status::Replydiff) } else { (MsgType::Accepted, Status::Ok) };
+        assert_eq!(fe.last(), Some(&(1, want, Some(tid), Some(status))), "{primary:?} / {secondary:?}");
+        for k in [BE, BE2] {
+            let s = c.take(k, SERVER);
+            assert!(s.iter().any(|x| x.2 == Some(tid) && x.1 == want), "node {k}: {s:?}");
+            if !replydiff {
+                c.req(k, SERVER, Request::Ack { chan: 1, tid });
+            }
+        }
+        c.settle();
+    }
+}
+
+/// `SET TRANSACTION /STATE=PRI_DONE /NEW_STATE=DONE` (docs/shadow.md): a
+/// primary running alone drops what it remembers for the other site, one
+/// transaction or all of them; durably (a restart brings none back), and
+/// the commits' journal space is freed. The other site, back, replays
+/// none of them and takes live work at once. Refused at a secondary and at
+/// a primary whose secondary is linked (catching up).
+#[test]
+fn pri_done_drops_what_a_lone_primary_remembers_for_the_other_site() {
+    use crate::protocol::admin::{AdminError, PartitionChange, PartitionState as P};
+    let pri_done = |c: &mut Cluster, k: usize, only: Option<Tid>| {
+        let now = c.now;
+        let said = c.node(k).set_partition(now, "F", 1, PartitionChange::PriDone(only));
+        c.pump();
+        said
+    };
+    let mut c = Cluster::new();
+    c.open_client(1);
+    c.take(FE, CLIENT);
+    c.open_shadow(BE, None);
+    c.open_shadow(BE2, None);
+    assert_eq!(c.partition_states(BE2), vec![P::Secondary]);
+    assert!(matches!(pri_done(&mut c, BE2, None), Err(AdminError::InvalidStateChange(_))), "not at a secondary");
+    assert!(
+        matches!(pri_done(&mut c, BE, None), Err(AdminError::InvalidStateChange(_))),
+        "not while the secondary is linked"
+    );
+    c.events_at(BE);
+    c.kill(BE2);
+    assert_eq!(c.partition_states(BE), vec![P::Remember], "alone once the secondary's node is lost");
+    assert_eq!(c.events_at(BE), vec![crate::events::SRSHADOWLOST]);
+    let said = pri_done(&mut c, BE, None);
+    assert!(said.as_ref().is_ok_and(|m| m.ends_with("nothing is remembered for the other site")), "{said:?}");
+    // Three commits at the primary alone: remembered.
+    let mut tids = Vec::new();
+    for key in [5, 6, 7] {
+        let t = c.tid();
+        c.req(FE, CLIENT, Request::Send { chan: 1, tid: t, flags: flags::sen::ACCEPT, data: msg(key, "pay") });
+        c.server_accept(1, t);
+        c.sync();
+        assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t), Some(Status::Ok))]);
+        c.ack(1, t);
+        tids.push(t);
+    }
+    // The frontend's acknowledgements and the routers' forgets go out:
+    // only the other site holds the commits' `Done` back now.
+    c.flush_batches();
+    c.settle();
+    c.take(BE, SERVER);
+    assert_eq!(c.node(BE).shadow_roles()[0].backlog, 3);
+    let done =
+        |c: &Cluster, t: Tid| c.journals[BE].iter().any(|r| r.tid == t && r.kind == crate::journal::RecordKind::Done);
+    assert!(!done(&c, tids[0]), "a remembered commit's Done waits for the other site");
+    // One of them.
+    let said = pri_done(&mut c, BE, Some(tids[0]));
+    assert!(
+        said.as_ref().is_ok_and(|m| m.contains("1 remembered commit set done") && m.contains("2 left")),
+        "{said:?}"
+    );
+    assert_eq!(c.node(BE).shadow_roles()[0].backlog, 2);
+    assert!(matches!(pri_done(&mut c, BE, Some(tids[0])), Err(AdminError::NoSuchTransaction(_))), "done already");
+    c.sync();
+    assert!(done(&c, tids[0]), "its journal space is freed once its mark is durable");
+    assert!(!done(&c, tids[1]));
+    // The rest (RTR's `*`).
+    let said = pri_done(&mut c, BE, None);
+    assert!(said.as_ref().is_ok_and(|m| m.contains("2 remembered commits set done")), "{said:?}");
+    c.sync();
+    assert_eq!(c.node(BE).shadow_roles()[0].backlog, 0);
+    assert!(tids.iter().all(|t| done(&c, *t)));
+    // A restart brings none of them back.
+    c.kill(BE);
+    c.restart(BE);
+    c.open_shadow(BE, None);
+    c.sync();
+    assert_eq!(c.node(BE).shadow_roles()[0].backlog, 0, "nothing remembered after a restart");
+    c.take(BE, SERVER);
+    // The other site is back: it replays none of them, and live work
+    // reaches it at once.
+    c.restart(BE2);
+    c.open_shadow(BE2, None);
+    c.sync();
+    assert_eq!(c.partition_states(BE2), vec![P::Secondary]);
+    assert_eq!(c.partition_states(BE), vec![P::Primary]);
+    let s = c.take(BE2, SERVER);
+    assert!(s.iter().all(|x| x.2.is_none_or(|t| !tids.contains(&t))), "nothing replayed: {s:?}");
+    let t = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t, flags: flags::sen::ACCEPT, data: msg(8, "pay") });
+    c.server_accept(1, t);
+    c.sync();
+    let s = c.take(BE2, SERVER);
+    assert!(s.iter().any(|x| x.2 == Some(t) && x.1 == MsgType::Msg1), "live work at the secondary: {s:?}");
 }
 
 /// The failover policies (docs/shadow.md). fail_to_standby: be (east) is

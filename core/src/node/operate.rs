@@ -82,6 +82,7 @@ impl Backend {
                 self.set_priority(ctx, id, list);
                 Ok(format!("partition {facility}:{id}: priority list {text}"))
             }
+            PartitionChange::PriDone(only) => self.drop_remembered(ctx, id, only),
             PartitionChange::FailToShadow(shadow) => {
                 let Some(s) = p.shadow.as_mut() else {
                     // Not shadowed: a standby takes over, as always (the

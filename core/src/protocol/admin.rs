@@ -85,6 +85,12 @@ pub enum PartitionChange {
     /// primary at once), `false` to a standby of the primary's site (RTR's
     /// default).
     FailToShadow(bool),
+    /// `rtr set transaction --state pri_done --new-state done` (RTR's `SET
+    /// TRANSACTION /STATE=PRI_DONE /NEW_STATE=DONE`): the commits a shadow
+    /// primary running alone remembers for the other site are set done,
+    /// every one (`None`, RTR's `*`) or one transaction's: the other site
+    /// will not replay them (its database is to be rebuilt from this one's).
+    PriDone(Option<Tid>),
 }
 
 /// How an operator resolves a transaction set aside by the retry limit.
@@ -495,6 +501,13 @@ pub(super) fn write_request(w: &mut Writer, req: &AdminRequest) {
                     w.u8(6);
                     w.u8(u8::from(*b));
                 }
+                PartitionChange::PriDone(tid) => {
+                    w.u8(7);
+                    w.u8(u8::from(tid.is_some()));
+                    for word in tid.unwrap_or_default().to_words() {
+                        w.u32(word);
+                    }
+                }
             }
         }
         AdminRequest::SetTransaction { tid, change } => {
@@ -537,6 +550,14 @@ pub(super) fn read_request(r: &mut Reader) -> Result<AdminRequest, DecodeError> 
                 4 => PartitionChange::RestartRecovery,
                 5 => PartitionChange::PriorityList(read_strs(r)?),
                 6 => PartitionChange::FailToShadow(r.bool()?),
+                7 => {
+                    let some = r.bool()?;
+                    let mut w = [0u32; 7];
+                    for x in &mut w {
+                        *x = r.u32()?;
+                    }
+                    PartitionChange::PriDone(some.then(|| Tid::from_words(w)))
+                }
                 tag => return Err(DecodeError::UnknownTag { what: "partition change", tag }),
             };
             AdminRequest::SetPartition { facility, id, change }

@@ -1225,3 +1225,105 @@ impl Backend {
         self.shadow_logs.get(rid).map_or(0, ShadowLog::len)
     }
 }
+
+impl Backend {
+    /// `rtr set transaction --state pri_done --new-state done` (RTR's `SET
+    /// TRANSACTION /STATE=PRI_DONE /NEW_STATE=DONE`): the commits shadow
+    /// partition `part` remembers for the other site (all of them, or
+    /// `tid`'s) are dropped from its range's log, as if the other site had
+    /// applied them. For an operator who will rebuild the other site's
+    /// database from this one's: its catch-up then replays nothing.
+    ///
+    /// Only at the primary while it runs alone (remember mode): with its
+    /// secondary linked, the other site is catching up, and pulling entries
+    /// from under it would leave its database missing them with nobody the
+    /// wiser (`INVSTATCHANGE`).
+    ///
+    /// Each dropped entry of this node's own journal gets its `Released`
+    /// mark (one synced write), so a restart does not bring it back; once
+    /// durable, each commit's `Done` no longer waits for the other site and
+    /// its journal space is freed. Entries of a lost node's journal read
+    /// here are dropped from this node's log only (that journal keeps them:
+    /// read again, they are remembered again). Commits being written at the
+    /// time of the request are not dropped: they are remembered as usual.
+    pub(in crate::node) fn drop_remembered(
+        &mut self,
+        ctx: &mut Ctx,
+        part: PartId,
+        only: Option<Tid>,
+    ) -> Result<String, crate::protocol::admin::AdminError> {
+        use crate::protocol::admin::AdminError;
+        let Some(p) = self.parts.get(&part) else {
+            return Err(AdminError::NoSuchPartition(format!("no partition {part} on this node")));
+        };
+        let label = p.label(part);
+        let Some(s) = p.shadow.as_ref() else {
+            return Err(AdminError::Unsupported(format!(
+                "partition {label} is not a shadow partition (its servers did not open with RTR_F_OPE_SHADOW): \
+                 nothing is remembered for another site"
+            )));
+        };
+        if p.role != PartRole::Active || s.side != Side::Primary {
+            return Err(AdminError::InvalidStateChange(format!(
+                "partition {label} is not the shadow primary here: PRI_DONE transactions are dropped at the \
+                 primary's node, while it runs alone (remember mode)"
+            )));
+        }
+        if !s.partner_by.is_empty() {
+            return Err(AdminError::InvalidStateChange(format!(
+                "partition {label}: its secondary is linked and catching up; stop the other site's servers first \
+                 (remembered work is dropped only while the primary runs alone)"
+            )));
+        }
+        let rid = s.rid.clone();
+        let mut recs: Vec<(Tid, TxRecord)> = Vec::new();
+        let mut tids: Vec<Tid> = Vec::new();
+        if let Some(log) = self.shadow_logs.get_mut(&rid) {
+            for st in log.streams.values_mut() {
+                let gone: Vec<LogPos> =
+                    st.entries.iter().filter(|(_, e)| only.is_none_or(|t| e.tid == t)).map(|(p, _)| *p).collect();
+                for pos in gone {
+                    let Some(e) = st.entries.remove(&pos) else { continue };
+                    if e.own {
+                        recs.push((e.tid, TxRecord::Seq { range: rid.clone(), pos, mark: SeqMark::Released }));
+                    }
+                    tids.push(e.tid);
+                }
+            }
+        }
+        if tids.is_empty() {
+            return match only {
+                Some(t) => Err(AdminError::NoSuchTransaction(format!(
+                    "transaction {t} is not remembered for the other site by partition {label}"
+                ))),
+                None => Ok(format!("partition {label}: nothing is remembered for the other site")),
+            };
+        }
+        let n = tids.len();
+        let left = self.shadow_backlog(&rid);
+        ctx.log(format!(
+            "shadow range {rid}: {n} remembered commits set done by an operator (PRI_DONE to DONE): the other site \
+             will not replay them"
+        ));
+        if left == 0 {
+            // In step: routers give a returning secondary live work at once.
+            self.announce(ctx, part);
+        }
+        // The release point does not move (`(0, 0)` names no series): the
+        // entries left keep their positions, and the next one sent names
+        // the last one kept before it as its `prev`.
+        let r = Releasing { rid, pos: (0, 0), tids };
+        if !self.journal || recs.is_empty() {
+            self.released(ctx, r);
+        } else {
+            self.next_token += 1;
+            let token = self.next_token;
+            ctx.journal(recs, true, Some(token));
+            self.shadow_releases.insert(token, r);
+        }
+        Ok(format!(
+            "partition {label}: {n} remembered commit{} set done (PRI_DONE to DONE); {left} left for the other site",
+            if n == 1 { "" } else { "s" }
+        ))
+    }
+}

@@ -127,6 +127,9 @@ pub(super) struct Tx {
     /// (`vote`), which would count it for work placed there later
     /// (`rtr simulate --shadow --seed 470 --routers 2`: no outcome).
     pub(super) given_back: Vec<PartKey>,
+    /// A shadowed transaction's replies by node (`shadow::ReplySum`): the
+    /// secondary's must match its primary's.
+    pub(super) replies: Vec<(NodeRef, shadow::ReplySum)>,
 }
 
 #[derive(Default)]
@@ -661,7 +664,15 @@ impl Router {
     /// A server's reply goes to the client (if it is still there).
     /// A shadow secondary's reply is dropped (docs/shadow.md).
     fn reply(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, data: Bytes) {
-        if let Some(tx) = self.txs.get(&tid) {
+        // Counted for the reply checksum in any facility with shadow
+        // partitions: a secondary may come up, and its branch be placed,
+        // after the primary replied.
+        let shadowed = |f: &str| self.partitions.get(f).is_some_and(|v| v.iter().any(|p| p.shadow.is_some()));
+        let count = self.txs.get(&tid).is_some_and(|tx| shadowed(&tx.facility));
+        if let Some(tx) = self.txs.get_mut(&tid) {
+            if count {
+                shadow::note_reply(tx, from, &data);
+            }
             if !tx.client_gone && !shadow::from_secondary(tx, from) {
                 ctx.to_frontend(tx.fe, ToFrontend::Reply { tid, client: tx.client, data });
             }
@@ -700,6 +711,14 @@ impl Router {
         if let Some(b) = tx.branches.iter_mut().find(|b| b.part == key) {
             b.vote = VoteState::Accepted;
             b.durable = durable;
+        }
+        if shadow::replies_differ(tx, key) {
+            ctx.log(format!(
+                "{tid}: the shadow secondary's replies differ from the primary's: rejected at both sites \
+                 (RTR_STS_REPLYDIFF)"
+            ));
+            self.abort(ctx, tid, Status::Replydiff, 0);
+            return;
         }
         // A shadow primary's yes: its secondary's branch now, before the
         // votes are counted (docs/shadow.md).
@@ -1007,10 +1026,22 @@ impl Router {
                 self.took_over(ctx, reader, name, &[], &[], true, epoch);
             }
         }
+        let mut down_facilities: Vec<String> = Vec::new();
         for (facility, part) in downs {
             if let Some(gone) = self.remove_partition(&facility, (node, part)) {
                 self.holder_lost(ctx, &facility, &gone);
             }
+            if !down_facilities.contains(&facility) {
+                down_facilities.push(facility);
+            }
+        }
+        // A shadow primary whose secondary was on the lost node hears that
+        // it is alone (SRSHADOWLOST, remember mode), as when the secondary's
+        // partition goes down on a live node (`partition_down`). It did not:
+        // its state said `primary` for good (found by the PRI_DONE test).
+        down_facilities.sort();
+        for facility in &down_facilities {
+            self.shadow_partners(ctx, facility);
         }
         // Hand-offs: those from the lost node go (it sends them again when
         // it links again), but not this router's own (made from the lost
@@ -1072,6 +1103,7 @@ impl Router {
             shadowed: false,
             dropped_secondary_of: Vec::new(),
             given_back: Vec::new(),
+            replies: Vec::new(),
         })
     }
 

@@ -17,10 +17,74 @@
 //! hears the transaction rescheduled) and the primary's work follows the
 //! range to its next primary as any lost node's work does; never two
 //! branches of one tid at one partition.
+//!
+//! **Reply checksum** (RTR's `RTR_STS_REPLYDIFF`). The secondary's replies
+//! are dropped, but counted: per node, how many and the sum of their prints
+//! (`ReplySum`, order-free, as a node's branches of several ranges reply in
+//! any order). When the secondary's last branch votes yes, its node's sum
+//! is compared with its primary's node's; if they differ, the two sites'
+//! servers did not compute the same thing (their databases diverged, or a
+//! reply carries a server-unique value, which RTR's shadowing forbids) and
+//! the transaction is rejected at both sites with `RTR_STS_REPLYDIFF`,
+//! before anything commits. Compared only where the sums say all: a
+//! transaction this router saw from its first message (not driven again,
+//! probed or moved), whose branches at the two nodes are exactly the
+//! primaries and their secondaries (no call-out, no other range's primary
+//! beside a secondary).
 
 use super::{Branch, Router, Tx, VoteState};
-use crate::node::{Ctx, PartKey, ToBackend};
+use crate::node::{Ctx, NodeRef, PartKey, ToBackend};
 use crate::tid::Tid;
+
+/// One node's replies to one transaction (the module's reply checksum).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(in crate::node) struct ReplySum {
+    n: u32,
+    sum: u64,
+}
+
+/// Count a reply of `tid` from node `from` (the client's or a secondary's).
+pub(super) fn note_reply(tx: &mut Tx, from: NodeRef, data: &[u8]) {
+    let print = crate::txrecord::work_print(data);
+    let at = match tx.replies.iter().position(|(n, _)| *n == from) {
+        Some(at) => at,
+        None => {
+            tx.replies.push((from, ReplySum::default()));
+            tx.replies.len() - 1
+        }
+    };
+    let r = &mut tx.replies[at].1;
+    r.n = r.n.saturating_add(1);
+    r.sum = r.sum.wrapping_add(print);
+}
+
+/// Secondary branch `key` of `tx` voted yes: do its node's replies differ
+/// from its primary's node's (the module's reply checksum)? `false`
+/// whenever the sums cannot say (see the module's comment).
+pub(super) fn replies_differ(tx: &Tx, key: PartKey) -> bool {
+    if tx.drive != 0 || tx.redriven || tx.probe.is_some() || !tx.redrive.is_empty() {
+        return false;
+    }
+    let Some(of) = tx.branches.iter().find(|b| b.part == key).and_then(|b| b.secondary_of) else { return false };
+    let (sec, pri) = (key.0, of.0);
+    if sec == pri {
+        return false;
+    }
+    let at = |n: NodeRef| tx.branches.iter().filter(move |b| b.part.0 == n);
+    // Every branch at the secondary's node shadows one at the primary's,
+    // and has voted (its replies are all in: a server replies before it
+    // votes, and the node sends both in order).
+    let sec_whole = at(sec).all(|b| b.secondary_of.is_some_and(|o| o.0 == pri) && b.vote == VoteState::Accepted);
+    // Every branch at the primary's node is a primary shadowed there.
+    let pri_whole = at(pri).all(|p| {
+        p.secondary_of.is_none() && tx.branches.iter().any(|s| s.part.0 == sec && s.secondary_of == Some(p.part))
+    });
+    if !sec_whole || !pri_whole {
+        return false;
+    }
+    let sum = |n: NodeRef| tx.replies.iter().find(|(m, _)| *m == n).map(|(_, r)| *r).unwrap_or_default();
+    sum(sec) != sum(pri)
+}
 
 impl Router {
     /// The active secondary of the shadowed range whose primary is

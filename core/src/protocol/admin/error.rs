@@ -106,6 +106,10 @@ refusals! {
     /// it has neither TLS nor `--insecure-links` (issue 17, secure by
     /// default); access to the network is what is refused.
     LinksNotSecured = (22, "TLSREQUIRED", Invaccess),
+    /// A state change the object's state does not allow now (RTR's
+    /// `%RTR-E-INVSTATCHANGE`): `PRI_DONE` anywhere but at a shadow primary
+    /// running alone.
+    InvalidStateChange = (23, "INVSTATCHANGE", Invqualifier),
 }
 
 impl From<&crate::facility::FacilityError> for AdminError {

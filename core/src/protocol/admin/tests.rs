@@ -34,6 +34,12 @@ fn requests() -> Vec<AdminRequest> {
         AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::RestartRecovery },
         AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::FailToShadow(true) },
         AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::FailToShadow(false) },
+        AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::PriDone(None) },
+        AdminRequest::SetPartition {
+            facility: "BANK".into(),
+            id: 3,
+            change: PartitionChange::PriDone(Some(Tid { node: 1, incarnation: 2, conn: 3, seq: 9 })),
+        },
         AdminRequest::SetPartition {
             facility: "BANK".into(),
             id: 3,
