@@ -424,7 +424,12 @@ impl Known {
 /// applied was told applied, the one not yet written too; that write then
 /// failed (journal full) and the entry, queued again at a position already
 /// passed, was dropped. An entry is told applied only once presented
-/// (`entries_applied`). Both are in
+/// (`entries_applied`). That fix moved shadow seed 339 (two routers) onto
+/// another hole, fixed too: west's journal, full to its last byte with
+/// its own remembered commits (released after a restart that lost their
+/// routers' forgets, so kept answerable for ever), could not carry them
+/// forward (`Carried` was refused like new work); `Carried` records, like
+/// `Done`s, may now take one segment past the cap. All three are in
 /// `catch_up_survives_recovery_hand_offs_and_moved_slots`. Not
 /// shadow: disk faults only, seed 117 with two routers (`no-outcome`): a
 /// node's journal stays full, and work handed off to it is written again
