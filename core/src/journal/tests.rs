@@ -461,6 +461,49 @@ fn a_journal_full_to_its_reserve_still_takes_done_records_and_recovers() {
     assert!(j.stats().segments <= 3);
 }
 
+/// `Carried` records restate commits kept answerable at the head: like
+/// `Done`s they free the segments behind, so a journal full to its last
+/// byte takes them, one segment past the cap and no more (each pins the
+/// space it takes). Refused, commits kept answerable for ever (their
+/// router restarted) could never be carried and the journal stayed full
+/// for good (simulator `--shadow --seed 339 --routers 2`).
+#[test]
+fn a_journal_full_to_its_last_byte_still_takes_carried_records_one_segment_past_the_cap() {
+    let d = tempfile::tempdir().unwrap();
+    let c = JournalConfig { dir: d.path().to_path_buf(), segment_bytes: 64 << 10, max_segments: 3 };
+    create(&c).unwrap();
+    let (j, _) = open(&c, Takeover::Normal).unwrap();
+    let mut accepted = Vec::new();
+    loop {
+        let n = accepted.len() as u64 + 100;
+        match j.append_wait(vec![(tid(n), RecordKind::Msg, vec![7u8; 1000])], true) {
+            Ok(()) => accepted.push(n),
+            Err(JournalError::Full) => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(accepted.len() < 1000, "never full");
+    }
+    let first = accepted[0];
+    while j.append_wait(vec![(tid(first), RecordKind::Meta, vec![1u8; 1000])], true).is_ok() {}
+    assert_eq!(j.stats().segments, 3);
+    // The newest transaction carried: taken past the cap (the journal has
+    // no segment left). Carried again and again, the front pinned by the
+    // others: one segment past the cap, and no more.
+    let last = *accepted.last().unwrap();
+    j.append_wait(vec![(tid(last), RecordKind::Carried, vec![1u8; 1000])], false).unwrap();
+    assert_eq!(j.stats().segments, 4, "one past the cap");
+    let mut refused = false;
+    for _ in 0..200 {
+        if let Err(e) = j.append_wait(vec![(tid(last), RecordKind::Carried, vec![1u8; 1000])], false) {
+            assert!(matches!(e, JournalError::Full), "{e}");
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "a carry that frees nothing is refused at last: {:?}", j.stats());
+    assert_eq!(j.stats().segments, 4, "one past the cap");
+}
+
 #[test]
 fn journal_full_refuses_new_transactions_keeps_old_ones_and_recycles() {
     let d = tempfile::tempdir().unwrap();

@@ -712,7 +712,15 @@ impl Writer {
         // already in the journal, then the `Done`s that would have freed
         // the oldest segments were refused). The extra segment goes once
         // the front ones are free (`roll` deletes past the cap).
-        let overflow = usize::from(records.iter().all(|(_, k, _)| *k == RecordKind::Done));
+        // Likewise `Carried` records: each restates at the head all a
+        // transaction kept answerable still needs, so the segments behind
+        // free up. Refused, a journal whose every segment held such
+        // commits (never forgotten: their router restarted) could never
+        // carry them and stayed full for good (simulator `--shadow --seed
+        // 339 --routers 2`: west's commits remembered for east, released
+        // after a restart that lost their routers' forgets). One segment
+        // past the cap at most (`roll`).
+        let overflow = usize::from(records.iter().all(|(_, k, _)| matches!(k, RecordKind::Done | RecordKind::Carried)));
         let pos = self.cur_off + self.buf.len() as u64;
         if pos + size as u64 <= self.current().size {
             if self.obtainable() < reserve {

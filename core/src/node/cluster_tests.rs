@@ -7059,6 +7059,65 @@ fn pri_done_drops_what_a_lone_primary_remembers_for_the_other_site() {
     assert!(s.iter().any(|x| x.2 == Some(t) && x.1 == MsgType::Msg1), "live work at the secondary: {s:?}");
 }
 
+/// A secondary's live branch and the other site's log entry of the same
+/// transaction and range reach the secondary together (simulator `--shadow
+/// --seed 866 --routers 2`: be3 frozen with tr1's messages for a
+/// transaction on their way; tr1, its link gone, committed at the primary
+/// without it, and the primary's log entry arrived with the stale
+/// messages). The messages that come while the entry is written wait for
+/// the write: the transaction is then committed here, and the router hears
+/// so; nothing starts a second branch of it. Before, the live branch went
+/// to the server, the entry's branch replaced it once written, and that
+/// server, never told an outcome, was held for ever: the range's next
+/// transactions never reached the secondary.
+#[test]
+fn a_stale_live_branch_that_meets_its_log_entry_at_the_secondary_holds_no_server() {
+    let mut c = Cluster::new();
+    c.open_client(1);
+    c.take(FE, CLIENT);
+    c.open_shadow(BE, None);
+    c.open_shadow(BE2, None);
+    c.events_at(BE);
+    c.events_at(BE2);
+    let part = c.node(BE2).show_partitions().0[0].id;
+    let t = Tid { node: 9, incarnation: 1, conn: 1, seq: 1 };
+    let data = msg(5, "pay");
+    // The entry first: its write is on its way.
+    let entry = ShadowEntry { pos: (1, 1), prev: (0, 0), tid: t, msgs: vec![data.clone()], reason: 0, resent: false };
+    let now = c.now;
+    let log = ToBackend::ShadowLog { part, entries: vec![entry], released: (0, 0) };
+    c.node(BE2).peer_input(now, peer_ref(TR1), Internal::Be(log));
+    c.collect();
+    assert!(!c.syncs.is_empty(), "the entry is being written");
+    // Then the router's stale messages for the secondary's branch.
+    let m = ToBackend::Msg { tid: t, part, index: 0, data, first: true, flags: flags::sen::ACCEPT, drive: 0 };
+    c.node(BE2).peer_input(now, peer_ref(TR1), Internal::Be(m));
+    let vr = ToBackend::VoteRequest { tid: t, part, durable: true, drive: 0 };
+    c.node(BE2).peer_input(now, peer_ref(TR1), Internal::Be(vr));
+    c.collect();
+    assert!(c.take(BE2, SERVER).is_empty(), "nothing presented while the entry is written");
+    c.sync_unpumped();
+    c.collect();
+    let s = c.take(BE2, SERVER);
+    let got: Vec<(MsgType, Option<Tid>)> = s.iter().map(|x| (x.1, x.2)).collect();
+    assert_eq!(got, vec![(MsgType::Msg1, Some(t)), (MsgType::Accepted, Some(t))], "the entry alone: {s:?}");
+    let answers = c.take_wire(BE2, TR1);
+    assert!(
+        answers.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Decided { tid, committed: true, .. }) if *tid == t)),
+        "the router hears the transaction committed here: {answers:?}"
+    );
+    c.req(BE2, SERVER, Request::Ack { chan: 1, tid: t });
+    c.settle();
+    // The secondary's one server is free: the range's next transaction
+    // reaches it once the primary voted.
+    let t2 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t2, flags: flags::sen::ACCEPT, data: msg(6, "pay") });
+    c.server_accept(1, t2);
+    c.sync();
+    let s2 = c.take(BE2, SERVER);
+    assert!(s2.iter().any(|x| x.2 == Some(t2) && x.1 == MsgType::Msg1), "{s2:?}");
+}
+
 /// The failover policies (docs/shadow.md). fail_to_standby: be (east) is
 /// the primary, be3 its site's standby, be2 (west) the secondary; be is
 /// lost; be3 takes east's slot and then the primary record, and be2 stays

@@ -484,6 +484,7 @@ impl Backend {
     /// A message from the router on node `from`.
     pub fn handle(&mut self, ctx: &mut Ctx, from: NodeRef, m: ToBackend) {
         let Some(m) = self.promise_first(ctx, from, m) else { return };
+        let Some(m) = self.entry_first(from, m) else { return };
         match m {
             // Delivered by the node itself (`Node::run`).
             ToBackend::Broadcast { .. } => {}
