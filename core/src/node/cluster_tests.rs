@@ -2338,6 +2338,51 @@ fn an_adopted_commit_of_a_branch_held_undecided_is_made_durable_first() {
     assert_eq!(s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(), vec![(MsgType::Accepted, Some(t1))]);
 }
 
+/// A router's `Forget` that comes while work of a transaction is applied
+/// here again (a hand-off adopted after this node had applied its branch
+/// and kept it answerable: with two routers, each brings the hand-off)
+/// waits for that work's servers: the transaction's `Done` follows them,
+/// and nothing of it is written after. Written at once, the `Done` came
+/// before the new attempt's `Applied`, which then pinned its segment for
+/// good (recovery reads the tid as finished and writes nothing more): the
+/// journal filled and stayed full (simulator `--faults disk --seed 117`,
+/// two routers).
+#[test]
+fn a_forget_that_comes_while_a_transaction_is_applied_here_again_waits_for_its_servers() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.take(BE, SERVER);
+    c.server_accept(1, t1);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    c.take(BE, SERVER);
+    c.ack(1, t1);
+    let last = |c: &Cluster| c.journals[BE].iter().rev().find(|r| r.tid == t1).map(|r| r.kind);
+    assert_eq!(last(&c), Some(RecordKind::Applied), "applied, kept answerable");
+    // tr2 brings the same work handed off: written again, presented again.
+    let part = c.node(BE).show_partitions().0[0].id;
+    let adopt = ToBackend::Adopt { part, tid: t1, msgs: vec![msg(5, "one")], reason: 0, drive: crate::node::NO_DRIVE };
+    let now = c.now;
+    c.node(BE).peer_input(now, peer_ref(TR2), Internal::Be(adopt));
+    c.collect();
+    c.sync();
+    let s = c.take(BE, SERVER);
+    assert_eq!(
+        s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(),
+        vec![(MsgType::Msg1Uncertain, Some(t1)), (MsgType::Accepted, Some(t1))]
+    );
+    // tr1 forgets t1 before the server acknowledged it again.
+    let now = c.now;
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(ToBackend::Forget { tids: vec![t1] }));
+    c.collect();
+    assert_eq!(last(&c), Some(RecordKind::Commit), "no Done while its servers apply it");
+    c.ack(1, t1);
+    c.sync();
+    assert_eq!(last(&c), Some(RecordKind::Done), "ended once applied, nothing after: {:?}", c.journals[BE]);
+}
+
 /// Simulator seed 5009: be2 read a lost node's journal holding t1 in
 /// doubt and asked tr1, which was driving t1 again (live there, no branch
 /// at be2). tr1 ignored the question ("it will end on its own"), and when
