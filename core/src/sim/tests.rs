@@ -747,7 +747,9 @@ fn catch_up_survives_recovery_hand_offs_and_moved_slots() {
         c.shadow = true;
         assert_ok(&run(c));
     }
-    for seed in [53, 62, 126, 294, 307, 375, 329, 568, 438] {
+    // (784: releases a full journal refused were lost, and the journal
+    // stayed full of the entries they would have ended.)
+    for seed in [53, 62, 126, 294, 307, 375, 329, 568, 438, 784] {
         let mut c = SimConfig::new(seed);
         c.shadow = true;
         assert_ok(&run(c));

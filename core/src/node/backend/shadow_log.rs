@@ -226,8 +226,14 @@ pub(super) struct Held {
 /// Released entries whose `Released` records are being synced.
 pub(super) struct Releasing {
     rid: String,
+    part: PartId,
     pos: LogPos,
-    tids: Vec<Tid>,
+    /// The entries released, kept until the write is durable: a failed
+    /// write puts them back in the log (`release_written`).
+    entries: BTreeMap<LogPos, LogEntry>,
+    /// Transactions whose last hold this release is: their `Done` is
+    /// written in place of the `Released` marks (`release_ends`).
+    ended: Vec<Tid>,
 }
 
 /// A recovered commit's remembered copy being written here
@@ -726,45 +732,96 @@ impl Backend {
         let done = std::mem::replace(&mut st.entries, keep);
         log.tries = 0;
         let now_empty = log.is_empty();
-        let recs: Vec<(Tid, TxRecord)> = done
+        // A transaction this release ends here gets its `Done` instead of
+        // `Released` marks: it says as much (recovery sends nothing of a
+        // finished transaction again), and a write of `Done` records only
+        // may take a full journal's extra segment (`journal::writer`), so
+        // those go in a write of their own, first. The marks a full
+        // journal refused were lost (simulator `--shadow --seed 784
+        // --routers 2`): their entries were gone from the log, never
+        // released again, and their transactions pinned the journal's
+        // oldest segment for good; the other site's entries could never be
+        // written there, and the sites ended apart.
+        let mut holds: BTreeMap<Tid, u32> = BTreeMap::new();
+        for e in done.values() {
+            *holds.entry(e.tid).or_default() += 1;
+        }
+        let ended: Vec<Tid> = holds.into_iter().filter(|(t, k)| self.release_ends(*t, *k)).map(|(t, _)| t).collect();
+        let (ends, rest): (BTreeMap<LogPos, LogEntry>, BTreeMap<LogPos, LogEntry>) =
+            done.into_iter().partition(|(_, e)| ended.contains(&e.tid));
+        let dones: Vec<(Tid, TxRecord)> = ended.iter().map(|t| (*t, TxRecord::Done)).collect();
+        let marks: Vec<(Tid, TxRecord)> = rest
             .iter()
             .filter(|(_, e)| e.own)
             .map(|(p, e)| (e.tid, TxRecord::Seq { range: rid.clone(), pos: *p, mark: SeqMark::Released }))
             .collect();
-        let r = Releasing { rid: rid.clone(), pos, tids: done.into_values().map(|e| e.tid).collect() };
         if now_empty {
             ctx.log(format!("shadow range {rid}: the other site applied everything remembered for it"));
             self.announce(ctx, part);
         }
-        if !self.journal || recs.is_empty() {
-            return self.released(ctx, r);
+        let writes = [(dones, ends, ended), (marks, rest, Vec::new())];
+        for (recs, entries, ended) in writes {
+            if entries.is_empty() {
+                continue;
+            }
+            let r = Releasing { rid: rid.clone(), part, pos, entries, ended };
+            if !self.journal || recs.is_empty() {
+                self.released(ctx, r);
+                continue;
+            }
+            self.next_token += 1;
+            let token = self.next_token;
+            ctx.journal(recs, true, Some(token));
+            self.shadow_releases.insert(token, r);
         }
-        self.next_token += 1;
-        let token = self.next_token;
-        ctx.journal(recs, true, Some(token));
-        self.shadow_releases.insert(token, r);
         self.push_log(ctx, &rid);
     }
 
     /// Released entries are durable as such (`token`'s write finished):
     /// their `Done` no longer waits, and the other site hears the release.
-    /// A failed write is told nothing: the entries are sent again from the
-    /// last durable release point, and released again.
+    /// A failed write is told nothing: the entries go back into the log,
+    /// are sent again from the last durable release point, and released
+    /// again (each `Done` in the write then again, see `shadow_applied`).
     pub(super) fn release_written(&mut self, ctx: &mut Ctx, token: u64, result: Result<(), Status>) -> bool {
         let Some(r) = self.shadow_releases.remove(&token) else { return false };
-        if result.is_ok() {
-            self.released(ctx, r);
+        match result {
+            Ok(()) => self.released(ctx, r),
+            Err(why) => self.release_failed(ctx, r, why),
         }
         true
     }
 
-    fn released(&mut self, ctx: &mut Ctx, r: Releasing) {
-        let Releasing { rid, pos, tids } = r;
-        if let Some(st) = self.shadow_logs.get_mut(&rid).and_then(|l| l.streams.get_mut(&pos.0)) {
-            st.durable_released = st.durable_released.max(pos);
+    fn release_failed(&mut self, ctx: &mut Ctx, r: Releasing, why: Status) {
+        let Releasing { rid, part, pos, entries, .. } = r;
+        ctx.log(format!(
+            "shadow range {rid}: the release up to {}.{} could not be written ({why:?}): released again",
+            pos.0, pos.1
+        ));
+        let Some(log) = self.shadow_logs.get_mut(&rid) else { return };
+        let was_empty = log.is_empty();
+        let st = log.streams.entry(pos.0).or_default();
+        st.entries.extend(entries);
+        st.released = st.durable_released;
+        log.resend_at.get_or_insert(ctx.now + RESEND);
+        if was_empty {
+            // Out of step again (`announce` said in step).
+            self.announce(ctx, part);
         }
-        for tid in tids {
-            self.release_held(ctx, tid);
+    }
+
+    fn released(&mut self, ctx: &mut Ctx, r: Releasing) {
+        let Releasing { rid, pos, entries, ended, .. } = r;
+        // Durable up to `pos`, short of the first entry up to there whose
+        // release is not durable: put back by a failed release, or in
+        // another release's write still on its way.
+        let on_way = self.shadow_releases.values().filter(|o| o.rid == rid).filter_map(|o| o.entries.keys().next());
+        if let Some(st) = self.shadow_logs.get_mut(&rid).and_then(|l| l.streams.get_mut(&pos.0)) {
+            let open = st.entries.keys().next().into_iter().chain(on_way).filter(|k| k.0 == pos.0 && **k <= pos).min();
+            let durable = open.map_or(pos, |k| (k.0, k.1.saturating_sub(1)));
+            st.durable_released = st.durable_released.max(durable);
+        }
+        for e in entries.into_values() {
+            self.release_held(ctx, e.tid, ended.contains(&e.tid));
         }
         self.push_log(ctx, &rid);
     }
@@ -784,8 +841,9 @@ impl Backend {
     }
 
     /// One of `tid`'s log entries was released: after the last, its `Done`
-    /// no longer waits for the other site.
-    fn release_held(&mut self, ctx: &mut Ctx, tid: Tid) {
+    /// no longer waits for the other site. `written`: the release's own
+    /// write carried that `Done` (`release_ends` said so when it was made).
+    fn release_held(&mut self, ctx: &mut Ctx, tid: Tid, written: bool) {
         let Some(h) = self.shadow_held.get_mut(&tid) else { return };
         h.n = h.n.saturating_sub(1);
         if h.n > 0 {
@@ -793,37 +851,47 @@ impl Backend {
         }
         let forgot = h.forgot;
         self.shadow_held.remove(&tid);
-        if !self.journal || self.finishing.contains_key(&tid) {
-            // Not finished here yet: `maybe_done` ends it, unheld now.
+        if !self.journal || self.finishing.contains_key(&tid) || self.more_of(tid) {
+            // Not finished here yet: `maybe_done` ends it, unheld now; or
+            // another entry of it is on its way here (`more_of`).
             return;
         }
-        // Another entry of it on its way here (another range's, being
-        // written or presented), or a remembered copy being written: that
-        // one holds it next, and its release ends it. A `Done` now came
-        // before that entry's records, and the `Applied` after it stayed
-        // open for ever (simulator `--shadow --seed 62 --routers 2`: the
-        // journal filled up).
-        let more = self.follows.values().any(|f| f.applying.is_some_and(|(_, t)| t == tid))
+        let done = !self.answerable.contains(&tid) || forgot || !self.keep_decided;
+        if !done {
+            return;
+        }
+        self.answerable.remove(&tid);
+        if !written {
+            ctx.journal(vec![(tid, TxRecord::Done)], false, None);
+        }
+    }
+
+    /// Would releasing `k` of `tid`'s log entries end it here, with its
+    /// `Done` (`release_held`'s rules)? Finished here and either not kept
+    /// answerable (only the log's records of it are left: a recovered
+    /// commit's `Seq`, written after its transaction had finished here;
+    /// left open, they pinned the journal until it was full, simulator
+    /// `--shadow --seed 62 --routers 2`) or forgotten by its router.
+    fn release_ends(&self, tid: Tid, k: u32) -> bool {
+        let Some(h) = self.shadow_held.get(&tid) else { return false };
+        h.n <= k
+            && self.journal
+            && !self.finishing.contains_key(&tid)
+            && !self.more_of(tid)
+            && (!self.answerable.contains(&tid) || h.forgot || !self.keep_decided)
+    }
+
+    /// Another entry of `tid` on its way here (another range's, being
+    /// written or presented), or a remembered copy being written: that one
+    /// holds it next, and its release ends it. A `Done` before that
+    /// entry's records left the `Applied` after it open for ever
+    /// (simulator `--shadow --seed 62 --routers 2`: the journal filled up).
+    fn more_of(&self, tid: Tid) -> bool {
+        self.follows.values().any(|f| f.applying.is_some_and(|(_, t)| t == tid))
             || self.shadow_writes.values().any(|a| a.tid == tid)
             || self.remembering.values().any(|r| r.tid == tid)
             || self.remember_retry.iter().any(|r| r.tid == tid)
-            || self.committing_tx.contains_key(&tid);
-        if more {
-            return;
-        }
-        if self.answerable.contains(&tid) {
-            if forgot || !self.keep_decided {
-                self.answerable.remove(&tid);
-                ctx.journal(vec![(tid, TxRecord::Done)], false, None);
-            }
-            return;
-        }
-        // Finished here and not kept answerable: only the log's records of
-        // it are left (a recovered commit's `Seq`, written after its
-        // transaction had finished here): they end now. Left open, they
-        // pinned the journal until it was full (simulator `--shadow --seed
-        // 62 --routers 2`).
-        ctx.journal(vec![(tid, TxRecord::Done)], false, None);
+            || self.committing_tx.contains_key(&tid)
     }
 
     /// Entries of the other site's log of the range of partition `part`,
@@ -885,7 +953,7 @@ impl Backend {
             }
         }
         for tid in freed {
-            self.release_held(ctx, tid);
+            self.release_held(ctx, tid, false);
         }
         for (key, pos) in acks {
             self.send_applied(ctx, &key, part, pos);
@@ -1113,7 +1181,7 @@ impl Backend {
             let Some(f) = self.follows.get_mut(&key) else { continue };
             f.reack_at = None;
             for (_, tid) in std::mem::take(&mut f.held) {
-                self.release_held(ctx, tid);
+                self.release_held(ctx, tid, false);
             }
         }
     }
