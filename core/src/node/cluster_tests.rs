@@ -2338,6 +2338,51 @@ fn an_adopted_commit_of_a_branch_held_undecided_is_made_durable_first() {
     assert_eq!(s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(), vec![(MsgType::Accepted, Some(t1))]);
 }
 
+/// A router's `Forget` that comes while work of a transaction is applied
+/// here again (a hand-off adopted after this node had applied its branch
+/// and kept it answerable: with two routers, each brings the hand-off)
+/// waits for that work's servers: the transaction's `Done` follows them,
+/// and nothing of it is written after. Written at once, the `Done` came
+/// before the new attempt's `Applied`, which then pinned its segment for
+/// good (recovery reads the tid as finished and writes nothing more): the
+/// journal filled and stayed full (simulator `--faults disk --seed 117`,
+/// two routers).
+#[test]
+fn a_forget_that_comes_while_a_transaction_is_applied_here_again_waits_for_its_servers() {
+    use crate::journal::RecordKind;
+    let mut c = ready();
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(5, "one") });
+    c.take(BE, SERVER);
+    c.server_accept(1, t1);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    c.take(BE, SERVER);
+    c.ack(1, t1);
+    let last = |c: &Cluster| c.journals[BE].iter().rev().find(|r| r.tid == t1).map(|r| r.kind);
+    assert_eq!(last(&c), Some(RecordKind::Applied), "applied, kept answerable");
+    // tr2 brings the same work handed off: written again, presented again.
+    let part = c.node(BE).show_partitions().0[0].id;
+    let adopt = ToBackend::Adopt { part, tid: t1, msgs: vec![msg(5, "one")], reason: 0, drive: crate::node::NO_DRIVE };
+    let now = c.now;
+    c.node(BE).peer_input(now, peer_ref(TR2), Internal::Be(adopt));
+    c.collect();
+    c.sync();
+    let s = c.take(BE, SERVER);
+    assert_eq!(
+        s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(),
+        vec![(MsgType::Msg1Uncertain, Some(t1)), (MsgType::Accepted, Some(t1))]
+    );
+    // tr1 forgets t1 before the server acknowledged it again.
+    let now = c.now;
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(ToBackend::Forget { tids: vec![t1] }));
+    c.collect();
+    assert_eq!(last(&c), Some(RecordKind::Commit), "no Done while its servers apply it");
+    c.ack(1, t1);
+    c.sync();
+    assert_eq!(last(&c), Some(RecordKind::Done), "ended once applied, nothing after: {:?}", c.journals[BE]);
+}
+
 /// Simulator seed 5009: be2 read a lost node's journal holding t1 in
 /// doubt and asked tr1, which was driving t1 again (live there, no branch
 /// at be2). tr1 ignored the question ("it will end on its own"), and when
@@ -7116,6 +7161,78 @@ fn a_stale_live_branch_that_meets_its_log_entry_at_the_secondary_holds_no_server
     c.sync();
     let s2 = c.take(BE2, SERVER);
     assert!(s2.iter().any(|x| x.2 == Some(t2) && x.1 == MsgType::Msg1), "{s2:?}");
+}
+
+/// A shadow primary's release of an entry the other site applied,
+/// refused by a full journal, is not lost: the entry goes back into the
+/// log, is sent again, acknowledged again and released again. And a
+/// release that ends its transaction here (finished and forgotten) writes
+/// the transaction's `Done` in place of the `Released` mark, in a write of
+/// its own: a write of `Done` records only may take a full journal's
+/// extra segment, so a journal full of such entries frees itself. The
+/// refused marks' entries were gone from the log, never released, and
+/// pinned the journal's oldest segment for good; the other site's entries
+/// could not be written there, and the sites ended apart (simulator
+/// `--shadow --seed 784 --routers 2`).
+#[test]
+fn a_release_a_full_journal_refused_is_released_again_and_ends_its_transaction() {
+    use crate::journal::RecordKind;
+    let mut c = Cluster::new();
+    c.open_client(1);
+    c.take(FE, CLIENT);
+    c.open_shadow(BE, None);
+    c.open_shadow(BE2, None);
+    // t1 commits at the primary once its secondary is lost: remembered.
+    let t1 = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(7, "pay") });
+    c.server_accept(1, t1);
+    c.sync();
+    c.kill(BE2);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
+    c.ack(1, t1);
+    // Its router forgets it (the client has the outcome).
+    let now = c.now;
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(ToBackend::Forget { tids: vec![t1] }));
+    c.collect();
+    assert_eq!(c.node(BE).shadow_roles()[0].backlog, 1, "t1 is kept for the secondary");
+    let last = |c: &Cluster, k: usize| c.journals[k].iter().rev().find(|r| r.tid == t1).map(|r| r.kind);
+    assert_eq!(last(&c, BE), Some(RecordKind::Applied), "its Done waits for the other site");
+    // The secondary comes back and applies t1; its acknowledgement reaches
+    // be, whose release write a full journal refuses.
+    c.restart(BE2);
+    c.open_shadow(BE2, None);
+    c.sync();
+    let s = c.take(BE2, SERVER);
+    assert!(s.iter().any(|x| x.2 == Some(t1) && x.1 == MsgType::Accepted), "{s:?}");
+    c.req(BE2, SERVER, Request::Ack { chan: 1, tid: t1 });
+    let mut refused = None;
+    for _ in 0..20 {
+        let (at_be, others): (Vec<_>, Vec<_>) = std::mem::take(&mut c.syncs).into_iter().partition(|(n, _)| *n == BE);
+        if let Some(&(_, token)) = at_be.first() {
+            refused = Some(token);
+            break;
+        }
+        let now = c.now;
+        for (i, t) in others {
+            c.node(i).journal_done(now, t, Ok(()));
+        }
+        c.pump();
+    }
+    let refused = refused.expect("be writes the release");
+    assert_eq!(last(&c, BE), Some(RecordKind::Done), "the release ends t1 at be: its Done, not a mark");
+    let now = c.now;
+    c.node(BE).journal_done(now, refused, Err(Status::Jnlfull));
+    c.pump();
+    assert_eq!(c.node(BE).shadow_roles()[0].backlog, 1, "back in the log");
+    // Sent again, acknowledged again, released again: t1 ends at both sites.
+    c.advance(BE, Duration::from_secs(1));
+    c.settle();
+    assert_eq!(c.node(BE).shadow_roles()[0].backlog, 0, "released");
+    assert_eq!(last(&c, BE), Some(RecordKind::Done), "{:?}", c.journals[BE]);
+    let dones = c.journals[BE].iter().filter(|r| r.tid == t1 && r.kind == RecordKind::Done).count();
+    assert_eq!(dones, 2, "the refused Done, then the one written");
+    assert_eq!(last(&c, BE2), Some(RecordKind::Done), "the secondary heard the release: {:?}", c.journals[BE2]);
 }
 
 /// The failover policies (docs/shadow.md). fail_to_standby: be (east) is

@@ -532,6 +532,14 @@ fn once_known_runs_pass() {
         // session, a simulator fix: the reader's writer now finds the fence
         // after a second idle and drops the lock, as the real one does).
         (58934, 2, Faults::ALL),
+        // A hand-off brought by both routers was adopted twice, the second
+        // time after the first was applied and kept answerable; a router's
+        // forget then wrote `Done` while the second attempt was being
+        // applied, and that attempt's `Applied` came after it: recovery
+        // read the tid as finished, the writer as live, and its segment was
+        // pinned for good until the journal was full (117, disk faults, two
+        // routers: a hand-off to that node retried for ever, no outcome).
+        (117, 2, Faults::DISK),
     ];
     for (seed, routers, faults) in runs {
         let mut c = SimConfig::new(seed);
@@ -745,7 +753,9 @@ fn catch_up_survives_recovery_hand_offs_and_moved_slots() {
         c.shadow = true;
         assert_ok(&run(c));
     }
-    for seed in [53, 62, 126, 294, 307, 375, 329, 568, 438, 1045, 866, 339] {
+    // (784: releases a full journal refused were lost, and the journal
+    // stayed full of the entries they would have ended.)
+    for seed in [53, 62, 126, 294, 307, 375, 329, 568, 438, 1045, 866, 339, 784] {
         let mut c = SimConfig::new(seed);
         c.shadow = true;
         assert_ok(&run(c));

@@ -375,7 +375,9 @@ fn malformed_records_are_reported_and_count_by_kind() {
 
 proptest! {
     /// Any records at all (any kind, any payload): classifying and planning
-    /// never panic, and every live transaction gets exactly one plan.
+    /// never panic, and every live transaction gets exactly one plan (live
+    /// as the journal writer counts space: not finished, or finished with
+    /// records after its `Done`).
     #[test]
     fn any_records_classify_without_panic(
         list in proptest::collection::vec((0u64..6, any_kind(), proptest::collection::vec(any::<u8>(), 0..12)), 0..40),
@@ -391,7 +393,8 @@ proptest! {
             .chain(s.release.iter().filter(|(_, r)| *r == TxRecord::Done).map(|(t, _)| *t))
             .collect();
         planned.sort();
-        let mut live: Vec<Tid> = c.txs.iter().filter(|t| t.fate() != TxFate::Done).map(|t| t.tid).collect();
+        let mut live: Vec<Tid> =
+            c.txs.iter().filter(|t| t.fate() != TxFate::Done || t.reopened).map(|t| t.tid).collect();
         live.sort();
         prop_assert_eq!(planned, live);
     }
@@ -505,6 +508,29 @@ fn a_message_after_the_tids_last_attempt_ended_starts_a_new_attempt() {
     // Within one attempt, messages of several branches still add up.
     let recs = records(&[(1, msg("F", b"a")), (1, msg("F", b"b")), (1, TxRecord::Commit { reason: 0 })]);
     assert_eq!(scan_records(&recs).replay[0].msgs.len(), 2);
+}
+
+/// A record written after a finished transaction's `Done` (no new attempt:
+/// an `Applied` of work presented here again, written after its router's
+/// forget) keeps its segment in the writer's accounting (`journal::live`)
+/// although the transaction is finished: recovery writes its `Done` again,
+/// which frees it (simulator `--faults disk --seed 117 --routers 2`: nothing
+/// else ever did, and the journal stayed full).
+#[test]
+fn a_finished_transaction_with_records_after_its_done_is_finished_again() {
+    let applied =
+        [(1, msg("F", b"one")), (1, TxRecord::Commit { reason: 0 }), (1, TxRecord::Applied), (1, TxRecord::Done)];
+    let recs = [records(&applied), records(&[(1, TxRecord::Applied)])].concat();
+    assert_eq!(fates(&recs), vec![(1, TxFate::Done)]);
+    let scan = scan_records(&recs);
+    assert_eq!(scan.release, vec![(tid(1), TxRecord::Done)], "{scan:?}");
+    assert!(scan.replay.is_empty() && scan.answerable.is_empty(), "still finished: {scan:?}");
+    // A `Done` after it, or only records that keep no space: nothing to do.
+    for after in [&[(1, TxRecord::Applied), (1, TxRecord::Done)][..], &[(1, TxRecord::Drive { drive: 3 })][..]] {
+        let recs = [records(&applied), records(after)].concat();
+        assert!(scan_records(&recs).release.is_empty(), "{recs:?}");
+    }
+    assert!(scan_records(&records(&applied)).release.is_empty());
 }
 
 /// A `Restated` record drops the attempt's messages before it: the ones

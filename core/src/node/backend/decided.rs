@@ -251,10 +251,21 @@ impl Backend {
                 h.forgot = true;
                 continue;
             }
-            if self.answerable.remove(&tid) || self.answerable_aborts.remove(&tid) {
-                done.push((tid, TxRecord::Done));
-            } else if self.finishing.get(&tid).is_some_and(|f| f.own) {
+            if self.finishing.get(&tid).is_some_and(|f| f.own) {
+                // Being applied here (again: work handed here after an
+                // earlier attempt was applied and kept answerable, say a
+                // second router's copy of one hand-off): its `Done` waits
+                // for its servers (`maybe_done`). Written now, it came
+                // before this attempt's `Applied`, which then pinned its
+                // segment for good (recovery reads the tid as finished and
+                // writes nothing), and a crash before the servers applied
+                // it would not have replayed it (simulator `--faults disk
+                // --seed 117`, two routers: the journal stayed full).
+                self.answerable.remove(&tid);
+                self.answerable_aborts.remove(&tid);
                 self.forget_early.insert(tid);
+            } else if self.answerable.remove(&tid) || self.answerable_aborts.remove(&tid) {
+                done.push((tid, TxRecord::Done));
             }
         }
         if !done.is_empty() {

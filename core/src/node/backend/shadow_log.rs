@@ -226,8 +226,14 @@ pub(super) struct Held {
 /// Released entries whose `Released` records are being synced.
 pub(super) struct Releasing {
     rid: String,
+    part: PartId,
     pos: LogPos,
-    tids: Vec<Tid>,
+    /// The entries released, kept until the write is durable: a failed
+    /// write puts them back in the log (`release_written`).
+    entries: BTreeMap<LogPos, LogEntry>,
+    /// Transactions whose last hold this release is: their `Done` is
+    /// written in place of the `Released` marks (`release_ends`).
+    ended: Vec<Tid>,
 }
 
 /// A recovered commit's remembered copy being written here
@@ -729,46 +735,107 @@ impl Backend {
         let keep = st.entries.split_off(&(pos.0, pos.1.saturating_add(1)));
         let done = std::mem::replace(&mut st.entries, keep);
         log.tries = 0;
-        let now_empty = log.is_empty();
-        let recs: Vec<(Tid, TxRecord)> = done
-            .iter()
-            .filter(|(_, e)| e.own)
-            .map(|(p, e)| (e.tid, TxRecord::Seq { range: rid.clone(), pos: *p, mark: SeqMark::Released }))
-            .collect();
-        let r = Releasing { rid: rid.clone(), pos, tids: done.into_values().map(|e| e.tid).collect() };
-        if now_empty {
+        if log.is_empty() {
             ctx.log(format!("shadow range {rid}: the other site applied everything remembered for it"));
             self.announce(ctx, part);
         }
-        if !self.journal || recs.is_empty() {
-            return self.released(ctx, r);
-        }
-        self.next_token += 1;
-        let token = self.next_token;
-        ctx.journal(recs, true, Some(token));
-        self.shadow_releases.insert(token, r);
+        self.write_release(ctx, &rid, part, pos, done);
         self.push_log(ctx, &rid);
+    }
+
+    /// Make the release of entries `done` of range `rid` (partition
+    /// `part`) durable; `pos`: the release point it moves `pos.0`'s series
+    /// to (`(0, 0)`: none, `drop_remembered`).
+    fn write_release(&mut self, ctx: &mut Ctx, rid: &str, part: PartId, pos: LogPos, done: BTreeMap<LogPos, LogEntry>) {
+        // A transaction this release ends here gets its `Done` instead of
+        // `Released` marks: it says as much (recovery sends nothing of a
+        // finished transaction again), and a write of `Done` records only
+        // may take a full journal's extra segment (`journal::writer`), so
+        // those go in a write of their own, first. The marks a full
+        // journal refused were lost (simulator `--shadow --seed 784
+        // --routers 2`): their entries were gone from the log, never
+        // released again, and their transactions pinned the journal's
+        // oldest segment for good; the other site's entries could never be
+        // written there, and the sites ended apart.
+        let mut holds: BTreeMap<Tid, u32> = BTreeMap::new();
+        for e in done.values() {
+            *holds.entry(e.tid).or_default() += 1;
+        }
+        let ended: Vec<Tid> = holds.into_iter().filter(|(t, k)| self.release_ends(*t, *k)).map(|(t, _)| t).collect();
+        let (ends, rest): (BTreeMap<LogPos, LogEntry>, BTreeMap<LogPos, LogEntry>) =
+            done.into_iter().partition(|(_, e)| ended.contains(&e.tid));
+        let dones: Vec<(Tid, TxRecord)> = ended.iter().map(|t| (*t, TxRecord::Done)).collect();
+        let marks: Vec<(Tid, TxRecord)> = rest
+            .iter()
+            .filter(|(_, e)| e.own)
+            .map(|(p, e)| (e.tid, TxRecord::Seq { range: rid.to_string(), pos: *p, mark: SeqMark::Released }))
+            .collect();
+        let writes = [(dones, ends, ended), (marks, rest, Vec::new())];
+        for (recs, entries, ended) in writes {
+            if entries.is_empty() {
+                continue;
+            }
+            let r = Releasing { rid: rid.to_string(), part, pos, entries, ended };
+            if !self.journal || recs.is_empty() {
+                self.released(ctx, r);
+                continue;
+            }
+            self.next_token += 1;
+            let token = self.next_token;
+            ctx.journal(recs, true, Some(token));
+            self.shadow_releases.insert(token, r);
+        }
     }
 
     /// Released entries are durable as such (`token`'s write finished):
     /// their `Done` no longer waits, and the other site hears the release.
-    /// A failed write is told nothing: the entries are sent again from the
-    /// last durable release point, and released again.
+    /// A failed write is told nothing: the entries go back into the log,
+    /// are sent again from the last durable release point, and released
+    /// again (each `Done` in the write then again, see `shadow_applied`).
     pub(super) fn release_written(&mut self, ctx: &mut Ctx, token: u64, result: Result<(), Status>) -> bool {
         let Some(r) = self.shadow_releases.remove(&token) else { return false };
-        if result.is_ok() {
-            self.released(ctx, r);
+        match result {
+            Ok(()) => self.released(ctx, r),
+            Err(why) => self.release_failed(ctx, r, why),
         }
         true
     }
 
-    fn released(&mut self, ctx: &mut Ctx, r: Releasing) {
-        let Releasing { rid, pos, tids } = r;
-        if let Some(st) = self.shadow_logs.get_mut(&rid).and_then(|l| l.streams.get_mut(&pos.0)) {
-            st.durable_released = st.durable_released.max(pos);
+    fn release_failed(&mut self, ctx: &mut Ctx, r: Releasing, why: Status) {
+        let Releasing { rid, part, pos, entries, .. } = r;
+        ctx.log(format!(
+            "shadow range {rid}: the release up to {}.{} could not be written ({why:?}): released again",
+            pos.0, pos.1
+        ));
+        let Some(log) = self.shadow_logs.get_mut(&rid) else { return };
+        let was_empty = log.is_empty();
+        // Each entry back in its own series (a release by `drop_remembered`
+        // may span several).
+        for (at, e) in entries {
+            let st = log.streams.entry(at.0).or_default();
+            st.entries.insert(at, e);
+            st.released = st.durable_released;
         }
-        for tid in tids {
-            self.release_held(ctx, tid);
+        log.resend_at.get_or_insert(ctx.now + RESEND);
+        if was_empty {
+            // Out of step again (`announce` said in step).
+            self.announce(ctx, part);
+        }
+    }
+
+    fn released(&mut self, ctx: &mut Ctx, r: Releasing) {
+        let Releasing { rid, pos, entries, ended, .. } = r;
+        // Durable up to `pos`, short of the first entry up to there whose
+        // release is not durable: put back by a failed release, or in
+        // another release's write still on its way.
+        let on_way = self.shadow_releases.values().filter(|o| o.rid == rid).filter_map(|o| o.entries.keys().next());
+        if let Some(st) = self.shadow_logs.get_mut(&rid).and_then(|l| l.streams.get_mut(&pos.0)) {
+            let open = st.entries.keys().next().into_iter().chain(on_way).filter(|k| k.0 == pos.0 && **k <= pos).min();
+            let durable = open.map_or(pos, |k| (k.0, k.1.saturating_sub(1)));
+            st.durable_released = st.durable_released.max(durable);
+        }
+        for e in entries.into_values() {
+            self.release_held(ctx, e.tid, ended.contains(&e.tid));
         }
         self.push_log(ctx, &rid);
     }
@@ -788,8 +855,9 @@ impl Backend {
     }
 
     /// One of `tid`'s log entries was released: after the last, its `Done`
-    /// no longer waits for the other site.
-    fn release_held(&mut self, ctx: &mut Ctx, tid: Tid) {
+    /// no longer waits for the other site. `written`: the release's own
+    /// write carried that `Done` (`release_ends` said so when it was made).
+    fn release_held(&mut self, ctx: &mut Ctx, tid: Tid, written: bool) {
         let Some(h) = self.shadow_held.get_mut(&tid) else { return };
         h.n = h.n.saturating_sub(1);
         if h.n > 0 {
@@ -797,37 +865,47 @@ impl Backend {
         }
         let forgot = h.forgot;
         self.shadow_held.remove(&tid);
-        if !self.journal || self.finishing.contains_key(&tid) {
-            // Not finished here yet: `maybe_done` ends it, unheld now.
+        if !self.journal || self.finishing.contains_key(&tid) || self.more_of(tid) {
+            // Not finished here yet: `maybe_done` ends it, unheld now; or
+            // another entry of it is on its way here (`more_of`).
             return;
         }
-        // Another entry of it on its way here (another range's, being
-        // written or presented), or a remembered copy being written: that
-        // one holds it next, and its release ends it. A `Done` now came
-        // before that entry's records, and the `Applied` after it stayed
-        // open for ever (simulator `--shadow --seed 62 --routers 2`: the
-        // journal filled up).
-        let more = self.follows.values().any(|f| f.applying.is_some_and(|(_, t)| t == tid))
+        let done = !self.answerable.contains(&tid) || forgot || !self.keep_decided;
+        if !done {
+            return;
+        }
+        self.answerable.remove(&tid);
+        if !written {
+            ctx.journal(vec![(tid, TxRecord::Done)], false, None);
+        }
+    }
+
+    /// Would releasing `k` of `tid`'s log entries end it here, with its
+    /// `Done` (`release_held`'s rules)? Finished here and either not kept
+    /// answerable (only the log's records of it are left: a recovered
+    /// commit's `Seq`, written after its transaction had finished here;
+    /// left open, they pinned the journal until it was full, simulator
+    /// `--shadow --seed 62 --routers 2`) or forgotten by its router.
+    fn release_ends(&self, tid: Tid, k: u32) -> bool {
+        let Some(h) = self.shadow_held.get(&tid) else { return false };
+        h.n <= k
+            && self.journal
+            && !self.finishing.contains_key(&tid)
+            && !self.more_of(tid)
+            && (!self.answerable.contains(&tid) || h.forgot || !self.keep_decided)
+    }
+
+    /// Another entry of `tid` on its way here (another range's, being
+    /// written or presented), or a remembered copy being written: that one
+    /// holds it next, and its release ends it. A `Done` before that
+    /// entry's records left the `Applied` after it open for ever
+    /// (simulator `--shadow --seed 62 --routers 2`: the journal filled up).
+    fn more_of(&self, tid: Tid) -> bool {
+        self.follows.values().any(|f| f.applying.is_some_and(|(_, t)| t == tid))
             || self.shadow_writes.values().any(|a| a.tid == tid)
             || self.remembering.values().any(|r| r.tid == tid)
             || self.remember_retry.iter().any(|r| r.tid == tid)
-            || self.committing_tx.contains_key(&tid);
-        if more {
-            return;
-        }
-        if self.answerable.contains(&tid) {
-            if forgot || !self.keep_decided {
-                self.answerable.remove(&tid);
-                ctx.journal(vec![(tid, TxRecord::Done)], false, None);
-            }
-            return;
-        }
-        // Finished here and not kept answerable: only the log's records of
-        // it are left (a recovered commit's `Seq`, written after its
-        // transaction had finished here): they end now. Left open, they
-        // pinned the journal until it was full (simulator `--shadow --seed
-        // 62 --routers 2`).
-        ctx.journal(vec![(tid, TxRecord::Done)], false, None);
+            || self.committing_tx.contains_key(&tid)
     }
 
     /// Entries of the other site's log of the range of partition `part`,
@@ -889,7 +967,7 @@ impl Backend {
             }
         }
         for tid in freed {
-            self.release_held(ctx, tid);
+            self.release_held(ctx, tid, false);
         }
         for (key, pos) in acks {
             self.send_applied(ctx, &key, part, pos);
@@ -1169,7 +1247,7 @@ impl Backend {
             let Some(f) = self.follows.get_mut(&key) else { continue };
             f.reack_at = None;
             for (_, tid) in std::mem::take(&mut f.held) {
-                self.release_held(ctx, tid);
+                self.release_held(ctx, tid, false);
             }
         }
     }
@@ -1295,10 +1373,12 @@ impl Backend {
     /// from under it would leave its database missing them with nobody the
     /// wiser (`INVSTATCHANGE`).
     ///
-    /// Each dropped entry of this node's own journal gets its `Released`
-    /// mark (one synced write), so a restart does not bring it back; once
-    /// durable, each commit's `Done` no longer waits for the other site and
-    /// its journal space is freed. Entries of a lost node's journal read
+    /// The dropped entries are released as if the other site had applied
+    /// them (`write_release`: `Released` marks, or the `Done` of a
+    /// transaction this ends, synced), so a restart does not bring them
+    /// back; once durable, each commit's `Done` no longer waits for the
+    /// other site and its journal space is freed. A full journal that
+    /// refuses the write gets the entries back into the log. Entries of a lost node's journal read
     /// here are dropped from this node's log only (that journal keeps them:
     /// read again, they are remembered again). Commits being written at the
     /// time of the request are not dropped: they are remembered as usual.
@@ -1332,22 +1412,19 @@ impl Backend {
             )));
         }
         let rid = s.rid.clone();
-        let mut recs: Vec<(Tid, TxRecord)> = Vec::new();
-        let mut tids: Vec<Tid> = Vec::new();
+        let mut done: BTreeMap<LogPos, LogEntry> = BTreeMap::new();
         if let Some(log) = self.shadow_logs.get_mut(&rid) {
             for st in log.streams.values_mut() {
                 let gone: Vec<LogPos> =
                     st.entries.iter().filter(|(_, e)| only.is_none_or(|t| e.tid == t)).map(|(p, _)| *p).collect();
                 for pos in gone {
-                    let Some(e) = st.entries.remove(&pos) else { continue };
-                    if e.own {
-                        recs.push((e.tid, TxRecord::Seq { range: rid.clone(), pos, mark: SeqMark::Released }));
+                    if let Some(e) = st.entries.remove(&pos) {
+                        done.insert(pos, e);
                     }
-                    tids.push(e.tid);
                 }
             }
         }
-        if tids.is_empty() {
+        if done.is_empty() {
             return match only {
                 Some(t) => Err(AdminError::NoSuchTransaction(format!(
                     "transaction {t} is not remembered for the other site by partition {label}"
@@ -1355,7 +1432,7 @@ impl Backend {
                 None => Ok(format!("partition {label}: nothing is remembered for the other site")),
             };
         }
-        let n = tids.len();
+        let n = done.len();
         let left = self.shadow_backlog(&rid);
         ctx.log(format!(
             "shadow range {rid}: {n} remembered commits set done by an operator (PRI_DONE to DONE): the other site \
@@ -1365,18 +1442,13 @@ impl Backend {
             // In step: routers give a returning secondary live work at once.
             self.announce(ctx, part);
         }
-        // The release point does not move (`(0, 0)` names no series): the
-        // entries left keep their positions, and the next one sent names
-        // the last one kept before it as its `prev`.
-        let r = Releasing { rid, pos: (0, 0), tids };
-        if !self.journal || recs.is_empty() {
-            self.released(ctx, r);
-        } else {
-            self.next_token += 1;
-            let token = self.next_token;
-            ctx.journal(recs, true, Some(token));
-            self.shadow_releases.insert(token, r);
-        }
+        // As a release (`Released` marks, or the `Done` of a transaction
+        // it ends; refused by a full journal, the entries come back and the
+        // operator sees them in the backlog again), but the release point
+        // does not move (`(0, 0)` names no series): the entries left keep
+        // their positions, and the next one sent names the last one kept
+        // before it as its `prev`.
+        self.write_release(ctx, &rid, part, (0, 0), done);
         Ok(format!(
             "partition {label}: {n} remembered commit{} set done (PRI_DONE to DONE); {left} left for the other site",
             if n == 1 { "" } else { "s" }
