@@ -7011,6 +7011,60 @@ fn a_secondary_whose_replies_differ_from_the_primarys_rejects_with_replydiff() {
     }
 }
 
+/// The reply checksum weighs only replies of work still in place: the
+/// primary's node is lost after both sites replied alike, the secondary's
+/// branch is given back, and the work moves to the primary site's standby,
+/// whose secondary branch goes to the same node again. That node replied
+/// twice, the new primary once: not a divergence, and the transaction
+/// commits (`Tx::replies_partial`).
+#[test]
+fn replies_of_work_given_back_are_not_weighed_for_replydiff() {
+    let mut c = Cluster::with_be3();
+    for k in [BE, BE2, BE3] {
+        c.node(k).set_failover_policy(FailoverPolicy::Standby);
+    }
+    c.open_client(1);
+    c.take(FE, CLIENT);
+    c.open_shadow(BE, Some("east"));
+    c.open_shadow(BE3, Some("east"));
+    c.open_shadow(BE2, Some("west"));
+    let reply = |c: &mut Cluster, k: usize, tid: Tid| {
+        c.req(k, SERVER, Request::Reply { chan: 1, tid, data: Bytes::from(&b"ok"[..]), flags: 0 });
+    };
+    let accept_at = |c: &mut Cluster, k: usize, tid: Tid| {
+        let now = c.now;
+        c.node(k).handle_request(now, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+        c.pump();
+        c.settle();
+    };
+    let tid = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    reply(&mut c, BE, tid);
+    c.server_accept(1, tid);
+    c.sync();
+    assert!(c.take(BE2, SERVER).iter().any(|x| x.2 == Some(tid) && x.1 == MsgType::Msg1), "at the secondary");
+    reply(&mut c, BE2, tid);
+    c.kill(BE);
+    for _ in 0..30 {
+        c.advance(BE3, backend::roles::CLAIM_RETRY);
+        c.advance(BE2, backend::roles::CLAIM_RETRY);
+    }
+    c.finish_takeovers(None);
+    c.settle();
+    let s3 = c.take(BE3, SERVER);
+    assert!(s3.iter().any(|x| x.2 == Some(tid) && x.1 == MsgType::Msg1), "the work moved to east's standby: {s3:?}");
+    reply(&mut c, BE3, tid);
+    accept_at(&mut c, BE3, tid);
+    let s2 = c.take(BE2, SERVER);
+    let got: Vec<MsgType> = s2.iter().filter(|x| x.2 == Some(tid)).map(|x| x.1).collect();
+    assert_eq!(got, vec![MsgType::Rejected, MsgType::Msg1, MsgType::Prepare], "given back, then placed again: {s2:?}");
+    reply(&mut c, BE2, tid);
+    accept_at(&mut c, BE2, tid);
+    let fe = c.take(FE, CLIENT);
+    assert_eq!(fe.iter().filter(|x| x.1 == MsgType::Reply).count(), 2, "both primaries' replies: {fe:?}");
+    assert_eq!(fe.last(), Some(&(1, MsgType::Accepted, Some(tid), Some(Status::Ok))), "{fe:?}");
+}
+
 /// `SET TRANSACTION /STATE=PRI_DONE /NEW_STATE=DONE` (docs/shadow.md): a
 /// primary running alone drops what it remembers for the other site, one
 /// transaction or all of them; durably (a restart brings none back), and

@@ -130,6 +130,10 @@ pub(super) struct Tx {
     /// A shadowed transaction's replies by node (`shadow::ReplySum`): the
     /// secondary's must match its primary's.
     pub(super) replies: Vec<(NodeRef, shadow::ReplySum)>,
+    /// A branch of it was lost with its node, or a secondary's branch was
+    /// dropped or given back: a node's replies may be counted for work that
+    /// is no longer there, so they are not compared.
+    pub(super) replies_partial: bool,
 }
 
 #[derive(Default)]
@@ -893,6 +897,9 @@ impl Router {
             let primaries_lost: Vec<PartKey> =
                 tx.branches.iter().filter(|b| b.part.0 == node && b.secondary_of.is_none()).map(|b| b.part).collect();
             let drive = tx.drive;
+            // What that node replied can no longer be weighed against its
+            // partner's (a branch of it moves or goes): no reply checksum.
+            tx.replies_partial = true;
             let mut given_back: Vec<PartKey> = Vec::new();
             tx.branches.retain(|b| {
                 let Some(of) = b.secondary_of else { return true };
@@ -1104,6 +1111,7 @@ impl Router {
             dropped_secondary_of: Vec::new(),
             given_back: Vec::new(),
             replies: Vec::new(),
+            replies_partial: false,
         })
     }
 

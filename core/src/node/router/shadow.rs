@@ -30,7 +30,8 @@
 //! transaction this router saw from its first message (not driven again,
 //! probed or moved), whose branches at the two nodes are exactly the
 //! primaries and their secondaries (no call-out, no other range's primary
-//! beside a secondary).
+//! beside a secondary), none of them lost, dropped or given back
+//! (`Tx::replies_partial`).
 
 use super::{Branch, Router, Tx, VoteState};
 use crate::node::{Ctx, NodeRef, PartKey, ToBackend};
@@ -62,7 +63,7 @@ pub(super) fn note_reply(tx: &mut Tx, from: NodeRef, data: &[u8]) {
 /// from its primary's node's (the module's reply checksum)? `false`
 /// whenever the sums cannot say (see the module's comment).
 pub(super) fn replies_differ(tx: &Tx, key: PartKey) -> bool {
-    if tx.drive != 0 || tx.redriven || tx.probe.is_some() || !tx.redrive.is_empty() {
+    if tx.drive != 0 || tx.redriven || tx.probe.is_some() || !tx.redrive.is_empty() || tx.replies_partial {
         return false;
     }
     let Some(of) = tx.branches.iter().find(|b| b.part == key).and_then(|b| b.secondary_of) else { return false };
@@ -274,6 +275,7 @@ impl Router {
         }
         ctx.to_backend(key.0, ToBackend::GiveBack { tid, part: key.1, drive: tx.drive });
         tx.given_back.push(key);
+        tx.replies_partial = true;
         ctx.log(format!("{tid}: its shadow secondary's branch is dropped ({why}); it goes on at the primary"));
         self.try_prepared(ctx, tid);
         self.try_commit(ctx, tid);
