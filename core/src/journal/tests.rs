@@ -418,16 +418,12 @@ fn two_owners_racing_never_both_win() {
     }
 }
 
-/// A journal full to the last byte of its reserve (every segment held by
-/// a transaction waiting for its `Done`) still takes `Done` records, in one
-/// segment past the cap; they free the old segments, and new transactions
-/// are taken again, with the journal back within its cap once the old
-/// segments are gone. Refused, the `Done`s were lost and the journal
-/// stayed full for good (simulator `--shadow --seed 784 --routers 2`).
-#[test]
-fn a_journal_full_to_its_reserve_still_takes_done_records_and_recovers() {
-    let d = tempfile::tempdir().unwrap();
-    let c = JournalConfig { dir: d.path().to_path_buf(), segment_bytes: 64 << 10, max_segments: 3 };
+/// A journal of three 64 KiB segments in `dir`, filled with new
+/// transactions (a `Msg` each) until it refuses one, then its reserve
+/// given to the first of them to the last byte: every segment is held by a
+/// transaction waiting for its `Done`. With the tids taken.
+fn full_to_its_last_byte(dir: &Path) -> (Journal, Vec<u64>) {
+    let c = JournalConfig { dir: dir.to_path_buf(), segment_bytes: 64 << 10, max_segments: 3 };
     create(&c).unwrap();
     let (j, _) = open(&c, Takeover::Normal).unwrap();
     let mut accepted = Vec::new();
@@ -444,6 +440,19 @@ fn a_journal_full_to_its_reserve_still_takes_done_records_and_recovers() {
     let first = accepted[0];
     while j.append_wait(vec![(tid(first), RecordKind::Meta, vec![1u8; 1000])], true).is_ok() {}
     assert_eq!(j.stats().segments, 3);
+    (j, accepted)
+}
+
+/// A journal full to the last byte of its reserve (every segment held by
+/// a transaction waiting for its `Done`) still takes `Done` records, in one
+/// segment past the cap; they free the old segments, and new transactions
+/// are taken again, with the journal back within its cap once the old
+/// segments are gone. Refused, the `Done`s were lost and the journal
+/// stayed full for good (simulator `--shadow --seed 784 --routers 2`).
+#[test]
+fn a_journal_full_to_its_reserve_still_takes_done_records_and_recovers() {
+    let d = tempfile::tempdir().unwrap();
+    let (j, accepted) = full_to_its_last_byte(d.path());
     // Their `Done`s are still taken: one segment past the cap.
     for n in &accepted {
         j.append_wait(vec![(tid(*n), RecordKind::Done, Vec::new())], false).unwrap();
@@ -470,22 +479,7 @@ fn a_journal_full_to_its_reserve_still_takes_done_records_and_recovers() {
 #[test]
 fn a_journal_full_to_its_last_byte_still_takes_carried_records_one_segment_past_the_cap() {
     let d = tempfile::tempdir().unwrap();
-    let c = JournalConfig { dir: d.path().to_path_buf(), segment_bytes: 64 << 10, max_segments: 3 };
-    create(&c).unwrap();
-    let (j, _) = open(&c, Takeover::Normal).unwrap();
-    let mut accepted = Vec::new();
-    loop {
-        let n = accepted.len() as u64 + 100;
-        match j.append_wait(vec![(tid(n), RecordKind::Msg, vec![7u8; 1000])], true) {
-            Ok(()) => accepted.push(n),
-            Err(JournalError::Full) => break,
-            Err(e) => panic!("{e}"),
-        }
-        assert!(accepted.len() < 1000, "never full");
-    }
-    let first = accepted[0];
-    while j.append_wait(vec![(tid(first), RecordKind::Meta, vec![1u8; 1000])], true).is_ok() {}
-    assert_eq!(j.stats().segments, 3);
+    let (j, accepted) = full_to_its_last_byte(d.path());
     // The newest transaction carried: taken past the cap (the journal has
     // no segment left). Carried again and again, the front pinned by the
     // others: one segment past the cap, and no more.

@@ -70,6 +70,9 @@ struct Cluster {
 }
 
 /// The id node `at` gives its link to node `to`.
+/// A delivery as `Cluster::take` gives it: (chan, type, tid, status).
+type Seen = (ChanId, MsgType, Option<Tid>, Option<Status>);
+
 fn peer_ref(to: usize) -> NodeRef {
     to as NodeRef + 1
 }
@@ -6815,6 +6818,46 @@ impl Cluster {
         self.advance(k, backend::roles::START_DEFER * 3);
     }
 
+    /// A client (chan 1) at the frontend and shadow servers at be and be2,
+    /// each its own site: be the primary, be2 the secondary.
+    fn shadow_pair() -> Cluster {
+        let mut c = Cluster::new();
+        c.open_client(1);
+        c.take(FE, CLIENT);
+        c.open_shadow(BE, None);
+        c.open_shadow(BE2, None);
+        c
+    }
+
+    /// A new transaction of one message (key `key`) that be's server
+    /// accepts, every write made durable; with what be2's server got
+    /// since the last look (a secondary there: the transaction's `Msg1`).
+    fn primary_voted(&mut self, key: u32) -> (Tid, Vec<Seen>) {
+        let t = self.tid();
+        self.req(FE, CLIENT, Request::Send { chan: 1, tid: t, flags: flags::sen::ACCEPT, data: msg(key, "pay") });
+        self.server_accept(1, t);
+        self.sync();
+        (t, self.take(BE2, SERVER))
+    }
+
+    /// Server chan 1 at node `k` replies `text` to `tid`.
+    fn reply_at(&mut self, k: usize, tid: Tid, text: &str) {
+        let data = Bytes::from(text.as_bytes().to_vec());
+        self.req(k, SERVER, Request::Reply { chan: 1, tid, data, flags: 0 });
+    }
+
+    /// Server chan 1 at node `k` accepts `tid`; every write is made durable.
+    fn accept_at(&mut self, k: usize, tid: Tid) {
+        let now = self.now;
+        self.node(k).handle_request(
+            now,
+            SERVER,
+            Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false },
+        );
+        self.pump();
+        self.settle();
+    }
+
     /// The RTR events node `k`'s server channels got since the last look.
     fn events_at(&mut self, k: usize) -> Vec<i32> {
         let mut evs = Vec::new();
@@ -6962,20 +7005,7 @@ fn shadow_servers_on_two_sites_are_a_primary_and_a_secondary() {
 /// that replies the same in another order (two messages).
 #[test]
 fn a_secondary_whose_replies_differ_from_the_primarys_rejects_with_replydiff() {
-    let mut c = Cluster::new();
-    c.open_client(1);
-    c.take(FE, CLIENT);
-    c.open_shadow(BE, None);
-    c.open_shadow(BE2, None);
-    let reply = |c: &mut Cluster, k: usize, tid: Tid, text: &'static str| {
-        c.req(k, SERVER, Request::Reply { chan: 1, tid, data: Bytes::from(text.as_bytes()), flags: 0 });
-    };
-    let accept_at = |c: &mut Cluster, k: usize, tid: Tid| {
-        let now = c.now;
-        c.node(k).handle_request(now, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
-        c.pump();
-        c.settle();
-    };
+    let mut c = Cluster::shadow_pair();
     for (primary, secondary, replydiff) in [
         (&["balance 10"][..], &["balance 10"][..], false),
         (&["balance 10"][..], &["balance 12"][..], true),
@@ -6985,15 +7015,15 @@ fn a_secondary_whose_replies_differ_from_the_primarys_rejects_with_replydiff() {
         let tid = c.tid();
         c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
         for r in primary {
-            reply(&mut c, BE, tid, r);
+            c.reply_at(BE, tid, r);
         }
         c.server_accept(1, tid);
         c.sync();
         assert!(c.take(BE2, SERVER).iter().any(|x| x.2 == Some(tid) && x.1 == MsgType::Msg1), "at the secondary");
         for r in secondary {
-            reply(&mut c, BE2, tid, r);
+            c.reply_at(BE2, tid, r);
         }
-        accept_at(&mut c, BE2, tid);
+        c.accept_at(BE2, tid);
         let fe = c.take(FE, CLIENT);
         let replies = fe.iter().filter(|x| x.1 == MsgType::Reply).count();
         assert_eq!(replies, primary.len(), "the primary's replies only: {fe:?}");
@@ -7028,22 +7058,13 @@ fn replies_of_work_given_back_are_not_weighed_for_replydiff() {
     c.open_shadow(BE, Some("east"));
     c.open_shadow(BE3, Some("east"));
     c.open_shadow(BE2, Some("west"));
-    let reply = |c: &mut Cluster, k: usize, tid: Tid| {
-        c.req(k, SERVER, Request::Reply { chan: 1, tid, data: Bytes::from(&b"ok"[..]), flags: 0 });
-    };
-    let accept_at = |c: &mut Cluster, k: usize, tid: Tid| {
-        let now = c.now;
-        c.node(k).handle_request(now, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
-        c.pump();
-        c.settle();
-    };
     let tid = c.tid();
     c.req(FE, CLIENT, Request::Send { chan: 1, tid, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
-    reply(&mut c, BE, tid);
+    c.reply_at(BE, tid, "ok");
     c.server_accept(1, tid);
     c.sync();
     assert!(c.take(BE2, SERVER).iter().any(|x| x.2 == Some(tid) && x.1 == MsgType::Msg1), "at the secondary");
-    reply(&mut c, BE2, tid);
+    c.reply_at(BE2, tid, "ok");
     c.kill(BE);
     for _ in 0..30 {
         c.advance(BE3, backend::roles::CLAIM_RETRY);
@@ -7053,13 +7074,13 @@ fn replies_of_work_given_back_are_not_weighed_for_replydiff() {
     c.settle();
     let s3 = c.take(BE3, SERVER);
     assert!(s3.iter().any(|x| x.2 == Some(tid) && x.1 == MsgType::Msg1), "the work moved to east's standby: {s3:?}");
-    reply(&mut c, BE3, tid);
-    accept_at(&mut c, BE3, tid);
+    c.reply_at(BE3, tid, "ok");
+    c.accept_at(BE3, tid);
     let s2 = c.take(BE2, SERVER);
     let got: Vec<MsgType> = s2.iter().filter(|x| x.2 == Some(tid)).map(|x| x.1).collect();
     assert_eq!(got, vec![MsgType::Rejected, MsgType::Msg1, MsgType::Prepare], "given back, then placed again: {s2:?}");
-    reply(&mut c, BE2, tid);
-    accept_at(&mut c, BE2, tid);
+    c.reply_at(BE2, tid, "ok");
+    c.accept_at(BE2, tid);
     let fe = c.take(FE, CLIENT);
     assert_eq!(fe.iter().filter(|x| x.1 == MsgType::Reply).count(), 2, "both primaries' replies: {fe:?}");
     assert_eq!(fe.last(), Some(&(1, MsgType::Accepted, Some(tid), Some(Status::Ok))), "{fe:?}");
@@ -7080,11 +7101,7 @@ fn pri_done_drops_what_a_lone_primary_remembers_for_the_other_site() {
         c.pump();
         said
     };
-    let mut c = Cluster::new();
-    c.open_client(1);
-    c.take(FE, CLIENT);
-    c.open_shadow(BE, None);
-    c.open_shadow(BE2, None);
+    let mut c = Cluster::shadow_pair();
     assert_eq!(c.partition_states(BE2), vec![P::Secondary]);
     assert!(matches!(pri_done(&mut c, BE2, None), Err(AdminError::InvalidStateChange(_))), "not at a secondary");
     assert!(
@@ -7150,11 +7167,7 @@ fn pri_done_drops_what_a_lone_primary_remembers_for_the_other_site() {
     assert_eq!(c.partition_states(BE), vec![P::Primary]);
     let s = c.take(BE2, SERVER);
     assert!(s.iter().all(|x| x.2.is_none_or(|t| !tids.contains(&t))), "nothing replayed: {s:?}");
-    let t = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t, flags: flags::sen::ACCEPT, data: msg(8, "pay") });
-    c.server_accept(1, t);
-    c.sync();
-    let s = c.take(BE2, SERVER);
+    let (t, s) = c.primary_voted(8);
     assert!(s.iter().any(|x| x.2 == Some(t) && x.1 == MsgType::Msg1), "live work at the secondary: {s:?}");
 }
 
@@ -7171,11 +7184,7 @@ fn pri_done_drops_what_a_lone_primary_remembers_for_the_other_site() {
 /// transactions never reached the secondary.
 #[test]
 fn a_stale_live_branch_that_meets_its_log_entry_at_the_secondary_holds_no_server() {
-    let mut c = Cluster::new();
-    c.open_client(1);
-    c.take(FE, CLIENT);
-    c.open_shadow(BE, None);
-    c.open_shadow(BE2, None);
+    let mut c = Cluster::shadow_pair();
     c.events_at(BE);
     c.events_at(BE2);
     let part = c.node(BE2).show_partitions().0[0].id;
@@ -7209,11 +7218,7 @@ fn a_stale_live_branch_that_meets_its_log_entry_at_the_secondary_holds_no_server
     c.settle();
     // The secondary's one server is free: the range's next transaction
     // reaches it once the primary voted.
-    let t2 = c.tid();
-    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t2, flags: flags::sen::ACCEPT, data: msg(6, "pay") });
-    c.server_accept(1, t2);
-    c.sync();
-    let s2 = c.take(BE2, SERVER);
+    let (t2, s2) = c.primary_voted(6);
     assert!(s2.iter().any(|x| x.2 == Some(t2) && x.1 == MsgType::Msg1), "{s2:?}");
 }
 
@@ -7231,11 +7236,7 @@ fn a_stale_live_branch_that_meets_its_log_entry_at_the_secondary_holds_no_server
 #[test]
 fn a_release_a_full_journal_refused_is_released_again_and_ends_its_transaction() {
     use crate::journal::RecordKind;
-    let mut c = Cluster::new();
-    c.open_client(1);
-    c.take(FE, CLIENT);
-    c.open_shadow(BE, None);
-    c.open_shadow(BE2, None);
+    let mut c = Cluster::shadow_pair();
     // t1 commits at the primary once its secondary is lost: remembered.
     let t1 = c.tid();
     c.req(FE, CLIENT, Request::Send { chan: 1, tid: t1, flags: flags::sen::ACCEPT, data: msg(7, "pay") });
