@@ -182,14 +182,7 @@ pub const MAINTAIN_EVERY_MS: u64 = 100;
 /// exactly when their ranges are `same_range`, which is what the bounds
 /// encode; the partition name is not part of it.
 pub fn range_id(facility: &str, range: &KeyRange) -> String {
-    let mut name = String::new();
-    for b in facility.to_ascii_lowercase().bytes() {
-        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-            name.push(b as char);
-        } else {
-            name.push_str(&format!("%{b:02X}"));
-        }
-    }
+    let mut name = facility_prefix(facility);
     let mut bounds = Vec::new();
     for s in range.segments() {
         bounds.extend_from_slice(&(s.key_type() as u32).to_le_bytes());
@@ -200,7 +193,23 @@ pub fn range_id(facility: &str, range: &KeyRange) -> String {
         bounds.extend_from_slice(&(s.high().len() as u32).to_le_bytes());
         bounds.extend_from_slice(s.high());
     }
-    format!("{name}.{:08x}", crc32c::crc32c(&bounds))
+    name.push_str(&format!("{:08x}", crc32c::crc32c(&bounds)));
+    name
+}
+
+/// What every `range_id` of `facility` starts with: its escaped name and a
+/// dot (no escaped name holds a dot: `.` is written `%2E`).
+pub fn facility_prefix(facility: &str) -> String {
+    let mut name = String::new();
+    for b in facility.to_ascii_lowercase().bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            name.push(b as char);
+        } else {
+            name.push_str(&format!("%{b:02X}"));
+        }
+    }
+    name.push('.');
+    name
 }
 
 #[cfg(test)]

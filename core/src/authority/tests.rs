@@ -15,6 +15,11 @@ fn range_ids_are_safe_names_equal_exactly_for_the_same_range() {
     assert_eq!(a, range_id("bank fac/1", &range(0, 99).named(Some("p".into()))));
     assert_ne!(a, range_id("bank fac/1", &range(0, 100)));
     assert_ne!(a, range_id("other", &range(0, 99)));
+    // Every range id of a facility starts with its prefix, and no other
+    // facility's does (a facility name with a dot is escaped).
+    assert!(a.starts_with(&facility_prefix("BANK FAC/1")));
+    assert!(range_id("a.b", &range(0, 99)).starts_with(&facility_prefix("a.b")));
+    assert!(!range_id("a.b", &range(0, 99)).starts_with(&facility_prefix("a")));
 }
 
 #[test]

@@ -617,10 +617,8 @@ impl Backend {
         if let Some(s) = self.parts.values().find(|p| p.facility == facility).and_then(|p| p.shadow.as_ref()) {
             return Some(s.site.clone());
         }
-        // A range id starts with the facility's escaped name and a dot
-        // (`authority::range_id`).
-        let prefix = crate::authority::range_id(facility, &crate::keyseg::KeyRange::default());
-        let prefix = &prefix[..=prefix.rfind('.').unwrap_or(0)];
+        let prefix = crate::authority::facility_prefix(facility);
+        let prefix = prefix.as_str();
         let known = self.shadow_logs.keys().any(|r| r.starts_with(prefix))
             || self.follows.keys().any(|(r, _)| r.starts_with(prefix));
         known.then(site)
