@@ -98,7 +98,9 @@ typedef enum {
      */
     rtr_partition_state_recover = 6,
     /*
-     * set, pvalue NULL; shadowing: not supported (RTR_STS_UNSUPPORTED)
+     * set, pvalue: rtr_uns_32_t *; shadowing of a shadow partition's key range: 0 turns it off
+     * (only at the shadow primary running alone), any other value on again (= rtr set partition
+     * --noshadow|--shadow)
      */
     rtr_partition_state_shadow = 7,
     /*
@@ -999,8 +1001,14 @@ rtr_status_t rtr_request_info(rtr_channel_t *pchannel,
    a standby of the primary's site takes over, or the other site's
    secondary at once; on a partition that is not shadowed
    `fail_to_standby` is accepted and changes nothing, `fail_to_shadow`
-   ends in `RTR_STS_UNSUPPORTED`). See `rtr_qualifier_t` for the value
-   each takes.
+   ends in `RTR_STS_UNSUPPORTED`), and `rtr_partition_state_shadow` (a
+   `rtr_uns_32_t`: 0 turns the shadow range's shadowing off, only at the
+   shadow primary running alone, else it ends in `RTR_STS_INVQUALIFIER`;
+   any other value turns it on again; on a partition that is not
+   shadowed 0 changes nothing and on ends in `RTR_STS_UNSUPPORTED`; a
+   role authority that cannot be reached ends it in
+   `RTR_STS_NODEUNAVAIL`, nothing changed). See `rtr_qualifier_t` for
+   the value each takes.
 
  Both lists are arrays of `rtr_qualifier_value_t` ended by an entry whose
  qualifier is `rtr_qualifier_end`; at most 64 entries are read before it.
@@ -1023,9 +1031,7 @@ rtr_status_t rtr_request_info(rtr_channel_t *pchannel,
    (a NULL string); a retry count of 0; an invalid or repeated node in the
    priority list; suspend with resume, or exitwait with recover; an
    unreadable string; no `rtr_qualifier_end` within 65 entries;
- - `RTR_STS_UNSUPPORTED`: `rtr_partition_state_shadow` (a partition is
-   shadowed by its servers' `RTR_F_OPE_SHADOW` here),
-   `rtr_partition_pre32_compatible`;
+ - `RTR_STS_UNSUPPORTED`: `rtr_partition_pre32_compatible`;
  - `RTR_STS_TOOMANYCHN`: 256 channels are already open;
  - `RTR_STS_NODEUNAVAIL`: the RTR node cannot be started or has stopped;
  - `RTR_STS_INTERNAL`: an internal error (a bug).

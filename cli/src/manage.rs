@@ -146,6 +146,18 @@ pub struct SetPartitionArgs {
     /// backend of the range.
     #[arg(long, value_name = "POLICY", value_parser = ["standby", "shadow"])]
     failover_policy: Option<String>,
+    /// Turn the shadow range's shadowing on again (RTR's SET PARTITION
+    /// /SHADOW): at any node with a partition of the range. The other
+    /// site's database must match this one's (rebuilt), or hold what this
+    /// site still remembers for it.
+    #[arg(long, conflicts_with = "noshadow")]
+    shadow: bool,
+    /// Turn the shadow range's shadowing off (RTR's /NOSHADOW): only at the
+    /// shadow primary's node while it runs alone (remember mode). Nothing
+    /// is remembered for the other site afterwards; its partition neither
+    /// works as a secondary nor becomes primary until `--shadow`.
+    #[arg(long)]
+    noshadow: bool,
     #[command(flatten)]
     target: Target,
 }
@@ -205,9 +217,13 @@ pub fn set(c: SetCmd) -> Result<(), String> {
             if let Some(p) = &a.failover_policy {
                 changes.push(PartitionChange::FailToShadow(p == "shadow"));
             }
+            if a.shadow || a.noshadow {
+                changes.push(PartitionChange::Shadowing(a.shadow));
+            }
             if changes.is_empty() {
                 return Err("nothing to change: give --suspend, --resume, --retry-limit N, --ignore-recovery, \
-                            --restart-recovery, --priority-list NODES or --failover-policy standby|shadow"
+                            --restart-recovery, --priority-list NODES, --failover-policy standby|shadow, or \
+                            --shadow|--noshadow"
                     .into());
             }
             for change in changes {

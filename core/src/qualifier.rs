@@ -139,9 +139,10 @@ pub const QUALIFIERS: &[QualifierDef] = &[
         "rtr_partition_state_shadow",
         7,
         Set,
-        Ignored,
+        Number,
         true,
-        "shadowing: not supported (RTR_STS_UNSUPPORTED)",
+        "shadowing of a shadow partition's key range: 0 turns it off (only at the shadow primary running \
+         alone), any other value on again (= rtr set partition --noshadow|--shadow)",
     ),
     q(
         Qualifier::BePriorityList,
@@ -314,12 +315,13 @@ fn parse_changes(set: &[(u32, QualValue)]) -> Result<Vec<PartitionChange>> {
         }
         seen.push(q);
         let change = match (q, value) {
-            (Qualifier::StateShadow | Qualifier::Pre32Compatible, _) => {
+            (Qualifier::Pre32Compatible, _) => {
                 return Err(RtrError::Unsupported {
                     flag: name,
-                    why: "shadowing is set by the servers' RTR_F_OPE_SHADOW here, not by rtr_set_info",
+                    why: "the pre-3.2 failover policy is not offered: fail_to_standby or fail_to_shadow",
                 })
             }
+            (Qualifier::StateShadow, QualValue::Number(n)) => Some(PartitionChange::Shadowing(*n != 0)),
             (Qualifier::FailToStandby, _) => Some(PartitionChange::FailToShadow(false)),
             (Qualifier::FailToShadow, _) => Some(PartitionChange::FailToShadow(true)),
             (Qualifier::StateSuspend, QualValue::None | QualValue::Number(_)) => Some(PartitionChange::Suspend),
@@ -439,6 +441,12 @@ mod tests {
             PartitionSet::parse(&sel("F", "1"), &shadow).unwrap().changes,
             vec![PartitionChange::FailToShadow(true)]
         );
+        // rtr_partition_state_shadow: 0 turns shadowing off, any other
+        // value on.
+        for (n, on) in [(0, false), (1, true), (7, true)] {
+            let q = set(&[(Qualifier::StateShadow, QualValue::Number(n))]);
+            assert_eq!(PartitionSet::parse(&sel("F", "1"), &q).unwrap().changes, vec![PartitionChange::Shadowing(on)]);
+        }
         assert_eq!(check_call(1, VERB_SET, PARTITION_OBJECT).unwrap_err().status(), Status::Invflags);
     }
 
@@ -475,8 +483,8 @@ mod tests {
         ] {
             assert_eq!(status(1, 1, &good, &bad), Status::Invqualifier, "{bad:?}");
         }
-        for q in [Qualifier::StateShadow, Qualifier::Pre32Compatible] {
-            assert_eq!(status(1, 1, &good, &set(&[(q, QualValue::None)])), Status::Unsupported);
-        }
+        assert_eq!(status(1, 1, &good, &set(&[(Qualifier::Pre32Compatible, QualValue::None)])), Status::Unsupported);
+        // The shadow switch needs its value.
+        assert_eq!(status(1, 1, &good, &set(&[(Qualifier::StateShadow, QualValue::None)])), Status::Invqualifier);
     }
 }

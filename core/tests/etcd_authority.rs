@@ -78,6 +78,24 @@ fn one_node_holds_a_range_until_it_releases_it_then_the_next_claim_wins_without_
 }
 
 #[test]
+fn a_note_is_on_no_lease_so_it_outlives_its_writers_grant_and_handle() {
+    let etcd = Cluster::start(1);
+    let (mut a, mut b) = (node(&etcd.endpoints(), "a"), node(&etcd.endpoints(), "b"));
+    assert_eq!(b.note("r").unwrap(), None);
+    let Claim::Granted { .. } = a.claim("r", None).unwrap() else { panic!("a not granted") };
+    a.set_note("r", Some("east")).unwrap();
+    a.close().unwrap();
+    assert!(matches!(b.claim("r", None).unwrap(), Claim::Granted { .. }));
+    assert_eq!(b.note("r").unwrap().as_deref(), Some("east"));
+    // The note is not a grant: the range's other keys are untouched by it.
+    assert_eq!(b.current("r").unwrap().map(|g| g.holder), Some("b".to_string()));
+    b.set_note("r", None).unwrap();
+    b.set_note("r", None).unwrap();
+    assert_eq!(b.note("r").unwrap(), None);
+    assert!(matches!(b.set_note("r", Some(&"x".repeat(256))), Err(AuthorityError::Failed(_))));
+}
+
+#[test]
 fn a_holder_that_stops_renewing_loses_the_range_unreleased_and_hears_of_it_once() {
     let etcd = Cluster::start(1);
     let (mut a, mut b) = (node(&etcd.endpoints(), "a"), node(&etcd.endpoints(), "b"));

@@ -11,6 +11,8 @@
 //!   so it outlives its holder: `{holder, released, previous}` as the claim
 //!   writes it (in the claim's own transaction, so its mod revision is the
 //!   epoch), `{holder, epoch, released: true}` once released.
+//! - `/rtr/roles/R/note`: the range's note ([`Authority::set_note`]), the
+//!   text itself, on no lease; deleted when the note is removed.
 //!
 //! A claim is a transaction: "the grant key is absent and `last` is the one
 //! this claimer read" -> create the grant key on our lease and write `last`
@@ -463,6 +465,33 @@ impl Authority for Etcd {
             Some(last) => last_grant(last).map(|(g, _)| Some(g)),
             None => Ok(None),
         }
+    }
+
+    fn set_note(&mut self, range: &str, note: Option<&str>) -> Result<(), AuthorityError> {
+        let (grant_key, _) = keys(range)?;
+        let key = format!("{grant_key}/note");
+        let op = match note {
+            Some(text) if text.len() > super::MAX_NOTE => {
+                return Err(AuthorityError::Failed(format!(
+                    "a note of {} bytes (at most {})",
+                    text.len(),
+                    super::MAX_NOTE
+                )))
+            }
+            // On no lease: a note outlives every holder.
+            Some(text) => gateway::put(&key, text, None),
+            None => gateway::delete(&key),
+        };
+        self.txn(gateway::txn(Vec::new(), vec![op], Vec::new())).map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    fn note(&mut self, range: &str) -> Result<Option<String>, AuthorityError> {
+        let (grant_key, _) = keys(range)?;
+        let key = format!("{grant_key}/note");
+        let answer =
+            self.txn(gateway::txn(Vec::new(), vec![gateway::range(&key)], Vec::new())).map_err(|e| self.error(e))?;
+        Ok(answer.key(0).map_err(AuthorityError::Failed)?.map(|kv| kv.value.clone()))
     }
 
     fn maintain(&mut self) -> Vec<(String, u64)> {

@@ -22,6 +22,8 @@ struct Record {
     locks: BTreeMap<u64, String>,
     /// Grants whose holders marked them exercised ([`Authority::activate`]).
     active: std::collections::BTreeSet<u64>,
+    /// The range's note ([`Authority::set_note`]).
+    note: Option<String>,
 }
 
 impl Record {
@@ -167,6 +169,16 @@ impl Authority for MemHandle {
 
     fn current(&mut self, range: &str) -> Result<Option<Grant>, AuthorityError> {
         Ok(self.state()?.ranges.get(range).and_then(|r| r.grants.last().cloned()))
+    }
+
+    fn set_note(&mut self, range: &str, note: Option<&str>) -> Result<(), AuthorityError> {
+        let mut st = self.state()?;
+        st.ranges.entry(range.to_string()).or_default().note = note.map(str::to_string);
+        Ok(())
+    }
+
+    fn note(&mut self, range: &str) -> Result<Option<String>, AuthorityError> {
+        Ok(self.state()?.ranges.get(range).and_then(|r| r.note.clone()))
     }
 
     fn maintain(&mut self) -> Vec<(String, u64)> {

@@ -125,6 +125,18 @@ pub trait Authority: Send {
     /// The newest grant of `range`, if any (for `rtr show partition`).
     fn current(&mut self, range: &str) -> Result<Option<Grant>, AuthorityError>;
 
+    /// Set (`Some`) or remove (`None`) the durable note of `range`: a short
+    /// text beside its role record that no grant, release or lost holder
+    /// changes; answered once it is durable (a retried call is harmless).
+    /// A shadowed range's primary record carries the site at which
+    /// shadowing was turned off (docs/shadow.md, "SET PARTITION
+    /// /NOSHADOW"): no partition of another site may claim the primary
+    /// while it stands.
+    fn set_note(&mut self, range: &str, note: Option<&str>) -> Result<(), AuthorityError>;
+
+    /// The note of `range`, if any ([`Authority::set_note`]).
+    fn note(&mut self, range: &str) -> Result<Option<String>, AuthorityError>;
+
     /// Called often (every node pass that has time for it, at most every
     /// [`MAINTAIN_EVERY_MS`]): keep live grants live (take a lock that is
     /// free again after a forced claim, renew a lease) and return the
@@ -171,6 +183,10 @@ impl AuthorityConfig {
         })
     }
 }
+
+/// Longest note [`Authority::set_note`] takes: a site name (a node name,
+/// `facility::MAX_NODE_NAME`).
+pub const MAX_NOTE: usize = crate::facility::MAX_NODE_NAME;
 
 /// How often the runtime calls [`Authority::maintain`].
 pub const MAINTAIN_EVERY_MS: u64 = 100;

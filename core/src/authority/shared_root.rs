@@ -30,6 +30,13 @@
 //!   gets the lock sees it.
 //! - grants and release marks more than 64 epochs behind the newest are
 //!   removed after each grant (the newest number is what counts).
+//! - `note`: the range's note ([`Authority::set_note`]), magic `RTRN`, the
+//!   text's length (u16 LE), the text (UTF-8) and the CRC32C of all that
+//!   (u32 LE). Written whole under a temporary name (`note.tmp.<unique>`),
+//!   synced and renamed over `note`, the directory synced: a reader finds
+//!   the old note or the new one, never a torn one. Removed with the
+//!   directory synced. A damaged note is [`AuthorityError::Corrupt`]: the
+//!   operator sets it again.
 //!
 //! Any other name in these directories is ignored.
 //!
@@ -85,6 +92,9 @@ const LOCK_PREFIX: &str = "lock.";
 const ACTIVE_PREFIX: &str = "active.";
 const GRANT_PREFIX: &str = "grant.";
 const RELEASED_PREFIX: &str = "released.";
+
+const NOTE_NAME: &str = "note";
+const NOTE_MAGIC: &[u8; 4] = b"RTRN";
 
 const GRANT_MAGIC: &[u8; 4] = b"RTRG";
 const GRANT_VERSION: u8 = 1;
@@ -297,6 +307,32 @@ fn read_previous(fs: &dyn Storage, root: &Path, dir: &Path, mine: u64) -> Result
     Ok(None)
 }
 
+/// A note file's content (see the module doc).
+fn encode_note(text: &str) -> Vec<u8> {
+    let mut b = NOTE_MAGIC.to_vec();
+    b.extend_from_slice(&(text.len() as u16).to_le_bytes());
+    b.extend_from_slice(text.as_bytes());
+    let crc = crc32c::crc32c(&b);
+    b.extend_from_slice(&crc.to_le_bytes());
+    b
+}
+
+fn decode_note(b: &[u8]) -> Result<String, String> {
+    let head = NOTE_MAGIC.len() + 2;
+    if b.len() < head + 4 || &b[..4] != NOTE_MAGIC {
+        return Err("not a note (bad magic or too short)".into());
+    }
+    let len = u16::from_le_bytes([b[4], b[5]]) as usize;
+    if b.len() != head + len + 4 {
+        return Err(format!("{} bytes for a note of {len}", b.len()));
+    }
+    let (body, crc) = b.split_at(head + len);
+    if crc32c::crc32c(body).to_le_bytes() != crc {
+        return Err("checksum mismatch".into());
+    }
+    String::from_utf8(body[head..].to_vec()).map_err(|_| "not UTF-8".to_string())
+}
+
 impl Authority for SharedRoot {
     fn describe(&self) -> String {
         format!("shared root {}", self.root.display())
@@ -417,6 +453,56 @@ impl Authority for SharedRoot {
     fn current(&mut self, range: &str) -> Result<Option<Grant>, AuthorityError> {
         let dir = self.range_dir(range)?;
         read_newest(&*self.fs, &self.root, &dir)
+    }
+
+    fn set_note(&mut self, range: &str, note: Option<&str>) -> Result<(), AuthorityError> {
+        let dir = self.range_dir(range)?;
+        let path = dir.join(NOTE_NAME);
+        let Some(text) = note else {
+            match self.fs.remove(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    // Listing tells an absent note from an unreachable root.
+                    names(&*self.fs, &self.root, &dir)?;
+                    return Ok(());
+                }
+                Err(e) => return Err(self.failure(&path, e)),
+            }
+            return self.fs.sync_dir(&dir).map_err(|e| self.failure(&dir, e));
+        };
+        if text.len() > super::MAX_NOTE {
+            return Err(AuthorityError::Failed(format!(
+                "a note of {} bytes (at most {})",
+                text.len(),
+                super::MAX_NOTE
+            )));
+        }
+        self.ensure_dir(&dir)?;
+        let tmp = dir.join(format!("{NOTE_NAME}.tmp.{}", self.fs.unique_suffix()));
+        let written = self.fs.open(&tmp, Open::Truncate, false).and_then(|f| {
+            f.write_all_at(&encode_note(text), 0)?;
+            f.sync_all()
+        });
+        if let Err(e) = written.and_then(|()| self.fs.rename(&tmp, &path)) {
+            let _ = self.fs.remove(&tmp);
+            return Err(self.failure(&path, e));
+        }
+        self.fs.sync_dir(&dir).map_err(|e| self.failure(&dir, e))
+    }
+
+    fn note(&mut self, range: &str) -> Result<Option<String>, AuthorityError> {
+        let dir = self.range_dir(range)?;
+        let path = dir.join(NOTE_NAME);
+        match self.fs.read(&path) {
+            Ok(b) => {
+                decode_note(&b).map(Some).map_err(|why| AuthorityError::Corrupt(format!("{}: {why}", path.display())))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                names(&*self.fs, &self.root, &dir)?;
+                Ok(None)
+            }
+            Err(e) => Err(self.failure(&path, e)),
+        }
     }
 
     fn maintain(&mut self) -> Vec<(String, u64)> {

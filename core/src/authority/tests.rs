@@ -137,3 +137,20 @@ fn a_forced_out_holder_is_gone_once_it_lets_its_grants_lock_go() {
     auth.process_ended("b");
     assert!(c.holder_gone("r", 2).unwrap());
 }
+
+#[test]
+fn a_note_is_shared_by_every_handle_and_outlives_the_holders_process() {
+    let auth = MemAuthority::new();
+    let (mut a, mut b) = (auth.handle("a"), auth.handle("b"));
+    assert_eq!(a.note("r").unwrap(), None);
+    a.claim("r", None).unwrap();
+    a.set_note("r", Some("east")).unwrap();
+    auth.process_ended("a");
+    assert!(matches!(b.claim("r", None).unwrap(), Claim::Granted { epoch: 2, .. }));
+    assert_eq!(b.note("r").unwrap().as_deref(), Some("east"));
+    b.set_note("r", None).unwrap();
+    assert_eq!(a.note("r").unwrap(), None);
+    auth.set_cut_off("b", true);
+    assert!(matches!(b.set_note("r", Some("west")), Err(AuthorityError::Unreachable(_))));
+    assert!(matches!(b.note("r"), Err(AuthorityError::Unreachable(_))));
+}

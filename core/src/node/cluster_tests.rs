@@ -176,6 +176,7 @@ impl Cluster {
             let mut takeovers = Vec::new();
             let mut claims = Vec::new();
             let mut checks = Vec::new();
+            let mut notes = Vec::new();
             for i in 0..self.nodes.len() {
                 let Some(n) = self.nodes[i].as_mut() else { continue };
                 for o in n.take_output() {
@@ -212,6 +213,7 @@ impl Cluster {
                         Output::Release { jid } => self.released.push((i, jid)),
                         Output::Claim { range, force_over } => claims.push((i, range, force_over)),
                         Output::CheckHolder { range, epoch } => checks.push((i, range, epoch)),
+                        Output::ReadNote { range, then } => notes.push((i, range, then)),
                         Output::ReleaseRole { range, epoch } => {
                             if let Some(a) = self.auth[i].as_mut() {
                                 a.release(&range, epoch).expect("released");
@@ -231,10 +233,17 @@ impl Cluster {
                     }
                 }
             }
-            if takeovers.is_empty() && claims.is_empty() && checks.is_empty() {
+            if takeovers.is_empty() && claims.is_empty() && checks.is_empty() && notes.is_empty() {
                 return;
             }
             let now = self.now;
+            for (i, range, then) in notes {
+                let Some(a) = self.auth[i].as_mut() else { continue };
+                let result = a.note(&range).map_err(|e| e.to_string());
+                if let Some(n) = self.nodes[i].as_mut() {
+                    n.note_read(now, &range, then, result);
+                }
+            }
             for (i, range, epoch) in checks {
                 let Some(a) = self.auth[i].as_mut() else { continue };
                 let result = a.holder_gone(&range, epoch).map_err(|e| e.to_string());
@@ -7412,4 +7421,157 @@ fn a_binding_made_before_a_takeover_goes_into_the_taken_over_journal_at_the_next
     c.sync_unpumped();
     c.collect();
     assert!(answered(&mut c));
+}
+
+impl Cluster {
+    /// `rtr set partition F:1 --shadow|--noshadow` at node `k`, as the
+    /// runtime does it: the node's word, the role authority's note, then
+    /// the node follows it.
+    fn set_shadowing(&mut self, k: usize, on: bool) -> Result<String, crate::protocol::admin::AdminError> {
+        let note = self.node(k).shadowing_note("F", 1, on)?;
+        if let Some((range, note)) = note {
+            self.auth[k].as_mut().expect("a live node").set_note(&range, note.as_deref()).expect("noted");
+        }
+        let now = self.now;
+        let said = self.node(k).shadowing_set(now, "F", 1, on);
+        self.pump();
+        said
+    }
+
+    /// Let node `k`'s partition claim or read its note `n` times over.
+    fn retry_claims(&mut self, k: usize, n: usize) {
+        for _ in 0..n {
+            self.advance(k, backend::roles::CLAIM_RETRY);
+        }
+        self.settle();
+    }
+}
+
+/// `SET PARTITION /NOSHADOW` and `/SHADOW` (docs/shadow.md): turned off
+/// only at a primary running alone. Off, it remembers nothing for the
+/// other site, whose partition, back, is neither a secondary (no live
+/// work, no SRSHADOWGAIN at the primary) nor, once the primary's site is
+/// lost, the primary: the role authority's note stands for every node of
+/// the range, and a restarted primary finds it too. On again (here at the
+/// primary), the other site is a secondary and takes live work.
+#[test]
+fn shadowing_turned_off_at_a_lone_primary_keeps_the_other_site_from_working_or_claiming_until_turned_on() {
+    use crate::protocol::admin::{AdminError, PartitionState as P};
+    let mut c = Cluster::shadow_pair();
+    assert!(matches!(c.set_shadowing(BE2, false), Err(AdminError::InvalidStateChange(_))), "not at a secondary");
+    assert!(
+        matches!(c.set_shadowing(BE, false), Err(AdminError::InvalidStateChange(_))),
+        "not while the secondary is linked"
+    );
+    assert_eq!(c.partition_states(BE), vec![P::Primary], "refusals change nothing");
+    c.kill(BE2);
+    assert_eq!(c.partition_states(BE), vec![P::Remember]);
+    let said = c.set_shadowing(BE, false);
+    assert!(said.as_ref().is_ok_and(|m| m.contains("shadowing off")), "{said:?}");
+    assert_eq!(c.partition_states(BE), vec![P::ShadowOff]);
+    // Committed alone while off: not remembered, its `Done` not held.
+    let t = c.tid();
+    c.req(FE, CLIENT, Request::Send { chan: 1, tid: t, flags: flags::sen::ACCEPT, data: msg(5, "pay") });
+    c.server_accept(1, t);
+    c.sync();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t), Some(Status::Ok))]);
+    c.ack(1, t);
+    c.flush_batches();
+    c.settle();
+    c.sync();
+    assert_eq!(c.node(BE).shadow_roles()[0].backlog, 0, "nothing remembered while off");
+    assert!(c.journals[BE].iter().any(|r| r.tid == t && r.kind == crate::journal::RecordKind::Done));
+    c.take(BE, SERVER);
+    // The other site comes back: shadowed no more.
+    c.events_at(BE);
+    c.restart(BE2);
+    c.open_shadow(BE2, None);
+    c.sync();
+    c.retry_claims(BE2, 3);
+    assert_eq!(c.partition_states(BE2), vec![P::ShadowOff]);
+    assert_eq!(c.partition_states(BE), vec![P::ShadowOff]);
+    // Until its first read of the note the other site's partition counts
+    // as a secondary (its place is unknown), so the primary may hear it
+    // come and go; it ends not shadowed.
+    let ev = c.events_at(BE);
+    assert!(ev.last().is_none_or(|e| *e == crate::events::SRSHADOWLOST), "not shadowed in the end: {ev:?}");
+    assert!(c.node(BE).shadow_roles()[0].primary);
+    assert!(
+        matches!(c.set_shadowing(BE2, false), Err(AdminError::InvalidStateChange(_))),
+        "turned off only at the primary"
+    );
+    let (t2, s) = c.primary_voted(6);
+    assert!(s.iter().all(|x| x.2 != Some(t2)), "no live work at the other site: {s:?}");
+    c.sync();
+    // The primary's site is lost: the other site does not take the
+    // primary, whatever the failover policy, for as long as it is off.
+    let now = c.now;
+    c.node(BE2).set_partition(now, "F", 1, crate::protocol::admin::PartitionChange::FailToShadow(true)).unwrap();
+    c.kill(BE);
+    c.retry_claims(BE2, 30);
+    assert_eq!(c.partition_states(BE2), vec![P::ShadowOff]);
+    assert!(c.node(BE2).shadow_roles().iter().all(|r| !r.primary), "not the primary while shadowing is off");
+    // The primary's node comes back: it is the primary again, still off.
+    c.restart(BE);
+    c.open_shadow(BE, None);
+    c.sync();
+    c.retry_claims(BE, 3);
+    assert_eq!(c.partition_states(BE), vec![P::ShadowOff]);
+    assert!(c.node(BE).shadow_roles()[0].primary);
+    // On again, at the primary: the other site reads it at its next look
+    // and is the secondary; live work reaches it.
+    c.events_at(BE);
+    let said = c.set_shadowing(BE, true);
+    assert!(said.as_ref().is_ok_and(|m| m.contains("shadowing on")), "{said:?}");
+    c.retry_claims(BE2, 3);
+    assert_eq!(c.partition_states(BE2), vec![P::Secondary]);
+    assert_eq!(c.partition_states(BE), vec![P::Primary]);
+    assert_eq!(c.events_at(BE), vec![crate::events::SRSHADOWGAIN]);
+    // The restarted primary presented its journal's commits before it read
+    // the note, so it kept the one made while off for the other site: sent
+    // as maybe there already (uncertain), the rebuilt database's server
+    // skips it. Nothing else is replayed.
+    let s = c.take(BE2, SERVER);
+    let replayed: Vec<(MsgType, Option<Tid>)> = s.iter().filter(|x| x.2.is_some()).map(|x| (x.1, x.2)).collect();
+    assert_eq!(replayed, vec![(MsgType::Msg1Uncertain, Some(t2)), (MsgType::Accepted, Some(t2))], "{s:?}");
+    c.req(BE2, SERVER, Request::Ack { chan: 1, tid: t2 });
+    c.settle();
+    c.flush_batches();
+    c.settle();
+    let (t3, s) = c.primary_voted(7);
+    assert!(s.iter().any(|x| x.2 == Some(t3) && x.1 == MsgType::Msg1), "live work at the secondary: {s:?}");
+}
+
+/// Turned off, then the primary's whole site lost: an operator turns
+/// shadowing on at the other site, accepting its database as it is; that
+/// site's partition then becomes the primary. Turning on a partition that
+/// is not shadowed is refused; turning it off there changes nothing.
+#[test]
+fn shadowing_turned_on_at_the_other_site_lets_it_take_the_primary_of_a_lost_site() {
+    use crate::protocol::admin::{AdminError, PartitionState as P};
+    let mut c = Cluster::shadow_pair();
+    c.kill(BE2);
+    c.set_shadowing(BE, false).unwrap();
+    c.restart(BE2);
+    c.open_shadow(BE2, None);
+    c.sync();
+    c.retry_claims(BE2, 3);
+    assert_eq!(c.partition_states(BE2), vec![P::ShadowOff]);
+    c.kill(BE);
+    c.retry_claims(BE2, 30);
+    assert_eq!(c.partition_states(BE2), vec![P::ShadowOff]);
+    let said = c.set_shadowing(BE2, true);
+    assert!(said.is_ok(), "{said:?}");
+    c.retry_claims(BE2, 30);
+    assert!(c.node(BE2).shadow_roles()[0].primary, "the other site is the primary now");
+    assert_eq!(c.partition_states(BE2), vec![P::Remember]);
+    // A partition that is not shadowed.
+    let mut c = Cluster::new();
+    c.open_client(1);
+    c.open_server(1, 0);
+    c.settle();
+    assert!(matches!(c.node(BE).shadowing_note("F", 1, true), Err(AdminError::Unsupported(_))));
+    assert_eq!(c.node(BE).shadowing_note("F", 1, false), Ok(None));
+    assert!(c.set_shadowing(BE, false).is_ok_and(|m| m.contains("not a shadow partition")));
+    assert!(matches!(c.node(BE).shadowing_note("F", 9, false), Err(AdminError::NoSuchPartition(_))));
 }

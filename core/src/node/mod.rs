@@ -125,6 +125,15 @@ pub enum Output {
         range: String,
         epoch: u64,
     },
+    /// Read the role authority's note of key range `range`
+    /// ([`crate::authority::Authority::note`]: a shadowed range's primary
+    /// record names the site that turned shadowing off); the answer comes
+    /// back through [`Node::note_read`] with `then`, the claim answer the
+    /// note decides on (none: a read alone).
+    ReadNote {
+        range: String,
+        then: Option<crate::authority::Claim>,
+    },
     /// Grant `epoch` of key range `range` is exercised from now on (any
     /// recovery it needed is done): the authority marks it, before anything
     /// of this pass reaches a peer or a server.
@@ -192,10 +201,14 @@ pub enum NodeInput {
     Claimed { range: String, result: Result<crate::authority::Claim, String> },
     /// [`Node::holder_checked`].
     HolderChecked { range: String, epoch: u64, result: Result<bool, String> },
+    /// [`Node::note_read`].
+    NoteRead { range: String, then: Option<crate::authority::Claim>, result: Result<Option<String>, String> },
     /// [`Node::role_lost`].
     RoleLost { range: String, epoch: u64 },
     /// [`Node::set_partition`].
     SetPartition { facility: String, id: u64, change: crate::protocol::admin::PartitionChange },
+    /// [`Node::shadowing_set`] (the role authority's note written).
+    SetShadowing { facility: String, id: u64, on: bool },
     /// [`Node::set_transaction`].
     SetTransaction { tid: Tid, change: crate::protocol::admin::TxChange },
 }
@@ -525,6 +538,11 @@ pub struct ShadowUp {
     /// With a backlog they do not, so the secondary applies every commit
     /// in the primary's order (docs/shadow.md, remember mode).
     pub in_sync: bool,
+    /// The range's shadowing is off (`rtr set partition --noshadow`): a
+    /// primary so reports in_sync false; any other partition is not a
+    /// secondary (routers give it nothing and tell no primary it is
+    /// linked).
+    pub off: bool,
 }
 
 /// A position in a shadow primary's commit log: its series (the primary
@@ -960,10 +978,12 @@ impl Node {
             NodeInput::TakeoverDone { node, result } => self.takeover_done(now, &node, result),
             NodeInput::Claimed { range, result } => self.claimed(now, &range, result),
             NodeInput::HolderChecked { range, epoch, result } => self.holder_checked(now, &range, epoch, result),
+            NodeInput::NoteRead { range, then, result } => self.note_read(now, &range, then, result),
             NodeInput::RoleLost { range, epoch } => self.role_lost(now, &range, epoch),
             NodeInput::SetPartition { facility, id, change } => {
                 return Some(self.set_partition(now, &facility, id, change));
             }
+            NodeInput::SetShadowing { facility, id, on } => return Some(self.shadowing_set(now, &facility, id, on)),
             NodeInput::SetTransaction { tid, change } => return Some(self.set_transaction(now, tid, change)),
         }
         None
@@ -1163,6 +1183,21 @@ impl Node {
     pub fn holder_checked(&mut self, now: Instant, range: &str, epoch: u64, result: Result<bool, String>) {
         let mut ctx = ctx!(self, now);
         self.be.holder_checked(&mut ctx, range, epoch, result);
+        self.run(now);
+    }
+
+    /// The role authority's answer to an [`Output::ReadNote`]: the note of
+    /// `range` (an error: it could not be reached or could not answer),
+    /// with the claim answer it was read for.
+    pub fn note_read(
+        &mut self,
+        now: Instant,
+        range: &str,
+        then: Option<crate::authority::Claim>,
+        result: Result<Option<String>, String>,
+    ) {
+        let mut ctx = ctx!(self, now);
+        self.be.shadow_note_read(&mut ctx, range, then, result);
         self.run(now);
     }
 

@@ -25,6 +25,34 @@ impl Node {
         r
     }
 
+    /// `rtr set partition --shadow|--noshadow`, first half: whether
+    /// shadowing of partition `id`'s range may be turned `on` (or off)
+    /// here, and if so the note the runtime writes to the role authority
+    /// before the second half ([`Node::shadowing_set`]): the range's
+    /// primary record and the site that turns it off (none: on). `None`:
+    /// nothing to write (turning off a partition that is not shadowed).
+    /// Answered before anything changes, so an authority that cannot be
+    /// reached leaves everything as it was.
+    pub fn shadowing_note(
+        &self,
+        facility: &str,
+        id: u64,
+        on: bool,
+    ) -> Result<Option<(String, Option<String>)>, AdminError> {
+        self.be.shadowing_note(&facility.to_ascii_uppercase(), id, on)
+    }
+
+    /// `rtr set partition --shadow|--noshadow`, second half: the note
+    /// [`Node::shadowing_note`] gave is durable; this node's partition of
+    /// the range follows it.
+    pub fn shadowing_set(&mut self, now: Instant, facility: &str, id: u64, on: bool) -> Result<String, AdminError> {
+        let facility = facility.to_ascii_uppercase();
+        let mut ctx = super::ctx!(self, now);
+        let r = self.be.shadowing_set(&mut ctx, &facility, id, on);
+        self.run(now);
+        r
+    }
+
     /// Forget a transaction set aside by the retry limit, or present it again.
     pub fn set_transaction(&mut self, now: Instant, tid: Tid, change: TxChange) -> Result<String, AdminError> {
         let mut ctx = super::ctx!(self, now);
@@ -83,6 +111,13 @@ impl Backend {
                 Ok(format!("partition {facility}:{id}: priority list {text}"))
             }
             PartitionChange::PriDone(only) => self.drop_remembered(ctx, id, only),
+            // The role authority's note comes first: the runtime calls
+            // `Node::shadowing_note`, writes it, then `Node::shadowing_set`.
+            PartitionChange::Shadowing(_) => Err(AdminError::Unsupported(
+                "shadowing is turned on or off through the node's runtime (the role authority's note is written \
+                 first): Node::shadowing_note, then Node::shadowing_set"
+                    .into(),
+            )),
             PartitionChange::FailToShadow(shadow) => {
                 let Some(s) = p.shadow.as_mut() else {
                     // Not shadowed: a standby takes over, as always (the

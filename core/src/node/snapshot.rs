@@ -170,6 +170,7 @@ impl Node {
                     PartRole::Active => match p.shadow.as_ref() {
                         None => PartitionState::Active,
                         Some(s) => match s.side {
+                            _ if s.off.is_some() && s.side != Side::Secondary => PartitionState::ShadowOff,
                             Side::Primary if s.partner_by.is_empty() => PartitionState::Remember,
                             Side::Primary => PartitionState::Primary,
                             Side::Secondary => PartitionState::Secondary,

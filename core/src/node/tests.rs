@@ -707,6 +707,7 @@ pub(super) fn lone_outputs(node: &mut Node, now: Instant) -> Vec<Output> {
                     node.claimed(now, &range, Ok(Claim::Granted { epoch: 1, previous: None }));
                 }
                 Output::CheckHolder { range, epoch } => node.holder_checked(now, &range, epoch, Ok(true)),
+                Output::ReadNote { range, then } => node.note_read(now, &range, then, Ok(None)),
                 Output::ReleaseRole { .. } | Output::ActivateRole { .. } => {}
                 o => out.push(o),
             }

@@ -91,6 +91,13 @@ pub enum PartitionChange {
     /// every one (`None`, RTR's `*`) or one transaction's: the other site
     /// will not replay them (its database is to be rebuilt from this one's).
     PriDone(Option<Tid>),
+    /// `rtr set partition --shadow|--noshadow` (RTR's `SET PARTITION
+    /// /SHADOW|/NOSHADOW`, `rtr_partition_state_shadow`): `false` turns a
+    /// shadowed range's shadowing off at its primary running alone (no
+    /// commit is remembered for the other site, whose partition neither
+    /// works as a secondary nor claims the primary while it is off);
+    /// `true` turns it on again (docs/shadow.md).
+    Shadowing(bool),
 }
 
 /// How an operator resolves a transaction set aside by the retry limit.
@@ -179,6 +186,11 @@ pub enum PartitionState {
     Remember,
     /// A shadow partition, its range's secondary (`sec_act`).
     Secondary,
+    /// A shadow partition of a range whose shadowing is off (`rtr set
+    /// partition --noshadow`): the primary that turned it off (it
+    /// remembers nothing for the other site), or the other site's, which
+    /// neither works as a secondary nor claims the primary (`shd_off`).
+    ShadowOff,
 }
 
 impl PartitionState {
@@ -194,6 +206,7 @@ impl PartitionState {
             PartitionState::Primary => "pri_act",
             PartitionState::Remember => "remember",
             PartitionState::Secondary => "sec_act",
+            PartitionState::ShadowOff => "shd_off",
         }
     }
 }
@@ -443,7 +456,7 @@ fn read_tag<T: Copy>(r: &mut Reader, all: &[T], what: &'static str) -> Result<T,
     all.get(usize::from(t)).copied().ok_or(DecodeError::UnknownTag { what, tag: t })
 }
 
-const PART_STATES: [PartitionState; 10] = [
+const PART_STATES: [PartitionState; 11] = [
     PartitionState::Active,
     PartitionState::NoServers,
     PartitionState::Suspended,
@@ -454,6 +467,7 @@ const PART_STATES: [PartitionState; 10] = [
     PartitionState::Primary,
     PartitionState::Remember,
     PartitionState::Secondary,
+    PartitionState::ShadowOff,
 ];
 const SERVER_STATES: [ServerState; 3] = [ServerState::Free, ServerState::Busy, ServerState::Voted];
 const FE_STATES: [FeState; 2] = [FeState::Sending, FeState::Voting];
@@ -500,6 +514,10 @@ pub(super) fn write_request(w: &mut Writer, req: &AdminRequest) {
                 PartitionChange::FailToShadow(b) => {
                     w.u8(6);
                     w.u8(u8::from(*b));
+                }
+                PartitionChange::Shadowing(on) => {
+                    w.u8(8);
+                    w.u8(u8::from(*on));
                 }
                 PartitionChange::PriDone(tid) => {
                     w.u8(7);
@@ -558,6 +576,7 @@ pub(super) fn read_request(r: &mut Reader) -> Result<AdminRequest, DecodeError> 
                     }
                     PartitionChange::PriDone(some.then(|| Tid::from_words(w)))
                 }
+                8 => PartitionChange::Shadowing(r.bool()?),
                 tag => return Err(DecodeError::UnknownTag { what: "partition change", tag }),
             };
             AdminRequest::SetPartition { facility, id, change }

@@ -46,7 +46,9 @@ use crate::MAX_MSGLEN;
 /// primary is in step with its secondary).
 /// 16: `Inquired` names the answering node's site when it serves the
 /// facility's ranges shadowed (`docs/shadow.md`).
-pub const PEER_VERSION: u8 = 16;
+/// 17: `PartitionUp` says when a shadow range's shadowing is off (`rtr set
+/// partition --noshadow`): its shadow flags byte gains bit 1.
+pub const PEER_VERSION: u8 = 17;
 /// Largest frame between nodes: a message of `RTR_MAX_MSGLEN` plus headers,
 /// or a handshake with many facility definitions.
 pub const MAX_PEER_FRAME: usize = 1 << 20;
@@ -532,11 +534,12 @@ fn internal(w: &mut Writer, m: &Internal) {
                 });
                 match shadow {
                     None => w.u8(0),
-                    Some(ShadowUp { site, primary, in_sync }) => {
+                    Some(ShadowUp { site, primary, in_sync, off }) => {
                         w.u8(1);
                         w.str(site);
                         w.u64(*primary);
-                        w.u8(u8::from(*in_sync));
+                        // Bit 0: in step; bit 1: shadowing off.
+                        w.u8(u8::from(*in_sync) | (u8::from(*off) << 1));
                     }
                 }
             }
@@ -832,7 +835,12 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
                 tag => return Err(DecodeError::UnknownTag { what: "call-out kind", tag }),
             },
             shadow: if r.bool()? {
-                Some(ShadowUp { site: r.str(MAX_NAME)?, primary: r.u64()?, in_sync: r.bool()? })
+                let (site, primary) = (r.str(MAX_NAME)?, r.u64()?);
+                let flags = r.u8()?;
+                if flags > 3 {
+                    return Err(DecodeError::UnknownTag { what: "shadow flags", tag: flags });
+                }
+                Some(ShadowUp { site, primary, in_sync: flags & 1 != 0, off: flags & 2 != 0 })
             } else {
                 None
             },

@@ -23,7 +23,7 @@ use crossbeam_channel::{RecvTimeoutError, Sender};
 
 use super::{DeliverySink, Driver, EmbeddedNode, Input, NodeLink};
 use crate::facility::{FacilityDef, FacilityError, FacilityStore, FacilityTable};
-use crate::protocol::admin::{clip, AdminError, AdminReply, AdminRequest, MAX_TEXT};
+use crate::protocol::admin::{clip, AdminError, AdminReply, AdminRequest, PartitionChange, MAX_TEXT};
 use crate::protocol::ConnId;
 
 /// How long an asker waits for the node thread's answer.
@@ -123,6 +123,9 @@ impl Driver {
             }
             Cmd::Set(req, reply) => {
                 let result = match req {
+                    AdminRequest::SetPartition { facility, id, change: PartitionChange::Shadowing(on) } => {
+                        self.set_shadowing(now, &facility, id, on)
+                    }
                     AdminRequest::SetPartition { facility, id, change } => {
                         self.node.set_partition(now, &facility, id, change)
                     }
@@ -160,6 +163,25 @@ impl Driver {
             }
         }
         true
+    }
+
+    /// `rtr set partition --shadow|--noshadow`: the node says whether it
+    /// may and what to note; the role authority's note is written (and
+    /// durable) before the node changes anything, so every node of the
+    /// range reads it at its next claim (docs/shadow.md). An authority
+    /// that cannot be reached changes nothing: `NODEUNAVAIL`, and the
+    /// operator retries (the write is idempotent).
+    fn set_shadowing(&mut self, now: Instant, facility: &str, id: u64, on: bool) -> Result<String, AdminError> {
+        if let Some((range, note)) = self.node.shadowing_note(facility, id, on)? {
+            let written = self.authority().and_then(|a| a.set_note(&range, note.as_deref()));
+            if let Err(e) = written {
+                return Err(AdminError::NodeUnavailable(format!(
+                    "shadowing of partition {facility}:{id} not turned {}: {e}",
+                    if on { "on" } else { "off" }
+                )));
+            }
+        }
+        self.node.shadowing_set(now, facility, id, on)
     }
 
     /// The process id a connection gave in its hello (0: unknown).

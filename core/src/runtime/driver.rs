@@ -153,7 +153,7 @@ impl Driver {
     /// The role authority, made on first use (it acts in the node's name,
     /// known once the facilities are defined); an authority that cannot be
     /// opened yet (etcd unreachable) is tried again at the next claim.
-    fn authority(&mut self) -> Result<&mut dyn Authority, AuthorityError> {
+    pub(super) fn authority(&mut self) -> Result<&mut dyn Authority, AuthorityError> {
         if self.authority.is_none() {
             let name = self.node.facilities().node().to_string();
             let a = self.authority_cfg.open(self.peer_journals.as_deref(), &name)?;
@@ -201,6 +201,10 @@ impl Driver {
             RoleStep::CheckHolder { range, epoch } => {
                 let result = self.authority().and_then(|a| a.holder_gone(&range, epoch)).map_err(|e| e.to_string());
                 self.node.holder_checked(now, &range, epoch, result);
+            }
+            RoleStep::ReadNote { range, then } => {
+                let result = self.authority().and_then(|a| a.note(&range)).map_err(|e| e.to_string());
+                self.node.note_read(now, &range, then, result);
             }
             RoleStep::Activate { .. } => {}
             RoleStep::Release { range, epoch } => {

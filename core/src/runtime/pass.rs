@@ -172,6 +172,9 @@ pub(crate) enum RoleStep {
     /// Ask whether the holder of grant `epoch` of `range` is gone; the
     /// answer goes to `Node::holder_checked`.
     CheckHolder { range: String, epoch: u64 },
+    /// Read `range`'s note; the answer goes to `Node::note_read` with
+    /// `then`.
+    ReadNote { range: String, then: Option<crate::authority::Claim> },
     /// Give grant `epoch` of `range` back cleanly.
     Release { range: String, epoch: u64 },
     /// Mark grant `epoch` of `range` exercised (done before the pass's
@@ -277,6 +280,7 @@ impl PassPlan {
                 Output::Takeover { node, jid } => plan.takeovers.push((node, jid)),
                 Output::Claim { range, force_over } => plan.roles.push(RoleStep::Claim { range, force_over }),
                 Output::CheckHolder { range, epoch } => plan.roles.push(RoleStep::CheckHolder { range, epoch }),
+                Output::ReadNote { range, then } => plan.roles.push(RoleStep::ReadNote { range, then }),
                 Output::ReleaseRole { range, epoch } => plan.roles.push(RoleStep::Release { range, epoch }),
                 Output::ActivateRole { range, epoch } => plan.roles.push(RoleStep::Activate { range, epoch }),
                 Output::Log(text) => plan.logs.push((false, text)),

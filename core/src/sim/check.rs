@@ -61,10 +61,14 @@ pub enum ViolationKind {
     /// databases of a key range did not apply the same transactions:
     /// catch-up did not complete (docs/shadow.md, remember mode).
     SitesDiffer,
+    /// A node of another site than the one that turned a shadow range's
+    /// shadowing off is that range's primary while the role authority's
+    /// note says it is off (docs/shadow.md, `SET PARTITION /NOSHADOW`).
+    PrimaryWhileOff,
 }
 
 impl ViolationKind {
-    pub const ALL: [ViolationKind; 13] = [
+    pub const ALL: [ViolationKind; 14] = [
         ViolationKind::Disagreement,
         ViolationKind::AppliedTwice,
         ViolationKind::TwoActives,
@@ -78,6 +82,7 @@ impl ViolationKind {
         ViolationKind::Livelock,
         ViolationKind::JournalCorrupt,
         ViolationKind::SitesDiffer,
+        ViolationKind::PrimaryWhileOff,
     ];
 
     pub fn parse(s: &str) -> Option<ViolationKind> {
@@ -99,6 +104,7 @@ impl ViolationKind {
             ViolationKind::Livelock => "livelock",
             ViolationKind::JournalCorrupt => "journal-corrupt",
             ViolationKind::SitesDiffer => "sites-differ",
+            ViolationKind::PrimaryWhileOff => "primary-while-off",
         }
     }
 }
@@ -246,10 +252,17 @@ impl Checker {
     /// The end-of-run check of a shadow run: each key range's two sites
     /// applied the same transactions (what one site committed while the
     /// other was away reached it by catch-up, and the other way round).
-    /// Transactions excused by an application's deadlock are left out.
-    pub fn sites_agree(&mut self, deadlocked: &BTreeSet<Tid>) {
+    /// Transactions excused by an application's deadlock are left out, and
+    /// so are the ranges in `unshadowed`, whose shadowing an operator
+    /// turned off during the run: what their primary committed meanwhile
+    /// is not remembered, and the operator's rebuild of the other site's
+    /// database is not modelled.
+    pub fn sites_agree(&mut self, deadlocked: &BTreeSet<Tid>, unshadowed: &BTreeSet<usize>) {
         let mut found = Vec::new();
         for (r, books) in self.books.iter().enumerate() {
+            if unshadowed.contains(&r) {
+                continue;
+            }
             let mut by_site: BTreeMap<&str, BTreeSet<Tid>> = BTreeMap::new();
             for ((site, tid), n) in &books.applied_at {
                 if *n > 0 && !site.is_empty() && !deadlocked.contains(tid) {

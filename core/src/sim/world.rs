@@ -64,6 +64,9 @@ enum Ev {
     Claimed(usize, u32, String, Result<crate::authority::Claim, String>),
     /// The role authority's answer to a holder check (range, epoch).
     HolderChecked(usize, u32, String, u64, Result<bool, String>),
+    /// The role authority's answer to a note read (range, the claim answer
+    /// it was read for, the note).
+    NoteRead(usize, u32, String, Option<crate::authority::Claim>, Result<Option<String>, String>),
     Wake(App),
     Fault,
     Boot(usize),
@@ -81,6 +84,12 @@ enum Ev {
     /// The operator presents again every transaction set aside by the
     /// retry limit (`rtr set transaction TID --retry`).
     RetryExceptions,
+    /// The operator turns key range `r`'s shadowing on again (`rtr set
+    /// partition --shadow`) at a node with a partition of it.
+    ShadowOn(usize),
+    /// The operator turns shadowing off (`--noshadow`) at a shadow primary
+    /// running alone, if there is one.
+    ShadowOff,
     EndFaults,
     StopNew,
 }
@@ -91,7 +100,7 @@ impl Ev {
     fn target(&self, w: &World) -> Option<usize> {
         match self {
             Ev::Tick(n, _) | Ev::TakeoverDone(n, ..) | Ev::StartServer(n, ..) | Ev::StartClient(n, _) => Some(*n),
-            Ev::Claimed(n, ..) | Ev::HolderChecked(n, ..) => Some(*n),
+            Ev::Claimed(n, ..) | Ev::HolderChecked(n, ..) | Ev::NoteRead(n, ..) => Some(*n),
             Ev::Resume(n, ..) | Ev::Crash(n, _) | Ev::FenceCheck(n, _) | Ev::ReaderFenceCheck(n, ..) => Some(*n),
             Ev::SessionTick(p, _, e) | Ev::Reset(p, _, e) => Some(w.pairs[*p].ends[*e]),
             Ev::Arrive(p, _, d) => Some(w.pairs[*p].ends[1 - *d]),
@@ -168,6 +177,9 @@ pub(super) struct World {
     /// The role authority the backends share (a shared journal root's, as
     /// a model: a process's locks go when it ends, a frozen one keeps them).
     authority: MemAuthority,
+    /// Key ranges whose shadowing an operator turned off during the run
+    /// (`SET PARTITION /NOSHADOW`): their sites are not compared at the end.
+    unshadowed: std::collections::BTreeSet<usize>,
     /// When each journal's last queued sync completes (syncs finish in order).
     sync_due: BTreeMap<String, Micros>,
     clients: Vec<Option<Client>>,
@@ -248,6 +260,7 @@ impl World {
             pairs,
             disk: Journals::new(cfg_real_journal),
             authority: MemAuthority::new(),
+            unshadowed: std::collections::BTreeSet::new(),
             sync_due: BTreeMap::new(),
             clients: Vec::new(),
             servers: Vec::new(),
@@ -368,7 +381,7 @@ impl World {
             let deadlocked = super::check::deadlocked_tids(&waits, &timed);
             self.chk.finish(&waiting, &deadlocked);
             if self.cfg.shadow {
-                self.chk.sites_agree(&deadlocked);
+                self.chk.sites_agree(&deadlocked, &self.unshadowed);
             }
             for problem in self.disk.verify() {
                 self.chk.violate(ViolationKind::JournalCorrupt, problem);
@@ -422,6 +435,11 @@ impl World {
                     self.input(i, NodeInput::Claimed { range, result });
                 }
             }
+            Ev::NoteRead(i, inc, range, then, result) => {
+                if self.nodes[i].inc == inc && self.up(i) {
+                    self.input(i, NodeInput::NoteRead { range, then, result });
+                }
+            }
             Ev::Wake(app) => self.wake(app),
             Ev::Fault => self.fault(),
             Ev::Boot(i) => self.boot(i),
@@ -440,6 +458,25 @@ impl World {
                 self.pairs[p].blocked = [false, false];
                 self.trace.note(self.now, format!("partition of {} healed", self.pair_name(p)));
                 self.schedule_dial(p, 0);
+            }
+            Ev::ShadowOff => {
+                self.shadow_off_somewhere();
+            }
+            Ev::ShadowOn(r) => {
+                // At any live backend with a partition of the range: the
+                // primary's node, a standby, or the other site's.
+                let at: Vec<(usize, u64)> = (0..self.nodes.len())
+                    .filter(|i| self.nodes[*i].backend && self.up(*i))
+                    .filter_map(|i| self.partition_of(i, r).map(|p| (i, p)))
+                    .collect();
+                if at.is_empty() {
+                    self.after(SEC, Ev::ShadowOn(r));
+                } else {
+                    let (i, part) = at[self.rng.index(at.len())];
+                    if !self.set_shadowing(i, part, true) {
+                        self.after(SEC, Ev::ShadowOn(r));
+                    }
+                }
             }
             Ev::Resume(i, inc, part) => {
                 if self.nodes[i].inc == inc {
@@ -483,6 +520,69 @@ impl World {
     // ---- nodes -------------------------------------------------------
 
     /// Give node `i` one input, then carry out what it asked.
+    /// Turn shadowing off at one shadow primary running alone, if any (on
+    /// again after a while): true if done.
+    fn shadow_off_somewhere(&mut self) -> bool {
+        let mut alone: Vec<(usize, u64, usize)> = Vec::new();
+        for j in (0..self.nodes.len()).filter(|j| self.nodes[*j].backend && self.up(*j)) {
+            let Some(node) = self.nodes[j].node.as_ref() else { continue };
+            for p in node.show_partitions().0 {
+                if p.facility != FACILITY || p.state != crate::protocol::admin::PartitionState::Remember {
+                    continue;
+                }
+                if let Some(r) = self.key_ranges.iter().position(|k| k.to_string() == p.range) {
+                    alone.push((j, p.id, r));
+                }
+            }
+        }
+        if alone.is_empty() {
+            return false;
+        }
+        let (j, part, r) = alone[self.rng.index(alone.len())];
+        if !self.set_shadowing(j, part, false) {
+            return false;
+        }
+        self.unshadowed.insert(r);
+        let d = self.rng.range(200 * MS, 8 * SEC);
+        self.after(d, Ev::ShadowOn(r));
+        true
+    }
+
+    /// Node `i`'s partition of key range `r` in the facility, if any.
+    fn partition_of(&self, i: usize, r: usize) -> Option<u64> {
+        let text = self.key_ranges.get(r)?.to_string();
+        let node = self.nodes[i].node.as_ref()?;
+        node.show_partitions().0.into_iter().find(|p| p.facility == FACILITY && p.range == text).map(|p| p.id)
+    }
+
+    /// `rtr set partition --shadow|--noshadow` at node `i`, as its runtime
+    /// does it (the node's word, the role authority's note, the node
+    /// follows): true if done.
+    fn set_shadowing(&mut self, i: usize, part: u64, on: bool) -> bool {
+        let Some(node) = self.nodes[i].node.as_ref() else { return false };
+        let note = match node.shadowing_note(FACILITY, part, on) {
+            Ok(note) => note,
+            Err(e) => {
+                let name = &self.nodes[i].name;
+                self.trace.note(self.now, format!("operator: {name} partition {part}: shadowing {on}: {e}"));
+                return false;
+            }
+        };
+        if let Some((range, note)) = note {
+            let Some(auth) = self.nodes[i].auth.as_mut() else { return false };
+            if let Err(e) = auth.set_note(&range, note.as_deref()) {
+                let name = &self.nodes[i].name;
+                self.trace.note(self.now, format!("operator: {name} partition {part}: shadowing {on}: {e}"));
+                return false;
+            }
+        }
+        let name = &self.nodes[i].name;
+        self.trace
+            .note(self.now, format!("operator: {name} partition {part}: shadowing {}", if on { "on" } else { "off" }));
+        self.input(i, NodeInput::SetShadowing { facility: FACILITY.into(), id: part, on });
+        true
+    }
+
     fn input(&mut self, i: usize, input: NodeInput) {
         // The runtime keeps the node's grants live between passes and
         // tells it at once of one it lost.
@@ -614,6 +714,16 @@ impl World {
                         }
                         let d = self.rng.range(100, 2 * MS);
                         self.after(d, Ev::HolderChecked(i, inc, range, epoch, result));
+                    }
+                    RoleStep::ReadNote { range, then } => {
+                        // Decided when asked, as claims are.
+                        let result = auth.note(&range).map_err(|e| e.to_string());
+                        if result != Ok(None) {
+                            let name = &self.nodes[i].name;
+                            self.trace.note(self.now, format!("{name} reads the note of {range}: {result:?}"));
+                        }
+                        let d = self.rng.range(100, 2 * MS);
+                        self.after(d, Ev::NoteRead(i, inc, range, then, result));
                     }
                     RoleStep::Release { range, epoch } => {
                         let _ = auth.release(&range, epoch);
@@ -1480,6 +1590,32 @@ impl World {
                         .map(|p| p.id)
                         .collect()
                 });
+                // Shadowing turned off for a while at a shadow primary
+                // running alone (`SET PARTITION /NOSHADOW`), on again later
+                // (`Ev::ShadowOn`). Running alone is rare while each site
+                // has a standby, so the operator takes one site down for
+                // maintenance (all its backends stop) and turns shadowing
+                // off at the survivor once it remembers for that site.
+                if self.cfg.shadow && self.rng.chance(0.3) {
+                    if !self.shadow_off_somewhere() {
+                        let sites: Vec<String> = bes.iter().filter_map(|j| self.nodes[*j].site.clone()).collect();
+                        let site = sites[self.rng.index(sites.len())].clone();
+                        self.trace.note(self.now, format!("operator: site {site} goes down for maintenance"));
+                        let down: Vec<usize> = bes
+                            .iter()
+                            .copied()
+                            .filter(|j| self.nodes[*j].site.as_deref() == Some(site.as_str()))
+                            .collect();
+                        for j in down {
+                            self.crash(j, true, "stopped with its site");
+                            let d = self.rng.range(SEC, 10 * SEC);
+                            self.after(d, Ev::Boot(j));
+                        }
+                        let d = self.rng.range(100 * MS, 2 * SEC);
+                        self.after(d, Ev::ShadowOff);
+                    }
+                    return;
+                }
                 let part = parts[self.rng.index(parts.len())];
                 let change = if let Some(w) = waiting.first().copied().filter(|_| self.rng.chance(0.7)) {
                     let c = if self.rng.chance(0.5) {
@@ -1643,11 +1779,19 @@ impl World {
         }
     }
 
+    /// The role authority's note on key range `r`'s primary record: the
+    /// site that turned its shadowing off, if it is off.
+    fn shadow_note(&self, r: usize) -> Option<String> {
+        let rid = format!("{}#primary", crate::authority::range_id(FACILITY, self.key_ranges.get(r)?));
+        self.authority.handle("checker").note(&rid).ok().flatten()
+    }
+
     /// At most one node that still owns its journal is the primary of a
     /// shadowed key range (docs/shadow.md: one primary per range). A node
     /// that lost its journal can commit nothing, as in `check_actives`.
     fn check_primaries(&mut self) {
         let mut primary: Vec<Vec<(usize, u64)>> = vec![Vec::new(); self.ranges.len()];
+        let mut sites: BTreeMap<usize, String> = BTreeMap::new();
         for (i, n) in self.nodes.iter().enumerate() {
             let Some(node) = n.node.as_ref().filter(|_| n.backend) else { continue };
             if !self.disk.holds(&n.name, (i, n.inc, 0)) {
@@ -1659,6 +1803,26 @@ impl World {
                 }
                 if let Some(r) = self.key_ranges.iter().position(|x| *x == role.range) {
                     primary[r].push((i, role.epoch));
+                    sites.insert(i, role.site.clone());
+                }
+            }
+        }
+        // While a range's shadowing is off (the role authority's note names
+        // the site that turned it off), no node of another site is its
+        // primary.
+        for (r, nodes) in primary.iter().enumerate() {
+            let Some(off) = self.shadow_note(r) else { continue };
+            for (i, e) in nodes {
+                let site = sites.get(i).cloned().unwrap_or_default();
+                if site != off {
+                    let text = format!(
+                        "range {r}: {} (site {site}) is primary (grant {e}) while shadowing is off, turned off at \
+                         site {off}",
+                        self.nodes[*i].name
+                    );
+                    if self.two_actives_seen.insert(text.clone()) {
+                        self.chk.violate(ViolationKind::PrimaryWhileOff, text);
+                    }
                 }
             }
         }

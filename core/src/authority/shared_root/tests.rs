@@ -579,3 +579,57 @@ fn a_forced_holder_holds_its_own_grants_lock_from_the_start() {
     let Claim::Granted { epoch: 3, previous: Some(p) } = claim_used(&mut c, "r", None).unwrap() else { panic!() };
     assert!(p.holder == "b" && p.forced && !p.released);
 }
+
+#[test]
+fn a_note_outlives_every_grant_and_survives_any_crash_whole_or_not_at_all() {
+    let d = tempfile::tempdir().unwrap();
+    let (mut a, mut b) = (SharedRoot::new(d.path(), "a"), SharedRoot::new(d.path(), "b"));
+    assert_eq!(a.note("r").unwrap(), None, "no directory yet");
+    claim_used(&mut a, "r", None).unwrap();
+    a.set_note("r", Some("east")).unwrap();
+    assert_eq!(b.note("r").unwrap().as_deref(), Some("east"));
+    // The holder's process ends, another claims: the note stays.
+    drop(a);
+    granted(claim_used(&mut b, "r", None));
+    assert_eq!(b.note("r").unwrap().as_deref(), Some("east"));
+    b.set_note("r", Some("west")).unwrap();
+    assert_eq!(b.note("r").unwrap().as_deref(), Some("west"));
+    b.set_note("r", None).unwrap();
+    b.set_note("r", None).unwrap();
+    assert_eq!(b.note("r").unwrap(), None);
+    // Too long, damaged, a bad range id, the root gone.
+    assert!(matches!(
+        b.set_note("r", Some(&"x".repeat(crate::authority::MAX_NOTE + 1))),
+        Err(AuthorityError::Failed(_))
+    ));
+    fs::write(range_dir(d.path()).join(NOTE_NAME), b"RTRN\x04\x00eastXXXX").unwrap();
+    let Err(AuthorityError::Corrupt(why)) = b.note("r") else { panic!() };
+    assert!(why.contains("checksum"), "{why}");
+    b.set_note("r", Some("east")).unwrap();
+    assert_eq!(b.note("r").unwrap().as_deref(), Some("east"), "set again over the damaged one");
+    assert!(matches!(b.note("a/b"), Err(AuthorityError::Failed(_))));
+    let gone = SharedRoot::new(&d.path().join("missing"), "b").note("r");
+    assert!(matches!(gone, Err(AuthorityError::Unreachable(_))), "{gone:?}");
+
+    // On the simulated device: a set or a removal that answered survives
+    // any crash; one that failed leaves the old note or the new one.
+    for seed in 0..200 {
+        let (sim, root) = sim_root();
+        let mut a = SharedRoot::on(sim.storage(), &root, "a");
+        a.set_note("r", Some("east")).unwrap();
+        sim.crash(&mut digits(seed));
+        let mut b = SharedRoot::on(sim.storage(), &root, "b");
+        assert_eq!(b.note("r").unwrap().as_deref(), Some("east"), "seed {seed}");
+        if seed % 2 == 0 {
+            sim.fail_next_sync();
+            assert!(b.set_note("r", Some("west")).is_err());
+            sim.crash(&mut digits(seed / 2));
+            let n = SharedRoot::on(sim.storage(), &root, "c").note("r").unwrap();
+            assert!(matches!(n.as_deref(), Some("east" | "west")), "seed {seed}: {n:?}");
+        } else {
+            b.set_note("r", None).unwrap();
+            sim.crash(&mut digits(seed / 2));
+            assert_eq!(SharedRoot::on(sim.storage(), &root, "c").note("r").unwrap(), None, "seed {seed}");
+        }
+    }
+}

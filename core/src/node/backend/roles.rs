@@ -674,6 +674,17 @@ impl Backend {
                 Some(s) => {
                     let backlog = self.shadow_backlog(&s.rid);
                     match s.side {
+                        Side::Primary if s.off.is_some() => format!(
+                            "site {}: primary (grant {}), shadowing off: nothing is remembered for the other site; \
+                             {backlog} commit(s) still kept from before",
+                            s.site, s.epoch
+                        ),
+                        Side::Unknown if s.off_elsewhere() => format!(
+                            "site {}: shadowing of its range is off (turned off at site {}): neither primary nor \
+                             secondary until it is turned on again",
+                            s.site,
+                            s.off.as_deref().unwrap_or("?")
+                        ),
                         Side::Primary if s.partner_by.is_empty() => format!(
                             "site {}: primary (grant {}), no secondary linked: {backlog} commit(s) remembered for \
                              the other site",

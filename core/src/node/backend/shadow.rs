@@ -15,6 +15,18 @@
 //! Whenever the partition's place changes (`announce`), `shadow_sync`
 //! brings the primary record in line: an active partition with no side
 //! claims it; one no longer active gives it back.
+//!
+//! **Shadowing off** (`rtr set partition --noshadow`, docs/shadow.md): the
+//! primary record's note ([`crate::authority::Authority::set_note`]) names
+//! the site whose primary turned shadowing off. Every claim's answer is
+//! weighed with the note read after it (`Output::ReadNote`), so a grant
+//! won after the note was written always sees it: a partition of another
+//! site gives such a grant back and is neither primary nor secondary
+//! (`shd_off`), and while it knows the note stands it only reads the note
+//! again, every `CLAIM_RETRY`, without claiming. A partition of the
+//! note's site (the primary that wrote it, or a standby of its site that
+//! took over) is the primary with shadowing off: it remembers nothing for
+//! the other site and tells the routers it is not in step.
 
 use std::time::Instant;
 
@@ -22,6 +34,7 @@ use super::roles::{CLAIM_RETRY, START_DEFER};
 use super::{Backend, PartRole, RoleEvent};
 use crate::authority::Claim;
 use crate::node::{Ctx, NodeRef, Output, PartId, ShadowUp};
+use crate::protocol::admin::AdminError;
 
 /// Where a shadow partition stands in its pair.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -76,6 +89,9 @@ pub(crate) struct ShadowRole {
     /// said the primary's holder (grant `epoch`) is gone; it claims
     /// `START_DEFER` after.
     pub(crate) gone_since: Option<Instant>,
+    /// The range's shadowing is off, as last read from (or written to) the
+    /// primary record's note: the site that turned it off.
+    pub(crate) off: Option<String>,
 }
 
 impl ShadowRole {
@@ -89,9 +105,33 @@ impl ShadowRole {
     }
 
     /// What the routers hear of it (`ToRouter::PartitionUp::shadow`).
-    /// `in_sync`: nothing is kept for the other site (`Backend::in_sync`).
+    /// `in_sync`: nothing is kept for the other site (`Backend::in_sync`);
+    /// a primary with shadowing off is never in step (its secondary, if
+    /// one came, would have missed what it committed alone).
     pub(crate) fn up(&self, in_sync: bool) -> ShadowUp {
-        ShadowUp { site: self.site.clone(), primary: if self.side == Side::Primary { self.epoch } else { 0 }, in_sync }
+        ShadowUp {
+            site: self.site.clone(),
+            primary: if self.side == Side::Primary { self.epoch } else { 0 },
+            in_sync: in_sync && self.off.is_none(),
+            off: self.off.is_some(),
+        }
+    }
+
+    /// Shadowing is off, turned off at another site: this partition may
+    /// not be the primary.
+    pub(crate) fn off_elsewhere(&self) -> bool {
+        self.off.as_ref().is_some_and(|site| *site != self.site)
+    }
+
+    /// What asks the authority for this partition's place: while shadowing
+    /// is known off elsewhere, the note alone; else a claim (whose answer
+    /// is weighed with the note read after it).
+    fn ask(&self) -> Output {
+        if self.off_elsewhere() {
+            Output::ReadNote { range: self.rid.clone(), then: None }
+        } else {
+            Output::Claim { range: self.rid.clone(), force_over: None }
+        }
     }
 }
 
@@ -106,7 +146,7 @@ impl Backend {
             if s.side == Side::Unknown && !s.claiming {
                 s.claiming = true;
                 s.retry_at = None;
-                ctx.output(Output::Claim { range: s.rid.clone(), force_over: None });
+                ctx.output(s.ask());
             }
             return;
         }
@@ -127,28 +167,146 @@ impl Backend {
     }
 
     /// The authority's answer to this partition's claim of its range's
-    /// primary record.
+    /// primary record: weighed once the record's note is read after it
+    /// (`shadow_note_read`), so that a grant won after shadowing was
+    /// turned off elsewhere is never used.
     pub(super) fn shadow_claimed(&mut self, ctx: &mut Ctx, part: PartId, result: Result<Claim, String>) {
         let Some(p) = self.parts.get_mut(&part) else { return };
         let active = p.role == PartRole::Active;
+        let label = p.label(part);
+        let Some(s) = p.shadow.as_mut() else { return };
+        match result {
+            Err(why) => {
+                s.claiming = false;
+                ctx.log(format!("shadow partition {label}: no answer from the role authority: {why}"));
+                s.retry_at = Some(ctx.now + CLAIM_RETRY);
+            }
+            Ok(Claim::Granted { epoch, .. }) if !active => {
+                // No longer active for its site since it claimed: given back.
+                s.claiming = false;
+                ctx.output(Output::ReleaseRole { range: s.rid.clone(), epoch });
+            }
+            // Still claiming until the note is read.
+            Ok(claim) => ctx.output(Output::ReadNote { range: s.rid.clone(), then: Some(claim) }),
+        }
+    }
+
+    /// The authority's answer to `Output::ReadNote` for primary record
+    /// `rid`, with the claim answer it was read for (none: a read alone,
+    /// while shadowing is known off elsewhere).
+    pub(crate) fn shadow_note_read(
+        &mut self,
+        ctx: &mut Ctx,
+        rid: &str,
+        then: Option<Claim>,
+        result: Result<Option<String>, String>,
+    ) {
+        let Some(part) = self.part_of_primary(rid) else {
+            // The partition went meanwhile: a grant won for it is given
+            // back (the primary record is never taken over with a journal).
+            if let Some(Claim::Granted { epoch, .. }) = then {
+                ctx.output(Output::ReleaseRole { range: rid.to_string(), epoch });
+            }
+            return;
+        };
+        let Some(p) = self.parts.get_mut(&part) else { return };
+        let active = p.role == PartRole::Active;
+        let label = p.label(part);
+        let Some(s) = p.shadow.as_mut() else { return };
+        s.claiming = false;
+        let note = match result {
+            Ok(note) => note,
+            Err(why) => {
+                // Not known whether shadowing is off: a grant is not used.
+                ctx.log(format!("shadow partition {label}: cannot read the primary record's note: {why}"));
+                if let Some(Claim::Granted { epoch, .. }) = then {
+                    ctx.output(Output::ReleaseRole { range: s.rid.clone(), epoch });
+                }
+                s.retry_at = Some(ctx.now + CLAIM_RETRY);
+                return;
+            }
+        };
+        let changed = s.off != note;
+        if changed {
+            match &note {
+                Some(site) => ctx.log(format!(
+                    "shadow partition {label}: shadowing of its range is off (turned off at site {site})"
+                )),
+                None => ctx.log(format!("shadow partition {label}: shadowing of its range is on")),
+            }
+            s.off = note;
+        }
+        let then = match then {
+            Some(Claim::Granted { epoch, .. }) if !active => {
+                ctx.output(Output::ReleaseRole { range: s.rid.clone(), epoch });
+                return;
+            }
+            Some(claim) => claim,
+            // A primary with shadowing off reads the note again and again:
+            // an operator may turn it on at a standby of its site.
+            None if s.side == Side::Primary => {
+                if s.off.is_some() {
+                    s.retry_at = Some(ctx.now + CLAIM_RETRY);
+                }
+                if changed {
+                    self.announce(ctx, part);
+                    self.restart_log(ctx, rid);
+                }
+                return;
+            }
+            None if s.off_elsewhere() => {
+                s.retry_at = Some(ctx.now + CLAIM_RETRY);
+                if changed {
+                    self.announce(ctx, part);
+                }
+                return;
+            }
+            // Turned on again (or off at this site): claim now.
+            None => {
+                if active {
+                    s.claiming = true;
+                    ctx.output(s.ask());
+                }
+                return;
+            }
+        };
+        if s.off_elsewhere() {
+            if let Claim::Granted { epoch, .. } = then {
+                ctx.log(format!(
+                    "shadow partition {label}: primary grant {epoch} given back: shadowing is off, turned off at \
+                     site {} (this site's database misses what was committed since)",
+                    s.off.as_deref().unwrap_or("?")
+                ));
+                ctx.output(Output::ReleaseRole { range: s.rid.clone(), epoch });
+            }
+            s.retry_at = Some(ctx.now + CLAIM_RETRY);
+            let was = std::mem::take(&mut s.side);
+            if was != Side::Unknown {
+                // A secondary no more: neither side while shadowing is off.
+                s.holder = None;
+                s.gone_since = None;
+            }
+            if changed || was != Side::Unknown {
+                // The routers hear it is off: no work, no primary told of
+                // a secondary.
+                self.announce(ctx, part);
+            }
+            return;
+        }
+        self.shadow_placed(ctx, part, then);
+    }
+
+    /// A claim's answer, the note read after it allowing: the partition's
+    /// place in the pair.
+    fn shadow_placed(&mut self, ctx: &mut Ctx, part: PartId, claim: Claim) {
+        let Some(p) = self.parts.get_mut(&part) else { return };
         let facility = p.facility.clone();
         let servers = p.servers.clone();
         let label = p.label(part);
         let Some(s) = p.shadow.as_mut() else { return };
-        s.claiming = false;
         let before = s.side;
-        match result {
-            Err(why) => {
-                ctx.log(format!("shadow partition {label}: no answer from the role authority: {why}"));
-                s.retry_at = Some(ctx.now + CLAIM_RETRY);
-                return;
-            }
-            Ok(Claim::Granted { epoch, .. }) if !active => {
-                // No longer active for its site since it claimed: given back.
-                ctx.output(Output::ReleaseRole { range: s.rid.clone(), epoch });
-                return;
-            }
-            Ok(Claim::Granted { epoch, previous }) => {
+        match claim {
+            Claim::Granted { epoch, previous } => {
                 s.side = Side::Primary;
                 s.epoch = epoch;
                 s.holder = None;
@@ -161,7 +319,7 @@ impl Backend {
                 };
                 ctx.log(format!("shadow partition {label}: primary under grant {epoch} ({how})"));
             }
-            Ok(Claim::Held(g)) => {
+            Claim::Held(g) => {
                 s.side = Side::Secondary;
                 if s.epoch != g.epoch || before != Side::Secondary {
                     ctx.log(format!("shadow partition {label}: secondary of {} (primary grant {})", g.holder, g.epoch));
@@ -253,6 +411,12 @@ impl Backend {
             let active = p.role == PartRole::Active;
             let Some(s) = p.shadow.as_mut() else { continue };
             s.retry_at = None;
+            if active && !s.claiming && s.side == Side::Primary && s.off.is_some() {
+                // Shadowing off at this primary: whether it is still off.
+                s.claiming = true;
+                ctx.output(Output::ReadNote { range: s.rid.clone(), then: None });
+                continue;
+            }
             if !active || s.claiming || s.side == Side::Primary {
                 continue;
             }
@@ -270,7 +434,7 @@ impl Backend {
                 }
                 _ => {
                     s.claiming = true;
-                    ctx.output(Output::Claim { range: s.rid.clone(), force_over: None });
+                    ctx.output(s.ask());
                 }
             }
         }
@@ -334,5 +498,114 @@ impl Backend {
             .collect();
         ids.sort();
         ids.first().copied()
+    }
+}
+
+impl Backend {
+    /// `Node::shadowing_note`: RTR's preconditions of `SET PARTITION
+    /// /NOSHADOW` (only at the active member running alone: a shadow
+    /// primary with no secondary linked) and `/SHADOW` (at any node with a
+    /// partition of the range: the active member, its standbys, or the
+    /// other site's, whose operator then accepts its database as it is).
+    pub(crate) fn shadowing_note(
+        &self,
+        facility: &str,
+        id: u64,
+        on: bool,
+    ) -> Result<Option<(String, Option<String>)>, AdminError> {
+        let Some(p) = self.parts.get(&id).filter(|p| p.facility == facility) else {
+            return Err(AdminError::NoSuchPartition(format!("no partition {id} in facility {facility} on this node")));
+        };
+        let label = p.label(id);
+        let Some(s) = p.shadow.as_ref() else {
+            if on {
+                return Err(AdminError::Unsupported(format!(
+                    "partition {label} is not a shadow partition (its servers did not open with RTR_F_OPE_SHADOW): \
+                     it cannot be shadowed"
+                )));
+            }
+            return Ok(None);
+        };
+        if on {
+            return Ok(Some((s.rid.clone(), None)));
+        }
+        if p.role != PartRole::Active || s.side != Side::Primary {
+            let what = match (&p.role, s.side) {
+                (PartRole::Active, Side::Secondary) => "the secondary",
+                (PartRole::Active, _) if s.off_elsewhere() => "shadowed no more (turned off at the other site)",
+                (PartRole::Active, _) => "claiming its range's primary record",
+                _ => "not active for its site (a standby, or becoming active)",
+            };
+            return Err(AdminError::InvalidStateChange(format!(
+                "partition {label} is {what}: shadowing is turned off at the shadow primary's node, while it runs \
+                 alone (remember mode)"
+            )));
+        }
+        if !s.partner_by.is_empty() {
+            return Err(AdminError::InvalidStateChange(format!(
+                "partition {label}: its secondary is linked; stop the other site's servers first (shadowing is \
+                 turned off only while the primary runs alone)"
+            )));
+        }
+        Ok(Some((s.rid.clone(), Some(s.site.clone()))))
+    }
+
+    /// `Node::shadowing_set`: the note is durable; this node's partition
+    /// of the range follows it at once (the other nodes read it at their
+    /// next claim, or every `CLAIM_RETRY` while it is off).
+    pub(crate) fn shadowing_set(
+        &mut self,
+        ctx: &mut Ctx,
+        facility: &str,
+        id: u64,
+        on: bool,
+    ) -> Result<String, AdminError> {
+        let Some(p) = self.parts.get_mut(&id).filter(|p| p.facility == facility) else {
+            return Err(AdminError::NoSuchPartition(format!("no partition {id} in facility {facility} on this node")));
+        };
+        let label = p.label(id);
+        let active = p.role == PartRole::Active;
+        let Some(s) = p.shadow.as_mut() else {
+            return Ok(format!("partition {label} is not a shadow partition: nothing to turn off"));
+        };
+        let rid = s.rid.clone();
+        let note = (!on).then(|| s.site.clone());
+        let changed = s.off != note;
+        s.off = note;
+        let side = s.side;
+        if on {
+            ctx.log(format!("shadow partition {label}: shadowing of its range turned on by an operator"));
+            if side == Side::Primary {
+                s.retry_at = None;
+            } else if active && !s.claiming {
+                // At once rather than at the next retry.
+                s.retry_at = Some(ctx.now);
+            }
+        } else {
+            ctx.log(format!(
+                "shadow partition {label}: shadowing of its range turned off by an operator: nothing is \
+                 remembered for the other site until it is turned on again"
+            ));
+            s.retry_at = Some(ctx.now + CLAIM_RETRY);
+        }
+        if changed {
+            self.announce(ctx, id);
+            if on {
+                self.restart_log(ctx, &rid);
+            }
+        }
+        let backlog = self.shadow_backlog(&rid);
+        Ok(if on {
+            format!(
+                "partition {label}: shadowing on; {backlog} commit(s) remembered here go to the other site first, \
+                 then it shadows live work"
+            )
+        } else {
+            format!(
+                "partition {label}: shadowing off: the other site's partition neither works as a secondary nor \
+                 becomes primary until it is turned on again; {backlog} commit(s) still remembered (drop them with \
+                 rtr set transaction '*' --state pri_done --new-state done)"
+            )
+        })
     }
 }

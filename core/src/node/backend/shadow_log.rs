@@ -345,6 +345,12 @@ impl Backend {
         for (part, msgs) in list {
             let Some(p) = self.parts.get(&part) else { continue };
             let Some(s) = p.shadow.as_ref() else { continue };
+            // Shadowing off (`rtr set partition --noshadow`): nothing is
+            // remembered for the other site, whose database an operator
+            // rebuilds before shadowing is turned on again.
+            if s.off.is_some() {
+                continue;
+            }
             // The primary remembers what its secondary did not take part
             // in. So does a partition active for its site whose primary
             // claim is unanswered (it may turn out either: a secondary
@@ -644,6 +650,14 @@ impl Backend {
             return;
         };
         let (part, p) = p;
+        if p.shadow.as_ref().is_some_and(|s| s.off.is_some()) {
+            // Shadowing off: the log stays here (for `PRI_DONE`, or for
+            // the other site once shadowing is on again: `restart_log`).
+            if let Some(log) = self.shadow_logs.get_mut(rid) {
+                log.resend_at = None;
+            }
+            return;
+        }
         let facility = p.facility.clone();
         let range = p.range.clone();
         // Routers linked now: one that said it spoke for the partner may

@@ -230,11 +230,13 @@ impl Router {
         let mut now: Vec<(PartKey, bool)> = Vec::new();
         for p in v.iter().filter(|p| p.active && p.primary() > 0) {
             let site = p.shadow.as_ref().map(|s| &s.site);
+            // A partition of the other site shadowed no more (shadowing
+            // off) is no secondary.
             let linked = v.iter().any(|q| {
                 q.active
                     && q.primary() == 0
                     && q.range.same_range(&p.range)
-                    && q.shadow.as_ref().is_some_and(|s| Some(&s.site) != site)
+                    && q.shadow.as_ref().is_some_and(|s| Some(&s.site) != site && !s.off)
             });
             now.push((p.key, linked));
         }

@@ -110,7 +110,7 @@ impl Router {
                     && q.primary() == 0
                     && q.key.0 != primary.0
                     && q.range.same_range(&p.range)
-                    && q.shadow.as_ref().is_some_and(|s| &s.site != site)
+                    && q.shadow.as_ref().is_some_and(|s| &s.site != site && !s.off)
             })
             .map(|q| q.key)
     }
@@ -128,7 +128,9 @@ impl Router {
                 q.active
                     && q.key.0 != key.0
                     && q.range.same_range(&p.range)
-                    && q.shadow.as_ref().is_some_and(|s| &s.site != site)
+                    // A partition shadowed no more (shadowing off
+                    // elsewhere) takes no log.
+                    && q.shadow.as_ref().is_some_and(|s| &s.site != site && !(s.off && s.primary == 0))
             })
             .collect();
         // The newest primary first, then the newest grant.

@@ -34,6 +34,8 @@ fn requests() -> Vec<AdminRequest> {
         AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::RestartRecovery },
         AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::FailToShadow(true) },
         AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::FailToShadow(false) },
+        AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::Shadowing(false) },
+        AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::Shadowing(true) },
         AdminRequest::SetPartition { facility: "BANK".into(), id: 3, change: PartitionChange::PriDone(None) },
         AdminRequest::SetPartition {
             facility: "BANK".into(),
@@ -285,7 +287,8 @@ fn unknown_tags_and_oversized_lists_are_refused() {
     body.extend_from_slice(&u32::MAX.to_le_bytes());
     assert!(matches!(decode(&body), Err(DecodeError::Truncated)));
     // A state tag past the last state (active, no_servers, suspended,
-    // standby, wt_tr_ok, lcl_rec, lcl_rec_fail, pri_act, remember, sec_act).
+    // standby, wt_tr_ok, lcl_rec, lcl_rec_fail, pri_act, remember, sec_act,
+    // shd_off).
     let reply = replies()[4].clone();
     let mut bytes = encode(&Frame::AdminReply(reply.clone()))[4..].to_vec();
     // The partition state byte: where the encoding of another state differs.
@@ -294,8 +297,8 @@ fn unknown_tags_and_oversized_lists_are_refused() {
     let other = encode(&Frame::AdminReply(AdminReply::Partitions { rows, omitted }))[4..].to_vec();
     let at = bytes.iter().zip(&other).position(|(a, b)| a != b).expect("the state is encoded");
     assert_eq!(bytes[at], 1);
-    bytes[at] = 10;
-    assert!(matches!(decode(&bytes), Err(DecodeError::UnknownTag { what: "partition state", tag: 10 })));
+    bytes[at] = 11;
+    assert!(matches!(decode(&bytes), Err(DecodeError::UnknownTag { what: "partition state", tag: 11 })));
 }
 
 #[test]

@@ -129,7 +129,21 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
                 priority: vec![],
                 nostandby: false,
                 callout: Callout::No,
-                shadow: Some(crate::node::ShadowUp { site: "east".into(), primary: 4, in_sync: true }),
+                shadow: Some(crate::node::ShadowUp { site: "east".into(), primary: 4, in_sync: true, off: false }),
+            }),
+        ),
+        (
+            "tr-partition-up-shadow-off",
+            tr(ToRouter::PartitionUp {
+                facility: "BANK".into(),
+                part: 5,
+                range: key_range(),
+                active: true,
+                epoch: 2,
+                priority: vec![],
+                nostandby: false,
+                callout: Callout::No,
+                shadow: Some(crate::node::ShadowUp { site: "west".into(), primary: 0, in_sync: false, off: true }),
             }),
         ),
         (
