@@ -208,6 +208,12 @@ impl Sites {
     /// the other site; every transfer the clients saw accepted is applied
     /// once at each site, and both sites' databases are the same.
     fn finish(&self, primary: usize) {
+        self.clients_done();
+        self.books_agree(primary);
+    }
+
+    /// The clients finish (their "clients done" line).
+    fn clients_done(&self) {
         // (Each wait is 30 s; the clients may have more to do than that.)
         let mut done = self.clients.wait_line("clients done");
         for _ in 0..2 {
@@ -223,6 +229,12 @@ impl Sites {
                 .collect();
             panic!("clients did not finish: {e}\n{}", logs.join("\n"));
         }
+    }
+
+    /// The primary (`primary`) keeps nothing more for the other site;
+    /// every transfer the clients saw accepted is applied once at each
+    /// site, and both sites' databases are the same.
+    fn books_agree(&self, primary: usize) {
         let (east, west) = (&self.east, &self.west);
         let drained = || {
             parts(&self.be[primary]).iter().all(|p| p.backlog == 0)
@@ -377,4 +389,82 @@ fn under_fail_to_standby_a_lost_site_is_replaced_a_moment_later() {
     });
     c.finish(2);
     eprintln!("east killed after {before} accepted; be3 primary after {took:?}; {}", c.ended());
+}
+
+/// The partition ids of node `n`, in `rtr show partition` order.
+fn part_ids(n: &Node) -> Vec<String> {
+    let v = n.rtr(&["show", "partition", "--json"]).json();
+    v["partitions"].as_array().unwrap().iter().map(|p| p["id"].to_string()).collect()
+}
+
+/// `rtr set partition --noshadow` and `--shadow` (RTR's SET PARTITION
+/// /NOSHADOW and /SHADOW) on processes: turned off at east's primary while
+/// west is away, west comes back and stays out of the pair (`shd_off`), and
+/// does not take the primary when east is lost too; east comes back as the
+/// primary, still off. The operator then rebuilds west's database from
+/// east's, drops what east remembered (`PRI_DONE`) and turns shadowing on:
+/// west is the secondary again and both sites' books are the same.
+#[test]
+fn shadowing_turned_off_keeps_the_other_site_out_until_it_is_rebuilt_and_turned_on() {
+    let mut c = Sites::start();
+    c.kill(2);
+    c.kill(3);
+    let east_nodes = [("be1", &c.be[0]), ("be2", &c.be[1])];
+    wait_for("be1 alone (remember)", &east_nodes, || states(&c.be[0]) == ["remember", "remember"]);
+    let ids = part_ids(&c.be[0]);
+    for id in &ids {
+        let out = c.be[0].ok(&["set", "partition", &format!("CRASH:{id}"), "--noshadow"]);
+        assert!(out.contains("shadowing off"), "{out}");
+    }
+    assert_eq!(states(&c.be[0]), ["shd_off", "shd_off"]);
+    // West comes back: out of the pair, and it may not turn shadowing off.
+    c.restart(2);
+    c.restart(3);
+    let west_off = |c: &Sites| states(&c.be[2]) == ["shd_off", "shd_off"] || states(&c.be[3]) == ["shd_off", "shd_off"];
+    wait_for("west back, shadowing off", &c.nodes(), || west_off(&c));
+    let w = if states(&c.be[2])[0] == "shd_off" { 2 } else { 3 };
+    for p in parts(&c.be[w]) {
+        assert!(p.note.contains("shadowing of its range is off (turned off at site east)"), "{p:?}");
+    }
+    let refused = c.be[w].rtr(&["set", "partition", &format!("CRASH:{}", part_ids(&c.be[w])[0]), "--noshadow"]);
+    assert_ne!(refused.code, 0, "{refused:?}");
+    assert!(refused.stderr.contains("INVSTATCHANGE") || refused.stdout.contains("INVSTATCHANGE"), "{refused:?}");
+    assert_eq!(states(&c.be[0]), ["shd_off", "shd_off"], "still alone: no secondary");
+    c.clients_done();
+    // East is lost as well: west does not take the primary.
+    c.kill(0);
+    c.kill(1);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(west_off(&c), "west stays out: {:?} {:?}", parts(&c.be[2]), parts(&c.be[3]));
+    // East comes back: the primary again, shadowing still off.
+    c.restart(0);
+    c.restart(1);
+    wait_for("east primary again, shadowing off", &c.nodes(), || {
+        states(&c.be[0]) == ["shd_off", "shd_off"] || states(&c.be[1]) == ["shd_off", "shd_off"]
+    });
+    let e = if states(&c.be[0])[0] == "shd_off" { 0 } else { 1 };
+    // The operator rebuilds west's database from east's (west's servers
+    // stopped meanwhile) and drops what east still remembers for west.
+    c.servers[2] = None;
+    c.servers[3] = None;
+    for p in 0..2 {
+        let name = format!("db-p{p}.log");
+        std::fs::copy(c.east.join(&name), c.west.join(&name)).unwrap();
+    }
+    for id in part_ids(&c.be[e]) {
+        let target = format!("CRASH:{id}");
+        c.be[e].ok(&["set", "transaction", "*", "--state", "pri_done", "--new-state", "done", "--partition", &target]);
+    }
+    c.servers[2] = Some(servers(&c.be[2], &c.state, &c.west));
+    c.servers[3] = Some(servers(&c.be[3], &c.state, &c.west));
+    for id in part_ids(&c.be[e]) {
+        let out = c.be[e].ok(&["set", "partition", &format!("CRASH:{id}"), "--shadow"]);
+        assert!(out.contains("shadowing on"), "{out}");
+    }
+    wait_for("west secondary, east primary", &c.nodes(), || {
+        let west_secondary = [&c.be[2], &c.be[3]].iter().any(|b| states(b) == ["sec_act", "sec_act"]);
+        west_secondary && states(&c.be[e]) == ["pri_act", "pri_act"]
+    });
+    c.books_agree(e);
+    eprintln!("shadowing off, west kept out, rebuilt and on again; {}", c.ended());
 }
