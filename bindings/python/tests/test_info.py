@@ -73,7 +73,9 @@ def test_bad_requests_raise_their_status(conn: rtr.Connection) -> None:
         (select, {"rtr_partition_rcvy_retry_count": -1}, S.INVQUALIFIER),
         (select, {"no_such_qualifier": None}, S.INVQUALIFIER),
         (select, [("rtr_partition_state_suspend", None), ("rtr_partition_state_resume", None)], S.INVQUALIFIER),
-        (select, {"RTR_PARTITION_STATE_SHADOW": None}, S.UNSUPPORTED),
+        # The shadow switch takes a number (0 off, else on).
+        (select, {"RTR_PARTITION_STATE_SHADOW": None}, S.INVQUALIFIER),
+        (select, {"rtr_partition_pre32_compatible": None}, S.UNSUPPORTED),
     ]
     for sel, changes, status in cases:
         with pytest.raises(rtr.RtrError) as e:
@@ -108,6 +110,12 @@ def test_suspend_holds_work_until_resumed(conn: rtr.Connection) -> None:
     with pytest.raises(rtr.InvalidArgument) as ei:
         conn.set_partition("PYSUSP", pid, {"rtr_partition_state_exitwait": None})
     assert ei.value.status == S.INVQUALIFIER
+    # Shadowing: off changes nothing on a partition that is not shadowed;
+    # on is refused there.
+    conn.set_partition("PYSUSP", pid, {"rtr_partition_state_shadow": 0})
+    with pytest.raises(rtr.RtrError) as e:
+        conn.set_partition("PYSUSP", pid, {"rtr_partition_state_shadow": 1})
+    assert e.value.status == S.UNSUPPORTED
 
 
 def test_the_query_runs_without_the_gil(conn: rtr.Connection) -> None:
