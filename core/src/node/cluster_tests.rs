@@ -7575,3 +7575,24 @@ fn shadowing_turned_on_at_the_other_site_lets_it_take_the_primary_of_a_lost_site
     assert!(c.set_shadowing(BE, false).is_ok_and(|m| m.contains("not a shadow partition")));
     assert!(matches!(c.node(BE).shadowing_note("F", 9, false), Err(AdminError::NoSuchPartition(_))));
 }
+
+/// A primary that starts again while shadowing is off is the primary with
+/// shadowing off, and keeps reading the note: turned on at a standby of
+/// its site (here, the note removed behind its back), it shadows again.
+#[test]
+fn a_primary_restarted_while_shadowing_is_off_hears_it_turned_on_elsewhere() {
+    use crate::protocol::admin::PartitionState as P;
+    let mut c = Cluster::shadow_pair();
+    c.kill(BE2);
+    c.set_shadowing(BE, false).unwrap();
+    c.kill(BE);
+    c.restart(BE);
+    c.open_shadow(BE, None);
+    c.sync();
+    c.retry_claims(BE, 3);
+    assert_eq!(c.partition_states(BE), vec![P::ShadowOff]);
+    let rid = format!("{}{}", crate::authority::range_id("F", &range(0, 1000)), super::PRIMARY_RECORD);
+    c.auth[BE].as_mut().unwrap().set_note(&rid, None).unwrap();
+    c.retry_claims(BE, 3);
+    assert_eq!(c.partition_states(BE), vec![P::Remember], "shadowing on again: alone, remembering");
+}

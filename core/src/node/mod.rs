@@ -32,6 +32,7 @@ use crate::status::Status;
 use crate::tid::Tid;
 use crate::txrecord::TxRecord;
 
+pub(crate) use backend::PRIMARY_RECORD;
 pub use backend::{Backend, FailoverPolicy, RecoveryPolicy};
 pub use frontend::Frontend;
 pub use router::Router;

@@ -833,3 +833,30 @@ fn channels_per_connection_are_bounded() {
         h.client(chan);
     }
 }
+
+/// A grant of a shadow range's primary record that comes back for a
+/// partition no longer there (it went while the claim, or the note read
+/// after it, was out) is given back whatever the grant it replaced: the
+/// primary record is never taken over with a journal, and kept it would
+/// stop the other site from ever claiming it while this node lives.
+#[test]
+fn a_primary_record_granted_for_a_partition_gone_is_given_back() {
+    use crate::authority::Grant;
+    let mut node = Node::new(false);
+    let now = Instant::now();
+    let lost = Grant { epoch: 4, holder: "other".into(), released: false, forced: false };
+    let granted = Claim::Granted { epoch: 5, previous: Some(lost.clone()) };
+    node.claimed(now, "f.0000abcd#primary", Ok(granted.clone()));
+    node.note_read(now, "f.0000abcd#primary", Some(granted), Ok(None));
+    let released: Vec<(String, u64)> = node
+        .take_output()
+        .into_iter()
+        .filter_map(|o| if let Output::ReleaseRole { range, epoch } = o { Some((range, epoch)) } else { None })
+        .collect();
+    let want = ("f.0000abcd#primary".to_string(), 5);
+    assert_eq!(released, vec![want.clone(), want]);
+    // A site slot's grant over a holder that may have left work is not:
+    // that journal must be recovered by whoever claims next.
+    node.claimed(now, "f.0000abcd@east", Ok(Claim::Granted { epoch: 5, previous: Some(lost) }));
+    assert!(!node.take_output().iter().any(|o| matches!(o, Output::ReleaseRole { .. })));
+}

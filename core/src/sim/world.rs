@@ -1782,7 +1782,8 @@ impl World {
     /// The role authority's note on key range `r`'s primary record: the
     /// site that turned its shadowing off, if it is off.
     fn shadow_note(&self, r: usize) -> Option<String> {
-        let rid = format!("{}#primary", crate::authority::range_id(FACILITY, self.key_ranges.get(r)?));
+        let range = crate::authority::range_id(FACILITY, self.key_ranges.get(r)?);
+        let rid = format!("{range}{}", crate::node::PRIMARY_RECORD);
         self.authority.handle("checker").note(&rid).ok().flatten()
     }
 

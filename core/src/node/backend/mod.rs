@@ -49,7 +49,7 @@ mod recovery;
 mod shadow;
 mod shadow_log;
 pub use shadow::FailoverPolicy;
-pub(crate) use shadow::Side;
+pub(crate) use shadow::{Side, PRIMARY_RECORD};
 pub(super) mod roles;
 
 use branches::{Branch, Claim, VoteSync};

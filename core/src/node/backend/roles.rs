@@ -128,9 +128,11 @@ impl Backend {
         let Some(part) = self.part_of(rid) else {
             // The partition went while the claim was out (it is kept
             // meanwhile, so this is a stale answer): a grant won for
-            // nothing is given back.
+            // nothing is given back. A shadow range's primary record is
+            // never taken over with a journal, so its grant always is.
             if let Ok(Claim::Granted { epoch, previous }) = result {
-                if previous.is_none_or(|g| g.released || g.holder == ctx.topo.name(LOCAL)) {
+                let primary_record = rid.ends_with(super::shadow::PRIMARY_RECORD);
+                if primary_record || previous.is_none_or(|g| g.released || g.holder == ctx.topo.name(LOCAL)) {
                     ctx.output(Output::ReleaseRole { range: rid.to_string(), epoch });
                 }
             }

@@ -36,6 +36,9 @@ use crate::authority::Claim;
 use crate::node::{Ctx, NodeRef, Output, PartId, ShadowUp};
 use crate::protocol::admin::AdminError;
 
+/// What a range id gains to name the range's primary record.
+pub(crate) const PRIMARY_RECORD: &str = "#primary";
+
 /// Where a shadow partition stands in its pair.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) enum Side {
@@ -96,7 +99,12 @@ pub(crate) struct ShadowRole {
 
 impl ShadowRole {
     pub(crate) fn new(range_id: &str, site: &str, policy: FailoverPolicy) -> ShadowRole {
-        ShadowRole { site: site.to_string(), rid: format!("{range_id}#primary"), policy, ..ShadowRole::default() }
+        ShadowRole {
+            site: site.to_string(),
+            rid: format!("{range_id}{PRIMARY_RECORD}"),
+            policy,
+            ..ShadowRole::default()
+        }
     }
 
     /// The authority's name of site `site`'s slot of range `range_id`.
@@ -294,6 +302,13 @@ impl Backend {
             return;
         }
         self.shadow_placed(ctx, part, then);
+        // The primary with shadowing off reads the note again and again
+        // (`retry_shadow_claims`).
+        if let Some(s) = self.parts.get_mut(&part).and_then(|p| p.shadow.as_mut()) {
+            if s.side == Side::Primary && s.off.is_some() {
+                s.retry_at = Some(ctx.now + CLAIM_RETRY);
+            }
+        }
     }
 
     /// A claim's answer, the note read after it allowing: the partition's
