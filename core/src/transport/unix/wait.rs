@@ -92,8 +92,11 @@ thread_local! {
     static WAIT: RefCell<Option<ThreadWait>> = const { RefCell::new(None) };
 }
 
+/// Run `f` on this thread's wait state, made first if need be. An error
+/// (descriptors ran out; a receive from a thread-local destructor, after
+/// this one's state is gone) sends the caller to its fallback.
 fn with_thread_wait<R>(f: impl FnOnce(&mut ThreadWait) -> io::Result<R>) -> io::Result<R> {
-    WAIT.with(|w| {
+    let r = WAIT.try_with(|w| {
         let mut w = w.try_borrow_mut().map_err(|_| io::Error::other("re-entered the socket wait"))?;
         let generation = crate::api::fork_generation();
         if w.as_ref().is_none_or(|t| t.generation != generation) {
@@ -103,7 +106,8 @@ fn with_thread_wait<R>(f: impl FnOnce(&mut ThreadWait) -> io::Result<R>) -> io::
             Some(t) => f(t),
             None => Err(io::Error::other("no wait state")),
         }
-    })
+    });
+    r.unwrap_or_else(|_| Err(io::Error::other("the thread's wait state is gone (thread exit)")))
 }
 
 /// This thread's bell (made on first use).
