@@ -89,9 +89,12 @@ pub struct PerTx {
 
 /// Is this thread (by its name, as the kernel keeps it: at most 15
 /// bytes) one of the node's? The library's socket reader is the
-/// application's.
-pub fn is_node_thread(comm: &str) -> bool {
-    comm.starts_with("rtr-") && !comm.starts_with("rtr-socket")
+/// application's, and so is every thread named as the process's main
+/// thread (`main`: the program's name): threads spawned without a name
+/// inherit it, so a copy of the program named `rtr-base` (two builds side
+/// by side) would otherwise count its application threads as the node's.
+pub fn is_node_thread(comm: &str, main: &str) -> bool {
+    comm.starts_with("rtr-") && !comm.starts_with("rtr-socket") && comm != main
 }
 
 /// `key: value` fields of a `/proc` file.
@@ -127,10 +130,11 @@ fn thread_counts(dir: &std::path::Path) -> Counts {
 /// Read the counters now (all zero where `/proc` cannot be read).
 pub fn snapshot() -> Snapshot {
     let mut node = Counts::default();
+    let main = fs::read_to_string("/proc/self/comm").unwrap_or_default();
     if let Ok(tasks) = fs::read_dir("/proc/self/task") {
         for t in tasks.flatten() {
             let comm = fs::read_to_string(t.path().join("comm")).unwrap_or_default();
-            if is_node_thread(comm.trim_end()) {
+            if is_node_thread(comm.trim_end(), main.trim_end()) {
                 node = node.plus(thread_counts(&t.path()));
             }
         }
@@ -184,11 +188,15 @@ mod tests {
     #[test]
     fn node_threads_are_the_named_rtr_ones_except_the_socket_reader() {
         for node in ["rtr-node", "rtr-journal", "rtr-conn", "rtr-conn-writer", "rtr-link-in"] {
-            assert!(is_node_thread(node), "{node}");
+            assert!(is_node_thread(node, "rtr"), "{node}");
         }
         for app in ["rtr", "rtr-socket-read", "bench", ""] {
-            assert!(!is_node_thread(app), "{app}");
+            assert!(!is_node_thread(app, "rtr"), "{app}");
         }
+        // A copy of the program named like a node thread: its unnamed
+        // threads carry its name and are the application's.
+        assert!(!is_node_thread("rtr-base", "rtr-base"));
+        assert!(is_node_thread("rtr-node", "rtr-base"));
     }
 
     #[test]

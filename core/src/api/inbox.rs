@@ -3,41 +3,38 @@
 //! exactly the waiters that listen to a channel that got a message. Threads
 //! that each own a channel therefore never wake each other.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::ThreadId;
 
 use crossbeam_utils::sync::Unparker;
 
 use crate::protocol::ChanId;
-use crate::transport::unix::Interrupt;
+use crate::transport::unix::wait::Bell;
 
 pub(crate) struct Waiter {
     /// `None`: any channel of the process.
     pub channels: Option<Vec<ChanId>>,
     pub unparker: Unparker,
-    /// This waiter's thread reads the daemon's socket (it leads,
-    /// `transport/unix/reader.rs`): it sleeps in `poll`, not parked, and
-    /// is woken through `interrupt`. Set under the state lock, so that
-    /// whoever takes the waiter from the list afterwards sees it.
-    pub leading: AtomicBool,
+    /// The thread's bell, when it waits on a daemon's socket itself
+    /// (`transport/unix/wait.rs`): it sleeps in `epoll_wait`, not parked.
+    pub bell: Option<Arc<Bell>>,
     pub thread: ThreadId,
-    /// The connection's interrupt (a daemon connection only).
-    pub interrupt: Option<Arc<Interrupt>>,
 }
 
 impl Waiter {
-    pub fn new(channels: Option<Vec<ChanId>>, unparker: Unparker, interrupt: Option<Arc<Interrupt>>) -> Waiter {
-        Waiter { channels, unparker, leading: AtomicBool::new(false), thread: std::thread::current().id(), interrupt }
+    pub fn new(channels: Option<Vec<ChanId>>, unparker: Unparker, bell: Option<Arc<Bell>>) -> Waiter {
+        Waiter { channels, unparker, bell, thread: std::thread::current().id() }
     }
 
-    /// Wake the waiting thread, wherever it waits. The leader itself
-    /// delivering to its own waiter needs no interrupt: it is awake.
+    /// Wake the waiting thread, wherever it waits: parked (an unpark of a
+    /// thread that is not parked costs no system call), or on the socket
+    /// (its bell; not rung by the thread itself, which is awake, having
+    /// read the socket and delivered to its own waiter).
     pub fn wake(&self) {
         self.unparker.unpark();
-        if self.leading.load(Ordering::Acquire) && std::thread::current().id() != self.thread {
-            if let Some(i) = &self.interrupt {
-                i.poke();
+        if let Some(b) = &self.bell {
+            if std::thread::current().id() != self.thread {
+                b.ring();
             }
         }
     }
@@ -75,11 +72,6 @@ impl Waiters {
                 i += 1;
             }
         }
-    }
-
-    /// A waiter to take the leader role over from one leaving it.
-    pub fn first(&self) -> Option<&Arc<Waiter>> {
-        self.list.first()
     }
 
     /// Take all waiters (the node went away).

@@ -9,12 +9,13 @@
 //! channels. Channel state sits behind one mutex held only for short,
 //! non-blocking sections.
 //!
-//! Daemon connections: a receiving thread reads the socket itself when no
-//! other thread does (leader/follower, `transport/unix/reader.rs`), so a
-//! message for the thread that waits for it costs no wake-up of another
-//! thread. The leader delivers what it reads for other channels to their
-//! receivers and, leaving, wakes a waiting receiver to take the role over.
-//! A program that asks for the wakeup routine or a wakeup/arrival
+//! Daemon connections: the receiving threads wait on the socket themselves
+//! and the kernel wakes one of them when bytes arrive, which reads them
+//! (`transport/unix/reader.rs`, `transport/unix/wait.rs`), so a message
+//! for the thread that waits for it costs no wake-up of another thread.
+//! The reading thread delivers what it read for other channels to their
+//! receivers (ringing their bells); a receive that returns hands nothing
+//! over. A program that asks for the wakeup routine or a wakeup/arrival
 //! descriptor gets a reader thread instead (it must hear of messages while
 //! none of its threads receives).
 
@@ -43,12 +44,48 @@ use crate::protocol::{Bytes, ChanId, Delivery, Payload, Request, Role};
 use crate::runtime::{DeliverySink, EmbeddedConfig, EmbeddedNode};
 use crate::status::Status;
 use crate::tid::Tid;
-use crate::transport::unix::{ClientConn, ReadSide};
+use crate::transport::unix::{wait, ClientConn, ReadSide};
 use crate::transport::{Link, NODE_SOCKET_ENV};
 use crate::{MAX_ACCESS_LEN, MAX_CHANNELS, MAX_FACNAM_LEN, MAX_MSGLEN, MAX_RCPNAM_LEN};
 
 use channel::{Chan, TxState, Vote};
 use inbox::{Waiter, Waiters};
+
+/// The fork generation of this process (`fork.rs`), for state kept per
+/// thread that a child must not share with its parent.
+pub(crate) fn fork_generation() -> u32 {
+    fork::generation()
+}
+
+/// Read what the daemon's socket holds now, without waiting, unless a
+/// thread is reading it (which delivers what it reads).
+fn look_now(r: &ReadSide) {
+    if r.try_lead() {
+        r.read_for(Some(Duration::ZERO));
+        r.unlead();
+    }
+}
+
+/// Longest sleep between looks at the socket when a thread cannot wait on
+/// it (`wait_on_socket`'s fallback).
+const FALLBACK_SLICE: Duration = Duration::from_millis(1);
+
+/// A receiving thread's wait on a daemon connection it reads itself:
+/// `remaining` (`None`: without end), on the socket and its bell
+/// (`transport/unix/wait.rs`), or only a look at what is there for a
+/// receive that does not wait. Without a bell or epoll instance (the
+/// process ran out of descriptors) it looks at the socket and sleeps in
+/// slices of [`FALLBACK_SLICE`]: slower, but nothing waits unread.
+fn wait_on_socket(r: &Arc<ReadSide>, waiter: &Waiter, parker: &Parker, remaining: Option<Duration>) {
+    if remaining == Some(Duration::ZERO) {
+        return look_now(r);
+    }
+    if waiter.bell.is_some() && wait::wait(r, remaining).is_ok() {
+        return;
+    }
+    look_now(r);
+    parker.park_timeout(remaining.map_or(FALLBACK_SLICE, |t| t.min(FALLBACK_SLICE)));
+}
 
 /// Arguments of `rtr_open_channel`, already converted from C.
 #[derive(Clone, Debug, Default)]
@@ -886,15 +923,6 @@ impl Rtr {
         Ok(Message { sb, data: data.as_slice().to_vec() })
     }
 
-    fn take_next(&self, which: &Which, timeout: Option<Duration>) -> Result<(Received, DataRef)> {
-        let mut leading = false;
-        let r = self.take_next_leading(which, timeout, &mut leading);
-        if leading {
-            self.leave_lead();
-        }
-        r
-    }
-
     /// The socket's read side, when receivers read it themselves (a daemon
     /// connection without a background reader).
     fn self_reader(&self) -> Option<&Arc<ReadSide>> {
@@ -904,29 +932,12 @@ impl Rtr {
         }
     }
 
-    /// Give the leader role up, and wake a waiting receiver (if any) to take
-    /// it: a follower might otherwise sleep with nobody reading for it. A
-    /// receiver that registers after this finds the role free.
-    fn leave_lead(&self) {
-        if let Link::Socket(c) = &self.inner.link {
-            c.reader().unlead();
-        }
-        if let Ok(st) = self.inner.state.lock() {
-            if let Some(w) = st.waiters.first() {
-                w.wake();
-            }
-        }
-    }
-
     /// Read what the daemon's socket holds now, if no receiver is reading
     /// it (a call that reports state without receiving, and must see what
     /// arrived).
     fn pump(&self) {
         if let Some(r) = self.self_reader() {
-            if r.try_lead() {
-                r.read_for(Some(Duration::ZERO));
-                self.leave_lead();
-            }
+            look_now(r);
         }
     }
 
@@ -941,14 +952,7 @@ impl Rtr {
         Ok(())
     }
 
-    /// [`Rtr::take_next`]; `leading` says whether this thread took the
-    /// leader role (read the daemon's socket), to give up on return.
-    fn take_next_leading(
-        &self,
-        which: &Which,
-        timeout: Option<Duration>,
-        leading: &mut bool,
-    ) -> Result<(Received, DataRef)> {
+    fn take_next(&self, which: &Which, timeout: Option<Duration>) -> Result<(Received, DataRef)> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut st = self.lock()?;
         let list: Option<Vec<ChanId>> = match which {
@@ -1005,7 +1009,6 @@ impl Rtr {
             self.send(Request::Ack { chan, tid })?;
         }
 
-        let reader = self.self_reader();
         // Made when this call first has to wait (most receives of a busy
         // server find their message at once and need neither).
         let mut waiting: Option<(Parker, Arc<Waiter>)> = None;
@@ -1028,27 +1031,23 @@ impl Rtr {
                     return Err(RtrError::InvalidReceiveList("the channels were closed".into()));
                 }
             }
+            // Looked up each turn: a background reader may have started
+            // (then this thread parks, and the reader delivers to it).
+            let reader = self.self_reader();
             let (parker, waiter) = waiting.get_or_insert_with(|| {
                 let parker = Parker::new();
-                let waiter =
-                    Arc::new(Waiter::new(list.clone(), parker.unparker().clone(), reader.map(|r| r.interrupt())));
+                // Without a bell (descriptors ran out) the wait falls back
+                // to looking at the socket in short slices (`wait_on_socket`).
+                let bell = reader.and_then(|_| wait::bell().ok());
+                let waiter = Arc::new(Waiter::new(list.clone(), parker.unparker().clone(), bell));
                 (parker, waiter)
             });
-            // Lead (read the socket) if nobody does. Decided under the state
-            // lock, with the waiter marked, so that a thread that takes the
-            // waiter from the list afterwards knows to interrupt the read.
-            if let Some(r) = reader {
-                if !*leading && r.try_lead() {
-                    *leading = true;
-                    waiter.leading.store(true, Ordering::Release);
-                }
-            }
             let remaining = match deadline {
                 Some(d) => {
                     let now = Instant::now();
                     if now < d {
                         Some(d - now)
-                    } else if *leading && !looked {
+                    } else if reader.is_some() && !looked {
                         Some(Duration::ZERO)
                     } else {
                         return Err(RtrError::Timeout);
@@ -1089,12 +1088,12 @@ impl Rtr {
             } else if linger {
                 self.inner.lingering.fetch_sub(1, Ordering::AcqRel);
             }
-            match (reader, *leading) {
-                (Some(r), true) => {
-                    r.read_for(remaining);
+            match reader {
+                Some(r) => {
+                    wait_on_socket(r, waiter, parker, remaining);
                     looked = true;
                 }
-                _ => match remaining {
+                None => match remaining {
                     Some(r) => parker.park_timeout(r),
                     None => parker.park(),
                 },

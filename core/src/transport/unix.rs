@@ -3,7 +3,8 @@
 //!
 //! Client side ([`ClientConn`]): the library connects, says hello, and gets
 //! its connection id and the node's identity; its receiving threads read
-//! the socket themselves, one at a time (`unix/reader.rs`), turning
+//! the socket themselves, whichever the kernel wakes, one at a time
+//! (`unix/reader.rs`, `unix/wait.rs`), turning
 //! delivery frames into deliveries for the connection's sink; requests are
 //! queued under the library's state lock and written after it is released,
 //! what is ready in one write (`queue`, `flush`).
@@ -46,12 +47,13 @@ use crate::status::Status;
 pub mod access;
 mod outbox;
 mod reader;
+pub(crate) mod wait;
 
 use super::accept::Backoff;
 use super::deadline::{self, Deadline};
 pub use access::{peer_cred, Operators, PeerCred};
 
-pub(crate) use reader::{Interrupt, ReadSide};
+pub(crate) use reader::ReadSide;
 
 pub use outbox::MAX_BACKLOG;
 
@@ -106,7 +108,7 @@ impl ClientConn {
             Err(e) => return Err(unavailable(format!("bad answer to hello: {e}"))),
         };
         // No reader thread: receivers read the socket themselves
-        // (leader/follower, `unix/reader.rs`).
+        // (`unix/reader.rs`, `unix/wait.rs`).
         let read_half = stream.try_clone().map_err(|e| unavailable(e.to_string()))?;
         let reader = ReadSide::new(read_half, sink).map_err(|e| unavailable(format!("cannot set up reading: {e}")))?;
         Ok(Arc::new(ClientConn {

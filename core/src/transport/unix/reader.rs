@@ -1,15 +1,15 @@
 //! The library's read side of its socket to a node daemon: who reads it,
 //! and turning the bytes into deliveries.
 //!
-//! Leader/follower: no thread is dedicated to reading. A thread that waits
-//! in a receive and finds nothing becomes the *leader* if no other thread
-//! is (`try_lead`): it waits on the socket itself ([`ReadSide::read_for`]),
-//! reads whatever arrived and hands it to the connection's sink, which
-//! queues each delivery on its channel and wakes the receivers of the
-//! channels that got one. Its own message therefore costs no wake-up of
-//! another thread. The other waiting threads are followers: they sleep
-//! until a delivery (or a leader leaving, `api/`) wakes them. The leader
-//! keeps the role until its receive returns.
+//! No thread is dedicated to reading. Threads that wait in a receive wait
+//! on the socket themselves (`wait.rs`): the kernel wakes one of them when
+//! bytes arrive, and that one reads whatever arrived and hands it to the
+//! connection's sink, which queues each delivery on its channel and wakes
+//! the receivers of the channels that got one. A message for the thread
+//! the kernel woke therefore costs no wake-up of another thread, and a
+//! receive that returns leaves nothing to hand over. One thread reads at a
+//! time: the read lock ([`ReadSide::try_lead`], still called leading) is
+//! held only while reading, never while waiting or away in the application.
 //!
 //! While nobody receives, what the node sends waits in the socket (and,
 //! past the socket's buffer, in the daemon's outbox, within its bound for
@@ -19,12 +19,11 @@
 //! Background mode: a program that asked to be told of messages
 //! (`rtr_set_wakeup`, the wakeup or arrival descriptor) needs someone to
 //! read while none of its threads receives. [`ReadSide::start_background`]
-//! starts a reader thread that takes the leader role as soon as it is free
-//! and keeps it for good; receivers are then followers, as every receiver
-//! was before leader/follower.
+//! starts a reader thread that takes the read lock as soon as it is free
+//! and keeps it for good; receivers then sleep until it delivers to them.
 //!
-//! Invariant: only the leader reads; the leader delivers frames in the
-//! order they arrived, so deliveries keep the node's order.
+//! Invariant: only the holder of the read lock reads; it delivers frames
+//! in the order they arrived, so deliveries keep the node's order.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -48,12 +47,13 @@ const READ_CHUNK: usize = 64 * 1024;
 pub(crate) struct ReadSide {
     stream: UnixStream,
     sink: Arc<dyn DeliverySink>,
-    /// Some thread holds the leader role.
+    /// Some thread reads (holds the read lock; the background reader holds
+    /// it for good).
     leading: AtomicBool,
-    /// Bytes read but not yet a whole frame. Touched by the leader only;
-    /// the mutex makes that safe to state, not to wait on.
+    /// Bytes read but not yet a whole frame. Touched by the read lock's
+    /// holder only; the mutex makes that safe to state, not to wait on.
     partial: Mutex<Vec<u8>>,
-    /// Poked to make the leader's wait return early ([`Interrupt`]).
+    /// Poked to make the background reader's wait return ([`Interrupt`]).
     interrupt: Arc<Interrupt>,
     /// The node went away (end of stream, an error, a bad frame): the sink
     /// was told once.
@@ -64,9 +64,8 @@ pub(crate) struct ReadSide {
     background_runs: AtomicBool,
 }
 
-/// An eventfd in the leader's wait: a thread that must wake the leader (it
-/// closed a channel the leader listens to, or delivered to it itself)
-/// pokes it.
+/// An eventfd in the background reader's wait and in a non-blocking look
+/// ([`ReadSide::read_for`]): poked to stop the background reader.
 pub(crate) struct Interrupt(OwnedFd);
 
 impl Interrupt {
@@ -108,22 +107,60 @@ impl ReadSide {
         }))
     }
 
-    pub(crate) fn interrupt(&self) -> Arc<Interrupt> {
-        self.interrupt.clone()
+    /// The socket, for a waiting thread's epoll instance (`wait.rs`).
+    pub(crate) fn socket_fd(&self) -> std::os::fd::RawFd {
+        self.stream.as_raw_fd()
     }
 
-    /// A background reader leads (or is about to): receivers must follow.
+    /// A background reader reads (or is about to): receivers must not wait
+    /// on the socket themselves.
     pub(crate) fn in_background(&self) -> bool {
         self.background_runs.load(Ordering::Acquire)
     }
 
-    /// Take the leader role if nobody holds it.
+    /// Take the read lock if nobody holds it.
     pub(crate) fn try_lead(&self) -> bool {
         self.leading.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok()
     }
 
-    /// Give the leader role up. The caller then wakes one follower, if
-    /// any waits, to take it (`api/`); a background reader is woken here.
+    /// The kernel told this thread the socket is readable (it picked this
+    /// thread among the waiting ones, `wait.rs`): read and deliver what is
+    /// there, or make sure the thread holding the read lock takes it.
+    /// Returns once the socket was read by this thread, was found empty,
+    /// or is read by the background reader. The wait for another reader
+    /// is short: it holds the lock only while it reads what is there.
+    pub(crate) fn take_turn(&self) {
+        loop {
+            if self.ended() || self.in_background() {
+                return;
+            }
+            if self.try_lead() {
+                self.read_ready();
+                self.unlead();
+                return;
+            }
+            // Another thread reads. It reads until the socket is empty,
+            // but it may have found it empty just before these bytes came
+            // and be about to give the lock up: nobody else was woken for
+            // them, so look again until they are taken.
+            if !self.readable_now() {
+                return;
+            }
+            std::thread::yield_now();
+            syscalls::count(Side::App, 1);
+        }
+    }
+
+    /// Whether the socket holds bytes (or its end) now.
+    fn readable_now(&self) -> bool {
+        let mut fd = libc::pollfd { fd: self.stream.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: `fd` is one valid pollfd for the call; no wait.
+        let n = unsafe { libc::poll(&mut fd, 1, 0) };
+        syscalls::count(Side::App, 1);
+        n != 0
+    }
+
+    /// Give the read lock up; a background reader waiting for it is woken.
     pub(crate) fn unlead(&self) {
         self.leading.store(false, Ordering::SeqCst);
         if let Some(u) = self.background.get() {
@@ -131,8 +168,9 @@ impl ReadSide {
         }
     }
 
-    /// As leader: wait up to `timeout` (`None`: without end) for the socket
-    /// or an interrupt, then read and deliver everything that arrived.
+    /// Holding the read lock: wait up to `timeout` (`None`: without end) for
+    /// the socket or an interrupt, then read and deliver everything that
+    /// arrived (the background reader; a non-blocking look with zero).
     pub(crate) fn read_for(&self, timeout: Option<Duration>) {
         if self.ended.load(Ordering::Acquire) {
             return;
@@ -161,6 +199,9 @@ impl ReadSide {
 
     /// Read what the socket holds now (without waiting) and deliver it.
     fn read_ready(&self) {
+        if self.ended() {
+            return;
+        }
         let Ok(mut partial) = self.partial.lock() else { return self.end() };
         loop {
             let start = partial.len();
@@ -247,9 +288,9 @@ impl ReadSide {
         self.ended.load(Ordering::Acquire)
     }
 
-    /// Start the background reader (once): it takes the leader role as
-    /// soon as the current leader gives it up, and reads until the node
-    /// goes away or the connection is dropped.
+    /// Start the background reader (once): it takes the read lock as soon
+    /// as the current reader gives it up, and reads until the node goes
+    /// away or the connection is dropped.
     pub(crate) fn start_background(self: &Arc<Self>) -> io::Result<()> {
         let parker = Parker::new();
         if self.background.set(parker.unparker().clone()).is_err() {
