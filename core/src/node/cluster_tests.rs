@@ -7231,6 +7231,213 @@ fn a_stale_live_branch_that_meets_its_log_entry_at_the_secondary_holds_no_server
     assert!(s2.iter().any(|x| x.2 == Some(t2) && x.1 == MsgType::Msg1), "{s2:?}");
 }
 
+/// A secondary's live branch, voted yes, whose router forgot the
+/// transaction, and the other site's log entry of it (simulator `--shadow
+/// --routers 1 --seed 1964`: the router's `Msg` and `VoteRequest` for the
+/// secondary sat on a stalled link while it committed at the primary
+/// without it and forgot the transaction; the primary remembered the
+/// commit, and the stale messages reached the secondary before the entry).
+/// The entry is proof of the commit: the branch commits here on its
+/// authority (the commit record durable first, then the server hears
+/// `Accepted`, once), the entry is skipped as applied, and the sender hears
+/// so. A router's late commit of it is answered `Durable` and changes
+/// nothing. Before, the entry waited for the branch's outcome, which no
+/// router would send, and every later entry of the range waited behind it.
+#[test]
+fn a_voted_live_branch_whose_router_forgot_it_commits_on_the_other_sites_log_entry() {
+    use crate::journal::RecordKind;
+    let mut c = Cluster::shadow_pair();
+    c.events_at(BE);
+    c.events_at(BE2);
+    let part = c.node(BE2).show_partitions().0[0].id;
+    let t = Tid { node: 9, incarnation: 1, conn: 1, seq: 1 };
+    let data = msg(5, "pay");
+    // The router's stale messages for the secondary's branch: its server
+    // votes yes, durably; the router, which forgot the transaction, ignores
+    // the vote.
+    let now = c.now;
+    let m = ToBackend::Msg { tid: t, part, index: 0, data: data.clone(), first: true, flags: 0, drive: 0 };
+    c.node(BE2).peer_input(now, peer_ref(TR1), Internal::Be(m));
+    let vr = ToBackend::VoteRequest { tid: t, part, durable: true, drive: 0 };
+    c.node(BE2).peer_input(now, peer_ref(TR1), Internal::Be(vr));
+    c.pump();
+    let s = c.take(BE2, SERVER);
+    assert!(s.iter().any(|x| x.1 == MsgType::Msg1 && x.2 == Some(t)), "the live branch is presented: {s:?}");
+    c.accept_at(BE2, t);
+    let commits = |c: &Cluster| c.journals[BE2].iter().filter(|r| r.tid == t && r.kind == RecordKind::Commit).count();
+    assert_eq!(commits(&c), 0);
+    // The primary's entry of it (remembered as unsure: its secondary's
+    // branch was dropped).
+    let entry = ShadowEntry { pos: (1, 1), prev: (0, 0), tid: t, msgs: vec![data], reason: 0, resent: true };
+    let log = ToBackend::ShadowLog { part, entries: vec![entry], released: (0, 0) };
+    c.node(BE2).peer_input(now, peer_ref(TR1), Internal::Be(log));
+    c.collect();
+    assert!(c.take(BE2, SERVER).is_empty(), "nothing presented before the commit record is durable");
+    assert_eq!(commits(&c), 1, "the branch's commit record is being written");
+    c.sync_unpumped();
+    c.collect();
+    let s = c.take(BE2, SERVER);
+    let got: Vec<(MsgType, Option<Tid>)> = s.iter().map(|x| (x.1, x.2)).collect();
+    assert_eq!(got, vec![(MsgType::Accepted, Some(t))], "the live branch commits, its messages not presented again");
+    let wire = c.take_wire(BE2, TR1);
+    assert!(
+        wire.iter().any(|m| matches!(m, Internal::Tr(ToRouter::ShadowApplied { pos: (1, 1), .. }))),
+        "the sender hears the entry applied: {wire:?}"
+    );
+    c.req(BE2, SERVER, Request::Ack { chan: 1, tid: t });
+    c.settle();
+    // Nothing of it is presented again, and its records end (no router
+    // forgets it here).
+    c.advance(BE2, Duration::from_secs(1));
+    assert!(c.take(BE2, SERVER).is_empty(), "the entry is not presented again");
+    let last = c.journals[BE2].iter().rev().find(|r| r.tid == t).map(|r| r.kind);
+    assert_eq!(last, Some(RecordKind::Done), "{:?}", c.journals[BE2]);
+    // A router that still had it commits it late: answered, nothing more.
+    let now = c.now;
+    let o = ToBackend::Outcome { tid: t, parts: vec![part], accepted: true, status: Status::Ok, reason: 0, drive: 0 };
+    c.node(BE2).peer_input(now, peer_ref(TR1), Internal::Be(o));
+    c.collect();
+    let wire = c.take_wire(BE2, TR1);
+    assert!(
+        wire.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Durable { tid }) if *tid == t)),
+        "the late commit is answered durable: {wire:?}"
+    );
+    c.pump();
+    assert!(c.take(BE2, SERVER).is_empty());
+    assert_eq!(commits(&c), 1, "committed once");
+    // The range's next transaction reaches the secondary.
+    let (t2, s2) = c.primary_voted(6);
+    assert!(s2.iter().any(|x| x.2 == Some(t2) && x.1 == MsgType::Msg1), "{s2:?}");
+}
+
+/// A transaction over two shadowed ranges reaches the secondary as two
+/// entries of the other site's log (one per range). The first is presented
+/// and acknowledged while the second is being written: the transaction is
+/// not finished then. Its `Applied` landed after the second entry's
+/// records and ended them too: a node stopped before the second range's
+/// server acknowledged (simulator `--shadow --seed 2273`: an operator's
+/// forced journal takeover) started again on a journal that said the
+/// transaction was applied, and that range's share was never applied at
+/// its site.
+#[test]
+fn a_share_acknowledged_while_another_ranges_entry_is_written_does_not_end_the_transaction() {
+    use crate::journal::RecordKind;
+    let mut c = Cluster::new();
+    let open = |c: &mut Cluster, chan: ChanId, lo: u32, hi: u32| {
+        let open = Request::Open {
+            chan,
+            role: Role::Server,
+            facility: "F".into(),
+            flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT | flags::ope::SHADOW,
+            range: range(lo, hi),
+        };
+        c.req(BE2, SERVER, open);
+    };
+    c.node(BE2).set_site(Some("west")).expect("a valid site");
+    open(&mut c, 1, 0, 499);
+    open(&mut c, 2, 500, 1000);
+    c.advance(BE2, backend::roles::START_DEFER * 3);
+    c.take(BE2, SERVER);
+    let parts: Vec<(PartId, String)> = {
+        let (v, _) = c.node(BE2).show_partitions();
+        v.iter().map(|p| (p.id, format!("{:?}", p.range))).collect()
+    };
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    let low = parts.iter().find(|p| p.1.contains("499")).expect("the low range").0;
+    let high = parts.iter().find(|p| !p.1.contains("499")).expect("the high range").0;
+    let t = Tid { node: 9, incarnation: 1, conn: 1, seq: 1 };
+    let entry = |key: u32| ShadowEntry {
+        pos: (1, 1),
+        prev: (0, 0),
+        tid: t,
+        msgs: vec![msg(key, "pay")],
+        reason: 0,
+        resent: false,
+    };
+    let now = c.now;
+    // The low range's entry: written, presented.
+    let log = ToBackend::ShadowLog { part: low, entries: vec![entry(5)], released: (0, 0) };
+    c.node(BE2).peer_input(now, peer_ref(TR1), Internal::Be(log));
+    c.collect();
+    c.sync_unpumped();
+    c.collect();
+    let s = c.take(BE2, SERVER);
+    assert!(s.iter().any(|x| x.0 == 1 && x.1 == MsgType::Accepted && x.2 == Some(t)), "{s:?}");
+    // The high range's entry: its write is on its way when the low range's
+    // server acknowledges.
+    let log = ToBackend::ShadowLog { part: high, entries: vec![entry(700)], released: (0, 0) };
+    c.node(BE2).peer_input(now, peer_ref(TR1), Internal::Be(log));
+    c.collect();
+    assert!(!c.syncs.is_empty(), "the second entry is being written");
+    let now = c.now;
+    c.node(BE2).handle_request(now, SERVER, Request::Ack { chan: 1, tid: t });
+    c.collect();
+    let ends = |c: &Cluster| {
+        let recs: Vec<RecordKind> = c.journals[BE2].iter().filter(|r| r.tid == t).map(|r| r.kind).collect();
+        let last_commit = recs.iter().rposition(|k| *k == RecordKind::Commit).expect("committed");
+        recs[last_commit..].iter().any(|k| matches!(k, RecordKind::Applied | RecordKind::Done))
+    };
+    assert!(!ends(&c), "not ended while the high range's entry is written: {:?}", c.journals[BE2]);
+    // Written and presented, not acknowledged yet: the node stops.
+    c.sync_unpumped();
+    c.collect();
+    let s = c.take(BE2, SERVER);
+    assert!(s.iter().any(|x| x.0 == 2 && x.1 == MsgType::Accepted && x.2 == Some(t)), "{s:?}");
+    assert!(!ends(&c), "{:?}", c.journals[BE2]);
+    // Once both servers acknowledged, it ends.
+    let now = c.now;
+    c.node(BE2).handle_request(now, SERVER, Request::Ack { chan: 2, tid: t });
+    c.collect();
+    assert!(ends(&c), "{:?}", c.journals[BE2]);
+}
+
+/// The router of a transaction's first drive tells the shadow primary's
+/// node that the secondary took part in its commit (`Shipped`), but its
+/// outcome is refused there: the frontend drives the transaction again
+/// through another router, which owns the branches now. That router gives
+/// the secondary's branch back and commits at the primary alone: the
+/// commit is remembered for the other site (as unsure: the first router's
+/// word may be true). Taking the first router's word, the primary
+/// remembered nothing, and the secondary's site never applied the
+/// transaction (simulator `--shadow --seed 2417`, two routers).
+#[test]
+fn a_word_that_the_secondary_took_part_counts_only_from_the_router_that_commits() {
+    let mut c = Cluster::shadow_pair();
+    c.events_at(BE);
+    c.events_at(BE2);
+    let part = c.node(BE).show_partitions().0[0].id;
+    let t = Tid { node: 9, incarnation: 1, conn: 1, seq: 1 };
+    let now = c.now;
+    // Drive 1's router (tr2) places the primary's branch; its server votes.
+    let m = ToBackend::Msg { tid: t, part, index: 0, data: msg(5, "pay"), first: true, flags: 0, drive: 1 };
+    c.node(BE).peer_input(now, peer_ref(TR2), Internal::Be(m));
+    c.settle();
+    let vr = ToBackend::VoteRequest { tid: t, part, durable: true, drive: 1 };
+    c.node(BE).peer_input(now, peer_ref(TR2), Internal::Be(vr));
+    c.settle();
+    c.accept_at(BE, t);
+    c.take(BE, SERVER);
+    // Drive 0's router (tr1), late, says the secondary took part, and
+    // commits: refused (an earlier drive).
+    let now = c.now;
+    let sh = ToBackend::Shipped { tid: t, parts: vec![part], unsure: vec![] };
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(sh));
+    let o = ToBackend::Outcome { tid: t, parts: vec![part], accepted: true, status: Status::Ok, reason: 0, drive: 0 };
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(o));
+    c.collect();
+    assert!(c.take(BE, SERVER).is_empty(), "drive 0's commit is refused");
+    assert_eq!(c.node(BE).shadow_roles()[0].backlog, 0);
+    // Drive 1's router commits at the primary alone.
+    let o = ToBackend::Outcome { tid: t, parts: vec![part], accepted: true, status: Status::Ok, reason: 0, drive: 1 };
+    c.node(BE).peer_input(now, peer_ref(TR2), Internal::Be(o));
+    c.collect();
+    c.sync_unpumped();
+    c.collect();
+    let s = c.take(BE, SERVER);
+    assert!(s.iter().any(|x| x.1 == MsgType::Accepted && x.2 == Some(t)), "{s:?}");
+    assert_eq!(c.node(BE).shadow_roles()[0].backlog, 1, "remembered for the other site");
+}
+
 /// A shadow primary's release of an entry the other site applied,
 /// refused by a full journal, is not lost: the entry goes back into the
 /// log, is sent again, acknowledged again and released again. And a

@@ -146,6 +146,7 @@ impl Backend {
             self.owe_durable(tid, routers);
         }
         self.replay_parked(ctx, parked);
+        self.live_committed(ctx, tid);
     }
 
     /// Write again the commit records a full journal refused.
@@ -439,6 +440,17 @@ impl Backend {
 
     pub(crate) fn maybe_done(&mut self, ctx: &mut Ctx, tid: Tid) {
         let Some(f) = self.finishing.get(&tid) else { return };
+        // Another range's entry of it from the other site's log is being
+        // written (its `Msg`, `Seq` and `Commit` appended): not finished
+        // yet. Its `Applied` or `Done` now lands after that write's records
+        // and ends them too, and a crash before that range's server
+        // acknowledged left its share never applied (simulator `--shadow
+        // --seed 2273`: a forced journal takeover stopped the node while it
+        // presented the second range's entry; restarted, the journal said
+        // the transaction was applied). `entry_written` looks again.
+        if self.entry_being_written(tid) {
+            return;
+        }
         if f.unacked == 0 && f.unclaimed == 0 {
             let own = f.own;
             self.finishing.remove(&tid);

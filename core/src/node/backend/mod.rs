@@ -426,8 +426,9 @@ pub struct Backend {
     /// ... and where it stands in the other site's log.
     follows: Map<shadow_log::FollowKey, shadow_log::Follow>,
     /// A router's word that the secondary took part in `tid`'s commit,
-    /// until the commit is written (`ToBackend::Shipped`).
-    shipped: Map<Tid, (Vec<PartId>, Vec<PartId>)>,
+    /// until the commit is written (`ToBackend::Shipped`), with the router
+    /// that said it (`shadow_log::Shipped`).
+    shipped: Map<Tid, shadow_log::Shipped>,
     /// Numbers given to commits being written (`shadow_number`).
     numbered: Map<Tid, Vec<shadow_log::Numbered>>,
     /// Commits whose `Done` waits for the other site (remembered for it,
@@ -494,7 +495,7 @@ impl Backend {
             ToBackend::ShadowPartner { part, linked } => self.shadow_partner(ctx, from, part, linked),
             ToBackend::ShadowLog { part, entries, released } => self.shadow_log(ctx, from, part, entries, released),
             ToBackend::ShadowApplied { part, pos } => self.shadow_applied(ctx, part, pos),
-            ToBackend::Shipped { tid, parts, unsure } => self.shipped(tid, parts, unsure),
+            ToBackend::Shipped { tid, parts, unsure } => self.shipped(from, tid, parts, unsure),
             ToBackend::Adopt { part, tid, msgs, reason, drive } => {
                 if self.driven_later(ctx, from, tid, drive) {
                     // A router's own commit, durable nowhere yet, of a

@@ -21,12 +21,14 @@
 //! whose transaction it holds (a live branch that committed here, or work
 //! it applied otherwise) is skipped; one whose live branch here is still
 //! undecided waits for that branch's outcome (given back, it is applied
-//! from the entry). Any other is written here (messages, `Seq`, `Commit`,
-//! synced) and presented as committed work; once its server acknowledged
-//! it, the sender hears `ShadowApplied`. The applied entry's `Done` waits
-//! for the sender's release point, so that after a restart the receiver
-//! knows the last entry it applied (its `Seq` record) and nothing is
-//! applied twice.
+//! from the entry), and a branch that voted yes durably is committed on
+//! the entry's authority, which proves the commit: its router may have
+//! forgotten it (`commit_on_entry`). Any other is written here (messages,
+//! `Seq`, `Commit`, synced) and presented as committed work; once its
+//! server acknowledged it, the sender hears `ShadowApplied`. The applied
+//! entry's `Done` waits for the sender's release point, so that after a
+//! restart the receiver knows the last entry it applied (its `Seq` record)
+//! and nothing is applied twice.
 //!
 //! The roles are not tied to primary and secondary: a site that was
 //! primary and comes back with entries the other site never applied (the
@@ -58,7 +60,7 @@ use std::ops::Bound::{Excluded, Included, Unbounded};
 use std::time::{Duration, Instant};
 
 use super::shadow::Side;
-use super::{Backend, Branch, PartRole};
+use super::{Backend, Branch, Committing, PartRole};
 use crate::node::{Ctx, LogPos, NodeRef, PartId, ShadowEntry, ToBackend, ToRouter, LOCAL};
 use crate::protocol::Bytes;
 use crate::status::Status;
@@ -87,6 +89,17 @@ pub(super) struct Numbered {
     msgs: Option<Vec<Bytes>>,
     /// A recovered commit the other site may have (`remember_recovered`).
     unsure: bool,
+}
+
+/// A router's word on `tid`'s commit, which comes next
+/// (`ToBackend::Shipped`): the secondary's branches took part in it
+/// (`parts`), or were placed and dropped (`unsure`).
+pub(super) struct Shipped {
+    /// The router that said it: its word counts only for branches it
+    /// decides here (`Backend::number`).
+    from: NodeRef,
+    parts: Vec<PartId>,
+    unsure: Vec<PartId>,
 }
 
 /// A commit this node keeps for the other site.
@@ -339,8 +352,24 @@ impl Backend {
             return recs(v);
         }
         let told = self.shipped.remove(&tid);
-        let router_told = told.is_some();
-        let (shipped, maybe_there) = told.unwrap_or_default();
+        // The word counts for a branch only from the router that decides
+        // it here (its owner, whose outcome this commit is). A word from
+        // another router is of another drive's commit, which this node
+        // refused (simulator `--shadow --seed 2417`: the first drive's
+        // router said the secondary took part, and its outcome was refused
+        // here for the frontend's second drive; that drive's router gave
+        // the secondary's branches back and committed at the primary alone,
+        // which took the first router's word, remembered nothing, and the
+        // secondary's site never applied the transaction). Taken as no
+        // word, the commit is remembered as unsure: the other site skips
+        // it or presents it as uncertain if it has it.
+        let said_by = |part: &PartId| match (&told, self.branches.get(&(tid, *part))) {
+            (Some(t), Some(b)) => b.router == t.from,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        let empty = Vec::new();
+        let (shipped, maybe_there) = told.as_ref().map_or((&empty, &empty), |t| (&t.parts, &t.unsure));
         let mut v: Vec<Numbered> = Vec::new();
         for (part, msgs) in list {
             let Some(p) = self.parts.get(&part) else { continue };
@@ -364,7 +393,9 @@ impl Backend {
             // site between the vote and a late outcome; not numbered, the
             // other site never had it).
             let made_primary = msgs.is_none() && self.branches.get(&(tid, part)).is_some_and(|b| b.made_primary);
-            if !(may_be_primary || made_primary || any_side && p.role == PartRole::Active) || shipped.contains(&part) {
+            if !(may_be_primary || made_primary || any_side && p.role == PartRole::Active)
+                || shipped.contains(&part) && said_by(&part)
+            {
                 continue;
             }
             let moved = made_primary && s.side != Side::Primary;
@@ -406,6 +437,7 @@ impl Backend {
             // the transaction gone: simulator `--shadow --seed 155`; the
             // secondary's branch had taken part).
             let branch = self.branches.get(&(tid, part));
+            let router_told = said_by(&part);
             let unsure = unsure
                 || moved
                 || maybe_there.contains(&part)
@@ -600,11 +632,11 @@ impl Backend {
     /// A router says the secondary's branches `parts` of `tid` take part in
     /// its commit, which comes next (`unsure`: the secondary's branch was
     /// dropped, and may learn the commit yet).
-    pub(super) fn shipped(&mut self, tid: Tid, parts: Vec<PartId>, unsure: Vec<PartId>) {
+    pub(super) fn shipped(&mut self, from: NodeRef, tid: Tid, parts: Vec<PartId>, unsure: Vec<PartId>) {
         if self.numbered.contains_key(&tid) {
             return;
         }
-        self.shipped.insert(tid, (parts, unsure));
+        self.shipped.insert(tid, Shipped { from, parts, unsure });
     }
 
     /// This node's site if it serves `facility`'s ranges shadowed: a shadow
@@ -1020,6 +1052,7 @@ impl Backend {
                 return; // an earlier entry is still on its way
             }
             let tid = e.tid;
+            let reason = e.reason;
             let prints_of_entry: Vec<u64> = e.msgs.iter().map(|m| work_print(m)).collect();
             // A live copy of it here: applied with its own outcome. Any copy
             // whose outcome is not known here yet, or is being written (a
@@ -1031,10 +1064,18 @@ impl Backend {
                 || self.resolving.values().any(|r| r.tid == tid)
                 || self.committing_tx.contains_key(&tid)
                 || self.shadow_writes.values().any(|a| a.tid == tid);
+            // A live branch here that voted yes and is undecided is
+            // committed on the entry's authority (`commit_on_entry`): its
+            // router may never decide it. Then the entry waits for that
+            // commit and finds the branch committed (skipped).
+            if live == Some(false) && !copy && self.commit_on_entry(ctx, tid, part, reason, pos) {
+                continue;
+            }
             // A copy that is not a live branch waits a bounded time (a
             // commit write of a journal let go since may never report):
             // then the entry is applied as uncertain (the server checks,
-            // as after any replay). A live branch's outcome always comes.
+            // as after any replay). A live branch's outcome comes from its
+            // router, or from the entry (`commit_on_entry`, once voted).
             let f = self.follows.get_mut(key).expect("looked up above");
             if f.waited.0 != pos {
                 f.waited = (pos, 0);
@@ -1099,6 +1140,73 @@ impl Backend {
         }
     }
 
+    /// The other site's log entry `pos` of `tid` names partition `part`'s
+    /// range here, where a live branch of `tid` is undecided. The entry is
+    /// proof that `tid` committed (its sender numbers only durable commits,
+    /// and a transaction has one outcome), so once the branch's server
+    /// voted yes the branch is committed here on that authority, as if its
+    /// router had said so: the commit record made durable first, then the
+    /// server hears `Accepted`; the entry then finds it committed and is
+    /// skipped (its messages are the branch's own: the router places the
+    /// same work at both sites).
+    ///
+    /// Its router may never decide it: a shadow secondary's branch whose
+    /// `Msg` and `VoteRequest` were on a stalled link while the router
+    /// committed at the primary without it (the entry is the secondary's
+    /// share) and forgot the transaction. The router ignores the vote of a
+    /// transaction it forgot, and the branch, linked to it, is no orphan,
+    /// so nothing here asks either; the entry waited for ever for the
+    /// branch, and every later entry of the range behind it (simulator
+    /// `--shadow --routers 1 --seed 1964`: 560 commits never applied at
+    /// the secondary's site). Asking a router (an inquiry) does not settle
+    /// it: one that forgot the transaction cannot tell its commit from a
+    /// rollback, while the entry says which.
+    ///
+    /// Harmless to a router that still has the transaction (its word that
+    /// the secondary took part was lost, so the primary remembered the
+    /// commit as unsure): its commit finds this one on its way, or done,
+    /// and hears `Durable` as usual. It says nothing to routers itself:
+    /// none waits for it. Not before a durable yes: a branch whose server
+    /// has not voted waits for the vote (its server has the prepare, or
+    /// will), and a durable vote makes a refused commit record be written
+    /// again, never rolled back (`commit_written`): a rollback decided here
+    /// of a transaction that committed would be answered to the routers.
+    /// One that voted no, or was set aside, waits for its router as before.
+    /// No router forgets it here, so its `Done` follows its servers'
+    /// acknowledgements (`forget_early`), as an applied entry's does.
+    /// Returns whether the commit began.
+    fn commit_on_entry(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, reason: u32, pos: LogPos) -> bool {
+        let Some(b) = self.branches.get(&(tid, part)) else { return false };
+        if b.committed.is_some() || !b.voted_yes() || !b.vote_durable() || b.vote_writing() || b.aside {
+            return false;
+        }
+        if self.rejection_pending(tid).is_some() || self.committing_tx.contains_key(&tid) {
+            return false;
+        }
+        ctx.log(format!(
+            "{tid}: the other site's entry {}.{} says it committed: its live branch here, voted yes and \
+             undecided, is committed on that entry's authority",
+            pos.0, pos.1
+        ));
+        self.forget_early.insert(tid);
+        if !self.journal {
+            self.commit(ctx, tid, vec![part], reason, &[]);
+            return true;
+        }
+        // Not numbered for the other site: the entry is that site's commit.
+        self.next_token += 1;
+        let token = self.next_token;
+        let mut recs = self.restatement(tid, &[part]);
+        let restated = !recs.is_empty();
+        recs.push((tid, TxRecord::Commit { reason }));
+        ctx.journal(recs, true, Some(token));
+        let c =
+            Committing { tid, parts: vec![part], reason, routers: vec![], adopters: vec![], restated, recorded: false };
+        self.committing.insert(token, c);
+        self.committing_tx.insert(tid, token);
+        true
+    }
+
     /// Handle `m` now (returned), or hold it while an entry of the other
     /// site's log for the same transaction and partition is being written
     /// here (`None`; handled by `entry_written`). Nothing of the live
@@ -1130,11 +1238,38 @@ impl Backend {
         None
     }
 
+    /// A live branch of `tid` committed here (`commit`): an entry of the
+    /// other site's log at the head of its series that waits for that
+    /// outcome goes on now (skipped: applied here). Looked at only at its
+    /// next recheck, the branch was often gone by then (its server had
+    /// acknowledged it), and the entry was presented again, as uncertain.
+    pub(super) fn live_committed(&mut self, ctx: &mut Ctx, tid: Tid) {
+        let mut keys: Vec<FollowKey> = self
+            .follows
+            .iter()
+            .filter(|(_, f)| f.applying.is_none() && f.queue.values().next().is_some_and(|e| e.tid == tid))
+            .map(|(k, _)| k.clone())
+            .collect();
+        keys.sort();
+        for key in keys {
+            self.apply_next(ctx, &key);
+        }
+    }
+
+    /// Is an entry of `tid` from the other site's log being written here?
+    pub(super) fn entry_being_written(&self, tid: Tid) -> bool {
+        self.shadow_writes.values().any(|a| a.tid == tid)
+    }
+
     /// An entry's write finished (`token`): presented now, or tried again.
     pub(super) fn entry_written(&mut self, ctx: &mut Ctx, token: u64, result: Result<(), Status>) -> bool {
         let Some(mut a) = self.shadow_writes.remove(&token) else { return false };
         let parked = std::mem::take(&mut a.parked);
+        let tid = a.tid;
         self.entry_finished_write(ctx, a, result);
+        // What of the transaction finished meanwhile waited for this write
+        // (`maybe_done`).
+        self.maybe_done(ctx, tid);
         self.replay_parked(ctx, parked);
         true
     }
