@@ -6849,6 +6849,25 @@ impl Cluster {
         (t, self.take(BE2, SERVER))
     }
 
+    /// The other site's first log entry (1.1) of range partition `part`,
+    /// `tid` with message `data`, reaches node `k` through tr1 (not pumped).
+    fn first_entry_at(&mut self, k: usize, part: PartId, tid: Tid, data: Bytes, resent: bool) {
+        let entry = ShadowEntry { pos: (1, 1), prev: (0, 0), tid, msgs: vec![data], reason: 0, resent };
+        let now = self.now;
+        let log = ToBackend::ShadowLog { part, entries: vec![entry], released: (0, 0) };
+        self.node(k).peer_input(now, peer_ref(TR1), Internal::Be(log));
+    }
+
+    /// tr1's `Msg` (`data`, send flags `fl`) and durable `VoteRequest` of
+    /// `tid`'s branch in partition `part` reach node `k`, late (not pumped).
+    fn stale_branch_at(&mut self, k: usize, part: PartId, tid: Tid, data: Bytes, fl: u32) {
+        let now = self.now;
+        let m = ToBackend::Msg { tid, part, index: 0, data, first: true, flags: fl, drive: 0 };
+        self.node(k).peer_input(now, peer_ref(TR1), Internal::Be(m));
+        let vr = ToBackend::VoteRequest { tid, part, durable: true, drive: 0 };
+        self.node(k).peer_input(now, peer_ref(TR1), Internal::Be(vr));
+    }
+
     /// Server chan 1 at node `k` replies `text` to `tid`.
     fn reply_at(&mut self, k: usize, tid: Tid, text: &str) {
         let data = Bytes::from(text.as_bytes().to_vec());
@@ -7200,17 +7219,11 @@ fn a_stale_live_branch_that_meets_its_log_entry_at_the_secondary_holds_no_server
     let t = Tid { node: 9, incarnation: 1, conn: 1, seq: 1 };
     let data = msg(5, "pay");
     // The entry first: its write is on its way.
-    let entry = ShadowEntry { pos: (1, 1), prev: (0, 0), tid: t, msgs: vec![data.clone()], reason: 0, resent: false };
-    let now = c.now;
-    let log = ToBackend::ShadowLog { part, entries: vec![entry], released: (0, 0) };
-    c.node(BE2).peer_input(now, peer_ref(TR1), Internal::Be(log));
+    c.first_entry_at(BE2, part, t, data.clone(), false);
     c.collect();
     assert!(!c.syncs.is_empty(), "the entry is being written");
     // Then the router's stale messages for the secondary's branch.
-    let m = ToBackend::Msg { tid: t, part, index: 0, data, first: true, flags: flags::sen::ACCEPT, drive: 0 };
-    c.node(BE2).peer_input(now, peer_ref(TR1), Internal::Be(m));
-    let vr = ToBackend::VoteRequest { tid: t, part, durable: true, drive: 0 };
-    c.node(BE2).peer_input(now, peer_ref(TR1), Internal::Be(vr));
+    c.stale_branch_at(BE2, part, t, data, flags::sen::ACCEPT);
     c.collect();
     assert!(c.take(BE2, SERVER).is_empty(), "nothing presented while the entry is written");
     c.sync_unpumped();
@@ -7255,11 +7268,7 @@ fn a_voted_live_branch_whose_router_forgot_it_commits_on_the_other_sites_log_ent
     // The router's stale messages for the secondary's branch: its server
     // votes yes, durably; the router, which forgot the transaction, ignores
     // the vote.
-    let now = c.now;
-    let m = ToBackend::Msg { tid: t, part, index: 0, data: data.clone(), first: true, flags: 0, drive: 0 };
-    c.node(BE2).peer_input(now, peer_ref(TR1), Internal::Be(m));
-    let vr = ToBackend::VoteRequest { tid: t, part, durable: true, drive: 0 };
-    c.node(BE2).peer_input(now, peer_ref(TR1), Internal::Be(vr));
+    c.stale_branch_at(BE2, part, t, data.clone(), 0);
     c.pump();
     let s = c.take(BE2, SERVER);
     assert!(s.iter().any(|x| x.1 == MsgType::Msg1 && x.2 == Some(t)), "the live branch is presented: {s:?}");
@@ -7268,9 +7277,7 @@ fn a_voted_live_branch_whose_router_forgot_it_commits_on_the_other_sites_log_ent
     assert_eq!(commits(&c), 0);
     // The primary's entry of it (remembered as unsure: its secondary's
     // branch was dropped).
-    let entry = ShadowEntry { pos: (1, 1), prev: (0, 0), tid: t, msgs: vec![data], reason: 0, resent: true };
-    let log = ToBackend::ShadowLog { part, entries: vec![entry], released: (0, 0) };
-    c.node(BE2).peer_input(now, peer_ref(TR1), Internal::Be(log));
+    c.first_entry_at(BE2, part, t, data, true);
     c.collect();
     assert!(c.take(BE2, SERVER).is_empty(), "nothing presented before the commit record is durable");
     assert_eq!(commits(&c), 1, "the branch's commit record is being written");

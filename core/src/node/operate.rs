@@ -71,7 +71,7 @@ impl Backend {
         change: PartitionChange,
     ) -> Result<String, AdminError> {
         let Some(p) = self.parts.get_mut(&id).filter(|p| p.facility == facility) else {
-            return Err(AdminError::NoSuchPartition(format!("no partition {id} in facility {facility} on this node")));
+            return Err(AdminError::no_partition(facility, id));
         };
         match change {
             PartitionChange::Suspend => {

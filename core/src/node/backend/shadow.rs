@@ -529,7 +529,7 @@ impl Backend {
         on: bool,
     ) -> Result<Option<(String, Option<String>)>, AdminError> {
         let Some(p) = self.parts.get(&id).filter(|p| p.facility == facility) else {
-            return Err(AdminError::NoSuchPartition(format!("no partition {id} in facility {facility} on this node")));
+            return Err(AdminError::no_partition(facility, id));
         };
         let label = p.label(id);
         let Some(s) = p.shadow.as_ref() else {
@@ -576,7 +576,7 @@ impl Backend {
         on: bool,
     ) -> Result<String, AdminError> {
         let Some(p) = self.parts.get_mut(&id).filter(|p| p.facility == facility) else {
-            return Err(AdminError::NoSuchPartition(format!("no partition {id} in facility {facility} on this node")));
+            return Err(AdminError::no_partition(facility, id));
         };
         let label = p.label(id);
         let active = p.role == PartRole::Active;

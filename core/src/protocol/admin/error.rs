@@ -130,6 +130,13 @@ impl From<&crate::facility::FacilityError> for AdminError {
     }
 }
 
+impl AdminError {
+    /// Partition `id` of `facility` is not on the node asked.
+    pub fn no_partition(facility: &str, id: u64) -> AdminError {
+        AdminError::NoSuchPartition(format!("no partition {id} in facility {facility} on this node"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
