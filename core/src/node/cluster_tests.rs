@@ -892,6 +892,22 @@ fn ignore_recovery_waits_until_an_unfenced_holder_lets_its_grant_go() {
 impl Cluster {
     /// Node `k` starts again: it recovers from its journal (what it wrote
     /// before it died) and links with the others again.
+    /// `restart`, in the daemon's order: the journal is recovered before
+    /// the facilities are defined (`runtime::driver`), and the links come
+    /// up after.
+    fn restart_as_the_daemon_does(&mut self, k: usize) {
+        let mut n = Node::new(true);
+        let records = self.journals[k].clone();
+        self.epochs[k] += 1;
+        n.recover(self.now, self.epochs[k], &records);
+        let mut t = FacilityTable::new(NAMES[k]);
+        t.insert(self.def.clone());
+        n.set_facilities(t);
+        self.nodes[k] = Some(n);
+        self.auth[k] = Some(self.authority.handle(NAMES[k]));
+        self.link_all(|a, b| a == k || b == k);
+    }
+
     fn restart(&mut self, k: usize) {
         let mut n = Node::new(true);
         let mut t = FacilityTable::new(NAMES[k]);
@@ -7809,4 +7825,86 @@ fn a_primary_restarted_while_shadowing_is_off_hears_it_turned_on_elsewhere() {
     c.auth[BE].as_mut().unwrap().set_note(&rid, None).unwrap();
     c.retry_claims(BE, 3);
     assert_eq!(c.partition_states(BE), vec![P::Remember], "shadowing on again: alone, remembering");
+}
+
+/// The shape of CI96's failure (`cli/tests/shadow_sites.rs`; see
+/// docs/shadow.md): both sites voted yes durably and the router committed;
+/// the secondary made the commit durable, and the primary's node died
+/// before its commit record was written. Restarted, it holds its branch in
+/// doubt and learns the commit, whether it is still the primary or the
+/// other site took the primary meanwhile (`fail_to_shadow`); its site
+/// applies it, and the client hears "accepted" once.
+#[test]
+fn a_commit_the_primary_lost_before_writing_it_reaches_its_site_after_the_restart() {
+    for fail_to_shadow in [false, true] {
+        commit_lost_at_the_primary(fail_to_shadow);
+    }
+}
+
+fn commit_lost_at_the_primary(fail_to_shadow: bool) {
+    let mut c = Cluster::shadow_pair();
+    if fail_to_shadow {
+        let now = c.now;
+        c.node(BE2).set_partition(now, "F", 1, crate::protocol::admin::PartitionChange::FailToShadow(true)).unwrap();
+    }
+    let (tid, s2) = c.primary_voted(5);
+    assert!(s2.iter().any(|x| x.2 == Some(tid) && x.1 == MsgType::Msg1), "{s2:?}");
+    let now = c.now;
+    c.node(BE2).handle_request(now, SERVER, Request::Accept { chan: 1, tid, reason: 0, flags: 0, implicit: false });
+    c.collect();
+    c.sync_unpumped();
+    c.pump_only(BE2, TR1);
+    let lost = c.take_wire(TR1, BE);
+    assert!(lost.iter().any(|m| matches!(m, Internal::Be(ToBackend::Outcome { accepted: true, .. }))), "{lost:?}");
+    c.kill(BE);
+    c.pump();
+    c.settle();
+    assert!(c.take(BE2, SERVER).iter().any(|x| x.2 == Some(tid) && x.1 == MsgType::Accepted));
+    c.req(BE2, SERVER, Request::Ack { chan: 1, tid });
+    if fail_to_shadow {
+        c.retry_claims(BE2, 4);
+        assert!(c.node(BE2).shadow_roles()[0].primary, "the other site is the primary now");
+    }
+    c.take(BE, SERVER);
+    c.restart_as_the_daemon_does(BE);
+    c.open_shadow(BE, None);
+    c.settle();
+    c.retry_claims(BE, 3);
+    c.retry_claims(BE2, 3);
+    c.settle();
+    let fe = c.take(FE, CLIENT);
+    assert_eq!(fe.iter().filter(|x| x.2 == Some(tid)).map(|x| x.1).collect::<Vec<_>>(), vec![MsgType::Accepted]);
+    let s = c.take(BE, SERVER);
+    assert!(s.iter().any(|x| x.2 == Some(tid) && x.1 == MsgType::Accepted), "the primary's site applies it: {s:?}");
+}
+
+/// A re-driven transaction's first message waits at the node until its
+/// promise to that drive is durable (`promise_first`); its router's link
+/// goes meanwhile. The branch the message then makes belongs to a router
+/// that is gone: it is an orphan from the start, given back once its grace
+/// ends (unvoted) or asked about (voted), as a branch whose router goes
+/// later is. Made as a live router's, it never asked, and its server held
+/// it for ever with every transaction of the range queued behind it.
+#[test]
+fn a_branch_made_after_its_routers_link_went_is_an_orphan() {
+    let mut c = ready();
+    let t = c.tid();
+    let part = c.node(BE).show_partitions().0[0].id;
+    let m = ToBackend::Msg { tid: t, part, index: 0, data: msg(5, "driven again"), first: true, flags: 0, drive: 1 };
+    let now = c.now;
+    c.node(BE).peer_input(now, peer_ref(TR2), Internal::Be(m));
+    c.collect();
+    assert!(c.take(BE, SERVER).is_empty(), "held until the promise is durable");
+    assert_eq!(c.syncs.len(), 1, "the promise is being written");
+    c.kill(TR2);
+    c.sync();
+    let s = c.take(BE, SERVER);
+    assert_eq!(s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(), vec![(MsgType::Msg1, Some(t))], "{s:?}");
+    c.now += backend::ORPHAN_GRACE + Duration::from_millis(1);
+    let now = c.now;
+    c.node(BE).tick(now);
+    c.pump();
+    c.settle();
+    let s = c.take(BE, SERVER);
+    assert_eq!(s.iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(), vec![(MsgType::Rejected, Some(Status::Dlktxres))]);
 }

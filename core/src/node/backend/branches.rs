@@ -323,6 +323,8 @@ impl Backend {
         b.router = from;
         b.owner_inquired = !drives;
         b.orphaned = None;
+        self.orphan_if_router_gone(ctx, tid, part);
+        let Some(b) = self.branches.get_mut(&(tid, part)) else { return true };
         if let Vote::No { reason } = b.vote {
             ctx.to_router(from, ToRouter::Vote { tid, part, accept: false, reason, durable: true });
         } else if b.aside {
@@ -432,7 +434,27 @@ impl Backend {
         b.made_primary = p.shadow.as_ref().is_some_and(|s| s.side == super::Side::Primary);
         self.branches.insert((tid, part), b);
         p.waiting.push_back(tid);
+        self.orphan_if_router_gone(ctx, tid, part);
         self.dispatch(ctx, part);
+    }
+
+    /// Branch `(tid, part)` was just made or taken by a router whose link
+    /// is down already: a request that waited here (behind its drive's
+    /// promise write, `promise_first`, or parked on another owner's
+    /// branch) and is handled after its link went. `router_lost` ran
+    /// before the branch was that router's, so it is an orphan from now
+    /// on, given back or asked about once its grace ends, as any branch
+    /// whose router goes. Left as a live router's, it never asked: its
+    /// server held it for ever, and every transaction of the range queued
+    /// behind it.
+    fn orphan_if_router_gone(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId) {
+        let Some(b) = self.branches.get_mut(&(tid, part)) else { return };
+        if ctx.topo.is_up(b.router) || b.committed.is_some() {
+            return;
+        }
+        b.orphaned.get_or_insert(ctx.now);
+        let due = ctx.now + super::ORPHAN_GRACE;
+        self.orphan_deadline = Some(self.orphan_deadline.map_or(due, |d| d.min(due)));
     }
 
     /// The router asks for the branch's vote (`durable`: the transaction
