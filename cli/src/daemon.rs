@@ -370,6 +370,8 @@ fn run_node(dir: &Path, socket: &Path, settings: node_config::Settings, service:
     cfg.recovery = recovery;
     cfg.site = site;
     cfg.max_channels_per_conn = Some(local.max_channels);
+    // Known before the journal is recovered (`EmbeddedConfig::facilities`).
+    cfg.facilities = Some(store.table().clone());
     let node = EmbeddedNode::start_daemon(cfg).map_err(|e| early(e.to_string()))?;
     // Before the listener exists, so every channel is checked against them.
     node.set_facility_store(store);

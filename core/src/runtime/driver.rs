@@ -92,6 +92,10 @@ impl Driver {
         if let Some(max) = cfg.max_channels_per_conn {
             node.set_max_channels_per_conn(max);
         }
+        // Before the journal is recovered: see `EmbeddedConfig::facilities`.
+        if let Some(table) = &cfg.facilities {
+            node.set_facilities(table.clone());
+        }
         let (journal, incarnation, recovered) = match &cfg.journal {
             Some(jc) => {
                 let (j, rec) = journal::open_or_create(jc).map_err(|e| {
@@ -567,3 +571,6 @@ fn lost_journal(dir: &std::path::Path, e: &JournalError) -> String {
         other => format!("its journal {} can no longer be written ({other}); a restart recovers it", dir.display()),
     }
 }
+
+#[cfg(test)]
+mod tests;

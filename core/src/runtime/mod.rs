@@ -115,6 +115,15 @@ pub struct EmbeddedConfig {
     /// Channels at most one library connection may hold open; `None`:
     /// `MAX_CHANNELS` (what the library itself allows a process).
     pub max_channels_per_conn: Option<usize>,
+    /// The facility definitions the node starts with (a daemon's
+    /// `facilities.conf`), given to it before its journal is recovered.
+    /// `None`: none until [`EmbeddedNode::set_facility_store`]. A node that
+    /// recovers without them takes every facility for an implicit one of
+    /// its own, where it plays every role: it resolved a transaction its
+    /// journal held in doubt by asking itself alone ("nobody committed
+    /// it"), rolled it back, and its key range never applied a commit the
+    /// other participants had made (CI96, `cli/tests/shadow_sites.rs`).
+    pub facilities: Option<crate::facility::FacilityTable>,
 }
 
 impl EmbeddedConfig {
