@@ -892,22 +892,6 @@ fn ignore_recovery_waits_until_an_unfenced_holder_lets_its_grant_go() {
 impl Cluster {
     /// Node `k` starts again: it recovers from its journal (what it wrote
     /// before it died) and links with the others again.
-    /// `restart`, in the daemon's order: the journal is recovered before
-    /// the facilities are defined (`runtime::driver`), and the links come
-    /// up after.
-    fn restart_as_the_daemon_does(&mut self, k: usize) {
-        let mut n = Node::new(true);
-        let records = self.journals[k].clone();
-        self.epochs[k] += 1;
-        n.recover(self.now, self.epochs[k], &records);
-        let mut t = FacilityTable::new(NAMES[k]);
-        t.insert(self.def.clone());
-        n.set_facilities(t);
-        self.nodes[k] = Some(n);
-        self.auth[k] = Some(self.authority.handle(NAMES[k]));
-        self.link_all(|a, b| a == k || b == k);
-    }
-
     fn restart(&mut self, k: usize) {
         let mut n = Node::new(true);
         let mut t = FacilityTable::new(NAMES[k]);
@@ -7827,13 +7811,14 @@ fn a_primary_restarted_while_shadowing_is_off_hears_it_turned_on_elsewhere() {
     assert_eq!(c.partition_states(BE), vec![P::Remember], "shadowing on again: alone, remembering");
 }
 
-/// The shape of CI96's failure (`cli/tests/shadow_sites.rs`; see
-/// docs/shadow.md): both sites voted yes durably and the router committed;
-/// the secondary made the commit durable, and the primary's node died
-/// before its commit record was written. Restarted, it holds its branch in
-/// doubt and learns the commit, whether it is still the primary or the
-/// other site took the primary meanwhile (`fail_to_shadow`); its site
-/// applies it, and the client hears "accepted" once.
+/// The shape of CI96's failure (`cli/tests/shadow_sites.rs`): both sites
+/// voted yes durably and the router committed; the secondary made the
+/// commit durable, and the primary's node died before its commit record
+/// was written. Restarted, it holds its branch in doubt and learns the
+/// commit, whether it is still the primary or the other site took the
+/// primary meanwhile (`fail_to_shadow`); its site applies it, and the
+/// client hears "accepted" once. (CI96 itself was the daemon recovering
+/// before its facility definitions were loaded: `runtime::driver` tests.)
 #[test]
 fn a_commit_the_primary_lost_before_writing_it_reaches_its_site_after_the_restart() {
     for fail_to_shadow in [false, true] {
@@ -7866,7 +7851,7 @@ fn commit_lost_at_the_primary(fail_to_shadow: bool) {
         assert!(c.node(BE2).shadow_roles()[0].primary, "the other site is the primary now");
     }
     c.take(BE, SERVER);
-    c.restart_as_the_daemon_does(BE);
+    c.restart(BE);
     c.open_shadow(BE, None);
     c.settle();
     c.retry_claims(BE, 3);
@@ -7907,4 +7892,67 @@ fn a_branch_made_after_its_routers_link_went_is_an_orphan() {
     c.settle();
     let s = c.take(BE, SERVER);
     assert_eq!(s.iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(), vec![(MsgType::Rejected, Some(Status::Dlktxres))]);
+}
+
+/// `commit_on_entry`'s other cases: a stale live branch of the secondary
+/// (its router forgot the transaction, as in seed 1964) whose server voted
+/// no, or never voted, when the other site's entry of the transaction
+/// comes. The entry proves the commit, and no router can commit that
+/// branch (a commit needs its durable yes), so it is given back (its
+/// server told rescheduled, nothing decided) and the entry is applied as
+/// any entry is: at once for a no, after the entry's patience for a branch
+/// whose server may still vote. Before, the entry waited for the branch's
+/// outcome, which no router would send, and every later entry of the range
+/// waited behind it.
+#[test]
+fn a_stale_live_branch_that_cannot_commit_is_given_back_for_the_other_sites_entry() {
+    for voted_no in [true, false] {
+        let mut c = Cluster::shadow_pair();
+        let part = c.node(BE2).show_partitions().0[0].id;
+        let t = Tid { node: 9, incarnation: 1, conn: 1, seq: 1 };
+        let data = msg(5, "pay");
+        c.stale_branch_at(BE2, part, t, data.clone(), 0);
+        c.pump();
+        let s = c.take(BE2, SERVER);
+        assert!(s.iter().any(|x| x.1 == MsgType::Msg1 && x.2 == Some(t)), "the live branch is presented: {s:?}");
+        if voted_no {
+            c.req(BE2, SERVER, Request::Reject { chan: 1, tid: t, reason: 0, flags: 0 });
+            c.settle();
+        }
+        c.first_entry_at(BE2, part, t, data, true);
+        c.pump();
+        c.settle();
+        if !voted_no {
+            assert!(c.take(BE2, SERVER).is_empty(), "a branch whose server may still vote is waited for a while");
+            for _ in 0..60 {
+                c.advance(BE2, Duration::from_millis(100));
+            }
+            c.settle();
+        }
+        let s = c.take(BE2, SERVER);
+        let got: Vec<(MsgType, Option<Status>)> = s.iter().filter(|x| x.2 == Some(t)).map(|x| (x.1, x.3)).collect();
+        // The branch's end (a server that voted no hears it too, as it
+        // hears a rollback), then the entry's work as the commit's.
+        let want = vec![
+            (MsgType::Rejected, Some(Status::Dlktxres)),
+            (MsgType::Msg1Uncertain, None),
+            (MsgType::Accepted, Some(Status::Ok)),
+        ];
+        assert_eq!(got, want, "voted no: {voted_no}: {s:?}");
+        let seq = |c: &Cluster| {
+            c.journals[BE2].iter().filter(|r| r.tid == t && r.kind == crate::journal::RecordKind::Seq).count()
+        };
+        assert_eq!(seq(&c), 1, "applied as the entry: {:?}", c.journals[BE2]);
+        let now = c.now;
+        c.node(BE2).handle_request(now, SERVER, Request::Ack { chan: 1, tid: t });
+        c.collect();
+        let mut wire = c.take_wire(BE2, TR1);
+        c.sync_unpumped();
+        c.collect();
+        wire.extend(c.take_wire(BE2, TR1));
+        assert!(
+            wire.iter().any(|m| matches!(m, Internal::Tr(ToRouter::ShadowApplied { pos: (1, 1), .. }))),
+            "the sender hears the entry applied: {wire:?}"
+        );
+    }
 }

@@ -797,7 +797,7 @@ impl Backend {
     /// Branch `(tid, part)` is dropped with nothing decided: its server, if
     /// it holds it, hears `RTR_STS_DLKTXRES` (roll back; the work may be
     /// presented again, here or elsewhere).
-    fn give_back(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId) {
+    pub(super) fn give_back(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId) {
         if self.branches.get(&(tid, part)).is_some_and(|b| b.aside) {
             // Set aside by the retry limit, undecided: it is not committed
             // here (its work goes elsewhere), so its exception is settled

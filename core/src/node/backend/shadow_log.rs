@@ -1071,6 +1071,13 @@ impl Backend {
             if live == Some(false) && !copy && self.commit_on_entry(ctx, tid, part, reason, pos) {
                 continue;
             }
+            // One that cannot commit (voted no, set aside, or still without
+            // a durable yes once the entry's patience is spent) is given
+            // back, and the entry applied (`give_back_for_entry`).
+            let waited = self.follows.get(key).is_some_and(|f| f.waited.0 == pos && f.waited.1 >= COPY_WAITS);
+            if live == Some(false) && !copy && self.give_back_for_entry(ctx, tid, part, pos, waited) {
+                continue;
+            }
             // A copy that is not a live branch waits a bounded time (a
             // commit write of a journal let go since may never report):
             // then the entry is applied as uncertain (the server checks,
@@ -1204,6 +1211,46 @@ impl Backend {
             Committing { tid, parts: vec![part], reason, routers: vec![], adopters: vec![], restated, recorded: false };
         self.committing.insert(token, c);
         self.committing_tx.insert(tid, token);
+        true
+    }
+
+    /// The other site's log entry `pos` of `tid` names partition `part`'s
+    /// range here, where a live branch of `tid` is undecided and has no
+    /// durable yes vote (`commit_on_entry` takes those). No router can
+    /// commit that branch (a shadowed transaction commits only on every
+    /// branch's durable yes), and the entry proves the transaction
+    /// committed: so the branch is work its router forgot or gave up (a
+    /// stale `Msg` as in seed 1964's, whose server then voted no, or never
+    /// got the vote request), and waiting for its outcome waited for ever,
+    /// with every later entry of the range behind it. It is given back (its
+    /// server told rescheduled, nothing decided here) and the entry is
+    /// applied as any entry is; a router's late commit of it then finds the
+    /// transaction committed here and hears `Durable`. At once when its
+    /// server voted no or it was set aside; a branch whose server may still
+    /// vote (none yet, or a yes not made durable: its vote request may be
+    /// on its way) after the entry's patience (`waited`). Never while a
+    /// vote is being made durable, or a decision of it written. Returns
+    /// whether it was given back.
+    fn give_back_for_entry(&mut self, ctx: &mut Ctx, tid: Tid, part: PartId, pos: LogPos, waited: bool) -> bool {
+        let Some(b) = self.branches.get(&(tid, part)) else { return false };
+        if b.committed.is_some() || b.vote_writing() || (b.voted_yes() && b.vote_durable()) {
+            return false;
+        }
+        if self.rejection_pending(tid).is_some() || self.committing_tx.contains_key(&tid) {
+            return false;
+        }
+        let cannot = matches!(b.vote, super::branches::Vote::No { .. }) || b.aside;
+        if !cannot && !waited {
+            return false;
+        }
+        ctx.log(format!(
+            "{tid}: the other site's entry {}.{} says it committed; its live branch here cannot commit ({}): given \
+             back, and the entry applied",
+            pos.0,
+            pos.1,
+            if cannot { "its server voted no, or it was set aside" } else { "no durable yes vote in time" }
+        ));
+        self.give_back(ctx, tid, part);
         true
     }
 
