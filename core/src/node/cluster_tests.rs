@@ -7956,3 +7956,70 @@ fn a_stale_live_branch_that_cannot_commit_is_given_back_for_the_other_sites_entr
         );
     }
 }
+
+/// Live order with two routers (docs/shadow.md, "The order of live work"):
+/// two conflicting transactions of one key range, t1 through tr1 and t2
+/// through tr2. The primary's server holds t1 until its outcome, so t2's
+/// primary votes only after t1 committed there, which was after t1's
+/// secondary branch voted yes: t2's secondary branch is placed after t1's
+/// is prepared at the secondary, whichever router carries it. Even with
+/// tr1's commit to the secondary late (its link slow), the secondary's
+/// server, holding t1 prepared, takes t2 only after t1's outcome: both
+/// sites apply t1 then t2. (With concurrent servers the application's own
+/// locks keep that order, as they do at the primary.)
+#[test]
+fn two_routers_keep_the_order_of_conflicting_transactions_at_the_secondary() {
+    let mut c = Cluster::shadow_pair();
+    let (t1, s) = c.primary_voted(5);
+    assert!(s.iter().any(|x| x.2 == Some(t1) && x.1 == MsgType::Msg1), "{s:?}");
+    // The secondary votes; tr1 commits; its commit to the secondary is late.
+    let now = c.now;
+    c.node(BE2).handle_request(now, SERVER, Request::Accept { chan: 1, tid: t1, reason: 0, flags: 0, implicit: false });
+    c.collect();
+    c.sync_unpumped();
+    c.pump_only(BE2, TR1);
+    let late = c.take_wire(TR1, BE2);
+    assert!(late.iter().any(|m| matches!(m, Internal::Be(ToBackend::Outcome { accepted: true, .. }))), "{late:?}");
+    c.pump();
+    c.settle();
+    assert!(c.take(BE, SERVER).iter().any(|x| x.2 == Some(t1) && x.1 == MsgType::Accepted));
+    c.ack(1, t1);
+    // t2, on the same account, through tr2.
+    let t2 = Tid { node: 7, incarnation: 1, conn: 9, seq: 1 };
+    let now = c.now;
+    for m in [
+        ToRouter::Start { tid: t2, facility: "F".into(), client: (1, 9), timeout_ms: None, drive: 0 },
+        ToRouter::Send {
+            tid: t2,
+            facility: "F".into(),
+            client: (1, 9),
+            data: msg(5, "pay again"),
+            flags: flags::sen::ACCEPT,
+        },
+    ] {
+        c.node(TR2).peer_input(now, peer_ref(FE), Internal::Tr(m));
+    }
+    c.pump();
+    let s = c.take(BE, SERVER);
+    assert!(s.iter().any(|x| x.2 == Some(t2) && x.1 == MsgType::Msg1), "t2 at the primary after t1: {s:?}");
+    c.server_accept(1, t2);
+    c.sync();
+    let placed = c.node(TR2).stats().active_tx;
+    assert_eq!(placed, 1, "t2 waits for its secondary's vote");
+    assert!(
+        c.take(BE2, SERVER).iter().all(|x| x.2 != Some(t2)),
+        "the secondary's server holds t1 prepared: t2 waits behind it"
+    );
+    // tr1's commit arrives: t1 ends at the secondary, then t2 is presented.
+    let now = c.now;
+    for m in late {
+        let src = c.link_id(BE2, TR1);
+        c.node(BE2).peer_input(now, src, m);
+    }
+    c.pump();
+    c.settle();
+    let s = c.take(BE2, SERVER);
+    let got: Vec<(MsgType, Option<Tid>)> = s.iter().filter(|x| x.2.is_some()).map(|x| (x.1, x.2)).collect();
+    let want = vec![(MsgType::Accepted, Some(t1)), (MsgType::Msg1, Some(t2)), (MsgType::Prepare, Some(t2))];
+    assert_eq!(got, want, "t1's outcome, then t2: {s:?}");
+}

@@ -4,7 +4,6 @@
 
 use super::branches::{Vote, VoteRecord, VoteSync};
 use super::{Backend, Exception, PartRole, Partition, RoleEvent, Server};
-use crate::facility::RoleList;
 use crate::flags;
 use crate::keyseg::KeyRange;
 use crate::msgtype::MsgType;
@@ -100,16 +99,6 @@ impl Backend {
                 let nostandby = fl & flags::ope::NOSTANDBY != 0;
                 let site =
                     shadow.then(|| self.site.clone().unwrap_or_else(|| ctx.topo.name(crate::node::LOCAL).to_string()));
-                let routers = ctx.topo.facilities.get(&facility).map_or(0, |d| d.nodes(RoleList::Router).len());
-                if shadow && routers > 1 {
-                    // docs/shadow.md, "Not built yet": said where an
-                    // operator looks.
-                    ctx.log(format!(
-                        "warning: facility {facility} has {routers} routers: two conflicting live transactions of a \
-                         shadowed key range may reach the secondary in another order than the primary applied \
-                         them (one router per shadowed facility keeps the order)"
-                    ));
-                }
                 let p = Partition::new(
                     facility.clone(),
                     range.clone(),
