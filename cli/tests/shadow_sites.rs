@@ -100,6 +100,16 @@ struct Sites {
     _nodes: (Node, Node),
 }
 
+/// Any failure keeps the run's directory (a wait that timed out said only
+/// the states it saw; the logs that explain them went with the directory).
+impl Drop for Sites {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("the run's directory is kept in {}", self.keep().display());
+        }
+    }
+}
+
 impl Sites {
     fn start() -> Sites {
         let root = tempfile::tempdir().unwrap();
@@ -275,10 +285,17 @@ impl Sites {
     /// directory (logs, journals, databases) is kept under
     /// `$TMPDIR/rtr-shadow-sites-PID`, named in the message, since the
     /// test's own directory goes with it.
-    fn apart(&self) -> ! {
+    /// Copy the run's directory (nodes' logs, journals, databases) where
+    /// it outlives the test: a failure's evidence.
+    fn keep(&self) -> std::path::PathBuf {
         let keep = std::env::temp_dir().join(format!("rtr-shadow-sites-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&keep);
         let _ = std::process::Command::new("cp").arg("-r").arg(self.root.path()).arg(&keep).status();
+        keep
+    }
+
+    fn apart(&self) -> ! {
+        let keep = self.keep();
         let mut out = format!(
             "the backlog drained and both sites' books the same: not within {WAIT:?} (kept in {})",
             keep.display()
