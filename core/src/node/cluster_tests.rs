@@ -7398,6 +7398,104 @@ fn a_share_acknowledged_while_another_ranges_entry_is_written_does_not_end_the_t
     assert!(ends(&c), "{:?}", c.journals[BE2]);
 }
 
+/// A shadow primary's node holds two branches of one transaction, one per
+/// shadowed range, both voted yes durably. Its router's commit reaches it
+/// one branch at a time (as parked outcomes are replayed, one per branch,
+/// when the branches' other owner's link goes): the first starts the
+/// commit record, the second joins that record on its way (seed 243's
+/// rule). The joining branch's range is remembered for the other site as
+/// well: before, only the first branch's range was numbered (its numbers
+/// were given when the write was made), the second range's share was
+/// never remembered, and the other site never applied it (simulator
+/// `--shadow --seed 5606`: tr2 answered be1's inquiry and owned both
+/// branches, tr1's late commit was parked for each, and tr2's death
+/// replayed the two; east applied both ranges, west one).
+#[test]
+fn a_branch_that_joins_a_commit_on_its_way_is_remembered_for_the_other_site_too() {
+    use crate::journal::RecordKind;
+    let mut c = Cluster::new();
+    let open = |c: &mut Cluster, chan: ChanId, lo: u32, hi: u32| {
+        let open = Request::Open {
+            chan,
+            role: Role::Server,
+            facility: "F".into(),
+            flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT | flags::ope::SHADOW,
+            range: range(lo, hi),
+        };
+        c.req(BE, SERVER, open);
+    };
+    c.node(BE).set_site(Some("east")).expect("a valid site");
+    open(&mut c, 1, 0, 499);
+    open(&mut c, 2, 500, 1000);
+    c.advance(BE, backend::roles::START_DEFER * 3);
+    c.take(BE, SERVER);
+    let parts: Vec<(PartId, String)> = {
+        let (v, _) = c.node(BE).show_partitions();
+        v.iter().map(|p| (p.id, format!("{:?}", p.range))).collect()
+    };
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    let low = parts.iter().find(|p| p.1.contains("499")).expect("the low range").0;
+    let high = parts.iter().find(|p| !p.1.contains("499")).expect("the high range").0;
+    let roles = c.node(BE).shadow_roles();
+    assert!(roles.iter().all(|r| r.primary && r.backlog == 0), "be is the primary of both ranges, alone");
+    // tr1 places the two branches; both servers vote yes, durably.
+    let t = Tid { node: 9, incarnation: 1, conn: 1, seq: 1 };
+    let now = c.now;
+    for (part, key) in [(low, 5), (high, 700)] {
+        let m = ToBackend::Msg { tid: t, part, index: 0, data: msg(key, "pay"), first: true, flags: 0, drive: 0 };
+        c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(m));
+        let vr = ToBackend::VoteRequest { tid: t, part, durable: true, drive: 0 };
+        c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(vr));
+    }
+    c.pump();
+    c.settle();
+    let s = c.take(BE, SERVER);
+    for chan in [1, 2] {
+        assert!(s.iter().any(|x| x.0 == chan && x.1 == MsgType::Prepare && x.2 == Some(t)), "{s:?}");
+        let now = c.now;
+        c.node(BE).handle_request(now, SERVER, Request::Accept { chan, tid: t, reason: 0, flags: 0, implicit: false });
+    }
+    c.pump();
+    c.settle();
+    c.take_wire(BE, TR1);
+    // The commit, one branch at a time: the second comes while the first's
+    // commit record is on its way.
+    let outcome = |part| ToBackend::Outcome {
+        tid: t,
+        parts: vec![part],
+        accepted: true,
+        status: Status::Ok,
+        reason: 0,
+        drive: 0,
+    };
+    let now = c.now;
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(outcome(low)));
+    c.collect();
+    assert!(!c.syncs.is_empty(), "the commit record is on its way");
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(outcome(high)));
+    c.collect();
+    // The record is durable; the joined range's number is written next,
+    // before anyone hears of the commit.
+    c.sync_unpumped();
+    c.collect();
+    assert!(c.take(BE, SERVER).is_empty(), "no server hears of the commit before every number is durable");
+    assert!(!c.syncs.is_empty(), "the joined range's number is being written");
+    c.sync_unpumped();
+    c.collect();
+    let s = c.take(BE, SERVER);
+    for chan in [1, 2] {
+        assert!(s.iter().any(|x| x.0 == chan && x.1 == MsgType::Accepted && x.2 == Some(t)), "{s:?}");
+    }
+    // Each range keeps it for the other site, and each has its `Seq` in
+    // the journal (a restart brings both back).
+    let backlog: Vec<usize> = c.node(BE).shadow_roles().iter().map(|r| r.backlog).collect();
+    assert_eq!(backlog, vec![1, 1], "remembered for the other site in both ranges");
+    let seqs = c.journals[BE].iter().filter(|r| r.tid == t && r.kind == RecordKind::Seq).count();
+    assert_eq!(seqs, 2, "{:?}", c.journals[BE]);
+    let wire = c.take_wire(BE, TR1);
+    assert!(wire.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Durable { tid }) if *tid == t)), "{wire:?}");
+}
+
 /// The router of a transaction's first drive tells the shadow primary's
 /// node that the secondary took part in its commit (`Shipped`), but its
 /// outcome is refused there: the frontend drives the transaction again

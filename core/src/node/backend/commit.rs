@@ -38,9 +38,18 @@ pub(super) struct Committing {
     /// by one more write once this one is durable (`commit_written`).
     pub(super) restated: bool,
     /// A `Commit` record of it is durable already (this is the write that
-    /// restates the messages after it): it can no longer fail, only be
-    /// written again.
+    /// restates the messages after it, or carries `carried_seqs`): it can
+    /// no longer fail, only be written again.
     pub(super) recorded: bool,
+    /// `Seq` records of the numbers given to branches that joined it after
+    /// its write was made (`Backend::number_joined`), in no write yet: one
+    /// more write carries them once this one is durable, before anyone
+    /// hears of the commit (`commit_written`; simulator `--shadow --seed
+    /// 5606`).
+    pub(super) joined_seqs: Vec<(Tid, TxRecord)>,
+    /// The `joined_seqs` this write carries (it is that one more write):
+    /// written again with it if a full journal refuses it (`retry_commits`).
+    pub(super) carried_seqs: Vec<(Tid, TxRecord)>,
 }
 
 /// What still stands between a committed transaction and its `Done` record.
@@ -159,15 +168,23 @@ impl Backend {
         for token in std::mem::take(&mut self.commit_retry) {
             if let Some(c) = self.committing.get(&token) {
                 let (tid, reason, parts, recorded) = (c.tid, c.reason, c.parts.clone(), c.recorded);
+                let carried = c.carried_seqs.clone();
                 let mut recs = self.restatement(tid, &parts);
                 let restated = !recs.is_empty();
                 if !recorded {
+                    // Every number of the commit, those of branches that
+                    // joined it too (`number` gives them all).
                     recs.extend(self.shadow_number(tid, &parts));
+                } else {
+                    recs.extend(carried);
                 }
                 recs.push((tid, TxRecord::Commit { reason }));
                 ctx.journal(recs, true, Some(token));
                 if let Some(c) = self.committing.get_mut(&token) {
                     c.restated = restated;
+                    if !recorded {
+                        c.joined_seqs.clear();
+                    }
                 }
             }
         }
@@ -204,17 +221,27 @@ impl Backend {
     /// before would let the client hear "accepted" of a commit that is
     /// nowhere if this node stops (simulator seed 5043).
     pub(super) fn commit_adopted_branch(&mut self, ctx: &mut Ctx, from: NodeRef, tid: Tid, part: PartId, reason: u32) {
-        if let Some(c) = self.committing_tx.get(&tid).and_then(|t| self.committing.get_mut(t)) {
-            // Its commit record is on its way already (without this
-            // branch's messages: restated after it if some were refused).
-            if !c.parts.contains(&part) {
-                c.parts.push(part);
-                if self.branches.get(&(tid, part)).is_some_and(|b| b.refused) {
-                    c.restated = false;
+        if let Some(&token) = self.committing_tx.get(&tid) {
+            if let Some(c) = self.committing.get(&token) {
+                // Its commit record is on its way already (without this
+                // branch's messages: restated after it if some were
+                // refused; nor its range's number for the other site:
+                // written after it, `number_joined`).
+                let joins = !c.parts.contains(&part);
+                let seqs = if joins { self.number_joined(tid, &[part]) } else { Vec::new() };
+                let refused = self.branches.get(&(tid, part)).is_some_and(|b| b.refused);
+                if let Some(c) = self.committing.get_mut(&token) {
+                    if joins {
+                        c.parts.push(part);
+                        c.joined_seqs.extend(seqs);
+                        if refused {
+                            c.restated = false;
+                        }
+                    }
+                    c.adopters.push((from, part));
                 }
+                return;
             }
-            c.adopters.push((from, part));
-            return;
         }
         if !self.journal {
             self.shadow_number(tid, &[part]);
@@ -236,6 +263,8 @@ impl Backend {
             adopters: vec![(from, part)],
             restated,
             recorded: false,
+            joined_seqs: Vec::new(),
+            carried_seqs: Vec::new(),
         };
         self.committing.insert(token, c);
         self.committing_tx.insert(tid, token);
@@ -556,10 +585,10 @@ impl Backend {
             }
             return;
         }
-        if let Some(token) = self.committing_tx.get(&tid) {
+        if let Some(&token) = self.committing_tx.get(&tid) {
             // Its commit is being made durable already (decided by
             // another router): this router hears when it is.
-            if let Some(c) = self.committing.get_mut(token) {
+            if let Some(c) = self.committing.get(&token) {
                 if accepted {
                     // The record commits every branch of `tid` here, but
                     // `commit` presents only `c.parts`: a branch this
@@ -570,14 +599,26 @@ impl Backend {
                     // went; the first started the record, the second found
                     // it on its way, and the client heard "accepted" of a
                     // transaction one range never applied).
-                    for part in mine {
-                        if !c.parts.contains(&part)
-                            && self.branches.get(&(tid, part)).is_some_and(|b| b.committed.is_none())
-                        {
-                            c.parts.push(part);
+                    // And a joining branch is numbered for the other site
+                    // as it would be alone (`number_joined`; simulator
+                    // `--shadow --seed 5606`: left out, its range's share
+                    // never reached the other site).
+                    let joining: Vec<PartId> = mine
+                        .into_iter()
+                        .filter(|p| {
+                            !c.parts.contains(p) && self.branches.get(&(tid, *p)).is_some_and(|b| b.committed.is_none())
+                        })
+                        .collect();
+                    let seqs = if joining.is_empty() { Vec::new() } else { self.number_joined(tid, &joining) };
+                    if let Some(c) = self.committing.get_mut(&token) {
+                        for part in joining {
+                            if !c.parts.contains(&part) {
+                                c.parts.push(part);
+                            }
                         }
+                        c.joined_seqs.extend(seqs);
+                        c.routers.push(from);
                     }
-                    c.routers.push(from);
                 } else {
                     ctx.log(format!(
                         "router {} rejected {tid}, which is committing here; ignored",
@@ -717,6 +758,8 @@ impl Backend {
                 adopters: vec![],
                 restated,
                 recorded: false,
+                joined_seqs: Vec::new(),
+                carried_seqs: Vec::new(),
             };
             self.committing.insert(token, c);
             self.committing_tx.insert(tid, token);
@@ -755,21 +798,49 @@ impl Backend {
     /// The commit record of `tid` was written (or not): the commit
     /// happened, or (not durable) it did not and the branches abort.
     pub(super) fn commit_written(&mut self, ctx: &mut Ctx, c: Committing, result: Result<(), Status>) {
-        let Committing { tid, parts, reason, routers, adopters, restated, recorded } = c;
+        let Committing { tid, parts, reason, routers, adopters, restated, recorded, joined_seqs, carried_seqs } = c;
         self.committing_tx.remove(&tid);
+        let restate = !restated && parts.iter().any(|p| self.branches.get(&(tid, *p)).is_some_and(|b| b.refused));
         match result {
-            Ok(()) if !restated && parts.iter().any(|p| self.branches.get(&(tid, *p)).is_some_and(|b| b.refused)) => {
+            Ok(()) if restate || !joined_seqs.is_empty() => {
                 // Durable, but a full journal refused some of its messages
                 // (reported after this write was made): written again with
                 // all of them before anyone hears of the commit, or a
                 // replay after a crash would present it without them.
-                ctx.log(format!("{tid}: a full journal refused some of its messages: its commit restates them"));
+                // Likewise the numbers of branches that joined it after
+                // this write was made (`number_joined`): their ranges'
+                // shares are entries of the log for the other site only
+                // once written (a crash before then replays the commit
+                // without their `Seq`, and the replay remembers it:
+                // `remember_recovered`).
+                let mut recs = Vec::new();
+                if restate {
+                    ctx.log(format!("{tid}: a full journal refused some of its messages: its commit restates them"));
+                    recs = self.restatement(tid, &parts);
+                }
+                if !joined_seqs.is_empty() {
+                    ctx.log(format!(
+                        "{tid}: {} range(s) joined its commit record on its way: their numbers for the other site \
+                         are written before anyone hears of the commit",
+                        joined_seqs.len()
+                    ));
+                }
+                recs.extend(joined_seqs.iter().cloned());
+                recs.push((tid, TxRecord::Commit { reason }));
                 self.next_token += 1;
                 let token = self.next_token;
-                let mut recs = self.restatement(tid, &parts);
-                recs.push((tid, TxRecord::Commit { reason }));
                 ctx.journal(recs, true, Some(token));
-                let c = Committing { tid, parts, reason, routers, adopters, restated: true, recorded: true };
+                let c = Committing {
+                    tid,
+                    parts,
+                    reason,
+                    routers,
+                    adopters,
+                    restated: restated || restate,
+                    recorded: true,
+                    joined_seqs: Vec::new(),
+                    carried_seqs: joined_seqs,
+                };
                 self.committing.insert(token, c);
                 self.committing_tx.insert(tid, token);
             }
@@ -796,7 +867,8 @@ impl Backend {
                 ));
                 self.next_token += 1;
                 let token = self.next_token;
-                let c = Committing { tid, parts, reason, routers, adopters, restated, recorded };
+                let c =
+                    Committing { tid, parts, reason, routers, adopters, restated, recorded, joined_seqs, carried_seqs };
                 self.committing.insert(token, c);
                 self.committing_tx.insert(tid, token);
                 self.commit_retry.push(token);

@@ -431,6 +431,10 @@ pub struct Backend {
     shipped: Map<Tid, shadow_log::Shipped>,
     /// Numbers given to commits being written (`shadow_number`).
     numbered: Map<Tid, Vec<shadow_log::Numbered>>,
+    /// The router's word those numbers were given under, kept as long as
+    /// they are: a branch that joins the commit's write on its way is
+    /// numbered under it too (`number_joined`).
+    numbered_told: Map<Tid, shadow_log::Shipped>,
     /// Commits whose `Done` waits for the other site (remembered for it,
     /// or applied from its log here; one hold per log entry: a transaction
     /// over two shadowed ranges has one in each range's log).

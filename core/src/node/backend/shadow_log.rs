@@ -94,6 +94,7 @@ pub(super) struct Numbered {
 /// A router's word on `tid`'s commit, which comes next
 /// (`ToBackend::Shipped`): the secondary's branches took part in it
 /// (`parts`), or were placed and dropped (`unsure`).
+#[derive(Clone)]
 pub(super) struct Shipped {
     /// The router that said it: its word counts only for branches it
     /// decides here (`Backend::number`).
@@ -352,6 +353,80 @@ impl Backend {
             return recs(v);
         }
         let told = self.shipped.remove(&tid);
+        let v = self.number_parts(tid, list, any_side, unsure, told.as_ref());
+        if v.is_empty() {
+            return Vec::new();
+        }
+        let out = recs(&v);
+        self.numbered.insert(tid, v);
+        if let Some(t) = told {
+            self.numbered_told.insert(tid, t);
+        }
+        out
+    }
+
+    /// Numbers for branches `parts` of `tid` that join its commit record
+    /// on its way (`Backend::outcome`, `commit_adopted_branch`: another
+    /// outcome of the same commit, such as the parked outcomes of a
+    /// transaction's branches replayed one by one when their owner's link
+    /// goes), beside the numbers that write was given. Returns the `Seq`
+    /// records of the new numbers only: that write does not carry them, so
+    /// one more write does, before anyone hears of the commit
+    /// (`commit_written`).
+    ///
+    /// `number` gives a commit its numbers once, when its write is made: a
+    /// joining branch's range was never numbered, its commit never
+    /// remembered, and the other site never applied that range's share
+    /// (simulator `--shadow --seed 5606`, two routers: be1, the shadow
+    /// primary of both of a transaction's ranges, whose secondary's
+    /// branches at be3 were lost with be3, got tr1's late commit of its two
+    /// branches parked behind tr2, which had taken them with an inquiry;
+    /// tr2 died, the two outcomes were replayed one by one, the first
+    /// range was numbered with the commit's write, the second joined it
+    /// unnumbered, and west never applied that range's share). The
+    /// rule: every branch a commit record here commits is numbered as it
+    /// would be alone, whenever it joins the record. Under the same
+    /// router's word (`Shipped`) as the first numbers.
+    pub(super) fn number_joined(&mut self, tid: Tid, parts: &[PartId]) -> Vec<(Tid, TxRecord)> {
+        let given: Vec<PartId> =
+            self.numbered.get(&tid).map(|v| v.iter().map(|n| n.part).collect()).unwrap_or_default();
+        let mut parts: Vec<PartId> = parts.iter().copied().filter(|p| !given.contains(p)).collect();
+        parts.sort_unstable();
+        parts.dedup();
+        let list: Vec<(PartId, Option<Vec<Bytes>>)> =
+            parts.into_iter().filter(|p| self.branches.contains_key(&(tid, *p))).map(|p| (p, None)).collect();
+        if list.is_empty() {
+            return Vec::new();
+        }
+        let told = if self.numbered.contains_key(&tid) {
+            self.numbered_told.get(&tid).cloned()
+        } else {
+            self.shipped.remove(&tid)
+        };
+        let v = self.number_parts(tid, list, false, false, told.as_ref());
+        if v.is_empty() {
+            return Vec::new();
+        }
+        let out = v
+            .iter()
+            .map(|n| (tid, TxRecord::Seq { range: n.rid.clone(), pos: n.pos, mark: SeqMark::Remembered }))
+            .collect();
+        if let Some(t) = told {
+            self.numbered_told.entry(tid).or_insert(t);
+        }
+        self.numbered.entry(tid).or_default().extend(v);
+        out
+    }
+
+    /// `number`'s numbering of `list`, under the router's word `told`.
+    fn number_parts(
+        &mut self,
+        tid: Tid,
+        list: Vec<(PartId, Option<Vec<Bytes>>)>,
+        any_side: bool,
+        unsure: bool,
+        told: Option<&Shipped>,
+    ) -> Vec<Numbered> {
         // The word counts for a branch only from the router that decides
         // it here (its owner, whose outcome this commit is). A word from
         // another router is of another drive's commit, which this node
@@ -363,13 +438,13 @@ impl Backend {
         // secondary's site never applied the transaction). Taken as no
         // word, the commit is remembered as unsure: the other site skips
         // it or presents it as uncertain if it has it.
-        let said_by = |part: &PartId| match (&told, self.branches.get(&(tid, *part))) {
+        let said_by = |part: &PartId| match (told, self.branches.get(&(tid, *part))) {
             (Some(t), Some(b)) => b.router == t.from,
             (Some(_), None) => true,
             (None, _) => false,
         };
         let empty = Vec::new();
-        let (shipped, maybe_there) = told.as_ref().map_or((&empty, &empty), |t| (&t.parts, &t.unsure));
+        let (shipped, maybe_there) = told.map_or((&empty, &empty), |t| (&t.parts, &t.unsure));
         let mut v: Vec<Numbered> = Vec::new();
         for (part, msgs) in list {
             let Some(p) = self.parts.get(&part) else { continue };
@@ -449,12 +524,7 @@ impl Backend {
             let msgs = msgs.or_else(|| branch.map(|b| b.msgs.clone()));
             v.push(Numbered { part, rid: s.rid.clone(), pos, msgs, unsure });
         }
-        if v.is_empty() {
-            return Vec::new();
-        }
-        let out = recs(&v);
-        self.numbered.insert(tid, v);
-        out
+        v
     }
 
     /// `tid`'s commit is durable: its numbered branches become entries of
@@ -462,6 +532,7 @@ impl Backend {
     /// conflicting transaction's vote, which comes after, finds the
     /// routers told that the primary is out of step).
     pub(super) fn shadow_committed(&mut self, ctx: &mut Ctx, tid: Tid, reason: u32) {
+        self.numbered_told.remove(&tid);
         let Some(v) = self.numbered.remove(&tid) else { return };
         for Numbered { part, rid, pos, msgs, unsure } in v {
             let msgs =
@@ -621,6 +692,7 @@ impl Backend {
     /// full journal refused, after a vote that was not durable). The
     /// positions are not used again: the next entry's `prev` skips them.
     pub(super) fn unnumber(&mut self, tid: Tid) {
+        self.numbered_told.remove(&tid);
         let Some(v) = self.numbered.remove(&tid) else { return };
         for n in v {
             if let Some(log) = self.shadow_logs.get_mut(&n.rid) {
@@ -1207,8 +1279,17 @@ impl Backend {
         let restated = !recs.is_empty();
         recs.push((tid, TxRecord::Commit { reason }));
         ctx.journal(recs, true, Some(token));
-        let c =
-            Committing { tid, parts: vec![part], reason, routers: vec![], adopters: vec![], restated, recorded: false };
+        let c = Committing {
+            tid,
+            parts: vec![part],
+            reason,
+            routers: vec![],
+            adopters: vec![],
+            restated,
+            recorded: false,
+            joined_seqs: Vec::new(),
+            carried_seqs: Vec::new(),
+        };
         self.committing.insert(token, c);
         self.committing_tx.insert(tid, token);
         true
