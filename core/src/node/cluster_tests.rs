@@ -6868,6 +6868,21 @@ impl Cluster {
         self.node(k).peer_input(now, peer_ref(TR1), Internal::Be(vr));
     }
 
+    /// A stale branch of a transaction its router forgot (simulator seed
+    /// 1964's shape) at the shadow pair's secondary, be2: tr1's `Msg` and
+    /// durable `VoteRequest`, presented to be2's server. Returns its
+    /// partition, tid and message.
+    fn stale_branch_presented(&mut self) -> (PartId, Tid, Bytes) {
+        let part = self.node(BE2).show_partitions().0[0].id;
+        let t = Tid { node: 9, incarnation: 1, conn: 1, seq: 1 };
+        let data = msg(5, "pay");
+        self.stale_branch_at(BE2, part, t, data.clone(), 0);
+        self.pump();
+        let s = self.take(BE2, SERVER);
+        assert!(s.iter().any(|x| x.1 == MsgType::Msg1 && x.2 == Some(t)), "the live branch is presented: {s:?}");
+        (part, t, data)
+    }
+
     /// Server chan 1 at node `k` replies `text` to `tid`.
     fn reply_at(&mut self, k: usize, tid: Tid, text: &str) {
         let data = Bytes::from(text.as_bytes().to_vec());
@@ -7262,16 +7277,10 @@ fn a_voted_live_branch_whose_router_forgot_it_commits_on_the_other_sites_log_ent
     let mut c = Cluster::shadow_pair();
     c.events_at(BE);
     c.events_at(BE2);
-    let part = c.node(BE2).show_partitions().0[0].id;
-    let t = Tid { node: 9, incarnation: 1, conn: 1, seq: 1 };
-    let data = msg(5, "pay");
     // The router's stale messages for the secondary's branch: its server
     // votes yes, durably; the router, which forgot the transaction, ignores
     // the vote.
-    c.stale_branch_at(BE2, part, t, data.clone(), 0);
-    c.pump();
-    let s = c.take(BE2, SERVER);
-    assert!(s.iter().any(|x| x.1 == MsgType::Msg1 && x.2 == Some(t)), "the live branch is presented: {s:?}");
+    let (part, t, data) = c.stale_branch_presented();
     c.accept_at(BE2, t);
     let commits = |c: &Cluster| c.journals[BE2].iter().filter(|r| r.tid == t && r.kind == RecordKind::Commit).count();
     assert_eq!(commits(&c), 0);
@@ -7330,28 +7339,7 @@ fn a_voted_live_branch_whose_router_forgot_it_commits_on_the_other_sites_log_ent
 fn a_share_acknowledged_while_another_ranges_entry_is_written_does_not_end_the_transaction() {
     use crate::journal::RecordKind;
     let mut c = Cluster::new();
-    let open = |c: &mut Cluster, chan: ChanId, lo: u32, hi: u32| {
-        let open = Request::Open {
-            chan,
-            role: Role::Server,
-            facility: "F".into(),
-            flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT | flags::ope::SHADOW,
-            range: range(lo, hi),
-        };
-        c.req(BE2, SERVER, open);
-    };
-    c.node(BE2).set_site(Some("west")).expect("a valid site");
-    open(&mut c, 1, 0, 499);
-    open(&mut c, 2, 500, 1000);
-    c.advance(BE2, backend::roles::START_DEFER * 3);
-    c.take(BE2, SERVER);
-    let parts: Vec<(PartId, String)> = {
-        let (v, _) = c.node(BE2).show_partitions();
-        v.iter().map(|p| (p.id, format!("{:?}", p.range))).collect()
-    };
-    assert_eq!(parts.len(), 2, "{parts:?}");
-    let low = parts.iter().find(|p| p.1.contains("499")).expect("the low range").0;
-    let high = parts.iter().find(|p| !p.1.contains("499")).expect("the high range").0;
+    let (low, high) = c.two_shadow_ranges_at(BE2, "west");
     let t = Tid { node: 9, incarnation: 1, conn: 1, seq: 1 };
     let entry = |key: u32| ShadowEntry {
         pos: (1, 1),
@@ -7414,28 +7402,7 @@ fn a_share_acknowledged_while_another_ranges_entry_is_written_does_not_end_the_t
 fn a_branch_that_joins_a_commit_on_its_way_is_remembered_for_the_other_site_too() {
     use crate::journal::RecordKind;
     let mut c = Cluster::new();
-    let open = |c: &mut Cluster, chan: ChanId, lo: u32, hi: u32| {
-        let open = Request::Open {
-            chan,
-            role: Role::Server,
-            facility: "F".into(),
-            flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT | flags::ope::SHADOW,
-            range: range(lo, hi),
-        };
-        c.req(BE, SERVER, open);
-    };
-    c.node(BE).set_site(Some("east")).expect("a valid site");
-    open(&mut c, 1, 0, 499);
-    open(&mut c, 2, 500, 1000);
-    c.advance(BE, backend::roles::START_DEFER * 3);
-    c.take(BE, SERVER);
-    let parts: Vec<(PartId, String)> = {
-        let (v, _) = c.node(BE).show_partitions();
-        v.iter().map(|p| (p.id, format!("{:?}", p.range))).collect()
-    };
-    assert_eq!(parts.len(), 2, "{parts:?}");
-    let low = parts.iter().find(|p| p.1.contains("499")).expect("the low range").0;
-    let high = parts.iter().find(|p| !p.1.contains("499")).expect("the high range").0;
+    let (low, high) = c.two_shadow_ranges_at(BE, "east");
     let roles = c.node(BE).shadow_roles();
     assert!(roles.iter().all(|r| r.primary && r.backlog == 0), "be is the primary of both ranges, alone");
     // tr1 places the two branches; both servers vote yes, durably.
@@ -7983,10 +7950,7 @@ fn a_branch_made_after_its_routers_link_went_is_an_orphan() {
     c.sync();
     let s = c.take(BE, SERVER);
     assert_eq!(s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(), vec![(MsgType::Msg1, Some(t))], "{s:?}");
-    c.now += backend::ORPHAN_GRACE + Duration::from_millis(1);
-    let now = c.now;
-    c.node(BE).tick(now);
-    c.pump();
+    c.advance(BE, backend::ORPHAN_GRACE + Duration::from_millis(1));
     c.settle();
     let s = c.take(BE, SERVER);
     assert_eq!(s.iter().map(|x| (x.1, x.3)).collect::<Vec<_>>(), vec![(MsgType::Rejected, Some(Status::Dlktxres))]);
@@ -8006,13 +7970,7 @@ fn a_branch_made_after_its_routers_link_went_is_an_orphan() {
 fn a_stale_live_branch_that_cannot_commit_is_given_back_for_the_other_sites_entry() {
     for voted_no in [true, false] {
         let mut c = Cluster::shadow_pair();
-        let part = c.node(BE2).show_partitions().0[0].id;
-        let t = Tid { node: 9, incarnation: 1, conn: 1, seq: 1 };
-        let data = msg(5, "pay");
-        c.stale_branch_at(BE2, part, t, data.clone(), 0);
-        c.pump();
-        let s = c.take(BE2, SERVER);
-        assert!(s.iter().any(|x| x.1 == MsgType::Msg1 && x.2 == Some(t)), "the live branch is presented: {s:?}");
+        let (part, t, data) = c.stale_branch_presented();
         if voted_no {
             c.req(BE2, SERVER, Request::Reject { chan: 1, tid: t, reason: 0, flags: 0 });
             c.settle();
@@ -8120,4 +8078,35 @@ fn two_routers_keep_the_order_of_conflicting_transactions_at_the_secondary() {
     let got: Vec<(MsgType, Option<Tid>)> = s.iter().filter(|x| x.2.is_some()).map(|x| (x.1, x.2)).collect();
     let want = vec![(MsgType::Accepted, Some(t1)), (MsgType::Msg1, Some(t2)), (MsgType::Prepare, Some(t2))];
     assert_eq!(got, want, "t1's outcome, then t2: {s:?}");
+}
+
+impl Cluster {
+    /// Shadow servers at node `k` (site `site`) for two key ranges, keys 0
+    /// to 499 (channel 1) and 500 to 1000 (channel 2): their partitions,
+    /// low then high.
+    fn two_shadow_ranges_at(&mut self, k: usize, site: &str) -> (PartId, PartId) {
+        for (chan, lo, hi) in [(1, 0, 499), (2, 500, 1000)] {
+            let open = Request::Open {
+                chan,
+                role: Role::Server,
+                facility: "F".into(),
+                flags: flags::ope::SERVER | flags::ope::EXPLICIT_ACCEPT | flags::ope::SHADOW,
+                range: range(lo, hi),
+            };
+            if chan == 1 {
+                self.node(k).set_site(Some(site)).expect("a valid site");
+            }
+            self.req(k, SERVER, open);
+        }
+        self.advance(k, backend::roles::START_DEFER * 3);
+        self.take(k, SERVER);
+        let parts: Vec<(PartId, String)> = {
+            let (v, _) = self.node(k).show_partitions();
+            v.iter().map(|p| (p.id, format!("{:?}", p.range))).collect()
+        };
+        assert_eq!(parts.len(), 2, "{parts:?}");
+        let low = parts.iter().find(|p| p.1.contains("499")).expect("the low range").0;
+        let high = parts.iter().find(|p| !p.1.contains("499")).expect("the high range").0;
+        (low, high)
+    }
 }
