@@ -212,3 +212,30 @@ def test_a_server_channel_reports_its_fencing_token(conn: rtr.Connection) -> Non
     assert conn.receive_message(cli, timeout=5).msgtype == rtr.MsgType.ACCEPTED
     conn.close_channel(cli)
     conn.close_channel(srv)
+
+
+def test_a_stopped_serve_loop_waits_for_the_outcome_of_what_it_holds(conn: rtr.Connection) -> None:
+    """``stop`` set while a transaction is in hand (here by the handler
+    itself, so the timing is fixed): the loop still receives its outcome
+    before it returns. It returned at once, and a client that had heard
+    "accepted" found the server's count one short (CI, under load)."""
+    srv = conn.open_server(FAC, unsigned_range(0, 99))
+    stop = threading.Event()
+
+    def handler(m: rtr.Message) -> bytes:
+        stop.set()
+        return b"done"
+
+    result: list = []
+    t = threading.Thread(target=lambda: result.append(rtr.serve(srv, handler, stop=stop)), daemon=True)
+    t.start()
+    with conn.open_client(FAC) as cli:
+        # Bounded: without the wait, the loop never voted (its next receive
+        # is the vote) and the transaction would wait for ever.
+        with cli.transaction(timeout_ms=10000, outcome_timeout=15) as tx:
+            tx.send(key(3, b"x"))
+            r = tx.receive(5)
+            assert r is not None and r.data == b"done"
+    t.join(10)
+    assert not t.is_alive(), "serve did not return"
+    assert result[0].accepted == 1, result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence, Union
 
@@ -19,6 +20,9 @@ Handler = Callable[[Message], Union[bytes, bytearray, memoryview, str, None]]
 
 #: How often ``serve`` looks at its ``stop`` event while idle (seconds).
 STOP_POLL = 0.1
+#: Once ``stop`` is set, how long ``serve`` still waits for the outcomes of
+#: the transactions it holds (seconds).
+STOP_DRAIN = 5.0
 
 
 @dataclass
@@ -55,7 +59,10 @@ def serve(
 
     The loop ends when ``stop`` is set, when no message arrived for
     ``idle_timeout`` seconds, after ``max_transactions`` outcomes, or when
-    RTR closed every channel. ``on_outcome(msg)`` sees each ACCEPTED and
+    RTR closed every channel. Once ``stop`` is set it first waits (at most
+    ``STOP_DRAIN`` seconds) for the outcome of each transaction it holds (a
+    channel that got a message and not yet ACCEPTED or REJECTED), so that
+    a transaction whose client heard "accepted" is counted here too. ``on_outcome(msg)`` sees each ACCEPTED and
     REJECTED message. Returns counts of what happened.
     """
     chans = [channels] if isinstance(channels, Channel) else list(channels)
@@ -67,11 +74,20 @@ def serve(
         raise ValueError("serve: all channels must belong to one connection")
     stats = ServeStats()
     voted: dict = {}  # channel id -> tid this loop voted on
+    in_hand: dict = {}  # channel id -> tid presented there, its outcome not yet received
+    drain_until: Optional[float] = None
     wait = STOP_POLL if stop is not None else idle_timeout
     idle = 0.0
     while by_id:
         if stop is not None and stop.is_set():
-            break
+            # Stopped: the outcomes of the transactions in hand first (a
+            # client may have heard "accepted" before this server did).
+            if not in_hand:
+                break
+            if drain_until is None:
+                drain_until = time.monotonic() + STOP_DRAIN
+            elif time.monotonic() >= drain_until:
+                break
         try:
             msg = conn.receive_message(list(by_id), wait)
         except Timeout:
@@ -88,12 +104,14 @@ def serve(
         mt = msg.msgtype
         if msg.is_data:
             stats.messages += 1
+            in_hand[ch.id] = msg.tid
             _handle(ch, msg, handler, stats, voted)
         elif mt == MsgType.PREPARE:
             if voted.get(ch.id) != msg.tid:
                 _vote(ch, msg.tid, voted)
         elif mt in (MsgType.ACCEPTED, MsgType.REJECTED):
             voted.pop(ch.id, None)
+            in_hand.pop(ch.id, None)
             if mt == MsgType.ACCEPTED:
                 stats.accepted += 1
             else:
@@ -105,6 +123,7 @@ def serve(
         elif mt == MsgType.CLOSED:
             # RTR closed it; its owner still releases it (close_channel).
             del by_id[ch.id]
+            in_hand.pop(ch.id, None)
     return stats
 
 
