@@ -52,6 +52,31 @@ pub(super) struct Committing {
     pub(super) carried_seqs: Vec<(Tid, TxRecord)>,
 }
 
+impl Committing {
+    /// A commit's first write (no `Commit` record of it durable yet, no
+    /// number joined it yet).
+    pub(super) fn first_write(
+        tid: Tid,
+        parts: Vec<PartId>,
+        reason: u32,
+        routers: Vec<NodeRef>,
+        adopters: Vec<(NodeRef, PartId)>,
+        restated: bool,
+    ) -> Committing {
+        Committing {
+            tid,
+            parts,
+            reason,
+            routers,
+            adopters,
+            restated,
+            recorded: false,
+            joined_seqs: Vec::new(),
+            carried_seqs: Vec::new(),
+        }
+    }
+}
+
 /// What still stands between a committed transaction and its `Done` record.
 #[derive(Default)]
 pub(crate) struct Finishing {
@@ -255,17 +280,7 @@ impl Backend {
         recs.extend(self.shadow_number(tid, &[part]));
         recs.push((tid, TxRecord::Commit { reason }));
         ctx.journal(recs, true, Some(token));
-        let c = Committing {
-            tid,
-            parts: vec![part],
-            reason,
-            routers: vec![],
-            adopters: vec![(from, part)],
-            restated,
-            recorded: false,
-            joined_seqs: Vec::new(),
-            carried_seqs: Vec::new(),
-        };
+        let c = Committing::first_write(tid, vec![part], reason, vec![], vec![(from, part)], restated);
         self.committing.insert(token, c);
         self.committing_tx.insert(tid, token);
     }
@@ -750,17 +765,7 @@ impl Backend {
             recs.extend(self.shadow_number(tid, &mine));
             recs.push((tid, TxRecord::Commit { reason }));
             ctx.journal(recs, true, Some(token));
-            let c = Committing {
-                tid,
-                parts: mine,
-                reason,
-                routers: vec![from],
-                adopters: vec![],
-                restated,
-                recorded: false,
-                joined_seqs: Vec::new(),
-                carried_seqs: Vec::new(),
-            };
+            let c = Committing::first_write(tid, mine, reason, vec![from], vec![], restated);
             self.committing.insert(token, c);
             self.committing_tx.insert(tid, token);
         } else {

@@ -1279,17 +1279,7 @@ impl Backend {
         let restated = !recs.is_empty();
         recs.push((tid, TxRecord::Commit { reason }));
         ctx.journal(recs, true, Some(token));
-        let c = Committing {
-            tid,
-            parts: vec![part],
-            reason,
-            routers: vec![],
-            adopters: vec![],
-            restated,
-            recorded: false,
-            joined_seqs: Vec::new(),
-            carried_seqs: Vec::new(),
-        };
+        let c = Committing::first_write(tid, vec![part], reason, vec![], vec![], restated);
         self.committing.insert(token, c);
         self.committing_tx.insert(tid, token);
         true
