@@ -7463,6 +7463,63 @@ fn a_branch_that_joins_a_commit_on_its_way_is_remembered_for_the_other_site_too(
     assert!(wire.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Durable { tid }) if *tid == t)), "{wire:?}");
 }
 
+/// A transaction's share handed to a node whole (`Adopt`: its branch's
+/// node was lost after the commit) while that node writes the commit
+/// record of the transaction's other branch: the hand-off waits for the
+/// commit, and then numbers its own range. Written beside the commit, the
+/// hand-off found the commit's numbers given already and wrote the low
+/// range's `Seq` a second time (three `Seq` records for two ranges), while
+/// the high range was numbered only later, by the recovered path: a
+/// restart read the low range's hold twice.
+#[test]
+fn work_handed_over_while_its_commit_is_written_here_is_numbered_after_it() {
+    use crate::journal::RecordKind;
+    let mut c = Cluster::new();
+    let (low, high) = c.two_shadow_ranges_at(BE, "east");
+    assert!(c.node(BE).shadow_roles().iter().all(|r| r.primary && r.backlog == 0), "be is the primary, alone");
+    // tr1 places the low range's branch here; its server votes yes, durably.
+    let t = Tid { node: 9, incarnation: 1, conn: 1, seq: 1 };
+    let now = c.now;
+    let m = ToBackend::Msg { tid: t, part: low, index: 0, data: msg(5, "pay"), first: true, flags: 0, drive: 0 };
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(m));
+    let vr = ToBackend::VoteRequest { tid: t, part: low, durable: true, drive: 0 };
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(vr));
+    c.pump();
+    c.settle();
+    c.accept_at(BE, t);
+    c.pump();
+    c.settle();
+    c.take(BE, SERVER);
+    c.take_wire(BE, TR1);
+    // tr1 commits the low branch; while that record is on its way, the high
+    // range's share comes whole (handed on from a node that was lost).
+    let now = c.now;
+    let o = ToBackend::Outcome { tid: t, parts: vec![low], accepted: true, status: Status::Ok, reason: 0, drive: 0 };
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(o));
+    c.collect();
+    assert!(!c.syncs.is_empty(), "the commit record is on its way");
+    let adopt = ToBackend::Adopt { part: high, tid: t, msgs: vec![msg(700, "pay")], reason: 0, drive: 0 };
+    c.node(BE).peer_input(now, peer_ref(TR1), Internal::Be(adopt));
+    c.collect();
+    while !c.syncs.is_empty() {
+        c.sync_unpumped();
+        c.collect();
+    }
+    let s = c.take(BE, SERVER);
+    assert!(s.iter().any(|x| x.0 == 1 && x.1 == MsgType::Accepted && x.2 == Some(t)), "{s:?}");
+    // Each range keeps it for the other site once, and the journal holds
+    // one `Seq` per range: a restart brings back each hold once.
+    let backlog: Vec<usize> = c.node(BE).shadow_roles().iter().map(|r| r.backlog).collect();
+    assert_eq!(backlog, vec![1, 1], "remembered for the other site in both ranges");
+    let seqs = c.journals[BE].iter().filter(|r| r.tid == t && r.kind == RecordKind::Seq).count();
+    assert_eq!(seqs, 2, "{:?}", c.journals[BE]);
+    let wire = c.take_wire(BE, TR1);
+    assert!(
+        wire.iter().any(|m| matches!(m, Internal::Tr(ToRouter::Adopted { tid, part }) if *tid == t && *part == high)),
+        "{wire:?}"
+    );
+}
+
 /// The router of a transaction's first drive tells the shadow primary's
 /// node that the secondary took part in its commit (`Shipped`), but its
 /// outcome is refused there: the frontend drives the transaction again

@@ -795,6 +795,7 @@ impl Backend {
             && !self.committing_tx.contains_key(&tid)
             && !self.finishing.contains_key(&tid)
             && !self.adopting.values().chain(&self.adopt_retry).any(|a| a.tid == tid)
+            && !self.adopt_after.contains_key(&tid)
             && !self.handing_off.keys().any(|(t, _)| *t == tid)
             && !self.resolving.values().any(|r| r.tid == tid)
             && !self.recovered.values().flatten().any(|r| r.tid == tid)

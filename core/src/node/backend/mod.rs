@@ -379,6 +379,11 @@ pub struct Backend {
     /// Handed-off work a full journal refused: written again at
     /// `commit_retry_at`.
     adopt_retry: Vec<roles::Adopting>,
+    /// Handed-off work of a transaction whose commit record is being
+    /// written here: written once that commit is settled
+    /// (`adopt_after_commit`), so the hand-off's numbers for the other
+    /// site are given after the commit's, never beside them.
+    adopt_after: Map<Tid, Vec<roles::Adopting>>,
     /// Every transaction with a commit record in this node's journal at
     /// start-up: routers that waited for these commits when the node went
     /// away learn them when they link again.
@@ -858,7 +863,9 @@ impl Backend {
             return self.resolved(ctx, r, result);
         }
         let Some(c) = self.committing.remove(&token) else { return };
+        let tid = c.tid;
         self.commit_written(ctx, c, result);
+        self.adopt_after_commit(ctx, tid);
     }
 
     /// Unsynced journal writes failed: the transactions they belonged to cannot be made durable.

@@ -948,8 +948,12 @@ impl Backend {
             }
             return self.commit_adopted_branch(ctx, from, tid, part, reason);
         }
-        if let Some(a) =
-            self.adopting.values_mut().chain(self.adopt_retry.iter_mut()).find(|a| a.tid == tid && a.part == part)
+        if let Some(a) = self
+            .adopting
+            .values_mut()
+            .chain(self.adopt_retry.iter_mut())
+            .chain(self.adopt_after.values_mut().flatten())
+            .find(|a| a.tid == tid && a.part == part)
         {
             a.routers.push(from);
             return;
@@ -965,7 +969,34 @@ impl Backend {
             self.shadow_number_work(a.tid, &a.facility, &a.msgs);
             return self.adopted(ctx, a);
         }
+        // A commit of the same transaction is being written here (another
+        // of its branches, committed by a router while this share was
+        // handed here whole): the hand-off waits for it. Written beside
+        // it, the hand-off's `shadow_number_work` found the commit's
+        // numbers already given and wrote that commit's `Seq` records a
+        // second time while its own share's range went unnumbered there
+        // (remembered later, by the recovered path): a restart then read
+        // one hold twice. Once the commit is settled, the hand-off's share
+        // is numbered as work handed here alone.
+        if self.committing_tx.contains_key(&a.tid) {
+            self.adopt_after.entry(a.tid).or_default().push(a);
+            return;
+        }
         self.write_adopting(ctx, a);
+    }
+
+    /// The commit record of `tid` is settled here (durable, or failed and
+    /// rolled back): the hand-offs of `tid` that waited for it
+    /// (`adopt`) are written now. A commit still on its way (one more write
+    /// carries its joined numbers, or a full journal refused it and it is
+    /// written again) keeps them waiting.
+    pub(super) fn adopt_after_commit(&mut self, ctx: &mut Ctx, tid: Tid) {
+        if self.committing_tx.contains_key(&tid) {
+            return;
+        }
+        for a in self.adopt_after.remove(&tid).unwrap_or_default() {
+            self.write_adopting(ctx, a);
+        }
     }
 
     /// Write handed-off work's messages and commit (synced) under a new
