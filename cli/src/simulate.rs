@@ -26,7 +26,8 @@ pub struct SimulateArgs {
     /// Violation kinds to count without failing on (to look past a known
     /// defect), comma-separated: disagreement, applied-twice, two-actives,
     /// two-primaries, accepted-not-applied, rejected-applied, partial,
-    /// not-conserved, no-outcome, deadlock, livelock, journal-corrupt.
+    /// not-conserved, no-outcome, deadlock, livelock, journal-corrupt,
+    /// sites-differ, primary-while-off, order-differs.
     #[arg(long, default_value = "")]
     ignore: String,
     /// Seconds of simulated time with faults.
@@ -51,6 +52,12 @@ pub struct SimulateArgs {
     /// active partition per key range and site, and one primary per range.
     #[arg(long)]
     shadow: bool,
+    /// With --shadow, the servers take no row locks: a run takes the path
+    /// it took before locks were modelled (seeds recorded before then), and
+    /// the order in which the sites applied conflicting transactions is
+    /// not checked (only which transactions each applied).
+    #[arg(long)]
+    no_locks: bool,
     /// With --shadow, the shadow partitions' failover policy for every
     /// seed: `standby` or `shadow` (default: `standby` on odd seeds,
     /// `shadow` on even ones, so a batch runs both).
@@ -127,6 +134,12 @@ fn config(a: &SimulateArgs, seed: u64) -> Result<SimConfig, String> {
     c.shared_root = !a.no_shared_root;
     c.unrecognized = a.recovery == "unrecognized";
     c.shadow = a.shadow;
+    if a.no_locks {
+        if !a.shadow {
+            return Err("--no-locks needs --shadow (unshadowed runs take no locks)".into());
+        }
+        c.locks = Some(false);
+    }
     c.failover = match a.failover_policy.as_deref() {
         None => None,
         Some(_) if !a.shadow => return Err("--failover-policy needs --shadow".into()),

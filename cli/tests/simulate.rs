@@ -77,6 +77,10 @@ fn bad_arguments_are_refused_with_a_message() {
     let out = rtr_within(&["simulate", "--seeds", "1", "--routers", "0"], WAIT);
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("--routers 0"), "{out:?}");
+    // Unshadowed runs take no locks: there is nothing to turn off.
+    let out = rtr_within(&["simulate", "--seeds", "1", "--no-locks"], WAIT);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("--no-locks needs --shadow"), "{out:?}");
 }
 
 #[test]

@@ -22,6 +22,9 @@ pub const FACILITY: &str = "BANK";
 pub const CHAN: ChanId = 1;
 /// Accounts per key range that transfers touch (small, so they collide).
 pub const ACCOUNTS: u32 = 8;
+/// A server's reason for voting no on an account another transaction
+/// holds at its site (`Checker::lock`).
+pub const BUSY: u32 = 43;
 
 /// A key range of the bank: accounts `lo..=hi`.
 #[derive(Clone, Copy, Debug)]
@@ -308,8 +311,9 @@ impl Server {
         }
     }
 
-    /// Handle what arrived; returns the requests to make.
-    pub fn wake(&mut self, rng: &mut Rng, chk: &mut Checker) -> Vec<Request> {
+    /// Handle what arrived; returns the requests to make, and whether the
+    /// server is blocked on a lock (wake it again soon: `Checker::lock`).
+    pub fn wake(&mut self, rng: &mut Rng, chk: &mut Checker) -> (Vec<Request>, bool) {
         let mut out = Vec::new();
         while let Some(d) = self.inbox.pop_front() {
             let tid = d.tid.unwrap_or_default();
@@ -327,9 +331,16 @@ impl Server {
                     }
                 }
                 MsgType::Prepare => {
-                    // A server may refuse (say, insufficient funds).
-                    if rng.chance(0.03) {
+                    // A server may refuse (say, insufficient funds); or an
+                    // account is locked by another transaction at this
+                    // site (`Checker::lock`, when locks are modelled).
+                    let refuse = rng.chance(0.03);
+                    let accounts: Vec<u32> =
+                        self.work.get(&tid).map(|w| w.msgs.iter().map(|(a, _)| *a).collect()).unwrap_or_default();
+                    if refuse {
                         out.push(Request::Reject { chan: CHAN, tid, flags: 0, reason: 42 });
+                    } else if !chk.lock(&self.site, &accounts, (tid, (self.node, self.conn))) {
+                        out.push(Request::Reject { chan: CHAN, tid, flags: 0, reason: BUSY });
                     } else {
                         out.push(Request::Accept { chan: CHAN, tid, flags: 0, reason: 0, implicit: false });
                     }
@@ -342,11 +353,26 @@ impl Server {
                     if matches!(d.payload, Payload::Status { status: crate::status::Status::Dlktxres, .. }) =>
                 {
                     self.work.remove(&tid);
+                    chk.unlock(&self.site, Some(tid), (self.node, self.conn));
                 }
                 MsgType::Accepted | MsgType::Rejected => {
                     let accepted = d.msgtype == MsgType::Accepted;
+                    // Committed work it did not vote on here (replayed,
+                    // or the other site's entry) updates its rows now, and
+                    // a database makes that wait for another session's
+                    // locks on them: the server is blocked until they go,
+                    // and what came after waits with it.
+                    let accounts: Vec<u32> =
+                        self.work.get(&tid).map(|w| w.msgs.iter().map(|(a, _)| *a).collect()).unwrap_or_default();
+                    if accepted && !chk.lock(&self.site, &accounts, (tid, (self.node, self.conn))) {
+                        self.inbox.push_front(d);
+                        return (out, true);
+                    }
                     chk.outcome(tid, accepted, format!("server {}", self.name));
                     let w = self.work.remove(&tid).unwrap_or_default();
+                    // Applied (or rolled back) with the transaction id, in
+                    // the database's commit that frees its rows.
+                    chk.unlock(&self.site, Some(tid), (self.node, self.conn));
                     if accepted {
                         let who = format!("server {}", self.name);
                         chk.apply_at(&self.site, self.range, tid, &w.msgs, w.uncertain, who, d.fence);
@@ -356,6 +382,6 @@ impl Server {
                 _ => {}
             }
         }
-        out
+        (out, false)
     }
 }

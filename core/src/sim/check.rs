@@ -65,10 +65,14 @@ pub enum ViolationKind {
     /// shadowing off is that range's primary while the role authority's
     /// note says it is off (docs/shadow.md, `SET PARTITION /NOSHADOW`).
     PrimaryWhileOff,
+    /// At the end of a shadow run two transactions that touched the same
+    /// account were applied in one order at one site and in the other
+    /// order at the other site (docs/shadow.md, "The order of live work").
+    OrderDiffers,
 }
 
 impl ViolationKind {
-    pub const ALL: [ViolationKind; 14] = [
+    pub const ALL: [ViolationKind; 15] = [
         ViolationKind::Disagreement,
         ViolationKind::AppliedTwice,
         ViolationKind::TwoActives,
@@ -83,6 +87,7 @@ impl ViolationKind {
         ViolationKind::JournalCorrupt,
         ViolationKind::SitesDiffer,
         ViolationKind::PrimaryWhileOff,
+        ViolationKind::OrderDiffers,
     ];
 
     pub fn parse(s: &str) -> Option<ViolationKind> {
@@ -105,6 +110,7 @@ impl ViolationKind {
             ViolationKind::JournalCorrupt => "journal-corrupt",
             ViolationKind::SitesDiffer => "sites-differ",
             ViolationKind::PrimaryWhileOff => "primary-while-off",
+            ViolationKind::OrderDiffers => "order-differs",
         }
     }
 }
@@ -128,7 +134,15 @@ pub struct Books {
     /// How often each site's database applied each transaction (`""` in
     /// an unshadowed run, where it is `applied`).
     pub applied_at: BTreeMap<(String, Tid), u32>,
+    /// Per site and account, the transactions that site's database
+    /// applied to it, in the order it applied them (first applications
+    /// only): the sites must agree on it (`sites_agree`).
+    pub order: BTreeMap<(String, u32), Vec<Tid>>,
 }
+
+/// Who holds a row lock: the transaction and the server process (node,
+/// connection) whose database session took it.
+pub type LockHolder = (Tid, (usize, u32));
 
 /// What the clients did and saw, per transaction.
 #[derive(Debug, Default)]
@@ -158,6 +172,12 @@ pub struct Checker {
     /// Where the run is (for the violations' records).
     pub now: Micros,
     pub step: u64,
+    /// The servers lock the accounts they vote on (`lock`): on in a
+    /// shadow run unless told otherwise (`SimConfig::locks`).
+    pub locking: bool,
+    /// Row locks of each site's database (`""` in an unshadowed run):
+    /// (site, account) -> holder.
+    pub locks: BTreeMap<(String, u32), LockHolder>,
 }
 
 impl Checker {
@@ -171,6 +191,39 @@ impl Checker {
             return;
         }
         self.violations.push(Violation { at: self.now, step: self.step, kind, text });
+    }
+
+    /// A server at `site` about to vote yes on `tid` locks the accounts
+    /// its messages touch in that site's database, until the outcome
+    /// (`unlock`), as a real server's database holds the rows it updated
+    /// until it commits or rolls back: that is what makes a later
+    /// conflicting transaction vote after this one's outcome (the first
+    /// link of the chain in docs/shadow.md, "The order of live work").
+    /// No waiting: an account another session holds makes the server vote
+    /// no (returns false, nothing taken), so locks add no deadlocks of
+    /// their own. Always true when locking is off.
+    pub fn lock(&mut self, site: &str, accounts: &[u32], holder: LockHolder) -> bool {
+        if !self.locking {
+            return true;
+        }
+        let busy = accounts.iter().any(|a| self.locks.get(&(site.to_string(), *a)).is_some_and(|h| *h != holder));
+        if busy {
+            return false;
+        }
+        for a in accounts {
+            self.locks.insert((site.to_string(), *a), holder);
+        }
+        true
+    }
+
+    /// The session `holder` ended its transaction (outcome, rollback, or
+    /// the server process went): its locks go. `tid` `None`: every lock
+    /// of that server (its process ended).
+    pub fn unlock(&mut self, site: &str, tid: Option<Tid>, server: (usize, u32)) {
+        if self.locks.is_empty() {
+            return;
+        }
+        self.locks.retain(|(s, _), (t, sv)| !(s == site && *sv == server && tid.is_none_or(|x| x == *t)));
     }
 
     /// A participant (`who`) heard the outcome of `tid`.
@@ -238,6 +291,11 @@ impl Checker {
             return;
         }
         books.applied_at.insert((site.to_string(), tid), 1);
+        // A transaction with two messages to one account is one entry.
+        let accounts: BTreeSet<u32> = msgs.iter().map(|(a, _)| *a).collect();
+        for account in accounts {
+            books.order.entry((site.to_string(), account)).or_default().push(tid);
+        }
         if books.applied.contains_key(&tid) {
             // The other site's database applied it already: its mirror.
             return;
@@ -286,6 +344,49 @@ impl Checker {
         for text in found {
             self.violate(ViolationKind::SitesDiffer, text);
         }
+        // Without locks nothing orders two transactions on one account at
+        // either site: the order is checked only where the servers lock.
+        let order = if self.locking { self.order_differences(deadlocked, unshadowed) } else { Vec::new() };
+        for text in order {
+            self.violate(ViolationKind::OrderDiffers, text);
+        }
+    }
+
+    /// Accounts whose two sites applied two transactions that both
+    /// applied in different orders (only transactions both sites applied
+    /// count: `sites_agree` reports the others).
+    fn order_differences(&self, deadlocked: &BTreeSet<Tid>, unshadowed: &BTreeSet<usize>) -> Vec<String> {
+        let mut found = Vec::new();
+        for (r, books) in self.books.iter().enumerate() {
+            if unshadowed.contains(&r) {
+                continue;
+            }
+            let mut by_account: BTreeMap<u32, Vec<(&str, &Vec<Tid>)>> = BTreeMap::new();
+            for ((site, account), seq) in &books.order {
+                if !site.is_empty() {
+                    by_account.entry(*account).or_default().push((site.as_str(), seq));
+                }
+            }
+            for (account, sites) in by_account {
+                let [(a, x), (b, y)] = &sites[..] else { continue };
+                let xs: BTreeSet<&Tid> = x.iter().collect();
+                let ys: BTreeSet<&Tid> = y.iter().collect();
+                let keep = |t: &&Tid| xs.contains(t) && ys.contains(t) && !deadlocked.contains(*t);
+                let x: Vec<&Tid> = x.iter().filter(keep).collect();
+                let y: Vec<&Tid> = y.iter().filter(keep).collect();
+                if let Some(i) = (0..x.len()).find(|i| x[*i] != y[*i]) {
+                    found.push(format!(
+                        "range {r}, account {account}: {a} applied {} where {b} applied {} (the {}th of {} \
+                         both applied)",
+                        x[i],
+                        y[i],
+                        i + 1,
+                        x.len()
+                    ));
+                }
+            }
+        }
+        found
     }
 
     /// The end-of-run checks (after the cluster settled).

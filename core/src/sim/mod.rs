@@ -207,6 +207,14 @@ pub struct SimConfig {
     /// rather than the record-level model of `disk.rs`.
     pub real_journal: bool,
     pub servers_per_range: usize,
+    /// The servers lock the accounts they vote yes on until the outcome,
+    /// and vote no on an account another transaction holds
+    /// (`Checker::lock`); the end check then also compares the order in
+    /// which the two sites applied each account's transactions
+    /// (`order-differs`). `None`: on in a shadow run. Off, a run takes the
+    /// path it took before locks were modelled (the regression seeds
+    /// recorded before then, and `rtr simulate --no-locks`).
+    pub locks: Option<bool>,
     /// Every client transaction gets an `rtr_start_tx` timeout. Off by
     /// default: clients without one can deadlock each other (each holds a
     /// server of one key range and waits for one of the next), as RTR
@@ -250,6 +258,7 @@ impl SimConfig {
             failover: None,
             real_journal: true,
             servers_per_range: 2,
+            locks: None,
             always_timeout: false,
             clients_per_frontend: 2,
             think: 30_000,

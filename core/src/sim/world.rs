@@ -247,6 +247,7 @@ impl World {
         let ranges: Vec<Range> = shape.ranges.iter().map(|r| r.0).collect();
         let mut chk = Checker::new(ranges.len());
         chk.ignore = cfg.ignore.clone();
+        chk.locking = cfg.locks.unwrap_or(cfg.shadow);
         let trace = Trace::new(cfg.verbose);
         let fork = rng.fork();
         let mut w = World {
@@ -1055,8 +1056,8 @@ impl World {
             }
             App::Server(s) => {
                 let Some(sv) = self.servers[s].as_mut() else { return };
-                let reqs = sv.wake(&mut self.rng, &mut self.chk);
-                (sv.node, sv.conn, reqs, None)
+                let (reqs, blocked) = sv.wake(&mut self.rng, &mut self.chk);
+                (sv.node, sv.conn, reqs, blocked.then_some(0))
             }
         };
         for r in reqs {
@@ -1091,7 +1092,10 @@ impl World {
                 }
             }
             App::Server(s) => {
-                self.servers[s] = None;
+                // Its database session ends: the rows it held are free.
+                if let Some(sv) = self.servers[s].take() {
+                    self.chk.unlock(&sv.site, None, (sv.node, sv.conn));
+                }
             }
         }
         self.woken.remove(&app);
