@@ -8167,3 +8167,83 @@ impl Cluster {
         (low, high)
     }
 }
+
+/// The order across series (docs/shadow.md): another node of the
+/// primary's site that keeps entries of the range for the other site (be3
+/// here: a former primary whose servers left, reporting a standby
+/// partition that keeps series 1) makes the range out of step, so the
+/// secondary gets no live work; and a router forwards none of the
+/// primary's entries of a later series (2) until that report says series 1
+/// is released. Forwarded side by side, the other site applied the two
+/// series in either order (simulator `--shadow --seed 6416`: west applied
+/// 2.9 before 1.1).
+#[test]
+fn a_later_primary_series_waits_for_a_lower_one_of_its_site() {
+    let mut c = Cluster::with_be3();
+    c.open_client(1);
+    c.take(FE, CLIENT);
+    c.open_shadow(BE, Some("east"));
+    c.open_shadow(BE2, Some("west"));
+    let roles = c.node(BE).shadow_roles();
+    assert!(roles.len() == 1 && roles[0].primary, "be is the primary: {roles:?}");
+    let part = c.node(BE).show_partitions().0[0].id;
+    let report = |lowest: u64| {
+        Internal::Tr(ToRouter::PartitionUp {
+            facility: "F".into(),
+            part: 1,
+            range: range(0, 1000),
+            active: false,
+            epoch: 0,
+            priority: Vec::new(),
+            nostandby: false,
+            callout: Callout::No,
+            shadow: Some(ShadowUp { site: "east".into(), primary: 0, in_sync: lowest == 0, off: false, lowest }),
+        })
+    };
+    for tr in [TR1, TR2] {
+        c.inject(BE3, tr, report(1));
+    }
+    c.take(BE2, SERVER); // RTR events of the pair
+    let t = Tid { node: 9, incarnation: 1, conn: 1, seq: 1 };
+    // An entry of series 2 from be through tr1 is held back while be3
+    // keeps series 1 (what tr1 sends on is looked at before it is carried).
+    let entry = ShadowEntry { pos: (2, 1), prev: (0, 0), tid: t, msgs: vec![msg(5, "pay")], reason: 0, resent: false };
+    let log = Internal::Tr(ToRouter::ShadowLog { facility: "F".into(), part, entries: vec![entry], released: (0, 0) });
+    let forwarded = |c: &mut Cluster, m: Internal| {
+        let now = c.now;
+        c.node(TR1).peer_input(now, peer_ref(BE), m);
+        let out = c.node(TR1).take_output();
+        let mut logs = Vec::new();
+        let mut sent = false;
+        for o in out {
+            match o {
+                Output::Log(l) | Output::Detail(l) => logs.push(l),
+                Output::Peer { peer, msg: Internal::Be(ToBackend::ShadowLog { entries, .. }) }
+                    if peer as usize - 1 == BE2 && entries.iter().any(|e| e.pos == (2, 1)) =>
+                {
+                    sent = true
+                }
+                _ => {}
+            }
+        }
+        (sent, logs)
+    };
+    let (sent, logs) = forwarded(&mut c, log.clone());
+    assert!(!sent, "{logs:?}");
+    assert!(logs.iter().any(|l| l.contains("held back until series 1")), "{logs:?}");
+    // Series 1 released (be3's report): the same entry, sent again, goes on.
+    c.inject(BE3, TR1, report(0));
+    let (sent, logs) = forwarded(&mut c, log);
+    assert!(sent, "{logs:?}");
+    c.pump();
+    c.settle();
+    c.take(BE2, SERVER);
+    // be3 keeps series 1 again: live work commits at the primary alone,
+    // its secondary is not given it, and the primary remembers it.
+    c.inject(BE3, TR1, report(1));
+    c.inject(BE3, TR2, report(1));
+    let (t2, at_secondary) = c.primary_voted(6);
+    assert!(!at_secondary.iter().any(|x| x.2 == Some(t2)), "the secondary got live work: {at_secondary:?}");
+    c.settle();
+    assert_eq!(c.node(BE).shadow_roles()[0].backlog, 1, "remembered for the other site instead");
+}

@@ -544,7 +544,20 @@ pub struct ShadowUp {
     /// secondary (routers give it nothing and tell no primary it is
     /// linked).
     pub off: bool,
+    /// The lowest primary series (grant epoch, below `1 << 63`) of which
+    /// this node keeps entries for the other site, in this range; 0: none.
+    /// A router forwards no entry of a higher primary series of the same
+    /// site while some partition reports a lower one: a later grant's
+    /// commits are applied at the other site after an earlier grant's
+    /// (docs/shadow.md, "The order across series").
+    pub lowest: u64,
 }
+
+/// The bit that marks a site slot's series (numbering by a partition
+/// whose primary claim is unanswered, under its slot's grant epoch): those
+/// series are another space than the primary series, which are the range's
+/// primary grant epochs.
+pub const SLOT_SERIES: u64 = 1 << 63;
 
 /// A position in a shadow primary's commit log: its series (the primary
 /// grant epoch under which the numbering began) and the number in it.

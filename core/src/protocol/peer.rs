@@ -48,7 +48,9 @@ use crate::MAX_MSGLEN;
 /// facility's ranges shadowed (`docs/shadow.md`).
 /// 17: `PartitionUp` says when a shadow range's shadowing is off (`rtr set
 /// partition --noshadow`): its shadow flags byte gains bit 1.
-pub const PEER_VERSION: u8 = 17;
+/// 18: `PartitionUp` names the lowest primary series of which the node
+/// keeps entries for the other site (`ShadowUp::lowest`).
+pub const PEER_VERSION: u8 = 18;
 /// Largest frame between nodes: a message of `RTR_MAX_MSGLEN` plus headers,
 /// or a handshake with many facility definitions.
 pub const MAX_PEER_FRAME: usize = 1 << 20;
@@ -534,12 +536,13 @@ fn internal(w: &mut Writer, m: &Internal) {
                 });
                 match shadow {
                     None => w.u8(0),
-                    Some(ShadowUp { site, primary, in_sync, off }) => {
+                    Some(ShadowUp { site, primary, in_sync, off, lowest }) => {
                         w.u8(1);
                         w.str(site);
                         w.u64(*primary);
                         // Bit 0: in step; bit 1: shadowing off.
                         w.u8(u8::from(*in_sync) | (u8::from(*off) << 1));
+                        w.u64(*lowest);
                     }
                 }
             }
@@ -840,7 +843,8 @@ fn read_internal(r: &mut Reader) -> Result<Internal, DecodeError> {
                 if flags > 3 {
                     return Err(DecodeError::UnknownTag { what: "shadow flags", tag: flags });
                 }
-                Some(ShadowUp { site, primary, in_sync: flags & 1 != 0, off: flags & 2 != 0 })
+                let lowest = r.u64()?;
+                Some(ShadowUp { site, primary, in_sync: flags & 1 != 0, off: flags & 2 != 0, lowest })
             } else {
                 None
             },

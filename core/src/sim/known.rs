@@ -472,8 +472,8 @@ impl Known {
 /// branch had voted already, never asked its vote again).
 pub const KNOWN: &[Known] = &[
     Known {
-        defect: "order-differs: the other site applies two series of one range side by side, a later \
-                 primary grant's commits before an earlier grant's remembered ones",
+        defect: "order-differs: the other site applies two series of one range side by side (since the \
+                 primary series are ordered by the partitions' reports: a slot series beside a primary one)",
         seed: 6416,
         routers: 2,
         faults: Faults::SERVER,

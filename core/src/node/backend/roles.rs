@@ -746,7 +746,7 @@ impl Backend {
             priority: p.priority.clone(),
             nostandby: p.nostandby,
             callout: p.callout,
-            shadow: p.shadow.as_ref().map(|s| s.up(self.in_sync(&s.rid))),
+            shadow: p.shadow.as_ref().map(|s| s.up(self.in_sync(&s.rid), self.lowest_series(&s.rid))),
         })
     }
 }

@@ -116,12 +116,15 @@ impl ShadowRole {
     /// `in_sync`: nothing is kept for the other site (`Backend::in_sync`);
     /// a primary with shadowing off is never in step (its secondary, if
     /// one came, would have missed what it committed alone).
-    pub(crate) fn up(&self, in_sync: bool) -> ShadowUp {
+    /// `lowest`: the lowest primary series this node keeps entries of
+    /// (`Backend::lowest_series`).
+    pub(crate) fn up(&self, in_sync: bool, lowest: u64) -> ShadowUp {
         ShadowUp {
             site: self.site.clone(),
             primary: if self.side == Side::Primary { self.epoch } else { 0 },
             in_sync: in_sync && self.off.is_none(),
             off: self.off.is_some(),
+            lowest,
         }
     }
 

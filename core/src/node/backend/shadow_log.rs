@@ -61,7 +61,7 @@ use std::time::{Duration, Instant};
 
 use super::shadow::Side;
 use super::{Backend, Branch, Committing, PartRole};
-use crate::node::{Ctx, LogPos, NodeRef, PartId, ShadowEntry, ToBackend, ToRouter, LOCAL};
+use crate::node::{Ctx, LogPos, NodeRef, PartId, ShadowEntry, ToBackend, ToRouter, LOCAL, SLOT_SERIES};
 use crate::protocol::Bytes;
 use crate::status::Status;
 use crate::tid::Tid;
@@ -484,7 +484,7 @@ impl Backend {
             // it and gone on numbering; both numbered the same positions,
             // and the other site took the second's entries for ones it had
             // applied).
-            let series = if s.side == Side::Primary { s.epoch.max(1) } else { (1 << 63) | p.grant.epoch };
+            let series = if s.side == Side::Primary { s.epoch.max(1) } else { SLOT_SERIES | p.grant.epoch };
             if log.series != series {
                 log.series = series;
                 log.last = log
@@ -537,13 +537,16 @@ impl Backend {
         for Numbered { part, rid, pos, msgs, unsure } in v {
             let msgs =
                 msgs.unwrap_or_else(|| self.branches.get(&(tid, part)).map(|b| b.msgs.clone()).unwrap_or_default());
+            let lowest = self.lowest_series(&rid);
             let log = self.shadow_logs.entry(rid.clone()).or_default();
             log.pending.remove(&pos);
             let was_empty = log.is_empty();
             log.insert(pos, LogEntry { tid, msgs, reason, unsure, own: true });
             self.shadow_held.entry(tid).or_default().n += 1;
             ctx.detail(format!("{tid}: remembered for the other site as {}.{} (range {rid})", pos.0, pos.1));
-            if was_empty {
+            // Out of step, or a lower primary series held here now: the
+            // routers hear it before any server hears of the commit.
+            if was_empty || self.lowest_series(&rid) != lowest {
                 self.announce(ctx, part);
             }
             self.push_log(ctx, &rid);
@@ -740,6 +743,16 @@ impl Backend {
         self.shadow_logs.get(rid).is_none_or(ShadowLog::is_empty)
     }
 
+    /// The lowest primary series (below `1 << 63`: a grant epoch of the
+    /// range's primary record) of which this node keeps entries of range
+    /// `rid` for the other site; 0: none (`ShadowUp::lowest`).
+    pub(super) fn lowest_series(&self, rid: &str) -> u64 {
+        self.shadow_logs
+            .get(rid)
+            .and_then(|l| l.streams.iter().find(|(s, st)| **s < SLOT_SERIES && !st.entries.is_empty()))
+            .map_or(0, |(s, _)| *s)
+    }
+
     /// Send the next window of `rid`'s log to the other site.
     pub(super) fn push_log(&mut self, ctx: &mut Ctx, rid: &str) {
         // Any role: a node no longer active for its site (its last server
@@ -833,6 +846,7 @@ impl Backend {
     /// The other site applied every entry of `part`'s log up to `pos`.
     pub(super) fn shadow_applied(&mut self, ctx: &mut Ctx, part: PartId, pos: LogPos) {
         let Some(rid) = self.parts.get(&part).and_then(|p| p.shadow.as_ref()).map(|s| s.rid.clone()) else { return };
+        let lowest = self.lowest_series(&rid);
         let Some(log) = self.shadow_logs.get_mut(&rid) else { return };
         let Some(st) = log.streams.get_mut(&pos.0) else { return };
         if pos <= st.released {
@@ -853,6 +867,10 @@ impl Backend {
         log.tries = 0;
         if log.is_empty() {
             ctx.log(format!("shadow range {rid}: the other site applied everything remembered for it"));
+            self.announce(ctx, part);
+        } else if self.lowest_series(&rid) != lowest {
+            // A lower series is all released: the routers forward the
+            // next one.
             self.announce(ctx, part);
         }
         self.write_release(ctx, &rid, part, pos, done);
@@ -923,6 +941,7 @@ impl Backend {
             "shadow range {rid}: the release up to {}.{} could not be written ({why:?}): released again",
             pos.0, pos.1
         ));
+        let lowest = self.lowest_series(&rid);
         let Some(log) = self.shadow_logs.get_mut(&rid) else { return };
         let was_empty = log.is_empty();
         // Each entry back in its own series (a release by `drop_remembered`
@@ -933,8 +952,9 @@ impl Backend {
             st.released = st.durable_released;
         }
         log.resend_at.get_or_insert(ctx.now + RESEND);
-        if was_empty {
-            // Out of step again (`announce` said in step).
+        if was_empty || self.lowest_series(&rid) != lowest {
+            // Out of step again (`announce` said in step), or a lower
+            // series is back.
             self.announce(ctx, part);
         }
     }

@@ -380,6 +380,19 @@ impl Router {
                 }
             },
             ToRouter::ShadowLog { facility, part, entries, released } => {
+                // A primary series waits while a lower one of the sender's
+                // site is held anywhere (docs/shadow.md, "The order across
+                // series"): dropped here, sent again by its node after its
+                // resend pause, and forwarded once the lower series is
+                // released (`ShadowUp::lowest`).
+                if let Some(lower) = self.lower_series_held(&facility, (from, part), &entries) {
+                    ctx.log(format!(
+                        "{facility}: entries of series {} held back until series {lower} of its site is applied at \
+                         the other site",
+                        entries.first().map_or(0, |e| e.pos.0)
+                    ));
+                    return;
+                }
                 if let Some(to) = self.other_site(&facility, (from, part)) {
                     // Who sent each series: its acknowledgement goes back
                     // there (a node no longer active for its site may send

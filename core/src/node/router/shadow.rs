@@ -34,7 +34,7 @@
 //! (`Tx::replies_partial`).
 
 use super::{Branch, Router, Tx, VoteState};
-use crate::node::{Ctx, NodeRef, PartKey, ToBackend};
+use crate::node::{Ctx, NodeRef, PartKey, ShadowEntry, ToBackend, SLOT_SERIES};
 use crate::tid::Tid;
 
 /// One node's replies to one transaction (the module's reply checksum).
@@ -104,6 +104,20 @@ impl Router {
             return None;
         }
         let site = &shadow.site;
+        // Any other node of the primary's site that keeps entries of the
+        // range (a former primary, its servers gone, or a standby that
+        // read a lost node's journal) makes it out of step too: its
+        // commits come before the primary's live ones at the other site
+        // (docs/shadow.md, "The order across series"; simulator `--shadow
+        // --seed 6416`).
+        let held_here = v.iter().any(|q| {
+            q.key.0 != primary.0
+                && q.range.same_range(&p.range)
+                && q.shadow.as_ref().is_some_and(|s| &s.site == site && !s.in_sync && !s.off)
+        });
+        if held_here {
+            return None;
+        }
         v.iter()
             .find(|q| {
                 q.active
@@ -113,6 +127,28 @@ impl Router {
                     && q.shadow.as_ref().is_some_and(|s| &s.site != site && !s.off)
             })
             .map(|q| q.key)
+    }
+
+    /// The lowest primary series of the sender's site and range that a
+    /// partition reports held (`ShadowUp::lowest`), if it is below a
+    /// primary series of `entries`: those entries wait for it. Every
+    /// commit of a primary series precedes every commit numbered live in a
+    /// later one (one primary at a time), and the other site follows each
+    /// series on its own: forwarded side by side, a later grant's commits
+    /// were applied there before an earlier grant's (simulator `--shadow
+    /// --seed 6416`: be1 kept series 1 after its servers died, be2 took the
+    /// primary and numbered series 2, and west applied 2.9 before 1.1).
+    /// Slot series (`SLOT_SERIES`) are not ordered by grants: not held.
+    pub(super) fn lower_series_held(&self, facility: &str, sender: PartKey, entries: &[ShadowEntry]) -> Option<u64> {
+        let series = entries.iter().map(|e| e.pos.0).filter(|s| *s < SLOT_SERIES).max()?;
+        let v = self.partitions.get(facility)?;
+        let p = v.iter().find(|p| p.key == sender)?;
+        let site = &p.shadow.as_ref()?.site;
+        v.iter()
+            .filter(|q| q.range.same_range(&p.range))
+            .filter_map(|q| q.shadow.as_ref().filter(|s| &s.site == site).map(|s| s.lowest))
+            .filter(|l| *l > 0 && *l < series)
+            .min()
     }
 
     /// The other site's active partition of the shadowed range of

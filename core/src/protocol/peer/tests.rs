@@ -129,7 +129,13 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
                 priority: vec![],
                 nostandby: false,
                 callout: Callout::No,
-                shadow: Some(crate::node::ShadowUp { site: "east".into(), primary: 4, in_sync: true, off: false }),
+                shadow: Some(crate::node::ShadowUp {
+                    site: "east".into(),
+                    primary: 4,
+                    in_sync: true,
+                    off: false,
+                    lowest: 3,
+                }),
             }),
         ),
         (
@@ -143,7 +149,13 @@ fn named_samples() -> Vec<(&'static str, PeerFrame)> {
                 priority: vec![],
                 nostandby: false,
                 callout: Callout::No,
-                shadow: Some(crate::node::ShadowUp { site: "west".into(), primary: 0, in_sync: false, off: true }),
+                shadow: Some(crate::node::ShadowUp {
+                    site: "west".into(),
+                    primary: 0,
+                    in_sync: false,
+                    off: true,
+                    lowest: 0,
+                }),
             }),
         ),
         (
