@@ -2307,6 +2307,68 @@ fn a_message_reaching_a_partition_that_just_gave_its_range_up_follows_the_range(
     assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Accepted, Some(t1), Some(Status::Ok))]);
 }
 
+/// Simulator `--shadow --faults server --seed 6405` (two routers): the key
+/// range moved between two messages of one transaction. The first went to
+/// be, whose last server left before it arrived; the second to be2, the
+/// range's new active partition, whose server then voted yes. be's `Moved`
+/// came after that vote, and tr1 drove the first message to be2's branch,
+/// which had voted: the server got a message after its prepare, and tr1
+/// still counted the yes given before it, with no vote left to ask. The
+/// client waited for ever (committed, the server would have applied work it
+/// never voted on). Now the transaction is rejected (`RTR_STS_SRVDIED`: the
+/// server that had the work exited, and it cannot be presented again), and
+/// the voting server never sees a message after its vote.
+#[test]
+fn work_that_follows_its_range_to_a_branch_that_voted_rejects_the_transaction() {
+    use crate::protocol::admin::PartitionState as P;
+    let mut c = ready();
+    c.open_standby(0, false);
+    c.take(BE2, SERVER);
+    let t = c.tid();
+    let now = c.now;
+    let send = |key, body| Request::Send { chan: 1, tid: t, flags: 0, data: msg(key, body) };
+    c.node(FE).handle_request(now, CLIENT, send(5, "debit"));
+    c.pump_only(FE, TR1);
+    // tr1 routed the first message to be; it is slow on its way.
+    let slow = c.take_wire(TR1, BE);
+    assert!(slow.iter().any(|m| matches!(m, Internal::Be(ToBackend::Msg { tid, .. }) if *tid == t)), "{slow:?}");
+    // be's only server goes: be2 takes the range, and the second message
+    // (same range) goes there.
+    c.req(BE, SERVER, Request::Close { chan: 1 });
+    assert!(!c.partition_states(BE).contains(&P::Active));
+    assert_eq!(c.partition_states(BE2), vec![P::Active]);
+    c.req(FE, CLIENT, send(6, "credit"));
+    let s = c.take(BE2, SERVER);
+    assert_eq!(s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(), vec![(MsgType::Msg1, Some(t))]);
+    // The client accepts; be2's server votes yes, durably.
+    c.node(FE).handle_request(now, CLIENT, Request::Accept { chan: 1, tid: t, reason: 0, flags: 0, implicit: false });
+    c.pump_only(FE, TR1);
+    let mut slow_too = c.take_wire(TR1, BE);
+    c.pump();
+    let s = c.take(BE2, SERVER);
+    assert_eq!(s.iter().map(|x| (x.1, x.2)).collect::<Vec<_>>(), vec![(MsgType::Prepare, Some(t))]);
+    c.req(BE2, SERVER, Request::Accept { chan: 1, tid: t, reason: 0, flags: 0, implicit: false });
+    c.settle();
+    assert_eq!(c.take(FE, CLIENT), vec![], "be's branch has not voted");
+    // Now the first message (and the vote request behind it) reaches be,
+    // which answers `Moved`: the message follows the range to be2.
+    let mut late = slow;
+    late.append(&mut slow_too);
+    for m in late {
+        c.node(BE).peer_input(now, peer_ref(TR1), m);
+    }
+    c.pump();
+    c.settle();
+    assert_eq!(c.take(FE, CLIENT), vec![(1, MsgType::Rejected, Some(t), Some(Status::Srvdied))]);
+    let s = c.take(BE2, SERVER);
+    assert_eq!(
+        s.iter().map(|x| (x.1, x.2, x.3)).collect::<Vec<_>>(),
+        vec![(MsgType::Rejected, Some(t), Some(Status::Srvdied))],
+        "be2's server hears the rejection, and no message after its vote"
+    );
+    assert_eq!(c.node(TR1).stats().active_tx, 0);
+}
+
 /// Simulator seed 5043 (one router): be voted (not durably: its only
 /// backend node, so the router commits on the vote) and the router's commit
 /// was lost with the link. Another node took be's journal over, which did

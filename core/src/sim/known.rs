@@ -466,29 +466,22 @@ impl Known {
 /// grant's commits can be applied before an earlier grant's remembered
 /// ones (6416, server faults only: be1's servers died, be2 took the
 /// primary at east and numbered series 2 while be1 still held series 1;
-/// west applied 2.9 before 1.1). Listed with it, found in the same batch
-/// and not traced yet: 6405, server faults only, `no-outcome` (a message
-/// re-routed after its range moved to a partition where the transaction's
-/// branch had voted already, never asked its vote again).
-pub const KNOWN: &[Known] = &[
-    Known {
-        defect: "order-differs: the other site applies two series of one range side by side (since the \
-                 primary series are ordered by the partitions' reports: a slot series beside a primary one)",
-        seed: 6416,
-        routers: 2,
-        faults: Faults::SERVER,
-        kind: ViolationKind::OrderDiffers,
-        no_shared_storage: false,
-        shadow: true,
-    },
-    Known {
-        defect: "no-outcome: a message re-routed after its range moved goes to a partition where the \
-                 transaction's branch voted already, and its vote is never asked again",
-        seed: 6405,
-        routers: 2,
-        faults: Faults::SERVER,
-        kind: ViolationKind::NoOutcome,
-        no_shared_storage: false,
-        shadow: true,
-    },
-];
+/// west applied 2.9 before 1.1). Found in the same batch and fixed: 6405,
+/// server faults only, `no-outcome`: a message driven again after its range
+/// moved (the partition it went to gave the range up and answered `Moved`)
+/// joined the transaction's branch at the range's new partition, which had
+/// voted already; the server got it after its vote, and the router counted
+/// the old yes with nothing left to ask. The router now rejects such a
+/// transaction (`RTR_STS_SRVDIED`, `Router::redrive`); cluster test
+/// `work_that_follows_its_range_to_a_branch_that_voted_rejects_the_transaction`,
+/// and 6405 is in `shadow_runs_with_locks_pass`.
+pub const KNOWN: &[Known] = &[Known {
+    defect: "order-differs: the other site applies two series of one range side by side (since the \
+              primary series are ordered by the partitions' reports: a slot series beside a primary one)",
+    seed: 6416,
+    routers: 2,
+    faults: Faults::SERVER,
+    kind: ViolationKind::OrderDiffers,
+    no_shared_storage: false,
+    shadow: true,
+}];

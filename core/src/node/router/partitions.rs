@@ -3,7 +3,7 @@
 //! is lost, and transactions held while a range has only a standby,
 //! driven again once it is active.
 
-use super::{route, standby_covers, Router, VoteState};
+use super::{route, standby_covers, Router, Tx, VoteState};
 use crate::keyseg::KeyRange;
 use crate::node::{Callout, Ctx, PartKey, ShadowUp, ToBackend};
 use crate::status::Status;
@@ -376,6 +376,32 @@ impl Router {
                 }
             }
         }
+        if let Some(at) = targets.iter().copied().find(|k| asked_to_vote(tx, parts, *k)) {
+            // The range's partition there already has a branch of this
+            // transaction (the range moved between two of the client's
+            // messages: the later ones went to the new partition while the
+            // earlier ones were on their way to the old one, which gave
+            // the range up, or was lost or superseded), and that
+            // branch's server was asked for its vote. A server takes no
+            // message after its prepare, and a yes given before this
+            // message does not cover it: added to the branch, the message
+            // reached the server after its vote and the router still
+            // counted the old yes, with nothing left to ask (simulator
+            // `--shadow --faults server --seed 6405`, two routers: the
+            // client waited for ever; committed, the server would have
+            // applied work it never voted on). The work
+            // cannot be presented again to a server that has not voted,
+            // so the transaction is rejected, as when no server can take
+            // its work: the server that had it exited.
+            ctx.log(format!(
+                "{tid}: its work placed again goes to {}:{}, where its branch was asked for its vote already: \
+                 rejected (RTR_STS_SRVDIED)",
+                ctx.topo.name(at.0),
+                at.1
+            ));
+            self.abort(ctx, tid, Status::Srvdied, 0);
+            return false;
+        }
         let msgs = std::mem::take(&mut tx.redrive);
         for ((data, fl), part) in msgs.into_iter().zip(targets) {
             self.route_message(ctx, tid, part, &data, fl, true);
@@ -386,4 +412,17 @@ impl Router {
         }
         true
     }
+}
+
+/// Has `tx` a branch at `target`, or at a backend call-out that sees the
+/// messages routed there (`Router::route_message`), whose vote was asked
+/// for or given? Such a branch's server takes no more messages.
+fn asked_to_vote(tx: &Tx, parts: Option<&Vec<RPart>>, target: PartKey) -> bool {
+    let sees = |k: PartKey| {
+        k == target
+            || parts
+                .and_then(|v| v.iter().find(|p| p.key == k))
+                .is_some_and(|p| p.active && p.callout == Callout::Backend && p.key.0 == target.0)
+    };
+    tx.branches.iter().any(|b| b.vote != VoteState::Pending && sees(b.part))
 }
