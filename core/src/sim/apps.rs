@@ -311,6 +311,16 @@ impl Server {
         }
     }
 
+    /// The accounts `tid`'s messages here touch (the rows it locks).
+    fn accounts(&self, tid: Tid) -> Vec<u32> {
+        self.work.get(&tid).map(|w| w.msgs.iter().map(|(a, _)| *a).collect()).unwrap_or_default()
+    }
+
+    /// Its database session, as a lock holder knows it (`Checker::lock`).
+    pub fn session(&self) -> (usize, ConnId) {
+        (self.node, self.conn)
+    }
+
     /// Handle what arrived; returns the requests to make, and whether the
     /// server is blocked on a lock (wake it again soon: `Checker::lock`).
     pub fn wake(&mut self, rng: &mut Rng, chk: &mut Checker) -> (Vec<Request>, bool) {
@@ -335,11 +345,10 @@ impl Server {
                     // account is locked by another transaction at this
                     // site (`Checker::lock`, when locks are modelled).
                     let refuse = rng.chance(0.03);
-                    let accounts: Vec<u32> =
-                        self.work.get(&tid).map(|w| w.msgs.iter().map(|(a, _)| *a).collect()).unwrap_or_default();
+                    let accounts = self.accounts(tid);
                     if refuse {
                         out.push(Request::Reject { chan: CHAN, tid, flags: 0, reason: 42 });
-                    } else if !chk.lock(&self.site, &accounts, (tid, (self.node, self.conn))) {
+                    } else if !chk.lock(&self.site, &accounts, (tid, self.session())) {
                         out.push(Request::Reject { chan: CHAN, tid, flags: 0, reason: BUSY });
                     } else {
                         out.push(Request::Accept { chan: CHAN, tid, flags: 0, reason: 0, implicit: false });
@@ -353,7 +362,7 @@ impl Server {
                     if matches!(d.payload, Payload::Status { status: crate::status::Status::Dlktxres, .. }) =>
                 {
                     self.work.remove(&tid);
-                    chk.unlock(&self.site, Some(tid), (self.node, self.conn));
+                    chk.unlock(&self.site, Some(tid), self.session());
                 }
                 MsgType::Accepted | MsgType::Rejected => {
                     let accepted = d.msgtype == MsgType::Accepted;
@@ -362,9 +371,8 @@ impl Server {
                     // a database makes that wait for another session's
                     // locks on them: the server is blocked until they go,
                     // and what came after waits with it.
-                    let accounts: Vec<u32> =
-                        self.work.get(&tid).map(|w| w.msgs.iter().map(|(a, _)| *a).collect()).unwrap_or_default();
-                    if accepted && !chk.lock(&self.site, &accounts, (tid, (self.node, self.conn))) {
+                    let accounts = self.accounts(tid);
+                    if accepted && !chk.lock(&self.site, &accounts, (tid, self.session())) {
                         self.inbox.push_front(d);
                         return (out, true);
                     }
@@ -372,7 +380,7 @@ impl Server {
                     let w = self.work.remove(&tid).unwrap_or_default();
                     // Applied (or rolled back) with the transaction id, in
                     // the database's commit that frees its rows.
-                    chk.unlock(&self.site, Some(tid), (self.node, self.conn));
+                    chk.unlock(&self.site, Some(tid), self.session());
                     if accepted {
                         let who = format!("server {}", self.name);
                         chk.apply_at(&self.site, self.range, tid, &w.msgs, w.uncertain, who, d.fence);

@@ -1094,7 +1094,7 @@ impl World {
             App::Server(s) => {
                 // Its database session ends: the rows it held are free.
                 if let Some(sv) = self.servers[s].take() {
-                    self.chk.unlock(&sv.site, None, (sv.node, sv.conn));
+                    self.chk.unlock(&sv.site, None, sv.session());
                 }
             }
         }
